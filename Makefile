@@ -1,0 +1,113 @@
+# hoheit build. One binary for any x86-64: generic code is built for the
+# baseline ISA; files named *_avx2.c / *_avx512.c get their ISA flags and are
+# only called after run-time CPU detection (src/base/cpu.c). *_neon.c builds
+# on aarch64 only.
+#
+#   make            optimized build -> build/hoheit
+#   make test       deps, build, unit + reference tests
+#   make sanitize   ASan + UBSan build of the tests, run
+#   make fuzz       libFuzzer targets (clang), bounded run
+#   make bench      benchmark models + hoheit bench -> docs/BENCHMARKS.md
+#   make serve      (once the server exists)
+#
+# BUILD=dir selects the build directory (parallel builds must not share one).
+
+BUILD    ?= build
+CC       ?= cc
+ARCH     := $(shell uname -m)
+OPT      ?= -O2
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
+INCS     := -Isrc
+DEPFLAGS  = -MMD -MP
+PKGS     := libcjson libpcre2-8 libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   ?=
+CFLAGS   += $(OPT) -g $(CSTD) $(WARN) $(INCS) $(PKG_CFLAGS) -pthread
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+LDFLAGS  ?=
+
+ifeq ($(ARCH),x86_64)
+  CFLAGS += -march=x86-64 -mtune=generic
+  FLAGS_AVX2   := -mavx2 -mfma -mf16c -mbmi2
+  FLAGS_AVX512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c -mbmi2
+  EXCLUDE := %_neon.c
+else ifeq ($(ARCH),aarch64)
+  EXCLUDE := %_avx2.c %_avx512.c
+else
+  EXCLUDE := %_avx2.c %_avx512.c %_neon.c
+endif
+
+LIB_SRC  := $(filter-out $(EXCLUDE) src/cli/%,$(shell find src -name '*.c' | sort))
+CLI_SRC  := $(filter-out $(EXCLUDE),$(wildcard src/cli/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+BIN   := $(BUILD)/hoheit
+TESTS := $(BUILD)/hoheit-tests
+LIBA  := $(BUILD)/libhoheit.a
+
+.PHONY: all test check sanitize fuzz bench deps clean serve
+all: $(BIN) $(TESTS)
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FLAGS_AVX2) -O3 $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FLAGS_AVX512) -O3 $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+$(TESTS): $(TEST_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LDLIBS)
+
+# The test binary finds ../shared/testdata by default (HOHEIT_TESTDATA overrides)
+# and the hoheit binary through HOHEIT_BIN for CLI tests.
+test: deps
+	@$(MAKE) --no-print-directory all
+	HOHEIT_BIN=$(abspath $(BIN)) $(TESTS) $(T)
+
+check: test
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+	HOHEIT_BIN=$(abspath build-san/hoheit) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-san/hoheit-tests $(T)
+
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link" build-fuzz/libhoheit.a
+	@set -e; for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); \
+	  clang -O1 -g -fsanitize=address,undefined,fuzzer $(CSTD) $(INCS) $(PKG_CFLAGS) $$f build-fuzz/libhoheit.a $(LDLIBS) -o build-fuzz/$$n; \
+	  mkdir -p build-fuzz/corpus-$$n; \
+	  seeds=fuzz/seeds/$$n; [ -d $$seeds ] || seeds=; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 build-fuzz/corpus-$$n $$seeds; \
+	done
+
+bench: deps all
+	bash bench/run.sh
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

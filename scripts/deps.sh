@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hoheit needs to build, test, fuzz and benchmark.
+# Idempotent: packages already present are not reinstalled. Run as root on
+# Debian 12 (or with sudo available); `apt-get update` runs only when a
+# package is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential make gcc pkg-config       # build
+  clang libclang-rt-14-dev                  # libFuzzer + sanitizer runtimes (make fuzz)
+  libcjson-dev                              # JSON (tests, --json output, later the API)
+  libpcre2-dev libutf8proc-dev              # tokenizers: pre-tokenizer regexes, NFD
+  python3 python3-numpy                     # ../shared/tools/mkgguf.py (benchmark models)
+  time                                      # /usr/bin/time -v for RSS in make bench
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,12 @@
+/* cmd.h - the `hoheit` subcommands. Each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit status. */
+#ifndef HH_CLI_CMD_H
+#define HH_CLI_CMD_H
+
+int hh_cmd_inspect(int argc, char **argv);
+int hh_cmd_run(int argc, char **argv);
+int hh_cmd_logits(int argc, char **argv);
+int hh_cmd_quantize(int argc, char **argv);
+int hh_cmd_bench(int argc, char **argv);
+
+#endif

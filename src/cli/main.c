@@ -1,0 +1,48 @@
+/* main.c - the `hoheit` command: dispatches to a subcommand. */
+#include "cli/cmd.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct subcommand {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+};
+
+static const struct subcommand g_cmds[] = {
+    { "inspect",  hh_cmd_inspect,  "inspect FILE                    architecture, hyperparameters, tokenizer, tensors" },
+    { "run",      hh_cmd_run,      "run -m MODEL -p PROMPT [...]    generate a continuation" },
+    { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens IDS --out FILE   all-position logits as f32" },
+    { "quantize", hh_cmd_quantize, "quantize IN OUT TYPE            write a quantized copy of a GGUF model" },
+    { "bench",    hh_cmd_bench,    "bench -m MODEL [-p N] [-n N]    prefill / decode speed" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hoheit COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof g_cmds / sizeof g_cmds[0]; i++)
+        fprintf(f, "  %s\n", g_cmds[i].usage);
+    fprintf(f, "\n`hoheit COMMAND --help` shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    hh_log_init_from_env();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof g_cmds / sizeof g_cmds[0]; i++) {
+        if (!strcmp(argv[1], g_cmds[i].name))
+            return g_cmds[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "hoheit: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,106 @@
+/* model.h - loaded models and evaluation contexts.
+ *
+ * hh_model_t: the weights of one GGUF model (llama family incl. Mistral,
+ * TinyLlama, SmolLM; qwen2; qwen3), read-only and shareable between threads
+ * and contexts. hh_ctx_t: a KV cache for up to n_seq sequences plus scratch
+ * buffers; hh_ctx_decode() runs one batch of tokens (prefill or decode, any
+ * mix of sequences) through the model. A context is used by one thread at a
+ * time. */
+#ifndef HH_MODEL_MODEL_H
+#define HH_MODEL_MODEL_H
+
+#include "base/err.h"
+#include "base/threadpool.h"
+#include "gguf/gguf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_COUNT } hh_arch_t;
+
+typedef enum hh_rope_style {
+    HH_ROPE_NORM = 0,   /* rotate adjacent pairs (2i, 2i+1): llama */
+    HH_ROPE_NEOX = 1,   /* rotate (i, i + n_rot/2): qwen2, qwen3 */
+} hh_rope_style_t;
+
+typedef struct hh_hparams {
+    hh_arch_t       arch;
+    const char     *arch_name;      /* general.architecture */
+    int32_t         n_vocab;
+    int32_t         n_ctx_train;
+    int32_t         n_embd;
+    int32_t         n_layer;
+    int32_t         n_head;
+    int32_t         n_head_kv;
+    int32_t         head_dim;       /* key/value length per head */
+    int32_t         n_ff;
+    int32_t         n_rot;          /* rotated dims per head (<= head_dim) */
+    float           rms_eps;
+    float           rope_base;
+    hh_rope_style_t rope_style;
+    float           rope_scale;     /* linear position scale (1 = none) */
+    bool            has_rope_freqs; /* rope_freqs.weight present (Llama 3.1+ scaling) */
+    bool            tied_output;    /* no output.weight: logits use token_embd */
+} hh_hparams_t;
+
+typedef struct hh_model_params {
+    hh_gguf_load_t load;    /* mmap (default) or read into memory */
+    bool           mlock;
+} hh_model_params_t;
+
+typedef struct hh_model hh_model_t;
+
+hh_model_params_t hh_model_default_params(void);
+
+/* Loads a model. Unknown architectures and tensor types fail with
+ * HH_EUNSUPPORTED and a message listing what is supported. Caller owns *out. */
+int  hh_model_load(hh_model_t **out, const char *path, const hh_model_params_t *params, hh_err_t *err);
+void hh_model_free(hh_model_t *m);
+
+const hh_hparams_t *hh_model_hparams(const hh_model_t *m);
+const hh_gguf_t    *hh_model_gguf(const hh_model_t *m);
+/* Bytes of weight data the model reads per generated token (for rooflines). */
+uint64_t            hh_model_weight_bytes(const hh_model_t *m);
+
+typedef enum hh_kv_type { HH_KV_F16 = 0, HH_KV_F32 = 1 } hh_kv_type_t;
+
+typedef struct hh_ctx_params {
+    int32_t      n_ctx;       /* positions per sequence; 0 = min(n_ctx_train, 4096) */
+    int32_t      n_seq;       /* independent sequences in the KV cache (>= 1) */
+    int32_t      n_batch;     /* max tokens per hh_ctx_decode call; 0 = 512 */
+    int32_t      n_threads;   /* used when pool is NULL; 0 = number of cores */
+    hh_pool_t   *pool;        /* optional shared pool (not owned) */
+    hh_kv_type_t kv_type;     /* default F16 */
+} hh_ctx_params_t;
+
+typedef struct hh_ctx hh_ctx_t;
+
+hh_ctx_params_t hh_ctx_default_params(void);
+int  hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *params, hh_err_t *err);
+void hh_ctx_free(hh_ctx_t *c);
+
+/* A batch of tokens. Each token is appended to its sequence at that
+ * sequence's current length; tokens of one sequence appear in order. */
+typedef struct hh_batch {
+    int32_t        n_tokens;
+    const int32_t *tokens;
+    const int32_t *seq;      /* NULL: every token belongs to sequence 0 */
+    const bool    *logits;   /* NULL: logits for the last token only */
+} hh_batch_t;
+
+/* Evaluates a batch. Fails without changing the cache on bad ids (HH_ERANGE),
+ * a full sequence (HH_EFULL: context length reached) or a batch larger than
+ * n_batch (HH_EINVAL). */
+int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err);
+
+/* Logits (n_vocab floats) of batch token i of the last decode; NULL if that
+ * token's logits were not requested. Valid until the next decode. */
+const float *hh_ctx_logits(const hh_ctx_t *c, int32_t i);
+
+int32_t hh_ctx_n_ctx(const hh_ctx_t *c);
+/* Tokens held for a sequence. */
+int32_t hh_ctx_seq_len(const hh_ctx_t *c, int32_t seq);
+/* Drops a sequence's cached positions from pos on (0 clears it). */
+int     hh_ctx_seq_truncate(hh_ctx_t *c, int32_t seq, int32_t pos);
+
+#endif
