@@ -8,5 +8,6 @@ int hh_cmd_run(int argc, char **argv);
 int hh_cmd_logits(int argc, char **argv);
 int hh_cmd_quantize(int argc, char **argv);
 int hh_cmd_bench(int argc, char **argv);
+int hh_cmd_tokenize(int argc, char **argv);
 
 #endif

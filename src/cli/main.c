@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static int cmd_help(int argc, char **argv);
+
 struct subcommand {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -12,11 +14,9 @@ struct subcommand {
 };
 
 static const struct subcommand g_cmds[] = {
-    { "inspect",  hh_cmd_inspect,  "inspect FILE                    architecture, hyperparameters, tokenizer, tensors" },
-    { "run",      hh_cmd_run,      "run -m MODEL -p PROMPT [...]    generate a continuation" },
-    { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens IDS --out FILE   all-position logits as f32" },
-    { "quantize", hh_cmd_quantize, "quantize IN OUT TYPE            write a quantized copy of a GGUF model" },
-    { "bench",    hh_cmd_bench,    "bench -m MODEL [-p N] [-n N]    prefill / decode speed" },
+    /* Each subcommand adds its line here when its cmd_*.c lands:
+     * { "inspect", hh_cmd_inspect, "inspect FILE   architecture, hyperparameters, tokenizer, tensors" }, */
+    { "help",     cmd_help,        "help                            this list" },
 };
 
 static void usage(FILE *f)
@@ -25,6 +25,12 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof g_cmds / sizeof g_cmds[0]; i++)
         fprintf(f, "  %s\n", g_cmds[i].usage);
     fprintf(f, "\n`hoheit COMMAND --help` shows a command's options.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    usage(stdout);
+    return 0;
 }
 
 int main(int argc, char **argv)
