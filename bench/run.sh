@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# make bench: builds benchmark models (random weights, real shapes) once,
+# measures memory bandwidth, hoheit's prefill/decode speed at 1 and 2
+# threads, resident memory after loading (mmap vs read), and writes
+# docs/BENCHMARKS.md. Models live in bench/models/ (git-ignored, ~5 GiB).
+#
+#   REPS=3 BENCH_THREADS=1,2 BENCH_MODELS="tinyllama-q4_0 ..." bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOHEIT=${HOHEIT:-build/hoheit}
+MD=bench/models
+REPS=${REPS:-3}
+THREADS=${BENCH_THREADS:-1,2}
+PY=/usr/bin/python3
+OUT=docs/BENCHMARKS.md
+mkdir -p "$MD" build
+
+# --- models ---------------------------------------------------------------
+if [ ! -f $MD/tinyllama-f16.gguf ]; then
+  $PY bench/mkmodel.py --arch llama --out $MD/tinyllama-f16.gguf --n-vocab 32000 --n-embd 2048 --n-ff 5632 \
+      --n-head 32 --n-head-kv 4 --n-layer 22 --donor ../shared/testdata/vocab/ggml-vocab-llama-spm.gguf
+fi
+if [ ! -f $MD/qwen2-0.5b-f16.gguf ]; then
+  $PY bench/mkmodel.py --arch qwen2 --out $MD/qwen2-0.5b-f16.gguf --n-vocab 151936 --n-embd 896 --n-ff 4864 \
+      --n-head 14 --n-head-kv 2 --n-layer 24 --tied
+fi
+for base in tinyllama qwen2-0.5b; do
+  for t in q4_0 q4_k_m q8_0; do
+    f=$MD/$base-$t.gguf
+    [ -f "$f" ] || "$HOHEIT" quantize $MD/$base-f16.gguf "$f" $t
+  done
+done
+MODELS=${BENCH_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_0 qwen2-0.5b-q4_k_m qwen2-0.5b-q8_0"}
+
+# --- bandwidth ceiling -----------------------------------------------------
+cc -O3 -march=native -pthread bench/stream.c -o build/stream
+STREAM_JSON=$(build/stream 2)
+
+# --- speed -------------------------------------------------------------------
+RESULTS=build/bench-results.jsonl
+: > $RESULTS
+for m in $MODELS; do
+  echo "bench: $m" >&2
+  "$HOHEIT" bench -m $MD/$m.gguf -p 512 -n 128 -t "$THREADS" -r "$REPS" --json >> $RESULTS
+done
+
+# --- resident memory after loading -------------------------------------------
+RSS_MODEL=$MD/tinyllama-q4_0.gguf
+rss() {  # prints max RSS in KiB of: hoheit run on one token
+  /usr/bin/time -v "$HOHEIT" run -m $RSS_MODEL --tokens 1 -n 1 --temp 0 -c 512 "$@" 2>&1 >/dev/null \
+    | awk -F': ' '/Maximum resident set size/ {print $2}'
+}
+RSS_MMAP=$(rss --mmap)
+RSS_READ=$(rss --no-mmap)
+
+$PY - "$RESULTS" "$STREAM_JSON" "$RSS_MODEL" "$RSS_MMAP" "$RSS_READ" "$REPS" "$THREADS" > $OUT <<'PYEOF'
+import json, os, platform, subprocess, sys
+res_path, stream_json, rss_model, rss_mmap, rss_read, reps, threads = sys.argv[1:8]
+rows = [json.loads(l) for l in open(res_path) if l.strip()]
+bw = {j["threads"]: j for j in (json.loads(l) for l in stream_json.splitlines())}
+cpu = "unknown"
+for l in open("/proc/cpuinfo"):
+    if l.startswith("model name"):
+        cpu = l.split(":", 1)[1].strip(); break
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+p = print
+p("# Benchmarks\n")
+p("Written by `make bench` (bench/run.sh). Machine: %s, %d cores visible, %s. hoheit commit %s." %
+  (cpu, os.cpu_count(), platform.platform(), commit))
+p("Models: random weights with real shapes, made by `bench/mkmodel.py` (F16) and `hoheit quantize`. "
+  "Weights read into memory (`--no-mmap` is the default of `hoheit bench`), F16 KV cache, %s repetitions after one warm-up; "
+  "t/s = mean ± stddev. These machines are shared: compare ratios from one run, not absolute numbers across runs.\n" % reps)
+p("Command: `hoheit bench -m MODEL -p 512 -n 128 -t %s -r %s --json`\n" % (threads, reps))
+p("## Memory bandwidth (bench/stream.c)\n")
+p("| threads | read GB/s | copy GB/s | triad GB/s |\n|---|---|---|---|")
+for t, j in sorted(bw.items()):
+    p("| %d | %.1f | %.1f | %.1f |" % (t, j["read_gbs"], j["copy_gbs"], j["triad_gbs"]))
+p("\n## Prefill and decode\n")
+p("Roofline: decode cannot beat read bandwidth ÷ weight bytes per token; `% roof` = achieved decode t/s ÷ that bound.\n")
+p("| model | size MiB | ISA | threads | test | t/s | % roof | peak RSS MiB |\n|---|---|---|---|---|---|---|---|")
+for r in rows:
+    roof = ""
+    if r["test"].startswith("tg") and r["threads"] in bw and r["weight_bytes"] > 0:
+        bound = bw[r["threads"]]["read_gbs"] * 1e9 / r["weight_bytes"]
+        roof = "%.0f %%" % (100.0 * r["avg_ts"] / bound)
+    p("| %s | %.0f | %s | %d | %s | %.2f ± %.2f | %s | %.0f |" % (r["model"], r["model_size"] / 1048576.0, r["isa"],
+      r["threads"], r["test"], r["avg_ts"], r["stddev_ts"], roof, r["peak_rss_kb"] / 1024.0))
+size = os.path.getsize(rss_model) / 1048576.0
+p("\n## Resident memory after loading\n")
+p("`/usr/bin/time -v hoheit run -m %s --tokens 1 -n 1 -c 512 [--mmap|--no-mmap]` (file %.0f MiB):\n" % (os.path.basename(rss_model), size))
+p("| load mode | max RSS MiB | RSS − file size MiB |\n|---|---|---|")
+for name, v in (("mmap", rss_mmap), ("read (--no-mmap)", rss_read)):
+    kb = float(v) if v else float("nan")
+    p("| %s | %.0f | %.0f |" % (name, kb / 1024.0, kb / 1024.0 - size))
+p("\nEither way the weights exist once in memory: RSS is the file plus the KV cache and scratch buffers, never a second copy.")
+PYEOF
+echo "bench: wrote $OUT" >&2
