@@ -1,0 +1,368 @@
+/* model.c - loading a GGUF model: architecture, hyperparameters, and the
+ * weight table checked against them.
+ *
+ * Every tensor the forward pass reads is looked up by its GGUF name, its
+ * shape compared with what the hyperparameters imply and its type with the
+ * kernels this binary has, before anything runs. Weights stay where the
+ * GGUF reader put them (mapped or read once); nothing is copied except 1-D
+ * vectors stored in a type other than F32 (norms, biases: a few KiB). */
+#include "model/model_int.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUPPORTED_ARCHS "llama, qwen2, qwen3"
+
+/* Sanity bounds: far above any real model, low enough that every product of
+ * them used for buffer sizes fits comfortably in 64 bits. */
+#define MAX_EMBD   (1 << 17)
+#define MAX_FF     (1 << 20)
+#define MAX_LAYER  4096
+#define MAX_HEAD   4096
+#define MAX_HDIM   (1 << 14)
+#define MAX_VOCAB  (1 << 24)
+
+hh_model_params_t hh_model_default_params(void)
+{
+    hh_model_params_t p = { .load = HH_GGUF_LOAD_MMAP, .mlock = false };
+    return p;
+}
+
+static const struct { const char *name; hh_arch_t arch; hh_rope_style_t rope; } g_archs[] = {
+    { "llama", HH_ARCH_LLAMA, HH_ROPE_NORM },
+    { "qwen2", HH_ARCH_QWEN2, HH_ROPE_NEOX },
+    { "qwen3", HH_ARCH_QWEN3, HH_ROPE_NEOX },
+};
+
+/* Reads "<arch>.<suffix>" as a positive int32. Absent: *out = dflt, or an
+ * error when dflt < 0 (required key). */
+static int key_i32(const hh_gguf_t *g, const char *arch, const char *suffix, int64_t dflt,
+                   int64_t max, int32_t *out, hh_err_t *err)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int64_t v;
+    int rc = hh_gguf_get_i64(g, key, &v);
+    if (rc == HH_ENOENT) {
+        if (dflt < 0)
+            return hh_err_set(err, HH_EFORMAT, -1, "missing hyperparameter %s", key);
+        v = dflt;
+    } else if (rc != HH_OK) {
+        return hh_err_set(err, rc == HH_EFORMAT ? HH_EUNSUPPORTED : rc, -1,
+                          "hyperparameter %s is not a single integer", key);
+    }
+    if (v < 1 || v > max)
+        return hh_err_set(err, HH_EFORMAT, -1, "hyperparameter %s = %lld out of range [1, %lld]",
+                          key, (long long)v, (long long)max);
+    *out = (int32_t)v;
+    return HH_OK;
+}
+
+/* Reads "<arch>.<suffix>" as a float; absent: *out = dflt. */
+static int key_f32(const hh_gguf_t *g, const char *arch, const char *suffix, float dflt,
+                   float *out, hh_err_t *err)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int rc = hh_gguf_get_f32(g, key, out);
+    if (rc == HH_ENOENT) {
+        *out = dflt;
+        return HH_OK;
+    }
+    if (rc != HH_OK)
+        return hh_err_set(err, rc, -1, "hyperparameter %s is not a float", key);
+    return HH_OK;
+}
+
+static int read_hparams(hh_model_t *m, hh_err_t *err)
+{
+    const hh_gguf_t *g = m->gguf;
+    hh_hparams_t *hp = &m->hp;
+    const char *arch;
+    int rc = hh_gguf_get_str(g, "general.architecture", &arch);
+    if (rc != HH_OK)
+        return hh_err_set(err, HH_EFORMAT, -1, "general.architecture missing or not a string");
+    hp->arch_name = arch;
+    size_t i;
+    for (i = 0; i < sizeof g_archs / sizeof g_archs[0]; i++)
+        if (!strcmp(arch, g_archs[i].name))
+            break;
+    if (i == sizeof g_archs / sizeof g_archs[0])
+        return hh_err_set(err, HH_EUNSUPPORTED, -1,
+                          "unsupported architecture '%s' (supported: " SUPPORTED_ARCHS ")", arch);
+    hp->arch = g_archs[i].arch;
+    hp->rope_style = g_archs[i].rope;
+
+    if ((rc = key_i32(g, arch, "embedding_length", -1, MAX_EMBD, &hp->n_embd, err)) ||
+        (rc = key_i32(g, arch, "block_count", -1, MAX_LAYER, &hp->n_layer, err)) ||
+        (rc = key_i32(g, arch, "feed_forward_length", -1, MAX_FF, &hp->n_ff, err)) ||
+        (rc = key_i32(g, arch, "attention.head_count", -1, MAX_HEAD, &hp->n_head, err)) ||
+        (rc = key_i32(g, arch, "context_length", 2048, INT32_MAX, &hp->n_ctx_train, err)) ||
+        (rc = key_i32(g, arch, "attention.head_count_kv", hp->n_head, MAX_HEAD, &hp->n_head_kv, err)))
+        return rc;
+    if (hp->n_head % hp->n_head_kv != 0)
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: head_count %d is not a multiple of head_count_kv %d",
+                          arch, hp->n_head, hp->n_head_kv);
+    int32_t hd_default = hp->n_embd / hp->n_head > 0 ? hp->n_embd / hp->n_head : 1;
+    int32_t v_len;
+    if ((rc = key_i32(g, arch, "attention.key_length", hd_default, MAX_HDIM, &hp->head_dim, err)) ||
+        (rc = key_i32(g, arch, "attention.value_length", hp->head_dim, MAX_HDIM, &v_len, err)) ||
+        (rc = key_i32(g, arch, "rope.dimension_count", hp->head_dim, MAX_HDIM, &hp->n_rot, err)))
+        return rc;
+    if (v_len != hp->head_dim)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "%s: value_length %d != key_length %d is not supported",
+                          arch, v_len, hp->head_dim);
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: rope.dimension_count %d must be even and <= head dim %d",
+                          arch, hp->n_rot, hp->head_dim);
+
+    float eps_default = hp->arch == HH_ARCH_LLAMA ? 1e-5f : 1e-6f;
+    if ((rc = key_f32(g, arch, "attention.layer_norm_rms_epsilon", eps_default, &hp->rms_eps, err)) ||
+        (rc = key_f32(g, arch, "rope.freq_base", 10000.0f, &hp->rope_base, err)))
+        return rc;
+    if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f) || !(hp->rope_base > 1.0f))
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: rms epsilon %g or rope base %g out of range",
+                          arch, hp->rms_eps, hp->rope_base);
+
+    /* RoPE scaling: linear (positions divided by the factor) or none. Other
+     * schemes (YaRN, LongRoPE) change the rotation itself: refuse them rather
+     * than compute something else. */
+    hp->rope_scale = 1.0f;
+    char key[256];
+    const char *stype = NULL;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    (void)hh_gguf_get_str(g, key, &stype);
+    float factor;
+    if ((rc = key_f32(g, arch, "rope.scaling.factor", 0.0f, &factor, err)))
+        return rc;
+    if (stype == NULL || !strcmp(stype, "none")) {
+        float legacy;
+        if ((rc = key_f32(g, arch, "rope.scale_linear", 0.0f, &legacy, err)))
+            return rc;
+        if (stype == NULL && legacy > 0.0f)
+            hp->rope_scale = legacy;
+    } else if (!strcmp(stype, "linear")) {
+        if (factor > 0.0f)
+            hp->rope_scale = factor;
+    } else {
+        return hh_err_set(err, HH_EUNSUPPORTED, -1,
+                          "%s: rope scaling type '%s' is not supported (supported: none, linear)", arch, stype);
+    }
+    if (!(hp->rope_scale >= 1e-3f && hp->rope_scale <= 1e6f))
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: rope scaling factor %g out of range", arch, hp->rope_scale);
+    return HH_OK;
+}
+
+static void format_shape(char *buf, size_t size, const int64_t *ne, int n)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, size - o, "[");
+    for (int d = 0; d < n && o < size; d++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%lld", d ? ", " : "", (long long)ne[d]);
+    if (o < size)
+        snprintf(buf + o, size - o, "]");
+}
+
+/* Finds a tensor and checks its shape (n_dims dims ne; unused dims 1) and
+ * that hoheit has kernels for its type. *out NULL if absent and optional. */
+static int find_checked(const hh_model_t *m, const char *name, int n_dims, const int64_t *ne,
+                        bool required, const hh_gguf_tensor_t **out, hh_err_t *err)
+{
+    *out = NULL;
+    const hh_gguf_tensor_t *t = hh_gguf_find_tensor(m->gguf, name);
+    if (t == NULL) {
+        if (required)
+            return hh_err_set(err, HH_EFORMAT, -1, "missing tensor %s (architecture %s)", name, m->hp.arch_name);
+        return HH_OK;
+    }
+    int64_t want[HH_GGUF_MAX_DIMS] = { 1, 1, 1, 1 };
+    for (int d = 0; d < n_dims; d++)
+        want[d] = ne[d];
+    for (int d = 0; d < HH_GGUF_MAX_DIMS; d++) {
+        if (t->ne[d] != want[d]) {
+            char ws[128], gs[128];
+            format_shape(ws, sizeof ws, want, n_dims);
+            format_shape(gs, sizeof gs, t->ne, (int)(t->n_dims > 0 ? t->n_dims : 1));
+            return hh_err_set(err, HH_EFORMAT, -1, "tensor %s: expected shape %s, got %s", name, ws, gs);
+        }
+    }
+    const hh_type_traits_t *tr = hh_type_traits(t->type);
+    const hh_kernels_t *k = hh_kernels();
+    if (tr == NULL || !tr->compute || t->type >= HH_TYPE_COUNT ||
+        k->dot[t->type] == NULL || k->dequant[t->type] == NULL)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "tensor %s has type %s, which hoheit cannot compute (supported: %s)",
+                          name, hh_type_name(t->type), hh_type_supported_list());
+    if (t->data == NULL)
+        return hh_err_set(err, HH_ESTATE, -1, "tensor %s has no data (opened without data?)", name);
+    *out = t;
+    return HH_OK;
+}
+
+static int bind_mat(hh_model_t *m, const char *name, int64_t n_in, int64_t n_out, bool required,
+                    hh_mat_t *out, hh_err_t *err)
+{
+    const hh_gguf_tensor_t *t;
+    int64_t ne[2] = { n_in, n_out };
+    int rc = find_checked(m, name, 2, ne, required, &t, err);
+    if (rc != HH_OK || t == NULL)
+        return rc;
+    size_t rb;
+    rc = hh_type_row_size(t->type, n_in, &rb);
+    if (rc != HH_OK)
+        return hh_err_set(err, rc, -1, "tensor %s: rows of %lld values do not fit type %s",
+                          name, (long long)n_in, hh_type_name(t->type));
+    *out = (hh_mat_t){ t->data, t->type, n_in, n_out, rb, t->nbytes };
+    m->weight_bytes += t->nbytes;
+    return HH_OK;
+}
+
+/* Binds a 1-D F32 vector of n values; other types are converted once into a
+ * buffer the model owns. *out NULL if absent and optional. */
+static int bind_vec(hh_model_t *m, const char *name, int64_t n, bool required, const float **out, hh_err_t *err)
+{
+    *out = NULL;
+    const hh_gguf_tensor_t *t;
+    int rc = find_checked(m, name, 1, &n, required, &t, err);
+    if (rc != HH_OK || t == NULL)
+        return rc;
+    m->weight_bytes += t->nbytes;
+    if (t->type == HH_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return HH_OK;
+    }
+    float **grown = realloc(m->owned, sizeof *grown * (size_t)(m->n_owned + 1));
+    if (grown == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory converting %s", name);
+    m->owned = grown;
+    float *v = malloc(sizeof *v * (size_t)n);
+    if (v == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory converting %s", name);
+    hh_kernels()->dequant[t->type](t->data, v, n);
+    m->owned[m->n_owned++] = v;
+    *out = v;
+    return HH_OK;
+}
+
+static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
+{
+    const hh_hparams_t *hp = &m->hp;
+    hh_layer_t *l = &m->layers[il];
+    const int64_t n_embd = hp->n_embd, n_ff = hp->n_ff, hd = hp->head_dim;
+    const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd;
+    const bool qwen3 = hp->arch == HH_ARCH_QWEN3;
+    char nm[96];
+    int rc;
+#define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
+    if ((rc = bind_vec(m, NAME("attn_norm.weight"), n_embd, true, &l->attn_norm, err)) ||
+        (rc = bind_mat(m, NAME("attn_q.weight"), n_embd, n_q, true, &l->wq, err)) ||
+        (rc = bind_mat(m, NAME("attn_k.weight"), n_embd, n_kv, true, &l->wk, err)) ||
+        (rc = bind_mat(m, NAME("attn_v.weight"), n_embd, n_kv, true, &l->wv, err)) ||
+        (rc = bind_vec(m, NAME("attn_q.bias"), n_q, hp->arch == HH_ARCH_QWEN2, &l->bq, err)) ||
+        (rc = bind_vec(m, NAME("attn_k.bias"), n_kv, hp->arch == HH_ARCH_QWEN2, &l->bk, err)) ||
+        (rc = bind_vec(m, NAME("attn_v.bias"), n_kv, hp->arch == HH_ARCH_QWEN2, &l->bv, err)) ||
+        (rc = bind_vec(m, NAME("attn_q_norm.weight"), hd, qwen3, &l->q_norm, err)) ||
+        (rc = bind_vec(m, NAME("attn_k_norm.weight"), hd, qwen3, &l->k_norm, err)) ||
+        (rc = bind_mat(m, NAME("attn_output.weight"), n_q, n_embd, true, &l->wo, err)) ||
+        (rc = bind_vec(m, NAME("ffn_norm.weight"), n_embd, true, &l->ffn_norm, err)))
+        return rc;
+    if (hh_gguf_find_tensor(m->gguf, NAME("ffn_gate.weight")) == NULL &&
+        hh_gguf_find_tensor(m->gguf, NAME("ffn_gate_exps.weight")) != NULL)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "mixture-of-experts layers (%s) are not supported", nm);
+    if ((rc = bind_mat(m, NAME("ffn_gate.weight"), n_embd, n_ff, true, &l->w_gate, err)) ||
+        (rc = bind_mat(m, NAME("ffn_up.weight"), n_embd, n_ff, true, &l->w_up, err)) ||
+        (rc = bind_mat(m, NAME("ffn_down.weight"), n_ff, n_embd, true, &l->w_down, err)))
+        return rc;
+    if ((l->q_norm == NULL) != (l->k_norm == NULL))
+        return hh_err_set(err, HH_EFORMAT, -1, "blk.%d: attn_q_norm and attn_k_norm must come together", il);
+#undef NAME
+    return HH_OK;
+}
+
+static int bind_weights(hh_model_t *m, hh_err_t *err)
+{
+    hh_hparams_t *hp = &m->hp;
+    const hh_gguf_tensor_t *te = hh_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (te == NULL)
+        return hh_err_set(err, HH_EFORMAT, -1, "missing tensor token_embd.weight");
+    if (te->ne[1] < 1 || te->ne[1] > MAX_VOCAB)
+        return hh_err_set(err, HH_EFORMAT, -1, "tensor token_embd.weight: vocabulary size %lld out of range",
+                          (long long)te->ne[1]);
+    hp->n_vocab = (int32_t)te->ne[1];
+    int rc = bind_mat(m, "token_embd.weight", hp->n_embd, hp->n_vocab, true, &m->tok_embd, err);
+    if (rc != HH_OK)
+        return rc;
+    /* The forward pass reads one embedding row per token, not the table. */
+    m->weight_bytes -= m->tok_embd.nbytes;
+    m->weight_bytes += m->tok_embd.row_bytes;
+
+    if ((rc = bind_vec(m, "output_norm.weight", hp->n_embd, true, &m->out_norm, err)) ||
+        (rc = bind_mat(m, "output.weight", hp->n_embd, hp->n_vocab, false, &m->output, err)))
+        return rc;
+    hp->tied_output = m->output.data == NULL;
+    if (hp->tied_output) {
+        m->output = m->tok_embd;
+        m->weight_bytes += m->output.nbytes;
+    }
+    if ((rc = bind_vec(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs, err)))
+        return rc;
+    hp->has_rope_freqs = m->rope_freqs != NULL;
+    if (m->rope_freqs != NULL) {
+        for (int i = 0; i < hp->n_rot / 2; i++)
+            if (!(m->rope_freqs[i] > 0.0f))
+                return hh_err_set(err, HH_EFORMAT, -1, "rope_freqs.weight[%d] = %g is not positive",
+                                  i, m->rope_freqs[i]);
+    }
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (m->layers == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory for %d layers", hp->n_layer);
+    for (int il = 0; il < hp->n_layer; il++)
+        if ((rc = bind_layer(m, il, err)))
+            return rc;
+    return HH_OK;
+}
+
+int hh_model_load(hh_model_t **out, const char *path, const hh_model_params_t *params, hh_err_t *err)
+{
+    hh_model_params_t p = params ? *params : hh_model_default_params();
+    *out = NULL;
+    hh_model_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    hh_gguf_params_t gp = hh_gguf_default_params();
+    gp.load = p.load;
+    gp.mlock = p.mlock;
+    int rc = hh_gguf_open(&m->gguf, path, &gp, err);
+    if (rc != HH_OK)
+        goto cleanup;
+    if ((rc = read_hparams(m, err)) || (rc = bind_weights(m, err)))
+        goto cleanup;
+    const hh_hparams_t *hp = &m->hp;
+    HH_LOGD("model %s: arch %s, %d layers, n_embd %d, heads %d/%d x %d, n_ff %d, vocab %d, rope %s base %g",
+            path, hp->arch_name, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->head_dim,
+            hp->n_ff, hp->n_vocab, hp->rope_style == HH_ROPE_NEOX ? "neox" : "norm", hp->rope_base);
+    *out = m;
+    return HH_OK;
+cleanup:
+    hh_model_free(m);
+    return rc;
+}
+
+void hh_model_free(hh_model_t *m)
+{
+    if (m == NULL)
+        return;
+    for (int i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    if (m->gguf != NULL)
+        hh_gguf_close(m->gguf);
+    free(m);
+}
+
+const hh_hparams_t *hh_model_hparams(const hh_model_t *m) { return &m->hp; }
+const hh_gguf_t *hh_model_gguf(const hh_model_t *m) { return m->gguf; }
+uint64_t hh_model_weight_bytes(const hh_model_t *m) { return m->weight_bytes; }

@@ -1,0 +1,67 @@
+/* model_int.h - private layout of hh_model_t / hh_ctx_t, shared by model.c
+ * (loading), matmul.c (weights x activations) and llama.c (the forward pass).
+ *
+ * Weight pointers point into the GGUF reader's mapping (never copied); only
+ * 1-D vectors stored in a non-F32 type are converted into small buffers the
+ * model owns. Shapes are written (rows, row length) as the matrix is used:
+ * y = W x with W of n_out rows of n_in values (GGUF ne = [n_in, n_out]). */
+#ifndef HH_MODEL_MODEL_INT_H
+#define HH_MODEL_MODEL_INT_H
+
+#include "model/model.h"
+#include "kernels/kernels.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A 2-D weight matrix in its stored type. */
+typedef struct hh_mat {
+    const void *data;       /* n_out rows of row_bytes, in the GGUF mapping */
+    uint32_t    type;       /* hh_type_t */
+    int64_t     n_in;       /* row length (GGUF ne[0]) */
+    int64_t     n_out;      /* rows (GGUF ne[1]) */
+    size_t      row_bytes;
+    size_t      nbytes;
+} hh_mat_t;
+
+/* One transformer block. n_q = n_head * head_dim, n_kv = n_head_kv * head_dim. */
+typedef struct hh_layer {
+    const float *attn_norm;  /* (n_embd) */
+    hh_mat_t     wq;         /* (n_q, n_embd): rows of n_embd */
+    hh_mat_t     wk;         /* (n_kv, n_embd) */
+    hh_mat_t     wv;         /* (n_kv, n_embd) */
+    const float *bq;         /* (n_q) or NULL: qwen2 biases */
+    const float *bk;         /* (n_kv) or NULL */
+    const float *bv;         /* (n_kv) or NULL */
+    const float *q_norm;     /* (head_dim) or NULL: qwen3 per-head RMSNorm */
+    const float *k_norm;     /* (head_dim) or NULL */
+    hh_mat_t     wo;         /* (n_embd, n_q): rows of n_q */
+    const float *ffn_norm;   /* (n_embd) */
+    hh_mat_t     w_gate;     /* (n_ff, n_embd) */
+    hh_mat_t     w_up;       /* (n_ff, n_embd) */
+    hh_mat_t     w_down;     /* (n_embd, n_ff): rows of n_ff */
+} hh_layer_t;
+
+struct hh_model {
+    hh_gguf_t       *gguf;        /* owned; holds the mapped weights */
+    hh_hparams_t     hp;
+    hh_mat_t         tok_embd;    /* (n_vocab, n_embd): embedding rows */
+    const float     *out_norm;    /* (n_embd) */
+    hh_mat_t         output;      /* (n_vocab, n_embd); == tok_embd when tied */
+    const float     *rope_freqs;  /* (n_rot / 2) frequency divisors, or NULL */
+    hh_layer_t      *layers;      /* (n_layer), owned */
+    float          **owned;       /* vectors converted to F32, owned */
+    int              n_owned;
+    uint64_t         weight_bytes;
+};
+
+/* Matrix product on the pool: y[t][r] = dot(W row r, x[t]) for t < n_tok,
+ * r < W->n_out. x rows are W->n_in floats apart, y rows W->n_out apart.
+ * scratch: per-thread F32 buffers of HH_MATMUL_TILE * W->n_in floats
+ * (scratch[ith]), used to dequantize row tiles when n_tok > 1. */
+#define HH_MATMUL_TILE 16
+
+void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
+               const float *x, float *y, int32_t n_tok, float *const *scratch);
+
+#endif
