@@ -16,6 +16,7 @@ struct subcommand {
 static const struct subcommand g_cmds[] = {
     /* Each subcommand adds its line here when its cmd_*.c lands:
      * { "inspect", hh_cmd_inspect, "inspect FILE   architecture, hyperparameters, tokenizer, tensors" }, */
+    { "quantize", hh_cmd_quantize, "quantize IN OUT TYPE [--pure] [-t N]  convert F32/F16 weights (q8_0 q4_0 q4_k_m q6_k ...)" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
