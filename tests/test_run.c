@@ -2,6 +2,7 @@
  * set by `make test`) on stories260K and checks stdout, stderr and the exit
  * status against stories260K.expected.json. */
 #include "harness.h"
+#include "gguf/gguf.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -285,4 +286,72 @@ TEST(run_errors_and_usage_exit_codes)
     run_result_free(&r);
     ASSERT_EQ_INT(status, 0);
     ASSERT_TRUE(usage);
+}
+
+/* Writes a copy of stories260K without its tokenizer.* keys to path. */
+static int write_model_without_tokenizer(const char *path)
+{
+    hh_gguf_t *g = NULL;
+    hh_gguf_writer_t *w = NULL;
+    int rc = hh_gguf_open(&g, model_path(), NULL, NULL);
+    if (rc < 0)
+        return rc;
+    if ((rc = hh_gguf_writer_create(&w, 3, hh_gguf_alignment(g))) < 0)
+        goto cleanup;
+    for (int64_t i = 0; i < hh_gguf_n_kv(g); i++) {
+        const char *key = hh_gguf_kv_key(g, i);
+        if (!strncmp(key, "tokenizer.", 10) && strcmp(key, "tokenizer.ggml.eos_token_id") != 0)
+            continue;
+        if ((rc = hh_gguf_writer_set_value(w, key, hh_gguf_kv_value(g, i))) < 0)
+            goto cleanup;
+    }
+    for (int64_t i = 0; i < hh_gguf_n_tensors(g); i++) {
+        const hh_gguf_tensor_t *t = hh_gguf_tensor(g, i);
+        rc = hh_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, NULL, NULL);
+        if (rc < 0)
+            goto cleanup;
+    }
+    rc = hh_gguf_writer_write(w, path, NULL);
+cleanup:
+    hh_gguf_writer_free(w);
+    hh_gguf_close(g);
+    return rc;
+}
+
+TEST(run_tokens_work_without_a_tokenizer)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/stories-notok.gguf", hh_test_tmpdir());
+    ASSERT_OK(write_model_without_tokenizer(path));
+    cJSON *exp = load_expected();
+    ASSERT_TRUE(exp != NULL);
+    const cJSON *ids = cJSON_GetObjectItem(exp, "generated_ids");
+    char want[256] = "";
+    for (int i = 0; i < 8; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", i ? " " : "",
+                 cJSON_GetArrayItem(ids, i)->valueint);
+    cJSON_Delete(exp);
+
+    /* ids instead of text */
+    struct run_result r;
+    ASSERT_TRUE(run_hoheit(&r, "-m '%s' --tokens 1 -n 8 --temp 0 -t 1", path));
+    int status = r.status;
+    bool same = !strcmp(r.out, want);
+    if (!same)
+        printf("    expected: %s\n    got:      %s\n    stderr: %s\n", want, r.out, r.err);
+    run_result_free(&r);
+    ASSERT_EQ_INT(status, 0);
+    ASSERT_TRUE(same);
+
+    /* a text prompt needs the tokenizer: a clear runtime error */
+    ASSERT_TRUE(run_hoheit(&r, "-m '%s' -p 'Once' -n 8 -t 1", path));
+    status = r.status;
+    bool says = strstr(r.err, "tokenizer") != NULL;
+    size_t out_len = strlen(r.out);
+    if (!says)
+        printf("    stderr: %s\n", r.err);
+    run_result_free(&r);
+    ASSERT_EQ_INT(status, 1);
+    ASSERT_EQ_INT(out_len, 0);
+    ASSERT_TRUE(says);
 }

@@ -332,7 +332,7 @@ static void fput_quoted(FILE *f, const char *s, int n)
 static void fput_piece(FILE *f, const hh_vocab_t *vocab, int32_t id)
 {
     char buf[256];
-    int n = hh_token_to_piece(vocab, id, true, buf, sizeof buf);
+    int n = vocab ? hh_token_to_piece(vocab, id, true, buf, sizeof buf) : -1;
     if (n < 0) {
         fputs("\"?\"", f);
         return;
@@ -398,8 +398,19 @@ int hh_cmd_run(int argc, char **argv)
     const hh_hparams_t *hp = hh_model_hparams(model);
     const int32_t n_vocab = hp->n_vocab;
     stage = "loading the tokenizer";
-    if ((rc = hh_vocab_load(&vocab, hh_model_gguf(model), &err)) < 0)
-        goto fail;
+    /* Without a usable tokenizer, --tokens still runs: ids are printed
+     * instead of text, and EOS comes from the metadata. */
+    int32_t eos_id = -1;
+    if ((rc = hh_vocab_load(&vocab, hh_model_gguf(model), &err)) < 0) {
+        if (o.tokens == NULL)
+            goto fail;
+        HH_LOGW("no usable tokenizer (%s); printing token ids", hh_err_describe(&err, ebuf, sizeof ebuf));
+        hh_err_clear(&err);
+        vocab = NULL;
+        uint32_t e;
+        if (hh_gguf_get_u32(hh_model_gguf(model), "tokenizer.ggml.eos_token_id", &e) == 0 && e < INT32_MAX)
+            eos_id = (int32_t)e;
+    }
     t_load = now_s() - t_load;
     HH_LOGI("model %s: %s, %d layers, n_embd %d, n_vocab %d, loaded in %.2f s", o.model, hp->arch_name,
             (int)hp->n_layer, (int)hp->n_embd, (int)n_vocab, t_load);
@@ -452,7 +463,8 @@ int hh_cmd_run(int argc, char **argv)
      * evaluate the new token. */
     stage = "generating";
     hh_detok_t dt;
-    hh_detok_init(&dt, vocab, false);
+    if (vocab != NULL)
+        hh_detok_init(&dt, vocab, false);
     char piece[RUN_PIECE_CAP];
     int n_gen = 0;
     int32_t pos = (int32_t)n_prompt;
@@ -472,14 +484,15 @@ int hh_cmd_run(int argc, char **argv)
         }
         if ((rc = hh_sampler_accept(smpl, tok)) < 0)
             goto fail;
-        if (!o.ignore_eos && hh_vocab_is_eog(vocab, tok)) {
+        if (!o.ignore_eos && (vocab ? hh_vocab_is_eog(vocab, tok) : tok == eos_id)) {
             stop = "end of generation token";
             break;
         }
         n_gen++;
         if (o.n_logprobs > 0)
             print_logprobs(&lp, vocab, pos);
-        int n = hh_detok_push(&dt, tok, piece, sizeof piece);
+        int n = vocab ? hh_detok_push(&dt, tok, piece, sizeof piece)
+                      : snprintf(piece, sizeof piece, "%s%d", n_gen > 1 ? " " : "", (int)tok);
         if (n < 0)
             HH_LOGW("token %d has no printable text (%s)", (int)tok, hh_strerror(n));
         else if ((rc = emit(piece, n)) < 0) {
@@ -499,7 +512,7 @@ int hh_cmd_run(int argc, char **argv)
         pos++;
     }
     double t_gen = now_s() - t0;
-    int n = hh_detok_flush(&dt, piece, sizeof piece);
+    int n = vocab ? hh_detok_flush(&dt, piece, sizeof piece) : 0;
     if (n > 0 && (rc = emit(piece, n)) < 0) {
         hh_err_set(&err, rc, -1, "cannot write to stdout");
         goto fail;
