@@ -8,14 +8,15 @@
 static inline float hh_bits_to_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static inline uint32_t hh_f32_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
-/* binary16 -> binary32, exact for every input including subnormals, inf, NaN. */
+/* binary16 -> binary32, exact for every input including subnormals and inf;
+ * bit-identical to the F16C instruction for every input, NaNs included. */
 static inline float hh_fp16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t man = h & 0x3ff;
-    if (exp == 0x1f)                       /* inf / NaN */
-        return hh_bits_to_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 0x1f)                       /* inf / NaN; NaNs come out quiet, as F16C and NEON make them */
+        return hh_bits_to_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x00400000u : 0));
     if (exp == 0) {
         if (man == 0)
             return hh_bits_to_f32(sign);

@@ -1,0 +1,563 @@
+/* test_kernels.c - kernel dispatch, dequantization and dot products of every
+ * compute type on every ISA this CPU runs (SIMD dequant bit-identical to the
+ * scalar reference, dots within a named tolerance of a float64 dot), known
+ * values that pin each block format, and the fp16 / bf16 conversions. */
+#include "harness.h"
+#include "base/cpu.h"
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+
+#include <stdlib.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* |dot - float64 dot| <= TOL_DOT_REL * sum |w_i * x_i|: F32 accumulation of
+ * up to 4096 products in several partial sums stays far below this. */
+#define TOL_DOT_REL 1e-5
+
+#define ROW_MAX 4096
+
+typedef struct { hh_type_t type; const char *name; int blck; size_t size; } type_case_t;
+
+static const type_case_t k_types[] = {
+    { HH_TYPE_F32,  "f32",  1,   sizeof(float) },
+    { HH_TYPE_F16,  "f16",  1,   sizeof(hh_half) },
+    { HH_TYPE_BF16, "bf16", 1,   sizeof(hh_bf16) },
+    { HH_TYPE_Q4_0, "q4_0", 32,  sizeof(hh_block_q4_0) },
+    { HH_TYPE_Q4_1, "q4_1", 32,  sizeof(hh_block_q4_1) },
+    { HH_TYPE_Q5_0, "q5_0", 32,  sizeof(hh_block_q5_0) },
+    { HH_TYPE_Q5_1, "q5_1", 32,  sizeof(hh_block_q5_1) },
+    { HH_TYPE_Q8_0, "q8_0", 32,  sizeof(hh_block_q8_0) },
+    { HH_TYPE_Q2_K, "q2_K", 256, sizeof(hh_block_q2_K) },
+    { HH_TYPE_Q3_K, "q3_K", 256, sizeof(hh_block_q3_K) },
+    { HH_TYPE_Q4_K, "q4_K", 256, sizeof(hh_block_q4_K) },
+    { HH_TYPE_Q5_K, "q5_K", 256, sizeof(hh_block_q5_K) },
+    { HH_TYPE_Q6_K, "q6_K", 256, sizeof(hh_block_q6_K) },
+};
+#define N_TYPES ((int)(sizeof k_types / sizeof k_types[0]))
+
+/* ---- random data ----------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* splitmix64 */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static float rng_unit(uint64_t *s) { return (float)((double)(rng_next(s) >> 11) * 0x1p-52 - 1.0); }
+
+/* A finite scale half of moderate magnitude (1e-3 .. 1, either sign); one in
+ * 16 is a subnormal half and one in 32 is zero, so those paths run too. */
+static hh_half rng_scale(uint64_t *s)
+{
+    uint64_t r = rng_next(s);
+    if ((r & 31) == 0) return 0;
+    if ((r & 15) == 1) return (hh_half)(((r >> 8) & 0x3ff) | ((r >> 20) & 1 ? 0x8000 : 0));
+    float v = (0.001f + (float)((r >> 12) & 0xffff) / 65536.0f) * ((r >> 40) & 1 ? -1.0f : 1.0f);
+    return hh_f32_to_fp16(v);
+}
+
+/* n values of type t: random bytes, then every scale field made finite. */
+static void fill_random(const type_case_t *tc, void *buf, int64_t n, uint64_t *s)
+{
+    size_t nb = (size_t)(n / tc->blck);
+    size_t bytes = nb * tc->size;
+    uint8_t *p = buf;
+    for (size_t i = 0; i < bytes; i++) p[i] = (uint8_t)rng_next(s);
+    for (size_t i = 0; i < nb; i++) {
+        void *b = p + i * tc->size;
+        switch (tc->type) {
+        case HH_TYPE_F32:  ((float *)buf)[i] = rng_unit(s) * 4.0f; break;
+        case HH_TYPE_F16:  ((hh_half *)buf)[i] = hh_f32_to_fp16(rng_unit(s) * 4.0f); break;
+        case HH_TYPE_BF16: ((hh_bf16 *)buf)[i] = hh_f32_to_bf16(rng_unit(s) * 4.0f); break;
+        case HH_TYPE_Q4_0: ((hh_block_q4_0 *)b)->d = rng_scale(s); break;
+        case HH_TYPE_Q4_1: ((hh_block_q4_1 *)b)->d = rng_scale(s); ((hh_block_q4_1 *)b)->m = rng_scale(s); break;
+        case HH_TYPE_Q5_0: ((hh_block_q5_0 *)b)->d = rng_scale(s); break;
+        case HH_TYPE_Q5_1: ((hh_block_q5_1 *)b)->d = rng_scale(s); ((hh_block_q5_1 *)b)->m = rng_scale(s); break;
+        case HH_TYPE_Q8_0: ((hh_block_q8_0 *)b)->d = rng_scale(s); break;
+        case HH_TYPE_Q2_K: ((hh_block_q2_K *)b)->d = rng_scale(s); ((hh_block_q2_K *)b)->dmin = rng_scale(s); break;
+        case HH_TYPE_Q3_K: ((hh_block_q3_K *)b)->d = rng_scale(s); break;
+        case HH_TYPE_Q4_K: ((hh_block_q4_K *)b)->d = rng_scale(s); ((hh_block_q4_K *)b)->dmin = rng_scale(s); break;
+        case HH_TYPE_Q5_K: ((hh_block_q5_K *)b)->d = rng_scale(s); ((hh_block_q5_K *)b)->dmin = rng_scale(s); break;
+        case HH_TYPE_Q6_K: ((hh_block_q6_K *)b)->d = rng_scale(s); break;
+        default: break;
+        }
+    }
+}
+
+/* Row lengths tried for a type: one block, a few blocks, a long row, and for
+ * the float types lengths that leave a SIMD tail. */
+static int row_lengths(const type_case_t *tc, int64_t out[8])
+{
+    int k = 0;
+    if (tc->blck == 1) {
+        static const int64_t f[] = { 1, 7, 33, 100, 257, ROW_MAX };
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) out[k++] = f[i];
+    } else {
+        out[k++] = tc->blck;
+        out[k++] = 3 * tc->blck;
+        if (tc->blck == 32) out[k++] = 11 * 32;   /* odd number of blocks: the AVX-512 pair loop's tail */
+        out[k++] = ROW_MAX;
+    }
+    return k;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+TEST(kernels_tables_cover_all_types)
+{
+    const hh_kernels_t *best = hh_kernels();
+    ASSERT_TRUE(best != NULL);
+    ASSERT_TRUE(best == hh_kernels());
+    ASSERT_EQ_INT(best->isa, hh_cpu_isa());
+    ASSERT_TRUE(hh_kernels_for(HH_ISA_COUNT) == NULL);
+    ASSERT_TRUE(hh_kernels_for((hh_isa_t)-1) == NULL);
+    for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        /* present exactly when compiled in (x86-64 / aarch64 sets) and supported */
+        bool compiled = isa == HH_ISA_SCALAR;
+#if defined(__x86_64__)
+        compiled = compiled || isa == HH_ISA_AVX2 || isa == HH_ISA_AVX512;
+#elif defined(__aarch64__)
+        compiled = compiled || isa == HH_ISA_NEON;
+#endif
+        ASSERT_EQ_INT(k != NULL, compiled && hh_cpu_supports((hh_isa_t)isa));
+        if (k == NULL) continue;
+        ASSERT_EQ_INT(k->isa, isa);
+        for (int t = 0; t < N_TYPES; t++) {
+            if (k->dequant[k_types[t].type] == NULL || k->dot[k_types[t].type] == NULL)
+                printf("    missing kernel %s on %s\n", k_types[t].name, hh_isa_name((hh_isa_t)isa));
+            ASSERT_TRUE(k->dequant[k_types[t].type] != NULL);
+            ASSERT_TRUE(k->dot[k_types[t].type] != NULL);
+        }
+        ASSERT_TRUE(k->dot[HH_TYPE_Q8_K] == NULL);   /* activation-only format: no weight kernel */
+    }
+}
+
+/* ---- variants against the reference --------------------------------------- */
+
+TEST(kernels_dequant_matches_ref_bit_for_bit)
+{
+    const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
+    uint8_t *w = malloc(ROW_MAX * 4);
+    float *a = malloc(ROW_MAX * sizeof(float)), *b = malloc((ROW_MAX + 1) * sizeof(float));
+    ASSERT_TRUE(w && a && b);
+    uint64_t seed = 1;
+    int checked = 0;
+    for (int isa = 1; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        if (k == NULL) continue;
+        for (int t = 0; t < N_TYPES; t++) {
+            const type_case_t *tc = &k_types[t];
+            int64_t ns[8];
+            int nn = row_lengths(tc, ns);
+            for (int r = 0; r < 3; r++) {
+                for (int j = 0; j < nn; j++) {
+                    int64_t n = ns[j];
+                    fill_random(tc, w, n, &seed);
+                    ref->dequant[tc->type](w, a, n);
+                    b[n] = 12345.0f;   /* sentinel: nothing written past n */
+                    k->dequant[tc->type](w, b, n);
+                    for (int64_t i = 0; i < n; i++) {
+                        if (hh_f32_to_bits(a[i]) != hh_f32_to_bits(b[i])) {
+                            hh_test_fail(__FILE__, __LINE__, "%s %s n=%lld: value %lld: expected %.9g (0x%08x), got %.9g (0x%08x)",
+                                         hh_isa_name((hh_isa_t)isa), tc->name, (long long)n, (long long)i,
+                                         a[i], hh_f32_to_bits(a[i]), b[i], hh_f32_to_bits(b[i]));
+                            goto done;
+                        }
+                    }
+                    ASSERT_TRUE(b[n] == 12345.0f);
+                    checked++;
+                }
+            }
+        }
+    }
+    printf("    %d rows compared\n", checked);
+done:
+    free(w);
+    free(a);
+    free(b);
+}
+
+TEST(kernels_dot_matches_f64_within_tolerance)
+{
+    const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
+    uint8_t *w = malloc(ROW_MAX * 4);
+    float *deq = malloc(ROW_MAX * sizeof(float)), *x = malloc(ROW_MAX * sizeof(float));
+    ASSERT_TRUE(w && deq && x);
+    uint64_t seed = 2;
+    double worst = 0.0;
+    for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        if (k == NULL) continue;
+        for (int t = 0; t < N_TYPES; t++) {
+            const type_case_t *tc = &k_types[t];
+            int64_t ns[8];
+            int nn = row_lengths(tc, ns);
+            for (int r = 0; r < 3; r++) {
+                for (int j = 0; j < nn; j++) {
+                    int64_t n = ns[j];
+                    fill_random(tc, w, n, &seed);
+                    for (int64_t i = 0; i < n; i++) x[i] = rng_unit(&seed);
+                    ref->dequant[tc->type](w, deq, n);
+                    double exact = 0.0, mag = 0.0;
+                    for (int64_t i = 0; i < n; i++) {
+                        exact += (double)deq[i] * x[i];
+                        mag += fabs((double)deq[i] * x[i]);
+                    }
+                    double got = k->dot[tc->type](n, w, x);
+                    double tol = TOL_DOT_REL * mag + 1e-30;
+                    if (fabs(got - exact) / (mag + 1e-30) > worst) worst = fabs(got - exact) / (mag + 1e-30);
+                    if (!(fabs(got - exact) <= tol)) {
+                        hh_test_fail(__FILE__, __LINE__, "%s %s n=%lld: expected %.9g, got %.9g (tol %g)",
+                                     hh_isa_name((hh_isa_t)isa), tc->name, (long long)n, exact, got, tol);
+                        goto done;
+                    }
+                }
+            }
+        }
+    }
+    printf("    worst |dot - f64| / sum|w*x| = %.3g (TOL_DOT_REL %g)\n", worst, TOL_DOT_REL);
+done:
+    free(w);
+    free(deq);
+    free(x);
+}
+
+TEST(kernels_zero_length_writes_nothing)
+{
+    for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        if (k == NULL) continue;
+        for (int t = 0; t < N_TYPES; t++) {
+            float out = 7.0f, x = 1.0f;
+            uint8_t w[4] = { 0 };
+            k->dequant[k_types[t].type](w, &out, 0);
+            ASSERT_TRUE(out == 7.0f);
+            ASSERT_TRUE(k->dot[k_types[t].type](0, w, &x) == 0.0f);
+        }
+    }
+}
+
+/* ---- known values: one hand-built block per type --------------------------- */
+
+/* Dequantizes one block of type t with every available ISA and checks the
+ * values at the given positions (all ISAs must agree, checked above). */
+static bool check_known(hh_type_t t, const void *blk, int n, const int *pos, const float *want, int npos,
+                        const char *name)
+{
+    float out[256];
+    for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        if (k == NULL) continue;
+        k->dequant[t](blk, out, n);
+        for (int i = 0; i < npos; i++) {
+            if (hh_f32_to_bits(out[pos[i]]) != hh_f32_to_bits(want[i])) {
+                hh_test_fail(__FILE__, __LINE__, "%s on %s: value %d: expected %.9g, got %.9g", name,
+                             hh_isa_name((hh_isa_t)isa), pos[i], want[i], out[pos[i]]);
+                return false;
+            }
+        }
+        /* and the dot with x = e_pos picks out the same value */
+        for (int i = 0; i < npos; i++) {
+            float x[256] = { 0 };
+            x[pos[i]] = 1.0f;
+            float d = k->dot[t](n, blk, x);
+            if (d != want[i]) {
+                hh_test_fail(__FILE__, __LINE__, "%s on %s: dot with e_%d: expected %.9g, got %.9g", name,
+                             hh_isa_name((hh_isa_t)isa), pos[i], want[i], d);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+#define KNOWN(t, blk, n, ...)                                                       \
+    do {                                                                            \
+        static const struct { int pos; float v; } kv_[] = { __VA_ARGS__ };         \
+        int pos_[64];                                                               \
+        float want_[64];                                                            \
+        int np_ = (int)(sizeof kv_ / sizeof kv_[0]);                                \
+        for (int i_ = 0; i_ < np_; i_++) { pos_[i_] = kv_[i_].pos; want_[i_] = kv_[i_].v; } \
+        if (!check_known(t, blk, n, pos_, want_, np_, #t)) return;                  \
+    } while (0)
+
+TEST(kernels_known_q4_0_q4_1)
+{
+    /* qs[j] = j | (15 - j) << 4: value j has q = j, value 16 + j has q = 15 - j */
+    hh_block_q4_0 a;
+    a.d = 0x3800;   /* 0.5 */
+    for (int j = 0; j < 16; j++) a.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+    KNOWN(HH_TYPE_Q4_0, &a, 32, { 0, -4.0f }, { 1, -3.5f }, { 8, 0.0f }, { 15, 3.5f },
+          { 16, 3.5f }, { 23, 0.0f }, { 31, -4.0f });
+
+    hh_block_q4_1 b;
+    b.d = 0x3400;   /* 0.25 */
+    b.m = 0xbc00;   /* -1 */
+    for (int j = 0; j < 16; j++) b.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+    KNOWN(HH_TYPE_Q4_1, &b, 32, { 0, -1.0f }, { 5, 0.25f }, { 15, 2.75f }, { 16, 2.75f }, { 31, -1.0f });
+}
+
+TEST(kernels_known_q5_0_q5_1)
+{
+    /* low nibble 10, high nibble 3 everywhere; the 5th bit of value j is bit j of qh */
+    hh_block_q5_0 a;
+    a.d = 0x3c00;   /* 1 */
+    memset(a.qs, 0x3a, sizeof a.qs);
+    uint32_t qh = 0x80000001u;
+    memcpy(a.qh, &qh, 4);
+    KNOWN(HH_TYPE_Q5_0, &a, 32, { 0, 10.0f }, { 1, -6.0f }, { 15, -6.0f }, { 16, -13.0f }, { 30, -13.0f },
+          { 31, 3.0f });
+
+    hh_block_q5_1 b;
+    b.d = 0x4000;   /* 2 */
+    b.m = 0x3800;   /* 0.5 */
+    memset(b.qs, 0x3a, sizeof b.qs);
+    qh = 0x00010002u;
+    memcpy(b.qh, &qh, 4);
+    KNOWN(HH_TYPE_Q5_1, &b, 32, { 0, 20.5f }, { 1, 52.5f }, { 2, 20.5f }, { 16, 38.5f }, { 17, 6.5f },
+          { 31, 6.5f });
+}
+
+TEST(kernels_known_q8_0_and_floats)
+{
+    hh_block_q8_0 a;
+    a.d = 0x3000;   /* 0.125 */
+    for (int j = 0; j < 32; j++) a.qs[j] = (int8_t)(j * 8 - 128);
+    KNOWN(HH_TYPE_Q8_0, &a, 32, { 0, -16.0f }, { 1, -15.0f }, { 16, 0.0f }, { 31, 15.0f });
+
+    hh_half h[32] = { 0x3c00, 0xc000, 0x0001, 0x7bff, 0x8400, 0x3555 };
+    KNOWN(HH_TYPE_F16, h, 32, { 0, 1.0f }, { 1, -2.0f }, { 2, 0x1p-24f }, { 3, 65504.0f }, { 4, -0x1p-14f },
+          { 5, 0x1.554p-2f }, { 31, 0.0f });
+
+    hh_bf16 bf[32] = { 0x3f80, 0xc049, 0x0001 };
+    KNOWN(HH_TYPE_BF16, bf, 32, { 0, 1.0f }, { 1, -0x1.92p+1f }, { 2, 0x1p-133f }, { 31, 0.0f });
+
+    float f[32] = { 1.5f, -0.0f, 3e-40f };
+    KNOWN(HH_TYPE_F32, f, 32, { 0, 1.5f }, { 1, -0.0f }, { 2, 3e-40f });
+}
+
+TEST(kernels_known_q2_K)
+{
+    /* scale of sub-block s = s, min = 15 - s; d = 1, dmin = 0.5. Every byte is
+     * 0xe4 (planes 0,1,2,3 hold q = 0,1,2,3) except byte 5 = 0x1b (3,2,1,0). */
+    hh_block_q2_K b;
+    for (int s = 0; s < 16; s++) b.scales[s] = (uint8_t)(s | ((15 - s) << 4));
+    memset(b.qs, 0xe4, sizeof b.qs);
+    b.qs[5] = 0x1b;
+    b.d = 0x3c00;
+    b.dmin = 0x3800;
+    /* value v: half v/128, plane (v/32)%4, byte 32*half + v%32, sub-block v/16 */
+    KNOWN(HH_TYPE_Q2_K, &b, 256,
+          { 0, -7.5f },      /* s0: 0*0 - 7.5 */
+          { 5, 0.0f * 3 - 7.5f },   /* s0, byte 5 plane 0: q 3 */
+          { 16, -7.0f },     /* s1, plane 0: 1*0 - 7 */
+          { 37, 2.0f * 2 - 6.5f },  /* s2, plane 1, byte 5 = 0x1b -> q 2 */
+          { 32, 2.0f - 6.5f },      /* s2, plane 1: q 1 */
+          { 100, 6.0f * 3 - 4.5f }, /* s6, plane 3 */
+          { 101, 6.0f * 0 - 4.5f }, /* s6, plane 3 of byte 5: q 0 */
+          { 128, 8.0f * 0 - 3.5f }, /* s8, second half, plane 0 */
+          { 133, 8.0f * 0 - 3.5f }, /* byte 37 is 0xe4 again */
+          { 255, 15.0f * 3 - 0.0f });
+}
+
+TEST(kernels_known_q3_K)
+{
+    /* scales: sub-block s gets 6-bit value 32 + s - 8 (signed scale s - 8).
+     * low 4 bits: bytes 0..7 nibbles; high 2 bits: 2-bit fields of bytes 8..11. */
+    hh_block_q3_K b;
+    memset(&b, 0, sizeof b);
+    for (int s = 0; s < 16; s++) {
+        int v = 32 + s - 8;
+        if (s < 8) b.scales[s] |= (uint8_t)(v & 0x0f);
+        else b.scales[s - 8] |= (uint8_t)((v & 0x0f) << 4);
+        b.scales[8 + (s & 3)] |= (uint8_t)(((v >> 4) & 3) << (2 * (s >> 2)));
+    }
+    memset(b.qs, 0xe4, sizeof b.qs);   /* planes give 0,1,2,3 */
+    b.hmask[0] = 0xff;                 /* value l = 0 of every group: no -4 */
+    b.hmask[3] = 0x05;                 /* groups 0 and 2 of l = 3 */
+    b.d = 0x3800;                      /* 0.5 */
+    KNOWN(HH_TYPE_Q3_K, &b, 256,
+          { 0, 0.5f * -8 * 0 },          /* s0 scale -8, q 0 */
+          { 1, 0.5f * -8 * -4 },         /* q 0 - 4 */
+          { 3, 0.5f * -8 * 0 },          /* hmask bit 0 of byte 3 set */
+          { 64, 0.5f * -4 * 2 },         /* group 2 (s4, scale -4), plane 2 */
+          { 67, 0.5f * -4 * 2 },         /* bit 2 of hmask[3] set */
+          { 65, 0.5f * -4 * -2 },        /* 2 - 4 */
+          { 99, 0.5f * -2 * -1 },        /* group 3 (s6), bit 3 clear: 3 - 4 */
+          { 128, 0.5f * 0 * 0 },         /* group 4 (s8, scale 0) */
+          { 255, 0.5f * 7 * -1 });       /* group 7 (s15, scale 7), plane 3, 3 - 4 */
+}
+
+/* Q4_K / Q5_K scale packing for sub-block j: 6-bit sc, m. */
+static void pack_k4(uint8_t s[12], int j, int sc, int m)
+{
+    if (j < 4) {
+        s[j] = (uint8_t)((s[j] & 0xc0) | sc);
+        s[j + 4] = (uint8_t)((s[j + 4] & 0xc0) | m);
+    } else {
+        s[j + 4] = (uint8_t)((sc & 0x0f) | ((m & 0x0f) << 4));
+        s[j - 4] = (uint8_t)((s[j - 4] & 0x3f) | ((sc >> 4) << 6));
+        s[j] = (uint8_t)((s[j] & 0x3f) | ((m >> 4) << 6));
+    }
+}
+
+TEST(kernels_known_q4_K_q5_K)
+{
+    /* 6-bit scale and min of each sub-block, both above 15 for some j so the
+     * packed top bits matter */
+    static const int sc[8] = { 1, 10, 19, 28, 37, 46, 55, 63 };
+    static const int mn[8] = { 63, 55, 47, 39, 31, 23, 15, 7 };
+    hh_block_q4_K b;
+    memset(&b, 0, sizeof b);
+    for (int j = 0; j < 8; j++) pack_k4(b.scales, j, sc[j], mn[j]);
+    b.d = 0x3c00;     /* 1 */
+    b.dmin = 0x3400;  /* 0.25 */
+    for (int l = 0; l < 128; l++) b.qs[l] = (uint8_t)((l & 15) | ((15 - (l & 15)) << 4));
+    /* value v: chunk v/64 (bytes 32*chunk), low nibble if (v/32) even */
+    KNOWN(HH_TYPE_Q4_K, &b, 256,
+          { 0, 1.0f * 0 - 15.75f },
+          { 15, 1.0f * 15 - 15.75f },
+          { 32, 10.0f * 15 - 13.75f },     /* high nibble of byte 0 */
+          { 47, 10.0f * 0 - 13.75f },
+          { 64, 19.0f * 0 - 11.75f },      /* byte 32, low */
+          { 150, 37.0f * 6 - 7.75f },      /* sub-block 4, byte 86 low nibble 6 */
+          { 200, 55.0f * 8 - 3.75f },      /* sub-block 6, byte 104 low nibble 8 */
+          { 255, 63.0f * 0 - 1.75f });     /* sub-block 7, byte 127 high nibble 0 */
+
+    /* Q5_K: same scales and nibbles; 5th bit of value l of sub-block g is bit g of qh[l] */
+    hh_block_q5_K c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.scales, b.scales, sizeof c.scales);
+    memcpy(c.qs, b.qs, sizeof c.qs);
+    c.d = b.d;
+    c.dmin = b.dmin;
+    c.qh[0] = 0x01;
+    c.qh[3] = 0x80;
+    KNOWN(HH_TYPE_Q5_K, &c, 256,
+          { 0, 1.0f * 16 - 15.75f },       /* q 0 + 16 */
+          { 3, 1.0f * 3 - 15.75f },
+          { 32, 10.0f * 15 - 13.75f },     /* bit 1 of qh[0] clear */
+          { 224, 63.0f * 15 - 1.75f },     /* byte 96 high nibble 15, bit 7 of qh[0] clear */
+          { 227, 63.0f * 28 - 1.75f });    /* byte 99 high nibble 12, + 16 */
+}
+
+TEST(kernels_known_q6_K)
+{
+    /* scales[s] = s - 8; ql bytes 0x21 (low 1, high 2) except ql[69] = 0xf0;
+     * qh bytes 0xe4 (2-bit fields 0,1,2,3); d = 0.5 */
+    hh_block_q6_K b;
+    for (int s = 0; s < 16; s++) b.scales[s] = (int8_t)(s - 8);
+    memset(b.ql, 0x21, sizeof b.ql);
+    memset(b.qh, 0xe4, sizeof b.qh);
+    b.ql[69] = 0xf0;
+    b.d = 0x3800;
+    /* value v: half h = v/128, quarter k = (v%128)/32, l = v%32:
+     * nibble k>>1 of ql[64h + 32(k&1) + l], field k of qh[32h + l], sub-block v/16 */
+    KNOWN(HH_TYPE_Q6_K, &b, 256,
+          { 0, -4.0f * (1 - 32) },
+          { 32, -3.0f * (17 - 32) },
+          { 64, -2.0f * (34 - 32) },
+          { 96, -1.0f * (50 - 32) },
+          { 133, -0.0f },                  /* scale 0 times q -32 */
+          { 197, 2.0f * (47 - 32) },       /* ql[69] high nibble 15, field 2 */
+          { 255, 3.5f * (50 - 32) });
+}
+
+/* ---- fp16 / bf16 conversions ------------------------------------------------ */
+
+#if defined(__x86_64__)
+__attribute__((target("f16c"))) static float f16c_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+__attribute__((target("f16c"))) static uint16_t f16c_from_f32(float f)
+{
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+#endif
+
+TEST(kernels_fp16_matches_f16c_exhaustively)
+{
+#if defined(__x86_64__)
+    if (!hh_cpu()->f16c) {
+        printf("    skipped: no F16C\n");
+        return;
+    }
+    /* every half -> f32, bit for bit (NaNs come out quiet, as F16C makes them) */
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = hh_fp16_to_f32((uint16_t)h), b = f16c_to_f32((uint16_t)h);
+        if (hh_f32_to_bits(a) != hh_f32_to_bits(b)) {
+            hh_test_fail(__FILE__, __LINE__, "half 0x%04x: expected 0x%08x, got 0x%08x", h, hh_f32_to_bits(b),
+                         hh_f32_to_bits(a));
+            return;
+        }
+        /* round trip of every half (NaNs keep their quiet payload) */
+        ASSERT_EQ_INT(hh_f32_to_fp16(a), f16c_from_f32(a));
+    }
+    /* f32 -> half near every half boundary (ties, just above/below) and random bits */
+    uint64_t seed = 3;
+    for (uint32_t h = 0; h < 0x7c00; h++) {
+        uint32_t u = hh_f32_to_bits(hh_fp16_to_f32((uint16_t)h));
+        uint32_t half_ulp = h < 0x0400 ? 0 : (1u << 12);   /* midpoint to the next half (normals) */
+        uint32_t cand[6] = { u + 1, u - 1, u + half_ulp, u + half_ulp - 1, u + half_ulp + 1, u | 0x80000000u };
+        for (int i = 0; i < 6; i++) {
+            float f = hh_bits_to_f32(cand[i]);
+            uint16_t want = f16c_from_f32(f), got = hh_f32_to_fp16(f);
+            if (want != got) {
+                hh_test_fail(__FILE__, __LINE__, "f32 0x%08x: expected 0x%04x, got 0x%04x", cand[i], want, got);
+                return;
+            }
+        }
+    }
+    for (int i = 0; i < 1000000; i++) {
+        uint32_t u = (uint32_t)rng_next(&seed);
+        float f = hh_bits_to_f32(u);
+        uint16_t want = f16c_from_f32(f), got = hh_f32_to_fp16(f);
+        if (want != got) {
+            hh_test_fail(__FILE__, __LINE__, "f32 0x%08x: expected 0x%04x, got 0x%04x", u, want, got);
+            return;
+        }
+    }
+#else
+    printf("    skipped: not x86-64\n");
+#endif
+}
+
+TEST(kernels_fp16_known_values)
+{
+    ASSERT_EQ_INT(hh_f32_to_fp16(1.0f), 0x3c00);
+    ASSERT_EQ_INT(hh_f32_to_fp16(-2.0f), 0xc000);
+    ASSERT_EQ_INT(hh_f32_to_fp16(65504.0f), 0x7bff);
+    ASSERT_EQ_INT(hh_f32_to_fp16(65520.0f), 0x7c00);             /* rounds to inf */
+    ASSERT_EQ_INT(hh_f32_to_fp16(65519.996f), 0x7bff);
+    ASSERT_EQ_INT(hh_f32_to_fp16(0x1p-24f), 0x0001);             /* smallest subnormal */
+    ASSERT_EQ_INT(hh_f32_to_fp16(0x1p-25f), 0x0000);             /* tie -> even (0) */
+    ASSERT_EQ_INT(hh_f32_to_fp16(0x1.8p-24f), 0x0002);           /* tie -> even (2) */
+    ASSERT_EQ_INT(hh_f32_to_fp16(1.0f + 0x1p-11f), 0x3c00);      /* tie -> even */
+    ASSERT_EQ_INT(hh_f32_to_fp16(1.0f + 0x1.8p-10f), 0x3c02);    /* tie -> even (up) */
+    ASSERT_TRUE(hh_fp16_to_f32(0x7e00) != hh_fp16_to_f32(0x7e00)); /* NaN */
+    ASSERT_TRUE(hh_fp16_to_f32(0x7c01) != hh_fp16_to_f32(0x7c01)); /* signalling NaN stays NaN */
+    ASSERT_TRUE(hh_fp16_to_f32(0xfc00) == -INFINITY);
+    ASSERT_TRUE(hh_fp16_to_f32(0x03ff) == 0x1.ff8p-15f);          /* largest subnormal */
+}
+
+TEST(kernels_bf16_conversions)
+{
+    ASSERT_EQ_INT(hh_f32_to_bf16(1.0f), 0x3f80);
+    ASSERT_EQ_INT(hh_f32_to_bf16(hh_bits_to_f32(0x3f808000u)), 0x3f80);  /* tie -> even (down) */
+    ASSERT_EQ_INT(hh_f32_to_bf16(hh_bits_to_f32(0x3f818000u)), 0x3f82);  /* tie -> even (up) */
+    ASSERT_EQ_INT(hh_f32_to_bf16(hh_bits_to_f32(0x3f808001u)), 0x3f81);
+    ASSERT_EQ_INT(hh_f32_to_bf16(hh_bits_to_f32(0x7f7fffffu)), 0x7f80);  /* max float rounds to inf */
+    uint16_t nan = hh_f32_to_bf16(hh_bits_to_f32(0x7f800001u));          /* payload only in low bits */
+    ASSERT_TRUE(hh_bf16_to_f32(nan) != hh_bf16_to_f32(nan));
+    for (uint32_t b = 0; b < 65536; b++) {
+        float f = hh_bf16_to_f32((uint16_t)b);
+        ASSERT_EQ_INT(hh_f32_to_bits(f), b << 16);
+        if (f == f) ASSERT_EQ_INT(hh_f32_to_bf16(f), b);                  /* exact round trip */
+    }
+}
