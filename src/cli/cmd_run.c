@@ -463,9 +463,15 @@ int hh_cmd_run(int argc, char **argv)
      * evaluate the new token. */
     stage = "generating";
     hh_detok_t dt;
-    if (vocab != NULL)
-        hh_detok_init(&dt, vocab, false);
     char piece[RUN_PIECE_CAP];
+    if (vocab != NULL) {
+        /* Feed the prompt through the detokenizer, discarding its text, so
+         * the output is exactly what the continuation adds: SPM's leading
+         * space is dropped only when the prompt holds no text (BOS only). */
+        hh_detok_init(&dt, vocab, false);
+        for (size_t i = 0; i < n_prompt; i++)
+            (void)hh_detok_push(&dt, prompt[i], piece, sizeof piece);
+    }
     int n_gen = 0;
     int32_t pos = (int32_t)n_prompt;
     const char *stop = "n_predict reached";
