@@ -456,19 +456,19 @@ static void k4_scales_get(const uint8_t *q, int j, int *sc, int *m)
 }
 
 /* Shared Q4_K / Q5_K encoder core: fills d, dmin, scales and the codes L
- * (0..nmax) of one super-block. Weights: rms(x) + |x|. */
+ * (0..nmax) of one super-block. Weights: rms of the sub-block + |x|. */
 static void k4_encode(const float *x, int nmax, float rmin, int nstep, hh_half *d_out,
                       hh_half *dmin_out, uint8_t *packed_scales, uint8_t *L)
 {
     float w[32], scales[8], mins[8];
     uint8_t aux[32];
     int ls[8], lm[8];
-    float sum_x2 = 0.0f;
-    for (int i = 0; i < HH_QK_K; i++)
-        sum_x2 += x[i] * x[i];
-    const float av = sqrtf(sum_x2 / HH_QK_K);
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 8; j++) {
+        float sum_x2 = 0.0f;
+        for (int i = 0; i < 32; i++)
+            sum_x2 += x[32 * j + i] * x[32 * j + i];
+        const float av = sqrtf(sum_x2 / 32.0f);
         for (int i = 0; i < 32; i++)
             w[i] = av + fabsf(x[32 * j + i]);
         scales[j] = search_affine(32, nmax, x + 32 * j, w, L + 32 * j, aux, &mins[j], rmin,
