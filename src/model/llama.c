@@ -417,6 +417,18 @@ static void swiglu_worker(void *ctx, int ith, int nth)
 
 /* ---- decode -------------------------------------------------------------- */
 
+/* Below this many elementary operations a step runs on the calling thread:
+ * waking the pool costs more than the work (decode-time norms, tiny models). */
+#define PAR_MIN_WORK 32768.0
+
+static void run_step(hh_ctx_t *c, hh_pool_fn fn, step_job_t *j, double work)
+{
+    if (work < PAR_MIN_WORK)
+        fn(j, 0, 1);
+    else
+        hh_pool_run(c->pool, fn, j);
+}
+
 /* Checks a batch, fills pos/tseq/out_row and makes room for its logits;
  * changes nothing a caller can see on failure. Returns rows of logits. */
 static int prepare_batch(hh_ctx_t *c, const hh_batch_t *b, int32_t *n_out, hh_err_t *err)
@@ -501,6 +513,13 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
     }
 
     step_job_t j = { .c = c, .n_tok = T };
+    int32_t max_pos = 0;
+    for (int32_t t = 0; t < T; t++)
+        max_pos = c->pos[t] > max_pos ? c->pos[t] : max_pos;
+    const double w_norm = (double)T * hp->n_embd * 4;
+    const double w_qkv = (double)T * (hp->n_head + hp->n_head_kv) * hp->head_dim * 8;
+    const double w_att = (double)T * hp->n_head * (max_pos + 1.0) * hp->head_dim * 2;
+    const double w_ffn = (double)T * hp->n_ff * 8;
     for (int il = 0; il < hp->n_layer; il++) {
         const hh_layer_t *l = &m->layers[il];
         j.il = il;
@@ -508,26 +527,26 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
         /* attention; the previous layer's FFN output (in xb) joins x first */
         j.add = il > 0 ? c->xb : NULL;
         j.norm_w = l->attn_norm;
-        hh_pool_run(pool, add_norm_worker, &j);
+        run_step(c, add_norm_worker, &j, w_norm);
         hh_matmul(pool, c->kern, &l->wq, c->xb, c->q, T, tile);
         hh_matmul(pool, c->kern, &l->wk, c->xb, c->k, T, tile);
         hh_matmul(pool, c->kern, &l->wv, c->xb, c->v, T, tile);
-        hh_pool_run(pool, qkv_post_worker, &j);
-        hh_pool_run(pool, attention_worker, &j);
+        run_step(c, qkv_post_worker, &j, w_qkv);
+        run_step(c, attention_worker, &j, w_att);
         hh_matmul(pool, c->kern, &l->wo, c->att, c->xb, T, tile);
 
         /* feed-forward: x += Wo att, then SwiGLU on its norm */
         j.add = c->xb;
         j.norm_w = l->ffn_norm;
-        hh_pool_run(pool, add_norm_worker, &j);
+        run_step(c, add_norm_worker, &j, w_norm);
         hh_matmul(pool, c->kern, &l->w_gate, c->xb, c->hb, T, tile);
         hh_matmul(pool, c->kern, &l->w_up, c->xb, c->hb2, T, tile);
-        hh_pool_run(pool, swiglu_worker, &j);
+        run_step(c, swiglu_worker, &j, w_ffn);
         hh_matmul(pool, c->kern, &l->w_down, c->hb, c->xb, T, tile);
     }
     j.add = c->xb;
     j.norm_w = m->out_norm;
-    hh_pool_run(pool, add_norm_worker, &j);
+    run_step(c, add_norm_worker, &j, w_norm);
 
     /* Pack the rows that want logits to the front of xb (out_row[t] <= t). */
     for (int32_t t = 0; t < T; t++) {

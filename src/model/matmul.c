@@ -9,6 +9,9 @@
  *   dequantization is paid once per batch, not once per token. */
 #include "model/model_int.h"
 
+/* Multiply-adds below which a product runs on the calling thread. */
+#define HH_MATMUL_MIN_PAR 16384.0
+
 typedef struct matmul_job {
     const hh_kernels_t *kern;
     const hh_mat_t     *w;
@@ -72,5 +75,9 @@ void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
                const float *x, float *y, int32_t n_tok, float *const *scratch)
 {
     matmul_job_t j = { kern, w, x, y, n_tok, scratch };
-    hh_pool_run(pool, matmul_worker, &j);
+    /* Tiny products are not worth waking the pool for. */
+    if ((double)w->n_out * (double)w->n_in * n_tok < HH_MATMUL_MIN_PAR)
+        matmul_worker(&j, 0, 1);
+    else
+        hh_pool_run(pool, matmul_worker, &j);
 }

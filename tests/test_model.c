@@ -1,0 +1,727 @@
+/* test_model.c - model loading and the forward pass against llama.cpp's
+ * reference outputs (../shared/testdata/reference, every causal model found
+ * there, so added models are covered), the stories260K greedy story, and
+ * the error paths (unknown architecture, bad shapes and types, token out of
+ * range, full context).
+ *
+ * Tiers (see reference/README.md): hoheit computes in F32 on the exact
+ * dequantized weights, so every model is held to tier A (against
+ * logits_deq.f32 / logits.f32 for F32 models: max abs <= 0.03, rel L2 <=
+ * 0.0015, greedy prefix, teacher-forced greedy logits), with an F32 and an
+ * F16 KV cache; tier B (against llama.cpp's own logits.f32 with the JSON's
+ * `tolerance`) is checked as well. Measured numbers are printed per model. */
+#include "harness.h"
+#include "model/model.h"
+#include "gguf/gguf.h"
+#include "kernels/quant.h"
+
+#include <cjson/cJSON.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#define GREEDY_STEPS 32
+
+/* ---- reference data ----------------------------------------------------- */
+
+typedef struct tol {
+    double max_abs, rel_l2;
+    int    greedy_prefix;
+} tol_t;
+
+typedef struct ref {
+    char     name[128];
+    char     gguf[2048];
+    cJSON   *json;
+    int      n_vocab, n_in;
+    int32_t  in_ids[256];
+    /* tier A: dequantized-weight run (F32 models: the llama.cpp run) */
+    float   *logits_a, *greedy_logits_a;
+    int32_t  greedy_a[GREEDY_STEPS];
+    tol_t    tol_a;
+    /* tier B: llama.cpp on the stored weights */
+    float   *logits_b, *greedy_logits_b;
+    int32_t  greedy_b[GREEDY_STEPS];
+    tol_t    tol_b;
+} ref_t;
+
+static void ref_free(ref_t *r)
+{
+    if (r == NULL) return;
+    cJSON_Delete(r->json);
+    free(r->logits_a);
+    free(r->greedy_logits_a);
+    free(r->logits_b);
+    free(r->greedy_logits_b);
+    free(r);
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = hh_test_read_file(path, NULL);
+    if (text == NULL) return NULL;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    return j;
+}
+
+/* Reads n floats from a file next to the JSON; NULL unless the size matches. */
+static float *read_f32(const char *dir, const char *file, size_t n)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    size_t size;
+    float *d = hh_test_read_file(path, &size);
+    if (d != NULL && size != n * sizeof(float)) {
+        printf("    %s: %zu bytes, expected %zu\n", path, size, n * sizeof(float));
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int read_ids(const cJSON *arr, int32_t *out, int max)
+{
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        if (n >= max || !cJSON_IsNumber(it)) return -1;
+        out[n++] = (int32_t)it->valuedouble;
+    }
+    return n;
+}
+
+static double num(const cJSON *obj, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static const char *str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Loads one <name>.tokens.json with its .f32 files; NULL (and a message) on
+ * anything missing, or for non-causal models (*skip set). */
+static ref_t *ref_load(const char *json_path, bool *skip)
+{
+    *skip = false;
+    ref_t *r = calloc(1, sizeof *r);
+    if (r == NULL) return NULL;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", json_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    r->json = read_json(json_path);
+    if (r->json == NULL) { printf("    cannot parse %s\n", json_path); goto fail; }
+    const char *kind = str(r->json, "kind"), *arch = str(r->json, "arch"), *model = str(r->json, "model");
+    if (kind == NULL || strcmp(kind, "causal") != 0 || (arch && !strcmp(arch, "bert"))) {
+        *skip = true;
+        goto fail;
+    }
+    if (model == NULL) goto fail;
+    snprintf(r->name, sizeof r->name, "%s", model);
+    snprintf(r->gguf, sizeof r->gguf, "%s/%s", dir, model);
+    r->n_vocab = (int)num(r->json, "n_vocab", 0);
+    r->n_in = read_ids(cJSON_GetObjectItemCaseSensitive(r->json, "input_ids"), r->in_ids, 256);
+    if (r->n_vocab <= 0 || r->n_in <= 0) goto fail;
+
+    const cJSON *tol = cJSON_GetObjectItemCaseSensitive(r->json, "tolerance");
+    const cJSON *tol_deq = cJSON_GetObjectItemCaseSensitive(r->json, "tolerance_deq");
+    const char *lf = str(r->json, "logits_file"), *glf = str(r->json, "greedy_logits_file");
+    const char *lf_deq = str(r->json, "logits_deq_file"), *glf_deq = str(r->json, "greedy_logits_deq_file");
+    if (tol == NULL || lf == NULL || glf == NULL) goto fail;
+    size_t nl = (size_t)r->n_in * r->n_vocab, ng = (size_t)GREEDY_STEPS * r->n_vocab;
+
+    r->logits_b = read_f32(dir, lf, nl);
+    r->greedy_logits_b = read_f32(dir, glf, ng);
+    if (!r->logits_b || !r->greedy_logits_b ||
+        read_ids(cJSON_GetObjectItemCaseSensitive(r->json, "greedy_ids"), r->greedy_b, GREEDY_STEPS) != GREEDY_STEPS)
+        goto fail;
+    r->tol_b = (tol_t){ num(tol, "max_abs", 1.5), num(tol, "rel_l2", 0.07), (int)num(tol, "greedy_prefix", 0) };
+
+    if (lf_deq != NULL) {
+        /* quantized / F16 / BF16: exact-math run on the dequantized weights */
+        if (tol_deq == NULL || glf_deq == NULL) goto fail;
+        r->logits_a = read_f32(dir, lf_deq, nl);
+        r->greedy_logits_a = read_f32(dir, glf_deq, ng);
+        if (!r->logits_a || !r->greedy_logits_a ||
+            read_ids(cJSON_GetObjectItemCaseSensitive(r->json, "greedy_ids_deq"), r->greedy_a, GREEDY_STEPS) != GREEDY_STEPS)
+            goto fail;
+        r->tol_a = (tol_t){ num(tol_deq, "max_abs", 0.03), num(tol_deq, "rel_l2", 0.0015),
+                            (int)num(tol_deq, "greedy_prefix", 0) };
+    } else {
+        /* F32 model: llama.cpp's run is already exact math */
+        r->logits_a = read_f32(dir, lf, nl);
+        r->greedy_logits_a = read_f32(dir, glf, ng);
+        if (!r->logits_a || !r->greedy_logits_a) goto fail;
+        memcpy(r->greedy_a, r->greedy_b, sizeof r->greedy_a);
+        r->tol_a = (tol_t){ num(tol, "strict_max_abs", 0.03), num(tol, "strict_rel_l2", 0.0015),
+                            (int)num(tol, "strict_greedy_prefix", 0) };
+    }
+    return r;
+fail:
+    if (!*skip) printf("    incomplete reference %s\n", json_path);
+    ref_free(r);
+    return NULL;
+}
+
+/* Every causal reference model; *n_out set. */
+static ref_t **refs_load(int *n_out)
+{
+    *n_out = 0;
+    glob_t g;
+    if (glob(hh_test_data_path("reference/*.tokens.json"), 0, NULL, &g) != 0)
+        return NULL;
+    ref_t **refs = calloc(g.gl_pathc + 1, sizeof *refs);
+    int n = 0;
+    for (size_t i = 0; refs && i < g.gl_pathc; i++) {
+        bool skip;
+        ref_t *r = ref_load(g.gl_pathv[i], &skip);
+        if (r != NULL)
+            refs[n++] = r;
+        else if (!skip)
+            n = -1000;   /* a broken reference fails the test below */
+    }
+    globfree(&g);
+    *n_out = n;
+    return refs;
+}
+
+static void refs_free(ref_t **refs)
+{
+    for (int i = 0; refs && refs[i]; i++)
+        ref_free(refs[i]);
+    free(refs);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+typedef struct diff { double max_abs, rel_l2; } diff_t;
+
+static diff_t compare(const float *a, const float *b, size_t n)
+{
+    double mx = 0, num2 = 0, den2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        if (!(fabs(d) <= mx)) mx = fabs(d);   /* NaN propagates as a failure */
+        num2 += d * d;
+        den2 += (double)b[i] * b[i];
+    }
+    return (diff_t){ mx, den2 > 0 ? sqrt(num2 / den2) : sqrt(num2) };
+}
+
+static int32_t argmax(const float *x, int n)
+{
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static hh_ctx_t *make_ctx(const hh_model_t *m, int n_ctx, int n_seq, int n_batch, int threads, hh_kv_type_t kv)
+{
+    hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_seq = n_seq;
+    cp.n_batch = n_batch;
+    cp.n_threads = threads;
+    cp.kv_type = kv;
+    hh_ctx_t *c = NULL;
+    hh_err_t e;
+    if (hh_ctx_create(&c, m, &cp, &e) != HH_OK) {
+        printf("    hh_ctx_create: %s\n", e.msg);
+        return NULL;
+    }
+    return c;
+}
+
+/* Decodes ids as one batch with every position's logits into out (n x vocab). */
+static int decode_all(hh_ctx_t *c, const int32_t *ids, int n, int n_vocab, float *out)
+{
+    bool want[256];
+    for (int i = 0; i < n; i++) want[i] = true;
+    hh_batch_t b = { .n_tokens = n, .tokens = ids, .seq = NULL, .logits = want };
+    hh_err_t e;
+    int rc = hh_ctx_decode(c, &b, &e);
+    if (rc != HH_OK) { printf("    decode: %s\n", e.msg); return rc; }
+    for (int i = 0; i < n; i++) {
+        const float *l = hh_ctx_logits(c, i);
+        if (l == NULL) return HH_ESTATE;
+        memcpy(out + (size_t)i * n_vocab, l, sizeof(float) * (size_t)n_vocab);
+    }
+    return HH_OK;
+}
+
+/* One token; its logits (or NULL). */
+static const float *decode_one(hh_ctx_t *c, int32_t id)
+{
+    hh_batch_t b = { .n_tokens = 1, .tokens = &id };
+    hh_err_t e;
+    if (hh_ctx_decode(c, &b, &e) != HH_OK) { printf("    decode: %s\n", e.msg); return NULL; }
+    return hh_ctx_logits(c, 0);
+}
+
+static hh_model_t *load(const char *path)
+{
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    if (hh_model_load(&m, path, NULL, &e) != HH_OK) {
+        printf("    load %s: %s\n", path, e.msg);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- reference checks ------------------------------------------------------ */
+
+typedef struct tier_result {
+    diff_t batch, teacher;
+    int    greedy_ok;   /* leading greedy ids that match */
+} tier_result_t;
+
+/* Batched logits of the inputs, free greedy decoding and teacher-forced
+ * decoding along the reference's greedy ids. */
+static int run_reference(const ref_t *r, hh_model_t *m, hh_kv_type_t kv, int threads,
+                         const float *want_logits, const int32_t *want_greedy, const float *want_greedy_logits,
+                         int prefix, tier_result_t *res)
+{
+    const int V = r->n_vocab;
+    float *got = malloc(sizeof(float) * (size_t)r->n_in * V);
+    float *got_g = malloc(sizeof(float) * (size_t)GREEDY_STEPS * V);
+    hh_ctx_t *c = make_ctx(m, 256, 1, 64, threads, kv);
+    int rc = HH_ENOMEM;
+    if (!got || !got_g || !c) goto done;
+    if ((rc = decode_all(c, r->in_ids, r->n_in, V, got)) != HH_OK) goto done;
+    res->batch = compare(got, want_logits, (size_t)r->n_in * V);
+
+    /* free greedy from the batch's last row */
+    const float *last = got + (size_t)(r->n_in - 1) * V;
+    res->greedy_ok = 0;
+    int32_t tok = argmax(last, V);
+    for (int k = 0; k < prefix; k++) {
+        if (tok != want_greedy[k]) break;
+        res->greedy_ok++;
+        const float *l = decode_one(c, tok);
+        if (l == NULL) { rc = HH_ESTATE; goto done; }
+        tok = argmax(l, V);
+    }
+    /* teacher forcing: rewind to the prompt and feed the reference ids */
+    if ((rc = hh_ctx_seq_truncate(c, 0, r->n_in)) != HH_OK) goto done;
+    memcpy(got_g, last, sizeof(float) * (size_t)V);
+    for (int k = 0; k + 1 < GREEDY_STEPS; k++) {
+        const float *l = decode_one(c, want_greedy[k]);
+        if (l == NULL) { rc = HH_ESTATE; goto done; }
+        memcpy(got_g + (size_t)(k + 1) * V, l, sizeof(float) * (size_t)V);
+    }
+    res->teacher = compare(got_g, want_greedy_logits, (size_t)GREEDY_STEPS * V);
+    rc = HH_OK;
+done:
+    hh_ctx_free(c);
+    free(got);
+    free(got_g);
+    return rc;
+}
+
+static bool within(diff_t d, const tol_t *t) { return d.max_abs <= t->max_abs && d.rel_l2 <= t->rel_l2; }
+
+/* Tier A (and B with the F32 cache) for every reference model. */
+static void check_references(hh_kv_type_t kv)
+{
+    int n;
+    ref_t **refs = refs_load(&n);
+    if (refs == NULL || n <= 0) { refs_free(refs); hh_test_fail(__FILE__, __LINE__, "no usable reference models (%d)", n); return; }
+    int failures = 0;
+    for (int i = 0; i < n; i++) {
+        const ref_t *r = refs[i];
+        hh_model_t *m = load(r->gguf);
+        if (m == NULL) { failures++; continue; }
+        tier_result_t a = {0}, b = {0};
+        int rc = run_reference(r, m, kv, 1, r->logits_a, r->greedy_a, r->greedy_logits_a, r->tol_a.greedy_prefix, &a);
+        bool ok_a = rc == HH_OK && within(a.batch, &r->tol_a) && within(a.teacher, &r->tol_a) &&
+                    a.greedy_ok == r->tol_a.greedy_prefix;
+        bool ok_b = true;
+        if (rc == HH_OK && kv == HH_KV_F32) {
+            rc = run_reference(r, m, kv, 1, r->logits_b, r->greedy_b, r->greedy_logits_b, r->tol_b.greedy_prefix, &b);
+            ok_b = rc == HH_OK && within(b.batch, &r->tol_b) && within(b.teacher, &r->tol_b) &&
+                   b.greedy_ok == r->tol_b.greedy_prefix;
+        }
+        printf("    %-22s %s A: %.2g/%.2g tf %.2g/%.2g greedy %d/%d",
+               r->name, ok_a ? "pass" : "FAIL", a.batch.max_abs, a.batch.rel_l2,
+               a.teacher.max_abs, a.teacher.rel_l2, a.greedy_ok, r->tol_a.greedy_prefix);
+        if (kv == HH_KV_F32)
+            printf(" | %s B: %.2g/%.2g tf %.2g/%.2g greedy %d/%d", ok_b ? "pass" : "FAIL",
+                   b.batch.max_abs, b.batch.rel_l2, b.teacher.max_abs, b.teacher.rel_l2,
+                   b.greedy_ok, r->tol_b.greedy_prefix);
+        printf("\n");
+        if (!ok_a || !ok_b) failures++;
+        hh_model_free(m);
+    }
+    refs_free(refs);
+    ASSERT_EQ_INT(failures, 0);
+}
+
+TEST(model_reference_tiers_f32_kv) { check_references(HH_KV_F32); }
+TEST(model_reference_tier_a_f16_kv) { check_references(HH_KV_F16); }
+
+/* Batched prefill == one token at a time, and 1 thread == 2 threads, for
+ * every reference model. */
+TEST(model_batch_sequential_threads_agree)
+{
+    int n;
+    ref_t **refs = refs_load(&n);
+    if (refs == NULL || n <= 0) { refs_free(refs); hh_test_fail(__FILE__, __LINE__, "no reference models"); return; }
+    double worst_seq = 0, worst_thr = 0;
+    int failures = 0;
+    for (int i = 0; i < n; i++) {
+        const ref_t *r = refs[i];
+        const int V = r->n_vocab;
+        size_t nl = (size_t)r->n_in * V;
+        hh_model_t *m = load(r->gguf);
+        float *batch1 = malloc(nl * sizeof(float)), *batch2 = malloc(nl * sizeof(float));
+        float *seq = malloc(nl * sizeof(float));
+        hh_ctx_t *c1 = m ? make_ctx(m, 64, 1, 32, 1, HH_KV_F32) : NULL;
+        hh_ctx_t *c2 = m ? make_ctx(m, 64, 1, 32, 2, HH_KV_F32) : NULL;
+        hh_ctx_t *cs = m ? make_ctx(m, 64, 1, 1, 1, HH_KV_F32) : NULL;
+        bool ok = c1 && c2 && cs && batch1 && batch2 && seq &&
+                  decode_all(c1, r->in_ids, r->n_in, V, batch1) == HH_OK &&
+                  decode_all(c2, r->in_ids, r->n_in, V, batch2) == HH_OK;
+        for (int t = 0; ok && t < r->n_in; t++) {
+            const float *l = decode_one(cs, r->in_ids[t]);
+            if (l == NULL) ok = false;
+            else memcpy(seq + (size_t)t * V, l, sizeof(float) * (size_t)V);
+        }
+        /* single-token decoding on 2 threads too (a few steps: on a loaded
+         * machine every pool wake-up costs a scheduler slice) */
+        double dt1 = 0;
+        ok = ok && hh_ctx_seq_truncate(c2, 0, 0) == HH_OK;
+        for (int t = 0; ok && t < 4; t++) {
+            const float *l = decode_one(c2, r->in_ids[t]);
+            if (l == NULL) ok = false;
+            else dt1 = fmax(dt1, compare(l, seq + (size_t)t * V, (size_t)V).max_abs);
+        }
+        if (ok) {
+            double ds = compare(seq, batch2, nl).max_abs;
+            double dt = fmax(compare(batch1, batch2, nl).max_abs, dt1);
+            if (ds > worst_seq) worst_seq = ds;
+            if (dt > worst_thr) worst_thr = dt;
+            if (ds > 1e-4 || dt > 1e-5) {
+                printf("    %s: batched vs sequential %.3g, 1 vs 2 threads %.3g\n", r->name, ds, dt);
+                ok = false;
+            }
+        }
+        if (!ok) failures++;
+        hh_ctx_free(c1);
+        hh_ctx_free(c2);
+        hh_ctx_free(cs);
+        free(batch1);
+        free(batch2);
+        free(seq);
+        hh_model_free(m);
+    }
+    printf("    %d models: batched vs sequential max %.3g, 1 vs 2 threads max %.3g\n", n, worst_seq, worst_thr);
+    refs_free(refs);
+    ASSERT_EQ_INT(failures, 0);
+}
+
+/* ---- stories260K ------------------------------------------------------------ */
+
+TEST(model_stories260k_greedy_story)
+{
+    cJSON *exp = read_json(hh_test_data_path("models/stories260K.expected.json"));
+    ASSERT_TRUE(exp != NULL);
+    int32_t want[256];
+    int n_want = read_ids(cJSON_GetObjectItemCaseSensitive(exp, "generated_ids"), want, 256);
+    float want_logits[512];
+    int n_logits = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(exp, "logits_after_bos_pos0"))
+        if (n_logits < 512) want_logits[n_logits++] = (float)it->valuedouble;
+    cJSON_Delete(exp);
+    ASSERT_EQ_INT(n_want, 200);
+    ASSERT_EQ_INT(n_logits, 512);
+
+    hh_model_t *m = load(hh_test_data_path("models/stories260K.gguf"));
+    ASSERT_TRUE(m != NULL);
+    const hh_hparams_t *hp = hh_model_hparams(m);
+    ASSERT_EQ_INT(hp->n_vocab, 512);
+    ASSERT_EQ_INT(hp->n_layer, 5);
+    ASSERT_EQ_INT(hp->n_head_kv, 4);
+    ASSERT_EQ_INT(hp->head_dim, 8);
+    ASSERT_EQ_INT(hp->rope_style, HH_ROPE_NORM);
+    ASSERT_FALSE(hp->tied_output);
+    hh_ctx_t *c = make_ctx(m, 0, 1, 0, 2, HH_KV_F32);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_EQ_INT(hh_ctx_n_ctx(c), 512);
+    const float *l = decode_one(c, 1);
+    ASSERT_TRUE(l != NULL);
+    diff_t d = compare(l, want_logits, 512);
+    printf("    logits after BOS: max abs %.3g\n", d.max_abs);
+    int matched = 0;
+    for (int k = 0; k < 200 && l != NULL; k++) {
+        int32_t tok = argmax(l, 512);
+        if (tok != want[k]) {
+            printf("    step %d: expected %d, got %d\n", k, want[k], tok);
+            break;
+        }
+        matched++;
+        if (k + 1 < 200) l = decode_one(c, tok);
+    }
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 200);
+    hh_ctx_free(c);
+    hh_model_free(m);
+    ASSERT_LE(d.max_abs, 1e-3);
+    ASSERT_EQ_INT(matched, 200);
+}
+
+/* Two sequences interleaved in one batch give what each gives alone. */
+TEST(model_sequences_are_independent)
+{
+    hh_model_t *m = load(hh_test_data_path("models/stories260K.gguf"));
+    ASSERT_TRUE(m != NULL);
+    const int32_t a[3] = { 1, 403, 407 }, b[4] = { 1, 50, 60, 70 };
+    float la[3 * 512], lb[4 * 512];
+    hh_ctx_t *c = make_ctx(m, 32, 1, 8, 2, HH_KV_F32);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_OK(decode_all(c, a, 3, 512, la));
+    ASSERT_OK(hh_ctx_seq_truncate(c, 0, 0));
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 0);
+    ASSERT_OK(decode_all(c, b, 4, 512, lb));
+    hh_ctx_free(c);
+
+    /* a0 b0 b1 a1 b2 a2 b3 */
+    const int32_t ids[7] = { 1, 1, 50, 403, 60, 407, 70 }, seq[7] = { 0, 1, 1, 0, 1, 0, 1 };
+    const int map[7] = { 0, 0, 1, 1, 2, 2, 3 };
+    const bool want[7] = { true, true, true, true, true, true, true };
+    c = make_ctx(m, 32, 2, 8, 2, HH_KV_F32);
+    ASSERT_TRUE(c != NULL);
+    hh_batch_t batch = { .n_tokens = 7, .tokens = ids, .seq = seq, .logits = want };
+    hh_err_t e;
+    ASSERT_OK(hh_ctx_decode(c, &batch, &e));
+    double worst = 0;
+    for (int i = 0; i < 7; i++) {
+        const float *ref = (seq[i] == 0 ? la : lb) + (size_t)map[i] * 512;
+        double dm = compare(hh_ctx_logits(c, i), ref, 512).max_abs;
+        if (dm > worst) worst = dm;
+    }
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 3);
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 1), 4);
+    hh_ctx_free(c);
+    hh_model_free(m);
+    ASSERT_LE(worst, 1e-5);
+}
+
+TEST(model_llama2_tiny_random_f16_runs)
+{
+    hh_model_t *m = load(hh_test_data_path("models/llama-2-tiny-random.gguf"));
+    ASSERT_TRUE(m != NULL);
+    const hh_hparams_t *hp = hh_model_hparams(m);
+    ASSERT_EQ_INT(hp->n_vocab, 32000);
+    ASSERT_EQ_INT(hp->n_embd, 8);
+    ASSERT_EQ_INT(hp->head_dim, 4);
+    ASSERT_EQ_INT(hp->n_rot, 4);
+    ASSERT_EQ_INT(hp->n_ctx_train, 4096);
+    const int32_t ids[5] = { 1, 450, 4996, 17354, 1701 };
+    float *batch = malloc(sizeof(float) * 5 * 32000), *seq = malloc(sizeof(float) * 5 * 32000);
+    hh_ctx_t *c = make_ctx(m, 16, 1, 8, 2, HH_KV_F16);
+    hh_ctx_t *cs = make_ctx(m, 16, 1, 1, 1, HH_KV_F16);
+    bool ok = batch && seq && c && cs && decode_all(c, ids, 5, 32000, batch) == HH_OK;
+    for (int t = 0; ok && t < 5; t++) {
+        const float *l = decode_one(cs, ids[t]);
+        if (l == NULL) ok = false;
+        else memcpy(seq + (size_t)t * 32000, l, sizeof(float) * 32000);
+    }
+    double spread = 0;
+    bool finite = true;
+    for (size_t i = 0; ok && i < 5 * 32000; i++) {
+        finite = finite && isfinite(batch[i]);
+        spread = fmax(spread, fabs(batch[i] - batch[0]));
+    }
+    double d = ok ? compare(seq, batch, 5 * 32000).max_abs : 1e9;
+    hh_ctx_free(c);
+    hh_ctx_free(cs);
+    free(batch);
+    free(seq);
+    hh_model_free(m);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(finite);
+    ASSERT_GE(spread, 1e-3);
+    ASSERT_LE(d, 1e-4);
+}
+
+TEST(model_weight_bytes_counts_one_embedding_row)
+{
+    hh_model_t *m = load(hh_test_data_path("models/stories260K.gguf"));
+    ASSERT_TRUE(m != NULL);
+    const hh_gguf_t *g = hh_model_gguf(m);
+    uint64_t all = 0;
+    for (int64_t i = 0; i < hh_gguf_n_tensors(g); i++)
+        all += hh_gguf_tensor(g, i)->nbytes;
+    const hh_gguf_tensor_t *te = hh_gguf_find_tensor(g, "token_embd.weight");
+    ASSERT_TRUE(te != NULL);
+    uint64_t want = all - te->nbytes + (uint64_t)te->ne[0] * sizeof(float);
+    uint64_t got = hh_model_weight_bytes(m);
+    hh_model_free(m);
+    ASSERT_EQ_INT(got, want);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+TEST(model_decode_errors_leave_cache_unchanged)
+{
+    hh_model_t *m = load(hh_test_data_path("models/stories260K.gguf"));
+    ASSERT_TRUE(m != NULL);
+    hh_ctx_t *c = make_ctx(m, 4, 1, 4, 1, HH_KV_F16);
+    ASSERT_TRUE(c != NULL);
+    hh_err_t e;
+    const int32_t ids[4] = { 1, 403, 407, 261 };
+    hh_batch_t b = { .n_tokens = 3, .tokens = ids };
+    ASSERT_OK(hh_ctx_decode(c, &b, &e));
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 3);
+
+    const int32_t bad[2] = { 5, 512 };
+    b = (hh_batch_t){ .n_tokens = 2, .tokens = bad };
+    ASSERT_EQ_INT(hh_ctx_decode(c, &b, &e), HH_ERANGE);
+    ASSERT_TRUE(strstr(e.msg, "512") != NULL);
+    const int32_t neg = -1;
+    b = (hh_batch_t){ .n_tokens = 1, .tokens = &neg };
+    ASSERT_EQ_INT(hh_ctx_decode(c, &b, &e), HH_ERANGE);
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 3);
+    ASSERT_TRUE(hh_ctx_logits(c, 0) == NULL);
+
+    b = (hh_batch_t){ .n_tokens = 2, .tokens = ids };
+    ASSERT_EQ_INT(hh_ctx_decode(c, &b, &e), HH_EFULL);
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 3);
+    b = (hh_batch_t){ .n_tokens = 5, .tokens = ids };
+    ASSERT_EQ_INT(hh_ctx_decode(c, &b, &e), HH_EINVAL);
+    const int32_t seq1 = 1;
+    b = (hh_batch_t){ .n_tokens = 1, .tokens = ids, .seq = &seq1 };
+    ASSERT_EQ_INT(hh_ctx_decode(c, &b, &e), HH_ERANGE);
+
+    b = (hh_batch_t){ .n_tokens = 1, .tokens = ids + 3 };
+    ASSERT_OK(hh_ctx_decode(c, &b, &e));
+    ASSERT_TRUE(hh_ctx_logits(c, 0) != NULL);
+    ASSERT_EQ_INT(hh_ctx_seq_len(c, 0), 4);
+    ASSERT_EQ_INT(hh_ctx_decode(c, &b, &e), HH_EFULL);
+    ASSERT_TRUE(strstr(e.msg, "full") != NULL);
+    hh_ctx_free(c);
+    hh_model_free(m);
+}
+
+/* Copies stories260K.gguf to dst, with general.architecture set to arch (if
+ * not NULL) and tensor `tname` rewritten with type ttype and shape ne[0..nd). */
+static int write_variant(const char *dst, const char *arch, const char *tname, uint32_t ttype,
+                         uint32_t nd, const int64_t *ne)
+{
+    hh_gguf_t *g = NULL;
+    hh_gguf_writer_t *w = NULL;
+    hh_err_t e;
+    int rc = hh_gguf_open(&g, hh_test_data_path("models/stories260K.gguf"), NULL, &e);
+    if (rc != HH_OK) return rc;
+    if ((rc = hh_gguf_writer_create(&w, 3, hh_gguf_alignment(g))) != HH_OK) goto done;
+    for (int64_t i = 0; i < hh_gguf_n_kv(g) && rc == HH_OK; i++) {
+        const char *key = hh_gguf_kv_key(g, i);
+        if (arch != NULL && !strcmp(key, "general.architecture"))
+            rc = hh_gguf_writer_set_str(w, key, arch);
+        else
+            rc = hh_gguf_writer_set_value(w, key, hh_gguf_kv_value(g, i));
+    }
+    for (int64_t i = 0; i < hh_gguf_n_tensors(g) && rc == HH_OK; i++) {
+        const hh_gguf_tensor_t *t = hh_gguf_tensor(g, i);
+        if (tname != NULL && !strcmp(t->name, tname))
+            rc = hh_gguf_writer_add_tensor(w, t->name, ttype, nd, ne, t->data, NULL, NULL);
+        else
+            rc = hh_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, NULL, NULL);
+    }
+    if (rc == HH_OK)
+        rc = hh_gguf_writer_write(w, dst, &e);
+done:
+    if (rc != HH_OK) printf("    write_variant: rc %d\n", rc);
+    hh_gguf_writer_free(w);
+    hh_gguf_close(g);
+    return rc;
+}
+
+TEST(model_rejects_unknown_architecture)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/gpt2.gguf", hh_test_tmpdir());
+    ASSERT_OK(write_variant(path, "gpt2", NULL, 0, 0, NULL));
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    ASSERT_EQ_INT(hh_model_load(&m, path, NULL, &e), HH_EUNSUPPORTED);
+    ASSERT_TRUE(m == NULL);
+    ASSERT_TRUE(strstr(e.msg, "gpt2") != NULL);
+    ASSERT_TRUE(strstr(e.msg, "llama, qwen2, qwen3") != NULL);
+    remove(path);
+}
+
+TEST(model_rejects_wrong_tensor_shape)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/badshape.gguf", hh_test_tmpdir());
+    const int64_t ne[2] = { 64, 32 };   /* attn_q must be [64, 64] */
+    ASSERT_OK(write_variant(path, NULL, "blk.1.attn_q.weight", HH_TYPE_F32, 2, ne));
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    ASSERT_EQ_INT(hh_model_load(&m, path, NULL, &e), HH_EFORMAT);
+    ASSERT_TRUE(m == NULL);
+    ASSERT_STREQ(e.msg, "tensor blk.1.attn_q.weight: expected shape [64, 64], got [64, 32]");
+    remove(path);
+}
+
+TEST(model_rejects_tensor_type_without_kernel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/badtype.gguf", hh_test_tmpdir());
+    const int64_t ne[1] = { 64 };
+    ASSERT_OK(write_variant(path, NULL, "blk.0.ffn_norm.weight", HH_TYPE_I8, 1, ne));
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    ASSERT_EQ_INT(hh_model_load(&m, path, NULL, &e), HH_EUNSUPPORTED);
+    ASSERT_TRUE(strstr(e.msg, "blk.0.ffn_norm.weight") != NULL);
+    ASSERT_TRUE(strstr(e.msg, hh_type_supported_list()) != NULL);
+    remove(path);
+}
+
+/* ---- CLI ------------------------------------------------------------------ */
+
+/* `hoheit logits` writes the same numbers as the library (needs HOHEIT_BIN,
+ * which `make test` sets). */
+TEST(model_cli_logits_writes_batch_logits)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (bin == NULL) { printf("    skipped: HOHEIT_BIN not set\n"); return; }
+    char out[512], cmd[2048];
+    snprintf(out, sizeof out, "%s/logits.f32", hh_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' logits -m '%s' --tokens 1,403,407,261 --out '%s' -t 1 --kv f32 2>/dev/null",
+             bin, hh_test_data_path("models/stories260K.gguf"), out);
+    int st = system(cmd);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+    size_t size;
+    float *got = hh_test_read_file(out, &size);
+    ASSERT_TRUE(got != NULL);
+    ASSERT_EQ_INT(size, 4 * 512 * sizeof(float));
+
+    hh_model_t *m = load(hh_test_data_path("models/stories260K.gguf"));
+    hh_ctx_t *c = m ? make_ctx(m, 8, 1, 4, 1, HH_KV_F32) : NULL;
+    float want[4 * 512];
+    const int32_t ids[4] = { 1, 403, 407, 261 };
+    bool ok = c && decode_all(c, ids, 4, 512, want) == HH_OK;
+    double d = ok ? compare(got, want, 4 * 512).max_abs : 1e9;
+    free(got);
+    hh_ctx_free(c);
+    hh_model_free(m);
+    remove(out);
+    ASSERT_TRUE(ok);
+    ASSERT_LE(d, 0.0);
+
+    snprintf(cmd, sizeof cmd, "'%s' logits -m '%s' --tokens 1,999 --out '%s' 2>/dev/null",
+             bin, hh_test_data_path("models/stories260K.gguf"), out);
+    st = system(cmd);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_NE_INT(WEXITSTATUS(st), 0);
+}
