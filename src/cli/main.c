@@ -20,7 +20,6 @@ static const struct subcommand g_cmds[] = {
     { "quantize", hh_cmd_quantize, "quantize IN OUT TYPE [--pure] [-t N]  convert F32/F16 weights (q8_0 q4_0 q4_k_m q6_k ...)" },
     { "run",      hh_cmd_run,      "run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S]  generate text (see run --help)" },
     { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens 1,2,3 --out FILE [-t N] [--kv f16|f32]  every position's logits as f32" },
-    { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens 1,2,3 --out FILE [-t N] [--kv f16|f32]  every position's logits as f32" },
     { "tokenize", hh_cmd_tokenize, "tokenize -m MODEL [--ids] [--bos] [--special] [--file F | TEXT]  print token ids and pieces" },
     { "help",     cmd_help,        "help                            this list" },
 };
