@@ -313,7 +313,7 @@ static void print_text(FILE *f, const hh_gguf_t *g, const char *path, bool full)
     if (noncompute)
         fprintf(f, "  note: hoheit computes with %s\n", hh_type_supported_list());
     if (nt)
-        fprintf(f, "  %5s  %-*s  %-8s  %-24s  %12s  %12s\n", "#", (int)wname, "name", "type", "dims",
+        fprintf(f, "  %5s  %-*s  %-8s  %-20s  %12s  %12s\n", "#", (int)wname, "name", "type", "dims",
                 "offset", "bytes");
     for (int64_t i = 0; i < nt; i++) {
         const hh_gguf_tensor_t *t = hh_gguf_tensor(g, i);
