@@ -162,3 +162,159 @@ TEST(tok_vocab_vectors_all_match)
     ASSERT_LE(skipped, 1);
     ASSERT_EQ_INT(total_bad, 0);
 }
+
+/* ---- round trips ------------------------------------------------------------ */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static size_t put_cp(char *o, uint32_t c)
+{
+    if (c < 0x80) { o[0] = (char)c; return 1; }
+    if (c < 0x800) { o[0] = (char)(0xC0 | (c >> 6)); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | (c >> 12)); o[1] = (char)(0x80 | ((c >> 6) & 0x3F)); o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18)); o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F)); o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* A random valid UTF-8 text of about max_len bytes from fragments that
+ * stress tokenizers (no U+2581: SPM cannot tell it from a space). */
+static size_t gen_text(uint64_t *rng, char *o, size_t max_len)
+{
+    static const char *const FRAG[] = {
+        "Grüße aus München, die Straße ist schön. ", "ÄÖÜäöüß ẞ", "🦙🎉👨‍👩‍👧 ✅", "日本語のテキスト。", "中文测试，",
+        "한국어 문장", "int main(void) {\n\treturn 0;\n}\n", "    ", "\n\n\n", "\t", " ", "  x  ", "y'all 're 'S",
+        "1234567", "3.14159", "<s>", "</s>", "<|endoftext|>", "[CLS]", "e\xcc\x81 caf\xc3\xa9", "\xc2\xa0nbsp",
+        "Ⅻ ﬁ ½", "Hello World!", " Hello", "\r\n", "ញុំ", "Привет, мир", "👍🏽", "<0x41>", "▅", "  \n  ",
+        "for (i = 0; i < n; i++) x += a[i] * b[i];", "$$ \\frac{1}{2} $$", "ـــ", "\x01\x02\x7f",
+    };
+    size_t n = 0;
+    while (n + 64 < max_len) {
+        uint64_t r = rng_next(rng);
+        if (r % 4 == 0) {
+            /* a random code point from a random plane */
+            static const uint32_t BASE[] = { 0x20, 0xA0, 0x370, 0x600, 0x900, 0x3040, 0x4E00, 0xAC00, 0xFF00,
+                                             0x1F300, 0x20000, 0xE000 };
+            uint32_t c = BASE[(r >> 8) % 12] + (uint32_t)((r >> 16) % 0x300);
+            if (c == 0x2581)
+                c = 0x2582;
+            n += put_cp(o + n, c);
+        } else {
+            const char *f = FRAG[(r >> 8) % (sizeof FRAG / sizeof FRAG[0])];
+            size_t fl = strlen(f);
+            memcpy(o + n, f, fl);
+            n += fl;
+        }
+    }
+    return n;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                    : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        if (!need || need > n - i)
+            return false;
+        for (size_t k = 1; k < need; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                return false;
+        i += need;
+    }
+    return true;
+}
+
+/* Round trip and streaming over n_texts generated texts; 0 or a failure
+ * message already reported. */
+static int check_round_trip(const hh_vocab_t *v, const char *name, int n_texts)
+{
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    char text[2048];
+    char chunk[4096];
+    char *streamed = malloc(1 << 16);
+    if (!streamed)
+        return -1;
+    int bad = 0;
+    for (int t = 0; t < n_texts && bad < 3; t++) {
+        size_t len = gen_text(&rng, text, 64 + (size_t)(rng_next(&rng) % 1900));
+        int32_t *ids = NULL;
+        size_t n = 0;
+        char *back = NULL;
+        size_t bl = 0;
+        if (hh_tokenize(v, text, len, false, false, &ids, &n, NULL) ||
+            hh_detokenize(v, ids, n, false, &back, &bl)) {
+            fprintf(stderr, "  %s: text %d: tokenize/detokenize failed\n", name, t);
+            bad++;
+        } else if (bl != len || memcmp(back, text, len)) {
+            size_t k = 0;
+            while (k < len && k < bl && back[k] == text[k])
+                k++;
+            fprintf(stderr, "  %s: text %d: round trip differs at byte %zu:\n    expected \"%.*s\"\n    got      \"%.*s\"\n",
+                    name, t, k, (int)(len - k < 40 ? len - k : 40), text + k, (int)(bl - k < 40 ? bl - k : 40), back + k);
+            bad++;
+        } else {
+            /* Streaming: every chunk valid UTF-8, concatenation equal. */
+            hh_detok_t d;
+            hh_detok_init(&d, v, false);
+            size_t sl = 0;
+            for (size_t i = 0; i < n; i++) {
+                int c = hh_detok_push(&d, ids[i], chunk, sizeof chunk);
+                if (c < 0 || !utf8_valid(chunk, (size_t)c) || sl + (size_t)c > (1 << 16)) {
+                    fprintf(stderr, "  %s: text %d: token %zu: bad stream chunk (%d)\n", name, t, i, c);
+                    bad++;
+                    break;
+                }
+                memcpy(streamed + sl, chunk, (size_t)c);
+                sl += (size_t)c;
+            }
+            int c = hh_detok_flush(&d, chunk, sizeof chunk);
+            if (c != 0 || sl != len || memcmp(streamed, text, len)) {
+                fprintf(stderr, "  %s: text %d: streamed text differs (flush %d, %zu vs %zu bytes)\n", name, t, c,
+                        sl, len);
+                bad++;
+            }
+        }
+        free(ids);
+        free(back);
+    }
+    free(streamed);
+    return bad;
+}
+
+TEST(tok_round_trip_and_streaming_every_spm_bpe_vocab)
+{
+    char pat[1024];
+    snprintf(pat, sizeof pat, "%s", hh_test_data_path("vocab/*.gguf"));
+    glob_t gl;
+    ASSERT_EQ_INT(glob(pat, 0, NULL, &gl), 0);
+    int n_checked = 0, failed = 0;
+    for (size_t i = 0; i <= gl.gl_pathc; i++) {
+        hh_vocab_t *v = i < gl.gl_pathc ? load_gguf_vocab(gl.gl_pathv[i]) : load_llama3();
+        const char *name = i < gl.gl_pathc ? strrchr(gl.gl_pathv[i], '/') + 1 : "llama3.2 files";
+        if (!v) {
+            hh_test_fail(__FILE__, __LINE__, "%s: vocabulary did not load", name);
+            failed++;
+            continue;
+        }
+        if (hh_vocab_kind(v) != HH_VOCAB_WPM) {
+            int bad = check_round_trip(v, name, 40);
+            fprintf(stderr, "  %s: round trip %s\n", name, bad ? "FAILED" : "ok (40 texts)");
+            failed += bad != 0;
+            n_checked++;
+        }
+        hh_vocab_free(v);
+    }
+    globfree(&gl);
+    ASSERT_GE(n_checked, 10);
+    ASSERT_EQ_INT(failed, 0);
+}

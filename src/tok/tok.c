@@ -605,6 +605,19 @@ int hh_vocab_load_bpe_files(hh_vocab_t **out, const char *encoder_json, const ch
         .add_bos = -1, .add_eos = -1, .add_space_prefix = -1,
     };
     rc = vocab_build(out, &s, err);
+    if (rc == HH_OK) {
+        /* Plain files name no special ids: take the usual texts. */
+        hh_vocab_t *v = *out;
+        static const char *const BOS[] = { "<|begin_of_text|>", "<s>", "<|startoftext|>" };
+        static const char *const EOS[] = { "<|end_of_text|>", "</s>", "<|endoftext|>" };
+        for (size_t i = 0; i < 3 && v->bos < 0; i++)
+            v->bos = hh_tokmap_find(v, BOS[i], strlen(BOS[i]));
+        for (size_t i = 0; i < 3 && v->eos < 0; i++)
+            v->eos = hh_tokmap_find(v, EOS[i], strlen(EOS[i]));
+        v->eot = hh_tokmap_find(v, "<|eot_id|>", 10);
+        if (v->eos >= 0) v->eog[v->eos] = 1;
+        if (v->eot >= 0) v->eog[v->eot] = 1;
+    }
 cleanup:
     cJSON_Delete(root);
     free(json);
@@ -809,10 +822,19 @@ int hh_token_to_piece(const hh_vocab_t *v, int32_t id, bool render_special, char
 }
 
 /* SPM with the space prefix, and WordPiece, start the text with a space
- * that the original text did not have. */
+ * that the original text did not have; SPM inserts it again after every
+ * special token (the text after one is a fresh fragment). */
 static bool drops_leading_space(const hh_vocab_t *v)
 {
     return (v->kind == HH_VOCAB_SPM && v->add_space_prefix) || v->kind == HH_VOCAB_WPM;
+}
+
+/* True when the piece after id starts a new fragment (its space prefix is
+ * not part of the text). */
+static bool restarts_fragment(const hh_vocab_t *v, int32_t id)
+{
+    int t = v->types[id];
+    return t == HH_TOKTYPE_CONTROL || t == HH_TOKTYPE_USER_DEFINED || t == HH_TOKTYPE_UNKNOWN;
 }
 
 int hh_detokenize(const hh_vocab_t *v, const int32_t *ids, size_t n, bool render_special, char **out,
@@ -851,6 +873,8 @@ int hh_detokenize(const hh_vocab_t *v, const int32_t *ids, size_t n, bool render
         }
         memmove(b + len, b + len + skip, (size_t)pl - skip);
         len += (size_t)pl - skip;
+        if (restarts_fragment(v, ids[i]))
+            at_start = true;
     }
     b[len] = 0;
     *out = b;
@@ -937,7 +961,7 @@ int hh_detok_push(hh_detok_t *d, int32_t id, char *out, size_t cap)
     if (rc == HH_OK) {
         memcpy(d->pending, b + i, keep);
         d->n_pending = keep;
-        d->at_start = at_start;
+        d->at_start = at_start || restarts_fragment(d->vocab, id);
     }
     if (b != stack)
         free(b);

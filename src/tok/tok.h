@@ -71,7 +71,8 @@ int hh_token_to_piece(const hh_vocab_t *v, int32_t id, bool render_special, char
 /* Detokenizes n ids into one malloc'd, NUL-terminated string (*out, caller
  * frees; *out_len excludes the NUL). Bytes are concatenated exactly (no
  * UTF-8 repair), so detok(tok(x)) == x; SPM with the space prefix and
- * WordPiece drop the leading space of the first non-empty piece. */
+ * WordPiece drop the leading space of the first non-empty piece and of the
+ * first piece after a special token (where the tokenizer inserted one). */
 int hh_detokenize(const hh_vocab_t *v, const int32_t *ids, size_t n, bool render_special, char **out,
                   size_t *out_len);
 
@@ -80,7 +81,7 @@ int hh_detokenize(const hh_vocab_t *v, const int32_t *ids, size_t n, bool render
 typedef struct hh_detok {
     const hh_vocab_t *vocab;
     bool              render_special;
-    bool              at_start;      /* drop SPM's leading space of the first piece */
+    bool              at_start;      /* drop the space prefix of the next piece (start, after specials) */
     size_t            n_pending;
     char              pending[8];
 } hh_detok_t;
