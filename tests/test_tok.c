@@ -318,3 +318,265 @@ TEST(tok_round_trip_and_streaming_every_spm_bpe_vocab)
     ASSERT_GE(n_checked, 10);
     ASSERT_EQ_INT(failed, 0);
 }
+
+/* ---- special tokens, reference ids, stories260K, CLI, speed ----------------- */
+
+static bool has_id(const int32_t *ids, size_t n, int32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+TEST(tok_special_tokens_only_when_asked)
+{
+    hh_vocab_t *v = load_llama3();
+    ASSERT_TRUE(v != NULL);
+    ASSERT_EQ_INT(hh_vocab_n_tokens(v), 128256);
+    ASSERT_EQ_INT(hh_vocab_bos(v), 128000);
+    ASSERT_EQ_INT(hh_vocab_eot(v), 128009);
+    ASSERT_TRUE(hh_vocab_add_bos(v));
+    ASSERT_TRUE(hh_vocab_is_eog(v, 128009));   /* <|eot_id|> */
+    ASSERT_TRUE(hh_vocab_is_eog(v, 128001));   /* <|end_of_text|> */
+    ASSERT_TRUE(hh_vocab_is_eog(v, 128008));   /* <|eom_id|> */
+    ASSERT_FALSE(hh_vocab_is_eog(v, 128000));
+    ASSERT_FALSE(hh_vocab_is_eog(v, 9906));
+    ASSERT_STREQ(hh_vocab_pre(v), "llama3");
+
+    const char *t = "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>";
+    int32_t *ids = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_tokenize(v, t, strlen(t), true, true, &ids, &n, NULL));
+    int32_t exp[] = { 128000, 128006, 882, 128007, 271, 9906, 128009 };
+    ASSERT_EQ_INT(n, 7);
+    for (size_t i = 0; i < n; i++)
+        ASSERT_EQ_INT(ids[i], exp[i]);
+    char *back = NULL;
+    size_t bl = 0;
+    /* Control tokens render only when asked. */
+    ASSERT_OK(hh_detokenize(v, ids, n, false, &back, &bl));
+    ASSERT_STREQ(back, "user\n\nHello");
+    free(back);
+    ASSERT_OK(hh_detokenize(v, ids + 1, n - 1, true, &back, &bl));
+    ASSERT_STREQ(back, t);
+    free(back);
+    free(ids);
+    /* Without parse_special the markers are plain text. */
+    ASSERT_OK(hh_tokenize(v, t, strlen(t), false, false, &ids, &n, NULL));
+    for (size_t i = 0; i < n; i++)
+        ASSERT_TRUE(ids[i] < 128000);
+    ASSERT_OK(hh_detokenize(v, ids, n, false, &back, &bl));
+    ASSERT_STREQ(back, t);
+    free(back);
+    free(ids);
+    hh_vocab_free(v);
+
+    /* SPM: <s> is a control token; a space prefix follows it. */
+    v = load_gguf_vocab(hh_test_data_path("vocab/ggml-vocab-llama-spm.gguf"));
+    ASSERT_TRUE(v != NULL);
+    ASSERT_EQ_INT(hh_vocab_kind(v), HH_VOCAB_SPM);
+    /* "a<s>b" = tok("a") <s> tok("b"): both fragments get the prefix. */
+    int32_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    ASSERT_OK(hh_tokenize(v, "a", 1, false, false, &a, &na, NULL));
+    ASSERT_OK(hh_tokenize(v, "b", 1, false, false, &b, &nb, NULL));
+    ASSERT_OK(hh_tokenize(v, "a<s>b", 5, false, true, &ids, &n, NULL));
+    bool ok = na == 1 && nb == 1 && n == 3 && ids[0] == a[0] && ids[1] == 1 && ids[2] == b[0];
+    int32_t first = a[0];
+    free(a);
+    free(b);
+    free(ids);
+    ASSERT_TRUE(ok);
+    ASSERT_OK(hh_tokenize(v, "a<s>b", 5, false, false, &ids, &n, NULL));
+    ok = !has_id(ids, n, 1) && n > 2 && ids[0] == first;
+    free(ids);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(hh_vocab_is_eog(v, 2));
+    ASSERT_FALSE(hh_vocab_is_eog(v, 1));
+    hh_vocab_free(v);
+
+    /* Phi-3: <|end|> ends a turn. */
+    v = load_gguf_vocab(hh_test_data_path("vocab/ggml-vocab-phi-3.gguf"));
+    ASSERT_TRUE(v != NULL);
+    int32_t end = hh_vocab_find(v, "<|end|>", 7);
+    ASSERT_TRUE(end >= 0);
+    ASSERT_TRUE(hh_vocab_is_eog(v, end));
+    hh_vocab_free(v);
+}
+
+TEST(tok_bert_reference_ids_with_cls_sep)
+{
+    size_t jl;
+    char *js = hh_test_read_file(hh_test_data_path("reference/bert-q8_0.tokens.json"), &jl);
+    ASSERT_TRUE(js != NULL);
+    cJSON *root = cJSON_ParseWithLength(js, jl);
+    free(js);
+    ASSERT_TRUE(root != NULL);
+    hh_vocab_t *v = load_gguf_vocab(hh_test_data_path("vocab/ggml-vocab-bert-bge.gguf"));
+    if (!v)
+        cJSON_Delete(root);
+    ASSERT_TRUE(v != NULL);
+    int n_inputs = 0, bad = 0;
+    cJSON *in;
+    cJSON_ArrayForEach(in, cJSON_GetObjectItem(root, "inputs")) {
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(in, "text"));
+        cJSON *exp = cJSON_GetObjectItem(in, "ids");
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (!text || hh_tokenize(v, text, strlen(text), true, false, &ids, &n, NULL)) {
+            bad++;
+            continue;
+        }
+        bool same = (int)n == cJSON_GetArraySize(exp);
+        for (size_t i = 0; same && i < n; i++)
+            same = ids[i] == (int32_t)cJSON_GetArrayItem(exp, (int)i)->valuedouble;
+        if (!same) {
+            fprintf(stderr, "  \"%s\": %zu ids, expected %d:", text, n, cJSON_GetArraySize(exp));
+            for (size_t i = 0; i < n; i++)
+                fprintf(stderr, " %d", ids[i]);
+            fprintf(stderr, "\n");
+            bad++;
+        }
+        free(ids);
+        n_inputs++;
+    }
+    cJSON_Delete(root);
+    ASSERT_EQ_INT(hh_vocab_bos(v), 101);
+    ASSERT_EQ_INT(hh_vocab_eos(v), 102);
+    hh_vocab_free(v);
+    ASSERT_EQ_INT(n_inputs, 4);
+    ASSERT_EQ_INT(bad, 0);
+}
+
+TEST(tok_stories260k_spm_byte_fallback)
+{
+    hh_vocab_t *v = load_gguf_vocab(hh_test_data_path("models/stories260K.gguf"));
+    ASSERT_TRUE(v != NULL);
+    ASSERT_EQ_INT(hh_vocab_n_tokens(v), 512);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    const char *t = "Once upon a time";
+    ASSERT_OK(hh_tokenize(v, t, strlen(t), true, false, &ids, &n, NULL));
+    /* BOS, then fewer tokens than characters, no byte tokens for ASCII words. */
+    bool plausible = n >= 2 && n < 10 && ids[0] == 1 && !has_id(ids + 1, n - 1, 1);
+    for (size_t i = 1; i < n; i++)
+        plausible = plausible && ids[i] >= 259;
+    char *back = NULL;
+    size_t bl = 0;
+    int rc = hh_detokenize(v, ids, n, false, &back, &bl);
+    free(ids);
+    ASSERT_TRUE(plausible);
+    ASSERT_OK(rc);
+    ASSERT_STREQ(back, t);
+    free(back);
+    /* Characters outside the 512 tokens fall back to <0xNN>. */
+    const char *u = "Grüße 🦙";
+    ASSERT_OK(hh_tokenize(v, u, strlen(u), false, false, &ids, &n, NULL));
+    int n_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        n_bytes += !strncmp(hh_vocab_text(v, ids[i]), "<0x", 3);
+    rc = hh_detokenize(v, ids, n, false, &back, &bl);
+    free(ids);
+    ASSERT_OK(rc);
+    ASSERT_STREQ(back, u);
+    free(back);
+    ASSERT_GE(n_bytes, 4);
+    /* The reference greedy story detokenizes to its recorded text. */
+    size_t jl;
+    char *js = hh_test_read_file(hh_test_data_path("models/stories260K.expected.json"), &jl);
+    cJSON *root = js ? cJSON_ParseWithLength(js, jl) : NULL;
+    free(js);
+    cJSON *gen = cJSON_GetObjectItem(root, "generated_ids");
+    const char *exp = cJSON_GetStringValue(cJSON_GetObjectItem(root, "generated_text"));
+    int ng = cJSON_GetArraySize(gen);
+    int32_t *gids = malloc(sizeof *gids * (size_t)(ng + 1));
+    gids[0] = 1;
+    for (int i = 0; i < ng; i++)
+        gids[i + 1] = (int32_t)cJSON_GetArrayItem(gen, i)->valuedouble;
+    rc = hh_detokenize(v, gids, (size_t)ng + 1, false, &back, &bl);
+    free(gids);
+    bool same = rc == 0 && exp && !strcmp(back, exp);
+    if (!same)
+        fprintf(stderr, "  expected \"%.80s\"\n  got      \"%.80s\"\n", exp ? exp : "(none)", back ? back : "");
+    free(back);
+    cJSON_Delete(root);
+    hh_vocab_free(v);
+    ASSERT_TRUE(ng > 0);
+    ASSERT_TRUE(same);
+}
+
+TEST(tok_cli_tokenize_prints_ids)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (!bin) {
+        fprintf(stderr, "  HOHEIT_BIN not set: CLI check skipped\n");
+        return;
+    }
+    const char *vocab = hh_test_data_path("vocab/ggml-vocab-gpt-2.gguf");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' tokenize -m '%s' --ids ' Hello World!  \\n'", bin, vocab);
+    FILE *p = popen(cmd, "r");
+    ASSERT_TRUE(p != NULL);
+    char line[512] = "";
+    char *got = fgets(line, sizeof line, p);
+    int st = pclose(p);
+    ASSERT_TRUE(got != NULL);
+    ASSERT_EQ_INT(st, 0);
+    hh_vocab_t *v = load_gguf_vocab(vocab);
+    ASSERT_TRUE(v != NULL);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    /* Verbatim: the backslash-n stays two characters. */
+    int rc = hh_tokenize(v, " Hello World!  \\n", 17, false, false, &ids, &n, NULL);
+    hh_vocab_free(v);
+    ASSERT_OK(rc);
+    char exp[512] = "[";
+    for (size_t i = 0; i < n; i++)
+        snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%d", i ? "," : "", ids[i]);
+    strcat(exp, "]\n");
+    free(ids);
+    ASSERT_STREQ(line, exp);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Long inputs stay linear-ish: 1 MB of mixed text through SPM (one long
+ * fragment, heap merges) and byte-level BPE. */
+TEST(tok_long_text_throughput)
+{
+    size_t cap = 1 << 20;
+    char *text = malloc(cap + 2048);
+    ASSERT_TRUE(text != NULL);
+    uint64_t rng = 42;
+    size_t len = 0;
+    while (len < cap)
+        len += gen_text(&rng, text + len, 2000);
+    static const char *const VOCABS[] = { "vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf",
+                                          "vocab/ggml-vocab-bert-bge.gguf" };
+    for (int k = 0; k < 3; k++) {
+        hh_vocab_t *v = load_gguf_vocab(hh_test_data_path(VOCABS[k]));
+        if (!v)
+            free(text);
+        ASSERT_TRUE(v != NULL);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        double t0 = now_s();
+        int rc = hh_tokenize(v, text, len, false, false, &ids, &n, NULL);
+        double dt = now_s() - t0;
+        free(ids);
+        hh_vocab_free(v);
+        fprintf(stderr, "  %s: %.2f MB in %.3f s = %.1f MB/s, %zu tokens\n", VOCABS[k], len / 1e6, dt,
+                len / 1e6 / dt, n);
+        if (rc || dt > 10.0)
+            free(text);
+        ASSERT_OK(rc);
+        ASSERT_LE(dt, 10.0);
+    }
+    free(text);
+}
