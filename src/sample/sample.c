@@ -15,7 +15,7 @@
 
 typedef struct cand {
     int32_t id;
-    float   s;      /* (logit - max logit) / temperature, <= 0 */
+    float   v;      /* (logit - max logit) / temperature (<= 0), then its weight exp(v) */
 } cand_t;
 
 struct hh_sampler {
@@ -251,7 +251,7 @@ int hh_sampler_apply_penalties(const hh_sampler_t *s, float *logits, int32_t n_v
 /* Strict total order: higher scaled logit first, then lower id. */
 static inline bool better(const cand_t *a, const cand_t *b)
 {
-    return a->s > b->s || (a->s == b->s && a->id < b->id);
+    return a->v > b->v || (a->v == b->v && a->id < b->id);
 }
 
 static inline void swap_cand(cand_t *a, cand_t *b)
@@ -259,6 +259,37 @@ static inline void swap_cand(cand_t *a, cand_t *b)
     cand_t t = *a;
     *a = *b;
     *b = t;
+}
+
+/* Min-heap under `better` (the root is the worst kept candidate). */
+static void heap_push(cand_t *h, size_t n, cand_t x)
+{
+    size_t i = n;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!better(&h[parent], &x))
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = x;
+}
+
+static void heap_replace_root(cand_t *h, size_t n, cand_t x)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && better(&h[child], &h[child + 1]))
+            child++;    /* the worse child */
+        if (!better(&x, &h[child]))
+            break;
+        h[i] = h[child];
+        i = child;
+    }
+    h[i] = x;
 }
 
 /* Rearranges c[0..n) so that c[0..k) hold the k best (in no order).
@@ -329,7 +360,7 @@ static int grow_window(hh_sampler_t *s)
 }
 
 /* Runs penalties, greedy or top-k / top-p / min-p; leaves the survivors in
- * s->cand[0..n_final) (scaled logits, best 0; greedy: one candidate). */
+ * s->cand[0..n_final) with their unnormalized weights (greedy: one). */
 static int prepare(hh_sampler_t *s, const float *logits, int32_t n_vocab)
 {
     if (logits == NULL || n_vocab <= 0)
@@ -353,14 +384,17 @@ static int prepare(hh_sampler_t *s, const float *logits, int32_t n_vocab)
                 best = i;
         if (best < 0)
             return HH_EINVAL;
-        s->cand[0] = (cand_t){ best, 0.0f };
+        s->cand[0] = (cand_t){ best, 1.0f };
         s->n_final = 1;
         return 0;
     }
 
     /* Candidates: every token with a usable logit, scaled as (l - l_max) / T
      * so that a tiny temperature cannot overflow; the best scores 0. A +inf
-     * logit takes all the mass (shared with other +inf ones). */
+     * logit takes all the mass (shared with other +inf ones). With top-k the
+     * candidates are kept in a min-heap of k entries during the scan: after
+     * the first few thousand tokens almost every token is rejected by one
+     * comparison with the heap's root, so a 150k vocabulary costs one pass. */
     float l_max = -INFINITY;
     for (int32_t i = 0; i < n_vocab; i++)
         if (l[i] > l_max)
@@ -368,41 +402,48 @@ static int prepare(hh_sampler_t *s, const float *logits, int32_t n_vocab)
     if (!(l_max > -INFINITY))
         return HH_EINVAL;
     const float inv_t = 1.0f / s->p.temperature;
+    const size_t k = s->p.top_k > 0 && s->p.top_k < n_vocab ? (size_t)s->p.top_k : SIZE_MAX;
     cand_t *c = s->cand;
     size_t n = 0;
     for (int32_t i = 0; i < n_vocab; i++) {
-        if (l_max == INFINITY) {
-            if (l[i] == INFINITY)
-                c[n++] = (cand_t){ i, 0.0f };
+        float v;
+        if (l_max == INFINITY)
+            v = l[i] == INFINITY ? 0.0f : -INFINITY;
+        else
+            v = (l[i] - l_max) * inv_t;
+        if (!(v > -INFINITY))   /* drops NaN and tokens with probability 0 */
             continue;
-        }
-        float v = (l[i] - l_max) * inv_t;
-        if (v > -INFINITY)      /* drops NaN and tokens with probability 0 */
-            c[n++] = (cand_t){ i, v };
-    }
-    /* top-k */
-    if (s->p.top_k > 0 && (size_t)s->p.top_k < n) {
-        select_top(c, n, (size_t)s->p.top_k);
-        n = (size_t)s->p.top_k;
+        cand_t x = { i, v };
+        if (k == SIZE_MAX)
+            c[n++] = x;
+        else if (n < k)
+            heap_push(c, n++, x);
+        else if (better(&x, &c[0]))
+            heap_replace_root(c, n, x);
     }
 
-    /* Softmax normalizer over the top-k set (needed only by top-p). */
+    /* Softmax weights w = exp(v) replace v in place (same order). top-p
+     * needs the normalizer over the whole top-k set, before min-p. */
     const bool use_top_p = s->p.top_p < 1.0f;
     double z = 0.0;
-    if (use_top_p)
-        for (size_t i = 0; i < n; i++)
-            z += exp((double)c[i].s);
-
-    /* min-p: p_i >= min_p * p_max  <=>  s_i >= log(min_p) (s_max = 0). Both
-     * min-p and top-p keep a highest-first prefix, so the final set is the
-     * shorter one; filtering first just makes top-p's sort cheaper. */
     if (s->p.min_p > 0.0f) {
-        float thr = logf(s->p.min_p);
+        /* min-p: p_i >= min_p * p_max  <=>  v_i >= log(min_p) (v_max = 0).
+         * Both min-p and top-p keep a highest-first prefix, so the final
+         * set is the shorter one; filtering first makes top-p cheaper. */
+        const float thr = logf(s->p.min_p);
         size_t m = 0;
-        for (size_t i = 0; i < n; i++)
-            if (c[i].s >= thr)
-                c[m++] = c[i];
+        for (size_t i = 0; i < n; i++) {
+            float w = expf(c[i].v);
+            z += w;
+            if (c[i].v >= thr)
+                c[m++] = (cand_t){ c[i].id, w };
+        }
         n = m;   /* >= 1: the maximum always passes */
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            c[i].v = expf(c[i].v);
+            z += c[i].v;
+        }
     }
 
     /* top-p: sort growing highest-first chunks until the mass reaches p. */
@@ -415,7 +456,7 @@ static int prepare(hh_sampler_t *s, const float *logits, int32_t n_vocab)
             select_top(c + sorted, n - sorted, end - sorted);
             qsort(c + sorted, end - sorted, sizeof *c, cmp_cand);
             for (size_t i = sorted; i < end; i++) {
-                cum += exp((double)c[i].s);
+                cum += c[i].v;
                 if (cum >= target) {
                     keep = i + 1;
                     done = true;
@@ -440,10 +481,10 @@ int32_t hh_sampler_candidates(hh_sampler_t *s, const float *logits, int32_t n_vo
         return rc;
     double sum = 0.0;
     for (int32_t i = 0; i < s->n_final; i++)
-        sum += exp((double)s->cand[i].s);
+        sum += s->cand[i].v;
     for (int32_t i = 0; i < s->n_final && i < cap; i++) {
         if (ids) ids[i] = s->cand[i].id;
-        if (probs) probs[i] = (float)(exp((double)s->cand[i].s) / sum);
+        if (probs) probs[i] = (float)(s->cand[i].v / sum);
     }
     return s->n_final;
 }
@@ -457,12 +498,12 @@ int32_t hh_sampler_sample(hh_sampler_t *s, const float *logits, int32_t n_vocab,
     if (s->n_final > 1) {
         double sum = 0.0;
         for (int32_t i = 0; i < s->n_final; i++)
-            sum += exp((double)s->cand[i].s);
+            sum += s->cand[i].v;
         double u = rng_uniform(s->rng) * sum, acc = 0.0;
         /* Falls back to the last survivor if rounding leaves u past the end. */
         tok = s->cand[s->n_final - 1].id;
         for (int32_t i = 0; i < s->n_final; i++) {
-            acc += exp((double)s->cand[i].s);
+            acc += s->cand[i].v;
             if (u < acc) {
                 tok = s->cand[i].id;
                 break;
@@ -493,7 +534,7 @@ int hh_sampler_logprobs(const float *logits, int32_t n_vocab, int32_t token, int
     double sum = 0.0;
     for (int32_t i = 0; i < n_vocab; i++)
         if (logits[i] > -INFINITY)
-            sum += exp((double)logits[i] - mx);
+            sum += expf(logits[i] - mx);   /* float exp, double sum: plenty for logprobs */
     double lse = (double)mx + log(sum);
 
     /* Top n_probs by insertion into a short sorted list; most tokens are
