@@ -533,3 +533,25 @@ TEST(sample_rejects_bad_params)
     p.min_p = -0.1f;
     ASSERT_EQ_INT(hh_sampler_create(&s, &p), HH_EINVAL);
 }
+
+TEST(sample_tiny_temperature_never_draws_zero_weight_tokens)
+{
+    /* At T = 1e-4 every token but the argmax has weight exp(-1e4) = 0. */
+    enum { V = 5000 };
+    float *l = malloc(V * sizeof *l);
+    ASSERT_TRUE(l != NULL);
+    uint64_t x = 17;
+    int best = 0;
+    for (int i = 0; i < V; i++) {
+        l[i] = lcg_float(&x, -2.0f, 2.0f);
+        if (l[i] > l[best])
+            best = i;
+    }
+    hh_sampler_params_t p = plain_params(1e-4f);
+    hh_sampler_t *s;
+    ASSERT_OK(hh_sampler_create(&s, &p));
+    for (int i = 0; i < 2000; i++)
+        ASSERT_EQ_INT(hh_sampler_sample(s, l, V, NULL), best);
+    hh_sampler_free(s);
+    free(l);
+}

@@ -500,14 +500,14 @@ int32_t hh_sampler_sample(hh_sampler_t *s, const float *logits, int32_t n_vocab,
         for (int32_t i = 0; i < s->n_final; i++)
             sum += s->cand[i].v;
         double u = rng_uniform(s->rng) * sum, acc = 0.0;
-        /* Falls back to the last survivor if rounding leaves u past the end. */
-        tok = s->cand[s->n_final - 1].id;
+        /* r * sum may round up to sum: then the last token with a nonzero
+         * weight is taken (weights can underflow to 0 at low temperature). */
         for (int32_t i = 0; i < s->n_final; i++) {
-            acc += s->cand[i].v;
-            if (u < acc) {
+            if (s->cand[i].v > 0.0f)
                 tok = s->cand[i].id;
+            acc += s->cand[i].v;
+            if (u < acc)
                 break;
-            }
         }
     }
     if (lp != NULL) {
