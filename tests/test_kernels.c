@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "base/cpu.h"
 #include "kernels/fp16.h"
+#include "gguf/gguf.h"
 #include "kernels/kernels.h"
 
 #include <stdlib.h>
@@ -560,4 +561,62 @@ TEST(kernels_bf16_conversions)
         ASSERT_EQ_INT(hh_f32_to_bits(f), b << 16);
         if (f == f) ASSERT_EQ_INT(hh_f32_to_bf16(f), b);                  /* exact round trip */
     }
+}
+
+/* ---- real tensors ------------------------------------------------------------ */
+
+/* llama-q8_0.gguf was quantized from the same F32 weights as llama-f32.gguf:
+ * every dequantized Q8_0 value must lie within about half a quantization
+ * step of its source (d / 2, plus the rounding of d itself to a half:
+ * 127 * d * 2^-11 < 0.07 d). */
+#define TOL_Q8_0_STEPS 0.57
+
+TEST(kernels_q8_0_real_tensors_match_their_f32_source)
+{
+    hh_gguf_t *gq = NULL, *gf = NULL;
+    float *row = NULL;
+    ASSERT_OK(hh_gguf_open(&gq, hh_test_data_path("reference/llama-q8_0.gguf"), NULL, NULL));
+    if (hh_gguf_open(&gf, hh_test_data_path("reference/llama-f32.gguf"), NULL, NULL) != 0) {
+        hh_test_fail(__FILE__, __LINE__, "cannot open llama-f32.gguf");
+        goto cleanup;
+    }
+    int n_checked = 0;
+    for (int64_t ti = 0; ti < hh_gguf_n_tensors(gq); ti++) {
+        const hh_gguf_tensor_t *tq = hh_gguf_tensor(gq, ti);
+        if (tq->type != HH_TYPE_Q8_0) continue;
+        const hh_gguf_tensor_t *tf = hh_gguf_find_tensor(gf, tq->name);
+        if (tf == NULL || tf->type != HH_TYPE_F32 || tf->ne[0] != tq->ne[0]) {
+            hh_test_fail(__FILE__, __LINE__, "%s: no matching F32 tensor", tq->name);
+            goto cleanup;
+        }
+        int64_t ncols = tq->ne[0], nrows = (int64_t)(tf->nbytes / sizeof(float)) / ncols;
+        size_t qrow = (size_t)(ncols / HH_QK8_0) * sizeof(hh_block_q8_0);
+        free(row);
+        row = malloc((size_t)ncols * sizeof(float));
+        if (row == NULL) { hh_test_fail(__FILE__, __LINE__, "out of memory"); goto cleanup; }
+        for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+            const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+            if (k == NULL) continue;
+            for (int64_t r = 0; r < nrows; r++) {
+                const hh_block_q8_0 *bq = (const hh_block_q8_0 *)((const uint8_t *)tq->data + r * qrow);
+                const float *src = (const float *)tf->data + r * ncols;
+                k->dequant[HH_TYPE_Q8_0](bq, row, ncols);
+                for (int64_t i = 0; i < ncols; i++) {
+                    float d = hh_fp16_to_f32(bq[i / HH_QK8_0].d);
+                    if (!(fabsf(row[i] - src[i]) <= TOL_Q8_0_STEPS * d)) {
+                        hh_test_fail(__FILE__, __LINE__, "%s row %lld col %lld (%s): expected %.9g (d %g), got %.9g",
+                                     tq->name, (long long)r, (long long)i, hh_isa_name((hh_isa_t)isa), src[i], d,
+                                     row[i]);
+                        goto cleanup;
+                    }
+                }
+            }
+        }
+        n_checked++;
+    }
+    ASSERT_GE(n_checked, 16);
+cleanup:
+    free(row);
+    hh_gguf_close(gq);
+    hh_gguf_close(gf);
 }
