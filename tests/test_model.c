@@ -610,10 +610,18 @@ TEST(model_decode_errors_leave_cache_unchanged)
     hh_model_free(m);
 }
 
-/* Copies stories260K.gguf to dst, with general.architecture set to arch (if
- * not NULL) and tensor `tname` rewritten with type ttype and shape ne[0..nd). */
-static int write_variant(const char *dst, const char *arch, const char *tname, uint32_t ttype,
-                         uint32_t nd, const int64_t *ne)
+/* Changes write_variant makes to a copy of stories260K.gguf. */
+typedef struct variant {
+    const char    *arch;          /* general.architecture, or NULL to keep */
+    const char    *tname;         /* tensor rewritten with ttype and shape ne[0..nd) */
+    uint32_t       ttype, nd;
+    const int64_t *ne;
+    const char    *scaling_type;  /* adds llama.rope.scaling.type/.factor */
+    float          scaling_factor;
+    const float   *rope_freqs;    /* adds rope_freqs.weight [n_rot / 2 = 4] */
+} variant_t;
+
+static int write_variant(const char *dst, const variant_t *v)
 {
     hh_gguf_t *g = NULL;
     hh_gguf_writer_t *w = NULL;
@@ -623,18 +631,25 @@ static int write_variant(const char *dst, const char *arch, const char *tname, u
     if ((rc = hh_gguf_writer_create(&w, 3, hh_gguf_alignment(g))) != HH_OK) goto done;
     for (int64_t i = 0; i < hh_gguf_n_kv(g) && rc == HH_OK; i++) {
         const char *key = hh_gguf_kv_key(g, i);
-        if (arch != NULL && !strcmp(key, "general.architecture"))
-            rc = hh_gguf_writer_set_str(w, key, arch);
+        if (v->arch != NULL && !strcmp(key, "general.architecture"))
+            rc = hh_gguf_writer_set_str(w, key, v->arch);
         else
             rc = hh_gguf_writer_set_value(w, key, hh_gguf_kv_value(g, i));
     }
+    if (rc == HH_OK && v->scaling_type != NULL) {
+        rc = hh_gguf_writer_set_str(w, "llama.rope.scaling.type", v->scaling_type);
+        if (rc == HH_OK) rc = hh_gguf_writer_set_f32(w, "llama.rope.scaling.factor", v->scaling_factor);
+    }
     for (int64_t i = 0; i < hh_gguf_n_tensors(g) && rc == HH_OK; i++) {
         const hh_gguf_tensor_t *t = hh_gguf_tensor(g, i);
-        if (tname != NULL && !strcmp(t->name, tname))
-            rc = hh_gguf_writer_add_tensor(w, t->name, ttype, nd, ne, t->data, NULL, NULL);
+        if (v->tname != NULL && !strcmp(t->name, v->tname))
+            rc = hh_gguf_writer_add_tensor(w, t->name, v->ttype, v->nd, v->ne, t->data, NULL, NULL);
         else
             rc = hh_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, NULL, NULL);
     }
+    const int64_t ne_rf[1] = { 4 };
+    if (rc == HH_OK && v->rope_freqs != NULL)
+        rc = hh_gguf_writer_add_tensor(w, "rope_freqs.weight", HH_TYPE_F32, 1, ne_rf, v->rope_freqs, NULL, NULL);
     if (rc == HH_OK)
         rc = hh_gguf_writer_write(w, dst, &e);
 done:
@@ -644,11 +659,60 @@ done:
     return rc;
 }
 
+/* Logits of a few tokens at positions 0..5 of the model at path. */
+static int variant_logits(const char *path, float *out)
+{
+    hh_model_t *m = load(path);
+    hh_ctx_t *c = m ? make_ctx(m, 8, 1, 8, 1, HH_KV_F32) : NULL;
+    const int32_t ids[6] = { 1, 403, 407, 261, 378, 432 };
+    int rc = c ? decode_all(c, ids, 6, 512, out) : HH_EINVAL;
+    hh_ctx_free(c);
+    hh_model_free(m);
+    return rc;
+}
+
+/* Linear rope scaling by 2 and Llama-3.1 style frequency divisors of 2 both
+ * halve every angle: same logits, different from the unscaled model. */
+TEST(model_rope_scaling_linear_and_freq_factors)
+{
+    char p_lin[512], p_ff[512], p_yarn[512];
+    snprintf(p_lin, sizeof p_lin, "%s/rope-linear.gguf", hh_test_tmpdir());
+    snprintf(p_ff, sizeof p_ff, "%s/rope-freqs.gguf", hh_test_tmpdir());
+    snprintf(p_yarn, sizeof p_yarn, "%s/rope-yarn.gguf", hh_test_tmpdir());
+    const float twos[4] = { 2, 2, 2, 2 };
+    ASSERT_OK(write_variant(p_lin, &(variant_t){ .scaling_type = "linear", .scaling_factor = 2 }));
+    ASSERT_OK(write_variant(p_ff, &(variant_t){ .rope_freqs = twos }));
+    ASSERT_OK(write_variant(p_yarn, &(variant_t){ .scaling_type = "yarn", .scaling_factor = 4 }));
+    static float base[6 * 512], lin[6 * 512], ff[6 * 512];
+    ASSERT_OK(variant_logits(hh_test_data_path("models/stories260K.gguf"), base));
+    ASSERT_OK(variant_logits(p_lin, lin));
+    ASSERT_OK(variant_logits(p_ff, ff));
+    ASSERT_LE(compare(lin, ff, 6 * 512).max_abs, 1e-5);
+    ASSERT_LE(compare(lin, base, 512).max_abs, 1e-6);         /* position 0 does not rotate */
+    ASSERT_GE(compare(lin, base, 6 * 512).max_abs, 1e-2);
+
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    ASSERT_OK(hh_model_load(&m, p_ff, NULL, &e));
+    ASSERT_TRUE(hh_model_hparams(m)->has_rope_freqs);
+    hh_model_free(m);
+    m = NULL;
+    ASSERT_OK(hh_model_load(&m, p_lin, NULL, &e));
+    ASSERT_NEAR(hh_model_hparams(m)->rope_scale, 2.0, 0.0);
+    hh_model_free(m);
+    m = NULL;
+    ASSERT_EQ_INT(hh_model_load(&m, p_yarn, NULL, &e), HH_EUNSUPPORTED);
+    ASSERT_TRUE(strstr(e.msg, "yarn") != NULL);
+    remove(p_lin);
+    remove(p_ff);
+    remove(p_yarn);
+}
+
 TEST(model_rejects_unknown_architecture)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/gpt2.gguf", hh_test_tmpdir());
-    ASSERT_OK(write_variant(path, "gpt2", NULL, 0, 0, NULL));
+    ASSERT_OK(write_variant(path, &(variant_t){ .arch = "gpt2" }));
     hh_model_t *m = NULL;
     hh_err_t e;
     ASSERT_EQ_INT(hh_model_load(&m, path, NULL, &e), HH_EUNSUPPORTED);
@@ -663,7 +727,7 @@ TEST(model_rejects_wrong_tensor_shape)
     char path[512];
     snprintf(path, sizeof path, "%s/badshape.gguf", hh_test_tmpdir());
     const int64_t ne[2] = { 64, 32 };   /* attn_q must be [64, 64] */
-    ASSERT_OK(write_variant(path, NULL, "blk.1.attn_q.weight", HH_TYPE_F32, 2, ne));
+    ASSERT_OK(write_variant(path, &(variant_t){ .tname = "blk.1.attn_q.weight", .ttype = HH_TYPE_F32, .nd = 2, .ne = ne }));
     hh_model_t *m = NULL;
     hh_err_t e;
     ASSERT_EQ_INT(hh_model_load(&m, path, NULL, &e), HH_EFORMAT);
@@ -677,7 +741,7 @@ TEST(model_rejects_tensor_type_without_kernel)
     char path[512];
     snprintf(path, sizeof path, "%s/badtype.gguf", hh_test_tmpdir());
     const int64_t ne[1] = { 64 };
-    ASSERT_OK(write_variant(path, NULL, "blk.0.ffn_norm.weight", HH_TYPE_I8, 1, ne));
+    ASSERT_OK(write_variant(path, &(variant_t){ .tname = "blk.0.ffn_norm.weight", .ttype = HH_TYPE_I8, .nd = 1, .ne = ne }));
     hh_model_t *m = NULL;
     hh_err_t e;
     ASSERT_EQ_INT(hh_model_load(&m, path, NULL, &e), HH_EUNSUPPORTED);
