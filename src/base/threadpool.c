@@ -3,6 +3,7 @@
 #include "base/err.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -136,8 +137,14 @@ void hh_pool_run(hh_pool_t *p, hh_pool_fn fn, void *ctx)
         pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n_threads);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-        CPU_RELAX();
+    /* Spin while the workers are likely running; when the machine is
+     * oversubscribed a worker may be waiting for this very core, so yield. */
+    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+        if (i < SPIN_ITERS)
+            CPU_RELAX();
+        else
+            sched_yield();
+    }
 }
 
 void hh_pool_split(long n, int ith, int nth, long align, long *lo, long *hi)
