@@ -528,9 +528,9 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
         j.add = il > 0 ? c->xb : NULL;
         j.norm_w = l->attn_norm;
         run_step(c, add_norm_worker, &j, w_norm);
-        hh_matmul(pool, c->kern, &l->wq, c->xb, c->q, T, tile);
-        hh_matmul(pool, c->kern, &l->wk, c->xb, c->k, T, tile);
-        hh_matmul(pool, c->kern, &l->wv, c->xb, c->v, T, tile);
+        const hh_mat_t *wqkv[3] = { &l->wq, &l->wk, &l->wv };
+        float *const yqkv[3] = { c->q, c->k, c->v };
+        hh_matmul_n(pool, c->kern, 3, wqkv, c->xb, yqkv, T, tile);
         run_step(c, qkv_post_worker, &j, w_qkv);
         run_step(c, attention_worker, &j, w_att);
         hh_matmul(pool, c->kern, &l->wo, c->att, c->xb, T, tile);
@@ -539,8 +539,9 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
         j.add = c->xb;
         j.norm_w = l->ffn_norm;
         run_step(c, add_norm_worker, &j, w_norm);
-        hh_matmul(pool, c->kern, &l->w_gate, c->xb, c->hb, T, tile);
-        hh_matmul(pool, c->kern, &l->w_up, c->xb, c->hb2, T, tile);
+        const hh_mat_t *wgu[2] = { &l->w_gate, &l->w_up };
+        float *const ygu[2] = { c->hb, c->hb2 };
+        hh_matmul_n(pool, c->kern, 2, wgu, c->xb, ygu, T, tile);
         run_step(c, swiglu_worker, &j, w_ffn);
         hh_matmul(pool, c->kern, &l->w_down, c->hb, c->xb, T, tile);
     }

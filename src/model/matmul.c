@@ -6,7 +6,8 @@
  *   one token (decode): one dot[type] per row, straight from the weights;
  *   several tokens (prefill): each tile of rows is dequantized once into the
  *   thread's F32 scratch and multiplied against every token, so the cost of
- *   dequantization is paid once per batch, not once per token. */
+ *   dequantization is paid once per batch, not once per token.
+ * Products that share their input (q/k/v, gate/up) go in one pool run. */
 #include "model/model_int.h"
 
 /* Multiply-adds below which a product runs on the calling thread. */
@@ -14,11 +15,14 @@
 
 typedef struct matmul_job {
     const hh_kernels_t *kern;
-    const hh_mat_t     *w;
+    const hh_mat_t     *w;        /* the matrix being worked on */
     const float        *x;        /* (n_tok, n_in) */
     float              *y;        /* (n_tok, n_out) */
     int32_t             n_tok;
     float *const       *scratch;  /* per thread: (HH_MATMUL_TILE, n_in) */
+    int                 n_mat;    /* products sharing x, done in one pool run */
+    const hh_mat_t *const *ws;
+    float *const       *ys;
 } matmul_job_t;
 
 static void matmul_rows_dot(const matmul_job_t *j, long lo, long hi)
@@ -60,24 +64,38 @@ static void matmul_rows_tiled(const matmul_job_t *j, int ith, long lo, long hi)
 
 static void matmul_worker(void *ctx, int ith, int nth)
 {
-    const matmul_job_t *j = ctx;
-    long lo, hi;
-    hh_pool_split((long)j->w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
-    if (lo >= hi)
-        return;
-    if (j->n_tok == 1)
-        matmul_rows_dot(j, lo, hi);
+    matmul_job_t j = *(const matmul_job_t *)ctx;
+    for (int k = 0; k < j.n_mat; k++) {
+        j.w = j.ws[k];
+        j.y = j.ys[k];
+        long lo, hi;
+        hh_pool_split((long)j.w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        if (j.n_tok == 1)
+            matmul_rows_dot(&j, lo, hi);
+        else
+            matmul_rows_tiled(&j, ith, lo, hi);
+    }
+}
+
+void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
+                 const float *x, float *const *y, int32_t n_tok, float *const *scratch)
+{
+    matmul_job_t j = { .kern = kern, .x = x, .n_tok = n_tok, .scratch = scratch,
+                       .n_mat = n_mat, .ws = w, .ys = y };
+    double work = 0;
+    for (int k = 0; k < n_mat; k++)
+        work += (double)w[k]->n_out * (double)w[k]->n_in * n_tok;
+    /* Tiny products are not worth waking the pool for. */
+    if (work < HH_MATMUL_MIN_PAR)
+        matmul_worker(&j, 0, 1);
     else
-        matmul_rows_tiled(j, ith, lo, hi);
+        hh_pool_run(pool, matmul_worker, &j);
 }
 
 void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
                const float *x, float *y, int32_t n_tok, float *const *scratch)
 {
-    matmul_job_t j = { kern, w, x, y, n_tok, scratch };
-    /* Tiny products are not worth waking the pool for. */
-    if ((double)w->n_out * (double)w->n_in * n_tok < HH_MATMUL_MIN_PAR)
-        matmul_worker(&j, 0, 1);
-    else
-        hh_pool_run(pool, matmul_worker, &j);
+    hh_matmul_n(pool, kern, 1, &w, x, &y, n_tok, scratch);
 }

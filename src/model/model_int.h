@@ -64,4 +64,9 @@ struct hh_model {
 void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
                const float *x, float *y, int32_t n_tok, float *const *scratch);
 
+/* n_mat products of the same input x in one pool run: y[k] = w[k] x (all
+ * w[k] have the same n_in). Saves pool wake-ups for q/k/v and gate/up. */
+void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
+                 const float *x, float *const *y, int32_t n_tok, float *const *scratch);
+
 #endif
