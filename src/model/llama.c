@@ -359,9 +359,10 @@ static void attention_worker(void *ctx, int ith, int nth)
     hh_dequant_fn deq = c->kern->dequant[kvt];
     float *score = c->scores[ith];
     float *vrow = score + c->n_ctx;   /* (hd) one V row in F32 */
-    long lo, hi;
-    hh_pool_split((long)j->n_tok * hp->n_head, ith, nth, 1, &lo, &hi);
-    for (long item = lo; item < hi; item++) {
+    /* Strided, not contiguous: later tokens attend over more positions, so
+     * contiguous ranges would leave the last thread with most of the work. */
+    const long n_items = (long)j->n_tok * hp->n_head;
+    for (long item = ith; item < n_items; item += nth) {
         const long t = item / hp->n_head;
         const int h = (int)(item % hp->n_head);
         const int g = h / group;
