@@ -77,7 +77,26 @@ typedef struct hh_gguf hh_gguf_t;
 hh_gguf_params_t hh_gguf_default_params(void);
 
 /* Opens and validates a GGUF file. params may be NULL (defaults). On success
- * the caller owns *out (free with hh_gguf_close). */
+ * the caller owns *out (free with hh_gguf_close); every string, value and
+ * tensor record belongs to the handle and lives until hh_gguf_close.
+ *
+ * Errors (err->msg names the field, err->pos its byte offset where known):
+ *   HH_ETRUNC       a count, length, offset or size runs past the end of the
+ *                   file (every truncation of a valid file gives this)
+ *   HH_EFORMAT      bad magic, unknown value type, empty / duplicate key or
+ *                   tensor name, arrays nested deeper than 8, n_dims outside
+ *                   1..4, a dimension < 1 (empty tensors are refused), row
+ *                   length not a multiple of the block size, general.alignment
+ *                   not a u32 nonzero power of two, misaligned or overlapping
+ *                   tensors
+ *   HH_EOVERFLOW    element count or byte size of a tensor overflows
+ *   HH_EUNSUPPORTED GGUF version other than 2 / 3, big-endian file, unknown
+ *                   tensor type id (message lists the computable types).
+ *                   Known types hoheit cannot compute (iq*, tq*) parse; the
+ *                   model loader refuses them.
+ *   HH_ENOENT / HH_EIO / HH_ENOMEM  file missing, unreadable, no memory.
+ * Limits: keys <= 65535 bytes, tensor names <= 255 bytes. Memory used for
+ * metadata is bounded by a small multiple of the file size. */
 int hh_gguf_open(hh_gguf_t **out, const char *path, const hh_gguf_params_t *params, hh_err_t *err);
 
 /* Parses a GGUF image in memory (fuzzing, tests). data must outlive the
@@ -116,15 +135,22 @@ const hh_gguf_tensor_t *hh_gguf_find_tensor(const hh_gguf_t *g, const char *name
 
 const char *hh_gguf_vtype_name(hh_gguf_vtype_t t);
 
-/* Writer. Keys and tensors are written in the order added. */
+/* Writer. Keys and tensors are written in the order added. Each tensor's
+ * data starts at an offset aligned to the writer's alignment and is padded
+ * to it (the file ends after the last tensor's padding). */
 typedef struct hh_gguf_writer hh_gguf_writer_t;
 
 /* Produces a tensor's bytes at write time (streaming: quantize does not hold
  * every output tensor in memory). Writes exactly nbytes into dst. */
 typedef int (*hh_gguf_fill_fn)(void *ctx, const char *name, void *dst, size_t nbytes, hh_err_t *err);
 
+/* version 0 = 3 (2 and 3 accepted), alignment 0 = 32 (a power of two). A
+ * non-default alignment also adds the general.alignment key. HH_EINVAL on
+ * bad arguments. The caller owns *out (free with hh_gguf_writer_free). */
 int  hh_gguf_writer_create(hh_gguf_writer_t **out, uint32_t version, uint64_t alignment);
 void hh_gguf_writer_free(hh_gguf_writer_t *w);
+/* Typed setters. Setting an existing key replaces its value in place. Keys
+ * and strings are copied. HH_EINVAL on an empty key, HH_ENOMEM. */
 int  hh_gguf_writer_set_u32(hh_gguf_writer_t *w, const char *key, uint32_t v);
 int  hh_gguf_writer_set_i32(hh_gguf_writer_t *w, const char *key, int32_t v);
 int  hh_gguf_writer_set_u64(hh_gguf_writer_t *w, const char *key, uint64_t v);
@@ -134,11 +160,16 @@ int  hh_gguf_writer_set_str(hh_gguf_writer_t *w, const char *key, const char *v)
 /* Sets key to a deep copy of a parsed value (any type, nested arrays too). */
 int  hh_gguf_writer_set_value(hh_gguf_writer_t *w, const char *key, const hh_gguf_value_t *v);
 /* data is referenced, not copied, and must stay valid until write. Either
- * data or fill (with fill_ctx) is given. */
+ * data or fill (with fill_ctx) is given. HH_EINVAL for an unknown type,
+ * n_dims outside 1..4, a dim < 1, a row not a multiple of the block size, a
+ * duplicate name; HH_EOVERFLOW when the size does not fit. */
 int  hh_gguf_writer_add_tensor(hh_gguf_writer_t *w, const char *name, uint32_t type,
                                uint32_t n_dims, const int64_t *ne,
                                const void *data, hh_gguf_fill_fn fill, void *fill_ctx);
-/* Writes to path atomically (temporary file + rename). */
+/* Writes to path atomically (temporary file in the same directory, fsync,
+ * rename); on failure path is untouched and no temporary file remains. A
+ * fill callback's error code and message are passed through. HH_EINVAL if a
+ * general.alignment key disagrees with the writer's alignment. */
 int  hh_gguf_writer_write(hh_gguf_writer_t *w, const char *path, hh_err_t *err);
 /* Serializes to a malloc'd buffer (tests, fuzz seeds); caller frees *out. */
 int  hh_gguf_writer_write_memory(hh_gguf_writer_t *w, void **out, size_t *size, hh_err_t *err);
