@@ -1,0 +1,153 @@
+/* engine.h - the inference service behind the API.
+ *
+ * An engine serves the GGUF models of one directory. A model is loaded on
+ * first use and unloaded least-recently-used when the loaded files would
+ * exceed the memory budget (never while it has requests). Every loaded model
+ * has one scheduler thread and one hh_ctx_t with n_slots sequences: the
+ * decode steps of all active requests go through the model as one batch
+ * (continuous batching), prompts are prefilled in chunks between decode
+ * steps, a new request reuses the KV of the slot whose cached tokens share
+ * the longest prefix with its prompt (prefix cache), and waiting requests are
+ * served round-robin across users (fair queue).
+ *
+ * Contract written by the lead; the engine owner may extend it. */
+#ifndef HH_ENGINE_ENGINE_H
+#define HH_ENGINE_ENGINE_H
+
+#include "base/err.h"
+#include "gguf/gguf.h"
+#include "sample/sample.h"
+#include "tok/chat.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hh_engine_params {
+    const char    *models_dir;        /* every *.gguf in it is a model; id = file name without .gguf */
+    int32_t        n_slots;           /* parallel requests per model (default 4) */
+    int32_t        n_ctx;             /* positions per slot (0 = min(n_ctx_train, 4096)) */
+    int32_t        n_batch;           /* tokens per decode step, prefill chunk size (default 512) */
+    int32_t        n_threads;         /* 0 = number of cores */
+    uint64_t       mem_budget;        /* bytes of loaded model files (0 = 75 % of physical memory) */
+    int32_t        max_queue;         /* waiting requests per model before HH_EFULL (default 64) */
+    int32_t        max_tokens_limit;  /* upper bound for max_tokens (default n_ctx) */
+    double         request_timeout_s; /* 0 = no timeout */
+    hh_gguf_load_t load;              /* default HH_GGUF_LOAD_READ */
+    bool           mlock;
+} hh_engine_params_t;
+
+typedef struct hh_engine hh_engine_t;
+
+hh_engine_params_t hh_engine_default_params(void);
+
+/* Creates an engine over params->models_dir (must exist). Loads nothing yet.
+ * Caller owns *out. */
+int  hh_engine_create(hh_engine_t **out, const hh_engine_params_t *params, hh_err_t *err);
+/* Cancels everything running, joins the scheduler threads, frees models. */
+void hh_engine_free(hh_engine_t *e);
+
+typedef struct hh_engine_model_info {
+    char     id[256];
+    uint64_t size;        /* file bytes */
+    int64_t  mtime;       /* file modification time (unix seconds), OpenAI's "created" */
+    bool     loaded;
+} hh_engine_model_info_t;
+
+/* Lists the models in the directory (rescanned on every call). *out is
+ * malloc'd; caller frees. */
+int hh_engine_list_models(hh_engine_t *e, hh_engine_model_info_t **out, size_t *n, hh_err_t *err);
+
+typedef enum hh_finish {
+    HH_FINISH_NONE = 0,
+    HH_FINISH_STOP,        /* end-of-generation token or a stop string */
+    HH_FINISH_LENGTH,      /* max_tokens or the context end */
+    HH_FINISH_TOOL_CALLS,  /* output parsed into tool calls */
+    HH_FINISH_CANCELED,    /* hh_gen_cancel (client went away) */
+    HH_FINISH_TIMEOUT,
+} hh_finish_t;
+
+typedef enum hh_gen_event_kind { HH_GEN_TEXT = 0, HH_GEN_DONE, HH_GEN_ERROR } hh_gen_event_kind_t;
+
+/* An event of a running request. Pointers are valid during the callback only. */
+typedef struct hh_gen_event {
+    hh_gen_event_kind_t kind;
+    /* TEXT: new text (complete UTF-8; text that may still become a stop
+     * string is held back until it cannot). One TEXT event per generated
+     * token when logprobs are requested (text may then be empty). */
+    const char          *text;
+    size_t               len;
+    int32_t              token;
+    const hh_logprobs_t *logprobs;          /* NULL unless requested */
+    /* DONE */
+    hh_finish_t          finish;
+    const char          *content;           /* whole generated text (minus stop string / tool markup) */
+    size_t               content_len;
+    const hh_tool_call_t *tool_calls;       /* parsed when the request had tools */
+    size_t               n_tool_calls;
+    int32_t              prompt_tokens;
+    int32_t              completion_tokens;
+    int32_t              cached_tokens;     /* prompt tokens reused from the prefix cache */
+    double               queue_s;           /* waiting time before a slot was free */
+    double               ttft_s;            /* submit to first token */
+    /* ERROR */
+    int                  error_code;        /* HH_E* */
+    const char          *error_msg;
+} hh_gen_event_t;
+
+/* Called on the model's scheduler thread: must return quickly (copy the
+ * text into a queue; never block on the network). */
+typedef void (*hh_gen_cb)(void *user, const hh_gen_event_t *ev);
+
+typedef struct hh_gen_request {
+    const char          *model;       /* model id */
+    const char          *user;        /* fairness key (user name or key id) */
+    /* Exactly one of prompt (raw text completion; BOS as the vocabulary says)
+     * and messages (rendered with the model's chat template). */
+    const char          *prompt;
+    const hh_chat_msg_t *messages;
+    size_t               n_messages;
+    const char          *tools_json;  /* OpenAI "tools" array as JSON text, or NULL */
+    const char          *chat_template;/* override by name, or NULL */
+    hh_sampler_params_t  sampling;
+    int32_t              max_tokens;  /* <= 0: up to the context end */
+    const char *const   *stop;
+    size_t               n_stop;
+    int32_t              n_logprobs;  /* 0: none; N: chosen token + top N alternatives */
+    bool                 logprobs;    /* per-token logprobs requested */
+    /* Constrained decoding: a JSON schema (JSON text), or json_object for
+     * any JSON object; the output always parses (and validates). */
+    const char          *json_schema;
+    bool                 json_object;
+    hh_gen_cb            cb;
+    void                *cb_user;
+} hh_gen_request_t;
+
+typedef struct hh_gen hh_gen_t;
+
+/* Queues a request; strings are copied. On success the callback will see
+ * TEXT events and then exactly one DONE or ERROR, after which the engine
+ * never calls it again. Fails at once with HH_ENOENT (unknown model),
+ * HH_EFULL (queue full: HTTP 429), HH_ERANGE (prompt does not fit the
+ * context: HTTP 400), HH_EINVAL (bad parameters), or a load error. *out
+ * (may be NULL) receives a handle the caller releases with hh_gen_release. */
+int  hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out, hh_err_t *err);
+/* Asks the request to stop; its slot is free within one decode step and its
+ * final event is DONE with HH_FINISH_CANCELED. Safe at any time before release. */
+void hh_gen_cancel(hh_gen_t *g);
+void hh_gen_release(hh_gen_t *g);
+
+typedef struct hh_engine_stats {
+    int32_t  models_loaded;
+    int32_t  queue_depth;        /* waiting requests, all models */
+    int32_t  slots_busy;
+    int32_t  slots_total;
+    int64_t  kv_used;            /* KV positions in use, all models */
+    int64_t  kv_total;
+    uint64_t prompt_tokens;      /* counters since start */
+    uint64_t generated_tokens;
+} hh_engine_stats_t;
+
+void hh_engine_stats(hh_engine_t *e, hh_engine_stats_t *out);
+
+#endif
