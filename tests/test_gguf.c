@@ -529,8 +529,6 @@ static void wfix_init(wfix_t *x, bool nested)
         KV("t.arr3", { .type = HH_GGUF_ARR, .v.arr = { .elem = HH_GGUF_ARR, .n = 1, .items = x->deep1 } });
     }
 #undef KV
-    for (int i = 0; i < k; i++)
-        ;
     for (size_t i = 0; i < 12; i++)
         x->t_f32[i] = (float)i * 0.5f - 2.0f;
     for (size_t i = 0; i < 16; i++)
