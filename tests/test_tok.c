@@ -580,3 +580,77 @@ TEST(tok_long_text_throughput)
     }
     free(text);
 }
+
+/* True when every single byte tokenizes and detokenizes to itself (some
+ * byte-level vocabularies have no tokens for bytes that valid UTF-8 never
+ * holds: C0, C1, F5-FF). */
+static bool covers_all_bytes(const hh_vocab_t *v)
+{
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b, *back = NULL;
+        int32_t *ids = NULL;
+        size_t n = 0, bl = 0;
+        bool ok = !hh_tokenize(v, &c, 1, false, false, &ids, &n, NULL) &&
+                  !hh_detokenize(v, ids, n, false, &back, &bl) && bl == 1 && back[0] == c;
+        free(ids);
+        free(back);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Arbitrary bytes (invalid UTF-8 included): no failure anywhere; exact
+ * round trip for every SPM/BPE vocabulary that covers all 256 bytes; stream
+ * chunks stay valid UTF-8 (U+FFFD for bytes that never form a character). */
+TEST(tok_random_bytes_every_family)
+{
+    static const char *const VOCABS[] = { "vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf",
+                                          "vocab/ggml-vocab-starcoder.gguf", "vocab/ggml-vocab-bert-bge.gguf",
+                                          "vocab/ggml-vocab-deepseek-llm.gguf", "vocab/ggml-vocab-phi-3.gguf" };
+    int n_exact = 0;
+    uint64_t rng = 7;
+    char text[512], chunk[4096];
+    for (int k = 0; k < 6; k++) {
+        hh_vocab_t *v = load_gguf_vocab(hh_test_data_path(VOCABS[k]));
+        ASSERT_TRUE(v != NULL);
+        bool exact = hh_vocab_kind(v) != HH_VOCAB_WPM && covers_all_bytes(v);
+        n_exact += exact;
+        int bad = 0;
+        for (int t = 0; t < 100 && !bad; t++) {
+            size_t len = rng_next(&rng) % sizeof text;
+            for (size_t i = 0; i < len; i++) {
+                text[i] = (char)rng_next(&rng);
+                /* SPM cannot tell U+2581 from a space: keep its lead byte out. */
+                if (hh_vocab_kind(v) == HH_VOCAB_SPM && (unsigned char)text[i] == 0xE2)
+                    text[i] = 'x';
+            }
+            int32_t *ids = NULL;
+            size_t n = 0;
+            char *back = NULL;
+            size_t bl = 0;
+            if (hh_tokenize(v, text, len, true, true, &ids, &n, NULL) ||
+                hh_detokenize(v, ids, n, false, &back, &bl)) {
+                bad = 1;
+            } else if (exact && (bl != len || memcmp(back, text, len))) {
+                fprintf(stderr, "  %s: random text %d does not round-trip (%zu vs %zu bytes)\n", VOCABS[k], t, bl,
+                        len);
+                bad = 1;
+            } else {
+                hh_detok_t d;
+                hh_detok_init(&d, v, true);
+                for (size_t i = 0; i < n && !bad; i++) {
+                    int c = hh_detok_push(&d, ids[i], chunk, sizeof chunk);
+                    bad = c < 0 || !utf8_valid(chunk, (size_t)c);
+                }
+                int c = hh_detok_flush(&d, chunk, sizeof chunk);
+                bad = bad || c < 0 || !utf8_valid(chunk, (size_t)c);
+            }
+            free(ids);
+            free(back);
+        }
+        hh_vocab_free(v);
+        ASSERT_EQ_INT(bad, 0);
+    }
+    ASSERT_GE(n_exact, 3);   /* llama-spm, phi-3 (byte fallback), gpt-2 */
+}

@@ -57,16 +57,28 @@ int32_t hh_tokmap_find(const hh_vocab_t *v, const char *text, size_t len)
     }
 }
 
+static bool is_special_type(int t)
+{
+    return t == HH_TOKTYPE_CONTROL || t == HH_TOKTYPE_USER_DEFINED || t == HH_TOKTYPE_UNKNOWN;
+}
+
 /* Inserts id under its text; a later id with the same text replaces the
- * earlier one (as the reference implementation's map does). */
+ * earlier one, except that a special token never hides an ordinary one
+ * (as in HF tokenizers, whose BPE/SPM model keeps its own vocabulary and
+ * matches added tokens separately, before it). */
 static void tokmap_insert(hh_vocab_t *v, int32_t id)
 {
     const char *text = v->blob + v->text_off[id];
     size_t len = v->text_len[id];
     for (uint64_t i = hash_bytes(text, len) & v->map.mask;; i = (i + 1) & v->map.mask) {
         int32_t cur = v->map.slots[i];
-        if (cur < 0 || (v->text_len[cur] == len && memcmp(v->blob + v->text_off[cur], text, len) == 0)) {
+        if (cur < 0) {
             v->map.slots[i] = id;
+            return;
+        }
+        if (v->text_len[cur] == len && memcmp(v->blob + v->text_off[cur], text, len) == 0) {
+            if (!is_special_type(v->types[id]) || is_special_type(v->types[cur]))
+                v->map.slots[i] = id;
             return;
         }
     }
@@ -833,8 +845,7 @@ static bool drops_leading_space(const hh_vocab_t *v)
  * not part of the text). */
 static bool restarts_fragment(const hh_vocab_t *v, int32_t id)
 {
-    int t = v->types[id];
-    return t == HH_TOKTYPE_CONTROL || t == HH_TOKTYPE_USER_DEFINED || t == HH_TOKTYPE_UNKNOWN;
+    return is_special_type(v->types[id]);
 }
 
 int hh_detokenize(const hh_vocab_t *v, const int32_t *ids, size_t n, bool render_special, char **out,

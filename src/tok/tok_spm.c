@@ -68,9 +68,15 @@ int hh_tok_spm_encode(const hh_vocab_t *v, const char *text, size_t len, bool sp
     }
     int32_t n = 0;
     for (size_t i = 0; i < elen;) {
+        /* One symbol per character; a byte that does not start a complete
+         * sequence stands alone (so it cannot swallow the U+2581 of a
+         * following space and break the round trip). */
         size_t cl = hh_utf8_len((unsigned char)s[i]);
         if (cl > elen - i)
-            cl = elen - i;
+            cl = 1;
+        for (size_t k = 1; k < cl; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                cl = 1;
         syms[n] = (spm_sym_t){ (int32_t)i, (int32_t)cl, n - 1, -1 };
         if (n > 0)
             syms[n - 1].next = n;
