@@ -87,9 +87,10 @@ typedef struct hh_detok {
 } hh_detok_t;
 
 void hh_detok_init(hh_detok_t *d, const hh_vocab_t *v, bool render_special);
-/* Appends token id; writes the bytes now complete to out (cap >= 64 is
- * always enough for one token plus pending bytes when the longest piece is
- * shorter; returns the byte count, or a negative code if cap is too small). */
+/* Appends token id; writes the bytes now complete to out and returns their
+ * count, or HH_EFULL (state unchanged) if cap is too small. Bytes that can
+ * never form a character become U+FFFD, so cap >= 3 * (hh_vocab_max_token_len
+ * + 3) is always enough; 64 suffices for pieces of up to ~18 bytes. */
 int hh_detok_push(hh_detok_t *d, int32_t id, char *out, size_t cap);
 /* Flushes held-back bytes of an unfinished sequence (as U+FFFD). */
 int hh_detok_flush(hh_detok_t *d, char *out, size_t cap);

@@ -56,7 +56,8 @@ struct hh_vocab {
     bool    add_bos, add_eos, add_space_prefix, ignore_merges;
 
     /* Ids of CONTROL / USER_DEFINED / UNKNOWN tokens that may appear in
-     * text, longest text first (partitioning tries longer ones first). */
+     * text, sorted by first byte, then longest text first (partitioning
+     * tries the longest match at each position). */
     int32_t *specials;
     int32_t  n_specials;
 
