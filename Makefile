@@ -20,7 +20,7 @@ CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
 INCS     := -Isrc
 DEPFLAGS  = -MMD -MP
-PKGS     := libcjson libpcre2-8 libutf8proc
+PKGS     := libcjson libpcre2-8 libutf8proc libmicrohttpd sqlite3 libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?=
@@ -50,7 +50,7 @@ BIN   := $(BUILD)/hoheit
 TESTS := $(BUILD)/hoheit-tests
 LIBA  := $(BUILD)/libhoheit.a
 
-.PHONY: all test check sanitize fuzz bench deps clean serve
+.PHONY: all test test-node check sanitize fuzz bench deps clean serve
 all: $(BIN) $(TESTS)
 
 deps:
@@ -83,6 +83,11 @@ $(TESTS): $(TEST_OBJ) $(LIBA)
 test: deps
 	@$(MAKE) --no-print-directory all
 	HOHEIT_BIN=$(abspath $(BIN)) $(TESTS) $(T)
+	@if [ -z "$(T)" ]; then $(MAKE) --no-print-directory test-node; fi
+
+# The official OpenAI npm client against a running `hoheit serve` (stories260K).
+test-node: $(BIN)
+	@bash tests/node/run.sh $(abspath $(BIN))
 
 check: test
 
@@ -106,6 +111,13 @@ fuzz: deps
 
 bench: deps all
 	bash bench/run.sh
+
+# Serves ./hoheit-data on :8080; puts the tiny demo model there if none is present.
+DATA ?= ./hoheit-data
+serve: deps all
+	@mkdir -p $(DATA)/models
+	@ls $(DATA)/models/*.gguf >/dev/null 2>&1 || cp ../shared/testdata/models/stories260K.gguf $(DATA)/models/
+	$(BIN) serve --data $(DATA)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -12,7 +12,16 @@ PKGS=(
   libpcre2-dev libutf8proc-dev              # tokenizers: pre-tokenizer regexes, NFD
   python3 python3-numpy                     # ../shared/tools/mkgguf.py (benchmark models)
   time                                      # /usr/bin/time -v for RSS in make bench
+  libmicrohttpd-dev                         # HTTP server (hoheit serve)
+  libsqlite3-dev                            # store: users, keys (later documents, audit)
+  libsodium-dev                             # API key hashes, random keys
+  wrk                                       # HTTP load benchmark
 )
+# The OpenAI npm client tests need node + npm; Debian's packages only when no
+# node is installed (a NodeSource nodejs already ships npm and conflicts).
+if ! command -v node >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,577 @@
+/* store_sqlite.c - the SQLite backend of store.h: schema migrations, users,
+ * API keys (keyed BLAKE2b hashes, lookup by prefix). */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SECRET_LEN 32
+#define HASH_LEN   32
+
+struct hh_store {
+    sqlite3        *db;
+    pthread_mutex_t mu;
+    unsigned char   secret[SECRET_LEN];
+};
+
+/* Migrations in order; version i+1 is reached by running g_migrations[i].
+ * Append only: a released migration is never edited. */
+static const char *const g_migrations[] = {
+    /* 1: users and API keys */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin','member','auditor','approver')),"
+    "  created_at INTEGER NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE api_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  prefix TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  last_used_at INTEGER);"
+    "CREATE INDEX api_keys_prefix ON api_keys(prefix);",
+};
+#define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
+
+static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
+{
+    return hh_err_set(err, HH_EIO, -1, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
+}
+
+bool hh_store_role_valid(const char *role)
+{
+    static const char *const roles[] = { "admin", "member", "auditor", "approver" };
+    if (!role)
+        return false;
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (!strcmp(role, roles[i]))
+            return true;
+    return false;
+}
+
+static int mkdir_p(const char *path, hh_err_t *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return hh_err_set(err, HH_EINVAL, -1, "store: bad data directory path");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+                return hh_err_set(err, HH_EIO, -1, "store: cannot create %s: %s", buf, strerror(errno));
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+/* Reads DATA/secret.key, or creates it (0600) with fresh random bytes. */
+static int load_secret(hh_store_t *s, const char *dir, hh_err_t *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/secret.key", dir) >= (int)sizeof path)
+        return hh_err_set(err, HH_EINVAL, -1, "store: data directory path too long");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = read(fd, s->secret, SECRET_LEN);
+        close(fd);
+        if (r != SECRET_LEN)
+            return hh_err_set(err, HH_EFORMAT, -1, "store: %s is not %d bytes", path, SECRET_LEN);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return hh_err_set(err, HH_EIO, -1, "store: cannot read %s: %s", path, strerror(errno));
+    randombytes_buf(s->secret, SECRET_LEN);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hh_err_set(err, HH_EIO, -1, "store: cannot create %s: %s", path, strerror(errno));
+    ssize_t w = write(fd, s->secret, SECRET_LEN);
+    int rc = (w == SECRET_LEN && fsync(fd) == 0) ? 0 : -1;
+    close(fd);
+    if (rc)
+        return hh_err_set(err, HH_EIO, -1, "store: cannot write %s", path);
+    return 0;
+}
+
+static int exec_sql(hh_store_t *s, const char *sql, hh_err_t *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = hh_err_set(err, HH_EIO, -1, "store: %s", msg ? msg : "exec failed");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int read_version(hh_store_t *s, int *version, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "schema_version");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, "schema_version");
+}
+
+/* Brings the schema to N_MIGRATIONS inside one transaction (BEGIN
+ * IMMEDIATE, so two processes opening at once do not both migrate). */
+static int migrate(hh_store_t *s, hh_err_t *err)
+{
+    int rc = exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", err);
+    if (rc)
+        return rc;
+    if ((rc = exec_sql(s, "BEGIN IMMEDIATE", err)))
+        return rc;
+    int v = 0;
+    if ((rc = read_version(s, &v, err)))
+        goto fail;
+    if (v > N_MIGRATIONS) {
+        rc = hh_err_set(err, HH_EFORMAT, -1, "store: database schema %d is newer than this program (%d)", v,
+                        N_MIGRATIONS);
+        goto fail;
+    }
+    for (; v < N_MIGRATIONS; v++) {
+        if ((rc = exec_sql(s, g_migrations[v], err)))
+            goto fail;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", -1, &st,
+                               NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "schema_version");
+            goto fail;
+        }
+        sqlite3_bind_int(st, 1, v + 1);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+        int sr = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (sr != SQLITE_DONE) {
+            rc = db_fail(s, err, "schema_version");
+            goto fail;
+        }
+    }
+    return exec_sql(s, "COMMIT", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return hh_err_set(err, HH_EIO, -1, "store: libsodium failed to initialize");
+    int rc = mkdir_p(data_dir, err);
+    if (rc)
+        return rc;
+    hh_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    if ((rc = load_secret(s, data_dir, err)))
+        goto fail;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/hoheit.db", data_dir) >= (int)sizeof path) {
+        rc = hh_err_set(err, HH_EINVAL, -1, "store: data directory path too long");
+        goto fail;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = db_fail(s, err, path);
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", err)))
+        goto fail;
+    if ((rc = migrate(s, err)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    hh_store_close(s);
+    return rc;
+}
+
+void hh_store_close(hh_store_t *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close(s->db);
+    sodium_memzero(s->secret, sizeof s->secret);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int hh_store_schema_version(hh_store_t *s, int *version, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = read_version(s, version, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_user_count(hh_store_t *s, int64_t *n, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM users", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        rc = db_fail(s, err, "count users");
+    else
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* Caller holds the mutex. */
+static int user_get_locked(hh_store_t *s, const char *name, hh_store_user_t *out, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, name, role, created_at, disabled FROM users WHERE name = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(s, err, "get user");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st), rc = 0;
+    if (sr == SQLITE_ROW) {
+        if (out) {
+            memset(out, 0, sizeof *out);
+            out->id = sqlite3_column_int64(st, 0);
+            copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
+            copy_text(out->role, sizeof out->role, sqlite3_column_text(st, 2));
+            out->created_at = sqlite3_column_int64(st, 3);
+            out->disabled = sqlite3_column_int(st, 4) != 0;
+        }
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
+    } else {
+        rc = db_fail(s, err, "get user");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hh_store_user_get(hh_store_t *s, const char *name, hh_store_user_t *out, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = user_get_locked(s, name, out, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_user_ensure(hh_store_t *s, const char *name, const char *role, hh_store_user_t *out, bool *created,
+                         hh_err_t *err)
+{
+    if (created)
+        *created = false;
+    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
+        return hh_err_set(err, HH_EINVAL, -1, "store: user name must be 1..%d bytes", HH_STORE_NAME_MAX - 1);
+    if (!hh_store_role_valid(role))
+        return hh_err_set(err, HH_EINVAL, -1, "store: unknown role '%s' (admin, member, auditor, approver)",
+                          role ? role : "");
+    hh_store_user_t u;
+    pthread_mutex_lock(&s->mu);
+    int rc = user_get_locked(s, name, &u, NULL);
+    if (rc == 0) {
+        if (strcmp(u.role, role) != 0)
+            rc = hh_err_set(err, HH_EINVAL, -1, "store: user '%s' exists with role %s", name, u.role);
+        goto done;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = db_fail(s, err, "create user");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+    int sr = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (sr != SQLITE_DONE) {
+        rc = db_fail(s, err, "create user");
+        goto done;
+    }
+    if (created)
+        *created = true;
+    rc = user_get_locked(s, name, &u, err);
+done:
+    pthread_mutex_unlock(&s->mu);
+    if (rc == 0 && out)
+        *out = u;
+    return rc;
+}
+
+/* Hex of the keyed BLAKE2b-256 of key. hex needs 2 * HASH_LEN + 1 bytes. */
+static void key_hash(const hh_store_t *s, const char *key, char *hex)
+{
+    unsigned char h[HASH_LEN];
+    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), s->secret, sizeof s->secret);
+    sodium_bin2hex(hex, 2 * HASH_LEN + 1, h, sizeof h);
+    sodium_memzero(h, sizeof h);
+}
+
+#define KEY_COLS                                                                                           \
+    "k.id, k.user_id, u.name, u.role, k.prefix, k.created_at, COALESCE(k.revoked_at, 0), "                 \
+    "COALESCE(k.last_used_at, 0)"
+
+static void read_key_row(sqlite3_stmt *st, hh_store_key_t *k)
+{
+    memset(k, 0, sizeof *k);
+    k->id = sqlite3_column_int64(st, 0);
+    k->user_id = sqlite3_column_int64(st, 1);
+    copy_text(k->user, sizeof k->user, sqlite3_column_text(st, 2));
+    copy_text(k->role, sizeof k->role, sqlite3_column_text(st, 3));
+    copy_text(k->prefix, sizeof k->prefix, sqlite3_column_text(st, 4));
+    k->created_at = sqlite3_column_int64(st, 5);
+    k->revoked_at = sqlite3_column_int64(st, 6);
+    k->last_used_at = sqlite3_column_int64(st, 7);
+}
+
+int hh_store_key_create(hh_store_t *s, int64_t user_id, char *key_out, size_t cap, hh_store_key_t *info,
+                        hh_err_t *err)
+{
+    if (!key_out || cap < HH_KEY_LEN + 1)
+        return hh_err_set(err, HH_EINVAL, -1, "store: key buffer needs %d bytes", HH_KEY_LEN + 1);
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    memcpy(key_out, "hk_", 3);
+    sodium_bin2base64(key_out + 3, cap - 3, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof raw);
+    char prefix[HH_KEY_PREFIX_LEN + 1];
+    memcpy(prefix, key_out, HH_KEY_PREFIX_LEN);
+    prefix[HH_KEY_PREFIX_LEN] = '\0';
+    char hex[2 * HASH_LEN + 1];
+    key_hash(s, key_out, hex);
+
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO api_keys (user_id, prefix, hash, created_at) VALUES (?, ?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK) {
+        rc = db_fail(s, err, "create key");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_fail(s, err, "create key (does the user exist?)");
+        goto done;
+    }
+    sqlite3_int64 id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (info) {
+        if (sqlite3_prepare_v2(s->db, "SELECT " KEY_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?",
+                               -1, &st, NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "read key");
+            goto done;
+        }
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            rc = db_fail(s, err, "read key");
+            goto done;
+        }
+        read_key_row(st, info);
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        sodium_memzero(key_out, cap);
+    return rc;
+}
+
+static bool key_well_formed(const char *key)
+{
+    if (!key || strncmp(key, "hk_", 3) != 0 || strlen(key) != HH_KEY_LEN)
+        return false;
+    for (const char *p = key + 3; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+int hh_store_key_verify(hh_store_t *s, const char *key, hh_store_key_t *out, hh_err_t *err)
+{
+    if (!key_well_formed(key))
+        return hh_err_set(err, HH_ENOENT, -1, "invalid API key");
+    char prefix[HH_KEY_PREFIX_LEN + 1];
+    memcpy(prefix, key, HH_KEY_PREFIX_LEN);
+    prefix[HH_KEY_PREFIX_LEN] = '\0';
+    char hex[2 * HASH_LEN + 1];
+    key_hash(s, key, hex);
+
+    pthread_mutex_lock(&s->mu);
+    int rc = hh_err_set(err, HH_ENOENT, -1, "invalid API key");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " KEY_COLS ", k.hash, u.disabled FROM api_keys k JOIN users u ON u.id = k.user_id "
+                           "WHERE k.prefix = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(s, err, "verify key");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
+    hh_store_key_t k;
+    bool found = false;
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *h = sqlite3_column_text(st, 8);
+        if (!h || strlen((const char *)h) != 2 * HASH_LEN)
+            continue;
+        if (sodium_memcmp(h, hex, 2 * HASH_LEN) != 0)
+            continue;
+        read_key_row(st, &k);
+        if (k.revoked_at == 0 && sqlite3_column_int(st, 9) == 0)
+            found = true;
+        break;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!found)
+        goto done;
+    hh_err_clear(err);
+    rc = 0;
+    /* last_used_at is written at most once a minute: every write is an
+     * fsync (synchronous=FULL), too dear for each request. */
+    int64_t now = (int64_t)time(NULL);
+    if (now - k.last_used_at >= 60 &&
+        sqlite3_prepare_v2(s->db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, k.id);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            k.last_used_at = now;
+    }
+    if (out)
+        *out = k;
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_key_list(hh_store_t *s, hh_store_key_t **out, size_t *n, hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    hh_store_key_t *arr = NULL;
+    size_t cnt = 0, cap = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT " KEY_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY k.id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(s, err, "list keys");
+        goto done;
+    }
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            hh_store_key_t *na = realloc(arr, nc * sizeof *na);
+            if (!na) {
+                rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+                goto done;
+            }
+            arr = na;
+            cap = nc;
+        }
+        read_key_row(st, &arr[cnt++]);
+    }
+    if (sr != SQLITE_DONE)
+        rc = db_fail(s, err, "list keys");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n = cnt;
+    return 0;
+}
+
+int hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
+{
+    if (!id_or_prefix || !id_or_prefix[0])
+        return hh_err_set(err, HH_EINVAL, -1, "store: no key named");
+    bool by_id = true;
+    for (const char *p = id_or_prefix; *p; p++)
+        if (*p < '0' || *p > '9')
+            by_id = false;
+    if (by_id && strlen(id_or_prefix) > 18)
+        return hh_err_set(err, HH_ENOENT, -1, "store: no key %s", id_or_prefix);
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    const char *sql = by_id ? "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+                            : "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL";
+    if (!by_id) {
+        /* A prefix must name one key. */
+        if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM api_keys WHERE prefix = ?", -1, &st, NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "revoke key");
+            goto done;
+        }
+        sqlite3_bind_text(st, 1, id_or_prefix, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            rc = db_fail(s, err, "revoke key");
+            goto done;
+        }
+        int64_t cnt = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (cnt > 1) {
+            rc = hh_err_set(err, HH_EINVAL, -1, "store: prefix %s names %lld keys; revoke by id", id_or_prefix,
+                            (long long)cnt);
+            goto done;
+        }
+    }
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(s, err, "revoke key");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+    if (by_id)
+        sqlite3_bind_int64(st, 2, strtoll(id_or_prefix, NULL, 10));
+    else
+        sqlite3_bind_text(st, 2, id_or_prefix, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_fail(s, err, "revoke key");
+        goto done;
+    }
+    if (sqlite3_changes(s->db) == 0)
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no active key %s", id_or_prefix);
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
