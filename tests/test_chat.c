@@ -164,6 +164,9 @@ TEST(chat_render_mistral)
 {
     ASSERT_RENDER(HH_CHAT_MISTRAL_V1, k_chat, 4, NULL, true, "<s>", "</s>",
         "<s> [INST] You are terse.\n\nHello!  [/INST] Hi there.</s> [INST] What is 2+2? [/INST]");
+    /* What the Mixtral v0.1 template renders for the same turns minus the system message. */
+    ASSERT_RENDER(HH_CHAT_MISTRAL_LEGACY, k_chat + 1, 3, NULL, true, "<s>", "</s>",
+        "<s>[INST] Hello!  [/INST]Hi there.</s>[INST] What is 2+2? [/INST]");
     /* v3 / Nemo put the system prompt into the last message, when it is a user one. */
     ASSERT_RENDER(HH_CHAT_MISTRAL_V3, k_chat, 4, NULL, true, "<s>", "</s>",
         "<s>[INST] Hello! [/INST] Hi there.</s>[INST] You are terse.\n\nWhat is 2+2?[/INST]");
@@ -300,6 +303,13 @@ TEST(chat_detect_real_templates)
     /* Mistral 7B v0.1/v0.2 (updated), v0.3, Nemo, Large 2411, Small 3. */
     ASSERT_DETECT("{%- if loop.first and system_message is defined %}\n            {{- ' [INST] ' + "
                   "system_message + '\\n\\n' + message['content'] + ' [/INST]' }}", HH_CHAT_MISTRAL_V1);
+    /* Mixtral 8x7B Instruct v0.1 (complete). */
+    ASSERT_DETECT("{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 "
+                  "== 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+                  "{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% "
+                  "elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ "
+                  "raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}",
+                  HH_CHAT_MISTRAL_LEGACY);
     ASSERT_DETECT("{%- if loop.last and system_message is defined %}\n            {{- \"[INST] \" + "
                   "system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }}", HH_CHAT_MISTRAL_V3);
     ASSERT_DETECT("{%- if loop.last and system_message is defined %}\n            {{- \"[INST]\" + "

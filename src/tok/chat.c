@@ -160,6 +160,7 @@ static const char *const k_names[HH_CHAT_FORMAT_COUNT] = {
     [HH_CHAT_PHI3] = "phi3",
     [HH_CHAT_PHI3_LEGACY] = "phi3-legacy",
     [HH_CHAT_PHI4] = "phi4",
+    [HH_CHAT_MISTRAL_LEGACY] = "mistral-legacy",
 };
 
 static const struct { const char *alias; hh_chat_format_t f; } k_aliases[] = {
@@ -279,8 +280,10 @@ static bool detect_family(const char *t, hh_chat_format_t *f)
             *f = has_quoted(t, "[SYSTEM_PROMPT] ", true) ? HH_CHAT_MISTRAL_V7 : HH_CHAT_MISTRAL_V7_TEKKEN;
         else if (has(t, "<<SYS>>"))
             *f = HH_CHAT_LLAMA2;
-        else if (has_quoted(t, " [/INST]", false) || has_quoted(t, " [INST]", false))
+        else if (has_quoted(t, " [INST]", false))
             *f = HH_CHAT_MISTRAL_V1;
+        else if (has_quoted(t, " [/INST]", false))
+            *f = HH_CHAT_MISTRAL_LEGACY; /* '[INST] ' ... ' [/INST]' without the leading space */
         else if (has_quoted(t, "[INST]", true))
             *f = HH_CHAT_MISTRAL_V3_TEKKEN;
         else
@@ -590,6 +593,38 @@ static void render_mistral_v1(render_t *r)
     }
 }
 
+/* The first Mistral 7B / Mixtral v0.1 template: no space before [INST] or
+ * the answer; it rejects system messages, which are folded into the first
+ * user turn here as v1 does. */
+static void render_mistral_legacy(render_t *r)
+{
+    size_t i = 0;
+    const char *sys = NULL;
+    if (r->n > 0 && r->m[0].role == HH_ROLE_SYSTEM) {
+        sys = nz(r->m[0].content);
+        i = 1;
+    }
+    sb_puts(&r->b, r->p->bos_text);
+    for (size_t j = 0; i < r->n; i++, j++) {
+        const hh_chat_msg_t *m = &r->m[i];
+        if (m->role == HH_ROLE_USER) {
+            sb_puts(&r->b, "[INST] ");
+            if (j == 0 && sys) {
+                sb_puts(&r->b, sys);
+                sb_puts(&r->b, "\n\n");
+            }
+            sb_puts(&r->b, m->content);
+            sb_puts(&r->b, " [/INST]");
+        } else if (m->role == HH_ROLE_ASSISTANT) {
+            sb_puts(&r->b, m->content);
+            sb_puts(&r->b, r->p->eos_text);
+        } else {
+            fail(r, HH_EINVAL, i, "mistral-legacy accepts a system message only first");
+            return;
+        }
+    }
+}
+
 /* [AVAILABLE_TOOLS] block of the v3 template: each tool's function object
  * re-emitted key by key, string values pasted raw (as the template does),
  * "return" left out. */
@@ -879,6 +914,7 @@ int hh_chat_render(hh_chat_format_t f, const hh_chat_msg_t *msgs, size_t n, cons
     case HH_CHAT_PHI3: render_phi3(&r); break;
     case HH_CHAT_PHI3_LEGACY: render_phi3_legacy(&r); break;
     case HH_CHAT_PHI4: render_phi4(&r); break;
+    case HH_CHAT_MISTRAL_LEGACY: render_mistral_legacy(&r); break;
     case HH_CHAT_FORMAT_COUNT: break;
     }
     if (r.rc != 0) {

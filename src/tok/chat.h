@@ -66,6 +66,7 @@ typedef enum hh_chat_format {
     HH_CHAT_PHI3,              /* [phi3] <|system|>/<|user|>/<|assistant|> ... <|end|> */
     HH_CHAT_PHI3_LEGACY,       /* [phi3-legacy] first Phi-3 template: no system, prompt after each user turn */
     HH_CHAT_PHI4,              /* [phi4] <|im_start|>role<|im_sep|>...<|im_end|> */
+    HH_CHAT_MISTRAL_LEGACY,    /* [mistral-legacy] first Mistral/Mixtral v0.1 template: "[INST] ... [/INST]answer</s>" */
     HH_CHAT_FORMAT_COUNT
 } hh_chat_format_t;
 
