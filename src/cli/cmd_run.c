@@ -19,8 +19,9 @@
 
 /* Largest prompt file accepted (bytes); far beyond any context window. */
 #define RUN_MAX_PROMPT_FILE (64u << 20)
-/* Output buffer for one token's text; pieces are far shorter. */
-#define RUN_PIECE_CAP 4096
+/* Output buffer for one token's text beyond what the vocabulary needs
+ * (tok.h: 3 * (longest token + 3) bytes); also holds " <id>" without one. */
+#define RUN_PIECE_SLACK 64
 
 struct run_opts {
     const char *model;
@@ -389,6 +390,8 @@ int hh_cmd_run(int argc, char **argv)
     hh_sampler_t *smpl = NULL;
     int32_t *prompt = NULL;
     size_t n_prompt = 0;
+    char *piece = NULL;      /* (piece_cap) one token's text for the streaming detokenizer */
+    size_t piece_cap = 0;
     int rc;
 
     stage = "loading the model";
@@ -463,14 +466,20 @@ int hh_cmd_run(int argc, char **argv)
      * evaluate the new token. */
     stage = "generating";
     hh_detok_t dt;
-    char piece[RUN_PIECE_CAP];
+    /* Sized from the vocabulary: a fixed buffer makes hh_detok_push fail
+     * with HH_EFULL on tokens longer than it. */
+    piece_cap = RUN_PIECE_SLACK + (vocab ? 3 * ((size_t)hh_vocab_max_token_len(vocab) + 3) : 0);
+    if ((piece = malloc(piece_cap)) == NULL) {
+        rc = hh_err_set(&err, HH_ENOMEM, -1, "output buffer of %zu bytes", piece_cap);
+        goto fail;
+    }
     if (vocab != NULL) {
         /* Feed the prompt through the detokenizer, discarding its text, so
          * the output is exactly what the continuation adds: SPM's leading
          * space is dropped only when the prompt holds no text (BOS only). */
         hh_detok_init(&dt, vocab, false);
         for (size_t i = 0; i < n_prompt; i++)
-            (void)hh_detok_push(&dt, prompt[i], piece, sizeof piece);
+            (void)hh_detok_push(&dt, prompt[i], piece, piece_cap);
     }
     int n_gen = 0;
     int32_t pos = (int32_t)n_prompt;
@@ -497,8 +506,8 @@ int hh_cmd_run(int argc, char **argv)
         n_gen++;
         if (o.n_logprobs > 0)
             print_logprobs(&lp, vocab, pos);
-        int n = vocab ? hh_detok_push(&dt, tok, piece, sizeof piece)
-                      : snprintf(piece, sizeof piece, "%s%d", n_gen > 1 ? " " : "", (int)tok);
+        int n = vocab ? hh_detok_push(&dt, tok, piece, piece_cap)
+                      : snprintf(piece, piece_cap, "%s%d", n_gen > 1 ? " " : "", (int)tok);
         if (n < 0)
             HH_LOGW("token %d has no printable text (%s)", (int)tok, hh_strerror(n));
         else if ((rc = emit(piece, n)) < 0) {
@@ -518,7 +527,7 @@ int hh_cmd_run(int argc, char **argv)
         pos++;
     }
     double t_gen = now_s() - t0;
-    int n = vocab ? hh_detok_flush(&dt, piece, sizeof piece) : 0;
+    int n = vocab ? hh_detok_flush(&dt, piece, piece_cap) : 0;
     if (n > 0 && (rc = emit(piece, n)) < 0) {
         hh_err_set(&err, rc, -1, "cannot write to stdout");
         goto fail;
@@ -544,6 +553,7 @@ fail:
 cleanup:
     hh_sampler_free(smpl);
     hh_ctx_free(ctx);
+    free(piece);
     free(prompt);
     hh_vocab_free(vocab);
     hh_model_free(model);
