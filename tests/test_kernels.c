@@ -620,3 +620,155 @@ cleanup:
     hh_gguf_close(gq);
     hh_gguf_close(gf);
 }
+
+/* ---- quantized activations and integer dots (qdot_*.c) --------------------- */
+
+/* |qdot - float64 dot of the dequantized weights and activations| <=
+ * TOL_QDOT_REL * sum |w_i * x_i| (the integer sums are exact; only the F32
+ * combination of per-block sums rounds, and K-quant minimums are applied
+ * through activation sums, which can cancel). */
+#define TOL_QDOT_REL 2e-5
+/* An activation rounded to 8 bits is within half a step (d / 2) of the
+ * input. Q8_0 stores the step as F16 after rounding with the F32 step, so
+ * up to 127 times the F16 rounding of the step (2^-11 relative, or
+ * 2^-25 absolute where the step is a subnormal half) come on top. */
+#define TOL_ACT_STEP_K  0.5001
+#define TOL_ACT_STEP_Q8 (0.5001 + 127.0 / 2048.0)
+
+static const hh_type_t k_qdot_types[] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q6_K };
+
+static const type_case_t *type_case(hh_type_t t)
+{
+    for (int i = 0; i < N_TYPES; i++)
+        if (k_types[i].type == t) return &k_types[i];
+    return NULL;
+}
+
+/* Dequantizes an activation row of type at (Q8_0 or Q8_K). */
+static void act_dequant(hh_type_t at, const void *q, float *out, int64_t n)
+{
+    if (at == HH_TYPE_Q8_0) {
+        const hh_block_q8_0 *b = q;
+        for (int64_t i = 0; i < n; i++) out[i] = hh_fp16_to_f32(b[i / 32].d) * (float)b[i / 32].qs[i % 32];
+    } else {
+        const hh_block_q8_K *b = q;
+        for (int64_t i = 0; i < n; i++) out[i] = b[i / 256].d * (float)b[i / 256].qs[i % 256];
+    }
+}
+
+TEST(kernels_quant_act_matches_ref_bit_for_bit)
+{
+    const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
+    const int64_t n = ROW_MAX;
+    float *x = malloc(n * sizeof(float)), *back = malloc(n * sizeof(float));
+    uint8_t *qr = malloc(n * 2), *qk = malloc(n * 2);
+    ASSERT_TRUE(x && back && qr && qk);
+    uint64_t seed = 7;
+    const hh_type_t ats[2] = { HH_TYPE_Q8_0, HH_TYPE_Q8_K };
+    for (int r = 0; r < 4; r++) {
+        for (int64_t i = 0; i < n; i++) x[i] = rng_unit(&seed) * (r == 3 ? 1e-3f : 3.0f);
+        for (int i = 0; i < 256; i++) x[i] = 0.0f;                 /* an all-zero block */
+        x[300] = 0.5f * (float)(r + 1);                           /* exact ties round to even */
+        for (int a = 0; a < 2; a++) {
+            size_t bytes;
+            ASSERT_EQ_INT(hh_type_row_size(ats[a], n, &bytes), HH_OK);
+            ref->quant_act[ats[a]](x, qr, n);
+            /* the reference itself: every value within TOL_ACT_STEP steps */
+            act_dequant(ats[a], qr, back, n);
+            int blk = ats[a] == HH_TYPE_Q8_0 ? 32 : 256;
+            for (int64_t i = 0; i < n; i++) {
+                float d = ats[a] == HH_TYPE_Q8_0 ? hh_fp16_to_f32(((hh_block_q8_0 *)qr)[i / 32].d)
+                                                 : ((hh_block_q8_K *)qr)[i / 256].d;
+                double tol = ats[a] == HH_TYPE_Q8_0 ? TOL_ACT_STEP_Q8 * d + 127.0 * 0x1p-25 : TOL_ACT_STEP_K * d + 1e-30;
+                if (!(fabsf(back[i] - x[i]) <= tol)) {
+                    hh_test_fail(__FILE__, __LINE__, "%s value %lld (block of %d): expected %.9g, got %.9g (step %g)",
+                                 hh_type_name(ats[a]), (long long)i, blk, x[i], back[i], d);
+                    goto done;
+                }
+            }
+            if (ats[a] == HH_TYPE_Q8_K) {
+                const hh_block_q8_K *b = (const hh_block_q8_K *)qr;
+                for (int j = 0; j < 16; j++) {
+                    int s = 0;
+                    for (int l = 0; l < 16; l++) s += b[1].qs[16 * j + l];
+                    ASSERT_EQ_INT(b[1].bsums[j], s);
+                }
+            }
+            for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+                const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+                if (k == NULL) continue;
+                memset(qk, 0xa5, bytes);
+                k->quant_act[ats[a]](x, qk, n);
+                for (size_t i = 0; i < bytes; i++) {
+                    if (qk[i] != qr[i]) {
+                        hh_test_fail(__FILE__, __LINE__, "%s %s byte %zu: expected 0x%02x, got 0x%02x",
+                                     hh_isa_name((hh_isa_t)isa), hh_type_name(ats[a]), i, qr[i], qk[i]);
+                        goto done;
+                    }
+                }
+            }
+        }
+    }
+done:
+    free(x); free(back); free(qr); free(qk);
+}
+
+TEST(kernels_qdot_matches_f64_and_columns_agree)
+{
+    const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
+    const int NC = HH_QDOT_MAX_COLS;
+    uint8_t *w = malloc(ROW_MAX * 4), *xq = malloc((size_t)NC * ROW_MAX * 2);
+    float *deq = malloc(ROW_MAX * sizeof(float)), *x = malloc(ROW_MAX * sizeof(float));
+    float *xd = malloc((size_t)NC * ROW_MAX * sizeof(float));
+    ASSERT_TRUE(w && xq && deq && x && xd);
+    uint64_t seed = 11;
+    double worst = 0.0;
+    for (size_t ti = 0; ti < sizeof k_qdot_types / sizeof k_qdot_types[0]; ti++) {
+        const type_case_t *tc = type_case(k_qdot_types[ti]);
+        ASSERT_TRUE(tc != NULL && ref->qdot[tc->type] != NULL);
+        const hh_type_t at = (hh_type_t)ref->act_type[tc->type];
+        int64_t ns[8];
+        int nn = row_lengths(tc, ns);
+        for (int j = 0; j < nn; j++) {
+            const int64_t n = ns[j];
+            size_t xs;
+            ASSERT_EQ_INT(hh_type_row_size(at, n, &xs), HH_OK);
+            fill_random(tc, w, n, &seed);
+            ref->dequant[tc->type](w, deq, n);
+            for (int c = 0; c < NC; c++) {
+                for (int64_t i = 0; i < n; i++) x[i] = rng_unit(&seed) * 2.0f;
+                ref->quant_act[at](x, xq + (size_t)c * xs, n);
+                act_dequant(at, xq + (size_t)c * xs, xd + (size_t)c * n, n);
+            }
+            for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+                const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+                if (k == NULL) continue;
+                ASSERT_TRUE(k->qdot[tc->type] != NULL && k->act_type[tc->type] == (uint32_t)at);
+                float all[HH_QDOT_MAX_COLS];
+                k->qdot[tc->type](n, w, xq, xs, NC, all);
+                for (int nc = 1; nc <= NC; nc++) {
+                    float got[HH_QDOT_MAX_COLS];
+                    k->qdot[tc->type](n, w, xq, xs, nc, got);
+                    for (int c = 0; c < nc; c++) {
+                        double exact = 0.0, mag = 0.0;
+                        for (int64_t i = 0; i < n; i++) {
+                            exact += (double)deq[i] * xd[(size_t)c * n + i];
+                            mag += fabs((double)deq[i] * xd[(size_t)c * n + i]);
+                        }
+                        double e = fabs(got[c] - exact) / (mag + 1e-30);
+                        if (e > worst) worst = e;
+                        if (!(e <= TOL_QDOT_REL) || got[c] != all[c]) {
+                            hh_test_fail(__FILE__, __LINE__,
+                                         "%s %s n=%lld col %d/%d: expected %.9g (f64), got %.9g, with 4 columns %.9g",
+                                         hh_isa_name((hh_isa_t)isa), tc->name, (long long)n, c, nc, exact, got[c], all[c]);
+                            goto done;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    printf("    worst |qdot - f64| / sum|w*x| = %.3g (TOL_QDOT_REL %g)\n", worst, TOL_QDOT_REL);
+done:
+    free(w); free(xq); free(deq); free(x); free(xd);
+}

@@ -232,9 +232,11 @@ static int32_t argmax(const float *x, int n)
     return best;
 }
 
-static hh_ctx_t *make_ctx(const hh_model_t *m, int n_ctx, int n_seq, int n_batch, int threads, hh_kv_type_t kv)
+static hh_ctx_t *make_ctx_ex(const hh_model_t *m, int n_ctx, int n_seq, int n_batch, int threads, hh_kv_type_t kv,
+                             bool exact)
 {
     hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.exact = exact;
     cp.n_ctx = n_ctx;
     cp.n_seq = n_seq;
     cp.n_batch = n_batch;
@@ -247,6 +249,12 @@ static hh_ctx_t *make_ctx(const hh_model_t *m, int n_ctx, int n_seq, int n_batch
         return NULL;
     }
     return c;
+}
+
+/* A context on the default (fast, tier B) path. */
+static hh_ctx_t *make_ctx(const hh_model_t *m, int n_ctx, int n_seq, int n_batch, int threads, hh_kv_type_t kv)
+{
+    return make_ctx_ex(m, n_ctx, n_seq, n_batch, threads, kv, false);
 }
 
 /* Decodes ids as one batch with every position's logits into out (n x vocab). */
@@ -295,14 +303,14 @@ typedef struct tier_result {
 
 /* Batched logits of the inputs, free greedy decoding and teacher-forced
  * decoding along the reference's greedy ids. */
-static int run_reference(const ref_t *r, hh_model_t *m, hh_kv_type_t kv, int threads,
+static int run_reference(const ref_t *r, hh_model_t *m, hh_kv_type_t kv, int threads, bool exact,
                          const float *want_logits, const int32_t *want_greedy, const float *want_greedy_logits,
                          int prefix, tier_result_t *res)
 {
     const int V = r->n_vocab;
     float *got = malloc(sizeof(float) * (size_t)r->n_in * V);
     float *got_g = malloc(sizeof(float) * (size_t)GREEDY_STEPS * V);
-    hh_ctx_t *c = make_ctx(m, 256, 1, 64, threads, kv);
+    hh_ctx_t *c = make_ctx_ex(m, 256, 1, 64, threads, kv, exact);
     int rc = HH_ENOMEM;
     if (!got || !got_g || !c) goto done;
     if ((rc = decode_all(c, r->in_ids, r->n_in, V, got)) != HH_OK) goto done;
@@ -350,12 +358,12 @@ static void check_references(hh_kv_type_t kv)
         hh_model_t *m = load(r->gguf);
         if (m == NULL) { failures++; continue; }
         tier_result_t a = {0}, b = {0};
-        int rc = run_reference(r, m, kv, 1, r->logits_a, r->greedy_a, r->greedy_logits_a, r->tol_a.greedy_prefix, &a);
+        int rc = run_reference(r, m, kv, 1, true, r->logits_a, r->greedy_a, r->greedy_logits_a, r->tol_a.greedy_prefix, &a);
         bool ok_a = rc == HH_OK && within(a.batch, &r->tol_a) && within(a.teacher, &r->tol_a) &&
                     a.greedy_ok == r->tol_a.greedy_prefix;
         bool ok_b = true;
         if (rc == HH_OK && kv == HH_KV_F32) {
-            rc = run_reference(r, m, kv, 1, r->logits_b, r->greedy_b, r->greedy_logits_b, r->tol_b.greedy_prefix, &b);
+            rc = run_reference(r, m, kv, 1, false, r->logits_b, r->greedy_b, r->greedy_logits_b, r->tol_b.greedy_prefix, &b);
             ok_b = rc == HH_OK && within(b.batch, &r->tol_b) && within(b.teacher, &r->tol_b) &&
                    b.greedy_ok == r->tol_b.greedy_prefix;
         }

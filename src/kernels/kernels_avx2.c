@@ -218,4 +218,5 @@ void hh_kernels_fill_avx2(hh_kernels_t *k)
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
 #undef SET
+    hh_qdot_fill_avx2(k);
 }

@@ -21,6 +21,13 @@ void hh_kernels_fill_ref(hh_kernels_t *k);
 void hh_kernels_fill_avx2(hh_kernels_t *k);
 void hh_kernels_fill_avx512(hh_kernels_t *k);
 #endif
+/* Quantized-activation kernels (qdot_*.c): each sets quant_act / qdot /
+ * act_type entries of an already filled table. */
+void hh_qdot_fill_ref(hh_kernels_t *k);
+#if defined(__x86_64__)
+void hh_qdot_fill_avx2(hh_kernels_t *k);
+void hh_qdot_fill_avx512(hh_kernels_t *k);
+#endif
 #if defined(__aarch64__)
 void hh_kernels_fill_neon(hh_kernels_t *k);
 #endif

@@ -271,4 +271,5 @@ void hh_kernels_fill_ref(hh_kernels_t *k)
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
 #undef SET
+    hh_qdot_fill_ref(k);
 }

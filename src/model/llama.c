@@ -17,7 +17,9 @@
  *     x += Wdown (silu(Wgate xb) * Wup xb)
  *   logits = Wout (rmsnorm(x) * output_norm)   for the requested tokens only
  *
- * All math is F32 on the exact (dequantized) weights. Matrix products run on
+ * Math is F32, except that by default matrix products round their input
+ * to 8 bits per block and use integer dots (ctx params `exact` turns that
+ * off: F32 on the exact dequantized weights). Matrix products run on
  * the pool (matmul.c); the cheap per-token steps are fused into a few pool
  * jobs (add+norm, bias+norm+rope+cache store, attention, SwiGLU). Every
  * buffer is allocated at context creation, sized by n_batch; decode itself
@@ -63,6 +65,7 @@ struct hh_ctx {
 
     /* Per thread, owned */
     float **tile;    /* (n_threads) x (HH_MATMUL_TILE, max n_in) */
+    hh_mm_ws_t mm;   /* matmul scratch: tile (above) and quantized x, owned */
     float **scores;  /* (n_threads) x (n_ctx + head_dim): scores, then a V row */
 
     /* Outputs of the last decode */
@@ -75,7 +78,7 @@ struct hh_ctx {
 hh_ctx_params_t hh_ctx_default_params(void)
 {
     hh_ctx_params_t p = { .n_ctx = 0, .n_seq = 1, .n_batch = 0, .n_threads = 0,
-                          .pool = NULL, .kv_type = HH_KV_F16 };
+                          .pool = NULL, .kv_type = HH_KV_F16, .exact = false };
     return p;
 }
 
@@ -175,6 +178,17 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
             goto cleanup;
         }
     }
+    c->mm.tile = c->tile;
+    c->mm.exact = p.exact;
+    if (!p.exact) {
+        c->mm.xq_cap = hh_matmul_xq_bytes(c->n_batch, (int64_t)max_in);
+        c->mm.xq[0] = malloc(c->mm.xq_cap);
+        c->mm.xq[1] = malloc(c->mm.xq_cap);
+        if (c->mm.xq[0] == NULL || c->mm.xq[1] == NULL) {
+            hh_err_set(err, HH_ENOMEM, -1, "out of memory for quantized activations");
+            goto cleanup;
+        }
+    }
     *out = c;
     return HH_OK;
 cleanup:
@@ -191,6 +205,8 @@ void hh_ctx_free(hh_ctx_t *c)
     for (int i = 0; c->scores && i < c->n_threads; i++)
         free(c->scores[i]);
     free(c->tile);
+    free(c->mm.xq[0]);
+    free(c->mm.xq[1]);
     free(c->scores);
     free(c->k_cache);
     free(c->v_cache);
@@ -505,7 +521,7 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
     const int32_t T = batch->n_tokens;
     const size_t n_embd = (size_t)hp->n_embd;
     hh_pool_t *pool = c->pool;
-    float *const *tile = c->tile;
+    const hh_mm_ws_t *tile = &c->mm;
 
     rope_tables(c, T);
     for (int32_t t = 0; t < T; t++) {

@@ -3,45 +3,60 @@
  * y = W x for a batch of tokens, W in any stored type. Threads split the
  * output rows in multiples of HH_MATMUL_TILE (16 F32 outputs = one cache
  * line per token row, so no two threads write the same line).
- *   one token (decode): one dot[type] per row, straight from the weights;
- *   several tokens (prefill): each tile of rows is dequantized once into the
- *   thread's F32 scratch and multiplied against every token, so the cost of
- *   dequantization is paid once per batch, not once per token.
+ *
+ * Fast path (tier B): x is rounded to 8 bits per block (Q8_0 or Q8_K, as
+ * the weight type asks) once per product, rows split over the pool, then
+ *   one token (decode): one qdot per weight row, streaming the weights;
+ *   several tokens (prefill): a tile of QTILE weight rows stays in cache
+ *     while every token passes over it, 4 tokens per qdot call, so each
+ *     weight block is unpacked once per 4 tokens.
+ * Exact path (tier A, and types without a qdot kernel):
+ *   one token: one F32 dot[type] per row, straight from the weights;
+ *   several tokens: each tile of rows is dequantized once into the thread's
+ *     F32 scratch and multiplied against every token.
  * Products that share their input (q/k/v, gate/up) go in one pool run. */
 #include "model/model_int.h"
 
 /* Multiply-adds below which a product runs on the calling thread. */
 #define HH_MATMUL_MIN_PAR 16384.0
+/* Weight rows kept in cache while the prefill tokens pass (fast path):
+ * 64 rows of 5632 Q8_0 values are ~380 KiB, well inside L2. */
+#define QTILE 64
+#define MAX_MAT 4
 
 typedef struct matmul_job {
     const hh_kernels_t *kern;
-    const hh_mat_t     *w;        /* the matrix being worked on */
     const float        *x;        /* (n_tok, n_in) */
-    float              *y;        /* (n_tok, n_out) */
     int32_t             n_tok;
-    float *const       *scratch;  /* per thread: (HH_MATMUL_TILE, n_in) */
+    const hh_mm_ws_t   *ws;
     int                 n_mat;    /* products sharing x, done in one pool run */
-    const hh_mat_t *const *ws;
+    const hh_mat_t *const *ws_w;
     float *const       *ys;
+    const uint8_t      *xq[MAX_MAT];   /* per product: quantized x, or NULL (exact path) */
+    size_t              xs[MAX_MAT];   /* bytes per quantized row */
+    /* activation quantization job */
+    int                 n_act;
+    uint32_t            act[2];
+    uint8_t            *act_buf[2];
+    size_t              act_xs[2];
+    int64_t             n_in;
 } matmul_job_t;
 
-static void matmul_rows_dot(const matmul_job_t *j, long lo, long hi)
+static void rows_dot(const matmul_job_t *j, const hh_mat_t *w, float *y, long lo, long hi)
 {
-    const hh_mat_t *w = j->w;
     hh_dot_f32_fn dot = j->kern->dot[w->type];
     const uint8_t *base = w->data;
     for (long r = lo; r < hi; r++)
-        j->y[r] = dot(w->n_in, base + (size_t)r * w->row_bytes, j->x);
+        y[r] = dot(w->n_in, base + (size_t)r * w->row_bytes, j->x);
 }
 
-static void matmul_rows_tiled(const matmul_job_t *j, int ith, long lo, long hi)
+static void rows_tiled(const matmul_job_t *j, const hh_mat_t *w, float *y, int ith, long lo, long hi)
 {
-    const hh_mat_t *w = j->w;
     const int64_t n_in = w->n_in, n_out = w->n_out;
     const uint8_t *base = w->data;
     hh_dequant_fn deq = j->kern->dequant[w->type];
     hh_dot_f32_fn dotf = j->kern->dot[HH_TYPE_F32];
-    float *tile = j->scratch[ith];
+    float *tile = j->ws->tile[ith];
 
     for (long r0 = lo; r0 < hi; r0 += HH_MATMUL_TILE) {
         long r1 = r0 + HH_MATMUL_TILE < hi ? r0 + HH_MATMUL_TILE : hi;
@@ -55,47 +70,123 @@ static void matmul_rows_tiled(const matmul_job_t *j, int ith, long lo, long hi)
         }
         for (int32_t t = 0; t < j->n_tok; t++) {
             const float *xt = j->x + (size_t)t * n_in;
-            float *yt = j->y + (size_t)t * n_out;
+            float *yt = y + (size_t)t * n_out;
             for (long r = r0; r < r1; r++)
                 yt[r] = dotf(n_in, rows + (size_t)(r - r0) * n_in, xt);
         }
     }
 }
 
-static void matmul_worker(void *ctx, int ith, int nth)
+/* Fast path: rows lo..hi against every token's quantized x. */
+static void rows_q(const matmul_job_t *j, const hh_mat_t *w, float *y, const uint8_t *xq, size_t xs,
+                   long lo, long hi)
 {
-    matmul_job_t j = *(const matmul_job_t *)ctx;
-    for (int k = 0; k < j.n_mat; k++) {
-        j.w = j.ws[k];
-        j.y = j.ys[k];
-        long lo, hi;
-        hh_pool_split((long)j.w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
-        if (lo >= hi)
-            continue;
-        if (j.n_tok == 1)
-            matmul_rows_dot(&j, lo, hi);
-        else
-            matmul_rows_tiled(&j, ith, lo, hi);
+    hh_qdot_fn qdot = j->kern->qdot[w->type];
+    const int64_t n_in = w->n_in, n_out = w->n_out;
+    const uint8_t *base = w->data;
+    if (j->n_tok == 1) {
+        for (long r = lo; r < hi; r++)
+            qdot(n_in, base + (size_t)r * w->row_bytes, xq, xs, 1, &y[r]);
+        return;
+    }
+    for (long r0 = lo; r0 < hi; r0 += QTILE) {
+        long r1 = r0 + QTILE < hi ? r0 + QTILE : hi;
+        for (int32_t t = 0; t < j->n_tok; t += HH_QDOT_MAX_COLS) {
+            int nc = j->n_tok - t < HH_QDOT_MAX_COLS ? j->n_tok - t : HH_QDOT_MAX_COLS;
+            const uint8_t *xt = xq + (size_t)t * xs;
+            float *yt = y + (size_t)t * n_out;
+            for (long r = r0; r < r1; r++) {
+                float out[HH_QDOT_MAX_COLS];
+                qdot(n_in, base + (size_t)r * w->row_bytes, xt, xs, nc, out);
+                for (int c = 0; c < nc; c++)
+                    yt[(size_t)c * n_out + r] = out[c];
+            }
+        }
     }
 }
 
-void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
-                 const float *x, float *const *y, int32_t n_tok, float *const *scratch)
+static void matmul_worker(void *ctx, int ith, int nth)
 {
-    matmul_job_t j = { .kern = kern, .x = x, .n_tok = n_tok, .scratch = scratch,
-                       .n_mat = n_mat, .ws = w, .ys = y };
+    const matmul_job_t *j = ctx;
+    for (int k = 0; k < j->n_mat; k++) {
+        const hh_mat_t *w = j->ws_w[k];
+        long lo, hi;
+        hh_pool_split((long)w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        if (k < MAX_MAT && j->xq[k] != NULL)
+            rows_q(j, w, j->ys[k], j->xq[k], j->xs[k], lo, hi);
+        else if (j->n_tok == 1)
+            rows_dot(j, w, j->ys[k], lo, hi);
+        else
+            rows_tiled(j, w, j->ys[k], ith, lo, hi);
+    }
+}
+
+/* Rounds the tokens' activations to each activation type the products need. */
+static void quant_worker(void *ctx, int ith, int nth)
+{
+    const matmul_job_t *j = ctx;
+    long lo, hi;
+    hh_pool_split(j->n_tok, ith, nth, 1, &lo, &hi);
+    for (int a = 0; a < j->n_act; a++) {
+        hh_quant_act_fn q = j->kern->quant_act[j->act[a]];
+        for (long t = lo; t < hi; t++)
+            q(j->x + (size_t)t * j->n_in, j->act_buf[a] + (size_t)t * j->act_xs[a], j->n_in);
+    }
+}
+
+size_t hh_matmul_xq_bytes(int32_t n_batch, int64_t max_in)
+{
+    /* Q8_K is the larger format: 292 bytes per 256 values (Q8_0: 272). */
+    size_t row = (size_t)(max_in / HH_QK_K + 1) * sizeof(hh_block_q8_K);
+    return row * (size_t)n_batch;
+}
+
+void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
+                 const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws)
+{
+    matmul_job_t j = { .kern = kern, .x = x, .n_tok = n_tok, .ws = ws,
+                       .n_mat = n_mat, .ws_w = w, .ys = y, .n_in = w[0]->n_in };
     double work = 0;
-    for (int k = 0; k < n_mat; k++)
+    for (int k = 0; k < n_mat; k++) {
         work += (double)w[k]->n_out * (double)w[k]->n_in * n_tok;
+        if (ws->exact || k >= MAX_MAT || kern->qdot[w[k]->type] == NULL)
+            continue;
+        uint32_t at = kern->act_type[w[k]->type];
+        const int slot = at == HH_TYPE_Q8_K ? 1 : 0;
+        size_t xs;
+        if (hh_type_row_size(at, w[k]->n_in, &xs) != HH_OK || xs * (size_t)n_tok > ws->xq_cap ||
+            ws->xq[slot] == NULL)
+            continue;   /* row length not a whole number of activation blocks */
+        int a = 0;
+        while (a < j.n_act && j.act[a] != at)
+            a++;
+        if (a == j.n_act) {
+            j.act[a] = at;
+            j.act_buf[a] = ws->xq[slot];
+            j.act_xs[a] = xs;
+            j.n_act++;
+        }
+        j.xq[k] = ws->xq[slot];
+        j.xs[k] = xs;
+    }
     /* Tiny products are not worth waking the pool for. */
-    if (work < HH_MATMUL_MIN_PAR)
-        matmul_worker(&j, 0, 1);
-    else
+    const bool par = work >= HH_MATMUL_MIN_PAR;
+    if (j.n_act > 0) {
+        if (par && n_tok > 1)
+            hh_pool_run(pool, quant_worker, &j);
+        else
+            quant_worker(&j, 0, 1);
+    }
+    if (par)
         hh_pool_run(pool, matmul_worker, &j);
+    else
+        matmul_worker(&j, 0, 1);
 }
 
 void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
-               const float *x, float *y, int32_t n_tok, float *const *scratch)
+               const float *x, float *y, int32_t n_tok, const hh_mm_ws_t *ws)
 {
-    hh_matmul_n(pool, kern, 1, &w, x, &y, n_tok, scratch);
+    hh_matmul_n(pool, kern, 1, &w, x, &y, n_tok, ws);
 }

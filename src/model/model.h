@@ -71,6 +71,10 @@ typedef struct hh_ctx_params {
     int32_t      n_threads;   /* used when pool is NULL; 0 = number of cores */
     hh_pool_t   *pool;        /* optional shared pool (not owned) */
     hh_kv_type_t kv_type;     /* default F16 */
+    bool         exact;       /* true: F32 math on the dequantized weights (tier A);
+                                 default false: activations rounded to 8 bits per
+                                 block and integer dots where the weight type has
+                                 them (tier B, like llama.cpp; several times faster) */
 } hh_ctx_params_t;
 
 typedef struct hh_ctx hh_ctx_t;

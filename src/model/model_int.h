@@ -57,16 +57,33 @@ struct hh_model {
 
 /* Matrix product on the pool: y[t][r] = dot(W row r, x[t]) for t < n_tok,
  * r < W->n_out. x rows are W->n_in floats apart, y rows W->n_out apart.
- * scratch: per-thread F32 buffers of HH_MATMUL_TILE * W->n_in floats
- * (scratch[ith]), used to dequantize row tiles when n_tok > 1. */
+ *
+ * Two paths (matmul.c):
+ *   exact (tier A): F32 math on the dequantized weights;
+ *   fast (tier B, default): x rounded to 8 bits per block once per product
+ *     (kern->quant_act) and integer dots against the stored weights
+ *     (kern->qdot), for the weight types that have a qdot kernel; other
+ *     types take the exact path. */
 #define HH_MATMUL_TILE 16
 
-void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
-               const float *x, float *y, int32_t n_tok, float *const *scratch);
+/* Scratch of one context for the products, sized for its n_batch and the
+ * model's widest input. Owned by the context (llama.c). */
+typedef struct hh_mm_ws {
+    float *const *tile;     /* per thread: (HH_MATMUL_TILE, max n_in) F32 */
+    uint8_t      *xq[2];    /* (n_batch) rows of quantized x: [0] Q8_0, [1] Q8_K */
+    size_t        xq_cap;   /* bytes of each xq buffer */
+    bool          exact;    /* force the exact path */
+} hh_mm_ws_t;
 
-/* n_mat products of the same input x in one pool run: y[k] = w[k] x (all
- * w[k] have the same n_in). Saves pool wake-ups for q/k/v and gate/up. */
+/* Bytes of each ws->xq buffer for n_batch rows of at most max_in values. */
+size_t hh_matmul_xq_bytes(int32_t n_batch, int64_t max_in);
+
+void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
+               const float *x, float *y, int32_t n_tok, const hh_mm_ws_t *ws);
+
+/* n_mat (<= 4) products of the same input x in one pool run: y[k] = w[k] x
+ * (all w[k] have the same n_in). Saves pool wake-ups for q/k/v and gate/up. */
 void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
-                 const float *x, float *const *y, int32_t n_tok, float *const *scratch);
+                 const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws);
 
 #endif
