@@ -1,0 +1,679 @@
+/* test_engine.c - the engine with real models: registry, greedy output equal
+ * to a direct decode, continuous batching that keeps sequences apart, prefix
+ * cache, cancellation, limits, stop strings, fairness, timeouts, LRU. */
+#include "harness.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "tok/tok.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORIES "stories260K"
+#define MAX_TEXT 8192
+
+static atomic_int g_event_order;   /* order of first events across requests */
+
+/* Collects the events of one request (callback on the scheduler thread). */
+typedef struct collector {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    char            text[MAX_TEXT];  /* concatenated TEXT events */
+    size_t          len;
+    int             n_text;
+    int             n_lp;            /* TEXT events carrying logprobs */
+    bool            done;
+    int             kind;            /* DONE or ERROR */
+    hh_finish_t     finish;
+    char            content[MAX_TEXT];
+    int32_t         prompt_tokens, completion_tokens, cached_tokens;
+    int             error_code;
+    int             first_order;     /* -1 until the first event */
+    int             n_final;         /* DONE/ERROR events seen (must be 1) */
+} collector_t;
+
+static void col_init(collector_t *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->first_order = -1;
+}
+
+static void col_destroy(collector_t *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+}
+
+static void col_cb(void *user, const hh_gen_event_t *ev)
+{
+    collector_t *c = user;
+    pthread_mutex_lock(&c->mu);
+    if (c->first_order < 0)
+        c->first_order = atomic_fetch_add(&g_event_order, 1);
+    if (ev->kind == HH_GEN_TEXT) {
+        if (c->len + ev->len < MAX_TEXT) {
+            memcpy(c->text + c->len, ev->text, ev->len);
+            c->len += ev->len;
+            c->text[c->len] = '\0';
+        }
+        c->n_text++;
+        c->n_lp += ev->logprobs != NULL;
+    } else {
+        c->n_final++;
+        c->kind = ev->kind;
+        c->finish = ev->finish;
+        c->error_code = ev->error_code;
+        if (ev->kind == HH_GEN_DONE) {
+            size_t n = ev->content_len < MAX_TEXT - 1 ? ev->content_len : MAX_TEXT - 1;
+            memcpy(c->content, ev->content, n);
+            c->content[n] = '\0';
+            c->prompt_tokens = ev->prompt_tokens;
+            c->completion_tokens = ev->completion_tokens;
+            c->cached_tokens = ev->cached_tokens;
+        }
+        c->done = true;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Waits up to secs for the final event; true if it came. */
+static bool col_wait(collector_t *c, double secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = ts.tv_nsec + (long long)(secs * 1e9);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_mutex_lock(&c->mu);
+    while (!c->done)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0)
+            break;
+    bool done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    return done;
+}
+
+/* Waits until the request produced some text. */
+static bool col_wait_text(collector_t *c, double secs)
+{
+    for (int i = 0; i < (int)(secs * 1000); i++) {
+        pthread_mutex_lock(&c->mu);
+        bool got = c->n_text > 0 || c->done;
+        pthread_mutex_unlock(&c->mu);
+        if (got)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* A fresh models directory under the test tmpdir holding symlinks to the
+ * named test models (names relative to testdata, NULL-terminated). */
+static const char *make_models_dir(const char *tag, const char *const *files)
+{
+    static char dirs[8][512];
+    static int slot;
+    char *dir = dirs[slot++ % 8];
+    snprintf(dir, 512, "%s/engine-%s", hh_test_tmpdir(), tag);
+    mkdir(dir, 0700);
+    for (size_t i = 0; files[i] != NULL; i++) {
+        char real[PATH_MAX], link[1024];
+        if (realpath(hh_test_data_path(files[i]), real) == NULL)
+            return NULL;
+        const char *base = strrchr(files[i], '/');
+        snprintf(link, sizeof link, "%s/%s", dir, base ? base + 1 : files[i]);
+        unlink(link);
+        if (symlink(real, link) != 0)
+            return NULL;
+    }
+    return dir;
+}
+
+static hh_engine_t *make_engine(const char *tag, int n_slots, int n_ctx, int max_queue)
+{
+    const char *files[] = { "models/stories260K.gguf", "reference/llama-q8_0.gguf", NULL };
+    const char *dir = make_models_dir(tag, files);
+    if (dir == NULL)
+        return NULL;
+    hh_engine_params_t p = hh_engine_default_params();
+    p.models_dir = dir;
+    p.n_slots = n_slots;
+    p.n_ctx = n_ctx;
+    p.n_batch = 64;
+    p.n_threads = 1;
+    p.max_queue = max_queue;
+    hh_engine_t *e = NULL;
+    hh_err_t err;
+    if (hh_engine_create(&e, &p, &err) < 0) {
+        printf("    engine create: %s\n", err.msg);
+        return NULL;
+    }
+    return e;
+}
+
+static hh_gen_request_t greedy_req(const char *model, const char *prompt, int max_tokens, collector_t *c)
+{
+    hh_gen_request_t r;
+    memset(&r, 0, sizeof r);
+    r.model = model;
+    r.user = "u";
+    r.prompt = prompt;
+    r.sampling = hh_sampler_default_params();
+    r.sampling.temperature = 0;
+    r.sampling.seed = 1;
+    r.max_tokens = max_tokens;
+    r.cb = col_cb;
+    r.cb_user = c;
+    return r;
+}
+
+/* Runs one request to its end; returns the submit code. */
+static int run_one(hh_engine_t *e, const hh_gen_request_t *req, collector_t *c)
+{
+    hh_err_t err;
+    int rc = hh_engine_submit(e, req, NULL, &err);
+    if (rc < 0)
+        return rc;
+    return col_wait(c, 60) ? 0 : HH_ESTATE;
+}
+
+/* Reference: the prompt (BOS + text) prefilled in one batch, then greedy
+ * one token per hh_ctx_decode with the model API directly. */
+static int direct_greedy(const char *rel, const char *prompt, int max_tokens, char *out, size_t cap)
+{
+    hh_model_t *m = NULL;
+    hh_vocab_t *v = NULL;
+    hh_ctx_t *ctx = NULL;
+    int32_t *toks = NULL, *all = NULL;
+    size_t n = 0, len = 0;
+    int rc;
+    if ((rc = hh_model_load(&m, hh_test_data_path(rel), NULL, NULL)) < 0) goto done;
+    if ((rc = hh_vocab_load(&v, hh_model_gguf(m), NULL)) < 0) goto done;
+    hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.n_ctx = 256;
+    cp.n_threads = 1;
+    if ((rc = hh_ctx_create(&ctx, m, &cp, NULL)) < 0) goto done;
+    if ((rc = hh_tokenize(v, prompt, strlen(prompt), false, true, &toks, &n, NULL)) < 0) goto done;
+    all = malloc((n + 1) * sizeof *all);
+    if (all == NULL) { rc = HH_ENOMEM; goto done; }
+    all[0] = hh_vocab_bos(v);
+    memcpy(all + 1, toks, n * sizeof *toks);
+    hh_batch_t b = { .n_tokens = (int32_t)n + 1, .tokens = all };
+    if ((rc = hh_ctx_decode(ctx, &b, NULL)) < 0) goto done;
+    hh_detok_t dt;
+    char piece[256];
+    hh_detok_init(&dt, v, false);
+    for (size_t i = 0; i <= n; i++)
+        (void)hh_detok_push(&dt, all[i], piece, sizeof piece);
+    int32_t last = (int32_t)n;
+    const int32_t n_vocab = hh_model_hparams(m)->n_vocab;
+    for (int k = 0; k < max_tokens; k++) {
+        const float *lg = hh_ctx_logits(ctx, last);
+        int32_t best = 0;
+        for (int32_t t = 1; t < n_vocab; t++)
+            if (lg[t] > lg[best])
+                best = t;
+        if (hh_vocab_is_eog(v, best))
+            break;
+        int pn = hh_detok_push(&dt, best, piece, sizeof piece);
+        if (pn > 0 && len + (size_t)pn < cap) {
+            memcpy(out + len, piece, (size_t)pn);
+            len += (size_t)pn;
+        }
+        hh_batch_t b1 = { .n_tokens = 1, .tokens = &best };
+        if ((rc = hh_ctx_decode(ctx, &b1, NULL)) < 0) goto done;
+        last = 0;
+    }
+    int pn = hh_detok_flush(&dt, piece, sizeof piece);
+    if (pn > 0 && len + (size_t)pn < cap) {
+        memcpy(out + len, piece, (size_t)pn);
+        len += (size_t)pn;
+    }
+    out[len] = '\0';
+    rc = 0;
+done:
+    free(all);
+    free(toks);
+    hh_ctx_free(ctx);
+    hh_vocab_free(v);
+    hh_model_free(m);
+    return rc;
+}
+
+TEST(engine_lists_models)
+{
+    hh_engine_t *e = make_engine("list", 1, 128, 8);
+    ASSERT_TRUE(e != NULL);
+    hh_engine_model_info_t *info = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_engine_list_models(e, &info, &n, NULL));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_STREQ(info[0].id, "llama-q8_0");
+    ASSERT_STREQ(info[1].id, STORIES);
+    ASSERT_EQ_INT(info[1].size, 1185312);
+    ASSERT_EQ_INT(info[0].size, 1897824);
+    ASSERT_FALSE(info[1].loaded);
+    ASSERT_TRUE(info[1].mtime > 0);
+    free(info);
+
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, "Once", 2, &c);
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_OK(hh_engine_list_models(e, &info, &n, NULL));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_TRUE(info[1].loaded);
+    ASSERT_FALSE(info[0].loaded);
+    free(info);
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.models_loaded, 1);
+    ASSERT_EQ_INT(st.slots_total, 1);
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+TEST(engine_unknown_model_and_bad_requests)
+{
+    hh_engine_t *e = make_engine("unknown", 1, 128, 8);
+    ASSERT_TRUE(e != NULL);
+    collector_t c;
+    col_init(&c);
+    hh_err_t err;
+    hh_gen_request_t r = greedy_req("no-such-model", "Once", 2, &c);
+    ASSERT_EQ_INT(hh_engine_submit(e, &r, NULL, &err), HH_ENOENT);
+    ASSERT_TRUE(strstr(err.msg, "no-such-model") != NULL);
+    r = greedy_req(STORIES, "Once", 2, &c);
+    r.sampling.top_p = 2.0f;
+    ASSERT_EQ_INT(hh_engine_submit(e, &r, NULL, &err), HH_EINVAL);
+    r = greedy_req(STORIES, "Once", 2, &c);
+    r.cb = NULL;
+    ASSERT_EQ_INT(hh_engine_submit(e, &r, NULL, &err), HH_EINVAL);
+    r = greedy_req(STORIES, "Once", 1000, &c);   /* over the limit (n_ctx 128) */
+    ASSERT_EQ_INT(hh_engine_submit(e, &r, NULL, &err), HH_EINVAL);
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.queue_depth, 0);
+    ASSERT_EQ_INT(c.first_order, -1);   /* no callback for refused requests */
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+TEST(engine_greedy_equals_direct_decode)
+{
+    const char *prompt = "Once upon a time";
+    char expect[MAX_TEXT];
+    ASSERT_OK(direct_greedy("models/stories260K.gguf", prompt, 30, expect, sizeof expect));
+    ASSERT_TRUE(strlen(expect) > 20);
+    hh_engine_t *e = make_engine("greedy", 2, 256, 8);
+    ASSERT_TRUE(e != NULL);
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, prompt, 30, &c);
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_EQ_INT(c.kind, HH_GEN_DONE);
+    ASSERT_EQ_INT(c.n_final, 1);
+    ASSERT_STREQ(c.content, expect);
+    ASSERT_STREQ(c.text, expect);             /* streamed text == final content */
+    ASSERT_EQ_INT(c.prompt_tokens, 5);        /* BOS + 4 */
+    ASSERT_EQ_INT(c.completion_tokens, 30);
+    ASSERT_EQ_INT(c.finish, HH_FINISH_LENGTH);
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.generated_tokens, 30);
+    ASSERT_EQ_INT(st.prompt_tokens, 5);
+    ASSERT_EQ_INT(st.slots_busy, 0);
+    ASSERT_EQ_INT(st.kv_used, 5 + 29);        /* the last token is sampled, not decoded */
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+/* 6 different prompts through 4 slots at once (batched decode steps, two
+ * requests waiting for a slot) give exactly the text each gives alone. */
+static void concurrent_case(const char *model, const char *tag)
+{
+    static const char *prompts[6] = {
+        "Once upon a time", "The little dog", "Lily and Ben went to the park",
+        "One day, a big bird", "Tom had a red ball. He", "The sun was",
+    };
+    enum { N = 6, TOK = 20 };
+    hh_engine_t *e = make_engine(tag, 4, 256, 16);
+    ASSERT_TRUE(e != NULL);
+    static collector_t alone[N], together[N];
+    for (int i = 0; i < N; i++) {
+        col_init(&alone[i]);
+        hh_gen_request_t r = greedy_req(model, prompts[i], TOK, &alone[i]);
+        ASSERT_OK(run_one(e, &r, &alone[i]));
+        ASSERT_EQ_INT(alone[i].kind, HH_GEN_DONE);
+    }
+    /* Fresh engine: no prefix cache shared with the solo runs. */
+    hh_engine_free(e);
+    e = make_engine(tag, 4, 256, 16);
+    ASSERT_TRUE(e != NULL);
+    for (int i = 0; i < N; i++) {
+        col_init(&together[i]);
+        hh_gen_request_t r = greedy_req(model, prompts[i], TOK, &together[i]);
+        r.user = prompts[i];
+        ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_TRUE(col_wait(&together[i], 60));
+        ASSERT_EQ_INT(together[i].kind, HH_GEN_DONE);
+        ASSERT_STREQ(together[i].content, alone[i].content);
+        ASSERT_STREQ(together[i].text, alone[i].text);
+        ASSERT_EQ_INT(together[i].completion_tokens, alone[i].completion_tokens);
+    }
+    /* The answers differ between prompts (otherwise mixing would not show). */
+    ASSERT_TRUE(strcmp(alone[0].content, alone[1].content) != 0);
+    for (int i = 0; i < N; i++) {
+        col_destroy(&alone[i]);
+        col_destroy(&together[i]);
+    }
+    hh_engine_free(e);
+}
+
+TEST(engine_concurrent_equals_alone_stories) { concurrent_case(STORIES, "conc-stories"); }
+TEST(engine_concurrent_equals_alone_q8_0) { concurrent_case("llama-q8_0", "conc-q8"); }
+
+TEST(engine_prefix_cache_reuses_kv)
+{
+    const char *prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside "
+                         "in the park with her friends. One day, she saw a big red ball";
+    hh_engine_t *e = make_engine("prefix", 2, 256, 8);
+    ASSERT_TRUE(e != NULL);
+    collector_t a, b, c;
+    col_init(&a);
+    col_init(&b);
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, prompt, 12, &a);
+    ASSERT_OK(run_one(e, &r, &a));
+    ASSERT_EQ_INT(a.cached_tokens, 0);
+    ASSERT_TRUE(a.prompt_tokens > 30);
+    r = greedy_req(STORIES, prompt, 12, &b);
+    ASSERT_OK(run_one(e, &r, &b));
+    /* All but the last prompt token (re-evaluated for its logits). */
+    ASSERT_EQ_INT(b.cached_tokens, b.prompt_tokens - 1);
+    ASSERT_STREQ(b.content, a.content);
+    /* A prompt sharing only the beginning reuses that beginning. */
+    r = greedy_req(STORIES, "Once upon a time, there was a little girl named Lily. She had a cat", 12, &c);
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_TRUE(c.cached_tokens >= 10);
+    ASSERT_TRUE(c.cached_tokens < c.prompt_tokens - 1);
+    char expect[MAX_TEXT];
+    ASSERT_OK(direct_greedy("models/stories260K.gguf",
+                            "Once upon a time, there was a little girl named Lily. She had a cat", 12, expect,
+                            sizeof expect));
+    ASSERT_STREQ(c.content, expect);
+    col_destroy(&a);
+    col_destroy(&b);
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+TEST(engine_cancel_frees_slot)
+{
+    hh_engine_t *e = make_engine("cancel", 2, 512, 8);
+    ASSERT_TRUE(e != NULL);
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 0, &c);   /* to the context end */
+    r.sampling.temperature = 1.0f;   /* keeps going past EOS-prone greedy endings */
+    r.sampling.seed = 7;
+    hh_gen_t *g = NULL;
+    ASSERT_OK(hh_engine_submit(e, &r, &g, NULL));
+    ASSERT_TRUE(col_wait_text(&c, 30));
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    bool finished_early = c.done;
+    if (!finished_early)
+        ASSERT_EQ_INT(st.slots_busy, 1);
+    hh_gen_cancel(g);
+    ASSERT_TRUE(col_wait(&c, 5));
+    if (!finished_early)
+        ASSERT_EQ_INT(c.finish, HH_FINISH_CANCELED);
+    ASSERT_EQ_INT(c.n_final, 1);
+    /* slots_busy drops as the final event is delivered */
+    int busy = -1;
+    for (int i = 0; i < 200 && busy != 0; i++) {
+        hh_engine_stats(e, &st);
+        busy = st.slots_busy;
+        if (busy != 0)
+            usleep(1000);
+    }
+    ASSERT_EQ_INT(busy, 0);
+    ASSERT_TRUE(c.completion_tokens < 500);
+    hh_gen_cancel(g);   /* after the end: harmless */
+    hh_gen_release(g);
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+TEST(engine_queue_full_and_queued_cancel)
+{
+    hh_engine_t *e = make_engine("qfull", 1, 512, 2);
+    ASSERT_TRUE(e != NULL);
+    collector_t c[4];
+    hh_gen_t *g[4] = { 0 };
+    for (int i = 0; i < 4; i++)
+        col_init(&c[i]);
+    hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 0, &c[0]);
+    r.sampling.temperature = 1.0f;
+    ASSERT_OK(hh_engine_submit(e, &r, &g[0], NULL));
+    ASSERT_TRUE(col_wait_text(&c[0], 30));   /* running in the only slot */
+    for (int i = 1; i <= 2; i++) {
+        r.cb_user = &c[i];
+        ASSERT_OK(hh_engine_submit(e, &r, &g[i], NULL));
+    }
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.queue_depth, 2);
+    r.cb_user = &c[3];
+    hh_err_t err;
+    ASSERT_EQ_INT(hh_engine_submit(e, &r, &g[3], &err), HH_EFULL);
+    ASSERT_TRUE(g[3] == NULL);
+    /* A waiting request canceled never starts. */
+    hh_gen_cancel(g[2]);
+    ASSERT_TRUE(col_wait(&c[2], 5));
+    ASSERT_EQ_INT(c[2].finish, HH_FINISH_CANCELED);
+    ASSERT_EQ_INT(c[2].n_text, 0);
+    hh_gen_cancel(g[0]);
+    hh_gen_cancel(g[1]);
+    ASSERT_TRUE(col_wait(&c[0], 5));
+    ASSERT_TRUE(col_wait(&c[1], 5));
+    for (int i = 0; i < 3; i++)
+        hh_gen_release(g[i]);
+    for (int i = 0; i < 4; i++)
+        col_destroy(&c[i]);
+    hh_engine_free(e);
+}
+
+TEST(engine_prompt_too_long)
+{
+    hh_engine_t *e = make_engine("long", 1, 32, 8);
+    ASSERT_TRUE(e != NULL);
+    char prompt[2048] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(prompt, "Once upon a time ");
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, prompt, 4, &c);
+    hh_err_t err;
+    ASSERT_EQ_INT(hh_engine_submit(e, &r, NULL, &err), HH_ERANGE);
+    ASSERT_TRUE(strstr(err.msg, "context is 32") != NULL);
+    ASSERT_TRUE(strstr(err.msg, "prompt has ") != NULL);
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+TEST(engine_stop_strings_cut_exactly)
+{
+    hh_engine_t *e = make_engine("stop", 1, 256, 8);
+    ASSERT_TRUE(e != NULL);
+    collector_t full, cut, cut2;
+    col_init(&full);
+    col_init(&cut);
+    col_init(&cut2);
+    hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 40, &full);
+    ASSERT_OK(run_one(e, &r, &full));
+    /* Stop at the second word boundary's text: pick a stop string from
+     * the middle of the full output. */
+    const char *mid = full.content + strlen(full.content) / 2;
+    char stop[8];
+    memcpy(stop, mid, 5);
+    stop[5] = '\0';
+    const char *first = strstr(full.content, stop);
+    ASSERT_TRUE(first != NULL);
+    size_t expect_len = (size_t)(first - full.content);
+    const char *stops[2] = { "zzzz-never", stop };
+    r = greedy_req(STORIES, "Once upon a time", 40, &cut);
+    r.stop = stops;
+    r.n_stop = 2;
+    ASSERT_OK(run_one(e, &r, &cut));
+    ASSERT_EQ_INT(cut.finish, HH_FINISH_STOP);
+    ASSERT_EQ_INT(strlen(cut.content), expect_len);
+    ASSERT_TRUE(strncmp(cut.content, full.content, expect_len) == 0);
+    ASSERT_STREQ(cut.text, cut.content);      /* nothing of the stop string was streamed */
+    ASSERT_TRUE(cut.completion_tokens < full.completion_tokens);
+    /* A stop string that spans tokens ("a t" from "a time"-like text). */
+    const char *stops2[1] = { ", " };
+    r = greedy_req(STORIES, "Once upon a time", 40, &cut2);
+    r.stop = stops2;
+    r.n_stop = 1;
+    ASSERT_OK(run_one(e, &r, &cut2));
+    const char *hit = strstr(full.content, ", ");
+    ASSERT_TRUE(hit != NULL);
+    ASSERT_EQ_INT(strlen(cut2.content), (size_t)(hit - full.content));
+    ASSERT_STREQ(cut2.text, cut2.content);
+    col_destroy(&full);
+    col_destroy(&cut);
+    col_destroy(&cut2);
+    hh_engine_free(e);
+}
+
+TEST(engine_max_tokens_and_logprobs)
+{
+    hh_engine_t *e = make_engine("maxtok", 1, 256, 8);
+    ASSERT_TRUE(e != NULL);
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 7, &c);
+    r.logprobs = true;
+    r.n_logprobs = 3;
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_EQ_INT(c.finish, HH_FINISH_LENGTH);
+    ASSERT_EQ_INT(c.completion_tokens, 7);
+    ASSERT_EQ_INT(c.n_lp, 7);   /* one TEXT event with logprobs per token */
+    col_destroy(&c);
+    hh_engine_free(e);
+}
+
+TEST(engine_fair_order_across_users)
+{
+    hh_engine_t *e = make_engine("fair", 1, 256, 16);
+    ASSERT_TRUE(e != NULL);
+    collector_t a[5], b;
+    for (int i = 0; i < 5; i++)
+        col_init(&a[i]);
+    col_init(&b);
+    atomic_store(&g_event_order, 0);
+    for (int i = 0; i < 5; i++) {
+        hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 6, &a[i]);
+        r.user = "alice";
+        ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+    }
+    hh_gen_request_t r = greedy_req(STORIES, "The little dog", 6, &b);
+    r.user = "bob";
+    ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+    for (int i = 0; i < 5; i++)
+        ASSERT_TRUE(col_wait(&a[i], 60));
+    ASSERT_TRUE(col_wait(&b, 60));
+    ASSERT_EQ_INT(a[0].first_order, 0);
+    ASSERT_EQ_INT(b.first_order, 1);
+    for (int i = 1; i < 5; i++)
+        ASSERT_EQ_INT(a[i].first_order, i + 1);   /* FIFO within alice */
+    for (int i = 0; i < 5; i++)
+        col_destroy(&a[i]);
+    col_destroy(&b);
+    hh_engine_free(e);
+}
+
+TEST(engine_timeout_and_free_with_running)
+{
+    const char *files[] = { "models/stories260K.gguf", NULL };
+    hh_engine_params_t p = hh_engine_default_params();
+    p.models_dir = make_models_dir("timeout", files);
+    ASSERT_TRUE(p.models_dir != NULL);
+    p.n_slots = 1;
+    p.n_ctx = 512;
+    p.n_threads = 1;
+    p.request_timeout_s = 0.05;
+    hh_engine_t *e = NULL;
+    ASSERT_OK(hh_engine_create(&e, &p, NULL));
+    collector_t c, d;
+    col_init(&c);
+    col_init(&d);
+    hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 0, &c);
+    r.sampling.temperature = 1.0f;
+    r.sampling.seed = 3;
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_TRUE(c.finish == HH_FINISH_TIMEOUT || c.finish == HH_FINISH_STOP);
+    if (c.finish == HH_FINISH_TIMEOUT)
+        ASSERT_TRUE(c.completion_tokens < 511);
+    hh_engine_free(e);
+
+    /* Freeing an engine with a running request ends it with CANCELED. */
+    p.request_timeout_s = 0;
+    ASSERT_OK(hh_engine_create(&e, &p, NULL));
+    r = greedy_req(STORIES, "Once upon a time", 0, &d);
+    r.sampling.temperature = 1.0f;
+    ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+    ASSERT_TRUE(col_wait_text(&d, 30));
+    hh_engine_free(e);
+    ASSERT_TRUE(d.done);
+    ASSERT_EQ_INT(d.n_final, 1);
+    col_destroy(&c);
+    col_destroy(&d);
+}
+
+TEST(engine_lru_unload_under_budget)
+{
+    const char *files[] = { "models/stories260K.gguf", "reference/llama-q8_0.gguf", NULL };
+    hh_engine_params_t p = hh_engine_default_params();
+    p.models_dir = make_models_dir("lru", files);
+    ASSERT_TRUE(p.models_dir != NULL);
+    p.n_slots = 1;
+    p.n_ctx = 64;
+    p.n_threads = 1;
+    p.mem_budget = 2000000;   /* either model fits, not both */
+    hh_engine_t *e = NULL;
+    ASSERT_OK(hh_engine_create(&e, &p, NULL));
+    collector_t c1, c2;
+    col_init(&c1);
+    col_init(&c2);
+    hh_gen_request_t r = greedy_req(STORIES, "Once", 3, &c1);
+    ASSERT_OK(run_one(e, &r, &c1));
+    r = greedy_req("llama-q8_0", "Once", 3, &c2);
+    ASSERT_OK(run_one(e, &r, &c2));
+    ASSERT_EQ_INT(c2.kind, HH_GEN_DONE);
+    hh_engine_model_info_t *info = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_engine_list_models(e, &info, &n, NULL));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_TRUE(info[0].loaded);     /* llama-q8_0 */
+    ASSERT_FALSE(info[1].loaded);    /* stories260K unloaded */
+    free(info);
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.models_loaded, 1);
+    col_destroy(&c1);
+    col_destroy(&c2);
+    hh_engine_free(e);
+}
