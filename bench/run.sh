@@ -94,4 +94,8 @@ for name, v in (("mmap", rss_mmap), ("read (--no-mmap)", rss_read)):
     p("| %s | %.0f | %.0f |" % (name, kb / 1024.0, kb / 1024.0 - size))
 p("\nEither way the weights exist once in memory: RSS is the file plus the KV cache and scratch buffers, never a second copy.")
 PYEOF
+
+# --- tokenizer throughput: bench/tok.sh appends its own section ------------
+BUILD="$(dirname "$HOHEIT")" bash bench/tok.sh >> $OUT
+# --- end tokenizer throughput -----------------------------------------------
 echo "bench: wrote $OUT" >&2

@@ -12,6 +12,7 @@ PKGS=(
   libpcre2-dev libutf8proc-dev              # tokenizers: pre-tokenizer regexes, NFD
   python3 python3-numpy                     # ../shared/tools/mkgguf.py (benchmark models)
   time                                      # /usr/bin/time -v for RSS in make bench
+  man-db groff-base manpages-de             # German + English text for the tokenizer bench (bench/tok.sh)
   libmicrohttpd-dev                         # HTTP server (hoheit serve)
   libsqlite3-dev                            # store: users, keys (later documents, audit)
   libsodium-dev                             # API key hashes, random keys
