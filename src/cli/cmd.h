@@ -9,5 +9,7 @@ int hh_cmd_logits(int argc, char **argv);
 int hh_cmd_quantize(int argc, char **argv);
 int hh_cmd_bench(int argc, char **argv);
 int hh_cmd_tokenize(int argc, char **argv);
+int hh_cmd_serve(int argc, char **argv);
+int hh_cmd_keys(int argc, char **argv);
 
 #endif

@@ -1,0 +1,91 @@
+/* http_int.h - private to src/http: the server struct, per-connection state
+ * and the pieces server.c (transport, routing, auth, metrics) shares with
+ * completions.c (the /v1 generation endpoints). */
+#ifndef HH_HTTP_INT_H
+#define HH_HTTP_INT_H
+
+#include "http/openai.h"
+#include "http/server.h"
+#include "tok/tok.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define HT_N_TTFT_BUCKETS 12
+#define HT_N_TPOT_BUCKETS 12
+#define HT_MAX_STATUS_ROWS 128
+#define HT_MAX_VOCABS 16
+
+typedef struct ht_status_row {
+    int      route;
+    int      status;
+    uint64_t count;
+} ht_status_row_t;
+
+typedef struct ht_hist {
+    uint64_t buckets[HT_N_TTFT_BUCKETS];  /* cumulative at export, per-bucket here */
+    uint64_t count;
+    double   sum;
+} ht_hist_t;
+
+typedef struct ht_metrics {
+    pthread_mutex_t mu;
+    ht_status_row_t rows[HT_MAX_STATUS_ROWS];
+    int             n_rows;
+    ht_hist_t       ttft;
+    ht_hist_t       tpot;   /* per-token latency after the first */
+    uint64_t        canceled;
+} ht_metrics_t;
+
+typedef struct ht_vocab_entry {
+    char        model[256];
+    hh_vocab_t *vocab;
+} ht_vocab_entry_t;
+
+struct hh_http_server {
+    struct MHD_Daemon *d;
+    hh_engine_t       *engine;
+    hh_store_t        *store;
+    hh_http_params_t   params;
+    char              *models_dir;   /* owned copy */
+    char              *tls_cert_pem; /* owned; MHD reads them at start */
+    char              *tls_key_pem;
+    int                port;
+    atomic_bool        stopping;
+    ht_metrics_t       m;
+    pthread_mutex_t    vocab_mu;
+    ht_vocab_entry_t   vocabs[HT_MAX_VOCABS];
+    int                n_vocabs;
+};
+
+/* Per-connection state (MHD's con_cls). */
+typedef struct ht_conn {
+    int            route;        /* index into the route table, -1 none */
+    int            status;       /* status queued, for metrics */
+    bool           first_done;
+    bool           too_big;
+    bool           responded;
+    char          *body;
+    size_t         len, cap;
+    hh_store_key_t key;          /* authenticated key (route.auth) */
+} ht_conn_t;
+
+/* Queues a JSON response (takes ownership of j) / an OpenAI error. */
+enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j);
+enum MHD_Result ht_send_error(struct MHD_Connection *c, ht_conn_t *cs, const hh_api_error_t *e);
+
+/* POST /v1/chat/completions and /v1/completions. */
+enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                   hh_openai_kind_t kind);
+
+/* Records a finished generation's latencies. */
+void ht_metrics_generation(hh_http_server_t *s, double ttft_s, double per_token_s, bool canceled);
+
+/* The vocabulary of a model (loaded from its GGUF once, metadata only), for
+ * token strings in logprobs; NULL if it cannot be read. Owned by s. */
+const hh_vocab_t *ht_vocab(hh_http_server_t *s, const char *model);
+
+double ht_now(void);
+
+#endif

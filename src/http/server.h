@@ -1,0 +1,67 @@
+/* server.h - hoheit's HTTP server: libmicrohttpd (a thread per connection,
+ * so a streaming or slow client never blocks another), a route table,
+ * API-key authentication on every route but /health, and the
+ * OpenAI-compatible /v1 endpoints on top of the engine.
+ *
+ * Routes (hh_http_route()):
+ *   GET  /health                 no auth; {"status":"ok"}
+ *   GET  /metrics                Prometheus text
+ *   GET  /v1/models              OpenAI list
+ *   GET  /v1/models/{id}         one model
+ *   POST /v1/chat/completions    non-stream and SSE
+ *   POST /v1/completions         non-stream and SSE
+ *   POST /v1/embeddings          501 until embedding models exist
+ * Every error is OpenAI's {"error":{"message","type","param","code"}}. */
+#ifndef HH_HTTP_SERVER_H
+#define HH_HTTP_SERVER_H
+
+#include "base/err.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hh_http_params {
+    const char *host;            /* default "127.0.0.1" */
+    int         port;            /* default 8080; 0 = any free port (see hh_http_port) */
+    const char *data_dir;        /* default "./hoheit-data"; created if missing */
+    const char *models_dir;      /* default DATA/models; created if missing */
+    const char *tls_cert;        /* PEM files; both or neither */
+    const char *tls_key;
+    size_t      max_body;        /* request body limit, default 4 MiB (413 above) */
+    int         max_connections; /* default 1024 */
+    int         conn_timeout_s;  /* idle connection timeout, default 120 */
+    hh_engine_params_t engine;   /* models_dir is filled from models_dir above */
+} hh_http_params_t;
+
+hh_http_params_t hh_http_default_params(void);
+
+typedef struct hh_http_server hh_http_server_t;
+
+/* Opens the store in data_dir, creates the engine and starts listening.
+ * Caller owns *out and stops it with hh_http_stop. Errors: HH_EIO (bind,
+ * TLS files), HH_EUNSUPPORTED (TLS asked but libmicrohttpd lacks it), the
+ * store's and engine's errors; message in err. */
+int  hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err_t *err);
+/* Stops accepting, ends running streams (their generations are canceled),
+ * joins every thread, frees the engine and the store. NULL is a no-op. */
+void hh_http_stop(hh_http_server_t *s);
+
+/* The port actually bound (useful with port 0). */
+int          hh_http_port(const hh_http_server_t *s);
+/* The server's engine and store (owned by the server). */
+hh_engine_t *hh_http_engine(hh_http_server_t *s);
+hh_store_t  *hh_http_store(hh_http_server_t *s);
+
+typedef struct hh_http_route_info {
+    const char *method;
+    const char *path;       /* for prefix routes: an example path that matches */
+    bool        auth;       /* requires a valid API key */
+} hh_http_route_info_t;
+
+/* The route table, for tests and docs: route i, or NULL past the end. */
+const hh_http_route_info_t *hh_http_route(size_t i);
+
+#endif
