@@ -35,7 +35,34 @@ typedef struct collector {
     int             error_code;
     int             first_order;     /* -1 until the first event */
     int             n_final;         /* DONE/ERROR events seen (must be 1) */
+    struct gate    *gate;            /* if set: the first event waits until it opens */
+    hh_gen_t      **cancel_on_text;  /* if set: cancel *it at the first TEXT event */
 } collector_t;
+
+/* Holds the scheduler thread inside a callback until the test opens it, so
+ * a test can line up requests behind a running one deterministically. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    bool            open;
+    bool            entered;   /* a callback is waiting in it */
+} gate_t;
+
+static void gate_wait_entered(gate_t *g)
+{
+    pthread_mutex_lock(&g->mu);
+    while (!g->entered)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(gate_t *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
 
 static void col_init(collector_t *c)
 {
@@ -55,8 +82,21 @@ static void col_cb(void *user, const hh_gen_event_t *ev)
 {
     collector_t *c = user;
     pthread_mutex_lock(&c->mu);
-    if (c->first_order < 0)
+    bool first = c->first_order < 0;
+    if (first)
         c->first_order = atomic_fetch_add(&g_event_order, 1);
+    if (first && c->gate != NULL) {
+        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_lock(&c->gate->mu);
+        c->gate->entered = true;
+        pthread_cond_broadcast(&c->gate->cv);
+        while (!c->gate->open)
+            pthread_cond_wait(&c->gate->cv, &c->gate->mu);
+        pthread_mutex_unlock(&c->gate->mu);
+        pthread_mutex_lock(&c->mu);
+    }
+    if (ev->kind == HH_GEN_TEXT && c->cancel_on_text != NULL && c->n_text == 0)
+        hh_gen_cancel(*c->cancel_on_text);
     if (ev->kind == HH_GEN_TEXT) {
         if (c->len + ev->len < MAX_TEXT) {
             memcpy(c->text + c->len, ev->text, ev->len);
@@ -422,37 +462,40 @@ TEST(engine_cancel_frees_slot)
 {
     hh_engine_t *e = make_engine("cancel", 2, 512, 8);
     ASSERT_TRUE(e != NULL);
-    collector_t c;
+    collector_t c, d;
     col_init(&c);
+    col_init(&d);
+    /* Canceled from the test thread while it streams. */
     hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 0, &c);   /* to the context end */
-    r.sampling.temperature = 1.0f;   /* keeps going past EOS-prone greedy endings */
+    r.sampling.temperature = 1.0f;
     r.sampling.seed = 7;
     hh_gen_t *g = NULL;
     ASSERT_OK(hh_engine_submit(e, &r, &g, NULL));
     ASSERT_TRUE(col_wait_text(&c, 30));
-    hh_engine_stats_t st;
-    hh_engine_stats(e, &st);
-    bool finished_early = c.done;
-    if (!finished_early)
-        ASSERT_EQ_INT(st.slots_busy, 1);
     hh_gen_cancel(g);
     ASSERT_TRUE(col_wait(&c, 5));
-    if (!finished_early)
-        ASSERT_EQ_INT(c.finish, HH_FINISH_CANCELED);
     ASSERT_EQ_INT(c.n_final, 1);
-    /* slots_busy drops as the final event is delivered */
-    int busy = -1;
-    for (int i = 0; i < 200 && busy != 0; i++) {
-        hh_engine_stats(e, &st);
-        busy = st.slots_busy;
-        if (busy != 0)
-            usleep(1000);
-    }
-    ASSERT_EQ_INT(busy, 0);
-    ASSERT_TRUE(c.completion_tokens < 500);
+    ASSERT_TRUE(c.finish == HH_FINISH_CANCELED || c.finish == HH_FINISH_STOP);
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.slots_busy, 0);   /* released before DONE is delivered */
     hh_gen_cancel(g);   /* after the end: harmless */
     hh_gen_release(g);
+
+    /* Canceled at its first token (inside the callback): the slot leaves
+     * before the next decode step, so exactly one token was generated. */
+    hh_gen_t *g2 = NULL;
+    d.cancel_on_text = &g2;
+    r = greedy_req(STORIES, "Once upon a time", 0, &d);
+    ASSERT_OK(hh_engine_submit(e, &r, &g2, NULL));
+    ASSERT_TRUE(col_wait(&d, 5));
+    ASSERT_EQ_INT(d.finish, HH_FINISH_CANCELED);
+    ASSERT_EQ_INT(d.completion_tokens, 1);
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.slots_busy, 0);
+    hh_gen_release(g2);
     col_destroy(&c);
+    col_destroy(&d);
     hh_engine_free(e);
 }
 
@@ -579,19 +622,29 @@ TEST(engine_fair_order_across_users)
 {
     hh_engine_t *e = make_engine("fair", 1, 256, 16);
     ASSERT_TRUE(e != NULL);
-    collector_t a[5], b;
+    static collector_t a[5], b;
     for (int i = 0; i < 5; i++)
         col_init(&a[i]);
     col_init(&b);
     atomic_store(&g_event_order, 0);
+    /* alice's first request holds the slot until all six are queued. */
+    static gate_t gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false };
+    a[0].gate = &gate;
     for (int i = 0; i < 5; i++) {
         hh_gen_request_t r = greedy_req(STORIES, "Once upon a time", 6, &a[i]);
         r.user = "alice";
         ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+        if (i == 0)
+            gate_wait_entered(&gate);
     }
     hh_gen_request_t r = greedy_req(STORIES, "The little dog", 6, &b);
     r.user = "bob";
     ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    gate_open(&gate);
+    ASSERT_EQ_INT(st.queue_depth, 5);
+    ASSERT_EQ_INT(st.slots_busy, 1);
     for (int i = 0; i < 5; i++)
         ASSERT_TRUE(col_wait(&a[i], 60));
     ASSERT_TRUE(col_wait(&b, 60));
@@ -627,6 +680,19 @@ TEST(engine_timeout_and_free_with_running)
     ASSERT_TRUE(c.finish == HH_FINISH_TIMEOUT || c.finish == HH_FINISH_STOP);
     if (c.finish == HH_FINISH_TIMEOUT)
         ASSERT_TRUE(c.completion_tokens < 511);
+    hh_engine_free(e);
+
+    /* A deadline that passes before admission: TIMEOUT, nothing generated. */
+    collector_t t;
+    col_init(&t);
+    p.request_timeout_s = 1e-9;
+    ASSERT_OK(hh_engine_create(&e, &p, NULL));
+    r = greedy_req(STORIES, "Once upon a time", 20, &t);
+    ASSERT_OK(run_one(e, &r, &t));
+    ASSERT_EQ_INT(t.finish, HH_FINISH_TIMEOUT);
+    ASSERT_EQ_INT(t.completion_tokens, 0);
+    ASSERT_EQ_INT(t.n_text, 0);
+    col_destroy(&t);
     hh_engine_free(e);
 
     /* Freeing an engine with a running request ends it with CANCELED. */
