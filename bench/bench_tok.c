@@ -7,7 +7,8 @@
  * Each file is tokenized in chunks of at most 64 KiB cut after a newline
  * (prompt-sized pieces, as a server sees them), without BOS/EOS or special
  * parsing. Time is the best of REPS passes (default 3). A hash of all ids
- * goes to stderr, so a speed change can be checked not to change results. */
+ * goes to stderr, so a speed change can be checked not to change results.
+ * BENCH_TOK_ONLY=SUBSTRING limits the run to vocabularies whose name holds it. */
 #include "tok/tok.h"
 
 #include <stdio.h>
@@ -160,7 +161,10 @@ int main(int argc, char **argv)
 
     printf("| vocabulary | family | text | MB | tokens | bytes/token | MB/s | tokens/s |\n");
     printf("|---|---|---|---:|---:|---:|---:|---:|\n");
+    const char *only = getenv("BENCH_TOK_ONLY");
     for (size_t k = 0; k < sizeof VOCABS / sizeof VOCABS[0]; k++) {
+        if (only && !strstr(VOCABS[k].name, only))
+            continue;
         hh_vocab_t *v = load_vocab(root, &VOCABS[k]);
         if (!v)
             goto cleanup;

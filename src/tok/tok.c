@@ -151,6 +151,85 @@ int hh_tok_bpe_init_merges(hh_vocab_t *v, const char *const *merges, const uint6
     return HH_OK;
 }
 
+/* ---- per-call word cache ------------------------------------------------- */
+
+/* At most this many words per call (bounds memory on huge inputs). */
+#define WCACHE_MAX_WORDS (1u << 16)
+
+int hh_wcache_get(const hh_wcache_t *c, const char *word, size_t len, uint64_t *hash, hh_idvec_t *out)
+{
+    if (len > HH_WCACHE_MAX_WORD)
+        return 0;
+    uint64_t h = *hash = hash_bytes(word, len);
+    if (!c->slots)
+        return 0;
+    for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {
+        const hh_wcache_slot_t *s = &c->slots[i];
+        if (!s->word)
+            return 0;
+        if (s->hash == h && s->len == len && !memcmp(s->word, word, len)) {
+            if (out->n + s->n > out->cap) {
+                size_t nc = out->cap ? out->cap : 64;
+                while (nc < out->n + s->n)
+                    nc *= 2;
+                int32_t *nv = realloc(out->v, nc * sizeof *nv);
+                if (!nv)
+                    return HH_ENOMEM;
+                out->v = nv;
+                out->cap = nc;
+            }
+            memcpy(out->v + out->n, c->ids.v + s->off, s->n * sizeof *out->v);
+            out->n += s->n;
+            return 1;
+        }
+    }
+}
+
+static void wcache_insert(hh_wcache_slot_t *slots, size_t mask, hh_wcache_slot_t e)
+{
+    size_t i = e.hash & mask;
+    while (slots[i].word)
+        i = (i + 1) & mask;
+    slots[i] = e;
+}
+
+int hh_wcache_put(hh_wcache_t *c, const char *word, size_t len, uint64_t hash, const hh_idvec_t *out, size_t from)
+{
+    size_t n = out->n - from;
+    if (len > HH_WCACHE_MAX_WORD || c->used >= WCACHE_MAX_WORDS || c->ids.n + n > UINT32_MAX)
+        return HH_OK;
+    /* Grow at half load: rehash into a table twice the size. */
+    if (!c->slots || (c->used + 1) * 2 > c->mask + 1) {
+        size_t cap = c->slots ? (c->mask + 1) * 2 : 256;
+        hh_wcache_slot_t *ns = calloc(cap, sizeof *ns);
+        if (!ns)
+            return HH_ENOMEM;
+        if (c->slots)
+            for (size_t i = 0; i <= c->mask; i++)
+                if (c->slots[i].word)
+                    wcache_insert(ns, cap - 1, c->slots[i]);
+        free(c->slots);
+        c->slots = ns;
+        c->mask = cap - 1;
+    }
+    hh_wcache_slot_t e = { word, (uint32_t)len, (uint32_t)c->ids.n, (uint32_t)n, hash };
+    for (size_t i = from; i < out->n; i++) {
+        int rc = hh_idvec_push(&c->ids, out->v[i]);
+        if (rc)
+            return rc;
+    }
+    wcache_insert(c->slots, c->mask, e);
+    c->used++;
+    return HH_OK;
+}
+
+void hh_wcache_free(hh_wcache_t *c)
+{
+    free(c->slots);
+    free(c->ids.v);
+    *c = (hh_wcache_t){ 0 };
+}
+
 int hh_idvec_push(hh_idvec_t *iv, int32_t id)
 {
     if (iv->n == iv->cap) {
@@ -346,6 +425,15 @@ static int vocab_build(hh_vocab_t **out, const vocab_spec_t *s, hh_err_t *err)
             char buf[8];
             snprintf(buf, sizeof buf, "<0x%02X>", b);
             v->byte_tok[b] = hh_tokmap_find(v, buf, 6);
+        }
+        v->spm_word_split = true;
+        for (size_t i = 0; i < n && v->spm_word_split; i++) {
+            const char *t = v->blob + v->text_off[i];
+            for (size_t k = 1; k + 3 <= v->text_len[i]; k++)
+                if (!memcmp(t + k, "\xe2\x96\x81", 3) && !(k >= 3 && !memcmp(t + k - 3, "\xe2\x96\x81", 3))) {
+                    v->spm_word_split = false;
+                    break;
+                }
         }
     } else if (kind == HH_VOCAB_BPE) {
         hh_tok_bpe_init_bytes(v);

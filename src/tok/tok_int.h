@@ -54,6 +54,9 @@ struct hh_vocab {
 
     int32_t bos, eos, unk, eot, sep, pad;
     bool    add_bos, add_eos, add_space_prefix, ignore_merges;
+    /* SPM: no token holds U+2581 right after another character, so no merge
+     * crosses the start of a U+2581 run and each such word merges alone. */
+    bool    spm_word_split;
 
     /* Ids of CONTROL / USER_DEFINED / UNKNOWN tokens that may appear in
      * text, sorted by first byte, then longest text first (partitioning
@@ -95,6 +98,34 @@ static inline size_t hh_utf8_len(unsigned char c)
     if ((c & 0xF8) == 0xF0) return 4;
     return 1;
 }
+
+/* Per-call cache from a word's bytes to its token ids: real text repeats
+ * its words, and a hit skips the merge work. Word pointers point into the
+ * caller's text, which must outlive the cache; cached ids live in ids.
+ * Zero-initialize; hh_wcache_free releases. */
+typedef struct hh_wcache_slot {
+    const char *word;   /* NULL: empty slot */
+    uint32_t    len;
+    uint32_t    off, n; /* ids.v[off .. off+n) */
+    uint64_t    hash;
+} hh_wcache_slot_t;
+
+typedef struct hh_wcache {
+    hh_wcache_slot_t *slots;
+    size_t            mask, used;
+    hh_idvec_t        ids;
+} hh_wcache_t;
+
+/* Words longer than this are not cached (they seldom repeat). */
+#define HH_WCACHE_MAX_WORD 64
+
+/* Looks word up; on a hit appends its ids to out and returns 1, else 0 (or
+ * a negative code when out cannot grow). *hash is set for hh_wcache_put. */
+int  hh_wcache_get(const hh_wcache_t *c, const char *word, size_t len, uint64_t *hash, hh_idvec_t *out);
+/* Records out->v[from .. out->n) as word's ids (a no-op for long words or a
+ * full cache). 0 or HH_ENOMEM. */
+int  hh_wcache_put(hh_wcache_t *c, const char *word, size_t len, uint64_t hash, const hh_idvec_t *out, size_t from);
+void hh_wcache_free(hh_wcache_t *c);
 
 /* Candidate merge in a min-heap: key orders the candidates (lower first;
  * the encoders put rank or negated score in the high half and the left
