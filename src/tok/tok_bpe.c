@@ -1,7 +1,8 @@
 /* tok_bpe.c - byte-level BPE (GPT-2 style): the byte-to-unicode mapping,
  * the pre-tokenizer families named by tokenizer.ggml.pre (PCRE2 regexes
  * with UTF + UCP, applied one after another, each splitting the pieces the
- * previous left), and rank-ordered merges per pre-token with a heap. */
+ * previous left), and rank-ordered merges per pre-token with a heap; a
+ * per-call cache maps repeated pre-tokens to their ids. */
 #include "tok/tok_int.h"
 #include "base/log.h"
 
@@ -218,6 +219,7 @@ typedef struct bpe_work {
     sym_t     *syms;
     size_t     syms_cap;
     hh_heap_t  heap;
+    hh_wcache_t cache;     /* pre-token bytes -> ids, for this call */
 } bpe_work_t;
 
 static int bpe_push_pair(const hh_vocab_t *v, bpe_work_t *w, int32_t l, int32_t r)
@@ -321,9 +323,22 @@ int hh_tok_bpe_encode(const hh_vocab_t *v, const char *text, size_t len, hh_idve
         a = b;
         b = t;
     }
-    for (size_t k = 0; k < a.n; k++)
-        if ((rc = bpe_word(v, &w, (const unsigned char *)text + a.v[k].start, a.v[k].len, out)))
+    for (size_t k = 0; k < a.n; k++) {
+        /* Real text repeats its words: a cached pre-token skips the merges. */
+        const char *word = text + a.v[k].start;
+        size_t wl = a.v[k].len;
+        uint64_t hash;
+        if ((rc = hh_wcache_get(&w.cache, word, wl, &hash, out)) < 0)
             goto cleanup;
+        if (rc == 1) {
+            rc = HH_OK;
+            continue;
+        }
+        size_t from = out->n;
+        if ((rc = bpe_word(v, &w, (const unsigned char *)word, wl, out)) ||
+            (rc = hh_wcache_put(&w.cache, word, wl, hash, out, from)))
+            goto cleanup;
+    }
 cleanup:
     pcre2_match_data_free(md);
     free(a.v);
@@ -331,5 +346,6 @@ cleanup:
     free(w.mapped);
     free(w.syms);
     free(w.heap.v);
+    hh_wcache_free(&w.cache);
     return rc;
 }
