@@ -1,0 +1,736 @@
+/* test_http.c - the HTTP server in-process on an ephemeral port with a temp
+ * data dir and stories260K, spoken to over raw sockets: auth on every
+ * route, OpenAI shapes, SSE framing byte by byte, malformed requests,
+ * unknown model, client disconnect freeing the slot. */
+#include "harness.h"
+#include "http/openai.h"
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct test_srv {
+    hh_http_server_t *s;
+    int               port;
+    char              key[HH_KEY_LEN + 1];
+    char              revoked[HH_KEY_LEN + 1];
+} test_srv_t;
+
+static bool copy_file(const char *src, const char *dst)
+{
+    size_t n = 0;
+    void *d = hh_test_read_file(src, &n);
+    if (!d)
+        return false;
+    FILE *f = fopen(dst, "wb");
+    bool ok = f && fwrite(d, 1, n, f) == n;
+    if (f)
+        fclose(f);
+    free(d);
+    return ok;
+}
+
+/* A server over a fresh data dir holding stories260K, with one valid and
+ * one revoked member key. */
+static bool srv_start(test_srv_t *t, const char *name, int n_slots)
+{
+    memset(t, 0, sizeof *t);
+    char data[512], models[600], dst[700];
+    snprintf(data, sizeof data, "%s/http-%s", hh_test_tmpdir(), name);
+    snprintf(models, sizeof models, "%s/models", data);
+    mkdir(data, 0700);
+    mkdir(models, 0700);
+    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
+    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
+        return false;
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = data;
+    p.max_body = 1u << 20;
+    p.engine.n_slots = n_slots;
+    p.engine.n_threads = 1;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_http_start(&t->s, &p, &err) != 0) {
+        printf("    start: %s\n", err.msg);
+        return false;
+    }
+    t->port = hh_http_port(t->s);
+    hh_store_t *st = hh_http_store(t->s);
+    hh_store_user_t u;
+    if (hh_store_user_ensure(st, "tester", "member", &u, NULL, &err) ||
+        hh_store_key_create(st, u.id, t->key, sizeof t->key, NULL, &err) ||
+        hh_store_key_create(st, u.id, t->revoked, sizeof t->revoked, NULL, &err))
+        return false;
+    char prefix[HH_KEY_PREFIX_LEN + 1];
+    memcpy(prefix, t->revoked, HH_KEY_PREFIX_LEN);
+    prefix[HH_KEY_PREFIX_LEN] = '\0';
+    return hh_store_key_revoke(st, prefix, &err) == 0;
+}
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+typedef struct resp {
+    int    status;
+    char  *raw;        /* everything received */
+    size_t raw_len;
+    char  *headers;    /* into raw, NUL-terminated */
+    char  *body;       /* de-chunked, NUL-terminated, malloc'd */
+    size_t body_len;
+} resp_t;
+
+static void resp_free(resp_t *r)
+{
+    free(r->raw);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* Decodes chunked transfer encoding; false if malformed. */
+static bool dechunk(const char *p, size_t n, char **out, size_t *out_len)
+{
+    char *b = malloc(n + 1);
+    size_t o = 0, i = 0;
+    if (!b)
+        return false;
+    for (;;) {
+        char *end = NULL;
+        unsigned long sz = strtoul(p + i, &end, 16);
+        if (end == p + i)
+            goto bad;
+        const char *crlf = strstr(end, "\r\n");
+        if (!crlf || (size_t)(crlf - p) > n)
+            goto bad;
+        i = (size_t)(crlf - p) + 2;
+        if (sz == 0)
+            break;
+        if (i + sz + 2 > n)
+            goto bad;
+        memcpy(b + o, p + i, sz);
+        o += sz;
+        i += sz;
+        if (p[i] != '\r' || p[i + 1] != '\n')
+            goto bad;
+        i += 2;
+    }
+    b[o] = '\0';
+    *out = b;
+    *out_len = o;
+    return true;
+bad:
+    free(b);
+    return false;
+}
+
+/* Sends one request (Connection: close) and reads the whole answer. auth
+ * NULL: no Authorization header. ctype NULL: application/json when a body
+ * is given. */
+static bool request(int port, const char *method, const char *path, const char *auth, const char *ctype,
+                    const char *body, size_t body_len, resp_t *r)
+{
+    memset(r, 0, sizeof *r);
+    int fd = connect_to(port);
+    if (fd < 0)
+        return false;
+    char head[1024];
+    int hn = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+    if (auth)
+        hn += snprintf(head + hn, sizeof head - (size_t)hn, "Authorization: Bearer %s\r\n", auth);
+    if (body) {
+        hn += snprintf(head + hn, sizeof head - (size_t)hn, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                       ctype ? ctype : "application/json", body_len);
+    }
+    hn += snprintf(head + hn, sizeof head - (size_t)hn, "\r\n");
+    bool ok = send_all(fd, head, (size_t)hn) && (!body || send_all(fd, body, body_len));
+    size_t cap = 1 << 16;
+    r->raw = malloc(cap);
+    while (ok && r->raw) {
+        if (r->raw_len + 1 == cap) {
+            char *nr = realloc(r->raw, cap * 2);
+            if (!nr)
+                break;
+            r->raw = nr;
+            cap *= 2;
+        }
+        ssize_t n = recv(fd, r->raw + r->raw_len, cap - r->raw_len - 1, 0);
+        if (n <= 0)
+            break;
+        r->raw_len += (size_t)n;
+    }
+    close(fd);
+    if (!r->raw)
+        return false;
+    r->raw[r->raw_len] = '\0';
+    char *sep = strstr(r->raw, "\r\n\r\n");
+    if (!sep || sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
+        return false;
+    *sep = '\0';
+    r->headers = r->raw;
+    const char *b = sep + 4;
+    size_t bl = r->raw_len - (size_t)(b - r->raw);
+    if (strcasestr(r->headers, "transfer-encoding: chunked"))
+        return dechunk(b, bl, &r->body, &r->body_len);
+    r->body = malloc(bl + 1);
+    if (!r->body)
+        return false;
+    memcpy(r->body, b, bl);
+    r->body[bl] = '\0';
+    r->body_len = bl;
+    return true;
+}
+
+static bool post(const test_srv_t *t, const char *path, const char *json, resp_t *r)
+{
+    return request(t->port, "POST", path, t->key, NULL, json, strlen(json), r);
+}
+
+/* Checks OpenAI's error shape; returns the parsed body (caller deletes) or NULL. */
+static cJSON *error_body(const resp_t *r)
+{
+    cJSON *j = cJSON_Parse(r->body);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (!cJSON_IsObject(e) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "message")) ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "type")) ||
+        !cJSON_GetObjectItemCaseSensitive(e, "param") || !cJSON_GetObjectItemCaseSensitive(e, "code")) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static const char *err_field(const cJSON *j, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "error"), k);
+    return cJSON_IsString(v) ? v->valuestring : "(null)";
+}
+
+TEST(http_health_needs_no_key)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "health", 2));
+    resp_t r;
+    ASSERT_TRUE(request(t.port, "GET", "/health", NULL, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(r.body, "{\"status\":\"ok\"}");
+    resp_free(&r);
+    ASSERT_TRUE(request(t.port, "GET", "/nope", NULL, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    resp_free(&r);
+    ASSERT_TRUE(request(t.port, "DELETE", "/v1/models", t.key, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 405);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+TEST(http_auth_every_route)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "auth", 2));
+    const char *body = "{\"model\":\"stories260K\",\"prompt\":\"a\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+                       "\"max_tokens\":1,\"input\":\"a\"}";
+    int n_auth = 0;
+    for (size_t i = 0; hh_http_route(i); i++) {
+        const hh_http_route_info_t *rt = hh_http_route(i);
+        bool is_post = !strcmp(rt->method, "POST");
+        const char *keys[3] = { NULL, t.revoked, "hk_not_a_key_at_all_but_long_enough_123456" };
+        for (int k = 0; k < 3; k++) {
+            resp_t r;
+            ASSERT_TRUE(request(t.port, rt->method, rt->path, keys[k], NULL, is_post ? body : NULL,
+                                is_post ? strlen(body) : 0, &r));
+            if (!rt->auth) {
+                ASSERT_EQ_INT(r.status, 200);
+            } else {
+                if (r.status != 401)
+                    printf("    route %s %s key %d\n", rt->method, rt->path, k);
+                ASSERT_EQ_INT(r.status, 401);
+                cJSON *j = error_body(&r);
+                ASSERT_TRUE(j != NULL);
+                ASSERT_STREQ(err_field(j, "code"), "invalid_api_key");
+                cJSON_Delete(j);
+                ASSERT_TRUE(strcasestr(r.headers, "WWW-Authenticate: Bearer") != NULL);
+            }
+            resp_free(&r);
+        }
+        /* With the valid key the route is reachable (never 401). */
+        resp_t r;
+        ASSERT_TRUE(request(t.port, rt->method, rt->path, t.key, NULL, is_post ? body : NULL,
+                            is_post ? strlen(body) : 0, &r));
+        ASSERT_NE_INT(r.status, 401);
+        resp_free(&r);
+        n_auth += rt->auth;
+    }
+    ASSERT_GE(n_auth, 6);
+    hh_http_stop(t.s);
+}
+
+TEST(http_models_shape)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "models", 2));
+    resp_t r;
+    ASSERT_TRUE(request(t.port, "GET", "/v1/models", t.key, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "Content-Type: application/json") != NULL);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "object")->valuestring, "list");
+    cJSON *data = cJSON_GetObjectItem(j, "data");
+    ASSERT_EQ_INT(cJSON_GetArraySize(data), 1);
+    cJSON *m = cJSON_GetArrayItem(data, 0);
+    ASSERT_STREQ(cJSON_GetObjectItem(m, "id")->valuestring, "stories260K");
+    ASSERT_STREQ(cJSON_GetObjectItem(m, "object")->valuestring, "model");
+    ASSERT_STREQ(cJSON_GetObjectItem(m, "owned_by")->valuestring, "hoheit");
+    ASSERT_TRUE(cJSON_GetObjectItem(m, "created")->valuedouble > 1.0e9);
+    cJSON_Delete(j);
+    resp_free(&r);
+    ASSERT_TRUE(request(t.port, "GET", "/v1/models/stories260K", t.key, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "id")->valuestring, "stories260K");
+    cJSON_Delete(j);
+    resp_free(&r);
+    ASSERT_TRUE(request(t.port, "GET", "/v1/models/gpt-4", t.key, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    j = error_body(&r);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(err_field(j, "code"), "model_not_found");
+    cJSON_Delete(j);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+static const char *CHAT = "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"system\",\"content\":\"Tell a story.\"},"
+                          "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Once upon\"},"
+                          "{\"type\":\"text\",\"text\":\" a time\"}]}],\"temperature\":0,\"max_tokens\":12%s}";
+
+/* Splits an SSE body into events, checking the framing: every event is one
+ * "data: ..." line followed by a blank line; returns the count, -1 if bad. */
+static int sse_events(const char *body, char **events, int cap)
+{
+    int n = 0;
+    const char *p = body;
+    while (*p) {
+        if (strncmp(p, "data: ", 6) != 0)
+            return -1;
+        const char *end = strstr(p, "\n\n");
+        if (!end || n == cap)
+            return -1;
+        const char *nl = strchr(p, '\n');
+        if (nl != end)   /* one line per event */
+            return -1;
+        size_t len = (size_t)(end - p - 6);
+        events[n] = malloc(len + 1);
+        memcpy(events[n], p + 6, len);
+        events[n][len] = '\0';
+        n++;
+        p = end + 2;
+    }
+    return n;
+}
+
+TEST(http_chat_nonstream_and_stream_agree)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "chat", 2));
+    char body[1024];
+    snprintf(body, sizeof body, CHAT, "");
+    resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
+    ASSERT_TRUE(strncmp(cJSON_GetObjectItem(j, "id")->valuestring, "chatcmpl-", 9) == 0);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "model")->valuestring, "stories260K");
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(ch, "index")->valueint, 0);
+    cJSON *msg = cJSON_GetObjectItem(ch, "message");
+    ASSERT_STREQ(cJSON_GetObjectItem(msg, "role")->valuestring, "assistant");
+    char content[2048];
+    snprintf(content, sizeof content, "%s", cJSON_GetObjectItem(msg, "content")->valuestring);
+    ASSERT_TRUE(strlen(content) > 0);
+    ASSERT_STREQ(cJSON_GetObjectItem(ch, "finish_reason")->valuestring, "length");
+    ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(ch, "logprobs")));
+    cJSON *u = cJSON_GetObjectItem(j, "usage");
+    int pt = cJSON_GetObjectItem(u, "prompt_tokens")->valueint;
+    ASSERT_EQ_INT(cJSON_GetObjectItem(u, "completion_tokens")->valueint, 12);
+    ASSERT_GE(pt, 5);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(u, "total_tokens")->valueint, pt + 12);
+    cJSON_Delete(j);
+    resp_free(&r);
+
+    /* The same request streamed: byte-level SSE framing, role first,
+     * content deltas, finish chunk, usage chunk, [DONE]; same text. */
+    snprintf(body, sizeof body, CHAT, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "Content-Type: text/event-stream") != NULL);
+    char *ev[64];
+    int n = sse_events(r.body, ev, 64);
+    ASSERT_GE(n, 4);
+    ASSERT_STREQ(ev[n - 1], "[DONE]");
+    char text[2048] = "";
+    int finish_at = -1;
+    bool ok = true;
+    for (int i = 0; i < n - 1 && ok; i++) {
+        cJSON *c = cJSON_Parse(ev[i]);
+        ok = c && !strcmp(cJSON_GetObjectItem(c, "object")->valuestring, "chat.completion.chunk");
+        cJSON *choices = cJSON_GetObjectItem(c, "choices");
+        if (ok && i == n - 2) {   /* usage chunk: empty choices */
+            ok = cJSON_GetArraySize(choices) == 0 &&
+                 cJSON_GetObjectItem(cJSON_GetObjectItem(c, "usage"), "completion_tokens")->valueint == 12 &&
+                 cJSON_GetObjectItem(cJSON_GetObjectItem(c, "usage"), "prompt_tokens")->valueint == pt;
+        } else if (ok) {
+            cJSON *c0 = cJSON_GetArrayItem(choices, 0);
+            cJSON *d = cJSON_GetObjectItem(c0, "delta");
+            if (i == 0)
+                ok = cJSON_IsString(cJSON_GetObjectItem(d, "role")) &&
+                     !strcmp(cJSON_GetObjectItem(d, "role")->valuestring, "assistant");
+            cJSON *dc = cJSON_GetObjectItem(d, "content");
+            if (cJSON_IsString(dc))
+                strncat(text, dc->valuestring, sizeof text - strlen(text) - 1);
+            cJSON *fr = cJSON_GetObjectItem(c0, "finish_reason");
+            if (cJSON_IsString(fr)) {
+                finish_at = i;
+                ok = !strcmp(fr->valuestring, "length");
+            }
+            ok = ok && cJSON_IsNull(cJSON_GetObjectItem(c, "usage"));
+        }
+        cJSON_Delete(c);
+    }
+    for (int i = 0; i < n; i++)
+        free(ev[i]);
+    resp_free(&r);
+    ASSERT_TRUE(ok);
+    ASSERT_EQ_INT(finish_at, n - 3);
+    ASSERT_STREQ(text, content);
+    hh_http_stop(t.s);
+}
+
+TEST(http_completions_logprobs)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "compl", 2));
+    resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/completions",
+                     "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":6,\"temperature\":0,"
+                     "\"logprobs\":3}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "object")->valuestring, "text_completion");
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    const char *text = cJSON_GetObjectItem(ch, "text")->valuestring;
+    cJSON *lp = cJSON_GetObjectItem(ch, "logprobs");
+    cJSON *toks = cJSON_GetObjectItem(lp, "tokens");
+    ASSERT_EQ_INT(cJSON_GetArraySize(toks), 6);
+    /* The tokens spell the text; greedy: each token is its top-1 and has
+     * the highest logprob of the alternatives. */
+    char joined[512] = "";
+    for (int i = 0; i < 6; i++) {
+        strncat(joined, cJSON_GetArrayItem(toks, i)->valuestring, sizeof joined - strlen(joined) - 1);
+        double tl = cJSON_GetArrayItem(cJSON_GetObjectItem(lp, "token_logprobs"), i)->valuedouble;
+        cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItem(lp, "top_logprobs"), i);
+        ASSERT_EQ_INT(cJSON_GetArraySize(top), 3);
+        ASSERT_LE(tl, 0.0);
+        cJSON *alt;
+        cJSON_ArrayForEach(alt, top) ASSERT_LE(alt->valuedouble, tl + 1e-6);
+        ASSERT_EQ_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(lp, "text_offset"), i)->valueint,
+                      (int)(strlen(joined) - strlen(cJSON_GetArrayItem(toks, i)->valuestring)));
+    }
+    ASSERT_STREQ(joined, text);
+    cJSON_Delete(j);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+struct bad_case {
+    const char *body;
+    const char *ctype;
+    int         status;
+    const char *param;   /* expected error.param, NULL = don't care */
+};
+
+TEST(http_malformed_requests)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "bad", 2));
+    static const struct bad_case cases[] = {
+        { "{\"model\":\"stories260K\",\"messages\":[", NULL, 400, NULL },
+        { "{\"model\":\"stories260K\",\"messages\":[]} trailing", NULL, 400, NULL },
+        { "[1,2,3]", NULL, 400, NULL },
+        { "", NULL, 400, NULL },
+        { "{\"model\":7,\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", NULL, 400, "model" },
+        { "{\"model\":\"stories260K\",\"messages\":\"hi\"}", NULL, 400, "messages" },
+        { "{\"model\":\"stories260K\",\"messages\":[]}", NULL, 400, "messages" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"wizard\",\"content\":\"a\"}]}", NULL, 400, "messages" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", NULL, 400, "messages" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"temperature\":\"hot\"}",
+          NULL, 400, "temperature" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"temperature\":-1}", NULL,
+          400, "temperature" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":-5}", NULL,
+          400, "max_tokens" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":1e300}",
+          NULL, 400, "max_tokens" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2.5}", NULL,
+          400, "max_tokens" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"top_p\":7}", NULL, 400,
+          "top_p" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":2}", NULL, 400, "n" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"stop\":[1]}", NULL, 400,
+          "stop" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"stream\":\"yes\"}", NULL,
+          400, "stream" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"top_logprobs\":3}", NULL,
+          400, "top_logprobs" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+          "\"response_format\":{\"type\":\"xml\"}}", NULL, 400, "response_format.type" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"tool_choice\":\"required\"}",
+          NULL, 400, "tool_choice" },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", "text/plain", 415, NULL },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", NULL, 400, NULL },
+        { "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", NULL, 400,
+          NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp_t r;
+        ASSERT_TRUE(request(t.port, "POST", "/v1/chat/completions", t.key, cases[i].ctype, cases[i].body,
+                            strlen(cases[i].body), &r));
+        if (r.status != cases[i].status)
+            printf("    case %zu: %s -> %s\n", i, cases[i].body, r.body);
+        ASSERT_EQ_INT(r.status, cases[i].status);
+        cJSON *j = error_body(&r);
+        ASSERT_TRUE(j != NULL);
+        if (cases[i].param)
+            ASSERT_STREQ(err_field(j, "param"), cases[i].param);
+        ASSERT_STREQ(err_field(j, "type"), "invalid_request_error");
+        cJSON_Delete(j);
+        resp_free(&r);
+    }
+    /* A body over the limit (1 MiB in this server) -> 413. */
+    size_t big = (1u << 20) + 100;
+    char *b = malloc(big + 1);
+    memset(b, ' ', big);
+    b[0] = '{';
+    b[big - 1] = '}';
+    b[big] = '\0';
+    resp_t r;
+    ASSERT_TRUE(request(t.port, "POST", "/v1/chat/completions", t.key, NULL, b, big, &r));
+    free(b);
+    ASSERT_EQ_INT(r.status, 413);
+    cJSON *j = error_body(&r);
+    ASSERT_TRUE(j != NULL);
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* Unknown fields are ignored: the request succeeds. */
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2,"
+                     "\"frobnicate\":{\"x\":[1,2]},\"metadata\":null}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    /* Still alive after all that. */
+    ASSERT_TRUE(request(t.port, "GET", "/health", NULL, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+TEST(http_unknown_model_and_context_overflow)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "unknown", 2));
+    resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", &r));
+    ASSERT_EQ_INT(r.status, 404);
+    cJSON *j = error_body(&r);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(err_field(j, "code"), "model_not_found");
+    ASSERT_STREQ(err_field(j, "param"), "model");
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* stories260K has 512 positions: a prompt of ~2000 tokens cannot fit. */
+    size_t n = 8000;
+    char *body = malloc(n + 200);
+    int o = snprintf(body, 200, "{\"model\":\"stories260K\",\"prompt\":\"");
+    for (size_t i = 0; i < n / 4; i++)
+        memcpy(body + o + 4 * i, "cat ", 4);
+    snprintf(body + o + n, 200, "\"}");
+    ASSERT_TRUE(post(&t, "/v1/completions", body, &r));
+    free(body);
+    ASSERT_EQ_INT(r.status, 400);
+    j = error_body(&r);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(err_field(j, "code"), "context_length_exceeded");
+    cJSON_Delete(j);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+static long long metric(const char *text, const char *name)
+{
+    const char *p = text;
+    size_t n = strlen(name);
+    while ((p = strstr(p, name))) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return atoll(p + n + 1);
+        p += n;
+    }
+    return -1;
+}
+
+TEST(http_disconnect_frees_slot)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "disc", 2));
+    const char *body = "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":400,\"stream\":true,"
+                       "\"temperature\":0.8,\"seed\":1}";
+    int fd = connect_to(t.port);
+    ASSERT_TRUE(fd >= 0);
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      t.key, strlen(body));
+    ASSERT_TRUE(send_all(fd, head, (size_t)hn) && send_all(fd, body, strlen(body)));
+    /* Read until the first data event, then vanish with a reset. */
+    char buf[4096];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        ssize_t k = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        ASSERT_TRUE(k > 0);
+        got += (size_t)k;
+        buf[got] = '\0';
+        if (strstr(buf, "data: "))
+            break;
+    }
+    struct linger lg = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    hh_engine_stats_t st;
+    int busy = -1;
+    for (int i = 0; i < 200; i++) {
+        hh_engine_stats(hh_http_engine(t.s), &st);
+        busy = st.slots_busy;
+        if (busy == 0 && st.queue_depth == 0)
+            break;
+        usleep(10000);
+    }
+    ASSERT_EQ_INT(busy, 0);   /* (kv_used may stay: the prefix cache keeps the slot's tokens) */
+    /* It was canceled, not finished: fewer than max_tokens generated and
+     * the cancel counter shows it. */
+    ASSERT_LE(st.generated_tokens, 399);
+    resp_t r;
+    ASSERT_TRUE(request(t.port, "GET", "/metrics", t.key, NULL, NULL, 0, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(metric(r.body, "hoheit_canceled_requests_total"), 1);
+    ASSERT_EQ_INT(metric(r.body, "hoheit_slots_busy"), 0);
+    ASSERT_TRUE(strstr(r.body, "hoheit_time_to_first_token_seconds_count 1") != NULL);
+    ASSERT_TRUE(strstr(r.body, "hoheit_http_requests_total{method=\"POST\",route=\"/v1/completions\",status=\"200\"} 1")
+                != NULL);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+TEST(http_idle_connections_do_not_stall)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "idle", 2));
+    enum { N_IDLE = 64 };
+    int fds[N_IDLE];
+    for (int i = 0; i < N_IDLE; i++) {
+        fds[i] = connect_to(t.port);
+        ASSERT_TRUE(fds[i] >= 0);
+        /* half a request line, never finished */
+        send_all(fds[i], "GET /hea", 8);
+    }
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/completions", "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":4}", &r));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    double dt = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+    ASSERT_LE(dt, 2.0);
+    for (int i = 0; i < N_IDLE; i++)
+        close(fds[i]);
+    hh_http_stop(t.s);
+}
+
+TEST(http_openai_parse_unit)
+{
+    hh_openai_req_t q;
+    hh_api_error_t e;
+    const char *ok = "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"s\"},"
+                     "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                     "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r\"}],"
+                     "\"stop\":\"END\",\"seed\":42,\"max_completion_tokens\":7,\"presence_penalty\":0.5,"
+                     "\"logprobs\":true,\"top_logprobs\":2,\"response_format\":{\"type\":\"json_object\"}}";
+    ASSERT_OK(hh_openai_parse(HH_OPENAI_CHAT, ok, strlen(ok), &q, &e));
+    ASSERT_EQ_INT(q.gen.n_messages, 3);
+    ASSERT_EQ_INT(q.gen.messages[0].role, HH_ROLE_SYSTEM);
+    ASSERT_EQ_INT(q.gen.messages[1].n_tool_calls, 1);
+    ASSERT_STREQ(q.gen.messages[1].tool_calls[0].name, "f");
+    ASSERT_STREQ(q.gen.messages[2].tool_call_id, "c1");
+    ASSERT_EQ_INT(q.gen.n_stop, 1);
+    ASSERT_STREQ(q.gen.stop[0], "END");
+    ASSERT_EQ_INT(q.gen.sampling.seed, 42);
+    ASSERT_EQ_INT(q.gen.max_tokens, 7);
+    ASSERT_NEAR(q.gen.sampling.presence_penalty, 0.5, 1e-6);
+    ASSERT_TRUE(q.gen.logprobs);
+    ASSERT_EQ_INT(q.gen.n_logprobs, 2);
+    ASSERT_TRUE(q.gen.json_object);
+    hh_openai_req_free(&q);
+    /* A named tool choice becomes a schema over the call object. */
+    const char *tc = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"w\"}],"
+                     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":"
+                     "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}],"
+                     "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}";
+    ASSERT_OK(hh_openai_parse(HH_OPENAI_CHAT, tc, strlen(tc), &q, &e));
+    ASSERT_TRUE(q.gen.json_schema != NULL);
+    ASSERT_TRUE(strstr(q.gen.json_schema, "{\"const\":\"get_weather\"}") != NULL);
+    hh_openai_req_free(&q);
+    const char *toks = "{\"model\":\"m\",\"prompt\":[1,2]}";
+    ASSERT_EQ_INT(hh_openai_parse(HH_OPENAI_COMPLETION, toks, strlen(toks), &q, &e), 400);
+    ASSERT_STREQ(e.param, "prompt");
+    ASSERT_TRUE(hh_utf8_valid("h\xc3\xa9llo \xf0\x9f\x98\x80", 11));
+    ASSERT_FALSE(hh_utf8_valid("\xc0\xaf", 2));            /* overlong */
+    ASSERT_FALSE(hh_utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
+    ASSERT_FALSE(hh_utf8_valid("\xe2\x82", 2));            /* truncated */
+}
