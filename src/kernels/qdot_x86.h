@@ -109,33 +109,55 @@ static void qx_quant_q8_K(const float *x, void *y, int64_t n)
 
 /* ---- Q4_0 / Q8_0: signed weights, sign trick (|w| * sign(w) x) ----------- */
 
+/* Signed values and scale of weight block i. */
+HH_ALWAYS_INLINE __m256i qx_q32_load(const uint8_t *wb, int is_q4, float *dw)
+{
+    if (is_q4) {
+        const hh_block_q4_0 *b = (const hh_block_q4_0 *)wb;
+        *dw = qx_h2f(b->d);
+        return _mm256_sub_epi8(hh_x86_nibbles(b->qs), _mm256_set1_epi8(8));
+    }
+    const hh_block_q8_0 *b = (const hh_block_q8_0 *)wb;
+    *dw = qx_h2f(b->d);
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+
+/* Two blocks per step into two accumulators per column, so consecutive
+ * blocks do not wait on one chain of fused multiply-adds. */
 HH_ALWAYS_INLINE void qx_q32_core(int64_t n, const void *w, size_t wblk, int is_q4,
                                   const uint8_t *xq, size_t xs, const int NC, float *out)
 {
-    __m256 acc[HH_QDOT_MAX_COLS];
-    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    __m256 acc[HH_QDOT_MAX_COLS][2];
+    for (int c = 0; c < NC; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
     const uint8_t *wb = w;
-    for (int64_t i = 0; i < n / 32; i++, wb += wblk) {
-        __m256i q;
-        float dw;
-        if (is_q4) {
-            const hh_block_q4_0 *b = (const hh_block_q4_0 *)wb;
-            q = _mm256_sub_epi8(hh_x86_nibbles(b->qs), _mm256_set1_epi8(8));
-            dw = qx_h2f(b->d);
-        } else {
-            const hh_block_q8_0 *b = (const hh_block_q8_0 *)wb;
-            q = _mm256_loadu_si256((const __m256i *)b->qs);
-            dw = qx_h2f(b->d);
+    const int64_t nb = n / 32;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2, wb += 2 * wblk) {
+        float dw0, dw1;
+        const __m256i q0 = qx_q32_load(wb, is_q4, &dw0), q1 = qx_q32_load(wb + wblk, is_q4, &dw1);
+        const __m256i a0 = _mm256_sign_epi8(q0, q0), a1 = _mm256_sign_epi8(q1, q1);
+        for (int c = 0; c < NC; c++) {
+            const hh_block_q8_0 *a = (const hh_block_q8_0 *)(xq + (size_t)c * xs) + i;
+            __m256i s0 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[0].qs), q0);
+            __m256i s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[1].qs), q1);
+            __m256i p0 = qx_dp_u8s8(_mm256_setzero_si256(), a0, s0);
+            __m256i p1 = qx_dp_u8s8(_mm256_setzero_si256(), a1, s1);
+            acc[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(dw0 * qx_h2f(a[0].d)), acc[c][0]);
+            acc[c][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(dw1 * qx_h2f(a[1].d)), acc[c][1]);
         }
+    }
+    for (; i < nb; i++, wb += wblk) {
+        float dw;
+        const __m256i q = qx_q32_load(wb, is_q4, &dw);
         const __m256i aq = _mm256_sign_epi8(q, q);
         for (int c = 0; c < NC; c++) {
             const hh_block_q8_0 *a = (const hh_block_q8_0 *)(xq + (size_t)c * xs) + i;
             __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
             __m256i p = qx_dp_u8s8(_mm256_setzero_si256(), aq, sx);
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * qx_h2f(a->d)), acc[c]);
+            acc[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * qx_h2f(a->d)), acc[c][0]);
         }
     }
-    for (int c = 0; c < NC; c++) out[c] = qx_hsum(acc[c]);
+    for (int c = 0; c < NC; c++) out[c] = qx_hsum(_mm256_add_ps(acc[c][0], acc[c][1]));
 }
 
 static void qx_qdot_q4_0(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
