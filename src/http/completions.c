@@ -502,7 +502,7 @@ static void stream_format(gen_ctx_t *x)
             free(ej);
         }
     } else {
-        if (x->forced_tool && !forced_call(x))
+        if (x->forced_tool && x->n_calls == 0 && !forced_call(x))
             x->finish = HH_FINISH_STOP;
         cJSON *d = NULL;
         if (chat && x->n_calls) {
@@ -591,7 +591,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
-    x->forced_tool = kind == HH_OPENAI_CHAT && x->req.gen.json_schema && x->req.tools_json && !x->req.gen.tools_json;
+    x->forced_tool = x->req.gen.tool_call_json;
     make_id(x->id, sizeof x->id, kind == HH_OPENAI_CHAT ? "chatcmpl-" : "cmpl-");
     x->created = (int64_t)time(NULL);
     x->req.gen.user = cs->key.user;
@@ -636,7 +636,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         error_from_ctx(x, &e);
         ok = ht_send_error(c, cs, &e);
     } else {
-        if (x->forced_tool && !forced_call(x))
+        if (x->forced_tool && x->n_calls == 0 && !forced_call(x))
             x->finish = HH_FINISH_STOP;
         ok = ht_send_json(c, cs, 200, full_response(x));
     }

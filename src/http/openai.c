@@ -455,7 +455,11 @@ static int parse_tools(hh_openai_req_t *r, const cJSON *root, hh_api_error_t *e)
     if (!r->schema_json)
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
     r->gen.json_schema = r->schema_json;
-    r->gen.tools_json = NULL;   /* the constraint replaces the template's tool syntax */
+    r->gen.tool_call_json = true;   /* the engine reports the output as one tool call */
+    /* The grammar carries the allowed calls and their parameter schemas, so
+     * the tool list is not rendered into the prompt as well (it costs
+     * hundreds of tokens in the template's tool preamble). */
+    r->gen.tools_json = NULL;
     return 0;
 }
 
