@@ -83,12 +83,15 @@ static void model_unload_resources(em_model_t *m)
             free(m->slots[i].cache);
             free(m->slots[i].text);
             hh_sampler_free(m->slots[i].smpl);
+            hh_grammar_state_free(m->slots[i].gstate);
         }
     }
     free(m->slots);
     m->slots = NULL;
     hh_ctx_free(m->ctx);
     m->ctx = NULL;
+    hh_grammar_vocab_free(m->gvocab);
+    m->gvocab = NULL;
     hh_vocab_free(m->vocab);
     m->vocab = NULL;
     hh_model_free(m->model);
@@ -398,6 +401,17 @@ static int model_acquire(hh_engine_t *e, const char *id, em_model_t **out, hh_er
     return rc;
 }
 
+/* Builds the model's grammar vocabulary once (m is pinned by the caller). */
+static int model_grammar_vocab(hh_engine_t *e, em_model_t *m, hh_err_t *err)
+{
+    pthread_mutex_lock(&e->load_mu);
+    int rc = 0;
+    if (m->gvocab == NULL)
+        rc = hh_grammar_vocab_create(m->vocab, &m->gvocab, err);
+    pthread_mutex_unlock(&e->load_mu);
+    return rc;
+}
+
 static void model_unpin(hh_engine_t *e, em_model_t *m)
 {
     pthread_mutex_lock(&e->mu);
@@ -445,6 +459,7 @@ static void gen_free(hh_gen_t *g)
         free(g->stop[i]);
     free(g->stop);
     free(g->prompt);
+    hh_grammar_free(g->grammar);
     free(g);
 }
 
@@ -523,8 +538,8 @@ static int check_request(const hh_gen_request_t *req, hh_err_t *err)
     hh_sampler_free(s);
     if (rc < 0)
         return hh_err_set(err, rc, -1, "bad sampling parameters (temperature, top_p, min_p or penalties)");
-    if (req->json_schema != NULL || req->json_object)
-        return hh_err_set(err, HH_EUNSUPPORTED, -1, "constrained decoding (response_format) is not available yet");
+    if (req->tool_call_json && req->json_schema == NULL)
+        return hh_err_set(err, HH_EINVAL, -1, "tool_call_json needs the tool call schema in json_schema");
     return 0;
 }
 
@@ -556,6 +571,14 @@ int hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out
     if (req->chat_template != NULL && (rc = hh_chat_format_from_name(req->chat_template, &g->fmt, err)) < 0)
         goto fail;
     g->has_tools = req->tools_json != NULL && req->messages != NULL;
+    g->tool_call_json = req->tool_call_json;
+    if (req->json_schema != NULL || req->json_object) {
+        const char *schema = req->json_schema;
+        if ((rc = hh_grammar_from_json_schema(schema, schema ? strlen(schema) : 0, &g->grammar, err)) < 0)
+            goto fail;
+        if ((rc = model_grammar_vocab(e, m, err)) < 0)
+            goto fail;
+    }
 
     size_t n_prompt = 0;
     if ((rc = build_prompt(m, req, g->fmt, &g->prompt, &n_prompt, err)) < 0)

@@ -121,6 +121,12 @@ typedef struct hh_gen_request {
     bool                 json_object;
     hh_gen_cb            cb;
     void                *cb_user;
+    /* Added by the engine owner: json_schema describes a tool call object
+     * {"name": ..., "arguments": {...}} (or an anyOf of such objects), as
+     * built for tool_choice "required" or a named function. The DONE event
+     * then reports the output as one tool call (finish TOOL_CALLS, content
+     * ""), arguments as compact JSON text. */
+    bool                 tool_call_json;
 } hh_gen_request_t;
 
 typedef struct hh_gen hh_gen_t;

@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "model/model.h"
+#include "sample/grammar.h"
 #include "tok/tok.h"
 
 #include <pthread.h>
@@ -44,6 +45,8 @@ struct hh_gen {
     size_t          max_stop_len;
     bool            logprobs;
     bool            has_tools;
+    bool            tool_call_json;  /* output is a {"name","arguments"} object */
+    hh_grammar_t   *grammar;     /* owned; NULL: unconstrained */
     hh_chat_format_t fmt;
     hh_gen_cb       cb;
     void           *cb_user;
@@ -68,6 +71,7 @@ typedef struct em_slot {
     int32_t         next_tok;    /* sampled, not yet decoded */
     int32_t         n_gen;
     hh_sampler_t   *smpl;
+    hh_grammar_state_t *gstate;  /* when the request has a grammar */
     hh_detok_t      dt;
     char           *text;        /* generated text so far */
     size_t          text_len, text_cap;
@@ -88,6 +92,7 @@ struct em_model {
     hh_vocab_t     *vocab;
     hh_ctx_t       *ctx;
     hh_chat_format_t fmt;
+    hh_grammar_vocab_t *gvocab;  /* built on the first constrained request (under load_mu) */
     int32_t         n_ctx;
     int32_t         n_vocab;
     pthread_t       thread;

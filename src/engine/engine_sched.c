@@ -10,6 +10,7 @@
 #include "engine/engine_int.h"
 #include "base/log.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ typedef struct em_step {
     int32_t  cap;
     char    *piece;      /* detokenizer output */
     size_t   piece_cap;
+    float   *masked;     /* (n_vocab) logits under a grammar mask */
 } em_step_t;
 
 /* Markers that open a tool call in a model's output; text from there on is
@@ -75,6 +77,8 @@ static void slot_release(em_model_t *m, em_slot_t *s, const hh_gen_event_t *ev)
     hh_engine_t *e = m->engine;
     hh_sampler_free(s->smpl);
     s->smpl = NULL;
+    hh_grammar_state_free(s->gstate);
+    s->gstate = NULL;
     s->state = EM_SLOT_FREE;
     s->batch_i = -1;
     pthread_mutex_lock(&e->mu);
@@ -94,6 +98,43 @@ static void slot_error(em_model_t *m, em_slot_t *s, int code, const char *msg)
     slot_release(m, s, &ev);
 }
 
+/* One tool call from a {"name": ..., "arguments": ...} object (the output
+ * of a tool_call_json grammar); NULL if it does not have that shape. The
+ * result is freed with hh_chat_tool_calls_free(calls, 1). */
+static hh_tool_call_t *json_tool_call(const char *text)
+{
+    cJSON *root = cJSON_Parse(text);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(root, "arguments");
+    hh_tool_call_t *call = NULL;
+    if (cJSON_IsString(name) && args != NULL) {
+        char *n = strdup(name->valuestring);
+        char *a = cJSON_PrintUnformatted(args);
+        call = calloc(1, sizeof *call);
+        if (n == NULL || a == NULL || call == NULL) {
+            free(n);
+            free(call);
+            call = NULL;
+            if (a != NULL)
+                cJSON_free(a);
+        } else {
+            /* hh_chat_tool_calls_free frees with free(): copy out of cJSON's allocator. */
+            char *a2 = strdup(a);
+            cJSON_free(a);
+            if (a2 == NULL) {
+                free(n);
+                free(call);
+                call = NULL;
+            } else {
+                call->name = n;
+                call->arguments_json = a2;
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return call;
+}
+
 /* Sends the last text, the DONE event and frees the slot. stop_cut: the
  * text was already cut at a stop string. */
 static void slot_finish(em_model_t *m, em_slot_t *s, em_step_t *st, hh_finish_t finish, bool stop_cut)
@@ -111,7 +152,16 @@ static void slot_finish(em_model_t *m, em_slot_t *s, em_step_t *st, hh_finish_t 
     char *rest = NULL;
     const char *content = s->text ? s->text : "";
     size_t content_len = s->text_len;
-    if (g->has_tools && s->text_len > 0) {
+    if (g->tool_call_json && s->text_len > 0) {
+        calls = json_tool_call(s->text);
+        if (calls != NULL) {
+            n_calls = 1;
+            content = "";
+            content_len = 0;
+            if (finish == HH_FINISH_STOP)
+                finish = HH_FINISH_TOOL_CALLS;
+        }
+    } else if (g->has_tools && s->text_len > 0) {
         hh_err_t perr;
         hh_err_clear(&perr);
         if (hh_chat_parse_tool_calls(g->fmt, s->text, s->text_len, &calls, &n_calls, &rest, &perr) < 0) {
@@ -226,6 +276,8 @@ static int slot_start(em_model_t *m, em_slot_t *s, em_step_t *st)
     int rc = hh_sampler_create(&s->smpl, &g->sampling);
     if (rc < 0)
         return rc;
+    if (g->grammar != NULL && (rc = hh_grammar_state_create(g->grammar, m->gvocab, &s->gstate, NULL)) < 0)
+        return rc;
     for (int32_t i = 0; i < g->n_prompt; i++)
         if ((rc = hh_sampler_accept(s->smpl, g->prompt[i])) < 0)
             return rc;
@@ -244,12 +296,29 @@ static void slot_sample(em_model_t *m, em_slot_t *s, em_step_t *st, const float 
     hh_gen_t *g = s->g;
     hh_logprobs_t lp;
     int32_t tok = hh_sampler_sample(s->smpl, logits, m->n_vocab, g->logprobs ? &lp : NULL);
+    if (tok >= 0 && s->gstate != NULL && !hh_grammar_token_allowed(s->gstate, tok)) {
+        /* Cheap check failed: mask every token the grammar forbids and draw
+         * again; logprobs stay those of the model's own distribution. */
+        memcpy(st->masked, logits, (size_t)m->n_vocab * sizeof *logits);
+        int na = hh_grammar_apply(s->gstate, st->masked, m->n_vocab);
+        if (na < 0) {
+            slot_error(m, s, na, "grammar mask failed");
+            return;
+        }
+        tok = hh_sampler_sample(s->smpl, st->masked, m->n_vocab, NULL);
+        if (tok >= 0 && g->logprobs && hh_sampler_logprobs(logits, m->n_vocab, tok, g->sampling.n_probs, &lp) < 0)
+            tok = HH_EINVAL;
+    }
     if (tok < 0) {
         slot_error(m, s, tok, "sampling failed (logits are all NaN or -inf)");
         return;
     }
     if (hh_sampler_accept(s->smpl, tok) < 0) {
         slot_error(m, s, HH_ENOMEM, "out of memory in the sampler");
+        return;
+    }
+    if (s->gstate != NULL && hh_grammar_accept(s->gstate, tok) < 0) {
+        slot_error(m, s, HH_ESTATE, "the grammar rejected the sampled token");
         return;
     }
     if (s->t_first == 0)
@@ -271,6 +340,10 @@ static void slot_sample(em_model_t *m, em_slot_t *s, em_step_t *st, const float 
     }
     if (stopped) {
         slot_finish(m, s, st, HH_FINISH_STOP, true);
+        return;
+    }
+    if (s->gstate != NULL && hh_grammar_finished(s->gstate)) {
+        slot_finish(m, s, st, HH_FINISH_STOP, false);
         return;
     }
     if (s->n_gen >= g->max_tokens || s->n_cache >= m->n_ctx) {
@@ -469,9 +542,10 @@ void *em_sched_main(void *arg)
     st.logits = malloc((size_t)st.cap * sizeof *st.logits);
     st.piece_cap = 3 * ((size_t)hh_vocab_max_token_len(m->vocab) + 3) + 64;
     st.piece = malloc(st.piece_cap);
+    st.masked = malloc((size_t)m->n_vocab * sizeof *st.masked);
     em_slot_t **admitted = malloc((size_t)n_slots * sizeof *admitted);
     hh_gen_t *expired_head = NULL;
-    bool oom = !st.tok || !st.seq || !st.logits || !st.piece || !admitted;
+    bool oom = !st.tok || !st.seq || !st.logits || !st.piece || !st.masked || !admitted;
 
     for (;;) {
         int32_t n_admitted = 0;
@@ -552,6 +626,7 @@ void *em_sched_main(void *arg)
     free(st.seq);
     free(st.logits);
     free(st.piece);
+    free(st.masked);
     free(admitted);
     return NULL;
 }
