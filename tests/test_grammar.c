@@ -134,7 +134,14 @@ TEST(grammar_object_properties_order_required_optional)
           { "{\"z\":1}", -1 });
     /* additionalProperties: schema, after the listed ones */
     CASES("{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"null\"}},\"additionalProperties\":{\"type\":\"integer\"}}",
-          { "{\"k\":null,\"x\":1,\"y\":2}", 1 }, { "{\"x\":1}", 1 }, { "{\"x\":\"s\"}", -1 }, { "{}", 1 });
+          { "{\"k\":null,\"x\":1,\"y\":2}", 1 }, { "{\"x\":1}", 1 }, { "{\"x\":\"s\"}", -1 }, { "{}", 1 },
+          { "{\"k\":null,\"k\":1}", -1 }, { "{\"k\":1}", -1 }, { "{\"kk\":1,\"\":2}", 1 },
+          { "{\"\\u006b\":1}", -1 });
+    /* extra names may not repeat any listed name, including prefixes' neighbours */
+    CASES("{\"properties\":{\"ab\":{\"type\":\"null\"},\"abc\":{\"type\":\"null\"},\"\":{\"type\":\"null\"}},"
+          "\"additionalProperties\":true}",
+          { "{\"a\":1}", 1 }, { "{\"ab\":1}", -1 }, { "{\"abc\":1}", -1 }, { "{\"abcd\":1}", 1 }, { "{\"abd\":1}", 1 },
+          { "{\"\":1}", -1 }, { "{\"ab\":null,\"b\":[]}", 1 }, { "{\"ab\":null,\"ab\":null}", -1 });
     /* required name that is not in properties: any value */
     CASES("{\"type\":\"object\",\"required\":[\"q\"]}", { "{\"q\":[1,{}]}", 1 }, { "{}", -1 });
     /* object without properties: any members, or none with additionalProperties false */
@@ -422,12 +429,12 @@ static bool validate(const cJSON *root, const cJSON *s, const cJSON *v, int dept
         const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
         const cJSON *addl = cJSON_GetObjectItemCaseSensitive(s, "additionalProperties");
         for (const cJSON *m = v->child; m; m = m->next) {
-            /* duplicate keys: refused where properties are listed (free-form
-             * members may repeat a name: a documented limit of the grammar) */
-            for (const cJSON *o = v->child; o != m && props; o = o->next)
+            const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, m->string) : NULL;
+            /* a listed name must not repeat (extra members may repeat each
+             * other: a documented limit; each of them still validates) */
+            for (const cJSON *o = v->child; o != m && ps; o = o->next)
                 if (!strcmp(o->string, m->string))
                     return false;
-            const cJSON *ps = props ? cJSON_GetObjectItemCaseSensitive(props, m->string) : NULL;
             if (ps) {
                 if (!validate(root, ps, m, depth + 1))
                     return false;
@@ -531,6 +538,8 @@ static const char *const GEN_SCHEMAS[] = {
     "{\"type\":\"object\",\"properties\":{\"name\":{\"const\":\"get_weather\"},\"arguments\":{\"type\":\"object\","
     "\"properties\":{\"city\":{\"type\":\"string\",\"minLength\":1},\"unit\":{\"enum\":[\"c\",\"f\"]}},"
     "\"required\":[\"city\"]}},\"required\":[\"name\",\"arguments\"]}",
+    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},\"i\":{\"type\":\"null\"}},\"required\":[\"id\"],"
+    "\"additionalProperties\":{\"type\":\"string\",\"maxLength\":8}}",
 };
 
 /* Generates seeds × one output per schema from random logits and checks
@@ -665,7 +674,8 @@ static bool generate_and_check(const char *vocab_rel, int n_seeds, int full_mask
             bool valid = out && utf8_valid((const uint8_t *)text, len) && validate(schema_doc, schema_doc, out, 0);
             cJSON_Delete(out);
             if (!valid) {
-                hh_test_fail(__FILE__, __LINE__, "schema %zu seed %d: output does not validate: %.500s", si, seed, text);
+                hh_test_fail(__FILE__, __LINE__, "schema %zu seed %d: output (%zu bytes) does not validate: %.2000s", si,
+                             seed, len, text);
                 goto fail_schema;
             }
             if (seed < 2)

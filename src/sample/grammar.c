@@ -400,7 +400,8 @@ int gb_finish(gb_t *b, uint32_t root, hh_grammar_t **out)
         for (size_t a = 0; a < b->rules[r].n; a++) {
             const gb_seq_t *s = &b->rules[r].alts[a];
             g->alt_start[ai++] = (uint32_t)e;
-            memcpy(g->elems + e, s->e, s->n * sizeof *s->e);
+            if (s->n)   /* an epsilon alternative has no element array */
+                memcpy(g->elems + e, s->e, s->n * sizeof *s->e);
             e += s->n;
             g->elems[e++] = GE_MAKE(GE_END, 0);
         }
@@ -408,7 +409,8 @@ int gb_finish(gb_t *b, uint32_t root, hh_grammar_t **out)
     g->rule_alt[nr] = (uint32_t)ai;
     g->n_elems = e;
     g->n_rules = nr;
-    memcpy(g->sets, b->sets, b->n_sets * sizeof *g->sets);
+    if (b->n_sets)
+        memcpy(g->sets, b->sets, b->n_sets * sizeof *g->sets);
     g->n_sets = b->n_sets;
     *out = g;
     g = NULL;

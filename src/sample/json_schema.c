@@ -582,6 +582,107 @@ static void add_enum(sc_t *c, uint32_t rule, const cJSON *values, bool single, i
     free(lits);
 }
 
+/* ---- member names that are not listed ----------------------------------- */
+
+#define MAX_NAME_BYTES 256
+
+static void set_ascii_plain(gb_byteset_t *set)
+{
+    memset(set, 0, sizeof *set);
+    for (unsigned x = 0x20; x < 0x7F; x++)
+        if (x != '"' && x != '\\')
+            set->w[x >> 6] |= 1ull << (x & 63);
+}
+
+/* Rest of a key after diverging from every listed name: plain ASCII, then '"'. */
+static uint32_t rule_ascii_tail(sc_t *c)
+{
+    gb_t *b = &c->b;
+    gb_seq_t s = { 0 };
+    gb_byteset_t plain;
+    set_ascii_plain(&plain);
+    uint32_t r = gb_rule_new(b);
+    gb_seq_byte(b, &s, '"');
+    gb_alt(b, r, &s);
+    gb_seq_set(b, &s, &plain);
+    gb_seq_ref(b, &s, r);
+    gb_alt(b, r, &s);
+    return r;
+}
+
+/* Key bodies (after the opening quote, through the closing one) that are
+ * none of names[lo, hi) (sorted, distinct, sharing depth bytes): a trie
+ * that may leave the listed names at any byte. */
+static uint32_t rule_not_names(sc_t *c, const lit_t *names, size_t lo, size_t hi, size_t depth, uint32_t tail)
+{
+    gb_t *b = &c->b;
+    gb_seq_t s = { 0 };
+    gb_byteset_t other;
+    set_ascii_plain(&other);
+    uint32_t r = gb_rule_new(b);
+    size_t i = lo;
+    if (i < hi && names[i].n == depth)
+        i++;               /* this prefix is a listed name: it may not end here */
+    else {
+        gb_seq_byte(b, &s, '"');
+        gb_alt(b, r, &s);
+    }
+    while (i < hi && b->rc >= 0) {
+        uint8_t ch = (uint8_t)names[i].s[depth];
+        size_t j = i + 1;
+        while (j < hi && (uint8_t)names[j].s[depth] == ch)
+            j++;
+        other.w[ch >> 6] &= ~(1ull << (ch & 63));
+        gb_seq_byte(b, &s, ch);
+        gb_seq_ref(b, &s, rule_not_names(c, names, i, j, depth + 1, tail));
+        gb_alt(b, r, &s);
+        i = j;
+    }
+    gb_seq_set(b, &s, &other);
+    gb_seq_ref(b, &s, tail);
+    gb_alt(b, r, &s);
+    return r;
+}
+
+/* A JSON string that is not one of the n listed names. Such keys are
+ * restricted to unescaped printable ASCII, so the text compared is the
+ * decoded name (an escape could otherwise spell a listed name). */
+static uint32_t rule_other_key(sc_t *c, const char *const *names, size_t n)
+{
+    gb_t *b = &c->b;
+    lit_t *lits = calloc(n ? n : 1, sizeof *lits);
+    if (!lits) {
+        gb_fail(b, HH_ENOMEM, "out of memory compiling schema");
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        bool plain = true;
+        for (size_t j = 0; j < len && plain; j++)
+            plain = (uint8_t)names[i][j] >= 0x20 && (uint8_t)names[i][j] < 0x7F && names[i][j] != '"' &&
+                    names[i][j] != '\\';
+        if (!plain)
+            continue;      /* cannot equal an unescaped ASCII key */
+        if (len > MAX_NAME_BYTES) {
+            gb_fail(b, HH_ERANGE, "property name at %s is longer than %d bytes", where(c), MAX_NAME_BYTES);
+            free(lits);
+            return 0;
+        }
+        lits[k].s = (char *)names[i];
+        lits[k].n = len;
+        k++;
+    }
+    qsort(lits, k, sizeof *lits, cmp_lit);
+    gb_seq_t s = { 0 };
+    uint32_t r = gb_rule_new(b);
+    gb_seq_byte(b, &s, '"');
+    gb_seq_ref(b, &s, rule_not_names(c, lits, 0, k, 0, rule_ascii_tail(c)));
+    gb_alt(b, r, &s);
+    free(lits);
+    return r;
+}
+
 /* ---- schema nodes ------------------------------------------------------- */
 
 static uint32_t compile_schema(sc_t *c, const cJSON *node);
@@ -780,8 +881,17 @@ static uint32_t compile_object(sc_t *c, const cJSON *node)
         gb_alt(b, first[n], &s);
         gb_alt(b, rest[n], &s);
     } else {
+        const char **names = malloc((n + 1) * sizeof *names);
+        if (!names) {
+            gb_fail(b, HH_ENOMEM, "out of memory compiling schema");
+            goto cleanup;
+        }
+        for (size_t i = 0; i < n; i++)
+            names[i] = m[i].name;
+        uint32_t key = rule_other_key(c, names, n);   /* no listed name twice */
+        free(names);
         uint32_t kv = gb_rule_new(b);
-        gb_seq_ref(b, &s, rule_string(c, 0, UNBOUNDED));
+        gb_seq_ref(b, &s, key);
         gb_seq_ref(b, &s, ws);
         gb_seq_byte(b, &s, ':');
         gb_seq_ref(b, &s, ws);
