@@ -635,7 +635,7 @@ cleanup:
 #define TOL_ACT_STEP_K  0.5001
 #define TOL_ACT_STEP_Q8 (0.5001 + 127.0 / 2048.0)
 
-static const hh_type_t k_qdot_types[] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q6_K };
+static const hh_type_t k_qdot_types[] = { HH_TYPE_Q4_0, HH_TYPE_Q5_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q6_K };
 
 static const type_case_t *type_case(hh_type_t t)
 {

@@ -11,6 +11,7 @@
 #include "kernels/kernels_int.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- activations ---------------------------------------------------------- */
 
@@ -55,6 +56,28 @@ static void qdot_q4_0(int64_t n, const void *w, const void *xq, size_t xs, int n
             int isum = 0;
             for (int l = 0; l < 16; l++)
                 isum += ((b[i].qs[l] & 0x0f) - 8) * a[i].qs[l] + ((b[i].qs[l] >> 4) - 8) * a[i].qs[l + 16];
+            sum += hh_fp16_to_f32(b[i].d) * hh_fp16_to_f32(a[i].d) * (float)isum;
+        }
+        out[c] = sum;
+    }
+}
+
+/* Q5_0: 4 low bits in qs (as Q4_0), the 5th bit of value j in bit j of qh. */
+static void qdot_q5_0(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    for (int c = 0; c < nc; c++) {
+        const hh_block_q5_0 *b = w;
+        const hh_block_q8_0 *a = (const hh_block_q8_0 *)((const uint8_t *)xq + (size_t)c * xs);
+        float sum = 0.0f;
+        for (int64_t i = 0; i < n / HH_QK5_0; i++) {
+            uint32_t qh;
+            memcpy(&qh, b[i].qh, 4);
+            int isum = 0;
+            for (int l = 0; l < 16; l++) {
+                int v0 = ((b[i].qs[l] & 0x0f) | (((qh >> l) & 1) << 4)) - 16;
+                int v1 = ((b[i].qs[l] >> 4) | (((qh >> (l + 16)) & 1) << 4)) - 16;
+                isum += v0 * a[i].qs[l] + v1 * a[i].qs[l + 16];
+            }
             sum += hh_fp16_to_f32(b[i].d) * hh_fp16_to_f32(a[i].d) * (float)isum;
         }
         out[c] = sum;
@@ -137,6 +160,8 @@ void hh_qdot_fill_ref(hh_kernels_t *k)
     k->quant_act[HH_TYPE_Q8_K] = quant_q8_K;
     k->qdot[HH_TYPE_Q4_0] = qdot_q4_0;
     k->act_type[HH_TYPE_Q4_0] = HH_TYPE_Q8_0;
+    k->qdot[HH_TYPE_Q5_0] = qdot_q5_0;
+    k->act_type[HH_TYPE_Q5_0] = HH_TYPE_Q8_0;
     k->qdot[HH_TYPE_Q8_0] = qdot_q8_0;
     k->act_type[HH_TYPE_Q8_0] = HH_TYPE_Q8_0;
     k->qdot[HH_TYPE_Q4_K] = qdot_q4_K;
