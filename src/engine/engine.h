@@ -96,7 +96,16 @@ typedef struct hh_gen_event {
 } hh_gen_event_t;
 
 /* Called on the model's scheduler thread: must return quickly (copy the
- * text into a queue; never block on the network). */
+ * text into a queue; never block on the network). It may call
+ * hh_gen_cancel. Engine notes (engine owner):
+ *   - the slot is released (stats.slots_busy, fairness, unloading) just
+ *     before DONE/ERROR is delivered, so a caller that saw DONE sees it free;
+ *   - with tools_json, text from the start of tool-call markup on
+ *     ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>", or a reply that opens
+ *     with '{' for llama3.1) is held back; if DONE carries parsed calls that
+ *     text is never sent as TEXT, otherwise it is flushed before DONE;
+ *   - DONE for a request that never got a slot (canceled or timed out while
+ *     waiting) has content "" and completion_tokens 0. */
 typedef void (*hh_gen_cb)(void *user, const hh_gen_event_t *ev);
 
 typedef struct hh_gen_request {
@@ -131,7 +140,11 @@ typedef struct hh_gen_request {
 
 typedef struct hh_gen hh_gen_t;
 
-/* Queues a request; strings are copied. On success the callback will see
+/* Fair order: among waiting requests the engine admits the one whose user
+ * was admitted longest ago (users with nothing queued or running start
+ * fresh), FIFO within a user and among equals.
+ *
+ * Queues a request; strings are copied. On success the callback will see
  * TEXT events and then exactly one DONE or ERROR, after which the engine
  * never calls it again. Fails at once with HH_ENOENT (unknown model),
  * HH_EFULL (queue full: HTTP 429), HH_ERANGE (prompt does not fit the
@@ -141,6 +154,9 @@ int  hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **ou
 /* Asks the request to stop; its slot is free within one decode step and its
  * final event is DONE with HH_FINISH_CANCELED. Safe at any time before release. */
 void hh_gen_cancel(hh_gen_t *g);
+/* Drops the caller's reference (the engine drops its own after the final
+ * event). Both calls stay safe after hh_engine_free, which ends every
+ * request first. */
 void hh_gen_release(hh_gen_t *g);
 
 typedef struct hh_engine_stats {
@@ -148,7 +164,7 @@ typedef struct hh_engine_stats {
     int32_t  queue_depth;        /* waiting requests, all models */
     int32_t  slots_busy;
     int32_t  slots_total;
-    int64_t  kv_used;            /* KV positions in use, all models */
+    int64_t  kv_used;            /* KV positions in use, all models (incl. prefixes kept for reuse) */
     int64_t  kv_total;
     uint64_t prompt_tokens;      /* counters since start */
     uint64_t generated_tokens;
