@@ -734,3 +734,78 @@ TEST(http_openai_parse_unit)
     ASSERT_FALSE(hh_utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
     ASSERT_FALSE(hh_utf8_valid("\xe2\x82", 2));            /* truncated */
 }
+
+TEST(http_queue_full_429)
+{
+    /* One slot, one queue place: with two long generations running and
+     * waiting, a third request is refused with 429 and Retry-After. */
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    char data[512], models[600], dst[700];
+    snprintf(data, sizeof data, "%s/http-queue", hh_test_tmpdir());
+    snprintf(models, sizeof models, "%s/models", data);
+    mkdir(data, 0700);
+    mkdir(models, 0700);
+    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
+    ASSERT_TRUE(copy_file(hh_test_data_path("models/stories260K.gguf"), dst));
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = data;
+    p.engine.n_slots = 1;
+    p.engine.max_queue = 1;
+    p.engine.n_threads = 1;
+    hh_err_t err;
+    ASSERT_OK(hh_http_start(&t.s, &p, &err));
+    t.port = hh_http_port(t.s);
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(hh_http_store(t.s), "q", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_key_create(hh_http_store(t.s), u.id, t.key, sizeof t.key, NULL, &err));
+    /* Load the model first so the long requests start at once. */
+    resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/completions", "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":1}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    const char *body = "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":480,\"stream\":true,"
+                       "\"temperature\":1,\"seed\":3}";
+    /* Eight long requests sent back to back (a few ms, less than one
+     * generation): at most two fit (slot + queue place), so at least one
+     * is refused; the others stream with 200. */
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        fds[i] = connect_to(t.port);
+        ASSERT_TRUE(fds[i] >= 0);
+        char head[512];
+        int hn = snprintf(head, sizeof head,
+                          "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                          t.key, strlen(body));
+        ASSERT_TRUE(send_all(fds[i], head, (size_t)hn) && send_all(fds[i], body, strlen(body)));
+    }
+    int n429 = 0, n200 = 0;
+    for (int i = 0; i < 8; i++) {
+        char buf[2048] = "";
+        size_t got = 0;
+        while (got < sizeof buf - 1 && !strstr(buf, "\r\n\r\n")) {
+            ssize_t k = recv(fds[i], buf + got, sizeof buf - 1 - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            buf[got] = '\0';
+        }
+        buf[got] = '\0';
+        int status = 0;
+        sscanf(buf, "HTTP/1.%*d %d", &status);
+        if (status == 429) {
+            n429++;
+            ASSERT_TRUE(strcasestr(buf, "Retry-After: ") != NULL);
+        } else if (status == 200) {
+            n200++;
+        }
+    }
+    ASSERT_GE(n429, 1);
+    ASSERT_GE(n200, 1);
+    ASSERT_EQ_INT(n429 + n200, 8);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    hh_http_stop(t.s);
+}
