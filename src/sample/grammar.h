@@ -46,6 +46,12 @@
  *     additionalProperties, an object that has properties emits only those
  *     (a valid subset of what the schema allows); an object without
  *     properties accepts any members (or those of additionalProperties).
+ *     Extra members (additionalProperties true/schema beside properties)
+ *     come after the listed ones, with unescaped printable-ASCII names that
+ *     never equal a listed name. Extra members may repeat each other's
+ *     names, as may members of free-form objects (json_object mode): a
+ *     grammar cannot remember an unbounded set of names; every value still
+ *     matches its schema.
  *   - array: items (schema), minItems, maxItems (<= HH_GRAMMAR_MAX_REPEAT)
  *   - string: minLength, maxLength (code points, <= HH_GRAMMAR_MAX_REPEAT)
  *   - number, integer (no minimum/maximum/multipleOf: unsupported), boolean, null
