@@ -230,27 +230,31 @@ static uint32_t rule_char(sc_t *c)
         hex.w[(uint8_t)*p >> 6] |= 1ull << ((uint8_t)*p & 63);
     for (const char *p = es; *p; p++)
         esc.w[(uint8_t)*p >> 6] |= 1ull << ((uint8_t)*p & 63);
-    gb_seq_byte(b, &s, '\\');
+    /* one '\\' alternative, so an escape costs one parse stack, not three:
+     * esc ::= ["\\/bfnrt] | "u" XXXX with XXXX outside D800-DFFF */
+    uint32_t er = gb_rule_new(b);
     gb_seq_set(b, &s, &esc);
-    gb_alt(b, ch, &s);
-    /* \uXXXX: first digit not d/D, or d/D then 0-7 (D800-DFFF excluded) */
-    gb_byteset_t nd = hex;
+    gb_alt(b, er, &s);
+    gb_byteset_t nd = hex;   /* first digit not d/D, or d/D then 0-7 */
     nd.w['d' >> 6] &= ~(1ull << ('d' & 63));
     nd.w['D' >> 6] &= ~(1ull << ('D' & 63));
-    gb_seq_lit(b, &s, "\\u", 2);
+    gb_seq_byte(b, &s, 'u');
     gb_seq_set(b, &s, &nd);
     gb_seq_set(b, &s, &hex);
     gb_seq_set(b, &s, &hex);
     gb_seq_set(b, &s, &hex);
-    gb_alt(b, ch, &s);
-    gb_seq_lit(b, &s, "\\u", 2);
+    gb_alt(b, er, &s);
     gb_byteset_t d = { { 0, 0, 0, 0 } };
     d.w['d' >> 6] |= 1ull << ('d' & 63);
     d.w['D' >> 6] |= 1ull << ('D' & 63);
+    gb_seq_byte(b, &s, 'u');
     gb_seq_set(b, &s, &d);
     gb_seq_range(b, &s, '0', '7');
     gb_seq_set(b, &s, &hex);
     gb_seq_set(b, &s, &hex);
+    gb_alt(b, er, &s);
+    gb_seq_byte(b, &s, '\\');
+    gb_seq_ref(b, &s, er);
     gb_alt(b, ch, &s);
     return c->r_char = ch;
 }
