@@ -116,7 +116,7 @@ bench: deps all
 DATA ?= ./hoheit-data
 serve: deps all
 	@mkdir -p $(DATA)/models
-	@ls $(DATA)/models/*.gguf >/dev/null 2>&1 || cp ../shared/testdata/models/stories260K.gguf $(DATA)/models/
+	@ls $(DATA)/models/*.gguf >/dev/null 2>&1 || cp demo/stories260K.gguf $(DATA)/models/
 	$(BIN) serve --data $(DATA)
 
 clean:
