@@ -368,3 +368,43 @@ TEST(run_tokens_work_without_a_tokenizer)
     ASSERT_EQ_INT(out_len, 0);
     ASSERT_TRUE(says);
 }
+
+/* --chat renders the prompt with the chat format (here forced to llama2,
+ * whose template writes BOS itself) and feeds it without a second BOS. */
+TEST(run_chat_renders_template_once)
+{
+    struct run_result r;
+    ASSERT_TRUE(run_hoheit(&r, "-m '%s' -p hi --system 'be brief' --chat-template llama2 -n 4 --temp 0 -t 1 -v",
+                           model_path()));
+    int status = r.status;
+    bool rendered = strstr(r.err, "chat prompt: <s>[INST] <<SYS>>\nbe brief\n<</SYS>>\n\nhi [/INST]") != NULL;
+    bool fmt = strstr(r.err, "chat format llama2") != NULL;
+    if (!rendered)
+        printf("    stderr: %s\n", r.err);
+    run_result_free(&r);
+    ASSERT_EQ_INT(status, 0);
+    ASSERT_TRUE(fmt);
+    ASSERT_TRUE(rendered);
+
+    /* the same prompt without --chat is plain text: no template markers */
+    ASSERT_TRUE(run_hoheit(&r, "-m '%s' -p hi -n 4 --temp 0 -t 1 -v", model_path()));
+    bool plain = strstr(r.err, "chat prompt:") == NULL;
+    status = r.status;
+    run_result_free(&r);
+    ASSERT_EQ_INT(status, 0);
+    ASSERT_TRUE(plain);
+
+    /* unknown template name: runtime error naming the valid ones */
+    ASSERT_TRUE(run_hoheit(&r, "-m '%s' -p hi --chat-template nosuch -n 4", model_path()));
+    status = r.status;
+    bool lists = strstr(r.err, "llama3") != NULL;
+    run_result_free(&r);
+    ASSERT_EQ_INT(status, 1);
+    ASSERT_TRUE(lists);
+
+    /* --chat with --tokens is a usage error */
+    ASSERT_TRUE(run_hoheit(&r, "-m '%s' --tokens 1 --chat", model_path()));
+    status = r.status;
+    run_result_free(&r);
+    ASSERT_EQ_INT(status, 2);
+}

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "model/model.h"
 #include "sample/sample.h"
+#include "tok/chat.h"
 #include "tok/tok.h"
 
 #include <errno.h>
@@ -28,6 +29,9 @@ struct run_opts {
     const char *prompt;      /* -p */
     const char *tokens;      /* --tokens */
     const char *file;        /* -f */
+    bool        chat;        /* --chat: the prompt is a user message in the model's chat format */
+    const char *system;      /* --system: system message (implies --chat) */
+    const char *chat_template; /* --chat-template NAME (implies --chat) */
     int         n_predict;   /* -1: until EOG or the context end */
     int         n_threads;
     int         n_ctx;
@@ -47,6 +51,10 @@ static void run_usage(FILE *f)
         "  -p, --prompt TEXT       prompt (BOS added as the model's tokenizer says)\n"
         "  -f, --file PATH         read the prompt from a file\n"
         "  --tokens ID,ID,...      prompt as token ids (no BOS added)\n"
+        "  --chat                  the prompt is a user message, rendered with the model's chat template\n"
+        "  --system TEXT           system message (implies --chat)\n"
+        "  --chat-template NAME    override the detected format: llama3, llama3.1, chatml, qwen2.5,\n"
+        "                          mistral, llama2, gemma, phi3, ... (implies --chat)\n"
         "  -n, --n-predict N       tokens to generate (default 128; -1: until EOS or context end)\n"
         "  --temp T                temperature (default 0.8; 0: greedy)\n"
         "  --top-k K               (default 40; 0: off)\n"
@@ -136,6 +144,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         if (!strcmp(a, "--no-mmap")) { o->mparams.load = HH_GGUF_LOAD_READ; continue; }
         if (!strcmp(a, "--mlock")) { o->mparams.mlock = true; continue; }
         if (!strcmp(a, "--ignore-eos")) { o->ignore_eos = true; continue; }
+        if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->verbose = true; continue; }
 
         if (i + 1 >= argc) {
@@ -149,6 +158,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--tokens")) o->tokens = v;
+        else if (!strcmp(a, "--system")) { o->system = v; o->chat = true; }
+        else if (!strcmp(a, "--chat-template")) { o->chat_template = v; o->chat = true; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, -1, INT_MAX, &o->n_predict);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, 0, 4096, &o->n_threads);
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = parse_int(v, 0, 1 << 24, &o->n_ctx);
@@ -181,8 +192,47 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         fprintf(stderr, "hoheit run: give exactly one of -p PROMPT, -f FILE, --tokens IDS\n");
         return 2;
     }
+    if (o->chat && o->tokens != NULL) {
+        fprintf(stderr, "hoheit run: --chat needs a text prompt (-p or -f), not --tokens\n");
+        return 2;
+    }
     o->sparams.n_probs = o->n_logprobs;
     return 0;
+}
+
+/* Renders the prompt as one user turn (after an optional system turn) in
+ * the model's chat format, ready for the assistant's answer. The template
+ * text from the GGUF is only matched against known families, never run.
+ * *out is malloc'd. BOS is written by the renderer where the format wants
+ * it, so the caller must not add another. */
+static int render_chat(const struct run_opts *o, const hh_gguf_t *g, const hh_vocab_t *vocab, const char *text,
+                       char **out, size_t *out_len, hh_err_t *err)
+{
+    hh_chat_format_t fmt;
+    int rc;
+    if (o->chat_template != NULL) {
+        if ((rc = hh_chat_format_from_name(o->chat_template, &fmt, err)) < 0)
+            return rc;
+    } else {
+        const char *tmpl = NULL;
+        (void)hh_gguf_get_str(g, "tokenizer.chat_template", &tmpl);
+        hh_err_t why;
+        hh_err_clear(&why);
+        if (hh_chat_detect(tmpl, &fmt, &why) != 0)
+            HH_LOGW("%s", why.msg);
+    }
+    HH_LOGI("chat format %s", hh_chat_format_name(fmt));
+    hh_chat_msg_t msgs[2];
+    size_t n = 0;
+    memset(msgs, 0, sizeof msgs);
+    if (o->system != NULL)
+        msgs[n++] = (hh_chat_msg_t){ .role = HH_ROLE_SYSTEM, .content = o->system };
+    msgs[n++] = (hh_chat_msg_t){ .role = HH_ROLE_USER, .content = text };
+    hh_chat_params_t cp = hh_chat_default_params();
+    int32_t bos = hh_vocab_bos(vocab), eos = hh_vocab_eos(vocab);
+    cp.bos_text = bos >= 0 ? hh_vocab_text(vocab, bos) : NULL;
+    cp.eos_text = eos >= 0 ? hh_vocab_text(vocab, eos) : NULL;
+    return hh_chat_render(fmt, msgs, n, &cp, out, out_len, err);
 }
 
 /* Parses "1,2,3" into a malloc'd array; ids must lie in [0, n_vocab). */
@@ -270,13 +320,13 @@ cleanup:
 
 /* Builds the prompt's token ids: --tokens as given; text tokenized with
  * parse_special and BOS prepended when the vocabulary asks for it. */
-static int prompt_tokens(const struct run_opts *o, const hh_vocab_t *vocab, int32_t n_vocab,
+static int prompt_tokens(const struct run_opts *o, const hh_gguf_t *g, const hh_vocab_t *vocab, int32_t n_vocab,
                          int32_t **ids, size_t *n_ids, hh_err_t *err)
 {
     if (o->tokens != NULL)
         return parse_token_list(o->tokens, n_vocab, ids, n_ids, err);
 
-    char *filebuf = NULL;
+    char *filebuf = NULL, *chatbuf = NULL;
     const char *text = o->prompt;
     size_t len = text ? strlen(text) : 0;
     int32_t *toks = NULL, *all = NULL;
@@ -287,10 +337,16 @@ static int prompt_tokens(const struct run_opts *o, const hh_vocab_t *vocab, int3
             return rc;
         text = filebuf;
     }
+    if (o->chat) {
+        if ((rc = render_chat(o, g, vocab, text, &chatbuf, &len, err)) < 0)
+            goto cleanup;
+        text = chatbuf;
+        HH_LOGD("chat prompt: %s", chatbuf);
+    }
     if ((rc = hh_tokenize(vocab, text, len, false, true, &toks, &n_toks, err)) < 0)
         goto cleanup;
     int32_t bos = hh_vocab_bos(vocab);
-    bool add_bos = hh_vocab_add_bos(vocab) && bos >= 0;
+    bool add_bos = !o->chat && hh_vocab_add_bos(vocab) && bos >= 0;
     size_t n = n_toks + (add_bos ? 1 : 0);
     if (n == 0) {
         rc = hh_err_set(err, HH_EINVAL, -1, "the prompt is empty and the model adds no BOS token");
@@ -312,6 +368,7 @@ cleanup:
     free(all);
     free(toks);
     free(filebuf);
+    free(chatbuf);
     return rc;
 }
 
@@ -419,7 +476,7 @@ int hh_cmd_run(int argc, char **argv)
             (int)hp->n_layer, (int)hp->n_embd, (int)n_vocab, t_load);
 
     stage = "reading the prompt";
-    if ((rc = prompt_tokens(&o, vocab, n_vocab, &prompt, &n_prompt, &err)) < 0)
+    if ((rc = prompt_tokens(&o, hh_model_gguf(model), vocab, n_vocab, &prompt, &n_prompt, &err)) < 0)
         goto fail;
 
     stage = "creating the context";
