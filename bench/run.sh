@@ -30,7 +30,13 @@ for base in tinyllama qwen2-0.5b; do
     [ -f "$f" ] || "$HOHEIT" quantize $MD/$base-f16.gguf "$f" $t
   done
 done
-MODELS=${BENCH_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_0 qwen2-0.5b-q4_k_m qwen2-0.5b-q8_0"}
+# With a llama.cpp peer (LLAMA_CPP_BIN), bench/compare.sh measures the
+# target files side by side; the hoheit-only table then covers the rest.
+if [ -n "${LLAMA_CPP_BIN:-}" ]; then
+  MODELS=${BENCH_MODELS:-"qwen2-0.5b-q4_0 qwen2-0.5b-q8_0"}
+else
+  MODELS=${BENCH_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_0 qwen2-0.5b-q4_k_m qwen2-0.5b-q8_0"}
+fi
 
 # --- bandwidth ceiling -----------------------------------------------------
 cc -O3 -march=native -pthread bench/stream.c -o build/stream
@@ -95,6 +101,16 @@ for name, v in (("mmap", rss_mmap), ("read (--no-mmap)", rss_read)):
 p("\nEither way the weights exist once in memory: RSS is the file plus the KV cache and scratch buffers, never a second copy.")
 PYEOF
 
+# --- side by side with llama.cpp (only when a peer build is given) ----------
+if [ -n "${LLAMA_CPP_BIN:-}" ]; then
+  { echo; echo "## Side by side with llama.cpp"; echo
+    echo "\`LLAMA_CPP_BIN=... REPS=$REPS bash bench/compare.sh\` (llama.cpp built outside the repository, CPU only, \`-lm none\`):"; echo
+    REPS=$REPS BENCH_THREADS=$THREADS bash bench/compare.sh; } >> $OUT
+fi
+# --- server load (bench/load.sh appends its own section) --------------------
+if [ -f bench/load.sh ]; then
+  HOHEIT="$HOHEIT" bash bench/load.sh >> $OUT
+fi
 # --- tokenizer throughput: bench/tok.sh appends its own section ------------
 BUILD="$(dirname "$HOHEIT")" bash bench/tok.sh >> $OUT
 # --- end tokenizer throughput -----------------------------------------------
