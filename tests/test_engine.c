@@ -893,3 +893,49 @@ TEST(engine_chat_messages)
     col_destroy(&c);
     hh_engine_free(e);
 }
+
+/* A request that runs into the end of the context finishes with LENGTH,
+ * also when it is constrained (a forced tool call cut off mid-object is no
+ * call and no STOP): one token per free position plus the one sampled from
+ * the last, so prompt + completion = n_ctx + 1. */
+TEST(engine_context_end_is_length)
+{
+    hh_engine_t *e = make_engine("ctxend", 1, 512, 8);
+    ASSERT_TRUE(e != NULL);
+    static char prompt[8192];
+    prompt[0] = '\0';
+    for (int i = 0; i < 150; i++)
+        strcat(prompt, " a dog");
+    for (int mode = 0; mode < 3; mode++) {
+        collector_t c;
+        col_init(&c);
+        hh_gen_request_t r = greedy_req(STORIES, prompt, 0, &c);
+        if (mode == 1)
+            r.json_object = true;
+        if (mode == 2) {
+            r.json_schema = "{\"type\":\"object\",\"properties\":{\"name\":{\"const\":\"get_weather\"},"
+                            "\"arguments\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+                            "\"required\":[\"city\"]}},\"required\":[\"name\",\"arguments\"]}";
+            r.tool_call_json = true;
+        }
+        ASSERT_OK(run_one(e, &r, &c));
+        ASSERT_EQ_INT(c.kind, HH_GEN_DONE);
+        ASSERT_TRUE(c.prompt_tokens > 400);
+        ASSERT_EQ_INT(c.prompt_tokens + c.completion_tokens, 513);
+        ASSERT_EQ_INT(c.finish, HH_FINISH_LENGTH);
+        ASSERT_EQ_INT(c.n_tool_calls, 0);
+        if (mode == 2) {
+            /* The cut-off call object is the content, not a parsed call. */
+            const char *p = c.content + strspn(c.content, " \n\t");
+            cJSON *j = cJSON_Parse(c.content);
+            bool parses = j != NULL;
+            cJSON_Delete(j);
+            if (*p != '{' || parses)
+                printf("    content: %s\n", c.content);
+            ASSERT_EQ_INT(*p, '{');
+            ASSERT_FALSE(parses);
+        }
+        col_destroy(&c);
+    }
+    hh_engine_free(e);
+}

@@ -601,6 +601,67 @@ TEST(http_unknown_model_and_context_overflow)
     hh_http_stop(t.s);
 }
 
+/* A forced tool call that runs into the end of the context (512
+ * positions) is cut off: finish_reason "length" (not "stop"), no
+ * tool_calls, in both the JSON and the streamed response. */
+TEST(http_forced_tool_call_at_context_end)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "toolend", 1));
+    char words[1024] = "";
+    for (int i = 0; i < 150; i++)
+        strcat(words, " a dog");
+    for (int stream = 0; stream < 2; stream++) {
+        char body[2048];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"stories260K\",\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],"
+                 "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":"
+                 "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}],"
+                 "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}%s}",
+                 words, stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "");
+        resp_t r;
+        ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+        ASSERT_EQ_INT(r.status, 200);
+        cJSON *fin = NULL, *usage = NULL, *j = NULL;
+        char *ev[600];
+        int n = 0;
+        if (!stream) {
+            j = cJSON_Parse(r.body);
+            ASSERT_TRUE(j != NULL);
+            cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+            fin = cJSON_GetObjectItem(ch, "finish_reason");
+            ASSERT_TRUE(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "message"), "tool_calls") == NULL);
+            usage = cJSON_GetObjectItem(j, "usage");
+        } else {
+            n = sse_events(r.body, ev, 600);
+            ASSERT_GE(n, 3);
+            ASSERT_STREQ(ev[n - 1], "[DONE]");
+            j = cJSON_CreateArray();
+            for (int i = 0; i < n - 1; i++) {
+                cJSON *c = cJSON_Parse(ev[i]);
+                ASSERT_TRUE(c != NULL);
+                cJSON_AddItemToArray(j, c);
+                cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0);
+                cJSON *fr = cJSON_GetObjectItem(c0, "finish_reason");
+                if (cJSON_IsString(fr))
+                    fin = fr;
+                ASSERT_TRUE(cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "delta"), "tool_calls") == NULL);
+                if (cJSON_IsObject(cJSON_GetObjectItem(c, "usage")))
+                    usage = cJSON_GetObjectItem(c, "usage");
+            }
+            for (int i = 0; i < n; i++)
+                free(ev[i]);
+        }
+        ASSERT_TRUE(cJSON_IsString(fin));
+        ASSERT_STREQ(fin->valuestring, "length");
+        ASSERT_TRUE(usage != NULL);
+        ASSERT_EQ_INT(cJSON_GetObjectItem(usage, "total_tokens")->valueint, 513);
+        cJSON_Delete(j);
+        resp_free(&r);
+    }
+    hh_http_stop(t.s);
+}
+
 static long long metric(const char *text, const char *name)
 {
     const char *p = text;

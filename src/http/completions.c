@@ -502,8 +502,8 @@ static void stream_format(gen_ctx_t *x)
             free(ej);
         }
     } else {
-        if (x->forced_tool && x->n_calls == 0 && !forced_call(x))
-            x->finish = HH_FINISH_STOP;
+        if (x->forced_tool && x->n_calls == 0)
+            (void)forced_call(x);   /* a call cut off by max_tokens or the context keeps "length" */
         cJSON *d = NULL;
         if (chat && x->n_calls) {
             d = cJSON_CreateObject();
@@ -636,8 +636,8 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         error_from_ctx(x, &e);
         ok = ht_send_error(c, cs, &e);
     } else {
-        if (x->forced_tool && x->n_calls == 0 && !forced_call(x))
-            x->finish = HH_FINISH_STOP;
+        if (x->forced_tool && x->n_calls == 0)
+            (void)forced_call(x);   /* a call cut off by max_tokens or the context keeps "length" */
         ok = ht_send_json(c, cs, 200, full_response(x));
     }
     ctx_unref(x);
