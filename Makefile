@@ -20,7 +20,7 @@ CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
 INCS     := -Isrc
 DEPFLAGS  = -MMD -MP
-PKGS     := libcjson libpcre2-8 libutf8proc libmicrohttpd sqlite3 libsodium
+PKGS     := libcjson libpcre2-8 libutf8proc libmicrohttpd sqlite3 libsodium libxml-2.0 libzip gmime-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?=

@@ -17,6 +17,8 @@ PKGS=(
   libsqlite3-dev                            # store: users, keys (later documents, audit)
   libsodium-dev                             # API key hashes, random keys
   wrk                                       # HTTP load benchmark
+  poppler-utils libxml2-dev libzip-dev      # kb extract: pdftotext, HTML/DOCX/ODT XML, zip
+  libgmime-3.0-dev groff                    # kb extract: e-mail (MIME); groff for test PDFs
 )
 # The OpenAI npm client tests need node + npm; Debian's packages only when no
 # node is installed (a NodeSource nodejs already ships npm and conflicts).
