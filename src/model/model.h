@@ -1,4 +1,4 @@
-/* model.h - loaded models and evaluation contexts.
+/* model.h - loaded models, evaluation contexts and embedding contexts.
  *
  * hh_model_t: the weights of one GGUF model (llama family incl. Mistral,
  * TinyLlama, SmolLM; qwen2; qwen3), read-only and shareable between threads
@@ -16,7 +16,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_COUNT } hh_arch_t;
+typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT, HH_ARCH_COUNT } hh_arch_t;
+
+/* How an embedding model turns per-token hidden states into one vector
+ * (GGUF <arch>.pooling_type). */
+typedef enum hh_pooling {
+    HH_POOLING_NONE = 0,   /* per-token states only (hh_embed_hidden) */
+    HH_POOLING_MEAN = 1,   /* mean over all tokens incl. [CLS]/[SEP] */
+    HH_POOLING_CLS  = 2,   /* the first token's state */
+} hh_pooling_t;
 
 typedef enum hh_rope_style {
     HH_ROPE_NORM = 0,   /* rotate adjacent pairs (2i, 2i+1): llama */
@@ -41,6 +49,10 @@ typedef struct hh_hparams {
     float           rope_scale;     /* linear position scale (1 = none) */
     bool            has_rope_freqs; /* rope_freqs.weight present (Llama 3.1+ scaling) */
     bool            tied_output;    /* no output.weight: logits use token_embd */
+    /* Embedding models (bert) only; added by the bert engineer: */
+    bool            embedding;      /* encoder-only: hh_embed_*, no hh_ctx_t */
+    hh_pooling_t    pooling;        /* <arch>.pooling_type (absent: MEAN) */
+    float           norm_eps;       /* LayerNorm epsilon (<arch>.attention.layer_norm_epsilon) */
 } hh_hparams_t;
 
 typedef struct hh_model_params {
@@ -58,6 +70,11 @@ int  hh_model_load(hh_model_t **out, const char *path, const hh_model_params_t *
 void hh_model_free(hh_model_t *m);
 
 const hh_hparams_t *hh_model_hparams(const hh_model_t *m);
+/* True for encoder-only embedding models (bert): they have no hh_ctx_t
+ * (hh_ctx_create refuses them with HH_EUNSUPPORTED); use hh_embed_*. */
+bool                hh_model_is_embedding(const hh_model_t *m);
+/* Width of the model's hidden states and embeddings. */
+int32_t             hh_model_n_embd(const hh_model_t *m);
 const hh_gguf_t    *hh_model_gguf(const hh_model_t *m);
 /* Bytes of weight data the model reads per generated token (for rooflines). */
 uint64_t            hh_model_weight_bytes(const hh_model_t *m);
@@ -106,5 +123,57 @@ int32_t hh_ctx_n_ctx(const hh_ctx_t *c);
 int32_t hh_ctx_seq_len(const hh_ctx_t *c, int32_t seq);
 /* Drops a sequence's cached positions from pos on (0 clears it). */
 int     hh_ctx_seq_truncate(hh_ctx_t *c, int32_t seq, int32_t pos);
+
+/* ---- embeddings (bert.c) ------------------------------------------------
+ *
+ * An embedding context runs an encoder-only model (bert) over token ids:
+ * tokenize with hh_tokenize(add_special = true) so each text is
+ * [CLS] ... [SEP]. One text holds at most hh_embed_max_tokens() ids (the
+ * model's context length); longer input fails with HH_ERANGE; callers that
+ * prefer to cut it use hh_embed_truncate(). A context is used by one thread
+ * at a time (serialize with a mutex or use one context per thread); the
+ * model is shared. */
+
+typedef struct hh_embed_params {
+    int32_t    max_batch;   /* tokens per forward pass, all texts together; 0 = max(512, context length) */
+    int32_t    n_threads;   /* used when pool is NULL; 0 = number of cores */
+    hh_pool_t *pool;        /* optional shared pool (not owned) */
+    bool       exact;       /* true: F32 math on dequantized weights (tier A);
+                               default false: 8-bit activations + integer dots (tier B) */
+} hh_embed_params_t;
+
+typedef struct hh_embed_ctx hh_embed_ctx_t;
+
+hh_embed_params_t hh_embed_default_params(void);
+
+/* Creates an embedding context for m (which must outlive it). Fails with
+ * HH_EUNSUPPORTED when m is not an embedding model. Caller owns *out. */
+int  hh_embed_ctx_create(hh_embed_ctx_t **out, const hh_model_t *m, const hh_embed_params_t *params,
+                         hh_err_t *err);
+void hh_embed_ctx_free(hh_embed_ctx_t *c);
+
+/* Most ids one text may have (the model's context length). */
+int32_t hh_embed_max_tokens(const hh_embed_ctx_t *c);
+
+/* Cuts ids (n of them, in place) to at most max tokens, keeping the last id
+ * (the [SEP] the tokenizer appended) at the end. Returns the new count. */
+int32_t hh_embed_truncate(int32_t *ids, int32_t n, int32_t max);
+
+/* Embeds one text: out (n_embd floats) = the model's pooling of the final
+ * hidden states, L2-normalized. Errors: HH_EINVAL (n < 1), HH_ERANGE (an id
+ * outside the vocabulary, or n > hh_embed_max_tokens), HH_EUNSUPPORTED
+ * (the model's pooling is NONE). */
+int hh_embed(hh_embed_ctx_t *c, const int32_t *ids, int32_t n, float *out, hh_err_t *err);
+
+/* Embeds n_texts texts: text i is ids[offsets[i] .. offsets[i+1]) (offsets
+ * has n_texts + 1 entries, non-decreasing, offsets[0] = 0); out is
+ * (n_texts, n_embd). Texts share forward passes of up to max_batch tokens
+ * (attention stays within each text); results equal hh_embed per text. */
+int hh_embed_batch(hh_embed_ctx_t *c, const int32_t *ids, const int32_t *offsets, int32_t n_texts, float *out,
+                   hh_err_t *err);
+
+/* Final hidden states of one text, no pooling or normalization: out is
+ * (n, n_embd). Same errors as hh_embed except the pooling one. */
+int hh_embed_hidden(hh_embed_ctx_t *c, const int32_t *ids, int32_t n, float *out, hh_err_t *err);
 
 #endif
