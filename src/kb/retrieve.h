@@ -1,0 +1,100 @@
+/* retrieve.h - hybrid retrieval over the knowledge base: BM25 through the
+ * store's FTS5 index, dense search through the vector index, fused by
+ * reciprocal rank.
+ *
+ * Access control comes first: the set of collections the user may read
+ * (through their departments) is part of the SQL WHERE clause of the BM25
+ * query and the allowed-id filter of the dense search, so a chunk the user
+ * may not read is never ranked, never counted and never returned.
+ *
+ * The query text is never passed to FTS5 as query syntax: it is split into
+ * words, and every word becomes a double-quoted FTS5 string (quotes inside
+ * doubled), joined with OR. Operators, column filters, NEAR(), '*' and
+ * parentheses in user text are therefore plain characters.
+ *
+ * Fusion: score(c) = sum over the lists that contain c of 1 / (60 + rank),
+ * rank 1-based (reciprocal rank fusion, k = 60). Without an embedder (no
+ * embedding model installed) or a vector index, BM25 alone. */
+#ifndef HH_KB_RETRIEVE_H
+#define HH_KB_RETRIEVE_H
+
+#include "base/err.h"
+#include "kb/vindex.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HH_KB_RRF_K 60
+
+/* An embedding function (e.g. the bert model behind the engine): writes the
+ * L2-normalized embedding of text (dim floats) into out. Returns 0 or a
+ * negative HH_E* code. Must be safe to call from the calling thread. */
+typedef struct hh_kb_embedder {
+    int32_t dim;
+    int   (*embed)(void *user, const char *text, float *out, hh_err_t *err);
+    void   *user;
+} hh_kb_embedder_t;
+
+/* One retrieved chunk. Strings are owned by the hit (freed by
+ * hh_kb_hits_free). */
+typedef struct hh_kb_hit {
+    int64_t chunk_id;
+    int64_t document_id;
+    int64_t collection_id;
+    char   *title;          /* document title */
+    char   *heading_path;   /* "Handbook › Travel › Hotels", "" when none */
+    int32_t page;           /* 1-based, 0 when the format has no pages */
+    char   *text;           /* the chunk's passage */
+    double  bm25;           /* -bm25() (higher = better); 0 when not in the BM25 list */
+    int32_t bm25_rank;      /* 1-based rank in the BM25 list, 0 when absent */
+    double  dense;          /* cosine similarity; 0 when not in the dense list */
+    int32_t dense_rank;     /* 1-based rank in the dense list, 0 when absent */
+    double  score;          /* fused RRF score */
+    int32_t n_lists;        /* lists that took part in the fusion (1 or 2) */
+} hh_kb_hit_t;
+
+/* Frees the strings of n hits and the array itself (NULL is a no-op). */
+void hh_kb_hits_free(hh_kb_hit_t *hits, size_t n);
+
+typedef struct hh_kb_query {
+    const char        *user;            /* user name: their departments decide what they may read */
+    const char *const *collections;     /* optional subset by name (NULL/0: every readable one) */
+    size_t             n_collections;
+    const char        *text;            /* the question, any UTF-8 */
+    int32_t            k;               /* results wanted (1..HH_KB_MAX_K) */
+    int32_t            depth;           /* candidates per list before fusion (0: max(4k, 50)) */
+} hh_kb_query_t;
+
+#define HH_KB_MAX_K 100
+
+/* Which lists to use (for evaluation): both when available, or one. */
+typedef enum hh_kb_mode { HH_KB_HYBRID = 0, HH_KB_BM25_ONLY, HH_KB_DENSE_ONLY } hh_kb_mode_t;
+
+/* Retrieves up to q->k chunks the user may read, best first. Vector ids in
+ * vindex are chunk ids. vindex and
+ * embedder may be NULL (BM25 alone). A collection named in q->collections
+ * that the user may not read or that does not exist is HH_ENOENT (the
+ * message names it; the two cases read alike so existence does not leak) -
+ * never silently widened or narrowed. A user with no
+ * readable collection gets 0 hits. On success *out is malloc'd (NULL when
+ * *n == 0); the caller frees it with hh_kb_hits_free. Errors: HH_EINVAL (k
+ * out of range, NULL text), HH_ENOENT (unknown user or collection), HH_EIO
+ * (SQLite), HH_ENOMEM, the embedder's and index's errors. */
+int hh_kb_retrieve(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
+                   const hh_kb_query_t *q, hh_kb_hit_t **out, size_t *n, hh_err_t *err);
+
+/* As hh_kb_retrieve, with the list(s) chosen by mode (HH_KB_DENSE_ONLY
+ * needs vindex and embedder: HH_EINVAL otherwise). */
+int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
+                        const hh_kb_query_t *q, hh_kb_mode_t mode, hh_kb_hit_t **out, size_t *n, hh_err_t *err);
+
+/* Turns free text into a safe FTS5 query: each word (a run of letters,
+ * digits, '_' or any non-ASCII byte) as a double-quoted string, joined
+ * with " OR ", at most 64 words, duplicates dropped. Writes the
+ * NUL-terminated query into a malloc'd *out (caller frees); "" when the
+ * text has no word. HH_ENOMEM. */
+int hh_kb_fts_query(const char *text, char **out);
+
+#endif
