@@ -41,7 +41,7 @@ TEST(store_migrations_idempotent)
     ASSERT_OK(hh_store_open(&s, dir, &err));
     int v = 0;
     ASSERT_OK(hh_store_schema_version(s, &v, &err));
-    ASSERT_EQ_INT(v, 1);
+    ASSERT_EQ_INT(v, 2);
     hh_store_user_t u;
     ASSERT_OK(hh_store_user_ensure(s, "alice", "member", &u, NULL, &err));
     hh_store_close(s);
@@ -49,13 +49,13 @@ TEST(store_migrations_idempotent)
     for (int i = 0; i < 2; i++) {
         ASSERT_OK(hh_store_open(&s, dir, &err));
         ASSERT_OK(hh_store_schema_version(s, &v, &err));
-        ASSERT_EQ_INT(v, 1);
+        ASSERT_EQ_INT(v, 2);
         int64_t n = 0;
         ASSERT_OK(hh_store_user_count(s, &n, &err));
         ASSERT_EQ_INT(n, 1);
         hh_store_close(s);
     }
-    ASSERT_EQ_INT(db_count(dir, "SELECT COUNT(*) FROM schema_version"), 1);
+    ASSERT_EQ_INT(db_count(dir, "SELECT COUNT(*) FROM schema_version"), 2);
     /* WAL mode persisted in the file. */
     char path[600];
     snprintf(path, sizeof path, "%s/hoheit.db", dir);

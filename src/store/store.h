@@ -1,5 +1,6 @@
 /* store.h - hoheit's persistent state behind one interface: users, their
- * roles, and API keys.
+ * roles, and API keys; the knowledge base's departments, collections,
+ * documents, chunks, FTS5 index and vectors (second half of this file).
  *
  * The embedded backend is SQLite (DATA_DIR/hoheit.db, WAL, foreign keys,
  * synchronous=FULL; schema migrations versioned in code and applied in one
@@ -60,6 +61,9 @@ bool hh_store_role_valid(const char *role);
 int  hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err);
 void hh_store_close(hh_store_t *s);
 
+/* The data directory the store was opened in (owned by s). */
+const char *hh_store_data_dir(const hh_store_t *s);
+
 /* The schema version the database is at (after open: the newest one). */
 int  hh_store_schema_version(hh_store_t *s, int *version, hh_err_t *err);
 
@@ -94,5 +98,192 @@ int  hh_store_key_list(hh_store_t *s, hh_store_key_t **out, size_t *n, hh_err_t 
  * HH_ENOENT if none matches or it is already revoked; HH_EINVAL when a
  * prefix matches more than one key. */
 int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err);
+
+/* ---- knowledge base: departments, collections, documents, chunks -------
+ *
+ * Access rule: an admin reads every collection; any other user (member,
+ * auditor, approver) reads a collection when they share at least one
+ * department with it. A collection with no department is readable by
+ * admins only. Writing (ingest, upload, delete) follows the same rule.
+ *
+ * Tables (schema version 2), for code that queries them directly through
+ * store_int.h (retrieval):
+ *   departments(id, name UNIQUE)
+ *   user_departments(user_id -> users, department_id -> departments)   PK both
+ *   collections(id, name UNIQUE, created_at)
+ *   collection_departments(collection_id -> collections, department_id) PK both
+ *   documents(id, collection_id -> collections, title, source_path, mime,
+ *             sha256 (64 hex), size, ingested_at, ingested_by -> users
+ *             (NULL if the user was deleted), status = 'complete')
+ *             UNIQUE(collection_id, source_path)
+ *   chunks(id, document_id -> documents, ord (0..), text, heading_path
+ *          (" › "-joined, "" when none), page (1-based, 0 = no pages),
+ *          n_tokens)                                   UNIQUE(document_id, ord)
+ *   chunks_fts  FTS5 external-content table over chunks(text, heading_path),
+ *          content_rowid = chunks.id, tokenize 'unicode61 remove_diacritics 2';
+ *          kept in sync by triggers inside the writing transaction.
+ *   chunk_vectors(chunk_id -> chunks, model, dim, vec BLOB = dim float32
+ *          little-endian, L2-normalized)                PK(chunk_id, model)
+ * Every reference is ON DELETE CASCADE (ingested_by: SET NULL), so deleting
+ * a document or collection removes its chunks, FTS rows and vectors in the
+ * same transaction. A document row exists only with all its chunks (one
+ * transaction per document).
+ *
+ * The ACL filter for a search, applied in the query before ranking:
+ *   SELECT c.id, bm25(chunks_fts) AS score FROM chunks_fts
+ *     JOIN chunks c ON c.id = chunks_fts.rowid
+ *     JOIN documents d ON d.id = c.document_id
+ *    WHERE chunks_fts MATCH ?1
+ *      AND d.collection_id IN (<hh_store_readable_collections(user)>)
+ *    ORDER BY score LIMIT ?2;                                               */
+
+#define HH_SHA256_HEX_LEN 64
+#define HH_STORE_PATH_MAX 1024   /* stored source paths: 1..1023 bytes */
+#define HH_STORE_TITLE_MAX 256   /* longer titles are cut (UTF-8 safe) */
+
+typedef struct hh_store_collection {
+    int64_t id;
+    char    name[HH_STORE_NAME_MAX];
+    int64_t created_at;
+    char    departments[512];  /* names, comma-joined, sorted; cut if longer */
+    int64_t n_documents;
+} hh_store_collection_t;
+
+typedef struct hh_store_doc {
+    int64_t id;
+    int64_t collection_id;
+    char    collection[HH_STORE_NAME_MAX];
+    char    title[HH_STORE_TITLE_MAX];
+    char    source_path[HH_STORE_PATH_MAX];
+    char    mime[64];
+    char    sha256[HH_SHA256_HEX_LEN + 1];
+    int64_t size;              /* bytes of the original file */
+    int64_t ingested_at;       /* unix seconds */
+    char    ingested_by[HH_STORE_NAME_MAX];   /* "" if unknown */
+    int64_t n_chunks;
+} hh_store_doc_t;
+
+/* One chunk to store (borrowed pointers; nothing is kept after the call). */
+typedef struct hh_store_chunk_in {
+    const char  *text;          /* UTF-8, NUL-terminated */
+    const char  *heading_path;  /* NULL or "" when none */
+    int32_t      page;
+    int32_t      n_tokens;
+    const float *vec;           /* NULL: no vector; else vec_dim floats */
+} hh_store_chunk_in_t;
+
+/* A document with its chunks, for hh_store_doc_replace. */
+typedef struct hh_store_doc_in {
+    int64_t                    collection_id;
+    const char                *title;
+    const char                *source_path;  /* unique within the collection */
+    const char                *mime;
+    const char                *sha256;       /* 64 lowercase hex */
+    int64_t                    size;
+    int64_t                    user_id;      /* ingested_by; 0 = none */
+    const hh_store_chunk_in_t *chunks;
+    size_t                     n_chunks;
+    const char                *vec_model;    /* name of the embedding model; NULL when no vectors */
+    int32_t                    vec_dim;
+} hh_store_doc_in_t;
+
+/* A stored chunk with its document (hh_store_chunk_get). text and
+ * heading_path are malloc'd and owned by the struct: hh_store_chunk_clear. */
+typedef struct hh_store_chunk {
+    int64_t id;
+    int64_t document_id;
+    int64_t collection_id;
+    int32_t ord;
+    int32_t page;
+    int32_t n_tokens;
+    char   *text;
+    char   *heading_path;
+    char    title[HH_STORE_TITLE_MAX];
+    char    source_path[HH_STORE_PATH_MAX];
+} hh_store_chunk_t;
+
+/* Creates the department if missing; *id (may be NULL) its id. HH_EINVAL
+ * for an empty or too long (>= HH_STORE_NAME_MAX) name. */
+int  hh_store_department_ensure(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err);
+
+/* Makes the user a member of the department (created if missing).
+ * Idempotent. HH_ENOENT for an unknown user. */
+int  hh_store_user_add_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err);
+
+/* Removes the membership; HH_ENOENT if there was none. */
+int  hh_store_user_remove_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err);
+
+/* Creates the collection if missing and adds the departments (created if
+ * missing) to its owners; existing owners stay. n_departments may be 0.
+ * *out (may be NULL) receives the row. HH_EINVAL for a bad name. */
+int  hh_store_collection_ensure(hh_store_t *s, const char *name, const char *const *departments,
+                                size_t n_departments, hh_store_collection_t *out, hh_err_t *err);
+
+/* Finds a collection by name: 0, or HH_ENOENT. */
+int  hh_store_collection_get(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err);
+
+/* Collections the user may read (user_id 0: all, for the admin CLI), by
+ * name. *out is malloc'd (NULL when *n == 0); caller frees. */
+int  hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection_t **out, size_t *n,
+                              hh_err_t *err);
+
+/* Deletes a collection with all its documents, chunks and vectors. The
+ * sha256 of every removed document goes to *shas (malloc'd array of
+ * malloc'd strings, may be NULL to skip; free with hh_store_strings_free)
+ * so the caller can drop stored files no longer referenced. */
+int  hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***shas, size_t *n_shas,
+                                hh_err_t *err);
+
+/* Ids of the collections the user may read (admin: all), ascending.
+ * *ids is malloc'd (NULL when *n == 0); caller frees. An unknown or
+ * disabled user has none. */
+int  hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids, size_t *n, hh_err_t *err);
+
+/* *ok = whether user_id may read (and write) the collection. */
+int  hh_store_user_can_read(hh_store_t *s, int64_t user_id, int64_t collection_id, bool *ok, hh_err_t *err);
+
+/* A document of the collection with this sha256 (content already stored):
+ * 0 and *out filled (may be NULL), or HH_ENOENT. */
+int  hh_store_doc_find_by_hash(hh_store_t *s, int64_t collection_id, const char *sha256, hh_store_doc_t *out,
+                               hh_err_t *err);
+
+/* The document of the collection with this source path: 0, or HH_ENOENT. */
+int  hh_store_doc_find_by_path(hh_store_t *s, int64_t collection_id, const char *source_path, hh_store_doc_t *out,
+                               hh_err_t *err);
+
+/* A document by id: 0, or HH_ENOENT. */
+int  hh_store_doc_get(hh_store_t *s, int64_t doc_id, hh_store_doc_t *out, hh_err_t *err);
+
+/* In ONE transaction: deletes the collection's document with the same
+ * source path if any (its chunks, FTS rows and vectors go with it), then
+ * inserts the document, its chunks (ord = index), their FTS rows and the
+ * vectors. Nothing is written on failure. *doc_id (may be NULL) the new
+ * id; old_sha256 (may be NULL, HH_SHA256_HEX_LEN + 1 bytes) receives the
+ * replaced document's hash, "" when none was replaced. HH_EINVAL for a
+ * missing field, a bad hash, a too long path, vec_dim <= 0 with vectors. */
+int  hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *doc_id, char *old_sha256,
+                          hh_err_t *err);
+
+/* Deletes a document with its chunks, FTS rows and vectors. sha256 (may be
+ * NULL, HH_SHA256_HEX_LEN + 1 bytes) receives its hash. HH_ENOENT if none. */
+int  hh_store_doc_delete(hh_store_t *s, int64_t doc_id, char *sha256, hh_err_t *err);
+
+/* Documents the user may read (user_id 0: all), newest first;
+ * collection_id 0 = every readable collection. *out is malloc'd (NULL when
+ * *n == 0); caller frees. */
+int  hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_store_doc_t **out, size_t *n,
+                       hh_err_t *err);
+
+/* *used = whether any document (any collection) has this sha256: a stored
+ * file may be removed only when none does. */
+int  hh_store_sha_in_use(hh_store_t *s, const char *sha256, bool *used, hh_err_t *err);
+
+/* A chunk by id with its document's title and path: 0, or HH_ENOENT.
+ * No access check here: callers filter by hh_store_readable_collections. */
+int  hh_store_chunk_get(hh_store_t *s, int64_t chunk_id, hh_store_chunk_t *out, hh_err_t *err);
+void hh_store_chunk_clear(hh_store_chunk_t *c);
+
+/* Frees an array of n malloc'd strings and the array. */
+void hh_store_strings_free(char **v, size_t n);
 
 #endif

@@ -1,6 +1,6 @@
 /* store_sqlite.c - the SQLite backend of store.h: schema migrations, users,
  * API keys (keyed BLAKE2b hashes, lookup by prefix). */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,14 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SECRET_LEN 32
+#define SECRET_LEN HH_STORE_SECRET_LEN
 #define HASH_LEN   32
-
-struct hh_store {
-    sqlite3        *db;
-    pthread_mutex_t mu;
-    unsigned char   secret[SECRET_LEN];
-};
 
 /* Migrations in order; version i+1 is reached by running g_migrations[i].
  * Append only: a released migration is never edited. */
@@ -42,12 +36,81 @@ static const char *const g_migrations[] = {
     "  revoked_at INTEGER,"
     "  last_used_at INTEGER);"
     "CREATE INDEX api_keys_prefix ON api_keys(prefix);",
+    /* 2: knowledge base (see store.h for the access rule and the columns) */
+    "CREATE TABLE departments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE user_departments ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  department_id INTEGER NOT NULL REFERENCES departments(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (user_id, department_id));"
+    "CREATE INDEX user_departments_dept ON user_departments(department_id);"
+    "CREATE TABLE collections ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE collection_departments ("
+    "  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  department_id INTEGER NOT NULL REFERENCES departments(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (collection_id, department_id));"
+    "CREATE INDEX collection_departments_dept ON collection_departments(department_id);"
+    "CREATE TABLE documents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  title TEXT NOT NULL,"
+    "  source_path TEXT NOT NULL,"
+    "  mime TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
+    "  size INTEGER NOT NULL,"
+    "  ingested_at INTEGER NOT NULL,"
+    "  ingested_by INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+    "  status TEXT NOT NULL DEFAULT 'complete' CHECK (status = 'complete'),"
+    "  UNIQUE (collection_id, source_path));"
+    "CREATE INDEX documents_sha ON documents(sha256);"
+    "CREATE INDEX documents_coll_sha ON documents(collection_id, sha256);"
+    "CREATE TABLE chunks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+    "  ord INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  heading_path TEXT NOT NULL DEFAULT '',"
+    "  page INTEGER NOT NULL DEFAULT 0,"
+    "  n_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (document_id, ord));"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading_path, content='chunks', content_rowid='id',"
+    "  tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);"
+    " END;"
+    "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN"
+    "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path) VALUES ('delete', old.id, old.text, old.heading_path);"
+    " END;"
+    "CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN"
+    "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path) VALUES ('delete', old.id, old.text, old.heading_path);"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);"
+    " END;"
+    "CREATE TABLE chunk_vectors ("
+    "  chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  dim INTEGER NOT NULL CHECK (dim > 0),"
+    "  vec BLOB NOT NULL CHECK (length(vec) = 4 * dim),"
+    "  PRIMARY KEY (chunk_id, model));",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
-static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
+int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 {
     return hh_err_set(err, HH_EIO, -1, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
+}
+
+static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
+{
+    return hh_store_db_fail(s, err, what);
+}
+
+const char *hh_store_data_dir(const hh_store_t *s)
+{
+    return s->data_dir;
 }
 
 bool hh_store_role_valid(const char *role)
@@ -184,6 +247,10 @@ int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
     if (!s)
         return hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    if (!(s->data_dir = strdup(data_dir))) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+        goto fail;
+    }
     if ((rc = load_secret(s, data_dir, err)))
         goto fail;
     char path[4096];
@@ -215,6 +282,7 @@ void hh_store_close(hh_store_t *s)
     if (s->db)
         sqlite3_close(s->db);
     sodium_memzero(s->secret, sizeof s->secret);
+    free(s->data_dir);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -1,0 +1,95 @@
+/* ingest.h - puts files into the knowledge base: hash, store the original,
+ * extract (sandboxed, kb/extract), chunk (kb/chunk), embed (when a model is
+ * given), and write the document with its chunks in one transaction.
+ *
+ * Per file:
+ *  1. sha256 of the bytes (libsodium). The same hash already in the
+ *     collection: "unchanged", nothing is written.
+ *  2. The original is stored content-addressed in
+ *     DATA/files/<sha[0:2]>/<sha> (temp name, fsync, rename, fsync of the
+ *     folder) BEFORE the database commit, so a committed document always
+ *     has its file. A crash between the two leaves only an unreferenced
+ *     file, which hh_ingest_gc removes.
+ *  3. extraction, chunking, embedding; then hh_store_doc_replace: a file
+ *     with the same source path and a new hash replaces the old document
+ *     (its chunks, FTS rows, vectors) in the same transaction; the old
+ *     stored file is removed when no document references it any more.
+ * A failing file is reported through the callback and skipped; the other
+ * files go on. Folders are walked recursively in name order; hidden
+ * entries (".name") are skipped and symlinks are followed only to files
+ * (never to directories, so no loops). */
+#ifndef HH_KB_INGEST_H
+#define HH_KB_INGEST_H
+
+#include "base/err.h"
+#include "kb/chunk.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hh_ingest_params {
+    hh_chunk_params_t chunk;
+    const char       *embed_model;     /* GGUF path of an embedding model; NULL: no vectors */
+    int64_t           max_file_bytes;  /* larger files fail alone (default 256 MiB) */
+    int               threads;         /* for embedding (default 2) */
+} hh_ingest_params_t;
+
+typedef enum hh_ingest_status {
+    HH_INGEST_ADDED = 0,
+    HH_INGEST_UPDATED,     /* replaced the document of the same path */
+    HH_INGEST_UNCHANGED,   /* same hash already in the collection */
+    HH_INGEST_FAILED,
+} hh_ingest_status_t;
+
+/* One file's outcome (valid during the callback only). */
+typedef struct hh_ingest_file {
+    const char        *path;
+    hh_ingest_status_t status;
+    int64_t            doc_id;     /* 0 when failed */
+    size_t             n_chunks;
+    int64_t            bytes;
+    double             seconds;
+    hh_err_t           err;        /* when failed */
+} hh_ingest_file_t;
+
+typedef void (*hh_ingest_progress_fn)(void *ctx, const hh_ingest_file_t *f);
+
+typedef struct hh_ingest_totals {
+    size_t  files, added, updated, unchanged, failed;
+    size_t  chunks;
+    int64_t bytes;     /* of the files extracted (added + updated) */
+    double  seconds;
+} hh_ingest_totals_t;
+
+hh_ingest_params_t hh_ingest_default_params(void);
+
+/* Ingests files and folders into the collection (which must exist) as
+ * user_id (0: the admin CLI, no access check; else the user must be able to
+ * read the collection). Per-file failures go to cb (may be NULL) and
+ * totals; the return is an error only for what stops everything (no such
+ * collection, access denied, embedding model unreadable, store failure). */
+int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, const char *collection,
+                    int64_t user_id, const hh_ingest_params_t *p, hh_ingest_progress_fn cb, void *ctx,
+                    hh_ingest_totals_t *totals, hh_err_t *err);
+
+/* Ingests one file whose stored source path is source_path (an upload's
+ * file name; NULL: path itself). *out (may be NULL) receives the outcome;
+ * a failed file returns its error code. */
+int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
+                   int64_t user_id, const hh_ingest_params_t *p, hh_ingest_file_t *out, hh_err_t *err);
+
+/* Deletes a document and, when no other document has its hash, its stored
+ * file. HH_ENOENT if there is no such document. */
+int hh_ingest_delete(hh_store_t *s, int64_t doc_id, hh_err_t *err);
+
+/* Removes stored files (and leftover temp files) that no document
+ * references: what a crash between file write and commit leaves. *removed
+ * (may be NULL) counts them. */
+int hh_ingest_gc(hh_store_t *s, size_t *removed, hh_err_t *err);
+
+/* The path of a stored file: DATA/files/<sha[0:2]>/<sha>. */
+int hh_ingest_file_path(const hh_store_t *s, const char *sha256, char *buf, size_t cap, hh_err_t *err);
+
+#endif
