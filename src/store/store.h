@@ -116,6 +116,7 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  *             sha256 (64 hex), size, ingested_at, ingested_by -> users
  *             (NULL if the user was deleted), status = 'complete')
  *             UNIQUE(collection_id, source_path)
+ *   (document and chunk ids are AUTOINCREMENT: never reused)
  *   chunks(id, document_id -> documents, ord (0..), text, heading_path
  *          (" › "-joined, "" when none), page (1-based, 0 = no pages),
  *          n_tokens)                                   UNIQUE(document_id, ord)

@@ -54,8 +54,10 @@ static const char *const g_migrations[] = {
     "  department_id INTEGER NOT NULL REFERENCES departments(id) ON DELETE CASCADE,"
     "  PRIMARY KEY (collection_id, department_id));"
     "CREATE INDEX collection_departments_dept ON collection_departments(department_id);"
+    /* AUTOINCREMENT: document and chunk ids are never reused, so an id
+     * cached elsewhere (vector index, a citation) cannot name new content. */
     "CREATE TABLE documents ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
     "  title TEXT NOT NULL,"
     "  source_path TEXT NOT NULL,"
@@ -69,7 +71,7 @@ static const char *const g_migrations[] = {
     "CREATE INDEX documents_sha ON documents(sha256);"
     "CREATE INDEX documents_coll_sha ON documents(collection_id, sha256);"
     "CREATE TABLE chunks ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
     "  ord INTEGER NOT NULL,"
     "  text TEXT NOT NULL,"

@@ -1,0 +1,794 @@
+/* store_kb.c - the knowledge-base half of the SQLite store: departments,
+ * collections and their access rule, documents with their chunks, FTS rows
+ * and vectors (one transaction per document). */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int name_ok(const char *name, const char *what, hh_err_t *err)
+{
+    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
+        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", what, HH_STORE_NAME_MAX - 1);
+    return 0;
+}
+
+static bool sha_ok(const char *sha)
+{
+    if (!sha || strlen(sha) != HH_SHA256_HEX_LEN)
+        return false;
+    for (const char *p = sha; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? strlen((const char *)t) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        /* Cut at a UTF-8 character start, not inside a sequence. */
+        while (n > 0 && (t[n] & 0xC0) == 0x80)
+            n--;
+    }
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+static int prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, "prepare");
+    return 0;
+}
+
+static int exec_locked(hh_store_t *s, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, sql);
+    return 0;
+}
+
+/* ---- departments ------------------------------------------------------ */
+
+/* Caller holds the mutex. */
+static int dept_ensure_locked(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "INSERT INTO departments (name) VALUES (?) ON CONFLICT(name) DO NOTHING", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (sr != SQLITE_DONE)
+        return hh_store_db_fail(s, err, "create department");
+    if ((rc = prepare(s, &st, "SELECT id FROM departments WHERE name = ?", err)))
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (id)
+            *id = sqlite3_column_int64(st, 0);
+    } else {
+        rc = hh_store_db_fail(s, err, "find department");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hh_store_department_ensure(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
+{
+    int rc = name_ok(name, "department", err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = dept_ensure_locked(s, name, id, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int user_id_locked(hh_store_t *s, const char *user, int64_t *id, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "SELECT id FROM users WHERE name = ?", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else if (sr == SQLITE_DONE)
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", user);
+    else
+        rc = hh_store_db_fail(s, err, "find user");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hh_store_user_add_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err)
+{
+    int rc = name_ok(department, "department", err);
+    if (rc || (rc = name_ok(user, "user", err)))
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    int64_t uid = 0, did = 0;
+    sqlite3_stmt *st = NULL;
+    if ((rc = user_id_locked(s, user, &uid, err)) || (rc = dept_ensure_locked(s, department, &did, err)))
+        goto done;
+    if ((rc = prepare(s, &st, "INSERT OR IGNORE INTO user_departments (user_id, department_id) VALUES (?, ?)", err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, did);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "add user to department");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_user_remove_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err)
+{
+    int rc = name_ok(department, "department", err);
+    if (rc || (rc = name_ok(user, "user", err)))
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if ((rc = prepare(s, &st,
+                      "DELETE FROM user_departments WHERE user_id = (SELECT id FROM users WHERE name = ?) AND "
+                      "department_id = (SELECT id FROM departments WHERE name = ?)",
+                      err)))
+        goto done;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, department, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "remove user from department");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: '%s' is not in department '%s'", user, department);
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- collections ------------------------------------------------------ */
+
+#define COLL_COLS                                                                                          \
+    "c.id, c.name, c.created_at, "                                                                        \
+    "COALESCE((SELECT group_concat(name, ',') FROM (SELECT d.name FROM collection_departments cd "        \
+    "  JOIN departments d ON d.id = cd.department_id WHERE cd.collection_id = c.id ORDER BY d.name)), ''), " \
+    "(SELECT COUNT(*) FROM documents WHERE collection_id = c.id)"
+
+static void read_coll(sqlite3_stmt *st, hh_store_collection_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(st, 0);
+    copy_col(c->name, sizeof c->name, st, 1);
+    c->created_at = sqlite3_column_int64(st, 2);
+    copy_col(c->departments, sizeof c->departments, st, 3);
+    c->n_documents = sqlite3_column_int64(st, 4);
+}
+
+static int coll_get_locked(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "SELECT " COLL_COLS " FROM collections c WHERE c.name = ?", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        if (out)
+            read_coll(st, out);
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no collection '%s'", name);
+    } else {
+        rc = hh_store_db_fail(s, err, "get collection");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hh_store_collection_get(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
+{
+    int rc = name_ok(name, "collection", err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = coll_get_locked(s, name, out, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_collection_ensure(hh_store_t *s, const char *name, const char *const *departments,
+                               size_t n_departments, hh_store_collection_t *out, hh_err_t *err)
+{
+    int rc = name_ok(name, "collection", err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n_departments; i++)
+        if ((rc = name_ok(departments[i], "department", err)))
+            return rc;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    hh_store_collection_t c;
+    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
+        goto done;
+    if ((rc = prepare(s, &st, "INSERT INTO collections (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                      err)))
+        goto fail;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "create collection");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = coll_get_locked(s, name, &c, err)))
+        goto fail;
+    for (size_t i = 0; i < n_departments; i++) {
+        int64_t did = 0;
+        if ((rc = dept_ensure_locked(s, departments[i], &did, err)))
+            goto fail;
+        if ((rc = prepare(s, &st,
+                          "INSERT OR IGNORE INTO collection_departments (collection_id, department_id) VALUES (?, ?)",
+                          err)))
+            goto fail;
+        sqlite3_bind_int64(st, 1, c.id);
+        sqlite3_bind_int64(st, 2, did);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = hh_store_db_fail(s, err, "add department to collection");
+            goto fail;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if ((rc = coll_get_locked(s, name, &c, err)) || (rc = exec_locked(s, "COMMIT", err)))
+        goto fail;
+    if (out)
+        *out = c;
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The readable-collections predicate for user ?N (0 = everyone's view).
+ * An admin reads all; others through a shared department; a disabled or
+ * unknown user reads nothing. */
+#define READABLE(p)                                                                                        \
+    "(" p " = 0 OR EXISTS (SELECT 1 FROM users u WHERE u.id = " p " AND u.disabled = 0 AND u.role = 'admin') " \
+    "OR EXISTS (SELECT 1 FROM collection_departments cd JOIN user_departments ud "                         \
+    "ON ud.department_id = cd.department_id JOIN users u ON u.id = ud.user_id "                            \
+    "WHERE cd.collection_id = c.id AND ud.user_id = " p " AND u.disabled = 0))"
+
+typedef struct grow {
+    void  *v;
+    size_t n, cap, elem;
+} grow_t;
+
+static void *grow_next(grow_t *g)
+{
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 16;
+        void *nv = realloc(g->v, nc * g->elem);
+        if (!nv)
+            return NULL;
+        g->v = nv;
+        g->cap = nc;
+    }
+    return (char *)g->v + g->elem * g->n++;
+}
+
+int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection_t **out, size_t *n,
+                             hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    grow_t g = { .elem = sizeof(hh_store_collection_t) };
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "SELECT " COLL_COLS " FROM collections c WHERE " READABLE("?1") " ORDER BY c.name", err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, user_id);
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        hh_store_collection_t *c = grow_next(&g);
+        if (!c) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+            goto done;
+        }
+        read_coll(st, c);
+    }
+    if (sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "list collections");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(g.v);
+        return rc;
+    }
+    *out = g.v;
+    *n = g.n;
+    return 0;
+}
+
+void hh_store_strings_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***shas, size_t *n_shas, hh_err_t *err)
+{
+    if (shas) {
+        *shas = NULL;
+        *n_shas = 0;
+    }
+    grow_t g = { .elem = sizeof(char *) };
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = exec_locked(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        goto done;
+    if ((rc = prepare(s, &st, "SELECT DISTINCT sha256 FROM documents WHERE collection_id = ?", err)))
+        goto fail;
+    sqlite3_bind_int64(st, 1, collection_id);
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        char **slot = grow_next(&g);
+        if (!slot || !(*slot = strdup((const char *)sqlite3_column_text(st, 0)))) {
+            if (slot)
+                g.n--;
+            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+            goto fail;
+        }
+    }
+    if (sr != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "delete collection");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prepare(s, &st, "DELETE FROM collections WHERE id = ?", err)))
+        goto fail;
+    sqlite3_bind_int64(st, 1, collection_id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "delete collection");
+        goto fail;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no collection %lld", (long long)collection_id);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = exec_locked(s, "COMMIT", err)))
+        goto fail;
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc || !shas) {
+        hh_store_strings_free(g.v, g.n);
+        return rc;
+    }
+    *shas = g.v;
+    *n_shas = g.n;
+    return 0;
+}
+
+int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids, size_t *n, hh_err_t *err)
+{
+    *ids = NULL;
+    *n = 0;
+    if (user_id <= 0) /* user 0 is the admin CLI's view; here only real users */
+        return 0;
+    grow_t g = { .elem = sizeof(int64_t) };
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "SELECT c.id FROM collections c WHERE " READABLE("?1") " ORDER BY c.id", err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, user_id);
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *id = grow_next(&g);
+        if (!id) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+            goto done;
+        }
+        *id = sqlite3_column_int64(st, 0);
+    }
+    if (sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "readable collections");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(g.v);
+        return rc;
+    }
+    *ids = g.v;
+    *n = g.n;
+    return 0;
+}
+
+int hh_store_user_can_read(hh_store_t *s, int64_t user_id, int64_t collection_id, bool *ok, hh_err_t *err)
+{
+    *ok = false;
+    if (user_id <= 0)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "SELECT 1 FROM collections c WHERE c.id = ?2 AND " READABLE("?1"), err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, collection_id);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW)
+        *ok = true;
+    else if (sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "access check");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- documents -------------------------------------------------------- */
+
+#define DOC_COLS                                                                                           \
+    "d.id, d.collection_id, c.name, d.title, d.source_path, d.mime, d.sha256, d.size, d.ingested_at, "     \
+    "COALESCE(u.name, ''), (SELECT COUNT(*) FROM chunks WHERE document_id = d.id)"
+#define DOC_FROM                                                                                           \
+    " FROM documents d JOIN collections c ON c.id = d.collection_id LEFT JOIN users u ON u.id = d.ingested_by "
+
+static void read_doc(sqlite3_stmt *st, hh_store_doc_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(st, 0);
+    d->collection_id = sqlite3_column_int64(st, 1);
+    copy_col(d->collection, sizeof d->collection, st, 2);
+    copy_col(d->title, sizeof d->title, st, 3);
+    copy_col(d->source_path, sizeof d->source_path, st, 4);
+    copy_col(d->mime, sizeof d->mime, st, 5);
+    copy_col(d->sha256, sizeof d->sha256, st, 6);
+    d->size = sqlite3_column_int64(st, 7);
+    d->ingested_at = sqlite3_column_int64(st, 8);
+    copy_col(d->ingested_by, sizeof d->ingested_by, st, 9);
+    d->n_chunks = sqlite3_column_int64(st, 10);
+}
+
+/* Runs a one-row document query: WHERE clause with ?1 = a and ?2 = b (when b). */
+static int doc_one(hh_store_t *s, const char *where, int64_t a, const char *b, hh_store_doc_t *out, hh_err_t *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " DOC_COLS DOC_FROM "WHERE %s", where);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, sql, err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, a);
+    if (b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        if (out)
+            read_doc(st, out);
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no such document");
+    } else {
+        rc = hh_store_db_fail(s, err, "find document");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_doc_find_by_hash(hh_store_t *s, int64_t collection_id, const char *sha256, hh_store_doc_t *out,
+                              hh_err_t *err)
+{
+    if (!sha_ok(sha256))
+        return hh_err_set(err, HH_EINVAL, -1, "store: sha256 must be 64 lowercase hex digits");
+    return doc_one(s, "d.collection_id = ?1 AND d.sha256 = ?2 ORDER BY d.id LIMIT 1", collection_id, sha256, out,
+                   err);
+}
+
+int hh_store_doc_find_by_path(hh_store_t *s, int64_t collection_id, const char *source_path, hh_store_doc_t *out,
+                              hh_err_t *err)
+{
+    if (!source_path)
+        return hh_err_set(err, HH_EINVAL, -1, "store: no source path");
+    return doc_one(s, "d.collection_id = ?1 AND d.source_path = ?2", collection_id, source_path, out, err);
+}
+
+int hh_store_doc_get(hh_store_t *s, int64_t doc_id, hh_store_doc_t *out, hh_err_t *err)
+{
+    return doc_one(s, "d.id = ?1", doc_id, NULL, out, err);
+}
+
+static int step_done(hh_store_t *s, sqlite3_stmt *st, const char *what, hh_err_t *err)
+{
+    int sr = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return sr == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, what);
+}
+
+int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *doc_id, char *old_sha256,
+                         hh_err_t *err)
+{
+    if (old_sha256)
+        old_sha256[0] = '\0';
+    if (!in || !in->title || !in->source_path || !in->source_path[0] || !in->mime)
+        return hh_err_set(err, HH_EINVAL, -1, "store: document needs title, source path and mime type");
+    if (strlen(in->source_path) >= HH_STORE_PATH_MAX)
+        return hh_err_set(err, HH_EINVAL, -1, "store: source path longer than %d bytes", HH_STORE_PATH_MAX - 1);
+    if (!sha_ok(in->sha256))
+        return hh_err_set(err, HH_EINVAL, -1, "store: sha256 must be 64 lowercase hex digits");
+    if (in->n_chunks && !in->chunks)
+        return hh_err_set(err, HH_EINVAL, -1, "store: chunks missing");
+    bool any_vec = false;
+    for (size_t i = 0; i < in->n_chunks; i++) {
+        if (!in->chunks[i].text)
+            return hh_err_set(err, HH_EINVAL, -1, "store: chunk %zu has no text", i);
+        any_vec |= in->chunks[i].vec != NULL;
+    }
+    if (any_vec && (in->vec_dim <= 0 || in->vec_dim > (1 << 16) || !in->vec_model || !in->vec_model[0]))
+        return hh_err_set(err, HH_EINVAL, -1, "store: vectors need a model name and 1..65536 dimensions");
+
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL, *ins_chunk = NULL, *ins_vec = NULL;
+    int rc = exec_locked(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        goto done;
+    /* The old document of this path (its chunks, FTS rows, vectors cascade). */
+    if ((rc = prepare(s, &st, "DELETE FROM documents WHERE collection_id = ? AND source_path = ? RETURNING sha256",
+                      err)))
+        goto fail;
+    sqlite3_bind_int64(st, 1, in->collection_id);
+    sqlite3_bind_text(st, 2, in->source_path, -1, SQLITE_TRANSIENT);
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW)
+        if (old_sha256)
+            copy_col(old_sha256, HH_SHA256_HEX_LEN + 1, st, 0);
+    if (sr != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "replace document");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prepare(s, &st,
+                      "INSERT INTO documents (collection_id, title, source_path, mime, sha256, size, ingested_at, "
+                      "ingested_by, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete')",
+                      err)))
+        goto fail;
+    sqlite3_bind_int64(st, 1, in->collection_id);
+    sqlite3_bind_text(st, 2, in->title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, in->source_path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, in->mime, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, in->sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, in->size);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
+    if (in->user_id > 0)
+        sqlite3_bind_int64(st, 8, in->user_id);
+    else
+        sqlite3_bind_null(st, 8);
+    if ((rc = step_done(s, st, "insert document (does the collection exist?)", err)))
+        goto fail;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if ((rc = prepare(s, &ins_chunk,
+                      "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens) VALUES (?, ?, ?, ?, "
+                      "?, ?)",
+                      err)))
+        goto fail;
+    if (any_vec &&
+        (rc = prepare(s, &ins_vec, "INSERT INTO chunk_vectors (chunk_id, model, dim, vec) VALUES (?, ?, ?, ?)", err)))
+        goto fail;
+    for (size_t i = 0; i < in->n_chunks; i++) {
+        const hh_store_chunk_in_t *c = &in->chunks[i];
+        sqlite3_bind_int64(ins_chunk, 1, id);
+        sqlite3_bind_int64(ins_chunk, 2, (sqlite3_int64)i);
+        sqlite3_bind_text(ins_chunk, 3, c->text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins_chunk, 4, c->heading_path ? c->heading_path : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins_chunk, 5, c->page);
+        sqlite3_bind_int(ins_chunk, 6, c->n_tokens);
+        if ((rc = step_done(s, ins_chunk, "insert chunk", err)))
+            goto fail;
+        if (c->vec) {
+            sqlite3_bind_int64(ins_vec, 1, sqlite3_last_insert_rowid(s->db));
+            sqlite3_bind_text(ins_vec, 2, in->vec_model, -1, SQLITE_STATIC);
+            sqlite3_bind_int(ins_vec, 3, in->vec_dim);
+            sqlite3_bind_blob(ins_vec, 4, c->vec, in->vec_dim * (int)sizeof(float), SQLITE_STATIC);
+            if ((rc = step_done(s, ins_vec, "insert vector", err)))
+                goto fail;
+        }
+    }
+    if ((rc = exec_locked(s, "COMMIT", err)))
+        goto fail;
+    if (doc_id)
+        *doc_id = id;
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_finalize(ins_chunk);
+    ins_chunk = NULL;
+    sqlite3_finalize(ins_vec);
+    ins_vec = NULL;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (old_sha256)
+        old_sha256[0] = '\0';
+done:
+    sqlite3_finalize(st);
+    sqlite3_finalize(ins_chunk);
+    sqlite3_finalize(ins_vec);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_doc_delete(hh_store_t *s, int64_t doc_id, char *sha256, hh_err_t *err)
+{
+    if (sha256)
+        sha256[0] = '\0';
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "DELETE FROM documents WHERE id = ? RETURNING sha256", err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, doc_id);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        if (sha256)
+            copy_col(sha256, HH_SHA256_HEX_LEN + 1, st, 0);
+        sr = sqlite3_step(st);
+        if (sr != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "delete document");
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no document %lld", (long long)doc_id);
+    } else {
+        rc = hh_store_db_fail(s, err, "delete document");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_store_doc_t **out, size_t *n,
+                      hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    grow_t g = { .elem = sizeof(hh_store_doc_t) };
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st,
+                     "SELECT " DOC_COLS DOC_FROM "WHERE (?2 = 0 OR d.collection_id = ?2) AND " READABLE("?1")
+                     " ORDER BY d.ingested_at DESC, d.id DESC",
+                     err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, collection_id);
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        hh_store_doc_t *d = grow_next(&g);
+        if (!d) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+            goto done;
+        }
+        read_doc(st, d);
+    }
+    if (sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "list documents");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(g.v);
+        return rc;
+    }
+    *out = g.v;
+    *n = g.n;
+    return 0;
+}
+
+int hh_store_sha_in_use(hh_store_t *s, const char *sha256, bool *used, hh_err_t *err)
+{
+    *used = false;
+    if (!sha_ok(sha256))
+        return hh_err_set(err, HH_EINVAL, -1, "store: sha256 must be 64 lowercase hex digits");
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st, "SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1", err);
+    if (rc)
+        goto done;
+    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW)
+        *used = true;
+    else if (sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "hash lookup");
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- chunks ----------------------------------------------------------- */
+
+int hh_store_chunk_get(hh_store_t *s, int64_t chunk_id, hh_store_chunk_t *out, hh_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, &st,
+                     "SELECT c.id, c.document_id, d.collection_id, c.ord, c.page, c.n_tokens, c.text, c.heading_path, "
+                     "d.title, d.source_path FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
+                     err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        out->document_id = sqlite3_column_int64(st, 1);
+        out->collection_id = sqlite3_column_int64(st, 2);
+        out->ord = sqlite3_column_int(st, 3);
+        out->page = sqlite3_column_int(st, 4);
+        out->n_tokens = sqlite3_column_int(st, 5);
+        const char *t = (const char *)sqlite3_column_text(st, 6);
+        const char *h = (const char *)sqlite3_column_text(st, 7);
+        out->text = strdup(t ? t : "");
+        out->heading_path = strdup(h ? h : "");
+        copy_col(out->title, sizeof out->title, st, 8);
+        copy_col(out->source_path, sizeof out->source_path, st, 9);
+        if (!out->text || !out->heading_path) {
+            hh_store_chunk_clear(out);
+            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+        }
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no chunk %lld", (long long)chunk_id);
+    } else {
+        rc = hh_store_db_fail(s, err, "get chunk");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void hh_store_chunk_clear(hh_store_chunk_t *c)
+{
+    if (!c)
+        return;
+    free(c->text);
+    free(c->heading_path);
+    c->text = NULL;
+    c->heading_path = NULL;
+}
