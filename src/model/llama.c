@@ -99,6 +99,10 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     hh_ctx_params_t p = params ? *params : hh_ctx_default_params();
     const hh_hparams_t *hp = &m->hp;
     *out = NULL;
+    if (hp->embedding)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1,
+                          "model architecture '%s' is an embedding model: it cannot generate (use hh_embed_*)",
+                          hp->arch_name);
     if (p.n_ctx == 0)
         p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     if (p.n_batch == 0)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUPPORTED_ARCHS "llama, qwen2, qwen3"
+#define SUPPORTED_ARCHS "llama, qwen2, qwen3, bert"
 
 /* Sanity bounds: far above any real model, low enough that every product of
  * them used for buffer sizes fits comfortably in 64 bits. */
@@ -34,6 +34,7 @@ static const struct { const char *name; hh_arch_t arch; hh_rope_style_t rope; } 
     { "llama", HH_ARCH_LLAMA, HH_ROPE_NORM },
     { "qwen2", HH_ARCH_QWEN2, HH_ROPE_NEOX },
     { "qwen3", HH_ARCH_QWEN3, HH_ROPE_NEOX },
+    { "bert", HH_ARCH_BERT, HH_ROPE_NORM },   /* no RoPE: learned positions */
 };
 
 /* Reads "<arch>.<suffix>" as a positive int32. Absent: *out = dflt, or an
@@ -73,6 +74,43 @@ static int key_f32(const hh_gguf_t *g, const char *arch, const char *suffix, flo
     }
     if (rc != HH_OK)
         return hh_err_set(err, rc, -1, "hyperparameter %s is not a float", key);
+    return HH_OK;
+}
+
+/* bert: LayerNorm epsilon, pooling, bidirectional attention. */
+static int read_bert_hparams(hh_model_t *m, hh_err_t *err)
+{
+    const hh_gguf_t *g = m->gguf;
+    hh_hparams_t *hp = &m->hp;
+    const char *arch = hp->arch_name;
+    hp->embedding = true;
+    int rc = key_f32(g, arch, "attention.layer_norm_epsilon", 1e-12f, &hp->norm_eps, err);
+    if (rc != HH_OK)
+        return rc;
+    if (!(hp->norm_eps > 0.0f && hp->norm_eps < 1.0f))
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: layer_norm_epsilon %g out of range", arch, hp->norm_eps);
+    if (hp->n_head_kv != hp->n_head)
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: head_count_kv %d must equal head_count %d",
+                          arch, hp->n_head_kv, hp->n_head);
+    if ((int64_t)hp->n_head * hp->head_dim != hp->n_embd)
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: %d heads x %d != embedding length %d",
+                          arch, hp->n_head, hp->head_dim, hp->n_embd);
+    char key[256];
+    snprintf(key, sizeof key, "%s.attention.causal", arch);
+    bool causal = false;
+    if (hh_gguf_get_bool(g, key, &causal) == HH_OK && causal)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "%s: causal attention is not supported for bert", arch);
+    snprintf(key, sizeof key, "%s.pooling_type", arch);
+    int64_t pool;
+    rc = hh_gguf_get_i64(g, key, &pool);
+    if (rc == HH_ENOENT)
+        pool = HH_POOLING_MEAN;
+    else if (rc != HH_OK)
+        return hh_err_set(err, HH_EFORMAT, -1, "%s is not an integer", key);
+    if (pool != HH_POOLING_NONE && pool != HH_POOLING_MEAN && pool != HH_POOLING_CLS)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1,
+                          "%s = %lld is not supported (supported: 0 none, 1 mean, 2 cls)", key, (long long)pool);
+    hp->pooling = (hh_pooling_t)pool;
     return HH_OK;
 }
 
@@ -152,6 +190,8 @@ static int read_hparams(hh_model_t *m, hh_err_t *err)
     }
     if (!(hp->rope_scale >= 1e-3f && hp->rope_scale <= 1e6f))
         return hh_err_set(err, HH_EFORMAT, -1, "%s: rope scaling factor %g out of range", arch, hp->rope_scale);
+    if (hp->arch == HH_ARCH_BERT)
+        return read_bert_hparams(m, err);
     return HH_OK;
 }
 
@@ -280,6 +320,70 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
     return HH_OK;
 }
 
+/* bert block: post-LayerNorm, every projection with a bias, GELU FFN. */
+static int bind_bert_layer(hh_model_t *m, int il, hh_err_t *err)
+{
+    const hh_hparams_t *hp = &m->hp;
+    hh_layer_t *l = &m->layers[il];
+    const int64_t n_embd = hp->n_embd, n_ff = hp->n_ff;
+    char nm[96];
+    int rc;
+#define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
+    if ((rc = bind_mat(m, NAME("attn_q.weight"), n_embd, n_embd, true, &l->wq, err)) ||
+        (rc = bind_mat(m, NAME("attn_k.weight"), n_embd, n_embd, true, &l->wk, err)) ||
+        (rc = bind_mat(m, NAME("attn_v.weight"), n_embd, n_embd, true, &l->wv, err)) ||
+        (rc = bind_vec(m, NAME("attn_q.bias"), n_embd, true, &l->bq, err)) ||
+        (rc = bind_vec(m, NAME("attn_k.bias"), n_embd, true, &l->bk, err)) ||
+        (rc = bind_vec(m, NAME("attn_v.bias"), n_embd, true, &l->bv, err)) ||
+        (rc = bind_mat(m, NAME("attn_output.weight"), n_embd, n_embd, true, &l->wo, err)) ||
+        (rc = bind_vec(m, NAME("attn_output.bias"), n_embd, true, &l->bo, err)) ||
+        (rc = bind_vec(m, NAME("attn_output_norm.weight"), n_embd, true, &l->attn_ln_w, err)) ||
+        (rc = bind_vec(m, NAME("attn_output_norm.bias"), n_embd, true, &l->attn_ln_b, err)) ||
+        (rc = bind_mat(m, NAME("ffn_up.weight"), n_embd, n_ff, true, &l->w_up, err)) ||
+        (rc = bind_vec(m, NAME("ffn_up.bias"), n_ff, true, &l->b_up, err)) ||
+        (rc = bind_mat(m, NAME("ffn_down.weight"), n_ff, n_embd, true, &l->w_down, err)) ||
+        (rc = bind_vec(m, NAME("ffn_down.bias"), n_embd, true, &l->b_down, err)) ||
+        (rc = bind_vec(m, NAME("layer_output_norm.weight"), n_embd, true, &l->out_ln_w, err)) ||
+        (rc = bind_vec(m, NAME("layer_output_norm.bias"), n_embd, true, &l->out_ln_b, err)))
+        return rc;
+    if (hh_gguf_find_tensor(m->gguf, NAME("ffn_gate.weight")) != NULL)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "%s: gated bert feed-forward is not supported", nm);
+#undef NAME
+    return HH_OK;
+}
+
+/* bert: learned positions, token type 0, embedding LayerNorm, no output. */
+static int bind_bert_weights(hh_model_t *m, hh_err_t *err)
+{
+    hh_hparams_t *hp = &m->hp;
+    const hh_gguf_tensor_t *tp = hh_gguf_find_tensor(m->gguf, "position_embd.weight");
+    const hh_gguf_tensor_t *tt = hh_gguf_find_tensor(m->gguf, "token_types.weight");
+    if (tp == NULL || tt == NULL)
+        return hh_err_set(err, HH_EFORMAT, -1, "missing tensor %s (architecture bert)",
+                          tp == NULL ? "position_embd.weight" : "token_types.weight");
+    if (tp->ne[1] < 1 || tp->ne[1] > INT32_MAX || tt->ne[1] < 1 || tt->ne[1] > MAX_VOCAB)
+        return hh_err_set(err, HH_EFORMAT, -1, "position_embd / token_types: bad row count");
+    int rc;
+    if ((rc = bind_mat(m, "position_embd.weight", hp->n_embd, tp->ne[1], true, &m->pos_embd, err)) ||
+        (rc = bind_mat(m, "token_types.weight", hp->n_embd, tt->ne[1], true, &m->tok_types, err)) ||
+        (rc = bind_vec(m, "token_embd_norm.weight", hp->n_embd, true, &m->embd_ln_w, err)) ||
+        (rc = bind_vec(m, "token_embd_norm.bias", hp->n_embd, true, &m->embd_ln_b, err)))
+        return rc;
+    /* One row of each table is read per token. */
+    m->weight_bytes -= m->pos_embd.nbytes + m->tok_types.nbytes;
+    m->weight_bytes += m->pos_embd.row_bytes + m->tok_types.row_bytes;
+    /* A text never has more tokens than there are positions. */
+    if (tp->ne[1] < hp->n_ctx_train)
+        hp->n_ctx_train = (int32_t)tp->ne[1];
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (m->layers == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory for %d layers", hp->n_layer);
+    for (int il = 0; il < hp->n_layer; il++)
+        if ((rc = bind_bert_layer(m, il, err)))
+            return rc;
+    return HH_OK;
+}
+
 static int bind_weights(hh_model_t *m, hh_err_t *err)
 {
     hh_hparams_t *hp = &m->hp;
@@ -296,6 +400,8 @@ static int bind_weights(hh_model_t *m, hh_err_t *err)
     /* The forward pass reads one embedding row per token, not the table. */
     m->weight_bytes -= m->tok_embd.nbytes;
     m->weight_bytes += m->tok_embd.row_bytes;
+    if (hp->arch == HH_ARCH_BERT)
+        return bind_bert_weights(m, err);
 
     if ((rc = bind_vec(m, "output_norm.weight", hp->n_embd, true, &m->out_norm, err)) ||
         (rc = bind_mat(m, "output.weight", hp->n_embd, hp->n_vocab, false, &m->output, err)))
@@ -364,5 +470,7 @@ void hh_model_free(hh_model_t *m)
 }
 
 const hh_hparams_t *hh_model_hparams(const hh_model_t *m) { return &m->hp; }
+bool hh_model_is_embedding(const hh_model_t *m) { return m->hp.embedding; }
+int32_t hh_model_n_embd(const hh_model_t *m) { return m->hp.n_embd; }
 const hh_gguf_t *hh_model_gguf(const hh_model_t *m) { return m->gguf; }
 uint64_t hh_model_weight_bytes(const hh_model_t *m) { return m->weight_bytes; }

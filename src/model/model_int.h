@@ -40,6 +40,14 @@ typedef struct hh_layer {
     hh_mat_t     w_gate;     /* (n_ff, n_embd) */
     hh_mat_t     w_up;       /* (n_ff, n_embd) */
     hh_mat_t     w_down;     /* (n_embd, n_ff): rows of n_ff */
+    /* bert only (NULL otherwise): output biases and post-LayerNorms */
+    const float *bo;         /* (n_embd) attn_output.bias */
+    const float *attn_ln_w;  /* (n_embd) attn_output_norm: x = LN(x + Wo att + bo) */
+    const float *attn_ln_b;  /* (n_embd) */
+    const float *b_up;       /* (n_ff) ffn_up.bias */
+    const float *b_down;     /* (n_embd) ffn_down.bias */
+    const float *out_ln_w;   /* (n_embd) layer_output_norm: x = LN(x + ffn) */
+    const float *out_ln_b;   /* (n_embd) */
 } hh_layer_t;
 
 struct hh_model {
@@ -53,6 +61,11 @@ struct hh_model {
     float          **owned;       /* vectors converted to F32, owned */
     int              n_owned;
     uint64_t         weight_bytes;
+    /* bert only */
+    hh_mat_t         pos_embd;    /* (n_pos, n_embd): one row per position */
+    hh_mat_t         tok_types;   /* (n_types, n_embd): row 0 is added to every token */
+    const float     *embd_ln_w;   /* (n_embd) token_embd_norm */
+    const float     *embd_ln_b;   /* (n_embd) */
 };
 
 /* Matrix product on the pool: y[t][r] = dot(W row r, x[t]) for t < n_tok,
