@@ -11,5 +11,6 @@ int hh_cmd_bench(int argc, char **argv);
 int hh_cmd_tokenize(int argc, char **argv);
 int hh_cmd_serve(int argc, char **argv);
 int hh_cmd_keys(int argc, char **argv);
+int hh_cmd_embed(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct subcommand g_cmds[] = {
     { "bench",    hh_cmd_bench,    "bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r R] [--json]  prefill / decode speed" },
     { "serve",    hh_cmd_serve,    "serve [--host H] [--port P] [--data DIR] [--models DIR] [--slots N]  OpenAI-compatible HTTP API" },
     { "keys",     hh_cmd_keys,     "keys create --user NAME --role ROLE | list | revoke ID|PREFIX [--data DIR]  API keys" },
+    { "embed",    hh_cmd_embed,    "embed -m MODEL [--tokens IDS | TEXT] [-t N] [--exact]  normalized embedding as a JSON array" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
