@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #define MAX_TEXTS 8
 #define MAX_IDS   64
@@ -275,4 +276,193 @@ TEST(bert_batch_equals_single_texts)
     ASSERT_LE(d1, 1e-5);
     ASSERT_LE(d2, 1e-5);
     ASSERT_LE(dref, tol);
+}
+
+TEST(bert_wordpiece_ids_of_reference_texts)
+{
+    bert_ref_t *r = ref_load();
+    ASSERT_TRUE(r != NULL);
+    hh_model_t *m = load_bert();
+    hh_vocab_t *v = NULL;
+    bool ok = m != NULL && hh_vocab_load(&v, hh_model_gguf(m), NULL) == 0;
+    int bad = -1;
+    for (int s = 0; ok && s < r->n_texts; s++) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        ok = r->text[s] != NULL && hh_tokenize(v, r->text[s], strlen(r->text[s]), true, false, &ids, &n, NULL) == 0;
+        if (ok && (n != (size_t)r->n_ids[s] || memcmp(ids, r->ids[s], n * sizeof *ids) != 0)) {
+            printf("    text %d \"%s\": %zu ids, expected %d; first %d vs %d\n", s, r->text[s], n, r->n_ids[s],
+                   n ? ids[0] : -1, r->ids[s][0]);
+            bad = s;
+        }
+        free(ids);
+    }
+    hh_vocab_free(v);
+    hh_model_free(m);
+    ref_free(r);
+    ASSERT_TRUE(ok);
+    ASSERT_EQ_INT(bad, -1);
+}
+
+TEST(bert_read_load_matches_mmap)
+{
+    /* Weights read into memory (the engine's default) may be repacked for
+     * faster kernels: the embeddings must not change beyond rounding. */
+    bert_ref_t *r = ref_load();
+    ASSERT_TRUE(r != NULL);
+    hh_model_t *mm = load_bert(), *mr = NULL;
+    hh_model_params_t mp = hh_model_default_params();
+    mp.load = HH_GGUF_LOAD_READ;
+    bool ok = mm != NULL && hh_model_load(&mr, hh_test_data_path("reference/bert-q8_0.gguf"), &mp, NULL) == 0;
+    hh_embed_ctx_t *a = ok ? make_ctx(mm, false, 0) : NULL, *b = ok ? make_ctx(mr, false, 0) : NULL;
+    const size_t ne = (size_t)r->n_embd;
+    float ea[256], eb[256];
+    double d = INFINITY, dref = INFINITY;
+    ok = ok && a && b && hh_embed(a, r->ids[2], r->n_ids[2], ea, NULL) == 0 &&
+         hh_embed(b, r->ids[2], r->n_ids[2], eb, NULL) == 0;
+    if (ok) {
+        d = max_abs(ea, eb, ne);
+        dref = max_abs(eb, r->embd + 2 * ne, ne);
+    }
+    double tol = r->tol_embd;
+    hh_embed_ctx_free(a);
+    hh_embed_ctx_free(b);
+    hh_model_free(mm);
+    hh_model_free(mr);
+    ref_free(r);
+    ASSERT_TRUE(ok);
+    ASSERT_LE(d, 1e-5);
+    ASSERT_LE(dref, tol);
+}
+
+TEST(bert_errors)
+{
+    hh_model_t *m = load_bert();
+    ASSERT_TRUE(m != NULL);
+    hh_embed_ctx_t *c = make_ctx(m, true, 0);
+    hh_ctx_t *gen = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    /* a generative context on an embedding model */
+    int rc_gen = hh_ctx_create(&gen, m, NULL, &err);
+    bool msg_gen = strstr(err.msg, "embedding model") != NULL;
+    float out[256];
+    int32_t ids[300];
+    for (int i = 0; i < 300; i++)
+        ids[i] = 1000 + i;
+    ids[0] = 101;
+    int rc_long = c ? hh_embed(c, ids, 257, out, NULL) : 0;
+    int rc_fit = c ? hh_embed(c, ids, 256, out, NULL) : -1;
+    int32_t bad[3] = { 101, 30522, 102 };
+    int rc_vocab = c ? hh_embed(c, bad, 3, out, NULL) : 0;
+    int rc_empty = c ? hh_embed(c, ids, 0, out, NULL) : 0;
+    int32_t off[3] = { 0, 5, 3 };
+    int rc_off = c ? hh_embed_batch(c, ids, off, 2, out, NULL) : 0;
+    /* truncation keeps the last id */
+    int32_t t[6] = { 101, 1, 2, 3, 4, 102 };
+    int32_t nt = hh_embed_truncate(t, 6, 4);
+    hh_embed_ctx_free(c);
+    hh_model_free(m);
+
+    /* an embedding context on a generative model */
+    hh_model_t *g = NULL;
+    hh_embed_ctx_t *cg = NULL;
+    int rc_load = hh_model_load(&g, hh_test_data_path("reference/llama-q8_0.gguf"), NULL, NULL);
+    hh_err_clear(&err);
+    int rc_emb = rc_load == 0 ? hh_embed_ctx_create(&cg, g, NULL, &err) : 0;
+    bool msg_emb = strstr(err.msg, "not an embedding model") != NULL;
+    bool is_emb = g ? hh_model_is_embedding(g) : true;
+    hh_embed_ctx_free(cg);
+    hh_model_free(g);
+
+    ASSERT_EQ_INT(rc_gen, HH_EUNSUPPORTED);
+    ASSERT_TRUE(msg_gen);
+    ASSERT_TRUE(gen == NULL);
+    ASSERT_EQ_INT(rc_long, HH_ERANGE);
+    ASSERT_EQ_INT(rc_fit, 0);
+    ASSERT_EQ_INT(rc_vocab, HH_ERANGE);
+    ASSERT_EQ_INT(rc_empty, HH_EINVAL);
+    ASSERT_EQ_INT(rc_off, HH_EINVAL);
+    ASSERT_EQ_INT(nt, 4);
+    ASSERT_EQ_INT(t[3], 102);
+    ASSERT_EQ_INT(rc_load, 0);
+    ASSERT_EQ_INT(rc_emb, HH_EUNSUPPORTED);
+    ASSERT_TRUE(msg_emb);
+    ASSERT_FALSE(is_emb);
+}
+
+/* Runs "$HOHEIT_BIN embed ARGS" and parses stdout as a JSON array of n
+ * floats into out. Returns the exit status, or -1 if it could not run. */
+static int run_embed(const char *args, float *out, int n, int *n_got)
+{
+    *n_got = -1;
+    const char *bin = getenv("HOHEIT_BIN");
+    if (bin == NULL || bin[0] == '\0') {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return -1;
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' embed %s 2>/dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while (buf != NULL && len + 1 < cap && (got = fread(buf + len, 1, cap - 1 - len, p)) > 0)
+        len += got;
+    int ws = pclose(p);
+    if (buf == NULL)
+        return -1;
+    buf[len] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    if (cJSON_IsArray(j)) {
+        int k = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, j) {
+            if (k < n && cJSON_IsNumber(it)) out[k] = (float)it->valuedouble;
+            k++;
+        }
+        *n_got = k;
+    }
+    cJSON_Delete(j);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+TEST(bert_cli_embed_equals_library)
+{
+    bert_ref_t *r = ref_load();
+    ASSERT_TRUE(r != NULL);
+    hh_model_t *m = load_bert();
+    hh_embed_ctx_t *c = m ? make_ctx(m, false, 0) : NULL;
+    float lib[256], by_text[256], by_ids[256];
+    bool ok = c != NULL && hh_embed(c, r->ids[1], r->n_ids[1], lib, NULL) == 0;
+    char args[2048], ids[1024];
+    size_t o = 0;
+    for (int i = 0; i < r->n_ids[1]; i++)
+        o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%d", i ? "," : "", r->ids[1][i]);
+    const char *model = hh_test_data_path("reference/bert-q8_0.gguf");
+    int n1 = 0, n2 = 0, n3 = 0;
+    snprintf(args, sizeof args, "-m '%s' -t 2 '%s'", model, r->text[1]);
+    int st1 = run_embed(args, by_text, 256, &n1);
+    snprintf(args, sizeof args, "-m '%s' -t 2 --tokens %s", model, ids);
+    int st2 = run_embed(args, by_ids, 256, &n2);
+    float dummy[4];
+    snprintf(args, sizeof args, "-m '%s' hello", hh_test_data_path("reference/llama-q8_0.gguf"));
+    int st3 = run_embed(args, dummy, 4, &n3);
+    double d1 = n1 == 256 ? max_abs(lib, by_text, 256) : INFINITY;
+    double d2 = n2 == 256 ? max_abs(lib, by_ids, 256) : INFINITY;
+    hh_embed_ctx_free(c);
+    hh_model_free(m);
+    ref_free(r);
+    ASSERT_TRUE(ok);
+    ASSERT_EQ_INT(st1, 0);
+    ASSERT_EQ_INT(n1, 256);
+    ASSERT_EQ_INT(st2, 0);
+    ASSERT_EQ_INT(n2, 256);
+    /* JSON carries every float exactly (17 significant digits). */
+    ASSERT_LE(d1, 0.0);
+    ASSERT_LE(d2, 0.0);
+    ASSERT_EQ_INT(st3, 1);
+    ASSERT_EQ_INT(n3, -1);
 }
