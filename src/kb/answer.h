@@ -6,7 +6,8 @@
  *   P = exp(mean of the chosen tokens' logprobs)   (geometric mean token probability)
  *   R = F * Q                                       (retrieval score)
  *       F = top fused score / (n_lists / (60 + 1))  (1 when the top hit is first in every list)
- *       Q = fraction of the question's distinct content words found in the top passage
+ *       Q = best fraction of the question's distinct content words found in one
+ *           of the top 3 passages
  *   S = supported citations / all citations        (0 when the answer cites nothing)
  *   C = (wp*P + wr*R + ws*S) / (wp + wr + ws)      (defaults wp 0.4, wr 0.3, ws 0.3)
  * A term whose input is missing (no logprobs: P; extractive answers: S,
@@ -55,7 +56,7 @@ typedef struct hh_kb_citation {
     double  semantic;    /* mapped cosine in [0,1]; -1 when no embedder */
     size_t  sent_off;    /* the cited sentence in the checked text (before removal) */
     size_t  sent_len;
-    size_t  mark_off;    /* the marker itself, "[n]" or one number of "[1, 2]" */
+    size_t  mark_off;    /* the bracket group the number is in: "[n]" or "[1, 2]" */
     size_t  mark_len;
 } hh_kb_citation_t;
 
@@ -113,7 +114,7 @@ int hh_kb_citations_check(const char *text, hh_kb_citation_t *c, size_t n, const
 /* P from n chosen-token logprobs: exp(mean); -1 when n == 0. */
 double hh_kb_token_prob(const float *logprobs, size_t n);
 
-/* R for hits sorted best first (0 when n == 0). */
+/* R = F * Q for hits sorted best first (0 when n == 0). */
 double hh_kb_retrieval_score(const hh_kb_hit_t *hits, size_t n, const char *question);
 
 /* C from P, R, S; a negative P or S means "missing" (left out). */

@@ -90,8 +90,15 @@ int hh_kb_retrieve(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_
 int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
                         const hh_kb_query_t *q, hh_kb_mode_t mode, hh_kb_hit_t **out, size_t *n, hh_err_t *err);
 
+/* Words of free text, as retrieval and the citation check see them: runs of
+ * Unicode letters, numbers and combining marks (invalid UTF-8 bytes end a
+ * word and are skipped). Starting at *pos, finds the next word of s[0..len):
+ * returns true with *start / *wlen set and *pos moved past it, or false at
+ * the end. */
+bool hh_kb_word_next(const char *s, size_t len, size_t *pos, size_t *start, size_t *wlen);
+
 /* Turns free text into a safe FTS5 query: each word (a run of letters,
- * digits, '_' or any non-ASCII byte) as a double-quoted string, joined
+ * as hh_kb_word_next finds them) as a double-quoted string, joined
  * with " OR ", at most 64 words, duplicates dropped. Writes the
  * NUL-terminated query into a malloc'd *out (caller frees); "" when the
  * text has no word. HH_ENOMEM. */

@@ -1,0 +1,529 @@
+/* retrieve.c - ACL-first hybrid retrieval: BM25 (FTS5) and dense (vindex)
+ * lists, each restricted to the collections the user may read inside the
+ * search itself, fused by reciprocal rank. See retrieve.h. */
+#include "kb/retrieve.h"
+#include "store/store_int.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define MAX_DEPTH     1000
+#define MAX_FTS_WORDS 64
+
+void hh_kb_hits_free(hh_kb_hit_t *hits, size_t n)
+{
+    if (!hits)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(hits[i].title);
+        free(hits[i].heading_path);
+        free(hits[i].text);
+    }
+    free(hits);
+}
+
+/* ---- words and the FTS5 query ------------------------------------------ */
+
+static bool is_word_cp(utf8proc_int32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool hh_kb_word_next(const char *s, size_t len, size_t *pos, size_t *start, size_t *wlen)
+{
+    size_t i = *pos;
+    bool in = false;
+    size_t st = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+        bool w = r > 0 && is_word_cp(cp);
+        size_t step = r > 0 ? (size_t)r : 1;   /* an invalid byte is skipped alone */
+        if (w && !in) {
+            in = true;
+            st = i;
+        } else if (!w && in) {
+            *start = st;
+            *wlen = i - st;
+            *pos = i;
+            return true;
+        }
+        i += step;
+    }
+    *pos = len;
+    if (in) {
+        *start = st;
+        *wlen = len - st;
+        return true;
+    }
+    return false;
+}
+
+int hh_kb_fts_query(const char *text, char **out)
+{
+    *out = NULL;
+    size_t len = text ? strlen(text) : 0;
+    /* Each word becomes "word" (a word never holds '"', but quotes are
+     * doubled anyway so the rule does not depend on the word splitter). */
+    size_t cap = 1, n_words = 0, pos = 0, st, wl;
+    while (n_words < MAX_FTS_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
+        cap += 2 * wl + 2 + 4;
+        n_words++;
+    }
+    char *q = malloc(cap);
+    if (!q)
+        return HH_ENOMEM;
+    size_t o = 0;
+    size_t *starts = calloc(n_words + 1, sizeof *starts), *lens = calloc(n_words + 1, sizeof *lens);
+    if (!starts || !lens) {
+        free(q);
+        free(starts);
+        free(lens);
+        return HH_ENOMEM;
+    }
+    size_t kept = 0;
+    pos = 0;
+    for (size_t w = 0; w < n_words && hh_kb_word_next(text, len, &pos, &st, &wl); w++) {
+        bool dup = false;
+        for (size_t k = 0; k < kept && !dup; k++)
+            dup = lens[k] == wl && memcmp(text + starts[k], text + st, wl) == 0;
+        if (dup)
+            continue;
+        starts[kept] = st;
+        lens[kept++] = wl;
+        if (o) {
+            memcpy(q + o, " OR ", 4);
+            o += 4;
+        }
+        q[o++] = '"';
+        for (size_t i = 0; i < wl; i++) {
+            if (text[st + i] == '"')
+                q[o++] = '"';
+            q[o++] = text[st + i];
+        }
+        q[o++] = '"';
+    }
+    q[o] = '\0';
+    free(starts);
+    free(lens);
+    *out = q;
+    return 0;
+}
+
+/* ---- access: the readable collection ids, as a JSON array to bind ------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The collections of this search: the user's readable ones, narrowed to
+ * q->collections when given. *json is a malloc'd JSON array of ids. */
+static int allowed_collections(hh_store_t *s, const hh_kb_query_t *q, char **json, size_t *n_allowed,
+                               hh_err_t *err)
+{
+    *json = NULL;
+    *n_allowed = 0;
+    hh_store_user_t u;
+    int rc = hh_store_user_get(s, q->user, &u, err);
+    if (rc)
+        return rc == HH_ENOENT ? hh_err_set(err, HH_ENOENT, -1, "unknown user '%s'", q->user) : rc;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (!u.disabled) {
+        rc = hh_store_readable_collections(s, u.id, &ids, &n, err);
+        if (rc)
+            return rc;
+    }
+    int64_t *sel = ids;
+    size_t n_sel = n;
+    int64_t *want = NULL;
+    if (q->collections && q->n_collections) {
+        want = malloc(q->n_collections * sizeof *want);
+        if (!want) {
+            free(ids);
+            return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        }
+        for (size_t i = 0; i < q->n_collections; i++) {
+            hh_store_collection_t c;
+            const char *name = q->collections[i] ? q->collections[i] : "";
+            int r = hh_store_collection_get(s, name, &c, NULL);
+            bool ok = r == 0 && bsearch(&c.id, ids, n, sizeof *ids, cmp_i64);
+            if (!ok) {
+                free(ids);
+                free(want);
+                return hh_err_set(err, HH_ENOENT, -1, "no readable collection named '%s'", name);
+            }
+            want[i] = c.id;
+        }
+        sel = want;
+        n_sel = q->n_collections;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n_sel; i++) {
+        cJSON *num = cJSON_CreateNumber((double)sel[i]);
+        if (!num || !cJSON_AddItemToArray(arr, num)) {
+            cJSON_Delete(num);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    char *txt = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    free(ids);
+    free(want);
+    if (!txt)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    *json = txt;
+    *n_allowed = n_sel;
+    return 0;
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+typedef struct cand {
+    int64_t id;
+    double  bm25;
+    double  dense;
+    int32_t bm25_rank, dense_rank;
+    double  score;
+} cand_t;
+
+static char *col_dup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+/* BM25: chunks matching fts whose collection is in coll_json, best first. */
+static int bm25_list(hh_store_t *s, const char *fts, const char *coll_json, int32_t depth, cand_t **out, size_t *n,
+                     hh_err_t *err)
+{
+    static const char sql[] =
+        "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts"
+        " JOIN chunks c ON c.id = chunks_fts.rowid"
+        " JOIN documents d ON d.id = c.document_id"
+        " WHERE chunks_fts MATCH ?1"
+        "   AND d.collection_id IN (SELECT value FROM json_each(?2))"
+        " ORDER BY s, c.id LIMIT ?3";
+    *out = NULL;
+    *n = 0;
+    cand_t *v = calloc((size_t)depth, sizeof *v);
+    if (!v)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "bm25 prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, coll_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, depth);
+    size_t k = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && k < (size_t)depth) {
+        v[k].id = sqlite3_column_int64(st, 0);
+        v[k].bm25 = -sqlite3_column_double(st, 1);   /* FTS5: lower is better */
+        v[k].bm25_rank = (int32_t)(k + 1);
+        k++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "bm25 search");
+        goto cleanup;
+    }
+    *n = k;
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        free(v);
+    else
+        *out = v;
+    return rc;
+}
+
+/* Sorted ids of the chunks in the allowed collections (the dense filter). */
+static int allowed_chunk_ids(hh_store_t *s, const char *coll_json, int64_t **out, size_t *n, hh_err_t *err)
+{
+    static const char sql[] =
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " WHERE d.collection_id IN (SELECT value FROM json_each(?1)) ORDER BY c.id";
+    *out = NULL;
+    *n = 0;
+    int64_t *v = NULL;
+    size_t nv = 0, cap = 0;
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "chunk ids prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, coll_json, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nv == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            int64_t *np = realloc(v, nc * sizeof *np);
+            if (!np) {
+                rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+                goto cleanup;
+            }
+            v = np;
+            cap = nc;
+        }
+        v[nv++] = sqlite3_column_int64(st, 0);
+    }
+    if (step != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "chunk ids");
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = nv;
+    return 0;
+}
+
+static int dense_list(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *text,
+                      const char *coll_json, int32_t depth, cand_t **out, size_t *n, hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (em->dim != hh_vindex_dim(ix))
+        return hh_err_set(err, HH_EINVAL, -1, "embedding width %d does not match the vector index (%d)", em->dim,
+                          hh_vindex_dim(ix));
+    float *qv = malloc((size_t)em->dim * sizeof *qv);
+    int64_t *allowed = NULL, *ids = calloc((size_t)depth, sizeof *ids);
+    float *scores = calloc((size_t)depth, sizeof *scores);
+    cand_t *v = calloc((size_t)depth, sizeof *v);
+    size_t n_allowed = 0;
+    int rc = 0;
+    if (!qv || !ids || !scores || !v) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto cleanup;
+    }
+    rc = em->embed(em->user, text, qv, err);
+    if (rc)
+        goto cleanup;
+    rc = allowed_chunk_ids(s, coll_json, &allowed, &n_allowed, err);
+    if (rc || n_allowed == 0)
+        goto cleanup;
+    hh_vindex_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.kind = HH_VINDEX_FILTER_IDS;
+    f.ids = allowed;
+    f.n_ids = n_allowed;
+    int found = 0;
+    rc = hh_vindex_search(ix, qv, depth, &f, ids, scores, &found);
+    if (rc) {
+        hh_err_set(err, rc, -1, "vector search failed");
+        goto cleanup;
+    }
+    for (int i = 0; i < found; i++) {
+        v[i].id = ids[i];
+        v[i].dense = scores[i];
+        v[i].dense_rank = i + 1;
+    }
+    *n = (size_t)found;
+cleanup:
+    free(qv);
+    free(allowed);
+    free(ids);
+    free(scores);
+    if (rc || *n == 0) {
+        free(v);
+        *n = 0;
+    } else {
+        *out = v;
+    }
+    return rc;
+}
+
+/* ---- fusion and loading ------------------------------------------------- */
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const cand_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    int32_t rx = x->bm25_rank ? x->bm25_rank : INT32_MAX, ry = y->bm25_rank ? y->bm25_rank : INT32_MAX;
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Fills a hit's document fields; the ACL condition is repeated so a chunk
+ * outside the allowed collections can never be loaded. HH_ENOENT if gone. */
+static int load_hit(hh_store_t *s, sqlite3_stmt *st, int64_t id, hh_kb_hit_t *h, hh_err_t *err)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE)
+        return HH_ENOENT;
+    if (step != SQLITE_ROW)
+        return hh_store_db_fail(s, err, "load chunk");
+    h->chunk_id = id;
+    h->document_id = sqlite3_column_int64(st, 0);
+    h->collection_id = sqlite3_column_int64(st, 1);
+    h->title = col_dup(st, 2);
+    h->heading_path = col_dup(st, 3);
+    h->page = sqlite3_column_int(st, 4);
+    h->text = col_dup(st, 5);
+    if (!h->title || !h->heading_path || !h->text)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    return 0;
+}
+
+int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
+                        const hh_kb_query_t *q, hh_kb_mode_t mode, hh_kb_hit_t **out, size_t *n, hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!store || !q || !q->text || !q->user)
+        return hh_err_set(err, HH_EINVAL, -1, "retrieve: missing store, user or query text");
+    if (q->k < 1 || q->k > HH_KB_MAX_K)
+        return hh_err_set(err, HH_EINVAL, -1, "retrieve: k must be 1..%d (got %d)", HH_KB_MAX_K, q->k);
+    bool dense_ok = vindex && embedder && embedder->embed && embedder->dim > 0;
+    if (mode == HH_KB_DENSE_ONLY && !dense_ok)
+        return hh_err_set(err, HH_EINVAL, -1, "retrieve: dense search needs an embedding model and a vector index");
+    int32_t depth = q->depth > 0 ? q->depth : (4 * q->k > 50 ? 4 * q->k : 50);
+    if (depth < q->k)
+        depth = q->k;
+    if (depth > MAX_DEPTH)
+        depth = MAX_DEPTH;
+
+    char *coll = NULL, *fts = NULL;
+    cand_t *bl = NULL, *dl = NULL, *all = NULL;
+    size_t nb = 0, nd = 0, n_allowed = 0;
+    hh_kb_hit_t *hits = NULL;
+    size_t nh = 0;
+    sqlite3_stmt *st = NULL;
+    bool locked = false;
+    int rc = allowed_collections(store, q, &coll, &n_allowed, err);
+    if (rc || n_allowed == 0)
+        goto cleanup;
+    int32_t lists = 0;
+    if (mode != HH_KB_DENSE_ONLY) {
+        lists++;
+        if (hh_kb_fts_query(q->text, &fts)) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+            goto cleanup;
+        }
+        if (fts[0]) {
+            rc = bm25_list(store, fts, coll, depth, &bl, &nb, err);
+            if (rc)
+                goto cleanup;
+        }
+    }
+    if (mode != HH_KB_BM25_ONLY && dense_ok) {
+        lists++;
+        rc = dense_list(store, vindex, embedder, q->text, coll, depth, &dl, &nd, err);
+        if (rc)
+            goto cleanup;
+    }
+    /* reciprocal rank fusion */
+    all = calloc(nb + nd + 1, sizeof *all);
+    if (!all) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto cleanup;
+    }
+    size_t na = 0;
+    for (size_t i = 0; i < nb; i++) {
+        all[na] = bl[i];
+        all[na++].score = 1.0 / (HH_KB_RRF_K + bl[i].bm25_rank);
+    }
+    for (size_t i = 0; i < nd; i++) {
+        size_t j = 0;
+        while (j < na && all[j].id != dl[i].id)
+            j++;
+        if (j == na) {
+            all[na] = dl[i];
+            all[na++].score = 0;
+        } else {
+            all[j].dense = dl[i].dense;
+            all[j].dense_rank = dl[i].dense_rank;
+        }
+        all[j].score += 1.0 / (HH_KB_RRF_K + dl[i].dense_rank);
+    }
+    qsort(all, na, sizeof *all, cmp_cand);
+    size_t want = na < (size_t)q->k ? na : (size_t)q->k;
+    hits = calloc(want + 1, sizeof *hits);
+    if (!hits) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto cleanup;
+    }
+    static const char sql[] =
+        "SELECT c.document_id, d.collection_id, d.title, c.heading_path, c.page, c.text"
+        " FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " WHERE c.id = ?1 AND d.collection_id IN (SELECT value FROM json_each(?2))";
+    pthread_mutex_lock(&store->mu);
+    locked = true;
+    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(store, err, "load prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 2, coll, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < na && nh < want; i++) {
+        hh_kb_hit_t *h = &hits[nh];
+        int r = load_hit(store, st, all[i].id, h, err);
+        if (r == HH_ENOENT)
+            continue;   /* deleted meanwhile, or a stale vector outside the filter */
+        nh++;           /* counted before the check so a partial hit is freed */
+        if (r) {
+            rc = r;
+            goto cleanup;
+        }
+        h->bm25 = all[i].bm25;
+        h->bm25_rank = all[i].bm25_rank;
+        h->dense = all[i].dense;
+        h->dense_rank = all[i].dense_rank;
+        h->score = all[i].score;
+        h->n_lists = lists;
+    }
+cleanup:
+    sqlite3_finalize(st);
+    if (locked)
+        pthread_mutex_unlock(&store->mu);
+    free(coll);
+    free(fts);
+    free(bl);
+    free(dl);
+    free(all);
+    if (rc) {
+        hh_kb_hits_free(hits, nh);
+        return rc;
+    }
+    if (nh == 0) {
+        free(hits);
+        hits = NULL;
+    }
+    *out = hits;
+    *n = nh;
+    return 0;
+}
+
+int hh_kb_retrieve(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
+                   const hh_kb_query_t *q, hh_kb_hit_t **out, size_t *n, hh_err_t *err)
+{
+    return hh_kb_retrieve_mode(store, vindex, embedder, q, HH_KB_HYBRID, out, n, err);
+}

@@ -1,0 +1,298 @@
+/* test_answer.c - grounded answers: prompt, citation parsing and support,
+ * confidence formula, abstain paths, extractive answers. */
+#include "harness.h"
+#include "kb/answer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static hh_kb_hit_t mkhit(const char *title, const char *head, int page, const char *text, double score, int lists)
+{
+    hh_kb_hit_t h;
+    memset(&h, 0, sizeof h);
+    h.title = (char *)title;
+    h.heading_path = (char *)head;
+    h.page = page;
+    h.text = (char *)text;
+    h.score = score;
+    h.n_lists = lists;
+    h.bm25_rank = 1;
+    return h;
+}
+
+static const char P1[] = "All hotels are booked through the travel office in Berlin. Receipts go to finance.";
+static const char P2[] = "The canteen opens at eight. Coffee is free for employees.";
+
+/* The sentence text of a citation. */
+static bool sent_is(const char *text, const hh_kb_citation_t *c, const char *want)
+{
+    return c->sent_len == strlen(want) && memcmp(text + c->sent_off, want, c->sent_len) == 0;
+}
+
+TEST(answer_citations_parse_forms)
+{
+    const char *t = "Hotels are booked by HR [1]. Travel is paid [2, 3]. Foo. [4]\nBar [1][2] baz [x] [12345] [7";
+    hh_kb_citation_t *c = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_kb_citations_parse(t, 3, &c, &n));
+    ASSERT_EQ_INT(n, 6);
+    int want_n[] = { 1, 2, 3, 4, 1, 2 };
+    bool want_valid[] = { true, true, true, false, true, true };
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ_INT(c[i].n, want_n[i]);
+        ASSERT_EQ_INT(c[i].valid, want_valid[i]);
+    }
+    ASSERT_TRUE(sent_is(t, &c[0], "Hotels are booked by HR [1]."));
+    ASSERT_TRUE(sent_is(t, &c[1], "Travel is paid [2, 3]."));
+    ASSERT_EQ_INT(c[1].mark_off, c[2].mark_off);       /* one group */
+    ASSERT_EQ_INT(c[1].mark_len, strlen("[2, 3]"));
+    ASSERT_TRUE(sent_is(t, &c[3], "Foo."));            /* marker alone after the sentence end */
+    ASSERT_TRUE(sent_is(t, &c[4], "Bar [1][2] baz [x] [12345] [7"));
+    ASSERT_NE_INT(c[4].mark_off, c[5].mark_off);       /* [1][2]: two groups */
+    free(c);
+
+    ASSERT_OK(hh_kb_citations_parse("no markers at all", 3, &c, &n));
+    ASSERT_EQ_INT(n, 0);
+    ASSERT_TRUE(c == NULL);
+    ASSERT_OK(hh_kb_citations_parse("[0] and [999]", 3, &c, &n));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_FALSE(c[0].valid);
+    ASSERT_FALSE(c[1].valid);
+    ASSERT_EQ_INT(c[1].n, 999);
+    free(c);
+}
+
+TEST(answer_support_lexical)
+{
+    /* every content word of the claim is in the passage (stems on 5 chars) */
+    const char *a = "Hotels are booked through the travel office [1].";
+    ASSERT_NEAR(hh_kb_support_lexical(a, strlen(a), P1), 1.0, 1e-12);
+    /* hotel, booke in; finan in ("finance"), team not: 3/4 */
+    const char *b = "Hotels are booked by the finance team.";
+    ASSERT_NEAR(hh_kb_support_lexical(b, strlen(b), P1), 0.75, 1e-12);
+    const char *c = "The CEO earns a million euros.";
+    ASSERT_NEAR(hh_kb_support_lexical(c, strlen(c), P1), 0.0, 1e-12);
+    /* German, upper-case umlaut folded: übern + reise + ersta + tagen */
+    const char *d = "Übernachtungen und Reisekosten werden erstattet.";
+    ASSERT_NEAR(hh_kb_support_lexical(d, strlen(d), "Reisekosten für übernachtungen werden erstattet."), 1.0,
+                1e-12);
+    /* only stop words and markers: no content word */
+    const char *e = "Is it the one [2]?";
+    ASSERT_NEAR(hh_kb_support_lexical(e, strlen(e), P1), 0.0, 1e-12);
+    /* claim length is honoured: the first 6 bytes "Hotels" only */
+    ASSERT_NEAR(hh_kb_support_lexical(c, 0, P1), 0.0, 1e-12);
+    ASSERT_NEAR(hh_kb_support_lexical("Hotels xyzzy", 6, P1), 1.0, 1e-12);
+    ASSERT_NEAR(hh_kb_query_coverage("How are hotels booked in Paris?", P1), 2.0 / 3.0, 1e-12);
+}
+
+TEST(answer_token_prob_and_confidence)
+{
+    float lp1[] = { logf(0.5f), logf(0.5f) };
+    ASSERT_NEAR(hh_kb_token_prob(lp1, 2), 0.5, 1e-6);
+    float lp2[] = { logf(0.9f), logf(0.1f) };
+    ASSERT_NEAR(hh_kb_token_prob(lp2, 2), 0.3, 1e-6);   /* geometric mean sqrt(0.09) */
+    ASSERT_NEAR(hh_kb_token_prob(lp2, 0), -1, 0);
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    ASSERT_NEAR(hh_kb_confidence(0.5, 1.0, 1.0, &p), 0.4 * 0.5 + 0.3 + 0.3, 1e-12);
+    ASSERT_NEAR(hh_kb_confidence(0.9, 0.5, 0.25, &p), 0.4 * 0.9 + 0.3 * 0.5 + 0.3 * 0.25, 1e-12);
+    /* missing P: renormalized over R and S */
+    ASSERT_NEAR(hh_kb_confidence(-1, 0.6, 0.2, &p), (0.3 * 0.6 + 0.3 * 0.2) / 0.6, 1e-12);
+    /* missing P and S: R alone */
+    ASSERT_NEAR(hh_kb_confidence(-1, 0.42, -1, &p), 0.42, 1e-12);
+    /* inputs are clamped to [0,1] */
+    ASSERT_NEAR(hh_kb_confidence(2.0, 3.0, 1.5, &p), 1.0, 1e-12);
+    p.wp = 1;
+    p.wr = 0;
+    p.ws = 0;
+    ASSERT_NEAR(hh_kb_confidence(0.7, 0.1, 0.1, &p), 0.7, 1e-12);
+}
+
+TEST(answer_retrieval_score)
+{
+    hh_kb_hit_t h[2] = { mkhit("T", "", 0, P1, 1.0 / 61, 1), mkhit("U", "", 0, P2, 1.0 / 62, 1) };
+    /* BM25 alone, top hit first: F = 1; Q = 2/2 (hotel, booke) */
+    ASSERT_NEAR(hh_kb_retrieval_score(h, 2, "How are hotels booked?"), 1.0, 1e-12);
+    /* Q from the best of the top 3: "coffee free" only in P2 */
+    ASSERT_NEAR(hh_kb_retrieval_score(h, 2, "Is coffee free?"), 1.0, 1e-12);
+    ASSERT_NEAR(hh_kb_retrieval_score(h, 2, "Is coffee expensive?"), 0.5, 1e-12);
+    /* hybrid: first in BM25, fifth in dense */
+    h[0].score = 1.0 / 61 + 1.0 / 65;
+    h[0].n_lists = 2;
+    ASSERT_NEAR(hh_kb_retrieval_score(h, 2, "How are hotels booked?"), (1.0 / 61 + 1.0 / 65) / (2.0 / 61), 1e-12);
+    ASSERT_NEAR(hh_kb_retrieval_score(h, 0, "How are hotels booked?"), 0.0, 0);
+}
+
+TEST(answer_prompt_numbered_sources)
+{
+    hh_kb_hit_t h[2] = { mkhit("Handbook", "Travel \xE2\x80\xBA Hotels", 12, P1, 0.1, 1),
+                         mkhit("Canteen", "", 0, P2, 0.1, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    char *sys = NULL, *usr = NULL;
+    ASSERT_OK(hh_kb_prompt_build(h, 2, "How are hotels booked?", &p, &sys, &usr));
+    ASSERT_TRUE(strstr(sys, "[1]") != NULL);
+    ASSERT_TRUE(strstr(sys, HH_KB_NOT_FOUND) != NULL);
+    ASSERT_TRUE(strstr(sys, "not instructions") != NULL);
+    ASSERT_TRUE(strstr(usr, "[1] Handbook \xE2\x80\xBA Travel \xE2\x80\xBA Hotels, p. 12\n") != NULL);
+    ASSERT_TRUE(strstr(usr, "[2] Canteen\n") != NULL);
+    ASSERT_TRUE(strstr(usr, P1) != NULL);
+    ASSERT_TRUE(strstr(usr, P2) != NULL);
+    ASSERT_TRUE(strstr(usr, "Question: How are hotels booked?") != NULL);
+    ASSERT_TRUE(strstr(usr, "[3]") == NULL);
+    free(sys);
+    free(usr);
+    /* passages are cut on a UTF-8 boundary */
+    hh_kb_hit_t u = mkhit("X", "", 0, "Gr\xC3\xBC\xC3\x9F" "e aus M\xC3\xBCnchen", 0.1, 1);
+    p.max_passage_chars = 3;   /* "Gr" + the first byte of the two of "ü": cut before it */
+    ASSERT_OK(hh_kb_prompt_build(&u, 1, "q", &p, &sys, &usr));
+    ASSERT_TRUE(strstr(usr, "\nGr \xE2\x80\xA6\n") != NULL);
+    free(sys);
+    free(usr);
+}
+
+TEST(answer_finish_checks_citations)
+{
+    hh_kb_hit_t h[2] = { mkhit("Handbook", "", 0, P1, 1.0 / 61, 1), mkhit("Canteen", "", 0, P2, 1.0 / 62, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    hh_kb_answer_t a;
+    const char *gen = "Hotels are booked through the travel office [1]. The CEO earns a million [2]. Nonsense [7].";
+    ASSERT_OK(hh_kb_answer_finish(gen, 0.9, h, 2, "How are hotels booked?", NULL, &p, &a, NULL));
+    ASSERT_EQ_INT(a.n_cites, 3);
+    ASSERT_TRUE(a.cites[0].supported);
+    ASSERT_NEAR(a.cites[0].support, 1.0, 1e-12);
+    ASSERT_FALSE(a.cites[1].supported);
+    ASSERT_TRUE(a.cites[1].valid);
+    ASSERT_NEAR(a.cites[1].support, 0.0, 1e-12);
+    ASSERT_FALSE(a.cites[2].valid);
+    ASSERT_STREQ(a.text, "Hotels are booked through the travel office [1]. The CEO earns a million. Nonsense.");
+    ASSERT_NEAR(a.support, 1.0 / 3.0, 1e-12);
+    ASSERT_NEAR(a.retrieval, 1.0, 1e-12);
+    ASSERT_NEAR(a.confidence, 0.4 * 0.9 + 0.3 * 1.0 + 0.3 / 3.0, 1e-12);
+    ASSERT_FALSE(a.abstained);
+    ASSERT_FALSE(a.unsure);
+    hh_kb_answer_clear(&a);
+
+    /* keep unsupported markers when asked; a group keeps its valid numbers */
+    p.remove_unsupported = false;
+    ASSERT_OK(hh_kb_answer_finish("Hotels are booked [1, 3] and coffee [2].", 0.9, h, 2, "hotels", NULL, &p, &a,
+                                  NULL));
+    ASSERT_STREQ(a.text, "Hotels are booked [1] and coffee [2].");
+    hh_kb_answer_clear(&a);
+}
+
+TEST(answer_abstain_paths)
+{
+    hh_kb_hit_t h[1] = { mkhit("Handbook", "", 0, P1, 1.0 / 61, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    hh_kb_answer_t a;
+    /* the model says the sources do not hold the answer */
+    ASSERT_OK(hh_kb_answer_finish("Sorry, this is Not found in the knowledge base.", 0.95, h, 1, "salary?", NULL, &p,
+                                  &a, NULL));
+    ASSERT_TRUE(a.abstained);
+    ASSERT_STREQ(a.text, HH_KB_NOT_FOUND);
+    hh_kb_answer_clear(&a);
+    /* empty output */
+    ASSERT_OK(hh_kb_answer_finish("  \n", 0.95, h, 1, "hotels booked", NULL, &p, &a, NULL));
+    ASSERT_TRUE(a.abstained);
+    hh_kb_answer_clear(&a);
+    /* below the threshold: unsure prefix (default) ... */
+    const char *gen = "The CEO earns a million [1].";   /* unsupported: S = 0 */
+    ASSERT_OK(hh_kb_answer_finish(gen, 0.2, h, 1, "What does the CEO earn?", NULL, &p, &a, NULL));
+    ASSERT_NEAR(a.confidence, 0.4 * 0.2, 1e-12);   /* R = 1 * 0 (no question word in P1), S = 0 */
+    ASSERT_TRUE(a.unsure);
+    ASSERT_FALSE(a.abstained);
+    ASSERT_STREQ(a.text, HH_KB_UNSURE "The CEO earns a million.");
+    hh_kb_answer_clear(&a);
+    /* ... or abstention */
+    p.abstain = true;
+    ASSERT_OK(hh_kb_answer_finish(gen, 0.2, h, 1, "What does the CEO earn?", NULL, &p, &a, NULL));
+    ASSERT_TRUE(a.abstained);
+    ASSERT_STREQ(a.text, HH_KB_NOT_FOUND);
+    hh_kb_answer_clear(&a);
+    /* no passages: abstain without calling the model (an engine over an
+     * empty directory would fail the submit with HH_ENOENT) */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/answer_empty_models", hh_test_tmpdir());
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    ASSERT_EQ_INT(system(cmd), 0);
+    hh_engine_params_t ep = hh_engine_default_params();
+    ep.models_dir = dir;
+    hh_engine_t *e = NULL;
+    ASSERT_OK(hh_engine_create(&e, &ep, NULL));
+    hh_err_t err;
+    int rc = hh_kb_answer(e, "no-such-model", "u", "Where is the CEO?", NULL, 0, NULL, &p, &a, &err);
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_TRUE(a.abstained);
+    ASSERT_STREQ(a.text, HH_KB_NOT_FOUND);
+    ASSERT_EQ_INT(a.completion_tokens, 0);
+    hh_kb_answer_clear(&a);
+    /* with passages the model is called: the unknown model is the submit error */
+    rc = hh_kb_answer(e, "no-such-model", "u", "hotels?", h, 1, NULL, &p, &a, &err);
+    ASSERT_EQ_INT(rc, HH_ENOENT);
+    hh_engine_free(e);
+}
+
+TEST(answer_extractive)
+{
+    hh_kb_hit_t h[2] = { mkhit("Handbook", "", 0, P1, 1.0 / 61, 1), mkhit("Canteen", "", 0, P2, 1.0 / 62, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    hh_kb_answer_t a;
+    ASSERT_OK(hh_kb_answer_extractive(h, 2, "When does the canteen open?", &p, &a, NULL));
+    ASSERT_TRUE(a.extractive);
+    ASSERT_FALSE(a.abstained);
+    /* P1 has no question word: its first sentence (+ the next, it is short) */
+    ASSERT_STREQ(a.text, "All hotels are booked through the travel office in Berlin. Receipts go to finance. [1]\n"
+                         "The canteen opens at eight. Coffee is free for employees. [2]");
+    ASSERT_EQ_INT(a.n_cites, 2);
+    ASSERT_TRUE(a.cites[0].supported && a.cites[1].supported);
+    /* C = R = F * Q = 1 * 1 (canteen, open in P2) */
+    ASSERT_NEAR(a.confidence, 1.0, 1e-12);
+    ASSERT_NEAR(a.token_prob, -1, 0);
+    hh_kb_answer_clear(&a);
+    /* low retrieval score: unsure */
+    ASSERT_OK(hh_kb_answer_extractive(h, 2, "salary of the CEO", &p, &a, NULL));
+    ASSERT_NEAR(a.confidence, 0.0, 1e-12);
+    ASSERT_TRUE(a.unsure);
+    ASSERT_TRUE(strncmp(a.text, HH_KB_UNSURE, strlen(HH_KB_UNSURE)) == 0);
+    hh_kb_answer_clear(&a);
+    ASSERT_OK(hh_kb_answer_extractive(NULL, 0, "anything", &p, &a, NULL));
+    ASSERT_TRUE(a.abstained);
+    ASSERT_STREQ(a.text, HH_KB_NOT_FOUND);
+    hh_kb_answer_clear(&a);
+}
+
+/* A crafted embedder: texts mentioning hotels point one way, others the other. */
+static int fake_embed(void *user, const char *text, float *out, hh_err_t *err)
+{
+    int *calls = user;
+    (*calls)++;
+    bool hotel = strstr(text, "otel") != NULL;
+    out[0] = hotel ? 1.0f : 0.0f;
+    out[1] = hotel ? 0.0f : 1.0f;
+    return 0;
+}
+
+TEST(answer_semantic_support)
+{
+    hh_kb_hit_t h[2] = { mkhit("Handbook", "", 0, P1, 1.0 / 61, 1), mkhit("Canteen", "", 0, P2, 1.0 / 62, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    int calls = 0;
+    hh_kb_embedder_t em = { 2, fake_embed, &calls };
+    const char *t = "Hotels need receipts [1]. Hotel rooms are cheap [2].";
+    hh_kb_citation_t *c = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_kb_citations_parse(t, 2, &c, &n));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_OK(hh_kb_citations_check(t, c, n, h, 2, &em, &p, NULL));
+    /* [1]: lexical hotel+recei of hotel,need,recei = 2/3; cos 1 -> semantic 1 */
+    ASSERT_NEAR(c[0].lexical, 2.0 / 3.0, 1e-12);
+    ASSERT_NEAR(c[0].semantic, 1.0, 1e-12);
+    ASSERT_NEAR(c[0].support, 0.5 * (2.0 / 3.0 + 1.0), 1e-12);
+    ASSERT_TRUE(c[0].supported);
+    /* [2]: cos 0 -> mapped below the floor 0.3 -> 0; lexical 0 */
+    ASSERT_NEAR(c[1].semantic, 0.0, 1e-12);
+    ASSERT_NEAR(c[1].support, 0.0, 1e-12);
+    ASSERT_FALSE(c[1].supported);
+    ASSERT_EQ_INT(calls, 4);   /* two passages, two claims */
+    free(c);
+}
