@@ -4,11 +4,18 @@
  * bert tolerances), WordPiece ids of the reference texts, batching,
  * errors, the `hoheit embed` command and /v1/embeddings over a socket. */
 #include "harness.h"
+#include "http/server.h"
 #include "model/model.h"
 #include "tok/tok.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #define MAX_TEXTS 8
@@ -465,4 +472,218 @@ TEST(bert_cli_embed_equals_library)
     ASSERT_LE(d2, 0.0);
     ASSERT_EQ_INT(st3, 1);
     ASSERT_EQ_INT(n3, -1);
+}
+
+/* ---- /v1/embeddings over a real socket ---------------------------------- */
+
+static bool copy_model(const char *rel, const char *dir, const char *name)
+{
+    size_t n = 0;
+    void *d = hh_test_read_file(hh_test_data_path(rel), &n);
+    char dst[1024];
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    FILE *f = d ? fopen(dst, "wb") : NULL;
+    bool ok = f && fwrite(d, 1, n, f) == n;
+    if (f) fclose(f);
+    free(d);
+    return ok;
+}
+
+/* POSTs body to path (Connection: close); returns the status, body in *out
+ * (malloc'd), or -1. */
+static int http_post(int port, const char *path, const char *key, const char *body, char **out)
+{
+    *out = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s%s%s"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      path, key ? "Authorization: Bearer " : "", key ? key : "", key ? "\r\n" : "", strlen(body));
+    bool ok = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn &&
+              send(fd, body, strlen(body), MSG_NOSIGNAL) == (ssize_t)strlen(body);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (ok && buf) {
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (!buf) return -1;
+    buf[len] = '\0';
+    int status = -1;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (ok && sep && sscanf(buf, "HTTP/1.%*d %d", &status) == 1)
+        *out = strdup(sep + 4);
+    free(buf);
+    return *out ? status : -1;
+}
+
+/* data[i].embedding (float array) of a response, into out (n floats). */
+static bool response_vec(const cJSON *resp, int i, float *out, int n)
+{
+    const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp, "data"), i);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(d, "embedding");
+    if (cJSON_GetArraySize(e) != n || jnum(d, "index") != i || !jstr(d, "object") ||
+        strcmp(jstr(d, "object"), "embedding") != 0)
+        return false;
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, e) out[k++] = (float)it->valuedouble;
+    return true;
+}
+
+TEST(bert_http_embeddings_end_to_end)
+{
+    bert_ref_t *r = ref_load();
+    ASSERT_TRUE(r != NULL);
+    char data[512], models[600];
+    snprintf(data, sizeof data, "%s/bert-http", hh_test_tmpdir());
+    snprintf(models, sizeof models, "%s/models", data);
+    mkdir(data, 0700);
+    mkdir(models, 0700);
+    bool ok = copy_model("reference/bert-q8_0.gguf", models, "bert-q8_0.gguf") &&
+              copy_model("models/stories260K.gguf", models, "stories260K.gguf");
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = data;
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 2;
+    hh_http_server_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    char key[HH_KEY_LEN + 1] = "";
+    hh_store_user_t u;
+    ok = ok && hh_http_start(&s, &p, &err) == 0 &&
+         hh_store_user_ensure(hh_http_store(s), "embedder", "member", &u, NULL, &err) == 0 &&
+         hh_store_key_create(hh_http_store(s), u.id, key, sizeof key, NULL, &err) == 0;
+    if (!ok) printf("    setup: %s\n", err.msg);
+    const int port = ok ? hh_http_port(s) : 0;
+
+    /* the library's vectors (same default fast path) */
+    hh_model_t *m = load_bert();
+    hh_embed_ctx_t *c = m ? make_ctx(m, false, 0) : NULL;
+    float lib[4][256];
+    for (int i = 0; ok && i < 4; i++)
+        ok = c && hh_embed(c, r->ids[i], r->n_ids[i], lib[i], NULL) == 0;
+
+    char body[4096], *out = NULL;
+    cJSON *texts = cJSON_CreateArray();
+    for (int i = 0; i < 4; i++) cJSON_AddItemToArray(texts, cJSON_CreateString(r->text[i]));
+    char *texts_json = cJSON_PrintUnformatted(texts);
+    cJSON_Delete(texts);
+
+    /* 1: no key */
+    int st_noauth = ok ? http_post(port, "/v1/embeddings", NULL, "{\"model\":\"bert-q8_0\",\"input\":\"x\"}", &out) : 0;
+    free(out);
+    out = NULL;
+    /* 2: four strings, floats */
+    snprintf(body, sizeof body, "{\"model\":\"bert-q8_0\",\"input\":%s}", texts_json ? texts_json : "null");
+    int st_list = ok ? http_post(port, "/v1/embeddings", key, body, &out) : 0;
+    cJSON *resp = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    out = NULL;
+    float got[256];
+    double d_lib = 0, d_ref = 0;
+    bool shape = resp && jstr(resp, "object") && !strcmp(jstr(resp, "object"), "list") && jstr(resp, "model") &&
+                 !strcmp(jstr(resp, "model"), "bert-q8_0") &&
+                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(resp, "data")) == 4;
+    for (int i = 0; shape && i < 4; i++) {
+        shape = response_vec(resp, i, got, 256);
+        if (!shape) break;
+        double a = max_abs(got, lib[i], 256), b = max_abs(got, r->embd + (size_t)i * 256, 256);
+        d_lib = a > d_lib ? a : d_lib;
+        d_ref = b > d_ref ? b : d_ref;
+    }
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+    double prompt_tokens = jnum(usage, "prompt_tokens"), total_tokens = jnum(usage, "total_tokens");
+    cJSON_Delete(resp);
+    free(texts_json);
+
+    /* 3: one token array, base64 */
+    char ids[512];
+    size_t o = 0;
+    for (int i = 0; i < r->n_ids[3]; i++)
+        o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%d", i ? "," : "", r->ids[3][i]);
+    snprintf(body, sizeof body, "{\"model\":\"bert-q8_0\",\"input\":[%s],\"encoding_format\":\"base64\"}", ids);
+    int st_b64 = ok ? http_post(port, "/v1/embeddings", key, body, &out) : 0;
+    resp = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    out = NULL;
+    const cJSON *d0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp, "data"), 0);
+    const char *b64 = jstr(d0, "embedding");
+    unsigned char raw[1024];
+    size_t raw_len = 0;
+    bool b64_ok = b64 && sodium_base642bin(raw, sizeof raw, b64, strlen(b64), NULL, &raw_len, NULL,
+                                           sodium_base64_VARIANT_ORIGINAL) == 0 && raw_len == 1024;
+    double d_b64 = INFINITY;
+    if (b64_ok) {
+        for (int k = 0; k < 256; k++) {   /* little-endian float32 */
+            uint32_t w = (uint32_t)raw[4 * k] | (uint32_t)raw[4 * k + 1] << 8 | (uint32_t)raw[4 * k + 2] << 16 |
+                         (uint32_t)raw[4 * k + 3] << 24;
+            memcpy(&got[k], &w, 4);
+        }
+        d_b64 = max_abs(got, lib[3], 256);
+    }
+    cJSON_Delete(resp);
+
+    /* 4: errors */
+    int st_gen = ok ? http_post(port, "/v1/embeddings", key, "{\"model\":\"stories260K\",\"input\":\"hi\"}", &out) : 0;
+    bool gen_msg = out && strstr(out, "not an embedding model");
+    free(out);
+    out = NULL;
+    int st_unknown = ok ? http_post(port, "/v1/embeddings", key, "{\"model\":\"nope\",\"input\":\"hi\"}", &out) : 0;
+    free(out);
+    out = NULL;
+    int st_fmt = ok ? http_post(port, "/v1/embeddings", key,
+                                "{\"model\":\"bert-q8_0\",\"input\":\"hi\",\"encoding_format\":\"int8\"}", &out) : 0;
+    free(out);
+    out = NULL;
+    char *longb = malloc(8192);
+    o = (size_t)snprintf(longb, 8192, "{\"model\":\"bert-q8_0\",\"input\":[[101");
+    for (int i = 0; i < 256; i++) o += (size_t)snprintf(longb + o, 8192 - o, ",2000");
+    snprintf(longb + o, 8192 - o, "]]}");
+    int st_long = ok ? http_post(port, "/v1/embeddings", key, longb, &out) : 0;
+    bool long_code = out && strstr(out, "context_length_exceeded");
+    free(out);
+    out = NULL;
+    free(longb);
+
+    hh_embed_ctx_free(c);
+    hh_model_free(m);
+    hh_http_stop(s);
+    ref_free(r);
+    printf("    http vs library: max abs %.3g (base64 %.3g); vs llama.cpp %.3g\n", d_lib, d_b64, d_ref);
+    ASSERT_TRUE(ok);
+    ASSERT_EQ_INT(st_noauth, 401);
+    ASSERT_EQ_INT(st_list, 200);
+    ASSERT_TRUE(shape);
+    ASSERT_LE(d_lib, 0.0);
+    ASSERT_LE(d_ref, 0.003);
+    ASSERT_EQ_INT(prompt_tokens, 48);
+    ASSERT_EQ_INT(total_tokens, 48);
+    ASSERT_EQ_INT(st_b64, 200);
+    ASSERT_TRUE(b64_ok);
+    ASSERT_LE(d_b64, 0.0);
+    ASSERT_EQ_INT(st_gen, 400);
+    ASSERT_TRUE(gen_msg);
+    ASSERT_EQ_INT(st_unknown, 404);
+    ASSERT_EQ_INT(st_fmt, 400);
+    ASSERT_EQ_INT(st_long, 400);
+    ASSERT_TRUE(long_code);
 }

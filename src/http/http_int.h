@@ -16,6 +16,10 @@
 #define HT_N_TPOT_BUCKETS 12
 #define HT_MAX_STATUS_ROWS 128
 #define HT_MAX_VOCABS 16
+#define HT_EMBED_MAX_MODELS 4
+
+/* A loaded embedding model (embeddings.c). */
+typedef struct ht_embedder ht_embedder_t;
 
 typedef struct ht_status_row {
     int      route;
@@ -57,6 +61,9 @@ struct hh_http_server {
     pthread_mutex_t    vocab_mu;
     ht_vocab_entry_t   vocabs[HT_MAX_VOCABS];
     int                n_vocabs;
+    pthread_mutex_t    embed_mu;     /* guards embedders[], their refs, embed_tick */
+    ht_embedder_t     *embedders[HT_EMBED_MAX_MODELS];   /* owned, NULL = free slot */
+    uint64_t           embed_tick;
 };
 
 /* Per-connection state (MHD's con_cls). */
@@ -87,5 +94,25 @@ void ht_metrics_generation(hh_http_server_t *s, double ttft_s, double per_token_
 const hh_vocab_t *ht_vocab(hh_http_server_t *s, const char *model);
 
 double ht_now(void);
+
+/* POST /v1/embeddings (embeddings.c). */
+enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+
+/* Embedding models of the models directory, for /v1/embeddings and the
+ * knowledge-base routes. acquire: loads the model on first use (at most
+ * HT_EMBED_MAX_MODELS stay loaded; the least recently used idle one is
+ * unloaded); returns 200 and *out, or an HTTP status with e filled (404
+ * unknown model, 400 not an embedding model, 429 every slot busy, 500).
+ * Every acquired embedder is released once; it stays loaded meanwhile.
+ * run: hh_embed_batch on the model's context, one caller at a time.
+ * free: at server stop, after every request ended. */
+int  ht_embedder_acquire(hh_http_server_t *s, const char *model, ht_embedder_t **out, hh_api_error_t *e);
+void ht_embedder_release(hh_http_server_t *s, ht_embedder_t *em);
+int  ht_embedder_run(ht_embedder_t *em, const int32_t *ids, const int32_t *offsets, int32_t n_texts, float *out,
+                     hh_err_t *err);
+const hh_vocab_t *ht_embedder_vocab(const ht_embedder_t *em);
+int32_t ht_embedder_n_embd(const ht_embedder_t *em);
+int32_t ht_embedder_max_tokens(const ht_embedder_t *em);   /* tokens per text incl. [CLS]/[SEP] */
+void ht_embedders_free(hh_http_server_t *s);
 
 #endif

@@ -331,10 +331,7 @@ static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection 
 
 static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
-    hh_api_error_t e;
-    hh_api_error_set(&e, 501, "invalid_request_error", "not_implemented", "model",
-                     "Embeddings are not available yet: embedding models arrive with the knowledge base.");
-    return ht_send_error(c, cs, &e);
+    return ht_handle_embeddings(s, c, cs);
 }
 
 /* ---- vocabularies for logprob token strings ---------------------------- */
@@ -584,6 +581,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     pthread_mutex_init(&s->m.mu, NULL);
     pthread_mutex_init(&s->vocab_mu, NULL);
+    pthread_mutex_init(&s->embed_mu, NULL);
     atomic_init(&s->stopping, false);
     int rc = hh_store_open(&s->store, p.data_dir, err);
     if (rc)
@@ -669,11 +667,13 @@ void hh_http_stop(hh_http_server_t *s)
     hh_store_close(s->store);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
+    ht_embedders_free(s);
     free(s->models_dir);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     pthread_mutex_destroy(&s->m.mu);
     pthread_mutex_destroy(&s->vocab_mu);
+    pthread_mutex_destroy(&s->embed_mu);
     free(s);
 }
 

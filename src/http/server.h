@@ -10,7 +10,7 @@
  *   GET  /v1/models/{id}         one model
  *   POST /v1/chat/completions    non-stream and SSE
  *   POST /v1/completions         non-stream and SSE
- *   POST /v1/embeddings          501 until embedding models exist
+ *   POST /v1/embeddings          embedding models (bert) of the models dir (embeddings.c)
  * Every error is OpenAI's {"error":{"message","type","param","code"}}. */
 #ifndef HH_HTTP_SERVER_H
 #define HH_HTTP_SERVER_H
