@@ -101,7 +101,7 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     *out = NULL;
     if (hp->embedding)
         return hh_err_set(err, HH_EUNSUPPORTED, -1,
-                          "model architecture '%s' is an embedding model: it cannot generate (use hh_embed_*)",
+                          "model architecture '%s' is an embedding model; it cannot generate text",
                           hp->arch_name);
     if (p.n_ctx == 0)
         p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
