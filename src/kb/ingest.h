@@ -23,17 +23,33 @@
 
 #include "base/err.h"
 #include "kb/chunk.h"
+#include "kb/extract.h"
 #include "store/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* A loaded embedding model with its WordPiece vocabulary and context.
+ * Thread-safe (calls are serialized); shared by every ingestion that is
+ * given it. */
+typedef struct hh_ingest_embedder hh_ingest_embedder_t;
+
+/* Loads the GGUF embedding model at path. Caller owns *out:
+ * hh_ingest_embedder_free. HH_EUNSUPPORTED if it is no embedding model. */
+int  hh_ingest_embedder_open(hh_ingest_embedder_t **out, const char *path, int threads, hh_err_t *err);
+void hh_ingest_embedder_free(hh_ingest_embedder_t *e);
+/* Vector width and the name stored with vectors (the file's base name). */
+int32_t     hh_ingest_embedder_dim(const hh_ingest_embedder_t *e);
+const char *hh_ingest_embedder_name(const hh_ingest_embedder_t *e);
+
 typedef struct hh_ingest_params {
-    hh_chunk_params_t chunk;
-    const char       *embed_model;     /* GGUF path of an embedding model; NULL: no vectors */
-    int64_t           max_file_bytes;  /* larger files fail alone (default 256 MiB) */
-    int               threads;         /* for embedding (default 2) */
+    hh_chunk_params_t          chunk;
+    const hh_extract_limits_t *limits;          /* NULL: extractor defaults */
+    hh_ingest_embedder_t      *embedder;        /* borrowed; NULL: no vectors (unless embed_model) */
+    const char                *embed_model;     /* hh_ingest_paths opens it when embedder is NULL */
+    int64_t                    max_file_bytes;  /* larger files fail alone (default 256 MiB) */
+    int                        threads;         /* for embedding (default 2) */
 } hh_ingest_params_t;
 
 typedef enum hh_ingest_status {
@@ -67,9 +83,11 @@ hh_ingest_params_t hh_ingest_default_params(void);
 
 /* Ingests files and folders into the collection (which must exist) as
  * user_id (0: the admin CLI, no access check; else the user must be able to
- * read the collection). Per-file failures go to cb (may be NULL) and
+ * read the collection). With an embedder (or embed_model), chunks are
+ * budgeted in the model's WordPiece tokens (at most its max tokens) and
+ * every chunk gets a vector. Per-file failures go to cb (may be NULL) and
  * totals; the return is an error only for what stops everything (no such
- * collection, access denied, embedding model unreadable, store failure). */
+ * collection or no access to it: both HH_ENOENT, embedding model unreadable, store failure). */
 int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, const char *collection,
                     int64_t user_id, const hh_ingest_params_t *p, hh_ingest_progress_fn cb, void *ctx,
                     hh_ingest_totals_t *totals, hh_err_t *err);
@@ -85,9 +103,11 @@ int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int
 int hh_ingest_delete(hh_store_t *s, int64_t doc_id, hh_err_t *err);
 
 /* Removes stored files (and leftover temp files) that no document
- * references: what a crash between file write and commit leaves. *removed
- * (may be NULL) counts them. */
-int hh_ingest_gc(hh_store_t *s, size_t *removed, hh_err_t *err);
+ * references and that are at least min_age_s seconds old: what a crash
+ * between file write and commit leaves. The age guard keeps a file that a
+ * concurrent ingestion wrote but has not committed yet. *removed (may be
+ * NULL) counts them. */
+int hh_ingest_gc(hh_store_t *s, int64_t min_age_s, size_t *removed, hh_err_t *err);
 
 /* The path of a stored file: DATA/files/<sha[0:2]>/<sha>. */
 int hh_ingest_file_path(const hh_store_t *s, const char *sha256, char *buf, size_t cap, hh_err_t *err);
