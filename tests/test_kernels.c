@@ -7,6 +7,7 @@
 #include "kernels/fp16.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "model/model_int.h"
 
 #include <stdlib.h>
 
@@ -771,4 +772,106 @@ TEST(kernels_qdot_matches_f64_and_columns_agree)
     printf("    worst |qdot - f64| / sum|w*x| = %.3g (TOL_QDOT_REL %g)\n", worst, TOL_QDOT_REL);
 done:
     free(w); free(xq); free(deq); free(x); free(xd);
+}
+
+/* ---- x4 layout (rows interleaved by 4, repack.c + gemm_x4) ----------------- */
+
+/* Weight rows of the x4 test: 3 groups, so the kernels' 2-group step and
+ * its 1-group tail both run; tokens: a 4-token step and a 3-token tail. */
+#define X4_ROWS 12
+#define X4_TOKS 7
+
+TEST(kernels_x4_repack_quant_and_gemm_match_reference)
+{
+    const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
+    const hh_type_t types[2] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0 };
+    const int64_t ns[3] = { 32, 11 * 32, ROW_MAX };
+    uint8_t *w = malloc((size_t)X4_ROWS * ROW_MAX * 2), *orig = malloc((size_t)X4_ROWS * ROW_MAX * 2);
+    uint8_t *xq = malloc((size_t)X4_TOKS * ROW_MAX * 2), *xr = malloc(ROW_MAX * 2);
+    float *deq = malloc((size_t)X4_ROWS * ROW_MAX * sizeof(float)), *xd = malloc((size_t)X4_TOKS * ROW_MAX * sizeof(float));
+    float *x = malloc(ROW_MAX * sizeof(float)), *row = malloc(ROW_MAX * sizeof(float));
+    ASSERT_TRUE(w && orig && xq && xr && deq && xd && x && row);
+    uint64_t seed = 23;
+    double worst = 0.0;
+    int ran = 0;
+    for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        if (k == NULL || k->quant_x4 == NULL) continue;
+        for (int ti = 0; ti < 2; ti++) {
+            const type_case_t *tc = type_case(types[ti]);
+            ASSERT_TRUE(tc != NULL && k->gemm_x4[tc->type] != NULL);
+            for (int j = 0; j < 3; j++) {
+                const int64_t n = ns[j];
+                const size_t rb = (size_t)(n / 32) * tc->size, xs = (size_t)(n / 32) * sizeof(hh_block_q8x);
+                for (int r = 0; r < X4_ROWS; r++) {
+                    fill_random(tc, orig + r * rb, n, &seed);
+                    ref->dequant[tc->type](orig + r * rb, deq + (size_t)r * n, n);
+                }
+                /* activations: same values and step as the reference Q8_0 rounding */
+                for (int t = 0; t < X4_TOKS; t++) {
+                    for (int64_t i = 0; i < n; i++) x[i] = rng_unit(&seed) * (t == 2 ? 1e-3f : 2.0f);
+                    if (t == 1) for (int i = 0; i < 32; i++) x[i] = 0.0f;
+                    hh_block_q8x *b = (hh_block_q8x *)(xq + (size_t)t * xs);
+                    k->quant_x4(x, b, n);
+                    ref->quant_act[HH_TYPE_Q8_0](x, xr, n);
+                    for (int64_t i = 0; i < n / 32; i++) {
+                        const hh_block_q8_0 *e = (const hh_block_q8_0 *)xr + i;
+                        int sum = 0;
+                        for (int l = 0; l < 32; l++) {
+                            sum += b[i].qs[l];
+                            if (b[i].qs[l] != e->qs[l]) {
+                                hh_test_fail(__FILE__, __LINE__, "%s quant_x4 block %lld value %d: expected %d, got %d",
+                                             hh_isa_name((hh_isa_t)isa), (long long)i, l, e->qs[l], b[i].qs[l]);
+                                goto done;
+                            }
+                        }
+                        ASSERT_TRUE(b[i].d == hh_fp16_to_f32(e->d));
+                        ASSERT_TRUE(b[i].s == -2.0f * b[i].d * (float)sum);
+                        for (int l = 0; l < 32; l++) xd[(size_t)t * n + 32 * i + l] = b[i].d * (float)b[i].qs[l];
+                    }
+                }
+                /* repack in place; every row dequantizes to the original bits */
+                memcpy(w, orig, X4_ROWS * rb);
+                hh_mat_t m = { w, tc->type, n, X4_ROWS, rb, X4_ROWS * rb, false };
+                ASSERT_TRUE(hh_repack_x4_ok(k, &m));
+                ASSERT_EQ_INT(hh_repack_x4(&m), HH_OK);
+                ASSERT_TRUE(m.x4);
+                for (int r = 0; r < X4_ROWS; r++) {
+                    hh_x4_dequant_row(&m, r, row);
+                    ASSERT_TRUE(memcmp(row, deq + (size_t)r * n, (size_t)n * sizeof(float)) == 0);
+                }
+                /* all groups x all tokens vs float64, and vs one group x one token calls */
+                float y[X4_TOKS * X4_ROWS], y1[4];
+                const size_t grp = 4 * rb;
+                k->gemm_x4[tc->type](n, w, X4_ROWS / 4, grp, xq, xs, X4_TOKS, y, X4_ROWS);
+                for (int t = 0; t < X4_TOKS; t++) {
+                    for (int g = 0; g < X4_ROWS / 4; g++) {
+                        k->gemm_x4[tc->type](n, w + g * grp, 1, grp, xq + (size_t)t * xs, xs, 1, y1, 4);
+                        for (int r = 4 * g; r < 4 * g + 4; r++) {
+                            double exact = 0.0, mag = 0.0;
+                            for (int64_t i = 0; i < n; i++) {
+                                double p = (double)deq[(size_t)r * n + i] * xd[(size_t)t * n + i];
+                                exact += p;
+                                mag += fabs(p);
+                            }
+                            const float got = y[t * X4_ROWS + r];
+                            double e = fabs(got - exact) / (mag + 1e-30);
+                            if (e > worst) worst = e;
+                            if (!(e <= TOL_QDOT_REL) || got != y1[r - 4 * g]) {
+                                hh_test_fail(__FILE__, __LINE__,
+                                             "%s %s n=%lld row %d token %d: expected %.9g (f64), got %.9g, alone %.9g",
+                                             hh_isa_name((hh_isa_t)isa), tc->name, (long long)n, r, t, exact, got,
+                                             y1[r - 4 * g]);
+                                goto done;
+                            }
+                        }
+                    }
+                }
+                ran++;
+            }
+        }
+    }
+    printf("    x4: %d cases, worst |gemm - f64| / sum|w*x| = %.3g (TOL_QDOT_REL %g)\n", ran, worst, TOL_QDOT_REL);
+done:
+    free(w); free(orig); free(xq); free(xr); free(deq); free(xd); free(x); free(row);
 }

@@ -283,16 +283,23 @@ static const float *decode_one(hh_ctx_t *c, int32_t id)
     return hh_ctx_logits(c, 0);
 }
 
-static hh_model_t *load(const char *path)
+/* Loads with the weights mapped (stored layout) or read into memory (then
+ * Q4_0 / Q8_0 matrices are repacked into the x4 layout where the CPU has
+ * the kernels), so the reference checks cover both layouts. */
+static hh_model_t *load_mode(const char *path, hh_gguf_load_t mode)
 {
     hh_model_t *m = NULL;
     hh_err_t e;
-    if (hh_model_load(&m, path, NULL, &e) != HH_OK) {
+    hh_model_params_t p = hh_model_default_params();
+    p.load = mode;
+    if (hh_model_load(&m, path, &p, &e) != HH_OK) {
         printf("    load %s: %s\n", path, e.msg);
         return NULL;
     }
     return m;
 }
+
+static hh_model_t *load(const char *path) { return load_mode(path, HH_GGUF_LOAD_MMAP); }
 
 /* ---- reference checks ------------------------------------------------------ */
 
@@ -355,7 +362,7 @@ static void check_references(hh_kv_type_t kv)
     int failures = 0;
     for (int i = 0; i < n; i++) {
         const ref_t *r = refs[i];
-        hh_model_t *m = load(r->gguf);
+        hh_model_t *m = load_mode(r->gguf, kv == HH_KV_F32 ? HH_GGUF_LOAD_READ : HH_GGUF_LOAD_MMAP);
         if (m == NULL) { failures++; continue; }
         tier_result_t a = {0}, b = {0};
         int rc = run_reference(r, m, kv, 1, true, r->logits_a, r->greedy_a, r->greedy_logits_a, r->tol_a.greedy_prefix, &a);
@@ -398,7 +405,7 @@ TEST(model_batch_sequential_threads_agree)
         const ref_t *r = refs[i];
         const int V = r->n_vocab;
         size_t nl = (size_t)r->n_in * V;
-        hh_model_t *m = load(r->gguf);
+        hh_model_t *m = load_mode(r->gguf, HH_GGUF_LOAD_READ);
         float *batch1 = malloc(nl * sizeof(float)), *batch2 = malloc(nl * sizeof(float));
         float *seq = malloc(nl * sizeof(float));
         hh_ctx_t *c1 = m ? make_ctx(m, 64, 1, 32, 1, HH_KV_F32) : NULL;

@@ -33,6 +33,28 @@ typedef float (*hh_dot_f32_fn)(int64_t n, const void *w, const float *x);
 typedef void (*hh_quant_act_fn)(const float *x, void *y, int64_t n);
 typedef void (*hh_qdot_fn)(int64_t n, const void *w, const void *xq, size_t xq_stride, int nc, float *out);
 
+/* Row-interleaved ("x4") weight layout for Q4_0 and Q8_0 (repacked at load
+ * by hh_repack_x4, src/model/repack.c): rows in groups of 4; group g takes
+ * the bytes of its 4 original rows, and holds per block position i, in
+ * order, the 4 rows' F16 scales, then the 4 rows' values:
+ *   Q4_0: 4 x 16 bytes of nibbles as stored (byte j: value j low, j+16 high)
+ *   Q8_0: 4 x 16 bytes of values 0..15, then 4 x 16 bytes of values 16..31,
+ *         each stored as value + 128 (unsigned)
+ * so one 512-bit register holds the same block position of 4 rows.
+ *
+ * Activations for it: hh_block_q8x (32 values rounded as HH_TYPE_Q8_0,
+ * the step d the F16-rounded Q8_0 step as F32, s = -2 d sum(q)).
+ * hh_quant_x4_fn quantizes n values (multiple of 32) into n / 32 blocks.
+ * hh_gemm_x4_fn: y[t * y_stride + 4 g + r] = dot(row r of group g, x row t)
+ * for g < n_grp, t < n_tok; group g starts w + g * grp_bytes, x row t at
+ * xq + t * xq_stride. Every (row, token) result is computed the same way
+ * whatever n_grp / n_tok, so batched prefill equals token-by-token decode. */
+#define HH_X4_ROWS 4
+typedef struct { float d, s; int8_t qs[32]; } hh_block_q8x;
+typedef void (*hh_quant_x4_fn)(const float *x, void *y, int64_t n);
+typedef void (*hh_gemm_x4_fn)(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                              const void *xq, size_t xq_stride, int32_t n_tok, float *y, size_t y_stride);
+
 typedef struct hh_kernels {
     hh_isa_t      isa;
     hh_dequant_fn dequant[HH_TYPE_COUNT];  /* NULL for types without a kernel */
@@ -42,6 +64,9 @@ typedef struct hh_kernels {
     uint32_t        act_type[HH_TYPE_COUNT];   /* HH_TYPE_Q8_0 or HH_TYPE_Q8_K */
     /* by activation type (HH_TYPE_Q8_0, HH_TYPE_Q8_K) */
     hh_quant_act_fn quant_act[HH_TYPE_COUNT];
+    /* x4 layout (see above); gemm_x4 NULL for types without it */
+    hh_gemm_x4_fn   gemm_x4[HH_TYPE_COUNT];
+    hh_quant_x4_fn  quant_x4;
 } hh_kernels_t;
 
 /* Table for this CPU (best ISA, capped by HOHEIT_ISA). Never NULL. */

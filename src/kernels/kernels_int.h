@@ -27,6 +27,8 @@ void hh_qdot_fill_ref(hh_kernels_t *k);
 #if defined(__x86_64__)
 void hh_qdot_fill_avx2(hh_kernels_t *k);
 void hh_qdot_fill_avx512(hh_kernels_t *k);
+/* x4-layout kernels (qdot_x4_avx512.c): quant_x4 / gemm_x4. */
+void hh_qdot_x4_fill_avx512(hh_kernels_t *k);
 #endif
 #if defined(__aarch64__)
 void hh_kernels_fill_neon(hh_kernels_t *k);

@@ -14,7 +14,12 @@
  *   one token: one F32 dot[type] per row, straight from the weights;
  *   several tokens: each tile of rows is dequantized once into the thread's
  *     F32 scratch and multiplied against every token.
- * Products that share their input (q/k/v, gate/up) go in one pool run. */
+ * Products that share their input (q/k/v, gate/up) go in one pool run.
+ *
+ * x4 matrices (rows interleaved by 4 at load, repack.c) take kern->gemm_x4
+ * on hh_block_q8x activations: decode passes each thread's rows in one
+ * call; prefill passes QTILE rows (kept in L2) with all the tokens. Their
+ * exact path dequantizes rows from the x4 layout. */
 #include "model/model_int.h"
 
 /* Multiply-adds below which a product runs on the calling thread. */
@@ -23,6 +28,8 @@
  * 64 rows of 5632 Q8_0 values are ~380 KiB, well inside L2. */
 #define QTILE 64
 #define MAX_MAT 4
+/* Activation "type" of x4 matrices (hh_block_q8x), next to the hh types. */
+#define ACT_Q8X HH_TYPE_COUNT
 
 typedef struct matmul_job {
     const hh_kernels_t *kern;
@@ -42,8 +49,17 @@ typedef struct matmul_job {
     int64_t             n_in;
 } matmul_job_t;
 
-static void rows_dot(const matmul_job_t *j, const hh_mat_t *w, float *y, long lo, long hi)
+static void rows_dot(const matmul_job_t *j, const hh_mat_t *w, float *y, int ith, long lo, long hi)
 {
+    if (w->x4) {
+        hh_dot_f32_fn dotf = j->kern->dot[HH_TYPE_F32];
+        float *row = j->ws->tile[ith];
+        for (long r = lo; r < hi; r++) {
+            hh_x4_dequant_row(w, r, row);
+            y[r] = dotf(w->n_in, row, j->x);
+        }
+        return;
+    }
     hh_dot_f32_fn dot = j->kern->dot[w->type];
     const uint8_t *base = w->data;
     for (long r = lo; r < hi; r++)
@@ -61,7 +77,11 @@ static void rows_tiled(const matmul_job_t *j, const hh_mat_t *w, float *y, int i
     for (long r0 = lo; r0 < hi; r0 += HH_MATMUL_TILE) {
         long r1 = r0 + HH_MATMUL_TILE < hi ? r0 + HH_MATMUL_TILE : hi;
         const float *rows;          /* (r1 - r0, n_in) */
-        if (w->type == HH_TYPE_F32) {
+        if (w->x4) {
+            for (long r = r0; r < r1; r++)
+                hh_x4_dequant_row(w, r, tile + (size_t)(r - r0) * n_in);
+            rows = tile;
+        } else if (w->type == HH_TYPE_F32) {
             rows = (const float *)(base + (size_t)r0 * w->row_bytes);
         } else {
             for (long r = r0; r < r1; r++)
@@ -105,6 +125,21 @@ static void rows_q(const matmul_job_t *j, const hh_mat_t *w, float *y, const uin
     }
 }
 
+/* Fast path, x4 layout: rows lo..hi (multiples of 4) against every token. */
+static void rows_x4(const matmul_job_t *j, const hh_mat_t *w, float *y, const uint8_t *xq, size_t xs,
+                    long lo, long hi)
+{
+    hh_gemm_x4_fn gemm = j->kern->gemm_x4[w->type];
+    const size_t grp = HH_X4_ROWS * w->row_bytes;
+    const uint8_t *base = w->data;
+    const long step = j->n_tok == 1 ? hi - lo : QTILE;
+    for (long r0 = lo; r0 < hi; r0 += step) {
+        long r1 = r0 + step < hi ? r0 + step : hi;
+        gemm(w->n_in, base + (size_t)(r0 / HH_X4_ROWS) * grp, (r1 - r0) / HH_X4_ROWS, grp,
+             xq, xs, j->n_tok, y + r0, (size_t)w->n_out);
+    }
+}
+
 static void matmul_worker(void *ctx, int ith, int nth)
 {
     const matmul_job_t *j = ctx;
@@ -114,10 +149,12 @@ static void matmul_worker(void *ctx, int ith, int nth)
         hh_pool_split((long)w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
         if (lo >= hi)
             continue;
-        if (k < MAX_MAT && j->xq[k] != NULL)
+        if (k < MAX_MAT && j->xq[k] != NULL && w->x4)
+            rows_x4(j, w, j->ys[k], j->xq[k], j->xs[k], lo, hi);
+        else if (k < MAX_MAT && j->xq[k] != NULL)
             rows_q(j, w, j->ys[k], j->xq[k], j->xs[k], lo, hi);
         else if (j->n_tok == 1)
-            rows_dot(j, w, j->ys[k], lo, hi);
+            rows_dot(j, w, j->ys[k], ith, lo, hi);
         else
             rows_tiled(j, w, j->ys[k], ith, lo, hi);
     }
@@ -130,7 +167,7 @@ static void quant_worker(void *ctx, int ith, int nth)
     long lo, hi;
     hh_pool_split(j->n_tok, ith, nth, 1, &lo, &hi);
     for (int a = 0; a < j->n_act; a++) {
-        hh_quant_act_fn q = j->kern->quant_act[j->act[a]];
+        hh_quant_act_fn q = j->act[a] == ACT_Q8X ? j->kern->quant_x4 : j->kern->quant_act[j->act[a]];
         for (long t = lo; t < hi; t++)
             q(j->x + (size_t)t * j->n_in, j->act_buf[a] + (size_t)t * j->act_xs[a], j->n_in);
     }
@@ -138,8 +175,11 @@ static void quant_worker(void *ctx, int ith, int nth)
 
 size_t hh_matmul_xq_bytes(int32_t n_batch, int64_t max_in)
 {
-    /* Q8_K is the larger format: 292 bytes per 256 values (Q8_0: 272). */
+    /* Q8_K: 292 bytes per 256 values, Q8_0: 272, q8x: 320. */
     size_t row = (size_t)(max_in / HH_QK_K + 1) * sizeof(hh_block_q8_K);
+    size_t row_x = (size_t)(max_in / 32 + 1) * sizeof(hh_block_q8x);
+    if (row_x > row)
+        row = row_x;
     return row * (size_t)n_batch;
 }
 
@@ -153,12 +193,21 @@ void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_
         work += (double)w[k]->n_out * (double)w[k]->n_in * n_tok;
         if (ws->exact || k >= MAX_MAT || kern->qdot[w[k]->type] == NULL)
             continue;
-        uint32_t at = kern->act_type[w[k]->type];
+        uint32_t at = w[k]->x4 ? ACT_Q8X : kern->act_type[w[k]->type];
         const int slot = at == HH_TYPE_Q8_K ? 1 : 0;
         size_t xs;
-        if (hh_type_row_size(at, w[k]->n_in, &xs) != HH_OK || xs * (size_t)n_tok > ws->xq_cap ||
-            ws->xq[slot] == NULL)
+        if (at == ACT_Q8X)
+            xs = (size_t)(w[k]->n_in / 32) * sizeof(hh_block_q8x);
+        else if (hh_type_row_size(at, w[k]->n_in, &xs) != HH_OK)
             continue;   /* row length not a whole number of activation blocks */
+        if (xs * (size_t)n_tok > ws->xq_cap || ws->xq[slot] == NULL)
+            continue;
+        bool clash = false;   /* slot 0 holds either Q8_0 or q8x rows in one run */
+        for (int a = 0; a < j.n_act; a++)
+            if (j.act[a] != at && (j.act[a] == HH_TYPE_Q8_K ? 1 : 0) == slot)
+                clash = true;
+        if (clash)
+            continue;   /* takes the exact path (x4 rows too: dequantized) */
         int a = 0;
         while (a < j.n_act && j.act[a] != at)
             a++;

@@ -253,7 +253,7 @@ static int bind_mat(hh_model_t *m, const char *name, int64_t n_in, int64_t n_out
     if (rc != HH_OK)
         return hh_err_set(err, rc, -1, "tensor %s: rows of %lld values do not fit type %s",
                           name, (long long)n_in, hh_type_name(t->type));
-    *out = (hh_mat_t){ t->data, t->type, n_in, n_out, rb, t->nbytes };
+    *out = (hh_mat_t){ t->data, t->type, n_in, n_out, rb, t->nbytes, false };
     m->weight_bytes += t->nbytes;
     return HH_OK;
 }
@@ -430,6 +430,27 @@ static int bind_weights(hh_model_t *m, hh_err_t *err)
     return HH_OK;
 }
 
+/* Weights read into private memory are rewritten in place into the x4
+ * layout where the kernels have it (not the embedding table, which is read
+ * by rows, nor a tied output). HOHEIT_REPACK=0 keeps the stored layout. */
+static int repack_weights(hh_model_t *m, hh_err_t *err)
+{
+    const char *env = getenv("HOHEIT_REPACK");
+    if (env != NULL && strcmp(env, "0") == 0)
+        return HH_OK;
+    const hh_kernels_t *k = hh_kernels();
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        hh_layer_t *l = &m->layers[il];
+        hh_mat_t *mats[] = { &l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down };
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if (hh_repack_x4_ok(k, mats[i]) && hh_repack_x4(mats[i]) != HH_OK)
+                return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking layer %d", il);
+    }
+    if (!m->hp.tied_output && hh_repack_x4_ok(k, &m->output) && hh_repack_x4(&m->output) != HH_OK)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking output.weight");
+    return HH_OK;
+}
+
 int hh_model_load(hh_model_t **out, const char *path, const hh_model_params_t *params, hh_err_t *err)
 {
     hh_model_params_t p = params ? *params : hh_model_default_params();
@@ -444,6 +465,8 @@ int hh_model_load(hh_model_t **out, const char *path, const hh_model_params_t *p
     if (rc != HH_OK)
         goto cleanup;
     if ((rc = read_hparams(m, err)) || (rc = bind_weights(m, err)))
+        goto cleanup;
+    if (p.load == HH_GGUF_LOAD_READ && (rc = repack_weights(m, err)))
         goto cleanup;
     const hh_hparams_t *hp = &m->hp;
     HH_LOGD("model %s: arch %s, %d layers, n_embd %d, heads %d/%d x %d, n_ff %d, vocab %d, rope %s base %g",

@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "kernels/kernels.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ typedef struct hh_mat {
     int64_t     n_out;      /* rows (GGUF ne[1]) */
     size_t      row_bytes;
     size_t      nbytes;
+    bool        x4;         /* rows interleaved in groups of 4 (kernels.h x4 layout, repack.c) */
 } hh_mat_t;
 
 /* One transformer block. n_q = n_head * head_dim, n_kv = n_head_kv * head_dim. */
@@ -99,4 +101,14 @@ void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
 void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
                  const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws);
 
+/* Weight repacking (repack.c). hh_repack_x4_ok: whether W can and should
+ * take the x4 layout with these kernels (type with a gemm_x4 kernel, rows a
+ * multiple of 4). hh_repack_x4: rewrites W's bytes in place into the x4
+ * layout (same size) and sets W->x4; W->data must be writable memory.
+ * Returns HH_OK or HH_ENOMEM (W unchanged then). */
+bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w);
+int hh_repack_x4(hh_mat_t *w);
+
+/* Row r of an x4 matrix dequantized to n_in F32 values (the exact path). */
+void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out);
 #endif

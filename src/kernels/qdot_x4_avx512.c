@@ -1,0 +1,154 @@
+/* qdot_x4_avx512.c - AVX-512 VNNI kernels over the row-interleaved x4
+ * weight layout (kernels.h): a register-blocked micro-kernel of 2 groups
+ * (8 weight rows) x up to 4 tokens.
+ *
+ * One 512-bit register holds the same block position of 4 rows, so one
+ * vpdpbusd multiplies 16 values of each of 4 rows with the token's values
+ * broadcast to the 4 128-bit lanes; the 4 int32 lanes of a row are summed
+ * only once at the end. Weights are the unsigned operand:
+ *   Q4_0: nibbles 0..15, value = nibble - 8   -> correction -8 sum(x)
+ *   Q8_0: stored as value + 128               -> correction -128 sum(x)
+ * and the corrections come from the activation block's s = -2 d sum(q)
+ * (per int32 lane a quarter of the row's correction: -8/4 = -2).
+ * Each block's weights are unpacked once for up to 4 tokens; the scales of
+ * the 4 rows are widened from F16 once per block for all tokens. */
+#include "kernels/kernels_int.h"
+
+#include <immintrin.h>
+
+#define X4_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define X4_TOK 4     /* tokens per micro-kernel call */
+#define X4_GRP 2     /* groups (of 4 rows) per micro-kernel call */
+
+static void x4_quant(const float *x, void *y, int64_t n)
+{
+    hh_block_q8x *b = y;
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / 32; i++, b++, x += 32) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const __m512 a = _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1));
+        const float amax = _mm512_reduce_max_ps(a);
+        const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        const __m512 m = _mm512_set1_ps(id);
+        const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, m));
+        const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, m));
+        _mm_storeu_si128((__m128i *)b->qs, _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(b->qs + 16), _mm512_cvtsepi32_epi8(q1));
+        const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        b->d = _cvtsh_ss(hh_f32_to_fp16(d));
+        b->s = -2.0f * b->d * (float)sum;
+    }
+}
+
+/* The 4 rows' F16 scales at p, each repeated over its row's 4 int32 lanes. */
+X4_ALWAYS_INLINE __m512 x4_scales(const uint8_t *p)
+{
+    const __m128 d4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
+    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(d4));
+}
+
+/* G groups (rows of 4) x T tokens over nb blocks; q8: 0 Q4_0, 1 Q8_0. */
+X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, size_t grp_bytes, const int G, const int q8,
+                              const uint8_t *xq, size_t xs, const int T, float *y, size_t ys)
+{
+    const size_t blk = q8 ? 8 + 128 : 8 + 64;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512 k16 = _mm512_set1_ps(16.0f);
+    __m512 acc[X4_GRP][X4_TOK];
+    for (int g = 0; g < G; g++)
+        for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m512i wl[X4_GRP], wh[X4_GRP];
+        __m512 dw[X4_GRP];
+        for (int g = 0; g < G; g++) {
+            const uint8_t *b = w + (size_t)g * grp_bytes + (size_t)i * blk;
+            _mm_prefetch((const char *)(b + 8 * blk), _MM_HINT_T0);
+            dw[g] = x4_scales(b);
+            if (q8) {
+                wl[g] = _mm512_loadu_si512(b + 8);
+                wh[g] = _mm512_loadu_si512(b + 72);
+            } else {
+                const __m512i raw = _mm512_loadu_si512(b + 8);
+                wl[g] = _mm512_and_si512(raw, m4);
+                wh[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            const hh_block_q8x *a = (const hh_block_q8x *)(xq + (size_t)t * xs) + i;
+            const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->qs));
+            const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + 16)));
+            const __m512 d = _mm512_set1_ps(a->d), s = _mm512_set1_ps(a->s);
+            for (int g = 0; g < G; g++) {
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wl[g], xl);
+                p = _mm512_dpbusd_epi32(p, wh[g], xh);
+                __m512 v;
+                if (q8)
+                    v = _mm512_fmadd_ps(s, k16, _mm512_mul_ps(_mm512_cvtepi32_ps(p), d));
+                else
+                    v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, s);
+                acc[g][t] = _mm512_fmadd_ps(v, dw[g], acc[g][t]);
+            }
+        }
+    }
+    for (int g = 0; g < G; g++)
+        for (int t = 0; t < T; t++) {
+            float l[16];
+            _mm512_storeu_ps(l, acc[g][t]);
+            float *o = y + (size_t)t * ys + 4 * g;
+            for (int r = 0; r < 4; r++)
+                o[r] = (l[4 * r] + l[4 * r + 1]) + (l[4 * r + 2] + l[4 * r + 3]);
+        }
+}
+
+X4_ALWAYS_INLINE void x4_gemm(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes, const int q8,
+                              const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    const int64_t nb = n / 32;
+    for (int32_t t = 0; t < n_tok; t += X4_TOK) {
+        const int nt = n_tok - t < X4_TOK ? n_tok - t : X4_TOK;
+        const uint8_t *xt = (const uint8_t *)xq + (size_t)t * xs;
+        float *yt = y + (size_t)t * ys;
+        for (int64_t g = 0; g < n_grp; g += X4_GRP) {
+            const uint8_t *wg = (const uint8_t *)w + (size_t)g * grp_bytes;
+            float *yg = yt + 4 * g;
+            const int G = n_grp - g < X4_GRP ? (int)(n_grp - g) : X4_GRP;
+#define X4_CASE(GG, TT) x4_tile(nb, wg, grp_bytes, GG, q8, xt, xs, TT, yg, ys)
+            if (G == 2) {
+                switch (nt) {
+                case 4: X4_CASE(2, 4); break;
+                case 3: X4_CASE(2, 3); break;
+                case 2: X4_CASE(2, 2); break;
+                default: X4_CASE(2, 1); break;
+                }
+            } else {
+                switch (nt) {
+                case 4: X4_CASE(1, 4); break;
+                case 3: X4_CASE(1, 3); break;
+                case 2: X4_CASE(1, 2); break;
+                default: X4_CASE(1, 1); break;
+                }
+            }
+#undef X4_CASE
+        }
+    }
+}
+
+static void x4_gemm_q4_0(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4_gemm(n, w, n_grp, grp_bytes, 0, xq, xs, n_tok, y, ys);
+}
+
+static void x4_gemm_q8_0(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4_gemm(n, w, n_grp, grp_bytes, 1, xq, xs, n_tok, y, ys);
+}
+
+void hh_qdot_x4_fill_avx512(hh_kernels_t *k)
+{
+    k->quant_x4 = x4_quant;
+    k->gemm_x4[HH_TYPE_Q4_0] = x4_gemm_q4_0;
+    k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
+}

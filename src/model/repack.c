@@ -1,0 +1,86 @@
+/* repack.c - weights rewritten at load into the row-interleaved x4 layout
+ * (see kernels.h), in place: group g of 4 rows keeps exactly the bytes of
+ * its 4 original rows, so no second copy of the weights exists. Also the
+ * inverse per row for the exact path, which dequantizes from the x4 layout. */
+#include "model/model_int.h"
+#include "base/err.h"
+#include "kernels/fp16.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
+{
+    if (w->x4 || w->data == NULL || w->type >= HH_TYPE_COUNT || kern->gemm_x4[w->type] == NULL ||
+        kern->quant_x4 == NULL)
+        return false;
+    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0)
+        return false;
+    return w->n_out % HH_X4_ROWS == 0 && w->n_in % 32 == 0 && w->n_out > 0 &&
+           w->nbytes >= (size_t)w->n_out * w->row_bytes;
+}
+
+/* Bytes of one x4 block position (4 rows' scales + values). */
+static size_t x4_blk(uint32_t type) { return type == HH_TYPE_Q8_0 ? 8 + 128 : 8 + 64; }
+
+int hh_repack_x4(hh_mat_t *w)
+{
+    const int64_t nb = w->n_in / 32;
+    const size_t grp = HH_X4_ROWS * w->row_bytes;
+    uint8_t *tmp = malloc(grp);
+    if (tmp == NULL)
+        return HH_ENOMEM;
+    const bool q8 = w->type == HH_TYPE_Q8_0;
+    const size_t blk = x4_blk(w->type);
+    uint8_t *base = (uint8_t *)(uintptr_t)w->data;
+    for (int64_t g = 0; g < w->n_out / HH_X4_ROWS; g++) {
+        uint8_t *dst = base + (size_t)g * grp;
+        memcpy(tmp, dst, grp);
+        for (int64_t i = 0; i < nb; i++) {
+            uint8_t *o = dst + (size_t)i * blk;
+            for (int r = 0; r < HH_X4_ROWS; r++) {
+                const uint8_t *row = tmp + (size_t)r * w->row_bytes;
+                if (q8) {
+                    const hh_block_q8_0 *b = (const hh_block_q8_0 *)row + i;
+                    memcpy(o + 2 * r, &b->d, 2);
+                    for (int l = 0; l < 16; l++) {
+                        o[8 + 16 * r + l] = (uint8_t)((uint8_t)b->qs[l] ^ 0x80);
+                        o[72 + 16 * r + l] = (uint8_t)((uint8_t)b->qs[16 + l] ^ 0x80);
+                    }
+                } else {
+                    const hh_block_q4_0 *b = (const hh_block_q4_0 *)row + i;
+                    memcpy(o + 2 * r, &b->d, 2);
+                    memcpy(o + 8 + 16 * r, b->qs, 16);
+                }
+            }
+        }
+    }
+    free(tmp);
+    w->x4 = true;
+    return HH_OK;
+}
+
+void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
+{
+    const size_t grp = HH_X4_ROWS * w->row_bytes, blk = x4_blk(w->type);
+    const int rr = (int)(r % HH_X4_ROWS);
+    const uint8_t *g = (const uint8_t *)w->data + (size_t)(r / HH_X4_ROWS) * grp;
+    for (int64_t i = 0; i < w->n_in / 32; i++, out += 32) {
+        const uint8_t *b = g + (size_t)i * blk;
+        uint16_t h;
+        memcpy(&h, b + 2 * rr, 2);
+        const float d = hh_fp16_to_f32(h);
+        if (w->type == HH_TYPE_Q8_0) {
+            for (int l = 0; l < 16; l++) {
+                out[l] = d * (float)(int8_t)(b[8 + 16 * rr + l] ^ 0x80);
+                out[16 + l] = d * (float)(int8_t)(b[72 + 16 * rr + l] ^ 0x80);
+            }
+        } else {
+            for (int l = 0; l < 16; l++) {
+                const uint8_t q = b[8 + 16 * rr + l];
+                out[l] = d * (float)((int)(q & 0x0f) - 8);
+                out[16 + l] = d * (float)((int)(q >> 4) - 8);
+            }
+        }
+    }
+}
