@@ -165,8 +165,9 @@ except OSError:
 p("\nL3 cache: %s. Batching pays where one decode step is bound by reading the weights from memory: a model "
   "larger than the cache (tinyllama-q4_0) streams its weights once per step for all %s sequences. A model that "
   "fits in the cache (load-llama-q8_0, 59 MiB) decodes compute-bound already at one sequence, and 16 "
-  "sequences cost ~16× the multiply-adds; its ratio shows what the batched kernels gain over the "
-  "one-token path (see `hoheit bench` pp16 vs tg)." % (l3, clients))
+  "sequences cost ~16× the multiply-adds; on a quiet machine its ratio is what the "
+  "batched kernels gain over the one-token path (`hoheit bench` pp16 vs tg; ~1× measured), on a busy one it is "
+  "larger because every step waits for a core once for 16 tokens." % (l3, clients))
 p("\n`streams ok`: the stream ended with a `finish_reason` chunk and `data: [DONE]`, no error event, tokens > 0 "
   "(every stream ran to `max_tokens`: finish `%s`)." %
   ", ".join(sorted({x.get("finish", "?") for m in models for x in sel(m, "concurrent")})))
