@@ -13,4 +13,8 @@ int hh_cmd_serve(int argc, char **argv);
 int hh_cmd_keys(int argc, char **argv);
 int hh_cmd_embed(int argc, char **argv);
 
+int hh_cmd_ingest(int argc, char **argv);
+int hh_cmd_collections(int argc, char **argv);
+int hh_cmd_departments(int argc, char **argv);
+
 #endif

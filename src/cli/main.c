@@ -23,6 +23,9 @@ static const struct subcommand g_cmds[] = {
     { "serve",    hh_cmd_serve,    "serve [--host H] [--port P] [--data DIR] [--models DIR] [--slots N]  OpenAI-compatible HTTP API" },
     { "keys",     hh_cmd_keys,     "keys create --user NAME --role ROLE | list | revoke ID|PREFIX [--data DIR]  API keys" },
     { "embed",    hh_cmd_embed,    "embed -m MODEL [--tokens IDS | TEXT] [-t N] [--exact]  normalized embedding as a JSON array" },
+    { "ingest",   hh_cmd_ingest,   "ingest PATH... --collection NAME [--embed-model GGUF] [--data DIR]  files/folders into the knowledge base" },
+    { "collections", hh_cmd_collections, "collections create NAME [--departments A,B] | list | docs NAME | delete NAME  knowledge-base collections" },
+    { "departments", hh_cmd_departments, "departments add-user|remove-user USER DEPT  who may read which collections" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
