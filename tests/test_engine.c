@@ -939,3 +939,62 @@ TEST(engine_context_end_is_length)
     }
     hh_engine_free(e);
 }
+
+/* prompt_tokens of one chat request (run to its end). */
+static int32_t chat_prompt_tokens(hh_engine_t *e, const char *user_text, const char *tools, bool forced,
+                                  int max_tokens)
+{
+    static const char *schema = "{\"type\":\"object\",\"properties\":{\"name\":{\"const\":\"get_weather\"},"
+                                "\"arguments\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\","
+                                "\"maxLength\":8}},\"required\":[\"city\"]}},\"required\":[\"name\",\"arguments\"]}";
+    collector_t c;
+    col_init(&c);
+    hh_chat_msg_t msg = { .role = HH_ROLE_USER, .content = user_text };
+    hh_gen_request_t r = greedy_req(STORIES, NULL, max_tokens, &c);
+    r.prompt = NULL;
+    r.messages = &msg;
+    r.n_messages = 1;
+    r.tools_json = tools;
+    if (forced) {
+        r.json_schema = schema;
+        r.tool_call_json = true;
+    }
+    int32_t n = run_one(e, &r, &c) == 0 && c.kind == HH_GEN_DONE ? c.prompt_tokens : -1;
+    col_destroy(&c);
+    return n;
+}
+
+/* A forced tool call sees the tool descriptions in its prompt (as an
+ * auto-tools request does) while the context leaves the reply room:
+ * max_tokens, or 256 positions when it is not given; otherwise the list is
+ * left out and the call still runs on the grammar alone. */
+TEST(engine_forced_tool_call_prompt_has_tools)
+{
+    hh_engine_t *e = make_engine("ftools", 1, 512, 8);
+    ASSERT_TRUE(e != NULL);
+    const char *tools = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":"
+                        "\"Current weather of a city\",\"parameters\":{\"type\":\"object\",\"properties\":"
+                        "{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}]";
+    int32_t with = chat_prompt_tokens(e, "Weather in Bonn?", tools, false, 1);
+    int32_t without = chat_prompt_tokens(e, "Weather in Bonn?", NULL, true, 1);
+    ASSERT_TRUE(without > 0);
+    ASSERT_TRUE(with > without);
+    ASSERT_TRUE(with + 16 <= 512);   /* stories260K's vocabulary makes the tool preamble long */
+    ASSERT_EQ_INT(chat_prompt_tokens(e, "Weather in Bonn?", tools, true, 16), with);
+    /* No max_tokens: 256 positions wanted, fewer left next to the list. */
+    ASSERT_TRUE(with + 256 > 512);
+    ASSERT_EQ_INT(chat_prompt_tokens(e, "Weather in Bonn?", tools, true, 0), without);
+    /* A longer message leaves no 16 positions next to the list. */
+    static char longmsg[1024];
+    snprintf(longmsg, sizeof longmsg, "Weather in Bonn?");
+    for (int i = 0; i < 7; i++)   /* ~3 tokens each */
+        strcat(longmsg, " a dog");
+    int32_t long_with = chat_prompt_tokens(e, longmsg, tools, false, 1);
+    int32_t long_without = chat_prompt_tokens(e, longmsg, NULL, true, 1);
+    if (!(long_with + 16 > 512 && long_with < 512))
+        printf("    prompt tokens: short %d/%d, long %d/%d\n", with, without, long_with, long_without);
+    ASSERT_TRUE(long_with + 16 > 512);
+    ASSERT_TRUE(long_with < 512);
+    ASSERT_EQ_INT(chat_prompt_tokens(e, longmsg, tools, true, 16), long_without);
+    hh_engine_free(e);
+}

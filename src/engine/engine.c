@@ -17,6 +17,9 @@
 /* Bounds on request fields that come from the network. */
 #define EM_MAX_STOP      16
 #define EM_MAX_STOP_LEN  1024
+/* Positions a forced tool call's reply needs at least (when max_tokens is
+ * not given) before the tool list is left out of its prompt. */
+#define EM_FORCED_CALL_ROOM 256
 
 double em_now(void)
 {
@@ -471,14 +474,14 @@ void em_gen_unref(hh_gen_t *g)
 
 /* Token ids of the request's prompt: raw text (BOS as the vocabulary says)
  * or the rendered conversation. *ids malloc'd. */
-static int build_prompt(const em_model_t *m, const hh_gen_request_t *req, hh_chat_format_t fmt, int32_t **ids,
-                        size_t *n_ids, hh_err_t *err)
+static int build_prompt(const em_model_t *m, const hh_gen_request_t *req, hh_chat_format_t fmt, bool with_tools,
+                        int32_t **ids, size_t *n_ids, hh_err_t *err)
 {
     const hh_vocab_t *v = m->vocab;
     int32_t bos = hh_vocab_bos(v);
     if (req->messages != NULL) {
         hh_chat_params_t cp = hh_chat_default_params();
-        cp.tools_json = req->tools_json;
+        cp.tools_json = with_tools ? req->tools_json : NULL;
         cp.bos_text = bos >= 0 && hh_vocab_add_bos(v) ? hh_vocab_text(v, bos) : NULL;
         int32_t eos = hh_vocab_eos(v);
         cp.eos_text = eos >= 0 ? hh_vocab_text(v, eos) : NULL;
@@ -570,7 +573,9 @@ int hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out
     g->fmt = m->fmt;
     if (req->chat_template != NULL && (rc = hh_chat_format_from_name(req->chat_template, &g->fmt, err)) < 0)
         goto fail;
-    g->has_tools = req->tools_json != NULL && req->messages != NULL;
+    /* A forced call (tool_call_json) is parsed from the grammar's object,
+     * never from tool markup: no markup hold-back, no markup parsing. */
+    g->has_tools = req->tools_json != NULL && req->messages != NULL && !req->tool_call_json;
     g->tool_call_json = req->tool_call_json;
     if (req->json_schema != NULL || req->json_object) {
         const char *schema = req->json_schema;
@@ -581,8 +586,22 @@ int hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out
     }
 
     size_t n_prompt = 0;
-    if ((rc = build_prompt(m, req, g->fmt, &g->prompt, &n_prompt, err)) < 0)
+    if ((rc = build_prompt(m, req, g->fmt, true, &g->prompt, &n_prompt, err)) < 0)
         goto fail;
+    if (req->tool_call_json && req->tools_json != NULL && req->messages != NULL) {
+        /* The tool list only informs a forced call (the grammar enforces
+         * it): keep it while the reply still has room, else drop it. */
+        int64_t room = req->max_tokens > 0 ? req->max_tokens : EM_FORCED_CALL_ROOM;
+        if (room > m->n_ctx / 2)
+            room = m->n_ctx / 2;
+        if ((int64_t)n_prompt + room > (int64_t)m->n_ctx) {
+            free(g->prompt);
+            g->prompt = NULL;
+            n_prompt = 0;
+            if ((rc = build_prompt(m, req, g->fmt, false, &g->prompt, &n_prompt, err)) < 0)
+                goto fail;
+        }
+    }
     if (n_prompt == 0) {
         rc = hh_err_set(err, HH_EINVAL, -1, "the prompt is empty and the model adds no BOS token");
         goto fail;

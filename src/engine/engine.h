@@ -134,7 +134,11 @@ typedef struct hh_gen_request {
      * {"name": ..., "arguments": {...}} (or an anyOf of such objects), as
      * built for tool_choice "required" or a named function. The DONE event
      * then reports the output as one tool call (finish TOOL_CALLS, content
-     * ""), arguments as compact JSON text. */
+     * ""), arguments as compact JSON text. With tools_json and messages,
+     * the tool list is rendered into the prompt while the prompt then
+     * leaves max_tokens (256 when not given; at most half the context)
+     * positions free, and left out otherwise (the grammar still holds the
+     * allowed calls). */
     bool                 tool_call_json;
 } hh_gen_request_t;
 

@@ -456,10 +456,9 @@ static int parse_tools(hh_openai_req_t *r, const cJSON *root, hh_api_error_t *e)
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
     r->gen.json_schema = r->schema_json;
     r->gen.tool_call_json = true;   /* the engine reports the output as one tool call */
-    /* The grammar carries the allowed calls and their parameter schemas, so
-     * the tool list is not rendered into the prompt as well (it costs
-     * hundreds of tokens in the template's tool preamble). */
-    r->gen.tools_json = NULL;
+    /* tools_json stays: the engine renders the tool descriptions into the
+     * prompt when the context has room for them and the reply (the grammar
+     * alone enforces the call's shape). */
     return 0;
 }
 
