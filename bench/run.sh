@@ -114,4 +114,14 @@ fi
 # --- tokenizer throughput: bench/tok.sh appends its own section ------------
 BUILD="$(dirname "$HOHEIT")" bash bench/tok.sh >> $OUT
 # --- end tokenizer throughput -----------------------------------------------
+# --- retrieval latency (bench/bench_kb.c, owner: kb vindex) -----------------
+# Dense vector index at 100k chunks x 384 dims: build time, exact vs HNSW
+# p50/p95, recall@10, 50 % filter; appends "## Retrieval latency".
+KB_BUILD="$(dirname "$HOHEIT")"
+KB_PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
+cc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/bench_kb.c "$KB_BUILD/libhoheit.a" \
+   $(pkg-config --libs $KB_PKGS) -lm -pthread -o "$KB_BUILD/bench_kb"
+echo "bench: retrieval latency (bench_kb, 100k x 384)" >&2
+"$KB_BUILD/bench_kb" -n "${KB_CHUNKS:-100000}" -d 384 >> $OUT
+# --- end retrieval latency ----------------------------------------------------
 echo "bench: wrote $OUT" >&2
