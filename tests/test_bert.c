@@ -687,3 +687,74 @@ TEST(bert_http_embeddings_end_to_end)
     ASSERT_EQ_INT(st_long, 400);
     ASSERT_TRUE(long_code);
 }
+
+/* Writes a copy of bert-q8_0.gguf whose bert.pooling_type is `pooling`
+ * (the u32 value after the key and its type tag) to the temp dir. */
+static bool write_pooling_variant(uint32_t pooling, char *path, size_t cap)
+{
+    size_t n = 0;
+    unsigned char *d = hh_test_read_file(hh_test_data_path("reference/bert-q8_0.gguf"), &n);
+    const char *key = "bert.pooling_type";
+    const size_t kl = strlen(key);
+    bool found = false;
+    for (size_t i = 0; d && !found && i + kl + 8 <= n && i < 1u << 20; i++) {
+        if (memcmp(d + i, key, kl) == 0) {
+            uint32_t type;
+            memcpy(&type, d + i + kl, 4);
+            found = type == 4;   /* GGUF UINT32 */
+            if (found) memcpy(d + i + kl + 4, &pooling, 4);
+        }
+    }
+    snprintf(path, cap, "%s/bert-pool%u.gguf", hh_test_tmpdir(), pooling);
+    FILE *f = found ? fopen(path, "wb") : NULL;
+    bool ok = f && fwrite(d, 1, n, f) == n;
+    if (f) fclose(f);
+    free(d);
+    return ok;
+}
+
+TEST(bert_pooling_cls_none_and_unsupported)
+{
+    bert_ref_t *r = ref_load();
+    ASSERT_TRUE(r != NULL);
+    char p_cls[1024], p_none[1024], p_bad[1024];
+    bool ok = write_pooling_variant(2, p_cls, sizeof p_cls) && write_pooling_variant(0, p_none, sizeof p_none) &&
+              write_pooling_variant(7, p_bad, sizeof p_bad);
+    hh_model_t *mc = NULL, *mn = NULL, *mb = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ok = ok && hh_model_load(&mc, p_cls, NULL, NULL) == 0 && hh_model_load(&mn, p_none, NULL, NULL) == 0;
+    int rc_bad = ok ? hh_model_load(&mb, p_bad, NULL, &err) : 0;
+    bool bad_msg = strstr(err.msg, "pooling_type") != NULL;
+    hh_embed_ctx_t *cc = ok ? make_ctx(mc, true, 0) : NULL, *cn = ok ? make_ctx(mn, true, 0) : NULL;
+    float hid[MAX_IDS * 256], emb[256], cls[256];
+    const int s = 1, n = r->n_ids[s];
+    ok = ok && cc && cn && hh_model_hparams(mc)->pooling == HH_POOLING_CLS &&
+         hh_embed_hidden(cc, r->ids[s], n, hid, NULL) == 0 && hh_embed(cc, r->ids[s], n, emb, NULL) == 0;
+    /* CLS pooling = the first row, normalized */
+    double ss = 0;
+    for (int i = 0; i < 256; i++) ss += (double)hid[i] * hid[i];
+    for (int i = 0; i < 256; i++) cls[i] = (float)(hid[i] / sqrt(ss));
+    double d_cls = ok ? max_abs(emb, cls, 256) : INFINITY;
+    /* pooling none: hidden states only; they equal the mean model's */
+    int rc_none = cn ? hh_embed(cn, r->ids[s], n, emb, NULL) : 0;
+    float hid_n[MAX_IDS * 256];
+    ok = ok && hh_embed_hidden(cn, r->ids[s], n, hid_n, NULL) == 0;
+    double d_hid = ok ? max_abs(hid, hid_n, (size_t)n * 256) : INFINITY;
+    /* the hidden states match the reference rows of text 1 */
+    double d_ref = ok ? max_abs(hid, r->hidden_deq + (size_t)r->n_ids[0] * 256, (size_t)n * 256) : INFINITY;
+    double tol = r->tol_deq_hidden;
+    hh_embed_ctx_free(cc);
+    hh_embed_ctx_free(cn);
+    hh_model_free(mc);
+    hh_model_free(mn);
+    hh_model_free(mb);
+    ref_free(r);
+    ASSERT_TRUE(ok);
+    ASSERT_LE(d_cls, 1e-6);
+    ASSERT_EQ_INT(rc_none, HH_EUNSUPPORTED);
+    ASSERT_LE(d_hid, 0.0);
+    ASSERT_LE(d_ref, tol);
+    ASSERT_EQ_INT(rc_bad, HH_EUNSUPPORTED);
+    ASSERT_TRUE(bad_msg);
+}

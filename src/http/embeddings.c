@@ -92,6 +92,11 @@ static int embedder_load(hh_http_server_t *s, const char *id, ht_embedder_t **ou
                                   "The model '%s' is a generative model, not an embedding model", id);
         goto fail;
     }
+    if (hh_model_hparams(em->model)->pooling == HH_POOLING_NONE) {
+        status = hh_api_error_set(e, 400, "invalid_request_error", "model_not_embedding", "model",
+                                  "The model '%s' has no pooling (per-token outputs only)", id);
+        goto fail;
+    }
     hh_embed_params_t ep = hh_embed_default_params();
     ep.n_threads = s->params.engine.n_threads;
     if (hh_vocab_load(&em->vocab, hh_model_gguf(em->model), &err) != 0 ||
