@@ -76,6 +76,8 @@ typedef struct ht_conn {
     char          *body;
     size_t         len, cap;
     hh_store_key_t key;          /* authenticated key (route.auth) */
+    void          *ext;          /* a streaming handler's state (documents.c) */
+    void         (*ext_free)(void *ext);
 } ht_conn_t;
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
@@ -114,5 +116,13 @@ const hh_vocab_t *ht_embedder_vocab(const ht_embedder_t *em);
 int32_t ht_embedder_n_embd(const ht_embedder_t *em);
 int32_t ht_embedder_max_tokens(const ht_embedder_t *em);   /* tokens per text incl. [CLS]/[SEP] */
 void ht_embedders_free(hh_http_server_t *s);
+
+/* Knowledge-base documents (documents.c). The upload route streams: it is
+ * called for every piece of the multipart body (and once more with
+ * *upload_data_size == 0 at the end) instead of the JSON body buffer. */
+enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                     const char *upload_data, size_t *upload_data_size);
+enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 #endif

@@ -32,6 +32,24 @@ static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection 
                                      const char *url);
 static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
+/* The upload route streams its body (see the dispatch); this runs only for
+ * a request that ends without one. */
+static enum MHD_Result h_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    size_t none = 0;
+    return ht_handle_doc_upload(s, c, cs, NULL, &none);
+}
+
+static enum MHD_Result h_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_doc_list(s, c, cs);
+}
+
+static enum MHD_Result h_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_doc_delete(s, c, cs, url);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -40,6 +58,9 @@ static const ht_route_t g_routes[] = {
     { { "POST", "/v1/chat/completions", true }, false, true, h_chat, "/v1/chat/completions" },
     { { "POST", "/v1/completions", true }, false, true, h_completions, "/v1/completions" },
     { { "POST", "/v1/embeddings", true }, false, true, h_embeddings, "/v1/embeddings" },
+    { { "POST", "/api/documents", true }, false, false, h_doc_upload, "/api/documents" },
+    { { "GET", "/api/documents", true }, false, false, h_doc_list, "/api/documents" },
+    { { "DELETE", "/api/documents/1", true }, true, false, h_doc_delete, "/api/documents/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -451,6 +472,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (g_routes[cs->route].fn == h_doc_upload && !cs->responded) /* multipart, streamed */
+        return ht_handle_doc_upload(s, c, cs, upload_data, upload_data_size);
     if (cs->responded) {
         /* An early error was queued; drop whatever body still arrives. */
         *upload_data_size = 0;
@@ -500,6 +523,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         return;
     if (cs->status)
         metrics_request(s, cs->route, cs->status);
+    if (cs->ext_free)
+        cs->ext_free(cs->ext);
     free(cs->body);
     free(cs);
     *con_cls = NULL;

@@ -1,0 +1,298 @@
+/* documents.c - the knowledge base's documents over HTTP:
+ *   POST   /api/documents          multipart/form-data: fields "collection"
+ *                                  and "file"; ingests the file (201)
+ *   GET    /api/documents[?collection=NAME]   documents the caller may read
+ *   DELETE /api/documents/{id}     removes a document, its chunks, vectors
+ *                                  and stored file
+ * Access: admins everywhere; other users in the collections of their
+ * departments; auditors read only (upload and delete are 403). A
+ * collection the caller may not read answers 404, the same as a missing
+ * one. Uploads are streamed to a private temp folder in the data directory
+ * (limit HT_MAX_UPLOAD), then ingested like `hoheit ingest` (no vectors:
+ * the server has no ingestion embedder yet). */
+#include "http/http_int.h"
+#include "kb/ingest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HT_MAX_UPLOAD ((uint64_t)256 << 20)
+
+typedef struct upload {
+    struct MHD_PostProcessor *pp;
+    char      dir[PATH_MAX];     /* DATA/tmp/up-XXXXXX, "" until created */
+    char      path[PATH_MAX];    /* dir/<file name> */
+    char      name[256];         /* sanitized file name */
+    char      collection[HH_STORE_NAME_MAX];
+    size_t    coll_len;
+    int       fd;                /* -1 when no file part yet */
+    uint64_t  size;
+    int       n_files;
+    bool      too_big, coll_too_long, io_error, not_form;
+} upload_t;
+
+static enum MHD_Result send_err(struct MHD_Connection *c, ht_conn_t *cs, int status, const char *code,
+                                const char *msg)
+{
+    hh_api_error_t e;
+    hh_api_error_set(&e, status, status >= 500 ? "server_error" : "invalid_request_error", code, NULL, "%s", msg);
+    return ht_send_error(c, cs, &e);
+}
+
+static void upload_free(void *p)
+{
+    upload_t *u = p;
+    if (!u)
+        return;
+    if (u->pp)
+        MHD_destroy_post_processor(u->pp);
+    if (u->fd >= 0)
+        close(u->fd);
+    if (u->path[0])
+        unlink(u->path);
+    if (u->dir[0])
+        rmdir(u->dir);
+    free(u);
+}
+
+/* The file name's last component with path separators and control bytes
+ * removed; "upload" when nothing is left. */
+static void sanitize_name(const char *in, char *out, size_t cap)
+{
+    const char *base = in ? strrchr(in, '/') : NULL;
+    base = base ? base + 1 : in ? in : "";
+    const char *b2 = strrchr(base, '\\');
+    if (b2)
+        base = b2 + 1;
+    size_t n = 0;
+    for (const char *p = base; *p && n + 1 < cap; p++)
+        if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+            out[n++] = *p;
+    out[n] = '\0';
+    if (n == 0 || !strcmp(out, ".") || !strcmp(out, ".."))
+        snprintf(out, cap, "upload");
+    else if (out[0] == '.')
+        out[0] = '_';   /* no hidden files in the temp folder */
+}
+
+static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                const char *content_type, const char *transfer_encoding, const char *data,
+                                uint64_t off, size_t size)
+{
+    upload_t *u = cls;
+    if (!key)
+        return MHD_YES;
+    if (!strcmp(key, "collection")) {
+        if (u->coll_len + size >= sizeof u->collection) {
+            u->coll_too_long = true;
+            return MHD_YES;
+        }
+        memcpy(u->collection + u->coll_len, data, size);
+        u->coll_len += size;
+        u->collection[u->coll_len] = '\0';
+        return MHD_YES;
+    }
+    if (strcmp(key, "file") != 0 || u->too_big || u->io_error)
+        return MHD_YES;
+    if (u->fd < 0) {
+        if (u->n_files++ > 0) /* one file per request */
+            return MHD_YES;
+        sanitize_name(filename, u->name, sizeof u->name);
+        int n = snprintf(u->path, sizeof u->path, "%s/%s", u->dir, u->name);
+        if (n < 0 || (size_t)n >= sizeof u->path) {
+            u->path[0] = '\0';
+            u->io_error = true;
+            return MHD_YES;
+        }
+        u->fd = open(u->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (u->fd < 0) {
+            u->path[0] = '\0';
+            u->io_error = true;
+            return MHD_YES;
+        }
+    }
+    if (size > HT_MAX_UPLOAD - u->size) {
+        u->too_big = true;
+        return MHD_YES;
+    }
+    for (size_t done = 0; done < size;) {
+        ssize_t w = write(u->fd, data + done, size - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            u->io_error = true;
+            return MHD_YES;
+        }
+        done += (size_t)w;
+    }
+    u->size += size;
+    return MHD_YES;
+}
+
+/* Whether the caller may change (upload to, delete from) the collection. */
+static int may_write(hh_http_server_t *s, const ht_conn_t *cs, int64_t coll, bool *readable, bool *writable)
+{
+    *readable = *writable = false;
+    int rc = hh_store_user_can_read(s->store, cs->key.user_id, coll, readable, NULL);
+    if (rc == 0)
+        *writable = *readable && strcmp(cs->key.role, "auditor") != 0;
+    return rc;
+}
+
+static cJSON *doc_json(const hh_store_doc_t *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)d->id);
+    cJSON_AddStringToObject(o, "collection", d->collection);
+    cJSON_AddStringToObject(o, "title", d->title);
+    cJSON_AddStringToObject(o, "source_path", d->source_path);
+    cJSON_AddStringToObject(o, "mime", d->mime);
+    cJSON_AddStringToObject(o, "sha256", d->sha256);
+    cJSON_AddNumberToObject(o, "size", (double)d->size);
+    cJSON_AddNumberToObject(o, "chunks", (double)d->n_chunks);
+    cJSON_AddNumberToObject(o, "ingested_at", (double)d->ingested_at);
+    cJSON_AddStringToObject(o, "ingested_by", d->ingested_by);
+    return o;
+}
+
+static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, upload_t *u)
+{
+    if (u->not_form)
+        return send_err(c, cs, 415, "unsupported_media_type", "Content-Type must be multipart/form-data");
+    if (u->too_big) {
+        char m[96];
+        snprintf(m, sizeof m, "The file is larger than %llu bytes", (unsigned long long)HT_MAX_UPLOAD);
+        return send_err(c, cs, 413, "request_too_large", m);
+    }
+    if (u->io_error)
+        return send_err(c, cs, 500, "upload_failed", "The upload could not be stored");
+    if (u->coll_too_long || u->coll_len == 0)
+        return send_err(c, cs, 400, "missing_collection", "The form needs a field 'collection' (1..127 bytes)");
+    if (u->fd < 0)
+        return send_err(c, cs, 400, "missing_file", "The form needs a file field 'file'");
+    if (fsync(u->fd) != 0 || close(u->fd) != 0) {
+        u->fd = -1;
+        return send_err(c, cs, 500, "upload_failed", "The upload could not be stored");
+    }
+    u->fd = -1;
+    hh_store_collection_t coll;
+    bool readable = false, writable = false;
+    if (hh_store_collection_get(s->store, u->collection, &coll, NULL) != 0 ||
+        may_write(s, cs, coll.id, &readable, &writable) != 0 || !readable)
+        return send_err(c, cs, 404, "collection_not_found", "No such collection");
+    if (!writable)
+        return send_err(c, cs, 403, "forbidden", "This role may not change documents");
+    /* The stored source path names the upload: a re-upload of the same name
+     * into the same collection replaces the document. */
+    char source[HH_STORE_PATH_MAX];
+    snprintf(source, sizeof source, "upload:%s", u->name);
+    hh_ingest_params_t p = hh_ingest_default_params();
+    p.max_file_bytes = (int64_t)HT_MAX_UPLOAD;
+    hh_ingest_file_t r;
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_ingest_file(s->store, u->path, source, coll.id, cs->key.user_id, &p, &r, &err);
+    if (rc) {
+        hh_api_error_t e;
+        int status = rc == HH_EIO || rc == HH_ENOMEM ? 500 : 422;
+        hh_api_error_set(&e, status, status == 500 ? "server_error" : "invalid_request_error", "ingest_failed", "file",
+                         "%s: %s", u->name, err.msg);
+        return ht_send_error(c, cs, &e);
+    }
+    hh_store_doc_t d;
+    if (hh_store_doc_get(s->store, r.doc_id, &d, NULL) != 0)
+        return send_err(c, cs, 500, "server_error", "The document vanished after ingestion");
+    cJSON *j = doc_json(&d);
+    static const char *const st[] = { "added", "updated", "unchanged", "failed" };
+    cJSON_AddStringToObject(j, "status", st[r.status]);
+    return ht_send_json(c, cs, r.status == HH_INGEST_UNCHANGED ? 200 : 201, j);
+}
+
+enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                     const char *upload_data, size_t *upload_data_size)
+{
+    upload_t *u = cs->ext;
+    if (!u) {
+        if (!(u = calloc(1, sizeof *u)))
+            return MHD_NO;
+        u->fd = -1;
+        cs->ext = u;
+        cs->ext_free = upload_free;
+        /* Not a form: the body is drained and answered 415 at its end
+         * (MHD cannot answer in the middle of an upload). */
+        u->pp = MHD_create_post_processor(c, 64 * 1024, on_field, u);
+        u->not_form = u->pp == NULL;
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s/tmp", hh_store_data_dir(s->store));
+        mkdir(tmp, 0700);
+        int n = snprintf(u->dir, sizeof u->dir, "%s/up-XXXXXX", tmp);
+        if (n < 0 || (size_t)n >= sizeof u->dir || !mkdtemp(u->dir)) {
+            u->dir[0] = '\0';
+            *upload_data_size = 0;
+            return send_err(c, cs, 500, "upload_failed", "Cannot create a temporary folder");
+        }
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!u->not_form && MHD_post_process(u->pp, upload_data, n) != MHD_YES)
+            u->io_error = true;
+        return MHD_YES;
+    }
+    return finish_upload(s, c, cs, u);
+}
+
+enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "collection");
+    int64_t coll_id = 0;
+    if (name && name[0]) {
+        hh_store_collection_t coll;
+        bool readable = false;
+        if (hh_store_collection_get(s->store, name, &coll, NULL) != 0 ||
+            hh_store_user_can_read(s->store, cs->key.user_id, coll.id, &readable, NULL) != 0 || !readable)
+            return send_err(c, cs, 404, "collection_not_found", "No such collection");
+        coll_id = coll.id;
+    }
+    hh_store_doc_t *d = NULL;
+    size_t n = 0;
+    if (hh_store_doc_list(s->store, cs->key.user_id, coll_id, &d, &n, NULL) != 0)
+        return send_err(c, cs, 500, "server_error", "Cannot list documents");
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "object", "list");
+    cJSON *arr = cJSON_AddArrayToObject(j, "data");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, doc_json(&d[i]));
+    free(d);
+    return ht_send_json(c, cs, 200, j);
+}
+
+enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    const char *id_s = url + strlen("/api/documents/");
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(id_s, &end, 10);
+    if (errno || end == id_s || *end || id <= 0)
+        return send_err(c, cs, 404, "document_not_found", "No such document");
+    hh_store_doc_t d;
+    bool readable = false, writable = false;
+    if (hh_store_doc_get(s->store, id, &d, NULL) != 0 || may_write(s, cs, d.collection_id, &readable, &writable) != 0 ||
+        !readable)
+        return send_err(c, cs, 404, "document_not_found", "No such document");
+    if (!writable)
+        return send_err(c, cs, 403, "forbidden", "This role may not change documents");
+    hh_err_t err;
+    if (hh_ingest_delete(s->store, id, &err) != 0)
+        return send_err(c, cs, err.code == HH_ENOENT ? 404 : 500, "delete_failed", err.msg);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)id);
+    cJSON_AddBoolToObject(j, "deleted", true);
+    return ht_send_json(c, cs, 200, j);
+}
