@@ -4,10 +4,12 @@
  * reciprocal-rank fusion. */
 #include "harness.h"
 #include "kb/answer.h"
+#include "kb/ingest.h"
 #include "kb/retrieve.h"
 #include "kb/vindex.h"
 #include "store/store.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,4 +456,111 @@ TEST(retrieve_acl_adversarial)
     }
     hh_kb_hits_free(h, n);
     fixture_close(&f);
+}
+
+/* ---- labeled query set: recall@5 and MRR -------------------------------- */
+
+/* Collapses white space runs to one space (man pages are justified). */
+static void squash(char *s)
+{
+    char *o = s;
+    bool sp = false;
+    for (char *p = s; *p; p++) {
+        bool w = *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r';
+        if (w && sp)
+            continue;
+        *o++ = w ? ' ' : *p;
+        sp = w;
+    }
+    *o = '\0';
+}
+
+typedef struct eval_res {
+    double recall5, mrr;
+    size_t n;
+} eval_res_t;
+
+/* Runs every query of tests/kb/queries.jsonl in one mode; a hit is
+ * relevant when its document's path ends with "doc" and its text holds
+ * "passage". MRR over the top 10. */
+static int eval_mode(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
+                     eval_res_t *r)
+{
+    size_t size = 0;
+    char *all = hh_test_read_file("tests/kb/queries.jsonl", &size);
+    if (!all)
+        return HH_EIO;
+    memset(r, 0, sizeof *r);
+    double rr = 0;
+    size_t found5 = 0;
+    int rc = 0;
+    for (char *line = strtok(all, "\n"); line && !rc; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *qt = cJSON_GetObjectItemCaseSensitive(j, "query");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "doc");
+        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "passage");
+        if (!cJSON_IsString(qt) || !cJSON_IsString(dt) || !cJSON_IsString(pt)) {
+            cJSON_Delete(j);
+            rc = HH_EFORMAT;
+            break;
+        }
+        hh_kb_query_t q = { .user = "eval", .text = qt->valuestring, .k = 10 };
+        hh_kb_hit_t *h = NULL;
+        size_t n = 0;
+        rc = hh_kb_retrieve_mode(s, ix, em, &q, mode, &h, &n, NULL);
+        for (size_t i = 0; !rc && i < n; i++) {
+            hh_store_doc_t d;
+            if (hh_store_doc_get(s, h[i].document_id, &d, NULL) != 0)
+                continue;
+            size_t pl = strlen(d.source_path), dl = strlen(dt->valuestring);
+            squash(h[i].text);
+            if (pl >= dl && !strcmp(d.source_path + pl - dl, dt->valuestring) && strstr(h[i].text, pt->valuestring)) {
+                rr += 1.0 / (double)(i + 1);
+                found5 += i < 5;
+                break;
+            }
+        }
+        hh_kb_hits_free(h, n);
+        cJSON_Delete(j);
+        r->n++;
+    }
+    free(all);
+    if (r->n) {
+        r->recall5 = (double)found5 / (double)r->n;
+        r->mrr = rr / (double)r->n;
+    }
+    return rc;
+}
+
+TEST(retrieve_eval_queries)
+{
+    char dir[512], corpus[600], cmd[1400];
+    snprintf(dir, sizeof dir, "%s/retrieve_eval", hh_test_tmpdir());
+    snprintf(corpus, sizeof corpus, "%s/corpus", dir);
+    snprintf(cmd, sizeof cmd, "sh tests/kb/retrieval_corpus.sh '%s' > /dev/null", corpus);
+    ASSERT_EQ_INT(system(cmd), 0);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(s, "eval", "admin", &u, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(s, "docs", NULL, 0, NULL, &err));
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    const char *paths[] = { corpus };
+    int rc = hh_ingest_paths(s, paths, 1, "docs", 0, &ip, NULL, NULL, &tot, &err);
+    if (rc)
+        hh_test_fail(__FILE__, __LINE__, "ingest: %s", err.msg);
+    ASSERT_OK(rc);
+    ASSERT_EQ_INT(tot.failed, 0);
+    ASSERT_GE(tot.added, 50);
+    eval_res_t bm;
+    ASSERT_OK(eval_mode(s, NULL, NULL, HH_KB_BM25_ONLY, &bm));
+    ASSERT_EQ_INT(bm.n, 40);
+    printf("    retrieval eval (%zu queries, %zu documents, %zu chunks): bm25 recall@5 %.3f MRR %.3f; "
+           "dense/hybrid: no trained embedding model in the test data\n",
+           bm.n, tot.added, tot.chunks, bm.recall5, bm.mrr);
+    ASSERT_GE(bm.recall5, 0.75);
+    ASSERT_GE(bm.mrr, 0.6);
+    hh_store_close(s);
 }

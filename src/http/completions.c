@@ -591,6 +591,12 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
+    /* hoheit extension: grounded answer from the knowledge base (ask.c) */
+    if (ht_is_grounded_chat(&x->req)) {
+        enum MHD_Result r = ht_handle_grounded_chat(s, c, cs, &x->req);
+        ctx_unref(x);
+        return r;
+    }
     x->forced_tool = x->req.gen.tool_call_json;
     make_id(x->id, sizeof x->id, kind == HH_OPENAI_CHAT ? "chatcmpl-" : "cmpl-");
     x->created = (int64_t)time(NULL);

@@ -117,6 +117,14 @@ int32_t ht_embedder_n_embd(const ht_embedder_t *em);
 int32_t ht_embedder_max_tokens(const ht_embedder_t *em);   /* tokens per text incl. [CLS]/[SEP] */
 void ht_embedders_free(hh_http_server_t *s);
 
+/* Knowledge-base answers (ask.c): POST /api/ask, and the chat extension
+ * "hoheit": {"collections": [...]} (ht_is_grounded_chat tells a parsed
+ * chat request that carries it; ht_handle_grounded_chat answers it). */
+enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+bool            ht_is_grounded_chat(const hh_openai_req_t *req);
+enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                        const hh_openai_req_t *req);
+
 /* Knowledge-base documents (documents.c). The upload route streams: it is
  * called for every piece of the multipart body (and once more with
  * *upload_data_size == 0 at the end) instead of the JSON body buffer. */

@@ -32,6 +32,11 @@ static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection 
                                      const char *url);
 static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
+static enum MHD_Result h_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_ask(s, c, cs);
+}
+
 /* The upload route streams its body (see the dispatch); this runs only for
  * a request that ends without one. */
 static enum MHD_Result h_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
@@ -61,6 +66,7 @@ static const ht_route_t g_routes[] = {
     { { "POST", "/api/documents", true }, false, false, h_doc_upload, "/api/documents" },
     { { "GET", "/api/documents", true }, false, false, h_doc_list, "/api/documents" },
     { { "DELETE", "/api/documents/1", true }, true, false, h_doc_delete, "/api/documents/" },
+    { { "POST", "/api/ask", true }, false, true, h_ask, "/api/ask" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 

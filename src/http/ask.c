@@ -1,0 +1,367 @@
+/* ask.c - grounded answers over HTTP: POST /api/ask, and the
+ * "hoheit": {"collections": [...]} extension of /v1/chat/completions.
+ *
+ * Both retrieve the passages the authenticated user may read (kb/retrieve:
+ * the access filter is inside the search), answer through kb/answer (the
+ * engine with a model, extractive without one), and list the numbered
+ * sources, the checked citations and the confidence.
+ *
+ *   POST /api/ask {question, collections?, model?, k?}
+ *     -> {answer, abstained, unsure, extractive, confidence,
+ *         scores: {token_prob, retrieval, support},
+ *         sources: [{n, document_id, title, heading_path, page, chunk_id, quote}],
+ *         citations: [{n, valid, supported, support}]}
+ */
+#include "http/http_int.h"
+#include "kb/answer.h"
+#include "kb/retrieve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define ASK_MAX_QUESTION    8192
+#define ASK_MAX_COLLECTIONS 32
+#define ASK_DEFAULT_K       5
+#define ASK_MAX_K           20
+#define ASK_QUOTE_CHARS     1000
+
+typedef struct ask_in {
+    const char *question;
+    const char *collections[ASK_MAX_COLLECTIONS];
+    size_t      n_collections;
+    const char *model;      /* NULL: extractive */
+    int32_t     k;
+    int32_t     max_tokens; /* 0: default */
+} ask_in_t;
+
+typedef struct ask_out {
+    hh_kb_hit_t   *hits;
+    size_t         n_hits;
+    hh_kb_answer_t ans;
+} ask_out_t;
+
+static void ask_out_free(ask_out_t *o)
+{
+    hh_kb_hits_free(o->hits, o->n_hits);
+    hh_kb_answer_clear(&o->ans);
+    memset(o, 0, sizeof *o);
+}
+
+/* Reads "collections": an array of strings. Returns 0 or 400 with e. */
+static int parse_collections(const cJSON *arr, ask_in_t *in, const char *param, hh_api_error_t *e)
+{
+    if (!arr || cJSON_IsNull(arr))
+        return 0;
+    if (!cJSON_IsArray(arr))
+        return hh_api_error_set(e, 400, "invalid_request_error", NULL, param, "collections must be an array of names");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        if (!cJSON_IsString(it) || !it->valuestring[0])
+            return hh_api_error_set(e, 400, "invalid_request_error", NULL, param,
+                                    "collections must hold non-empty strings");
+        if (in->n_collections == ASK_MAX_COLLECTIONS)
+            return hh_api_error_set(e, 400, "invalid_request_error", NULL, param, "at most %d collections",
+                                    ASK_MAX_COLLECTIONS);
+        in->collections[in->n_collections++] = it->valuestring;
+    }
+    return 0;
+}
+
+/* Retrieval + answer. Returns 200 or an HTTP status with e filled. */
+static int ask_run(hh_http_server_t *s, const char *user, const ask_in_t *in, ask_out_t *out, hh_api_error_t *e)
+{
+    memset(out, 0, sizeof *out);
+    hh_kb_query_t q;
+    memset(&q, 0, sizeof q);
+    q.user = user;
+    q.collections = in->n_collections ? in->collections : NULL;
+    q.n_collections = in->n_collections;
+    q.text = in->question;
+    q.k = in->k;
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_kb_retrieve(s->store, NULL, NULL, &q, &out->hits, &out->n_hits, &err);
+    if (rc == HH_ENOENT)
+        return hh_api_error_set(e, 404, "invalid_request_error", "collection_not_found", "collections", "%s",
+                                err.msg);
+    if (rc)
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "retrieval failed: %s", err.msg);
+    hh_kb_answer_params_t ap = hh_kb_answer_default_params();
+    if (in->max_tokens > 0)
+        ap.max_tokens = in->max_tokens;
+    rc = hh_kb_answer(s->engine, in->model, user, in->question, out->hits, out->n_hits, NULL, &ap, &out->ans, &err);
+    if (rc) {
+        int st = hh_openai_submit_error(rc, &err, in->model ? in->model : "", e);
+        ask_out_free(out);
+        return st;
+    }
+    return 200;
+}
+
+static cJSON *sources_json(const ask_out_t *o)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < o->n_hits; i++) {
+        const hh_kb_hit_t *h = &o->hits[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "n", (double)(i + 1));
+        cJSON_AddNumberToObject(j, "document_id", (double)h->document_id);
+        cJSON_AddStringToObject(j, "title", h->title ? h->title : "");
+        cJSON_AddStringToObject(j, "heading_path", h->heading_path ? h->heading_path : "");
+        if (h->page > 0)
+            cJSON_AddNumberToObject(j, "page", h->page);
+        else
+            cJSON_AddNullToObject(j, "page");
+        cJSON_AddNumberToObject(j, "chunk_id", (double)h->chunk_id);
+        const char *t = h->text ? h->text : "";
+        size_t tl = strlen(t), cut = tl;
+        if (cut > ASK_QUOTE_CHARS) {
+            cut = ASK_QUOTE_CHARS;
+            while (cut > 0 && ((unsigned char)t[cut] & 0xC0) == 0x80)
+                cut--;
+        }
+        char *quote = strndup(t, cut);
+        cJSON_AddStringToObject(j, "quote", quote ? quote : "");
+        free(quote);
+        cJSON_AddNumberToObject(j, "score", h->score);
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
+static cJSON *citations_json(const hh_kb_answer_t *a)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < a->n_cites; i++) {
+        const hh_kb_citation_t *c = &a->cites[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "n", c->n);
+        cJSON_AddBoolToObject(j, "valid", c->valid);
+        cJSON_AddBoolToObject(j, "supported", c->supported);
+        cJSON_AddNumberToObject(j, "support", c->support);
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
+/* The fields /api/ask and the chat extension share. */
+static void add_grounding(cJSON *j, const ask_out_t *o)
+{
+    const hh_kb_answer_t *a = &o->ans;
+    cJSON_AddBoolToObject(j, "abstained", a->abstained);
+    cJSON_AddBoolToObject(j, "unsure", a->unsure);
+    cJSON_AddBoolToObject(j, "extractive", a->extractive);
+    cJSON_AddNumberToObject(j, "confidence", a->confidence);
+    cJSON *sc = cJSON_AddObjectToObject(j, "scores");
+    if (a->token_prob >= 0)
+        cJSON_AddNumberToObject(sc, "token_prob", a->token_prob);
+    else
+        cJSON_AddNullToObject(sc, "token_prob");
+    cJSON_AddNumberToObject(sc, "retrieval", a->retrieval);
+    if (a->support >= 0)
+        cJSON_AddNumberToObject(sc, "support", a->support);
+    else
+        cJSON_AddNullToObject(sc, "support");
+    cJSON_AddItemToObject(j, "sources", sources_json(o));
+    cJSON_AddItemToObject(j, "citations", citations_json(a));
+}
+
+/* ---- POST /api/ask ------------------------------------------------------ */
+
+enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    hh_api_error_t e;
+    cJSON *root = cJSON_ParseWithLength(cs->body ? cs->body : "", cs->len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        hh_api_error_set(&e, 400, "invalid_request_error", NULL, NULL, "The body must be a JSON object");
+        return ht_send_error(c, cs, &e);
+    }
+    ask_in_t in;
+    memset(&in, 0, sizeof in);
+    in.k = ASK_DEFAULT_K;
+    const cJSON *qj = cJSON_GetObjectItemCaseSensitive(root, "question");
+    const cJSON *mj = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *kj = cJSON_GetObjectItemCaseSensitive(root, "k");
+    int st = 0;
+    if (!cJSON_IsString(qj) || !qj->valuestring[0])
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "question must be a non-empty string");
+    else if (strlen(qj->valuestring) > ASK_MAX_QUESTION)
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "question is longer than %d bytes",
+                              ASK_MAX_QUESTION);
+    else if (mj && !cJSON_IsNull(mj) && !cJSON_IsString(mj))
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "model", "model must be a string");
+    else if (kj && !cJSON_IsNull(kj) &&
+             (!cJSON_IsNumber(kj) || kj->valuedouble != (double)(int)kj->valuedouble || kj->valueint < 1 ||
+              kj->valueint > ASK_MAX_K))
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "k", "k must be an integer 1..%d", ASK_MAX_K);
+    else
+        st = parse_collections(cJSON_GetObjectItemCaseSensitive(root, "collections"), &in, "collections", &e);
+    if (st) {
+        cJSON_Delete(root);
+        return ht_send_error(c, cs, &e);
+    }
+    in.question = qj->valuestring;
+    in.model = cJSON_IsString(mj) && mj->valuestring[0] ? mj->valuestring : NULL;
+    if (cJSON_IsNumber(kj))
+        in.k = kj->valueint;
+    ask_out_t o;
+    st = ask_run(s, cs->key.user, &in, &o, &e);
+    cJSON_Delete(root);   /* in's strings are no longer needed */
+    if (st != 200)
+        return ht_send_error(c, cs, &e);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "answer", o.ans.text ? o.ans.text : "");
+    add_grounding(j, &o);
+    ask_out_free(&o);
+    return ht_send_json(c, cs, 200, j);
+}
+
+/* ---- /v1/chat/completions with "hoheit": {"collections": [...]} -------- */
+
+static void make_chat_id(char *buf, size_t cap)
+{
+    unsigned char r[12];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        memset(r, 0x5a, sizeof r);
+    size_t n = (size_t)snprintf(buf, cap, "chatcmpl-");
+    for (size_t i = 0; i < sizeof r && n + 2 < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%02x", r[i]);
+}
+
+bool ht_is_grounded_chat(const hh_openai_req_t *req)
+{
+    return req->kind == HH_OPENAI_CHAT && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(req->root, "hoheit"));
+}
+
+enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                        const hh_openai_req_t *req)
+{
+    hh_api_error_t e;
+    ask_in_t in;
+    memset(&in, 0, sizeof in);
+    in.k = ASK_DEFAULT_K;
+    in.model = req->gen.model;
+    in.max_tokens = req->gen.max_tokens;
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(req->root, "hoheit");
+    const cJSON *kj = cJSON_GetObjectItemCaseSensitive(h, "k");
+    if (kj && (!cJSON_IsNumber(kj) || kj->valueint < 1 || kj->valueint > ASK_MAX_K)) {
+        hh_api_error_set(&e, 400, "invalid_request_error", NULL, "hoheit.k", "k must be an integer 1..%d", ASK_MAX_K);
+        return ht_send_error(c, cs, &e);
+    }
+    if (kj)
+        in.k = kj->valueint;
+    if (parse_collections(cJSON_GetObjectItemCaseSensitive(h, "collections"), &in, "hoheit.collections", &e))
+        return ht_send_error(c, cs, &e);
+    for (size_t i = req->gen.n_messages; i-- > 0;)
+        if (req->gen.messages[i].role == HH_ROLE_USER) {
+            in.question = req->gen.messages[i].content;
+            break;
+        }
+    if (!in.question || !in.question[0]) {
+        hh_api_error_set(&e, 400, "invalid_request_error", NULL, "messages",
+                         "grounded chat needs a user message with text");
+        return ht_send_error(c, cs, &e);
+    }
+    ask_out_t o;
+    int st = ask_run(s, cs->key.user, &in, &o, &e);
+    if (st != 200)
+        return ht_send_error(c, cs, &e);
+
+    char id[48];
+    make_chat_id(id, sizeof id);
+    double created = (double)time(NULL);
+    const char *text = o.ans.text ? o.ans.text : "";
+    cJSON *hj = cJSON_CreateObject();
+    add_grounding(hj, &o);
+    cJSON *usage = cJSON_CreateObject();
+    cJSON_AddNumberToObject(usage, "prompt_tokens", o.ans.prompt_tokens);
+    cJSON_AddNumberToObject(usage, "completion_tokens", o.ans.completion_tokens);
+    cJSON_AddNumberToObject(usage, "total_tokens", o.ans.prompt_tokens + o.ans.completion_tokens);
+    ask_out_free(&o);
+
+    if (!req->stream) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", id);
+        cJSON_AddStringToObject(j, "object", "chat.completion");
+        cJSON_AddNumberToObject(j, "created", created);
+        cJSON_AddStringToObject(j, "model", req->gen.model);
+        cJSON_AddStringToObject(j, "system_fingerprint", "hoheit");
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ch, "index", 0);
+        cJSON *msg = cJSON_AddObjectToObject(ch, "message");
+        cJSON_AddStringToObject(msg, "role", "assistant");
+        cJSON_AddStringToObject(msg, "content", text);
+        cJSON_AddNullToObject(msg, "refusal");
+        cJSON_AddNullToObject(ch, "logprobs");
+        cJSON_AddStringToObject(ch, "finish_reason", "stop");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
+        cJSON_AddItemToObject(j, "usage", usage);
+        cJSON_AddItemToObject(j, "hoheit", hj);
+        return ht_send_json(c, cs, 200, j);
+    }
+    /* Stream: the answer is checked as a whole before it is sent, so it
+     * goes out as one content chunk, then the finish chunk (with the
+     * hoheit object) and [DONE]. */
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    if (!f) {
+        cJSON_Delete(hj);
+        cJSON_Delete(usage);
+        return MHD_NO;
+    }
+    for (int part = 0; part < 2; part++) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", id);
+        cJSON_AddStringToObject(j, "object", "chat.completion.chunk");
+        cJSON_AddNumberToObject(j, "created", created);
+        cJSON_AddStringToObject(j, "model", req->gen.model);
+        cJSON_AddStringToObject(j, "system_fingerprint", "hoheit");
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ch, "index", 0);
+        cJSON *d = cJSON_AddObjectToObject(ch, "delta");
+        if (part == 0) {
+            cJSON_AddStringToObject(d, "role", "assistant");
+            cJSON_AddStringToObject(d, "content", text);
+            cJSON_AddNullToObject(ch, "finish_reason");
+        } else {
+            cJSON_AddStringToObject(ch, "finish_reason", "stop");
+        }
+        cJSON_AddNullToObject(ch, "logprobs");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
+        if (part == 1) {
+            cJSON_AddItemToObject(j, "hoheit", hj);
+            if (req->include_usage)
+                cJSON_AddItemToObject(j, "usage", usage);
+            else
+                cJSON_Delete(usage);
+            hj = usage = NULL;
+        }
+        char *js = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (js)
+            fprintf(f, "data: %s\n\n", js);
+        cJSON_free(js);
+    }
+    fputs("data: [DONE]\n\n", f);
+    if (fclose(f) != 0 || !body) {
+        free(body);
+        return MHD_NO;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    cs->status = 200;
+    cs->responded = true;
+    return ok;
+}
