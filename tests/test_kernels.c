@@ -784,8 +784,7 @@ done:
 TEST(kernels_x4_repack_quant_and_gemm_match_reference)
 {
     const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
-    const hh_type_t types[2] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0 };
-    const int64_t ns[3] = { 32, 11 * 32, ROW_MAX };
+    const hh_type_t types[3] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K };
     uint8_t *w = malloc((size_t)X4_ROWS * ROW_MAX * 2), *orig = malloc((size_t)X4_ROWS * ROW_MAX * 2);
     uint8_t *xq = malloc((size_t)X4_TOKS * ROW_MAX * 2), *xr = malloc(ROW_MAX * 2);
     float *deq = malloc((size_t)X4_ROWS * ROW_MAX * sizeof(float)), *xd = malloc((size_t)X4_TOKS * ROW_MAX * sizeof(float));
@@ -797,12 +796,15 @@ TEST(kernels_x4_repack_quant_and_gemm_match_reference)
     for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
         const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
         if (k == NULL || k->quant_x4 == NULL) continue;
-        for (int ti = 0; ti < 2; ti++) {
+        for (int ti = 0; ti < 3; ti++) {
             const type_case_t *tc = type_case(types[ti]);
             ASSERT_TRUE(tc != NULL && k->gemm_x4[tc->type] != NULL);
+            const bool kq = tc->type == HH_TYPE_Q4_K;   /* plain Q8_K activations */
             for (int j = 0; j < 3; j++) {
-                const int64_t n = ns[j];
-                const size_t rb = (size_t)(n / 32) * tc->size, xs = (size_t)(n / 32) * sizeof(hh_block_q8x);
+                const int64_t n = j == 2 ? ROW_MAX : (j == 0 ? 1 : 11) * tc->blck;
+                const size_t rb = (size_t)(n / tc->blck) * tc->size;
+                size_t xs = (size_t)(n / 32) * sizeof(hh_block_q8x);
+                if (kq) ASSERT_EQ_INT(hh_type_row_size(HH_TYPE_Q8_K, n, &xs), HH_OK);
                 for (int r = 0; r < X4_ROWS; r++) {
                     fill_random(tc, orig + r * rb, n, &seed);
                     ref->dequant[tc->type](orig + r * rb, deq + (size_t)r * n, n);
@@ -811,6 +813,11 @@ TEST(kernels_x4_repack_quant_and_gemm_match_reference)
                 for (int t = 0; t < X4_TOKS; t++) {
                     for (int64_t i = 0; i < n; i++) x[i] = rng_unit(&seed) * (t == 2 ? 1e-3f : 2.0f);
                     if (t == 1) for (int i = 0; i < 32; i++) x[i] = 0.0f;
+                    if (kq) {
+                        ref->quant_act[HH_TYPE_Q8_K](x, xq + (size_t)t * xs, n);
+                        act_dequant(HH_TYPE_Q8_K, xq + (size_t)t * xs, xd + (size_t)t * n, n);
+                        continue;
+                    }
                     hh_block_q8x *b = (hh_block_q8x *)(xq + (size_t)t * xs);
                     k->quant_x4(x, b, n);
                     ref->quant_act[HH_TYPE_Q8_0](x, xr, n);

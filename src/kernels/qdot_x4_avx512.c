@@ -146,9 +146,100 @@ static void x4_gemm_q8_0(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
     x4_gemm(n, w, n_grp, grp_bytes, 1, xq, xs, n_tok, y, ys);
 }
 
+/* ---- Q4_K x4: per super-block 4 d, 4 dmin (F16), 4 x 12 packed scale
+ * bytes, then 8 chunks of 4 x 16 nibble bytes (chunk c: bytes 16c..16c+15
+ * of each row; low nibbles sub-block 2(c/2), high 2(c/2)+1). Activations
+ * are plain Q8_K. One group x up to 4 tokens per call (the 8 sub-block
+ * scale vectors take 8 registers). -------------------------------------- */
+
+X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, size_t xs, const int T,
+                               float *y, size_t ys)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[X4_TOK];
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = w + (size_t)i * 576;
+        _mm_prefetch((const char *)(b + 576), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 640), _MM_HINT_T0);
+        const __m512 dv = x4_scales(b), mv = x4_scales(b + 8);
+        /* scales as s16 [sub-block * 4 + row], mins as s16 [row * 8 + sub-block] */
+        int16_t scl[32], mn[32];
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 8; j++) {
+                uint8_t sc, m;
+                hh_k4_scale_min(j, b + 16 + 12 * r, &sc, &m);
+                scl[j * 4 + r] = sc;
+                mn[r * 8 + j] = m;
+            }
+        const __m512i sall = _mm512_loadu_si512(scl), mins = _mm512_loadu_si512(mn);
+        /* lanes of row r (8 s16 each) pick scale j * 4 + r */
+        const __m512i rowsel = _mm512_set_epi64(0x0003000300030003LL, 0x0003000300030003LL,
+                                                0x0002000200020002LL, 0x0002000200020002LL,
+                                                0x0001000100010001LL, 0x0001000100010001LL, 0, 0);
+        __m512i sv[8];
+        for (int j = 0; j < 8; j++) {
+            const __m512i idx = _mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(4 * j)));
+            sv[j] = _mm512_permutexvar_epi16(idx, sall);
+        }
+        __m512i p[X4_TOK];
+        for (int t = 0; t < T; t++) p[t] = _mm512_setzero_si512();
+        for (int c = 0; c < 8; c++) {
+            const __m512i raw = _mm512_loadu_si512(b + 64 + 64 * c);
+            const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            const int k = c / 2, o = 64 * k + 16 * (c % 2);
+            for (int t = 0; t < T; t++) {
+                const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+                const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o)));
+                const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o + 32)));
+                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(lo, xl), sv[2 * k]);
+                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), sv[2 * k + 1]);
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+            /* sums of 32 activations per sub-block, broadcast to the 4 rows */
+            const __m256i s16 = _mm256_loadu_si256((const __m256i *)a->bsums);
+            const __m128i s32 = _mm256_cvtepi32_epi16(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+            const __m512i mm = _mm512_madd_epi16(mins, _mm512_broadcast_i32x4(s32));
+            const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(p[t]), dv,
+                                             _mm512_mul_ps(_mm512_cvtepi32_ps(mm), mv));
+            acc[t] = _mm512_fmadd_ps(v, _mm512_set1_ps(a->d), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        float l[16];
+        _mm512_storeu_ps(l, acc[t]);
+        float *o = y + (size_t)t * ys;
+        for (int r = 0; r < 4; r++)
+            o[r] = (l[4 * r] + l[4 * r + 1]) + (l[4 * r + 2] + l[4 * r + 3]);
+    }
+}
+
+static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    const int64_t nb = n / HH_QK_K;
+    for (int32_t t = 0; t < n_tok; t += X4_TOK) {
+        const int nt = n_tok - t < X4_TOK ? n_tok - t : X4_TOK;
+        const uint8_t *xt = (const uint8_t *)xq + (size_t)t * xs;
+        float *yt = y + (size_t)t * ys;
+        for (int64_t g = 0; g < n_grp; g++) {
+            const uint8_t *wg = (const uint8_t *)w + (size_t)g * grp_bytes;
+            switch (nt) {
+            case 4: x4k_tile(nb, wg, xt, xs, 4, yt + 4 * g, ys); break;
+            case 3: x4k_tile(nb, wg, xt, xs, 3, yt + 4 * g, ys); break;
+            case 2: x4k_tile(nb, wg, xt, xs, 2, yt + 4 * g, ys); break;
+            default: x4k_tile(nb, wg, xt, xs, 1, yt + 4 * g, ys); break;
+            }
+        }
+    }
+}
+
 void hh_qdot_x4_fill_avx512(hh_kernels_t *k)
 {
     k->quant_x4 = x4_quant;
     k->gemm_x4[HH_TYPE_Q4_0] = x4_gemm_q4_0;
     k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
+    k->gemm_x4[HH_TYPE_Q4_K] = x4_gemm_q4_K;
 }

@@ -14,18 +14,41 @@ bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
     if (w->x4 || w->data == NULL || w->type >= HH_TYPE_COUNT || kern->gemm_x4[w->type] == NULL ||
         kern->quant_x4 == NULL)
         return false;
-    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0)
+    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K)
         return false;
-    return w->n_out % HH_X4_ROWS == 0 && w->n_in % 32 == 0 && w->n_out > 0 &&
+    return w->n_out % HH_X4_ROWS == 0 && w->n_in % (w->type == HH_TYPE_Q4_K ? HH_QK_K : 32) == 0 && w->n_out > 0 &&
            w->nbytes >= (size_t)w->n_out * w->row_bytes;
 }
 
 /* Bytes of one x4 block position (4 rows' scales + values). */
-static size_t x4_blk(uint32_t type) { return type == HH_TYPE_Q8_0 ? 8 + 128 : 8 + 64; }
+static size_t x4_blk(uint32_t type)
+{
+    return type == HH_TYPE_Q8_0 ? 8 + 128 : type == HH_TYPE_Q4_K ? 4 * sizeof(hh_block_q4_K) : 8 + 64;
+}
+
+/* Q4_K: d x4, dmin x4, scales 12 x4, then chunk c of row r (its bytes
+ * 16c..16c+15) at 64 + 64c + 16r. */
+static void x4k_put(uint8_t *o, int r, const hh_block_q4_K *b)
+{
+    memcpy(o + 2 * r, &b->d, 2);
+    memcpy(o + 8 + 2 * r, &b->dmin, 2);
+    memcpy(o + 16 + 12 * r, b->scales, 12);
+    for (int c = 0; c < 8; c++)
+        memcpy(o + 64 + 64 * c + 16 * r, b->qs + 16 * c, 16);
+}
+
+static void x4k_get(const uint8_t *o, int r, hh_block_q4_K *b)
+{
+    memcpy(&b->d, o + 2 * r, 2);
+    memcpy(&b->dmin, o + 8 + 2 * r, 2);
+    memcpy(b->scales, o + 16 + 12 * r, 12);
+    for (int c = 0; c < 8; c++)
+        memcpy(b->qs + 16 * c, o + 64 + 64 * c + 16 * r, 16);
+}
 
 int hh_repack_x4(hh_mat_t *w)
 {
-    const int64_t nb = w->n_in / 32;
+    const int64_t nb = w->n_in / (w->type == HH_TYPE_Q4_K ? HH_QK_K : 32);
     const size_t grp = HH_X4_ROWS * w->row_bytes;
     uint8_t *tmp = malloc(grp);
     if (tmp == NULL)
@@ -40,7 +63,9 @@ int hh_repack_x4(hh_mat_t *w)
             uint8_t *o = dst + (size_t)i * blk;
             for (int r = 0; r < HH_X4_ROWS; r++) {
                 const uint8_t *row = tmp + (size_t)r * w->row_bytes;
-                if (q8) {
+                if (w->type == HH_TYPE_Q4_K) {
+                    x4k_put(o, r, (const hh_block_q4_K *)row + i);
+                } else if (q8) {
                     const hh_block_q8_0 *b = (const hh_block_q8_0 *)row + i;
                     memcpy(o + 2 * r, &b->d, 2);
                     for (int l = 0; l < 16; l++) {
@@ -65,6 +90,15 @@ void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
     const size_t grp = HH_X4_ROWS * w->row_bytes, blk = x4_blk(w->type);
     const int rr = (int)(r % HH_X4_ROWS);
     const uint8_t *g = (const uint8_t *)w->data + (size_t)(r / HH_X4_ROWS) * grp;
+    if (w->type == HH_TYPE_Q4_K) {
+        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[HH_TYPE_Q4_K];
+        for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
+            hh_block_q4_K b;
+            x4k_get(g + (size_t)i * blk, rr, &b);
+            deq(&b, out + i * HH_QK_K, HH_QK_K);
+        }
+        return;
+    }
     for (int64_t i = 0; i < w->n_in / 32; i++, out += 32) {
         const uint8_t *b = g + (size_t)i * blk;
         uint16_t h;
