@@ -296,3 +296,185 @@ TEST(answer_semantic_support)
     ASSERT_EQ_INT(calls, 4);   /* two passages, two claims */
     free(c);
 }
+
+/* ---- over HTTP: POST /api/ask and the chat extension -------------------- */
+
+#include "http/server.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* One request with Connection: close; returns the status and the body
+ * (malloc'd) or -1. Responses here are never chunked (fixed-size buffers). */
+static int http_post(int port, const char *path, const char *key, const char *body, char **out)
+{
+    *out = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n%s%s%s\r\n",
+                      path, strlen(body), key ? "Authorization: Bearer " : "", key ? key : "", key ? "\r\n" : "");
+    if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn ||
+        send(fd, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body)) {
+        close(fd);
+        return -1;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *raw = malloc(cap);
+    ssize_t n;
+    while (raw && (n = recv(fd, raw + len, cap - len - 1, 0)) > 0) {
+        len += (size_t)n;
+        if (len + 1 == cap) {
+            char *nr = realloc(raw, cap *= 2);
+            if (!nr)
+                break;
+            raw = nr;
+        }
+    }
+    close(fd);
+    if (!raw)
+        return -1;
+    raw[len] = '\0';
+    int status = -1;
+    char *sep = strstr(raw, "\r\n\r\n");
+    if (sep && sscanf(raw, "HTTP/1.%*d %d", &status) == 1)
+        *out = strdup(sep + 4);
+    free(raw);
+    return status;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1e9;
+}
+
+TEST(answer_http_ask_and_grounded_chat)
+{
+    char data[512], models[600], cmd[1400];
+    snprintf(data, sizeof data, "%s/answer_http", hh_test_tmpdir());
+    snprintf(models, sizeof models, "%s/models", data);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/'", models, hh_test_data_path("models/stories260K.gguf"),
+             models);
+    ASSERT_EQ_INT(system(cmd), 0);
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = data;
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 1;
+    hh_http_server_t *srv = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_http_start(&srv, &p, &err));
+    int port = hh_http_port(srv);
+    hh_store_t *st = hh_http_store(srv);
+    hh_store_user_t u;
+    char key[HH_KEY_LEN + 1];
+    const char *eng[] = { "ENG" }, *hr[] = { "HR" };
+    hh_store_collection_t ce, ch;
+    ASSERT_OK(hh_store_user_ensure(st, "bob", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, u.id, key, sizeof key, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "bob", "ENG", &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "eng", eng, 1, &ce, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "hr", hr, 1, &ch, &err));
+    const char *sha_e = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *sha_h = "2222222222222222222222222222222222222222222222222222222222222222";
+    hh_store_chunk_in_t c1 = { .text = P1, .heading_path = "Travel \xE2\x80\xBA Hotels", .page = 12 };
+    hh_store_chunk_in_t c2 = { .text = "HRSECRET hotels for managers are booked by HR directly at five stars." };
+    hh_store_doc_in_t d = { .collection_id = ce.id, .title = "Handbook", .source_path = "handbook.txt",
+                            .mime = "text/plain", .sha256 = sha_e, .size = 10, .chunks = &c1, .n_chunks = 1 };
+    int64_t doc_e = 0;
+    ASSERT_OK(hh_store_doc_replace(st, &d, &doc_e, NULL, &err));
+    d.collection_id = ch.id;
+    d.title = "HR hotels";
+    d.source_path = "hr.txt";
+    d.sha256 = sha_h;
+    d.chunks = &c2;
+    ASSERT_OK(hh_store_doc_replace(st, &d, NULL, NULL, &err));
+
+    /* extractive (no model) */
+    char *body = NULL;
+    ASSERT_EQ_INT(http_post(port, "/api/ask", key, "{\"question\":\"How are hotels booked?\"}", &body), 200);
+    cJSON *j = cJSON_Parse(body);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_TRUE(strstr(body, "HRSECRET") == NULL);
+    const cJSON *ans = cJSON_GetObjectItemCaseSensitive(j, "answer");
+    ASSERT_TRUE(cJSON_IsString(ans) && strstr(ans->valuestring, "travel office") && strstr(ans->valuestring, "[1]"));
+    ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "abstained")));
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "extractive")));
+    ASSERT_NEAR(jnum(j, "confidence"), 1.0, 1e-9);   /* R = 1 (top BM25 hit covers hotel + booke) */
+    const cJSON *src = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sources")), 1);
+    ASSERT_NEAR(jnum(src, "n"), 1, 0);
+    ASSERT_NEAR(jnum(src, "document_id"), (double)doc_e, 0);
+    ASSERT_NEAR(jnum(src, "page"), 12, 0);
+    ASSERT_STREQ(cJSON_GetObjectItemCaseSensitive(src, "title")->valuestring, "Handbook");
+    ASSERT_STREQ(cJSON_GetObjectItemCaseSensitive(src, "heading_path")->valuestring, "Travel \xE2\x80\xBA Hotels");
+    ASSERT_STREQ(cJSON_GetObjectItemCaseSensitive(src, "quote")->valuestring, P1);
+    const cJSON *cit = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "citations"), 0);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cit, "supported")));
+    cJSON_Delete(j);
+    free(body);
+
+    /* nothing readable matches: abstain */
+    ASSERT_EQ_INT(http_post(port, "/api/ask", key, "{\"question\":\"HRSECRET managers five stars\"}", &body), 200);
+    ASSERT_TRUE(strstr(body, "HRSECRET") == NULL);
+    j = cJSON_Parse(body);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "abstained")));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sources")), 0);
+    cJSON_Delete(j);
+    free(body);
+
+    /* errors: another department's collection, bad body, no key */
+    ASSERT_EQ_INT(http_post(port, "/api/ask", key, "{\"question\":\"hotels\",\"collections\":[\"hr\"]}", &body), 404);
+    free(body);
+    ASSERT_EQ_INT(http_post(port, "/api/ask", key, "{\"question\":\"hotels\",\"k\":0}", &body), 400);
+    free(body);
+    ASSERT_EQ_INT(http_post(port, "/api/ask", key, "{\"collections\":[]}", &body), 400);
+    free(body);
+    ASSERT_EQ_INT(http_post(port, "/api/ask", NULL, "{\"question\":\"hotels\"}", &body), 401);
+    free(body);
+
+    /* the chat extension with a (tiny, random-story) model: OpenAI shape +
+     * hoheit object; the model's text is checked like any answer */
+    const char *chat = "{\"model\":\"stories260K\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":"
+                       "\"How are hotels booked?\"}],\"hoheit\":{\"collections\":[\"eng\"]}}";
+    ASSERT_EQ_INT(http_post(port, "/v1/chat/completions", key, chat, &body), 200);
+    ASSERT_TRUE(strstr(body, "HRSECRET") == NULL);
+    j = cJSON_Parse(body);
+    ASSERT_STREQ(cJSON_GetObjectItemCaseSensitive(j, "object")->valuestring, "chat.completion");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j,
+                                                                                               "choices"), 0),
+                                                        "message");
+    ASSERT_TRUE(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "content")));
+    const cJSON *hj = cJSON_GetObjectItemCaseSensitive(j, "hoheit");
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(hj, "sources")), 1);
+    double conf = jnum(hj, "confidence"), tp = jnum(cJSON_GetObjectItemCaseSensitive(hj, "scores"), "token_prob");
+    ASSERT_TRUE(conf >= 0 && conf <= 1);
+    ASSERT_TRUE(tp > 0 && tp <= 1);   /* logprobs came back from the engine */
+    ASSERT_TRUE(jnum(cJSON_GetObjectItemCaseSensitive(j, "usage"), "completion_tokens") >= 1);
+    cJSON_Delete(j);
+    free(body);
+    /* streamed: one content chunk, a finish chunk with hoheit, [DONE] */
+    const char *chat_s = "{\"model\":\"stories260K\",\"stream\":true,\"max_tokens\":8,\"messages\":[{\"role\":\"user\","
+                         "\"content\":\"hotels booked\"}],\"hoheit\":{}}";
+    ASSERT_EQ_INT(http_post(port, "/v1/chat/completions", key, chat_s, &body), 200);
+    ASSERT_TRUE(strstr(body, "\"hoheit\":{") != NULL);
+    ASSERT_TRUE(strstr(body, "data: [DONE]\n\n") != NULL);
+    ASSERT_TRUE(strstr(body, "HRSECRET") == NULL);
+    free(body);
+    hh_http_stop(srv);
+}
