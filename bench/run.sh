@@ -124,4 +124,13 @@ cc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/bench_kb.c "$KB_BUILD/libhoheit.a" \
 echo "bench: retrieval latency (bench_kb, 100k x 384)" >&2
 "$KB_BUILD/bench_kb" -n "${KB_CHUNKS:-100000}" -d 384 >> $OUT
 # --- end retrieval latency ----------------------------------------------------
+# --- retrieval quality (tests/kb/queries.jsonl, owner: kb retrieve) ---------
+# The labeled query set (40 queries, en + de) over the man-page corpus of
+# tests/kb/retrieval_corpus.sh: recall@5 and MRR, printed by the test.
+KB_EVAL=$("$KB_BUILD/hoheit-tests" retrieve_eval_queries | sed -n 's/^ *retrieval eval //p')
+{ echo; echo "## Retrieval quality"; echo
+  echo "Labeled query set \`tests/kb/queries.jsonl\` (20 English + 20 German questions, each with the document and passage that answers it) over 52 Debian manual pages rendered to text by \`tests/kb/retrieval_corpus.sh\` (coreutils & co. in English, manpages-de in German), default chunking, BM25 through FTS5 with the access filter in the query. A query counts for recall@5 when a chunk of the right document holding the passage is among the first 5; MRR over the first 10."; echo
+  echo "    $KB_EVAL"; echo
+  echo "Dense and hybrid rows need a trained embedding model (the test data only has a random-weight bert); \`hh_kb_retrieve_mode\` computes them when one is installed."; } >> $OUT
+# --- end retrieval quality -----------------------------------------------------
 echo "bench: wrote $OUT" >&2
