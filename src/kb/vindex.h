@@ -135,7 +135,8 @@ int hh_vindex_search_ex(hh_vindex_t *ix, const float *q, int k, const hh_vindex_
 
 /* Writes the index to path (atomically: path.tmp, fsync, rename) with the
  * caller's tag. Returns 0 or HH_EIO / HH_ENOMEM with details in err. Takes
- * the reader lock (searches continue meanwhile). */
+ * the reader lock (searches continue meanwhile). Saves to one path must not
+ * run concurrently (they share path.tmp). */
 int hh_vindex_save(hh_vindex_t *ix, const char *path, uint64_t tag, hh_err_t *err);
 
 /* Reads an index written by hh_vindex_save. params may be NULL: the graph
