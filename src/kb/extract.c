@@ -464,8 +464,23 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
         rc = hh_x_markdown(&b, data, len, err);
     else
         rc = hh_x_text(&b, data, len, err);
-    if (rc != 0)
+    if (rc != 0) {
+        /* name the file in the extractor's message */
+        if (err != NULL && strncmp(err->msg, shown, strlen(shown)) != 0) {
+            char msg[sizeof err->msg];
+            size_t cap = sizeof msg - 1, sl = strlen(shown), ml = strnlen(err->msg, cap);
+            if (sl > cap / 2)
+                sl = cap / 2;
+            if (ml > cap - sl - 2)
+                ml = cap - sl - 2;
+            memcpy(msg, shown, sl);
+            memcpy(msg + sl, ": ", 2);
+            memcpy(msg + sl + 2, err->msg, ml);
+            msg[sl + 2 + ml] = '\0';
+            memcpy(err->msg, msg, sizeof msg);
+        }
         goto fail;
+    }
     /* title fallback: first heading, then the file name */
     for (size_t i = 0; i < out->n_blocks && out->title == NULL; i++)
         if (out->blocks[i].kind == HH_BLOCK_HEADING &&
@@ -865,6 +880,12 @@ static int run_sandboxed(const uint8_t *data, size_t len, const char *path, cons
         if (sig == SIGXCPU || sig == SIGKILL)
             rc = hh_err_set(err, HH_ERANGE, -1, "%s: killed: CPU time limit of %u s exceeded (signal %d)",
                             shown, lim->cpu_seconds, sig);
+        else if (sig == SIGABRT)
+            /* glib (and ASan) abort when an allocation fails: in the child
+             * that is almost always RLIMIT_AS */
+            rc = hh_err_set(err, HH_ERANGE, -1, "%s: killed: extractor aborted (signal %d), "
+                            "most likely at the memory limit of %llu bytes",
+                            shown, sig, (unsigned long long)lim->mem_bytes);
         else if (sig == SIGXFSZ)
             rc = hh_err_set(err, HH_ERANGE, -1, "%s: killed: the extractor tried to write a file", shown);
         else
