@@ -50,7 +50,7 @@ BIN   := $(BUILD)/hoheit
 TESTS := $(BUILD)/hoheit-tests
 LIBA  := $(BUILD)/libhoheit.a
 
-.PHONY: all test test-node check sanitize fuzz bench deps clean serve
+.PHONY: all test test-node test-crash check sanitize fuzz bench deps clean serve
 all: $(BIN) $(TESTS)
 
 deps:
@@ -88,6 +88,12 @@ test: deps
 # The official OpenAI npm client against a running `hoheit serve` (stories260K).
 test-node: $(BIN)
 	@bash tests/node/run.sh $(abspath $(BIN))
+
+# Knowledge base: kill -9 during `hoheit ingest`, 50 times, consistency
+# checked after each (tests/kb/crash.sh; ~35 s plus a one-time corpus build).
+CRASH_KILLS ?= 50
+test-crash: $(BIN)
+	bash tests/kb/crash.sh $(abspath $(BIN)) $(CRASH_KILLS) build/kb-corpus
 
 check: test
 

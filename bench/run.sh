@@ -133,4 +133,19 @@ KB_EVAL=$("$KB_BUILD/hoheit-tests" retrieve_eval_queries | sed -n 's/^ *retrieva
   echo "    $KB_EVAL"; echo
   echo "Dense and hybrid rows need a trained embedding model (the test data only has a random-weight bert); \`hh_kb_retrieve_mode\` computes them when one is installed."; } >> $OUT
 # --- end retrieval quality -----------------------------------------------------
+# --- ingest throughput (tests/kb/build_corpus.sh, owner: kb ingest) --------
+# The Debian-documentation corpus (HTML, man pages as text/Markdown/PDF,
+# DOCX, ODT, e-mail; built once into build/kb-corpus), ingested into a fresh
+# data directory without an embedding model: extraction in the sandbox,
+# chunking, FTS5, one fsync'd transaction per document.
+bash tests/kb/build_corpus.sh build/kb-corpus >&2
+KB_ING=$(mktemp -d /tmp/hoheit-bench-ingest.XXXXXX)
+"$HOHEIT" collections create corpus --departments Docs --data "$KB_ING" >/dev/null
+echo "bench: ingest throughput (build/kb-corpus)" >&2
+KB_ING_LINE=$("$HOHEIT" ingest build/kb-corpus --collection corpus --data "$KB_ING" --quiet 2>/dev/null | tail -1)
+rm -rf "$KB_ING"
+{ echo; echo "## Ingest throughput"; echo
+  echo "\`hoheit ingest build/kb-corpus\` ($(find build/kb-corpus -type f ! -name .done | wc -l) files from \`tests/kb/build_corpus.sh\`: Debian Reference HTML en/de, man pages as text, Markdown, PDF (groff), DOCX and ODT (pandoc), e-mails with attachments; the \`small/\` copies count as unchanged), no embedding model, one sandboxed extraction process per file, synchronous=FULL:"; echo
+  echo "    $KB_ING_LINE"; } >> $OUT
+# --- end ingest throughput ----------------------------------------------------
 echo "bench: wrote $OUT" >&2

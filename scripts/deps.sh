@@ -17,6 +17,8 @@ PKGS=(
   libsqlite3-dev                            # store: users, keys (later documents, audit)
   libsodium-dev                             # API key hashes, random keys
   wrk                                       # HTTP load benchmark
+  debian-reference-en debian-reference-de   # KB test corpus: HTML (tests/kb/build_corpus.sh)
+  groff pandoc                              # KB corpus: man pages to PDF (groff), DOCX/ODT (pandoc)
   poppler-utils libxml2-dev libzip-dev      # kb extract: pdftotext, HTML/DOCX/ODT XML, zip
   libgmime-3.0-dev groff                    # kb extract: e-mail (MIME); groff for test PDFs
 )
