@@ -162,3 +162,56 @@ TEST(ingest_folder_skip_replace_delete)
     ASSERT_EQ_INT(t.files, 0);
     hh_store_close(s);
 }
+
+TEST(ingest_with_embedder_stores_vectors)
+{
+    const char *model = hh_test_data_path("reference/bert-q8_0.gguf");
+    if (access(model, R_OK) != 0) {
+        hh_test_fail(__FILE__, __LINE__, "missing test model %s", model);
+        return;
+    }
+    char root[512], docs[600], data[600];
+    snprintf(root, sizeof root, "%s/ingest-embed", hh_test_tmpdir());
+    snprintf(docs, sizeof docs, "%s/docs", root);
+    snprintf(data, sizeof data, "%s/data", root);
+    mkdir(root, 0700);
+    mkdir(docs, 0700);
+    write_file(docs, "policy.md",
+               "# Policy\n\nEmployees book hotels through the travel desk. Receipts are kept for ten years.\n\n"
+               "## Cars\n\nRental cars need approval from the department head before the trip starts.\n");
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&s, data, &err));
+    ASSERT_OK(hh_store_collection_ensure(s, "pol", NULL, 0, NULL, &err));
+    hh_ingest_embedder_t *e = NULL;
+    ASSERT_OK(hh_ingest_embedder_open(&e, model, 1, &err));
+    hh_ingest_params_t p = hh_ingest_default_params();
+    p.embedder = e;
+    const char *paths[] = { docs };
+    hh_ingest_totals_t t;
+    ASSERT_OK(hh_ingest_paths(s, paths, 1, "pol", 0, &p, NULL, NULL, &t, &err));
+    ASSERT_EQ_INT(t.added, 1);
+    ASSERT_EQ_INT(t.chunks, 2);   /* one per heading section */
+    ASSERT_EQ_INT(q_int(s, "SELECT COUNT(*) FROM chunk_vectors"), 2);
+    ASSERT_EQ_INT(q_int(s, "SELECT MIN(dim) FROM chunk_vectors"), hh_ingest_embedder_dim(e));
+    ASSERT_EQ_INT(q_int(s, "SELECT COUNT(*) FROM chunk_vectors WHERE model = 'bert-q8_0.gguf'"), 2);
+    /* Stored vectors are the embedder's L2-normalized output. */
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ_INT(sqlite3_prepare_v2(s->db, "SELECT vec FROM chunk_vectors", -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const float *v = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0) / 4;
+        double ss = 0;
+        for (int i = 0; i < n; i++)
+            ss += (double)v[i] * v[i];
+        if (fabs(ss - 1.0) > 1e-3) {
+            hh_test_fail(__FILE__, __LINE__, "vector norm^2: expected 1, got %g", ss);
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    /* Token counts are WordPiece counts: more than the word estimate's floor. */
+    ASSERT_GE(q_int(s, "SELECT MIN(n_tokens) FROM chunks"), 10);
+    hh_ingest_embedder_free(e);
+    hh_store_close(s);
+}
