@@ -274,7 +274,11 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     char id[48];
     make_chat_id(id, sizeof id);
     double created = (double)time(NULL);
-    const char *text = o.ans.text ? o.ans.text : "";
+    char *text = strdup(o.ans.text ? o.ans.text : "");   /* o is freed below */
+    if (!text) {
+        ask_out_free(&o);
+        return MHD_NO;
+    }
     cJSON *hj = cJSON_CreateObject();
     add_grounding(hj, &o);
     cJSON *usage = cJSON_CreateObject();
@@ -301,6 +305,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
         cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
         cJSON_AddItemToObject(j, "usage", usage);
         cJSON_AddItemToObject(j, "hoheit", hj);
+        free(text);
         return ht_send_json(c, cs, 200, j);
     }
     /* Stream: the answer is checked as a whole before it is sent, so it
@@ -310,6 +315,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);
     if (!f) {
+        free(text);
         cJSON_Delete(hj);
         cJSON_Delete(usage);
         return MHD_NO;
@@ -347,6 +353,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
             fprintf(f, "data: %s\n\n", js);
         cJSON_free(js);
     }
+    free(text);
     fputs("data: [DONE]\n\n", f);
     if (fclose(f) != 0 || !body) {
         free(body);
