@@ -571,6 +571,8 @@ TEST(extract_detect_by_content)
     ASSERT_STREQ(hh_extract_detect("# Head\n\ntext", 12, "a.txt"), "text/plain");
     ASSERT_STREQ(hh_extract_detect("plain words", 11, "a.md"), "text/markdown");
     ASSERT_STREQ(hh_extract_detect("plain words", 11, NULL), "text/plain");
+    ASSERT_STREQ(hh_extract_detect("Hi <b>there</b>", 15, "a.htm"), "text/html");
+    ASSERT_STREQ(hh_extract_detect("Hi <b>there</b>", 15, "a.txt"), "text/plain");
     ASSERT_TRUE(hh_extract_detect("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "img.txt") == NULL);
     ASSERT_TRUE(hh_extract_detect("", 0, "a.txt") == NULL);
     ASSERT_TRUE(hh_extract_detect("PK\x03\x04garbage", 11, "a.docx") == NULL);

@@ -382,9 +382,11 @@ const char *hh_extract_detect(const void *data, size_t len, const char *name_hin
         return NULL;
     if (looks_like_mail(p, len))
         return HH_MIME_EML;
-    if (looks_like_html(p, len))
-        return HH_MIME_HTML;
     const char *ext = name_ext(name_hint);
+    if (looks_like_html(p, len) ||
+        ((strcasecmp(ext, "html") == 0 || strcasecmp(ext, "htm") == 0 || strcasecmp(ext, "xhtml") == 0) &&
+         memchr(p, '<', len) != NULL))
+        return HH_MIME_HTML;
     if (strcasecmp(ext, "md") == 0 || strcasecmp(ext, "markdown") == 0 ||
         strcasecmp(ext, "mdown") == 0 || strcasecmp(ext, "mkd") == 0)
         return HH_MIME_MD;
@@ -490,8 +492,11 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
         goto oom;
     if ((out->mime = strdup(mime)) == NULL)
         goto oom;
-    if (name != NULL && depth > 0 && (out->name = strdup(name)) == NULL)
-        goto oom;
+    if (name != NULL && depth > 0) {
+        size_t nl;
+        if ((out->name = hh_x_clean(name, strlen(name), true, &nl)) == NULL)
+            goto oom;
+    }
     return 0;
 oom:
     rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");

@@ -107,7 +107,8 @@ static int attach_message(hh_xb_t *b, GMimeMessagePart *mp, uint32_t depth, hh_e
     if (rc == 0 && (child.mime = strdup(HH_MIME_EML)) == NULL)
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     const char *fn = g_mime_object_get_content_disposition_parameter(GMIME_OBJECT(mp), "filename");
-    if (rc == 0 && fn != NULL && (child.name = strdup(fn)) == NULL)
+    size_t nl;
+    if (rc == 0 && fn != NULL && (child.name = hh_x_clean(fn, strlen(fn), true, &nl)) == NULL)
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     if (rc != 0) {
         hh_doc_clear(&child);
