@@ -97,6 +97,27 @@ static const char *const g_migrations[] = {
     "  dim INTEGER NOT NULL CHECK (dim > 0),"
     "  vec BLOB NOT NULL CHECK (length(vec) = 4 * dim),"
     "  PRIMARY KEY (chunk_id, model));",
+    /* 3: audit log (src/govern/audit.h: hash chain, signed checkpoints,
+     * retention anchor, the signing public key) */
+    "CREATE TABLE audit_log ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  record BLOB NOT NULL,"
+    "  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+    "  hash BLOB NOT NULL CHECK (length(hash) = 32));"
+    "CREATE TABLE audit_checkpoints ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+    "  sig BLOB NOT NULL CHECK (length(sig) = 64),"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE audit_anchor ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  seq INTEGER NOT NULL,"
+    "  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+    "  sig BLOB NOT NULL CHECK (length(sig) = 64),"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE audit_meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value BLOB NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
