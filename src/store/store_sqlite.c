@@ -118,6 +118,33 @@ static const char *const g_migrations[] = {
     "CREATE TABLE audit_meta ("
     "  key TEXT PRIMARY KEY,"
     "  value BLOB NOT NULL);",
+    /* 4: use-case register (src/govern/register.h): use cases (doc = the
+     * validated JSON), their change history (kept after a delete), default
+     * use cases per key and per user, and model file hashes cached by
+     * size + mtime for system cards */
+    "CREATE TABLE usecases ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  slug TEXT NOT NULL UNIQUE,"
+    "  risk_class TEXT NOT NULL CHECK (risk_class IN ('prohibited','high','limited','minimal')),"
+    "  doc TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE usecase_history ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  usecase_id INTEGER NOT NULL,"
+    "  slug TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL CHECK (action IN ('create','update','delete')),"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX usecase_history_uc ON usecase_history(usecase_id);"
+    "ALTER TABLE api_keys ADD COLUMN default_use_case TEXT;"
+    "ALTER TABLE users ADD COLUMN default_use_case TEXT;"
+    "CREATE TABLE model_hashes ("
+    "  path TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64));",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
