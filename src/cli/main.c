@@ -26,6 +26,7 @@ static const struct subcommand g_cmds[] = {
     { "ingest",   hh_cmd_ingest,   "ingest PATH... --collection NAME [--embed-model GGUF] [--data DIR]  files/folders into the knowledge base" },
     { "collections", hh_cmd_collections, "collections create NAME [--departments A,B] | list | docs NAME | delete NAME  knowledge-base collections" },
     { "departments", hh_cmd_departments, "departments add-user|remove-user USER DEPT  who may read which collections" },
+    { "pii",      hh_cmd_pii,      "pii redact [--kinds K,K] [--names F] [--key F] [FILE|-] | eval LABELED.jsonl  personal data" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
