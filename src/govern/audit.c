@@ -1,0 +1,1167 @@
+/* audit.c - the audit log of audit.h: canonical records, the BLAKE2b hash
+ * chain in SQLite, Ed25519 checkpoints / head / anchor, the signing key in
+ * the data directory, export as JSONL and the streaming verifier. */
+#include "govern/audit.h"
+
+#include "store/store_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HASH_LEN HH_AUDIT_HASH_LEN
+#define SIG_LEN  HH_AUDIT_SIG_LEN
+#define PK_LEN   HH_AUDIT_PK_LEN
+#define SK_LEN   64
+#define MSG_LEN  (8 + 8 + 32)
+/* 2^53: seq and times must stay exact in a JSON number */
+#define MAX_JSON_INT 9007199254740992LL
+
+static const char TAG_CKPT[8]   = { 'H', 'H', 'A', 'U', 'D', 'C', 'P', '1' };
+static const char TAG_HEAD[8]   = { 'H', 'H', 'A', 'U', 'D', 'H', 'D', '1' };
+static const char TAG_ANCHOR[8] = { 'H', 'H', 'A', 'U', 'D', 'A', 'N', '1' };
+
+hh_audit_params_t hh_audit_default_params(void)
+{
+    hh_audit_params_t p = { .checkpoint_every = HH_AUDIT_DEFAULT_CHECKPOINT_EVERY };
+    return p;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Strict: exactly 2n lowercase hex digits, so no edit of the text can
+ * decode to the same bytes. */
+static bool from_hex(const char *s, unsigned char *out, size_t n)
+{
+    if (!s || strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return true;
+}
+
+static void sig_msg(unsigned char msg[MSG_LEN], const char tag[8], int64_t seq, const unsigned char h[32])
+{
+    memcpy(msg, tag, 8);
+    uint64_t u = (uint64_t)seq;
+    for (int i = 0; i < 8; i++)
+        msg[8 + i] = (unsigned char)(u >> (56 - 8 * i));
+    memcpy(msg + 16, h, 32);
+}
+
+static void sign(const unsigned char sk[SK_LEN], const char tag[8], int64_t seq, const unsigned char h[32],
+                 unsigned char sig[SIG_LEN])
+{
+    unsigned char msg[MSG_LEN];
+    sig_msg(msg, tag, seq, h);
+    crypto_sign_detached(sig, NULL, msg, MSG_LEN, sk);
+}
+
+static bool sig_ok(const unsigned char pk[PK_LEN], const char tag[8], int64_t seq, const unsigned char h[32],
+                   const unsigned char sig[SIG_LEN])
+{
+    unsigned char msg[MSG_LEN];
+    sig_msg(msg, tag, seq, h);
+    return crypto_sign_verify_detached(sig, msg, MSG_LEN, pk) == 0;
+}
+
+static void chain_hash(const unsigned char prev[HASH_LEN], const char *rec, size_t len, unsigned char out[HASH_LEN])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, HASH_LEN);
+    crypto_generichash_update(&st, prev, HASH_LEN);
+    crypto_generichash_update(&st, (const unsigned char *)rec, len);
+    crypto_generichash_final(&st, out, HASH_LEN);
+}
+
+/* ---- the signing key --------------------------------------------------- */
+
+static int key_path(hh_store_t *s, const char *name, char *buf, size_t cap, hh_err_t *err)
+{
+    if (snprintf(buf, cap, "%s/%s", hh_store_data_dir(s), name) >= (int)cap)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: data directory path too long");
+    return 0;
+}
+
+static int write_file_atomic(const char *path, const void *data, size_t n, bool exclusive, hh_err_t *err)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%08x", path, (long)getpid(), randombytes_random()) >= (int)sizeof tmp)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: path too long");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hh_err_set(err, HH_EIO, -1, "audit: cannot create %s: %s", tmp, strerror(errno));
+    bool ok = write(fd, data, n) == (ssize_t)n && fsync(fd) == 0;
+    close(fd);
+    if (!ok) {
+        unlink(tmp);
+        return hh_err_set(err, HH_EIO, -1, "audit: cannot write %s", tmp);
+    }
+    /* link() fails on an existing name: of two creators racing, one wins
+     * and the other reads the winner's key. */
+    int rc = exclusive ? link(tmp, path) : rename(tmp, path);
+    int e = errno;
+    if (exclusive)
+        unlink(tmp);
+    if (rc != 0 && !(exclusive && e == EEXIST))
+        return hh_err_set(err, HH_EIO, -1, "audit: cannot install %s: %s", path, strerror(e));
+    return 0;
+}
+
+/* Reads DATA/audit.key, creating it (and audit.pub) on first use. */
+static int load_key(hh_store_t *s, unsigned char sk[SK_LEN], hh_err_t *err)
+{
+    char path[4096];
+    int rc = key_path(s, "audit.key", path, sizeof path, err);
+    if (rc)
+        return rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t r = read(fd, sk, SK_LEN);
+            close(fd);
+            if (r != SK_LEN)
+                return hh_err_set(err, HH_EFORMAT, -1, "audit: %s is not %d bytes", path, SK_LEN);
+            return 0;
+        }
+        if (errno != ENOENT)
+            return hh_err_set(err, HH_EIO, -1, "audit: cannot read %s: %s", path, strerror(errno));
+        unsigned char pk[PK_LEN], nsk[SK_LEN];
+        crypto_sign_keypair(pk, nsk);
+        rc = write_file_atomic(path, nsk, SK_LEN, true, err);
+        sodium_memzero(nsk, sizeof nsk);
+        if (rc)
+            return rc;
+        /* audit.pub follows the installed key (ours or a racer's) */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, sk, SK_LEN) != SK_LEN) {
+            if (fd >= 0)
+                close(fd);
+            return hh_err_set(err, HH_EIO, -1, "audit: cannot read back %s", path);
+        }
+        close(fd);
+        char hex[2 * PK_LEN + 2];
+        to_hex(sk + 32, PK_LEN, hex);   /* libsodium's secret key ends with the public key */
+        hex[2 * PK_LEN] = '\n';
+        char ppath[4096];
+        if ((rc = key_path(s, "audit.pub", ppath, sizeof ppath, err)))
+            return rc;
+        return write_file_atomic(ppath, hex, 2 * PK_LEN + 1, false, err);
+    }
+    return hh_err_set(err, HH_EIO, -1, "audit: cannot create %s", path);
+}
+
+/* ---- SQL helpers (caller holds s->mu) ----------------------------------- */
+
+static int exec(hh_store_t *s, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, sql);
+    return 0;
+}
+
+static int prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, "audit: prepare");
+    return 0;
+}
+
+static bool col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n)
+{
+    if (sqlite3_column_bytes(st, i) != n)
+        return false;
+    const void *p = sqlite3_column_blob(st, i);
+    if (!p)
+        return false;
+    memcpy(out, p, (size_t)n);
+    return true;
+}
+
+/* The last record's seq and hash; seq 0 (and zero hash) when empty. */
+static int last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st, err);
+    if (rc)
+        return rc;
+    *seq = 0;
+    memset(hash, 0, HASH_LEN);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        col_blob(st, 1, hash, HASH_LEN);
+    }
+    sqlite3_finalize(st);
+    return (r == SQLITE_ROW || r == SQLITE_DONE) ? 0 : hh_store_db_fail(s, err, "audit: last record");
+}
+
+static int meta_put(hh_store_t *s, const char *key, const void *v, int n, bool replace, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, replace ? "INSERT OR REPLACE INTO audit_meta (key, value) VALUES (?, ?)"
+                             : "INSERT OR IGNORE INTO audit_meta (key, value) VALUES (?, ?)", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, v, n, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, "audit: meta");
+}
+
+/* Copies a meta value of exactly n bytes; *found false when absent. */
+static int meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "SELECT value FROM audit_meta WHERE key = ?", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    *found = false;
+    rc = 0;
+    if (r == SQLITE_ROW) {
+        if (!col_blob(st, 0, v, n))
+            rc = hh_err_set(err, HH_EFORMAT, -1, "audit: meta value %s has the wrong size", key);
+        *found = rc == 0;
+    } else if (r != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "audit: meta");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int insert_checkpoint(hh_store_t *s, const unsigned char sk[SK_LEN], int64_t seq,
+                             const unsigned char hash[HASH_LEN], hh_err_t *err)
+{
+    unsigned char sig[SIG_LEN];
+    sign(sk, TAG_CKPT, seq, hash, sig);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, sig, created_at) VALUES (?, ?, ?, ?)",
+                  &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_blob(st, 2, hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, sig, SIG_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now_ms());
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, "audit: checkpoint");
+}
+
+/* head = seq (8, big-endian) || hash (32) || sig (64) */
+#define HEAD_LEN (8 + HASH_LEN + SIG_LEN)
+
+static int put_head(hh_store_t *s, const unsigned char sk[SK_LEN], int64_t seq, const unsigned char hash[HASH_LEN],
+                    hh_err_t *err)
+{
+    unsigned char head[HEAD_LEN];
+    for (int i = 0; i < 8; i++)
+        head[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+    memcpy(head + 8, hash, HASH_LEN);
+    sign(sk, TAG_HEAD, seq, hash, head + 8 + HASH_LEN);
+    return meta_put(s, "head", head, HEAD_LEN, true, err);
+}
+
+static int64_t be64(const unsigned char *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | p[i];
+    return (int64_t)u;
+}
+
+/* ---- canonical records ---------------------------------------------------- */
+
+static int cmp_items(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return strcmp(x->string, y->string);
+}
+
+/* Relinks an object's members in byte order of their keys. */
+static bool sort_object(cJSON *o)
+{
+    size_t n = 0;
+    for (cJSON *c = o->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return true;
+    cJSON **v = malloc(n * sizeof *v);
+    if (!v)
+        return false;
+    size_t i = 0;
+    for (cJSON *c = o->child; c; c = c->next)
+        v[i++] = c;
+    qsort(v, n, sizeof *v, cmp_items);
+    for (i = 0; i < n; i++) {
+        v[i]->prev = i ? v[i - 1] : v[n - 1];   /* cJSON: child->prev is the last item */
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+    }
+    o->child = v[0];
+    free(v);
+    return true;
+}
+
+static cJSON *str_or_null(const char *s)
+{
+    return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *int_raw(int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return cJSON_CreateRaw(buf);
+}
+
+static cJSON *sha_or_null(const char *text)
+{
+    if (!text)
+        return cJSON_CreateNull();
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    to_hex(h, sizeof h, hex);
+    return cJSON_CreateString(hex);
+}
+
+char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms, const char *model_sha256_hex,
+                         hh_err_t *err)
+{
+    if (!e || !e->kind || (e->n_chunks && !e->chunk_ids))
+        return hh_err_set(err, HH_EINVAL, -1, "audit: an entry needs a kind"), NULL;
+    if (seq < 1 || seq >= MAX_JSON_INT || time_ms < 0 || time_ms >= MAX_JSON_INT)
+        return hh_err_set(err, HH_ERANGE, -1, "audit: seq or time out of range"), NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *chunks = cJSON_CreateArray();
+    bool ok = o && chunks;
+    for (size_t i = 0; ok && i < e->n_chunks; i++) {
+        cJSON *c = int_raw(e->chunk_ids[i]);
+        ok = c && cJSON_AddItemToArray(chunks, c);
+    }
+    cJSON *conf;
+    if (e->has_confidence && isfinite(e->confidence)) {
+        double c = e->confidence < 0 ? 0 : e->confidence > 1 ? 1 : e->confidence;
+        char buf[16];
+        snprintf(buf, sizeof buf, "%.4f", c);
+        conf = cJSON_CreateRaw(buf);
+    } else {
+        conf = cJSON_CreateNull();
+    }
+    if (ok) {
+        ok = cJSON_AddItemToObject(o, "chunks", chunks);
+        chunks = NULL;
+    }
+    ok = ok && conf && cJSON_AddItemToObject(o, "confidence", conf);
+    if (!ok)
+        cJSON_Delete(conf);
+    ok = ok && cJSON_AddItemToObject(o, "decision", str_or_null(e->decision));
+    ok = ok && cJSON_AddItemToObject(o, "detail", str_or_null(e->detail));
+    ok = ok && cJSON_AddItemToObject(o, "kind", cJSON_CreateString(e->kind));
+    ok = ok && cJSON_AddItemToObject(o, "model", str_or_null(e->model));
+    ok = ok && cJSON_AddItemToObject(o, "model_sha256", str_or_null(model_sha256_hex));
+    ok = ok && cJSON_AddItemToObject(o, "output", str_or_null(e->hash_only ? NULL : e->output));
+    ok = ok && cJSON_AddItemToObject(o, "output_sha256", sha_or_null(e->output));
+    ok = ok && cJSON_AddItemToObject(o, "prompt", str_or_null(e->hash_only ? NULL : e->prompt));
+    ok = ok && cJSON_AddItemToObject(o, "prompt_sha256", sha_or_null(e->prompt));
+    ok = ok && cJSON_AddItemToObject(o, "seq", int_raw(seq));
+    ok = ok && cJSON_AddItemToObject(o, "text", cJSON_CreateString(e->hash_only ? "hash" : "full"));
+    ok = ok && cJSON_AddItemToObject(o, "time_ms", int_raw(time_ms));
+    ok = ok && cJSON_AddItemToObject(o, "use_case", str_or_null(e->use_case));
+    ok = ok && cJSON_AddItemToObject(o, "user", str_or_null(e->user));
+    ok = ok && sort_object(o);
+    char *out = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(chunks);
+    cJSON_Delete(o);
+    if (!out)
+        hh_err_set(err, HH_ENOMEM, -1, "audit: out of memory");
+    return out;
+}
+
+/* ---- model file hashes ------------------------------------------------------ */
+
+int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_err_t *err)
+{
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0)
+        return hh_err_set(err, HH_ENOENT, -1, "audit: cannot stat %s", path ? path : "(null)");
+    char key[4200];
+    if (snprintf(key, sizeof key, "sha256:%s:%lld:%lld.%09ld", path, (long long)sb.st_size,
+                 (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec) >= (int)sizeof key)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: path too long");
+    unsigned char h[32];
+    bool found = false;
+    pthread_mutex_lock(&s->mu);
+    int rc = meta_get(s, key, h, 32, &found, err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        return rc;
+    if (!found) {
+        /* hashed outside the lock: a model can take seconds */
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return hh_err_set(err, HH_EIO, -1, "audit: cannot open %s: %s", path, strerror(errno));
+        crypto_hash_sha256_state st;
+        crypto_hash_sha256_init(&st);
+        unsigned char *buf = malloc(1 << 20);
+        ssize_t r = -1;
+        if (buf) {
+            while ((r = read(fd, buf, 1 << 20)) > 0)
+                crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
+        }
+        free(buf);
+        close(fd);
+        if (r != 0)
+            return hh_err_set(err, buf ? HH_EIO : HH_ENOMEM, -1, "audit: cannot read %s", path);
+        crypto_hash_sha256_final(&st, h);
+        pthread_mutex_lock(&s->mu);
+        rc = meta_put(s, key, h, 32, true, err);
+        pthread_mutex_unlock(&s->mu);
+        if (rc)
+            return rc;
+    }
+    to_hex(h, 32, out_hex);
+    return 0;
+}
+
+/* ---- append ------------------------------------------------------------------ */
+
+int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_entry_t *entries, size_t n,
+                          int64_t *first_seq_out, hh_err_t *err)
+{
+    hh_audit_params_t dp = hh_audit_default_params();
+    if (!p)
+        p = &dp;
+    if (!s || (n && !entries) || p->checkpoint_every < 1)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: bad append arguments");
+    for (size_t i = 0; i < n; i++)
+        if (!entries[i].kind)
+            return hh_err_set(err, HH_EINVAL, -1, "audit: an entry needs a kind");
+    if (n == 0)
+        return 0;
+    /* model hashes outside the lock (the first one reads the whole file);
+     * a missing file is recorded as null rather than losing the record */
+    char (*model_hex)[65] = calloc(n, sizeof *model_hex);
+    if (!model_hex)
+        return hh_err_set(err, HH_ENOMEM, -1, "audit: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!entries[i].model_path)
+            continue;
+        if (i > 0 && entries[i - 1].model_path && !strcmp(entries[i - 1].model_path, entries[i].model_path))
+            memcpy(model_hex[i], model_hex[i - 1], 65);
+        else if (hh_audit_file_sha256(s, entries[i].model_path, model_hex[i], NULL) != 0)
+            model_hex[i][0] = '\0';
+    }
+    unsigned char sk[SK_LEN];
+    int rc = load_key(s, sk, err);
+    if (rc) {
+        free(model_hex);
+        return rc;
+    }
+    int64_t t_now = now_ms();
+    char *rec = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    if ((rc = meta_put(s, "public_key", sk + 32, PK_LEN, false, err)))
+        goto rollback;
+    int64_t seq = 0;
+    unsigned char prev[HASH_LEN], hash[HASH_LEN];
+    if ((rc = last_record(s, &seq, prev, err)))
+        goto rollback;
+    int64_t first = seq + 1;
+    for (size_t i = 0; i < n; i++) {
+        const hh_audit_entry_t *e = &entries[i];
+        seq++;
+        if (!(rec = hh_audit_canonical(e, seq, e->time_ms > 0 ? e->time_ms : t_now,
+                                       model_hex[i][0] ? model_hex[i] : NULL, err))) {
+            rc = err ? err->code : HH_ENOMEM;
+            goto rollback;
+        }
+        size_t len = strlen(rec);
+        chain_hash(prev, rec, len, hash);
+        sqlite3_stmt *st = NULL;
+        if ((rc = prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)", &st, err)))
+            goto rollback;
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_blob(st, 2, rec, (int)len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, prev, HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, hash, HASH_LEN, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        sqlite3_finalize(st);
+        free(rec);
+        rec = NULL;
+        if (r != SQLITE_DONE) {
+            rc = hh_store_db_fail(s, err, "audit: insert");
+            goto rollback;
+        }
+        if (seq % p->checkpoint_every == 0 && (rc = insert_checkpoint(s, sk, seq, hash, err)))
+            goto rollback;
+        memcpy(prev, hash, HASH_LEN);
+    }
+    if ((rc = put_head(s, sk, seq, hash, err)))
+        goto rollback;
+    if ((rc = exec(s, "COMMIT", err)))
+        goto rollback;
+    if (first_seq_out)
+        *first_seq_out = first;
+    goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    sodium_memzero(sk, sizeof sk);
+    free(rec);
+    free(model_hex);
+    return rc;
+}
+
+int hh_audit_append(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_entry_t *e, int64_t *seq_out,
+                    hh_err_t *err)
+{
+    if (!e)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: bad append arguments");
+    return hh_audit_append_batch(s, p, e, 1, seq_out, err);
+}
+
+int hh_audit_checkpoint(hh_store_t *s, hh_err_t *err)
+{
+    unsigned char sk[SK_LEN];
+    int rc = load_key(s, sk, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    int64_t last = 0;
+    unsigned char hash[HASH_LEN];
+    if ((rc = last_record(s, &last, hash, err)))
+        goto rollback;
+    if (last > 0 && (rc = insert_checkpoint(s, sk, last, hash, err)))
+        goto rollback;
+    if ((rc = exec(s, "COMMIT", err)))
+        goto rollback;
+    goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    sodium_memzero(sk, sizeof sk);
+    return rc;
+}
+
+/* ---- retention ----------------------------------------------------------------- */
+
+static int64_t record_time(const unsigned char *rec, int len)
+{
+    cJSON *o = cJSON_ParseWithLength((const char *)rec, (size_t)len);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time_ms");
+    int64_t v = cJSON_IsNumber(t) ? (int64_t)t->valuedouble : -1;
+    cJSON_Delete(o);
+    return v;
+}
+
+int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, int64_t *n_deleted,
+                    hh_err_t *err)
+{
+    if (n_deleted)
+        *n_deleted = 0;
+    if (min_retention_ms < 0)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: negative minimum retention");
+    int64_t cutoff = now_ms() - min_retention_ms;
+    if (before_ms < cutoff)
+        cutoff = before_ms;
+    unsigned char sk[SK_LEN];
+    int rc = load_key(s, sk, err);
+    if (rc)
+        return rc;
+    int64_t first = 0, keep = 0, deleted = 0;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    sqlite3_stmt *st = NULL;
+    if ((rc = prep(s, "SELECT seq, record, prev_hash FROM audit_log ORDER BY seq", &st, err)))
+        goto rollback;
+    unsigned char prev[HASH_LEN];
+    int r;
+    /* the first record at or after the cutoff, or the last one: a chain
+     * never becomes empty, so its head keeps a record to point at */
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        if (!first)
+            first = seq;
+        keep = seq;
+        col_blob(st, 2, prev, HASH_LEN);
+        int64_t t = record_time(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
+        if (t < 0 || t >= cutoff)
+            break;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "audit: expire scan");
+        goto rollback;
+    }
+    if (keep > first) {
+        if ((rc = prep(s, "DELETE FROM audit_log WHERE seq < ?", &st, err)))
+            goto rollback;
+        sqlite3_bind_int64(st, 1, keep);
+        r = sqlite3_step(st);
+        sqlite3_finalize(st);
+        deleted = sqlite3_changes(s->db);
+        if (r == SQLITE_DONE) {
+            if ((rc = prep(s, "DELETE FROM audit_checkpoints WHERE seq < ?", &st, err)))
+                goto rollback;
+            sqlite3_bind_int64(st, 1, keep);
+            r = sqlite3_step(st);
+            sqlite3_finalize(st);
+        }
+        unsigned char sig[SIG_LEN];
+        sign(sk, TAG_ANCHOR, keep, prev, sig);
+        if (r == SQLITE_DONE) {
+            if ((rc = prep(s, "INSERT OR REPLACE INTO audit_anchor (id, seq, prev_hash, sig, created_at) "
+                              "VALUES (1, ?, ?, ?, ?)", &st, err)))
+                goto rollback;
+            sqlite3_bind_int64(st, 1, keep);
+            sqlite3_bind_blob(st, 2, prev, HASH_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 3, sig, SIG_LEN, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, now_ms());
+            r = sqlite3_step(st);
+            sqlite3_finalize(st);
+        }
+        if (r != SQLITE_DONE) {
+            rc = hh_store_db_fail(s, err, "audit: expire");
+            goto rollback;
+        }
+    }
+    if ((rc = exec(s, "COMMIT", err)))
+        goto rollback;
+    goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    sodium_memzero(sk, sizeof sk);
+    if (rc || deleted == 0)
+        return rc;
+    if (n_deleted)
+        *n_deleted = deleted;
+    char detail[160];
+    snprintf(detail, sizeof detail, "deleted audit records %" PRId64 "..%" PRId64 " (older than %" PRId64 " ms)",
+             first, keep - 1, cutoff);
+    hh_audit_entry_t e = { .kind = "retention", .decision = "expired", .detail = detail };
+    return hh_audit_append(s, NULL, &e, NULL, err);
+}
+
+/* ---- public key ------------------------------------------------------------------- */
+
+int hh_audit_public_key(hh_store_t *s, unsigned char pk[HH_AUDIT_PK_LEN], hh_err_t *err)
+{
+    char path[4096];
+    int rc = key_path(s, "audit.pub", path, sizeof path, err);
+    if (rc)
+        return rc;
+    unsigned char fpk[PK_LEN];
+    bool have_file = false, have_db = false;
+    FILE *f = fopen(path, "re");
+    if (f) {
+        char hex[2 * PK_LEN + 8] = { 0 };
+        size_t n = fread(hex, 1, sizeof hex - 1, f);
+        fclose(f);
+        while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+            hex[--n] = '\0';
+        if (!from_hex(hex, fpk, PK_LEN))
+            return hh_err_set(err, HH_EFORMAT, -1, "audit: %s is not 64 hex digits", path);
+        have_file = true;
+    }
+    pthread_mutex_lock(&s->mu);
+    rc = meta_get(s, "public_key", pk, PK_LEN, &have_db, err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        return rc;
+    if (have_file && have_db && memcmp(fpk, pk, PK_LEN) != 0)
+        return hh_err_set(err, HH_EFORMAT, -1, "audit: %s differs from the database's public key", path);
+    if (have_file)
+        memcpy(pk, fpk, PK_LEN);
+    if (!have_file && !have_db)
+        return hh_err_set(err, HH_ENOENT, -1, "audit: no audit key yet (nothing was logged)");
+    return 0;
+}
+
+/* ---- verifier ------------------------------------------------------------------------ */
+
+static bool failed(const hh_audit_verifier_t *v)
+{
+    return !v->r.ok;
+}
+
+__attribute__((format(printf, 3, 4))) static void vfail(hh_audit_verifier_t *v, int64_t seq, const char *fmt, ...)
+{
+    if (failed(v))
+        return;
+    v->r.ok = false;
+    v->r.bad_seq = seq < 1 ? 1 : seq;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->r.why, sizeof v->r.why, fmt, ap);
+    va_end(ap);
+}
+
+void hh_audit_verifier_init(hh_audit_verifier_t *v, const unsigned char pk[HH_AUDIT_PK_LEN])
+{
+    memset(v, 0, sizeof *v);
+    memcpy(v->pk, pk, PK_LEN);
+    v->next_seq = 1;
+    v->r.ok = true;
+}
+
+void hh_audit_verify_anchor(hh_audit_verifier_t *v, int64_t seq, const unsigned char prev[HH_AUDIT_HASH_LEN],
+                            const unsigned char sig[HH_AUDIT_SIG_LEN])
+{
+    if (failed(v))
+        return;
+    if (v->started)
+        return vfail(v, v->next_seq, "anchor after the start of the log");
+    v->started = true;
+    if (seq < 1 || seq >= MAX_JSON_INT)
+        return vfail(v, 1, "anchor seq %" PRId64 " out of range", seq);
+    if (!sig_ok(v->pk, TAG_ANCHOR, seq, prev, sig))
+        return vfail(v, seq, "bad anchor signature (seq %" PRId64 ")", seq);
+    v->next_seq = seq;
+    memcpy(v->last_hash, prev, HASH_LEN);
+    v->r.anchored = true;
+}
+
+void hh_audit_verify_record(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
+                            const unsigned char prev[HH_AUDIT_HASH_LEN], const unsigned char hash[HH_AUDIT_HASH_LEN])
+{
+    if (failed(v))
+        return;
+    v->started = true;
+    if (v->head_seen)
+        return vfail(v, seq < v->next_seq ? seq : v->next_seq, "record %" PRId64 " after the signed head", seq);
+    if (seq != v->next_seq) {
+        if (seq > v->next_seq)
+            return vfail(v, v->next_seq, "missing record %" PRId64 " (next is %" PRId64 ")", v->next_seq, seq);
+        return vfail(v, seq, "record %" PRId64 " repeated or out of order (expected %" PRId64 ")", seq, v->next_seq);
+    }
+    if (memcmp(prev, v->last_hash, HASH_LEN) != 0)
+        return vfail(v, seq, "broken link: prev_hash is not the hash of record %" PRId64, seq - 1);
+    unsigned char h[HASH_LEN];
+    chain_hash(prev, rec, len, h);
+    if (memcmp(h, hash, HASH_LEN) != 0)
+        return vfail(v, seq, "hash mismatch (record content or hash changed)");
+    /* the record names its own seq (covered by the hash) */
+    cJSON *o = cJSON_ParseWithLength(rec, len);
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    bool seq_ok = cJSON_IsNumber(js) && js->valuedouble == (double)seq;
+    cJSON_Delete(o);
+    if (!seq_ok)
+        return vfail(v, seq, "record does not carry seq %" PRId64, seq);
+    memcpy(v->last_hash, hash, HASH_LEN);
+    if (!v->r.first_seq)
+        v->r.first_seq = seq;
+    v->r.last_seq = seq;
+    v->r.n_records++;
+    v->next_seq = seq + 1;
+}
+
+/* A checkpoint or the head: signs the record just verified. */
+static void verify_signed(hh_audit_verifier_t *v, const char *tag, const char *what, int64_t seq,
+                          const unsigned char hash[HASH_LEN], const unsigned char sig[SIG_LEN])
+{
+    if (failed(v))
+        return;
+    v->started = true;
+    int64_t cur = v->next_seq - 1;
+    if (v->r.n_records == 0 || seq != cur)
+        return vfail(v, seq < cur ? seq : cur,
+                     "%s for seq %" PRId64 " does not follow its record (last record %" PRId64 ")", what, seq, cur);
+    if (memcmp(hash, v->last_hash, HASH_LEN) != 0)
+        return vfail(v, seq, "%s hash differs from record %" PRId64 "'s hash", what, seq);
+    if (!sig_ok(v->pk, tag, seq, hash, sig))
+        return vfail(v, seq, "bad %s signature (seq %" PRId64 ")", what, seq);
+}
+
+void hh_audit_verify_checkpoint(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
+                                const unsigned char sig[HH_AUDIT_SIG_LEN])
+{
+    if (failed(v))
+        return;
+    if (v->head_seen)
+        return vfail(v, seq, "checkpoint after the signed head");
+    if (seq <= v->last_ckpt_seq)
+        return vfail(v, seq, "checkpoint %" PRId64 " repeated or out of order", seq);
+    verify_signed(v, TAG_CKPT, "checkpoint", seq, hash, sig);
+    if (!failed(v)) {
+        v->last_ckpt_seq = seq;
+        v->r.n_checkpoints++;
+    }
+}
+
+void hh_audit_verify_head(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
+                          const unsigned char sig[HH_AUDIT_SIG_LEN])
+{
+    if (failed(v))
+        return;
+    if (v->head_seen)
+        return vfail(v, seq, "second head");
+    verify_signed(v, TAG_HEAD, "head", seq, hash, sig);
+    v->head_seen = true;
+}
+
+static bool get_seq(const cJSON *o, int64_t *seq)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    if (!cJSON_IsNumber(j) || !(j->valuedouble >= 1 && j->valuedouble < (double)MAX_JSON_INT))
+        return false;
+    *seq = (int64_t)j->valuedouble;
+    return (double)*seq == j->valuedouble;
+}
+
+static bool get_hex(const cJSON *o, const char *key, unsigned char *out, size_t n)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(j) && from_hex(j->valuestring, out, n);
+}
+
+void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
+{
+    if (failed(v))
+        return;
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return vfail(v, v->next_seq, "out of memory");
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    const char *end = NULL;
+    cJSON *o = memchr(buf, '\0', len) ? NULL : cJSON_ParseWithOpts(buf, &end, 1);
+    free(buf);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    int64_t seq = 0;
+    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
+    if (!cJSON_IsObject(o) || !cJSON_IsString(kind)) {
+        vfail(v, v->next_seq, "malformed line (not a JSON object with a kind)");
+    } else if (!get_seq(o, &seq)) {
+        vfail(v, v->next_seq, "%s line without a valid seq", kind->valuestring);
+    } else if (!strcmp(kind->valuestring, "record")) {
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(o, "record");
+        if (!cJSON_IsString(rec) || !get_hex(o, "prev_hash", a, HASH_LEN) || !get_hex(o, "hash", b, HASH_LEN))
+            vfail(v, v->next_seq, "record line %" PRId64 " lacks record, prev_hash or hash", seq);
+        else
+            hh_audit_verify_record(v, seq, rec->valuestring, strlen(rec->valuestring), a, b);
+    } else if (!strcmp(kind->valuestring, "checkpoint") || !strcmp(kind->valuestring, "head")) {
+        bool head = kind->valuestring[0] == 'h';
+        if (!get_hex(o, "hash", a, HASH_LEN) || !get_hex(o, "sig", sig, SIG_LEN))
+            vfail(v, seq < v->next_seq ? seq : v->next_seq, "%s line lacks hash or sig", kind->valuestring);
+        else if (head)
+            hh_audit_verify_head(v, seq, a, sig);
+        else
+            hh_audit_verify_checkpoint(v, seq, a, sig);
+    } else if (!strcmp(kind->valuestring, "anchor")) {
+        if (!get_hex(o, "prev_hash", a, HASH_LEN) || !get_hex(o, "sig", sig, SIG_LEN))
+            vfail(v, v->next_seq, "anchor line lacks prev_hash or sig");
+        else
+            hh_audit_verify_anchor(v, seq, a, sig);
+    } else {
+        vfail(v, v->next_seq, "unknown line kind");
+    }
+    cJSON_Delete(o);
+}
+
+bool hh_audit_verifier_finish(hh_audit_verifier_t *v)
+{
+    if (!failed(v) && !v->head_seen)
+        vfail(v, v->next_seq, "truncated: no signed head after record %" PRId64, v->next_seq - 1);
+    return v->r.ok;
+}
+
+void hh_audit_verifier_feed(hh_audit_verifier_t *v, const char *text, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len && !failed(v)) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        hh_audit_verify_line(v, text + pos, n);
+        if (!nl && !failed(v))
+            vfail(v, v->next_seq > 1 ? v->next_seq - 1 : 1, "truncated: the last line has no newline");
+        pos += n + 1;
+    }
+}
+
+void hh_audit_verify_jsonl(const char *text, size_t len, const unsigned char pk[HH_AUDIT_PK_LEN],
+                           hh_audit_verify_result_t *res)
+{
+    hh_audit_verifier_t v;
+    hh_audit_verifier_init(&v, pk);
+    hh_audit_verifier_feed(&v, text, len);
+    hh_audit_verifier_finish(&v);
+    *res = v.r;
+}
+
+int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verify_result_t *res, hh_err_t *err)
+{
+    unsigned char key[PK_LEN];
+    memset(res, 0, sizeof *res);
+    int rc = 0;
+    if (!pk) {
+        rc = hh_audit_public_key(s, key, err);
+        if (rc == HH_ENOENT) {   /* nothing logged yet: an empty log is fine */
+            pthread_mutex_lock(&s->mu);
+            int64_t last = 0;
+            unsigned char h[HASH_LEN];
+            rc = last_record(s, &last, h, err);
+            pthread_mutex_unlock(&s->mu);
+            if (rc)
+                return rc;
+            res->ok = last == 0;
+            if (!res->ok) {
+                res->bad_seq = 1;
+                snprintf(res->why, sizeof res->why, "records without a public key");
+            }
+            return 0;
+        }
+        if (rc)
+            return rc;
+        pk = key;
+    }
+    hh_audit_verifier_t v;
+    hh_audit_verifier_init(&v, pk);
+    sqlite3_stmt *rs = NULL, *cs = NULL, *as = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = exec(s, "BEGIN", err)))
+        goto out;
+    if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
+        (rc = prep(s, "SELECT seq, record, prev_hash, hash FROM audit_log ORDER BY seq", &rs, err)) ||
+        (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints ORDER BY seq", &cs, err)))
+        goto end;
+    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
+    if (sqlite3_step(as) == SQLITE_ROW) {
+        bool ok = col_blob(as, 1, a, HASH_LEN) && col_blob(as, 2, sig, SIG_LEN);
+        if (!ok)
+            vfail(&v, 1, "anchor row malformed");
+        hh_audit_verify_anchor(&v, sqlite3_column_int64(as, 0), a, sig);
+    }
+    int cr = sqlite3_step(cs);
+    int r;
+    int64_t any = 0;
+    while ((r = sqlite3_step(rs)) == SQLITE_ROW && !failed(&v)) {
+        int64_t seq = sqlite3_column_int64(rs, 0);
+        any++;
+        /* checkpoints for records that are not there come first: they fail */
+        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) < seq && !failed(&v)) {
+            if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
+                vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
+            hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
+            cr = sqlite3_step(cs);
+        }
+        if (!col_blob(rs, 2, a, HASH_LEN) || !col_blob(rs, 3, b, HASH_LEN))
+            vfail(&v, seq, "record row malformed (hash sizes)");
+        const char *rec = sqlite3_column_blob(rs, 1);
+        hh_audit_verify_record(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), a, b);
+        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) == seq && !failed(&v)) {
+            if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
+                vfail(&v, seq, "checkpoint row malformed");
+            hh_audit_verify_checkpoint(&v, seq, a, sig);
+            cr = sqlite3_step(cs);
+        }
+    }
+    if (cr == SQLITE_ROW && !failed(&v))
+        vfail(&v, v.next_seq, "record %" PRId64 " missing: checkpoint %" PRId64 " signs it or a later one (tail cut)",
+              v.next_seq, (int64_t)sqlite3_column_int64(cs, 0));
+    while (cr == SQLITE_ROW && !failed(&v)) {   /* checkpoints past the last record: the tail was cut */
+        if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
+            vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
+        hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
+        cr = sqlite3_step(cs);
+    }
+    unsigned char head[HEAD_LEN];
+    bool have_head = false;
+    if (!failed(&v)) {
+        if ((rc = meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
+            goto end;
+        if (have_head && be64(head) >= v.next_seq)
+            vfail(&v, v.next_seq, "record %" PRId64 " missing: the signed head names record %" PRId64 " (tail cut)",
+                  v.next_seq, be64(head));
+        if (have_head)
+            hh_audit_verify_head(&v, be64(head), head + 8, head + 8 + HASH_LEN);
+        else if (any == 0 && !v.r.anchored)
+            v.head_seen = true;   /* an empty log */
+    }
+    hh_audit_verifier_finish(&v);
+    *res = v.r;
+end:
+    sqlite3_finalize(as);
+    sqlite3_finalize(rs);
+    sqlite3_finalize(cs);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- export --------------------------------------------------------------------------- */
+
+static int put_line(FILE *f, cJSON *o, hh_err_t *err)
+{
+    char *txt = (o && sort_object(o)) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!txt)
+        return hh_err_set(err, HH_ENOMEM, -1, "audit: out of memory");
+    int ok = fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
+    free(txt);
+    return ok ? 0 : hh_err_set(err, HH_EIO, -1, "audit: write failed: %s", strerror(errno));
+}
+
+static cJSON *line_obj(const char *kind, int64_t seq)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "kind", kind);
+        cJSON_AddItemToObject(o, "seq", int_raw(seq));
+    }
+    return o;
+}
+
+static void add_hex(cJSON *o, const char *key, const unsigned char *b, size_t n)
+{
+    char hex[2 * SIG_LEN + 1];
+    to_hex(b, n, hex);
+    if (o)
+        cJSON_AddStringToObject(o, key, hex);
+}
+
+int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
+{
+    if (from_seq < 1)
+        from_seq = 1;
+    int rc = hh_audit_checkpoint(s, err);
+    if (rc)
+        return rc;
+    unsigned char sk[SK_LEN];
+    if ((rc = load_key(s, sk, err)))
+        return rc;
+    sqlite3_stmt *rs = NULL, *cs = NULL, *as = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = exec(s, "BEGIN", err)))
+        goto out;
+    if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
+        (rc = prep(s, "SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
+        (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", &cs, err)))
+        goto end;
+    sqlite3_bind_int64(rs, 1, from_seq);
+    sqlite3_bind_int64(cs, 1, from_seq);
+    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
+    int64_t anchor_seq = 0;
+    if (sqlite3_step(as) == SQLITE_ROW && col_blob(as, 1, a, HASH_LEN) && col_blob(as, 2, sig, SIG_LEN))
+        anchor_seq = sqlite3_column_int64(as, 0);
+    int cr = sqlite3_step(cs);
+    int r;
+    bool first = true;
+    while ((r = sqlite3_step(rs)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(rs, 0);
+        if (!col_blob(rs, 2, a + 0, HASH_LEN) || !col_blob(rs, 3, b, HASH_LEN)) {
+            rc = hh_err_set(err, HH_EFORMAT, -1, "audit: record %" PRId64 " malformed", seq);
+            goto end;
+        }
+        if (first && seq > 1) {
+            /* the retention anchor when it is this record's, else a fresh
+             * signed statement that the export starts here */
+            unsigned char asig[SIG_LEN];
+            if (seq == anchor_seq && sqlite3_column_bytes(as, 2) == SIG_LEN)
+                memcpy(asig, sqlite3_column_blob(as, 2), SIG_LEN);
+            else
+                sign(sk, TAG_ANCHOR, seq, a, asig);
+            cJSON *o = line_obj("anchor", seq);
+            add_hex(o, "prev_hash", a, HASH_LEN);
+            add_hex(o, "sig", asig, SIG_LEN);
+            if ((rc = put_line(f, o, err)))
+                goto end;
+        }
+        first = false;
+        cJSON *o = line_obj("record", seq);
+        const char *rec = sqlite3_column_blob(rs, 1);
+        int rlen = sqlite3_column_bytes(rs, 1);
+        char *copy = malloc((size_t)rlen + 1);
+        if (copy) {
+            memcpy(copy, rec ? rec : "", (size_t)rlen);
+            copy[rlen] = '\0';
+        }
+        if (o && copy)
+            cJSON_AddStringToObject(o, "record", copy);
+        free(copy);
+        add_hex(o, "prev_hash", a, HASH_LEN);
+        add_hex(o, "hash", b, HASH_LEN);
+        if ((rc = put_line(f, o, err)))
+            goto end;
+        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) <= seq) {
+            if (sqlite3_column_int64(cs, 0) == seq && col_blob(cs, 1, a, HASH_LEN) && col_blob(cs, 2, sig, SIG_LEN)) {
+                o = line_obj("checkpoint", seq);
+                add_hex(o, "hash", a, HASH_LEN);
+                add_hex(o, "sig", sig, SIG_LEN);
+                if ((rc = put_line(f, o, err)))
+                    goto end;
+            }
+            cr = sqlite3_step(cs);
+        }
+    }
+    if (r != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "audit: export");
+        goto end;
+    }
+    unsigned char head[HEAD_LEN];
+    bool have_head = false;
+    if ((rc = meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
+        goto end;
+    if (have_head) {
+        cJSON *o = line_obj("head", be64(head));
+        add_hex(o, "hash", head + 8, HASH_LEN);
+        add_hex(o, "sig", head + 8 + HASH_LEN, SIG_LEN);
+        rc = put_line(f, o, err);
+    }
+    if (!rc && fflush(f) != 0)
+        rc = hh_err_set(err, HH_EIO, -1, "audit: write failed: %s", strerror(errno));
+end:
+    sqlite3_finalize(as);
+    sqlite3_finalize(rs);
+    sqlite3_finalize(cs);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    sodium_memzero(sk, sizeof sk);
+    return rc;
+}

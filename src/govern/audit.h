@@ -1,0 +1,169 @@
+/* audit.h - the tamper-evident audit log (EU AI Act Art. 12): every request,
+ * answer and decision becomes one record in a hash chain kept in the store's
+ * SQLite database (table audit_log, migration 3), with Ed25519-signed
+ * checkpoints, a signed head, retention behind a signed anchor, JSONL
+ * export, and a verifier for the database and for exported files.
+ *
+ * Scheme (docs/COMPLIANCE.md, "Audit log", is the normative text):
+ *   record   canonical JSON: one object, keys sorted by byte value, no
+ *            whitespace, strings as cJSON prints them (UTF-8 verbatim; ",
+ *            \ and control characters escaped), integers in decimal, the
+ *            confidence with exactly 4 decimals or null.
+ *   hash     BLAKE2b-256(prev_hash || record); prev_hash of seq 1 is 32
+ *            zero bytes; seq runs 1, 2, 3, ... without gaps.
+ *   signed   Ed25519 over an 8-byte domain tag || seq (u64 big-endian) ||
+ *            32 bytes: "HHAUDCP1" + hash (checkpoint, every N records and
+ *            at export), "HHAUDHD1" + hash (head: the last record, re-signed
+ *            at every append, so cutting the tail is detected), "HHAUDAN1"
+ *            + prev_hash (anchor: the chain starts at seq with prev_hash;
+ *            written by retention and by partial exports).
+ *   key      DATA/audit.key (64-byte libsodium secret key, mode 0600,
+ *            created on first use), DATA/audit.pub (64 hex characters) and
+ *            the store's audit_meta table hold the public key.
+ *
+ * Thread safety: every function may be called from many threads; appends
+ * are serialized by the store's mutex and one SQLite transaction each. */
+#ifndef HH_GOVERN_AUDIT_H
+#define HH_GOVERN_AUDIT_H
+
+#include "base/err.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HH_AUDIT_HASH_LEN 32
+#define HH_AUDIT_SIG_LEN  64
+#define HH_AUDIT_PK_LEN   32
+#define HH_AUDIT_WHY_MAX  256
+#define HH_AUDIT_DEFAULT_CHECKPOINT_EVERY 1000
+/* Art. 26(6): logs of high-risk systems are kept at least six months. */
+#define HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS (183LL * 24 * 3600 * 1000)
+
+typedef struct hh_audit_params {
+    int64_t checkpoint_every;   /* a signed checkpoint when seq % N == 0 (>= 1) */
+} hh_audit_params_t;
+
+hh_audit_params_t hh_audit_default_params(void);
+
+/* One record to append. Every pointer is borrowed for the call; NULL
+ * strings are written as JSON null. */
+typedef struct hh_audit_entry {
+    const char    *kind;         /* "request", "approval", "admin", "erasure", "retention" */
+    int64_t        time_ms;      /* UTC milliseconds; 0 = now */
+    const char    *user;
+    const char    *use_case;     /* NULL until a use case is known */
+    const char    *model;        /* model id */
+    const char    *model_path;   /* its file: the sha256 is computed once and cached in the store */
+    const char    *prompt;
+    const char    *output;
+    const int64_t *chunk_ids;    /* retrieved chunks, n_chunks of them */
+    size_t         n_chunks;
+    bool           has_confidence;
+    double         confidence;   /* 0..1 when has_confidence */
+    const char    *decision;     /* "released", "refused", "pending", "approved", "rejected", ... */
+    const char    *detail;       /* free text (a reason, what an admin did), may be NULL */
+    bool           hash_only;    /* policy: prompt/output as their SHA-256 only, not the text */
+} hh_audit_entry_t;
+
+/* Appends e as the next record in one transaction (and a checkpoint when
+ * seq % checkpoint_every == 0, and the re-signed head); *seq_out (may be
+ * NULL) gets its seq. p NULL = defaults. Creates the signing key on first
+ * use. Returns 0, HH_EINVAL (no kind), HH_EIO (database, key file). */
+int hh_audit_append(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_entry_t *e, int64_t *seq_out,
+                     hh_err_t *err);
+
+/* Appends n entries as consecutive records in one transaction (an import,
+ * several records of one operation); *first_seq_out gets the first seq.
+ * Same contract as hh_audit_append otherwise; n == 0 does nothing. */
+int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_entry_t *entries, size_t n,
+                          int64_t *first_seq_out, hh_err_t *err);
+
+/* Builds the canonical record for e at seq (what append stores). Returns a
+ * malloc'd NUL-terminated string owned by the caller (free()), or NULL with
+ * err set. model_sha256_hex may be NULL (written as null). */
+char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms, const char *model_sha256_hex,
+                         hh_err_t *err);
+
+/* The lowercase hex SHA-256 (65 bytes with NUL) of a file, cached in the
+ * store by path, size and mtime so a model is hashed once. */
+int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_err_t *err);
+
+/* Writes a signed checkpoint for the last record now (no-op when it has
+ * one or the log is empty). */
+int hh_audit_checkpoint(hh_store_t *s, hh_err_t *err);
+
+/* Retention: deletes the records older than the cutoff
+ * min(before_ms, now - min_retention_ms) from the start of the chain (the
+ * last record is always kept), and their checkpoints, and writes a signed
+ * anchor (first kept seq, its prev_hash), all in one transaction. The
+ * deletion itself is then audited as a "retention" record. *n_deleted may
+ * be NULL. */
+int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, int64_t *n_deleted,
+                    hh_err_t *err);
+
+/* Writes records with seq >= from_seq (1 = all) as JSONL to f, one line
+ * each, in this order: an "anchor" line when the output does not start at
+ * seq 1, then "record" lines each followed by its "checkpoint" line if it
+ * has one, then one "head" line. Checkpoints the last record first. */
+int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err);
+
+/* The public key: read from DATA/audit.pub (if present) and the store (they
+ * must agree). HH_ENOENT when no key was ever created. */
+int hh_audit_public_key(hh_store_t *s, unsigned char pk[HH_AUDIT_PK_LEN], hh_err_t *err);
+
+/* ---- verification ---------------------------------------------------- */
+
+typedef struct hh_audit_verify_result {
+    bool    ok;
+    int64_t first_seq, last_seq;  /* records seen (0, 0 if none) */
+    int64_t n_records, n_checkpoints;
+    bool    anchored;             /* the chain starts behind a signed anchor */
+    int64_t bad_seq;              /* when !ok: the first bad record (or where one is missing) */
+    char    why[HH_AUDIT_WHY_MAX];
+} hh_audit_verify_result_t;
+
+/* A streaming verifier: feed the items of a log in order and ask finish.
+ * A plain value (no heap), so a copy taken between feeds resumes exactly
+ * where the original stood. After the first failure further feeds do
+ * nothing. */
+typedef struct hh_audit_verifier {
+    unsigned char pk[HH_AUDIT_PK_LEN];
+    unsigned char last_hash[HH_AUDIT_HASH_LEN];
+    int64_t       next_seq;      /* the seq the next record must have */
+    int64_t       last_ckpt_seq;
+    bool          started, head_seen;
+    hh_audit_verify_result_t r;
+} hh_audit_verifier_t;
+
+void hh_audit_verifier_init(hh_audit_verifier_t *v, const unsigned char pk[HH_AUDIT_PK_LEN]);
+void hh_audit_verify_anchor(hh_audit_verifier_t *v, int64_t seq, const unsigned char prev[HH_AUDIT_HASH_LEN],
+                            const unsigned char sig[HH_AUDIT_SIG_LEN]);
+void hh_audit_verify_record(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
+                            const unsigned char prev[HH_AUDIT_HASH_LEN], const unsigned char hash[HH_AUDIT_HASH_LEN]);
+void hh_audit_verify_checkpoint(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
+                                const unsigned char sig[HH_AUDIT_SIG_LEN]);
+void hh_audit_verify_head(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
+                          const unsigned char sig[HH_AUDIT_SIG_LEN]);
+/* One JSONL line (without its '\n'); a malformed line fails at next_seq. */
+void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len);
+/* Feeds whole lines of an exported text (each ends with '\n'; a last line
+ * without one fails as truncated). Feeding a text in pieces split at line
+ * ends is the same as feeding it at once. */
+void hh_audit_verifier_feed(hh_audit_verifier_t *v, const char *text, size_t len);
+/* Ends the log: fails when no signed head was seen (truncated). Returns
+ * true when everything verified. */
+bool hh_audit_verifier_finish(hh_audit_verifier_t *v);
+
+/* Verifies the whole log in the store (records, checkpoints, anchor, head)
+ * against pk (NULL: hh_audit_public_key). 0 with *res filled (res->ok
+ * tells the verdict), or HH_EIO / HH_ENOENT when it could not be read. */
+int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verify_result_t *res, hh_err_t *err);
+
+/* Verifies an exported JSONL text of len bytes against pk. */
+void hh_audit_verify_jsonl(const char *text, size_t len, const unsigned char pk[HH_AUDIT_PK_LEN],
+                           hh_audit_verify_result_t *res);
+
+#endif

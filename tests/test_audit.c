@@ -1,0 +1,512 @@
+/* test_audit.c - the audit log: canonical records, append + verify in the
+ * store, the randomized tamper test on a 10,000-record export, signatures
+ * and keys, retention behind an anchor, concurrency, the CLI. */
+#include "harness.h"
+#include "govern/audit.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static const char *fresh_dir(const char *name)
+{
+    static char buf[4][512];
+    static int slot;
+    char *b = buf[slot++ % 4];
+    snprintf(b, 512, "%s/audit-%s", hh_test_tmpdir(), name);
+    return b;
+}
+
+static int db_exec(const char *dir, const char *sql)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/hoheit.db", dir);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+static char *export_text(hh_store_t *s, int64_t from, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    hh_err_t err;
+    int rc = hh_audit_export(s, from, f, &err);
+    fclose(f);
+    if (rc) {
+        printf("    export: %s\n", err.msg);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static void sha256_hex(const char *text, char out[65])
+{
+    unsigned char h[32];
+    crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+TEST(audit_canonical_form)
+{
+    const int64_t chunks[] = { 17, 4 };
+    hh_audit_entry_t e = {
+        .kind = "request", .user = "alice", .use_case = NULL, .model = "m1",
+        .prompt = "Hi \"there\"\n\x01 \xc3\xa4", .output = "ok", .chunk_ids = chunks, .n_chunks = 2,
+        .has_confidence = true, .confidence = 0.73456, .decision = "released",
+    };
+    hh_err_t err;
+    char *c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &err);
+    ASSERT_TRUE(c != NULL);
+    char ph[65], oh[65], want[2048];
+    sha256_hex(e.prompt, ph);
+    sha256_hex(e.output, oh);
+    /* sorted keys, no whitespace, 4-decimal confidence, integers as written,
+     * control characters escaped, UTF-8 verbatim */
+    snprintf(want, sizeof want,
+             "{\"chunks\":[17,4],\"confidence\":0.7346,\"decision\":\"released\",\"detail\":null,"
+             "\"kind\":\"request\",\"model\":\"m1\",\"model_sha256\":\"ab\",\"output\":\"ok\","
+             "\"output_sha256\":\"%s\",\"prompt\":\"Hi \\\"there\\\"\\n\\u0001 \xc3\xa4\","
+             "\"prompt_sha256\":\"%s\",\"seq\":7,\"text\":\"full\",\"time_ms\":1700000000123,"
+             "\"use_case\":null,\"user\":\"alice\"}",
+             oh, ph);
+    ASSERT_STREQ(c, want);
+    free(c);
+    /* hash-only policy: the texts are gone, their SHA-256 stays */
+    e.hash_only = true;
+    e.has_confidence = false;
+    c = hh_audit_canonical(&e, 7, 1700000000123, NULL, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, "\"prompt\":null") != NULL);
+    ASSERT_TRUE(strstr(c, "\"output\":null") != NULL);
+    ASSERT_TRUE(strstr(c, "\"confidence\":null") != NULL);
+    ASSERT_TRUE(strstr(c, "\"text\":\"hash\"") != NULL);
+    ASSERT_TRUE(strstr(c, ph) != NULL);
+    ASSERT_TRUE(strstr(c, "there") == NULL);
+    free(c);
+    e.kind = NULL;
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
+}
+
+TEST(audit_append_verify_store)
+{
+    const char *dir = fresh_dir("basic");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_audit_verify_result_t r;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));   /* empty: fine */
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.n_records, 0);
+    /* a model file: its sha256 lands in the record */
+    char mpath[600];
+    snprintf(mpath, sizeof mpath, "%s/model.gguf", dir);
+    FILE *f = fopen(mpath, "wb");
+    ASSERT_TRUE(f != NULL);
+    fputs("GGUF pretend model bytes", f);
+    fclose(f);
+    char mh[65], want_mh[65];
+    ASSERT_OK(hh_audit_file_sha256(s, mpath, mh, &err));
+    sha256_hex("GGUF pretend model bytes", want_mh);
+    ASSERT_STREQ(mh, want_mh);
+    hh_audit_params_t p = hh_audit_default_params();
+    p.checkpoint_every = 3;
+    for (int i = 0; i < 7; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "question %d", i);
+        hh_audit_entry_t e = { .kind = "request", .user = "bob", .model = "m", .model_path = mpath,
+                               .prompt = prompt, .output = "answer", .decision = "released", .hash_only = i % 2 };
+        int64_t seq = 0;
+        ASSERT_OK(hh_audit_append(s, &p, &e, &seq, &err));
+        ASSERT_EQ_INT(seq, i + 1);
+    }
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    if (!r.ok)
+        printf("    bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.n_records, 7);
+    ASSERT_EQ_INT(r.n_checkpoints, 2);   /* 3 and 6 */
+    /* key files: secret 0600, public key = the store's */
+    char kpath[600];
+    snprintf(kpath, sizeof kpath, "%s/audit.key", dir);
+    struct stat sb;
+    ASSERT_EQ_INT(stat(kpath, &sb), 0);
+    ASSERT_EQ_INT(sb.st_mode & 0777, 0600);
+    ASSERT_EQ_INT(sb.st_size, 64);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    unsigned char *sk = hh_test_read_file(kpath, NULL);
+    ASSERT_TRUE(sk != NULL);
+    ASSERT_TRUE(memcmp(sk + 32, pk, 32) == 0);
+    free(sk);
+    /* the export carries the model hash, text per policy, then a head */
+    size_t len = 0;
+    char *text = export_text(s, 1, &len);
+    ASSERT_TRUE(text != NULL);
+    ASSERT_TRUE(strstr(text, want_mh) != NULL);
+    ASSERT_TRUE(strstr(text, "question 0") != NULL);
+    ASSERT_TRUE(strstr(text, "question 1") == NULL);   /* hash-only record */
+    ASSERT_TRUE(strstr(text, "{\"hash\":") != NULL);
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.n_records, 7);
+    ASSERT_EQ_INT(r.n_checkpoints, 3);   /* 3, 6 and the export's at 7 */
+    free(text);
+    /* a partial export starts behind a signed anchor */
+    text = export_text(s, 5, &len);
+    ASSERT_TRUE(text != NULL);
+    ASSERT_TRUE(strncmp(text, "{\"kind\":\"anchor\"", 16) == 0);
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_TRUE(r.ok);
+    ASSERT_TRUE(r.anchored);
+    ASSERT_EQ_INT(r.first_seq, 5);
+    ASSERT_EQ_INT(r.n_records, 3);
+    free(text);
+    hh_store_close(s);
+
+    /* tampering with the database itself */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, 'question 4', 'question 9') WHERE seq = 5"),
+                  SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 5);
+    ASSERT_TRUE(strstr(r.why, "hash mismatch") != NULL);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, 'question 9', 'question 4') WHERE seq = 5"),
+                  SQLITE_OK);
+    /* cutting the tail (no checkpoint covers 8): the signed head names 8 */
+    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 8"), SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_TRUE(r.ok);   /* 8 never existed: 7 records + export checkpoint */
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 7"), SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 7);
+    ASSERT_TRUE(strstr(r.why, "tail cut") != NULL);
+    hh_store_close(s);
+}
+
+/* ---- the randomized tamper test ---------------------------------------- */
+
+static uint64_t rng_next(uint64_t *st)
+{
+    uint64_t x = *st;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *st = x;
+}
+
+static size_t rng_below(uint64_t *st, size_t n)
+{
+    return (size_t)(rng_next(st) % n);
+}
+
+typedef struct line_ref {
+    size_t  off, len;   /* len without the '\n' */
+    int64_t seq;        /* the line's seq (records, checkpoints, head) */
+    bool    record;
+} line_ref_t;
+
+typedef struct snap {
+    size_t              line;   /* state before this line */
+    hh_audit_verifier_t v;
+} snap_t;
+
+#define SNAP_EVERY 128
+
+static int64_t line_seq(const char *s, size_t len)
+{
+    const char *p = memmem(s, len, "\"seq\":", 6);
+    return p ? strtoll(p + 6, NULL, 10) : -1;
+}
+
+/* Verifies text (a modified copy that equals the clean log before byte
+ * offset `from`) by resuming the verifier of the last snapshot at or before
+ * `from`: the verifier is a plain state machine, so this gives the verdict
+ * of a full run. */
+static hh_audit_verify_result_t verify_resumed(const snap_t *snaps, size_t n_snaps, const line_ref_t *lines,
+                                               const char *text, size_t len, size_t from)
+{
+    size_t k = 0;
+    while (k + 1 < n_snaps && lines[snaps[k + 1].line].off <= from)
+        k++;
+    hh_audit_verifier_t v = snaps[k].v;
+    size_t off = lines[snaps[k].line].off;
+    hh_audit_verifier_feed(&v, text + off, len - off);
+    hh_audit_verifier_finish(&v);
+    return v.r;
+}
+
+TEST(audit_tamper_randomized)
+{
+    const char *dir = fresh_dir("tamper");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    enum { N = 10000, BATCH = 500 };
+    static const char *const decisions[] = { "released", "refused", "pending", "approved", "rejected" };
+    static const char *const kinds[] = { "request", "approval", "admin", "request", "request" };
+    hh_audit_entry_t *es = calloc(BATCH, sizeof *es);
+    char(*prompts)[96] = calloc(BATCH, sizeof *prompts);
+    int64_t chunk_ids[3] = { 11, 12, 13 };
+    ASSERT_TRUE(es && prompts);
+    uint64_t rs = 0x9e3779b97f4a7c15ULL;
+    double t0 = (double)clock() / CLOCKS_PER_SEC;
+    for (int b = 0; b < N / BATCH; b++) {
+        for (int i = 0; i < BATCH; i++) {
+            int n = b * BATCH + i;
+            snprintf(prompts[i], sizeof prompts[i], "Frage %d: Wie lautet \"Regel\" %llu?\tgr\xc3\xbc\xc3\x9f""e", n,
+                     (unsigned long long)(rng_next(&rs) % 100000));
+            es[i] = (hh_audit_entry_t){ .kind = kinds[n % 5], .time_ms = 1760000000000LL + n, .user = "u1",
+                                        .use_case = n % 3 ? "support answers" : NULL, .model = "qwen",
+                                        .prompt = prompts[i], .output = "Antwort", .chunk_ids = chunk_ids,
+                                        .n_chunks = (size_t)(n % 4), .has_confidence = n % 2,
+                                        .confidence = (n % 100) / 100.0, .decision = decisions[n % 5],
+                                        .hash_only = n % 7 == 0 };
+        }
+        ASSERT_OK(hh_audit_append_batch(s, NULL, es, BATCH, NULL, &err));
+    }
+    free(es);
+    free(prompts);
+    size_t len = 0;
+    char *clean = export_text(s, 1, &len);
+    ASSERT_TRUE(clean != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_store_close(s);
+    double t1 = (double)clock() / CLOCKS_PER_SEC;
+
+    /* the untouched log verifies, in full */
+    hh_audit_verify_result_t r;
+    hh_audit_verify_jsonl(clean, len, pk, &r);
+    if (!r.ok)
+        printf("    clean log: bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.n_records, N);
+    ASSERT_EQ_INT(r.n_checkpoints, N / 1000);
+    double t2 = (double)clock() / CLOCKS_PER_SEC;
+
+    /* index lines; snapshots of the verifier every SNAP_EVERY lines */
+    size_t n_lines = 0;
+    for (size_t i = 0; i < len; i++)
+        n_lines += clean[i] == '\n';
+    line_ref_t *lines = calloc(n_lines + 1, sizeof *lines);
+    snap_t *snaps = calloc(n_lines / SNAP_EVERY + 2, sizeof *snaps);
+    ASSERT_TRUE(lines && snaps);
+    size_t n_rec_lines = 0, n_snaps = 0;
+    hh_audit_verifier_t v;
+    hh_audit_verifier_init(&v, pk);
+    for (size_t i = 0, off = 0; i < n_lines; i++) {
+        const char *nl = memchr(clean + off, '\n', len - off);
+        lines[i].off = off;
+        lines[i].len = (size_t)(nl - (clean + off));
+        lines[i].seq = line_seq(clean + off, lines[i].len);
+        lines[i].record = memmem(clean + off, lines[i].len, "\"kind\":\"record\"", 15) != NULL;
+        n_rec_lines += lines[i].record;
+        if (i % SNAP_EVERY == 0) {
+            snaps[n_snaps].line = i;
+            snaps[n_snaps++].v = v;
+        }
+        hh_audit_verify_line(&v, clean + off, lines[i].len);
+        off += lines[i].len + 1;
+    }
+    lines[n_lines].off = len;
+    ASSERT_EQ_INT(n_rec_lines, N);
+    ASSERT_TRUE(hh_audit_verifier_finish(&v));
+    /* resuming from any snapshot on the clean text accepts it */
+    for (size_t k = 0; k < n_snaps; k += 13) {
+        hh_audit_verify_result_t rr = verify_resumed(snaps, n_snaps, lines, clean, len, lines[snaps[k].line].off);
+        ASSERT_TRUE(rr.ok);
+    }
+
+    enum { TRIALS = 1000 };
+    char *mod = malloc(len + 4096);
+    ASSERT_TRUE(mod != NULL);
+    int detected[5] = { 0 }, tried[5] = { 0 }, full_checked = 0;
+    static const char *const names[] = { "byte edit", "deletion", "reordering", "insertion", "truncation" };
+    uint64_t st = 0x2545f4914f6cdd1dULL;
+    for (int t = 0; t < TRIALS; t++) {
+        int kind = t % 5;
+        size_t mlen = 0, from = 0;   /* mod[0..from) == clean[0..from) */
+        int64_t bound = 0;           /* the first bad seq must be <= bound */
+        size_t li = 0, lj = 0;
+        switch (kind) {
+        case 0: {   /* one byte changed to another value */
+            size_t p = rng_below(&st, len);
+            memcpy(mod, clean, len);
+            mlen = len;
+            unsigned char nb;
+            do
+                nb = (unsigned char)rng_next(&st);
+            while (nb == (unsigned char)clean[p]);
+            mod[p] = (char)nb;
+            while (lines[li + 1].off <= p)
+                li++;
+            from = lines[li].off;
+            bound = lines[li].seq;
+            /* a line's newline also damages the next line (they merge) */
+            if (p == lines[li].off + lines[li].len && li + 1 < n_lines && lines[li + 1].seq > bound)
+                bound = lines[li + 1].seq;
+            break;
+        }
+        case 1:     /* one record line deleted */
+            do
+                li = rng_below(&st, n_lines);
+            while (!lines[li].record);
+            memcpy(mod, clean, lines[li].off);
+            memcpy(mod + lines[li].off, clean + lines[li + 1].off, len - lines[li + 1].off);
+            mlen = len - (lines[li + 1].off - lines[li].off);
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        case 2: {   /* two record lines swapped (neighbours half of the time) */
+            do
+                li = rng_below(&st, n_lines);
+            while (!lines[li].record);
+            if (rng_next(&st) & 1) {
+                lj = li + 1;
+                while (lj < n_lines && !lines[lj].record)
+                    lj++;
+                if (lj >= n_lines) {
+                    lj = li;
+                    do
+                        li--;
+                    while (!lines[li].record);
+                }
+            } else {
+                do
+                    lj = rng_below(&st, n_lines);
+                while (!lines[lj].record || lj == li);
+            }
+            if (lj < li) {
+                size_t tmp = li;
+                li = lj;
+                lj = tmp;
+            }
+            size_t o = 0;
+            memcpy(mod, clean, lines[li].off);
+            o = lines[li].off;
+            memcpy(mod + o, clean + lines[lj].off, lines[lj].len + 1);
+            o += lines[lj].len + 1;
+            memcpy(mod + o, clean + lines[li + 1].off, lines[lj].off - lines[li + 1].off);
+            o += lines[lj].off - lines[li + 1].off;
+            memcpy(mod + o, clean + lines[li].off, lines[li].len + 1);
+            o += lines[li].len + 1;
+            memcpy(mod + o, clean + lines[lj + 1].off, len - lines[lj + 1].off);
+            mlen = o + len - lines[lj + 1].off;
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
+        case 3: {   /* a line inserted before line li: a copy of another line,
+                     * or a forged record that links correctly to its predecessor */
+            li = rng_below(&st, n_lines);
+            char extra[4096];
+            size_t elen;
+            if ((rng_next(&st) & 1) || li == 0 || !lines[li].record) {
+                lj = rng_below(&st, n_lines);
+                elen = lines[lj].len + 1;
+                memcpy(extra, clean + lines[lj].off, elen);
+            } else {
+                /* the attacker computes a valid hash for a record with the
+                 * next seq and the real prev_hash */
+                int64_t sq = lines[li].seq;
+                char rec[256], body[512];
+                snprintf(rec, sizeof rec, "{\"kind\":\"request\",\"seq\":%lld,\"user\":\"mallory\"}", (long long)sq);
+                const char *ph = memmem(clean + lines[li].off, lines[li].len, "\"prev_hash\":\"", 13);
+                unsigned char prev[32], h[32];
+                for (int i = 0; i < 32; i++) {
+                    unsigned x = 0;
+                    sscanf(ph + 13 + 2 * i, "%2x", &x);
+                    prev[i] = (unsigned char)x;
+                }
+                crypto_generichash_state hs;
+                crypto_generichash_init(&hs, NULL, 0, 32);
+                crypto_generichash_update(&hs, prev, 32);
+                crypto_generichash_update(&hs, (const unsigned char *)rec, strlen(rec));
+                crypto_generichash_final(&hs, h, 32);
+                char hh[65], body_rec[300];
+                for (int i = 0; i < 32; i++)
+                    snprintf(hh + 2 * i, 3, "%02x", h[i]);
+                size_t q = 0;
+                for (const char *c = rec; *c; c++) {
+                    if (*c == '"')
+                        body_rec[q++] = '\\';
+                    body_rec[q++] = *c;
+                }
+                body_rec[q] = '\0';
+                snprintf(body, sizeof body, "{\"hash\":\"%s\",\"kind\":\"record\",\"prev_hash\":\"%.64s\",\"record\":\"%s\",\"seq\":%lld}\n",
+                         hh, ph + 13, body_rec, (long long)sq);
+                elen = strlen(body);
+                memcpy(extra, body, elen);
+            }
+            memcpy(mod, clean, lines[li].off);
+            memcpy(mod + lines[li].off, extra, elen);
+            memcpy(mod + lines[li].off + elen, clean + lines[li].off, len - lines[li].off);
+            mlen = len + elen;
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
+        default: {  /* truncated at a random byte */
+            size_t p = rng_below(&st, len);
+            memcpy(mod, clean, p);
+            mlen = p;
+            while (lines[li + 1].off <= p)
+                li++;
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
+        }
+        tried[kind]++;
+        hh_audit_verify_result_t rr = verify_resumed(snaps, n_snaps, lines, mod, mlen, from);
+        if (t % 50 == 0) {   /* the resumed verdict is the full verdict */
+            hh_audit_verify_result_t full;
+            hh_audit_verify_jsonl(mod, mlen, pk, &full);
+            ASSERT_EQ_INT(full.ok, rr.ok);
+            ASSERT_EQ_INT(full.bad_seq, rr.bad_seq);
+            ASSERT_STREQ(full.why, rr.why);
+            full_checked++;
+        }
+        if (rr.ok || rr.bad_seq > bound) {
+            printf("    trial %d (%s, line %zu, seq %lld): ok=%d bad_seq=%lld why=%s\n", t, names[kind], li,
+                   (long long)bound, rr.ok, (long long)rr.bad_seq, rr.why);
+            continue;
+        }
+        detected[kind]++;
+    }
+    double t3 = (double)clock() / CLOCKS_PER_SEC;
+    for (int k = 0; k < 5; k++) {
+        printf("    %-10s detected %d / %d\n", names[k], detected[k], tried[k]);
+        ASSERT_EQ_INT(detected[k], tried[k]);
+    }
+    printf("    %d records, %zu bytes; build+export %.2f s, full verify %.3f s, %d trials %.2f s (%d also verified in full)\n",
+           N, len, t1 - t0, t2 - t1, TRIALS, t3 - t2, full_checked);
+    free(mod);
+    free(lines);
+    free(snaps);
+    free(clean);
+}
