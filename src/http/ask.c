@@ -341,6 +341,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
         cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
         if (part == 1) {
             cJSON_AddItemToObject(j, "hoheit", hj);
+            ht_mark_json(&cs->mark, j);   /* ai_generated marker (usecases.c) */
             if (req->include_usage)
                 cJSON_AddItemToObject(j, "usage", usage);
             else
@@ -366,6 +367,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    ht_mark_headers(&cs->mark, r);
     enum MHD_Result ok = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     cs->status = 200;

@@ -32,6 +32,7 @@ typedef struct gen_ctx {
     char              id[48];
     int64_t           created;
     bool              forced_tool;   /* tool_choice required/named: output is one call object */
+    ht_mark_t         mark;          /* transparency marker (usecases.c) */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -509,7 +510,9 @@ static void stream_format(gen_ctx_t *x)
             d = cJSON_CreateObject();
             cJSON_AddItemToObject(d, "tool_calls", tool_calls_json(x, true));
         }
-        pend_event(x, chunk(x, NULL, 0, d, NULL, hh_openai_finish_name(x->finish)));
+        cJSON *fin = chunk(x, NULL, 0, d, NULL, hh_openai_finish_name(x->finish));
+        ht_mark_json(&x->mark, fin);   /* the final chunk carries the hoheit marker */
+        pend_event(x, fin);
         if (x->req.include_usage) {
             cJSON *j = envelope(x, chat ? "chat.completion.chunk" : "text_completion");
             cJSON_AddArrayToObject(j, "choices");
@@ -591,8 +594,17 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
+    /* ---- governance (usecases.c): the use case this request runs under;
+     * prohibited, model not listed, or approval needed -> 403; otherwise
+     * cs->mark makes every 200 answer carry the ai_generated marker. */
+    if (ht_usecase_select(s, c, cs, &x->req, &e) != 0) {
+        ctx_unref(x);
+        return ht_send_error(c, cs, &e);
+    }
+    x->mark = cs->mark;
+    /* ---- end governance */
     /* hoheit extension: grounded answer from the knowledge base (ask.c) */
-    if (ht_is_grounded_chat(&x->req)) {
+    if (ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
         enum MHD_Result r = ht_handle_grounded_chat(s, c, cs, &x->req);
         ctx_unref(x);
         return r;
@@ -626,6 +638,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         MHD_add_response_header(r, "X-Accel-Buffering", "no");
+        ht_mark_headers(&x->mark, r);
         enum MHD_Result ok = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);   /* MHD holds its own reference; stream_free runs when it lets go */
         cs->status = 200;

@@ -66,6 +66,14 @@ struct hh_http_server {
     uint64_t           embed_tick;
 };
 
+/* The transparency marker (Art. 50) of a generated answer: set by
+ * ht_usecase_select once a request may run (usecases.c). */
+typedef struct ht_mark {
+    bool on;
+    char use_case[64];
+    char model[256];
+} ht_mark_t;
+
 /* Per-connection state (MHD's con_cls). */
 typedef struct ht_conn {
     int            route;        /* index into the route table, -1 none */
@@ -78,6 +86,7 @@ typedef struct ht_conn {
     hh_store_key_t key;          /* authenticated key (route.auth) */
     void          *ext;          /* a streaming handler's state (documents.c) */
     void         (*ext_free)(void *ext);
+    ht_mark_t      mark;         /* ai_generated marking of a 200 answer (usecases.c) */
 } ht_conn_t;
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
@@ -132,5 +141,24 @@ enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection 
                                      const char *upload_data, size_t *upload_data_size);
 enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+
+/* Use-case register (usecases.c). ht_handle_usecases: GET/POST
+ * /api/usecases, GET/PUT/DELETE /api/usecases/{id|slug} (GET ?card=md|html:
+ * the system card); everyone authenticated reads, admins change.
+ * ht_usecase_select: the use case of a generation request (hoheit.use_case,
+ * else the X-Hoheit-Use-Case header, else the key's / user's default, else
+ * "general"); returns 0 and fills cs->mark, or an HTTP status with e filled
+ * (403 prohibited, model not allowed, approval required; 404 unknown).
+ * ht_hoheit_grounded: the request's hoheit object asks for a grounded
+ * answer (anything but use_case in it, or empty). ht_mark_json adds
+ * ai_generated / model / use_case to j's "hoheit" object (made if missing);
+ * ht_mark_headers adds X-AI-Generated: true. Both do nothing when !m->on. */
+enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
+                                   const char *url);
+int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
+                       hh_api_error_t *e);
+bool ht_hoheit_grounded(const hh_openai_req_t *req);
+void ht_mark_json(const ht_mark_t *m, cJSON *j);
+void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
 #endif

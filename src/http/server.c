@@ -55,6 +55,31 @@ static enum MHD_Result h_doc_delete(hh_http_server_t *s, struct MHD_Connection *
     return ht_handle_doc_delete(s, c, cs, url);
 }
 
+static enum MHD_Result h_uc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_usecases(s, c, cs, "GET", url);
+}
+
+static enum MHD_Result h_uc_create(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_usecases(s, c, cs, "POST", url);
+}
+
+static enum MHD_Result h_uc_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_usecases(s, c, cs, "GET", url);
+}
+
+static enum MHD_Result h_uc_put(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_usecases(s, c, cs, "PUT", url);
+}
+
+static enum MHD_Result h_uc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_usecases(s, c, cs, "DELETE", url);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -67,6 +92,11 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/documents", true }, false, false, h_doc_list, "/api/documents" },
     { { "DELETE", "/api/documents/1", true }, true, false, h_doc_delete, "/api/documents/" },
     { { "POST", "/api/ask", true }, false, true, h_ask, "/api/ask" },
+    { { "GET", "/api/usecases", true }, false, false, h_uc_list, "/api/usecases" },
+    { { "POST", "/api/usecases", true }, false, true, h_uc_create, "/api/usecases" },
+    { { "GET", "/api/usecases/support", true }, true, false, h_uc_get, "/api/usecases/" },
+    { { "PUT", "/api/usecases/support", true }, true, true, h_uc_put, "/api/usecases/" },
+    { { "DELETE", "/api/usecases/support", true }, true, false, h_uc_delete, "/api/usecases/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -111,6 +141,8 @@ static enum MHD_Result send_text(struct MHD_Connection *c, ht_conn_t *cs, int st
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 429)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (cs && status == 200)
+        ht_mark_headers(&cs->mark, r);   /* a generated answer (usecases.c) */
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     if (cs) {
@@ -122,6 +154,8 @@ static enum MHD_Result send_text(struct MHD_Connection *c, ht_conn_t *cs, int st
 
 enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j)
 {
+    if (cs && status == 200)
+        ht_mark_json(&cs->mark, j);   /* merges into an existing "hoheit" object */
     char *s = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!s)

@@ -1,0 +1,773 @@
+/* test_register.c - the use-case register: classification of every
+ * questionnaire answer with its reasons, policies (HR always approved by a
+ * human, retention floor), storage with change history, /api/usecases with
+ * roles, refusals and the ai_generated marker over HTTP (server in-process
+ * with stories260K), and a system card whose content is checked against
+ * the live configuration (purpose, model sha256, reasoning, oversight). */
+#include "harness.h"
+#include "govern/register.h"
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static cJSON *answers1(const char *id)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddBoolToObject(a, id, true);
+    return a;
+}
+
+static bool has_reason(const hh_reg_class_t *c, const char *needle1, const char *needle2)
+{
+    for (size_t i = 0; i < c->n_reasons; i++)
+        if (strstr(c->reasons[i], needle1) && (!needle2 || strstr(c->reasons[i], needle2)))
+            return true;
+    return false;
+}
+
+static void print_reasons(const hh_reg_class_t *c)
+{
+    for (size_t i = 0; i < c->n_reasons; i++)
+        printf("    reason: %s\n", c->reasons[i]);
+}
+
+static bool copy_file(const char *src, const char *dst)
+{
+    size_t n = 0;
+    void *d = hh_test_read_file(src, &n);
+    if (!d)
+        return false;
+    FILE *f = fopen(dst, "wb");
+    bool ok = f && fwrite(d, 1, n, f) == n;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    free(d);
+    return ok;
+}
+
+static void sha256_hex_of_file(const char *path, char hex[65])
+{
+    size_t n = 0;
+    unsigned char *d = hh_test_read_file(path, &n);
+    unsigned char h[32];
+    crypto_hash_sha256(h, d ? d : (const unsigned char *)"", d ? n : 0);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    free(d);
+}
+
+static cJSON *uc_doc(const char *slug, const char *answers_json)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "slug", slug);
+    cJSON_AddStringToObject(j, "purpose", "test purpose");
+    cJSON_AddItemToObject(j, "answers", cJSON_Parse(answers_json));
+    return j;
+}
+
+/* ---- classification ------------------------------------------------------ */
+
+TEST(register_classify_each_art5_practice_prohibited)
+{
+    size_t n = 0;
+    const hh_reg_question_t *q = hh_register_questions(&n);
+    int n_p = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].kind != 'p')
+            continue;
+        n_p++;
+        cJSON *a = answers1(q[i].id);
+        hh_reg_class_t c;
+        hh_register_classify(a, &c);
+        cJSON_Delete(a);
+        if (c.risk != HH_RISK_PROHIBITED || !has_reason(&c, q[i].article, q[i].id)) {
+            printf("    question %s\n", q[i].id);
+            print_reasons(&c);
+        }
+        ASSERT_STREQ(hh_risk_name(c.risk), "prohibited");
+        ASSERT_TRUE(has_reason(&c, q[i].article, q[i].id));
+        ASSERT_TRUE(strncmp(q[i].article, "Art. 5(1)(", 10) == 0);
+    }
+    ASSERT_EQ_INT(n_p, 8);
+    /* emotion recognition at work for medical/safety reasons: not prohibited */
+    cJSON *a = cJSON_Parse("{\"p_emotion_work_education\":true,\"x_emotion_medical_safety\":true}");
+    hh_reg_class_t c;
+    hh_register_classify(a, &c);
+    cJSON_Delete(a);
+    ASSERT_STREQ(hh_risk_name(c.risk), "minimal");
+    ASSERT_TRUE(has_reason(&c, "medical or safety", NULL));
+}
+
+TEST(register_classify_annex_iii_high_and_exceptions)
+{
+    size_t n = 0;
+    const hh_reg_question_t *q = hh_register_questions(&n);
+    int n_h = 0, n_e = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].kind != 'h')
+            continue;
+        n_h++;
+        char point[32];
+        snprintf(point, sizeof point, "Annex III point %d", n_h);
+        cJSON *a = answers1(q[i].id);
+        hh_reg_class_t c;
+        hh_register_classify(a, &c);
+        ASSERT_STREQ(hh_risk_name(c.risk), "high");
+        ASSERT_TRUE(has_reason(&c, point, q[i].id));
+        ASSERT_EQ_INT(c.annex_iii_4, n_h == 4);
+        for (size_t k = 0; k < n; k++) {
+            if (q[k].kind != 'e')
+                continue;
+            if (n_h == 1)
+                n_e++;
+            /* an Art. 6(3) exception takes it out of high risk ... */
+            cJSON_AddBoolToObject(a, q[k].id, true);
+            hh_register_classify(a, &c);
+            if (c.risk != HH_RISK_MINIMAL)
+                print_reasons(&c);
+            ASSERT_STREQ(hh_risk_name(c.risk), "minimal");
+            ASSERT_TRUE(has_reason(&c, q[k].article, q[k].id));
+            ASSERT_TRUE(has_reason(&c, "not high risk", "f_profiling"));
+            /* ... but never when the system profiles natural persons */
+            cJSON_AddBoolToObject(a, "f_profiling", true);
+            hh_register_classify(a, &c);
+            ASSERT_STREQ(hh_risk_name(c.risk), "high");
+            ASSERT_TRUE(has_reason(&c, "profiles natural persons", "always high risk"));
+            cJSON_DeleteItemFromObject(a, "f_profiling");
+            cJSON_DeleteItemFromObject(a, q[k].id);
+        }
+        cJSON_Delete(a);
+    }
+    ASSERT_EQ_INT(n_h, 8);
+    ASSERT_EQ_INT(n_e, 4);
+    /* prohibited wins over high */
+    cJSON *a = cJSON_Parse("{\"h_law_enforcement\":true,\"p_predictive_policing\":true}");
+    hh_reg_class_t c;
+    hh_register_classify(a, &c);
+    cJSON_Delete(a);
+    ASSERT_STREQ(hh_risk_name(c.risk), "prohibited");
+    ASSERT_TRUE(has_reason(&c, "Annex III point 6", NULL));
+}
+
+TEST(register_classify_art50_limited_else_minimal)
+{
+    size_t n = 0;
+    const hh_reg_question_t *q = hh_register_questions(&n);
+    int n_t = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].kind != 't')
+            continue;
+        n_t++;
+        cJSON *a = answers1(q[i].id);
+        hh_reg_class_t c;
+        hh_register_classify(a, &c);
+        cJSON_Delete(a);
+        ASSERT_STREQ(hh_risk_name(c.risk), "limited");
+        ASSERT_TRUE(has_reason(&c, "Art. 50(", q[i].id));
+    }
+    ASSERT_EQ_INT(n_t, 4);
+    hh_reg_class_t c;
+    hh_register_classify(NULL, &c);
+    ASSERT_STREQ(hh_risk_name(c.risk), "minimal");
+    ASSERT_EQ_INT(c.n_reasons, 1);
+    cJSON *a = cJSON_Parse("{\"p_subliminal\":false,\"h_education\":false,\"t_deep_fake\":false}");
+    hh_register_classify(a, &c);
+    cJSON_Delete(a);
+    ASSERT_STREQ(hh_risk_name(c.risk), "minimal");
+}
+
+TEST(register_policy_hr_always_approval)
+{
+    /* HR with an exception (not profiling): not high, approval still locked on */
+    cJSON *a = cJSON_Parse("{\"h_employment\":true,\"e_narrow_procedural\":true}");
+    hh_reg_class_t c;
+    hh_register_classify(a, &c);
+    cJSON_Delete(a);
+    ASSERT_STREQ(hh_risk_name(c.risk), "minimal");
+    hh_reg_policy_t p;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_register_policy_apply(&c, NULL, &p, &err));
+    ASSERT_TRUE(p.approval_required);
+    ASSERT_TRUE(p.approval_locked);
+    ASSERT_GE(p.retention_days, 183);
+    cJSON *ov = cJSON_Parse("{\"approval_required\":false}");
+    ASSERT_EQ_INT(hh_register_policy_apply(&c, ov, &p, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "Annex III point 4") != NULL);
+    /* other high-risk: approval may be switched off, retention not below 183 */
+    a = cJSON_Parse("{\"h_education\":true}");
+    hh_register_classify(a, &c);
+    cJSON_Delete(a);
+    ASSERT_OK(hh_register_policy_apply(&c, ov, &p, &err));
+    ASSERT_FALSE(p.approval_required);
+    ASSERT_EQ_INT(p.audit_detail, HH_AUDIT_FULL);
+    cJSON_Delete(ov);
+    ov = cJSON_Parse("{\"retention_days\":100}");
+    ASSERT_EQ_INT(hh_register_policy_apply(&c, ov, &p, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "183") != NULL);
+    cJSON_Delete(ov);
+    /* minimal defaults and a valid override */
+    hh_register_classify(NULL, &c);
+    ov = cJSON_Parse("{\"retention_days\":10,\"audit_detail\":\"full\",\"confidence_threshold\":0.25}");
+    ASSERT_OK(hh_register_policy_apply(&c, ov, &p, &err));
+    ASSERT_FALSE(p.approval_required);
+    ASSERT_EQ_INT(p.retention_days, 10);
+    ASSERT_EQ_INT(p.audit_detail, HH_AUDIT_FULL);
+    ASSERT_NEAR(p.confidence_threshold, 0.25, 1e-9);
+    cJSON_Delete(ov);
+    ov = cJSON_Parse("{\"bogus\":1}");
+    ASSERT_EQ_INT(hh_register_policy_apply(&c, ov, &p, &err), HH_EINVAL);
+    cJSON_Delete(ov);
+}
+
+/* ---- storage ------------------------------------------------------------- */
+
+TEST(register_store_crud_history)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/register-store", hh_test_tmpdir());
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    cJSON *in = uc_doc("credit-check", "{\"h_essential_services\":true}");
+    hh_usecase_t u;
+    ASSERT_OK(hh_register_create(s, in, "alice", &u, &err));
+    ASSERT_GE(u.id, 1);
+    ASSERT_STREQ(hh_risk_name(u.cls.risk), "high");
+    ASSERT_TRUE(u.policy.approval_required);
+    int64_t id = u.id;
+    hh_usecase_clear(&u);
+    ASSERT_EQ_INT(hh_register_create(s, in, "alice", NULL, &err), HH_EINVAL);   /* slug exists */
+    cJSON_Delete(in);
+    /* bad documents */
+    in = cJSON_Parse("{\"slug\":\"Bad Slug\",\"purpose\":\"x\"}");
+    ASSERT_EQ_INT(hh_register_create(s, in, "alice", NULL, &err), HH_EINVAL);
+    cJSON_Delete(in);
+    in = cJSON_Parse("{\"slug\":\"x1\",\"purpose\":\"x\",\"answers\":{\"no_such_question\":true}}");
+    ASSERT_EQ_INT(hh_register_create(s, in, "alice", NULL, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "no_such_question") != NULL);
+    cJSON_Delete(in);
+    /* update: the exception lowers the class; history names the change */
+    in = cJSON_Parse("{\"answers\":{\"h_essential_services\":true,\"e_preparatory\":true},\"owner\":\"Risk\"}");
+    ASSERT_OK(hh_register_update(s, "credit-check", in, "bob", &u, &err));
+    cJSON_Delete(in);
+    ASSERT_STREQ(hh_risk_name(u.cls.risk), "minimal");
+    ASSERT_STREQ(hh_usecase_str(&u, "purpose"), "test purpose");   /* kept from before */
+    ASSERT_STREQ(hh_usecase_str(&u, "owner"), "Risk");
+    hh_usecase_clear(&u);
+    hh_reg_policy_t p;
+    ASSERT_OK(hh_register_policy_for(s, "credit-check", &p, &err));
+    ASSERT_FALSE(p.approval_required);
+    ASSERT_EQ_INT(p.risk, HH_RISK_MINIMAL);
+    ASSERT_EQ_INT(hh_register_policy_for(s, "nope", &p, &err), HH_ENOENT);
+    ASSERT_OK(hh_register_policy_for(s, "general", &p, &err));   /* built in */
+    ASSERT_EQ_INT(p.risk, HH_RISK_MINIMAL);
+    /* defaults: key > user > general */
+    hh_store_user_t usr;
+    char key[HH_KEY_LEN + 1];
+    hh_store_key_t ki;
+    ASSERT_OK(hh_store_user_ensure(s, "carol", "member", &usr, NULL, &err));
+    ASSERT_OK(hh_store_key_create(s, usr.id, key, sizeof key, &ki, &err));
+    ASSERT_OK(hh_register_resolve(s, NULL, ki.id, usr.id, &u, &err));
+    ASSERT_STREQ(u.slug, "general");
+    hh_usecase_clear(&u);
+    ASSERT_OK(hh_register_set_user_default(s, "carol", "credit-check", &err));
+    ASSERT_OK(hh_register_resolve(s, "", ki.id, usr.id, &u, &err));
+    ASSERT_STREQ(u.slug, "credit-check");
+    hh_usecase_clear(&u);
+    ASSERT_EQ_INT(hh_register_set_key_default(s, ki.id, "missing", &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_register_resolve(s, "missing", ki.id, usr.id, &u, &err), HH_ENOENT);
+    /* delete: gone, defaults cleared, history kept */
+    ASSERT_OK(hh_register_delete(s, "credit-check", "alice", &err));
+    ASSERT_EQ_INT(hh_register_get(s, "credit-check", &u, &err), HH_ENOENT);
+    ASSERT_OK(hh_register_resolve(s, NULL, ki.id, usr.id, &u, &err));
+    ASSERT_STREQ(u.slug, "general");
+    hh_usecase_clear(&u);
+    cJSON *h = NULL;
+    ASSERT_OK(hh_register_history(s, id, &h, &err));
+    ASSERT_EQ_INT(cJSON_GetArraySize(h), 3);
+    const char *acts[3] = { "create", "update", "delete" }, *who[3] = { "alice", "bob", "alice" };
+    for (int i = 0; i < 3; i++) {
+        const cJSON *e = cJSON_GetArrayItem(h, i);
+        ASSERT_STREQ(cJSON_GetObjectItem(e, "action")->valuestring, acts[i]);
+        ASSERT_STREQ(cJSON_GetObjectItem(e, "actor")->valuestring, who[i]);
+    }
+    const cJSON *upd = cJSON_GetObjectItem(cJSON_GetArrayItem(h, 1), "detail");
+    ASSERT_STREQ(cJSON_GetObjectItem(cJSON_GetObjectItem(upd, "owner"), "new")->valuestring, "Risk");
+    ASSERT_STREQ(cJSON_GetObjectItem(upd, "risk_class")->valuestring, "minimal");
+    cJSON_Delete(h);
+    hh_store_close(s);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+typedef struct reg_srv {
+    hh_http_server_t *s;
+    int               port;
+    char              admin[HH_KEY_LEN + 1], member[HH_KEY_LEN + 1], auditor[HH_KEY_LEN + 1];
+    int64_t           member_key_id;
+    char              data[512];
+} reg_srv_t;
+
+static bool srv_start(reg_srv_t *t, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    char models[600], dst[700];
+    snprintf(t->data, sizeof t->data, "%s/register-%s", hh_test_tmpdir(), name);
+    snprintf(models, sizeof models, "%s/models", t->data);
+    mkdir(t->data, 0700);
+    mkdir(models, 0700);
+    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
+    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
+        return false;
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = t->data;
+    p.max_body = 1u << 20;
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 1;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_http_start(&t->s, &p, &err) != 0) {
+        printf("    start: %s\n", err.msg);
+        return false;
+    }
+    t->port = hh_http_port(t->s);
+    hh_store_t *st = hh_http_store(t->s);
+    hh_store_user_t a, m, au;
+    hh_store_key_t ki;
+    return hh_store_user_ensure(st, "root", "admin", &a, NULL, &err) == 0 &&
+           hh_store_key_create(st, a.id, t->admin, sizeof t->admin, NULL, &err) == 0 &&
+           hh_store_user_ensure(st, "mia", "member", &m, NULL, &err) == 0 &&
+           hh_store_key_create(st, m.id, t->member, sizeof t->member, &ki, &err) == 0 &&
+           hh_store_user_ensure(st, "aud", "auditor", &au, NULL, &err) == 0 &&
+           hh_store_key_create(st, au.id, t->auditor, sizeof t->auditor, NULL, &err) == 0 &&
+           (t->member_key_id = ki.id) > 0;
+}
+
+typedef struct resp {
+    int   status;
+    char *headers;   /* malloc'd, NUL-terminated */
+    char *body;      /* malloc'd, de-chunked */
+} resp_t;
+
+static void resp_free(resp_t *r)
+{
+    free(r->headers);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* One request over a fresh connection (Connection: close), read to EOF. */
+static bool http(int port, const char *method, const char *path, const char *key, const char *extra_header,
+                 const char *body, resp_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return false;
+    }
+    char *req = NULL;
+    size_t rlen = 0;
+    FILE *f = open_memstream(&req, &rlen);
+    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+    if (key)
+        fprintf(f, "Authorization: Bearer %s\r\n", key);
+    if (extra_header)
+        fprintf(f, "%s\r\n", extra_header);
+    if (body)
+        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+    else
+        fprintf(f, "\r\n");
+    fclose(f);
+    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
+    free(req);
+    char *raw = NULL;
+    size_t n = 0, cap = 0;
+    while (ok) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *nr = realloc(raw, cap);
+            if (!nr) {
+                ok = false;
+                break;
+            }
+            raw = nr;
+        }
+        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!ok || !raw) {
+        free(raw);
+        return false;
+    }
+    raw[n] = '\0';
+    char *sep = strstr(raw, "\r\n\r\n");
+    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(raw);
+        return false;
+    }
+    *sep = '\0';
+    out->headers = strdup(raw);
+    const char *b = sep + 4;
+    size_t blen = n - (size_t)(b - raw);
+    out->body = malloc(blen + 1);
+    size_t o = 0;
+    if (strcasestr(out->headers, "Transfer-Encoding: chunked")) {
+        for (;;) {
+            char *end = NULL;
+            unsigned long sz = strtoul(b, &end, 16);
+            if (end == b || sz == 0 || !(end = strstr(end, "\r\n")))
+                break;
+            end += 2;
+            if ((size_t)(end - sep) + sz > n)
+                break;
+            memcpy(out->body + o, end, sz);
+            o += sz;
+            b = end + sz + 2;
+        }
+    } else {
+        memcpy(out->body, b, blen);
+        o = blen;
+    }
+    out->body[o] = '\0';
+    free(raw);
+    return true;
+}
+
+static const char *err_code(const resp_t *r, char *buf, size_t cap)
+{
+    cJSON *j = cJSON_Parse(r->body);
+    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code");
+    snprintf(buf, cap, "%s", cJSON_IsString(c) ? c->valuestring : "(none)");
+    cJSON_Delete(j);
+    return buf;
+}
+
+#define HR_UC                                                                                                     \
+    "{\"slug\":\"cv-screening\",\"name\":\"CV screening\",\"purpose\":\"Pre-sort job applications\","                \
+    "\"models\":[\"stories260K\"],\"answers\":{\"h_employment\":true}}"
+
+TEST(register_http_crud_and_roles)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "crud"));
+    resp_t r;
+    char code[64];
+    /* a member cannot create; an admin can, and gets class + reasons */
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.member, NULL, HR_UC, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "forbidden");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.auditor, NULL, HR_UC, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.admin, NULL, HR_UC, &r));
+    ASSERT_EQ_INT(r.status, 201);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "risk_class")->valuestring, "high");
+    const cJSON *reasons = cJSON_GetObjectItem(j, "reasons");
+    ASSERT_EQ_INT(cJSON_GetArraySize(reasons), 1);
+    ASSERT_TRUE(strstr(cJSON_GetArrayItem(reasons, 0)->valuestring, "Annex III point 4") != NULL);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "effective_policy"), "approval_required")));
+    ASSERT_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "history"), 0), "actor")->valuestring,
+                 "root");
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* bad input: 400 naming the problem; duplicate slug 400 */
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.admin, NULL, "{\"slug\":\"x\"}", &r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, "purpose") != NULL);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.admin, NULL, HR_UC, &r));
+    ASSERT_EQ_INT(r.status, 400);
+    resp_free(&r);
+    /* everyone reads: list (with the questionnaire) and one */
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", t.auditor, NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 1);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "questionnaire")), 26);
+    cJSON_Delete(j);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/cv-screening", t.member, NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "purpose")->valuestring, "Pre-sort job applications");
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* HR approval cannot be switched off over the API either */
+    ASSERT_TRUE(http(t.port, "PUT", "/api/usecases/cv-screening", t.admin, NULL,
+                     "{\"policy\":{\"approval_required\":false}}", &r));
+    ASSERT_EQ_INT(r.status, 400);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "PUT", "/api/usecases/cv-screening", t.member, NULL, "{\"owner\":\"me\"}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "PUT", "/api/usecases/cv-screening", t.admin, NULL, "{\"owner\":\"HR lead\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "owner")->valuestring, "HR lead");
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "history")), 2);
+    cJSON_Delete(j);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "DELETE", "/api/usecases/cv-screening", t.member, NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "DELETE", "/api/usecases/cv-screening", t.admin, NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/cv-screening", t.admin, NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", NULL, NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+#define CHAT(extra) "{\"model\":\"stories260K\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}]" extra "}"
+
+TEST(register_http_refusals)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "refuse"));
+    hh_store_t *st = hh_http_store(t.s);
+    hh_err_t err;
+    hh_err_clear(&err);
+    cJSON *in = uc_doc("social-score", "{\"p_social_scoring\":true}");
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = uc_doc("other-model", "{}");
+    cJSON_AddItemToObject(in, "models", cJSON_CreateStringArray((const char *[]){ "some-other-model" }, 1));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = cJSON_Parse(HR_UC);
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    resp_t r;
+    char code[64];
+    /* prohibited, named in the extension field */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"social-score\"}"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_prohibited");
+    ASSERT_TRUE(strstr(r.body, "Art. 5") != NULL);
+    ASSERT_TRUE(strstr(r.body, "\"type\":\"permission_error\"") != NULL);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
+    resp_free(&r);
+    /* prohibited, named in the header; also for /v1/completions */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/completions", t.member, "X-Hoheit-Use-Case: social-score",
+                     "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":2}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_prohibited");
+    resp_free(&r);
+    /* a key whose default is prohibited */
+    ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, "social-score", &err));
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(""), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_prohibited");
+    resp_free(&r);
+    ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, NULL, &err));
+    /* the model is not one the use case lists */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, "X-Hoheit-Use-Case: other-model", CHAT(""),
+                     &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "model_not_allowed");
+    resp_free(&r);
+    /* approval required (HR) is refused honestly until approvals exist */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"cv-screening\"}"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "approval_required");
+    ASSERT_TRUE(strstr(r.body, "approvals are not built yet") != NULL);
+    resp_free(&r);
+    /* unknown use case; wrong type */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"nope\"}"), &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_not_found");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(",\"hoheit\":{\"use_case\":7}"), &r));
+    ASSERT_EQ_INT(r.status, 400);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+TEST(register_http_ai_generated_marker)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "marker"));
+    hh_store_t *st = hh_http_store(t.s);
+    hh_err_t err;
+    hh_err_clear(&err);
+    cJSON *in = uc_doc("support", "{\"t_interacts_with_persons\":true,\"t_generates_content\":true}");
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    resp_t r;
+    /* no use case named, no default: "general" */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(""), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
+    cJSON *j = cJSON_Parse(r.body);
+    const cJSON *h = cJSON_GetObjectItem(j, "hoheit");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(h, "ai_generated")));
+    ASSERT_STREQ(cJSON_GetObjectItem(h, "model")->valuestring, "stories260K");
+    ASSERT_STREQ(cJSON_GetObjectItem(h, "use_case")->valuestring, "general");
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* the field names it (no grounding: use_case alone is not a KB request) */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"support\"}"), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    h = cJSON_GetObjectItem(j, "hoheit");
+    ASSERT_STREQ(cJSON_GetObjectItem(h, "use_case")->valuestring, "support");
+    ASSERT_TRUE(cJSON_GetObjectItem(h, "sources") == NULL);
+    ASSERT_TRUE(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message") != NULL);
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* the key's default; /v1/completions */
+    ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, "support", &err));
+    ASSERT_TRUE(http(t.port, "POST", "/v1/completions", t.member, NULL,
+                     "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":3}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
+    j = cJSON_Parse(r.body);
+    h = cJSON_GetObjectItem(j, "hoheit");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(h, "ai_generated")));
+    ASSERT_STREQ(cJSON_GetObjectItem(h, "use_case")->valuestring, "support");
+    cJSON_Delete(j);
+    resp_free(&r);
+    /* stream: header, and the marker in the final (finish_reason) chunk only */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(",\"stream\":true"), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
+    int n_events = 0, n_marked = 0;
+    bool final_marked = false;
+    for (char *p = r.body; (p = strstr(p, "data: ")); p += 6) {
+        if (!strncmp(p + 6, "[DONE]", 6))
+            break;
+        char *end = strstr(p, "\n\n");
+        ASSERT_TRUE(end != NULL);
+        *end = '\0';
+        cJSON *ev = cJSON_Parse(p + 6);
+        *end = '\n';
+        ASSERT_TRUE(ev != NULL);
+        n_events++;
+        const cJSON *eh = cJSON_GetObjectItem(ev, "hoheit");
+        const cJSON *fr = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "choices"), 0), "finish_reason");
+        if (eh) {
+            n_marked++;
+            ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(eh, "ai_generated")));
+            ASSERT_STREQ(cJSON_GetObjectItem(eh, "use_case")->valuestring, "support");
+            ASSERT_STREQ(cJSON_GetObjectItem(eh, "model")->valuestring, "stories260K");
+            final_marked = cJSON_IsString(fr);
+        }
+        cJSON_Delete(ev);
+    }
+    ASSERT_GE(n_events, 2);
+    ASSERT_EQ_INT(n_marked, 1);
+    ASSERT_TRUE(final_marked);
+    resp_free(&r);
+    /* an error is not marked */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     "{\"model\":\"no-such-model\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+/* ---- system cards --------------------------------------------------------- */
+
+TEST(register_system_card_high_risk)
+{
+    char dir[512], models[600], model[700];
+    snprintf(dir, sizeof dir, "%s/register-card", hh_test_tmpdir());
+    snprintf(models, sizeof models, "%s/models", dir);
+    mkdir(dir, 0700);
+    mkdir(models, 0700);
+    snprintf(model, sizeof model, "%s/stories260K.gguf", models);
+    ASSERT_TRUE(copy_file(hh_test_data_path("models/stories260K.gguf"), model));
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(s, "alice-approver", "approver", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "bob-member", "member", &u, NULL, &err));
+    const char *deps[] = { "hr" };
+    ASSERT_OK(hh_store_collection_ensure(s, "hr-policies", deps, 1, NULL, &err));
+    cJSON *in = cJSON_Parse(
+        "{\"slug\":\"cv-screening\",\"name\":\"CV <screening> & ranking\",\"purpose\":\"Pre-sort applications for "
+        "the HR team\",\"owner\":\"HR\",\"models\":[\"stories260K\"],\"collections\":[\"hr-policies\"],"
+        "\"affected_persons\":[\"job applicants\"],\"data_categories\":[\"CV contents\"],"
+        "\"recipients\":[\"HR staff\"],\"safeguards\":[\"human approval\"],"
+        "\"known_limits\":\"Tiny test model; not for real decisions\","
+        "\"measurements\":[{\"name\":\"recall@5\",\"value\":\"0.82\",\"link\":\"docs/BENCHMARKS.md\"}],"
+        "\"answers\":{\"h_employment\":true,\"e_preparatory\":true,\"f_profiling\":true}}");
+    ASSERT_OK(hh_register_create(s, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    char want[65];
+    sha256_hex_of_file(model, want);
+    char *md = NULL, *html = NULL;
+    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_MD, &md, &err));
+    ASSERT_TRUE(strstr(md, "Pre-sort applications for the HR team") != NULL);
+    ASSERT_TRUE(strstr(md, want) != NULL);
+    ASSERT_TRUE(strstr(md, "Risk class: high") != NULL);
+    ASSERT_TRUE(strstr(md, "Art. 6(2), Annex III point 4: high-risk area (answer h_employment = yes)") != NULL);
+    ASSERT_TRUE(strstr(md, "profiles natural persons") != NULL);
+    ASSERT_TRUE(strstr(md, "approver: alice-approver") != NULL);
+    ASSERT_TRUE(strstr(md, "bob-member") == NULL);
+    ASSERT_TRUE(strstr(md, "hr-policies: 0 documents, departments: hr") != NULL);
+    ASSERT_TRUE(strstr(md, "Tiny test model") != NULL);
+    ASSERT_TRUE(strstr(md, "recall@5: 0.82") != NULL);
+    ASSERT_TRUE(strstr(md, "create by root") != NULL);
+    ASSERT_TRUE(strstr(md, "required (Annex III point 4: always)") != NULL);
+    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_HTML, &html, &err));
+    ASSERT_TRUE(strstr(html, "CV &lt;screening&gt; &amp; ranking") != NULL);
+    ASSERT_TRUE(strstr(html, "<screening>") == NULL);
+    ASSERT_TRUE(strstr(html, want) != NULL);
+    ASSERT_TRUE(strstr(html, "<li>approver: alice-approver</li>") != NULL);
+    free(md);
+    free(html);
+    /* the hash cache follows the file: append a byte, the card changes */
+    FILE *f = fopen(model, "ab");
+    ASSERT_TRUE(f != NULL);
+    fputc(0, f);
+    fclose(f);
+    char want2[65], got[65];
+    sha256_hex_of_file(model, want2);
+    ASSERT_TRUE(strcmp(want, want2) != 0);
+    ASSERT_OK(hh_register_file_sha256(s, model, got, &err));
+    ASSERT_STREQ(got, want2);
+    /* records of processing: one table per use case */
+    char *ropa = NULL;
+    ASSERT_OK(hh_register_ropa(s, HH_CARD_MD, &ropa, &err));
+    ASSERT_TRUE(strstr(ropa, "| Categories of data subjects | job applicants |") != NULL);
+    ASSERT_TRUE(strstr(ropa, "| Categories of recipients | HR staff |") != NULL);
+    ASSERT_TRUE(strstr(ropa, "183 days") != NULL);
+    free(ropa);
+    hh_store_close(s);
+}
