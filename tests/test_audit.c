@@ -510,3 +510,250 @@ TEST(audit_tamper_randomized)
     free(snaps);
     free(clean);
 }
+
+/* Flips one hex digit of the "sig" of the line holding `marker`. */
+static bool flip_sig(char *text, const char *marker)
+{
+    char *line = strstr(text, marker);
+    char *sig = line ? strstr(line, "\"sig\":\"") : NULL;
+    if (!sig)
+        return false;
+    sig += 7 + 10;
+    *sig = *sig == '0' ? '1' : '0';
+    return true;
+}
+
+TEST(audit_signatures_and_keys)
+{
+    const char *dir = fresh_dir("sig");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_audit_params_t p = { .checkpoint_every = 4 };
+    hh_audit_entry_t es[10];
+    for (int i = 0; i < 10; i++)
+        es[i] = (hh_audit_entry_t){ .kind = "admin", .user = "root", .detail = "rotated keys", .decision = "done" };
+    ASSERT_OK(hh_audit_append_batch(s, &p, es, 10, NULL, &err));
+    size_t len = 0;
+    char *text = export_text(s, 1, &len);
+    ASSERT_TRUE(text != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_audit_verify_result_t r;
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.n_checkpoints, 3);   /* 4, 8, export's 10 */
+    /* a wrong key fails at the first signature */
+    unsigned char other[32], osk[64];
+    crypto_sign_keypair(other, osk);
+    hh_audit_verify_jsonl(text, len, other, &r);
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 4);
+    ASSERT_TRUE(strstr(r.why, "bad checkpoint signature") != NULL);
+    /* a tampered checkpoint signature, and a tampered head signature */
+    char *t2 = strdup(text);
+    ASSERT_TRUE(flip_sig(t2, "\"kind\":\"checkpoint\",\"seq\":8"));
+    hh_audit_verify_jsonl(t2, len, pk, &r);
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 8);
+    ASSERT_TRUE(strstr(r.why, "bad checkpoint signature") != NULL);
+    free(t2);
+    t2 = strdup(text);
+    ASSERT_TRUE(flip_sig(t2, "\"kind\":\"head\""));
+    hh_audit_verify_jsonl(t2, len, pk, &r);
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 10);
+    ASSERT_TRUE(strstr(r.why, "bad head signature") != NULL);
+    free(t2);
+    free(text);
+    /* in the store: a re-signed checkpoint with a foreign key fails */
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_checkpoints SET sig = zeroblob(64) WHERE seq = 4"), SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 4);
+    /* the store's key and audit.pub must agree */
+    char ppath[600];
+    snprintf(ppath, sizeof ppath, "%s/audit.pub", dir);
+    FILE *f = fopen(ppath, "w");
+    ASSERT_TRUE(f != NULL);
+    for (int i = 0; i < 32; i++)
+        fprintf(f, "%02x", other[i]);
+    fputc('\n', f);
+    fclose(f);
+    ASSERT_EQ_INT(hh_audit_public_key(s, pk, &err), HH_EFORMAT);
+    hh_store_close(s);
+}
+
+TEST(audit_retention_anchor)
+{
+    const char *dir = fresh_dir("retention");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    const int64_t day = 24LL * 3600 * 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t now = (int64_t)ts.tv_sec * 1000;
+    /* 30 records 400..371 days old, 20 records 100..81 days old, 5 today */
+    hh_audit_entry_t es[55];
+    for (int i = 0; i < 55; i++) {
+        int64_t age = i < 30 ? (400 - i) * day : i < 50 ? (100 - (i - 30)) * day : 1000;
+        es[i] = (hh_audit_entry_t){ .kind = "request", .time_ms = now - age, .user = "u", .prompt = "p",
+                                    .output = "o", .decision = "released" };
+    }
+    hh_audit_params_t p = { .checkpoint_every = 10 };
+    ASSERT_OK(hh_audit_append_batch(s, &p, es, 55, NULL, &err));
+    /* high-risk minimum (6 months) keeps everything younger: only the 30 go */
+    int64_t n = -1;
+    ASSERT_OK(hh_audit_expire(s, now - 50 * day, HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS, &n, &err));
+    ASSERT_EQ_INT(n, 30);
+    hh_audit_verify_result_t r;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    if (!r.ok)
+        printf("    bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    ASSERT_TRUE(r.anchored);
+    ASSERT_EQ_INT(r.first_seq, 31);
+    ASSERT_EQ_INT(r.last_seq, 56);   /* + the retention record */
+    ASSERT_EQ_INT(r.n_checkpoints, 2);   /* 40, 50 (10..30 went with their records) */
+    size_t len = 0;
+    char *text = export_text(s, 1, &len);
+    ASSERT_TRUE(text != NULL);
+    ASSERT_TRUE(strstr(text, "deleted audit records 1..30") != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.first_seq, 31);
+    /* the anchor's signature is checked */
+    char *a = strstr(text, "\"sig\":\"");
+    ASSERT_TRUE(a != NULL && strstr(text, "\"kind\":\"anchor\"") < a);
+    a[7] = a[7] == 'a' ? 'b' : 'a';
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 31);
+    ASSERT_TRUE(strstr(r.why, "anchor") != NULL);
+    free(text);
+    /* a cutoff inside the minimum does nothing; no minimum: the rest goes
+     * up to the last record, which always stays */
+    ASSERT_OK(hh_audit_expire(s, now, HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS, &n, &err));
+    ASSERT_EQ_INT(n, 0);
+    ASSERT_OK(hh_audit_expire(s, now + day, 0, &n, &err));
+    ASSERT_EQ_INT(n, 25);
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.first_seq, 56);
+    ASSERT_EQ_INT(r.last_seq, 57);
+    /* deleting a kept record behind the anchor is caught */
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 56"), SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 56);
+    ASSERT_TRUE(strstr(r.why, "record 56 missing") != NULL);
+    hh_store_close(s);
+}
+
+typedef struct conc_arg {
+    hh_store_t *s;
+    int         id, n, fails;
+} conc_arg_t;
+
+static void *conc_worker(void *p)
+{
+    conc_arg_t *a = p;
+    for (int i = 0; i < a->n; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "thread %d request %d", a->id, i);
+        hh_audit_entry_t e = { .kind = "request", .user = "t", .prompt = prompt, .decision = "released" };
+        hh_audit_params_t prm = { .checkpoint_every = 7 };
+        if (hh_audit_append(a->s, &prm, &e, NULL, NULL) != 0)
+            a->fails++;
+    }
+    return NULL;
+}
+
+TEST(audit_concurrent_appends)
+{
+    const char *dir = fresh_dir("conc");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    enum { T = 4, PER = 25 };
+    pthread_t th[T];
+    conc_arg_t args[T];
+    for (int i = 0; i < T; i++) {
+        args[i] = (conc_arg_t){ .s = s, .id = i, .n = PER };
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, conc_worker, &args[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ_INT(args[i].fails, 0);
+    }
+    hh_audit_verify_result_t r;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.n_records, T * PER);
+    ASSERT_EQ_INT(r.n_checkpoints, T * PER / 7);
+    hh_store_close(s);
+}
+
+/* Runs "$HOHEIT_BIN audit ARGS", returns its exit status (-1: no binary). */
+static int run_cli(const char *args)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (!bin)
+        return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s audit %s >/dev/null 2>&1", bin, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST(audit_cli_verify_exit_codes)
+{
+    if (!getenv("HOHEIT_BIN")) {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return;
+    }
+    const char *dir = fresh_dir("cli");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_audit_entry_t es[30];
+    for (int i = 0; i < 30; i++)
+        es[i] = (hh_audit_entry_t){ .kind = "request", .user = "cli", .prompt = "Was ist los?", .output = "nichts",
+                                    .decision = "released" };
+    ASSERT_OK(hh_audit_append_batch(s, NULL, es, 30, NULL, &err));
+    hh_store_close(s);
+    char args[1400], out[700];
+    snprintf(out, sizeof out, "%s/export.jsonl", dir);
+    snprintf(args, sizeof args, "verify --data %s", dir);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    snprintf(args, sizeof args, "export --data %s --out %s", dir, out);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    snprintf(args, sizeof args, "verify --data %s --file %s", dir, out);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    /* one byte of the exported file changed: exit 1 */
+    size_t len = 0;
+    char *text = hh_test_read_file(out, &len);
+    ASSERT_TRUE(text != NULL);
+    char *p = strstr(text, "nichts");
+    ASSERT_TRUE(p != NULL);
+    p[0] = 'N';
+    FILE *f = fopen(out, "wb");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_EQ_INT(fwrite(text, 1, len, f), len);
+    fclose(f);
+    free(text);
+    ASSERT_EQ_INT(run_cli(args), 1);
+    /* the database edited: exit 1; bad usage: 2 */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, 'nichts', 'alles') WHERE seq = 12"),
+                  SQLITE_OK);
+    snprintf(args, sizeof args, "verify --data %s", dir);
+    ASSERT_EQ_INT(run_cli(args), 1);
+    ASSERT_EQ_INT(run_cli("frobnicate"), 2);
+}

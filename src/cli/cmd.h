@@ -17,6 +17,7 @@ int hh_cmd_ingest(int argc, char **argv);
 int hh_cmd_collections(int argc, char **argv);
 int hh_cmd_departments(int argc, char **argv);
 int hh_cmd_register(int argc, char **argv);
+int hh_cmd_audit(int argc, char **argv);
 
 int hh_cmd_pii(int argc, char **argv);
 

@@ -984,6 +984,9 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
         any++;
         /* checkpoints for records that are not there come first: they fail */
         while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) < seq && !failed(&v)) {
+            if (sqlite3_column_int64(cs, 0) >= v.next_seq)
+                vfail(&v, v.next_seq, "record %" PRId64 " missing (checkpoint %" PRId64 " signs it or a later one)",
+                      v.next_seq, (int64_t)sqlite3_column_int64(cs, 0));
             if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
                 vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
             hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
