@@ -311,7 +311,8 @@ static bool phone_at(const char *t, size_t len, size_t i, size_t *end)
             if (nd < 7 || nd > 12)
                 return false;
             /* area code first: rules out 01/02/1990 and 05-12-90 */
-            if (sep_seen && first_group < 3)
+            bool zero_paren = i + 3 < len && !memcmp(t + i, "(0)", 3); /* "(0)30 1234567" */
+            if (sep_seen && first_group < 3 && !zero_paren)
                 return false;
             if (!sep_seen && !ctx)
                 return false;
@@ -337,6 +338,15 @@ static bool prev_token_has_digit(const char *t, size_t e)
     return s < e && e - s <= 4 && digit && (s == 0 || !is_alnum((unsigned char)t[s - 1]));
 }
 
+/* Is the '(' at t[i] closed within the next 7 bytes, as in "(030)"? */
+static bool phone_has_close(const char *t, size_t len, size_t i)
+{
+    for (size_t k = i + 1; k < len && k < i + 8; k++)
+        if (t[k] == ')')
+            return true;
+    return false;
+}
+
 static int find_phone(const char *t, size_t len, span_list_t *out)
 {
     for (size_t i = 0; i < len; i++) {
@@ -347,7 +357,7 @@ static int find_phone(const char *t, size_t len, span_list_t *out)
             continue;
         if (i > 0) {
             unsigned char p = (unsigned char)t[i - 1];
-            if (p == '+' || p == '(' || is_digit(p))
+            if (p == '+' || is_digit(p) || (p == '(' && phone_has_close(t, len, i - 1)))
                 continue;
             /* the next group of a longer digit sequence (IBAN, card) */
             if (c != '+' && p == ' ' && prev_token_has_digit(t, i - 1))
@@ -358,6 +368,8 @@ static int find_phone(const char *t, size_t len, span_list_t *out)
                 continue;
         }
         size_t end;
+        if (c == '(' && !phone_has_close(t, len, i))
+            continue; /* "(089 1234 5678)": the number starts after the '(' */
         if (phone_at(t, len, i, &end)) {
             int rc = span_push(out, HH_PII_PHONE, i, end);
             if (rc)
