@@ -206,6 +206,12 @@ TEST(pii_redact_exact)
     ASSERT_OK(hh_pii_redact("", 0, &cfg, &out, &out_len));
     ASSERT_EQ_INT(out_len, 0);
     free(out);
+    ASSERT_OK(hh_pii_redact(NULL, 0, &cfg, &out, &out_len));
+    ASSERT_STREQ(out, "");
+    free(out);
+    hh_pii_span_t *sp = NULL;
+    size_t n = 0;
+    ASSERT_EQ_INT(hh_pii_find(NULL, 5, &cfg, &sp, &n), HH_EINVAL);
 }
 
 TEST(pii_invalid_utf8_passthrough)

@@ -1052,8 +1052,10 @@ int hh_pii_redact(const char *text, size_t len, const hh_pii_config_t *cfg,
         o += (size_t)w;
         pos = sp[k].end;
     }
-    memcpy(buf + o, text + pos, len - pos);
-    o += len - pos;
+    if (len > pos) { /* text may be NULL when len is 0 */
+        memcpy(buf + o, text + pos, len - pos);
+        o += len - pos;
+    }
     buf[o] = '\0';
     *out = buf;
     *out_len = o;
