@@ -15,6 +15,9 @@
 #include "http/http_int.h"
 #include "kb/answer.h"
 #include "kb/retrieve.h"
+#include "base/log.h"          /* audit hook */
+#include "govern/audit.h"      /* audit hook */
+#include "govern/register.h"   /* audit hook: the use case's audit detail */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,37 @@ static void ask_out_free(ask_out_t *o)
     hh_kb_answer_clear(&o->ans);
     memset(o, 0, sizeof *o);
 }
+
+/* ---- audit (govern/audit.h): one record per finished question (answered,
+ * abstained or refused), with the retrieved chunk ids and the confidence;
+ * the use case's policy chooses full text or hashes only. */
+static void audit_ask(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *in, const ask_out_t *o, int st,
+                      const hh_api_error_t *e)
+{
+    if (!s->store)
+        return;
+    const char *uc = cs->mark.on && cs->mark.use_case[0] ? cs->mark.use_case : NULL;
+    hh_reg_policy_t pol;
+    bool hash_only = uc && hh_register_policy_for(s->store, uc, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
+    size_t n = st == 200 ? o->n_hits : 0;
+    int64_t *ids = n ? calloc(n, sizeof *ids) : NULL;
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = o->hits[i].chunk_id;
+    char path[4096];
+    bool have_path = st == 200 && in->model && !strchr(in->model, '/') && s->models_dir &&
+                     snprintf(path, sizeof path, "%s/%s.gguf", s->models_dir, in->model) < (int)sizeof path;
+    hh_audit_entry_t ae = { .kind = "request", .user = cs->key.user, .use_case = uc, .model = in->model,
+                            .model_path = have_path ? path : NULL, .prompt = in->question,
+                            .output = st == 200 ? o->ans.text : NULL, .chunk_ids = ids, .n_chunks = ids ? n : 0,
+                            .has_confidence = st == 200, .confidence = st == 200 ? o->ans.confidence : 0,
+                            .decision = st != 200 ? "refused" : o->ans.abstained ? "abstained" : "released",
+                            .detail = st != 200 ? e->message : NULL, .hash_only = hash_only };
+    hh_err_t err;
+    if (hh_audit_append(s->store, NULL, &ae, NULL, &err) != 0)
+        hh_log(HH_LOG_ERROR, "audit: question not recorded: %s", err.msg);
+    free(ids);
+}
+/* ---- end audit */
 
 /* Reads "collections": an array of strings. Returns 0 or 400 with e. */
 static int parse_collections(const cJSON *arr, ask_in_t *in, const char *param, hh_api_error_t *e)
@@ -210,6 +244,7 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
         in.k = kj->valueint;
     ask_out_t o;
     st = ask_run(s, cs->key.user, &in, &o, &e);
+    audit_ask(s, cs, &in, &o, st, &e);   /* audit */
     cJSON_Delete(root);   /* in's strings are no longer needed */
     if (st != 200)
         return ht_send_error(c, cs, &e);
@@ -268,6 +303,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     }
     ask_out_t o;
     int st = ask_run(s, cs->key.user, &in, &o, &e);
+    audit_ask(s, cs, &in, &o, st, &e);   /* audit */
     if (st != 200)
         return ht_send_error(c, cs, &e);
 

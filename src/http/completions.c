@@ -10,6 +10,8 @@
  * (refcount). */
 #include "http/http_int.h"
 #include "base/log.h"
+#include "govern/audit.h"      /* audit hook */
+#include "govern/register.h"   /* audit hook: the use case's audit detail */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ typedef struct gen_ctx {
     int64_t           created;
     bool              forced_tool;   /* tool_choice required/named: output is one call object */
     ht_mark_t         mark;          /* transparency marker (usecases.c) */
+    char              audit_user[HH_STORE_NAME_MAX];   /* audit: the requester (cs may be gone at stream end) */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -561,13 +564,49 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* ---- audit (govern/audit.h): one record per finished request, written on
+ * the connection's thread (never the engine's). decision: "released",
+ * "refused" (why = the reason), "failed", "canceled". The use case's policy
+ * chooses full text or hashes only; without a policy, full text. */
+static void audit_generation(hh_http_server_t *s, gen_ctx_t *x, const char *user, bool submitted,
+                             const char *decision, const char *why)
+{
+    if (!s->store)
+        return;
+    const char *uc = x->mark.use_case[0] ? x->mark.use_case : NULL;
+    hh_reg_policy_t pol;
+    bool hash_only = uc && hh_register_policy_for(s->store, uc, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(x->req.root, x->req.kind == HH_OPENAI_CHAT ? "messages" : "prompt");
+    char *prompt = cJSON_IsString(pj) ? strdup(pj->valuestring) : pj ? cJSON_PrintUnformatted(pj) : NULL;
+    const char *model = x->req.gen.model;
+    char path[4096];
+    bool have_path = submitted && model && !strchr(model, '/') && s->models_dir &&
+                     snprintf(path, sizeof path, "%s/%s.gguf", s->models_dir, model) < (int)sizeof path;
+    pthread_mutex_lock(&x->mu);
+    char *out = x->content ? strdup(x->content) : dup_n(x->text ? x->text : "", x->len);
+    pthread_mutex_unlock(&x->mu);
+    hh_audit_entry_t e = { .kind = "request", .user = user, .use_case = uc, .model = model,
+                           .model_path = have_path ? path : NULL, .prompt = prompt,
+                           .output = strcmp(decision, "refused") ? out : NULL, .decision = decision,
+                           .detail = why, .hash_only = hash_only };
+    hh_err_t err;
+    if (hh_audit_append(s->store, NULL, &e, NULL, &err) != 0)
+        hh_log(HH_LOG_ERROR, "audit: request not recorded: %s", err.msg);
+    free(prompt);
+    free(out);
+}
+/* ---- end audit */
+
 /* MHD is done with the response: finished, or the client went away. */
 static void stream_free(void *cls)
 {
     gen_ctx_t *x = cls;
     pthread_mutex_lock(&x->mu);
     bool running = !x->done;
+    bool failed = x->failed || x->oom;
     pthread_mutex_unlock(&x->mu);
+    audit_generation(x->srv, x, x->audit_user, true, running ? "canceled" : failed ? "failed" : "released",
+                     NULL);   /* audit */
     if (running)
         hh_gen_cancel(x->g);   /* slot free within one decode step */
     hh_gen_release(x->g);
@@ -598,6 +637,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
      * prohibited, model not listed, or approval needed -> 403; otherwise
      * cs->mark makes every 200 answer carry the ai_generated marker. */
     if (ht_usecase_select(s, c, cs, &x->req, &e) != 0) {
+        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
@@ -609,6 +649,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         ctx_unref(x);
         return r;
     }
+    snprintf(x->audit_user, sizeof x->audit_user, "%s", cs->key.user);   /* audit */
     x->forced_tool = x->req.gen.tool_call_json;
     make_id(x->id, sizeof x->id, kind == HH_OPENAI_CHAT ? "chatcmpl-" : "cmpl-");
     x->created = (int64_t)time(NULL);
@@ -623,6 +664,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     if (rc) {
         x->refs = 1;
         hh_openai_submit_error(rc, &err, x->req.gen.model, &e);
+        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
@@ -659,6 +701,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
             (void)forced_call(x);   /* a call cut off by max_tokens or the context keeps "length" */
         ok = ht_send_json(c, cs, 200, full_response(x));
     }
+    audit_generation(s, x, cs->key.user, true, x->failed || x->oom ? "failed" : "released", NULL);   /* audit */
     ctx_unref(x);
     return ok;
 }
