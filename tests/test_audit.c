@@ -3,9 +3,16 @@
  * and keys, retention behind an anchor, concurrency, the CLI. */
 #include "harness.h"
 #include "govern/audit.h"
+#include "govern/register.h"
+#include "http/server.h"
 #include "store/store.h"
 
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -756,4 +763,170 @@ TEST(audit_cli_verify_exit_codes)
     snprintf(args, sizeof args, "verify --data %s", dir);
     ASSERT_EQ_INT(run_cli(args), 1);
     ASSERT_EQ_INT(run_cli("frobnicate"), 2);
+}
+
+/* ---- the request path: one record per finished request --------------- */
+
+/* POSTs json with "Connection: close" and reads the whole reply; returns
+ * the HTTP status (0 on a transport error). */
+static int http_post(int port, const char *key, const char *path, const char *json)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return 0;
+    }
+    char head[1024];
+    int hn = snprintf(head, sizeof head,
+                      "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      path, key, strlen(json));
+    bool ok = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn &&
+              send(fd, json, strlen(json), MSG_NOSIGNAL) == (ssize_t)strlen(json);
+    char buf[65536];
+    size_t n = 0;
+    ssize_t r;
+    while (ok && (r = recv(fd, buf + n, sizeof buf - 1 - n, 0)) > 0 && n + 1 < sizeof buf - 1)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    int status = 0;
+    return ok && sscanf(buf, "HTTP/1.1 %d", &status) == 1 ? status : 0;
+}
+
+/* The records of the store's log as parsed objects (caller deletes). */
+static cJSON *records_of(hh_store_t *st)
+{
+    size_t len = 0;
+    char *text = export_text(st, 1, &len);
+    cJSON *arr = cJSON_CreateArray();
+    for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        cJSON *l = cJSON_Parse(line);
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(l, "record");
+        if (cJSON_IsString(rec))
+            cJSON_AddItemToArray(arr, cJSON_Parse(rec->valuestring));
+        cJSON_Delete(l);
+    }
+    free(text);
+    return arr;
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "(null)";
+}
+
+TEST(audit_request_path_records)
+{
+    char data[512], models[600], dst[700];
+    snprintf(data, sizeof data, "%s/audit-http", hh_test_tmpdir());
+    snprintf(models, sizeof models, "%s/models", data);
+    mkdir(data, 0700);
+    mkdir(models, 0700);
+    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
+    size_t mlen = 0;
+    unsigned char *model = hh_test_read_file(hh_test_data_path("models/stories260K.gguf"), &mlen);
+    ASSERT_TRUE(model != NULL);
+    FILE *f = fopen(dst, "wb");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_EQ_INT(fwrite(model, 1, mlen, f), mlen);
+    fclose(f);
+    unsigned char mh[32];
+    crypto_hash_sha256(mh, model, mlen);
+    free(model);
+    char want_mh[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(want_mh + 2 * i, 3, "%02x", mh[i]);
+
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = data;
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 1;
+    hh_err_t err;
+    hh_http_server_t *srv = NULL;
+    ASSERT_OK(hh_http_start(&srv, &p, &err));
+    hh_store_t *st = hh_http_store(srv);
+    hh_store_user_t u;
+    char key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_store_user_ensure(st, "auditee", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, u.id, key, sizeof key, NULL, &err));
+    const char *chat = "{\"model\":\"stories260K\",\"max_tokens\":6,\"temperature\":0,"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}]%s}";
+    char body[512];
+    snprintf(body, sizeof body, chat, "");
+    ASSERT_EQ_INT(http_post(hh_http_port(srv), key, "/v1/chat/completions", body), 200);
+    snprintf(body, sizeof body, chat, ",\"stream\":true");
+    ASSERT_EQ_INT(http_post(hh_http_port(srv), key, "/v1/chat/completions", body), 200);
+    ASSERT_EQ_INT(http_post(hh_http_port(srv), key, "/v1/completions",
+                            "{\"model\":\"no-such-model\",\"prompt\":\"Hello\",\"max_tokens\":3}"),
+                  404);
+    /* the stream's record is written when MHD lets go of the response */
+    cJSON *recs = NULL;
+    for (int i = 0; i < 200; i++) {
+        cJSON_Delete(recs);
+        recs = records_of(st);
+        if (cJSON_GetArraySize(recs) >= 3)
+            break;
+        usleep(10000);
+    }
+    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 3);
+    int released = 0, refused = 0;
+    char first_out[65] = "";
+    cJSON *r;
+    cJSON_ArrayForEach(r, recs) {
+        ASSERT_STREQ(str_of(r, "kind"), "request");
+        ASSERT_STREQ(str_of(r, "user"), "auditee");
+        const char *uc = str_of(r, "use_case");
+        hh_reg_policy_t pol;
+        bool hashes = strcmp(uc, "(null)") && hh_register_policy_for(st, uc, &pol, NULL) == 0 &&
+                      pol.audit_detail == HH_AUDIT_HASHES;
+        ASSERT_STREQ(str_of(r, "text"), hashes ? "hash" : "full");
+        if (!strcmp(str_of(r, "decision"), "released")) {
+            released++;
+            ASSERT_STREQ(str_of(r, "model"), "stories260K");
+            ASSERT_STREQ(str_of(r, "model_sha256"), want_mh);
+            if (!hashes) {
+                ASSERT_TRUE(strstr(str_of(r, "prompt"), "Once upon a time") != NULL);
+                ASSERT_TRUE(strlen(str_of(r, "output")) > 0);
+            }
+            /* the prompt is the messages array as JSON; both runs (temperature
+             * 0, stream and not) produced the same output */
+            char ph[65];
+            sha256_hex("[{\"role\":\"user\",\"content\":\"Once upon a time\"}]", ph);
+            ASSERT_STREQ(str_of(r, "prompt_sha256"), ph);
+            if (!hashes) {
+                sha256_hex(str_of(r, "output"), ph);
+                ASSERT_STREQ(str_of(r, "output_sha256"), ph);
+            }
+            if (released == 1)
+                snprintf(first_out, sizeof first_out, "%s", str_of(r, "output_sha256"));
+            else
+                ASSERT_STREQ(str_of(r, "output_sha256"), first_out);
+        } else {
+            refused++;
+            ASSERT_STREQ(str_of(r, "decision"), "refused");
+            ASSERT_STREQ(str_of(r, "model"), "no-such-model");
+            ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "model_sha256")));
+            ASSERT_TRUE(strstr(str_of(r, "detail"), "no-such-model") != NULL);
+            char ph[65];
+            sha256_hex("Hello", ph);
+            ASSERT_STREQ(str_of(r, "prompt_sha256"), ph);
+            ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "output_sha256")));
+        }
+    }
+    ASSERT_EQ_INT(released, 2);
+    ASSERT_EQ_INT(refused, 1);
+    cJSON_Delete(recs);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
+    ASSERT_TRUE(vr.ok);
+    hh_http_stop(srv);
 }
