@@ -11,18 +11,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void audit_usage(FILE *f)
 {
     fprintf(f,
             "usage: hoheit audit verify [--data DIR] [--file F [--pub KEYFILE]]\n"
             "       hoheit audit export [--data DIR] [--from SEQ] [--out FILE]\n"
+            "       hoheit audit expire --older-than DAYS [--min-days D] [--data DIR]\n"
             "  verify   recomputes the hash chain and checks every signed checkpoint,\n"
             "           the anchor and the head; names the first bad record.\n"
             "           Exit 0: intact, 1: tampered or truncated, 2: could not check.\n"
             "           --file checks an exported JSONL file against the public key\n"
             "           (--pub, default DIR/audit.pub)\n"
             "  export   JSONL on stdout or --out: anchor, records, checkpoints, head\n"
+            "  expire   deletes records older than DAYS (never younger than --min-days,\n"
+            "           default 183: Art. 26(6) for high-risk use) behind a signed anchor\n"
             "  --data   data directory (default $HOHEIT_DATA or ./hoheit-data)\n");
 }
 
@@ -98,7 +102,7 @@ int hh_cmd_audit(int argc, char **argv)
     if (!data || !data[0])
         data = "./hoheit-data";
     const char *sub = NULL, *file = NULL, *pub = NULL, *out = NULL;
-    int64_t from = 1;
+    int64_t from = 1, older_days = -1, min_days = 183;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -112,6 +116,15 @@ int hh_cmd_audit(int argc, char **argv)
             pub = argv[++i];
         } else if (!strcmp(a, "--out") && i + 1 < argc) {
             out = argv[++i];
+        } else if ((!strcmp(a, "--older-than") || !strcmp(a, "--min-days")) && i + 1 < argc) {
+            char *end = NULL;
+            errno = 0;
+            long long v = strtoll(argv[++i], &end, 10);
+            if (errno || !end || *end || v < 0 || v > 100000) {
+                fprintf(stderr, "audit: %s needs a number of days\n", a);
+                return 2;
+            }
+            *(a[2] == 'o' ? &older_days : &min_days) = v;
         } else if (!strcmp(a, "--from") && i + 1 < argc) {
             char *end = NULL;
             errno = 0;
@@ -129,7 +142,8 @@ int hh_cmd_audit(int argc, char **argv)
             sub = a;
         }
     }
-    if (!sub || (strcmp(sub, "verify") && strcmp(sub, "export"))) {
+    if (!sub || (strcmp(sub, "verify") && strcmp(sub, "export") && strcmp(sub, "expire")) ||
+        (!strcmp(sub, "expire") && older_days < 0)) {
         audit_usage(stderr);
         return 2;
     }
@@ -181,6 +195,18 @@ int hh_cmd_audit(int argc, char **argv)
                 report(&r, data);
                 status = r.ok ? 0 : 1;
             }
+        }
+    } else if (!strcmp(sub, "expire")) {
+        const int64_t day = 24LL * 3600 * 1000;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, n = 0;
+        rc = hh_audit_expire(s, now - older_days * day, min_days * day, &n, &err);
+        if (rc) {
+            fprintf(stderr, "audit: %s\n", err.msg);
+            status = 2;
+        } else {
+            printf("expired %" PRId64 " records\n", n);
         }
     } else {
         FILE *f = out ? fopen(out, "w") : stdout;

@@ -27,7 +27,7 @@ static const struct subcommand g_cmds[] = {
     { "collections", hh_cmd_collections, "collections create NAME [--departments A,B] | list | docs NAME | delete NAME  knowledge-base collections" },
     { "departments", hh_cmd_departments, "departments add-user|remove-user USER DEPT  who may read which collections" },
     { "pii",      hh_cmd_pii,      "pii redact [--kinds K,K] [--names F] [--key F] [FILE|-] | eval LABELED.jsonl  personal data" },
-    { "audit",    hh_cmd_audit,    "audit verify [--data DIR] [--file F] | export [--from SEQ] [--out FILE]  tamper-evident audit log" },
+    { "audit",    hh_cmd_audit,    "audit verify [--data DIR] [--file F] | export [--from SEQ] [--out FILE] | expire --older-than DAYS  audit log" },
     { "register", hh_cmd_register, "register add --file UC.json | list | show ID | export [--format md|html] [--out DIR]  AI use-case register, system cards" },
     { "help",     cmd_help,        "help                            this list" },
 };
