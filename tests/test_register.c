@@ -690,6 +690,43 @@ TEST(register_http_ai_generated_marker)
     ASSERT_EQ_INT(n_marked, 1);
     ASSERT_TRUE(final_marked);
     resp_free(&r);
+    /* grounded chat (ask.c): the marker merges into its one hoheit object */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"support\",\"k\":3}"), &r));
+    if (r.status != 200)
+        printf("    grounded: %d %s\n", r.status, r.body);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
+    j = cJSON_Parse(r.body);
+    h = cJSON_GetObjectItem(j, "hoheit");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(h, "ai_generated")));
+    ASSERT_STREQ(cJSON_GetObjectItem(h, "use_case")->valuestring, "support");
+    ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(h, "confidence")));   /* ask.c's grounding fields */
+    cJSON_Delete(j);
+    {   /* exactly one "hoheit" key in the text */
+        const char *p1 = strstr(r.body, "\"hoheit\":");
+        ASSERT_TRUE(p1 != NULL);
+        ASSERT_TRUE(strstr(p1 + 1, "\"hoheit\":") == NULL);
+    }
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"stream\":true,\"hoheit\":{\"use_case\":\"support\",\"k\":3}"), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
+    {
+        const char *fin = strstr(r.body, "\"finish_reason\":\"stop\"");
+        ASSERT_TRUE(fin != NULL);
+        const char *ev = fin;   /* the finish event: from its "data: " to the blank line */
+        while (ev > r.body && strncmp(ev, "data: ", 6) != 0)
+            ev--;
+        const char *ev_end = strstr(fin, "\n\n");
+        const char *mk = strstr(r.body, "\"ai_generated\":true");
+        ASSERT_TRUE(mk != NULL && ev_end != NULL);
+        ASSERT_TRUE(mk > ev && mk < ev_end);
+        ASSERT_TRUE(strstr(mk + 1, "\"ai_generated\":true") == NULL);
+        ASSERT_TRUE(strstr(r.body, "\"use_case\":\"support\"") != NULL);
+    }
+    resp_free(&r);
     /* an error is not marked */
     ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
                      "{\"model\":\"no-such-model\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", &r));
