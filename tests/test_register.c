@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -807,4 +808,57 @@ TEST(register_system_card_high_risk)
     ASSERT_TRUE(strstr(ropa, "183 days") != NULL);
     free(ropa);
     hh_store_close(s);
+}
+
+/* ---- CLI ------------------------------------------------------------------ */
+
+static int run_register(const char *args)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (!bin)
+        return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s register %s >/dev/null 2>&1", bin, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST(register_cli_add_export)
+{
+    if (!getenv("HOHEIT_BIN")) {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return;
+    }
+    char dir[512], file[600], out[600], args[2000], path[700];
+    snprintf(dir, sizeof dir, "%s/register-cli", hh_test_tmpdir());
+    snprintf(file, sizeof file, "%s/uc.json", hh_test_tmpdir());
+    snprintf(out, sizeof out, "%s/register-cli-out", hh_test_tmpdir());
+    FILE *f = fopen(file, "wb");
+    ASSERT_TRUE(f != NULL);
+    fputs("{\"slug\":\"exam-grading\",\"purpose\":\"Suggest grades <draft>\",\"answers\":{\"h_education\":true}}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "add --file %s --data %s", file, dir);
+    ASSERT_EQ_INT(run_register(args), 0);
+    ASSERT_EQ_INT(run_register(args), 1);   /* the slug exists */
+    snprintf(args, sizeof args, "add --data %s", dir);
+    ASSERT_EQ_INT(run_register(args), 2);   /* no --file */
+    snprintf(args, sizeof args, "show nope --data %s", dir);
+    ASSERT_EQ_INT(run_register(args), 1);
+    snprintf(args, sizeof args, "export --format html --out %s --data %s", out, dir);
+    ASSERT_EQ_INT(run_register(args), 0);
+    snprintf(path, sizeof path, "%s/card-exam-grading.html", out);
+    size_t n = 0;
+    char *card = hh_test_read_file(path, &n);
+    ASSERT_TRUE(card != NULL);
+    ASSERT_TRUE(strstr(card, "Suggest grades &lt;draft&gt;") != NULL);
+    ASSERT_TRUE(strstr(card, "Risk class: high") != NULL);
+    ASSERT_TRUE(strstr(card, "Annex III point 3") != NULL);
+    free(card);
+    snprintf(path, sizeof path, "%s/records-of-processing.html", out);
+    char *ropa = hh_test_read_file(path, &n);
+    ASSERT_TRUE(ropa != NULL);
+    ASSERT_TRUE(strstr(ropa, "exam-grading") != NULL);
+    free(ropa);
+    snprintf(args, sizeof args, "export --format pdf --data %s", dir);
+    ASSERT_EQ_INT(run_register(args), 2);
 }

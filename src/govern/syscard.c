@@ -192,9 +192,12 @@ static void row(out_t *o, const char *label, const char *value)
     }
 }
 
-static void table_begin(out_t *o)
+static void table_begin(out_t *o, const char *left, const char *right)
 {
-    fputs(o->fmt == HH_CARD_HTML ? "<table>\n" : "| Field | Value |\n|---|---|\n", o->f);
+    if (o->fmt == HH_CARD_HTML)
+        fprintf(o->f, "<table>\n<tr><th>%s</th><th>%s</th></tr>\n", left, right);   /* literals: no escaping */
+    else
+        fprintf(o->f, "| %s | %s |\n|---|---|\n", left, right);
 }
 
 static void table_end(out_t *o)
@@ -296,7 +299,7 @@ static int write_card(hh_store_t *s, const hh_usecase_t *u, const char *models_d
     para(o, buf);
 
     heading(o, 2, "1. General description and intended purpose");
-    table_begin(o);
+    table_begin(o, "Field", "Value");
     row(o, "Use case", u->slug);
     row(o, "Name", hh_usecase_str(u, "name"));
     row(o, "Purpose", hh_usecase_str(u, "purpose"));
@@ -371,7 +374,7 @@ static int write_card(hh_store_t *s, const hh_usecase_t *u, const char *models_d
         item(o, u->cls.reasons[i]);
     list_end(o);
     heading(o, 3, "Questionnaire answers");
-    table_begin(o);
+    table_begin(o, "Question", "Answer");
     size_t nq = 0;
     const hh_reg_question_t *qs = hh_register_questions(&nq);
     const cJSON *answers = cJSON_GetObjectItemCaseSensitive(u->doc, "answers");
@@ -383,7 +386,7 @@ static int write_card(hh_store_t *s, const hh_usecase_t *u, const char *models_d
     table_end(o);
 
     heading(o, 2, "5. Policy");
-    table_begin(o);
+    table_begin(o, "Field", "Value");
     row(o, "Requests", u->policy.refused ? "refused (prohibited practice)" : "served");
     row(o, "Human approval of each answer",
         u->policy.approval_required ? (u->policy.approval_locked ? "required (Annex III point 4: always)" : "required")
@@ -508,7 +511,7 @@ int hh_register_ropa(hh_store_t *s, hh_card_format_t fmt, char **out, hh_err_t *
         char title[HH_REG_SLUG_MAX + 300], buf[64];
         snprintf(title, sizeof title, "%s (%s)", hh_usecase_str(u, "name"), u->slug);
         heading(&o, 2, title);
-        table_begin(&o);
+        table_begin(&o, "Field", "Value");
         row(&o, "Purpose of the processing", hh_usecase_str(u, "purpose"));
         row(&o, "Responsible owner", hh_usecase_str(u, "owner"));
         static const char *const lists[][2] = {
