@@ -146,56 +146,63 @@ static void x4_gemm_q8_0(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
     x4_gemm(n, w, n_grp, grp_bytes, 1, xq, xs, n_tok, y, ys);
 }
 
-/* ---- Q4_K x4: per super-block 4 d, 4 dmin (F16), 4 x 12 packed scale
- * bytes, then 8 chunks of 4 x 16 nibble bytes (chunk c: bytes 16c..16c+15
- * of each row; low nibbles sub-block 2(c/2), high 2(c/2)+1). Activations
- * are plain Q8_K. One group x up to 4 tokens per call (the 8 sub-block
- * scale vectors take 8 registers). -------------------------------------- */
+/* ---- Q4_K x4 (layout in repack.c): per super-block 4 d, 4 dmin (F16),
+ * the 32 scales and 32 mins as 6-bit values pre-shuffled at repack (16
+ * bytes of nibbles + 8 bytes of top bits each), then 8 chunks of 4 x 16
+ * nibble bytes (chunk c: bytes 16c..16c+15 of each row; low nibbles
+ * sub-block 2(c/2), high 2(c/2)+1). Activations are plain Q8_K. One group
+ * x up to 8 tokens per call; the sub-block scale vectors are made per
+ * chunk pair, so 8 tokens' accumulators fit in the registers. ----------- */
+#define X4K_TOK 8
+
+/* 32 six-bit values (nibbles at p, top bits at p + 16) widened to s16. */
+X4_ALWAYS_INLINE __m512i x4k_six(const uint8_t *p)
+{
+    const __m128i nib = _mm_loadu_si128((const __m128i *)p), m4 = _mm_set1_epi8(0x0f);
+    const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(nib, m4)),
+                                               _mm_and_si128(_mm_srli_epi16(nib, 4), m4), 1);
+    long long t;
+    __builtin_memcpy(&t, p + 16, 8);
+    __m256i top = _mm256_srlv_epi64(_mm256_set1_epi64x(t), _mm256_setr_epi64x(0, 2, 4, 6));
+    top = _mm256_slli_epi16(_mm256_and_si256(top, _mm256_set1_epi8(3)), 4);
+    return _mm512_cvtepu8_epi16(_mm256_or_si256(lo, top));
+}
 
 X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, size_t xs, const int T,
                                float *y, size_t ys)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[X4_TOK];
+    /* lanes of row r (8 s16 each) pick scale 4 j + r */
+    const __m512i rowsel = _mm512_set_epi64(0x0003000300030003LL, 0x0003000300030003LL,
+                                            0x0002000200020002LL, 0x0002000200020002LL,
+                                            0x0001000100010001LL, 0x0001000100010001LL, 0, 0);
+    __m512 acc[X4K_TOK];
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *b = w + (size_t)i * 576;
         _mm_prefetch((const char *)(b + 576), _MM_HINT_T0);
         _mm_prefetch((const char *)(b + 640), _MM_HINT_T0);
-        const __m512 dv = x4_scales(b), mv = x4_scales(b + 8);
-        /* scales as s16 [sub-block * 4 + row], mins as s16 [row * 8 + sub-block] */
-        int16_t scl[32], mn[32];
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 8; j++) {
-                uint8_t sc, m;
-                hh_k4_scale_min(j, b + 16 + 12 * r, &sc, &m);
-                scl[j * 4 + r] = sc;
-                mn[r * 8 + j] = m;
-            }
-        const __m512i sall = _mm512_loadu_si512(scl), mins = _mm512_loadu_si512(mn);
-        /* lanes of row r (8 s16 each) pick scale j * 4 + r */
-        const __m512i rowsel = _mm512_set_epi64(0x0003000300030003LL, 0x0003000300030003LL,
-                                                0x0002000200020002LL, 0x0002000200020002LL,
-                                                0x0001000100010001LL, 0x0001000100010001LL, 0, 0);
-        __m512i sv[8];
-        for (int j = 0; j < 8; j++) {
-            const __m512i idx = _mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(4 * j)));
-            sv[j] = _mm512_permutexvar_epi16(idx, sall);
-        }
-        __m512i p[X4_TOK];
+        const __m512i sall = x4k_six(b + 16);   /* s16 [4 j + r] */
+        __m512i p[X4K_TOK];
         for (int t = 0; t < T; t++) p[t] = _mm512_setzero_si512();
-        for (int c = 0; c < 8; c++) {
-            const __m512i raw = _mm512_loadu_si512(b + 64 + 64 * c);
-            const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-            const int k = c / 2, o = 64 * k + 16 * (c % 2);
-            for (int t = 0; t < T; t++) {
-                const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
-                const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o)));
-                const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o + 32)));
-                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(lo, xl), sv[2 * k]);
-                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), sv[2 * k + 1]);
+        for (int k = 0; k < 4; k++) {
+            const __m512i s0 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(8 * k))), sall);
+            const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(8 * k + 4))), sall);
+            for (int h = 0; h < 2; h++) {
+                const __m512i raw = _mm512_loadu_si512(b + 64 + 128 * k + 64 * h);
+                const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                const int o = 64 * k + 16 * h;
+                for (int t = 0; t < T; t++) {
+                    const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+                    const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o)));
+                    const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o + 32)));
+                    p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(lo, xl), s0);
+                    p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), s1);
+                }
             }
         }
+        const __m512 dv = x4_scales(b), mv = x4_scales(b + 8);
+        const __m512i mins = x4k_six(b + 40);   /* s16 [8 r + j] */
         for (int t = 0; t < T; t++) {
             const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
             /* sums of 32 activations per sub-block, broadcast to the 4 rows */
@@ -220,17 +227,22 @@ static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
                          const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
 {
     const int64_t nb = n / HH_QK_K;
-    for (int32_t t = 0; t < n_tok; t += X4_TOK) {
-        const int nt = n_tok - t < X4_TOK ? n_tok - t : X4_TOK;
+    for (int32_t t = 0; t < n_tok; t += X4K_TOK) {
+        const int nt = n_tok - t < X4K_TOK ? n_tok - t : X4K_TOK;
         const uint8_t *xt = (const uint8_t *)xq + (size_t)t * xs;
         float *yt = y + (size_t)t * ys;
         for (int64_t g = 0; g < n_grp; g++) {
             const uint8_t *wg = (const uint8_t *)w + (size_t)g * grp_bytes;
+            float *yg = yt + 4 * g;
             switch (nt) {
-            case 4: x4k_tile(nb, wg, xt, xs, 4, yt + 4 * g, ys); break;
-            case 3: x4k_tile(nb, wg, xt, xs, 3, yt + 4 * g, ys); break;
-            case 2: x4k_tile(nb, wg, xt, xs, 2, yt + 4 * g, ys); break;
-            default: x4k_tile(nb, wg, xt, xs, 1, yt + 4 * g, ys); break;
+            case 8: x4k_tile(nb, wg, xt, xs, 8, yg, ys); break;
+            case 7: x4k_tile(nb, wg, xt, xs, 7, yg, ys); break;
+            case 6: x4k_tile(nb, wg, xt, xs, 6, yg, ys); break;
+            case 5: x4k_tile(nb, wg, xt, xs, 5, yg, ys); break;
+            case 4: x4k_tile(nb, wg, xt, xs, 4, yg, ys); break;
+            case 3: x4k_tile(nb, wg, xt, xs, 3, yg, ys); break;
+            case 2: x4k_tile(nb, wg, xt, xs, 2, yg, ys); break;
+            default: x4k_tile(nb, wg, xt, xs, 1, yg, ys); break;
             }
         }
     }

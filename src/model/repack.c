@@ -26,22 +26,74 @@ static size_t x4_blk(uint32_t type)
     return type == HH_TYPE_Q8_0 ? 8 + 128 : type == HH_TYPE_Q4_K ? 4 * sizeof(hh_block_q4_K) : 8 + 64;
 }
 
-/* Q4_K: d x4, dmin x4, scales 12 x4, then chunk c of row r (its bytes
- * 16c..16c+15) at 64 + 64c + 16r. */
-static void x4k_put(uint8_t *o, int r, const hh_block_q4_K *b)
+/* Q4_K x4 super-block (576 bytes = 4 x 144): d x4 at 0, dmin x4 at 8
+ * (F16), the 32 six-bit scales (index k = 4 j + r: sub-block j, row r) at
+ * 16 and the 32 six-bit mins (index k = 8 r + j) at 40, each as 24 bytes:
+ * 16 bytes of low nibbles (k < 16: low nibble of byte k, else high nibble
+ * of byte k - 16) and 8 bytes of top bits (bits 2 (k / 8) of byte k % 8);
+ * then chunk c of row r (its quant bytes 16c..16c+15) at 64 + 64c + 16r.
+ * The kernel widens the scales with a few vector shifts (no table). */
+static void six_put(uint8_t *o, const uint8_t v[32])
 {
-    memcpy(o + 2 * r, &b->d, 2);
-    memcpy(o + 8 + 2 * r, &b->dmin, 2);
-    memcpy(o + 16 + 12 * r, b->scales, 12);
-    for (int c = 0; c < 8; c++)
-        memcpy(o + 64 + 64 * c + 16 * r, b->qs + 16 * c, 16);
+    memset(o, 0, 24);
+    for (int k = 0; k < 32; k++) {
+        o[k % 16] |= (uint8_t)((v[k] & 0x0f) << (k < 16 ? 0 : 4));
+        o[16 + k % 8] |= (uint8_t)((v[k] >> 4) << (2 * (k / 8)));
+    }
 }
 
+static uint8_t six_get(const uint8_t *o, int k)
+{
+    const uint8_t lo = (uint8_t)((o[k % 16] >> (k < 16 ? 0 : 4)) & 0x0f);
+    return (uint8_t)(lo | (((o[16 + k % 8] >> (2 * (k / 8))) & 3) << 4));
+}
+
+/* Stored Q4_K packing: scale and min of sub-block j from the 12 bytes at s
+ * (j < 4: low 6 bits of bytes j and j + 4; j >= 4: nibbles of byte j + 4
+ * and the top 2 bits of bytes j - 4 and j). */
+static void k4_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+        *m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
+
+/* All 4 rows of super-block position i at o from the 4 stored blocks. */
+static void x4k_put(uint8_t *o, const hh_block_q4_K *const b[HH_X4_ROWS])
+{
+    uint8_t sc[32], mn[32];
+    for (int r = 0; r < HH_X4_ROWS; r++) {
+        memcpy(o + 2 * r, &b[r]->d, 2);
+        memcpy(o + 8 + 2 * r, &b[r]->dmin, 2);
+        for (int j = 0; j < 8; j++)
+            k4_scale_min(j, b[r]->scales, &sc[4 * j + r], &mn[8 * r + j]);
+        for (int c = 0; c < 8; c++)
+            memcpy(o + 64 + 64 * c + 16 * r, b[r]->qs + 16 * c, 16);
+    }
+    six_put(o + 16, sc);
+    six_put(o + 40, mn);
+}
+
+/* Row r's stored block back from the x4 super-block at o (the 12-byte
+ * scale packing rebuilt bit for bit: it is a bijection of the 16 values). */
 static void x4k_get(const uint8_t *o, int r, hh_block_q4_K *b)
 {
     memcpy(&b->d, o + 2 * r, 2);
     memcpy(&b->dmin, o + 8 + 2 * r, 2);
-    memcpy(b->scales, o + 16 + 12 * r, 12);
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; j++) {
+        sc[j] = six_get(o + 16, 4 * j + r);
+        m[j] = six_get(o + 40, 8 * r + j);
+    }
+    for (int j = 0; j < 4; j++) {
+        b->scales[j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));
+        b->scales[j + 4] = (uint8_t)(m[j] | ((m[j + 4] >> 4) << 6));
+        b->scales[j + 8] = (uint8_t)((sc[j + 4] & 0x0f) | ((m[j + 4] & 0x0f) << 4));
+    }
     for (int c = 0; c < 8; c++)
         memcpy(b->qs + 16 * c, o + 64 + 64 * c + 16 * r, 16);
 }
@@ -61,11 +113,16 @@ int hh_repack_x4(hh_mat_t *w)
         memcpy(tmp, dst, grp);
         for (int64_t i = 0; i < nb; i++) {
             uint8_t *o = dst + (size_t)i * blk;
+            if (w->type == HH_TYPE_Q4_K) {
+                const hh_block_q4_K *b[HH_X4_ROWS];
+                for (int r = 0; r < HH_X4_ROWS; r++)
+                    b[r] = (const hh_block_q4_K *)(tmp + (size_t)r * w->row_bytes) + i;
+                x4k_put(o, b);
+                continue;
+            }
             for (int r = 0; r < HH_X4_ROWS; r++) {
                 const uint8_t *row = tmp + (size_t)r * w->row_bytes;
-                if (w->type == HH_TYPE_Q4_K) {
-                    x4k_put(o, r, (const hh_block_q4_K *)row + i);
-                } else if (q8) {
+                if (q8) {
                     const hh_block_q8_0 *b = (const hh_block_q8_0 *)row + i;
                     memcpy(o + 2 * r, &b->d, 2);
                     for (int l = 0; l < 16; l++) {
