@@ -8,6 +8,7 @@
  * only once at the end. Weights are the unsigned operand:
  *   Q4_0: nibbles 0..15, value = nibble - 8   -> correction -8 sum(x)
  *   Q8_0: stored as value + 128               -> correction -128 sum(x)
+ *   Q5_0: nibble | 5th bit << 4, value + 16   -> correction -16 sum(x)
  * and the corrections come from the activation block's s = -2 d sum(q)
  * (per int32 lane a quarter of the row's correction: -8/4 = -2).
  * Each block's weights are unpacked once for up to 4 tokens; the scales of
@@ -48,13 +49,15 @@ X4_ALWAYS_INLINE __m512 x4_scales(const uint8_t *p)
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(d4));
 }
 
-/* G groups (rows of 4) x T tokens over nb blocks; q8: 0 Q4_0, 1 Q8_0. */
+/* G groups (rows of 4) x T tokens over nb blocks; q8: 0 Q4_0, 1 Q8_0,
+ * 2 Q5_0 (nibbles plus the 5th bits from the two 64-bit masks of the
+ * block, value + 16 unsigned -> correction -16 sum(x) = 2 s per lane). */
 X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, size_t grp_bytes, const int G, const int q8,
                               const uint8_t *xq, size_t xs, const int T, float *y, size_t ys)
 {
-    const size_t blk = q8 ? 8 + 128 : 8 + 64;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const __m512 k16 = _mm512_set1_ps(16.0f);
+    const size_t blk = q8 == 1 ? 8 + 128 : q8 == 2 ? 88 : 8 + 64;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
+    const __m512 k16 = _mm512_set1_ps(16.0f), k2 = _mm512_set1_ps(2.0f);
     __m512 acc[X4_GRP][X4_TOK];
     for (int g = 0; g < G; g++)
         for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();
@@ -65,9 +68,17 @@ X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, size_t grp_bytes, co
             const uint8_t *b = w + (size_t)g * grp_bytes + (size_t)i * blk;
             _mm_prefetch((const char *)(b + 8 * blk), _MM_HINT_T0);
             dw[g] = x4_scales(b);
-            if (q8) {
+            if (q8 == 1) {
                 wl[g] = _mm512_loadu_si512(b + 8);
                 wh[g] = _mm512_loadu_si512(b + 72);
+            } else if (q8 == 2) {
+                unsigned long long ml, mh;
+                __builtin_memcpy(&ml, b + 8, 8);
+                __builtin_memcpy(&mh, b + 16, 8);
+                const __m512i raw = _mm512_loadu_si512(b + 24);
+                wl[g] = _mm512_or_si512(_mm512_and_si512(raw, m4), _mm512_maskz_mov_epi8(_cvtu64_mask64(ml), b4));
+                wh[g] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(raw, 4), m4),
+                                        _mm512_maskz_mov_epi8(_cvtu64_mask64(mh), b4));
             } else {
                 const __m512i raw = _mm512_loadu_si512(b + 8);
                 wl[g] = _mm512_and_si512(raw, m4);
@@ -83,8 +94,10 @@ X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, size_t grp_bytes, co
                 __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wl[g], xl);
                 p = _mm512_dpbusd_epi32(p, wh[g], xh);
                 __m512 v;
-                if (q8)
+                if (q8 == 1)
                     v = _mm512_fmadd_ps(s, k16, _mm512_mul_ps(_mm512_cvtepi32_ps(p), d));
+                else if (q8 == 2)
+                    v = _mm512_fmadd_ps(s, k2, _mm512_mul_ps(_mm512_cvtepi32_ps(p), d));
                 else
                     v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, s);
                 acc[g][t] = _mm512_fmadd_ps(v, dw[g], acc[g][t]);
@@ -248,10 +261,17 @@ static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
     }
 }
 
+static void x4_gemm_q5_0(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4_gemm(n, w, n_grp, grp_bytes, 2, xq, xs, n_tok, y, ys);
+}
+
 void hh_qdot_x4_fill_avx512(hh_kernels_t *k)
 {
     k->quant_x4 = x4_quant;
     k->gemm_x4[HH_TYPE_Q4_0] = x4_gemm_q4_0;
     k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
     k->gemm_x4[HH_TYPE_Q4_K] = x4_gemm_q4_K;
+    k->gemm_x4[HH_TYPE_Q5_0] = x4_gemm_q5_0;
 }

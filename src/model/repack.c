@@ -14,7 +14,7 @@ bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
     if (w->x4 || w->data == NULL || w->type >= HH_TYPE_COUNT || kern->gemm_x4[w->type] == NULL ||
         kern->quant_x4 == NULL)
         return false;
-    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K)
+    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K && w->type != HH_TYPE_Q5_0)
         return false;
     return w->n_out % HH_X4_ROWS == 0 && w->n_in % (w->type == HH_TYPE_Q4_K ? HH_QK_K : 32) == 0 && w->n_out > 0 &&
            w->nbytes >= (size_t)w->n_out * w->row_bytes;
@@ -23,7 +23,12 @@ bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
 /* Bytes of one x4 block position (4 rows' scales + values). */
 static size_t x4_blk(uint32_t type)
 {
-    return type == HH_TYPE_Q8_0 ? 8 + 128 : type == HH_TYPE_Q4_K ? 4 * sizeof(hh_block_q4_K) : 8 + 64;
+    switch (type) {
+    case HH_TYPE_Q8_0: return 8 + 128;
+    case HH_TYPE_Q4_K: return 4 * sizeof(hh_block_q4_K);
+    case HH_TYPE_Q5_0: return 4 * sizeof(hh_block_q5_0);
+    default: return 8 + 64;
+    }
 }
 
 /* Q4_K x4 super-block (576 bytes = 4 x 144): d x4 at 0, dmin x4 at 8
@@ -98,6 +103,26 @@ static void x4k_get(const uint8_t *o, int r, hh_block_q4_K *b)
         memcpy(b->qs + 16 * c, o + 64 + 64 * c + 16 * r, 16);
 }
 
+/* Q5_0 x4 block position (88 bytes = 4 x 22): d x4 at 0 (F16); at 8 a
+ * 64-bit mask of the 5th bits of values 0..15 (bit 16 r + j: value j of
+ * row r), at 16 the same for values 16..31; the 4 rows' 16 nibble bytes as
+ * stored at 24 + 16 r (byte j: value j low nibble, j + 16 high). */
+static void x5_put(uint8_t *o, const uint8_t *rows, size_t row_bytes, int64_t i)
+{
+    uint64_t lo = 0, hi = 0;
+    for (int r = 0; r < HH_X4_ROWS; r++) {
+        const hh_block_q5_0 *b = (const hh_block_q5_0 *)(rows + (size_t)r * row_bytes) + i;
+        uint32_t qh;
+        memcpy(&qh, b->qh, 4);
+        lo |= (uint64_t)(qh & 0xffff) << (16 * r);
+        hi |= (uint64_t)(qh >> 16) << (16 * r);
+        memcpy(o + 2 * r, &b->d, 2);
+        memcpy(o + 24 + 16 * r, b->qs, 16);
+    }
+    memcpy(o + 8, &lo, 8);
+    memcpy(o + 16, &hi, 8);
+}
+
 int hh_repack_x4(hh_mat_t *w)
 {
     const int64_t nb = w->n_in / (w->type == HH_TYPE_Q4_K ? HH_QK_K : 32);
@@ -118,6 +143,10 @@ int hh_repack_x4(hh_mat_t *w)
                 for (int r = 0; r < HH_X4_ROWS; r++)
                     b[r] = (const hh_block_q4_K *)(tmp + (size_t)r * w->row_bytes) + i;
                 x4k_put(o, b);
+                continue;
+            }
+            if (w->type == HH_TYPE_Q5_0) {
+                x5_put(o, tmp, w->row_bytes, i);
                 continue;
             }
             for (int r = 0; r < HH_X4_ROWS; r++) {
@@ -161,7 +190,17 @@ void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
         uint16_t h;
         memcpy(&h, b + 2 * rr, 2);
         const float d = hh_fp16_to_f32(h);
-        if (w->type == HH_TYPE_Q8_0) {
+        if (w->type == HH_TYPE_Q5_0) {
+            uint64_t lo, hi;
+            memcpy(&lo, b + 8, 8);
+            memcpy(&hi, b + 16, 8);
+            for (int l = 0; l < 16; l++) {
+                const uint8_t q = b[24 + 16 * rr + l];
+                const int h0 = (int)((lo >> (16 * rr + l)) & 1), h1 = (int)((hi >> (16 * rr + l)) & 1);
+                out[l] = d * (float)(((q & 0x0f) | (h0 << 4)) - 16);
+                out[16 + l] = d * (float)(((q >> 4) | (h1 << 4)) - 16);
+            }
+        } else if (w->type == HH_TYPE_Q8_0) {
             for (int l = 0; l < 16; l++) {
                 out[l] = d * (float)(int8_t)(b[8 + 16 * rr + l] ^ 0x80);
                 out[16 + l] = d * (float)(int8_t)(b[72 + 16 * rr + l] ^ 0x80);
