@@ -267,6 +267,100 @@ static void x4_gemm_q5_0(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
     x4_gemm(n, w, n_grp, grp_bytes, 2, xq, xs, n_tok, y, ys);
 }
 
+/* ---- Q6_K x4 (layout in repack.c): per super-block 4 d (F16), the
+ * signed sub-block scales (sub-blocks 0..7 of the 4 rows, then 8..15), 8
+ * chunks of low nibbles (chunk n: sub-block 2n low nibbles, 2n+1 high)
+ * and 4 chunks of top bits (2 bits per value, for chunks 2h and 2h+1).
+ * Values are used unsigned (0..63); the -32 offset enters as
+ * -32 sum_j scale_j * (sum of the 16 activations of sub-block j), from the
+ * Q8_K sub-block sums (two vpmaddwd per token and super-block). One group
+ * x up to 8 tokens per call. ------------------------------------------- */
+
+X4_ALWAYS_INLINE void x6k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, size_t xs, const int T,
+                               float *y, size_t ys)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    /* lanes of row r (8 s16 each) pick s16 8 r + j */
+    const __m512i rowsel = _mm512_set_epi64(0x0018001800180018LL, 0x0018001800180018LL,
+                                            0x0010001000100010LL, 0x0010001000100010LL,
+                                            0x0008000800080008LL, 0x0008000800080008LL, 0, 0);
+    __m512 acc[X4K_TOK];
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = w + (size_t)i * 840;
+        for (int l = 0; l < 840; l += 64)
+            _mm_prefetch((const char *)(b + 840 + l), _MM_HINT_T0);
+        const __m512i sa = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 8)));
+        const __m512i sb = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 40)));
+        __m512i p[X4K_TOK];
+        for (int t = 0; t < T; t++) p[t] = _mm512_setzero_si512();
+        for (int n = 0; n < 8; n++) {
+            const __m512i hb = _mm512_loadu_si512(b + 584 + 64 * (n / 2));
+            const __m512i raw = _mm512_loadu_si512(b + 72 + 64 * n);
+            __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            if (n % 2 == 0) {
+                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(hb, 4), m30));
+                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16(hb, 2), m30));
+            } else {
+                lo = _mm512_or_si512(lo, _mm512_and_si512(hb, m30));
+                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srli_epi16(hb, 2), m30));
+            }
+            const __m512i sx = n < 4 ? sa : sb;
+            const int j = (2 * n) % 8;
+            const __m512i s0 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)j)), sx);
+            const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(j + 1))), sx);
+            for (int t = 0; t < T; t++) {
+                const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+                const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + 32 * n)));
+                const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + 32 * n + 16)));
+                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(lo, xl), s0);
+                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), s1);
+            }
+        }
+        const __m512 dv = x4_scales(b);
+        for (int t = 0; t < T; t++) {
+            const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+            const __m512i ba = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->bsums));
+            const __m512i bb = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->bsums + 8)));
+            const __m512i corr = _mm512_add_epi32(_mm512_madd_epi16(sa, ba), _mm512_madd_epi16(sb, bb));
+            const __m512i tot = _mm512_sub_epi32(p[t], _mm512_slli_epi32(corr, 5));
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(tot), dv), _mm512_set1_ps(a->d), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        float l[16];
+        _mm512_storeu_ps(l, acc[t]);
+        float *o = y + (size_t)t * ys;
+        for (int r = 0; r < 4; r++)
+            o[r] = (l[4 * r] + l[4 * r + 1]) + (l[4 * r + 2] + l[4 * r + 3]);
+    }
+}
+
+static void x4_gemm_q6_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    const int64_t nb = n / HH_QK_K;
+    for (int32_t t = 0; t < n_tok; t += X4K_TOK) {
+        const int nt = n_tok - t < X4K_TOK ? n_tok - t : X4K_TOK;
+        const uint8_t *xt = (const uint8_t *)xq + (size_t)t * xs;
+        float *yt = y + (size_t)t * ys;
+        for (int64_t g = 0; g < n_grp; g++) {
+            const uint8_t *wg = (const uint8_t *)w + (size_t)g * grp_bytes;
+            float *yg = yt + 4 * g;
+            switch (nt) {
+            case 8: x6k_tile(nb, wg, xt, xs, 8, yg, ys); break;
+            case 7: x6k_tile(nb, wg, xt, xs, 7, yg, ys); break;
+            case 6: x6k_tile(nb, wg, xt, xs, 6, yg, ys); break;
+            case 5: x6k_tile(nb, wg, xt, xs, 5, yg, ys); break;
+            case 4: x6k_tile(nb, wg, xt, xs, 4, yg, ys); break;
+            case 3: x6k_tile(nb, wg, xt, xs, 3, yg, ys); break;
+            case 2: x6k_tile(nb, wg, xt, xs, 2, yg, ys); break;
+            default: x6k_tile(nb, wg, xt, xs, 1, yg, ys); break;
+            }
+        }
+    }
+}
+
 void hh_qdot_x4_fill_avx512(hh_kernels_t *k)
 {
     k->quant_x4 = x4_quant;
@@ -274,4 +368,5 @@ void hh_qdot_x4_fill_avx512(hh_kernels_t *k)
     k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
     k->gemm_x4[HH_TYPE_Q4_K] = x4_gemm_q4_K;
     k->gemm_x4[HH_TYPE_Q5_0] = x4_gemm_q5_0;
+    k->gemm_x4[HH_TYPE_Q6_K] = x4_gemm_q6_K;
 }

@@ -193,8 +193,8 @@ void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_
         work += (double)w[k]->n_out * (double)w[k]->n_in * n_tok;
         if (ws->exact || k >= MAX_MAT || (kern->qdot[w[k]->type] == NULL && !w[k]->x4))
             continue;
-        /* x4 Q4_K takes plain Q8_K activations; x4 Q4_0 / Q8_0 take q8x */
-        uint32_t at = w[k]->x4 && w[k]->type != HH_TYPE_Q4_K ? ACT_Q8X : kern->act_type[w[k]->type];
+        /* x4 Q4_K / Q6_K take plain Q8_K activations; x4 Q4_0 / Q5_0 / Q8_0 take q8x */
+        uint32_t at = w[k]->x4 && kern->act_type[w[k]->type] != HH_TYPE_Q8_K ? ACT_Q8X : kern->act_type[w[k]->type];
         const int slot = at == HH_TYPE_Q8_K ? 1 : 0;
         size_t xs;
         if (at == ACT_Q8X)

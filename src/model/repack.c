@@ -9,14 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Values per block of the x4 types. */
+static int64_t x4_qk(uint32_t type)
+{
+    return type == HH_TYPE_Q4_K || type == HH_TYPE_Q6_K ? HH_QK_K : 32;
+}
+
 bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
 {
     if (w->x4 || w->data == NULL || w->type >= HH_TYPE_COUNT || kern->gemm_x4[w->type] == NULL ||
         kern->quant_x4 == NULL)
         return false;
-    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K && w->type != HH_TYPE_Q5_0)
+    if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K && w->type != HH_TYPE_Q5_0 &&
+        w->type != HH_TYPE_Q6_K)
         return false;
-    return w->n_out % HH_X4_ROWS == 0 && w->n_in % (w->type == HH_TYPE_Q4_K ? HH_QK_K : 32) == 0 && w->n_out > 0 &&
+    return w->n_out % HH_X4_ROWS == 0 && w->n_in % x4_qk(w->type) == 0 && w->n_out > 0 &&
            w->nbytes >= (size_t)w->n_out * w->row_bytes;
 }
 
@@ -27,6 +34,7 @@ static size_t x4_blk(uint32_t type)
     case HH_TYPE_Q8_0: return 8 + 128;
     case HH_TYPE_Q4_K: return 4 * sizeof(hh_block_q4_K);
     case HH_TYPE_Q5_0: return 4 * sizeof(hh_block_q5_0);
+    case HH_TYPE_Q6_K: return 4 * sizeof(hh_block_q6_K);
     default: return 8 + 64;
     }
 }
@@ -123,9 +131,67 @@ static void x5_put(uint8_t *o, const uint8_t *rows, size_t row_bytes, int64_t i)
     memcpy(o + 16, &hi, 8);
 }
 
+/* Q6_K stored layout: 6-bit value v (0..255) of a block; g = v / 32 takes
+ * nibble g >> 1 & 1 of ql[64 (g >> 2) + 32 (g & 1) + v % 32] and bits
+ * 2 (g & 3) of qh[32 (g >> 2) + v % 32]. */
+static void q6_at(int v, int *ql, int *qls, int *qh, int *qhs)
+{
+    const int g = v / 32, l = v % 32, h = g >> 2, k = g & 3;
+    *ql = 64 * h + 32 * (k & 1) + l;
+    *qls = 4 * (k >> 1);
+    *qh = 32 * h + l;
+    *qhs = 2 * k;
+}
+
+/* Q6_K x4 super-block (840 bytes = 4 x 210): d x4 at 0 (F16); the signed
+ * scales of sub-blocks 0..7 of row r at 8 + 8 r, of 8..15 at 40 + 8 r;
+ * low nibble chunks n = 0..7 at 72 + 64 n (row r's byte l at + 16 r + l:
+ * value 32 n + l low nibble, value 32 n + 16 + l high nibble); top-bit
+ * chunks h = 0..3 at 584 + 64 h (row r's byte l at + 16 r + l: bits 2 e..
+ * 2 e + 1 are the top 2 bits of value 64 h + 16 e + l). */
+static void x6k_put(uint8_t *o, int r, const hh_block_q6_K *b)
+{
+    uint8_t q[HH_QK_K];
+    for (int v = 0; v < HH_QK_K; v++) {
+        int ql, qls, qh, qhs;
+        q6_at(v, &ql, &qls, &qh, &qhs);
+        q[v] = (uint8_t)(((b->ql[ql] >> qls) & 0x0f) | (((b->qh[qh] >> qhs) & 3) << 4));
+    }
+    memcpy(o + 2 * r, &b->d, 2);
+    memcpy(o + 8 + 8 * r, b->scales, 8);
+    memcpy(o + 40 + 8 * r, b->scales + 8, 8);
+    for (int n = 0; n < 8; n++)
+        for (int l = 0; l < 16; l++)
+            o[72 + 64 * n + 16 * r + l] = (uint8_t)((q[32 * n + l] & 0x0f) | ((q[32 * n + 16 + l] & 0x0f) << 4));
+    for (int h = 0; h < 4; h++)
+        for (int l = 0; l < 16; l++) {
+            uint8_t t = 0;
+            for (int e = 0; e < 4; e++)
+                t |= (uint8_t)((q[64 * h + 16 * e + l] >> 4) << (2 * e));
+            o[584 + 64 * h + 16 * r + l] = t;
+        }
+}
+
+static void x6k_get(const uint8_t *o, int r, hh_block_q6_K *b)
+{
+    memset(b, 0, sizeof(*b));
+    memcpy(&b->d, o + 2 * r, 2);
+    memcpy(b->scales, o + 8 + 8 * r, 8);
+    memcpy(b->scales + 8, o + 40 + 8 * r, 8);
+    for (int v = 0; v < HH_QK_K; v++) {
+        const int n = v / 32, l = v % 16, hi = (v / 16) & 1, h = v / 64, e = (v / 16) & 3;
+        const int lo4 = (o[72 + 64 * n + 16 * r + l] >> (4 * hi)) & 0x0f;
+        const int top = (o[584 + 64 * h + 16 * r + l] >> (2 * e)) & 3;
+        int ql, qls, qh, qhs;
+        q6_at(v, &ql, &qls, &qh, &qhs);
+        b->ql[ql] |= (uint8_t)(lo4 << qls);
+        b->qh[qh] |= (uint8_t)(top << qhs);
+    }
+}
+
 int hh_repack_x4(hh_mat_t *w)
 {
-    const int64_t nb = w->n_in / (w->type == HH_TYPE_Q4_K ? HH_QK_K : 32);
+    const int64_t nb = w->n_in / x4_qk(w->type);
     const size_t grp = HH_X4_ROWS * w->row_bytes;
     uint8_t *tmp = malloc(grp);
     if (tmp == NULL)
@@ -147,6 +213,11 @@ int hh_repack_x4(hh_mat_t *w)
             }
             if (w->type == HH_TYPE_Q5_0) {
                 x5_put(o, tmp, w->row_bytes, i);
+                continue;
+            }
+            if (w->type == HH_TYPE_Q6_K) {
+                for (int r = 0; r < HH_X4_ROWS; r++)
+                    x6k_put(o, r, (const hh_block_q6_K *)(tmp + (size_t)r * w->row_bytes) + i);
                 continue;
             }
             for (int r = 0; r < HH_X4_ROWS; r++) {
@@ -181,6 +252,15 @@ void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
         for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
             hh_block_q4_K b;
             x4k_get(g + (size_t)i * blk, rr, &b);
+            deq(&b, out + i * HH_QK_K, HH_QK_K);
+        }
+        return;
+    }
+    if (w->type == HH_TYPE_Q6_K) {
+        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[HH_TYPE_Q6_K];
+        for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
+            hh_block_q6_K b;
+            x6k_get(g + (size_t)i * blk, rr, &b);
             deq(&b, out + i * HH_QK_K, HH_QK_K);
         }
         return;
