@@ -1,8 +1,10 @@
 /* test_retrieve.c - retrieval: FTS5 query sanitizing, BM25 ranking, the
  * access filter (two departments, adversarial queries and documents, BM25,
  * dense and hybrid; retrieval results, prompts, answers and citations),
- * reciprocal-rank fusion. */
+ * reciprocal-rank fusion; dense retrieval through the HTTP server with a
+ * real (random-weight) bert model. */
 #include "harness.h"
+#include "http/server.h"
 #include "kb/answer.h"
 #include "kb/ingest.h"
 #include "kb/retrieve.h"
@@ -14,6 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -563,4 +570,287 @@ TEST(retrieve_eval_queries)
     ASSERT_GE(bm.recall5, 0.75);
     ASSERT_GE(bm.mrr, 0.6);
     hh_store_close(s);
+}
+
+/* ---- dense retrieval over HTTP ------------------------------------------ */
+
+/* One HTTP/1.1 request (Connection: close). Returns the status and the
+ * body in *out (malloc'd), or -1. */
+static int http_req(int port, const char *method, const char *path, const char *key, const char *ctype,
+                    const char *body, size_t blen, char **out)
+{
+    *out = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char head[768];
+    int hn = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, key, ctype, blen);
+    bool ok = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn &&
+              (blen == 0 || send(fd, body, blen, MSG_NOSIGNAL) == (ssize_t)blen);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (ok && buf) {
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (!buf)
+        return -1;
+    buf[len] = '\0';
+    int status = -1;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (ok && sep && sscanf(buf, "HTTP/1.%*d %d", &status) == 1)
+        *out = strdup(sep + 4);
+    free(buf);
+    return *out ? status : -1;
+}
+
+/* POST /api/documents (multipart) of one text file; returns the status and
+ * the parsed answer in *j. */
+static int http_upload(int port, const char *key, const char *coll, const char *name, const char *text, cJSON **j)
+{
+    char *body = NULL, *out = NULL;
+    int n = asprintf(&body,
+                     "--hhB0undary\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\n%s\r\n"
+                     "--hhB0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                     "Content-Type: text/markdown\r\n\r\n%s\r\n--hhB0undary--\r\n",
+                     coll, name, text);
+    if (n < 0)
+        return -1;
+    int st = http_req(port, "POST", "/api/documents", key, "multipart/form-data; boundary=hhB0undary", body,
+                      (size_t)n, &out);
+    free(body);
+    *j = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    return st;
+}
+
+/* POST /api/ask {question, retrieval, k: 10}; returns the status and the
+ * parsed answer in *j. */
+static int http_ask(int port, const char *key, const char *question, const char *mode, cJSON **j)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "question", question);
+    cJSON_AddStringToObject(b, "retrieval", mode);
+    cJSON_AddNumberToObject(b, "k", 10);
+    char *body = cJSON_PrintUnformatted(b), *out = NULL;
+    cJSON_Delete(b);
+    int st = body ? http_req(port, "POST", "/api/ask", key, "application/json", body, strlen(body), &out) : -1;
+    cJSON_free(body);
+    *j = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    return st;
+}
+
+static double jnum_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static const char *g_dense_eng =
+    "# Build farm\n\nThe build farm compiles every release on sixteen machines in the basement.\n\n"
+    "# Release train\n\nReleases leave the station every second Tuesday after the freeze.\n\n"
+    "# Code review\n\nEvery change needs two approvals from maintainers of the touched module.\n";
+static const char *g_dense_hr =
+    "# Salaries\n\nHRSECRET salary bands are reviewed each spring by the compensation board.\n\n"
+    "# Hiring\n\nHRSECRET offers above band need the director's signature.\n";
+
+/* Starts a server on data (models in data/models), BM25 + dense. */
+static hh_http_server_t *dense_server(const char *data, hh_err_t *err)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = data;
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 2;
+    hh_http_server_t *s = NULL;
+    return hh_http_start(&s, &p, err) == 0 ? s : NULL;
+}
+
+/* Whether any source of an /api/ask answer has this chunk id; *first the
+ * first source's chunk id, *dense its cosine. */
+static bool sources_have(const cJSON *j, double chunk_id, double *first, double *dense)
+{
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "sources"), *it;
+    bool found = false;
+    *first = -1;
+    *dense = -1;
+    cJSON_ArrayForEach(it, src) {
+        if (*first < 0) {
+            *first = jnum_of(it, "chunk_id");
+            *dense = jnum_of(it, "dense");
+        }
+        found = found || jnum_of(it, "chunk_id") == chunk_id;
+    }
+    return found;
+}
+
+TEST(retrieve_http_dense_bert)
+{
+    char data[512], models[600], gguf[700], path[800];
+    snprintf(data, sizeof data, "%s/retrieve_http_dense", hh_test_tmpdir());
+    snprintf(models, sizeof models, "%s/models", data);
+    snprintf(gguf, sizeof gguf, "%s/bert-q8_0.gguf", models);
+    mkdir(data, 0700);
+    mkdir(models, 0700);
+    size_t gn = 0;
+    void *gd = hh_test_read_file(hh_test_data_path("reference/bert-q8_0.gguf"), &gn);
+    ASSERT_TRUE(gd != NULL);
+    FILE *gf = fopen(gguf, "wb");
+    ASSERT_TRUE(gf != NULL);
+    ASSERT_EQ_INT(fwrite(gd, 1, gn, gf), gn);
+    fclose(gf);
+    free(gd);
+
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_http_server_t *s = dense_server(data, &err);
+    if (!s)
+        hh_test_fail(__FILE__, __LINE__, "start: %s", err.msg);
+    ASSERT_TRUE(s != NULL);
+    hh_store_t *st = hh_http_store(s);
+    hh_store_user_t alice, bob;
+    char ka[HH_KEY_LEN + 1], kb[HH_KEY_LEN + 1];
+    const char *eng_d[] = { "Engineering" }, *hr_d[] = { "HR" };
+    ASSERT_OK(hh_store_user_ensure(st, "alice", "member", &alice, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(st, "bob", "member", &bob, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "alice", "Engineering", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "bob", "HR", &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "eng", eng_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "hr", hr_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, alice.id, ka, sizeof ka, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, bob.id, kb, sizeof kb, NULL, &err));
+    const int port = hh_http_port(s);
+
+    /* uploads get a vector per chunk, stored under the model's file name */
+    cJSON *j = NULL;
+    ASSERT_EQ_INT(http_upload(port, ka, "eng", "eng.md", g_dense_eng, &j), 201);
+    double eng_chunks = jnum_of(j, "chunks"), eng_doc = jnum_of(j, "id");
+    cJSON_Delete(j);
+    ASSERT_EQ_INT(http_upload(port, kb, "hr", "hr.md", g_dense_hr, &j), 201);
+    double hr_chunks = jnum_of(j, "chunks");
+    cJSON_Delete(j);
+    ASSERT_GE(eng_chunks, 1);
+    ASSERT_GE(hr_chunks, 1);
+    uint64_t tag = 0;
+    size_t n_vec = 0;
+    ASSERT_OK(hh_kb_vectors_tag(st, "bert-q8_0.gguf", &tag, &n_vec, &err));
+    ASSERT_EQ_INT(n_vec, eng_chunks + hr_chunks);
+
+    /* a chunk's own text: BM25 finds it; dense ranks it first with cosine 1 */
+    ASSERT_EQ_INT(http_ask(port, ka, "build farm basement machines", "bm25", &j), 200);
+    const cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
+    const cJSON *qt = cJSON_GetObjectItemCaseSensitive(s0, "quote");
+    ASSERT_TRUE(cJSON_IsString(qt));
+    char *chunk_text = strdup(qt->valuestring);
+    double chunk_id = jnum_of(s0, "chunk_id");
+    cJSON_Delete(j);
+    ASSERT_TRUE(chunk_text && strstr(chunk_text, "basement"));
+    ASSERT_EQ_INT(http_ask(port, ka, chunk_text, "dense", &j), 200);
+    double first = 0, dense = 0;
+    ASSERT_TRUE(sources_have(j, chunk_id, &first, &dense));
+    cJSON_Delete(j);
+    ASSERT_EQ_INT(first, chunk_id);
+    ASSERT_NEAR(dense, 1.0, 1e-4);
+    /* hybrid: both lists took part */
+    ASSERT_EQ_INT(http_ask(port, ka, chunk_text, "hybrid", &j), 200);
+    s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
+    ASSERT_EQ_INT(jnum_of(s0, "chunk_id"), chunk_id);
+    ASSERT_EQ_INT(jnum_of(s0, "bm25_rank"), 1);
+    ASSERT_EQ_INT(jnum_of(s0, "dense_rank"), 1);
+    cJSON_Delete(j);
+
+    /* ACL in dense mode: bob asks with alice's chunk text word for word and
+     * gets only HR chunks */
+    ASSERT_EQ_INT(http_ask(port, kb, chunk_text, "dense", &j), 200);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "sources"), *it;
+    ASSERT_EQ_INT(cJSON_GetArraySize(src), hr_chunks);
+    cJSON_ArrayForEach(it, src) {
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "quote");
+        ASSERT_TRUE(cJSON_IsString(q) && strstr(q->valuestring, "HRSECRET"));
+        ASSERT_LE(jnum_of(it, "dense"), 0.9999);
+    }
+    cJSON_Delete(j);
+    ASSERT_EQ_INT(http_ask(port, ka, "HRSECRET salary bands", "dense", &j), 200);
+    src = cJSON_GetObjectItemCaseSensitive(j, "sources");
+    ASSERT_EQ_INT(cJSON_GetArraySize(src), eng_chunks);
+    cJSON_ArrayForEach(it, src) {
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "quote");
+        ASSERT_TRUE(cJSON_IsString(q) && !strstr(q->valuestring, "HRSECRET"));
+    }
+    cJSON_Delete(j);
+    /* a bad mode is a 400 */
+    ASSERT_EQ_INT(http_ask(port, ka, "x", "sparse", &j), 400);
+    cJSON_Delete(j);
+
+    /* delete: its vectors leave the index too */
+    char url[64], *out = NULL;
+    snprintf(url, sizeof url, "/api/documents/%.0f", eng_doc);
+    ASSERT_EQ_INT(http_req(port, "DELETE", url, ka, "application/json", "", 0, &out), 200);
+    free(out);
+    ASSERT_OK(hh_kb_vectors_tag(st, "bert-q8_0.gguf", &tag, &n_vec, &err));
+    ASSERT_EQ_INT(n_vec, hr_chunks);
+    ASSERT_EQ_INT(http_ask(port, ka, chunk_text, "dense", &j), 200);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sources")), 0);
+    cJSON_Delete(j);
+    /* re-upload, stop (the index is saved with the vectors' tag) */
+    ASSERT_EQ_INT(http_upload(port, ka, "eng", "eng.md", g_dense_eng, &j), 201);
+    cJSON_Delete(j);
+    hh_http_stop(s);
+    snprintf(path, sizeof path, "%s/vindex-bert-q8_0.bin", data);
+    struct stat sb;
+    ASSERT_EQ_INT(stat(path, &sb), 0);
+
+    /* vectors added while the server was down (hoheit ingest with the same
+     * model file): the saved index is stale and rebuilt at start */
+    char extra[700];
+    snprintf(extra, sizeof extra, "%s/extra.md", data);
+    FILE *ef = fopen(extra, "w");
+    ASSERT_TRUE(ef != NULL);
+    fputs("# Canteen\n\nThe canteen serves lentil soup on Fridays.\n", ef);
+    fclose(ef);
+    hh_store_t *st2 = NULL;
+    ASSERT_OK(hh_store_open(&st2, data, &err));
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    ip.embed_model = gguf;
+    hh_ingest_totals_t tot;
+    const char *paths[] = { extra };
+    ASSERT_OK(hh_ingest_paths(st2, paths, 1, "eng", 0, &ip, NULL, NULL, &tot, &err));
+    ASSERT_EQ_INT(tot.added, 1);
+    hh_store_close(st2);
+    s = dense_server(data, &err);
+    ASSERT_TRUE(s != NULL);
+    ASSERT_EQ_INT(http_ask(hh_http_port(s), ka, "The canteen serves lentil soup on Fridays.", "dense", &j), 200);
+    s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
+    qt = cJSON_GetObjectItemCaseSensitive(s0, "quote");
+    ASSERT_TRUE(cJSON_IsString(qt) && strstr(qt->valuestring, "lentil"));
+    ASSERT_NEAR(jnum_of(s0, "dense"), 1.0, 1e-4);
+    cJSON_Delete(j);
+    /* and the re-uploaded document is found again, by its exact text */
+    ASSERT_EQ_INT(http_ask(hh_http_port(s), ka, chunk_text, "dense", &j), 200);
+    s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
+    ASSERT_NEAR(jnum_of(s0, "dense"), 1.0, 1e-4);
+    cJSON_Delete(j);
+    free(chunk_text);
+    hh_http_stop(s);
 }

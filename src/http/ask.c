@@ -2,14 +2,19 @@
  * "hoheit": {"collections": [...]} extension of /v1/chat/completions.
  *
  * Both retrieve the passages the authenticated user may read (kb/retrieve:
- * the access filter is inside the search), answer through kb/answer (the
- * engine with a model, extractive without one), and list the numbered
+ * the access filter is inside the search; hybrid BM25 + dense when the
+ * server has an embedding model and its vector index, else BM25), answer
+ * through kb/answer (the engine with a model, extractive without one; the
+ * embedding model also scores citation support), and list the numbered
  * sources, the checked citations and the confidence.
  *
- *   POST /api/ask {question, collections?, model?, k?}
+ *   POST /api/ask {question, collections?, model?, k?,
+ *                  retrieval?: "hybrid" (default; BM25 alone without an
+ *                  embedding model) | "bm25" | "dense" (400 without one)}
  *     -> {answer, abstained, unsure, extractive, confidence,
  *         scores: {token_prob, retrieval, support},
- *         sources: [{n, document_id, title, heading_path, page, chunk_id, quote}],
+ *         sources: [{n, document_id, title, heading_path, page, chunk_id, quote,
+ *                    score, bm25_rank, dense_rank, dense}],
  *         citations: [{n, valid, supported, support}]}
  */
 #include "http/http_int.h"
@@ -38,6 +43,7 @@ typedef struct ask_in {
     const char *model;      /* NULL: extractive */
     int32_t     k;
     int32_t     max_tokens; /* 0: default */
+    hh_kb_mode_t mode;      /* /api/ask "retrieval": hybrid (default), bm25, dense */
 } ask_in_t;
 
 typedef struct ask_out {
@@ -117,7 +123,12 @@ static int ask_run(hh_http_server_t *s, const char *user, const ask_in_t *in, as
     q.k = in->k;
     hh_err_t err;
     hh_err_clear(&err);
-    int rc = hh_kb_retrieve(s->store, NULL, NULL, &q, &out->hits, &out->n_hits, &err);
+    hh_kb_embedder_t qe;
+    hh_vindex_t *ix = ht_kb_dense_query(s, &qe);   /* NULL: BM25 only */
+    if (in->mode == HH_KB_DENSE_ONLY && !ix)
+        return hh_api_error_set(e, 400, "invalid_request_error", "no_embedding_model", "retrieval",
+                                "dense retrieval needs an embedding model (hoheit serve --embed-model)");
+    int rc = hh_kb_retrieve_mode(s->store, ix, ix ? &qe : NULL, &q, in->mode, &out->hits, &out->n_hits, &err);
     if (rc == HH_ENOENT)
         return hh_api_error_set(e, 404, "invalid_request_error", "collection_not_found", "collections", "%s",
                                 err.msg);
@@ -126,7 +137,8 @@ static int ask_run(hh_http_server_t *s, const char *user, const ask_in_t *in, as
     hh_kb_answer_params_t ap = hh_kb_answer_default_params();
     if (in->max_tokens > 0)
         ap.max_tokens = in->max_tokens;
-    rc = hh_kb_answer(s->engine, in->model, user, in->question, out->hits, out->n_hits, NULL, &ap, &out->ans, &err);
+    rc = hh_kb_answer(s->engine, in->model, user, in->question, out->hits, out->n_hits, ix ? &qe : NULL, &ap,
+                      &out->ans, &err);
     if (rc) {
         int st = hh_openai_submit_error(rc, &err, in->model ? in->model : "", e);
         ask_out_free(out);
@@ -161,6 +173,17 @@ static cJSON *sources_json(const ask_out_t *o)
         cJSON_AddStringToObject(j, "quote", quote ? quote : "");
         free(quote);
         cJSON_AddNumberToObject(j, "score", h->score);
+        if (h->bm25_rank > 0)
+            cJSON_AddNumberToObject(j, "bm25_rank", h->bm25_rank);
+        else
+            cJSON_AddNullToObject(j, "bm25_rank");
+        if (h->dense_rank > 0) {
+            cJSON_AddNumberToObject(j, "dense_rank", h->dense_rank);
+            cJSON_AddNumberToObject(j, "dense", h->dense);
+        } else {
+            cJSON_AddNullToObject(j, "dense_rank");
+            cJSON_AddNullToObject(j, "dense");
+        }
         cJSON_AddItemToArray(arr, j);
     }
     return arr;
@@ -220,6 +243,7 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     const cJSON *qj = cJSON_GetObjectItemCaseSensitive(root, "question");
     const cJSON *mj = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *kj = cJSON_GetObjectItemCaseSensitive(root, "k");
+    const cJSON *rj = cJSON_GetObjectItemCaseSensitive(root, "retrieval");
     int st = 0;
     if (!cJSON_IsString(qj) || !qj->valuestring[0])
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "question must be a non-empty string");
@@ -234,6 +258,13 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "k", "k must be an integer 1..%d", ASK_MAX_K);
     else
         st = parse_collections(cJSON_GetObjectItemCaseSensitive(root, "collections"), &in, "collections", &e);
+    if (!st && cJSON_IsString(rj) && !strcmp(rj->valuestring, "bm25"))
+        in.mode = HH_KB_BM25_ONLY;
+    else if (!st && cJSON_IsString(rj) && !strcmp(rj->valuestring, "dense"))
+        in.mode = HH_KB_DENSE_ONLY;
+    else if (!st && rj && !cJSON_IsNull(rj) && !(cJSON_IsString(rj) && !strcmp(rj->valuestring, "hybrid")))
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "retrieval",
+                              "retrieval must be \"hybrid\", \"bm25\" or \"dense\"");
     if (st) {
         cJSON_Delete(root);
         return ht_send_error(c, cs, &e);

@@ -8,8 +8,10 @@
  * departments; auditors read only (upload and delete are 403). A
  * collection the caller may not read answers 404, the same as a missing
  * one. Uploads are streamed to a private temp folder in the data directory
- * (limit HT_MAX_UPLOAD), then ingested like `hoheit ingest` (no vectors:
- * the server has no ingestion embedder yet). */
+ * (limit HT_MAX_UPLOAD), then ingested like `hoheit ingest`; when the
+ * server has a knowledge-base embedding model (ht_kb_dense_init), every
+ * chunk gets its vector and the server's vector index follows each upload
+ * and delete (ht_kb_dense_update). */
 #include "http/http_int.h"
 #include "kb/ingest.h"
 
@@ -197,7 +199,22 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     hh_ingest_file_t r;
     hh_err_t err;
     hh_err_clear(&err);
+    /* Document changes and index updates run one at a time, so the index
+     * drops exactly the chunks a replaced document had. */
+    pthread_mutex_lock(&s->kb_mu);
+    p.embedder = ht_kb_ingest_embedder(s);
+    int64_t *old_ids = NULL;
+    size_t n_old = 0;
+    hh_store_doc_t prev;
+    if (p.embedder && hh_store_doc_find_by_path(s->store, coll.id, source, &prev, NULL) == 0 &&
+        hh_kb_doc_chunk_ids(s->store, prev.id, &old_ids, &n_old, NULL) != 0)
+        n_old = 0;
     int rc = hh_ingest_file(s->store, u->path, source, coll.id, cs->key.user_id, &p, &r, &err);
+    if (rc == 0 && p.embedder && r.status != HH_INGEST_UNCHANGED)
+        ht_kb_dense_update(s, old_ids, n_old, r.doc_id);
+    free(old_ids);
+    hh_ingest_embedder_free(p.embedder);
+    pthread_mutex_unlock(&s->kb_mu);
     if (rc) {
         hh_api_error_t e;
         int status = rc == HH_EIO || rc == HH_ENOMEM ? 500 : 422;
@@ -289,7 +306,17 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
     if (!writable)
         return send_err(c, cs, 403, "forbidden", "This role may not change documents");
     hh_err_t err;
-    if (hh_ingest_delete(s->store, id, &err) != 0)
+    pthread_mutex_lock(&s->kb_mu);
+    int64_t *old_ids = NULL;
+    size_t n_old = 0;
+    if (s->kb_index && hh_kb_doc_chunk_ids(s->store, id, &old_ids, &n_old, NULL) != 0)
+        n_old = 0;
+    int rc = hh_ingest_delete(s->store, id, &err);
+    if (rc == 0)
+        ht_kb_dense_update(s, old_ids, n_old, 0);
+    free(old_ids);
+    pthread_mutex_unlock(&s->kb_mu);
+    if (rc != 0)
         return send_err(c, cs, err.code == HH_ENOENT ? 404 : 500, "delete_failed", err.msg);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)id);

@@ -430,3 +430,196 @@ done:
     }
     return ht_send_json(c, cs, 200, resp);
 }
+
+/* ---- knowledge-base dense retrieval ------------------------------------- */
+
+/* Embeds one text's ids (hh_ingest_embed_hook_t.embed). */
+static int kb_embed_ids(void *user, const int32_t *ids, int32_t n_ids, float *out, hh_err_t *err)
+{
+    int32_t off[2] = { 0, n_ids };
+    return ht_embedder_run(user, ids, off, 1, out, err);
+}
+
+/* Embeds a query text (hh_kb_embedder_t.embed): [CLS] text [SEP], cut to
+ * the model's context. */
+static int kb_embed_text(void *user, const char *text, float *out, hh_err_t *err)
+{
+    ht_embedder_t *em = user;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = hh_tokenize(em->vocab, text, strlen(text), true, false, &ids, &n, err);
+    if (rc)
+        return rc;
+    if (n == 0 || n > INT32_MAX) {
+        free(ids);
+        return hh_err_set(err, HH_EINVAL, -1, "query has no tokens");
+    }
+    int32_t m = (int32_t)n;
+    if (m > hh_embed_max_tokens(em->ctx))
+        m = hh_embed_truncate(ids, m, hh_embed_max_tokens(em->ctx));
+    rc = kb_embed_ids(em, ids, m, out, err);
+    free(ids);
+    return rc;
+}
+
+/* DATA/vindex-<id>.bin */
+static void kb_index_path(hh_http_server_t *s, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/vindex-%s.bin", hh_store_data_dir(s->store), s->kb_model);
+}
+
+static void kb_vec_name(hh_http_server_t *s, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s.gguf", s->kb_model);
+}
+
+/* The first model of the directory (by name) that loads as an embedding
+ * model: acquired into *out. 0 when there is none. */
+static void kb_pick_model(hh_http_server_t *s, ht_embedder_t **out)
+{
+    *out = NULL;
+    hh_engine_model_info_t *ms = NULL;
+    size_t n = 0;
+    if (hh_engine_list_models(s->engine, &ms, &n, NULL) != 0)
+        return;
+    for (size_t i = 0; i < n && !*out; i++) {
+        for (size_t j = i + 1; j < n; j++)   /* by name, whatever order the listing has */
+            if (strcmp(ms[j].id, ms[i].id) < 0) {
+                hh_engine_model_info_t t = ms[i];
+                ms[i] = ms[j];
+                ms[j] = t;
+            }
+        hh_api_error_t e;
+        if (ht_embedder_acquire(s, ms[i].id, out, &e) != 200)
+            *out = NULL;
+    }
+    free(ms);
+}
+
+int ht_kb_dense_init(hh_http_server_t *s, const char *model, hh_err_t *err)
+{
+    s->kb_model[0] = '\0';
+    if (model && (!model[0] || !strcmp(model, "none")))
+        return 0;
+    ht_embedder_t *em = NULL;
+    if (model) {
+        hh_api_error_t e;
+        if (ht_embedder_acquire(s, model, &em, &e) != 200)
+            return hh_err_set(err, HH_EINVAL, -1, "embedding model: %s", e.message);
+    } else {
+        kb_pick_model(s, &em);
+        if (!em) {
+            HH_LOGI("kb: no embedding model in %s: retrieval is BM25 only", s->models_dir);
+            return 0;
+        }
+    }
+    snprintf(s->kb_model, sizeof s->kb_model, "%s", em->id);
+    s->kb_em = em;
+    char path[4096], name[300];
+    kb_index_path(s, path, sizeof path);
+    kb_vec_name(s, name, sizeof name);
+    uint64_t tag = 0, saved = 0;
+    size_t n_vec = 0;
+    hh_err_t e2;
+    hh_err_clear(&e2);
+    int rc = hh_kb_vectors_tag(s->store, name, &tag, &n_vec, err);
+    if (rc)
+        goto fail;
+    const int dim = hh_model_n_embd(em->model);
+    hh_vindex_t *ix = NULL;
+    if (hh_vindex_load(path, NULL, &ix, &saved, &e2) == 0) {
+        if (saved == tag && hh_vindex_dim(ix) == dim && hh_vindex_size(ix) == n_vec) {
+            s->kb_index = ix;
+            HH_LOGI("kb: dense retrieval with %s: %zu vectors (loaded %s)", s->kb_model, n_vec, path);
+            return 0;
+        }
+        HH_LOGI("kb: %s is stale; rebuilding the vector index", path);
+        hh_vindex_free(ix);
+        ix = NULL;
+    } else if (e2.code != HH_ENOENT) {
+        HH_LOGW("kb: %s: %s; rebuilding the vector index", path, e2.msg);
+    }
+    if ((rc = hh_vindex_create(&ix, dim, NULL))) {
+        rc = hh_err_set(err, rc, -1, "kb: cannot create the vector index");
+        goto fail;
+    }
+    size_t added = 0;
+    if ((rc = hh_kb_vindex_fill(s->store, name, 0, ix, &added, err))) {
+        hh_vindex_free(ix);
+        goto fail;
+    }
+    s->kb_index = ix;
+    hh_err_clear(&e2);
+    if (hh_vindex_save(ix, path, tag, &e2) != 0)
+        HH_LOGW("kb: cannot save %s: %s", path, e2.msg);
+    HH_LOGI("kb: dense retrieval with %s: %zu vectors (built)", s->kb_model, added);
+    return 0;
+fail:
+    ht_embedder_release(s, em);
+    s->kb_em = NULL;
+    s->kb_model[0] = '\0';
+    return rc;
+}
+
+void ht_kb_dense_fini(hh_http_server_t *s)
+{
+    if (s->kb_index && s->store) {
+        char path[4096], name[300];
+        kb_index_path(s, path, sizeof path);
+        kb_vec_name(s, name, sizeof name);
+        uint64_t tag = 0;
+        hh_err_t err;
+        hh_err_clear(&err);
+        if (hh_kb_vectors_tag(s->store, name, &tag, NULL, &err) != 0 || hh_vindex_save(s->kb_index, path, tag, &err) != 0)
+            HH_LOGW("kb: vector index not saved: %s", err.msg);
+    }
+    hh_vindex_free(s->kb_index);
+    s->kb_index = NULL;
+    ht_embedder_release(s, s->kb_em);
+    s->kb_em = NULL;
+}
+
+hh_vindex_t *ht_kb_dense_query(hh_http_server_t *s, hh_kb_embedder_t *em)
+{
+    memset(em, 0, sizeof *em);
+    if (!s->kb_index || !s->kb_em)
+        return NULL;
+    em->dim = hh_model_n_embd(s->kb_em->model);
+    em->embed = kb_embed_text;
+    em->user = s->kb_em;
+    return s->kb_index;
+}
+
+hh_ingest_embedder_t *ht_kb_ingest_embedder(hh_http_server_t *s)
+{
+    if (!s->kb_index || !s->kb_em)
+        return NULL;
+    char name[300];
+    kb_vec_name(s, name, sizeof name);
+    hh_ingest_embed_hook_t h = { .name = name, .dim = hh_model_n_embd(s->kb_em->model),
+                                 .max_tokens = hh_embed_max_tokens(s->kb_em->ctx), .vocab = s->kb_em->vocab,
+                                 .embed = kb_embed_ids, .user = s->kb_em };
+    hh_ingest_embedder_t *ie = NULL;
+    hh_err_t err;
+    if (hh_ingest_embedder_from_hook(&ie, &h, &err) != 0) {
+        HH_LOGW("kb: no upload embedder: %s", err.msg);
+        return NULL;
+    }
+    return ie;
+}
+
+void ht_kb_dense_update(hh_http_server_t *s, const int64_t *old_ids, size_t n_old, int64_t doc_id)
+{
+    if (!s->kb_index)
+        return;
+    for (size_t i = 0; i < n_old; i++)
+        hh_vindex_remove(s->kb_index, old_ids[i]);   /* HH_ENOENT: had no vector */
+    if (doc_id <= 0)
+        return;
+    char name[300];
+    kb_vec_name(s, name, sizeof name);
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_kb_vindex_fill(s->store, name, doc_id, s->kb_index, NULL, &err) != 0)
+        HH_LOGW("kb: vectors of document %lld not indexed: %s", (long long)doc_id, err.msg);
+}

@@ -6,6 +6,8 @@
 
 #include "http/openai.h"
 #include "http/server.h"
+#include "kb/ingest.h"
+#include "kb/retrieve.h"
 #include "tok/tok.h"
 
 #include <microhttpd.h>
@@ -64,6 +66,11 @@ struct hh_http_server {
     pthread_mutex_t    embed_mu;     /* guards embedders[], their refs, embed_tick */
     ht_embedder_t     *embedders[HT_EMBED_MAX_MODELS];   /* owned, NULL = free slot */
     uint64_t           embed_tick;
+    /* knowledge-base dense retrieval (embeddings.c, ht_kb_dense_*) */
+    char               kb_model[256];   /* embedding model id; "" = BM25 only */
+    ht_embedder_t     *kb_em;           /* acquired from start to stop */
+    hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
+    pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -125,6 +132,26 @@ const hh_vocab_t *ht_embedder_vocab(const ht_embedder_t *em);
 int32_t ht_embedder_n_embd(const ht_embedder_t *em);
 int32_t ht_embedder_max_tokens(const ht_embedder_t *em);   /* tokens per text incl. [CLS]/[SEP] */
 void ht_embedders_free(hh_http_server_t *s);
+
+/* Dense retrieval for the knowledge base (embeddings.c). init (at start):
+ * model is the embedding model id to use (NULL: the first model of the
+ * models dir, by name, that is an embedding model; "" or "none": none);
+ * loads the saved index DATA/vindex-<id>.bin when its tag equals the
+ * stored vectors' (hh_kb_vectors_tag), else rebuilds it from chunk_vectors
+ * and saves it. Vectors are stored under the name "<id>.gguf" (what
+ * `hoheit ingest --embed-model DIR/<id>.gguf` stores). Without a model
+ * nothing is set and retrieval stays BM25-only. fini (at stop, before the
+ * store closes): saves the index, frees it, releases the model.
+ * query: fills *em with the query embedder and returns the index (NULL
+ * when there is none: BM25 only). ingest_embedder: a new embedder for an
+ * upload (caller frees it with hh_ingest_embedder_free), NULL when none.
+ * update: drops old_ids from the index and adds the stored vectors of
+ * doc_id (0: none). */
+int          ht_kb_dense_init(hh_http_server_t *s, const char *model, hh_err_t *err);
+void         ht_kb_dense_fini(hh_http_server_t *s);
+hh_vindex_t *ht_kb_dense_query(hh_http_server_t *s, hh_kb_embedder_t *em);
+hh_ingest_embedder_t *ht_kb_ingest_embedder(hh_http_server_t *s);
+void         ht_kb_dense_update(hh_http_server_t *s, const int64_t *old_ids, size_t n_old, int64_t doc_id);
 
 /* Knowledge-base answers (ask.c): POST /api/ask, and the chat extension
  * "hoheit": {"collections": [...]} (ht_is_grounded_chat tells a parsed

@@ -647,6 +647,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     pthread_mutex_init(&s->m.mu, NULL);
     pthread_mutex_init(&s->vocab_mu, NULL);
     pthread_mutex_init(&s->embed_mu, NULL);
+    pthread_mutex_init(&s->kb_mu, NULL);
     atomic_init(&s->stopping, false);
     int rc = hh_store_open(&s->store, p.data_dir, err);
     if (rc)
@@ -677,7 +678,10 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.models_dir = NULL;
     p.host = NULL;
     p.tls_cert = p.tls_key = NULL;
+    p.embed_model = NULL;
     s->params = p;
+    if ((rc = ht_kb_dense_init(s, params ? params->embed_model : NULL, err)))
+        goto fail;
 
     struct addrinfo hints = { 0 }, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -728,6 +732,7 @@ void hh_http_stop(hh_http_server_t *s)
     atomic_store(&s->stopping, true);
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
+    ht_kb_dense_fini(s);   /* saves the vector index while the store is open */
     hh_engine_free(s->engine);
     hh_store_close(s->store);
     for (int i = 0; i < s->n_vocabs; i++)
@@ -739,6 +744,7 @@ void hh_http_stop(hh_http_server_t *s)
     pthread_mutex_destroy(&s->m.mu);
     pthread_mutex_destroy(&s->vocab_mu);
     pthread_mutex_destroy(&s->embed_mu);
+    pthread_mutex_destroy(&s->kb_mu);
     free(s);
 }
 

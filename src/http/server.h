@@ -33,7 +33,10 @@ typedef struct hh_http_params {
     size_t      max_body;        /* request body limit, default 4 MiB (413 above) */
     int         max_connections; /* default 1024 */
     int         conn_timeout_s;  /* idle connection timeout, default 120 */
+    const char *embed_model;     /* knowledge-base embedding model id; NULL: the first
+                                  * embedding model of models_dir; "none": BM25 only */
     hh_engine_params_t engine;   /* models_dir is filled from models_dir above */
+    bool        approvals_allow_self; /* four-eyes off for non-HR use cases (default false; HR: always on) */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);

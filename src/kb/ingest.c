@@ -20,7 +20,9 @@
 
 struct hh_ingest_embedder {
     hh_model_t     *model;
-    hh_vocab_t     *vocab;
+    hh_vocab_t     *vocab;     /* owned (NULL for a hook) */
+    const hh_vocab_t *tok;     /* vocab, or the hook's */
+    hh_ingest_embed_hook_t hook;   /* hook.embed != NULL: no own model */
     hh_embed_ctx_t *ctx;
     int32_t         dim;
     int32_t         max_tokens;
@@ -67,6 +69,7 @@ int hh_ingest_embedder_open(hh_ingest_embedder_t **out, const char *path, int th
     ep.n_threads = threads > 0 ? threads : 0;
     if ((rc = hh_embed_ctx_create(&e->ctx, e->model, &ep, err)) || (rc = hh_vocab_load(&e->vocab, hh_model_gguf(e->model), err)))
         goto fail;
+    e->tok = e->vocab;
     e->dim = hh_model_n_embd(e->model);
     e->max_tokens = hh_embed_max_tokens(e->ctx);
     const char *base = strrchr(path, '/');
@@ -76,6 +79,26 @@ int hh_ingest_embedder_open(hh_ingest_embedder_t **out, const char *path, int th
 fail:
     hh_ingest_embedder_free(e);
     return rc;
+}
+
+int hh_ingest_embedder_from_hook(hh_ingest_embedder_t **out, const hh_ingest_embed_hook_t *hook, hh_err_t *err)
+{
+    *out = NULL;
+    if (!hook || !hook->name || !hook->name[0] || hook->dim <= 0 || hook->max_tokens < 3 || !hook->vocab ||
+        !hook->embed)
+        return hh_err_set(err, HH_EINVAL, -1, "ingest: incomplete embedder hook");
+    hh_ingest_embedder_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return hh_err_set(err, HH_ENOMEM, -1, "ingest: out of memory");
+    pthread_mutex_init(&e->mu, NULL);
+    e->hook = *hook;
+    e->hook.name = NULL;   /* copied into name below, not kept */
+    e->tok = hook->vocab;
+    e->dim = hook->dim;
+    e->max_tokens = hook->max_tokens;
+    snprintf(e->name, sizeof e->name, "%s", hook->name);
+    *out = e;
+    return 0;
 }
 
 void hh_ingest_embedder_free(hh_ingest_embedder_t *e)
@@ -105,7 +128,7 @@ static int wp_count(void *ctx, const char *text, size_t len)
     hh_ingest_embedder_t *e = ctx;
     int32_t *ids = NULL;
     size_t n = 0;
-    if (hh_tokenize(e->vocab, text, len, false, false, &ids, &n, NULL) != 0)
+    if (hh_tokenize(e->tok, text, len, false, false, &ids, &n, NULL) != 0)
         return hh_chunk_estimate_tokens(NULL, text, len);
     free(ids);
     return n > INT_MAX ? INT_MAX : (int)n;
@@ -119,12 +142,15 @@ static int embed_chunks(hh_ingest_embedder_t *e, const hh_chunk_t *c, size_t n, 
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids = NULL;
         size_t nid = 0;
-        if ((rc = hh_tokenize(e->vocab, c[i].text, strlen(c[i].text), true, false, &ids, &nid, err)))
+        if ((rc = hh_tokenize(e->tok, c[i].text, strlen(c[i].text), true, false, &ids, &nid, err)))
             break;
         int32_t m = (int32_t)(nid > (size_t)e->max_tokens ? (size_t)e->max_tokens : nid);
         if (nid > (size_t)e->max_tokens)
             m = hh_embed_truncate(ids, (int32_t)(nid > INT32_MAX ? INT32_MAX : nid), e->max_tokens);
-        rc = hh_embed(e->ctx, ids, m, vecs + i * (size_t)e->dim, err);
+        if (e->hook.embed)
+            rc = e->hook.embed(e->hook.user, ids, m, vecs + i * (size_t)e->dim, err);
+        else
+            rc = hh_embed(e->ctx, ids, m, vecs + i * (size_t)e->dim, err);
         free(ids);
     }
     pthread_mutex_unlock(&e->mu);

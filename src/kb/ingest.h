@@ -25,6 +25,7 @@
 #include "kb/chunk.h"
 #include "kb/extract.h"
 #include "store/store.h"
+#include "tok/tok.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +40,25 @@ typedef struct hh_ingest_embedder hh_ingest_embedder_t;
  * hh_ingest_embedder_free. HH_EUNSUPPORTED if it is no embedding model. */
 int  hh_ingest_embedder_open(hh_ingest_embedder_t **out, const char *path, int threads, hh_err_t *err);
 void hh_ingest_embedder_free(hh_ingest_embedder_t *e);
+/* An embedder whose model lives elsewhere (e.g. the HTTP server's shared
+ * embedding models): ingestion tokenizes with vocab (WordPiece, borrowed;
+ * must outlive the embedder) and calls embed with one text's ids (with
+ * [CLS]/[SEP], at most max_tokens) to get its L2-normalized vector of dim
+ * floats. name is copied: the model name stored with the vectors. */
+typedef struct hh_ingest_embed_hook {
+    const char       *name;
+    int32_t           dim;
+    int32_t           max_tokens;
+    const hh_vocab_t *vocab;
+    int             (*embed)(void *user, const int32_t *ids, int32_t n_ids, float *out, hh_err_t *err);
+    void             *user;
+} hh_ingest_embed_hook_t;
+
+/* Makes an embedder that calls the hook (calls are serialized like a
+ * loaded model's). Caller owns *out: hh_ingest_embedder_free (which frees
+ * nothing of the hook's). HH_EINVAL for a missing field, HH_ENOMEM. */
+int hh_ingest_embedder_from_hook(hh_ingest_embedder_t **out, const hh_ingest_embed_hook_t *hook, hh_err_t *err);
+
 /* Vector width and the name stored with vectors (the file's base name). */
 int32_t     hh_ingest_embedder_dim(const hh_ingest_embedder_t *e);
 const char *hh_ingest_embedder_name(const hh_ingest_embedder_t *e);

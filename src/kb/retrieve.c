@@ -527,3 +527,143 @@ int hh_kb_retrieve(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_
 {
     return hh_kb_retrieve_mode(store, vindex, embedder, q, HH_KB_HYBRID, out, n, err);
 }
+
+/* ---- the vector index of stored vectors --------------------------------- */
+
+int hh_kb_vectors_tag(hh_store_t *s, const char *model, uint64_t *tag, size_t *n_vectors, hh_err_t *err)
+{
+    static const char sql[] =
+        "SELECT count(*), coalesce(sum(chunk_id), 0), coalesce(max(chunk_id), 0), coalesce(sum(dim), 0)"
+        " FROM chunk_vectors WHERE model = ?1";
+    *tag = 0;
+    if (n_vectors)
+        *n_vectors = 0;
+    if (!s || !model)
+        return hh_err_set(err, HH_EINVAL, -1, "vectors tag: missing store or model");
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "vectors tag prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = hh_store_db_fail(s, err, "vectors tag");
+        goto cleanup;
+    }
+    uint64_t v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = (uint64_t)sqlite3_column_int64(st, i);
+    /* FNV-1a over the four numbers' bytes */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < 8; b++) {
+            h ^= (v[i] >> (8 * b)) & 0xff;
+            h *= 0x100000001b3ull;
+        }
+    *tag = h;
+    if (n_vectors)
+        *n_vectors = (size_t)v[0];
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_kb_vindex_fill(hh_store_t *s, const char *model, int64_t doc_id, hh_vindex_t *ix, size_t *n_added,
+                      hh_err_t *err)
+{
+    static const char sql_all[] = "SELECT chunk_id, dim, vec FROM chunk_vectors WHERE model = ?1 ORDER BY chunk_id";
+    static const char sql_doc[] =
+        "SELECT v.chunk_id, v.dim, v.vec FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id"
+        " WHERE v.model = ?1 AND c.document_id = ?2 ORDER BY v.chunk_id";
+    if (n_added)
+        *n_added = 0;
+    if (!s || !model || !ix)
+        return hh_err_set(err, HH_EINVAL, -1, "vindex fill: missing store, model or index");
+    const int dim = hh_vindex_dim(ix);
+    float *vec = malloc((size_t)dim * sizeof *vec);
+    if (!vec)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    sqlite3_stmt *st = NULL;
+    size_t added = 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, doc_id ? sql_doc : sql_all, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "vindex fill prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    if (doc_id)
+        sqlite3_bind_int64(st, 2, doc_id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        const void *blob = sqlite3_column_blob(st, 2);
+        int bytes = sqlite3_column_bytes(st, 2);
+        if (sqlite3_column_int(st, 1) != dim || !blob || bytes != dim * (int)sizeof(float))
+            continue;
+        memcpy(vec, blob, (size_t)bytes);   /* stored little-endian: the host order here */
+        int r = hh_vindex_add(ix, id, vec);
+        if (r == HH_EINVAL)
+            continue;   /* a non-finite stored vector is skipped, never searched */
+        if (r) {
+            rc = hh_err_set(err, r, -1, "vindex fill: cannot add chunk %lld", (long long)id);
+            goto cleanup;
+        }
+        added++;
+    }
+    if (step != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "vindex fill");
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    free(vec);
+    if (n_added)
+        *n_added = added;
+    return rc;
+}
+
+int hh_kb_doc_chunk_ids(hh_store_t *s, int64_t doc_id, int64_t **ids, size_t *n, hh_err_t *err)
+{
+    static const char sql[] = "SELECT id FROM chunks WHERE document_id = ?1 ORDER BY id";
+    *ids = NULL;
+    *n = 0;
+    int64_t *v = NULL;
+    size_t nv = 0, cap = 0;
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "doc chunk ids prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_int64(st, 1, doc_id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nv == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            int64_t *np = realloc(v, nc * sizeof *np);
+            if (!np) {
+                rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+                goto cleanup;
+            }
+            v = np;
+            cap = nc;
+        }
+        v[nv++] = sqlite3_column_int64(st, 0);
+    }
+    if (step != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "doc chunk ids");
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids = v;
+    *n = nv;
+    return 0;
+}

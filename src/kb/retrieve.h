@@ -104,4 +104,27 @@ bool hh_kb_word_next(const char *s, size_t len, size_t *pos, size_t *start, size
  * text has no word. HH_ENOMEM. */
 int hh_kb_fts_query(const char *text, char **out);
 
+/* ---- the vector index of one embedding model's stored vectors ----------
+ * chunk_vectors rows carry the model's name (hh_ingest_embedder_name: the
+ * GGUF file's base name). A server keeps one hh_vindex_t per model, built
+ * from these rows at start and updated on every document change. */
+
+/* A fingerprint of the model's stored vectors (their count, dims, and the
+ * sum and maximum of their chunk ids: chunk ids are never reused, so any
+ * insert or delete changes it), for hh_vindex_save's tag. *n_vectors (may
+ * be NULL) their number. HH_EIO (SQLite). */
+int hh_kb_vectors_tag(hh_store_t *s, const char *model, uint64_t *tag, size_t *n_vectors, hh_err_t *err);
+
+/* Adds the model's stored vectors to ix (vector id = chunk id): every one
+ * when doc_id is 0, else those of that document. Rows whose dim differs
+ * from the index's are skipped. *n_added (may be NULL) counts the added
+ * ones. HH_EIO, HH_ENOMEM, the index's errors. */
+int hh_kb_vindex_fill(hh_store_t *s, const char *model, int64_t doc_id, hh_vindex_t *ix, size_t *n_added,
+                      hh_err_t *err);
+
+/* The chunk ids of a document, ascending (to drop them from an index
+ * before the document is replaced or deleted). *ids is malloc'd (NULL when
+ * *n == 0); caller frees. HH_EIO, HH_ENOMEM. */
+int hh_kb_doc_chunk_ids(hh_store_t *s, int64_t doc_id, int64_t **ids, size_t *n, hh_err_t *err);
+
 #endif
