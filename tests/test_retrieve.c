@@ -485,32 +485,56 @@ static void squash(char *s)
 typedef struct eval_res {
     double recall5, mrr;
     size_t n;
+    double lang_recall5[2], lang_mrr[2];   /* en, de */
+    size_t lang_n[2];
 } eval_res_t;
 
-/* Runs every query of tests/kb/queries.jsonl in one mode; a hit is
- * relevant when its document's path ends with "doc" and its text holds
- * "passage". MRR over the top 10. */
-static int eval_mode(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
-                     eval_res_t *r)
+/* The file name of a path without its last extension ("ch03.de",
+ * "en-comm"): the same page in another format has the same stem. */
+static void path_stem(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    snprintf(out, cap, "%s", b ? b + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+}
+
+/* Runs the queries of a JSONL file (see tests/kb/queries*.jsonl) in one
+ * mode; a hit is relevant when its text holds "passage" and its document's
+ * path ends with "doc" (by_stem: has the stem of "doc", i.e. the same page
+ * in any format of the corpus). only_subset: just the lines with
+ * "subset": true. MRR over the top 10. */
+static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
+                     const char *file, bool by_stem, bool only_subset, eval_res_t *r)
 {
     size_t size = 0;
-    char *all = hh_test_read_file("tests/kb/queries.jsonl", &size);
+    char *all = hh_test_read_file(file, &size);
     if (!all)
         return HH_EIO;
     memset(r, 0, sizeof *r);
-    double rr = 0;
-    size_t found5 = 0;
+    double rr = 0, lang_rr[2] = { 0, 0 };
+    size_t found5 = 0, lang_found5[2] = { 0, 0 };
     int rc = 0;
-    for (char *line = strtok(all, "\n"); line && !rc; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(all, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
         cJSON *j = cJSON_Parse(line);
         const cJSON *qt = cJSON_GetObjectItemCaseSensitive(j, "query");
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "doc");
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "passage");
-        if (!cJSON_IsString(qt) || !cJSON_IsString(dt) || !cJSON_IsString(pt)) {
+        const cJSON *lt = cJSON_GetObjectItemCaseSensitive(j, "lang");
+        if (!cJSON_IsString(qt) || !cJSON_IsString(dt) || !cJSON_IsString(pt) || !cJSON_IsString(lt)) {
             cJSON_Delete(j);
             rc = HH_EFORMAT;
             break;
         }
+        if (only_subset && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "subset"))) {
+            cJSON_Delete(j);
+            continue;
+        }
+        const int li = strcmp(lt->valuestring, "de") == 0;
+        char want[256], stem[256];
+        path_stem(dt->valuestring, want, sizeof want);
         hh_kb_query_t q = { .user = "eval", .text = qt->valuestring, .k = 10 };
         hh_kb_hit_t *h = NULL;
         size_t n = 0;
@@ -520,23 +544,40 @@ static int eval_mode(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
             if (hh_store_doc_get(s, h[i].document_id, &d, NULL) != 0)
                 continue;
             size_t pl = strlen(d.source_path), dl = strlen(dt->valuestring);
+            path_stem(d.source_path, stem, sizeof stem);
+            bool doc_ok = by_stem ? strcmp(stem, want) == 0
+                                  : pl >= dl && !strcmp(d.source_path + pl - dl, dt->valuestring);
             squash(h[i].text);
-            if (pl >= dl && !strcmp(d.source_path + pl - dl, dt->valuestring) && strstr(h[i].text, pt->valuestring)) {
+            if (doc_ok && strstr(h[i].text, pt->valuestring)) {
                 rr += 1.0 / (double)(i + 1);
+                lang_rr[li] += 1.0 / (double)(i + 1);
                 found5 += i < 5;
+                lang_found5[li] += i < 5;
                 break;
             }
         }
         hh_kb_hits_free(h, n);
         cJSON_Delete(j);
         r->n++;
+        r->lang_n[li]++;
     }
     free(all);
     if (r->n) {
         r->recall5 = (double)found5 / (double)r->n;
         r->mrr = rr / (double)r->n;
     }
+    for (int l = 0; l < 2; l++)
+        if (r->lang_n[l]) {
+            r->lang_recall5[l] = (double)lang_found5[l] / (double)r->lang_n[l];
+            r->lang_mrr[l] = lang_rr[l] / (double)r->lang_n[l];
+        }
     return rc;
+}
+
+static int eval_mode(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
+                     eval_res_t *r)
+{
+    return eval_file(s, ix, em, mode, "tests/kb/queries.jsonl", false, false, r);
 }
 
 TEST(retrieve_eval_queries)
@@ -569,6 +610,73 @@ TEST(retrieve_eval_queries)
            bm.n, tot.added, tot.chunks, bm.recall5, bm.mrr);
     ASSERT_GE(bm.recall5, 0.75);
     ASSERT_GE(bm.mrr, 0.6);
+    hh_store_close(s);
+}
+
+/* The labeled set over the Debian corpus (tests/kb/build_corpus.sh):
+ * tests/kb/queries_debian.jsonl, English and German questions over the
+ * Debian Reference (HTML), man pages (text, Markdown) and their PDF
+ * (groff), DOCX and ODT (pandoc) renderings. `make test` evaluates the
+ * "subset" queries over their documents plus every 10th file of the
+ * corpus as distractors (a few seconds); HOHEIT_KB_EVAL_FULL=1 (make bench)
+ * ingests the whole corpus and evaluates every query. Without a built
+ * corpus the test says so and checks nothing. */
+TEST(retrieve_eval_debian)
+{
+    const char *corpus = getenv("HOHEIT_KB_CORPUS") ? getenv("HOHEIT_KB_CORPUS") : "build/kb-corpus";
+    const bool full = getenv("HOHEIT_KB_EVAL_FULL") && strcmp(getenv("HOHEIT_KB_EVAL_FULL"), "0") != 0;
+    char done[600];
+    snprintf(done, sizeof done, "%s/.done", corpus);
+    struct stat sb;
+    if (stat(done, &sb) != 0) {
+        printf("    retrieval eval debian: skipped, no corpus at %s (bash tests/kb/build_corpus.sh)\n", corpus);
+        return;
+    }
+    char dir[512], sub[600], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/retrieve_eval_debian", hh_test_tmpdir());
+    snprintf(sub, sizeof sub, "%s/corpus", dir);
+    const char *root = corpus;
+    if (!full) {
+        /* the subset queries' pages in every format, plus every 10th file */
+        snprintf(cmd, sizeof cmd,
+                 "set -e; mkdir -p '%s'; c=$(cd '%s' && pwd); "
+                 "for s in $(sed -n 's/.*\"subset\":true.*\"doc\":\"[^\"]*\\/\\([^\"]*\\)\\.[a-z]*\".*/\\1/p' "
+                 "tests/kb/queries_debian.jsonl); do "
+                 "  for f in \"$c\"/*/\"$s\".*; do [ -f \"$f\" ] && ln -sf \"$f\" '%s'/\"$(basename \"$(dirname \"$f\")\")-$(basename \"$f\")\"; done; "
+                 "done; "
+                 "find \"$c\" -type f ! -name .done ! -path '*/small/*' | LC_ALL=C sort | awk 'NR %% 10 == 0' | "
+                 "while read -r f; do ln -sf \"$f\" '%s'/\"$(basename \"$(dirname \"$f\")\")-$(basename \"$f\")\"; done",
+                 sub, corpus, sub, sub);
+        ASSERT_EQ_INT(system(cmd), 0);
+        root = sub;
+    } else {
+        mkdir(dir, 0700);
+    }
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(s, "eval", "admin", &u, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(s, "docs", NULL, 0, NULL, &err));
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    const char *paths[] = { root };
+    int rc = hh_ingest_paths(s, paths, 1, "docs", 0, &ip, NULL, NULL, &tot, &err);
+    if (rc)
+        hh_test_fail(__FILE__, __LINE__, "ingest: %s", err.msg);
+    ASSERT_OK(rc);
+    ASSERT_EQ_INT(tot.failed, 0);
+    eval_res_t bm;
+    ASSERT_OK(eval_file(s, NULL, NULL, HH_KB_BM25_ONLY, "tests/kb/queries_debian.jsonl", true, !full, &bm));
+    ASSERT_GE(bm.n, full ? 40 : 12);
+    ASSERT_GE(bm.lang_n[0], full ? 20 : 6);
+    ASSERT_GE(bm.lang_n[1], full ? 18 : 6);
+    printf("    retrieval eval debian %s (%zu queries: %zu en, %zu de; %zu documents, %zu chunks): bm25 recall@5 "
+           "%.3f MRR %.3f (en %.3f / %.3f, de %.3f / %.3f); dense/hybrid: no trained embedding model\n",
+           full ? "full" : "subset", bm.n, bm.lang_n[0], bm.lang_n[1], tot.added, tot.chunks, bm.recall5, bm.mrr,
+           bm.lang_recall5[0], bm.lang_mrr[0], bm.lang_recall5[1], bm.lang_mrr[1]);
+    ASSERT_GE(bm.recall5, 0.6);
+    ASSERT_GE(bm.mrr, 0.45);
     hh_store_close(s);
 }
 
