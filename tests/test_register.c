@@ -595,12 +595,11 @@ TEST(register_http_refusals)
     ASSERT_EQ_INT(r.status, 403);
     ASSERT_STREQ(err_code(&r, code, sizeof code), "model_not_allowed");
     resp_free(&r);
-    /* approval required (HR) is refused honestly until approvals exist */
+    /* approval required (HR): held for a human, 202 (test_approvals.c) */
     ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
                      CHAT(",\"hoheit\":{\"use_case\":\"cv-screening\"}"), &r));
-    ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "approval_required");
-    ASSERT_TRUE(strstr(r.body, "approvals are not built yet") != NULL);
+    ASSERT_EQ_INT(r.status, 202);
+    ASSERT_TRUE(strstr(r.body, "\"status\":\"pending\"") != NULL);
     resp_free(&r);
     /* unknown use case; wrong type */
     ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,

@@ -634,14 +634,23 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         return ht_send_error(c, cs, &e);
     }
     /* ---- governance (usecases.c): the use case this request runs under;
-     * prohibited, model not listed, or approval needed -> 403; otherwise
-     * cs->mark makes every 200 answer carry the ai_generated marker. */
+     * prohibited or model not listed -> 403; otherwise cs->mark makes every
+     * 200 answer carry the ai_generated marker, and mark.held queues the
+     * answer for a human approval instead (approvals.c: 202, never streamed). */
     if (ht_usecase_select(s, c, cs, &x->req, &e) != 0) {
         audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
     x->mark = cs->mark;
+    if (x->mark.held && ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
+        hh_api_error_set(&e, 403, "permission_error", "approval_required", "hoheit.use_case",
+                         "Use case '%s' requires human approval; grounded answers cannot be held for approval yet",
+                         x->mark.use_case);
+        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
+        ctx_unref(x);
+        return ht_send_error(c, cs, &e);
+    }
     /* ---- end governance */
     /* hoheit extension: grounded answer from the knowledge base (ask.c) */
     if (ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
@@ -668,7 +677,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
-    if (x->req.stream) {
+    if (x->req.stream && !x->mark.held) {
         struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, x,
                                                                    stream_free);
         if (!r) {
@@ -696,6 +705,15 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     if (x->failed || x->oom) {
         error_from_ctx(x, &e);
         ok = ht_send_error(c, cs, &e);
+    } else if (x->mark.held) {   /* Art. 14: queued, not released (approvals.c) */
+        int64_t aid = 0;
+        ok = ht_approval_hold(s, c, cs, &x->req, &x->mark, x->id, x->content ? x->content : "", &aid);
+        char why[64];
+        snprintf(why, sizeof why, "approval %lld", (long long)aid);
+        audit_generation(s, x, cs->key.user, true, aid ? "pending" : "failed",
+                         aid ? why : "could not be queued for approval");   /* audit */
+        ctx_unref(x);
+        return ok;
     } else {
         if (x->forced_tool && x->n_calls == 0)
             (void)forced_call(x);   /* a call cut off by max_tokens or the context keeps "length" */

@@ -79,6 +79,8 @@ typedef struct ht_mark {
     bool on;
     char use_case[64];
     char model[256];
+    bool held;   /* the policy requires approval: queue, answer 202 (approvals.c) */
+    bool hr;     /* Annex III point 4: four-eyes always */
 } ht_mark_t;
 
 /* Per-connection state (MHD's con_cls). */
@@ -174,8 +176,9 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
  * the system card); everyone authenticated reads, admins change.
  * ht_usecase_select: the use case of a generation request (hoheit.use_case,
  * else the X-Hoheit-Use-Case header, else the key's / user's default, else
- * "general"); returns 0 and fills cs->mark, or an HTTP status with e filled
- * (403 prohibited, model not allowed, approval required; 404 unknown).
+ * "general"); returns 0 and fills cs->mark (mark.held: the use case needs a
+ * human approval), or an HTTP status with e filled (403 prohibited, model
+ * not allowed; 404 unknown).
  * ht_hoheit_grounded: the request's hoheit object asks for a grounded
  * answer (anything but use_case in it, or empty). ht_mark_json adds
  * ai_generated / model / use_case to j's "hoheit" object (made if missing);
@@ -187,5 +190,19 @@ int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t 
 bool ht_hoheit_grounded(const hh_openai_req_t *req);
 void ht_mark_json(const ht_mark_t *m, cJSON *j);
 void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
+
+/* Human approvals (approvals.c). ht_handle_approvals: GET /api/approvals
+ * (approver/admin/auditor; ?status=all for decided ones too), GET
+ * /api/approvals/{id} (the requester or those roles), POST
+ * /api/approvals/{id}/approve|edit|reject (approver/admin, four-eyes).
+ * ht_approval_hold: queues a generated answer of a held request (request =
+ * the parsed body, output = the text) and answers 202 with the pending id;
+ * *id_out (may be NULL) gets the id, or 0 if it could not be queued (then
+ * the answer is a 500 error, the text is never released). */
+enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
+                                    const char *url);
+enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                 const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
+                                 const char *output, int64_t *id_out);
 
 #endif

@@ -80,6 +80,16 @@ static enum MHD_Result h_uc_delete(hh_http_server_t *s, struct MHD_Connection *c
     return ht_handle_usecases(s, c, cs, "DELETE", url);
 }
 
+static enum MHD_Result h_ap_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_approvals(s, c, cs, "GET", url);
+}
+
+static enum MHD_Result h_ap_decide(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_approvals(s, c, cs, "POST", url);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -97,6 +107,9 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/usecases/support", true }, true, false, h_uc_get, "/api/usecases/" },
     { { "PUT", "/api/usecases/support", true }, true, true, h_uc_put, "/api/usecases/" },
     { { "DELETE", "/api/usecases/support", true }, true, false, h_uc_delete, "/api/usecases/" },
+    { { "GET", "/api/approvals", true }, false, false, h_ap_get, "/api/approvals" },
+    { { "GET", "/api/approvals/1", true }, true, false, h_ap_get, "/api/approvals/" },
+    { { "POST", "/api/approvals/1/approve", true }, true, true, h_ap_decide, "/api/approvals/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -429,13 +442,26 @@ done:
 
 /* ---- request dispatch ------------------------------------------------- */
 
+static size_t count_slashes(const char *p)
+{
+    size_t n = 0;
+    for (; *p; p++)
+        n += *p == '/';
+    return n;
+}
+
+/* A prefix route matches paths below its prefix with as many segments as
+ * its example path (so "/api/approvals/" serves both {id} and {id}/{action}
+ * routes, told apart by their examples). */
 static int find_route(const char *method, const char *url, bool *method_mismatch)
 {
     *method_mismatch = false;
     for (int i = 0; i < N_ROUTES; i++) {
         const ht_route_t *r = &g_routes[i];
-        bool match = r->prefix ? (strncmp(url, r->match, strlen(r->match)) == 0 && url[strlen(r->match)] != '\0' &&
-                                  !strchr(url + strlen(r->match), '/'))
+        size_t pl = strlen(r->match);
+        bool match = r->prefix ? (strncmp(url, r->match, pl) == 0 && url[pl] != '\0' && url[pl] != '/' &&
+                                  url[strlen(url) - 1] != '/' &&
+                                  count_slashes(url + pl) == count_slashes(r->info.path + pl))
                                : strcmp(url, r->match) == 0;
         if (!match)
             continue;

@@ -1,8 +1,8 @@
 /* usecases.c - the use-case register over HTTP (/api/usecases) and the
  * governance step of every generation request: which use case it runs
- * under, refusal of prohibited ones, of models the use case does not list
- * and of use cases that need a human approval (not built yet), and the
- * transparency marking (Art. 50) of the answer. */
+ * under, refusal of prohibited ones and of models the use case does not
+ * list, whether the answer is held for a human approval (approvals.c), and
+ * the transparency marking (Art. 50) of the answer. */
 #include "govern/register.h"
 #include "http/http_int.h"
 
@@ -210,12 +210,10 @@ int ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *
     else if (!hh_usecase_allows_model(&u, model))
         st = hh_api_error_set(e, 403, "permission_error", "model_not_allowed", "model",
                               "Use case '%s' does not allow model '%s'", u.slug, model);
-    else if (u.policy.approval_required)
-        st = hh_api_error_set(e, 403, "permission_error", "approval_required", "hoheit.use_case",
-                              "Use case '%s' requires human approval (approvals are not built yet), so it is "
-                              "refused",
-                              u.slug);
     if (st == 0) {
+        /* Art. 14: the answer is generated but held for a human (approvals.c) */
+        cs->mark.held = u.policy.approval_required;
+        cs->mark.hr = u.cls.annex_iii_4 || u.policy.approval_locked;
         cs->mark.on = true;
         snprintf(cs->mark.use_case, sizeof cs->mark.use_case, "%s", u.slug);
         snprintf(cs->mark.model, sizeof cs->mark.model, "%s", model);

@@ -145,6 +145,22 @@ static const char *const g_migrations[] = {
     "  size INTEGER NOT NULL,"
     "  mtime_ns INTEGER NOT NULL,"
     "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64));",
+    /* 5: human approvals (src/govern/approvals.h): generated answers held
+     * until a human decides (Art. 14) */
+    "CREATE TABLE approvals ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  use_case TEXT NOT NULL,"
+    "  hr INTEGER NOT NULL DEFAULT 0,"
+    "  requester TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  output TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending','approved','edited','rejected')),"
+    "  decided_by TEXT,"
+    "  decided_at INTEGER,"
+    "  reason TEXT,"
+    "  final_text TEXT);"
+    "CREATE INDEX approvals_status ON approvals(status, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 

@@ -1,0 +1,387 @@
+/* approvals.c - the human-approval queue (approvals.h): store access on the
+ * store's own SQLite handle (store_int.h), the four-eyes rule, decisions
+ * taken with one conditional UPDATE, and their audit records. */
+#include "govern/approvals.h"
+#include "govern/audit.h"
+#include "govern/register.h"
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const g_status[] = { "pending", "approved", "edited", "rejected" };
+
+const char *hh_approval_status_name(hh_approval_status_t st)
+{
+    return (unsigned)st < 4 ? g_status[st] : "unknown";
+}
+
+static int status_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (name && !strcmp(name, g_status[i]))
+            return i;
+    return -1;
+}
+
+hh_approvals_params_t hh_approvals_default_params(void)
+{
+    hh_approvals_params_t p = { .allow_self_decision = false };
+    return p;
+}
+
+void hh_approval_clear(hh_approval_t *a)
+{
+    if (!a)
+        return;
+    free(a->request);
+    free(a->output);
+    free(a->reason);
+    free(a->final_text);
+    memset(a, 0, sizeof *a);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+#define SELECT_COLS                                                                                               \
+    "SELECT id, use_case, hr, requester, request, output, created_at, status, decided_by, decided_at, reason, "  \
+    "final_text FROM approvals "
+
+/* One row of SELECT_COLS into *a. false on no memory (a is cleared). */
+static bool row_read(sqlite3_stmt *st, hh_approval_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->id = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, a->use_case, sizeof a->use_case);
+    a->hr = sqlite3_column_int(st, 2) != 0;
+    col_copy(st, 3, a->requester, sizeof a->requester);
+    a->request = col_dup(st, 4);
+    a->output = col_dup(st, 5);
+    a->created_at = sqlite3_column_int64(st, 6);
+    int sv = status_parse((const char *)sqlite3_column_text(st, 7));
+    a->status = sv < 0 ? HH_APPROVAL_PENDING : (hh_approval_status_t)sv;
+    col_copy(st, 8, a->decided_by, sizeof a->decided_by);
+    a->decided_at = sqlite3_column_int64(st, 9);
+    a->reason = col_dup(st, 10);
+    a->final_text = col_dup(st, 11);
+    bool ok = a->request && a->output && (sqlite3_column_type(st, 10) == SQLITE_NULL || a->reason) &&
+              (sqlite3_column_type(st, 11) == SQLITE_NULL || a->final_text);
+    if (!ok)
+        hh_approval_clear(a);
+    return ok;
+}
+
+int hh_approvals_create(hh_store_t *s, const char *use_case, bool hr, const char *requester,
+                        const char *request_json, const char *output, int64_t *id_out, hh_err_t *err)
+{
+    if (!s || !use_case || !use_case[0] || strlen(use_case) >= HH_APPROVAL_UC_MAX || !requester || !requester[0] ||
+        strlen(requester) >= HH_STORE_NAME_MAX || !request_json)
+        return hh_err_set(err, HH_EINVAL, -1, "approvals: use case, requester and request are required");
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO approvals (use_case, hr, requester, request, output, created_at, status) "
+                           "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "approvals: insert");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, use_case, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, hr ? 1 : 0);
+    sqlite3_bind_text(st, 3, requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, request_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, output ? output : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "approvals: insert");
+        goto cleanup;
+    }
+    if (id_out)
+        *id_out = sqlite3_last_insert_rowid(s->db);
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_approvals_get(hh_store_t *s, int64_t id, hh_approval_t *out, hh_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, SELECT_COLS "WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "approvals: get");
+        goto cleanup;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE)
+        rc = hh_err_set(err, HH_ENOENT, -1, "approval %lld not found", (long long)id);
+    else if (step != SQLITE_ROW)
+        rc = hh_store_db_fail(s, err, "approvals: get");
+    else if (!row_read(st, out))
+        rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_approvals_list(hh_store_t *s, bool pending_only, hh_approval_t **out, size_t *n, hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    hh_approval_t *arr = NULL;
+    size_t len = 0, cap = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    const char *sql = pending_only ? SELECT_COLS "WHERE status = 'pending' ORDER BY id" : SELECT_COLS "ORDER BY id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "approvals: list");
+        goto cleanup;
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            hh_approval_t *na = realloc(arr, nc * sizeof *na);
+            if (!na) {
+                rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
+                goto cleanup;
+            }
+            arr = na;
+            cap = nc;
+        }
+        if (!row_read(st, &arr[len])) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
+            goto cleanup;
+        }
+        len++;
+    }
+    if (step != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "approvals: list");
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        for (size_t i = 0; i < len; i++)
+            hh_approval_clear(&arr[i]);
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n = len;
+    return 0;
+}
+
+bool hh_approvals_may_decide(const hh_approval_t *a, const char *decider, const hh_approvals_params_t *p,
+                             hh_err_t *err)
+{
+    hh_approvals_params_t d = p ? *p : hh_approvals_default_params();
+    if (!decider || !decider[0]) {
+        hh_err_set(err, HH_EINVAL, -1, "a decision needs a named human decider");
+        return false;
+    }
+    if (strcmp(decider, a->requester) != 0)
+        return true;
+    if (a->hr) {
+        hh_err_set(err, HH_EINVAL, -1,
+                   "four-eyes: '%s' requested approval %lld and may not decide it (use case '%s' is employment/HR, "
+                   "Annex III point 4: always another person)",
+                   decider, (long long)a->id, a->use_case);
+        return false;
+    }
+    if (!d.allow_self_decision) {
+        hh_err_set(err, HH_EINVAL, -1, "four-eyes: '%s' requested approval %lld and may not decide it", decider,
+                   (long long)a->id);
+        return false;
+    }
+    return true;
+}
+
+/* The audit record of a decision (see hh_approvals_decide). */
+static int audit_decision(hh_store_t *s, const hh_approval_t *a, hh_err_t *err)
+{
+    cJSON *req = cJSON_Parse(a->request ? a->request : "");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(req, "messages");
+    if (!pj)
+        pj = cJSON_GetObjectItemCaseSensitive(req, "prompt");
+    char *prompt = cJSON_IsString(pj) ? strdup(pj->valuestring) : pj ? cJSON_PrintUnformatted(pj) : NULL;
+    hh_reg_policy_t pol;
+    bool hash_only = hh_register_policy_for(s, a->use_case, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
+    char *detail = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&detail, &dlen);
+    int rc = 0;
+    if (!f) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
+        goto cleanup;
+    }
+    fprintf(f, "approval %lld requested by %s", (long long)a->id, a->requester);
+    if (a->reason && a->reason[0])
+        fprintf(f, "; reason: %s", a->reason);
+    if (fclose(f) != 0 || !detail) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
+        goto cleanup;
+    }
+    hh_audit_entry_t e = { .kind = "approval", .user = a->decided_by, .use_case = a->use_case,
+                           .model = cJSON_IsString(model) ? model->valuestring : NULL, .prompt = prompt,
+                           .output = a->status == HH_APPROVAL_REJECTED ? NULL : a->final_text,
+                           .decision = hh_approval_status_name(a->status), .detail = detail,
+                           .hash_only = hash_only };
+    rc = hh_audit_append(s, NULL, &e, NULL, err);
+cleanup:
+    free(detail);
+    free(prompt);
+    cJSON_Delete(req);
+    return rc;
+}
+
+/* Sets the decision if the request is still pending (one statement, so a
+ * concurrent decider cannot also win); undo puts it back to pending. */
+static int write_decision(hh_store_t *s, const hh_approval_t *a, bool undo, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    const char *sql = undo ? "UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL, "
+                             "reason = NULL, final_text = NULL WHERE id = ?6 AND status = ?1"
+                           : "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, reason = ?4, "
+                             "final_text = ?5 WHERE id = ?6 AND status = 'pending'";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hh_store_db_fail(s, err, "approvals: decide");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, hh_approval_status_name(a->status), -1, SQLITE_STATIC);
+    if (!undo) {
+        sqlite3_bind_text(st, 2, a->decided_by, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, a->decided_at);
+        if (a->reason)
+            sqlite3_bind_text(st, 4, a->reason, -1, SQLITE_STATIC);
+        if (a->final_text)
+            sqlite3_bind_text(st, 5, a->final_text, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 6, a->id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "approvals: decide");
+        goto cleanup;
+    }
+    if (!undo && sqlite3_changes(s->db) == 0)
+        rc = hh_err_set(err, HH_ESTATE, -1, "approval %lld was decided meanwhile", (long long)a->id);
+cleanup:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_approvals_decide(hh_store_t *s, const hh_approvals_params_t *p, int64_t id, const char *decider,
+                        hh_approval_status_t decision, const char *text, const char *reason, hh_approval_t *out,
+                        hh_err_t *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (decision != HH_APPROVAL_APPROVED && decision != HH_APPROVAL_EDITED && decision != HH_APPROVAL_REJECTED)
+        return hh_err_set(err, HH_EINVAL, -1, "a decision is approved, edited or rejected");
+    if (decision == HH_APPROVAL_EDITED && !text)
+        return hh_err_set(err, HH_EINVAL, -1, "edit-and-approve needs the new text");
+    if (decision == HH_APPROVAL_REJECTED && (!reason || !reason[0]))
+        return hh_err_set(err, HH_EINVAL, -1, "a rejection needs a reason");
+    hh_approval_t a;
+    int rc = hh_approvals_get(s, id, &a, err);
+    if (rc)
+        return rc;
+    if (a.status != HH_APPROVAL_PENDING) {
+        rc = hh_err_set(err, HH_ESTATE, -1, "approval %lld is already %s", (long long)id,
+                        hh_approval_status_name(a.status));
+        goto cleanup;
+    }
+    if (!hh_approvals_may_decide(&a, decider, p, err)) {
+        rc = HH_EINVAL;
+        goto cleanup;
+    }
+    if (strlen(decider) >= sizeof a.decided_by) {
+        rc = hh_err_set(err, HH_EINVAL, -1, "decider name too long");
+        goto cleanup;
+    }
+    a.status = decision;
+    snprintf(a.decided_by, sizeof a.decided_by, "%s", decider);
+    a.decided_at = now_ms();
+    a.reason = reason && reason[0] ? strdup(reason) : NULL;
+    a.final_text = decision == HH_APPROVAL_REJECTED ? NULL : strdup(decision == HH_APPROVAL_EDITED ? text : a.output);
+    if ((reason && reason[0] && !a.reason) || (decision != HH_APPROVAL_REJECTED && !a.final_text)) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
+        goto cleanup;
+    }
+    if ((rc = write_decision(s, &a, false, err)))
+        goto cleanup;
+    if ((rc = audit_decision(s, &a, err))) {
+        /* An unaudited decision must not stand (Art. 12): back to pending. */
+        (void)write_decision(s, &a, true, NULL);
+        rc = hh_err_set(err, HH_EIO, -1, "approval %lld: decision not recorded in the audit log, undone: %s",
+                        (long long)id, err ? err->msg : "");
+        goto cleanup;
+    }
+    if (out) {
+        *out = a;
+        memset(&a, 0, sizeof a);
+    }
+cleanup:
+    hh_approval_clear(&a);
+    return rc;
+}
+
+cJSON *hh_approval_json(const hh_approval_t *a, bool reviewer)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddNumberToObject(j, "id", (double)a->id);
+    cJSON_AddStringToObject(j, "object", "hoheit.approval");
+    cJSON_AddStringToObject(j, "use_case", a->use_case);
+    cJSON_AddBoolToObject(j, "hr", a->hr);
+    cJSON_AddStringToObject(j, "requester", a->requester);
+    cJSON_AddStringToObject(j, "status", hh_approval_status_name(a->status));
+    cJSON_AddNumberToObject(j, "created_at", (double)a->created_at);
+    if (a->status != HH_APPROVAL_PENDING) {
+        cJSON_AddStringToObject(j, "decided_by", a->decided_by);
+        cJSON_AddNumberToObject(j, "decided_at", (double)a->decided_at);
+        if (a->reason)
+            cJSON_AddStringToObject(j, "reason", a->reason);
+        else
+            cJSON_AddNullToObject(j, "reason");
+    }
+    if ((a->status == HH_APPROVAL_APPROVED || a->status == HH_APPROVAL_EDITED) && a->final_text)
+        cJSON_AddStringToObject(j, "text", a->final_text);
+    if (reviewer) {
+        cJSON *req = cJSON_Parse(a->request ? a->request : "");
+        if (req)
+            cJSON_AddItemToObject(j, "request", req);
+        else
+            cJSON_AddNullToObject(j, "request");
+        cJSON_AddStringToObject(j, "output", a->output ? a->output : "");
+    }
+    return j;
+}

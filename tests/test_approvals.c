@@ -1,0 +1,526 @@
+/* test_approvals.c - human oversight (Art. 14): the approval queue in the
+ * store (four-eyes, HR always, one decision only, reason required) and over
+ * HTTP with an in-process server and stories260K: a high-risk request is
+ * held (202, no text), the requester cannot approve it, an approver
+ * approves / edits / rejects, the requester fetches the decision, a
+ * prohibited use case is still refused, members cannot list the queue, and
+ * every decision is in an audit log that still verifies. */
+#include "harness.h"
+#include "govern/approvals.h"
+#include "govern/audit.h"
+#include "govern/register.h"
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static bool copy_file(const char *src, const char *dst)
+{
+    size_t n = 0;
+    void *d = hh_test_read_file(src, &n);
+    if (!d)
+        return false;
+    FILE *f = fopen(dst, "wb");
+    bool ok = f && fwrite(d, 1, n, f) == n;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    free(d);
+    return ok;
+}
+
+/* The audit records (parsed canonical JSON) of the store, in order; caller
+ * deletes the array. */
+static cJSON *audit_records(hh_store_t *s)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    int rc = hh_audit_export(s, 1, f, NULL);
+    fclose(f);
+    cJSON *out = cJSON_CreateArray();
+    for (char *line = buf; rc == 0 && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *k = cJSON_GetObjectItem(o, "kind");
+        const cJSON *rec = cJSON_GetObjectItem(o, "record");
+        if (cJSON_IsString(k) && !strcmp(k->valuestring, "record") && cJSON_IsString(rec)) {
+            cJSON *r = cJSON_Parse(rec->valuestring);
+            /* the output text: in the record, or kept beside it (the record
+             * then holds only its sha256) */
+            const cJSON *text = cJSON_GetObjectItem(r, "output");
+            if (!cJSON_IsString(text))
+                text = cJSON_GetObjectItem(o, "output");
+            if (r && cJSON_IsString(text))
+                cJSON_AddStringToObject(r, "output_text", text->valuestring);
+            cJSON_AddItemToArray(out, r);
+        }
+        cJSON_Delete(o);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    return out;
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+/* The first record with kind and decision (and detail containing needle). */
+static const cJSON *find_record(const cJSON *recs, const char *kind, const char *decision, const char *needle)
+{
+    const cJSON *r;
+    cJSON_ArrayForEach(r, recs)
+        if (!strcmp(str_of(r, "kind"), kind) && !strcmp(str_of(r, "decision"), decision) &&
+            (!needle || strstr(str_of(r, "detail"), needle)))
+            return r;
+    return NULL;
+}
+
+static cJSON *uc_doc(const char *slug, const char *answers_json)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "slug", slug);
+    cJSON_AddStringToObject(j, "purpose", "test purpose");
+    cJSON_AddItemToObject(j, "answers", cJSON_Parse(answers_json));
+    return j;
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
+TEST(approvals_store_four_eyes_and_decisions)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/approvals-store", hh_test_tmpdir());
+    mkdir(dir, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    int64_t hr_id = 0, other_id = 0, third = 0;
+    ASSERT_OK(hh_approvals_create(s, "cv-screening", true, "mia", "{\"model\":\"m\",\"prompt\":\"p\"}", "draft A",
+                                  &hr_id, &err));
+    ASSERT_OK(hh_approvals_create(s, "credit", false, "mia", "{\"model\":\"m\",\"prompt\":\"q\"}", "draft B",
+                                  &other_id, &err));
+    ASSERT_OK(hh_approvals_create(s, "credit", false, "mia", "{\"model\":\"m\",\"prompt\":\"r\"}", "draft C", &third,
+                                  &err));
+    ASSERT_TRUE(hr_id > 0 && other_id > hr_id && third > other_id);
+    ASSERT_EQ_INT(hh_approvals_create(s, "", false, "mia", "{}", "", NULL, &err), HH_EINVAL);
+
+    hh_approvals_params_t self_ok = hh_approvals_default_params();
+    ASSERT_FALSE(self_ok.allow_self_decision);
+    self_ok.allow_self_decision = true;
+    /* HR: the requester never decides, even when self-decision is allowed */
+    ASSERT_EQ_INT(hh_approvals_decide(s, &self_ok, hr_id, "mia", HH_APPROVAL_APPROVED, NULL, NULL, NULL, &err),
+                  HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "Annex III point 4") != NULL);
+    /* non-HR: refused by default, allowed when configured */
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, other_id, "mia", HH_APPROVAL_APPROVED, NULL, NULL, NULL, &err),
+                  HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "four-eyes") != NULL);
+    /* no anonymous decider; reject needs a reason; edit needs a text */
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, hr_id, "", HH_APPROVAL_APPROVED, NULL, NULL, NULL, &err), HH_EINVAL);
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, hr_id, "anna", HH_APPROVAL_REJECTED, NULL, "", NULL, &err), HH_EINVAL);
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, hr_id, "anna", HH_APPROVAL_EDITED, NULL, NULL, NULL, &err), HH_EINVAL);
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, hr_id, "anna", HH_APPROVAL_PENDING, NULL, NULL, NULL, &err),
+                  HH_EINVAL);
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, 9999, "anna", HH_APPROVAL_APPROVED, NULL, NULL, NULL, &err),
+                  HH_ENOENT);
+
+    hh_approval_t a;
+    ASSERT_OK(hh_approvals_decide(s, &self_ok, other_id, "mia", HH_APPROVAL_APPROVED, NULL, NULL, &a, &err));
+    ASSERT_EQ_INT(a.status, HH_APPROVAL_APPROVED);
+    ASSERT_STREQ(a.final_text, "draft B");
+    ASSERT_STREQ(a.decided_by, "mia");
+    hh_approval_clear(&a);
+    ASSERT_OK(hh_approvals_decide(s, NULL, hr_id, "anna", HH_APPROVAL_EDITED, "edited text", NULL, &a, &err));
+    ASSERT_STREQ(a.final_text, "edited text");
+    hh_approval_clear(&a);
+    /* one decision only */
+    ASSERT_EQ_INT(hh_approvals_decide(s, NULL, hr_id, "bob", HH_APPROVAL_REJECTED, NULL, "late", NULL, &err),
+                  HH_ESTATE);
+    ASSERT_OK(hh_approvals_get(s, hr_id, &a, &err));
+    ASSERT_EQ_INT(a.status, HH_APPROVAL_EDITED);
+    ASSERT_STREQ(a.decided_by, "anna");
+    ASSERT_STREQ(a.output, "draft A");
+    ASSERT_TRUE(a.hr);
+    hh_approval_clear(&a);
+
+    hh_approval_t *list = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_approvals_list(s, true, &list, &n, &err));
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(list[0].id, third);
+    ASSERT_STREQ(list[0].output, "draft C");
+    for (size_t i = 0; i < n; i++)
+        hh_approval_clear(&list[i]);
+    free(list);
+    ASSERT_OK(hh_approvals_list(s, false, &list, &n, &err));
+    ASSERT_EQ_INT(n, 3);
+    for (size_t i = 0; i < n; i++)
+        hh_approval_clear(&list[i]);
+    free(list);
+
+    /* both decisions audited, and the log verifies */
+    cJSON *recs = audit_records(s);
+    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 2);
+    const cJSON *r0 = cJSON_GetArrayItem(recs, 0), *r1 = cJSON_GetArrayItem(recs, 1);
+    ASSERT_STREQ(str_of(r0, "kind"), "approval");
+    ASSERT_STREQ(str_of(r0, "decision"), "approved");
+    ASSERT_STREQ(str_of(r0, "user"), "mia");
+    ASSERT_STREQ(str_of(r1, "decision"), "edited");
+    ASSERT_STREQ(str_of(r1, "user"), "anna");
+    ASSERT_STREQ(str_of(r1, "use_case"), "cv-screening");
+    cJSON_Delete(recs);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &vr, &err));
+    ASSERT_TRUE(vr.ok);
+    ASSERT_EQ_INT(vr.n_records, 2);
+    hh_store_close(s);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+typedef struct ap_srv {
+    hh_http_server_t *s;
+    int               port;
+    char              member[HH_KEY_LEN + 1], member2[HH_KEY_LEN + 1], approver[HH_KEY_LEN + 1],
+                      auditor[HH_KEY_LEN + 1];
+    char              data[512];
+} ap_srv_t;
+
+static bool srv_start(ap_srv_t *t, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    char models[600], dst[700];
+    snprintf(t->data, sizeof t->data, "%s/approvals-%s", hh_test_tmpdir(), name);
+    snprintf(models, sizeof models, "%s/models", t->data);
+    mkdir(t->data, 0700);
+    mkdir(models, 0700);
+    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
+    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
+        return false;
+    hh_http_params_t p = hh_http_default_params();
+    p.port = 0;
+    p.data_dir = t->data;
+    p.max_body = 1u << 20;
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 1;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_http_start(&t->s, &p, &err) != 0) {
+        printf("    start: %s\n", err.msg);
+        return false;
+    }
+    t->port = hh_http_port(t->s);
+    hh_store_t *st = hh_http_store(t->s);
+    hh_store_user_t u;
+    return hh_store_user_ensure(st, "mia", "member", &u, NULL, &err) == 0 &&
+           hh_store_key_create(st, u.id, t->member, sizeof t->member, NULL, &err) == 0 &&
+           hh_store_user_ensure(st, "max", "member", &u, NULL, &err) == 0 &&
+           hh_store_key_create(st, u.id, t->member2, sizeof t->member2, NULL, &err) == 0 &&
+           hh_store_user_ensure(st, "anna", "approver", &u, NULL, &err) == 0 &&
+           hh_store_key_create(st, u.id, t->approver, sizeof t->approver, NULL, &err) == 0 &&
+           hh_store_user_ensure(st, "aud", "auditor", &u, NULL, &err) == 0 &&
+           hh_store_key_create(st, u.id, t->auditor, sizeof t->auditor, NULL, &err) == 0;
+}
+
+typedef struct resp {
+    int    status;
+    char  *body;   /* malloc'd */
+    cJSON *j;      /* the body parsed, or NULL */
+} resp_t;
+
+static void resp_free(resp_t *r)
+{
+    free(r->body);
+    cJSON_Delete(r->j);
+    memset(r, 0, sizeof *r);
+}
+
+/* One request over a fresh connection (Connection: close), read to EOF;
+ * the server answers these JSON routes with Content-Length. */
+static bool http(int port, const char *method, const char *path, const char *key, const char *body, resp_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return false;
+    }
+    char *req = NULL;
+    size_t rlen = 0;
+    FILE *f = open_memstream(&req, &rlen);
+    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+    if (key)
+        fprintf(f, "Authorization: Bearer %s\r\n", key);
+    if (body)
+        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+    else
+        fprintf(f, "\r\n");
+    fclose(f);
+    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
+    free(req);
+    char *raw = NULL;
+    size_t n = 0, cap = 0;
+    while (ok) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *nr = realloc(raw, cap);
+            if (!nr) {
+                ok = false;
+                break;
+            }
+            raw = nr;
+        }
+        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!ok || !raw) {
+        free(raw);
+        return false;
+    }
+    raw[n] = '\0';
+    char *sep = strstr(raw, "\r\n\r\n");
+    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(raw);
+        return false;
+    }
+    out->body = strdup(sep + 4);
+    out->j = cJSON_Parse(out->body);
+    free(raw);
+    return out->body != NULL;
+}
+
+static const char *err_code(const resp_t *r)
+{
+    return str_of(cJSON_GetObjectItem(r->j, "error"), "code");
+}
+
+#define CHAT_UC(uc)                                                                                               \
+    "{\"model\":\"stories260K\",\"max_tokens\":6,\"temperature\":0,\"messages\":[{\"role\":\"user\","             \
+    "\"content\":\"Once upon\"}],\"hoheit\":{\"use_case\":\"" uc "\"}}"
+
+#define HR_UC                                                                                                     \
+    "{\"slug\":\"cv-screening\",\"name\":\"CV screening\",\"purpose\":\"Pre-sort job applications\","                \
+    "\"models\":[\"stories260K\"],\"answers\":{\"h_employment\":true}}"
+
+/* Sends a held request and returns its approval id (0 on failure). */
+static int64_t held_request(ap_srv_t *t, const char *body)
+{
+    resp_t r;
+    if (!http(t->port, "POST", "/v1/chat/completions", t->member, body, &r))
+        return 0;
+    const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
+    const cJSON *id = cJSON_GetObjectItem(a, "id");
+    int64_t v = 0;
+    if (r.status == 202 && cJSON_IsNumber(id) && !strcmp(str_of(a, "status"), "pending") &&
+        cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "choices")) == 0)
+        v = (int64_t)id->valuedouble;
+    else
+        printf("    held request: status %d body %s\n", r.status, r.body);
+    resp_free(&r);
+    return v;
+}
+
+TEST(approvals_http_hold_approve_edit_reject)
+{
+    ap_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "flow"));
+    hh_store_t *st = hh_http_store(t.s);
+    hh_err_t err;
+    hh_err_clear(&err);
+    cJSON *in = cJSON_Parse(HR_UC);
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = uc_doc("social-score", "{\"p_social_scoring\":true}");
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    resp_t r;
+    char path[128];
+
+    /* the reference: the same greedy request under "general" is released */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("general"), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    const cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "choices"), 0), "message");
+    char *released = strdup(str_of(msg, "content"));
+    resp_free(&r);
+    ASSERT_TRUE(released && released[0]);
+
+    /* held: 202, pending id, no text; the stream flag does not release it either */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("cv-screening"), &r));
+    ASSERT_EQ_INT(r.status, 202);
+    ASSERT_TRUE(strstr(r.body, released) == NULL);
+    ASSERT_TRUE(strstr(str_of(r.j, "message"), "held for human approval") != NULL);
+    int64_t id1 = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval"),
+                                               "id")->valuedouble;
+    resp_free(&r);
+    ASSERT_TRUE(id1 > 0);
+    int64_t id2 = held_request(&t, CHAT_UC("cv-screening"));
+    int64_t id3 = held_request(&t,
+                               "{\"model\":\"stories260K\",\"max_tokens\":6,\"temperature\":0,\"stream\":true,"
+                               "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon\"}],"
+                               "\"hoheit\":{\"use_case\":\"cv-screening\"}}");
+    ASSERT_TRUE(id2 > id1 && id3 > id2);
+
+    /* the requester sees "pending" and no text */
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
+    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "status"), "pending");
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "output") == NULL);
+    resp_free(&r);
+    /* another member may not see it */
+    ASSERT_TRUE(http(t.port, "GET", path, t.member2, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+
+    /* members cannot list the queue; approvers and auditors can */
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.member, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    const cJSON *data = cJSON_GetObjectItem(r.j, "data");
+    ASSERT_EQ_INT(cJSON_GetArraySize(data), 3);
+    const cJSON *first = cJSON_GetArrayItem(data, 0);
+    ASSERT_STREQ(str_of(first, "requester"), "mia");
+    ASSERT_STREQ(str_of(first, "use_case"), "cv-screening");
+    ASSERT_STREQ(str_of(first, "output"), released);   /* the held draft is what greedy decoding gives */
+    ASSERT_STREQ(str_of(cJSON_GetObjectItem(first, "request"), "model"), "stories260K");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.auditor, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
+    resp_free(&r);
+
+    /* the requester cannot approve; an auditor cannot decide */
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)id1);
+    ASSERT_TRUE(http(t.port, "POST", path, t.member, "{}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", path, t.auditor, "{}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+
+    /* an approver approves; the requester fetches the final text */
+    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "status"), "approved");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 409);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
+    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "status"), "approved");
+    ASSERT_STREQ(str_of(r.j, "text"), released);
+    ASSERT_STREQ(str_of(r.j, "decided_by"), "anna");
+    resp_free(&r);
+
+    /* edit-and-approve: the edited text is what the requester gets */
+    snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)id2);
+    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 400);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"text\":\"Candidate fits the role.\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id2);
+    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_STREQ(str_of(r.j, "status"), "edited");
+    ASSERT_STREQ(str_of(r.j, "text"), "Candidate fits the role.");
+    resp_free(&r);
+
+    /* reject: a reason is required; the requester sees it and no text */
+    snprintf(path, sizeof path, "/api/approvals/%lld/reject", (long long)id3);
+    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 400);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"reason\":\"not grounded in the CV\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id3);
+    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_STREQ(str_of(r.j, "status"), "rejected");
+    ASSERT_STREQ(str_of(r.j, "reason"), "not grounded in the CV");
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
+    resp_free(&r);
+
+    /* the queue is empty now; ?status=all shows all three */
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 0);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals?status=all", t.auditor, NULL, &r));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals/abc", t.approver, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/api/approvals/999/approve", t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 404);
+    resp_free(&r);
+
+    /* a prohibited use case is still refused, nothing queued */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("social-score"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r), "use_case_prohibited");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/approvals?status=all", t.approver, NULL, &r));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
+    resp_free(&r);
+
+    /* the audit log: each held request "pending", each decision, and it verifies */
+    cJSON *recs = audit_records(st);
+    char needle[64];
+    for (int64_t id = id1; id <= id3; id++) {
+        snprintf(needle, sizeof needle, "approval %lld", (long long)id);
+        const cJSON *p = find_record(recs, "request", "pending", needle);
+        ASSERT_TRUE(p != NULL);
+        ASSERT_STREQ(str_of(p, "user"), "mia");
+        ASSERT_STREQ(str_of(p, "use_case"), "cv-screening");
+    }
+    snprintf(needle, sizeof needle, "approval %lld ", (long long)id1);
+    const cJSON *d = find_record(recs, "approval", "approved", needle);
+    ASSERT_TRUE(d != NULL);
+    ASSERT_STREQ(str_of(d, "user"), "anna");
+    ASSERT_STREQ(str_of(d, "output_text"), released);
+    snprintf(needle, sizeof needle, "approval %lld ", (long long)id2);
+    d = find_record(recs, "approval", "edited", needle);
+    ASSERT_TRUE(d != NULL);
+    ASSERT_STREQ(str_of(d, "output_text"), "Candidate fits the role.");
+    d = find_record(recs, "approval", "rejected", "not grounded in the CV");
+    ASSERT_TRUE(d != NULL);
+    ASSERT_TRUE(find_record(recs, "request", "refused", NULL) != NULL);   /* the prohibited one */
+    cJSON_Delete(recs);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
+    if (!vr.ok)
+        printf("    verify: seq %lld: %s\n", (long long)vr.bad_seq, vr.why);
+    ASSERT_TRUE(vr.ok);
+    free(released);
+    hh_http_stop(t.s);
+}
