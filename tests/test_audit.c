@@ -88,8 +88,8 @@ TEST(audit_canonical_form)
      * control characters escaped, UTF-8 verbatim */
     snprintf(want, sizeof want,
              "{\"chunks\":[17,4],\"confidence\":0.7346,\"decision\":\"released\",\"detail\":null,"
-             "\"kind\":\"request\",\"model\":\"m1\",\"model_sha256\":\"ab\",\"output\":\"ok\","
-             "\"output_sha256\":\"%s\",\"prompt\":\"Hi \\\"there\\\"\\n\\u0001 \xc3\xa4\","
+             "\"kind\":\"request\",\"model\":\"m1\",\"model_sha256\":\"ab\","
+             "\"output_sha256\":\"%s\","
              "\"prompt_sha256\":\"%s\",\"seq\":7,\"text\":\"full\",\"time_ms\":1700000000123,"
              "\"use_case\":null,\"user\":\"alice\"}",
              oh, ph);
@@ -100,8 +100,8 @@ TEST(audit_canonical_form)
     e.has_confidence = false;
     c = hh_audit_canonical(&e, 7, 1700000000123, NULL, &err);
     ASSERT_TRUE(c != NULL);
-    ASSERT_TRUE(strstr(c, "\"prompt\":null") != NULL);
-    ASSERT_TRUE(strstr(c, "\"output\":null") != NULL);
+    ASSERT_TRUE(strstr(c, "\"prompt\":") == NULL);
+    ASSERT_TRUE(strstr(c, "\"output\":") == NULL);
     ASSERT_TRUE(strstr(c, "\"confidence\":null") != NULL);
     ASSERT_TRUE(strstr(c, "\"text\":\"hash\"") != NULL);
     ASSERT_TRUE(strstr(c, ph) != NULL);
@@ -189,7 +189,7 @@ TEST(audit_append_verify_store)
     hh_store_close(s);
 
     /* tampering with the database itself */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, 'question 4', 'question 9') WHERE seq = 5"),
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, '\"seq\":5', '\"seq\":9') WHERE seq = 5"),
                   SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
@@ -197,8 +197,17 @@ TEST(audit_append_verify_store)
     ASSERT_EQ_INT(r.bad_seq, 5);
     ASSERT_TRUE(strstr(r.why, "hash mismatch") != NULL);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, 'question 9', 'question 4') WHERE seq = 5"),
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, '\"seq\":9', '\"seq\":5') WHERE seq = 5"),
                   SQLITE_OK);
+    /* the prompt text kept beside the record must match its hash */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 9' WHERE seq = 5"), SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_FALSE(r.ok);
+    ASSERT_EQ_INT(r.bad_seq, 5);
+    ASSERT_TRUE(strstr(r.why, "prompt text does not match") != NULL);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 4' WHERE seq = 5"), SQLITE_OK);
     /* cutting the tail (no checkpoint covers 8): the signed head names 8 */
     ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 8"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
@@ -771,7 +780,7 @@ TEST(audit_cli_verify_exit_codes)
     snprintf(args, sizeof args, "verify --data %s", dir);
     ASSERT_EQ_INT(run_cli(args), 0);
     /* the database edited: exit 1; bad usage: 2 */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, 'nichts', 'alles') WHERE seq = 30"),
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET output = replace(output, 'nichts', 'alles') WHERE seq = 30"),
                   SQLITE_OK);
     ASSERT_EQ_INT(run_cli(args), 1);
     ASSERT_EQ_INT(run_cli("frobnicate"), 2);
@@ -823,8 +832,17 @@ static cJSON *records_of(hh_store_t *st)
     for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
         cJSON *l = cJSON_Parse(line);
         const cJSON *rec = cJSON_GetObjectItemCaseSensitive(l, "record");
-        if (cJSON_IsString(rec))
-            cJSON_AddItemToArray(arr, cJSON_Parse(rec->valuestring));
+        if (cJSON_IsString(rec)) {
+            /* the texts travel beside the hashed record */
+            cJSON *r = cJSON_Parse(rec->valuestring);
+            const char *keys[] = { "prompt", "output" };
+            for (int k = 0; k < 2; k++) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(l, keys[k]);
+                if (r && cJSON_IsString(t))
+                    cJSON_AddStringToObject(r, keys[k], t->valuestring);
+            }
+            cJSON_AddItemToArray(arr, r);
+        }
         cJSON_Delete(l);
     }
     free(text);

@@ -29,6 +29,8 @@ static const struct subcommand g_cmds[] = {
     { "pii",      hh_cmd_pii,      "pii redact [--kinds K,K] [--names F] [--key F] [FILE|-] | eval LABELED.jsonl  personal data" },
     { "audit",    hh_cmd_audit,    "audit verify [--data DIR] [--file F] | export [--from SEQ] [--out FILE] | expire --older-than DAYS  audit log" },
     { "register", hh_cmd_register, "register add --file UC.json | list | show ID | export [--format md|html] [--out DIR]  AI use-case register, system cards" },
+    { "gdpr",     hh_cmd_gdpr,     "gdpr export --subject S [--out F] | erase --subject S --yes  data-subject rights (Art. 15/17/20)" },
+    { "retention", hh_cmd_retention, "retention sweep | set COLLECTION DAYS  delete expired documents and audit records" },
     { "help",     cmd_help,        "help                            this list" },
 };
 

@@ -395,9 +395,7 @@ char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms
     ok = ok && cJSON_AddItemToObject(o, "kind", cJSON_CreateString(e->kind));
     ok = ok && cJSON_AddItemToObject(o, "model", str_or_null(e->model));
     ok = ok && cJSON_AddItemToObject(o, "model_sha256", str_or_null(model_sha256_hex));
-    ok = ok && cJSON_AddItemToObject(o, "output", str_or_null(e->hash_only ? NULL : e->output));
     ok = ok && cJSON_AddItemToObject(o, "output_sha256", sha_or_null(e->output));
-    ok = ok && cJSON_AddItemToObject(o, "prompt", str_or_null(e->hash_only ? NULL : e->prompt));
     ok = ok && cJSON_AddItemToObject(o, "prompt_sha256", sha_or_null(e->prompt));
     ok = ok && cJSON_AddItemToObject(o, "seq", int_raw(seq));
     ok = ok && cJSON_AddItemToObject(o, "text", cJSON_CreateString(e->hash_only ? "hash" : "full"));
@@ -516,12 +514,19 @@ int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_au
         size_t len = strlen(rec);
         chain_hash(prev, rec, len, hash);
         sqlite3_stmt *st = NULL;
-        if ((rc = prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)", &st, err)))
+        if ((rc = prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash, prompt, output) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", &st, err)))
             goto rollback;
         sqlite3_bind_int64(st, 1, seq);
         sqlite3_bind_blob(st, 2, rec, (int)len, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, prev, HASH_LEN, SQLITE_STATIC);
         sqlite3_bind_blob(st, 4, hash, HASH_LEN, SQLITE_STATIC);
+        /* the texts live outside the hashed record (its *_sha256 cover
+         * them), so erasure (govern/gdpr) can overwrite them */
+        if (!e->hash_only && e->prompt)
+            sqlite3_bind_text(st, 5, e->prompt, -1, SQLITE_STATIC);
+        if (!e->hash_only && e->output)
+            sqlite3_bind_text(st, 6, e->output, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         sqlite3_finalize(st);
         free(rec);
@@ -859,6 +864,39 @@ static bool get_hex(const cJSON *o, const char *key, unsigned char *out, size_t 
     return cJSON_IsString(j) && from_hex(j->valuestring, out, n);
 }
 
+void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len, const char *prompt,
+                           const char *output, bool erased)
+{
+    if (failed(v))
+        return;
+    cJSON *o = cJSON_ParseWithLength(rec, len);
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "text");
+    bool full = cJSON_IsString(mode) && !strcmp(mode->valuestring, "full");
+    static const char *const names[2] = { "prompt", "output" };
+    static const char *const hashes[2] = { "prompt_sha256", "output_sha256" };
+    const char *texts[2] = { prompt, output };
+    for (int k = 0; k < 2 && !failed(v); k++) {
+        /* a record written before migration 6 holds the text itself */
+        if (cJSON_GetObjectItemCaseSensitive(o, names[k]))
+            continue;
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, hashes[k]);
+        bool want = full && cJSON_IsString(h);
+        if (!want && texts[k]) {
+            vfail(v, seq, "record %" PRId64 " carries a %s text it has no hash for", seq, names[k]);
+        } else if (want && !texts[k]) {
+            vfail(v, seq, "record %" PRId64 " lacks its %s text", seq, names[k]);
+        } else if (want && !erased) {
+            unsigned char d[crypto_hash_sha256_BYTES];
+            crypto_hash_sha256(d, (const unsigned char *)texts[k], strlen(texts[k]));
+            char hex[2 * crypto_hash_sha256_BYTES + 1];
+            to_hex(d, sizeof d, hex);
+            if (strcmp(hex, h->valuestring) != 0)
+                vfail(v, seq, "record %" PRId64 ": %s text does not match %s", seq, names[k], hashes[k]);
+        }
+    }
+    cJSON_Delete(o);
+}
+
 void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
 {
     if (failed(v))
@@ -884,6 +922,14 @@ void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
             vfail(v, v->next_seq, "record line %" PRId64 " lacks record, prev_hash or hash", seq);
         else
             hh_audit_verify_record(v, seq, rec->valuestring, strlen(rec->valuestring), a, b);
+        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(o, "prompt");
+        const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output");
+        const cJSON *er = cJSON_GetObjectItemCaseSensitive(o, "erased");
+        if ((pt && !cJSON_IsString(pt)) || (ot && !cJSON_IsString(ot)) || (er && !cJSON_IsTrue(er)))
+            vfail(v, seq, "record line %" PRId64 " has a malformed prompt, output or erased", seq);
+        else if (cJSON_IsString(rec))
+            hh_audit_verify_texts(v, seq, rec->valuestring, strlen(rec->valuestring),
+                                  pt ? pt->valuestring : NULL, ot ? ot->valuestring : NULL, er != NULL);
     } else if (!strcmp(kind->valuestring, "checkpoint") || !strcmp(kind->valuestring, "head")) {
         bool head = kind->valuestring[0] == 'h';
         if (!get_hex(o, "hash", a, HASH_LEN) || !get_hex(o, "sig", sig, SIG_LEN))
@@ -966,7 +1012,7 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
     if ((rc = exec(s, "BEGIN", err)))
         goto out;
     if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = prep(s, "SELECT seq, record, prev_hash, hash FROM audit_log ORDER BY seq", &rs, err)) ||
+        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased FROM audit_log ORDER BY seq", &rs, err)) ||
         (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints ORDER BY seq", &cs, err)))
         goto end;
     unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
@@ -996,6 +1042,9 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
             vfail(&v, seq, "record row malformed (hash sizes)");
         const char *rec = sqlite3_column_blob(rs, 1);
         hh_audit_verify_record(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), a, b);
+        hh_audit_verify_texts(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1),
+                              (const char *)sqlite3_column_text(rs, 4), (const char *)sqlite3_column_text(rs, 5),
+                              sqlite3_column_int(rs, 6) != 0);
         while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) == seq && !failed(&v)) {
             if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
                 vfail(&v, seq, "checkpoint row malformed");
@@ -1083,7 +1132,7 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
     if ((rc = exec(s, "BEGIN", err)))
         goto out;
     if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = prep(s, "SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
+        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
         (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", &cs, err)))
         goto end;
     sqlite3_bind_int64(rs, 1, from_seq);
@@ -1129,6 +1178,13 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
         free(copy);
         add_hex(o, "prev_hash", a, HASH_LEN);
         add_hex(o, "hash", b, HASH_LEN);
+        /* texts outside the chain (the record holds their SHA-256) */
+        if (o && sqlite3_column_type(rs, 4) == SQLITE_TEXT)
+            cJSON_AddStringToObject(o, "prompt", (const char *)sqlite3_column_text(rs, 4));
+        if (o && sqlite3_column_type(rs, 5) == SQLITE_TEXT)
+            cJSON_AddStringToObject(o, "output", (const char *)sqlite3_column_text(rs, 5));
+        if (o && sqlite3_column_int(rs, 6) != 0)
+            cJSON_AddTrueToObject(o, "erased");
         if ((rc = put_line(f, o, err)))
             goto end;
         while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) <= seq) {

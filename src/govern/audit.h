@@ -8,7 +8,13 @@
  *   record   canonical JSON: one object, keys sorted by byte value, no
  *            whitespace, strings as cJSON prints them (UTF-8 verbatim; ",
  *            \ and control characters escaped), integers in decimal, the
- *            confidence with exactly 4 decimals or null.
+ *            confidence with exactly 4 decimals or null. The prompt and
+ *            output texts are NOT in it (only their SHA-256): they are kept
+ *            beside it (audit_log.prompt/output, export lines' "prompt" /
+ *            "output"), so erasure (govern/gdpr.h) can overwrite them with
+ *            pseudonyms and the chain still verifies; until then the
+ *            verifier checks them against the hashes (texts_erased marks
+ *            the pseudonymized ones).
  *   hash     BLAKE2b-256(prev_hash || record); prev_hash of seq 1 is 32
  *            zero bytes; seq runs 1, 2, 3, ... without gaps.
  *   signed   Ed25519 over an 8-byte domain tag || seq (u64 big-endian) ||
@@ -147,6 +153,15 @@ void hh_audit_verify_checkpoint(hh_audit_verifier_t *v, int64_t seq, const unsig
                                 const unsigned char sig[HH_AUDIT_SIG_LEN]);
 void hh_audit_verify_head(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
                           const unsigned char sig[HH_AUDIT_SIG_LEN]);
+/* The texts kept beside record seq (just fed to hh_audit_verify_record):
+ * with "text":"full" each of prompt/output must be present exactly when
+ * the record has its *_sha256, and match it unless erased (a data-subject
+ * erasure pseudonymized them: govern/gdpr.h); a hash-only record carries
+ * none. A record from before migration 6 (texts inside it) passes. Record
+ * lines of an export carry them as "prompt", "output" and "erased": true;
+ * hh_audit_verify_line checks them with this. */
+void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len, const char *prompt,
+                           const char *output, bool erased);
 /* One JSONL line (without its '\n'); a malformed line fails at next_seq. */
 void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len);
 /* Feeds whole lines of an exported text (each ends with '\n'; a last line

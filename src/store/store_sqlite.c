@@ -161,6 +161,16 @@ static const char *const g_migrations[] = {
     "  reason TEXT,"
     "  final_text TEXT);"
     "CREATE INDEX approvals_status ON approvals(status, id);",
+    /* 6: data-subject rights and retention (src/govern/gdpr.h): audit
+     * prompt/output texts outside the hashed record (the chain covers their
+     * SHA-256, so erasure can overwrite them), a retention TTL per
+     * collection (days, NULL = keep), and a mark on documents whose stored
+     * original was erased */
+    "ALTER TABLE audit_log ADD COLUMN prompt TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN output TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN texts_erased INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE collections ADD COLUMN retention_days INTEGER;"
+    "ALTER TABLE documents ADD COLUMN erased_at INTEGER;",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 

@@ -1,0 +1,179 @@
+/* cmd_gdpr.c - `hoheit gdpr export|erase` (data-subject rights, GDPR Art.
+ * 15/17/20) and `hoheit retention sweep|set` (TTLs and the sweeper); see
+ * govern/gdpr.h. */
+#include "cli/cmd.h"
+#include "base/err.h"
+#include "govern/gdpr.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SUBJECTS 16
+
+static void gdpr_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hoheit gdpr export --subject S [--subject S ...] [--out FILE] [--data DIR]\n"
+            "       hoheit gdpr erase --subject S [--subject S ...] --yes [--data DIR]\n"
+            "  S        an e-mail address, a name or a user name (matched as a substring,\n"
+            "           ASCII case-insensitively)\n"
+            "  export   every place the subject occurs (documents, chunks, stored files,\n"
+            "           users, audit texts, approvals) as one JSON document (Art. 15/20)\n"
+            "  erase    replaces the subject by a keyed pseudonym, deletes stored files and\n"
+            "           user records holding it, then VACUUMs the database (Art. 17);\n"
+            "           run it while the server is stopped\n"
+            "  --data   data directory (default $HOHEIT_DATA or ./hoheit-data)\n");
+}
+
+static void retention_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hoheit retention sweep [--data DIR]\n"
+            "       hoheit retention set COLLECTION DAYS [--data DIR]   (0 = keep forever)\n"
+            "  sweep    deletes documents older than their collection's TTL and audit\n"
+            "           records older than the use cases' retention (>= 183 days for\n"
+            "           high-risk use); logs each deletion to stderr and the audit log\n");
+}
+
+static const char *default_data(void)
+{
+    const char *d = getenv("HOHEIT_DATA");
+    return d && *d ? d : "./hoheit-data";
+}
+
+int hh_cmd_gdpr(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        gdpr_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1], *data = default_data(), *out_path = NULL;
+    const char *subjects[MAX_SUBJECTS];
+    size_t n = 0;
+    bool yes = false;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--subject") && i + 1 < argc && n < MAX_SUBJECTS) {
+            subjects[n++] = argv[++i];
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
+            data = argv[++i];
+        } else if (!strcmp(argv[i], "--yes")) {
+            yes = true;
+        } else {
+            gdpr_usage(stderr);
+            return 2;
+        }
+    }
+    bool is_export = !strcmp(verb, "export"), is_erase = !strcmp(verb, "erase");
+    if ((!is_export && !is_erase) || n == 0) {
+        gdpr_usage(stderr);
+        return 2;
+    }
+    if (is_erase && !yes) {
+        fprintf(stderr, "hoheit gdpr erase: this cannot be undone; add --yes\n");
+        return 2;
+    }
+    hh_err_t err;
+    hh_store_t *st = NULL;
+    if (hh_store_open(&st, data, &err)) {
+        fprintf(stderr, "hoheit gdpr: %s\n", err.msg);
+        return 1;
+    }
+    int status = 1;
+    if (is_export) {
+        cJSON *doc = NULL;
+        char *text = NULL;
+        FILE *f = NULL;
+        if (hh_gdpr_export(st, subjects, n, "cli", &doc, &err)) {
+            fprintf(stderr, "hoheit gdpr export: %s\n", err.msg);
+        } else if (!(text = cJSON_Print(doc))) {
+            fprintf(stderr, "hoheit gdpr export: out of memory\n");
+        } else if (!(f = out_path ? fopen(out_path, "we") : stdout)) {
+            fprintf(stderr, "hoheit gdpr export: cannot write %s\n", out_path);
+        } else {
+            bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+            ok = (f == stdout ? fflush(f) == 0 : fclose(f) == 0) && ok;
+            if (!ok)
+                fprintf(stderr, "hoheit gdpr export: write failed\n");
+            else
+                fprintf(stderr, "hoheit gdpr export: %d hits\n",
+                        cJSON_GetObjectItemCaseSensitive(doc, "n_hits")->valueint);
+            status = ok ? 0 : 1;
+        }
+        free(text);
+        cJSON_Delete(doc);
+    } else {
+        hh_gdpr_erase_result_t r;
+        if (hh_gdpr_erase(st, subjects, n, "cli", &r, &err)) {
+            fprintf(stderr, "hoheit gdpr erase: %s\n", err.msg);
+        } else {
+            printf("chunks rewritten %" PRId64 " (vectors dropped %" PRId64 "), documents %" PRId64
+                   ", stored files deleted %" PRId64 ", users deleted %" PRId64 ", audit texts rewritten %" PRId64
+                   ", approval fields rewritten %" PRId64 "\n",
+                   r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals);
+            if (r.audit_kept)
+                fprintf(stderr, "hoheit gdpr erase: warning: %" PRId64 " hashed audit records still name the "
+                                "subject (user or detail field); the chain cannot change them\n", r.audit_kept);
+            status = 0;
+        }
+    }
+    hh_store_close(st);
+    return status;
+}
+
+int hh_cmd_retention(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        retention_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *data = default_data(), *pos[2] = { NULL, NULL };
+    int n_pos = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--data") && i + 1 < argc) {
+            data = argv[++i];
+        } else if (argv[i][0] != '-' && n_pos < 2) {
+            pos[n_pos++] = argv[i];
+        } else {
+            retention_usage(stderr);
+            return 2;
+        }
+    }
+    bool sweep = !strcmp(argv[1], "sweep") && n_pos == 0, set = !strcmp(argv[1], "set") && n_pos == 2;
+    char *end = NULL;
+    long days = set ? strtol(pos[1], &end, 10) : 0;
+    if ((!sweep && !set) || (set && (!end || *end || days < 0 || days > 36500))) {
+        retention_usage(stderr);
+        return 2;
+    }
+    hh_err_t err;
+    hh_store_t *st = NULL;
+    if (hh_store_open(&st, data, &err)) {
+        fprintf(stderr, "hoheit retention: %s\n", err.msg);
+        return 1;
+    }
+    int status = 0;
+    if (set) {
+        if (hh_gdpr_collection_retention(st, pos[0], (int)days, &err)) {
+            fprintf(stderr, "hoheit retention set: %s\n", err.msg);
+            status = 1;
+        }
+    } else {
+        hh_gdpr_sweep_result_t r;
+        if (hh_gdpr_retention_sweep(st, 0, stderr, &r, &err)) {
+            fprintf(stderr, "hoheit retention sweep: %s\n", err.msg);
+            status = 1;
+        } else {
+            printf("expired documents deleted %" PRId64 ", audit records expired %" PRId64 "\n", r.documents,
+                   r.audit_records);
+        }
+    }
+    hh_store_close(st);
+    return status;
+}

@@ -1,0 +1,781 @@
+/* gdpr.c - data-subject export and erasure, collection TTLs and the
+ * retention sweeper of gdpr.h. Runs its own SQL on the store's database
+ * (store_int.h) under s->mu. */
+#include "govern/gdpr.h"
+
+#include "govern/audit.h"
+#include "govern/pii.h"
+#include "govern/register.h"
+#include "kb/ingest.h"
+#include "store/store_int.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAY_S 86400LL
+
+/* ---- string helpers ------------------------------------------------------- */
+
+static unsigned char lc(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* First ASCII case-insensitive occurrence of needle in hay at or after
+ * from; -1 when none. */
+static int64_t ci_find(const char *hay, size_t hlen, const char *needle, size_t nlen, size_t from)
+{
+    if (nlen == 0 || hlen < nlen)
+        return -1;
+    for (size_t i = from; i + nlen <= hlen; i++) {
+        size_t k = 0;
+        while (k < nlen && lc((unsigned char)hay[i + k]) == lc((unsigned char)needle[k]))
+            k++;
+        if (k == nlen)
+            return (int64_t)i;
+    }
+    return -1;
+}
+
+/* hay with every occurrence of needle replaced by token: malloc'd (caller
+ * frees), or NULL when there is none (or out of memory: *oom set). */
+static char *replace_all(const char *hay, const char *needle, const char *token, bool *oom)
+{
+    size_t hlen = strlen(hay), nlen = strlen(needle), tlen = strlen(token);
+    size_t count = 0;
+    for (int64_t p = ci_find(hay, hlen, needle, nlen, 0); p >= 0; p = ci_find(hay, hlen, needle, nlen, (size_t)p + nlen))
+        count++;
+    if (count == 0)
+        return NULL;
+    size_t out_len = hlen - count * nlen + count * tlen;
+    char *out = malloc(out_len + 1);
+    if (!out) {
+        *oom = true;
+        return NULL;
+    }
+    size_t o = 0, at = 0;
+    for (int64_t p = ci_find(hay, hlen, needle, nlen, 0); p >= 0; p = ci_find(hay, hlen, needle, nlen, at)) {
+        memcpy(out + o, hay + at, (size_t)p - at);
+        o += (size_t)p - at;
+        memcpy(out + o, token, tlen);
+        o += tlen;
+        at = (size_t)p + nlen;
+    }
+    memcpy(out + o, hay + at, hlen - at);
+    out[out_len] = '\0';
+    return out;
+}
+
+/* The text around [pos, pos+nlen), cut at UTF-8 character starts, as a
+ * cJSON string (control bytes become spaces). */
+static cJSON *context_of(const char *hay, size_t hlen, size_t pos, size_t nlen)
+{
+    size_t a = pos > HH_GDPR_CONTEXT_BYTES ? pos - HH_GDPR_CONTEXT_BYTES : 0;
+    size_t b = pos + nlen + HH_GDPR_CONTEXT_BYTES < hlen ? pos + nlen + HH_GDPR_CONTEXT_BYTES : hlen;
+    while (a < pos && ((unsigned char)hay[a] & 0xC0) == 0x80)
+        a++;
+    while (b < hlen && b > pos + nlen && ((unsigned char)hay[b] & 0xC0) == 0x80)
+        b--;
+    char *buf = malloc(b - a + 1);
+    if (!buf)
+        return NULL;
+    for (size_t i = a; i < b; i++)
+        buf[i - a] = (unsigned char)hay[i] < 0x20 ? ' ' : hay[i];
+    buf[b - a] = '\0';
+    cJSON *s = cJSON_CreateString(buf);
+    free(buf);
+    return s;
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- pseudonyms --------------------------------------------------------- */
+
+int hh_gdpr_pseudonym(hh_store_t *s, const char *subject, char *out, size_t cap, hh_err_t *err)
+{
+    if (!s || !subject || !*subject || !out || cap < HH_GDPR_PSEUDONYM_MAX)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad pseudonym arguments");
+    static const char ctx[] = "hoheit-gdpr-pseudonym-v1";
+    unsigned char key[32];
+    crypto_generichash(key, sizeof key, (const unsigned char *)ctx, sizeof ctx - 1, s->secret, HH_STORE_SECRET_LEN);
+    hh_pii_config_t cfg;
+    hh_pii_default_config(&cfg);
+    const char *names[1] = { subject };
+    if (strchr(subject, '@')) {
+        cfg.kinds = 1u << HH_PII_EMAIL;
+    } else {
+        cfg.kinds = 1u << HH_PII_NAME;
+        cfg.names = names;
+        cfg.n_names = 1;
+    }
+    cfg.pseudonymize = 1;
+    cfg.key = key;
+    cfg.key_len = sizeof key;
+    char *red = NULL;
+    size_t rlen = 0;
+    int rc = hh_pii_redact(subject, strlen(subject), &cfg, &red, &rlen);
+    /* the whole subject must have become one token; else (an address the
+     * detector does not take, a name that is no whole word) a token of the
+     * same shape from the same key */
+    if (rc == 0 && rlen > 2 && rlen < cap && red[0] == '[' && red[rlen - 1] == ']' && !strchr(red + 1, '[')) {
+        memcpy(out, red, rlen + 1);
+    } else {
+        unsigned char h[3];
+        crypto_generichash(h, sizeof h, (const unsigned char *)subject, strlen(subject), key, sizeof key);
+        snprintf(out, cap, "[SUBJECT:%02x%02x%02x]", h[0], h[1], h[2]);
+    }
+    free(red);
+    sodium_memzero(key, sizeof key);
+    return 0;
+}
+
+static int check_subjects(const char *const *subjects, size_t n, hh_err_t *err)
+{
+    if (!subjects || n == 0)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: no subject given");
+    for (size_t i = 0; i < n; i++)
+        if (!subjects[i] || strlen(subjects[i]) < 3)
+            return hh_err_set(err, HH_EINVAL, -1, "gdpr: a subject needs at least 3 characters");
+    return 0;
+}
+
+/* "[EMAIL:..] [NAME:..]" for the audit record; malloc'd. */
+static char *pseudonym_list(hh_store_t *s, const char *const *subjects, size_t n, hh_err_t *err)
+{
+    char *out = calloc(n, HH_GDPR_PSEUDONYM_MAX + 1);
+    if (!out)
+        return hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory"), NULL;
+    for (size_t i = 0; i < n; i++) {
+        char p[HH_GDPR_PSEUDONYM_MAX];
+        if (hh_gdpr_pseudonym(s, subjects[i], p, sizeof p, err)) {
+            free(out);
+            return NULL;
+        }
+        if (i)
+            strcat(out, " ");
+        strcat(out, p);
+    }
+    return out;
+}
+
+/* ---- SQL helpers (caller holds s->mu) ------------------------------------ */
+
+static int prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, "gdpr: prepare");
+    return 0;
+}
+
+static int exec(hh_store_t *s, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, sql);
+    return 0;
+}
+
+static bool table_exists(hh_store_t *s, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+/* Reads a stored original (at most HH_GDPR_MAX_FILE_BYTES); NULL when it
+ * is missing or unreadable. */
+static char *read_stored(hh_store_t *s, const char *sha, size_t *len)
+{
+    char path[4096];
+    if (hh_ingest_file_path(s, sha, path, sizeof path, NULL))
+        return NULL;
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= (size_t)HH_GDPR_MAX_FILE_BYTES)
+                break;
+            size_t nc = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, nc + 1);
+            if (!nb)
+                break;
+            buf = nb;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* ---- export ---------------------------------------------------------------- */
+
+static bool add_hit(cJSON *hits, const char *subject, const char *where, const char *id_key, int64_t id,
+                    const char *id2_key, int64_t id2, const char *text, size_t tlen, size_t pos)
+{
+    cJSON *h = cJSON_CreateObject();
+    if (!h || !cJSON_AddItemToArray(hits, h))
+        return cJSON_Delete(h), false;
+    bool ok = cJSON_AddStringToObject(h, "subject", subject) && cJSON_AddStringToObject(h, "where", where);
+    if (ok && id_key)
+        ok = cJSON_AddNumberToObject(h, id_key, (double)id) != NULL;
+    if (ok && id2_key)
+        ok = cJSON_AddNumberToObject(h, id2_key, (double)id2) != NULL;
+    cJSON *c = ok ? context_of(text, tlen, pos, strlen(subject)) : NULL;
+    return c && cJSON_AddItemToObject(h, "context", c);
+}
+
+/* Adds a hit when subj occurs in text. */
+static bool hit_if(cJSON *hits, const char *subj, const char *where, const char *k1, int64_t v1, const char *k2,
+                   int64_t v2, const char *text, size_t tlen)
+{
+    int64_t p = ci_find(text, tlen, subj, strlen(subj), 0);
+    return p < 0 || add_hit(hits, subj, where, k1, v1, k2, v2, text, tlen, (size_t)p);
+}
+
+static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = true;
+    int rc = prep(s, "SELECT d.id, d.title, d.source_path, d.sha256 FROM documents d ORDER BY d.id", &st, err);
+    if (rc)
+        return rc;
+    while (ok && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *t = col_text(st, 1), *p = col_text(st, 2);
+        ok = hit_if(hits, subj, "document.title", "document_id", id, NULL, 0, t, strlen(t)) &&
+             hit_if(hits, subj, "document.source_path", "document_id", id, NULL, 0, p, strlen(p));
+        size_t flen = 0;
+        char *fb = read_stored(s, col_text(st, 3), &flen);
+        if (fb && ok)
+            ok = hit_if(hits, subj, "file", "document_id", id, NULL, 0, fb, flen);
+        free(fb);
+    }
+    sqlite3_finalize(st);
+    if (ok && !(rc = prep(s, "SELECT id, document_id, text, heading_path FROM chunks WHERE instr(lower(text), "
+                             "lower(?1)) > 0 OR instr(lower(heading_path), lower(?1)) > 0 ORDER BY id", &st, err))) {
+        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+        while (ok && sqlite3_step(st) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(st, 0), doc = sqlite3_column_int64(st, 1);
+            const char *t = col_text(st, 2), *h = col_text(st, 3);
+            ok = hit_if(hits, subj, "chunk.text", "chunk_id", id, "document_id", doc, t, strlen(t)) &&
+                 hit_if(hits, subj, "chunk.heading_path", "chunk_id", id, "document_id", doc, h, strlen(h));
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc && ok && !(rc = prep(s, "SELECT id, name FROM users WHERE instr(lower(name), lower(?1)) > 0 ORDER BY id",
+                                 &st, err))) {
+        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+        while (ok && sqlite3_step(st) == SQLITE_ROW) {
+            const char *nm = col_text(st, 1);
+            ok = hit_if(hits, subj, "user", "user_id", sqlite3_column_int64(st, 0), NULL, 0, nm, strlen(nm));
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT) FROM audit_log WHERE "
+                                    "instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
+                                    "instr(lower(coalesce(output, '')), lower(?1)) > 0 OR "
+                                    "instr(lower(CAST(record AS TEXT)), lower(?1)) > 0 ORDER BY seq", &st, err))) {
+        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+        static const char *const where[] = { "audit.prompt", "audit.output", "audit.record" };
+        while (ok && sqlite3_step(st) == SQLITE_ROW)
+            for (int c = 0; ok && c < 3; c++) {
+                const char *t = col_text(st, 1 + c);
+                ok = hit_if(hits, subj, where[c], "seq", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));
+            }
+        sqlite3_finalize(st);
+    }
+    if (!rc && ok && table_exists(s, "approvals") &&
+        sqlite3_prepare_v2(s->db, "SELECT id, coalesce(requester, '') || ' ' || coalesce(request, '') || ' ' || "
+                                  "coalesce(output, '') || ' ' || coalesce(final_text, '') || ' ' || "
+                                  "coalesce(reason, '') FROM approvals ORDER BY id", -1, &st, NULL) == SQLITE_OK) {
+        while (ok && sqlite3_step(st) == SQLITE_ROW) {
+            const char *t = col_text(st, 1);
+            ok = hit_if(hits, subj, "approval", "approval_id", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc && !ok)
+        rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    return rc;
+}
+
+int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const char *actor, cJSON **out,
+                   hh_err_t *err)
+{
+    if (out)
+        *out = NULL;
+    if (!s || !out)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad export arguments");
+    int rc = check_subjects(subjects, n, err);
+    if (rc)
+        return rc;
+    char *pseud = pseudonym_list(s, subjects, n, err);
+    if (!pseud)
+        return err ? err->code : HH_ENOMEM;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *subs = cJSON_CreateArray(), *hits = cJSON_CreateArray();
+    bool ok = doc && subs && hits && cJSON_AddItemToObject(doc, "subjects", subs);
+    if (!ok)
+        cJSON_Delete(subs);
+    subs = ok ? subs : NULL;
+    ok = ok && cJSON_AddNumberToObject(doc, "generated_at", (double)now_s());
+    for (size_t i = 0; ok && i < n; i++)
+        ok = cJSON_AddItemToArray(subs, cJSON_CreateString(subjects[i]));
+    if (!ok) {
+        cJSON_Delete(hits);
+        rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+        goto fail;
+    }
+    pthread_mutex_lock(&s->mu);
+    rc = exec(s, "BEGIN", err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = export_subject(s, subjects[i], hits, err);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->mu);
+    int n_hits = cJSON_GetArraySize(hits);
+    if (!cJSON_AddNumberToObject(doc, "n_hits", n_hits) || !cJSON_AddItemToObject(doc, "hits", hits)) {
+        cJSON_Delete(hits);
+        if (!rc)
+            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    }
+    if (rc)
+        goto fail;
+    char detail[512];
+    snprintf(detail, sizeof detail, "data-subject export (Art. 15/20) of %s: %d hits", pseud, n_hits);
+    hh_audit_entry_t e = { .kind = "export", .user = actor, .decision = "exported", .detail = detail };
+    if ((rc = hh_audit_append(s, NULL, &e, NULL, err)))
+        goto fail;
+    free(pseud);
+    *out = doc;
+    return 0;
+fail:
+    free(pseud);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* ---- erasure ----------------------------------------------------------------- */
+
+typedef struct id_list {
+    int64_t *v;
+    size_t   n, cap;
+} id_list_t;
+
+static bool ids_has(const id_list_t *l, int64_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == id)
+            return true;
+    return false;
+}
+
+/* Appends id (also when present). */
+static bool ids_push(id_list_t *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        int64_t *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = id;
+    return true;
+}
+
+/* Appends id unless present. */
+static bool ids_add(id_list_t *l, int64_t id)
+{
+    return ids_has(l, id) || ids_push(l, id);
+}
+
+/* Rewrites column col of table (key column key) in every row where it
+ * holds subj; *changed counts the rows. */
+static int rewrite_column(hh_store_t *s, const char *table, const char *key, const char *col, const char *subj,
+                          const char *token, id_list_t *touched, int64_t *changed, hh_err_t *err)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s, %s FROM %s WHERE instr(lower(%s), lower(?1)) > 0", key, col, table, col);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, sql, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+    id_list_t ids = { 0 };
+    char **texts = NULL;
+    size_t n = 0, cap = 0;
+    bool oom = false;
+    while (!oom && sqlite3_step(st) == SQLITE_ROW) {
+        char *t = replace_all(col_text(st, 1), subj, token, &oom);
+        if (!t)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            char **nt = realloc(texts, nc * sizeof *nt);
+            if (!nt) {
+                free(t);
+                oom = true;
+                break;
+            }
+            texts = nt;
+            cap = nc;
+        }
+        texts[n++] = t;
+        if (!ids_push(&ids, sqlite3_column_int64(st, 0)))
+            oom = true;
+    }
+    sqlite3_finalize(st);
+    if (oom)
+        rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    snprintf(sql, sizeof sql, "UPDATE %s SET %s = ? WHERE %s = ?", table, col, key);
+    if (!rc && n && !(rc = prep(s, sql, &st, err))) {
+        for (size_t i = 0; i < n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, texts[i], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, ids.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: rewrite");
+            else if (touched && !ids_add(touched, ids.v[i]))
+                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc && changed)
+        *changed += (int64_t)n;
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(ids.v);
+    return rc;
+}
+
+static int count_rows(hh_store_t *s, const char *sql, const char *subj, int64_t *n, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, sql, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n += sqlite3_column_int64(st, 0);
+    else
+        rc = hh_store_db_fail(s, err, "gdpr: count");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One subject inside the erasure transaction. Documents whose original
+ * file held the subject go to files (their sha256, for unlinking after the
+ * commit). */
+static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_list_t *docs, char ***files,
+                         size_t *n_files, hh_gdpr_erase_result_t *r, hh_err_t *err)
+{
+    id_list_t chunks = { 0 };
+    int rc = rewrite_column(s, "chunks", "id", "text", subj, token, &chunks, &r->chunks, err);
+    if (!rc)
+        rc = rewrite_column(s, "chunks", "id", "heading_path", subj, token, &chunks, NULL, err);
+    sqlite3_stmt *st = NULL;
+    /* the vectors of rewritten chunks describe the old text */
+    if (!rc && chunks.n && !(rc = prep(s, "DELETE FROM chunk_vectors WHERE chunk_id = ?", &st, err))) {
+        for (size_t i = 0; i < chunks.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, chunks.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: vectors");
+            else
+                r->vectors += sqlite3_changes(s->db);
+        }
+        sqlite3_finalize(st);
+    }
+    /* their documents */
+    if (!rc && chunks.n && !(rc = prep(s, "SELECT document_id FROM chunks WHERE id = ?", &st, err))) {
+        for (size_t i = 0; i < chunks.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, chunks.v[i]);
+            if (sqlite3_step(st) == SQLITE_ROW && !ids_add(docs, sqlite3_column_int64(st, 0)))
+                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+        }
+        sqlite3_finalize(st);
+    }
+    free(chunks.v);
+    if (!rc)
+        rc = rewrite_column(s, "documents", "id", "title", subj, token, docs, NULL, err);
+    if (!rc)
+        rc = rewrite_column(s, "documents", "id", "source_path", subj, token, docs, NULL, err);
+    /* stored originals: every file whose bytes hold the subject */
+    if (!rc && !(rc = prep(s, "SELECT id, sha256 FROM documents WHERE erased_at IS NULL", &st, err))) {
+        while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+            const char *sha = col_text(st, 1);
+            size_t len = 0;
+            char *fb = read_stored(s, sha, &len);
+            if (fb && ci_find(fb, len, subj, strlen(subj), 0) >= 0) {
+                char **nf = realloc(*files, (*n_files + 1) * sizeof *nf);
+                char *dup = strdup(sha);
+                if (!nf || !dup || !ids_add(docs, sqlite3_column_int64(st, 0))) {
+                    free(dup);
+                    if (nf)
+                        *files = nf;
+                    rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+                } else {
+                    *files = nf;
+                    nf[(*n_files)++] = dup;
+                }
+            }
+            free(fb);
+        }
+        sqlite3_finalize(st);
+    }
+    /* user records of the subject (their keys and memberships cascade) */
+    if (!rc && !(rc = prep(s, "DELETE FROM users WHERE instr(lower(name), lower(?1)) > 0", &st, err))) {
+        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "gdpr: users");
+        else
+            r->users += sqlite3_changes(s->db);
+        sqlite3_finalize(st);
+    }
+    /* audit texts live outside the hashed record */
+    id_list_t seqs = { 0 };
+    if (!rc)
+        rc = rewrite_column(s, "audit_log", "seq", "prompt", subj, token, &seqs, &r->audit_texts, err);
+    if (!rc)
+        rc = rewrite_column(s, "audit_log", "seq", "output", subj, token, &seqs, &r->audit_texts, err);
+    /* the verifier no longer compares these texts with their hashes */
+    if (!rc && seqs.n && !(rc = prep(s, "UPDATE audit_log SET texts_erased = 1 WHERE seq = ?", &st, err))) {
+        for (size_t i = 0; i < seqs.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, seqs.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: mark audit texts");
+        }
+        sqlite3_finalize(st);
+    }
+    free(seqs.v);
+    if (!rc)
+        rc = count_rows(s, "SELECT count(*) FROM audit_log WHERE instr(lower(CAST(record AS TEXT)), lower(?1)) > 0",
+                        subj, &r->audit_kept, err);
+    if (!rc && table_exists(s, "approvals")) {
+        static const char *const cols[] = { "requester", "request", "output", "final_text", "reason" };
+        for (size_t c = 0; !rc && c < sizeof cols / sizeof cols[0]; c++)
+            rc = rewrite_column(s, "approvals", "id", cols[c], subj, token, NULL, &r->approvals, err);
+    }
+    return rc;
+}
+
+int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
+                  hh_gdpr_erase_result_t *res, hh_err_t *err)
+{
+    hh_gdpr_erase_result_t r = { 0 };
+    if (res)
+        *res = r;
+    if (!s)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad erase arguments");
+    int rc = check_subjects(subjects, n, err);
+    if (rc)
+        return rc;
+    char *pseud = pseudonym_list(s, subjects, n, err);
+    if (!pseud)
+        return err ? err->code : HH_ENOMEM;
+    char tok[HH_GDPR_PSEUDONYM_MAX];
+    id_list_t docs = { 0 };
+    char **files = NULL;
+    size_t n_files = 0;
+    pthread_mutex_lock(&s->mu);
+    /* deleted content is overwritten with zeros, not left in free pages */
+    if ((rc = exec(s, "PRAGMA secure_delete = ON", err)))
+        goto out;
+    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!(rc = hh_gdpr_pseudonym(s, subjects[i], tok, sizeof tok, err)))
+            rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &r, err);
+    }
+    sqlite3_stmt *st = NULL;
+    if (!rc && docs.n && !(rc = prep(s, "UPDATE documents SET erased_at = ? WHERE id = ?", &st, err))) {
+        for (size_t i = 0; i < docs.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, now_s());
+            sqlite3_bind_int64(st, 2, docs.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: mark document");
+        }
+        sqlite3_finalize(st);
+    }
+    r.documents = (int64_t)docs.n;
+    /* the FTS index keeps deleted terms in its segments until merged:
+     * rebuild it from the rewritten chunks */
+    if (!rc && r.chunks)
+        rc = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')", err);
+    if (!rc)
+        rc = exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n_files; i++) {
+        char path[4096];
+        if (!rc && hh_ingest_file_path(s, files[i], path, sizeof path, NULL) == 0 && unlink(path) == 0)
+            r.files++;
+        free(files[i]);
+    }
+    free(files);
+    free(docs.v);
+    if (!rc) {
+        char detail[768];
+        snprintf(detail, sizeof detail,
+                 "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
+                 " documents, %" PRId64 " files, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
+                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged",
+                 pseud, r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals, r.audit_kept);
+        hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail };
+        rc = hh_audit_append(s, NULL, &e, NULL, err);
+    }
+    if (!rc) {
+        /* no free page, no WAL frame keeps the old text */
+        pthread_mutex_lock(&s->mu);
+        rc = exec(s, "VACUUM", err);
+        if (!rc)
+            rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+        sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->mu);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(pseud);
+    if (res)
+        *res = r;
+    return rc;
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+int hh_gdpr_collection_retention(hh_store_t *s, const char *collection, int days, hh_err_t *err)
+{
+    if (!s || !collection || days < 0 || days > 36500)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: retention days must be 0..36500");
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "UPDATE collections SET retention_days = ? WHERE name = ?", &st, err);
+    if (!rc) {
+        if (days > 0)
+            sqlite3_bind_int(st, 1, days);
+        else
+            sqlite3_bind_null(st, 1);
+        sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "gdpr: retention");
+        else if (sqlite3_changes(s->db) == 0)
+            rc = hh_err_set(err, HH_ENOENT, -1, "gdpr: no collection %s", collection);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now, FILE *log, hh_gdpr_sweep_result_t *res, hh_err_t *err)
+{
+    hh_gdpr_sweep_result_t r = { 0 };
+    if (res)
+        *res = r;
+    if (!s)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad sweep arguments");
+    if (now <= 0)
+        now = now_s();
+    id_list_t ids = { 0 };
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "SELECT d.id FROM documents d JOIN collections c ON c.id = d.collection_id "
+                     "WHERE c.retention_days > 0 AND d.ingested_at < ? - c.retention_days * 86400 ORDER BY d.id",
+                  &st, err);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, now);
+        int sr;
+        while ((sr = sqlite3_step(st)) == SQLITE_ROW && !rc)
+            if (!ids_add(&ids, sqlite3_column_int64(st, 0)))
+                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+        if (!rc && sr != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "gdpr: sweep");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    char detail[512];
+    int dl = snprintf(detail, sizeof detail, "retention sweep: expired documents");
+    for (size_t i = 0; i < ids.n && !rc; i++) {
+        hh_err_t e2;
+        int dr = hh_ingest_delete(s, ids.v[i], &e2);
+        if (dr == HH_ENOENT)
+            continue;   /* deleted meanwhile */
+        if (dr) {
+            rc = dr;
+            if (err)
+                *err = e2;
+            break;
+        }
+        r.documents++;
+        if (log)
+            fprintf(log, "retention: deleted expired document %" PRId64 "\n", ids.v[i]);
+        if (dl > 0 && (size_t)dl < sizeof detail - 24)
+            dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, ids.v[i]);
+    }
+    free(ids.v);
+    if (!rc && r.documents) {
+        hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
+        rc = hh_audit_append(s, NULL, &e, NULL, err);
+    }
+    /* audit records: the longest retention of any use case (a chain is cut
+     * only at its start), never under the high-risk minimum */
+    hh_usecase_t *ucs = NULL;
+    size_t n_uc = 0;
+    if (!rc && !(rc = hh_register_list(s, &ucs, &n_uc, err)) && n_uc) {
+        int max_days = 0;
+        bool high = false;
+        for (size_t i = 0; i < n_uc; i++) {
+            if (ucs[i].policy.retention_days > max_days)
+                max_days = ucs[i].policy.retention_days;
+            high = high || ucs[i].policy.risk == HH_RISK_HIGH;
+        }
+        int64_t n_del = 0;
+        if (max_days > 0) {
+            rc = hh_audit_expire(s, (now - (int64_t)max_days * DAY_S) * 1000,
+                                 high ? HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS : 0, &n_del, err);
+            r.audit_records = n_del;
+            if (!rc && n_del && log)
+                fprintf(log, "retention: expired %" PRId64 " audit records older than %d days\n", n_del, max_days);
+        }
+    }
+    for (size_t i = 0; i < n_uc; i++)
+        hh_usecase_clear(&ucs[i]);
+    free(ucs);
+    if (res)
+        *res = r;
+    return rc;
+}

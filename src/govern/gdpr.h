@@ -1,0 +1,92 @@
+/* gdpr.h - data-subject rights (GDPR Art. 15/20 export, Art. 17 erasure)
+ * and retention (TTLs per collection and per use case, a sweeper).
+ *
+ * A subject is one string: an e-mail address, a name or a user name. It is
+ * matched as a substring, ASCII case-insensitively, in: document titles
+ * and source paths, chunk texts and heading paths, the stored original
+ * files (DATA/files/..), user names, the audit log's prompt/output texts
+ * (kept beside the hashed record, see audit.h) and hashed records, and
+ * the approval queue when it exists.
+ *
+ * Erasure replaces the string by a keyed pseudonym (hh_pii_redact with a
+ * key derived from the store secret: "[EMAIL:ab12cd]" for an address,
+ * "[NAME:ab12cd]" otherwise), drops the vectors of rewritten chunks (the
+ * next ingestion of the document re-embeds it), deletes stored originals
+ * that held the string (the document keeps its pseudonymized chunks and is
+ * marked erased_at), deletes user records named by it, rebuilds the FTS
+ * index, and then VACUUMs with secure_delete on and truncates the WAL, so
+ * no free page or WAL frame keeps the string. See docs/COMPLIANCE.md,
+ * "Data-subject rights and retention".
+ *
+ * Thread safety: every function may be called from many threads (the
+ * store serializes), but erasure's VACUUM needs no other open transaction
+ * on the database; run it while the server is idle or stopped. */
+#ifndef HH_GOVERN_GDPR_H
+#define HH_GOVERN_GDPR_H
+
+#include "base/err.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HH_GDPR_PSEUDONYM_MAX 64
+#define HH_GDPR_CONTEXT_BYTES 80     /* export: bytes of text kept on each side of a hit */
+#define HH_GDPR_MAX_FILE_BYTES (256LL << 20)
+
+/* The keyed pseudonym of subject (NUL-terminated into out[cap], cap >=
+ * HH_GDPR_PSEUDONYM_MAX). Same subject, same store: same pseudonym. */
+int hh_gdpr_pseudonym(hh_store_t *s, const char *subject, char *out, size_t cap, hh_err_t *err);
+
+/* Art. 15/20: finds every place the subjects (n >= 1, non-empty strings)
+ * occur and builds one JSON document: {"generated_at", "subjects",
+ * "n_hits", "hits": [{"subject", "where", ids..., "context"}]} where
+ * "where" is one of document.title, document.source_path, chunk.text,
+ * chunk.heading_path, file, user, audit.prompt, audit.output,
+ * audit.record, approval. *out is owned by the caller (cJSON_Delete).
+ * The export itself is audited as an "export" record naming only the
+ * pseudonyms. Errors: HH_EINVAL, HH_EIO, HH_ENOMEM. */
+int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const char *actor, cJSON **out,
+                   hh_err_t *err);
+
+typedef struct hh_gdpr_erase_result {
+    int64_t chunks;          /* rewrites (a chunk naming two subjects counts twice) */
+    int64_t vectors;         /* deleted with them */
+    int64_t documents;       /* with a rewritten title/path/chunk or erased file */
+    int64_t files;           /* stored originals deleted */
+    int64_t users;           /* user records deleted */
+    int64_t audit_texts;     /* audit prompt/output texts rewritten */
+    int64_t audit_kept;      /* hashed audit records still naming a subject
+                                (user/detail fields; the chain cannot change) */
+    int64_t approvals;       /* approval rows rewritten */
+} hh_gdpr_erase_result_t;
+
+/* Art. 17: erases the subjects as described above, in one transaction,
+ * then unlinks the files, appends an "erasure" audit record (pseudonyms
+ * and counts only; actor may be NULL), and VACUUMs + checkpoints the WAL
+ * (TRUNCATE). *res may be NULL. Errors: HH_EINVAL, HH_EIO, HH_ENOMEM. */
+int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
+                  hh_gdpr_erase_result_t *res, hh_err_t *err);
+
+/* Sets a collection's TTL in days (0 = keep forever). HH_ENOENT for an
+ * unknown collection, HH_EINVAL for days outside 0..36500. */
+int hh_gdpr_collection_retention(hh_store_t *s, const char *collection, int days, hh_err_t *err);
+
+typedef struct hh_gdpr_sweep_result {
+    int64_t documents;       /* expired documents deleted */
+    int64_t audit_records;   /* expired audit records */
+} hh_gdpr_sweep_result_t;
+
+/* Retention sweep at now_s (unix seconds; 0 = now): deletes every document
+ * older than its collection's TTL through hh_ingest_delete (chunks, FTS
+ * rows, vectors, stored file), and expires audit records older than the
+ * longest retention_days of the registered use cases (a chain can only be
+ * cut at its start), never younger than 183 days when any use case is
+ * high-risk (hh_audit_expire). Logs each deletion to log (may be NULL) and
+ * appends one "retention" audit record when documents went. */
+int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now_s, FILE *log, hh_gdpr_sweep_result_t *res,
+                            hh_err_t *err);
+
+#endif

@@ -1,0 +1,313 @@
+/* test_gdpr.c - data-subject export and erasure (no string of the subject
+ * left anywhere in the data dir, search finds nothing, the audit chain
+ * still verifies), pseudonyms, collection TTLs and the retention sweep. */
+#include "harness.h"
+#include "govern/audit.h"
+#include "govern/gdpr.h"
+#include "kb/ingest.h"
+#include "kb/retrieve.h"
+#include "store/store_int.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EMAIL "erika.mustermann@example.com"
+#define NAME  "Erika Mustermann"
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static long long q_int(hh_store_t *s, const char *sql, const char *arg)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (arg)
+            sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* Occurrences of needle in the bytes of every file below dir; *n_files
+ * counts the files read. */
+static long count_in_tree(const char *dir, const char *needle, int *n_files)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    long hits = 0;
+    struct dirent *e;
+    size_t nl = strlen(needle);
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) != 0)
+            continue;
+        if (S_ISDIR(sb.st_mode)) {
+            long h = count_in_tree(p, needle, n_files);
+            hits += h > 0 ? h : 0;
+            continue;
+        }
+        size_t len = 0;
+        char *buf = hh_test_read_file(p, &len);
+        (*n_files)++;
+        for (size_t i = 0; buf && len >= nl && i + nl <= len; i++)
+            if (!memcmp(buf + i, needle, nl))
+                hits++;
+        free(buf);
+    }
+    closedir(d);
+    return hits;
+}
+
+static int count_where(const cJSON *doc, const char *where)
+{
+    int n = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(doc, "hits")) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(h, "where");
+        if (cJSON_IsString(w) && !strcmp(w->valuestring, where))
+            n++;
+    }
+    return n;
+}
+
+static size_t bm25_hits(hh_store_t *st, const char *text)
+{
+    hh_kb_query_t q = { .user = "boss", .text = text, .k = 10 };
+    hh_kb_hit_t *hits = NULL;
+    size_t n = 0;
+    hh_err_t err;
+    if (hh_kb_retrieve_mode(st, NULL, NULL, &q, HH_KB_BM25_ONLY, &hits, &n, &err) != 0)
+        return (size_t)-1;
+    hh_kb_hits_free(hits, n);
+    return n;
+}
+
+TEST(gdpr_pseudonyms)
+{
+    char data[512];
+    snprintf(data, sizeof data, "%s/gdpr-pseud", hh_test_tmpdir());
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    char a[HH_GDPR_PSEUDONYM_MAX], b[HH_GDPR_PSEUDONYM_MAX], c[HH_GDPR_PSEUDONYM_MAX];
+    ASSERT_OK(hh_gdpr_pseudonym(st, EMAIL, a, sizeof a, &err));
+    ASSERT_OK(hh_gdpr_pseudonym(st, EMAIL, b, sizeof b, &err));
+    ASSERT_OK(hh_gdpr_pseudonym(st, NAME, c, sizeof c, &err));
+    ASSERT_STREQ(a, b);
+    ASSERT_TRUE(!strncmp(a, "[EMAIL:", 7) && a[strlen(a) - 1] == ']');
+    ASSERT_TRUE(!strncmp(c, "[NAME:", 6) && c[strlen(c) - 1] == ']');
+    ASSERT_TRUE(strstr(a, "erika") == NULL && strstr(c, "Erika") == NULL);
+    ASSERT_EQ_INT(hh_gdpr_pseudonym(st, "", a, sizeof a, &err), HH_EINVAL);
+    const char *none[1] = { "x" };
+    cJSON *doc = NULL;
+    ASSERT_EQ_INT(hh_gdpr_export(st, none, 1, NULL, &doc, &err), HH_EINVAL);
+    hh_store_close(st);
+}
+
+TEST(gdpr_export_and_erase_leave_no_trace)
+{
+    char root[512], docs[600], data[600];
+    snprintf(root, sizeof root, "%s/gdpr1", hh_test_tmpdir());
+    snprintf(docs, sizeof docs, "%s/docs", root);
+    snprintf(data, sizeof data, "%s/data", root);
+    mkdir(root, 0700);
+    mkdir(docs, 0700);
+    write_file(docs, "contract.txt",
+               "Arbeitsvertrag\n\nZwischen der Firma Beispiel GmbH und Frau " NAME ", erreichbar unter " EMAIL
+               ", wird folgender Vertrag geschlossen. Die Probezeit betraegt sechs Monate.\n");
+    write_file(docs, NAME " notes.txt",
+               "Meeting notes\n\n" NAME " asked about the holiday plan. Reply to " EMAIL " by Friday.\n");
+    write_file(docs, "other.txt", "Quarterly numbers\n\nRevenue grew by four percent; nobody is named here.\n");
+
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(st, "boss", "admin", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(st, EMAIL, "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "hr", NULL, 0, NULL, &err));
+    const char *paths[1] = { docs };
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    ASSERT_OK(hh_ingest_paths(st, paths, 1, "hr", 0, &ip, NULL, NULL, &tot, &err));
+    ASSERT_EQ_INT(tot.added, 3);
+    ASSERT_EQ_INT(tot.failed, 0);
+    hh_audit_entry_t recs[3] = {
+        { .kind = "request", .user = "boss", .prompt = "Wann endet die Probezeit von " NAME "?",
+          .output = "Die Probezeit von " NAME " (" EMAIL ") endet nach sechs Monaten.", .decision = "released" },
+        { .kind = "request", .user = "boss", .prompt = "Mail an " EMAIL " schreiben", .output = "Erledigt.",
+          .decision = "released" },
+        { .kind = "request", .user = "boss", .prompt = "Wer ist " NAME "?", .output = "Eine Mitarbeiterin.",
+          .decision = "released", .hash_only = true },
+    };
+    ASSERT_OK(hh_audit_append_batch(st, NULL, recs, 3, NULL, &err));
+    ASSERT_EQ_INT(bm25_hits(st, "Mustermann"), 2);
+
+    /* export: every place, counted independently */
+    const char *subjects[2] = { EMAIL, NAME };
+    cJSON *doc = NULL;
+    ASSERT_OK(hh_gdpr_export(st, subjects, 2, "boss", &doc, &err));
+    long long chunk_hits = q_int(st, "SELECT count(*) FROM chunks WHERE instr(text, ?) > 0", EMAIL) +
+                           q_int(st, "SELECT count(*) FROM chunks WHERE instr(text, ?) > 0", NAME);
+    ASSERT_EQ_INT(chunk_hits, 4);
+    ASSERT_EQ_INT(count_where(doc, "chunk.text"), chunk_hits);
+    ASSERT_EQ_INT(count_where(doc, "file"), 4);              /* 2 files x 2 subjects */
+    ASSERT_EQ_INT(count_where(doc, "document.source_path"), 1);
+    ASSERT_EQ_INT(count_where(doc, "document.title"), q_int(st, "SELECT count(*) FROM documents WHERE instr(title, ?) > 0", NAME));
+    ASSERT_EQ_INT(count_where(doc, "user"), 1);
+    ASSERT_EQ_INT(count_where(doc, "audit.prompt"), 2);       /* the hash-only one has no text */
+    ASSERT_EQ_INT(count_where(doc, "audit.output"), 2);
+    const cJSON *n_hits = cJSON_GetObjectItemCaseSensitive(doc, "n_hits");
+    ASSERT_EQ_INT(n_hits->valueint, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "hits")));
+    const cJSON *h0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "hits"), 0);
+    ASSERT_TRUE(strstr(cJSON_GetObjectItemCaseSensitive(h0, "context")->valuestring, EMAIL) != NULL);
+    cJSON_Delete(doc);
+
+    /* erasure */
+    hh_gdpr_erase_result_t r;
+    ASSERT_OK(hh_gdpr_erase(st, subjects, 2, "boss", &r, &err));
+    ASSERT_EQ_INT(r.chunks, chunk_hits);
+    ASSERT_EQ_INT(r.files, 2);
+    ASSERT_EQ_INT(r.users, 1);
+    ASSERT_EQ_INT(r.documents, 2);
+    ASSERT_EQ_INT(r.audit_texts, 4);
+    ASSERT_EQ_INT(r.audit_kept, 0);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents WHERE erased_at IS NOT NULL", NULL), 2);
+    char pn[HH_GDPR_PSEUDONYM_MAX];
+    ASSERT_OK(hh_gdpr_pseudonym(st, NAME, pn, sizeof pn, &err));
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM chunks WHERE instr(text, ?) > 0", pn), 2);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE instr(prompt, ?) > 0", pn), 1);
+
+    /* nothing left: every file of the data dir, the database, its WAL and
+     * shm, the stored originals */
+    const char *needles[4] = { EMAIL, NAME, "Mustermann", "mustermann" };
+    for (int i = 0; i < 4; i++) {
+        int n_files = 0;
+        long c = count_in_tree(data, needles[i], &n_files);
+        if (c != 0)
+            hh_test_fail(__FILE__, __LINE__, "\"%s\" still found %ld times in %s", needles[i], c, data);
+        ASSERT_EQ_INT(c, 0);
+        ASSERT_GE(n_files, 3);
+    }
+    ASSERT_EQ_INT(bm25_hits(st, "Mustermann"), 0);
+    ASSERT_EQ_INT(bm25_hits(st, "Probezeit"), 1);      /* the rest still searchable */
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
+    if (!vr.ok)
+        hh_test_fail(__FILE__, __LINE__, "audit verify: %s", vr.why);
+    ASSERT_TRUE(vr.ok);
+    ASSERT_EQ_INT(vr.n_records, 5);                     /* 3 + export + erasure */
+    /* the exported log verifies too, with the erased texts marked */
+    char *jl = NULL;
+    size_t jlen = 0;
+    FILE *mf = open_memstream(&jl, &jlen);
+    ASSERT_TRUE(mf != NULL);
+    int xr = hh_audit_export(st, 1, mf, &err);
+    fclose(mf);
+    ASSERT_OK(xr);
+    unsigned char pk[HH_AUDIT_PK_LEN];
+    ASSERT_OK(hh_audit_public_key(st, pk, &err));
+    hh_audit_verify_jsonl(jl, jlen, pk, &vr);
+    ASSERT_TRUE(vr.ok);
+    ASSERT_TRUE(strstr(jl, "\"erased\":true") != NULL);
+    ASSERT_TRUE(strstr(jl, pn) != NULL);
+    ASSERT_TRUE(strstr(jl, "Mustermann") == NULL);
+    free(jl);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE instr(record, '\"kind\":\"erasure\"') > 0", NULL), 1);
+    hh_store_close(st);
+
+    /* and after close (WAL checkpointed away) too */
+    int n_files = 0;
+    ASSERT_EQ_INT(count_in_tree(data, EMAIL, &n_files), 0);
+    ASSERT_EQ_INT(count_in_tree(root, EMAIL, &n_files) > 0, 1);   /* the input files still hold it: the scan works */
+}
+
+TEST(gdpr_retention_sweep)
+{
+    char root[512], docs[600], data[600];
+    snprintf(root, sizeof root, "%s/gdpr2", hh_test_tmpdir());
+    snprintf(docs, sizeof docs, "%s/docs", root);
+    snprintf(data, sizeof data, "%s/data", root);
+    mkdir(root, 0700);
+    mkdir(docs, 0700);
+    write_file(docs, "old.txt", "Old memo\n\nThis memo about parking spaces is long expired.\n");
+    write_file(docs, "new.txt", "New memo\n\nThis memo about the canteen menu is fresh.\n");
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "memos", NULL, 0, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "keep", NULL, 0, NULL, &err));
+    const char *paths[1] = { docs };
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    ASSERT_OK(hh_ingest_paths(st, paths, 1, "memos", 0, &ip, NULL, NULL, &tot, &err));
+    ASSERT_OK(hh_ingest_paths(st, paths, 1, "keep", 0, &ip, NULL, NULL, &tot, &err));
+    ASSERT_EQ_INT(hh_gdpr_collection_retention(st, "nope", 30, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_gdpr_collection_retention(st, "memos", -1, &err), HH_EINVAL);
+    ASSERT_OK(hh_gdpr_collection_retention(st, "memos", 30, &err));
+    /* both old.txt were ingested 40 days ago; only memos has a TTL */
+    pthread_mutex_lock(&st->mu);
+    int sr = sqlite3_exec(st->db, "UPDATE documents SET ingested_at = ingested_at - 40 * 86400 "
+                                  "WHERE source_path LIKE '%old.txt'", NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->mu);
+    ASSERT_EQ_INT(sr, SQLITE_OK);
+    char old_sha[65] = "";
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "SELECT sha256 FROM documents WHERE source_path LIKE '%old.txt' LIMIT 1", -1, &q,
+                           NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        snprintf(old_sha, sizeof old_sha, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    ASSERT_EQ_INT(strlen(old_sha), 64);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents", NULL), 4);
+
+    hh_gdpr_sweep_result_t r;
+    ASSERT_OK(hh_gdpr_retention_sweep(st, 0, NULL, &r, &err));
+    ASSERT_EQ_INT(r.documents, 1);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents", NULL), 3);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id "
+                            "WHERE c.name = 'memos' AND d.source_path LIKE '%new.txt'", NULL), 1);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id "
+                            "WHERE c.name = 'keep' AND d.source_path LIKE '%old.txt'", NULL), 1);
+    /* the stored file is still referenced by keep's copy */
+    char fp[2048];
+    ASSERT_OK(hh_ingest_file_path(st, old_sha, fp, sizeof fp, &err));
+    ASSERT_EQ_INT(access(fp, R_OK), 0);
+    /* a second sweep finds nothing; the deletion was audited */
+    ASSERT_OK(hh_gdpr_retention_sweep(st, 0, NULL, &r, &err));
+    ASSERT_EQ_INT(r.documents, 0);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE instr(record, '\"kind\":\"retention\"') > 0", NULL), 1);
+    /* at a later "now" the memos TTL catches new.txt too */
+    ASSERT_OK(hh_gdpr_retention_sweep(st, (int64_t)time(NULL) + 31 * 86400, NULL, &r, &err));
+    ASSERT_EQ_INT(r.documents, 1);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id "
+                            "WHERE c.name = 'memos'", NULL), 0);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
+    ASSERT_TRUE(vr.ok);
+    hh_store_close(st);
+}
