@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
+#include "govern/register.h"
 #include "kb/ingest.h"
 #include "kb/retrieve.h"
 #include "store/store_int.h"
@@ -164,6 +165,13 @@ TEST(gdpr_export_and_erase_leave_no_trace)
           .decision = "released", .hash_only = true },
     };
     ASSERT_OK(hh_audit_append_batch(st, NULL, recs, 3, NULL, &err));
+    /* a held answer in the approval queue mentions her too */
+    pthread_mutex_lock(&st->mu);
+    int ar = sqlite3_exec(st->db, "INSERT INTO approvals (use_case, requester, request, output, created_at, status) "
+                                  "VALUES ('hr', 'boss', 'Zeugnis fuer " NAME "', 'Entwurf an " EMAIL "', 1, 'pending')",
+                          NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->mu);
+    ASSERT_EQ_INT(ar, SQLITE_OK);
     ASSERT_EQ_INT(bm25_hits(st, "Mustermann"), 2);
 
     /* export: every place, counted independently */
@@ -180,6 +188,7 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     ASSERT_EQ_INT(count_where(doc, "user"), 1);
     ASSERT_EQ_INT(count_where(doc, "audit.prompt"), 2);       /* the hash-only one has no text */
     ASSERT_EQ_INT(count_where(doc, "audit.output"), 2);
+    ASSERT_EQ_INT(count_where(doc, "approval"), 2);          /* one row, both subjects */
     const cJSON *n_hits = cJSON_GetObjectItemCaseSensitive(doc, "n_hits");
     ASSERT_EQ_INT(n_hits->valueint, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "hits")));
     const cJSON *h0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "hits"), 0);
@@ -195,6 +204,7 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     ASSERT_EQ_INT(r.documents, 2);
     ASSERT_EQ_INT(r.audit_texts, 4);
     ASSERT_EQ_INT(r.audit_kept, 0);
+    ASSERT_EQ_INT(r.approvals, 2);                             /* request and output */
     ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents WHERE erased_at IS NOT NULL", NULL), 2);
     char pn[HH_GDPR_PSEUDONYM_MAX];
     ASSERT_OK(hh_gdpr_pseudonym(st, NAME, pn, sizeof pn, &err));
@@ -309,5 +319,43 @@ TEST(gdpr_retention_sweep)
     hh_audit_verify_result_t vr;
     ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
+    hh_store_close(st);
+}
+
+TEST(gdpr_retention_audit_per_use_case)
+{
+    char data[512];
+    snprintf(data, sizeof data, "%s/gdpr3", hh_test_tmpdir());
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    int64_t now_ms = (int64_t)time(NULL) * 1000, day = 86400LL * 1000;
+    int64_t ages[6] = { 400, 399, 398, 100, 99, 0 };   /* days, oldest first as a chain is */
+    hh_audit_entry_t es[6];
+    for (int i = 0; i < 6; i++)
+        es[i] = (hh_audit_entry_t){ .kind = "request", .user = "u", .time_ms = now_ms - ages[i] * day + 1000,
+                                    .decision = "released" };
+    ASSERT_OK(hh_audit_append_batch(st, NULL, es, 6, NULL, &err));
+    /* no use case registered: nothing expires */
+    hh_gdpr_sweep_result_t r;
+    ASSERT_OK(hh_gdpr_retention_sweep(st, 0, NULL, &r, &err));
+    ASSERT_EQ_INT(r.audit_records, 0);
+    ASSERT_EQ_INT(r.documents, 0);
+    /* a minimal (30 days) and a high-risk (183 days) use case: the chain is
+     * cut at the longest retention, so the 100-day-old records stay */
+    cJSON *faq = cJSON_Parse("{\"slug\":\"faq\",\"purpose\":\"answers\",\"answers\":{}}");
+    cJSON *credit = cJSON_Parse("{\"slug\":\"credit\",\"purpose\":\"credit checks\","
+                                "\"answers\":{\"h_essential_services\":true}}");
+    ASSERT_OK(hh_register_create(st, faq, "admin", NULL, &err));
+    ASSERT_OK(hh_register_create(st, credit, "admin", NULL, &err));
+    cJSON_Delete(faq);
+    cJSON_Delete(credit);
+    ASSERT_OK(hh_gdpr_retention_sweep(st, 0, NULL, &r, &err));
+    ASSERT_EQ_INT(r.audit_records, 3);
+    ASSERT_EQ_INT(q_int(st, "SELECT min(seq) FROM audit_log", NULL), 4);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
+    ASSERT_TRUE(vr.ok);
+    ASSERT_TRUE(vr.anchored);
     hh_store_close(st);
 }
