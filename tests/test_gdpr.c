@@ -1,6 +1,7 @@
 /* test_gdpr.c - data-subject export and erasure (no string of the subject
  * left anywhere in the data dir, search finds nothing, the audit chain
- * still verifies), pseudonyms, collection TTLs and the retention sweep. */
+ * still verifies), pseudonyms, collection TTLs, the retention sweep (per
+ * collection and per use case) and the CLI. */
 #include "harness.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EMAIL "erika.mustermann@example.com"
@@ -357,5 +359,75 @@ TEST(gdpr_retention_audit_per_use_case)
     ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
     ASSERT_TRUE(vr.anchored);
+    hh_store_close(st);
+}
+
+static int run_cli(const char *args)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", bin, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST(gdpr_cli_export_erase_sweep)
+{
+    if (!getenv("HOHEIT_BIN")) {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return;
+    }
+    char root[512], docs[600], data[600], out[700], args[3000];
+    snprintf(root, sizeof root, "%s/gdpr-cli", hh_test_tmpdir());
+    snprintf(docs, sizeof docs, "%s/docs", root);
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(out, sizeof out, "%s/export.json", root);
+    mkdir(root, 0700);
+    mkdir(docs, 0700);
+    write_file(docs, "memo.txt", "Memo\n\nPlease call " NAME " back at " EMAIL " tomorrow.\n");
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "memos", NULL, 0, NULL, &err));
+    const char *paths[1] = { docs };
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    ASSERT_OK(hh_ingest_paths(st, paths, 1, "memos", 0, &ip, NULL, NULL, &tot, &err));
+    hh_store_close(st);
+
+    /* usage errors: 2; erase without --yes: 2 */
+    ASSERT_EQ_INT(run_cli("gdpr"), 2);
+    ASSERT_EQ_INT(run_cli("gdpr frobnicate --subject abc"), 2);
+    snprintf(args, sizeof args, "gdpr erase --subject '" EMAIL "' --data %s", data);
+    ASSERT_EQ_INT(run_cli(args), 2);
+    ASSERT_EQ_INT(run_cli("retention set memos"), 2);
+    snprintf(args, sizeof args, "gdpr export --subject '" EMAIL "' --subject '" NAME "' --data %s --out %s", data, out);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    size_t len = 0;
+    char *text = hh_test_read_file(out, &len);
+    ASSERT_TRUE(text != NULL);
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    free(text);
+    ASSERT_TRUE(doc != NULL);
+    ASSERT_EQ_INT(count_where(doc, "chunk.text"), 2);
+    ASSERT_EQ_INT(count_where(doc, "file"), 2);
+    cJSON_Delete(doc);
+    snprintf(args, sizeof args, "gdpr erase --subject '" EMAIL "' --subject '" NAME "' --yes --data %s", data);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    int n_files = 0;
+    ASSERT_EQ_INT(count_in_tree(data, EMAIL, &n_files), 0);
+    ASSERT_EQ_INT(count_in_tree(data, NAME, &n_files), 0);
+    snprintf(args, sizeof args, "retention set nope 10 --data %s", data);
+    ASSERT_EQ_INT(run_cli(args), 1);
+    snprintf(args, sizeof args, "retention set memos 10 --data %s", data);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    snprintf(args, sizeof args, "retention sweep --data %s", data);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    snprintf(args, sizeof args, "audit verify --data %s", data);
+    ASSERT_EQ_INT(run_cli(args), 0);
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    ASSERT_EQ_INT(q_int(st, "SELECT retention_days FROM collections WHERE name = 'memos'", NULL), 10);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents", NULL), 1);   /* fresh: kept */
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE instr(record, '\"kind\":\"export\"') > 0", NULL), 1);
     hh_store_close(st);
 }
