@@ -196,8 +196,11 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
         _mm_prefetch((const char *)(b + 576), _MM_HINT_T0);
         _mm_prefetch((const char *)(b + 640), _MM_HINT_T0);
         const __m512i sall = x4k_six(b + 16);   /* s16 [4 j + r] */
-        __m512i p[X4K_TOK];
-        for (int t = 0; t < T; t++) p[t] = _mm512_setzero_si512();
+        /* integer sums: the low- and high-nibble chains are kept apart when
+         * few tokens leave spare registers (more independent vpdpwssd
+         * chains for decode); the sum is exact either way */
+        __m512i p[X4K_TOK], q[X4K_TOK];
+        for (int t = 0; t < T; t++) p[t] = q[t] = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
             const __m512i s0 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(8 * k))), sall);
             const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(8 * k + 4))), sall);
@@ -210,10 +213,15 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
                     const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o)));
                     const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + o + 32)));
                     p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(lo, xl), s0);
-                    p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), s1);
+                    if (T <= 4)
+                        q[t] = _mm512_dpwssd_epi32(q[t], _mm512_maddubs_epi16(hi, xh), s1);
+                    else
+                        p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), s1);
                 }
             }
         }
+        if (T <= 4)
+            for (int t = 0; t < T; t++) p[t] = _mm512_add_epi32(p[t], q[t]);
         const __m512 dv = x4_scales(b), mv = x4_scales(b + 8);
         const __m512i mins = x4k_six(b + 40);   /* s16 [8 r + j] */
         for (int t = 0; t < T; t++) {
@@ -292,8 +300,8 @@ X4_ALWAYS_INLINE void x6k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
             _mm_prefetch((const char *)(b + 840 + l), _MM_HINT_T0);
         const __m512i sa = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 8)));
         const __m512i sb = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 40)));
-        __m512i p[X4K_TOK];
-        for (int t = 0; t < T; t++) p[t] = _mm512_setzero_si512();
+        __m512i p[X4K_TOK], q[X4K_TOK];   /* two exact integer chains when T <= 4 (see x4k_tile) */
+        for (int t = 0; t < T; t++) p[t] = q[t] = _mm512_setzero_si512();
         for (int n = 0; n < 8; n++) {
             const __m512i hb = _mm512_loadu_si512(b + 584 + 64 * (n / 2));
             const __m512i raw = _mm512_loadu_si512(b + 72 + 64 * n);
@@ -314,9 +322,14 @@ X4_ALWAYS_INLINE void x6k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
                 const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + 32 * n)));
                 const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a->qs + 32 * n + 16)));
                 p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(lo, xl), s0);
-                p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), s1);
+                if (T <= 4)
+                    q[t] = _mm512_dpwssd_epi32(q[t], _mm512_maddubs_epi16(hi, xh), s1);
+                else
+                    p[t] = _mm512_dpwssd_epi32(p[t], _mm512_maddubs_epi16(hi, xh), s1);
             }
         }
+        if (T <= 4)
+            for (int t = 0; t < T; t++) p[t] = _mm512_add_epi32(p[t], q[t]);
         const __m512 dv = x4_scales(b);
         for (int t = 0; t < T; t++) {
             const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
