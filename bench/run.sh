@@ -116,22 +116,32 @@ BUILD="$(dirname "$HOHEIT")" bash bench/tok.sh >> $OUT
 # --- end tokenizer throughput -----------------------------------------------
 # --- retrieval latency (bench/bench_kb.c, owner: kb vindex) -----------------
 # Dense vector index at 100k chunks x 384 dims: build time, exact vs HNSW
-# p50/p95, recall@10, 50 % filter; appends "## Retrieval latency".
+# p50/p95, recall@10, 50 % filter; then the whole retrieval (hh_kb_retrieve:
+# FTS5 BM25 with the access join + dense + RRF) over a 100k-chunk store of
+# sentences sampled from build/kb-corpus (built below if missing; else
+# /usr/share/common-licenses); appends "## Retrieval latency".
+bash tests/kb/build_corpus.sh build/kb-corpus >&2 || echo "bench: no Debian corpus; sampling license texts" >&2
 KB_BUILD="$(dirname "$HOHEIT")"
 KB_PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
 cc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/bench_kb.c "$KB_BUILD/libhoheit.a" \
    $(pkg-config --libs $KB_PKGS) -lm -pthread -o "$KB_BUILD/bench_kb"
 echo "bench: retrieval latency (bench_kb, 100k x 384)" >&2
-"$KB_BUILD/bench_kb" -n "${KB_CHUNKS:-100000}" -d 384 >> $OUT
+"$KB_BUILD/bench_kb" -n "${KB_CHUNKS:-100000}" -d 384 -t build/kb-corpus >> $OUT
 # --- end retrieval latency ----------------------------------------------------
-# --- retrieval quality (tests/kb/queries.jsonl, owner: kb retrieve) ---------
-# The labeled query set (40 queries, en + de) over the man-page corpus of
-# tests/kb/retrieval_corpus.sh: recall@5 and MRR, printed by the test.
+# --- retrieval quality (tests/kb/queries*.jsonl, owner: kb retrieve) -------
+# Two labeled query sets: the 40 queries over the man-page corpus of
+# tests/kb/retrieval_corpus.sh, and the 40 queries (20 en + 20 de) over the
+# whole Debian corpus of tests/kb/build_corpus.sh (HOHEIT_KB_EVAL_FULL=1:
+# every query, every document). recall@5 and MRR, printed by the tests.
 KB_EVAL=$("$KB_BUILD/hoheit-tests" retrieve_eval_queries | sed -n 's/^ *retrieval eval //p')
+KB_EVAL_DEB=$(HOHEIT_KB_EVAL_FULL=1 "$KB_BUILD/hoheit-tests" retrieve_eval_debian | sed -n 's/^ *retrieval eval debian //p')
 { echo; echo "## Retrieval quality"; echo
-  echo "Labeled query set \`tests/kb/queries.jsonl\` (20 English + 20 German questions, each with the document and passage that answers it) over 52 Debian manual pages rendered to text by \`tests/kb/retrieval_corpus.sh\` (coreutils & co. in English, manpages-de in German), default chunking, BM25 through FTS5 with the access filter in the query. A query counts for recall@5 when a chunk of the right document holding the passage is among the first 5; MRR over the first 10."; echo
+  echo "Two labeled query sets, each query with the document and a passage substring that answers it; a query counts for recall@5 when a chunk holding the passage, of the right document, is among the first 5; MRR over the first 10. Default chunking, BM25 through FTS5 with the access filter in the query."; echo
+  echo "Debian corpus (\`tests/kb/queries_debian.jsonl\`, 20 English + 20 German questions over the Debian Reference HTML chapters, man pages as text and Markdown, and their groff PDF and pandoc DOCX/ODT renderings, against every document that \`tests/kb/build_corpus.sh\` builds; the same page in another format of the corpus counts as the right document):"; echo
+  echo "    $KB_EVAL_DEB"; echo
+  echo "Man-page set (\`tests/kb/queries.jsonl\`, 20 English + 20 German questions over 52 Debian manual pages rendered to text by \`tests/kb/retrieval_corpus.sh\`):"; echo
   echo "    $KB_EVAL"; echo
-  echo "Dense and hybrid rows need a trained embedding model (the test data only has a random-weight bert); \`hh_kb_retrieve_mode\` computes them when one is installed."; } >> $OUT
+  echo "Dense and hybrid rows need a trained embedding model: the test data only has a random-weight bert (\`reference/bert-q8_0.gguf\`), whose vectors carry no meaning, so its numbers would say nothing. \`hh_kb_retrieve_mode\` (and \`/api/ask\` with \`\"retrieval\": \"dense\"\`) computes them when one is installed. The queries were written while reading the passages, so they share words with them: the BM25 numbers are an upper bound for real users' questions."; } >> $OUT
 # --- end retrieval quality -----------------------------------------------------
 # --- ingest throughput (tests/kb/build_corpus.sh, owner: kb ingest) --------
 # The Debian-documentation corpus (HTML, man pages as text/Markdown/PDF,

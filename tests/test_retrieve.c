@@ -465,6 +465,52 @@ TEST(retrieve_acl_adversarial)
     fixture_close(&f);
 }
 
+/* The access set is cached per connection; every change (membership,
+ * a new document) must show at once, in BM25 and dense alike. */
+TEST(retrieve_acl_follows_changes)
+{
+    fixture_t f;
+    ASSERT_OK(fixture_open(&f, "retrieve_acl_changes"));
+    hh_err_t err;
+    for (int mode = 0; mode < 2; mode++) {
+        const hh_kb_mode_t km = mode ? HH_KB_DENSE_ONLY : HH_KB_BM25_ONLY;
+        hh_kb_query_t q = { .user = "bob", .text = g_hr_docs[0][0], .k = 20 };
+        hh_kb_hit_t *h = NULL;
+        size_t n = 0, n_hr = 0;
+        ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
+        for (size_t i = 0; i < n; i++)
+            n_hr += h[i].collection_id == f.hr;
+        hh_kb_hits_free(h, n);
+        ASSERT_EQ_INT(n_hr, 0);
+        /* bob joins HR: the HR chunk is found at once */
+        ASSERT_OK(hh_store_user_add_department(f.s, "bob", "HR", &err));
+        ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
+        ASSERT_GE(n, 1);
+        ASSERT_EQ_INT(h[0].collection_id, f.hr);
+        hh_kb_hits_free(h, n);
+        /* and leaves again: gone at once */
+        ASSERT_OK(hh_store_user_remove_department(f.s, "bob", "HR", &err));
+        ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
+        n_hr = 0;
+        for (size_t i = 0; i < n; i++)
+            n_hr += h[i].collection_id == f.hr;
+        hh_kb_hits_free(h, n);
+        ASSERT_EQ_INT(n_hr, 0);
+    }
+    /* a new ENG document is found by BM25 right after it is stored */
+    const char *texts[] = { "Zanzibarian quokka deployment checklist" };
+    int64_t id = 0;
+    ASSERT_OK(add_doc(&f, f.eng, "eng/new.txt", "New", texts, 1, &id));
+    hh_kb_query_t q2 = { .user = "bob", .text = "quokka", .k = 5 };
+    hh_kb_hit_t *h = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_kb_retrieve_mode(f.s, NULL, NULL, &q2, HH_KB_BM25_ONLY, &h, &n, NULL));
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(h[0].document_id, id);
+    hh_kb_hits_free(h, n);
+    fixture_close(&f);
+}
+
 /* ---- labeled query set: recall@5 and MRR -------------------------------- */
 
 /* Collapses white space runs to one space (man pages are justified). */

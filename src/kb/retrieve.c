@@ -71,7 +71,56 @@ bool hh_kb_word_next(const char *s, size_t len, size_t *pos, size_t *start, size
     return false;
 }
 
+/* Function words of English and German. Their BM25 weight is near zero
+ * (they occur in most chunks), but every chunk that holds one matches and
+ * is scored, which dominated the BM25 time at 100k chunks. Words that are
+ * also commands or topics (man, du, who, at, bin, ...) are not listed. */
+static const char *const g_stopwords[] = {
+    "a", "an", "and", "are", "as", "be", "but", "by", "can", "do", "does", "for", "from", "has", "have", "how",
+    "i", "if", "in", "into", "is", "it", "its", "my", "no", "not", "of", "on", "or", "so", "that", "the",
+    "their", "then", "there", "these", "this", "to", "was", "we", "what", "when", "where", "which", "why",
+    "will", "with", "you", "your",
+    "aber", "als", "am", "auf", "aus", "bei", "bis", "da", "das", "dass", "dem", "den", "der", "des", "die",
+    "doch", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "f\xc3\xbcr", "hat", "ich", "ihr",
+    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\xc3\xbc" "ber",
+    "um", "und", "uns", "von", "vor", "wann", "was", "wenn", "wer", "wie", "wir", "wird", "wo", "zu", "zum",
+    "zur",
+};
+
+static bool is_stopword(const char *w, size_t len)
+{
+    if (len > 6)
+        return false;
+    char low[8];
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
+    low[len] = '\0';
+    for (size_t i = 0; i < sizeof g_stopwords / sizeof *g_stopwords; i++)
+        if (!strcmp(low, g_stopwords[i]))
+            return true;
+    return false;
+}
+
+static int fts_query(const char *text, bool drop_stop, char **out);
+
 int hh_kb_fts_query(const char *text, char **out)
+{
+    return fts_query(text, false, out);
+}
+
+/* The BM25 query of retrieval: hh_kb_fts_query without function words,
+ * unless the text has nothing else. */
+static int fts_query_retrieval(const char *text, char **out)
+{
+    int rc = fts_query(text, true, out);
+    if (rc == 0 && !(*out)[0]) {
+        free(*out);
+        rc = fts_query(text, false, out);
+    }
+    return rc;
+}
+
+static int fts_query(const char *text, bool drop_stop, char **out)
 {
     *out = NULL;
     size_t len = text ? strlen(text) : 0;
@@ -96,7 +145,7 @@ int hh_kb_fts_query(const char *text, char **out)
     size_t kept = 0;
     pos = 0;
     for (size_t w = 0; w < n_words && hh_kb_word_next(text, len, &pos, &st, &wl); w++) {
-        bool dup = false;
+        bool dup = drop_stop && is_stopword(text + st, wl);
         for (size_t k = 0; k < kept && !dup; k++)
             dup = lens[k] == wl && memcmp(text + starts[k], text + st, wl) == 0;
         if (dup)
@@ -202,23 +251,26 @@ typedef struct cand {
     double  score;
 } cand_t;
 
+typedef struct acl_bits acl_bits_t;   /* the access filter (below) */
+
 static char *col_dup(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     return strdup(t ? (const char *)t : "");
 }
 
-/* BM25: chunks matching fts whose collection is in coll_json, best first. */
-static int bm25_list(hh_store_t *s, const char *fts, const char *coll_json, int32_t depth, cand_t **out, size_t *n,
+/* BM25: chunks matching fts that the access bitmap allows, best first.
+ * The bitmap test is part of the WHERE clause: a disallowed chunk is never
+ * ranked. (Equivalent to joining chunks and documents and testing the
+ * collection, which acl_get computed the bitmap from, without two index
+ * lookups per matching row.) */
+static int bm25_list(hh_store_t *s, const char *fts, const acl_bits_t *acl, int32_t depth, cand_t **out, size_t *n,
                      hh_err_t *err)
 {
     static const char sql[] =
-        "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts"
-        " JOIN chunks c ON c.id = chunks_fts.rowid"
-        " JOIN documents d ON d.id = c.document_id"
-        " WHERE chunks_fts MATCH ?1"
-        "   AND d.collection_id IN (SELECT value FROM json_each(?2))"
-        " ORDER BY s, c.id LIMIT ?3";
+        "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts"
+        " WHERE chunks_fts MATCH ?1 AND hh_kb_allowed(rowid, ?2)"
+        " ORDER BY s, rowid LIMIT ?3";
     *out = NULL;
     *n = 0;
     cand_t *v = calloc((size_t)depth, sizeof *v);
@@ -232,7 +284,7 @@ static int bm25_list(hh_store_t *s, const char *fts, const char *coll_json, int3
         goto cleanup;
     }
     sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, coll_json, -1, SQLITE_STATIC);
+    sqlite3_bind_pointer(st, 2, (void *)acl, "hh_kb_acl", NULL);
     sqlite3_bind_int(st, 3, depth);
     size_t k = 0;
     int step;
@@ -257,7 +309,8 @@ cleanup:
     return rc;
 }
 
-/* Sorted ids of the chunks in the allowed collections (the dense filter). */
+/* Sorted ids of the chunks in the allowed collections (the access filter).
+ * The caller holds s->mu. */
 static int allowed_chunk_ids(hh_store_t *s, const char *coll_json, int64_t **out, size_t *n, hh_err_t *err)
 {
     static const char sql[] =
@@ -269,7 +322,6 @@ static int allowed_chunk_ids(hh_store_t *s, const char *coll_json, int64_t **out
     size_t nv = 0, cap = 0;
     int rc = 0;
     sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&s->mu);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = hh_store_db_fail(s, err, "chunk ids prepare");
         goto cleanup;
@@ -293,7 +345,6 @@ static int allowed_chunk_ids(hh_store_t *s, const char *coll_json, int64_t **out
         rc = hh_store_db_fail(s, err, "chunk ids");
 cleanup:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
     if (rc) {
         free(v);
         return rc;
@@ -303,8 +354,210 @@ cleanup:
     return 0;
 }
 
-static int dense_list(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *text,
-                      const char *coll_json, int32_t depth, cand_t **out, size_t *n, hh_err_t *err)
+
+/* ---- the access filter as a bitmap of chunk ids --------------------------
+ * Both lists filter by the same set: the chunks of the allowed collections,
+ * as a bitmap over [base, base + n_bits). BM25 applies it inside the FTS5
+ * query (WHERE hh_kb_allowed(rowid, ?) - before ranking), the dense search
+ * as the index's bitmap filter. The set is cached per connection and
+ * collection list, and recomputed whenever the database changed (this
+ * connection's sqlite3_total_changes64 or another's PRAGMA data_version),
+ * so a cached set is always the current one. The cache of a connection
+ * goes when the connection closes (the SQL function's destructor). */
+
+struct acl_bits {
+    int64_t   base;
+    size_t    n_bits;
+    uint64_t *bits;     /* (n_bits + 63) / 64 words; owned */
+    size_t    n_ids;    /* allowed chunks */
+};
+
+typedef struct acl_entry {
+    sqlite3          *db;
+    char             *coll;     /* the collection list (JSON) */
+    int64_t           changes, dver;
+    uint64_t          used;
+    acl_bits_t        b;
+    struct acl_entry *next;
+} acl_entry_t;
+
+typedef struct acl_db {
+    sqlite3       *db;
+    struct acl_db *next;
+} acl_db_t;
+
+#define ACL_CACHE_PER_DB 8
+
+static pthread_mutex_t g_acl_mu = PTHREAD_MUTEX_INITIALIZER;
+static acl_entry_t    *g_acl;
+static acl_db_t       *g_acl_dbs;
+static uint64_t        g_acl_tick;
+
+static void acl_bits_free(acl_bits_t *b)
+{
+    free(b->bits);
+    memset(b, 0, sizeof *b);
+}
+
+static void acl_entry_free(acl_entry_t *e)
+{
+    acl_bits_free(&e->b);
+    free(e->coll);
+    free(e);
+}
+
+/* The SQL function's destructor: the connection closes. */
+static void acl_db_closed(void *p)
+{
+    pthread_mutex_lock(&g_acl_mu);
+    for (acl_entry_t **pe = &g_acl; *pe;) {
+        acl_entry_t *e = *pe;
+        if (e->db == p) {
+            *pe = e->next;
+            acl_entry_free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
+    for (acl_db_t **pd = &g_acl_dbs; *pd; pd = &(*pd)->next)
+        if ((*pd)->db == p) {
+            acl_db_t *d = *pd;
+            *pd = d->next;
+            free(d);
+            break;
+        }
+    pthread_mutex_unlock(&g_acl_mu);
+}
+
+/* hh_kb_allowed(rowid, bitmap pointer) -> 1 if the chunk is allowed. */
+static void acl_sql_allowed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const acl_bits_t *b = sqlite3_value_pointer(argv[1], "hh_kb_acl");
+    int64_t id = sqlite3_value_int64(argv[0]);
+    int ok = 0;
+    if (b && b->bits && id >= b->base && (uint64_t)(id - b->base) < b->n_bits) {
+        uint64_t i = (uint64_t)(id - b->base);
+        ok = (int)((b->bits[i / 64] >> (i % 64)) & 1);
+    }
+    sqlite3_result_int(ctx, ok);
+}
+
+static int acl_copy(const acl_bits_t *from, acl_bits_t *to)
+{
+    memset(to, 0, sizeof *to);
+    size_t words = (from->n_bits + 63) / 64;
+    if (words && !(to->bits = malloc(words * sizeof *to->bits)))
+        return HH_ENOMEM;
+    if (words)
+        memcpy(to->bits, from->bits, words * sizeof *to->bits);
+    to->base = from->base;
+    to->n_bits = from->n_bits;
+    to->n_ids = from->n_ids;
+    return 0;
+}
+
+/* The allowed chunks of coll_json as a bitmap (*out owned by the caller:
+ * acl_bits_free); registers hh_kb_allowed on the connection. Takes s->mu. */
+static int acl_get(hh_store_t *s, const char *coll_json, acl_bits_t *out, hh_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->mu);
+    sqlite3 *db = s->db;
+    /* register the filter function once per connection */
+    pthread_mutex_lock(&g_acl_mu);
+    bool known = false;
+    for (acl_db_t *d = g_acl_dbs; d && !known; d = d->next)
+        known = d->db == db;
+    acl_db_t *nd = known ? NULL : calloc(1, sizeof *nd);
+    pthread_mutex_unlock(&g_acl_mu);
+    if (!known) {
+        if (!nd) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+            goto cleanup;
+        }
+        if (sqlite3_create_function_v2(db, "hh_kb_allowed", 2, SQLITE_UTF8, db, acl_sql_allowed, NULL, NULL,
+                                       acl_db_closed) != SQLITE_OK) {
+            free(nd);
+            rc = hh_store_db_fail(s, err, "register hh_kb_allowed");
+            goto cleanup;
+        }
+        nd->db = db;
+        pthread_mutex_lock(&g_acl_mu);
+        nd->next = g_acl_dbs;
+        g_acl_dbs = nd;
+        pthread_mutex_unlock(&g_acl_mu);
+    }
+    int64_t dver = -1, changes = (int64_t)sqlite3_total_changes64(db);
+    if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        dver = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    pthread_mutex_lock(&g_acl_mu);
+    for (acl_entry_t *e = g_acl; e; e = e->next)
+        if (e->db == db && e->changes == changes && e->dver == dver && !strcmp(e->coll, coll_json)) {
+            e->used = ++g_acl_tick;
+            rc = acl_copy(&e->b, out) ? hh_err_set(err, HH_ENOMEM, -1, "out of memory") : 0;
+            pthread_mutex_unlock(&g_acl_mu);
+            goto cleanup;
+        }
+    pthread_mutex_unlock(&g_acl_mu);
+    if ((rc = allowed_chunk_ids(s, coll_json, &ids, &n, err)))
+        goto cleanup;
+    out->n_ids = n;
+    if (n) {
+        out->base = ids[0];
+        out->n_bits = (size_t)(ids[n - 1] - ids[0]) + 1;
+        if (!(out->bits = calloc((out->n_bits + 63) / 64, sizeof *out->bits))) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+            goto cleanup;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t b = (uint64_t)(ids[i] - out->base);
+            out->bits[b / 64] |= 1ull << (b % 64);
+        }
+    }
+    /* remember it (at most ACL_CACHE_PER_DB sets per connection) */
+    acl_entry_t *e = calloc(1, sizeof *e);
+    if (e && (e->coll = strdup(coll_json)) && acl_copy(out, &e->b) == 0) {
+        e->db = db;
+        e->changes = changes;
+        e->dver = dver;
+        pthread_mutex_lock(&g_acl_mu);
+        e->used = ++g_acl_tick;
+        size_t count = 0;
+        acl_entry_t **oldest = NULL;
+        for (acl_entry_t **pe = &g_acl; *pe; pe = &(*pe)->next)
+            if ((*pe)->db == db) {
+                count++;
+                if (!oldest || (*pe)->used < (*oldest)->used)
+                    oldest = pe;
+            }
+        if (count >= ACL_CACHE_PER_DB && oldest) {
+            acl_entry_t *o = *oldest;
+            *oldest = o->next;
+            acl_entry_free(o);
+        }
+        e->next = g_acl;
+        g_acl = e;
+        pthread_mutex_unlock(&g_acl_mu);
+    } else if (e) {
+        acl_entry_free(e);
+    }
+cleanup:
+    pthread_mutex_unlock(&s->mu);
+    free(ids);
+    if (rc)
+        acl_bits_free(out);
+    return rc;
+}
+
+static int dense_list(hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *text, const acl_bits_t *acl,
+                      int32_t depth, cand_t **out, size_t *n, hh_err_t *err)
 {
     *out = NULL;
     *n = 0;
@@ -312,10 +565,9 @@ static int dense_list(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em
         return hh_err_set(err, HH_EINVAL, -1, "embedding width %d does not match the vector index (%d)", em->dim,
                           hh_vindex_dim(ix));
     float *qv = malloc((size_t)em->dim * sizeof *qv);
-    int64_t *allowed = NULL, *ids = calloc((size_t)depth, sizeof *ids);
+    int64_t *ids = calloc((size_t)depth, sizeof *ids);
     float *scores = calloc((size_t)depth, sizeof *scores);
     cand_t *v = calloc((size_t)depth, sizeof *v);
-    size_t n_allowed = 0;
     int rc = 0;
     if (!qv || !ids || !scores || !v) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
@@ -324,14 +576,14 @@ static int dense_list(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em
     rc = em->embed(em->user, text, qv, err);
     if (rc)
         goto cleanup;
-    rc = allowed_chunk_ids(s, coll_json, &allowed, &n_allowed, err);
-    if (rc || n_allowed == 0)
+    if (acl->n_ids == 0)
         goto cleanup;
     hh_vindex_filter_t f;
     memset(&f, 0, sizeof f);
-    f.kind = HH_VINDEX_FILTER_IDS;
-    f.ids = allowed;
-    f.n_ids = n_allowed;
+    f.kind = HH_VINDEX_FILTER_BITMAP;
+    f.bits = acl->bits;
+    f.base = acl->base;
+    f.n_bits = acl->n_bits;
     int found = 0;
     rc = hh_vindex_search(ix, qv, depth, &f, ids, scores, &found);
     if (rc) {
@@ -346,7 +598,6 @@ static int dense_list(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em
     *n = (size_t)found;
 cleanup:
     free(qv);
-    free(allowed);
     free(ids);
     free(scores);
     if (rc || *n == 0) {
@@ -419,25 +670,28 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
     size_t nh = 0;
     sqlite3_stmt *st = NULL;
     bool locked = false;
+    acl_bits_t acl = { 0 };
     int rc = allowed_collections(store, q, &coll, &n_allowed, err);
     if (rc || n_allowed == 0)
+        goto cleanup;
+    if ((rc = acl_get(store, coll, &acl, err)))
         goto cleanup;
     int32_t lists = 0;
     if (mode != HH_KB_DENSE_ONLY) {
         lists++;
-        if (hh_kb_fts_query(q->text, &fts)) {
+        if (fts_query_retrieval(q->text, &fts)) {
             rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
             goto cleanup;
         }
         if (fts[0]) {
-            rc = bm25_list(store, fts, coll, depth, &bl, &nb, err);
+            rc = bm25_list(store, fts, &acl, depth, &bl, &nb, err);
             if (rc)
                 goto cleanup;
         }
     }
     if (mode != HH_KB_BM25_ONLY && dense_ok) {
         lists++;
-        rc = dense_list(store, vindex, embedder, q->text, coll, depth, &dl, &nd, err);
+        rc = dense_list(vindex, embedder, q->text, &acl, depth, &dl, &nd, err);
         if (rc)
             goto cleanup;
     }
@@ -504,6 +758,7 @@ cleanup:
     sqlite3_finalize(st);
     if (locked)
         pthread_mutex_unlock(&store->mu);
+    acl_bits_free(&acl);
     free(coll);
     free(fts);
     free(bl);
