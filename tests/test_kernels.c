@@ -777,8 +777,7 @@ done:
 /* ---- x4 layout (rows interleaved by 4, repack.c + gemm_x4) ----------------- */
 
 /* Weight rows of the x4 test: 3 groups, so the kernels' 2-group step and
- * its 1-group tail both run; tokens: an 8-token step (Q4_K), 4-token steps
- * (Q4_0 / Q8_0) and their tails. */
+ * its 1-group tail both run; tokens: an 8-token step and a 3-token tail. */
 #define X4_ROWS 12
 #define X4_TOKS 11
 

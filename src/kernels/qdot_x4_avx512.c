@@ -18,7 +18,7 @@
 #include <immintrin.h>
 
 #define X4_ALWAYS_INLINE static inline __attribute__((always_inline))
-#define X4_TOK 4     /* tokens per micro-kernel call */
+#define X4_TOK 8     /* tokens per micro-kernel call */
 #define X4_GRP 2     /* groups (of 4 rows) per micro-kernel call */
 
 static void x4_quant(const float *x, void *y, int64_t n)
@@ -129,6 +129,10 @@ X4_ALWAYS_INLINE void x4_gemm(int64_t n, const void *w, int64_t n_grp, size_t gr
 #define X4_CASE(GG, TT) x4_tile(nb, wg, grp_bytes, GG, q8, xt, xs, TT, yg, ys)
             if (G == 2) {
                 switch (nt) {
+                case 8: X4_CASE(2, 8); break;
+                case 7: X4_CASE(2, 7); break;
+                case 6: X4_CASE(2, 6); break;
+                case 5: X4_CASE(2, 5); break;
                 case 4: X4_CASE(2, 4); break;
                 case 3: X4_CASE(2, 3); break;
                 case 2: X4_CASE(2, 2); break;
@@ -136,6 +140,10 @@ X4_ALWAYS_INLINE void x4_gemm(int64_t n, const void *w, int64_t n_grp, size_t gr
                 }
             } else {
                 switch (nt) {
+                case 8: X4_CASE(1, 8); break;
+                case 7: X4_CASE(1, 7); break;
+                case 6: X4_CASE(1, 6); break;
+                case 5: X4_CASE(1, 5); break;
                 case 4: X4_CASE(1, 4); break;
                 case 3: X4_CASE(1, 3); break;
                 case 2: X4_CASE(1, 2); break;
