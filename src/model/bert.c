@@ -48,9 +48,8 @@ struct hh_embed_ctx {
     int32_t *len;     /* (max_batch) tokens of its text */
 
     /* Per thread, owned */
-    float     **tile;    /* (n_threads) x (HH_MATMUL_TILE, max n_in) */
     float     **scores;  /* (n_threads) x (max_text) */
-    hh_mm_ws_t  mm;      /* matmul scratch: tile (above), quantized x (owned) */
+    hh_mm_ws_t  mm;      /* matmul scratch: per-thread tiles, quantized x (owned) */
 };
 
 hh_embed_params_t hh_embed_default_params(void)
@@ -121,32 +120,21 @@ int hh_embed_ctx_create(hh_embed_ctx_t **out, const hh_model_t *m, const hh_embe
     c->pos = alloc2(nb, 1, sizeof(int32_t));
     c->start = alloc2(nb, 1, sizeof(int32_t));
     c->len = alloc2(nb, 1, sizeof(int32_t));
-    c->tile = calloc((size_t)c->n_threads, sizeof *c->tile);
     c->scores = calloc((size_t)c->n_threads, sizeof *c->scores);
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->pos || !c->start ||
-        !c->len || !c->tile || !c->scores) {
+        !c->len || !c->scores) {
         hh_err_set(err, HH_ENOMEM, -1, "out of memory for an embedding context of %d tokens", c->max_batch);
         goto cleanup;
     }
     for (int i = 0; i < c->n_threads; i++) {
-        c->tile[i] = alloc2(HH_MATMUL_TILE, max_in, sizeof(float));
         c->scores[i] = alloc2((size_t)max_text, 1, sizeof(float));
-        if (c->tile[i] == NULL || c->scores[i] == NULL) {
+        if (c->scores[i] == NULL) {
             hh_err_set(err, HH_ENOMEM, -1, "out of memory for thread scratch");
             goto cleanup;
         }
     }
-    c->mm.tile = c->tile;
-    c->mm.exact = p.exact;
-    if (!p.exact) {
-        c->mm.xq_cap = hh_matmul_xq_bytes(c->max_batch, (int64_t)max_in);
-        c->mm.xq[0] = malloc(c->mm.xq_cap);
-        c->mm.xq[1] = malloc(c->mm.xq_cap);
-        if (c->mm.xq[0] == NULL || c->mm.xq[1] == NULL) {
-            hh_err_set(err, HH_ENOMEM, -1, "out of memory for quantized activations");
-            goto cleanup;
-        }
-    }
+    if (hh_mm_ws_init(&c->mm, c->n_threads, c->max_batch, (int64_t)max_in, p.exact, err) != 0)
+        goto cleanup;
     *out = c;
     return HH_OK;
 cleanup:
@@ -158,14 +146,10 @@ void hh_embed_ctx_free(hh_embed_ctx_t *c)
 {
     if (c == NULL)
         return;
-    for (int i = 0; c->tile && i < c->n_threads; i++)
-        free(c->tile[i]);
+    hh_mm_ws_free(&c->mm);
     for (int i = 0; c->scores && i < c->n_threads; i++)
         free(c->scores[i]);
-    free(c->tile);
     free(c->scores);
-    free(c->mm.xq[0]);
-    free(c->mm.xq[1]);
     free(c->x);
     free(c->xb);
     free(c->q);
@@ -236,7 +220,7 @@ static void embed_worker(void *ctx, int ith, int nth)
     hh_embed_ctx_t *c = j->c;
     const hh_model_t *m = c->m;
     const int n = m->hp.n_embd;
-    float *tmp = c->tile[ith];   /* scratch row: tile holds >= n_embd floats */
+    float *tmp = c->mm.tile[ith];   /* scratch row: a tile holds >= n_embd floats */
     long lo, hi;
     hh_pool_split(j->n_tok, ith, nth, 1, &lo, &hi);
     for (long t = lo; t < hi; t++) {

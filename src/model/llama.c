@@ -64,8 +64,7 @@ struct hh_ctx {
     int32_t *tseq;   /* (n_batch) sequence of each batch token */
 
     /* Per thread, owned */
-    float **tile;    /* (n_threads) x (HH_MATMUL_TILE, max n_in) */
-    hh_mm_ws_t mm;   /* matmul scratch: tile (above) and quantized x, owned */
+    hh_mm_ws_t mm;   /* matmul scratch: per-thread tiles and quantized x, owned */
     float **scores;  /* (n_threads) x (n_ctx + head_dim): scores, then a V row */
 
     /* Outputs of the last decode */
@@ -163,36 +162,25 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     c->pos = alloc3(nb, 1, 1, sizeof(int32_t));
     c->tseq = alloc3(nb, 1, 1, sizeof(int32_t));
     c->out_row = alloc3(nb, 1, 1, sizeof(int32_t));
-    c->tile = calloc((size_t)c->n_threads, sizeof *c->tile);
     c->scores = calloc((size_t)c->n_threads, sizeof *c->scores);
     c->logits_cap = 1;
     c->logits = alloc3(1, (size_t)hp->n_vocab, 1, sizeof(float));
     if (!c->k_cache || !c->v_cache || !c->seq_len || !c->seq_add || !c->x || !c->xb || !c->q ||
         !c->k || !c->v || !c->att || !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->pos ||
-        !c->tseq || !c->out_row || !c->tile || !c->scores || !c->logits) {
+        !c->tseq || !c->out_row || !c->scores || !c->logits) {
         hh_err_set(err, HH_ENOMEM, -1, "out of memory for a context of %d positions x %d sequences, batch %d",
                    c->n_ctx, c->n_seq, c->n_batch);
         goto cleanup;
     }
     for (int i = 0; i < c->n_threads; i++) {
-        c->tile[i] = alloc3(HH_MATMUL_TILE, max_in, 1, sizeof(float));
         c->scores[i] = alloc3((size_t)c->n_ctx + hd, 1, 1, sizeof(float));
-        if (c->tile[i] == NULL || c->scores[i] == NULL) {
+        if (c->scores[i] == NULL) {
             hh_err_set(err, HH_ENOMEM, -1, "out of memory for thread scratch");
             goto cleanup;
         }
     }
-    c->mm.tile = c->tile;
-    c->mm.exact = p.exact;
-    if (!p.exact) {
-        c->mm.xq_cap = hh_matmul_xq_bytes(c->n_batch, (int64_t)max_in);
-        c->mm.xq[0] = malloc(c->mm.xq_cap);
-        c->mm.xq[1] = malloc(c->mm.xq_cap);
-        if (c->mm.xq[0] == NULL || c->mm.xq[1] == NULL) {
-            hh_err_set(err, HH_ENOMEM, -1, "out of memory for quantized activations");
-            goto cleanup;
-        }
-    }
+    if (hh_mm_ws_init(&c->mm, c->n_threads, c->n_batch, (int64_t)max_in, p.exact, err) != 0)
+        goto cleanup;
     *out = c;
     return HH_OK;
 cleanup:
@@ -204,13 +192,9 @@ void hh_ctx_free(hh_ctx_t *c)
 {
     if (c == NULL)
         return;
-    for (int i = 0; c->tile && i < c->n_threads; i++)
-        free(c->tile[i]);
+    hh_mm_ws_free(&c->mm);
     for (int i = 0; c->scores && i < c->n_threads; i++)
         free(c->scores[i]);
-    free(c->tile);
-    free(c->mm.xq[0]);
-    free(c->mm.xq[1]);
     free(c->scores);
     free(c->k_cache);
     free(c->v_cache);

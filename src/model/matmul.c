@@ -22,6 +22,9 @@
  * exact path dequantizes rows from the x4 layout. */
 #include "model/model_int.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Multiply-adds below which a product runs on the calling thread. */
 #define HH_MATMUL_MIN_PAR 16384.0
 /* Weight rows kept in cache while the prefill tokens pass (fast path):
@@ -173,7 +176,8 @@ static void quant_worker(void *ctx, int ith, int nth)
     }
 }
 
-size_t hh_matmul_xq_bytes(int32_t n_batch, int64_t max_in)
+/* Bytes of each ws->xq buffer for n_batch rows of at most max_in values. */
+static size_t xq_bytes(int32_t n_batch, int64_t max_in)
 {
     /* Q8_K: 292 bytes per 256 values, Q8_0: 272, q8x: 320. */
     size_t row = (size_t)(max_in / HH_QK_K + 1) * sizeof(hh_block_q8_K);
@@ -181,6 +185,39 @@ size_t hh_matmul_xq_bytes(int32_t n_batch, int64_t max_in)
     if (row_x > row)
         row = row_x;
     return row * (size_t)n_batch;
+}
+
+int hh_mm_ws_init(hh_mm_ws_t *ws, int n_threads, int32_t n_batch, int64_t max_in, bool exact, hh_err_t *err)
+{
+    memset(ws, 0, sizeof *ws);
+    ws->exact = exact;
+    ws->tile = calloc((size_t)n_threads, sizeof *ws->tile);
+    if (ws->tile == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory for thread scratch");
+    ws->n_threads = n_threads;
+    for (int i = 0; i < n_threads; i++) {
+        ws->tile[i] = malloc(sizeof(float) * HH_MATMUL_TILE * (size_t)max_in);
+        if (ws->tile[i] == NULL)
+            return hh_err_set(err, HH_ENOMEM, -1, "out of memory for thread scratch");
+    }
+    if (!exact) {
+        ws->xq_cap = xq_bytes(n_batch, max_in);
+        ws->xq[0] = malloc(ws->xq_cap);
+        ws->xq[1] = malloc(ws->xq_cap);
+        if (ws->xq[0] == NULL || ws->xq[1] == NULL)
+            return hh_err_set(err, HH_ENOMEM, -1, "out of memory for quantized activations");
+    }
+    return HH_OK;
+}
+
+void hh_mm_ws_free(hh_mm_ws_t *ws)
+{
+    for (int i = 0; ws->tile && i < ws->n_threads; i++)
+        free(ws->tile[i]);
+    free(ws->tile);
+    free(ws->xq[0]);
+    free(ws->xq[1]);
+    memset(ws, 0, sizeof *ws);
 }
 
 void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,

@@ -82,16 +82,21 @@ struct hh_model {
 #define HH_MATMUL_TILE 16
 
 /* Scratch of one context for the products, sized for its n_batch and the
- * model's widest input. Owned by the context (llama.c). */
+ * model's widest input. Embedded in a context (llama.c, bert.c), which
+ * creates it with hh_mm_ws_init and frees it with hh_mm_ws_free. */
 typedef struct hh_mm_ws {
-    float *const *tile;     /* per thread: (HH_MATMUL_TILE, max n_in) F32 */
-    uint8_t      *xq[2];    /* (n_batch) rows of quantized x: [0] Q8_0, [1] Q8_K */
+    float       **tile;     /* (n_threads) x (HH_MATMUL_TILE, max n_in) F32, owned */
+    int           n_threads;
+    uint8_t      *xq[2];    /* (n_batch) rows of quantized x: [0] Q8_0, [1] Q8_K; owned, NULL when exact */
     size_t        xq_cap;   /* bytes of each xq buffer */
     bool          exact;    /* force the exact path */
 } hh_mm_ws_t;
 
-/* Bytes of each ws->xq buffer for n_batch rows of at most max_in values. */
-size_t hh_matmul_xq_bytes(int32_t n_batch, int64_t max_in);
+/* Allocates the workspace for n_threads threads, n_batch rows of at most
+ * max_in values; the quantized-x buffers only when !exact. On failure
+ * returns HH_ENOMEM (err says which part) and leaves ws safe to free. */
+int  hh_mm_ws_init(hh_mm_ws_t *ws, int n_threads, int32_t n_batch, int64_t max_in, bool exact, hh_err_t *err);
+void hh_mm_ws_free(hh_mm_ws_t *ws);
 
 void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
                const float *x, float *y, int32_t n_tok, const hh_mm_ws_t *ws);
