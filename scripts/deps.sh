@@ -14,6 +14,7 @@ PKGS=(
   time                                      # /usr/bin/time -v for RSS in make bench
   man-db groff-base manpages-de             # German + English text for the tokenizer bench (bench/tok.sh)
   libmicrohttpd-dev                         # HTTP server (hoheit serve)
+  curl openssl                              # TLS test: self-signed certificate, HTTPS client
   libsqlite3-dev                            # store: users, keys (later documents, audit)
   libsodium-dev                             # API key hashes, random keys
   wrk                                       # HTTP load benchmark

@@ -38,8 +38,8 @@ static bool copy_file(const char *src, const char *dst)
 }
 
 /* A server over a fresh data dir holding stories260K, with one valid and
- * one revoked member key. */
-static bool srv_start(test_srv_t *t, const char *name, int n_slots)
+ * one revoked member key; HTTPS when tls_cert / tls_key are given. */
+static bool srv_start_tls(test_srv_t *t, const char *name, int n_slots, const char *tls_cert, const char *tls_key)
 {
     memset(t, 0, sizeof *t);
     char data[512], models[600], dst[700];
@@ -56,6 +56,8 @@ static bool srv_start(test_srv_t *t, const char *name, int n_slots)
     p.max_body = 1u << 20;
     p.engine.n_slots = n_slots;
     p.engine.n_threads = 1;
+    p.tls_cert = tls_cert;
+    p.tls_key = tls_key;
     hh_err_t err;
     hh_err_clear(&err);
     if (hh_http_start(&t->s, &p, &err) != 0) {
@@ -73,6 +75,11 @@ static bool srv_start(test_srv_t *t, const char *name, int n_slots)
     memcpy(prefix, t->revoked, HH_KEY_PREFIX_LEN);
     prefix[HH_KEY_PREFIX_LEN] = '\0';
     return hh_store_key_revoke(st, prefix, &err) == 0;
+}
+
+static bool srv_start(test_srv_t *t, const char *name, int n_slots)
+{
+    return srv_start_tls(t, name, n_slots, NULL, NULL);
 }
 
 static int connect_to(int port)
@@ -902,5 +909,56 @@ TEST(http_queue_full_429)
     ASSERT_EQ_INT(n429 + n200, 8);
     for (int i = 0; i < 8; i++)
         close(fds[i]);
+    hh_http_stop(t.s);
+}
+
+/* Runs a shell command and returns the first line of its stdout ("" if none). */
+static void first_line(const char *cmd, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return;
+    if (fgets(out, (int)cap, f) == NULL)
+        out[0] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    pclose(f);
+}
+
+/* --tls-cert/--tls-key: the server speaks HTTPS (a self-signed certificate
+ * made with openssl), /health answers without a key, /v1/models needs one,
+ * and plain HTTP on the same port gets no HTTP answer. */
+TEST(http_tls_serves_https)
+{
+    char dir[512], cert[600], key[600], cmd[2048], line[256];
+    snprintf(dir, sizeof dir, "%s/tls", hh_test_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 2 -subj /CN=localhost "
+             ">/dev/null 2>&1 && echo made", key, cert);
+    first_line(cmd, line, sizeof line);
+    ASSERT_STREQ(line, "made");
+
+    test_srv_t t;
+    ASSERT_TRUE(srv_start_tls(&t, "tls", 1, cert, key));
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s' https://localhost:%d/health", cert,
+             t.port);
+    first_line(cmd, line, sizeof line);
+    ASSERT_STREQ(line, "200");
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s' https://localhost:%d/v1/models",
+             cert, t.port);
+    first_line(cmd, line, sizeof line);
+    ASSERT_STREQ(line, "401");
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s' -H 'Authorization: Bearer %s' "
+             "https://localhost:%d/v1/models", cert, t.key, t.port);
+    first_line(cmd, line, sizeof line);
+    ASSERT_STREQ(line, "200");
+    /* plain HTTP to the TLS port: no HTTP status comes back */
+    snprintf(cmd, sizeof cmd, "curl -s -m 5 -o /dev/null -w '%%{http_code}' http://localhost:%d/health", t.port);
+    first_line(cmd, line, sizeof line);
+    ASSERT_STREQ(line, "000");
     hh_http_stop(t.s);
 }
