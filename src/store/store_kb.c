@@ -164,8 +164,9 @@ done:
     "  JOIN departments d ON d.id = cd.department_id WHERE cd.collection_id = c.id ORDER BY d.name)), ''), " \
     "(SELECT COUNT(*) FROM documents WHERE collection_id = c.id)"
 
-static void read_coll(sqlite3_stmt *st, hh_store_collection_t *c)
+static void read_coll(sqlite3_stmt *st, void *out)
 {
+    hh_store_collection_t *c = out;
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(st, 0);
     copy_col(c->name, sizeof c->name, st, 1);
@@ -291,6 +292,26 @@ static void *grow_next(grow_t *g)
     return (char *)g->v + g->elem * g->n++;
 }
 
+/* Steps st to its end, appending one element per row, filled by read, to
+ * g. Returns 0, HH_ENOMEM, or the database error (what names the query). */
+static int collect_rows(hh_store_t *s, sqlite3_stmt *st, grow_t *g, void (*read)(sqlite3_stmt *, void *),
+                        const char *what, hh_err_t *err)
+{
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        void *elem = grow_next(g);
+        if (!elem)
+            return hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+        read(st, elem);
+    }
+    return sr == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, what);
+}
+
+static void read_id(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
 int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection_t **out, size_t *n,
                              hh_err_t *err)
 {
@@ -303,17 +324,7 @@ int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        hh_store_collection_t *c = grow_next(&g);
-        if (!c) {
-            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
-            goto done;
-        }
-        read_coll(st, c);
-    }
-    if (sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "list collections");
+    rc = collect_rows(s, st, &g, read_coll, "list collections", err);
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
@@ -411,17 +422,7 @@ int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids,
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t *id = grow_next(&g);
-        if (!id) {
-            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
-            goto done;
-        }
-        *id = sqlite3_column_int64(st, 0);
-    }
-    if (sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "readable collections");
+    rc = collect_rows(s, st, &g, read_id, "readable collections", err);
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
@@ -465,8 +466,9 @@ done:
 #define DOC_FROM                                                                                           \
     " FROM documents d JOIN collections c ON c.id = d.collection_id LEFT JOIN users u ON u.id = d.ingested_by "
 
-static void read_doc(sqlite3_stmt *st, hh_store_doc_t *d)
+static void read_doc(sqlite3_stmt *st, void *out)
 {
+    hh_store_doc_t *d = out;
     memset(d, 0, sizeof *d);
     d->id = sqlite3_column_int64(st, 0);
     d->collection_id = sqlite3_column_int64(st, 1);
@@ -695,17 +697,7 @@ int hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
     sqlite3_bind_int64(st, 2, collection_id);
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        hh_store_doc_t *d = grow_next(&g);
-        if (!d) {
-            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
-            goto done;
-        }
-        read_doc(st, d);
-    }
-    if (sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "list documents");
+    rc = collect_rows(s, st, &g, read_doc, "list documents", err);
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
