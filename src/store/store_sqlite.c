@@ -171,6 +171,18 @@ static const char *const g_migrations[] = {
     "ALTER TABLE audit_log ADD COLUMN texts_erased INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE collections ADD COLUMN retention_days INTEGER;"
     "ALTER TABLE documents ADD COLUMN erased_at INTEGER;",
+    /* 7: browser login (src/store/store_auth.c): an argon2id password hash
+     * per user (NULL: no password, API keys only) and sessions, kept as
+     * the BLAKE2b hash of the cookie value with their CSRF token */
+    "ALTER TABLE users ADD COLUMN password_hash TEXT;"
+    "CREATE TABLE sessions ("
+    "  id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  last_seen_at INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user_id);",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
