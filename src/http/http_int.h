@@ -4,6 +4,7 @@
 #ifndef HH_HTTP_INT_H
 #define HH_HTTP_INT_H
 
+#include "govern/pii.h"
 #include "http/openai.h"
 #include "http/server.h"
 #include "kb/ingest.h"
@@ -81,6 +82,9 @@ typedef struct ht_mark {
     char model[256];
     bool held;   /* the policy requires approval: queue, answer 202 (approvals.c) */
     bool hr;     /* Annex III point 4: four-eyes always */
+    bool redact_prompts;   /* the policy redacts PII in the prompt before the model (completions.c, ask.c) */
+    bool prompt_redacted;  /* ht_redact_request / ht_redact_text ran: the model saw the redacted text */
+    int  redacted[HH_PII_KIND_COUNT];   /* spans replaced, per kind (govern/pii.h) */
 } ht_mark_t;
 
 /* Per-connection state (MHD's con_cls). */
@@ -187,7 +191,28 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
                                    const char *url);
 int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
                        hh_api_error_t *e);
+/* The same step for POST /api/ask: the body's "use_case" (else the header,
+ * the defaults, "general"); model may be NULL (extractive: no model runs,
+ * so the use case's model list is not checked). Also 403
+ * use_case_forbidden when the user is in none of the use case's
+ * departments (ht_usecase_select does that too). */
+int  ht_usecase_select_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *body,
+                           const char *model, hh_api_error_t *e);
 bool ht_hoheit_grounded(const hh_openai_req_t *req);
+/* PII redaction of the model input (policy redact_prompts; govern/pii.h
+ * with every kind, placeholders, and the names of DATA/pii-names.txt when
+ * that file exists). ht_redact_request: replaces req by the same request
+ * with the text of every message (chat) or the prompt (completions)
+ * redacted, so the engine, the approval queue and the audit record only
+ * ever see the redacted text; ht_redact_text: one text, *out malloc'd
+ * (caller frees). Both add the spans per kind to m->redacted and set
+ * m->prompt_redacted. 0, or an HTTP status with e filled (500; for
+ * ht_redact_request req is then empty but safe to free). */
+int  ht_redact_request(hh_http_server_t *s, hh_openai_req_t *req, ht_mark_t *m, hh_api_error_t *e);
+int  ht_redact_text(hh_http_server_t *s, const char *text, char **out, ht_mark_t *m, hh_api_error_t *e);
+/* Adds "prompt_redacted": true and "redactions": {KIND: n} to the object
+ * h when m->prompt_redacted (ht_mark_json does this for 200 answers). */
+void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h);
 void ht_mark_json(const ht_mark_t *m, cJSON *j);
 void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
@@ -204,5 +229,13 @@ enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *
 enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                  const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
                                  const char *output, int64_t *id_out);
+/* The same for a grounded answer (ask.c): request (taken) is what the
+ * approver judges ({"model", "messages"|"question", "collections"}),
+ * grounding (taken) the answer's sources, citations and confidence; it is
+ * kept as request.grounding, and hh_approval_json hands it to the
+ * requester with the released text (approved or edited). */
+enum MHD_Result ht_approval_hold_grounded(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                          cJSON *request, cJSON *grounding, const ht_mark_t *mark,
+                                          const char *response_id, const char *output, int64_t *id_out);
 
 #endif
