@@ -24,6 +24,9 @@
 /* A loaded embedding model (embeddings.c). */
 typedef struct ht_embedder ht_embedder_t;
 
+/* Browser-login state: the failed-login counters (auth.c). */
+typedef struct ht_auth ht_auth_t;
+
 typedef struct ht_status_row {
     int      route;
     int      status;
@@ -72,6 +75,7 @@ struct hh_http_server {
     ht_embedder_t     *kb_em;           /* acquired from start to stop */
     hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
     pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
+    ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -100,6 +104,9 @@ typedef struct ht_conn {
     void          *ext;          /* a streaming handler's state (documents.c) */
     void         (*ext_free)(void *ext);
     ht_mark_t      mark;         /* ai_generated marking of a 200 answer (usecases.c) */
+    bool           session;      /* key came from a browser session cookie (auth.c) */
+    char           csrf[HH_SESSION_TOKEN_LEN + 1];   /* that session's CSRF token */
+    int64_t        session_expires_at;               /* ms; its absolute end */
 } ht_conn_t;
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
@@ -237,5 +244,25 @@ enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, 
 enum MHD_Result ht_approval_hold_grounded(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                           cJSON *request, cJSON *grounding, const ht_mark_t *mark,
                                           const char *response_id, const char *output, int64_t *id_out);
+
+/* Browser login (auth.c). The cookie is HT_SESSION_COOKIE; its rules are
+ * in docs/SERVER.md ("Browser login").
+ * ht_auth_init / ht_auth_fini: the throttle state, from start to stop.
+ * ht_auth_session: authenticates a request without a Bearer key by its
+ * session cookie: 0 and cs->key (the shape a key fills), cs->session,
+ * cs->csrf set; or an HTTP status with e filled: 401 invalid_session (no
+ * live session), 403 csrf_failed (state-changing method without the
+ * session's X-CSRF-Token), 403 origin_mismatch (an Origin other than the
+ * Host).
+ * ht_handle_login: POST /api/login (no auth; throttled: 429 + Retry-After).
+ * ht_handle_logout: POST /api/logout. ht_handle_me: GET /api/me. */
+#define HT_SESSION_COOKIE "hoheit_session"
+int  ht_auth_init(hh_http_server_t *s, hh_err_t *err);
+void ht_auth_fini(hh_http_server_t *s);
+int  ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *method, const char *cookie,
+                     ht_conn_t *cs, hh_api_error_t *e);
+enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 
 #endif

@@ -1,0 +1,695 @@
+/* test_login.c - browser login: passwords (argon2id) and sessions in the
+ * store (hashes only, lifetimes, password change and disabling end
+ * sessions, same work for unknown users), and over HTTP with an in-process
+ * server: cookie flags, one 401 for every bad login, the cookie on
+ * authenticated routes, CSRF token and Origin checks, Bearer keys winning
+ * over cookies, logout, expiry, throttling (429 + Retry-After). */
+#include "harness.h"
+#include "http/server.h"
+#include "store/store_int.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+/* Runs one SQL statement with an int64 result on the store's database
+ * (tests only: reads what the store kept, or ages a session). */
+static int64_t sql_int(hh_store_t *s, const char *sql)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        int sr = sqlite3_step(st);
+        v = sr == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sr == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* users.password_hash of name, copied into out ("" when NULL). */
+static void stored_hash(hh_store_t *s, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT password_hash FROM users WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether any stored session row holds the raw cookie value: as its id
+ * (text or bytes) or as its CSRF token. */
+static bool cookie_stored_raw(hh_store_t *s, const char *cookie)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT id_hash, csrf FROM sessions", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const void *id = sqlite3_column_blob(st, 0);
+            int n = sqlite3_column_bytes(st, 0);
+            const unsigned char *csrf = sqlite3_column_text(st, 1);
+            if ((id && memmem(id, (size_t)n, cookie, strlen(cookie))) ||
+                (csrf && strstr((const char *)csrf, cookie)))
+                found = true;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+/* Whether the file contains needle anywhere (a missing file does not). */
+static bool file_contains(const char *path, const char *needle)
+{
+    size_t n = 0;
+    char *d = hh_test_read_file(path, &n);
+    bool hit = d && memmem(d, n, needle, strlen(needle)) != NULL;
+    free(d);
+    return hit;
+}
+
+typedef struct resp {
+    int    status;
+    char  *headers;   /* malloc'd, NUL-terminated */
+    char  *body;      /* malloc'd */
+    cJSON *j;         /* the body parsed, or NULL */
+} resp_t;
+
+static void resp_free(resp_t *r)
+{
+    free(r->headers);
+    free(r->body);
+    cJSON_Delete(r->j);
+    memset(r, 0, sizeof *r);
+}
+
+/* Request options: every field may be NULL. */
+typedef struct req_opt {
+    const char *key;      /* Authorization: Bearer */
+    const char *cookie;   /* hoheit_session value */
+    const char *csrf;     /* X-CSRF-Token */
+    const char *origin;   /* Origin */
+    const char *body;     /* JSON */
+} req_opt_t;
+
+/* One request over a fresh connection (Host: localhost:PORT, Connection:
+ * close), read to EOF. The server answers these routes with
+ * Content-Length. */
+static bool http(int port, const char *method, const char *path, const req_opt_t *o, resp_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return false;
+    }
+    char *req = NULL;
+    size_t rlen = 0;
+    FILE *f = open_memstream(&req, &rlen);
+    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n", method, path, port);
+    if (o && o->key)
+        fprintf(f, "Authorization: Bearer %s\r\n", o->key);
+    if (o && o->cookie)
+        fprintf(f, "Cookie: theme=dark; hoheit_session=%s\r\n", o->cookie);
+    if (o && o->csrf)
+        fprintf(f, "X-CSRF-Token: %s\r\n", o->csrf);
+    if (o && o->origin)
+        fprintf(f, "Origin: %s\r\n", o->origin);
+    if (o && o->body)
+        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(o->body), o->body);
+    else
+        fprintf(f, "Content-Length: 0\r\n\r\n");
+    fclose(f);
+    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
+    free(req);
+    char *raw = NULL;
+    size_t n = 0, cap = 0;
+    while (ok) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *nr = realloc(raw, cap);
+            if (!nr) {
+                ok = false;
+                break;
+            }
+            raw = nr;
+        }
+        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!ok || !raw) {
+        free(raw);
+        return false;
+    }
+    raw[n] = '\0';
+    char *sep = strstr(raw, "\r\n\r\n");
+    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(raw);
+        return false;
+    }
+    *sep = '\0';
+    out->headers = strdup(raw);
+    out->body = strdup(sep + 4);
+    out->j = cJSON_Parse(out->body);
+    free(raw);
+    return out->headers && out->body;
+}
+
+static const char *err_code(const resp_t *r)
+{
+    return str_of(cJSON_GetObjectItem(r->j, "error"), "code");
+}
+
+/* The value of header name (case-insensitive) copied into out, "" if absent. */
+static void header_value(const resp_t *r, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    for (const char *p = r->headers; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = len - (size_t)(v - p);
+            snprintf(out, cap, "%.*s", (int)vl, v);
+            return;
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+}
+
+/* The hoheit_session value from a Set-Cookie header into out. */
+static bool session_cookie(const resp_t *r, char *out, size_t cap)
+{
+    char sc[512];
+    header_value(r, "Set-Cookie", sc, sizeof sc);
+    if (strncmp(sc, "hoheit_session=", 15) != 0)
+        return false;
+    const char *v = sc + 15;
+    size_t n = strcspn(v, ";");
+    snprintf(out, cap, "%.*s", (int)n, v);
+    return n > 0;
+}
+
+#define PW_LENA "correct horse battery"
+#define PW_ADA  "admin password 2026"
+
+typedef struct login_srv {
+    hh_http_server_t *s;
+    hh_store_t       *st;
+    int               port;
+    char              ada_key[HH_KEY_LEN + 1];
+    char              data[512];
+} login_srv_t;
+
+static bool srv_start(login_srv_t *t, const char *name, const hh_http_params_t *over)
+{
+    memset(t, 0, sizeof *t);
+    char models[600];
+    snprintf(t->data, sizeof t->data, "%s/login-%s", hh_test_tmpdir(), name);
+    snprintf(models, sizeof models, "%s/models", t->data);
+    mkdir(t->data, 0700);
+    mkdir(models, 0700);
+    hh_http_params_t p = over ? *over : hh_http_default_params();
+    p.port = 0;
+    p.data_dir = t->data;
+    p.embed_model = "none";
+    p.engine.n_slots = 1;
+    p.engine.n_threads = 1;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_http_start(&t->s, &p, &err) != 0) {
+        printf("    start: %s\n", err.msg);
+        return false;
+    }
+    t->port = hh_http_port(t->s);
+    t->st = hh_http_store(t->s);
+    hh_store_user_t u;
+    bool ok = hh_store_user_ensure(t->st, "ada", "admin", &u, NULL, &err) == 0 &&
+              hh_store_key_create(t->st, u.id, t->ada_key, sizeof t->ada_key, NULL, &err) == 0 &&
+              hh_store_user_set_password(t->st, "ada", PW_ADA, &err) == 0 &&
+              hh_store_user_ensure(t->st, "lena", "member", &u, NULL, &err) == 0 &&
+              hh_store_user_set_password(t->st, "lena", PW_LENA, &err) == 0 &&
+              hh_store_user_add_department(t->st, "lena", "legal", &err) == 0 &&
+              hh_store_user_ensure(t->st, "keyonly", "member", &u, NULL, &err) == 0;
+    if (!ok)
+        printf("    setup: %s\n", err.msg);
+    return ok;
+}
+
+/* Logs in; on 200 fills cookie and csrf (cap HH_SESSION_TOKEN_LEN + 1). */
+static int login(const login_srv_t *t, const char *user, const char *pw, char *cookie, char *csrf, resp_t *keep)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
+    req_opt_t o = { .body = body };
+    resp_t r;
+    if (!http(t->port, "POST", "/api/login", &o, &r))
+        return -1;
+    int status = r.status;
+    if (status == 200) {
+        if (!session_cookie(&r, cookie, HH_SESSION_TOKEN_LEN + 1))
+            status = -2;
+        snprintf(csrf, HH_SESSION_TOKEN_LEN + 1, "%s", str_of(r.j, "csrf_token"));
+    }
+    if (keep)
+        *keep = r;
+    else
+        resp_free(&r);
+    return status;
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
+TEST(login_store_passwords_and_sessions)
+{
+    char dir[512], path[700];
+    snprintf(dir, sizeof dir, "%s/login-store", hh_test_tmpdir());
+    mkdir(dir, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t u, got;
+    ASSERT_OK(hh_store_user_ensure(s, "mia", "approver", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "nopw", "member", NULL, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "mia", "hr", &err));
+    ASSERT_OK(hh_store_user_add_department(s, "mia", "finance", &err));
+
+    /* length rules, unknown user */
+    ASSERT_EQ_INT(hh_store_user_set_password(s, "mia", "short pw1", &err), HH_EINVAL);   /* 9 bytes */
+    ASSERT_TRUE(strstr(err.msg, "at least 10") != NULL);
+    ASSERT_EQ_INT(hh_store_user_set_password(s, "nobody", "long enough pw", &err), HH_ENOENT);
+    ASSERT_OK(hh_store_user_set_password(s, "mia", "exactly10!", &err));
+    char hash[256];
+    stored_hash(s, "mia", hash, sizeof hash);
+    ASSERT_TRUE(strncmp(hash, "$argon2id$", 10) == 0);
+    ASSERT_TRUE(strstr(hash, "exactly10!") == NULL);
+
+    ASSERT_OK(hh_store_login_verify(s, "mia", "exactly10!", &got, &err));
+    ASSERT_EQ_INT(got.id, u.id);
+    ASSERT_STREQ(got.role, "approver");
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "exactly10?", NULL, &err), HH_ENOENT);
+    char wrong_msg[512];
+    snprintf(wrong_msg, sizeof wrong_msg, "%s", err.msg);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "ghost", "exactly10!", NULL, &err), HH_ENOENT);
+    ASSERT_STREQ(err.msg, wrong_msg);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "nopw", "", NULL, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "", "exactly10!", NULL, &err), HH_ENOENT);
+
+    /* an unknown user costs an argon2id verification too: the fastest of
+     * three unknown-user logins is not far below the fastest wrong one */
+    double t_wrong = 1e9, t_ghost = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double t0 = mono_s();
+        hh_store_login_verify(s, "mia", "wrong password", NULL, NULL);
+        double t1 = mono_s();
+        hh_store_login_verify(s, "ghost", "wrong password", NULL, NULL);
+        double t2 = mono_s();
+        t_wrong = t1 - t0 < t_wrong ? t1 - t0 : t_wrong;
+        t_ghost = t2 - t1 < t_ghost ? t2 - t1 : t_ghost;
+    }
+    ASSERT_GE(t_wrong, 0.005);             /* argon2id with 64 MiB is not instant */
+    ASSERT_GE(t_ghost, 0.5 * t_wrong);
+
+    /* sessions: the cookie is 43 base64url chars; lookup gives the key shape */
+    char cookie[HH_SESSION_TOKEN_LEN + 1], cookie2[HH_SESSION_TOKEN_LEN + 1];
+    hh_store_session_t sess, look;
+    ASSERT_EQ_INT(hh_store_session_create(s, u.id, NULL, cookie, 10, NULL, &err), HH_EINVAL);
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie, sizeof cookie, &sess, &err));
+    ASSERT_EQ_INT(strlen(cookie), HH_SESSION_TOKEN_LEN);
+    ASSERT_EQ_INT(strlen(sess.csrf), HH_SESSION_TOKEN_LEN);
+    ASSERT_TRUE(strcmp(cookie, sess.csrf) != 0);
+    ASSERT_EQ_INT(sess.expires_at - sess.created_at, HH_SESSION_MAX_MS);
+    ASSERT_OK(hh_store_session_lookup(s, cookie, NULL, &look, &err));
+    ASSERT_EQ_INT(look.key.id, HH_STORE_SESSION_KEY_ID);
+    ASSERT_EQ_INT(look.key.user_id, u.id);
+    ASSERT_STREQ(look.key.user, "mia");
+    ASSERT_STREQ(look.key.role, "approver");
+    ASSERT_STREQ(look.csrf, sess.csrf);
+    ASSERT_EQ_INT(look.expires_at, sess.expires_at);
+    ASSERT_LE(look.idle_until, look.expires_at);
+    /* only a hash of the cookie is kept: not in the row, not in the files */
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 1);
+    ASSERT_EQ_INT(sql_int(s, "SELECT length(id_hash) FROM sessions"), 32);
+    ASSERT_FALSE(cookie_stored_raw(s, cookie));
+    snprintf(path, sizeof path, "%s/hoheit.db", dir);
+    ASSERT_FALSE(file_contains(path, cookie));
+    snprintf(path, sizeof path, "%s/hoheit.db-wal", dir);
+    ASSERT_FALSE(file_contains(path, cookie));
+    ASSERT_TRUE(file_contains(path, sess.csrf));   /* the scan itself works: the CSRF token is stored */
+
+    /* malformed and unknown cookies */
+    ASSERT_EQ_INT(hh_store_session_lookup(s, "short", NULL, &look, &err), HH_ENOENT);
+    char forged[HH_SESSION_TOKEN_LEN + 1];
+    memcpy(forged, cookie, sizeof forged);
+    forged[0] = forged[0] == 'A' ? 'B' : 'A';
+    ASSERT_EQ_INT(hh_store_session_lookup(s, forged, NULL, &look, &err), HH_ENOENT);
+
+    /* absolute lifetime and idle timeout */
+    hh_store_session_params_t short_life = { .idle_ms = 60000, .max_ms = 30 };
+    ASSERT_OK(hh_store_session_create(s, u.id, &short_life, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_OK(hh_store_session_lookup(s, cookie2, &short_life, &look, &err));
+    sleep_ms(60);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &short_life, &look, &err), HH_ENOENT);
+    hh_store_session_params_t short_idle = { .idle_ms = 80, .max_ms = 60000 };
+    ASSERT_OK(hh_store_session_create(s, u.id, &short_idle, cookie2, sizeof cookie2, NULL, &err));
+    for (int i = 0; i < 4; i++) {   /* requests within the idle time keep it alive past 80 ms */
+        sleep_ms(40);
+        ASSERT_OK(hh_store_session_lookup(s, cookie2, &short_idle, &look, &err));
+    }
+    sleep_ms(120);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &short_idle, &look, &err), HH_ENOENT);
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 1);   /* dead rows were deleted */
+
+    /* logout */
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_OK(hh_store_session_delete(s, cookie2, &err));
+    ASSERT_EQ_INT(hh_store_session_delete(s, cookie2, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, NULL, &look, &err), HH_ENOENT);
+
+    /* a password change ends every session; the old password stops working */
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 2);
+    ASSERT_OK(hh_store_user_set_password(s, "mia", "a new password", &err));
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 0);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie, NULL, &look, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "exactly10!", NULL, &err), HH_ENOENT);
+    ASSERT_OK(hh_store_login_verify(s, "mia", "a new password", NULL, &err));
+
+    /* disabling ends sessions and refuses logins; enabling restores logins */
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie, sizeof cookie, NULL, &err));
+    ASSERT_OK(hh_store_user_set_disabled(s, "mia", true, &err));
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie, NULL, &look, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "a new password", NULL, &err), HH_ENOENT);
+    ASSERT_STREQ(err.msg, wrong_msg);
+    ASSERT_EQ_INT(hh_store_user_set_disabled(s, "ghost", true, &err), HH_ENOENT);
+    ASSERT_OK(hh_store_user_set_disabled(s, "mia", false, &err));
+    ASSERT_OK(hh_store_login_verify(s, "mia", "a new password", NULL, &err));
+
+    /* the user list */
+    hh_store_user_info_t *list = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_store_user_list(s, &list, &n, &err));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_STREQ(list[0].user.name, "mia");
+    ASSERT_TRUE(list[0].has_password);
+    ASSERT_STREQ(list[0].departments, "finance,hr");
+    ASSERT_STREQ(list[1].user.name, "nopw");
+    ASSERT_FALSE(list[1].has_password);
+    ASSERT_STREQ(list[1].departments, "");
+    free(list);
+
+    /* clearing the password: API keys only again */
+    ASSERT_OK(hh_store_user_clear_password(s, "mia", &err));
+    stored_hash(s, "mia", hash, sizeof hash);
+    ASSERT_STREQ(hash, "");
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "a new password", NULL, &err), HH_ENOENT);
+    hh_store_close(s);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+TEST(login_http_cookie_csrf_origin_logout)
+{
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "flow", NULL));
+    char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
+    char ada_cookie[HH_SESSION_TOKEN_LEN + 1], ada_csrf[HH_SESSION_TOKEN_LEN + 1];
+    resp_t r;
+
+    /* login: cookie flags, body */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, cookie, csrf, &r), 200);
+    char sc[512];
+    header_value(&r, "Set-Cookie", sc, sizeof sc);
+    ASSERT_TRUE(strstr(sc, "; HttpOnly") != NULL);
+    ASSERT_TRUE(strstr(sc, "; SameSite=Strict") != NULL);
+    ASSERT_TRUE(strstr(sc, "; Path=/") != NULL);
+    ASSERT_TRUE(strstr(sc, "; Max-Age=43200") != NULL);   /* HH_SESSION_MAX_MS */
+    ASSERT_TRUE(strstr(sc, "Secure") == NULL);           /* plain HTTP */
+    ASSERT_EQ_INT(strlen(cookie), HH_SESSION_TOKEN_LEN);
+    ASSERT_STREQ(str_of(r.j, "user"), "lena");
+    ASSERT_STREQ(str_of(r.j, "role"), "member");
+    ASSERT_EQ_INT(strlen(csrf), HH_SESSION_TOKEN_LEN);
+    double exp_at = cJSON_GetNumberValue(cJSON_GetObjectItem(r.j, "expires_at"));
+    ASSERT_GE(exp_at, (double)time(NULL) * 1000 + HH_SESSION_MAX_MS - 60000);
+    ASSERT_TRUE(strstr(r.body, cookie) == NULL);   /* the cookie value is only in the header */
+    resp_free(&r);
+    ASSERT_FALSE(cookie_stored_raw(t.st, cookie));
+
+    /* wrong password and unknown user: same status, same body */
+    resp_t bad1, bad2, bad3;
+    ASSERT_EQ_INT(login(&t, "lena", "not the password", NULL, NULL, &bad1), 401);
+    ASSERT_EQ_INT(login(&t, "nobody-here", PW_LENA, NULL, NULL, &bad2), 401);
+    ASSERT_EQ_INT(login(&t, "keyonly", "whatever it is", NULL, NULL, &bad3), 401);
+    ASSERT_STREQ(err_code(&bad1), "invalid_credentials");
+    ASSERT_STREQ(bad2.body, bad1.body);
+    ASSERT_STREQ(bad3.body, bad1.body);
+    char sc_bad[256];
+    header_value(&bad1, "Set-Cookie", sc_bad, sizeof sc_bad);
+    ASSERT_STREQ(sc_bad, "");
+    resp_free(&bad1);
+    resp_free(&bad2);
+    resp_free(&bad3);
+    req_opt_t bad_body = { .body = "{\"username\":\"lena\"}" };
+    ASSERT_TRUE(http(t.port, "POST", "/api/login", &bad_body, &r));
+    ASSERT_EQ_INT(r.status, 400);
+    resp_free(&r);
+
+    /* the cookie on authenticated GET routes */
+    req_opt_t oc = { .cookie = cookie };
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "user"), "lena");
+    ASSERT_STREQ(str_of(r.j, "auth"), "session");
+    ASSERT_STREQ(str_of(r.j, "csrf_token"), csrf);
+    const cJSON *deps = cJSON_GetObjectItem(r.j, "departments");
+    ASSERT_EQ_INT(cJSON_GetArraySize(deps), 1);
+    ASSERT_STREQ(cJSON_GetArrayItem(deps, 0)->valuestring, "legal");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", &oc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", NULL, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(err_code(&r), "invalid_api_key");
+    resp_free(&r);
+
+    /* a Bearer key wins over a cookie, and needs no CSRF token */
+    req_opt_t both = { .key = t.ada_key, .cookie = cookie };
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &both, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "user"), "ada");
+    ASSERT_STREQ(str_of(r.j, "auth"), "api_key");
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "csrf_token") == NULL);
+    resp_free(&r);
+    both.body = "{\"slug\":\"by-key\",\"name\":\"By key\",\"purpose\":\"test\",\"answers\":{}}";
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &both, &r));
+    ASSERT_EQ_INT(r.status, 201);
+    resp_free(&r);
+
+    /* CSRF: state-changing requests with a cookie need the session's token */
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, ada_cookie, ada_csrf, NULL), 200);
+    const char *uc = "{\"slug\":\"by-cookie\",\"name\":\"By cookie\",\"purpose\":\"test\",\"answers\":{}}";
+    req_opt_t post = { .cookie = ada_cookie, .body = uc };
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r), "csrf_failed");
+    resp_free(&r);
+    post.csrf = "wrong-token";
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r), "csrf_failed");
+    resp_free(&r);
+    post.csrf = csrf;   /* another session's token (same length) */
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r), "csrf_failed");
+    resp_free(&r);
+    req_opt_t get_uc = { .cookie = ada_cookie };
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 404);   /* none of the refused requests wrote anything */
+    resp_free(&r);
+    /* the right token, but a foreign Origin */
+    post.csrf = ada_csrf;
+    post.origin = "http://evil.example";
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r), "origin_mismatch");
+    resp_free(&r);
+    /* the right token and this server's Origin */
+    char self_origin[64];
+    snprintf(self_origin, sizeof self_origin, "http://localhost:%d", t.port);
+    post.origin = self_origin;
+    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 201);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    /* a foreign Origin on a GET with a cookie, and on a login */
+    req_opt_t evil_get = { .cookie = cookie, .origin = "https://localhost:1" };
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &evil_get, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    req_opt_t evil_login = { .origin = "http://evil.example",
+                             .body = "{\"username\":\"lena\",\"password\":\"" PW_LENA "\"}" };
+    ASSERT_TRUE(http(t.port, "POST", "/api/login", &evil_login, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+
+    /* logout: needs the token too, expires the cookie, ends the session */
+    req_opt_t out = { .cookie = cookie };
+    ASSERT_TRUE(http(t.port, "POST", "/api/logout", &out, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    out.csrf = csrf;
+    ASSERT_TRUE(http(t.port, "POST", "/api/logout", &out, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    header_value(&r, "Set-Cookie", sc, sizeof sc);
+    ASSERT_TRUE(strstr(sc, "hoheit_session=;") != NULL);
+    ASSERT_TRUE(strstr(sc, "Max-Age=0") != NULL);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(err_code(&r), "invalid_session");
+    resp_free(&r);
+    /* ada's session is untouched by lena's logout */
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+
+    /* an expired session (its end written into the past) is refused */
+    ASSERT_EQ_INT(sql_int(t.st, "UPDATE sessions SET expires_at = 1"), 1);
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(err_code(&r), "invalid_session");
+    resp_free(&r);
+    ASSERT_EQ_INT(sql_int(t.st, "SELECT COUNT(*) FROM sessions"), 0);
+
+    /* a password change ends the sessions; the old password stops working */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, cookie, csrf, NULL), 200);
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    resp_free(&r);
+    hh_err_t err;
+    ASSERT_OK(hh_store_user_set_password(t.st, "lena", "brand new password", &err));
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    resp_free(&r);
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "lena", "brand new password", cookie, csrf, NULL), 200);
+
+    /* a disabled user: the session stops, the login fails like any other */
+    ASSERT_OK(hh_store_user_set_disabled(t.st, "lena", true, &err));
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    resp_free(&r);
+    ASSERT_EQ_INT(login(&t, "lena", "brand new password", NULL, NULL, &r), 401);
+    ASSERT_STREQ(err_code(&r), "invalid_credentials");
+    resp_free(&r);
+
+    /* garbage cookies */
+    req_opt_t junk = { .cookie = "x" };
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &junk, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+TEST(login_http_throttle_and_idle_timeout)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.login_max_failures = 3;
+    p.login_max_failures_addr = 6;
+    p.login_window_s = 60;
+    p.session_idle_ms = 400;
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "throttle", &p));
+    resp_t r;
+    char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
+
+    /* the idle timeout (400 ms here): requests keep the session alive,
+     * silence ends it */
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
+    req_opt_t oc = { .cookie = cookie };
+    for (int i = 0; i < 3; i++) {
+        sleep_ms(200);
+        ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+        ASSERT_EQ_INT(r.status, 200);
+        resp_free(&r);
+    }
+    sleep_ms(600);
+    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(err_code(&r), "invalid_session");
+    resp_free(&r);
+
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ_INT(login(&t, "lena", "guess number one", NULL, NULL, NULL), 401);
+    /* the user name is locked now, even with the right password */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, &r), 429);
+    ASSERT_STREQ(err_code(&r), "too_many_login_attempts");
+    char ra[32];
+    header_value(&r, "Retry-After", ra, sizeof ra);
+    int retry = atoi(ra);
+    ASSERT_TRUE(retry >= 1 && retry <= 60);
+    resp_free(&r);
+    /* another user from the same address still gets in (3 < 6 failures) */
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
+    /* three more failures under other names reach the address limit */
+    ASSERT_EQ_INT(login(&t, "ghost1", "guess number two", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "ghost2", "guess number two", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "ada", "guess number two", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, NULL, NULL, &r), 429);
+    header_value(&r, "Retry-After", ra, sizeof ra);
+    ASSERT_TRUE(atoi(ra) >= 1 && atoi(ra) <= 60);
+    resp_free(&r);
+
+    hh_http_stop(t.s);
+}
