@@ -3,6 +3,7 @@
  * and keys, retention behind an anchor, concurrency, the CLI. */
 #include "harness.h"
 #include "govern/audit.h"
+#include "govern/pii.h"
 #include "govern/register.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -70,6 +71,17 @@ static void sha256_hex(const char *text, char out[65])
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
+static void blake_commit_hex(const unsigned char salt[16], const char *text, char out[65])
+{
+    unsigned char buf[512], h[32];
+    size_t n = strlen(text);
+    memcpy(buf, salt, 16);
+    memcpy(buf + 16, text, n);
+    crypto_generichash(h, 32, buf, 16 + n, NULL, 0);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
 TEST(audit_canonical_form)
 {
     const int64_t chunks[] = { 17, 4 };
@@ -78,37 +90,76 @@ TEST(audit_canonical_form)
         .prompt = "Hi \"there\"\n\x01 \xc3\xa4", .output = "ok", .chunk_ids = chunks, .n_chunks = 2,
         .has_confidence = true, .confidence = 0.73456, .decision = "released",
     };
+    unsigned char us[16], ds[16];
+    memset(us, 0x11, sizeof us);
+    memset(ds, 0x22, sizeof ds);
+    hh_audit_extra_t x = { .user_salt = us, .detail_salt = ds };
     hh_err_t err;
-    char *c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &err);
+    char *c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &x, &err);
     ASSERT_TRUE(c != NULL);
-    char ph[65], oh[65], want[2048];
+    char ph[65], oh[65], uh[65], want[2048];
     sha256_hex(e.prompt, ph);
     sha256_hex(e.output, oh);
+    blake_commit_hex(us, "alice", uh);
     /* sorted keys, no whitespace, 4-decimal confidence, integers as written,
-     * control characters escaped, UTF-8 verbatim */
+     * control characters escaped, UTF-8 verbatim; user as a salted
+     * commitment, no PII policy */
     snprintf(want, sizeof want,
-             "{\"chunks\":[17,4],\"confidence\":0.7346,\"decision\":\"released\",\"detail\":null,"
+             "{\"chunks\":[17,4],\"confidence\":0.7346,\"decision\":\"released\",\"detail_commit\":null,"
              "\"kind\":\"request\",\"model\":\"m1\",\"model_sha256\":\"ab\","
-             "\"output_sha256\":\"%s\","
+             "\"output_sha256\":\"%s\",\"pii_redacted\":null,"
              "\"prompt_sha256\":\"%s\",\"seq\":7,\"text\":\"full\",\"time_ms\":1700000000123,"
-             "\"use_case\":null,\"user\":\"alice\"}",
-             oh, ph);
+             "\"use_case\":null,\"user_commit\":\"%s\"}",
+             oh, ph, uh);
     ASSERT_STREQ(c, want);
+    ASSERT_TRUE(strstr(c, "alice") == NULL);
     free(c);
-    /* hash-only policy: the texts are gone, their SHA-256 stays */
+    /* another salt, another commitment: a list of names does not reverse it */
+    us[0] ^= 1;
+    c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &x, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, uh) == NULL);
+    free(c);
+    /* hash-only policy: the texts are gone, their SHA-256 stays; detail
+     * committed; PII counts sorted by kind name; an erasure lists its rows */
     e.hash_only = true;
     e.has_confidence = false;
-    c = hh_audit_canonical(&e, 7, 1700000000123, NULL, &err);
+    e.detail = "why";
+    e.kind = "erasure";
+    const int64_t er[] = { 2, 5 };
+    e.erased_seqs = er;
+    e.n_erased_seqs = 2;
+    size_t counts[HH_PII_KIND_COUNT] = { 0 };
+    counts[HH_PII_IBAN] = 1;
+    counts[HH_PII_EMAIL] = 2;
+    x.pii_counts = counts;
+    c = hh_audit_canonical(&e, 7, 1700000000123, NULL, &x, &err);
     ASSERT_TRUE(c != NULL);
+    char dh[65], frag[128];
+    blake_commit_hex(ds, "why", dh);
+    snprintf(frag, sizeof frag, "\"detail_commit\":\"%s\",\"erased_seqs\":[2,5],\"kind\":\"erasure\"", dh);
+    ASSERT_TRUE(strstr(c, frag) != NULL);
+    ASSERT_TRUE(strstr(c, "\"pii_redacted\":{\"email\":2,\"iban\":1}") != NULL);
     ASSERT_TRUE(strstr(c, "\"prompt\":") == NULL);
-    ASSERT_TRUE(strstr(c, "\"output\":") == NULL);
     ASSERT_TRUE(strstr(c, "\"confidence\":null") != NULL);
     ASSERT_TRUE(strstr(c, "\"text\":\"hash\"") != NULL);
     ASSERT_TRUE(strstr(c, ph) != NULL);
     ASSERT_TRUE(strstr(c, "there") == NULL);
     free(c);
+    /* erased_seqs must increase and stay below the record */
+    const int64_t bad[] = { 5, 2 };
+    e.erased_seqs = bad;
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &x, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
+    e.erased_seqs = er;
+    ASSERT_TRUE(hh_audit_canonical(&e, 5, 1, NULL, &x, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
+    /* a user without its salt */
+    x.user_salt = NULL;
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &x, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
     e.kind = NULL;
-    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &err) == NULL);
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, NULL, &err) == NULL);
     ASSERT_EQ_INT(err.code, HH_EINVAL);
 }
 
@@ -835,8 +886,8 @@ static cJSON *records_of(hh_store_t *st)
         if (cJSON_IsString(rec)) {
             /* the texts travel beside the hashed record */
             cJSON *r = cJSON_Parse(rec->valuestring);
-            const char *keys[] = { "prompt", "output" };
-            for (int k = 0; k < 2; k++) {
+            const char *keys[] = { "prompt", "output", "user", "detail" };
+            for (int k = 0; k < 4; k++) {
                 const cJSON *t = cJSON_GetObjectItemCaseSensitive(l, keys[k]);
                 if (r && cJSON_IsString(t))
                     cJSON_AddStringToObject(r, keys[k], t->valuestring);
@@ -961,4 +1012,216 @@ TEST(audit_request_path_records)
     ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
     hh_http_stop(srv);
+}
+
+/* ---- PII redaction per policy ------------------------------------------- */
+
+/* Occurrences of needle in the file at path (0 when missing). */
+static long count_in_file(const char *path, const char *needle)
+{
+    size_t n = 0;
+    unsigned char *d = hh_test_read_file(path, &n);
+    long c = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; d && i + nl <= n; i++)
+        c += memcmp(d + i, needle, nl) == 0;
+    free(d);
+    return c;
+}
+
+static void make_usecase(hh_store_t *s, const char *slug, bool redact)
+{
+    char doc[512];
+    snprintf(doc, sizeof doc,
+             "{\"slug\":\"%s\",\"purpose\":\"test\",\"answers\":{},"
+             "\"policy\":{\"pii_redaction\":%s,\"audit_detail\":\"full\"}}", slug, redact ? "true" : "false");
+    cJSON *in = cJSON_Parse(doc);
+    hh_err_t err;
+    int rc = hh_register_create(s, in, "admin", NULL, &err);
+    if (rc)
+        printf("    register %s: %s\n", slug, err.msg);
+    cJSON_Delete(in);
+}
+
+TEST(audit_pii_redaction_per_policy)
+{
+    const char *dir = fresh_dir("pii");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    make_usecase(s, "hr-redact", true);
+    make_usecase(s, "plain-text", false);
+    hh_reg_policy_t pol;
+    ASSERT_OK(hh_register_policy_for(s, "hr-redact", &pol, &err));
+    ASSERT_TRUE(pol.pii_redaction);
+    ASSERT_OK(hh_register_policy_for(s, "plain-text", &pol, &err));
+    ASSERT_FALSE(pol.pii_redaction);
+    /* the names list of the data dir */
+    char npath[600];
+    snprintf(npath, sizeof npath, "%s/pii-names.txt", dir);
+    FILE *f = fopen(npath, "w");
+    ASSERT_TRUE(f != NULL);
+    fputs("# names\nKunigunde Zwirbel\n", f);
+    fclose(f);
+    static const char *const secrets[] = { "erika.muster@example.org", "DE89370400440532013000", "+49 30 1234567",
+                                           "Kunigunde Zwirbel" };
+    const char *prompt = "Bitte an erika.muster@example.org schreiben, IBAN DE89370400440532013000, "
+                         "Tel. +49 30 1234567, Kunigunde Zwirbel; Kopie an erika.muster@example.org";
+    const char *output = "Erledigt, erika.muster@example.org informiert.";
+    hh_audit_entry_t es[3] = {
+        { .kind = "request", .user = "bob", .use_case = "hr-redact", .prompt = prompt, .output = output,
+          .decision = "released", .detail = "for erika.muster@example.org" },
+        { .kind = "request", .user = "bob", .use_case = "hr-redact", .prompt = prompt, .output = output,
+          .decision = "released", .hash_only = true },
+        { .kind = "request", .user = "bob", .use_case = "plain-text", .prompt = "Mail an hans.x@example.com",
+          .output = "ok", .decision = "released" },
+    };
+    int64_t first = 0;
+    ASSERT_OK(hh_audit_append_batch(s, NULL, es, 3, &first, &err));
+    ASSERT_EQ_INT(first, 1);
+    size_t len = 0;
+    char *text = export_text(s, 1, &len);
+    ASSERT_TRUE(text != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_audit_verify_result_t r;
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_TRUE(r.ok);
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    if (!r.ok)
+        printf("    bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    /* none of the personal data in the export; the counts in the record */
+    for (size_t i = 0; i < 4; i++)
+        if (strstr(text, secrets[i]))
+            hh_test_fail(__FILE__, __LINE__, "\"%s\" in the export", secrets[i]);
+    ASSERT_TRUE(strstr(text, "\\\"pii_redacted\\\":{\\\"email\\\":4,\\\"iban\\\":1,\\\"name\\\":1,\\\"phone\\\":1}") != NULL);
+    ASSERT_TRUE(strstr(text, "[EMAIL:") != NULL);
+    ASSERT_TRUE(strstr(text, "[IBAN:") != NULL);
+    /* the record hashes the redacted text (the same for the hash-only one) */
+    cJSON *recs = records_of(s);
+    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 3);
+    const cJSON *r0 = cJSON_GetArrayItem(recs, 0), *r1 = cJSON_GetArrayItem(recs, 1), *r2 = cJSON_GetArrayItem(recs, 2);
+    const char *red = str_of(r0, "prompt");
+    ASSERT_TRUE(strstr(red, "Tel. [PHONE:") != NULL);
+    ASSERT_TRUE(strstr(red, "[NAME:") != NULL);
+    char h[65];
+    sha256_hex(red, h);
+    ASSERT_STREQ(str_of(r0, "prompt_sha256"), h);
+    ASSERT_STREQ(str_of(r1, "prompt_sha256"), h);
+    ASSERT_STREQ(str_of(r1, "text"), "hash");
+    sha256_hex(prompt, h);
+    ASSERT_TRUE(strcmp(str_of(r0, "prompt_sha256"), h) != 0);
+    ASSERT_TRUE(strstr(str_of(r0, "detail"), "[EMAIL:") != NULL);
+    ASSERT_STREQ(str_of(r0, "user"), "bob");                      /* the user is not redacted, erasure handles it */
+    /* a use case without redaction keeps the text */
+    ASSERT_STREQ(str_of(r2, "prompt"), "Mail an hans.x@example.com");
+    ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r2, "pii_redacted")));
+    cJSON_Delete(recs);
+    free(text);
+    hh_store_close(s);
+    /* nor in the raw database files */
+    static const char *const files[] = { "hoheit.db", "hoheit.db-wal" };
+    for (int k = 0; k < 2; k++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+        for (size_t i = 0; i < 4; i++) {
+            long c = count_in_file(path, secrets[i]);
+            if (c)
+                hh_test_fail(__FILE__, __LINE__, "\"%s\" %ld times in %s", secrets[i], c, path);
+        }
+    }
+    char dbp[600];
+    snprintf(dbp, sizeof dbp, "%s/hoheit.db", dir);
+    char walp[600];
+    snprintf(walp, sizeof walp, "%s/hoheit.db-wal", dir);
+    ASSERT_GE(count_in_file(dbp, "hans.x@example.com") + count_in_file(walp, "hans.x@example.com"), 1);
+}
+
+/* ---- erased rows need an erasure record ----------------------------------- */
+
+static void verify_expect(const char *dir, bool ok, int64_t bad_seq, const char *why)
+{
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    if (hh_store_open(&s, dir, &err)) {
+        hh_test_fail(__FILE__, __LINE__, "open: %s", err.msg);
+        return;
+    }
+    hh_audit_verify_result_t r;
+    if (hh_audit_verify_store(s, NULL, &r, &err) == 0) {
+        if (r.ok != ok || (!ok && (r.bad_seq != bad_seq || !strstr(r.why, why))))
+            hh_test_fail(__FILE__, __LINE__, "store: expected ok=%d bad %lld (%s), got ok=%d bad %lld: %s", ok,
+                         (long long)bad_seq, why, r.ok, (long long)r.bad_seq, r.why);
+        /* the export gives the same verdict */
+        size_t len = 0;
+        char *text = export_text(s, 1, &len);
+        unsigned char pk[32];
+        hh_audit_public_key(s, pk, NULL);
+        hh_audit_verify_result_t rj;
+        hh_audit_verify_jsonl(text ? text : "", len, pk, &rj);
+        if (rj.ok != ok || (!ok && rj.bad_seq != bad_seq))
+            hh_test_fail(__FILE__, __LINE__, "jsonl: expected ok=%d bad %lld, got ok=%d bad %lld: %s", ok,
+                         (long long)bad_seq, rj.ok, (long long)rj.bad_seq, rj.why);
+        free(text);
+    }
+    hh_store_close(s);
+}
+
+TEST(audit_erased_rows_need_erasure_record)
+{
+    const char *dir = fresh_dir("erased");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    for (int i = 1; i <= 6; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "question %d", i);
+        hh_audit_entry_t e = { .kind = "request", .user = "carla", .prompt = prompt, .output = "answer",
+                               .decision = "released", .detail = "note" };
+        ASSERT_OK(hh_audit_append(s, NULL, &e, NULL, &err));
+    }
+    /* an erasure record (seq 7) covering rows 2 and 3 */
+    ASSERT_EQ_INT(db_exec(dir, "SELECT 1"), SQLITE_OK);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = '[NAME:x]', texts_erased = 1 WHERE seq = 2;"
+                               "UPDATE audit_log SET user_name = '[NAME:x]', user_salt = NULL WHERE seq = 3"),
+                  SQLITE_OK);
+    verify_expect(dir, false, 2, "names no erasure record");
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    int64_t es_seq = 0;
+    const int64_t covered[] = { 2, 3 };
+    hh_audit_entry_t er = { .kind = "erasure", .decision = "erased", .erased_seqs = covered, .n_erased_seqs = 2 };
+    ASSERT_OK(hh_audit_append(s, NULL, &er, &es_seq, &err));
+    ASSERT_EQ_INT(es_seq, 7);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3)"), SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* flipping erased + editing the text of a row no erasure covers */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'edited', texts_erased = 1 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 5, "names no erasure record");
+    /* ... and naming the erasure record that does not list it */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    /* ... or a record that does not exist */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 99 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 4 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 5, "not a later record");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 5', texts_erased = 0, erased_by = NULL "
+                               "WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* the user name, the detail and the salts are checked against the commitments */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_name = 'karla' WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "user text does not match");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_name = 'carla', detail = 'nope' WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "detail text does not match");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET detail = 'note', user_salt = zeroblob(16) WHERE seq = 4"),
+                  SQLITE_OK);
+    verify_expect(dir, false, 4, "user text does not match");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_salt = NULL WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "names no erasure record");
+    /* an erased row's erasure mark cannot be dropped either */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 2"), SQLITE_OK);
+    verify_expect(dir, false, 2, "names no erasure record");
 }

@@ -297,14 +297,17 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
         }
         sqlite3_finalize(st);
     }
-    if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT) FROM audit_log WHERE "
-                                    "instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
+    if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT), user_name, detail FROM "
+                                    "audit_log WHERE instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
                                     "instr(lower(coalesce(output, '')), lower(?1)) > 0 OR "
+                                    "instr(lower(coalesce(user_name, '')), lower(?1)) > 0 OR "
+                                    "instr(lower(coalesce(detail, '')), lower(?1)) > 0 OR "
                                     "instr(lower(CAST(record AS TEXT)), lower(?1)) > 0 ORDER BY seq", &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-        static const char *const where[] = { "audit.prompt", "audit.output", "audit.record" };
+        static const char *const where[] = { "audit.prompt", "audit.output", "audit.record", "audit.user",
+                                             "audit.detail" };
         while (ok && sqlite3_step(st) == SQLITE_ROW)
-            for (int c = 0; ok && c < 3; c++) {
+            for (int c = 0; ok && c < 5; c++) {
                 const char *t = col_text(st, 1 + c);
                 ok = hit_if(hits, subj, where[c], "seq", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));
             }
@@ -491,11 +494,76 @@ static int count_rows(hh_store_t *s, const char *sql, const char *subj, int64_t 
     return rc;
 }
 
+/* Runs sql (one ? for the seq) for every seq of rows and adds them to
+ * all (the audit rows this erasure touched). */
+static int mark_rows(hh_store_t *s, const char *sql, const id_list_t *rows, id_list_t *all, hh_err_t *err)
+{
+    if (!rows->n)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, sql, &st, err);
+    for (size_t i = 0; i < rows->n && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, rows->v[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "gdpr: mark audit row");
+        else if (!ids_add(all, rows->v[i]))
+            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The audit record of the erasure, inside its transaction: it lists the
+ * rows marked erased for the first time (erased_by still NULL), which then
+ * name it, so the verifier accepts their pseudonymized texts. */
+static int audit_erasure_locked(hh_store_t *s, id_list_t *rows, const char *actor, const char *detail,
+                                hh_err_t *err)
+{
+    id_list_t fresh = { 0 };
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (rows->n && !(rc = prep(s, "SELECT erased_by IS NULL FROM audit_log WHERE seq = ?", &st, err))) {
+        for (size_t i = 0; i < rows->n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, rows->v[i]);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) && !ids_push(&fresh, rows->v[i]))
+                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+        }
+        sqlite3_finalize(st);
+    }
+    if (fresh.n)
+        qsort(fresh.v, fresh.n, sizeof *fresh.v, cmp_i64);
+    int64_t seq = 0;
+    hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail,
+                           .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
+    if (!rc)
+        rc = hh_audit_append_locked(s, &e, &seq, err);
+    if (!rc && fresh.n && !(rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err))) {
+        for (size_t i = 0; i < fresh.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, seq);
+            sqlite3_bind_int64(st, 2, fresh.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: erased_by");
+        }
+        sqlite3_finalize(st);
+    }
+    free(fresh.v);
+    return rc;
+}
+
 /* One subject inside the erasure transaction. Documents whose original
  * file held the subject go to files (their sha256, for unlinking after the
  * commit). */
 static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_list_t *docs, char ***files,
-                         size_t *n_files, hh_gdpr_erase_result_t *r, hh_err_t *err)
+                         size_t *n_files, id_list_t *audit_rows, hh_gdpr_erase_result_t *r, hh_err_t *err)
 {
     id_list_t chunks = { 0 };
     int rc = rewrite_column(s, "chunks", "id", "text", subj, token, &chunks, &r->chunks, err);
@@ -568,16 +636,22 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
     if (!rc)
         rc = rewrite_column(s, "audit_log", "seq", "output", subj, token, &seqs, &r->audit_texts, err);
     /* the verifier no longer compares these texts with their hashes */
-    if (!rc && seqs.n && !(rc = prep(s, "UPDATE audit_log SET texts_erased = 1 WHERE seq = ?", &st, err))) {
-        for (size_t i = 0; i < seqs.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, seqs.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: mark audit texts");
-        }
-        sqlite3_finalize(st);
-    }
+    if (!rc)
+        rc = mark_rows(s, "UPDATE audit_log SET texts_erased = 1 WHERE seq = ?", &seqs, audit_rows, err);
     free(seqs.v);
+    /* user names and details: the text becomes the pseudonym and the salt
+     * goes, so the commitment in the record can no longer be tested
+     * against a list of names */
+    static const char *const short_cols[2][2] = { { "user_name", "UPDATE audit_log SET user_salt = NULL WHERE seq = ?" },
+                                                  { "detail", "UPDATE audit_log SET detail_salt = NULL WHERE seq = ?" } };
+    for (int c = 0; c < 2 && !rc; c++) {
+        id_list_t ss = { 0 };
+        rc = rewrite_column(s, "audit_log", "seq", short_cols[c][0], subj, token, &ss, &r->audit_texts, err);
+        if (!rc)
+            rc = mark_rows(s, short_cols[c][1], &ss, audit_rows, err);
+        free(ss.v);
+    }
+    /* records from before migration 8 hold user/detail inside the chain */
     if (!rc)
         rc = count_rows(s, "SELECT count(*) FROM audit_log WHERE instr(lower(CAST(record AS TEXT)), lower(?1)) > 0",
                         subj, &r->audit_kept, err);
@@ -604,7 +678,7 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
     if (!pseud)
         return err ? err->code : HH_ENOMEM;
     char tok[HH_GDPR_PSEUDONYM_MAX];
-    id_list_t docs = { 0 };
+    id_list_t docs = { 0 }, audit_rows = { 0 };
     char **files = NULL;
     size_t n_files = 0;
     pthread_mutex_lock(&s->mu);
@@ -615,7 +689,7 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
         goto out;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(rc = hh_gdpr_pseudonym(s, subjects[i], tok, sizeof tok, err)))
-            rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &r, err);
+            rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &audit_rows, &r, err);
     }
     sqlite3_stmt *st = NULL;
     if (!rc && docs.n && !(rc = prep(s, "UPDATE documents SET erased_at = ? WHERE id = ?", &st, err))) {
@@ -633,6 +707,18 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
      * rebuild it from the rewritten chunks */
     if (!rc && r.chunks)
         rc = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')", err);
+    /* audited in the same transaction: the record lists the audit rows it
+     * pseudonymized (pseudonyms and counts only, no subject) */
+    if (!rc) {
+        char detail[768];
+        snprintf(detail, sizeof detail,
+                 "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
+                 " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
+                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged",
+                 pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
+                 r.audit_kept);
+        rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
+    }
     if (!rc)
         rc = exec(s, "COMMIT", err);
     if (rc)
@@ -647,16 +733,7 @@ out:
     }
     free(files);
     free(docs.v);
-    if (!rc) {
-        char detail[768];
-        snprintf(detail, sizeof detail,
-                 "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
-                 " documents, %" PRId64 " files, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
-                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged",
-                 pseud, r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals, r.audit_kept);
-        hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail };
-        rc = hh_audit_append(s, NULL, &e, NULL, err);
-    }
+    free(audit_rows.v);
     if (!rc) {
         /* no free page, no WAL frame keeps the old text */
         pthread_mutex_lock(&s->mu);
