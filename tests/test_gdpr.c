@@ -158,15 +158,18 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     ASSERT_OK(hh_ingest_paths(st, paths, 1, "hr", 0, &ip, NULL, NULL, &tot, &err));
     ASSERT_EQ_INT(tot.added, 3);
     ASSERT_EQ_INT(tot.failed, 0);
-    hh_audit_entry_t recs[3] = {
+    hh_audit_entry_t recs[4] = {
         { .kind = "request", .user = "boss", .prompt = "Wann endet die Probezeit von " NAME "?",
           .output = "Die Probezeit von " NAME " (" EMAIL ") endet nach sechs Monaten.", .decision = "released" },
         { .kind = "request", .user = "boss", .prompt = "Mail an " EMAIL " schreiben", .output = "Erledigt.",
           .decision = "released" },
         { .kind = "request", .user = "boss", .prompt = "Wer ist " NAME "?", .output = "Eine Mitarbeiterin.",
           .decision = "released", .hash_only = true },
+        /* her address as the user name, her name in the detail (kept beside
+         * the record as salted commitments since migration 8) */
+        { .kind = "admin", .user = EMAIL, .decision = "done", .detail = "Zugang fuer " NAME " gesperrt" },
     };
-    ASSERT_OK(hh_audit_append_batch(st, NULL, recs, 3, NULL, &err));
+    ASSERT_OK(hh_audit_append_batch(st, NULL, recs, 4, NULL, &err));
     /* a held answer in the approval queue mentions her too */
     pthread_mutex_lock(&st->mu);
     int ar = sqlite3_exec(st->db, "INSERT INTO approvals (use_case, requester, request, output, created_at, status) "
@@ -190,6 +193,9 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     ASSERT_EQ_INT(count_where(doc, "user"), 1);
     ASSERT_EQ_INT(count_where(doc, "audit.prompt"), 2);       /* the hash-only one has no text */
     ASSERT_EQ_INT(count_where(doc, "audit.output"), 2);
+    ASSERT_EQ_INT(count_where(doc, "audit.user"), 1);
+    ASSERT_EQ_INT(count_where(doc, "audit.detail"), 1);
+    ASSERT_EQ_INT(count_where(doc, "audit.record"), 0);       /* the chain holds only commitments */
     ASSERT_EQ_INT(count_where(doc, "approval"), 2);          /* one row, both subjects */
     const cJSON *n_hits = cJSON_GetObjectItemCaseSensitive(doc, "n_hits");
     ASSERT_EQ_INT(n_hits->valueint, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "hits")));
@@ -204,7 +210,7 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     ASSERT_EQ_INT(r.files, 2);
     ASSERT_EQ_INT(r.users, 1);
     ASSERT_EQ_INT(r.documents, 2);
-    ASSERT_EQ_INT(r.audit_texts, 4);
+    ASSERT_EQ_INT(r.audit_texts, 6);                           /* prompts/outputs 4, user 1, detail 1 */
     ASSERT_EQ_INT(r.audit_kept, 0);
     ASSERT_EQ_INT(r.approvals, 2);                             /* request and output */
     ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM documents WHERE erased_at IS NOT NULL", NULL), 2);
@@ -212,6 +218,16 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     ASSERT_OK(hh_gdpr_pseudonym(st, NAME, pn, sizeof pn, &err));
     ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM chunks WHERE instr(text, ?) > 0", pn), 2);
     ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE instr(prompt, ?) > 0", pn), 1);
+    char pe[HH_GDPR_PSEUDONYM_MAX];
+    ASSERT_OK(hh_gdpr_pseudonym(st, EMAIL, pe, sizeof pe, &err));
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE user_name = ? AND user_salt IS NULL", pe), 1);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE instr(detail, ?) > 0 AND detail_salt IS NULL", pn),
+                  1);
+    /* the erasure record (seq 6, after the export's 5) lists the rows it
+     * pseudonymized, and they name it */
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE seq = 6 AND "
+                            "instr(record, '\"erased_seqs\":[1,2,4]') > 0", NULL), 1);
+    ASSERT_EQ_INT(q_int(st, "SELECT count(*) FROM audit_log WHERE erased_by = 6", NULL), 3);
 
     /* nothing left: every file of the data dir, the database, its WAL and
      * shm, the stored originals */
@@ -231,7 +247,7 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     if (!vr.ok)
         hh_test_fail(__FILE__, __LINE__, "audit verify: %s", vr.why);
     ASSERT_TRUE(vr.ok);
-    ASSERT_EQ_INT(vr.n_records, 5);                     /* 3 + export + erasure */
+    ASSERT_EQ_INT(vr.n_records, 6);                     /* 4 + export + erasure */
     /* the exported log verifies too, with the erased texts marked */
     char *jl = NULL;
     size_t jlen = 0;
@@ -245,6 +261,8 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     hh_audit_verify_jsonl(jl, jlen, pk, &vr);
     ASSERT_TRUE(vr.ok);
     ASSERT_TRUE(strstr(jl, "\"erased\":true") != NULL);
+    ASSERT_TRUE(strstr(jl, "\"erased_by\":6") != NULL);
+    ASSERT_TRUE(strstr(jl, EMAIL) == NULL);
     ASSERT_TRUE(strstr(jl, pn) != NULL);
     ASSERT_TRUE(strstr(jl, "Mustermann") == NULL);
     free(jl);
