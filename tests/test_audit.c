@@ -408,14 +408,17 @@ TEST(audit_tamper_randomized)
         ASSERT_TRUE(rr.ok);
     }
 
-    enum { TRIALS = 1000 };
+    /* 200 of each of the five structural kinds, then 100 of each of the
+     * three on the fields kept beside the records */
+    enum { TRIALS = 1000, FIELD_TRIALS = 300, KINDS = 8 };
     char *mod = malloc(len + 4096);
     ASSERT_TRUE(mod != NULL);
-    int detected[5] = { 0 }, tried[5] = { 0 }, full_checked = 0;
-    static const char *const names[] = { "byte edit", "deletion", "reordering", "insertion", "truncation" };
+    int detected[KINDS] = { 0 }, tried[KINDS] = { 0 }, full_checked = 0;
+    static const char *const names[] = { "byte edit", "deletion", "reordering", "insertion", "truncation",
+                                         "user text", "salt", "erased flip" };
     uint64_t st = 0x2545f4914f6cdd1dULL;
-    for (int t = 0; t < TRIALS; t++) {
-        int kind = t % 5;
+    for (int t = 0; t < TRIALS + FIELD_TRIALS; t++) {
+        int kind = t < TRIALS ? t % 5 : 5 + t % 3;
         size_t mlen = 0, from = 0;   /* mod[0..from) == clean[0..from) */
         int64_t bound = 0;           /* the first bad seq must be <= bound */
         size_t li = 0, lj = 0;
@@ -537,6 +540,47 @@ TEST(audit_tamper_randomized)
             bound = lines[li].seq;
             break;
         }
+        case 5:     /* the user name kept beside a record edited */
+        case 6: {   /* a salt edited (still valid hex) */
+            const char *key = kind == 5 ? "\"user\":\"u1\"" : "\"user_salt\":\"";
+            const char *k = NULL;
+            do {
+                li = rng_below(&st, n_lines);
+                k = lines[li].record ? memmem(clean + lines[li].off, lines[li].len, key, strlen(key)) : NULL;
+            } while (!k);
+            memcpy(mod, clean, len);
+            mlen = len;
+            size_t p = (size_t)(k - clean) + strlen(key) - (kind == 5 ? 2 : 0) + (kind == 6 ? rng_below(&st, 32) : 0);
+            char nb;
+            do
+                nb = "0123456789abcdef"[rng_below(&st, 16)];
+            while (nb == clean[p]);
+            mod[p] = nb;
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
+        case 7: {   /* a record marked erased (naming a later record as its
+                     * erasure half of the time) and its prompt edited */
+            const char *k = NULL;
+            do {
+                li = rng_below(&st, n_lines);
+                k = lines[li].record ? memmem(clean + lines[li].off, lines[li].len, "\"prompt\":\"F", 11) : NULL;
+            } while (!k);
+            char ins[96];
+            int64_t later = lines[li].seq + 1 + (int64_t)rng_below(&st, 50);
+            int il = (rng_next(&st) & 1) ? snprintf(ins, sizeof ins, "\"erased\":true,\"erased_by\":%lld,", (long long)later)
+                                         : snprintf(ins, sizeof ins, "\"erased\":true,");
+            size_t at = lines[li].off + 1;   /* right after the line's '{' */
+            memcpy(mod, clean, at);
+            memcpy(mod + at, ins, (size_t)il);
+            memcpy(mod + at + il, clean + at, len - at);
+            mlen = len + (size_t)il;
+            mod[(size_t)(k - clean) + 10 + (size_t)il] = 'G';   /* "Frage" -> "Grage" */
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
         default: {  /* truncated at a random byte */
             size_t p = rng_below(&st, len);
             memcpy(mod, clean, p);
@@ -566,12 +610,12 @@ TEST(audit_tamper_randomized)
         detected[kind]++;
     }
     double t3 = (double)clock() / CLOCKS_PER_SEC;
-    for (int k = 0; k < 5; k++) {
-        printf("    %-10s detected %d / %d\n", names[k], detected[k], tried[k]);
+    for (int k = 0; k < KINDS; k++) {
+        printf("    %-11s detected %d / %d\n", names[k], detected[k], tried[k]);
         ASSERT_EQ_INT(detected[k], tried[k]);
     }
     printf("    %d records, %zu bytes; build+export %.2f s, full verify %.3f s, %d trials %.2f s (%d also verified in full)\n",
-           N, len, t1 - t0, t2 - t1, TRIALS, t3 - t2, full_checked);
+           N, len, t1 - t0, t2 - t1, TRIALS + FIELD_TRIALS, t3 - t2, full_checked);
     free(mod);
     free(lines);
     free(snaps);
