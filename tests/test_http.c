@@ -314,7 +314,8 @@ TEST(http_auth_every_route)
             ASSERT_TRUE(request(t.port, rt->method, rt->path, keys[k], NULL, is_post ? body : NULL,
                                 is_post ? strlen(body) : 0, &r));
             if (!rt->auth) {
-                ASSERT_EQ_INT(r.status, 200);
+                /* /api/login needs no key; this body has no user name */
+                ASSERT_EQ_INT(r.status, strcmp(rt->path, "/api/login") ? 200 : 400);
             } else {
                 if (r.status != 401)
                     printf("    route %s %s key %d\n", rt->method, rt->path, k);
