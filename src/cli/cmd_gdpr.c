@@ -119,7 +119,7 @@ int hh_cmd_gdpr(int argc, char **argv)
                    r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals);
             if (r.audit_kept)
                 fprintf(stderr, "hoheit gdpr erase: warning: %" PRId64 " hashed audit records still name the "
-                                "subject (user or detail field); the chain cannot change them\n", r.audit_kept);
+                                "subject (user or detail inside records written before migration 8); the chain cannot change them\n", r.audit_kept);
             status = 0;
         }
     }

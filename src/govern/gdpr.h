@@ -4,9 +4,9 @@
  * A subject is one string: an e-mail address, a name or a user name. It is
  * matched as a substring, ASCII case-insensitively, in: document titles
  * and source paths, chunk texts and heading paths, the stored original
- * files (DATA/files/..), user names, the audit log's prompt/output texts
- * (kept beside the hashed record, see audit.h) and hashed records, and
- * the approval queue when it exists.
+ * files (DATA/files/..), user names, the audit log's prompt/output/user/
+ * detail texts (kept beside the hashed record, see audit.h) and hashed
+ * records, and the approval queue when it exists.
  *
  * Erasure replaces the string by a keyed pseudonym (hh_pii_redact with a
  * key derived from the store secret: "[EMAIL:ab12cd]" for an address,
@@ -57,16 +57,20 @@ typedef struct hh_gdpr_erase_result {
     int64_t documents;       /* with a rewritten title/path/chunk or erased file */
     int64_t files;           /* stored originals deleted */
     int64_t users;           /* user records deleted */
-    int64_t audit_texts;     /* audit prompt/output texts rewritten */
+    int64_t audit_texts;     /* audit prompt/output/user/detail texts rewritten */
     int64_t audit_kept;      /* hashed audit records still naming a subject
-                                (user/detail fields; the chain cannot change) */
+                                (user/detail inside records written before
+                                migration 8; the chain cannot change) */
     int64_t approvals;       /* approval rows rewritten */
 } hh_gdpr_erase_result_t;
 
-/* Art. 17: erases the subjects as described above, in one transaction,
- * then unlinks the files, appends an "erasure" audit record (pseudonyms
- * and counts only; actor may be NULL), and VACUUMs + checkpoints the WAL
- * (TRUNCATE). *res may be NULL. Errors: HH_EINVAL, HH_EIO, HH_ENOMEM. */
+/* Art. 17: erases the subjects as described above and appends the
+ * "erasure" audit record (pseudonyms and counts only; actor may be NULL;
+ * erased_seqs lists the audit rows it marked erased for the first time,
+ * and those rows get erased_by = its seq; audit user/detail texts lose
+ * their salts) all in one transaction, then unlinks the files and VACUUMs
+ * + checkpoints the WAL (TRUNCATE). *res may be NULL. Errors: HH_EINVAL,
+ * HH_EIO, HH_ENOMEM. */
 int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
                   hh_gdpr_erase_result_t *res, hh_err_t *err);
 
