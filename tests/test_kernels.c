@@ -882,3 +882,93 @@ TEST(kernels_x4_repack_quant_and_gemm_match_reference)
 done:
     free(w); free(orig); free(xq); free(xr); free(deq); free(xd); free(x); free(row);
 }
+
+/* ---- attention --------------------------------------------------------------- */
+
+/* Largest |attn - f64| over every ISA's attention kernel, head sizes with and
+ * without a SIMD path, F16 and F32 caches, and visible lengths around the
+ * tile size; and every row equal, bit for bit, to the same row run alone. */
+#define TOL_ATTN_ABS 2e-6
+TEST(kernels_attn_matches_f64_and_rows_are_independent)
+{
+    enum { N_TOK = 5, N_HEAD = 3, MAX_POS = 75 };
+    static const int32_t hds[] = { 64, 80, 40, 128 };
+    static const int32_t n_pos_set[N_TOK] = { 1, 31, 32, 33, 75 };
+    uint64_t rs = 0x5eed;
+    double worst = 0.0;
+    int ran = 0;
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+        const int32_t hd = hds[hi];
+        const size_t q_stride = (size_t)N_HEAD * (size_t)hd + 8;   /* rows not packed */
+        float *q = malloc(sizeof(float) * N_TOK * q_stride);
+        float *out = malloc(sizeof(float) * N_TOK * q_stride);
+        float *one = malloc(sizeof(float) * (size_t)hd);
+        float *kf = malloc(sizeof(float) * MAX_POS * (size_t)hd), *vf = malloc(sizeof(float) * MAX_POS * (size_t)hd);
+        uint16_t *kh = malloc(sizeof(uint16_t) * MAX_POS * (size_t)hd);
+        uint16_t *vh = malloc(sizeof(uint16_t) * MAX_POS * (size_t)hd);
+        float *scratch = malloc(sizeof(float) * hh_attn_scratch_floats(hd, N_TOK * N_HEAD));
+        ASSERT_TRUE(q && out && one && kf && vf && kh && vh && scratch);
+        for (size_t i = 0; i < N_TOK * q_stride; i++)
+            q[i] = 2.0f * rng_unit(&rs);
+        for (size_t i = 0; i < MAX_POS * (size_t)hd; i++) {
+            kh[i] = hh_f32_to_fp16(rng_unit(&rs));
+            vh[i] = hh_f32_to_fp16(rng_unit(&rs));
+            kf[i] = hh_fp16_to_f32(kh[i]);   /* both caches hold the same values */
+            vf[i] = hh_fp16_to_f32(vh[i]);
+        }
+        for (int f16 = 0; f16 <= 1; f16++) {
+            for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+                const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+                if (k == NULL)
+                    continue;
+                ASSERT_TRUE(k->attn != NULL);
+                hh_attn_job_t j = { .hd = hd, .n_tok = N_TOK, .n_head = N_HEAD, .q = q, .out = out,
+                                    .q_stride = q_stride, .n_pos = n_pos_set,
+                                    .k = f16 ? (const void *)kh : (const void *)kf,
+                                    .v = f16 ? (const void *)vh : (const void *)vf,
+                                    .kv_stride = (size_t)hd * (f16 ? sizeof(uint16_t) : sizeof(float)),
+                                    .f16 = f16, .scale = 1.0f / sqrtf((float)hd), .scratch = scratch };
+                k->attn(&j);
+                for (int t = 0; t < N_TOK; t++) {
+                    for (int h = 0; h < N_HEAD; h++) {
+                        const float *qr = q + (size_t)t * q_stride + (size_t)h * (size_t)hd;
+                        const float *got = out + (size_t)t * q_stride + (size_t)h * (size_t)hd;
+                        double sc[MAX_POS], mx = -1e300, sum = 0.0;
+                        for (int p = 0; p < n_pos_set[t]; p++) {
+                            double d = 0.0;
+                            for (int i = 0; i < hd; i++)
+                                d += (double)qr[i] * kf[(size_t)p * (size_t)hd + (size_t)i];
+                            sc[p] = d / sqrt((double)hd);
+                            mx = sc[p] > mx ? sc[p] : mx;
+                        }
+                        for (int p = 0; p < n_pos_set[t]; p++)
+                            sum += (sc[p] = exp(sc[p] - mx));
+                        for (int i = 0; i < hd; i++) {
+                            double want = 0.0;
+                            for (int p = 0; p < n_pos_set[t]; p++)
+                                want += sc[p] / sum * vf[(size_t)p * (size_t)hd + (size_t)i];
+                            double e = fabs((double)got[i] - want);
+                            worst = e > worst ? e : worst;
+                            if (e > TOL_ATTN_ABS)
+                                printf("    %s hd %d f16 %d row (%d,%d)[%d]: got %.8g want %.8g\n",
+                                       hh_isa_name((hh_isa_t)isa), hd, f16, t, h, i, got[i], want);
+                            ASSERT_TRUE(e <= TOL_ATTN_ABS);
+                        }
+                        /* the same row alone: one token, one head */
+                        hh_attn_job_t j1 = j;
+                        j1.n_tok = 1;
+                        j1.n_head = 1;
+                        j1.q = qr;
+                        j1.out = one;
+                        j1.n_pos = &n_pos_set[t];
+                        k->attn(&j1);
+                        ASSERT_TRUE(memcmp(one, got, sizeof(float) * (size_t)hd) == 0);
+                        ran++;
+                    }
+                }
+            }
+        }
+        free(q); free(out); free(one); free(kf); free(vf); free(kh); free(vh); free(scratch);
+    }
+    printf("    attn: %d rows, worst |attn - f64| = %.3g (TOL_ATTN_ABS %g)\n", ran, worst, TOL_ATTN_ABS);
+}

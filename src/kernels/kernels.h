@@ -10,6 +10,8 @@
 #include "base/cpu.h"
 #include "kernels/quant.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Converts n values (a multiple of the type's block size) of one row to F32. */
@@ -58,6 +60,34 @@ typedef void (*hh_quant_x4_fn)(const float *x, void *y, int64_t n);
 typedef void (*hh_gemm_x4_fn)(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
                               const void *xq, size_t xq_stride, int32_t n_tok, float *y, size_t y_stride);
 
+/* Causal attention of a block of query rows against one KV head
+ * (flash-attention style: the cache is read in tiles of HH_ATTN_TILE
+ * positions, each tile converted to F32 once for all rows of the block, with
+ * a running maximum and sum per row instead of a stored score row).
+ * Query row (t, h), t < n_tok, h < n_head, starts at q + t * q_stride +
+ * h * hd; its result goes to the same place in out. Token t sees positions
+ * 0 .. n_pos[t] - 1 (n_pos[t] >= 1); cache row p starts at k / v + p *
+ * kv_stride bytes, F16 when f16 else F32. scratch holds
+ * hh_attn_scratch_floats(hd, n_tok * n_head) floats. A row's
+ * result depends only on its own query, n_pos and the cache (tiles always
+ * start at multiples of HH_ATTN_TILE), never on the other rows, so batched
+ * prefill equals token-by-token decoding bit for bit. */
+#define HH_ATTN_TILE 32
+typedef struct hh_attn_job {
+    int32_t        hd, n_tok, n_head;
+    const float   *q;
+    float         *out;
+    size_t         q_stride;     /* floats */
+    const int32_t *n_pos;
+    const void    *k, *v;
+    size_t         kv_stride;    /* bytes */
+    bool           f16;
+    float          scale;
+    float         *scratch;
+} hh_attn_job_t;
+typedef void (*hh_attn_fn)(const hh_attn_job_t *j);
+size_t hh_attn_scratch_floats(int32_t hd, int32_t n_rows);
+
 typedef struct hh_kernels {
     hh_isa_t      isa;
     hh_dequant_fn dequant[HH_TYPE_COUNT];  /* NULL for types without a kernel */
@@ -70,6 +100,7 @@ typedef struct hh_kernels {
     /* x4 layout (see above); gemm_x4 NULL for types without it */
     hh_gemm_x4_fn   gemm_x4[HH_TYPE_COUNT];
     hh_quant_x4_fn  quant_x4;
+    hh_attn_fn      attn;
 } hh_kernels_t;
 
 /* Table for this CPU (best ISA, capped by HOHEIT_ISA). Never NULL. */

@@ -30,6 +30,13 @@ void hh_qdot_fill_avx512(hh_kernels_t *k);
 /* x4-layout kernels (qdot_x4_avx512.c): quant_x4 / gemm_x4. */
 void hh_qdot_x4_fill_avx512(hh_kernels_t *k);
 #endif
+/* Attention (attn.c, attn_avx512.c): the attn entry; the reference is
+ * also the SIMD variants' fallback for head sizes they do not cover. */
+void hh_attn_fill_ref(hh_kernels_t *k);
+void hh_attn_ref(const hh_attn_job_t *j);
+#if defined(__x86_64__)
+void hh_attn_fill_avx512(hh_kernels_t *k);
+#endif
 #if defined(__aarch64__)
 void hh_kernels_fill_neon(hh_kernels_t *k);
 #endif

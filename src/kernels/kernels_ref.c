@@ -272,4 +272,5 @@ void hh_kernels_fill_ref(hh_kernels_t *k)
     SET(Q6_K, q6_K);
 #undef SET
     hh_qdot_fill_ref(k);
+    hh_attn_fill_ref(k);
 }

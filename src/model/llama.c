@@ -33,6 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Tokens per attention work item: a run of consecutive batch tokens of one
+ * sequence shares every K/V tile the kernel converts. */
+#define ATT_BLOCK 8
+
 struct hh_ctx {
     const hh_model_t   *m;
     const hh_kernels_t *kern;
@@ -65,7 +69,7 @@ struct hh_ctx {
 
     /* Per thread, owned */
     hh_mm_ws_t mm;   /* matmul scratch: per-thread tiles and quantized x, owned */
-    float **scores;  /* (n_threads) x (n_ctx + head_dim): scores, then a V row */
+    float **scores;  /* (n_threads) x hh_attn_scratch_floats: attention scratch */
 
     /* Outputs of the last decode */
     float   *logits;      /* (logits_cap, n_vocab), owned */
@@ -173,7 +177,8 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
         goto cleanup;
     }
     for (int i = 0; i < c->n_threads; i++) {
-        c->scores[i] = alloc3((size_t)c->n_ctx + hd, 1, 1, sizeof(float));
+        c->scores[i] = alloc3(hh_attn_scratch_floats((int32_t)hd, ATT_BLOCK * (hp->n_head / hp->n_head_kv)), 1, 1,
+                              sizeof(float));
         if (c->scores[i] == NULL) {
             hh_err_set(err, HH_ENOMEM, -1, "out of memory for thread scratch");
             goto cleanup;
@@ -349,7 +354,11 @@ static void qkv_post_worker(void *ctx, int ith, int nth)
 }
 
 /* att[t][h] = softmax(q[t][h] . K[0..pos] / sqrt(hd)) V[0..pos], over the
- * token's own sequence; work items are (token, head) pairs. */
+ * token's own sequence (kernels.h, attn). Work items are (block, KV head):
+ * a block is up to ATT_BLOCK consecutive batch tokens of one sequence, and
+ * the query heads of the KV head's group run together. Items are dealt out
+ * strided, not in contiguous ranges: later tokens attend over more
+ * positions, so contiguous ranges would leave the last thread most work. */
 static void attention_worker(void *ctx, int ith, int nth)
 {
     const step_job_t *j = ctx;
@@ -357,53 +366,32 @@ static void attention_worker(void *ctx, int ith, int nth)
     const hh_hparams_t *hp = &c->m->hp;
     const int hd = hp->head_dim, n_q = hp->n_head * hd, n_kv = hp->n_head_kv * hd;
     const int group = hp->n_head / hp->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const hh_type_t kvt = c->kv_type == HH_KV_F16 ? HH_TYPE_F16 : HH_TYPE_F32;
-    hh_dot_f32_fn dot = c->kern->dot[kvt];
-    hh_dequant_fn deq = c->kern->dequant[kvt];
-    float *score = c->scores[ith];
-    float *vrow = score + c->n_ctx;   /* (hd) one V row in F32 */
-    /* Strided, not contiguous: later tokens attend over more positions, so
-     * contiguous ranges would leave the last thread with most of the work. */
-    const long n_items = (long)j->n_tok * hp->n_head;
-    for (long item = ith; item < n_items; item += nth) {
-        const long t = item / hp->n_head;
-        const int h = (int)(item % hp->n_head);
-        const int g = h / group;
-        const float *q = c->q + (size_t)t * n_q + (size_t)h * hd;
-        float *out = c->att + (size_t)t * n_q + (size_t)h * hd;
-        const size_t base = kv_at(c, j->il, c->tseq[t], 0) + (size_t)g * hd;
-        const uint8_t *kc = (const uint8_t *)c->k_cache + base * c->kv_elem;
-        const uint8_t *vc = (const uint8_t *)c->v_cache + base * c->kv_elem;
-        const size_t row = (size_t)n_kv * c->kv_elem;
-        const int32_t n_pos = c->pos[t] + 1;
-
-        float mx = -INFINITY;
-        for (int32_t p = 0; p < n_pos; p++) {
-            float s = dot(hd, kc + (size_t)p * row, q) * scale;
-            score[p] = s;
-            mx = s > mx ? s : mx;
+    hh_attn_job_t a = {
+        .hd = hd, .n_head = group, .q_stride = (size_t)n_q, .kv_stride = (size_t)n_kv * c->kv_elem,
+        .f16 = c->kv_type == HH_KV_F16, .scale = 1.0f / sqrtf((float)hd), .scratch = c->scores[ith],
+    };
+    int32_t n_pos[ATT_BLOCK];
+    a.n_pos = n_pos;
+    long item = 0;
+    for (int32_t t0 = 0; t0 < j->n_tok;) {
+        int32_t nb = 1;
+        while (nb < ATT_BLOCK && t0 + nb < j->n_tok && c->tseq[t0 + nb] == c->tseq[t0])
+            nb++;
+        for (int g = 0; g < hp->n_head_kv; g++, item++) {
+            if (item % nth != ith)
+                continue;
+            for (int32_t i = 0; i < nb; i++)
+                n_pos[i] = c->pos[t0 + i] + 1;
+            const size_t base = kv_at(c, j->il, c->tseq[t0], 0) + (size_t)g * hd;
+            const size_t qoff = (size_t)t0 * n_q + (size_t)g * group * hd;
+            a.n_tok = nb;
+            a.q = c->q + qoff;
+            a.out = c->att + qoff;
+            a.k = (const uint8_t *)c->k_cache + base * c->kv_elem;
+            a.v = (const uint8_t *)c->v_cache + base * c->kv_elem;
+            c->kern->attn(&a);
         }
-        float sum = 0.0f;
-        for (int32_t p = 0; p < n_pos; p++) {
-            score[p] = expf(score[p] - mx);
-            sum += score[p];
-        }
-        const float inv = 1.0f / sum;
-        for (int i = 0; i < hd; i++)
-            out[i] = 0.0f;
-        for (int32_t p = 0; p < n_pos; p++) {
-            const float a = score[p] * inv;
-            const float *vp;
-            if (kvt == HH_TYPE_F32) {
-                vp = (const float *)(vc + (size_t)p * row);
-            } else {
-                deq(vc + (size_t)p * row, vrow, hd);
-                vp = vrow;
-            }
-            for (int i = 0; i < hd; i++)
-                out[i] += a * vp[i];
-        }
+        t0 += nb;
     }
 }
 

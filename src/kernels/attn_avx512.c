@@ -1,0 +1,203 @@
+/* attn_avx512.c - the tiled causal attention kernel (kernels.h,
+ * hh_attn_job_t) with AVX-512: scores of one tile (32 positions) are two
+ * vectors per query row, computed against the K tile stored transposed;
+ * softmax with a vector exp; V accumulated in registers, 64 values of the
+ * head at a time. Rows go in pairs so the tile loads are shared; a row's
+ * arithmetic is the same whether it runs alone or paired. Head dimensions
+ * that are not a multiple of 16 take the scalar reference. */
+#include "kernels/kernels_int.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+#define T HH_ATTN_TILE
+
+/* e^x for x <= 0 (inputs below -87 give e^-87): x = n ln2 + r with |r| <=
+ * ln2 / 2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7),
+ * times 2^n. */
+static inline __m512 exp_neg(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* Rows p0 .. p0 + nt - 1: K transposed into kt[d][j] (columns nt.. zeroed),
+ * V as rows into vt[j][d]; row is an hd-float buffer. */
+static void load_tile(const hh_attn_job_t *j, int32_t p0, int32_t nt, float *kt, float *vt, float *row)
+{
+    const int32_t hd = j->hd;
+    for (int32_t r = 0; r < T; r++) {
+        const uint8_t *kr = (const uint8_t *)j->k + (size_t)(p0 + r) * j->kv_stride;
+        const uint8_t *vr = (const uint8_t *)j->v + (size_t)(p0 + r) * j->kv_stride;
+        float *vo = vt + (size_t)r * (size_t)hd;
+        if (r >= nt) {
+            for (int32_t d = 0; d < hd; d++)
+                kt[(size_t)d * T + (size_t)r] = 0.0f;
+            continue;
+        }
+        for (int32_t d = 0; d < hd; d += 16) {
+            __m512 kv, vv;
+            if (j->f16) {
+                kv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)kr + d)));
+                vv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)vr + d)));
+            } else {
+                kv = _mm512_loadu_ps((const float *)kr + d);
+                vv = _mm512_loadu_ps((const float *)vr + d);
+            }
+            _mm512_storeu_ps(row + d, kv);
+            _mm512_storeu_ps(vo + d, vv);
+        }
+        for (int32_t d = 0; d < hd; d++)
+            kt[(size_t)d * T + (size_t)r] = row[d];
+    }
+}
+
+/* One tile for nr (1 or 2) rows: q[r] the query, m/l the running maximum and
+ * sum, acc the accumulator (hd floats), pbuf T floats of scratch per row. */
+static inline __attribute__((always_inline)) void tile_rows(const float *const *q, float *m, float *l,
+                                                             float *const *acc, float *pbuf, const float *kt,
+                                                             const float *vt, int32_t hd, int32_t nv,
+                                                             float scale, const int nr)
+{
+    const __mmask16 k0 = nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
+    const __mmask16 k1 = nv >= 32 ? (__mmask16)0xffff : nv <= 16 ? 0 : (__mmask16)((1u << (nv - 16)) - 1);
+    __m512 e0[2], e1[2], o0[2], o1[2];
+    for (int r = 0; r < nr; r++)
+        e0[r] = e1[r] = o0[r] = o1[r] = _mm512_setzero_ps();
+    for (int32_t d = 0; d < hd; d += 2) {
+        const __m512 ka = _mm512_loadu_ps(kt + (size_t)d * T), kb = _mm512_loadu_ps(kt + (size_t)d * T + 16);
+        const __m512 kc = _mm512_loadu_ps(kt + (size_t)(d + 1) * T);
+        const __m512 kd = _mm512_loadu_ps(kt + (size_t)(d + 1) * T + 16);
+        for (int r = 0; r < nr; r++) {
+            const __m512 qa = _mm512_set1_ps(q[r][d]), qb = _mm512_set1_ps(q[r][d + 1]);
+            e0[r] = _mm512_fmadd_ps(qa, ka, e0[r]);
+            e1[r] = _mm512_fmadd_ps(qa, kb, e1[r]);
+            o0[r] = _mm512_fmadd_ps(qb, kc, o0[r]);
+            o1[r] = _mm512_fmadd_ps(qb, kd, o1[r]);
+        }
+    }
+    const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+    __m512 corr[2];
+    for (int r = 0; r < nr; r++) {
+        const __m512 s0 = _mm512_mask_mul_ps(ninf, k0, _mm512_add_ps(e0[r], o0[r]), vs);
+        const __m512 s1 = _mm512_mask_mul_ps(ninf, k1, _mm512_add_ps(e1[r], o1[r]), vs);
+        const float tmx = _mm512_reduce_max_ps(_mm512_max_ps(s0, s1));
+        const float mx = tmx > m[r] ? tmx : m[r];
+        const float c = expf(m[r] - mx);
+        const __m512 vmx = _mm512_set1_ps(mx);
+        const __m512 p0 = _mm512_maskz_mov_ps(k0, exp_neg(_mm512_sub_ps(s0, vmx)));
+        const __m512 p1 = _mm512_maskz_mov_ps(k1, exp_neg(_mm512_sub_ps(s1, vmx)));
+        l[r] = l[r] * c + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
+        m[r] = mx;
+        _mm512_storeu_ps(pbuf + r * T, p0);
+        _mm512_storeu_ps(pbuf + r * T + 16, p1);
+        corr[r] = _mm512_set1_ps(c);
+    }
+    int32_t c0 = 0;
+    for (; c0 + 64 <= hd; c0 += 64) {
+        __m512 a[2][4];
+        for (int r = 0; r < nr; r++)
+            for (int i = 0; i < 4; i++)
+                a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(acc[r] + c0 + 16 * i), corr[r]);
+        for (int32_t p = 0; p < nv; p++) {
+            const float *vp = vt + (size_t)p * (size_t)hd + c0;
+            const __m512 v0 = _mm512_loadu_ps(vp), v1 = _mm512_loadu_ps(vp + 16);
+            const __m512 v2 = _mm512_loadu_ps(vp + 32), v3 = _mm512_loadu_ps(vp + 48);
+            for (int r = 0; r < nr; r++) {
+                const __m512 w = _mm512_set1_ps(pbuf[r * T + p]);
+                a[r][0] = _mm512_fmadd_ps(w, v0, a[r][0]);
+                a[r][1] = _mm512_fmadd_ps(w, v1, a[r][1]);
+                a[r][2] = _mm512_fmadd_ps(w, v2, a[r][2]);
+                a[r][3] = _mm512_fmadd_ps(w, v3, a[r][3]);
+            }
+        }
+        for (int r = 0; r < nr; r++)
+            for (int i = 0; i < 4; i++)
+                _mm512_storeu_ps(acc[r] + c0 + 16 * i, a[r][i]);
+    }
+    for (; c0 < hd; c0 += 16) {
+        __m512 a[2];
+        for (int r = 0; r < nr; r++)
+            a[r] = _mm512_mul_ps(_mm512_loadu_ps(acc[r] + c0), corr[r]);
+        for (int32_t p = 0; p < nv; p++) {
+            const __m512 v0 = _mm512_loadu_ps(vt + (size_t)p * (size_t)hd + c0);
+            for (int r = 0; r < nr; r++)
+                a[r] = _mm512_fmadd_ps(_mm512_set1_ps(pbuf[r * T + p]), v0, a[r]);
+        }
+        for (int r = 0; r < nr; r++)
+            _mm512_storeu_ps(acc[r] + c0, a[r]);
+    }
+}
+
+static void attn_avx512(const hh_attn_job_t *j)
+{
+    const int32_t hd = j->hd, n_rows = j->n_tok * j->n_head;
+    if (hd % 16 != 0) {
+        hh_attn_ref(j);
+        return;
+    }
+    /* Scratch as in attn.c, plus a T-float score buffer per row pair and a
+     * row buffer, both inside the slack hh_attn_scratch_floats leaves:
+     * kt, vt (aligned), then pbuf (2 T), then m, l, acc. */
+    float *kt = j->scratch, *vt = kt + (size_t)hd * T, *pbuf = vt + (size_t)hd * T;
+    float *m = pbuf + 2 * T, *l = m + n_rows, *acc = l + n_rows;
+    float *row = acc + (size_t)n_rows * (size_t)hd;
+    int32_t max_pos = 0;
+    for (int32_t t = 0; t < j->n_tok; t++)
+        max_pos = j->n_pos[t] > max_pos ? j->n_pos[t] : max_pos;
+    for (int32_t r = 0; r < n_rows; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    for (size_t i = 0; i < (size_t)n_rows * (size_t)hd; i++)
+        acc[i] = 0.0f;
+
+    for (int32_t p0 = 0; p0 < max_pos; p0 += T) {
+        const int32_t nt = max_pos - p0 < T ? max_pos - p0 : T;
+        load_tile(j, p0, nt, kt, vt, row);
+        for (int32_t t = 0; t < j->n_tok; t++) {
+            if (p0 >= j->n_pos[t])
+                continue;
+            const int32_t nv = j->n_pos[t] - p0 < nt ? j->n_pos[t] - p0 : nt;
+            int32_t h = 0;
+            for (; h + 2 <= j->n_head; h += 2) {
+                const int32_t r = t * j->n_head + h;
+                const float *q[2] = { j->q + (size_t)t * j->q_stride + (size_t)h * (size_t)hd,
+                                      j->q + (size_t)t * j->q_stride + (size_t)(h + 1) * (size_t)hd };
+                float *a[2] = { acc + (size_t)r * (size_t)hd, acc + (size_t)(r + 1) * (size_t)hd };
+                tile_rows(q, m + r, l + r, a, pbuf, kt, vt, hd, nv, j->scale, 2);
+            }
+            if (h < j->n_head) {
+                const int32_t r = t * j->n_head + h;
+                const float *q[1] = { j->q + (size_t)t * j->q_stride + (size_t)h * (size_t)hd };
+                float *a[1] = { acc + (size_t)r * (size_t)hd };
+                tile_rows(q, m + r, l + r, a, pbuf, kt, vt, hd, nv, j->scale, 1);
+            }
+        }
+    }
+    for (int32_t t = 0; t < j->n_tok; t++) {
+        for (int32_t h = 0; h < j->n_head; h++) {
+            const int32_t r = t * j->n_head + h;
+            const __m512 inv = _mm512_set1_ps(1.0f / l[r]);
+            float *o = j->out + (size_t)t * j->q_stride + (size_t)h * (size_t)hd;
+            for (int32_t d = 0; d < hd; d += 16)
+                _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)r * (size_t)hd + d), inv));
+        }
+    }
+}
+
+void hh_attn_fill_avx512(hh_kernels_t *k)
+{
+    k->attn = attn_avx512;
+}
