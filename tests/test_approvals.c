@@ -63,6 +63,14 @@ static cJSON *audit_records(hh_store_t *s)
                 text = cJSON_GetObjectItem(o, "output");
             if (r && cJSON_IsString(text))
                 cJSON_AddStringToObject(r, "output_text", text->valuestring);
+            /* user, detail and prompt: kept beside the record (the record
+             * holds commitments to them) unless the record has them */
+            static const char *const beside[] = { "user", "detail", "prompt" };
+            for (size_t b = 0; r && b < sizeof beside / sizeof beside[0]; b++) {
+                const cJSON *v = cJSON_GetObjectItem(o, beside[b]);
+                if (!cJSON_IsString(cJSON_GetObjectItem(r, beside[b])) && cJSON_IsString(v))
+                    cJSON_AddStringToObject(r, beside[b], v->valuestring);
+            }
             cJSON_AddItemToArray(out, r);
         }
         cJSON_Delete(o);
