@@ -3,7 +3,8 @@
  * sessions, same work for unknown users), and over HTTP with an in-process
  * server: cookie flags, one 401 for every bad login, the cookie on
  * authenticated routes, CSRF token and Origin checks, Bearer keys winning
- * over cookies, logout, expiry, throttling (429 + Retry-After). */
+ * over cookies, logout, expiry, throttling (429 + Retry-After); and
+ * `hoheit users` (password from stdin, minimum length, list, disable). */
 #include "harness.h"
 #include "http/server.h"
 #include "store/store_int.h"
@@ -15,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -692,4 +694,89 @@ TEST(login_http_throttle_and_idle_timeout)
     resp_free(&r);
 
     hh_http_stop(t.s);
+}
+
+/* ---- the CLI ------------------------------------------------------------ */
+
+/* Runs "[printf STDIN |] $HOHEIT_BIN users ARGS", stdout into out (may be
+ * NULL); returns the exit status (-1: no binary). */
+static int run_users(const char *stdin_text, const char *args, char *out, size_t cap)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (!bin)
+        return -1;
+    char cmd[2048];
+    if (stdin_text)
+        snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | %s users %s 2>/dev/null", stdin_text, bin, args);
+    else
+        snprintf(cmd, sizeof cmd, "%s users %s 2>/dev/null </dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -2;
+    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
+    if (out)
+        out[n] = '\0';
+    char sink[256];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST(login_cli_users_passwd_list_disable)
+{
+    if (!getenv("HOHEIT_BIN")) {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return;
+    }
+    char dir[512], args[1024], out[4096];
+    snprintf(dir, sizeof dir, "%s/login-cli", hh_test_tmpdir());
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    /* too short: refused, and no user is created */
+    snprintf(args, sizeof args, "passwd kim --role member --password-stdin --data %s", dir);
+    ASSERT_EQ_INT(run_users("only9char", args, NULL, 0), 1);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_EQ_INT(hh_store_user_get(s, "kim", NULL, &err), HH_ENOENT);
+    hh_store_close(s);
+    ASSERT_EQ_INT(run_users("a fine password", args, NULL, 0), 0);
+    /* a password as an argument is refused; without a terminal, so is the prompt */
+    snprintf(args, sizeof args, "passwd kim 'a fine password' --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, NULL, 0), 2);
+    snprintf(args, sizeof args, "passwd kim --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, NULL, 0), 2);
+    /* an unknown user without --role */
+    snprintf(args, sizeof args, "passwd nobody --password-stdin --data %s", dir);
+    ASSERT_EQ_INT(run_users("a fine password", args, NULL, 0), 1);
+
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    char hash[256];
+    stored_hash(s, "kim", hash, sizeof hash);
+    ASSERT_TRUE(strncmp(hash, "$argon2id$", 10) == 0);
+    ASSERT_OK(hh_store_login_verify(s, "kim", "a fine password", NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "lou", "auditor", NULL, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "kim", "sales", &err));
+    hh_store_close(s);
+
+    snprintf(args, sizeof args, "list --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, out, sizeof out), 0);
+    char name[64], role[32], deps[64], pw[8], dis[8];
+    const char *kim = strstr(out, "\nkim ");
+    const char *lou = strstr(out, "\nlou ");
+    ASSERT_TRUE(kim != NULL && lou != NULL);
+    ASSERT_EQ_INT(sscanf(kim, "%63s %31s %63s %7s %7s", name, role, deps, pw, dis), 5);
+    ASSERT_STREQ(role, "member");
+    ASSERT_STREQ(deps, "sales");
+    ASSERT_STREQ(pw, "yes");
+    ASSERT_STREQ(dis, "no");
+    ASSERT_EQ_INT(sscanf(lou, "%63s %31s %63s %7s %7s", name, role, deps, pw, dis), 5);
+    ASSERT_STREQ(role, "auditor");
+    ASSERT_STREQ(deps, "-");
+    ASSERT_STREQ(pw, "no");
+
+    snprintf(args, sizeof args, "disable kim --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, NULL, 0), 0);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_EQ_INT(hh_store_login_verify(s, "kim", "a fine password", NULL, &err), HH_ENOENT);
+    hh_store_close(s);
 }
