@@ -3,8 +3,11 @@
  * human, retention floor), storage with change history, /api/usecases with
  * roles, refusals and the ai_generated marker over HTTP (server in-process
  * with stories260K), and a system card whose content is checked against
- * the live configuration (purpose, model sha256, reasoning, oversight). */
+ * the live configuration (purpose, model sha256, reasoning, oversight);
+ * departments restricting who may use a use case, and prompt redaction
+ * (policy redact_prompts) shown on what the model really received. */
 #include "harness.h"
+#include "govern/audit.h"
 #include "govern/register.h"
 #include "http/server.h"
 
@@ -733,6 +736,362 @@ TEST(register_http_ai_generated_marker)
     ASSERT_EQ_INT(r.status, 404);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
     resp_free(&r);
+    hh_http_stop(t.s);
+}
+
+/* ---- departments decide who may use a use case ------------------------- */
+
+TEST(register_departments_store_and_defaults)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/register-depts", hh_test_tmpdir());
+    mkdir(dir, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t hr_user, legal_user, admin;
+    ASSERT_OK(hh_store_user_ensure(s, "hanna", "member", &hr_user, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "lars", "member", &legal_user, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "root", "admin", &admin, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "hanna", "hr", &err));
+    ASSERT_OK(hh_store_user_add_department(s, "lars", "legal", &err));
+    hh_store_key_t lars_key;
+    char key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_store_key_create(s, legal_user.id, key, sizeof key, &lars_key, &err));
+
+    /* validated like the other lists */
+    cJSON *in = uc_doc("bad-depts", "{}");
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\", 7]"));
+    ASSERT_EQ_INT(hh_register_create(s, in, "root", NULL, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "departments") != NULL);
+    cJSON_Delete(in);
+    in = uc_doc("bad-depts", "{}");
+    cJSON_AddStringToObject(in, "departments", "hr");
+    ASSERT_EQ_INT(hh_register_create(s, in, "root", NULL, &err), HH_EINVAL);
+    cJSON_Delete(in);
+
+    in = uc_doc("hr-assist", "{}");
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\", \"works-council\"]"));
+    hh_usecase_t u;
+    ASSERT_OK(hh_register_create(s, in, "root", &u, &err));
+    cJSON_Delete(in);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(u.doc, "departments")), 2);
+    bool ok = false;
+    ASSERT_OK(hh_register_user_may_use(s, &u, hr_user.id, &ok, &err));
+    ASSERT_TRUE(ok);
+    ASSERT_OK(hh_register_user_may_use(s, &u, legal_user.id, &ok, &err));
+    ASSERT_FALSE(ok);
+    ASSERT_OK(hh_register_user_may_use(s, &u, admin.id, &ok, &err));   /* admins are not exempt */
+    ASSERT_FALSE(ok);
+    ASSERT_OK(hh_register_user_may_use(s, &u, 99999, &ok, &err));
+    ASSERT_FALSE(ok);
+    /* an update without the field keeps it; an empty list opens it to everyone */
+    in = cJSON_Parse("{\"purpose\":\"changed\"}");
+    hh_usecase_clear(&u);
+    ASSERT_OK(hh_register_update(s, "hr-assist", in, "root", &u, &err));
+    cJSON_Delete(in);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(u.doc, "departments")), 2);
+    hh_usecase_clear(&u);
+    ASSERT_OK(hh_register_get(s, "general", &u, &err));
+    ASSERT_OK(hh_register_user_may_use(s, &u, legal_user.id, &ok, &err));
+    ASSERT_TRUE(ok);
+    hh_usecase_clear(&u);
+
+    /* defaults: refused where the user may not use the use case */
+    ASSERT_EQ_INT(hh_register_set_user_default(s, "lars", "hr-assist", &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "hr-assist") != NULL && strstr(err.msg, "lars") != NULL);
+    ASSERT_EQ_INT(hh_register_set_key_default(s, lars_key.id, "hr-assist", &err), HH_EINVAL);
+    ASSERT_EQ_INT(hh_register_set_user_default(s, "root", "hr-assist", &err), HH_EINVAL);
+    ASSERT_OK(hh_register_set_user_default(s, "hanna", "hr-assist", &err));
+    ASSERT_OK(hh_register_set_key_default(s, lars_key.id, NULL, &err));   /* clearing is always allowed */
+    ASSERT_EQ_INT(hh_register_set_user_default(s, "nobody", "hr-assist", &err), HH_ENOENT);
+
+    /* the system card says who may use it */
+    char *md = NULL;
+    ASSERT_OK(hh_register_card(s, "hr-assist", NULL, HH_CARD_MD, &md, &err));
+    const char *who = strstr(md, "Who may use it");
+    ASSERT_TRUE(who != NULL);
+    ASSERT_TRUE(strstr(who, "hr, works-council") != NULL);
+    ASSERT_TRUE(strstr(md, "PII redaction of prompts (before the model) | off") != NULL);
+    free(md);
+    ASSERT_OK(hh_register_card(s, "general", NULL, HH_CARD_MD, &md, &err));
+    ASSERT_TRUE(strstr(md, "Every user, of any department") != NULL);
+    free(md);
+    hh_store_close(s);
+}
+
+TEST(register_policy_redact_prompts)
+{
+    hh_reg_class_t cls;
+    for (int r = 0; r < 4; r++) {   /* false for every class */
+        memset(&cls, 0, sizeof cls);
+        cls.risk = (hh_risk_t)r;
+        ASSERT_FALSE(hh_register_policy_default(&cls).redact_prompts);
+    }
+    memset(&cls, 0, sizeof cls);
+    hh_reg_policy_t p;
+    hh_err_t err;
+    cJSON *ov = cJSON_Parse("{\"redact_prompts\":true}");
+    ASSERT_OK(hh_register_policy_apply(&cls, ov, &p, &err));
+    ASSERT_TRUE(p.redact_prompts);
+    cJSON *pj = hh_register_policy_json(&p);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(pj, "redact_prompts")));
+    cJSON_Delete(pj);
+    cJSON_Delete(ov);
+    ov = cJSON_Parse("{\"redact_prompts\":\"yes\"}");
+    ASSERT_EQ_INT(hh_register_policy_apply(&cls, ov, &p, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "redact_prompts") != NULL);
+    cJSON_Delete(ov);
+}
+
+TEST(register_http_departments)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "http-depts"));
+    hh_store_t *st = hh_http_store(t.s);
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_user_t hu;
+    char hr_key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_store_user_ensure(st, "hanna", "member", &hu, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, hu.id, hr_key, sizeof hr_key, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "hanna", "hr", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "mia", "legal", &err));
+    cJSON *in = uc_doc("hr-assist", "{}");
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\"]"));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = uc_doc("open-assist", "{}");
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    resp_t r;
+    char code[64];
+    /* mia (legal) is refused, named in the field or the header, for chat and /api/ask */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_forbidden");
+    ASSERT_TRUE(strstr(r.body, "'hr-assist'") != NULL);
+    ASSERT_TRUE(strstr(r.body, "\"param\":\"hoheit.use_case\"") != NULL);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/v1/completions", t.member, "X-Hoheit-Use-Case: hr-assist",
+                     "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":2}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_forbidden");
+    resp_free(&r);
+    ASSERT_TRUE(http(t.port, "POST", "/api/ask", t.member, NULL, "{\"question\":\"who?\",\"use_case\":\"hr-assist\"}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_forbidden");
+    resp_free(&r);
+    /* the admin is not in hr either */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.admin, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    resp_free(&r);
+    /* hanna (hr) may use it */
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", hr_key, NULL,
+                     CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "\"use_case\":\"hr-assist\"") != NULL);
+    resp_free(&r);
+    /* a default mia cannot use is refused where defaults are set; one set
+     * before the restriction existed is refused at request time */
+    ASSERT_EQ_INT(hh_register_set_key_default(st, t.member_key_id, "hr-assist", &err), HH_EINVAL);
+    ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, "open-assist", &err));
+    in = cJSON_Parse("{\"departments\":[\"hr\"]}");
+    ASSERT_OK(hh_register_update(st, "open-assist", in, "root", NULL, &err));
+    cJSON_Delete(in);
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(""), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_forbidden");
+    ASSERT_TRUE(strstr(r.body, "'open-assist'") != NULL);
+    resp_free(&r);
+    /* /api/usecases: members see what they may use, admins and auditors all */
+    const char *keys[3] = { t.member, hr_key, t.admin };
+    const int want[3] = { 0, 2, 2 };
+    for (int k = 0; k < 3; k++) {
+        ASSERT_TRUE(http(t.port, "GET", "/api/usecases", keys[k], NULL, NULL, &r));
+        ASSERT_EQ_INT(r.status, 200);
+        cJSON *j = cJSON_Parse(r.body);
+        ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), want[k]);
+        cJSON_Delete(j);
+        resp_free(&r);
+    }
+    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", t.auditor, NULL, NULL, &r));
+    ASSERT_TRUE(strstr(r.body, "\"hr-assist\"") != NULL && strstr(r.body, "\"open-assist\"") != NULL);
+    resp_free(&r);
+    /* the refusals are audited */
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ASSERT_OK(hh_audit_export(st, 1, f, &err));
+    fclose(f);
+    int n_refused = 0;
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        cJSON *rec = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(o, "record")) ?: "");
+        const char *dec = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "decision"));
+        const char *ucs = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "use_case"));
+        if (dec && !strcmp(dec, "refused") && ucs && (!strcmp(ucs, "hr-assist") || !strcmp(ucs, "open-assist")))
+            n_refused++;
+        cJSON_Delete(rec);
+        cJSON_Delete(o);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    ASSERT_EQ_INT(n_refused, 5);   /* chat, completions, /api/ask, the admin, the default */
+    hh_http_stop(t.s);
+}
+
+/* ---- PII redaction of prompts -------------------------------------------- */
+
+#define PII_PROMPT "Write to anna.schmidt@example.com and pay DE89370400440532013000 now"
+
+/* The prompt text of the newest audit record of use case uc (malloc'd). */
+static char *audit_prompt(hh_store_t *st, const char *uc)
+{
+    char *buf = NULL, *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f || hh_audit_export(st, 1, f, NULL) != 0) {
+        if (f)
+            fclose(f);
+        free(buf);
+        return NULL;
+    }
+    fclose(f);
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        const char *rs = cJSON_GetStringValue(cJSON_GetObjectItem(o, "record"));
+        cJSON *rec = cJSON_Parse(rs ? rs : "");
+        const char *u = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "use_case"));
+        /* the text: in the record, or kept beside it */
+        const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "prompt"));
+        if (!p)
+            p = cJSON_GetStringValue(cJSON_GetObjectItem(o, "prompt"));
+        if (u && !strcmp(u, uc) && p) {
+            free(out);
+            out = strdup(p);
+        }
+        cJSON_Delete(rec);
+        cJSON_Delete(o);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    return out;
+}
+
+/* A greedy completion: the text and usage.prompt_tokens. */
+static bool complete(reg_srv_t *t, const char *uc, const char *prompt, char **text, int *prompt_tokens,
+                     cJSON **hoheit)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "model", "stories260K");
+    cJSON_AddStringToObject(b, "prompt", prompt);
+    cJSON_AddNumberToObject(b, "max_tokens", 8);
+    cJSON_AddNumberToObject(b, "temperature", 0);
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(b, "hoheit"), "use_case", cJSON_CreateString(uc));
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    resp_t r;
+    bool ok = http(t->port, "POST", "/v1/completions", t->member, NULL, body, &r);
+    free(body);
+    if (!ok || r.status != 200) {
+        printf("    completion under %s: %d %s\n", uc, r.status, r.body ? r.body : "");
+        resp_free(&r);
+        return false;
+    }
+    cJSON *j = cJSON_Parse(r.body);
+    resp_free(&r);
+    *text = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
+                                                            "text")) ?: "");
+    *prompt_tokens = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "prompt_tokens")->valueint;
+    *hoheit = cJSON_DetachItemFromObject(j, "hoheit");
+    cJSON_Delete(j);
+    return true;
+}
+
+TEST(register_http_redact_prompts)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "redact"));
+    hh_store_t *st = hh_http_store(t.s);
+    hh_err_t err;
+    hh_err_clear(&err);
+    /* full audit text and no audit-side redaction, so the record shows the
+     * model input as it was; "plain" is the same without prompt redaction */
+    cJSON *in = uc_doc("redacting", "{}");
+    cJSON_AddItemToObject(in, "policy",
+                          cJSON_Parse("{\"redact_prompts\":true,\"audit_detail\":\"full\",\"pii_redaction\":false}"));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = uc_doc("plain", "{}");
+    cJSON_AddItemToObject(in, "policy", cJSON_Parse("{\"audit_detail\":\"full\",\"pii_redaction\":false}"));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+
+    char *red_text = NULL, *raw_text = NULL, *same_text = NULL;
+    int red_pt = 0, raw_pt = 0, same_pt = 0;
+    cJSON *h = NULL, *h2 = NULL, *h3 = NULL;
+    ASSERT_TRUE(complete(&t, "redacting", PII_PROMPT, &red_text, &red_pt, &h));
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(h, "prompt_redacted")));
+    const cJSON *counts = cJSON_GetObjectItem(h, "redactions");
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "EMAIL")->valueint, 1);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "IBAN")->valueint, 1);
+    ASSERT_EQ_INT(cJSON_GetArraySize(counts), 2);
+    /* what the request carried to the engine, as the audit record kept it */
+    char *seen = audit_prompt(st, "redacting");
+    ASSERT_TRUE(seen != NULL);
+    ASSERT_TRUE(strstr(seen, "anna.schmidt@example.com") == NULL);
+    ASSERT_TRUE(strstr(seen, "DE89370400440532013000") == NULL);
+    ASSERT_TRUE(strstr(seen, "[EMAIL]") != NULL && strstr(seen, "[IBAN]") != NULL);
+    ASSERT_TRUE(strstr(seen, "Write to ") == seen);
+    /* the model's side: the redacted request behaves exactly like the
+     * redacted text sent as is (same prompt tokens, same greedy output),
+     * and unlike the raw text */
+    ASSERT_TRUE(complete(&t, "plain", seen, &same_text, &same_pt, &h2));
+    ASSERT_TRUE(complete(&t, "plain", PII_PROMPT, &raw_text, &raw_pt, &h3));
+    ASSERT_EQ_INT(red_pt, same_pt);
+    ASSERT_STREQ(red_text, same_text);
+    ASSERT_NE_INT(red_pt, raw_pt);
+    ASSERT_TRUE(cJSON_GetObjectItem(h2, "prompt_redacted") == NULL);   /* no redaction without the policy */
+    char *raw_seen = audit_prompt(st, "plain");
+    ASSERT_STREQ(raw_seen, PII_PROMPT);
+    free(raw_seen);
+    free(seen);
+    free(red_text);
+    free(raw_text);
+    free(same_text);
+    cJSON_Delete(h);
+    cJSON_Delete(h2);
+    cJSON_Delete(h3);
+
+    /* chat: every message's text, also content parts */
+    resp_t r;
+    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
+                     "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"system\",\"content\":"
+                     "\"Call +49 30 1234567 if needed\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                     "\"I am anna.schmidt@example.com\"}]}],\"hoheit\":{\"use_case\":\"redacting\"}}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    counts = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "hoheit"), "redactions");
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "EMAIL")->valueint, 1);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "PHONE")->valueint, 1);
+    cJSON_Delete(j);
+    resp_free(&r);
+    seen = audit_prompt(st, "redacting");
+    ASSERT_TRUE(seen && !strstr(seen, "anna.schmidt@example.com") && !strstr(seen, "1234567"));
+    free(seen);
     hh_http_stop(t.s);
 }
 

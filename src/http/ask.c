@@ -71,7 +71,7 @@ static void audit_ask(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *
     snprintf(why, sizeof why, "approval %lld", (long long)pending_id);
     if (!s->store)
         return;
-    const char *uc = cs->mark.on && cs->mark.use_case[0] ? cs->mark.use_case : NULL;
+    const char *uc = cs->mark.use_case[0] ? cs->mark.use_case : NULL;   /* also a refused one */
     hh_reg_policy_t pol;
     bool hash_only = uc && hh_register_policy_for(s->store, uc, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
     size_t n = st == 200 ? o->n_hits : 0;

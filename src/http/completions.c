@@ -638,6 +638,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
      * 200 answer carry the ai_generated marker, and mark.held queues the
      * answer for a human approval instead (approvals.c: 202, never streamed). */
     if (ht_usecase_select(s, c, cs, &x->req, &e) != 0) {
+        x->mark = cs->mark;   /* not on, but names the refused use case for the audit record */
         audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
         return ht_send_error(c, cs, &e);

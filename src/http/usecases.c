@@ -232,13 +232,14 @@ static int select_use_case(hh_http_server_t *s, struct MHD_Connection *c, ht_con
     else if (model && !hh_usecase_allows_model(&u, model))
         st = hh_api_error_set(e, 403, "permission_error", "model_not_allowed", "model",
                               "Use case '%s' does not allow model '%s'", u.slug, model);
+    /* named even on a refusal: the audit record says which use case was refused */
+    snprintf(cs->mark.use_case, sizeof cs->mark.use_case, "%s", u.slug);
     if (st == 0) {
         /* Art. 14: the answer is generated but held for a human (approvals.c) */
         cs->mark.held = u.policy.approval_required;
         cs->mark.hr = u.cls.annex_iii_4 || u.policy.approval_locked;
         cs->mark.redact_prompts = u.policy.redact_prompts;
         cs->mark.on = true;
-        snprintf(cs->mark.use_case, sizeof cs->mark.use_case, "%s", u.slug);
         snprintf(cs->mark.model, sizeof cs->mark.model, "%s", model ? model : "");
     }
     hh_usecase_clear(&u);
