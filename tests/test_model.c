@@ -24,7 +24,9 @@
 #include "harness.h"
 #include "model/model.h"
 #include "gguf/gguf.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "model/model_int.h"
 
 #include <cjson/cJSON.h>
 #include <glob.h>
@@ -814,4 +816,40 @@ TEST(model_cli_logits_writes_batch_logits)
     st = system(cmd);
     ASSERT_TRUE(WIFEXITED(st));
     ASSERT_NE_INT(WEXITSTATUS(st), 0);
+}
+
+/* A tied output read into memory is repacked with the layers (where the CPU
+ * has the x4 kernels): the embedding lookup then reads its rows from the x4
+ * layout, and every row must equal the stored row's dequantization. */
+TEST(model_tied_output_repacked_rows_match_stored)
+{
+    const char *path = hh_test_data_path("reference/llama-tied-q8_0.gguf");
+    hh_model_t *mr = load_mode(path, HH_GGUF_LOAD_READ), *mm = load_mode(path, HH_GGUF_LOAD_MMAP);
+    ASSERT_TRUE(mr != NULL && mm != NULL);
+    ASSERT_TRUE(mr->hp.tied_output);
+    ASSERT_TRUE(mr->output.data == mr->tok_embd.data);
+    const char *env = getenv("HOHEIT_REPACK");
+    const bool x4 = hh_kernels()->gemm_x4[HH_TYPE_Q8_0] != NULL && !(env != NULL && strcmp(env, "0") == 0);
+    ASSERT_EQ_INT(mr->output.x4, x4);
+    ASSERT_EQ_INT(mr->tok_embd.x4, x4);
+    ASSERT_TRUE(!mm->tok_embd.x4);
+    const int64_t n = mm->hp.n_embd;
+    float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    ASSERT_TRUE(a && b);
+    int bad = 0;
+    for (int64_t id = 0; id < mm->hp.n_vocab; id++) {
+        hh_kernels()->dequant[mm->tok_embd.type]((const uint8_t *)mm->tok_embd.data + (size_t)id * mm->tok_embd.row_bytes,
+                                                 a, n);
+        if (mr->tok_embd.x4)
+            hh_x4_dequant_row(&mr->tok_embd, id, b);
+        else
+            hh_kernels()->dequant[mr->tok_embd.type]((const uint8_t *)mr->tok_embd.data +
+                                                     (size_t)id * mr->tok_embd.row_bytes, b, n);
+        bad += memcmp(a, b, sizeof(float) * (size_t)n) != 0;
+    }
+    ASSERT_EQ_INT(bad, 0);
+    free(a);
+    free(b);
+    hh_model_free(mr);
+    hh_model_free(mm);
 }

@@ -201,8 +201,9 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *b = w + (size_t)i * 576;
-        _mm_prefetch((const char *)(b + 576), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 640), _MM_HINT_T0);
+        /* the super-block four ahead, all of its 9 lines */
+        for (int c = 0; c < 576; c += 64)
+            _mm_prefetch((const char *)(b + 4 * 576 + c), _MM_HINT_T0);
         const __m512i sall = x4k_six(b + 16);   /* s16 [4 j + r] */
         /* integer sums: the low- and high-nibble chains are kept apart when
          * few tokens leave spare registers (more independent vpdpwssd

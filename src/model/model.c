@@ -431,8 +431,9 @@ static int bind_weights(hh_model_t *m, hh_err_t *err)
 }
 
 /* Weights read into private memory are rewritten in place into the x4
- * layout where the kernels have it (not the embedding table, which is read
- * by rows, nor a tied output). HOHEIT_REPACK=0 keeps the stored layout. */
+ * layout where the kernels have it: every layer matrix and the output (a
+ * tied output too; an untied embedding table stays as stored, it is only
+ * read by rows). HOHEIT_REPACK=0 keeps the stored layout. */
 static int repack_weights(hh_model_t *m, hh_err_t *err)
 {
     const char *env = getenv("HOHEIT_REPACK");
@@ -446,8 +447,12 @@ static int repack_weights(hh_model_t *m, hh_err_t *err)
             if (hh_repack_x4_ok(k, mats[i]) && hh_repack_x4(mats[i]) != HH_OK)
                 return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking layer %d", il);
     }
-    if (!m->hp.tied_output && hh_repack_x4_ok(k, &m->output) && hh_repack_x4(&m->output) != HH_OK)
+    if (hh_repack_x4_ok(k, &m->output) && hh_repack_x4(&m->output) != HH_OK)
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking output.weight");
+    /* A tied output shares its bytes with the embedding table, whose rows
+     * the lookup then dequantizes from the x4 layout (hh_x4_dequant_row). */
+    if (m->hp.tied_output)
+        m->tok_embd.x4 = m->output.x4;
     return HH_OK;
 }
 
