@@ -8,36 +8,20 @@
  * (/api/ask and the chat extension) held with their sources and released
  * with them; `hoheit approvals` run as a program. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "govern/approvals.h"
 #include "govern/audit.h"
 #include "govern/register.h"
 #include "http/server.h"
 #include "kb/ingest.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static bool copy_file(const char *src, const char *dst)
-{
-    size_t n = 0;
-    void *d = hh_test_read_file(src, &n);
-    if (!d)
-        return false;
-    FILE *f = fopen(dst, "wb");
-    bool ok = f && fwrite(d, 1, n, f) == n;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    free(d);
-    return ok;
-}
 
 /* The audit records (parsed canonical JSON) of the store, in order; caller
  * deletes the array. */
@@ -206,128 +190,23 @@ TEST(approvals_store_four_eyes_and_decisions)
 /* ---- HTTP ---------------------------------------------------------------- */
 
 typedef struct ap_srv {
-    hh_http_server_t *s;
-    int               port;
-    char              member[HH_KEY_LEN + 1], member2[HH_KEY_LEN + 1], approver[HH_KEY_LEN + 1],
-                      auditor[HH_KEY_LEN + 1];
-    char              data[512];
+    hh_test_srv_t h;
+    char          member[HH_KEY_LEN + 1], member2[HH_KEY_LEN + 1], approver[HH_KEY_LEN + 1],
+                  auditor[HH_KEY_LEN + 1];
 } ap_srv_t;
 
+/* <tmp>/approvals-<name> with stories260K; members mia and max, approver
+ * anna, auditor aud, one key each. */
 static bool srv_start(ap_srv_t *t, const char *name)
 {
     memset(t, 0, sizeof *t);
-    char models[600], dst[700];
-    snprintf(t->data, sizeof t->data, "%s/approvals-%s", hh_test_tmpdir(), name);
-    snprintf(models, sizeof models, "%s/models", t->data);
-    mkdir(t->data, 0700);
-    mkdir(models, 0700);
-    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
-    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
-        return false;
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = t->data;
-    p.max_body = 1u << 20;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 1;
-    hh_err_t err;
-    hh_err_clear(&err);
-    if (hh_http_start(&t->s, &p, &err) != 0) {
-        printf("    start: %s\n", err.msg);
-        return false;
-    }
-    t->port = hh_http_port(t->s);
-    hh_store_t *st = hh_http_store(t->s);
-    hh_store_user_t u;
-    return hh_store_user_ensure(st, "mia", "member", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->member, sizeof t->member, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "max", "member", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->member2, sizeof t->member2, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "anna", "approver", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->approver, sizeof t->approver, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "aud", "auditor", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->auditor, sizeof t->auditor, NULL, &err) == 0;
-}
-
-typedef struct resp {
-    int    status;
-    char  *body;   /* malloc'd */
-    cJSON *j;      /* the body parsed, or NULL */
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->body);
-    cJSON_Delete(r->j);
-    memset(r, 0, sizeof *r);
-}
-
-/* One request over a fresh connection (Connection: close), read to EOF;
- * the server answers these JSON routes with Content-Length. */
-static bool http(int port, const char *method, const char *path, const char *key, const char *body, resp_t *out)
-{
-    memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return false;
-    }
-    char *req = NULL;
-    size_t rlen = 0;
-    FILE *f = open_memstream(&req, &rlen);
-    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
-    if (key)
-        fprintf(f, "Authorization: Bearer %s\r\n", key);
-    if (body)
-        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
-    else
-        fprintf(f, "\r\n");
-    fclose(f);
-    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
-    free(req);
-    char *raw = NULL;
-    size_t n = 0, cap = 0;
-    while (ok) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *nr = realloc(raw, cap);
-            if (!nr) {
-                ok = false;
-                break;
-            }
-            raw = nr;
-        }
-        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (!ok || !raw) {
-        free(raw);
-        return false;
-    }
-    raw[n] = '\0';
-    char *sep = strstr(raw, "\r\n\r\n");
-    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
-        free(raw);
-        return false;
-    }
-    out->body = strdup(sep + 4);
-    out->j = cJSON_Parse(out->body);
-    free(raw);
-    return out->body != NULL;
-}
-
-static const char *err_code(const resp_t *r)
-{
-    return str_of(cJSON_GetObjectItem(r->j, "error"), "code");
+    char dir[256];
+    snprintf(dir, sizeof dir, "approvals-%s", name);
+    return hh_test_srv_start(&t->h, dir, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "mia", "member", t->member, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "max", "member", t->member2, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "anna", "approver", t->approver, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "aud", "auditor", t->auditor, NULL) == 0;
 }
 
 #define CHAT_UC(uc)                                                                                               \
@@ -341,8 +220,8 @@ static const char *err_code(const resp_t *r)
 /* Sends a held request and returns its approval id (0 on failure). */
 static int64_t held_request(ap_srv_t *t, const char *body)
 {
-    resp_t r;
-    if (!http(t->port, "POST", "/v1/chat/completions", t->member, body, &r))
+    hh_test_resp_t r;
+    if (hh_test_http(t->h.port, "POST", "/v1/chat/completions", t->member, body, &r) != 0)
         return 0;
     const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
     const cJSON *id = cJSON_GetObjectItem(a, "id");
@@ -352,7 +231,7 @@ static int64_t held_request(ap_srv_t *t, const char *body)
         v = (int64_t)id->valuedouble;
     else
         printf("    held request: status %d body %s\n", r.status, r.body);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     return v;
 }
 
@@ -360,7 +239,7 @@ TEST(approvals_http_hold_approve_edit_reject)
 {
     ap_srv_t t;
     ASSERT_TRUE(srv_start(&t, "flow"));
-    hh_store_t *st = hh_http_store(t.s);
+    hh_store_t *st = t.h.st;
     hh_err_t err;
     hh_err_clear(&err);
     cJSON *in = cJSON_Parse(HR_UC);
@@ -369,25 +248,25 @@ TEST(approvals_http_hold_approve_edit_reject)
     in = uc_doc("social-score", "{\"p_social_scoring\":true}");
     ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
     cJSON_Delete(in);
-    resp_t r;
+    hh_test_resp_t r;
     char path[128];
 
     /* the reference: the same greedy request under "general" is released */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("general"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("general"), &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "choices"), 0), "message");
     char *released = strdup(str_of(msg, "content"));
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(released && released[0]);
 
     /* held: 202, pending id, no text; the stream flag does not release it either */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("cv-screening"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("cv-screening"), &r));
     ASSERT_EQ_INT(r.status, 202);
     ASSERT_TRUE(strstr(r.body, released) == NULL);
     ASSERT_TRUE(strstr(str_of(r.j, "message"), "held for human approval") != NULL);
     int64_t id1 = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval"),
                                                "id")->valuedouble;
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(id1 > 0);
     int64_t id2 = held_request(&t, CHAT_UC("cv-screening"));
     int64_t id3 = held_request(&t,
@@ -398,22 +277,22 @@ TEST(approvals_http_hold_approve_edit_reject)
 
     /* the requester sees "pending" and no text */
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "status"), "pending");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "output") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* another member may not see it */
-    ASSERT_TRUE(http(t.port, "GET", path, t.member2, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member2, NULL, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* members cannot list the queue; approvers and auditors can */
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.approver, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *data = cJSON_GetObjectItem(r.j, "data");
     ASSERT_EQ_INT(cJSON_GetArraySize(data), 3);
@@ -422,88 +301,88 @@ TEST(approvals_http_hold_approve_edit_reject)
     ASSERT_STREQ(str_of(first, "use_case"), "cv-screening");
     ASSERT_STREQ(str_of(first, "output"), released);   /* the held draft is what greedy decoding gives */
     ASSERT_STREQ(str_of(cJSON_GetObjectItem(first, "request"), "model"), "stories260K");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.auditor, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.auditor, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the requester cannot approve; an auditor cannot decide */
     snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)id1);
-    ASSERT_TRUE(http(t.port, "POST", path, t.member, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.member, "{}", &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.auditor, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.auditor, "{}", &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* an approver approves; the requester fetches the final text */
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "status"), "approved");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 409);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "status"), "approved");
     ASSERT_STREQ(str_of(r.j, "text"), released);
     ASSERT_STREQ(str_of(r.j, "decided_by"), "anna");
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* edit-and-approve: the edited text is what the requester gets */
     snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)id2);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"text\":\"Candidate fits the role.\"}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{\"text\":\"Candidate fits the role.\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id2);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "edited");
     ASSERT_STREQ(str_of(r.j, "text"), "Candidate fits the role.");
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* reject: a reason is required; the requester sees it and no text */
     snprintf(path, sizeof path, "/api/approvals/%lld/reject", (long long)id3);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"reason\":\"not grounded in the CV\"}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{\"reason\":\"not grounded in the CV\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id3);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "rejected");
     ASSERT_STREQ(str_of(r.j, "reason"), "not grounded in the CV");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the queue is empty now; ?status=all shows all three */
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.approver, NULL, &r));
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 0);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals?status=all", t.auditor, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals?status=all", t.auditor, NULL, &r));
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals/abc", t.approver, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals/abc", t.approver, NULL, &r));
     ASSERT_EQ_INT(r.status, 404);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/api/approvals/999/approve", t.approver, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/approvals/999/approve", t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 404);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* a prohibited use case is still refused, nothing queued */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("social-score"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("social-score"), &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r), "use_case_prohibited");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals?status=all", t.approver, NULL, &r));
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_prohibited");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals?status=all", t.approver, NULL, &r));
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the audit log: each held request "pending", each decision, and it verifies */
     cJSON *recs = audit_records(st);
@@ -534,7 +413,7 @@ TEST(approvals_http_hold_approve_edit_reject)
         printf("    verify: seq %lld: %s\n", (long long)vr.bad_seq, vr.why);
     ASSERT_TRUE(vr.ok);
     free(released);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 /* ---- held grounded answers -------------------------------------------------- */
@@ -551,8 +430,8 @@ static bool write_text(const char *path, const char *text)
 /* Sends a grounded request that must be held; returns the approval id. */
 static int64_t held_grounded(ap_srv_t *t, const char *path, const char *body)
 {
-    resp_t r;
-    if (!http(t->port, "POST", path, t->member, body, &r))
+    hh_test_resp_t r;
+    if (hh_test_http(t->h.port, "POST", path, t->member, body, &r) != 0)
         return 0;
     const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
     const cJSON *id = cJSON_GetObjectItem(a, "id");
@@ -563,7 +442,7 @@ static int64_t held_grounded(ap_srv_t *t, const char *path, const char *body)
         v = (int64_t)id->valuedouble;
     else
         printf("    held grounded %s: status %d body %s\n", path, r.status, r.body);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     return v;
 }
 
@@ -571,11 +450,11 @@ TEST(approvals_http_grounded_held_with_sources)
 {
     ap_srv_t t;
     ASSERT_TRUE(srv_start(&t, "grounded"));
-    hh_store_t *st = hh_http_store(t.s);
+    hh_store_t *st = t.h.st;
     hh_err_t err;
     hh_err_clear(&err);
     char docs[600], file[700];
-    snprintf(docs, sizeof docs, "%s/docs", t.data);
+    snprintf(docs, sizeof docs, "%s/docs", t.h.data);
     mkdir(docs, 0700);
     snprintf(file, sizeof file, "%s/travel.txt", docs);
     ASSERT_TRUE(write_text(file, "Travel policy\n\nEmployees travel by train for trips under 500 kilometres. "
@@ -602,10 +481,10 @@ TEST(approvals_http_grounded_held_with_sources)
     ASSERT_TRUE(ask_id > 0 && chat_id > ask_id);
 
     /* the approver sees the draft, the question and its sources */
-    resp_t r;
+    hh_test_resp_t r;
     char path[128];
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)ask_id);
-    ASSERT_TRUE(http(t.port, "GET", path, t.approver, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.approver, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *req = cJSON_GetObjectItem(r.j, "request");
     ASSERT_STREQ(str_of(req, "question"), "Who approves flights?");
@@ -618,24 +497,24 @@ TEST(approvals_http_grounded_held_with_sources)
     int n_sources = cJSON_GetArraySize(cJSON_GetObjectItem(g, "sources"));
     int64_t chunk0 = (int64_t)cJSON_GetObjectItem(src0, "chunk_id")->valuedouble;
     double confidence = cJSON_GetObjectItem(g, "confidence")->valuedouble;
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(draft && strstr(draft, "department head") != NULL);   /* extractive: the passage itself */
     /* pending: the requester gets neither text nor sources */
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "pending");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "grounding") == NULL && cJSON_GetObjectItem(r.j, "text") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* approved: the requester gets the answer with its sources */
     snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)ask_id);
-    ASSERT_TRUE(http(t.port, "POST", path, t.member, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.member, "{}", &r));
     ASSERT_EQ_INT(r.status, 403);   /* HR: never the requester */
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)ask_id);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "approved");
     ASSERT_STREQ(str_of(r.j, "text"), draft);
     g = cJSON_GetObjectItem(r.j, "grounding");
@@ -645,28 +524,28 @@ TEST(approvals_http_grounded_held_with_sources)
     ASSERT_TRUE(strstr(str_of(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0), "quote"), "department head"));
     ASSERT_NEAR(cJSON_GetObjectItem(g, "confidence")->valuedouble, confidence, 1e-9);
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "request") == NULL);   /* the requester is no reviewer */
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* edit-and-approve of the grounded chat keeps its sources */
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
-    ASSERT_TRUE(http(t.port, "GET", path, t.approver, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.approver, NULL, &r));
     req = cJSON_GetObjectItem(r.j, "request");
     ASSERT_STREQ(str_of(req, "model"), "stories260K");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(req, "messages")), 1);
     int n_chat_sources = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "grounding"), "sources"));
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(n_chat_sources >= 1);
     snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)chat_id);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"text\":\"The department head approves flights [1].\"}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{\"text\":\"The department head approves flights [1].\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "edited");
     ASSERT_STREQ(str_of(r.j, "text"), "The department head approves flights [1].");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "grounding"), "sources")),
                   n_chat_sources);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* audited: both held ("pending" with their approval id), both decisions */
     cJSON *recs = audit_records(st);
@@ -686,7 +565,7 @@ TEST(approvals_http_grounded_held_with_sources)
     ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
     free(draft);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 /* ---- the CLI ------------------------------------------------------------------ */
