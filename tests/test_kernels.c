@@ -784,7 +784,7 @@ done:
 TEST(kernels_x4_repack_quant_and_gemm_match_reference)
 {
     const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
-    const hh_type_t types[5] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q5_0, HH_TYPE_Q6_K };
+    const hh_type_t types[6] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q5_0, HH_TYPE_Q6_K, HH_TYPE_Q5_K };
     uint8_t *w = malloc((size_t)X4_ROWS * ROW_MAX * 2), *orig = malloc((size_t)X4_ROWS * ROW_MAX * 2);
     uint8_t *xq = malloc((size_t)X4_TOKS * ROW_MAX * 2), *xr = malloc(ROW_MAX * 2);
     float *deq = malloc((size_t)X4_ROWS * ROW_MAX * sizeof(float)), *xd = malloc((size_t)X4_TOKS * ROW_MAX * sizeof(float));
@@ -796,10 +796,11 @@ TEST(kernels_x4_repack_quant_and_gemm_match_reference)
     for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
         const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
         if (k == NULL || k->quant_x4 == NULL) continue;
-        for (int ti = 0; ti < 5; ti++) {
+        for (int ti = 0; ti < 6; ti++) {
             const type_case_t *tc = type_case(types[ti]);
             ASSERT_TRUE(tc != NULL && k->gemm_x4[tc->type] != NULL);
-            const bool kq = tc->type == HH_TYPE_Q4_K || tc->type == HH_TYPE_Q6_K;   /* plain Q8_K activations */
+            /* plain Q8_K activations */
+            const bool kq = tc->type == HH_TYPE_Q4_K || tc->type == HH_TYPE_Q5_K || tc->type == HH_TYPE_Q6_K;
             for (int j = 0; j < 3; j++) {
                 const int64_t n = j == 2 ? ROW_MAX : (j == 0 ? 1 : 11) * tc->blck;
                 const size_t rb = (size_t)(n / tc->blck) * tc->size;

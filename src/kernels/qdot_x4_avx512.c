@@ -189,9 +189,12 @@ X4_ALWAYS_INLINE __m512i x4k_six(const uint8_t *p)
     return _mm512_cvtepu8_epi16(_mm256_or_si256(lo, top));
 }
 
+/* Q4_K (five 0: 576-byte super-blocks) or Q5_K (five 1: 704 bytes, the
+ * 5th bits after the Q4_K part, lined up with the nibble chunks). */
 X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, size_t xs, const int T,
-                               float *y, size_t ys)
+                               float *y, size_t ys, const int five)
 {
+    const size_t blk = five ? 704 : 576;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     /* lanes of row r (8 s16 each) pick scale 4 j + r */
     const __m512i rowsel = _mm512_set_epi64(0x0003000300030003LL, 0x0003000300030003LL,
@@ -200,10 +203,10 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
     __m512 acc[X4K_TOK];
     for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *b = w + (size_t)i * 576;
-        /* the super-block four ahead, all of its 9 lines */
-        for (int c = 0; c < 576; c += 64)
-            _mm_prefetch((const char *)(b + 4 * 576 + c), _MM_HINT_T0);
+        const uint8_t *b = w + (size_t)i * blk;
+        /* the super-block four ahead, all of its lines */
+        for (size_t c = 0; c < blk; c += 64)
+            _mm_prefetch((const char *)(b + 4 * blk + c), _MM_HINT_T0);
         const __m512i sall = x4k_six(b + 16);   /* s16 [4 j + r] */
         /* integer sums: the low- and high-nibble chains are kept apart when
          * few tokens leave spare registers (more independent vpdpwssd
@@ -215,7 +218,14 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
             const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(rowsel, _mm512_set1_epi16((short)(8 * k + 4))), sall);
             for (int h = 0; h < 2; h++) {
                 const __m512i raw = _mm512_loadu_si512(b + 64 + 128 * k + 64 * h);
-                const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                if (five) {   /* bits 2k (low nibbles) and 2k + 1 (high) of the qh bytes */
+                    const __m512i qh = _mm512_loadu_si512(b + 576 + 64 * h), v16 = _mm512_set1_epi8(16);
+                    const __mmask64 bl = _mm512_test_epi8_mask(qh, _mm512_set1_epi8((char)(1 << (2 * k))));
+                    const __mmask64 bh = _mm512_test_epi8_mask(qh, _mm512_set1_epi8((char)(2 << (2 * k))));
+                    lo = _mm512_or_si512(lo, _mm512_maskz_mov_epi8(bl, v16));
+                    hi = _mm512_or_si512(hi, _mm512_maskz_mov_epi8(bh, v16));
+                }
                 const int o = 64 * k + 16 * h;
                 for (int t = 0; t < T; t++) {
                     const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
@@ -253,8 +263,8 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
     }
 }
 
-static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
-                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+X4_ALWAYS_INLINE void x4k_gemm(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes, const void *xq,
+                               size_t xs, int32_t n_tok, float *y, size_t ys, const int five)
 {
     const int64_t nb = n / HH_QK_K;
     for (int32_t t = 0; t < n_tok; t += X4K_TOK) {
@@ -265,17 +275,29 @@ static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
             const uint8_t *wg = (const uint8_t *)w + (size_t)g * grp_bytes;
             float *yg = yt + 4 * g;
             switch (nt) {
-            case 8: x4k_tile(nb, wg, xt, xs, 8, yg, ys); break;
-            case 7: x4k_tile(nb, wg, xt, xs, 7, yg, ys); break;
-            case 6: x4k_tile(nb, wg, xt, xs, 6, yg, ys); break;
-            case 5: x4k_tile(nb, wg, xt, xs, 5, yg, ys); break;
-            case 4: x4k_tile(nb, wg, xt, xs, 4, yg, ys); break;
-            case 3: x4k_tile(nb, wg, xt, xs, 3, yg, ys); break;
-            case 2: x4k_tile(nb, wg, xt, xs, 2, yg, ys); break;
-            default: x4k_tile(nb, wg, xt, xs, 1, yg, ys); break;
+            case 8: x4k_tile(nb, wg, xt, xs, 8, yg, ys, five); break;
+            case 7: x4k_tile(nb, wg, xt, xs, 7, yg, ys, five); break;
+            case 6: x4k_tile(nb, wg, xt, xs, 6, yg, ys, five); break;
+            case 5: x4k_tile(nb, wg, xt, xs, 5, yg, ys, five); break;
+            case 4: x4k_tile(nb, wg, xt, xs, 4, yg, ys, five); break;
+            case 3: x4k_tile(nb, wg, xt, xs, 3, yg, ys, five); break;
+            case 2: x4k_tile(nb, wg, xt, xs, 2, yg, ys, five); break;
+            default: x4k_tile(nb, wg, xt, xs, 1, yg, ys, five); break;
             }
         }
     }
+}
+
+static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4k_gemm(n, w, n_grp, grp_bytes, xq, xs, n_tok, y, ys, 0);
+}
+
+static void x4_gemm_q5_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4k_gemm(n, w, n_grp, grp_bytes, xq, xs, n_tok, y, ys, 1);
 }
 
 static void x4_gemm_q5_0(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
@@ -389,6 +411,10 @@ void hh_qdot_x4_fill_avx512(hh_kernels_t *k)
     k->gemm_x4[HH_TYPE_Q4_0] = x4_gemm_q4_0;
     k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
     k->gemm_x4[HH_TYPE_Q4_K] = x4_gemm_q4_K;
+    k->gemm_x4[HH_TYPE_Q5_K] = x4_gemm_q5_K;
+    /* Q5_K has no stored-layout qdot: this is the activation type of its
+     * x4 kernel only (matmul.c reads it for x4 matrices) */
+    k->act_type[HH_TYPE_Q5_K] = HH_TYPE_Q8_K;
     k->gemm_x4[HH_TYPE_Q5_0] = x4_gemm_q5_0;
     k->gemm_x4[HH_TYPE_Q6_K] = x4_gemm_q6_K;
 }

@@ -12,7 +12,7 @@
 /* Values per block of the x4 types. */
 static int64_t x4_qk(uint32_t type)
 {
-    return type == HH_TYPE_Q4_K || type == HH_TYPE_Q6_K ? HH_QK_K : 32;
+    return type == HH_TYPE_Q4_K || type == HH_TYPE_Q5_K || type == HH_TYPE_Q6_K ? HH_QK_K : 32;
 }
 
 bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
@@ -21,7 +21,7 @@ bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
         kern->quant_x4 == NULL)
         return false;
     if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K && w->type != HH_TYPE_Q5_0 &&
-        w->type != HH_TYPE_Q6_K)
+        w->type != HH_TYPE_Q5_K && w->type != HH_TYPE_Q6_K)
         return false;
     return w->n_out % HH_X4_ROWS == 0 && w->n_in % x4_qk(w->type) == 0 && w->n_out > 0 &&
            w->nbytes >= (size_t)w->n_out * w->row_bytes;
@@ -33,6 +33,7 @@ static size_t x4_blk(uint32_t type)
     switch (type) {
     case HH_TYPE_Q8_0: return 8 + 128;
     case HH_TYPE_Q4_K: return 4 * sizeof(hh_block_q4_K);
+    case HH_TYPE_Q5_K: return 4 * sizeof(hh_block_q5_K);
     case HH_TYPE_Q5_0: return 4 * sizeof(hh_block_q5_0);
     case HH_TYPE_Q6_K: return 4 * sizeof(hh_block_q6_K);
     default: return 8 + 64;
@@ -109,6 +110,40 @@ static void x4k_get(const uint8_t *o, int r, hh_block_q4_K *b)
     }
     for (int c = 0; c < 8; c++)
         memcpy(b->qs + 16 * c, o + 64 + 64 * c + 16 * r, 16);
+}
+
+/* Q5_K x4 super-block (704 bytes = 4 x 176): the Q4_K x4 layout of d,
+ * dmin, scales, mins and nibbles (576 bytes), then the 5th bits: half h of
+ * row r (its qh bytes 16h..16h+15) at 576 + 64h + 16r, lined up with the
+ * nibble chunks (bit 2k of qh byte l: value 64k + l, bit 2k + 1: value
+ * 64k + 32 + l). */
+static void x5k_put(uint8_t *o, const hh_block_q5_K *const b[HH_X4_ROWS])
+{
+    hh_block_q4_K k4[HH_X4_ROWS];
+    const hh_block_q4_K *p[HH_X4_ROWS];
+    for (int r = 0; r < HH_X4_ROWS; r++) {
+        k4[r].d = b[r]->d;
+        k4[r].dmin = b[r]->dmin;
+        memcpy(k4[r].scales, b[r]->scales, sizeof k4[r].scales);
+        memcpy(k4[r].qs, b[r]->qs, sizeof k4[r].qs);
+        p[r] = &k4[r];
+    }
+    x4k_put(o, p);
+    for (int r = 0; r < HH_X4_ROWS; r++)
+        for (int h = 0; h < 2; h++)
+            memcpy(o + 576 + 64 * h + 16 * r, b[r]->qh + 16 * h, 16);
+}
+
+static void x5k_get(const uint8_t *o, int r, hh_block_q5_K *b)
+{
+    hh_block_q4_K k4;
+    x4k_get(o, r, &k4);
+    b->d = k4.d;
+    b->dmin = k4.dmin;
+    memcpy(b->scales, k4.scales, sizeof b->scales);
+    memcpy(b->qs, k4.qs, sizeof b->qs);
+    for (int h = 0; h < 2; h++)
+        memcpy(b->qh + 16 * h, o + 576 + 64 * h + 16 * r, 16);
 }
 
 /* Q5_0 x4 block position (88 bytes = 4 x 22): d x4 at 0 (F16); at 8 a
@@ -211,6 +246,13 @@ int hh_repack_x4(hh_mat_t *w)
                 x4k_put(o, b);
                 continue;
             }
+            if (w->type == HH_TYPE_Q5_K) {
+                const hh_block_q5_K *b[HH_X4_ROWS];
+                for (int r = 0; r < HH_X4_ROWS; r++)
+                    b[r] = (const hh_block_q5_K *)(tmp + (size_t)r * w->row_bytes) + i;
+                x5k_put(o, b);
+                continue;
+            }
             if (w->type == HH_TYPE_Q5_0) {
                 x5_put(o, tmp, w->row_bytes, i);
                 continue;
@@ -252,6 +294,15 @@ void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
         for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
             hh_block_q4_K b;
             x4k_get(g + (size_t)i * blk, rr, &b);
+            deq(&b, out + i * HH_QK_K, HH_QK_K);
+        }
+        return;
+    }
+    if (w->type == HH_TYPE_Q5_K) {
+        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[HH_TYPE_Q5_K];
+        for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
+            hh_block_q5_K b;
+            x5k_get(g + (size_t)i * blk, rr, &b);
             deq(&b, out + i * HH_QK_K, HH_QK_K);
         }
         return;
