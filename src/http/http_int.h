@@ -76,6 +76,12 @@ struct hh_http_server {
     hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
     pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
     ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
+    /* the periodic retention sweeper (compliance.c) */
+    pthread_t          sweep_thread;
+    bool               sweep_started;   /* the thread runs: join it at stop */
+    bool               sweep_init;      /* sweep_mu / sweep_cv initialized */
+    pthread_mutex_t    sweep_mu;
+    pthread_cond_t     sweep_cv;        /* CLOCK_MONOTONIC; signaled at stop */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -264,5 +270,27 @@ int  ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *
 enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+
+/* Compliance routes (compliance.c); roles and bodies in docs/SERVER.md.
+ * ht_handle_gdpr_export: POST /api/gdpr/export (admin).
+ * ht_handle_gdpr_erase: POST /api/gdpr/erase (admin, "confirm": true); the
+ * live vector index drops the erased chunks and the engine its prefix
+ * caches (hh_engine_drop_caches).
+ * ht_handle_audit_verify / ht_handle_audit_export: GET /api/audit/verify,
+ * GET /api/audit/export?from=SEQ (admin, auditor; each access audited as
+ * an "admin" record; the export is JSONL sent from a temp file).
+ * ht_handle_retention_sweep: POST /api/retention/sweep (admin).
+ * ht_sweeper_start (at start, after the index is up): runs the retention
+ * sweep every params.retention_interval_s seconds (first after
+ * min(interval, 10 s); <= 0: no thread); HH_ENOMEM when the thread cannot
+ * start. ht_sweeper_stop (at stop, before the index and store go): wakes
+ * and joins it; safe when start never ran. */
+enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+int  ht_sweeper_start(hh_http_server_t *s, hh_err_t *err);
+void ht_sweeper_stop(hh_http_server_t *s);
 
 #endif

@@ -105,6 +105,32 @@ static enum MHD_Result h_me(hh_http_server_t *s, struct MHD_Connection *c, ht_co
     return ht_handle_me(s, c, cs);
 }
 
+static enum MHD_Result h_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_gdpr_export(s, c, cs);
+}
+
+static enum MHD_Result h_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_gdpr_erase(s, c, cs);
+}
+
+static enum MHD_Result h_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_audit_verify(s, c, cs);
+}
+
+static enum MHD_Result h_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_audit_export(s, c, cs);
+}
+
+static enum MHD_Result h_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                         const char *url)
+{
+    return ht_handle_retention_sweep(s, c, cs);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -128,6 +154,11 @@ static const ht_route_t g_routes[] = {
     { { "POST", "/api/login", false }, false, true, h_login, "/api/login" },
     { { "POST", "/api/logout", true }, false, false, h_logout, "/api/logout" },
     { { "GET", "/api/me", true }, false, false, h_me, "/api/me" },
+    { { "POST", "/api/gdpr/export", true }, false, true, h_gdpr_export, "/api/gdpr/export" },
+    { { "POST", "/api/gdpr/erase", true }, false, true, h_gdpr_erase, "/api/gdpr/erase" },
+    { { "GET", "/api/audit/verify", true }, false, false, h_audit_verify, "/api/audit/verify" },
+    { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
+    { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -159,6 +190,7 @@ hh_http_params_t hh_http_default_params(void)
     p.login_max_failures = 5;
     p.login_max_failures_addr = 20;
     p.login_window_s = 900;
+    p.retention_interval_s = 3600;
     return p;
 }
 
@@ -777,6 +809,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : (params ? params->port : 8080);
+    if ((rc = ht_sweeper_start(s, err)))
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -789,6 +823,7 @@ void hh_http_stop(hh_http_server_t *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
+    ht_sweeper_stop(s);   /* a sweep under way ends while the index and store are up */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
     ht_kb_dense_fini(s);   /* saves the vector index while the store is open */

@@ -14,6 +14,11 @@
  *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c)
  *   POST /api/logout             ends the cookie's session
  *   GET  /api/me                 who is calling (user, role, departments, auth method)
+ *   POST /api/gdpr/export        data-subject export (admin; compliance.c)
+ *   POST /api/gdpr/erase         data-subject erasure, also from the server's memory (admin)
+ *   GET  /api/audit/verify       the audit chain's verdict (admin, auditor)
+ *   GET  /api/audit/export       JSONL, ?from=SEQ (admin, auditor)
+ *   POST /api/retention/sweep    retention sweep now (admin); also every retention_interval_s
  * A request without a Bearer key may authenticate with the hoheit_session
  * cookie instead (CSRF token and Origin rules in docs/SERVER.md).
  * Every error is OpenAI's {"error":{"message","type","param","code"}}. */
@@ -48,6 +53,8 @@ typedef struct hh_http_params {
     int         login_max_failures;   /* failed logins per user name per window, default 5 */
     int         login_max_failures_addr; /* failed logins per client address per window, default 20 */
     int         login_window_s;       /* throttle window, default 900 (15 min) */
+    int         retention_interval_s; /* periodic retention sweep (govern/gdpr.h), default 3600;
+                                       * <= 0: off; the first runs after min(interval, 10) s */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);
