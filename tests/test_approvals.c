@@ -536,7 +536,8 @@ TEST(approvals_http_grounded_held_with_sources)
     hh_test_resp_free(&r);
     ASSERT_TRUE(n_chat_sources >= 1);
     snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)chat_id);
-    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{\"text\":\"The department head approves flights [1].\"}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver,
+                           "{\"text\":\"The department head approves flights [1].\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
     hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
