@@ -454,8 +454,11 @@ char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms
         cJSON_Delete(conf);
     ok = ok && cJSON_AddItemToObject(o, "decision", str_or_null(e->decision));
     ok = ok && cJSON_AddItemToObject(o, "detail_commit", commit_or_null(x->detail_salt, e->detail));
-    if (ok && e->kind && !strcmp(e->kind, "erasure")) {
-        /* the rows this erasure pseudonymized (the verifier's coverage rule) */
+    /* the rows an erasure pseudonymized, or a retention sweep expired the
+     * texts of (the verifier's coverage rule); a retention record that
+     * expired no texts keeps the form it always had */
+    bool covers = e->kind && (!strcmp(e->kind, "erasure") || (!strcmp(e->kind, "retention") && e->n_erased_seqs));
+    if (ok && covers) {
         cJSON *es = cJSON_CreateArray();
         ok = es && cJSON_AddItemToObject(o, "erased_seqs", es);
         if (!ok)
@@ -1041,8 +1044,10 @@ void hh_audit_verify_record(hh_audit_verifier_t *v, int64_t seq, const char *rec
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "seq");
     bool seq_ok = cJSON_IsNumber(js) && js->valuedouble == (double)seq;
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
-    const cJSON *erasure_list = cJSON_IsString(kind) && !strcmp(kind->valuestring, "erasure")
-                                    ? cJSON_GetObjectItemCaseSensitive(o, "erased_seqs") : NULL;
+    /* erasure and retention records vouch for the rows they list */
+    bool coverer = cJSON_IsString(kind) && (!strcmp(kind->valuestring, "erasure") ||
+                                            !strcmp(kind->valuestring, "retention"));
+    const cJSON *erasure_list = coverer ? cJSON_GetObjectItemCaseSensitive(o, "erased_seqs") : NULL;
     if (!seq_ok) {
         cJSON_Delete(o);
         return vfail(v, seq, "record does not carry seq %" PRId64, seq);
@@ -1138,12 +1143,15 @@ static bool acc_is_identity(const unsigned char acc[32])
     return sodium_memcmp(acc, zero, 32) == 0;
 }
 
-/* An erasure record (already chain-verified) lists the rows it covers:
- * their pairs leave the multiset. */
+/* An erasure or retention record (already chain-verified) lists the rows
+ * it covers: their pairs leave the multiset. Listed rows before the start
+ * of the log (behind a signed anchor: cut by retention, or a partial
+ * export) are gone with their pairs and are skipped. */
 static void verify_erasure_list(hh_audit_verifier_t *v, int64_t seq, const cJSON *list)
 {
     if (!cJSON_IsArray(list))
         return vfail(v, seq, "erasure record %" PRId64 " has a malformed erased_seqs", seq);
+    int64_t start = v->r.first_seq ? v->r.first_seq : seq;   /* first_seq is 0 while seq is the first record */
     int64_t prev = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, list) {
@@ -1151,6 +1159,8 @@ static void verify_erasure_list(hh_audit_verifier_t *v, int64_t seq, const cJSON
         if (c <= prev || c >= seq || (double)c != it->valuedouble)
             return vfail(v, seq, "erasure record %" PRId64 ": erased_seqs not increasing below it", seq);
         prev = c;
+        if (c < start)
+            continue;
         if (v->erased_open == 0 && !v->erased_first)
             v->erased_first = seq;
         unsigned char pt[32];
@@ -1231,7 +1241,7 @@ void hh_audit_verify_fields(hh_audit_verifier_t *v, int64_t seq, const char *rec
     cJSON_Delete(o);
     if (failed(v))
         return;
-    /* erased rows are vouched for by a later erasure record (before
+    /* erased rows are vouched for by a later erasure or retention record (before
      * migration 8 the mark alone counted, and still does for those) */
     if (f->erased_by != 0) {
         if (f->erased_by <= seq || f->erased_by >= MAX_JSON_INT)

@@ -22,11 +22,16 @@
  *            with pseudonyms (and delete the salts) while the chain still
  *            verifies. The verifier checks every kept text against its
  *            commitment unless it was erased; an erased row must name the
- *            "erasure" record that covers it (audit_log.erased_by, export
- *            "erased_by"), and that later record lists the row's seq in its
- *            erased_seqs, so marking a row erased and editing its texts
- *            without an erasure record is detected. Records written before
- *            migration 8 (user/detail inside) pass as before.
+ *            "erasure" or "retention" record that covers it
+ *            (audit_log.erased_by, export "erased_by"), and that later
+ *            record lists the row's seq in its erased_seqs, so marking a
+ *            row erased and editing its texts without such a record is
+ *            detected. Retention (gdpr.h's sweep) expires the texts of rows
+ *            older than their use case's retention this way: each text
+ *            becomes HH_AUDIT_EXPIRED_TEXT and the salts go. Listed seqs
+ *            before the start of the log (behind a signed anchor) are
+ *            skipped. Records written before migration 8 (user/detail
+ *            inside) pass as before.
  *   pii      when the entry's use case has policy.pii_redaction (the
  *            register, govern/register.h), prompt, output and detail are
  *            redacted (govern/pii.h; keyed pseudonyms "[EMAIL:ab12cd]"
@@ -67,6 +72,8 @@
 #define HH_AUDIT_DEFAULT_CHECKPOINT_EVERY 1000
 /* Art. 26(6): logs of high-risk systems are kept at least six months. */
 #define HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS (183LL * 24 * 3600 * 1000)
+/* What an expired text (prompt, output, user, detail) is replaced by. */
+#define HH_AUDIT_EXPIRED_TEXT "[expired]"
 
 typedef struct hh_audit_params {
     int64_t checkpoint_every;   /* a signed checkpoint when seq % N == 0 (>= 1) */
@@ -92,8 +99,9 @@ typedef struct hh_audit_entry {
     const char    *decision;     /* "released", "refused", "pending", "approved", "rejected", ... */
     const char    *detail;       /* free text (a reason, what an admin did), may be NULL */
     bool           hash_only;    /* policy: prompt/output as their SHA-256 only, not the text */
-    const int64_t *erased_seqs;  /* kind "erasure": the seqs it marked erased for the first time, */
-    size_t         n_erased_seqs;/*   strictly increasing, each below the erasure's own seq */
+    const int64_t *erased_seqs;  /* kind "erasure" (always written, may be empty) or "retention" */
+    size_t         n_erased_seqs;/*   (written when n > 0): the seqs it marked erased for the first
+                                    time, strictly increasing, each below the record's own seq */
 } hh_audit_entry_t;
 
 #define HH_AUDIT_SALT_LEN 16
@@ -127,8 +135,8 @@ char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms
                          const hh_audit_extra_t *x, hh_err_t *err);
 
 /* Appends e inside a write transaction the caller already holds, together
- * with the store's mutex (govern/gdpr.c: the erasure record and the rows it
- * covers commit together). No model hashing (model_path must be NULL) and
+ * with the store's mutex (govern/gdpr.c: an erasure or retention record and
+ * the rows it covers commit together). No model hashing (model_path must be NULL) and
  * no PII policy lookup (the caller writes no personal data). *seq_out gets
  * the seq. Errors as hh_audit_append; the caller rolls back on error. */
 int hh_audit_append_locked(hh_store_t *s, const hh_audit_entry_t *e, int64_t *seq_out, hh_err_t *err);
@@ -183,7 +191,7 @@ typedef struct hh_audit_verifier {
     bool          started, head_seen;
     /* erasure coverage: a multiset hash (ristretto255 point sum) of the
      * pairs (seq, erased_by) of erased rows seen, minus the pairs listed by
-     * erasure records seen; it must be the identity at the end */
+     * erasure and retention records seen; it must be the identity at the end */
     unsigned char erased_acc[32];
     int64_t       erased_open;      /* pairs added minus pairs listed */
     int64_t       erased_first;     /* the first seq of the still open stretch (0: balanced) */
@@ -213,7 +221,8 @@ typedef struct hh_audit_fields {
  * erased; a hash-only record carries none; user/detail must match their
  * salted commitments, or have no salt (erased). Erased prompt/output or a
  * missing salt need erased_by > seq, and every erased_by must be listed by
- * that later erasure record (checked as the log goes on and at finish). A
+ * that later erasure or retention record (checked as the log goes on and
+ * at finish). A
  * record from before migration 8 (user/detail inside) or 6 (texts inside)
  * passes as before. */
 void hh_audit_verify_fields(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
@@ -228,7 +237,7 @@ void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len);
  * ends is the same as feeding it at once. */
 void hh_audit_verifier_feed(hh_audit_verifier_t *v, const char *text, size_t len);
 /* Ends the log: fails when no signed head was seen (truncated) or an
- * erased row is not covered by a later erasure record. Returns true when
+ * erased row is not covered by a later erasure or retention record. Returns true when
  * everything verified. */
 bool hh_audit_verifier_finish(hh_audit_verifier_t *v);
 
