@@ -6,15 +6,13 @@
  * over cookies, logout, expiry, throttling (429 + Retry-After); and
  * `hoheit users` (password from stdin, minimum length, list, disable). */
 #include "harness.h"
+#include "http_helpers.h"
 #include "http/server.h"
 #include "store/store_int.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,21 +102,6 @@ static bool file_contains(const char *path, const char *needle)
     return hit;
 }
 
-typedef struct resp {
-    int    status;
-    char  *headers;   /* malloc'd, NUL-terminated */
-    char  *body;      /* malloc'd */
-    cJSON *j;         /* the body parsed, or NULL */
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->headers);
-    free(r->body);
-    cJSON_Delete(r->j);
-    memset(r, 0, sizeof *r);
-}
-
 /* Request options: every field may be NULL. */
 typedef struct req_opt {
     const char *key;      /* Authorization: Bearer */
@@ -128,108 +111,32 @@ typedef struct req_opt {
     const char *body;     /* JSON */
 } req_opt_t;
 
-/* One request over a fresh connection (Host: localhost:PORT, Connection:
- * close), read to EOF. The server answers these routes with
- * Content-Length. */
-static bool http(int port, const char *method, const char *path, const req_opt_t *o, resp_t *out)
+/* One request with the options o (may be NULL) as headers. */
+static bool http(int port, const char *method, const char *path, const req_opt_t *o, hh_test_resp_t *out)
 {
+    static const req_opt_t none;
     memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
+    if (!o)
+        o = &none;
+    char headers[1024] = "";
+    size_t n = 0;
+    if (o->cookie)
+        n += (size_t)snprintf(headers + n, sizeof headers - n, "Cookie: theme=dark; hoheit_session=%s\r\n", o->cookie);
+    if (o->csrf && n < sizeof headers)
+        n += (size_t)snprintf(headers + n, sizeof headers - n, "X-CSRF-Token: %s\r\n", o->csrf);
+    if (o->origin && n < sizeof headers)
+        n += (size_t)snprintf(headers + n, sizeof headers - n, "Origin: %s\r\n", o->origin);
+    if (n >= sizeof headers)
         return false;
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return false;
-    }
-    char *req = NULL;
-    size_t rlen = 0;
-    FILE *f = open_memstream(&req, &rlen);
-    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n", method, path, port);
-    if (o && o->key)
-        fprintf(f, "Authorization: Bearer %s\r\n", o->key);
-    if (o && o->cookie)
-        fprintf(f, "Cookie: theme=dark; hoheit_session=%s\r\n", o->cookie);
-    if (o && o->csrf)
-        fprintf(f, "X-CSRF-Token: %s\r\n", o->csrf);
-    if (o && o->origin)
-        fprintf(f, "Origin: %s\r\n", o->origin);
-    if (o && o->body)
-        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(o->body), o->body);
-    else
-        fprintf(f, "Content-Length: 0\r\n\r\n");
-    fclose(f);
-    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
-    free(req);
-    char *raw = NULL;
-    size_t n = 0, cap = 0;
-    while (ok) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *nr = realloc(raw, cap);
-            if (!nr) {
-                ok = false;
-                break;
-            }
-            raw = nr;
-        }
-        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (!ok || !raw) {
-        free(raw);
-        return false;
-    }
-    raw[n] = '\0';
-    char *sep = strstr(raw, "\r\n\r\n");
-    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
-        free(raw);
-        return false;
-    }
-    *sep = '\0';
-    out->headers = strdup(raw);
-    out->body = strdup(sep + 4);
-    out->j = cJSON_Parse(out->body);
-    free(raw);
-    return out->headers && out->body;
-}
-
-static const char *err_code(const resp_t *r)
-{
-    return str_of(cJSON_GetObjectItem(r->j, "error"), "code");
-}
-
-/* The value of header name (case-insensitive) copied into out, "" if absent. */
-static void header_value(const resp_t *r, const char *name, char *out, size_t cap)
-{
-    out[0] = '\0';
-    size_t nl = strlen(name);
-    for (const char *p = r->headers; p && *p;) {
-        const char *eol = strstr(p, "\r\n");
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = len - (size_t)(v - p);
-            snprintf(out, cap, "%.*s", (int)vl, v);
-            return;
-        }
-        p = eol ? eol + 2 : NULL;
-    }
+    hh_test_req_t q = { .method = method, .path = path, .key = o->key, .body = o->body, .headers = headers };
+    return hh_test_http_req(port, &q, out) == 0;
 }
 
 /* The hoheit_session value from a Set-Cookie header into out. */
-static bool session_cookie(const resp_t *r, char *out, size_t cap)
+static bool session_cookie(const hh_test_resp_t *r, char *out, size_t cap)
 {
     char sc[512];
-    header_value(r, "Set-Cookie", sc, sizeof sc);
+    hh_test_resp_header(r, "Set-Cookie", sc, sizeof sc);
     if (strncmp(sc, "hoheit_session=", 15) != 0)
         return false;
     const char *v = sc + 15;
@@ -242,56 +149,45 @@ static bool session_cookie(const resp_t *r, char *out, size_t cap)
 #define PW_ADA  "admin password 2026"
 
 typedef struct login_srv {
-    hh_http_server_t *s;
-    hh_store_t       *st;
-    int               port;
-    char              ada_key[HH_KEY_LEN + 1];
-    char              data[512];
+    hh_test_srv_t h;
+    char          ada_key[HH_KEY_LEN + 1];
 } login_srv_t;
 
+/* <tmp>/login-<name>, no model, no embedder; admin ada (key and
+ * password), member lena (password, department legal), member keyonly.
+ * over: the server parameters to start from (NULL: defaults). */
 static bool srv_start(login_srv_t *t, const char *name, const hh_http_params_t *over)
 {
     memset(t, 0, sizeof *t);
-    char models[600];
-    snprintf(t->data, sizeof t->data, "%s/login-%s", hh_test_tmpdir(), name);
-    snprintf(models, sizeof models, "%s/models", t->data);
-    mkdir(t->data, 0700);
-    mkdir(models, 0700);
-    hh_http_params_t p = over ? *over : hh_http_default_params();
-    p.port = 0;
-    p.data_dir = t->data;
-    p.embed_model = "none";
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 1;
+    hh_test_srv_params_t p = { .http = over ? *over : hh_http_default_params() };
+    p.http.embed_model = "none";
+    p.http.engine.n_slots = 1;
+    p.http.engine.n_threads = 1;
+    char dir[256];
+    snprintf(dir, sizeof dir, "login-%s", name);
+    if (hh_test_srv_start(&t->h, dir, &p) != 0)
+        return false;
     hh_err_t err;
     hh_err_clear(&err);
-    if (hh_http_start(&t->s, &p, &err) != 0) {
-        printf("    start: %s\n", err.msg);
-        return false;
-    }
-    t->port = hh_http_port(t->s);
-    t->st = hh_http_store(t->s);
-    hh_store_user_t u;
-    bool ok = hh_store_user_ensure(t->st, "ada", "admin", &u, NULL, &err) == 0 &&
-              hh_store_key_create(t->st, u.id, t->ada_key, sizeof t->ada_key, NULL, &err) == 0 &&
-              hh_store_user_set_password(t->st, "ada", PW_ADA, &err) == 0 &&
-              hh_store_user_ensure(t->st, "lena", "member", &u, NULL, &err) == 0 &&
-              hh_store_user_set_password(t->st, "lena", PW_LENA, &err) == 0 &&
-              hh_store_user_add_department(t->st, "lena", "legal", &err) == 0 &&
-              hh_store_user_ensure(t->st, "keyonly", "member", &u, NULL, &err) == 0;
+    bool ok = hh_test_srv_user(&t->h, "ada", "admin", t->ada_key, NULL) == 0 &&
+              hh_store_user_set_password(t->h.st, "ada", PW_ADA, &err) == 0 &&
+              hh_test_srv_user(&t->h, "lena", "member", NULL, NULL) == 0 &&
+              hh_store_user_set_password(t->h.st, "lena", PW_LENA, &err) == 0 &&
+              hh_store_user_add_department(t->h.st, "lena", "legal", &err) == 0 &&
+              hh_test_srv_user(&t->h, "keyonly", "member", NULL, NULL) == 0;
     if (!ok)
         printf("    setup: %s\n", err.msg);
     return ok;
 }
 
 /* Logs in; on 200 fills cookie and csrf (cap HH_SESSION_TOKEN_LEN + 1). */
-static int login(const login_srv_t *t, const char *user, const char *pw, char *cookie, char *csrf, resp_t *keep)
+static int login(const login_srv_t *t, const char *user, const char *pw, char *cookie, char *csrf, hh_test_resp_t *keep)
 {
     char body[512];
     snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
     req_opt_t o = { .body = body };
-    resp_t r;
-    if (!http(t->port, "POST", "/api/login", &o, &r))
+    hh_test_resp_t r;
+    if (!http(t->h.port, "POST", "/api/login", &o, &r))
         return -1;
     int status = r.status;
     if (status == 200) {
@@ -302,7 +198,7 @@ static int login(const login_srv_t *t, const char *user, const char *pw, char *c
     if (keep)
         *keep = r;
     else
-        resp_free(&r);
+        hh_test_resp_free(&r);
     return status;
 }
 
@@ -463,12 +359,12 @@ TEST(login_http_cookie_csrf_origin_logout)
     ASSERT_TRUE(srv_start(&t, "flow", NULL));
     char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
     char ada_cookie[HH_SESSION_TOKEN_LEN + 1], ada_csrf[HH_SESSION_TOKEN_LEN + 1];
-    resp_t r;
+    hh_test_resp_t r;
 
     /* login: cookie flags, body */
     ASSERT_EQ_INT(login(&t, "lena", PW_LENA, cookie, csrf, &r), 200);
     char sc[512];
-    header_value(&r, "Set-Cookie", sc, sizeof sc);
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
     ASSERT_TRUE(strstr(sc, "; HttpOnly") != NULL);
     ASSERT_TRUE(strstr(sc, "; SameSite=Strict") != NULL);
     ASSERT_TRUE(strstr(sc, "; Path=/") != NULL);
@@ -481,31 +377,31 @@ TEST(login_http_cookie_csrf_origin_logout)
     double exp_at = cJSON_GetNumberValue(cJSON_GetObjectItem(r.j, "expires_at"));
     ASSERT_GE(exp_at, (double)time(NULL) * 1000 + HH_SESSION_MAX_MS - 60000);
     ASSERT_TRUE(strstr(r.body, cookie) == NULL);   /* the cookie value is only in the header */
-    resp_free(&r);
-    ASSERT_FALSE(cookie_stored_raw(t.st, cookie));
+    hh_test_resp_free(&r);
+    ASSERT_FALSE(cookie_stored_raw(t.h.st, cookie));
 
     /* wrong password and unknown user: same status, same body */
-    resp_t bad1, bad2, bad3;
+    hh_test_resp_t bad1, bad2, bad3;
     ASSERT_EQ_INT(login(&t, "lena", "not the password", NULL, NULL, &bad1), 401);
     ASSERT_EQ_INT(login(&t, "nobody-here", PW_LENA, NULL, NULL, &bad2), 401);
     ASSERT_EQ_INT(login(&t, "keyonly", "whatever it is", NULL, NULL, &bad3), 401);
-    ASSERT_STREQ(err_code(&bad1), "invalid_credentials");
+    ASSERT_STREQ(hh_test_resp_err_code(&bad1), "invalid_credentials");
     ASSERT_STREQ(bad2.body, bad1.body);
     ASSERT_STREQ(bad3.body, bad1.body);
     char sc_bad[256];
-    header_value(&bad1, "Set-Cookie", sc_bad, sizeof sc_bad);
+    hh_test_resp_header(&bad1, "Set-Cookie", sc_bad, sizeof sc_bad);
     ASSERT_STREQ(sc_bad, "");
-    resp_free(&bad1);
-    resp_free(&bad2);
-    resp_free(&bad3);
+    hh_test_resp_free(&bad1);
+    hh_test_resp_free(&bad2);
+    hh_test_resp_free(&bad3);
     req_opt_t bad_body = { .body = "{\"username\":\"lena\"}" };
-    ASSERT_TRUE(http(t.port, "POST", "/api/login", &bad_body, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/login", &bad_body, &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the cookie on authenticated GET routes */
     req_opt_t oc = { .cookie = cookie };
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "user"), "lena");
     ASSERT_STREQ(str_of(r.j, "auth"), "session");
@@ -513,135 +409,135 @@ TEST(login_http_cookie_csrf_origin_logout)
     const cJSON *deps = cJSON_GetObjectItem(r.j, "departments");
     ASSERT_EQ_INT(cJSON_GetArraySize(deps), 1);
     ASSERT_STREQ(cJSON_GetArrayItem(deps, 0)->valuestring, "legal");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", &oc, &r));
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/usecases", &oc, &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", NULL, &r));
     ASSERT_EQ_INT(r.status, 401);
-    ASSERT_STREQ(err_code(&r), "invalid_api_key");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_api_key");
+    hh_test_resp_free(&r);
 
     /* a Bearer key wins over a cookie, and needs no CSRF token */
     req_opt_t both = { .key = t.ada_key, .cookie = cookie };
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &both, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &both, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "user"), "ada");
     ASSERT_STREQ(str_of(r.j, "auth"), "api_key");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "csrf_token") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     both.body = "{\"slug\":\"by-key\",\"name\":\"By key\",\"purpose\":\"test\",\"answers\":{}}";
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &both, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &both, &r));
     ASSERT_EQ_INT(r.status, 201);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* CSRF: state-changing requests with a cookie need the session's token */
     ASSERT_EQ_INT(login(&t, "ada", PW_ADA, ada_cookie, ada_csrf, NULL), 200);
     const char *uc = "{\"slug\":\"by-cookie\",\"name\":\"By cookie\",\"purpose\":\"test\",\"answers\":{}}";
     req_opt_t post = { .cookie = ada_cookie, .body = uc };
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r), "csrf_failed");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "csrf_failed");
+    hh_test_resp_free(&r);
     post.csrf = "wrong-token";
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r), "csrf_failed");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "csrf_failed");
+    hh_test_resp_free(&r);
     post.csrf = csrf;   /* another session's token (same length) */
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r), "csrf_failed");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "csrf_failed");
+    hh_test_resp_free(&r);
     req_opt_t get_uc = { .cookie = ada_cookie };
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
     ASSERT_EQ_INT(r.status, 404);   /* none of the refused requests wrote anything */
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* the right token, but a foreign Origin */
     post.csrf = ada_csrf;
     post.origin = "http://evil.example";
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r), "origin_mismatch");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "origin_mismatch");
+    hh_test_resp_free(&r);
     /* the right token and this server's Origin */
     char self_origin[64];
-    snprintf(self_origin, sizeof self_origin, "http://localhost:%d", t.port);
+    snprintf(self_origin, sizeof self_origin, "http://localhost:%d", t.h.port);
     post.origin = self_origin;
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
     ASSERT_EQ_INT(r.status, 201);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* a foreign Origin on a GET with a cookie, and on a login */
     req_opt_t evil_get = { .cookie = cookie, .origin = "https://localhost:1" };
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &evil_get, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &evil_get, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     req_opt_t evil_login = { .origin = "http://evil.example",
                              .body = "{\"username\":\"lena\",\"password\":\"" PW_LENA "\"}" };
-    ASSERT_TRUE(http(t.port, "POST", "/api/login", &evil_login, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/login", &evil_login, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* logout: needs the token too, expires the cookie, ends the session */
     req_opt_t out = { .cookie = cookie };
-    ASSERT_TRUE(http(t.port, "POST", "/api/logout", &out, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/logout", &out, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     out.csrf = csrf;
-    ASSERT_TRUE(http(t.port, "POST", "/api/logout", &out, &r));
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/logout", &out, &r));
     ASSERT_EQ_INT(r.status, 200);
-    header_value(&r, "Set-Cookie", sc, sizeof sc);
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
     ASSERT_TRUE(strstr(sc, "hoheit_session=;") != NULL);
     ASSERT_TRUE(strstr(sc, "Max-Age=0") != NULL);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 401);
-    ASSERT_STREQ(err_code(&r), "invalid_session");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
+    hh_test_resp_free(&r);
     /* ada's session is untouched by lena's logout */
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &get_uc, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &get_uc, &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* an expired session (its end written into the past) is refused */
-    ASSERT_EQ_INT(sql_int(t.st, "UPDATE sessions SET expires_at = 1"), 1);
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &get_uc, &r));
+    ASSERT_EQ_INT(sql_int(t.h.st, "UPDATE sessions SET expires_at = 1"), 1);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &get_uc, &r));
     ASSERT_EQ_INT(r.status, 401);
-    ASSERT_STREQ(err_code(&r), "invalid_session");
-    resp_free(&r);
-    ASSERT_EQ_INT(sql_int(t.st, "SELECT COUNT(*) FROM sessions"), 0);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(sql_int(t.h.st, "SELECT COUNT(*) FROM sessions"), 0);
 
     /* a password change ends the sessions; the old password stops working */
     ASSERT_EQ_INT(login(&t, "lena", PW_LENA, cookie, csrf, NULL), 200);
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     hh_err_t err;
-    ASSERT_OK(hh_store_user_set_password(t.st, "lena", "brand new password", &err));
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_OK(hh_store_user_set_password(t.h.st, "lena", "brand new password", &err));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 401);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, NULL), 401);
     ASSERT_EQ_INT(login(&t, "lena", "brand new password", cookie, csrf, NULL), 200);
 
     /* a disabled user: the session stops, the login fails like any other */
-    ASSERT_OK(hh_store_user_set_disabled(t.st, "lena", true, &err));
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_OK(hh_store_user_set_disabled(t.h.st, "lena", true, &err));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 401);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_EQ_INT(login(&t, "lena", "brand new password", NULL, NULL, &r), 401);
-    ASSERT_STREQ(err_code(&r), "invalid_credentials");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_credentials");
+    hh_test_resp_free(&r);
 
     /* garbage cookies */
     req_opt_t junk = { .cookie = "x" };
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &junk, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &junk, &r));
     ASSERT_EQ_INT(r.status, 401);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(login_http_throttle_and_idle_timeout)
@@ -653,7 +549,7 @@ TEST(login_http_throttle_and_idle_timeout)
     p.session_idle_ms = 400;
     login_srv_t t;
     ASSERT_TRUE(srv_start(&t, "throttle", &p));
-    resp_t r;
+    hh_test_resp_t r;
     char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
 
     /* the idle timeout (400 ms here): requests keep the session alive,
@@ -662,26 +558,26 @@ TEST(login_http_throttle_and_idle_timeout)
     req_opt_t oc = { .cookie = cookie };
     for (int i = 0; i < 3; i++) {
         sleep_ms(200);
-        ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+        ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
         ASSERT_EQ_INT(r.status, 200);
-        resp_free(&r);
+        hh_test_resp_free(&r);
     }
     sleep_ms(600);
-    ASSERT_TRUE(http(t.port, "GET", "/api/me", &oc, &r));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 401);
-    ASSERT_STREQ(err_code(&r), "invalid_session");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
+    hh_test_resp_free(&r);
 
     for (int i = 0; i < 3; i++)
         ASSERT_EQ_INT(login(&t, "lena", "guess number one", NULL, NULL, NULL), 401);
     /* the user name is locked now, even with the right password */
     ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, &r), 429);
-    ASSERT_STREQ(err_code(&r), "too_many_login_attempts");
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "too_many_login_attempts");
     char ra[32];
-    header_value(&r, "Retry-After", ra, sizeof ra);
+    hh_test_resp_header(&r, "Retry-After", ra, sizeof ra);
     int retry = atoi(ra);
     ASSERT_TRUE(retry >= 1 && retry <= 60);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* another user from the same address still gets in (3 < 6 failures) */
     ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
     /* three more failures under other names reach the address limit */
@@ -689,11 +585,11 @@ TEST(login_http_throttle_and_idle_timeout)
     ASSERT_EQ_INT(login(&t, "ghost2", "guess number two", NULL, NULL, NULL), 401);
     ASSERT_EQ_INT(login(&t, "ada", "guess number two", NULL, NULL, NULL), 401);
     ASSERT_EQ_INT(login(&t, "ada", PW_ADA, NULL, NULL, &r), 429);
-    header_value(&r, "Retry-After", ra, sizeof ra);
+    hh_test_resp_header(&r, "Retry-After", ra, sizeof ra);
     ASSERT_TRUE(atoi(ra) >= 1 && atoi(ra) <= 60);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 /* ---- the CLI ------------------------------------------------------------ */
