@@ -1269,3 +1269,103 @@ TEST(audit_erased_rows_need_erasure_record)
     ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 2"), SQLITE_OK);
     verify_expect(dir, false, 2, "names no erasure record");
 }
+
+/* Expired texts (retention sweep, govern/gdpr.h) use the erasure mechanism
+ * with a "retention" record: it lists the rows, they name it; a row marked
+ * expired without one is caught; the listed rows may later be cut behind
+ * the anchor and the log still verifies (also as a partial export). */
+TEST(audit_retention_record_covers_expired_rows)
+{
+    /* the canonical form: a retention record lists its rows only when it has some */
+    const int64_t two[] = { 2, 3 };
+    hh_audit_entry_t ce = { .kind = "retention", .decision = "expired" };
+    hh_err_t err;
+    char *c = hh_audit_canonical(&ce, 9, 1, NULL, NULL, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, "erased_seqs") == NULL);
+    free(c);
+    ce.erased_seqs = two;
+    ce.n_erased_seqs = 2;
+    c = hh_audit_canonical(&ce, 9, 1, NULL, NULL, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, "\"erased_seqs\":[2,3],\"kind\":\"retention\"") != NULL);
+    free(c);
+
+    const char *dir = fresh_dir("ret-cover");
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t now = (int64_t)ts.tv_sec * 1000, day = 24LL * 3600 * 1000;
+    /* seq 1..3 are 400 days old, 4..6 from today */
+    for (int i = 1; i <= 6; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "question %d", i);
+        hh_audit_entry_t e = { .kind = "request", .time_ms = i <= 3 ? now - 400 * day + i : now - 1000 + i,
+                               .user = "carla", .prompt = prompt, .output = "answer", .decision = "released",
+                               .detail = "note" };
+        ASSERT_OK(hh_audit_append(s, NULL, &e, NULL, &err));
+    }
+    hh_store_close(s);
+    /* rows 2, 3 and 5 expired as the sweep does it, without a record yet */
+    static const char expire_sql[] =
+        "UPDATE audit_log SET prompt = '" HH_AUDIT_EXPIRED_TEXT "', output = '" HH_AUDIT_EXPIRED_TEXT "', "
+        "user_name = '" HH_AUDIT_EXPIRED_TEXT "', detail = '" HH_AUDIT_EXPIRED_TEXT "', user_salt = NULL, "
+        "detail_salt = NULL, texts_erased = 1 WHERE seq IN (2, 3, 5)";
+    ASSERT_EQ_INT(db_exec(dir, expire_sql), SQLITE_OK);
+    verify_expect(dir, false, 2, "names no erasure record");
+    /* the retention record (seq 7) lists them; they name it */
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    const int64_t covered[] = { 2, 3, 5 };
+    hh_audit_entry_t re = { .kind = "retention", .decision = "expired", .detail = "expired texts",
+                            .erased_seqs = covered, .n_erased_seqs = 3 };
+    int64_t rseq = 0;
+    ASSERT_OK(hh_audit_append(s, NULL, &re, &rseq, &err));
+    ASSERT_EQ_INT(rseq, 7);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3, 5)"), SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* a row marked expired that the retention record does not list */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = '[expired]', texts_erased = 1, erased_by = 7 "
+                               "WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "names no erasure record");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 4', texts_erased = 0 WHERE seq = 4"),
+                  SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* a request record cannot vouch: naming it leaves the pair open */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 6 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
+
+    /* the chain's start (1..3) is cut: record 7 still lists 2 and 3, which
+     * now lie behind the signed anchor */
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    int64_t n = -1;
+    ASSERT_OK(hh_audit_expire(s, now - 200 * day, 0, &n, &err));
+    ASSERT_EQ_INT(n, 3);
+    hh_store_close(s);
+    verify_expect(dir, true, 0, "");
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_audit_verify_result_t r;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_TRUE(r.ok && r.anchored);
+    ASSERT_EQ_INT(r.first_seq, 4);
+    /* a partial export from seq 6 on: record 7 lists 5, behind its anchor */
+    size_t len = 0;
+    char *text = export_text(s, 6, &len);
+    ASSERT_TRUE(text != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    if (!r.ok)
+        printf("    bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.first_seq, 6);
+    free(text);
+    hh_store_close(s);
+    /* behind the anchor is not a loophole: row 5 still has to be covered */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 8 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 5, "not all covered");
+}
