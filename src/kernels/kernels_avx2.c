@@ -219,4 +219,5 @@ void hh_kernels_fill_avx2(hh_kernels_t *k)
     SET(Q6_K, q6_K);
 #undef SET
     hh_qdot_fill_avx2(k);
+    hh_attn_fill_avx2(k);
 }

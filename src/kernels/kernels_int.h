@@ -35,6 +35,7 @@ void hh_qdot_x4_fill_avx512(hh_kernels_t *k);
 void hh_attn_fill_ref(hh_kernels_t *k);
 void hh_attn_ref(const hh_attn_job_t *j);
 #if defined(__x86_64__)
+void hh_attn_fill_avx2(hh_kernels_t *k);
 void hh_attn_fill_avx512(hh_kernels_t *k);
 #endif
 #if defined(__aarch64__)

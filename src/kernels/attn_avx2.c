@@ -1,0 +1,223 @@
+/* attn_avx2.c - the tiled causal attention kernel (kernels.h,
+ * hh_attn_job_t) with AVX2 + FMA: as attn_avx512.c with 8-lane vectors
+ * (scores of a 32-position tile are four vectors per query row), lane masks
+ * from compares instead of mask registers, and 2^n built in the exponent
+ * bits. Head dimensions that are not a multiple of 8 take the scalar
+ * reference. */
+#include "kernels/kernels_int.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+#define T HH_ATTN_TILE
+
+/* e^x for x <= 0 (below -87: e^-87), as exp_neg in attn_avx512.c. */
+static inline __m256 exp_neg(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* 2^n for n in -126..0: the biased exponent n + 127 */
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline float hmax8(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* Rows p0 .. p0 + nt - 1: K transposed into kt[d][j] (columns nt.. zeroed),
+ * V as rows into vt[j][d]; row is an hd-float buffer. */
+static void load_tile(const hh_attn_job_t *j, int32_t p0, int32_t nt, float *kt, float *vt, float *row)
+{
+    const int32_t hd = j->hd;
+    for (int32_t r = 0; r < T; r++) {
+        const uint8_t *kr = (const uint8_t *)j->k + (size_t)(p0 + r) * j->kv_stride;
+        const uint8_t *vr = (const uint8_t *)j->v + (size_t)(p0 + r) * j->kv_stride;
+        float *vo = vt + (size_t)r * (size_t)hd;
+        if (r >= nt) {
+            for (int32_t d = 0; d < hd; d++)
+                kt[(size_t)d * T + (size_t)r] = 0.0f;
+            continue;
+        }
+        for (int32_t d = 0; d < hd; d += 8) {
+            __m256 kv, vv;
+            if (j->f16) {
+                kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)kr + d)));
+                vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)vr + d)));
+            } else {
+                kv = _mm256_loadu_ps((const float *)kr + d);
+                vv = _mm256_loadu_ps((const float *)vr + d);
+            }
+            _mm256_storeu_ps(row + d, kv);
+            _mm256_storeu_ps(vo + d, vv);
+        }
+        for (int32_t d = 0; d < hd; d++)
+            kt[(size_t)d * T + (size_t)r] = row[d];
+    }
+}
+
+/* One tile for nr (1 or 2) rows; see tile_rows in attn_avx512.c. */
+static inline __attribute__((always_inline)) void tile_rows(const float *const *q, float *m, float *l,
+                                                             float *const *acc, float *pbuf, const float *kt,
+                                                             const float *vt, int32_t hd, int32_t nv,
+                                                             float scale, const int nr)
+{
+    __m256 valid[4];
+    const __m256i vn = _mm256_set1_epi32(nv), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int v = 0; v < 4; v++)
+        valid[v] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vn, _mm256_add_epi32(lane, _mm256_set1_epi32(8 * v))));
+    __m256 s[2][4];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < 4; v++)
+            s[r][v] = _mm256_setzero_ps();
+    for (int32_t d = 0; d < hd; d++) {
+        const float *kd = kt + (size_t)d * T;
+        const __m256 k0 = _mm256_loadu_ps(kd), k1 = _mm256_loadu_ps(kd + 8);
+        const __m256 k2 = _mm256_loadu_ps(kd + 16), k3 = _mm256_loadu_ps(kd + 24);
+        for (int r = 0; r < nr; r++) {
+            const __m256 qd = _mm256_set1_ps(q[r][d]);
+            s[r][0] = _mm256_fmadd_ps(qd, k0, s[r][0]);
+            s[r][1] = _mm256_fmadd_ps(qd, k1, s[r][1]);
+            s[r][2] = _mm256_fmadd_ps(qd, k2, s[r][2]);
+            s[r][3] = _mm256_fmadd_ps(qd, k3, s[r][3]);
+        }
+    }
+    const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+    __m256 corr[2];
+    for (int r = 0; r < nr; r++) {
+        __m256 mxv = ninf;
+        for (int v = 0; v < 4; v++) {
+            s[r][v] = _mm256_blendv_ps(ninf, _mm256_mul_ps(s[r][v], vs), valid[v]);
+            mxv = _mm256_max_ps(mxv, s[r][v]);
+        }
+        const float tmx = hmax8(mxv);
+        const float mx = tmx > m[r] ? tmx : m[r];
+        const float c = expf(m[r] - mx);
+        const __m256 vmx = _mm256_set1_ps(mx);
+        __m256 sum = _mm256_setzero_ps();
+        for (int v = 0; v < 4; v++) {
+            const __m256 p = _mm256_and_ps(exp_neg(_mm256_sub_ps(s[r][v], vmx)), valid[v]);
+            sum = _mm256_add_ps(sum, p);
+            _mm256_storeu_ps(pbuf + r * T + 8 * v, p);
+        }
+        l[r] = l[r] * c + hsum8(sum);
+        m[r] = mx;
+        corr[r] = _mm256_set1_ps(c);
+    }
+    int32_t c0 = 0;
+    for (; c0 + 32 <= hd; c0 += 32) {
+        __m256 a[2][4];
+        for (int r = 0; r < nr; r++)
+            for (int i = 0; i < 4; i++)
+                a[r][i] = _mm256_mul_ps(_mm256_loadu_ps(acc[r] + c0 + 8 * i), corr[r]);
+        for (int32_t p = 0; p < nv; p++) {
+            const float *vp = vt + (size_t)p * (size_t)hd + c0;
+            const __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8);
+            const __m256 v2 = _mm256_loadu_ps(vp + 16), v3 = _mm256_loadu_ps(vp + 24);
+            for (int r = 0; r < nr; r++) {
+                const __m256 w = _mm256_set1_ps(pbuf[r * T + p]);
+                a[r][0] = _mm256_fmadd_ps(w, v0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(w, v1, a[r][1]);
+                a[r][2] = _mm256_fmadd_ps(w, v2, a[r][2]);
+                a[r][3] = _mm256_fmadd_ps(w, v3, a[r][3]);
+            }
+        }
+        for (int r = 0; r < nr; r++)
+            for (int i = 0; i < 4; i++)
+                _mm256_storeu_ps(acc[r] + c0 + 8 * i, a[r][i]);
+    }
+    for (; c0 < hd; c0 += 8) {
+        __m256 a[2];
+        for (int r = 0; r < nr; r++)
+            a[r] = _mm256_mul_ps(_mm256_loadu_ps(acc[r] + c0), corr[r]);
+        for (int32_t p = 0; p < nv; p++) {
+            const __m256 v0 = _mm256_loadu_ps(vt + (size_t)p * (size_t)hd + c0);
+            for (int r = 0; r < nr; r++)
+                a[r] = _mm256_fmadd_ps(_mm256_set1_ps(pbuf[r * T + p]), v0, a[r]);
+        }
+        for (int r = 0; r < nr; r++)
+            _mm256_storeu_ps(acc[r] + c0, a[r]);
+    }
+}
+
+static void attn_avx2(const hh_attn_job_t *j)
+{
+    const int32_t hd = j->hd, n_rows = j->n_tok * j->n_head;
+    if (hd % 8 != 0) {
+        hh_attn_ref(j);
+        return;
+    }
+    /* scratch as in attn_avx512.c: kt, vt, pbuf (2 T), m, l, acc, row */
+    float *kt = j->scratch, *vt = kt + (size_t)hd * T, *pbuf = vt + (size_t)hd * T;
+    float *m = pbuf + 2 * T, *l = m + n_rows, *acc = l + n_rows;
+    float *row = acc + (size_t)n_rows * (size_t)hd;
+    int32_t max_pos = 0;
+    for (int32_t t = 0; t < j->n_tok; t++)
+        max_pos = j->n_pos[t] > max_pos ? j->n_pos[t] : max_pos;
+    for (int32_t r = 0; r < n_rows; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    for (size_t i = 0; i < (size_t)n_rows * (size_t)hd; i++)
+        acc[i] = 0.0f;
+
+    for (int32_t p0 = 0; p0 < max_pos; p0 += T) {
+        const int32_t nt = max_pos - p0 < T ? max_pos - p0 : T;
+        load_tile(j, p0, nt, kt, vt, row);
+        for (int32_t t = 0; t < j->n_tok; t++) {
+            if (p0 >= j->n_pos[t])
+                continue;
+            const int32_t nv = j->n_pos[t] - p0 < nt ? j->n_pos[t] - p0 : nt;
+            int32_t h = 0;
+            for (; h + 2 <= j->n_head; h += 2) {
+                const int32_t r = t * j->n_head + h;
+                const float *q[2] = { j->q + (size_t)t * j->q_stride + (size_t)h * (size_t)hd,
+                                      j->q + (size_t)t * j->q_stride + (size_t)(h + 1) * (size_t)hd };
+                float *a[2] = { acc + (size_t)r * (size_t)hd, acc + (size_t)(r + 1) * (size_t)hd };
+                tile_rows(q, m + r, l + r, a, pbuf, kt, vt, hd, nv, j->scale, 2);
+            }
+            if (h < j->n_head) {
+                const int32_t r = t * j->n_head + h;
+                const float *q[1] = { j->q + (size_t)t * j->q_stride + (size_t)h * (size_t)hd };
+                float *a[1] = { acc + (size_t)r * (size_t)hd };
+                tile_rows(q, m + r, l + r, a, pbuf, kt, vt, hd, nv, j->scale, 1);
+            }
+        }
+    }
+    for (int32_t t = 0; t < j->n_tok; t++) {
+        for (int32_t h = 0; h < j->n_head; h++) {
+            const int32_t r = t * j->n_head + h;
+            const __m256 inv = _mm256_set1_ps(1.0f / l[r]);
+            float *o = j->out + (size_t)t * j->q_stride + (size_t)h * (size_t)hd;
+            for (int32_t d = 0; d < hd; d += 8)
+                _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(acc + (size_t)r * (size_t)hd + d), inv));
+        }
+    }
+}
+
+void hh_attn_fill_avx2(hh_kernels_t *k)
+{
+    k->attn = attn_avx2;
+}
