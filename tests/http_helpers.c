@@ -284,6 +284,20 @@ int hh_test_http(int port, const char *method, const char *path, const char *key
     return hh_test_http_req(port, &q, out);
 }
 
+int hh_test_http_status(int port, const hh_test_req_t *q, char **body)
+{
+    *body = NULL;
+    hh_test_resp_t r;
+    int rc = hh_test_http_req(port, q, &r);
+    if (rc != 0)
+        return rc;
+    *body = r.body;   /* handed over to the caller */
+    r.body = NULL;
+    rc = r.status;
+    hh_test_resp_free(&r);
+    return rc;
+}
+
 const char *hh_test_resp_header(const hh_test_resp_t *r, const char *name, char *out, size_t cap)
 {
     out[0] = '\0';

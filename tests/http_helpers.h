@@ -101,6 +101,11 @@ int hh_test_http_req(int port, const hh_test_req_t *q, hh_test_resp_t *out);
 int hh_test_http(int port, const char *method, const char *path, const char *key, const char *body,
                  hh_test_resp_t *out);
 
+/* Sends q like hh_test_http_req and returns the answer's status, its body
+ * in *body (malloc'd, NUL-terminated, caller frees); or a negative HH_E*
+ * code with *body NULL. */
+int hh_test_http_status(int port, const hh_test_req_t *q, char **body);
+
 /* Frees what r owns and zeroes it (safe on a zeroed or freed r). */
 void hh_test_resp_free(hh_test_resp_t *r);
 
