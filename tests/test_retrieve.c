@@ -4,6 +4,7 @@
  * reciprocal-rank fusion; dense retrieval through the HTTP server with a
  * real (random-weight) bert model. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "http/server.h"
 #include "kb/answer.h"
 #include "kb/ingest.h"
@@ -16,9 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -730,53 +728,12 @@ TEST(retrieve_eval_debian)
 /* ---- dense retrieval over HTTP ------------------------------------------ */
 
 /* One HTTP/1.1 request (Connection: close). Returns the status and the
- * body in *out (malloc'd), or -1. */
+ * body in *out (malloc'd), or a negative code. */
 static int http_req(int port, const char *method, const char *path, const char *key, const char *ctype,
                     const char *body, size_t blen, char **out)
 {
-    *out = NULL;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char head[768];
-    int hn = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
-                      "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, key, ctype, blen);
-    bool ok = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn &&
-              (blen == 0 || send(fd, body, blen, MSG_NOSIGNAL) == (ssize_t)blen);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (ok && buf) {
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    if (!buf)
-        return -1;
-    buf[len] = '\0';
-    int status = -1;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (ok && sep && sscanf(buf, "HTTP/1.%*d %d", &status) == 1)
-        *out = strdup(sep + 4);
-    free(buf);
-    return *out ? status : -1;
+    hh_test_req_t q = { .method = method, .path = path, .key = key, .ctype = ctype, .body = body, .body_len = blen };
+    return hh_test_http_status(port, &q, out);
 }
 
 /* POST /api/documents (multipart) of one text file; returns the status and
@@ -830,16 +787,16 @@ static const char *g_dense_hr =
     "# Salaries\n\nHRSECRET salary bands are reviewed each spring by the compensation board.\n\n"
     "# Hiring\n\nHRSECRET offers above band need the director's signature.\n";
 
-/* Starts a server on data (models in data/models), BM25 + dense. */
-static hh_http_server_t *dense_server(const char *data, hh_err_t *err)
+/* Starts a server on <tmp>/retrieve_http_dense, BM25 + dense; copies the
+ * bert model into its models/ when copy_model. */
+static int dense_server(hh_test_srv_t *t, bool copy_model)
 {
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = data;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 2;
-    hh_http_server_t *s = NULL;
-    return hh_http_start(&s, &p, err) == 0 ? s : NULL;
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.models[0] = copy_model ? "reference/bert-q8_0.gguf" : NULL;
+    p.http = hh_http_default_params();
+    p.http.engine.n_slots = 1;
+    p.http.engine.n_threads = 2;
+    return hh_test_srv_start(t, "retrieve_http_dense", &p);
 }
 
 /* Whether any source of an /api/ask answer has this chunk id; *first the
@@ -862,40 +819,22 @@ static bool sources_have(const cJSON *j, double chunk_id, double *first, double 
 
 TEST(retrieve_http_dense_bert)
 {
-    char data[512], models[600], gguf[700], path[800];
-    snprintf(data, sizeof data, "%s/retrieve_http_dense", hh_test_tmpdir());
-    snprintf(models, sizeof models, "%s/models", data);
-    snprintf(gguf, sizeof gguf, "%s/bert-q8_0.gguf", models);
-    mkdir(data, 0700);
-    mkdir(models, 0700);
-    size_t gn = 0;
-    void *gd = hh_test_read_file(hh_test_data_path("reference/bert-q8_0.gguf"), &gn);
-    ASSERT_TRUE(gd != NULL);
-    FILE *gf = fopen(gguf, "wb");
-    ASSERT_TRUE(gf != NULL);
-    ASSERT_EQ_INT(fwrite(gd, 1, gn, gf), gn);
-    fclose(gf);
-    free(gd);
-
+    hh_test_srv_t t;
+    ASSERT_OK(dense_server(&t, true));
+    char gguf[700], path[800];
+    snprintf(gguf, sizeof gguf, "%s/models/bert-q8_0.gguf", t.data);
     hh_err_t err;
     hh_err_clear(&err);
-    hh_http_server_t *s = dense_server(data, &err);
-    if (!s)
-        hh_test_fail(__FILE__, __LINE__, "start: %s", err.msg);
-    ASSERT_TRUE(s != NULL);
-    hh_store_t *st = hh_http_store(s);
-    hh_store_user_t alice, bob;
+    hh_store_t *st = t.st;
     char ka[HH_KEY_LEN + 1], kb[HH_KEY_LEN + 1];
     const char *eng_d[] = { "Engineering" }, *hr_d[] = { "HR" };
-    ASSERT_OK(hh_store_user_ensure(st, "alice", "member", &alice, NULL, &err));
-    ASSERT_OK(hh_store_user_ensure(st, "bob", "member", &bob, NULL, &err));
+    ASSERT_OK(hh_test_srv_user(&t, "alice", "member", ka, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "bob", "member", kb, NULL));
     ASSERT_OK(hh_store_user_add_department(st, "alice", "Engineering", &err));
     ASSERT_OK(hh_store_user_add_department(st, "bob", "HR", &err));
     ASSERT_OK(hh_store_collection_ensure(st, "eng", eng_d, 1, NULL, &err));
     ASSERT_OK(hh_store_collection_ensure(st, "hr", hr_d, 1, NULL, &err));
-    ASSERT_OK(hh_store_key_create(st, alice.id, ka, sizeof ka, NULL, &err));
-    ASSERT_OK(hh_store_key_create(st, bob.id, kb, sizeof kb, NULL, &err));
-    const int port = hh_http_port(s);
+    const int port = t.port;
 
     /* uploads get a vector per chunk, stored under the model's file name */
     cJSON *j = NULL;
@@ -971,21 +910,21 @@ TEST(retrieve_http_dense_bert)
     /* re-upload, stop (the index is saved with the vectors' tag) */
     ASSERT_EQ_INT(http_upload(port, ka, "eng", "eng.md", g_dense_eng, &j), 201);
     cJSON_Delete(j);
-    hh_http_stop(s);
-    snprintf(path, sizeof path, "%s/vindex-bert-q8_0.bin", data);
+    hh_test_srv_stop(&t);
+    snprintf(path, sizeof path, "%s/vindex-bert-q8_0.bin", t.data);
     struct stat sb;
     ASSERT_EQ_INT(stat(path, &sb), 0);
 
     /* vectors added while the server was down (hoheit ingest with the same
      * model file): the saved index is stale and rebuilt at start */
     char extra[700];
-    snprintf(extra, sizeof extra, "%s/extra.md", data);
+    snprintf(extra, sizeof extra, "%s/extra.md", t.data);
     FILE *ef = fopen(extra, "w");
     ASSERT_TRUE(ef != NULL);
     fputs("# Canteen\n\nThe canteen serves lentil soup on Fridays.\n", ef);
     fclose(ef);
     hh_store_t *st2 = NULL;
-    ASSERT_OK(hh_store_open(&st2, data, &err));
+    ASSERT_OK(hh_store_open(&st2, t.data, &err));
     hh_ingest_params_t ip = hh_ingest_default_params();
     ip.embed_model = gguf;
     hh_ingest_totals_t tot;
@@ -993,19 +932,18 @@ TEST(retrieve_http_dense_bert)
     ASSERT_OK(hh_ingest_paths(st2, paths, 1, "eng", 0, &ip, NULL, NULL, &tot, &err));
     ASSERT_EQ_INT(tot.added, 1);
     hh_store_close(st2);
-    s = dense_server(data, &err);
-    ASSERT_TRUE(s != NULL);
-    ASSERT_EQ_INT(http_ask(hh_http_port(s), ka, "The canteen serves lentil soup on Fridays.", "dense", &j), 200);
+    ASSERT_OK(dense_server(&t, false));
+    ASSERT_EQ_INT(http_ask(t.port, ka, "The canteen serves lentil soup on Fridays.", "dense", &j), 200);
     s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
     qt = cJSON_GetObjectItemCaseSensitive(s0, "quote");
     ASSERT_TRUE(cJSON_IsString(qt) && strstr(qt->valuestring, "lentil"));
     ASSERT_NEAR(jnum_of(s0, "dense"), 1.0, 1e-4);
     cJSON_Delete(j);
     /* and the re-uploaded document is found again, by its exact text */
-    ASSERT_EQ_INT(http_ask(hh_http_port(s), ka, chunk_text, "dense", &j), 200);
+    ASSERT_EQ_INT(http_ask(t.port, ka, chunk_text, "dense", &j), 200);
     s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
     ASSERT_NEAR(jnum_of(s0, "dense"), 1.0, 1e-4);
     cJSON_Delete(j);
     free(chunk_text);
-    hh_http_stop(s);
+    hh_test_srv_stop(&t);
 }
