@@ -317,8 +317,13 @@ const char *hh_test_resp_header(const hh_test_resp_t *r, const char *name, char 
     return out;
 }
 
+const char *hh_test_json_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
 const char *hh_test_resp_err_code(const hh_test_resp_t *r)
 {
-    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(r->j, "error"), "code");
-    return cJSON_IsString(c) ? c->valuestring : "(none)";
+    return hh_test_json_str(cJSON_GetObjectItem(r->j, "error"), "code");
 }

@@ -117,6 +117,10 @@ const char *hh_test_resp_header(const hh_test_resp_t *r, const char *name, char 
  * into r->j. */
 const char *hh_test_resp_err_code(const hh_test_resp_t *r);
 
+/* The string member k of object o (case-insensitive), "(none)" when o is
+ * not an object with a string there; points into o. */
+const char *hh_test_json_str(const cJSON *o, const char *k);
+
 /* ---- raw sockets (for tests that shape the bytes themselves) ------------- */
 
 /* A connected loopback TCP socket to port (caller closes), or -1. */

@@ -68,19 +68,13 @@ static cJSON *audit_records(hh_store_t *s)
     return out;
 }
 
-static const char *str_of(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "(none)";
-}
-
 /* The first record with kind and decision (and detail containing needle). */
 static const cJSON *find_record(const cJSON *recs, const char *kind, const char *decision, const char *needle)
 {
     const cJSON *r;
     cJSON_ArrayForEach(r, recs)
-        if (!strcmp(str_of(r, "kind"), kind) && !strcmp(str_of(r, "decision"), decision) &&
-            (!needle || strstr(str_of(r, "detail"), needle)))
+        if (!strcmp(hh_test_json_str(r, "kind"), kind) && !strcmp(hh_test_json_str(r, "decision"), decision) &&
+            (!needle || strstr(hh_test_json_str(r, "detail"), needle)))
             return r;
     return NULL;
 }
@@ -173,12 +167,12 @@ TEST(approvals_store_four_eyes_and_decisions)
     cJSON *recs = audit_records(s);
     ASSERT_EQ_INT(cJSON_GetArraySize(recs), 2);
     const cJSON *r0 = cJSON_GetArrayItem(recs, 0), *r1 = cJSON_GetArrayItem(recs, 1);
-    ASSERT_STREQ(str_of(r0, "kind"), "approval");
-    ASSERT_STREQ(str_of(r0, "decision"), "approved");
-    ASSERT_STREQ(str_of(r0, "user"), "mia");
-    ASSERT_STREQ(str_of(r1, "decision"), "edited");
-    ASSERT_STREQ(str_of(r1, "user"), "anna");
-    ASSERT_STREQ(str_of(r1, "use_case"), "cv-screening");
+    ASSERT_STREQ(hh_test_json_str(r0, "kind"), "approval");
+    ASSERT_STREQ(hh_test_json_str(r0, "decision"), "approved");
+    ASSERT_STREQ(hh_test_json_str(r0, "user"), "mia");
+    ASSERT_STREQ(hh_test_json_str(r1, "decision"), "edited");
+    ASSERT_STREQ(hh_test_json_str(r1, "user"), "anna");
+    ASSERT_STREQ(hh_test_json_str(r1, "use_case"), "cv-screening");
     cJSON_Delete(recs);
     hh_audit_verify_result_t vr;
     ASSERT_OK(hh_audit_verify_store(s, NULL, &vr, &err));
@@ -226,7 +220,7 @@ static int64_t held_request(ap_srv_t *t, const char *body)
     const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
     const cJSON *id = cJSON_GetObjectItem(a, "id");
     int64_t v = 0;
-    if (r.status == 202 && cJSON_IsNumber(id) && !strcmp(str_of(a, "status"), "pending") &&
+    if (r.status == 202 && cJSON_IsNumber(id) && !strcmp(hh_test_json_str(a, "status"), "pending") &&
         cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "choices")) == 0)
         v = (int64_t)id->valuedouble;
     else
@@ -255,7 +249,7 @@ TEST(approvals_http_hold_approve_edit_reject)
     ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("general"), &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "choices"), 0), "message");
-    char *released = strdup(str_of(msg, "content"));
+    char *released = strdup(hh_test_json_str(msg, "content"));
     hh_test_resp_free(&r);
     ASSERT_TRUE(released && released[0]);
 
@@ -263,7 +257,7 @@ TEST(approvals_http_hold_approve_edit_reject)
     ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("cv-screening"), &r));
     ASSERT_EQ_INT(r.status, 202);
     ASSERT_TRUE(strstr(r.body, released) == NULL);
-    ASSERT_TRUE(strstr(str_of(r.j, "message"), "held for human approval") != NULL);
+    ASSERT_TRUE(strstr(hh_test_json_str(r.j, "message"), "held for human approval") != NULL);
     int64_t id1 = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval"),
                                                "id")->valuedouble;
     hh_test_resp_free(&r);
@@ -279,7 +273,7 @@ TEST(approvals_http_hold_approve_edit_reject)
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
-    ASSERT_STREQ(str_of(r.j, "status"), "pending");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "pending");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "output") == NULL);
     hh_test_resp_free(&r);
@@ -297,10 +291,10 @@ TEST(approvals_http_hold_approve_edit_reject)
     const cJSON *data = cJSON_GetObjectItem(r.j, "data");
     ASSERT_EQ_INT(cJSON_GetArraySize(data), 3);
     const cJSON *first = cJSON_GetArrayItem(data, 0);
-    ASSERT_STREQ(str_of(first, "requester"), "mia");
-    ASSERT_STREQ(str_of(first, "use_case"), "cv-screening");
-    ASSERT_STREQ(str_of(first, "output"), released);   /* the held draft is what greedy decoding gives */
-    ASSERT_STREQ(str_of(cJSON_GetObjectItem(first, "request"), "model"), "stories260K");
+    ASSERT_STREQ(hh_test_json_str(first, "requester"), "mia");
+    ASSERT_STREQ(hh_test_json_str(first, "use_case"), "cv-screening");
+    ASSERT_STREQ(hh_test_json_str(first, "output"), released);   /* the held draft is what greedy decoding gives */
+    ASSERT_STREQ(hh_test_json_str(cJSON_GetObjectItem(first, "request"), "model"), "stories260K");
     hh_test_resp_free(&r);
     ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.auditor, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
@@ -319,7 +313,7 @@ TEST(approvals_http_hold_approve_edit_reject)
     /* an approver approves; the requester fetches the final text */
     ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    ASSERT_STREQ(str_of(r.j, "status"), "approved");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "approved");
     hh_test_resp_free(&r);
     ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 409);
@@ -327,9 +321,9 @@ TEST(approvals_http_hold_approve_edit_reject)
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
-    ASSERT_STREQ(str_of(r.j, "status"), "approved");
-    ASSERT_STREQ(str_of(r.j, "text"), released);
-    ASSERT_STREQ(str_of(r.j, "decided_by"), "anna");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "approved");
+    ASSERT_STREQ(hh_test_json_str(r.j, "text"), released);
+    ASSERT_STREQ(hh_test_json_str(r.j, "decided_by"), "anna");
     hh_test_resp_free(&r);
 
     /* edit-and-approve: the edited text is what the requester gets */
@@ -342,8 +336,8 @@ TEST(approvals_http_hold_approve_edit_reject)
     hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id2);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
-    ASSERT_STREQ(str_of(r.j, "status"), "edited");
-    ASSERT_STREQ(str_of(r.j, "text"), "Candidate fits the role.");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "edited");
+    ASSERT_STREQ(hh_test_json_str(r.j, "text"), "Candidate fits the role.");
     hh_test_resp_free(&r);
 
     /* reject: a reason is required; the requester sees it and no text */
@@ -356,8 +350,8 @@ TEST(approvals_http_hold_approve_edit_reject)
     hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id3);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
-    ASSERT_STREQ(str_of(r.j, "status"), "rejected");
-    ASSERT_STREQ(str_of(r.j, "reason"), "not grounded in the CV");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "rejected");
+    ASSERT_STREQ(hh_test_json_str(r.j, "reason"), "not grounded in the CV");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
     hh_test_resp_free(&r);
 
@@ -391,18 +385,18 @@ TEST(approvals_http_hold_approve_edit_reject)
         snprintf(needle, sizeof needle, "approval %lld", (long long)id);
         const cJSON *p = find_record(recs, "request", "pending", needle);
         ASSERT_TRUE(p != NULL);
-        ASSERT_STREQ(str_of(p, "user"), "mia");
-        ASSERT_STREQ(str_of(p, "use_case"), "cv-screening");
+        ASSERT_STREQ(hh_test_json_str(p, "user"), "mia");
+        ASSERT_STREQ(hh_test_json_str(p, "use_case"), "cv-screening");
     }
     snprintf(needle, sizeof needle, "approval %lld ", (long long)id1);
     const cJSON *d = find_record(recs, "approval", "approved", needle);
     ASSERT_TRUE(d != NULL);
-    ASSERT_STREQ(str_of(d, "user"), "anna");
-    ASSERT_STREQ(str_of(d, "output_text"), released);
+    ASSERT_STREQ(hh_test_json_str(d, "user"), "anna");
+    ASSERT_STREQ(hh_test_json_str(d, "output_text"), released);
     snprintf(needle, sizeof needle, "approval %lld ", (long long)id2);
     d = find_record(recs, "approval", "edited", needle);
     ASSERT_TRUE(d != NULL);
-    ASSERT_STREQ(str_of(d, "output_text"), "Candidate fits the role.");
+    ASSERT_STREQ(hh_test_json_str(d, "output_text"), "Candidate fits the role.");
     d = find_record(recs, "approval", "rejected", "not grounded in the CV");
     ASSERT_TRUE(d != NULL);
     ASSERT_TRUE(find_record(recs, "request", "refused", NULL) != NULL);   /* the prohibited one */
@@ -487,13 +481,13 @@ TEST(approvals_http_grounded_held_with_sources)
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.approver, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *req = cJSON_GetObjectItem(r.j, "request");
-    ASSERT_STREQ(str_of(req, "question"), "Who approves flights?");
+    ASSERT_STREQ(hh_test_json_str(req, "question"), "Who approves flights?");
     const cJSON *g = cJSON_GetObjectItem(req, "grounding");
     const cJSON *src0 = cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0);
     ASSERT_TRUE(src0 != NULL);
-    ASSERT_TRUE(strstr(str_of(src0, "quote"), "department head") != NULL);
+    ASSERT_TRUE(strstr(hh_test_json_str(src0, "quote"), "department head") != NULL);
     ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(g, "confidence")));
-    char *draft = strdup(str_of(r.j, "output"));
+    char *draft = strdup(hh_test_json_str(r.j, "output"));
     int n_sources = cJSON_GetArraySize(cJSON_GetObjectItem(g, "sources"));
     int64_t chunk0 = (int64_t)cJSON_GetObjectItem(src0, "chunk_id")->valuedouble;
     double confidence = cJSON_GetObjectItem(g, "confidence")->valuedouble;
@@ -501,7 +495,7 @@ TEST(approvals_http_grounded_held_with_sources)
     ASSERT_TRUE(draft && strstr(draft, "department head") != NULL);   /* extractive: the passage itself */
     /* pending: the requester gets neither text nor sources */
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
-    ASSERT_STREQ(str_of(r.j, "status"), "pending");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "pending");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "grounding") == NULL && cJSON_GetObjectItem(r.j, "text") == NULL);
     hh_test_resp_free(&r);
 
@@ -515,13 +509,14 @@ TEST(approvals_http_grounded_held_with_sources)
     hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)ask_id);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
-    ASSERT_STREQ(str_of(r.j, "status"), "approved");
-    ASSERT_STREQ(str_of(r.j, "text"), draft);
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "approved");
+    ASSERT_STREQ(hh_test_json_str(r.j, "text"), draft);
     g = cJSON_GetObjectItem(r.j, "grounding");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(g, "sources")), n_sources);
     ASSERT_EQ_INT(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0), "chunk_id")->valuedouble,
                   chunk0);
-    ASSERT_TRUE(strstr(str_of(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0), "quote"), "department head"));
+    ASSERT_TRUE(strstr(hh_test_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0), "quote"),
+                       "department head"));
     ASSERT_NEAR(cJSON_GetObjectItem(g, "confidence")->valuedouble, confidence, 1e-9);
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "request") == NULL);   /* the requester is no reviewer */
     hh_test_resp_free(&r);
@@ -530,7 +525,7 @@ TEST(approvals_http_grounded_held_with_sources)
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.approver, NULL, &r));
     req = cJSON_GetObjectItem(r.j, "request");
-    ASSERT_STREQ(str_of(req, "model"), "stories260K");
+    ASSERT_STREQ(hh_test_json_str(req, "model"), "stories260K");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(req, "messages")), 1);
     int n_chat_sources = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "grounding"), "sources"));
     hh_test_resp_free(&r);
@@ -542,8 +537,8 @@ TEST(approvals_http_grounded_held_with_sources)
     hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
-    ASSERT_STREQ(str_of(r.j, "status"), "edited");
-    ASSERT_STREQ(str_of(r.j, "text"), "The department head approves flights [1].");
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "edited");
+    ASSERT_STREQ(hh_test_json_str(r.j, "text"), "The department head approves flights [1].");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "grounding"), "sources")),
                   n_chat_sources);
     hh_test_resp_free(&r);
@@ -554,12 +549,12 @@ TEST(approvals_http_grounded_held_with_sources)
     snprintf(needle, sizeof needle, "approval %lld", (long long)ask_id);
     const cJSON *p = find_record(recs, "request", "pending", needle);
     ASSERT_TRUE(p != NULL);
-    ASSERT_STREQ(str_of(p, "prompt"), "Who approves flights?");
+    ASSERT_STREQ(hh_test_json_str(p, "prompt"), "Who approves flights?");
     snprintf(needle, sizeof needle, "approval %lld", (long long)chat_id);
     ASSERT_TRUE(find_record(recs, "request", "pending", needle) != NULL);
     const cJSON *d = find_record(recs, "approval", "approved", NULL);
     ASSERT_TRUE(d != NULL);
-    ASSERT_STREQ(str_of(d, "output_text"), draft);
+    ASSERT_STREQ(hh_test_json_str(d, "output_text"), draft);
     ASSERT_TRUE(find_record(recs, "approval", "edited", NULL) != NULL);
     cJSON_Delete(recs);
     hh_audit_verify_result_t vr;
@@ -679,10 +674,10 @@ TEST(approvals_cli_list_show_decide)
     snprintf(args, sizeof args, "approvals show %lld --data %s", (long long)id2, data);
     ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
     cJSON *j = cJSON_Parse(out);
-    ASSERT_STREQ(str_of(j, "status"), "edited");
-    ASSERT_STREQ(str_of(j, "text"), "Edited on the command line.");
-    ASSERT_STREQ(str_of(j, "output"), "draft two");
-    ASSERT_STREQ(str_of(j, "decided_by"), "anna");
+    ASSERT_STREQ(hh_test_json_str(j, "status"), "edited");
+    ASSERT_STREQ(hh_test_json_str(j, "text"), "Edited on the command line.");
+    ASSERT_STREQ(hh_test_json_str(j, "output"), "draft two");
+    ASSERT_STREQ(hh_test_json_str(j, "decided_by"), "anna");
     cJSON_Delete(j);
 
     /* the same records the API writes: each decision audited, log verifies */
@@ -692,8 +687,8 @@ TEST(approvals_cli_list_show_decide)
     ASSERT_TRUE(find_record(recs, "approval", "approved", NULL) != NULL);
     const cJSON *ed = find_record(recs, "approval", "edited", NULL);
     ASSERT_TRUE(ed != NULL);
-    ASSERT_STREQ(str_of(ed, "user"), "anna");
-    ASSERT_STREQ(str_of(ed, "output_text"), "Edited on the command line.");
+    ASSERT_STREQ(hh_test_json_str(ed, "user"), "anna");
+    ASSERT_STREQ(hh_test_json_str(ed, "output_text"), "Edited on the command line.");
     ASSERT_TRUE(find_record(recs, "approval", "rejected", "no basis in the file") != NULL);
     cJSON_Delete(recs);
     hh_audit_verify_result_t vr;

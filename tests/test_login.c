@@ -33,12 +33,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static const char *str_of(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "(none)";
-}
-
 /* Runs one SQL statement with an int64 result on the store's database
  * (tests only: reads what the store kept, or ages a session). */
 static int64_t sql_int(hh_store_t *s, const char *sql)
@@ -193,7 +187,7 @@ static int login(const login_srv_t *t, const char *user, const char *pw, char *c
     if (status == 200) {
         if (!session_cookie(&r, cookie, HH_SESSION_TOKEN_LEN + 1))
             status = -2;
-        snprintf(csrf, HH_SESSION_TOKEN_LEN + 1, "%s", str_of(r.j, "csrf_token"));
+        snprintf(csrf, HH_SESSION_TOKEN_LEN + 1, "%s", hh_test_json_str(r.j, "csrf_token"));
     }
     if (keep)
         *keep = r;
@@ -371,8 +365,8 @@ TEST(login_http_cookie_csrf_origin_logout)
     ASSERT_TRUE(strstr(sc, "; Max-Age=43200") != NULL);   /* HH_SESSION_MAX_MS */
     ASSERT_TRUE(strstr(sc, "Secure") == NULL);           /* plain HTTP */
     ASSERT_EQ_INT(strlen(cookie), HH_SESSION_TOKEN_LEN);
-    ASSERT_STREQ(str_of(r.j, "user"), "lena");
-    ASSERT_STREQ(str_of(r.j, "role"), "member");
+    ASSERT_STREQ(hh_test_json_str(r.j, "user"), "lena");
+    ASSERT_STREQ(hh_test_json_str(r.j, "role"), "member");
     ASSERT_EQ_INT(strlen(csrf), HH_SESSION_TOKEN_LEN);
     double exp_at = cJSON_GetNumberValue(cJSON_GetObjectItem(r.j, "expires_at"));
     ASSERT_GE(exp_at, (double)time(NULL) * 1000 + HH_SESSION_MAX_MS - 60000);
@@ -403,9 +397,9 @@ TEST(login_http_cookie_csrf_origin_logout)
     req_opt_t oc = { .cookie = cookie };
     ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 200);
-    ASSERT_STREQ(str_of(r.j, "user"), "lena");
-    ASSERT_STREQ(str_of(r.j, "auth"), "session");
-    ASSERT_STREQ(str_of(r.j, "csrf_token"), csrf);
+    ASSERT_STREQ(hh_test_json_str(r.j, "user"), "lena");
+    ASSERT_STREQ(hh_test_json_str(r.j, "auth"), "session");
+    ASSERT_STREQ(hh_test_json_str(r.j, "csrf_token"), csrf);
     const cJSON *deps = cJSON_GetObjectItem(r.j, "departments");
     ASSERT_EQ_INT(cJSON_GetArraySize(deps), 1);
     ASSERT_STREQ(cJSON_GetArrayItem(deps, 0)->valuestring, "legal");
@@ -422,8 +416,8 @@ TEST(login_http_cookie_csrf_origin_logout)
     req_opt_t both = { .key = t.ada_key, .cookie = cookie };
     ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &both, &r));
     ASSERT_EQ_INT(r.status, 200);
-    ASSERT_STREQ(str_of(r.j, "user"), "ada");
-    ASSERT_STREQ(str_of(r.j, "auth"), "api_key");
+    ASSERT_STREQ(hh_test_json_str(r.j, "user"), "ada");
+    ASSERT_STREQ(hh_test_json_str(r.j, "auth"), "api_key");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "csrf_token") == NULL);
     hh_test_resp_free(&r);
     both.body = "{\"slug\":\"by-key\",\"name\":\"By key\",\"purpose\":\"test\",\"answers\":{}}";
