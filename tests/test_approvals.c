@@ -4,36 +4,24 @@
  * held (202, no text), the requester cannot approve it, an approver
  * approves / edits / rejects, the requester fetches the decision, a
  * prohibited use case is still refused, members cannot list the queue, and
- * every decision is in an audit log that still verifies. */
+ * every decision is in an audit log that still verifies; grounded answers
+ * (/api/ask and the chat extension) held with their sources and released
+ * with them; `hoheit approvals` run as a program. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "govern/approvals.h"
 #include "govern/audit.h"
 #include "govern/register.h"
 #include "http/server.h"
+#include "kb/ingest.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static bool copy_file(const char *src, const char *dst)
-{
-    size_t n = 0;
-    void *d = hh_test_read_file(src, &n);
-    if (!d)
-        return false;
-    FILE *f = fopen(dst, "wb");
-    bool ok = f && fwrite(d, 1, n, f) == n;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    free(d);
-    return ok;
-}
 
 /* The audit records (parsed canonical JSON) of the store, in order; caller
  * deletes the array. */
@@ -63,6 +51,14 @@ static cJSON *audit_records(hh_store_t *s)
                 text = cJSON_GetObjectItem(o, "output");
             if (r && cJSON_IsString(text))
                 cJSON_AddStringToObject(r, "output_text", text->valuestring);
+            /* user, detail and prompt: kept beside the record (the record
+             * holds commitments to them) unless the record has them */
+            static const char *const beside[] = { "user", "detail", "prompt" };
+            for (size_t b = 0; r && b < sizeof beside / sizeof beside[0]; b++) {
+                const cJSON *v = cJSON_GetObjectItem(o, beside[b]);
+                if (!cJSON_IsString(cJSON_GetObjectItem(r, beside[b])) && cJSON_IsString(v))
+                    cJSON_AddStringToObject(r, beside[b], v->valuestring);
+            }
             cJSON_AddItemToArray(out, r);
         }
         cJSON_Delete(o);
@@ -194,128 +190,23 @@ TEST(approvals_store_four_eyes_and_decisions)
 /* ---- HTTP ---------------------------------------------------------------- */
 
 typedef struct ap_srv {
-    hh_http_server_t *s;
-    int               port;
-    char              member[HH_KEY_LEN + 1], member2[HH_KEY_LEN + 1], approver[HH_KEY_LEN + 1],
-                      auditor[HH_KEY_LEN + 1];
-    char              data[512];
+    hh_test_srv_t h;
+    char          member[HH_KEY_LEN + 1], member2[HH_KEY_LEN + 1], approver[HH_KEY_LEN + 1],
+                  auditor[HH_KEY_LEN + 1];
 } ap_srv_t;
 
+/* <tmp>/approvals-<name> with stories260K; members mia and max, approver
+ * anna, auditor aud, one key each. */
 static bool srv_start(ap_srv_t *t, const char *name)
 {
     memset(t, 0, sizeof *t);
-    char models[600], dst[700];
-    snprintf(t->data, sizeof t->data, "%s/approvals-%s", hh_test_tmpdir(), name);
-    snprintf(models, sizeof models, "%s/models", t->data);
-    mkdir(t->data, 0700);
-    mkdir(models, 0700);
-    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
-    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
-        return false;
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = t->data;
-    p.max_body = 1u << 20;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 1;
-    hh_err_t err;
-    hh_err_clear(&err);
-    if (hh_http_start(&t->s, &p, &err) != 0) {
-        printf("    start: %s\n", err.msg);
-        return false;
-    }
-    t->port = hh_http_port(t->s);
-    hh_store_t *st = hh_http_store(t->s);
-    hh_store_user_t u;
-    return hh_store_user_ensure(st, "mia", "member", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->member, sizeof t->member, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "max", "member", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->member2, sizeof t->member2, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "anna", "approver", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->approver, sizeof t->approver, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "aud", "auditor", &u, NULL, &err) == 0 &&
-           hh_store_key_create(st, u.id, t->auditor, sizeof t->auditor, NULL, &err) == 0;
-}
-
-typedef struct resp {
-    int    status;
-    char  *body;   /* malloc'd */
-    cJSON *j;      /* the body parsed, or NULL */
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->body);
-    cJSON_Delete(r->j);
-    memset(r, 0, sizeof *r);
-}
-
-/* One request over a fresh connection (Connection: close), read to EOF;
- * the server answers these JSON routes with Content-Length. */
-static bool http(int port, const char *method, const char *path, const char *key, const char *body, resp_t *out)
-{
-    memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return false;
-    }
-    char *req = NULL;
-    size_t rlen = 0;
-    FILE *f = open_memstream(&req, &rlen);
-    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
-    if (key)
-        fprintf(f, "Authorization: Bearer %s\r\n", key);
-    if (body)
-        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
-    else
-        fprintf(f, "\r\n");
-    fclose(f);
-    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
-    free(req);
-    char *raw = NULL;
-    size_t n = 0, cap = 0;
-    while (ok) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *nr = realloc(raw, cap);
-            if (!nr) {
-                ok = false;
-                break;
-            }
-            raw = nr;
-        }
-        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (!ok || !raw) {
-        free(raw);
-        return false;
-    }
-    raw[n] = '\0';
-    char *sep = strstr(raw, "\r\n\r\n");
-    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
-        free(raw);
-        return false;
-    }
-    out->body = strdup(sep + 4);
-    out->j = cJSON_Parse(out->body);
-    free(raw);
-    return out->body != NULL;
-}
-
-static const char *err_code(const resp_t *r)
-{
-    return str_of(cJSON_GetObjectItem(r->j, "error"), "code");
+    char dir[256];
+    snprintf(dir, sizeof dir, "approvals-%s", name);
+    return hh_test_srv_start(&t->h, dir, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "mia", "member", t->member, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "max", "member", t->member2, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "anna", "approver", t->approver, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "aud", "auditor", t->auditor, NULL) == 0;
 }
 
 #define CHAT_UC(uc)                                                                                               \
@@ -329,8 +220,8 @@ static const char *err_code(const resp_t *r)
 /* Sends a held request and returns its approval id (0 on failure). */
 static int64_t held_request(ap_srv_t *t, const char *body)
 {
-    resp_t r;
-    if (!http(t->port, "POST", "/v1/chat/completions", t->member, body, &r))
+    hh_test_resp_t r;
+    if (hh_test_http(t->h.port, "POST", "/v1/chat/completions", t->member, body, &r) != 0)
         return 0;
     const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
     const cJSON *id = cJSON_GetObjectItem(a, "id");
@@ -340,7 +231,7 @@ static int64_t held_request(ap_srv_t *t, const char *body)
         v = (int64_t)id->valuedouble;
     else
         printf("    held request: status %d body %s\n", r.status, r.body);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     return v;
 }
 
@@ -348,7 +239,7 @@ TEST(approvals_http_hold_approve_edit_reject)
 {
     ap_srv_t t;
     ASSERT_TRUE(srv_start(&t, "flow"));
-    hh_store_t *st = hh_http_store(t.s);
+    hh_store_t *st = t.h.st;
     hh_err_t err;
     hh_err_clear(&err);
     cJSON *in = cJSON_Parse(HR_UC);
@@ -357,25 +248,25 @@ TEST(approvals_http_hold_approve_edit_reject)
     in = uc_doc("social-score", "{\"p_social_scoring\":true}");
     ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
     cJSON_Delete(in);
-    resp_t r;
+    hh_test_resp_t r;
     char path[128];
 
     /* the reference: the same greedy request under "general" is released */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("general"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("general"), &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "choices"), 0), "message");
     char *released = strdup(str_of(msg, "content"));
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(released && released[0]);
 
     /* held: 202, pending id, no text; the stream flag does not release it either */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("cv-screening"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("cv-screening"), &r));
     ASSERT_EQ_INT(r.status, 202);
     ASSERT_TRUE(strstr(r.body, released) == NULL);
     ASSERT_TRUE(strstr(str_of(r.j, "message"), "held for human approval") != NULL);
     int64_t id1 = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval"),
                                                "id")->valuedouble;
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(id1 > 0);
     int64_t id2 = held_request(&t, CHAT_UC("cv-screening"));
     int64_t id3 = held_request(&t,
@@ -386,22 +277,22 @@ TEST(approvals_http_hold_approve_edit_reject)
 
     /* the requester sees "pending" and no text */
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "status"), "pending");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "output") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* another member may not see it */
-    ASSERT_TRUE(http(t.port, "GET", path, t.member2, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member2, NULL, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* members cannot list the queue; approvers and auditors can */
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.approver, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     const cJSON *data = cJSON_GetObjectItem(r.j, "data");
     ASSERT_EQ_INT(cJSON_GetArraySize(data), 3);
@@ -410,88 +301,88 @@ TEST(approvals_http_hold_approve_edit_reject)
     ASSERT_STREQ(str_of(first, "use_case"), "cv-screening");
     ASSERT_STREQ(str_of(first, "output"), released);   /* the held draft is what greedy decoding gives */
     ASSERT_STREQ(str_of(cJSON_GetObjectItem(first, "request"), "model"), "stories260K");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.auditor, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.auditor, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the requester cannot approve; an auditor cannot decide */
     snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)id1);
-    ASSERT_TRUE(http(t.port, "POST", path, t.member, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.member, "{}", &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.auditor, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.auditor, "{}", &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* an approver approves; the requester fetches the final text */
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "status"), "approved");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 409);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id1);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(str_of(r.j, "status"), "approved");
     ASSERT_STREQ(str_of(r.j, "text"), released);
     ASSERT_STREQ(str_of(r.j, "decided_by"), "anna");
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* edit-and-approve: the edited text is what the requester gets */
     snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)id2);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"text\":\"Candidate fits the role.\"}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{\"text\":\"Candidate fits the role.\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id2);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "edited");
     ASSERT_STREQ(str_of(r.j, "text"), "Candidate fits the role.");
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* reject: a reason is required; the requester sees it and no text */
     snprintf(path, sizeof path, "/api/approvals/%lld/reject", (long long)id3);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", path, t.approver, "{\"reason\":\"not grounded in the CV\"}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{\"reason\":\"not grounded in the CV\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id3);
-    ASSERT_TRUE(http(t.port, "GET", path, t.member, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
     ASSERT_STREQ(str_of(r.j, "status"), "rejected");
     ASSERT_STREQ(str_of(r.j, "reason"), "not grounded in the CV");
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the queue is empty now; ?status=all shows all three */
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.approver, NULL, &r));
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 0);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals?status=all", t.auditor, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals?status=all", t.auditor, NULL, &r));
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals/abc", t.approver, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals/abc", t.approver, NULL, &r));
     ASSERT_EQ_INT(r.status, 404);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/api/approvals/999/approve", t.approver, "{}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/approvals/999/approve", t.approver, "{}", &r));
     ASSERT_EQ_INT(r.status, 404);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* a prohibited use case is still refused, nothing queued */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("social-score"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT_UC("social-score"), &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r), "use_case_prohibited");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/approvals?status=all", t.approver, NULL, &r));
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_prohibited");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals?status=all", t.approver, NULL, &r));
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 3);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* the audit log: each held request "pending", each decision, and it verifies */
     cJSON *recs = audit_records(st);
@@ -522,5 +413,291 @@ TEST(approvals_http_hold_approve_edit_reject)
         printf("    verify: seq %lld: %s\n", (long long)vr.bad_seq, vr.why);
     ASSERT_TRUE(vr.ok);
     free(released);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- held grounded answers -------------------------------------------------- */
+
+static bool write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* Sends a grounded request that must be held; returns the approval id. */
+static int64_t held_grounded(ap_srv_t *t, const char *path, const char *body)
+{
+    hh_test_resp_t r;
+    if (hh_test_http(t->h.port, "POST", path, t->member, body, &r) != 0)
+        return 0;
+    const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
+    const cJSON *id = cJSON_GetObjectItem(a, "id");
+    int64_t v = 0;
+    /* nothing released: no answer, no choices, no sources */
+    if (r.status == 202 && cJSON_IsNumber(id) && !cJSON_GetObjectItem(r.j, "answer") &&
+        !strstr(r.body, "\"sources\"") && cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "choices")) == 0)
+        v = (int64_t)id->valuedouble;
+    else
+        printf("    held grounded %s: status %d body %s\n", path, r.status, r.body);
+    hh_test_resp_free(&r);
+    return v;
+}
+
+TEST(approvals_http_grounded_held_with_sources)
+{
+    ap_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "grounded"));
+    hh_store_t *st = t.h.st;
+    hh_err_t err;
+    hh_err_clear(&err);
+    char docs[600], file[700];
+    snprintf(docs, sizeof docs, "%s/docs", t.h.data);
+    mkdir(docs, 0700);
+    snprintf(file, sizeof file, "%s/travel.txt", docs);
+    ASSERT_TRUE(write_text(file, "Travel policy\n\nEmployees travel by train for trips under 500 kilometres. "
+                                 "Flights need the written approval of the department head.\n"));
+    const char *depts[1] = { "hr" };
+    ASSERT_OK(hh_store_collection_ensure(st, "handbook", depts, 1, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "mia", "hr", &err));
+    const char *paths[1] = { docs };
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    ASSERT_OK(hh_ingest_paths(st, paths, 1, "handbook", 0, &ip, NULL, NULL, &tot, &err));
+    cJSON *in = cJSON_Parse(HR_UC);
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+
+    /* /api/ask (extractive) and the chat extension are held, not refused */
+    int64_t ask_id = held_grounded(&t, "/api/ask",
+                                   "{\"question\":\"Who approves flights?\",\"use_case\":\"cv-screening\","
+                                   "\"collections\":[\"handbook\"]}");
+    int64_t chat_id = held_grounded(&t, "/v1/chat/completions",
+                                    "{\"model\":\"stories260K\",\"max_tokens\":8,\"temperature\":0,\"stream\":true,"
+                                    "\"messages\":[{\"role\":\"user\",\"content\":\"Who approves flights?\"}],"
+                                    "\"hoheit\":{\"use_case\":\"cv-screening\",\"collections\":[\"handbook\"]}}");
+    ASSERT_TRUE(ask_id > 0 && chat_id > ask_id);
+
+    /* the approver sees the draft, the question and its sources */
+    hh_test_resp_t r;
+    char path[128];
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)ask_id);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.approver, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    const cJSON *req = cJSON_GetObjectItem(r.j, "request");
+    ASSERT_STREQ(str_of(req, "question"), "Who approves flights?");
+    const cJSON *g = cJSON_GetObjectItem(req, "grounding");
+    const cJSON *src0 = cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0);
+    ASSERT_TRUE(src0 != NULL);
+    ASSERT_TRUE(strstr(str_of(src0, "quote"), "department head") != NULL);
+    ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(g, "confidence")));
+    char *draft = strdup(str_of(r.j, "output"));
+    int n_sources = cJSON_GetArraySize(cJSON_GetObjectItem(g, "sources"));
+    int64_t chunk0 = (int64_t)cJSON_GetObjectItem(src0, "chunk_id")->valuedouble;
+    double confidence = cJSON_GetObjectItem(g, "confidence")->valuedouble;
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(draft && strstr(draft, "department head") != NULL);   /* extractive: the passage itself */
+    /* pending: the requester gets neither text nor sources */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
+    ASSERT_STREQ(str_of(r.j, "status"), "pending");
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "grounding") == NULL && cJSON_GetObjectItem(r.j, "text") == NULL);
+    hh_test_resp_free(&r);
+
+    /* approved: the requester gets the answer with its sources */
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)ask_id);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.member, "{}", &r));
+    ASSERT_EQ_INT(r.status, 403);   /* HR: never the requester */
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)ask_id);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
+    ASSERT_STREQ(str_of(r.j, "status"), "approved");
+    ASSERT_STREQ(str_of(r.j, "text"), draft);
+    g = cJSON_GetObjectItem(r.j, "grounding");
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(g, "sources")), n_sources);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0), "chunk_id")->valuedouble,
+                  chunk0);
+    ASSERT_TRUE(strstr(str_of(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "sources"), 0), "quote"), "department head"));
+    ASSERT_NEAR(cJSON_GetObjectItem(g, "confidence")->valuedouble, confidence, 1e-9);
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "request") == NULL);   /* the requester is no reviewer */
+    hh_test_resp_free(&r);
+
+    /* edit-and-approve of the grounded chat keeps its sources */
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.approver, NULL, &r));
+    req = cJSON_GetObjectItem(r.j, "request");
+    ASSERT_STREQ(str_of(req, "model"), "stories260K");
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(req, "messages")), 1);
+    int n_chat_sources = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "grounding"), "sources"));
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(n_chat_sources >= 1);
+    snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)chat_id);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver,
+                           "{\"text\":\"The department head approves flights [1].\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)chat_id);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member, NULL, &r));
+    ASSERT_STREQ(str_of(r.j, "status"), "edited");
+    ASSERT_STREQ(str_of(r.j, "text"), "The department head approves flights [1].");
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "grounding"), "sources")),
+                  n_chat_sources);
+    hh_test_resp_free(&r);
+
+    /* audited: both held ("pending" with their approval id), both decisions */
+    cJSON *recs = audit_records(st);
+    char needle[64];
+    snprintf(needle, sizeof needle, "approval %lld", (long long)ask_id);
+    const cJSON *p = find_record(recs, "request", "pending", needle);
+    ASSERT_TRUE(p != NULL);
+    ASSERT_STREQ(str_of(p, "prompt"), "Who approves flights?");
+    snprintf(needle, sizeof needle, "approval %lld", (long long)chat_id);
+    ASSERT_TRUE(find_record(recs, "request", "pending", needle) != NULL);
+    const cJSON *d = find_record(recs, "approval", "approved", NULL);
+    ASSERT_TRUE(d != NULL);
+    ASSERT_STREQ(str_of(d, "output_text"), draft);
+    ASSERT_TRUE(find_record(recs, "approval", "edited", NULL) != NULL);
+    cJSON_Delete(recs);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
+    ASSERT_TRUE(vr.ok);
+    free(draft);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- the CLI ------------------------------------------------------------------ */
+
+/* Runs `hoheit ARGS`, stdout+stderr into out (cap bytes); the exit status. */
+static int run_cli(const char *args, char *out, size_t cap)
+{
+    char cmd[4096], log[600];
+    snprintf(log, sizeof log, "%s/approvals-cli.out", hh_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", getenv("HOHEIT_BIN"), args, log);
+    int st = system(cmd);
+    size_t n = 0;
+    char *text = hh_test_read_file(log, &n);
+    snprintf(out, cap, "%s", text ? text : "");
+    free(text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST(approvals_cli_list_show_decide)
+{
+    if (!getenv("HOHEIT_BIN")) {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return;
+    }
+    char data[512], edit_file[600], args[2048], out[16384];
+    snprintf(data, sizeof data, "%s/approvals-cli", hh_test_tmpdir());
+    snprintf(edit_file, sizeof edit_file, "%s/edited.txt", data);
+    mkdir(data, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, data, &err));
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(s, "mia", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "anna", "approver", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "aud", "auditor", &u, NULL, &err));
+    int64_t id1 = 0, id2 = 0, id3 = 0, own = 0;
+    ASSERT_OK(hh_approvals_create(s, "cv-screening", true, "mia", "{\"model\":\"m\",\"prompt\":\"a\"}", "draft one",
+                                  &id1, &err));
+    ASSERT_OK(hh_approvals_create(s, "cv-screening", true, "mia", "{\"model\":\"m\",\"prompt\":\"b\"}", "draft two",
+                                  &id2, &err));
+    ASSERT_OK(hh_approvals_create(s, "credit", false, "mia", "{\"model\":\"m\",\"prompt\":\"c\"}", "draft three",
+                                  &id3, &err));
+    ASSERT_OK(hh_approvals_create(s, "credit", false, "anna", "{\"model\":\"m\",\"prompt\":\"d\"}", "anna's own",
+                                  &own, &err));
+    hh_store_close(s);
+    ASSERT_TRUE(write_text(edit_file, "Edited on the command line."));
+
+    /* usage errors: 2 */
+    ASSERT_EQ_INT(run_cli("approvals", out, sizeof out), 2);
+    snprintf(args, sizeof args, "approvals approve %lld --data %s", (long long)id1, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 2);   /* no --as */
+    ASSERT_TRUE(strstr(out, "--as") != NULL);
+    snprintf(args, sizeof args, "approvals list --status maybe --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "approvals edit %lld --as anna --data %s", (long long)id2, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 2);   /* no --text-file */
+    snprintf(args, sizeof args, "approvals reject %lld --as anna --data %s", (long long)id3, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 2);   /* no --reason */
+    snprintf(args, sizeof args, "approvals show x1 --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 2);
+
+    /* pending list: all four */
+    snprintf(args, sizeof args, "approvals list --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    ASSERT_TRUE(strstr(out, "cv-screening") != NULL && strstr(out, "credit") != NULL);
+    int lines = 0;
+    for (const char *p = out; (p = strchr(p, '\n')); p++)
+        lines++;
+    ASSERT_EQ_INT(lines, 5);   /* header + 4 */
+
+    /* refused: unknown user, wrong role, the requester (HR and not), unknown id */
+    snprintf(args, sizeof args, "approvals approve %lld --as nobody --data %s", (long long)id1, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "unknown user") != NULL);
+    snprintf(args, sizeof args, "approvals approve %lld --as aud --data %s", (long long)id1, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "role auditor") != NULL);
+    snprintf(args, sizeof args, "approvals approve %lld --as mia --data %s", (long long)id1, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);   /* member */
+    snprintf(args, sizeof args, "approvals approve %lld --as anna --data %s", (long long)own, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "four-eyes") != NULL);
+    snprintf(args, sizeof args, "approvals approve 999 --as anna --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
+
+    /* decisions */
+    snprintf(args, sizeof args, "approvals approve %lld --as anna --data %s", (long long)id1, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    ASSERT_TRUE(strstr(out, "approved by anna") != NULL);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);   /* decided already */
+    ASSERT_TRUE(strstr(out, "already approved") != NULL);
+    snprintf(args, sizeof args, "approvals edit %lld --as anna --text-file %s --data %s", (long long)id2, edit_file,
+             data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "approvals reject %lld --as anna --reason 'no basis in the file' --data %s",
+             (long long)id3, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+
+    /* lists by status; show as JSON */
+    snprintf(args, sizeof args, "approvals list --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    ASSERT_TRUE(strstr(out, "anna") != NULL && strstr(out, "approved") == NULL && strstr(out, "rejected") == NULL);
+    snprintf(args, sizeof args, "approvals list --status rejected --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    ASSERT_TRUE(strstr(out, "rejected") != NULL && strstr(out, "edited") == NULL);
+    snprintf(args, sizeof args, "approvals list --status all --data %s", data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    ASSERT_TRUE(strstr(out, "approved") && strstr(out, "edited") && strstr(out, "rejected") && strstr(out, "pending"));
+    snprintf(args, sizeof args, "approvals show %lld --data %s", (long long)id2, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    ASSERT_STREQ(str_of(j, "status"), "edited");
+    ASSERT_STREQ(str_of(j, "text"), "Edited on the command line.");
+    ASSERT_STREQ(str_of(j, "output"), "draft two");
+    ASSERT_STREQ(str_of(j, "decided_by"), "anna");
+    cJSON_Delete(j);
+
+    /* the same records the API writes: each decision audited, log verifies */
+    ASSERT_OK(hh_store_open(&s, data, &err));
+    cJSON *recs = audit_records(s);
+    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 3);
+    ASSERT_TRUE(find_record(recs, "approval", "approved", NULL) != NULL);
+    const cJSON *ed = find_record(recs, "approval", "edited", NULL);
+    ASSERT_TRUE(ed != NULL);
+    ASSERT_STREQ(str_of(ed, "user"), "anna");
+    ASSERT_STREQ(str_of(ed, "output_text"), "Edited on the command line.");
+    ASSERT_TRUE(find_record(recs, "approval", "rejected", "no basis in the file") != NULL);
+    cJSON_Delete(recs);
+    hh_audit_verify_result_t vr;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &vr, &err));
+    ASSERT_TRUE(vr.ok);
+    hh_store_close(s);
 }

@@ -3,6 +3,7 @@
  * and keys, retention behind an anchor, concurrency, the CLI. */
 #include "harness.h"
 #include "govern/audit.h"
+#include "govern/pii.h"
 #include "govern/register.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -70,6 +71,17 @@ static void sha256_hex(const char *text, char out[65])
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
+static void blake_commit_hex(const unsigned char salt[16], const char *text, char out[65])
+{
+    unsigned char buf[512], h[32];
+    size_t n = strlen(text);
+    memcpy(buf, salt, 16);
+    memcpy(buf + 16, text, n);
+    crypto_generichash(h, 32, buf, 16 + n, NULL, 0);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
 TEST(audit_canonical_form)
 {
     const int64_t chunks[] = { 17, 4 };
@@ -78,37 +90,76 @@ TEST(audit_canonical_form)
         .prompt = "Hi \"there\"\n\x01 \xc3\xa4", .output = "ok", .chunk_ids = chunks, .n_chunks = 2,
         .has_confidence = true, .confidence = 0.73456, .decision = "released",
     };
+    unsigned char us[16], ds[16];
+    memset(us, 0x11, sizeof us);
+    memset(ds, 0x22, sizeof ds);
+    hh_audit_extra_t x = { .user_salt = us, .detail_salt = ds };
     hh_err_t err;
-    char *c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &err);
+    char *c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &x, &err);
     ASSERT_TRUE(c != NULL);
-    char ph[65], oh[65], want[2048];
+    char ph[65], oh[65], uh[65], want[2048];
     sha256_hex(e.prompt, ph);
     sha256_hex(e.output, oh);
+    blake_commit_hex(us, "alice", uh);
     /* sorted keys, no whitespace, 4-decimal confidence, integers as written,
-     * control characters escaped, UTF-8 verbatim */
+     * control characters escaped, UTF-8 verbatim; user as a salted
+     * commitment, no PII policy */
     snprintf(want, sizeof want,
-             "{\"chunks\":[17,4],\"confidence\":0.7346,\"decision\":\"released\",\"detail\":null,"
+             "{\"chunks\":[17,4],\"confidence\":0.7346,\"decision\":\"released\",\"detail_commit\":null,"
              "\"kind\":\"request\",\"model\":\"m1\",\"model_sha256\":\"ab\","
-             "\"output_sha256\":\"%s\","
+             "\"output_sha256\":\"%s\",\"pii_redacted\":null,"
              "\"prompt_sha256\":\"%s\",\"seq\":7,\"text\":\"full\",\"time_ms\":1700000000123,"
-             "\"use_case\":null,\"user\":\"alice\"}",
-             oh, ph);
+             "\"use_case\":null,\"user_commit\":\"%s\"}",
+             oh, ph, uh);
     ASSERT_STREQ(c, want);
+    ASSERT_TRUE(strstr(c, "alice") == NULL);
     free(c);
-    /* hash-only policy: the texts are gone, their SHA-256 stays */
+    /* another salt, another commitment: a list of names does not reverse it */
+    us[0] ^= 1;
+    c = hh_audit_canonical(&e, 7, 1700000000123, "ab", &x, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, uh) == NULL);
+    free(c);
+    /* hash-only policy: the texts are gone, their SHA-256 stays; detail
+     * committed; PII counts sorted by kind name; an erasure lists its rows */
     e.hash_only = true;
     e.has_confidence = false;
-    c = hh_audit_canonical(&e, 7, 1700000000123, NULL, &err);
+    e.detail = "why";
+    e.kind = "erasure";
+    const int64_t er[] = { 2, 5 };
+    e.erased_seqs = er;
+    e.n_erased_seqs = 2;
+    size_t counts[HH_PII_KIND_COUNT] = { 0 };
+    counts[HH_PII_IBAN] = 1;
+    counts[HH_PII_EMAIL] = 2;
+    x.pii_counts = counts;
+    c = hh_audit_canonical(&e, 7, 1700000000123, NULL, &x, &err);
     ASSERT_TRUE(c != NULL);
+    char dh[65], frag[128];
+    blake_commit_hex(ds, "why", dh);
+    snprintf(frag, sizeof frag, "\"detail_commit\":\"%s\",\"erased_seqs\":[2,5],\"kind\":\"erasure\"", dh);
+    ASSERT_TRUE(strstr(c, frag) != NULL);
+    ASSERT_TRUE(strstr(c, "\"pii_redacted\":{\"email\":2,\"iban\":1}") != NULL);
     ASSERT_TRUE(strstr(c, "\"prompt\":") == NULL);
-    ASSERT_TRUE(strstr(c, "\"output\":") == NULL);
     ASSERT_TRUE(strstr(c, "\"confidence\":null") != NULL);
     ASSERT_TRUE(strstr(c, "\"text\":\"hash\"") != NULL);
     ASSERT_TRUE(strstr(c, ph) != NULL);
     ASSERT_TRUE(strstr(c, "there") == NULL);
     free(c);
+    /* erased_seqs must increase and stay below the record */
+    const int64_t bad[] = { 5, 2 };
+    e.erased_seqs = bad;
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &x, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
+    e.erased_seqs = er;
+    ASSERT_TRUE(hh_audit_canonical(&e, 5, 1, NULL, &x, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
+    /* a user without its salt */
+    x.user_salt = NULL;
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &x, &err) == NULL);
+    ASSERT_EQ_INT(err.code, HH_EINVAL);
     e.kind = NULL;
-    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, &err) == NULL);
+    ASSERT_TRUE(hh_audit_canonical(&e, 7, 1, NULL, NULL, &err) == NULL);
     ASSERT_EQ_INT(err.code, HH_EINVAL);
 }
 
@@ -357,14 +408,17 @@ TEST(audit_tamper_randomized)
         ASSERT_TRUE(rr.ok);
     }
 
-    enum { TRIALS = 1000 };
+    /* 200 of each of the five structural kinds, then 100 of each of the
+     * three on the fields kept beside the records */
+    enum { TRIALS = 1000, FIELD_TRIALS = 300, KINDS = 8 };
     char *mod = malloc(len + 4096);
     ASSERT_TRUE(mod != NULL);
-    int detected[5] = { 0 }, tried[5] = { 0 }, full_checked = 0;
-    static const char *const names[] = { "byte edit", "deletion", "reordering", "insertion", "truncation" };
+    int detected[KINDS] = { 0 }, tried[KINDS] = { 0 }, full_checked = 0;
+    static const char *const names[] = { "byte edit", "deletion", "reordering", "insertion", "truncation",
+                                         "user text", "salt", "erased flip" };
     uint64_t st = 0x2545f4914f6cdd1dULL;
-    for (int t = 0; t < TRIALS; t++) {
-        int kind = t % 5;
+    for (int t = 0; t < TRIALS + FIELD_TRIALS; t++) {
+        int kind = t < TRIALS ? t % 5 : 5 + t % 3;
         size_t mlen = 0, from = 0;   /* mod[0..from) == clean[0..from) */
         int64_t bound = 0;           /* the first bad seq must be <= bound */
         size_t li = 0, lj = 0;
@@ -486,6 +540,47 @@ TEST(audit_tamper_randomized)
             bound = lines[li].seq;
             break;
         }
+        case 5:     /* the user name kept beside a record edited */
+        case 6: {   /* a salt edited (still valid hex) */
+            const char *key = kind == 5 ? "\"user\":\"u1\"" : "\"user_salt\":\"";
+            const char *k = NULL;
+            do {
+                li = rng_below(&st, n_lines);
+                k = lines[li].record ? memmem(clean + lines[li].off, lines[li].len, key, strlen(key)) : NULL;
+            } while (!k);
+            memcpy(mod, clean, len);
+            mlen = len;
+            size_t p = (size_t)(k - clean) + strlen(key) - (kind == 5 ? 2 : 0) + (kind == 6 ? rng_below(&st, 32) : 0);
+            char nb;
+            do
+                nb = "0123456789abcdef"[rng_below(&st, 16)];
+            while (nb == clean[p]);
+            mod[p] = nb;
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
+        case 7: {   /* a record marked erased (naming a later record as its
+                     * erasure half of the time) and its prompt edited */
+            const char *k = NULL;
+            do {
+                li = rng_below(&st, n_lines);
+                k = lines[li].record ? memmem(clean + lines[li].off, lines[li].len, "\"prompt\":\"F", 11) : NULL;
+            } while (!k);
+            char ins[96];
+            int64_t later = lines[li].seq + 1 + (int64_t)rng_below(&st, 50);
+            int il = (rng_next(&st) & 1) ? snprintf(ins, sizeof ins, "\"erased\":true,\"erased_by\":%lld,", (long long)later)
+                                         : snprintf(ins, sizeof ins, "\"erased\":true,");
+            size_t at = lines[li].off + 1;   /* right after the line's '{' */
+            memcpy(mod, clean, at);
+            memcpy(mod + at, ins, (size_t)il);
+            memcpy(mod + at + il, clean + at, len - at);
+            mlen = len + (size_t)il;
+            mod[(size_t)(k - clean) + 10 + (size_t)il] = 'G';   /* "Frage" -> "Grage" */
+            from = lines[li].off;
+            bound = lines[li].seq;
+            break;
+        }
         default: {  /* truncated at a random byte */
             size_t p = rng_below(&st, len);
             memcpy(mod, clean, p);
@@ -515,12 +610,12 @@ TEST(audit_tamper_randomized)
         detected[kind]++;
     }
     double t3 = (double)clock() / CLOCKS_PER_SEC;
-    for (int k = 0; k < 5; k++) {
-        printf("    %-10s detected %d / %d\n", names[k], detected[k], tried[k]);
+    for (int k = 0; k < KINDS; k++) {
+        printf("    %-11s detected %d / %d\n", names[k], detected[k], tried[k]);
         ASSERT_EQ_INT(detected[k], tried[k]);
     }
     printf("    %d records, %zu bytes; build+export %.2f s, full verify %.3f s, %d trials %.2f s (%d also verified in full)\n",
-           N, len, t1 - t0, t2 - t1, TRIALS, t3 - t2, full_checked);
+           N, len, t1 - t0, t2 - t1, TRIALS + FIELD_TRIALS, t3 - t2, full_checked);
     free(mod);
     free(lines);
     free(snaps);
@@ -835,8 +930,8 @@ static cJSON *records_of(hh_store_t *st)
         if (cJSON_IsString(rec)) {
             /* the texts travel beside the hashed record */
             cJSON *r = cJSON_Parse(rec->valuestring);
-            const char *keys[] = { "prompt", "output" };
-            for (int k = 0; k < 2; k++) {
+            const char *keys[] = { "prompt", "output", "user", "detail" };
+            for (int k = 0; k < 4; k++) {
                 const cJSON *t = cJSON_GetObjectItemCaseSensitive(l, keys[k]);
                 if (r && cJSON_IsString(t))
                     cJSON_AddStringToObject(r, keys[k], t->valuestring);
@@ -961,4 +1056,316 @@ TEST(audit_request_path_records)
     ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
     hh_http_stop(srv);
+}
+
+/* ---- PII redaction per policy ------------------------------------------- */
+
+/* Occurrences of needle in the file at path (0 when missing). */
+static long count_in_file(const char *path, const char *needle)
+{
+    size_t n = 0;
+    unsigned char *d = hh_test_read_file(path, &n);
+    long c = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; d && i + nl <= n; i++)
+        c += memcmp(d + i, needle, nl) == 0;
+    free(d);
+    return c;
+}
+
+static void make_usecase(hh_store_t *s, const char *slug, bool redact)
+{
+    char doc[512];
+    snprintf(doc, sizeof doc,
+             "{\"slug\":\"%s\",\"purpose\":\"test\",\"answers\":{},"
+             "\"policy\":{\"pii_redaction\":%s,\"audit_detail\":\"full\"}}", slug, redact ? "true" : "false");
+    cJSON *in = cJSON_Parse(doc);
+    hh_err_t err;
+    int rc = hh_register_create(s, in, "admin", NULL, &err);
+    if (rc)
+        printf("    register %s: %s\n", slug, err.msg);
+    cJSON_Delete(in);
+}
+
+TEST(audit_pii_redaction_per_policy)
+{
+    const char *dir = fresh_dir("pii");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    make_usecase(s, "hr-redact", true);
+    make_usecase(s, "plain-text", false);
+    hh_reg_policy_t pol;
+    ASSERT_OK(hh_register_policy_for(s, "hr-redact", &pol, &err));
+    ASSERT_TRUE(pol.pii_redaction);
+    ASSERT_OK(hh_register_policy_for(s, "plain-text", &pol, &err));
+    ASSERT_FALSE(pol.pii_redaction);
+    /* the names list of the data dir */
+    char npath[600];
+    snprintf(npath, sizeof npath, "%s/pii-names.txt", dir);
+    FILE *f = fopen(npath, "w");
+    ASSERT_TRUE(f != NULL);
+    fputs("# names\nKunigunde Zwirbel\n", f);
+    fclose(f);
+    static const char *const secrets[] = { "erika.muster@example.org", "DE89370400440532013000", "+49 30 1234567",
+                                           "Kunigunde Zwirbel" };
+    const char *prompt = "Bitte an erika.muster@example.org schreiben, IBAN DE89370400440532013000, "
+                         "Tel. +49 30 1234567, Kunigunde Zwirbel; Kopie an erika.muster@example.org";
+    const char *output = "Erledigt, erika.muster@example.org informiert.";
+    hh_audit_entry_t es[3] = {
+        { .kind = "request", .user = "bob", .use_case = "hr-redact", .prompt = prompt, .output = output,
+          .decision = "released", .detail = "for erika.muster@example.org" },
+        { .kind = "request", .user = "bob", .use_case = "hr-redact", .prompt = prompt, .output = output,
+          .decision = "released", .hash_only = true },
+        { .kind = "request", .user = "bob", .use_case = "plain-text", .prompt = "Mail an hans.x@example.com",
+          .output = "ok", .decision = "released" },
+    };
+    int64_t first = 0;
+    ASSERT_OK(hh_audit_append_batch(s, NULL, es, 3, &first, &err));
+    ASSERT_EQ_INT(first, 1);
+    size_t len = 0;
+    char *text = export_text(s, 1, &len);
+    ASSERT_TRUE(text != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_audit_verify_result_t r;
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    ASSERT_TRUE(r.ok);
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    if (!r.ok)
+        printf("    bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    /* none of the personal data in the export; the counts in the record */
+    for (size_t i = 0; i < 4; i++)
+        if (strstr(text, secrets[i]))
+            hh_test_fail(__FILE__, __LINE__, "\"%s\" in the export", secrets[i]);
+    ASSERT_TRUE(strstr(text, "\\\"pii_redacted\\\":{\\\"email\\\":4,\\\"iban\\\":1,\\\"name\\\":1,\\\"phone\\\":1}") != NULL);
+    ASSERT_TRUE(strstr(text, "[EMAIL:") != NULL);
+    ASSERT_TRUE(strstr(text, "[IBAN:") != NULL);
+    /* the record hashes the redacted text (the same for the hash-only one) */
+    cJSON *recs = records_of(s);
+    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 3);
+    const cJSON *r0 = cJSON_GetArrayItem(recs, 0), *r1 = cJSON_GetArrayItem(recs, 1), *r2 = cJSON_GetArrayItem(recs, 2);
+    const char *red = str_of(r0, "prompt");
+    ASSERT_TRUE(strstr(red, "Tel. [PHONE:") != NULL);
+    ASSERT_TRUE(strstr(red, "[NAME:") != NULL);
+    char h[65];
+    sha256_hex(red, h);
+    ASSERT_STREQ(str_of(r0, "prompt_sha256"), h);
+    ASSERT_STREQ(str_of(r1, "prompt_sha256"), h);
+    ASSERT_STREQ(str_of(r1, "text"), "hash");
+    sha256_hex(prompt, h);
+    ASSERT_TRUE(strcmp(str_of(r0, "prompt_sha256"), h) != 0);
+    ASSERT_TRUE(strstr(str_of(r0, "detail"), "[EMAIL:") != NULL);
+    ASSERT_STREQ(str_of(r0, "user"), "bob");                      /* the user is not redacted, erasure handles it */
+    /* a use case without redaction keeps the text */
+    ASSERT_STREQ(str_of(r2, "prompt"), "Mail an hans.x@example.com");
+    ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r2, "pii_redacted")));
+    cJSON_Delete(recs);
+    free(text);
+    hh_store_close(s);
+    /* nor in the raw database files */
+    static const char *const files[] = { "hoheit.db", "hoheit.db-wal" };
+    for (int k = 0; k < 2; k++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+        for (size_t i = 0; i < 4; i++) {
+            long c = count_in_file(path, secrets[i]);
+            if (c)
+                hh_test_fail(__FILE__, __LINE__, "\"%s\" %ld times in %s", secrets[i], c, path);
+        }
+    }
+    char dbp[600];
+    snprintf(dbp, sizeof dbp, "%s/hoheit.db", dir);
+    char walp[600];
+    snprintf(walp, sizeof walp, "%s/hoheit.db-wal", dir);
+    ASSERT_GE(count_in_file(dbp, "hans.x@example.com") + count_in_file(walp, "hans.x@example.com"), 1);
+}
+
+/* ---- erased rows need an erasure record ----------------------------------- */
+
+static void verify_expect(const char *dir, bool ok, int64_t bad_seq, const char *why)
+{
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    if (hh_store_open(&s, dir, &err)) {
+        hh_test_fail(__FILE__, __LINE__, "open: %s", err.msg);
+        return;
+    }
+    hh_audit_verify_result_t r;
+    if (hh_audit_verify_store(s, NULL, &r, &err) == 0) {
+        if (r.ok != ok || (!ok && (r.bad_seq != bad_seq || !strstr(r.why, why))))
+            hh_test_fail(__FILE__, __LINE__, "store: expected ok=%d bad %lld (%s), got ok=%d bad %lld: %s", ok,
+                         (long long)bad_seq, why, r.ok, (long long)r.bad_seq, r.why);
+        /* the export gives the same verdict */
+        size_t len = 0;
+        char *text = export_text(s, 1, &len);
+        unsigned char pk[32];
+        hh_audit_public_key(s, pk, NULL);
+        hh_audit_verify_result_t rj;
+        hh_audit_verify_jsonl(text ? text : "", len, pk, &rj);
+        if (rj.ok != ok || (!ok && rj.bad_seq != bad_seq))
+            hh_test_fail(__FILE__, __LINE__, "jsonl: expected ok=%d bad %lld, got ok=%d bad %lld: %s", ok,
+                         (long long)bad_seq, rj.ok, (long long)rj.bad_seq, rj.why);
+        free(text);
+    }
+    hh_store_close(s);
+}
+
+TEST(audit_erased_rows_need_erasure_record)
+{
+    const char *dir = fresh_dir("erased");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    for (int i = 1; i <= 6; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "question %d", i);
+        hh_audit_entry_t e = { .kind = "request", .user = "carla", .prompt = prompt, .output = "answer",
+                               .decision = "released", .detail = "note" };
+        ASSERT_OK(hh_audit_append(s, NULL, &e, NULL, &err));
+    }
+    /* an erasure record (seq 7) covering rows 2 and 3 */
+    ASSERT_EQ_INT(db_exec(dir, "SELECT 1"), SQLITE_OK);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = '[NAME:x]', texts_erased = 1 WHERE seq = 2;"
+                               "UPDATE audit_log SET user_name = '[NAME:x]', user_salt = NULL WHERE seq = 3"),
+                  SQLITE_OK);
+    verify_expect(dir, false, 2, "names no erasure record");
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    int64_t es_seq = 0;
+    const int64_t covered[] = { 2, 3 };
+    hh_audit_entry_t er = { .kind = "erasure", .decision = "erased", .erased_seqs = covered, .n_erased_seqs = 2 };
+    ASSERT_OK(hh_audit_append(s, NULL, &er, &es_seq, &err));
+    ASSERT_EQ_INT(es_seq, 7);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3)"), SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* flipping erased + editing the text of a row no erasure covers */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'edited', texts_erased = 1 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 5, "names no erasure record");
+    /* ... and naming the erasure record that does not list it */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    /* ... or a record that does not exist */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 99 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 4 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 5, "not a later record");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 5', texts_erased = 0, erased_by = NULL "
+                               "WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* the user name, the detail and the salts are checked against the commitments */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_name = 'karla' WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "user text does not match");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_name = 'carla', detail = 'nope' WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "detail text does not match");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET detail = 'note', user_salt = zeroblob(16) WHERE seq = 4"),
+                  SQLITE_OK);
+    verify_expect(dir, false, 4, "user text does not match");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_salt = NULL WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "names no erasure record");
+    /* an erased row's erasure mark cannot be dropped either */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 2"), SQLITE_OK);
+    verify_expect(dir, false, 2, "names no erasure record");
+}
+
+/* Expired texts (retention sweep, govern/gdpr.h) use the erasure mechanism
+ * with a "retention" record: it lists the rows, they name it; a row marked
+ * expired without one is caught; the listed rows may later be cut behind
+ * the anchor and the log still verifies (also as a partial export). */
+TEST(audit_retention_record_covers_expired_rows)
+{
+    /* the canonical form: a retention record lists its rows only when it has some */
+    const int64_t two[] = { 2, 3 };
+    hh_audit_entry_t ce = { .kind = "retention", .decision = "expired" };
+    hh_err_t err;
+    char *c = hh_audit_canonical(&ce, 9, 1, NULL, NULL, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, "erased_seqs") == NULL);
+    free(c);
+    ce.erased_seqs = two;
+    ce.n_erased_seqs = 2;
+    c = hh_audit_canonical(&ce, 9, 1, NULL, NULL, &err);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_TRUE(strstr(c, "\"erased_seqs\":[2,3],\"kind\":\"retention\"") != NULL);
+    free(c);
+
+    const char *dir = fresh_dir("ret-cover");
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t now = (int64_t)ts.tv_sec * 1000, day = 24LL * 3600 * 1000;
+    /* seq 1..3 are 400 days old, 4..6 from today */
+    for (int i = 1; i <= 6; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "question %d", i);
+        hh_audit_entry_t e = { .kind = "request", .time_ms = i <= 3 ? now - 400 * day + i : now - 1000 + i,
+                               .user = "carla", .prompt = prompt, .output = "answer", .decision = "released",
+                               .detail = "note" };
+        ASSERT_OK(hh_audit_append(s, NULL, &e, NULL, &err));
+    }
+    hh_store_close(s);
+    /* rows 2, 3 and 5 expired as the sweep does it, without a record yet */
+    static const char expire_sql[] =
+        "UPDATE audit_log SET prompt = '" HH_AUDIT_EXPIRED_TEXT "', output = '" HH_AUDIT_EXPIRED_TEXT "', "
+        "user_name = '" HH_AUDIT_EXPIRED_TEXT "', detail = '" HH_AUDIT_EXPIRED_TEXT "', user_salt = NULL, "
+        "detail_salt = NULL, texts_erased = 1 WHERE seq IN (2, 3, 5)";
+    ASSERT_EQ_INT(db_exec(dir, expire_sql), SQLITE_OK);
+    verify_expect(dir, false, 2, "names no erasure record");
+    /* the retention record (seq 7) lists them; they name it */
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    const int64_t covered[] = { 2, 3, 5 };
+    hh_audit_entry_t re = { .kind = "retention", .decision = "expired", .detail = "expired texts",
+                            .erased_seqs = covered, .n_erased_seqs = 3 };
+    int64_t rseq = 0;
+    ASSERT_OK(hh_audit_append(s, NULL, &re, &rseq, &err));
+    ASSERT_EQ_INT(rseq, 7);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3, 5)"), SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* a row marked expired that the retention record does not list */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = '[expired]', texts_erased = 1, erased_by = 7 "
+                               "WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 4"), SQLITE_OK);
+    verify_expect(dir, false, 4, "names no erasure record");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 4', texts_erased = 0 WHERE seq = 4"),
+                  SQLITE_OK);
+    verify_expect(dir, true, 0, "");
+    /* a request record cannot vouch: naming it leaves the pair open */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 6 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 2, "not all covered");
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
+
+    /* the chain's start (1..3) is cut: record 7 still lists 2 and 3, which
+     * now lie behind the signed anchor */
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    int64_t n = -1;
+    ASSERT_OK(hh_audit_expire(s, now - 200 * day, 0, &n, &err));
+    ASSERT_EQ_INT(n, 3);
+    hh_store_close(s);
+    verify_expect(dir, true, 0, "");
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_audit_verify_result_t r;
+    ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
+    ASSERT_TRUE(r.ok && r.anchored);
+    ASSERT_EQ_INT(r.first_seq, 4);
+    /* a partial export from seq 6 on: record 7 lists 5, behind its anchor */
+    size_t len = 0;
+    char *text = export_text(s, 6, &len);
+    ASSERT_TRUE(text != NULL);
+    unsigned char pk[32];
+    ASSERT_OK(hh_audit_public_key(s, pk, &err));
+    hh_audit_verify_jsonl(text, len, pk, &r);
+    if (!r.ok)
+        printf("    bad %lld: %s\n", (long long)r.bad_seq, r.why);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ_INT(r.first_seq, 6);
+    free(text);
+    hh_store_close(s);
+    /* behind the anchor is not a loophole: row 5 still has to be covered */
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 8 WHERE seq = 5"), SQLITE_OK);
+    verify_expect(dir, false, 5, "not all covered");
 }

@@ -4,16 +4,14 @@
  * bert tolerances), WordPiece ids of the reference texts, batching,
  * errors, the `hoheit embed` command and /v1/embeddings over a socket. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "http/server.h"
 #include "model/model.h"
 #include "tok/tok.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -476,62 +474,12 @@ TEST(bert_cli_embed_equals_library)
 
 /* ---- /v1/embeddings over a real socket ---------------------------------- */
 
-static bool copy_model(const char *rel, const char *dir, const char *name)
-{
-    size_t n = 0;
-    void *d = hh_test_read_file(hh_test_data_path(rel), &n);
-    char dst[1024];
-    snprintf(dst, sizeof dst, "%s/%s", dir, name);
-    FILE *f = d ? fopen(dst, "wb") : NULL;
-    bool ok = f && fwrite(d, 1, n, f) == n;
-    if (f) fclose(f);
-    free(d);
-    return ok;
-}
-
 /* POSTs body to path (Connection: close); returns the status, body in *out
- * (malloc'd), or -1. */
+ * (malloc'd), or a negative code. */
 static int http_post(int port, const char *path, const char *key, const char *body, char **out)
 {
-    *out = NULL;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s%s%s"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                      path, key ? "Authorization: Bearer " : "", key ? key : "", key ? "\r\n" : "", strlen(body));
-    bool ok = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn &&
-              send(fd, body, strlen(body), MSG_NOSIGNAL) == (ssize_t)strlen(body);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (ok && buf) {
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) break;
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
-        if (r <= 0) break;
-        len += (size_t)r;
-    }
-    close(fd);
-    if (!buf) return -1;
-    buf[len] = '\0';
-    int status = -1;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (ok && sep && sscanf(buf, "HTTP/1.%*d %d", &status) == 1)
-        *out = strdup(sep + 4);
-    free(buf);
-    return *out ? status : -1;
+    hh_test_req_t q = { .method = "POST", .path = path, .key = key, .body = body };
+    return hh_test_http_status(port, &q, out);
 }
 
 /* data[i].embedding (float array) of a response, into out (n floats). */
@@ -552,28 +500,17 @@ TEST(bert_http_embeddings_end_to_end)
 {
     bert_ref_t *r = ref_load();
     ASSERT_TRUE(r != NULL);
-    char data[512], models[600];
-    snprintf(data, sizeof data, "%s/bert-http", hh_test_tmpdir());
-    snprintf(models, sizeof models, "%s/models", data);
-    mkdir(data, 0700);
-    mkdir(models, 0700);
-    bool ok = copy_model("reference/bert-q8_0.gguf", models, "bert-q8_0.gguf") &&
-              copy_model("models/stories260K.gguf", models, "stories260K.gguf");
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = data;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 2;
-    hh_http_server_t *s = NULL;
-    hh_err_t err;
-    hh_err_clear(&err);
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.models[0] = "reference/bert-q8_0.gguf";
+    p.models[1] = "models/stories260K.gguf";
+    p.http = hh_http_default_params();
+    p.http.engine.n_slots = 1;
+    p.http.engine.n_threads = 2;
+    hh_test_srv_t t;
     char key[HH_KEY_LEN + 1] = "";
-    hh_store_user_t u;
-    ok = ok && hh_http_start(&s, &p, &err) == 0 &&
-         hh_store_user_ensure(hh_http_store(s), "embedder", "member", &u, NULL, &err) == 0 &&
-         hh_store_key_create(hh_http_store(s), u.id, key, sizeof key, NULL, &err) == 0;
-    if (!ok) printf("    setup: %s\n", err.msg);
-    const int port = ok ? hh_http_port(s) : 0;
+    bool ok = hh_test_srv_start(&t, "bert-http", &p) == 0 &&
+              hh_test_srv_user(&t, "embedder", "member", key, NULL) == 0;
+    const int port = ok ? t.port : 0;
 
     /* the library's vectors (same default fast path) */
     hh_model_t *m = load_bert();
@@ -666,7 +603,7 @@ TEST(bert_http_embeddings_end_to_end)
 
     hh_embed_ctx_free(c);
     hh_model_free(m);
-    hh_http_stop(s);
+    hh_test_srv_stop(&t);
     ref_free(r);
     printf("    http vs library: max abs %.3g (base64 %.3g); vs llama.cpp %.3g\n", d_lib, d_b64, d_ref);
     ASSERT_TRUE(ok);

@@ -3,12 +3,11 @@
  * route, OpenAI shapes, SSE framing byte by byte, malformed requests,
  * unknown model, client disconnect freeing the slot. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "http/openai.h"
 #include "http/server.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -17,64 +16,30 @@
 #include <unistd.h>
 
 typedef struct test_srv {
-    hh_http_server_t *s;
-    int               port;
-    char              key[HH_KEY_LEN + 1];
-    char              revoked[HH_KEY_LEN + 1];
+    hh_test_srv_t h;
+    char          key[HH_KEY_LEN + 1];
+    char          revoked[HH_KEY_LEN + 1];
 } test_srv_t;
 
-static bool copy_file(const char *src, const char *dst)
-{
-    size_t n = 0;
-    void *d = hh_test_read_file(src, &n);
-    if (!d)
-        return false;
-    FILE *f = fopen(dst, "wb");
-    bool ok = f && fwrite(d, 1, n, f) == n;
-    if (f)
-        fclose(f);
-    free(d);
-    return ok;
-}
-
-/* A server over a fresh data dir holding stories260K, with one valid and
+/* A server over <tmp>/http-<name> holding stories260K, with one valid and
  * one revoked member key; HTTPS when tls_cert / tls_key are given. */
 static bool srv_start_tls(test_srv_t *t, const char *name, int n_slots, const char *tls_cert, const char *tls_key)
 {
     memset(t, 0, sizeof *t);
-    char data[512], models[600], dst[700];
-    snprintf(data, sizeof data, "%s/http-%s", hh_test_tmpdir(), name);
-    snprintf(models, sizeof models, "%s/models", data);
-    mkdir(data, 0700);
-    mkdir(models, 0700);
-    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
-    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
-        return false;
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = data;
-    p.max_body = 1u << 20;
-    p.engine.n_slots = n_slots;
-    p.engine.n_threads = 1;
-    p.tls_cert = tls_cert;
-    p.tls_key = tls_key;
-    hh_err_t err;
-    hh_err_clear(&err);
-    if (hh_http_start(&t->s, &p, &err) != 0) {
-        printf("    start: %s\n", err.msg);
-        return false;
-    }
-    t->port = hh_http_port(t->s);
-    hh_store_t *st = hh_http_store(t->s);
-    hh_store_user_t u;
-    if (hh_store_user_ensure(st, "tester", "member", &u, NULL, &err) ||
-        hh_store_key_create(st, u.id, t->key, sizeof t->key, NULL, &err) ||
-        hh_store_key_create(st, u.id, t->revoked, sizeof t->revoked, NULL, &err))
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.engine.n_slots = n_slots;
+    p.http.tls_cert = tls_cert;
+    p.http.tls_key = tls_key;
+    char dir[256];
+    snprintf(dir, sizeof dir, "http-%s", name);
+    if (hh_test_srv_start(&t->h, dir, &p) != 0 || hh_test_srv_user(&t->h, "tester", "member", t->key, NULL) != 0 ||
+        hh_test_srv_user(&t->h, "tester", "member", t->revoked, NULL) != 0)
         return false;
     char prefix[HH_KEY_PREFIX_LEN + 1];
     memcpy(prefix, t->revoked, HH_KEY_PREFIX_LEN);
     prefix[HH_KEY_PREFIX_LEN] = '\0';
-    return hh_store_key_revoke(st, prefix, &err) == 0;
+    hh_err_t err;
+    return hh_store_key_revoke(t->h.st, prefix, &err) == 0;
 }
 
 static bool srv_start(test_srv_t *t, const char *name, int n_slots)
@@ -82,156 +47,12 @@ static bool srv_start(test_srv_t *t, const char *name, int n_slots)
     return srv_start_tls(t, name, n_slots, NULL, NULL);
 }
 
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-typedef struct resp {
-    int    status;
-    char  *raw;        /* everything received */
-    size_t raw_len;
-    char  *headers;    /* into raw, NUL-terminated */
-    char  *body;       /* de-chunked, NUL-terminated, malloc'd */
-    size_t body_len;
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->raw);
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-/* Decodes chunked transfer encoding; false if malformed. */
-static bool dechunk(const char *p, size_t n, char **out, size_t *out_len)
-{
-    char *b = malloc(n + 1);
-    size_t o = 0, i = 0;
-    if (!b)
-        return false;
-    for (;;) {
-        char *end = NULL;
-        unsigned long sz = strtoul(p + i, &end, 16);
-        if (end == p + i)
-            goto bad;
-        const char *crlf = strstr(end, "\r\n");
-        if (!crlf || (size_t)(crlf - p) > n)
-            goto bad;
-        i = (size_t)(crlf - p) + 2;
-        if (sz == 0)
-            break;
-        if (i + sz + 2 > n)
-            goto bad;
-        memcpy(b + o, p + i, sz);
-        o += sz;
-        i += sz;
-        if (p[i] != '\r' || p[i + 1] != '\n')
-            goto bad;
-        i += 2;
-    }
-    b[o] = '\0';
-    *out = b;
-    *out_len = o;
-    return true;
-bad:
-    free(b);
-    return false;
-}
-
-/* Splits r->raw (r->raw_len bytes received) into status, headers and the
- * (de-chunked) body. */
-static bool parse_response(resp_t *r)
-{
-    if (!r->raw)
-        return false;
-    r->raw[r->raw_len] = '\0';
-    char *sep = strstr(r->raw, "\r\n\r\n");
-    if (!sep || sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
-        return false;
-    *sep = '\0';
-    r->headers = r->raw;
-    const char *b = sep + 4;
-    size_t bl = r->raw_len - (size_t)(b - r->raw);
-    if (strcasestr(r->headers, "transfer-encoding: chunked"))
-        return dechunk(b, bl, &r->body, &r->body_len);
-    r->body = malloc(bl + 1);
-    if (!r->body)
-        return false;
-    memcpy(r->body, b, bl);
-    r->body[bl] = '\0';
-    r->body_len = bl;
-    return true;
-}
-
-/* Sends one request (Connection: close) and reads the whole answer. auth
- * NULL: no Authorization header. ctype NULL: application/json when a body
- * is given. */
-static bool request(int port, const char *method, const char *path, const char *auth, const char *ctype,
-                    const char *body, size_t body_len, resp_t *r)
-{
-    memset(r, 0, sizeof *r);
-    int fd = connect_to(port);
-    if (fd < 0)
-        return false;
-    char head[1024];
-    int hn = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
-    if (auth)
-        hn += snprintf(head + hn, sizeof head - (size_t)hn, "Authorization: Bearer %s\r\n", auth);
-    if (body) {
-        hn += snprintf(head + hn, sizeof head - (size_t)hn, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                       ctype ? ctype : "application/json", body_len);
-    }
-    hn += snprintf(head + hn, sizeof head - (size_t)hn, "\r\n");
-    bool ok = send_all(fd, head, (size_t)hn) && (!body || send_all(fd, body, body_len));
-    size_t cap = 1 << 16;
-    r->raw = malloc(cap);
-    while (ok && r->raw) {
-        if (r->raw_len + 1 == cap) {
-            char *nr = realloc(r->raw, cap * 2);
-            if (!nr)
-                break;
-            r->raw = nr;
-            cap *= 2;
-        }
-        ssize_t n = recv(fd, r->raw + r->raw_len, cap - r->raw_len - 1, 0);
-        if (n <= 0)
-            break;
-        r->raw_len += (size_t)n;
-    }
-    close(fd);
-    return parse_response(r);
-}
-
 /* Sends POST headers declaring a body of declared bytes, sends none of it,
  * half-closes, and reads the answer (for limits decided from the headers). */
-static bool request_declared(int port, const char *path, const char *auth, size_t declared, resp_t *r)
+static bool request_declared(int port, const char *path, const char *auth, size_t declared, hh_test_resp_t *r)
 {
     memset(r, 0, sizeof *r);
-    int fd = connect_to(port);
+    int fd = hh_test_http_connect(port);
     if (fd < 0)
         return false;
     char head[1024];
@@ -239,29 +60,39 @@ static bool request_declared(int port, const char *path, const char *auth, size_
                       "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                       path, auth, declared);
-    bool ok = send_all(fd, head, (size_t)hn);
+    bool ok = hh_test_http_send_all(fd, head, (size_t)hn);
     shutdown(fd, SHUT_WR);
-    size_t cap = 1 << 16, len = 0;
-    char *raw = malloc(cap);
-    while (ok && raw && len + 1 < cap) {
-        ssize_t n = recv(fd, raw + len, cap - len - 1, 0);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    ok = ok && hh_test_http_read(fd, r) == 0;
     close(fd);
-    r->raw = raw;
-    r->raw_len = len;
-    return ok && parse_response(r);
+    return ok;
 }
 
-static bool post(const test_srv_t *t, const char *path, const char *json, resp_t *r)
+/* Opens a connection and sends a POST /v1/completions with body (no
+ * Connection: close); returns the socket (caller closes) or -1. */
+static int open_completion(const test_srv_t *t, const char *body)
 {
-    return request(t->port, "POST", path, t->key, NULL, json, strlen(json), r);
+    int fd = hh_test_http_connect(t->h.port);
+    if (fd < 0)
+        return -1;
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      t->key, strlen(body));
+    if (!hh_test_http_send_all(fd, head, (size_t)hn) || !hh_test_http_send_all(fd, body, strlen(body))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool post(const test_srv_t *t, const char *path, const char *json, hh_test_resp_t *r)
+{
+    return hh_test_http(t->h.port, "POST", path, t->key, json, r) == 0;
 }
 
 /* Checks OpenAI's error shape; returns the parsed body (caller deletes) or NULL. */
-static cJSON *error_body(const resp_t *r)
+static cJSON *error_body(const hh_test_resp_t *r)
 {
     cJSON *j = cJSON_Parse(r->body);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -284,18 +115,18 @@ TEST(http_health_needs_no_key)
 {
     test_srv_t t;
     ASSERT_TRUE(srv_start(&t, "health", 2));
-    resp_t r;
-    ASSERT_TRUE(request(t.port, "GET", "/health", NULL, NULL, NULL, 0, &r));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(r.body, "{\"status\":\"ok\"}");
-    resp_free(&r);
-    ASSERT_TRUE(request(t.port, "GET", "/nope", NULL, NULL, NULL, 0, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/nope", NULL, NULL, &r));
     ASSERT_EQ_INT(r.status, 404);
-    resp_free(&r);
-    ASSERT_TRUE(request(t.port, "DELETE", "/v1/models", t.key, NULL, NULL, 0, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "DELETE", "/v1/models", t.key, NULL, &r));
     ASSERT_EQ_INT(r.status, 405);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(http_auth_every_route)
@@ -310,11 +141,11 @@ TEST(http_auth_every_route)
         bool is_post = !strcmp(rt->method, "POST");
         const char *keys[3] = { NULL, t.revoked, "hk_not_a_key_at_all_but_long_enough_123456" };
         for (int k = 0; k < 3; k++) {
-            resp_t r;
-            ASSERT_TRUE(request(t.port, rt->method, rt->path, keys[k], NULL, is_post ? body : NULL,
-                                is_post ? strlen(body) : 0, &r));
+            hh_test_resp_t r;
+            ASSERT_OK(hh_test_http(t.h.port, rt->method, rt->path, keys[k], is_post ? body : NULL, &r));
             if (!rt->auth) {
-                ASSERT_EQ_INT(r.status, 200);
+                /* /api/login needs no key; this body has no user name */
+                ASSERT_EQ_INT(r.status, strcmp(rt->path, "/api/login") ? 200 : 400);
             } else {
                 if (r.status != 401)
                     printf("    route %s %s key %d\n", rt->method, rt->path, k);
@@ -325,26 +156,25 @@ TEST(http_auth_every_route)
                 cJSON_Delete(j);
                 ASSERT_TRUE(strcasestr(r.headers, "WWW-Authenticate: Bearer") != NULL);
             }
-            resp_free(&r);
+            hh_test_resp_free(&r);
         }
         /* With the valid key the route is reachable (never 401). */
-        resp_t r;
-        ASSERT_TRUE(request(t.port, rt->method, rt->path, t.key, NULL, is_post ? body : NULL,
-                            is_post ? strlen(body) : 0, &r));
+        hh_test_resp_t r;
+        ASSERT_OK(hh_test_http(t.h.port, rt->method, rt->path, t.key, is_post ? body : NULL, &r));
         ASSERT_NE_INT(r.status, 401);
-        resp_free(&r);
+        hh_test_resp_free(&r);
         n_auth += rt->auth;
     }
     ASSERT_GE(n_auth, 6);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(http_models_shape)
 {
     test_srv_t t;
     ASSERT_TRUE(srv_start(&t, "models", 2));
-    resp_t r;
-    ASSERT_TRUE(request(t.port, "GET", "/v1/models", t.key, NULL, NULL, 0, &r));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/v1/models", t.key, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strcasestr(r.headers, "Content-Type: application/json") != NULL);
     cJSON *j = cJSON_Parse(r.body);
@@ -357,21 +187,21 @@ TEST(http_models_shape)
     ASSERT_STREQ(cJSON_GetObjectItem(m, "owned_by")->valuestring, "hoheit");
     ASSERT_TRUE(cJSON_GetObjectItem(m, "created")->valuedouble > 1.0e9);
     cJSON_Delete(j);
-    resp_free(&r);
-    ASSERT_TRUE(request(t.port, "GET", "/v1/models/stories260K", t.key, NULL, NULL, 0, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/v1/models/stories260K", t.key, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     j = cJSON_Parse(r.body);
     ASSERT_STREQ(cJSON_GetObjectItem(j, "id")->valuestring, "stories260K");
     cJSON_Delete(j);
-    resp_free(&r);
-    ASSERT_TRUE(request(t.port, "GET", "/v1/models/gpt-4", t.key, NULL, NULL, 0, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/v1/models/gpt-4", t.key, NULL, &r));
     ASSERT_EQ_INT(r.status, 404);
     j = error_body(&r);
     ASSERT_TRUE(j != NULL);
     ASSERT_STREQ(err_field(j, "code"), "model_not_found");
     cJSON_Delete(j);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 static const char *CHAT = "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"system\",\"content\":\"Tell a story.\"},"
@@ -409,7 +239,7 @@ TEST(http_chat_nonstream_and_stream_agree)
     ASSERT_TRUE(srv_start(&t, "chat", 2));
     char body[1024];
     snprintf(body, sizeof body, CHAT, "");
-    resp_t r;
+    hh_test_resp_t r;
     ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
     ASSERT_EQ_INT(r.status, 200);
     cJSON *j = cJSON_Parse(r.body);
@@ -432,7 +262,7 @@ TEST(http_chat_nonstream_and_stream_agree)
     ASSERT_GE(pt, 5);
     ASSERT_EQ_INT(cJSON_GetObjectItem(u, "total_tokens")->valueint, pt + 12);
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
 
     /* The same request streamed: byte-level SSE framing, role first,
      * content deltas, finish chunk, usage chunk, [DONE]; same text. */
@@ -475,18 +305,18 @@ TEST(http_chat_nonstream_and_stream_agree)
     }
     for (int i = 0; i < n; i++)
         free(ev[i]);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     ASSERT_TRUE(ok);
     ASSERT_EQ_INT(finish_at, n - 3);
     ASSERT_STREQ(text, content);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(http_completions_logprobs)
 {
     test_srv_t t;
     ASSERT_TRUE(srv_start(&t, "compl", 2));
-    resp_t r;
+    hh_test_resp_t r;
     ASSERT_TRUE(post(&t, "/v1/completions",
                      "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":6,\"temperature\":0,"
                      "\"logprobs\":3}",
@@ -515,8 +345,8 @@ TEST(http_completions_logprobs)
     }
     ASSERT_STREQ(joined, text);
     cJSON_Delete(j);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 struct bad_case {
@@ -569,9 +399,10 @@ TEST(http_malformed_requests)
           NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        resp_t r;
-        ASSERT_TRUE(request(t.port, "POST", "/v1/chat/completions", t.key, cases[i].ctype, cases[i].body,
-                            strlen(cases[i].body), &r));
+        hh_test_req_t q = { .method = "POST", .path = "/v1/chat/completions", .key = t.key, .ctype = cases[i].ctype,
+                            .body = cases[i].body };
+        hh_test_resp_t r;
+        ASSERT_OK(hh_test_http_req(t.h.port, &q, &r));
         if (r.status != cases[i].status)
             printf("    case %zu: %s -> %s\n", i, cases[i].body, r.body);
         ASSERT_EQ_INT(r.status, cases[i].status);
@@ -581,7 +412,7 @@ TEST(http_malformed_requests)
             ASSERT_STREQ(err_field(j, "param"), cases[i].param);
         ASSERT_STREQ(err_field(j, "type"), "invalid_request_error");
         cJSON_Delete(j);
-        resp_free(&r);
+        hh_test_resp_free(&r);
     }
     /* A body over the limit (1 MiB in this server) -> 413, decided from
      * Content-Length before the body is read. Only the headers are sent:
@@ -589,32 +420,32 @@ TEST(http_malformed_requests)
      * its early answer could reset the connection and drop that answer
      * (a race that made this test flaky on a loaded machine). */
     size_t big = (1u << 20) + 100;
-    resp_t r;
-    ASSERT_TRUE(request_declared(t.port, "/v1/chat/completions", t.key, big, &r));
+    hh_test_resp_t r;
+    ASSERT_TRUE(request_declared(t.h.port, "/v1/chat/completions", t.key, big, &r));
     ASSERT_EQ_INT(r.status, 413);
     cJSON *j = error_body(&r);
     ASSERT_TRUE(j != NULL);
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* Unknown fields are ignored: the request succeeds. */
     ASSERT_TRUE(post(&t, "/v1/chat/completions",
                      "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2,"
                      "\"frobnicate\":{\"x\":[1,2]},\"metadata\":null}",
                      &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* Still alive after all that. */
-    ASSERT_TRUE(request(t.port, "GET", "/health", NULL, NULL, NULL, 0, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(http_unknown_model_and_context_overflow)
 {
     test_srv_t t;
     ASSERT_TRUE(srv_start(&t, "unknown", 2));
-    resp_t r;
+    hh_test_resp_t r;
     ASSERT_TRUE(post(&t, "/v1/chat/completions",
                      "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", &r));
     ASSERT_EQ_INT(r.status, 404);
@@ -623,7 +454,7 @@ TEST(http_unknown_model_and_context_overflow)
     ASSERT_STREQ(err_field(j, "code"), "model_not_found");
     ASSERT_STREQ(err_field(j, "param"), "model");
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* stories260K has 512 positions: a prompt of ~2000 tokens cannot fit. */
     size_t n = 8000;
     char *body = malloc(n + 200);
@@ -638,8 +469,8 @@ TEST(http_unknown_model_and_context_overflow)
     ASSERT_TRUE(j != NULL);
     ASSERT_STREQ(err_field(j, "code"), "context_length_exceeded");
     cJSON_Delete(j);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 /* A forced tool call that runs into the end of the context (512
@@ -660,7 +491,7 @@ TEST(http_forced_tool_call_at_context_end)
                  "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}],"
                  "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}%s}",
                  words, stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "");
-        resp_t r;
+        hh_test_resp_t r;
         ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
         ASSERT_EQ_INT(r.status, 200);
         cJSON *fin = NULL, *usage = NULL, *j = NULL;
@@ -698,9 +529,9 @@ TEST(http_forced_tool_call_at_context_end)
         ASSERT_TRUE(usage != NULL);
         ASSERT_EQ_INT(cJSON_GetObjectItem(usage, "total_tokens")->valueint, 513);
         cJSON_Delete(j);
-        resp_free(&r);
+        hh_test_resp_free(&r);
     }
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 static long long metric(const char *text, const char *name)
@@ -721,14 +552,8 @@ TEST(http_disconnect_frees_slot)
     ASSERT_TRUE(srv_start(&t, "disc", 2));
     const char *body = "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":400,\"stream\":true,"
                        "\"temperature\":0.8,\"seed\":1}";
-    int fd = connect_to(t.port);
+    int fd = open_completion(&t, body);
     ASSERT_TRUE(fd >= 0);
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                      t.key, strlen(body));
-    ASSERT_TRUE(send_all(fd, head, (size_t)hn) && send_all(fd, body, strlen(body)));
     /* Read until the first data event, then vanish with a reset. */
     char buf[4096];
     size_t got = 0;
@@ -746,7 +571,7 @@ TEST(http_disconnect_frees_slot)
     hh_engine_stats_t st;
     int busy = -1;
     for (int i = 0; i < 200; i++) {
-        hh_engine_stats(hh_http_engine(t.s), &st);
+        hh_engine_stats(hh_http_engine(t.h.s), &st);
         busy = st.slots_busy;
         if (busy == 0 && st.queue_depth == 0)
             break;
@@ -756,16 +581,16 @@ TEST(http_disconnect_frees_slot)
     /* It was canceled, not finished: fewer than max_tokens generated and
      * the cancel counter shows it. */
     ASSERT_LE(st.generated_tokens, 399);
-    resp_t r;
-    ASSERT_TRUE(request(t.port, "GET", "/metrics", t.key, NULL, NULL, 0, &r));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/metrics", t.key, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_INT(metric(r.body, "hoheit_canceled_requests_total"), 1);
     ASSERT_EQ_INT(metric(r.body, "hoheit_slots_busy"), 0);
     ASSERT_TRUE(strstr(r.body, "hoheit_time_to_first_token_seconds_count 1") != NULL);
     ASSERT_TRUE(strstr(r.body, "hoheit_http_requests_total{method=\"POST\",route=\"/v1/completions\",status=\"200\"} 1")
                 != NULL);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(http_idle_connections_do_not_stall)
@@ -775,23 +600,23 @@ TEST(http_idle_connections_do_not_stall)
     enum { N_IDLE = 64 };
     int fds[N_IDLE];
     for (int i = 0; i < N_IDLE; i++) {
-        fds[i] = connect_to(t.port);
+        fds[i] = hh_test_http_connect(t.h.port);
         ASSERT_TRUE(fds[i] >= 0);
         /* half a request line, never finished */
-        send_all(fds[i], "GET /hea", 8);
+        hh_test_http_send_all(fds[i], "GET /hea", 8);
     }
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    resp_t r;
+    hh_test_resp_t r;
     ASSERT_TRUE(post(&t, "/v1/completions", "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":4}", &r));
     clock_gettime(CLOCK_MONOTONIC, &b);
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     double dt = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
     ASSERT_LE(dt, 2.0);
     for (int i = 0; i < N_IDLE; i++)
         close(fds[i]);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(http_openai_parse_unit)
@@ -843,30 +668,18 @@ TEST(http_queue_full_429)
      * waiting, a third request is refused with 429 and Retry-After. */
     test_srv_t t;
     memset(&t, 0, sizeof t);
-    char data[512], models[600], dst[700];
-    snprintf(data, sizeof data, "%s/http-queue", hh_test_tmpdir());
-    snprintf(models, sizeof models, "%s/models", data);
-    mkdir(data, 0700);
-    mkdir(models, 0700);
-    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
-    ASSERT_TRUE(copy_file(hh_test_data_path("models/stories260K.gguf"), dst));
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = data;
-    p.engine.n_slots = 1;
-    p.engine.max_queue = 1;
-    p.engine.n_threads = 1;
-    hh_err_t err;
-    ASSERT_OK(hh_http_start(&t.s, &p, &err));
-    t.port = hh_http_port(t.s);
-    hh_store_user_t u;
-    ASSERT_OK(hh_store_user_ensure(hh_http_store(t.s), "q", "member", &u, NULL, &err));
-    ASSERT_OK(hh_store_key_create(hh_http_store(t.s), u.id, t.key, sizeof t.key, NULL, &err));
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http = hh_http_default_params();   /* its own body limit, not the helper's 1 MiB */
+    p.http.engine.n_slots = 1;
+    p.http.engine.max_queue = 1;
+    p.http.engine.n_threads = 1;
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-queue", &p));
+    ASSERT_OK(hh_test_srv_user(&t.h, "q", "member", t.key, NULL));
     /* Load the model first so the long requests start at once. */
-    resp_t r;
+    hh_test_resp_t r;
     ASSERT_TRUE(post(&t, "/v1/completions", "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":1}", &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     const char *body = "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":480,\"stream\":true,"
                        "\"temperature\":1,\"seed\":3}";
     /* Eight long requests sent back to back (a few ms, less than one
@@ -874,14 +687,8 @@ TEST(http_queue_full_429)
      * is refused; the others stream with 200. */
     int fds[8];
     for (int i = 0; i < 8; i++) {
-        fds[i] = connect_to(t.port);
+        fds[i] = open_completion(&t, body);
         ASSERT_TRUE(fds[i] >= 0);
-        char head[512];
-        int hn = snprintf(head, sizeof head,
-                          "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                          t.key, strlen(body));
-        ASSERT_TRUE(send_all(fds[i], head, (size_t)hn) && send_all(fds[i], body, strlen(body)));
     }
     int n429 = 0, n200 = 0;
     for (int i = 0; i < 8; i++) {
@@ -909,7 +716,7 @@ TEST(http_queue_full_429)
     ASSERT_EQ_INT(n429 + n200, 8);
     for (int i = 0; i < 8; i++)
         close(fds[i]);
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }
 
 /* Runs a shell command and returns the first line of its stdout ("" if none). */
@@ -944,21 +751,21 @@ TEST(http_tls_serves_https)
     test_srv_t t;
     ASSERT_TRUE(srv_start_tls(&t, "tls", 1, cert, key));
     snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s' https://localhost:%d/health", cert,
-             t.port);
+             t.h.port);
     first_line(cmd, line, sizeof line);
     ASSERT_STREQ(line, "200");
     snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s' https://localhost:%d/v1/models",
-             cert, t.port);
+             cert, t.h.port);
     first_line(cmd, line, sizeof line);
     ASSERT_STREQ(line, "401");
     snprintf(cmd, sizeof cmd,
              "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s' -H 'Authorization: Bearer %s' "
-             "https://localhost:%d/v1/models", cert, t.key, t.port);
+             "https://localhost:%d/v1/models", cert, t.key, t.h.port);
     first_line(cmd, line, sizeof line);
     ASSERT_STREQ(line, "200");
     /* plain HTTP to the TLS port: no HTTP status comes back */
-    snprintf(cmd, sizeof cmd, "curl -s -m 5 -o /dev/null -w '%%{http_code}' http://localhost:%d/health", t.port);
+    snprintf(cmd, sizeof cmd, "curl -s -m 5 -o /dev/null -w '%%{http_code}' http://localhost:%d/health", t.h.port);
     first_line(cmd, line, sizeof line);
     ASSERT_STREQ(line, "000");
-    hh_http_stop(t.s);
+    hh_test_srv_stop(&t.h);
 }

@@ -3,17 +3,18 @@
  * human, retention floor), storage with change history, /api/usecases with
  * roles, refusals and the ai_generated marker over HTTP (server in-process
  * with stories260K), and a system card whose content is checked against
- * the live configuration (purpose, model sha256, reasoning, oversight). */
+ * the live configuration (purpose, model sha256, reasoning, oversight);
+ * departments restricting who may use a use case, and prompt redaction
+ * (policy redact_prompts) shown on what the model really received. */
 #include "harness.h"
+#include "http_helpers.h"
+#include "govern/audit.h"
 #include "govern/register.h"
 #include "http/server.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,20 +40,6 @@ static void print_reasons(const hh_reg_class_t *c)
 {
     for (size_t i = 0; i < c->n_reasons; i++)
         printf("    reason: %s\n", c->reasons[i]);
-}
-
-static bool copy_file(const char *src, const char *dst)
-{
-    size_t n = 0;
-    void *d = hh_test_read_file(src, &n);
-    if (!d)
-        return false;
-    FILE *f = fopen(dst, "wb");
-    bool ok = f && fwrite(d, 1, n, f) == n;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    free(d);
-    return ok;
 }
 
 static void sha256_hex_of_file(const char *path, char hex[65])
@@ -312,156 +299,32 @@ TEST(register_store_crud_history)
 /* ---- HTTP ---------------------------------------------------------------- */
 
 typedef struct reg_srv {
-    hh_http_server_t *s;
-    int               port;
-    char              admin[HH_KEY_LEN + 1], member[HH_KEY_LEN + 1], auditor[HH_KEY_LEN + 1];
-    int64_t           member_key_id;
-    char              data[512];
+    hh_test_srv_t h;
+    char          admin[HH_KEY_LEN + 1], member[HH_KEY_LEN + 1], auditor[HH_KEY_LEN + 1];
+    int64_t       member_key_id;
 } reg_srv_t;
 
+/* <tmp>/register-<name> with stories260K; admin root, member mia (whose
+ * key id is kept), auditor aud, one key each. */
 static bool srv_start(reg_srv_t *t, const char *name)
 {
     memset(t, 0, sizeof *t);
-    char models[600], dst[700];
-    snprintf(t->data, sizeof t->data, "%s/register-%s", hh_test_tmpdir(), name);
-    snprintf(models, sizeof models, "%s/models", t->data);
-    mkdir(t->data, 0700);
-    mkdir(models, 0700);
-    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
-    if (!copy_file(hh_test_data_path("models/stories260K.gguf"), dst))
-        return false;
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = t->data;
-    p.max_body = 1u << 20;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 1;
-    hh_err_t err;
-    hh_err_clear(&err);
-    if (hh_http_start(&t->s, &p, &err) != 0) {
-        printf("    start: %s\n", err.msg);
-        return false;
-    }
-    t->port = hh_http_port(t->s);
-    hh_store_t *st = hh_http_store(t->s);
-    hh_store_user_t a, m, au;
-    hh_store_key_t ki;
-    return hh_store_user_ensure(st, "root", "admin", &a, NULL, &err) == 0 &&
-           hh_store_key_create(st, a.id, t->admin, sizeof t->admin, NULL, &err) == 0 &&
-           hh_store_user_ensure(st, "mia", "member", &m, NULL, &err) == 0 &&
-           hh_store_key_create(st, m.id, t->member, sizeof t->member, &ki, &err) == 0 &&
-           hh_store_user_ensure(st, "aud", "auditor", &au, NULL, &err) == 0 &&
-           hh_store_key_create(st, au.id, t->auditor, sizeof t->auditor, NULL, &err) == 0 &&
-           (t->member_key_id = ki.id) > 0;
+    char dir[256];
+    snprintf(dir, sizeof dir, "register-%s", name);
+    return hh_test_srv_start(&t->h, dir, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "root", "admin", t->admin, NULL) == 0 &&
+           hh_test_srv_user(&t->h, "mia", "member", t->member, &t->member_key_id) == 0 &&
+           hh_test_srv_user(&t->h, "aud", "auditor", t->auditor, NULL) == 0 && t->member_key_id > 0;
 }
 
-typedef struct resp {
-    int   status;
-    char *headers;   /* malloc'd, NUL-terminated */
-    char *body;      /* malloc'd, de-chunked */
-} resp_t;
-
-static void resp_free(resp_t *r)
+/* POSTs a JSON body to path with mia's key, naming the use case in the
+ * X-Hoheit-Use-Case header. */
+static int post_uc(const reg_srv_t *t, const char *path, const char *uc, const char *body, hh_test_resp_t *r)
 {
-    free(r->headers);
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-/* One request over a fresh connection (Connection: close), read to EOF. */
-static bool http(int port, const char *method, const char *path, const char *key, const char *extra_header,
-                 const char *body, resp_t *out)
-{
-    memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return false;
-    }
-    char *req = NULL;
-    size_t rlen = 0;
-    FILE *f = open_memstream(&req, &rlen);
-    fprintf(f, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
-    if (key)
-        fprintf(f, "Authorization: Bearer %s\r\n", key);
-    if (extra_header)
-        fprintf(f, "%s\r\n", extra_header);
-    if (body)
-        fprintf(f, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
-    else
-        fprintf(f, "\r\n");
-    fclose(f);
-    bool ok = send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen;
-    free(req);
-    char *raw = NULL;
-    size_t n = 0, cap = 0;
-    while (ok) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *nr = realloc(raw, cap);
-            if (!nr) {
-                ok = false;
-                break;
-            }
-            raw = nr;
-        }
-        ssize_t r = recv(fd, raw + n, cap - n - 1, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (!ok || !raw) {
-        free(raw);
-        return false;
-    }
-    raw[n] = '\0';
-    char *sep = strstr(raw, "\r\n\r\n");
-    if (!sep || sscanf(raw, "HTTP/1.%*d %d", &out->status) != 1) {
-        free(raw);
-        return false;
-    }
-    *sep = '\0';
-    out->headers = strdup(raw);
-    const char *b = sep + 4;
-    size_t blen = n - (size_t)(b - raw);
-    out->body = malloc(blen + 1);
-    size_t o = 0;
-    if (strcasestr(out->headers, "Transfer-Encoding: chunked")) {
-        for (;;) {
-            char *end = NULL;
-            unsigned long sz = strtoul(b, &end, 16);
-            if (end == b || sz == 0 || !(end = strstr(end, "\r\n")))
-                break;
-            end += 2;
-            if ((size_t)(end - sep) + sz > n)
-                break;
-            memcpy(out->body + o, end, sz);
-            o += sz;
-            b = end + sz + 2;
-        }
-    } else {
-        memcpy(out->body, b, blen);
-        o = blen;
-    }
-    out->body[o] = '\0';
-    free(raw);
-    return true;
-}
-
-static const char *err_code(const resp_t *r, char *buf, size_t cap)
-{
-    cJSON *j = cJSON_Parse(r->body);
-    const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code");
-    snprintf(buf, cap, "%s", cJSON_IsString(c) ? c->valuestring : "(none)");
-    cJSON_Delete(j);
-    return buf;
+    char h[128];
+    snprintf(h, sizeof h, "X-Hoheit-Use-Case: %s", uc);
+    hh_test_req_t q = { .method = "POST", .path = path, .key = t->member, .headers = h, .body = body };
+    return hh_test_http_req(t->h.port, &q, r);
 }
 
 #define HR_UC                                                                                                     \
@@ -472,17 +335,16 @@ TEST(register_http_crud_and_roles)
 {
     reg_srv_t t;
     ASSERT_TRUE(srv_start(&t, "crud"));
-    resp_t r;
-    char code[64];
+    hh_test_resp_t r;
     /* a member cannot create; an admin can, and gets class + reasons */
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.member, NULL, HR_UC, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases", t.member, HR_UC, &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "forbidden");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.auditor, NULL, HR_UC, &r));
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "forbidden");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases", t.auditor, HR_UC, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.admin, NULL, HR_UC, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases", t.admin, HR_UC, &r));
     ASSERT_EQ_INT(r.status, 201);
     cJSON *j = cJSON_Parse(r.body);
     ASSERT_STREQ(cJSON_GetObjectItem(j, "risk_class")->valuestring, "high");
@@ -493,57 +355,57 @@ TEST(register_http_crud_and_roles)
     ASSERT_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "history"), 0), "actor")->valuestring,
                  "root");
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* bad input: 400 naming the problem; duplicate slug 400 */
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.admin, NULL, "{\"slug\":\"x\"}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases", t.admin, "{\"slug\":\"x\"}", &r));
     ASSERT_EQ_INT(r.status, 400);
     ASSERT_TRUE(strstr(r.body, "purpose") != NULL);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/api/usecases", t.admin, NULL, HR_UC, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases", t.admin, HR_UC, &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* everyone reads: list (with the questionnaire) and one */
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", t.auditor, NULL, NULL, &r));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases", t.auditor, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     j = cJSON_Parse(r.body);
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 1);
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "questionnaire")), 26);
     cJSON_Delete(j);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/cv-screening", t.member, NULL, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases/cv-screening", t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     j = cJSON_Parse(r.body);
     ASSERT_STREQ(cJSON_GetObjectItem(j, "purpose")->valuestring, "Pre-sort job applications");
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* HR approval cannot be switched off over the API either */
-    ASSERT_TRUE(http(t.port, "PUT", "/api/usecases/cv-screening", t.admin, NULL,
-                     "{\"policy\":{\"approval_required\":false}}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "PUT", "/api/usecases/cv-screening", t.admin,
+                           "{\"policy\":{\"approval_required\":false}}", &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "PUT", "/api/usecases/cv-screening", t.member, NULL, "{\"owner\":\"me\"}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "PUT", "/api/usecases/cv-screening", t.member, "{\"owner\":\"me\"}", &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "PUT", "/api/usecases/cv-screening", t.admin, NULL, "{\"owner\":\"HR lead\"}", &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "PUT", "/api/usecases/cv-screening", t.admin, "{\"owner\":\"HR lead\"}", &r));
     ASSERT_EQ_INT(r.status, 200);
     j = cJSON_Parse(r.body);
     ASSERT_STREQ(cJSON_GetObjectItem(j, "owner")->valuestring, "HR lead");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "history")), 2);
     cJSON_Delete(j);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "DELETE", "/api/usecases/cv-screening", t.member, NULL, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "DELETE", "/api/usecases/cv-screening", t.member, NULL, &r));
     ASSERT_EQ_INT(r.status, 403);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "DELETE", "/api/usecases/cv-screening", t.admin, NULL, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "DELETE", "/api/usecases/cv-screening", t.admin, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases/cv-screening", t.admin, NULL, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases/cv-screening", t.admin, NULL, &r));
     ASSERT_EQ_INT(r.status, 404);
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "GET", "/api/usecases", NULL, NULL, NULL, &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases", NULL, NULL, &r));
     ASSERT_EQ_INT(r.status, 401);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 #define CHAT(extra) "{\"model\":\"stories260K\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}]" extra "}"
@@ -552,7 +414,7 @@ TEST(register_http_refusals)
 {
     reg_srv_t t;
     ASSERT_TRUE(srv_start(&t, "refuse"));
-    hh_store_t *st = hh_http_store(t.s);
+    hh_store_t *st = t.h.st;
     hh_err_t err;
     hh_err_clear(&err);
     cJSON *in = uc_doc("social-score", "{\"p_social_scoring\":true}");
@@ -565,67 +427,66 @@ TEST(register_http_refusals)
     in = cJSON_Parse(HR_UC);
     ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
     cJSON_Delete(in);
-    resp_t r;
-    char code[64];
+    hh_test_resp_t r;
     /* prohibited, named in the extension field */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     CHAT(",\"hoheit\":{\"use_case\":\"social-score\"}"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"hoheit\":{\"use_case\":\"social-score\"}"), &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_prohibited");
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_prohibited");
     ASSERT_TRUE(strstr(r.body, "Art. 5") != NULL);
     ASSERT_TRUE(strstr(r.body, "\"type\":\"permission_error\"") != NULL);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* prohibited, named in the header; also for /v1/completions */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/completions", t.member, "X-Hoheit-Use-Case: social-score",
-                     "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":2}", &r));
+    ASSERT_OK(post_uc(&t, "/v1/completions", "social-score",
+                      "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":2}", &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_prohibited");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_prohibited");
+    hh_test_resp_free(&r);
     /* a key whose default is prohibited */
     ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, "social-score", &err));
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(""), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT(""), &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_prohibited");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_prohibited");
+    hh_test_resp_free(&r);
     ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, NULL, &err));
     /* the model is not one the use case lists */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, "X-Hoheit-Use-Case: other-model", CHAT(""),
-                     &r));
+    ASSERT_OK(post_uc(&t, "/v1/chat/completions", "other-model", CHAT(""), &r));
     ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "model_not_allowed");
-    resp_free(&r);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "model_not_allowed");
+    hh_test_resp_free(&r);
     /* approval required (HR): held for a human, 202 (test_approvals.c) */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     CHAT(",\"hoheit\":{\"use_case\":\"cv-screening\"}"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"hoheit\":{\"use_case\":\"cv-screening\"}"), &r));
     ASSERT_EQ_INT(r.status, 202);
     ASSERT_TRUE(strstr(r.body, "\"status\":\"pending\"") != NULL);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* unknown use case; wrong type */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     CHAT(",\"hoheit\":{\"use_case\":\"nope\"}"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"hoheit\":{\"use_case\":\"nope\"}"), &r));
     ASSERT_EQ_INT(r.status, 404);
-    ASSERT_STREQ(err_code(&r, code, sizeof code), "use_case_not_found");
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(",\"hoheit\":{\"use_case\":7}"), &r));
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_not_found");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT(",\"hoheit\":{\"use_case\":7}"),
+                           &r));
     ASSERT_EQ_INT(r.status, 400);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }
 
 TEST(register_http_ai_generated_marker)
 {
     reg_srv_t t;
     ASSERT_TRUE(srv_start(&t, "marker"));
-    hh_store_t *st = hh_http_store(t.s);
+    hh_store_t *st = t.h.st;
     hh_err_t err;
     hh_err_clear(&err);
     cJSON *in = uc_doc("support", "{\"t_interacts_with_persons\":true,\"t_generates_content\":true}");
     ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
     cJSON_Delete(in);
-    resp_t r;
+    hh_test_resp_t r;
     /* no use case named, no default: "general" */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(""), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT(""), &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
     cJSON *j = cJSON_Parse(r.body);
@@ -635,10 +496,10 @@ TEST(register_http_ai_generated_marker)
     ASSERT_STREQ(cJSON_GetObjectItem(h, "use_case")->valuestring, "general");
     ASSERT_STREQ(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* the field names it (no grounding: use_case alone is not a KB request) */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     CHAT(",\"hoheit\":{\"use_case\":\"support\"}"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"hoheit\":{\"use_case\":\"support\"}"), &r));
     ASSERT_EQ_INT(r.status, 200);
     j = cJSON_Parse(r.body);
     h = cJSON_GetObjectItem(j, "hoheit");
@@ -646,11 +507,11 @@ TEST(register_http_ai_generated_marker)
     ASSERT_TRUE(cJSON_GetObjectItem(h, "sources") == NULL);
     ASSERT_TRUE(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message") != NULL);
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* the key's default; /v1/completions */
     ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, "support", &err));
-    ASSERT_TRUE(http(t.port, "POST", "/v1/completions", t.member, NULL,
-                     "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":3}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/completions", t.member,
+                           "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":3}", &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
     j = cJSON_Parse(r.body);
@@ -658,9 +519,9 @@ TEST(register_http_ai_generated_marker)
     ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(h, "ai_generated")));
     ASSERT_STREQ(cJSON_GetObjectItem(h, "use_case")->valuestring, "support");
     cJSON_Delete(j);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* stream: header, and the marker in the final (finish_reason) chunk only */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL, CHAT(",\"stream\":true"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT(",\"stream\":true"), &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
     int n_events = 0, n_marked = 0;
@@ -689,10 +550,10 @@ TEST(register_http_ai_generated_marker)
     ASSERT_GE(n_events, 2);
     ASSERT_EQ_INT(n_marked, 1);
     ASSERT_TRUE(final_marked);
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* grounded chat (ask.c): the marker merges into its one hoheit object */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     CHAT(",\"hoheit\":{\"use_case\":\"support\",\"k\":3}"), &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"hoheit\":{\"use_case\":\"support\",\"k\":3}"), &r));
     if (r.status != 200)
         printf("    grounded: %d %s\n", r.status, r.body);
     ASSERT_EQ_INT(r.status, 200);
@@ -708,9 +569,9 @@ TEST(register_http_ai_generated_marker)
         ASSERT_TRUE(p1 != NULL);
         ASSERT_TRUE(strstr(p1 + 1, "\"hoheit\":") == NULL);
     }
-    resp_free(&r);
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     CHAT(",\"stream\":true,\"hoheit\":{\"use_case\":\"support\",\"k\":3}"), &r));
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"stream\":true,\"hoheit\":{\"use_case\":\"support\",\"k\":3}"), &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated: true") != NULL);
     {
@@ -726,14 +587,368 @@ TEST(register_http_ai_generated_marker)
         ASSERT_TRUE(strstr(mk + 1, "\"ai_generated\":true") == NULL);
         ASSERT_TRUE(strstr(r.body, "\"use_case\":\"support\"") != NULL);
     }
-    resp_free(&r);
+    hh_test_resp_free(&r);
     /* an error is not marked */
-    ASSERT_TRUE(http(t.port, "POST", "/v1/chat/completions", t.member, NULL,
-                     "{\"model\":\"no-such-model\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", &r));
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           "{\"model\":\"no-such-model\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", &r));
     ASSERT_EQ_INT(r.status, 404);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
-    resp_free(&r);
-    hh_http_stop(t.s);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- departments decide who may use a use case ------------------------- */
+
+TEST(register_departments_store_and_defaults)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/register-depts", hh_test_tmpdir());
+    mkdir(dir, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t hr_user, legal_user, admin;
+    ASSERT_OK(hh_store_user_ensure(s, "hanna", "member", &hr_user, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "lars", "member", &legal_user, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "root", "admin", &admin, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "hanna", "hr", &err));
+    ASSERT_OK(hh_store_user_add_department(s, "lars", "legal", &err));
+    hh_store_key_t lars_key;
+    char key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_store_key_create(s, legal_user.id, key, sizeof key, &lars_key, &err));
+
+    /* validated like the other lists */
+    cJSON *in = uc_doc("bad-depts", "{}");
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\", 7]"));
+    ASSERT_EQ_INT(hh_register_create(s, in, "root", NULL, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "departments") != NULL);
+    cJSON_Delete(in);
+    in = uc_doc("bad-depts", "{}");
+    cJSON_AddStringToObject(in, "departments", "hr");
+    ASSERT_EQ_INT(hh_register_create(s, in, "root", NULL, &err), HH_EINVAL);
+    cJSON_Delete(in);
+
+    in = uc_doc("hr-assist", "{}");
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\", \"works-council\"]"));
+    hh_usecase_t u;
+    ASSERT_OK(hh_register_create(s, in, "root", &u, &err));
+    cJSON_Delete(in);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(u.doc, "departments")), 2);
+    bool ok = false;
+    ASSERT_OK(hh_register_user_may_use(s, &u, hr_user.id, &ok, &err));
+    ASSERT_TRUE(ok);
+    ASSERT_OK(hh_register_user_may_use(s, &u, legal_user.id, &ok, &err));
+    ASSERT_FALSE(ok);
+    ASSERT_OK(hh_register_user_may_use(s, &u, admin.id, &ok, &err));   /* admins are not exempt */
+    ASSERT_FALSE(ok);
+    ASSERT_OK(hh_register_user_may_use(s, &u, 99999, &ok, &err));
+    ASSERT_FALSE(ok);
+    /* an update without the field keeps it; an empty list opens it to everyone */
+    in = cJSON_Parse("{\"purpose\":\"changed\"}");
+    hh_usecase_clear(&u);
+    ASSERT_OK(hh_register_update(s, "hr-assist", in, "root", &u, &err));
+    cJSON_Delete(in);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(u.doc, "departments")), 2);
+    hh_usecase_clear(&u);
+    ASSERT_OK(hh_register_get(s, "general", &u, &err));
+    ASSERT_OK(hh_register_user_may_use(s, &u, legal_user.id, &ok, &err));
+    ASSERT_TRUE(ok);
+    hh_usecase_clear(&u);
+
+    /* defaults: refused where the user may not use the use case */
+    ASSERT_EQ_INT(hh_register_set_user_default(s, "lars", "hr-assist", &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "hr-assist") != NULL && strstr(err.msg, "lars") != NULL);
+    ASSERT_EQ_INT(hh_register_set_key_default(s, lars_key.id, "hr-assist", &err), HH_EINVAL);
+    ASSERT_EQ_INT(hh_register_set_user_default(s, "root", "hr-assist", &err), HH_EINVAL);
+    ASSERT_OK(hh_register_set_user_default(s, "hanna", "hr-assist", &err));
+    ASSERT_OK(hh_register_set_key_default(s, lars_key.id, NULL, &err));   /* clearing is always allowed */
+    ASSERT_EQ_INT(hh_register_set_user_default(s, "nobody", "hr-assist", &err), HH_ENOENT);
+
+    /* the system card says who may use it */
+    char *md = NULL;
+    ASSERT_OK(hh_register_card(s, "hr-assist", NULL, HH_CARD_MD, &md, &err));
+    const char *who = strstr(md, "Who may use it");
+    ASSERT_TRUE(who != NULL);
+    ASSERT_TRUE(strstr(who, "hr, works-council") != NULL);
+    ASSERT_TRUE(strstr(md, "PII redaction of prompts (before the model) | off") != NULL);
+    free(md);
+    ASSERT_OK(hh_register_card(s, "general", NULL, HH_CARD_MD, &md, &err));
+    ASSERT_TRUE(strstr(md, "Every user, of any department") != NULL);
+    free(md);
+    hh_store_close(s);
+}
+
+TEST(register_policy_redact_prompts)
+{
+    hh_reg_class_t cls;
+    for (int r = 0; r < 4; r++) {   /* false for every class */
+        memset(&cls, 0, sizeof cls);
+        cls.risk = (hh_risk_t)r;
+        ASSERT_FALSE(hh_register_policy_default(&cls).redact_prompts);
+    }
+    memset(&cls, 0, sizeof cls);
+    hh_reg_policy_t p;
+    hh_err_t err;
+    cJSON *ov = cJSON_Parse("{\"redact_prompts\":true}");
+    ASSERT_OK(hh_register_policy_apply(&cls, ov, &p, &err));
+    ASSERT_TRUE(p.redact_prompts);
+    cJSON *pj = hh_register_policy_json(&p);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(pj, "redact_prompts")));
+    cJSON_Delete(pj);
+    cJSON_Delete(ov);
+    ov = cJSON_Parse("{\"redact_prompts\":\"yes\"}");
+    ASSERT_EQ_INT(hh_register_policy_apply(&cls, ov, &p, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "redact_prompts") != NULL);
+    cJSON_Delete(ov);
+}
+
+TEST(register_http_departments)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "http-depts"));
+    hh_store_t *st = t.h.st;
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_user_t hu;
+    char hr_key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_store_user_ensure(st, "hanna", "member", &hu, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, hu.id, hr_key, sizeof hr_key, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "hanna", "hr", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "mia", "legal", &err));
+    cJSON *in = uc_doc("hr-assist", "{}");
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\"]"));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = uc_doc("open-assist", "{}");
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    hh_test_resp_t r;
+    /* mia (legal) is refused, named in the field or the header, for chat and /api/ask */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
+                           CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    ASSERT_TRUE(strstr(r.body, "'hr-assist'") != NULL);
+    ASSERT_TRUE(strstr(r.body, "\"param\":\"hoheit.use_case\"") != NULL);
+    ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(post_uc(&t, "/v1/completions", "hr-assist",
+                      "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":2}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/ask", t.member, "{\"question\":\"who?\",\"use_case\":\"hr-assist\"}",
+                           &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    hh_test_resp_free(&r);
+    /* the admin is not in hr either */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.admin,
+                           CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    /* hanna (hr) may use it */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", hr_key,
+                           CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "\"use_case\":\"hr-assist\"") != NULL);
+    hh_test_resp_free(&r);
+    /* a default mia cannot use is refused where defaults are set; one set
+     * before the restriction existed is refused at request time */
+    ASSERT_EQ_INT(hh_register_set_key_default(st, t.member_key_id, "hr-assist", &err), HH_EINVAL);
+    ASSERT_OK(hh_register_set_key_default(st, t.member_key_id, "open-assist", &err));
+    in = cJSON_Parse("{\"departments\":[\"hr\"]}");
+    ASSERT_OK(hh_register_update(st, "open-assist", in, "root", NULL, &err));
+    cJSON_Delete(in);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, CHAT(""), &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    ASSERT_TRUE(strstr(r.body, "'open-assist'") != NULL);
+    hh_test_resp_free(&r);
+    /* /api/usecases: members see what they may use, admins and auditors all */
+    const char *keys[3] = { t.member, hr_key, t.admin };
+    const int want[3] = { 0, 2, 2 };
+    for (int k = 0; k < 3; k++) {
+        ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases", keys[k], NULL, &r));
+        ASSERT_EQ_INT(r.status, 200);
+        cJSON *j = cJSON_Parse(r.body);
+        ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), want[k]);
+        cJSON_Delete(j);
+        hh_test_resp_free(&r);
+    }
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases", t.auditor, NULL, &r));
+    ASSERT_TRUE(strstr(r.body, "\"hr-assist\"") != NULL && strstr(r.body, "\"open-assist\"") != NULL);
+    hh_test_resp_free(&r);
+    /* the refusals are audited */
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ASSERT_OK(hh_audit_export(st, 1, f, &err));
+    fclose(f);
+    int n_refused = 0;
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        cJSON *rec = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(o, "record")) ?: "");
+        const char *dec = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "decision"));
+        const char *ucs = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "use_case"));
+        if (dec && !strcmp(dec, "refused") && ucs && (!strcmp(ucs, "hr-assist") || !strcmp(ucs, "open-assist")))
+            n_refused++;
+        cJSON_Delete(rec);
+        cJSON_Delete(o);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    ASSERT_EQ_INT(n_refused, 5);   /* chat, completions, /api/ask, the admin, the default */
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- PII redaction of prompts -------------------------------------------- */
+
+#define PII_PROMPT "Write to anna.schmidt@example.com and pay DE89370400440532013000 now"
+
+/* The prompt text of the newest audit record of use case uc (malloc'd). */
+static char *audit_prompt(hh_store_t *st, const char *uc)
+{
+    char *buf = NULL, *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f || hh_audit_export(st, 1, f, NULL) != 0) {
+        if (f)
+            fclose(f);
+        free(buf);
+        return NULL;
+    }
+    fclose(f);
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        const char *rs = cJSON_GetStringValue(cJSON_GetObjectItem(o, "record"));
+        cJSON *rec = cJSON_Parse(rs ? rs : "");
+        const char *u = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "use_case"));
+        /* the text: in the record, or kept beside it */
+        const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "prompt"));
+        if (!p)
+            p = cJSON_GetStringValue(cJSON_GetObjectItem(o, "prompt"));
+        if (u && !strcmp(u, uc) && p) {
+            free(out);
+            out = strdup(p);
+        }
+        cJSON_Delete(rec);
+        cJSON_Delete(o);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    return out;
+}
+
+/* A greedy completion: the text and usage.prompt_tokens. */
+static bool complete(reg_srv_t *t, const char *uc, const char *prompt, char **text, int *prompt_tokens,
+                     cJSON **hoheit)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "model", "stories260K");
+    cJSON_AddStringToObject(b, "prompt", prompt);
+    cJSON_AddNumberToObject(b, "max_tokens", 8);
+    cJSON_AddNumberToObject(b, "temperature", 0);
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(b, "hoheit"), "use_case", cJSON_CreateString(uc));
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    hh_test_resp_t r;
+    bool ok = hh_test_http(t->h.port, "POST", "/v1/completions", t->member, body, &r) == 0;
+    free(body);
+    if (!ok || r.status != 200) {
+        printf("    completion under %s: %d %s\n", uc, r.status, r.body ? r.body : "");
+        hh_test_resp_free(&r);
+        return false;
+    }
+    cJSON *j = cJSON_Parse(r.body);
+    hh_test_resp_free(&r);
+    *text = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
+                                                            "text")) ?: "");
+    *prompt_tokens = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "prompt_tokens")->valueint;
+    *hoheit = cJSON_DetachItemFromObject(j, "hoheit");
+    cJSON_Delete(j);
+    return true;
+}
+
+TEST(register_http_redact_prompts)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "redact"));
+    hh_store_t *st = t.h.st;
+    hh_err_t err;
+    hh_err_clear(&err);
+    /* full audit text and no audit-side redaction, so the record shows the
+     * model input as it was; "plain" is the same without prompt redaction */
+    cJSON *in = uc_doc("redacting", "{}");
+    cJSON_AddItemToObject(in, "policy",
+                          cJSON_Parse("{\"redact_prompts\":true,\"audit_detail\":\"full\",\"pii_redaction\":false}"));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    in = uc_doc("plain", "{}");
+    cJSON_AddItemToObject(in, "policy", cJSON_Parse("{\"audit_detail\":\"full\",\"pii_redaction\":false}"));
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+
+    char *red_text = NULL, *raw_text = NULL, *same_text = NULL;
+    int red_pt = 0, raw_pt = 0, same_pt = 0;
+    cJSON *h = NULL, *h2 = NULL, *h3 = NULL;
+    ASSERT_TRUE(complete(&t, "redacting", PII_PROMPT, &red_text, &red_pt, &h));
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(h, "prompt_redacted")));
+    const cJSON *counts = cJSON_GetObjectItem(h, "redactions");
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "EMAIL")->valueint, 1);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "IBAN")->valueint, 1);
+    ASSERT_EQ_INT(cJSON_GetArraySize(counts), 2);
+    /* what the request carried to the engine, as the audit record kept it */
+    char *seen = audit_prompt(st, "redacting");
+    ASSERT_TRUE(seen != NULL);
+    ASSERT_TRUE(strstr(seen, "anna.schmidt@example.com") == NULL);
+    ASSERT_TRUE(strstr(seen, "DE89370400440532013000") == NULL);
+    ASSERT_TRUE(strstr(seen, "[EMAIL]") != NULL && strstr(seen, "[IBAN]") != NULL);
+    ASSERT_TRUE(strstr(seen, "Write to ") == seen);
+    /* the model's side: the redacted request behaves exactly like the
+     * redacted text sent as is (same prompt tokens, same greedy output),
+     * and unlike the raw text */
+    ASSERT_TRUE(complete(&t, "plain", seen, &same_text, &same_pt, &h2));
+    ASSERT_TRUE(complete(&t, "plain", PII_PROMPT, &raw_text, &raw_pt, &h3));
+    ASSERT_EQ_INT(red_pt, same_pt);
+    ASSERT_STREQ(red_text, same_text);
+    ASSERT_NE_INT(red_pt, raw_pt);
+    ASSERT_TRUE(cJSON_GetObjectItem(h2, "prompt_redacted") == NULL);   /* no redaction without the policy */
+    char *raw_seen = audit_prompt(st, "plain");
+    ASSERT_STREQ(raw_seen, PII_PROMPT);
+    free(raw_seen);
+    free(seen);
+    free(red_text);
+    free(raw_text);
+    free(same_text);
+    cJSON_Delete(h);
+    cJSON_Delete(h2);
+    cJSON_Delete(h3);
+
+    /* chat: every message's text, also content parts */
+    hh_test_resp_t r;
+    const char *chat = "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"system\",\"content\":"
+                       "\"Call +49 30 1234567 if needed\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                       "\"text\":\"I am anna.schmidt@example.com\"}]}],\"hoheit\":{\"use_case\":\"redacting\"}}";
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member, chat, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    counts = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "hoheit"), "redactions");
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "EMAIL")->valueint, 1);
+    ASSERT_EQ_INT(cJSON_GetObjectItem(counts, "PHONE")->valueint, 1);
+    cJSON_Delete(j);
+    hh_test_resp_free(&r);
+    seen = audit_prompt(st, "redacting");
+    ASSERT_TRUE(seen && !strstr(seen, "anna.schmidt@example.com") && !strstr(seen, "1234567"));
+    free(seen);
+    hh_test_srv_stop(&t.h);
 }
 
 /* ---- system cards --------------------------------------------------------- */
@@ -746,7 +961,7 @@ TEST(register_system_card_high_risk)
     mkdir(dir, 0700);
     mkdir(models, 0700);
     snprintf(model, sizeof model, "%s/stories260K.gguf", models);
-    ASSERT_TRUE(copy_file(hh_test_data_path("models/stories260K.gguf"), model));
+    ASSERT_TRUE(hh_test_copy_data("models/stories260K.gguf", model));
     hh_err_t err;
     hh_err_clear(&err);
     hh_store_t *s = NULL;

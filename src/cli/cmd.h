@@ -22,5 +22,7 @@ int hh_cmd_audit(int argc, char **argv);
 int hh_cmd_pii(int argc, char **argv);
 int hh_cmd_gdpr(int argc, char **argv);
 int hh_cmd_retention(int argc, char **argv);
+int hh_cmd_users(int argc, char **argv);
+int hh_cmd_approvals(int argc, char **argv);
 
 #endif

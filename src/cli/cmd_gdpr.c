@@ -35,9 +35,12 @@ static void retention_usage(FILE *f)
     fprintf(f,
             "usage: hoheit retention sweep [--data DIR]\n"
             "       hoheit retention set COLLECTION DAYS [--data DIR]   (0 = keep forever)\n"
-            "  sweep    deletes documents older than their collection's TTL and audit\n"
-            "           records older than the use cases' retention (>= 183 days for\n"
-            "           high-risk use); logs each deletion to stderr and the audit log\n");
+            "  sweep    deletes documents older than their collection's TTL, cuts audit\n"
+            "           records older than the longest use-case retention from the chain,\n"
+            "           expires the texts (prompt, output, user, detail) of records older\n"
+            "           than their own use case's retention, deletes decided approvals\n"
+            "           older than it (never pending ones; >= 183 days for high-risk use),\n"
+            "           then VACUUMs; logs each step to stderr and the audit log\n");
 }
 
 static const char *default_data(void)
@@ -119,7 +122,7 @@ int hh_cmd_gdpr(int argc, char **argv)
                    r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals);
             if (r.audit_kept)
                 fprintf(stderr, "hoheit gdpr erase: warning: %" PRId64 " hashed audit records still name the "
-                                "subject (user or detail field); the chain cannot change them\n", r.audit_kept);
+                                "subject (user or detail inside records written before migration 8); the chain cannot change them\n", r.audit_kept);
             status = 0;
         }
     }
@@ -170,8 +173,9 @@ int hh_cmd_retention(int argc, char **argv)
             fprintf(stderr, "hoheit retention sweep: %s\n", err.msg);
             status = 1;
         } else {
-            printf("expired documents deleted %" PRId64 ", audit records expired %" PRId64 "\n", r.documents,
-                   r.audit_records);
+            printf("expired documents deleted %" PRId64 ", audit records expired %" PRId64 ", audit records whose "
+                   "texts expired %" PRId64 ", decided approvals deleted %" PRId64 "\n",
+                   r.documents, r.audit_records, r.audit_texts, r.approvals);
         }
     }
     hh_store_close(st);

@@ -15,6 +15,7 @@ static void serve_usage(FILE *f)
             "usage: hoheit serve [--host 127.0.0.1] [--port 8080] [--data DIR] [--models DIR]\n"
             "                    [--slots N] [--ctx N] [-t N] [--queue N] [--timeout S]\n"
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
+            "                    [--retention-interval S]\n"
             "  --data DIR     data directory (default $HOHEIT_DATA or ./hoheit-data; created on first start)\n"
             "  --models DIR   GGUF models (default DATA/models); each file is a model named after it\n"
             "  --slots N      parallel requests per model (default 4)\n"
@@ -25,6 +26,8 @@ static void serve_usage(FILE *f)
             "  --tls-cert/--tls-key  serve HTTPS with these PEM files\n"
             "  --embed-model ID  knowledge-base embedding model for dense retrieval (default: the\n"
             "                 first embedding model of the models dir by name; none: BM25 only)\n"
+            "  --retention-interval S  run the retention sweep (collection TTLs, audit retention)\n"
+            "                 every S seconds, the first shortly after start (default 3600; 0: off)\n"
             "API keys: hoheit keys create --user NAME --role ROLE [--data DIR]\n");
 }
 
@@ -76,6 +79,8 @@ int hh_cmd_serve(int argc, char **argv)
             p.engine.max_queue = (int32_t)n;
         else if (!strcmp(a, "--timeout") && parse_int(v, 0, 1 << 24, &n))
             p.engine.request_timeout_s = (double)n;
+        else if (!strcmp(a, "--retention-interval") && parse_int(v, 0, 366 * 86400, &n))
+            p.retention_interval_s = (int)n;
         else if (!strcmp(a, "--embed-model"))
             p.embed_model = v;
         else if (!strcmp(a, "--tls-cert"))

@@ -31,6 +31,8 @@ static const struct subcommand g_cmds[] = {
     { "register", hh_cmd_register, "register add --file UC.json | list | show ID | export [--format md|html] [--out DIR]  AI use-case register, system cards" },
     { "gdpr",     hh_cmd_gdpr,     "gdpr export --subject S [--out F] | erase --subject S --yes  data-subject rights (Art. 15/17/20)" },
     { "retention", hh_cmd_retention, "retention sweep | set COLLECTION DAYS  delete expired documents and audit records" },
+    { "approvals", hh_cmd_approvals, "approvals list [--status S] | show ID | approve|edit|reject ID --as USER  human approvals (Art. 14)" },
+    { "users",    hh_cmd_users,    "users passwd NAME [--password-stdin] [--role ROLE] | list | disable|enable NAME [--data DIR]  browser-login users" },
     { "help",     cmd_help,        "help                            this list" },
 };
 

@@ -72,6 +72,7 @@ int hh_engine_create(hh_engine_t **out, const hh_engine_params_t *params, hh_err
     e->p = p;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->load_mu, NULL);
+    pthread_cond_init(&e->drop_cv, NULL);
     atomic_init(&e->prompt_tokens, 0);
     atomic_init(&e->generated_tokens, 0);
     *out = e;
@@ -138,6 +139,7 @@ void hh_engine_free(hh_engine_t *e)
     }
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->load_mu);
+    pthread_cond_destroy(&e->drop_cv);
     free(e->models_dir);
     free(e);
 }
@@ -717,4 +719,31 @@ void hh_engine_stats(hh_engine_t *e, hh_engine_stats_t *out)
     pthread_mutex_unlock(&e->mu);
     out->prompt_tokens = atomic_load(&e->prompt_tokens);
     out->generated_tokens = atomic_load(&e->generated_tokens);
+}
+
+int hh_engine_drop_caches(hh_engine_t *e, hh_err_t *err)
+{
+    if (e == NULL)
+        return hh_err_set(err, HH_EINVAL, -1, "engine: no engine");
+    int rc = 0;
+    pthread_mutex_lock(&e->mu);
+    /* Ask every running scheduler first, then wait for each: they work in
+     * parallel. A model without a thread has no context, so no cache. */
+    for (em_model_t *m = e->models; m != NULL; m = m->next)
+        if (m->loaded && m->thread_started && !m->stop) {
+            m->drop_req++;
+            pthread_cond_signal(&m->cv);
+        }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    for (em_model_t *m = e->models; m != NULL && rc == 0; m = m->next) {
+        while (m->loaded && m->thread_started && !m->stop && m->drop_done < m->drop_req)
+            if (pthread_cond_timedwait(&e->drop_cv, &e->mu, &until) != 0) {
+                rc = hh_err_set(err, HH_ESTATE, -1, "engine: model %s did not drop its caches in time", m->id);
+                break;
+            }
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
 }

@@ -176,4 +176,15 @@ typedef struct hh_engine_stats {
 
 void hh_engine_stats(hh_engine_t *e, hh_engine_stats_t *out);
 
+/* Drops the prefix caches (added for GDPR erasure, docs/COMPLIANCE.md):
+ * every loaded model keeps, per slot, the KV cache and the token ids of
+ * the last prompt + answer it ran, for reuse by a later prompt with the
+ * same start. After this call returns 0, no free slot of any loaded model
+ * holds KV or cached tokens of earlier requests; a slot busy at the time
+ * drops its cache as soon as its request ends (never reused for another
+ * one). Unloaded models hold nothing. Waits for each model's scheduler
+ * (at most about 10 s each); HH_ESTATE when one did not answer in time
+ * (its caches are then dropped when it next runs). */
+int hh_engine_drop_caches(hh_engine_t *e, hh_err_t *err);
+
 #endif

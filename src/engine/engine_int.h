@@ -78,6 +78,7 @@ typedef struct em_slot {
     size_t          n_emitted;   /* bytes of text already sent */
     size_t          stream_end;  /* bytes that may ever be streamed (tool markup held) */
     double          t_first;     /* first token time, 0 before */
+    bool            drop_on_free;/* hh_engine_drop_caches came while busy: drop the KV when free */
 } em_slot_t;
 
 struct em_model {
@@ -108,6 +109,8 @@ struct em_model {
     uint64_t        admit_tick;  /* [mu] */
     em_slot_t      *slots;       /* (n_slots) */
     atomic_llong    kv_used;
+    uint64_t        drop_req;    /* [mu] hh_engine_drop_caches requests */
+    uint64_t        drop_done;   /* [mu] requests the scheduler has carried out */
     struct hh_engine *engine;
     em_model_t     *next;
 };
@@ -117,6 +120,7 @@ struct hh_engine {
     char              *models_dir;
     pthread_mutex_t    mu;
     pthread_mutex_t    load_mu;   /* serializes model loads */
+    pthread_cond_t     drop_cv;   /* with mu: a scheduler carried out a cache drop */
     em_model_t        *models;    /* [mu] registry */
     uint64_t           tick;      /* [mu] LRU clock */
     uint64_t           gen_seq;   /* [mu] */

@@ -400,6 +400,39 @@ static em_slot_t *slot_pick(em_model_t *m, const hh_gen_t *g, int32_t *lcp_out)
     return best;
 }
 
+/* [mu held] hh_engine_drop_caches: free slots forget their KV and cached
+ * tokens now, busy ones when their request has ended (truncating a
+ * sequence is cheap and runs no decode, so it may run under mu). */
+static void drop_caches(em_model_t *m)
+{
+    hh_engine_t *e = m->engine;
+    const bool asked = m->drop_done != m->drop_req;
+    bool changed = false;
+    for (int32_t i = 0; i < e->p.n_slots; i++) {
+        em_slot_t *s = &m->slots[i];
+        if (s->g != NULL) {
+            s->drop_on_free = s->drop_on_free || asked;
+            continue;
+        }
+        if (!asked && !s->drop_on_free)
+            continue;
+        hh_ctx_seq_truncate(m->ctx, s->id, 0);
+        s->n_cache = 0;
+        s->drop_on_free = false;
+        changed = true;
+    }
+    if (changed) {
+        long long kv = 0;
+        for (int32_t i = 0; i < e->p.n_slots; i++)
+            kv += hh_ctx_seq_len(m->ctx, i);
+        atomic_store(&m->kv_used, kv);
+    }
+    if (asked) {
+        m->drop_done = m->drop_req;
+        pthread_cond_broadcast(&e->drop_cv);
+    }
+}
+
 /* Delivers the final event of a request that never got a slot. */
 static void finish_unstarted(em_model_t *m, hh_gen_t *g, const hh_gen_event_t *ev)
 {
@@ -555,6 +588,7 @@ void *em_sched_main(void *arg)
             pthread_mutex_unlock(&e->mu);
             break;
         }
+        drop_caches(m);
         if (oom) {
             /* Cannot schedule: refuse what waits, sleep until stopped. */
             if (m->q_head == NULL)

@@ -229,6 +229,8 @@ static int audit_decision(hh_store_t *s, const hh_approval_t *a, hh_err_t *err)
     const cJSON *pj = cJSON_GetObjectItemCaseSensitive(req, "messages");
     if (!pj)
         pj = cJSON_GetObjectItemCaseSensitive(req, "prompt");
+    if (!pj)
+        pj = cJSON_GetObjectItemCaseSensitive(req, "question");   /* /api/ask */
     char *prompt = cJSON_IsString(pj) ? strdup(pj->valuestring) : pj ? cJSON_PrintUnformatted(pj) : NULL;
     hh_reg_policy_t pol;
     bool hash_only = hh_register_policy_for(s, a->use_case, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
@@ -373,15 +375,22 @@ cJSON *hh_approval_json(const hh_approval_t *a, bool reviewer)
         else
             cJSON_AddNullToObject(j, "reason");
     }
-    if ((a->status == HH_APPROVAL_APPROVED || a->status == HH_APPROVAL_EDITED) && a->final_text)
+    cJSON *req = cJSON_Parse(a->request ? a->request : "");
+    if ((a->status == HH_APPROVAL_APPROVED || a->status == HH_APPROVAL_EDITED) && a->final_text) {
         cJSON_AddStringToObject(j, "text", a->final_text);
+        /* a grounded answer is released with what it rests on */
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(req, "grounding");
+        if (cJSON_IsObject(g))
+            cJSON_AddItemToObject(j, "grounding", cJSON_Duplicate(g, true));
+    }
     if (reviewer) {
-        cJSON *req = cJSON_Parse(a->request ? a->request : "");
         if (req)
             cJSON_AddItemToObject(j, "request", req);
         else
             cJSON_AddNullToObject(j, "request");
+        req = NULL;
         cJSON_AddStringToObject(j, "output", a->output ? a->output : "");
     }
+    cJSON_Delete(req);
     return j;
 }

@@ -49,7 +49,8 @@ typedef struct hh_approval {
     char                 use_case[HH_APPROVAL_UC_MAX];
     bool                 hr;                            /* Annex III point 4: four-eyes always */
     char                 requester[HH_STORE_NAME_MAX];
-    char                *request;                       /* JSON: {"model", "messages"|"prompt"} */
+    char                *request;                       /* JSON: {"model", "messages"|"prompt"|"question",
+                                                           "collections"?, "grounding"?} */
     char                *output;                        /* the generated answer (not released) */
     int64_t              created_at;                    /* UTC ms */
     hh_approval_status_t status;
@@ -98,9 +99,11 @@ int hh_approvals_decide(hh_store_t *s, const hh_approvals_params_t *p, int64_t i
 
 /* The request as API JSON: id, object "hoheit.approval", use_case,
  * requester, status, created_at, and once decided decided_by, decided_at,
- * reason; text (the released answer) only when approved or edited. With
- * reviewer also request (parsed) and output (the held draft). Caller owns
- * the result; NULL on no memory. */
+ * reason; text (the released answer) only when approved or edited, then
+ * also grounding (sources, citations, confidence, scores) when the request
+ * JSON holds one (a held grounded answer; kept on edit). With reviewer
+ * also request (parsed) and output (the held draft). Caller owns the
+ * result; NULL on no memory. */
 cJSON *hh_approval_json(const hh_approval_t *a, bool reviewer);
 
 #endif

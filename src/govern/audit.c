@@ -3,6 +3,9 @@
  * the data directory, export as JSONL and the streaming verifier. */
 #include "govern/audit.h"
 
+#include "base/log.h"
+#include "govern/pii.h"
+#include "govern/register.h"
 #include "store/store_int.h"
 
 #include <cjson/cJSON.h>
@@ -360,13 +363,72 @@ static cJSON *sha_or_null(const char *text)
     return cJSON_CreateString(hex);
 }
 
-char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms, const char *model_sha256_hex,
-                         hh_err_t *err)
+/* The salted commitment of a short text: lowercase hex of
+ * BLAKE2b-256(salt || text). */
+static void commit_hex(const unsigned char salt[HH_AUDIT_SALT_LEN], const char *text, char out[2 * HASH_LEN + 1])
 {
-    if (!e || !e->kind || (e->n_chunks && !e->chunk_ids))
+    crypto_generichash_state st;
+    unsigned char h[HASH_LEN];
+    crypto_generichash_init(&st, NULL, 0, HASH_LEN);
+    crypto_generichash_update(&st, salt, HH_AUDIT_SALT_LEN);
+    crypto_generichash_update(&st, (const unsigned char *)text, strlen(text));
+    crypto_generichash_final(&st, h, HASH_LEN);
+    to_hex(h, HASH_LEN, out);
+}
+
+static cJSON *commit_or_null(const unsigned char *salt, const char *text)
+{
+    if (!text)
+        return cJSON_CreateNull();
+    char hex[2 * HASH_LEN + 1];
+    commit_hex(salt, text, hex);
+    return cJSON_CreateString(hex);
+}
+
+/* {"email":2,"iban":1}: the kinds with a count, lowercase, sorted. */
+static cJSON *pii_counts_json(const size_t *counts)
+{
+    if (!counts)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; o && k < HH_PII_KIND_COUNT; k++) {
+        if (!counts[k])
+            continue;
+        char name[16];
+        const char *n = hh_pii_kind_name((hh_pii_kind_t)k);
+        size_t i = 0;
+        for (; n[i] && i + 1 < sizeof name; i++)
+            name[i] = (char)((n[i] >= 'A' && n[i] <= 'Z') ? n[i] + 32 : n[i]);
+        name[i] = '\0';
+        cJSON *c = int_raw((int64_t)counts[k]);
+        if (!c || !cJSON_AddItemToObject(o, name, c)) {
+            cJSON_Delete(c);
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    if (o && !sort_object(o)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms, const char *model_sha256_hex,
+                         const hh_audit_extra_t *x, hh_err_t *err)
+{
+    static const hh_audit_extra_t none = { 0 };
+    if (!x)
+        x = &none;
+    if (!e || !e->kind || (e->n_chunks && !e->chunk_ids) || (e->n_erased_seqs && !e->erased_seqs))
         return hh_err_set(err, HH_EINVAL, -1, "audit: an entry needs a kind"), NULL;
+    if ((e->user && !x->user_salt) || (e->detail && !x->detail_salt))
+        return hh_err_set(err, HH_EINVAL, -1, "audit: user and detail need their salts"), NULL;
     if (seq < 1 || seq >= MAX_JSON_INT || time_ms < 0 || time_ms >= MAX_JSON_INT)
         return hh_err_set(err, HH_ERANGE, -1, "audit: seq or time out of range"), NULL;
+    for (size_t i = 0; i < e->n_erased_seqs; i++)
+        if (e->erased_seqs[i] < 1 || e->erased_seqs[i] >= seq || (i && e->erased_seqs[i] <= e->erased_seqs[i - 1]))
+            return hh_err_set(err, HH_EINVAL, -1, "audit: erased_seqs must increase and stay below the record"), NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON *chunks = cJSON_CreateArray();
     bool ok = o && chunks;
@@ -391,17 +453,32 @@ char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms
     if (!ok)
         cJSON_Delete(conf);
     ok = ok && cJSON_AddItemToObject(o, "decision", str_or_null(e->decision));
-    ok = ok && cJSON_AddItemToObject(o, "detail", str_or_null(e->detail));
+    ok = ok && cJSON_AddItemToObject(o, "detail_commit", commit_or_null(x->detail_salt, e->detail));
+    /* the rows an erasure pseudonymized, or a retention sweep expired the
+     * texts of (the verifier's coverage rule); a retention record that
+     * expired no texts keeps the form it always had */
+    bool covers = e->kind && (!strcmp(e->kind, "erasure") || (!strcmp(e->kind, "retention") && e->n_erased_seqs));
+    if (ok && covers) {
+        cJSON *es = cJSON_CreateArray();
+        ok = es && cJSON_AddItemToObject(o, "erased_seqs", es);
+        if (!ok)
+            cJSON_Delete(es);
+        for (size_t i = 0; ok && i < e->n_erased_seqs; i++) {
+            cJSON *c = int_raw(e->erased_seqs[i]);
+            ok = c && cJSON_AddItemToArray(es, c);
+        }
+    }
     ok = ok && cJSON_AddItemToObject(o, "kind", cJSON_CreateString(e->kind));
     ok = ok && cJSON_AddItemToObject(o, "model", str_or_null(e->model));
     ok = ok && cJSON_AddItemToObject(o, "model_sha256", str_or_null(model_sha256_hex));
     ok = ok && cJSON_AddItemToObject(o, "output_sha256", sha_or_null(e->output));
+    ok = ok && cJSON_AddItemToObject(o, "pii_redacted", pii_counts_json(x->pii_counts));
     ok = ok && cJSON_AddItemToObject(o, "prompt_sha256", sha_or_null(e->prompt));
     ok = ok && cJSON_AddItemToObject(o, "seq", int_raw(seq));
     ok = ok && cJSON_AddItemToObject(o, "text", cJSON_CreateString(e->hash_only ? "hash" : "full"));
     ok = ok && cJSON_AddItemToObject(o, "time_ms", int_raw(time_ms));
     ok = ok && cJSON_AddItemToObject(o, "use_case", str_or_null(e->use_case));
-    ok = ok && cJSON_AddItemToObject(o, "user", str_or_null(e->user));
+    ok = ok && cJSON_AddItemToObject(o, "user_commit", commit_or_null(x->user_salt, e->user));
     ok = ok && sort_object(o);
     char *out = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(chunks);
@@ -457,7 +534,217 @@ int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_e
     return 0;
 }
 
-/* ---- append ------------------------------------------------------------------ */
+/* ---- PII redaction per policy ------------------------------------------------ */
+
+/* The PII configuration audit records are redacted with: every kind,
+ * keyed pseudonyms under the same key as the GDPR eraser's (so a redacted
+ * address in an audit text is the token an erasure of that address
+ * writes), and the person names of DATA/pii-names.txt when it exists. */
+typedef struct pii_ctx {
+    bool            ready;
+    hh_pii_config_t cfg;
+    unsigned char   key[32];
+    char          **names;
+    size_t          n_names;
+} pii_ctx_t;
+
+static void pii_ctx_init(hh_store_t *s, pii_ctx_t *c)
+{
+    if (c->ready)
+        return;
+    c->ready = true;
+    static const char ctx[] = "hoheit-gdpr-pseudonym-v1";   /* = gdpr.c's pseudonym key */
+    crypto_generichash(c->key, sizeof c->key, (const unsigned char *)ctx, sizeof ctx - 1, s->secret,
+                       HH_STORE_SECRET_LEN);
+    hh_pii_default_config(&c->cfg);
+    c->cfg.pseudonymize = 1;
+    c->cfg.key = c->key;
+    c->cfg.key_len = sizeof c->key;
+    char path[4096];
+    struct stat sb;
+    if (key_path(s, "pii-names.txt", path, sizeof path, NULL) == 0 && stat(path, &sb) == 0) {
+        hh_err_t e;
+        if (hh_pii_names_load(path, &c->names, &c->n_names, &e) == 0) {
+            c->cfg.names = (const char *const *)c->names;
+            c->cfg.n_names = c->n_names;
+        } else {
+            /* the other kinds are still redacted; the names list is fixed by the admin */
+            HH_LOGW("audit: %s not used: %s", path, e.msg);
+        }
+    }
+}
+
+static void pii_ctx_free(pii_ctx_t *c)
+{
+    hh_pii_names_free(c->names, c->n_names);
+    sodium_memzero(c->key, sizeof c->key);
+}
+
+/* One entry ready to be written: texts redacted per policy (owned copies),
+ * salts drawn, model hash looked up. */
+typedef struct prepared {
+    hh_audit_entry_t e;            /* texts point at the copies below or at the caller's */
+    char            *prompt, *output, *detail;   /* owned when redacted */
+    bool             redacted;
+    size_t           pii[HH_PII_KIND_COUNT];
+    unsigned char    user_salt[HH_AUDIT_SALT_LEN], detail_salt[HH_AUDIT_SALT_LEN];
+    char             model_hex[65];
+} prepared_t;
+
+static void prepared_free(prepared_t *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].prompt);
+        free(p[i].output);
+        free(p[i].detail);
+    }
+    free(p);
+}
+
+/* Redacts *text (when set) into *owned and counts the spans per kind. */
+static int redact_text(const pii_ctx_t *c, const char **text, char **owned, size_t counts[HH_PII_KIND_COUNT],
+                       hh_err_t *err)
+{
+    if (!*text)
+        return 0;
+    size_t len = strlen(*text), n = 0, out_len = 0;
+    hh_pii_span_t *spans = NULL;
+    int rc = hh_pii_find(*text, len, &c->cfg, &spans, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        counts[spans[i].kind]++;
+    free(spans);
+    if (rc == 0)
+        rc = hh_pii_redact(*text, len, &c->cfg, owned, &out_len);
+    if (rc)
+        return hh_err_set(err, rc, -1, "audit: PII redaction failed: %s", hh_strerror(rc));
+    *text = *owned;
+    return 0;
+}
+
+/* Everything that must not run under the store's mutex: policy lookups
+ * (the register takes the mutex), redaction, the model hashes (the first
+ * one reads the whole file; a missing file is recorded as null rather than
+ * losing the record). *out is owned by the caller (prepared_free). */
+static int prepare_entries(hh_store_t *s, const hh_audit_entry_t *entries, size_t n, bool lookups, prepared_t **out,
+                           hh_err_t *err)
+{
+    prepared_t *p = calloc(n, sizeof *p);
+    if (!p)
+        return hh_err_set(err, HH_ENOMEM, -1, "audit: out of memory");
+    pii_ctx_t pc = { 0 };
+    const char *last_uc = NULL;
+    bool last_redact = false;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        prepared_t *q = &p[i];
+        q->e = entries[i];
+        randombytes_buf(q->user_salt, sizeof q->user_salt);
+        randombytes_buf(q->detail_salt, sizeof q->detail_salt);
+        if (lookups && q->e.model_path) {
+            if (i > 0 && entries[i - 1].model_path && !strcmp(entries[i - 1].model_path, q->e.model_path))
+                memcpy(q->model_hex, p[i - 1].model_hex, 65);
+            else if (hh_audit_file_sha256(s, q->e.model_path, q->model_hex, NULL) != 0)
+                q->model_hex[0] = '\0';
+        }
+        if (!lookups || !q->e.use_case)
+            continue;
+        /* a batch repeats its use case: look it up once per run of equals */
+        if (!last_uc || strcmp(last_uc, q->e.use_case) != 0) {
+            hh_reg_policy_t pol;
+            last_redact = hh_register_policy_for(s, q->e.use_case, &pol, NULL) == 0 && pol.pii_redaction;
+            last_uc = q->e.use_case;
+        }
+        if (!last_redact)
+            continue;
+        pii_ctx_init(s, &pc);
+        q->redacted = true;
+        if (!(rc = redact_text(&pc, &q->e.prompt, &q->prompt, q->pii, err)) &&
+            !(rc = redact_text(&pc, &q->e.output, &q->output, q->pii, err)))
+            rc = redact_text(&pc, &q->e.detail, &q->detail, q->pii, err);
+    }
+    pii_ctx_free(&pc);
+    if (rc) {
+        prepared_free(p, n);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Writes the prepared entries as the next records; the caller holds s->mu
+ * inside a write transaction. */
+static int insert_locked(hh_store_t *s, const hh_audit_params_t *p, const unsigned char sk[SK_LEN],
+                         const prepared_t *entries, size_t n, int64_t t_now, int64_t *first_out, hh_err_t *err)
+{
+    int rc = meta_put(s, "public_key", sk + 32, PK_LEN, false, err);
+    if (rc)
+        return rc;
+    int64_t seq = 0;
+    unsigned char prev[HASH_LEN], hash[HASH_LEN];
+    if ((rc = last_record(s, &seq, prev, err)))
+        return rc;
+    *first_out = seq + 1;
+    sqlite3_stmt *st = NULL;
+    if ((rc = prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash, prompt, output, user_name, user_salt, "
+                      "detail, detail_salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err)))
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const prepared_t *q = &entries[i];
+        const hh_audit_entry_t *e = &q->e;
+        seq++;
+        hh_audit_extra_t x = { .user_salt = q->user_salt, .detail_salt = q->detail_salt,
+                               .pii_counts = q->redacted ? q->pii : NULL };
+        char *rec = hh_audit_canonical(e, seq, e->time_ms > 0 ? e->time_ms : t_now,
+                                       q->model_hex[0] ? q->model_hex : NULL, &x, err);
+        if (!rec) {
+            rc = err ? err->code : HH_ENOMEM;
+            break;
+        }
+        size_t len = strlen(rec);
+        chain_hash(prev, rec, len, hash);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_blob(st, 2, rec, (int)len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, prev, HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, hash, HASH_LEN, SQLITE_STATIC);
+        /* the texts live outside the hashed record (its hashes and
+         * commitments cover them), so erasure (govern/gdpr) can overwrite them */
+        if (!e->hash_only && e->prompt)
+            sqlite3_bind_text(st, 5, e->prompt, -1, SQLITE_STATIC);
+        if (!e->hash_only && e->output)
+            sqlite3_bind_text(st, 6, e->output, -1, SQLITE_STATIC);
+        if (e->user) {
+            sqlite3_bind_text(st, 7, e->user, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 8, q->user_salt, HH_AUDIT_SALT_LEN, SQLITE_STATIC);
+        }
+        if (e->detail) {
+            sqlite3_bind_text(st, 9, e->detail, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 10, q->detail_salt, HH_AUDIT_SALT_LEN, SQLITE_STATIC);
+        }
+        int r = sqlite3_step(st);
+        free(rec);
+        if (r != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "audit: insert");
+        else if (seq % p->checkpoint_every == 0)
+            rc = insert_checkpoint(s, sk, seq, hash, err);
+        memcpy(prev, hash, HASH_LEN);
+    }
+    sqlite3_finalize(st);
+    if (!rc)
+        rc = put_head(s, sk, seq, hash, err);
+    return rc;
+}
+
+static int check_entries(const hh_audit_params_t *p, const hh_audit_entry_t *entries, size_t n, hh_err_t *err)
+{
+    if ((n && !entries) || p->checkpoint_every < 1)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: bad append arguments");
+    for (size_t i = 0; i < n; i++)
+        if (!entries[i].kind)
+            return hh_err_set(err, HH_EINVAL, -1, "audit: an entry needs a kind");
+    return 0;
+}
 
 int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_entry_t *entries, size_t n,
                           int64_t *first_seq_out, hh_err_t *err)
@@ -465,94 +752,34 @@ int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_au
     hh_audit_params_t dp = hh_audit_default_params();
     if (!p)
         p = &dp;
-    if (!s || (n && !entries) || p->checkpoint_every < 1)
+    if (!s)
         return hh_err_set(err, HH_EINVAL, -1, "audit: bad append arguments");
-    for (size_t i = 0; i < n; i++)
-        if (!entries[i].kind)
-            return hh_err_set(err, HH_EINVAL, -1, "audit: an entry needs a kind");
-    if (n == 0)
-        return 0;
-    /* model hashes outside the lock (the first one reads the whole file);
-     * a missing file is recorded as null rather than losing the record */
-    char (*model_hex)[65] = calloc(n, sizeof *model_hex);
-    if (!model_hex)
-        return hh_err_set(err, HH_ENOMEM, -1, "audit: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (!entries[i].model_path)
-            continue;
-        if (i > 0 && entries[i - 1].model_path && !strcmp(entries[i - 1].model_path, entries[i].model_path))
-            memcpy(model_hex[i], model_hex[i - 1], 65);
-        else if (hh_audit_file_sha256(s, entries[i].model_path, model_hex[i], NULL) != 0)
-            model_hex[i][0] = '\0';
-    }
+    int rc = check_entries(p, entries, n, err);
+    if (rc || n == 0)
+        return rc;
+    prepared_t *prep_e = NULL;
+    if ((rc = prepare_entries(s, entries, n, true, &prep_e, err)))
+        return rc;
     unsigned char sk[SK_LEN];
-    int rc = load_key(s, sk, err);
-    if (rc) {
-        free(model_hex);
+    if ((rc = load_key(s, sk, err))) {
+        prepared_free(prep_e, n);
         return rc;
     }
-    int64_t t_now = now_ms();
-    char *rec = NULL;
+    int64_t first = 0;
     pthread_mutex_lock(&s->mu);
     if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
         goto out;
-    if ((rc = meta_put(s, "public_key", sk + 32, PK_LEN, false, err)))
-        goto rollback;
-    int64_t seq = 0;
-    unsigned char prev[HASH_LEN], hash[HASH_LEN];
-    if ((rc = last_record(s, &seq, prev, err)))
-        goto rollback;
-    int64_t first = seq + 1;
-    for (size_t i = 0; i < n; i++) {
-        const hh_audit_entry_t *e = &entries[i];
-        seq++;
-        if (!(rec = hh_audit_canonical(e, seq, e->time_ms > 0 ? e->time_ms : t_now,
-                                       model_hex[i][0] ? model_hex[i] : NULL, err))) {
-            rc = err ? err->code : HH_ENOMEM;
-            goto rollback;
-        }
-        size_t len = strlen(rec);
-        chain_hash(prev, rec, len, hash);
-        sqlite3_stmt *st = NULL;
-        if ((rc = prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash, prompt, output) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", &st, err)))
-            goto rollback;
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_blob(st, 2, rec, (int)len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, prev, HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, hash, HASH_LEN, SQLITE_STATIC);
-        /* the texts live outside the hashed record (its *_sha256 cover
-         * them), so erasure (govern/gdpr) can overwrite them */
-        if (!e->hash_only && e->prompt)
-            sqlite3_bind_text(st, 5, e->prompt, -1, SQLITE_STATIC);
-        if (!e->hash_only && e->output)
-            sqlite3_bind_text(st, 6, e->output, -1, SQLITE_STATIC);
-        int r = sqlite3_step(st);
-        sqlite3_finalize(st);
-        free(rec);
-        rec = NULL;
-        if (r != SQLITE_DONE) {
-            rc = hh_store_db_fail(s, err, "audit: insert");
-            goto rollback;
-        }
-        if (seq % p->checkpoint_every == 0 && (rc = insert_checkpoint(s, sk, seq, hash, err)))
-            goto rollback;
-        memcpy(prev, hash, HASH_LEN);
-    }
-    if ((rc = put_head(s, sk, seq, hash, err)))
-        goto rollback;
-    if ((rc = exec(s, "COMMIT", err)))
-        goto rollback;
-    if (first_seq_out)
+    rc = insert_locked(s, p, sk, prep_e, n, now_ms(), &first, err);
+    if (!rc)
+        rc = exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    else if (first_seq_out)
         *first_seq_out = first;
-    goto out;
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     pthread_mutex_unlock(&s->mu);
     sodium_memzero(sk, sizeof sk);
-    free(rec);
-    free(model_hex);
+    prepared_free(prep_e, n);
     return rc;
 }
 
@@ -562,6 +789,26 @@ int hh_audit_append(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_en
     if (!e)
         return hh_err_set(err, HH_EINVAL, -1, "audit: bad append arguments");
     return hh_audit_append_batch(s, p, e, 1, seq_out, err);
+}
+
+int hh_audit_append_locked(hh_store_t *s, const hh_audit_entry_t *e, int64_t *seq_out, hh_err_t *err)
+{
+    hh_audit_params_t dp = hh_audit_default_params();
+    if (!s || !e || e->model_path)
+        return hh_err_set(err, HH_EINVAL, -1, "audit: bad append arguments");
+    int rc = check_entries(&dp, e, 1, err);
+    prepared_t *q = NULL;
+    if (rc || (rc = prepare_entries(s, e, 1, false, &q, err)))
+        return rc;
+    unsigned char sk[SK_LEN];
+    int64_t first = 0;
+    if (!(rc = load_key(s, sk, err)))
+        rc = insert_locked(s, &dp, sk, q, 1, now_ms(), &first, err);
+    sodium_memzero(sk, sizeof sk);
+    prepared_free(q, 1);
+    if (!rc && seq_out)
+        *seq_out = first;
+    return rc;
 }
 
 int hh_audit_checkpoint(hh_store_t *s, hh_err_t *err)
@@ -771,6 +1018,8 @@ void hh_audit_verify_anchor(hh_audit_verifier_t *v, int64_t seq, const unsigned 
     v->r.anchored = true;
 }
 
+static void verify_erasure_list(hh_audit_verifier_t *v, int64_t seq, const cJSON *list);
+
 void hh_audit_verify_record(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
                             const unsigned char prev[HH_AUDIT_HASH_LEN], const unsigned char hash[HH_AUDIT_HASH_LEN])
 {
@@ -794,10 +1043,21 @@ void hh_audit_verify_record(hh_audit_verifier_t *v, int64_t seq, const char *rec
     cJSON *o = cJSON_ParseWithLength(rec, len);
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "seq");
     bool seq_ok = cJSON_IsNumber(js) && js->valuedouble == (double)seq;
-    cJSON_Delete(o);
-    if (!seq_ok)
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    /* erasure and retention records vouch for the rows they list */
+    bool coverer = cJSON_IsString(kind) && (!strcmp(kind->valuestring, "erasure") ||
+                                            !strcmp(kind->valuestring, "retention"));
+    const cJSON *erasure_list = coverer ? cJSON_GetObjectItemCaseSensitive(o, "erased_seqs") : NULL;
+    if (!seq_ok) {
+        cJSON_Delete(o);
         return vfail(v, seq, "record does not carry seq %" PRId64, seq);
+    }
     memcpy(v->last_hash, hash, HASH_LEN);
+    if (erasure_list)
+        verify_erasure_list(v, seq, erasure_list);
+    cJSON_Delete(o);
+    if (failed(v))
+        return;
     if (!v->r.first_seq)
         v->r.first_seq = seq;
     v->r.last_seq = seq;
@@ -864,17 +1124,94 @@ static bool get_hex(const cJSON *o, const char *key, unsigned char *out, size_t 
     return cJSON_IsString(j) && from_hex(j->valuestring, out, n);
 }
 
-void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len, const char *prompt,
-                           const char *output, bool erased)
+/* The point of the pair (seq, erased_by) in the coverage multiset hash. */
+static void erased_point(int64_t seq, int64_t by, unsigned char pt[32])
+{
+    unsigned char msg[24], h[crypto_core_ristretto255_HASHBYTES];
+    memcpy(msg, "HHAUDER1", 8);
+    for (int i = 0; i < 8; i++) {
+        msg[8 + i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+        msg[16 + i] = (unsigned char)((uint64_t)by >> (56 - 8 * i));
+    }
+    crypto_generichash(h, sizeof h, msg, sizeof msg, NULL, 0);
+    crypto_core_ristretto255_from_hash(pt, h);
+}
+
+static bool acc_is_identity(const unsigned char acc[32])
+{
+    static const unsigned char zero[32];
+    return sodium_memcmp(acc, zero, 32) == 0;
+}
+
+/* An erasure or retention record (already chain-verified) lists the rows
+ * it covers: their pairs leave the multiset. Listed rows before the start
+ * of the log (behind a signed anchor: cut by retention, or a partial
+ * export) are gone with their pairs and are skipped. */
+static void verify_erasure_list(hh_audit_verifier_t *v, int64_t seq, const cJSON *list)
+{
+    if (!cJSON_IsArray(list))
+        return vfail(v, seq, "erasure record %" PRId64 " has a malformed erased_seqs", seq);
+    int64_t start = v->r.first_seq ? v->r.first_seq : seq;   /* first_seq is 0 while seq is the first record */
+    int64_t prev = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        int64_t c = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : -1;
+        if (c <= prev || c >= seq || (double)c != it->valuedouble)
+            return vfail(v, seq, "erasure record %" PRId64 ": erased_seqs not increasing below it", seq);
+        prev = c;
+        if (c < start)
+            continue;
+        if (v->erased_open == 0 && !v->erased_first)
+            v->erased_first = seq;
+        unsigned char pt[32];
+        erased_point(c, seq, pt);
+        crypto_core_ristretto255_sub(v->erased_acc, v->erased_acc, pt);
+        v->erased_open--;
+    }
+    if (v->erased_open == 0 && acc_is_identity(v->erased_acc))
+        v->erased_first = 0;
+}
+
+/* Checks one short field against its salted commitment; *erased set when
+ * the salt is gone (the text was pseudonymized). */
+static void verify_commit(hh_audit_verifier_t *v, int64_t seq, const cJSON *o, const char *name, const char *text,
+                          const unsigned char *salt, bool *erased)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%s_commit", name);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsNull(c)) {
+        if (text || salt)
+            vfail(v, seq, "record %" PRId64 " carries a %s it has no commitment for", seq, name);
+        return;
+    }
+    if (!cJSON_IsString(c))
+        return vfail(v, seq, "record %" PRId64 ": malformed %s", seq, key);
+    if (!text)
+        return vfail(v, seq, "record %" PRId64 " lacks its %s text", seq, name);
+    if (!salt) {
+        *erased = true;
+        return;
+    }
+    char hex[2 * HASH_LEN + 1];
+    commit_hex(salt, text, hex);
+    if (strcmp(hex, c->valuestring) != 0)
+        vfail(v, seq, "record %" PRId64 ": %s text does not match %s", seq, name, key);
+}
+
+void hh_audit_verify_fields(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
+                            const hh_audit_fields_t *f)
 {
     if (failed(v))
         return;
     cJSON *o = cJSON_ParseWithLength(rec, len);
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "text");
     bool full = cJSON_IsString(mode) && !strcmp(mode->valuestring, "full");
+    /* from migration 8 on, user and detail are commitments */
+    bool v8 = cJSON_GetObjectItemCaseSensitive(o, "user_commit") != NULL;
     static const char *const names[2] = { "prompt", "output" };
     static const char *const hashes[2] = { "prompt_sha256", "output_sha256" };
-    const char *texts[2] = { prompt, output };
+    const char *texts[2] = { f->prompt, f->output };
     for (int k = 0; k < 2 && !failed(v); k++) {
         /* a record written before migration 6 holds the text itself */
         if (cJSON_GetObjectItemCaseSensitive(o, names[k]))
@@ -885,7 +1222,7 @@ void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec,
             vfail(v, seq, "record %" PRId64 " carries a %s text it has no hash for", seq, names[k]);
         } else if (want && !texts[k]) {
             vfail(v, seq, "record %" PRId64 " lacks its %s text", seq, names[k]);
-        } else if (want && !erased) {
+        } else if (want && !f->erased) {
             unsigned char d[crypto_hash_sha256_BYTES];
             crypto_hash_sha256(d, (const unsigned char *)texts[k], strlen(texts[k]));
             char hex[2 * crypto_hash_sha256_BYTES + 1];
@@ -894,7 +1231,51 @@ void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec,
                 vfail(v, seq, "record %" PRId64 ": %s text does not match %s", seq, names[k], hashes[k]);
         }
     }
+    bool short_erased = false;
+    if (v8) {
+        verify_commit(v, seq, o, "user", f->user, f->user_salt, &short_erased);
+        verify_commit(v, seq, o, "detail", f->detail, f->detail_salt, &short_erased);
+    } else if (!failed(v) && (f->user || f->detail || f->user_salt || f->detail_salt)) {
+        vfail(v, seq, "record %" PRId64 " (user/detail inside) carries user or detail beside it", seq);
+    }
     cJSON_Delete(o);
+    if (failed(v))
+        return;
+    /* erased rows are vouched for by a later erasure or retention record (before
+     * migration 8 the mark alone counted, and still does for those) */
+    if (f->erased_by != 0) {
+        if (f->erased_by <= seq || f->erased_by >= MAX_JSON_INT)
+            return vfail(v, seq, "record %" PRId64 ": erased_by %" PRId64 " is not a later record", seq, f->erased_by);
+        if (v->erased_open == 0 && !v->erased_first)
+            v->erased_first = seq;
+        unsigned char pt[32];
+        erased_point(seq, f->erased_by, pt);
+        crypto_core_ristretto255_add(v->erased_acc, v->erased_acc, pt);
+        v->erased_open++;
+    } else if (v8 && (f->erased || short_erased)) {
+        vfail(v, seq, "record %" PRId64 " is marked erased but names no erasure record", seq);
+    }
+}
+
+void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len, const char *prompt,
+                           const char *output, bool erased)
+{
+    hh_audit_fields_t f = { .prompt = prompt, .output = output, .erased = erased };
+    hh_audit_verify_fields(v, seq, rec, len, &f);
+}
+
+/* An optional hex field of exactly n bytes: *out NULL when absent, false
+ * when present but malformed. */
+static bool opt_hex(const cJSON *o, const char *key, unsigned char *buf, size_t n, const unsigned char **out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NULL;
+    if (!j)
+        return true;
+    if (!cJSON_IsString(j) || !from_hex(j->valuestring, buf, n))
+        return false;
+    *out = buf;
+    return true;
 }
 
 void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
@@ -913,7 +1294,9 @@ void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
     int64_t seq = 0;
     unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
     if (!cJSON_IsObject(o) || !cJSON_IsString(kind)) {
-        vfail(v, v->next_seq, "malformed line (not a JSON object with a kind)");
+        /* unparseable: it may be the checkpoint of the last record as well
+         * as the next record, so the last record is where trust ends */
+        vfail(v, v->next_seq > 1 ? v->next_seq - 1 : 1, "malformed line (not a JSON object with a kind)");
     } else if (!get_seq(o, &seq)) {
         vfail(v, v->next_seq, "%s line without a valid seq", kind->valuestring);
     } else if (!strcmp(kind->valuestring, "record")) {
@@ -924,12 +1307,30 @@ void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
             hh_audit_verify_record(v, seq, rec->valuestring, strlen(rec->valuestring), a, b);
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(o, "prompt");
         const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output");
+        const cJSON *ut = cJSON_GetObjectItemCaseSensitive(o, "user");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "detail");
         const cJSON *er = cJSON_GetObjectItemCaseSensitive(o, "erased");
-        if ((pt && !cJSON_IsString(pt)) || (ot && !cJSON_IsString(ot)) || (er && !cJSON_IsTrue(er)))
-            vfail(v, seq, "record line %" PRId64 " has a malformed prompt, output or erased", seq);
-        else if (cJSON_IsString(rec))
-            hh_audit_verify_texts(v, seq, rec->valuestring, strlen(rec->valuestring),
-                                  pt ? pt->valuestring : NULL, ot ? ot->valuestring : NULL, er != NULL);
+        const cJSON *eb = cJSON_GetObjectItemCaseSensitive(o, "erased_by");
+        unsigned char us[HH_AUDIT_SALT_LEN], ds[HH_AUDIT_SALT_LEN];
+        hh_audit_fields_t fl = { 0 };
+        int64_t by = 0;
+        bool eb_ok = !eb || (cJSON_IsNumber(eb) && eb->valuedouble >= 1 && eb->valuedouble < (double)MAX_JSON_INT &&
+                             (double)(by = (int64_t)eb->valuedouble) == eb->valuedouble);
+        if ((pt && !cJSON_IsString(pt)) || (ot && !cJSON_IsString(ot)) || (ut && !cJSON_IsString(ut)) ||
+            (dt && !cJSON_IsString(dt)) || (er && !cJSON_IsTrue(er)) || !eb_ok ||
+            !opt_hex(o, "user_salt", us, sizeof us, &fl.user_salt) ||
+            !opt_hex(o, "detail_salt", ds, sizeof ds, &fl.detail_salt)) {
+            vfail(v, seq, "record line %" PRId64 " has a malformed prompt, output, user, detail, salt or erased mark",
+                  seq);
+        } else if (cJSON_IsString(rec)) {
+            fl.prompt = pt ? pt->valuestring : NULL;
+            fl.output = ot ? ot->valuestring : NULL;
+            fl.user = ut ? ut->valuestring : NULL;
+            fl.detail = dt ? dt->valuestring : NULL;
+            fl.erased = er != NULL;
+            fl.erased_by = by;
+            hh_audit_verify_fields(v, seq, rec->valuestring, strlen(rec->valuestring), &fl);
+        }
     } else if (!strcmp(kind->valuestring, "checkpoint") || !strcmp(kind->valuestring, "head")) {
         bool head = kind->valuestring[0] == 'h';
         if (!get_hex(o, "hash", a, HASH_LEN) || !get_hex(o, "sig", sig, SIG_LEN))
@@ -953,6 +1354,9 @@ bool hh_audit_verifier_finish(hh_audit_verifier_t *v)
 {
     if (!failed(v) && !v->head_seen)
         vfail(v, v->next_seq, "truncated: no signed head after record %" PRId64, v->next_seq - 1);
+    if (!failed(v) && (v->erased_open != 0 || !acc_is_identity(v->erased_acc)))
+        vfail(v, v->erased_first, "erased rows from record %" PRId64 " on are not all covered by the erasure "
+              "records they name", v->erased_first);
     return v->r.ok;
 }
 
@@ -1012,7 +1416,8 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
     if ((rc = exec(s, "BEGIN", err)))
         goto out;
     if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased FROM audit_log ORDER BY seq", &rs, err)) ||
+        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
+                        "detail, detail_salt, erased_by FROM audit_log ORDER BY seq", &rs, err)) ||
         (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints ORDER BY seq", &cs, err)))
         goto end;
     unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
@@ -1042,9 +1447,24 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
             vfail(&v, seq, "record row malformed (hash sizes)");
         const char *rec = sqlite3_column_blob(rs, 1);
         hh_audit_verify_record(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), a, b);
-        hh_audit_verify_texts(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1),
-                              (const char *)sqlite3_column_text(rs, 4), (const char *)sqlite3_column_text(rs, 5),
-                              sqlite3_column_int(rs, 6) != 0);
+        hh_audit_fields_t fl = {
+            .prompt = (const char *)sqlite3_column_text(rs, 4), .output = (const char *)sqlite3_column_text(rs, 5),
+            .erased = sqlite3_column_int(rs, 6) != 0, .user = (const char *)sqlite3_column_text(rs, 7),
+            .detail = (const char *)sqlite3_column_text(rs, 9), .erased_by = sqlite3_column_int64(rs, 11),
+        };
+        unsigned char us[HH_AUDIT_SALT_LEN], ds[HH_AUDIT_SALT_LEN];
+        /* a salt of the wrong size is a damaged row: it cannot match */
+        if (sqlite3_column_type(rs, 8) != SQLITE_NULL) {
+            if (!col_blob(rs, 8, us, HH_AUDIT_SALT_LEN))
+                vfail(&v, seq, "record %" PRId64 ": user_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
+            fl.user_salt = us;
+        }
+        if (sqlite3_column_type(rs, 10) != SQLITE_NULL) {
+            if (!col_blob(rs, 10, ds, HH_AUDIT_SALT_LEN))
+                vfail(&v, seq, "record %" PRId64 ": detail_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
+            fl.detail_salt = ds;
+        }
+        hh_audit_verify_fields(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), &fl);
         while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) == seq && !failed(&v)) {
             if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
                 vfail(&v, seq, "checkpoint row malformed");
@@ -1132,7 +1552,8 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
     if ((rc = exec(s, "BEGIN", err)))
         goto out;
     if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
+        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
+                        "detail, detail_salt, erased_by FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
         (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", &cs, err)))
         goto end;
     sqlite3_bind_int64(rs, 1, from_seq);
@@ -1185,6 +1606,17 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
             cJSON_AddStringToObject(o, "output", (const char *)sqlite3_column_text(rs, 5));
         if (o && sqlite3_column_int(rs, 6) != 0)
             cJSON_AddTrueToObject(o, "erased");
+        if (o && sqlite3_column_type(rs, 7) == SQLITE_TEXT)
+            cJSON_AddStringToObject(o, "user", (const char *)sqlite3_column_text(rs, 7));
+        if (o && sqlite3_column_type(rs, 9) == SQLITE_TEXT)
+            cJSON_AddStringToObject(o, "detail", (const char *)sqlite3_column_text(rs, 9));
+        /* salts as written (a damaged one is exported as it is and fails) */
+        if (o && sqlite3_column_type(rs, 8) == SQLITE_BLOB && sqlite3_column_bytes(rs, 8) <= SIG_LEN)
+            add_hex(o, "user_salt", sqlite3_column_blob(rs, 8), (size_t)sqlite3_column_bytes(rs, 8));
+        if (o && sqlite3_column_type(rs, 10) == SQLITE_BLOB && sqlite3_column_bytes(rs, 10) <= SIG_LEN)
+            add_hex(o, "detail_salt", sqlite3_column_blob(rs, 10), (size_t)sqlite3_column_bytes(rs, 10));
+        if (o && sqlite3_column_int64(rs, 11) != 0)
+            cJSON_AddItemToObject(o, "erased_by", int_raw(sqlite3_column_int64(rs, 11)));
         if ((rc = put_line(f, o, err)))
             goto end;
         while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) <= seq) {

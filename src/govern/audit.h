@@ -8,13 +8,38 @@
  *   record   canonical JSON: one object, keys sorted by byte value, no
  *            whitespace, strings as cJSON prints them (UTF-8 verbatim; ",
  *            \ and control characters escaped), integers in decimal, the
- *            confidence with exactly 4 decimals or null. The prompt and
- *            output texts are NOT in it (only their SHA-256): they are kept
- *            beside it (audit_log.prompt/output, export lines' "prompt" /
- *            "output"), so erasure (govern/gdpr.h) can overwrite them with
- *            pseudonyms and the chain still verifies; until then the
- *            verifier checks them against the hashes (texts_erased marks
- *            the pseudonymized ones).
+ *            confidence with exactly 4 decimals or null. Personal texts are
+ *            NOT in it, only commitments to them: the prompt and output as
+ *            their SHA-256 (prompt_sha256/output_sha256), the user name and
+ *            the detail as salted commitments BLAKE2b-256(salt || text)
+ *            with a random 16-byte salt per field and record
+ *            (user_commit/detail_commit; a plain hash of a short name could
+ *            be reversed from a list of names). The texts and salts are
+ *            kept beside the record (audit_log.prompt/output/user_name/
+ *            user_salt/detail/detail_salt, migrations 6 and 8; export
+ *            lines' "prompt", "output", "user", "user_salt", "detail",
+ *            "detail_salt"), so erasure (govern/gdpr.h) can overwrite them
+ *            with pseudonyms (and delete the salts) while the chain still
+ *            verifies. The verifier checks every kept text against its
+ *            commitment unless it was erased; an erased row must name the
+ *            "erasure" or "retention" record that covers it
+ *            (audit_log.erased_by, export "erased_by"), and that later
+ *            record lists the row's seq in its erased_seqs, so marking a
+ *            row erased and editing its texts without such a record is
+ *            detected. Retention (gdpr.h's sweep) expires the texts of rows
+ *            older than their use case's retention this way: each text
+ *            becomes HH_AUDIT_EXPIRED_TEXT and the salts go. Listed seqs
+ *            before the start of the log (behind a signed anchor) are
+ *            skipped. Records written before migration 8 (user/detail
+ *            inside) pass as before.
+ *   pii      when the entry's use case has policy.pii_redaction (the
+ *            register, govern/register.h), prompt, output and detail are
+ *            redacted (govern/pii.h; keyed pseudonyms "[EMAIL:ab12cd]"
+ *            under the store's GDPR pseudonym key, names from
+ *            DATA/pii-names.txt when present) before they are hashed and
+ *            stored; the record counts what was replaced per kind
+ *            ("pii_redacted":{"email":2}); null when the policy does not
+ *            redact.
  *   hash     BLAKE2b-256(prev_hash || record); prev_hash of seq 1 is 32
  *            zero bytes; seq runs 1, 2, 3, ... without gaps.
  *   signed   Ed25519 over an 8-byte domain tag || seq (u64 big-endian) ||
@@ -47,6 +72,8 @@
 #define HH_AUDIT_DEFAULT_CHECKPOINT_EVERY 1000
 /* Art. 26(6): logs of high-risk systems are kept at least six months. */
 #define HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS (183LL * 24 * 3600 * 1000)
+/* What an expired text (prompt, output, user, detail) is replaced by. */
+#define HH_AUDIT_EXPIRED_TEXT "[expired]"
 
 typedef struct hh_audit_params {
     int64_t checkpoint_every;   /* a signed checkpoint when seq % N == 0 (>= 1) */
@@ -72,7 +99,19 @@ typedef struct hh_audit_entry {
     const char    *decision;     /* "released", "refused", "pending", "approved", "rejected", ... */
     const char    *detail;       /* free text (a reason, what an admin did), may be NULL */
     bool           hash_only;    /* policy: prompt/output as their SHA-256 only, not the text */
+    const int64_t *erased_seqs;  /* kind "erasure" (always written, may be empty) or "retention" */
+    size_t         n_erased_seqs;/*   (written when n > 0): the seqs it marked erased for the first
+                                    time, strictly increasing, each below the record's own seq */
 } hh_audit_entry_t;
+
+#define HH_AUDIT_SALT_LEN 16
+
+/* What a record says beyond the entry itself (hh_audit_canonical). */
+typedef struct hh_audit_extra {
+    const unsigned char *user_salt;    /* HH_AUDIT_SALT_LEN bytes; required when e->user is set */
+    const unsigned char *detail_salt;  /* HH_AUDIT_SALT_LEN bytes; required when e->detail is set */
+    const size_t        *pii_counts;   /* HH_PII_KIND_COUNT counts of redacted spans, or NULL: no redaction */
+} hh_audit_extra_t;
 
 /* Appends e as the next record in one transaction (and a checkpoint when
  * seq % checkpoint_every == 0, and the re-signed head); *seq_out (may be
@@ -87,11 +126,20 @@ int hh_audit_append(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_en
 int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_audit_entry_t *entries, size_t n,
                           int64_t *first_seq_out, hh_err_t *err);
 
-/* Builds the canonical record for e at seq (what append stores). Returns a
- * malloc'd NUL-terminated string owned by the caller (free()), or NULL with
- * err set. model_sha256_hex may be NULL (written as null). */
+/* Builds the canonical record for e at seq (what append stores; e's texts
+ * are taken as given, already redacted). Returns a malloc'd NUL-terminated
+ * string owned by the caller (free()), or NULL with err set (HH_EINVAL: no
+ * kind, a user/detail without its salt, erased_seqs not increasing or not
+ * below seq). model_sha256_hex may be NULL (written as null). */
 char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms, const char *model_sha256_hex,
-                         hh_err_t *err);
+                         const hh_audit_extra_t *x, hh_err_t *err);
+
+/* Appends e inside a write transaction the caller already holds, together
+ * with the store's mutex (govern/gdpr.c: an erasure or retention record and
+ * the rows it covers commit together). No model hashing (model_path must be NULL) and
+ * no PII policy lookup (the caller writes no personal data). *seq_out gets
+ * the seq. Errors as hh_audit_append; the caller rolls back on error. */
+int hh_audit_append_locked(hh_store_t *s, const hh_audit_entry_t *e, int64_t *seq_out, hh_err_t *err);
 
 /* The lowercase hex SHA-256 (65 bytes with NUL) of a file, cached in the
  * store by path, size and mtime so a model is hashed once. */
@@ -141,6 +189,12 @@ typedef struct hh_audit_verifier {
     int64_t       next_seq;      /* the seq the next record must have */
     int64_t       last_ckpt_seq;
     bool          started, head_seen;
+    /* erasure coverage: a multiset hash (ristretto255 point sum) of the
+     * pairs (seq, erased_by) of erased rows seen, minus the pairs listed by
+     * erasure and retention records seen; it must be the identity at the end */
+    unsigned char erased_acc[32];
+    int64_t       erased_open;      /* pairs added minus pairs listed */
+    int64_t       erased_first;     /* the first seq of the still open stretch (0: balanced) */
     hh_audit_verify_result_t r;
 } hh_audit_verifier_t;
 
@@ -153,13 +207,27 @@ void hh_audit_verify_checkpoint(hh_audit_verifier_t *v, int64_t seq, const unsig
                                 const unsigned char sig[HH_AUDIT_SIG_LEN]);
 void hh_audit_verify_head(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
                           const unsigned char sig[HH_AUDIT_SIG_LEN]);
-/* The texts kept beside record seq (just fed to hh_audit_verify_record):
- * with "text":"full" each of prompt/output must be present exactly when
- * the record has its *_sha256, and match it unless erased (a data-subject
- * erasure pseudonymized them: govern/gdpr.h); a hash-only record carries
- * none. A record from before migration 6 (texts inside it) passes. Record
- * lines of an export carry them as "prompt", "output" and "erased": true;
- * hh_audit_verify_line checks them with this. */
+/* What is kept beside record seq outside the chain. NULL = absent. */
+typedef struct hh_audit_fields {
+    const char          *prompt, *output, *user, *detail;
+    const unsigned char *user_salt, *detail_salt;   /* HH_AUDIT_SALT_LEN bytes or NULL (erased) */
+    bool                 erased;                    /* prompt/output pseudonymized (texts_erased) */
+    int64_t              erased_by;                 /* the covering erasure record, 0 = none */
+} hh_audit_fields_t;
+
+/* Checks the fields kept beside record seq (just fed to
+ * hh_audit_verify_record): with "text":"full" each of prompt/output must be
+ * present exactly when the record has its *_sha256 and match it unless
+ * erased; a hash-only record carries none; user/detail must match their
+ * salted commitments, or have no salt (erased). Erased prompt/output or a
+ * missing salt need erased_by > seq, and every erased_by must be listed by
+ * that later erasure or retention record (checked as the log goes on and
+ * at finish). A
+ * record from before migration 8 (user/detail inside) or 6 (texts inside)
+ * passes as before. */
+void hh_audit_verify_fields(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
+                            const hh_audit_fields_t *f);
+/* hh_audit_verify_fields with prompt, output and erased only. */
 void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len, const char *prompt,
                            const char *output, bool erased);
 /* One JSONL line (without its '\n'); a malformed line fails at next_seq. */
@@ -168,8 +236,9 @@ void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len);
  * without one fails as truncated). Feeding a text in pieces split at line
  * ends is the same as feeding it at once. */
 void hh_audit_verifier_feed(hh_audit_verifier_t *v, const char *text, size_t len);
-/* Ends the log: fails when no signed head was seen (truncated). Returns
- * true when everything verified. */
+/* Ends the log: fails when no signed head was seen (truncated) or an
+ * erased row is not covered by a later erasure or retention record. Returns true when
+ * everything verified. */
 bool hh_audit_verifier_finish(hh_audit_verifier_t *v);
 
 /* Verifies the whole log in the store (records, checkpoints, anchor, head)

@@ -297,14 +297,17 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
         }
         sqlite3_finalize(st);
     }
-    if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT) FROM audit_log WHERE "
-                                    "instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
+    if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT), user_name, detail FROM "
+                                    "audit_log WHERE instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
                                     "instr(lower(coalesce(output, '')), lower(?1)) > 0 OR "
+                                    "instr(lower(coalesce(user_name, '')), lower(?1)) > 0 OR "
+                                    "instr(lower(coalesce(detail, '')), lower(?1)) > 0 OR "
                                     "instr(lower(CAST(record AS TEXT)), lower(?1)) > 0 ORDER BY seq", &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-        static const char *const where[] = { "audit.prompt", "audit.output", "audit.record" };
+        static const char *const where[] = { "audit.prompt", "audit.output", "audit.record", "audit.user",
+                                             "audit.detail" };
         while (ok && sqlite3_step(st) == SQLITE_ROW)
-            for (int c = 0; ok && c < 3; c++) {
+            for (int c = 0; ok && c < 5; c++) {
                 const char *t = col_text(st, 1 + c);
                 ok = hit_if(hits, subj, where[c], "seq", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));
             }
@@ -491,11 +494,76 @@ static int count_rows(hh_store_t *s, const char *sql, const char *subj, int64_t 
     return rc;
 }
 
+/* Runs sql (one ? for the seq) for every seq of rows and adds them to
+ * all (the audit rows this erasure touched). */
+static int mark_rows(hh_store_t *s, const char *sql, const id_list_t *rows, id_list_t *all, hh_err_t *err)
+{
+    if (!rows->n)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, sql, &st, err);
+    for (size_t i = 0; i < rows->n && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, rows->v[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "gdpr: mark audit row");
+        else if (!ids_add(all, rows->v[i]))
+            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The audit record of the erasure, inside its transaction: it lists the
+ * rows marked erased for the first time (erased_by still NULL), which then
+ * name it, so the verifier accepts their pseudonymized texts. */
+static int audit_erasure_locked(hh_store_t *s, id_list_t *rows, const char *actor, const char *detail,
+                                hh_err_t *err)
+{
+    id_list_t fresh = { 0 };
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (rows->n && !(rc = prep(s, "SELECT erased_by IS NULL FROM audit_log WHERE seq = ?", &st, err))) {
+        for (size_t i = 0; i < rows->n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, rows->v[i]);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) && !ids_push(&fresh, rows->v[i]))
+                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+        }
+        sqlite3_finalize(st);
+    }
+    if (fresh.n)
+        qsort(fresh.v, fresh.n, sizeof *fresh.v, cmp_i64);
+    int64_t seq = 0;
+    hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail,
+                           .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
+    if (!rc)
+        rc = hh_audit_append_locked(s, &e, &seq, err);
+    if (!rc && fresh.n && !(rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err))) {
+        for (size_t i = 0; i < fresh.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, seq);
+            sqlite3_bind_int64(st, 2, fresh.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: erased_by");
+        }
+        sqlite3_finalize(st);
+    }
+    free(fresh.v);
+    return rc;
+}
+
 /* One subject inside the erasure transaction. Documents whose original
  * file held the subject go to files (their sha256, for unlinking after the
  * commit). */
 static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_list_t *docs, char ***files,
-                         size_t *n_files, hh_gdpr_erase_result_t *r, hh_err_t *err)
+                         size_t *n_files, id_list_t *audit_rows, hh_gdpr_erase_result_t *r, hh_err_t *err)
 {
     id_list_t chunks = { 0 };
     int rc = rewrite_column(s, "chunks", "id", "text", subj, token, &chunks, &r->chunks, err);
@@ -568,16 +636,22 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
     if (!rc)
         rc = rewrite_column(s, "audit_log", "seq", "output", subj, token, &seqs, &r->audit_texts, err);
     /* the verifier no longer compares these texts with their hashes */
-    if (!rc && seqs.n && !(rc = prep(s, "UPDATE audit_log SET texts_erased = 1 WHERE seq = ?", &st, err))) {
-        for (size_t i = 0; i < seqs.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, seqs.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: mark audit texts");
-        }
-        sqlite3_finalize(st);
-    }
+    if (!rc)
+        rc = mark_rows(s, "UPDATE audit_log SET texts_erased = 1 WHERE seq = ?", &seqs, audit_rows, err);
     free(seqs.v);
+    /* user names and details: the text becomes the pseudonym and the salt
+     * goes, so the commitment in the record can no longer be tested
+     * against a list of names */
+    static const char *const short_cols[2][2] = { { "user_name", "UPDATE audit_log SET user_salt = NULL WHERE seq = ?" },
+                                                  { "detail", "UPDATE audit_log SET detail_salt = NULL WHERE seq = ?" } };
+    for (int c = 0; c < 2 && !rc; c++) {
+        id_list_t ss = { 0 };
+        rc = rewrite_column(s, "audit_log", "seq", short_cols[c][0], subj, token, &ss, &r->audit_texts, err);
+        if (!rc)
+            rc = mark_rows(s, short_cols[c][1], &ss, audit_rows, err);
+        free(ss.v);
+    }
+    /* records from before migration 8 hold user/detail inside the chain */
     if (!rc)
         rc = count_rows(s, "SELECT count(*) FROM audit_log WHERE instr(lower(CAST(record AS TEXT)), lower(?1)) > 0",
                         subj, &r->audit_kept, err);
@@ -604,7 +678,7 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
     if (!pseud)
         return err ? err->code : HH_ENOMEM;
     char tok[HH_GDPR_PSEUDONYM_MAX];
-    id_list_t docs = { 0 };
+    id_list_t docs = { 0 }, audit_rows = { 0 };
     char **files = NULL;
     size_t n_files = 0;
     pthread_mutex_lock(&s->mu);
@@ -615,7 +689,7 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
         goto out;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(rc = hh_gdpr_pseudonym(s, subjects[i], tok, sizeof tok, err)))
-            rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &r, err);
+            rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &audit_rows, &r, err);
     }
     sqlite3_stmt *st = NULL;
     if (!rc && docs.n && !(rc = prep(s, "UPDATE documents SET erased_at = ? WHERE id = ?", &st, err))) {
@@ -633,6 +707,18 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
      * rebuild it from the rewritten chunks */
     if (!rc && r.chunks)
         rc = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')", err);
+    /* audited in the same transaction: the record lists the audit rows it
+     * pseudonymized (pseudonyms and counts only, no subject) */
+    if (!rc) {
+        char detail[768];
+        snprintf(detail, sizeof detail,
+                 "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
+                 " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
+                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged",
+                 pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
+                 r.audit_kept);
+        rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
+    }
     if (!rc)
         rc = exec(s, "COMMIT", err);
     if (rc)
@@ -647,16 +733,7 @@ out:
     }
     free(files);
     free(docs.v);
-    if (!rc) {
-        char detail[768];
-        snprintf(detail, sizeof detail,
-                 "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
-                 " documents, %" PRId64 " files, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
-                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged",
-                 pseud, r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals, r.audit_kept);
-        hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail };
-        rc = hh_audit_append(s, NULL, &e, NULL, err);
-    }
+    free(audit_rows.v);
     if (!rc) {
         /* no free page, no WAL frame keeps the old text */
         pthread_mutex_lock(&s->mu);
@@ -698,6 +775,247 @@ int hh_gdpr_collection_retention(hh_store_t *s, const char *collection, int days
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* When records of each use case expire (time_ms < cut), one cut per entry
+ * of ucs; records without a use case, or naming one that is no longer
+ * registered, follow the longest retention of all (def_cut). INT64_MIN:
+ * never. High-risk use cases (and the default, when any use case is high
+ * risk) never cut later than HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS before the
+ * real clock, whatever now the caller passes. */
+typedef struct ret_rules {
+    const hh_usecase_t *ucs;
+    size_t              n;
+    int64_t            *cut;      /* n entries, owned */
+    int64_t             def_cut;
+    int64_t             max_cut;  /* the latest cut: nothing at or after it expires */
+} ret_rules_t;
+
+static int64_t cut_of(int days, bool high, int64_t now_ms, int64_t high_floor)
+{
+    if (days <= 0)
+        return INT64_MIN;
+    int64_t c = now_ms - (int64_t)days * DAY_S * 1000;
+    return high && c > high_floor ? high_floor : c;
+}
+
+static int rules_init(ret_rules_t *rr, const hh_usecase_t *ucs, size_t n, int64_t now, hh_err_t *err)
+{
+    int64_t now_ms = now * 1000;
+    int64_t high_floor = now_s() * 1000 - HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS;
+    *rr = (ret_rules_t){ .ucs = ucs, .n = n, .def_cut = INT64_MIN, .max_cut = INT64_MIN };
+    if (n == 0)
+        return 0;   /* nothing registered: nothing expires */
+    if (!(rr->cut = calloc(n, sizeof *rr->cut)))
+        return hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    int max_days = 0;
+    bool any_high = false;
+    for (size_t i = 0; i < n; i++) {
+        bool high = ucs[i].policy.risk == HH_RISK_HIGH;
+        rr->cut[i] = cut_of(ucs[i].policy.retention_days, high, now_ms, high_floor);
+        if (rr->cut[i] > rr->max_cut)
+            rr->max_cut = rr->cut[i];
+        if (ucs[i].policy.retention_days > max_days)
+            max_days = ucs[i].policy.retention_days;
+        any_high = any_high || high;
+    }
+    rr->def_cut = cut_of(max_days, any_high, now_ms, high_floor);
+    if (rr->def_cut > rr->max_cut)
+        rr->max_cut = rr->def_cut;
+    return 0;
+}
+
+static int64_t rules_cut(const ret_rules_t *rr, const char *use_case)
+{
+    for (size_t i = 0; use_case && i < rr->n; i++)
+        if (!strcmp(rr->ucs[i].slug, use_case))
+            return rr->cut[i];
+    return rr->def_cut;
+}
+
+/* Rows of the audit log that still hold a text or a salt, after seq ?1,
+ * older than ?2 (the latest cut), ?3 at most, ?4 = HH_AUDIT_EXPIRED_TEXT.
+ * A record that is not valid JSON (damaged) has no time and is skipped:
+ * the verifier reports it. */
+#define EXPIRY_CANDIDATES_SQL                                                                                     \
+    "SELECT seq, use_case, time_ms, erased_by IS NULL FROM (SELECT seq, erased_by, "                            \
+    "CASE WHEN json_valid(CAST(record AS TEXT)) THEN json_extract(CAST(record AS TEXT), '$.use_case') END "      \
+    "AS use_case, CASE WHEN json_valid(CAST(record AS TEXT)) THEN json_extract(CAST(record AS TEXT), "           \
+    "'$.time_ms') END AS time_ms FROM audit_log WHERE seq > ?1 AND ((prompt IS NOT NULL AND prompt <> ?4) OR "    \
+    "(output IS NOT NULL AND output <> ?4) OR (user_name IS NOT NULL AND user_name <> ?4) OR "                   \
+    "(detail IS NOT NULL AND detail <> ?4) OR user_salt IS NOT NULL OR detail_salt IS NOT NULL)) "               \
+    "WHERE typeof(time_ms) = 'integer' AND time_ms < ?2 ORDER BY seq LIMIT ?3"
+
+#define EXPIRE_ROW_SQL                                                                                            \
+    "UPDATE audit_log SET prompt = CASE WHEN prompt IS NULL THEN NULL ELSE ?2 END, "                             \
+    "output = CASE WHEN output IS NULL THEN NULL ELSE ?2 END, "                                                 \
+    "user_name = CASE WHEN user_name IS NULL THEN NULL ELSE ?2 END, "                                           \
+    "detail = CASE WHEN detail IS NULL THEN NULL ELSE ?2 END, "                                                 \
+    "user_salt = NULL, detail_salt = NULL, texts_erased = 1 WHERE seq = ?1"
+
+/* One batch of the audit text expiry, in one transaction (the caller holds
+ * s->mu): looks at up to HH_GDPR_SWEEP_BATCH candidates after *cursor,
+ * expires the texts of those older than their use case's cut, and appends
+ * the "retention" record that lists the rows expired for the first time
+ * (erased_by still NULL; they then name it). Rows an erasure already
+ * covers keep naming their erasure record. *done when the scan reached
+ * the end; *n_out gets the rows expired. */
+static int expire_texts_batch(hh_store_t *s, const ret_rules_t *rr, int64_t *cursor, bool *done, int64_t *n_out,
+                              hh_err_t *err)
+{
+    id_list_t rows = { 0 }, fresh = { 0 };
+    sqlite3_stmt *st = NULL;
+    int64_t seen = 0;
+    *n_out = 0;
+    int rc = prep(s, EXPIRY_CANDIDATES_SQL, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, *cursor);
+    sqlite3_bind_int64(st, 2, rr->max_cut);
+    sqlite3_bind_int64(st, 3, HH_GDPR_SWEEP_BATCH);
+    sqlite3_bind_text(st, 4, HH_AUDIT_EXPIRED_TEXT, -1, SQLITE_STATIC);
+    int sr = SQLITE_DONE;
+    while (!rc && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        const char *uc = (const char *)sqlite3_column_text(st, 1);
+        seen++;
+        *cursor = seq;
+        if (sqlite3_column_int64(st, 2) >= rules_cut(rr, uc))
+            continue;
+        if (!ids_push(&rows, seq) || (sqlite3_column_int(st, 3) && !ids_push(&fresh, seq)))
+            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    }
+    if (!rc && sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "gdpr: expiry scan");
+    sqlite3_finalize(st);
+    *done = seen < HH_GDPR_SWEEP_BATCH;
+    if (!rc && rows.n && !(rc = prep(s, EXPIRE_ROW_SQL, &st, err))) {
+        for (size_t i = 0; i < rows.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, rows.v[i]);
+            sqlite3_bind_text(st, 2, HH_AUDIT_EXPIRED_TEXT, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = hh_store_db_fail(s, err, "gdpr: expire audit texts");
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc && rows.n) {
+        /* rows come in seq order: fresh is increasing, as erased_seqs must be */
+        char detail[256];
+        snprintf(detail, sizeof detail,
+                 "retention sweep: expired the texts of %zu audit records (seq %" PRId64 "..%" PRId64
+                 ", %zu of them erased before) older than their use case's retention",
+                 rows.n, rows.v[0], rows.v[rows.n - 1], rows.n - fresh.n);
+        hh_audit_entry_t e = { .kind = "retention", .decision = "expired", .detail = detail,
+                               .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
+        int64_t rseq = 0;
+        rc = hh_audit_append_locked(s, &e, &rseq, err);
+        if (!rc && fresh.n && !(rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err))) {
+            for (size_t i = 0; i < fresh.n && !rc; i++) {
+                sqlite3_reset(st);
+                sqlite3_bind_int64(st, 1, rseq);
+                sqlite3_bind_int64(st, 2, fresh.v[i]);
+                if (sqlite3_step(st) != SQLITE_DONE)
+                    rc = hh_store_db_fail(s, err, "gdpr: erased_by");
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    if (!rc)
+        *n_out = (int64_t)rows.n;
+    free(rows.v);
+    free(fresh.v);
+    return rc;
+}
+
+/* One batch of the approvals retention, in one transaction (the caller
+ * holds s->mu): decided approvals (never pending ones) whose decision is
+ * older than their use case's cut are deleted, and one "retention" record
+ * counts them and names their ids. */
+static int expire_approvals_batch(hh_store_t *s, const ret_rules_t *rr, int64_t *cursor, bool *done, int64_t *n_out,
+                                  hh_err_t *err)
+{
+    id_list_t ids = { 0 };
+    sqlite3_stmt *st = NULL;
+    int64_t seen = 0;
+    *n_out = 0;
+    int rc = prep(s, "SELECT id, use_case, decided_at FROM approvals WHERE id > ?1 AND status IN "
+                     "('approved', 'edited', 'rejected') AND decided_at < ?2 ORDER BY id LIMIT ?3", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, *cursor);
+    sqlite3_bind_int64(st, 2, rr->max_cut);
+    sqlite3_bind_int64(st, 3, HH_GDPR_SWEEP_BATCH);
+    int sr = SQLITE_DONE;
+    while (!rc && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        seen++;
+        *cursor = id;
+        if (sqlite3_column_int64(st, 2) < rules_cut(rr, (const char *)sqlite3_column_text(st, 1)) &&
+            !ids_push(&ids, id))
+            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    }
+    if (!rc && sr != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "gdpr: approvals scan");
+    sqlite3_finalize(st);
+    *done = seen < HH_GDPR_SWEEP_BATCH;
+    int64_t deleted = 0;
+    char detail[512];
+    int dl = snprintf(detail, sizeof detail, "retention sweep: deleted decided approvals older than their use case's "
+                                             "retention:");
+    if (!rc && ids.n && !(rc = prep(s, "DELETE FROM approvals WHERE id = ? AND status <> 'pending'", &st, err))) {
+        for (size_t i = 0; i < ids.n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, ids.v[i]);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                rc = hh_store_db_fail(s, err, "gdpr: delete approval");
+            } else if (sqlite3_changes(s->db) > 0) {
+                deleted++;
+                /* ids while they fit, then the count says the rest */
+                if (dl > 0 && (size_t)dl < sizeof detail - 64)
+                    dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, ids.v[i]);
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc && deleted) {
+        if (dl > 0 && (size_t)dl < sizeof detail)
+            snprintf(detail + dl, sizeof detail - (size_t)dl, " (%" PRId64 " in all)", deleted);
+        hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
+        rc = hh_audit_append_locked(s, &e, NULL, err);
+    }
+    if (!rc)
+        *n_out = deleted;
+    free(ids.v);
+    return rc;
+}
+
+typedef int (*batch_fn)(hh_store_t *, const ret_rules_t *, int64_t *, bool *, int64_t *, hh_err_t *);
+
+/* Runs fn batch after batch, each in its own IMMEDIATE transaction with
+ * secure_delete on, releasing the store between them so requests go on;
+ * *total adds up what they expired. */
+static int run_batches(hh_store_t *s, const ret_rules_t *rr, batch_fn fn, int64_t *total, hh_err_t *err)
+{
+    int64_t cursor = 0;
+    bool done = false;
+    int rc = 0;
+    while (!rc && !done) {
+        int64_t n = 0;
+        pthread_mutex_lock(&s->mu);
+        /* the expired texts are overwritten with zeros, not left in free pages */
+        if (!(rc = exec(s, "PRAGMA secure_delete = ON", err)) && !(rc = exec(s, "BEGIN IMMEDIATE", err))) {
+            rc = fn(s, rr, &cursor, &done, &n, err);
+            if (!rc)
+                rc = exec(s, "COMMIT", err);
+            if (rc)
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (!rc)
+            *total += n;
+    }
     return rc;
 }
 
@@ -751,27 +1069,54 @@ int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now, FILE *log, hh_gdpr_sweep
         hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
         rc = hh_audit_append(s, NULL, &e, NULL, err);
     }
-    /* audit records: the longest retention of any use case (a chain is cut
-     * only at its start), never under the high-risk minimum */
     hh_usecase_t *ucs = NULL;
     size_t n_uc = 0;
-    if (!rc && !(rc = hh_register_list(s, &ucs, &n_uc, err)) && n_uc) {
-        int max_days = 0;
+    ret_rules_t rr = { 0 };
+    if (!rc && !(rc = hh_register_list(s, &ucs, &n_uc, err)))
+        rc = rules_init(&rr, ucs, n_uc, now, err);
+    /* audit records: the start of the chain goes at the longest retention
+     * of any use case (a chain is cut only at its start), never under the
+     * high-risk minimum */
+    if (!rc && rr.def_cut != INT64_MIN) {
         bool high = false;
+        int max_days = 0;
         for (size_t i = 0; i < n_uc; i++) {
+            high = high || ucs[i].policy.risk == HH_RISK_HIGH;
             if (ucs[i].policy.retention_days > max_days)
                 max_days = ucs[i].policy.retention_days;
-            high = high || ucs[i].policy.risk == HH_RISK_HIGH;
         }
         int64_t n_del = 0;
-        if (max_days > 0) {
-            rc = hh_audit_expire(s, (now - (int64_t)max_days * DAY_S) * 1000,
-                                 high ? HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS : 0, &n_del, err);
-            r.audit_records = n_del;
-            if (!rc && n_del && log)
-                fprintf(log, "retention: expired %" PRId64 " audit records older than %d days\n", n_del, max_days);
-        }
+        rc = hh_audit_expire(s, (now - (int64_t)max_days * DAY_S) * 1000,
+                             high ? HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS : 0, &n_del, err);
+        r.audit_records = n_del;
+        if (!rc && n_del && log)
+            fprintf(log, "retention: expired %" PRId64 " audit records older than %d days\n", n_del, max_days);
     }
+    /* the records that stay: texts of those older than their own use
+     * case's retention; then decided approvals */
+    if (!rc && rr.max_cut != INT64_MIN) {
+        rc = run_batches(s, &rr, expire_texts_batch, &r.audit_texts, err);
+        if (!rc && r.audit_texts && log)
+            fprintf(log, "retention: expired the texts of %" PRId64 " audit records older than their use case's "
+                         "retention\n", r.audit_texts);
+        if (!rc)
+            rc = run_batches(s, &rr, expire_approvals_batch, &r.approvals, err);
+        if (!rc && r.approvals && log)
+            fprintf(log, "retention: deleted %" PRId64 " decided approvals older than their use case's retention\n",
+                    r.approvals);
+    }
+    if (rr.max_cut != INT64_MIN) {
+        /* as erasure does: no free page and no WAL frame keeps an expired text */
+        pthread_mutex_lock(&s->mu);
+        if (!rc && (r.audit_texts || r.approvals)) {
+            rc = exec(s, "VACUUM", err);
+            if (!rc)
+                rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+        }
+        sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(rr.cut);
     for (size_t i = 0; i < n_uc; i++)
         hh_usecase_clear(&ucs[i]);
     free(ucs);

@@ -4,9 +4,9 @@
  * A subject is one string: an e-mail address, a name or a user name. It is
  * matched as a substring, ASCII case-insensitively, in: document titles
  * and source paths, chunk texts and heading paths, the stored original
- * files (DATA/files/..), user names, the audit log's prompt/output texts
- * (kept beside the hashed record, see audit.h) and hashed records, and
- * the approval queue when it exists.
+ * files (DATA/files/..), user names, the audit log's prompt/output/user/
+ * detail texts (kept beside the hashed record, see audit.h) and hashed
+ * records, and the approval queue when it exists.
  *
  * Erasure replaces the string by a keyed pseudonym (hh_pii_redact with a
  * key derived from the store secret: "[EMAIL:ab12cd]" for an address,
@@ -57,16 +57,20 @@ typedef struct hh_gdpr_erase_result {
     int64_t documents;       /* with a rewritten title/path/chunk or erased file */
     int64_t files;           /* stored originals deleted */
     int64_t users;           /* user records deleted */
-    int64_t audit_texts;     /* audit prompt/output texts rewritten */
+    int64_t audit_texts;     /* audit prompt/output/user/detail texts rewritten */
     int64_t audit_kept;      /* hashed audit records still naming a subject
-                                (user/detail fields; the chain cannot change) */
+                                (user/detail inside records written before
+                                migration 8; the chain cannot change) */
     int64_t approvals;       /* approval rows rewritten */
 } hh_gdpr_erase_result_t;
 
-/* Art. 17: erases the subjects as described above, in one transaction,
- * then unlinks the files, appends an "erasure" audit record (pseudonyms
- * and counts only; actor may be NULL), and VACUUMs + checkpoints the WAL
- * (TRUNCATE). *res may be NULL. Errors: HH_EINVAL, HH_EIO, HH_ENOMEM. */
+/* Art. 17: erases the subjects as described above and appends the
+ * "erasure" audit record (pseudonyms and counts only; actor may be NULL;
+ * erased_seqs lists the audit rows it marked erased for the first time,
+ * and those rows get erased_by = its seq; audit user/detail texts lose
+ * their salts) all in one transaction, then unlinks the files and VACUUMs
+ * + checkpoints the WAL (TRUNCATE). *res may be NULL. Errors: HH_EINVAL,
+ * HH_EIO, HH_ENOMEM. */
 int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
                   hh_gdpr_erase_result_t *res, hh_err_t *err);
 
@@ -74,18 +78,45 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
  * unknown collection, HH_EINVAL for days outside 0..36500. */
 int hh_gdpr_collection_retention(hh_store_t *s, const char *collection, int days, hh_err_t *err);
 
+/* Rows one transaction of the sweep looks at, at most: a sweep over
+ * millions of audit rows commits batch by batch (each with its own
+ * "retention" record) and lets other requests in between. */
+#define HH_GDPR_SWEEP_BATCH 512
+
 typedef struct hh_gdpr_sweep_result {
     int64_t documents;       /* expired documents deleted */
-    int64_t audit_records;   /* expired audit records */
+    int64_t audit_records;   /* expired audit records (cut from the start of the chain) */
+    int64_t audit_texts;     /* audit records whose texts expired (they stay in the chain) */
+    int64_t approvals;       /* decided approvals deleted */
 } hh_gdpr_sweep_result_t;
 
-/* Retention sweep at now_s (unix seconds; 0 = now): deletes every document
- * older than its collection's TTL through hh_ingest_delete (chunks, FTS
- * rows, vectors, stored file), and expires audit records older than the
- * longest retention_days of the registered use cases (a chain can only be
- * cut at its start), never younger than 183 days when any use case is
- * high-risk (hh_audit_expire). Logs each deletion to log (may be NULL) and
- * appends one "retention" audit record when documents went. */
+/* Retention sweep at now_s (unix seconds; 0 = now):
+ *  1. deletes every document older than its collection's TTL through
+ *     hh_ingest_delete (chunks, FTS rows, vectors, stored file), audited by
+ *     one "retention" record;
+ *  2. expires audit records older than the longest retention_days of the
+ *     registered use cases from the start of the chain (a chain can only be
+ *     cut at its start), never younger than 183 days when any use case is
+ *     high-risk (hh_audit_expire);
+ *  3. expires the texts of the records that stay but are older than their
+ *     own use case's retention_days (records without a registered use case:
+ *     the longest one, as in 2; a high-risk use case: never younger than
+ *     HH_AUDIT_MIN_RETENTION_HIGH_RISK_MS by the real clock): prompt,
+ *     output, user and detail become HH_AUDIT_EXPIRED_TEXT, their salts
+ *     are deleted, the row is marked erased and names the "retention"
+ *     record appended in the same transaction, whose erased_seqs lists it
+ *     (audit.h; the chain still verifies, the metadata stays until 2 cuts
+ *     it). Texts inside records written before store migrations 6/8 stay;
+ *  4. deletes decided approvals (approved, edited, rejected; never pending)
+ *     whose decision (decided_at) is older than their use case's retention
+ *     (same rules as 3), each batch counted and its ids named in a
+ *     "retention" record.
+ * Steps 3 and 4 run in transactions of at most HH_GDPR_SWEEP_BATCH rows
+ * with secure_delete on; when they removed anything, the database is then
+ * VACUUMed and the WAL truncated as erasure does (run it while the server
+ * is idle for the VACUUM to succeed). Nothing registered: 2-4 do nothing.
+ * Logs each step to log (may be NULL). *res (may be NULL) gets the counts
+ * (also of the steps done before an error). */
 int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now_s, FILE *log, hh_gdpr_sweep_result_t *res,
                             hh_err_t *err);
 

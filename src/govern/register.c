@@ -180,16 +180,18 @@ hh_reg_policy_t hh_register_policy_default(const hh_reg_class_t *cls)
     p.risk = cls->risk;
     switch (cls->risk) {
     case HH_RISK_PROHIBITED:
-        p = (hh_reg_policy_t){ cls->risk, true, true, false, HH_AUDIT_FULL, true, HH_REG_HIGH_MIN_RETENTION_DAYS, 1.0 };
+        p = (hh_reg_policy_t){ cls->risk, true, true, false, HH_AUDIT_FULL, true, HH_REG_HIGH_MIN_RETENTION_DAYS, 1.0,
+                               false };
         break;
     case HH_RISK_HIGH:
-        p = (hh_reg_policy_t){ cls->risk, false, true, false, HH_AUDIT_FULL, true, HH_REG_HIGH_MIN_RETENTION_DAYS, 0.5 };
+        p = (hh_reg_policy_t){ cls->risk, false, true, false, HH_AUDIT_FULL, true, HH_REG_HIGH_MIN_RETENTION_DAYS, 0.5,
+                               false };
         break;
     case HH_RISK_LIMITED:
-        p = (hh_reg_policy_t){ cls->risk, false, false, false, HH_AUDIT_FULL, true, 90, 0.3 };
+        p = (hh_reg_policy_t){ cls->risk, false, false, false, HH_AUDIT_FULL, true, 90, 0.3, false };
         break;
     default:
-        p = (hh_reg_policy_t){ cls->risk, false, false, false, HH_AUDIT_HASHES, false, 30, 0.0 };
+        p = (hh_reg_policy_t){ cls->risk, false, false, false, HH_AUDIT_HASHES, false, 30, 0.0, false };
         break;
     }
     if (cls->annex_iii_4) {   /* HR decisions: always a human, whatever the class says */
@@ -230,6 +232,10 @@ int hh_register_policy_apply(const hh_reg_class_t *cls, const cJSON *ov, hh_reg_
             if (!cJSON_IsBool(it))
                 return hh_err_set(err, HH_EINVAL, -1, "policy.pii_redaction must be a boolean");
             out->pii_redaction = cJSON_IsTrue(it);
+        } else if (!strcmp(k, "redact_prompts")) {
+            if (!cJSON_IsBool(it))
+                return hh_err_set(err, HH_EINVAL, -1, "policy.redact_prompts must be a boolean");
+            out->redact_prompts = cJSON_IsTrue(it);
         } else if (!strcmp(k, "retention_days")) {
             if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 36500 ||
                 it->valuedouble != (double)(int)it->valuedouble)
@@ -262,14 +268,15 @@ cJSON *hh_register_policy_json(const hh_reg_policy_t *p)
     cJSON_AddBoolToObject(j, "pii_redaction", p->pii_redaction);
     cJSON_AddNumberToObject(j, "retention_days", p->retention_days);
     cJSON_AddNumberToObject(j, "confidence_threshold", p->confidence_threshold);
+    cJSON_AddBoolToObject(j, "redact_prompts", p->redact_prompts);
     return j;
 }
 
 /* ---- use-case documents ----------------------------------------------- */
 
 static const char *const g_str_fields[] = { "name", "purpose", "owner", "known_limits" };
-static const char *const g_list_fields[] = { "models",          "collections", "affected_persons",
-                                             "data_categories", "recipients",  "safeguards" };
+static const char *const g_list_fields[] = { "models",     "collections", "affected_persons", "data_categories",
+                                             "recipients", "safeguards",  "departments" };
 
 void hh_usecase_clear(hh_usecase_t *u)
 {
@@ -853,6 +860,68 @@ int hh_register_policy_for(hh_store_t *s, const char *usecase, hh_reg_policy_t *
     return 0;
 }
 
+/* Whether user_id is an enabled member of one of u's departments (an empty
+ * list: everyone). Caller holds s->mu. The store has no public query for
+ * a user's departments, so this reads its tables like the rest of this
+ * file (store_int.h). */
+static int may_use_locked(hh_store_t *s, const hh_usecase_t *u, int64_t user_id, bool *ok, hh_err_t *err)
+{
+    const cJSON *depts = cJSON_GetObjectItemCaseSensitive(u->doc, "departments");
+    *ok = cJSON_GetArraySize(depts) == 0;
+    if (*ok)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT d.name FROM user_departments ud JOIN departments d ON d.id = ud.department_id "
+                           "JOIN users u ON u.id = ud.user_id WHERE ud.user_id = ? AND u.disabled = 0",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "user departments");
+    sqlite3_bind_int64(st, 1, user_id);
+    int sr;
+    while (!*ok && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, depts)
+            if (name && cJSON_IsString(it) && !strcmp(it->valuestring, name))
+                *ok = true;
+    }
+    int rc = !*ok && sr != SQLITE_DONE ? db_err(s, err, "user departments") : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hh_register_user_may_use(hh_store_t *s, const hh_usecase_t *u, int64_t user_id, bool *ok, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = may_use_locked(s, u, user_id, ok, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The user behind a key (by_id) or a user name: 0 and *user_id, or HH_ENOENT. */
+static int owner_locked(hh_store_t *s, bool by_id, int64_t key_id, const char *name, int64_t *user_id,
+                        hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = by_id ? "SELECT user_id FROM api_keys WHERE id = ?" : "SELECT id FROM users WHERE name = ?";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "default use case");
+    if (by_id)
+        sqlite3_bind_int64(st, 1, key_id);
+    else
+        sqlite3_bind_text(st, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    int rc = 0;
+    if (sr == SQLITE_ROW)
+        *user_id = sqlite3_column_int64(st, 0);
+    else if (sr == SQLITE_DONE)
+        rc = hh_err_set(err, HH_ENOENT, -1, "unknown %s", by_id ? "key" : "user");
+    else
+        rc = db_err(s, err, "default use case");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int set_default(hh_store_t *s, const char *sql, bool by_id, int64_t id, const char *name, const char *slug,
                        hh_err_t *err)
 {
@@ -863,6 +932,18 @@ static int set_default(hh_store_t *s, const char *sql, bool by_id, int64_t id, c
     int rc = slug ? get_locked(s, slug, &u, err) : 0;
     if (rc)
         goto cleanup;
+    if (slug) {   /* a default the user could not use would refuse every request */
+        int64_t uid = 0;
+        bool ok = false;
+        if ((rc = owner_locked(s, by_id, id, name, &uid, err)) || (rc = may_use_locked(s, &u, uid, &ok, err)))
+            goto cleanup;
+        if (!ok) {
+            rc = hh_err_set(err, HH_EINVAL, -1,
+                            "use case '%s' is restricted to departments that %s is not a member of", u.slug,
+                            by_id ? "the key's user" : name);
+            goto cleanup;
+        }
+    }
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = db_err(s, err, "default use case");
         goto cleanup;

@@ -10,11 +10,15 @@
  *   slug            "support-answers": [a-z0-9-], 1..63 bytes, unique
  *   name, purpose, owner, known_limits                       strings
  *   models, collections, affected_persons, data_categories,
- *   recipients, safeguards                                    string arrays
+ *   recipients, safeguards, departments                       string arrays
  *   measurements    [{"name","value","link"}]  free-form, strings
  *   answers         {"<question id>": true|false}  (hh_register_questions)
  *   policy          overrides of the class defaults (hh_reg_policy_t names)
- * An empty models list means any model. Every create, update and delete is
+ * An empty models list means any model. departments names the departments
+ * whose members may use the use case; empty (or missing in documents
+ * stored before it existed) means every department. Admins are not
+ * exempt: they manage the register but use use cases like everyone.
+ * Every create, update and delete is
  * appended to usecase_history (who, when, what) and kept after a delete.
  *
  * Built-in "general": a request that names no use case and whose key and
@@ -88,12 +92,13 @@ typedef struct hh_reg_policy {
     bool              pii_redaction;
     int               retention_days;       /* high: >= HH_REG_HIGH_MIN_RETENTION_DAYS */
     double            confidence_threshold; /* 0..1 */
+    bool              redact_prompts;       /* PII in prompts redacted before the model sees them */
 } hh_reg_policy_t;
 
 /* Defaults per class: prohibited: refused; high: approval, full audit
  * text, PII redaction, 183 days, 0.5; limited: no approval, full text,
  * redaction, 90 days, 0.3; minimal: no approval, hashes only, no
- * redaction, 30 days, 0. */
+ * redaction, 30 days, 0. redact_prompts is false for every class. */
 hh_reg_policy_t hh_register_policy_default(const hh_reg_class_t *cls);
 
 /* Applies the overrides of a use case document's "policy" object to the
@@ -121,6 +126,13 @@ void hh_usecase_clear(hh_usecase_t *u);
 
 /* Whether the use case allows model (an empty models list allows any). */
 bool hh_usecase_allows_model(const hh_usecase_t *u, const char *model);
+
+/* Whether user_id may use u: true when u's departments list is empty, else
+ * when the user (enabled) is a member of at least one listed department.
+ * Roles do not matter (admins included). An unknown user may use nothing
+ * but unrestricted use cases. *ok receives the answer; HH_EIO on a store
+ * failure. */
+int hh_register_user_may_use(hh_store_t *s, const hh_usecase_t *u, int64_t user_id, bool *ok, hh_err_t *err);
 
 /* A string field of the document ("" when missing; owned by u). */
 const char *hh_usecase_str(const hh_usecase_t *u, const char *field);
@@ -166,7 +178,9 @@ int hh_register_history(hh_store_t *s, int64_t id, cJSON **out, hh_err_t *err);
 int hh_register_policy_for(hh_store_t *s, const char *usecase, hh_reg_policy_t *out, hh_err_t *err);
 
 /* Sets (slug) or clears (NULL) the default use case of an API key / a user.
- * HH_ENOENT for an unknown key, user or use case. */
+ * HH_ENOENT for an unknown key, user or use case; HH_EINVAL (message names
+ * the use case and user) when the key's user / the user may not use it
+ * (hh_register_user_may_use). */
 int hh_register_set_key_default(hh_store_t *s, int64_t key_id, const char *slug, hh_err_t *err);
 int hh_register_set_user_default(hh_store_t *s, const char *user, const char *slug, hh_err_t *err);
 

@@ -310,6 +310,16 @@ static int write_card(hh_store_t *s, const hh_usecase_t *u, const char *models_d
     row(o, "Registered", u->id ? t1 : "built in");
     row(o, "Last change", u->id ? t2 : "built in");
     table_end(o);
+    heading(o, 3, "Who may use it");
+    char *depts = joined(u->doc, "departments");
+    snprintf(buf, sizeof buf, "%s%s",
+             depts && depts[0] ? "Members of the departments: " : "Every user, of any department (no restriction "
+                                                                   "recorded)",
+             depts && depts[0] ? depts : "");
+    free(depts);
+    para(o, buf);
+    para(o, "Roles do not widen this: admins manage the register but use a use case only as members of its "
+            "departments.");
 
     heading(o, 2, "2. Models");
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(u->doc, "models");
@@ -393,6 +403,7 @@ static int write_card(hh_store_t *s, const hh_usecase_t *u, const char *models_d
                                     : "not required");
     row(o, "Audit detail", u->policy.audit_detail == HH_AUDIT_FULL ? "full text" : "hashes only");
     row(o, "PII redaction", u->policy.pii_redaction ? "on" : "off");
+    row(o, "PII redaction of prompts (before the model)", u->policy.redact_prompts ? "on" : "off");
     snprintf(buf, sizeof buf, "%d days", u->policy.retention_days);
     row(o, "Retention", buf);
     snprintf(buf, sizeof buf, "%.2f", u->policy.confidence_threshold);

@@ -42,25 +42,16 @@ static enum MHD_Result send_ap_error(struct MHD_Connection *c, ht_conn_t *cs, in
     return ht_send_error(c, cs, &e);
 }
 
-enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                 const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
-                                 const char *output, int64_t *id_out)
+/* Queues (request rj, taken; output) and answers 202 with the pending id. */
+static enum MHD_Result hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, cJSON *rj,
+                            const ht_mark_t *mark, const char *response_id, const char *output, int64_t *id_out)
 {
     hh_api_error_t e;
     hh_err_t err;
     hh_err_clear(&err);
     if (id_out)
         *id_out = 0;
-    /* What the approver needs to judge the answer: the model and the input. */
-    bool chat = req->kind == HH_OPENAI_CHAT;
-    const char *field = chat ? "messages" : "prompt";
-    cJSON *rj = cJSON_CreateObject();
-    cJSON_AddStringToObject(rj, "model", req->gen.model ? req->gen.model : "");
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(req->root, field);
-    cJSON *copy = in ? cJSON_Duplicate(in, true) : NULL;
-    if (copy)
-        cJSON_AddItemToObject(rj, field, copy);
-    char *rtext = cJSON_PrintUnformatted(rj);
+    char *rtext = rj ? cJSON_PrintUnformatted(rj) : NULL;
     cJSON_Delete(rj);
     int64_t id = 0;
     int rc = rtext ? hh_approvals_create(s->store, mark->use_case, mark->hr, cs->key.user, rtext, output, &id, &err)
@@ -93,7 +84,35 @@ enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, 
     cJSON_AddStringToObject(a, "status", "pending");
     cJSON_AddStringToObject(a, "url", url);
     cJSON_AddStringToObject(h, "use_case", mark->use_case);
+    ht_mark_redaction_json(mark, h);
     return ht_send_json(c, cs, 202, j);
+}
+
+enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                 const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
+                                 const char *output, int64_t *id_out)
+{
+    /* What the approver needs to judge the answer: the model and the input. */
+    bool chat = req->kind == HH_OPENAI_CHAT;
+    const char *field = chat ? "messages" : "prompt";
+    cJSON *rj = cJSON_CreateObject();
+    cJSON_AddStringToObject(rj, "model", req->gen.model ? req->gen.model : "");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(req->root, field);
+    cJSON *copy = in ? cJSON_Duplicate(in, true) : NULL;
+    if (copy)
+        cJSON_AddItemToObject(rj, field, copy);
+    return hold(s, c, cs, rj, mark, response_id, output, id_out);
+}
+
+enum MHD_Result ht_approval_hold_grounded(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                          cJSON *request, cJSON *grounding, const ht_mark_t *mark,
+                                          const char *response_id, const char *output, int64_t *id_out)
+{
+    if (request && grounding)
+        cJSON_AddItemToObject(request, "grounding", grounding);
+    else
+        cJSON_Delete(grounding);
+    return hold(s, c, cs, request, mark, response_id, output, id_out);
 }
 
 /* "123" -> 123; false for anything else (sign, junk, overflow, 0). */

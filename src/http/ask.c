@@ -8,7 +8,7 @@
  * embedding model also scores citation support), and list the numbered
  * sources, the checked citations and the confidence.
  *
- *   POST /api/ask {question, collections?, model?, k?,
+ *   POST /api/ask {question, collections?, model?, k?, use_case?,
  *                  retrieval?: "hybrid" (default; BM25 alone without an
  *                  embedding model) | "bm25" | "dense" (400 without one)}
  *     -> {answer, abstained, unsure, extractive, confidence,
@@ -16,6 +16,8 @@
  *         sources: [{n, document_id, title, heading_path, page, chunk_id, quote,
  *                    score, bm25_rank, dense_rank, dense}],
  *         citations: [{n, valid, supported, support}]}
+ *     (202 with the pending approval id instead when the use case requires
+ *     approval; the held answer keeps its sources, see approvals.c)
  */
 #include "http/http_int.h"
 #include "kb/answer.h"
@@ -63,11 +65,13 @@ static void ask_out_free(ask_out_t *o)
  * abstained or refused), with the retrieved chunk ids and the confidence;
  * the use case's policy chooses full text or hashes only. */
 static void audit_ask(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *in, const ask_out_t *o, int st,
-                      const hh_api_error_t *e)
+                      const hh_api_error_t *e, int64_t pending_id)
 {
+    char why[64];
+    snprintf(why, sizeof why, "approval %lld", (long long)pending_id);
     if (!s->store)
         return;
-    const char *uc = cs->mark.on && cs->mark.use_case[0] ? cs->mark.use_case : NULL;
+    const char *uc = cs->mark.use_case[0] ? cs->mark.use_case : NULL;   /* also a refused one */
     hh_reg_policy_t pol;
     bool hash_only = uc && hh_register_policy_for(s->store, uc, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
     size_t n = st == 200 ? o->n_hits : 0;
@@ -81,8 +85,11 @@ static void audit_ask(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *
                             .model_path = have_path ? path : NULL, .prompt = in->question,
                             .output = st == 200 ? o->ans.text : NULL, .chunk_ids = ids, .n_chunks = ids ? n : 0,
                             .has_confidence = st == 200, .confidence = st == 200 ? o->ans.confidence : 0,
-                            .decision = st != 200 ? "refused" : o->ans.abstained ? "abstained" : "released",
-                            .detail = st != 200 ? e->message : NULL, .hash_only = hash_only };
+                            .decision = st != 200      ? "refused"
+                                        : pending_id   ? "pending"
+                                        : o->ans.abstained ? "abstained"
+                                                           : "released",
+                            .detail = st != 200 ? e->message : pending_id ? why : NULL, .hash_only = hash_only };
     hh_err_t err;
     if (hh_audit_append(s->store, NULL, &ae, NULL, &err) != 0)
         hh_log(HH_LOG_ERROR, "audit: question not recorded: %s", err.msg);
@@ -226,6 +233,25 @@ static void add_grounding(cJSON *j, const ask_out_t *o)
     cJSON_AddItemToObject(j, "citations", citations_json(a));
 }
 
+static void make_chat_id(char *buf, size_t cap, const char *prefix)
+{
+    unsigned char r[12];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        memset(r, 0x5a, sizeof r);
+    size_t n = (size_t)snprintf(buf, cap, "%s", prefix);
+    for (size_t i = 0; i < sizeof r && n + 2 < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%02x", r[i]);
+}
+
+/* The collections asked for (an empty list: every readable one). */
+static cJSON *collections_json(const ask_in_t *in)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < in->n_collections; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(in->collections[i]));
+    return arr;
+}
+
 /* ---- POST /api/ask ------------------------------------------------------ */
 
 enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
@@ -274,8 +300,36 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     if (cJSON_IsNumber(kj))
         in.k = kj->valueint;
     ask_out_t o;
-    st = ask_run(s, cs->key.user, &in, &o, &e);
-    audit_ask(s, cs, &in, &o, st, &e);   /* audit */
+    memset(&o, 0, sizeof o);
+    /* governance (usecases.c): the use case, its departments and policy */
+    char *redacted = NULL;
+    st = ht_usecase_select_ask(s, c, cs, root, in.model, &e);
+    if (!st && cs->mark.redact_prompts && !(st = ht_redact_text(s, in.question, &redacted, &cs->mark, &e)))
+        in.question = redacted;   /* retrieval and the model see only the redacted question */
+    if (!st)
+        st = ask_run(s, cs->key.user, &in, &o, &e);
+    if (st == 200 && cs->mark.held) {   /* Art. 14: queued with its sources, not released */
+        char id[48];
+        make_chat_id(id, sizeof id, "ask-");
+        cJSON *rq = cJSON_CreateObject();
+        cJSON_AddStringToObject(rq, "model", in.model ? in.model : "");
+        cJSON_AddStringToObject(rq, "question", in.question);
+        cJSON_AddItemToObject(rq, "collections", collections_json(&in));
+        cJSON *g = cJSON_CreateObject();
+        add_grounding(g, &o);
+        int64_t aid = 0;
+        enum MHD_Result r =
+            ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, id, o.ans.text ? o.ans.text : "", &aid);
+        if (!aid)
+            hh_api_error_set(&e, 500, "server_error", NULL, NULL, "could not be queued for approval");
+        audit_ask(s, cs, &in, &o, aid ? st : 500, &e, aid);   /* audit */
+        ask_out_free(&o);
+        free(redacted);
+        cJSON_Delete(root);
+        return r;
+    }
+    audit_ask(s, cs, &in, &o, st, &e, 0);   /* audit */
+    free(redacted);
     cJSON_Delete(root);   /* in's strings are no longer needed */
     if (st != 200)
         return ht_send_error(c, cs, &e);
@@ -287,16 +341,6 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
 }
 
 /* ---- /v1/chat/completions with "hoheit": {"collections": [...]} -------- */
-
-static void make_chat_id(char *buf, size_t cap)
-{
-    unsigned char r[12];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-        memset(r, 0x5a, sizeof r);
-    size_t n = (size_t)snprintf(buf, cap, "chatcmpl-");
-    for (size_t i = 0; i < sizeof r && n + 2 < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%02x", r[i]);
-}
 
 bool ht_is_grounded_chat(const hh_openai_req_t *req)
 {
@@ -334,12 +378,29 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     }
     ask_out_t o;
     int st = ask_run(s, cs->key.user, &in, &o, &e);
-    audit_ask(s, cs, &in, &o, st, &e);   /* audit */
+    char id[48];
+    make_chat_id(id, sizeof id, "chatcmpl-");
+    if (st == 200 && cs->mark.held) {   /* Art. 14: queued with its sources, not released (not streamed) */
+        cJSON *rq = cJSON_CreateObject();
+        cJSON_AddStringToObject(rq, "model", req->gen.model ? req->gen.model : "");
+        const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req->root, "messages");
+        cJSON_AddItemToObject(rq, "messages", msgs ? cJSON_Duplicate(msgs, true) : cJSON_CreateArray());
+        cJSON_AddItemToObject(rq, "collections", collections_json(&in));
+        cJSON *g = cJSON_CreateObject();
+        add_grounding(g, &o);
+        int64_t aid = 0;
+        enum MHD_Result r =
+            ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, id, o.ans.text ? o.ans.text : "", &aid);
+        if (!aid)
+            hh_api_error_set(&e, 500, "server_error", NULL, NULL, "could not be queued for approval");
+        audit_ask(s, cs, &in, &o, aid ? st : 500, &e, aid);   /* audit */
+        ask_out_free(&o);
+        return r;
+    }
+    audit_ask(s, cs, &in, &o, st, &e, 0);   /* audit */
     if (st != 200)
         return ht_send_error(c, cs, &e);
 
-    char id[48];
-    make_chat_id(id, sizeof id);
     double created = (double)time(NULL);
     char *text = strdup(o.ans.text ? o.ans.text : "");   /* o is freed below */
     if (!text) {

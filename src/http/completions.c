@@ -638,21 +638,23 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
      * 200 answer carry the ai_generated marker, and mark.held queues the
      * answer for a human approval instead (approvals.c: 202, never streamed). */
     if (ht_usecase_select(s, c, cs, &x->req, &e) != 0) {
+        x->mark = cs->mark;   /* not on, but names the refused use case for the audit record */
+        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
+        ctx_unref(x);
+        return ht_send_error(c, cs, &e);
+    }
+    /* The policy may redact personal data before the model sees it: from
+     * here on the request (engine input, approval queue, audit record) holds
+     * only the redacted text. */
+    if (cs->mark.redact_prompts && ht_redact_request(s, &x->req, &cs->mark, &e) != 0) {
         audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
     x->mark = cs->mark;
-    if (x->mark.held && ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
-        hh_api_error_set(&e, 403, "permission_error", "approval_required", "hoheit.use_case",
-                         "Use case '%s' requires human approval; grounded answers cannot be held for approval yet",
-                         x->mark.use_case);
-        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
-        ctx_unref(x);
-        return ht_send_error(c, cs, &e);
-    }
     /* ---- end governance */
-    /* hoheit extension: grounded answer from the knowledge base (ask.c) */
+    /* hoheit extension: grounded answer from the knowledge base (ask.c);
+     * held there too when the use case requires approval */
     if (ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
         enum MHD_Result r = ht_handle_grounded_chat(s, c, cs, &x->req);
         ctx_unref(x);

@@ -4,6 +4,7 @@
 #ifndef HH_HTTP_INT_H
 #define HH_HTTP_INT_H
 
+#include "govern/pii.h"
 #include "http/openai.h"
 #include "http/server.h"
 #include "kb/ingest.h"
@@ -22,6 +23,9 @@
 
 /* A loaded embedding model (embeddings.c). */
 typedef struct ht_embedder ht_embedder_t;
+
+/* Browser-login state: the failed-login counters (auth.c). */
+typedef struct ht_auth ht_auth_t;
 
 typedef struct ht_status_row {
     int      route;
@@ -71,6 +75,13 @@ struct hh_http_server {
     ht_embedder_t     *kb_em;           /* acquired from start to stop */
     hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
     pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
+    ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
+    /* the periodic retention sweeper (compliance.c) */
+    pthread_t          sweep_thread;
+    bool               sweep_started;   /* the thread runs: join it at stop */
+    bool               sweep_init;      /* sweep_mu / sweep_cv initialized */
+    pthread_mutex_t    sweep_mu;
+    pthread_cond_t     sweep_cv;        /* CLOCK_MONOTONIC; signaled at stop */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -81,6 +92,9 @@ typedef struct ht_mark {
     char model[256];
     bool held;   /* the policy requires approval: queue, answer 202 (approvals.c) */
     bool hr;     /* Annex III point 4: four-eyes always */
+    bool redact_prompts;   /* the policy redacts PII in the prompt before the model (completions.c, ask.c) */
+    bool prompt_redacted;  /* ht_redact_request / ht_redact_text ran: the model saw the redacted text */
+    int  redacted[HH_PII_KIND_COUNT];   /* spans replaced, per kind (govern/pii.h) */
 } ht_mark_t;
 
 /* Per-connection state (MHD's con_cls). */
@@ -96,6 +110,9 @@ typedef struct ht_conn {
     void          *ext;          /* a streaming handler's state (documents.c) */
     void         (*ext_free)(void *ext);
     ht_mark_t      mark;         /* ai_generated marking of a 200 answer (usecases.c) */
+    bool           session;      /* key came from a browser session cookie (auth.c) */
+    char           csrf[HH_SESSION_TOKEN_LEN + 1];   /* that session's CSRF token */
+    int64_t        session_expires_at;               /* ms; its absolute end */
 } ht_conn_t;
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
@@ -187,7 +204,28 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
                                    const char *url);
 int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
                        hh_api_error_t *e);
+/* The same step for POST /api/ask: the body's "use_case" (else the header,
+ * the defaults, "general"); model may be NULL (extractive: no model runs,
+ * so the use case's model list is not checked). Also 403
+ * use_case_forbidden when the user is in none of the use case's
+ * departments (ht_usecase_select does that too). */
+int  ht_usecase_select_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *body,
+                           const char *model, hh_api_error_t *e);
 bool ht_hoheit_grounded(const hh_openai_req_t *req);
+/* PII redaction of the model input (policy redact_prompts; govern/pii.h
+ * with every kind, placeholders, and the names of DATA/pii-names.txt when
+ * that file exists). ht_redact_request: replaces req by the same request
+ * with the text of every message (chat) or the prompt (completions)
+ * redacted, so the engine, the approval queue and the audit record only
+ * ever see the redacted text; ht_redact_text: one text, *out malloc'd
+ * (caller frees). Both add the spans per kind to m->redacted and set
+ * m->prompt_redacted. 0, or an HTTP status with e filled (500; for
+ * ht_redact_request req is then empty but safe to free). */
+int  ht_redact_request(hh_http_server_t *s, hh_openai_req_t *req, ht_mark_t *m, hh_api_error_t *e);
+int  ht_redact_text(hh_http_server_t *s, const char *text, char **out, ht_mark_t *m, hh_api_error_t *e);
+/* Adds "prompt_redacted": true and "redactions": {KIND: n} to the object
+ * h when m->prompt_redacted (ht_mark_json does this for 200 answers). */
+void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h);
 void ht_mark_json(const ht_mark_t *m, cJSON *j);
 void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
@@ -204,5 +242,55 @@ enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *
 enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                  const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
                                  const char *output, int64_t *id_out);
+/* The same for a grounded answer (ask.c): request (taken) is what the
+ * approver judges ({"model", "messages"|"question", "collections"}),
+ * grounding (taken) the answer's sources, citations and confidence; it is
+ * kept as request.grounding, and hh_approval_json hands it to the
+ * requester with the released text (approved or edited). */
+enum MHD_Result ht_approval_hold_grounded(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                          cJSON *request, cJSON *grounding, const ht_mark_t *mark,
+                                          const char *response_id, const char *output, int64_t *id_out);
+
+/* Browser login (auth.c). The cookie is HT_SESSION_COOKIE; its rules are
+ * in docs/SERVER.md ("Browser login").
+ * ht_auth_init / ht_auth_fini: the throttle state, from start to stop.
+ * ht_auth_session: authenticates a request without a Bearer key by its
+ * session cookie: 0 and cs->key (the shape a key fills), cs->session,
+ * cs->csrf set; or an HTTP status with e filled: 401 invalid_session (no
+ * live session), 403 csrf_failed (state-changing method without the
+ * session's X-CSRF-Token), 403 origin_mismatch (an Origin other than the
+ * Host).
+ * ht_handle_login: POST /api/login (no auth; throttled: 429 + Retry-After).
+ * ht_handle_logout: POST /api/logout. ht_handle_me: GET /api/me. */
+#define HT_SESSION_COOKIE "hoheit_session"
+int  ht_auth_init(hh_http_server_t *s, hh_err_t *err);
+void ht_auth_fini(hh_http_server_t *s);
+int  ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *method, const char *cookie,
+                     ht_conn_t *cs, hh_api_error_t *e);
+enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+
+/* Compliance routes (compliance.c); roles and bodies in docs/SERVER.md.
+ * ht_handle_gdpr_export: POST /api/gdpr/export (admin).
+ * ht_handle_gdpr_erase: POST /api/gdpr/erase (admin, "confirm": true); the
+ * live vector index drops the erased chunks and the engine its prefix
+ * caches (hh_engine_drop_caches).
+ * ht_handle_audit_verify / ht_handle_audit_export: GET /api/audit/verify,
+ * GET /api/audit/export?from=SEQ (admin, auditor; each access audited as
+ * an "admin" record; the export is JSONL sent from a temp file).
+ * ht_handle_retention_sweep: POST /api/retention/sweep (admin).
+ * ht_sweeper_start (at start, after the index is up): runs the retention
+ * sweep every params.retention_interval_s seconds (first after
+ * min(interval, 10 s); <= 0: no thread); HH_ENOMEM when the thread cannot
+ * start. ht_sweeper_stop (at stop, before the index and store go): wakes
+ * and joins it; safe when start never ran. */
+enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+int  ht_sweeper_start(hh_http_server_t *s, hh_err_t *err);
+void ht_sweeper_stop(hh_http_server_t *s);
 
 #endif

@@ -90,6 +90,47 @@ static enum MHD_Result h_ap_decide(hh_http_server_t *s, struct MHD_Connection *c
     return ht_handle_approvals(s, c, cs, "POST", url);
 }
 
+static enum MHD_Result h_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_login(s, c, cs);
+}
+
+static enum MHD_Result h_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_logout(s, c, cs);
+}
+
+static enum MHD_Result h_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_me(s, c, cs);
+}
+
+static enum MHD_Result h_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_gdpr_export(s, c, cs);
+}
+
+static enum MHD_Result h_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_gdpr_erase(s, c, cs);
+}
+
+static enum MHD_Result h_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_audit_verify(s, c, cs);
+}
+
+static enum MHD_Result h_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_audit_export(s, c, cs);
+}
+
+static enum MHD_Result h_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                         const char *url)
+{
+    return ht_handle_retention_sweep(s, c, cs);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -110,6 +151,14 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/approvals", true }, false, false, h_ap_get, "/api/approvals" },
     { { "GET", "/api/approvals/1", true }, true, false, h_ap_get, "/api/approvals/" },
     { { "POST", "/api/approvals/1/approve", true }, true, true, h_ap_decide, "/api/approvals/" },
+    { { "POST", "/api/login", false }, false, true, h_login, "/api/login" },
+    { { "POST", "/api/logout", true }, false, false, h_logout, "/api/logout" },
+    { { "GET", "/api/me", true }, false, false, h_me, "/api/me" },
+    { { "POST", "/api/gdpr/export", true }, false, true, h_gdpr_export, "/api/gdpr/export" },
+    { { "POST", "/api/gdpr/erase", true }, false, true, h_gdpr_erase, "/api/gdpr/erase" },
+    { { "GET", "/api/audit/verify", true }, false, false, h_audit_verify, "/api/audit/verify" },
+    { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
+    { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -136,6 +185,12 @@ hh_http_params_t hh_http_default_params(void)
     p.max_connections = 1024;
     p.conn_timeout_s = 120;
     p.engine = hh_engine_default_params();
+    p.session_idle_ms = HH_SESSION_IDLE_MS;
+    p.session_max_ms = HH_SESSION_MAX_MS;
+    p.login_max_failures = 5;
+    p.login_max_failures_addr = 20;
+    p.login_window_s = 900;
+    p.retention_interval_s = 3600;
     return p;
 }
 
@@ -511,10 +566,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 while (*key == ' ')
                     key++;
             }
-            if (!key || !*key)
+            /* No Bearer key: a browser session cookie may stand in (with
+             * CSRF and Origin checks, auth.c). A key always wins. */
+            const char *cookie = (!key || !*key) ? MHD_lookup_connection_value(c, MHD_COOKIE_KIND, HT_SESSION_COOKIE)
+                                                 : NULL;
+            if (cookie) {
+                hh_api_error_t e;
+                if (ht_auth_session(s, c, method, cookie, cs, &e) != 0)
+                    return ht_send_error(c, cs, &e);
+            } else if (!key || !*key) {
                 return send_err(c, cs, 401, "invalid_request_error", "invalid_api_key",
                                 "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'%s", "");
-            if (hh_store_key_verify(s->store, key, &cs->key, NULL) != 0)
+            } else if (hh_store_key_verify(s->store, key, &cs->key, NULL) != 0)
                 return send_err(c, cs, 401, "invalid_request_error", "invalid_api_key",
                                 "Incorrect API key provided%s", "");
         }
@@ -678,6 +741,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     int rc = hh_store_open(&s->store, p.data_dir, err);
     if (rc)
         goto fail;
+    if ((rc = ht_auth_init(s, err)))
+        goto fail;
     if (p.models_dir && p.models_dir[0]) {
         s->models_dir = strdup(p.models_dir);
     } else if (asprintf(&s->models_dir, "%s/models", p.data_dir) < 0) {
@@ -744,6 +809,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : (params ? params->port : 8080);
+    if ((rc = ht_sweeper_start(s, err)))
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -756,11 +823,13 @@ void hh_http_stop(hh_http_server_t *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
+    ht_sweeper_stop(s);   /* a sweep under way ends while the index and store are up */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
     ht_kb_dense_fini(s);   /* saves the vector index while the store is open */
     hh_engine_free(s->engine);
     hh_store_close(s->store);
+    ht_auth_fini(s);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
     ht_embedders_free(s);

@@ -11,6 +11,16 @@
  *   POST /v1/chat/completions    non-stream and SSE
  *   POST /v1/completions         non-stream and SSE
  *   POST /v1/embeddings          embedding models (bert) of the models dir (embeddings.c)
+ *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c)
+ *   POST /api/logout             ends the cookie's session
+ *   GET  /api/me                 who is calling (user, role, departments, auth method)
+ *   POST /api/gdpr/export        data-subject export (admin; compliance.c)
+ *   POST /api/gdpr/erase         data-subject erasure, also from the server's memory (admin)
+ *   GET  /api/audit/verify       the audit chain's verdict (admin, auditor)
+ *   GET  /api/audit/export       JSONL, ?from=SEQ (admin, auditor)
+ *   POST /api/retention/sweep    retention sweep now (admin); also every retention_interval_s
+ * A request without a Bearer key may authenticate with the hoheit_session
+ * cookie instead (CSRF token and Origin rules in docs/SERVER.md).
  * Every error is OpenAI's {"error":{"message","type","param","code"}}. */
 #ifndef HH_HTTP_SERVER_H
 #define HH_HTTP_SERVER_H
@@ -37,6 +47,14 @@ typedef struct hh_http_params {
                                   * embedding model of models_dir; "none": BM25 only */
     hh_engine_params_t engine;   /* models_dir is filled from models_dir above */
     bool        approvals_allow_self; /* four-eyes off for non-HR use cases (default false; HR: always on) */
+    /* browser login (docs/SERVER.md "Browser login"); 0 = the default */
+    int64_t     session_idle_ms;      /* idle timeout, default HH_SESSION_IDLE_MS (30 min) */
+    int64_t     session_max_ms;       /* absolute lifetime, default HH_SESSION_MAX_MS (12 h) */
+    int         login_max_failures;   /* failed logins per user name per window, default 5 */
+    int         login_max_failures_addr; /* failed logins per client address per window, default 20 */
+    int         login_window_s;       /* throttle window, default 900 (15 min) */
+    int         retention_interval_s; /* periodic retention sweep (govern/gdpr.h), default 3600;
+                                       * <= 0: off; the first runs after min(interval, 10) s */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);

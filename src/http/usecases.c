@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define UC_PREFIX "/api/usecases/"
+#define UC_PII_NAMES "pii-names.txt"   /* in the data dir: person names to redact, one per line */
 
 static enum MHD_Result send_body(struct MHD_Connection *c, ht_conn_t *cs, int status, const char *ctype, char *text)
 {
@@ -100,8 +102,20 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "object", "list");
         cJSON *data = cJSON_AddArrayToObject(j, "data");
+        /* Admins manage and auditors review the whole register; everyone
+         * else sees the use cases their departments let them use. */
+        bool all = !strcmp(cs->key.role, "admin") || !strcmp(cs->key.role, "auditor");
         for (size_t i = 0; i < n; i++) {
-            cJSON_AddItemToArray(data, hh_usecase_json(&list[i]));
+            bool may_use = all;
+            if (!all && (rc = hh_register_user_may_use(s->store, &list[i], cs->key.user_id, &may_use, &err))) {
+                for (size_t k = i; k < n; k++)
+                    hh_usecase_clear(&list[k]);
+                free(list);
+                cJSON_Delete(j);
+                return send_reg_error(c, cs, rc, &err);
+            }
+            if (may_use)
+                cJSON_AddItemToArray(data, hh_usecase_json(&list[i]));
             hh_usecase_clear(&list[i]);
         }
         free(list);
@@ -176,17 +190,18 @@ bool ht_hoheit_grounded(const hh_openai_req_t *req)
     return false;
 }
 
-int ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
-                      hh_api_error_t *e)
+/* The governance step shared by the generation routes: ucj is the
+ * request's use-case field (param names it in errors), model NULL when no
+ * model runs (extractive answers). */
+static int select_use_case(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *ucj,
+                           const char *param, const char *model, hh_api_error_t *e)
 {
     memset(&cs->mark, 0, sizeof cs->mark);
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(req->root, "hoheit");
-    const cJSON *ucj = cJSON_GetObjectItemCaseSensitive(h, "use_case");
     const char *name = NULL;
     if (ucj && !cJSON_IsNull(ucj)) {
         if (!cJSON_IsString(ucj) || !ucj->valuestring[0])
-            return hh_api_error_set(e, 400, "invalid_request_error", NULL, "hoheit.use_case",
-                                    "hoheit.use_case must be a non-empty string");
+            return hh_api_error_set(e, 400, "invalid_request_error", NULL, param, "%s must be a non-empty string",
+                                    param);
         name = ucj->valuestring;
     } else {
         name = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hoheit-Use-Case");
@@ -196,30 +211,199 @@ int ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *
     hh_err_clear(&err);
     int rc = hh_register_resolve(s->store, name, cs->key.id, cs->key.user_id, &u, &err);
     if (rc == HH_ENOENT || rc == HH_EINVAL)
-        return hh_api_error_set(e, 404, "invalid_request_error", "use_case_not_found", "hoheit.use_case", "%s",
-                                err.msg);
+        return hh_api_error_set(e, 404, "invalid_request_error", "use_case_not_found", param, "%s", err.msg);
     if (rc)
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "%s", err.msg);
-    const char *model = req->gen.model ? req->gen.model : "";
+    bool may_use = false;
+    if ((rc = hh_register_user_may_use(s->store, &u, cs->key.user_id, &may_use, &err))) {
+        hh_usecase_clear(&u);
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "%s", err.msg);
+    }
     int st = 0;
     if (u.policy.refused)
-        st = hh_api_error_set(e, 403, "permission_error", "use_case_prohibited", "hoheit.use_case",
+        st = hh_api_error_set(e, 403, "permission_error", "use_case_prohibited", param,
                               "Use case '%s' is a prohibited AI practice under Art. 5 of the EU AI Act; requests "
                               "under it are refused",
                               u.slug);
-    else if (!hh_usecase_allows_model(&u, model))
+    else if (!may_use)   /* admins too: departments decide who uses a use case */
+        st = hh_api_error_set(e, 403, "permission_error", "use_case_forbidden", "hoheit.use_case",
+                              "Use case '%s' is restricted to departments that user '%s' is not a member of",
+                              u.slug, cs->key.user);
+    else if (model && !hh_usecase_allows_model(&u, model))
         st = hh_api_error_set(e, 403, "permission_error", "model_not_allowed", "model",
                               "Use case '%s' does not allow model '%s'", u.slug, model);
+    /* named even on a refusal: the audit record says which use case was refused */
+    snprintf(cs->mark.use_case, sizeof cs->mark.use_case, "%s", u.slug);
     if (st == 0) {
         /* Art. 14: the answer is generated but held for a human (approvals.c) */
         cs->mark.held = u.policy.approval_required;
         cs->mark.hr = u.cls.annex_iii_4 || u.policy.approval_locked;
+        cs->mark.redact_prompts = u.policy.redact_prompts;
         cs->mark.on = true;
-        snprintf(cs->mark.use_case, sizeof cs->mark.use_case, "%s", u.slug);
-        snprintf(cs->mark.model, sizeof cs->mark.model, "%s", model);
+        snprintf(cs->mark.model, sizeof cs->mark.model, "%s", model ? model : "");
     }
     hh_usecase_clear(&u);
     return st;
+}
+
+int ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
+                      hh_api_error_t *e)
+{
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(req->root, "hoheit");
+    return select_use_case(s, c, cs, cJSON_GetObjectItemCaseSensitive(h, "use_case"), "hoheit.use_case",
+                           req->gen.model ? req->gen.model : "", e);
+}
+
+int ht_usecase_select_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *body,
+                          const char *model, hh_api_error_t *e)
+{
+    return select_use_case(s, c, cs, cJSON_GetObjectItemCaseSensitive(body, "use_case"), "use_case", model, e);
+}
+
+/* ---- PII redaction of prompts ------------------------------------------ */
+
+/* The redaction settings: every kind, placeholders, and the names list of
+ * the data dir if there is one (*names: caller frees with hh_pii_names_free). */
+static int redact_config(hh_http_server_t *s, hh_pii_config_t *cfg, char ***names, size_t *n_names,
+                         hh_api_error_t *e)
+{
+    hh_pii_default_config(cfg);
+    *names = NULL;
+    *n_names = 0;
+    const char *dir = s->store ? hh_store_data_dir(s->store) : NULL;
+    char path[4096];
+    struct stat sb;
+    if (!dir || snprintf(path, sizeof path, "%s/%s", dir, UC_PII_NAMES) >= (int)sizeof path || stat(path, &sb) != 0)
+        return 0;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_pii_names_load(path, names, n_names, &err) != 0)
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "PII names list %s: %s", path, err.msg);
+    cfg->names = (const char *const *)*names;
+    cfg->n_names = *n_names;
+    return 0;
+}
+
+/* Redacts text with cfg and counts the spans into m. */
+static int redact_one(const hh_pii_config_t *cfg, const char *text, char **out, ht_mark_t *m, hh_api_error_t *e)
+{
+    size_t len = strlen(text), n = 0, out_len = 0;
+    hh_pii_span_t *spans = NULL;
+    int rc = hh_pii_find(text, len, cfg, &spans, &n);
+    if (rc == 0)
+        rc = hh_pii_redact(text, len, cfg, out, &out_len);
+    if (rc) {
+        free(spans);
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "PII redaction failed: %s", hh_strerror(rc));
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned)spans[i].kind < HH_PII_KIND_COUNT)
+            m->redacted[spans[i].kind]++;
+    free(spans);
+    m->prompt_redacted = true;
+    return 0;
+}
+
+/* Replaces the string item j (in its parent) by its redaction. */
+static int redact_item(const hh_pii_config_t *cfg, cJSON *j, ht_mark_t *m, hh_api_error_t *e)
+{
+    if (!cJSON_IsString(j))
+        return 0;
+    char *red = NULL;
+    int st = redact_one(cfg, j->valuestring, &red, m, e);
+    if (st)
+        return st;
+    bool ok = cJSON_SetValuestring(j, red) != NULL;
+    free(red);
+    return ok ? 0 : hh_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+}
+
+int ht_redact_text(hh_http_server_t *s, const char *text, char **out, ht_mark_t *m, hh_api_error_t *e)
+{
+    *out = NULL;
+    hh_pii_config_t cfg;
+    char **names = NULL;
+    size_t n_names = 0;
+    int st = redact_config(s, &cfg, &names, &n_names, e);
+    if (st == 0)
+        st = redact_one(&cfg, text ? text : "", out, m, e);
+    hh_pii_names_free(names, n_names);
+    return st;
+}
+
+int ht_redact_request(hh_http_server_t *s, hh_openai_req_t *req, ht_mark_t *m, hh_api_error_t *e)
+{
+    hh_pii_config_t cfg;
+    char **names = NULL;
+    size_t n_names = 0;
+    cJSON *root = NULL;
+    char *text = NULL;
+    int st = redact_config(s, &cfg, &names, &n_names, e);
+    if (st)
+        goto cleanup;
+    root = cJSON_Duplicate(req->root, true);
+    if (!root) {
+        st = hh_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        goto cleanup;
+    }
+    cJSON *it;
+    if (req->kind == HH_OPENAI_CHAT) {
+        /* every message: personal data the user typed comes back in
+         * assistant turns and tool results too */
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "messages")) {
+            cJSON *content = cJSON_GetObjectItemCaseSensitive(it, "content");
+            if (cJSON_IsString(content)) {
+                st = redact_item(&cfg, content, m, e);
+            } else if (cJSON_IsArray(content)) {
+                cJSON *part;
+                cJSON_ArrayForEach(part, content) {
+                    if ((st = redact_item(&cfg, cJSON_GetObjectItemCaseSensitive(part, "text"), m, e)))
+                        break;
+                }
+            }
+            if (st)
+                goto cleanup;
+        }
+    } else {
+        cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+        if (cJSON_IsString(p))
+            st = redact_item(&cfg, p, m, e);
+        else
+            cJSON_ArrayForEach(it, p) {
+                if ((st = redact_item(&cfg, it, m, e)))
+                    break;
+            }
+        if (st)
+            goto cleanup;
+    }
+    text = cJSON_PrintUnformatted(root);
+    if (!text) {
+        st = hh_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        goto cleanup;
+    }
+    /* Parsed in place: the request points into itself (gen.stop). */
+    hh_openai_kind_t kind = req->kind;
+    hh_openai_req_free(req);
+    if (hh_openai_parse(kind, text, strlen(text), req, e) != 0)
+        st = e->status;
+cleanup:
+    cJSON_free(text);
+    cJSON_Delete(root);
+    hh_pii_names_free(names, n_names);
+    return st;
+}
+
+void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h)
+{
+    if (!m || !m->prompt_redacted || !cJSON_IsObject(h))
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(h, "prompt_redacted");
+    cJSON_DeleteItemFromObjectCaseSensitive(h, "redactions");
+    cJSON_AddBoolToObject(h, "prompt_redacted", true);
+    cJSON *r = cJSON_AddObjectToObject(h, "redactions");
+    for (int k = 0; r && k < HH_PII_KIND_COUNT; k++)
+        if (m->redacted[k])
+            cJSON_AddNumberToObject(r, hh_pii_kind_name((hh_pii_kind_t)k), m->redacted[k]);
 }
 
 void ht_mark_json(const ht_mark_t *m, cJSON *j)
@@ -239,6 +423,7 @@ void ht_mark_json(const ht_mark_t *m, cJSON *j)
     cJSON_AddBoolToObject(h, "ai_generated", true);
     cJSON_AddStringToObject(h, "model", m->model);
     cJSON_AddStringToObject(h, "use_case", m->use_case);
+    ht_mark_redaction_json(m, h);
 }
 
 void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r)

@@ -287,4 +287,100 @@ void hh_store_chunk_clear(hh_store_chunk_t *c);
 /* Frees an array of n malloc'd strings and the array. */
 void hh_store_strings_free(char **v, size_t n);
 
+/* ---- browser login: passwords and sessions (store_auth.c) ---------------
+ *
+ * Passwords are kept as argon2id strings (libsodium crypto_pwhash_str,
+ * interactive limits: 2 passes, 64 MiB) in users.password_hash; NULL means
+ * the user has no password and signs in with API keys only. A login always
+ * spends one argon2id verification, also for an unknown, password-less or
+ * disabled user (against a fixed dummy hash), so the answer time does not
+ * tell which user names exist.
+ *
+ * A session is 32 random bytes, given to the browser as 43 base64url
+ * characters (the cookie value). The sessions table keeps only the keyed
+ * BLAKE2b-256 of that value (keyed with the install secret, like API keys)
+ * and a random CSRF token (43 base64url characters) that the browser must
+ * send back in X-CSRF-Token on state-changing requests. Times are unix ms.
+ * A session ends at the first of: idle_ms without a request (sliding: each
+ * lookup moves it on), max_ms after login (absolute), logout, a password
+ * change, or the user being disabled. */
+
+#define HH_PASSWORD_MIN_LEN   10     /* bytes */
+#define HH_PASSWORD_MAX_LEN   1024   /* bytes; longer is refused, not cut */
+#define HH_SESSION_TOKEN_LEN  43     /* cookie value and CSRF token: base64url of 32 bytes */
+#define HH_SESSION_IDLE_MS    (30LL * 60 * 1000)        /* default idle timeout: 30 minutes */
+#define HH_SESSION_MAX_MS     (12LL * 60 * 60 * 1000)   /* default absolute lifetime: 12 hours */
+#define HH_STORE_SESSION_KEY_ID (-1)  /* hh_store_key_t.id of a cookie session */
+
+typedef struct hh_store_session_params {
+    int64_t idle_ms;   /* <= 0: HH_SESSION_IDLE_MS */
+    int64_t max_ms;    /* <= 0: HH_SESSION_MAX_MS */
+} hh_store_session_params_t;
+
+hh_store_session_params_t hh_store_session_default_params(void);
+
+typedef struct hh_store_session {
+    hh_store_key_t key;    /* the shape the API-key path fills: id = HH_STORE_SESSION_KEY_ID,
+                            * user_id, user, role; prefix "session"; created_at (unix s) */
+    char    csrf[HH_SESSION_TOKEN_LEN + 1];
+    int64_t created_at;    /* ms */
+    int64_t expires_at;    /* ms: absolute end (created_at + max_ms) */
+    int64_t idle_until;    /* ms: ends earlier than expires_at without a request by then */
+} hh_store_session_t;
+
+/* A user with what `users list` and /api/me show. */
+typedef struct hh_store_user_info {
+    hh_store_user_t user;
+    bool            has_password;
+    char            departments[512];   /* names, comma-joined, sorted; cut if longer */
+} hh_store_user_info_t;
+
+/* Sets (replaces) the user's password and ends all their sessions, in one
+ * transaction. HH_EINVAL for a password shorter than HH_PASSWORD_MIN_LEN or
+ * longer than HH_PASSWORD_MAX_LEN bytes (message says which), HH_ENOENT for
+ * an unknown user, HH_ENOMEM when argon2id cannot get its memory. */
+int  hh_store_user_set_password(hh_store_t *s, const char *name, const char *password, hh_err_t *err);
+
+/* Removes the password (API keys only again) and ends all sessions. */
+int  hh_store_user_clear_password(hh_store_t *s, const char *name, hh_err_t *err);
+
+/* Disables or enables a user. Disabling ends all their sessions; their API
+ * keys stop working too (hh_store_key_verify checks the flag). */
+int  hh_store_user_set_disabled(hh_store_t *s, const char *name, bool disabled, hh_err_t *err);
+
+/* All users by name with departments and whether they have a password.
+ * *out is malloc'd (NULL when *n == 0); caller frees. */
+int  hh_store_user_list(hh_store_t *s, hh_store_user_info_t **out, size_t *n, hh_err_t *err);
+
+/* One user by id, as in the list: 0, or HH_ENOENT. */
+int  hh_store_user_info(hh_store_t *s, int64_t user_id, hh_store_user_info_t *out, hh_err_t *err);
+
+/* Checks a name and password: 0 and *out (may be NULL) filled for an
+ * enabled user whose password matches; HH_ENOENT ("invalid user name or
+ * password") for everything else, after the same argon2id work. A hash made
+ * with weaker limits than today's is replaced on success. HH_EIO, HH_ENOMEM
+ * for failures of the store itself. */
+int  hh_store_login_verify(hh_store_t *s, const char *name, const char *password, hh_store_user_t *out,
+                           hh_err_t *err);
+
+/* Starts a session for user_id (params may be NULL: defaults). cookie_out
+ * (cap >= HH_SESSION_TOKEN_LEN + 1) receives the cookie value: the only
+ * time it exists outside the caller. *out (may be NULL) the session.
+ * Expired sessions of every user are swept on the way. */
+int  hh_store_session_create(hh_store_t *s, int64_t user_id, const hh_store_session_params_t *params,
+                             char *cookie_out, size_t cap, hh_store_session_t *out, hh_err_t *err);
+
+/* Finds the session of a cookie value: 0 and *out filled for a live
+ * session of an enabled user (its idle deadline moves on); HH_ENOENT for
+ * anything else (malformed, unknown, idle too long, past its lifetime,
+ * disabled user); a dead session's row is deleted. */
+int  hh_store_session_lookup(hh_store_t *s, const char *cookie, const hh_store_session_params_t *params,
+                             hh_store_session_t *out, hh_err_t *err);
+
+/* Ends the session of a cookie value (logout): 0, or HH_ENOENT if none. */
+int  hh_store_session_delete(hh_store_t *s, const char *cookie, hh_err_t *err);
+
+/* Ends every session of a user; *n (may be NULL) how many. */
+int  hh_store_session_delete_user(hh_store_t *s, int64_t user_id, int64_t *n, hh_err_t *err);
+
 #endif

@@ -183,6 +183,16 @@ static const char *const g_migrations[] = {
     "  expires_at INTEGER NOT NULL,"
     "  last_seen_at INTEGER NOT NULL);"
     "CREATE INDEX sessions_user ON sessions(user_id);",
+    /* 8: pseudonymizable audit user/detail (src/govern/audit.h): the hashed
+     * record holds salted commitments BLAKE2b-256(salt || text), the texts
+     * and their 16-byte salts live here (erasure rewrites the text and
+     * deletes the salt), and erased_by names the "erasure" record that
+     * covers a pseudonymized row */
+    "ALTER TABLE audit_log ADD COLUMN user_name TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN user_salt BLOB;"
+    "ALTER TABLE audit_log ADD COLUMN detail TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN detail_salt BLOB;"
+    "ALTER TABLE audit_log ADD COLUMN erased_by INTEGER;",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 

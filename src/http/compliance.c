@@ -1,0 +1,516 @@
+/* compliance.c - the compliance functions of a running server:
+ *   POST /api/gdpr/export       {"subjects":[...]}: hh_gdpr_export's JSON (admin)
+ *   POST /api/gdpr/erase        {"subjects":[...],"confirm":true}: hh_gdpr_erase,
+ *                               then the live vector index and the engine's
+ *                               prefix caches forget the erased data (admin)
+ *   GET  /api/audit/verify      the audit chain's verdict (admin, auditor)
+ *   GET  /api/audit/export?from=SEQ   JSONL (admin, auditor)
+ *   POST /api/retention/sweep   hh_gdpr_retention_sweep now (admin)
+ * and the periodic retention sweeper (hh_http_params_t.retention_interval_s).
+ *
+ * Auditing: export, erase and sweep audit themselves (govern/gdpr.c); the
+ * two audit routes append one "admin" record naming the caller before they
+ * read the log, so reading the log is itself in it.
+ *
+ * The live vector index (ht_kb_dense_*, vector id = chunk id) follows
+ * erasure and sweeps: with s->kb_mu held (no upload or delete between), the
+ * chunk ids of every document are noted before the library call; after it,
+ * the ids of documents that are gone leave the index, and (erasure) so do
+ * the ids whose stored vector was dropped (a rewritten chunk). */
+#include "http/http_int.h"
+#include "base/log.h"
+#include "govern/audit.h"
+#include "govern/gdpr.h"
+#include "kb/retrieve.h"
+#include "kb/vindex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HT_GDPR_MAX_SUBJECTS 64
+#define HT_GDPR_SUBJECT_MIN  3      /* shorter strings would match (and erase) far too much */
+#define HT_GDPR_SUBJECT_MAX  512
+#define HT_SWEEP_LOG_MAX     1000   /* log lines returned by the sweep route */
+#define HT_SWEEP_FIRST_S     10     /* first periodic sweep after min(interval, this) */
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static bool role_is(const ht_conn_t *cs, const char *role)
+{
+    return strcmp(cs->key.role, role) == 0;
+}
+
+static enum MHD_Result forbidden(struct MHD_Connection *c, ht_conn_t *cs, const char *who)
+{
+    hh_api_error_t e;
+    hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL, "only %s may use this route (role %s)", who,
+                     cs->key.role);
+    return ht_send_error(c, cs, &e);
+}
+
+static enum MHD_Result bad_request(struct MHD_Connection *c, ht_conn_t *cs, const char *code, const char *param,
+                                   const char *msg)
+{
+    hh_api_error_t e;
+    hh_api_error_set(&e, 400, "invalid_request_error", code, param, "%s", msg);
+    return ht_send_error(c, cs, &e);
+}
+
+static enum MHD_Result server_error(struct MHD_Connection *c, ht_conn_t *cs, const char *what, const hh_err_t *err)
+{
+    hh_api_error_t e;
+    hh_api_error_set(&e, 500, "server_error", NULL, NULL, "%s: %s", what,
+                     err->msg[0] ? err->msg : hh_strerror(err->code));
+    return ht_send_error(c, cs, &e);
+}
+
+/* Parses the body's "subjects" (1..HT_GDPR_MAX_SUBJECTS strings of
+ * HT_GDPR_SUBJECT_MIN..MAX bytes) into subj[] (pointers into *body_out,
+ * which the caller deletes). 0, or 400 with msg set. */
+static int parse_subjects(const ht_conn_t *cs, cJSON **body_out, const char **subj, size_t *n, const char **msg)
+{
+    *n = 0;
+    *body_out = cs->body ? cJSON_ParseWithLength(cs->body, cs->len) : NULL;
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(*body_out, "subjects");
+    if (!cJSON_IsObject(*body_out)) {
+        *msg = "The body must be a JSON object";
+        return 400;
+    }
+    int count = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || count < 1 || count > HT_GDPR_MAX_SUBJECTS) {
+        *msg = "'subjects' must be an array of 1 to 64 strings (e-mail addresses, names, user names)";
+        return 400;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        size_t len = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
+        if (len < HT_GDPR_SUBJECT_MIN || len > HT_GDPR_SUBJECT_MAX) {
+            *msg = "every subject must be a string of 3 to 512 bytes";
+            return 400;
+        }
+        subj[(*n)++] = it->valuestring;
+    }
+    return 0;
+}
+
+/* ---- the live vector index around erasure and sweeps ---------------------- */
+
+typedef struct doc_ids {
+    int64_t  doc;
+    int64_t *ids;    /* owned: its chunk ids */
+    size_t   n;
+} doc_ids_t;
+
+typedef struct kb_snap {
+    doc_ids_t *d;    /* owned */
+    size_t     n;
+} kb_snap_t;
+
+static void snap_free(kb_snap_t *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        free(sn->d[i].ids);
+    free(sn->d);
+    memset(sn, 0, sizeof *sn);
+}
+
+/* [kb_mu held] Notes the chunk ids of every document. Nothing to note
+ * (0, empty) without a live index. */
+static int snap_take(hh_http_server_t *s, kb_snap_t *sn, hh_err_t *err)
+{
+    memset(sn, 0, sizeof *sn);
+    if (!s->kb_index)
+        return 0;
+    hh_store_doc_t *docs = NULL;
+    size_t n = 0;
+    int rc = hh_store_doc_list(s->store, 0, 0, &docs, &n, err);
+    if (rc)
+        return rc;
+    if (n && !(sn->d = calloc(n, sizeof *sn->d))) {
+        free(docs);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        sn->d[i].doc = docs[i].id;
+        rc = hh_kb_doc_chunk_ids(s->store, docs[i].id, &sn->d[i].ids, &sn->d[i].n, err);
+        sn->n = i + 1;
+    }
+    free(docs);
+    if (rc)
+        snap_free(sn);
+    return rc;
+}
+
+/* [kb_mu held] Removes from the live index the noted ids of documents that
+ * are gone and, with check_vectors, the ids that no longer have a stored
+ * vector. Returns how many left the index. */
+static size_t snap_apply(hh_http_server_t *s, const kb_snap_t *sn, bool check_vectors)
+{
+    if (!s->kb_index)
+        return 0;
+    char name[300];
+    snprintf(name, sizeof name, "%s.gguf", s->kb_model);   /* the name vectors are stored under (embeddings.c) */
+    const int dim = hh_vindex_dim(s->kb_index);
+    float *vec = malloc((size_t)dim * sizeof *vec);
+    size_t removed = 0;
+    for (size_t i = 0; i < sn->n; i++) {
+        const doc_ids_t *d = &sn->d[i];
+        hh_store_doc_t doc;
+        bool gone = hh_store_doc_get(s->store, d->doc, &doc, NULL) == HH_ENOENT;
+        hh_vindex_t *kept = NULL;
+        hh_err_t err;
+        hh_err_clear(&err);
+        if (!gone && check_vectors) {
+            /* the document's stored vectors, to tell which chunks lost theirs */
+            if (!vec || hh_vindex_create(&kept, dim, NULL) != 0 ||
+                hh_kb_vindex_fill(s->store, name, d->doc, kept, NULL, &err) != 0) {
+                /* cannot tell: drop them all rather than keep an erased one */
+                HH_LOGW("compliance: vectors of document %" PRId64 " unreadable (%s); dropped from the index",
+                        d->doc, err.msg);
+                hh_vindex_free(kept);
+                kept = NULL;
+                gone = true;
+            }
+        }
+        if (!gone && !kept)
+            continue;
+        for (size_t k = 0; k < d->n; k++)
+            if ((gone || hh_vindex_get(kept, d->ids[k], vec) != 0) && hh_vindex_remove(s->kb_index, d->ids[k]) == 0)
+                removed++;
+        hh_vindex_free(kept);
+    }
+    free(vec);
+    return removed;
+}
+
+/* ---- retention sweep (route and sweeper thread) --------------------------- */
+
+/* One sweep: hh_gdpr_retention_sweep, its log lines through log.h (and into
+ * lines, up to HT_SWEEP_LOG_MAX, when not NULL), the deleted documents'
+ * vectors out of the live index (*removed). */
+static int run_sweep(hh_http_server_t *s, hh_gdpr_sweep_result_t *res, size_t *removed, cJSON *lines, hh_err_t *err)
+{
+    *removed = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *log = open_memstream(&buf, &len);
+    if (!log)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    kb_snap_t sn;
+    pthread_mutex_lock(&s->kb_mu);
+    int rc = snap_take(s, &sn, err);
+    if (rc == 0) {
+        rc = hh_gdpr_retention_sweep(s->store, 0, log, res, err);
+        *removed = snap_apply(s, &sn, false);   /* also after a partial sweep */
+        snap_free(&sn);
+    }
+    pthread_mutex_unlock(&s->kb_mu);
+    fclose(log);
+    int n_lines = 0;
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        HH_LOGI("%s", line);
+        if (lines && n_lines++ < HT_SWEEP_LOG_MAX)
+            cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    if (*removed)
+        HH_LOGI("retention: %zu vectors left the live index", *removed);
+    return rc;
+}
+
+enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    if (!role_is(cs, "admin"))
+        return forbidden(c, cs, "admins");
+    cJSON *j = cJSON_CreateObject();
+    cJSON *lines = cJSON_CreateArray();
+    if (!j || !lines) {
+        cJSON_Delete(j);
+        cJSON_Delete(lines);
+        return MHD_NO;
+    }
+    hh_gdpr_sweep_result_t r = { 0 };
+    size_t removed = 0;
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = run_sweep(s, &r, &removed, lines, &err);
+    if (rc) {
+        cJSON_Delete(j);
+        cJSON_Delete(lines);
+        return server_error(c, cs, "retention sweep failed", &err);
+    }
+    cJSON_AddNumberToObject(j, "documents", (double)r.documents);
+    cJSON_AddNumberToObject(j, "audit_records", (double)r.audit_records);
+    cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
+    cJSON_AddItemToObject(j, "log", lines);
+    return ht_send_json(c, cs, 200, j);
+}
+
+static void *sweeper_main(void *arg)
+{
+    hh_http_server_t *s = arg;
+    const int interval = s->params.retention_interval_s;
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += interval < HT_SWEEP_FIRST_S ? interval : HT_SWEEP_FIRST_S;
+    pthread_mutex_lock(&s->sweep_mu);
+    while (!atomic_load(&s->stopping)) {
+        int w = pthread_cond_timedwait(&s->sweep_cv, &s->sweep_mu, &at);
+        if (atomic_load(&s->stopping))
+            break;
+        if (w != ETIMEDOUT)
+            continue;   /* woken early (spuriously): the deadline stands */
+        pthread_mutex_unlock(&s->sweep_mu);
+        hh_gdpr_sweep_result_t r = { 0 };
+        size_t removed = 0;
+        hh_err_t err;
+        hh_err_clear(&err);
+        if (run_sweep(s, &r, &removed, NULL, &err) != 0)
+            HH_LOGW("retention: periodic sweep failed: %s", err.msg[0] ? err.msg : hh_strerror(err.code));
+        else if (r.documents || r.audit_records)
+            HH_LOGI("retention: periodic sweep deleted %" PRId64 " documents, expired %" PRId64 " audit records",
+                    r.documents, r.audit_records);
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_sec += interval;
+        pthread_mutex_lock(&s->sweep_mu);
+    }
+    pthread_mutex_unlock(&s->sweep_mu);
+    return NULL;
+}
+
+int ht_sweeper_start(hh_http_server_t *s, hh_err_t *err)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->sweep_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->sweep_mu, NULL);
+    s->sweep_init = true;
+    if (s->params.retention_interval_s <= 0) {
+        HH_LOGI("retention: periodic sweep off");
+        return 0;
+    }
+    int pr = pthread_create(&s->sweep_thread, NULL, sweeper_main, s);
+    if (pr != 0)
+        return hh_err_set(err, HH_ENOMEM, -1, "cannot start the retention sweeper: %s", strerror(pr));
+    s->sweep_started = true;
+    HH_LOGI("retention: periodic sweep every %d s", s->params.retention_interval_s);
+    return 0;
+}
+
+void ht_sweeper_stop(hh_http_server_t *s)
+{
+    if (!s->sweep_init)
+        return;
+    if (s->sweep_started) {
+        pthread_mutex_lock(&s->sweep_mu);
+        atomic_store(&s->stopping, true);
+        pthread_cond_broadcast(&s->sweep_cv);
+        pthread_mutex_unlock(&s->sweep_mu);
+        pthread_join(s->sweep_thread, NULL);   /* a sweep under way finishes first */
+        s->sweep_started = false;
+    }
+    pthread_cond_destroy(&s->sweep_cv);
+    pthread_mutex_destroy(&s->sweep_mu);
+    s->sweep_init = false;
+}
+
+/* ---- data-subject rights --------------------------------------------------- */
+
+enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    if (!role_is(cs, "admin"))
+        return forbidden(c, cs, "admins");
+    const char *subj[HT_GDPR_MAX_SUBJECTS];
+    size_t n = 0;
+    const char *msg = NULL;
+    cJSON *body = NULL;
+    if (parse_subjects(cs, &body, subj, &n, &msg)) {
+        cJSON_Delete(body);
+        return bad_request(c, cs, "invalid_subjects", "subjects", msg);
+    }
+    cJSON *out = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_gdpr_export(s->store, subj, n, cs->key.user, &out, &err);   /* audited there */
+    cJSON_Delete(body);
+    if (rc)
+        return server_error(c, cs, "export failed", &err);
+    return ht_send_json(c, cs, 200, out);
+}
+
+enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    if (!role_is(cs, "admin"))
+        return forbidden(c, cs, "admins");
+    const char *subj[HT_GDPR_MAX_SUBJECTS];
+    size_t n = 0;
+    const char *msg = NULL;
+    cJSON *body = NULL;
+    if (parse_subjects(cs, &body, subj, &n, &msg)) {
+        cJSON_Delete(body);
+        return bad_request(c, cs, "invalid_subjects", "subjects", msg);
+    }
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "confirm"))) {
+        cJSON_Delete(body);
+        return bad_request(c, cs, "confirm_required", "confirm",
+                           "Erasure cannot be undone: send \"confirm\": true to erase these subjects");
+    }
+    hh_gdpr_erase_result_t r = { 0 };
+    hh_err_t err;
+    hh_err_clear(&err);
+    kb_snap_t sn;
+    size_t removed = 0;
+    pthread_mutex_lock(&s->kb_mu);
+    int rc = snap_take(s, &sn, &err);
+    if (rc == 0) {
+        rc = hh_gdpr_erase(s->store, subj, n, cs->key.user, &r, &err);   /* audited there */
+        /* also after a failure: whatever was erased must not stay findable */
+        removed = snap_apply(s, &sn, true);
+        snap_free(&sn);
+    }
+    pthread_mutex_unlock(&s->kb_mu);
+    cJSON_Delete(body);
+    /* The prefix caches may hold any earlier prompt (and so the subject's
+     * data): drop them all, whatever the erasure found. */
+    hh_err_t e2;
+    hh_err_clear(&e2);
+    bool dropped = hh_engine_drop_caches(s->engine, &e2) == 0;
+    if (!dropped)
+        HH_LOGW("gdpr: %s", e2.msg);
+    if (rc)
+        return server_error(c, cs, "erasure failed", &err);
+    HH_LOGI("gdpr: %s erased %zu subject(s): %" PRId64 " chunk rewrites, %zu vectors left the live index", cs->key.user,
+            n, r.chunks, removed);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "erased", true);
+    cJSON_AddNumberToObject(j, "subjects", (double)n);
+    cJSON_AddNumberToObject(j, "chunks", (double)r.chunks);
+    cJSON_AddNumberToObject(j, "vectors", (double)r.vectors);
+    cJSON_AddNumberToObject(j, "documents", (double)r.documents);
+    cJSON_AddNumberToObject(j, "files", (double)r.files);
+    cJSON_AddNumberToObject(j, "users", (double)r.users);
+    cJSON_AddNumberToObject(j, "audit_texts", (double)r.audit_texts);
+    cJSON_AddNumberToObject(j, "audit_kept", (double)r.audit_kept);
+    cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
+    cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
+    cJSON_AddBoolToObject(j, "caches_dropped", dropped);
+    return ht_send_json(c, cs, 200, j);
+}
+
+/* ---- the audit log --------------------------------------------------------- */
+
+/* Appends the "admin" record of an audit-log read by the caller. */
+static int audit_access(hh_http_server_t *s, const ht_conn_t *cs, const char *detail, hh_err_t *err)
+{
+    hh_audit_entry_t e = { .kind = "admin", .user = cs->key.user, .decision = "done", .detail = detail };
+    return hh_audit_append(s->store, NULL, &e, NULL, err);
+}
+
+enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    if (!role_is(cs, "admin") && !role_is(cs, "auditor"))
+        return forbidden(c, cs, "admins and auditors");
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (audit_access(s, cs, "audit verify (HTTP)", &err) != 0)
+        return server_error(c, cs, "cannot audit the access", &err);
+    hh_audit_verify_result_t r;
+    memset(&r, 0, sizeof r);
+    if (hh_audit_verify_store(s->store, NULL, &r, &err) != 0)
+        return server_error(c, cs, "cannot read the audit log", &err);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "ok", r.ok);
+    cJSON_AddNumberToObject(j, "records", (double)r.n_records);
+    cJSON_AddNumberToObject(j, "checkpoints", (double)r.n_checkpoints);
+    cJSON_AddNumberToObject(j, "first_seq", (double)r.first_seq);
+    cJSON_AddNumberToObject(j, "last_seq", (double)r.last_seq);
+    cJSON_AddBoolToObject(j, "anchored", r.anchored);
+    if (r.ok) {
+        cJSON_AddNullToObject(j, "bad_seq");
+        cJSON_AddNullToObject(j, "why");
+    } else {
+        cJSON_AddNumberToObject(j, "bad_seq", (double)r.bad_seq);
+        cJSON_AddStringToObject(j, "why", r.why);
+    }
+    return ht_send_json(c, cs, 200, j);
+}
+
+/* The export goes to an unlinked temp file in DATA/tmp and is sent from
+ * there, so memory stays bounded whatever the log's size. */
+enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    if (!role_is(cs, "admin") && !role_is(cs, "auditor"))
+        return forbidden(c, cs, "admins and auditors");
+    int64_t from = 1;
+    const char *fs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
+    if (fs) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(fs, &end, 10);
+        if (errno || end == fs || *end || v < 1)
+            return bad_request(c, cs, "invalid_from", "from", "'from' must be a record number >= 1");
+        from = v;
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "audit export from seq %" PRId64 " (HTTP)", from);
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (audit_access(s, cs, detail, &err) != 0)
+        return server_error(c, cs, "cannot audit the access", &err);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tmp", hh_store_data_dir(s->store));
+    mkdir(path, 0700);
+    int n = snprintf(path, sizeof path, "%s/tmp/audit-XXXXXX", hh_store_data_dir(s->store));
+    int fd = n > 0 && (size_t)n < sizeof path ? mkstemp(path) : -1;
+    if (fd < 0) {
+        hh_err_set(&err, HH_EIO, -1, "cannot create a temporary file: %s", strerror(errno));
+        return server_error(c, cs, "audit export failed", &err);
+    }
+    unlink(path);   /* the open descriptor keeps it until the response is sent */
+    int wfd = dup(fd);
+    FILE *f = wfd >= 0 ? fdopen(wfd, "w") : NULL;
+    if (!f) {
+        if (wfd >= 0)
+            close(wfd);
+        close(fd);
+        hh_err_set(&err, HH_EIO, -1, "cannot open the temporary file");
+        return server_error(c, cs, "audit export failed", &err);
+    }
+    int rc = hh_audit_export(s->store, from, f, &err);
+    if (fclose(f) != 0 && rc == 0)
+        rc = hh_err_set(&err, HH_EIO, -1, "cannot write the temporary file: %s", strerror(errno));
+    struct stat sb;
+    if (rc == 0 && fstat(fd, &sb) != 0)
+        rc = hh_err_set(&err, HH_EIO, -1, "cannot stat the temporary file");
+    if (rc) {
+        close(fd);
+        if (rc == HH_EINVAL)
+            return bad_request(c, cs, "invalid_from", "from", err.msg);
+        return server_error(c, cs, "audit export failed", &err);
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64((uint64_t)sb.st_size, fd, 0);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+    MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"audit.jsonl\"");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);   /* closes fd once sent */
+    cs->status = 200;
+    cs->responded = true;
+    return ok;
+}

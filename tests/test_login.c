@@ -1,0 +1,678 @@
+/* test_login.c - browser login: passwords (argon2id) and sessions in the
+ * store (hashes only, lifetimes, password change and disabling end
+ * sessions, same work for unknown users), and over HTTP with an in-process
+ * server: cookie flags, one 401 for every bad login, the cookie on
+ * authenticated routes, CSRF token and Origin checks, Bearer keys winning
+ * over cookies, logout, expiry, throttling (429 + Retry-After); and
+ * `hoheit users` (password from stdin, minimum length, list, disable). */
+#include "harness.h"
+#include "http_helpers.h"
+#include "http/server.h"
+#include "store/store_int.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+/* Runs one SQL statement with an int64 result on the store's database
+ * (tests only: reads what the store kept, or ages a session). */
+static int64_t sql_int(hh_store_t *s, const char *sql)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        int sr = sqlite3_step(st);
+        v = sr == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sr == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* users.password_hash of name, copied into out ("" when NULL). */
+static void stored_hash(hh_store_t *s, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT password_hash FROM users WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether any stored session row holds the raw cookie value: as its id
+ * (text or bytes) or as its CSRF token. */
+static bool cookie_stored_raw(hh_store_t *s, const char *cookie)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT id_hash, csrf FROM sessions", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const void *id = sqlite3_column_blob(st, 0);
+            int n = sqlite3_column_bytes(st, 0);
+            const unsigned char *csrf = sqlite3_column_text(st, 1);
+            if ((id && memmem(id, (size_t)n, cookie, strlen(cookie))) ||
+                (csrf && strstr((const char *)csrf, cookie)))
+                found = true;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+/* Whether the file contains needle anywhere (a missing file does not). */
+static bool file_contains(const char *path, const char *needle)
+{
+    size_t n = 0;
+    char *d = hh_test_read_file(path, &n);
+    bool hit = d && memmem(d, n, needle, strlen(needle)) != NULL;
+    free(d);
+    return hit;
+}
+
+/* Request options: every field may be NULL. */
+typedef struct req_opt {
+    const char *key;      /* Authorization: Bearer */
+    const char *cookie;   /* hoheit_session value */
+    const char *csrf;     /* X-CSRF-Token */
+    const char *origin;   /* Origin */
+    const char *body;     /* JSON */
+} req_opt_t;
+
+/* One request with the options o (may be NULL) as headers. */
+static bool http(int port, const char *method, const char *path, const req_opt_t *o, hh_test_resp_t *out)
+{
+    static const req_opt_t none;
+    memset(out, 0, sizeof *out);
+    if (!o)
+        o = &none;
+    char headers[1024] = "";
+    size_t n = 0;
+    if (o->cookie)
+        n += (size_t)snprintf(headers + n, sizeof headers - n, "Cookie: theme=dark; hoheit_session=%s\r\n", o->cookie);
+    if (o->csrf && n < sizeof headers)
+        n += (size_t)snprintf(headers + n, sizeof headers - n, "X-CSRF-Token: %s\r\n", o->csrf);
+    if (o->origin && n < sizeof headers)
+        n += (size_t)snprintf(headers + n, sizeof headers - n, "Origin: %s\r\n", o->origin);
+    if (n >= sizeof headers)
+        return false;
+    hh_test_req_t q = { .method = method, .path = path, .key = o->key, .body = o->body, .headers = headers };
+    return hh_test_http_req(port, &q, out) == 0;
+}
+
+/* The hoheit_session value from a Set-Cookie header into out. */
+static bool session_cookie(const hh_test_resp_t *r, char *out, size_t cap)
+{
+    char sc[512];
+    hh_test_resp_header(r, "Set-Cookie", sc, sizeof sc);
+    if (strncmp(sc, "hoheit_session=", 15) != 0)
+        return false;
+    const char *v = sc + 15;
+    size_t n = strcspn(v, ";");
+    snprintf(out, cap, "%.*s", (int)n, v);
+    return n > 0;
+}
+
+#define PW_LENA "correct horse battery"
+#define PW_ADA  "admin password 2026"
+
+typedef struct login_srv {
+    hh_test_srv_t h;
+    char          ada_key[HH_KEY_LEN + 1];
+} login_srv_t;
+
+/* <tmp>/login-<name>, no model, no embedder; admin ada (key and
+ * password), member lena (password, department legal), member keyonly.
+ * over: the server parameters to start from (NULL: defaults). */
+static bool srv_start(login_srv_t *t, const char *name, const hh_http_params_t *over)
+{
+    memset(t, 0, sizeof *t);
+    hh_test_srv_params_t p = { .http = over ? *over : hh_http_default_params() };
+    p.http.embed_model = "none";
+    p.http.engine.n_slots = 1;
+    p.http.engine.n_threads = 1;
+    char dir[256];
+    snprintf(dir, sizeof dir, "login-%s", name);
+    if (hh_test_srv_start(&t->h, dir, &p) != 0)
+        return false;
+    hh_err_t err;
+    hh_err_clear(&err);
+    bool ok = hh_test_srv_user(&t->h, "ada", "admin", t->ada_key, NULL) == 0 &&
+              hh_store_user_set_password(t->h.st, "ada", PW_ADA, &err) == 0 &&
+              hh_test_srv_user(&t->h, "lena", "member", NULL, NULL) == 0 &&
+              hh_store_user_set_password(t->h.st, "lena", PW_LENA, &err) == 0 &&
+              hh_store_user_add_department(t->h.st, "lena", "legal", &err) == 0 &&
+              hh_test_srv_user(&t->h, "keyonly", "member", NULL, NULL) == 0;
+    if (!ok)
+        printf("    setup: %s\n", err.msg);
+    return ok;
+}
+
+/* Logs in; on 200 fills cookie and csrf (cap HH_SESSION_TOKEN_LEN + 1). */
+static int login(const login_srv_t *t, const char *user, const char *pw, char *cookie, char *csrf, hh_test_resp_t *keep)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
+    req_opt_t o = { .body = body };
+    hh_test_resp_t r;
+    if (!http(t->h.port, "POST", "/api/login", &o, &r))
+        return -1;
+    int status = r.status;
+    if (status == 200) {
+        if (!session_cookie(&r, cookie, HH_SESSION_TOKEN_LEN + 1))
+            status = -2;
+        snprintf(csrf, HH_SESSION_TOKEN_LEN + 1, "%s", str_of(r.j, "csrf_token"));
+    }
+    if (keep)
+        *keep = r;
+    else
+        hh_test_resp_free(&r);
+    return status;
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
+TEST(login_store_passwords_and_sessions)
+{
+    char dir[512], path[700];
+    snprintf(dir, sizeof dir, "%s/login-store", hh_test_tmpdir());
+    mkdir(dir, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t u, got;
+    ASSERT_OK(hh_store_user_ensure(s, "mia", "approver", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "nopw", "member", NULL, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "mia", "hr", &err));
+    ASSERT_OK(hh_store_user_add_department(s, "mia", "finance", &err));
+
+    /* length rules, unknown user */
+    ASSERT_EQ_INT(hh_store_user_set_password(s, "mia", "short pw1", &err), HH_EINVAL);   /* 9 bytes */
+    ASSERT_TRUE(strstr(err.msg, "at least 10") != NULL);
+    ASSERT_EQ_INT(hh_store_user_set_password(s, "nobody", "long enough pw", &err), HH_ENOENT);
+    ASSERT_OK(hh_store_user_set_password(s, "mia", "exactly10!", &err));
+    char hash[256];
+    stored_hash(s, "mia", hash, sizeof hash);
+    ASSERT_TRUE(strncmp(hash, "$argon2id$", 10) == 0);
+    ASSERT_TRUE(strstr(hash, "exactly10!") == NULL);
+
+    ASSERT_OK(hh_store_login_verify(s, "mia", "exactly10!", &got, &err));
+    ASSERT_EQ_INT(got.id, u.id);
+    ASSERT_STREQ(got.role, "approver");
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "exactly10?", NULL, &err), HH_ENOENT);
+    char wrong_msg[512];
+    snprintf(wrong_msg, sizeof wrong_msg, "%s", err.msg);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "ghost", "exactly10!", NULL, &err), HH_ENOENT);
+    ASSERT_STREQ(err.msg, wrong_msg);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "nopw", "", NULL, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "", "exactly10!", NULL, &err), HH_ENOENT);
+
+    /* an unknown user costs an argon2id verification too: the fastest of
+     * three unknown-user logins is not far below the fastest wrong one */
+    double t_wrong = 1e9, t_ghost = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double t0 = mono_s();
+        hh_store_login_verify(s, "mia", "wrong password", NULL, NULL);
+        double t1 = mono_s();
+        hh_store_login_verify(s, "ghost", "wrong password", NULL, NULL);
+        double t2 = mono_s();
+        t_wrong = t1 - t0 < t_wrong ? t1 - t0 : t_wrong;
+        t_ghost = t2 - t1 < t_ghost ? t2 - t1 : t_ghost;
+    }
+    ASSERT_GE(t_wrong, 0.005);             /* argon2id with 64 MiB is not instant */
+    ASSERT_GE(t_ghost, 0.5 * t_wrong);
+
+    /* sessions: the cookie is 43 base64url chars; lookup gives the key shape */
+    char cookie[HH_SESSION_TOKEN_LEN + 1], cookie2[HH_SESSION_TOKEN_LEN + 1];
+    hh_store_session_t sess, look;
+    ASSERT_EQ_INT(hh_store_session_create(s, u.id, NULL, cookie, 10, NULL, &err), HH_EINVAL);
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie, sizeof cookie, &sess, &err));
+    ASSERT_EQ_INT(strlen(cookie), HH_SESSION_TOKEN_LEN);
+    ASSERT_EQ_INT(strlen(sess.csrf), HH_SESSION_TOKEN_LEN);
+    ASSERT_TRUE(strcmp(cookie, sess.csrf) != 0);
+    ASSERT_EQ_INT(sess.expires_at - sess.created_at, HH_SESSION_MAX_MS);
+    ASSERT_OK(hh_store_session_lookup(s, cookie, NULL, &look, &err));
+    ASSERT_EQ_INT(look.key.id, HH_STORE_SESSION_KEY_ID);
+    ASSERT_EQ_INT(look.key.user_id, u.id);
+    ASSERT_STREQ(look.key.user, "mia");
+    ASSERT_STREQ(look.key.role, "approver");
+    ASSERT_STREQ(look.csrf, sess.csrf);
+    ASSERT_EQ_INT(look.expires_at, sess.expires_at);
+    ASSERT_LE(look.idle_until, look.expires_at);
+    /* only a hash of the cookie is kept: not in the row, not in the files */
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 1);
+    ASSERT_EQ_INT(sql_int(s, "SELECT length(id_hash) FROM sessions"), 32);
+    ASSERT_FALSE(cookie_stored_raw(s, cookie));
+    snprintf(path, sizeof path, "%s/hoheit.db", dir);
+    ASSERT_FALSE(file_contains(path, cookie));
+    snprintf(path, sizeof path, "%s/hoheit.db-wal", dir);
+    ASSERT_FALSE(file_contains(path, cookie));
+    ASSERT_TRUE(file_contains(path, sess.csrf));   /* the scan itself works: the CSRF token is stored */
+
+    /* malformed and unknown cookies */
+    ASSERT_EQ_INT(hh_store_session_lookup(s, "short", NULL, &look, &err), HH_ENOENT);
+    char forged[HH_SESSION_TOKEN_LEN + 1];
+    memcpy(forged, cookie, sizeof forged);
+    forged[0] = forged[0] == 'A' ? 'B' : 'A';
+    ASSERT_EQ_INT(hh_store_session_lookup(s, forged, NULL, &look, &err), HH_ENOENT);
+
+    /* absolute lifetime and idle timeout */
+    hh_store_session_params_t short_life = { .idle_ms = 60000, .max_ms = 30 };
+    ASSERT_OK(hh_store_session_create(s, u.id, &short_life, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_OK(hh_store_session_lookup(s, cookie2, &short_life, &look, &err));
+    sleep_ms(60);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &short_life, &look, &err), HH_ENOENT);
+    hh_store_session_params_t short_idle = { .idle_ms = 80, .max_ms = 60000 };
+    ASSERT_OK(hh_store_session_create(s, u.id, &short_idle, cookie2, sizeof cookie2, NULL, &err));
+    for (int i = 0; i < 4; i++) {   /* requests within the idle time keep it alive past 80 ms */
+        sleep_ms(40);
+        ASSERT_OK(hh_store_session_lookup(s, cookie2, &short_idle, &look, &err));
+    }
+    sleep_ms(120);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &short_idle, &look, &err), HH_ENOENT);
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 1);   /* dead rows were deleted */
+
+    /* logout */
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_OK(hh_store_session_delete(s, cookie2, &err));
+    ASSERT_EQ_INT(hh_store_session_delete(s, cookie2, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, NULL, &look, &err), HH_ENOENT);
+
+    /* a password change ends every session; the old password stops working */
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 2);
+    ASSERT_OK(hh_store_user_set_password(s, "mia", "a new password", &err));
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 0);
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie, NULL, &look, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "exactly10!", NULL, &err), HH_ENOENT);
+    ASSERT_OK(hh_store_login_verify(s, "mia", "a new password", NULL, &err));
+
+    /* disabling ends sessions and refuses logins; enabling restores logins */
+    ASSERT_OK(hh_store_session_create(s, u.id, NULL, cookie, sizeof cookie, NULL, &err));
+    ASSERT_OK(hh_store_user_set_disabled(s, "mia", true, &err));
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie, NULL, &look, &err), HH_ENOENT);
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "a new password", NULL, &err), HH_ENOENT);
+    ASSERT_STREQ(err.msg, wrong_msg);
+    ASSERT_EQ_INT(hh_store_user_set_disabled(s, "ghost", true, &err), HH_ENOENT);
+    ASSERT_OK(hh_store_user_set_disabled(s, "mia", false, &err));
+    ASSERT_OK(hh_store_login_verify(s, "mia", "a new password", NULL, &err));
+
+    /* the user list */
+    hh_store_user_info_t *list = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_store_user_list(s, &list, &n, &err));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_STREQ(list[0].user.name, "mia");
+    ASSERT_TRUE(list[0].has_password);
+    ASSERT_STREQ(list[0].departments, "finance,hr");
+    ASSERT_STREQ(list[1].user.name, "nopw");
+    ASSERT_FALSE(list[1].has_password);
+    ASSERT_STREQ(list[1].departments, "");
+    free(list);
+
+    /* clearing the password: API keys only again */
+    ASSERT_OK(hh_store_user_clear_password(s, "mia", &err));
+    stored_hash(s, "mia", hash, sizeof hash);
+    ASSERT_STREQ(hash, "");
+    ASSERT_EQ_INT(hh_store_login_verify(s, "mia", "a new password", NULL, &err), HH_ENOENT);
+    hh_store_close(s);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+TEST(login_http_cookie_csrf_origin_logout)
+{
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "flow", NULL));
+    char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
+    char ada_cookie[HH_SESSION_TOKEN_LEN + 1], ada_csrf[HH_SESSION_TOKEN_LEN + 1];
+    hh_test_resp_t r;
+
+    /* login: cookie flags, body */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, cookie, csrf, &r), 200);
+    char sc[512];
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
+    ASSERT_TRUE(strstr(sc, "; HttpOnly") != NULL);
+    ASSERT_TRUE(strstr(sc, "; SameSite=Strict") != NULL);
+    ASSERT_TRUE(strstr(sc, "; Path=/") != NULL);
+    ASSERT_TRUE(strstr(sc, "; Max-Age=43200") != NULL);   /* HH_SESSION_MAX_MS */
+    ASSERT_TRUE(strstr(sc, "Secure") == NULL);           /* plain HTTP */
+    ASSERT_EQ_INT(strlen(cookie), HH_SESSION_TOKEN_LEN);
+    ASSERT_STREQ(str_of(r.j, "user"), "lena");
+    ASSERT_STREQ(str_of(r.j, "role"), "member");
+    ASSERT_EQ_INT(strlen(csrf), HH_SESSION_TOKEN_LEN);
+    double exp_at = cJSON_GetNumberValue(cJSON_GetObjectItem(r.j, "expires_at"));
+    ASSERT_GE(exp_at, (double)time(NULL) * 1000 + HH_SESSION_MAX_MS - 60000);
+    ASSERT_TRUE(strstr(r.body, cookie) == NULL);   /* the cookie value is only in the header */
+    hh_test_resp_free(&r);
+    ASSERT_FALSE(cookie_stored_raw(t.h.st, cookie));
+
+    /* wrong password and unknown user: same status, same body */
+    hh_test_resp_t bad1, bad2, bad3;
+    ASSERT_EQ_INT(login(&t, "lena", "not the password", NULL, NULL, &bad1), 401);
+    ASSERT_EQ_INT(login(&t, "nobody-here", PW_LENA, NULL, NULL, &bad2), 401);
+    ASSERT_EQ_INT(login(&t, "keyonly", "whatever it is", NULL, NULL, &bad3), 401);
+    ASSERT_STREQ(hh_test_resp_err_code(&bad1), "invalid_credentials");
+    ASSERT_STREQ(bad2.body, bad1.body);
+    ASSERT_STREQ(bad3.body, bad1.body);
+    char sc_bad[256];
+    hh_test_resp_header(&bad1, "Set-Cookie", sc_bad, sizeof sc_bad);
+    ASSERT_STREQ(sc_bad, "");
+    hh_test_resp_free(&bad1);
+    hh_test_resp_free(&bad2);
+    hh_test_resp_free(&bad3);
+    req_opt_t bad_body = { .body = "{\"username\":\"lena\"}" };
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/login", &bad_body, &r));
+    ASSERT_EQ_INT(r.status, 400);
+    hh_test_resp_free(&r);
+
+    /* the cookie on authenticated GET routes */
+    req_opt_t oc = { .cookie = cookie };
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "user"), "lena");
+    ASSERT_STREQ(str_of(r.j, "auth"), "session");
+    ASSERT_STREQ(str_of(r.j, "csrf_token"), csrf);
+    const cJSON *deps = cJSON_GetObjectItem(r.j, "departments");
+    ASSERT_EQ_INT(cJSON_GetArraySize(deps), 1);
+    ASSERT_STREQ(cJSON_GetArrayItem(deps, 0)->valuestring, "legal");
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/usecases", &oc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", NULL, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_api_key");
+    hh_test_resp_free(&r);
+
+    /* a Bearer key wins over a cookie, and needs no CSRF token */
+    req_opt_t both = { .key = t.ada_key, .cookie = cookie };
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &both, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(str_of(r.j, "user"), "ada");
+    ASSERT_STREQ(str_of(r.j, "auth"), "api_key");
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "csrf_token") == NULL);
+    hh_test_resp_free(&r);
+    both.body = "{\"slug\":\"by-key\",\"name\":\"By key\",\"purpose\":\"test\",\"answers\":{}}";
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &both, &r));
+    ASSERT_EQ_INT(r.status, 201);
+    hh_test_resp_free(&r);
+
+    /* CSRF: state-changing requests with a cookie need the session's token */
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, ada_cookie, ada_csrf, NULL), 200);
+    const char *uc = "{\"slug\":\"by-cookie\",\"name\":\"By cookie\",\"purpose\":\"test\",\"answers\":{}}";
+    req_opt_t post = { .cookie = ada_cookie, .body = uc };
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "csrf_failed");
+    hh_test_resp_free(&r);
+    post.csrf = "wrong-token";
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "csrf_failed");
+    hh_test_resp_free(&r);
+    post.csrf = csrf;   /* another session's token (same length) */
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "csrf_failed");
+    hh_test_resp_free(&r);
+    req_opt_t get_uc = { .cookie = ada_cookie };
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 404);   /* none of the refused requests wrote anything */
+    hh_test_resp_free(&r);
+    /* the right token, but a foreign Origin */
+    post.csrf = ada_csrf;
+    post.origin = "http://evil.example";
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "origin_mismatch");
+    hh_test_resp_free(&r);
+    /* the right token and this server's Origin */
+    char self_origin[64];
+    snprintf(self_origin, sizeof self_origin, "http://localhost:%d", t.h.port);
+    post.origin = self_origin;
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/usecases", &post, &r));
+    ASSERT_EQ_INT(r.status, 201);
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/usecases/by-cookie", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    /* a foreign Origin on a GET with a cookie, and on a login */
+    req_opt_t evil_get = { .cookie = cookie, .origin = "https://localhost:1" };
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &evil_get, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    req_opt_t evil_login = { .origin = "http://evil.example",
+                             .body = "{\"username\":\"lena\",\"password\":\"" PW_LENA "\"}" };
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/login", &evil_login, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+
+    /* logout: needs the token too, expires the cookie, ends the session */
+    req_opt_t out = { .cookie = cookie };
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/logout", &out, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    out.csrf = csrf;
+    ASSERT_TRUE(http(t.h.port, "POST", "/api/logout", &out, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
+    ASSERT_TRUE(strstr(sc, "hoheit_session=;") != NULL);
+    ASSERT_TRUE(strstr(sc, "Max-Age=0") != NULL);
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
+    hh_test_resp_free(&r);
+    /* ada's session is untouched by lena's logout */
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+
+    /* an expired session (its end written into the past) is refused */
+    ASSERT_EQ_INT(sql_int(t.h.st, "UPDATE sessions SET expires_at = 1"), 1);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &get_uc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(sql_int(t.h.st, "SELECT COUNT(*) FROM sessions"), 0);
+
+    /* a password change ends the sessions; the old password stops working */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, cookie, csrf, NULL), 200);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_err_t err;
+    ASSERT_OK(hh_store_user_set_password(t.h.st, "lena", "brand new password", &err));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "lena", "brand new password", cookie, csrf, NULL), 200);
+
+    /* a disabled user: the session stops, the login fails like any other */
+    ASSERT_OK(hh_store_user_set_disabled(t.h.st, "lena", true, &err));
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(login(&t, "lena", "brand new password", NULL, NULL, &r), 401);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_credentials");
+    hh_test_resp_free(&r);
+
+    /* garbage cookies */
+    req_opt_t junk = { .cookie = "x" };
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &junk, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+TEST(login_http_throttle_and_idle_timeout)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.login_max_failures = 3;
+    p.login_max_failures_addr = 6;
+    p.login_window_s = 60;
+    p.session_idle_ms = 400;
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "throttle", &p));
+    hh_test_resp_t r;
+    char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
+
+    /* the idle timeout (400 ms here): requests keep the session alive,
+     * silence ends it */
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
+    req_opt_t oc = { .cookie = cookie };
+    for (int i = 0; i < 3; i++) {
+        sleep_ms(200);
+        ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+        ASSERT_EQ_INT(r.status, 200);
+        hh_test_resp_free(&r);
+    }
+    sleep_ms(600);
+    ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
+    ASSERT_EQ_INT(r.status, 401);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
+    hh_test_resp_free(&r);
+
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ_INT(login(&t, "lena", "guess number one", NULL, NULL, NULL), 401);
+    /* the user name is locked now, even with the right password */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, &r), 429);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "too_many_login_attempts");
+    char ra[32];
+    hh_test_resp_header(&r, "Retry-After", ra, sizeof ra);
+    int retry = atoi(ra);
+    ASSERT_TRUE(retry >= 1 && retry <= 60);
+    hh_test_resp_free(&r);
+    /* another user from the same address still gets in (3 < 6 failures) */
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
+    /* three more failures under other names reach the address limit */
+    ASSERT_EQ_INT(login(&t, "ghost1", "guess number two", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "ghost2", "guess number two", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "ada", "guess number two", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, NULL, NULL, &r), 429);
+    hh_test_resp_header(&r, "Retry-After", ra, sizeof ra);
+    ASSERT_TRUE(atoi(ra) >= 1 && atoi(ra) <= 60);
+    hh_test_resp_free(&r);
+
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- the CLI ------------------------------------------------------------ */
+
+/* Runs "[printf STDIN |] $HOHEIT_BIN users ARGS", stdout into out (may be
+ * NULL); returns the exit status (-1: no binary). */
+static int run_users(const char *stdin_text, const char *args, char *out, size_t cap)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (!bin)
+        return -1;
+    char cmd[2048];
+    if (stdin_text)
+        snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | %s users %s 2>/dev/null", stdin_text, bin, args);
+    else
+        snprintf(cmd, sizeof cmd, "%s users %s 2>/dev/null </dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -2;
+    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
+    if (out)
+        out[n] = '\0';
+    char sink[256];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+TEST(login_cli_users_passwd_list_disable)
+{
+    if (!getenv("HOHEIT_BIN")) {
+        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
+        return;
+    }
+    char dir[512], args[1024], out[4096];
+    snprintf(dir, sizeof dir, "%s/login-cli", hh_test_tmpdir());
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    /* too short: refused, and no user is created */
+    snprintf(args, sizeof args, "passwd kim --role member --password-stdin --data %s", dir);
+    ASSERT_EQ_INT(run_users("only9char", args, NULL, 0), 1);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_EQ_INT(hh_store_user_get(s, "kim", NULL, &err), HH_ENOENT);
+    hh_store_close(s);
+    ASSERT_EQ_INT(run_users("a fine password", args, NULL, 0), 0);
+    /* a password as an argument is refused; without a terminal, so is the prompt */
+    snprintf(args, sizeof args, "passwd kim 'a fine password' --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, NULL, 0), 2);
+    snprintf(args, sizeof args, "passwd kim --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, NULL, 0), 2);
+    /* an unknown user without --role */
+    snprintf(args, sizeof args, "passwd nobody --password-stdin --data %s", dir);
+    ASSERT_EQ_INT(run_users("a fine password", args, NULL, 0), 1);
+
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    char hash[256];
+    stored_hash(s, "kim", hash, sizeof hash);
+    ASSERT_TRUE(strncmp(hash, "$argon2id$", 10) == 0);
+    ASSERT_OK(hh_store_login_verify(s, "kim", "a fine password", NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "lou", "auditor", NULL, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "kim", "sales", &err));
+    hh_store_close(s);
+
+    snprintf(args, sizeof args, "list --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, out, sizeof out), 0);
+    char name[64], role[32], deps[64], pw[8], dis[8];
+    const char *kim = strstr(out, "\nkim ");
+    const char *lou = strstr(out, "\nlou ");
+    ASSERT_TRUE(kim != NULL && lou != NULL);
+    ASSERT_EQ_INT(sscanf(kim, "%63s %31s %63s %7s %7s", name, role, deps, pw, dis), 5);
+    ASSERT_STREQ(role, "member");
+    ASSERT_STREQ(deps, "sales");
+    ASSERT_STREQ(pw, "yes");
+    ASSERT_STREQ(dis, "no");
+    ASSERT_EQ_INT(sscanf(lou, "%63s %31s %63s %7s %7s", name, role, deps, pw, dis), 5);
+    ASSERT_STREQ(role, "auditor");
+    ASSERT_STREQ(deps, "-");
+    ASSERT_STREQ(pw, "no");
+
+    snprintf(args, sizeof args, "disable kim --data %s", dir);
+    ASSERT_EQ_INT(run_users(NULL, args, NULL, 0), 0);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_EQ_INT(hh_store_login_verify(s, "kim", "a fine password", NULL, &err), HH_ENOENT);
+    hh_store_close(s);
+}
