@@ -162,62 +162,10 @@ static inline __attribute__((always_inline)) void tile_rows(const float *const *
     }
 }
 
-static void attn_avx2(const hh_attn_job_t *j)
-{
-    const int32_t hd = j->hd, n_rows = j->n_tok * j->n_head;
-    if (hd % 8 != 0) {
-        hh_attn_ref(j);
-        return;
-    }
-    /* scratch as in attn_avx512.c: kt, vt, pbuf (2 T), m, l, acc, row */
-    float *kt = j->scratch, *vt = kt + (size_t)hd * T, *pbuf = vt + (size_t)hd * T;
-    float *m = pbuf + 2 * T, *l = m + n_rows, *acc = l + n_rows;
-    float *row = acc + (size_t)n_rows * (size_t)hd;
-    int32_t max_pos = 0;
-    for (int32_t t = 0; t < j->n_tok; t++)
-        max_pos = j->n_pos[t] > max_pos ? j->n_pos[t] : max_pos;
-    for (int32_t r = 0; r < n_rows; r++) {
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-    }
-    for (size_t i = 0; i < (size_t)n_rows * (size_t)hd; i++)
-        acc[i] = 0.0f;
-
-    for (int32_t p0 = 0; p0 < max_pos; p0 += T) {
-        const int32_t nt = max_pos - p0 < T ? max_pos - p0 : T;
-        load_tile(j, p0, nt, kt, vt, row);
-        for (int32_t t = 0; t < j->n_tok; t++) {
-            if (p0 >= j->n_pos[t])
-                continue;
-            const int32_t nv = j->n_pos[t] - p0 < nt ? j->n_pos[t] - p0 : nt;
-            int32_t h = 0;
-            for (; h + 2 <= j->n_head; h += 2) {
-                const int32_t r = t * j->n_head + h;
-                const float *q[2] = { j->q + (size_t)t * j->q_stride + (size_t)h * (size_t)hd,
-                                      j->q + (size_t)t * j->q_stride + (size_t)(h + 1) * (size_t)hd };
-                float *a[2] = { acc + (size_t)r * (size_t)hd, acc + (size_t)(r + 1) * (size_t)hd };
-                tile_rows(q, m + r, l + r, a, pbuf, kt, vt, hd, nv, j->scale, 2);
-            }
-            if (h < j->n_head) {
-                const int32_t r = t * j->n_head + h;
-                const float *q[1] = { j->q + (size_t)t * j->q_stride + (size_t)h * (size_t)hd };
-                float *a[1] = { acc + (size_t)r * (size_t)hd };
-                tile_rows(q, m + r, l + r, a, pbuf, kt, vt, hd, nv, j->scale, 1);
-            }
-        }
-    }
-    for (int32_t t = 0; t < j->n_tok; t++) {
-        for (int32_t h = 0; h < j->n_head; h++) {
-            const int32_t r = t * j->n_head + h;
-            const __m256 inv = _mm256_set1_ps(1.0f / l[r]);
-            float *o = j->out + (size_t)t * j->q_stride + (size_t)h * (size_t)hd;
-            for (int32_t d = 0; d < hd; d += 8)
-                _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(acc + (size_t)r * (size_t)hd + d), inv));
-        }
-    }
-}
+#define ATTN_WIDTH 8
+#include "kernels/attn_driver.h"
 
 void hh_attn_fill_avx2(hh_kernels_t *k)
 {
-    k->attn = attn_avx2;
+    k->attn = attn_run;
 }

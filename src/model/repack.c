@@ -289,29 +289,18 @@ void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
     const size_t grp = HH_X4_ROWS * w->row_bytes, blk = x4_blk(w->type);
     const int rr = (int)(r % HH_X4_ROWS);
     const uint8_t *g = (const uint8_t *)w->data + (size_t)(r / HH_X4_ROWS) * grp;
-    if (w->type == HH_TYPE_Q4_K) {
-        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[HH_TYPE_Q4_K];
+    if (w->type == HH_TYPE_Q4_K || w->type == HH_TYPE_Q5_K || w->type == HH_TYPE_Q6_K) {
+        /* super-blocks: rebuild row rr's stored block, then dequantize it */
+        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[w->type];
         for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
-            hh_block_q4_K b;
-            x4k_get(g + (size_t)i * blk, rr, &b);
-            deq(&b, out + i * HH_QK_K, HH_QK_K);
-        }
-        return;
-    }
-    if (w->type == HH_TYPE_Q5_K) {
-        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[HH_TYPE_Q5_K];
-        for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
-            hh_block_q5_K b;
-            x5k_get(g + (size_t)i * blk, rr, &b);
-            deq(&b, out + i * HH_QK_K, HH_QK_K);
-        }
-        return;
-    }
-    if (w->type == HH_TYPE_Q6_K) {
-        hh_dequant_fn deq = hh_kernels_for(HH_ISA_SCALAR)->dequant[HH_TYPE_Q6_K];
-        for (int64_t i = 0; i < w->n_in / HH_QK_K; i++) {
-            hh_block_q6_K b;
-            x6k_get(g + (size_t)i * blk, rr, &b);
+            union { hh_block_q4_K k4; hh_block_q5_K k5; hh_block_q6_K k6; } b;
+            const uint8_t *o = g + (size_t)i * blk;
+            if (w->type == HH_TYPE_Q4_K)
+                x4k_get(o, rr, &b.k4);
+            else if (w->type == HH_TYPE_Q5_K)
+                x5k_get(o, rr, &b.k5);
+            else
+                x6k_get(o, rr, &b.k6);
             deq(&b, out + i * HH_QK_K, HH_QK_K);
         }
         return;
