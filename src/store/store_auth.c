@@ -214,42 +214,29 @@ static void read_info(sqlite3_stmt *st, hh_store_user_info_t *u)
     copy_text(u->departments, sizeof u->departments, sqlite3_column_text(st, 6));
 }
 
+static void read_info_any(sqlite3_stmt *st, void *u)
+{
+    read_info(st, u);
+}
+
 int hh_store_user_list(hh_store_t *s, hh_store_user_info_t **out, size_t *n, hh_err_t *err)
 {
     *out = NULL;
     *n = 0;
-    hh_store_user_info_t *arr = NULL;
-    size_t cnt = 0, cap = 0;
+    hh_store_rows_t g = { .elem = sizeof(hh_store_user_info_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, &st, "SELECT " INFO_COLS " FROM users u ORDER BY u.name", "list users", err);
-    if (rc)
-        goto done;
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            hh_store_user_info_t *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
-                goto done;
-            }
-            arr = na;
-            cap = nc;
-        }
-        read_info(st, &arr[cnt++]);
-    }
-    if (sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "list users");
-done:
+    if (!rc)
+        rc = hh_store_collect_rows(s, st, &g, read_info_any, "list users", err);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     if (rc) {
-        free(arr);
+        free(g.v);
         return rc;
     }
-    *out = arr;
-    *n = cnt;
+    *out = g.v;
+    *n = g.n;
     return 0;
 }
 

@@ -23,4 +23,18 @@ struct hh_store {
 /* Records SQLite's current error as HH_EIO "store: <what>: <message>". */
 int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what);
 
+/* A growing array of elem-byte elements (v owned by the caller; free it). */
+typedef struct hh_store_rows {
+    void  *v;
+    size_t n, cap, elem;
+} hh_store_rows_t;
+
+/* Room for one more element at the end (NULL on no memory; g unchanged). */
+void *hh_store_rows_next(hh_store_rows_t *g);
+
+/* Steps st to its end, appending one element per row, filled by read, to
+ * g. Returns 0, HH_ENOMEM, or the database error (what names the query). */
+int hh_store_collect_rows(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g,
+                          void (*read)(sqlite3_stmt *, void *), const char *what, hh_err_t *err);
+
 #endif

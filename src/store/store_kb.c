@@ -274,39 +274,6 @@ done:
     "ON ud.department_id = cd.department_id JOIN users u ON u.id = ud.user_id "                            \
     "WHERE cd.collection_id = c.id AND ud.user_id = " p " AND u.disabled = 0))"
 
-typedef struct grow {
-    void  *v;
-    size_t n, cap, elem;
-} grow_t;
-
-static void *grow_next(grow_t *g)
-{
-    if (g->n == g->cap) {
-        size_t nc = g->cap ? g->cap * 2 : 16;
-        void *nv = realloc(g->v, nc * g->elem);
-        if (!nv)
-            return NULL;
-        g->v = nv;
-        g->cap = nc;
-    }
-    return (char *)g->v + g->elem * g->n++;
-}
-
-/* Steps st to its end, appending one element per row, filled by read, to
- * g. Returns 0, HH_ENOMEM, or the database error (what names the query). */
-static int collect_rows(hh_store_t *s, sqlite3_stmt *st, grow_t *g, void (*read)(sqlite3_stmt *, void *),
-                        const char *what, hh_err_t *err)
-{
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        void *elem = grow_next(g);
-        if (!elem)
-            return hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
-        read(st, elem);
-    }
-    return sr == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, what);
-}
-
 static void read_id(sqlite3_stmt *st, void *out)
 {
     *(int64_t *)out = sqlite3_column_int64(st, 0);
@@ -317,14 +284,14 @@ int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection
 {
     *out = NULL;
     *n = 0;
-    grow_t g = { .elem = sizeof(hh_store_collection_t) };
+    hh_store_rows_t g = { .elem = sizeof(hh_store_collection_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, &st, "SELECT " COLL_COLS " FROM collections c WHERE " READABLE("?1") " ORDER BY c.name", err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
-    rc = collect_rows(s, st, &g, read_coll, "list collections", err);
+    rc = hh_store_collect_rows(s, st, &g, read_coll, "list collections", err);
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
@@ -352,7 +319,7 @@ int hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***sha
         *shas = NULL;
         *n_shas = 0;
     }
-    grow_t g = { .elem = sizeof(char *) };
+    hh_store_rows_t g = { .elem = sizeof(char *) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = exec_locked(s, "BEGIN IMMEDIATE", err);
@@ -363,7 +330,7 @@ int hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***sha
     sqlite3_bind_int64(st, 1, collection_id);
     int sr;
     while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        char **slot = grow_next(&g);
+        char **slot = hh_store_rows_next(&g);
         if (!slot || !(*slot = strdup((const char *)sqlite3_column_text(st, 0)))) {
             if (slot)
                 g.n--;
@@ -415,14 +382,14 @@ int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids,
     *n = 0;
     if (user_id <= 0) /* user 0 is the admin CLI's view; here only real users */
         return 0;
-    grow_t g = { .elem = sizeof(int64_t) };
+    hh_store_rows_t g = { .elem = sizeof(int64_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, &st, "SELECT c.id FROM collections c WHERE " READABLE("?1") " ORDER BY c.id", err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
-    rc = collect_rows(s, st, &g, read_id, "readable collections", err);
+    rc = hh_store_collect_rows(s, st, &g, read_id, "readable collections", err);
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
@@ -686,7 +653,7 @@ int hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_
 {
     *out = NULL;
     *n = 0;
-    grow_t g = { .elem = sizeof(hh_store_doc_t) };
+    hh_store_rows_t g = { .elem = sizeof(hh_store_doc_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, &st,
@@ -697,7 +664,7 @@ int hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
     sqlite3_bind_int64(st, 2, collection_id);
-    rc = collect_rows(s, st, &g, read_doc, "list documents", err);
+    rc = hh_store_collect_rows(s, st, &g, read_doc, "list documents", err);
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);

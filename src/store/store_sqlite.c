@@ -206,6 +206,32 @@ static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
     return hh_store_db_fail(s, err, what);
 }
 
+void *hh_store_rows_next(hh_store_rows_t *g)
+{
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 16;
+        void *nv = realloc(g->v, nc * g->elem);
+        if (!nv)
+            return NULL;
+        g->v = nv;
+        g->cap = nc;
+    }
+    return (char *)g->v + g->elem * g->n++;
+}
+
+int hh_store_collect_rows(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g,
+                          void (*read)(sqlite3_stmt *, void *), const char *what, hh_err_t *err)
+{
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        void *elem = hh_store_rows_next(g);
+        if (!elem)
+            return hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+        read(st, elem);
+    }
+    return sr == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, what);
+}
+
 const char *hh_store_data_dir(const hh_store_t *s)
 {
     return s->data_dir;
@@ -644,45 +670,32 @@ done:
     return rc;
 }
 
+static void read_key_any(sqlite3_stmt *st, void *k)
+{
+    read_key_row(st, k);
+}
+
 int hh_store_key_list(hh_store_t *s, hh_store_key_t **out, size_t *n, hh_err_t *err)
 {
     *out = NULL;
     *n = 0;
+    hh_store_rows_t g = { .elem = sizeof(hh_store_key_t) };
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     sqlite3_stmt *st = NULL;
-    hh_store_key_t *arr = NULL;
-    size_t cnt = 0, cap = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT " KEY_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY k.id",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           -1, &st, NULL) != SQLITE_OK)
         rc = db_fail(s, err, "list keys");
-        goto done;
-    }
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            hh_store_key_t *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
-                goto done;
-            }
-            arr = na;
-            cap = nc;
-        }
-        read_key_row(st, &arr[cnt++]);
-    }
-    if (sr != SQLITE_DONE)
-        rc = db_fail(s, err, "list keys");
-done:
+    else
+        rc = hh_store_collect_rows(s, st, &g, read_key_any, "list keys", err);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     if (rc) {
-        free(arr);
+        free(g.v);
         return rc;
     }
-    *out = arr;
-    *n = cnt;
+    *out = g.v;
+    *n = g.n;
     return 0;
 }
 
