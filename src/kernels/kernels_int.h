@@ -29,6 +29,8 @@ void hh_qdot_fill_avx2(hh_kernels_t *k);
 void hh_qdot_fill_avx512(hh_kernels_t *k);
 /* x4-layout kernels (qdot_x4_avx512.c): quant_x4 / gemm_x4. */
 void hh_qdot_x4_fill_avx512(hh_kernels_t *k);
+/* The same over AVX2 (qdot_x4_avx2.c): quant_x4 and the gemm_x4 entries it has. */
+void hh_qdot_x4_fill_avx2(hh_kernels_t *k);
 #endif
 /* Attention (attn.c, attn_avx512.c): the attn entry; the reference is
  * also the SIMD variants' fallback for head sizes they do not cover. */

@@ -3,4 +3,8 @@
 #define HH_QDOT_VNNI 0
 #include "kernels/qdot_x86.h"
 
-void hh_qdot_fill_avx2(hh_kernels_t *k) { qx_fill(k); }
+void hh_qdot_fill_avx2(hh_kernels_t *k)
+{
+    qx_fill(k);
+    hh_qdot_x4_fill_avx2(k);
+}
