@@ -254,6 +254,25 @@ static cJSON *collections_json(const ask_in_t *in)
 
 /* ---- POST /api/ask ------------------------------------------------------ */
 
+/* Art. 14: a grounded answer queued for approval with its sources instead
+ * of released. rq (taken) describes the request; the collections are added
+ * here. Answers the 202 (or the error), audits, and frees o. */
+static enum MHD_Result hold_grounded(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, cJSON *rq,
+                                     const ask_in_t *in, ask_out_t *o, int st, hh_api_error_t *e, const char *id)
+{
+    cJSON_AddItemToObject(rq, "collections", collections_json(in));
+    cJSON *g = cJSON_CreateObject();
+    add_grounding(g, o);
+    int64_t aid = 0;
+    const char *text = o->ans.text ? o->ans.text : "";
+    enum MHD_Result r = ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, id, text, &aid);
+    if (!aid)
+        hh_api_error_set(e, 500, "server_error", NULL, NULL, "could not be queued for approval");
+    audit_ask(s, cs, in, o, aid ? st : 500, e, aid);   /* audit */
+    ask_out_free(o);
+    return r;
+}
+
 enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
 {
     hh_api_error_t e;
@@ -314,16 +333,7 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
         cJSON *rq = cJSON_CreateObject();
         cJSON_AddStringToObject(rq, "model", in.model ? in.model : "");
         cJSON_AddStringToObject(rq, "question", in.question);
-        cJSON_AddItemToObject(rq, "collections", collections_json(&in));
-        cJSON *g = cJSON_CreateObject();
-        add_grounding(g, &o);
-        int64_t aid = 0;
-        enum MHD_Result r =
-            ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, id, o.ans.text ? o.ans.text : "", &aid);
-        if (!aid)
-            hh_api_error_set(&e, 500, "server_error", NULL, NULL, "could not be queued for approval");
-        audit_ask(s, cs, &in, &o, aid ? st : 500, &e, aid);   /* audit */
-        ask_out_free(&o);
+        enum MHD_Result r = hold_grounded(s, c, cs, rq, &in, &o, st, &e, id);
         free(redacted);
         cJSON_Delete(root);
         return r;
@@ -385,17 +395,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
         cJSON_AddStringToObject(rq, "model", req->gen.model ? req->gen.model : "");
         const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req->root, "messages");
         cJSON_AddItemToObject(rq, "messages", msgs ? cJSON_Duplicate(msgs, true) : cJSON_CreateArray());
-        cJSON_AddItemToObject(rq, "collections", collections_json(&in));
-        cJSON *g = cJSON_CreateObject();
-        add_grounding(g, &o);
-        int64_t aid = 0;
-        enum MHD_Result r =
-            ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, id, o.ans.text ? o.ans.text : "", &aid);
-        if (!aid)
-            hh_api_error_set(&e, 500, "server_error", NULL, NULL, "could not be queued for approval");
-        audit_ask(s, cs, &in, &o, aid ? st : 500, &e, aid);   /* audit */
-        ask_out_free(&o);
-        return r;
+        return hold_grounded(s, c, cs, rq, &in, &o, st, &e, id);
     }
     audit_ask(s, cs, &in, &o, st, &e, 0);   /* audit */
     if (st != 200)
