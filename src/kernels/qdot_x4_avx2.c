@@ -190,10 +190,224 @@ static void x4_gemm_q5_0(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
     x4_gemm(n, w, n_grp, grp_bytes, 2, xq, xs, n_tok, y, ys);
 }
 
+/* ---- K-quants (Q4_K, Q5_K, Q6_K; layouts in repack.c), plain Q8_K
+ * activations. Per chunk of 16 values x 4 rows (two halves hr: rows
+ * 2hr, 2hr+1), maddubs gives s16 pairs (Q4_K <= 15*127*2, Q5_K <= 31*127*2,
+ * Q6_K <= 63*127*2 = 16002, all below 2^15) and madd with the sub-block's
+ * scale vector (row 2hr in lanes 0..7, row 2hr+1 in 8..15) sums them in s32;
+ * the two halves meet in one hadd per super-block and token, giving the
+ * lane order of x4_store. ------------------------------------------------ */
+#define X4K_TOK 4
+
+/* 32 six-bit values (16 bytes of nibbles at p, 8 bytes of top bits at
+ * p + 16; value k: nibble k % 16 (low if k < 16), bits 2 (k / 8) of top
+ * byte k % 8) as 32 bytes in order. */
+X4_ALWAYS_INLINE __m256i x4k_six(const uint8_t *p)
+{
+    const __m128i nib = _mm_loadu_si128((const __m128i *)p), m4 = _mm_set1_epi8(0x0f);
+    const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(nib, m4)),
+                                               _mm_and_si128(_mm_srli_epi16(nib, 4), m4), 1);
+    long long t;
+    __builtin_memcpy(&t, p + 16, 8);
+    /* 64-bit lane q holds the top bytes shifted by 2q: byte k (lane k / 8)
+     * has the bits of value k at bits 0..1 */
+    __m256i top = _mm256_srlv_epi64(_mm256_set1_epi64x(t), _mm256_setr_epi64x(0, 2, 4, 6));
+    top = _mm256_slli_epi16(_mm256_and_si256(top, _mm256_set1_epi8(3)), 4);
+    return _mm256_or_si256(lo, top);
+}
+
+/* s16 vector of bytes src[idx] (lanes 0..7) and src[idx + 1] (lanes 8..15),
+ * zero-extended; src is 16 bytes repeated in both 128-bit halves. */
+X4_ALWAYS_INLINE __m256i x4k_pick_u8(__m256i src, int idx)
+{
+    const __m256i ctl = _mm256_add_epi16(_mm256_setr_m128i(_mm_set1_epi16((short)0x8000), _mm_set1_epi16((short)0x8001)),
+                                         _mm256_set1_epi16((short)idx));
+    return _mm256_shuffle_epi8(src, ctl);
+}
+
+/* acc + the u8 x s8 pairs of w and x weighted by the s16 scales sc. */
+X4_ALWAYS_INLINE __m256i x4k_dot(__m256i acc, __m256i w, __m256i x, __m256i sc)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), sc));
+}
+
+/* Q4_K (five 0, 576-byte super-blocks) or Q5_K (five 1, 704 bytes): one
+ * group x T tokens. */
+X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, size_t xs, const int T,
+                               float *y, size_t ys, const int five)
+{
+    const size_t blk = five ? 704 : 576;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[X4K_TOK];
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = w + (size_t)i * blk;
+        for (size_t c = 0; c < blk; c += 64)
+            _mm_prefetch((const char *)(b + 4 * blk + c), _MM_HINT_T0);
+        /* scales, index 4 j + r: j < 4 in the low 16 bytes, j >= 4 high */
+        const __m256i sall = x4k_six(b + 16);
+        const __m256i sc_lo = _mm256_permute2x128_si256(sall, sall, 0x00);
+        const __m256i sc_hi = _mm256_permute2x128_si256(sall, sall, 0x11);
+        __m256i p[2][X4K_TOK];
+        for (int t = 0; t < T; t++) p[0][t] = p[1][t] = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            const __m256i src = k < 2 ? sc_lo : sc_hi;
+            for (int hr = 0; hr < 2; hr++) {
+                /* sub-blocks 2k (low nibbles) and 2k + 1 (high), rows 2hr, 2hr + 1 */
+                const __m256i s0 = x4k_pick_u8(src, (8 * k + 2 * hr) & 15);
+                const __m256i s1 = x4k_pick_u8(src, (8 * k + 4 + 2 * hr) & 15);
+                for (int h = 0; h < 2; h++) {
+                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(b + 64 + 128 * k + 64 * h + 32 * hr));
+                    __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                    if (five) {   /* bit 2k of the qh bytes for the low nibbles, 2k + 1 for the high */
+                        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 576 + 64 * h + 32 * hr));
+                        const __m256i b4 = _mm256_set1_epi8(0x10);
+                        const __m256i hl = 2 * k <= 4 ? _mm256_slli_epi16(qh, 4 - 2 * k) : _mm256_srli_epi16(qh, 2 * k - 4);
+                        const __m256i hh = 2 * k + 1 <= 4 ? _mm256_slli_epi16(qh, 3 - 2 * k) : _mm256_srli_epi16(qh, 2 * k - 3);
+                        lo = _mm256_or_si256(lo, _mm256_and_si256(hl, b4));
+                        hi = _mm256_or_si256(hi, _mm256_and_si256(hh, b4));
+                    }
+                    const int o = 64 * k + 16 * h;
+                    for (int t = 0; t < T; t++) {
+                        const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+                        const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a->qs + o)));
+                        const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a->qs + o + 32)));
+                        p[hr][t] = x4k_dot(x4k_dot(p[hr][t], lo, xl, s0), hi, xh, s1);
+                    }
+                }
+            }
+        }
+        const __m256 dv = x4_scales(b), mv = x4_scales(b + 8);
+        const __m256i mins = x4k_six(b + 40);   /* index 8 r + j */
+        const __m256i m01 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mins));
+        const __m256i m23 = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(mins, 1));
+        for (int t = 0; t < T; t++) {
+            const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+            /* sums of the 32 activations of each sub-block (|sum| <= 4064) */
+            const __m128i s8 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)a->bsums),
+                                              _mm_loadu_si128((const __m128i *)(a->bsums + 8)));
+            const __m256i sx = _mm256_broadcastsi128_si256(s8);
+            const __m256i mm = _mm256_hadd_epi32(_mm256_madd_epi16(m01, sx), _mm256_madd_epi16(m23, sx));
+            const __m256i pp = _mm256_hadd_epi32(p[0][t], p[1][t]);
+            const __m256 v = _mm256_fmsub_ps(_mm256_cvtepi32_ps(pp), dv, _mm256_mul_ps(_mm256_cvtepi32_ps(mm), mv));
+            acc[t] = _mm256_fmadd_ps(v, _mm256_set1_ps(a->d), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) x4_store(acc[t], y + (size_t)t * ys);
+}
+
+/* Q6_K: one group x T tokens; values unsigned 0..63, the -32 offset as
+ * -32 sum_j scale_j * (sub-block sum of x) from the Q8_K sums. */
+X4_ALWAYS_INLINE void x6k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, size_t xs, const int T,
+                               float *y, size_t ys)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[X4K_TOK];
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = w + (size_t)i * 840;
+        for (int l = 0; l < 840; l += 64)
+            _mm_prefetch((const char *)(b + 840 + l), _MM_HINT_T0);
+        /* sc[hr][q]: row 2hr's scales of sub-blocks 8q..8q+7 in lanes 0..7,
+         * row 2hr + 1's in lanes 8..15 (signed, widened) */
+        __m256i sc[2][2];
+        for (int hr = 0; hr < 2; hr++)
+            for (int q = 0; q < 2; q++)
+                sc[hr][q] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 8 + 32 * q + 16 * hr)));
+        __m256i p[2][X4K_TOK];
+        for (int t = 0; t < T; t++) p[0][t] = p[1][t] = _mm256_setzero_si256();
+        for (int n = 0; n < 8; n++) {
+            const int j = (2 * n) % 8;   /* sub-blocks 2n, 2n + 1 within their half of 8 */
+            const __m256i pick0 = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
+            const __m256i pick1 = _mm256_set1_epi16((short)(0x0100 * (2 * j + 3) + 2 * j + 2));
+            for (int hr = 0; hr < 2; hr++) {
+                const __m256i hb = _mm256_loadu_si256((const __m256i *)(b + 584 + 64 * (n / 2) + 32 * hr));
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(b + 72 + 64 * n + 32 * hr));
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                if (n % 2 == 0) {
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+                } else {
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(hb, m30));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+                }
+                const __m256i s0 = _mm256_shuffle_epi8(sc[hr][n / 4], pick0);
+                const __m256i s1 = _mm256_shuffle_epi8(sc[hr][n / 4], pick1);
+                for (int t = 0; t < T; t++) {
+                    const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+                    const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a->qs + 32 * n)));
+                    const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a->qs + 32 * n + 16)));
+                    p[hr][t] = x4k_dot(x4k_dot(p[hr][t], lo, xl, s0), hi, xh, s1);
+                }
+            }
+        }
+        const __m256 dv = x4_scales(b);
+        for (int t = 0; t < T; t++) {
+            const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)t * xs) + i;
+            const __m256i ba = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)a->bsums));
+            const __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a->bsums + 8)));
+            const __m256i c01 = _mm256_add_epi32(_mm256_madd_epi16(sc[0][0], ba), _mm256_madd_epi16(sc[0][1], bb));
+            const __m256i c23 = _mm256_add_epi32(_mm256_madd_epi16(sc[1][0], ba), _mm256_madd_epi16(sc[1][1], bb));
+            const __m256i tot = _mm256_sub_epi32(_mm256_hadd_epi32(p[0][t], p[1][t]),
+                                                 _mm256_slli_epi32(_mm256_hadd_epi32(c01, c23), 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(tot), dv), _mm256_set1_ps(a->d), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) x4_store(acc[t], y + (size_t)t * ys);
+}
+
+/* kind: 0 Q4_K, 1 Q5_K, 2 Q6_K. */
+X4_ALWAYS_INLINE void x4k_gemm(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes, const void *xq,
+                               size_t xs, int32_t n_tok, float *y, size_t ys, const int kind)
+{
+    const int64_t nb = n / HH_QK_K;
+    for (int32_t t = 0; t < n_tok; t += X4K_TOK) {
+        const int nt = n_tok - t < X4K_TOK ? n_tok - t : X4K_TOK;
+        const uint8_t *xt = (const uint8_t *)xq + (size_t)t * xs;
+        float *yt = y + (size_t)t * ys;
+        for (int64_t g = 0; g < n_grp; g++) {
+            const uint8_t *wg = (const uint8_t *)w + (size_t)g * grp_bytes;
+            float *yg = yt + 4 * g;
+#define X4K_CASE(TT) (kind == 2 ? x6k_tile(nb, wg, xt, xs, TT, yg, ys) : x4k_tile(nb, wg, xt, xs, TT, yg, ys, kind))
+            switch (nt) {
+            case 4: X4K_CASE(4); break;
+            case 3: X4K_CASE(3); break;
+            case 2: X4K_CASE(2); break;
+            default: X4K_CASE(1); break;
+            }
+#undef X4K_CASE
+        }
+    }
+}
+
+static void x4_gemm_q4_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4k_gemm(n, w, n_grp, grp_bytes, xq, xs, n_tok, y, ys, 0);
+}
+
+static void x4_gemm_q5_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4k_gemm(n, w, n_grp, grp_bytes, xq, xs, n_tok, y, ys, 1);
+}
+
+static void x4_gemm_q6_K(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                         const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4k_gemm(n, w, n_grp, grp_bytes, xq, xs, n_tok, y, ys, 2);
+}
+
 void hh_qdot_x4_fill_avx2(hh_kernels_t *k)
 {
     k->quant_x4 = x4_quant;
     k->gemm_x4[HH_TYPE_Q4_0] = x4_gemm_q4_0;
     k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
     k->gemm_x4[HH_TYPE_Q5_0] = x4_gemm_q5_0;
+    k->gemm_x4[HH_TYPE_Q4_K] = x4_gemm_q4_K;
+    k->gemm_x4[HH_TYPE_Q5_K] = x4_gemm_q5_K;
+    k->gemm_x4[HH_TYPE_Q6_K] = x4_gemm_q6_K;
+    /* Q5_K has no stored-layout qdot: this is the activation type of its
+     * x4 kernel only (as in the AVX-512 table) */
+    k->act_type[HH_TYPE_Q5_K] = HH_TYPE_Q8_K;
 }
