@@ -252,6 +252,8 @@ enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connec
     }
     cJSON_AddNumberToObject(j, "documents", (double)r.documents);
     cJSON_AddNumberToObject(j, "audit_records", (double)r.audit_records);
+    cJSON_AddNumberToObject(j, "audit_texts", (double)r.audit_texts);
+    cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddItemToObject(j, "log", lines);
     return ht_send_json(c, cs, 200, j);
@@ -278,9 +280,10 @@ static void *sweeper_main(void *arg)
         hh_err_clear(&err);
         if (run_sweep(s, &r, &removed, NULL, &err) != 0)
             HH_LOGW("retention: periodic sweep failed: %s", err.msg[0] ? err.msg : hh_strerror(err.code));
-        else if (r.documents || r.audit_records)
-            HH_LOGI("retention: periodic sweep deleted %" PRId64 " documents, expired %" PRId64 " audit records",
-                    r.documents, r.audit_records);
+        else if (r.documents || r.audit_records || r.audit_texts || r.approvals)
+            HH_LOGI("retention: periodic sweep deleted %" PRId64 " documents and %" PRId64
+                    " decided approvals, expired %" PRId64 " audit records and the texts of %" PRId64 " more",
+                    r.documents, r.approvals, r.audit_records, r.audit_texts);
         clock_gettime(CLOCK_MONOTONIC, &at);
         at.tv_sec += interval;
         pthread_mutex_lock(&s->sweep_mu);
