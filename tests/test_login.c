@@ -64,6 +64,15 @@ static void stored_hash(hh_store_t *s, const char *name, char *out, size_t cap)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Runs one statement on the store's connection; 0 when it succeeded. */
+static int sql_exec(hh_store_t *s, const char *sql)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->mu);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* Whether any stored session row holds the raw cookie value: as its id
  * (text or bytes) or as its CSRF token. */
 static bool cookie_stored_raw(hh_store_t *s, const char *cookie)
@@ -283,20 +292,24 @@ TEST(login_store_passwords_and_sessions)
     forged[0] = forged[0] == 'A' ? 'B' : 'A';
     ASSERT_EQ_INT(hh_store_session_lookup(s, forged, NULL, &look, &err), HH_ENOENT);
 
-    /* absolute lifetime and idle timeout */
-    hh_store_session_params_t short_life = { .idle_ms = 60000, .max_ms = 30 };
-    ASSERT_OK(hh_store_session_create(s, u.id, &short_life, cookie2, sizeof cookie2, NULL, &err));
-    ASSERT_OK(hh_store_session_lookup(s, cookie2, &short_life, &look, &err));
-    sleep_ms(60);
-    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &short_life, &look, &err), HH_ENOENT);
-    hh_store_session_params_t short_idle = { .idle_ms = 80, .max_ms = 60000 };
-    ASSERT_OK(hh_store_session_create(s, u.id, &short_idle, cookie2, sizeof cookie2, NULL, &err));
-    for (int i = 0; i < 4; i++) {   /* requests within the idle time keep it alive past 80 ms */
-        sleep_ms(40);
-        ASSERT_OK(hh_store_session_lookup(s, cookie2, &short_idle, &look, &err));
+    /* absolute lifetime and idle timeout, with the clock moved by rewriting
+     * the newest session's times (no sleeps: a loaded machine cannot make
+     * this flaky) */
+    hh_store_session_params_t lim = { .idle_ms = 60000, .max_ms = 600000 };
+    ASSERT_OK(hh_store_session_create(s, u.id, &lim, cookie2, sizeof cookie2, NULL, &err));
+    ASSERT_OK(hh_store_session_lookup(s, cookie2, &lim, &look, &err));
+    ASSERT_OK(sql_exec(s, "UPDATE sessions SET expires_at = expires_at - 600001 "
+                          "WHERE rowid = (SELECT max(rowid) FROM sessions)"));
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &lim, &look, &err), HH_ENOENT);
+    ASSERT_OK(hh_store_session_create(s, u.id, &lim, cookie2, sizeof cookie2, NULL, &err));
+    for (int i = 0; i < 3; i++) {   /* 3 x 50 s apart: each request slides the 60 s idle deadline */
+        ASSERT_OK(sql_exec(s, "UPDATE sessions SET last_seen_at = last_seen_at - 50000 "
+                              "WHERE rowid = (SELECT max(rowid) FROM sessions)"));
+        ASSERT_OK(hh_store_session_lookup(s, cookie2, &lim, &look, &err));
     }
-    sleep_ms(120);
-    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &short_idle, &look, &err), HH_ENOENT);
+    ASSERT_OK(sql_exec(s, "UPDATE sessions SET last_seen_at = last_seen_at - 60001 "
+                          "WHERE rowid = (SELECT max(rowid) FROM sessions)"));
+    ASSERT_EQ_INT(hh_store_session_lookup(s, cookie2, &lim, &look, &err), HH_ENOENT);
     ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM sessions"), 1);   /* dead rows were deleted */
 
     /* logout */
@@ -540,23 +553,24 @@ TEST(login_http_throttle_and_idle_timeout)
     p.login_max_failures = 3;
     p.login_max_failures_addr = 6;
     p.login_window_s = 60;
-    p.session_idle_ms = 400;
+    p.session_idle_ms = 1000;
     login_srv_t t;
     ASSERT_TRUE(srv_start(&t, "throttle", &p));
     hh_test_resp_t r;
     char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
 
-    /* the idle timeout (400 ms here): requests keep the session alive,
-     * silence ends it */
+    /* the idle timeout (1 s here): requests 0.4 s apart keep the session
+     * alive past it (0.6 s of slack each for a loaded machine), silence
+     * ends it */
     ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
     req_opt_t oc = { .cookie = cookie };
     for (int i = 0; i < 3; i++) {
-        sleep_ms(200);
+        sleep_ms(400);
         ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
         ASSERT_EQ_INT(r.status, 200);
         hh_test_resp_free(&r);
     }
-    sleep_ms(600);
+    sleep_ms(1300);
     ASSERT_TRUE(http(t.h.port, "GET", "/api/me", &oc, &r));
     ASSERT_EQ_INT(r.status, 401);
     ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_session");
