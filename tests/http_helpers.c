@@ -25,6 +25,7 @@ hh_test_srv_params_t hh_test_srv_default_params(void)
     p.http.max_body = 1u << 20;
     p.http.engine.n_slots = 1;
     p.http.engine.n_threads = 1;
+    p.http.retention_interval_s = 0;   /* no background sweep unless a test asks for one */
     return p;
 }
 
