@@ -100,6 +100,26 @@ static int parse_subjects(const ht_conn_t *cs, cJSON **body_out, const char **su
     return 0;
 }
 
+/* The admin check and the subjects of an export or erasure request: the
+ * parsed body (caller deletes it) with subj[0..n) pointing into it, or NULL
+ * after the 403 / 400 answer was queued (*resp: its result). */
+static cJSON *subjects_request(struct MHD_Connection *c, ht_conn_t *cs, const char **subj, size_t *n,
+                               enum MHD_Result *resp)
+{
+    if (!role_is(cs, "admin")) {
+        *resp = forbidden(c, cs, "admins");
+        return NULL;
+    }
+    const char *msg = NULL;
+    cJSON *body = NULL;
+    if (parse_subjects(cs, &body, subj, n, &msg)) {
+        cJSON_Delete(body);
+        *resp = bad_request(c, cs, "invalid_subjects", "subjects", msg);
+        return NULL;
+    }
+    return body;
+}
+
 /* ---- the live vector index around erasure and sweeps ---------------------- */
 
 typedef struct doc_ids {
@@ -334,16 +354,12 @@ void ht_sweeper_stop(hh_http_server_t *s)
 
 enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
 {
-    if (!role_is(cs, "admin"))
-        return forbidden(c, cs, "admins");
     const char *subj[HT_GDPR_MAX_SUBJECTS];
     size_t n = 0;
-    const char *msg = NULL;
-    cJSON *body = NULL;
-    if (parse_subjects(cs, &body, subj, &n, &msg)) {
-        cJSON_Delete(body);
-        return bad_request(c, cs, "invalid_subjects", "subjects", msg);
-    }
+    enum MHD_Result resp = MHD_NO;
+    cJSON *body = subjects_request(c, cs, subj, &n, &resp);
+    if (!body)
+        return resp;
     cJSON *out = NULL;
     hh_err_t err;
     hh_err_clear(&err);
@@ -356,16 +372,12 @@ enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection
 
 enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
 {
-    if (!role_is(cs, "admin"))
-        return forbidden(c, cs, "admins");
     const char *subj[HT_GDPR_MAX_SUBJECTS];
     size_t n = 0;
-    const char *msg = NULL;
-    cJSON *body = NULL;
-    if (parse_subjects(cs, &body, subj, &n, &msg)) {
-        cJSON_Delete(body);
-        return bad_request(c, cs, "invalid_subjects", "subjects", msg);
-    }
+    enum MHD_Result resp = MHD_NO;
+    cJSON *body = subjects_request(c, cs, subj, &n, &resp);
+    if (!body)
+        return resp;
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "confirm"))) {
         cJSON_Delete(body);
         return bad_request(c, cs, "confirm_required", "confirm",

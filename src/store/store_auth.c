@@ -229,15 +229,7 @@ int hh_store_user_list(hh_store_t *s, hh_store_user_info_t **out, size_t *n, hh_
     int rc = prepare(s, &st, "SELECT " INFO_COLS " FROM users u ORDER BY u.name", "list users", err);
     if (!rc)
         rc = hh_store_collect_rows(s, st, &g, read_info_any, "list users", err);
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        free(g.v);
-        return rc;
-    }
-    *out = g.v;
-    *n = g.n;
-    return 0;
+    return hh_store_rows_end(s, st, &g, rc, out, n);
 }
 
 int hh_store_user_info(hh_store_t *s, int64_t user_id, hh_store_user_info_t *out, hh_err_t *err)

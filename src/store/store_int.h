@@ -37,4 +37,10 @@ void *hh_store_rows_next(hh_store_rows_t *g);
 int hh_store_collect_rows(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g,
                           void (*read)(sqlite3_stmt *, void *), const char *what, hh_err_t *err);
 
+/* Ends a list query run under s->mu: finalizes st (may be NULL), releases
+ * s->mu, and when rc is 0 hands g's elements to the caller (out: the
+ * address of the caller's element pointer, n: the count), else frees them.
+ * Returns rc. */
+int hh_store_rows_end(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g, int rc, void *out, size_t *n);
+
 #endif

@@ -293,15 +293,7 @@ int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection
     sqlite3_bind_int64(st, 1, user_id);
     rc = hh_store_collect_rows(s, st, &g, read_coll, "list collections", err);
 done:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        free(g.v);
-        return rc;
-    }
-    *out = g.v;
-    *n = g.n;
-    return 0;
+    return hh_store_rows_end(s, st, &g, rc, out, n);
 }
 
 void hh_store_strings_free(char **v, size_t n)
@@ -391,15 +383,7 @@ int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids,
     sqlite3_bind_int64(st, 1, user_id);
     rc = hh_store_collect_rows(s, st, &g, read_id, "readable collections", err);
 done:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        free(g.v);
-        return rc;
-    }
-    *ids = g.v;
-    *n = g.n;
-    return 0;
+    return hh_store_rows_end(s, st, &g, rc, ids, n);
 }
 
 int hh_store_user_can_read(hh_store_t *s, int64_t user_id, int64_t collection_id, bool *ok, hh_err_t *err)
@@ -666,15 +650,7 @@ int hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_
     sqlite3_bind_int64(st, 2, collection_id);
     rc = hh_store_collect_rows(s, st, &g, read_doc, "list documents", err);
 done:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        free(g.v);
-        return rc;
-    }
-    *out = g.v;
-    *n = g.n;
-    return 0;
+    return hh_store_rows_end(s, st, &g, rc, out, n);
 }
 
 int hh_store_sha_in_use(hh_store_t *s, const char *sha256, bool *used, hh_err_t *err)

@@ -232,6 +232,20 @@ int hh_store_collect_rows(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g,
     return sr == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, what);
 }
 
+int hh_store_rows_end(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g, int rc, void *out, size_t *n)
+{
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc) {
+        free(g->v);
+        g->v = NULL;
+        return rc;
+    }
+    memcpy(out, &g->v, sizeof g->v);   /* out is a T ** of the caller's element type */
+    *n = g->n;
+    return 0;
+}
+
 const char *hh_store_data_dir(const hh_store_t *s)
 {
     return s->data_dir;
@@ -688,15 +702,7 @@ int hh_store_key_list(hh_store_t *s, hh_store_key_t **out, size_t *n, hh_err_t *
         rc = db_fail(s, err, "list keys");
     else
         rc = hh_store_collect_rows(s, st, &g, read_key_any, "list keys", err);
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        free(g.v);
-        return rc;
-    }
-    *out = g.v;
-    *n = g.n;
-    return 0;
+    return hh_store_rows_end(s, st, &g, rc, out, n);
 }
 
 int hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
