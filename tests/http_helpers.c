@@ -285,6 +285,25 @@ int hh_test_http(int port, const char *method, const char *path, const char *key
     return hh_test_http_req(port, &q, out);
 }
 
+int hh_test_http_upload(int port, const char *key, const char *coll, const char *name, const char *text,
+                        hh_test_resp_t *out)
+{
+    memset(out, 0, sizeof *out);
+    char *body = NULL;
+    int n = asprintf(&body,
+                     "--hhB0undary\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\n%s\r\n"
+                     "--hhB0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                     "Content-Type: text/markdown\r\n\r\n%s\r\n--hhB0undary--\r\n",
+                     coll, name, text);
+    if (n < 0)
+        return HH_ENOMEM;
+    hh_test_req_t q = { .method = "POST", .path = "/api/documents", .key = key,
+                        .ctype = "multipart/form-data; boundary=hhB0undary", .body = body, .body_len = (size_t)n };
+    int rc = hh_test_http_req(port, &q, out);
+    free(body);
+    return rc;
+}
+
 int hh_test_http_status(int port, const hh_test_req_t *q, char **body)
 {
     *body = NULL;

@@ -1,6 +1,7 @@
 /* http_helpers.h - the one in-process test server and HTTP client shared by
  * the tests that speak to hoheit over a socket (test_http, test_register,
- * test_approvals, test_bert, test_retrieve, test_login):
+ * test_approvals, test_bert, test_retrieve, test_login, test_compliance_api,
+ * test_audit, test_answer):
  *
  *   hh_test_srv_params_t p = hh_test_srv_default_params();   // stories260K
  *   hh_test_srv_t t;
@@ -120,6 +121,14 @@ const char *hh_test_resp_err_code(const hh_test_resp_t *r);
 /* The string member k of object o (case-insensitive), "(none)" when o is
  * not an object with a string there; points into o. */
 const char *hh_test_json_str(const cJSON *o, const char *k);
+
+/* POSTs one text file to /api/documents as multipart/form-data: a
+ * "collection" field coll and a "file" part with filename name, Content-Type
+ * text/markdown and the bytes of text. key: Bearer key (NULL: none). Same
+ * results as hh_test_http_req (out->j: the answer, {id, chunks, ...} on
+ * 201). */
+int hh_test_http_upload(int port, const char *key, const char *coll, const char *name, const char *text,
+                        hh_test_resp_t *out);
 
 /* ---- raw sockets (for tests that shape the bytes themselves) ------------- */
 

@@ -740,19 +740,15 @@ static int http_req(int port, const char *method, const char *path, const char *
  * the parsed answer in *j. */
 static int http_upload(int port, const char *key, const char *coll, const char *name, const char *text, cJSON **j)
 {
-    char *body = NULL, *out = NULL;
-    int n = asprintf(&body,
-                     "--hhB0undary\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\n%s\r\n"
-                     "--hhB0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
-                     "Content-Type: text/markdown\r\n\r\n%s\r\n--hhB0undary--\r\n",
-                     coll, name, text);
-    if (n < 0)
-        return -1;
-    int st = http_req(port, "POST", "/api/documents", key, "multipart/form-data; boundary=hhB0undary", body,
-                      (size_t)n, &out);
-    free(body);
-    *j = out ? cJSON_Parse(out) : NULL;
-    free(out);
+    hh_test_resp_t r;
+    int st = hh_test_http_upload(port, key, coll, name, text, &r);
+    *j = NULL;
+    if (st != 0)
+        return st;
+    *j = r.j;   /* handed over to the caller */
+    r.j = NULL;
+    st = r.status;
+    hh_test_resp_free(&r);
     return st;
 }
 
