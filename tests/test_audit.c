@@ -2,17 +2,15 @@
  * store, the randomized tamper test on a 10,000-record export, signatures
  * and keys, retention behind an anchor, concurrency, the CLI. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "govern/audit.h"
 #include "govern/pii.h"
 #include "govern/register.h"
 #include "http/server.h"
 #include "store/store.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -885,37 +883,15 @@ TEST(audit_cli_verify_exit_codes)
 
 /* ---- the request path: one record per finished request --------------- */
 
-/* POSTs json with "Connection: close" and reads the whole reply; returns
- * the HTTP status (0 on a transport error). */
+/* POSTs json as key (over http_helpers: "Connection: close", read to EOF);
+ * returns the HTTP status (0 on a transport error). */
 static int http_post(int port, const char *key, const char *path, const char *json)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return 0;
-    }
-    char head[1024];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      path, key, strlen(json));
-    bool ok = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn &&
-              send(fd, json, strlen(json), MSG_NOSIGNAL) == (ssize_t)strlen(json);
-    char buf[65536];
-    size_t n = 0;
-    ssize_t r;
-    while (ok && (r = recv(fd, buf + n, sizeof buf - 1 - n, 0)) > 0 && n + 1 < sizeof buf - 1)
-        n += (size_t)r;
-    close(fd);
-    buf[n] = '\0';
-    int status = 0;
-    return ok && sscanf(buf, "HTTP/1.1 %d", &status) == 1 ? status : 0;
+    hh_test_req_t q = { .method = "POST", .path = path, .key = key, .body = json };
+    char *body = NULL;
+    int status = hh_test_http_status(port, &q, &body);
+    free(body);
+    return status < 0 ? 0 : status;
 }
 
 /* The records of the store's log as parsed objects (caller deletes). */
@@ -944,27 +920,16 @@ static cJSON *records_of(hh_store_t *st)
     return arr;
 }
 
-static const char *str_of(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "(null)";
-}
-
 TEST(audit_request_path_records)
 {
-    char data[512], models[600], dst[700];
-    snprintf(data, sizeof data, "%s/audit-http", hh_test_tmpdir());
-    snprintf(models, sizeof models, "%s/models", data);
-    mkdir(data, 0700);
-    mkdir(models, 0700);
-    snprintf(dst, sizeof dst, "%s/stories260K.gguf", models);
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "audit-http", NULL));   /* stories260K, one slot, one thread */
+    /* the hash of the model file the server loaded */
+    char dst[700];
+    snprintf(dst, sizeof dst, "%s/models/stories260K.gguf", t.data);
     size_t mlen = 0;
-    unsigned char *model = hh_test_read_file(hh_test_data_path("models/stories260K.gguf"), &mlen);
+    unsigned char *model = hh_test_read_file(dst, &mlen);
     ASSERT_TRUE(model != NULL);
-    FILE *f = fopen(dst, "wb");
-    ASSERT_TRUE(f != NULL);
-    ASSERT_EQ_INT(fwrite(model, 1, mlen, f), mlen);
-    fclose(f);
     unsigned char mh[32];
     crypto_hash_sha256(mh, model, mlen);
     free(model);
@@ -972,27 +937,18 @@ TEST(audit_request_path_records)
     for (int i = 0; i < 32; i++)
         snprintf(want_mh + 2 * i, 3, "%02x", mh[i]);
 
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = data;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 1;
     hh_err_t err;
-    hh_http_server_t *srv = NULL;
-    ASSERT_OK(hh_http_start(&srv, &p, &err));
-    hh_store_t *st = hh_http_store(srv);
-    hh_store_user_t u;
+    hh_store_t *st = t.st;
     char key[HH_KEY_LEN + 1];
-    ASSERT_OK(hh_store_user_ensure(st, "auditee", "member", &u, NULL, &err));
-    ASSERT_OK(hh_store_key_create(st, u.id, key, sizeof key, NULL, &err));
+    ASSERT_OK(hh_test_srv_user(&t, "auditee", "member", key, NULL));
     const char *chat = "{\"model\":\"stories260K\",\"max_tokens\":6,\"temperature\":0,"
                        "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}]%s}";
     char body[512];
     snprintf(body, sizeof body, chat, "");
-    ASSERT_EQ_INT(http_post(hh_http_port(srv), key, "/v1/chat/completions", body), 200);
+    ASSERT_EQ_INT(http_post(t.port, key, "/v1/chat/completions", body), 200);
     snprintf(body, sizeof body, chat, ",\"stream\":true");
-    ASSERT_EQ_INT(http_post(hh_http_port(srv), key, "/v1/chat/completions", body), 200);
-    ASSERT_EQ_INT(http_post(hh_http_port(srv), key, "/v1/completions",
+    ASSERT_EQ_INT(http_post(t.port, key, "/v1/chat/completions", body), 200);
+    ASSERT_EQ_INT(http_post(t.port, key, "/v1/completions",
                             "{\"model\":\"no-such-model\",\"prompt\":\"Hello\",\"max_tokens\":3}"),
                   404);
     /* the stream's record is written when MHD lets go of the response */
@@ -1009,43 +965,43 @@ TEST(audit_request_path_records)
     char first_out[65] = "";
     cJSON *r;
     cJSON_ArrayForEach(r, recs) {
-        ASSERT_STREQ(str_of(r, "kind"), "request");
-        ASSERT_STREQ(str_of(r, "user"), "auditee");
-        const char *uc = str_of(r, "use_case");
+        ASSERT_STREQ(hh_test_json_str(r, "kind"), "request");
+        ASSERT_STREQ(hh_test_json_str(r, "user"), "auditee");
+        const char *uc = hh_test_json_str(r, "use_case");
         hh_reg_policy_t pol;
-        bool hashes = strcmp(uc, "(null)") && hh_register_policy_for(st, uc, &pol, NULL) == 0 &&
+        bool hashes = strcmp(uc, "(none)") && hh_register_policy_for(st, uc, &pol, NULL) == 0 &&
                       pol.audit_detail == HH_AUDIT_HASHES;
-        ASSERT_STREQ(str_of(r, "text"), hashes ? "hash" : "full");
-        if (!strcmp(str_of(r, "decision"), "released")) {
+        ASSERT_STREQ(hh_test_json_str(r, "text"), hashes ? "hash" : "full");
+        if (!strcmp(hh_test_json_str(r, "decision"), "released")) {
             released++;
-            ASSERT_STREQ(str_of(r, "model"), "stories260K");
-            ASSERT_STREQ(str_of(r, "model_sha256"), want_mh);
+            ASSERT_STREQ(hh_test_json_str(r, "model"), "stories260K");
+            ASSERT_STREQ(hh_test_json_str(r, "model_sha256"), want_mh);
             if (!hashes) {
-                ASSERT_TRUE(strstr(str_of(r, "prompt"), "Once upon a time") != NULL);
-                ASSERT_TRUE(strlen(str_of(r, "output")) > 0);
+                ASSERT_TRUE(strstr(hh_test_json_str(r, "prompt"), "Once upon a time") != NULL);
+                ASSERT_TRUE(strlen(hh_test_json_str(r, "output")) > 0);
             }
             /* the prompt is the messages array as JSON; both runs (temperature
              * 0, stream and not) produced the same output */
             char ph[65];
             sha256_hex("[{\"role\":\"user\",\"content\":\"Once upon a time\"}]", ph);
-            ASSERT_STREQ(str_of(r, "prompt_sha256"), ph);
+            ASSERT_STREQ(hh_test_json_str(r, "prompt_sha256"), ph);
             if (!hashes) {
-                sha256_hex(str_of(r, "output"), ph);
-                ASSERT_STREQ(str_of(r, "output_sha256"), ph);
+                sha256_hex(hh_test_json_str(r, "output"), ph);
+                ASSERT_STREQ(hh_test_json_str(r, "output_sha256"), ph);
             }
             if (released == 1)
-                snprintf(first_out, sizeof first_out, "%s", str_of(r, "output_sha256"));
+                snprintf(first_out, sizeof first_out, "%s", hh_test_json_str(r, "output_sha256"));
             else
-                ASSERT_STREQ(str_of(r, "output_sha256"), first_out);
+                ASSERT_STREQ(hh_test_json_str(r, "output_sha256"), first_out);
         } else {
             refused++;
-            ASSERT_STREQ(str_of(r, "decision"), "refused");
-            ASSERT_STREQ(str_of(r, "model"), "no-such-model");
+            ASSERT_STREQ(hh_test_json_str(r, "decision"), "refused");
+            ASSERT_STREQ(hh_test_json_str(r, "model"), "no-such-model");
             ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "model_sha256")));
-            ASSERT_TRUE(strstr(str_of(r, "detail"), "no-such-model") != NULL);
+            ASSERT_TRUE(strstr(hh_test_json_str(r, "detail"), "no-such-model") != NULL);
             char ph[65];
             sha256_hex("Hello", ph);
-            ASSERT_STREQ(str_of(r, "prompt_sha256"), ph);
+            ASSERT_STREQ(hh_test_json_str(r, "prompt_sha256"), ph);
             ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "output_sha256")));
         }
     }
@@ -1055,7 +1011,7 @@ TEST(audit_request_path_records)
     hh_audit_verify_result_t vr;
     ASSERT_OK(hh_audit_verify_store(st, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
-    hh_http_stop(srv);
+    hh_test_srv_stop(&t);
 }
 
 /* ---- PII redaction per policy ------------------------------------------- */
@@ -1146,20 +1102,20 @@ TEST(audit_pii_redaction_per_policy)
     cJSON *recs = records_of(s);
     ASSERT_EQ_INT(cJSON_GetArraySize(recs), 3);
     const cJSON *r0 = cJSON_GetArrayItem(recs, 0), *r1 = cJSON_GetArrayItem(recs, 1), *r2 = cJSON_GetArrayItem(recs, 2);
-    const char *red = str_of(r0, "prompt");
+    const char *red = hh_test_json_str(r0, "prompt");
     ASSERT_TRUE(strstr(red, "Tel. [PHONE:") != NULL);
     ASSERT_TRUE(strstr(red, "[NAME:") != NULL);
     char h[65];
     sha256_hex(red, h);
-    ASSERT_STREQ(str_of(r0, "prompt_sha256"), h);
-    ASSERT_STREQ(str_of(r1, "prompt_sha256"), h);
-    ASSERT_STREQ(str_of(r1, "text"), "hash");
+    ASSERT_STREQ(hh_test_json_str(r0, "prompt_sha256"), h);
+    ASSERT_STREQ(hh_test_json_str(r1, "prompt_sha256"), h);
+    ASSERT_STREQ(hh_test_json_str(r1, "text"), "hash");
     sha256_hex(prompt, h);
-    ASSERT_TRUE(strcmp(str_of(r0, "prompt_sha256"), h) != 0);
-    ASSERT_TRUE(strstr(str_of(r0, "detail"), "[EMAIL:") != NULL);
-    ASSERT_STREQ(str_of(r0, "user"), "bob");                      /* the user is not redacted, erasure handles it */
+    ASSERT_TRUE(strcmp(hh_test_json_str(r0, "prompt_sha256"), h) != 0);
+    ASSERT_TRUE(strstr(hh_test_json_str(r0, "detail"), "[EMAIL:") != NULL);
+    ASSERT_STREQ(hh_test_json_str(r0, "user"), "bob");                      /* the user is not redacted, erasure handles it */
     /* a use case without redaction keeps the text */
-    ASSERT_STREQ(str_of(r2, "prompt"), "Mail an hans.x@example.com");
+    ASSERT_STREQ(hh_test_json_str(r2, "prompt"), "Mail an hans.x@example.com");
     ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r2, "pii_redacted")));
     cJSON_Delete(recs);
     free(text);
