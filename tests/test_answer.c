@@ -299,62 +299,18 @@ TEST(answer_semantic_support)
 
 /* ---- over HTTP: POST /api/ask and the chat extension -------------------- */
 
+#include "http_helpers.h"
 #include "http/server.h"
 #include "store/store.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-/* One request with Connection: close; returns the status and the body
- * (malloc'd) or -1. Responses here are never chunked (fixed-size buffers). */
+/* POSTs a JSON body (Connection: close, through http_helpers); returns the
+ * status and the body (malloc'd, de-chunked) or a negative HH_E* code. */
 static int http_post(int port, const char *path, const char *key, const char *body, char **out)
 {
-    *out = NULL;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n%s%s%s\r\n",
-                      path, strlen(body), key ? "Authorization: Bearer " : "", key ? key : "", key ? "\r\n" : "");
-    if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn ||
-        send(fd, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body)) {
-        close(fd);
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *raw = malloc(cap);
-    ssize_t n;
-    while (raw && (n = recv(fd, raw + len, cap - len - 1, 0)) > 0) {
-        len += (size_t)n;
-        if (len + 1 == cap) {
-            char *nr = realloc(raw, cap *= 2);
-            if (!nr)
-                break;
-            raw = nr;
-        }
-    }
-    close(fd);
-    if (!raw)
-        return -1;
-    raw[len] = '\0';
-    int status = -1;
-    char *sep = strstr(raw, "\r\n\r\n");
-    if (sep && sscanf(raw, "HTTP/1.%*d %d", &status) == 1)
-        *out = strdup(sep + 4);
-    free(raw);
-    return status;
+    hh_test_req_t q = { .method = "POST", .path = path, .key = key, .body = body };
+    return hh_test_http_status(port, &q, out);
 }
 
 static double jnum(const cJSON *o, const char *k)
@@ -365,22 +321,11 @@ static double jnum(const cJSON *o, const char *k)
 
 TEST(answer_http_ask_and_grounded_chat)
 {
-    char data[512], models[600], cmd[1400];
-    snprintf(data, sizeof data, "%s/answer_http", hh_test_tmpdir());
-    snprintf(models, sizeof models, "%s/models", data);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/'", models, hh_test_data_path("models/stories260K.gguf"),
-             models);
-    ASSERT_EQ_INT(system(cmd), 0);
-    hh_http_params_t p = hh_http_default_params();
-    p.port = 0;
-    p.data_dir = data;
-    p.engine.n_slots = 1;
-    p.engine.n_threads = 1;
-    hh_http_server_t *srv = NULL;
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "answer_http", NULL));   /* stories260K, one slot, one thread */
+    int port = t.port;
+    hh_store_t *st = t.st;
     hh_err_t err;
-    ASSERT_OK(hh_http_start(&srv, &p, &err));
-    int port = hh_http_port(srv);
-    hh_store_t *st = hh_http_store(srv);
     hh_store_user_t u;
     char key[HH_KEY_LEN + 1];
     const char *eng[] = { "ENG" }, *hr[] = { "HR" };
@@ -476,5 +421,5 @@ TEST(answer_http_ask_and_grounded_chat)
     ASSERT_TRUE(strstr(body, "data: [DONE]\n\n") != NULL);
     ASSERT_TRUE(strstr(body, "HRSECRET") == NULL);
     free(body);
-    hh_http_stop(srv);
+    hh_test_srv_stop(&t);
 }
