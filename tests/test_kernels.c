@@ -1003,3 +1003,46 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
     }
     printf("    attn: %d rows, worst |attn - f64| = %.3g (TOL_ATTN_ABS %g)\n", ran, worst, TOL_ATTN_ABS);
 }
+
+/* ---- SwiGLU ------------------------------------------------------------------ */
+
+/* Every ISA's swiglu against float64 silu(g) * u over gates from -100 to
+ * 100 (both exp tails: no overflow, no NaN), lengths with vector tails. */
+#define TOL_SWIGLU_REL 1e-6
+TEST(kernels_swiglu_matches_f64)
+{
+    enum { N = 203 };
+    float g0[N], u[N], g[N];
+    uint64_t rs = 77;
+    for (int i = 0; i < N; i++) {
+        g0[i] = i < 8 ? (float)(i - 4) * 25.0f : 12.0f * rng_unit(&rs);   /* -100 .. 75, then |g| < 12 */
+        u[i] = 2.0f * rng_unit(&rs);
+    }
+    g0[8] = 0.0f;
+    g0[9] = -0.0f;
+    double worst = 0.0;
+    for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
+        const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
+        if (k == NULL)
+            continue;
+        ASSERT_TRUE(k->swiglu != NULL);
+        for (int n = N - 3; n <= N; n++) {
+            memcpy(g, g0, sizeof g);
+            k->swiglu(g, u, n);
+            for (int i = 0; i < N; i++) {
+                if (i >= n) {   /* nothing past n is written */
+                    ASSERT_TRUE(g[i] == g0[i]);
+                    continue;
+                }
+                const double x = g0[i], want = x / (1.0 + exp(-x)) * u[i];
+                const double e = fabs(g[i] - want) / (fabs(x * u[i]) + 1e-30);
+                worst = e > worst ? e : worst;
+                if (!(e <= TOL_SWIGLU_REL))
+                    printf("    %s swiglu[%d] g %.9g u %.9g: got %.9g want %.9g\n", hh_isa_name((hh_isa_t)isa), i,
+                           g0[i], u[i], g[i], want);
+                ASSERT_TRUE(e <= TOL_SWIGLU_REL);
+            }
+        }
+    }
+    printf("    swiglu: worst |got - f64| / |g u| = %.3g (TOL_SWIGLU_REL %g)\n", worst, TOL_SWIGLU_REL);
+}

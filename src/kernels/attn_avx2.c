@@ -6,30 +6,13 @@
  * reference. */
 #include "kernels/kernels_int.h"
 
+#include "kernels/vexp_x86.h"
+
 #include <immintrin.h>
 #include <math.h>
 
 #define T HH_ATTN_TILE
 
-/* e^x for x <= 0 (below -87: e^-87), as exp_neg in attn_avx512.c. */
-static inline __m256 exp_neg(__m256 x)
-{
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* 2^n for n in -126..0: the biased exponent n + 127 */
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
 
 static inline float hmax8(__m256 v)
 {
@@ -118,7 +101,7 @@ static inline __attribute__((always_inline)) void tile_rows(const float *const *
         const __m256 vmx = _mm256_set1_ps(mx);
         __m256 sum = _mm256_setzero_ps();
         for (int v = 0; v < 4; v++) {
-            const __m256 p = _mm256_and_ps(exp_neg(_mm256_sub_ps(s[r][v], vmx)), valid[v]);
+            const __m256 p = _mm256_and_ps(hh_exp_neg8(_mm256_sub_ps(s[r][v], vmx)), valid[v]);
             sum = _mm256_add_ps(sum, p);
             _mm256_storeu_ps(pbuf + r * T + 8 * v, p);
         }

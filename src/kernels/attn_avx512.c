@@ -7,30 +7,13 @@
  * that are not a multiple of 16 take the scalar reference. */
 #include "kernels/kernels_int.h"
 
+#include "kernels/vexp_x86.h"
+
 #include <immintrin.h>
 #include <math.h>
 
 #define T HH_ATTN_TILE
 
-/* e^x for x <= 0 (inputs below -87 give e^-87): x = n ln2 + r with |r| <=
- * ln2 / 2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7),
- * times 2^n. */
-static inline __m512 exp_neg(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 /* Rows p0 .. p0 + nt - 1: K transposed into kt[d][j] (columns nt.. zeroed),
  * V as rows into vt[j][d]; row is an hd-float buffer. */
@@ -96,8 +79,8 @@ static inline __attribute__((always_inline)) void tile_rows(const float *const *
         const float mx = tmx > m[r] ? tmx : m[r];
         const float c = expf(m[r] - mx);
         const __m512 vmx = _mm512_set1_ps(mx);
-        const __m512 p0 = _mm512_maskz_mov_ps(k0, exp_neg(_mm512_sub_ps(s0, vmx)));
-        const __m512 p1 = _mm512_maskz_mov_ps(k1, exp_neg(_mm512_sub_ps(s1, vmx)));
+        const __m512 p0 = _mm512_maskz_mov_ps(k0, hh_exp_neg16(_mm512_sub_ps(s0, vmx)));
+        const __m512 p1 = _mm512_maskz_mov_ps(k1, hh_exp_neg16(_mm512_sub_ps(s1, vmx)));
         l[r] = l[r] * c + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
         m[r] = mx;
         _mm512_storeu_ps(pbuf + r * T, p0);

@@ -88,6 +88,9 @@ typedef struct hh_attn_job {
 typedef void (*hh_attn_fn)(const hh_attn_job_t *j);
 size_t hh_attn_scratch_floats(int32_t hd, int32_t n_rows);
 
+/* SwiGLU: g[i] = silu(g[i]) * u[i] = g[i] / (1 + e^-g[i]) * u[i], i < n. */
+typedef void (*hh_swiglu_fn)(float *g, const float *u, int64_t n);
+
 typedef struct hh_kernels {
     hh_isa_t      isa;
     hh_dequant_fn dequant[HH_TYPE_COUNT];  /* NULL for types without a kernel */
@@ -101,6 +104,7 @@ typedef struct hh_kernels {
     hh_gemm_x4_fn   gemm_x4[HH_TYPE_COUNT];
     hh_quant_x4_fn  quant_x4;
     hh_attn_fn      attn;
+    hh_swiglu_fn    swiglu;
 } hh_kernels_t;
 
 /* Table for this CPU (best ISA, capped by HOHEIT_ISA). Never NULL. */

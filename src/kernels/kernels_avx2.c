@@ -6,6 +6,9 @@
  * trip. Dequantization uses separate multiply and add/subtract so its bits
  * equal the scalar reference's; only the dot's accumulation is fused. */
 #include "kernels/kernels_x86_int.h"
+#include "kernels/vexp_x86.h"
+
+#include <math.h>
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -197,6 +200,26 @@ FLOAT_KERNELS(f32, float, load8_f32, f32_id)
 FLOAT_KERNELS(f16, hh_half, load8_f16, hh_fp16_to_f32)
 FLOAT_KERNELS(bf16, hh_bf16, load8_bf16, hh_bf16_to_f32)
 
+/* ---- activations ---------------------------------------------------------- */
+
+/* silu(g) = g * sigmoid(g), sigmoid from e = e^-|g| (never overflows):
+ * 1 / (1 + e) for g >= 0, e / (1 + e) below. */
+static void swiglu(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = hh_exp_neg8(_mm256_or_ps(x, sign));   /* -|x| */
+        const __m256 num = _mm256_blendv_ps(one, e, _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
+        const __m256 sig = _mm256_div_ps(num, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_mul_ps(x, sig), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 /* ---- table --------------------------------------------------------------- */
 
 void hh_kernels_fill_avx2(hh_kernels_t *k)
@@ -218,6 +241,7 @@ void hh_kernels_fill_avx2(hh_kernels_t *k)
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
 #undef SET
+    k->swiglu = swiglu;
     hh_qdot_fill_avx2(k);
     hh_attn_fill_avx2(k);
 }

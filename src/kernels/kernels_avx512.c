@@ -8,6 +8,9 @@
  * one register each. Dots alternate two register pairs of accumulators so
  * consecutive groups do not wait on each other's FMA latency. */
 #include "kernels/kernels_x86_int.h"
+#include "kernels/vexp_x86.h"
+
+#include <math.h>
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -194,6 +197,25 @@ FLOAT_KERNELS(f32, float, load16_f32, f32_id)
 FLOAT_KERNELS(f16, hh_half, load16_f16, hh_fp16_to_f32)
 FLOAT_KERNELS(bf16, hh_bf16, load16_bf16, hh_bf16_to_f32)
 
+/* ---- activations ---------------------------------------------------------- */
+
+/* silu(g) = g * sigmoid(g), sigmoid from e = e^-|g| (never overflows):
+ * 1 / (1 + e) for g >= 0, e / (1 + e) below. */
+static void swiglu(float *g, const float *u, int64_t n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_loadu_ps(g + i);
+        const __m512 e = hh_exp_neg16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+        const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+        const __m512 sig = _mm512_div_ps(_mm512_mask_mov_ps(one, neg, e), _mm512_add_ps(one, e));
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(_mm512_mul_ps(x, sig), _mm512_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 /* ---- table --------------------------------------------------------------- */
 
 void hh_kernels_fill_avx512(hh_kernels_t *k)
@@ -215,6 +237,7 @@ void hh_kernels_fill_avx512(hh_kernels_t *k)
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
 #undef SET
+    k->swiglu = swiglu;
     hh_qdot_fill_avx512(k);
     hh_attn_fill_avx512(k);
 }

@@ -8,6 +8,7 @@
  * same bits, and the tests check that they do. */
 #include "kernels/kernels_int.h"
 
+#include <math.h>
 #include <string.h>
 
 /* clang contracts a*b+c by default; GCC in -std=c11 mode does not and does
@@ -250,6 +251,14 @@ REF_DOT(q4_K, sizeof(hh_block_q4_K))
 REF_DOT(q5_K, sizeof(hh_block_q5_K))
 REF_DOT(q6_K, sizeof(hh_block_q6_K))
 
+/* ---- activations ---------------------------------------------------------- */
+
+static void swiglu_ref(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 /* ---- table --------------------------------------------------------------- */
 
 void hh_kernels_fill_ref(hh_kernels_t *k)
@@ -271,6 +280,7 @@ void hh_kernels_fill_ref(hh_kernels_t *k)
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
 #undef SET
+    k->swiglu = swiglu_ref;
     hh_qdot_fill_ref(k);
     hh_attn_fill_ref(k);
 }

@@ -395,17 +395,15 @@ static void attention_worker(void *ctx, int ith, int nth)
     }
 }
 
-/* hb = silu(hb) * hb2 over (n_tok, n_ff). */
+/* hb = silu(hb) * hb2 over (n_tok, n_ff) (kernels.h, swiglu). */
 static void swiglu_worker(void *ctx, int ith, int nth)
 {
     const step_job_t *j = ctx;
     hh_ctx_t *c = j->c;
     long lo, hi;
     hh_pool_split((long)j->n_tok * c->m->hp.n_ff, ith, nth, 16, &lo, &hi);
-    float *g = c->hb;
-    const float *u = c->hb2;
-    for (long i = lo; i < hi; i++)
-        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    if (hi > lo)
+        c->kern->swiglu(c->hb + lo, c->hb2 + lo, hi - lo);
 }
 
 /* ---- decode -------------------------------------------------------------- */
