@@ -201,7 +201,7 @@ static void x4_gemm_q5_0(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
  * scale vector (row 2hr in lanes 0..7, row 2hr+1 in 8..15) sums them in s32;
  * the two halves meet in one hadd per super-block and token, giving the
  * lane order of x4_store. ------------------------------------------------ */
-#define X4K_TOK 4
+#define X4K_TOK 8
 
 /* 32 six-bit values (16 bytes of nibbles at p, 8 bytes of top bits at
  * p + 16; value k: nibble k % 16 (low if k < 16), bits 2 (k / 8) of top
@@ -254,9 +254,11 @@ X4_ALWAYS_INLINE void x4k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
         const __m256i sc_hi = _mm256_permute2x128_si256(sall, sall, 0x11);
         __m256i p[2][X4K_TOK];
         for (int t = 0; t < T; t++) p[0][t] = p[1][t] = _mm256_setzero_si256();
-        for (int k = 0; k < 4; k++) {
-            const __m256i src = k < 2 ? sc_lo : sc_hi;
-            for (int hr = 0; hr < 2; hr++) {
+        /* rows 0-1, then rows 2-3: the first half's sums wait (spilled if
+         * need be) while the second half's T chains run */
+        for (int hr = 0; hr < 2; hr++) {
+            for (int k = 0; k < 4; k++) {
+                const __m256i src = k < 2 ? sc_lo : sc_hi;
                 /* sub-blocks 2k (low nibbles) and 2k + 1 (high), rows 2hr, 2hr + 1 */
                 const __m256i s0 = x4k_pick_u8(src, (8 * k + 2 * hr) & 15);
                 const __m256i s1 = x4k_pick_u8(src, (8 * k + 4 + 2 * hr) & 15);
@@ -320,11 +322,11 @@ X4_ALWAYS_INLINE void x6k_tile(int64_t nb, const uint8_t *w, const uint8_t *xq, 
                 sc[hr][q] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 8 + 32 * q + 16 * hr)));
         __m256i p[2][X4K_TOK];
         for (int t = 0; t < T; t++) p[0][t] = p[1][t] = _mm256_setzero_si256();
-        for (int n = 0; n < 8; n++) {
-            const int j = (2 * n) % 8;   /* sub-blocks 2n, 2n + 1 within their half of 8 */
-            const __m256i pick0 = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
-            const __m256i pick1 = _mm256_set1_epi16((short)(0x0100 * (2 * j + 3) + 2 * j + 2));
-            for (int hr = 0; hr < 2; hr++) {
+        for (int hr = 0; hr < 2; hr++) {   /* rows 0-1, then 2-3, as in x4k_tile */
+            for (int n = 0; n < 8; n++) {
+                const int j = (2 * n) % 8;   /* sub-blocks 2n, 2n + 1 within their half of 8 */
+                const __m256i pick0 = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
+                const __m256i pick1 = _mm256_set1_epi16((short)(0x0100 * (2 * j + 3) + 2 * j + 2));
                 const __m256i hb = _mm256_loadu_si256((const __m256i *)(b + 584 + 64 * (n / 2) + 32 * hr));
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(b + 72 + 64 * n + 32 * hr));
                 __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
@@ -374,6 +376,10 @@ X4_ALWAYS_INLINE void x4k_gemm(int64_t n, const void *w, int64_t n_grp, size_t g
             float *yg = yt + 4 * g;
 #define X4K_CASE(TT) (kind == 2 ? x6k_tile(nb, wg, xt, xs, TT, yg, ys) : x4k_tile(nb, wg, xt, xs, TT, yg, ys, kind))
             switch (nt) {
+            case 8: X4K_CASE(8); break;
+            case 7: X4K_CASE(7); break;
+            case 6: X4K_CASE(6); break;
+            case 5: X4K_CASE(5); break;
             case 4: X4K_CASE(4); break;
             case 3: X4K_CASE(3); break;
             case 2: X4K_CASE(2); break;
