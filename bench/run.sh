@@ -103,9 +103,9 @@ PYEOF
 
 # --- side by side with llama.cpp (only when a peer build is given) ----------
 if [ -n "${LLAMA_CPP_BIN:-}" ]; then
-  { echo; echo "## Side by side with llama.cpp"; echo
-    echo "\`LLAMA_CPP_BIN=... REPS=$REPS bash bench/compare.sh\` (llama.cpp built outside the repository, CPU only, \`-lm none\`):"; echo
-    REPS=$REPS BENCH_THREADS=$THREADS bash bench/compare.sh; } >> $OUT
+  { echo
+    REPS=$REPS BENCH_THREADS=$THREADS bash bench/compare.sh
+    echo; echo "Command: \`LLAMA_CPP_BIN=... REPS=$REPS bash bench/compare.sh\` (llama.cpp built outside the repository, CPU only, \`-lm none\`)."; } >> $OUT
 fi
 # --- server load (bench/load.sh appends its own section) --------------------
 if [ -f bench/load.sh ]; then
