@@ -35,7 +35,14 @@ PY=/usr/bin/python3
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
+# Memory-bandwidth ceiling (bench/stream.c) before and after the runs; the
+# roofline of a decode result uses the best read bandwidth seen.
+MAXT=$(echo "${THREADS//,/ }" | tr ' ' '\n' | sort -n | tail -n 1)
+cc -O3 -march=native -pthread bench/stream.c -o "$TMP/stream"
+"$TMP/stream" "$MAXT" > "$TMP/stream.jsonl"
+
 # One JSON line per measurement: {"engine", "model", "threads", "test", "avg_ts", "stddev_ts", "rss_kb"}
+# (hoheit's also carry "weight_bytes": bytes of weights read per decoded token)
 OUT=$TMP/all.jsonl
 : > "$OUT"
 for m in $MODELS; do
@@ -66,7 +73,8 @@ for line in open(sys.argv[1]):
     if line.strip():
         j = json.loads(line)
         print(json.dumps({"engine": "hoheit", "model": sys.argv[2], "threads": j["threads"], "test": j["test"],
-                          "avg_ts": j["avg_ts"], "stddev_ts": j["stddev_ts"], "rss_kb": j.get("peak_rss_kb", 0)}))
+                          "avg_ts": j["avg_ts"], "stddev_ts": j["stddev_ts"], "rss_kb": j.get("peak_rss_kb", 0),
+                          "weight_bytes": j.get("weight_bytes", 0)}))
 PYEOF
       else
         echo "compare: hoheit bench failed on $f ($t threads): $(tail -n 3 "$TMP/h.err" | tr '\n' ' ')" >&2
@@ -75,15 +83,25 @@ PYEOF
   done
 done
 
-$PY - "$OUT" "$PP" "$TG" "$REPS" "$ROUNDS" <<'PYEOF'
+"$TMP/stream" "$MAXT" >> "$TMP/stream.jsonl"
+
+$PY - "$OUT" "$PP" "$TG" "$REPS" "$ROUNDS" "$TMP/stream.jsonl" <<'PYEOF'
 import json, sys, statistics
-path, pp, tg, reps, rounds = sys.argv[1:6]
+path, pp, tg, reps, rounds, stream_path = sys.argv[1:7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
+bw = {}
+for l in open(stream_path):
+    if l.strip():
+        j = json.loads(l)
+        bw[j["threads"]] = max(bw.get(j["threads"], 0.0), j["read_gbs"])
+wbytes = {}
 agg = {}
 for r in rows:
     k = (r["model"], r["threads"], r["test"], r["engine"])
     a = agg.setdefault(k, {"ts": [], "sd": [], "rss": 0})
     a["ts"].append(r["avg_ts"]); a["sd"].append(r["stddev_ts"]); a["rss"] = max(a["rss"], r["rss_kb"])
+    if r.get("weight_bytes"):
+        wbytes[r["model"]] = r["weight_bytes"]
 keys = sorted({(m, t, x) for (m, t, x, e) in agg}, key=lambda k: (k[0], k[1], not k[2].startswith("pp")))
 p = print
 p("## hoheit vs llama.cpp (bench/compare.sh)\n")
@@ -91,13 +109,22 @@ p("Same GGUF files (made by `hoheit quantize`), run alternately in one session: 
   "`llama-bench -lm none -p %s -n %s -t T -r %s -o json` and `hoheit bench -p %s -n %s -t T -r %s --json`, "
   "%s round(s). t/s = mean ± stddev; ratio = hoheit ÷ llama.cpp; RSS = peak resident MiB of each process.\n"
   % (pp, tg, reps, pp, tg, reps, rounds))
-p("| model | threads | test | llama.cpp t/s | hoheit t/s | ratio | llama.cpp RSS | hoheit RSS |")
-p("|---|---|---|---|---|---|---|---|")
+p("Roofline (decode rows): a decoded token reads every weight once, so t/s cannot exceed read bandwidth ÷ "
+  "weight bytes per token (hoheit's count; both engines read the same file). `%% roof` = t/s ÷ that bound, with "
+  "the best read bandwidth `bench/stream.c` measured before and after the runs: %s.\n"
+  % ", ".join("%d thread(s) %.1f GB/s" % (t, g) for t, g in sorted(bw.items())))
+p("| model | threads | test | llama.cpp t/s | hoheit t/s | ratio | llama.cpp % roof | hoheit % roof | llama.cpp RSS | hoheit RSS |")
+p("|---|---|---|---|---|---|---|---|---|---|")
+def roof(m, t, x, a):
+    if not a or not x.startswith("tg") or not wbytes.get(m) or not bw.get(t):
+        return ""
+    return "%.0f %%" % (100.0 * statistics.mean(a["ts"]) * wbytes[m] / (bw[t] * 1e9))
 def cell(a):
     return "%.2f ± %.2f" % (statistics.mean(a["ts"]), statistics.mean(a["sd"])) if a else "—"
 for (m, t, x) in keys:
     l, h = agg.get((m, t, x, "llama.cpp")), agg.get((m, t, x, "hoheit"))
     ratio = "%.2f×" % (statistics.mean(h["ts"]) / statistics.mean(l["ts"])) if l and h else "—"
     rss = lambda a: "%.0f" % (a["rss"] / 1024.0) if a and a["rss"] else "—"
-    p("| %s | %d | %s | %s | %s | %s | %s | %s |" % (m, t, x, cell(l), cell(h), ratio, rss(l), rss(h)))
+    p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (m, t, x, cell(l), cell(h), ratio, roof(m, t, x, l),
+      roof(m, t, x, h), rss(l), rss(h)))
 PYEOF
