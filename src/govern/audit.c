@@ -1,7 +1,9 @@
 /* audit.c - the audit log of audit.h: canonical records, the BLAKE2b hash
  * chain in SQLite, Ed25519 checkpoints / head / anchor, the signing key in
- * the data directory, export as JSONL and the streaming verifier. */
+ * the data directory, retention and export as JSONL (the verifier is in
+ * audit_verify.c). */
 #include "govern/audit.h"
+#include "govern/audit_int.h"
 
 #include "base/log.h"
 #include "govern/pii.h"
@@ -21,17 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HASH_LEN HH_AUDIT_HASH_LEN
-#define SIG_LEN  HH_AUDIT_SIG_LEN
-#define PK_LEN   HH_AUDIT_PK_LEN
-#define SK_LEN   64
-#define MSG_LEN  (8 + 8 + 32)
-/* 2^53: seq and times must stay exact in a JSON number */
-#define MAX_JSON_INT 9007199254740992LL
-
-static const char TAG_CKPT[8]   = { 'H', 'H', 'A', 'U', 'D', 'C', 'P', '1' };
-static const char TAG_HEAD[8]   = { 'H', 'H', 'A', 'U', 'D', 'H', 'D', '1' };
-static const char TAG_ANCHOR[8] = { 'H', 'H', 'A', 'U', 'D', 'A', 'N', '1' };
+const char HH_AUDIT_TAG_CKPT[8]   = { 'H', 'H', 'A', 'U', 'D', 'C', 'P', '1' };
+const char HH_AUDIT_TAG_HEAD[8]   = { 'H', 'H', 'A', 'U', 'D', 'H', 'D', '1' };
+const char HH_AUDIT_TAG_ANCHOR[8] = { 'H', 'H', 'A', 'U', 'D', 'A', 'N', '1' };
 
 hh_audit_params_t hh_audit_default_params(void)
 {
@@ -46,7 +40,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
+void hh_audit_to_hex(const unsigned char *b, size_t n, char *out)
 {
     static const char d[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -58,7 +52,7 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
 
 /* Strict: exactly 2n lowercase hex digits, so no edit of the text can
  * decode to the same bytes. */
-static bool from_hex(const char *s, unsigned char *out, size_t n)
+bool hh_audit_from_hex(const char *s, unsigned char *out, size_t n)
 {
     if (!s || strlen(s) != 2 * n)
         return false;
@@ -92,7 +86,7 @@ static void sign(const unsigned char sk[SK_LEN], const char tag[8], int64_t seq,
     crypto_sign_detached(sig, NULL, msg, MSG_LEN, sk);
 }
 
-static bool sig_ok(const unsigned char pk[PK_LEN], const char tag[8], int64_t seq, const unsigned char h[32],
+bool hh_audit_sig_ok(const unsigned char pk[PK_LEN], const char tag[8], int64_t seq, const unsigned char h[32],
                    const unsigned char sig[SIG_LEN])
 {
     unsigned char msg[MSG_LEN];
@@ -100,7 +94,7 @@ static bool sig_ok(const unsigned char pk[PK_LEN], const char tag[8], int64_t se
     return crypto_sign_verify_detached(sig, msg, MSG_LEN, pk) == 0;
 }
 
-static void chain_hash(const unsigned char prev[HASH_LEN], const char *rec, size_t len, unsigned char out[HASH_LEN])
+void hh_audit_chain_hash(const unsigned char prev[HASH_LEN], const char *rec, size_t len, unsigned char out[HASH_LEN])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, HASH_LEN);
@@ -176,7 +170,7 @@ static int load_key(hh_store_t *s, unsigned char sk[SK_LEN], hh_err_t *err)
         }
         close(fd);
         char hex[2 * PK_LEN + 2];
-        to_hex(sk + 32, PK_LEN, hex);   /* libsodium's secret key ends with the public key */
+        hh_audit_to_hex(sk + 32, PK_LEN, hex);   /* libsodium's secret key ends with the public key */
         hex[2 * PK_LEN] = '\n';
         char ppath[4096];
         if ((rc = key_path(s, "audit.pub", ppath, sizeof ppath, err)))
@@ -188,21 +182,21 @@ static int load_key(hh_store_t *s, unsigned char sk[SK_LEN], hh_err_t *err)
 
 /* ---- SQL helpers (caller holds s->mu) ----------------------------------- */
 
-static int exec(hh_store_t *s, const char *sql, hh_err_t *err)
+int hh_audit_exec(hh_store_t *s, const char *sql, hh_err_t *err)
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return hh_store_db_fail(s, err, sql);
     return 0;
 }
 
-static int prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err)
+int hh_audit_prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
         return hh_store_db_fail(s, err, "audit: prepare");
     return 0;
 }
 
-static bool col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n)
+bool hh_audit_col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n)
 {
     if (sqlite3_column_bytes(st, i) != n)
         return false;
@@ -214,10 +208,10 @@ static bool col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n)
 }
 
 /* The last record's seq and hash; seq 0 (and zero hash) when empty. */
-static int last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err)
+int hh_audit_last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prep(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st, err);
+    int rc = hh_audit_prep(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st, err);
     if (rc)
         return rc;
     *seq = 0;
@@ -225,7 +219,7 @@ static int last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN]
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         *seq = sqlite3_column_int64(st, 0);
-        col_blob(st, 1, hash, HASH_LEN);
+        hh_audit_col_blob(st, 1, hash, HASH_LEN);
     }
     sqlite3_finalize(st);
     return (r == SQLITE_ROW || r == SQLITE_DONE) ? 0 : hh_store_db_fail(s, err, "audit: last record");
@@ -234,7 +228,7 @@ static int last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN]
 static int meta_put(hh_store_t *s, const char *key, const void *v, int n, bool replace, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prep(s, replace ? "INSERT OR REPLACE INTO audit_meta (key, value) VALUES (?, ?)"
+    int rc = hh_audit_prep(s, replace ? "INSERT OR REPLACE INTO audit_meta (key, value) VALUES (?, ?)"
                              : "INSERT OR IGNORE INTO audit_meta (key, value) VALUES (?, ?)", &st, err);
     if (rc)
         return rc;
@@ -246,10 +240,10 @@ static int meta_put(hh_store_t *s, const char *key, const void *v, int n, bool r
 }
 
 /* Copies a meta value of exactly n bytes; *found false when absent. */
-static int meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found, hh_err_t *err)
+int hh_audit_meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prep(s, "SELECT value FROM audit_meta WHERE key = ?", &st, err);
+    int rc = hh_audit_prep(s, "SELECT value FROM audit_meta WHERE key = ?", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -257,7 +251,7 @@ static int meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found,
     *found = false;
     rc = 0;
     if (r == SQLITE_ROW) {
-        if (!col_blob(st, 0, v, n))
+        if (!hh_audit_col_blob(st, 0, v, n))
             rc = hh_err_set(err, HH_EFORMAT, -1, "audit: meta value %s has the wrong size", key);
         *found = rc == 0;
     } else if (r != SQLITE_DONE) {
@@ -271,9 +265,9 @@ static int insert_checkpoint(hh_store_t *s, const unsigned char sk[SK_LEN], int6
                              const unsigned char hash[HASH_LEN], hh_err_t *err)
 {
     unsigned char sig[SIG_LEN];
-    sign(sk, TAG_CKPT, seq, hash, sig);
+    sign(sk, HH_AUDIT_TAG_CKPT, seq, hash, sig);
     sqlite3_stmt *st = NULL;
-    int rc = prep(s, "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, sig, created_at) VALUES (?, ?, ?, ?)",
+    int rc = hh_audit_prep(s, "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, sig, created_at) VALUES (?, ?, ?, ?)",
                   &st, err);
     if (rc)
         return rc;
@@ -286,9 +280,7 @@ static int insert_checkpoint(hh_store_t *s, const unsigned char sk[SK_LEN], int6
     return r == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, "audit: checkpoint");
 }
 
-/* head = seq (8, big-endian) || hash (32) || sig (64) */
-#define HEAD_LEN (8 + HASH_LEN + SIG_LEN)
-
+/* The signed head (HEAD_LEN bytes in audit_meta, audit_int.h). */
 static int put_head(hh_store_t *s, const unsigned char sk[SK_LEN], int64_t seq, const unsigned char hash[HASH_LEN],
                     hh_err_t *err)
 {
@@ -296,11 +288,11 @@ static int put_head(hh_store_t *s, const unsigned char sk[SK_LEN], int64_t seq, 
     for (int i = 0; i < 8; i++)
         head[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
     memcpy(head + 8, hash, HASH_LEN);
-    sign(sk, TAG_HEAD, seq, hash, head + 8 + HASH_LEN);
+    sign(sk, HH_AUDIT_TAG_HEAD, seq, hash, head + 8 + HASH_LEN);
     return meta_put(s, "head", head, HEAD_LEN, true, err);
 }
 
-static int64_t be64(const unsigned char *p)
+int64_t hh_audit_be64(const unsigned char *p)
 {
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
@@ -359,13 +351,13 @@ static cJSON *sha_or_null(const char *text)
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
     char hex[2 * crypto_hash_sha256_BYTES + 1];
-    to_hex(h, sizeof h, hex);
+    hh_audit_to_hex(h, sizeof h, hex);
     return cJSON_CreateString(hex);
 }
 
 /* The salted commitment of a short text: lowercase hex of
  * BLAKE2b-256(salt || text). */
-static void commit_hex(const unsigned char salt[HH_AUDIT_SALT_LEN], const char *text, char out[2 * HASH_LEN + 1])
+void hh_audit_commit_hex(const unsigned char salt[HH_AUDIT_SALT_LEN], const char *text, char out[2 * HASH_LEN + 1])
 {
     crypto_generichash_state st;
     unsigned char h[HASH_LEN];
@@ -373,7 +365,7 @@ static void commit_hex(const unsigned char salt[HH_AUDIT_SALT_LEN], const char *
     crypto_generichash_update(&st, salt, HH_AUDIT_SALT_LEN);
     crypto_generichash_update(&st, (const unsigned char *)text, strlen(text));
     crypto_generichash_final(&st, h, HASH_LEN);
-    to_hex(h, HASH_LEN, out);
+    hh_audit_to_hex(h, HASH_LEN, out);
 }
 
 static cJSON *commit_or_null(const unsigned char *salt, const char *text)
@@ -381,7 +373,7 @@ static cJSON *commit_or_null(const unsigned char *salt, const char *text)
     if (!text)
         return cJSON_CreateNull();
     char hex[2 * HASH_LEN + 1];
-    commit_hex(salt, text, hex);
+    hh_audit_commit_hex(salt, text, hex);
     return cJSON_CreateString(hex);
 }
 
@@ -502,7 +494,7 @@ int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_e
     unsigned char h[32];
     bool found = false;
     pthread_mutex_lock(&s->mu);
-    int rc = meta_get(s, key, h, 32, &found, err);
+    int rc = hh_audit_meta_get(s, key, h, 32, &found, err);
     pthread_mutex_unlock(&s->mu);
     if (rc)
         return rc;
@@ -530,7 +522,7 @@ int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_e
         if (rc)
             return rc;
     }
-    to_hex(h, 32, out_hex);
+    hh_audit_to_hex(h, 32, out_hex);
     return 0;
 }
 
@@ -681,11 +673,11 @@ static int insert_locked(hh_store_t *s, const hh_audit_params_t *p, const unsign
         return rc;
     int64_t seq = 0;
     unsigned char prev[HASH_LEN], hash[HASH_LEN];
-    if ((rc = last_record(s, &seq, prev, err)))
+    if ((rc = hh_audit_last_record(s, &seq, prev, err)))
         return rc;
     *first_out = seq + 1;
     sqlite3_stmt *st = NULL;
-    if ((rc = prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash, prompt, output, user_name, user_salt, "
+    if ((rc = hh_audit_prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash, prompt, output, user_name, user_salt, "
                       "detail, detail_salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err)))
         return rc;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -701,7 +693,7 @@ static int insert_locked(hh_store_t *s, const hh_audit_params_t *p, const unsign
             break;
         }
         size_t len = strlen(rec);
-        chain_hash(prev, rec, len, hash);
+        hh_audit_chain_hash(prev, rec, len, hash);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         sqlite3_bind_int64(st, 1, seq);
@@ -767,11 +759,11 @@ int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_au
     }
     int64_t first = 0;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_audit_exec(s, "BEGIN IMMEDIATE", err)))
         goto out;
     rc = insert_locked(s, p, sk, prep_e, n, now_ms(), &first, err);
     if (!rc)
-        rc = exec(s, "COMMIT", err);
+        rc = hh_audit_exec(s, "COMMIT", err);
     if (rc)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     else if (first_seq_out)
@@ -818,15 +810,15 @@ int hh_audit_checkpoint(hh_store_t *s, hh_err_t *err)
     if (rc)
         return rc;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_audit_exec(s, "BEGIN IMMEDIATE", err)))
         goto out;
     int64_t last = 0;
     unsigned char hash[HASH_LEN];
-    if ((rc = last_record(s, &last, hash, err)))
+    if ((rc = hh_audit_last_record(s, &last, hash, err)))
         goto rollback;
     if (last > 0 && (rc = insert_checkpoint(s, sk, last, hash, err)))
         goto rollback;
-    if ((rc = exec(s, "COMMIT", err)))
+    if ((rc = hh_audit_exec(s, "COMMIT", err)))
         goto rollback;
     goto out;
 rollback:
@@ -864,10 +856,10 @@ int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, 
         return rc;
     int64_t first = 0, keep = 0, deleted = 0;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_audit_exec(s, "BEGIN IMMEDIATE", err)))
         goto out;
     sqlite3_stmt *st = NULL;
-    if ((rc = prep(s, "SELECT seq, record, prev_hash FROM audit_log ORDER BY seq", &st, err)))
+    if ((rc = hh_audit_prep(s, "SELECT seq, record, prev_hash FROM audit_log ORDER BY seq", &st, err)))
         goto rollback;
     unsigned char prev[HASH_LEN];
     int r;
@@ -878,7 +870,7 @@ int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, 
         if (!first)
             first = seq;
         keep = seq;
-        col_blob(st, 2, prev, HASH_LEN);
+        hh_audit_col_blob(st, 2, prev, HASH_LEN);
         int64_t t = record_time(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
         if (t < 0 || t >= cutoff)
             break;
@@ -889,23 +881,23 @@ int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, 
         goto rollback;
     }
     if (keep > first) {
-        if ((rc = prep(s, "DELETE FROM audit_log WHERE seq < ?", &st, err)))
+        if ((rc = hh_audit_prep(s, "DELETE FROM audit_log WHERE seq < ?", &st, err)))
             goto rollback;
         sqlite3_bind_int64(st, 1, keep);
         r = sqlite3_step(st);
         sqlite3_finalize(st);
         deleted = sqlite3_changes(s->db);
         if (r == SQLITE_DONE) {
-            if ((rc = prep(s, "DELETE FROM audit_checkpoints WHERE seq < ?", &st, err)))
+            if ((rc = hh_audit_prep(s, "DELETE FROM audit_checkpoints WHERE seq < ?", &st, err)))
                 goto rollback;
             sqlite3_bind_int64(st, 1, keep);
             r = sqlite3_step(st);
             sqlite3_finalize(st);
         }
         unsigned char sig[SIG_LEN];
-        sign(sk, TAG_ANCHOR, keep, prev, sig);
+        sign(sk, HH_AUDIT_TAG_ANCHOR, keep, prev, sig);
         if (r == SQLITE_DONE) {
-            if ((rc = prep(s, "INSERT OR REPLACE INTO audit_anchor (id, seq, prev_hash, sig, created_at) "
+            if ((rc = hh_audit_prep(s, "INSERT OR REPLACE INTO audit_anchor (id, seq, prev_hash, sig, created_at) "
                               "VALUES (1, ?, ?, ?, ?)", &st, err)))
                 goto rollback;
             sqlite3_bind_int64(st, 1, keep);
@@ -920,7 +912,7 @@ int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, 
             goto rollback;
         }
     }
-    if ((rc = exec(s, "COMMIT", err)))
+    if ((rc = hh_audit_exec(s, "COMMIT", err)))
         goto rollback;
     goto out;
 rollback:
@@ -956,12 +948,12 @@ int hh_audit_public_key(hh_store_t *s, unsigned char pk[HH_AUDIT_PK_LEN], hh_err
         fclose(f);
         while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
             hex[--n] = '\0';
-        if (!from_hex(hex, fpk, PK_LEN))
+        if (!hh_audit_from_hex(hex, fpk, PK_LEN))
             return hh_err_set(err, HH_EFORMAT, -1, "audit: %s is not 64 hex digits", path);
         have_file = true;
     }
     pthread_mutex_lock(&s->mu);
-    rc = meta_get(s, "public_key", pk, PK_LEN, &have_db, err);
+    rc = hh_audit_meta_get(s, "public_key", pk, PK_LEN, &have_db, err);
     pthread_mutex_unlock(&s->mu);
     if (rc)
         return rc;
@@ -972,538 +964,6 @@ int hh_audit_public_key(hh_store_t *s, unsigned char pk[HH_AUDIT_PK_LEN], hh_err
     if (!have_file && !have_db)
         return hh_err_set(err, HH_ENOENT, -1, "audit: no audit key yet (nothing was logged)");
     return 0;
-}
-
-/* ---- verifier ------------------------------------------------------------------------ */
-
-static bool failed(const hh_audit_verifier_t *v)
-{
-    return !v->r.ok;
-}
-
-__attribute__((format(printf, 3, 4))) static void vfail(hh_audit_verifier_t *v, int64_t seq, const char *fmt, ...)
-{
-    if (failed(v))
-        return;
-    v->r.ok = false;
-    v->r.bad_seq = seq < 1 ? 1 : seq;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(v->r.why, sizeof v->r.why, fmt, ap);
-    va_end(ap);
-}
-
-void hh_audit_verifier_init(hh_audit_verifier_t *v, const unsigned char pk[HH_AUDIT_PK_LEN])
-{
-    memset(v, 0, sizeof *v);
-    memcpy(v->pk, pk, PK_LEN);
-    v->next_seq = 1;
-    v->r.ok = true;
-}
-
-void hh_audit_verify_anchor(hh_audit_verifier_t *v, int64_t seq, const unsigned char prev[HH_AUDIT_HASH_LEN],
-                            const unsigned char sig[HH_AUDIT_SIG_LEN])
-{
-    if (failed(v))
-        return;
-    if (v->started)
-        return vfail(v, v->next_seq, "anchor after the start of the log");
-    v->started = true;
-    if (seq < 1 || seq >= MAX_JSON_INT)
-        return vfail(v, 1, "anchor seq %" PRId64 " out of range", seq);
-    if (!sig_ok(v->pk, TAG_ANCHOR, seq, prev, sig))
-        return vfail(v, seq, "bad anchor signature (seq %" PRId64 ")", seq);
-    v->next_seq = seq;
-    memcpy(v->last_hash, prev, HASH_LEN);
-    v->r.anchored = true;
-}
-
-static void verify_erasure_list(hh_audit_verifier_t *v, int64_t seq, const cJSON *list);
-
-void hh_audit_verify_record(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
-                            const unsigned char prev[HH_AUDIT_HASH_LEN], const unsigned char hash[HH_AUDIT_HASH_LEN])
-{
-    if (failed(v))
-        return;
-    v->started = true;
-    if (v->head_seen)
-        return vfail(v, seq < v->next_seq ? seq : v->next_seq, "record %" PRId64 " after the signed head", seq);
-    if (seq != v->next_seq) {
-        if (seq > v->next_seq)
-            return vfail(v, v->next_seq, "missing record %" PRId64 " (next is %" PRId64 ")", v->next_seq, seq);
-        return vfail(v, seq, "record %" PRId64 " repeated or out of order (expected %" PRId64 ")", seq, v->next_seq);
-    }
-    if (memcmp(prev, v->last_hash, HASH_LEN) != 0)
-        return vfail(v, seq, "broken link: prev_hash is not the hash of record %" PRId64, seq - 1);
-    unsigned char h[HASH_LEN];
-    chain_hash(prev, rec, len, h);
-    if (memcmp(h, hash, HASH_LEN) != 0)
-        return vfail(v, seq, "hash mismatch (record content or hash changed)");
-    /* the record names its own seq (covered by the hash) */
-    cJSON *o = cJSON_ParseWithLength(rec, len);
-    const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "seq");
-    bool seq_ok = cJSON_IsNumber(js) && js->valuedouble == (double)seq;
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
-    /* erasure and retention records vouch for the rows they list */
-    bool coverer = cJSON_IsString(kind) && (!strcmp(kind->valuestring, "erasure") ||
-                                            !strcmp(kind->valuestring, "retention"));
-    const cJSON *erasure_list = coverer ? cJSON_GetObjectItemCaseSensitive(o, "erased_seqs") : NULL;
-    if (!seq_ok) {
-        cJSON_Delete(o);
-        return vfail(v, seq, "record does not carry seq %" PRId64, seq);
-    }
-    memcpy(v->last_hash, hash, HASH_LEN);
-    if (erasure_list)
-        verify_erasure_list(v, seq, erasure_list);
-    cJSON_Delete(o);
-    if (failed(v))
-        return;
-    if (!v->r.first_seq)
-        v->r.first_seq = seq;
-    v->r.last_seq = seq;
-    v->r.n_records++;
-    v->next_seq = seq + 1;
-}
-
-/* A checkpoint or the head: signs the record just verified. */
-static void verify_signed(hh_audit_verifier_t *v, const char *tag, const char *what, int64_t seq,
-                          const unsigned char hash[HASH_LEN], const unsigned char sig[SIG_LEN])
-{
-    if (failed(v))
-        return;
-    v->started = true;
-    int64_t cur = v->next_seq - 1;
-    if (v->r.n_records == 0 || seq != cur)
-        return vfail(v, seq < cur ? seq : cur,
-                     "%s for seq %" PRId64 " does not follow its record (last record %" PRId64 ")", what, seq, cur);
-    if (memcmp(hash, v->last_hash, HASH_LEN) != 0)
-        return vfail(v, seq, "%s hash differs from record %" PRId64 "'s hash", what, seq);
-    if (!sig_ok(v->pk, tag, seq, hash, sig))
-        return vfail(v, seq, "bad %s signature (seq %" PRId64 ")", what, seq);
-}
-
-void hh_audit_verify_checkpoint(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
-                                const unsigned char sig[HH_AUDIT_SIG_LEN])
-{
-    if (failed(v))
-        return;
-    if (v->head_seen)
-        return vfail(v, seq, "checkpoint after the signed head");
-    if (seq <= v->last_ckpt_seq)
-        return vfail(v, seq, "checkpoint %" PRId64 " repeated or out of order", seq);
-    verify_signed(v, TAG_CKPT, "checkpoint", seq, hash, sig);
-    if (!failed(v)) {
-        v->last_ckpt_seq = seq;
-        v->r.n_checkpoints++;
-    }
-}
-
-void hh_audit_verify_head(hh_audit_verifier_t *v, int64_t seq, const unsigned char hash[HH_AUDIT_HASH_LEN],
-                          const unsigned char sig[HH_AUDIT_SIG_LEN])
-{
-    if (failed(v))
-        return;
-    if (v->head_seen)
-        return vfail(v, seq, "second head");
-    verify_signed(v, TAG_HEAD, "head", seq, hash, sig);
-    v->head_seen = true;
-}
-
-static bool get_seq(const cJSON *o, int64_t *seq)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "seq");
-    if (!cJSON_IsNumber(j) || !(j->valuedouble >= 1 && j->valuedouble < (double)MAX_JSON_INT))
-        return false;
-    *seq = (int64_t)j->valuedouble;
-    return (double)*seq == j->valuedouble;
-}
-
-static bool get_hex(const cJSON *o, const char *key, unsigned char *out, size_t n)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(j) && from_hex(j->valuestring, out, n);
-}
-
-/* The point of the pair (seq, erased_by) in the coverage multiset hash. */
-static void erased_point(int64_t seq, int64_t by, unsigned char pt[32])
-{
-    unsigned char msg[24], h[crypto_core_ristretto255_HASHBYTES];
-    memcpy(msg, "HHAUDER1", 8);
-    for (int i = 0; i < 8; i++) {
-        msg[8 + i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
-        msg[16 + i] = (unsigned char)((uint64_t)by >> (56 - 8 * i));
-    }
-    crypto_generichash(h, sizeof h, msg, sizeof msg, NULL, 0);
-    crypto_core_ristretto255_from_hash(pt, h);
-}
-
-static bool acc_is_identity(const unsigned char acc[32])
-{
-    static const unsigned char zero[32];
-    return sodium_memcmp(acc, zero, 32) == 0;
-}
-
-/* An erasure or retention record (already chain-verified) lists the rows
- * it covers: their pairs leave the multiset. Listed rows before the start
- * of the log (behind a signed anchor: cut by retention, or a partial
- * export) are gone with their pairs and are skipped. */
-static void verify_erasure_list(hh_audit_verifier_t *v, int64_t seq, const cJSON *list)
-{
-    if (!cJSON_IsArray(list))
-        return vfail(v, seq, "erasure record %" PRId64 " has a malformed erased_seqs", seq);
-    int64_t start = v->r.first_seq ? v->r.first_seq : seq;   /* first_seq is 0 while seq is the first record */
-    int64_t prev = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, list) {
-        int64_t c = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : -1;
-        if (c <= prev || c >= seq || (double)c != it->valuedouble)
-            return vfail(v, seq, "erasure record %" PRId64 ": erased_seqs not increasing below it", seq);
-        prev = c;
-        if (c < start)
-            continue;
-        if (v->erased_open == 0 && !v->erased_first)
-            v->erased_first = seq;
-        unsigned char pt[32];
-        erased_point(c, seq, pt);
-        crypto_core_ristretto255_sub(v->erased_acc, v->erased_acc, pt);
-        v->erased_open--;
-    }
-    if (v->erased_open == 0 && acc_is_identity(v->erased_acc))
-        v->erased_first = 0;
-}
-
-/* Checks one short field against its salted commitment; *erased set when
- * the salt is gone (the text was pseudonymized). */
-static void verify_commit(hh_audit_verifier_t *v, int64_t seq, const cJSON *o, const char *name, const char *text,
-                          const unsigned char *salt, bool *erased)
-{
-    char key[32];
-    snprintf(key, sizeof key, "%s_commit", name);
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsNull(c)) {
-        if (text || salt)
-            vfail(v, seq, "record %" PRId64 " carries a %s it has no commitment for", seq, name);
-        return;
-    }
-    if (!cJSON_IsString(c))
-        return vfail(v, seq, "record %" PRId64 ": malformed %s", seq, key);
-    if (!text)
-        return vfail(v, seq, "record %" PRId64 " lacks its %s text", seq, name);
-    if (!salt) {
-        *erased = true;
-        return;
-    }
-    char hex[2 * HASH_LEN + 1];
-    commit_hex(salt, text, hex);
-    if (strcmp(hex, c->valuestring) != 0)
-        vfail(v, seq, "record %" PRId64 ": %s text does not match %s", seq, name, key);
-}
-
-void hh_audit_verify_fields(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len,
-                            const hh_audit_fields_t *f)
-{
-    if (failed(v))
-        return;
-    cJSON *o = cJSON_ParseWithLength(rec, len);
-    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "text");
-    bool full = cJSON_IsString(mode) && !strcmp(mode->valuestring, "full");
-    /* from migration 8 on, user and detail are commitments */
-    bool v8 = cJSON_GetObjectItemCaseSensitive(o, "user_commit") != NULL;
-    static const char *const names[2] = { "prompt", "output" };
-    static const char *const hashes[2] = { "prompt_sha256", "output_sha256" };
-    const char *texts[2] = { f->prompt, f->output };
-    for (int k = 0; k < 2 && !failed(v); k++) {
-        /* a record written before migration 6 holds the text itself */
-        if (cJSON_GetObjectItemCaseSensitive(o, names[k]))
-            continue;
-        const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, hashes[k]);
-        bool want = full && cJSON_IsString(h);
-        if (!want && texts[k]) {
-            vfail(v, seq, "record %" PRId64 " carries a %s text it has no hash for", seq, names[k]);
-        } else if (want && !texts[k]) {
-            vfail(v, seq, "record %" PRId64 " lacks its %s text", seq, names[k]);
-        } else if (want && !f->erased) {
-            unsigned char d[crypto_hash_sha256_BYTES];
-            crypto_hash_sha256(d, (const unsigned char *)texts[k], strlen(texts[k]));
-            char hex[2 * crypto_hash_sha256_BYTES + 1];
-            to_hex(d, sizeof d, hex);
-            if (strcmp(hex, h->valuestring) != 0)
-                vfail(v, seq, "record %" PRId64 ": %s text does not match %s", seq, names[k], hashes[k]);
-        }
-    }
-    bool short_erased = false;
-    if (v8) {
-        verify_commit(v, seq, o, "user", f->user, f->user_salt, &short_erased);
-        verify_commit(v, seq, o, "detail", f->detail, f->detail_salt, &short_erased);
-    } else if (!failed(v) && (f->user || f->detail || f->user_salt || f->detail_salt)) {
-        vfail(v, seq, "record %" PRId64 " (user/detail inside) carries user or detail beside it", seq);
-    }
-    cJSON_Delete(o);
-    if (failed(v))
-        return;
-    /* erased rows are vouched for by a later erasure or retention record (before
-     * migration 8 the mark alone counted, and still does for those) */
-    if (f->erased_by != 0) {
-        if (f->erased_by <= seq || f->erased_by >= MAX_JSON_INT)
-            return vfail(v, seq, "record %" PRId64 ": erased_by %" PRId64 " is not a later record", seq, f->erased_by);
-        if (v->erased_open == 0 && !v->erased_first)
-            v->erased_first = seq;
-        unsigned char pt[32];
-        erased_point(seq, f->erased_by, pt);
-        crypto_core_ristretto255_add(v->erased_acc, v->erased_acc, pt);
-        v->erased_open++;
-    } else if (v8 && (f->erased || short_erased)) {
-        vfail(v, seq, "record %" PRId64 " is marked erased but names no erasure record", seq);
-    }
-}
-
-void hh_audit_verify_texts(hh_audit_verifier_t *v, int64_t seq, const char *rec, size_t len, const char *prompt,
-                           const char *output, bool erased)
-{
-    hh_audit_fields_t f = { .prompt = prompt, .output = output, .erased = erased };
-    hh_audit_verify_fields(v, seq, rec, len, &f);
-}
-
-/* An optional hex field of exactly n bytes: *out NULL when absent, false
- * when present but malformed. */
-static bool opt_hex(const cJSON *o, const char *key, unsigned char *buf, size_t n, const unsigned char **out)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    *out = NULL;
-    if (!j)
-        return true;
-    if (!cJSON_IsString(j) || !from_hex(j->valuestring, buf, n))
-        return false;
-    *out = buf;
-    return true;
-}
-
-void hh_audit_verify_line(hh_audit_verifier_t *v, const char *line, size_t len)
-{
-    if (failed(v))
-        return;
-    char *buf = malloc(len + 1);
-    if (!buf)
-        return vfail(v, v->next_seq, "out of memory");
-    memcpy(buf, line, len);
-    buf[len] = '\0';
-    const char *end = NULL;
-    cJSON *o = memchr(buf, '\0', len) ? NULL : cJSON_ParseWithOpts(buf, &end, 1);
-    free(buf);
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
-    int64_t seq = 0;
-    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
-    if (!cJSON_IsObject(o) || !cJSON_IsString(kind)) {
-        /* unparseable: it may be the checkpoint of the last record as well
-         * as the next record, so the last record is where trust ends */
-        vfail(v, v->next_seq > 1 ? v->next_seq - 1 : 1, "malformed line (not a JSON object with a kind)");
-    } else if (!get_seq(o, &seq)) {
-        vfail(v, v->next_seq, "%s line without a valid seq", kind->valuestring);
-    } else if (!strcmp(kind->valuestring, "record")) {
-        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(o, "record");
-        if (!cJSON_IsString(rec) || !get_hex(o, "prev_hash", a, HASH_LEN) || !get_hex(o, "hash", b, HASH_LEN))
-            vfail(v, v->next_seq, "record line %" PRId64 " lacks record, prev_hash or hash", seq);
-        else
-            hh_audit_verify_record(v, seq, rec->valuestring, strlen(rec->valuestring), a, b);
-        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(o, "prompt");
-        const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "output");
-        const cJSON *ut = cJSON_GetObjectItemCaseSensitive(o, "user");
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "detail");
-        const cJSON *er = cJSON_GetObjectItemCaseSensitive(o, "erased");
-        const cJSON *eb = cJSON_GetObjectItemCaseSensitive(o, "erased_by");
-        unsigned char us[HH_AUDIT_SALT_LEN], ds[HH_AUDIT_SALT_LEN];
-        hh_audit_fields_t fl = { 0 };
-        int64_t by = 0;
-        bool eb_ok = !eb || (cJSON_IsNumber(eb) && eb->valuedouble >= 1 && eb->valuedouble < (double)MAX_JSON_INT &&
-                             (double)(by = (int64_t)eb->valuedouble) == eb->valuedouble);
-        if ((pt && !cJSON_IsString(pt)) || (ot && !cJSON_IsString(ot)) || (ut && !cJSON_IsString(ut)) ||
-            (dt && !cJSON_IsString(dt)) || (er && !cJSON_IsTrue(er)) || !eb_ok ||
-            !opt_hex(o, "user_salt", us, sizeof us, &fl.user_salt) ||
-            !opt_hex(o, "detail_salt", ds, sizeof ds, &fl.detail_salt)) {
-            vfail(v, seq, "record line %" PRId64 " has a malformed prompt, output, user, detail, salt or erased mark",
-                  seq);
-        } else if (cJSON_IsString(rec)) {
-            fl.prompt = pt ? pt->valuestring : NULL;
-            fl.output = ot ? ot->valuestring : NULL;
-            fl.user = ut ? ut->valuestring : NULL;
-            fl.detail = dt ? dt->valuestring : NULL;
-            fl.erased = er != NULL;
-            fl.erased_by = by;
-            hh_audit_verify_fields(v, seq, rec->valuestring, strlen(rec->valuestring), &fl);
-        }
-    } else if (!strcmp(kind->valuestring, "checkpoint") || !strcmp(kind->valuestring, "head")) {
-        bool head = kind->valuestring[0] == 'h';
-        if (!get_hex(o, "hash", a, HASH_LEN) || !get_hex(o, "sig", sig, SIG_LEN))
-            vfail(v, seq < v->next_seq ? seq : v->next_seq, "%s line lacks hash or sig", kind->valuestring);
-        else if (head)
-            hh_audit_verify_head(v, seq, a, sig);
-        else
-            hh_audit_verify_checkpoint(v, seq, a, sig);
-    } else if (!strcmp(kind->valuestring, "anchor")) {
-        if (!get_hex(o, "prev_hash", a, HASH_LEN) || !get_hex(o, "sig", sig, SIG_LEN))
-            vfail(v, v->next_seq, "anchor line lacks prev_hash or sig");
-        else
-            hh_audit_verify_anchor(v, seq, a, sig);
-    } else {
-        vfail(v, v->next_seq, "unknown line kind");
-    }
-    cJSON_Delete(o);
-}
-
-bool hh_audit_verifier_finish(hh_audit_verifier_t *v)
-{
-    if (!failed(v) && !v->head_seen)
-        vfail(v, v->next_seq, "truncated: no signed head after record %" PRId64, v->next_seq - 1);
-    if (!failed(v) && (v->erased_open != 0 || !acc_is_identity(v->erased_acc)))
-        vfail(v, v->erased_first, "erased rows from record %" PRId64 " on are not all covered by the erasure "
-              "records they name", v->erased_first);
-    return v->r.ok;
-}
-
-void hh_audit_verifier_feed(hh_audit_verifier_t *v, const char *text, size_t len)
-{
-    size_t pos = 0;
-    while (pos < len && !failed(v)) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-        hh_audit_verify_line(v, text + pos, n);
-        if (!nl && !failed(v))
-            vfail(v, v->next_seq > 1 ? v->next_seq - 1 : 1, "truncated: the last line has no newline");
-        pos += n + 1;
-    }
-}
-
-void hh_audit_verify_jsonl(const char *text, size_t len, const unsigned char pk[HH_AUDIT_PK_LEN],
-                           hh_audit_verify_result_t *res)
-{
-    hh_audit_verifier_t v;
-    hh_audit_verifier_init(&v, pk);
-    hh_audit_verifier_feed(&v, text, len);
-    hh_audit_verifier_finish(&v);
-    *res = v.r;
-}
-
-int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verify_result_t *res, hh_err_t *err)
-{
-    unsigned char key[PK_LEN];
-    memset(res, 0, sizeof *res);
-    int rc = 0;
-    if (!pk) {
-        rc = hh_audit_public_key(s, key, err);
-        if (rc == HH_ENOENT) {   /* nothing logged yet: an empty log is fine */
-            pthread_mutex_lock(&s->mu);
-            int64_t last = 0;
-            unsigned char h[HASH_LEN];
-            rc = last_record(s, &last, h, err);
-            pthread_mutex_unlock(&s->mu);
-            if (rc)
-                return rc;
-            res->ok = last == 0;
-            if (!res->ok) {
-                res->bad_seq = 1;
-                snprintf(res->why, sizeof res->why, "records without a public key");
-            }
-            return 0;
-        }
-        if (rc)
-            return rc;
-        pk = key;
-    }
-    hh_audit_verifier_t v;
-    hh_audit_verifier_init(&v, pk);
-    sqlite3_stmt *rs = NULL, *cs = NULL, *as = NULL;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = exec(s, "BEGIN", err)))
-        goto out;
-    if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
-                        "detail, detail_salt, erased_by FROM audit_log ORDER BY seq", &rs, err)) ||
-        (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints ORDER BY seq", &cs, err)))
-        goto end;
-    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
-    if (sqlite3_step(as) == SQLITE_ROW) {
-        bool ok = col_blob(as, 1, a, HASH_LEN) && col_blob(as, 2, sig, SIG_LEN);
-        if (!ok)
-            vfail(&v, 1, "anchor row malformed");
-        hh_audit_verify_anchor(&v, sqlite3_column_int64(as, 0), a, sig);
-    }
-    int cr = sqlite3_step(cs);
-    int r;
-    int64_t any = 0;
-    while ((r = sqlite3_step(rs)) == SQLITE_ROW && !failed(&v)) {
-        int64_t seq = sqlite3_column_int64(rs, 0);
-        any++;
-        /* checkpoints for records that are not there come first: they fail */
-        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) < seq && !failed(&v)) {
-            if (sqlite3_column_int64(cs, 0) >= v.next_seq)
-                vfail(&v, v.next_seq, "record %" PRId64 " missing (checkpoint %" PRId64 " signs it or a later one)",
-                      v.next_seq, (int64_t)sqlite3_column_int64(cs, 0));
-            if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
-                vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
-            hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
-            cr = sqlite3_step(cs);
-        }
-        if (!col_blob(rs, 2, a, HASH_LEN) || !col_blob(rs, 3, b, HASH_LEN))
-            vfail(&v, seq, "record row malformed (hash sizes)");
-        const char *rec = sqlite3_column_blob(rs, 1);
-        hh_audit_verify_record(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), a, b);
-        hh_audit_fields_t fl = {
-            .prompt = (const char *)sqlite3_column_text(rs, 4), .output = (const char *)sqlite3_column_text(rs, 5),
-            .erased = sqlite3_column_int(rs, 6) != 0, .user = (const char *)sqlite3_column_text(rs, 7),
-            .detail = (const char *)sqlite3_column_text(rs, 9), .erased_by = sqlite3_column_int64(rs, 11),
-        };
-        unsigned char us[HH_AUDIT_SALT_LEN], ds[HH_AUDIT_SALT_LEN];
-        /* a salt of the wrong size is a damaged row: it cannot match */
-        if (sqlite3_column_type(rs, 8) != SQLITE_NULL) {
-            if (!col_blob(rs, 8, us, HH_AUDIT_SALT_LEN))
-                vfail(&v, seq, "record %" PRId64 ": user_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
-            fl.user_salt = us;
-        }
-        if (sqlite3_column_type(rs, 10) != SQLITE_NULL) {
-            if (!col_blob(rs, 10, ds, HH_AUDIT_SALT_LEN))
-                vfail(&v, seq, "record %" PRId64 ": detail_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
-            fl.detail_salt = ds;
-        }
-        hh_audit_verify_fields(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), &fl);
-        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) == seq && !failed(&v)) {
-            if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
-                vfail(&v, seq, "checkpoint row malformed");
-            hh_audit_verify_checkpoint(&v, seq, a, sig);
-            cr = sqlite3_step(cs);
-        }
-    }
-    if (cr == SQLITE_ROW && !failed(&v))
-        vfail(&v, v.next_seq, "record %" PRId64 " missing: checkpoint %" PRId64 " signs it or a later one (tail cut)",
-              v.next_seq, (int64_t)sqlite3_column_int64(cs, 0));
-    while (cr == SQLITE_ROW && !failed(&v)) {   /* checkpoints past the last record: the tail was cut */
-        if (!col_blob(cs, 1, a, HASH_LEN) || !col_blob(cs, 2, sig, SIG_LEN))
-            vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
-        hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
-        cr = sqlite3_step(cs);
-    }
-    unsigned char head[HEAD_LEN];
-    bool have_head = false;
-    if (!failed(&v)) {
-        if ((rc = meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
-            goto end;
-        if (have_head && be64(head) >= v.next_seq)
-            vfail(&v, v.next_seq, "record %" PRId64 " missing: the signed head names record %" PRId64 " (tail cut)",
-                  v.next_seq, be64(head));
-        if (have_head)
-            hh_audit_verify_head(&v, be64(head), head + 8, head + 8 + HASH_LEN);
-        else if (any == 0 && !v.r.anchored)
-            v.head_seen = true;   /* an empty log */
-    }
-    hh_audit_verifier_finish(&v);
-    *res = v.r;
-end:
-    sqlite3_finalize(as);
-    sqlite3_finalize(rs);
-    sqlite3_finalize(cs);
-    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&s->mu);
-    return rc;
 }
 
 /* ---- export --------------------------------------------------------------------------- */
@@ -1532,7 +992,7 @@ static cJSON *line_obj(const char *kind, int64_t seq)
 static void add_hex(cJSON *o, const char *key, const unsigned char *b, size_t n)
 {
     char hex[2 * SIG_LEN + 1];
-    to_hex(b, n, hex);
+    hh_audit_to_hex(b, n, hex);
     if (o)
         cJSON_AddStringToObject(o, key, hex);
 }
@@ -1549,25 +1009,25 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
         return rc;
     sqlite3_stmt *rs = NULL, *cs = NULL, *as = NULL;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec(s, "BEGIN", err)))
+    if ((rc = hh_audit_exec(s, "BEGIN", err)))
         goto out;
-    if ((rc = prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
+    if ((rc = hh_audit_prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
+        (rc = hh_audit_prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
                         "detail, detail_salt, erased_by FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
-        (rc = prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", &cs, err)))
+        (rc = hh_audit_prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", &cs, err)))
         goto end;
     sqlite3_bind_int64(rs, 1, from_seq);
     sqlite3_bind_int64(cs, 1, from_seq);
     unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
     int64_t anchor_seq = 0;
-    if (sqlite3_step(as) == SQLITE_ROW && col_blob(as, 1, a, HASH_LEN) && col_blob(as, 2, sig, SIG_LEN))
+    if (sqlite3_step(as) == SQLITE_ROW && hh_audit_col_blob(as, 1, a, HASH_LEN) && hh_audit_col_blob(as, 2, sig, SIG_LEN))
         anchor_seq = sqlite3_column_int64(as, 0);
     int cr = sqlite3_step(cs);
     int r;
     bool first = true;
     while ((r = sqlite3_step(rs)) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(rs, 0);
-        if (!col_blob(rs, 2, a + 0, HASH_LEN) || !col_blob(rs, 3, b, HASH_LEN)) {
+        if (!hh_audit_col_blob(rs, 2, a + 0, HASH_LEN) || !hh_audit_col_blob(rs, 3, b, HASH_LEN)) {
             rc = hh_err_set(err, HH_EFORMAT, -1, "audit: record %" PRId64 " malformed", seq);
             goto end;
         }
@@ -1578,7 +1038,7 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
             if (seq == anchor_seq && sqlite3_column_bytes(as, 2) == SIG_LEN)
                 memcpy(asig, sqlite3_column_blob(as, 2), SIG_LEN);
             else
-                sign(sk, TAG_ANCHOR, seq, a, asig);
+                sign(sk, HH_AUDIT_TAG_ANCHOR, seq, a, asig);
             cJSON *o = line_obj("anchor", seq);
             add_hex(o, "prev_hash", a, HASH_LEN);
             add_hex(o, "sig", asig, SIG_LEN);
@@ -1620,7 +1080,7 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
         if ((rc = put_line(f, o, err)))
             goto end;
         while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) <= seq) {
-            if (sqlite3_column_int64(cs, 0) == seq && col_blob(cs, 1, a, HASH_LEN) && col_blob(cs, 2, sig, SIG_LEN)) {
+            if (sqlite3_column_int64(cs, 0) == seq && hh_audit_col_blob(cs, 1, a, HASH_LEN) && hh_audit_col_blob(cs, 2, sig, SIG_LEN)) {
                 o = line_obj("checkpoint", seq);
                 add_hex(o, "hash", a, HASH_LEN);
                 add_hex(o, "sig", sig, SIG_LEN);
@@ -1636,10 +1096,10 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
     }
     unsigned char head[HEAD_LEN];
     bool have_head = false;
-    if ((rc = meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
+    if ((rc = hh_audit_meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
         goto end;
     if (have_head) {
-        cJSON *o = line_obj("head", be64(head));
+        cJSON *o = line_obj("head", hh_audit_be64(head));
         add_hex(o, "hash", head + 8, HASH_LEN);
         add_hex(o, "sig", head + 8 + HASH_LEN, SIG_LEN);
         rc = put_line(f, o, err);
