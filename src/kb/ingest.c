@@ -316,7 +316,8 @@ int hh_ingest_gc(hh_store_t *s, int64_t min_age_s, size_t *removed, hh_err_t *er
         if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
             continue;
         char sub[PATH_MAX + 8];
-        snprintf(sub, sizeof sub, "%s/%s", root, de->d_name);
+        if (snprintf(sub, sizeof sub, "%s/%s", root, de->d_name) >= (int)sizeof sub)
+            continue;
         DIR *d2 = opendir(sub);
         if (!d2)
             continue;

@@ -82,7 +82,7 @@ static const char *const g_stopwords[] = {
     "will", "with", "you", "your",
     "aber", "als", "am", "auf", "aus", "bei", "bis", "da", "das", "dass", "dem", "den", "der", "des", "die",
     "doch", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "f\xc3\xbcr", "hat", "ich", "ihr",
-    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\xc3\xbc" "ber",
+    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\303\274ber",
     "um", "und", "uns", "von", "vor", "wann", "was", "wenn", "wer", "wie", "wir", "wird", "wo", "zu", "zum",
     "zur",
 };
