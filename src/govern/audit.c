@@ -207,6 +207,21 @@ bool hh_audit_col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n)
     return true;
 }
 
+int hh_audit_prep_reads(hh_store_t *s, int64_t from_seq, sqlite3_stmt **as, sqlite3_stmt **rs, sqlite3_stmt **cs,
+                        hh_err_t *err)
+{
+    int rc;
+    if ((rc = hh_audit_prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", as, err)) ||
+        (rc = hh_audit_prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, "
+                               "user_salt, detail, detail_salt, erased_by FROM audit_log WHERE seq >= ? ORDER BY seq",
+                            rs, err)) ||
+        (rc = hh_audit_prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", cs, err)))
+        return rc;
+    sqlite3_bind_int64(*rs, 1, from_seq);
+    sqlite3_bind_int64(*cs, 1, from_seq);
+    return 0;
+}
+
 /* The last record's seq and hash; seq 0 (and zero hash) when empty. */
 int hh_audit_last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err)
 {
@@ -1011,13 +1026,8 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
     pthread_mutex_lock(&s->mu);
     if ((rc = hh_audit_exec(s, "BEGIN", err)))
         goto out;
-    if ((rc = hh_audit_prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = hh_audit_prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
-                        "detail, detail_salt, erased_by FROM audit_log WHERE seq >= ? ORDER BY seq", &rs, err)) ||
-        (rc = hh_audit_prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", &cs, err)))
+    if ((rc = hh_audit_prep_reads(s, from_seq, &as, &rs, &cs, err)))
         goto end;
-    sqlite3_bind_int64(rs, 1, from_seq);
-    sqlite3_bind_int64(cs, 1, from_seq);
     unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
     int64_t anchor_seq = 0;
     if (sqlite3_step(as) == SQLITE_ROW && hh_audit_col_blob(as, 1, a, HASH_LEN) && hh_audit_col_blob(as, 2, sig, SIG_LEN))

@@ -49,5 +49,12 @@ int  hh_audit_prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *
 bool hh_audit_col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n);
 int  hh_audit_last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err);
 int  hh_audit_meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found, hh_err_t *err);
+/* The three reads a whole-log pass needs (verify, export), caller holds
+ * s->mu and finalizes them: the anchor (seq, prev_hash, sig); records from
+ * from_seq in order (seq, record, prev_hash, hash, prompt, output,
+ * texts_erased, user_name, user_salt, detail, detail_salt, erased_by);
+ * checkpoints from from_seq (seq, hash, sig). 0 or HH_EIO. */
+int  hh_audit_prep_reads(hh_store_t *s, int64_t from_seq, sqlite3_stmt **as, sqlite3_stmt **rs, sqlite3_stmt **cs,
+                         hh_err_t *err);
 
 #endif

@@ -453,10 +453,7 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
     pthread_mutex_lock(&s->mu);
     if ((rc = hh_audit_exec(s, "BEGIN", err)))
         goto out;
-    if ((rc = hh_audit_prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", &as, err)) ||
-        (rc = hh_audit_prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, user_salt, "
-                        "detail, detail_salt, erased_by FROM audit_log ORDER BY seq", &rs, err)) ||
-        (rc = hh_audit_prep(s, "SELECT seq, hash, sig FROM audit_checkpoints ORDER BY seq", &cs, err)))
+    if ((rc = hh_audit_prep_reads(s, 1, &as, &rs, &cs, err)))
         goto end;
     unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
     if (sqlite3_step(as) == SQLITE_ROW) {
