@@ -520,6 +520,27 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Appends e (an "erasure" or "retention" record listing e->erased_seqs)
+ * inside the caller's transaction, then marks every listed row as covered
+ * by it (erased_by), so the verifier accepts their replaced texts. */
+static int append_covering(hh_store_t *s, const hh_audit_entry_t *e, hh_err_t *err)
+{
+    int64_t seq = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = hh_audit_append_locked(s, e, &seq, err);
+    if (rc || e->n_erased_seqs == 0 || (rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err)))
+        return rc;
+    for (size_t i = 0; i < e->n_erased_seqs && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_int64(st, 2, e->erased_seqs[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = hh_store_db_fail(s, err, "gdpr: erased_by");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* The audit record of the erasure, inside its transaction: it lists the
  * rows marked erased for the first time (erased_by still NULL), which then
  * name it, so the verifier accepts their pseudonymized texts. */
@@ -540,21 +561,10 @@ static int audit_erasure_locked(hh_store_t *s, id_list_t *rows, const char *acto
     }
     if (fresh.n)
         qsort(fresh.v, fresh.n, sizeof *fresh.v, cmp_i64);
-    int64_t seq = 0;
     hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail,
                            .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
     if (!rc)
-        rc = hh_audit_append_locked(s, &e, &seq, err);
-    if (!rc && fresh.n && !(rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err))) {
-        for (size_t i = 0; i < fresh.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, seq);
-            sqlite3_bind_int64(st, 2, fresh.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: erased_by");
-        }
-        sqlite3_finalize(st);
-    }
+        rc = append_covering(s, &e, err);
     free(fresh.v);
     return rc;
 }
@@ -909,18 +919,7 @@ static int expire_texts_batch(hh_store_t *s, const ret_rules_t *rr, int64_t *cur
                  rows.n, rows.v[0], rows.v[rows.n - 1], rows.n - fresh.n);
         hh_audit_entry_t e = { .kind = "retention", .decision = "expired", .detail = detail,
                                .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
-        int64_t rseq = 0;
-        rc = hh_audit_append_locked(s, &e, &rseq, err);
-        if (!rc && fresh.n && !(rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err))) {
-            for (size_t i = 0; i < fresh.n && !rc; i++) {
-                sqlite3_reset(st);
-                sqlite3_bind_int64(st, 1, rseq);
-                sqlite3_bind_int64(st, 2, fresh.v[i]);
-                if (sqlite3_step(st) != SQLITE_DONE)
-                    rc = hh_store_db_fail(s, err, "gdpr: erased_by");
-            }
-            sqlite3_finalize(st);
-        }
+        rc = append_covering(s, &e, err);
     }
     if (!rc)
         *n_out = (int64_t)rows.n;
