@@ -213,6 +213,11 @@ static const char *const g_migrations[] = {
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
+const char *hh_store_migration_sql(int version)
+{
+    return version >= 1 && version <= N_MIGRATIONS ? g_migrations[version - 1] : NULL;
+}
+
 int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 {
     return hh_err_set(err, HH_EIO, -1, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
