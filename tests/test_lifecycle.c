@@ -703,3 +703,33 @@ TEST(lifecycle_cli_register)
     hh_store_close(s);
     ASSERT_EQ_INT(cli(NULL, 0, dir, "audit verify"), 0);
 }
+
+/* Without --yes on a terminal the destructive commands ask y/N: "n" keeps,
+ * "y" deletes. script(1) (util-linux, in every Debian) gives the command a
+ * terminal and feeds it our answer. */
+TEST(lifecycle_cli_prompt_on_tty)
+{
+    NEED_BIN();
+    char dir[512], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/lc-cli-tty", hh_test_tmpdir());
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "ada", "admin", NULL, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "max", "member", NULL, NULL, &err));
+    hh_store_close(s);
+    ASSERT_EQ_INT(WEXITSTATUS(system("script --version >/dev/null 2>&1")), 0);
+    const char *answers[2] = { "n", "y" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "printf '%s\\n' | script -qec '%s users delete max --data %s' /dev/null >/dev/null 2>&1",
+                 answers[i], getenv("HOHEIT_BIN"), dir);
+        int st = system(cmd);
+        ASSERT_EQ_INT(WEXITSTATUS(st), i == 0 ? 1 : 0);
+        ASSERT_OK(hh_store_open(&s, dir, &err));
+        hh_store_user_t u;
+        int rc = hh_store_user_get(s, "max", &u, &err);
+        hh_store_close(s);
+        ASSERT_EQ_INT(rc, i == 0 ? 0 : HH_ENOENT);
+    }
+}
