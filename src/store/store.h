@@ -205,12 +205,16 @@ typedef struct hh_store_chunk {
     char    source_path[HH_STORE_PATH_MAX];
 } hh_store_chunk_t;
 
-/* Creates the department if missing; *id (may be NULL) its id. HH_EINVAL
- * for an empty or too long (>= HH_STORE_NAME_MAX) name. */
+/* Creates the department if missing; *id (may be NULL) its id. A name
+ * that differs only in ASCII case from an existing one IS that department
+ * (migration 9): no second one is made. HH_EINVAL for an empty or too long
+ * (>= HH_STORE_NAME_MAX) name. */
 int  hh_store_department_ensure(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err);
 
-/* Makes the user a member of the department (created if missing).
- * Idempotent. HH_ENOENT for an unknown user. */
+/* Makes the user a member of the department (created if missing; found
+ * ignoring case). Idempotent. HH_ENOENT for an unknown user. The CLI
+ * refuses an unknown department unless --create (hh_store_department_get
+ * first). */
 int  hh_store_user_add_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err);
 
 /* Removes the membership; HH_ENOENT if there was none. */
