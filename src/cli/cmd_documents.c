@@ -4,7 +4,7 @@
  * chunks, FTS rows and vectors go in one transaction, the stored file when
  * no other document has its hash). A running server drops deleted chunks
  * from its answers at once (they are no longer in the database); its
- * in-memory vector index and DATA/kb-*.hhv are rebuilt at its next start
+ * in-memory vector index and DATA/vindex-MODEL.bin are rebuilt at its next start
  * (the file's tag no longer matches the stored vectors). Each change
  * appends an "admin" audit record. */
 #include "cli/cmd.h"
