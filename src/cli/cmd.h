@@ -24,5 +24,27 @@ int hh_cmd_gdpr(int argc, char **argv);
 int hh_cmd_retention(int argc, char **argv);
 int hh_cmd_users(int argc, char **argv);
 int hh_cmd_approvals(int argc, char **argv);
+int hh_cmd_documents(int argc, char **argv);
+
+/* ---- shared by the admin commands (cli_admin.c) ---- */
+
+#include "store/store.h"
+
+#include <stdbool.h>
+
+/* The confirmation of a destructive command: true with yes (--yes); else,
+ * on a terminal, asks "QUESTION [y/N]" on stderr and is true for y/yes;
+ * else (no terminal: a script) prints "CMD: QUESTION: refused without
+ * --yes" and is false. */
+bool hh_cli_confirm(const char *cmd, const char *question, bool yes);
+
+/* Appends an "admin" audit record (actor "cli:$USER", decision "done",
+ * detail printf-formatted) for an administrative change made from the
+ * command line. On failure prints a warning naming the change and returns
+ * nonzero (the change itself is already made). */
+int hh_cli_audit(hh_store_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "cli:$USER": who made a change from the command line (usecase history, audit). */
+const char *hh_cli_actor(char *buf, size_t cap);
 
 #endif

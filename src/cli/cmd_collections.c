@@ -1,7 +1,9 @@
-/* cmd_collections.c - `hoheit collections create|list|delete|docs` and
- * `hoheit departments add-user|remove-user`: the knowledge base's access
- * structure, administered from the command line (no access check: whoever
- * runs it owns the data directory). */
+/* cmd_collections.c - `hoheit collections create|list|docs|delete|
+ * add-department|remove-department` and `hoheit departments list|add-user|
+ * remove-user|rename|delete`: the knowledge base's access structure,
+ * administered from the command line (no access check: whoever runs it
+ * owns the data directory). Department names are matched ignoring case;
+ * every change appends an "admin" audit record (cli_admin.c). */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "kb/ingest.h"
@@ -18,12 +20,21 @@ static void coll_usage(FILE *f)
             "usage: hoheit collections create NAME [--departments A,B] [--data DIR]\n"
             "       hoheit collections list [--data DIR]\n"
             "       hoheit collections docs NAME [--data DIR]\n"
-            "       hoheit collections delete NAME [--data DIR]\n"
-            "       hoheit departments add-user USER DEPT [--data DIR]\n"
+            "       hoheit collections delete NAME [--yes] [--data DIR]\n"
+            "       hoheit collections add-department|remove-department NAME DEPT [--create] [--data DIR]\n"
+            "       hoheit departments list [--data DIR]\n"
+            "       hoheit departments add-user USER DEPT [--create] [--data DIR]\n"
             "       hoheit departments remove-user USER DEPT [--data DIR]\n"
+            "       hoheit departments rename OLD NEW [--data DIR]\n"
+            "       hoheit departments delete NAME [--yes] [--data DIR]\n"
             "  A collection is readable by admins and by members of its departments;\n"
-            "  create adds departments to an existing collection. delete removes the\n"
-            "  collection's documents, chunks, vectors and stored files.\n"
+            "  create adds departments to an existing collection (creating them).\n"
+            "  delete removes the collection's documents, chunks, vectors and stored\n"
+            "  files. Department names are compared ignoring case (Personal = personal);\n"
+            "  add-user and add-department refuse an unknown department unless --create.\n"
+            "  Deleting a department removes its memberships and collection ownerships;\n"
+            "  collections left without a department are readable by admins only.\n"
+            "  --yes    delete without asking (needed when stdin is not a terminal)\n"
             "  --data   data directory (default $HOHEIT_DATA or ./hoheit-data)\n");
 }
 
@@ -31,6 +42,7 @@ typedef struct args {
     const char *data, *departments;
     const char *pos[3];
     int         n_pos;
+    bool        yes, create;
 } args_t;
 
 /* 0 ok, 1 help printed, 2 bad usage. */
@@ -49,6 +61,10 @@ static int parse(int argc, char **argv, args_t *a)
             a->data = argv[++i];
         } else if (!strcmp(s, "--departments") && i + 1 < argc) {
             a->departments = argv[++i];
+        } else if (!strcmp(s, "--yes")) {
+            a->yes = true;
+        } else if (!strcmp(s, "--create")) {
+            a->create = true;
         } else if (s[0] == '-' || a->n_pos == 3) {
             fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], s);
             coll_usage(stderr);
@@ -116,12 +132,17 @@ static int collections_docs(hh_store_t *s, const char *name, hh_err_t *err)
     return 0;
 }
 
-static int collections_delete(hh_store_t *s, const char *name, hh_err_t *err)
+static int collections_delete(hh_store_t *s, const args_t *a, hh_err_t *err)
 {
     hh_store_collection_t c;
-    int rc = hh_store_collection_get(s, name, &c, err);
+    int rc = hh_store_collection_get(s, a->pos[1], &c, err);
     if (rc)
         return rc;
+    char q[300];
+    snprintf(q, sizeof q, "delete collection %s with its %lld documents and their stored files?", c.name,
+             (long long)c.n_documents);
+    if (!hh_cli_confirm("collections delete", q, a->yes))
+        return HH_ECANCELED;
     char **shas = NULL;
     size_t n = 0;
     if ((rc = hh_store_collection_delete(s, c.id, &shas, &n, err)))
@@ -131,7 +152,34 @@ static int collections_delete(hh_store_t *s, const char *name, hh_err_t *err)
     size_t removed = 0;
     hh_ingest_gc(s, 0, &removed, NULL);
     printf("deleted collection %s (%lld documents, %zu stored files)\n", c.name, (long long)c.n_documents, removed);
-    return 0;
+    return hh_cli_audit(s, "collections delete %s: %lld documents", c.name, (long long)c.n_documents) ? HH_EIO : 0;
+}
+
+/* add-department / remove-department COLL DEPT */
+static int collections_dept(hh_store_t *s, const args_t *a, bool add, hh_err_t *err)
+{
+    const char *coll = a->pos[1], *dept = a->pos[2];
+    hh_store_department_t d;
+    int rc = hh_store_department_get(s, dept, &d, err);
+    if (rc == HH_ENOENT && add && a->create) {
+        if ((rc = hh_store_department_ensure(s, dept, NULL, err)) || (rc = hh_store_department_get(s, dept, &d, err)))
+            return rc;
+    } else if (rc == HH_ENOENT) {
+        return hh_err_set(err, rc, -1, "no department '%s'%s", dept,
+                          add ? " (add --create to create it; `hoheit departments list` shows them)" : "");
+    } else if (rc) {
+        return rc;
+    }
+    bool orphan = false;
+    rc = add ? hh_store_collection_add_department(s, coll, d.name, err)
+             : hh_store_collection_remove_department(s, coll, d.name, &orphan, err);
+    if (rc)
+        return rc;
+    printf("collection %s: department %s %s\n", coll, d.name, add ? "added" : "removed");
+    if (orphan)
+        fprintf(stderr, "warning: collection %s has no department left: only admins can read it now\n", coll);
+    return hh_cli_audit(s, "collections %s %s %s", add ? "add-department" : "remove-department", coll, d.name)
+               ? HH_EIO : 0;
 }
 
 int hh_cmd_collections(int argc, char **argv)
@@ -142,8 +190,10 @@ int hh_cmd_collections(int argc, char **argv)
         return pr == 1 ? 0 : 2;
     const char *sub = a.n_pos ? a.pos[0] : NULL;
     bool create = sub && !strcmp(sub, "create"), list = sub && !strcmp(sub, "list"),
-         docs = sub && !strcmp(sub, "docs"), del = sub && !strcmp(sub, "delete");
-    if (!(create || list || docs || del) || ((create || docs || del) && a.n_pos != 2) || (list && a.n_pos != 1)) {
+         docs = sub && !strcmp(sub, "docs"), del = sub && !strcmp(sub, "delete"),
+         add_d = sub && !strcmp(sub, "add-department"), rem_d = sub && !strcmp(sub, "remove-department");
+    if (!(create || list || docs || del || add_d || rem_d) || ((create || docs || del) && a.n_pos != 2) ||
+        (list && a.n_pos != 1) || ((add_d || rem_d) && a.n_pos != 3)) {
         coll_usage(stderr);
         return 2;
     }
@@ -157,11 +207,69 @@ int hh_cmd_collections(int argc, char **argv)
     int rc = create ? collections_create(s, &a, &err)
              : list ? collections_list(s, &err)
              : docs ? collections_docs(s, a.pos[1], &err)
-                    : collections_delete(s, a.pos[1], &err);
-    if (rc)
+             : del  ? collections_delete(s, &a, &err)
+                    : collections_dept(s, &a, add_d, &err);
+    if (rc && rc != HH_ECANCELED && !(rc == HH_EIO && !err.msg[0]))
         fprintf(stderr, "collections %s: %s\n", sub, err.msg[0] ? err.msg : hh_strerror(rc));
     hh_store_close(s);
     return rc ? 1 : 0;
+}
+
+static int departments_list(hh_store_t *s, hh_err_t *err)
+{
+    hh_store_department_t *d = NULL;
+    size_t n = 0;
+    int rc = hh_store_department_list(s, &d, &n, err);
+    if (rc)
+        return rc;
+    printf("%-24s %-8s %-30s %s\n", "name", "members", "users", "collections");
+    for (size_t i = 0; i < n; i++)
+        printf("%-24s %-8lld %-30s %s\n", d[i].name, (long long)d[i].n_members, d[i].members[0] ? d[i].members : "-",
+               d[i].collections[0] ? d[i].collections : "-");
+    free(d);
+    return 0;
+}
+
+static int departments_add_user(hh_store_t *s, const args_t *a, hh_err_t *err)
+{
+    const char *user = a->pos[1], *dept = a->pos[2];
+    hh_store_department_t d;
+    int rc = hh_store_department_get(s, dept, &d, err);
+    if (rc == HH_ENOENT && !a->create)
+        return hh_err_set(err, rc, -1,
+                          "no department '%s' (add --create to create it; `hoheit departments list` shows them)",
+                          dept);
+    if (rc && rc != HH_ENOENT)
+        return rc;
+    if ((rc = hh_store_user_add_department(s, user, rc == 0 ? d.name : dept, err)) ||
+        (rc = hh_store_department_get(s, dept, &d, err)))
+        return rc;
+    printf("%s is now in %s\n", user, d.name);
+    return hh_cli_audit(s, "departments add-user %s %s", user, d.name) ? HH_EIO : 0;
+}
+
+static int departments_delete(hh_store_t *s, const args_t *a, hh_err_t *err)
+{
+    hh_store_department_t d;
+    int rc = hh_store_department_get(s, a->pos[1], &d, err);
+    if (rc)
+        return rc;
+    char q[400];
+    snprintf(q, sizeof q, "delete department %s (%lld members, %lld collections)?", d.name, (long long)d.n_members,
+             (long long)d.n_collections);
+    if (!hh_cli_confirm("departments delete", q, a->yes))
+        return HH_ECANCELED;
+    char **orphans = NULL;
+    size_t n = 0;
+    if ((rc = hh_store_department_delete(s, d.name, &orphans, &n, err)))
+        return rc;
+    printf("deleted department %s (%lld memberships, %lld collection ownerships removed)\n", d.name,
+           (long long)d.n_members, (long long)d.n_collections);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "warning: collection %s has no department left: only admins can read it now\n", orphans[i]);
+    hh_store_strings_free(orphans, n);
+    return hh_cli_audit(s, "departments delete %s: %lld memberships, %lld collections", d.name,
+                        (long long)d.n_members, (long long)d.n_collections) ? HH_EIO : 0;
 }
 
 int hh_cmd_departments(int argc, char **argv)
@@ -171,8 +279,10 @@ int hh_cmd_departments(int argc, char **argv)
     if (pr)
         return pr == 1 ? 0 : 2;
     const char *sub = a.n_pos ? a.pos[0] : NULL;
-    bool add = sub && !strcmp(sub, "add-user"), rem = sub && !strcmp(sub, "remove-user");
-    if (!(add || rem) || a.n_pos != 3) {
+    bool add = sub && !strcmp(sub, "add-user"), rem = sub && !strcmp(sub, "remove-user"),
+         list = sub && !strcmp(sub, "list"), ren = sub && !strcmp(sub, "rename"), del = sub && !strcmp(sub, "delete");
+    if (!(add || rem || list || ren || del) || ((add || rem || ren) && a.n_pos != 3) || (list && a.n_pos != 1) ||
+        (del && a.n_pos != 2)) {
         coll_usage(stderr);
         return 2;
     }
@@ -183,12 +293,26 @@ int hh_cmd_departments(int argc, char **argv)
         fprintf(stderr, "departments: %s\n", err.msg);
         return 1;
     }
-    int rc = add ? hh_store_user_add_department(s, a.pos[1], a.pos[2], &err)
-                 : hh_store_user_remove_department(s, a.pos[1], a.pos[2], &err);
-    if (rc)
-        fprintf(stderr, "departments %s: %s\n", sub, err.msg);
-    else
-        printf("%s %s %s\n", a.pos[1], add ? "is now in" : "left", a.pos[2]);
+    int rc = 0;
+    if (list) {
+        rc = departments_list(s, &err);
+    } else if (add) {
+        rc = departments_add_user(s, &a, &err);
+    } else if (del) {
+        rc = departments_delete(s, &a, &err);
+    } else if (rem) {
+        hh_store_department_t d;
+        if ((rc = hh_store_department_get(s, a.pos[2], &d, &err)) == 0 &&
+            (rc = hh_store_user_remove_department(s, a.pos[1], d.name, &err)) == 0) {
+            printf("%s left %s\n", a.pos[1], d.name);
+            rc = hh_cli_audit(s, "departments remove-user %s %s", a.pos[1], d.name) ? HH_EIO : 0;
+        }
+    } else if ((rc = hh_store_department_rename(s, a.pos[1], a.pos[2], &err)) == 0) {
+        printf("department %s is now %s\n", a.pos[1], a.pos[2]);
+        rc = hh_cli_audit(s, "departments rename %s %s", a.pos[1], a.pos[2]) ? HH_EIO : 0;
+    }
+    if (rc && rc != HH_ECANCELED && !(rc == HH_EIO && !err.msg[0]))
+        fprintf(stderr, "departments %s: %s\n", sub, err.msg[0] ? err.msg : hh_strerror(rc));
     hh_store_close(s);
     return rc ? 1 : 0;
 }

@@ -1,27 +1,44 @@
-/* cmd_register.c - `hoheit register add|list|show|export|default`: the
- * use-case register in the data directory's store; export writes a system
- * card per use case and the GDPR Art. 30 records as Markdown or HTML. */
+/* cmd_register.c - `hoheit register add|update|list|show|delete|disable|
+ * enable|export|default`: the use-case register in the data directory's
+ * store; export writes a system card per use case and the GDPR Art. 30
+ * records as Markdown or HTML. add and update refuse a use case naming a
+ * model (MODELS/NAME.gguf), collection or department that does not exist.
+ * Changes are in the use case's history and append an "admin" audit
+ * record. */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "govern/register.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void register_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit register add --file USECASE.json [--data DIR]\n"
+            "usage: hoheit register add --file USECASE.json [--models DIR] [--data DIR]\n"
+            "       hoheit register update [ID|SLUG] --file USECASE.json [--models DIR] [--data DIR]\n"
             "       hoheit register list [--data DIR]\n"
             "       hoheit register show ID|SLUG [--data DIR]\n"
+            "       hoheit register delete ID|SLUG [--yes] [--data DIR]\n"
+            "       hoheit register disable|enable ID|SLUG [--data DIR]\n"
             "       hoheit register export [--format md|html] [--out DIR] [--models DIR] [--data DIR]\n"
             "       hoheit register default SLUG|- (--key ID | --user NAME) [--data DIR]\n"
             "  add      registers a use case (JSON: slug, name, purpose, owner, models, collections,\n"
             "           affected_persons, answers, policy, ...; see docs/COMPLIANCE.md) and prints\n"
-            "           its risk class and the reasons\n"
+            "           its risk class and the reasons. Every model (a file NAME.gguf in\n"
+            "           --models, default DATA/models), collection and department it names\n"
+            "           must exist\n"
+            "  update   replaces the fields the file names (the slug from the file, or ID);\n"
+            "           same checks as add; the change goes into the history\n"
+            "  delete   removes a use case no audit record or approval names (history\n"
+            "           kept); one that was used can only be disabled\n"
+            "  disable  requests under the use case are refused (403 use_case_disabled);\n"
+            "           it stays in the register and its system card. enable undoes it\n"
             "  show     the use case with its effective policy and change history (JSON)\n"
             "  export   one system card per use case (card-SLUG.md|html) and\n"
             "           records-of-processing.md|html into DIR (default ./hoheit-cards)\n"
@@ -82,6 +99,89 @@ static int write_file(const char *dir, const char *name, const char *text)
     }
     fprintf(stderr, "wrote %s\n", path);
     return 0;
+}
+
+static void print_class(const hh_usecase_t *u);
+
+/* Refuses (1, message naming them) a use case document whose models,
+ * collections or departments do not exist. models_dir NULL: DATA/models. */
+static int check_names(hh_store_t *s, const cJSON *doc, const char *models_dir, const char *cmd)
+{
+    char def[4096];
+    if (!models_dir) {
+        snprintf(def, sizeof def, "%s/models", hh_store_data_dir(s));
+        models_dir = def;
+    }
+    int missing = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "models")) {
+        char path[4096 + 300];
+        bool found = false;
+        if (strchr(it->valuestring, '/') == NULL) {   /* a model is named, not a path */
+            snprintf(path, sizeof path, "%s/%s.gguf", models_dir, it->valuestring);
+            found = access(path, R_OK) == 0;
+        }
+        if (!found) {
+            fprintf(stderr, "%s: model '%s' does not exist (no %s/%s.gguf)\n", cmd, it->valuestring, models_dir,
+                    it->valuestring);
+            missing++;
+        }
+    }
+    hh_err_t err;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "collections")) {
+        hh_store_collection_t c;
+        hh_err_clear(&err);
+        if (hh_store_collection_get(s, it->valuestring, &c, &err) != 0) {
+            fprintf(stderr, "%s: collection '%s' does not exist (hoheit collections list)\n", cmd, it->valuestring);
+            missing++;
+        }
+    }
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "departments")) {
+        hh_err_clear(&err);
+        if (hh_store_department_get(s, it->valuestring, NULL, &err) != 0) {
+            fprintf(stderr, "%s: department '%s' does not exist (hoheit departments list)\n", cmd, it->valuestring);
+            missing++;
+        }
+    }
+    if (missing)
+        fprintf(stderr, "%s: refused: %d unknown name%s (nothing was changed)\n", cmd, missing, missing == 1 ? "" : "s");
+    return missing ? 1 : 0;
+}
+
+/* add / update: validates the effective document, checks the names it
+ * holds, then writes it. */
+static int do_write(hh_store_t *s, const cJSON *in, const char *target, const char *models, const char *actor)
+{
+    const char *cmd = target ? "register update" : "register add";
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_usecase_t old, u;
+    memset(&old, 0, sizeof old);
+    memset(&u, 0, sizeof u);
+    cJSON *eff = NULL;
+    int status = 1;
+    if (target && hh_register_get(s, target, &old, &err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        goto done;
+    }
+    if (hh_register_validate(in, target ? old.doc : NULL, &eff, &err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        goto done;
+    }
+    if (check_names(s, eff, models, cmd))
+        goto done;
+    int rc = target ? hh_register_update(s, target, in, actor, &u, &err) : hh_register_create(s, in, actor, &u, &err);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        goto done;
+    }
+    print_class(&u);
+    status = hh_cli_audit(s, "%s %s (risk %s)", cmd, u.slug, hh_risk_name(u.cls.risk)) ? 1 : 0;
+done:
+    cJSON_Delete(eff);
+    hh_usecase_clear(&old);
+    hh_usecase_clear(&u);
+    return status;
 }
 
 static void print_class(const hh_usecase_t *u)
@@ -145,6 +245,7 @@ int hh_cmd_register(int argc, char **argv)
         data = "./hoheit-data";
     const char *file = NULL, *sub = NULL, *target = NULL, *format = "md", *out_dir = "./hoheit-cards";
     const char *models = NULL, *key = NULL, *user = NULL;
+    bool yes = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -164,6 +265,8 @@ int hh_cmd_register(int argc, char **argv)
             key = argv[++i];
         } else if (!strcmp(a, "--user") && i + 1 < argc) {
             user = argv[++i];
+        } else if (!strcmp(a, "--yes")) {
+            yes = true;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "register: unknown or incomplete option '%s'\n", a);
             register_usage(stderr);
@@ -182,17 +285,22 @@ int hh_cmd_register(int argc, char **argv)
         return 2;
     }
     bool add = !strcmp(sub, "add"), list = !strcmp(sub, "list"), show = !strcmp(sub, "show"),
-         exp = !strcmp(sub, "export"), def = !strcmp(sub, "default");
-    if (!add && !list && !show && !exp && !def) {
+         exp = !strcmp(sub, "export"), def = !strcmp(sub, "default"), upd = !strcmp(sub, "update"),
+         del = !strcmp(sub, "delete"), dis = !strcmp(sub, "disable"), ena = !strcmp(sub, "enable");
+    if (!add && !list && !show && !exp && !def && !upd && !del && !dis && !ena) {
         fprintf(stderr, "register: unknown subcommand '%s'\n", sub);
         register_usage(stderr);
         return 2;
     }
-    if (add && !file) {
-        fprintf(stderr, "register add: --file USECASE.json is required\n");
+    if ((add || upd) && !file) {
+        fprintf(stderr, "register %s: --file USECASE.json is required\n", sub);
         return 2;
     }
-    if ((show || def) && !target) {
+    if (add && target) {
+        fprintf(stderr, "register add: unexpected argument '%s' (the slug is in the file)\n", target);
+        return 2;
+    }
+    if ((show || def || del || dis || ena) && !target) {
         fprintf(stderr, "register %s: name the use case\n", sub);
         return 2;
     }
@@ -205,18 +313,18 @@ int hh_cmd_register(int argc, char **argv)
         return 2;
     }
     cJSON *in = NULL;
-    if (add) {
+    if (add || upd) {
         size_t len = 0;
         char *text = read_all(file, &len);
         if (!text) {
-            fprintf(stderr, "register add: cannot read %s\n", file);
+            fprintf(stderr, "register %s: cannot read %s\n", sub, file);
             return 1;
         }
         in = cJSON_ParseWithLength(text, len);
         free(text);
         if (!cJSON_IsObject(in)) {
             cJSON_Delete(in);
-            fprintf(stderr, "register add: %s is not a JSON object\n", file);
+            fprintf(stderr, "register %s: %s is not a JSON object\n", sub, file);
             return 1;
         }
     }
@@ -229,17 +337,40 @@ int hh_cmd_register(int argc, char **argv)
         return 1;
     }
     char actor[160];
-    const char *login = getenv("USER");
-    snprintf(actor, sizeof actor, "cli:%s", login && login[0] ? login : "unknown");
+    hh_cli_actor(actor, sizeof actor);
     int status = 0;
     hh_usecase_t u;
     memset(&u, 0, sizeof u);
-    if (add) {
-        if (hh_register_create(s, in, actor, &u, &err)) {
-            fprintf(stderr, "register add: %s\n", err.msg);
+    if (add || upd) {
+        const cJSON *slug = cJSON_GetObjectItemCaseSensitive(in, "slug");
+        if (upd && !target && !cJSON_IsString(slug)) {
+            fprintf(stderr, "register update: name the use case (ID or SLUG) or put its slug in the file\n");
+            status = 2;
+        } else {
+            status = do_write(s, in, upd ? (target ? target : slug->valuestring) : NULL, models, actor);
+        }
+    } else if (del) {
+        char q[200];
+        snprintf(q, sizeof q, "delete use case %s from the register?", target);
+        if (hh_register_get(s, target, &u, &err)) {
+            fprintf(stderr, "register delete: %s\n", err.msg);
+            status = 1;
+        } else if (!hh_cli_confirm("register delete", q, yes)) {
+            status = 1;
+        } else if (hh_register_delete(s, target, actor, &err)) {
+            fprintf(stderr, "register delete: %s\n", err.msg);
             status = 1;
         } else {
-            print_class(&u);
+            printf("deleted use case %s (its history is kept)\n", u.slug);
+            status = hh_cli_audit(s, "register delete %s", u.slug) ? 1 : 0;
+        }
+    } else if (dis || ena) {
+        if (hh_register_set_disabled(s, target, dis, actor, &u, &err)) {
+            fprintf(stderr, "register %s: %s\n", sub, err.msg);
+            status = 1;
+        } else {
+            printf("use case %s %s\n", u.slug, dis ? "disabled: requests under it are refused" : "enabled");
+            status = hh_cli_audit(s, "register %s %s", sub, u.slug) ? 1 : 0;
         }
     } else if (list) {
         hh_usecase_t *ucs = NULL;
@@ -248,11 +379,11 @@ int hh_cmd_register(int argc, char **argv)
             fprintf(stderr, "register list: %s\n", err.msg);
             status = 1;
         } else {
-            printf("%-5s %-28s %-10s %-8s %s\n", "id", "slug", "risk", "approval", "name");
+            printf("%-5s %-28s %-10s %-8s %-8s %s\n", "id", "slug", "risk", "approval", "state", "name");
             for (size_t i = 0; i < n; i++) {
-                printf("%-5lld %-28s %-10s %-8s %s\n", (long long)ucs[i].id, ucs[i].slug,
+                printf("%-5lld %-28s %-10s %-8s %-8s %s\n", (long long)ucs[i].id, ucs[i].slug,
                        hh_risk_name(ucs[i].cls.risk), ucs[i].policy.approval_required ? "yes" : "no",
-                       hh_usecase_str(&ucs[i], "name"));
+                       ucs[i].disabled ? "disabled" : "enabled", hh_usecase_str(&ucs[i], "name"));
                 hh_usecase_clear(&ucs[i]);
             }
             free(ucs);

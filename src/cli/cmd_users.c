@@ -1,7 +1,8 @@
-/* cmd_users.c - `hoheit users passwd|list|disable|enable`: browser-login
- * passwords and the user list of the data directory's store. A password is
- * read from stdin (never from argv, where `ps` and shell history would
- * show it); only its argon2id hash is kept. */
+/* cmd_users.c - `hoheit users passwd|list|disable|enable|role|delete`:
+ * browser-login passwords, roles and the user list of the data directory's
+ * store. A password is read from stdin (never from argv, where `ps` and
+ * shell history would show it); only its argon2id hash is kept. Role
+ * changes and deletions append an "admin" audit record (cli_admin.c). */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -20,13 +21,23 @@ static void users_usage(FILE *f)
             "usage: hoheit users passwd NAME [--password-stdin] [--role ROLE] [--data DIR]\n"
             "       hoheit users list [--data DIR]\n"
             "       hoheit users disable|enable NAME [--data DIR]\n"
+            "       hoheit users role NAME ROLE [--data DIR]\n"
+            "       hoheit users delete NAME [--yes] [--data DIR]\n"
             "  passwd   sets NAME's password for the browser login (at least %d characters)\n"
             "           and ends all of NAME's sessions. The password is read from the\n"
             "           terminal (asked twice, not echoed), or with --password-stdin as the\n"
             "           first line of stdin. --role ROLE creates NAME if missing\n"
-            "           (admin member auditor approver).\n"
+            "           (admin member auditor approver); for an existing user it must\n"
+            "           be the role they have (change roles with `users role`).\n"
             "  list     name, role, departments, has password, disabled\n"
             "  disable  NAME can no longer log in or use keys; sessions end\n"
+            "  role     changes NAME's role and ends their sessions; the last enabled\n"
+            "           admin cannot be demoted\n"
+            "  delete   removes NAME: API keys deleted, sessions ended, department\n"
+            "           memberships removed; documents they ingested and approvals\n"
+            "           stay; audit records stay and keep the name (use `hoheit gdpr\n"
+            "           erase` to pseudonymize it). Not the last enabled admin.\n"
+            "  --yes    delete without asking (needed when stdin is not a terminal)\n"
             "  --data   data directory (default $HOHEIT_DATA or ./hoheit-data)\n",
             HH_PASSWORD_MIN_LEN);
 }
@@ -99,6 +110,13 @@ static int do_passwd(hh_store_t *s, const char *name, const char *role, bool fro
         fprintf(stderr, "users passwd: no user '%s' (add --role ROLE to create it)\n", name);
         return 1;
     }
+    /* --role only creates: a different role for an existing user is an
+     * error, never silently ignored (roles change with `users role`). */
+    if (rc == 0 && role && strcmp(role, u.role) != 0) {
+        fprintf(stderr, "users passwd: %s is %s; --role only applies when creating a user. Change the role "
+                        "with: hoheit users role %s %s\n", name, u.role, name, role);
+        return 2;
+    }
     char pw[HH_PASSWORD_MAX_LEN + 2];
     int status = get_password(from_stdin, pw, sizeof pw);
     if (status)
@@ -148,13 +166,53 @@ static int do_list(hh_store_t *s)
     return 0;
 }
 
+static int do_role(hh_store_t *s, const char *name, const char *role)
+{
+    hh_err_t err;
+    hh_err_clear(&err);
+    char was[16] = "";
+    if (hh_store_user_set_role(s, name, role, was, &err)) {
+        fprintf(stderr, "users role: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "%s: role %s -> %s; their sessions were ended\n", name, was, role);
+    return hh_cli_audit(s, "users role %s: %s -> %s", name, was, role) ? 1 : 0;
+}
+
+static int do_delete(hh_store_t *s, const char *name, bool yes)
+{
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_user_t u;
+    if (hh_store_user_get(s, name, &u, &err)) {
+        fprintf(stderr, "users delete: no user '%s'\n", name);
+        return 1;
+    }
+    char q[300];
+    snprintf(q, sizeof q, "delete user %s (%s) with their API keys and sessions?", u.name, u.role);
+    if (!hh_cli_confirm("users delete", q, yes))
+        return 1;
+    hh_store_user_removal_t r;
+    if (hh_store_user_delete(s, name, &r, &err)) {
+        fprintf(stderr, "users delete: %s\n", err.msg);
+        return 1;
+    }
+    printf("deleted user %s: %lld API keys deleted, %lld sessions ended, %lld department memberships removed; "
+           "kept: %lld documents (ingested_by now empty), %lld approvals, the audit records (hoheit gdpr erase "
+           "--subject %s pseudonymizes the name there)\n",
+           name, (long long)r.keys, (long long)r.sessions, (long long)r.departments, (long long)r.documents,
+           (long long)r.approvals, name);
+    return hh_cli_audit(s, "users delete %s (%s): %lld keys, %lld sessions, %lld memberships removed", name, u.role,
+                        (long long)r.keys, (long long)r.sessions, (long long)r.departments) ? 1 : 0;
+}
+
 int hh_cmd_users(int argc, char **argv)
 {
     const char *data = getenv("HOHEIT_DATA");
     if (!data || !data[0])
         data = "./hoheit-data";
-    const char *sub = NULL, *name = NULL, *role = NULL;
-    bool from_stdin = false;
+    const char *sub = NULL, *name = NULL, *role = NULL, *new_role = NULL;
+    bool from_stdin = false, yes = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -166,6 +224,8 @@ int hh_cmd_users(int argc, char **argv)
             role = argv[++i];
         } else if (!strcmp(a, "--password-stdin")) {
             from_stdin = true;
+        } else if (!strcmp(a, "--yes")) {
+            yes = true;
         } else if (a[0] == '-') {
             fprintf(stderr, "users: unknown or incomplete option '%s'\n", a);
             users_usage(stderr);
@@ -174,6 +234,8 @@ int hh_cmd_users(int argc, char **argv)
             sub = a;
         } else if (!name) {
             name = a;
+        } else if (!strcmp(sub, "role") && !new_role) {
+            new_role = a;
         } else {
             fprintf(stderr, "users: unexpected argument '%s' (passwords are read from stdin, never from "
                             "arguments)\n", a);
@@ -185,14 +247,24 @@ int hh_cmd_users(int argc, char **argv)
         return 2;
     }
     bool is_passwd = !strcmp(sub, "passwd"), is_list = !strcmp(sub, "list"), is_disable = !strcmp(sub, "disable"),
-         is_enable = !strcmp(sub, "enable");
-    if (!is_passwd && !is_list && !is_disable && !is_enable) {
+         is_enable = !strcmp(sub, "enable"), is_role = !strcmp(sub, "role"), is_delete = !strcmp(sub, "delete");
+    if (!is_passwd && !is_list && !is_disable && !is_enable && !is_role && !is_delete) {
         fprintf(stderr, "users: unknown subcommand '%s'\n", sub);
         users_usage(stderr);
         return 2;
     }
     if (!is_list && !name) {
         fprintf(stderr, "users %s: name the user\n", sub);
+        return 2;
+    }
+    if (is_role && !new_role) {
+        fprintf(stderr, "users role: name the new role (admin, member, auditor, approver)\n");
+        return 2;
+    }
+    if (is_role && !role)
+        role = new_role;
+    else if (role && !is_passwd) {
+        fprintf(stderr, "users %s: --role belongs to `users passwd` (new users); use `users role NAME ROLE`\n", sub);
         return 2;
     }
     if (role && !hh_store_role_valid(role)) {
@@ -212,11 +284,16 @@ int hh_cmd_users(int argc, char **argv)
         status = do_passwd(s, name, role, from_stdin);
     } else if (is_list) {
         status = do_list(s);
+    } else if (is_role) {
+        status = do_role(s, name, role);
+    } else if (is_delete) {
+        status = do_delete(s, name, yes);
     } else if (hh_store_user_set_disabled(s, name, is_disable, &err)) {
         fprintf(stderr, "users %s: %s\n", sub, err.msg);
         status = 1;
     } else {
         fprintf(stderr, "%s %s\n", is_disable ? "disabled" : "enabled", name);
+        status = hh_cli_audit(s, "users %s %s", sub, name) ? 1 : 0;
     }
     hh_store_close(s);
     return status;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* The questionnaire. Texts paraphrase the Regulation (EU) 2024/1689. */
@@ -428,6 +429,12 @@ int hh_register_validate(const cJSON *in, const cJSON *base, cJSON **out, hh_err
             cJSON_AddBoolToObject(aj, it->string, cJSON_IsTrue(it));
         }
     }
+    const cJSON *dis = pick(in, base, "disabled");
+    if (dis && !cJSON_IsNull(dis) && !cJSON_IsBool(dis)) {
+        rc = hh_err_set(err, HH_EINVAL, -1, "disabled must be true or false");
+        goto fail;
+    }
+    cJSON_AddBoolToObject(d, "disabled", cJSON_IsTrue(dis));
     const cJSON *pol = pick(in, base, "policy");
     if (pol && !cJSON_IsNull(pol) && !cJSON_IsObject(pol)) {
         rc = hh_err_set(err, HH_EINVAL, -1, "policy must be an object");
@@ -444,6 +451,7 @@ fail:
 /* Derives class and policy of a validated document. */
 static int derive(hh_usecase_t *u, hh_err_t *err)
 {
+    u->disabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(u->doc, "disabled"));
     hh_register_classify(cJSON_GetObjectItemCaseSensitive(u->doc, "answers"), &u->cls);
     return hh_register_policy_apply(&u->cls, cJSON_GetObjectItemCaseSensitive(u->doc, "policy"), &u->policy, err);
 }
@@ -707,6 +715,19 @@ int hh_register_update(hh_store_t *s, const char *id_or_slug, const cJSON *in, c
     return write_usecase(s, in, id_or_slug, actor, out, err);
 }
 
+int hh_register_set_disabled(hh_store_t *s, const char *id_or_slug, bool disabled, const char *actor,
+                             hh_usecase_t *out, hh_err_t *err)
+{
+    cJSON *in = cJSON_CreateObject();
+    if (!in || !cJSON_AddBoolToObject(in, "disabled", disabled)) {
+        cJSON_Delete(in);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    int rc = hh_register_update(s, id_or_slug, in, actor, out, err);
+    cJSON_Delete(in);
+    return rc;
+}
+
 int hh_register_delete(hh_store_t *s, const char *id_or_slug, const char *actor, hh_err_t *err)
 {
     if (!id_or_slug || !id_or_slug[0])
@@ -715,8 +736,23 @@ int hh_register_delete(hh_store_t *s, const char *id_or_slug, const char *actor,
     memset(&u, 0, sizeof u);
     sqlite3_stmt *st = NULL;
     bool in_tx = false;
+    /* What refers to it is counted before the delete takes the lock (the
+     * store's own functions lock); a record appended in between is the
+     * same race as one appended just after a delete. */
+    int64_t n_audit = 0, n_appr = 0;
+    int rc = hh_register_get(s, id_or_slug, &u, err);
+    if (rc == 0 && u.id != 0 && (rc = hh_store_usecase_references(s, u.slug, &n_audit, &n_appr, err)) == 0 &&
+        (n_audit || n_appr))
+        rc = hh_err_set(err, HH_ESTATE, -1,
+                        "use case '%s' is referenced by %lld audit records and %lld approvals; they must keep "
+                        "naming a documented use case, so it cannot be deleted: disable it instead "
+                        "(hoheit register disable %s)",
+                        u.slug, (long long)n_audit, (long long)n_appr, u.slug);
+    hh_usecase_clear(&u);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&s->mu);
-    int rc = get_locked(s, id_or_slug, &u, err);
+    rc = get_locked(s, id_or_slug, &u, err);
     if (rc)
         goto cleanup;
     if (u.id == 0) {
@@ -882,7 +918,7 @@ static int may_use_locked(hh_store_t *s, const hh_usecase_t *u, int64_t user_id,
         const char *name = (const char *)sqlite3_column_text(st, 0);
         const cJSON *it;
         cJSON_ArrayForEach(it, depts)
-            if (name && cJSON_IsString(it) && !strcmp(it->valuestring, name))
+            if (name && cJSON_IsString(it) && !strcasecmp(it->valuestring, name))   /* like departments.name NOCASE */
                 *ok = true;
     }
     int rc = !*ok && sr != SQLITE_DONE ? db_err(s, err, "user departments") : 0;

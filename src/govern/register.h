@@ -14,6 +14,8 @@
  *   measurements    [{"name","value","link"}]  free-form, strings
  *   answers         {"<question id>": true|false}  (hh_register_questions)
  *   policy          overrides of the class defaults (hh_reg_policy_t names)
+ *   disabled        true: requests under it are refused (register disable);
+ *                   false when missing
  * An empty models list means any model. departments names the departments
  * whose members may use the use case; empty (or missing in documents
  * stored before it existed) means every department. Admins are not
@@ -118,6 +120,7 @@ typedef struct hh_usecase {
     int64_t         created_at, updated_at;
     hh_reg_class_t  cls;
     hh_reg_policy_t policy;
+    bool            disabled;          /* the document's "disabled": requests are refused (403) */
     cJSON          *doc;               /* owned: the validated document */
 } hh_usecase_t;
 
@@ -158,8 +161,17 @@ int hh_register_update(hh_store_t *s, const char *id_or_slug, const cJSON *in, c
                        hh_usecase_t *out, hh_err_t *err);
 
 /* Removes a use case (its history stays). HH_ENOENT if unknown. Defaults
- * pointing at it fall back to "general". */
+ * pointing at it fall back to "general". HH_ESTATE (the message says how
+ * many and to disable it instead) while audit records or approvals name
+ * it: they must keep pointing at a documented use case (its system card
+ * can still be generated), so only use cases never used can be deleted. */
 int hh_register_delete(hh_store_t *s, const char *id_or_slug, const char *actor, hh_err_t *err);
+
+/* Disables (requests under it are refused with 403 "use_case_disabled";
+ * it stays in the register, its cards and history) or enables a use case:
+ * an update of its "disabled" field, recorded in the history. */
+int hh_register_set_disabled(hh_store_t *s, const char *id_or_slug, bool disabled, const char *actor,
+                             hh_usecase_t *out, hh_err_t *err);
 
 /* Finds a stored use case by numeric id or slug; "general" falls back to the
  * built-in one. 0, or HH_ENOENT. */

@@ -37,6 +37,8 @@ static enum MHD_Result send_reg_error(struct MHD_Connection *c, ht_conn_t *cs, i
         hh_api_error_set(&e, 404, "invalid_request_error", "use_case_not_found", NULL, "%s", err->msg);
     else if (rc == HH_EINVAL)
         hh_api_error_set(&e, 400, "invalid_request_error", "invalid_use_case", NULL, "%s", err->msg);
+    else if (rc == HH_ESTATE)   /* delete of a use case that audit records or approvals name */
+        hh_api_error_set(&e, 409, "invalid_request_error", "use_case_in_use", NULL, "%s", err->msg);
     else
         hh_api_error_set(&e, 500, "server_error", NULL, NULL, "%s", err->msg);
     return ht_send_error(c, cs, &e);
@@ -224,6 +226,10 @@ static int select_use_case(hh_http_server_t *s, struct MHD_Connection *c, ht_con
         st = hh_api_error_set(e, 403, "permission_error", "use_case_prohibited", param,
                               "Use case '%s' is a prohibited AI practice under Art. 5 of the EU AI Act; requests "
                               "under it are refused",
+                              u.slug);
+    else if (u.disabled)
+        st = hh_api_error_set(e, 403, "permission_error", "use_case_disabled", param,
+                              "Use case '%s' is disabled by the administrator; requests under it are refused",
                               u.slug);
     else if (!may_use)   /* admins too: departments decide who uses a use case */
         st = hh_api_error_set(e, 403, "permission_error", "use_case_forbidden", "hoheit.use_case",

@@ -956,6 +956,12 @@ int hh_extract_buffer(const void *data, size_t len, const char *name_hint,
 int hh_extract_file(const char *path, const hh_extract_limits_t *lim,
                     hh_doc_t *out, hh_err_t *err)
 {
+    return hh_extract_file_named(path, path, lim, out, err);
+}
+
+int hh_extract_file_named(const char *path, const char *name_hint, const hh_extract_limits_t *lim,
+                          hh_doc_t *out, hh_err_t *err)
+{
     hh_extract_limits_t def;
     if (out == NULL || path == NULL)
         return hh_err_set(err, HH_EINVAL, -1, "hh_extract_file: no path or no output");
@@ -978,9 +984,9 @@ int hh_extract_file(const char *path, const hh_extract_limits_t *lim,
         int rc = read_whole_file(path, lim->input_bytes, &buf, &len, err);
         if (rc != 0)
             return rc;
-        rc = hh_x_extract_mem(buf, len, path, path, lim, 0, out, err);
+        rc = hh_x_extract_mem(buf, len, path, name_hint ? name_hint : path, lim, 0, out, err);
         free(buf);
         return rc;
     }
-    return run_sandboxed(NULL, 0, path, path, lim, out, err);
+    return run_sandboxed(NULL, 0, path, name_hint ? name_hint : path, lim, out, err);
 }

@@ -54,6 +54,11 @@ void hh_extract_default_limits(hh_extract_limits_t *lim);
 int hh_extract_file(const char *path, const hh_extract_limits_t *lim,
                     hh_doc_t *out, hh_err_t *err);
 
+/* Same, with name_hint (NULL: path) in the file name's role: a stored
+ * original (DATA/files/<sha>) re-extracted under its source path. */
+int hh_extract_file_named(const char *path, const char *name_hint, const hh_extract_limits_t *lim,
+                          hh_doc_t *out, hh_err_t *err);
+
 /* Same for bytes in memory (an upload, an attachment). name_hint (may be
  * NULL) plays the role of the file name. data is only read. */
 int hh_extract_buffer(const void *data, size_t len, const char *name_hint,

@@ -352,8 +352,42 @@ int hh_ingest_gc(hh_store_t *s, int64_t min_age_s, size_t *removed, hh_err_t *er
 
 /* ---- one file --------------------------------------------------------- */
 
+/* One file; reextract: extract even when the collection has the same
+ * hash (reingest), with the source path as the file name's hint. */
+static int ingest_one_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
+                           int64_t user_id, const hh_ingest_params_t *p, bool reextract, hh_ingest_file_t *out,
+                           hh_err_t *err);
+
 int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
                    int64_t user_id, const hh_ingest_params_t *p, hh_ingest_file_t *out, hh_err_t *err)
+{
+    return ingest_one_file(s, path, source_path, collection_id, user_id, p, false, out, err);
+}
+
+int hh_ingest_reingest(hh_store_t *s, int64_t doc_id, const hh_ingest_params_t *p, hh_ingest_file_t *out,
+                       hh_err_t *err)
+{
+    hh_store_doc_t d;
+    int rc = hh_store_doc_get(s, doc_id, &d, err);
+    if (rc)
+        return rc;
+    char path[PATH_MAX];
+    if ((rc = hh_ingest_file_path(s, d.sha256, path, sizeof path, err)))
+        return rc;
+    if (access(path, R_OK) != 0)
+        return hh_err_set(err, HH_ENOENT, -1, "document %lld: its stored original %s is missing%s", (long long)doc_id,
+                          path, errno == ENOENT ? " (erased, or lost: ingest the file again)" : "");
+    /* ingested_by stays who it was (0 = unknown: the user was deleted) */
+    int64_t uid = 0;
+    hh_store_user_t u;
+    if (d.ingested_by[0] && hh_store_user_get(s, d.ingested_by, &u, NULL) == 0)
+        uid = u.id;
+    return ingest_one_file(s, path, d.source_path, d.collection_id, uid, p, true, out, err);
+}
+
+static int ingest_one_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
+                           int64_t user_id, const hh_ingest_params_t *p, bool reextract, hh_ingest_file_t *out,
+                           hh_err_t *err)
 {
     hh_ingest_params_t dp = hh_ingest_default_params();
     if (!p)
@@ -373,7 +407,7 @@ int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int
     if (rc)
         goto done;
     hh_store_doc_t existing;
-    rc = hh_store_doc_find_by_hash(s, collection_id, sha, &existing, &r.err);
+    rc = reextract ? HH_ENOENT : hh_store_doc_find_by_hash(s, collection_id, sha, &existing, &r.err);
     if (rc == 0) {
         r.status = HH_INGEST_UNCHANGED;
         r.doc_id = existing.id;
@@ -383,7 +417,7 @@ int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int
     if (rc != HH_ENOENT)
         goto done;
     hh_err_clear(&r.err);
-    if ((rc = hh_extract_file(path, p->limits, &doc, &r.err)))
+    if ((rc = hh_extract_file_named(path, reextract ? source_path : path, p->limits, &doc, &r.err)))
         goto done;
     hh_chunk_params_t cp = p->chunk;
     if (p->embedder) {

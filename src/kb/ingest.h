@@ -118,6 +118,16 @@ int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, con
 int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
                    int64_t user_id, const hh_ingest_params_t *p, hh_ingest_file_t *out, hh_err_t *err);
 
+/* Re-extracts a stored document from its original (DATA/files/<sha>, with
+ * its source path as the file name) and replaces it: new chunks, FTS rows
+ * and (with p's embedder) vectors in one transaction, e.g. after an
+ * extractor upgrade. The document gets a new id (ids are never reused;
+ * out->doc_id); collection, source path, hash and ingested_by stay.
+ * HH_ENOENT for an unknown document or a missing original; extraction
+ * errors as hh_ingest_file. */
+int hh_ingest_reingest(hh_store_t *s, int64_t doc_id, const hh_ingest_params_t *p, hh_ingest_file_t *out,
+                       hh_err_t *err);
+
 /* Deletes a document and, when no other document has its hash, its stored
  * file. HH_ENOENT if there is no such document. */
 int hh_ingest_delete(hh_store_t *s, int64_t doc_id, hh_err_t *err);

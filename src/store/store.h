@@ -108,7 +108,9 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  *
  * Tables (schema version 2), for code that queries them directly through
  * store_int.h (retrieval):
- *   departments(id, name UNIQUE)
+ *   departments(id, name UNIQUE; also unique ignoring ASCII case: index
+ *               departments_name_nocase, migration 9; look names up with
+ *               "name = ? COLLATE NOCASE")
  *   user_departments(user_id -> users, department_id -> departments)   PK both
  *   collections(id, name UNIQUE, created_at)
  *   collection_departments(collection_id -> collections, department_id) PK both
@@ -203,12 +205,16 @@ typedef struct hh_store_chunk {
     char    source_path[HH_STORE_PATH_MAX];
 } hh_store_chunk_t;
 
-/* Creates the department if missing; *id (may be NULL) its id. HH_EINVAL
- * for an empty or too long (>= HH_STORE_NAME_MAX) name. */
+/* Creates the department if missing; *id (may be NULL) its id. A name
+ * that differs only in ASCII case from an existing one IS that department
+ * (migration 9): no second one is made. HH_EINVAL for an empty or too long
+ * (>= HH_STORE_NAME_MAX) name. */
 int  hh_store_department_ensure(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err);
 
-/* Makes the user a member of the department (created if missing).
- * Idempotent. HH_ENOENT for an unknown user. */
+/* Makes the user a member of the department (created if missing; found
+ * ignoring case). Idempotent. HH_ENOENT for an unknown user. The CLI
+ * refuses an unknown department unless --create (hh_store_department_get
+ * first). */
 int  hh_store_user_add_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err);
 
 /* Removes the membership; HH_ENOENT if there was none. */
@@ -382,5 +388,78 @@ int  hh_store_session_delete(hh_store_t *s, const char *cookie, hh_err_t *err);
 
 /* Ends every session of a user; *n (may be NULL) how many. */
 int  hh_store_session_delete_user(hh_store_t *s, int64_t user_id, int64_t *n, hh_err_t *err);
+
+
+/* ---- admin lifecycle (store_admin.c) -------------------------------------
+ * Roles, user deletion, departments and collection owners, changed by the
+ * admin CLI. Each function is one transaction. Department names are found
+ * ignoring ASCII case (migration 9). */
+
+/* What hh_store_user_delete removed or left behind. */
+typedef struct hh_store_user_removal {
+    int64_t keys;          /* API keys deleted with the user (they stop working at once) */
+    int64_t sessions;      /* browser sessions ended */
+    int64_t departments;   /* memberships removed */
+    int64_t documents;     /* documents they ingested: kept, ingested_by becomes NULL */
+    int64_t approvals;     /* approvals they requested or decided: kept, the name in them stays */
+} hh_store_user_removal_t;
+
+/* Changes the user's role and ends all their sessions (rights changed).
+ * old_role (may be NULL, 16 bytes) receives the role it had. HH_EINVAL for
+ * an unknown role, HH_ENOENT for an unknown user, HH_ESTATE (message says
+ * so) when it would leave no enabled admin. */
+int  hh_store_user_set_role(hh_store_t *s, const char *name, const char *role, char *old_role, hh_err_t *err);
+
+/* Deletes the user: API keys and sessions and memberships go with the row
+ * (ON DELETE CASCADE), documents they ingested stay with ingested_by NULL,
+ * approvals keep the requester/decider name (they are records of human
+ * oversight; hoheit gdpr erase pseudonymizes them), audit records are not
+ * touched (append-only chain). *out (may be NULL) counts what happened.
+ * HH_ENOENT for an unknown user, HH_ESTATE for the last enabled admin. */
+int  hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_t *out, hh_err_t *err);
+
+/* A department with its members and collections (names comma-joined,
+ * sorted; cut if longer). */
+typedef struct hh_store_department {
+    int64_t id;
+    char    name[HH_STORE_NAME_MAX];
+    int64_t n_members, n_collections;
+    char    members[512];
+    char    collections[512];
+} hh_store_department_t;
+
+/* Finds a department by name ignoring ASCII case: 0 and *out (may be
+ * NULL) filled with its stored spelling, or HH_ENOENT. */
+int  hh_store_department_get(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err);
+
+/* All departments by name. *out malloc'd (NULL when *n == 0); caller frees. */
+int  hh_store_department_list(hh_store_t *s, hh_store_department_t **out, size_t *n, hh_err_t *err);
+
+/* Renames a department (a change of case only is allowed). HH_ENOENT for
+ * an unknown one, HH_EINVAL for a bad new name or one another department
+ * has (ignoring case). */
+int  hh_store_department_rename(hh_store_t *s, const char *old_name, const char *new_name, hh_err_t *err);
+
+/* Deletes a department with its memberships and collection ownerships.
+ * *orphans (may be NULL; malloc'd array of malloc'd names, free with
+ * hh_store_strings_free) receives the collections it leaves without any
+ * department (now readable by admins only). HH_ENOENT if unknown. */
+int  hh_store_department_delete(hh_store_t *s, const char *name, char ***orphans, size_t *n_orphans,
+                                hh_err_t *err);
+
+/* Adds / removes a department as owner of a collection; both must exist
+ * (HH_ENOENT names the missing one). Adding is idempotent; removing one
+ * that is not an owner is HH_ENOENT. *now_orphan (may be NULL) tells
+ * whether the collection has no department left after a removal. */
+int  hh_store_collection_add_department(hh_store_t *s, const char *collection, const char *department,
+                                        hh_err_t *err);
+int  hh_store_collection_remove_department(hh_store_t *s, const char *collection, const char *department,
+                                           bool *now_orphan, hh_err_t *err);
+
+/* What still refers to a use case by its slug: audit records (their
+ * "use_case") and approvals. The register refuses to delete a use case
+ * that is referenced (it is disabled instead). */
+int  hh_store_usecase_references(hh_store_t *s, const char *slug, int64_t *n_audit, int64_t *n_approvals,
+                                 hh_err_t *err);
 
 #endif

@@ -20,6 +20,10 @@ struct hh_store {
     char           *data_dir;      /* owned copy */
 };
 
+/* The SQL of migration version (1-based), NULL when there is none: for
+ * tests that run one migration on a database they prepared. */
+const char *hh_store_migration_sql(int version);
+
 /* Records SQLite's current error as HH_EIO "store: <what>: <message>". */
 int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what);
 

@@ -60,7 +60,7 @@ static int exec_locked(hh_store_t *s, const char *sql, hh_err_t *err)
 static int dept_ensure_locked(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "INSERT INTO departments (name) VALUES (?) ON CONFLICT(name) DO NOTHING", err);
+    int rc = prepare(s, &st, "INSERT OR IGNORE INTO departments (name) VALUES (?)", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -68,7 +68,7 @@ static int dept_ensure_locked(hh_store_t *s, const char *name, int64_t *id, hh_e
     sqlite3_finalize(st);
     if (sr != SQLITE_DONE)
         return hh_store_db_fail(s, err, "create department");
-    if ((rc = prepare(s, &st, "SELECT id FROM departments WHERE name = ?", err)))
+    if ((rc = prepare(s, &st, "SELECT id FROM departments WHERE name = ? COLLATE NOCASE", err)))
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -141,7 +141,7 @@ int hh_store_user_remove_department(hh_store_t *s, const char *user, const char 
     sqlite3_stmt *st = NULL;
     if ((rc = prepare(s, &st,
                       "DELETE FROM user_departments WHERE user_id = (SELECT id FROM users WHERE name = ?) AND "
-                      "department_id = (SELECT id FROM departments WHERE name = ?)",
+                      "department_id = (SELECT id FROM departments WHERE name = ? COLLATE NOCASE)",
                       err)))
         goto done;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);

@@ -193,8 +193,30 @@ static const char *const g_migrations[] = {
     "ALTER TABLE audit_log ADD COLUMN detail TEXT;"
     "ALTER TABLE audit_log ADD COLUMN detail_salt BLOB;"
     "ALTER TABLE audit_log ADD COLUMN erased_by INTEGER;",
+    /* 9 (admin lifecycle, issue 11): department names unique regardless
+     * of ASCII case. Departments whose names differ only in case are
+     * merged into the one with the lowest id first: their memberships and
+     * collection ownerships move to it (duplicates ignored), then the
+     * others are deleted (their remaining rows go by ON DELETE CASCADE).
+     * Every lookup by name compares with COLLATE NOCASE (store_kb.c,
+     * store_admin.c; govern/register.c matches use-case departments with
+     * strcasecmp, the same ASCII folding). */
+    "INSERT OR IGNORE INTO user_departments (user_id, department_id)"
+    "  SELECT ud.user_id, (SELECT MIN(k.id) FROM departments k WHERE k.name = d.name COLLATE NOCASE)"
+    "    FROM user_departments ud JOIN departments d ON d.id = ud.department_id;"
+    "INSERT OR IGNORE INTO collection_departments (collection_id, department_id)"
+    "  SELECT cd.collection_id, (SELECT MIN(k.id) FROM departments k WHERE k.name = d.name COLLATE NOCASE)"
+    "    FROM collection_departments cd JOIN departments d ON d.id = cd.department_id;"
+    "DELETE FROM departments WHERE id > (SELECT MIN(k.id) FROM departments k"
+    "  WHERE k.name = departments.name COLLATE NOCASE);"
+    "CREATE UNIQUE INDEX departments_name_nocase ON departments(name COLLATE NOCASE);",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
+
+const char *hh_store_migration_sql(int version)
+{
+    return version >= 1 && version <= N_MIGRATIONS ? g_migrations[version - 1] : NULL;
+}
 
 int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 {
