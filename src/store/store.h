@@ -383,4 +383,27 @@ int  hh_store_session_delete(hh_store_t *s, const char *cookie, hh_err_t *err);
 /* Ends every session of a user; *n (may be NULL) how many. */
 int  hh_store_session_delete_user(hh_store_t *s, int64_t user_id, int64_t *n, hh_err_t *err);
 
+/* ---- upgrade and health checks (store_check.c) -------------------------- */
+
+/* The newest schema version this program knows (the migration count): a
+ * database at a higher version is refused by hh_store_open. */
+int  hh_store_schema_newest(void);
+
+/* Runs SQLite's integrity_check and foreign_key_check. 0 with *report NULL
+ * when both are clean, or 0 with *report a malloc'd text (caller frees),
+ * one line per problem ("integrity: ...", "foreign key: T row N has no P
+ * row"). HH_EIO when the checks could not run, HH_ENOMEM. */
+int  hh_store_check(hh_store_t *s, char **report, hh_err_t *err);
+
+/* The schema as text (caller frees *out): one line per sqlite_master entry
+ * (type, name, table, SQL with white space runs as one space), sorted by
+ * type and name, statistics tables left out. Two databases with the same
+ * text have the same tables, columns, indexes and triggers, so a migrated
+ * database can be compared with a fresh one. HH_EIO, HH_ENOMEM. */
+int  hh_store_schema_text(hh_store_t *s, char **out, hh_err_t *err);
+
+/* The number of rows of table (an existing table; names of letters, digits
+ * and '_' only). HH_EINVAL (bad name), HH_ENOENT (no such table), HH_EIO. */
+int  hh_store_row_count(hh_store_t *s, const char *table, int64_t *n, hh_err_t *err);
+
 #endif
