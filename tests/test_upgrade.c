@@ -127,12 +127,19 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The program under test ($HOHEIT_BIN), NULL when unset or empty. */
+static const char *hoheit_bin(void)
+{
+    const char *b = getenv("HOHEIT_BIN");
+    return b && *b ? b : NULL;
+}
+
 /* Runs `$HOHEIT_BIN args`, output to out (NUL-terminated, cut to cap);
  * returns the exit status, -1 when it could not run. */
 static int run_bin(const char *args, char *out, size_t cap)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("HOHEIT_BIN"), args);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", hoheit_bin(), args);
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
@@ -304,7 +311,7 @@ TEST(upgrade_every_schema_fixture_migrates_and_checks)
     char *fresh = fresh_schema();
     ASSERT_TRUE(fresh != NULL);
     ASSERT_TRUE(strstr(fresh, "CREATE TABLE users") != NULL);
-    bool have_bin = getenv("HOHEIT_BIN") != NULL;
+    bool have_bin = hoheit_bin() != NULL;
     if (!have_bin)
         printf("    HOHEIT_BIN is not set: `hoheit audit verify` not run (the API checks run)\n");
 
@@ -428,7 +435,7 @@ TEST(upgrade_refuses_newer_schema_untouched)
     ASSERT_TRUE(no_side_files(data));
 
     /* the program says the same and exits non-zero, still touching nothing */
-    if (!getenv("HOHEIT_BIN")) {
+    if (!hoheit_bin()) {
         printf("    HOHEIT_BIN is not set: the CLI refusal is not run (the store refusal was)\n");
         return;
     }
