@@ -467,6 +467,22 @@ TEST(upgrade_failing_migration_rolls_back_whole_upgrade)
     if (!strstr(err.msg, "audit_log already exists"))
         printf("    message: %s\n", err.msg);
     ASSERT_TRUE(strstr(err.msg, "audit_log already exists") != NULL);
+    ASSERT_TRUE(strstr(err.msg, "upgrade to schema version 3 failed") != NULL);
+    ASSERT_TRUE(strstr(err.msg, "stays at version 1, unchanged") != NULL);
+    ASSERT_TRUE(file_sha256(db, after));
+    ASSERT_STREQ(after, before);
+    ASSERT_TRUE(no_side_files(data));
+
+    if (!hoheit_bin()) {
+        printf("    HOHEIT_BIN is not set: the CLI run is not made (the store run was)\n");
+        return;
+    }
+    char args[1000], out[4096];
+    snprintf(args, sizeof args, "keys list --data %s", data);
+    ASSERT_NE_INT(run_bin(args, out, sizeof out), 0);
+    if (!strstr(out, "stays at version 1, unchanged"))
+        printf("    output: %s\n", out);
+    ASSERT_TRUE(strstr(out, "stays at version 1, unchanged") != NULL);
     ASSERT_TRUE(file_sha256(db, after));
     ASSERT_STREQ(after, before);
     ASSERT_TRUE(no_side_files(data));

@@ -372,6 +372,24 @@ int hh_store_schema_newest(void)
     return N_MIGRATIONS;
 }
 
+/* Rewords the error of migration to (which failed) so the operator learns
+ * that nothing changed: the database stays at version from. */
+static int migration_failed(hh_err_t *err, int rc, int to, int from)
+{
+    if (!err)
+        return rc;
+    char why[sizeof err->msg];
+    const char *m = err->msg;
+    if (!strncmp(m, "store: ", 7))
+        m += 7;
+    snprintf(why, sizeof why, "%s", m);
+    return hh_err_set(err, rc, -1,
+                      "store: the upgrade to schema version %d failed (%s); the database stays at version %d, "
+                      "unchanged (the whole upgrade is one transaction). Fix the cause, or restore the backup "
+                      "taken before the upgrade (docs/OPERATIONS.md, Upgrades)",
+                      to, why, from);
+}
+
 /* Brings the schema to N_MIGRATIONS inside one transaction (BEGIN
  * IMMEDIATE, so two processes opening at once do not both migrate): a
  * migration that fails leaves the database at its old version, unchanged. */
@@ -389,9 +407,12 @@ static int migrate(hh_store_t *s, hh_err_t *err)
         rc = newer_schema(s, v, err);
         goto fail;
     }
+    const int from = v;
     for (; v < N_MIGRATIONS; v++) {
-        if ((rc = exec_sql(s, g_migrations[v], err)))
+        if ((rc = exec_sql(s, g_migrations[v], err))) {
+            rc = migration_failed(err, rc, v + 1, from);
             goto fail;
+        }
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(s->db, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", -1, &st,
                                NULL) != SQLITE_OK) {
