@@ -54,10 +54,13 @@ typedef struct hh_store_key {
 bool hh_store_role_valid(const char *role);
 
 /* Opens (creating the directory, database and secret on first use) the
- * store in data_dir and applies pending migrations. Caller owns *out and
- * closes it with hh_store_close. Errors: HH_EIO (directory, file or SQLite
- * failure, message in err), HH_EFORMAT (database newer than this program),
- * HH_ENOMEM. */
+ * store in data_dir and applies pending migrations, all in one transaction,
+ * then puts the database in WAL mode. Caller owns *out and closes it with
+ * hh_store_close. Errors: HH_EIO (directory, file or SQLite failure,
+ * message in err; a failed migration leaves the database file exactly as it
+ * was, at its old version), HH_EFORMAT (database newer than this program:
+ * refused before anything writes, the file is left as it was; the message
+ * names both versions and what to do), HH_ENOMEM. */
 int  hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err);
 void hh_store_close(hh_store_t *s);
 
