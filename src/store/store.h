@@ -54,10 +54,13 @@ typedef struct hh_store_key {
 bool hh_store_role_valid(const char *role);
 
 /* Opens (creating the directory, database and secret on first use) the
- * store in data_dir and applies pending migrations. Caller owns *out and
- * closes it with hh_store_close. Errors: HH_EIO (directory, file or SQLite
- * failure, message in err), HH_EFORMAT (database newer than this program),
- * HH_ENOMEM. */
+ * store in data_dir and applies pending migrations, all in one transaction,
+ * then puts the database in WAL mode. Caller owns *out and closes it with
+ * hh_store_close. Errors: HH_EIO (directory, file or SQLite failure,
+ * message in err; a failed migration leaves the database file exactly as it
+ * was, at its old version), HH_EFORMAT (database newer than this program:
+ * refused before anything writes, the file is left as it was; the message
+ * names both versions and what to do), HH_ENOMEM. */
 int  hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err);
 void hh_store_close(hh_store_t *s);
 
@@ -461,5 +464,27 @@ int  hh_store_collection_remove_department(hh_store_t *s, const char *collection
  * that is referenced (it is disabled instead). */
 int  hh_store_usecase_references(hh_store_t *s, const char *slug, int64_t *n_audit, int64_t *n_approvals,
                                  hh_err_t *err);
+/* ---- upgrade and health checks (store_check.c) -------------------------- */
+
+/* The newest schema version this program knows (the migration count): a
+ * database at a higher version is refused by hh_store_open. */
+int  hh_store_schema_newest(void);
+
+/* Runs SQLite's integrity_check and foreign_key_check. 0 with *report NULL
+ * when both are clean, or 0 with *report a malloc'd text (caller frees),
+ * one line per problem ("integrity: ...", "foreign key: T row N has no P
+ * row"). HH_EIO when the checks could not run, HH_ENOMEM. */
+int  hh_store_check(hh_store_t *s, char **report, hh_err_t *err);
+
+/* The schema as text (caller frees *out): one line per sqlite_master entry
+ * (type, name, table, SQL with white space runs as one space), sorted by
+ * type and name, statistics tables left out. Two databases with the same
+ * text have the same tables, columns, indexes and triggers, so a migrated
+ * database can be compared with a fresh one. HH_EIO, HH_ENOMEM. */
+int  hh_store_schema_text(hh_store_t *s, char **out, hh_err_t *err);
+
+/* The number of rows of table (an existing table; names of letters, digits
+ * and '_' only). HH_EINVAL (bad name), HH_ENOENT (no such table), HH_EIO. */
+int  hh_store_row_count(hh_store_t *s, const char *table, int64_t *n, hh_err_t *err);
 
 #endif

@@ -354,8 +354,67 @@ static int read_version(hh_store_t *s, int *version, hh_err_t *err)
     return rc == SQLITE_ROW ? 0 : db_fail(s, err, "schema_version");
 }
 
+/* The refusal of a database written by a newer program: both versions and
+ * what the operator can do (this program never downgrades a schema). */
+static int newer_schema(hh_store_t *s, int v, hh_err_t *err)
+{
+    return hh_err_set(err, HH_EFORMAT, -1,
+                      "store: database schema version %d is newer than this program's %d (it was written by a "
+                      "newer hoheit). Downgrades are not supported: install that newer hoheit again, or restore "
+                      "the backup taken before the upgrade (docs/OPERATIONS.md, Upgrades). The database in %s "
+                      "was not changed.",
+                      v, N_MIGRATIONS, s->data_dir);
+}
+
+/* Refuses a database from a newer program before anything writes to it
+ * (hh_store_open switches to WAL only after this and the migrations: the
+ * switch rewrites the file header). Reads only: the schema_version table
+ * if it exists. */
+static int refuse_newer(hh_store_t *s, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "schema_version");
+    int sr = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (sr == SQLITE_DONE)
+        return 0;   /* a new database */
+    if (sr != SQLITE_ROW)
+        return db_fail(s, err, "schema_version");
+    int v = 0;
+    int rc = read_version(s, &v, err);
+    if (rc)
+        return rc;
+    return v > N_MIGRATIONS ? newer_schema(s, v, err) : 0;
+}
+
+int hh_store_schema_newest(void)
+{
+    return N_MIGRATIONS;
+}
+
+/* Rewords the error of migration to (which failed) so the operator learns
+ * that nothing changed: the database stays at version from. */
+static int migration_failed(hh_err_t *err, int rc, int to, int from)
+{
+    if (!err)
+        return rc;
+    char why[sizeof err->msg];
+    const char *m = err->msg;
+    if (!strncmp(m, "store: ", 7))
+        m += 7;
+    snprintf(why, sizeof why, "%s", m);
+    return hh_err_set(err, rc, -1,
+                      "store: the upgrade to schema version %d failed (%s); the database stays at version %d, "
+                      "unchanged (the whole upgrade is one transaction). Fix the cause, or restore the backup "
+                      "taken before the upgrade (docs/OPERATIONS.md, Upgrades)",
+                      to, why, from);
+}
+
 /* Brings the schema to N_MIGRATIONS inside one transaction (BEGIN
- * IMMEDIATE, so two processes opening at once do not both migrate). */
+ * IMMEDIATE, so two processes opening at once do not both migrate): a
+ * migration that fails leaves the database at its old version, unchanged. */
 static int migrate(hh_store_t *s, hh_err_t *err)
 {
     int rc = exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", err);
@@ -367,13 +426,15 @@ static int migrate(hh_store_t *s, hh_err_t *err)
     if ((rc = read_version(s, &v, err)))
         goto fail;
     if (v > N_MIGRATIONS) {
-        rc = hh_err_set(err, HH_EFORMAT, -1, "store: database schema %d is newer than this program (%d)", v,
-                        N_MIGRATIONS);
+        rc = newer_schema(s, v, err);
         goto fail;
     }
+    const int from = v;
     for (; v < N_MIGRATIONS; v++) {
-        if ((rc = exec_sql(s, g_migrations[v], err)))
+        if ((rc = exec_sql(s, g_migrations[v], err))) {
+            rc = migration_failed(err, rc, v + 1, from);
             goto fail;
+        }
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(s->db, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", -1, &st,
                                NULL) != SQLITE_OK) {
@@ -424,9 +485,17 @@ int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", err)))
+    /* Order: refuse a newer schema and migrate first, then WAL. A refused
+     * or failed open leaves the file byte for byte as it was (switching a
+     * rollback-journal file to WAL rewrites its header); hoheit's own
+     * databases are WAL from their first open on, so they migrate in WAL. */
+    if ((rc = refuse_newer(s, err)))
+        goto fail;
+    if ((rc = exec_sql(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", err)))
         goto fail;
     if ((rc = migrate(s, err)))
+        goto fail;
+    if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL;", err)))
         goto fail;
     *out = s;
     return 0;
