@@ -433,6 +433,11 @@ int hh_store_schema_version(hh_store_t *s, int *version, hh_err_t *err)
     return rc;
 }
 
+int hh_store_schema_latest(void)
+{
+    return N_MIGRATIONS;
+}
+
 int hh_store_user_count(hh_store_t *s, int64_t *n, hh_err_t *err)
 {
     pthread_mutex_lock(&s->mu);
