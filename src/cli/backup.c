@@ -502,10 +502,27 @@ static int do_models(const char *models_dir, const char *tmp, bool copy, entries
     return rc;
 }
 
-/* Steps 2-4 into an empty TMP: snapshot, referenced files, pruning. *retry
- * is set when a referenced file vanished (the caller starts over). */
-static int snapshot_once(const hh_backup_params_t *p, const char *tmp, hh_backup_result_t *r, entries_t *files,
-                         bool *retry, hh_err_t *err)
+/* Fault injection for tests/test_backup.c (SQLite-style: the race is made
+ * to happen, not hoped for): with HOHEIT_BACKUP_TEST_PAUSE_MS set, the first
+ * attempt announces the end of each step on the log and waits that long,
+ * so a test can upload between steps 1 and 2 and delete between 2 and 3. */
+static void test_pause(const hh_backup_params_t *p, int attempt, int step)
+{
+    const char *ms = getenv("HOHEIT_BACKUP_TEST_PAUSE_MS");
+    long v = ms ? strtol(ms, NULL, 10) : 0;
+    if (attempt != 1 || v <= 0 || v > 60000)
+        return;
+    if (p->log) {
+        fprintf(p->log, "backup: test pause after step %d\n", step);
+        fflush(p->log);
+    }
+    usleep((useconds_t)v * 1000);
+}
+
+/* Steps 1-4 into an empty TMP (see the top of this file). *retry is set
+ * when a referenced file vanished (the caller starts over). */
+static int snapshot_once(const hh_backup_params_t *p, int attempt, const char *tmp, hh_backup_result_t *r,
+                         entries_t *files, bool *retry, hh_err_t *err)
 {
     *retry = false;
     char **copied = NULL, **refs = NULL;
@@ -520,6 +537,7 @@ static int snapshot_once(const hh_backup_params_t *p, const char *tmp, hh_backup
     /* 1 */
     if ((rc = copy_stored_files(p->data_dir, tmp, &copied, &n_copied, &r->bytes, err)))
         goto done;
+    test_pause(p, attempt, 1);
     /* 2 */
     if ((rc = hh_store_open_readonly(&live, p->data_dir, err)) || (rc = hh_store_backup_to(live, dbpath, err)))
         goto done;
@@ -533,6 +551,7 @@ static int snapshot_once(const hh_backup_params_t *p, const char *tmp, hh_backup
         goto done;
     hh_store_close(snap);
     snap = NULL;
+    test_pause(p, attempt, 2);
     /* 3 */
     if (n_copied && !(used = calloc(n_copied, sizeof *used))) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
@@ -709,7 +728,7 @@ int hh_backup_create(const hh_backup_params_t *p, hh_backup_result_t *r, hh_err_
     for (;;) {
         attempts++;
         bool retry = false;
-        rc = snapshot_once(p, tmp, r, &files, &retry, err);
+        rc = snapshot_once(p, attempts, tmp, r, &files, &retry, err);
         if (rc || !retry)
             break;
         if (attempts >= MAX_ATTEMPTS) {
