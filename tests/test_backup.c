@@ -318,12 +318,13 @@ TEST(backup_under_load_restores_keys_documents_sources_audit)
 
     int64_t prev_last = -1;
     for (int b = 0; b < N_BACKUPS; b++) {
-        char bad[1200] = "", mpath[2048], rdir[700], rname[64];
+        char bad[1200] = "", mpath[700], rdir[700], rname[64];
+        const char *db = dest[b];
         ASSERT_TRUE(modes_private(dest[b], bad, sizeof bad));
         struct stat sb;
         ASSERT_OK(stat(dest[b], &sb));
         ASSERT_EQ_INT(sb.st_mode & 0777, 0700);
-        snprintf(mpath, sizeof mpath, "%s/manifest.json", dest[b]);
+        ASSERT_TRUE(snprintf(mpath, sizeof mpath, "%s/manifest.json", db) < (int)sizeof mpath);
         cJSON *m = read_json(mpath);
         ASSERT_TRUE(m != NULL);
         long long m_docs = json_int(m, "counts", "documents"), m_last = json_int(m, "counts", "audit_last_seq");
