@@ -95,8 +95,10 @@ static int fsync_path(const char *path)
 }
 
 /* Reads src (no symlinks) and, when dst is not NULL, writes it to dst
- * (created 0600, must not exist, fsync'ed), hashing on the way. HH_ENOENT
- * when src does not exist. */
+ * (created 0600, must not exist), hashing on the way. HH_ENOENT when src
+ * does not exist. Not fsync'ed here: sync_tree makes the whole copy
+ * durable with one syncfs before it is renamed into place (one fsync per
+ * stored file made a backup of 2000 documents 5x slower). */
 static int copy_hash(const char *src, const char *dst, char hex[SHA_HEX], int64_t *size, hh_err_t *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1, rc = 0;
@@ -143,8 +145,6 @@ static int copy_hash(const char *src, const char *dst, char hex[SHA_HEX], int64_
     }
 freebuf:
     free(buf);
-    if (!rc && out >= 0 && fsync(out) != 0)
-        rc = hh_err_set(err, HH_EIO, -1, "fsync %s: %s", dst, strerror(errno));
     if (!rc) {
         unsigned char d[crypto_hash_sha256_BYTES];
         crypto_hash_sha256_final(&h, d);
@@ -628,20 +628,17 @@ done:
     return rc;
 }
 
-/* fsyncs every directory of the tree (files were fsync'ed when written). */
-static int fsync_dir_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* Makes everything written under root durable: one syncfs of its
+ * filesystem (files and directory entries alike). */
+static int sync_tree(const char *root, hh_err_t *err)
 {
-    (void)sb;
-    (void)ftw;
-    if (flag == FTW_DP || flag == FTW_D)
-        return fsync_path(path) == 0 ? 0 : 1;
-    return 0;
-}
-
-static int fsync_tree(const char *root, hh_err_t *err)
-{
-    if (nftw(root, fsync_dir_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return hh_err_set(err, HH_EIO, -1, "cannot fsync the folders of %s", root);
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 ? syncfs(fd) : -1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        return hh_err_set(err, HH_EIO, -1, "cannot sync %s: %s", root, strerror(e));
     return 0;
 }
 
@@ -767,7 +764,7 @@ int hh_backup_create(const hh_backup_params_t *p, hh_backup_result_t *r, hh_err_
         }
     r->n_files = files.n;
     r->n_models = models.n;
-    if ((rc = write_manifest(tmp, p, r, &files, &models, r->manifest_sha256, err)) || (rc = fsync_tree(tmp, err)))
+    if ((rc = write_manifest(tmp, p, r, &files, &models, r->manifest_sha256, err)) || (rc = sync_tree(tmp, err)))
         goto fail;
     /* DEST appears complete or not at all; RENAME_NOREPLACE refuses a DEST
      * made meanwhile (plain rename would replace an empty directory) */
@@ -1171,7 +1168,7 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
         goto fail;
     hh_store_close(s);   /* checkpoints the WAL into hoheit.db */
     s = NULL;
-    if ((rc = fsync_tree(tmp, err)))
+    if ((rc = sync_tree(tmp, err)))
         goto fail;
     char dbp[PATH_MAX];
     snprintf(dbp, sizeof dbp, "%s/hoheit.db", tmp);
