@@ -678,9 +678,20 @@ static int record_backup(const hh_backup_params_t *p, hh_backup_result_t *r, con
                           "the data directory is at schema %d and this hoheit at %d: recording would migrate the "
                           "live database",
                           r->schema_version, hh_store_schema_latest());
-    hh_store_t *s = NULL;
-    int rc = hh_store_open(&s, p->data_dir, err);
+    /* appending without the signing key would create a new one, and the
+     * chain's next signatures would no longer match its public key */
+    char kpath[PATH_MAX];
+    struct stat sb;
+    int rc = join(kpath, sizeof kpath, p->data_dir, "audit.key", err);
     if (rc)
+        return rc;
+    if (r->counts.audit_records > 0 && stat(kpath, &sb) != 0)
+        return hh_err_set(err, HH_ESTATE, -1,
+                          "%s is missing although the log has records: the chain cannot be continued (put "
+                          "audit.key back from a backup)",
+                          kpath);
+    hh_store_t *s = NULL;
+    if ((rc = hh_store_open(&s, p->data_dir, err)))
         return rc;
     char detail[PATH_MAX + 300], actor[300], abs[PATH_MAX];
     if (!realpath(dest, abs))
