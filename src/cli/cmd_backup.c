@@ -58,7 +58,10 @@ int hh_cmd_backup(int argc, char **argv)
         } else if (!strcmp(a, "--data") && has_val) {
             p.data_dir = argv[++i];
         } else if (!strcmp(a, "--out") && has_val) {
-            p.out = argv[++i];
+            char *o = argv[++i];
+            for (size_t n = strlen(o); n > 1 && o[n - 1] == '/';)   /* "DEST/" names DEST, not a file in it */
+                o[--n] = '\0';
+            p.out = o;
         } else if (!strcmp(a, "--models") && has_val) {
             p.models_dir = argv[++i];
         } else if (!strcmp(a, "--with-models")) {
