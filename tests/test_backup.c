@@ -649,6 +649,18 @@ TEST(backup_restore_refuses_damage_and_nonempty_targets)
     ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
     ASSERT_TRUE(strstr(out, "already exists") != NULL);
     ASSERT_EQ_INT(dir_entries(target), before);
+    /* a live directory that lost a stored original: refused, naming it */
+    char lost[700], lost_out[700];
+    snprintf(lost, sizeof lost, "%s/bk-lost", hh_test_tmpdir());
+    snprintf(lost_out, sizeof lost_out, "%s/bk-lost-out", hh_test_tmpdir());
+    ASSERT_TRUE(copy_backup(live, "bk-lost", lost, sizeof lost));
+    snprintf(file, sizeof file, "%s/files/%.2s/%s", lost, sha, sha);
+    ASSERT_OK(unlink(file));
+    snprintf(args, sizeof args, "backup --data %s --out %s", lost, lost_out);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "missing from") != NULL);
+    ASSERT_TRUE(strstr(out, sha) != NULL);
+    ASSERT_FALSE(exists(lost_out));
     /* and from a directory without a database: nothing is created */
     snprintf(args, sizeof args, "backup --data %s/bk-nothing --out %s/bk-nothing-out", hh_test_tmpdir(),
              hh_test_tmpdir());

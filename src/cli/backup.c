@@ -522,7 +522,7 @@ static void test_pause(const hh_backup_params_t *p, int attempt, int step)
 /* Steps 1-4 into an empty TMP (see the top of this file). *retry is set
  * when a referenced file vanished (the caller starts over). */
 static int snapshot_once(const hh_backup_params_t *p, int attempt, const char *tmp, hh_backup_result_t *r,
-                         entries_t *files, bool *retry, hh_err_t *err)
+                         entries_t *files, bool *retry, char missing[80], hh_err_t *err)
 {
     *retry = false;
     char **copied = NULL, **refs = NULL;
@@ -580,6 +580,7 @@ static int snapshot_once(const hh_backup_params_t *p, int attempt, const char *t
                 if (p->log)
                     fprintf(p->log, "backup: %s was deleted while the backup ran; taking the snapshot again\n", rel);
                 *retry = true;
+                snprintf(missing, 80, "%s", rel);
                 rc = 0;
                 goto done;
             }
@@ -593,7 +594,7 @@ static int snapshot_once(const hh_backup_params_t *p, int attempt, const char *t
             r->bytes += size;
         }
     }
-    /* the sizes of the files of step 1 */
+    /* every referenced original into the manifest (its size from the copy) */
     for (size_t i = 0; i < n_refs; i++) {
         char rel[80], dst[PATH_MAX];
         snprintf(rel, sizeof rel, "files/%.2s/%s", refs[i], refs[i]);
@@ -709,39 +710,51 @@ int hh_backup_create(const hh_backup_params_t *p, hh_backup_result_t *r, hh_err_
 {
     memset(r, 0, sizeof *r);
     if (!p->data_dir || !p->out || !p->data_dir[0] || !p->out[0])
-        return hh_err_set(err, HH_EINVAL, -1, "backup: --data and --out are required");
+        return hh_err_set(err, HH_EINVAL, -1, "--data and --out are required");
     if (sodium_init() < 0)
-        return hh_err_set(err, HH_EIO, -1, "backup: libsodium failed to initialize");
+        return hh_err_set(err, HH_EIO, -1, "libsodium failed to initialize");
     struct stat sb;
     if (lstat(p->out, &sb) == 0)
-        return hh_err_set(err, HH_EINVAL, -1, "backup: %s already exists (a backup is written to a new path only)",
+        return hh_err_set(err, HH_EINVAL, -1, "%s already exists (a backup is written to a new path only)",
                           p->out);
     char probe[PATH_MAX];
     int rc = join(probe, sizeof probe, p->data_dir, "hoheit.db", err);
     if (rc)
         return rc;
     if (stat(probe, &sb) != 0)
-        return hh_err_set(err, HH_ENOENT, -1, "backup: no hoheit database in %s", p->data_dir);
+        return hh_err_set(err, HH_ENOENT, -1, "no hoheit database in %s", p->data_dir);
     char tmp[PATH_MAX], models_dir[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", p->out) >= (int)sizeof tmp)
-        return hh_err_set(err, HH_EINVAL, -1, "backup: path too long");
+        return hh_err_set(err, HH_EINVAL, -1, "path too long");
     if (p->models_dir)
         snprintf(models_dir, sizeof models_dir, "%s", p->models_dir);
     else if ((rc = join(models_dir, sizeof models_dir, p->data_dir, "models", err)))
         return rc;
     if (!mkdtemp(tmp))   /* mode 0700 */
-        return hh_err_set(err, HH_EIO, -1, "backup: cannot create %s: %s", tmp, strerror(errno));
+        return hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", tmp, strerror(errno));
     entries_t files = { 0 }, models = { 0 };
     int attempts = 0;
+    char missing[80] = "", prev_missing[80] = "";
     for (;;) {
         attempts++;
         bool retry = false;
-        rc = snapshot_once(p, attempts, tmp, r, &files, &retry, err);
+        rc = snapshot_once(p, attempts, tmp, r, &files, &retry, missing, err);
         if (rc || !retry)
             break;
+        /* a document deleted under the snapshot is not in the next one: the
+         * same file missing twice was lost from the data directory */
+        if (!strcmp(missing, prev_missing)) {
+            rc = hh_err_set(err, HH_EFORMAT, -1,
+                            "%s is referenced by a document but missing from %s/files (lost, not deleted "
+                            "meanwhile); backup refused (find the document with that sha256, delete it and upload "
+                            "it again)",
+                            missing, p->data_dir);
+            break;
+        }
+        snprintf(prev_missing, sizeof prev_missing, "%s", missing);
         if (attempts >= MAX_ATTEMPTS) {
             rc = hh_err_set(err, HH_ESTATE, -1,
-                            "backup: documents were deleted under each of %d snapshots; try again when the "
+                            "documents were deleted under each of %d snapshots; try again when the "
                             "server is less busy",
                             MAX_ATTEMPTS);
             break;
@@ -752,7 +765,7 @@ int hh_backup_create(const hh_backup_params_t *p, hh_backup_result_t *r, hh_err_
         memset(r, 0, sizeof *r);
         snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", p->out);
         if (!mkdtemp(tmp)) {
-            rc = hh_err_set(err, HH_EIO, -1, "backup: cannot create %s: %s", tmp, strerror(errno));
+            rc = hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", tmp, strerror(errno));
             tmp[0] = '\0';
             break;
         }
@@ -767,7 +780,7 @@ int hh_backup_create(const hh_backup_params_t *p, hh_backup_result_t *r, hh_err_
         for (size_t i = 0; i < models.n; i++) {
             char rel[PATH_MAX];
             if (snprintf(rel, sizeof rel, "models/%s", models.v[i].path) >= (int)sizeof rel) {
-                rc = hh_err_set(err, HH_EINVAL, -1, "backup: model name too long");
+                rc = hh_err_set(err, HH_EINVAL, -1, "model name too long");
                 goto fail;
             }
             if ((rc = entries_add(&files, rel, models.v[i].size, models.v[i].sha256, "model", err)))
@@ -780,7 +793,7 @@ int hh_backup_create(const hh_backup_params_t *p, hh_backup_result_t *r, hh_err_
     /* DEST appears complete or not at all; RENAME_NOREPLACE refuses a DEST
      * made meanwhile (plain rename would replace an empty directory) */
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, p->out, RENAME_NOREPLACE) != 0) {
-        rc = hh_err_set(err, errno == EEXIST ? HH_EINVAL : HH_EIO, -1, "backup: cannot rename %s to %s: %s", tmp,
+        rc = hh_err_set(err, errno == EEXIST ? HH_EINVAL : HH_EIO, -1, "cannot rename %s to %s: %s", tmp,
                         p->out, strerror(errno));
         goto fail;
     }
@@ -840,11 +853,11 @@ static int read_manifest(const char *from, cJSON **out, hh_err_t *err)
         return rc;
     struct stat sb;
     if (stat(from, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return hh_err_set(err, HH_ENOENT, -1, "restore: %s is not a directory", from);
+        return hh_err_set(err, HH_ENOENT, -1, "%s is not a directory", from);
     FILE *f = fopen(path, "rb");
     if (!f)
         return hh_err_set(err, HH_ENOENT, -1,
-                          "restore: refused: %s is missing: not a hoheit backup, or an incomplete one", path);
+                          "refused: %s is missing: not a hoheit backup, or an incomplete one", path);
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -852,7 +865,7 @@ static int read_manifest(const char *from, cJSON **out, hh_err_t *err)
             if (cap > ((size_t)256 << 20)) {
                 fclose(f);
                 free(buf);
-                return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: %s is too large", path);
+                return hh_err_set(err, HH_EFORMAT, -1, "refused: %s is too large", path);
             }
             cap = cap ? cap * 2 : 131072;
             char *nb = realloc(buf, cap);
@@ -874,7 +887,7 @@ static int read_manifest(const char *from, cJSON **out, hh_err_t *err)
     free(buf);
     if (!m || !cJSON_IsObject(m)) {
         cJSON_Delete(m);
-        return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: %s is not valid JSON (damaged)", path);
+        return hh_err_set(err, HH_EFORMAT, -1, "refused: %s is not valid JSON (damaged)", path);
     }
     *out = m;
     return 0;
@@ -894,16 +907,16 @@ static int manifest_files(const cJSON *m, entries_t *files, int *schema, hh_err_
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(m, "schema_version");
     const cJSON *fa = cJSON_GetObjectItemCaseSensitive(m, "files");
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, HH_BACKUP_FORMAT) != 0)
-        return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the manifest is not a %s manifest", HH_BACKUP_FORMAT);
+        return hh_err_set(err, HH_EFORMAT, -1, "refused: the manifest is not a %s manifest", HH_BACKUP_FORMAT);
     if (!cJSON_IsNumber(ver) || ver->valuedouble != HH_BACKUP_FORMAT_VERSION)
         return hh_err_set(err, HH_EFORMAT, -1,
-                          "restore: refused: backup format version %g; this hoheit reads version %d (use a newer hoheit)",
+                          "refused: backup format version %g; this hoheit reads version %d (use a newer hoheit)",
                           cJSON_IsNumber(ver) ? ver->valuedouble : -1.0, HH_BACKUP_FORMAT_VERSION);
     if (!cJSON_IsNumber(sv) || sv->valuedouble < 1 || sv->valuedouble > 1e6)
-        return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the manifest has no schema_version");
+        return hh_err_set(err, HH_EFORMAT, -1, "refused: the manifest has no schema_version");
     *schema = (int)sv->valuedouble;
     if (!cJSON_IsArray(fa))
-        return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the manifest lists no files");
+        return hh_err_set(err, HH_EFORMAT, -1, "refused: the manifest lists no files");
     const cJSON *f;
     cJSON_ArrayForEach(f, fa) {
         const cJSON *pa = cJSON_GetObjectItemCaseSensitive(f, "path");
@@ -912,9 +925,9 @@ static int manifest_files(const cJSON *m, entries_t *files, int *schema, hh_err_
         const cJSON *ki = cJSON_GetObjectItemCaseSensitive(f, "kind");
         if (!cJSON_IsString(pa) || !cJSON_IsNumber(sz) || !cJSON_IsString(sh) || !is_hex64(sh->valuestring) ||
             sz->valuedouble < 0 || sz->valuedouble > 9e15)
-            return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: a manifest entry is malformed");
+            return hh_err_set(err, HH_EFORMAT, -1, "refused: a manifest entry is malformed");
         if (!path_safe(pa->valuestring) || !strcmp(pa->valuestring, HH_BACKUP_MANIFEST))
-            return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the manifest names an unsafe path '%s'",
+            return hh_err_set(err, HH_EFORMAT, -1, "refused: the manifest names an unsafe path '%s'",
                               pa->valuestring);
         int rc = entries_add(files, pa->valuestring, (int64_t)sz->valuedouble, sh->valuestring,
                              cJSON_IsString(ki) ? ki->valuestring : "", err);
@@ -926,17 +939,17 @@ static int manifest_files(const cJSON *m, entries_t *files, int *schema, hh_err_
         qsort(files->v, files->n, sizeof *files->v, cmp_entry);
     for (size_t i = 1; i < files->n; i++)
         if (!strcmp(files->v[i - 1].path, files->v[i].path))
-            return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the manifest lists %s twice", files->v[i].path);
+            return hh_err_set(err, HH_EFORMAT, -1, "refused: the manifest lists %s twice", files->v[i].path);
     bool have_db = false, have_secret = false;
     for (size_t i = 0; i < files->n; i++) {
         have_db |= !strcmp(files->v[i].path, "hoheit.db");
         have_secret |= !strcmp(files->v[i].path, "secret.key");
     }
     if (!have_db)
-        return hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the manifest lists no hoheit.db");
+        return hh_err_set(err, HH_EFORMAT, -1, "refused: the manifest lists no hoheit.db");
     if (!have_secret)
         return hh_err_set(err, HH_EFORMAT, -1,
-                          "restore: refused: the backup has no secret.key (without it no API key or session of "
+                          "refused: the backup has no secret.key (without it no API key or session of "
                           "the backup would work)");
     return 0;
 }
@@ -986,13 +999,13 @@ static int check_target(const char *dir, bool *exists, hh_err_t *err)
     if (lstat(dir, &sb) != 0) {
         if (errno == ENOENT)
             return 0;
-        return hh_err_set(err, HH_EIO, -1, "restore: cannot check %s: %s", dir, strerror(errno));
+        return hh_err_set(err, HH_EIO, -1, "cannot check %s: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
-        return hh_err_set(err, HH_EINVAL, -1, "restore: refused: %s exists and is not a directory", dir);
+        return hh_err_set(err, HH_EINVAL, -1, "refused: %s exists and is not a directory", dir);
     DIR *d = opendir(dir);
     if (!d)
-        return hh_err_set(err, HH_EIO, -1, "restore: cannot read %s: %s", dir, strerror(errno));
+        return hh_err_set(err, HH_EIO, -1, "cannot read %s: %s", dir, strerror(errno));
     struct dirent *de;
     bool empty = true;
     while ((de = readdir(d)))
@@ -1001,7 +1014,7 @@ static int check_target(const char *dir, bool *exists, hh_err_t *err)
     closedir(d);
     if (!empty)
         return hh_err_set(err, HH_EINVAL, -1,
-                          "restore: refused: %s is not empty (restore writes only into a new or empty directory)", dir);
+                          "refused: %s is not empty (restore writes only into a new or empty directory)", dir);
     *exists = true;
     return 0;
 }
@@ -1030,12 +1043,12 @@ static int copy_listed(const char *from, const char *tmp, const entries_t *files
         hh_err_clear(&e2);
         rc = copy_hash(src, dst, hex, &size, &e2);
         if (rc == HH_ENOENT)
-            return hh_err_set(err, HH_ENOENT, -1, "restore: refused: the backup is incomplete: %s is missing", x->path);
+            return hh_err_set(err, HH_ENOENT, -1, "refused: the backup is incomplete: %s is missing", x->path);
         if (rc)
-            return hh_err_set(err, rc, -1, "restore: %s", e2.msg);
+            return hh_err_set(err, rc, -1, "%s", e2.msg);
         if (size != x->size || strcmp(hex, x->sha256) != 0)
             return hh_err_set(err, HH_EFORMAT, -1,
-                              "restore: refused: the backup is damaged: %s: expected %lld bytes with sha256 %s, "
+                              "refused: the backup is damaged: %s: expected %lld bytes with sha256 %s, "
                               "found %lld bytes with sha256 %s",
                               x->path, (long long)x->size, x->sha256, (long long)size, hex);
     }
@@ -1056,7 +1069,7 @@ static int check_db(const char *tmp, int *schema, hh_err_t *err)
     if ((rc = hh_store_integrity_check(s, &ok, msg, sizeof msg, err)))
         goto done;
     if (!ok) {
-        rc = hh_err_set(err, HH_EFORMAT, -1, "restore: refused: hoheit.db fails SQLite's integrity check: %s", msg);
+        rc = hh_err_set(err, HH_EFORMAT, -1, "refused: hoheit.db fails SQLite's integrity check: %s", msg);
         goto done;
     }
     if ((rc = hh_store_schema_version(s, schema, err)) || (rc = hh_store_doc_file_hashes(s, &refs, &n, err)))
@@ -1067,7 +1080,7 @@ static int check_db(const char *tmp, int *schema, hh_err_t *err)
         snprintf(path, sizeof path, "%s/files/%.2s/%s", tmp, refs[i], refs[i]);
         if (stat(path, &sb) != 0) {
             rc = hh_err_set(err, HH_EFORMAT, -1,
-                            "restore: refused: the backup is incomplete: a document references files/%.2s/%s, which "
+                            "refused: the backup is incomplete: a document references files/%.2s/%s, which "
                             "the backup does not hold",
                             refs[i], refs[i]);
             goto done;
@@ -1083,9 +1096,9 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
 {
     memset(r, 0, sizeof *r);
     if (!p->from || !p->data_dir || !p->from[0] || !p->data_dir[0])
-        return hh_err_set(err, HH_EINVAL, -1, "restore: --from and --data are required");
+        return hh_err_set(err, HH_EINVAL, -1, "--from and --data are required");
     if (sodium_init() < 0)
-        return hh_err_set(err, HH_EIO, -1, "restore: libsodium failed to initialize");
+        return hh_err_set(err, HH_EIO, -1, "libsodium failed to initialize");
     cJSON *m = NULL;
     entries_t files = { 0 };
     hh_store_t *s = NULL;
@@ -1100,7 +1113,7 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
     snprintf(r->created_at, sizeof r->created_at, "%s", cJSON_IsString(ca) ? ca->valuestring : "?");
     if (r->schema_backup > hh_store_schema_latest()) {
         rc = hh_err_set(err, HH_EFORMAT, -1,
-                        "restore: refused: the backup is at database schema %d, this hoheit knows up to %d "
+                        "refused: the backup is at database schema %d, this hoheit knows up to %d "
                         "(restore with the hoheit version that made it, or a newer one)",
                         r->schema_backup, hh_store_schema_latest());
         goto fail;
@@ -1117,12 +1130,12 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
         base[--n] = '\0';
     const char *bn = strrchr(base, '/') ? strrchr(base, '/') + 1 : base;
     if (snprintf(tmp, sizeof tmp, "%s/.%s.restore-XXXXXX", parent, bn) >= (int)sizeof tmp) {
-        rc = hh_err_set(err, HH_EINVAL, -1, "restore: path too long");
+        rc = hh_err_set(err, HH_EINVAL, -1, "path too long");
         tmp[0] = '\0';
         goto fail;
     }
     if (!mkdtemp(tmp)) {
-        rc = hh_err_set(err, HH_EIO, -1, "restore: cannot create %s: %s", tmp, strerror(errno));
+        rc = hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", tmp, strerror(errno));
         tmp[0] = '\0';
         goto fail;
     }
@@ -1133,7 +1146,7 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
     if ((rc = check_db(tmp, &schema_db, err)))
         goto fail;
     if (schema_db != r->schema_backup) {
-        rc = hh_err_set(err, HH_EFORMAT, -1, "restore: refused: hoheit.db is at schema %d, the manifest says %d",
+        rc = hh_err_set(err, HH_EFORMAT, -1, "refused: hoheit.db is at schema %d, the manifest says %d",
                         schema_db, r->schema_backup);
         goto fail;
     }
@@ -1151,7 +1164,7 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
         goto fail;
     if (before.audit_records > 0 && stat(kpath, &sb) != 0) {
         rc = hh_err_set(err, HH_EFORMAT, -1,
-                        "restore: refused: the backup holds %lld audit records but no audit.key (the chain could "
+                        "refused: the backup holds %lld audit records but no audit.key (the chain could "
                         "not be continued)",
                         (long long)before.audit_records);
         goto fail;
@@ -1171,7 +1184,7 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
     if ((rc = hh_audit_verify_store(s, NULL, &r->audit, err)))
         goto fail;
     if (!r->audit.ok) {
-        rc = hh_err_set(err, HH_EFORMAT, -1, "restore: refused: the audit chain does not verify at seq %lld: %s",
+        rc = hh_err_set(err, HH_EFORMAT, -1, "refused: the audit chain does not verify at seq %lld: %s",
                         (long long)r->audit.bad_seq, r->audit.why);
         goto fail;
     }
@@ -1185,11 +1198,11 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
     snprintf(dbp, sizeof dbp, "%s/hoheit.db", tmp);
     fsync_path(dbp);
     if (target_exists && rmdir(p->data_dir) != 0) {
-        rc = hh_err_set(err, HH_EIO, -1, "restore: cannot replace the empty %s: %s", p->data_dir, strerror(errno));
+        rc = hh_err_set(err, HH_EIO, -1, "cannot replace the empty %s: %s", p->data_dir, strerror(errno));
         goto fail;
     }
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, p->data_dir, RENAME_NOREPLACE) != 0) {
-        rc = hh_err_set(err, HH_EIO, -1, "restore: cannot rename %s to %s: %s", tmp, p->data_dir, strerror(errno));
+        rc = hh_err_set(err, HH_EIO, -1, "cannot rename %s to %s: %s", tmp, p->data_dir, strerror(errno));
         goto fail;
     }
     fsync_path(parent);
