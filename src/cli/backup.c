@@ -1109,6 +1109,10 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
         return rc;
     if ((rc = manifest_files(m, &files, &r->schema_backup, err)))
         goto fail;
+    const cJSON *mo;
+    cJSON_ArrayForEach(mo, cJSON_GetObjectItemCaseSensitive(m, "models"))
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "included")))
+            r->n_models_absent++;
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(m, "created_at");
     snprintf(r->created_at, sizeof r->created_at, "%s", cJSON_IsString(ca) ? ca->valuestring : "?");
     if (r->schema_backup > hh_store_schema_latest()) {
@@ -1194,9 +1198,6 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
     s = NULL;
     if ((rc = sync_tree(tmp, err)))
         goto fail;
-    char dbp[PATH_MAX];
-    snprintf(dbp, sizeof dbp, "%s/hoheit.db", tmp);
-    fsync_path(dbp);
     if (target_exists && rmdir(p->data_dir) != 0) {
         rc = hh_err_set(err, HH_EIO, -1, "cannot replace the empty %s: %s", p->data_dir, strerror(errno));
         goto fail;

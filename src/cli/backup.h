@@ -78,6 +78,7 @@ typedef struct hh_restore_result {
     hh_store_counts_t        counts;    /* after the restore record was appended */
     size_t                   n_files;
     size_t                   n_unknown; /* files in the backup not in the manifest (warned, not copied) */
+    size_t                   n_models_absent; /* models the manifest lists as not included */
     hh_audit_verify_result_t audit;
     char                     created_at[32];
 } hh_restore_result_t;

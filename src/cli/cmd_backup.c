@@ -137,6 +137,10 @@ int hh_cmd_restore(int argc, char **argv)
     print_counts("restored", &r.counts);
     printf("audit chain verified: records %lld..%lld (%lld checkpoints), including the restore record\n",
            (long long)r.audit.first_seq, (long long)r.audit.last_seq, (long long)r.audit.n_checkpoints);
+    if (r.n_models_absent)
+        printf("models: %zu listed in the manifest were not backed up: copy them into %s/models (check their "
+               "sha256 against %s/manifest.json)\n",
+               r.n_models_absent, p.data_dir, p.from);
     if (r.n_unknown)
         printf("warning: %zu file(s) in the backup were not in its manifest and were not restored\n", r.n_unknown);
     return 0;
