@@ -790,3 +790,50 @@ TEST(backup_retakes_the_snapshot_when_a_document_goes_under_it)
     ASSERT_EQ_INT(run_cli(args, rout, sizeof rout), 0);
     hh_test_srv_stop(&t);
 }
+
+/* ---- models ---------------------------------------------------------------- */
+
+TEST(backup_lists_models_and_copies_them_with_with_models)
+{
+    ASSERT_TRUE(getenv("HOHEIT_BIN") != NULL);
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "bk-models", NULL));
+    char data[512];
+    snprintf(data, sizeof data, "%s", t.data);
+    hh_test_srv_stop(&t);
+    char model[700], want[65], args[2048], out[8192], dest[2][600], rdir[2][600];
+    snprintf(model, sizeof model, "%s/models/stories260K.gguf", data);
+    ASSERT_TRUE(sha256_file(model, want));
+    for (int with = 0; with < 2; with++) {
+        snprintf(dest[with], sizeof dest[with], "%s/bk-models-%d", hh_test_tmpdir(), with);
+        snprintf(rdir[with], sizeof rdir[with], "%s/bk-models-restored-%d", hh_test_tmpdir(), with);
+        snprintf(args, sizeof args, "backup --data %s --out %s --no-audit%s", data, dest[with],
+                 with ? " --with-models" : "");
+        ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+        /* the manifest names the model with its sha256 either way */
+        char mpath[700];
+        snprintf(mpath, sizeof mpath, "%s/manifest.json", dest[with]);
+        cJSON *m = read_json(mpath);
+        const cJSON *mo = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "models"), 0);
+        char name[64], sha[65];
+        snprintf(name, sizeof name, "%s", hh_test_json_str(mo, "name"));
+        snprintf(sha, sizeof sha, "%s", hh_test_json_str(mo, "sha256"));
+        bool included = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "included"));
+        cJSON_Delete(m);
+        ASSERT_STREQ(name, "stories260K.gguf");
+        ASSERT_STREQ(sha, want);
+        ASSERT_EQ_INT(included, with);
+        char copy[800], got[65] = "";
+        snprintf(copy, sizeof copy, "%s/models/stories260K.gguf", dest[with]);
+        ASSERT_EQ_INT(exists(copy), with);
+        snprintf(args, sizeof args, "restore --from %s --data %s", dest[with], rdir[with]);
+        ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
+        ASSERT_EQ_INT(strstr(out, "were not backed up") != NULL, !with);
+        snprintf(copy, sizeof copy, "%s/models/stories260K.gguf", rdir[with]);
+        ASSERT_EQ_INT(exists(copy), with);
+        if (with) {
+            ASSERT_TRUE(sha256_file(copy, got));
+            ASSERT_STREQ(got, want);
+        }
+    }
+}
