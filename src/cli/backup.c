@@ -47,10 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef HH_VERSION
-#define HH_VERSION "0.1.0-dev"
-#endif
-
 #define MAX_ATTEMPTS 5
 #define SHA_HEX      65
 
@@ -272,7 +268,7 @@ static int write_manifest(const char *dir, const hh_backup_params_t *p, const hh
         goto nomem;
     cJSON_AddStringToObject(m, "format", HH_BACKUP_FORMAT);
     cJSON_AddNumberToObject(m, "format_version", HH_BACKUP_FORMAT_VERSION);
-    cJSON_AddStringToObject(m, "hoheit_version", HH_VERSION);
+    cJSON_AddStringToObject(m, "hoheit_version", p->version ? p->version : "unknown");
     cJSON_AddStringToObject(m, "created_at", when);
     cJSON_AddNumberToObject(m, "created_at_unix", (double)now);
     cJSON_AddNumberToObject(m, "schema_version", r->schema_version);

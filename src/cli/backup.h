@@ -46,6 +46,7 @@ typedef struct hh_backup_params {
     const char *models_dir;   /* NULL: DATA/models */
     bool        with_models;  /* copy the GGUF files (default: names, sizes and hashes only) */
     bool        no_audit;     /* do not record the backup in the live audit log */
+    const char *version;      /* hoheit's version for the manifest (NULL: "unknown") */
     FILE       *log;          /* progress and warnings (may be NULL) */
 } hh_backup_params_t;
 
