@@ -1073,8 +1073,8 @@ static int check_db(const char *tmp, int *schema, hh_err_t *err)
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
         struct stat sb;
-        snprintf(path, sizeof path, "%s/files/%.2s/%s", tmp, refs[i], refs[i]);
-        if (stat(path, &sb) != 0) {
+        if (snprintf(path, sizeof path, "%s/files/%.2s/%s", tmp, refs[i], refs[i]) >= (int)sizeof path ||
+            stat(path, &sb) != 0) {
             rc = hh_err_set(err, HH_EFORMAT, -1,
                             "refused: the backup is incomplete: a document references files/%.2s/%s, which "
                             "the backup does not hold",
