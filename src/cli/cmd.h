@@ -25,6 +25,8 @@ int hh_cmd_retention(int argc, char **argv);
 int hh_cmd_users(int argc, char **argv);
 int hh_cmd_approvals(int argc, char **argv);
 int hh_cmd_documents(int argc, char **argv);
+int hh_cmd_backup(int argc, char **argv);
+int hh_cmd_restore(int argc, char **argv);
 
 /* ---- shared by the admin commands (cli_admin.c) ---- */
 

@@ -34,6 +34,8 @@ static const struct subcommand g_cmds[] = {
     { "retention", hh_cmd_retention, "retention sweep | set COLLECTION DAYS  delete expired documents and audit records" },
     { "approvals", hh_cmd_approvals, "approvals list [--status S] | show ID | approve|edit|reject ID --as USER  human approvals (Art. 14)" },
     { "users",    hh_cmd_users,    "users passwd NAME [--password-stdin] [--role ROLE] | list | disable|enable NAME | role NAME ROLE | delete NAME [--yes]  browser-login users" },
+    { "backup",   hh_cmd_backup,   "backup [--data DIR] --out DEST [--with-models]  consistent copy while the server runs (db, keys, documents, manifest)" },
+    { "restore",  hh_cmd_restore,  "restore --from BACKUP --data NEWDIR  check a backup and restore it into a new directory" },
     { "help",     cmd_help,        "help                            this list" },
 };
 

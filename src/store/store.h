@@ -486,5 +486,43 @@ int  hh_store_schema_text(hh_store_t *s, char **out, hh_err_t *err);
 /* The number of rows of table (an existing table; names of letters, digits
  * and '_' only). HH_EINVAL (bad name), HH_ENOENT (no such table), HH_EIO. */
 int  hh_store_row_count(hh_store_t *s, const char *table, int64_t *n, hh_err_t *err);
+/* ---- backup and restore (store_backup.c) --------------------------------
+ *
+ * A consistent copy of the database while a server keeps writing to it:
+ * SQLite's online backup API copies every page inside ONE read transaction
+ * of the source (WAL: writers go on, the copy is the state of one commit).
+ * The read-only handle changes nothing in the source: no migration, no
+ * secret created, no lock taken. Only the functions of this section (and
+ * hh_store_schema_version, hh_store_close) may be used on it. */
+
+/* Opens DIR/hoheit.db read-only (no directory, secret or database is
+ * created; no migration runs). Caller closes with hh_store_close. HH_ENOENT
+ * when there is no database, HH_EIO for SQLite failures. */
+int  hh_store_open_readonly(hh_store_t **out, const char *dir, hh_err_t *err);
+
+/* Writes a consistent copy of s's database to path, which must not exist
+ * (HH_EINVAL otherwise): created 0600, one self-contained file (rollback
+ * journal mode, no -wal beside it), fsync'ed. On failure path is removed. */
+int  hh_store_backup_to(hh_store_t *s, const char *path, hh_err_t *err);
+
+/* PRAGMA integrity_check: *ok, and the first problem SQLite names in msg
+ * (cap bytes; "ok" when none). A database too damaged to be read at all is
+ * *ok == false with SQLite's message, not an error. */
+int  hh_store_integrity_check(hh_store_t *s, bool *ok, char *msg, size_t cap, hh_err_t *err);
+
+/* The distinct sha256 of every document whose stored original is kept
+ * (not erased), ascending: the files DATA/files must hold. *shas is a
+ * malloc'd array of malloc'd strings (NULL when *n == 0): free with
+ * hh_store_strings_free. */
+int  hh_store_doc_file_hashes(hh_store_t *s, char ***shas, size_t *n, hh_err_t *err);
+
+/* What a backup and a restore report. Tables the schema does not have yet
+ * count 0. */
+typedef struct hh_store_counts {
+    int64_t users, api_keys, active_api_keys, collections, documents, chunks, vectors;
+    int64_t audit_records, audit_last_seq;
+} hh_store_counts_t;
+
+int  hh_store_counts(hh_store_t *s, hh_store_counts_t *out, hh_err_t *err);
 
 #endif
