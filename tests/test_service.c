@@ -545,3 +545,77 @@ TEST(service_runs_under_memory_deny_write_execute)
     hh_test_resp_free(&r);
     ASSERT_EQ_INT(serve_stop(&s), 0);
 }
+
+/* ---- man page and package ------------------------------------------------------ */
+
+/* Every command `hoheit help` lists has its own section in docs/hoheit.1
+ * (a command added without one fails here). */
+TEST(service_man_page_names_every_command)
+{
+    NEED_BIN();
+    char *man = hh_test_read_file("docs/hoheit.1", NULL);
+    if (!man) {
+        hh_test_fail(__FILE__, __LINE__, "docs/hoheit.1 not readable (tests run from the repository root)");
+        return;
+    }
+    const char *args[] = { "help", NULL };
+    char out[16384], err[4096];
+    int rc = run_bin(args, NULL, false, out, err, sizeof out);
+    int n = 0;
+    bool listed = false;
+    for (char *l = strtok(out, "\n"); l && rc == 0; l = strtok(NULL, "\n")) {
+        if (!strcmp(l, "commands:")) {
+            listed = true;
+            continue;
+        }
+        if (!listed || strncmp(l, "  ", 2) != 0)
+            continue;
+        char name[64], want[96];
+        if (sscanf(l, " %63s", name) != 1)
+            continue;
+        snprintf(want, sizeof want, ".SS \"hoheit %s", name);
+        if (!strstr(man, want)) {
+            hh_test_fail(__FILE__, __LINE__, "docs/hoheit.1 has no section %s\"", want);
+            free(man);
+            return;
+        }
+        n++;
+    }
+    free(man);
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_GE(n, 19);   /* the commands of issue 10; more come */
+}
+
+/* packaging/test-package.sh: make install/uninstall DESTDIR, make deb and
+ * its control data, systemd-analyze verify/security of the unit, and
+ * dpkg -i/-r/-P for real in an overlay of / (~20 s). */
+TEST(service_package_checks)
+{
+    NEED_BIN();
+    char cmd[1200], log[600];
+    snprintf(log, sizeof log, "%s/service-package.log", hh_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "bash packaging/test-package.sh '%s' >'%s' 2>&1", getenv("HOHEIT_BIN"), log);
+    fflush(stdout);
+    int st = system(cmd);
+    char *text = hh_test_read_file(log, NULL);
+    const char *sum = text ? strstr(text, "package: ") : NULL;
+    int passed = -1, failed = -1, skipped = -1;
+    if (sum)
+        sscanf(sum, "package: %d passed, %d failed, %d skipped", &passed, &failed, &skipped);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || failed != 0) {
+        /* the failing lines and their details */
+        for (char *l = text ? strtok(text, "\n") : NULL; l; l = strtok(NULL, "\n"))
+            if (strncmp(l, "ok ", 3) != 0)
+                printf("    %s\n", l);
+        free(text);
+        hh_test_fail(__FILE__, __LINE__, "packaging/test-package.sh: exit %d, %d failed",
+                     WIFEXITED(st) ? WEXITSTATUS(st) : -1, failed);
+        return;
+    }
+    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
+        if (!strncmp(l, "skip ", 5))
+            printf("    %s\n", l);
+    printf("    package: %d passed, %d skipped\n", passed, skipped);
+    free(text);
+    ASSERT_GE(passed, 60);
+}
