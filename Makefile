@@ -54,7 +54,7 @@ BIN   := $(BUILD)/hoheit
 TESTS := $(BUILD)/hoheit-tests
 LIBA  := $(BUILD)/libhoheit.a
 
-.PHONY: all test test-node test-crash check sanitize fuzz bench deps clean serve install uninstall deb test-package
+.PHONY: all test test-node test-crash check sanitize fuzz bench deps clean serve install install-prebuilt uninstall deb test-package
 all: $(BIN) $(TESTS)
 
 deps:
@@ -148,7 +148,9 @@ else
   UNITDIR    ?= $(PREFIX)/lib/systemd/system
 endif
 
-install: $(BIN)
+# The files of `make install`; install-prebuilt does the same without building
+# (packaging/*.sh install the binary they were given, e.g. a sanitizer build).
+define install-files
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PKGDATADIR)/demo \
 	  $(DESTDIR)$(SYSCONFDIR)/hoheit $(DESTDIR)$(LOGROTATEDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/hoheit
@@ -165,6 +167,14 @@ install: $(BIN)
 	else \
 	  install -m 0644 packaging/hoheit.conf $(DESTDIR)$(SYSCONFDIR)/hoheit/hoheit.conf; \
 	fi
+endef
+
+install: $(BIN)
+	$(install-files)
+
+install-prebuilt:
+	@test -x $(BIN) || { echo "install-prebuilt: no $(BIN) (make first)"; exit 1; }
+	$(install-files)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hoheit $(DESTDIR)$(MANDIR)/man1/hoheit.1 $(DESTDIR)$(UNITDIR)/hoheit.service \

@@ -27,7 +27,7 @@ rm -rf "$WORK"
 STAGE="$WORK/debian/hoheit"   # dpkg-shlibdeps expects debian/<package>/
 mkdir -p "$STAGE"
 # MAKEFLAGS from an outer make (jobserver) do not belong to this one.
-env -u MAKEFLAGS -u MFLAGS make --no-print-directory -C "$ROOT" BUILD="$BUILD" install \
+env -u MAKEFLAGS -u MFLAGS make --no-print-directory -C "$ROOT" BUILD="$BUILD" install-prebuilt \
   PREFIX=/usr DESTDIR="$STAGE" >/dev/null
 
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$STAGE/usr/bin/hoheit"

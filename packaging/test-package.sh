@@ -38,6 +38,8 @@ skip() { echo "skip $1"; SKIP=$((SKIP + 1)); }
 # check NAME CMD...: ok when CMD succeeds
 check() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
 
+# make in the repository, with the build dir of the binary under test (its
+# targets install-prebuilt/uninstall never build: the binary is used as it is)
 mk() { env -u MAKEFLAGS -u MFLAGS make --no-print-directory -C "$ROOT" BUILD="$BUILD" "$@"; }
 
 # Starts BIN serve ARGS... (stdout to $T/serve.out) and waits for its
@@ -66,7 +68,7 @@ files_of() { (cd "$1" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort
 
 # ---- make install, PREFIX=/usr ------------------------------------------------
 D="$T/inst"
-if mk install PREFIX=/usr DESTDIR="$D" >"$T/install.log" 2>&1; then ok "make install PREFIX=/usr DESTDIR"; else
+if mk install-prebuilt PREFIX=/usr DESTDIR="$D" >"$T/install.log" 2>&1; then ok "make install PREFIX=/usr DESTDIR"; else
   bad "make install PREFIX=/usr DESTDIR"; cat "$T/install.log"; fi
 cat >"$T/expect-usr" <<'EOF'
 etc/hoheit/hoheit.conf
@@ -130,7 +132,7 @@ check "installed binary serves with the shipped config" \
 
 # ---- reinstall keeps an edited config; uninstall -------------------------------
 echo "port = 9999" >>"$D/etc/hoheit/hoheit.conf"
-mk install PREFIX=/usr DESTDIR="$D" >"$T/install2.log" 2>&1
+mk install-prebuilt PREFIX=/usr DESTDIR="$D" >"$T/install2.log" 2>&1
 check "reinstall keeps the edited config" grep -qx 'port = 9999' "$D/etc/hoheit/hoheit.conf"
 check "reinstall puts the new default beside it" cmp -s "$ROOT/packaging/hoheit.conf" "$D/etc/hoheit/hoheit.conf.default"
 mk uninstall PREFIX=/usr DESTDIR="$D" >"$T/uninstall.log" 2>&1
@@ -138,7 +140,7 @@ check "uninstall leaves only the config" sh -c "[ \"\$(cd '$D' && find . -type f
 
 # ---- make install, PREFIX=/usr/local --------------------------------------------
 L="$T/local"
-mk install DESTDIR="$L" >"$T/install3.log" 2>&1
+mk install-prebuilt DESTDIR="$L" >"$T/install3.log" 2>&1
 check "PREFIX=/usr/local: unit under the prefix" test -f "$L/usr/local/lib/systemd/system/hoheit.service"
 check "PREFIX=/usr/local: config under the prefix" test -f "$L/usr/local/etc/hoheit/hoheit.conf"
 check "PREFIX=/usr/local: ExecStart" grep -qx \
@@ -149,8 +151,9 @@ check "PREFIX=/usr/local: ExecStart" grep -qx \
 if ! command -v dpkg-deb >/dev/null || ! command -v dpkg-shlibdeps >/dev/null; then
   skip "make deb: dpkg-deb / dpkg-shlibdeps not installed (dpkg-dev)"
 else
-  DEB=$(mk deb 2>"$T/deb.err" | tail -1)
-  if [ -f "$DEB" ]; then ok "make deb -> $(basename "$DEB")"; else bad "make deb"; cat "$T/deb.err"; fi
+  # what `make deb` runs, with the binary under test and into $T (build/ untouched)
+  DEB=$(bash "$ROOT/packaging/build-deb.sh" "$BIN" "$VERSION" "$T/deb" 2>"$T/deb.err" | tail -1)
+  if [ -f "$DEB" ]; then ok "build-deb.sh -> $(basename "$DEB")"; else bad "build-deb.sh"; cat "$T/deb.err"; fi
   ARCH=$(dpkg --print-architecture)
   check "deb file name" test "$(basename "$DEB")" = "hoheit_${VERSION}_${ARCH}.deb"
   field() { dpkg-deb -f "$DEB" "$1"; }
@@ -209,16 +212,17 @@ c "data dir 0700 hoheit:hoheit" sh -c '[ "$(stat -c %a:%U:%G /var/lib/hoheit)" =
 c "log dir 0750 hoheit:adm" sh -c '[ "$(stat -c %a:%U:%G /var/log/hoheit)" = 750:hoheit:adm ]'
 c "dpkg -s: installed" sh -c 'dpkg -s hoheit | grep -q "^Status: install ok installed"'
 c "man hoheit" sh -c 'man -w hoheit | grep -q /usr/share/man/man1/hoheit.1.gz'
-# the service's command as the service's user, the port moved off 8080
-mkdir -p /var/lib/hoheit/models
-cp /usr/share/hoheit/demo/stories260K.gguf /var/lib/hoheit/models/
-chown -R hoheit:hoheit /var/lib/hoheit/models
+c "models dir 0700 hoheit:hoheit" sh -c '[ "$(stat -c %a:%U:%G /var/lib/hoheit/models)" = 700:hoheit:hoheit ]'
+# the service's command as the service's user, the port moved off 8080, with
+# the demo model installed as README.md says
+install -o hoheit -g hoheit -m 0600 /usr/share/hoheit/demo/stories260K.gguf /var/lib/hoheit/models/
 runuser -u hoheit -- sh -c 'umask 077; exec /usr/bin/hoheit serve --config /etc/hoheit/hoheit.conf --port 0 --threads 1' \
   >/tmp/pkgtest/s.out 2>/tmp/pkgtest/s.err &
 pid=$!
 i=0
 while [ $i -lt 100 ] && ! grep -q '^listening ' /tmp/pkgtest/s.out; do sleep 0.1; i=$((i + 1)); done
 c "hoheit serve as user hoheit with /etc/hoheit/hoheit.conf" grep -q '^listening ' /tmp/pkgtest/s.out
+c "it found the demo model" grep -q 'model stories260K' /tmp/pkgtest/s.err
 kill -TERM $pid; wait $pid
 c "database made by the service user" sh -c '[ "$(stat -c %U /var/lib/hoheit/hoheit.db)" = hoheit ]'
 echo "# edited" >>/etc/hoheit/hoheit.conf

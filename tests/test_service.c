@@ -619,3 +619,77 @@ TEST(service_package_checks)
     free(text);
     ASSERT_GE(passed, 60);
 }
+
+/* Every hoheit_* metric that docs/OPERATIONS.md "Monitoring with
+ * Prometheus" names (scrape notes, alert rules) is exported by a running
+ * server's /metrics under exactly that name (histogram series by their
+ * base name). The hoheit_audit_verify_* metrics are written by the
+ * documented cron script, not by hoheit, and are left out. */
+TEST(service_alert_rules_use_existing_metrics)
+{
+    char *doc = hh_test_read_file("docs/OPERATIONS.md", NULL);
+    if (!doc) {
+        hh_test_fail(__FILE__, __LINE__, "docs/OPERATIONS.md not readable (tests run from the repository root)");
+        return;
+    }
+    char *sec = strstr(doc, "\n## Monitoring with Prometheus");
+    char *end = sec ? strstr(sec + 1, "\n## ") : NULL;
+    if (!sec) {
+        free(doc);
+        hh_test_fail(__FILE__, __LINE__, "no section \"Monitoring with Prometheus\"");
+        return;
+    }
+    if (end)
+        *end = '\0';
+
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "svc-metrics", NULL));
+    char key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "prom", "member", key, NULL));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.port, "GET", "/metrics", key, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+
+    int checked = 0;
+    bool has_requests_total = false, has_ttft = false;
+    for (const char *p = sec; (p = strstr(p, "hoheit_")) != NULL;) {
+        /* a metric name: hoheit_ then [a-z0-9_]; not part of a longer word */
+        bool word_start = p == sec || !((p[-1] >= 'a' && p[-1] <= 'z') || p[-1] == '_' || p[-1] == '-');
+        size_t n = 7;
+        while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '_')
+            n++;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+        p += n;
+        if (!word_start || n == 7 || !strncmp(name, "hoheit_audit", 12))
+            continue;
+        static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+        char want[192];
+        snprintf(want, sizeof want, "# TYPE %s ", name);
+        if (!strstr(r.body, want)) {
+            for (size_t k = 0; k < 3; k++) {
+                size_t ln = strlen(name), ls = strlen(suffixes[k]);
+                if (ln > ls && !strcmp(name + ln - ls, suffixes[k])) {
+                    snprintf(want, sizeof want, "# TYPE %.*s histogram", (int)(ln - ls), name);
+                    break;
+                }
+            }
+        }
+        if (!strstr(r.body, want)) {
+            hh_test_fail(__FILE__, __LINE__, "docs/OPERATIONS.md names %s, which /metrics does not export", name);
+            hh_test_resp_free(&r);
+            hh_test_srv_stop(&t);
+            free(doc);
+            return;
+        }
+        has_requests_total |= !strcmp(name, "hoheit_http_requests_total");
+        has_ttft |= !strcmp(name, "hoheit_time_to_first_token_seconds_bucket");
+        checked++;
+    }
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t);
+    free(doc);
+    ASSERT_TRUE(has_requests_total);   /* the 5xx and 429 rules */
+    ASSERT_TRUE(has_ttft);             /* the latency rule */
+    ASSERT_GE(checked, 15);
+}
