@@ -52,7 +52,9 @@ enum { OPT_OK = 0, OPT_UNKNOWN, OPT_BAD_VALUE };
 /* THE option parser of `hoheit serve`: applies option a (as on the command
  * line: "--port", "-t") with its value v to p. The command line and the
  * config file (key "port" -> "--port") both go through here, so an option
- * added here is a config key too. v is borrowed and must outlive p. */
+ * added here is a config key too. Invariant that mapping relies on: every
+ * option takes exactly one value (a switch would be `--x yes|no`). v is
+ * borrowed and must outlive p. */
 static int serve_opt(hh_http_params_t *p, const char *a, const char *v)
 {
     long n = 0;
