@@ -209,7 +209,7 @@ dpkg() { command dpkg --force-unsafe-io "$@"; }
 c "dpkg -i" dpkg -i /tmp/pkgtest/hoheit.deb
 c "user hoheit: system user, no login shell" sh -c 'getent passwd hoheit | grep -q ":/usr/sbin/nologin$" && [ "$(id -u hoheit)" -lt 1000 ]'
 c "data dir 0700 hoheit:hoheit" sh -c '[ "$(stat -c %a:%U:%G /var/lib/hoheit)" = 700:hoheit:hoheit ]'
-c "log dir 0750 hoheit:adm" sh -c '[ "$(stat -c %a:%U:%G /var/log/hoheit)" = 750:hoheit:adm ]'
+c "log dir 0750 hoheit:hoheit" sh -c '[ "$(stat -c %a:%U:%G /var/log/hoheit)" = 750:hoheit:hoheit ]'
 c "dpkg -s: installed" sh -c 'dpkg -s hoheit | grep -q "^Status: install ok installed"'
 c "man hoheit" sh -c 'man -w hoheit | grep -q /usr/share/man/man1/hoheit.1.gz'
 c "models dir 0700 hoheit:hoheit" sh -c '[ "$(stat -c %a:%U:%G /var/lib/hoheit/models)" = 700:hoheit:hoheit ]'
