@@ -45,6 +45,7 @@ mk() { env -u MAKEFLAGS -u MFLAGS make --no-print-directory -C "$ROOT" BUILD="$B
 # Starts BIN serve ARGS... (stdout to $T/serve.out) and waits for its
 # "listening PORT" line; stops it again. 0 when it listened.
 serves() {
+  : >"$T/serve.out"   # exists before the background job opens it
   "$@" >"$T/serve.out" 2>"$T/serve.err" &
   SERVER_PID=$!
   local port=
