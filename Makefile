@@ -8,7 +8,11 @@
 #   make sanitize   ASan + UBSan build of the tests, run
 #   make fuzz       libFuzzer targets (clang), bounded run
 #   make bench      benchmark models + hoheit bench -> docs/BENCHMARKS.md
-#   make serve      (once the server exists)
+#   make serve      builds, serves ./hoheit-data on :8080 with the demo model
+#   make install    PREFIX=/usr/local DESTDIR= : binary, man page, unit, config
+#   make uninstall  removes what install put there (keeps config and data)
+#   make deb        Debian package -> build/hoheit_VERSION_ARCH.deb
+#   make test-package  checks install, uninstall, deb and the unit (packaging/test-package.sh)
 #
 # BUILD=dir selects the build directory (parallel builds must not share one).
 
@@ -50,7 +54,7 @@ BIN   := $(BUILD)/hoheit
 TESTS := $(BUILD)/hoheit-tests
 LIBA  := $(BUILD)/libhoheit.a
 
-.PHONY: all test test-node test-crash check sanitize fuzz bench deps clean serve
+.PHONY: all test test-node test-crash check sanitize fuzz bench deps clean serve install install-prebuilt uninstall deb test-package
 all: $(BIN) $(TESTS)
 
 deps:
@@ -124,6 +128,68 @@ serve: deps all
 	@mkdir -p $(DATA)/models
 	@ls $(DATA)/models/*.gguf >/dev/null 2>&1 || cp demo/stories260K.gguf $(DATA)/models/
 	$(BIN) serve --data $(DATA)
+
+# ---- install and package -----------------------------------------------------
+# PREFIX=/usr (the Debian package): config in /etc, unit in /lib/systemd/system;
+# any other PREFIX keeps both under it. The data dir is always /var/lib/hoheit
+# (the unit's StateDirectory). An existing config file is never overwritten.
+VERSION      := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+PREFIX       ?= /usr/local
+BINDIR       := $(PREFIX)/bin
+MANDIR       := $(PREFIX)/share/man
+PKGDATADIR   := $(PREFIX)/share/hoheit
+DOCDIR       := $(PREFIX)/share/doc/hoheit
+LOGROTATEDIR ?= /etc/logrotate.d
+ifeq ($(PREFIX),/usr)
+  SYSCONFDIR ?= /etc
+  UNITDIR    ?= /lib/systemd/system
+else
+  SYSCONFDIR ?= $(PREFIX)/etc
+  UNITDIR    ?= $(PREFIX)/lib/systemd/system
+endif
+
+# The files of `make install`; install-prebuilt does the same without building
+# (packaging/*.sh install the binary they were given, e.g. a sanitizer build).
+define install-files
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PKGDATADIR)/demo \
+	  $(DESTDIR)$(SYSCONFDIR)/hoheit $(DESTDIR)$(LOGROTATEDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/hoheit
+	install -m 0644 docs/hoheit.1 $(DESTDIR)$(MANDIR)/man1/hoheit.1
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' packaging/hoheit.service.in \
+	  > $(DESTDIR)$(UNITDIR)/hoheit.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hoheit.service
+	install -m 0644 packaging/hoheit.logrotate $(DESTDIR)$(LOGROTATEDIR)/hoheit
+	install -m 0644 demo/stories260K.gguf demo/README.md $(DESTDIR)$(PKGDATADIR)/demo/
+	install -m 0644 README.md docs/OPERATIONS.md $(DESTDIR)$(DOCDIR)/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/hoheit/hoheit.conf ]; then \
+	  install -m 0644 packaging/hoheit.conf $(DESTDIR)$(SYSCONFDIR)/hoheit/hoheit.conf.default; \
+	  echo "install: kept $(SYSCONFDIR)/hoheit/hoheit.conf; the new default is hoheit.conf.default beside it"; \
+	else \
+	  install -m 0644 packaging/hoheit.conf $(DESTDIR)$(SYSCONFDIR)/hoheit/hoheit.conf; \
+	fi
+endef
+
+install: $(BIN)
+	$(install-files)
+
+install-prebuilt:
+	@test -x $(BIN) || { echo "install-prebuilt: no $(BIN) (make first)"; exit 1; }
+	$(install-files)
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hoheit $(DESTDIR)$(MANDIR)/man1/hoheit.1 $(DESTDIR)$(UNITDIR)/hoheit.service \
+	  $(DESTDIR)$(LOGROTATEDIR)/hoheit $(DESTDIR)$(PKGDATADIR)/demo/stories260K.gguf $(DESTDIR)$(PKGDATADIR)/demo/README.md \
+	  $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/OPERATIONS.md $(DESTDIR)$(SYSCONFDIR)/hoheit/hoheit.conf.default
+	-rmdir $(DESTDIR)$(PKGDATADIR)/demo $(DESTDIR)$(PKGDATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "uninstall: kept $(SYSCONFDIR)/hoheit/hoheit.conf, the data (/var/lib/hoheit) and the logs"
+
+# The package: `make install PREFIX=/usr` into a staging root, plus DEBIAN/
+# (control with Depends from dpkg-shlibdeps, maintainer scripts, conffiles).
+deb: $(BIN)
+	bash packaging/build-deb.sh $(abspath $(BIN)) $(VERSION) $(abspath $(BUILD))/deb
+
+test-package: $(BIN)
+	bash packaging/test-package.sh $(abspath $(BIN))
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -22,6 +22,8 @@ PKGS=(
   groff pandoc                              # KB corpus: man pages to PDF (groff), DOCX/ODT (pandoc)
   poppler-utils libxml2-dev libzip-dev      # kb extract: pdftotext, HTML/DOCX/ODT XML, zip
   libgmime-3.0-dev groff                    # kb extract: e-mail (MIME); groff for test PDFs
+  dpkg-dev systemd adduser                  # make deb (dpkg-shlibdeps), systemd-analyze verify of the unit,
+                                            # the package test's dpkg -i (postinst runs adduser)
 )
 # The OpenAI npm client tests need node + npm; Debian's packages only when no
 # node is installed (a NodeSource nodejs already ships npm and conflicts).

@@ -1,6 +1,7 @@
 /* cmd_serve.c - `hoheit serve`: the OpenAI-compatible HTTP server over the
  * models of a data directory, until SIGINT/SIGTERM. */
 #include "cli/cmd.h"
+#include "base/conf.h"
 #include "base/log.h"
 #include "http/server.h"
 
@@ -12,15 +13,18 @@
 static void serve_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit serve [--host 127.0.0.1] [--port 8080] [--data DIR] [--models DIR]\n"
-            "                    [--slots N] [--ctx N] [-t N] [--queue N] [--timeout S]\n"
+            "usage: hoheit serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data DIR] [--models DIR]\n"
+            "                    [--slots N] [--ctx N] [--threads N] [--queue N] [--timeout S]\n"
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
             "                    [--retention-interval S]\n"
+            "  --config FILE  read options from FILE, `key = value` lines with the long option names\n"
+            "                 below (e.g. `port = 8080`); default $HOHEIT_CONFIG; options given on the\n"
+            "                 command line win over the file\n"
             "  --data DIR     data directory (default $HOHEIT_DATA or ./hoheit-data; created on first start)\n"
             "  --models DIR   GGUF models (default DATA/models); each file is a model named after it\n"
             "  --slots N      parallel requests per model (default 4)\n"
             "  --ctx N        context positions per slot (default min(training context, 4096))\n"
-            "  -t N           threads (default: all cores)\n"
+            "  --threads N, -t N  threads (default: all cores)\n"
             "  --queue N      waiting requests per model before 429 (default 64)\n"
             "  --timeout S    per-request time limit in seconds (default none)\n"
             "  --tls-cert/--tls-key  serve HTTPS with these PEM files\n"
@@ -28,6 +32,7 @@ static void serve_usage(FILE *f)
             "                 first embedding model of the models dir by name; none: BM25 only)\n"
             "  --retention-interval S  run the retention sweep (collection TTLs, audit retention)\n"
             "                 every S seconds, the first shortly after start (default 3600; 0: off)\n"
+            "Precedence: command line, then $HOHEIT_DATA (for the data dir), then the config file.\n"
             "API keys: hoheit keys create --user NAME --role ROLE [--data DIR]\n");
 }
 
@@ -41,55 +46,139 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* What serve_opt made of one option. */
+enum { OPT_OK = 0, OPT_UNKNOWN, OPT_BAD_VALUE };
+
+/* THE option parser of `hoheit serve`: applies option a (as on the command
+ * line: "--port", "-t") with its value v to p. The command line and the
+ * config file (key "port" -> "--port") both go through here, so an option
+ * added here is a config key too. Invariant that mapping relies on: every
+ * option takes exactly one value (a switch would be `--x yes|no`). v is
+ * borrowed and must outlive p. */
+static int serve_opt(hh_http_params_t *p, const char *a, const char *v)
+{
+    long n = 0;
+    if (!strcmp(a, "--host"))
+        p->host = v;
+    else if (!strcmp(a, "--port")) {
+        if (!parse_int(v, 0, 65535, &n))
+            return OPT_BAD_VALUE;
+        p->port = (int)n;
+    } else if (!strcmp(a, "--data"))
+        p->data_dir = v;
+    else if (!strcmp(a, "--models"))
+        p->models_dir = v;
+    else if (!strcmp(a, "--slots")) {
+        if (!parse_int(v, 1, 256, &n))
+            return OPT_BAD_VALUE;
+        p->engine.n_slots = (int32_t)n;
+    } else if (!strcmp(a, "--ctx")) {
+        if (!parse_int(v, 0, 1 << 20, &n))
+            return OPT_BAD_VALUE;
+        p->engine.n_ctx = (int32_t)n;
+    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        if (!parse_int(v, 0, 1024, &n))
+            return OPT_BAD_VALUE;
+        p->engine.n_threads = (int32_t)n;
+    } else if (!strcmp(a, "--queue")) {
+        if (!parse_int(v, 1, 1 << 20, &n))
+            return OPT_BAD_VALUE;
+        p->engine.max_queue = (int32_t)n;
+    } else if (!strcmp(a, "--timeout")) {
+        if (!parse_int(v, 0, 1 << 24, &n))
+            return OPT_BAD_VALUE;
+        p->engine.request_timeout_s = (double)n;
+    } else if (!strcmp(a, "--retention-interval")) {
+        if (!parse_int(v, 0, 366 * 86400, &n))
+            return OPT_BAD_VALUE;
+        p->retention_interval_s = (int)n;
+    } else if (!strcmp(a, "--embed-model"))
+        p->embed_model = v;
+    else if (!strcmp(a, "--tls-cert"))
+        p->tls_cert = v;
+    else if (!strcmp(a, "--tls-key"))
+        p->tls_key = v;
+    else
+        return OPT_UNKNOWN;
+    /* The string options: an empty value would only fail later, less clearly. */
+    return v[0] ? OPT_OK : OPT_BAD_VALUE;
+}
+
+/* Applies the entries of config file c to p through serve_opt; prints
+ * "serve: FILE:LINE: ..." and returns false on the first refused one. */
+static bool serve_apply_conf(hh_http_params_t *p, const hh_conf_t *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const hh_conf_entry_t *e = &c->v[i];
+        char opt[160];
+        if (!strcmp(e->key, "config")) {
+            fprintf(stderr, "serve: %s:%d: 'config' cannot be set inside a config file\n", c->path, e->line);
+            return false;
+        }
+        if ((size_t)snprintf(opt, sizeof opt, "--%s", e->key) >= sizeof opt) {
+            fprintf(stderr, "serve: %s:%d: unknown key '%.40s...'\n", c->path, e->line, e->key);
+            return false;
+        }
+        int r = serve_opt(p, opt, e->value);
+        if (r == OPT_UNKNOWN) {
+            fprintf(stderr, "serve: %s:%d: unknown key '%s' (the keys are the long options of "
+                            "`hoheit serve --help` without --)\n", c->path, e->line, e->key);
+            return false;
+        }
+        if (r == OPT_BAD_VALUE) {
+            fprintf(stderr, "serve: %s:%d: bad value for %s: '%s'\n", c->path, e->line, e->key, e->value);
+            return false;
+        }
+    }
+    return true;
+}
+
 int hh_cmd_serve(int argc, char **argv)
 {
     hh_http_params_t p = hh_http_default_params();
-    const char *env = getenv("HOHEIT_DATA");
-    if (env && env[0])
-        p.data_dir = env;
+    /* Every option takes a value, so argv is a list of pairs; find
+     * --config (and --help) first: the file is applied before the rest of
+     * the command line, which therefore wins. */
+    const char *conf_path = getenv("HOHEIT_CONFIG");
+    if (conf_path && !conf_path[0])
+        conf_path = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             serve_usage(stdout);
             return 0;
         }
-        if (!v) {
-            fprintf(stderr, "serve: unknown option or missing value: %s\n", a);
+        if (i + 1 >= argc) {
+            fprintf(stderr, "serve: unknown option or missing value: %s\n", argv[i]);
             serve_usage(stderr);
             return 2;
         }
+        if (!strcmp(argv[i], "--config"))
+            conf_path = argv[i + 1];
         i++;
-        if (!strcmp(a, "--host"))
-            p.host = v;
-        else if (!strcmp(a, "--port") && parse_int(v, 0, 65535, &n))
-            p.port = (int)n;
-        else if (!strcmp(a, "--data"))
-            p.data_dir = v;
-        else if (!strcmp(a, "--models"))
-            p.models_dir = v;
-        else if (!strcmp(a, "--slots") && parse_int(v, 1, 256, &n))
-            p.engine.n_slots = (int32_t)n;
-        else if (!strcmp(a, "--ctx") && parse_int(v, 0, 1 << 20, &n))
-            p.engine.n_ctx = (int32_t)n;
-        else if (!strcmp(a, "-t") && parse_int(v, 0, 1024, &n))
-            p.engine.n_threads = (int32_t)n;
-        else if (!strcmp(a, "--queue") && parse_int(v, 1, 1 << 20, &n))
-            p.engine.max_queue = (int32_t)n;
-        else if (!strcmp(a, "--timeout") && parse_int(v, 0, 1 << 24, &n))
-            p.engine.request_timeout_s = (double)n;
-        else if (!strcmp(a, "--retention-interval") && parse_int(v, 0, 366 * 86400, &n))
-            p.retention_interval_s = (int)n;
-        else if (!strcmp(a, "--embed-model"))
-            p.embed_model = v;
-        else if (!strcmp(a, "--tls-cert"))
-            p.tls_cert = v;
-        else if (!strcmp(a, "--tls-key"))
-            p.tls_key = v;
-        else {
-            fprintf(stderr, "serve: bad option or value: %s %s\n", a, v);
+    }
+    hh_conf_t conf = { 0 };   /* p points into it until the server stops */
+    if (conf_path) {
+        hh_err_t cerr;
+        hh_err_clear(&cerr);
+        if (hh_conf_read(&conf, conf_path, &cerr) != 0) {
+            fprintf(stderr, "serve: %s\n", cerr.msg);
+            return 2;
+        }
+        if (!serve_apply_conf(&p, &conf)) {
+            hh_conf_free(&conf);
+            return 2;
+        }
+    }
+    const char *env = getenv("HOHEIT_DATA");
+    if (env && env[0])
+        p.data_dir = env;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        int r = strcmp(a, "--config") ? serve_opt(&p, a, v) : OPT_OK;
+        if (r != OPT_OK) {
+            fprintf(stderr, "serve: %s: %s %s\n", r == OPT_UNKNOWN ? "unknown option" : "bad value", a, v);
             serve_usage(stderr);
+            hh_conf_free(&conf);
             return 2;
         }
     }
@@ -108,6 +197,7 @@ int hh_cmd_serve(int argc, char **argv)
     hh_http_server_t *s = NULL;
     if (hh_http_start(&s, &p, &err) != 0) {
         fprintf(stderr, "serve: %s\n", err.msg[0] ? err.msg : hh_strerror(err.code));
+        hh_conf_free(&conf);
         return 1;
     }
     int64_t users = 0;
@@ -135,5 +225,6 @@ int hh_cmd_serve(int argc, char **argv)
     sigwait(&set, &sig);
     fprintf(stderr, "hoheit: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     hh_http_stop(s);
+    hh_conf_free(&conf);
     return 0;
 }

@@ -20,7 +20,7 @@ static const struct subcommand g_cmds[] = {
     { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens 1,2,3 --out FILE [-t N] [--kv f16|f32]  every position's logits as f32" },
     { "tokenize", hh_cmd_tokenize, "tokenize -m MODEL [--ids] [--bos] [--special] [--file F | TEXT]  print token ids and pieces" },
     { "bench",    hh_cmd_bench,    "bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r R] [--json]  prefill / decode speed" },
-    { "serve",    hh_cmd_serve,    "serve [--host H] [--port P] [--data DIR] [--models DIR] [--slots N]  OpenAI-compatible HTTP API" },
+    { "serve",    hh_cmd_serve,    "serve [--config FILE] [--host H] [--port P] [--data DIR] [--models DIR]  OpenAI-compatible HTTP API" },
     { "keys",     hh_cmd_keys,     "keys create --user NAME --role ROLE | list | revoke ID|PREFIX [--data DIR]  API keys" },
     { "embed",    hh_cmd_embed,    "embed -m MODEL [--tokens IDS | TEXT] [-t N] [--exact]  normalized embedding as a JSON array" },
     { "ingest",   hh_cmd_ingest,   "ingest PATH... --collection NAME [--embed-model GGUF] [--data DIR]  files/folders into the knowledge base" },
