@@ -25,4 +25,8 @@ int hh_cmd_retention(int argc, char **argv);
 int hh_cmd_users(int argc, char **argv);
 int hh_cmd_approvals(int argc, char **argv);
 
+/* `hoheit --version`; hh_version_string: the release (VERSION file). */
+int hh_cmd_version(int argc, char **argv);
+const char *hh_version_string(void);
+
 #endif

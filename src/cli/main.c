@@ -33,6 +33,7 @@ static const struct subcommand g_cmds[] = {
     { "retention", hh_cmd_retention, "retention sweep | set COLLECTION DAYS  delete expired documents and audit records" },
     { "approvals", hh_cmd_approvals, "approvals list [--status S] | show ID | approve|edit|reject ID --as USER  human approvals (Art. 14)" },
     { "users",    hh_cmd_users,    "users passwd NAME [--password-stdin] [--role ROLE] | list | disable|enable NAME [--data DIR]  browser-login users" },
+    { "version",  hh_cmd_version,  "version | --version             release, git commit, build flags, CPU features, kernel ISA" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return hh_cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof g_cmds / sizeof g_cmds[0]; i++) {
         if (!strcmp(argv[1], g_cmds[i].name))
             return g_cmds[i].fn(argc - 1, argv + 1);
