@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int cmd_help(int argc, char **argv);
 
@@ -54,6 +55,10 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     hh_log_init_from_env();
+    /* Everything hoheit creates (data directory, database, keys, stored
+     * documents, logs, exports) is for its own user only; the store sets
+     * these modes explicitly too (docs/OPERATIONS.md). */
+    umask(077);
     if (argc < 2) {
         usage(stderr);
         return 2;

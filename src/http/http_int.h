@@ -4,6 +4,7 @@
 #ifndef HH_HTTP_INT_H
 #define HH_HTTP_INT_H
 
+#include "base/dirlock.h"
 #include "govern/pii.h"
 #include "http/openai.h"
 #include "http/server.h"
@@ -55,6 +56,7 @@ typedef struct ht_vocab_entry {
 
 struct hh_http_server {
     struct MHD_Daemon *d;
+    hh_dirlock_t      *lock;         /* the data-directory lock, from start to stop */
     hh_engine_t       *engine;
     hh_store_t        *store;
     hh_http_params_t   params;

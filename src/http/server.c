@@ -738,8 +738,11 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     pthread_mutex_init(&s->embed_mu, NULL);
     pthread_mutex_init(&s->kb_mu, NULL);
     atomic_init(&s->stopping, false);
-    int rc = hh_store_open(&s->store, p.data_dir, err);
+    /* Before the store opens, so a refused second server writes nothing. */
+    int rc = hh_dirlock_acquire(&s->lock, p.data_dir, "hoheit serve", NULL, err);
     if (rc)
+        goto fail;
+    if ((rc = hh_store_open(&s->store, p.data_dir, err)))
         goto fail;
     if ((rc = ht_auth_init(s, err)))
         goto fail;
@@ -752,7 +755,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
         goto fail;
     }
-    if (mkdir(s->models_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(s->models_dir, 0700) != 0 && errno != EEXIST) {
         rc = hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", s->models_dir, strerror(errno));
         goto fail;
     }
@@ -840,6 +843,7 @@ void hh_http_stop(hh_http_server_t *s)
     pthread_mutex_destroy(&s->vocab_mu);
     pthread_mutex_destroy(&s->embed_mu);
     pthread_mutex_destroy(&s->kb_mu);
+    hh_dirlock_release(s->lock);   /* last: everything written is closed */
     free(s);
 }
 
