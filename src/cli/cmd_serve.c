@@ -153,10 +153,15 @@ int hh_cmd_serve(int argc, char **argv)
         if (sig != SIGHUP)
             break;
         /* logrotate moved the files: continue in new ones under the old names */
-        hh_err_clear(&err);
-        if (hh_log_reopen(&err) != 0 || hh_http_reopen_logs(s, &err) != 0)
-            HH_LOGE("SIGHUP: %s", err.msg);
-        else
+        hh_err_t e1, e2;
+        hh_err_clear(&e1);
+        hh_err_clear(&e2);
+        int r1 = hh_log_reopen(&e1), r2 = hh_http_reopen_logs(s, &e2);   /* each on its own */
+        if (r1)
+            HH_LOGE("SIGHUP: %s", e1.msg);
+        if (r2)
+            HH_LOGE("SIGHUP: %s", e2.msg);
+        if (!r1 && !r2)
             HH_LOGI("SIGHUP: logs reopened");
     }
     HH_LOGI("%s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
