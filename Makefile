@@ -43,6 +43,17 @@ else
   EXCLUDE := %_avx2.c %_avx512.c %_neon.c
 endif
 
+# `hoheit --version` (src/cli/cmd_version.c): the release from VERSION, the
+# git commit and the build flags, in a header rewritten only when they change.
+VERSION_H := $(BUILD)/gen/hh_version.h
+$(VERSION_H): FORCE_VERSION
+	@mkdir -p $(dir $@)
+	@sh scripts/version.sh $@ "$(CC)" $(OPT) $(filter -march=% -mtune=%,$(CFLAGS))
+$(BUILD)/src/cli/cmd_version.o: $(VERSION_H)
+$(BUILD)/src/cli/cmd_version.o: CFLAGS += -I$(BUILD)/gen
+.PHONY: FORCE_VERSION
+FORCE_VERSION:
+
 LIB_SRC  := $(filter-out $(EXCLUDE) src/cli/%,$(shell find src -name '*.c' | sort))
 CLI_SRC  := $(filter-out $(EXCLUDE),$(wildcard src/cli/*.c))
 TEST_SRC := $(wildcard tests/*.c)

@@ -3,6 +3,8 @@
 #ifndef HH_CLI_CMD_H
 #define HH_CLI_CMD_H
 
+#include "base/dirlock.h"
+
 int hh_cmd_inspect(int argc, char **argv);
 int hh_cmd_run(int argc, char **argv);
 int hh_cmd_logits(int argc, char **argv);
@@ -48,5 +50,18 @@ int hh_cli_audit(hh_store_t *s, const char *fmt, ...) __attribute__((format(prin
 
 /* "cli:$USER": who made a change from the command line (usecase history, audit). */
 const char *hh_cli_actor(char *buf, size_t cap);
+
+/* `hoheit --version`; hh_version_string: the release (VERSION file). */
+int hh_cmd_version(int argc, char **argv);
+const char *hh_version_string(void);
+
+/* For commands that must not run beside a server on the same data
+ * directory (it keeps their data in memory): takes the data-directory lock
+ * for the command's run (caller releases *out with hh_dirlock_release).
+ * When a server (or another such command) holds it, prints "hoheit CMD:
+ * refused: DIR is in use by hoheit serve (pid N)" and what to do instead
+ * (instead: e.g. "erase through it with POST /api/gdpr/erase") to stderr
+ * and returns HH_ESTATE; other errors are printed too. */
+int hh_cli_lock_data(const char *data, const char *cmd, const char *instead, hh_dirlock_t **out);
 
 #endif

@@ -5,9 +5,6 @@
 
 #include <stdio.h>
 
-/* The release written into manifest.json. When `hoheit --version`
- * (hh_version_string, the VERSION file) is merged, pass that instead. */
-#define BACKUP_HOHEIT_VERSION "0.11.0-dev"
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +49,7 @@ static void print_counts(const char *what, const hh_store_counts_t *c)
 int hh_cmd_backup(int argc, char **argv)
 {
     const char *env = getenv("HOHEIT_DATA");
-    hh_backup_params_t p = { .data_dir = env && env[0] ? env : "./hoheit-data", .version = BACKUP_HOHEIT_VERSION,
+    hh_backup_params_t p = { .data_dir = env && env[0] ? env : "./hoheit-data", .version = hh_version_string(),
                              .log = stderr };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

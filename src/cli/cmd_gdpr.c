@@ -26,7 +26,8 @@ static void gdpr_usage(FILE *f)
             "           users, audit texts, approvals) as one JSON document (Art. 15/20)\n"
             "  erase    replaces the subject by a keyed pseudonym, deletes stored files and\n"
             "           user records holding it, then VACUUMs the database (Art. 17);\n"
-            "           run it while the server is stopped\n"
+            "           refused while a server runs on DIR: erase through its API\n"
+            "           (POST /api/gdpr/erase) so its memory is cleared too\n"
             "  --data   data directory (default $HOHEIT_DATA or ./hoheit-data)\n");
 }
 
@@ -40,7 +41,8 @@ static void retention_usage(FILE *f)
             "           expires the texts (prompt, output, user, detail) of records older\n"
             "           than their own use case's retention, deletes decided approvals\n"
             "           older than it (never pending ones; >= 183 days for high-risk use),\n"
-            "           then VACUUMs; logs each step to stderr and the audit log\n");
+            "           then VACUUMs; logs each step to stderr and the audit log;\n"
+            "           refused while a server runs on DIR (it sweeps by itself)\n");
 }
 
 static const char *default_data(void)
@@ -82,10 +84,16 @@ int hh_cmd_gdpr(int argc, char **argv)
         fprintf(stderr, "hoheit gdpr erase: this cannot be undone; add --yes\n");
         return 2;
     }
+    /* A server on this directory keeps the subject's chunks in its vector
+     * index and prompt caches: the erasure must go through it. */
+    hh_dirlock_t *lock = NULL;
+    if (is_erase && hh_cli_lock_data(data, "gdpr erase", "erase through it with POST /api/gdpr/erase", &lock))
+        return 1;
     hh_err_t err;
     hh_store_t *st = NULL;
     if (hh_store_open(&st, data, &err)) {
         fprintf(stderr, "hoheit gdpr: %s\n", err.msg);
+        hh_dirlock_release(lock);
         return 1;
     }
     int status = 1;
@@ -127,6 +135,7 @@ int hh_cmd_gdpr(int argc, char **argv)
         }
     }
     hh_store_close(st);
+    hh_dirlock_release(lock);
     return status;
 }
 
@@ -155,10 +164,18 @@ int hh_cmd_retention(int argc, char **argv)
         retention_usage(stderr);
         return 2;
     }
+    /* A sweep deletes documents whose vectors a running server holds in
+     * memory; the server sweeps by itself (--retention-interval). */
+    hh_dirlock_t *lock = NULL;
+    if (sweep && hh_cli_lock_data(data, "retention sweep",
+                                  "it sweeps by itself (--retention-interval); sweep now with POST "
+                                  "/api/retention/sweep", &lock))
+        return 1;
     hh_err_t err;
     hh_store_t *st = NULL;
     if (hh_store_open(&st, data, &err)) {
         fprintf(stderr, "hoheit retention: %s\n", err.msg);
+        hh_dirlock_release(lock);
         return 1;
     }
     int status = 0;
@@ -179,5 +196,6 @@ int hh_cmd_retention(int argc, char **argv)
         }
     }
     hh_store_close(st);
+    hh_dirlock_release(lock);
     return status;
 }

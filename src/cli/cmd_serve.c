@@ -1,5 +1,6 @@
 /* cmd_serve.c - `hoheit serve`: the OpenAI-compatible HTTP server over the
- * models of a data directory, until SIGINT/SIGTERM. */
+ * models of a data directory, until SIGINT/SIGTERM; SIGHUP reopens the
+ * access and error logs (logrotate). */
 #include "cli/cmd.h"
 #include "base/conf.h"
 #include "base/log.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void serve_usage(FILE *f)
 {
@@ -16,7 +18,7 @@ static void serve_usage(FILE *f)
             "usage: hoheit serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data DIR] [--models DIR]\n"
             "                    [--slots N] [--ctx N] [--threads N] [--queue N] [--timeout S]\n"
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
-            "                    [--retention-interval S]\n"
+            "                    [--retention-interval S] [--access-log FILE|off] [--error-log FILE]\n"
             "  --config FILE  read options from FILE, `key = value` lines with the long option names\n"
             "                 below (e.g. `port = 8080`); default $HOHEIT_CONFIG; options given on the\n"
             "                 command line win over the file\n"
@@ -32,7 +34,11 @@ static void serve_usage(FILE *f)
             "                 first embedding model of the models dir by name; none: BM25 only)\n"
             "  --retention-interval S  run the retention sweep (collection TTLs, audit retention)\n"
             "                 every S seconds, the first shortly after start (default 3600; 0: off)\n"
+            "  --access-log FILE|off  one JSON line per request (default DATA/logs/access.log)\n"
+            "  --error-log FILE  diagnostics with timestamps to FILE (default: stderr)\n"
+            "                 SIGHUP reopens both logs (after logrotate moved them)\n"
             "Precedence: command line, then $HOHEIT_DATA (for the data dir), then the config file.\n"
+            "One server per data directory: a second one is refused (DATA/hoheit.lock).\n"
             "API keys: hoheit keys create --user NAME --role ROLE [--data DIR]\n");
 }
 
@@ -46,6 +52,13 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* What serve takes: the server's parameters and the error log (which
+ * belongs to the process, not the server). */
+typedef struct serve_opts {
+    hh_http_params_t http;
+    const char      *error_log;   /* NULL: stderr */
+} serve_opts_t;
+
 /* What serve_opt made of one option. */
 enum { OPT_OK = 0, OPT_UNKNOWN, OPT_BAD_VALUE };
 
@@ -55,8 +68,9 @@ enum { OPT_OK = 0, OPT_UNKNOWN, OPT_BAD_VALUE };
  * added here is a config key too. Invariant that mapping relies on: every
  * option takes exactly one value (a switch would be `--x yes|no`). v is
  * borrowed and must outlive p. */
-static int serve_opt(hh_http_params_t *p, const char *a, const char *v)
+static int serve_opt(serve_opts_t *o, const char *a, const char *v)
 {
+    hh_http_params_t *p = &o->http;
     long n = 0;
     if (!strcmp(a, "--host"))
         p->host = v;
@@ -98,6 +112,10 @@ static int serve_opt(hh_http_params_t *p, const char *a, const char *v)
         p->tls_cert = v;
     else if (!strcmp(a, "--tls-key"))
         p->tls_key = v;
+    else if (!strcmp(a, "--access-log"))
+        p->access_log = v;
+    else if (!strcmp(a, "--error-log"))
+        o->error_log = v;
     else
         return OPT_UNKNOWN;
     /* The string options: an empty value would only fail later, less clearly. */
@@ -106,7 +124,7 @@ static int serve_opt(hh_http_params_t *p, const char *a, const char *v)
 
 /* Applies the entries of config file c to p through serve_opt; prints
  * "serve: FILE:LINE: ..." and returns false on the first refused one. */
-static bool serve_apply_conf(hh_http_params_t *p, const hh_conf_t *c)
+static bool serve_apply_conf(serve_opts_t *o, const hh_conf_t *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         const hh_conf_entry_t *e = &c->v[i];
@@ -119,7 +137,7 @@ static bool serve_apply_conf(hh_http_params_t *p, const hh_conf_t *c)
             fprintf(stderr, "serve: %s:%d: unknown key '%.40s...'\n", c->path, e->line, e->key);
             return false;
         }
-        int r = serve_opt(p, opt, e->value);
+        int r = serve_opt(o, opt, e->value);
         if (r == OPT_UNKNOWN) {
             fprintf(stderr, "serve: %s:%d: unknown key '%s' (the keys are the long options of "
                             "`hoheit serve --help` without --)\n", c->path, e->line, e->key);
@@ -135,7 +153,8 @@ static bool serve_apply_conf(hh_http_params_t *p, const hh_conf_t *c)
 
 int hh_cmd_serve(int argc, char **argv)
 {
-    hh_http_params_t p = hh_http_default_params();
+    serve_opts_t o = { .http = hh_http_default_params(), .error_log = NULL };
+    hh_http_params_t *pp = &o.http;
     /* Every option takes a value, so argv is a list of pairs; find
      * --config (and --help) first: the file is applied before the rest of
      * the command line, which therefore wins. */
@@ -164,17 +183,17 @@ int hh_cmd_serve(int argc, char **argv)
             fprintf(stderr, "serve: %s\n", cerr.msg);
             return 2;
         }
-        if (!serve_apply_conf(&p, &conf)) {
+        if (!serve_apply_conf(&o, &conf)) {
             hh_conf_free(&conf);
             return 2;
         }
     }
     const char *env = getenv("HOHEIT_DATA");
     if (env && env[0])
-        p.data_dir = env;
+        pp->data_dir = env;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
-        int r = strcmp(a, "--config") ? serve_opt(&p, a, v) : OPT_OK;
+        int r = strcmp(a, "--config") ? serve_opt(&o, a, v) : OPT_OK;
         if (r != OPT_OK) {
             fprintf(stderr, "serve: %s: %s %s\n", r == OPT_UNKNOWN ? "unknown option" : "bad value", a, v);
             serve_usage(stderr);
@@ -189,41 +208,62 @@ int hh_cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     hh_err_t err;
     hh_err_clear(&err);
+    if (o.error_log && hh_log_open_file(o.error_log, &err) != 0) {
+        fprintf(stderr, "serve: %s\n", err.msg);
+        hh_conf_free(&conf);
+        return 1;
+    }
     hh_http_server_t *s = NULL;
-    if (hh_http_start(&s, &p, &err) != 0) {
-        fprintf(stderr, "serve: %s\n", err.msg[0] ? err.msg : hh_strerror(err.code));
+    if (hh_http_start(&s, pp, &err) != 0) {
+        HH_LOGE("serve: %s", err.msg[0] ? err.msg : hh_strerror(err.code));
+        if (o.error_log)   /* whoever started it sees why too */
+            fprintf(stderr, "serve: %s\n", err.msg[0] ? err.msg : hh_strerror(err.code));
         hh_conf_free(&conf);
         return 1;
     }
     int64_t users = 0;
     if (hh_store_user_count(hh_http_store(s), &users, NULL) == 0 && users == 0)
-        fprintf(stderr,
-                "hoheit: no users yet. Create an API key with:\n"
-                "  hoheit keys create --user admin --role admin --data %s\n",
-                p.data_dir);
+        HH_LOGI("no users yet. Create an API key with: hoheit keys create --user admin --role admin --data %s",
+                pp->data_dir);
     hh_engine_model_info_t *ms = NULL;
     size_t nm = 0;
     if (hh_engine_list_models(hh_http_engine(s), &ms, &nm, NULL) == 0) {
         if (nm == 0)
-            fprintf(stderr, "hoheit: no models yet: put GGUF files into %s\n",
-                    p.models_dir ? p.models_dir : "DATA/models");
+            HH_LOGI("no models yet: put GGUF files into %s", pp->models_dir ? pp->models_dir : "DATA/models");
         for (size_t i = 0; i < nm; i++)
-            fprintf(stderr, "hoheit: model %s\n", ms[i].id);
+            HH_LOGI("model %s", ms[i].id);
         free(ms);
     }
-    fprintf(stderr, "hoheit: listening on %s://%s:%d\n", p.tls_cert ? "https" : "http", p.host, hh_http_port(s));
+    HH_LOGI("hoheit %s listening on %s://%s:%d (pid %d)", hh_version_string(), pp->tls_cert ? "https" : "http",
+            pp->host, hh_http_port(s), (int)getpid());
     /* A parent (tests, scripts) reads the port from this line. */
     printf("listening %d\n", hh_http_port(s));
     fflush(stdout);
 
     int sig = 0;
-    sigwait(&set, &sig);
-    fprintf(stderr, "hoheit: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    for (;;) {
+        sigwait(&set, &sig);
+        if (sig != SIGHUP)
+            break;
+        /* logrotate moved the files: continue in new ones under the old names */
+        hh_err_t e1, e2;
+        hh_err_clear(&e1);
+        hh_err_clear(&e2);
+        int r1 = hh_log_reopen(&e1), r2 = hh_http_reopen_logs(s, &e2);   /* each on its own */
+        if (r1)
+            HH_LOGE("SIGHUP: %s", e1.msg);
+        if (r2)
+            HH_LOGE("SIGHUP: %s", e2.msg);
+        if (!r1 && !r2)
+            HH_LOGI("SIGHUP: logs reopened");
+    }
+    HH_LOGI("%s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     hh_http_stop(s);
     hh_conf_free(&conf);
     return 0;

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int cmd_help(int argc, char **argv);
 
@@ -36,6 +37,7 @@ static const struct subcommand g_cmds[] = {
     { "users",    hh_cmd_users,    "users passwd NAME [--password-stdin] [--role ROLE] | list | disable|enable NAME | role NAME ROLE | delete NAME [--yes]  browser-login users" },
     { "backup",   hh_cmd_backup,   "backup [--data DIR] --out DEST [--with-models]  consistent copy while the server runs (db, keys, documents, manifest)" },
     { "restore",  hh_cmd_restore,  "restore --from BACKUP --data NEWDIR  check a backup and restore it into a new directory" },
+    { "version",  hh_cmd_version,  "version | --version             release, git commit, build flags, CPU features, kernel ISA" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
@@ -56,6 +58,10 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     hh_log_init_from_env();
+    /* Everything hoheit creates (data directory, database, keys, stored
+     * documents, logs, exports) is for its own user only; the store sets
+     * these modes explicitly too (docs/OPERATIONS.md). */
+    umask(077);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -64,6 +70,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return hh_cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof g_cmds / sizeof g_cmds[0]; i++) {
         if (!strcmp(argv[1], g_cmds[i].name))
             return g_cmds[i].fn(argc - 1, argv + 1);

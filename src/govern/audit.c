@@ -481,6 +481,10 @@ char *hh_audit_canonical(const hh_audit_entry_t *e, int64_t seq, int64_t time_ms
     ok = ok && cJSON_AddItemToObject(o, "output_sha256", sha_or_null(e->output));
     ok = ok && cJSON_AddItemToObject(o, "pii_redacted", pii_counts_json(x->pii_counts));
     ok = ok && cJSON_AddItemToObject(o, "prompt_sha256", sha_or_null(e->prompt));
+    /* only when set, so records without one keep the form they always had;
+     * not personal data (random, or the client's own opaque id) */
+    if (ok && e->request_id)
+        ok = cJSON_AddItemToObject(o, "request_id", cJSON_CreateString(e->request_id));
     ok = ok && cJSON_AddItemToObject(o, "seq", int_raw(seq));
     ok = ok && cJSON_AddItemToObject(o, "text", cJSON_CreateString(e->hash_only ? "hash" : "full"));
     ok = ok && cJSON_AddItemToObject(o, "time_ms", int_raw(time_ms));

@@ -102,6 +102,8 @@ typedef struct hh_audit_entry {
     const int64_t *erased_seqs;  /* kind "erasure" (always written, may be empty) or "retention" */
     size_t         n_erased_seqs;/*   (written when n > 0): the seqs it marked erased for the first
                                     time, strictly increasing, each below the record's own seq */
+    const char    *request_id;   /* the HTTP request's id (X-Request-Id, the access log's
+                                    "request_id"); NULL: none, and the record has no such key */
 } hh_audit_entry_t;
 
 #define HH_AUDIT_SALT_LEN 16

@@ -89,7 +89,8 @@ static void audit_ask(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *
                                         : pending_id   ? "pending"
                                         : o->ans.abstained ? "abstained"
                                                            : "released",
-                            .detail = st != 200 ? e->message : pending_id ? why : NULL, .hash_only = hash_only };
+                            .detail = st != 200 ? e->message : pending_id ? why : NULL, .hash_only = hash_only,
+                            .request_id = cs->log.request_id[0] ? cs->log.request_id : NULL };
     hh_err_t err;
     if (hh_audit_append(s->store, NULL, &ae, NULL, &err) != 0)
         hh_log(HH_LOG_ERROR, "audit: question not recorded: %s", err.msg);
@@ -346,6 +347,7 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "answer", o.ans.text ? o.ans.text : "");
     add_grounding(j, &o);
+    ht_log_tokens(&cs->log, o.ans.prompt_tokens, o.ans.completion_tokens);   /* access log */
     ask_out_free(&o);
     return ht_send_json(c, cs, 200, j);
 }
@@ -413,6 +415,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     cJSON_AddNumberToObject(usage, "prompt_tokens", o.ans.prompt_tokens);
     cJSON_AddNumberToObject(usage, "completion_tokens", o.ans.completion_tokens);
     cJSON_AddNumberToObject(usage, "total_tokens", o.ans.prompt_tokens + o.ans.completion_tokens);
+    ht_log_tokens(&cs->log, o.ans.prompt_tokens, o.ans.completion_tokens);   /* access log */
     ask_out_free(&o);
 
     if (!req->stream) {
@@ -496,9 +499,5 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     ht_mark_headers(&cs->mark, r);
-    enum MHD_Result ok = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    cs->status = 200;
-    cs->responded = true;
-    return ok;
+    return ht_queue(c, cs, 200, r, len);
 }

@@ -165,11 +165,7 @@ static enum MHD_Result send_with(struct MHD_Connection *c, ht_conn_t *cs, int st
         MHD_add_response_header(r, h1, v1);
     if (h2)
         MHD_add_response_header(r, h2, v2);
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    cs->status = status;
-    cs->responded = true;
-    return ok;
+    return ht_queue(c, cs, status, r, strlen(text));
 }
 
 static enum MHD_Result send_json_with(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j, const char *h1,

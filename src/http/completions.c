@@ -36,6 +36,8 @@ typedef struct gen_ctx {
     bool              forced_tool;   /* tool_choice required/named: output is one call object */
     ht_mark_t         mark;          /* transparency marker (usecases.c) */
     char              audit_user[HH_STORE_NAME_MAX];   /* audit: the requester (cs may be gone at stream end) */
+    char              request_id[HT_REQUEST_ID_MAX + 1];   /* audit: the request's id (X-Request-Id) */
+    ht_log_t         *log;           /* a stream's access-log counters in its ht_conn_t (stream_read only) */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -560,6 +562,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         n = max;
     memcpy(buf, x->pend + x->pend_off, n);
     x->pend_off += n;
+    if (x->log) {   /* the connection is live while MHD reads: cs is valid */
+        x->log->bytes_out += n;
+        ht_log_tokens(x->log, x->prompt_tokens, x->completion_tokens);
+    }
     pthread_mutex_unlock(&x->mu);
     return (ssize_t)n;
 }
@@ -588,7 +594,8 @@ static void audit_generation(hh_http_server_t *s, gen_ctx_t *x, const char *user
     hh_audit_entry_t e = { .kind = "request", .user = user, .use_case = uc, .model = model,
                            .model_path = have_path ? path : NULL, .prompt = prompt,
                            .output = strcmp(decision, "refused") ? out : NULL, .decision = decision,
-                           .detail = why, .hash_only = hash_only };
+                           .detail = why, .hash_only = hash_only,
+                           .request_id = x->request_id[0] ? x->request_id : NULL };
     hh_err_t err;
     if (hh_audit_append(s->store, NULL, &e, NULL, &err) != 0)
         hh_log(HH_LOG_ERROR, "audit: request not recorded: %s", err.msg);
@@ -629,6 +636,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     pthread_cond_init(&x->cv, NULL);
     x->refs = 1;
     x->srv = s;
+    snprintf(x->request_id, sizeof x->request_id, "%s", cs->log.request_id);   /* audit */
     if (hh_openai_parse(kind, cs->body ? cs->body : "", cs->len, &x->req, &e) != 0) {
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
@@ -692,11 +700,9 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         MHD_add_response_header(r, "X-Accel-Buffering", "no");
         ht_mark_headers(&x->mark, r);
-        enum MHD_Result ok = MHD_queue_response(c, 200, r);
-        MHD_destroy_response(r);   /* MHD holds its own reference; stream_free runs when it lets go */
-        cs->status = 200;
-        cs->responded = true;
-        return ok;
+        x->log = &cs->log;   /* stream_read counts bytes and tokens for the access log */
+        /* MHD holds its own reference; stream_free runs when it lets go */
+        return ht_queue(c, cs, 200, r, HT_BYTES_UNKNOWN);
     }
     pthread_mutex_lock(&x->mu);
     wait_done(x);

@@ -430,7 +430,8 @@ enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection 
 /* Appends the "admin" record of an audit-log read by the caller. */
 static int audit_access(hh_http_server_t *s, const ht_conn_t *cs, const char *detail, hh_err_t *err)
 {
-    hh_audit_entry_t e = { .kind = "admin", .user = cs->key.user, .decision = "done", .detail = detail };
+    hh_audit_entry_t e = { .kind = "admin", .user = cs->key.user, .decision = "done", .detail = detail,
+                           .request_id = cs->log.request_id[0] ? cs->log.request_id : NULL };
     return hh_audit_append(s->store, NULL, &e, NULL, err);
 }
 
@@ -523,9 +524,5 @@ enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connectio
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
     MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"audit.jsonl\"");
-    enum MHD_Result ok = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);   /* closes fd once sent */
-    cs->status = 200;
-    cs->responded = true;
-    return ok;
+    return ht_queue(c, cs, 200, r, (uint64_t)sb.st_size);   /* MHD closes fd once sent */
 }

@@ -4,6 +4,7 @@
 #ifndef HH_HTTP_INT_H
 #define HH_HTTP_INT_H
 
+#include "base/dirlock.h"
 #include "govern/pii.h"
 #include "http/openai.h"
 #include "http/server.h"
@@ -14,6 +15,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 #define HT_N_TTFT_BUCKETS 12
 #define HT_N_TPOT_BUCKETS 12
@@ -55,6 +57,7 @@ typedef struct ht_vocab_entry {
 
 struct hh_http_server {
     struct MHD_Daemon *d;
+    hh_dirlock_t      *lock;         /* the data-directory lock, from start to stop */
     hh_engine_t       *engine;
     hh_store_t        *store;
     hh_http_params_t   params;
@@ -82,6 +85,11 @@ struct hh_http_server {
     bool               sweep_init;      /* sweep_mu / sweep_cv initialized */
     pthread_mutex_t    sweep_mu;
     pthread_cond_t     sweep_cv;        /* CLOCK_MONOTONIC; signaled at stop */
+    /* the access log (accesslog.c): one JSON line per request */
+    bool               access_init;     /* access_mu initialized (ht_access_open ran) */
+    pthread_mutex_t    access_mu;       /* guards access_f; one line per write */
+    FILE              *access_f;        /* NULL: off */
+    char              *access_path;     /* owned; for reopen */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -97,8 +105,25 @@ typedef struct ht_mark {
     int  redacted[HH_PII_KIND_COUNT];   /* spans replaced, per kind (govern/pii.h) */
 } ht_mark_t;
 
+/* What the access log says about one request (accesslog.c). Filled by
+ * server.c (on_request, ht_queue), ht_send_json (a "usage" object's token
+ * counts) and the handlers that produce tokens outside JSON (streams). */
+#define HT_REQUEST_ID_MAX 64
+#define HT_BYTES_UNKNOWN UINT64_MAX
+typedef struct ht_log {
+    char     request_id[HT_REQUEST_ID_MAX + 1];   /* X-Request-Id (taken when sane, else generated) */
+    char     method[16];
+    int64_t  start_ms;       /* wall clock, UTC ms */
+    double   t0;             /* ht_now() at the request's first byte */
+    uint64_t bytes_in;       /* request body bytes received */
+    uint64_t bytes_out;      /* response body bytes (queued buffer/file, or streamed so far) */
+    bool     has_tokens;
+    int64_t  prompt_tokens, completion_tokens;
+} ht_log_t;
+
 /* Per-connection state (MHD's con_cls). */
 typedef struct ht_conn {
+    ht_log_t       log;          /* access log and request id (accesslog.c) */
     int            route;        /* index into the route table, -1 none */
     int            status;       /* status queued, for metrics */
     bool           first_done;
@@ -114,6 +139,30 @@ typedef struct ht_conn {
     char           csrf[HH_SESSION_TOKEN_LEN + 1];   /* that session's CSRF token */
     int64_t        session_expires_at;               /* ms; its absolute end */
 } ht_conn_t;
+
+/* Queues response r with status (adds X-Request-Id, records status and
+ * the body's bytes, HT_BYTES_UNKNOWN for a stream, for the access log) and
+ * drops the caller's reference to r. Every response goes through here. */
+enum MHD_Result ht_queue(struct MHD_Connection *c, ht_conn_t *cs, int status, struct MHD_Response *r,
+                         uint64_t bytes);
+
+/* The access log and request ids (accesslog.c).
+ * ht_access_open (at start): path NULL: DATA/logs/access.log (the folder
+ * made 0700); "off": no log; else that file; appended, 0600.
+ * ht_access_close (at stop). ht_access_write: one JSON line for a
+ * finished request (on_completed): time, request_id, user, method, route
+ * (the route table's pattern, never the URL), status, latency_ms, tokens
+ * when known, bytes_in, bytes; never a body, query string or header.
+ * ht_request_id: the request's X-Request-Id when it is 8..64 characters of
+ * [A-Za-z0-9._:-], else 32 random hex characters.
+ * ht_log_tokens: records a request's token counts (negative: ignored). */
+int  ht_access_open(hh_http_server_t *s, const char *data_dir, const char *path, hh_err_t *err);
+void ht_access_close(hh_http_server_t *s);
+void ht_access_write(hh_http_server_t *s, const ht_conn_t *cs, bool completed);
+void ht_request_id(struct MHD_Connection *c, char out[HT_REQUEST_ID_MAX + 1]);
+void ht_log_tokens(ht_log_t *l, int64_t prompt_tokens, int64_t completion_tokens);
+/* The route's pattern ("/api/documents/{id}") into buf; NULL when route < 0. */
+const char *ht_route_pattern(int route, char *buf, size_t cap);
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
 enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j);

@@ -167,6 +167,21 @@ const hh_http_route_info_t *hh_http_route(size_t i)
     return i < (size_t)N_ROUTES ? &g_routes[i].info : NULL;
 }
 
+/* A prefix route's example path with its segments below the prefix named:
+ * the first "{id}", any further one "{action}" ("/api/approvals/{id}/{action}"). */
+const char *ht_route_pattern(int route, char *buf, size_t cap)
+{
+    if (route < 0 || route >= N_ROUTES)
+        return NULL;
+    const ht_route_t *r = &g_routes[route];
+    if (!r->prefix)
+        return r->info.path;
+    size_t n = (size_t)snprintf(buf, cap, "%s{id}", r->match);
+    for (const char *p = r->info.path + strlen(r->match); (p = strchr(p, '/')) != NULL && n < cap; p++)
+        n += (size_t)snprintf(buf + n, cap - n, "/{action}");
+    return buf;
+}
+
 double ht_now(void)
 {
     struct timespec ts;
@@ -211,11 +226,21 @@ static enum MHD_Result send_text(struct MHD_Connection *c, ht_conn_t *cs, int st
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (cs && status == 200)
         ht_mark_headers(&cs->mark, r);   /* a generated answer (usecases.c) */
+    return ht_queue(c, cs, status, r, len);
+}
+
+enum MHD_Result ht_queue(struct MHD_Connection *c, ht_conn_t *cs, int status, struct MHD_Response *r,
+                         uint64_t bytes)
+{
+    if (cs && cs->log.request_id[0])
+        MHD_add_response_header(r, "X-Request-Id", cs->log.request_id);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     if (cs) {
         cs->status = status;
         cs->responded = true;
+        if (bytes != HT_BYTES_UNKNOWN)
+            cs->log.bytes_out = bytes;
     }
     return ok;
 }
@@ -224,6 +249,13 @@ enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status
 {
     if (cs && status == 200)
         ht_mark_json(&cs->mark, j);   /* merges into an existing "hoheit" object */
+    const cJSON *u = cs ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
+    if (cJSON_IsObject(u)) {   /* the access log's token counts (completions, embeddings, grounded chat) */
+        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+        if (cJSON_IsNumber(pt))
+            ht_log_tokens(&cs->log, (int64_t)pt->valuedouble, cJSON_IsNumber(ct) ? (int64_t)ct->valuedouble : 0);
+    }
     char *s = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!s)
@@ -549,6 +581,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         cs->route = -1;
         *con_cls = cs;
+        cs->log.t0 = ht_now();
+        cs->log.start_ms = hh_log_now_ms();
+        snprintf(cs->log.method, sizeof cs->log.method, "%s", method);
+        ht_request_id(c, cs->log.request_id);
         bool mismatch = false;
         cs->route = find_route(method, url, &mismatch);
         if (cs->route < 0) {
@@ -601,6 +637,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    cs->log.bytes_in += *upload_data_size;
     if (g_routes[cs->route].fn == h_doc_upload && !cs->responded) /* multipart, streamed */
         return ht_handle_doc_upload(s, c, cs, upload_data, upload_data_size);
     if (cs->responded) {
@@ -652,6 +689,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         return;
     if (cs->status)
         metrics_request(s, cs->route, cs->status);
+    ht_access_write(s, cs, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     if (cs->ext_free)
         cs->ext_free(cs->ext);
     free(cs->body);
@@ -738,8 +776,13 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     pthread_mutex_init(&s->embed_mu, NULL);
     pthread_mutex_init(&s->kb_mu, NULL);
     atomic_init(&s->stopping, false);
-    int rc = hh_store_open(&s->store, p.data_dir, err);
+    /* Before the store opens, so a refused second server writes nothing. */
+    int rc = hh_dirlock_acquire(&s->lock, p.data_dir, "hoheit serve", NULL, err);
     if (rc)
+        goto fail;
+    if ((rc = hh_store_open(&s->store, p.data_dir, err)))
+        goto fail;
+    if ((rc = ht_access_open(s, p.data_dir, p.access_log, err)))
         goto fail;
     if ((rc = ht_auth_init(s, err)))
         goto fail;
@@ -752,7 +795,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
         goto fail;
     }
-    if (mkdir(s->models_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(s->models_dir, 0700) != 0 && errno != EEXIST) {
         rc = hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", s->models_dir, strerror(errno));
         goto fail;
     }
@@ -770,6 +813,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.host = NULL;
     p.tls_cert = p.tls_key = NULL;
     p.embed_model = NULL;
+    p.access_log = NULL;
     s->params = p;
     if ((rc = ht_kb_dense_init(s, params ? params->embed_model : NULL, err)))
         goto fail;
@@ -840,6 +884,9 @@ void hh_http_stop(hh_http_server_t *s)
     pthread_mutex_destroy(&s->vocab_mu);
     pthread_mutex_destroy(&s->embed_mu);
     pthread_mutex_destroy(&s->kb_mu);
+    if (s->access_init)
+        ht_access_close(s);
+    hh_dirlock_release(s->lock);   /* last: everything written is closed */
     free(s);
 }
 

@@ -21,7 +21,11 @@
  *   POST /api/retention/sweep    retention sweep now (admin); also every retention_interval_s
  * A request without a Bearer key may authenticate with the hoheit_session
  * cookie instead (CSRF token and Origin rules in docs/SERVER.md).
- * Every error is OpenAI's {"error":{"message","type","param","code"}}. */
+ * Every error is OpenAI's {"error":{"message","type","param","code"}}.
+ * Every response carries X-Request-Id (the request's own when it sent a
+ * sane one, else a generated one); the access log and the audit records
+ * of the request name the same id. The data directory is locked
+ * (base/dirlock.h) from start to stop: a second server on it is refused. */
 #ifndef HH_HTTP_SERVER_H
 #define HH_HTTP_SERVER_H
 
@@ -55,6 +59,8 @@ typedef struct hh_http_params {
     int         login_window_s;       /* throttle window, default 900 (15 min) */
     int         retention_interval_s; /* periodic retention sweep (govern/gdpr.h), default 3600;
                                        * <= 0: off; the first runs after min(interval, 10) s */
+    const char *access_log;           /* JSON lines, one per request (docs/OPERATIONS.md "Logs"):
+                                       * NULL = DATA/logs/access.log; "off" = none; else this file */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);
@@ -69,6 +75,11 @@ int  hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_er
 /* Stops accepting, ends running streams (their generations are canceled),
  * joins every thread, frees the engine and the store. NULL is a no-op. */
 void hh_http_stop(hh_http_server_t *s);
+
+/* Reopens the access log under its name (SIGHUP after logrotate moved
+ * it; the error log is base/log.h's hh_log_reopen). HH_EIO when it cannot
+ * be opened: the old file stays in use. Safe while requests run. */
+int  hh_http_reopen_logs(hh_http_server_t *s, hh_err_t *err);
 
 /* The port actually bound (useful with port 0). */
 int          hh_http_port(const hh_http_server_t *s);

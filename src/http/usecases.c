@@ -22,11 +22,7 @@ static enum MHD_Result send_body(struct MHD_Connection *c, ht_conn_t *cs, int st
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    cs->status = status;
-    cs->responded = true;
-    return ok;
+    return ht_queue(c, cs, status, r, strlen(text));
 }
 
 /* Maps a register error to an API error. */

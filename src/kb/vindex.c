@@ -1053,7 +1053,11 @@ int hh_vindex_save(hh_vindex_t *ix, const char *path, uint64_t tag, hh_err_t *er
     vx_io_t w = { 0 };
     int rc = 0;
     pthread_rwlock_rdlock(&ix->lock);
-    w.f = fopen(tmp, "wb");
+    /* 0600: the vectors are derived from the documents (data/.. is 0700 too) */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    w.f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!w.f && fd >= 0)
+        close(fd);
     if (!w.f) {
         rc = hh_err_set(err, HH_EIO, -1, "vindex save: cannot create %s: %s", tmp, strerror(errno));
         goto cleanup;

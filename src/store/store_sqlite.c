@@ -1,8 +1,10 @@
 /* store_sqlite.c - the SQLite backend of store.h: schema migrations, users,
  * API keys (keyed BLAKE2b hashes, lookup by prefix). */
 #include "store/store_int.h"
+#include "base/log.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -456,6 +458,45 @@ fail:
     return rc;
 }
 
+/* nftw callback of tighten_tree: directories 0700, files 0600; links are
+ * not followed (FTW_PHYS) and keep their modes. */
+static int tighten_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    mode_t want = type == FTW_D || type == FTW_DP ? 0700 : type == FTW_F ? 0600 : 0;
+    if (want && (sb->st_mode & 07777) != want && (sb->st_mode & 077))
+        chmod(path, want);   /* best effort: a file we do not own stays as it was */
+    return 0;
+}
+
+/* Data safety (docs/OPERATIONS.md "Files, permissions and the data-directory
+ * lock"): the data directory is 0700 and what it holds 0600, whatever the
+ * umask. A directory a version before 0.11 created (0755, files 0644) is
+ * tightened once, with a log line; the key files and the database are
+ * checked at every open. */
+static void tighten_modes(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return;
+    if (sb.st_mode & 077) {
+        HH_LOGW("store: %s was open to other users (mode %04o); setting it to 0700 and what it holds to 0600",
+                dir, (unsigned)(sb.st_mode & 07777));
+        nftw(dir, tighten_one, 16, FTW_PHYS);
+        chmod(dir, 0700);
+    }
+    static const char *const files[] = { "hoheit.db", "hoheit.db-wal", "hoheit.db-shm", "secret.key", "audit.key" };
+    char path[4096];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path)
+            continue;
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077)) {
+            HH_LOGW("store: %s was open to other users (mode %04o); setting it to 0600", path,
+                    (unsigned)(sb.st_mode & 07777));
+            chmod(path, 0600);
+        }
+    }
+}
+
 int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
 {
     *out = NULL;
@@ -464,6 +505,7 @@ int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
     int rc = mkdir_p(data_dir, err);
     if (rc)
         return rc;
+    tighten_modes(data_dir);
     hh_store_t *s = calloc(1, sizeof *s);
     if (!s)
         return hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
@@ -479,6 +521,14 @@ int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
         rc = hh_err_set(err, HH_EINVAL, -1, "store: data directory path too long");
         goto fail;
     }
+    /* Created here 0600 so SQLite (which gives -wal and -shm the mode of
+     * the database file) never makes a file other users can read. */
+    int dbfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (dbfd < 0) {
+        rc = hh_err_set(err, HH_EIO, -1, "store: cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    close(dbfd);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
         rc = db_fail(s, err, path);
