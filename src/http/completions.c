@@ -36,6 +36,7 @@ typedef struct gen_ctx {
     bool              forced_tool;   /* tool_choice required/named: output is one call object */
     ht_mark_t         mark;          /* transparency marker (usecases.c) */
     char              audit_user[HH_STORE_NAME_MAX];   /* audit: the requester (cs may be gone at stream end) */
+    ht_quota_ticket_t quota;         /* a stream's quota place, moved from cs (quota.c); connection thread only */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -560,7 +561,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         n = max;
     memcpy(buf, x->pend + x->pend_off, n);
     x->pend_off += n;
+    bool ended = x->eof;
+    int64_t pt = x->prompt_tokens, ct = x->completion_tokens;
     pthread_mutex_unlock(&x->mu);
+    /* the last bytes are out of the engine: free the quota place before the
+     * client sees [DONE], so its next request finds it free */
+    if (ended)
+        ht_quota_end(x->srv, &x->quota, pt, ct);
     return (ssize_t)n;
 }
 
@@ -609,6 +616,25 @@ static void stream_free(void *cls)
                      NULL);   /* audit */
     if (running)
         hh_gen_cancel(x->g);   /* slot free within one decode step */
+    if (x->quota.active) {
+        /* charge the tokens processed before the cancel: DONE carries them
+         * (wait a bounded time for it; a stuck engine must not hold MHD) */
+        pthread_mutex_lock(&x->mu);
+        double until = ht_now() + 10.0;
+        while (!x->done && ht_now() < until) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+        }
+        int64_t pt = x->prompt_tokens, ct = x->completion_tokens;
+        pthread_mutex_unlock(&x->mu);
+        ht_quota_end(x->srv, &x->quota, pt, ct);
+    }
     hh_gen_release(x->g);
     x->g = NULL;
     ctx_unref(x);
@@ -653,6 +679,13 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     }
     x->mark = cs->mark;
     /* ---- end governance */
+    /* quotas (quota.c): refused before any work; from here on every path
+     * ends the ticket (below, in the stream, or in on_completed) */
+    if (ht_quota_begin(s, cs, cs->mark.use_case, &e) != 0) {
+        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
+        ctx_unref(x);
+        return ht_send_error(c, cs, &e);
+    }
     /* hoheit extension: grounded answer from the knowledge base (ask.c);
      * held there too when the use case requires approval */
     if (ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
@@ -692,6 +725,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         MHD_add_response_header(r, "X-Accel-Buffering", "no");
         ht_mark_headers(&x->mark, r);
+        ht_quota_move(&x->quota, &cs->quota);   /* ends with the stream (stream_read, stream_free) */
         enum MHD_Result ok = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);   /* MHD holds its own reference; stream_free runs when it lets go */
         cs->status = 200;
@@ -703,6 +737,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     pthread_mutex_unlock(&x->mu);
     hh_gen_release(x->g);
     x->g = NULL;
+    ht_quota_end(s, &cs->quota, x->prompt_tokens, x->completion_tokens);
     enum MHD_Result ok;
     if (x->failed || x->oom) {
         error_from_ctx(x, &e);
