@@ -24,5 +24,7 @@ int hh_cmd_gdpr(int argc, char **argv);
 int hh_cmd_retention(int argc, char **argv);
 int hh_cmd_users(int argc, char **argv);
 int hh_cmd_approvals(int argc, char **argv);
+int hh_cmd_quota(int argc, char **argv);
+int hh_cmd_usage(int argc, char **argv);
 
 #endif

@@ -33,6 +33,8 @@ static const struct subcommand g_cmds[] = {
     { "retention", hh_cmd_retention, "retention sweep | set COLLECTION DAYS  delete expired documents and audit records" },
     { "approvals", hh_cmd_approvals, "approvals list [--status S] | show ID | approve|edit|reject ID --as USER  human approvals (Art. 14)" },
     { "users",    hh_cmd_users,    "users passwd NAME [--password-stdin] [--role ROLE] | list | disable|enable NAME [--data DIR]  browser-login users" },
+    { "quota",    hh_cmd_quota,    "quota set (--user U | --department D) [--tokens-per-day N] [--tokens-per-month N] [--requests-per-minute N] [--concurrent N] | list [--json] | clear (--user U | --department D)  limits" },
+    { "usage",    hh_cmd_usage,    "usage [--by user|department|use-case] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]  tokens used (UTC days)" },
     { "help",     cmd_help,        "help                            this list" },
 };
 
