@@ -320,6 +320,19 @@ TEST(quota_http_requests_per_minute_then_next_minute)
     ASSERT_GE(ra, 1);
     ASSERT_LE(ra, 59);
     hh_test_resp_free(&r);
+    /* every generating route is limited, checked before any work (the
+     * embeddings model does not even exist here: 429, not 404) */
+    static const char *const routes[][2] = {
+        { "/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" },
+        { "/api/ask", "{\"question\":\"what is the travel policy?\"}" },
+        { "/v1/embeddings", "{\"model\":\"no-such-embedder\",\"input\":\"hello\"}" },
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        ASSERT_OK(hh_test_http(t.port, "POST", routes[i][0], key, routes[i][1], &r));
+        ASSERT_EQ_INT(r.status, 429);
+        ASSERT_STREQ(err_str(&r, "code"), "quota_exceeded");
+        hh_test_resp_free(&r);
+    }
     /* the refused request was not counted: after the minute, 3 again */
     hh_http_quota_clock_advance(t.s, 60);
     for (int i = 0; i < 3; i++)
