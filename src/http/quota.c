@@ -433,7 +433,7 @@ enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, h
      * and no department totals (they would show colleagues' usage) */
     bool all = !strcmp(cs->key.role, "admin") || !strcmp(cs->key.role, "auditor");
     if (!all && by == HH_USAGE_BY_DEPARTMENT) {
-        hh_api_error_set(&e, 403, "invalid_request_error", "forbidden", "by",
+        hh_api_error_set(&e, 403, "permission_error", "forbidden", "by",
                          "usage by department is for admins and auditors; ask without by=department for your own");
         return ht_send_error(c, cs, &e);
     }
