@@ -11,6 +11,7 @@
 #include "govern/register.h"
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,27 @@ TEST(quota_http_tokens_per_day_then_next_day)
     hh_test_srv_stop(&t);
 }
 
+typedef struct racer {
+    int         port;
+    const char *key;
+    int         status;
+    char        code[48];
+} racer_t;
+
+static void *race_one(void *arg)
+{
+    racer_t *r = arg;
+    hh_test_resp_t resp;
+    char body[256];
+    snprintf(body, sizeof body, COMPLETION, 1);
+    r->status = hh_test_http(r->port, "POST", "/v1/completions", r->key, body, &resp) == 0 ? resp.status : -1;
+    if (r->status > 0) {
+        snprintf(r->code, sizeof r->code, "%s", err_str(&resp, "code"));
+        hh_test_resp_free(&resp);
+    }
+    return NULL;
+}
+
 TEST(quota_http_requests_per_minute_then_next_minute)
 {
     hh_test_srv_t t;
@@ -338,6 +360,24 @@ TEST(quota_http_requests_per_minute_then_next_minute)
     for (int i = 0; i < 3; i++)
         ASSERT_EQ_INT(complete(t.port, key, 1, NULL, NULL), 200);
     ASSERT_EQ_INT(complete(t.port, key, 1, NULL, NULL), 429);
+    /* exact under concurrency: 12 requests at once against 5 places */
+    hh_http_quota_clock_advance(t.s, 60);
+    set_quota(t.st, false, "mia", HH_QUOTA_KEEP, 5, HH_QUOTA_KEEP);
+    enum { N_RACE = 12 };
+    racer_t rs[N_RACE];
+    pthread_t th[N_RACE];
+    for (int i = 0; i < N_RACE; i++) {
+        rs[i] = (racer_t){ .port = t.port, .key = key };
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, race_one, &rs[i]), 0);
+    }
+    int n200 = 0, n429 = 0;
+    for (int i = 0; i < N_RACE; i++) {
+        pthread_join(th[i], NULL);
+        n200 += rs[i].status == 200;
+        n429 += rs[i].status == 429 && !strcmp(rs[i].code, "quota_exceeded");
+    }
+    ASSERT_EQ_INT(n200, 5);
+    ASSERT_EQ_INT(n429, N_RACE - 5);
     /* a quota removed by the CLI's store function applies to the next request */
     set_quota(t.st, false, "mia", HH_QUOTA_KEEP, 0, HH_QUOTA_KEEP);
     ASSERT_EQ_INT(complete(t.port, key, 1, NULL, NULL), 200);
@@ -441,6 +481,12 @@ TEST(quota_http_concurrent_streams)
         usleep(10000);
     }
     ASSERT_EQ_INT(status, 200);
+    /* a request that fails after its check (unknown model) frees its place too */
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(hh_test_http(t.port, "POST", "/v1/completions", key, "{\"model\":\"nope\",\"prompt\":\"a\"}", &r));
+        ASSERT_EQ_INT(r.status, 404);
+        hh_test_resp_free(&r);
+    }
     const char *sb = "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":6,\"stream\":true}";
     for (int i = 0; i < 5; i++) {
         ASSERT_OK(hh_test_http(t.port, "POST", "/v1/completions", key, sb, &r));

@@ -690,6 +690,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
      * held there too when the use case requires approval */
     if (ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
         enum MHD_Result r = ht_handle_grounded_chat(s, c, cs, &x->req);
+        ht_quota_end(s, &cs->quota, 0, 0);   /* its early refusals ran nothing */
         ctx_unref(x);
         return r;
     }
@@ -707,6 +708,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     int rc = hh_engine_submit(s->engine, &x->req.gen, &x->g, &err);
     if (rc) {
         x->refs = 1;
+        ht_quota_end(s, &cs->quota, 0, 0);   /* before the answer: the client may come again at once */
         hh_openai_submit_error(rc, &err, x->req.gen.model, &e);
         audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
