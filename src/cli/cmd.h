@@ -63,5 +63,7 @@ const char *hh_version_string(void);
  * (instead: e.g. "erase through it with POST /api/gdpr/erase") to stderr
  * and returns HH_ESTATE; other errors are printed too. */
 int hh_cli_lock_data(const char *data, const char *cmd, const char *instead, hh_dirlock_t **out);
+int hh_cmd_quota(int argc, char **argv);
+int hh_cmd_usage(int argc, char **argv);
 
 #endif

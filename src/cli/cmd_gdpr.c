@@ -128,6 +128,8 @@ int hh_cmd_gdpr(int argc, char **argv)
                    ", stored files deleted %" PRId64 ", users deleted %" PRId64 ", audit texts rewritten %" PRId64
                    ", approval fields rewritten %" PRId64 "\n",
                    r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals);
+            if (r.usage_rows)
+                printf("usage rows pseudonymized %" PRId64 "\n", r.usage_rows);
             if (r.audit_kept)
                 fprintf(stderr, "hoheit gdpr erase: warning: %" PRId64 " hashed audit records still name the "
                                 "subject (user or detail inside records written before migration 8); the chain cannot change them\n", r.audit_kept);

@@ -38,6 +38,8 @@ static const struct subcommand g_cmds[] = {
     { "backup",   hh_cmd_backup,   "backup [--data DIR] --out DEST [--with-models]  consistent copy while the server runs (db, keys, documents, manifest)" },
     { "restore",  hh_cmd_restore,  "restore --from BACKUP --data NEWDIR  check a backup and restore it into a new directory" },
     { "version",  hh_cmd_version,  "version | --version             release, git commit, build flags, CPU features, kernel ISA" },
+    { "quota",    hh_cmd_quota,    "quota set (--user U | --department D) [--tokens-per-day N] [--tokens-per-month N] [--requests-per-minute N] [--concurrent N] | list [--json] | clear (--user U | --department D)  limits" },
+    { "usage",    hh_cmd_usage,    "usage [--by user|department|use-case] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]  tokens used (UTC days)" },
     { "help",     cmd_help,        "help                            this list" },
 };
 

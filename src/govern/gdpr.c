@@ -258,6 +258,28 @@ static bool hit_if(cJSON *hits, const char *subj, const char *where, const char 
     return p < 0 || add_hit(hits, subj, where, k1, v1, k2, v2, text, tlen, (size_t)p);
 }
 
+/* The usage counters of a user the subject names: one "usage" hit per
+ * (UTC day, use case) with its counts. */
+static int export_usage(hh_store_t *s, const char *subj, int64_t user_id, cJSON *hits, bool *ok, hh_err_t *err)
+{
+    hh_store_usage_day_t *u = NULL;
+    size_t n = 0;
+    int rc = hh_store_usage_of_user_locked(s, user_id, &u, &n, err);
+    for (size_t i = 0; !rc && *ok && i < n; i++) {
+        char day[11];
+        hh_store_day_format(u[i].day, day);
+        cJSON *h = cJSON_CreateObject();
+        *ok = h && cJSON_AddItemToArray(hits, h) && cJSON_AddStringToObject(h, "subject", subj) &&
+              cJSON_AddStringToObject(h, "where", "usage") && cJSON_AddNumberToObject(h, "user_id", (double)user_id) &&
+              cJSON_AddStringToObject(h, "day", day) && cJSON_AddStringToObject(h, "use_case", u[i].use_case) &&
+              cJSON_AddNumberToObject(h, "requests", (double)u[i].requests) &&
+              cJSON_AddNumberToObject(h, "prompt_tokens", (double)u[i].prompt_tokens) &&
+              cJSON_AddNumberToObject(h, "completion_tokens", (double)u[i].completion_tokens);
+    }
+    free(u);
+    return rc;
+}
+
 static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
@@ -291,9 +313,12 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
     if (!rc && ok && !(rc = prep(s, "SELECT id, name FROM users WHERE instr(lower(name), lower(?1)) > 0 ORDER BY id",
                                  &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-        while (ok && sqlite3_step(st) == SQLITE_ROW) {
+        while (ok && !rc && sqlite3_step(st) == SQLITE_ROW) {
             const char *nm = col_text(st, 1);
-            ok = hit_if(hits, subj, "user", "user_id", sqlite3_column_int64(st, 0), NULL, 0, nm, strlen(nm));
+            int64_t uid = sqlite3_column_int64(st, 0);
+            ok = hit_if(hits, subj, "user", "user_id", uid, NULL, 0, nm, strlen(nm));
+            if (ok)
+                rc = export_usage(s, subj, uid, hits, &ok, err);
         }
         sqlite3_finalize(st);
     }
@@ -630,7 +655,10 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
         }
         sqlite3_finalize(st);
     }
-    /* user records of the subject (their keys and memberships cascade) */
+    /* their usage counters stay as totals without a name (store_usage.c) */
+    if (!rc)
+        rc = hh_store_usage_forget_subject_locked(s, subj, &r->usage_rows, err);
+    /* user records of the subject (their keys, memberships and quotas cascade) */
     if (!rc && !(rc = prep(s, "DELETE FROM users WHERE instr(lower(name), lower(?1)) > 0", &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
@@ -724,9 +752,10 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
         snprintf(detail, sizeof detail,
                  "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
                  " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
-                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged",
+                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged, %" PRId64
+                 " usage rows pseudonymized",
                  pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
-                 r.audit_kept);
+                 r.audit_kept, r.usage_rows);
         rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
     }
     if (!rc)
@@ -1103,6 +1132,24 @@ int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now, FILE *log, hh_gdpr_sweep
         if (!rc && r.approvals && log)
             fprintf(log, "retention: deleted %" PRId64 " decided approvals older than their use case's retention\n",
                     r.approvals);
+    }
+    /* usage counters (store_usage.c) name a user: pseudonymized at the
+     * longest retention of any use case, never inside the current UTC
+     * month (the monthly quota still counts them) */
+    if (!rc && rr.def_cut != INT64_MIN) {
+        int max_days = 0;
+        for (size_t i = 0; i < n_uc; i++)
+            if (ucs[i].policy.retention_days > max_days)
+                max_days = ucs[i].policy.retention_days;
+        int64_t today = now / DAY_S, cut = today - max_days, m0 = hh_store_month_start(today);
+        if (max_days > 0) {
+            pthread_mutex_lock(&s->mu);
+            rc = hh_store_usage_expire_locked(s, cut < m0 ? cut : m0, &r.usage_rows, err);
+            pthread_mutex_unlock(&s->mu);
+            if (!rc && r.usage_rows && log)
+                fprintf(log, "retention: pseudonymized %" PRId64 " usage rows older than %d days\n", r.usage_rows,
+                        max_days);
+        }
     }
     if (rr.max_cut != INT64_MIN) {
         /* as erasure does: no free page and no WAL frame keeps an expired text */

@@ -6,7 +6,10 @@
  * and source paths, chunk texts and heading paths, the stored original
  * files (DATA/files/..), user names, the audit log's prompt/output/user/
  * detail texts (kept beside the hashed record, see audit.h) and hashed
- * records, and the approval queue when it exists.
+ * records, the approval queue when it exists, and the usage counters
+ * (quotas) of the users it names (export: "where": "usage", one hit per
+ * UTC day and use case; erasure: the counters lose their user, user_id
+ * NULL, so department and use-case totals stay).
  *
  * Erasure replaces the string by a keyed pseudonym (hh_pii_redact with a
  * key derived from the store secret: "[EMAIL:ab12cd]" for an address,
@@ -62,6 +65,7 @@ typedef struct hh_gdpr_erase_result {
                                 (user/detail inside records written before
                                 migration 8; the chain cannot change) */
     int64_t approvals;       /* approval rows rewritten */
+    int64_t usage_rows;      /* usage counters of deleted users pseudonymized (user_id NULL) */
 } hh_gdpr_erase_result_t;
 
 /* Art. 17: erases the subjects as described above and appends the
@@ -88,6 +92,7 @@ typedef struct hh_gdpr_sweep_result {
     int64_t audit_records;   /* expired audit records (cut from the start of the chain) */
     int64_t audit_texts;     /* audit records whose texts expired (they stay in the chain) */
     int64_t approvals;       /* decided approvals deleted */
+    int64_t usage_rows;      /* usage counters pseudonymized (5. below) */
 } hh_gdpr_sweep_result_t;
 
 /* Retention sweep at now_s (unix seconds; 0 = now):
@@ -111,6 +116,9 @@ typedef struct hh_gdpr_sweep_result {
  *     whose decision (decided_at) is older than their use case's retention
  *     (same rules as 3), each batch counted and its ids named in a
  *     "retention" record.
+ *  5. pseudonymizes (user_id = NULL) usage counters (store.h, "quotas and
+ *     usage") of days older than the longest retention_days of the use
+ *     cases, never those of the current UTC month.
  * Steps 3 and 4 run in transactions of at most HH_GDPR_SWEEP_BATCH rows
  * with secure_delete on; when they removed anything, the database is then
  * VACUUMed and the WAL truncated as erasure does (run it while the server

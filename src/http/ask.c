@@ -327,7 +327,11 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     if (!st && cs->mark.redact_prompts && !(st = ht_redact_text(s, in.question, &redacted, &cs->mark, &e)))
         in.question = redacted;   /* retrieval and the model see only the redacted question */
     if (!st)
+        st = ht_quota_begin(s, cs, cs->mark.use_case, &e);   /* quota.c: before any work */
+    if (!st) {
         st = ask_run(s, cs->key.user, &in, &o, &e);
+        ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);
+    }
     if (st == 200 && cs->mark.held) {   /* Art. 14: queued with its sources, not released */
         char id[48];
         make_chat_id(id, sizeof id, "ask-");
@@ -389,7 +393,8 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
         return ht_send_error(c, cs, &e);
     }
     ask_out_t o;
-    int st = ask_run(s, cs->key.user, &in, &o, &e);
+    int st = ask_run(s, cs->key.user, &in, &o, &e);   /* the quota ticket was taken by ht_handle_generate */
+    ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);
     char id[48];
     make_chat_id(id, sizeof id, "chatcmpl-");
     if (st == 200 && cs->mark.held) {   /* Art. 14: queued with its sources, not released (not streamed) */

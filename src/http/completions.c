@@ -38,6 +38,7 @@ typedef struct gen_ctx {
     char              audit_user[HH_STORE_NAME_MAX];   /* audit: the requester (cs may be gone at stream end) */
     char              request_id[HT_REQUEST_ID_MAX + 1];   /* audit: the request's id (X-Request-Id) */
     ht_log_t         *log;           /* a stream's access-log counters in its ht_conn_t (stream_read only) */
+    ht_quota_ticket_t quota;         /* a stream's quota place, moved from cs (quota.c); connection thread only */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -566,7 +567,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         x->log->bytes_out += n;
         ht_log_tokens(x->log, x->prompt_tokens, x->completion_tokens);
     }
+    bool ended = x->eof;
+    int64_t pt = x->prompt_tokens, ct = x->completion_tokens;
     pthread_mutex_unlock(&x->mu);
+    /* the last bytes are out of the engine: free the quota place before the
+     * client sees [DONE], so its next request finds it free */
+    if (ended)
+        ht_quota_end(x->srv, &x->quota, pt, ct);
     return (ssize_t)n;
 }
 
@@ -616,6 +623,25 @@ static void stream_free(void *cls)
                      NULL);   /* audit */
     if (running)
         hh_gen_cancel(x->g);   /* slot free within one decode step */
+    if (x->quota.active) {
+        /* charge the tokens processed before the cancel: DONE carries them
+         * (wait a bounded time for it; a stuck engine must not hold MHD) */
+        pthread_mutex_lock(&x->mu);
+        double until = ht_now() + 10.0;
+        while (!x->done && ht_now() < until) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+        }
+        int64_t pt = x->prompt_tokens, ct = x->completion_tokens;
+        pthread_mutex_unlock(&x->mu);
+        ht_quota_end(x->srv, &x->quota, pt, ct);
+    }
     hh_gen_release(x->g);
     x->g = NULL;
     ctx_unref(x);
@@ -661,10 +687,18 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     }
     x->mark = cs->mark;
     /* ---- end governance */
+    /* quotas (quota.c): refused before any work; from here on every path
+     * ends the ticket (below, in the stream, or in on_completed) */
+    if (ht_quota_begin(s, cs, cs->mark.use_case, &e) != 0) {
+        audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
+        ctx_unref(x);
+        return ht_send_error(c, cs, &e);
+    }
     /* hoheit extension: grounded answer from the knowledge base (ask.c);
      * held there too when the use case requires approval */
     if (ht_is_grounded_chat(&x->req) && ht_hoheit_grounded(&x->req)) {
         enum MHD_Result r = ht_handle_grounded_chat(s, c, cs, &x->req);
+        ht_quota_end(s, &cs->quota, 0, 0);   /* its early refusals ran nothing */
         ctx_unref(x);
         return r;
     }
@@ -682,6 +716,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     int rc = hh_engine_submit(s->engine, &x->req.gen, &x->g, &err);
     if (rc) {
         x->refs = 1;
+        ht_quota_end(s, &cs->quota, 0, 0);   /* before the answer: the client may come again at once */
         hh_openai_submit_error(rc, &err, x->req.gen.model, &e);
         audit_generation(s, x, cs->key.user, false, "refused", e.message);   /* audit */
         ctx_unref(x);
@@ -701,6 +736,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         MHD_add_response_header(r, "X-Accel-Buffering", "no");
         ht_mark_headers(&x->mark, r);
         x->log = &cs->log;   /* stream_read counts bytes and tokens for the access log */
+        ht_quota_move(&x->quota, &cs->quota);   /* ends with the stream (stream_read, stream_free) */
         /* MHD holds its own reference; stream_free runs when it lets go */
         return ht_queue(c, cs, 200, r, HT_BYTES_UNKNOWN);
     }
@@ -709,6 +745,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     pthread_mutex_unlock(&x->mu);
     hh_gen_release(x->g);
     x->g = NULL;
+    ht_quota_end(s, &cs->quota, x->prompt_tokens, x->completion_tokens);
     enum MHD_Result ok;
     if (x->failed || x->oom) {
         error_from_ctx(x, &e);

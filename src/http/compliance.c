@@ -274,6 +274,7 @@ enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connec
     cJSON_AddNumberToObject(j, "audit_records", (double)r.audit_records);
     cJSON_AddNumberToObject(j, "audit_texts", (double)r.audit_texts);
     cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
+    cJSON_AddNumberToObject(j, "usage_rows", (double)r.usage_rows);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddItemToObject(j, "log", lines);
     return ht_send_json(c, cs, 200, j);
@@ -420,6 +421,7 @@ enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection 
     cJSON_AddNumberToObject(j, "audit_texts", (double)r.audit_texts);
     cJSON_AddNumberToObject(j, "audit_kept", (double)r.audit_kept);
     cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
+    cJSON_AddNumberToObject(j, "usage_rows", (double)r.usage_rows);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddBoolToObject(j, "caches_dropped", dropped);
     return ht_send_json(c, cs, 200, j);

@@ -372,6 +372,9 @@ enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection 
         }
         b64 = !strcmp(jfmt->valuestring, "base64");
     }
+    /* quotas (quota.c): embeddings spend tokens too; no use case here */
+    if ((status = ht_quota_begin(s, cs, NULL, &e)) != 0)
+        goto done;
     if ((status = ht_embedder_acquire(s, jm->valuestring, &em, &e)) != 200)
         goto done;
     const int32_t n_embd = ht_embedder_n_embd(em);
@@ -418,6 +421,7 @@ enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection 
     if (resp == NULL)
         status = hh_api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
 done:
+    ht_quota_end(s, &cs->quota, status == 200 && t ? t->n : 0, 0);
     ht_embedder_release(s, em);
     cJSON_Delete(req);
     free(vecs);

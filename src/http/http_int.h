@@ -29,6 +29,9 @@ typedef struct ht_embedder ht_embedder_t;
 /* Browser-login state: the failed-login counters (auth.c). */
 typedef struct ht_auth ht_auth_t;
 
+/* Quota counters and usage metrics (quota.c). */
+typedef struct ht_quota ht_quota_t;
+
 typedef struct ht_status_row {
     int      route;
     int      status;
@@ -79,6 +82,7 @@ struct hh_http_server {
     hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
     pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
     ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
+    ht_quota_t        *quota;           /* owned; quota counters, usage metrics (quota.c) */
     /* the periodic retention sweeper (compliance.c) */
     pthread_t          sweep_thread;
     bool               sweep_started;   /* the thread runs: join it at stop */
@@ -121,6 +125,19 @@ typedef struct ht_log {
     int64_t  prompt_tokens, completion_tokens;
 } ht_log_t;
 
+/* Quotas and usage (quota.c). */
+#define HT_USAGE_MAX_SERIES 256   /* (department, use case) series in /metrics, the last one "(other)" */
+
+/* A request's place under the quotas, from ht_quota_begin to ht_quota_end. */
+typedef struct ht_quota_ticket {
+    bool              active;
+    hh_store_quota_t *subj;      /* owned: [0] the user, then its departments */
+    size_t            n_subj;
+    int64_t           start;     /* quota clock at begin (unix s): the day charged */
+    char              use_case[64];
+    int64_t           prompt_tokens, completion_tokens;   /* added so far (ht_quota_add) */
+} ht_quota_ticket_t;
+
 /* Per-connection state (MHD's con_cls). */
 typedef struct ht_conn {
     ht_log_t       log;          /* access log and request id (accesslog.c) */
@@ -138,6 +155,8 @@ typedef struct ht_conn {
     bool           session;      /* key came from a browser session cookie (auth.c) */
     char           csrf[HH_SESSION_TOKEN_LEN + 1];   /* that session's CSRF token */
     int64_t        session_expires_at;               /* ms; its absolute end */
+    ht_quota_ticket_t quota;     /* a generating request's quota place (quota.c) */
+    int            retry_after_s;   /* Retry-After of a 429 (0: 1 s) */
 } ht_conn_t;
 
 /* Queues response r with status (adds X-Request-Id, records status and
@@ -341,5 +360,25 @@ enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connectio
 enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 int  ht_sweeper_start(hh_http_server_t *s, hh_err_t *err);
 void ht_sweeper_stop(hh_http_server_t *s);
+
+/* Quotas (quota.c; rules in its header comment and docs/OPERATIONS.md).
+ * init / fini: at start / stop. begin: before a generating request does
+ * any work: 0 and cs->quota active, or 429 (cs->retry_after_s set) or 500
+ * with e filled; a second begin on the same request is a no-op. end: the
+ * request is over: releases its running count and records its tokens
+ * (those passed plus those added); once, later calls do nothing; every
+ * path out of a request must reach it (on_completed does for whatever is
+ * still active in cs). move: hands a ticket to a stream that outlives the
+ * handler (from becomes inactive). now: the quota clock (unix s).
+ * metrics: the usage series as Prometheus text (malloc'd; NULL on no
+ * memory). ht_handle_usage: GET /api/usage. */
+int   ht_quota_init(hh_http_server_t *s, hh_err_t *err);
+void  ht_quota_fini(hh_http_server_t *s);
+int   ht_quota_begin(hh_http_server_t *s, ht_conn_t *cs, const char *use_case, hh_api_error_t *e);
+void  ht_quota_end(hh_http_server_t *s, ht_quota_ticket_t *t, int64_t prompt_tokens, int64_t completion_tokens);
+void  ht_quota_move(ht_quota_ticket_t *to, ht_quota_ticket_t *from);
+int64_t ht_quota_now(hh_http_server_t *s);
+char *ht_quota_metrics(hh_http_server_t *s);
+enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 
 #endif

@@ -131,6 +131,11 @@ static enum MHD_Result h_retention_sweep(hh_http_server_t *s, struct MHD_Connect
     return ht_handle_retention_sweep(s, c, cs);
 }
 
+static enum MHD_Result h_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_usage(s, c, cs);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -159,6 +164,7 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/audit/verify", true }, false, false, h_audit_verify, "/api/audit/verify" },
     { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
     { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
+    { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -222,8 +228,11 @@ static enum MHD_Result send_text(struct MHD_Connection *c, ht_conn_t *cs, int st
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (status == 401)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (status == 429)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == 429) {   /* quota.c sets the seconds until its window frees; the queue says 1 */
+        char ra[24];
+        snprintf(ra, sizeof ra, "%d", cs && cs->retry_after_s > 0 ? cs->retry_after_s : 1);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     if (cs && status == 200)
         ht_mark_headers(&cs->mark, r);   /* a generated answer (usecases.c) */
     return ht_queue(c, cs, status, r, len);
@@ -411,6 +420,12 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
             HT_N_TTFT_BUCKETS - 1);
     sb_hist(&b, "hoheit_time_per_output_token_seconds", "Mean time between generated tokens of a request.", &m.tpot,
             g_tpot_le, HT_N_TPOT_BUCKETS - 1);
+    char *usage = ht_quota_metrics(s);   /* usage by department and use case (quota.c) */
+    if (usage)
+        sb_printf(&b, "%s", usage);
+    else
+        b.oom = true;
+    free(usage);
     if (b.oom) {
         free(b.p);
         return MHD_NO;
@@ -687,6 +702,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     ht_conn_t *cs = *con_cls;
     if (!cs)
         return;
+    ht_quota_end(s, &cs->quota, 0, 0);   /* a request that left on any other path (quota.c) */
     if (cs->status)
         metrics_request(s, cs->route, cs->status);
     ht_access_write(s, cs, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
@@ -786,6 +802,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         goto fail;
     if ((rc = ht_auth_init(s, err)))
         goto fail;
+    if ((rc = ht_quota_init(s, err)))
+        goto fail;
     if (p.models_dir && p.models_dir[0]) {
         s->models_dir = strdup(p.models_dir);
     } else if (asprintf(&s->models_dir, "%s/models", p.data_dir) < 0) {
@@ -874,6 +892,7 @@ void hh_http_stop(hh_http_server_t *s)
     hh_engine_free(s->engine);
     hh_store_close(s->store);
     ht_auth_fini(s);
+    ht_quota_fini(s);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
     ht_embedders_free(s);

@@ -19,6 +19,9 @@
  *   GET  /api/audit/verify       the audit chain's verdict (admin, auditor)
  *   GET  /api/audit/export       JSONL, ?from=SEQ (admin, auditor)
  *   POST /api/retention/sweep    retention sweep now (admin); also every retention_interval_s
+ *   GET  /api/usage              token usage, ?by=&from=&to= (admin, auditor: all; others: own) (quota.c)
+ * Generating routes (chat, completions, embeddings, /api/ask) are limited by
+ * quotas (quota.c): 429 code quota_exceeded with Retry-After.
  * A request without a Bearer key may authenticate with the hoheit_session
  * cookie instead (CSRF token and Origin rules in docs/SERVER.md).
  * Every error is OpenAI's {"error":{"message","type","param","code"}}.
@@ -33,6 +36,7 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +90,23 @@ int          hh_http_port(const hh_http_server_t *s);
 /* The server's engine and store (owned by the server). */
 hh_engine_t *hh_http_engine(hh_http_server_t *s);
 hh_store_t  *hh_http_store(hh_http_server_t *s);
+
+/* Moves the clock of the quota windows (minute, UTC day, UTC month) and of
+ * the day usage is recorded on forward by seconds (negative: back). For
+ * tests and drills; a server starts with the real clock. */
+void hh_http_quota_clock_advance(hh_http_server_t *s, int64_t seconds);
+
+/* GET /api/usage and `hoheit usage` share these. parse: by ("user"
+ * (default, also NULL), "department", "use-case"), from / to ("YYYY-MM-DD",
+ * NULL: the first day of today's UTC month / today) into day numbers;
+ * HH_EINVAL with a message in msg. json: {"object": "usage", "by", "from",
+ * "to", "timezone": "UTC", "data": [{<by>: name (null: an erased user, no
+ * use case), "requests", "prompt_tokens", "completion_tokens",
+ * "total_tokens"}]}; caller owns it. */
+int    hh_http_usage_parse(const char *by, const char *from, const char *to, int64_t today,
+                           hh_store_usage_by_t *by_out, int64_t *d_from, int64_t *d_to, char *msg, size_t cap);
+cJSON *hh_http_usage_json(hh_store_usage_by_t by, int64_t d_from, int64_t d_to, const hh_store_usage_row_t *rows,
+                          size_t n);
 
 typedef struct hh_http_route_info {
     const char *method;

@@ -524,5 +524,104 @@ typedef struct hh_store_counts {
 } hh_store_counts_t;
 
 int  hh_store_counts(hh_store_t *s, hh_store_counts_t *out, hh_err_t *err);
+/* ---- quotas and usage (store_usage.c, migration 10) ---------------------
+ *
+ * A quota belongs to one user or one department and holds up to four
+ * limits; 0 here means "no limit" (NULL in the table). Usage is counted in
+ * UTC days (day = unix seconds / 86400, days since 1970-01-01): one row per
+ * (user, day, use case) in `usage` and one per (department, day, use case)
+ * in `usage_departments`, each with requests, prompt and completion tokens.
+ * A request is charged to its user and to every department the user is in
+ * when it starts. Department rows name no person; a user row's user_id
+ * becomes NULL when the user is deleted or erased (GDPR) or when retention
+ * expires it, so totals stay while the person goes. */
+
+typedef enum hh_store_usage_by {
+    HH_USAGE_BY_USER = 0,
+    HH_USAGE_BY_DEPARTMENT,
+    HH_USAGE_BY_USE_CASE,
+} hh_store_usage_by_t;
+
+typedef struct hh_store_quota {
+    bool    department;               /* false: a user's quota */
+    int64_t subject_id;               /* users.id or departments.id */
+    char    subject[HH_STORE_NAME_MAX];
+    int64_t tokens_per_day;           /* 0: no limit (also below) */
+    int64_t tokens_per_month;
+    int64_t requests_per_minute;
+    int64_t concurrent;
+    int64_t updated_at;               /* unix seconds; 0 when no quota row exists */
+} hh_store_quota_t;
+
+/* A limit left as it is by hh_store_quota_set. */
+#define HH_QUOTA_KEEP (-1)
+/* The largest limit accepted (tokens or requests). */
+#define HH_QUOTA_MAX  1000000000000000LL
+
+/* One usage group over a period (hh_store_usage_report). */
+typedef struct hh_store_usage_row {
+    char    group[HH_STORE_NAME_MAX];  /* user / department name or use case; "" for a
+                                        * pseudonymized user or a request without use case */
+    int64_t requests;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+} hh_store_usage_row_t;
+
+/* One (day, use case) counter of a user (GDPR export). */
+typedef struct hh_store_usage_day {
+    int64_t day;
+    char    use_case[HH_STORE_NAME_MAX];
+    int64_t requests;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+} hh_store_usage_day_t;
+
+/* Sets limits of the quota of user or department name (department: true);
+ * each of the four fields of q (subject fields ignored) is a new limit
+ * (> 0), 0 to remove that limit, or HH_QUOTA_KEEP to leave it. A quota left
+ * with no limit is deleted. HH_ENOENT for an unknown user or department,
+ * HH_EINVAL for a value < -1 or > HH_QUOTA_MAX. */
+int  hh_store_quota_set(hh_store_t *s, bool department, const char *name, const hh_store_quota_t *q,
+                        hh_err_t *err);
+
+/* Removes the quota of the user or department; HH_ENOENT if it has none
+ * (or the name is unknown; the message says which). */
+int  hh_store_quota_clear(hh_store_t *s, bool department, const char *name, hh_err_t *err);
+
+/* Every quota: users first, then departments, by name. *out is malloc'd
+ * (NULL when *n == 0); caller frees. */
+int  hh_store_quota_list(hh_store_t *s, hh_store_quota_t **out, size_t *n, hh_err_t *err);
+
+/* What a request of user_id is charged to and limited by: element 0 the
+ * user (limits 0 when it has no quota), then every department the user is
+ * in by name (limits 0 where none). *out is malloc'd (*n >= 1); caller
+ * frees. HH_ENOENT for an unknown user. */
+int  hh_store_quota_subjects(hh_store_t *s, int64_t user_id, hh_store_quota_t **out, size_t *n, hh_err_t *err);
+
+/* Prompt + completion tokens charged to the user (department: false) or
+ * department subject_id on days from..to (inclusive). */
+int  hh_store_usage_tokens(hh_store_t *s, bool department, int64_t subject_id, int64_t day_from, int64_t day_to,
+                           int64_t *tokens, hh_err_t *err);
+
+/* Adds one request with its tokens on day to the user's counter (user_id
+ * 0: none) and to each of the n_dept departments, in one transaction.
+ * use_case NULL = "". */
+int  hh_store_usage_add(hh_store_t *s, int64_t day, int64_t user_id, const int64_t *dept_ids, size_t n_dept,
+                        const char *use_case, int64_t prompt_tokens, int64_t completion_tokens, hh_err_t *err);
+
+/* Totals per group over days from..to (inclusive), largest total first.
+ * user_id > 0 limits BY_USER and BY_USE_CASE to that user's rows (for a
+ * member's own view); BY_DEPARTMENT ignores it. *out is malloc'd (NULL
+ * when *n == 0); caller frees. */
+int  hh_store_usage_report(hh_store_t *s, hh_store_usage_by_t by, int64_t day_from, int64_t day_to, int64_t user_id,
+                           hh_store_usage_row_t **out, size_t *n, hh_err_t *err);
+
+/* "YYYY-MM-DD" <-> UTC day number. parse: HH_EINVAL for anything else
+ * (also 2026-02-30). format: out needs 11 bytes. */
+int  hh_store_day_parse(const char *text, int64_t *day);
+void hh_store_day_format(int64_t day, char *out);
+/* The first day of the UTC month day lies in, and of the month after. */
+int64_t hh_store_month_start(int64_t day);
+int64_t hh_store_next_month_start(int64_t day);
 
 #endif

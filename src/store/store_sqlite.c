@@ -212,6 +212,38 @@ static const char *const g_migrations[] = {
     "DELETE FROM departments WHERE id > (SELECT MIN(k.id) FROM departments k"
     "  WHERE k.name = departments.name COLLATE NOCASE);"
     "CREATE UNIQUE INDEX departments_name_nocase ON departments(name COLLATE NOCASE);",
+    /* 10: quotas and usage (src/store/store_usage.c; issue 11, migration
+     * number 10 assigned to the quota work): limits per user or department
+     * (NULL = no limit), token counters per (user, UTC day, use case) -
+     * user_id NULL once erased or expired - and per (department, day, use
+     * case), which name no person */
+    "CREATE TABLE quotas ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    "  department_id INTEGER UNIQUE REFERENCES departments(id) ON DELETE CASCADE,"
+    "  tokens_per_day INTEGER CHECK (tokens_per_day > 0),"
+    "  tokens_per_month INTEGER CHECK (tokens_per_month > 0),"
+    "  requests_per_minute INTEGER CHECK (requests_per_minute > 0),"
+    "  concurrent INTEGER CHECK (concurrent > 0),"
+    "  updated_at INTEGER NOT NULL,"
+    "  CHECK ((user_id IS NULL) <> (department_id IS NULL)));"
+    "CREATE TABLE usage ("
+    "  day INTEGER NOT NULL,"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+    "  use_case TEXT NOT NULL DEFAULT '',"
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX usage_key ON usage(user_id, day, use_case);"
+    "CREATE INDEX usage_day ON usage(day);"
+    "CREATE TABLE usage_departments ("
+    "  day INTEGER NOT NULL,"
+    "  department_id INTEGER NOT NULL REFERENCES departments(id) ON DELETE CASCADE,"
+    "  use_case TEXT NOT NULL DEFAULT '',"
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (department_id, day, use_case));",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
