@@ -310,12 +310,13 @@ TEST(gguf_reference_models)
     snprintf(dirpath, sizeof dirpath, "%s", dir);
     DIR *d = opendir(dirpath);
     ASSERT_TRUE(d != NULL);
-    int n_files = 0;
+    int n_files = 0, n_seen = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
         if (l < 6 || strcmp(e->d_name + l - 5, ".gguf") != 0)
             continue;
+        n_seen++;
         char path[4352], jpath[4352];
         snprintf(path, sizeof path, "%s/%s", dirpath, e->d_name);
         snprintf(jpath, sizeof jpath, "%s/%.*s.tokens.json", dirpath, (int)(l - 5), e->d_name);
@@ -401,7 +402,10 @@ TEST(gguf_reference_models)
         n_files++;
     }
     closedir(d);
-    ASSERT_EQ_INT(n_files, 22);
+    /* every model file there passed (22 in the first set; the data grows with
+     * new architectures, which the reader must parse before the engine runs them) */
+    ASSERT_EQ_INT(n_files, n_seen);
+    ASSERT_GE(n_files, 22);
 }
 
 /* ---- writer round trip --------------------------------------------- */
