@@ -904,3 +904,32 @@ TEST(quota_metrics_usage_series_hidden_from_members)
     }
     hh_test_srv_stop(&t);
 }
+
+/* Department names are compared ignoring case everywhere (migration 9):
+ * `hoheit quota set --department sales` limits the department "Sales"
+ * (it said "no department 'sales'", while `users add-department` and
+ * `departments rename` accept any case). */
+TEST(quota_store_department_name_ignores_case)
+{
+    char data[512];
+    snprintf(data, sizeof data, "%s/quota-nocase", hh_test_tmpdir());
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    hh_store_user_t mia;
+    ASSERT_OK(hh_store_user_ensure(st, "mia", "member", &mia, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "mia", "Sales", &err));
+    hh_store_quota_t q = { .tokens_per_day = 77, .tokens_per_month = HH_QUOTA_KEEP,
+                           .requests_per_minute = HH_QUOTA_KEEP, .concurrent = HH_QUOTA_KEEP };
+    ASSERT_OK(hh_store_quota_set(st, true, "sales", &q, &err));
+    hh_store_quota_t *subj = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_store_quota_subjects(st, mia.id, &subj, &n, &err));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_STREQ(subj[1].subject, "Sales");
+    ASSERT_EQ_INT(subj[1].tokens_per_day, 77);
+    free(subj);
+    ASSERT_OK(hh_store_quota_clear(st, true, "SALES", &err));
+    ASSERT_EQ_INT(hh_store_quota_clear(st, true, "Sales", &err), HH_ENOENT);   /* gone, whatever the case */
+    hh_store_close(st);
+}
