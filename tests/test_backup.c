@@ -933,3 +933,54 @@ TEST(backup_leaves_an_older_schema_alone_and_restore_migrates_it)
     ASSERT_TRUE(vr.ok);
     ASSERT_EQ_INT(vr.last_seq, 1);   /* the restore record opened the chain */
 }
+
+/* Attack: whoever can write a backup folder (a share, a handed-over copy)
+ * but not read some other folder the restoring admin can read (another
+ * instance's files/, a secret) puts a symlink to it into the backup and
+ * lists a file under it in the manifest (size and sha256: known, or read
+ * off the "found N bytes with sha256 X" of a first try). Restore followed
+ * the symlinked folder and copied the foreign file into NEWDIR. A listed
+ * path is now read only through real folders of the backup. */
+TEST(backup_restore_never_reads_through_a_symlinked_folder)
+{
+    ASSERT_TRUE(getenv("HOHEIT_BIN") != NULL);
+    char good[600], sha[65] = "", key[HH_KEY_LEN + 1], out[8192], dir[700], outside[700], secret[800], link[800];
+    bool clean = false;
+    ASSERT_TRUE(make_backup("bk-symsrc", good, sizeof good, sha, key));
+    ASSERT_TRUE(copy_backup(good, "bk-symlink", dir, sizeof dir));
+    snprintf(outside, sizeof outside, "%s/bk-outside", hh_test_tmpdir());
+    mkdir(outside, 0700);
+    snprintf(secret, sizeof secret, "%s/secret.txt", outside);
+    FILE *f = fopen(secret, "wb");
+    ASSERT_TRUE(f != NULL);
+    fputs("TOPSECRET of another team\n", f);
+    fclose(f);
+    char hex[65];
+    ASSERT_TRUE(sha256_file(secret, hex));
+    snprintf(link, sizeof link, "%s/extra", dir);
+    ASSERT_EQ_INT(symlink(outside, link), 0);
+    char mp[1024];
+    snprintf(mp, sizeof mp, "%s/manifest.json", dir);
+    cJSON *m = read_json(mp);
+    ASSERT_TRUE(m != NULL);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "path", "extra/secret.txt");
+    cJSON_AddNumberToObject(e, "size", 26);
+    cJSON_AddStringToObject(e, "sha256", hex);
+    cJSON_AddStringToObject(e, "kind", "key");
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(m, "files"), e);
+    char *txt = cJSON_Print(m);
+    cJSON_Delete(m);
+    f = fopen(mp, "wb");
+    ASSERT_TRUE(f != NULL && txt != NULL);
+    fputs(txt, f);
+    fclose(f);
+    free(txt);
+    int rc = restore_into_fresh(dir, "bk-symlink", out, sizeof out, &clean);
+    char stolen[900];
+    snprintf(stolen, sizeof stolen, "%s/bk-symlink-parent/new/extra/secret.txt", hh_test_tmpdir());
+    ASSERT_FALSE(exists(stolen));
+    ASSERT_EQ_INT(rc, 1);
+    ASSERT_TRUE(strstr(out, "symlink") != NULL);
+    ASSERT_TRUE(clean);
+}

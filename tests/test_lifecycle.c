@@ -733,3 +733,33 @@ TEST(lifecycle_cli_prompt_on_tty)
         ASSERT_EQ_INT(rc, i == 0 ? 0 : HH_ENOENT);
     }
 }
+
+/* `users disable` was a way around the last-admin guard of role/delete:
+ * disabling the only enabled admin left nobody to administer hoheit over
+ * the API (and then `users delete` of the other, disabled, admin passed). */
+TEST(lifecycle_store_disable_last_admin_refused)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/lc-disable-admin", hh_test_tmpdir());
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    hh_store_user_t a1, a2, m1;
+    ASSERT_OK(hh_store_user_ensure(s, "ada", "admin", &a1, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "bea", "admin", &a2, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "max", "member", &m1, NULL, &err));
+    ASSERT_OK(hh_store_user_set_disabled(s, "bea", true, &err));
+    ASSERT_EQ_INT(hh_store_user_set_disabled(s, "ada", true, &err), HH_ESTATE);
+    ASSERT_TRUE(strstr(err.msg, "last enabled admin") != NULL);
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_get(s, "ada", &u, &err));
+    ASSERT_FALSE(u.disabled);
+    /* members, already disabled admins, enabling and unknown names as before */
+    ASSERT_OK(hh_store_user_set_disabled(s, "max", true, &err));
+    ASSERT_OK(hh_store_user_set_disabled(s, "bea", true, &err));
+    ASSERT_EQ_INT(hh_store_user_set_disabled(s, "nobody", true, &err), HH_ENOENT);
+    ASSERT_OK(hh_store_user_set_disabled(s, "bea", false, &err));
+    ASSERT_OK(hh_store_user_set_disabled(s, "ada", true, &err));   /* bea is enabled again */
+    hh_store_close(s);
+}

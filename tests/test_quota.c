@@ -866,3 +866,70 @@ TEST(quota_gdpr_export_erase_retention_of_usage)
     ASSERT_EQ_INT(named, 0);
     hh_store_close(st);
 }
+
+/* Attack: a member of Sales reads /metrics (any valid key may) to learn
+ * which use cases HR runs and how many tokens HR spends. The usage series
+ * carry department labels, so they are for admins and auditors only (as
+ * /api/usage?by=department is); a member sees the metric names, no series. */
+TEST(quota_metrics_usage_series_hidden_from_members)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "quota-metrics-leak", NULL));
+    char hr[HH_KEY_LEN + 1], spy[HH_KEY_LEN + 1], admin[HH_KEY_LEN + 1], aud[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "hanna", "member", hr, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "spy", "member", spy, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "root", "admin", admin, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "audrey", "auditor", aud, NULL));
+    hh_err_t err;
+    ASSERT_OK(hh_store_user_add_department(t.st, "hanna", "HR-Layoffs", &err));
+    ASSERT_OK(hh_store_user_add_department(t.st, "spy", "Sales", &err));
+    int64_t tot = 0;
+    ASSERT_EQ_INT(complete(t.port, hr, 4, &tot, NULL), 200);
+    ASSERT_GE(tot, 1);
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.port, "GET", "/metrics", spy, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "HR-Layoffs") == NULL);
+    ASSERT_TRUE(strstr(r.body, "hoheit_usage_requests_total{") == NULL);
+    ASSERT_TRUE(strstr(r.body, "hoheit_usage_tokens_total{") == NULL);
+    ASSERT_TRUE(strstr(r.body, "# TYPE hoheit_usage_tokens_total counter") != NULL);   /* the name stays */
+    ASSERT_TRUE(strstr(r.body, "hoheit_slots_total") != NULL);                        /* the rest too */
+    hh_test_resp_free(&r);
+    const char *readers[] = { admin, aud };
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(hh_test_http(t.port, "GET", "/metrics", readers[i], NULL, &r));
+        ASSERT_EQ_INT(r.status, 200);
+        ASSERT_EQ_INT(metric(r.body, "hoheit_usage_requests_total{department=\"HR-Layoffs\",use_case=\"general\"}"), 1);
+        hh_test_resp_free(&r);
+    }
+    hh_test_srv_stop(&t);
+}
+
+/* Department names are compared ignoring case everywhere (migration 9):
+ * `hoheit quota set --department sales` limits the department "Sales"
+ * (it said "no department 'sales'", while `users add-department` and
+ * `departments rename` accept any case). */
+TEST(quota_store_department_name_ignores_case)
+{
+    char data[512];
+    snprintf(data, sizeof data, "%s/quota-nocase", hh_test_tmpdir());
+    hh_store_t *st = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&st, data, &err));
+    hh_store_user_t mia;
+    ASSERT_OK(hh_store_user_ensure(st, "mia", "member", &mia, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "mia", "Sales", &err));
+    hh_store_quota_t q = { .tokens_per_day = 77, .tokens_per_month = HH_QUOTA_KEEP,
+                           .requests_per_minute = HH_QUOTA_KEEP, .concurrent = HH_QUOTA_KEEP };
+    ASSERT_OK(hh_store_quota_set(st, true, "sales", &q, &err));
+    hh_store_quota_t *subj = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_store_quota_subjects(st, mia.id, &subj, &n, &err));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_STREQ(subj[1].subject, "Sales");
+    ASSERT_EQ_INT(subj[1].tokens_per_day, 77);
+    free(subj);
+    ASSERT_OK(hh_store_quota_clear(st, true, "SALES", &err));
+    ASSERT_EQ_INT(hh_store_quota_clear(st, true, "Sales", &err), HH_ENOENT);   /* gone, whatever the case */
+    hh_store_close(st);
+}

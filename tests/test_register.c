@@ -724,24 +724,26 @@ TEST(register_http_departments)
     ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
     cJSON_Delete(in);
     hh_test_resp_t r;
-    /* mia (legal) is refused, named in the field or the header, for chat and /api/ask */
+    /* mia (legal) is refused, named in the field or the header, for chat and
+     * /api/ask: as an unknown use case (another department's use case is
+     * not hers to know; register_http_other_departments_use_cases_look_unknown) */
     ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.member,
                            CHAT(",\"hoheit\":{\"use_case\":\"hr-assist\"}"), &r));
-    ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_not_found");
     ASSERT_TRUE(strstr(r.body, "'hr-assist'") != NULL);
     ASSERT_TRUE(strstr(r.body, "\"param\":\"hoheit.use_case\"") != NULL);
     ASSERT_TRUE(strcasestr(r.headers, "X-AI-Generated") == NULL);
     hh_test_resp_free(&r);
     ASSERT_OK(post_uc(&t, "/v1/completions", "hr-assist",
                       "{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":2}", &r));
-    ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_not_found");
     hh_test_resp_free(&r);
     ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/ask", t.member, "{\"question\":\"who?\",\"use_case\":\"hr-assist\"}",
                            &r));
-    ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_not_found");
     hh_test_resp_free(&r);
     /* the admin is not in hr either */
     ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", t.admin,
@@ -1075,4 +1077,102 @@ TEST(register_cli_add_export)
     free(ropa);
     snprintf(args, sizeof args, "export --format pdf --data %s", dir);
     ASSERT_EQ_INT(run_register(args), 2);
+}
+
+/* The "message" of an error answer (static copy). */
+static const char *err_message(const hh_test_resp_t *r)
+{
+    static char buf[512];
+    cJSON *j = cJSON_Parse(r->body);
+    const char *m = hh_test_json_str(cJSON_GetObjectItem(j, "error"), "message");
+    snprintf(buf, sizeof buf, "%s", m ? m : "");
+    cJSON_Delete(j);
+    return buf;
+}
+
+/* Attack: mia (no department) probes for HR's use cases. The list hides
+ * them from her, but GET /api/usecases/<slug or id> (ids count up from 1)
+ * returned the whole entry (purpose, departments, history), ?card= its
+ * system card, and a request naming the slug answered 403 "restricted to
+ * departments ..." or "disabled" instead of the 404 of an unknown slug.
+ * Now a use case she may not use is answered exactly as one that does not
+ * exist; admins and auditors (who see the whole register) and HR members
+ * are answered as before. */
+TEST(register_http_other_departments_use_cases_look_unknown)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "probe"));
+    hh_store_t *st = t.h.st;
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_user_t hu;
+    char hr_key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_store_user_ensure(st, "hanna", "member", &hu, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, hu.id, hr_key, sizeof hr_key, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "hanna", "hr", &err));
+    cJSON *in = uc_doc("hr-secret", "{}");
+    cJSON_ReplaceItemInObject(in, "purpose", cJSON_CreateString("Plan the layoffs of Q3"));
+    cJSON_AddItemToObject(in, "departments", cJSON_Parse("[\"hr\"]"));
+    hh_usecase_t u;
+    ASSERT_OK(hh_register_create(st, in, "root", &u, &err));
+    cJSON_Delete(in);
+    char by_id[64], paths[4][96];
+    snprintf(by_id, sizeof by_id, "/api/usecases/%lld", (long long)u.id);
+    hh_usecase_clear(&u);
+    snprintf(paths[0], sizeof paths[0], "/api/usecases/hr-secret");
+    snprintf(paths[1], sizeof paths[1], "%s", by_id);
+    snprintf(paths[2], sizeof paths[2], "/api/usecases/hr-secret?card=md");
+    snprintf(paths[3], sizeof paths[3], "%s?card=html", by_id);
+    hh_test_resp_t r;
+    for (int i = 0; i < 4; i++) {
+        ASSERT_OK(hh_test_http(t.h.port, "GET", paths[i], t.member, NULL, &r));
+        ASSERT_EQ_INT(r.status, 404);
+        ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_not_found");
+        ASSERT_TRUE(strstr(r.body, "layoffs") == NULL && strstr(r.body, "\"hr\"") == NULL);
+        hh_test_resp_free(&r);
+        /* hanna (hr) and the auditor read it */
+        const char *readers[2] = { hr_key, t.auditor };
+        for (int k = 0; k < 2; k++) {
+            ASSERT_OK(hh_test_http(t.h.port, "GET", paths[i], readers[k], NULL, &r));
+            ASSERT_EQ_INT(r.status, 200);
+            ASSERT_TRUE(strstr(r.body, "layoffs") != NULL);
+            hh_test_resp_free(&r);
+        }
+    }
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases/hr-secreu", t.member, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(err_message(&r), "unknown use case 'hr-secreu'");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases/hr-secret", t.member, NULL, &r));
+    ASSERT_STREQ(err_message(&r), "unknown use case 'hr-secret'");
+    hh_test_resp_free(&r);
+    /* naming it in a request: the 404 of an unknown slug, enabled or disabled */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *names[2] = { "hr-secret", "hr-secreu" };
+        for (int k = 0; k < 2; k++) {
+            ASSERT_OK(post_uc(&t, "/v1/chat/completions", names[k], CHAT(""), &r));
+            ASSERT_EQ_INT(r.status, 404);
+            ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_not_found");
+            char want[96];
+            snprintf(want, sizeof want, "unknown use case '%s'", names[k]);
+            ASSERT_STREQ(err_message(&r), want);
+            hh_test_resp_free(&r);
+        }
+        ASSERT_OK(hh_register_set_disabled(st, "hr-secret", true, "root", NULL, &err));
+    }
+    /* hanna is told it is disabled; the admin (not in hr) that it is restricted */
+    char h[128];
+    snprintf(h, sizeof h, "X-Hoheit-Use-Case: hr-secret");
+    hh_test_req_t q = { .method = "POST", .path = "/v1/chat/completions", .key = hr_key, .headers = h, .body = CHAT("") };
+    ASSERT_OK(hh_test_http_req(t.h.port, &q, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_disabled");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_register_set_disabled(st, "hr-secret", false, "root", NULL, &err));
+    q.key = t.admin;
+    ASSERT_OK(hh_test_http_req(t.h.port, &q, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "use_case_forbidden");
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
 }

@@ -835,3 +835,73 @@ TEST(logs_access_log_concurrent_whole_lines)
     free(t);
     ASSERT_EQ_INT(good, THREADS * PER);
 }
+
+/* Attack: the admin runs `serve --access-log /tmp/hoheit-access.log` (or
+ * --error-log there). A local user who got to the world-writable folder
+ * first left (a) a symlink there pointing at a file of hoheit's user (the
+ * server appended its lines to the target: here a stand-in for secret.key)
+ * or (b) a file of their own, mode 0666, that the server appended to (the
+ * attacker then read who used which route when). Both are refused at start:
+ * a log file is never a symlink and, when it exists, a regular file of the
+ * server's own user. The target and the planted file get nothing. */
+TEST(logs_refuse_symlink_or_foreign_log_file)
+{
+    NEED_BIN();
+    char data[700], pub[700], victim[800], link[800], planted[800], extra[2000];
+    snprintf(data, sizeof data, "%s/logs-plant", hh_test_tmpdir());
+    snprintf(pub, sizeof pub, "%s/logs-plant-tmp", hh_test_tmpdir());   /* stands for /tmp */
+    mkdir(pub, 0777);
+    chmod(pub, 01777);
+    snprintf(victim, sizeof victim, "%s/victim.key", pub);
+    snprintf(link, sizeof link, "%s/hoheit-access.log", pub);
+    snprintf(planted, sizeof planted, "%s/hoheit-planted.log", pub);
+    FILE *f = fopen(victim, "w");
+    ASSERT_TRUE(f != NULL);
+    fputs("precious\n", f);
+    fclose(f);
+    ASSERT_EQ_INT(symlink(victim, link), 0);
+    f = fopen(planted, "w");
+    ASSERT_TRUE(f != NULL);
+    fclose(f);
+    ASSERT_EQ_INT(chmod(planted, 0666), 0);
+    uid_t other = geteuid() == 0 ? 65534 : geteuid();   /* "nobody" when the tests run as root */
+    if (geteuid() == 0)
+        ASSERT_EQ_INT(chown(planted, other, other), 0);
+
+    const char *flags[] = { "--access-log", "--error-log" };
+    for (int i = 0; i < 2; i++) {
+        const char *paths[] = { link, geteuid() == 0 ? planted : NULL };
+        for (int k = 0; k < 2 && paths[k]; k++) {
+            srv_proc_t sp;
+            int st = -1;
+            snprintf(extra, sizeof extra, "%s '%s'", flags[i], paths[k]);
+            if (serve_start(&sp, data, extra, &st) == 0) {
+                hh_test_resp_t r;
+                req_id(sp.port, "GET", "/health", NULL, NULL, "planted-00000001", &r);
+                hh_test_resp_free(&r);
+                serve_stop(&sp, SIGTERM);
+                hh_test_fail(__FILE__, __LINE__, "serve %s started", extra);
+                return;
+            }
+            ASSERT_EQ_INT(st, 1);
+            char *err = hh_test_read_file(sp.err_path, NULL);
+            ASSERT_TRUE(err != NULL && strstr(err, paths[k]) != NULL);   /* the message names the file */
+            free(err);
+        }
+    }
+    char *v = hh_test_read_file(victim, NULL);
+    ASSERT_STREQ(v, "precious\n");
+    free(v);
+    struct stat sb;
+    ASSERT_EQ_INT(stat(planted, &sb), 0);
+    ASSERT_EQ_INT(sb.st_size, 0);
+    /* a plain path of its own is still fine */
+    char own[800];
+    snprintf(own, sizeof own, "%s/own-access.log", pub);
+    snprintf(extra, sizeof extra, "--access-log '%s'", own);
+    srv_proc_t sp;
+    ASSERT_OK(serve_start(&sp, data, extra, NULL));
+    ASSERT_EQ_INT(serve_stop(&sp, SIGTERM), 0);
+    ASSERT_EQ_INT(stat(own, &sb), 0);
+    ASSERT_EQ_INT(sb.st_mode & 0777, 0600);
+}

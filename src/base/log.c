@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,19 +49,37 @@ void hh_log_iso_time(int64_t ms, char *out, size_t cap)
              tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-/* Appending, 0600, line-buffered, close-on-exec. */
-static FILE *open_log(const char *path, hh_err_t *err)
+FILE *hh_log_fopen_append(const char *path, const char *what, hh_err_t *err)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    /* O_NOFOLLOW: a symlink planted at the path (a world-writable folder)
+     * must not lead the lines into a file of ours it points to */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (fd < 0) {
+        hh_err_set(err, HH_EIO, -1, "cannot open %s %s: %s%s", what, path, strerror(errno),
+                   errno == ELOOP ? " (it is a symlink; give the real path)" : "");
+        return NULL;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+        hh_err_set(err, HH_EIO, -1, "refused %s %s: not a regular file of this user (uid %d)", what, path,
+                   (int)geteuid());
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "a") : NULL;
     if (!f) {
-        hh_err_set(err, HH_EIO, -1, "cannot open log file %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        hh_err_set(err, HH_EIO, -1, "cannot open %s %s: %s", what, path, strerror(errno));
+        close(fd);
         return NULL;
     }
     setvbuf(f, NULL, _IOLBF, 0);
     return f;
+}
+
+static FILE *open_log(const char *path, hh_err_t *err)
+{
+    return hh_log_fopen_append(path, "log file", err);
 }
 
 int hh_log_open_file(const char *path, hh_err_t *err)

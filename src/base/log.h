@@ -11,6 +11,7 @@
 #include "base/err.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum { HH_LOG_ERROR = 0, HH_LOG_WARN = 1, HH_LOG_INFO = 2, HH_LOG_DEBUG = 3 };
@@ -20,6 +21,12 @@ void hh_log_set_level(int level);
 int  hh_log_level(void);
 /* Reads HOHEIT_LOG from the environment, if set. */
 void hh_log_init_from_env(void);
+
+/* Opens path for the logs: appending, created 0600, line-buffered,
+ * close-on-exec. Refused (NULL, HH_EIO in err naming what and path): a
+ * symlink, or an existing file that is not a regular file of this process's
+ * user (one planted in a world-writable folder). */
+FILE *hh_log_fopen_append(const char *path, const char *what, hh_err_t *err);
 
 /* Sends the log to path (appended, created 0600) instead of stderr; NULL
  * goes back to stderr. Process configuration, set once at start (the

@@ -1015,6 +1015,25 @@ static int check_target(const char *dir, bool *exists, hh_err_t *err)
     return 0;
 }
 
+/* Every folder of src below FROM (src = FROM/rel, from_len = strlen(FROM))
+ * is a real folder, not a symlink: a listed path is read only from inside
+ * the backup (the last component is opened with O_NOFOLLOW). */
+static int no_symlinked_folder(char *src, size_t from_len, const char *rel, hh_err_t *err)
+{
+    for (char *s = src + from_len + 1; (s = strchr(s, '/')); s++) {
+        *s = '\0';
+        struct stat sb;
+        bool ok = lstat(src, &sb) == 0 && S_ISDIR(sb.st_mode);
+        *s = '/';
+        if (!ok)
+            return hh_err_set(err, HH_EFORMAT, -1,
+                              "refused: %s: a folder of it in the backup is a symlink or not a folder (a "
+                              "restore reads only from inside the backup)",
+                              rel);
+    }
+    return 0;
+}
+
 /* Copies every listed file from FROM into TMP, checking size and sha256. */
 static int copy_listed(const char *from, const char *tmp, const entries_t *files, hh_err_t *err)
 {
@@ -1024,6 +1043,8 @@ static int copy_listed(const char *from, const char *tmp, const entries_t *files
         int rc = join(src, sizeof src, from, x->path, err);
         if (!rc)
             rc = join(dst, sizeof dst, tmp, x->path, err);
+        if (!rc)
+            rc = no_symlinked_folder(src, strlen(from), x->path, err);
         if (rc)
             return rc;
         /* parent folders, 0700 */

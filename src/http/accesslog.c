@@ -23,19 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Appending, 0600, line-buffered, close-on-exec. */
+/* Appending, 0600, line-buffered; never through a symlink or into a file
+ * of another user (log.c). */
 static FILE *open_append(const char *path, hh_err_t *err)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
-    if (!f) {
-        hh_err_set(err, HH_EIO, -1, "cannot open the access log %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    setvbuf(f, NULL, _IOLBF, 0);
-    return f;
+    return hh_log_fopen_append(path, "the access log", err);
 }
 
 int ht_access_open(hh_http_server_t *s, const char *data_dir, const char *path, hh_err_t *err)

@@ -371,14 +371,15 @@ void ht_sweeper_stop(hh_http_server_t *s);
  * still active in cs). move: hands a ticket to a stream that outlives the
  * handler (from becomes inactive). now: the quota clock (unix s).
  * metrics: the usage series as Prometheus text (malloc'd; NULL on no
- * memory). ht_handle_usage: GET /api/usage. */
+ * memory); the department-labelled series only with with_departments
+ * (admin and auditor keys), else just their HELP/TYPE lines. ht_handle_usage: GET /api/usage. */
 int   ht_quota_init(hh_http_server_t *s, hh_err_t *err);
 void  ht_quota_fini(hh_http_server_t *s);
 int   ht_quota_begin(hh_http_server_t *s, ht_conn_t *cs, const char *use_case, hh_api_error_t *e);
 void  ht_quota_end(hh_http_server_t *s, ht_quota_ticket_t *t, int64_t prompt_tokens, int64_t completion_tokens);
 void  ht_quota_move(ht_quota_ticket_t *to, ht_quota_ticket_t *from);
 int64_t ht_quota_now(hh_http_server_t *s);
-char *ht_quota_metrics(hh_http_server_t *s);
+char *ht_quota_metrics(hh_http_server_t *s, bool with_departments);
 enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 
 #endif

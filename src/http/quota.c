@@ -304,7 +304,7 @@ static void put_label(FILE *f, const char *v)
     }
 }
 
-char *ht_quota_metrics(hh_http_server_t *s)
+char *ht_quota_metrics(hh_http_server_t *s, bool with_departments)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -318,7 +318,8 @@ char *ht_quota_metrics(hh_http_server_t *s)
           "# TYPE hoheit_usage_tokens_total counter\n",
           f);
     static const char *const kinds[2] = { "prompt", "completion" };
-    for (int i = 0; i < q->n_series; i++)
+    int n_series = with_departments ? q->n_series : 0;   /* names stay, series only for admin / auditor */
+    for (int i = 0; i < n_series; i++)
         for (int k = 0; k < 2; k++) {
             fputs("hoheit_usage_tokens_total{department=\"", f);
             put_label(f, q->series[i].department);
@@ -330,7 +331,7 @@ char *ht_quota_metrics(hh_http_server_t *s)
     fputs("# HELP hoheit_usage_requests_total Requests that processed tokens, by department and use case.\n"
           "# TYPE hoheit_usage_requests_total counter\n",
           f);
-    for (int i = 0; i < q->n_series; i++) {
+    for (int i = 0; i < n_series; i++) {
         fputs("hoheit_usage_requests_total{department=\"", f);
         put_label(f, q->series[i].department);
         fputs("\",use_case=\"", f);

@@ -420,7 +420,10 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
             HT_N_TTFT_BUCKETS - 1);
     sb_hist(&b, "hoheit_time_per_output_token_seconds", "Mean time between generated tokens of a request.", &m.tpot,
             g_tpot_le, HT_N_TPOT_BUCKETS - 1);
-    char *usage = ht_quota_metrics(s);   /* usage by department and use case (quota.c) */
+    /* usage by department and use case (quota.c): department labels are for
+     * admins and auditors only, as /api/usage?by=department is */
+    bool all = !strcmp(cs->key.role, "admin") || !strcmp(cs->key.role, "auditor");
+    char *usage = ht_quota_metrics(s, all);
     if (usage)
         sb_printf(&b, "%s", usage);
     else

@@ -40,6 +40,34 @@ static enum MHD_Result send_reg_error(struct MHD_Connection *c, ht_conn_t *cs, i
     return ht_send_error(c, cs, &e);
 }
 
+/* Whether the caller reviews the whole register (admins manage it,
+ * auditors review it). */
+static bool sees_register(const ht_conn_t *cs)
+{
+    return !strcmp(cs->key.role, "admin") || !strcmp(cs->key.role, "auditor");
+}
+
+/* A use case of other departments is, for anyone else, exactly a use case
+ * that does not exist (as in the list): 404 with the message of an unknown
+ * name asked, so no error tells another department's use cases (or their
+ * state) apart from a typo. 0: the caller may see u; 404 (e filled): hidden;
+ * 500 (e filled): the check failed. */
+static int hide_foreign(hh_http_server_t *s, const ht_conn_t *cs, const hh_usecase_t *u, const char *asked,
+                        const char *param, hh_api_error_t *e)
+{
+    if (sees_register(cs))
+        return 0;
+    bool may_use = false;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_register_user_may_use(s->store, u, cs->key.user_id, &may_use, &err) != 0)
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "%s", err.msg);
+    if (may_use)
+        return 0;
+    return hh_api_error_set(e, 404, "invalid_request_error", "use_case_not_found", param, "unknown use case '%s'",
+                            asked);
+}
+
 static cJSON *questionnaire_json(void)
 {
     size_t n = 0;
@@ -135,8 +163,16 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
         return ht_send_error(c, cs, &e);
     }
     if (!strcmp(method, "GET")) {
+        if ((rc = hh_register_get(s->store, id, &u, &err)))
+            return send_reg_error(c, cs, rc, &err);
+        int hidden = hide_foreign(s, cs, &u, id, NULL, &e);
+        if (hidden) {
+            hh_usecase_clear(&u);
+            return ht_send_error(c, cs, &e);
+        }
         const char *card = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "card");
         if (card) {
+            hh_usecase_clear(&u);
             bool html = !strcmp(card, "html");
             if (!html && strcmp(card, "md") != 0) {
                 hh_api_error_set(&e, 400, "invalid_request_error", NULL, "card", "card must be md or html");
@@ -147,8 +183,6 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
                 return send_reg_error(c, cs, rc, &err);
             return send_body(c, cs, 200, html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8", text);
         }
-        if ((rc = hh_register_get(s->store, id, &u, &err)))
-            return send_reg_error(c, cs, rc, &err);
         ok = ht_send_json(c, cs, 200, usecase_full(s->store, &u));
         hh_usecase_clear(&u);
         return ok;
@@ -212,12 +246,19 @@ static int select_use_case(hh_http_server_t *s, struct MHD_Connection *c, ht_con
         return hh_api_error_set(e, 404, "invalid_request_error", "use_case_not_found", param, "%s", err.msg);
     if (rc)
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "%s", err.msg);
+    /* a name the client gave, of another department's use case: unknown
+     * (a default set for this key or user is named as what it is) */
+    int st = name ? hide_foreign(s, cs, &u, name, param, e) : 0;
+    if (st) {
+        snprintf(cs->mark.use_case, sizeof cs->mark.use_case, "%s", u.slug);   /* the audit names it */
+        hh_usecase_clear(&u);
+        return st;
+    }
     bool may_use = false;
     if ((rc = hh_register_user_may_use(s->store, &u, cs->key.user_id, &may_use, &err))) {
         hh_usecase_clear(&u);
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "%s", err.msg);
     }
-    int st = 0;
     if (u.policy.refused)
         st = hh_api_error_set(e, 403, "permission_error", "use_case_prohibited", param,
                               "Use case '%s' is a prohibited AI practice under Art. 5 of the EU AI Act; requests "

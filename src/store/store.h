@@ -354,7 +354,9 @@ int  hh_store_user_set_password(hh_store_t *s, const char *name, const char *pas
 int  hh_store_user_clear_password(hh_store_t *s, const char *name, hh_err_t *err);
 
 /* Disables or enables a user. Disabling ends all their sessions; their API
- * keys stop working too (hh_store_key_verify checks the flag). */
+ * keys stop working too (hh_store_key_verify checks the flag). HH_ESTATE
+ * when disabling the last enabled admin (as hh_store_user_set_role and
+ * hh_store_user_delete), HH_ENOENT for an unknown name. */
 int  hh_store_user_set_disabled(hh_store_t *s, const char *name, bool disabled, hh_err_t *err);
 
 /* All users by name with departments and whether they have a password.

@@ -174,7 +174,14 @@ int hh_store_user_set_disabled(hh_store_t *s, const char *name, bool disabled, h
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int64_t changed = 0;
-    int rc = prepare(s, &st, "UPDATE users SET disabled = ? WHERE name = ?", "disable user", err);
+    /* Never the last enabled admin (as role and delete, store_admin.c): the
+     * check is part of the one UPDATE, so two processes disabling the two
+     * last admins at once cannot both pass it. */
+    int rc = prepare(s, &st,
+                     "UPDATE users SET disabled = ?1 WHERE name = ?2 AND NOT (?1 = 1 AND role = 'admin' AND "
+                     "disabled = 0 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.disabled = 0 "
+                     "AND o.name <> ?2))",
+                     "disable user", err);
     if (rc)
         goto done;
     sqlite3_bind_int(st, 1, disabled ? 1 : 0);
@@ -182,7 +189,18 @@ int hh_store_user_set_disabled(hh_store_t *s, const char *name, bool disabled, h
     if ((rc = step_done(s, st, "disable user", &changed, err)))
         goto done;
     if (changed == 0) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
+        bool exists = false;
+        if ((rc = prepare(s, &st, "SELECT 1 FROM users WHERE name = ?", "disable user", err)))
+            goto done;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        exists = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        if (exists)
+            rc = hh_err_set(err, HH_ESTATE, -1,
+                            "store: '%s' is the last enabled admin; disabling them would leave nobody to "
+                            "administer hoheit (make another user admin first)", name);
+        else
+            rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
         goto done;
     }
     if (disabled) {

@@ -78,7 +78,8 @@ static int subject_id_locked(hh_store_t *s, bool department, const char *name, i
         return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", department ? "department" : "user",
                           HH_STORE_NAME_MAX - 1);
     sqlite3_stmt *st = NULL;
-    const char *sql = department ? "SELECT id FROM departments WHERE name = ?" : "SELECT id FROM users WHERE name = ?";
+    const char *sql = department ? "SELECT id FROM departments WHERE name = ? COLLATE NOCASE"   /* as everywhere */
+                                 : "SELECT id FROM users WHERE name = ?";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return hh_store_db_fail(s, err, "quota subject");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
