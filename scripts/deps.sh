@@ -22,6 +22,9 @@ PKGS=(
   groff pandoc                              # KB corpus: man pages to PDF (groff), DOCX/ODT (pandoc)
   poppler-utils libxml2-dev libzip-dev      # kb extract: pdftotext, HTML/DOCX/ODT XML, zip
   libgmime-3.0-dev groff                    # kb extract: e-mail (MIME); groff for test PDFs
+  procps fakeroot                           # man pages the KB test corpora pin (kill.1; fakeroot.1)
+  ca-certificates                           # npm ci over https (tests/node) on a fresh system
+  debootstrap                               # only for `make test-fresh` (tests/fresh/run.sh)
 )
 # The OpenAI npm client tests need node + npm; Debian's packages only when no
 # node is installed (a NodeSource nodejs already ships npm and conflicts).
