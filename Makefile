@@ -147,7 +147,7 @@ serve: deps
 # The README's two commands on a fresh Debian 12 (debootstrap chroot, as
 # root; tests/fresh/run.sh says how; ~N min, most of it apt and the build).
 test-fresh:
-	bash tests/fresh/run.sh
+	@if [ "$$(id -u)" -eq 0 ]; then bash tests/fresh/run.sh; else sudo -E bash tests/fresh/run.sh; fi
 
 clean:
 	rm -rf build build-san build-fuzz
