@@ -4,10 +4,11 @@
 # Builds a minimal Debian 12 (bookworm) root file system with debootstrap
 # (--variant=minbase: no compiler, no make, none of hoheit's packages),
 # copies a clean clone of this repository's HEAD (not the work tree) and
-# ../shared beside it into it, and inside, as root, does what the README
+# ../shared beside it (HOHEIT_FRESH_SHARED: another directory) into it, and inside, as root, does what the README
 # tells an administrator on a fresh server:
 #
 #     apt-get install make         (a Debian 12 server install has no make)
+#     make all                     (must stop, naming the missing packages)
 #     make serve                   (background; until /health answers)
 #     make test
 #
@@ -25,7 +26,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(git -C "$HERE" rev-parse --show-toplevel)
-SHARED=$(cd "$REPO/../shared" 2>/dev/null && pwd) || { echo "fresh: no ../shared beside $REPO" >&2; exit 1; }
+SHARED=$(cd "${HOHEIT_FRESH_SHARED:-$REPO/../shared}" 2>/dev/null && pwd) ||
+  { echo "fresh: no ${HOHEIT_FRESH_SHARED:-../shared beside $REPO}" >&2; exit 1; }
 CACHE=${HOHEIT_FRESH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hoheit/fresh}
 BASE=$CACHE/bookworm-minbase.tar.gz
 LOG=${HOHEIT_FRESH_LOG:-$CACHE/fresh.log}
@@ -137,6 +139,10 @@ done
 step "apt-get install make"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends make
+step "make all before the packages (must stop and name them)"
+if make all >/srv/all.log 2>&1; then echo "fresh: make all built without the packages?"; exit 1; fi
+cat /srv/all.log
+grep -q "pkg-config finds no .*make deps" /srv/all.log || { echo "fresh: make all did not say what is missing"; exit 1; }
 step "make serve (background)"
 setsid make serve >/srv/serve.log 2>&1 &
 SERVE=$!
