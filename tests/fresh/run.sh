@@ -172,9 +172,12 @@ step "done"
 INSIDE
 
 say "in the chroot: apt-get install make; make serve; make test (log: $LOG)"
+# In the background and waited for, so that a TERM/INT to this script runs
+# the cleanup at once (it kills whatever still runs inside).
 chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   DEBIAN_FRONTEND=noninteractive HOHEIT_NO_SKIP=1 HEALTH_TIMEOUT="$HEALTH_TIMEOUT" \
-  /bin/bash /srv/fresh-inside.sh >>"$LOG" 2>&1
+  /bin/bash /srv/fresh-inside.sh >>"$LOG" 2>&1 &
+wait $!
 say "passed in $(( $(date +%s) - START )) s"
 grep -E '^fresh: .*/health:|passed, [0-9]+ failed' "$LOG" || true
