@@ -105,6 +105,14 @@ deb $SECURITY bookworm-security main
 SRC
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 printf 'registry=%s\n' "$NPM_REGISTRY" >"$ROOT/root/.npmrc"
+# This machine's own CAs (a TLS-inspecting proxy's, say): an admin behind
+# one adds it the same way; the ca-certificates package that deps.sh
+# installs takes them into /etc/ssl/certs. Node reads that bundle through
+# NODE_EXTRA_CA_CERTS when this machine sets it.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+fi
 
 COMMIT=$(git -C "$REPO" rev-parse HEAD)
 say "clone of $COMMIT and $SHARED into /srv"
@@ -177,6 +185,7 @@ say "in the chroot: apt-get install make; make serve; make test (log: $LOG)"
 chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   DEBIAN_FRONTEND=noninteractive HOHEIT_NO_SKIP=1 HEALTH_TIMEOUT="$HEALTH_TIMEOUT" \
+  ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt} \
   /bin/bash /srv/fresh-inside.sh >>"$LOG" 2>&1 &
 wait $!
 say "passed in $(( $(date +%s) - START )) s"
