@@ -145,8 +145,8 @@ serve: deps
 	$(BIN) serve --data $(DATA)
 
 # The README's two commands on a fresh Debian 12 (debootstrap chroot, as
-# root; tests/fresh/run.sh says how; 4-6 min here with the base and the apt
-# downloads cached, up to 14 min on 2 busy cores; the first run adds ~3 min).
+# root; tests/fresh/run.sh says how; ~7 min here with the base and the apt
+# downloads cached, up to 15 on 2 busy cores; the first run adds ~3 min).
 test-fresh:
 	@if [ "$$(id -u)" -eq 0 ]; then bash tests/fresh/run.sh; else sudo -E bash tests/fresh/run.sh; fi
 
