@@ -139,7 +139,7 @@ KB_EVAL_DEB=$(HOHEIT_KB_EVAL_FULL=1 "$KB_BUILD/hoheit-tests" retrieve_eval_debia
   echo "Two labeled query sets, each query with the document and a passage substring that answers it; a query counts for recall@5 when a chunk holding the passage, of the right document, is among the first 5; MRR over the first 10. Default chunking, BM25 through FTS5 with the access filter in the query."; echo
   echo "Debian corpus (\`tests/kb/queries_debian.jsonl\`, 20 English + 20 German questions over the Debian Reference HTML chapters, man pages as text and Markdown, and their groff PDF and pandoc DOCX/ODT renderings, against every document that \`tests/kb/build_corpus.sh\` builds; the same page in another format of the corpus counts as the right document):"; echo
   echo "    $KB_EVAL_DEB"; echo
-  echo "Man-page set (\`tests/kb/queries.jsonl\`, 20 English + 20 German questions over 52 Debian manual pages rendered to text by \`tests/kb/retrieval_corpus.sh\`):"; echo
+  echo "Man-page set (\`tests/kb/queries.jsonl\`, 20 English + 20 German questions over 50 Debian manual pages (25 in English and German) rendered to text by \`tests/kb/retrieval_corpus.sh\`):"; echo
   echo "    $KB_EVAL"; echo
   echo "Dense and hybrid rows need a trained embedding model: the test data only has a random-weight bert (\`reference/bert-q8_0.gguf\`), whose vectors carry no meaning, so its numbers would say nothing. \`hh_kb_retrieve_mode\` (and \`/api/ask\` with \`\"retrieval\": \"dense\"\`) computes them when one is installed. The queries were written while reading the passages, so they share words with them: the BM25 numbers are an upper bound for real users' questions."; } >> $OUT
 # --- end retrieval quality -----------------------------------------------------

@@ -24,6 +24,9 @@ PKGS=(
   libgmime-3.0-dev groff                    # kb extract: e-mail (MIME); groff for test PDFs
   dpkg-dev systemd adduser                  # make deb (dpkg-shlibdeps), systemd-analyze verify of the unit,
                                             # the package test's dpkg -i (postinst runs adduser)
+  procps fakeroot                           # man pages the KB test corpora pin (kill.1; fakeroot.1)
+  ca-certificates                           # npm ci over https (tests/node) on a fresh system
+  debootstrap                               # only for `make test-fresh` (tests/fresh/run.sh)
 )
 # The OpenAI npm client tests need node + npm; Debian's packages only when no
 # node is installed (a NodeSource nodejs already ships npm and conflicts).

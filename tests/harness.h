@@ -3,7 +3,16 @@
  *   TEST(gguf_reads_header) { ... ASSERT_EQ_INT(a, b); ... }
  *
  * Tests register themselves at load time; tests/main.c runs them all (or
- * those whose name contains argv[1]) and ends with "N passed, N failed".
+ * those whose name contains argv[1]) and ends with
+ * "N passed, N failed, N skipped".
+ *
+ * SKIP("no F16C") ends a test that cannot run here (missing CPU feature,
+ * HOHEIT_BIN not set, a tool not installed): it is reported as
+ * "skip NAME (reason)" and counted as skipped, never as passed. With
+ * HOHEIT_NO_SKIP=1 in the environment (CI, tests/fresh/run.sh) every SKIP
+ * is a failure instead: what CI installs and what the project ships must be
+ * there. Data the project ships or installs is never a reason to SKIP: its
+ * absence is an ordinary failure.
  * Assertions print both sides and return from the test; they are never
  * compiled out. Test data: hh_test_data_path("reference/x.gguf") resolves
  * against $HOHEIT_TESTDATA or ../shared/testdata. */
@@ -21,6 +30,9 @@ typedef void (*hh_test_fn)(void);
 void hh_test_register(const char *name, const char *file, hh_test_fn fn);
 /* Marks the running test failed (used by the ASSERT macros). */
 void hh_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Ends the running test as skipped with the reason (a failure under
+ * HOHEIT_NO_SKIP=1); use through SKIP, which also returns. */
+void hh_test_skip(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Path of a file under the shared test data directory (static buffer per call slot; copy if kept). */
 const char *hh_test_data_path(const char *rel);
 /* A fresh private temporary directory for this test run (created once). */
@@ -33,6 +45,8 @@ void *hh_test_read_file(const char *path, size_t *size);
     __attribute__((constructor)) static void register_##name(void)               \
     { hh_test_register(#name, __FILE__, test_##name); }                          \
     static void test_##name(void)
+
+#define SKIP(...) do { hh_test_skip(__FILE__, __LINE__, __VA_ARGS__); return; } while (0)
 
 #define ASSERT_TRUE(c) do { if (!(c)) { hh_test_fail(__FILE__, __LINE__, "expected true: %s", #c); return; } } while (0)
 #define ASSERT_FALSE(c) do { if (c) { hh_test_fail(__FILE__, __LINE__, "expected false: %s", #c); return; } } while (0)

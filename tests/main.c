@@ -1,5 +1,7 @@
 /* main.c - test runner: runs every registered test (or those whose name
- * contains argv[1]) and ends with the line "N passed, N failed". */
+ * contains argv[1]) and ends with the line "N passed, N failed, N skipped".
+ * Exit status 1 if any failed (a skip alone is status 0; under
+ * HOHEIT_NO_SKIP=1 a skip is a failure, see harness.h). */
 #include "harness.h"
 
 #include <stdarg.h>
@@ -14,6 +16,8 @@ struct test { const char *name, *file; hh_test_fn fn; };
 static struct test g_tests[MAX_TESTS];
 static int g_n_tests;
 static int g_failed_now;
+static int g_skipped_now;
+static char g_skip_reason[512];
 
 void hh_test_register(const char *name, const char *file, hh_test_fn fn)
 {
@@ -33,6 +37,21 @@ void hh_test_fail(const char *file, int line, const char *fmt, ...)
     vfprintf(stdout, fmt, ap);
     fputc('\n', stdout);
     va_end(ap);
+}
+
+void hh_test_skip(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_skip_reason, sizeof g_skip_reason, fmt, ap);
+    va_end(ap);
+    const char *no_skip = getenv("HOHEIT_NO_SKIP");
+    if (no_skip && strcmp(no_skip, "0") != 0 && no_skip[0] != '\0') {
+        g_failed_now = 1;
+        printf("    %s:%d: would skip (%s), but HOHEIT_NO_SKIP is set\n", file, line, g_skip_reason);
+        return;
+    }
+    g_skipped_now = 1;
 }
 
 const char *hh_test_data_path(const char *rel)
@@ -84,21 +103,30 @@ int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
     qsort(g_tests, (size_t)g_n_tests, sizeof g_tests[0], cmp_test);
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (int i = 0; i < g_n_tests; i++) {
         const struct test *t = &g_tests[i];
         if (filter && !strstr(t->name, filter) && !strstr(t->file, filter))
             continue;
         g_failed_now = 0;
+        g_skipped_now = 0;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         t->fn();
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
-        printf("%s %s (%.0f ms)\n", g_failed_now ? "FAIL" : "ok  ", t->name, ms);
+        if (g_failed_now) {
+            printf("FAIL %s (%.0f ms)\n", t->name, ms);
+            failed++;
+        } else if (g_skipped_now) {
+            printf("skip %s (%s)\n", t->name, g_skip_reason);
+            skipped++;
+        } else {
+            printf("ok   %s (%.0f ms)\n", t->name, ms);
+            passed++;
+        }
         fflush(stdout);
-        if (g_failed_now) failed++; else passed++;
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed == 0 ? 0 : 1;
 }

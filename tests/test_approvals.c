@@ -582,10 +582,7 @@ static int run_cli(const char *args, char *out, size_t cap)
 
 TEST(approvals_cli_list_show_decide)
 {
-    if (!getenv("HOHEIT_BIN")) {
-        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
-        return;
-    }
+    if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
     char data[512], edit_file[600], args[2048], out[16384];
     snprintf(data, sizeof data, "%s/approvals-cli", hh_test_tmpdir());
     snprintf(edit_file, sizeof edit_file, "%s/edited.txt", data);

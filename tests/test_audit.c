@@ -824,10 +824,7 @@ static int run_cli(const char *args)
 
 TEST(audit_cli_verify_exit_codes)
 {
-    if (!getenv("HOHEIT_BIN")) {
-        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
-        return;
-    }
+    if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
     const char *dir = fresh_dir("cli");
     hh_err_t err;
     hh_store_t *s = NULL;

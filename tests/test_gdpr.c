@@ -639,10 +639,7 @@ static int run_cli(const char *args)
 
 TEST(gdpr_cli_export_erase_sweep)
 {
-    if (!getenv("HOHEIT_BIN")) {
-        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
-        return;
-    }
+    if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
     char root[512], docs[600], data[600], out[700], args[3000];
     snprintf(root, sizeof root, "%s/gdpr-cli", hh_test_tmpdir());
     snprintf(docs, sizeof docs, "%s/docs", root);

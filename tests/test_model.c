@@ -839,7 +839,7 @@ TEST(model_rejects_tensor_type_without_kernel)
 TEST(model_cli_logits_writes_batch_logits)
 {
     const char *bin = getenv("HOHEIT_BIN");
-    if (bin == NULL) { printf("    skipped: HOHEIT_BIN not set\n"); return; }
+    if (bin == NULL) SKIP("HOHEIT_BIN not set");
     char out[512], cmd[2048];
     snprintf(out, sizeof out, "%s/logits.f32", hh_test_tmpdir());
     snprintf(cmd, sizeof cmd, "'%s' logits -m '%s' --tokens 1,403,407,261 --out '%s' -t 1 --kv f32 2>/dev/null",

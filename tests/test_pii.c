@@ -392,10 +392,7 @@ TEST(pii_labeled_set_precision_recall)
 TEST(pii_cli_redact)
 {
     const char *bin = getenv("HOHEIT_BIN");
-    if (!bin) {
-        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
-        return;
-    }
+    if (!bin) SKIP("HOHEIT_BIN is not set (run through `make test`)");
     char in[1024], names[1024], cmd[4096];
     snprintf(in, sizeof in, "%s/pii_in.txt", hh_test_tmpdir());
     snprintf(names, sizeof names, "%s/pii_cli_names.txt", hh_test_tmpdir());

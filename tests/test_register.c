@@ -1041,10 +1041,7 @@ static int run_register(const char *args)
 
 TEST(register_cli_add_export)
 {
-    if (!getenv("HOHEIT_BIN")) {
-        printf("    HOHEIT_BIN is not set (run through `make test`)\n");
-        return;
-    }
+    if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
     char dir[512], file[600], out[600], args[2000], path[700];
     snprintf(dir, sizeof dir, "%s/register-cli", hh_test_tmpdir());
     snprintf(file, sizeof file, "%s/uc.json", hh_test_tmpdir());

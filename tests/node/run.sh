@@ -14,8 +14,8 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 if [ ! -d "$HERE/node_modules/openai" ]; then
-  (cd "$HERE" && npm ci --no-audit --no-fund --silent) || {
-    echo "node: 0 passed, 1 failed (npm ci failed: no network?)"
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || {
+    echo "node: 0 passed, 1 failed (npm ci failed: no network, or no registry: npm config get registry)"
     exit 1
   }
 fi

@@ -1,12 +1,19 @@
 // test.mjs - the official OpenAI npm client against a running `hoheit serve`
 // with stories260K. Env: HOHEIT_URL (…/v1), HOHEIT_KEY, HOHEIT_MODEL.
 // Ends with "node: N passed, N failed"; exit status 1 if any failed.
+import http from 'node:http';
 import OpenAI from 'openai';
 
 const baseURL = process.env.HOHEIT_URL;
 const apiKey = process.env.HOHEIT_KEY;
 const model = process.env.HOHEIT_MODEL || 'stories260K';
-const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 30000 });
+// Node 18 (Debian 12's nodejs): the client's node-fetch 2 reports every
+// streamed (chunked) response on a kept-alive socket as "Premature close",
+// against Node's own http server as well; a client without keep-alive works
+// there. Node 20 and later need nothing (docs/OPERATIONS.md, troubleshooting).
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+const agent = nodeMajor < 20 ? { httpAgent: new http.Agent({ keepAlive: false }) } : {};
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 30000, ...agent });
 
 let passed = 0, failed = 0;
 function check(cond, what) {
