@@ -9,48 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
-{
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "prepare");
-    return 0;
-}
-
-static int exec_locked(hh_store_t *s, const char *sql, hh_err_t *err)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, sql);
-    return 0;
-}
-
-static int name_ok(const char *name, const char *what, hh_err_t *err)
-{
-    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
-        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", what, HH_STORE_NAME_MAX - 1);
-    return 0;
-}
-
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = t ? strlen((const char *)t) : 0;
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && (t[n] & 0xC0) == 0x80)   /* cut at a UTF-8 character start */
-            n--;
-    }
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = '\0';
-}
-
 /* Runs sql binding int64 a to ?1 (unused when the SQL names only ?2) and
  * text (may be NULL) to ?2, and
  * returns its one integer result in *v. */
 static int query_int(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *v, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
+    int rc = hh_store_prepare(s, &st, sql, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, a);
@@ -69,7 +34,7 @@ static int query_int(hh_store_t *s, const char *sql, int64_t a, const char *text
 static int change(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *changed, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
+    int rc = hh_store_prepare(s, &st, sql, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, a);
@@ -87,14 +52,14 @@ static int change(hh_store_t *s, const char *sql, int64_t a, const char *text, i
 static int user_locked(hh_store_t *s, const char *name, int64_t *id, char role[16], bool *disabled, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT id, role, disabled FROM users WHERE name = ?", err);
+    int rc = hh_store_prepare(s, &st, "SELECT id, role, disabled FROM users WHERE name = ?", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     int sr = sqlite3_step(st);
     if (sr == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
-        copy_col(role, 16, st, 1);
+        hh_store_copy_col(role, 16, st, 1);
         *disabled = sqlite3_column_int(st, 2) != 0;
     } else if (sr == SQLITE_DONE) {
         rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
@@ -123,14 +88,14 @@ int hh_store_user_set_role(hh_store_t *s, const char *name, const char *role, ch
     if (!hh_store_role_valid(role))
         return hh_err_set(err, HH_EINVAL, -1, "store: unknown role '%s' (admin, member, auditor, approver)",
                           role ? role : "");
-    int rc = name_ok(name, "user", err);
+    int rc = hh_store_name_ok(name, "user", err);
     if (rc)
         return rc;
     int64_t id = 0;
     char was[16] = "";
     bool disabled = false, in_tx = false;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
         goto done;
     in_tx = true;
     if ((rc = user_locked(s, name, &id, was, &disabled, err)))
@@ -141,7 +106,7 @@ int hh_store_user_set_role(hh_store_t *s, const char *name, const char *role, ch
     if ((rc = change(s, "UPDATE users SET role = ?2 WHERE id = ?1", id, role, NULL, err)) ||
         (rc = change(s, "DELETE FROM sessions WHERE user_id = ?1", id, NULL, NULL, err)))
         goto done;
-    rc = exec_locked(s, "COMMIT", err);
+    rc = hh_store_exec(s, "COMMIT", err);
     in_tx = rc != 0;
 done:
     if (in_tx)
@@ -155,14 +120,14 @@ done:
 int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_t *out, hh_err_t *err)
 {
     hh_store_user_removal_t r = { 0 };
-    int rc = name_ok(name, "user", err);
+    int rc = hh_store_name_ok(name, "user", err);
     if (rc)
         return rc;
     int64_t id = 0;
     char role[16] = "";
     bool disabled = false, in_tx = false;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
         goto done;
     in_tx = true;
     if ((rc = user_locked(s, name, &id, role, &disabled, err)))
@@ -180,7 +145,7 @@ int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_
     /* keys, sessions, memberships: ON DELETE CASCADE; documents: SET NULL */
     if ((rc = change(s, "DELETE FROM users WHERE id = ?1", id, NULL, NULL, err)))
         goto done;
-    rc = exec_locked(s, "COMMIT", err);
+    rc = hh_store_exec(s, "COMMIT", err);
     in_tx = rc != 0;
 done:
     if (in_tx)
@@ -208,17 +173,17 @@ static void read_dept(sqlite3_stmt *st, void *out)
     hh_store_department_t *d = out;
     memset(d, 0, sizeof *d);
     d->id = sqlite3_column_int64(st, 0);
-    copy_col(d->name, sizeof d->name, st, 1);
+    hh_store_copy_col(d->name, sizeof d->name, st, 1);
     d->n_members = sqlite3_column_int64(st, 2);
     d->n_collections = sqlite3_column_int64(st, 3);
-    copy_col(d->members, sizeof d->members, st, 4);
-    copy_col(d->collections, sizeof d->collections, st, 5);
+    hh_store_copy_col(d->members, sizeof d->members, st, 4);
+    hh_store_copy_col(d->collections, sizeof d->collections, st, 5);
 }
 
 static int dept_get_locked(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, DEPT_COLS "WHERE d.name = ? COLLATE NOCASE", err);
+    int rc = hh_store_prepare(s, &st, DEPT_COLS "WHERE d.name = ? COLLATE NOCASE", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -239,7 +204,7 @@ static int dept_get_locked(hh_store_t *s, const char *name, hh_store_department_
 
 int hh_store_department_get(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err)
 {
-    int rc = name_ok(name, "department", err);
+    int rc = hh_store_name_ok(name, "department", err);
     if (rc)
         return rc;
     pthread_mutex_lock(&s->mu);
@@ -255,7 +220,7 @@ int hh_store_department_list(hh_store_t *s, hh_store_department_t **out, size_t 
     hh_store_rows_t g = { .elem = sizeof(hh_store_department_t) };
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&s->mu);
-    int rc = prepare(s, &st, DEPT_COLS "ORDER BY d.name COLLATE NOCASE", err);
+    int rc = hh_store_prepare(s, &st, DEPT_COLS "ORDER BY d.name COLLATE NOCASE", err);
     if (rc == 0)
         rc = hh_store_collect_rows(s, st, &g, read_dept, "list departments", err);
     return hh_store_rows_end(s, st, &g, rc, out, n);
@@ -263,13 +228,13 @@ int hh_store_department_list(hh_store_t *s, hh_store_department_t **out, size_t 
 
 int hh_store_department_rename(hh_store_t *s, const char *old_name, const char *new_name, hh_err_t *err)
 {
-    int rc = name_ok(old_name, "department", err);
-    if (rc || (rc = name_ok(new_name, "department", err)))
+    int rc = hh_store_name_ok(old_name, "department", err);
+    if (rc || (rc = hh_store_name_ok(new_name, "department", err)))
         return rc;
     hh_store_department_t d, other;
     bool in_tx = false;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
         goto done;
     in_tx = true;
     if ((rc = dept_get_locked(s, old_name, &d, err)))
@@ -284,7 +249,7 @@ int hh_store_department_rename(hh_store_t *s, const char *old_name, const char *
         goto done;
     if ((rc = change(s, "UPDATE departments SET name = ?2 WHERE id = ?1", d.id, new_name, NULL, err)))
         goto done;
-    rc = exec_locked(s, "COMMIT", err);
+    rc = hh_store_exec(s, "COMMIT", err);
     in_tx = rc != 0;
 done:
     if (in_tx)
@@ -299,11 +264,11 @@ static int sole_owned_locked(hh_store_t *s, int64_t dept_id, char ***names, size
     *names = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st,
-                     "SELECT c.name FROM collections c JOIN collection_departments cd ON cd.collection_id = c.id "
-                     "WHERE cd.department_id = ?1 AND NOT EXISTS (SELECT 1 FROM collection_departments o "
-                     "WHERE o.collection_id = c.id AND o.department_id <> ?1) ORDER BY c.name",
-                     err);
+    int rc = hh_store_prepare(s, &st,
+            "SELECT c.name FROM collections c JOIN collection_departments cd ON cd.collection_id = c.id "
+            "WHERE cd.department_id = ?1 AND NOT EXISTS (SELECT 1 FROM collection_departments o "
+            "WHERE o.collection_id = c.id AND o.department_id <> ?1) ORDER BY c.name",
+            err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, dept_id);
@@ -343,13 +308,13 @@ int hh_store_department_delete(hh_store_t *s, const char *name, char ***orphans,
         *orphans = NULL;
         *n_orphans = 0;
     }
-    int rc = name_ok(name, "department", err);
+    int rc = hh_store_name_ok(name, "department", err);
     if (rc)
         return rc;
     hh_store_department_t d;
     bool in_tx = false;
     pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
         goto done;
     in_tx = true;
     if ((rc = dept_get_locked(s, name, &d, err)) || (rc = sole_owned_locked(s, d.id, &names, &n, err)))
@@ -357,7 +322,7 @@ int hh_store_department_delete(hh_store_t *s, const char *name, char ***orphans,
     /* memberships and ownerships: ON DELETE CASCADE */
     if ((rc = change(s, "DELETE FROM departments WHERE id = ?1", d.id, NULL, NULL, err)))
         goto done;
-    rc = exec_locked(s, "COMMIT", err);
+    rc = hh_store_exec(s, "COMMIT", err);
     in_tx = rc != 0;
 done:
     if (in_tx)
@@ -372,30 +337,11 @@ done:
     return rc;
 }
 
-/* The collection's id; HH_ENOENT when unknown. */
-static int coll_id_locked(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT id FROM collections WHERE name = ?", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (sr == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no collection '%s'", name);
-    else
-        rc = hh_store_db_fail(s, err, "find collection");
-    sqlite3_finalize(st);
-    return rc;
-}
-
 /* Runs a statement binding two int64s; *changed (may be NULL) rows changed. */
 static int change2(hh_store_t *s, const char *sql, int64_t a, int64_t b, int64_t *changed, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
+    int rc = hh_store_prepare(s, &st, sql, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, a);
@@ -411,13 +357,14 @@ static int change2(hh_store_t *s, const char *sql, int64_t a, int64_t b, int64_t
 static int coll_dept(hh_store_t *s, const char *collection, const char *department, bool add, bool *now_orphan,
                      hh_err_t *err)
 {
-    int rc = name_ok(collection, "collection", err);
-    if (rc || (rc = name_ok(department, "department", err)))
+    int rc = hh_store_name_ok(collection, "collection", err);
+    if (rc || (rc = hh_store_name_ok(department, "department", err)))
         return rc;
     int64_t cid = 0, changed = 0, left = 0;
     hh_store_department_t d;
     pthread_mutex_lock(&s->mu);
-    if ((rc = coll_id_locked(s, collection, &cid, err)) || (rc = dept_get_locked(s, department, &d, err)))
+    if ((rc = hh_store_id_by_name_locked(s, "SELECT id FROM collections WHERE name = ?", "collection", collection,
+                                               &cid, err)) || (rc = dept_get_locked(s, department, &d, err)))
         goto done;
     if (add) {
         rc = change2(s, "INSERT OR IGNORE INTO collection_departments (collection_id, department_id) VALUES (?1, ?2)",

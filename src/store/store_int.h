@@ -27,6 +27,25 @@ const char *hh_store_migration_sql(int version);
 /* Records SQLite's current error as HH_EIO "store: <what>: <message>". */
 int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what);
 
+/* ---- small helpers shared by the store_*.c files ---- */
+
+/* sqlite3_prepare_v2 of sql into *st; HH_EIO "store: prepare: ..." on failure. */
+int hh_store_prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err);
+/* sqlite3_exec of sql (no rows; caller holds s->mu); HH_EIO naming sql. */
+int hh_store_exec(hh_store_t *s, const char *sql, hh_err_t *err);
+/* HH_EINVAL "store: <what> name must be 1..N bytes" unless name is 1 to
+ * HH_STORE_NAME_MAX - 1 bytes. */
+int hh_store_name_ok(const char *name, const char *what, hh_err_t *err);
+/* Copies text column col of st into dst (cap bytes), cut at a UTF-8
+ * character start when it does not fit; "" for NULL. */
+void hh_store_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
+/* Runs sql (one text parameter: name; one integer column) and returns the
+ * row's value in *id; HH_ENOENT "store: no <what> '<name>'" when there is no
+ * row, HH_EIO "store: find <what>: ..." on a database error. Caller holds
+ * s->mu. */
+int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
+                               hh_err_t *err);
+
 /* A growing array of elem-byte elements (v owned by the caller; free it). */
 typedef struct hh_store_rows {
     void  *v;

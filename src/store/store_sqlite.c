@@ -257,6 +257,63 @@ int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
     return hh_err_set(err, HH_EIO, -1, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
 }
 
+int hh_store_prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, "prepare");
+    return 0;
+}
+
+int hh_store_exec(hh_store_t *s, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, sql);
+    return 0;
+}
+
+int hh_store_name_ok(const char *name, const char *what, hh_err_t *err)
+{
+    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
+        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", what, HH_STORE_NAME_MAX - 1);
+    return 0;
+}
+
+void hh_store_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? strlen((const char *)t) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && (t[n] & 0xC0) == 0x80)   /* cut at a UTF-8 character start */
+            n--;
+    }
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
+                               hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st, sql, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no %s '%s'", what, name);
+    } else {
+        char msg[64];
+        snprintf(msg, sizeof msg, "find %s", what);
+        rc = hh_store_db_fail(s, err, msg);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 {
     return hh_store_db_fail(s, err, what);

@@ -74,23 +74,13 @@ int64_t hh_store_next_month_start(int64_t day)
  * Caller holds s->mu. */
 static int subject_id_locked(hh_store_t *s, bool department, const char *name, int64_t *id, hh_err_t *err)
 {
-    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
-        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", department ? "department" : "user",
-                          HH_STORE_NAME_MAX - 1);
-    sqlite3_stmt *st = NULL;
-    const char *sql = department ? "SELECT id FROM departments WHERE name = ?" : "SELECT id FROM users WHERE name = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "quota subject");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st), rc = 0;
-    if (sr == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (sr == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no %s '%s'", department ? "department" : "user", name);
-    else
-        rc = hh_store_db_fail(s, err, "quota subject");
-    sqlite3_finalize(st);
-    return rc;
+    const char *what = department ? "department" : "user";
+    int rc = hh_store_name_ok(name, what, err);
+    if (rc)
+        return rc;
+    return hh_store_id_by_name_locked(
+        s, department ? "SELECT id FROM departments WHERE name = ?" : "SELECT id FROM users WHERE name = ?", what, name,
+        id, err);
 }
 
 static bool limit_ok(int64_t v)
