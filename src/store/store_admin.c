@@ -93,25 +93,18 @@ int hh_store_user_set_role(hh_store_t *s, const char *name, const char *role, ch
         return rc;
     int64_t id = 0;
     char was[16] = "";
-    bool disabled = false, in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
+    bool disabled = false;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
     if ((rc = user_locked(s, name, &id, was, &disabled, err)))
         goto done;
     if (!strcmp(was, "admin") && strcmp(role, "admin") != 0 && !disabled &&
         (rc = not_last_admin(s, id, name, "demoting", err)))
         goto done;
-    if ((rc = change(s, "UPDATE users SET role = ?2 WHERE id = ?1", id, role, NULL, err)) ||
-        (rc = change(s, "DELETE FROM sessions WHERE user_id = ?1", id, NULL, NULL, err)))
-        goto done;
-    rc = hh_store_exec(s, "COMMIT", err);
-    in_tx = rc != 0;
+    if ((rc = change(s, "UPDATE users SET role = ?2 WHERE id = ?1", id, role, NULL, err)) == 0)
+        rc = change(s, "DELETE FROM sessions WHERE user_id = ?1", id, NULL, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && old_role)
         snprintf(old_role, 16, "%s", was);
     return rc;
@@ -125,11 +118,9 @@ int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_
         return rc;
     int64_t id = 0;
     char role[16] = "";
-    bool disabled = false, in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
+    bool disabled = false;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
     if ((rc = user_locked(s, name, &id, role, &disabled, err)))
         goto done;
     if (!strcmp(role, "admin") && !disabled && (rc = not_last_admin(s, id, name, "deleting", err)))
@@ -143,14 +134,9 @@ int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_
                         &r.approvals, err)))
         goto done;
     /* keys, sessions, memberships: ON DELETE CASCADE; documents: SET NULL */
-    if ((rc = change(s, "DELETE FROM users WHERE id = ?1", id, NULL, NULL, err)))
-        goto done;
-    rc = hh_store_exec(s, "COMMIT", err);
-    in_tx = rc != 0;
+    rc = change(s, "DELETE FROM users WHERE id = ?1", id, NULL, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && out)
         *out = r;
     return rc;
@@ -232,11 +218,8 @@ int hh_store_department_rename(hh_store_t *s, const char *old_name, const char *
     if (rc || (rc = hh_store_name_ok(new_name, "department", err)))
         return rc;
     hh_store_department_t d, other;
-    bool in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
     if ((rc = dept_get_locked(s, old_name, &d, err)))
         goto done;
     rc = dept_get_locked(s, new_name, &other, err);
@@ -247,14 +230,9 @@ int hh_store_department_rename(hh_store_t *s, const char *old_name, const char *
     }
     if (rc != 0 && rc != HH_ENOENT)
         goto done;
-    if ((rc = change(s, "UPDATE departments SET name = ?2 WHERE id = ?1", d.id, new_name, NULL, err)))
-        goto done;
-    rc = hh_store_exec(s, "COMMIT", err);
-    in_tx = rc != 0;
+    rc = change(s, "UPDATE departments SET name = ?2 WHERE id = ?1", d.id, new_name, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     return rc;
 }
 
@@ -312,22 +290,14 @@ int hh_store_department_delete(hh_store_t *s, const char *name, char ***orphans,
     if (rc)
         return rc;
     hh_store_department_t d;
-    bool in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
     if ((rc = dept_get_locked(s, name, &d, err)) || (rc = sole_owned_locked(s, d.id, &names, &n, err)))
         goto done;
     /* memberships and ownerships: ON DELETE CASCADE */
-    if ((rc = change(s, "DELETE FROM departments WHERE id = ?1", d.id, NULL, NULL, err)))
-        goto done;
-    rc = hh_store_exec(s, "COMMIT", err);
-    in_tx = rc != 0;
+    rc = change(s, "DELETE FROM departments WHERE id = ?1", d.id, NULL, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && orphans) {
         *orphans = names;
         *n_orphans = n;

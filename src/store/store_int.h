@@ -39,6 +39,13 @@ int hh_store_name_ok(const char *name, const char *what, hh_err_t *err);
 /* Copies text column col of st into dst (cap bytes), cut at a UTF-8
  * character start when it does not fit; "" for NULL. */
 void hh_store_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
+/* Takes s->mu and begins an immediate transaction; on failure s->mu is
+ * released again and the error returned. */
+int hh_store_tx_begin(hh_store_t *s, hh_err_t *err);
+/* Ends what hh_store_tx_begin began: commits when rc is 0, else (or when
+ * the commit fails) rolls back; releases s->mu. Returns rc, or the commit's
+ * error. */
+int hh_store_tx_end(hh_store_t *s, int rc, hh_err_t *err);
 /* Runs sql (one text parameter: name; one integer column) and returns the
  * row's value in *id; HH_ENOENT "store: no <what> '<name>'" when there is no
  * row, HH_EIO "store: find <what>: ..." on a database error. Caller holds

@@ -271,6 +271,25 @@ int hh_store_exec(hh_store_t *s, const char *sql, hh_err_t *err)
     return 0;
 }
 
+int hh_store_tx_begin(hh_store_t *s, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = hh_store_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_tx_end(hh_store_t *s, int rc, hh_err_t *err)
+{
+    if (rc == 0)
+        rc = hh_store_exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int hh_store_name_ok(const char *name, const char *what, hh_err_t *err)
 {
     if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
