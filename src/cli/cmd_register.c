@@ -240,9 +240,7 @@ static int do_export(hh_store_t *s, const char *out_dir, const char *models, hh_
 
 int hh_cmd_register(int argc, char **argv)
 {
-    const char *data = getenv("HOHEIT_DATA");
-    if (!data || !data[0])
-        data = "./hoheit-data";
+    const char *data = hh_cli_default_data();
     const char *file = NULL, *sub = NULL, *target = NULL, *format = "md", *out_dir = "./hoheit-cards";
     const char *models = NULL, *key = NULL, *user = NULL;
     bool yes = false;
