@@ -1,6 +1,7 @@
 /* store_sqlite.c - the SQLite backend of store.h: schema migrations, users,
  * API keys (keyed BLAKE2b hashes, lookup by prefix). */
 #include "store/store_int.h"
+#include "base/fs.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -394,25 +395,6 @@ bool hh_store_role_valid(const char *role)
     return false;
 }
 
-static int mkdir_p(const char *path, hh_err_t *err)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return hh_err_set(err, HH_EINVAL, -1, "store: bad data directory path");
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return hh_err_set(err, HH_EIO, -1, "store: cannot create %s: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 /* Reads DATA/secret.key, or creates it (0600) with fresh random bytes. */
 static int load_secret(hh_store_t *s, const char *dir, hh_err_t *err)
 {
@@ -610,7 +592,7 @@ int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
     *out = NULL;
     if (sodium_init() < 0)
         return hh_err_set(err, HH_EIO, -1, "store: libsodium failed to initialize");
-    int rc = mkdir_p(data_dir, err);
+    int rc = hh_mkdir_p(data_dir, "store: ", err);
     if (rc)
         return rc;
     tighten_modes(data_dir);
