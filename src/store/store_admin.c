@@ -83,27 +83,38 @@ static int not_last_admin(hh_store_t *s, int64_t id, const char *name, const cha
     return rc;
 }
 
+/* Starts a change of user name: checks the name, begins the transaction
+ * (hh_store_tx_begin) and finds the user (*id, its role). When the change
+ * takes the admin role away (leaves_admin) from an enabled admin who is the
+ * last one, refuses it (doing: "demoting", "deleting"). On an error the
+ * transaction is ended again; on success the caller ends it. */
+static int user_change_begin(hh_store_t *s, const char *name, bool leaves_admin, const char *doing, int64_t *id,
+                             char role[16], hh_err_t *err)
+{
+    bool disabled = false;
+    int rc = hh_store_name_ok(name, "user", err);
+    if (rc || (rc = hh_store_tx_begin(s, err)))
+        return rc;
+    if ((rc = user_locked(s, name, id, role, &disabled, err)) == 0 && leaves_admin && !strcmp(role, "admin") &&
+        !disabled)
+        rc = not_last_admin(s, *id, name, doing, err);
+    if (rc)
+        hh_store_tx_end(s, rc, err);
+    return rc;
+}
+
 int hh_store_user_set_role(hh_store_t *s, const char *name, const char *role, char *old_role, hh_err_t *err)
 {
     if (!hh_store_role_valid(role))
         return hh_err_set(err, HH_EINVAL, -1, "store: unknown role '%s' (admin, member, auditor, approver)",
                           role ? role : "");
-    int rc = hh_store_name_ok(name, "user", err);
-    if (rc)
-        return rc;
     int64_t id = 0;
     char was[16] = "";
-    bool disabled = false;
-    if ((rc = hh_store_tx_begin(s, err)))
+    int rc = user_change_begin(s, name, strcmp(role, "admin") != 0, "demoting", &id, was, err);
+    if (rc)
         return rc;
-    if ((rc = user_locked(s, name, &id, was, &disabled, err)))
-        goto done;
-    if (!strcmp(was, "admin") && strcmp(role, "admin") != 0 && !disabled &&
-        (rc = not_last_admin(s, id, name, "demoting", err)))
-        goto done;
     if ((rc = change(s, "UPDATE users SET role = ?2 WHERE id = ?1", id, role, NULL, err)) == 0)
         rc = change(s, "DELETE FROM sessions WHERE user_id = ?1", id, NULL, NULL, err);
-done:
     rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && old_role)
         snprintf(old_role, 16, "%s", was);
@@ -113,18 +124,11 @@ done:
 int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_t *out, hh_err_t *err)
 {
     hh_store_user_removal_t r = { 0 };
-    int rc = hh_store_name_ok(name, "user", err);
-    if (rc)
-        return rc;
     int64_t id = 0;
     char role[16] = "";
-    bool disabled = false;
-    if ((rc = hh_store_tx_begin(s, err)))
+    int rc = user_change_begin(s, name, true, "deleting", &id, role, err);
+    if (rc)
         return rc;
-    if ((rc = user_locked(s, name, &id, role, &disabled, err)))
-        goto done;
-    if (!strcmp(role, "admin") && !disabled && (rc = not_last_admin(s, id, name, "deleting", err)))
-        goto done;
     if ((rc = query_int(s, "SELECT COUNT(*) FROM api_keys WHERE user_id = ?1", id, NULL, &r.keys, err)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM sessions WHERE user_id = ?1", id, NULL, &r.sessions, err)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM user_departments WHERE user_id = ?1", id, NULL, &r.departments,
