@@ -2,6 +2,7 @@
 #include "base/fs.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,5 +22,39 @@ int hh_mkdir_p(const char *path, const char *prefix, hh_err_t *err)
             buf[i] = c;
         }
     }
+    return 0;
+}
+
+int hh_read_stream(FILE *f, size_t max, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (n > max)
+                break;
+            size_t nc = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                return HH_ENOMEM;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (n > max) {
+        free(buf);
+        return HH_EFORMAT;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
     return 0;
 }
