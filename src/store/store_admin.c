@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs sql binding int64 a to ?1 (unused when the SQL names only ?2) and
- * text (may be NULL) to ?2, and
- * returns its one integer result in *v. */
-static int query_int(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *v, hh_err_t *err)
+/* Runs sql binding int64 a to ?1 and text to ?2 (or, when text is NULL,
+ * int64 b; a parameter the SQL does not name is left alone). A query
+ * (row) returns its one integer result in *out; a change the number of rows
+ * it changed (out may be NULL then). */
+static int run(hh_store_t *s, const char *sql, int64_t a, int64_t b, const char *text, bool row, int64_t *out,
+               hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = hh_store_prepare(s, &st, sql, err);
@@ -21,31 +23,30 @@ static int query_int(hh_store_t *s, const char *sql, int64_t a, const char *text
     sqlite3_bind_int64(st, 1, a);
     if (text)
         sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *v = sqlite3_column_int64(st, 0);
     else
-        rc = hh_store_db_fail(s, err, "count");
+        sqlite3_bind_int64(st, 2, b);
+    int sr = sqlite3_step(st);
+    if (row && sr == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (!row && sr == SQLITE_DONE && out)
+        *out = sqlite3_changes(s->db);
+    else if (sr != (row ? SQLITE_ROW : SQLITE_DONE))
+        rc = hh_store_db_fail(s, err, row ? "count" : "change");
     sqlite3_finalize(st);
     return rc;
 }
 
-/* Runs a statement that changes rows, binding int64 a to ?1 and text (may
- * be NULL) to ?2; *changed (may be NULL) the number of rows. */
+/* The integer that sql returns, binding a to ?1 and text (may be NULL) to ?2. */
+static int query_int(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *v, hh_err_t *err)
+{
+    return run(s, sql, a, 0, text, true, v, err);
+}
+
+/* A change binding a to ?1 and text (may be NULL) to ?2; *changed (may be
+ * NULL) the number of rows. */
 static int change(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *changed, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = hh_store_prepare(s, &st, sql, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, a);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "change");
-    else if (changed)
-        *changed = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return rc;
+    return run(s, sql, a, 0, text, false, changed, err);
 }
 
 /* The user's id, role and disabled flag; HH_ENOENT when unknown. */
@@ -311,21 +312,10 @@ done:
     return rc;
 }
 
-/* Runs a statement binding two int64s; *changed (may be NULL) rows changed. */
+/* A change binding two int64s; *changed (may be NULL) rows changed. */
 static int change2(hh_store_t *s, const char *sql, int64_t a, int64_t b, int64_t *changed, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = hh_store_prepare(s, &st, sql, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, a);
-    sqlite3_bind_int64(st, 2, b);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "change");
-    else if (changed)
-        *changed = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return rc;
+    return run(s, sql, a, b, NULL, false, changed, err);
 }
 
 static int coll_dept(hh_store_t *s, const char *collection, const char *department, bool add, bool *now_orphan,
