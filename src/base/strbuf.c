@@ -35,3 +35,13 @@ void hh_strbuf_str(hh_strbuf_t *b, const char *s)
 {
     hh_strbuf_add(b, s ? s : "", s ? strlen(s) : 0);
 }
+
+char *hh_strdup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}

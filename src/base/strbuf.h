@@ -19,4 +19,8 @@ void hh_strbuf_add(hh_strbuf_t *b, const char *s, size_t n);
 /* Appends the string s (NULL appends nothing). */
 void hh_strbuf_str(hh_strbuf_t *b, const char *s);
 
+/* The n bytes at s as a new NUL-terminated string (malloc'd; NULL when out
+ * of memory). Unlike strndup it copies NUL bytes inside s[0..n) too. */
+char *hh_strdup_n(const char *s, size_t n);
+
 #endif
