@@ -142,6 +142,16 @@ bool hh_test_http_send_all(int fd, const void *p, size_t n);
  * like hh_test_http_req. */
 int hh_test_http_read(int fd, hh_test_resp_t *out);
 
+/* ---- the built binary ------------------------------------------------------ */
+
+/* Runs `$HOHEIT_BIN ARGS` and returns its exit status: -1 when HOHEIT_BIN
+ * is not set, -2 when it could not run or did not exit. stdin: the line
+ * stdin_line (written with printf '%s\n' in single quotes), or /dev/null
+ * when NULL. out (cap bytes, may be NULL) gets its stdout, with err_too
+ * its stderr as well (else stderr is dropped), cut to fit; the rest is read
+ * and dropped. */
+int hh_test_run_cli(const char *args, const char *stdin_line, bool err_too, char *out, size_t cap);
+
 /* Copies the shared test data file rel to dst; false on any error. */
 bool hh_test_copy_data(const char *rel, const char *dst);
 

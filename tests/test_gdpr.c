@@ -3,6 +3,7 @@
  * still verifies), pseudonyms, collection TTLs, the retention sweep (per
  * collection and per use case) and the CLI. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
 #include "govern/register.h"
@@ -630,11 +631,7 @@ TEST(gdpr_retention_texts_batched)
 
 static int run_cli(const char *args)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", bin, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    return hh_test_run_cli(args, NULL, false, NULL, 0);
 }
 
 TEST(gdpr_cli_export_erase_sweep)

@@ -626,10 +626,7 @@ TEST(quota_http_usage_api_by_role)
 
 static int run_cli(const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", getenv("HOHEIT_BIN"), args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    return hh_test_run_cli(args, NULL, false, NULL, 0);
 }
 
 /* Runs the CLI and returns its stdout (malloc'd) or NULL. */
