@@ -173,24 +173,8 @@ static void read_dept(sqlite3_stmt *st, void *out)
 
 static int dept_get_locked(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = hh_store_prepare(s, &st, DEPT_COLS "WHERE d.name = ? COLLATE NOCASE", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW) {
-        hh_store_department_t d;
-        read_dept(st, &d);
-        if (out)
-            *out = d;
-    } else if (sr == SQLITE_DONE) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no department '%s'", name);
-    } else {
-        rc = hh_store_db_fail(s, err, "find department");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return hh_store_row_by_name_locked(s, DEPT_COLS "WHERE d.name = ? COLLATE NOCASE", "department", name, read_dept,
+                                       out, err);
 }
 
 int hh_store_department_get(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err)

@@ -46,10 +46,16 @@ int hh_store_tx_begin(hh_store_t *s, hh_err_t *err);
  * the commit fails) rolls back; releases s->mu. Returns rc, or the commit's
  * error. */
 int hh_store_tx_end(hh_store_t *s, int rc, hh_err_t *err);
-/* Runs sql (one text parameter: name; one integer column) and returns the
- * row's value in *id; HH_ENOENT "store: no <what> '<name>'" when there is no
- * row, HH_EIO "store: find <what>: ..." on a database error. Caller holds
- * s->mu. */
+/* Runs sql (one text parameter: name) and hands its first row to read
+ * (into out; neither is used when out is NULL); HH_ENOENT "store: no <what>
+ * '<name>'" when there is no row, HH_EIO "store: find <what>: ..." on a
+ * database error. Caller holds s->mu. */
+int hh_store_row_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name,
+                                void (*read)(sqlite3_stmt *, void *), void *out, hh_err_t *err);
+/* A row reader (hh_store_collect_rows, hh_store_row_by_name_locked):
+ * column 0 as the int64_t at out. */
+void hh_store_read_id(sqlite3_stmt *st, void *out);
+/* hh_store_row_by_name_locked for sql returning one integer (an id). */
 int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
                                hh_err_t *err);
 

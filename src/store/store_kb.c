@@ -125,22 +125,8 @@ static void read_coll(sqlite3_stmt *st, void *out)
 
 static int coll_get_locked(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = hh_store_prepare(s, &st, "SELECT " COLL_COLS " FROM collections c WHERE c.name = ?", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW) {
-        if (out)
-            read_coll(st, out);
-    } else if (sr == SQLITE_DONE) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no collection '%s'", name);
-    } else {
-        rc = hh_store_db_fail(s, err, "get collection");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return hh_store_row_by_name_locked(s, "SELECT " COLL_COLS " FROM collections c WHERE c.name = ?", "collection",
+                                       name, read_coll, out, err);
 }
 
 int hh_store_collection_get(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
@@ -222,11 +208,6 @@ done:
     "OR EXISTS (SELECT 1 FROM collection_departments cd JOIN user_departments ud "                         \
     "ON ud.department_id = cd.department_id JOIN users u ON u.id = ud.user_id "                            \
     "WHERE cd.collection_id = c.id AND ud.user_id = " p " AND u.disabled = 0))"
-
-static void read_id(sqlite3_stmt *st, void *out)
-{
-    *(int64_t *)out = sqlite3_column_int64(st, 0);
-}
 
 int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection_t **out, size_t *n,
                              hh_err_t *err)
@@ -331,7 +312,7 @@ int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids,
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
-    rc = hh_store_collect_rows(s, st, &g, read_id, "readable collections", err);
+    rc = hh_store_collect_rows(s, st, &g, hh_store_read_id, "readable collections", err);
 done:
     return hh_store_rows_end(s, st, &g, rc, ids, n);
 }

@@ -312,8 +312,8 @@ void hh_store_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
     dst[n] = '\0';
 }
 
-int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
-                               hh_err_t *err)
+int hh_store_row_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name,
+                                void (*read)(sqlite3_stmt *, void *), void *out, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = hh_store_prepare(s, &st, sql, err);
@@ -322,7 +322,8 @@ int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what,
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     int sr = sqlite3_step(st);
     if (sr == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
+        if (out)
+            read(st, out);
     } else if (sr == SQLITE_DONE) {
         rc = hh_err_set(err, HH_ENOENT, -1, "store: no %s '%s'", what, name);
     } else {
@@ -332,6 +333,17 @@ int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what,
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+void hh_store_read_id(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
+                               hh_err_t *err)
+{
+    return hh_store_row_by_name_locked(s, sql, what, name, hh_store_read_id, id, err);
 }
 
 static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
