@@ -48,13 +48,12 @@ void hh_log_iso_time(int64_t ms, char *out, size_t cap)
              tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-/* Appending, 0600, line-buffered, close-on-exec. */
-static FILE *open_log(const char *path, hh_err_t *err)
+FILE *hh_log_open_append(const char *path, const char *what, hh_err_t *err)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
     if (!f) {
-        hh_err_set(err, HH_EIO, -1, "cannot open log file %s: %s", path, strerror(errno));
+        hh_err_set(err, HH_EIO, -1, "cannot open %s %s: %s", what, path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -70,7 +69,7 @@ int hh_log_open_file(const char *path, hh_err_t *err)
     if (path) {
         if (!(p = strdup(path)))
             return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-        if (!(f = open_log(path, err))) {
+        if (!(f = hh_log_open_append(path, "log file", err))) {
             free(p);
             return HH_EIO;
         }
@@ -92,7 +91,7 @@ int hh_log_reopen(hh_err_t *err)
     pthread_mutex_lock(&g_mu);
     int rc = 0;
     if (g_path) {
-        FILE *f = open_log(g_path, err);
+        FILE *f = hh_log_open_append(g_path, "log file", err);
         if (f) {
             fclose(g_file);
             g_file = f;

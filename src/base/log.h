@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { HH_LOG_ERROR = 0, HH_LOG_WARN = 1, HH_LOG_INFO = 2, HH_LOG_DEBUG = 3 };
 
@@ -30,6 +31,12 @@ int  hh_log_open_file(const char *path, hh_err_t *err);
  * rename by logrotate); no-op for stderr. HH_EIO when it cannot be opened
  * (the old file stays in use). Safe while other threads log. */
 int  hh_log_reopen(hh_err_t *err);
+
+/* Opens a log file at path for appending (created 0600, line-buffered,
+ * close-on-exec); NULL and HH_EIO "cannot open WHAT PATH: REASON" in err
+ * when it cannot (what: e.g. "log file", "the access log"). Also used by
+ * the access log. */
+FILE *hh_log_open_append(const char *path, const char *what, hh_err_t *err);
 
 /* out (cap >= 25): the time ms (UTC milliseconds since the epoch) as
  * "2026-01-31T12:00:00.123Z". Also used by the access log. */
