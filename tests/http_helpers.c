@@ -350,6 +350,20 @@ const char *hh_test_resp_err_code(const hh_test_resp_t *r)
     return hh_test_json_str(cJSON_GetObjectItem(r->j, "error"), "code");
 }
 
+int hh_test_count_hits(const cJSON *doc, const char *where, double document_id)
+{
+    int n = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(doc, "hits")) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(h, "where");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(h, "document_id");
+        if (cJSON_IsString(w) && !strcmp(w->valuestring, where) &&
+            (document_id < 0 || (cJSON_IsNumber(d) && d->valuedouble == document_id)))
+            n++;
+    }
+    return n;
+}
+
 int hh_test_run_cli(const char *args, const char *stdin_line, bool err_too, char *out, size_t cap)
 {
     const char *bin = getenv("HOHEIT_BIN");

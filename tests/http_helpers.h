@@ -122,6 +122,10 @@ const char *hh_test_resp_err_code(const hh_test_resp_t *r);
  * not an object with a string there; points into o. */
 const char *hh_test_json_str(const cJSON *o, const char *k);
 
+/* The number of "hits" of a GDPR export document doc whose "where" is
+ * where (and, when document_id >= 0, whose "document_id" is that). */
+int hh_test_count_hits(const cJSON *doc, const char *where, double document_id);
+
 /* POSTs one text file to /api/documents as multipart/form-data: a
  * "collection" field coll and a "file" part with filename name, Content-Type
  * text/markdown and the bytes of text. key: Bearer key (NULL: none). Same
