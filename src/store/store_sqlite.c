@@ -696,31 +696,22 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
     snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
+static void read_user(sqlite3_stmt *st, void *p)
+{
+    hh_store_user_t *out = p;
+    memset(out, 0, sizeof *out);
+    out->id = sqlite3_column_int64(st, 0);
+    copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
+    copy_text(out->role, sizeof out->role, sqlite3_column_text(st, 2));
+    out->created_at = sqlite3_column_int64(st, 3);
+    out->disabled = sqlite3_column_int(st, 4) != 0;
+}
+
 /* Caller holds the mutex. */
 static int user_get_locked(hh_store_t *s, const char *name, hh_store_user_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, name, role, created_at, disabled FROM users WHERE name = ?", -1, &st,
-                           NULL) != SQLITE_OK)
-        return db_fail(s, err, "get user");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st), rc = 0;
-    if (sr == SQLITE_ROW) {
-        if (out) {
-            memset(out, 0, sizeof *out);
-            out->id = sqlite3_column_int64(st, 0);
-            copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
-            copy_text(out->role, sizeof out->role, sqlite3_column_text(st, 2));
-            out->created_at = sqlite3_column_int64(st, 3);
-            out->disabled = sqlite3_column_int(st, 4) != 0;
-        }
-    } else if (sr == SQLITE_DONE) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
-    } else {
-        rc = db_fail(s, err, "get user");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return hh_store_row_by_name_locked(s, "SELECT id, name, role, created_at, disabled FROM users WHERE name = ?",
+                                       "user", name, read_user, out, err);
 }
 
 int hh_store_user_get(hh_store_t *s, const char *name, hh_store_user_t *out, hh_err_t *err)
