@@ -8,10 +8,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- the server ---------------------------------------------------------- */
@@ -346,4 +348,48 @@ const char *hh_test_json_str(const cJSON *o, const char *k)
 const char *hh_test_resp_err_code(const hh_test_resp_t *r)
 {
     return hh_test_json_str(cJSON_GetObjectItem(r->j, "error"), "code");
+}
+
+int hh_test_count_hits(const cJSON *doc, const char *where, double document_id)
+{
+    int n = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(doc, "hits")) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(h, "where");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(h, "document_id");
+        if (cJSON_IsString(w) && !strcmp(w->valuestring, where) &&
+            (document_id < 0 || (cJSON_IsNumber(d) && d->valuedouble == document_id)))
+            n++;
+    }
+    return n;
+}
+
+int hh_test_run_cli(const char *args, const char *stdin_line, bool err_too, char *out, size_t cap)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (out && cap)
+        out[0] = '\0';
+    if (!bin)
+        return -1;
+    char cmd[8192];
+    const char *errs = err_too ? "2>&1" : "2>/dev/null";
+    int w = stdin_line ? snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | %s %s %s", stdin_line, bin, args, errs)
+                       : snprintf(cmd, sizeof cmd, "%s %s %s </dev/null", bin, args, errs);
+    if (w < 0 || (size_t)w >= sizeof cmd)
+        return -2;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -2;
+    size_t n = 0;
+    if (out && cap) {
+        size_t r;
+        while (n + 1 < cap && (r = fread(out + n, 1, cap - 1 - n, p)) > 0)
+            n += r;
+        out[n] = '\0';
+    }
+    char sink[256];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
 }

@@ -122,6 +122,10 @@ const char *hh_test_resp_err_code(const hh_test_resp_t *r);
  * not an object with a string there; points into o. */
 const char *hh_test_json_str(const cJSON *o, const char *k);
 
+/* The number of "hits" of a GDPR export document doc whose "where" is
+ * where (and, when document_id >= 0, whose "document_id" is that). */
+int hh_test_count_hits(const cJSON *doc, const char *where, double document_id);
+
 /* POSTs one text file to /api/documents as multipart/form-data: a
  * "collection" field coll and a "file" part with filename name, Content-Type
  * text/markdown and the bytes of text. key: Bearer key (NULL: none). Same
@@ -141,6 +145,16 @@ bool hh_test_http_send_all(int fd, const void *p, size_t n);
 /* Reads fd to EOF (without closing it) and parses the answer into *out
  * like hh_test_http_req. */
 int hh_test_http_read(int fd, hh_test_resp_t *out);
+
+/* ---- the built binary ------------------------------------------------------ */
+
+/* Runs `$HOHEIT_BIN ARGS` and returns its exit status: -1 when HOHEIT_BIN
+ * is not set, -2 when it could not run or did not exit. stdin: the line
+ * stdin_line (written with printf '%s\n' in single quotes), or /dev/null
+ * when NULL. out (cap bytes, may be NULL) gets its stdout, with err_too
+ * its stderr as well (else stderr is dropped), cut to fit; the rest is read
+ * and dropped. */
+int hh_test_run_cli(const char *args, const char *stdin_line, bool err_too, char *out, size_t cap);
 
 /* Copies the shared test data file rel to dst; false on any error. */
 bool hh_test_copy_data(const char *rel, const char *dst);

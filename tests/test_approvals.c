@@ -569,15 +569,7 @@ TEST(approvals_http_grounded_held_with_sources)
 /* Runs `hoheit ARGS`, stdout+stderr into out (cap bytes); the exit status. */
 static int run_cli(const char *args, char *out, size_t cap)
 {
-    char cmd[4096], log[600];
-    snprintf(log, sizeof log, "%s/approvals-cli.out", hh_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", getenv("HOHEIT_BIN"), args, log);
-    int st = system(cmd);
-    size_t n = 0;
-    char *text = hh_test_read_file(log, &n);
-    snprintf(out, cap, "%s", text ? text : "");
-    free(text);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    return hh_test_run_cli(args, NULL, true, out, cap);
 }
 
 TEST(approvals_cli_list_show_decide)

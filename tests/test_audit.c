@@ -813,13 +813,9 @@ TEST(audit_concurrent_appends)
 /* Runs "$HOHEIT_BIN audit ARGS", returns its exit status (-1: no binary). */
 static int run_cli(const char *args)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    if (!bin)
-        return -1;
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s audit %s >/dev/null 2>&1", bin, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    char a[2048];
+    snprintf(a, sizeof a, "audit %s", args);
+    return hh_test_run_cli(a, NULL, false, NULL, 0);
 }
 
 TEST(audit_cli_verify_exit_codes)

@@ -31,22 +31,10 @@
  * the exit status, -1 when HOHEIT_BIN is not set, -2 when it did not exit. */
 static int run_cli(const char *args, char *out, size_t cap)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    if (!bin) {
-        if (out)
-            snprintf(out, cap, "HOHEIT_BIN is not set (run through `make test`)");
-        return -1;
-    }
-    char cmd[8192], log[600];
-    snprintf(log, sizeof log, "%s/backup-cli-%ld.out", hh_test_tmpdir(), (long)pthread_self() % 100000);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", bin, args, log);
-    int st = system(cmd);
-    size_t n = 0;
-    char *text = hh_test_read_file(log, &n);
-    if (out)
-        snprintf(out, cap, "%s", text ? text : "");
-    free(text);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    int rc = hh_test_run_cli(args, NULL, true, out, cap);
+    if (rc == -1 && out)
+        snprintf(out, cap, "HOHEIT_BIN is not set (run through `make test`)");
+    return rc;
 }
 
 static bool exists(const char *path)

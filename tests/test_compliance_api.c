@@ -136,17 +136,6 @@ static bool sources_have(const cJSON *j, double chunk_id, const char *needle, do
     return found;
 }
 
-/* hits of an export document at where (and document_id when >= 0) */
-static int count_hits(const cJSON *doc, const char *where, double document_id)
-{
-    int n = 0;
-    const cJSON *h;
-    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(doc, "hits"))
-        if (!strcmp(hh_test_json_str(h, "where"), where) && (document_id < 0 || num_of(h, "document_id") == document_id))
-            n++;
-    return n;
-}
-
 static long long q_int(hh_store_t *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -330,11 +319,11 @@ TEST(compliance_api_erase_reaches_server_memory)
     const char *subjects = "{\"subjects\":[\"" EMAIL "\",\"" NAME "\"]}";
     ASSERT_TRUE(post(&t, "/api/gdpr/export", t.admin, subjects, &r));
     ASSERT_EQ_INT(r.status, 200);
-    ASSERT_GE(count_hits(r.j, "chunk.text", doc), 2);      /* both subjects in the contract chunk */
-    ASSERT_EQ_INT(count_hits(r.j, "chunk.text", other), 0);
-    ASSERT_GE(count_hits(r.j, "file", doc), 2);
-    ASSERT_EQ_INT(count_hits(r.j, "audit.user", -1), 2);    /* her two completions */
-    ASSERT_EQ_INT(count_hits(r.j, "user", -1), 1);
+    ASSERT_GE(hh_test_count_hits(r.j, "chunk.text", doc), 2);      /* both subjects in the contract chunk */
+    ASSERT_EQ_INT(hh_test_count_hits(r.j, "chunk.text", other), 0);
+    ASSERT_GE(hh_test_count_hits(r.j, "file", doc), 2);
+    ASSERT_EQ_INT(hh_test_count_hits(r.j, "audit.user", -1), 2);    /* her two completions */
+    ASSERT_EQ_INT(hh_test_count_hits(r.j, "user", -1), 1);
     ASSERT_EQ_INT(num_of(r.j, "n_hits"), cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.j, "hits")));
     hh_test_resp_free(&r);
     long long vec_before = q_int(t.srv.st, "SELECT count(*) FROM chunk_vectors");

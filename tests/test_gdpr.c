@@ -3,6 +3,7 @@
  * still verifies), pseudonyms, collection TTLs, the retention sweep (per
  * collection and per use case) and the CLI. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
 #include "govern/register.h"
@@ -82,18 +83,6 @@ static long count_in_tree(const char *dir, const char *needle, int *n_files)
     }
     closedir(d);
     return hits;
-}
-
-static int count_where(const cJSON *doc, const char *where)
-{
-    int n = 0;
-    const cJSON *h;
-    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(doc, "hits")) {
-        const cJSON *w = cJSON_GetObjectItemCaseSensitive(h, "where");
-        if (cJSON_IsString(w) && !strcmp(w->valuestring, where))
-            n++;
-    }
-    return n;
 }
 
 static size_t bm25_hits(hh_store_t *st, const char *text)
@@ -186,17 +175,17 @@ TEST(gdpr_export_and_erase_leave_no_trace)
     long long chunk_hits = q_int(st, "SELECT count(*) FROM chunks WHERE instr(text, ?) > 0", EMAIL) +
                            q_int(st, "SELECT count(*) FROM chunks WHERE instr(text, ?) > 0", NAME);
     ASSERT_EQ_INT(chunk_hits, 4);
-    ASSERT_EQ_INT(count_where(doc, "chunk.text"), chunk_hits);
-    ASSERT_EQ_INT(count_where(doc, "file"), 4);              /* 2 files x 2 subjects */
-    ASSERT_EQ_INT(count_where(doc, "document.source_path"), 1);
-    ASSERT_EQ_INT(count_where(doc, "document.title"), q_int(st, "SELECT count(*) FROM documents WHERE instr(title, ?) > 0", NAME));
-    ASSERT_EQ_INT(count_where(doc, "user"), 1);
-    ASSERT_EQ_INT(count_where(doc, "audit.prompt"), 2);       /* the hash-only one has no text */
-    ASSERT_EQ_INT(count_where(doc, "audit.output"), 2);
-    ASSERT_EQ_INT(count_where(doc, "audit.user"), 1);
-    ASSERT_EQ_INT(count_where(doc, "audit.detail"), 1);
-    ASSERT_EQ_INT(count_where(doc, "audit.record"), 0);       /* the chain holds only commitments */
-    ASSERT_EQ_INT(count_where(doc, "approval"), 2);          /* one row, both subjects */
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "chunk.text", -1), chunk_hits);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "file", -1), 4);              /* 2 files x 2 subjects */
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "document.source_path", -1), 1);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "document.title", -1), q_int(st, "SELECT count(*) FROM documents WHERE instr(title, ?) > 0", NAME));
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "user", -1), 1);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "audit.prompt", -1), 2);       /* the hash-only one has no text */
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "audit.output", -1), 2);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "audit.user", -1), 1);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "audit.detail", -1), 1);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "audit.record", -1), 0);       /* the chain holds only commitments */
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "approval", -1), 2);          /* one row, both subjects */
     const cJSON *n_hits = cJSON_GetObjectItemCaseSensitive(doc, "n_hits");
     ASSERT_EQ_INT(n_hits->valueint, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "hits")));
     const cJSON *h0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "hits"), 0);
@@ -630,11 +619,7 @@ TEST(gdpr_retention_texts_batched)
 
 static int run_cli(const char *args)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", bin, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    return hh_test_run_cli(args, NULL, false, NULL, 0);
 }
 
 TEST(gdpr_cli_export_erase_sweep)
@@ -679,8 +664,8 @@ TEST(gdpr_cli_export_erase_sweep)
     cJSON *doc = cJSON_ParseWithLength(text, len);
     free(text);
     ASSERT_TRUE(doc != NULL);
-    ASSERT_EQ_INT(count_where(doc, "chunk.text"), 2);
-    ASSERT_EQ_INT(count_where(doc, "file"), 2);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "chunk.text", -1), 2);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "file", -1), 2);
     cJSON_Delete(doc);
     snprintf(args, sizeof args, "gdpr erase --subject '" EMAIL "' --subject '" NAME "' --yes --data %s", data);
     ASSERT_EQ_INT(run_cli(args), 0);

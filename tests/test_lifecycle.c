@@ -82,22 +82,7 @@ static int64_t add_doc(hh_store_t *s, const char *dir, const char *name, const c
  * need --yes); stdout into out (may be NULL); returns the exit status. */
 static int run_cli(const char *args, char *out, size_t cap)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    if (!bin)
-        return -1;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null </dev/null", bin, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -2;
-    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
-    if (out)
-        out[n] = '\0';
-    char sink[256];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    return hh_test_run_cli(args, NULL, false, out, cap);
 }
 
 /* run_cli with printf-style arguments; --data DIR is appended. */

@@ -606,25 +606,9 @@ TEST(login_http_throttle_and_idle_timeout)
  * NULL); returns the exit status (-1: no binary). */
 static int run_users(const char *stdin_text, const char *args, char *out, size_t cap)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    if (!bin)
-        return -1;
-    char cmd[2048];
-    if (stdin_text)
-        snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | %s users %s 2>/dev/null", stdin_text, bin, args);
-    else
-        snprintf(cmd, sizeof cmd, "%s users %s 2>/dev/null </dev/null", bin, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -2;
-    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
-    if (out)
-        out[n] = '\0';
-    char sink[256];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    char a[2048];
+    snprintf(a, sizeof a, "users %s", args);
+    return hh_test_run_cli(a, stdin_text, false, out, cap);
 }
 
 TEST(login_cli_users_passwd_list_disable)

@@ -626,10 +626,7 @@ TEST(quota_http_usage_api_by_role)
 
 static int run_cli(const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", getenv("HOHEIT_BIN"), args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    return hh_test_run_cli(args, NULL, false, NULL, 0);
 }
 
 /* Runs the CLI and returns its stdout (malloc'd) or NULL. */
@@ -761,17 +758,6 @@ TEST(quota_cli_set_list_clear_and_usage)
 
 /* ---- GDPR ------------------------------------------------------------------------ */
 
-static int count_where(const cJSON *doc, const char *where)
-{
-    int n = 0;
-    const cJSON *h;
-    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(doc, "hits")) {
-        if (!strcmp(hh_test_json_str(h, "where"), where))
-            n++;
-    }
-    return n;
-}
-
 TEST(quota_gdpr_export_erase_retention_of_usage)
 {
     char data[512];
@@ -797,7 +783,7 @@ TEST(quota_gdpr_export_erase_retention_of_usage)
     const char *subj[1] = { "Erika.Mustermann" };
     cJSON *doc = NULL;
     ASSERT_OK(hh_gdpr_export(st, subj, 1, "admin", &doc, &err));
-    ASSERT_EQ_INT(count_where(doc, "usage"), 2);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "usage", -1), 2);
     char day[11];
     hh_store_day_format(d, day);
     bool found = false;
@@ -831,7 +817,7 @@ TEST(quota_gdpr_export_erase_retention_of_usage)
     ASSERT_EQ_INT(r[0].prompt_tokens, 10);
     free(r);
     ASSERT_OK(hh_gdpr_export(st, subj, 1, "admin", &doc, &err));
-    ASSERT_EQ_INT(count_where(doc, "usage"), 1);
+    ASSERT_EQ_INT(hh_test_count_hits(doc, "usage", -1), 1);
     cJSON_Delete(doc);
 
     /* erasure: today's row loses its user too, the user and its quota go;

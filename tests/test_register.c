@@ -1030,13 +1030,9 @@ TEST(register_system_card_high_risk)
 
 static int run_register(const char *args)
 {
-    const char *bin = getenv("HOHEIT_BIN");
-    if (!bin)
-        return -1;
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s register %s >/dev/null 2>&1", bin, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+    char a[2048];
+    snprintf(a, sizeof a, "register %s", args);
+    return hh_test_run_cli(a, NULL, false, NULL, 0);
 }
 
 TEST(register_cli_add_export)

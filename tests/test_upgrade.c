@@ -134,20 +134,6 @@ static const char *hoheit_bin(void)
     return b && *b ? b : NULL;
 }
 
-/* Runs `$HOHEIT_BIN args`, output to out (NUL-terminated, cut to cap);
- * returns the exit status, -1 when it could not run. */
-static int run_bin(const char *args, char *out, size_t cap)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", hoheit_bin(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The schema text of a fresh database made by this program (caller frees). */
 static char *fresh_schema(void)
@@ -358,7 +344,7 @@ TEST(upgrade_every_schema_fixture_migrates_and_checks)
         if (have_bin && cJSON_GetObjectItem(facts, "audit_records")) {
             char args[1000], out[4096];
             snprintf(args, sizeof args, "audit verify --data %s", data);
-            int st = run_bin(args, out, sizeof out);
+            int st = hh_test_run_cli(args, NULL, true, out, sizeof out);
             if (st != 0)
                 printf("    v%d: hoheit audit verify: %s", v, out);
             ASSERT_EQ_INT(st, 0);
@@ -441,7 +427,7 @@ TEST(upgrade_refuses_newer_schema_untouched)
     }
     char args[1000], out[4096];
     snprintf(args, sizeof args, "keys list --data %s", data);
-    int st = run_bin(args, out, sizeof out);
+    int st = hh_test_run_cli(args, NULL, true, out, sizeof out);
     ASSERT_NE_INT(st, 0);
     if (!strstr(out, "schema version 99 is newer"))
         printf("    output: %s\n", out);
@@ -479,7 +465,7 @@ TEST(upgrade_failing_migration_rolls_back_whole_upgrade)
     }
     char args[1000], out[4096];
     snprintf(args, sizeof args, "keys list --data %s", data);
-    ASSERT_NE_INT(run_bin(args, out, sizeof out), 0);
+    ASSERT_NE_INT(hh_test_run_cli(args, NULL, true, out, sizeof out), 0);
     if (!strstr(out, "stays at version 1, unchanged"))
         printf("    output: %s\n", out);
     ASSERT_TRUE(strstr(out, "stays at version 1, unchanged") != NULL);

@@ -1,5 +1,6 @@
 /* conf.c - the `key = value` configuration file reader (syntax in conf.h). */
 #include "base/conf.h"
+#include "base/strbuf.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,16 +16,6 @@ static bool is_blank(char c)
 static bool is_key_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
-
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
 }
 
 void hh_conf_free(hh_conf_t *c)
@@ -99,8 +90,8 @@ static int parse_line(hh_conf_t *c, const char *path, int line, const char *s, c
         *cap = nc;
     }
     hh_conf_entry_t *en = &c->v[c->n];
-    en->key = dup_n(s, (size_t)(ke - s));
-    en->value = dup_n(v, (size_t)(ve - v));
+    en->key = hh_strdup_n(s, (size_t)(ke - s));
+    en->value = hh_strdup_n(v, (size_t)(ve - v));
     en->line = line;
     if (!en->key || !en->value) {
         free(en->key);
@@ -116,7 +107,7 @@ int hh_conf_parse(hh_conf_t *out, const char *path, const char *text, size_t len
     memset(out, 0, sizeof *out);
     if (len > HH_CONF_MAX_BYTES)
         return hh_err_set(err, HH_EOVERFLOW, -1, "%s: larger than %u bytes", path, HH_CONF_MAX_BYTES);
-    out->path = dup_n(path, strlen(path));
+    out->path = hh_strdup_n(path, strlen(path));
     if (!out->path)
         return hh_err_set(err, HH_ENOMEM, -1, "%s: out of memory", path);
     size_t cap = 0;

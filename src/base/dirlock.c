@@ -1,5 +1,6 @@
 /* dirlock.c - the data-directory lock (flock on DATA/hoheit.lock). */
 #include "base/dirlock.h"
+#include "base/fs.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -14,25 +15,6 @@
 struct hh_dirlock {
     int fd;
 };
-
-static int mkdir_p(const char *path, hh_err_t *err)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return hh_err_set(err, HH_EINVAL, -1, "bad data directory path");
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
 
 /* The holder's "PID WHAT" line; pid 0 and "another process" when the file
  * is empty (the holder is between its lock and its write) or unreadable. */
@@ -65,7 +47,7 @@ int hh_dirlock_acquire(hh_dirlock_t **out, const char *data_dir, const char *wha
     *out = NULL;
     if (holder_pid)
         *holder_pid = 0;
-    int rc = mkdir_p(data_dir, err);
+    int rc = hh_mkdir_p(data_dir, "", err);
     if (rc)
         return rc;
     char path[4096];

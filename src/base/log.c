@@ -49,7 +49,7 @@ void hh_log_iso_time(int64_t ms, char *out, size_t cap)
              tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-FILE *hh_log_fopen_append(const char *path, const char *what, hh_err_t *err)
+FILE *hh_log_open_append(const char *path, const char *what, hh_err_t *err)
 {
     /* O_NOFOLLOW: a symlink planted at the path (a world-writable folder)
      * must not lead the lines into a file of ours it points to */
@@ -77,11 +77,6 @@ FILE *hh_log_fopen_append(const char *path, const char *what, hh_err_t *err)
     return f;
 }
 
-static FILE *open_log(const char *path, hh_err_t *err)
-{
-    return hh_log_fopen_append(path, "log file", err);
-}
-
 int hh_log_open_file(const char *path, hh_err_t *err)
 {
     FILE *f = NULL;
@@ -89,7 +84,7 @@ int hh_log_open_file(const char *path, hh_err_t *err)
     if (path) {
         if (!(p = strdup(path)))
             return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-        if (!(f = open_log(path, err))) {
+        if (!(f = hh_log_open_append(path, "log file", err))) {
             free(p);
             return HH_EIO;
         }
@@ -111,7 +106,7 @@ int hh_log_reopen(hh_err_t *err)
     pthread_mutex_lock(&g_mu);
     int rc = 0;
     if (g_path) {
-        FILE *f = open_log(g_path, err);
+        FILE *f = hh_log_open_append(g_path, "log file", err);
         if (f) {
             fclose(g_file);
             g_file = f;

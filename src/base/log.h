@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { HH_LOG_ERROR = 0, HH_LOG_WARN = 1, HH_LOG_INFO = 2, HH_LOG_DEBUG = 3 };
 
@@ -21,12 +22,6 @@ void hh_log_set_level(int level);
 int  hh_log_level(void);
 /* Reads HOHEIT_LOG from the environment, if set. */
 void hh_log_init_from_env(void);
-
-/* Opens path for the logs: appending, created 0600, line-buffered,
- * close-on-exec. Refused (NULL, HH_EIO in err naming what and path): a
- * symlink, or an existing file that is not a regular file of this process's
- * user (one planted in a world-writable folder). */
-FILE *hh_log_fopen_append(const char *path, const char *what, hh_err_t *err);
 
 /* Sends the log to path (appended, created 0600) instead of stderr; NULL
  * goes back to stderr. Process configuration, set once at start (the
@@ -37,6 +32,14 @@ int  hh_log_open_file(const char *path, hh_err_t *err);
  * rename by logrotate); no-op for stderr. HH_EIO when it cannot be opened
  * (the old file stays in use). Safe while other threads log. */
 int  hh_log_reopen(hh_err_t *err);
+
+/* Opens a log file at path for appending (created 0600, line-buffered,
+ * close-on-exec); NULL and HH_EIO "cannot open WHAT PATH: REASON" in err
+ * when it cannot (what: e.g. "log file", "the access log"). Refused too: a
+ * symlink at path, or an existing file that is not a regular file of this
+ * process's user (one planted in a world-writable folder). Used by the
+ * error log and the access log. */
+FILE *hh_log_open_append(const char *path, const char *what, hh_err_t *err);
 
 /* out (cap >= 25): the time ms (UTC milliseconds since the epoch) as
  * "2026-01-31T12:00:00.123Z". Also used by the access log. */

@@ -30,6 +30,7 @@
  * the hash it records); the backup's own log ends just before it. Restore
  * appends a "restore" record to the restored log. */
 #include "cli/backup.h"
+#include "base/fs.h"
 #include "base/log.h"
 
 #include <cjson/cJSON.h>
@@ -855,30 +856,13 @@ static int read_manifest(const char *from, cJSON **out, hh_err_t *err)
         return hh_err_set(err, HH_ENOENT, -1,
                           "refused: %s is missing: not a hoheit backup, or an incomplete one", path);
     char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            if (cap > ((size_t)256 << 20)) {
-                fclose(f);
-                free(buf);
-                return hh_err_set(err, HH_EFORMAT, -1, "refused: %s is too large", path);
-            }
-            cap = cap ? cap * 2 : 131072;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                fclose(f);
-                free(buf);
-                return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
+    size_t n = 0;
+    rc = hh_read_stream(f, (size_t)256 << 20, &buf, &n);
     fclose(f);
-    buf[n] = '\0';
+    if (rc == HH_EFORMAT)
+        return hh_err_set(err, HH_EFORMAT, -1, "refused: %s is too large", path);
+    if (rc)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     cJSON *m = cJSON_Parse(buf);
     free(buf);
     if (!m || !cJSON_IsObject(m)) {

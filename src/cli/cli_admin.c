@@ -30,6 +30,12 @@ bool hh_cli_confirm(const char *cmd, const char *question, bool yes)
     return ok;
 }
 
+const char *hh_cli_default_data(void)
+{
+    const char *d = getenv("HOHEIT_DATA");
+    return d && d[0] ? d : "./hoheit-data";
+}
+
 const char *hh_cli_actor(char *buf, size_t cap)
 {
     const char *login = getenv("USER");

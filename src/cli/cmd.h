@@ -48,6 +48,10 @@ bool hh_cli_confirm(const char *cmd, const char *question, bool yes);
  * nonzero (the change itself is already made). */
 int hh_cli_audit(hh_store_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The data directory when no --data is given: $HOHEIT_DATA when set and
+ * not empty, else "./hoheit-data". */
+const char *hh_cli_default_data(void);
+
 /* "cli:$USER": who made a change from the command line (usecase history, audit). */
 const char *hh_cli_actor(char *buf, size_t cap);
 

@@ -37,12 +37,6 @@ static void approvals_usage(FILE *f)
             "exit status: 0 done, 1 refused or failed (message on stderr), 2 usage\n");
 }
 
-static const char *default_data(void)
-{
-    const char *d = getenv("HOHEIT_DATA");
-    return d && *d ? d : "./hoheit-data";
-}
-
 /* "123" -> 123; false for anything else. */
 static bool parse_id(const char *p, int64_t *out)
 {
@@ -166,7 +160,7 @@ int hh_cmd_approvals(int argc, char **argv)
         approvals_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *verb = argv[1], *data = default_data(), *status = "pending", *as = NULL, *text_file = NULL,
+    const char *verb = argv[1], *data = hh_cli_default_data(), *status = "pending", *as = NULL, *text_file = NULL,
                *reason = NULL, *id_arg = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)

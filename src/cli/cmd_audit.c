@@ -98,9 +98,7 @@ static void report(const hh_audit_verify_result_t *r, const char *what)
 
 int hh_cmd_audit(int argc, char **argv)
 {
-    const char *data = getenv("HOHEIT_DATA");
-    if (!data || !data[0])
-        data = "./hoheit-data";
+    const char *data = hh_cli_default_data();
     const char *sub = NULL, *file = NULL, *pub = NULL, *out = NULL;
     int64_t from = 1, older_days = -1, min_days = 183;
     for (int i = 1; i < argc; i++) {

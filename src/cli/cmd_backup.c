@@ -48,9 +48,7 @@ static void print_counts(const char *what, const hh_store_counts_t *c)
 
 int hh_cmd_backup(int argc, char **argv)
 {
-    const char *env = getenv("HOHEIT_DATA");
-    hh_backup_params_t p = { .data_dir = env && env[0] ? env : "./hoheit-data", .version = hh_version_string(),
-                             .log = stderr };
+    hh_backup_params_t p = { .data_dir = hh_cli_default_data(), .version = hh_version_string(), .log = stderr };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;

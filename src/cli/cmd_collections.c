@@ -49,9 +49,7 @@ typedef struct args {
 static int parse(int argc, char **argv, args_t *a)
 {
     memset(a, 0, sizeof *a);
-    a->data = getenv("HOHEIT_DATA");
-    if (!a->data || !a->data[0])
-        a->data = "./hoheit-data";
+    a->data = hh_cli_default_data();
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {

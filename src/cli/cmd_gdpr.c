@@ -45,19 +45,13 @@ static void retention_usage(FILE *f)
             "           refused while a server runs on DIR (it sweeps by itself)\n");
 }
 
-static const char *default_data(void)
-{
-    const char *d = getenv("HOHEIT_DATA");
-    return d && *d ? d : "./hoheit-data";
-}
-
 int hh_cmd_gdpr(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         gdpr_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *verb = argv[1], *data = default_data(), *out_path = NULL;
+    const char *verb = argv[1], *data = hh_cli_default_data(), *out_path = NULL;
     const char *subjects[MAX_SUBJECTS];
     size_t n = 0;
     bool yes = false;
@@ -147,7 +141,7 @@ int hh_cmd_retention(int argc, char **argv)
         retention_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *data = default_data(), *pos[2] = { NULL, NULL };
+    const char *data = hh_cli_default_data(), *pos[2] = { NULL, NULL };
     int n_pos = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) {

@@ -41,9 +41,7 @@ static void on_file(void *ctx, const hh_ingest_file_t *f)
 
 int hh_cmd_ingest(int argc, char **argv)
 {
-    const char *data = getenv("HOHEIT_DATA");
-    if (!data || !data[0])
-        data = "./hoheit-data";
+    const char *data = hh_cli_default_data();
     const char *collection = NULL;
     hh_ingest_params_t p = hh_ingest_default_params();
     bool quiet = false;

@@ -37,9 +37,7 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 
 int hh_cmd_keys(int argc, char **argv)
 {
-    const char *data = getenv("HOHEIT_DATA");
-    if (!data || !data[0])
-        data = "./hoheit-data";
+    const char *data = hh_cli_default_data();
     const char *user = NULL, *role = NULL, *sub = NULL, *target = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -54,12 +54,6 @@ static int64_t parse_limit(const char *v)
     return n;
 }
 
-static const char *data_dir_default(void)
-{
-    const char *d = getenv("HOHEIT_DATA");
-    return d && d[0] ? d : "./hoheit-data";
-}
-
 static void put_limit(cJSON *o, const char *k, int64_t v)
 {
     if (v > 0)
@@ -121,7 +115,7 @@ static int do_list(hh_store_t *s, bool json)
 
 int hh_cmd_quota(int argc, char **argv)
 {
-    const char *data = data_dir_default(), *sub = NULL, *user = NULL, *dept = NULL;
+    const char *data = hh_cli_default_data(), *sub = NULL, *user = NULL, *dept = NULL;
     hh_store_quota_t q = { .tokens_per_day = HH_QUOTA_KEEP, .tokens_per_month = HH_QUOTA_KEEP,
                            .requests_per_minute = HH_QUOTA_KEEP, .concurrent = HH_QUOTA_KEEP };
     bool json = false, any_limit = false;
@@ -212,7 +206,7 @@ int hh_cmd_quota(int argc, char **argv)
 
 int hh_cmd_usage(int argc, char **argv)
 {
-    const char *data = data_dir_default(), *by = NULL, *from = NULL, *to = NULL;
+    const char *data = hh_cli_default_data(), *by = NULL, *from = NULL, *to = NULL;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

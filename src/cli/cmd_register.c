@@ -7,6 +7,7 @@
  * record. */
 #include "cli/cmd.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "govern/register.h"
 #include "store/store.h"
 
@@ -52,32 +53,9 @@ static char *read_all(const char *path, size_t *len)
     if (!f)
         return NULL;
     char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            if (cap > (64u << 20)) {   /* a use case is a few KB; refuse anything huge */
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            size_t nc = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
+    /* a use case is a few KB; refuse anything huge */
+    hh_read_stream(f, (size_t)64 << 20, &buf, len);
     fclose(f);
-    buf[n] = '\0';
-    *len = n;
     return buf;
 }
 
@@ -240,9 +218,7 @@ static int do_export(hh_store_t *s, const char *out_dir, const char *models, hh_
 
 int hh_cmd_register(int argc, char **argv)
 {
-    const char *data = getenv("HOHEIT_DATA");
-    if (!data || !data[0])
-        data = "./hoheit-data";
+    const char *data = hh_cli_default_data();
     const char *file = NULL, *sub = NULL, *target = NULL, *format = "md", *out_dir = "./hoheit-cards";
     const char *models = NULL, *key = NULL, *user = NULL;
     bool yes = false;

@@ -209,9 +209,7 @@ static int do_delete(hh_store_t *s, const char *name, bool yes)
 
 int hh_cmd_users(int argc, char **argv)
 {
-    const char *data = getenv("HOHEIT_DATA");
-    if (!data || !data[0])
-        data = "./hoheit-data";
+    const char *data = hh_cli_default_data();
     const char *sub = NULL, *name = NULL, *role = NULL, *new_role = NULL;
     bool from_stdin = false, yes = false;
     for (int i = 1; i < argc; i++) {

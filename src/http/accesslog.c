@@ -23,13 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Appending, 0600, line-buffered; never through a symlink or into a file
- * of another user (log.c). */
-static FILE *open_append(const char *path, hh_err_t *err)
-{
-    return hh_log_fopen_append(path, "the access log", err);
-}
-
 int ht_access_open(hh_http_server_t *s, const char *data_dir, const char *path, hh_err_t *err)
 {
     pthread_mutex_init(&s->access_mu, NULL);
@@ -50,7 +43,7 @@ int ht_access_open(hh_http_server_t *s, const char *data_dir, const char *path, 
     }
     if (!p)
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-    if (!(s->access_f = open_append(p, err))) {
+    if (!(s->access_f = hh_log_open_append(p, "the access log", err))) {
         free(p);
         return HH_EIO;
     }
@@ -73,7 +66,7 @@ int hh_http_reopen_logs(hh_http_server_t *s, hh_err_t *err)
     int rc = 0;
     pthread_mutex_lock(&s->access_mu);
     if (s->access_path) {
-        FILE *f = open_append(s->access_path, err);
+        FILE *f = hh_log_open_append(s->access_path, "the access log", err);
         if (f) {
             fclose(s->access_f);
             s->access_f = f;

@@ -3,6 +3,7 @@
  * extractive fallback without a model. The formula is in answer.h and
  * docs/KB.md. */
 #include "kb/answer.h"
+#include "base/strbuf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -40,43 +41,13 @@ void hh_kb_answer_clear(hh_kb_answer_t *a)
     memset(a, 0, sizeof *a);
 }
 
-/* ---- growable string -------------------------------------------------- */
+/* ---- text ------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char  *p;
-    size_t len, cap;
-    bool   oom;
-} sbuf_t;
-
-static void sb_add(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static void sb_int(sbuf_t *b, long long v)
+static void sb_int(hh_strbuf_t *b, long long v)
 {
     char t[32];
     int n = snprintf(t, sizeof t, "%lld", v);
-    sb_add(b, t, (size_t)n);
+    hh_strbuf_add(b, t, (size_t)n);
 }
 
 /* Length of at most max bytes of s[0..len) ending on a UTF-8 boundary. */
@@ -304,35 +275,35 @@ int hh_kb_prompt_build(const hh_kb_hit_t *hits, size_t n, const char *question, 
         p = &def;
     *system = NULL;
     *user = NULL;
-    sbuf_t u = { 0 };
-    sb_str(&u, "Sources:\n\n");
+    hh_strbuf_t u = { 0 };
+    hh_strbuf_str(&u, "Sources:\n\n");
     for (size_t i = 0; i < n; i++) {
         const hh_kb_hit_t *h = &hits[i];
-        sb_str(&u, "[");
+        hh_strbuf_str(&u, "[");
         sb_int(&u, (long long)(i + 1));
-        sb_str(&u, "] ");
-        sb_str(&u, h->title && h->title[0] ? h->title : "(untitled)");
+        hh_strbuf_str(&u, "] ");
+        hh_strbuf_str(&u, h->title && h->title[0] ? h->title : "(untitled)");
         if (h->heading_path && h->heading_path[0]) {
-            sb_str(&u, " \xE2\x80\xBA ");   /* › */
-            sb_str(&u, h->heading_path);
+            hh_strbuf_str(&u, " \xE2\x80\xBA ");   /* › */
+            hh_strbuf_str(&u, h->heading_path);
         }
         if (h->page > 0) {
-            sb_str(&u, ", p. ");
+            hh_strbuf_str(&u, ", p. ");
             sb_int(&u, h->page);
         }
-        sb_str(&u, "\n");
+        hh_strbuf_str(&u, "\n");
         const char *t = h->text ? h->text : "";
         size_t tl = strlen(t);
         size_t max = p->max_passage_chars > 0 ? (size_t)p->max_passage_chars : tl;
         size_t cut = utf8_cut(t, tl, max);
-        sb_add(&u, t, cut);
+        hh_strbuf_add(&u, t, cut);
         if (cut < tl)
-            sb_str(&u, " \xE2\x80\xA6");   /* … */
-        sb_str(&u, "\n\n");
+            hh_strbuf_str(&u, " \xE2\x80\xA6");   /* … */
+        hh_strbuf_str(&u, "\n\n");
     }
-    sb_str(&u, "Question: ");
-    sb_str(&u, question ? question : "");
-    sb_str(&u, "\n");
+    hh_strbuf_str(&u, "Question: ");
+    hh_strbuf_str(&u, question ? question : "");
+    hh_strbuf_str(&u, "\n");
     char *sys = strdup(g_system);
     if (u.oom || !sys) {
         free(u.p);
@@ -623,9 +594,9 @@ static bool has_word(const char *t)
  * before it. */
 static char *strip_markers(const char *text, const hh_kb_citation_t *c, size_t n, const bool *keep)
 {
-    sbuf_t b = { 0 };
+    hh_strbuf_t b = { 0 };
     size_t at = 0;
-    sb_add(&b, "", 0);
+    hh_strbuf_add(&b, "", 0);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && c[j].mark_off == c[i].mark_off)
@@ -638,22 +609,22 @@ static char *strip_markers(const char *text, const hh_kb_citation_t *c, size_t n
             size_t cut = mo;
             while (cut > at && text[cut - 1] == ' ')
                 cut--;
-            sb_add(&b, text + at, cut - at);
+            hh_strbuf_add(&b, text + at, cut - at);
             size_t kept = 0;
             for (size_t k = i; k < j; k++) {
                 if (!keep[k])
                     continue;
-                sb_str(&b, kept ? ", " : (cut < mo ? " [" : "["));
+                hh_strbuf_str(&b, kept ? ", " : (cut < mo ? " [" : "["));
                 sb_int(&b, c[k].n);
                 kept++;
             }
             if (kept)
-                sb_str(&b, "]");
+                hh_strbuf_str(&b, "]");
             at = mo + c[i].mark_len;
         }
         i = j;
     }
-    sb_str(&b, text + at);
+    hh_strbuf_str(&b, text + at);
     if (b.oom) {
         free(b.p);
         return NULL;
@@ -771,7 +742,7 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
     if (m > n_hits)
         m = n_hits;
     const size_t limit = 300;
-    sbuf_t b = { 0 };
+    hh_strbuf_t b = { 0 };
     wset_t qw = { 0 };
     content_words(question ? question : "", question ? strlen(question) : 0, &qw);
     for (size_t i = 0; i < m; i++) {
@@ -807,13 +778,13 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
                 len = ss[best + 1].off + ss[best + 1].len - off;
             size_t cut = utf8_cut(t + off, len, limit);
             if (i)
-                sb_str(&b, "\n");
-            sb_add(&b, t + off, cut);
+                hh_strbuf_str(&b, "\n");
+            hh_strbuf_add(&b, t + off, cut);
             if (cut < len)
-                sb_str(&b, " \xE2\x80\xA6");
-            sb_str(&b, " [");
+                hh_strbuf_str(&b, " \xE2\x80\xA6");
+            hh_strbuf_str(&b, " [");
             sb_int(&b, (long long)(i + 1));
-            sb_str(&b, "]");
+            hh_strbuf_str(&b, "]");
         }
         free(ss);
     }

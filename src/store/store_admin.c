@@ -9,92 +9,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
+/* Runs sql binding int64 a to ?1 and text to ?2 (or, when text is NULL,
+ * int64 b; a parameter the SQL does not name is left alone). A query
+ * (row) returns its one integer result in *out; a change the number of rows
+ * it changed (out may be NULL then). */
+static int run(hh_store_t *s, const char *sql, int64_t a, int64_t b, const char *text, bool row, int64_t *out,
+               hh_err_t *err)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "prepare");
-    return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st, sql, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, a);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_int64(st, 2, b);
+    int sr = sqlite3_step(st);
+    if (row && sr == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (!row && sr == SQLITE_DONE && out)
+        *out = sqlite3_changes(s->db);
+    else if (sr != (row ? SQLITE_ROW : SQLITE_DONE))
+        rc = hh_store_db_fail(s, err, row ? "count" : "change");
+    sqlite3_finalize(st);
+    return rc;
 }
 
-static int exec_locked(hh_store_t *s, const char *sql, hh_err_t *err)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, sql);
-    return 0;
-}
-
-static int name_ok(const char *name, const char *what, hh_err_t *err)
-{
-    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
-        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", what, HH_STORE_NAME_MAX - 1);
-    return 0;
-}
-
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = t ? strlen((const char *)t) : 0;
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && (t[n] & 0xC0) == 0x80)   /* cut at a UTF-8 character start */
-            n--;
-    }
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = '\0';
-}
-
-/* Runs sql binding int64 a to ?1 (unused when the SQL names only ?2) and
- * text (may be NULL) to ?2, and
- * returns its one integer result in *v. */
+/* The integer that sql returns, binding a to ?1 and text (may be NULL) to ?2. */
 static int query_int(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *v, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, a);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *v = sqlite3_column_int64(st, 0);
-    else
-        rc = hh_store_db_fail(s, err, "count");
-    sqlite3_finalize(st);
-    return rc;
+    return run(s, sql, a, 0, text, true, v, err);
 }
 
-/* Runs a statement that changes rows, binding int64 a to ?1 and text (may
- * be NULL) to ?2; *changed (may be NULL) the number of rows. */
+/* A change binding a to ?1 and text (may be NULL) to ?2; *changed (may be
+ * NULL) the number of rows. */
 static int change(hh_store_t *s, const char *sql, int64_t a, const char *text, int64_t *changed, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, a);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "change");
-    else if (changed)
-        *changed = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return rc;
+    return run(s, sql, a, 0, text, false, changed, err);
 }
 
 /* The user's id, role and disabled flag; HH_ENOENT when unknown. */
 static int user_locked(hh_store_t *s, const char *name, int64_t *id, char role[16], bool *disabled, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT id, role, disabled FROM users WHERE name = ?", err);
+    int rc = hh_store_prepare(s, &st, "SELECT id, role, disabled FROM users WHERE name = ?", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     int sr = sqlite3_step(st);
     if (sr == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
-        copy_col(role, 16, st, 1);
+        hh_store_copy_col(role, 16, st, 1);
         *disabled = sqlite3_column_int(st, 2) != 0;
     } else if (sr == SQLITE_DONE) {
         rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
@@ -118,35 +84,39 @@ static int not_last_admin(hh_store_t *s, int64_t id, const char *name, const cha
     return rc;
 }
 
+/* Starts a change of user name: checks the name, begins the transaction
+ * (hh_store_tx_begin) and finds the user (*id, its role). When the change
+ * takes the admin role away (leaves_admin) from an enabled admin who is the
+ * last one, refuses it (doing: "demoting", "deleting"). On an error the
+ * transaction is ended again; on success the caller ends it. */
+static int user_change_begin(hh_store_t *s, const char *name, bool leaves_admin, const char *doing, int64_t *id,
+                             char role[16], hh_err_t *err)
+{
+    bool disabled = false;
+    int rc = hh_store_name_ok(name, "user", err);
+    if (rc || (rc = hh_store_tx_begin(s, err)))
+        return rc;
+    if ((rc = user_locked(s, name, id, role, &disabled, err)) == 0 && leaves_admin && !strcmp(role, "admin") &&
+        !disabled)
+        rc = not_last_admin(s, *id, name, doing, err);
+    if (rc)
+        hh_store_tx_end(s, rc, err);
+    return rc;
+}
+
 int hh_store_user_set_role(hh_store_t *s, const char *name, const char *role, char *old_role, hh_err_t *err)
 {
     if (!hh_store_role_valid(role))
         return hh_err_set(err, HH_EINVAL, -1, "store: unknown role '%s' (admin, member, auditor, approver)",
                           role ? role : "");
-    int rc = name_ok(name, "user", err);
-    if (rc)
-        return rc;
     int64_t id = 0;
     char was[16] = "";
-    bool disabled = false, in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
-    if ((rc = user_locked(s, name, &id, was, &disabled, err)))
-        goto done;
-    if (!strcmp(was, "admin") && strcmp(role, "admin") != 0 && !disabled &&
-        (rc = not_last_admin(s, id, name, "demoting", err)))
-        goto done;
-    if ((rc = change(s, "UPDATE users SET role = ?2 WHERE id = ?1", id, role, NULL, err)) ||
-        (rc = change(s, "DELETE FROM sessions WHERE user_id = ?1", id, NULL, NULL, err)))
-        goto done;
-    rc = exec_locked(s, "COMMIT", err);
-    in_tx = rc != 0;
-done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    int rc = user_change_begin(s, name, strcmp(role, "admin") != 0, "demoting", &id, was, err);
+    if (rc)
+        return rc;
+    if ((rc = change(s, "UPDATE users SET role = ?2 WHERE id = ?1", id, role, NULL, err)) == 0)
+        rc = change(s, "DELETE FROM sessions WHERE user_id = ?1", id, NULL, NULL, err);
+    rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && old_role)
         snprintf(old_role, 16, "%s", was);
     return rc;
@@ -155,20 +125,11 @@ done:
 int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_t *out, hh_err_t *err)
 {
     hh_store_user_removal_t r = { 0 };
-    int rc = name_ok(name, "user", err);
-    if (rc)
-        return rc;
     int64_t id = 0;
     char role[16] = "";
-    bool disabled = false, in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
-    if ((rc = user_locked(s, name, &id, role, &disabled, err)))
-        goto done;
-    if (!strcmp(role, "admin") && !disabled && (rc = not_last_admin(s, id, name, "deleting", err)))
-        goto done;
+    int rc = user_change_begin(s, name, true, "deleting", &id, role, err);
+    if (rc)
+        return rc;
     if ((rc = query_int(s, "SELECT COUNT(*) FROM api_keys WHERE user_id = ?1", id, NULL, &r.keys, err)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM sessions WHERE user_id = ?1", id, NULL, &r.sessions, err)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM user_departments WHERE user_id = ?1", id, NULL, &r.departments,
@@ -178,14 +139,9 @@ int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_
                         &r.approvals, err)))
         goto done;
     /* keys, sessions, memberships: ON DELETE CASCADE; documents: SET NULL */
-    if ((rc = change(s, "DELETE FROM users WHERE id = ?1", id, NULL, NULL, err)))
-        goto done;
-    rc = exec_locked(s, "COMMIT", err);
-    in_tx = rc != 0;
+    rc = change(s, "DELETE FROM users WHERE id = ?1", id, NULL, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && out)
         *out = r;
     return rc;
@@ -208,38 +164,22 @@ static void read_dept(sqlite3_stmt *st, void *out)
     hh_store_department_t *d = out;
     memset(d, 0, sizeof *d);
     d->id = sqlite3_column_int64(st, 0);
-    copy_col(d->name, sizeof d->name, st, 1);
+    hh_store_copy_col(d->name, sizeof d->name, st, 1);
     d->n_members = sqlite3_column_int64(st, 2);
     d->n_collections = sqlite3_column_int64(st, 3);
-    copy_col(d->members, sizeof d->members, st, 4);
-    copy_col(d->collections, sizeof d->collections, st, 5);
+    hh_store_copy_col(d->members, sizeof d->members, st, 4);
+    hh_store_copy_col(d->collections, sizeof d->collections, st, 5);
 }
 
 static int dept_get_locked(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, DEPT_COLS "WHERE d.name = ? COLLATE NOCASE", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW) {
-        hh_store_department_t d;
-        read_dept(st, &d);
-        if (out)
-            *out = d;
-    } else if (sr == SQLITE_DONE) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no department '%s'", name);
-    } else {
-        rc = hh_store_db_fail(s, err, "find department");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return hh_store_row_by_name_locked(s, DEPT_COLS "WHERE d.name = ? COLLATE NOCASE", "department", name, read_dept,
+                                       out, err);
 }
 
 int hh_store_department_get(hh_store_t *s, const char *name, hh_store_department_t *out, hh_err_t *err)
 {
-    int rc = name_ok(name, "department", err);
+    int rc = hh_store_name_ok(name, "department", err);
     if (rc)
         return rc;
     pthread_mutex_lock(&s->mu);
@@ -255,7 +195,7 @@ int hh_store_department_list(hh_store_t *s, hh_store_department_t **out, size_t 
     hh_store_rows_t g = { .elem = sizeof(hh_store_department_t) };
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&s->mu);
-    int rc = prepare(s, &st, DEPT_COLS "ORDER BY d.name COLLATE NOCASE", err);
+    int rc = hh_store_prepare(s, &st, DEPT_COLS "ORDER BY d.name COLLATE NOCASE", err);
     if (rc == 0)
         rc = hh_store_collect_rows(s, st, &g, read_dept, "list departments", err);
     return hh_store_rows_end(s, st, &g, rc, out, n);
@@ -263,15 +203,12 @@ int hh_store_department_list(hh_store_t *s, hh_store_department_t **out, size_t 
 
 int hh_store_department_rename(hh_store_t *s, const char *old_name, const char *new_name, hh_err_t *err)
 {
-    int rc = name_ok(old_name, "department", err);
-    if (rc || (rc = name_ok(new_name, "department", err)))
+    int rc = hh_store_name_ok(old_name, "department", err);
+    if (rc || (rc = hh_store_name_ok(new_name, "department", err)))
         return rc;
     hh_store_department_t d, other;
-    bool in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
     if ((rc = dept_get_locked(s, old_name, &d, err)))
         goto done;
     rc = dept_get_locked(s, new_name, &other, err);
@@ -282,14 +219,9 @@ int hh_store_department_rename(hh_store_t *s, const char *old_name, const char *
     }
     if (rc != 0 && rc != HH_ENOENT)
         goto done;
-    if ((rc = change(s, "UPDATE departments SET name = ?2 WHERE id = ?1", d.id, new_name, NULL, err)))
-        goto done;
-    rc = exec_locked(s, "COMMIT", err);
-    in_tx = rc != 0;
+    rc = change(s, "UPDATE departments SET name = ?2 WHERE id = ?1", d.id, new_name, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     return rc;
 }
 
@@ -299,11 +231,11 @@ static int sole_owned_locked(hh_store_t *s, int64_t dept_id, char ***names, size
     *names = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st,
-                     "SELECT c.name FROM collections c JOIN collection_departments cd ON cd.collection_id = c.id "
-                     "WHERE cd.department_id = ?1 AND NOT EXISTS (SELECT 1 FROM collection_departments o "
-                     "WHERE o.collection_id = c.id AND o.department_id <> ?1) ORDER BY c.name",
-                     err);
+    int rc = hh_store_prepare(s, &st,
+            "SELECT c.name FROM collections c JOIN collection_departments cd ON cd.collection_id = c.id "
+            "WHERE cd.department_id = ?1 AND NOT EXISTS (SELECT 1 FROM collection_departments o "
+            "WHERE o.collection_id = c.id AND o.department_id <> ?1) ORDER BY c.name",
+            err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, dept_id);
@@ -343,26 +275,18 @@ int hh_store_department_delete(hh_store_t *s, const char *name, char ***orphans,
         *orphans = NULL;
         *n_orphans = 0;
     }
-    int rc = name_ok(name, "department", err);
+    int rc = hh_store_name_ok(name, "department", err);
     if (rc)
         return rc;
     hh_store_department_t d;
-    bool in_tx = false;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
-        goto done;
-    in_tx = true;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
     if ((rc = dept_get_locked(s, name, &d, err)) || (rc = sole_owned_locked(s, d.id, &names, &n, err)))
         goto done;
     /* memberships and ownerships: ON DELETE CASCADE */
-    if ((rc = change(s, "DELETE FROM departments WHERE id = ?1", d.id, NULL, NULL, err)))
-        goto done;
-    rc = exec_locked(s, "COMMIT", err);
-    in_tx = rc != 0;
+    rc = change(s, "DELETE FROM departments WHERE id = ?1", d.id, NULL, NULL, err);
 done:
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && orphans) {
         *orphans = names;
         *n_orphans = n;
@@ -372,52 +296,23 @@ done:
     return rc;
 }
 
-/* The collection's id; HH_ENOENT when unknown. */
-static int coll_id_locked(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT id FROM collections WHERE name = ?", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (sr == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no collection '%s'", name);
-    else
-        rc = hh_store_db_fail(s, err, "find collection");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Runs a statement binding two int64s; *changed (may be NULL) rows changed. */
+/* A change binding two int64s; *changed (may be NULL) rows changed. */
 static int change2(hh_store_t *s, const char *sql, int64_t a, int64_t b, int64_t *changed, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, a);
-    sqlite3_bind_int64(st, 2, b);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "change");
-    else if (changed)
-        *changed = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return rc;
+    return run(s, sql, a, b, NULL, false, changed, err);
 }
 
 static int coll_dept(hh_store_t *s, const char *collection, const char *department, bool add, bool *now_orphan,
                      hh_err_t *err)
 {
-    int rc = name_ok(collection, "collection", err);
-    if (rc || (rc = name_ok(department, "department", err)))
+    int rc = hh_store_name_ok(collection, "collection", err);
+    if (rc || (rc = hh_store_name_ok(department, "department", err)))
         return rc;
     int64_t cid = 0, changed = 0, left = 0;
     hh_store_department_t d;
     pthread_mutex_lock(&s->mu);
-    if ((rc = coll_id_locked(s, collection, &cid, err)) || (rc = dept_get_locked(s, department, &d, err)))
+    if ((rc = hh_store_id_by_name_locked(s, "SELECT id FROM collections WHERE name = ?", "collection", collection,
+                                               &cid, err)) || (rc = dept_get_locked(s, department, &d, err)))
         goto done;
     if (add) {
         rc = change2(s, "INSERT OR IGNORE INTO collection_departments (collection_id, department_id) VALUES (?1, ?2)",

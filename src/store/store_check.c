@@ -3,6 +3,7 @@
  * normalized text (a migrated database must read like a fresh one) and
  * row counts per table (migrations keep every record). */
 #include "store/store_int.h"
+#include "base/strbuf.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -10,47 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a growing text buffer ---------------------------------------------- */
-
-typedef struct text_buf {
-    char  *p;
-    size_t n, cap;
-    bool   oom;
-} text_buf_t;
-
-static void tb_add(text_buf_t *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (len > SIZE_MAX / 2 - b->n - 1) {   /* size_t overflow */
-        b->oom = true;
-        return;
-    }
-    if (b->n + len + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + len + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void tb_str(text_buf_t *b, const char *s)
-{
-    tb_add(b, s ? s : "", s ? strlen(s) : 0);
-}
+/* ---- text ---------------------------------------------------------------- */
 
 /* Appends s with every run of white space as one space, none at the ends
  * (statements written over several C string pieces differ only there). */
-static void tb_norm(text_buf_t *b, const char *s)
+static void tb_norm(hh_strbuf_t *b, const char *s)
 {
     bool space = false, any = false;
     for (; s && *s; s++) {
@@ -59,14 +24,14 @@ static void tb_norm(text_buf_t *b, const char *s)
             continue;
         }
         if (space)
-            tb_add(b, " ", 1);
-        tb_add(b, s, 1);
+            hh_strbuf_add(b, " ", 1);
+        hh_strbuf_add(b, s, 1);
         space = false;
         any = true;
     }
 }
 
-static int tb_finish(text_buf_t *b, char **out, hh_err_t *err)
+static int tb_finish(hh_strbuf_t *b, char **out, hh_err_t *err)
 {
     if (b->oom) {
         free(b->p);
@@ -80,7 +45,7 @@ static int tb_finish(text_buf_t *b, char **out, hh_err_t *err)
 
 /* Caller holds s->mu. Appends one line per problem the pragma reports
  * (integrity_check says "ok" when clean). */
-static int run_check(hh_store_t *s, const char *sql, bool fk, text_buf_t *b, hh_err_t *err)
+static int run_check(hh_store_t *s, const char *sql, bool fk, hh_strbuf_t *b, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -99,7 +64,7 @@ static int run_check(hh_store_t *s, const char *sql, bool fk, text_buf_t *b, hh_
                 continue;
             snprintf(line, sizeof line, "integrity: %s\n", msg ? msg : "(null)");
         }
-        tb_str(b, line);
+        hh_strbuf_str(b, line);
     }
     sqlite3_finalize(st);
     return sr == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, sql);
@@ -108,7 +73,7 @@ static int run_check(hh_store_t *s, const char *sql, bool fk, text_buf_t *b, hh_
 int hh_store_check(hh_store_t *s, char **report, hh_err_t *err)
 {
     *report = NULL;
-    text_buf_t b = { 0 };
+    hh_strbuf_t b = { 0 };
     pthread_mutex_lock(&s->mu);
     int rc = run_check(s, "PRAGMA integrity_check", false, &b, err);
     if (!rc)
@@ -124,7 +89,7 @@ int hh_store_check(hh_store_t *s, char **report, hh_err_t *err)
 int hh_store_schema_text(hh_store_t *s, char **out, hh_err_t *err)
 {
     *out = NULL;
-    text_buf_t b = { 0 };
+    hh_strbuf_t b = { 0 };
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&s->mu);
     /* sqlite_stat* tables appear only after ANALYZE: statistics, not schema */
@@ -138,11 +103,11 @@ int hh_store_schema_text(hh_store_t *s, char **out, hh_err_t *err)
         int sr;
         while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
             for (int i = 0; i < 3; i++) {
-                tb_str(&b, (const char *)sqlite3_column_text(st, i));
-                tb_str(&b, " ");
+                hh_strbuf_str(&b, (const char *)sqlite3_column_text(st, i));
+                hh_strbuf_str(&b, " ");
             }
             tb_norm(&b, (const char *)sqlite3_column_text(st, 3));
-            tb_str(&b, "\n");
+            hh_strbuf_str(&b, "\n");
         }
         if (sr != SQLITE_DONE)
             rc = hh_store_db_fail(s, err, "schema");

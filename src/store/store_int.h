@@ -27,6 +27,38 @@ const char *hh_store_migration_sql(int version);
 /* Records SQLite's current error as HH_EIO "store: <what>: <message>". */
 int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what);
 
+/* ---- small helpers shared by the store_*.c files ---- */
+
+/* sqlite3_prepare_v2 of sql into *st; HH_EIO "store: prepare: ..." on failure. */
+int hh_store_prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err);
+/* sqlite3_exec of sql (no rows; caller holds s->mu); HH_EIO naming sql. */
+int hh_store_exec(hh_store_t *s, const char *sql, hh_err_t *err);
+/* HH_EINVAL "store: <what> name must be 1..N bytes" unless name is 1 to
+ * HH_STORE_NAME_MAX - 1 bytes. */
+int hh_store_name_ok(const char *name, const char *what, hh_err_t *err);
+/* Copies text column col of st into dst (cap bytes), cut at a UTF-8
+ * character start when it does not fit; "" for NULL. */
+void hh_store_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
+/* Takes s->mu and begins an immediate transaction; on failure s->mu is
+ * released again and the error returned. */
+int hh_store_tx_begin(hh_store_t *s, hh_err_t *err);
+/* Ends what hh_store_tx_begin began: commits when rc is 0, else (or when
+ * the commit fails) rolls back; releases s->mu. Returns rc, or the commit's
+ * error. */
+int hh_store_tx_end(hh_store_t *s, int rc, hh_err_t *err);
+/* Runs sql (one text parameter: name) and hands its first row to read
+ * (into out; neither is used when out is NULL); HH_ENOENT "store: no <what>
+ * '<name>'" when there is no row, HH_EIO "store: find <what>: ..." on a
+ * database error. Caller holds s->mu. */
+int hh_store_row_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name,
+                                void (*read)(sqlite3_stmt *, void *), void *out, hh_err_t *err);
+/* A row reader (hh_store_collect_rows, hh_store_row_by_name_locked):
+ * column 0 as the int64_t at out. */
+void hh_store_read_id(sqlite3_stmt *st, void *out);
+/* hh_store_row_by_name_locked for sql returning one integer (an id). */
+int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
+                               hh_err_t *err);
+
 /* A growing array of elem-byte elements (v owned by the caller; free it). */
 typedef struct hh_store_rows {
     void  *v;

@@ -8,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-static int name_ok(const char *name, const char *what, hh_err_t *err)
-{
-    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
-        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", what, HH_STORE_NAME_MAX - 1);
-    return 0;
-}
-
 static bool sha_ok(const char *sha)
 {
     if (!sha || strlen(sha) != HH_SHA256_HEX_LEN)
@@ -25,42 +18,13 @@ static bool sha_ok(const char *sha)
     return true;
 }
 
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = t ? strlen((const char *)t) : 0;
-    if (n >= cap) {
-        n = cap - 1;
-        /* Cut at a UTF-8 character start, not inside a sequence. */
-        while (n > 0 && (t[n] & 0xC0) == 0x80)
-            n--;
-    }
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = '\0';
-}
-
-static int prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
-{
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "prepare");
-    return 0;
-}
-
-static int exec_locked(hh_store_t *s, const char *sql, hh_err_t *err)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, sql);
-    return 0;
-}
-
 /* ---- departments ------------------------------------------------------ */
 
 /* Caller holds the mutex. */
 static int dept_ensure_locked(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "INSERT OR IGNORE INTO departments (name) VALUES (?)", err);
+    int rc = hh_store_prepare(s, &st, "INSERT OR IGNORE INTO departments (name) VALUES (?)", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -68,7 +32,7 @@ static int dept_ensure_locked(hh_store_t *s, const char *name, int64_t *id, hh_e
     sqlite3_finalize(st);
     if (sr != SQLITE_DONE)
         return hh_store_db_fail(s, err, "create department");
-    if ((rc = prepare(s, &st, "SELECT id FROM departments WHERE name = ? COLLATE NOCASE", err)))
+    if ((rc = hh_store_prepare(s, &st, "SELECT id FROM departments WHERE name = ? COLLATE NOCASE", err)))
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -83,7 +47,7 @@ static int dept_ensure_locked(hh_store_t *s, const char *name, int64_t *id, hh_e
 
 int hh_store_department_ensure(hh_store_t *s, const char *name, int64_t *id, hh_err_t *err)
 {
-    int rc = name_ok(name, "department", err);
+    int rc = hh_store_name_ok(name, "department", err);
     if (rc)
         return rc;
     pthread_mutex_lock(&s->mu);
@@ -92,35 +56,19 @@ int hh_store_department_ensure(hh_store_t *s, const char *name, int64_t *id, hh_
     return rc;
 }
 
-static int user_id_locked(hh_store_t *s, const char *user, int64_t *id, hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT id FROM users WHERE name = ?", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (sr == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", user);
-    else
-        rc = hh_store_db_fail(s, err, "find user");
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int hh_store_user_add_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err)
 {
-    int rc = name_ok(department, "department", err);
-    if (rc || (rc = name_ok(user, "user", err)))
+    int rc = hh_store_name_ok(department, "department", err);
+    if (rc || (rc = hh_store_name_ok(user, "user", err)))
         return rc;
     pthread_mutex_lock(&s->mu);
     int64_t uid = 0, did = 0;
     sqlite3_stmt *st = NULL;
-    if ((rc = user_id_locked(s, user, &uid, err)) || (rc = dept_ensure_locked(s, department, &did, err)))
+    if ((rc = hh_store_id_by_name_locked(s, "SELECT id FROM users WHERE name = ?", "user", user, &uid, err)) ||
+        (rc = dept_ensure_locked(s, department, &did, err)))
         goto done;
-    if ((rc = prepare(s, &st, "INSERT OR IGNORE INTO user_departments (user_id, department_id) VALUES (?, ?)", err)))
+    if ((rc = hh_store_prepare(s, &st, "INSERT OR IGNORE INTO user_departments (user_id, department_id) VALUES (?, ?)",
+                               err)))
         goto done;
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, did);
@@ -134,15 +82,15 @@ done:
 
 int hh_store_user_remove_department(hh_store_t *s, const char *user, const char *department, hh_err_t *err)
 {
-    int rc = name_ok(department, "department", err);
-    if (rc || (rc = name_ok(user, "user", err)))
+    int rc = hh_store_name_ok(department, "department", err);
+    if (rc || (rc = hh_store_name_ok(user, "user", err)))
         return rc;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    if ((rc = prepare(s, &st,
-                      "DELETE FROM user_departments WHERE user_id = (SELECT id FROM users WHERE name = ?) AND "
-                      "department_id = (SELECT id FROM departments WHERE name = ? COLLATE NOCASE)",
-                      err)))
+    if ((rc = hh_store_prepare(s, &st,
+                               "DELETE FROM user_departments WHERE user_id = (SELECT id FROM users WHERE name = ?) AND "
+                               "department_id = (SELECT id FROM departments WHERE name = ? COLLATE NOCASE)",
+                               err)))
         goto done;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, department, -1, SQLITE_TRANSIENT);
@@ -169,35 +117,21 @@ static void read_coll(sqlite3_stmt *st, void *out)
     hh_store_collection_t *c = out;
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(st, 0);
-    copy_col(c->name, sizeof c->name, st, 1);
+    hh_store_copy_col(c->name, sizeof c->name, st, 1);
     c->created_at = sqlite3_column_int64(st, 2);
-    copy_col(c->departments, sizeof c->departments, st, 3);
+    hh_store_copy_col(c->departments, sizeof c->departments, st, 3);
     c->n_documents = sqlite3_column_int64(st, 4);
 }
 
 static int coll_get_locked(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT " COLL_COLS " FROM collections c WHERE c.name = ?", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW) {
-        if (out)
-            read_coll(st, out);
-    } else if (sr == SQLITE_DONE) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no collection '%s'", name);
-    } else {
-        rc = hh_store_db_fail(s, err, "get collection");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return hh_store_row_by_name_locked(s, "SELECT " COLL_COLS " FROM collections c WHERE c.name = ?", "collection",
+                                       name, read_coll, out, err);
 }
 
 int hh_store_collection_get(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
 {
-    int rc = name_ok(name, "collection", err);
+    int rc = hh_store_name_ok(name, "collection", err);
     if (rc)
         return rc;
     pthread_mutex_lock(&s->mu);
@@ -209,19 +143,20 @@ int hh_store_collection_get(hh_store_t *s, const char *name, hh_store_collection
 int hh_store_collection_ensure(hh_store_t *s, const char *name, const char *const *departments,
                                size_t n_departments, hh_store_collection_t *out, hh_err_t *err)
 {
-    int rc = name_ok(name, "collection", err);
+    int rc = hh_store_name_ok(name, "collection", err);
     if (rc)
         return rc;
     for (size_t i = 0; i < n_departments; i++)
-        if ((rc = name_ok(departments[i], "department", err)))
+        if ((rc = hh_store_name_ok(departments[i], "department", err)))
             return rc;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     hh_store_collection_t c;
-    if ((rc = exec_locked(s, "BEGIN IMMEDIATE", err)))
+    if ((rc = hh_store_exec(s, "BEGIN IMMEDIATE", err)))
         goto done;
-    if ((rc = prepare(s, &st, "INSERT INTO collections (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-                      err)))
+    if ((rc = hh_store_prepare(s, &st,
+                               "INSERT INTO collections (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                               err)))
         goto fail;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
@@ -237,9 +172,9 @@ int hh_store_collection_ensure(hh_store_t *s, const char *name, const char *cons
         int64_t did = 0;
         if ((rc = dept_ensure_locked(s, departments[i], &did, err)))
             goto fail;
-        if ((rc = prepare(s, &st,
-                          "INSERT OR IGNORE INTO collection_departments (collection_id, department_id) VALUES (?, ?)",
-                          err)))
+        if ((rc = hh_store_prepare(s, &st,
+                "INSERT OR IGNORE INTO collection_departments (collection_id, department_id) VALUES (?, ?)",
+                err)))
             goto fail;
         sqlite3_bind_int64(st, 1, c.id);
         sqlite3_bind_int64(st, 2, did);
@@ -250,7 +185,7 @@ int hh_store_collection_ensure(hh_store_t *s, const char *name, const char *cons
         sqlite3_finalize(st);
         st = NULL;
     }
-    if ((rc = coll_get_locked(s, name, &c, err)) || (rc = exec_locked(s, "COMMIT", err)))
+    if ((rc = coll_get_locked(s, name, &c, err)) || (rc = hh_store_exec(s, "COMMIT", err)))
         goto fail;
     if (out)
         *out = c;
@@ -274,11 +209,6 @@ done:
     "ON ud.department_id = cd.department_id JOIN users u ON u.id = ud.user_id "                            \
     "WHERE cd.collection_id = c.id AND ud.user_id = " p " AND u.disabled = 0))"
 
-static void read_id(sqlite3_stmt *st, void *out)
-{
-    *(int64_t *)out = sqlite3_column_int64(st, 0);
-}
-
 int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection_t **out, size_t *n,
                              hh_err_t *err)
 {
@@ -287,7 +217,8 @@ int hh_store_collection_list(hh_store_t *s, int64_t user_id, hh_store_collection
     hh_store_rows_t g = { .elem = sizeof(hh_store_collection_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT " COLL_COLS " FROM collections c WHERE " READABLE("?1") " ORDER BY c.name", err);
+    int rc = hh_store_prepare(s, &st,
+                              "SELECT " COLL_COLS " FROM collections c WHERE " READABLE("?1") " ORDER BY c.name", err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
@@ -314,10 +245,10 @@ int hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***sha
     hh_store_rows_t g = { .elem = sizeof(char *) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = exec_locked(s, "BEGIN IMMEDIATE", err);
+    int rc = hh_store_exec(s, "BEGIN IMMEDIATE", err);
     if (rc)
         goto done;
-    if ((rc = prepare(s, &st, "SELECT DISTINCT sha256 FROM documents WHERE collection_id = ?", err)))
+    if ((rc = hh_store_prepare(s, &st, "SELECT DISTINCT sha256 FROM documents WHERE collection_id = ?", err)))
         goto fail;
     sqlite3_bind_int64(st, 1, collection_id);
     int sr;
@@ -336,7 +267,7 @@ int hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***sha
     }
     sqlite3_finalize(st);
     st = NULL;
-    if ((rc = prepare(s, &st, "DELETE FROM collections WHERE id = ?", err)))
+    if ((rc = hh_store_prepare(s, &st, "DELETE FROM collections WHERE id = ?", err)))
         goto fail;
     sqlite3_bind_int64(st, 1, collection_id);
     if (sqlite3_step(st) != SQLITE_DONE) {
@@ -349,7 +280,7 @@ int hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***sha
     }
     sqlite3_finalize(st);
     st = NULL;
-    if ((rc = exec_locked(s, "COMMIT", err)))
+    if ((rc = hh_store_exec(s, "COMMIT", err)))
         goto fail;
     goto done;
 fail:
@@ -377,11 +308,11 @@ int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids,
     hh_store_rows_t g = { .elem = sizeof(int64_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT c.id FROM collections c WHERE " READABLE("?1") " ORDER BY c.id", err);
+    int rc = hh_store_prepare(s, &st, "SELECT c.id FROM collections c WHERE " READABLE("?1") " ORDER BY c.id", err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
-    rc = hh_store_collect_rows(s, st, &g, read_id, "readable collections", err);
+    rc = hh_store_collect_rows(s, st, &g, hh_store_read_id, "readable collections", err);
 done:
     return hh_store_rows_end(s, st, &g, rc, ids, n);
 }
@@ -393,7 +324,7 @@ int hh_store_user_can_read(hh_store_t *s, int64_t user_id, int64_t collection_id
         return 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT 1 FROM collections c WHERE c.id = ?2 AND " READABLE("?1"), err);
+    int rc = hh_store_prepare(s, &st, "SELECT 1 FROM collections c WHERE c.id = ?2 AND " READABLE("?1"), err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
@@ -423,14 +354,14 @@ static void read_doc(sqlite3_stmt *st, void *out)
     memset(d, 0, sizeof *d);
     d->id = sqlite3_column_int64(st, 0);
     d->collection_id = sqlite3_column_int64(st, 1);
-    copy_col(d->collection, sizeof d->collection, st, 2);
-    copy_col(d->title, sizeof d->title, st, 3);
-    copy_col(d->source_path, sizeof d->source_path, st, 4);
-    copy_col(d->mime, sizeof d->mime, st, 5);
-    copy_col(d->sha256, sizeof d->sha256, st, 6);
+    hh_store_copy_col(d->collection, sizeof d->collection, st, 2);
+    hh_store_copy_col(d->title, sizeof d->title, st, 3);
+    hh_store_copy_col(d->source_path, sizeof d->source_path, st, 4);
+    hh_store_copy_col(d->mime, sizeof d->mime, st, 5);
+    hh_store_copy_col(d->sha256, sizeof d->sha256, st, 6);
     d->size = sqlite3_column_int64(st, 7);
     d->ingested_at = sqlite3_column_int64(st, 8);
-    copy_col(d->ingested_by, sizeof d->ingested_by, st, 9);
+    hh_store_copy_col(d->ingested_by, sizeof d->ingested_by, st, 9);
     d->n_chunks = sqlite3_column_int64(st, 10);
 }
 
@@ -441,7 +372,7 @@ static int doc_one(hh_store_t *s, const char *where, int64_t a, const char *b, h
     snprintf(sql, sizeof sql, "SELECT " DOC_COLS DOC_FROM "WHERE %s", where);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, sql, err);
+    int rc = hh_store_prepare(s, &st, sql, err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, a);
@@ -516,29 +447,30 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
 
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL, *ins_chunk = NULL, *ins_vec = NULL;
-    int rc = exec_locked(s, "BEGIN IMMEDIATE", err);
+    int rc = hh_store_exec(s, "BEGIN IMMEDIATE", err);
     if (rc)
         goto done;
     /* The old document of this path (its chunks, FTS rows, vectors cascade). */
-    if ((rc = prepare(s, &st, "DELETE FROM documents WHERE collection_id = ? AND source_path = ? RETURNING sha256",
-                      err)))
+    if ((rc = hh_store_prepare(s, &st,
+                               "DELETE FROM documents WHERE collection_id = ? AND source_path = ? RETURNING sha256",
+                               err)))
         goto fail;
     sqlite3_bind_int64(st, 1, in->collection_id);
     sqlite3_bind_text(st, 2, in->source_path, -1, SQLITE_TRANSIENT);
     int sr;
     while ((sr = sqlite3_step(st)) == SQLITE_ROW)
         if (old_sha256)
-            copy_col(old_sha256, HH_SHA256_HEX_LEN + 1, st, 0);
+            hh_store_copy_col(old_sha256, HH_SHA256_HEX_LEN + 1, st, 0);
     if (sr != SQLITE_DONE) {
         rc = hh_store_db_fail(s, err, "replace document");
         goto fail;
     }
     sqlite3_finalize(st);
     st = NULL;
-    if ((rc = prepare(s, &st,
-                      "INSERT INTO documents (collection_id, title, source_path, mime, sha256, size, ingested_at, "
-                      "ingested_by, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete')",
-                      err)))
+    if ((rc = hh_store_prepare(s, &st,
+            "INSERT INTO documents (collection_id, title, source_path, mime, sha256, size, ingested_at, "
+            "ingested_by, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete')",
+            err)))
         goto fail;
     sqlite3_bind_int64(st, 1, in->collection_id);
     sqlite3_bind_text(st, 2, in->title, -1, SQLITE_TRANSIENT);
@@ -554,13 +486,14 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
     if ((rc = step_done(s, st, "insert document (does the collection exist?)", err)))
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(s->db);
-    if ((rc = prepare(s, &ins_chunk,
-                      "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens) VALUES (?, ?, ?, ?, "
-                      "?, ?)",
-                      err)))
+    if ((rc = hh_store_prepare(s, &ins_chunk,
+            "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens) VALUES (?, ?, ?, ?, "
+            "?, ?)",
+            err)))
         goto fail;
     if (any_vec &&
-        (rc = prepare(s, &ins_vec, "INSERT INTO chunk_vectors (chunk_id, model, dim, vec) VALUES (?, ?, ?, ?)", err)))
+        (rc = hh_store_prepare(s, &ins_vec,
+                               "INSERT INTO chunk_vectors (chunk_id, model, dim, vec) VALUES (?, ?, ?, ?)", err)))
         goto fail;
     for (size_t i = 0; i < in->n_chunks; i++) {
         const hh_store_chunk_in_t *c = &in->chunks[i];
@@ -581,7 +514,7 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
                 goto fail;
         }
     }
-    if ((rc = exec_locked(s, "COMMIT", err)))
+    if ((rc = hh_store_exec(s, "COMMIT", err)))
         goto fail;
     if (doc_id)
         *doc_id = id;
@@ -610,14 +543,14 @@ int hh_store_doc_delete(hh_store_t *s, int64_t doc_id, char *sha256, hh_err_t *e
         sha256[0] = '\0';
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "DELETE FROM documents WHERE id = ? RETURNING sha256", err);
+    int rc = hh_store_prepare(s, &st, "DELETE FROM documents WHERE id = ? RETURNING sha256", err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, doc_id);
     int sr = sqlite3_step(st);
     if (sr == SQLITE_ROW) {
         if (sha256)
-            copy_col(sha256, HH_SHA256_HEX_LEN + 1, st, 0);
+            hh_store_copy_col(sha256, HH_SHA256_HEX_LEN + 1, st, 0);
         sr = sqlite3_step(st);
         if (sr != SQLITE_DONE)
             rc = hh_store_db_fail(s, err, "delete document");
@@ -640,10 +573,10 @@ int hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_
     hh_store_rows_t g = { .elem = sizeof(hh_store_doc_t) };
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st,
-                     "SELECT " DOC_COLS DOC_FROM "WHERE (?2 = 0 OR d.collection_id = ?2) AND " READABLE("?1")
-                     " ORDER BY d.ingested_at DESC, d.id DESC",
-                     err);
+    int rc = hh_store_prepare(s, &st,
+                              "SELECT " DOC_COLS DOC_FROM "WHERE (?2 = 0 OR d.collection_id = ?2) AND " READABLE("?1")
+                              " ORDER BY d.ingested_at DESC, d.id DESC",
+                              err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, user_id);
@@ -660,7 +593,7 @@ int hh_store_sha_in_use(hh_store_t *s, const char *sha256, bool *used, hh_err_t 
         return hh_err_set(err, HH_EINVAL, -1, "store: sha256 must be 64 lowercase hex digits");
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st, "SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1", err);
+    int rc = hh_store_prepare(s, &st, "SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1", err);
     if (rc)
         goto done;
     sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
@@ -682,10 +615,10 @@ int hh_store_chunk_get(hh_store_t *s, int64_t chunk_id, hh_store_chunk_t *out, h
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(s, &st,
-                     "SELECT c.id, c.document_id, d.collection_id, c.ord, c.page, c.n_tokens, c.text, c.heading_path, "
-                     "d.title, d.source_path FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
-                     err);
+    int rc = hh_store_prepare(s, &st,
+            "SELECT c.id, c.document_id, d.collection_id, c.ord, c.page, c.n_tokens, c.text, c.heading_path, "
+            "d.title, d.source_path FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
+            err);
     if (rc)
         goto done;
     sqlite3_bind_int64(st, 1, chunk_id);
@@ -701,8 +634,8 @@ int hh_store_chunk_get(hh_store_t *s, int64_t chunk_id, hh_store_chunk_t *out, h
         const char *h = (const char *)sqlite3_column_text(st, 7);
         out->text = strdup(t ? t : "");
         out->heading_path = strdup(h ? h : "");
-        copy_col(out->title, sizeof out->title, st, 8);
-        copy_col(out->source_path, sizeof out->source_path, st, 9);
+        hh_store_copy_col(out->title, sizeof out->title, st, 8);
+        hh_store_copy_col(out->source_path, sizeof out->source_path, st, 9);
         if (!out->text || !out->heading_path) {
             hh_store_chunk_clear(out);
             rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");

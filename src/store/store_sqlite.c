@@ -1,6 +1,7 @@
 /* store_sqlite.c - the SQLite backend of store.h: schema migrations, users,
  * API keys (keyed BLAKE2b hashes, lookup by prefix). */
 #include "store/store_int.h"
+#include "base/fs.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -257,6 +258,94 @@ int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
     return hh_err_set(err, HH_EIO, -1, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
 }
 
+int hh_store_prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, "prepare");
+    return 0;
+}
+
+int hh_store_exec(hh_store_t *s, const char *sql, hh_err_t *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, sql);
+    return 0;
+}
+
+int hh_store_tx_begin(hh_store_t *s, hh_err_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = hh_store_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_tx_end(hh_store_t *s, int rc, hh_err_t *err)
+{
+    if (rc == 0)
+        rc = hh_store_exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int hh_store_name_ok(const char *name, const char *what, hh_err_t *err)
+{
+    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
+        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", what, HH_STORE_NAME_MAX - 1);
+    return 0;
+}
+
+void hh_store_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? strlen((const char *)t) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && (t[n] & 0xC0) == 0x80)   /* cut at a UTF-8 character start */
+            n--;
+    }
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+int hh_store_row_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name,
+                                void (*read)(sqlite3_stmt *, void *), void *out, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st, sql, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        if (out)
+            read(st, out);
+    } else if (sr == SQLITE_DONE) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no %s '%s'", what, name);
+    } else {
+        char msg[64];
+        snprintf(msg, sizeof msg, "find %s", what);
+        rc = hh_store_db_fail(s, err, msg);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void hh_store_read_id(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
+                               hh_err_t *err)
+{
+    return hh_store_row_by_name_locked(s, sql, what, name, hh_store_read_id, id, err);
+}
+
 static int db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 {
     return hh_store_db_fail(s, err, what);
@@ -316,25 +405,6 @@ bool hh_store_role_valid(const char *role)
         if (!strcmp(role, roles[i]))
             return true;
     return false;
-}
-
-static int mkdir_p(const char *path, hh_err_t *err)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return hh_err_set(err, HH_EINVAL, -1, "store: bad data directory path");
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return hh_err_set(err, HH_EIO, -1, "store: cannot create %s: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
-    }
-    return 0;
 }
 
 /* Reads DATA/secret.key, or creates it (0600) with fresh random bytes. */
@@ -534,7 +604,7 @@ int hh_store_open(hh_store_t **out, const char *data_dir, hh_err_t *err)
     *out = NULL;
     if (sodium_init() < 0)
         return hh_err_set(err, HH_EIO, -1, "store: libsodium failed to initialize");
-    int rc = mkdir_p(data_dir, err);
+    int rc = hh_mkdir_p(data_dir, "store: ", err);
     if (rc)
         return rc;
     tighten_modes(data_dir);
@@ -626,31 +696,22 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
     snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
+static void read_user(sqlite3_stmt *st, void *p)
+{
+    hh_store_user_t *out = p;
+    memset(out, 0, sizeof *out);
+    out->id = sqlite3_column_int64(st, 0);
+    copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
+    copy_text(out->role, sizeof out->role, sqlite3_column_text(st, 2));
+    out->created_at = sqlite3_column_int64(st, 3);
+    out->disabled = sqlite3_column_int(st, 4) != 0;
+}
+
 /* Caller holds the mutex. */
 static int user_get_locked(hh_store_t *s, const char *name, hh_store_user_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, name, role, created_at, disabled FROM users WHERE name = ?", -1, &st,
-                           NULL) != SQLITE_OK)
-        return db_fail(s, err, "get user");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st), rc = 0;
-    if (sr == SQLITE_ROW) {
-        if (out) {
-            memset(out, 0, sizeof *out);
-            out->id = sqlite3_column_int64(st, 0);
-            copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
-            copy_text(out->role, sizeof out->role, sqlite3_column_text(st, 2));
-            out->created_at = sqlite3_column_int64(st, 3);
-            out->disabled = sqlite3_column_int(st, 4) != 0;
-        }
-    } else if (sr == SQLITE_DONE) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user '%s'", name);
-    } else {
-        rc = db_fail(s, err, "get user");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return hh_store_row_by_name_locked(s, "SELECT id, name, role, created_at, disabled FROM users WHERE name = ?",
+                                       "user", name, read_user, out, err);
 }
 
 int hh_store_user_get(hh_store_t *s, const char *name, hh_store_user_t *out, hh_err_t *err)

@@ -74,24 +74,13 @@ int64_t hh_store_next_month_start(int64_t day)
  * Caller holds s->mu. */
 static int subject_id_locked(hh_store_t *s, bool department, const char *name, int64_t *id, hh_err_t *err)
 {
-    if (!name || !name[0] || strlen(name) >= HH_STORE_NAME_MAX)
-        return hh_err_set(err, HH_EINVAL, -1, "store: %s name must be 1..%d bytes", department ? "department" : "user",
-                          HH_STORE_NAME_MAX - 1);
-    sqlite3_stmt *st = NULL;
-    const char *sql = department ? "SELECT id FROM departments WHERE name = ? COLLATE NOCASE"   /* as everywhere */
-                                 : "SELECT id FROM users WHERE name = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "quota subject");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st), rc = 0;
-    if (sr == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (sr == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "store: no %s '%s'", department ? "department" : "user", name);
-    else
-        rc = hh_store_db_fail(s, err, "quota subject");
-    sqlite3_finalize(st);
-    return rc;
+    const char *what = department ? "department" : "user";
+    int rc = hh_store_name_ok(name, what, err);
+    if (rc)
+        return rc;
+    return hh_store_id_by_name_locked(
+        s, department ? "SELECT id FROM departments WHERE name = ? COLLATE NOCASE" : "SELECT id FROM users WHERE name = ?", what, name,
+        id, err);
 }
 
 static bool limit_ok(int64_t v)
@@ -116,16 +105,13 @@ int hh_store_quota_set(hh_store_t *s, bool department, const char *name, const h
     if (!q || !limit_ok(q->tokens_per_day) || !limit_ok(q->tokens_per_month) || !limit_ok(q->requests_per_minute) ||
         !limit_ok(q->concurrent))
         return hh_err_set(err, HH_EINVAL, -1, "store: a limit must be 0 (none) or 1..%lld", (long long)HH_QUOTA_MAX);
-    pthread_mutex_lock(&s->mu);
     int64_t id = 0;
     sqlite3_stmt *st = NULL;
-    int rc = subject_id_locked(s, department, name, &id, err);
+    int rc = hh_store_tx_begin(s, err);
     if (rc)
+        return rc;
+    if ((rc = subject_id_locked(s, department, name, &id, err)))
         goto done;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "set quota");
-        goto done;
-    }
     /* Insert an empty row if none, then update each limit unless kept. */
     const char *ins = department ? "INSERT OR IGNORE INTO quotas (department_id, updated_at) VALUES (?1, ?2)"
                                  : "INSERT OR IGNORE INTO quotas (user_id, updated_at) VALUES (?1, ?2)";
@@ -162,17 +148,13 @@ int hh_store_quota_set(hh_store_t *s, bool department, const char *name, const h
     if (sqlite3_exec(s->db,
                      "DELETE FROM quotas WHERE tokens_per_day IS NULL AND tokens_per_month IS NULL AND "
                      "requests_per_minute IS NULL AND concurrent IS NULL",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    goto done;
+                     NULL, NULL, NULL) == SQLITE_OK)
+        goto done;
 fail:
     rc = hh_store_db_fail(s, err, "set quota");
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 done:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return hh_store_tx_end(s, rc, err);
 }
 
 int hh_store_quota_clear(hh_store_t *s, bool department, const char *name, hh_err_t *err)
@@ -314,13 +296,10 @@ int hh_store_usage_add(hh_store_t *s, int64_t day, int64_t user_id, const int64_
         return hh_err_set(err, HH_EINVAL, -1, "store: bad usage");
     if (!use_case)
         use_case = "";
-    pthread_mutex_lock(&s->mu);
     sqlite3_stmt *su = NULL, *sd = NULL;
-    int rc = 0;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "record usage");
-        goto done;
-    }
+    int rc = hh_store_tx_begin(s, err);
+    if (rc)
+        return rc;
     /* ON CONFLICT targets the unique index; a user row pseudonymized to
      * NULL never conflicts again (NULLs are distinct in a UNIQUE index). */
     if (sqlite3_prepare_v2(s->db,
@@ -341,17 +320,13 @@ int hh_store_usage_add(hh_store_t *s, int64_t day, int64_t user_id, const int64_
     for (size_t i = 0; i < n_dept; i++)
         if (upsert(s, sd, day, dept_ids[i], use_case, prompt_tokens, completion_tokens))
             goto fail;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
     goto done;
 fail:
     rc = hh_store_db_fail(s, err, "record usage");
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 done:
     sqlite3_finalize(su);
     sqlite3_finalize(sd);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return hh_store_tx_end(s, rc, err);
 }
 
 static void read_usage_row(sqlite3_stmt *st, void *p)

@@ -2,6 +2,7 @@
  * byte-exact to each family's official Jinja template, and tool-call
  * parsing of model output. No template text is ever evaluated. */
 #include "tok/chat.h"
+#include "base/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -949,16 +950,6 @@ typedef struct calls {
     size_t          n, cap;
 } calls_t;
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 void hh_chat_tool_calls_free(hh_tool_call_t *calls, size_t n)
 {
     if (calls == NULL)
@@ -992,14 +983,14 @@ static int calls_add(calls_t *c, const cJSON *obj)
         c->cap = cap;
     }
     hh_tool_call_t *t = &c->v[c->n];
-    t->name = dup_n(name->valuestring, strlen(name->valuestring));
+    t->name = hh_strdup_n(name->valuestring, strlen(name->valuestring));
     if (args == NULL)
-        t->arguments_json = dup_n("{}", 2);
+        t->arguments_json = hh_strdup_n("{}", 2);
     else if (cJSON_IsString(args)) /* already JSON text, as OpenAI sends it */
-        t->arguments_json = dup_n(args->valuestring, strlen(args->valuestring));
+        t->arguments_json = hh_strdup_n(args->valuestring, strlen(args->valuestring));
     else
         t->arguments_json = cJSON_PrintUnformatted(args);
-    t->id = cJSON_IsString(id) ? dup_n(id->valuestring, strlen(id->valuestring)) : NULL;
+    t->id = cJSON_IsString(id) ? hh_strdup_n(id->valuestring, strlen(id->valuestring)) : NULL;
     c->n++;
     if (t->name == NULL || t->arguments_json == NULL || (cJSON_IsString(id) && t->id == NULL))
         return HH_ENOMEM;
@@ -1143,7 +1134,7 @@ static int parse_mistral(const char *text, const char *end, calls_t *c, sb_t *co
         if (args == NULL)
             return bad_json(err, text, stop ? stop : j0, "invalid JSON after [ARGS]");
         cJSON *obj = cJSON_CreateObject();
-        char *name = dup_n(p, (size_t)(a - p));
+        char *name = hh_strdup_n(p, (size_t)(a - p));
         int rc = HH_ENOMEM;
         if (obj && name && cJSON_AddStringToObject(obj, "name", name)) {
             cJSON_AddItemToObject(obj, "arguments", args);
@@ -1209,7 +1200,7 @@ int hh_chat_parse_tool_calls(hh_chat_format_t f, const char *text, size_t len, h
             a++;
         while (z > a && is_ws(s[z - 1]))
             z--;
-        *content_rest = dup_n(s + a, z - a);
+        *content_rest = hh_strdup_n(s + a, z - a);
         if (*content_rest == NULL) {
             rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory parsing tool calls");
             goto cleanup;
