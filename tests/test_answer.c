@@ -423,3 +423,77 @@ TEST(answer_http_ask_and_grounded_chat)
     free(body);
     hh_test_srv_stop(&t);
 }
+
+/* POST /v1/chat/completions {system, user} as key (plain, not grounded):
+ * usage.prompt_tokens_details.cached_tokens, -1 when not a 200 with one. */
+static int chat_cached_tokens(int port, const char *key, const char *system, const char *user)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "model", "stories260K");
+    cJSON_AddNumberToObject(b, "max_tokens", 2);
+    cJSON_AddNumberToObject(b, "temperature", 0);
+    cJSON *msgs = cJSON_AddArrayToObject(b, "messages");
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "system");
+    cJSON_AddStringToObject(m, "content", system);
+    cJSON_AddItemToArray(msgs, m);
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", user);
+    cJSON_AddItemToArray(msgs, m);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    char *out = NULL;
+    int v = -1;
+    if (body != NULL && http_post(port, "/v1/chat/completions", key, body, &out) == 200) {
+        cJSON *j = cJSON_Parse(out);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "usage"),
+                                                          "prompt_tokens_details");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "cached_tokens");
+        v = cJSON_IsNumber(c) ? c->valueint : -1;
+        cJSON_Delete(j);
+    }
+    free(out);
+    cJSON_free(body);
+    return v;
+}
+
+/* Issue 12, finding 1, for grounded prompts: the KV of a grounded chat
+ * (system instructions + the sources bob may read + his question) is
+ * bob's alone. A plain chat shaped like the grounding prompt (its system
+ * text, then "Sources:") reuses it for bob (so the grounded request ran in
+ * his scope, not in a shared one) and not for eve, although she reads the
+ * same collection: nothing of another user's grounded prompt, question or
+ * sources can be measured. One slot: bob refreshes it before eve tries. */
+TEST(answer_http_grounded_cache_per_user)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "answer_http_cache", NULL));   /* stories260K, one slot */
+    hh_err_t err;
+    const char *eng[] = { "ENG" };
+    hh_store_collection_t ce;
+    char bob[HH_KEY_LEN + 1], eve[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "bob", "member", bob, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "eve", "member", eve, NULL));
+    ASSERT_OK(hh_store_user_add_department(t.st, "bob", "ENG", &err));
+    ASSERT_OK(hh_store_user_add_department(t.st, "eve", "ENG", &err));
+    ASSERT_OK(hh_store_collection_ensure(t.st, "eng", eng, 1, &ce, &err));
+    hh_store_chunk_in_t c1 = { .text = P1 };
+    hh_store_doc_in_t d = { .collection_id = ce.id, .title = "Handbook", .source_path = "handbook.txt",
+                            .mime = "text/plain", .size = 10, .chunks = &c1, .n_chunks = 1,
+                            .sha256 = "3333333333333333333333333333333333333333333333333333333333333333" };
+    ASSERT_OK(hh_store_doc_replace(t.st, &d, NULL, NULL, &err));
+    const char *grounded = "{\"model\":\"stories260K\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\","
+                           "\"content\":\"How are hotels booked?\"}],\"hoheit\":{\"collections\":[\"eng\"]}}";
+    /* the start of the answer module's system instructions (kb/answer.c) */
+    const char *sys = "You answer questions using only the numbered sources given in the user message.";
+    char *body = NULL;
+    ASSERT_EQ_INT(http_post(t.port, "/v1/chat/completions", bob, grounded, &body), 200);
+    free(body);
+    int bob_cached = chat_cached_tokens(t.port, bob, sys, "Sources:");
+    ASSERT_GE(bob_cached, 20);   /* the chat template's head and the sentence */
+    ASSERT_EQ_INT(http_post(t.port, "/v1/chat/completions", bob, grounded, &body), 200);
+    free(body);
+    ASSERT_EQ_INT(chat_cached_tokens(t.port, eve, sys, "Sources:"), 0);
+    hh_test_srv_stop(&t);
+}

@@ -314,6 +314,14 @@ TEST(compliance_api_erase_reaches_server_memory)
     double cached_before = cached_tokens(&r);
     hh_test_resp_free(&r);
     ASSERT_GE(cached_before, 5);
+    /* the prefix cache is per user (issue 12): the member reuses nothing of
+     * hers, then his own; his is what the erasure below must drop */
+    ASSERT_TRUE(post(&t, "/v1/completions", t.member, COMPLETION, &r));
+    ASSERT_EQ_INT(cached_tokens(&r), 0);
+    hh_test_resp_free(&r);
+    ASSERT_TRUE(post(&t, "/v1/completions", t.member, COMPLETION, &r));
+    ASSERT_EQ_INT(cached_tokens(&r), cached_before);
+    hh_test_resp_free(&r);
 
     /* export: the document's chunk and the audited completion prompt */
     const char *subjects = "{\"subjects\":[\"" EMAIL "\",\"" NAME "\"]}";

@@ -466,6 +466,117 @@ TEST(engine_prefix_cache_reuses_kv)
     hh_engine_free(e);
 }
 
+/* ---- prefix cache scoped per user (issue 12, finding 1) ------------------- */
+
+#define SCOPE_A 101u   /* "user A": the HTTP layer passes user ids */
+#define SCOPE_B 202u
+
+/* Runs prompt greedily as scope; fills *c (caller destroys). */
+static int run_scoped(hh_engine_t *e, uint64_t scope, const char *prompt, collector_t *c)
+{
+    col_init(c);
+    hh_gen_request_t r = greedy_req(STORIES, prompt, 4, c);
+    r.user = scope == SCOPE_A ? "a" : "b";   /* fairness only; the scope is what counts */
+    r.cache_scope = scope;
+    return run_one(e, &r, c);
+}
+
+/* cached_tokens of one scoped run (-1: it failed). */
+static int32_t cached_of(hh_engine_t *e, uint64_t scope, const char *prompt, int32_t *prompt_tokens)
+{
+    collector_t c;
+    int rc = run_scoped(e, scope, prompt, &c);
+    int32_t v = rc == 0 && c.kind == HH_GEN_DONE ? c.cached_tokens : -1;
+    if (prompt_tokens)
+        *prompt_tokens = c.prompt_tokens;
+    col_destroy(&c);
+    return v;
+}
+
+#define SCOPED_P "Once upon a time, there was a little girl named Lily. She loved to play outside"
+
+/* A's prompt P: B sending P, C sending P plus some words, D sending P less
+ * its last word: none reuses any of it (cached_tokens 0: the whole prompt is prefilled, exactly the
+ * work of a cold run, and the answer is the cold one), while A sending P
+ * again reuses all but its last token. With one slot A refreshes P before
+ * each probe (B's probe takes the slot); with several slots B's probes go
+ * to other slots and A's KV survives them. */
+static void scoped_case(int n_slots)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "scope-%d", n_slots);
+    hh_engine_t *e = make_engine(tag, n_slots, 256, 8);
+    ASSERT_TRUE(e != NULL);
+    static const char *const probes[] = { SCOPED_P, SCOPED_P " in the park", "Once upon a time, there was a "
+                                          "little girl named Lily. She loved to play" };
+    collector_t cold;
+    ASSERT_OK(run_scoped(e, SCOPE_A, SCOPED_P, &cold));
+    ASSERT_EQ_INT(cold.cached_tokens, 0);
+    ASSERT_TRUE(cold.prompt_tokens > 15);
+    for (size_t i = 0; i < 3; i++) {
+        if (n_slots == 1 && i > 0)
+            ASSERT_EQ_INT(cached_of(e, SCOPE_A, SCOPED_P, NULL), 0);   /* B's probe had the slot */
+        collector_t b;
+        ASSERT_OK(run_scoped(e, SCOPE_B + i, probes[i], &b));   /* a user per probe: none reuses another's */
+        ASSERT_EQ_INT(b.kind, HH_GEN_DONE);
+        ASSERT_EQ_INT(b.cached_tokens, 0);
+        if (i == 0)
+            ASSERT_STREQ(b.content, cold.content);   /* the same work, the same answer */
+        col_destroy(&b);
+        if (n_slots > 1) {
+            /* A's KV survived B's probe (B took another slot) */
+            int32_t n_prompt = 0;
+            ASSERT_EQ_INT(cached_of(e, SCOPE_A, SCOPED_P, &n_prompt), cold.prompt_tokens - 1);
+            ASSERT_EQ_INT(n_prompt, cold.prompt_tokens);
+            /* and B's prefix cache works for B's own P */
+            if (i == 0)
+                ASSERT_EQ_INT(cached_of(e, SCOPE_B, SCOPED_P, NULL), cold.prompt_tokens - 1);
+        }
+    }
+    /* the cache still works for A */
+    ASSERT_EQ_INT(cached_of(e, SCOPE_A, SCOPED_P, NULL), n_slots == 1 ? 0 : cold.prompt_tokens - 1);
+    ASSERT_EQ_INT(cached_of(e, SCOPE_A, SCOPED_P, NULL), cold.prompt_tokens - 1);
+    /* scope 0 (command line, tests) is a scope of its own */
+    ASSERT_EQ_INT(cached_of(e, 0, SCOPED_P, NULL), 0);
+    col_destroy(&cold);
+    hh_engine_free(e);
+}
+
+TEST(engine_prefix_cache_scoped_one_slot) { scoped_case(1); }
+TEST(engine_prefix_cache_scoped_three_slots) { scoped_case(3); }
+
+/* The issue's attack in miniature: A's prompt holds a secret digit; B, after
+ * each of A's requests, sends a prompt shaped like A's ending in a guessed
+ * digit and the words after it, and compares cached_tokens. Before the fix
+ * the right digit reused A's KV past the digit (cached_tokens several
+ * higher) and stood out; now every guess reuses the same (nothing of A's). */
+static void digit_attack_case(int n_slots)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "digits-%d", n_slots);
+    hh_engine_t *e = make_engine(tag, n_slots, 256, 8);
+    ASSERT_TRUE(e != NULL);
+    const char *secret = "Lily said the secret number is 7 and Tom must never know it.";
+    char guess[128];
+    /* B primes its own slot with the shape once, so that with several slots
+     * every guess finds B's own earlier guess and not a cold slot. */
+    snprintf(guess, sizeof guess, "Lily said the secret number is x and Tom must");
+    ASSERT_TRUE(cached_of(e, SCOPE_B, guess, NULL) >= 0);
+    int32_t seen[10];
+    for (int d = 0; d < 10; d++) {
+        ASSERT_TRUE(cached_of(e, SCOPE_A, secret, NULL) >= 0);
+        snprintf(guess, sizeof guess, "Lily said the secret number is %d and Tom must", d);
+        seen[d] = cached_of(e, SCOPE_B, guess, NULL);
+        ASSERT_TRUE(seen[d] >= 0);
+    }
+    for (int d = 1; d < 10; d++)
+        ASSERT_EQ_INT(seen[d], seen[0]);
+    hh_engine_free(e);
+}
+
+TEST(engine_prefix_cache_digit_attack_one_slot) { digit_attack_case(1); }
+TEST(engine_prefix_cache_digit_attack_three_slots) { digit_attack_case(3); }
+
 TEST(engine_cancel_frees_slot)
 {
     hh_engine_t *e = make_engine("cancel", 2, 512, 8);

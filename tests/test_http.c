@@ -769,3 +769,94 @@ TEST(http_tls_serves_https)
     ASSERT_STREQ(line, "000");
     hh_test_srv_stop(&t.h);
 }
+
+/* ---- the prefix cache per user (issue 12, finding 1) ---------------------- */
+
+/* POST /v1/completions {prompt, 2 tokens, greedy} as key: its
+ * usage.prompt_tokens_details.cached_tokens, -1 when the answer was not a
+ * 200 with one; *prompt_tokens (may be NULL) its usage.prompt_tokens. */
+static int cached_tokens_of(int port, const char *key, const char *prompt, int *prompt_tokens)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "model", "stories260K");
+    cJSON_AddStringToObject(b, "prompt", prompt);
+    cJSON_AddNumberToObject(b, "max_tokens", 2);
+    cJSON_AddNumberToObject(b, "temperature", 0);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    hh_test_resp_t r;
+    int v = -1;
+    if (body != NULL && hh_test_http(port, "POST", "/v1/completions", key, body, &r) == 0) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(r.j, "usage");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "cached_tokens");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+        if (r.status == 200 && cJSON_IsNumber(c))
+            v = c->valueint;
+        if (prompt_tokens)
+            *prompt_tokens = cJSON_IsNumber(p) ? p->valueint : -1;
+        hh_test_resp_free(&r);
+    }
+    cJSON_free(body);
+    return v;
+}
+
+#define PC_P "Once upon a time, there was a little girl named Lily. She loved to play outside"
+
+/* Users ann (two keys), ben, cid, dan on a server with n_slots slots. Other
+ * users sending ann's prompt P, P plus words, P less a word reuse nothing of
+ * hers (cached_tokens 0, so also no time saved: the whole prompt is
+ * prefilled); ann's other key does (the scope is the user, not the key);
+ * ben guessing the digit that ends ann's secret prompt sees the same
+ * cached_tokens for every digit. */
+static void prefix_per_user_case(int n_slots)
+{
+    test_srv_t t;
+    char name[32];
+    snprintf(name, sizeof name, "prefix-user-%d", n_slots);
+    ASSERT_TRUE(srv_start(&t, name, n_slots));
+    const int port = t.h.port;
+    char ann[HH_KEY_LEN + 1], ann2[HH_KEY_LEN + 1], ben[HH_KEY_LEN + 1], cid[HH_KEY_LEN + 1], dan[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t.h, "ann", "member", ann, NULL));
+    ASSERT_OK(hh_test_srv_user(&t.h, "ann", "member", ann2, NULL));
+    ASSERT_OK(hh_test_srv_user(&t.h, "ben", "member", ben, NULL));
+    ASSERT_OK(hh_test_srv_user(&t.h, "cid", "member", cid, NULL));
+    ASSERT_OK(hh_test_srv_user(&t.h, "dan", "member", dan, NULL));
+    int n_p = 0;
+    ASSERT_EQ_INT(cached_tokens_of(port, ann, PC_P, &n_p), 0);
+    ASSERT_TRUE(n_p > 15);
+    ASSERT_EQ_INT(cached_tokens_of(port, ann2, PC_P, NULL), n_p - 1);   /* her other key: her cache */
+    const char *probe_key[] = { ben, cid, dan };
+    static const char *const probes[] = { PC_P, PC_P " in the park",
+                                          "Once upon a time, there was a little girl named Lily. She loved to play" };
+    for (int i = 0; i < 3; i++) {
+        /* she has P cached (one slot: again, the last probe took the slot) */
+        ASSERT_EQ_INT(cached_tokens_of(port, ann, PC_P, NULL), i == 0 || n_slots > 1 ? n_p - 1 : 0);
+        ASSERT_EQ_INT(cached_tokens_of(port, probe_key[i], probes[i], NULL), 0);
+    }
+    /* the attack: ann's prompt ends in a secret digit and goes on; ben sends
+     * the same shape with each digit after each of her requests (once
+     * before with a non-digit, so that with several slots every guess finds
+     * his own earlier one) */
+    const char *secret = "Lily said the secret number is 7 and Tom must never know it.";
+    char guess[128];
+    ASSERT_TRUE(cached_tokens_of(port, ben, "Lily said the secret number is x and Tom must", NULL) >= 0);
+    int seen[10];
+    for (int d = 0; d < 10; d++) {
+        ASSERT_TRUE(cached_tokens_of(port, ann, secret, NULL) >= 0);
+        snprintf(guess, sizeof guess, "Lily said the secret number is %d and Tom must", d);
+        seen[d] = cached_tokens_of(port, ben, guess, NULL);
+        ASSERT_TRUE(seen[d] >= 0);
+    }
+    for (int d = 1; d < 10; d++)
+        ASSERT_EQ_INT(seen[d], seen[0]);
+    /* and ann's cache still works for ann (one slot: once ben's last guess
+     * is out of it) */
+    int n_secret = 0;
+    ASSERT_TRUE(cached_tokens_of(port, ann, secret, &n_secret) >= 0);
+    ASSERT_EQ_INT(cached_tokens_of(port, ann, secret, NULL), n_secret - 1);
+    hh_test_srv_stop(&t.h);
+}
+
+TEST(http_prefix_cache_per_user_one_slot) { prefix_per_user_case(1); }
+TEST(http_prefix_cache_per_user_three_slots) { prefix_per_user_case(3); }

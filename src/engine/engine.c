@@ -613,6 +613,7 @@ int hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out
         goto fail;
     }
     g->n_prompt = (int32_t)n_prompt;
+    g->cache_scope = req->cache_scope;
     int32_t limit = e->p.max_tokens_limit > 0 ? e->p.max_tokens_limit : m->n_ctx;
     if (req->max_tokens > limit) {
         rc = hh_err_set(err, HH_EINVAL, -1, "max_tokens %d exceeds the limit %d", req->max_tokens, limit);

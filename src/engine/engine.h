@@ -7,8 +7,10 @@
  * decode steps of all active requests go through the model as one batch
  * (continuous batching), prompts are prefilled in chunks between decode
  * steps, a new request reuses the KV of the slot whose cached tokens share
- * the longest prefix with its prompt (prefix cache), and waiting requests are
- * served round-robin across users (fair queue).
+ * the longest prefix with its prompt (prefix cache; only a slot last used
+ * with the same cache_scope, so nobody reuses, measures or evicts by content
+ * what another scope computed), and waiting requests are served round-robin
+ * across users (fair queue).
  *
  * Contract written by the lead; the engine owner may extend it. */
 #ifndef HH_ENGINE_ENGINE_H
@@ -140,6 +142,15 @@ typedef struct hh_gen_request {
      * positions free, and left out otherwise (the grammar still holds the
      * allowed calls). */
     bool                 tool_call_json;
+    /* Added for issue 12 (prefix cache side channel, docs/SECURITY.md):
+     * the prefix cache is partitioned by this key. A request reuses KV only
+     * from a slot whose cached tokens were computed for a request with the
+     * same cache_scope; for any other request such a slot counts as holding
+     * nothing (cached_tokens 0, the whole prompt is prefilled), and slot
+     * choice never looks at another scope's tokens. The HTTP layer passes
+     * the authenticated user's id; 0 (requests from the command line and
+     * tests) is a scope of its own, never mixed with a user's. */
+    uint64_t             cache_scope;
 } hh_gen_request_t;
 
 typedef struct hh_gen hh_gen_t;

@@ -46,6 +46,7 @@ struct hh_gen {
     bool            logprobs;
     bool            has_tools;
     bool            tool_call_json;  /* output is a {"name","arguments"} object */
+    uint64_t        cache_scope; /* hh_gen_request_t.cache_scope */
     hh_grammar_t   *grammar;     /* owned; NULL: unconstrained */
     hh_chat_format_t fmt;
     hh_gen_cb       cb;
@@ -67,6 +68,8 @@ typedef struct em_slot {
     int32_t         n_cache;
     int32_t         n_fed;       /* prompt tokens in the KV (prefill progress) */
     int32_t         n_cached;    /* prompt tokens reused from the prefix cache */
+    uint64_t        scope;       /* [mu] cache_scope of the request that filled cache */
+    uint64_t        last_admit;  /* [mu] admit_tick of its latest request (0: never used) */
     int32_t         batch_i;     /* batch index of the token whose logits we sample, -1 */
     int32_t         next_tok;    /* sampled, not yet decoded */
     int32_t         n_gen;

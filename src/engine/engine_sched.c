@@ -378,26 +378,35 @@ static hh_gen_t *queue_pick_fair(em_model_t *m)
     return best;
 }
 
-/* [mu held] The free slot whose cached tokens share the longest prefix
- * with g's prompt (ties: the one with the least cached). */
+/* [mu held] The slot for g: among the free slots last used with g's cache
+ * scope, the one whose cached tokens share the longest (non-empty) prefix
+ * with g's prompt (ties: the one with the least cached); when none shares
+ * anything, the least recently used free slot (never used ones first).
+ * Another scope's cached tokens are never compared: which slot a request
+ * takes, and so what it evicts, must not depend on what others asked
+ * (issue 12). *lcp_out: the shared prefix (0 for a slot of another scope). */
 static em_slot_t *slot_pick(em_model_t *m, const hh_gen_t *g, int32_t *lcp_out)
 {
-    em_slot_t *best = NULL;
-    int32_t best_lcp = -1;
+    em_slot_t *best = NULL, *lru = NULL;
+    int32_t best_lcp = 0;
     for (int32_t i = 0; i < m->engine->p.n_slots; i++) {
         em_slot_t *s = &m->slots[i];
         if (s->g != NULL)
             continue;
+        if (lru == NULL || s->last_admit < lru->last_admit)
+            lru = s;
+        if (s->scope != g->cache_scope)
+            continue;
         int32_t n = s->n_cache < g->n_prompt ? s->n_cache : g->n_prompt, l = 0;
         while (l < n && s->cache[l] == g->prompt[l])
             l++;
-        if (l > best_lcp || (l == best_lcp && s->n_cache < best->n_cache)) {
+        if (l > best_lcp || (l > 0 && l == best_lcp && s->n_cache < best->n_cache)) {
             best = s;
             best_lcp = l;
         }
     }
-    *lcp_out = best_lcp;
-    return best;
+    *lcp_out = best != NULL ? best_lcp : 0;
+    return best != NULL ? best : lru;
 }
 
 /* [mu held] hh_engine_drop_caches: free slots forget their KV and cached
@@ -620,6 +629,10 @@ void *em_sched_main(void *arg)
             em_slot_t *s = slot_pick(m, g, &lcp);
             s->g = g;
             s->n_cached = lcp < g->n_prompt - 1 ? lcp : g->n_prompt - 1;
+            /* From here on the slot's KV is this scope's (slot_start drops
+             * everything past n_cached, all of it for another scope). */
+            s->scope = g->cache_scope;
+            s->last_admit = m->admit_tick;
             g->t_admit = now;
             m->n_active++;
             admitted[n_admitted++] = s;

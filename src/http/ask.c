@@ -118,9 +118,12 @@ static int parse_collections(const cJSON *arr, ask_in_t *in, const char *param, 
     return 0;
 }
 
-/* Retrieval + answer. Returns 200 or an HTTP status with e filled. */
-static int ask_run(hh_http_server_t *s, const char *user, const ask_in_t *in, ask_out_t *out, hh_api_error_t *e)
+/* Retrieval + answer for the key's user. Returns 200 or an HTTP status with
+ * e filled. */
+static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_t *in, ask_out_t *out,
+                   hh_api_error_t *e)
 {
+    const char *user = key->user;
     memset(out, 0, sizeof *out);
     hh_kb_query_t q;
     memset(&q, 0, sizeof q);
@@ -145,6 +148,9 @@ static int ask_run(hh_http_server_t *s, const char *user, const ask_in_t *in, as
     hh_kb_answer_params_t ap = hh_kb_answer_default_params();
     if (in->max_tokens > 0)
         ap.max_tokens = in->max_tokens;
+    /* The grounding prompt holds passages this user may read and their
+     * question: its KV is reused only by the same user (issue 12). */
+    ap.cache_scope = (uint64_t)key->user_id;
     rc = hh_kb_answer(s->engine, in->model, user, in->question, out->hits, out->n_hits, ix ? &qe : NULL, &ap,
                       &out->ans, &err);
     if (rc) {
@@ -329,7 +335,7 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     if (!st)
         st = ht_quota_begin(s, cs, cs->mark.use_case, &e);   /* quota.c: before any work */
     if (!st) {
-        st = ask_run(s, cs->key.user, &in, &o, &e);
+        st = ask_run(s, &cs->key, &in, &o, &e);
         ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);
     }
     if (st == 200 && cs->mark.held) {   /* Art. 14: queued with its sources, not released */
@@ -393,7 +399,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
         return ht_send_error(c, cs, &e);
     }
     ask_out_t o;
-    int st = ask_run(s, cs->key.user, &in, &o, &e);   /* the quota ticket was taken by ht_handle_generate */
+    int st = ask_run(s, &cs->key, &in, &o, &e);   /* the quota ticket was taken by ht_handle_generate */
     ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);
     char id[48];
     make_chat_id(id, sizeof id, "chatcmpl-");

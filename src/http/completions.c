@@ -707,6 +707,8 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     make_id(x->id, sizeof x->id, kind == HH_OPENAI_CHAT ? "chatcmpl-" : "cmpl-");
     x->created = (int64_t)time(NULL);
     x->req.gen.user = cs->key.user;
+    /* prefix cache per user (issue 12, docs/SECURITY.md): whatever its key */
+    x->req.gen.cache_scope = (uint64_t)cs->key.user_id;
     x->req.gen.cb = on_event;
     x->req.gen.cb_user = x;
     x->t_submit = ht_now();

@@ -916,6 +916,7 @@ int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const
     req.sampling.temperature = 0;   /* greedy: grounded answers should not wander */
     req.max_tokens = p->max_tokens;
     req.logprobs = true;
+    req.cache_scope = p->cache_scope;
     req.cb = on_gen;
     req.cb_user = x;
     hh_gen_t *g = NULL;

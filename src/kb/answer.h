@@ -42,6 +42,8 @@ typedef struct hh_kb_answer_params {
     int32_t max_tokens;         /* generation limit. default 512 */
     int32_t max_passage_chars;  /* passage text per source in the prompt. default 1500 */
     int32_t extractive_sources; /* passages in an extractive answer. default 3 */
+    uint64_t cache_scope;       /* hh_gen_request_t.cache_scope of the generation (the
+                                 * asking user's id; 0: unscoped, command line). default 0 */
 } hh_kb_answer_params_t;
 
 hh_kb_answer_params_t hh_kb_answer_default_params(void);
