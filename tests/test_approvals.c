@@ -587,6 +587,13 @@ TEST(approvals_cli_list_show_decide)
     ASSERT_OK(hh_store_user_ensure(s, "mia", "member", &u, NULL, &err));
     ASSERT_OK(hh_store_user_ensure(s, "anna", "approver", &u, NULL, &err));
     ASSERT_OK(hh_store_user_ensure(s, "aud", "auditor", &u, NULL, &err));
+    /* approvers decide approvals of registered use cases they may use */
+    cJSON *ucj = cJSON_Parse(HR_UC);
+    ASSERT_OK(hh_register_create(s, ucj, "root", NULL, &err));
+    cJSON_Delete(ucj);
+    ucj = uc_doc("credit", "{}");
+    ASSERT_OK(hh_register_create(s, ucj, "root", NULL, &err));
+    cJSON_Delete(ucj);
     int64_t id1 = 0, id2 = 0, id3 = 0, own = 0;
     ASSERT_OK(hh_approvals_create(s, "cv-screening", true, "mia", "{\"model\":\"m\",\"prompt\":\"a\"}", "draft one",
                                   &id1, &err));
@@ -672,7 +679,14 @@ TEST(approvals_cli_list_show_decide)
     /* the same records the API writes: each decision audited, log verifies */
     ASSERT_OK(hh_store_open(&s, data, &err));
     cJSON *recs = audit_records(s);
-    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 3);
+    /* 3 decisions, each with the "admin" record of who ran the command
+     * (cli:$USER) and whom they acted as */
+    ASSERT_EQ_INT(cJSON_GetArraySize(recs), 6);
+    char as_detail[64];
+    snprintf(as_detail, sizeof as_detail, "approvals approve %lld as anna", (long long)id1);
+    const cJSON *ran = find_record(recs, "admin", "done", as_detail);
+    ASSERT_TRUE(ran != NULL);
+    ASSERT_TRUE(strncmp(hh_test_json_str(ran, "user"), "cli:", 4) == 0);
     ASSERT_TRUE(find_record(recs, "approval", "approved", NULL) != NULL);
     const cJSON *ed = find_record(recs, "approval", "edited", NULL);
     ASSERT_TRUE(ed != NULL);
@@ -684,4 +698,128 @@ TEST(approvals_cli_list_show_decide)
     ASSERT_OK(hh_audit_verify_store(s, NULL, &vr, &err));
     ASSERT_TRUE(vr.ok);
     hh_store_close(s);
+}
+
+/* Issue 12 finding 9: on main an approver of Sales listed every HR
+ * approval (GET /api/approvals), read one (GET /api/approvals/{id}: the
+ * applicant's e-mail address) and edited it (200). Now another
+ * department's approval is 404 on every route, like an unknown id; the
+ * HR approver decides it; an admin never decides what they requested. */
+#define HR_UC_DEPT                                                                                                \
+    "{\"slug\":\"cv-screening\",\"name\":\"CV screening\",\"purpose\":\"Pre-sort job applications\","                \
+    "\"models\":[\"stories260K\"],\"departments\":[\"HR\"],\"answers\":{\"h_employment\":true}}"
+
+TEST(approvals_http_other_department_approver_sees_404)
+{
+    ap_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "departments"));
+    hh_store_t *st = t.h.st;
+    hh_err_t err;
+    hh_err_clear(&err);
+    char sales_ap[HH_KEY_LEN + 1], root[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t.h, "sven", "approver", sales_ap, NULL));
+    ASSERT_OK(hh_test_srv_user(&t.h, "root", "admin", root, NULL));
+    ASSERT_OK(hh_store_department_ensure(st, "HR", NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(st, "Sales", NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "mia", "HR", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "anna", "HR", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "root", "HR", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "sven", "Sales", &err));
+    cJSON *in = cJSON_Parse(HR_UC_DEPT);
+    ASSERT_OK(hh_register_create(st, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    int64_t id = held_request(&t, "{\"model\":\"stories260K\",\"max_tokens\":6,\"temperature\":0,\"messages\":"
+                                  "[{\"role\":\"user\",\"content\":\"Applicant jo@example.org, IBAN DE02\"}],"
+                                  "\"hoheit\":{\"use_case\":\"cv-screening\"}}");
+    ASSERT_TRUE(id > 0);
+    char path[128];
+    hh_test_resp_t r;
+
+    /* the Sales approver: not listed, not readable, not decidable */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals?status=all", sales_ap, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 0);
+    ASSERT_TRUE(strstr(r.body, "jo@example.org") == NULL);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)id);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, sales_ap, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "approval_not_found");
+    ASSERT_TRUE(strstr(r.body, "jo@example.org") == NULL);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld/edit", (long long)id);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, sales_ap, "{\"text\":\"Hire.\"}", &r));
+    ASSERT_EQ_INT(r.status, 404);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)id);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, sales_ap, "{}", &r));
+    ASSERT_EQ_INT(r.status, 404);
+    hh_test_resp_free(&r);
+    /* the same answer as for an unknown id */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals/99999", sales_ap, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "approval_not_found");
+    hh_test_resp_free(&r);
+
+    /* the HR approver sees it; the auditor reads it */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.approver, NULL, &r));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 1);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/approvals", t.auditor, NULL, &r));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data")), 1);
+    hh_test_resp_free(&r);
+
+    /* an admin's own request: four-eyes holds for admins too */
+    hh_test_resp_t q;
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/v1/chat/completions", root, CHAT_UC("cv-screening"), &q));
+    ASSERT_EQ_INT(q.status, 202);
+    int64_t own = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(q.j, "hoheit"), "approval"),
+                                               "id")->valuedouble;
+    hh_test_resp_free(&q);
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)own);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, root, "{}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "four_eyes");
+    hh_test_resp_free(&r);
+
+    /* the HR approver decides the applicant's one */
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)id);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* `approvals approve --as USER`: USER must be allowed for that approval;
+ * on main a Sales approver named with --as decided an HR approval. */
+TEST(approvals_cli_as_other_department_refused)
+{
+    if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
+    char data[512], args[2048], out[8192];
+    snprintf(data, sizeof data, "%s/approvals-cli-dept", hh_test_tmpdir());
+    mkdir(data, 0700);
+    hh_store_t *s = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_open(&s, data, &err));
+    hh_store_user_t u;
+    ASSERT_OK(hh_store_user_ensure(s, "mia", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "anna", "approver", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(s, "sven", "approver", &u, NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(s, "HR", NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(s, "Sales", NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(s, "anna", "HR", &err));
+    ASSERT_OK(hh_store_user_add_department(s, "sven", "Sales", &err));
+    cJSON *in = cJSON_Parse(HR_UC_DEPT);
+    ASSERT_OK(hh_register_create(s, in, "root", NULL, &err));
+    cJSON_Delete(in);
+    int64_t id = 0;
+    ASSERT_OK(hh_approvals_create(s, "cv-screening", true, "mia", "{\"model\":\"m\",\"prompt\":\"a\"}", "draft",
+                                  &id, &err));
+    hh_store_close(s);
+    snprintf(args, sizeof args, "approvals approve %lld --as sven --data %s", (long long)id, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "not of the --as user's departments") != NULL);
+    snprintf(args, sizeof args, "approvals approve %lld --as anna --data %s", (long long)id, data);
+    ASSERT_EQ_INT(run_cli(args, out, sizeof out), 0);
 }

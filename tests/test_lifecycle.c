@@ -287,7 +287,7 @@ TEST(lifecycle_migration9_merges_case_duplicates)
                        "  (4, 'Sales');"
                        "INSERT INTO user_departments VALUES (1, 1), (2, 2), (1, 2), (3, 3), (3, 4);"
                        "INSERT INTO collections (id, name, created_at) VALUES (1, 'hr', 0), (2, 'payroll', 0);"
-                       "INSERT INTO collection_departments VALUES (1, 2), (2, 3), (2, 1);"));
+                       "INSERT INTO collection_departments (collection_id, department_id) VALUES (1, 2), (2, 3), (2, 1);"));
     ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM departments"), 4);
     ASSERT_OK(sql_exec(s, "BEGIN"));
     ASSERT_OK(sql_exec(s, m9));
@@ -470,7 +470,7 @@ TEST(lifecycle_cli_departments_collections)
     ASSERT_EQ_INT(cli(NULL, 0, dir, "departments rename personal sales"), 1);
     ASSERT_EQ_INT(cli(NULL, 0, dir, "departments rename personal HR"), 0);
     ASSERT_EQ_INT(cli(out, sizeof out, dir, "collections list"), 0);
-    ASSERT_TRUE(strstr(out, "HR,Legal") != NULL);
+    ASSERT_TRUE(strstr(out, "HR:read,Legal:read") != NULL);
     /* delete: --yes needed without a terminal; then the orphan warning */
     ASSERT_EQ_INT(cli(NULL, 0, dir, "departments delete hr"), 1);
     ASSERT_EQ_INT(cli(NULL, 0, dir, "departments delete hr --yes"), 0);

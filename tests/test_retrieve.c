@@ -833,6 +833,9 @@ TEST(retrieve_http_dense_bert)
     ASSERT_OK(hh_store_user_add_department(st, "bob", "HR", &err));
     ASSERT_OK(hh_store_collection_ensure(st, "eng", eng_d, 1, NULL, &err));
     ASSERT_OK(hh_store_collection_ensure(st, "hr", hr_d, 1, NULL, &err));
+    /* members upload (write) and delete (manage) in their own collections */
+    ASSERT_OK(hh_store_collection_grant(st, "eng", "Engineering", HH_RIGHT_MANAGE, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "hr", "HR", HH_RIGHT_MANAGE, NULL, &err));
     const int port = t.port;
 
     /* uploads get a vector per chunk, stored under the model's file name */

@@ -2,8 +2,12 @@
  * human-approval queue (govern/approvals.h) from the command line, for
  * approvers working on the server machine. The same rules as the API: the
  * acting user (--as) must exist, be enabled and have the role approver or
- * admin; four-eyes and the HR rule are those of hh_approvals_decide, which
- * also writes the audit record of every decision. */
+ * admin and, for an approver, the approval's use case must be one of
+ * their departments' (hh_approvals_may_review); four-eyes and the HR rule
+ * are those of hh_approvals_decide, which also writes the audit record of
+ * every decision (user = the --as user). A second "admin" record names
+ * the operating-system user who ran it: "cli:$USER", detail
+ * "approvals approve ID as USER". */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "govern/approvals.h"
@@ -142,10 +146,29 @@ static int do_decide(hh_store_t *st, const char *verb, int64_t id, const char *a
                 verb, as, u.disabled ? "disabled, role " : "role ", u.role);
         return 1;
     }
-    hh_approvals_params_t p = hh_approvals_default_params();   /* no self-decision from the CLI */
+    /* --as names who decides: that user must be allowed to see this
+     * approval (an approver: a use case of their departments). */
     hh_approval_t a;
+    bool ok = false;
+    if (hh_approvals_get(st, id, &a, &err) != 0) {
+        fprintf(stderr, "hoheit approvals %s: %s\n", verb, err.msg);
+        return 1;
+    }
+    int vr = hh_approvals_may_review(st, &a, u.id, u.role, &ok, &err);
+    hh_approval_clear(&a);
+    if (vr != 0 || !ok) {
+        fprintf(stderr, "hoheit approvals %s: %s\n", verb,
+                vr ? err.msg : "that approval's use case is not of the --as user's departments");
+        return 1;
+    }
+    hh_approvals_params_t p = hh_approvals_default_params();   /* no self-decision from the CLI */
     if (hh_approvals_decide(st, &p, id, u.name, d, text, reason, &a, &err) != 0) {
         fprintf(stderr, "hoheit approvals %s: %s\n", verb, err.msg);
+        return 1;
+    }
+    /* The decision record names the --as user; this one who ran it. */
+    if (hh_cli_audit(st, "approvals %s %lld as %s", verb, (long long)a.id, u.name) != 0) {
+        hh_approval_clear(&a);
         return 1;
     }
     printf("approval %lld %s by %s (use case %s, requested by %s)\n", (long long)a.id,

@@ -1,5 +1,5 @@
 /* cmd_collections.c - `hoheit collections create|list|docs|delete|
- * add-department|remove-department` and `hoheit departments list|add-user|
+ * grant|revoke|add-department|remove-department` and `hoheit departments list|add-user|
  * remove-user|rename|delete`: the knowledge base's access structure,
  * administered from the command line (no access check: whoever runs it
  * owns the data directory). Department names are matched ignoring case;
@@ -21,17 +21,23 @@ static void coll_usage(FILE *f)
             "       hoheit collections list [--data DIR]\n"
             "       hoheit collections docs NAME [--data DIR]\n"
             "       hoheit collections delete NAME [--yes] [--data DIR]\n"
+            "       hoheit collections grant NAME DEPT read|write|manage [--create] [--data DIR]\n"
+            "       hoheit collections revoke NAME DEPT [--data DIR]\n"
             "       hoheit collections add-department|remove-department NAME DEPT [--create] [--data DIR]\n"
             "       hoheit departments list [--data DIR]\n"
             "       hoheit departments add-user USER DEPT [--create] [--data DIR]\n"
             "       hoheit departments remove-user USER DEPT [--data DIR]\n"
             "       hoheit departments rename OLD NEW [--data DIR]\n"
             "       hoheit departments delete NAME [--yes] [--data DIR]\n"
-            "  A collection is readable by admins and by members of its departments;\n"
-            "  create adds departments to an existing collection (creating them).\n"
+            "  A collection is readable by admins and by members of its departments.\n"
+            "  Each department holds one right on it: read; write (also upload and\n"
+            "  replace); manage (also delete documents). Admins manage everything.\n"
+            "  create gives its departments read (adding them to an existing collection);\n"
+            "  add-department = grant read, remove-department = revoke.\n"
             "  delete removes the collection's documents, chunks, vectors and stored\n"
             "  files. Department names are compared ignoring case (Personal = personal);\n"
-            "  add-user and add-department refuse an unknown department unless --create.\n"
+            "  add-user, grant and add-department refuse an unknown department unless\n"
+            "  --create.\n"
             "  Deleting a department removes its memberships and collection ownerships;\n"
             "  collections left without a department are readable by admins only.\n"
             "  --yes    delete without asking (needed when stdin is not a terminal)\n"
@@ -40,7 +46,7 @@ static void coll_usage(FILE *f)
 
 typedef struct args {
     const char *data, *departments;
-    const char *pos[3];
+    const char *pos[4];
     int         n_pos;
     bool        yes, create;
 } args_t;
@@ -63,7 +69,7 @@ static int parse(int argc, char **argv, args_t *a)
             a->yes = true;
         } else if (!strcmp(s, "--create")) {
             a->create = true;
-        } else if (s[0] == '-' || a->n_pos == 3) {
+        } else if (s[0] == '-' || a->n_pos == 4) {
             fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], s);
             coll_usage(stderr);
             return 2;
@@ -104,10 +110,10 @@ static int collections_list(hh_store_t *s, hh_err_t *err)
     int rc = hh_store_collection_list(s, 0, &c, &n, err);
     if (rc)
         return rc;
-    printf("%-6s %-24s %-10s %s\n", "id", "name", "documents", "departments");
+    printf("%-6s %-24s %-10s %s\n", "id", "name", "documents", "departments:rights");
     for (size_t i = 0; i < n; i++)
         printf("%-6lld %-24s %-10lld %s\n", (long long)c[i].id, c[i].name, (long long)c[i].n_documents,
-               c[i].departments);
+               c[i].rights);
     free(c);
     return 0;
 }
@@ -153,8 +159,9 @@ static int collections_delete(hh_store_t *s, const args_t *a, hh_err_t *err)
     return hh_cli_audit(s, "collections delete %s: %lld documents", c.name, (long long)c.n_documents) ? HH_EIO : 0;
 }
 
-/* add-department / remove-department COLL DEPT */
-static int collections_dept(hh_store_t *s, const args_t *a, bool add, hh_err_t *err)
+/* grant COLL DEPT RIGHT (add-department COLL DEPT = grant read) and
+ * revoke COLL DEPT (= remove-department). */
+static int collections_dept(hh_store_t *s, const args_t *a, bool add, hh_right_t right, hh_err_t *err)
 {
     const char *coll = a->pos[1], *dept = a->pos[2];
     hh_store_department_t d;
@@ -169,15 +176,22 @@ static int collections_dept(hh_store_t *s, const args_t *a, bool add, hh_err_t *
         return rc;
     }
     bool orphan = false;
-    rc = add ? hh_store_collection_add_department(s, coll, d.name, err)
+    hh_right_t before = HH_RIGHT_NONE;
+    rc = add ? hh_store_collection_grant(s, coll, d.name, right, &before, err)
              : hh_store_collection_remove_department(s, coll, d.name, &orphan, err);
     if (rc)
         return rc;
-    printf("collection %s: department %s %s\n", coll, d.name, add ? "added" : "removed");
+    if (add)
+        printf("collection %s: department %s: %s (was %s)\n", coll, d.name, hh_right_name(right),
+               hh_right_name(before));
+    else
+        printf("collection %s: department %s revoked\n", coll, d.name);
     if (orphan)
         fprintf(stderr, "warning: collection %s has no department left: only admins can read it now\n", coll);
-    return hh_cli_audit(s, "collections %s %s %s", add ? "add-department" : "remove-department", coll, d.name)
-               ? HH_EIO : 0;
+    if (add)
+        return hh_cli_audit(s, "collections grant %s %s %s (was %s)", coll, d.name, hh_right_name(right),
+                            hh_right_name(before)) ? HH_EIO : 0;
+    return hh_cli_audit(s, "collections revoke %s %s", coll, d.name) ? HH_EIO : 0;
 }
 
 int hh_cmd_collections(int argc, char **argv)
@@ -189,11 +203,20 @@ int hh_cmd_collections(int argc, char **argv)
     const char *sub = a.n_pos ? a.pos[0] : NULL;
     bool create = sub && !strcmp(sub, "create"), list = sub && !strcmp(sub, "list"),
          docs = sub && !strcmp(sub, "docs"), del = sub && !strcmp(sub, "delete"),
-         add_d = sub && !strcmp(sub, "add-department"), rem_d = sub && !strcmp(sub, "remove-department");
-    if (!(create || list || docs || del || add_d || rem_d) || ((create || docs || del) && a.n_pos != 2) ||
-        (list && a.n_pos != 1) || ((add_d || rem_d) && a.n_pos != 3)) {
+         add_d = sub && !strcmp(sub, "add-department"), grant = sub && !strcmp(sub, "grant"),
+         rem_d = sub && (!strcmp(sub, "remove-department") || !strcmp(sub, "revoke"));
+    if (!(create || list || docs || del || add_d || rem_d || grant) || ((create || docs || del) && a.n_pos != 2) ||
+        (list && a.n_pos != 1) || ((add_d || rem_d) && a.n_pos != 3) || (grant && a.n_pos != 4)) {
         coll_usage(stderr);
         return 2;
+    }
+    hh_right_t right = HH_RIGHT_READ;
+    if (grant) {
+        hh_err_t perr;
+        if (hh_right_parse(a.pos[3], &right, &perr)) {
+            fprintf(stderr, "collections grant: %s\n", perr.msg);
+            return 2;
+        }
     }
     hh_err_t err;
     hh_err_clear(&err);
@@ -206,7 +229,7 @@ int hh_cmd_collections(int argc, char **argv)
              : list ? collections_list(s, &err)
              : docs ? collections_docs(s, a.pos[1], &err)
              : del  ? collections_delete(s, &a, &err)
-                    : collections_dept(s, &a, add_d, &err);
+                    : collections_dept(s, &a, add_d || grant, right, &err);
     if (rc && rc != HH_ECANCELED && !(rc == HH_EIO && !err.msg[0]))
         fprintf(stderr, "collections %s: %s\n", sub, err.msg[0] ? err.msg : hh_strerror(rc));
     hh_store_close(s);

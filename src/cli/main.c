@@ -25,7 +25,7 @@ static const struct subcommand g_cmds[] = {
     { "keys",     hh_cmd_keys,     "keys create --user NAME --role ROLE | list | revoke ID|PREFIX [--data DIR]  API keys" },
     { "embed",    hh_cmd_embed,    "embed -m MODEL [--tokens IDS | TEXT] [-t N] [--exact]  normalized embedding as a JSON array" },
     { "ingest",   hh_cmd_ingest,   "ingest PATH... --collection NAME [--embed-model GGUF] [--data DIR]  files/folders into the knowledge base" },
-    { "collections", hh_cmd_collections, "collections create NAME [--departments A,B] | list | docs NAME | delete NAME [--yes] | add-department|remove-department NAME DEPT  knowledge-base collections" },
+    { "collections", hh_cmd_collections, "collections create NAME [--departments A,B] | list | docs NAME | delete NAME [--yes] | grant NAME DEPT read|write|manage | revoke NAME DEPT | add-department|remove-department NAME DEPT  knowledge-base collections and rights" },
     { "departments", hh_cmd_departments, "departments list | add-user USER DEPT [--create] | remove-user USER DEPT | rename OLD NEW | delete NAME [--yes]  who may read which collections" },
     { "documents", hh_cmd_documents, "documents list [--collection C] [--json] | delete ID...|--collection C --all [--yes] | reingest ID...|--collection C  knowledge-base documents" },
     { "pii",      hh_cmd_pii,      "pii redact [--kinds K,K] [--names F] [--key F] [FILE|-] | eval LABELED.jsonl  personal data" },

@@ -196,6 +196,28 @@ cleanup:
     return 0;
 }
 
+int hh_approvals_may_review(hh_store_t *s, const hh_approval_t *a, int64_t user_id, const char *role, bool *ok,
+                            hh_err_t *err)
+{
+    *ok = false;
+    if (!role)
+        return 0;
+    if (!strcmp(role, "admin") || !strcmp(role, "auditor")) {
+        *ok = true;
+        return 0;
+    }
+    if (strcmp(role, "approver") != 0)
+        return 0;
+    hh_usecase_t u;
+    int rc = hh_register_get(s, a->use_case, &u, err);
+    if (rc == HH_ENOENT)
+        return 0;
+    if (rc == 0)
+        rc = hh_register_user_may_use(s, &u, user_id, ok, err);
+    hh_usecase_clear(&u);
+    return rc;
+}
+
 bool hh_approvals_may_decide(const hh_approval_t *a, const char *decider, const hh_approvals_params_t *p,
                              hh_err_t *err)
 {

@@ -76,6 +76,16 @@ int hh_approvals_get(hh_store_t *s, int64_t id, hh_approval_t *out, hh_err_t *er
  * malloc'd (NULL when *n == 0); clear each element, then free the array. */
 int hh_approvals_list(hh_store_t *s, bool pending_only, hh_approval_t **out, size_t *n, hh_err_t *err);
 
+/* Whether a user (id, role) may see and decide a (besides four-eyes):
+ * admins and auditors (who only read) see every approval; an approver
+ * only those of use cases they may use themselves - a use case naming
+ * departments belongs to those departments' approvers
+ * (hh_register_user_may_use); an unknown use case to no approver. Other
+ * roles: false. The callers answer "not found" when false, the same as
+ * for an unknown id. HH_EIO on a store failure. */
+int  hh_approvals_may_review(hh_store_t *s, const hh_approval_t *a, int64_t user_id, const char *role, bool *ok,
+                             hh_err_t *err);
+
 /* Whether decider may decide a (four-eyes). false with the why in err
  * (may be NULL) when decider is empty or is the requester and either the
  * use case is HR or p (NULL = defaults) does not allow self-decision. */

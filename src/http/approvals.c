@@ -1,7 +1,10 @@
 /* approvals.c - human oversight over HTTP (govern/approvals.h): the 202
  * answer of a request whose use case requires approval, and
  * /api/approvals for approvers (list, approve, edit-and-approve, reject),
- * auditors (read) and requesters (their own request's decision). */
+ * auditors (read) and requesters (their own request's decision).
+ * Approvers see and decide only approvals of use cases of their own
+ * departments (hh_approvals_may_review); any other approval answers 404
+ * like an unknown id. */
 #include "govern/approvals.h"
 #include "http/http_int.h"
 
@@ -155,7 +158,9 @@ static enum MHD_Result handle_list(hh_http_server_t *s, struct MHD_Connection *c
     cJSON_AddStringToObject(j, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(j, "data");
     for (size_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(data, hh_approval_json(&list[i], true));
+        bool ok = false;   /* approvers: only their departments' use cases */
+        if (hh_approvals_may_review(s->store, &list[i], cs->key.user_id, cs->key.role, &ok, NULL) == 0 && ok)
+            cJSON_AddItemToArray(data, hh_approval_json(&list[i], true));
         hh_approval_clear(&list[i]);
     }
     free(list);
@@ -171,9 +176,18 @@ static enum MHD_Result handle_get(hh_http_server_t *s, struct MHD_Connection *c,
     int rc = hh_approvals_get(s->store, id, &a, &err);
     if (rc)
         return send_ap_error(c, cs, rc, &err);
-    bool reviewer = may_review(cs);
+    bool reviewer = false;
+    if (may_review(cs) && (rc = hh_approvals_may_review(s->store, &a, cs->key.user_id, cs->key.role, &reviewer,
+                                                         &err)) != 0) {
+        hh_approval_clear(&a);
+        return send_ap_error(c, cs, rc, &err);
+    }
     if (!reviewer && strcmp(a.requester, cs->key.user) != 0) {
         hh_approval_clear(&a);
+        if (may_review(cs)) {   /* another department's approval: as if unknown */
+            hh_err_set(&err, HH_ENOENT, -1, "approvals: no approval %lld", (long long)id);
+            return send_ap_error(c, cs, HH_ENOENT, &err);
+        }
         hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
                          "approval %lld belongs to another user", (long long)id);
         return ht_send_error(c, cs, &e);
@@ -228,6 +242,15 @@ static enum MHD_Result handle_decide(hh_http_server_t *s, struct MHD_Connection 
     int rc = hh_approvals_get(s->store, id, &a, &err);
     if (rc) {
         cJSON_Delete(in);
+        return send_ap_error(c, cs, rc, &err);
+    }
+    bool visible = false;
+    if ((rc = hh_approvals_may_review(s->store, &a, cs->key.user_id, cs->key.role, &visible, &err)) != 0 ||
+        !visible) {
+        hh_approval_clear(&a);
+        cJSON_Delete(in);
+        if (!rc)   /* another department's approval: as if unknown */
+            hh_err_set(&err, (rc = HH_ENOENT), -1, "approvals: no approval %lld", (long long)id);
         return send_ap_error(c, cs, rc, &err);
     }
     hh_approvals_params_t p = hh_approvals_default_params();

@@ -4,10 +4,11 @@
  *   GET    /api/documents[?collection=NAME]   documents the caller may read
  *   DELETE /api/documents/{id}     removes a document, its chunks, vectors
  *                                  and stored file
- * Access: admins everywhere; other users in the collections of their
- * departments; auditors read only (upload and delete are 403). A
- * collection the caller may not read answers 404, the same as a missing
- * one. Uploads are streamed to a private temp folder in the data directory
+ * Access (store.h "Rights"): listing needs read, upload write, delete
+ * manage; admins manage everything, auditors only read. A collection the
+ * caller may not read answers 404, the same as a missing one; one they
+ * read without the needed right answers 403 forbidden. Each listed
+ * document carries the caller's "right" on its collection. Uploads are streamed to a private temp folder in the data directory
  * (limit HT_MAX_UPLOAD), then ingested like `hoheit ingest`; when the
  * server has a knowledge-base embedding model (ht_kb_dense_init), every
  * chunk gets its vector and the server's vector index follows each upload
@@ -137,14 +138,14 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
-/* Whether the caller may change (upload to, delete from) the collection. */
-static int may_write(hh_http_server_t *s, const ht_conn_t *cs, int64_t coll, bool *readable, bool *writable)
+/* The caller's right on the collection (store.h "Rights"): read lists,
+ * write uploads and replaces, manage also deletes. */
+static hh_right_t right_on(hh_http_server_t *s, const ht_conn_t *cs, int64_t coll)
 {
-    *readable = *writable = false;
-    int rc = hh_store_user_can_read(s->store, cs->key.user_id, coll, readable, NULL);
-    if (rc == 0)
-        *writable = *readable && strcmp(cs->key.role, "auditor") != 0;
-    return rc;
+    hh_right_t r = HH_RIGHT_NONE;
+    if (hh_store_user_collection_right(s->store, cs->key.user_id, coll, &r, NULL) != 0)
+        return HH_RIGHT_NONE;
+    return r;
 }
 
 static cJSON *doc_json(const hh_store_doc_t *d)
@@ -184,12 +185,13 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     }
     u->fd = -1;
     hh_store_collection_t coll;
-    bool readable = false, writable = false;
+    hh_right_t right = HH_RIGHT_NONE;
     if (hh_store_collection_get(s->store, u->collection, &coll, NULL) != 0 ||
-        may_write(s, cs, coll.id, &readable, &writable) != 0 || !readable)
+        (right = right_on(s, cs, coll.id)) == HH_RIGHT_NONE)
         return send_err(c, cs, 404, "collection_not_found", "No such collection");
-    if (!writable)
-        return send_err(c, cs, 403, "forbidden", "This role may not change documents");
+    /* Readable, so its existence is known: 403, not 404. */
+    if (right < HH_RIGHT_WRITE)
+        return send_err(c, cs, 403, "forbidden", "You may read this collection but not upload to it (needs write)");
     /* The stored source path names the upload: a re-upload of the same name
      * into the same collection replaces the document. */
     char source[HH_STORE_PATH_MAX];
@@ -284,8 +286,17 @@ enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "object", "list");
     cJSON *arr = cJSON_AddArrayToObject(j, "data");
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, doc_json(&d[i]));
+    int64_t last_coll = -1;
+    hh_right_t right = HH_RIGHT_NONE;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].collection_id != last_coll) {   /* one lookup per collection run */
+            last_coll = d[i].collection_id;
+            right = right_on(s, cs, last_coll);
+        }
+        cJSON *o = doc_json(&d[i]);
+        cJSON_AddStringToObject(o, "right", hh_right_name(right));
+        cJSON_AddItemToArray(arr, o);
+    }
     free(d);
     return ht_send_json(c, cs, 200, j);
 }
@@ -299,12 +310,11 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
     if (errno || end == id_s || *end || id <= 0)
         return send_err(c, cs, 404, "document_not_found", "No such document");
     hh_store_doc_t d;
-    bool readable = false, writable = false;
-    if (hh_store_doc_get(s->store, id, &d, NULL) != 0 || may_write(s, cs, d.collection_id, &readable, &writable) != 0 ||
-        !readable)
+    hh_right_t right = HH_RIGHT_NONE;
+    if (hh_store_doc_get(s->store, id, &d, NULL) != 0 || (right = right_on(s, cs, d.collection_id)) == HH_RIGHT_NONE)
         return send_err(c, cs, 404, "document_not_found", "No such document");
-    if (!writable)
-        return send_err(c, cs, 403, "forbidden", "This role may not change documents");
+    if (right < HH_RIGHT_MANAGE)
+        return send_err(c, cs, 403, "forbidden", "You may not delete documents of this collection (needs manage)");
     hh_err_t err;
     pthread_mutex_lock(&s->kb_mu);
     int64_t *old_ids = NULL;

@@ -597,12 +597,14 @@ int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, con
     if (rc)
         return rc;
     if (user_id > 0) {
-        bool ok = false;
-        if ((rc = hh_store_user_can_read(s, user_id, c.id, &ok, err)))
+        hh_right_t r = HH_RIGHT_NONE;
+        if ((rc = hh_store_user_collection_right(s, user_id, c.id, &r, err)))
             return rc;
-        if (!ok)
+        if (r == HH_RIGHT_NONE)
             /* Same answer as for a missing collection: no hint that it exists. */
             return hh_err_set(err, HH_ENOENT, -1, "store: no collection '%s'", collection);
+        if (r < HH_RIGHT_WRITE)
+            return hh_err_set(err, HH_ESTATE, -1, "collection '%s': needs write (have read)", collection);
     }
     hh_ingest_embedder_t *own = NULL;
     if (!pp.embedder && pp.embed_model) {

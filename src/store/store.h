@@ -107,7 +107,14 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  * Access rule: an admin reads every collection; any other user (member,
  * auditor, approver) reads a collection when they share at least one
  * department with it. A collection with no department is readable by
- * admins only. Writing (ingest, upload, delete) follows the same rule.
+ * admins only.
+ *
+ * Rights (migration 11): each owning department holds one right on the
+ * collection - read; write (also upload and replace documents); manage
+ * (also delete documents). A user's right is the highest over the
+ * departments they share with it; admins manage every collection;
+ * auditors never get more than read; a disabled or unknown user has none.
+ * Rights are set with hh_store_collection_grant (the admin CLI).
  *
  * Tables (schema version 2), for code that queries them directly through
  * store_int.h (retrieval):
@@ -152,6 +159,7 @@ typedef struct hh_store_collection {
     char    name[HH_STORE_NAME_MAX];
     int64_t created_at;
     char    departments[512];  /* names, comma-joined, sorted; cut if longer */
+    char    rights[640];       /* "NAME:right" per department, same order */
     int64_t n_documents;
 } hh_store_collection_t;
 
@@ -249,8 +257,26 @@ int  hh_store_collection_delete(hh_store_t *s, int64_t collection_id, char ***sh
  * disabled user has none. */
 int  hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids, size_t *n, hh_err_t *err);
 
-/* *ok = whether user_id may read (and write) the collection. */
+/* *ok = whether user_id may read the collection. */
 int  hh_store_user_can_read(hh_store_t *s, int64_t user_id, int64_t collection_id, bool *ok, hh_err_t *err);
+
+/* A right on a collection, ordered: each includes the ones below it. */
+typedef enum hh_right {
+    HH_RIGHT_NONE = 0,
+    HH_RIGHT_READ,
+    HH_RIGHT_WRITE,   /* upload, replace */
+    HH_RIGHT_MANAGE,  /* also delete */
+} hh_right_t;
+
+/* "none", "read", "write", "manage". */
+const char *hh_right_name(hh_right_t r);
+/* Parses "read" | "write" | "manage": 0, or HH_EINVAL. */
+int  hh_right_parse(const char *s, hh_right_t *out, hh_err_t *err);
+
+/* *right = user_id's right on the collection (see "Rights" above);
+ * HH_RIGHT_NONE for user ids <= 0 and for unreadable collections. */
+int  hh_store_user_collection_right(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_right_t *right,
+                                    hh_err_t *err);
 
 /* A document of the collection with this sha256 (content already stored):
  * 0 and *out filled (may be NULL), or HH_ENOENT. */
@@ -460,6 +486,12 @@ int  hh_store_collection_add_department(hh_store_t *s, const char *collection, c
                                         hh_err_t *err);
 int  hh_store_collection_remove_department(hh_store_t *s, const char *collection, const char *department,
                                            bool *now_orphan, hh_err_t *err);
+/* Gives the department `right` (READ..MANAGE) on the collection, adding
+ * it as owner or changing its right; both must exist (HH_ENOENT).
+ * *before (may be NULL) receives the right it had (NONE if it was not an
+ * owner). Revoking is hh_store_collection_remove_department. */
+int  hh_store_collection_grant(hh_store_t *s, const char *collection, const char *department, hh_right_t right,
+                               hh_right_t *before, hh_err_t *err);
 
 /* What still refers to a use case by its slug: audit records (their
  * "use_case") and approvals. The register refuses to delete a use case

@@ -349,6 +349,46 @@ int hh_store_collection_remove_department(hh_store_t *s, const char *collection,
     return coll_dept(s, collection, department, false, now_orphan, err);
 }
 
+int hh_store_collection_grant(hh_store_t *s, const char *collection, const char *department, hh_right_t right,
+                              hh_right_t *before, hh_err_t *err)
+{
+    if (before)
+        *before = HH_RIGHT_NONE;
+    if (right < HH_RIGHT_READ || right > HH_RIGHT_MANAGE)
+        return hh_err_set(err, HH_EINVAL, -1, "store: right must be read, write or manage");
+    int rc = hh_store_name_ok(collection, "collection", err);
+    if (rc || (rc = hh_store_name_ok(department, "department", err)))
+        return rc;
+    int64_t cid = 0, old = 0;
+    hh_store_department_t d;
+    if ((rc = hh_store_tx_begin(s, err)))
+        return rc;
+    if ((rc = hh_store_id_by_name_locked(s, "SELECT id FROM collections WHERE name = ?", "collection", collection,
+                                         &cid, err)) || (rc = dept_get_locked(s, department, &d, err)))
+        goto done;
+    if ((rc = run(s, "SELECT COALESCE((SELECT CASE access WHEN 'manage' THEN 3 WHEN 'write' THEN 2 ELSE 1 END "
+                     "FROM collection_departments WHERE collection_id = ?1 AND department_id = ?2), 0)",
+                  cid, d.id, NULL, true, &old, err)))
+        goto done;
+    sqlite3_stmt *st = NULL;
+    if ((rc = hh_store_prepare(s, &st,
+                               "INSERT INTO collection_departments (collection_id, department_id, access) "
+                               "VALUES (?1, ?2, ?3) ON CONFLICT (collection_id, department_id) "
+                               "DO UPDATE SET access = excluded.access", err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, cid);
+    sqlite3_bind_int64(st, 2, d.id);
+    sqlite3_bind_text(st, 3, hh_right_name(right), -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "grant");
+    sqlite3_finalize(st);
+done:
+    rc = hh_store_tx_end(s, rc, err);
+    if (rc == 0 && before)
+        *before = (hh_right_t)old;
+    return rc;
+}
+
 /* ---- use cases -------------------------------------------------------- */
 
 int hh_store_usecase_references(hh_store_t *s, const char *slug, int64_t *n_audit, int64_t *n_approvals,

@@ -110,7 +110,10 @@ done:
     "c.id, c.name, c.created_at, "                                                                        \
     "COALESCE((SELECT group_concat(name, ',') FROM (SELECT d.name FROM collection_departments cd "        \
     "  JOIN departments d ON d.id = cd.department_id WHERE cd.collection_id = c.id ORDER BY d.name)), ''), " \
-    "(SELECT COUNT(*) FROM documents WHERE collection_id = c.id)"
+    "(SELECT COUNT(*) FROM documents WHERE collection_id = c.id), "                                       \
+    "COALESCE((SELECT group_concat(r, ',') FROM (SELECT d.name || ':' || cd.access AS r "                 \
+    "  FROM collection_departments cd JOIN departments d ON d.id = cd.department_id "                     \
+    "  WHERE cd.collection_id = c.id ORDER BY d.name)), '')"
 
 static void read_coll(sqlite3_stmt *st, void *out)
 {
@@ -121,6 +124,7 @@ static void read_coll(sqlite3_stmt *st, void *out)
     c->created_at = sqlite3_column_int64(st, 2);
     hh_store_copy_col(c->departments, sizeof c->departments, st, 3);
     c->n_documents = sqlite3_column_int64(st, 4);
+    hh_store_copy_col(c->rights, sizeof c->rights, st, 5);
 }
 
 static int coll_get_locked(hh_store_t *s, const char *name, hh_store_collection_t *out, hh_err_t *err)
@@ -315,6 +319,56 @@ int hh_store_readable_collections(hh_store_t *s, int64_t user_id, int64_t **ids,
     rc = hh_store_collect_rows(s, st, &g, hh_store_read_id, "readable collections", err);
 done:
     return hh_store_rows_end(s, st, &g, rc, ids, n);
+}
+
+static const char *const g_right_names[] = { "none", "read", "write", "manage" };
+
+const char *hh_right_name(hh_right_t r)
+{
+    return r >= HH_RIGHT_NONE && r <= HH_RIGHT_MANAGE ? g_right_names[r] : "none";
+}
+
+int hh_right_parse(const char *s, hh_right_t *out, hh_err_t *err)
+{
+    for (int r = HH_RIGHT_READ; r <= HH_RIGHT_MANAGE; r++)
+        if (s && !strcmp(s, g_right_names[r])) {
+            *out = (hh_right_t)r;
+            return 0;
+        }
+    return hh_err_set(err, HH_EINVAL, -1, "right must be read, write or manage (not '%s')", s ? s : "");
+}
+
+int hh_store_user_collection_right(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_right_t *right,
+                                   hh_err_t *err)
+{
+    *right = HH_RIGHT_NONE;
+    if (user_id <= 0)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    /* 3 = manage, 2 = write, 1 = read; auditors capped at read. */
+    int rc = hh_store_prepare(s, &st,
+        "SELECT CASE WHEN u.role = 'admin' THEN 3 ELSE "
+        "  MIN(CASE WHEN u.role = 'auditor' THEN 1 ELSE 3 END, COALESCE((SELECT MAX(CASE cd.access "
+        "    WHEN 'manage' THEN 3 WHEN 'write' THEN 2 ELSE 1 END) FROM collection_departments cd "
+        "    JOIN user_departments ud ON ud.department_id = cd.department_id "
+        "    WHERE cd.collection_id = c.id AND ud.user_id = u.id), 0)) END "
+        "FROM users u, collections c WHERE u.id = ?1 AND u.disabled = 0 AND c.id = ?2", err);
+    if (rc)
+        goto done;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, collection_id);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+        int v = sqlite3_column_int(st, 0);
+        *right = v >= HH_RIGHT_READ && v <= HH_RIGHT_MANAGE ? (hh_right_t)v : HH_RIGHT_NONE;
+    } else if (sr != SQLITE_DONE) {
+        rc = hh_store_db_fail(s, err, "rights check");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 int hh_store_user_can_read(hh_store_t *s, int64_t user_id, int64_t collection_id, bool *ok, hh_err_t *err)

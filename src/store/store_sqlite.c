@@ -245,6 +245,19 @@ static const char *const g_migrations[] = {
     "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
     "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (department_id, day, use_case));",
+    /* 11: rights per collection (issue 12, migration number 11 assigned to
+     * the rights work): each owning department holds 'read', 'write'
+     * (upload, replace) or 'manage' (also delete). New grants default to
+     * 'read' (`collections create --departments` keeps meaning read).
+     * Rows that existed before this migration become 'write': up to now
+     * they allowed read, write and delete. 'manage' would keep the hole
+     * the review found (any reader could delete); 'read' would stop every
+     * department's uploads on upgrade day. 'write' keeps uploads working
+     * and takes deletion away from non-admins until an admin grants
+     * 'manage' (or lowers a department to 'read') deliberately. */
+    "ALTER TABLE collection_departments ADD COLUMN access TEXT NOT NULL DEFAULT 'read'"
+    "  CHECK (access IN ('read','write','manage'));"
+    "UPDATE collection_departments SET access = 'write';",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
