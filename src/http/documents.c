@@ -1,17 +1,23 @@
 /* documents.c - the knowledge base's documents over HTTP:
- *   POST   /api/documents          multipart/form-data: fields "collection"
- *                                  and "file"; ingests the file (201)
+ *   POST   /api/documents[?collection=NAME]   multipart/form-data: fields
+ *                                  "collection" (unless in the query
+ *                                  string; before the file) and "file";
+ *                                  ingests the file (201)
  *   GET    /api/documents[?collection=NAME]   documents the caller may read
  *   DELETE /api/documents/{id}     removes a document, its chunks, vectors
  *                                  and stored file
  * Access: admins everywhere; other users in the collections of their
  * departments; auditors read only (upload and delete are 403). A
  * collection the caller may not read answers 404, the same as a missing
- * one. Uploads are streamed to a private temp folder in the data directory
- * (limit HT_MAX_UPLOAD), then ingested like `hoheit ingest`; when the
- * server has a knowledge-base embedding model (ht_kb_dense_init), every
- * chunk gets its vector and the server's vector index follows each upload
- * and delete (ht_kb_dense_update). */
+ * one. The upload's collection is checked before any byte of the file is
+ * written (ht_doc_upload_begin for the query string, on_field when the file
+ * part begins). Allowed uploads are streamed to a private temp folder in
+ * the data directory (limit HT_MAX_UPLOAD), then ingested like `hoheit
+ * ingest`: extraction, chunking and embedding outside kb_mu
+ * (hh_ingest_prepare), the commit and the index update under it
+ * (hh_ingest_commit). When the server has a knowledge-base embedding model
+ * (ht_kb_dense_init), every chunk gets its vector and the server's vector
+ * index follows each upload and delete (ht_kb_dense_update). */
 #include "http/http_int.h"
 #include "base/log.h"
 #include "kb/ingest.h"
