@@ -1,6 +1,8 @@
 /* documents.c - the knowledge base's documents over HTTP:
- *   POST   /api/documents          multipart/form-data: fields "collection"
- *                                  and "file"; ingests the file (201)
+ *   POST   /api/documents[?collection=NAME]   multipart/form-data: fields
+ *                                  "collection" (unless in the query
+ *                                  string; before the file) and "file";
+ *                                  ingests the file (201)
  *   GET    /api/documents[?collection=NAME]   documents the caller may read
  *   DELETE /api/documents/{id}     removes a document, its chunks, vectors
  *                                  and stored file
@@ -8,12 +10,18 @@
  * manage; admins manage everything, auditors only read. A collection the
  * caller may not read answers 404, the same as a missing one; one they
  * read without the needed right answers 403 forbidden. Each listed
- * document carries the caller's "right" on its collection. Uploads are streamed to a private temp folder in the data directory
- * (limit HT_MAX_UPLOAD), then ingested like `hoheit ingest`; when the
- * server has a knowledge-base embedding model (ht_kb_dense_init), every
- * chunk gets its vector and the server's vector index follows each upload
- * and delete (ht_kb_dense_update). */
+ * document carries the caller's "right" on its collection. The upload's
+ * collection is checked before any byte of the file is written
+ * (ht_doc_upload_begin for the query string, on_field when the file part
+ * begins). Allowed uploads are streamed to a private temp folder in the
+ * data directory (limit HT_MAX_UPLOAD), then ingested like `hoheit
+ * ingest`: extraction, chunking and embedding outside kb_mu
+ * (hh_ingest_prepare), the commit and the index update under it
+ * (hh_ingest_commit). When the server has a knowledge-base embedding model
+ * (ht_kb_dense_init), every chunk gets its vector and the server's vector
+ * index follows each upload and delete (ht_kb_dense_update). */
 #include "http/http_int.h"
+#include "base/log.h"
 #include "kb/ingest.h"
 
 #include <errno.h>
@@ -28,16 +36,23 @@
 #define HT_MAX_UPLOAD ((uint64_t)256 << 20)
 
 typedef struct upload {
+    hh_http_server_t *s;
+    const ht_conn_t  *cs;
     struct MHD_PostProcessor *pp;
     char      dir[PATH_MAX];     /* DATA/tmp/up-XXXXXX, "" until created */
     char      path[PATH_MAX];    /* dir/<file name> */
     char      name[256];         /* sanitized file name */
-    char      collection[HH_STORE_NAME_MAX];
-    size_t    coll_len;
+    char      collection[HH_STORE_NAME_MAX];   /* from the query string, else the form */
+    char      field[HH_STORE_NAME_MAX];        /* the form's "collection" field */
+    size_t    field_len;
+    int64_t   coll_id;           /* valid when coll_checked */
+    bool      coll_checked;      /* collection known, exists and is writable */
+    int       refused;           /* HTTP status of a refusal decided while reading, 0 none */
+    const char *refused_code, *refused_msg;
     int       fd;                /* -1 when no file part yet */
     uint64_t  size;
     int       n_files;
-    bool      too_big, coll_too_long, io_error, not_form;
+    bool      too_big, field_too_long, io_error;
 } upload_t;
 
 static enum MHD_Result send_err(struct MHD_Connection *c, ht_conn_t *cs, int status, const char *code,
@@ -84,21 +99,82 @@ static void sanitize_name(const char *in, char *out, size_t cap)
         out[0] = '_';   /* no hidden files in the temp folder */
 }
 
+/* The caller's right on the collection (store.h "Rights"): read lists,
+ * write uploads and replaces, manage also deletes. */
+static hh_right_t right_on(hh_http_server_t *s, const ht_conn_t *cs, int64_t coll)
+{
+    hh_right_t r = HH_RIGHT_NONE;
+    if (hh_store_user_collection_right(s->store, cs->key.user_id, coll, &r, NULL) != 0)
+        return HH_RIGHT_NONE;
+    return r;
+}
+
+static void refuse(upload_t *u, int status, const char *code, const char *msg)
+{
+    if (!u->refused) {
+        u->refused = status;
+        u->refused_code = code;
+        u->refused_msg = msg;
+    }
+}
+
+/* The permission check, done as soon as the collection is known and before
+ * any byte of the file is written: a collection that is missing or that
+ * the caller may not read is 404 (the same answer for both), one the caller
+ * may read but not change 403. */
+static void check_collection(upload_t *u, const char *name)
+{
+    snprintf(u->collection, sizeof u->collection, "%s", name);
+    hh_store_collection_t coll;
+    hh_right_t right = HH_RIGHT_NONE;
+    if (hh_store_collection_get(u->s->store, name, &coll, NULL) != 0 ||
+        (right = right_on(u->s, u->cs, coll.id)) == HH_RIGHT_NONE)
+        refuse(u, 404, "collection_not_found", "No such collection");
+    else if (right < HH_RIGHT_WRITE)   /* readable, so its existence is known: 403, not 404 */
+        refuse(u, 403, "forbidden", "You may read this collection but not upload to it (needs write)");
+    else {
+        u->coll_id = coll.id;
+        u->coll_checked = true;
+    }
+}
+
+/* DATA/tmp/up-XXXXXX, made only once the upload is allowed. */
+static int make_temp_dir(upload_t *u)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/tmp", hh_store_data_dir(u->s->store));
+    mkdir(tmp, 0700);
+    int n = snprintf(u->dir, sizeof u->dir, "%s/up-XXXXXX", tmp);
+    if (n < 0 || (size_t)n >= sizeof u->dir || !mkdtemp(u->dir)) {
+        u->dir[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* MHD_NO stops the post processor: the refusal is answered right away. */
 static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
                                 const char *content_type, const char *transfer_encoding, const char *data,
                                 uint64_t off, size_t size)
 {
     upload_t *u = cls;
-    if (!key)
-        return MHD_YES;
+    if (!key || u->refused)
+        return u->refused ? MHD_NO : MHD_YES;
     if (!strcmp(key, "collection")) {
-        if (u->coll_len + size >= sizeof u->collection) {
-            u->coll_too_long = true;
+        if (u->fd >= 0 || u->n_files > 0) {
+            /* after the file: too late, the check must come first */
+            refuse(u, 400, "collection_after_file",
+                   "The collection must be named before the file: in the query string (?collection=NAME) or as a "
+                   "form field 'collection' ahead of the field 'file'");
+            return MHD_NO;
+        }
+        if (u->field_len + size >= sizeof u->field) {
+            u->field_too_long = true;
             return MHD_YES;
         }
-        memcpy(u->collection + u->coll_len, data, size);
-        u->coll_len += size;
-        u->collection[u->coll_len] = '\0';
+        memcpy(u->field + u->field_len, data, size);
+        u->field_len += size;
+        u->field[u->field_len] = '\0';
         return MHD_YES;
     }
     if (strcmp(key, "file") != 0 || u->too_big || u->io_error)
@@ -106,6 +182,24 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     if (u->fd < 0) {
         if (u->n_files++ > 0) /* one file per request */
             return MHD_YES;
+        /* The file starts: the collection must be known and allowed now. */
+        if (u->coll_checked) {
+            if (u->field_len && strcmp(u->field, u->collection) != 0)
+                refuse(u, 400, "conflicting_collection",
+                       "The query string and the form name different collections");
+        } else if (u->field_too_long || u->field_len == 0) {
+            refuse(u, 400, "missing_collection",
+                   "Name the collection (1..127 bytes) before the file: in the query string (?collection=NAME) or "
+                   "as a form field 'collection' ahead of the field 'file'");
+        } else {
+            check_collection(u, u->field);
+        }
+        if (u->refused)
+            return MHD_NO;
+        if (make_temp_dir(u) != 0) {
+            u->io_error = true;
+            return MHD_YES;
+        }
         sanitize_name(filename, u->name, sizeof u->name);
         int n = snprintf(u->path, sizeof u->path, "%s/%s", u->dir, u->name);
         if (n < 0 || (size_t)n >= sizeof u->path) {
@@ -138,16 +232,6 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
-/* The caller's right on the collection (store.h "Rights"): read lists,
- * write uploads and replaces, manage also deletes. */
-static hh_right_t right_on(hh_http_server_t *s, const ht_conn_t *cs, int64_t coll)
-{
-    hh_right_t r = HH_RIGHT_NONE;
-    if (hh_store_user_collection_right(s->store, cs->key.user_id, coll, &r, NULL) != 0)
-        return HH_RIGHT_NONE;
-    return r;
-}
-
 static cJSON *doc_json(const hh_store_doc_t *d)
 {
     cJSON *o = cJSON_CreateObject();
@@ -166,8 +250,8 @@ static cJSON *doc_json(const hh_store_doc_t *d)
 
 static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, upload_t *u)
 {
-    if (u->not_form)
-        return send_err(c, cs, 415, "unsupported_media_type", "Content-Type must be multipart/form-data");
+    if (u->refused)
+        return send_err(c, cs, u->refused, u->refused_code, u->refused_msg);
     if (u->too_big) {
         char m[96];
         snprintf(m, sizeof m, "The file is larger than %llu bytes", (unsigned long long)HT_MAX_UPLOAD);
@@ -175,8 +259,14 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     }
     if (u->io_error)
         return send_err(c, cs, 500, "upload_failed", "The upload could not be stored");
-    if (u->coll_too_long || u->coll_len == 0)
-        return send_err(c, cs, 400, "missing_collection", "The form needs a field 'collection' (1..127 bytes)");
+    if (!u->coll_checked) {
+        /* no file part: still the same answers for the collection */
+        if (u->field_too_long || u->field_len == 0)
+            return send_err(c, cs, 400, "missing_collection", "The form needs a field 'collection' (1..127 bytes)");
+        check_collection(u, u->field);
+        if (u->refused)
+            return send_err(c, cs, u->refused, u->refused_code, u->refused_msg);
+    }
     if (u->fd < 0)
         return send_err(c, cs, 400, "missing_file", "The form needs a file field 'file'");
     if (fsync(u->fd) != 0 || close(u->fd) != 0) {
@@ -184,84 +274,126 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
         return send_err(c, cs, 500, "upload_failed", "The upload could not be stored");
     }
     u->fd = -1;
-    hh_store_collection_t coll;
-    hh_right_t right = HH_RIGHT_NONE;
-    if (hh_store_collection_get(s->store, u->collection, &coll, NULL) != 0 ||
-        (right = right_on(s, cs, coll.id)) == HH_RIGHT_NONE)
-        return send_err(c, cs, 404, "collection_not_found", "No such collection");
-    /* Readable, so its existence is known: 403, not 404. */
-    if (right < HH_RIGHT_WRITE)
-        return send_err(c, cs, 403, "forbidden", "You may read this collection but not upload to it (needs write)");
     /* The stored source path names the upload: a re-upload of the same name
      * into the same collection replaces the document. */
     char source[HH_STORE_PATH_MAX];
     snprintf(source, sizeof source, "upload:%s", u->name);
     hh_ingest_params_t p = hh_ingest_default_params();
     p.max_file_bytes = (int64_t)HT_MAX_UPLOAD;
+    p.embedder = ht_kb_ingest_embedder(s);
     hh_ingest_file_t r;
     hh_err_t err;
     hh_err_clear(&err);
-    /* Document changes and index updates run one at a time, so the index
-     * drops exactly the chunks a replaced document had. */
-    pthread_mutex_lock(&s->kb_mu);
-    p.embedder = ht_kb_ingest_embedder(s);
-    int64_t *old_ids = NULL;
-    size_t n_old = 0;
-    hh_store_doc_t prev;
-    if (p.embedder && hh_store_doc_find_by_path(s->store, coll.id, source, &prev, NULL) == 0 &&
-        hh_kb_doc_chunk_ids(s->store, prev.id, &old_ids, &n_old, NULL) != 0)
-        n_old = 0;
-    int rc = hh_ingest_file(s->store, u->path, source, coll.id, cs->key.user_id, &p, &r, &err);
-    if (rc == 0 && p.embedder && r.status != HH_INGEST_UNCHANGED)
-        ht_kb_dense_update(s, old_ids, n_old, r.doc_id);
-    free(old_ids);
+    /* The slow part (sandboxed extraction, chunking, embedding, the copy
+     * into files/) runs outside kb_mu, so one slow document delays no other
+     * upload. Document changes and index updates run one at a time under
+     * kb_mu: the dedup by sha256 and the replace by source path are decided
+     * there, and the index drops exactly the chunks a replaced document had. */
+    hh_store_doc_t d;
+    int rc = 0;
+    /* Twice at most: a re-upload of bytes the collection holds skips the
+     * extraction, and if a concurrent upload replaced them before the
+     * commit (HH_ESTATE), the file is extracted after all. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        hh_ingest_prepared_t *prep = NULL;
+        hh_err_clear(&err);
+        rc = hh_ingest_prepare(s->store, u->path, source, u->coll_id, &p, attempt > 0, &prep, &err);
+        if (rc == 0) {
+            pthread_mutex_lock(&s->kb_mu);
+            int64_t *old_ids = NULL;
+            size_t n_old = 0;
+            hh_store_doc_t prev;
+            if (p.embedder && hh_store_doc_find_by_path(s->store, u->coll_id, source, &prev, NULL) == 0 &&
+                hh_kb_doc_chunk_ids(s->store, prev.id, &old_ids, &n_old, NULL) != 0)
+                n_old = 0;
+            rc = hh_ingest_commit(s->store, prep, cs->key.user_id, &r, &err);
+            if (rc == 0 && p.embedder && r.status != HH_INGEST_UNCHANGED)
+                ht_kb_dense_update(s, old_ids, n_old, r.doc_id);
+            /* read back under the lock: a concurrent upload of the same name
+             * may replace it (new id) right after */
+            if (rc == 0 && hh_store_doc_get(s->store, r.doc_id, &d, NULL) != 0)
+                rc = hh_err_set(&err, HH_EIO, -1, "the document vanished after ingestion");
+            pthread_mutex_unlock(&s->kb_mu);
+            free(old_ids);
+        }
+        hh_ingest_prepared_free(prep);
+        if (rc != HH_ESTATE)
+            break;
+    }
     hh_ingest_embedder_free(p.embedder);
-    pthread_mutex_unlock(&s->kb_mu);
     if (rc) {
         hh_api_error_t e;
-        int status = rc == HH_EIO || rc == HH_ENOMEM ? 500 : 422;
+        int status = rc == HH_EIO || rc == HH_ENOMEM ? 500 : rc == HH_ESTATE ? 409 : 422;
         hh_api_error_set(&e, status, status == 500 ? "server_error" : "invalid_request_error", "ingest_failed", "file",
                          "%s: %s", u->name, err.msg);
         return ht_send_error(c, cs, &e);
     }
-    hh_store_doc_t d;
-    if (hh_store_doc_get(s->store, r.doc_id, &d, NULL) != 0)
-        return send_err(c, cs, 500, "server_error", "The document vanished after ingestion");
     cJSON *j = doc_json(&d);
     static const char *const st[] = { "added", "updated", "unchanged", "failed" };
     cJSON_AddStringToObject(j, "status", st[r.status]);
     return ht_send_json(c, cs, r.status == HH_INGEST_UNCHANGED ? 200 : 201, j);
 }
 
+enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    upload_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return MHD_NO;
+    u->s = s;
+    u->cs = cs;
+    u->fd = -1;
+    cs->ext = u;
+    cs->ext_free = upload_free;
+    u->pp = MHD_create_post_processor(c, 64 * 1024, on_field, u);
+    if (!u->pp)
+        return send_err(c, cs, 415, "unsupported_media_type", "Content-Type must be multipart/form-data");
+    /* The form's boundaries and fields add a little to the file's limit. */
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && end != cl && n > HT_MAX_UPLOAD + 64 * 1024) {
+            char m[96];
+            snprintf(m, sizeof m, "The file is larger than %llu bytes", (unsigned long long)HT_MAX_UPLOAD);
+            return send_err(c, cs, 413, "request_too_large", m);
+        }
+    }
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "collection");
+    if (name) {
+        if (!name[0] || strlen(name) >= sizeof u->collection)
+            return send_err(c, cs, 400, "missing_collection", "The parameter 'collection' needs 1..127 bytes");
+        check_collection(u, name);
+        if (u->refused)
+            return send_err(c, cs, u->refused, u->refused_code, u->refused_msg);
+    }
+    return MHD_YES;
+}
+
 enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                      const char *upload_data, size_t *upload_data_size)
 {
     upload_t *u = cs->ext;
-    if (!u) {
-        if (!(u = calloc(1, sizeof *u)))
-            return MHD_NO;
-        u->fd = -1;
-        cs->ext = u;
-        cs->ext_free = upload_free;
-        /* Not a form: the body is drained and answered 415 at its end
-         * (MHD cannot answer in the middle of an upload). */
-        u->pp = MHD_create_post_processor(c, 64 * 1024, on_field, u);
-        u->not_form = u->pp == NULL;
-        char tmp[PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s/tmp", hh_store_data_dir(s->store));
-        mkdir(tmp, 0700);
-        int n = snprintf(u->dir, sizeof u->dir, "%s/up-XXXXXX", tmp);
-        if (n < 0 || (size_t)n >= sizeof u->dir || !mkdtemp(u->dir)) {
-            u->dir[0] = '\0';
-            *upload_data_size = 0;
-            return send_err(c, cs, 500, "upload_failed", "Cannot create a temporary folder");
-        }
-    }
+    if (!u)   /* ht_doc_upload_begin failed to allocate */
+        return MHD_NO;
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!u->not_form && MHD_post_process(u->pp, upload_data, n) != MHD_YES)
+        if (u->refused)
+            return MHD_NO;
+        if (MHD_post_process(u->pp, upload_data, n) != MHD_YES && !u->refused)
             u->io_error = true;
+        if (u->refused) {
+            /* Refused in the middle of the body (the collection came as a
+             * form field): nothing of the file was written. MHD cannot
+             * answer before the whole request is read, so the connection
+             * is closed now rather than reading up to 256 MB for nothing;
+             * a client that names the collection in the query string gets
+             * the 404/403 answer before it sends the body. */
+            HH_LOGI("upload refused while reading the form (%d %s): connection closed", u->refused,
+                    u->refused_code);
+            return MHD_NO;
+        }
         return MHD_YES;
     }
     return finish_upload(s, c, cs, u);

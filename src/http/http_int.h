@@ -250,7 +250,12 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
 
 /* Knowledge-base documents (documents.c). The upload route streams: it is
  * called for every piece of the multipart body (and once more with
- * *upload_data_size == 0 at the end) instead of the JSON body buffer. */
+ * *upload_data_size == 0 at the end) instead of the JSON body buffer.
+ * The upload's first call (headers only, after authentication): 415 for a
+ * body that is no form, 413 for a Content-Length over the limit, and the
+ * collection's 404/403 when the query string names it (?collection=NAME),
+ * all before any byte of the body is read. documents.c. */
+enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                      const char *upload_data, size_t *upload_data_size);
 enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);

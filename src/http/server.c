@@ -653,6 +653,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 }
             }
         }
+        if (r->fn == h_doc_upload) /* the collection is checked before the body is read */
+            return ht_doc_upload_begin(s, c, cs);
         return MHD_YES;
     }
     cs->log.bytes_in += *upload_data_size;

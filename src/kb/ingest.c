@@ -231,11 +231,14 @@ static int store_original(hh_store_t *s, const char *src, const char *sha, hh_er
     snprintf(dir, sizeof dir, "%s/files/%.2s", hh_store_data_dir(s), sha);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", dir, strerror(errno));
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", dir, sha, (long)getpid());
+    /* A temp name of its own: two uploads of the same bytes copy at once
+     * (extraction runs outside the server's lock); the second rename just
+     * puts identical content in place. */
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%s-XXXXXX", dir, sha);
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
     if (in < 0)
         return hh_err_set(err, HH_EIO, -1, "cannot open: %s", strerror(errno));
-    out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    out = mkostemp(tmp, O_CLOEXEC);
     if (out < 0) {
         rc = hh_err_set(err, HH_EIO, -1, "cannot create %s: %s", tmp, strerror(errno));
         goto done;
@@ -352,11 +355,212 @@ int hh_ingest_gc(hh_store_t *s, int64_t min_age_s, size_t *removed, hh_err_t *er
 
 /* ---- one file --------------------------------------------------------- */
 
+/* A file hashed, extracted, chunked and embedded, its original stored:
+ * everything but the database transaction. */
+struct hh_ingest_prepared {
+    char                 *path;         /* copies */
+    char                 *source_path;
+    int64_t               collection_id;
+    bool                  reextract;
+    bool                  same_hash;    /* the collection had the hash: nothing extracted */
+    char                  sha[HH_SHA256_HEX_LEN + 1];
+    int64_t               bytes;
+    hh_doc_t              doc;
+    hh_chunk_t           *chunks;
+    size_t                n_chunks;
+    float                *vecs;         /* n_chunks * dim, or NULL */
+    hh_ingest_embedder_t *embedder;     /* borrowed from the params */
+    double                t0;
+};
+
+void hh_ingest_prepared_free(hh_ingest_prepared_t *pr)
+{
+    if (!pr)
+        return;
+    free(pr->vecs);
+    hh_chunks_free(pr->chunks, pr->n_chunks);
+    hh_doc_clear(&pr->doc);
+    free(pr->path);
+    free(pr->source_path);
+    free(pr);
+}
+
+/* reextract: a stored original again (reingest): the source path is the
+ * file name's hint and commit replaces even the same hash; extract: always
+ * extract (no skip when the collection holds the hash). */
+static int prepare_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
+                        const hh_ingest_params_t *p, bool reextract, bool extract, hh_ingest_prepared_t **out,
+                        hh_err_t *err)
+{
+    hh_ingest_params_t dp = hh_ingest_default_params();
+    if (!p)
+        p = &dp;
+    *out = NULL;
+    if (!source_path)
+        source_path = path;
+    hh_ingest_prepared_t *pr = calloc(1, sizeof *pr);
+    if (!pr || !(pr->path = strdup(path)) || !(pr->source_path = strdup(source_path))) {
+        hh_ingest_prepared_free(pr);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    pr->t0 = now_s();
+    pr->collection_id = collection_id;
+    pr->reextract = reextract;
+    pr->embedder = p->embedder;
+    int rc = hash_file(path, p->max_file_bytes > 0 ? p->max_file_bytes : dp.max_file_bytes, pr->sha, &pr->bytes, err);
+    if (rc)
+        goto fail;
+    hh_store_doc_t existing;
+    rc = reextract || extract ? HH_ENOENT : hh_store_doc_find_by_hash(s, collection_id, pr->sha, &existing, err);
+    if (rc == 0) {
+        /* Commit looks again: it answers "unchanged" if the hash is still there. */
+        pr->same_hash = true;
+        *out = pr;
+        return 0;
+    }
+    if (rc != HH_ENOENT)
+        goto fail;
+    if (err)
+        hh_err_clear(err);
+    if ((rc = hh_extract_file_named(path, reextract ? source_path : path, p->limits, &pr->doc, err)))
+        goto fail;
+    hh_chunk_params_t cp = p->chunk;
+    if (p->embedder) {
+        cp.count = wp_count;
+        cp.count_ctx = p->embedder;
+        /* [CLS] and [SEP] take two of the model's positions. */
+        if (cp.max_tokens > p->embedder->max_tokens - 2)
+            cp.max_tokens = p->embedder->max_tokens - 2;
+    }
+    if ((rc = hh_chunk_doc(&pr->doc, &cp, &pr->chunks, &pr->n_chunks, err)))
+        goto fail;
+    if (p->embedder && pr->n_chunks) {
+        if (!(pr->vecs = malloc(pr->n_chunks * (size_t)p->embedder->dim * sizeof *pr->vecs))) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+            goto fail;
+        }
+        if ((rc = embed_chunks(p->embedder, pr->chunks, pr->n_chunks, pr->vecs, err)))
+            goto fail;
+    }
+    /* The long copy happens here, outside any lock; commit only checks
+     * that the file is still there. */
+    if ((rc = store_original(s, path, pr->sha, err)))
+        goto fail;
+    *out = pr;
+    return 0;
+fail:
+    hh_ingest_prepared_free(pr);
+    return rc;
+}
+
+int hh_ingest_prepare(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
+                      const hh_ingest_params_t *p, bool extract, hh_ingest_prepared_t **out, hh_err_t *err)
+{
+    return prepare_file(s, path, source_path, collection_id, p, false, extract, out, err);
+}
+
+int hh_ingest_commit(hh_store_t *s, hh_ingest_prepared_t *pr, int64_t user_id, hh_ingest_file_t *out, hh_err_t *err)
+{
+    hh_ingest_file_t r = { .path = pr->path, .status = HH_INGEST_FAILED, .bytes = pr->bytes };
+    hh_err_clear(&r.err);
+    hh_store_chunk_in_t *in = NULL;
+    char old[HH_SHA256_HEX_LEN + 1] = "";
+    /* Dedup is decided here, under the caller's lock, not at prepare time:
+     * of two uploads of the same bytes only the first is stored. */
+    hh_store_doc_t existing;
+    int rc = pr->reextract ? HH_ENOENT : hh_store_doc_find_by_hash(s, pr->collection_id, pr->sha, &existing, &r.err);
+    if (rc == 0) {
+        r.status = HH_INGEST_UNCHANGED;
+        r.doc_id = existing.id;
+        r.n_chunks = (size_t)existing.n_chunks;
+        goto done;
+    }
+    if (rc != HH_ENOENT)
+        goto done;
+    hh_err_clear(&r.err);
+    if (pr->same_hash) {
+        rc = hh_err_set(&r.err, HH_ESTATE, -1, "the document with these bytes was removed during the upload; send it again");
+        goto done;
+    }
+    /* A concurrent delete may have removed a stored original of the same
+     * bytes since prepare: put it back (nothing to do when it is there). */
+    if ((rc = store_original(s, pr->path, pr->sha, &r.err)))
+        goto done;
+    if (pr->n_chunks && !(in = calloc(pr->n_chunks, sizeof *in))) {
+        rc = hh_err_set(&r.err, HH_ENOMEM, -1, "out of memory");
+        goto done;
+    }
+    int32_t dim = pr->embedder ? pr->embedder->dim : 0;
+    for (size_t i = 0; i < pr->n_chunks; i++)
+        in[i] = (hh_store_chunk_in_t){ pr->chunks[i].text, pr->chunks[i].heading_path, pr->chunks[i].page,
+                                       pr->chunks[i].n_tokens, pr->vecs ? pr->vecs + i * (size_t)dim : NULL };
+    const char *base = strrchr(pr->source_path, '/');
+    base = base ? base + 1 : pr->source_path;
+    hh_store_doc_in_t di = {
+        .collection_id = pr->collection_id,
+        .title = pr->doc.title && pr->doc.title[0] ? pr->doc.title : base,
+        .source_path = pr->source_path,
+        .mime = pr->doc.mime ? pr->doc.mime : "application/octet-stream",
+        .sha256 = pr->sha,
+        .size = pr->bytes,
+        .user_id = user_id,
+        .chunks = in,
+        .n_chunks = pr->n_chunks,
+        .vec_model = pr->embedder ? pr->embedder->name : NULL,
+        .vec_dim = dim,
+    };
+    char title[HH_STORE_TITLE_MAX];
+    if (strlen(di.title) >= sizeof title) { /* cut at a character start */
+        size_t n = sizeof title - 1;
+        while (n > 0 && ((unsigned char)di.title[n] & 0xC0) == 0x80)
+            n--;
+        memcpy(title, di.title, n);
+        title[n] = '\0';
+        di.title = title;
+    }
+    if ((rc = hh_store_doc_replace(s, &di, &r.doc_id, old, &r.err))) {
+        drop_original(s, pr->sha);
+        goto done;
+    }
+    r.status = old[0] ? HH_INGEST_UPDATED : HH_INGEST_ADDED;
+    r.n_chunks = pr->n_chunks;
+    if (old[0] && strcmp(old, pr->sha) != 0)
+        drop_original(s, old);
+done:
+    r.seconds = now_s() - pr->t0;
+    if (rc)
+        r.status = HH_INGEST_FAILED;
+    free(in);
+    if (rc && err)
+        *err = r.err;
+    if (out)
+        *out = r;
+    return rc;
+}
+
 /* One file; reextract: extract even when the collection has the same
  * hash (reingest), with the source path as the file name's hint. */
 static int ingest_one_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
                            int64_t user_id, const hh_ingest_params_t *p, bool reextract, hh_ingest_file_t *out,
-                           hh_err_t *err);
+                           hh_err_t *err)
+{
+    hh_ingest_prepared_t *pr = NULL;
+    hh_err_t e;
+    hh_err_clear(&e);
+    int rc = prepare_file(s, path, source_path, collection_id, p, reextract, false, &pr, &e);
+    if (rc) {
+        if (out)
+            *out = (hh_ingest_file_t){ .path = path, .status = HH_INGEST_FAILED, .err = e };
+        if (err)
+            *err = e;
+        return rc;
+    }
+    rc = hh_ingest_commit(s, pr, user_id, out, err);
+    if (out)
+        out->path = path;   /* pr's copy dies below */
+    hh_ingest_prepared_free(pr);
+    return rc;
+}
 
 int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
                    int64_t user_id, const hh_ingest_params_t *p, hh_ingest_file_t *out, hh_err_t *err)
@@ -383,115 +587,6 @@ int hh_ingest_reingest(hh_store_t *s, int64_t doc_id, const hh_ingest_params_t *
     if (d.ingested_by[0] && hh_store_user_get(s, d.ingested_by, &u, NULL) == 0)
         uid = u.id;
     return ingest_one_file(s, path, d.source_path, d.collection_id, uid, p, true, out, err);
-}
-
-static int ingest_one_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
-                           int64_t user_id, const hh_ingest_params_t *p, bool reextract, hh_ingest_file_t *out,
-                           hh_err_t *err)
-{
-    hh_ingest_params_t dp = hh_ingest_default_params();
-    if (!p)
-        p = &dp;
-    double t0 = now_s();
-    hh_ingest_file_t r = { .path = path, .status = HH_INGEST_FAILED };
-    hh_err_clear(&r.err);
-    hh_doc_t doc = { 0 };
-    hh_chunk_t *chunks = NULL;
-    size_t n_chunks = 0;
-    hh_store_chunk_in_t *in = NULL;
-    float *vecs = NULL;
-    char sha[HH_SHA256_HEX_LEN + 1], old[HH_SHA256_HEX_LEN + 1] = "";
-    if (!source_path)
-        source_path = path;
-    int rc = hash_file(path, p->max_file_bytes > 0 ? p->max_file_bytes : dp.max_file_bytes, sha, &r.bytes, &r.err);
-    if (rc)
-        goto done;
-    hh_store_doc_t existing;
-    rc = reextract ? HH_ENOENT : hh_store_doc_find_by_hash(s, collection_id, sha, &existing, &r.err);
-    if (rc == 0) {
-        r.status = HH_INGEST_UNCHANGED;
-        r.doc_id = existing.id;
-        r.n_chunks = (size_t)existing.n_chunks;
-        goto done;
-    }
-    if (rc != HH_ENOENT)
-        goto done;
-    hh_err_clear(&r.err);
-    if ((rc = hh_extract_file_named(path, reextract ? source_path : path, p->limits, &doc, &r.err)))
-        goto done;
-    hh_chunk_params_t cp = p->chunk;
-    if (p->embedder) {
-        cp.count = wp_count;
-        cp.count_ctx = p->embedder;
-        /* [CLS] and [SEP] take two of the model's positions. */
-        if (cp.max_tokens > p->embedder->max_tokens - 2)
-            cp.max_tokens = p->embedder->max_tokens - 2;
-    }
-    if ((rc = hh_chunk_doc(&doc, &cp, &chunks, &n_chunks, &r.err)))
-        goto done;
-    if (n_chunks && !(in = calloc(n_chunks, sizeof *in))) {
-        rc = hh_err_set(&r.err, HH_ENOMEM, -1, "out of memory");
-        goto done;
-    }
-    if (p->embedder && n_chunks) {
-        if (!(vecs = malloc(n_chunks * (size_t)p->embedder->dim * sizeof *vecs))) {
-            rc = hh_err_set(&r.err, HH_ENOMEM, -1, "out of memory");
-            goto done;
-        }
-        if ((rc = embed_chunks(p->embedder, chunks, n_chunks, vecs, &r.err)))
-            goto done;
-    }
-    for (size_t i = 0; i < n_chunks; i++)
-        in[i] = (hh_store_chunk_in_t){ chunks[i].text, chunks[i].heading_path, chunks[i].page, chunks[i].n_tokens,
-                                       vecs ? vecs + i * (size_t)p->embedder->dim : NULL };
-    /* The original first: a committed document always has its file. */
-    if ((rc = store_original(s, path, sha, &r.err)))
-        goto done;
-    const char *base = strrchr(source_path, '/');
-    base = base ? base + 1 : source_path;
-    hh_store_doc_in_t di = {
-        .collection_id = collection_id,
-        .title = doc.title && doc.title[0] ? doc.title : base,
-        .source_path = source_path,
-        .mime = doc.mime ? doc.mime : "application/octet-stream",
-        .sha256 = sha,
-        .size = r.bytes,
-        .user_id = user_id,
-        .chunks = in,
-        .n_chunks = n_chunks,
-        .vec_model = p->embedder ? p->embedder->name : NULL,
-        .vec_dim = p->embedder ? p->embedder->dim : 0,
-    };
-    char title[HH_STORE_TITLE_MAX];
-    if (strlen(di.title) >= sizeof title) { /* cut at a character start */
-        size_t n = sizeof title - 1;
-        while (n > 0 && ((unsigned char)di.title[n] & 0xC0) == 0x80)
-            n--;
-        memcpy(title, di.title, n);
-        title[n] = '\0';
-        di.title = title;
-    }
-    if ((rc = hh_store_doc_replace(s, &di, &r.doc_id, old, &r.err))) {
-        drop_original(s, sha);
-        goto done;
-    }
-    r.status = old[0] ? HH_INGEST_UPDATED : HH_INGEST_ADDED;
-    r.n_chunks = n_chunks;
-    if (old[0] && strcmp(old, sha) != 0)
-        drop_original(s, old);
-done:
-    r.seconds = now_s() - t0;
-    if (rc)
-        r.status = HH_INGEST_FAILED;
-    free(vecs);
-    free(in);
-    hh_chunks_free(chunks, n_chunks);
-    hh_doc_clear(&doc);
-    if (rc && err)
-        *err = r.err;
-    if (out)
-        *out = r;
-    return rc;
 }
 
 /* ---- folders ---------------------------------------------------------- */

@@ -118,6 +118,29 @@ int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, con
 int hh_ingest_file(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
                    int64_t user_id, const hh_ingest_params_t *p, hh_ingest_file_t *out, hh_err_t *err);
 
+/* The two halves of hh_ingest_file, for a caller that serializes document
+ * changes with a lock (the HTTP server): hh_ingest_prepare does the slow
+ * part (hash, sandboxed extraction, chunking, embedding, the stored
+ * original's copy) and may run outside that lock, in parallel with other
+ * uploads; hh_ingest_commit does the short part under it (the dedup check
+ * by sha256, the replace by source path in one transaction), so two
+ * uploads of the same path at once end as one document, and two of the
+ * same bytes as one "added" and one "unchanged". The crash order stays:
+ * the original is on disk before the commit (commit puts it back if a
+ * concurrent delete removed it). The file at path must stay until the
+ * commit; p's embedder is borrowed until then too. Caller owns *out:
+ * hh_ingest_prepared_free (also after commit). A failed prepare returns
+ * the file's error like hh_ingest_file. Without extract, prepare skips the
+ * extraction when the collection already holds these bytes; commit then
+ * answers HH_ESTATE if they were replaced or deleted meanwhile, and the
+ * caller prepares again with extract = true (which always extracts). */
+typedef struct hh_ingest_prepared hh_ingest_prepared_t;
+int  hh_ingest_prepare(hh_store_t *s, const char *path, const char *source_path, int64_t collection_id,
+                       const hh_ingest_params_t *p, bool extract, hh_ingest_prepared_t **out, hh_err_t *err);
+int  hh_ingest_commit(hh_store_t *s, hh_ingest_prepared_t *pr, int64_t user_id, hh_ingest_file_t *out,
+                      hh_err_t *err);
+void hh_ingest_prepared_free(hh_ingest_prepared_t *pr);
+
 /* Re-extracts a stored document from its original (DATA/files/<sha>, with
  * its source path as the file name) and replaces it: new chunks, FTS rows
  * and (with p's embedder) vectors in one transaction, e.g. after an
