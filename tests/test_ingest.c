@@ -337,6 +337,9 @@ static void two_departments(hh_test_srv_t *t, char *kx, char *ky)
     ASSERT_OK(hh_store_user_add_department(t->st, "yu", "HR", &err));
     ASSERT_OK(hh_store_collection_ensure(t->st, "x", dx, 1, NULL, &err));
     ASSERT_OK(hh_store_collection_ensure(t->st, "y", dy, 1, NULL, &err));
+    /* the departments upload into their own collections (create gives read) */
+    ASSERT_OK(hh_store_collection_grant(t->st, "x", "Engineering", HH_RIGHT_WRITE, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(t->st, "y", "HR", HH_RIGHT_WRITE, NULL, &err));
 }
 
 /* Issue 12 finding 6: a slow document in collection x held the document
