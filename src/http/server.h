@@ -11,7 +11,8 @@
  *   POST /v1/chat/completions    non-stream and SSE
  *   POST /v1/completions         non-stream and SSE
  *   POST /v1/embeddings          embedding models (bert) of the models dir (embeddings.c)
- *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c)
+ *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c);
+ *                                bounded hashes at once, 429 login_busy beyond them
  *   POST /api/logout             ends the cookie's session
  *   GET  /api/me                 who is calling (user, role, departments, auth method)
  *   POST /api/gdpr/export        data-subject export (admin; compliance.c)
