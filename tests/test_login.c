@@ -3,7 +3,9 @@
  * sessions, same work for unknown users), and over HTTP with an in-process
  * server: cookie flags, one 401 for every bad login, the cookie on
  * authenticated routes, CSRF token and Origin checks, Bearer keys winning
- * over cookies, logout, expiry, throttling (429 + Retry-After); and
+ * over cookies, logout, expiry, throttling (429 + Retry-After), bursts of
+ * parallel logins (bounded memory, a throttle a burst cannot race, 429
+ * login_busy giving the attempt back); and
  * `hoheit users` (password from stdin, minimum length, list, disable). */
 #include "harness.h"
 #include "http_helpers.h"
@@ -641,9 +643,10 @@ static void *burst_one(void *p)
 /* Sends n logins at once (released together) from 127.0.0.1: user name
  * user_fmt with %d = i (without %d: the same name each time), password
  * pw. Counts the answers by status into n200/n401/n429 and the rest into
- * *other. False when not every thread could start (those that did still
+ * *other; *busy (may be NULL) gets how many of the 429s were login_busy. False when not every thread could start (those that did still
  * ran and are counted). */
-static bool burst(int port, int n, const char *user_fmt, const char *pw, int *n200, int *n401, int *n429, int *other)
+static bool burst(int port, int n, const char *user_fmt, const char *pw, int *n200, int *n401, int *n429, int *other,
+                  int *busy)
 {
     burst_arg_t *args = calloc((size_t)n, sizeof *args);
     pthread_t *th = calloc((size_t)n, sizeof *th);
@@ -667,14 +670,19 @@ static bool burst(int port, int n, const char *user_fmt, const char *pw, int *n2
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     *n200 = *n401 = *n429 = *other = 0;
+    if (busy)
+        *busy = 0;
     for (int i = 0; i < started; i++) {
         int st = args[i].status;
         if (st == 200)
             (*n200)++;
         else if (st == 401)
             (*n401)++;
-        else if (st == 429)
+        else if (st == 429) {
             (*n429)++;
+            if (busy && !strcmp(args[i].code, "login_busy"))
+                (*busy)++;
+        }
         else {
             if (*other < 3)
                 printf("    answer %d: %d %s\n", i, st, args[i].code);
@@ -732,7 +740,7 @@ TEST(login_http_parallel_logins_bounded_memory)
     long base = proc_kib("VmRSS:");
     ASSERT_TRUE(base > 0);
     double t0 = mono_s();
-    ASSERT_TRUE(burst(t.h.port, NBURST, "ghost%d", "wrong password", &n200, &n401, &n429, &other));
+    ASSERT_TRUE(burst(t.h.port, NBURST, "ghost%d", "wrong password", &n200, &n401, &n429, &other, NULL));
     long peak = proc_kib("VmHWM:");
     printf("    defaults: %d x 401, %d x 429 in %.1f s; peak RSS %ld MiB above %ld MiB\n", n401, n429,
            mono_s() - t0, (peak - base) / 1024, base / 1024);
@@ -749,7 +757,7 @@ TEST(login_http_parallel_logins_bounded_memory)
     ASSERT_TRUE(reset_peak_rss());
     base = proc_kib("VmRSS:");
     t0 = mono_s();
-    ASSERT_TRUE(burst(t.h.port, NBURST, "lena", "wrong password", &n200, &n401, &n429, &other));
+    ASSERT_TRUE(burst(t.h.port, NBURST, "lena", "wrong password", &n200, &n401, &n429, &other, NULL));
     peak = proc_kib("VmHWM:");
     printf("    global bound only: %d x 401, %d x 429 in %.1f s; peak RSS %ld MiB above %ld MiB\n", n401, n429,
            mono_s() - t0, (peak - base) / 1024, base / 1024);
@@ -779,7 +787,7 @@ TEST(login_http_throttle_burst_cannot_race)
     login_srv_t t;
     ASSERT_TRUE(srv_start(&t, "burst-user", &p));
     int n200, n401, n429, other;
-    ASSERT_TRUE(burst(t.h.port, 40, "lena", "wrong password", &n200, &n401, &n429, &other));
+    ASSERT_TRUE(burst(t.h.port, 40, "lena", "wrong password", &n200, &n401, &n429, &other, NULL));
     printf("    one account, limit 5: %d x 401, %d x 429\n", n401, n429);
     ASSERT_EQ_INT(other, 0);
     ASSERT_EQ_INT(n200, 0);
@@ -792,13 +800,44 @@ TEST(login_http_throttle_burst_cannot_race)
     p.login_max_failures = 10000;
     p.login_max_failures_addr = 20;
     ASSERT_TRUE(srv_start(&t, "burst-addr", &p));
-    ASSERT_TRUE(burst(t.h.port, 40, "ghost%d", "wrong password", &n200, &n401, &n429, &other));
+    ASSERT_TRUE(burst(t.h.port, 40, "ghost%d", "wrong password", &n200, &n401, &n429, &other, NULL));
     printf("    one address, limit 20: %d x 401, %d x 429\n", n401, n429);
     ASSERT_EQ_INT(other, 0);
     ASSERT_EQ_INT(n200, 0);
     ASSERT_EQ_INT(n401, 20);
     ASSERT_EQ_INT(n429, 20);
     ASSERT_EQ_INT(login(&t, "ada", PW_ADA, NULL, NULL, NULL), 429);
+    hh_test_srv_stop(&t.h);
+}
+
+/* A login that waited in vain for a hash slot gets 429 login_busy with
+ * Retry-After and its throttle attempt back: with one slot and a 1 ms
+ * wait, a burst at one name leaves that name as many attempts as the
+ * burst's 401s did not use. */
+TEST(login_http_busy_gives_attempt_back)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.login_max_failures = 5;
+    p.login_max_failures_addr = 10000;
+    p.login_hash_slots = 1;
+    p.login_hash_wait_ms = 1;
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "busy", &p));
+    int n200, n401, n429, other, busy;
+    ASSERT_TRUE(burst(t.h.port, 30, "lena", "wrong password", &n200, &n401, &n429, &other, &busy));
+    printf("    %d x 401, %d x 429 (%d login_busy)\n", n401, n429, busy);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(n401 + n429, 30);
+    ASSERT_GE(n401, 1);
+    ASSERT_LE(n401, 5);
+    ASSERT_GE(busy, 1);
+    /* the busy ones were given back: exactly 5 - n401 more failures fit */
+    hh_test_resp_t r;
+    for (int i = n401; i < 5; i++)
+        ASSERT_EQ_INT(login(&t, "lena", "wrong password", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, &r), 429);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "too_many_login_attempts");
+    hh_test_resp_free(&r);
     hh_test_srv_stop(&t.h);
 }
 
