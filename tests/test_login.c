@@ -3,7 +3,9 @@
  * sessions, same work for unknown users), and over HTTP with an in-process
  * server: cookie flags, one 401 for every bad login, the cookie on
  * authenticated routes, CSRF token and Origin checks, Bearer keys winning
- * over cookies, logout, expiry, throttling (429 + Retry-After); and
+ * over cookies, logout, expiry, throttling (429 + Retry-After), bursts of
+ * parallel logins (bounded memory, a throttle a burst cannot race, 429
+ * login_busy giving the attempt back); and
  * `hoheit users` (password from stdin, minimum length, list, disable). */
 #include "harness.h"
 #include "http_helpers.h"
@@ -11,6 +13,8 @@
 #include "store/store_int.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -597,6 +601,249 @@ TEST(login_http_throttle_and_idle_timeout)
     ASSERT_TRUE(atoi(ra) >= 1 && atoi(ra) <= 60);
     hh_test_resp_free(&r);
 
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- bursts: memory and the throttle under parallel logins ---------------- */
+
+/* Released together: the attacker threads wait for go. */
+typedef struct burst_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    bool            go;
+} burst_gate_t;
+
+/* One attacker thread: a login with its own user name and password. */
+typedef struct burst_arg {
+    int           port;
+    burst_gate_t *gate;
+    char          user[64];
+    const char   *pw;
+    int           status;   /* HTTP status, negative: no answer */
+    char          code[48]; /* error.code of the answer */
+} burst_arg_t;
+
+static void *burst_one(void *p)
+{
+    burst_arg_t *a = p;
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", a->user, a->pw);
+    hh_test_req_t q = { .method = "POST", .path = "/api/login", .body = body };
+    pthread_mutex_lock(&a->gate->mu);
+    while (!a->gate->go)
+        pthread_cond_wait(&a->gate->cv, &a->gate->mu);
+    pthread_mutex_unlock(&a->gate->mu);
+    hh_test_resp_t r;
+    a->status = hh_test_http_req(a->port, &q, &r) == 0 ? r.status : -1;
+    snprintf(a->code, sizeof a->code, "%s", a->status > 0 ? hh_test_resp_err_code(&r) : "(no answer)");
+    hh_test_resp_free(&r);
+    return NULL;
+}
+
+/* Sends n logins at once (released together) from 127.0.0.1: user name
+ * user_fmt with %d = i (without %d: the same name each time), password
+ * pw. Counts the answers by status into n200/n401/n429 and the rest into
+ * *other; *busy (may be NULL) gets how many of the 429s were login_busy. False when not every thread could start (those that did still
+ * ran and are counted). */
+static bool burst(int port, int n, const char *user_fmt, const char *pw, int *n200, int *n401, int *n429, int *other,
+                  int *busy)
+{
+    burst_arg_t *args = calloc((size_t)n, sizeof *args);
+    pthread_t *th = calloc((size_t)n, sizeof *th);
+    burst_gate_t gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+    bool ok = args && th;
+    int started = 0;
+    for (int i = 0; ok && i < n; i++) {
+        args[i].port = port;
+        args[i].gate = &gate;
+        args[i].pw = pw;
+        snprintf(args[i].user, sizeof args[i].user, user_fmt, i);
+        if (pthread_create(&th[i], NULL, burst_one, &args[i]) != 0)
+            ok = false;
+        else
+            started++;
+    }
+    pthread_mutex_lock(&gate.mu);
+    gate.go = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    *n200 = *n401 = *n429 = *other = 0;
+    if (busy)
+        *busy = 0;
+    for (int i = 0; i < started; i++) {
+        int st = args[i].status;
+        if (st == 200)
+            (*n200)++;
+        else if (st == 401)
+            (*n401)++;
+        else if (st == 429) {
+            (*n429)++;
+            if (busy && !strcmp(args[i].code, "login_busy"))
+                (*busy)++;
+        }
+        else {
+            if (*other < 3)
+                printf("    answer %d: %d %s\n", i, st, args[i].code);
+            (*other)++;
+        }
+    }
+    free(args);
+    free(th);
+    return ok;
+}
+
+/* A "Vm...:" line of /proc/self/status in KiB, -1 when missing. */
+static long proc_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && v < 0 && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, strlen(field)))
+            v = strtol(line + strlen(field), NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Resets the peak resident set (VmHWM) to the current one (Linux >= 4.0). */
+static bool reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return false;
+    bool ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/* Issue 12 finding 2: every login hashed at once with 64 MiB each (30
+ * parallel logins took a server from 58 MB to 1.68 GB). 200 parallel
+ * logins without a key, once with the defaults (one hash per address) and
+ * once with the per-address bound lifted (the global bound alone), must
+ * leave the peak resident set of this process (the server runs in it)
+ * less than RSS_BOUND_MIB above where it started, and every login gets
+ * 200, 401 or 429. The throttle limits are raised so that it is the hash bound
+ * that holds the memory, not the lockout. */
+#define NBURST 200   /* parallel logins of the memory test */
+/* Peak RSS growth allowed: 2 hash slots x 64 MiB plus the 200 client
+ * threads and connections of this process (measured: +75 / +139 MiB, +131 /
+ * +176 MiB under ASan); 4 hashes at once would already exceed it, and 40
+ * unbounded logins took +772 MiB. With a server's own ~60 MB that keeps it
+ * under 300 MB. */
+#define RSS_BOUND_MIB 240
+TEST(login_http_parallel_logins_bounded_memory)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.login_max_failures = 10000;
+    p.login_max_failures_addr = 10000;
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "burst-mem", &p));
+    int n200, n401, n429, other;
+    if (!reset_peak_rss())
+        SKIP("cannot reset the peak RSS through /proc/self/clear_refs");
+    long base = proc_kib("VmRSS:");
+    ASSERT_TRUE(base > 0);
+    double t0 = mono_s();
+    ASSERT_TRUE(burst(t.h.port, NBURST, "ghost%d", "wrong password", &n200, &n401, &n429, &other, NULL));
+    long peak = proc_kib("VmHWM:");
+    printf("    defaults: %d x 401, %d x 429 in %.1f s; peak RSS %ld MiB above %ld MiB\n", n401, n429,
+           mono_s() - t0, (peak - base) / 1024, base / 1024);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(n200, 0);
+    ASSERT_EQ_INT(n401 + n429, NBURST);
+    ASSERT_GE(n401, 1);
+    ASSERT_LE(peak - base, RSS_BOUND_MIB * 1024);
+    hh_test_srv_stop(&t.h);
+
+    /* the global bound alone: any number per address, the default in total */
+    p.login_hash_per_addr = 1000;
+    ASSERT_TRUE(srv_start(&t, "burst-mem-global", &p));
+    ASSERT_TRUE(reset_peak_rss());
+    base = proc_kib("VmRSS:");
+    t0 = mono_s();
+    ASSERT_TRUE(burst(t.h.port, NBURST, "lena", "wrong password", &n200, &n401, &n429, &other, NULL));
+    peak = proc_kib("VmHWM:");
+    printf("    global bound only: %d x 401, %d x 429 in %.1f s; peak RSS %ld MiB above %ld MiB\n", n401, n429,
+           mono_s() - t0, (peak - base) / 1024, base / 1024);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(n200, 0);
+    ASSERT_EQ_INT(n401 + n429, NBURST);
+    ASSERT_GE(n401, 1);
+    ASSERT_LE(peak - base, RSS_BOUND_MIB * 1024);
+    /* the burst is over: a real login gets its hash at once */
+    char cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, cookie, csrf, NULL), 200);
+    hh_test_srv_stop(&t.h);
+}
+
+/* Issue 12 finding 3: the throttle was checked before the hash and counted
+ * after it, so a burst of 40 got 28 guesses at an account limited to 5
+ * and 41 past an address limited to 20. Counted before the hash, a burst
+ * gets exactly the limit as 401s (each one argon2 verification) and the
+ * rest 429. A long hash wait so that no reserved attempt is refunded for
+ * want of a hash slot on a slow machine. */
+TEST(login_http_throttle_burst_cannot_race)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.login_max_failures = 5;
+    p.login_max_failures_addr = 10000;
+    p.login_hash_wait_ms = 60000;
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "burst-user", &p));
+    int n200, n401, n429, other;
+    ASSERT_TRUE(burst(t.h.port, 40, "lena", "wrong password", &n200, &n401, &n429, &other, NULL));
+    printf("    one account, limit 5: %d x 401, %d x 429\n", n401, n429);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(n200, 0);
+    ASSERT_EQ_INT(n401, 5);
+    ASSERT_EQ_INT(n429, 35);
+    /* locked: even the right password waits for the window */
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, NULL), 429);
+    hh_test_srv_stop(&t.h);
+
+    p.login_max_failures = 10000;
+    p.login_max_failures_addr = 20;
+    ASSERT_TRUE(srv_start(&t, "burst-addr", &p));
+    ASSERT_TRUE(burst(t.h.port, 40, "ghost%d", "wrong password", &n200, &n401, &n429, &other, NULL));
+    printf("    one address, limit 20: %d x 401, %d x 429\n", n401, n429);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(n200, 0);
+    ASSERT_EQ_INT(n401, 20);
+    ASSERT_EQ_INT(n429, 20);
+    ASSERT_EQ_INT(login(&t, "ada", PW_ADA, NULL, NULL, NULL), 429);
+    hh_test_srv_stop(&t.h);
+}
+
+/* A login that waited in vain for a hash slot gets 429 login_busy with
+ * Retry-After and its throttle attempt back: with one slot and a 1 ms
+ * wait, a burst at one name leaves that name as many attempts as the
+ * burst's 401s did not use. */
+TEST(login_http_busy_gives_attempt_back)
+{
+    hh_http_params_t p = hh_http_default_params();
+    p.login_max_failures = 5;
+    p.login_max_failures_addr = 10000;
+    p.login_hash_slots = 1;
+    p.login_hash_wait_ms = 1;
+    login_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "busy", &p));
+    int n200, n401, n429, other, busy;
+    ASSERT_TRUE(burst(t.h.port, 30, "lena", "wrong password", &n200, &n401, &n429, &other, &busy));
+    printf("    %d x 401, %d x 429 (%d login_busy)\n", n401, n429, busy);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(n401 + n429, 30);
+    ASSERT_GE(n401, 1);
+    ASSERT_LE(n401, 5);
+    ASSERT_GE(busy, 1);
+    /* the busy ones were given back: exactly 5 - n401 more failures fit */
+    hh_test_resp_t r;
+    for (int i = n401; i < 5; i++)
+        ASSERT_EQ_INT(login(&t, "lena", "wrong password", NULL, NULL, NULL), 401);
+    ASSERT_EQ_INT(login(&t, "lena", PW_LENA, NULL, NULL, &r), 429);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "too_many_login_attempts");
+    hh_test_resp_free(&r);
     hh_test_srv_stop(&t.h);
 }
 

@@ -3,7 +3,20 @@
  * POST /api/logout, GET /api/me, and the cookie check on_request runs for
  * requests without a Bearer key (CSRF token on state-changing methods,
  * Origin against Host). Passwords and sessions live in the store
- * (store_auth.c); the throttle is in memory and starts empty at each start. */
+ * (store_auth.c); the throttle is in memory and starts empty at each start.
+ *
+ * A login costs one argon2id verification of 64 MiB, and anyone can ask
+ * for one, so two bounds sit in front of it (issue 12, findings 2 and 3):
+ *  - the attempt is counted against the user name's and the address's
+ *    limits BEFORE the hash, check and count under one lock, so a burst
+ *    gets exactly the limit and no more; a success clears the name's count
+ *    and gives the address its attempt back (failures only count there);
+ *  - at most login_hash_slots hashes run at once in the server, at most
+ *    login_hash_per_addr for one client address; a login waits up to
+ *    login_hash_wait_ms for its turn, then gets 429 login_busy and its
+ *    attempt back (no password was tried).
+ * A login that gets its turn does exactly one verification whatever the
+ * outcome (store_auth.c), so the answer time tells nothing. */
 #include "http/http_int.h"
 
 #include <arpa/inet.h>
@@ -21,6 +34,9 @@
 #define DEFAULT_MAX_FAILURES      5
 #define DEFAULT_MAX_FAILURES_ADDR 20
 #define DEFAULT_WINDOW_S          900
+#define DEFAULT_HASH_SLOTS        2
+#define DEFAULT_HASH_PER_ADDR     1
+#define DEFAULT_HASH_WAIT_MS      3000
 
 /* Failed logins of one user name ("u:NAME") or client address ("a:ADDR")
  * since window_start; the counter starts over when the window has passed. */
@@ -30,10 +46,27 @@ typedef struct throttle_slot {
     int64_t window_start;            /* ms */
 } throttle_slot_t;
 
+/* A client address with hashes running; key "" = free. At most one entry
+ * per running hash exists, so HH_HTTP_LOGIN_HASH_SLOTS_MAX entries do. */
+typedef struct hash_user {
+    char key[THROTTLE_KEY_MAX];
+    int  running;
+} hash_user_t;
+
 struct ht_auth {
     pthread_mutex_t mu;
+    pthread_cond_t  hash_done;   /* signalled when a hash slot frees (CLOCK_MONOTONIC) */
     throttle_slot_t slots[THROTTLE_SLOTS];
+    int             hashing;     /* hashes running now */
+    hash_user_t     hash_users[HH_HTTP_LOGIN_HASH_SLOTS_MAX];
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t now_ms(void)
 {
@@ -47,6 +80,18 @@ int ht_auth_init(hh_http_server_t *s, hh_err_t *err)
     ht_auth_t *a = calloc(1, sizeof *a);
     if (!a)
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) {
+        free(a);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&a->hash_done, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) {
+        free(a);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
     pthread_mutex_init(&a->mu, NULL);
     s->auth = a;
     return 0;
@@ -56,6 +101,7 @@ void ht_auth_fini(hh_http_server_t *s)
 {
     if (!s->auth)
         return;
+    pthread_cond_destroy(&s->auth->hash_done);
     pthread_mutex_destroy(&s->auth->mu);
     free(s->auth);
     s->auth = NULL;
@@ -76,14 +122,18 @@ static throttle_slot_t *slot_find(ht_auth_t *a, const char *key)
 }
 
 /* Caller holds a->mu. A slot for key: its own, else a free or expired one,
- * else the one whose window started first (the table is bounded). */
-static throttle_slot_t *slot_get(ht_auth_t *a, const char *key, int64_t now, int64_t win)
+ * else the one whose window started first (the table is bounded); never
+ * the slot keep (may be NULL). */
+static throttle_slot_t *slot_get(ht_auth_t *a, const char *key, int64_t now, int64_t win,
+                                 const throttle_slot_t *keep)
 {
     throttle_slot_t *sl = slot_find(a, key), *oldest = NULL;
     if (sl)
         return sl;
     for (int i = 0; i < THROTTLE_SLOTS && !sl; i++) {
         throttle_slot_t *t = &a->slots[i];
+        if (t == keep)
+            continue;
         if (!t->key[0] || now - t->window_start >= win)
             sl = t;
         else if (!oldest || t->window_start < oldest->window_start)
@@ -97,29 +147,48 @@ static throttle_slot_t *slot_get(ht_auth_t *a, const char *key, int64_t now, int
     return sl;
 }
 
-/* Seconds until key may try again, 0 when it may now. */
-static int throttle_wait_s(hh_http_server_t *s, const char *key, int max_failures)
+/* Caller holds a->mu. Seconds until sl's key may try again (limit max),
+ * 0 when it may now; a passed window starts over. */
+static int slot_wait_s(throttle_slot_t *sl, int max, int64_t now, int64_t win)
 {
-    int64_t now = now_ms(), win = window_ms(s);
-    int wait = 0;
-    pthread_mutex_lock(&s->auth->mu);
-    throttle_slot_t *sl = slot_find(s->auth, key);
-    if (sl && now - sl->window_start < win && sl->failures >= max_failures)
-        wait = (int)((sl->window_start + win - now + 999) / 1000);
-    pthread_mutex_unlock(&s->auth->mu);
-    return wait;
-}
-
-static void throttle_fail(hh_http_server_t *s, const char *key)
-{
-    int64_t now = now_ms(), win = window_ms(s);
-    pthread_mutex_lock(&s->auth->mu);
-    throttle_slot_t *sl = slot_get(s->auth, key, now, win);
     if (now - sl->window_start >= win) {
         sl->failures = 0;
         sl->window_start = now;
     }
-    sl->failures++;
+    if (sl->failures < max)
+        return 0;
+    return (int)((sl->window_start + win - now + 999) / 1000);
+}
+
+/* Counts one attempt against the user name (ukey, limit max_u) and the
+ * address (akey, limit max_a) unless either is at its limit: check and
+ * count under one lock, so parallel logins cannot all pass the check
+ * before any is counted. Returns 0 when counted, else the seconds until
+ * the later of the two may try again (nothing counted). */
+static int throttle_reserve(hh_http_server_t *s, const char *ukey, int max_u, const char *akey, int max_a)
+{
+    int64_t now = now_ms(), win = window_ms(s);
+    ht_auth_t *a = s->auth;
+    pthread_mutex_lock(&a->mu);
+    throttle_slot_t *su = slot_get(a, ukey, now, win, NULL);
+    throttle_slot_t *sa = slot_get(a, akey, now, win, su);
+    int wu = slot_wait_s(su, max_u, now, win), wa = slot_wait_s(sa, max_a, now, win);
+    int wait = wu > wa ? wu : wa;
+    if (wait == 0) {
+        su->failures++;
+        sa->failures++;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return wait;
+}
+
+/* Gives back an attempt throttle_reserve counted against key. */
+static void throttle_refund(hh_http_server_t *s, const char *key)
+{
+    pthread_mutex_lock(&s->auth->mu);
+    throttle_slot_t *sl = slot_find(s->auth, key);
+    if (sl && sl->failures > 0)
+        sl->failures--;
     pthread_mutex_unlock(&s->auth->mu);
 }
 
@@ -130,6 +199,72 @@ static void throttle_clear(hh_http_server_t *s, const char *key)
     if (sl)
         memset(sl, 0, sizeof *sl);
     pthread_mutex_unlock(&s->auth->mu);
+}
+
+/* ---- the hash slots ----------------------------------------------------- */
+
+static int param_or(int v, int def)
+{
+    return v > 0 ? v : def;
+}
+
+/* Caller holds a->mu. The entry of address key, or NULL. */
+static hash_user_t *hash_user_find(ht_auth_t *a, const char *key)
+{
+    for (int i = 0; i < HH_HTTP_LOGIN_HASH_SLOTS_MAX; i++)
+        if (a->hash_users[i].key[0] && !strcmp(a->hash_users[i].key, key))
+            return &a->hash_users[i];
+    return NULL;
+}
+
+/* Takes one of the server's hash slots for address akey, waiting up to
+ * login_hash_wait_ms for one to free (a slot in total and one within the
+ * address's share). true when taken: the caller hashes and then calls
+ * hash_release; false when the wait ran out. */
+static bool hash_acquire(hh_http_server_t *s, const char *akey)
+{
+    ht_auth_t *a = s->auth;
+    int slots = param_or(s->params.login_hash_slots, DEFAULT_HASH_SLOTS);
+    if (slots > HH_HTTP_LOGIN_HASH_SLOTS_MAX)
+        slots = HH_HTTP_LOGIN_HASH_SLOTS_MAX;
+    int per_addr = param_or(s->params.login_hash_per_addr, DEFAULT_HASH_PER_ADDR);
+    int64_t deadline = mono_ms() + param_or(s->params.login_hash_wait_ms, DEFAULT_HASH_WAIT_MS);
+    struct timespec dl = { (time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L };
+    bool taken = false;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        hash_user_t *hu = hash_user_find(a, akey);
+        if (a->hashing < slots && (!hu || hu->running < per_addr)) {
+            /* a free entry exists: entries in use <= a->hashing < slots <= the table */
+            for (int i = 0; !hu && i < HH_HTTP_LOGIN_HASH_SLOTS_MAX; i++)
+                if (!a->hash_users[i].key[0]) {
+                    hu = &a->hash_users[i];
+                    snprintf(hu->key, sizeof hu->key, "%s", akey);
+                    hu->running = 0;
+                }
+            hu->running++;
+            a->hashing++;
+            taken = true;
+            break;
+        }
+        if (pthread_cond_timedwait(&a->hash_done, &a->mu, &dl) != 0 && mono_ms() >= deadline)
+            break;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return taken;
+}
+
+/* Frees the slot hash_acquire took for akey and wakes the waiters. */
+static void hash_release(hh_http_server_t *s, const char *akey)
+{
+    ht_auth_t *a = s->auth;
+    pthread_mutex_lock(&a->mu);
+    hash_user_t *hu = hash_user_find(a, akey);
+    if (hu && --hu->running <= 0)
+        memset(hu, 0, sizeof *hu);
+    a->hashing--;
+    pthread_cond_broadcast(&a->hash_done);
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* "a:" + the peer's numeric address ("a:?" when unknown). */
@@ -271,10 +406,9 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
     char ukey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
     snprintf(ukey, sizeof ukey, "u:%.*s", HH_STORE_NAME_MAX - 1, ju->valuestring);
     client_key(c, akey, sizeof akey);
-    int max_u = s->params.login_max_failures > 0 ? s->params.login_max_failures : DEFAULT_MAX_FAILURES;
-    int max_a = s->params.login_max_failures_addr > 0 ? s->params.login_max_failures_addr : DEFAULT_MAX_FAILURES_ADDR;
-    int wait_u = throttle_wait_s(s, ukey, max_u), wait_a = throttle_wait_s(s, akey, max_a);
-    int wait = wait_u > wait_a ? wait_u : wait_a;
+    int max_u = param_or(s->params.login_max_failures, DEFAULT_MAX_FAILURES);
+    int max_a = param_or(s->params.login_max_failures_addr, DEFAULT_MAX_FAILURES_ADDR);
+    int wait = throttle_reserve(s, ukey, max_u, akey, max_a);
     if (wait > 0) {
         cJSON_Delete(body);
         hh_api_error_set(&e, 429, "invalid_request_error", "too_many_login_attempts", NULL,
@@ -283,22 +417,33 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
         snprintf(ra, sizeof ra, "%d", wait);
         return send_with(c, cs, 429, hh_api_error_json(&e), MHD_HTTP_HEADER_RETRY_AFTER, ra, NULL, NULL);
     }
+    /* From here the attempt is counted; every way out but a failed
+     * password gives it back. */
+    if (!hash_acquire(s, akey)) {
+        cJSON_Delete(body);
+        throttle_refund(s, ukey);
+        throttle_refund(s, akey);
+        hh_api_error_set(&e, 429, "invalid_request_error", "login_busy", NULL,
+                         "Too many logins at once; try again in a moment");
+        return send_with(c, cs, 429, hh_api_error_json(&e), MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL, NULL);
+    }
 
     hh_store_user_t u;
     hh_err_t err;
     hh_err_clear(&err);
     int rc = hh_store_login_verify(s->store, ju->valuestring, jp->valuestring, &u, &err);
+    hash_release(s, akey);
     cJSON_Delete(body);   /* the password is not needed past here */
     if (rc == HH_ENOENT) {
-        throttle_fail(s, ukey);
-        throttle_fail(s, akey);
         /* One message for unknown user, wrong password, no password and
          * disabled user: the answer must not tell them apart. */
         hh_api_error_set(&e, 401, "invalid_request_error", "invalid_credentials", NULL,
                          "Invalid user name or password");
         return send_with(c, cs, 401, hh_api_error_json(&e), NULL, NULL, NULL, NULL);
     }
+    throttle_refund(s, akey);
     if (rc) {
+        throttle_refund(s, ukey);
         hh_api_error_set(&e, 500, "server_error", NULL, NULL, "login failed: %s", err.msg);
         return ht_send_error(c, cs, &e);
     }

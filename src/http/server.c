@@ -211,6 +211,9 @@ hh_http_params_t hh_http_default_params(void)
     p.login_max_failures = 5;
     p.login_max_failures_addr = 20;
     p.login_window_s = 900;
+    p.login_hash_slots = 2;
+    p.login_hash_per_addr = 1;
+    p.login_hash_wait_ms = 3000;
     p.retention_interval_s = 3600;
     return p;
 }

@@ -11,7 +11,8 @@
  *   POST /v1/chat/completions    non-stream and SSE
  *   POST /v1/completions         non-stream and SSE
  *   POST /v1/embeddings          embedding models (bert) of the models dir (embeddings.c)
- *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c)
+ *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c);
+ *                                bounded hashes at once, 429 login_busy beyond them
  *   POST /api/logout             ends the cookie's session
  *   GET  /api/me                 who is calling (user, role, departments, auth method)
  *   POST /api/gdpr/export        data-subject export (admin; compliance.c)
@@ -41,6 +42,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most password hashes a server runs at once, whatever login_hash_slots says. */
+#define HH_HTTP_LOGIN_HASH_SLOTS_MAX 64
+
 typedef struct hh_http_params {
     const char *host;            /* default "127.0.0.1" */
     int         port;            /* default 8080; 0 = any free port (see hh_http_port) */
@@ -61,6 +65,11 @@ typedef struct hh_http_params {
     int         login_max_failures;   /* failed logins per user name per window, default 5 */
     int         login_max_failures_addr; /* failed logins per client address per window, default 20 */
     int         login_window_s;       /* throttle window, default 900 (15 min) */
+    int         login_hash_slots;     /* password hashes (argon2id, 64 MiB each) at once server-wide,
+                                       * default 2, at most HH_HTTP_LOGIN_HASH_SLOTS_MAX */
+    int         login_hash_per_addr;  /* of those, at once per client address, default 1 */
+    int         login_hash_wait_ms;   /* how long a login waits for a hash slot before 429
+                                       * login_busy, default 3000 */
     int         retention_interval_s; /* periodic retention sweep (govern/gdpr.h), default 3600;
                                        * <= 0: off; the first runs after min(interval, 10) s */
     const char *access_log;           /* JSON lines, one per request (docs/OPERATIONS.md "Logs"):
