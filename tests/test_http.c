@@ -769,3 +769,58 @@ TEST(http_tls_serves_https)
     ASSERT_STREQ(line, "000");
     hh_test_srv_stop(&t.h);
 }
+
+/* Issue 12 finding 8: JSON strings with a raw control byte or an escaped
+ * NUL are rejected with 400 before any handler parses the body. Before,
+ * cJSON accepted both and "bob\u0000x" logged in as bob (the NUL ended the
+ * C string). Checked on /api/login (no key) and /v1/chat/completions. */
+TEST(http_json_control_bytes_rejected)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "ctl", 1));
+    ASSERT_OK(hh_test_srv_user(&t.h, "bob", "member", NULL, NULL));
+    hh_err_t err;
+    ASSERT_OK(hh_store_user_set_password(t.h.st, "bob", "bob password 2026", &err));
+    hh_test_resp_t r;
+    /* the control: bob's own name logs in */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/login", NULL,
+                           "{\"username\":\"bob\",\"password\":\"bob password 2026\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    static const char *const logins[] = {
+        "{\"username\":\"bob\\u0000x\",\"password\":\"bob password 2026\"}",
+        "{\"username\":\"bob\",\"password\":\"bob password 2026\\u0000tail\"}",
+        "{\"username\":\"bob\x01\",\"password\":\"bob password 2026\"}",
+        "{\"username\":\"b\nob\",\"password\":\"bob password 2026\"}",
+    };
+    for (size_t i = 0; i < sizeof logins / sizeof logins[0]; i++) {
+        ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/login", NULL, logins[i], &r));
+        if (r.status != 400)
+            printf("    login %zu -> %d %s\n", i, r.status, r.body);
+        ASSERT_EQ_INT(r.status, 400);
+        ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_json");
+        hh_test_resp_free(&r);
+    }
+    static const char *const chats[] = {
+        "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}],\"max_tokens\":2}",
+        "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\x1f\"}],\"max_tokens\":2}",
+        "{\"model\":\"stories260K\\u0000\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2}",
+    };
+    for (size_t i = 0; i < sizeof chats / sizeof chats[0]; i++) {
+        ASSERT_TRUE(post(&t, "/v1/chat/completions", chats[i], &r));
+        if (r.status != 400)
+            printf("    chat %zu -> %d %s\n", i, r.status, r.body);
+        ASSERT_EQ_INT(r.status, 400);
+        ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_json");
+        hh_test_resp_free(&r);
+    }
+    /* What JSON allows still passes: escaped controls other than NUL, a
+     * backslash before a quote, tabs and newlines between tokens. */
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\n\t\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":"
+                     "\"a\\u0001\\n\\\\\\\"\\u00e9\"}],\"max_tokens\":2}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}

@@ -587,6 +587,36 @@ static bool is_json_type(const char *ct)
     return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* Where the JSON text body[0, len) holds a string that JSON forbids or that
+ * C would cut short: a raw control byte (< 0x20) inside a string, or the
+ * escape \u0000 (which cJSON turns into a NUL that ends the C string, so
+ * "bob\u0000x" would read as "bob"). Returns the byte offset of the first
+ * such character, or -1 when there is none. Lexical only: whether the body
+ * is otherwise valid JSON is the parser's business. */
+static long json_string_bad_byte(const char *body, size_t len)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)body[i];
+        if (!in_str) {
+            in_str = ch == '"';
+            continue;
+        }
+        if (ch < 0x20)
+            return (long)i;
+        if (ch == '"') {
+            in_str = false;
+        } else if (ch == '\\') {
+            if (i + 1 >= len)
+                return -1;
+            if (body[i + 1] == 'u' && i + 5 < len && !memcmp(body + i + 2, "0000", 4))
+                return (long)i;
+            i++;   /* the escaped character; \uXXXX's hex digits are plain bytes */
+        }
+    }
+    return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -695,6 +725,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
                          "The request body is larger than %zu bytes", s->params.max_body);
         return ht_send_error(c, cs, &e);
+    }
+    if (g_routes[cs->route].body && cs->len) {
+        /* Every JSON body passes here before any handler parses it. */
+        long at = json_string_bad_byte(cs->body, cs->len);
+        if (at >= 0) {
+            hh_api_error_t e;
+            hh_api_error_set(&e, 400, "invalid_request_error", "invalid_json", NULL,
+                             "the request body has a control character or \\u0000 inside a JSON string (byte %ld)",
+                             at);
+            return ht_send_error(c, cs, &e);
+        }
     }
     return g_routes[cs->route].fn(s, c, cs, url);
 }
