@@ -7,9 +7,12 @@
 #include "http/openai.h"
 #include "http/server.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -820,6 +823,182 @@ TEST(http_json_control_bytes_rejected)
                      "{\n\t\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":"
                      "\"a\\u0001\\n\\\\\\\"\\u00e9\"}],\"max_tokens\":2}",
                      &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- connections: per-address cap, deadlines (issue 12 finding 5) ------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A TCP connection from the loopback address src (e.g. "127.0.0.2"; every
+ * 127/8 address is local on Linux) to 127.0.0.1:port, connect bounded by
+ * 2 s; -1 on failure. */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    inet_pton(AF_INET, src, &a.sin_addr);
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in d = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, "127.0.0.1", &d.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || connect(fd, (struct sockaddr *)&d, sizeof d) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* GET /health from src with Connection: close; the status, or -1 when no
+ * complete answer came within timeout_s. */
+static int health_from(const char *src, int port, double timeout_s)
+{
+    int fd = connect_from(src, port);
+    if (fd < 0)
+        return -1;
+    const char *req = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    char buf[4096];
+    size_t n = 0;
+    double until = now_s() + timeout_s;
+    for (;;) {
+        int left_ms = (int)((until - now_s()) * 1000);
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        if (left_ms <= 0 || poll(&pf, 1, left_ms) <= 0)
+            break;
+        ssize_t k = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        if (n >= sizeof buf - 1)
+            break;
+    }
+    close(fd);
+    buf[n] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+        return -1;
+    return status;
+}
+
+/* Sends prefix, then one byte of filler every 0.2 s for up to max_s; the
+ * seconds until the server cut the connection (send fails, or the peer
+ * closed), or -1 when it was still open at the end. */
+static double trickle(int port, const char *prefix, double max_s)
+{
+    int fd = connect_from("127.0.0.1", port);
+    if (fd < 0)
+        return -2;
+    double t0 = now_s();
+    double cut = -1;
+    if (send(fd, prefix, strlen(prefix), MSG_NOSIGNAL) != (ssize_t)strlen(prefix))
+        cut = now_s() - t0;
+    while (cut < 0 && now_s() - t0 < max_s) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        if (poll(&pf, 1, 200) > 0) {
+            char b[512];
+            if (recv(fd, b, sizeof b, MSG_DONTWAIT) <= 0) {   /* EOF or reset: cut */
+                cut = now_s() - t0;
+                break;
+            }
+        }
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+            cut = now_s() - t0;
+    }
+    close(fd);
+    return cut;
+}
+
+/* 1000 slow connections from one address (127.0.0.1; each holds a
+ * half-sent request) leave /health answering, within a second, for another
+ * address (127.0.0.2). The server allows 256 connections in all (the
+ * attack fills that on main, where no per-address cap existed) and 64 per
+ * address (the default). */
+TEST(http_one_address_cannot_take_every_connection)
+{
+    struct rlimit rl;
+    ASSERT_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur < rl.rlim_max) {   /* 1000 client sockets + the server's */
+        rl.rlim_cur = rl.rlim_max;
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    }
+    ASSERT_GE((double)rl.rlim_cur, 1200);
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.max_connections = 256;
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-conncap", &p));
+    enum { N_ATTACK = 1000 };
+    static int fds[N_ATTACK];
+    int opened = 0;
+    const char *part = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    for (int i = 0; i < N_ATTACK; i++) {
+        fds[i] = connect_from("127.0.0.1", t.h.port);
+        if (fds[i] >= 0) {
+            opened++;
+            send(fds[i], part, strlen(part), MSG_NOSIGNAL);
+        }
+    }
+    ASSERT_GE(opened, N_ATTACK / 2);   /* the attack really connected */
+    usleep(300 * 1000);       /* the server has taken them in */
+    double t0 = now_s();
+    int status = health_from("127.0.0.2", t.h.port, 1.0);
+    double took = now_s() - t0;
+    printf("    victim /health from 127.0.0.2: %d in %.3f s (%d attacker connections)\n", status, took, opened);
+    ASSERT_EQ_INT(status, 200);
+    ASSERT_LE(took, 1.0);
+    /* the attacker's own address is capped: a fresh request of its own
+     * gets no answer while its 64 slow ones are held */
+    ASSERT_EQ_INT(health_from("127.0.0.1", t.h.port, 0.5), -1);
+    for (int i = 0; i < N_ATTACK; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    usleep(300 * 1000);
+    ASSERT_EQ_INT(health_from("127.0.0.1", t.h.port, 2.0), 200);   /* freed again */
+    hh_test_srv_stop(&t.h);
+}
+
+/* A trickle (one byte per 0.2 s) cannot extend the header or body deadline
+ * the way it extends MHD's idle timeout: with header_timeout_s 1 the
+ * headers are cut about 1 s after connect, and a body trickling at 5
+ * bytes/s (below body_min_rate) about 1 s after its headers. */
+TEST(http_trickle_cut_by_deadlines)
+{
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.header_timeout_s = 1;
+    p.http.body_min_rate = 100;
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-trickle", &p));
+    ASSERT_OK(hh_test_srv_user(&t.h, "tester", "member", t.key, NULL));
+    double cut = trickle(t.h.port, "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", 4.0);
+    printf("    header trickle cut after %.2f s\n", cut);
+    ASSERT_GE(cut, 0.8);
+    ASSERT_LE(cut, 2.0);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"model\":\"",
+             t.key);
+    cut = trickle(t.h.port, head, 5.0);
+    printf("    body trickle cut after %.2f s\n", cut);
+    ASSERT_GE(cut, 0.8);
+    ASSERT_LE(cut, 2.5);
+    /* a request at normal speed is untouched, also after the cuts */
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     hh_test_resp_free(&r);
     hh_test_srv_stop(&t.h);

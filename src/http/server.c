@@ -205,6 +205,9 @@ hh_http_params_t hh_http_default_params(void)
     p.max_body = 4u << 20;
     p.max_connections = 1024;
     p.conn_timeout_s = 120;
+    p.max_conn_per_addr = 64;
+    p.header_timeout_s = 30;
+    p.body_min_rate = 1024;
     p.engine = hh_engine_default_params();
     p.session_idle_ms = HH_SESSION_IDLE_MS;
     p.session_max_ms = HH_SESSION_MAX_MS;
@@ -634,6 +637,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(cs->log.method, sizeof cs->log.method, "%s", method);
         ht_request_id(c, cs->log.request_id);
         bool mismatch = false;
+        ht_conns_phase(s, c, HT_CONN_HEADERS_DONE, 0);
         cs->route = find_route(method, url, &mismatch);
         if (cs->route < 0) {
             if (mismatch)
@@ -686,6 +690,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     cs->log.bytes_in += *upload_data_size;
+    ht_conns_phase(s, c, *upload_data_size ? HT_CONN_BODY_BYTES : HT_CONN_BODY_DONE, *upload_data_size);
     if (g_routes[cs->route].fn == h_doc_upload && !cs->responded) /* multipart, streamed */
         return ht_handle_doc_upload(s, c, cs, upload_data, upload_data_size);
     if (cs->responded) {
@@ -744,6 +749,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 {
     hh_http_server_t *s = cls;
     ht_conn_t *cs = *con_cls;
+    ht_conns_phase(s, c, HT_CONN_IDLE, 0);   /* a kept-alive connection: the next header deadline */
     if (!cs)
         return;
     ht_quota_end(s, &cs->quota, 0, 0);   /* a request that left on any other path (quota.c) */
@@ -823,6 +829,12 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         p.max_connections = 1024;
     if (p.conn_timeout_s <= 0)
         p.conn_timeout_s = 120;
+    if (p.max_conn_per_addr <= 0)
+        p.max_conn_per_addr = 64;
+    if (p.header_timeout_s <= 0)
+        p.header_timeout_s = 30;
+    if (p.body_min_rate <= 0)
+        p.body_min_rate = 1024;
     if (!p.tls_cert != !p.tls_key)
         return hh_err_set(err, HH_EINVAL, -1, "TLS needs both --tls-cert and --tls-key");
     if (p.tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
@@ -892,7 +904,16 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         rc = hh_err_set(err, HH_EINVAL, -1, "cannot resolve host '%s': %s", host, gai_strerror(gai));
         goto fail;
     }
+    if ((rc = ht_conns_start(s, err))) {
+        freeaddrinfo(ai);
+        goto fail;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* poll(), not select(): select cannot watch a descriptor >= FD_SETSIZE
+     * (1024), so with many open descriptors every new connection was
+     * closed at once, whoever sent it. */
+    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (s->tls_cert_pem)
@@ -901,6 +922,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         { MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)p.max_connections, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)p.conn_timeout_s, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)p.max_conn_per_addr, NULL },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)ht_conns_notify, s },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL },
         { s->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem },
@@ -932,6 +955,7 @@ void hh_http_stop(hh_http_server_t *s)
     ht_sweeper_stop(s);   /* a sweep under way ends while the index and store are up */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
+    ht_conns_stop(s);
     ht_kb_dense_fini(s);   /* saves the vector index while the store is open */
     hh_engine_free(s->engine);
     hh_store_close(s->store);
