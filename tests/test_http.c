@@ -600,7 +600,9 @@ TEST(http_idle_connections_do_not_stall)
 {
     test_srv_t t;
     ASSERT_TRUE(srv_start(&t, "idle", 2));
-    enum { N_IDLE = 64 };
+    /* Below the per-address cap (64; the request below comes from the same
+     * address): the cap is http_one_address_cannot_take_every_connection's. */
+    enum { N_IDLE = 60 };
     int fds[N_IDLE];
     for (int i = 0; i < N_IDLE; i++) {
         fds[i] = hh_test_http_connect(t.h.port);
