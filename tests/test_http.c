@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -999,6 +1000,67 @@ TEST(http_trickle_cut_by_deadlines)
     ASSERT_GE(cut, 0.8);
     ASSERT_LE(cut, 2.5);
     /* a request at normal speed is untouched, also after the cuts */
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- DATA/tmp (issue 12 finding 7) --------------------------------------- */
+
+static bool write_bytes(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        fputc('x', f);
+    return fclose(f) == 0;
+}
+
+/* Upload folders and audit exports left in DATA/tmp by a crash (kill -9
+ * mid-upload left 55 MB there, unseen by GDPR export) are removed when the
+ * server starts; links in there are removed, never followed. */
+TEST(http_start_cleans_data_tmp)
+{
+    char data[512], p[800], outside[512];
+    snprintf(data, sizeof data, "%s/http-tmpclean", hh_test_tmpdir());
+    mkdir(data, 0700);
+    snprintf(p, sizeof p, "%s/tmp", data);
+    ASSERT_OK(mkdir(p, 0700));
+    snprintf(p, sizeof p, "%s/tmp/up-Ab12Cd", data);
+    ASSERT_OK(mkdir(p, 0700));
+    snprintf(p, sizeof p, "%s/tmp/up-Ab12Cd/salaries.pdf", data);
+    ASSERT_TRUE(write_bytes(p, 2u << 20));
+    snprintf(p, sizeof p, "%s/tmp/audit-Xy34Zw", data);
+    ASSERT_TRUE(write_bytes(p, 1000));
+    /* a file and a folder outside, linked from DATA/tmp: must survive */
+    snprintf(outside, sizeof outside, "%s/http-tmpclean-outside", hh_test_tmpdir());
+    mkdir(outside, 0700);
+    snprintf(p, sizeof p, "%s/keep.txt", outside);
+    ASSERT_TRUE(write_bytes(p, 10));
+    snprintf(p, sizeof p, "%s/tmp/up-link", data);
+    ASSERT_OK(symlink(outside, p));
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    hh_test_srv_params_t sp = hh_test_srv_default_params();
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-tmpclean", &sp));
+    int left = 0;
+    snprintf(p, sizeof p, "%s/tmp", data);
+    DIR *d = opendir(p);
+    ASSERT_TRUE(d != NULL);
+    for (struct dirent *de; (de = readdir(d));)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            printf("    left in DATA/tmp: %s\n", de->d_name);
+            left++;
+        }
+    closedir(d);
+    ASSERT_EQ_INT(left, 0);
+    snprintf(p, sizeof p, "%s/keep.txt", outside);
+    struct stat st;
+    ASSERT_OK(stat(p, &st));
+    ASSERT_EQ_INT(st.st_size, 10);
     hh_test_resp_t r;
     ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);

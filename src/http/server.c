@@ -4,13 +4,16 @@
 #include "base/log.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef enum MHD_Result (*ht_handler)(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                       const char *url);
@@ -813,6 +816,56 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     HH_LOGD("http: %s", buf);
 }
 
+/* Empties the folder open as dfd (taken over and closed): files and links
+ * removed, never followed; sub-folders emptied (up to depth 16) and removed.
+ * Counts what went into *files and *bytes. Errors are skipped: what stays is
+ * tried again at the next start. */
+static void tmp_clear(int dfd, int depth, uint64_t *files, uint64_t *bytes)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        struct stat st;
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = depth < 16 ? openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+            if (sub >= 0)
+                tmp_clear(sub, depth + 1, files, bytes);
+            unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+        } else if (unlinkat(dfd, de->d_name, 0) == 0) {
+            (*files)++;
+            *bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        }
+    }
+    closedir(d);
+}
+
+/* DATA/tmp holds only this server's upload folders (documents.c) and audit
+ * exports (compliance.c), all in use only while a request runs. After a
+ * crash they stay, unseen by GDPR export and erasure: a start (under the
+ * data-directory lock, so no other server uses them) removes them. */
+static void tmp_clean_at_start(const char *data_dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/tmp", data_dir) >= (int)sizeof path)
+        return;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    uint64_t files = 0, bytes = 0;
+    tmp_clear(dfd, 0, &files, &bytes);
+    if (files)
+        HH_LOGI("http: removed %llu leftover temporary files (%llu bytes) from DATA/tmp",
+                (unsigned long long)files, (unsigned long long)bytes);
+}
+
 int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err_t *err)
 {
     *out = NULL;
@@ -854,6 +907,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         goto fail;
     if ((rc = hh_store_open(&s->store, p.data_dir, err)))
         goto fail;
+    tmp_clean_at_start(p.data_dir);
     if ((rc = ht_access_open(s, p.data_dir, p.access_log, err)))
         goto fail;
     if ((rc = ht_auth_init(s, err)))
