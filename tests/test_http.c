@@ -1067,3 +1067,58 @@ TEST(http_start_cleans_data_tmp)
     hh_test_resp_free(&r);
     hh_test_srv_stop(&t.h);
 }
+
+/* Issue 12 finding 8: a JSON schema past the server's limits (nesting
+ * deeper than HH_GRAMMAR_MAX_DEPTH) answered 400 context_length_exceeded,
+ * which tells a client to shorten its prompt; it is schema_too_complex. */
+TEST(http_schema_limits_have_their_own_code)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "schema", 1));
+    enum { DEPTH = 80 };   /* > HH_GRAMMAR_MAX_DEPTH (64) */
+    char schema[DEPTH * 64 + 64];
+    size_t o = 0;
+    for (int i = 0; i < DEPTH; i++)
+        o += (size_t)snprintf(schema + o, sizeof schema - o, "{\"type\":\"object\",\"properties\":{\"a\":");
+    o += (size_t)snprintf(schema + o, sizeof schema - o, "{\"type\":\"string\"}");
+    for (int i = 0; i < DEPTH; i++)
+        o += (size_t)snprintf(schema + o, sizeof schema - o, "}}");
+    size_t cap = o + 512;
+    char *body = malloc(cap);
+    ASSERT_TRUE(body != NULL);
+    snprintf(body, cap,
+             "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2,"
+             "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"deep\",\"schema\":%s}}}",
+             schema);
+    hh_test_resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+    printf("    deep schema -> %d %s\n", r.status, hh_test_resp_err_code(&r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "schema_too_complex");
+    cJSON *j = error_body(&r);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(err_field(j, "param"), "response_format");
+    cJSON_Delete(j);
+    hh_test_resp_free(&r);
+    /* the same schema as a forced tool's parameters */
+    snprintf(body, cap,
+             "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2,"
+             "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":%s}}],"
+             "\"tool_choice\":\"required\"}",
+             schema);
+    ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+    printf("    deep tool schema -> %d %s\n", r.status, hh_test_resp_err_code(&r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "schema_too_complex");
+    hh_test_resp_free(&r);
+    free(body);
+    /* a schema within the limits still runs */
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":4,"
+                     "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":"
+                     "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
