@@ -1122,3 +1122,46 @@ TEST(http_schema_limits_have_their_own_code)
     hh_test_resp_free(&r);
     hh_test_srv_stop(&t.h);
 }
+
+/* Issue 12 finding 8: error messages named files by their server path (the
+ * data directory and the upload folder in it). An upload that fails to
+ * ingest (an empty file) now names only the file; so does a model that
+ * cannot be loaded. */
+TEST(http_error_messages_hold_no_server_paths)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "paths", 1));
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_collection_ensure(t.h.st, "open", NULL, 0, NULL, &err));
+    char admin[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t.h, "root", "admin", admin, NULL));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http_upload(t.h.port, admin, "open", "empty-notes.md", "", &r));
+    printf("    empty upload -> %d %s\n", r.status, r.body);
+    ASSERT_GE(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, "empty-notes.md") != NULL);
+    ASSERT_TRUE(strstr(r.body, t.h.data) == NULL);
+    ASSERT_TRUE(strstr(r.body, "/tmp/") == NULL);
+    ASSERT_TRUE(strstr(r.body, "up-") == NULL);
+    hh_test_resp_free(&r);
+    /* a model file that is not a GGUF: the loader names the file */
+    char p[800];
+    snprintf(p, sizeof p, "%s/models/broken.gguf", t.h.data);
+    FILE *f = fopen(p, "wb");
+    ASSERT_TRUE(f != NULL);
+    fputs("not a gguf at all, just text that is long enough to be read", f);
+    fclose(f);
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\"model\":\"broken\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2}", &r));
+    printf("    broken model -> %d %s\n", r.status, r.body);
+    ASSERT_GE(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, t.h.data) == NULL);
+    hh_test_resp_free(&r);
+    /* the API's own paths stay readable in messages */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/v1/nothing/here", t.key, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_TRUE(strstr(r.body, "/v1/nothing/here") != NULL);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}

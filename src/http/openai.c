@@ -12,6 +12,53 @@
 #define MAX_MESSAGES   4096
 #define MAX_TOKENS_CAP 1000000   /* engine clamps further to its limit */
 
+/* Whether the token at p (up to a delimiter) is a server file path to
+ * shorten: two or more '/' and not one of the API's own URL paths (the
+ * client sent those) nor a URL. */
+static bool is_server_path(const char *p, size_t n)
+{
+    if ((n >= 4 && !memcmp(p, "/v1/", 4)) || (n >= 5 && !memcmp(p, "/api/", 5)))
+        return false;
+    size_t slashes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ':' && i + 2 < n && p[i + 1] == '/' && p[i + 2] == '/')
+            return false;
+        slashes += p[i] == '/';
+    }
+    return slashes >= 2;
+}
+
+/* Rewrites msg in place so that every file path in it keeps only its file
+ * name: error messages from the store, the extractors and the model loader
+ * name files by their full server path (data directory, upload folder),
+ * which no client is to learn. A token ends at white space, quotes,
+ * brackets, ',', ';' and ':'. */
+static void strip_server_paths(char *msg)
+{
+    static const char delim[] = " \t\r\n'\"`()[],;:";
+    char *w = msg;
+    const char *r = msg;
+    while (*r) {
+        if (strchr(delim, *r)) {
+            *w++ = *r++;
+            continue;
+        }
+        size_t n = strcspn(r, delim);
+        const char *keep = r;
+        if (is_server_path(r, n)) {
+            const char *slash = r + n;
+            while (slash > r && slash[-1] != '/')
+                slash--;
+            keep = slash;
+        }
+        size_t k = (size_t)(r + n - keep);
+        memmove(w, keep, k);
+        w += k;
+        r += n;
+    }
+    *w = '\0';
+}
+
 int hh_api_error_set(hh_api_error_t *e, int status, const char *type, const char *code, const char *param,
                      const char *fmt, ...)
 {
@@ -25,6 +72,7 @@ int hh_api_error_set(hh_api_error_t *e, int status, const char *type, const char
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    strip_server_paths(e->message);
     return status;
 }
 
