@@ -7,9 +7,13 @@
 #include "http/openai.h"
 #include "http/server.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -597,7 +601,9 @@ TEST(http_idle_connections_do_not_stall)
 {
     test_srv_t t;
     ASSERT_TRUE(srv_start(&t, "idle", 2));
-    enum { N_IDLE = 64 };
+    /* Below the per-address cap (64; the request below comes from the same
+     * address): the cap is http_one_address_cannot_take_every_connection's. */
+    enum { N_IDLE = 60 };
     int fds[N_IDLE];
     for (int i = 0; i < N_IDLE; i++) {
         fds[i] = hh_test_http_connect(t.h.port);
@@ -860,3 +866,392 @@ static void prefix_per_user_case(int n_slots)
 
 TEST(http_prefix_cache_per_user_one_slot) { prefix_per_user_case(1); }
 TEST(http_prefix_cache_per_user_three_slots) { prefix_per_user_case(3); }
+/* Issue 12 finding 8: JSON strings with a raw control byte or an escaped
+ * NUL are rejected with 400 before any handler parses the body. Before,
+ * cJSON accepted both and "bob\u0000x" logged in as bob (the NUL ended the
+ * C string). Checked on /api/login (no key) and /v1/chat/completions. */
+TEST(http_json_control_bytes_rejected)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "ctl", 1));
+    ASSERT_OK(hh_test_srv_user(&t.h, "bob", "member", NULL, NULL));
+    hh_err_t err;
+    ASSERT_OK(hh_store_user_set_password(t.h.st, "bob", "bob password 2026", &err));
+    hh_test_resp_t r;
+    /* the control: bob's own name logs in */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/login", NULL,
+                           "{\"username\":\"bob\",\"password\":\"bob password 2026\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    static const char *const logins[] = {
+        "{\"username\":\"bob\\u0000x\",\"password\":\"bob password 2026\"}",
+        "{\"username\":\"bob\",\"password\":\"bob password 2026\\u0000tail\"}",
+        "{\"username\":\"bob\x01\",\"password\":\"bob password 2026\"}",
+        "{\"username\":\"b\nob\",\"password\":\"bob password 2026\"}",
+    };
+    for (size_t i = 0; i < sizeof logins / sizeof logins[0]; i++) {
+        ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/login", NULL, logins[i], &r));
+        if (r.status != 400)
+            printf("    login %zu -> %d %s\n", i, r.status, r.body);
+        ASSERT_EQ_INT(r.status, 400);
+        ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_json");
+        hh_test_resp_free(&r);
+    }
+    static const char *const chats[] = {
+        "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}],\"max_tokens\":2}",
+        "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\x1f\"}],\"max_tokens\":2}",
+        "{\"model\":\"stories260K\\u0000\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2}",
+    };
+    for (size_t i = 0; i < sizeof chats / sizeof chats[0]; i++) {
+        ASSERT_TRUE(post(&t, "/v1/chat/completions", chats[i], &r));
+        if (r.status != 400)
+            printf("    chat %zu -> %d %s\n", i, r.status, r.body);
+        ASSERT_EQ_INT(r.status, 400);
+        ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_json");
+        hh_test_resp_free(&r);
+    }
+    /* What JSON allows still passes: escaped controls other than NUL, a
+     * backslash before a quote, tabs and newlines between tokens. */
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\n\t\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":"
+                     "\"a\\u0001\\n\\\\\\\"\\u00e9\"}],\"max_tokens\":2}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- connections: per-address cap, deadlines (issue 12 finding 5) ------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A TCP connection from the loopback address src (e.g. "127.0.0.2"; every
+ * 127/8 address is local on Linux) to 127.0.0.1:port, connect bounded by
+ * 2 s; -1 on failure. */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    inet_pton(AF_INET, src, &a.sin_addr);
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in d = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, "127.0.0.1", &d.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || connect(fd, (struct sockaddr *)&d, sizeof d) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* GET /health from src with Connection: close; the status, or -1 when no
+ * complete answer came within timeout_s. */
+static int health_from(const char *src, int port, double timeout_s)
+{
+    int fd = connect_from(src, port);
+    if (fd < 0)
+        return -1;
+    const char *req = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    char buf[4096];
+    size_t n = 0;
+    double until = now_s() + timeout_s;
+    for (;;) {
+        int left_ms = (int)((until - now_s()) * 1000);
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        if (left_ms <= 0 || poll(&pf, 1, left_ms) <= 0)
+            break;
+        ssize_t k = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        if (n >= sizeof buf - 1)
+            break;
+    }
+    close(fd);
+    buf[n] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+        return -1;
+    return status;
+}
+
+/* Sends prefix, then one byte of filler every 0.2 s for up to max_s; the
+ * seconds until the server cut the connection (send fails, or the peer
+ * closed), or -1 when it was still open at the end. */
+static double trickle(int port, const char *prefix, double max_s)
+{
+    int fd = connect_from("127.0.0.1", port);
+    if (fd < 0)
+        return -2;
+    double t0 = now_s();
+    double cut = -1;
+    if (send(fd, prefix, strlen(prefix), MSG_NOSIGNAL) != (ssize_t)strlen(prefix))
+        cut = now_s() - t0;
+    while (cut < 0 && now_s() - t0 < max_s) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        if (poll(&pf, 1, 200) > 0) {
+            char b[512];
+            if (recv(fd, b, sizeof b, MSG_DONTWAIT) <= 0) {   /* EOF or reset: cut */
+                cut = now_s() - t0;
+                break;
+            }
+        }
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+            cut = now_s() - t0;
+    }
+    close(fd);
+    return cut;
+}
+
+/* 1000 slow connections from one address (127.0.0.1; each holds a
+ * half-sent request) leave /health answering, within a second, for another
+ * address (127.0.0.2). The server allows 256 connections in all (the
+ * attack fills that on main, where no per-address cap existed) and 64 per
+ * address (the default). */
+TEST(http_one_address_cannot_take_every_connection)
+{
+    struct rlimit rl;
+    ASSERT_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur < rl.rlim_max) {   /* 1000 client sockets + the server's */
+        rl.rlim_cur = rl.rlim_max;
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    }
+    ASSERT_GE((double)rl.rlim_cur, 1200);
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.max_connections = 256;
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-conncap", &p));
+    enum { N_ATTACK = 1000 };
+    static int fds[N_ATTACK];
+    int opened = 0;
+    const char *part = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    for (int i = 0; i < N_ATTACK; i++) {
+        fds[i] = connect_from("127.0.0.1", t.h.port);
+        if (fds[i] >= 0) {
+            opened++;
+            send(fds[i], part, strlen(part), MSG_NOSIGNAL);
+        }
+    }
+    ASSERT_GE(opened, N_ATTACK / 2);   /* the attack really connected */
+    usleep(300 * 1000);       /* the server has taken them in */
+    double t0 = now_s();
+    int status = health_from("127.0.0.2", t.h.port, 1.0);
+    double took = now_s() - t0;
+    printf("    victim /health from 127.0.0.2: %d in %.3f s (%d attacker connections)\n", status, took, opened);
+    ASSERT_EQ_INT(status, 200);
+    ASSERT_LE(took, 1.0);
+    /* the attacker's own address is capped: a fresh request of its own
+     * gets no answer while its 64 slow ones are held */
+    ASSERT_EQ_INT(health_from("127.0.0.1", t.h.port, 0.5), -1);
+    for (int i = 0; i < N_ATTACK; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    usleep(300 * 1000);
+    ASSERT_EQ_INT(health_from("127.0.0.1", t.h.port, 2.0), 200);   /* freed again */
+    hh_test_srv_stop(&t.h);
+}
+
+/* A trickle (one byte per 0.2 s) cannot extend the header or body deadline
+ * the way it extends MHD's idle timeout: with header_timeout_s 1 the
+ * headers are cut about 1 s after connect, and a body trickling at 5
+ * bytes/s (below body_min_rate) about 1 s after its headers. */
+TEST(http_trickle_cut_by_deadlines)
+{
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.header_timeout_s = 1;
+    p.http.body_min_rate = 100;
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-trickle", &p));
+    ASSERT_OK(hh_test_srv_user(&t.h, "tester", "member", t.key, NULL));
+    double cut = trickle(t.h.port, "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", 4.0);
+    printf("    header trickle cut after %.2f s\n", cut);
+    ASSERT_GE(cut, 0.8);
+    ASSERT_LE(cut, 2.0);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"model\":\"",
+             t.key);
+    cut = trickle(t.h.port, head, 5.0);
+    printf("    body trickle cut after %.2f s\n", cut);
+    ASSERT_GE(cut, 0.8);
+    ASSERT_LE(cut, 2.5);
+    /* a request at normal speed is untouched, also after the cuts */
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* ---- DATA/tmp (issue 12 finding 7) --------------------------------------- */
+
+static bool write_bytes(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        fputc('x', f);
+    return fclose(f) == 0;
+}
+
+/* Upload folders and audit exports left in DATA/tmp by a crash (kill -9
+ * mid-upload left 55 MB there, unseen by GDPR export) are removed when the
+ * server starts; links in there are removed, never followed. */
+TEST(http_start_cleans_data_tmp)
+{
+    char data[512], p[800], outside[512];
+    snprintf(data, sizeof data, "%s/http-tmpclean", hh_test_tmpdir());
+    mkdir(data, 0700);
+    snprintf(p, sizeof p, "%s/tmp", data);
+    ASSERT_OK(mkdir(p, 0700));
+    snprintf(p, sizeof p, "%s/tmp/up-Ab12Cd", data);
+    ASSERT_OK(mkdir(p, 0700));
+    snprintf(p, sizeof p, "%s/tmp/up-Ab12Cd/salaries.pdf", data);
+    ASSERT_TRUE(write_bytes(p, 2u << 20));
+    snprintf(p, sizeof p, "%s/tmp/audit-Xy34Zw", data);
+    ASSERT_TRUE(write_bytes(p, 1000));
+    /* a file and a folder outside, linked from DATA/tmp: must survive */
+    snprintf(outside, sizeof outside, "%s/http-tmpclean-outside", hh_test_tmpdir());
+    mkdir(outside, 0700);
+    snprintf(p, sizeof p, "%s/keep.txt", outside);
+    ASSERT_TRUE(write_bytes(p, 10));
+    snprintf(p, sizeof p, "%s/tmp/up-link", data);
+    ASSERT_OK(symlink(outside, p));
+    test_srv_t t;
+    memset(&t, 0, sizeof t);
+    hh_test_srv_params_t sp = hh_test_srv_default_params();
+    ASSERT_OK(hh_test_srv_start(&t.h, "http-tmpclean", &sp));
+    int left = 0;
+    snprintf(p, sizeof p, "%s/tmp", data);
+    DIR *d = opendir(p);
+    ASSERT_TRUE(d != NULL);
+    for (struct dirent *de; (de = readdir(d));)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            printf("    left in DATA/tmp: %s\n", de->d_name);
+            left++;
+        }
+    closedir(d);
+    ASSERT_EQ_INT(left, 0);
+    snprintf(p, sizeof p, "%s/keep.txt", outside);
+    struct stat st;
+    ASSERT_OK(stat(p, &st));
+    ASSERT_EQ_INT(st.st_size, 10);
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/health", NULL, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* Issue 12 finding 8: a JSON schema past the server's limits (nesting
+ * deeper than HH_GRAMMAR_MAX_DEPTH) answered 400 context_length_exceeded,
+ * which tells a client to shorten its prompt; it is schema_too_complex. */
+TEST(http_schema_limits_have_their_own_code)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "schema", 1));
+    enum { DEPTH = 80 };   /* > HH_GRAMMAR_MAX_DEPTH (64) */
+    char schema[DEPTH * 64 + 64];
+    size_t o = 0;
+    for (int i = 0; i < DEPTH; i++)
+        o += (size_t)snprintf(schema + o, sizeof schema - o, "{\"type\":\"object\",\"properties\":{\"a\":");
+    o += (size_t)snprintf(schema + o, sizeof schema - o, "{\"type\":\"string\"}");
+    for (int i = 0; i < DEPTH; i++)
+        o += (size_t)snprintf(schema + o, sizeof schema - o, "}}");
+    size_t cap = o + 512;
+    char *body = malloc(cap);
+    ASSERT_TRUE(body != NULL);
+    snprintf(body, cap,
+             "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2,"
+             "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"deep\",\"schema\":%s}}}",
+             schema);
+    hh_test_resp_t r;
+    ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+    printf("    deep schema -> %d %s\n", r.status, hh_test_resp_err_code(&r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "schema_too_complex");
+    cJSON *j = error_body(&r);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(err_field(j, "param"), "response_format");
+    cJSON_Delete(j);
+    hh_test_resp_free(&r);
+    /* the same schema as a forced tool's parameters */
+    snprintf(body, cap,
+             "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2,"
+             "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":%s}}],"
+             "\"tool_choice\":\"required\"}",
+             schema);
+    ASSERT_TRUE(post(&t, "/v1/chat/completions", body, &r));
+    printf("    deep tool schema -> %d %s\n", r.status, hh_test_resp_err_code(&r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "schema_too_complex");
+    hh_test_resp_free(&r);
+    free(body);
+    /* a schema within the limits still runs */
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":4,"
+                     "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":"
+                     "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}}",
+                     &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}
+
+/* Issue 12 finding 8: error messages named files by their server path (the
+ * data directory and the upload folder in it). An upload that fails to
+ * ingest (an empty file) now names only the file; so does a model that
+ * cannot be loaded. */
+TEST(http_error_messages_hold_no_server_paths)
+{
+    test_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "paths", 1));
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_collection_ensure(t.h.st, "open", NULL, 0, NULL, &err));
+    char admin[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t.h, "root", "admin", admin, NULL));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http_upload(t.h.port, admin, "open", "empty-notes.md", "", &r));
+    printf("    empty upload -> %d %s\n", r.status, r.body);
+    ASSERT_GE(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, "empty-notes.md") != NULL);
+    ASSERT_TRUE(strstr(r.body, t.h.data) == NULL);
+    ASSERT_TRUE(strstr(r.body, "/tmp/") == NULL);
+    ASSERT_TRUE(strstr(r.body, "up-") == NULL);
+    hh_test_resp_free(&r);
+    /* a model file that is not a GGUF: the loader names the file */
+    char p[800];
+    snprintf(p, sizeof p, "%s/models/broken.gguf", t.h.data);
+    FILE *f = fopen(p, "wb");
+    ASSERT_TRUE(f != NULL);
+    fputs("not a gguf at all, just text that is long enough to be read", f);
+    fclose(f);
+    ASSERT_TRUE(post(&t, "/v1/chat/completions",
+                     "{\"model\":\"broken\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":2}", &r));
+    printf("    broken model -> %d %s\n", r.status, r.body);
+    ASSERT_GE(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, t.h.data) == NULL);
+    hh_test_resp_free(&r);
+    /* the API's own paths stay readable in messages */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/v1/nothing/here", t.key, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_TRUE(strstr(r.body, "/v1/nothing/here") != NULL);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}

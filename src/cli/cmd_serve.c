@@ -34,6 +34,10 @@ static void serve_usage(FILE *f)
             "                 first embedding model of the models dir by name; none: BM25 only)\n"
             "  --retention-interval S  run the retention sweep (collection TTLs, audit retention)\n"
             "                 every S seconds, the first shortly after start (default 3600; 0: off)\n"
+            "  --max-connections-per-address N  open connections one client address may hold\n"
+            "                 (default 64; more are closed at once)\n"
+            "  --header-timeout S  a request's line and headers must arrive within S seconds\n"
+            "                 (default 30; bodies must then average 1 KiB/s)\n"
             "  --access-log FILE|off  one JSON line per request (default DATA/logs/access.log)\n"
             "  --error-log FILE  diagnostics with timestamps to FILE (default: stderr)\n"
             "                 SIGHUP reopens both logs (after logrotate moved them)\n"
@@ -106,6 +110,14 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
         if (!parse_int(v, 0, 366 * 86400, &n))
             return OPT_BAD_VALUE;
         p->retention_interval_s = (int)n;
+    } else if (!strcmp(a, "--max-connections-per-address")) {
+        if (!parse_int(v, 1, 1 << 20, &n))
+            return OPT_BAD_VALUE;
+        p->max_conn_per_addr = (int)n;
+    } else if (!strcmp(a, "--header-timeout")) {
+        if (!parse_int(v, 1, 3600, &n))
+            return OPT_BAD_VALUE;
+        p->header_timeout_s = (int)n;
     } else if (!strcmp(a, "--embed-model"))
         p->embed_model = v;
     else if (!strcmp(a, "--tls-cert"))

@@ -58,6 +58,33 @@ typedef struct ht_vocab_entry {
     hh_vocab_t *vocab;
 } ht_vocab_entry_t;
 
+/* ---- connection deadlines (conns.c) ------------------------------------ */
+
+typedef struct ht_conns ht_conns_t;
+
+/* Where a request stands, reported by the dispatch (server.c). */
+typedef enum ht_conn_phase {
+    HT_CONN_HEADERS_DONE,   /* on_request's first call: the body deadline starts */
+    HT_CONN_BODY_BYTES,     /* body_bytes more arrived */
+    HT_CONN_BODY_DONE,      /* the handler runs / the response is sent: no deadline */
+    HT_CONN_IDLE,           /* the response ended; the next request's header deadline starts */
+} ht_conn_phase_t;
+
+/* Starts the watchdog thread that cuts connections past their header
+ * deadline (s->params.header_timeout_s from the connection's start or its
+ * last response) or below the body rate (s->params.body_min_rate bytes/s
+ * after a header_timeout_s grace). Sets s->conns. Call before MHD starts. */
+int ht_conns_start(hh_http_server_t *s, hh_err_t *err);
+/* Stops the watchdog and frees s->conns; call after MHD_stop_daemon. */
+void ht_conns_stop(hh_http_server_t *s);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the server). */
+void ht_conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+/* Reports the request's phase on connection c (untracked: nothing). */
+void ht_conns_phase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_phase_t phase, size_t body_bytes);
+/* Connections cut so far for their headers (body false) or body rate. */
+uint64_t ht_conns_cut(hh_http_server_t *s, bool body);
+
 struct hh_http_server {
     struct MHD_Daemon *d;
     hh_dirlock_t      *lock;         /* the data-directory lock, from start to stop */
@@ -94,6 +121,7 @@ struct hh_http_server {
     pthread_mutex_t    access_mu;       /* guards access_f; one line per write */
     FILE              *access_f;        /* NULL: off */
     char              *access_path;     /* owned; for reopen */
+    ht_conns_t        *conns;           /* owned; connection deadlines (conns.c) */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by

@@ -1,6 +1,7 @@
 /* openai.c - validation of OpenAI chat/completions request bodies into
  * hh_gen_request_t, OpenAI's error JSON, and engine error mapping. */
 #include "http/openai.h"
+#include "sample/grammar.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -10,6 +11,53 @@
 
 #define MAX_MESSAGES   4096
 #define MAX_TOKENS_CAP 1000000   /* engine clamps further to its limit */
+
+/* Whether the token at p (up to a delimiter) is a server file path to
+ * shorten: two or more '/' and not one of the API's own URL paths (the
+ * client sent those) nor a URL. */
+static bool is_server_path(const char *p, size_t n)
+{
+    if ((n >= 4 && !memcmp(p, "/v1/", 4)) || (n >= 5 && !memcmp(p, "/api/", 5)))
+        return false;
+    size_t slashes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ':' && i + 2 < n && p[i + 1] == '/' && p[i + 2] == '/')
+            return false;
+        slashes += p[i] == '/';
+    }
+    return slashes >= 2;
+}
+
+/* Rewrites msg in place so that every file path in it keeps only its file
+ * name: error messages from the store, the extractors and the model loader
+ * name files by their full server path (data directory, upload folder),
+ * which no client is to learn. A token ends at white space, quotes,
+ * brackets, ',', ';' and ':'. */
+static void strip_server_paths(char *msg)
+{
+    static const char delim[] = " \t\r\n'\"`()[],;:";
+    char *w = msg;
+    const char *r = msg;
+    while (*r) {
+        if (strchr(delim, *r)) {
+            *w++ = *r++;
+            continue;
+        }
+        size_t n = strcspn(r, delim);
+        const char *keep = r;
+        if (is_server_path(r, n)) {
+            const char *slash = r + n;
+            while (slash > r && slash[-1] != '/')
+                slash--;
+            keep = slash;
+        }
+        size_t k = (size_t)(r + n - keep);
+        memmove(w, keep, k);
+        w += k;
+        r += n;
+    }
+    *w = '\0';
+}
 
 int hh_api_error_set(hh_api_error_t *e, int status, const char *type, const char *code, const char *param,
                      const char *fmt, ...)
@@ -24,6 +72,7 @@ int hh_api_error_set(hh_api_error_t *e, int status, const char *type, const char
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    strip_server_paths(e->message);
     return status;
 }
 
@@ -596,6 +645,32 @@ static int parse_completion(hh_openai_req_t *r, const cJSON *root, hh_api_error_
     return 0;
 }
 
+/* Compiles the output schema (response_format or a forced tool call) once
+ * here, so that its limits (nesting depth, size, properties, grammar size:
+ * sample/grammar.h) answer 400 schema_too_complex, not the engine's
+ * HH_ERANGE, which the API reports as context_length_exceeded. The engine
+ * compiles it again for the request; the limits bound both. */
+static int check_schema(hh_openai_req_t *r, hh_api_error_t *e)
+{
+    if (!r->gen.json_schema)
+        return 0;
+    const char *param = r->gen.tool_call_json ? "tools" : "response_format";
+    hh_grammar_t *g = NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_grammar_from_json_schema(r->gen.json_schema, strlen(r->gen.json_schema), &g, &err);
+    hh_grammar_free(g);
+    if (rc == 0)
+        return 0;
+    if (rc == HH_ERANGE)
+        return hh_api_error_set(e, 400, "invalid_request_error", "schema_too_complex", param,
+                                "The JSON schema is beyond this server's limits: %s", err.msg);
+    if (rc == HH_ENOMEM)
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+    return hh_api_error_set(e, 400, "invalid_request_error", "invalid_schema", param, "%s",
+                            err.msg[0] ? err.msg : hh_strerror(rc));
+}
+
 int hh_openai_parse(hh_openai_kind_t kind, const char *body, size_t len, hh_openai_req_t *out, hh_api_error_t *e)
 {
     memset(out, 0, sizeof *out);
@@ -625,6 +700,8 @@ int hh_openai_parse(hh_openai_kind_t kind, const char *body, size_t len, hh_open
         goto fail;
     rc = kind == HH_OPENAI_CHAT ? parse_chat(out, out->root, e) : parse_completion(out, out->root, e);
     if (rc)
+        goto fail;
+    if ((rc = check_schema(out, e)))
         goto fail;
     out->gen.logprobs = out->logprobs;
     out->gen.n_logprobs = out->top_logprobs;

@@ -23,7 +23,10 @@ typedef struct hh_api_error {
     char message[512];
 } hh_api_error_t;
 
-/* Fills e (returns status so callers can `return hh_api_error_set(...)`). */
+/* Fills e (returns status so callers can `return hh_api_error_set(...)`).
+ * Every path-like word of the message (two or more '/', not an /v1/ or
+ * /api/ path, not a URL) is shortened to its file name: no server path
+ * reaches a client. */
 int hh_api_error_set(hh_api_error_t *e, int status, const char *type, const char *code, const char *param,
                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 

@@ -4,13 +4,16 @@
 #include "base/log.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef enum MHD_Result (*ht_handler)(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                       const char *url);
@@ -205,6 +208,9 @@ hh_http_params_t hh_http_default_params(void)
     p.max_body = 4u << 20;
     p.max_connections = 1024;
     p.conn_timeout_s = 120;
+    p.max_conn_per_addr = 64;
+    p.header_timeout_s = 30;
+    p.body_min_rate = 1024;
     p.engine = hh_engine_default_params();
     p.session_idle_ms = HH_SESSION_IDLE_MS;
     p.session_max_ms = HH_SESSION_MAX_MS;
@@ -590,6 +596,36 @@ static bool is_json_type(const char *ct)
     return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* Where the JSON text body[0, len) holds a string that JSON forbids or that
+ * C would cut short: a raw control byte (< 0x20) inside a string, or the
+ * escape \u0000 (which cJSON turns into a NUL that ends the C string, so
+ * "bob\u0000x" would read as "bob"). Returns the byte offset of the first
+ * such character, or -1 when there is none. Lexical only: whether the body
+ * is otherwise valid JSON is the parser's business. */
+static long json_string_bad_byte(const char *body, size_t len)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)body[i];
+        if (!in_str) {
+            in_str = ch == '"';
+            continue;
+        }
+        if (ch < 0x20)
+            return (long)i;
+        if (ch == '"') {
+            in_str = false;
+        } else if (ch == '\\') {
+            if (i + 1 >= len)
+                return -1;
+            if (body[i + 1] == 'u' && i + 5 < len && !memcmp(body + i + 2, "0000", 4))
+                return (long)i;
+            i++;   /* the escaped character; \uXXXX's hex digits are plain bytes */
+        }
+    }
+    return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -607,6 +643,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(cs->log.method, sizeof cs->log.method, "%s", method);
         ht_request_id(c, cs->log.request_id);
         bool mismatch = false;
+        ht_conns_phase(s, c, HT_CONN_HEADERS_DONE, 0);
         cs->route = find_route(method, url, &mismatch);
         if (cs->route < 0) {
             if (mismatch)
@@ -661,6 +698,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     cs->log.bytes_in += *upload_data_size;
+    ht_conns_phase(s, c, *upload_data_size ? HT_CONN_BODY_BYTES : HT_CONN_BODY_DONE, *upload_data_size);
     if (g_routes[cs->route].fn == h_doc_upload && !cs->responded) /* multipart, streamed */
         return ht_handle_doc_upload(s, c, cs, upload_data, upload_data_size);
     if (cs->responded) {
@@ -701,6 +739,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                          "The request body is larger than %zu bytes", s->params.max_body);
         return ht_send_error(c, cs, &e);
     }
+    if (g_routes[cs->route].body && cs->len) {
+        /* Every JSON body passes here before any handler parses it. */
+        long at = json_string_bad_byte(cs->body, cs->len);
+        if (at >= 0) {
+            hh_api_error_t e;
+            hh_api_error_set(&e, 400, "invalid_request_error", "invalid_json", NULL,
+                             "the request body has a control character or \\u0000 inside a JSON string (byte %ld)",
+                             at);
+            return ht_send_error(c, cs, &e);
+        }
+    }
     return g_routes[cs->route].fn(s, c, cs, url);
 }
 
@@ -708,6 +757,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 {
     hh_http_server_t *s = cls;
     ht_conn_t *cs = *con_cls;
+    ht_conns_phase(s, c, HT_CONN_IDLE, 0);   /* a kept-alive connection: the next header deadline */
     if (!cs)
         return;
     ht_quota_end(s, &cs->quota, 0, 0);   /* a request that left on any other path (quota.c) */
@@ -771,6 +821,56 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     HH_LOGD("http: %s", buf);
 }
 
+/* Empties the folder open as dfd (taken over and closed): files and links
+ * removed, never followed; sub-folders emptied (up to depth 16) and removed.
+ * Counts what went into *files and *bytes. Errors are skipped: what stays is
+ * tried again at the next start. */
+static void tmp_clear(int dfd, int depth, uint64_t *files, uint64_t *bytes)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        struct stat st;
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = depth < 16 ? openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+            if (sub >= 0)
+                tmp_clear(sub, depth + 1, files, bytes);
+            unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+        } else if (unlinkat(dfd, de->d_name, 0) == 0) {
+            (*files)++;
+            *bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        }
+    }
+    closedir(d);
+}
+
+/* DATA/tmp holds only this server's upload folders (documents.c) and audit
+ * exports (compliance.c), all in use only while a request runs. After a
+ * crash they stay, unseen by GDPR export and erasure: a start (under the
+ * data-directory lock, so no other server uses them) removes them. */
+static void tmp_clean_at_start(const char *data_dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/tmp", data_dir) >= (int)sizeof path)
+        return;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    uint64_t files = 0, bytes = 0;
+    tmp_clear(dfd, 0, &files, &bytes);
+    if (files)
+        HH_LOGI("http: removed %llu leftover temporary files (%llu bytes) from DATA/tmp",
+                (unsigned long long)files, (unsigned long long)bytes);
+}
+
 int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err_t *err)
 {
     *out = NULL;
@@ -787,6 +887,12 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         p.max_connections = 1024;
     if (p.conn_timeout_s <= 0)
         p.conn_timeout_s = 120;
+    if (p.max_conn_per_addr <= 0)
+        p.max_conn_per_addr = 64;
+    if (p.header_timeout_s <= 0)
+        p.header_timeout_s = 30;
+    if (p.body_min_rate <= 0)
+        p.body_min_rate = 1024;
     if (!p.tls_cert != !p.tls_key)
         return hh_err_set(err, HH_EINVAL, -1, "TLS needs both --tls-cert and --tls-key");
     if (p.tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
@@ -806,6 +912,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         goto fail;
     if ((rc = hh_store_open(&s->store, p.data_dir, err)))
         goto fail;
+    tmp_clean_at_start(p.data_dir);
     if ((rc = ht_access_open(s, p.data_dir, p.access_log, err)))
         goto fail;
     if ((rc = ht_auth_init(s, err)))
@@ -856,7 +963,16 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         rc = hh_err_set(err, HH_EINVAL, -1, "cannot resolve host '%s': %s", host, gai_strerror(gai));
         goto fail;
     }
+    if ((rc = ht_conns_start(s, err))) {
+        freeaddrinfo(ai);
+        goto fail;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* poll(), not select(): select cannot watch a descriptor >= FD_SETSIZE
+     * (1024), so with many open descriptors every new connection was
+     * closed at once, whoever sent it. */
+    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (s->tls_cert_pem)
@@ -865,6 +981,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         { MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)p.max_connections, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)p.conn_timeout_s, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)p.max_conn_per_addr, NULL },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)ht_conns_notify, s },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL },
         { s->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem },
@@ -896,6 +1014,7 @@ void hh_http_stop(hh_http_server_t *s)
     ht_sweeper_stop(s);   /* a sweep under way ends while the index and store are up */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
+    ht_conns_stop(s);
     ht_kb_dense_fini(s);   /* saves the vector index while the store is open */
     hh_engine_free(s->engine);
     hh_store_close(s->store);

@@ -55,6 +55,12 @@ typedef struct hh_http_params {
     size_t      max_body;        /* request body limit, default 4 MiB (413 above) */
     int         max_connections; /* default 1024 */
     int         conn_timeout_s;  /* idle connection timeout, default 120 */
+    int         max_conn_per_addr; /* open connections per client address, default 64 (more: refused at
+                                    * accept) */
+    int         header_timeout_s;  /* request line + headers complete within this of the connection's
+                                    * start (or its last response), default 30; also the body's grace */
+    int         body_min_rate;     /* bytes/s a body must average after the grace, default 1024
+                                    * (conns.c); a trickle cannot extend either deadline */
     const char *embed_model;     /* knowledge-base embedding model id; NULL: the first
                                   * embedding model of models_dir; "none": BM25 only */
     hh_engine_params_t engine;   /* models_dir is filled from models_dir above */
