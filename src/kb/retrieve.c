@@ -817,8 +817,11 @@ static int dense_list(hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *t
     f.bits = acl->bits;
     f.base = acl->base;
     f.n_bits = acl->n_bits;
+    /* scoped: which readable chunks come back must not depend on the
+     * vectors of collections the user cannot read (docs/SECURITY.md) */
+    hh_vindex_search_opts_t so = { .mode = HH_VINDEX_SCOPED };
     int found = 0;
-    rc = hh_vindex_search(ix, qv, depth, &f, ids, scores, &found);
+    rc = hh_vindex_search_ex(ix, qv, depth, &f, &so, ids, scores, &found);
     if (rc) {
         hh_err_set(err, rc, -1, "vector search failed");
         goto cleanup;
