@@ -382,6 +382,9 @@ static int bm25_list(hh_store_t *s, const char *fts, const acl_bits_t *acl, int3
         if (idf[p] <= 0.0)
             idf[p] = 1e-6;
     }
+    /* the best `depth` rows, kept in rows[0..k) as a heap whose root is
+     * the worst kept (sorting every match cost more than the scoring) */
+    size_t k = 0, want = n_rows < (size_t)depth ? n_rows : (size_t)depth;
     for (size_t r = 0; r < n_rows; r++) {
         const int32_t *t = tf + r * (1 + n_phr);
         double dl = (double)t[0], score = 0;
@@ -389,10 +392,33 @@ static int bm25_list(hh_store_t *s, const char *fts, const acl_bits_t *acl, int3
             double f = (double)t[1 + p];
             score += idf[p] * (f * (BM25_K1 + 1.0)) / (f + BM25_K1 * (1.0 - BM25_B + BM25_B * dl / avgdl));
         }
-        rows[r].score = score;
+        bm25_row_t x = { rows[r].id, score };
+        if (k == want && cmp_bm25_row(&x, &rows[0]) >= 0)
+            continue;   /* not better than the worst kept */
+        size_t i;
+        if (k < want) {   /* sift up from the end */
+            i = k++;
+            while (i > 0 && cmp_bm25_row(&rows[(i - 1) / 2], &x) < 0) {
+                rows[i] = rows[(i - 1) / 2];
+                i = (i - 1) / 2;
+            }
+        } else {          /* replace the root, sift down */
+            i = 0;
+            for (;;) {
+                size_t c = 2 * i + 1;
+                if (c >= k)
+                    break;
+                if (c + 1 < k && cmp_bm25_row(&rows[c + 1], &rows[c]) > 0)
+                    c++;
+                if (cmp_bm25_row(&rows[c], &x) <= 0)
+                    break;
+                rows[i] = rows[c];
+                i = c;
+            }
+        }
+        rows[i] = x;
     }
-    qsort(rows, n_rows, sizeof *rows, cmp_bm25_row);
-    size_t k = n_rows < (size_t)depth ? n_rows : (size_t)depth;
+    qsort(rows, k, sizeof *rows, cmp_bm25_row);
     if (!(v = calloc(k, sizeof *v))) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
         goto cleanup;
