@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -465,6 +466,103 @@ TEST(retrieve_acl_adversarial)
 
 /* The access set is cached per connection; every change (membership,
  * a new document) must show at once, in BM25 and dense alike. */
+/* Finding 4 of issue 12, the attack: bob (ENG) owns two chunks whose BM25
+ * order for "tango umbra" depends on how rare "tango" is. With statistics
+ * over every collection (main before the fix), HR adding chunks that
+ * contain "tango" made its IDF collapse and flipped bob's order, so bob
+ * learnt that HR's documents hold the word. Now the statistics come from
+ * the collections the caller reads: bob's ranking, scores to the bit, is
+ * the same with no HR documents, HR documents with the word, and HR
+ * documents without it. */
+typedef struct rank_snap {
+    size_t  n;
+    int64_t id[8];
+    double  bm25[8];
+    int32_t rank[8];
+} rank_snap_t;
+
+static int rank_snap(hh_store_t *s, const char *user, const char *text, rank_snap_t *r)
+{
+    hh_kb_query_t q = { .user = user, .text = text, .k = 8 };
+    hh_kb_hit_t *h = NULL;
+    size_t n = 0;
+    hh_err_t err;
+    memset(r, 0, sizeof *r);
+    int rc = hh_kb_retrieve_mode(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err);
+    if (rc)
+        return rc;
+    r->n = n;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        r->id[i] = h[i].chunk_id;
+        r->bm25[i] = h[i].bm25;
+        r->rank[i] = h[i].bm25_rank;
+    }
+    hh_kb_hits_free(h, n);
+    return 0;
+}
+
+TEST(retrieve_rank_stats_scoped)
+{
+    fixture_t f;
+    memset(&f, 0, sizeof f);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/retrieve_rank_scope", hh_test_tmpdir());
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&f.s, dir, &err));
+    hh_store_user_t u;
+    hh_store_collection_t c;
+    const char *hr_dep[] = { "HR" }, *eng_dep[] = { "ENG" };
+    ASSERT_OK(hh_store_user_ensure(f.s, "bob", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(f.s, "bob", "ENG", &err));
+    ASSERT_OK(hh_store_collection_ensure(f.s, "hr", hr_dep, 1, &c, &err));
+    f.hr = c.id;
+    ASSERT_OK(hh_store_collection_ensure(f.s, "eng", eng_dep, 1, &c, &err));
+    f.eng = c.id;
+    static const char *const eng[] = {
+        "tango tango drill on the north field.", "umbra drill on the south field.",
+        "The build server runs every night.", "Releases leave on Tuesdays.",
+        "Code review needs two approvals.", "The coffee machine is on floor two.",
+    };
+    int64_t id;
+    ASSERT_OK(add_doc(&f, f.eng, "eng/a.txt", "Drills", eng, 6, &id));
+    rank_snap_t before, with_word, without_word;
+    ASSERT_OK(rank_snap(f.s, "bob", "tango umbra", &before));
+    ASSERT_EQ_INT(before.n, 2);
+    ASSERT_EQ_INT(before.rank[0], 1);
+
+    /* HR: sixteen chunks that hold "tango" */
+    const char *hr[16];
+    char buf[16][64];
+    for (int i = 0; i < 16; i++) {
+        snprintf(buf[i], sizeof buf[i], "HRSECRET tango bonus case %d.", i);
+        hr[i] = buf[i];
+    }
+    int64_t hr_doc;
+    ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
+    ASSERT_OK(rank_snap(f.s, "bob", "tango umbra", &with_word));
+    /* HR's sixteen chunks replaced by sixteen without the word */
+    for (int i = 0; i < 16; i++)
+        snprintf(buf[i], sizeof buf[i], "HRSECRET bonus case %d.", i);
+    ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
+    ASSERT_OK(rank_snap(f.s, "bob", "tango umbra", &without_word));
+
+    const rank_snap_t *other[] = { &with_word, &without_word };
+    for (int k = 0; k < 2; k++) {
+        ASSERT_EQ_INT(other[k]->n, before.n);
+        for (size_t i = 0; i < before.n; i++) {
+            ASSERT_EQ_INT(other[k]->id[i], before.id[i]);
+            ASSERT_EQ_INT(other[k]->rank[i], before.rank[i]);
+            if (memcmp(&other[k]->bm25[i], &before.bm25[i], sizeof(double)) != 0)
+                hh_test_fail(__FILE__, __LINE__, "hit %zu: bm25 %.17g with HR's documents (%s), %.17g without", i,
+                             other[k]->bm25[i], k ? "no tango" : "tango", before.bm25[i]);
+            ASSERT_TRUE(memcmp(&other[k]->bm25[i], &before.bm25[i], sizeof(double)) == 0);
+        }
+    }
+    /* and the scoped scores are still BM25: "tango" twice beats "umbra" once */
+    ASSERT_TRUE(before.bm25[0] > before.bm25[1]);
+    hh_store_close(f.s);
+}
+
 TEST(retrieve_acl_follows_changes)
 {
     fixture_t f;
@@ -531,6 +629,7 @@ typedef struct eval_res {
     size_t n;
     double lang_recall5[2], lang_mrr[2];   /* en, de */
     size_t lang_n[2];
+    double ms_per_query;   /* mean wall time of one retrieval */
 } eval_res_t;
 
 /* The file name of a path without its last extension ("ch03.de",
@@ -582,7 +681,11 @@ static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
         hh_kb_query_t q = { .user = "eval", .text = qt->valuestring, .k = 10 };
         hh_kb_hit_t *h = NULL;
         size_t n = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = hh_kb_retrieve_mode(s, ix, em, &q, mode, &h, &n, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        r->ms_per_query += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         for (size_t i = 0; !rc && i < n; i++) {
             hh_store_doc_t d;
             if (hh_store_doc_get(s, h[i].document_id, &d, NULL) != 0)
@@ -609,6 +712,7 @@ static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
     if (r->n) {
         r->recall5 = (double)found5 / (double)r->n;
         r->mrr = rr / (double)r->n;
+        r->ms_per_query /= (double)r->n;
     }
     for (int l = 0; l < 2; l++)
         if (r->lang_n[l]) {
@@ -649,9 +753,9 @@ TEST(retrieve_eval_queries)
     eval_res_t bm;
     ASSERT_OK(eval_mode(s, NULL, NULL, HH_KB_BM25_ONLY, &bm));
     ASSERT_EQ_INT(bm.n, 40);
-    printf("    retrieval eval (%zu queries, %zu documents, %zu chunks): bm25 recall@5 %.3f MRR %.3f; "
-           "dense/hybrid: no trained embedding model in the test data\n",
-           bm.n, tot.added, tot.chunks, bm.recall5, bm.mrr);
+    printf("    retrieval eval (%zu queries, %zu documents, %zu chunks): bm25 recall@5 %.3f MRR %.3f, "
+           "%.2f ms/query; dense/hybrid: no trained embedding model in the test data\n",
+           bm.n, tot.added, tot.chunks, bm.recall5, bm.mrr, bm.ms_per_query);
     ASSERT_GE(bm.recall5, 0.75);
     ASSERT_GE(bm.mrr, 0.6);
     hh_store_close(s);
@@ -720,9 +824,9 @@ TEST(retrieve_eval_debian)
     ASSERT_GE(bm.lang_n[0], full ? 20 : 6);
     ASSERT_GE(bm.lang_n[1], full ? 18 : 6);
     printf("    retrieval eval debian %s (%zu queries: %zu en, %zu de; %zu documents, %zu chunks): bm25 recall@5 "
-           "%.3f MRR %.3f (en %.3f / %.3f, de %.3f / %.3f); dense/hybrid: no trained embedding model\n",
+           "%.3f MRR %.3f (en %.3f / %.3f, de %.3f / %.3f), %.2f ms/query; dense/hybrid: no trained embedding model\n",
            full ? "full" : "subset", bm.n, bm.lang_n[0], bm.lang_n[1], tot.added, tot.chunks, bm.recall5, bm.mrr,
-           bm.lang_recall5[0], bm.lang_mrr[0], bm.lang_recall5[1], bm.lang_mrr[1]);
+           bm.lang_recall5[0], bm.lang_mrr[0], bm.lang_recall5[1], bm.lang_mrr[1], bm.ms_per_query);
     ASSERT_GE(bm.recall5, 0.6);
     ASSERT_GE(bm.mrr, 0.45);
     hh_store_close(s);

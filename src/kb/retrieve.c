@@ -1,10 +1,20 @@
 /* retrieve.c - ACL-first hybrid retrieval: BM25 (FTS5) and dense (vindex)
  * lists, each restricted to the collections the user may read inside the
- * search itself, fused by reciprocal rank. See retrieve.h. */
+ * search itself, fused by reciprocal rank. See retrieve.h.
+ *
+ * BM25 statistics (the number of chunks, their average length, each query
+ * word's document frequency) are computed over the chunks of the searched
+ * collections only, never over the whole FTS5 table: FTS5's own bm25()
+ * takes them from every collection, so the order of two of a user's own
+ * chunks would tell whether a word occurs in another department's
+ * documents (issue 12, finding 4). FTS5 finds the matching chunks and an
+ * auxiliary function (hh_kb_tf) reports each one's length and per-word
+ * counts; the score is computed here with FTS5's formula and constants. */
 #include "kb/retrieve.h"
 #include "store/store_int.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +261,16 @@ typedef struct cand {
     double  score;
 } cand_t;
 
-typedef struct acl_bits acl_bits_t;   /* the access filter (below) */
+/* The access filter: the allowed chunk ids as a bitmap over
+ * [base, base + n_bits) (see "the access filter" below). */
+typedef struct acl_bits acl_bits_t;
+struct acl_bits {
+    int64_t   base;
+    size_t    n_bits;
+    uint64_t *bits;     /* (n_bits + 63) / 64 words; owned */
+    size_t    n_ids;    /* allowed chunks */
+    int64_t   n_tokens; /* their FTS5 tokens, all columns (BM25's lengths) */
+};
 
 static char *col_dup(sqlite3_stmt *st, int col)
 {
@@ -259,25 +278,47 @@ static char *col_dup(sqlite3_stmt *st, int col)
     return strdup(t ? (const char *)t : "");
 }
 
+/* FTS5's bm25() constants (fts5_aux.c), kept so scores read as before. */
+#define BM25_K1 1.2
+#define BM25_B  0.75
+
+typedef struct bm25_row {
+    int64_t id;
+    double  score;
+} bm25_row_t;
+
+static int cmp_bm25_row(const void *a, const void *b)
+{
+    const bm25_row_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* BM25: chunks matching fts that the access bitmap allows, best first.
  * The bitmap test is part of the WHERE clause: a disallowed chunk is never
- * ranked. (Equivalent to joining chunks and documents and testing the
- * collection, which acl_get computed the bitmap from, without two index
- * lookups per matching row.) */
+ * ranked, nor counted. Every matching allowed chunk comes back with its
+ * length and per-phrase counts (hh_kb_tf); the statistics are those of the
+ * allowed chunks: N = acl->n_ids, average length acl->n_tokens / N, and a
+ * phrase's document frequency = the matching allowed chunks holding it.
+ * Scores are FTS5's bm25() formula (with its IDF floor of 1e-6), sign
+ * flipped (higher = better); ties go to the lower chunk id. */
 static int bm25_list(hh_store_t *s, const char *fts, const acl_bits_t *acl, int32_t depth, cand_t **out, size_t *n,
                      hh_err_t *err)
 {
     static const char sql[] =
-        "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts"
-        " WHERE chunks_fts MATCH ?1 AND hh_kb_allowed(rowid, ?2)"
-        " ORDER BY s, rowid LIMIT ?3";
+        "SELECT rowid, hh_kb_tf(chunks_fts) FROM chunks_fts"
+        " WHERE chunks_fts MATCH ?1 AND hh_kb_allowed(rowid, ?2)";
     *out = NULL;
     *n = 0;
-    cand_t *v = calloc((size_t)depth, sizeof *v);
-    if (!v)
-        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     int rc = 0;
     sqlite3_stmt *st = NULL;
+    bm25_row_t *rows = NULL;
+    int32_t *tf = NULL;          /* (n_rows, 1 + n_phr): length, then counts */
+    int64_t *df = NULL;
+    double *idf = NULL;
+    size_t n_rows = 0, cap = 0, n_phr = 0;
+    cand_t *v = NULL;
     pthread_mutex_lock(&s->mu);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = hh_store_db_fail(s, err, "bm25 prepare");
@@ -285,23 +326,116 @@ static int bm25_list(hh_store_t *s, const char *fts, const acl_bits_t *acl, int3
     }
     sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
     sqlite3_bind_pointer(st, 2, (void *)acl, "hh_kb_acl", NULL);
-    sqlite3_bind_int(st, 3, depth);
-    size_t k = 0;
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && k < (size_t)depth) {
-        v[k].id = sqlite3_column_int64(st, 0);
-        v[k].bm25 = -sqlite3_column_double(st, 1);   /* FTS5: lower is better */
-        v[k].bm25_rank = (int32_t)(k + 1);
-        k++;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const int32_t *blob = sqlite3_column_blob(st, 1);
+        size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
+        if (!blob || bytes < 2 * sizeof(int32_t) || bytes % sizeof(int32_t)) {
+            rc = hh_err_set(err, HH_EIO, -1, "bm25: bad term counts from the index");
+            goto cleanup;
+        }
+        size_t np = bytes / sizeof(int32_t) - 1;
+        if (n_rows == 0)
+            n_phr = np;
+        else if (np != n_phr) {
+            rc = hh_err_set(err, HH_EIO, -1, "bm25: phrase count changed within one query");
+            goto cleanup;
+        }
+        if (n_rows == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            bm25_row_t *nr = realloc(rows, nc * sizeof *nr);
+            if (nr)
+                rows = nr;
+            int32_t *nt = nr ? realloc(tf, nc * (1 + n_phr) * sizeof *nt) : NULL;
+            if (!nt) {
+                rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+                goto cleanup;
+            }
+            tf = nt;
+            cap = nc;
+        }
+        rows[n_rows].id = sqlite3_column_int64(st, 0);
+        memcpy(tf + n_rows * (1 + n_phr), blob, bytes);
+        n_rows++;
     }
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    if (step != SQLITE_DONE) {
         rc = hh_store_db_fail(s, err, "bm25 search");
         goto cleanup;
+    }
+    if (n_rows == 0)
+        goto cleanup;
+    df = calloc(n_phr + 1, sizeof *df);
+    idf = calloc(n_phr + 1, sizeof *idf);
+    if (!df || !idf) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto cleanup;
+    }
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t p = 0; p < n_phr; p++)
+            df[p] += tf[r * (1 + n_phr) + 1 + p] > 0;
+    /* N and the lengths are of the allowed chunks; every allowed chunk is
+     * in the index (the insert trigger), so N >= any df. */
+    double N = (double)acl->n_ids;
+    double avgdl = acl->n_ids && acl->n_tokens > 0 ? (double)acl->n_tokens / N : 1.0;
+    for (size_t p = 0; p < n_phr; p++) {
+        idf[p] = log((N - (double)df[p] + 0.5) / ((double)df[p] + 0.5));
+        if (idf[p] <= 0.0)
+            idf[p] = 1e-6;
+    }
+    /* the best `depth` rows, kept in rows[0..k) as a heap whose root is
+     * the worst kept (sorting every match cost more than the scoring) */
+    size_t k = 0, want = n_rows < (size_t)depth ? n_rows : (size_t)depth;
+    for (size_t r = 0; r < n_rows; r++) {
+        const int32_t *t = tf + r * (1 + n_phr);
+        double dl = (double)t[0], score = 0;
+        for (size_t p = 0; p < n_phr; p++) {
+            double f = (double)t[1 + p];
+            score += idf[p] * (f * (BM25_K1 + 1.0)) / (f + BM25_K1 * (1.0 - BM25_B + BM25_B * dl / avgdl));
+        }
+        bm25_row_t x = { rows[r].id, score };
+        if (k == want && cmp_bm25_row(&x, &rows[0]) >= 0)
+            continue;   /* not better than the worst kept */
+        size_t i;
+        if (k < want) {   /* sift up from the end */
+            i = k++;
+            while (i > 0 && cmp_bm25_row(&rows[(i - 1) / 2], &x) < 0) {
+                rows[i] = rows[(i - 1) / 2];
+                i = (i - 1) / 2;
+            }
+        } else {          /* replace the root, sift down */
+            i = 0;
+            for (;;) {
+                size_t c = 2 * i + 1;
+                if (c >= k)
+                    break;
+                if (c + 1 < k && cmp_bm25_row(&rows[c + 1], &rows[c]) > 0)
+                    c++;
+                if (cmp_bm25_row(&rows[c], &x) <= 0)
+                    break;
+                rows[i] = rows[c];
+                i = c;
+            }
+        }
+        rows[i] = x;
+    }
+    qsort(rows, k, sizeof *rows, cmp_bm25_row);
+    if (!(v = calloc(k, sizeof *v))) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < k; i++) {
+        v[i].id = rows[i].id;
+        v[i].bm25 = rows[i].score;
+        v[i].bm25_rank = (int32_t)(i + 1);
     }
     *n = k;
 cleanup:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
+    free(rows);
+    free(tf);
+    free(df);
+    free(idf);
     if (rc)
         free(v);
     else
@@ -365,12 +499,6 @@ cleanup:
  * so a cached set is always the current one. The cache of a connection
  * goes when the connection closes (the SQL function's destructor). */
 
-struct acl_bits {
-    int64_t   base;
-    size_t    n_bits;
-    uint64_t *bits;     /* (n_bits + 63) / 64 words; owned */
-    size_t    n_ids;    /* allowed chunks */
-};
 
 typedef struct acl_entry {
     sqlite3          *db;
@@ -443,6 +571,135 @@ static void acl_sql_allowed(sqlite3_context *ctx, int argc, sqlite3_value **argv
     sqlite3_result_int(ctx, ok);
 }
 
+/* ---- hh_kb_tf: an FTS5 auxiliary function --------------------------------
+ * The system SQLite ships no fts5.h, so the two FTS5 interface tables this
+ * file calls are declared here: only their leading members, in SQLite's
+ * order (the layout is SQLite's stable ABI; an interface only ever grows at
+ * its end, and iVersion is checked before use). */
+typedef struct fts5_ctx fts5_ctx_t;   /* Fts5Context, opaque */
+typedef struct fts5_ext fts5_ext_t;
+struct fts5_ext {                     /* Fts5ExtensionApi, up to xColumnSize */
+    int iVersion;
+    void *(*user_data)(fts5_ctx_t *);
+    int (*column_count)(fts5_ctx_t *);
+    int (*row_count)(fts5_ctx_t *, sqlite3_int64 *);
+    int (*column_total_size)(fts5_ctx_t *, int, sqlite3_int64 *);
+    int (*tokenize)(fts5_ctx_t *, const char *, int, void *, int (*)(void *, int, const char *, int, int, int));
+    int (*phrase_count)(fts5_ctx_t *);
+    int (*phrase_size)(fts5_ctx_t *, int);
+    int (*inst_count)(fts5_ctx_t *, int *);
+    int (*inst)(fts5_ctx_t *, int, int *, int *, int *);
+    sqlite3_int64 (*rowid)(fts5_ctx_t *);
+    int (*column_text)(fts5_ctx_t *, int, const char **, int *);
+    int (*column_size)(fts5_ctx_t *, int, int *);
+};
+typedef void (*fts5_aux_fn)(const fts5_ext_t *, fts5_ctx_t *, sqlite3_context *, int, sqlite3_value **);
+typedef struct fts5_api_s {           /* fts5_api, up to xCreateFunction */
+    int iVersion;
+    void *create_tokenizer;
+    void *find_tokenizer;
+    int (*create_function)(struct fts5_api_s *, const char *, void *, fts5_aux_fn, void (*)(void *));
+} fts5_api_t;
+
+/* hh_kb_tf(chunks_fts) -> blob of int32: the row's length in tokens (all
+ * columns), then per query phrase its instances in the row (all columns,
+ * weight 1 as in bm25()). Phrases are capped by the query builder
+ * (MAX_FTS_WORDS), so the blob is small. */
+static void fts5_tf(const fts5_ext_t *api, fts5_ctx_t *fc, sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    int n_phr = api->phrase_count(fc), n_inst = 0, len = 0;
+    if (n_phr < 0 || n_phr > 4 * MAX_FTS_WORDS) {
+        sqlite3_result_error(ctx, "hh_kb_tf: too many phrases", -1);
+        return;
+    }
+    int32_t *v = sqlite3_malloc((int)((size_t)(1 + n_phr) * sizeof *v));
+    if (!v) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    memset(v, 0, (size_t)(1 + n_phr) * sizeof *v);
+    int rc = api->column_size(fc, -1, &len);
+    if (rc == SQLITE_OK)
+        rc = api->inst_count(fc, &n_inst);
+    for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
+        int phr, col, off;
+        rc = api->inst(fc, i, &phr, &col, &off);
+        if (rc == SQLITE_OK && phr >= 0 && phr < n_phr)
+            v[1 + phr]++;
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_free(v);
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    v[0] = len;
+    sqlite3_result_blob(ctx, v, (int)((size_t)(1 + n_phr) * sizeof *v), sqlite3_free);
+}
+
+/* Registers hh_kb_tf on db's FTS5. */
+static int fts5_register_tf(sqlite3 *db)
+{
+    fts5_api_t *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2)
+        return SQLITE_ERROR;
+    return api->create_function(api, "hh_kb_tf", NULL, fts5_tf, NULL);
+}
+
+/* The total FTS5 length (tokens, all columns) of the allowed chunks in b,
+ * from the index's per-row sizes (the chunks_fts_docsize table: one SQLite
+ * varint per column). The caller holds s->mu. */
+static int allowed_tokens(hh_store_t *s, const acl_bits_t *b, int64_t *out, hh_err_t *err)
+{
+    /* a rowid range scan over the bitmap's span, the bit tested here
+     * (cheaper than a SQL function call per row) */
+    static const char sql[] = "SELECT id, sz FROM chunks_fts_docsize WHERE id BETWEEN ?1 AND ?2";
+    *out = 0;
+    if (b->n_bits == 0)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return hh_store_db_fail(s, err, "chunk sizes prepare");
+    sqlite3_bind_int64(st, 1, b->base);
+    sqlite3_bind_int64(st, 2, b->base + (int64_t)b->n_bits - 1);
+    int64_t total = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t bit = (uint64_t)(sqlite3_column_int64(st, 0) - b->base);
+        if (bit >= b->n_bits || !((b->bits[bit / 64] >> (bit % 64)) & 1))
+            continue;
+        const unsigned char *p = sqlite3_column_blob(st, 1);
+        int nb = sqlite3_column_bytes(st, 1);
+        for (int i = 0; p && i < nb;) {
+            /* SQLite varint: big-endian 7-bit groups, high bit = more;
+             * a ninth byte contributes all 8 bits */
+            uint64_t x = 0;
+            int k = 0;
+            for (; k < 8 && i < nb; k++) {
+                unsigned char c = p[i++];
+                x = (x << 7) | (c & 0x7f);
+                if (!(c & 0x80))
+                    break;
+            }
+            if (k == 8 && i < nb)
+                x = (x << 8) | p[i++];
+            total += (int64_t)x;
+        }
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return hh_store_db_fail(s, err, "chunk sizes");
+    *out = total;
+    return 0;
+}
+
 static int acl_copy(const acl_bits_t *from, acl_bits_t *to)
 {
     memset(to, 0, sizeof *to);
@@ -454,6 +711,7 @@ static int acl_copy(const acl_bits_t *from, acl_bits_t *to)
     to->base = from->base;
     to->n_bits = from->n_bits;
     to->n_ids = from->n_ids;
+    to->n_tokens = from->n_tokens;
     return 0;
 }
 
@@ -484,6 +742,13 @@ static int acl_get(hh_store_t *s, const char *coll_json, acl_bits_t *out, hh_err
                                        acl_db_closed) != SQLITE_OK) {
             free(nd);
             rc = hh_store_db_fail(s, err, "register hh_kb_allowed");
+            goto cleanup;
+        }
+        if (fts5_register_tf(db) != SQLITE_OK) {
+            /* hh_kb_allowed stays registered: its destructor frees the
+             * cache of this connection; the next call tries again */
+            free(nd);
+            rc = hh_err_set(err, HH_EIO, -1, "cannot register the FTS5 ranking function");
             goto cleanup;
         }
         nd->db = db;
@@ -520,6 +785,8 @@ static int acl_get(hh_store_t *s, const char *coll_json, acl_bits_t *out, hh_err
             uint64_t b = (uint64_t)(ids[i] - out->base);
             out->bits[b / 64] |= 1ull << (b % 64);
         }
+        if ((rc = allowed_tokens(s, out, &out->n_tokens, err)))
+            goto cleanup;
     }
     /* remember it (at most ACL_CACHE_PER_DB sets per connection) */
     acl_entry_t *e = calloc(1, sizeof *e);
@@ -584,8 +851,11 @@ static int dense_list(hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *t
     f.bits = acl->bits;
     f.base = acl->base;
     f.n_bits = acl->n_bits;
+    /* scoped: which readable chunks come back must not depend on the
+     * vectors of collections the user cannot read (docs/SECURITY.md) */
+    hh_vindex_search_opts_t so = { .mode = HH_VINDEX_SCOPED };
     int found = 0;
-    rc = hh_vindex_search(ix, qv, depth, &f, ids, scores, &found);
+    rc = hh_vindex_search_ex(ix, qv, depth, &f, &so, ids, scores, &found);
     if (rc) {
         hh_err_set(err, rc, -1, "vector search failed");
         goto cleanup;

@@ -927,7 +927,9 @@ int hh_vindex_search_ex(hh_vindex_t *ix, const float *q, int k, const hh_vindex_
     if (filter && !filter_ok(filter)) return HH_EINVAL;
     if (!all_finite(q, ix->dim)) return HH_EINVAL;
     hh_vindex_search_opts_t o = opts ? *opts : (hh_vindex_search_opts_t){ 0 };
-    if (o.mode != HH_VINDEX_AUTO && o.mode != HH_VINDEX_EXACT && o.mode != HH_VINDEX_GRAPH) return HH_EINVAL;
+    if (o.mode != HH_VINDEX_AUTO && o.mode != HH_VINDEX_EXACT && o.mode != HH_VINDEX_GRAPH &&
+        o.mode != HH_VINDEX_SCOPED)
+        return HH_EINVAL;
     if (o.ef_search < 0 || o.ef_search > VX_MAX_EF) return HH_EINVAL;
 
     vx_hit_t *hits = malloc((size_t)k * sizeof *hits);
@@ -945,7 +947,13 @@ int hh_vindex_search_ex(hh_vindex_t *ix, const float *q, int k, const hh_vindex_
     if (n_allowed == 0) goto cleanup;
 
     bool exact = o.mode == HH_VINDEX_EXACT;
-    if (o.mode == HH_VINDEX_AUTO) {
+    /* scoped: the graph's paths run through vectors the filter excludes
+     * (and whether the graph is used at all depends on their number), so
+     * which allowed neighbours come back could change when those change;
+     * the exact scan sees the allowed vectors only */
+    if (o.mode == HH_VINDEX_SCOPED && filter)
+        exact = true;
+    else if (o.mode == HH_VINDEX_AUTO || o.mode == HH_VINDEX_SCOPED) {
         double few = (double)ix->p.filter_exact_fraction * (double)ix->n_live;
         exact = ix->n_live < (uint32_t)ix->p.exact_threshold ||
                 (filter && ((double)n_allowed < few || n_allowed < (size_t)ix->p.filter_exact_min));

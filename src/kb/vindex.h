@@ -81,6 +81,11 @@ typedef enum hh_vindex_mode {
     HH_VINDEX_AUTO = 0,         /* exact below the threshold or for selective filters, else graph */
     HH_VINDEX_EXACT,            /* always the exact scan (benchmarks, reference) */
     HH_VINDEX_GRAPH,            /* always the graph (benchmarks, recall tests) */
+    /* Results that depend only on the vectors the filter allows (access
+     * control): with a filter always the exact scan over the allowed
+     * vectors, since the graph's paths (and the choice of graph or scan)
+     * depend on every stored vector; without one as HH_VINDEX_AUTO. */
+    HH_VINDEX_SCOPED,
 } hh_vindex_mode_t;
 
 typedef struct hh_vindex_search_opts {
