@@ -128,7 +128,9 @@ int hh_test_count_hits(const cJSON *doc, const char *where, double document_id);
 
 /* POSTs one text file to /api/documents as multipart/form-data: a
  * "collection" field coll and a "file" part with filename name, Content-Type
- * text/markdown and the bytes of text. key: Bearer key (NULL: none). Same
+ * text/markdown and the bytes of text; a collection name of plain
+ * characters also goes into the query string (?collection=), so a refusal
+ * comes back as an answer. key: Bearer key (NULL: none). Same
  * results as hh_test_http_req (out->j: the answer, {id, chunks, ...} on
  * 201). */
 int hh_test_http_upload(int port, const char *key, const char *coll, const char *name, const char *text,
