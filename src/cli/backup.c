@@ -30,6 +30,7 @@
  * the hash it records); the backup's own log ends just before it. Restore
  * appends a "restore" record to the restored log. */
 #include "cli/backup.h"
+#include "cli/cmd.h"
 #include "base/fs.h"
 #include "base/log.h"
 
@@ -39,7 +40,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -655,17 +655,6 @@ static void parent_of(const char *path, char *buf, size_t cap)
         *s = '\0';
 }
 
-/* Who ran the command, for the audit record: "cli:<login>". */
-static void cli_actor(char *buf, size_t cap)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    const char *sudo = getenv("SUDO_USER");
-    if (sudo && sudo[0])
-        snprintf(buf, cap, "cli:%s", sudo);
-    else
-        snprintf(buf, cap, "cli:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-}
-
 /* Appends the backup's record to the live log. Only when the live database
  * is at this program's schema: opening it for writing would otherwise
  * migrate the database under a running older server. */
@@ -696,7 +685,7 @@ static int record_backup(const hh_backup_params_t *p, hh_backup_result_t *r, con
         snprintf(abs, sizeof abs, "%s", dest);
     snprintf(detail, sizeof detail, "backup to %s: manifest sha256 %s, audit records up to seq %lld, %zu files", abs,
              r->manifest_sha256, (long long)r->counts.audit_last_seq, r->n_files);
-    cli_actor(actor, sizeof actor);
+    hh_cli_actor(actor, sizeof actor);
     hh_audit_entry_t e = { .kind = "admin", .user = actor, .decision = "backup", .detail = detail };
     rc = hh_audit_append(s, NULL, &e, &r->audit_seq, err);
     hh_store_close(s);
@@ -1182,7 +1171,7 @@ int hh_backup_restore(const hh_restore_params_t *p, hh_restore_result_t *r, hh_e
         snprintf(abs, sizeof abs, "%s", p->from);
     snprintf(detail, sizeof detail, "restore from %s (backup of %s, schema %d, %lld audit records)", abs,
              r->created_at, r->schema_backup, (long long)before.audit_records);
-    cli_actor(actor, sizeof actor);
+    hh_cli_actor(actor, sizeof actor);
     hh_audit_entry_t e = { .kind = "admin", .user = actor, .decision = "restored", .detail = detail };
     if ((rc = hh_audit_append(s, NULL, &e, NULL, err)))
         goto fail;

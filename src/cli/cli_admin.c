@@ -4,6 +4,7 @@
 #include "cli/cmd.h"
 #include "govern/audit.h"
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,11 @@ const char *hh_cli_default_data(void)
 
 const char *hh_cli_actor(char *buf, size_t cap)
 {
-    const char *login = getenv("USER");
-    snprintf(buf, cap, "cli:%s", login && login[0] ? login : "unknown");
+    /* the account the process runs as, not $USER (anyone can set that);
+     * under sudo the person who ran sudo */
+    const char *sudo = getenv("SUDO_USER");
+    const struct passwd *pw = getpwuid(geteuid());
+    snprintf(buf, cap, "cli:%s", sudo && sudo[0] ? sudo : pw && pw->pw_name ? pw->pw_name : "unknown");
     return buf;
 }
 

@@ -42,7 +42,7 @@ int hh_cmd_restore(int argc, char **argv);
  * --yes" and is false. */
 bool hh_cli_confirm(const char *cmd, const char *question, bool yes);
 
-/* Appends an "admin" audit record (actor "cli:$USER", decision "done",
+/* Appends an "admin" audit record (actor "cli:ACCOUNT", decision "done",
  * detail printf-formatted) for an administrative change made from the
  * command line. On failure prints a warning naming the change and returns
  * nonzero (the change itself is already made). */
@@ -52,7 +52,8 @@ int hh_cli_audit(hh_store_t *s, const char *fmt, ...) __attribute__((format(prin
  * not empty, else "./hoheit-data". */
 const char *hh_cli_default_data(void);
 
-/* "cli:$USER": who made a change from the command line (usecase history, audit). */
+/* "cli:ACCOUNT": who made a change from the command line (usecase history,
+ * audit): SUDO_USER under sudo, else the account the process runs as. */
 const char *hh_cli_actor(char *buf, size_t cap);
 
 /* `hoheit --version`; hh_version_string: the release (VERSION file). */

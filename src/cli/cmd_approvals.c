@@ -6,7 +6,7 @@
  * their departments' (hh_approvals_may_review); four-eyes and the HR rule
  * are those of hh_approvals_decide, which also writes the audit record of
  * every decision (user = the --as user). A second "admin" record names
- * the operating-system user who ran it: "cli:$USER", detail
+ * the operating-system user who ran it: "cli:ACCOUNT", detail
  * "approvals approve ID as USER". */
 #include "cli/cmd.h"
 #include "base/err.h"

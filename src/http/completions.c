@@ -9,6 +9,7 @@
  * cancels the generation; the context lives until both sides let go
  * (refcount). */
 #include "http/http_int.h"
+#include "base/strbuf.h"
 #include "base/log.h"
 #include "govern/audit.h"      /* audit hook */
 #include "govern/register.h"   /* audit hook: the use case's audit detail */
@@ -98,17 +99,6 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        if (n)
-            memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 /* Engine callback (scheduler thread): copy, signal, return. */
 static void on_event(void *user, const hh_gen_event_t *ev)
 {
@@ -141,7 +131,8 @@ static void on_event(void *user, const hh_gen_event_t *ev)
             snprintf(x->err_msg, sizeof x->err_msg, "%s", ev->error_msg ? ev->error_msg : hh_strerror(ev->error_code));
         } else {
             x->finish = ev->finish;
-            x->content = ev->content ? dup_n(ev->content, ev->content_len) : dup_n(x->text ? x->text : "", x->len);
+            x->content = ev->content ? hh_strdup_n(ev->content, ev->content_len)
+                                     : hh_strdup_n(x->text ? x->text : "", x->len);
             if (!x->content)
                 x->oom = true;
             x->prompt_tokens = ev->prompt_tokens;
@@ -444,7 +435,7 @@ static cJSON *chunk(gen_ctx_t *x, const char *text, size_t len, cJSON *delta_ext
     cJSON *choices = cJSON_AddArrayToObject(j, "choices");
     cJSON *ch = cJSON_CreateObject();
     cJSON_AddNumberToObject(ch, "index", 0);
-    char *t = text ? dup_n(text, len) : NULL;
+    char *t = text ? hh_strdup_n(text, len) : NULL;
     if (chat) {
         cJSON *d = delta_extra ? delta_extra : cJSON_CreateObject();
         if (t)
@@ -596,7 +587,7 @@ static void audit_generation(hh_http_server_t *s, gen_ctx_t *x, const char *user
     bool have_path = submitted && model && !strchr(model, '/') && s->models_dir &&
                      snprintf(path, sizeof path, "%s/%s.gguf", s->models_dir, model) < (int)sizeof path;
     pthread_mutex_lock(&x->mu);
-    char *out = x->content ? strdup(x->content) : dup_n(x->text ? x->text : "", x->len);
+    char *out = x->content ? strdup(x->content) : hh_strdup_n(x->text ? x->text : "", x->len);
     pthread_mutex_unlock(&x->mu);
     hh_audit_entry_t e = { .kind = "request", .user = user, .use_case = uc, .model = model,
                            .model_path = have_path ? path : NULL, .prompt = prompt,
