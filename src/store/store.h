@@ -123,7 +123,8 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  *               "name = ? COLLATE NOCASE")
  *   user_departments(user_id -> users, department_id -> departments)   PK both
  *   collections(id, name UNIQUE, created_at)
- *   collection_departments(collection_id -> collections, department_id) PK both
+ *   collection_departments(collection_id -> collections, department_id,
+ *          access 'read'|'write'|'manage' (migration 11))       PK both ids
  *   documents(id, collection_id -> collections, title, source_path, mime,
  *             sha256 (64 hex), size, ingested_at, ingested_by -> users
  *             (NULL if the user was deleted), status = 'complete')
@@ -142,13 +143,9 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  * same transaction. A document row exists only with all its chunks (one
  * transaction per document).
  *
- * The ACL filter for a search, applied in the query before ranking:
- *   SELECT c.id, bm25(chunks_fts) AS score FROM chunks_fts
- *     JOIN chunks c ON c.id = chunks_fts.rowid
- *     JOIN documents d ON d.id = c.document_id
- *    WHERE chunks_fts MATCH ?1
- *      AND d.collection_id IN (<hh_store_readable_collections(user)>)
- *    ORDER BY score LIMIT ?2;                                               */
+ * A search filters by the readable collections in the query itself, before
+ * ranking, and ranks with statistics over readable chunks only (not FTS5's
+ * table-wide bm25()): src/kb/retrieve.c, docs/KB.md "Ranking".            */
 
 #define HH_SHA256_HEX_LEN 64
 #define HH_STORE_PATH_MAX 1024   /* stored source paths: 1..1023 bytes */
