@@ -617,8 +617,10 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
 }
 
 /* `approvals approve --as NAME`: the record names the OS user and whom
- * they acted as; the decision record names the --as user. */
-TEST(audit_actions_cli_approvals_as_records_both)
+ * they acted as; the decision record names the --as user (already so on
+ * main). A GDPR erasure from the command line names the OS user too (on
+ * main: "cli"). */
+TEST(audit_actions_cli_approvals_as_and_erasure_name_the_os_user)
 {
     if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
     char dir[512], out[8192], me[200], part[300];
@@ -640,12 +642,14 @@ TEST(audit_actions_cli_approvals_as_records_both)
     hh_store_close(s);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "approvals approve %lld --as anna --data '%s'", (long long)id, dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "users role mia auditor --data '%s'", dir), 0);
+    ASSERT_EQ_INT(cli(NULL, out, sizeof out, "gdpr erase --subject olaf@example.com --yes --data '%s'", dir), 0);
     cJSON *recs = cli_records(dir);
     ASSERT_TRUE(recs != NULL);
     snprintf(part, sizeof part, "approvals approve %lld as anna", (long long)id);
     ASSERT_ONE(recs, "admin", "done", me, part, NULL);
     ASSERT_ONE(recs, "approval", "approved", "anna", NULL, NULL);
     ASSERT_ONE(recs, "admin", "done", me, "users role mia: member -> auditor", NULL);
+    ASSERT_ONE(recs, "erasure", "erased", me, NULL, NULL);
     cJSON_Delete(recs);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "audit verify --data '%s'", dir), 0);
 }
