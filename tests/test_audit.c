@@ -852,21 +852,23 @@ TEST(audit_cli_verify_exit_codes)
     fclose(f);
     free(text);
     ASSERT_EQ_INT(run_cli(args), 1);
-    /* retention without a minimum: all but the last record go, the rest
-     * (behind the anchor, plus the retention record) verifies */
+    /* retention without a minimum: all but the last record (31: the
+     * export's own record) go; the rest (behind the anchor, plus the
+     * retention record 32 and the expire command's admin record 33)
+     * verifies */
     snprintf(args, sizeof args, "expire --data %s --older-than 0 --min-days 0", dir);
     ASSERT_EQ_INT(run_cli(args), 0);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     hh_audit_verify_result_t r;
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_TRUE(r.ok);
-    ASSERT_EQ_INT(r.first_seq, 30);
-    ASSERT_EQ_INT(r.last_seq, 31);
+    ASSERT_EQ_INT(r.first_seq, 31);
+    ASSERT_EQ_INT(r.last_seq, 33);
     hh_store_close(s);
     snprintf(args, sizeof args, "verify --data %s", dir);
     ASSERT_EQ_INT(run_cli(args), 0);
     /* the database edited: exit 1; bad usage: 2 */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET output = replace(output, 'nichts', 'alles') WHERE seq = 30"),
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET detail = replace(detail, 'export', 'import') WHERE seq = 31"),
                   SQLITE_OK);
     ASSERT_EQ_INT(run_cli(args), 1);
     ASSERT_EQ_INT(run_cli("frobnicate"), 2);

@@ -254,14 +254,21 @@ TEST(rights_cli_grant_revoke)
     ASSERT_TRUE(strstr(out, "Sales") == NULL);
     ASSERT_EQ_INT(cli(out, sizeof out, dir, "collections remove-department it-docs IT"), 0);
     ASSERT_TRUE(strstr(out, "only admins") != NULL);
-    /* each change on record, with the OS user */
+    /* each change on record, with the OS user: the creation, three grants
+     * (one creating Sales), two revocations */
     hh_err_t err;
     hh_err_clear(&err);
     hh_store_t *s = NULL;
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM audit_log WHERE json_extract(CAST(record AS TEXT), '$.kind') = "
                              "'admin'"),
-                  5);
+                  6);
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM audit_log WHERE detail = 'collections create it-docs: rights "
+                             "IT:read'"),
+                  1);
+    ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM audit_log WHERE detail = 'collections grant it-docs Sales write "
+                             "(was none); department created'"),
+                  1);
     ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE 'collections grant it-docs IT manage%'"),
                   1);
     hh_store_close(s);

@@ -1,6 +1,7 @@
 /* cmd_audit.c - `hoheit audit verify|export`: checks the audit log's hash
  * chain and signatures (in the data directory's store, or an exported JSONL
- * file) and writes the log as JSONL. */
+ * file) and writes the log as JSONL. An export and an expiry append an
+ * "admin" record (cli_admin.c); a verification only reads. */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "govern/audit.h"
@@ -205,10 +206,19 @@ int hh_cmd_audit(int argc, char **argv)
             status = 2;
         } else {
             printf("expired %" PRId64 " records\n", n);
+            /* the "retention" record says what went; this one who ran it */
+            status = hh_cli_audit(s, "audit expire older than %lld days (at least %lld): %" PRId64 " records",
+                                  (long long)older_days, (long long)min_days, n) ? 1 : 0;
         }
     } else {
-        FILE *f = out ? fopen(out, "w") : stdout;
-        if (!f) {
+        /* An export hands the log's texts out: recorded first, so the
+         * export contains its own record (as over HTTP, compliance.c). */
+        FILE *f = NULL;
+        if (hh_cli_audit(s, "audit export from seq %lld (CLI%s%s)", (long long)from, out ? ", to " : "",
+                         out ? out : "")) {
+            fprintf(stderr, "audit: export refused: its access could not be recorded\n");
+            status = 2;
+        } else if (!(f = out ? fopen(out, "w") : stdout)) {
             fprintf(stderr, "audit: cannot create %s: %s\n", out, strerror(errno));
             status = 2;
         } else {

@@ -97,10 +97,12 @@ static int collections_create(hh_store_t *s, const args_t *a, hh_err_t *err)
     hh_store_collection_t c;
     int rc = hh_store_collection_ensure(s, a->pos[1], depts, nd, &c, err);
     free(copy);
-    if (rc == 0)
-        printf("collection %s (id %lld), departments: %s\n", c.name, (long long)c.id,
-               c.departments[0] ? c.departments : "(none: admins only)");
-    return rc;
+    if (rc)
+        return rc;
+    printf("collection %s (id %lld), departments: %s\n", c.name, (long long)c.id,
+           c.departments[0] ? c.departments : "(none: admins only)");
+    return hh_cli_audit(s, "collections create %s: rights %s", c.name, c.rights[0] ? c.rights : "(none: admins only)")
+               ? HH_EIO : 0;
 }
 
 static int collections_list(hh_store_t *s, hh_err_t *err)
@@ -166,9 +168,11 @@ static int collections_dept(hh_store_t *s, const args_t *a, bool add, hh_right_t
     const char *coll = a->pos[1], *dept = a->pos[2];
     hh_store_department_t d;
     int rc = hh_store_department_get(s, dept, &d, err);
+    bool made = false;
     if (rc == HH_ENOENT && add && a->create) {
         if ((rc = hh_store_department_ensure(s, dept, NULL, err)) || (rc = hh_store_department_get(s, dept, &d, err)))
             return rc;
+        made = true;
     } else if (rc == HH_ENOENT) {
         return hh_err_set(err, rc, -1, "no department '%s'%s", dept,
                           add ? " (add --create to create it; `hoheit departments list` shows them)" : "");
@@ -189,8 +193,8 @@ static int collections_dept(hh_store_t *s, const args_t *a, bool add, hh_right_t
     if (orphan)
         fprintf(stderr, "warning: collection %s has no department left: only admins can read it now\n", coll);
     if (add)
-        return hh_cli_audit(s, "collections grant %s %s %s (was %s)", coll, d.name, hh_right_name(right),
-                            hh_right_name(before)) ? HH_EIO : 0;
+        return hh_cli_audit(s, "collections grant %s %s %s (was %s)%s", coll, d.name, hh_right_name(right),
+                            hh_right_name(before), made ? "; department created" : "") ? HH_EIO : 0;
     return hh_cli_audit(s, "collections revoke %s %s", coll, d.name) ? HH_EIO : 0;
 }
 
@@ -262,11 +266,13 @@ static int departments_add_user(hh_store_t *s, const args_t *a, hh_err_t *err)
                           dept);
     if (rc && rc != HH_ENOENT)
         return rc;
+    bool made = rc == HH_ENOENT;   /* --create: add_department makes it */
     if ((rc = hh_store_user_add_department(s, user, rc == 0 ? d.name : dept, err)) ||
         (rc = hh_store_department_get(s, dept, &d, err)))
         return rc;
     printf("%s is now in %s\n", user, d.name);
-    return hh_cli_audit(s, "departments add-user %s %s", user, d.name) ? HH_EIO : 0;
+    return hh_cli_audit(s, "departments add-user %s %s%s", user, d.name, made ? "; department created" : "") ? HH_EIO
+                                                                                                             : 0;
 }
 
 static int departments_delete(hh_store_t *s, const args_t *a, hh_err_t *err)

@@ -91,11 +91,13 @@ int hh_cmd_gdpr(int argc, char **argv)
         return 1;
     }
     int status = 1;
+    char actor[160];   /* the export / erasure record names who ran it */
+    hh_cli_actor(actor, sizeof actor);
     if (is_export) {
         cJSON *doc = NULL;
         char *text = NULL;
         FILE *f = NULL;
-        if (hh_gdpr_export(st, subjects, n, "cli", &doc, &err)) {
+        if (hh_gdpr_export(st, subjects, n, actor, &doc, &err)) {
             fprintf(stderr, "hoheit gdpr export: %s\n", err.msg);
         } else if (!(text = cJSON_Print(doc))) {
             fprintf(stderr, "hoheit gdpr export: out of memory\n");
@@ -115,7 +117,7 @@ int hh_cmd_gdpr(int argc, char **argv)
         cJSON_Delete(doc);
     } else {
         hh_gdpr_erase_result_t r;
-        if (hh_gdpr_erase(st, subjects, n, "cli", &r, &err)) {
+        if (hh_gdpr_erase(st, subjects, n, actor, &r, &err)) {
             fprintf(stderr, "hoheit gdpr erase: %s\n", err.msg);
         } else {
             printf("chunks rewritten %" PRId64 " (vectors dropped %" PRId64 "), documents %" PRId64
@@ -179,6 +181,9 @@ int hh_cmd_retention(int argc, char **argv)
         if (hh_gdpr_collection_retention(st, pos[0], (int)days, &err)) {
             fprintf(stderr, "hoheit retention set: %s\n", err.msg);
             status = 1;
+        } else {
+            status = hh_cli_audit(st, "retention set %s %lld days%s", pos[0], (long long)days,
+                                  days ? "" : " (keep forever)") ? 1 : 0;
         }
     } else {
         hh_gdpr_sweep_result_t r;
@@ -189,6 +194,10 @@ int hh_cmd_retention(int argc, char **argv)
             printf("expired documents deleted %" PRId64 ", audit records expired %" PRId64 ", audit records whose "
                    "texts expired %" PRId64 ", decided approvals deleted %" PRId64 "\n",
                    r.documents, r.audit_records, r.audit_texts, r.approvals);
+            /* the sweep's own "retention" records say what went; this one who ran it */
+            status = hh_cli_audit(st, "retention sweep (CLI): %" PRId64 " documents, %" PRId64 " audit records, %" PRId64
+                                      " audit texts, %" PRId64 " approvals", r.documents, r.audit_records,
+                                  r.audit_texts, r.approvals) ? 1 : 0;
         }
     }
     hh_store_close(st);

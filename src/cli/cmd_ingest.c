@@ -1,5 +1,7 @@
 /* cmd_ingest.c - `hoheit ingest PATH... --collection NAME`: files and
- * folders into the knowledge base, one line per file and a totals line. */
+ * folders into the knowledge base, one line per file and a totals line.
+ * Every file added or replaced appends an "admin" audit record
+ * (cli_admin.c); unchanged and failed files change nothing and get none. */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "kb/ingest.h"
@@ -24,10 +26,27 @@ static void ingest_usage(FILE *f)
             "file failed, 2 for bad usage.\n");
 }
 
+typedef struct on_file_ctx {
+    bool        quiet;
+    hh_store_t *s;
+    const char *collection;
+    size_t      unaudited;   /* files whose audit record could not be written */
+} on_file_ctx_t;
+
 static void on_file(void *ctx, const hh_ingest_file_t *f)
 {
     static const char *const names[] = { "added", "updated", "unchanged", "failed" };
-    if (*(bool *)ctx && f->status != HH_INGEST_FAILED)
+    on_file_ctx_t *x = ctx;
+    if (f->status == HH_INGEST_ADDED || f->status == HH_INGEST_UPDATED) {
+        hh_store_doc_t d;
+        bool known = hh_store_doc_get(x->s, f->doc_id, &d, NULL) == 0;
+        if (hh_cli_audit(x->s, "ingest %s: %s -> document %lld (%s; %zu chunks, sha256 %s)", x->collection,
+                         known ? d.source_path : f->path, (long long)f->doc_id,
+                         f->status == HH_INGEST_UPDATED ? "replaces the earlier version" : "added", f->n_chunks,
+                         known ? d.sha256 : "?"))
+            x->unaudited++;
+    }
+    if (x->quiet && f->status != HH_INGEST_FAILED)
         return;
     FILE *out = f->status == HH_INGEST_FAILED ? stderr : stdout;
     if (f->status == HH_INGEST_FAILED)
@@ -96,7 +115,8 @@ int hh_cmd_ingest(int argc, char **argv)
     if (hh_ingest_gc(s, 3600, &gc, &err) == 0 && gc)
         fprintf(stderr, "ingest: removed %zu unreferenced stored files\n", gc);
     hh_ingest_totals_t t;
-    if (hh_ingest_paths(s, paths, n_paths, collection, 0, &p, on_file, &quiet, &t, &err)) {
+    on_file_ctx_t x = { .quiet = quiet, .s = s, .collection = collection };
+    if (hh_ingest_paths(s, paths, n_paths, collection, 0, &p, on_file, &x, &t, &err)) {
         fprintf(stderr, "ingest: %s\n", err.msg);
         if (err.code == HH_ENOENT)
             fprintf(stderr, "  (create it: hoheit collections create %s --departments DEPT)\n", collection);
@@ -107,7 +127,7 @@ int hh_cmd_ingest(int argc, char **argv)
                "(%.2f MB/s, %.0f chunks/s)\n",
                t.files, t.added, t.updated, t.unchanged, t.failed, t.chunks, mb, t.seconds, mb / sec,
                (double)t.chunks / sec);
-        status = t.failed ? 1 : 0;
+        status = t.failed || x.unaudited ? 1 : 0;
     }
     hh_store_close(s);
 done:

@@ -1,6 +1,7 @@
 /* cmd_keys.c - `hoheit keys create|list|revoke`: API keys in the data
  * directory's store. A new key is printed once, to stdout; only its hash is
- * kept. */
+ * kept. Creations and revocations append an "admin" audit record
+ * (cli_admin.c). */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -110,6 +111,9 @@ int hh_cmd_keys(int argc, char **argv)
             fprintf(stderr, "key %lld (%s) for %s; it is shown only now:\n", (long long)info.id, info.prefix, u.name);
             printf("%s\n", key);
             fflush(stdout);
+            if (hh_cli_audit(s, "keys create %lld (%s) for %s (%s)%s", (long long)info.id, info.prefix, u.name, u.role,
+                             created ? "; user created" : ""))
+                status = 1;
         }
     } else if (is_list) {
         hh_store_key_t *keys = NULL;
@@ -136,6 +140,8 @@ int hh_cmd_keys(int argc, char **argv)
             status = 1;
         } else {
             fprintf(stderr, "revoked %s\n", target);
+            if (hh_cli_audit(s, "keys revoke %s", target))
+                status = 1;
         }
     }
     hh_store_close(s);

@@ -2,7 +2,8 @@
  * department) and `hoheit usage` (token usage per user, department or use
  * case over UTC days). Both work on the data directory's store; a running
  * server reads quotas from it on every request, so a change applies to the
- * next request without a restart. */
+ * next request without a restart. Each set and clear appends an "admin"
+ * audit record (cli_admin.c). */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "http/server.h"
@@ -193,12 +194,26 @@ int hh_cmd_quota(int argc, char **argv)
             status = 1;
         } else {
             fprintf(stderr, "quota of %s '%s' set\n", dept ? "department" : "user", dept ? dept : user);
+            char lim[4][24];
+            const int64_t v[4] = { q.tokens_per_day, q.tokens_per_month, q.requests_per_minute, q.concurrent };
+            for (int i = 0; i < 4; i++) {
+                if (v[i] == HH_QUOTA_KEEP)
+                    snprintf(lim[i], sizeof lim[i], "kept");
+                else if (v[i] == 0)
+                    snprintf(lim[i], sizeof lim[i], "none");
+                else
+                    snprintf(lim[i], sizeof lim[i], "%lld", (long long)v[i]);
+            }
+            status = hh_cli_audit(s, "quota set %s %s: tokens/day %s, tokens/month %s, requests/minute %s, "
+                                     "concurrent %s", dept ? "department" : "user", dept ? dept : user, lim[0], lim[1],
+                                  lim[2], lim[3]) ? 1 : 0;
         }
     } else if (hh_store_quota_clear(s, dept != NULL, dept ? dept : user, &err)) {
         fprintf(stderr, "quota clear: %s\n", err.msg);
         status = 1;
     } else {
         fprintf(stderr, "quota of %s '%s' cleared\n", dept ? "department" : "user", dept ? dept : user);
+        status = hh_cli_audit(s, "quota clear %s %s", dept ? "department" : "user", dept ? dept : user) ? 1 : 0;
     }
     hh_store_close(s);
     return status;

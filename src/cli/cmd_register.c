@@ -390,6 +390,8 @@ int hh_cmd_register(int argc, char **argv)
         } else {
             fprintf(stderr, "default use case of %s %s: %s\n", key ? "key" : "user", key ? key : user,
                     slug ? slug : "(none: general)");
+            status = hh_cli_audit(s, "register default %s %s: %s", key ? "key" : "user", key ? key : user,
+                                  slug ? slug : "(none: general)") ? 1 : 0;
         }
     }
     hh_usecase_clear(&u);

@@ -1,8 +1,9 @@
 /* cmd_users.c - `hoheit users passwd|list|disable|enable|role|delete`:
  * browser-login passwords, roles and the user list of the data directory's
  * store. A password is read from stdin (never from argv, where `ps` and
- * shell history would show it); only its argon2id hash is kept. Role
- * changes and deletions append an "admin" audit record (cli_admin.c). */
+ * shell history would show it); only its argon2id hash is kept. Every
+ * change (password, creation, role, disable/enable, deletion) appends an
+ * "admin" audit record (cli_admin.c); a password never appears in it. */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -143,6 +144,10 @@ static int do_passwd(hh_store_t *s, const char *name, const char *role, bool fro
     if (created)
         fprintf(stderr, "created user %s (%s)\n", u.name, u.role);
     fprintf(stderr, "password set for %s; their sessions were ended\n", name);
+    if (created)
+        status = hh_cli_audit(s, "users passwd %s: user created (%s), password set", u.name, u.role) ? 1 : 0;
+    else
+        status = hh_cli_audit(s, "users passwd %s: password set, sessions ended", name) ? 1 : 0;
 done:
     sodium_memzero(pw, sizeof pw);
     return status;

@@ -244,7 +244,7 @@ bool hh_approvals_may_decide(const hh_approval_t *a, const char *decider, const 
 }
 
 /* The audit record of a decision (see hh_approvals_decide). */
-static int audit_decision(hh_store_t *s, const hh_approval_t *a, hh_err_t *err)
+static int audit_decision(hh_store_t *s, const hh_approval_t *a, const char *request_id, hh_err_t *err)
 {
     cJSON *req = cJSON_Parse(a->request ? a->request : "");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
@@ -275,7 +275,7 @@ static int audit_decision(hh_store_t *s, const hh_approval_t *a, hh_err_t *err)
                            .model = cJSON_IsString(model) ? model->valuestring : NULL, .prompt = prompt,
                            .output = a->status == HH_APPROVAL_REJECTED ? NULL : a->final_text,
                            .decision = hh_approval_status_name(a->status), .detail = detail,
-                           .hash_only = hash_only };
+                           .hash_only = hash_only, .request_id = request_id };
     rc = hh_audit_append(s, NULL, &e, NULL, err);
 cleanup:
     free(detail);
@@ -361,7 +361,7 @@ int hh_approvals_decide(hh_store_t *s, const hh_approvals_params_t *p, int64_t i
     }
     if ((rc = write_decision(s, &a, false, err)))
         goto cleanup;
-    if ((rc = audit_decision(s, &a, err))) {
+    if ((rc = audit_decision(s, &a, p ? p->request_id : NULL, err))) {
         /* An unaudited decision must not stand (Art. 12): back to pending. */
         (void)write_decision(s, &a, true, NULL);
         rc = hh_err_set(err, HH_EIO, -1, "approval %lld: decision not recorded in the audit log, undone: %s",

@@ -38,6 +38,7 @@ const char *hh_approval_status_name(hh_approval_status_t st);
 
 typedef struct hh_approvals_params {
     bool allow_self_decision;   /* non-HR use cases only: the requester may decide (default false) */
+    const char *request_id;     /* hh_approvals_decide: the HTTP request's id for its audit record (NULL: none) */
 } hh_approvals_params_t;
 
 hh_approvals_params_t hh_approvals_default_params(void);

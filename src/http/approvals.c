@@ -216,6 +216,8 @@ static enum MHD_Result handle_decide(hh_http_server_t *s, struct MHD_Connection 
         return ht_send_error(c, cs, &e);
     }
     if (!may_decide_role(cs)) {
+        ht_audit_action(s, cs, "refused", "approvals %s %lld: role %s (needs approver or admin)", action,
+                        (long long)id, cs->key.role);
         hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
                          "only approvers and admins may decide approvals (role %s)", cs->key.role);
         return ht_send_error(c, cs, &e);
@@ -242,11 +244,16 @@ static enum MHD_Result handle_decide(hh_http_server_t *s, struct MHD_Connection 
     int rc = hh_approvals_get(s->store, id, &a, &err);
     if (rc) {
         cJSON_Delete(in);
+        if (rc == HH_ENOENT)   /* recorded as a foreign one is: the same work for both */
+            ht_audit_action(s, cs, "refused", "approvals %s %lld: no such approval", action, (long long)id);
         return send_ap_error(c, cs, rc, &err);
     }
     bool visible = false;
     if ((rc = hh_approvals_may_review(s->store, &a, cs->key.user_id, cs->key.role, &visible, &err)) != 0 ||
         !visible) {
+        if (!rc)
+            ht_audit_action(s, cs, "refused", "approvals %s %lld (use case %s): not of the decider's departments",
+                            action, (long long)id, a.use_case);
         hh_approval_clear(&a);
         cJSON_Delete(in);
         if (!rc)   /* another department's approval: as if unknown */
@@ -255,10 +262,13 @@ static enum MHD_Result handle_decide(hh_http_server_t *s, struct MHD_Connection 
     }
     hh_approvals_params_t p = hh_approvals_default_params();
     p.allow_self_decision = s->params.approvals_allow_self;
+    p.request_id = cs->log.request_id[0] ? cs->log.request_id : NULL;   /* for the decision's audit record */
     bool allowed = hh_approvals_may_decide(&a, cs->key.user, &p, &err);
     hh_approval_clear(&a);
     if (!allowed) {
         cJSON_Delete(in);
+        ht_audit_action(s, cs, "refused", "approvals %s %lld: four-eyes (the requester may not decide)", action,
+                        (long long)id);
         hh_api_error_set(&e, 403, "permission_error", "four_eyes", NULL, "%s", err.msg);
         return ht_send_error(c, cs, &e);
     }

@@ -16,7 +16,15 @@
  *    login_hash_wait_ms for its turn, then gets 429 login_busy and its
  *    attempt back (no password was tried).
  * A login that gets its turn does exactly one verification whatever the
- * outcome (store_auth.c), so the answer time tells nothing. */
+ * outcome (store_auth.c), so the answer time tells nothing.
+ *
+ * Audit (audit_http.c; docs/COMPLIANCE.md "Action records"): every login
+ * that got its turn is recorded, kind "auth", as "success" (the user) or
+ * "failure" (the name tried, one shape for every reason); a throttled one
+ * as "locked" once per locked name or address and window; login_busy as
+ * "busy" at most once a second (with the count left out); a logout as
+ * "done"; a session cookie refused for its Origin or CSRF token as
+ * "refused". */
 #include "http/http_int.h"
 
 #include <arpa/inet.h>
@@ -44,6 +52,7 @@ typedef struct throttle_slot {
     char    key[THROTTLE_KEY_MAX];   /* "" = free */
     int     failures;
     int64_t window_start;            /* ms */
+    bool    lock_recorded;           /* this window's lockout has its audit record */
 } throttle_slot_t;
 
 /* A client address with hashes running; key "" = free. At most one entry
@@ -59,6 +68,8 @@ struct ht_auth {
     throttle_slot_t slots[THROTTLE_SLOTS];
     int             hashing;     /* hashes running now */
     hash_user_t     hash_users[HH_HTTP_LOGIN_HASH_SLOTS_MAX];
+    int64_t         busy_recorded_ms;   /* mono ms of the last login_busy audit record, 0 none */
+    uint64_t        busy_unrecorded;    /* login_busy answers since then without a record */
 };
 
 static int64_t mono_ms(void)
@@ -154,6 +165,7 @@ static int slot_wait_s(throttle_slot_t *sl, int max, int64_t now, int64_t win)
     if (now - sl->window_start >= win) {
         sl->failures = 0;
         sl->window_start = now;
+        sl->lock_recorded = false;
     }
     if (sl->failures < max)
         return 0;
@@ -164,8 +176,12 @@ static int slot_wait_s(throttle_slot_t *sl, int max, int64_t now, int64_t win)
  * address (akey, limit max_a) unless either is at its limit: check and
  * count under one lock, so parallel logins cannot all pass the check
  * before any is counted. Returns 0 when counted, else the seconds until
- * the later of the two may try again (nothing counted). */
-static int throttle_reserve(hh_http_server_t *s, const char *ukey, int max_u, const char *akey, int max_a)
+ * the later of the two may try again (nothing counted); then *record says
+ * whether this is the first refusal of a locked name or address in its
+ * window (only that one gets an audit record: a locked-out attacker's
+ * every further try would otherwise grow the chain without bound). */
+static int throttle_reserve(hh_http_server_t *s, const char *ukey, int max_u, const char *akey, int max_a,
+                            bool *record)
 {
     int64_t now = now_ms(), win = window_ms(s);
     ht_auth_t *a = s->auth;
@@ -174,10 +190,15 @@ static int throttle_reserve(hh_http_server_t *s, const char *ukey, int max_u, co
     throttle_slot_t *sa = slot_get(a, akey, now, win, su);
     int wu = slot_wait_s(su, max_u, now, win), wa = slot_wait_s(sa, max_a, now, win);
     int wait = wu > wa ? wu : wa;
+    *record = false;
     if (wait == 0) {
         su->failures++;
         sa->failures++;
     }
+    if (wu > 0 && !su->lock_recorded)
+        *record = su->lock_recorded = true;
+    if (wa > 0 && !sa->lock_recorded)
+        *record = sa->lock_recorded = true;
     pthread_mutex_unlock(&a->mu);
     return wait;
 }
@@ -252,6 +273,26 @@ static bool hash_acquire(hh_http_server_t *s, const char *akey)
     }
     pthread_mutex_unlock(&a->mu);
     return taken;
+}
+
+/* Whether a login_busy answer gets an audit record: at most one a second
+ * (a crowd of waiting logins would otherwise write one each); *skipped
+ * gets how many went unrecorded since the last record. */
+static bool busy_record(hh_http_server_t *s, uint64_t *skipped)
+{
+    ht_auth_t *a = s->auth;
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&a->mu);
+    bool rec = a->busy_recorded_ms == 0 || now - a->busy_recorded_ms >= 1000;
+    *skipped = a->busy_unrecorded;
+    if (rec) {
+        a->busy_recorded_ms = now;
+        a->busy_unrecorded = 0;
+    } else {
+        a->busy_unrecorded++;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rec;
 }
 
 /* Frees the slot hash_acquire took for akey and wakes the waiters. */
@@ -365,17 +406,28 @@ int ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *m
     if (hh_store_session_lookup(s->store, cookie, &p, &sess, NULL) != 0)
         return hh_api_error_set(e, 401, "invalid_request_error", "invalid_session", NULL,
                                 "Your session has ended or is not valid; log in again");
-    if (!origin_ok(s, c))
+    /* A live session's cookie sent from another origin or without its
+     * CSRF token is what a cross-site request forgery looks like: recorded
+     * (for the session's user) as well as refused. */
+    char pat[128];
+    const char *route = ht_route_pattern(cs->route, pat, sizeof pat);
+    if (!origin_ok(s, c)) {
+        ht_audit(s, cs, "auth", sess.key.user, "refused", "session request refused: origin_mismatch (%s %s)", method,
+                 route ? route : "?");
         return hh_api_error_set(e, 403, "invalid_request_error", "origin_mismatch", NULL,
                                 "The Origin of this request is not this server");
+    }
     if (state_changing(method)) {
         const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
         size_t want = strlen(sess.csrf);
         /* Lengths are public (always HH_SESSION_TOKEN_LEN); the bytes are
          * compared in constant time. */
-        if (!tok || strlen(tok) != want || want == 0 || sodium_memcmp(tok, sess.csrf, want) != 0)
+        if (!tok || strlen(tok) != want || want == 0 || sodium_memcmp(tok, sess.csrf, want) != 0) {
+            ht_audit(s, cs, "auth", sess.key.user, "refused", "session request refused: csrf_failed (%s %s)",
+                     method, route ? route : "?");
             return hh_api_error_set(e, 403, "invalid_request_error", "csrf_failed", NULL,
                                     "A request with a session cookie must send the session's X-CSRF-Token");
+        }
     }
     cs->key = sess.key;
     cs->session = true;
@@ -406,11 +458,21 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
     char ukey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
     snprintf(ukey, sizeof ukey, "u:%.*s", HH_STORE_NAME_MAX - 1, ju->valuestring);
     client_key(c, akey, sizeof akey);
+    /* The audit records name the user name tried (a salted commitment in
+     * the chain, its text erasable) and the address; a failure's record is
+     * the same whether the name is unknown, the password wrong or the user
+     * disabled, as the answer is. */
+    const char *tried = ukey + 2, *addr = akey + 2;
     int max_u = param_or(s->params.login_max_failures, DEFAULT_MAX_FAILURES);
     int max_a = param_or(s->params.login_max_failures_addr, DEFAULT_MAX_FAILURES_ADDR);
-    int wait = throttle_reserve(s, ukey, max_u, akey, max_a);
+    bool record = false;
+    int wait = throttle_reserve(s, ukey, max_u, akey, max_a, &record);
     if (wait > 0) {
         cJSON_Delete(body);
+        if (record)
+            ht_audit(s, cs, "auth", tried, "locked",
+                     "login refused from %s: too many failed logins, retry in %d s (further refusals of this name "
+                     "or address in this window are not recorded)", addr, wait);
         hh_api_error_set(&e, 429, "invalid_request_error", "too_many_login_attempts", NULL,
                          "Too many failed logins; try again in %d seconds", wait);
         char ra[32];
@@ -423,6 +485,11 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
         cJSON_Delete(body);
         throttle_refund(s, ukey);
         throttle_refund(s, akey);
+        uint64_t skipped = 0;
+        if (busy_record(s, &skipped))
+            ht_audit(s, cs, "auth", tried, "busy",
+                     "login_busy from %s: no hash slot free in time (%llu more login_busy since the last record)",
+                     addr, (unsigned long long)skipped);
         hh_api_error_set(&e, 429, "invalid_request_error", "login_busy", NULL,
                          "Too many logins at once; try again in a moment");
         return send_with(c, cs, 429, hh_api_error_json(&e), MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL, NULL);
@@ -437,6 +504,7 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
     if (rc == HH_ENOENT) {
         /* One message for unknown user, wrong password, no password and
          * disabled user: the answer must not tell them apart. */
+        ht_audit(s, cs, "auth", tried, "failure", "login failed from %s", addr);
         hh_api_error_set(&e, 401, "invalid_request_error", "invalid_credentials", NULL,
                          "Invalid user name or password");
         return send_with(c, cs, 401, hh_api_error_json(&e), NULL, NULL, NULL, NULL);
@@ -456,6 +524,7 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
         hh_api_error_set(&e, 500, "server_error", NULL, NULL, "could not start a session: %s", err.msg);
         return ht_send_error(c, cs, &e);
     }
+    ht_audit(s, cs, "auth", u.name, "success", "login from %s", addr);
     char set_cookie[256];
     cookie_header(s, cookie, p.max_ms / 1000, set_cookie, sizeof set_cookie);
     sodium_memzero(cookie, sizeof cookie);
@@ -488,6 +557,7 @@ enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, 
         hh_api_error_set(&e, 500, "server_error", NULL, NULL, "logout failed: %s", err.msg);
         return ht_send_error(c, cs, &e);
     }
+    ht_audit(s, cs, "auth", cs->key.user, "done", "logout");
     char set_cookie[256];
     cookie_header(s, "", 0, set_cookie, sizeof set_cookie);
     cJSON *j = cJSON_CreateObject();

@@ -103,10 +103,11 @@ static int parse_subjects(const ht_conn_t *cs, cJSON **body_out, const char **su
 /* The admin check and the subjects of an export or erasure request: the
  * parsed body (caller deletes it) with subj[0..n) pointing into it, or NULL
  * after the 403 / 400 answer was queued (*resp: its result). */
-static cJSON *subjects_request(struct MHD_Connection *c, ht_conn_t *cs, const char **subj, size_t *n,
-                               enum MHD_Result *resp)
+static cJSON *subjects_request(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *what,
+                               const char **subj, size_t *n, enum MHD_Result *resp)
 {
     if (!role_is(cs, "admin")) {
+        ht_audit_action(s, cs, "refused", "gdpr %s: role %s (needs admin)", what, cs->key.role);
         *resp = forbidden(c, cs, "admins");
         return NULL;
     }
@@ -251,8 +252,10 @@ static int run_sweep(hh_http_server_t *s, hh_gdpr_sweep_result_t *res, size_t *r
 
 enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
 {
-    if (!role_is(cs, "admin"))
+    if (!role_is(cs, "admin")) {
+        ht_audit_action(s, cs, "refused", "retention sweep: role %s (needs admin)", cs->key.role);
         return forbidden(c, cs, "admins");
+    }
     cJSON *j = cJSON_CreateObject();
     cJSON *lines = cJSON_CreateArray();
     if (!j || !lines) {
@@ -270,6 +273,10 @@ enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connec
         cJSON_Delete(lines);
         return server_error(c, cs, "retention sweep failed", &err);
     }
+    /* the sweep's own "retention" records say what went; this one who asked */
+    ht_audit_action(s, cs, "done", "retention sweep (HTTP): %lld documents, %lld audit records, %lld audit texts, "
+                    "%lld approvals", (long long)r.documents, (long long)r.audit_records, (long long)r.audit_texts,
+                    (long long)r.approvals);
     cJSON_AddNumberToObject(j, "documents", (double)r.documents);
     cJSON_AddNumberToObject(j, "audit_records", (double)r.audit_records);
     cJSON_AddNumberToObject(j, "audit_texts", (double)r.audit_texts);
@@ -358,7 +365,7 @@ enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection
     const char *subj[HT_GDPR_MAX_SUBJECTS];
     size_t n = 0;
     enum MHD_Result resp = MHD_NO;
-    cJSON *body = subjects_request(c, cs, subj, &n, &resp);
+    cJSON *body = subjects_request(s, c, cs, "export", subj, &n, &resp);
     if (!body)
         return resp;
     cJSON *out = NULL;
@@ -376,7 +383,7 @@ enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection 
     const char *subj[HT_GDPR_MAX_SUBJECTS];
     size_t n = 0;
     enum MHD_Result resp = MHD_NO;
-    cJSON *body = subjects_request(c, cs, subj, &n, &resp);
+    cJSON *body = subjects_request(s, c, cs, "erase", subj, &n, &resp);
     if (!body)
         return resp;
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "confirm"))) {

@@ -19,7 +19,9 @@
  * (hh_ingest_prepare), the commit and the index update under it
  * (hh_ingest_commit). When the server has a knowledge-base embedding model
  * (ht_kb_dense_init), every chunk gets its vector and the server's vector
- * index follows each upload and delete (ht_kb_dense_update). */
+ * index follows each upload and delete (ht_kb_dense_update). Every upload
+ * and delete, and every refusal of one by rights, is an audit record
+ * (audit_http.c; docs/COMPLIANCE.md "Action records"). */
 #include "http/http_int.h"
 #include "base/log.h"
 #include "kb/ingest.h"
@@ -127,12 +129,18 @@ static void check_collection(upload_t *u, const char *name)
     snprintf(u->collection, sizeof u->collection, "%s", name);
     hh_store_collection_t coll;
     hh_right_t right = HH_RIGHT_NONE;
-    if (hh_store_collection_get(u->s->store, name, &coll, NULL) != 0 ||
-        (right = right_on(u->s, u->cs, coll.id)) == HH_RIGHT_NONE)
+    /* A refusal is recorded (an upload without the right is an attack
+     * signal), for a missing collection as for a foreign one, so the
+     * record's time cannot tell them apart either. */
+    bool found = hh_store_collection_get(u->s->store, name, &coll, NULL) == 0;
+    if (!found || (right = right_on(u->s, u->cs, coll.id)) == HH_RIGHT_NONE) {
+        ht_audit_action(u->s, u->cs, "refused", "documents upload to %s: %s", name,
+                        found ? "no right on the collection" : "no such collection");
         refuse(u, 404, "collection_not_found", "No such collection");
-    else if (right < HH_RIGHT_WRITE)   /* readable, so its existence is known: 403, not 404 */
+    } else if (right < HH_RIGHT_WRITE) {   /* readable, so its existence is known: 403, not 404 */
+        ht_audit_action(u->s, u->cs, "refused", "documents upload to %s: read only (needs write)", name);
         refuse(u, 403, "forbidden", "You may read this collection but not upload to it (needs write)");
-    else {
+    } else {
         u->coll_id = coll.id;
         u->coll_checked = true;
     }
@@ -291,6 +299,7 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
      * there, and the index drops exactly the chunks a replaced document had. */
     hh_store_doc_t d;
     int rc = 0;
+    int64_t replaced = 0;   /* the document of the same name this upload replaced */
     /* Twice at most: a re-upload of bytes the collection holds skips the
      * extraction, and if a concurrent upload replaced them before the
      * commit (HH_ESTATE), the file is extracted after all. */
@@ -303,10 +312,11 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
             int64_t *old_ids = NULL;
             size_t n_old = 0;
             hh_store_doc_t prev;
-            if (p.embedder && hh_store_doc_find_by_path(s->store, u->coll_id, source, &prev, NULL) == 0 &&
-                hh_kb_doc_chunk_ids(s->store, prev.id, &old_ids, &n_old, NULL) != 0)
+            bool had_prev = hh_store_doc_find_by_path(s->store, u->coll_id, source, &prev, NULL) == 0;
+            if (p.embedder && had_prev && hh_kb_doc_chunk_ids(s->store, prev.id, &old_ids, &n_old, NULL) != 0)
                 n_old = 0;
             rc = hh_ingest_commit(s->store, prep, cs->key.user_id, &r, &err);
+            replaced = had_prev && rc == 0 && r.status == HH_INGEST_UPDATED ? prev.id : 0;
             if (rc == 0 && p.embedder && r.status != HH_INGEST_UNCHANGED)
                 ht_kb_dense_update(s, old_ids, n_old, r.doc_id);
             /* read back under the lock: a concurrent upload of the same name
@@ -328,8 +338,16 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
                          "%s: %s", u->name, err.msg);
         return ht_send_error(c, cs, &e);
     }
-    cJSON *j = doc_json(&d);
     static const char *const st[] = { "added", "updated", "unchanged", "failed" };
+    if (replaced)
+        ht_audit_action(s, cs, "done", "documents upload %s: %s -> document %lld (replaces document %lld; %zu chunks, "
+                        "%lld bytes, sha256 %s)", d.collection, d.source_path, (long long)d.id, (long long)replaced,
+                        r.n_chunks, (long long)d.size, d.sha256);
+    else
+        ht_audit_action(s, cs, "done", "documents upload %s: %s -> document %lld (%s; %lld chunks, %lld bytes, "
+                        "sha256 %s)", d.collection, d.source_path, (long long)d.id, st[r.status],
+                        (long long)d.n_chunks, (long long)d.size, d.sha256);
+    cJSON *j = doc_json(&d);
     cJSON_AddStringToObject(j, "status", st[r.status]);
     return ht_send_json(c, cs, r.status == HH_INGEST_UNCHANGED ? 200 : 201, j);
 }
@@ -443,10 +461,22 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
         return send_err(c, cs, 404, "document_not_found", "No such document");
     hh_store_doc_t d;
     hh_right_t right = HH_RIGHT_NONE;
-    if (hh_store_doc_get(s->store, id, &d, NULL) != 0 || (right = right_on(s, cs, d.collection_id)) == HH_RIGHT_NONE)
+    /* Refusals are recorded, a missing document's as a foreign one's (the
+     * same work, so the same time). */
+    bool found = hh_store_doc_get(s->store, id, &d, NULL) == 0;
+    if (!found || (right = right_on(s, cs, d.collection_id)) == HH_RIGHT_NONE) {
+        if (found)
+            ht_audit_action(s, cs, "refused", "documents delete %lld (%s): no right on the collection", id,
+                            d.collection);
+        else
+            ht_audit_action(s, cs, "refused", "documents delete %lld: no such document", id);
         return send_err(c, cs, 404, "document_not_found", "No such document");
-    if (right < HH_RIGHT_MANAGE)
+    }
+    if (right < HH_RIGHT_MANAGE) {
+        ht_audit_action(s, cs, "refused", "documents delete %lld (%s): %s (needs manage)", id, d.collection,
+                        hh_right_name(right));
         return send_err(c, cs, 403, "forbidden", "You may not delete documents of this collection (needs manage)");
+    }
     hh_err_t err;
     pthread_mutex_lock(&s->kb_mu);
     int64_t *old_ids = NULL;
@@ -460,6 +490,8 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
     pthread_mutex_unlock(&s->kb_mu);
     if (rc != 0)
         return send_err(c, cs, err.code == HH_ENOENT ? 404 : 500, "delete_failed", err.msg);
+    ht_audit_action(s, cs, "done", "documents delete %lld (%s: %s, sha256 %s)", id, d.collection, d.source_path,
+                    d.sha256);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)id);
     cJSON_AddBoolToObject(j, "deleted", true);

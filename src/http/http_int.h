@@ -122,6 +122,7 @@ struct hh_http_server {
     FILE              *access_f;        /* NULL: off */
     char              *access_path;     /* owned; for reopen */
     ht_conns_t        *conns;           /* owned; connection deadlines (conns.c) */
+    atomic_ullong      audit_failures;  /* audit records that could not be written (audit_http.c) */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -210,6 +211,21 @@ void ht_request_id(struct MHD_Connection *c, char out[HT_REQUEST_ID_MAX + 1]);
 void ht_log_tokens(ht_log_t *l, int64_t prompt_tokens, int64_t completion_tokens);
 /* The route's pattern ("/api/documents/{id}") into buf; NULL when route < 0. */
 const char *ht_route_pattern(int route, char *buf, size_t cap);
+
+/* The audit records of HTTP actions (audit_http.c; the record shapes are
+ * in docs/COMPLIANCE.md, "Action records"). ht_audit: one record of kind
+ * kind ("auth", "admin") for user (the authenticated user, or the name a
+ * login tried; NULL/"" none) with decision ("done", "refused", "success",
+ * "failure", "locked", "busy") and a printf-formatted detail, naming the
+ * request id of cs (NULL: none). ht_audit_action: kind "admin" for the
+ * authenticated user cs->key.user. Both return 0 or the append's error;
+ * on an error the record is missing, which is logged as an error and
+ * counted in hoheit_audit_write_failures_total; the caller answers as it
+ * would have (the action is done or refused either way). */
+int ht_audit(hh_http_server_t *s, const ht_conn_t *cs, const char *kind, const char *user, const char *decision,
+             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int ht_audit_action(hh_http_server_t *s, const ht_conn_t *cs, const char *decision, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
 enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j);

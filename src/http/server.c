@@ -438,6 +438,9 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
     else
         b.oom = true;
     free(usage);
+    sb_printf(&b, "# HELP hoheit_audit_write_failures_total Audit records of HTTP actions that could not be written.\n"
+                  "# TYPE hoheit_audit_write_failures_total counter\nhoheit_audit_write_failures_total %llu\n",
+              (unsigned long long)atomic_load(&s->audit_failures));
     if (b.oom) {
         free(b.p);
         return MHD_NO;
@@ -906,6 +909,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     pthread_mutex_init(&s->embed_mu, NULL);
     pthread_mutex_init(&s->kb_mu, NULL);
     atomic_init(&s->stopping, false);
+    atomic_init(&s->audit_failures, 0);
     /* Before the store opens, so a refused second server writes nothing. */
     int rc = hh_dirlock_acquire(&s->lock, p.data_dir, "hoheit serve", NULL, err);
     if (rc)

@@ -100,12 +100,15 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
     hh_err_t err;
     hh_err_clear(&err);
     bool write = strcmp(method, "GET") != 0;
+    const char *id = !strncmp(url, UC_PREFIX, strlen(UC_PREFIX)) ? url + strlen(UC_PREFIX) : NULL;
     if (write && strcmp(cs->key.role, "admin") != 0) {
+        ht_audit_action(s, cs, "refused", "register %s %s: role %s (needs admin)",
+                        !strcmp(method, "POST") ? "add" : !strcmp(method, "PUT") ? "update" : "delete",
+                        id ? id : "(new)", cs->key.role);
         hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
                          "only admins may change the use-case register (role %s)", cs->key.role);
         return ht_send_error(c, cs, &e);
     }
-    const char *id = !strncmp(url, UC_PREFIX, strlen(UC_PREFIX)) ? url + strlen(UC_PREFIX) : NULL;
     cJSON *in = NULL;
     if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
         in = cJSON_ParseWithLength(cs->body ? cs->body : "", cs->len);
@@ -153,6 +156,8 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
         cJSON_Delete(in);
         if (rc)
             return send_reg_error(c, cs, rc, &err);
+        ht_audit_action(s, cs, "done", "register add %s (risk %s%s)", u.slug, hh_risk_name(u.cls.risk),
+                        u.disabled ? "; disabled" : "");
         ok = ht_send_json(c, cs, 201, usecase_full(s->store, &u));
         hh_usecase_clear(&u);
         return ok;
@@ -192,13 +197,22 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
         cJSON_Delete(in);
         if (rc)
             return send_reg_error(c, cs, rc, &err);
+        ht_audit_action(s, cs, "done", "register update %s (risk %s%s)", u.slug, hh_risk_name(u.cls.risk),
+                        u.disabled ? "; disabled" : "");
         ok = ht_send_json(c, cs, 200, usecase_full(s->store, &u));
         hh_usecase_clear(&u);
         return ok;
     }
     cJSON_Delete(in);
+    char slug[HH_REG_SLUG_MAX + 1];   /* the record names the slug also when the URL gave the id */
+    snprintf(slug, sizeof slug, "%s", id);
+    if (hh_register_get(s->store, id, &u, NULL) == 0) {
+        snprintf(slug, sizeof slug, "%s", u.slug);
+        hh_usecase_clear(&u);
+    }
     if ((rc = hh_register_delete(s->store, id, cs->key.user, &err)))
         return send_reg_error(c, cs, rc, &err);
+    ht_audit_action(s, cs, "done", "register delete %s", slug);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "id", id);
     cJSON_AddStringToObject(j, "object", "use_case");
