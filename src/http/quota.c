@@ -14,6 +14,10 @@
  * before the start only, so one request (or each of several running at
  * once) may end above the daily limit; the next one is refused.
  *
+ * A refusal (429 quota_exceeded) names the limit and when it frees; the
+ * value and the count that reached it only for the caller's own limit, or
+ * for admins and auditors (a department's count is its other members' use).
+ *
  * The windows follow a clock that is time(NULL) plus an offset that only
  * hh_http_quota_clock_advance moves (tests, drills). */
 #include "http/http_int.h"
