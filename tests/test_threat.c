@@ -1,7 +1,7 @@
 /* test_threat.c - the security leftovers of issue 12 found while writing
- * the threat model (docs/SECURITY.md "Findings"), each run as the attack or
- * the mistake itself; every test here but the last failed on the code
- * before its fix:
+ * the threat model (docs/SECURITY.md "Leftovers found while writing this
+ * threat model"), each run as the attack or the mistake itself; every test
+ * here but the two checks failed on the code before its fix:
  *   - a GDPR erasure of "ann" deleted the user "joanna" (substring match)
  *     and could delete the last enabled admin;
  *   - `collections create --departments Slaes` made a department "Slaes";
@@ -11,12 +11,16 @@
  *   - a department's quota refusal told a member the department's total;
  *   - (a check, no fix) `documents delete` from the command line beside a
  *     running server: the deleted document is gone from every retrieval at
- *     once, also from the dense search of the server's stale vector index. */
+ *     once, also from the dense search of the server's stale vector index;
+ *   - (a check, no fix) a DOCX or ODT with an external entity naming a local
+ *     file, or a billion-laughs entity: the file is not read, nothing
+ *     expands. */
 #include "harness.h"
 #include "http_helpers.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
 #include "http/server.h"
+#include "kb/extract.h"
 #include "store/store_int.h"
 
 #include <cjson/cJSON.h>
@@ -25,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <zip.h>
 
 #define NEED_BIN()                                                                                        \
     do {                                                                                                  \
@@ -439,4 +445,111 @@ TEST(threat_cli_documents_delete_beside_server)
         cJSON_Delete(j);
     }
     hh_test_srv_stop(&t);
+}
+
+/* ---- hostile documents: XML entities (a check, no fix) --------------------- */
+
+/* A zip file at path with the members names[i] = data[i]; the first member
+ * stored (ODT's mimetype must be), the rest deflated. */
+static bool zip_of(const char *path, const char *const *names, const char *const *data, int n)
+{
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    if (!za)
+        return false;
+    for (int i = 0; i < n; i++) {
+        zip_source_t *src = zip_source_buffer(za, data[i], strlen(data[i]), 0);
+        zip_int64_t idx = src ? zip_file_add(za, names[i], src, ZIP_FL_OVERWRITE) : -1;
+        if (idx < 0) {
+            zip_source_free(src);
+            zip_discard(za);
+            return false;
+        }
+        zip_set_file_compression(za, (zip_uint64_t)idx, i == 0 ? ZIP_CM_STORE : ZIP_CM_DEFLATE, 9);
+    }
+    return zip_close(za) == 0;
+}
+
+/* The internal subsets of the two attacks: an external entity naming a
+ * local file (XXE), and nine levels of ten-fold expansion (a billion "ha"s). */
+#define XXE_FILE(root) "<!DOCTYPE " root " [<!ENTITY xxe SYSTEM \"file://%s\">]>"
+#define XXE_LAUGHS(root)                                                                                        \
+    "<!DOCTYPE " root " [<!ENTITY a \"ha\">"                                                                    \
+    "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"               \
+    "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\"><!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">"               \
+    "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\"><!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">"               \
+    "<!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\"><!ENTITY i \"&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;\">]>"
+#define W_DOC "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>"
+#define W_END "<w:p><w:r><w:t>Visible text</w:t></w:r></w:p></w:body></w:document>"
+#define O_DOC                                                                                                   \
+    "<office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" "               \
+    "xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"><office:body><office:text>"
+#define O_END "<text:p>Visible text</text:p></office:text></office:body></office:document-content>"
+#define XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+
+/* Extracts path: HH_E* refusals are fine (no secret in the message); a
+ * success must show "Visible text" and neither the secret nor a billion
+ * laughs. */
+static void extract_safely(const char *path, const char *what)
+{
+    hh_doc_t d;
+    hh_err_t e;
+    hh_err_clear(&e);
+    time_t t0 = time(NULL);
+    int rc = hh_extract_file(path, NULL, &d, &e);
+    ASSERT_LE(time(NULL) - t0, 10);   /* no billion-fold expansion */
+    if (rc != 0) {
+        printf("    %s: refused: %s\n", what, e.msg);
+        ASSERT_TRUE(strstr(e.msg, "SECRETFILE") == NULL);
+        return;
+    }
+    size_t total = 0;
+    bool visible = false;
+    for (size_t i = 0; i < d.n_blocks; i++) {
+        const char *t = d.blocks[i].text ? d.blocks[i].text : "";
+        total += strlen(t);
+        if (strstr(t, "SECRETFILE"))
+            printf("    %s: block %zu: %s\n", what, i, t);
+        ASSERT_TRUE(strstr(t, "SECRETFILE") == NULL);   /* the local file was not read */
+        visible = visible || strstr(t, "Visible text") != NULL;
+    }
+    printf("    %s: %zu blocks, %zu bytes of text\n", what, d.n_blocks, total);
+    hh_doc_clear(&d);
+    ASSERT_LE(total, 4096);   /* the laughs were not expanded */
+    ASSERT_TRUE(visible);
+}
+
+TEST(threat_extract_xml_entities_not_loaded)
+{
+    char secret[600], path[700], xml[4096];
+    snprintf(secret, sizeof secret, "%s/threat-xxe-secret.txt", hh_test_tmpdir());
+    FILE *f = fopen(secret, "w");
+    ASSERT_TRUE(f != NULL);
+    fputs("SECRETFILE7731 the payroll password\n", f);
+    ASSERT_EQ_INT(fclose(f), 0);
+    const char *types = "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/"
+                        "content-types\"><Default Extension=\"xml\" ContentType=\"application/xml\"/></Types>";
+    const char *dn[2] = { "[Content_Types].xml", "word/document.xml" };
+    const char *on[2] = { "mimetype", "content.xml" };
+    for (int k = 0; k < 4; k++) {
+        bool odt = k >= 2, laughs = k % 2;
+        if (!odt && !laughs)
+            snprintf(xml, sizeof xml, XML_HEAD XXE_FILE("w:document") W_DOC
+                     "<w:p><w:r><w:t>before &xxe; after</w:t></w:r></w:p>" W_END, secret);
+        else if (!odt)
+            snprintf(xml, sizeof xml, "%s", XML_HEAD XXE_LAUGHS("w:document") W_DOC
+                     "<w:p><w:r><w:t>laughs &i;</w:t></w:r></w:p>" W_END);
+        else if (!laughs)
+            snprintf(xml, sizeof xml, XML_HEAD XXE_FILE("office:document-content") O_DOC
+                     "<text:p>before &xxe; after</text:p>" O_END, secret);
+        else
+            snprintf(xml, sizeof xml, "%s", XML_HEAD XXE_LAUGHS("office:document-content") O_DOC
+                     "<text:p>laughs &i;</text:p>" O_END);
+        const char *data[2] = { odt ? "application/vnd.oasis.opendocument.text" : types, xml };
+        snprintf(path, sizeof path, "%s/threat-xxe-%d.%s", hh_test_tmpdir(), k, odt ? "odt" : "docx");
+        ASSERT_TRUE(zip_of(path, odt ? on : dn, data, 2));
+        char what[32];
+        snprintf(what, sizeof what, "%s %s", odt ? "odt" : "docx", laughs ? "laughs" : "file entity");
+        extract_safely(path, what);
+    }
 }
