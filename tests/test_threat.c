@@ -131,9 +131,10 @@ TEST(threat_gdpr_erase_last_admin_refused)
     ASSERT_TRUE(strstr(out, "nothing was erased") != NULL);
     ASSERT_EQ_INT(cli(out, sizeof out, dir, "users list"), 0);
     ASSERT_TRUE(strstr(out, "Erika.Admin") != NULL);
-    /* with another enabled admin the erasure goes through */
+    /* with another enabled admin the erasure goes through (one account
+     * named twice is still one admin of two) */
     ASSERT_EQ_INT(cli(out, sizeof out, dir, "users enable olaf"), 0);
-    ASSERT_EQ_INT(cli(out, sizeof out, dir, "gdpr erase --subject Erika.Admin --yes"), 0);
+    ASSERT_EQ_INT(cli(out, sizeof out, dir, "gdpr erase --subject Erika.Admin --subject ERIKA.ADMIN --yes"), 0);
     ASSERT_TRUE(strstr(out, "users deleted 1") != NULL);
     ASSERT_OK(hh_store_open(&st, dir, &err));
     ASSERT_EQ_INT(sql_int(st, "SELECT count(*) FROM users WHERE role = 'admin'", NULL), 1);

@@ -709,7 +709,8 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
  * transaction, before anything is changed. */
 static int keeps_an_admin(hh_store_t *s, const char *const *subjects, size_t n, hh_err_t *err)
 {
-    int64_t admins = 0, named = 0;
+    int64_t admins = 0;
+    id_list_t named = { 0 };   /* distinct: "root" and "ROOT" name one account */
     char who[HH_STORE_NAME_MAX] = "";
     sqlite3_stmt *st = NULL;
     int rc = prep(s, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0", &st, err);
@@ -720,19 +721,23 @@ static int keeps_an_admin(hh_store_t *s, const char *const *subjects, size_t n, 
             rc = hh_store_db_fail(s, err, "gdpr: count admins");
         sqlite3_finalize(st);
     }
-    if (!rc && !(rc = prep(s, "SELECT name FROM users WHERE role = 'admin' AND disabled = 0 AND lower(name) = lower(?1)",
+    if (!rc && !(rc = prep(s, "SELECT id, name FROM users WHERE role = 'admin' AND disabled = 0 AND "
+                              "lower(name) = lower(?1)",
                            &st, err))) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !rc; i++) {
             sqlite3_reset(st);
             sqlite3_bind_text(st, 1, subjects[i], -1, SQLITE_STATIC);
-            while (sqlite3_step(st) == SQLITE_ROW) {
-                named++;
-                snprintf(who, sizeof who, "%s", col_text(st, 0));
+            while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+                if (!ids_add(&named, sqlite3_column_int64(st, 0)))
+                    rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+                snprintf(who, sizeof who, "%s", col_text(st, 1));
             }
         }
         sqlite3_finalize(st);
     }
-    if (!rc && named > 0 && named >= admins)
+    bool last = named.n > 0 && (int64_t)named.n >= admins;
+    free(named.v);
+    if (!rc && last)
         rc = hh_err_set(err, HH_ESTATE, -1,
                         "gdpr: refused: '%s' is the last enabled admin and erasing the subject would delete that "
                         "account, leaving nobody to administer hoheit; make another user admin first (hoheit users "
