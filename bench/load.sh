@@ -73,7 +73,8 @@ start_server() {  # $1: model file
   local data=$TMP/data-$(basename "$1" .gguf)
   mkdir -p "$data/models"
   ln -sf "$(realpath "$1")" "$data/models/"
-  KEY=$("$HOHEIT" keys create --user load --role member --data "$data" 2>/dev/null)
+  # admin: the client also reads /metrics (admin and auditor keys only)
+  KEY=$("$HOHEIT" keys create --user load --role admin --data "$data" 2>/dev/null)
   "$HOHEIT" serve --data "$data" --port 0 --slots $SLOTS --ctx $CTX -t "$THREADS" >"$TMP/out" 2>"$TMP/err" &
   SERVER_PID=$!
   PORT=

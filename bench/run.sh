@@ -150,7 +150,7 @@ KB_EVAL_DEB=$(HOHEIT_KB_EVAL_FULL=1 "$KB_BUILD/hoheit-tests" retrieve_eval_debia
 # chunking, FTS5, one fsync'd transaction per document.
 bash tests/kb/build_corpus.sh build/kb-corpus >&2
 KB_ING=$(mktemp -d /tmp/hoheit-bench-ingest.XXXXXX)
-"$HOHEIT" collections create corpus --departments Docs --data "$KB_ING" >/dev/null
+"$HOHEIT" collections create corpus --departments Docs --create --data "$KB_ING" >/dev/null
 echo "bench: ingest throughput (build/kb-corpus)" >&2
 KB_ING_LINE=$("$HOHEIT" ingest build/kb-corpus --collection corpus --data "$KB_ING" --quiet 2>/dev/null | tail -1)
 rm -rf "$KB_ING"

@@ -586,7 +586,9 @@ TEST(http_disconnect_frees_slot)
      * the cancel counter shows it. */
     ASSERT_LE(st.generated_tokens, 399);
     hh_test_resp_t r;
-    ASSERT_OK(hh_test_http(t.h.port, "GET", "/metrics", t.key, NULL, &r));
+    char aud[HH_KEY_LEN + 1];   /* /metrics: admin and auditor keys only */
+    ASSERT_OK(hh_test_srv_user(&t.h, "prom", "auditor", aud, NULL));
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/metrics", aud, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_INT(metric(r.body, "hoheit_canceled_requests_total"), 1);
     ASSERT_EQ_INT(metric(r.body, "hoheit_slots_busy"), 0);

@@ -442,7 +442,7 @@ TEST(lifecycle_cli_departments_collections)
     ASSERT_OK(hh_store_user_ensure(s, "kim", "member", NULL, NULL, &err));
     ASSERT_OK(hh_store_user_ensure(s, "lou", "member", NULL, NULL, &err));
     hh_store_close(s);
-    ASSERT_EQ_INT(cli(NULL, 0, dir, "collections create hr-docs --departments Personal"), 0);
+    ASSERT_EQ_INT(cli(NULL, 0, dir, "collections create hr-docs --departments Personal --create"), 0);
     /* an unknown department is refused unless --create; case does not matter */
     ASSERT_EQ_INT(cli(NULL, 0, dir, "departments add-user kim Persnal"), 1);
     ASSERT_EQ_INT(cli(out, sizeof out, dir, "departments add-user kim personal"), 0);

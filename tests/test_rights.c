@@ -226,7 +226,7 @@ TEST(rights_cli_grant_revoke)
     }
     char dir[512], out[8192];
     snprintf(dir, sizeof dir, "%s/rights-cli", hh_test_tmpdir());
-    ASSERT_EQ_INT(cli(out, sizeof out, dir, "collections create it-docs --departments IT"), 0);
+    ASSERT_EQ_INT(cli(out, sizeof out, dir, "collections create it-docs --departments IT --create"), 0);
     ASSERT_EQ_INT(cli(out, sizeof out, dir, "collections list"), 0);
     ASSERT_TRUE(strstr(out, "IT:read") != NULL);
     /* refusals: bad right (usage), unknown department / collection */

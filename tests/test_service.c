@@ -645,7 +645,7 @@ TEST(service_alert_rules_use_existing_metrics)
     hh_test_srv_t t;
     ASSERT_OK(hh_test_srv_start(&t, "svc-metrics", NULL));
     char key[HH_KEY_LEN + 1];
-    ASSERT_OK(hh_test_srv_user(&t, "prom", "member", key, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "prom", "auditor", key, NULL));   /* as docs/OPERATIONS.md tells */
     hh_test_resp_t r;
     ASSERT_OK(hh_test_http(t.port, "GET", "/metrics", key, NULL, &r));
     ASSERT_EQ_INT(r.status, 200);

@@ -17,7 +17,7 @@
 static void coll_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit collections create NAME [--departments A,B] [--data DIR]\n"
+            "usage: hoheit collections create NAME [--departments A,B] [--create] [--data DIR]\n"
             "       hoheit collections list [--data DIR]\n"
             "       hoheit collections docs NAME [--data DIR]\n"
             "       hoheit collections delete NAME [--yes] [--data DIR]\n"
@@ -36,8 +36,8 @@ static void coll_usage(FILE *f)
             "  add-department = grant read, remove-department = revoke.\n"
             "  delete removes the collection's documents, chunks, vectors and stored\n"
             "  files. Department names are compared ignoring case (Personal = personal);\n"
-            "  add-user, grant and add-department refuse an unknown department unless\n"
-            "  --create.\n"
+            "  create --departments, add-user, grant and add-department refuse an unknown\n"
+            "  department (a typo would make a new one) unless --create.\n"
             "  Deleting a department removes its memberships and collection ownerships;\n"
             "  collections left without a department are readable by admins only.\n"
             "  --yes    delete without asking (needed when stdin is not a terminal)\n"
@@ -80,6 +80,35 @@ static int parse(int argc, char **argv, args_t *a)
     return 0;
 }
 
+/* The departments of `collections create --departments` must exist unless
+ * --create: a typo ("Slaes") would otherwise make a new department that
+ * nobody is in. Names every unknown one; 0 when all are known (or a->create). */
+static int departments_known(hh_store_t *s, const args_t *a, const char *const *depts, size_t nd, hh_err_t *err)
+{
+    char unknown[1024] = "";
+    size_t n_unknown = 0, used = 0;
+    for (size_t i = 0; i < nd && !a->create; i++) {
+        hh_err_t e;
+        hh_err_clear(&e);
+        int rc = hh_store_department_get(s, depts[i], NULL, &e);
+        if (rc == HH_ENOENT) {
+            int w = snprintf(unknown + used, sizeof unknown - used, "%s'%s'", n_unknown ? ", " : "", depts[i]);
+            if (w > 0 && (size_t)w < sizeof unknown - used)
+                used += (size_t)w;
+            n_unknown++;
+        } else if (rc) {
+            *err = e;
+            return rc;
+        }
+    }
+    if (n_unknown)
+        return hh_err_set(err, HH_ENOENT, -1,
+                          "no department %s (nothing was created; `hoheit departments list` shows them; add "
+                          "--create to create %s)",
+                          unknown, n_unknown == 1 ? "it" : "them");
+    return 0;
+}
+
 static int collections_create(hh_store_t *s, const args_t *a, hh_err_t *err)
 {
     const char *depts[64];
@@ -93,6 +122,11 @@ static int collections_create(hh_store_t *s, const args_t *a, hh_err_t *err)
             return hh_err_set(err, HH_EINVAL, -1, "at most 64 departments");
         }
         depts[nd++] = t;
+    }
+    int drc = departments_known(s, a, depts, nd, err);
+    if (drc) {
+        free(copy);
+        return drc;
     }
     hh_store_collection_t c;
     int rc = hh_store_collection_ensure(s, a->pos[1], depts, nd, &c, err);

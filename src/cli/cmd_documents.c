@@ -2,11 +2,14 @@
  * base's documents, administered from the command line. Deleting goes
  * through hh_ingest_delete (the same function as DELETE /api/documents/ID:
  * chunks, FTS rows and vectors go in one transaction, the stored file when
- * no other document has its hash). A running server drops deleted chunks
- * from its answers at once (they are no longer in the database); its
- * in-memory vector index and DATA/vindex-MODEL.bin are rebuilt at its next start
- * (the file's tag no longer matches the stored vectors). Each change
- * appends an "admin" audit record. */
+ * no other document has its hash). Allowed beside a running server: it
+ * drops deleted chunks from its answers at once, dense search included
+ * (its in-memory vector index keeps the old vectors, but retrieval filters
+ * by the chunk ids the database holds, recomputed whenever another process
+ * changed it: kb/retrieve.c, test threat_cli_documents_delete_beside_server);
+ * the index and DATA/vindex-MODEL.bin are rebuilt at its next start (the
+ * file's tag no longer matches the stored vectors). Each change appends an
+ * "admin" audit record. */
 #include "cli/cmd.h"
 #include "base/err.h"
 #include "kb/ingest.h"

@@ -310,8 +310,8 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
         }
         sqlite3_finalize(st);
     }
-    if (!rc && ok && !(rc = prep(s, "SELECT id, name FROM users WHERE instr(lower(name), lower(?1)) > 0 ORDER BY id",
-                                 &st, err))) {
+    /* user records: the whole name, as erasure deletes them */
+    if (!rc && ok && !(rc = prep(s, "SELECT id, name FROM users WHERE lower(name) = lower(?1) ORDER BY id", &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
         while (ok && !rc && sqlite3_step(st) == SQLITE_ROW) {
             const char *nm = col_text(st, 1);
@@ -658,8 +658,10 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
     /* their usage counters stay as totals without a name (store_usage.c) */
     if (!rc)
         rc = hh_store_usage_forget_subject_locked(s, subj, &r->usage_rows, err);
-    /* user records of the subject (their keys, memberships and quotas cascade) */
-    if (!rc && !(rc = prep(s, "DELETE FROM users WHERE instr(lower(name), lower(?1)) > 0", &st, err))) {
+    /* the user record whose whole name is the subject (ignoring ASCII case;
+     * "ann" never deletes "joanna"); its keys, memberships and quotas
+     * cascade. keeps_an_admin has checked that an enabled admin stays. */
+    if (!rc && !(rc = prep(s, "DELETE FROM users WHERE lower(name) = lower(?1)", &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = hh_store_db_fail(s, err, "gdpr: users");
@@ -701,6 +703,49 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
     return rc;
 }
 
+/* HH_ESTATE when the user records the subjects name hold every enabled
+ * admin: the erasure would leave nobody to administer hoheit (as `users
+ * delete` refuses for the last admin). Runs inside the erasure's
+ * transaction, before anything is changed. */
+static int keeps_an_admin(hh_store_t *s, const char *const *subjects, size_t n, hh_err_t *err)
+{
+    int64_t admins = 0;
+    id_list_t named = { 0 };   /* distinct: "root" and "ROOT" name one account */
+    char who[HH_STORE_NAME_MAX] = "";
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0", &st, err);
+    if (!rc) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            admins = sqlite3_column_int64(st, 0);
+        else
+            rc = hh_store_db_fail(s, err, "gdpr: count admins");
+        sqlite3_finalize(st);
+    }
+    if (!rc && !(rc = prep(s, "SELECT id, name FROM users WHERE role = 'admin' AND disabled = 0 AND "
+                              "lower(name) = lower(?1)",
+                           &st, err))) {
+        for (size_t i = 0; i < n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, subjects[i], -1, SQLITE_STATIC);
+            while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+                if (!ids_add(&named, sqlite3_column_int64(st, 0)))
+                    rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+                snprintf(who, sizeof who, "%s", col_text(st, 1));
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    bool last = named.n > 0 && (int64_t)named.n >= admins;
+    free(named.v);
+    if (!rc && last)
+        rc = hh_err_set(err, HH_ESTATE, -1,
+                        "gdpr: refused: '%s' is the last enabled admin and erasing the subject would delete that "
+                        "account, leaving nobody to administer hoheit; make another user admin first (hoheit users "
+                        "role NAME admin), then erase again; nothing was erased",
+                        who);
+    return rc;
+}
+
 int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
                   hh_gdpr_erase_result_t *res, hh_err_t *err)
 {
@@ -725,6 +770,7 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
         goto out;
     if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
         goto out;
+    rc = keeps_an_admin(s, subjects, n, err);
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(rc = hh_gdpr_pseudonym(s, subjects[i], tok, sizeof tok, err)))
             rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &audit_rows, &r, err);

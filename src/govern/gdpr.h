@@ -4,19 +4,23 @@
  * A subject is one string: an e-mail address, a name or a user name. It is
  * matched as a substring, ASCII case-insensitively, in: document titles
  * and source paths, chunk texts and heading paths, the stored original
- * files (DATA/files/..), user names, the audit log's prompt/output/user/
+ * files (DATA/files/..), the audit log's prompt/output/user/
  * detail texts (kept beside the hashed record, see audit.h) and hashed
  * records, the approval queue when it exists, and the usage counters
  * (quotas) of the users it names (export: "where": "usage", one hit per
  * UTC day and use case; erasure: the counters lose their user, user_id
- * NULL, so department and use-case totals stay).
+ * NULL, so department and use-case totals stay). User records (and their
+ * usage counters) are matched by the WHOLE user name, ASCII
+ * case-insensitively: subject "ann" names the user "Ann", never "joanna".
  *
  * Erasure replaces the string by a keyed pseudonym (hh_pii_redact with a
  * key derived from the store secret: "[EMAIL:ab12cd]" for an address,
  * "[NAME:ab12cd]" otherwise), drops the vectors of rewritten chunks (the
  * next ingestion of the document re-embeds it), deletes stored originals
  * that held the string (the document keeps its pseudonymized chunks and is
- * marked erased_at), deletes user records named by it, rebuilds the FTS
+ * marked erased_at), deletes the user record named by it (refused with
+ * HH_ESTATE, nothing changed, when that would delete the last enabled
+ * admin), rebuilds the FTS
  * index, and then VACUUMs with secure_delete on and truncates the WAL, so
  * no free page or WAL frame keeps the string. See docs/COMPLIANCE.md,
  * "Data-subject rights and retention".
@@ -74,7 +78,8 @@ typedef struct hh_gdpr_erase_result {
  * and those rows get erased_by = its seq; audit user/detail texts lose
  * their salts) all in one transaction, then unlinks the files and VACUUMs
  * + checkpoints the WAL (TRUNCATE). *res may be NULL. Errors: HH_EINVAL,
- * HH_EIO, HH_ENOMEM. */
+ * HH_EIO, HH_ENOMEM; HH_ESTATE (nothing erased) when the subjects name
+ * every enabled admin's account. */
 int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
                   hh_gdpr_erase_result_t *res, hh_err_t *err);
 

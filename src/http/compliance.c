@@ -2,7 +2,9 @@
  *   POST /api/gdpr/export       {"subjects":[...]}: hh_gdpr_export's JSON (admin)
  *   POST /api/gdpr/erase        {"subjects":[...],"confirm":true}: hh_gdpr_erase,
  *                               then the live vector index and the engine's
- *                               prefix caches forget the erased data (admin)
+ *                               prefix caches forget the erased data (admin);
+ *                               409 last_admin (nothing erased) when a subject
+ *                               is the last enabled admin's user name
  *   GET  /api/audit/verify      the audit chain's verdict (admin, auditor)
  *   GET  /api/audit/export?from=SEQ   JSONL (admin, auditor)
  *   POST /api/retention/sweep   hh_gdpr_retention_sweep now (admin)
@@ -413,6 +415,11 @@ enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection 
     bool dropped = hh_engine_drop_caches(s->engine, &e2) == 0;
     if (!dropped)
         HH_LOGW("gdpr: %s", e2.msg);
+    if (rc == HH_ESTATE) {   /* the subjects name the last enabled admin: nothing was erased */
+        hh_api_error_t e;
+        hh_api_error_set(&e, 409, "invalid_request_error", "last_admin", "subjects", "%s", err.msg);
+        return ht_send_error(c, cs, &e);
+    }
     if (rc)
         return server_error(c, cs, "erasure failed", &err);
     HH_LOGI("gdpr: %s erased %zu subject(s): %" PRId64 " chunk rewrites, %zu vectors left the live index", cs->key.user,

@@ -14,6 +14,10 @@
  * before the start only, so one request (or each of several running at
  * once) may end above the daily limit; the next one is refused.
  *
+ * A refusal (429 quota_exceeded) names the limit and when it frees; the
+ * value and the count that reached it only for the caller's own limit, or
+ * for admins and auditors (a department's count is its other members' use).
+ *
  * The windows follow a clock that is time(NULL) plus an offset that only
  * hh_http_quota_clock_advance moves (tests, drills). */
 #include "http/http_int.h"
@@ -120,6 +124,15 @@ static int refuse(hh_http_server_t *s, ht_conn_t *cs, const hh_store_quota_t *q,
     s->quota->rejected[li][q->department]++;
     pthread_mutex_unlock(&s->quota->mu);
     cs->retry_after_s = retry_after > 0 ? retry_after : 1;
+    /* A department's totals (tokens used, requests running) are what its
+     * other members did: only admins and auditors, who see them in
+     * /api/usage?by=department anyway, get the figures. */
+    bool figures = !q->department || !strcmp(cs->key.role, "admin") || !strcmp(cs->key.role, "auditor");
+    if (!figures)
+        return hh_api_error_set(e, 429, li < 2 ? "tokens" : "requests", "quota_exceeded", g_limit_names[li],
+                                "Quota exceeded: the %s limit of your department '%s' is reached; it frees %s "
+                                "(Retry-After: %d s)",
+                                g_limit_names[li], q->subject, when[li], cs->retry_after_s);
     return hh_api_error_set(e, 429, li < 2 ? "tokens" : "requests", "quota_exceeded", g_limit_names[li],
                             "Quota exceeded: the %s limit of %s '%s' is %lld (%lld %s); it frees %s "
                             "(Retry-After: %d s)",

@@ -389,6 +389,17 @@ static void sb_hist(sbuf_t *b, const char *name, const char *help, const ht_hist
 
 static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
+    /* The counters are global (every department's requests, latencies and
+     * usage): admins and auditors only; Prometheus scrapes with an auditor
+     * key (docs/OPERATIONS.md). Checked here until the route table carries
+     * a required role per route. */
+    if (strcmp(cs->key.role, "admin") != 0 && strcmp(cs->key.role, "auditor") != 0) {
+        hh_api_error_t e;
+        hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
+                         "only admin and auditor keys may read /metrics (role %s); scrape with an auditor key",
+                         cs->key.role);
+        return ht_send_error(c, cs, &e);
+    }
     hh_engine_stats_t st;
     memset(&st, 0, sizeof st);
     hh_engine_stats(s->engine, &st);
@@ -430,9 +441,9 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
     sb_hist(&b, "hoheit_time_per_output_token_seconds", "Mean time between generated tokens of a request.", &m.tpot,
             g_tpot_le, HT_N_TPOT_BUCKETS - 1);
     /* usage by department and use case (quota.c): department labels are for
-     * admins and auditors only, as /api/usage?by=department is */
-    bool all = !strcmp(cs->key.role, "admin") || !strcmp(cs->key.role, "auditor");
-    char *usage = ht_quota_metrics(s, all);
+     * admins and auditors only, as /api/usage?by=department is (the only
+     * roles that get here) */
+    char *usage = ht_quota_metrics(s, true);
     if (usage)
         sb_printf(&b, "%s", usage);
     else

@@ -93,6 +93,51 @@ static cJSON *usecase_full(hh_store_t *st, const hh_usecase_t *u)
     return j;
 }
 
+/* The departments and collections a use-case body names must exist (as
+ * `hoheit register add` checks): a typo would otherwise restrict the use
+ * case to a department nobody is in, or name a collection that is not
+ * there. Only the fields present in the body are checked (an update that
+ * does not touch them is not refused for names deleted since). 0, or 400
+ * (e filled: code unknown_department / unknown_collection, param the
+ * field, every unknown name in the message), or 500. */
+static int names_exist(hh_http_server_t *s, const cJSON *in, hh_api_error_t *e)
+{
+    static const char *const fields[2] = { "departments", "collections" };
+    static const char *const codes[2] = { "unknown_department", "unknown_collection" };
+    static const char *const lists[2] = { "hoheit departments list", "hoheit collections list" };
+    for (int f = 0; f < 2; f++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(in, fields[f]), *it;
+        if (!cJSON_IsArray(arr))
+            continue;   /* absent, or refused by hh_register_validate */
+        char names[512] = "";
+        size_t used = 0, n_unknown = 0;
+        cJSON_ArrayForEach(it, arr) {
+            if (!cJSON_IsString(it) || !it->valuestring[0])
+                continue;   /* hh_register_validate refuses those */
+            hh_err_t err;
+            hh_err_clear(&err);
+            hh_store_collection_t coll;
+            int rc = f == 0 ? hh_store_department_get(s->store, it->valuestring, NULL, &err)
+                            : hh_store_collection_get(s->store, it->valuestring, &coll, &err);
+            if (rc == HH_ENOENT) {
+                int w = snprintf(names + used, sizeof names - used, "%s'%s'", n_unknown ? ", " : "", it->valuestring);
+                if (w > 0 && (size_t)w < sizeof names - used)
+                    used += (size_t)w;
+                n_unknown++;
+            } else if (rc) {
+                return hh_api_error_set(e, 500, "server_error", NULL, NULL, "%s", err.msg);
+            }
+        }
+        if (n_unknown)
+            return hh_api_error_set(e, 400, "invalid_request_error", codes[f], fields[f],
+                                    "%s names %s that do%s not exist: %s (`%s` shows them; nothing was changed)",
+                                    fields[f], n_unknown == 1 ? (f ? "a collection" : "a department")
+                                                              : (f ? "collections" : "departments"),
+                                    n_unknown == 1 ? "es" : "", names, lists[f]);
+    }
+    return 0;
+}
+
 enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
                                    const char *url)
 {
@@ -116,6 +161,10 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
             cJSON_Delete(in);
             hh_api_error_set(&e, 400, "invalid_request_error", "invalid_json", NULL,
                              "the body must be a JSON object describing a use case");
+            return ht_send_error(c, cs, &e);
+        }
+        if (names_exist(s, in, &e)) {
+            cJSON_Delete(in);
             return ht_send_error(c, cs, &e);
         }
     }

@@ -85,8 +85,9 @@ int hh_store_rows_end(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g, int r
 /* Every (day, use case) counter of user_id, oldest first; *out malloc'd. */
 int hh_store_usage_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_usage_day_t **out, size_t *n,
                                   hh_err_t *err);
-/* Pseudonymizes (user_id = NULL) the usage rows of every user whose name
- * contains subject (ASCII case-insensitive, the erasure's match); *n rows. */
+/* Pseudonymizes (user_id = NULL) the usage rows of the user whose name is
+ * subject (the whole name, ASCII case-insensitive: the erasure's user
+ * match, so "ann" never touches "joanna"); *n rows. */
 int hh_store_usage_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 /* Pseudonymizes the usage rows of days before before_day; *n rows. */
 int hh_store_usage_expire_locked(hh_store_t *s, int64_t before_day, int64_t *n, hh_err_t *err);

@@ -442,7 +442,7 @@ int hh_store_usage_forget_subject_locked(hh_store_t *s, const char *subject, int
 {
     return forget(s,
                   "UPDATE usage SET user_id = NULL WHERE user_id IN "
-                  "(SELECT id FROM users WHERE instr(lower(name), lower(?1)) > 0)",
+                  "(SELECT id FROM users WHERE lower(name) = lower(?1))",
                   subject, 0, n, err);
 }
 

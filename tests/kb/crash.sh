@@ -23,7 +23,7 @@ mkdir -p "$W/docs"
 cp "$CORPUS"/small/* "$W/docs/"
 ls "$CORPUS/man-txt" | LC_ALL=C sort | head -n 40 | while read -r f; do cp "$CORPUS/man-txt/$f" "$W/docs/"; done
 N_FILES=$(ls "$W/docs" | wc -l)
-"$BIN" collections create crash --departments QA --data "$W/data" >/dev/null
+"$BIN" collections create crash --departments QA --create --data "$W/data" >/dev/null
 
 check() {  # $1 = log of the killed run
 python3 - "$W/data" "$1" <<'PY'
