@@ -1192,3 +1192,93 @@ TEST(isolation_ranking_side_channel)
     ASSERT_EQ_INT(same, 4);
     ASSERT_TRUE(own_changed);
 }
+
+/* ---- side channel: identifiers -------------------------------------------- */
+
+/* The id of what a request created: "id" of an upload (201), or the held
+ * approval's id of a 202; -1 otherwise. */
+static int64_t created_id(const hh_test_resp_t *r)
+{
+    const cJSON *id = r->status == 202
+                          ? cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r->j, "hoheit"), "approval"), "id")
+                          : cJSON_GetObjectItemCaseSensitive(r->j, "id");
+    return (r->status == 201 || r->status == 202) && cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1;
+}
+
+/* KNOWN LEAK, open (this test fails until it is closed): document, chunk
+ * and approval ids are one sequence over every department, so the gap
+ * between two ids a member gets tells how many documents, chunks and held
+ * high-risk requests (for HR: CV screenings) the other departments made in
+ * between. Engineering's member creates one object, then another: the gap
+ * must be the same whether or not HR created anything in between. */
+TEST(isolation_ids_tell_no_activity)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "isolation-ids", NULL));
+    char ke[HH_KEY_LEN + 1], kh[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "engeve", "member", ke, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "hrhal", "member", kh, NULL));
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *st = t.st;
+    const char *hr_d[] = { "HR" }, *eng_d[] = { "Engineering" };
+    ASSERT_OK(hh_store_department_ensure(st, "HR", NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(st, "Engineering", NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "engeve", "Engineering", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "hrhal", "HR", &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "hr-cv", hr_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "eng-wiki", eng_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "hr-cv", "HR", HH_RIGHT_WRITE, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "eng-wiki", "Engineering", HH_RIGHT_WRITE, NULL, &err));
+    static const char *const ucs[2] = {
+        "{\"slug\":\"hr-cv\",\"name\":\"CV\",\"purpose\":\"screening\",\"models\":[\"stories260K\"],"
+        "\"departments\":[\"HR\"],\"answers\":{\"h_employment\":true}}",
+        "{\"slug\":\"eng-grid\",\"name\":\"Grid\",\"purpose\":\"grid control\",\"models\":[\"stories260K\"],"
+        "\"departments\":[\"Engineering\"],\"answers\":{\"h_critical_infrastructure\":true}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        cJSON *in = cJSON_Parse(ucs[i]);
+        int rc = hh_register_create(st, in, "root", NULL, &err);
+        cJSON_Delete(in);
+        ASSERT_OK(rc);
+    }
+    const int port = t.port;
+    const char *held = "{\"model\":\"stories260K\",\"max_tokens\":2,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"Case\"}],\"hoheit\":{\"use_case\":\"%s\"}}";
+    char body[512], name[64];
+    int64_t doc[3], ap[3];
+    hh_test_resp_t r;
+    /* three documents and three held requests of Engineering's; HR works
+     * between the second and the third */
+    for (int k = 0; k < 3; k++) {
+        if (k == 2)
+            for (int i = 0; i < 4; i++) {
+                snprintf(name, sizeof name, "cv-%d.md", i);
+                snprintf(body, sizeof body, "# Applicant %d\n\nA CV to screen.\n", i);
+                ASSERT_OK(hh_test_http_upload(port, kh, "hr-cv", name, body, &r));
+                ASSERT_EQ_INT(r.status, 201);
+                hh_test_resp_free(&r);
+                snprintf(body, sizeof body, held, "hr-cv");
+                ASSERT_OK(hh_test_http(port, "POST", "/v1/chat/completions", kh, body, &r));
+                ASSERT_EQ_INT(r.status, 202);
+                hh_test_resp_free(&r);
+            }
+        snprintf(name, sizeof name, "wiki-%d.md", k);
+        snprintf(body, sizeof body, "# Wiki page %d\n\nThe grid runs on page %d.\n", k, k);
+        ASSERT_OK(hh_test_http_upload(port, ke, "eng-wiki", name, body, &r));
+        doc[k] = created_id(&r);
+        hh_test_resp_free(&r);
+        snprintf(body, sizeof body, held, "eng-grid");
+        ASSERT_OK(hh_test_http(port, "POST", "/v1/chat/completions", ke, body, &r));
+        ap[k] = created_id(&r);
+        hh_test_resp_free(&r);
+        ASSERT_TRUE(doc[k] > 0 && ap[k] > 0);
+    }
+    hh_test_srv_stop(&t);
+    printf("    ids seen by Engineering: documents %lld %lld %lld, approvals %lld %lld %lld (HR made 4 of each "
+           "before the third)\n",
+           (long long)doc[0], (long long)doc[1], (long long)doc[2], (long long)ap[0], (long long)ap[1],
+           (long long)ap[2]);
+    ASSERT_EQ_INT(doc[2] - doc[1], doc[1] - doc[0]);
+    ASSERT_EQ_INT(ap[2] - ap[1], ap[1] - ap[0]);
+}
