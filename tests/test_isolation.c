@@ -93,15 +93,16 @@ typedef struct world {
     int           n_fails;
 } world_t;
 
+/* n_chars (at most 32) random lower-case hex digits and a NUL into out. */
 static void rand_hex(char *out, size_t n_chars)
 {
-    unsigned char b[32];
+    unsigned char b[16];
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
         for (size_t i = 0; i < sizeof b; i++)
             b[i] = (unsigned char)rand();
-    for (size_t i = 0; i < n_chars; i++)
-        out[i] = "0123456789abcdef"[b[i % sizeof b] >> ((i / sizeof b) % 2 ? 0 : 4) & 15];
-    out[n_chars] = '\0';
+    for (size_t i = 0; i < n_chars && i < 2 * sizeof b; i++)
+        out[i] = "0123456789abcdef"[(b[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[n_chars < 2 * sizeof b ? n_chars : 2 * sizeof b] = '\0';
 }
 
 static void fail(world_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -172,11 +173,12 @@ static void scan(world_t *w, const cred_t *c, const char *what, const char *sent
  * first. Caller frees. */
 static char *normalize(const hh_test_resp_t *r, const char *tok)
 {
-    size_t cap = strlen(r->headers) + strlen(r->body) + 64;
+    /* worst case: every body byte is a one-character token, "<T>" */
+    size_t cap = strlen(r->headers) + 3 * strlen(r->body) + 64;
     char *out = malloc(cap), *o = out;
     if (!out)
         return NULL;
-    o += sprintf(o, "%d\n", r->status);
+    o += snprintf(o, 16, "%d\n", r->status);
     for (const char *line = r->headers; *line;) {
         const char *nl = strstr(line, "\r\n");
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
@@ -194,7 +196,8 @@ static char *normalize(const hh_test_resp_t *r, const char *tok)
     for (const char *p = r->body; *p;) {
         if (tl && !strncmp(p, tok, tl) &&
             (!num || ((p == r->body || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[tl])))) {
-            o += sprintf(o, "<T>");
+            memcpy(o, "<T>", 3);
+            o += 3;
             p += tl;
         } else {
             *o++ = *p++;
