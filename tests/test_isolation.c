@@ -61,7 +61,7 @@ typedef struct dept {
     const char *tag;    /* short lower-case tag in its markers */
     hh_right_t  right;  /* its members' right on its collection */
     const char *risk;   /* the register answer that makes its use case high-risk */
-    char coll[48], secret[48], number[16], uc[48], ap_text[48];
+    char coll[48], secret[48], number[24], uc[48], ap_text[48];
     char title[DOCS_PER][48];
     char member[40], approver[40], auditor[40];
     int64_t coll_id, uc_id;
