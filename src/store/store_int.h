@@ -91,4 +91,17 @@ int hh_store_usage_forget_subject_locked(hh_store_t *s, const char *subject, int
 /* Pseudonymizes the usage rows of days before before_day; *n rows. */
 int hh_store_usage_expire_locked(hh_store_t *s, int64_t before_day, int64_t *n, hh_err_t *err);
 
+/* ---- conversations inside another module's transaction (govern/gdpr.c);
+ * the caller holds s->mu ---- */
+
+/* Every conversation of user_id (oldest first) with its messages:
+ * (*convs)[i]'s messages are (*msgs)[i] with (*n_msgs)[i] elements. All
+ * malloc'd; free with hh_store_conv_export_free. */
+int  hh_store_conv_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_conv_t **convs,
+                                  hh_store_conv_msg_t ***msgs, size_t **n_msgs, size_t *n, hh_err_t *err);
+void hh_store_conv_export_free(hh_store_conv_t *convs, hh_store_conv_msg_t **msgs, size_t *n_msgs, size_t n);
+/* Deletes the conversations of every user whose name contains subject
+ * (ASCII case-insensitive, the erasure's match); *n conversations. */
+int  hh_store_conv_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
+
 #endif
