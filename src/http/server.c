@@ -168,6 +168,12 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
     { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
     { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
+    { { "GET", "/api/conversations", true }, false, false, ht_handle_conv_list, "/api/conversations" },
+    { { "POST", "/api/conversations", true }, false, true, ht_handle_conv_create, "/api/conversations" },
+    { { "GET", "/api/conversations/1", true }, true, false, ht_handle_conv_get, "/api/conversations/" },
+    { { "PATCH", "/api/conversations/1", true }, true, true, ht_handle_conv_rename, "/api/conversations/" },
+    { { "DELETE", "/api/conversations/1", true }, true, false, ht_handle_conv_delete, "/api/conversations/" },
+    { { "GET", "/api/conversations/1/export", true }, true, false, ht_handle_conv_export, "/api/conversations/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 

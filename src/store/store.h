@@ -619,10 +619,11 @@ int  hh_store_conv_append(hh_store_t *s, int64_t user_id, int64_t id, const hh_s
 
 /* A held answer was decided: the message msg_id (of the user's
  * conversation) gets status ("approved" | "edited" | "rejected") and, when
- * released, its text (content; NULL keeps ""). Only a message still
- * "pending" changes. HH_ENOENT when none matches. */
+ * released, its text (content; NULL keeps "") and the sources it was held
+ * with (grounding JSON text, its "confidence" too; NULL: none). Only a
+ * message still "pending" changes. HH_ENOENT when none matches. */
 int  hh_store_conv_resolve(hh_store_t *s, int64_t user_id, int64_t msg_id, const char *status, const char *content,
-                           hh_err_t *err);
+                           const char *grounding, hh_err_t *err);
 
 /* Retention: deletes every conversation (of any user) whose updated_at is
  * before before_ms, with its messages; *ids (may be NULL; malloc'd,

@@ -460,7 +460,7 @@ done:
 }
 
 int hh_store_conv_resolve(hh_store_t *s, int64_t user_id, int64_t msg_id, const char *status, const char *content,
-                          hh_err_t *err)
+                          const char *grounding, hh_err_t *err)
 {
     if (!status || (strcmp(status, "approved") && strcmp(status, "edited") && strcmp(status, "rejected")))
         return hh_err_set(err, HH_EINVAL, -1, "store: a decided status is approved, edited or rejected");
@@ -469,7 +469,8 @@ int hh_store_conv_resolve(hh_store_t *s, int64_t user_id, int64_t msg_id, const 
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = hh_store_prepare(s, &st, "UPDATE conversation_messages SET approval_status = ?3, "
-                                      "content = COALESCE(?4, content) WHERE id = ?1 AND approval_status = 'pending' "
+                                      "content = COALESCE(?4, content), grounding = COALESCE(?5, grounding), "
+                                      "confidence = COALESCE(json_extract(?5, '$.confidence'), confidence) WHERE id = ?1 AND approval_status = 'pending' "
                                       "AND conversation_id IN (SELECT id FROM conversations WHERE user_id = ?2)", err);
     if (!rc) {
         sqlite3_bind_int64(st, 1, msg_id);
@@ -477,6 +478,8 @@ int hh_store_conv_resolve(hh_store_t *s, int64_t user_id, int64_t msg_id, const 
         sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
         if (content)
             sqlite3_bind_text(st, 4, content, -1, SQLITE_STATIC);
+        if (grounding)
+            sqlite3_bind_text(st, 5, grounding, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = hh_store_db_fail(s, err, "resolve message");
         else if (sqlite3_changes(s->db) == 0)
