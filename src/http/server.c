@@ -2,6 +2,7 @@
  * authentication, body limits, /health, /metrics, /v1/models, errors. */
 #include "http/http_int.h"
 #include "base/log.h"
+#include "govern/gdpr.h"   /* the default conversation retention */
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -227,6 +228,7 @@ hh_http_params_t hh_http_default_params(void)
     p.login_hash_per_addr = 1;
     p.login_hash_wait_ms = 3000;
     p.retention_interval_s = 3600;
+    p.conversation_retention_days = HH_GDPR_CONVERSATION_RETENTION_DAYS;
     return p;
 }
 

@@ -275,6 +275,8 @@ int hh_store_conv_delete(hh_store_t *s, int64_t user_id, int64_t id, hh_err_t *e
 {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
+    /* a deleted chat is overwritten with zeros, not left in free pages */
+    sqlite3_exec(s->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
     /* the messages go by ON DELETE CASCADE, in the same statement */
     int rc = hh_store_prepare(s, &st, "DELETE FROM conversations WHERE id = ?1 AND user_id = ?2", err);
     if (!rc) {
@@ -286,6 +288,7 @@ int hh_store_conv_delete(hh_store_t *s, int64_t user_id, int64_t id, hh_err_t *e
             rc = not_found(err, id);
         sqlite3_finalize(st);
     }
+    sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -500,6 +503,7 @@ int hh_store_conv_expire(hh_store_t *s, int64_t before_ms, int64_t **ids, size_t
     int rc = hh_store_tx_begin(s, err);
     if (rc)
         return rc;
+    sqlite3_exec(s->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
     if (!(rc = hh_store_prepare(s, &st, "SELECT id FROM conversations WHERE updated_at < ?1 ORDER BY id", err))) {
         sqlite3_bind_int64(st, 1, before_ms);
         rc = hh_store_collect_rows(s, st, &g, hh_store_read_id, "expired conversations", err);
@@ -516,6 +520,7 @@ int hh_store_conv_expire(hh_store_t *s, int64_t before_ms, int64_t **ids, size_t
         }
         sqlite3_finalize(st);
     }
+    sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
     rc = hh_store_tx_end(s, rc, err);
     if (rc || !ids)
         free(g.v);
@@ -605,6 +610,86 @@ int hh_store_conv_forget_subject_locked(hh_store_t *s, const char *subject, int6
         rc = hh_store_db_fail(s, err, "erase conversations");
     else if (n)
         *n += sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void read_text(sqlite3_stmt *st, void *out)
+{
+    hh_store_conv_text_t *t = out;
+    t->conversation_id = sqlite3_column_int64(st, 0);
+    t->message_id = sqlite3_column_int64(st, 1);
+    t->user_id = sqlite3_column_int64(st, 2);
+    t->column = sqlite3_column_int(st, 3);
+    const unsigned char *v = sqlite3_column_text(st, 4);
+    t->text = strdup(v ? (const char *)v : "");
+}
+
+void hh_store_conv_texts_free(hh_store_conv_text_t *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++)
+        free(t[i].text);
+    free(t);
+}
+
+int hh_store_conv_mentions_locked(hh_store_t *s, const char *subject, hh_store_conv_text_t **out, size_t *n,
+                                  hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    hh_store_rows_t g = { .elem = sizeof(hh_store_conv_text_t) };
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st,
+                              "SELECT id, 0, user_id, 0, title FROM conversations WHERE instr(lower(title), lower(?1)) > 0 "
+                              "UNION ALL SELECT m.conversation_id, m.id, c.user_id, 1, m.content FROM "
+                              "conversation_messages m JOIN conversations c ON c.id = m.conversation_id WHERE "
+                              "instr(lower(m.content), lower(?1)) > 0 "
+                              "UNION ALL SELECT m.conversation_id, m.id, c.user_id, 2, m.grounding FROM "
+                              "conversation_messages m JOIN conversations c ON c.id = m.conversation_id WHERE "
+                              "m.grounding IS NOT NULL AND instr(lower(m.grounding), lower(?1)) > 0 "
+                              "ORDER BY 1, 2, 4", err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+        rc = hh_store_collect_rows(s, st, &g, read_text, "conversation mentions", err);
+        sqlite3_finalize(st);
+    }
+    hh_store_conv_text_t *t = g.v;
+    for (size_t i = 0; !rc && i < g.n; i++)
+        if (!t[i].text)
+            rc = hh_err_set(err, HH_ENOMEM, -1, "store: out of memory");
+    if (rc) {
+        hh_store_conv_texts_free(t, g.n);
+        return rc;
+    }
+    *out = t;
+    *n = g.n;
+    return 0;
+}
+
+int hh_store_conv_text_set_locked(hh_store_t *s, const hh_store_conv_text_t *t, const char *text, hh_err_t *err)
+{
+    static const char *const sql[3] = {
+        "UPDATE conversations SET title = ?2 WHERE id = ?1",
+        "UPDATE conversation_messages SET content = ?2 WHERE id = ?1",
+        "UPDATE conversation_messages SET grounding = ?2 WHERE id = ?1",
+    };
+    if (t->column < 0 || t->column > 2)
+        return hh_err_set(err, HH_EINVAL, -1, "store: no such conversation text");
+    bool json_ok = true;
+    if (t->column == 2) {
+        cJSON *j = cJSON_Parse(text);
+        json_ok = cJSON_IsObject(j);
+        cJSON_Delete(j);
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st, sql[t->column], err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, t->column == 0 ? t->conversation_id : t->message_id);
+    if (json_ok)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "rewrite conversation text");
     sqlite3_finalize(st);
     return rc;
 }

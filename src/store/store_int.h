@@ -103,5 +103,21 @@ void hh_store_conv_export_free(hh_store_conv_t *convs, hh_store_conv_msg_t **msg
 /* Deletes the conversations of every user whose name contains subject
  * (ASCII case-insensitive, the erasure's match); *n conversations. */
 int  hh_store_conv_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
+/* A conversation text that names a subject (export hits, erasure
+ * rewrites): column 0 the title (message_id 0), 1 a message's content, 2
+ * its grounding JSON. text malloc'd (hh_store_conv_texts_free). */
+typedef struct hh_store_conv_text {
+    int64_t conversation_id, message_id, user_id;
+    int     column;
+    char   *text;
+} hh_store_conv_text_t;
+/* Every title, message text and grounding that holds subject (ASCII
+ * case-insensitive), by conversation and message id. */
+int  hh_store_conv_mentions_locked(hh_store_t *s, const char *subject, hh_store_conv_text_t **out, size_t *n,
+                                   hh_err_t *err);
+void hh_store_conv_texts_free(hh_store_conv_text_t *t, size_t n);
+/* Writes text into the place t names (a grounding that is no JSON object
+ * any more becomes NULL). */
+int  hh_store_conv_text_set_locked(hh_store_t *s, const hh_store_conv_text_t *t, const char *text, hh_err_t *err);
 
 #endif
