@@ -41,6 +41,7 @@ typedef struct gen_ctx {
     ht_log_t         *log;           /* a stream's access-log counters in its ht_conn_t (stream_read only) */
     ht_quota_ticket_t quota;         /* a stream's quota place, moved from cs (quota.c); connection thread only */
     int64_t           conv_id, conv_user;   /* the conversation the turn is recorded in (conversations.c) */
+    bool              conv_done;            /* recorded (a stream: once, connection thread only) */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -406,6 +407,8 @@ static void wait_done(gen_ctx_t *x)
 
 /* ---- stream ----------------------------------------------------------- */
 
+static void record_turn(hh_http_server_t *s, const gen_ctx_t *x, const char *answer, int64_t approval_id);
+
 static bool pend_add(gen_ctx_t *x, const char *s, size_t n)
 {
     if (!grow((void **)&x->pend, &x->pend_cap, x->pend_len + n + 1, 1))
@@ -566,6 +569,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
      * client sees [DONE], so its next request finds it free */
     if (ended)
         ht_quota_end(x->srv, &x->quota, pt, ct);
+    if (ended && !x->conv_done) {   /* conversations.c: stored before the client sees [DONE] */
+        x->conv_done = true;
+        if (!x->failed && !x->oom)
+            record_turn(x->srv, x, x->content, 0);
+    }
     return (ssize_t)n;
 }
 
@@ -623,7 +631,7 @@ static void stream_free(void *cls)
     pthread_mutex_unlock(&x->mu);
     audit_generation(x->srv, x, x->audit_user, true, running ? "canceled" : failed ? "failed" : "released",
                      NULL);   /* audit */
-    if (!failed && x->conv_id) {   /* conversations.c: a stopped answer keeps what was sent */
+    if (!failed && x->conv_id && !x->conv_done) {   /* conversations.c: a stopped answer keeps what was sent */
         pthread_mutex_lock(&x->mu);
         char *text = running ? hh_strdup_n(x->text ? x->text : "", x->len) : NULL;
         pthread_mutex_unlock(&x->mu);

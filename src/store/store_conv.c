@@ -330,36 +330,37 @@ int hh_store_conv_messages(hh_store_t *s, int64_t user_id, int64_t id, hh_store_
     return rc;
 }
 
-/* The first HH_CONV_AUTO_TITLE characters of text, on one line, cut at a
- * UTF-8 character start, into out (HH_CONV_TITLE_MAX + 1 bytes). */
+/* The first HH_CONV_AUTO_TITLE characters of text on one line (runs of
+ * white space become one space), cut at a UTF-8 character start and, when
+ * a word would be cut and a space lies in its second half, at that space;
+ * into out (HH_CONV_TITLE_MAX + 1 bytes). */
 static void auto_title(const char *text, char *out)
 {
-    size_t o = 0, chars = 0;
-    bool space = false;
-    for (const unsigned char *p = (const unsigned char *)text; *p && o < HH_CONV_TITLE_MAX; p++) {
-        bool lead = (*p & 0xC0) != 0x80;
-        if (lead && chars == HH_CONV_AUTO_TITLE)
-            break;
+    size_t o = 0, chars = 0, last_space = 0;
+    bool space = false, cut = false;
+    const unsigned char *p = (const unsigned char *)text;
+    for (; *p; p++) {
         if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
             space = o > 0;
             continue;
         }
+        bool lead = (*p & 0xC0) != 0x80;
+        size_t len = !lead ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
+        if (lead && (chars + (space ? 1 : 0) >= HH_CONV_AUTO_TITLE || o + len + (space ? 1 : 0) > HH_CONV_TITLE_MAX)) {
+            cut = !space;   /* stopped inside a word */
+            break;
+        }
         if (space) {
-            if (chars + 1 >= HH_CONV_AUTO_TITLE || o + 1 >= HH_CONV_TITLE_MAX)
-                break;
+            last_space = o;
             out[o++] = ' ';
             chars++;
             space = false;
         }
-        if (lead) {
-            /* the whole character must fit */
-            size_t len = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
-            if (o + len > HH_CONV_TITLE_MAX)
-                break;
-            chars++;
-        }
         out[o++] = (char)*p;
+        chars += lead;
     }
+    if (cut && last_space >= HH_CONV_AUTO_TITLE / 2)
+        o = last_space;
     out[o] = '\0';
 }
 
