@@ -660,6 +660,48 @@ TEST(conversations_http_held_then_released)
         ASSERT_STREQ(hh_test_json_str(cJSON_GetObjectItem(m3, "approval"), "status"), "rejected");
         hh_test_resp_free(&r);
     }
+    /* a held grounded answer: no sources while held, text and sources once approved */
+    char docs[600], file[700];
+    snprintf(docs, sizeof docs, "%s/docs", t.h.data);
+    mkdir(docs, 0700);
+    snprintf(file, sizeof file, "%s/travel.txt", docs);
+    ASSERT_TRUE(write_text(file, "Travel policy\n\nFlights need the written approval of the department head.\n"));
+    const char *depts[1] = { "hr" };
+    ASSERT_OK(hh_store_collection_ensure(t.h.st, "handbook", depts, 1, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(t.h.st, "mia", "hr", &err));
+    const char *paths[1] = { docs };
+    hh_ingest_params_t ip = hh_ingest_default_params();
+    hh_ingest_totals_t tot;
+    ASSERT_OK(hh_ingest_paths(t.h.st, paths, 1, "handbook", 0, &ip, NULL, NULL, &tot, &err));
+    int64_t g = http_create(port, t.mia, "{}");
+    snprintf(body, sizeof body,
+             "{\"question\":\"Who approves flights?\",\"use_case\":\"cv-screening\",\"collections\":[\"handbook\"],"
+             "\"conversation_id\":%lld}", (long long)g);
+    ASSERT_OK(hh_test_http(port, "POST", "/api/ask", t.mia, body, &r));
+    ASSERT_EQ_INT(r.status, 202);
+    int64_t aid3 = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval"),
+                                                "id")->valuedouble;
+    hh_test_resp_free(&r);
+    ASSERT_OK(http_get(port, t.mia, g, &r));
+    ASSERT_STREQ(hh_test_json_str(r.j, "title"), "Who approves flights?");
+    m1 = message(&r, 1);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(m1, "held")));
+    ASSERT_TRUE(cJSON_GetObjectItem(m1, "grounding") == NULL && cJSON_GetObjectItem(m1, "confidence") == NULL);
+    ASSERT_TRUE(strstr(r.body, "department head") == NULL);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)aid3);
+    ASSERT_OK(hh_test_http(port, "POST", path, t.approver, "{}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    ASSERT_OK(http_get(port, t.mia, g, &r));
+    m1 = message(&r, 1);
+    ASSERT_STREQ(hh_test_json_str(cJSON_GetObjectItem(m1, "approval"), "status"), "approved");
+    ASSERT_TRUE(strstr(hh_test_json_str(m1, "content"), "department head") != NULL);   /* extractive */
+    const cJSON *src0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m1, "grounding"), "sources"), 0);
+    ASSERT_TRUE(strstr(hh_test_json_str(src0, "quote"), "department head") != NULL);
+    ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(m1, "confidence")));
+    hh_test_resp_free(&r);
+
     /* max cannot see it, and the approver cannot read mia's conversation */
     ASSERT_OK(http_get(port, t.approver, a, &r));
     ASSERT_EQ_INT(r.status, 404);
