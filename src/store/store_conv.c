@@ -603,7 +603,7 @@ int hh_store_conv_forget_subject_locked(hh_store_t *s, const char *subject, int6
 {
     sqlite3_stmt *st = NULL;
     int rc = hh_store_prepare(s, &st, "DELETE FROM conversations WHERE user_id IN (SELECT id FROM users WHERE "
-                                      "instr(lower(name), lower(?1)) > 0)", err);
+                                      "lower(name) = lower(?1))", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);

@@ -100,8 +100,10 @@ int hh_store_usage_expire_locked(hh_store_t *s, int64_t before_day, int64_t *n, 
 int  hh_store_conv_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_conv_t **convs,
                                   hh_store_conv_msg_t ***msgs, size_t **n_msgs, size_t *n, hh_err_t *err);
 void hh_store_conv_export_free(hh_store_conv_t *convs, hh_store_conv_msg_t **msgs, size_t *n_msgs, size_t n);
-/* Deletes the conversations of every user whose name contains subject
- * (ASCII case-insensitive, the erasure's match); *n conversations. */
+/* Deletes the conversations of the user whose whole name is subject
+ * (ASCII case-insensitive: the user record the erasure deletes; a user
+ * whose name merely contains it keeps theirs, their mentions are
+ * pseudonymized); *n conversations. */
 int  hh_store_conv_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 /* A conversation text that names a subject (export hits, erasure
  * rewrites): column 0 the title (message_id 0), 1 a message's content, 2
