@@ -112,7 +112,8 @@ TEST(rights_migration11_on_v10_fixture)
     ASSERT_OK(hh_store_open(&s, dir, &err));
     int version = 0;
     ASSERT_OK(hh_store_schema_version(s, &version, &err));
-    ASSERT_EQ_INT(version, 11);
+    ASSERT_EQ_INT(version, hh_store_schema_newest());   /* 11 and every later migration ran */
+    ASSERT_TRUE(version >= 11);
     int64_t n = sql_int(s, "SELECT COUNT(*) FROM collection_departments");
     ASSERT_TRUE(n > 0);
     ASSERT_EQ_INT(sql_int(s, "SELECT COUNT(*) FROM collection_departments WHERE access = 'write'"), n);

@@ -36,13 +36,15 @@ static void gdpr_usage(FILE *f)
 static void retention_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit retention sweep [--data DIR]\n"
+            "usage: hoheit retention sweep [--data DIR] [--conversation-retention-days N]\n"
             "       hoheit retention set COLLECTION DAYS [--data DIR]   (0 = keep forever)\n"
             "  sweep    deletes documents older than their collection's TTL, cuts audit\n"
             "           records older than the longest use-case retention from the chain,\n"
             "           expires the texts (prompt, output, user, detail) of records older\n"
             "           than their own use case's retention, deletes decided approvals\n"
             "           older than it (never pending ones; >= 183 days for high-risk use),\n"
+            "           deletes stored conversations with no new message for N days\n"
+            "           (--conversation-retention-days, default 365; 0 keeps them),\n"
             "           then VACUUMs; logs each step to stderr and the audit log;\n"
             "           refused while a server runs on DIR (it sweeps by itself)\n");
 }
@@ -128,6 +130,9 @@ int hh_cmd_gdpr(int argc, char **argv)
                    r.chunks, r.vectors, r.documents, r.files, r.users, r.audit_texts, r.approvals);
             if (r.usage_rows)
                 printf("usage rows pseudonymized %" PRId64 "\n", r.usage_rows);
+            if (r.conversations || r.conversation_texts)
+                printf("conversations deleted %" PRId64 ", conversation texts rewritten %" PRId64 "\n",
+                       r.conversations, r.conversation_texts);
             if (r.audit_kept)
                 fprintf(stderr, "hoheit gdpr erase: warning: %" PRId64 " hashed audit records still name the "
                                 "subject (user or detail inside records written before migration 8); the chain cannot change them\n", r.audit_kept);
@@ -147,9 +152,18 @@ int hh_cmd_retention(int argc, char **argv)
     }
     const char *data = hh_cli_default_data(), *pos[2] = { NULL, NULL };
     int n_pos = 0;
+    hh_gdpr_sweep_params_t sp = hh_gdpr_sweep_default_params();
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) {
             data = argv[++i];
+        } else if (!strcmp(argv[i], "--conversation-retention-days") && i + 1 < argc) {
+            char *e2 = NULL;
+            long d = strtol(argv[++i], &e2, 10);
+            if (!*argv[i] || *e2 || d < 0 || d > 36500) {
+                fprintf(stderr, "hoheit retention: --conversation-retention-days takes 0..36500\n");
+                return 2;
+            }
+            sp.conversation_retention_days = (int)d;
         } else if (argv[i][0] != '-' && n_pos < 2) {
             pos[n_pos++] = argv[i];
         } else {
@@ -189,17 +203,18 @@ int hh_cmd_retention(int argc, char **argv)
         }
     } else {
         hh_gdpr_sweep_result_t r;
-        if (hh_gdpr_retention_sweep(st, 0, stderr, &r, &err)) {
+        if (hh_gdpr_retention_sweep_with(st, 0, &sp, stderr, &r, &err)) {
             fprintf(stderr, "hoheit retention sweep: %s\n", err.msg);
             status = 1;
         } else {
             printf("expired documents deleted %" PRId64 ", audit records expired %" PRId64 ", audit records whose "
-                   "texts expired %" PRId64 ", decided approvals deleted %" PRId64 "\n",
-                   r.documents, r.audit_records, r.audit_texts, r.approvals);
+                   "texts expired %" PRId64 ", decided approvals deleted %" PRId64 ", idle conversations "
+                   "deleted %" PRId64 "\n",
+                   r.documents, r.audit_records, r.audit_texts, r.approvals, r.conversations);
             /* the sweep's own "retention" records say what went; this one who ran it */
             status = hh_cli_audit(st, "retention sweep (CLI): %" PRId64 " documents, %" PRId64 " audit records, %" PRId64
-                                      " audit texts, %" PRId64 " approvals", r.documents, r.audit_records,
-                                  r.audit_texts, r.approvals) ? 1 : 0;
+                                      " audit texts, %" PRId64 " approvals, %" PRId64 " conversations", r.documents,
+                                  r.audit_records, r.audit_texts, r.approvals, r.conversations) ? 1 : 0;
         }
     }
     hh_store_close(st);

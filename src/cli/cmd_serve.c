@@ -18,7 +18,8 @@ static void serve_usage(FILE *f)
             "usage: hoheit serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data DIR] [--models DIR]\n"
             "                    [--slots N] [--ctx N] [--threads N] [--queue N] [--timeout S]\n"
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
-            "                    [--retention-interval S] [--access-log FILE|off] [--error-log FILE]\n"
+            "                    [--retention-interval S] [--conversation-retention-days N]\n"
+            "                    [--access-log FILE|off] [--error-log FILE]\n"
             "  --config FILE  read options from FILE, `key = value` lines with the long option names\n"
             "                 below (e.g. `port = 8080`); default $HOHEIT_CONFIG; options given on the\n"
             "                 command line win over the file\n"
@@ -34,6 +35,8 @@ static void serve_usage(FILE *f)
             "                 first embedding model of the models dir by name; none: BM25 only)\n"
             "  --retention-interval S  run the retention sweep (collection TTLs, audit retention)\n"
             "                 every S seconds, the first shortly after start (default 3600; 0: off)\n"
+            "  --conversation-retention-days N  the sweep deletes stored conversations with no new\n"
+            "                 message for N days (default 365; 0: keep them)\n"
             "  --max-connections-per-address N  open connections one client address may hold\n"
             "                 (default 64; more are closed at once)\n"
             "  --header-timeout S  a request's line and headers must arrive within S seconds\n"
@@ -110,6 +113,10 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
         if (!parse_int(v, 0, 366 * 86400, &n))
             return OPT_BAD_VALUE;
         p->retention_interval_s = (int)n;
+    } else if (!strcmp(a, "--conversation-retention-days")) {
+        if (!parse_int(v, 0, 36500, &n))
+            return OPT_BAD_VALUE;
+        p->conversation_retention_days = (int)n;
     } else if (!strcmp(a, "--max-connections-per-address")) {
         if (!parse_int(v, 1, 1 << 20, &n))
             return OPT_BAD_VALUE;

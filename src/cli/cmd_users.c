@@ -195,7 +195,7 @@ static int do_delete(hh_store_t *s, const char *name, bool yes)
         return 1;
     }
     char q[300];
-    snprintf(q, sizeof q, "delete user %s (%s) with their API keys and sessions?", u.name, u.role);
+    snprintf(q, sizeof q, "delete user %s (%s) with their API keys, sessions and conversations?", u.name, u.role);
     if (!hh_cli_confirm("users delete", q, yes))
         return 1;
     hh_store_user_removal_t r;
@@ -203,11 +203,11 @@ static int do_delete(hh_store_t *s, const char *name, bool yes)
         fprintf(stderr, "users delete: %s\n", err.msg);
         return 1;
     }
-    printf("deleted user %s: %lld API keys deleted, %lld sessions ended, %lld department memberships removed; "
-           "kept: %lld documents (ingested_by now empty), %lld approvals, the audit records (hoheit gdpr erase "
-           "--subject %s pseudonymizes the name there)\n",
-           name, (long long)r.keys, (long long)r.sessions, (long long)r.departments, (long long)r.documents,
-           (long long)r.approvals, name);
+    printf("deleted user %s: %lld API keys deleted, %lld sessions ended, %lld department memberships removed, "
+           "%lld conversations deleted; kept: %lld documents (ingested_by now empty), %lld approvals, the audit "
+           "records (hoheit gdpr erase --subject %s pseudonymizes the name there)\n",
+           name, (long long)r.keys, (long long)r.sessions, (long long)r.departments, (long long)r.conversations,
+           (long long)r.documents, (long long)r.approvals, name);
     return hh_cli_audit(s, "users delete %s (%s): %lld keys, %lld sessions, %lld memberships removed", name, u.role,
                         (long long)r.keys, (long long)r.sessions, (long long)r.departments) ? 1 : 0;
 }

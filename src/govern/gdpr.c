@@ -280,6 +280,74 @@ static int export_usage(hh_store_t *s, const char *subj, int64_t user_id, cJSON 
     return rc;
 }
 
+/* The stored conversations of a user the subject names: one
+ * "conversation" hit each, with the whole conversation (title, times, use
+ * case, model, collections, every message with its sources). */
+static int export_conversations(hh_store_t *s, const char *subj, int64_t user_id, cJSON *hits, bool *ok,
+                                hh_err_t *err)
+{
+    hh_store_conv_t *cv = NULL;
+    hh_store_conv_msg_t **msgs = NULL;
+    size_t *nm = NULL, n = 0;
+    int rc = hh_store_conv_of_user_locked(s, user_id, &cv, &msgs, &nm, &n, err);
+    for (size_t i = 0; !rc && *ok && i < n; i++) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON *c = cJSON_AddObjectToObject(h, "conversation");   /* owned by h from here on */
+        cJSON *coll = cJSON_Parse(cv[i].collections);
+        *ok = c && cJSON_AddStringToObject(h, "subject", subj) && cJSON_AddStringToObject(h, "where", "conversation") &&
+              cJSON_AddNumberToObject(h, "user_id", (double)user_id) &&
+              cJSON_AddNumberToObject(h, "conversation_id", (double)cv[i].id) &&
+              cJSON_AddStringToObject(c, "title", cv[i].title) &&
+              cJSON_AddNumberToObject(c, "created_at", (double)cv[i].created_at) &&
+              cJSON_AddNumberToObject(c, "updated_at", (double)cv[i].updated_at) &&
+              cJSON_AddStringToObject(c, "use_case", cv[i].use_case) && cJSON_AddStringToObject(c, "model", cv[i].model);
+        if (*ok && cJSON_IsArray(coll))
+            *ok = cJSON_AddItemToObject(c, "collections", coll);
+        else
+            cJSON_Delete(coll);
+        cJSON *arr = *ok ? cJSON_AddArrayToObject(c, "messages") : NULL;
+        *ok = *ok && arr;
+        for (size_t k = 0; *ok && k < nm[i]; k++) {
+            const hh_store_conv_msg_t *m = &msgs[i][k];
+            cJSON *mj = cJSON_CreateObject();
+            *ok = mj && cJSON_AddItemToArray(arr, mj) && cJSON_AddNumberToObject(mj, "seq", (double)m->seq) &&
+                  cJSON_AddStringToObject(mj, "role", m->role) && cJSON_AddStringToObject(mj, "content", m->content) &&
+                  cJSON_AddNumberToObject(mj, "created_at", (double)m->created_at);
+            cJSON *g = *ok && m->grounding ? cJSON_Parse(m->grounding) : NULL;
+            if (g && !cJSON_AddItemToObject(mj, "grounding", g)) {
+                cJSON_Delete(g);
+                *ok = false;
+            }
+            if (*ok && m->has_confidence)
+                *ok = cJSON_AddNumberToObject(mj, "confidence", m->confidence) != NULL;
+            if (*ok && m->approval_id > 0)
+                *ok = cJSON_AddNumberToObject(mj, "approval_id", (double)m->approval_id) &&
+                      cJSON_AddStringToObject(mj, "approval_status", m->approval_status);
+        }
+        if (!*ok || !cJSON_AddItemToArray(hits, h)) {
+            cJSON_Delete(h);
+            *ok = false;
+        }
+    }
+    hh_store_conv_export_free(cv, msgs, nm, n);
+    return rc;
+}
+
+/* Conversation titles, messages and sources of any user that name the
+ * subject: one hit each, with context. */
+static int export_conversation_mentions(hh_store_t *s, const char *subj, cJSON *hits, bool *ok, hh_err_t *err)
+{
+    static const char *const where[3] = { "conversation.title", "conversation.message", "conversation.sources" };
+    hh_store_conv_text_t *t = NULL;
+    size_t n = 0;
+    int rc = hh_store_conv_mentions_locked(s, subj, &t, &n, err);
+    for (size_t i = 0; !rc && *ok && i < n; i++)
+        *ok = hit_if(hits, subj, where[t[i].column], "conversation_id", t[i].conversation_id,
+                     t[i].message_id ? "message_id" : NULL, t[i].message_id, t[i].text, strlen(t[i].text));
+    hh_store_conv_texts_free(t, n);
+    return rc;
+}
+
 static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t *err)
 {
     sqlite3_stmt *st = NULL;
@@ -319,9 +387,13 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
             ok = hit_if(hits, subj, "user", "user_id", uid, NULL, 0, nm, strlen(nm));
             if (ok)
                 rc = export_usage(s, subj, uid, hits, &ok, err);
+            if (ok && !rc)
+                rc = export_conversations(s, subj, uid, hits, &ok, err);
         }
         sqlite3_finalize(st);
     }
+    if (!rc && ok)
+        rc = export_conversation_mentions(s, subj, hits, &ok, err);
     if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT), user_name, detail FROM "
                                     "audit_log WHERE instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
                                     "instr(lower(coalesce(output, '')), lower(?1)) > 0 OR "
@@ -658,6 +730,25 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
     /* their usage counters stay as totals without a name (store_usage.c) */
     if (!rc)
         rc = hh_store_usage_forget_subject_locked(s, subj, &r->usage_rows, err);
+    /* their own chat history goes (store_conv.c); where other users'
+     * conversations name them, the name becomes the pseudonym */
+    if (!rc)
+        rc = hh_store_conv_forget_subject_locked(s, subj, &r->conversations, err);
+    if (!rc) {
+        hh_store_conv_text_t *t = NULL;
+        size_t n = 0;
+        rc = hh_store_conv_mentions_locked(s, subj, &t, &n, err);
+        for (size_t i = 0; !rc && i < n; i++) {
+            bool oom = false;
+            char *nt = replace_all(t[i].text, subj, token, &oom);
+            if (oom)
+                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+            else if (nt && !(rc = hh_store_conv_text_set_locked(s, &t[i], nt, err)))
+                r->conversation_texts++;
+            free(nt);
+        }
+        hh_store_conv_texts_free(t, n);
+    }
     /* the user record whose whole name is the subject (ignoring ASCII case;
      * "ann" never deletes "joanna"); its keys, memberships and quotas
      * cascade. keeps_an_admin has checked that an enabled admin stays. */
@@ -794,14 +885,15 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
     /* audited in the same transaction: the record lists the audit rows it
      * pseudonymized (pseudonyms and counts only, no subject) */
     if (!rc) {
-        char detail[768];
+        char detail[896];
         snprintf(detail, sizeof detail,
                  "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
                  " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
                  " approval fields rewritten, %" PRId64 " hashed audit records unchanged, %" PRId64
-                 " usage rows pseudonymized",
+                 " usage rows pseudonymized, %" PRId64 " conversations deleted, %" PRId64
+                 " conversation texts rewritten",
                  pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
-                 r.audit_kept, r.usage_rows);
+                 r.audit_kept, r.usage_rows, r.conversations, r.conversation_texts);
         rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
     }
     if (!rc)
@@ -1093,13 +1185,53 @@ static int run_batches(hh_store_t *s, const ret_rules_t *rr, batch_fn fn, int64_
     return rc;
 }
 
+hh_gdpr_sweep_params_t hh_gdpr_sweep_default_params(void)
+{
+    return (hh_gdpr_sweep_params_t){ .conversation_retention_days = HH_GDPR_CONVERSATION_RETENTION_DAYS };
+}
+
+/* Step 6: conversations idle longer than days (0: none) go, with one
+ * "retention" record that counts them and lists their ids. */
+static int expire_conversations(hh_store_t *s, int64_t now, int days, FILE *log, int64_t *n_out, hh_err_t *err)
+{
+    if (days <= 0)
+        return 0;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = hh_store_conv_expire(s, (now - (int64_t)days * DAY_S) * 1000, &ids, &n, err);
+    if (!rc && n) {
+        char detail[512];
+        int dl = snprintf(detail, sizeof detail, "retention sweep: deleted %zu conversations with no activity for "
+                                                 "%d days:", n, days);
+        for (size_t i = 0; i < n && dl > 0 && (size_t)dl < sizeof detail - 24; i++)
+            dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, ids[i]);
+        hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
+        rc = hh_audit_append(s, NULL, &e, NULL, err);
+        if (!rc && log)
+            fprintf(log, "retention: deleted %zu conversations idle for more than %d days\n", n, days);
+    }
+    if (!rc)
+        *n_out = (int64_t)n;
+    free(ids);
+    return rc;
+}
+
 int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now, FILE *log, hh_gdpr_sweep_result_t *res, hh_err_t *err)
+{
+    return hh_gdpr_retention_sweep_with(s, now, NULL, log, res, err);
+}
+
+int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep_params_t *p, FILE *log,
+                                 hh_gdpr_sweep_result_t *res, hh_err_t *err)
 {
     hh_gdpr_sweep_result_t r = { 0 };
     if (res)
         *res = r;
-    if (!s)
-        return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad sweep arguments");
+    hh_gdpr_sweep_params_t dp = hh_gdpr_sweep_default_params();
+    if (!p)
+        p = &dp;
+    if (!s || p->conversation_retention_days < 0 || p->conversation_retention_days > 36500)
+        return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad sweep arguments (conversation retention 0..36500 days)");
     if (now <= 0)
         now = now_s();
     id_list_t ids = { 0 };
@@ -1197,10 +1329,13 @@ int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now, FILE *log, hh_gdpr_sweep
                         max_days);
         }
     }
-    if (rr.max_cut != INT64_MIN) {
+    /* conversations (store_conv.c): their own retention, whatever is registered */
+    if (!rc)
+        rc = expire_conversations(s, now, p->conversation_retention_days, log, &r.conversations, err);
+    if (rr.max_cut != INT64_MIN || r.conversations) {
         /* as erasure does: no free page and no WAL frame keeps an expired text */
         pthread_mutex_lock(&s->mu);
-        if (!rc && (r.audit_texts || r.approvals)) {
+        if (!rc && (r.audit_texts || r.approvals || r.conversations)) {
             rc = exec(s, "VACUUM", err);
             if (!rc)
                 rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", err);

@@ -70,6 +70,8 @@ typedef struct hh_gdpr_erase_result {
                                 migration 8; the chain cannot change) */
     int64_t approvals;       /* approval rows rewritten */
     int64_t usage_rows;      /* usage counters of deleted users pseudonymized (user_id NULL) */
+    int64_t conversations;   /* stored conversations of the users named by a subject, deleted */
+    int64_t conversation_texts;   /* titles, messages, sources of other users' conversations rewritten */
 } hh_gdpr_erase_result_t;
 
 /* Art. 17: erases the subjects as described above and appends the
@@ -98,7 +100,19 @@ typedef struct hh_gdpr_sweep_result {
     int64_t audit_texts;     /* audit records whose texts expired (they stay in the chain) */
     int64_t approvals;       /* decided approvals deleted */
     int64_t usage_rows;      /* usage counters pseudonymized (5. below) */
+    int64_t conversations;   /* stored conversations deleted (6. below) */
 } hh_gdpr_sweep_result_t;
+
+/* The default retention of stored conversations: a conversation with no
+ * new message (or rename) for this many days is deleted by the sweep. */
+#define HH_GDPR_CONVERSATION_RETENTION_DAYS 365
+
+/* What a sweep is told besides the registered policies. */
+typedef struct hh_gdpr_sweep_params {
+    int conversation_retention_days;   /* 0: keep; default HH_GDPR_CONVERSATION_RETENTION_DAYS; at most 36500 */
+} hh_gdpr_sweep_params_t;
+
+hh_gdpr_sweep_params_t hh_gdpr_sweep_default_params(void);
 
 /* Retention sweep at now_s (unix seconds; 0 = now):
  *  1. deletes every document older than its collection's TTL through
@@ -128,9 +142,17 @@ typedef struct hh_gdpr_sweep_result {
  * with secure_delete on; when they removed anything, the database is then
  * VACUUMed and the WAL truncated as erasure does (run it while the server
  * is idle for the VACUUM to succeed). Nothing registered: 2-4 do nothing.
+ *  6. deletes the stored conversations (store.h, "conversations") whose
+ *     last message or rename is older than p->conversation_retention_days
+ *     (0: never), with their messages; one "retention" record counts them
+ *     and names their ids (no title, no owner).
  * Logs each step to log (may be NULL). *res (may be NULL) gets the counts
- * (also of the steps done before an error). */
+ * (also of the steps done before an error). hh_gdpr_retention_sweep is
+ * hh_gdpr_retention_sweep_with the default params; p NULL: defaults;
+ * HH_EINVAL for a retention outside 0..36500. */
 int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now_s, FILE *log, hh_gdpr_sweep_result_t *res,
                             hh_err_t *err);
+int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now_s, const hh_gdpr_sweep_params_t *p, FILE *log,
+                                 hh_gdpr_sweep_result_t *res, hh_err_t *err);
 
 #endif

@@ -259,6 +259,24 @@ static cJSON *collections_json(const ask_in_t *in)
     return arr;
 }
 
+/* conversations.c: the question and the answer with its sources go into
+ * the caller's conversation named by the request (none: nothing); a held
+ * answer by its approval id only. */
+static void conv_note(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *in, const ask_out_t *o, int64_t aid)
+{
+    if (!cs->conv_id)
+        return;
+    cJSON *g = cJSON_CreateObject(), *coll = collections_json(in);
+    if (g)
+        add_grounding(g, o);
+    ht_conv_turn_t t = { .user_id = cs->key.user_id, .conv_id = cs->conv_id, .question = in->question,
+                         .answer = o->ans.text, .grounding = g, .approval_id = aid, .use_case = cs->mark.use_case,
+                         .model = in->model ? in->model : "", .collections = coll };
+    ht_conv_record(s, &t);
+    cJSON_Delete(g);
+    cJSON_Delete(coll);
+}
+
 /* ---- POST /api/ask ------------------------------------------------------ */
 
 /* Art. 14: a grounded answer queued for approval with its sources instead
@@ -275,6 +293,8 @@ static enum MHD_Result hold_grounded(hh_http_server_t *s, struct MHD_Connection 
     enum MHD_Result r = ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, id, text, &aid);
     if (!aid)
         hh_api_error_set(e, 500, "server_error", NULL, NULL, "could not be queued for approval");
+    else
+        conv_note(s, cs, in, o, aid);   /* conversations.c */
     audit_ask(s, cs, in, o, aid ? st : 500, e, aid);   /* audit */
     ask_out_free(o);
     return r;
@@ -317,6 +337,8 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     else if (!st && rj && !cJSON_IsNull(rj) && !(cJSON_IsString(rj) && !strcmp(rj->valuestring, "hybrid")))
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "retrieval",
                               "retrieval must be \"hybrid\", \"bm25\" or \"dense\"");
+    if (!st)
+        st = ht_conv_target_ask(s, cs, root, qj->valuestring, &e);   /* conversations.c: the caller's, or 404 */
     if (st) {
         cJSON_Delete(root);
         return ht_send_error(c, cs, &e);
@@ -350,6 +372,8 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
         return r;
     }
     audit_ask(s, cs, &in, &o, st, &e, 0);   /* audit */
+    if (st == 200)
+        conv_note(s, cs, &in, &o, 0);   /* conversations.c */
     free(redacted);
     cJSON_Delete(root);   /* in's strings are no longer needed */
     if (st != 200)
@@ -427,6 +451,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     cJSON_AddNumberToObject(usage, "completion_tokens", o.ans.completion_tokens);
     cJSON_AddNumberToObject(usage, "total_tokens", o.ans.prompt_tokens + o.ans.completion_tokens);
     ht_log_tokens(&cs->log, o.ans.prompt_tokens, o.ans.completion_tokens);   /* access log */
+    conv_note(s, cs, &in, &o, 0);   /* conversations.c */
     ask_out_free(&o);
 
     if (!req->stream) {

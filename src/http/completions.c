@@ -40,6 +40,8 @@ typedef struct gen_ctx {
     char              request_id[HT_REQUEST_ID_MAX + 1];   /* audit: the request's id (X-Request-Id) */
     ht_log_t         *log;           /* a stream's access-log counters in its ht_conn_t (stream_read only) */
     ht_quota_ticket_t quota;         /* a stream's quota place, moved from cs (quota.c); connection thread only */
+    int64_t           conv_id, conv_user;   /* the conversation the turn is recorded in (conversations.c) */
+    bool              conv_done;            /* recorded (a stream: once, connection thread only) */
     /* filled by on_event */
     char             *text;
     size_t            len, cap;
@@ -405,6 +407,8 @@ static void wait_done(gen_ctx_t *x)
 
 /* ---- stream ----------------------------------------------------------- */
 
+static void record_turn(hh_http_server_t *s, const gen_ctx_t *x, const char *answer, int64_t approval_id);
+
 static bool pend_add(gen_ctx_t *x, const char *s, size_t n)
 {
     if (!grow((void **)&x->pend, &x->pend_cap, x->pend_len + n + 1, 1))
@@ -565,6 +569,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
      * client sees [DONE], so its next request finds it free */
     if (ended)
         ht_quota_end(x->srv, &x->quota, pt, ct);
+    if (ended && !x->conv_done) {   /* conversations.c: stored before the client sees [DONE] */
+        x->conv_done = true;
+        if (!x->failed && !x->oom)
+            record_turn(x->srv, x, x->content, 0);
+    }
     return (ssize_t)n;
 }
 
@@ -602,6 +611,16 @@ static void audit_generation(hh_http_server_t *s, gen_ctx_t *x, const char *user
 }
 /* ---- end audit */
 
+/* Records the question and the answer in the request's conversation (none:
+ * nothing); a held answer by its approval id (conversations.c). */
+static void record_turn(hh_http_server_t *s, const gen_ctx_t *x, const char *answer, int64_t approval_id)
+{
+    ht_conv_turn_t t = { .user_id = x->conv_user, .conv_id = x->conv_id, .question = ht_conv_question(&x->req),
+                         .answer = answer, .approval_id = approval_id, .use_case = x->mark.use_case,
+                         .model = x->req.gen.model };
+    ht_conv_record(s, &t);
+}
+
 /* MHD is done with the response: finished, or the client went away. */
 static void stream_free(void *cls)
 {
@@ -612,6 +631,13 @@ static void stream_free(void *cls)
     pthread_mutex_unlock(&x->mu);
     audit_generation(x->srv, x, x->audit_user, true, running ? "canceled" : failed ? "failed" : "released",
                      NULL);   /* audit */
+    if (!failed && x->conv_id && !x->conv_done) {   /* conversations.c: a stopped answer keeps what was sent */
+        pthread_mutex_lock(&x->mu);
+        char *text = running ? hh_strdup_n(x->text ? x->text : "", x->len) : NULL;
+        pthread_mutex_unlock(&x->mu);
+        record_turn(x->srv, x, running ? (text ? text : "") : x->content, 0);
+        free(text);
+    }
     if (running)
         hh_gen_cancel(x->g);   /* slot free within one decode step */
     if (x->quota.active) {
@@ -654,7 +680,8 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     x->refs = 1;
     x->srv = s;
     snprintf(x->request_id, sizeof x->request_id, "%s", cs->log.request_id);   /* audit */
-    if (hh_openai_parse(kind, cs->body ? cs->body : "", cs->len, &x->req, &e) != 0) {
+    if (hh_openai_parse(kind, cs->body ? cs->body : "", cs->len, &x->req, &e) != 0 ||
+        ht_conv_target_chat(s, cs, &x->req, &e) != 0) {   /* conversations.c: the caller's, or 404 */
         ctx_unref(x);
         return ht_send_error(c, cs, &e);
     }
@@ -694,6 +721,8 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
         return r;
     }
     snprintf(x->audit_user, sizeof x->audit_user, "%s", cs->key.user);   /* audit */
+    x->conv_id = cs->conv_id;   /* conversations.c */
+    x->conv_user = cs->key.user_id;
     x->forced_tool = x->req.gen.tool_call_json;
     make_id(x->id, sizeof x->id, kind == HH_OPENAI_CHAT ? "chatcmpl-" : "cmpl-");
     x->created = (int64_t)time(NULL);
@@ -746,6 +775,8 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     } else if (x->mark.held) {   /* Art. 14: queued, not released (approvals.c) */
         int64_t aid = 0;
         ok = ht_approval_hold(s, c, cs, &x->req, &x->mark, x->id, x->content ? x->content : "", &aid);
+        if (aid)
+            record_turn(s, x, NULL, aid);   /* conversations.c */
         char why[64];
         snprintf(why, sizeof why, "approval %lld", (long long)aid);
         audit_generation(s, x, cs->key.user, true, aid ? "pending" : "failed",
@@ -755,6 +786,7 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     } else {
         if (x->forced_tool && x->n_calls == 0)
             (void)forced_call(x);   /* a call cut off by max_tokens or the context keeps "length" */
+        record_turn(s, x, x->content, 0);   /* conversations.c */
         ok = ht_send_json(c, cs, 200, full_response(x));
     }
     audit_generation(s, x, cs->key.user, true, x->failed || x->oom ? "failed" : "released", NULL);   /* audit */

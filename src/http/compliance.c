@@ -230,7 +230,9 @@ static int run_sweep(hh_http_server_t *s, hh_gdpr_sweep_result_t *res, size_t *r
     pthread_mutex_lock(&s->kb_mu);
     int rc = snap_take(s, &sn, err);
     if (rc == 0) {
-        rc = hh_gdpr_retention_sweep(s->store, 0, log, res, err);
+        hh_gdpr_sweep_params_t sp = hh_gdpr_sweep_default_params();
+        sp.conversation_retention_days = s->params.conversation_retention_days;
+        rc = hh_gdpr_retention_sweep_with(s->store, 0, &sp, log, res, err);
         *removed = snap_apply(s, &sn, false);   /* also after a partial sweep */
         snap_free(&sn);
     }
@@ -284,6 +286,7 @@ enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connec
     cJSON_AddNumberToObject(j, "audit_texts", (double)r.audit_texts);
     cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
     cJSON_AddNumberToObject(j, "usage_rows", (double)r.usage_rows);
+    cJSON_AddNumberToObject(j, "conversations", (double)r.conversations);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddItemToObject(j, "log", lines);
     return ht_send_json(c, cs, 200, j);
@@ -310,10 +313,11 @@ static void *sweeper_main(void *arg)
         hh_err_clear(&err);
         if (run_sweep(s, &r, &removed, NULL, &err) != 0)
             HH_LOGW("retention: periodic sweep failed: %s", err.msg[0] ? err.msg : hh_strerror(err.code));
-        else if (r.documents || r.audit_records || r.audit_texts || r.approvals)
+        else if (r.documents || r.audit_records || r.audit_texts || r.approvals || r.conversations)
             HH_LOGI("retention: periodic sweep deleted %" PRId64 " documents and %" PRId64
-                    " decided approvals, expired %" PRId64 " audit records and the texts of %" PRId64 " more",
-                    r.documents, r.approvals, r.audit_records, r.audit_texts);
+                    " decided approvals, expired %" PRId64 " audit records and the texts of %" PRId64 " more, "
+                    "deleted %" PRId64 " idle conversations",
+                    r.documents, r.approvals, r.audit_records, r.audit_texts, r.conversations);
         clock_gettime(CLOCK_MONOTONIC, &at);
         at.tv_sec += interval;
         pthread_mutex_lock(&s->sweep_mu);
@@ -436,6 +440,8 @@ enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection 
     cJSON_AddNumberToObject(j, "audit_kept", (double)r.audit_kept);
     cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
     cJSON_AddNumberToObject(j, "usage_rows", (double)r.usage_rows);
+    cJSON_AddNumberToObject(j, "conversations", (double)r.conversations);
+    cJSON_AddNumberToObject(j, "conversation_texts", (double)r.conversation_texts);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddBoolToObject(j, "caches_dropped", dropped);
     return ht_send_json(c, cs, 200, j);

@@ -186,6 +186,7 @@ typedef struct ht_conn {
     int64_t        session_expires_at;               /* ms; its absolute end */
     ht_quota_ticket_t quota;     /* a generating request's quota place (quota.c) */
     int            retry_after_s;   /* Retry-After of a 429 (0: 1 s) */
+    int64_t        conv_id;      /* the caller's conversation this request is recorded in; 0 none (conversations.c) */
 } ht_conn_t;
 
 /* Queues response r with status (adds X-Request-Id, records status and
@@ -430,5 +431,37 @@ void  ht_quota_move(ht_quota_ticket_t *to, ht_quota_ticket_t *from);
 int64_t ht_quota_now(hh_http_server_t *s);
 char *ht_quota_metrics(hh_http_server_t *s, bool with_departments);
 enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+
+/* Conversations stored on the server (conversations.c; routes and rules in
+ * its header comment and docs/SERVER.md). The route handlers: */
+enum MHD_Result ht_handle_conv_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_conv_create(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_conv_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_conv_rename(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_conv_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_conv_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+/* Recording. target_chat / target_ask: before any generation, the
+ * conversation the request names (chat: "hoheit": {"conversation_id"};
+ * ask: "conversation_id") must be the caller's: 0 and cs->conv_id set (0
+ * when none is named), or an HTTP status with e filled (404 not_found
+ * exactly as the routes answer for a missing one, 400 bad id or a question
+ * over HH_CONV_MESSAGE_MAX, 409 conversation_limit, 500). question: the
+ * caller's last user message (ht_conv_question for a chat request).
+ * record: appends the question and the answer (a held answer: its approval
+ * id, no text, no sources); failures are logged, never answered. */
+typedef struct ht_conv_turn {
+    int64_t      user_id, conv_id;   /* nothing is recorded when conv_id <= 0 */
+    const char  *question;
+    const char  *answer;
+    const cJSON *grounding;          /* sources, citations, confidence, ...; NULL none */
+    int64_t      approval_id;        /* held: > 0 */
+    const char  *use_case, *model;   /* NULL: unchanged */
+    const cJSON *collections;        /* array of names; NULL: unchanged */
+} ht_conv_turn_t;
+const char *ht_conv_question(const hh_openai_req_t *req);
+int  ht_conv_target_chat(hh_http_server_t *s, ht_conn_t *cs, const hh_openai_req_t *req, hh_api_error_t *e);
+int  ht_conv_target_ask(hh_http_server_t *s, ht_conn_t *cs, const cJSON *body, const char *question,
+                        hh_api_error_t *e);
+void ht_conv_record(hh_http_server_t *s, const ht_conv_turn_t *t);
 
 #endif

@@ -2,6 +2,7 @@
  * authentication, body limits, /health, /metrics, /v1/models, errors. */
 #include "http/http_int.h"
 #include "base/log.h"
+#include "govern/gdpr.h"   /* the default conversation retention */
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -168,6 +169,12 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
     { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
     { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
+    { { "GET", "/api/conversations", true }, false, false, ht_handle_conv_list, "/api/conversations" },
+    { { "POST", "/api/conversations", true }, false, true, ht_handle_conv_create, "/api/conversations" },
+    { { "GET", "/api/conversations/1", true }, true, false, ht_handle_conv_get, "/api/conversations/" },
+    { { "PATCH", "/api/conversations/1", true }, true, true, ht_handle_conv_rename, "/api/conversations/" },
+    { { "DELETE", "/api/conversations/1", true }, true, false, ht_handle_conv_delete, "/api/conversations/" },
+    { { "GET", "/api/conversations/1/export", true }, true, false, ht_handle_conv_export, "/api/conversations/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 
@@ -221,6 +228,7 @@ hh_http_params_t hh_http_default_params(void)
     p.login_hash_per_addr = 1;
     p.login_hash_wait_ms = 3000;
     p.retention_interval_s = 3600;
+    p.conversation_retention_days = HH_GDPR_CONVERSATION_RETENTION_DAYS;
     return p;
 }
 

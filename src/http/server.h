@@ -78,6 +78,8 @@ typedef struct hh_http_params {
                                        * login_busy, default 3000 */
     int         retention_interval_s; /* periodic retention sweep (govern/gdpr.h), default 3600;
                                        * <= 0: off; the first runs after min(interval, 10) s */
+    int         conversation_retention_days; /* the sweep deletes stored conversations idle this
+                                       * long (govern/gdpr.h), default 365; 0: keep */
     const char *access_log;           /* JSON lines, one per request (docs/OPERATIONS.md "Logs"):
                                        * NULL = DATA/logs/access.log; "off" = none; else this file */
 } hh_http_params_t;

@@ -279,8 +279,8 @@ bool ht_hoheit_grounded(const hh_openai_req_t *req)
     if (!h->child)
         return true;   /* "hoheit": {} asks for every readable collection */
     const cJSON *it;
-    cJSON_ArrayForEach(it, h)
-        if (strcmp(it->string, "use_case") != 0)
+    cJSON_ArrayForEach(it, h)   /* use_case and conversation_id (conversations.c) ask for no grounding */
+        if (strcmp(it->string, "use_case") != 0 && strcmp(it->string, "conversation_id") != 0)
             return true;
     return false;
 }

@@ -430,6 +430,7 @@ typedef struct hh_store_user_removal {
     int64_t departments;   /* memberships removed */
     int64_t documents;     /* documents they ingested: kept, ingested_by becomes NULL */
     int64_t approvals;     /* approvals they requested or decided: kept, the name in them stays */
+    int64_t conversations; /* their stored conversations: deleted with their messages */
 } hh_store_user_removal_t;
 
 /* Changes the user's role and ends all their sessions (rights changed).
@@ -495,6 +496,143 @@ int  hh_store_collection_grant(hh_store_t *s, const char *collection, const char
  * that is referenced (it is disabled instead). */
 int  hh_store_usecase_references(hh_store_t *s, const char *slug, int64_t *n_audit, int64_t *n_approvals,
                                  hh_err_t *err);
+/* ---- conversations (store_conv.c, migration 12) ---------------------------
+ *
+ * A conversation belongs to exactly one user (its owner) and is deleted
+ * with them. Every function below takes the caller's user id and finds
+ * only that user's conversations: another user's conversation is
+ * HH_ENOENT exactly like a missing one, there is no "any owner" lookup
+ * (GDPR export and erasure use the *_locked functions in store_int.h).
+ *
+ * Tables: conversations(id, user_id -> users ON DELETE CASCADE, title,
+ * titled (1 once the owner named it), use_case, model, collections (JSON
+ * array of names), created_at, updated_at (UTC ms; updated_at = the last
+ * message or rename)); conversation_messages(id, conversation_id ->
+ * conversations ON DELETE CASCADE, seq (1..), role 'user'|'assistant',
+ * content, grounding (JSON: sources, citations, confidence, scores; NULL
+ * when none), confidence (NULL when none), approval_id (a held answer's
+ * approval; no foreign key: decided approvals expire by retention, the
+ * released text is copied here first), approval_status, created_at).
+ *
+ * Search (hh_store_conv_list with a query) is a substring match, ASCII
+ * case-insensitive (SQLite lower()), over the titles and message texts of
+ * the caller's own conversations; no FTS index (bounded by the limits
+ * below; an erased text leaves no index segment behind). */
+
+#define HH_CONV_TITLE_MAX        200          /* bytes of a title (longer: HH_EINVAL) */
+#define HH_CONV_AUTO_TITLE       60           /* characters of the first question used as title */
+#define HH_CONV_MESSAGE_MAX      (256 * 1024) /* bytes of one message (longer: HH_EINVAL) */
+#define HH_CONV_MAX_PER_USER     1000         /* conversations per user (more: HH_EFULL) */
+#define HH_CONV_MAX_MESSAGES     2000         /* messages per conversation (more: HH_EFULL) */
+#define HH_CONV_META_MAX         256          /* use case / model text */
+#define HH_CONV_COLLECTIONS_MAX  4608         /* bytes of the collections JSON */
+#define HH_CONV_LIST_MAX         100          /* rows per page of a listing */
+#define HH_CONV_QUERY_MAX        256          /* bytes of a search text */
+
+typedef struct hh_store_conv {
+    int64_t id;
+    int64_t user_id;
+    char    title[HH_CONV_TITLE_MAX + 1];
+    bool    titled;                        /* named by the owner (no automatic title) */
+    char    use_case[HH_CONV_META_MAX];
+    char    model[HH_CONV_META_MAX];
+    char    collections[HH_CONV_COLLECTIONS_MAX];   /* JSON array text, "[]" when none */
+    int64_t created_at, updated_at;        /* UTC ms */
+    int64_t n_messages;
+} hh_store_conv_t;
+
+/* A stored message; content and grounding are malloc'd and owned by the
+ * struct (hh_store_conv_msgs_free). */
+typedef struct hh_store_conv_msg {
+    int64_t id;
+    int64_t seq;
+    char    role[16];            /* "user" | "assistant" */
+    char   *content;
+    char   *grounding;           /* JSON text, NULL when none */
+    bool    has_confidence;
+    double  confidence;
+    int64_t approval_id;         /* 0: not held */
+    char    approval_status[16]; /* "" | pending | approved | edited | rejected */
+    int64_t created_at;
+} hh_store_conv_msg_t;
+
+/* A message to append (borrowed pointers). */
+typedef struct hh_store_conv_msg_in {
+    const char *role;            /* "user" | "assistant" */
+    const char *content;         /* UTF-8, <= HH_CONV_MESSAGE_MAX bytes ("" for a held answer) */
+    const char *grounding;       /* JSON text or NULL */
+    bool        has_confidence;
+    double      confidence;
+    int64_t     approval_id;     /* 0: none; else approval_status starts "pending" */
+} hh_store_conv_msg_in_t;
+
+/* What the conversation ran with last (appends update it; NULL fields are
+ * left as they are). */
+typedef struct hh_store_conv_meta {
+    const char *use_case;
+    const char *model;
+    const char *collections;     /* JSON array text */
+} hh_store_conv_meta_t;
+
+/* Creates a conversation of user_id. title NULL or "": none yet (the first
+ * question's first HH_CONV_AUTO_TITLE characters become it); else the
+ * owner's title (1..HH_CONV_TITLE_MAX bytes, valid as given). meta may be
+ * NULL. *out (may be NULL) the row. HH_EINVAL (title or meta too long,
+ * user id <= 0), HH_ENOENT (unknown user), HH_EFULL (the user has
+ * HH_CONV_MAX_PER_USER conversations). */
+int  hh_store_conv_create(hh_store_t *s, int64_t user_id, const char *title, const hh_store_conv_meta_t *meta,
+                          hh_store_conv_t *out, hh_err_t *err);
+
+/* The user's conversation id: 0 and *out (may be NULL) filled, or
+ * HH_ENOENT (missing or another user's: the same answer). */
+int  hh_store_conv_get(hh_store_t *s, int64_t user_id, int64_t id, hh_store_conv_t *out, hh_err_t *err);
+
+/* The user's conversations, most recently updated first (then by id,
+ * newest first), offset/limit (limit 1..HH_CONV_LIST_MAX) applied after
+ * the filter; query (NULL or "": all) keeps those whose title or any
+ * message holds it (see "Search" above; > HH_CONV_QUERY_MAX bytes:
+ * HH_EINVAL). *total (may be NULL) the count before paging. *out is
+ * malloc'd (NULL when *n == 0); caller frees. */
+int  hh_store_conv_list(hh_store_t *s, int64_t user_id, const char *query, int64_t offset, int64_t limit,
+                        hh_store_conv_t **out, size_t *n, int64_t *total, hh_err_t *err);
+
+/* Renames the user's conversation (title 1..HH_CONV_TITLE_MAX bytes:
+ * else HH_EINVAL); it keeps the name. HH_ENOENT as hh_store_conv_get. */
+int  hh_store_conv_rename(hh_store_t *s, int64_t user_id, int64_t id, const char *title, hh_err_t *err);
+
+/* Deletes the user's conversation with its messages. HH_ENOENT as get. */
+int  hh_store_conv_delete(hh_store_t *s, int64_t user_id, int64_t id, hh_err_t *err);
+
+/* The messages of the user's conversation by seq. *out malloc'd (NULL when
+ * *n == 0): hh_store_conv_msgs_free. HH_ENOENT as get. */
+int  hh_store_conv_messages(hh_store_t *s, int64_t user_id, int64_t id, hh_store_conv_msg_t **out, size_t *n,
+                            hh_err_t *err);
+void hh_store_conv_msgs_free(hh_store_conv_msg_t *m, size_t n);
+
+/* Appends n (1..8) messages to the user's conversation in one transaction
+ * (seq continues), sets the automatic title from the first user message
+ * when it has none, updates meta (may be NULL) and updated_at. HH_ENOENT
+ * as get; HH_EINVAL (bad role, content too long or NULL, grounding not
+ * JSON); HH_EFULL (HH_CONV_MAX_MESSAGES reached; nothing appended). */
+int  hh_store_conv_append(hh_store_t *s, int64_t user_id, int64_t id, const hh_store_conv_msg_in_t *msgs, size_t n,
+                          const hh_store_conv_meta_t *meta, hh_err_t *err);
+
+/* A held answer was decided: the message msg_id (of the user's
+ * conversation) gets status ("approved" | "edited" | "rejected") and, when
+ * released, its text (content; NULL keeps "") and the sources it was held
+ * with (grounding JSON text, its "confidence" too; NULL: none). Only a
+ * message still "pending" changes. HH_ENOENT when none matches. */
+int  hh_store_conv_resolve(hh_store_t *s, int64_t user_id, int64_t msg_id, const char *status, const char *content,
+                           const char *grounding, hh_err_t *err);
+
+/* Retention: deletes every conversation (of any user) whose updated_at is
+ * before before_ms, with its messages; *ids (may be NULL; malloc'd,
+ * ascending, caller frees) and *n the deleted ids. */
+int  hh_store_conv_expire(hh_store_t *s, int64_t before_ms, int64_t **ids, size_t *n, hh_err_t *err);
+
+/* Tests only: sets the times of conversation id (any owner). */
+int  hh_store_conv_set_times(hh_store_t *s, int64_t id, int64_t created_ms, int64_t updated_ms, hh_err_t *err);
+
 /* ---- upgrade and health checks (store_check.c) -------------------------- */
 
 /* The newest schema version this program knows (the migration count): a

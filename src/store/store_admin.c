@@ -136,9 +136,11 @@ int hh_store_user_delete(hh_store_t *s, const char *name, hh_store_user_removal_
                         err)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM documents WHERE ingested_by = ?1", id, NULL, &r.documents, err)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM approvals WHERE requester = ?2 OR decided_by = ?2", 0, name,
-                        &r.approvals, err)))
+                        &r.approvals, err)) ||
+        (rc = query_int(s, "SELECT COUNT(*) FROM conversations WHERE user_id = ?1", id, NULL, &r.conversations,
+                        err)))
         goto done;
-    /* keys, sessions, memberships: ON DELETE CASCADE; documents: SET NULL */
+    /* keys, sessions, memberships, conversations: ON DELETE CASCADE; documents: SET NULL */
     rc = change(s, "DELETE FROM users WHERE id = ?1", id, NULL, NULL, err);
 done:
     rc = hh_store_tx_end(s, rc, err);

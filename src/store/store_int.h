@@ -92,4 +92,35 @@ int hh_store_usage_forget_subject_locked(hh_store_t *s, const char *subject, int
 /* Pseudonymizes the usage rows of days before before_day; *n rows. */
 int hh_store_usage_expire_locked(hh_store_t *s, int64_t before_day, int64_t *n, hh_err_t *err);
 
+/* ---- conversations inside another module's transaction (govern/gdpr.c);
+ * the caller holds s->mu ---- */
+
+/* Every conversation of user_id (oldest first) with its messages:
+ * (*convs)[i]'s messages are (*msgs)[i] with (*n_msgs)[i] elements. All
+ * malloc'd; free with hh_store_conv_export_free. */
+int  hh_store_conv_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_conv_t **convs,
+                                  hh_store_conv_msg_t ***msgs, size_t **n_msgs, size_t *n, hh_err_t *err);
+void hh_store_conv_export_free(hh_store_conv_t *convs, hh_store_conv_msg_t **msgs, size_t *n_msgs, size_t n);
+/* Deletes the conversations of the user whose whole name is subject
+ * (ASCII case-insensitive: the user record the erasure deletes; a user
+ * whose name merely contains it keeps theirs, their mentions are
+ * pseudonymized); *n conversations. */
+int  hh_store_conv_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
+/* A conversation text that names a subject (export hits, erasure
+ * rewrites): column 0 the title (message_id 0), 1 a message's content, 2
+ * its grounding JSON. text malloc'd (hh_store_conv_texts_free). */
+typedef struct hh_store_conv_text {
+    int64_t conversation_id, message_id, user_id;
+    int     column;
+    char   *text;
+} hh_store_conv_text_t;
+/* Every title, message text and grounding that holds subject (ASCII
+ * case-insensitive), by conversation and message id. */
+int  hh_store_conv_mentions_locked(hh_store_t *s, const char *subject, hh_store_conv_text_t **out, size_t *n,
+                                   hh_err_t *err);
+void hh_store_conv_texts_free(hh_store_conv_text_t *t, size_t n);
+/* Writes text into the place t names (a grounding that is no JSON object
+ * any more becomes NULL). */
+int  hh_store_conv_text_set_locked(hh_store_t *s, const hh_store_conv_text_t *t, const char *text, hh_err_t *err);
+
 #endif

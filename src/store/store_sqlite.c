@@ -258,6 +258,37 @@ static const char *const g_migrations[] = {
     "ALTER TABLE collection_departments ADD COLUMN access TEXT NOT NULL DEFAULT 'read'"
     "  CHECK (access IN ('read','write','manage'));"
     "UPDATE collection_departments SET access = 'write';",
+    /* 12: conversations stored on the server (issue 13, migration number 12
+     * assigned to the conversations work; store.h "conversations"): one
+     * row per conversation of its owner (deleted with the user), its
+     * messages in order (seq); a held answer names its approval and gets
+     * its text when released. Times are UTC ms. No FTS table: search is a
+     * substring scan over the owner's own rows only (bounded by the
+     * per-user limits), so an erasure leaves no index segment behind. */
+    "CREATE TABLE conversations ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  title TEXT NOT NULL DEFAULT '',"
+    "  titled INTEGER NOT NULL DEFAULT 0,"
+    "  use_case TEXT NOT NULL DEFAULT '',"
+    "  model TEXT NOT NULL DEFAULT '',"
+    "  collections TEXT NOT NULL DEFAULT '[]',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX conversations_user ON conversations(user_id, updated_at);"
+    "CREATE INDEX conversations_updated ON conversations(updated_at);"
+    "CREATE TABLE conversation_messages ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('user','assistant')),"
+    "  content TEXT NOT NULL,"
+    "  grounding TEXT,"
+    "  confidence REAL,"
+    "  approval_id INTEGER,"
+    "  approval_status TEXT CHECK (approval_status IN ('pending','approved','edited','rejected')),"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (conversation_id, seq));",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
