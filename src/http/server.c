@@ -168,7 +168,9 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
     { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
     { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
-    /* administration API (admin.c); the handlers read the method themselves */
+    /* administration API (admin.c); the handlers read the method themselves. The
+     * example key ids are 0 (no key has it): http_auth_every_route calls every
+     * example path with its own key and must not revoke it. */
     { { "GET", "/api/admin/users", true }, false, false, ht_handle_admin_users, "/api/admin/users" },
     { { "POST", "/api/admin/users", true }, false, true, ht_handle_admin_users, "/api/admin/users" },
     { { "PATCH", "/api/admin/users/bob", true }, true, true, ht_handle_admin_users, "/api/admin/users/" },
@@ -176,10 +178,10 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/admin/users/bob/keys", true }, true, false, ht_handle_admin_users, "/api/admin/users/" },
     /* one shape, two actions: POST /api/admin/users/{name}/keys and .../{name}/password */
     { { "POST", "/api/admin/users/bob/keys", true }, true, true, ht_handle_admin_users, "/api/admin/users/" },
-    { { "DELETE", "/api/admin/keys/1", true }, true, false, ht_handle_admin_keys, "/api/admin/keys/" },
+    { { "DELETE", "/api/admin/keys/0", true }, true, false, ht_handle_admin_keys, "/api/admin/keys/" },
     { { "GET", "/api/me/keys", true }, false, false, ht_handle_me_keys, "/api/me/keys" },
     { { "POST", "/api/me/keys", true }, false, false, ht_handle_me_keys, "/api/me/keys" },
-    { { "DELETE", "/api/me/keys/1", true }, true, false, ht_handle_me_keys, "/api/me/keys/" },
+    { { "DELETE", "/api/me/keys/0", true }, true, false, ht_handle_me_keys, "/api/me/keys/" },
     { { "POST", "/api/me/password", true }, false, true, ht_handle_me_password, "/api/me/password" },
     { { "GET", "/api/admin/departments", true }, false, false, ht_handle_admin_departments, "/api/admin/departments" },
     { { "POST", "/api/admin/departments", true }, false, true, ht_handle_admin_departments,
