@@ -410,14 +410,26 @@ TEST(admin_api_own_keys)
     ASSERT_TRUE(srv_start(&t, "ownkeys"));
     int port = t.h.port;
     hh_test_resp_t r;
-    /* everyone makes their own keys; no body needed */
+    ASSERT_OK(hh_store_user_set_password(t.h.st, "mia", "mia password 1", NULL));
+    ASSERT_OK(hh_store_user_set_password(t.h.st, "apu", "apu password 1", NULL));
+    char mc[HH_SESSION_TOKEN_LEN + 1], mx[HH_SESSION_TOKEN_LEN + 1];
+    char ac[HH_SESSION_TOKEN_LEN + 1], ax[HH_SESSION_TOKEN_LEN + 1];
+    ASSERT_EQ_INT(login(port, "mia", "mia password 1", mc, mx), 200);
+    ASSERT_EQ_INT(login(port, "apu", "apu password 1", ac, ax), 200);
+    /* a key cannot make more keys (a leaked one would outlive its revocation) */
     ASSERT_OK(hh_test_http(port, "POST", "/api/me/keys", t.mia, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "session_required");
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(audit_count(t.h.st, "mia", "keys create (own) for mia with an API key", "refused"), 1);
+    /* everyone logged in makes their own keys; no body needed */
+    ASSERT_OK(session_req(port, "POST", "/api/me/keys", mc, mx, NULL, &r));
     ASSERT_EQ_INT(r.status, 201);
     char mia2[HH_KEY_LEN + 1];
     snprintf(mia2, sizeof mia2, "%s", hh_test_json_str(r.j, "key"));
     int64_t mia2_id = (int64_t)num(r.j, "id");
     hh_test_resp_free(&r);
-    ASSERT_OK(hh_test_http(port, "POST", "/api/me/keys", t.apu, NULL, &r));
+    ASSERT_OK(session_req(port, "POST", "/api/me/keys", ac, ax, NULL, &r));
     ASSERT_EQ_INT(r.status, 201);
     char apu2[HH_KEY_LEN + 1];
     snprintf(apu2, sizeof apu2, "%s", hh_test_json_str(r.j, "key"));

@@ -664,6 +664,13 @@ enum MHD_Result ht_handle_me_keys(hh_http_server_t *s, struct MHD_Connection *c,
     if (!strcmp(url, "/api/me/keys") && !strcmp(m, "GET"))
         return keys_list_of(s, c, cs, me);
     if (!strcmp(url, "/api/me/keys")) {
+        /* Only a password login makes keys: a leaked key must not be able
+         * to mint successors that outlive its revocation. */
+        if (!cs->session) {
+            admin_audit(s, cs, false, "keys create (own) for %s with an API key", cs->key.user);
+            return fail(c, cs, 403, "session_required", NULL,
+                        "New keys are made after logging in with your password, not with a key");
+        }
         hh_store_key_t *k = NULL;
         size_t n = 0, active = 0;
         hh_err_t err;
