@@ -816,7 +816,9 @@ enum MHD_Result ht_handle_admin_departments(hh_http_server_t *s, struct MHD_Conn
         return res;
     }
     char seg[1][SEG_MAX];
-    if (segments(url, "/api/admin/departments/", seg, 1) != 1 || hh_store_department_get(s->store, seg[0], &d, &err))
+    if (segments(url, "/api/admin/departments/", seg, 1) != 1)
+        return fail(c, cs, 404, "department_not_found", NULL, "No such department");
+    if (hh_store_department_get(s->store, seg[0], &d, &err))
         return dept_missing(c, cs, seg[0]);
     if (!strcmp(m, "PATCH")) {   /* rename */
         cJSON *b = NULL;
