@@ -598,3 +598,42 @@ enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_c
     }
     return send_json_with(c, cs, 200, j, NULL, NULL);
 }
+
+/* ---- the current password of a signed-in user (admin.c) ----------------- */
+
+int ht_auth_check_password(hh_http_server_t *s, struct MHD_Connection *c, const char *name, const char *password,
+                           int *retry_after_s, hh_api_error_t *e)
+{
+    *retry_after_s = 0;
+    char ukey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
+    snprintf(ukey, sizeof ukey, "u:%.*s", HH_STORE_NAME_MAX - 1, name);
+    client_key(c, akey, sizeof akey);
+    int wait = throttle_reserve(s, ukey, param_or(s->params.login_max_failures, DEFAULT_MAX_FAILURES), akey,
+                                param_or(s->params.login_max_failures_addr, DEFAULT_MAX_FAILURES_ADDR));
+    if (wait > 0) {
+        *retry_after_s = wait;
+        return hh_api_error_set(e, 429, "invalid_request_error", "too_many_login_attempts", NULL,
+                                "Too many wrong passwords; try again in %d seconds", wait);
+    }
+    if (!hash_acquire(s, akey)) {
+        throttle_refund(s, ukey);
+        throttle_refund(s, akey);
+        *retry_after_s = 1;
+        return hh_api_error_set(e, 429, "invalid_request_error", "login_busy", NULL,
+                                "Too many password checks at once; try again in a moment");
+    }
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_store_login_verify(s->store, name, password, NULL, &err);
+    hash_release(s, akey);
+    if (rc == HH_ENOENT)
+        return hh_api_error_set(e, 403, "invalid_request_error", "wrong_password", "current_password",
+                                "The current password is not correct");
+    throttle_refund(s, akey);
+    if (rc) {
+        throttle_refund(s, ukey);
+        return hh_api_error_set(e, 500, "server_error", NULL, NULL, "password check failed: %s", err.msg);
+    }
+    throttle_clear(s, ukey);
+    return 0;
+}

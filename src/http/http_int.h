@@ -463,5 +463,32 @@ int  ht_conv_target_chat(hh_http_server_t *s, ht_conn_t *cs, const hh_openai_req
 int  ht_conv_target_ask(hh_http_server_t *s, ht_conn_t *cs, const cJSON *body, const char *question,
                         hh_api_error_t *e);
 void ht_conv_record(hh_http_server_t *s, const ht_conv_turn_t *t);
+/* The administration API (admin.c; routes, roles and bodies in
+ * docs/SERVER.md "Administration API"). Each has the route handler's
+ * signature and reads the method from cs->log.method (HEAD = GET).
+ * ht_handle_admin_users: /api/admin/users, /api/admin/users/{name},
+ * /api/admin/users/{name}/keys|password. ht_handle_admin_keys: DELETE
+ * /api/admin/keys/{id}. ht_handle_me_keys: /api/me/keys[/{id}] (own keys).
+ * ht_handle_me_password: POST /api/me/password. ht_handle_admin_departments:
+ * /api/admin/departments[/{name}]. ht_handle_collections: /api/collections,
+ * /api/collections/{name}, /api/collections/{name}/rights/{dept}.
+ * ht_handle_admin_models: GET /api/admin/models. */
+enum MHD_Result ht_handle_admin_users(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_admin_keys(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_me_keys(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_me_password(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                      const char *url);
+enum MHD_Result ht_handle_admin_departments(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                            const char *url);
+enum MHD_Result ht_handle_collections(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_admin_models(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                       const char *url);
+/* The current password of the signed-in user name, checked like a login
+ * (auth.c): counted against the login throttle's per-name and per-address
+ * limits and hash slots. 0 when it matches; else the HTTP status with e
+ * filled: 403 wrong_password, 429 (throttled or busy; *retry_after_s the
+ * seconds to wait), 500. */
+int ht_auth_check_password(hh_http_server_t *s, struct MHD_Connection *c, const char *name, const char *password,
+                           int *retry_after_s, hh_api_error_t *e);
 
 #endif

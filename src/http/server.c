@@ -175,6 +175,36 @@ static const ht_route_t g_routes[] = {
     { { "PATCH", "/api/conversations/1", true }, true, true, ht_handle_conv_rename, "/api/conversations/" },
     { { "DELETE", "/api/conversations/1", true }, true, false, ht_handle_conv_delete, "/api/conversations/" },
     { { "GET", "/api/conversations/1/export", true }, true, false, ht_handle_conv_export, "/api/conversations/" },
+    /* administration API (admin.c); the handlers read the method themselves. The
+     * example key ids are 0 (no key has it): http_auth_every_route calls every
+     * example path with its own key and must not revoke it. */
+    { { "GET", "/api/admin/users", true }, false, false, ht_handle_admin_users, "/api/admin/users" },
+    { { "POST", "/api/admin/users", true }, false, true, ht_handle_admin_users, "/api/admin/users" },
+    { { "PATCH", "/api/admin/users/bob", true }, true, true, ht_handle_admin_users, "/api/admin/users/" },
+    { { "DELETE", "/api/admin/users/bob", true }, true, false, ht_handle_admin_users, "/api/admin/users/" },
+    { { "GET", "/api/admin/users/bob/keys", true }, true, false, ht_handle_admin_users, "/api/admin/users/" },
+    /* one shape, two actions: POST /api/admin/users/{name}/keys and .../{name}/password */
+    { { "POST", "/api/admin/users/bob/keys", true }, true, true, ht_handle_admin_users, "/api/admin/users/" },
+    { { "DELETE", "/api/admin/keys/0", true }, true, false, ht_handle_admin_keys, "/api/admin/keys/" },
+    { { "GET", "/api/me/keys", true }, false, false, ht_handle_me_keys, "/api/me/keys" },
+    { { "POST", "/api/me/keys", true }, false, false, ht_handle_me_keys, "/api/me/keys" },
+    { { "DELETE", "/api/me/keys/0", true }, true, false, ht_handle_me_keys, "/api/me/keys/" },
+    { { "POST", "/api/me/password", true }, false, true, ht_handle_me_password, "/api/me/password" },
+    { { "GET", "/api/admin/departments", true }, false, false, ht_handle_admin_departments, "/api/admin/departments" },
+    { { "POST", "/api/admin/departments", true }, false, true, ht_handle_admin_departments,
+      "/api/admin/departments" },
+    { { "PATCH", "/api/admin/departments/Sales", true }, true, true, ht_handle_admin_departments,
+      "/api/admin/departments/" },
+    { { "DELETE", "/api/admin/departments/Sales", true }, true, false, ht_handle_admin_departments,
+      "/api/admin/departments/" },
+    { { "GET", "/api/admin/models", true }, false, false, ht_handle_admin_models, "/api/admin/models" },
+    { { "GET", "/api/collections", true }, false, false, ht_handle_collections, "/api/collections" },
+    { { "POST", "/api/collections", true }, false, true, ht_handle_collections, "/api/collections" },
+    { { "DELETE", "/api/collections/docs", true }, true, false, ht_handle_collections, "/api/collections/" },
+    { { "PUT", "/api/collections/docs/rights/Sales", true }, true, true, ht_handle_collections,
+      "/api/collections/" },
+    { { "DELETE", "/api/collections/docs/rights/Sales", true }, true, false, ht_handle_collections,
+      "/api/collections/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 

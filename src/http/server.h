@@ -21,6 +21,9 @@
  *   GET  /api/audit/export       JSONL, ?from=SEQ (admin, auditor)
  *   POST /api/retention/sweep    retention sweep now (admin); also every retention_interval_s
  *   GET  /api/usage              token usage, ?by=&from=&to= (admin, auditor: all; others: own) (quota.c)
+ *   /api/admin/users|keys|departments|models, /api/me/keys, /api/me/password,
+ *   /api/collections             the administration API (admin.c; docs/SERVER.md
+ *                                "Administration API")
  * Generating routes (chat, completions, embeddings, /api/ask) are limited by
  * quotas (quota.c): 429 code quota_exceeded with Retry-After.
  * A request without a Bearer key may authenticate with the hoheit_session

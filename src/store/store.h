@@ -793,4 +793,50 @@ void hh_store_day_format(int64_t day, char *out);
 int64_t hh_store_month_start(int64_t day);
 int64_t hh_store_next_month_start(int64_t day);
 
+/* ---- admin HTTP API (store_admin_api.c; change_password in store_auth.c)
+ * What src/http/admin.c needs beyond the CLI's functions. */
+
+/* One user's keys (revoked ones too), oldest first. *out is malloc'd
+ * (NULL when *n == 0); caller frees. */
+int  hh_store_key_list_user(hh_store_t *s, int64_t user_id, hh_store_key_t **out, size_t *n, hh_err_t *err);
+
+/* Revokes key key_id when it is active and, with owner_id > 0, belongs to
+ * that user (owner_id 0: anyone's). *out (may be NULL) the key as revoked.
+ * HH_ENOENT alike for an unknown key, another user's key and a revoked
+ * one, so a caller can answer all three the same. */
+int  hh_store_key_revoke_owned(hh_store_t *s, int64_t key_id, int64_t owner_id, hh_store_key_t *out,
+                               hh_err_t *err);
+
+/* Replaces the user's departments by exactly these (found ignoring case;
+ * n may be 0), in one transaction: HH_ENOENT names an unknown user or
+ * department and changes nothing; HH_EINVAL for a bad name. */
+int  hh_store_user_set_departments(hh_store_t *s, const char *name, const char *const *departments, size_t n,
+                                   hh_err_t *err);
+
+/* When the user was last seen, as far as the store still knows: the start
+ * of their newest live browser session (unix ms; sessions are deleted when
+ * they end, so 0 = none live) and the newest use of any of their API keys
+ * (unix s, written at most once a minute; 0 = never). */
+int  hh_store_user_last_seen(hh_store_t *s, int64_t user_id, int64_t *last_login_ms, int64_t *last_key_use,
+                             hh_err_t *err);
+
+/* Sets the user's password (HH_PASSWORD_MIN_LEN..MAX_LEN bytes, else
+ * HH_EINVAL) and ends all their sessions except the one of keep_cookie
+ * (NULL or unknown: all end), in one transaction; *ended (may be NULL) how
+ * many ended. The caller has checked the current password. HH_ENOENT for an
+ * unknown user id. */
+int  hh_store_user_change_password(hh_store_t *s, int64_t user_id, const char *password, const char *keep_cookie,
+                                   int64_t *ended, hh_err_t *err);
+
+/* Gives department `right` on the collection (READ..MANAGE: adds it as
+ * owner or changes its right) or, with HH_RIGHT_NONE, removes it (HH_ENOENT
+ * when it held none). Both must exist (HH_ENOENT names the missing one;
+ * the department is found ignoring case). keep_manager (a collection
+ * manager acting, not an admin): HH_ESTATE when the change would take
+ * manage from the only department holding it. Check and change are one
+ * transaction. *before (may be NULL) the right it had (NONE: not an
+ * owner); *now_orphan (may be NULL) whether no department is left. */
+int  hh_store_collection_set_right(hh_store_t *s, const char *collection, const char *department, hh_right_t right,
+                                   bool keep_manager, hh_right_t *before, bool *now_orphan, hh_err_t *err);
+
 #endif

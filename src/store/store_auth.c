@@ -542,3 +542,45 @@ int hh_store_session_delete_user(hh_store_t *s, int64_t user_id, int64_t *n, hh_
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
+
+int hh_store_user_change_password(hh_store_t *s, int64_t user_id, const char *password, const char *keep_cookie,
+                                  int64_t *ended, hh_err_t *err)
+{
+    if (ended)
+        *ended = 0;
+    int rc = password_ok(password, err);
+    if (rc)
+        return rc;
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), PW_OPS, PW_MEM) != 0)
+        return hh_err_set(err, HH_ENOMEM, -1, "store: argon2id could not get %zu bytes", (size_t)PW_MEM);
+    /* An unknown or malformed cookie keeps nothing: every session ends. */
+    unsigned char keep[ID_HASH_LEN];
+    memset(keep, 0, sizeof keep);
+    if (token_well_formed(keep_cookie))
+        cookie_hash(s, keep_cookie, keep);
+    int64_t changed = 0;
+    sqlite3_stmt *st = NULL;
+    if ((rc = hh_store_tx_begin(s, err)))
+        goto out;
+    if ((rc = prepare(s, &st, "UPDATE users SET password_hash = ? WHERE id = ?", "change password", err)))
+        goto done;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, user_id);
+    if ((rc = step_done(s, st, "change password", &changed, err)))
+        goto done;
+    if (changed == 0) {
+        rc = hh_err_set(err, HH_ENOENT, -1, "store: no user %lld", (long long)user_id);
+        goto done;
+    }
+    if ((rc = prepare(s, &st, "DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?", "end sessions", err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_blob(st, 2, keep, sizeof keep, SQLITE_TRANSIENT);
+    rc = step_done(s, st, "end sessions", ended, err);
+done:
+    rc = hh_store_tx_end(s, rc, err);
+out:
+    sodium_memzero(hash, sizeof hash);
+    return rc;
+}
