@@ -83,26 +83,9 @@ static enum MHD_Result store_fail(struct MHD_Connection *c, ht_conn_t *cs, const
     return fail(c, cs, 500, "store_error", NULL, "%s", err->msg[0] ? err->msg : "store failure");
 }
 
-/* The one place this file writes audit records: kind "admin", the acting
- * user, decision "done" or "refused", what was done. The lead swaps this for
- * the common helper (s12-audit). A record that cannot be written is logged:
- * the change it describes has already happened. */
-static void admin_audit(hh_http_server_t *s, const ht_conn_t *cs, bool done, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void admin_audit(hh_http_server_t *s, const ht_conn_t *cs, bool done, const char *fmt, ...)
-{
-    char detail[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    hh_audit_entry_t e = { .kind = "admin", .user = cs->key.user, .decision = done ? "done" : "refused",
-                           .detail = detail, .request_id = cs->log.request_id[0] ? cs->log.request_id : NULL };
-    hh_err_t err;
-    hh_err_clear(&err);
-    if (hh_audit_append(s->store, NULL, &e, NULL, &err) != 0)
-        HH_LOGE("admin: the audit record of '%s' was not written: %s", detail, err.msg);
-}
+/* Every change and every refused attempt is an "admin" audit record
+ * (audit_http.c; a record that cannot be written is logged and counted). */
+#define admin_audit(s, cs, done, ...) ((void)ht_audit_action((s), (cs), (done) ? "done" : "refused", __VA_ARGS__))
 
 /* ---- who may ------------------------------------------------------------ */
 

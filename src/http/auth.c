@@ -608,8 +608,10 @@ int ht_auth_check_password(hh_http_server_t *s, struct MHD_Connection *c, const 
     char ukey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
     snprintf(ukey, sizeof ukey, "u:%.*s", HH_STORE_NAME_MAX - 1, name);
     client_key(c, akey, sizeof akey);
+    bool locked_first = false;   /* the refusal is audited by the caller (admin.c) */
     int wait = throttle_reserve(s, ukey, param_or(s->params.login_max_failures, DEFAULT_MAX_FAILURES), akey,
-                                param_or(s->params.login_max_failures_addr, DEFAULT_MAX_FAILURES_ADDR));
+                                param_or(s->params.login_max_failures_addr, DEFAULT_MAX_FAILURES_ADDR),
+                                &locked_first);
     if (wait > 0) {
         *retry_after_s = wait;
         return hh_api_error_set(e, 429, "invalid_request_error", "too_many_login_attempts", NULL,

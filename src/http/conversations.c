@@ -43,12 +43,7 @@
  * helpers can replace it at merge. */
 static void audit_conv(hh_http_server_t *s, const ht_conn_t *cs, const char *detail)
 {
-    hh_audit_entry_t e = { .kind = "admin", .user = cs->key.user, .decision = "done", .detail = detail,
-                           .request_id = cs->log.request_id };
-    hh_err_t err;
-    hh_err_clear(&err);
-    if (hh_audit_append(s->store, NULL, &e, NULL, &err) != 0)
-        hh_log(HH_LOG_ERROR, "audit: conversation action not recorded: %s", err.msg);
+    ht_audit_action(s, cs, "done", "%s", detail);
 }
 
 /* The one "not found" answer: the same for a missing id, another user's
