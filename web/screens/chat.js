@@ -170,6 +170,10 @@ export default {
       collBox.append(h('span', { class: 'opt' },
         h('input', { type: 'checkbox', id, value: c.name, checked: true }), h('label', { for: id }, c.name)));
     }
+    if (modelSel.options.length < 2) {   // no generative model: knowledge mode gives the extractive answer
+      modeChat.disabled = true;
+      st.mode = 'knowledge';
+    }
     setMode(st.mode);
 
     // --- rendering of messages
