@@ -140,6 +140,11 @@ static enum MHD_Result h_usage(hh_http_server_t *s, struct MHD_Connection *c, ht
     return ht_handle_usage(s, c, cs);
 }
 
+static enum MHD_Result h_web(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_static(s, c, cs, url);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -205,6 +210,9 @@ static const ht_route_t g_routes[] = {
       "/api/collections/" },
     { { "DELETE", "/api/collections/docs/rights/Sales", true }, true, false, ht_handle_collections,
       "/api/collections/" },
+    { { "GET", "/", false }, false, false, h_web, "/" },
+    { { "GET", "/assets/app.js", false }, true, false, h_web, "/assets/" },
+    { { "GET", "/assets/screens/chat.js", false }, true, false, h_web, "/assets/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 

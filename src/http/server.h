@@ -85,6 +85,8 @@ typedef struct hh_http_params {
                                        * long (govern/gdpr.h), default 365; 0: keep */
     const char *access_log;           /* JSON lines, one per request (docs/OPERATIONS.md "Logs"):
                                        * NULL = DATA/logs/access.log; "off" = none; else this file */
+    const char *web_dir;              /* the web UI from this folder on disk (development; files are
+                                       * read at each request); NULL = the copy built into the binary */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);
