@@ -386,7 +386,7 @@ int ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *m
 
 /* ---- POST /api/login ---------------------------------------------------- */
 
-enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     if (!origin_ok(s, c)) {
@@ -472,7 +472,7 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
 
 /* ---- POST /api/logout --------------------------------------------------- */
 
-enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     if (!cs->session) {
@@ -497,7 +497,7 @@ enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, 
 
 /* ---- GET /api/me -------------------------------------------------------- */
 
-enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_store_user_info_t info;
     hh_err_t err;

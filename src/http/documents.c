@@ -12,7 +12,7 @@
  * read without the needed right answers 403 forbidden. Each listed
  * document carries the caller's "right" on its collection. The upload's
  * collection is checked before any byte of the file is written
- * (ht_doc_upload_begin for the query string, on_field when the file part
+ * (upload_begin for the query string, on_field when the file part
  * begins). Allowed uploads are streamed to a private temp folder in the
  * data directory (limit HT_MAX_UPLOAD), then ingested like `hoheit
  * ingest`: extraction, chunking and embedding outside kb_mu
@@ -32,8 +32,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define HT_MAX_UPLOAD ((uint64_t)256 << 20)
 
 typedef struct upload {
     hh_http_server_t *s;
@@ -334,7 +332,11 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     return ht_send_json(c, cs, r.status == HH_INGEST_UNCHANGED ? 200 : 201, j);
 }
 
-enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+/* The upload's headers-only call: the form's parser and the collection
+ * named in the query string, before any byte of the body is read (the
+ * route table's limit has refused a Content-Length over
+ * HT_UPLOAD_BODY_MAX already). */
+static enum MHD_Result upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
 {
     upload_t *u = calloc(1, sizeof *u);
     if (!u)
@@ -347,18 +349,6 @@ enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *
     u->pp = MHD_create_post_processor(c, 64 * 1024, on_field, u);
     if (!u->pp)
         return send_err(c, cs, 415, "unsupported_media_type", "Content-Type must be multipart/form-data");
-    /* The form's boundaries and fields add a little to the file's limit. */
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (errno == 0 && end != cl && n > HT_MAX_UPLOAD + 64 * 1024) {
-            char m[96];
-            snprintf(m, sizeof m, "The file is larger than %llu bytes", (unsigned long long)HT_MAX_UPLOAD);
-            return send_err(c, cs, 413, "request_too_large", m);
-        }
-    }
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "collection");
     if (name) {
         if (!name[0] || strlen(name) >= sizeof u->collection)
@@ -370,11 +360,14 @@ enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *
     return MHD_YES;
 }
 
-enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                     const char *upload_data, size_t *upload_data_size)
+enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
+    if (!cs->piece_size)
+        return upload_begin(s, c, cs);
+    const char *upload_data = cs->piece;
+    size_t *upload_data_size = cs->piece_size;
     upload_t *u = cs->ext;
-    if (!u)   /* ht_doc_upload_begin failed to allocate */
+    if (!u)   /* upload_begin failed to allocate */
         return MHD_NO;
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -399,7 +392,7 @@ enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection 
     return finish_upload(s, c, cs, u);
 }
 
-enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "collection");
     int64_t coll_id = 0;

@@ -335,7 +335,7 @@ fail:
     return NULL;
 }
 
-enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     memset(&e, 0, sizeof e);

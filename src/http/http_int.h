@@ -185,6 +185,13 @@ typedef struct ht_conn {
     int64_t        session_expires_at;               /* ms; its absolute end */
     ht_quota_ticket_t quota;     /* a generating request's quota place (quota.c) */
     int            retry_after_s;   /* Retry-After of a 429 (0: 1 s) */
+    const char    *method;       /* the route's method: what the handler serves (HEAD runs as GET) */
+    /* A MULTIPART route's body, passed to its handler piece by piece:
+     * piece_size NULL for the headers-only call, then each piece (the
+     * handler sets *piece_size to what it consumed), *piece_size 0 at the
+     * end (server.c). */
+    const char    *piece;
+    size_t        *piece_size;
 } ht_conn_t;
 
 /* Queues response r with status (adds X-Request-Id, records status and
@@ -208,16 +215,20 @@ void ht_access_close(hh_http_server_t *s);
 void ht_access_write(hh_http_server_t *s, const ht_conn_t *cs, bool completed);
 void ht_request_id(struct MHD_Connection *c, char out[HT_REQUEST_ID_MAX + 1]);
 void ht_log_tokens(ht_log_t *l, int64_t prompt_tokens, int64_t completion_tokens);
-/* The route's pattern ("/api/documents/{id}") into buf; NULL when route < 0. */
-const char *ht_route_pattern(int route, char *buf, size_t cap);
+/* The route table's pattern of route ("/api/documents/{id}"); NULL when route < 0. */
+const char *ht_route_pattern(int route);
 
 /* Queues a JSON response (takes ownership of j) / an OpenAI error. */
 enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j);
 enum MHD_Result ht_send_error(struct MHD_Connection *c, ht_conn_t *cs, const hh_api_error_t *e);
 
-/* POST /v1/chat/completions and /v1/completions. */
-enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                   hh_openai_kind_t kind);
+/* Every route's handler has the route table's signature (server.c):
+ *   enum MHD_Result fn(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+ * It runs after the route's right and body checks; url is the path. */
+
+/* POST /v1/chat/completions and /v1/completions (completions.c). */
+enum MHD_Result ht_handle_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Records a finished generation's latencies. */
 void ht_metrics_generation(hh_http_server_t *s, double ttft_s, double per_token_s, bool canceled);
@@ -229,7 +240,7 @@ const hh_vocab_t *ht_vocab(hh_http_server_t *s, const char *model);
 double ht_now(void);
 
 /* POST /v1/embeddings (embeddings.c). */
-enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Embedding models of the models directory, for /v1/embeddings and the
  * knowledge-base routes. acquire: loads the model on first use (at most
@@ -271,22 +282,21 @@ void         ht_kb_dense_update(hh_http_server_t *s, const int64_t *old_ids, siz
 /* Knowledge-base answers (ask.c): POST /api/ask, and the chat extension
  * "hoheit": {"collections": [...]} (ht_is_grounded_chat tells a parsed
  * chat request that carries it; ht_handle_grounded_chat answers it). */
-enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 bool            ht_is_grounded_chat(const hh_openai_req_t *req);
 enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                         const hh_openai_req_t *req);
 
-/* Knowledge-base documents (documents.c). The upload route streams: it is
- * called for every piece of the multipart body (and once more with
- * *upload_data_size == 0 at the end) instead of the JSON body buffer.
- * The upload's first call (headers only, after authentication): 415 for a
- * body that is no form, 413 for a Content-Length over the limit, and the
- * collection's 404/403 when the query string names it (?collection=NAME),
- * all before any byte of the body is read. documents.c. */
-enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                     const char *upload_data, size_t *upload_data_size);
-enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+/* Knowledge-base documents (documents.c). The upload route is MULTIPART:
+ * its handler runs for the headers (cs->piece_size NULL: 415 for a body
+ * that is no form, and the collection's 404/403 when the query string
+ * names it (?collection=NAME), before any byte of the body is read), then
+ * for every piece of the body and once more at its end. A file may have
+ * HT_MAX_UPLOAD bytes; the route's body limit adds room for the form. */
+#define HT_MAX_UPLOAD ((uint64_t)256 << 20)
+#define HT_UPLOAD_BODY_MAX ((size_t)(HT_MAX_UPLOAD + 64 * 1024))
+enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Use-case register (usecases.c). ht_handle_usecases: GET/POST
@@ -301,8 +311,7 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
  * answer (anything but use_case in it, or empty). ht_mark_json adds
  * ai_generated / model / use_case to j's "hoheit" object (made if missing);
  * ht_mark_headers adds X-AI-Generated: true. Both do nothing when !m->on. */
-enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
-                                   const char *url);
+enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
                        hh_api_error_t *e);
 /* The same step for POST /api/ask: the body's "use_case" (else the header,
@@ -338,8 +347,7 @@ void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
  * the parsed body, output = the text) and answers 202 with the pending id;
  * *id_out (may be NULL) gets the id, or 0 if it could not be queued (then
  * the answer is a 500 error, the text is never released). */
-enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
-                                    const char *url);
+enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                  const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
                                  const char *output, int64_t *id_out);
@@ -368,9 +376,9 @@ int  ht_auth_init(hh_http_server_t *s, hh_err_t *err);
 void ht_auth_fini(hh_http_server_t *s);
 int  ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *method, const char *cookie,
                      ht_conn_t *cs, hh_api_error_t *e);
-enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Compliance routes (compliance.c); roles and bodies in docs/SERVER.md.
  * ht_handle_gdpr_export: POST /api/gdpr/export (admin).
@@ -386,11 +394,11 @@ enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_c
  * min(interval, 10 s); <= 0: no thread); HH_ENOMEM when the thread cannot
  * start. ht_sweeper_stop (at stop, before the index and store go): wakes
  * and joins it; safe when start never ran. */
-enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 int  ht_sweeper_start(hh_http_server_t *s, hh_err_t *err);
 void ht_sweeper_stop(hh_http_server_t *s);
 
@@ -413,6 +421,6 @@ void  ht_quota_end(hh_http_server_t *s, ht_quota_ticket_t *t, int64_t prompt_tok
 void  ht_quota_move(ht_quota_ticket_t *to, ht_quota_ticket_t *from);
 int64_t ht_quota_now(hh_http_server_t *s);
 char *ht_quota_metrics(hh_http_server_t *s, bool with_departments);
-enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 #endif

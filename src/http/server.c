@@ -15,180 +15,133 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef enum MHD_Result (*ht_handler)(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                      const char *url);
+/* One signature for every handler. A JSON route's handler runs once, with
+ * the body in cs->body / cs->len; a MULTIPART route's handler runs for the
+ * headers (cs->piece_size NULL), for every piece of the body and at its end
+ * (*cs->piece_size 0). url is the request's path. */
+typedef enum MHD_Result (*ht_handler_fn)(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                         const char *url);
 
 typedef struct ht_route {
-    hh_http_route_info_t info;
-    bool                 prefix;   /* path ends with '/', matches anything below */
-    bool                 body;     /* takes a JSON body */
-    ht_handler           fn;
-    const char          *match;    /* the path (or prefix) matched */
+    hh_http_route_info_t info;   /* method, path pattern, right, body kind, body limit */
+    ht_handler_fn        fn;
+    const char          *deny;   /* what another role may not do ("decide approvals"); NULL: "use this route" */
 } ht_route_t;
 
 static enum MHD_Result h_health(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 static enum MHD_Result h_models(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 static enum MHD_Result h_model(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
-static enum MHD_Result h_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
-static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                     const char *url);
-static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
-static enum MHD_Result h_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_ask(s, c, cs);
-}
+/* Shorthands for the table only. */
+#define OPEN      HH_HTTP_RIGHT_OPEN
+#define KEY       HH_HTTP_RIGHT_KEY
+#define ADMIN     HH_HTTP_RIGHT_ADMIN
+#define AUDITOR   HH_HTTP_RIGHT_AUDITOR
+#define APPROVER  HH_HTTP_RIGHT_APPROVER
+#define NONE      HH_HTTP_BODY_NONE
+#define JSON      HH_HTTP_BODY_JSON
+#define MULTIPART HH_HTTP_BODY_MULTIPART
 
-/* The upload route streams its body (see the dispatch); this runs only for
- * a request that ends without one. */
-static enum MHD_Result h_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    size_t none = 0;
-    return ht_handle_doc_upload(s, c, cs, NULL, &none);
-}
-
-static enum MHD_Result h_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_doc_list(s, c, cs);
-}
-
-static enum MHD_Result h_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_doc_delete(s, c, cs, url);
-}
-
-static enum MHD_Result h_uc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "GET", url);
-}
-
-static enum MHD_Result h_uc_create(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "POST", url);
-}
-
-static enum MHD_Result h_uc_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "GET", url);
-}
-
-static enum MHD_Result h_uc_put(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "PUT", url);
-}
-
-static enum MHD_Result h_uc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "DELETE", url);
-}
-
-static enum MHD_Result h_ap_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_approvals(s, c, cs, "GET", url);
-}
-
-static enum MHD_Result h_ap_decide(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_approvals(s, c, cs, "POST", url);
-}
-
-static enum MHD_Result h_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_login(s, c, cs);
-}
-
-static enum MHD_Result h_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_logout(s, c, cs);
-}
-
-static enum MHD_Result h_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_me(s, c, cs);
-}
-
-static enum MHD_Result h_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_gdpr_export(s, c, cs);
-}
-
-static enum MHD_Result h_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_gdpr_erase(s, c, cs);
-}
-
-static enum MHD_Result h_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_audit_verify(s, c, cs);
-}
-
-static enum MHD_Result h_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_audit_export(s, c, cs);
-}
-
-static enum MHD_Result h_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                         const char *url)
-{
-    return ht_handle_retention_sweep(s, c, cs);
-}
-
-static enum MHD_Result h_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usage(s, c, cs);
-}
-
+/* Every route, once: method, path pattern, who may call it, its body and
+ * the body's limit (0 with JSON: the server's max_body), the handler. The
+ * right is checked (401, then 403) before the body is read; finer checks
+ * (own vs. others', a collection's right) are the handler's. docs/SERVER.md
+ * "Routes" lists the same table (tests/test_routes.c compares them). */
 static const ht_route_t g_routes[] = {
-    { { "GET", "/health", false }, false, false, h_health, "/health" },
-    { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
-    { { "GET", "/v1/models", true }, false, false, h_models, "/v1/models" },
-    { { "GET", "/v1/models/stories260K", true }, true, false, h_model, "/v1/models/" },
-    { { "POST", "/v1/chat/completions", true }, false, true, h_chat, "/v1/chat/completions" },
-    { { "POST", "/v1/completions", true }, false, true, h_completions, "/v1/completions" },
-    { { "POST", "/v1/embeddings", true }, false, true, h_embeddings, "/v1/embeddings" },
-    { { "POST", "/api/documents", true }, false, false, h_doc_upload, "/api/documents" },
-    { { "GET", "/api/documents", true }, false, false, h_doc_list, "/api/documents" },
-    { { "DELETE", "/api/documents/1", true }, true, false, h_doc_delete, "/api/documents/" },
-    { { "POST", "/api/ask", true }, false, true, h_ask, "/api/ask" },
-    { { "GET", "/api/usecases", true }, false, false, h_uc_list, "/api/usecases" },
-    { { "POST", "/api/usecases", true }, false, true, h_uc_create, "/api/usecases" },
-    { { "GET", "/api/usecases/support", true }, true, false, h_uc_get, "/api/usecases/" },
-    { { "PUT", "/api/usecases/support", true }, true, true, h_uc_put, "/api/usecases/" },
-    { { "DELETE", "/api/usecases/support", true }, true, false, h_uc_delete, "/api/usecases/" },
-    { { "GET", "/api/approvals", true }, false, false, h_ap_get, "/api/approvals" },
-    { { "GET", "/api/approvals/1", true }, true, false, h_ap_get, "/api/approvals/" },
-    { { "POST", "/api/approvals/1/approve", true }, true, true, h_ap_decide, "/api/approvals/" },
-    { { "POST", "/api/login", false }, false, true, h_login, "/api/login" },
-    { { "POST", "/api/logout", true }, false, false, h_logout, "/api/logout" },
-    { { "GET", "/api/me", true }, false, false, h_me, "/api/me" },
-    { { "POST", "/api/gdpr/export", true }, false, true, h_gdpr_export, "/api/gdpr/export" },
-    { { "POST", "/api/gdpr/erase", true }, false, true, h_gdpr_erase, "/api/gdpr/erase" },
-    { { "GET", "/api/audit/verify", true }, false, false, h_audit_verify, "/api/audit/verify" },
-    { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
-    { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
-    { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
+    { { "GET",    "/health",                      OPEN, NONE, 0 }, h_health, NULL },
+    { { "GET",    "/metrics",                     KEY, NONE, 0 }, h_metrics, NULL },
+    { { "GET",    "/v1/models",                   KEY, NONE, 0 }, h_models, NULL },
+    { { "GET",    "/v1/models/{id}",              KEY, NONE, 0 }, h_model, NULL },
+    { { "POST",   "/v1/chat/completions",         KEY, JSON, 0 }, ht_handle_chat, NULL },
+    { { "POST",   "/v1/completions",              KEY, JSON, 0 }, ht_handle_completions, NULL },
+    { { "POST",   "/v1/embeddings",               KEY, JSON, 0 }, ht_handle_embeddings, NULL },
+    { { "POST",   "/api/documents",               KEY, MULTIPART, HT_UPLOAD_BODY_MAX }, ht_handle_doc_upload, NULL },
+    { { "GET",    "/api/documents",               KEY, NONE, 0 }, ht_handle_doc_list, NULL },
+    { { "DELETE", "/api/documents/{id}",          KEY, NONE, 0 }, ht_handle_doc_delete, NULL },
+    { { "POST",   "/api/ask",                     KEY, JSON, 0 }, ht_handle_ask, NULL },
+    { { "GET",    "/api/usecases",                KEY, NONE, 0 }, ht_handle_usecases, NULL },
+    { { "POST",   "/api/usecases",                ADMIN, JSON, 0 }, ht_handle_usecases, "change the use-case register" },
+    { { "GET",    "/api/usecases/{id}",           KEY, NONE, 0 }, ht_handle_usecases, NULL },
+    { { "PUT",    "/api/usecases/{id}",           ADMIN, JSON, 0 }, ht_handle_usecases, "change the use-case register" },
+    { { "DELETE", "/api/usecases/{id}",           ADMIN, NONE, 0 }, ht_handle_usecases, "change the use-case register" },
+    { { "GET",    "/api/approvals",               APPROVER | ADMIN | AUDITOR, NONE, 0 }, ht_handle_approvals,
+      "list approvals" },
+    { { "GET",    "/api/approvals/{id}",          KEY, NONE, 0 }, ht_handle_approvals, NULL },
+    { { "POST",   "/api/approvals/{id}/{action}", APPROVER | ADMIN, JSON, 0 }, ht_handle_approvals,
+      "decide approvals" },
+    { { "POST",   "/api/login",                   OPEN, JSON, 0 }, ht_handle_login, NULL },
+    { { "POST",   "/api/logout",                  KEY, NONE, 0 }, ht_handle_logout, NULL },
+    { { "GET",    "/api/me",                      KEY, NONE, 0 }, ht_handle_me, NULL },
+    { { "POST",   "/api/gdpr/export",             ADMIN, JSON, 0 }, ht_handle_gdpr_export, NULL },
+    { { "POST",   "/api/gdpr/erase",              ADMIN, JSON, 0 }, ht_handle_gdpr_erase, NULL },
+    { { "GET",    "/api/audit/verify",            ADMIN | AUDITOR, NONE, 0 }, ht_handle_audit_verify, NULL },
+    { { "GET",    "/api/audit/export",            ADMIN | AUDITOR, NONE, 0 }, ht_handle_audit_export, NULL },
+    { { "POST",   "/api/retention/sweep",         ADMIN, NONE, 0 }, ht_handle_retention_sweep, NULL },
+    { { "GET",    "/api/usage",                   KEY, NONE, 0 }, ht_handle_usage, NULL },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
+
+#undef OPEN
+#undef KEY
+#undef ADMIN
+#undef AUDITOR
+#undef APPROVER
+#undef NONE
+#undef JSON
+#undef MULTIPART
 
 const hh_http_route_info_t *hh_http_route(size_t i)
 {
     return i < (size_t)N_ROUTES ? &g_routes[i].info : NULL;
 }
 
-/* A prefix route's example path with its segments below the prefix named:
- * the first "{id}", any further one "{action}" ("/api/approvals/{id}/{action}"). */
-const char *ht_route_pattern(int route, char *buf, size_t cap)
+const char *ht_route_pattern(int route)
 {
-    if (route < 0 || route >= N_ROUTES)
-        return NULL;
-    const ht_route_t *r = &g_routes[route];
-    if (!r->prefix)
-        return r->info.path;
-    size_t n = (size_t)snprintf(buf, cap, "%s{id}", r->match);
-    for (const char *p = r->info.path + strlen(r->match); (p = strchr(p, '/')) != NULL && n < cap; p++)
-        n += (size_t)snprintf(buf + n, cap - n, "/{action}");
+    return route >= 0 && route < N_ROUTES ? g_routes[route].info.path : NULL;
+}
+
+/* The roles a right can name, in the order messages list them. */
+static const struct {
+    unsigned    bit;
+    const char *role, *plural;
+} g_right_roles[] = {
+    { HH_HTTP_RIGHT_APPROVER & ~HH_HTTP_RIGHT_KEY, "approver", "approvers" },
+    { HH_HTTP_RIGHT_ADMIN & ~HH_HTTP_RIGHT_KEY, "admin", "admins" },
+    { HH_HTTP_RIGHT_AUDITOR & ~HH_HTTP_RIGHT_KEY, "auditor", "auditors" },
+};
+#define N_RIGHT_ROLES (sizeof g_right_roles / sizeof g_right_roles[0])
+
+const char *hh_http_right_roles(unsigned right, char *buf, size_t cap)
+{
+    size_t n = 0, len = 0, total = 0;
+    for (size_t i = 0; i < N_RIGHT_ROLES; i++)
+        total += (right & g_right_roles[i].bit) != 0;
+    if (cap)
+        buf[0] = '\0';
+    for (size_t i = 0; i < N_RIGHT_ROLES && len < cap; i++) {
+        if (!(right & g_right_roles[i].bit))
+            continue;
+        n++;
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", n == 1 ? "" : n == total ? " and " : ", ",
+                                g_right_roles[i].plural);
+    }
     return buf;
+}
+
+/* Whether a key of role passes right (the key itself was checked before):
+ * a right that names no role lets every key pass. */
+static bool right_allows(unsigned right, const char *role)
+{
+    bool any_role = false;
+    for (size_t i = 0; i < N_RIGHT_ROLES; i++) {
+        if (!(right & g_right_roles[i].bit))
+            continue;
+        any_role = true;
+        if (!strcmp(role, g_right_roles[i].role))
+            return true;
+    }
+    return !any_role;
 }
 
 double ht_now(void)
@@ -399,7 +352,7 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
     ht_metrics_t m = s->m;   /* snapshot (the mutex copy is never used) */
     pthread_mutex_unlock(&s->m.mu);
     for (int i = 0; i < m.n_rows; i++) {
-        const char *path = m.rows[i].route >= 0 ? g_routes[m.rows[i].route].match : "other";
+        const char *path = m.rows[i].route >= 0 ? g_routes[m.rows[i].route].info.path : "other";
         const char *method = m.rows[i].route >= 0 ? g_routes[m.rows[i].route].info.method : "";
         sb_printf(&b, "hoheit_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n", method, path,
                   m.rows[i].status, (unsigned long long)m.rows[i].count);
@@ -507,21 +460,6 @@ static enum MHD_Result h_model(hh_http_server_t *s, struct MHD_Connection *c, ht
     return ht_send_error(c, cs, &e);
 }
 
-static enum MHD_Result h_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_generate(s, c, cs, HH_OPENAI_CHAT);
-}
-
-static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_generate(s, c, cs, HH_OPENAI_COMPLETION);
-}
-
-static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_embeddings(s, c, cs);
-}
-
 /* ---- vocabularies for logprob token strings ---------------------------- */
 
 const hh_vocab_t *ht_vocab(hh_http_server_t *s, const char *model)
@@ -556,34 +494,57 @@ done:
 
 /* ---- request dispatch ------------------------------------------------- */
 
-static size_t count_slashes(const char *p)
+/* Whether url matches the route pattern pat: literal characters equal, a
+ * "{name}" segment any non-empty segment (no '/'). */
+static bool path_matches(const char *pat, const char *url)
 {
-    size_t n = 0;
-    for (; *p; p++)
-        n += *p == '/';
-    return n;
+    while (*pat && *url) {
+        if (*pat == '{') {
+            const char *end = strchr(pat, '}');
+            size_t n = strcspn(url, "/");
+            if (!end || n == 0)
+                return false;
+            pat = end + 1;
+            url += n;
+        } else if (*pat++ != *url++) {
+            return false;
+        }
+    }
+    return !*pat && !*url;
 }
 
-/* A prefix route matches paths below its prefix with as many segments as
- * its example path (so "/api/approvals/" serves both {id} and {id}/{action}
- * routes, told apart by their examples). */
 static int find_route(const char *method, const char *url, bool *method_mismatch)
 {
     *method_mismatch = false;
     for (int i = 0; i < N_ROUTES; i++) {
         const ht_route_t *r = &g_routes[i];
-        size_t pl = strlen(r->match);
-        bool match = r->prefix ? (strncmp(url, r->match, pl) == 0 && url[pl] != '\0' && url[pl] != '/' &&
-                                  url[strlen(url) - 1] != '/' &&
-                                  count_slashes(url + pl) == count_slashes(r->info.path + pl))
-                               : strcmp(url, r->match) == 0;
-        if (!match)
+        if (!path_matches(r->info.path, url))
             continue;
         if (!strcmp(method, r->info.method) || (!strcmp(method, "HEAD") && !strcmp(r->info.method, "GET")))
             return i;
         *method_mismatch = true;
     }
     return -1;
+}
+
+/* The body limit of route r on server s. */
+static size_t route_body_limit(const hh_http_server_t *s, const ht_route_t *r)
+{
+    if (r->info.body == HH_HTTP_BODY_JSON && r->info.body_limit == 0)
+        return s->params.max_body;
+    return r->info.body_limit;
+}
+
+static enum MHD_Result send_too_large(struct MHD_Connection *c, ht_conn_t *cs, const ht_route_t *r, size_t limit)
+{
+    hh_api_error_t e;
+    if (r->info.body == HH_HTTP_BODY_NONE)
+        hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL, "%s takes no request body",
+                         r->info.path);
+    else
+        hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                         "The request body is larger than %zu bytes", limit);
+    return ht_send_error(c, cs, &e);
 }
 
 static bool is_json_type(const char *ct)
@@ -652,7 +613,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_err(c, cs, 404, "invalid_request_error", "not_found", "Unknown path %s", url);
         }
         const ht_route_t *r = &g_routes[cs->route];
-        if (r->info.auth) {
+        cs->method = r->info.method;
+        if (r->info.right != HH_HTTP_RIGHT_OPEN) {
             const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
             const char *key = NULL;
             if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
@@ -674,44 +636,60 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             } else if (hh_store_key_verify(s->store, key, &cs->key, NULL) != 0)
                 return send_err(c, cs, 401, "invalid_request_error", "invalid_api_key",
                                 "Incorrect API key provided%s", "");
+            if (!right_allows(r->info.right, cs->key.role)) {
+                char who[64];
+                hh_api_error_t e;
+                hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL, "only %s may %s (role %s)",
+                                 hh_http_right_roles(r->info.right, who, sizeof who),
+                                 r->deny ? r->deny : "use this route", cs->key.role);
+                return ht_send_error(c, cs, &e);
+            }
         }
-        if (r->body) {
+        size_t limit = route_body_limit(s, r);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        unsigned long long cl_n = 0;
+        if (cl) {
+            char *end = NULL;
+            errno = 0;
+            cl_n = strtoull(cl, &end, 10);
+            if (errno != 0 || end == cl)
+                cl_n = 0;   /* libmicrohttpd refuses a malformed length itself */
+        }
+        if (r->info.body == HH_HTTP_BODY_NONE &&
+            (cl_n > 0 || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)))
+            return send_too_large(c, cs, r, 0);
+        if (r->info.body == HH_HTTP_BODY_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (!is_json_type(ct))
                 return send_err(c, cs, 415, "invalid_request_error", "unsupported_media_type",
                                 "Content-Type must be application/json (got '%s')", ct ? ct : "");
-            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl) {
-                char *end = NULL;
-                errno = 0;
-                unsigned long long n = strtoull(cl, &end, 10);
-                if (errno == 0 && end != cl && n > s->params.max_body) {
-                    hh_api_error_t e;
-                    hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                                     "The request body is larger than %zu bytes", s->params.max_body);
-                    return ht_send_error(c, cs, &e);
-                }
-            }
         }
-        if (r->fn == h_doc_upload) /* the collection is checked before the body is read */
-            return ht_doc_upload_begin(s, c, cs);
+        if (cl_n > limit)
+            return send_too_large(c, cs, r, limit);
+        if (r->info.body == HH_HTTP_BODY_MULTIPART)   /* the handler checks what it can before the body */
+            return r->fn(s, c, cs, url);
         return MHD_YES;
     }
     cs->log.bytes_in += *upload_data_size;
     ht_conns_phase(s, c, *upload_data_size ? HT_CONN_BODY_BYTES : HT_CONN_BODY_DONE, *upload_data_size);
-    if (g_routes[cs->route].fn == h_doc_upload && !cs->responded) /* multipart, streamed */
-        return ht_handle_doc_upload(s, c, cs, upload_data, upload_data_size);
     if (cs->responded) {
         /* An early error was queued; drop whatever body still arrives. */
         *upload_data_size = 0;
         return MHD_YES;
     }
+    const ht_route_t *r = &g_routes[cs->route];
+    if (r->info.body == HH_HTTP_BODY_MULTIPART) {   /* streamed to the handler */
+        cs->piece = upload_data;
+        cs->piece_size = upload_data_size;
+        return r->fn(s, c, cs, url);
+    }
+    size_t limit = route_body_limit(s, r);
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (cs->too_big)
             return MHD_YES;
-        if (n > s->params.max_body - cs->len) {   /* chunked uploads have no Content-Length */
+        if (n > limit - cs->len) {   /* chunked uploads have no Content-Length */
             cs->too_big = true;
             free(cs->body);
             cs->body = NULL;
@@ -733,13 +711,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->body[cs->len] = '\0';
         return MHD_YES;
     }
-    if (cs->too_big) {
-        hh_api_error_t e;
-        hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                         "The request body is larger than %zu bytes", s->params.max_body);
-        return ht_send_error(c, cs, &e);
-    }
-    if (g_routes[cs->route].body && cs->len) {
+    if (cs->too_big)
+        return send_too_large(c, cs, r, limit);
+    if (r->info.body == HH_HTTP_BODY_JSON && cs->len) {
         /* Every JSON body passes here before any handler parses it. */
         long at = json_string_bad_byte(cs->body, cs->len);
         if (at >= 0) {
@@ -750,7 +724,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return ht_send_error(c, cs, &e);
         }
     }
-    return g_routes[cs->route].fn(s, c, cs, url);
+    return r->fn(s, c, cs, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
