@@ -135,7 +135,7 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
     hh_err_t err;
     hh_err_clear(&err);
     hh_kb_embedder_t qe;
-    hh_vindex_t *ix = ht_kb_dense_query(s, &qe);   /* NULL: BM25 only */
+    hh_vindex_t *ix = hh_kb_dense_query(s->kb, &qe);   /* NULL: BM25 only */
     if (in->mode == HH_KB_DENSE_ONLY && !ix)
         return hh_api_error_set(e, 400, "invalid_request_error", "no_embedding_model", "retrieval",
                                 "dense retrieval needs an embedding model (hoheit serve --embed-model)");

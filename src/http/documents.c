@@ -15,11 +15,11 @@
  * (upload_begin for the query string, on_field when the file part
  * begins). Allowed uploads are streamed to a private temp folder in the
  * data directory (limit HT_MAX_UPLOAD), then ingested like `hoheit
- * ingest`: extraction, chunking and embedding outside kb_mu
+ * ingest`: extraction, chunking and embedding outside the kb lock
  * (hh_ingest_prepare), the commit and the index update under it
  * (hh_ingest_commit). When the server has a knowledge-base embedding model
- * (ht_kb_dense_init), every chunk gets its vector and the server's vector
- * index follows each upload and delete (ht_kb_dense_update). */
+ * (kb/dense.h), every chunk gets its vector and the server's vector
+ * index follows each upload and delete (hh_kb_dense_update). */
 #include "http/http_int.h"
 #include "base/log.h"
 #include "kb/ingest.h"
@@ -278,14 +278,14 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     snprintf(source, sizeof source, "upload:%s", u->name);
     hh_ingest_params_t p = hh_ingest_default_params();
     p.max_file_bytes = (int64_t)HT_MAX_UPLOAD;
-    p.embedder = ht_kb_ingest_embedder(s);
+    p.embedder = hh_kb_dense_ingest_embedder(s->kb);
     hh_ingest_file_t r;
     hh_err_t err;
     hh_err_clear(&err);
     /* The slow part (sandboxed extraction, chunking, embedding, the copy
-     * into files/) runs outside kb_mu, so one slow document delays no other
+     * into files/) runs outside the kb lock, so one slow document delays no other
      * upload. Document changes and index updates run one at a time under
-     * kb_mu: the dedup by sha256 and the replace by source path are decided
+     * the kb lock (hh_kb_dense_lock): the dedup by sha256 and the replace by source path are decided
      * there, and the index drops exactly the chunks a replaced document had. */
     hh_store_doc_t d;
     int rc = 0;
@@ -297,7 +297,7 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
         hh_err_clear(&err);
         rc = hh_ingest_prepare(s->store, u->path, source, u->coll_id, &p, attempt > 0, &prep, &err);
         if (rc == 0) {
-            pthread_mutex_lock(&s->kb_mu);
+            hh_kb_dense_lock(s->kb);
             int64_t *old_ids = NULL;
             size_t n_old = 0;
             hh_store_doc_t prev;
@@ -306,12 +306,12 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
                 n_old = 0;
             rc = hh_ingest_commit(s->store, prep, cs->key.user_id, &r, &err);
             if (rc == 0 && p.embedder && r.status != HH_INGEST_UNCHANGED)
-                ht_kb_dense_update(s, old_ids, n_old, r.doc_id);
+                hh_kb_dense_update(s->kb, old_ids, n_old, r.doc_id);
             /* read back under the lock: a concurrent upload of the same name
              * may replace it (new id) right after */
             if (rc == 0 && hh_store_doc_get(s->store, r.doc_id, &d, NULL) != 0)
                 rc = hh_err_set(&err, HH_EIO, -1, "the document vanished after ingestion");
-            pthread_mutex_unlock(&s->kb_mu);
+            hh_kb_dense_unlock(s->kb);
             free(old_ids);
         }
         hh_ingest_prepared_free(prep);
@@ -441,16 +441,16 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
     if (right < HH_RIGHT_MANAGE)
         return send_err(c, cs, 403, "forbidden", "You may not delete documents of this collection (needs manage)");
     hh_err_t err;
-    pthread_mutex_lock(&s->kb_mu);
+    hh_kb_dense_lock(s->kb);
     int64_t *old_ids = NULL;
     size_t n_old = 0;
-    if (s->kb_index && hh_kb_doc_chunk_ids(s->store, id, &old_ids, &n_old, NULL) != 0)
+    if (hh_kb_dense_on(s->kb) && hh_kb_doc_chunk_ids(s->store, id, &old_ids, &n_old, NULL) != 0)
         n_old = 0;
     int rc = hh_ingest_delete(s->store, id, &err);
     if (rc == 0)
-        ht_kb_dense_update(s, old_ids, n_old, 0);
+        hh_kb_dense_update(s->kb, old_ids, n_old, 0);
     free(old_ids);
-    pthread_mutex_unlock(&s->kb_mu);
+    hh_kb_dense_unlock(s->kb);
     if (rc != 0)
         return send_err(c, cs, err.code == HH_ENOENT ? 404 : 500, "delete_failed", err.msg);
     cJSON *j = cJSON_CreateObject();

@@ -5,11 +5,12 @@
 #define HH_HTTP_INT_H
 
 #include "base/dirlock.h"
+#include "engine/embedders.h"
 #include "govern/pii.h"
+#include "govern/sweeper.h"
 #include "http/openai.h"
 #include "http/server.h"
-#include "kb/ingest.h"
-#include "kb/retrieve.h"
+#include "kb/dense.h"
 #include "tok/tok.h"
 
 #include <microhttpd.h>
@@ -21,10 +22,6 @@
 #define HT_N_TPOT_BUCKETS 12
 #define HT_MAX_STATUS_ROWS 128
 #define HT_MAX_VOCABS 16
-#define HT_EMBED_MAX_MODELS 4
-
-/* A loaded embedding model (embeddings.c). */
-typedef struct ht_embedder ht_embedder_t;
 
 /* Browser-login state: the failed-login counters (auth.c). */
 typedef struct ht_auth ht_auth_t;
@@ -100,22 +97,12 @@ struct hh_http_server {
     pthread_mutex_t    vocab_mu;
     ht_vocab_entry_t   vocabs[HT_MAX_VOCABS];
     int                n_vocabs;
-    pthread_mutex_t    embed_mu;     /* guards embedders[], their refs, embed_tick */
-    ht_embedder_t     *embedders[HT_EMBED_MAX_MODELS];   /* owned, NULL = free slot */
-    uint64_t           embed_tick;
-    /* knowledge-base dense retrieval (embeddings.c, ht_kb_dense_*) */
-    char               kb_model[256];   /* embedding model id; "" = BM25 only */
-    ht_embedder_t     *kb_em;           /* acquired from start to stop */
-    hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
-    pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
+    hh_embedders_t    *embedders;       /* owned; the embedding models (engine/embedders.h) */
+    hh_kb_dense_t     *kb;              /* owned; the live vector index and the lock of document
+                                         * changes (kb/dense.h) */
     ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
     ht_quota_t        *quota;           /* owned; quota counters, usage metrics (quota.c) */
-    /* the periodic retention sweeper (compliance.c) */
-    pthread_t          sweep_thread;
-    bool               sweep_started;   /* the thread runs: join it at stop */
-    bool               sweep_init;      /* sweep_mu / sweep_cv initialized */
-    pthread_mutex_t    sweep_mu;
-    pthread_cond_t     sweep_cv;        /* CLOCK_MONOTONIC; signaled at stop */
+    hh_retention_sweeper_t *sweeper;    /* owned; NULL: off (govern/sweeper.h) */
     /* the access log (accesslog.c): one JSON line per request */
     bool               access_init;     /* access_mu initialized (ht_access_open ran) */
     pthread_mutex_t    access_mu;       /* guards access_f; one line per write */
@@ -242,43 +229,6 @@ double ht_now(void);
 /* POST /v1/embeddings (embeddings.c). */
 enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
-/* Embedding models of the models directory, for /v1/embeddings and the
- * knowledge-base routes. acquire: loads the model on first use (at most
- * HT_EMBED_MAX_MODELS stay loaded; the least recently used idle one is
- * unloaded); returns 200 and *out, or an HTTP status with e filled (404
- * unknown model, 400 not an embedding model, 429 every slot busy, 500).
- * Every acquired embedder is released once; it stays loaded meanwhile.
- * run: hh_embed_batch on the model's context, one caller at a time.
- * free: at server stop, after every request ended. */
-int  ht_embedder_acquire(hh_http_server_t *s, const char *model, ht_embedder_t **out, hh_api_error_t *e);
-void ht_embedder_release(hh_http_server_t *s, ht_embedder_t *em);
-int  ht_embedder_run(ht_embedder_t *em, const int32_t *ids, const int32_t *offsets, int32_t n_texts, float *out,
-                     hh_err_t *err);
-const hh_vocab_t *ht_embedder_vocab(const ht_embedder_t *em);
-int32_t ht_embedder_n_embd(const ht_embedder_t *em);
-int32_t ht_embedder_max_tokens(const ht_embedder_t *em);   /* tokens per text incl. [CLS]/[SEP] */
-void ht_embedders_free(hh_http_server_t *s);
-
-/* Dense retrieval for the knowledge base (embeddings.c). init (at start):
- * model is the embedding model id to use (NULL: the first model of the
- * models dir, by name, that is an embedding model; "" or "none": none);
- * loads the saved index DATA/vindex-<id>.bin when its tag equals the
- * stored vectors' (hh_kb_vectors_tag), else rebuilds it from chunk_vectors
- * and saves it. Vectors are stored under the name "<id>.gguf" (what
- * `hoheit ingest --embed-model DIR/<id>.gguf` stores). Without a model
- * nothing is set and retrieval stays BM25-only. fini (at stop, before the
- * store closes): saves the index, frees it, releases the model.
- * query: fills *em with the query embedder and returns the index (NULL
- * when there is none: BM25 only). ingest_embedder: a new embedder for an
- * upload (caller frees it with hh_ingest_embedder_free), NULL when none.
- * update: drops old_ids from the index and adds the stored vectors of
- * doc_id (0: none). */
-int          ht_kb_dense_init(hh_http_server_t *s, const char *model, hh_err_t *err);
-void         ht_kb_dense_fini(hh_http_server_t *s);
-hh_vindex_t *ht_kb_dense_query(hh_http_server_t *s, hh_kb_embedder_t *em);
-hh_ingest_embedder_t *ht_kb_ingest_embedder(hh_http_server_t *s);
-void         ht_kb_dense_update(hh_http_server_t *s, const int64_t *old_ids, size_t n_old, int64_t doc_id);
-
 /* Knowledge-base answers (ask.c): POST /api/ask, and the chat extension
  * "hoheit": {"collections": [...]} (ht_is_grounded_chat tells a parsed
  * chat request that carries it; ht_handle_grounded_chat answers it). */
@@ -388,19 +338,13 @@ enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_c
  * ht_handle_audit_verify / ht_handle_audit_export: GET /api/audit/verify,
  * GET /api/audit/export?from=SEQ (admin, auditor; each access audited as
  * an "admin" record; the export is JSONL sent from a temp file).
- * ht_handle_retention_sweep: POST /api/retention/sweep (admin).
- * ht_sweeper_start (at start, after the index is up): runs the retention
- * sweep every params.retention_interval_s seconds (first after
- * min(interval, 10 s); <= 0: no thread); HH_ENOMEM when the thread cannot
- * start. ht_sweeper_stop (at stop, before the index and store go): wakes
- * and joins it; safe when start never ran. */
+ * ht_handle_retention_sweep: POST /api/retention/sweep (admin; the
+ * periodic sweeper is govern/sweeper.h's, started by server.c). */
 enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
-int  ht_sweeper_start(hh_http_server_t *s, hh_err_t *err);
-void ht_sweeper_stop(hh_http_server_t *s);
 
 /* Quotas (quota.c; rules in its header comment and docs/OPERATIONS.md).
  * init / fini: at start / stop. begin: before a generating request does

@@ -877,8 +877,6 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     pthread_mutex_init(&s->m.mu, NULL);
     pthread_mutex_init(&s->vocab_mu, NULL);
-    pthread_mutex_init(&s->embed_mu, NULL);
-    pthread_mutex_init(&s->kb_mu, NULL);
     atomic_init(&s->stopping, false);
     /* Before the store opens, so a refused second server writes nothing. */
     int rc = hh_dirlock_acquire(&s->lock, p.data_dir, "hoheit serve", NULL, err);
@@ -909,6 +907,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.engine.models_dir = s->models_dir;
     if ((rc = hh_engine_create(&s->engine, &p.engine, err)))
         goto fail;
+    if ((rc = hh_embedders_create(&s->embedders, s->engine, s->models_dir, p.engine.n_threads, err)))
+        goto fail;
     if (p.tls_cert) {
         if (!(s->tls_cert_pem = read_file(p.tls_cert, err)) || !(s->tls_key_pem = read_file(p.tls_key, err))) {
             rc = err ? err->code : HH_EIO;
@@ -922,7 +922,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.embed_model = NULL;
     p.access_log = NULL;
     s->params = p;
-    if ((rc = ht_kb_dense_init(s, params ? params->embed_model : NULL, err)))
+    if ((rc = hh_kb_dense_init(&s->kb, s->store, s->embedders, params ? params->embed_model : NULL, err)))
         goto fail;
 
     struct addrinfo hints = { 0 }, *ai = NULL;
@@ -971,7 +971,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : (params ? params->port : 8080);
-    if ((rc = ht_sweeper_start(s, err)))
+    if ((rc = hh_retention_sweeper_start(&s->sweeper, s->store, s->kb, p.retention_interval_s, err)))
         goto fail;
     *out = s;
     return 0;
@@ -985,25 +985,23 @@ void hh_http_stop(hh_http_server_t *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
-    ht_sweeper_stop(s);   /* a sweep under way ends while the index and store are up */
+    hh_retention_sweeper_stop(s->sweeper);   /* a sweep under way ends while the index and store are up */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
     ht_conns_stop(s);
-    ht_kb_dense_fini(s);   /* saves the vector index while the store is open */
+    hh_kb_dense_fini(s->kb);   /* saves the vector index while the store is open */
     hh_engine_free(s->engine);
     hh_store_close(s->store);
     ht_auth_fini(s);
     ht_quota_fini(s);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
-    ht_embedders_free(s);
+    hh_embedders_free(s->embedders);
     free(s->models_dir);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     pthread_mutex_destroy(&s->m.mu);
     pthread_mutex_destroy(&s->vocab_mu);
-    pthread_mutex_destroy(&s->embed_mu);
-    pthread_mutex_destroy(&s->kb_mu);
     if (s->access_init)
         ht_access_close(s);
     hh_dirlock_release(s->lock);   /* last: everything written is closed */
