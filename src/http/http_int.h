@@ -1,6 +1,13 @@
 /* http_int.h - private to src/http: the server struct, per-connection state
- * and the pieces server.c (transport, routing, auth, metrics) shares with
- * completions.c (the /v1 generation endpoints). */
+ * and the shared core every handler file builds on: server.c (transport,
+ * the route table, authentication, responses, metrics), accesslog.c,
+ * conns.c, auth.c (sessions), quota.c and mark.c. The handler files
+ * (approvals, ask, completions, compliance, documents, embeddings,
+ * usecases; auth.c and quota.c hold a few routes too) take the route
+ * table's one signature; server.c knows them only as the table's function
+ * pointers, and they need nothing of server.c beyond what is declared
+ * here. Where one area serves another (a grounded chat, a held answer,
+ * a use case's selection) the function is declared here with its file. */
 #ifndef HH_HTTP_INT_H
 #define HH_HTTP_INT_H
 
@@ -123,6 +130,16 @@ typedef struct ht_mark {
     bool prompt_redacted;  /* ht_redact_request / ht_redact_text ran: the model saw the redacted text */
     int  redacted[HH_PII_KIND_COUNT];   /* spans replaced, per kind (govern/pii.h) */
 } ht_mark_t;
+
+/* The marking itself (mark.c). ht_mark_json adds ai_generated / model /
+ * use_case to j's "hoheit" object (made if missing); ht_mark_headers adds
+ * X-AI-Generated: true. Both do nothing when !m->on.
+ * ht_mark_redaction_json adds "prompt_redacted": true and "redactions":
+ * {KIND: n} to the object h when m->prompt_redacted (ht_mark_json does this
+ * for 200 answers). */
+void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h);
+void ht_mark_json(const ht_mark_t *m, cJSON *j);
+void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
 /* What the access log says about one request (accesslog.c). Filled by
  * server.c (on_request, ht_queue), ht_send_json (a "usage" object's token
@@ -258,9 +275,7 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
  * human approval), or an HTTP status with e filled (403 prohibited, model
  * not allowed; 404 unknown).
  * ht_hoheit_grounded: the request's hoheit object asks for a grounded
- * answer (anything but use_case in it, or empty). ht_mark_json adds
- * ai_generated / model / use_case to j's "hoheit" object (made if missing);
- * ht_mark_headers adds X-AI-Generated: true. Both do nothing when !m->on. */
+ * answer (anything but use_case in it, or empty). */
 enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
                        hh_api_error_t *e);
@@ -283,11 +298,6 @@ bool ht_hoheit_grounded(const hh_openai_req_t *req);
  * ht_redact_request req is then empty but safe to free). */
 int  ht_redact_request(hh_http_server_t *s, hh_openai_req_t *req, ht_mark_t *m, hh_api_error_t *e);
 int  ht_redact_text(hh_http_server_t *s, const char *text, char **out, ht_mark_t *m, hh_api_error_t *e);
-/* Adds "prompt_redacted": true and "redactions": {KIND: n} to the object
- * h when m->prompt_redacted (ht_mark_json does this for 200 answers). */
-void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h);
-void ht_mark_json(const ht_mark_t *m, cJSON *j);
-void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
 /* Human approvals (approvals.c). ht_handle_approvals: GET /api/approvals
  * (approver/admin/auditor; ?status=all for decided ones too), GET
