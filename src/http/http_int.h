@@ -354,7 +354,8 @@ enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection
 enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
-enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                          const char *url);
 
 /* Quotas (quota.c; rules in its header comment and docs/OPERATIONS.md).
  * init / fini: at start / stop. begin: before a generating request does

@@ -42,6 +42,7 @@ static enum MHD_Result h_model(hh_http_server_t *s, struct MHD_Connection *c, ht
 #define NONE      HH_HTTP_BODY_NONE
 #define JSON      HH_HTTP_BODY_JSON
 #define MULTIPART HH_HTTP_BODY_MULTIPART
+#define DENY_REGISTER "change the use-case register"
 
 /* Every route, once: method, path pattern, who may call it, its body and
  * the body's limit (0 with JSON: the server's max_body), the handler. The
@@ -61,10 +62,10 @@ static const ht_route_t g_routes[] = {
     { { "DELETE", "/api/documents/{id}",          KEY, NONE, 0 }, ht_handle_doc_delete, NULL },
     { { "POST",   "/api/ask",                     KEY, JSON, 0 }, ht_handle_ask, NULL },
     { { "GET",    "/api/usecases",                KEY, NONE, 0 }, ht_handle_usecases, NULL },
-    { { "POST",   "/api/usecases",                ADMIN, JSON, 0 }, ht_handle_usecases, "change the use-case register" },
+    { { "POST",   "/api/usecases",                ADMIN, JSON, 0 }, ht_handle_usecases, DENY_REGISTER },
     { { "GET",    "/api/usecases/{id}",           KEY, NONE, 0 }, ht_handle_usecases, NULL },
-    { { "PUT",    "/api/usecases/{id}",           ADMIN, JSON, 0 }, ht_handle_usecases, "change the use-case register" },
-    { { "DELETE", "/api/usecases/{id}",           ADMIN, NONE, 0 }, ht_handle_usecases, "change the use-case register" },
+    { { "PUT",    "/api/usecases/{id}",           ADMIN, JSON, 0 }, ht_handle_usecases, DENY_REGISTER },
+    { { "DELETE", "/api/usecases/{id}",           ADMIN, NONE, 0 }, ht_handle_usecases, DENY_REGISTER },
     { { "GET",    "/api/approvals",               APPROVER | ADMIN | AUDITOR, NONE, 0 }, ht_handle_approvals,
       "list approvals" },
     { { "GET",    "/api/approvals/{id}",          KEY, NONE, 0 }, ht_handle_approvals, NULL },
@@ -90,6 +91,7 @@ static const ht_route_t g_routes[] = {
 #undef NONE
 #undef JSON
 #undef MULTIPART
+#undef DENY_REGISTER
 
 const hh_http_route_info_t *hh_http_route(size_t i)
 {
