@@ -124,11 +124,11 @@ void ht_access_write(hh_http_server_t *s, const ht_conn_t *cs, bool completed)
     if (!s->access_path)   /* set at start, before any request; constant until stop */
         return;
     const ht_log_t *l = &cs->log;
-    char ts[32], pat[128];
+    char ts[32];
     hh_log_iso_time(l->start_ms, ts, sizeof ts);
     double ms = (ht_now() - l->t0) * 1000.0;
     ms = (double)(int64_t)(ms * 10.0 + 0.5) / 10.0;   /* 0.1 ms */
-    const char *route = ht_route_pattern(cs->route, pat, sizeof pat);
+    const char *route = ht_route_pattern(cs->route);
     cJSON *o = cJSON_CreateObject();
     bool ok = o && cJSON_AddStringToObject(o, "time", ts) && cJSON_AddStringToObject(o, "request_id", l->request_id);
     ok = ok && (cs->key.user[0] ? cJSON_AddStringToObject(o, "user", cs->key.user) != NULL

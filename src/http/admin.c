@@ -38,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN_MAX_BODY   (64 * 1024)   /* bytes of a JSON body */
+#define ADMIN_MAX_BODY   HT_ADMIN_BODY_MAX   /* bytes of a JSON body (http_int.h; the route table too) */
 #define ADMIN_MAX_DEPTS  64            /* departments named in one body */
 #define ME_MAX_KEYS      20            /* active keys a user may make for themselves */
 #define SEG_MAX          HH_STORE_NAME_MAX
@@ -1020,10 +1020,10 @@ static enum MHD_Result coll_delete(hh_http_server_t *s, struct MHD_Connection *c
      * collection's chunks in the same critical section. */
     hh_err_t err;
     hh_err_clear(&err);
-    pthread_mutex_lock(&s->kb_mu);
+    hh_kb_dense_lock(s->kb);
     int64_t *old = NULL;
     size_t n_old = 0;
-    if (s->kb_index) {
+    if (hh_kb_dense_on(s->kb)) {
         hh_store_doc_t *docs = NULL;
         size_t nd = 0;
         if (hh_store_doc_list(s->store, 0, co.id, &docs, &nd, NULL) == 0) {
@@ -1049,8 +1049,8 @@ static enum MHD_Result coll_delete(hh_http_server_t *s, struct MHD_Connection *c
     size_t n_shas = 0;
     int rc = hh_store_collection_delete(s->store, co.id, &shas, &n_shas, &err);
     if (rc == 0)
-        ht_kb_dense_update(s, old, n_old, 0);
-    pthread_mutex_unlock(&s->kb_mu);
+        hh_kb_dense_update(s->kb, old, n_old, 0);
+    hh_kb_dense_unlock(s->kb);
     free(old);
     if (rc) {
         hh_store_strings_free(shas, n_shas);
@@ -1214,7 +1214,7 @@ enum MHD_Result ht_handle_admin_models(hh_http_server_t *s, struct MHD_Connectio
         cJSON_AddNumberToObject(o, "size", (double)ms[i].size);
         add_time(o, "modified_at", ms[i].mtime);
         cJSON_AddBoolToObject(o, "loaded", ms[i].loaded);
-        cJSON_AddBoolToObject(o, "knowledge_base_embedding", s->kb_model[0] && !strcmp(s->kb_model, ms[i].id));
+        cJSON_AddBoolToObject(o, "knowledge_base_embedding", !strcmp(hh_kb_dense_model(s->kb), ms[i].id));
         model_meta(s, ms[i].id, o);
         cJSON_AddItemToArray(arr, o);
         if (ms[i].loaded)

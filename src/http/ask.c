@@ -135,7 +135,7 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
     hh_err_t err;
     hh_err_clear(&err);
     hh_kb_embedder_t qe;
-    hh_vindex_t *ix = ht_kb_dense_query(s, &qe);   /* NULL: BM25 only */
+    hh_vindex_t *ix = hh_kb_dense_query(s->kb, &qe);   /* NULL: BM25 only */
     if (in->mode == HH_KB_DENSE_ONLY && !ix)
         return hh_api_error_set(e, 400, "invalid_request_error", "no_embedding_model", "retrieval",
                                 "dense retrieval needs an embedding model (hoheit serve --embed-model)");
@@ -300,7 +300,7 @@ static enum MHD_Result hold_grounded(hh_http_server_t *s, struct MHD_Connection 
     return r;
 }
 
-enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     cJSON *root = cJSON_ParseWithLength(cs->body ? cs->body : "", cs->len);
@@ -423,7 +423,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
         return ht_send_error(c, cs, &e);
     }
     ask_out_t o;
-    int st = ask_run(s, &cs->key, &in, &o, &e);   /* the quota ticket was taken by ht_handle_generate */
+    int st = ask_run(s, &cs->key, &in, &o, &e);   /* the quota ticket was taken by completions.c */
     ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);
     char id[48];
     make_chat_id(id, sizeof id, "chatcmpl-");

@@ -409,8 +409,7 @@ int ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *m
     /* A live session's cookie sent from another origin or without its
      * CSRF token is what a cross-site request forgery looks like: recorded
      * (for the session's user) as well as refused. */
-    char pat[128];
-    const char *route = ht_route_pattern(cs->route, pat, sizeof pat);
+    const char *route = ht_route_pattern(cs->route);
     if (!origin_ok(s, c)) {
         ht_audit(s, cs, "auth", sess.key.user, "refused", "session request refused: origin_mismatch (%s %s)", method,
                  route ? route : "?");
@@ -438,7 +437,7 @@ int ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *m
 
 /* ---- POST /api/login ---------------------------------------------------- */
 
-enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     if (!origin_ok(s, c)) {
@@ -541,7 +540,7 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
 
 /* ---- POST /api/logout --------------------------------------------------- */
 
-enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     if (!cs->session) {
@@ -567,7 +566,7 @@ enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, 
 
 /* ---- GET /api/me -------------------------------------------------------- */
 
-enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_store_user_info_t info;
     hh_err_t err;

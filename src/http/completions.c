@@ -666,8 +666,8 @@ static void stream_free(void *cls)
 
 /* ---- handler ---------------------------------------------------------- */
 
-enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                   hh_openai_kind_t kind)
+static enum MHD_Result handle_generate(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                       hh_openai_kind_t kind)
 {
     hh_api_error_t e;
     gen_ctx_t *x = calloc(1, sizeof *x);
@@ -792,4 +792,14 @@ enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c
     audit_generation(s, x, cs->key.user, true, x->failed || x->oom ? "failed" : "released", NULL);   /* audit */
     ctx_unref(x);
     return ok;
+}
+
+enum MHD_Result ht_handle_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return handle_generate(s, c, cs, HH_OPENAI_CHAT);
+}
+
+enum MHD_Result ht_handle_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return handle_generate(s, c, cs, HH_OPENAI_COMPLETION);
 }

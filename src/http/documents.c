@@ -12,14 +12,14 @@
  * read without the needed right answers 403 forbidden. Each listed
  * document carries the caller's "right" on its collection. The upload's
  * collection is checked before any byte of the file is written
- * (ht_doc_upload_begin for the query string, on_field when the file part
+ * (upload_begin for the query string, on_field when the file part
  * begins). Allowed uploads are streamed to a private temp folder in the
  * data directory (limit HT_MAX_UPLOAD), then ingested like `hoheit
- * ingest`: extraction, chunking and embedding outside kb_mu
+ * ingest`: extraction, chunking and embedding outside the kb lock
  * (hh_ingest_prepare), the commit and the index update under it
  * (hh_ingest_commit). When the server has a knowledge-base embedding model
- * (ht_kb_dense_init), every chunk gets its vector and the server's vector
- * index follows each upload and delete (ht_kb_dense_update). Every upload
+ * (kb/dense.h), every chunk gets its vector and the server's vector
+ * index follows each upload and delete (hh_kb_dense_update). Every upload
  * and delete, and every refusal of one by rights, is an audit record
  * (audit_http.c; docs/COMPLIANCE.md "Action records"). */
 #include "http/http_int.h"
@@ -34,8 +34,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define HT_MAX_UPLOAD ((uint64_t)256 << 20)
 
 typedef struct upload {
     hh_http_server_t *s;
@@ -288,14 +286,14 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     snprintf(source, sizeof source, "upload:%s", u->name);
     hh_ingest_params_t p = hh_ingest_default_params();
     p.max_file_bytes = (int64_t)HT_MAX_UPLOAD;
-    p.embedder = ht_kb_ingest_embedder(s);
+    p.embedder = hh_kb_dense_ingest_embedder(s->kb);
     hh_ingest_file_t r;
     hh_err_t err;
     hh_err_clear(&err);
     /* The slow part (sandboxed extraction, chunking, embedding, the copy
-     * into files/) runs outside kb_mu, so one slow document delays no other
+     * into files/) runs outside the kb lock, so one slow document delays no other
      * upload. Document changes and index updates run one at a time under
-     * kb_mu: the dedup by sha256 and the replace by source path are decided
+     * the kb lock (hh_kb_dense_lock): the dedup by sha256 and the replace by source path are decided
      * there, and the index drops exactly the chunks a replaced document had. */
     hh_store_doc_t d;
     int rc = 0;
@@ -308,7 +306,7 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
         hh_err_clear(&err);
         rc = hh_ingest_prepare(s->store, u->path, source, u->coll_id, &p, attempt > 0, &prep, &err);
         if (rc == 0) {
-            pthread_mutex_lock(&s->kb_mu);
+            hh_kb_dense_lock(s->kb);
             int64_t *old_ids = NULL;
             size_t n_old = 0;
             hh_store_doc_t prev;
@@ -318,12 +316,12 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
             rc = hh_ingest_commit(s->store, prep, cs->key.user_id, &r, &err);
             replaced = had_prev && rc == 0 && r.status == HH_INGEST_UPDATED ? prev.id : 0;
             if (rc == 0 && p.embedder && r.status != HH_INGEST_UNCHANGED)
-                ht_kb_dense_update(s, old_ids, n_old, r.doc_id);
+                hh_kb_dense_update(s->kb, old_ids, n_old, r.doc_id);
             /* read back under the lock: a concurrent upload of the same name
              * may replace it (new id) right after */
             if (rc == 0 && hh_store_doc_get(s->store, r.doc_id, &d, NULL) != 0)
                 rc = hh_err_set(&err, HH_EIO, -1, "the document vanished after ingestion");
-            pthread_mutex_unlock(&s->kb_mu);
+            hh_kb_dense_unlock(s->kb);
             free(old_ids);
         }
         hh_ingest_prepared_free(prep);
@@ -352,7 +350,11 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     return ht_send_json(c, cs, r.status == HH_INGEST_UNCHANGED ? 200 : 201, j);
 }
 
-enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+/* The upload's headers-only call: the form's parser and the collection
+ * named in the query string, before any byte of the body is read (the
+ * route table's limit has refused a Content-Length over
+ * HT_UPLOAD_BODY_MAX already). */
+static enum MHD_Result upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
 {
     upload_t *u = calloc(1, sizeof *u);
     if (!u)
@@ -365,18 +367,6 @@ enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *
     u->pp = MHD_create_post_processor(c, 64 * 1024, on_field, u);
     if (!u->pp)
         return send_err(c, cs, 415, "unsupported_media_type", "Content-Type must be multipart/form-data");
-    /* The form's boundaries and fields add a little to the file's limit. */
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (errno == 0 && end != cl && n > HT_MAX_UPLOAD + 64 * 1024) {
-            char m[96];
-            snprintf(m, sizeof m, "The file is larger than %llu bytes", (unsigned long long)HT_MAX_UPLOAD);
-            return send_err(c, cs, 413, "request_too_large", m);
-        }
-    }
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "collection");
     if (name) {
         if (!name[0] || strlen(name) >= sizeof u->collection)
@@ -388,11 +378,14 @@ enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *
     return MHD_YES;
 }
 
-enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                     const char *upload_data, size_t *upload_data_size)
+enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
+    if (!cs->piece_size)
+        return upload_begin(s, c, cs);
+    const char *upload_data = cs->piece;
+    size_t *upload_data_size = cs->piece_size;
     upload_t *u = cs->ext;
-    if (!u)   /* ht_doc_upload_begin failed to allocate */
+    if (!u)   /* upload_begin failed to allocate */
         return MHD_NO;
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -417,7 +410,7 @@ enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection 
     return finish_upload(s, c, cs, u);
 }
 
-enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "collection");
     int64_t coll_id = 0;
@@ -478,16 +471,16 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
         return send_err(c, cs, 403, "forbidden", "You may not delete documents of this collection (needs manage)");
     }
     hh_err_t err;
-    pthread_mutex_lock(&s->kb_mu);
+    hh_kb_dense_lock(s->kb);
     int64_t *old_ids = NULL;
     size_t n_old = 0;
-    if (s->kb_index && hh_kb_doc_chunk_ids(s->store, id, &old_ids, &n_old, NULL) != 0)
+    if (hh_kb_dense_on(s->kb) && hh_kb_doc_chunk_ids(s->store, id, &old_ids, &n_old, NULL) != 0)
         n_old = 0;
     int rc = hh_ingest_delete(s->store, id, &err);
     if (rc == 0)
-        ht_kb_dense_update(s, old_ids, n_old, 0);
+        hh_kb_dense_update(s->kb, old_ids, n_old, 0);
     free(old_ids);
-    pthread_mutex_unlock(&s->kb_mu);
+    hh_kb_dense_unlock(s->kb);
     if (rc != 0)
         return send_err(c, cs, err.code == HH_ENOENT ? 404 : 500, "delete_failed", err.msg);
     ht_audit_action(s, cs, "done", "documents delete %lld (%s: %s, sha256 %s)", id, d.collection, d.source_path,

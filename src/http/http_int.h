@@ -1,15 +1,23 @@
 /* http_int.h - private to src/http: the server struct, per-connection state
- * and the pieces server.c (transport, routing, auth, metrics) shares with
- * completions.c (the /v1 generation endpoints). */
+ * and the shared core every handler file builds on: server.c (transport,
+ * the route table, authentication, responses, metrics), accesslog.c,
+ * conns.c, auth.c (sessions), quota.c and mark.c. The handler files
+ * (approvals, ask, completions, compliance, documents, embeddings,
+ * usecases; auth.c and quota.c hold a few routes too) take the route
+ * table's one signature; server.c knows them only as the table's function
+ * pointers, and they need nothing of server.c beyond what is declared
+ * here. Where one area serves another (a grounded chat, a held answer,
+ * a use case's selection) the function is declared here with its file. */
 #ifndef HH_HTTP_INT_H
 #define HH_HTTP_INT_H
 
 #include "base/dirlock.h"
+#include "engine/embedders.h"
 #include "govern/pii.h"
+#include "govern/sweeper.h"
 #include "http/openai.h"
 #include "http/server.h"
-#include "kb/ingest.h"
-#include "kb/retrieve.h"
+#include "kb/dense.h"
 #include "tok/tok.h"
 
 #include <microhttpd.h>
@@ -20,11 +28,8 @@
 #define HT_N_TTFT_BUCKETS 12
 #define HT_N_TPOT_BUCKETS 12
 #define HT_MAX_STATUS_ROWS 128
+#define HT_ADMIN_BODY_MAX (64 * 1024)   /* JSON bodies of the administration routes (admin.c) */
 #define HT_MAX_VOCABS 16
-#define HT_EMBED_MAX_MODELS 4
-
-/* A loaded embedding model (embeddings.c). */
-typedef struct ht_embedder ht_embedder_t;
 
 /* Browser-login state: the failed-login counters (auth.c). */
 typedef struct ht_auth ht_auth_t;
@@ -100,22 +105,12 @@ struct hh_http_server {
     pthread_mutex_t    vocab_mu;
     ht_vocab_entry_t   vocabs[HT_MAX_VOCABS];
     int                n_vocabs;
-    pthread_mutex_t    embed_mu;     /* guards embedders[], their refs, embed_tick */
-    ht_embedder_t     *embedders[HT_EMBED_MAX_MODELS];   /* owned, NULL = free slot */
-    uint64_t           embed_tick;
-    /* knowledge-base dense retrieval (embeddings.c, ht_kb_dense_*) */
-    char               kb_model[256];   /* embedding model id; "" = BM25 only */
-    ht_embedder_t     *kb_em;           /* acquired from start to stop */
-    hh_vindex_t       *kb_index;        /* owned; vector id = chunk id */
-    pthread_mutex_t    kb_mu;           /* serializes document changes + index updates */
+    hh_embedders_t    *embedders;       /* owned; the embedding models (engine/embedders.h) */
+    hh_kb_dense_t     *kb;              /* owned; the live vector index and the lock of document
+                                         * changes (kb/dense.h) */
     ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
     ht_quota_t        *quota;           /* owned; quota counters, usage metrics (quota.c) */
-    /* the periodic retention sweeper (compliance.c) */
-    pthread_t          sweep_thread;
-    bool               sweep_started;   /* the thread runs: join it at stop */
-    bool               sweep_init;      /* sweep_mu / sweep_cv initialized */
-    pthread_mutex_t    sweep_mu;
-    pthread_cond_t     sweep_cv;        /* CLOCK_MONOTONIC; signaled at stop */
+    hh_retention_sweeper_t *sweeper;    /* owned; NULL: off (govern/sweeper.h) */
     /* the access log (accesslog.c): one JSON line per request */
     bool               access_init;     /* access_mu initialized (ht_access_open ran) */
     pthread_mutex_t    access_mu;       /* guards access_f; one line per write */
@@ -137,6 +132,16 @@ typedef struct ht_mark {
     bool prompt_redacted;  /* ht_redact_request / ht_redact_text ran: the model saw the redacted text */
     int  redacted[HH_PII_KIND_COUNT];   /* spans replaced, per kind (govern/pii.h) */
 } ht_mark_t;
+
+/* The marking itself (mark.c). ht_mark_json adds ai_generated / model /
+ * use_case to j's "hoheit" object (made if missing); ht_mark_headers adds
+ * X-AI-Generated: true. Both do nothing when !m->on.
+ * ht_mark_redaction_json adds "prompt_redacted": true and "redactions":
+ * {KIND: n} to the object h when m->prompt_redacted (ht_mark_json does this
+ * for 200 answers). */
+void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h);
+void ht_mark_json(const ht_mark_t *m, cJSON *j);
+void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
 /* What the access log says about one request (accesslog.c). Filled by
  * server.c (on_request, ht_queue), ht_send_json (a "usage" object's token
@@ -187,6 +192,13 @@ typedef struct ht_conn {
     ht_quota_ticket_t quota;     /* a generating request's quota place (quota.c) */
     int            retry_after_s;   /* Retry-After of a 429 (0: 1 s) */
     int64_t        conv_id;      /* the caller's conversation this request is recorded in; 0 none (conversations.c) */
+    const char    *method;       /* the route's method: what the handler serves (HEAD runs as GET) */
+    /* A MULTIPART route's body, passed to its handler piece by piece:
+     * piece_size NULL for the headers-only call, then each piece (the
+     * handler sets *piece_size to what it consumed), *piece_size 0 at the
+     * end (server.c). */
+    const char    *piece;
+    size_t        *piece_size;
 } ht_conn_t;
 
 /* Queues response r with status (adds X-Request-Id, records status and
@@ -210,8 +222,8 @@ void ht_access_close(hh_http_server_t *s);
 void ht_access_write(hh_http_server_t *s, const ht_conn_t *cs, bool completed);
 void ht_request_id(struct MHD_Connection *c, char out[HT_REQUEST_ID_MAX + 1]);
 void ht_log_tokens(ht_log_t *l, int64_t prompt_tokens, int64_t completion_tokens);
-/* The route's pattern ("/api/documents/{id}") into buf; NULL when route < 0. */
-const char *ht_route_pattern(int route, char *buf, size_t cap);
+/* The route table's pattern of route ("/api/documents/{id}"); NULL when route < 0. */
+const char *ht_route_pattern(int route);
 
 /* The audit records of HTTP actions (audit_http.c; the record shapes are
  * in docs/COMPLIANCE.md, "Action records"). ht_audit: one record of kind
@@ -232,9 +244,13 @@ int ht_audit_action(hh_http_server_t *s, const ht_conn_t *cs, const char *decisi
 enum MHD_Result ht_send_json(struct MHD_Connection *c, ht_conn_t *cs, int status, cJSON *j);
 enum MHD_Result ht_send_error(struct MHD_Connection *c, ht_conn_t *cs, const hh_api_error_t *e);
 
-/* POST /v1/chat/completions and /v1/completions. */
-enum MHD_Result ht_handle_generate(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                   hh_openai_kind_t kind);
+/* Every route's handler has the route table's signature (server.c):
+ *   enum MHD_Result fn(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+ * It runs after the route's right and body checks; url is the path. */
+
+/* POST /v1/chat/completions and /v1/completions (completions.c). */
+enum MHD_Result ht_handle_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Records a finished generation's latencies. */
 void ht_metrics_generation(hh_http_server_t *s, double ttft_s, double per_token_s, bool canceled);
@@ -246,64 +262,26 @@ const hh_vocab_t *ht_vocab(hh_http_server_t *s, const char *model);
 double ht_now(void);
 
 /* POST /v1/embeddings (embeddings.c). */
-enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-
-/* Embedding models of the models directory, for /v1/embeddings and the
- * knowledge-base routes. acquire: loads the model on first use (at most
- * HT_EMBED_MAX_MODELS stay loaded; the least recently used idle one is
- * unloaded); returns 200 and *out, or an HTTP status with e filled (404
- * unknown model, 400 not an embedding model, 429 every slot busy, 500).
- * Every acquired embedder is released once; it stays loaded meanwhile.
- * run: hh_embed_batch on the model's context, one caller at a time.
- * free: at server stop, after every request ended. */
-int  ht_embedder_acquire(hh_http_server_t *s, const char *model, ht_embedder_t **out, hh_api_error_t *e);
-void ht_embedder_release(hh_http_server_t *s, ht_embedder_t *em);
-int  ht_embedder_run(ht_embedder_t *em, const int32_t *ids, const int32_t *offsets, int32_t n_texts, float *out,
-                     hh_err_t *err);
-const hh_vocab_t *ht_embedder_vocab(const ht_embedder_t *em);
-int32_t ht_embedder_n_embd(const ht_embedder_t *em);
-int32_t ht_embedder_max_tokens(const ht_embedder_t *em);   /* tokens per text incl. [CLS]/[SEP] */
-void ht_embedders_free(hh_http_server_t *s);
-
-/* Dense retrieval for the knowledge base (embeddings.c). init (at start):
- * model is the embedding model id to use (NULL: the first model of the
- * models dir, by name, that is an embedding model; "" or "none": none);
- * loads the saved index DATA/vindex-<id>.bin when its tag equals the
- * stored vectors' (hh_kb_vectors_tag), else rebuilds it from chunk_vectors
- * and saves it. Vectors are stored under the name "<id>.gguf" (what
- * `hoheit ingest --embed-model DIR/<id>.gguf` stores). Without a model
- * nothing is set and retrieval stays BM25-only. fini (at stop, before the
- * store closes): saves the index, frees it, releases the model.
- * query: fills *em with the query embedder and returns the index (NULL
- * when there is none: BM25 only). ingest_embedder: a new embedder for an
- * upload (caller frees it with hh_ingest_embedder_free), NULL when none.
- * update: drops old_ids from the index and adds the stored vectors of
- * doc_id (0: none). */
-int          ht_kb_dense_init(hh_http_server_t *s, const char *model, hh_err_t *err);
-void         ht_kb_dense_fini(hh_http_server_t *s);
-hh_vindex_t *ht_kb_dense_query(hh_http_server_t *s, hh_kb_embedder_t *em);
-hh_ingest_embedder_t *ht_kb_ingest_embedder(hh_http_server_t *s);
-void         ht_kb_dense_update(hh_http_server_t *s, const int64_t *old_ids, size_t n_old, int64_t doc_id);
+enum MHD_Result ht_handle_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Knowledge-base answers (ask.c): POST /api/ask, and the chat extension
  * "hoheit": {"collections": [...]} (ht_is_grounded_chat tells a parsed
  * chat request that carries it; ht_handle_grounded_chat answers it). */
-enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 bool            ht_is_grounded_chat(const hh_openai_req_t *req);
 enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                         const hh_openai_req_t *req);
 
-/* Knowledge-base documents (documents.c). The upload route streams: it is
- * called for every piece of the multipart body (and once more with
- * *upload_data_size == 0 at the end) instead of the JSON body buffer.
- * The upload's first call (headers only, after authentication): 415 for a
- * body that is no form, 413 for a Content-Length over the limit, and the
- * collection's 404/403 when the query string names it (?collection=NAME),
- * all before any byte of the body is read. documents.c. */
-enum MHD_Result ht_doc_upload_begin(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                     const char *upload_data, size_t *upload_data_size);
-enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+/* Knowledge-base documents (documents.c). The upload route is MULTIPART:
+ * its handler runs for the headers (cs->piece_size NULL: 415 for a body
+ * that is no form, and the collection's 404/403 when the query string
+ * names it (?collection=NAME), before any byte of the body is read), then
+ * for every piece of the body and once more at its end. A file may have
+ * HT_MAX_UPLOAD bytes; the route's body limit adds room for the form. */
+#define HT_MAX_UPLOAD ((uint64_t)256 << 20)
+#define HT_UPLOAD_BODY_MAX ((size_t)(HT_MAX_UPLOAD + 64 * 1024))
+enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Use-case register (usecases.c). ht_handle_usecases: GET/POST
@@ -315,11 +293,8 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
  * human approval), or an HTTP status with e filled (403 prohibited, model
  * not allowed; 404 unknown).
  * ht_hoheit_grounded: the request's hoheit object asks for a grounded
- * answer (anything but use_case in it, or empty). ht_mark_json adds
- * ai_generated / model / use_case to j's "hoheit" object (made if missing);
- * ht_mark_headers adds X-AI-Generated: true. Both do nothing when !m->on. */
-enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
-                                   const char *url);
+ * answer (anything but use_case in it, or empty). */
+enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 int  ht_usecase_select(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const hh_openai_req_t *req,
                        hh_api_error_t *e);
 /* The same step for POST /api/ask: the body's "use_case" (else the header,
@@ -341,11 +316,6 @@ bool ht_hoheit_grounded(const hh_openai_req_t *req);
  * ht_redact_request req is then empty but safe to free). */
 int  ht_redact_request(hh_http_server_t *s, hh_openai_req_t *req, ht_mark_t *m, hh_api_error_t *e);
 int  ht_redact_text(hh_http_server_t *s, const char *text, char **out, ht_mark_t *m, hh_api_error_t *e);
-/* Adds "prompt_redacted": true and "redactions": {KIND: n} to the object
- * h when m->prompt_redacted (ht_mark_json does this for 200 answers). */
-void ht_mark_redaction_json(const ht_mark_t *m, cJSON *h);
-void ht_mark_json(const ht_mark_t *m, cJSON *j);
-void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
 
 /* Human approvals (approvals.c). ht_handle_approvals: GET /api/approvals
  * (approver/admin/auditor; ?status=all for decided ones too), GET
@@ -355,8 +325,7 @@ void ht_mark_headers(const ht_mark_t *m, struct MHD_Response *r);
  * the parsed body, output = the text) and answers 202 with the pending id;
  * *id_out (may be NULL) gets the id, or 0 if it could not be queued (then
  * the answer is a 500 error, the text is never released). */
-enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *method,
-                                    const char *url);
+enum MHD_Result ht_handle_approvals(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_approval_hold(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                  const hh_openai_req_t *req, const ht_mark_t *mark, const char *response_id,
                                  const char *output, int64_t *id_out);
@@ -385,9 +354,9 @@ int  ht_auth_init(hh_http_server_t *s, hh_err_t *err);
 void ht_auth_fini(hh_http_server_t *s);
 int  ht_auth_session(hh_http_server_t *s, struct MHD_Connection *c, const char *method, const char *cookie,
                      ht_conn_t *cs, hh_api_error_t *e);
-enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* The web UI's files (static.c): GET / and GET /assets/PATH, built in or
  * from params.web_dir; ht_web_headers adds the UI's security headers
@@ -403,19 +372,14 @@ void            ht_web_headers(struct MHD_Response *r);
  * ht_handle_audit_verify / ht_handle_audit_export: GET /api/audit/verify,
  * GET /api/audit/export?from=SEQ (admin, auditor; each access audited as
  * an "admin" record; the export is JSONL sent from a temp file).
- * ht_handle_retention_sweep: POST /api/retention/sweep (admin).
- * ht_sweeper_start (at start, after the index is up): runs the retention
- * sweep every params.retention_interval_s seconds (first after
- * min(interval, 10 s); <= 0: no thread); HH_ENOMEM when the thread cannot
- * start. ht_sweeper_stop (at stop, before the index and store go): wakes
- * and joins it; safe when start never ran. */
-enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
-int  ht_sweeper_start(hh_http_server_t *s, hh_err_t *err);
-void ht_sweeper_stop(hh_http_server_t *s);
+ * ht_handle_retention_sweep: POST /api/retention/sweep (admin; the
+ * periodic sweeper is govern/sweeper.h's, started by server.c). */
+enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                          const char *url);
 
 /* Quotas (quota.c; rules in its header comment and docs/OPERATIONS.md).
  * init / fini: at start / stop. begin: before a generating request does
@@ -436,7 +400,7 @@ void  ht_quota_end(hh_http_server_t *s, ht_quota_ticket_t *t, int64_t prompt_tok
 void  ht_quota_move(ht_quota_ticket_t *to, ht_quota_ticket_t *from);
 int64_t ht_quota_now(hh_http_server_t *s);
 char *ht_quota_metrics(hh_http_server_t *s, bool with_departments);
-enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
+enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Conversations stored on the server (conversations.c; routes and rules in
  * its header comment and docs/SERVER.md). The route handlers: */

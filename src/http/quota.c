@@ -432,7 +432,7 @@ cJSON *hh_http_usage_json(hh_store_usage_by_t by, int64_t d_from, int64_t d_to, 
     return j;
 }
 
-enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+enum MHD_Result ht_handle_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
     hh_store_usage_by_t by;

@@ -16,224 +16,174 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef enum MHD_Result (*ht_handler)(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                      const char *url);
+/* One signature for every handler. A JSON route's handler runs once, with
+ * the body in cs->body / cs->len; a MULTIPART route's handler runs for the
+ * headers (cs->piece_size NULL), for every piece of the body and at its end
+ * (*cs->piece_size 0). url is the request's path. */
+typedef enum MHD_Result (*ht_handler_fn)(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                         const char *url);
 
 typedef struct ht_route {
-    hh_http_route_info_t info;
-    bool                 prefix;   /* path ends with '/', matches anything below */
-    bool                 body;     /* takes a JSON body */
-    ht_handler           fn;
-    const char          *match;    /* the path (or prefix) matched */
+    hh_http_route_info_t info;   /* method, path pattern, right, body kind, body limit */
+    ht_handler_fn        fn;
+    const char          *deny;   /* what another role may not do ("decide approvals"); NULL: "use this route" */
 } ht_route_t;
 
 static enum MHD_Result h_health(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 static enum MHD_Result h_models(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 static enum MHD_Result h_model(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
-static enum MHD_Result h_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
-static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                     const char *url);
-static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
-static enum MHD_Result h_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_ask(s, c, cs);
-}
+/* Shorthands for the table only. */
+#define OPEN      HH_HTTP_RIGHT_OPEN
+#define KEY       HH_HTTP_RIGHT_KEY
+#define ADMIN     HH_HTTP_RIGHT_ADMIN
+#define AUDITOR   HH_HTTP_RIGHT_AUDITOR
+#define APPROVER  HH_HTTP_RIGHT_APPROVER
+#define NONE      HH_HTTP_BODY_NONE
+#define JSON      HH_HTTP_BODY_JSON
+#define MULTIPART HH_HTTP_BODY_MULTIPART
+#define DENY_REGISTER "change the use-case register"
+#define DENY_METRICS "read /metrics (Prometheus scrapes with an auditor key)"
 
-/* The upload route streams its body (see the dispatch); this runs only for
- * a request that ends without one. */
-static enum MHD_Result h_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    size_t none = 0;
-    return ht_handle_doc_upload(s, c, cs, NULL, &none);
-}
-
-static enum MHD_Result h_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_doc_list(s, c, cs);
-}
-
-static enum MHD_Result h_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_doc_delete(s, c, cs, url);
-}
-
-static enum MHD_Result h_uc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "GET", url);
-}
-
-static enum MHD_Result h_uc_create(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "POST", url);
-}
-
-static enum MHD_Result h_uc_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "GET", url);
-}
-
-static enum MHD_Result h_uc_put(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "PUT", url);
-}
-
-static enum MHD_Result h_uc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usecases(s, c, cs, "DELETE", url);
-}
-
-static enum MHD_Result h_ap_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_approvals(s, c, cs, "GET", url);
-}
-
-static enum MHD_Result h_ap_decide(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_approvals(s, c, cs, "POST", url);
-}
-
-static enum MHD_Result h_login(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_login(s, c, cs);
-}
-
-static enum MHD_Result h_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_logout(s, c, cs);
-}
-
-static enum MHD_Result h_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_me(s, c, cs);
-}
-
-static enum MHD_Result h_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_gdpr_export(s, c, cs);
-}
-
-static enum MHD_Result h_gdpr_erase(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_gdpr_erase(s, c, cs);
-}
-
-static enum MHD_Result h_audit_verify(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_audit_verify(s, c, cs);
-}
-
-static enum MHD_Result h_audit_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_audit_export(s, c, cs);
-}
-
-static enum MHD_Result h_retention_sweep(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
-                                         const char *url)
-{
-    return ht_handle_retention_sweep(s, c, cs);
-}
-
-static enum MHD_Result h_usage(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_usage(s, c, cs);
-}
-
-static enum MHD_Result h_web(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_static(s, c, cs, url);
-}
-
+/* Every route, once: method, path pattern, who may call it, its body and
+ * the body's limit (0 with JSON: the server's max_body), the handler. The
+ * right is checked (401, then 403) before the body is read; finer checks
+ * (own vs. others', a collection's right) are the handler's. docs/SERVER.md
+ * "Routes" lists the same table (tests/test_routes.c compares them). */
 static const ht_route_t g_routes[] = {
-    { { "GET", "/health", false }, false, false, h_health, "/health" },
-    { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
-    { { "GET", "/v1/models", true }, false, false, h_models, "/v1/models" },
-    { { "GET", "/v1/models/stories260K", true }, true, false, h_model, "/v1/models/" },
-    { { "POST", "/v1/chat/completions", true }, false, true, h_chat, "/v1/chat/completions" },
-    { { "POST", "/v1/completions", true }, false, true, h_completions, "/v1/completions" },
-    { { "POST", "/v1/embeddings", true }, false, true, h_embeddings, "/v1/embeddings" },
-    { { "POST", "/api/documents", true }, false, false, h_doc_upload, "/api/documents" },
-    { { "GET", "/api/documents", true }, false, false, h_doc_list, "/api/documents" },
-    { { "DELETE", "/api/documents/1", true }, true, false, h_doc_delete, "/api/documents/" },
-    { { "POST", "/api/ask", true }, false, true, h_ask, "/api/ask" },
-    { { "GET", "/api/usecases", true }, false, false, h_uc_list, "/api/usecases" },
-    { { "POST", "/api/usecases", true }, false, true, h_uc_create, "/api/usecases" },
-    { { "GET", "/api/usecases/support", true }, true, false, h_uc_get, "/api/usecases/" },
-    { { "PUT", "/api/usecases/support", true }, true, true, h_uc_put, "/api/usecases/" },
-    { { "DELETE", "/api/usecases/support", true }, true, false, h_uc_delete, "/api/usecases/" },
-    { { "GET", "/api/approvals", true }, false, false, h_ap_get, "/api/approvals" },
-    { { "GET", "/api/approvals/1", true }, true, false, h_ap_get, "/api/approvals/" },
-    { { "POST", "/api/approvals/1/approve", true }, true, true, h_ap_decide, "/api/approvals/" },
-    { { "POST", "/api/login", false }, false, true, h_login, "/api/login" },
-    { { "POST", "/api/logout", true }, false, false, h_logout, "/api/logout" },
-    { { "GET", "/api/me", true }, false, false, h_me, "/api/me" },
-    { { "POST", "/api/gdpr/export", true }, false, true, h_gdpr_export, "/api/gdpr/export" },
-    { { "POST", "/api/gdpr/erase", true }, false, true, h_gdpr_erase, "/api/gdpr/erase" },
-    { { "GET", "/api/audit/verify", true }, false, false, h_audit_verify, "/api/audit/verify" },
-    { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
-    { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
-    { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
-    { { "GET", "/api/conversations", true }, false, false, ht_handle_conv_list, "/api/conversations" },
-    { { "POST", "/api/conversations", true }, false, true, ht_handle_conv_create, "/api/conversations" },
-    { { "GET", "/api/conversations/1", true }, true, false, ht_handle_conv_get, "/api/conversations/" },
-    { { "PATCH", "/api/conversations/1", true }, true, true, ht_handle_conv_rename, "/api/conversations/" },
-    { { "DELETE", "/api/conversations/1", true }, true, false, ht_handle_conv_delete, "/api/conversations/" },
-    { { "GET", "/api/conversations/1/export", true }, true, false, ht_handle_conv_export, "/api/conversations/" },
-    /* administration API (admin.c); the handlers read the method themselves. The
-     * example key ids are 0 (no key has it): http_auth_every_route calls every
-     * example path with its own key and must not revoke it. */
-    { { "GET", "/api/admin/users", true }, false, false, ht_handle_admin_users, "/api/admin/users" },
-    { { "POST", "/api/admin/users", true }, false, true, ht_handle_admin_users, "/api/admin/users" },
-    { { "PATCH", "/api/admin/users/bob", true }, true, true, ht_handle_admin_users, "/api/admin/users/" },
-    { { "DELETE", "/api/admin/users/bob", true }, true, false, ht_handle_admin_users, "/api/admin/users/" },
-    { { "GET", "/api/admin/users/bob/keys", true }, true, false, ht_handle_admin_users, "/api/admin/users/" },
-    /* one shape, two actions: POST /api/admin/users/{name}/keys and .../{name}/password */
-    { { "POST", "/api/admin/users/bob/keys", true }, true, true, ht_handle_admin_users, "/api/admin/users/" },
-    { { "DELETE", "/api/admin/keys/0", true }, true, false, ht_handle_admin_keys, "/api/admin/keys/" },
-    { { "GET", "/api/me/keys", true }, false, false, ht_handle_me_keys, "/api/me/keys" },
-    { { "POST", "/api/me/keys", true }, false, false, ht_handle_me_keys, "/api/me/keys" },
-    { { "DELETE", "/api/me/keys/0", true }, true, false, ht_handle_me_keys, "/api/me/keys/" },
-    { { "POST", "/api/me/password", true }, false, true, ht_handle_me_password, "/api/me/password" },
-    { { "GET", "/api/admin/departments", true }, false, false, ht_handle_admin_departments, "/api/admin/departments" },
-    { { "POST", "/api/admin/departments", true }, false, true, ht_handle_admin_departments,
-      "/api/admin/departments" },
-    { { "PATCH", "/api/admin/departments/Sales", true }, true, true, ht_handle_admin_departments,
-      "/api/admin/departments/" },
-    { { "DELETE", "/api/admin/departments/Sales", true }, true, false, ht_handle_admin_departments,
-      "/api/admin/departments/" },
-    { { "GET", "/api/admin/models", true }, false, false, ht_handle_admin_models, "/api/admin/models" },
-    { { "GET", "/api/collections", true }, false, false, ht_handle_collections, "/api/collections" },
-    { { "POST", "/api/collections", true }, false, true, ht_handle_collections, "/api/collections" },
-    { { "DELETE", "/api/collections/docs", true }, true, false, ht_handle_collections, "/api/collections/" },
-    { { "PUT", "/api/collections/docs/rights/Sales", true }, true, true, ht_handle_collections,
-      "/api/collections/" },
-    { { "DELETE", "/api/collections/docs/rights/Sales", true }, true, false, ht_handle_collections,
-      "/api/collections/" },
-    { { "GET", "/", false }, false, false, h_web, "/" },
-    { { "GET", "/assets/app.js", false }, true, false, h_web, "/assets/" },
-    { { "GET", "/assets/screens/chat.js", false }, true, false, h_web, "/assets/" },
+    { { "GET",    "/health",                      OPEN, NONE, 0 }, h_health, NULL },
+    { { "GET",    "/metrics",                     ADMIN | AUDITOR, NONE, 0 }, h_metrics, DENY_METRICS },
+    { { "GET",    "/v1/models",                   KEY, NONE, 0 }, h_models, NULL },
+    { { "GET",    "/v1/models/{id}",              KEY, NONE, 0 }, h_model, NULL },
+    { { "POST",   "/v1/chat/completions",         KEY, JSON, 0 }, ht_handle_chat, NULL },
+    { { "POST",   "/v1/completions",              KEY, JSON, 0 }, ht_handle_completions, NULL },
+    { { "POST",   "/v1/embeddings",               KEY, JSON, 0 }, ht_handle_embeddings, NULL },
+    { { "POST",   "/api/documents",               KEY, MULTIPART, HT_UPLOAD_BODY_MAX }, ht_handle_doc_upload, NULL },
+    { { "GET",    "/api/documents",               KEY, NONE, 0 }, ht_handle_doc_list, NULL },
+    { { "DELETE", "/api/documents/{id}",          KEY, NONE, 0 }, ht_handle_doc_delete, NULL },
+    { { "POST",   "/api/ask",                     KEY, JSON, 0 }, ht_handle_ask, NULL },
+    { { "GET",    "/api/usecases",                KEY, NONE, 0 }, ht_handle_usecases, NULL },
+    { { "POST",   "/api/usecases",                ADMIN, JSON, 0 }, ht_handle_usecases, DENY_REGISTER },
+    { { "GET",    "/api/usecases/{id}",           KEY, NONE, 0 }, ht_handle_usecases, NULL },
+    { { "PUT",    "/api/usecases/{id}",           ADMIN, JSON, 0 }, ht_handle_usecases, DENY_REGISTER },
+    { { "DELETE", "/api/usecases/{id}",           ADMIN, NONE, 0 }, ht_handle_usecases, DENY_REGISTER },
+    { { "GET",    "/api/approvals",               APPROVER | ADMIN | AUDITOR, NONE, 0 }, ht_handle_approvals,
+      "list approvals" },
+    { { "GET",    "/api/approvals/{id}",          KEY, NONE, 0 }, ht_handle_approvals, NULL },
+    { { "POST",   "/api/approvals/{id}/{action}", APPROVER | ADMIN, JSON, 0 }, ht_handle_approvals,
+      "decide approvals" },
+    { { "POST",   "/api/login",                   OPEN, JSON, 0 }, ht_handle_login, NULL },
+    { { "POST",   "/api/logout",                  KEY, NONE, 0 }, ht_handle_logout, NULL },
+    { { "GET",    "/api/me",                      KEY, NONE, 0 }, ht_handle_me, NULL },
+    { { "POST",   "/api/gdpr/export",             ADMIN, JSON, 0 }, ht_handle_gdpr_export, NULL },
+    { { "POST",   "/api/gdpr/erase",              ADMIN, JSON, 0 }, ht_handle_gdpr_erase, NULL },
+    { { "GET",    "/api/audit/verify",            ADMIN | AUDITOR, NONE, 0 }, ht_handle_audit_verify, NULL },
+    { { "GET",    "/api/audit/export",            ADMIN | AUDITOR, NONE, 0 }, ht_handle_audit_export, NULL },
+    { { "POST",   "/api/retention/sweep",         ADMIN, NONE, 0 }, ht_handle_retention_sweep, NULL },
+    { { "GET",    "/api/usage",                   KEY, NONE, 0 }, ht_handle_usage, NULL },
+    /* conversations (conversations.c): own ones only, whatever the role */
+    { { "GET",    "/api/conversations",           KEY, NONE, 0 }, ht_handle_conv_list, NULL },
+    { { "POST",   "/api/conversations",           KEY, JSON, 0 }, ht_handle_conv_create, NULL },
+    { { "GET",    "/api/conversations/{id}",      KEY, NONE, 0 }, ht_handle_conv_get, NULL },
+    { { "PATCH",  "/api/conversations/{id}",      KEY, JSON, 0 }, ht_handle_conv_rename, NULL },
+    { { "DELETE", "/api/conversations/{id}",      KEY, NONE, 0 }, ht_handle_conv_delete, NULL },
+    { { "GET",    "/api/conversations/{id}/export", KEY, NONE, 0 }, ht_handle_conv_export, NULL },
+    /* administration (admin.c); auditors read the lists (an access review).
+     * Own keys and password: everyone; a collection's rights: admins and
+     * departments holding manage on it (checked by the handler). */
+    { { "GET",    "/api/admin/users",             ADMIN | AUDITOR, NONE, 0 }, ht_handle_admin_users, NULL },
+    { { "POST",   "/api/admin/users",             ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_users, NULL },
+    { { "PATCH",  "/api/admin/users/{name}",      ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_users, NULL },
+    { { "DELETE", "/api/admin/users/{name}",      ADMIN, NONE, 0 }, ht_handle_admin_users, NULL },
+    { { "GET",    "/api/admin/users/{name}/keys", ADMIN | AUDITOR, NONE, 0 }, ht_handle_admin_users, NULL },
+    { { "POST",   "/api/admin/users/{name}/keys", ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_users, NULL },
+    { { "POST",   "/api/admin/users/{name}/password", ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_users, NULL },
+    { { "DELETE", "/api/admin/keys/{id}",         ADMIN, NONE, 0 }, ht_handle_admin_keys, NULL },
+    { { "GET",    "/api/me/keys",                 KEY, NONE, 0 }, ht_handle_me_keys, NULL },
+    { { "POST",   "/api/me/keys",                 KEY, NONE, 0 }, ht_handle_me_keys, NULL },
+    { { "DELETE", "/api/me/keys/{id}",            KEY, NONE, 0 }, ht_handle_me_keys, NULL },
+    { { "POST",   "/api/me/password",             KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_me_password, NULL },
+    { { "GET",    "/api/admin/departments",       ADMIN | AUDITOR, NONE, 0 }, ht_handle_admin_departments, NULL },
+    { { "POST",   "/api/admin/departments",       ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_departments, NULL },
+    { { "PATCH",  "/api/admin/departments/{name}", ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_departments,
+      NULL },
+    { { "DELETE", "/api/admin/departments/{name}", ADMIN, NONE, 0 }, ht_handle_admin_departments, NULL },
+    { { "GET",    "/api/admin/models",            ADMIN | AUDITOR, NONE, 0 }, ht_handle_admin_models, NULL },
+    { { "GET",    "/api/collections",             KEY, NONE, 0 }, ht_handle_collections, NULL },
+    { { "POST",   "/api/collections",             ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_collections, NULL },
+    { { "DELETE", "/api/collections/{name}",      KEY, NONE, 0 }, ht_handle_collections, NULL },
+    { { "PUT",    "/api/collections/{name}/rights/{dept}", KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_collections, NULL },
+    { { "DELETE", "/api/collections/{name}/rights/{dept}", KEY, NONE, 0 }, ht_handle_collections, NULL },
+    /* the web UI (static.c), no key: the page itself holds nothing */
+    { { "GET",    "/",                            OPEN, NONE, 0 }, ht_handle_static, NULL },
+    { { "GET",    "/assets/{file}",               OPEN, NONE, 0 }, ht_handle_static, NULL },
+    { { "GET",    "/assets/{dir}/{file}",         OPEN, NONE, 0 }, ht_handle_static, NULL },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
+
+#undef OPEN
+#undef KEY
+#undef ADMIN
+#undef AUDITOR
+#undef APPROVER
+#undef NONE
+#undef JSON
+#undef MULTIPART
+#undef DENY_REGISTER
+#undef DENY_METRICS
 
 const hh_http_route_info_t *hh_http_route(size_t i)
 {
     return i < (size_t)N_ROUTES ? &g_routes[i].info : NULL;
 }
 
-/* A prefix route's example path with its segments below the prefix named:
- * the first "{id}", any further one "{action}" ("/api/approvals/{id}/{action}"). */
-const char *ht_route_pattern(int route, char *buf, size_t cap)
+const char *ht_route_pattern(int route)
 {
-    if (route < 0 || route >= N_ROUTES)
-        return NULL;
-    const ht_route_t *r = &g_routes[route];
-    if (!r->prefix)
-        return r->info.path;
-    size_t n = (size_t)snprintf(buf, cap, "%s{id}", r->match);
-    for (const char *p = r->info.path + strlen(r->match); (p = strchr(p, '/')) != NULL && n < cap; p++)
-        n += (size_t)snprintf(buf + n, cap - n, "/{action}");
+    return route >= 0 && route < N_ROUTES ? g_routes[route].info.path : NULL;
+}
+
+/* The roles a right can name, in the order messages list them. */
+static const struct {
+    unsigned    bit;
+    const char *role, *plural;
+} g_right_roles[] = {
+    { HH_HTTP_RIGHT_APPROVER & ~HH_HTTP_RIGHT_KEY, "approver", "approvers" },
+    { HH_HTTP_RIGHT_ADMIN & ~HH_HTTP_RIGHT_KEY, "admin", "admins" },
+    { HH_HTTP_RIGHT_AUDITOR & ~HH_HTTP_RIGHT_KEY, "auditor", "auditors" },
+};
+#define N_RIGHT_ROLES (sizeof g_right_roles / sizeof g_right_roles[0])
+
+const char *hh_http_right_roles(unsigned right, char *buf, size_t cap)
+{
+    size_t n = 0, len = 0, total = 0;
+    for (size_t i = 0; i < N_RIGHT_ROLES; i++)
+        total += (right & g_right_roles[i].bit) != 0;
+    if (cap)
+        buf[0] = '\0';
+    for (size_t i = 0; i < N_RIGHT_ROLES && len < cap; i++) {
+        if (!(right & g_right_roles[i].bit))
+            continue;
+        n++;
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", n == 1 ? "" : n == total ? " and " : ", ",
+                                g_right_roles[i].plural);
+    }
     return buf;
+}
+
+/* Whether a key of role passes right (the key itself was checked before):
+ * a right that names no role lets every key pass. */
+static bool right_allows(unsigned right, const char *role)
+{
+    bool any_role = false;
+    for (size_t i = 0; i < N_RIGHT_ROLES; i++) {
+        if (!(right & g_right_roles[i].bit))
+            continue;
+        any_role = true;
+        if (!strcmp(role, g_right_roles[i].role))
+            return true;
+    }
+    return !any_role;
 }
 
 double ht_now(void)
@@ -436,16 +386,8 @@ static void sb_hist(sbuf_t *b, const char *name, const char *help, const ht_hist
 static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     /* The counters are global (every department's requests, latencies and
-     * usage): admins and auditors only; Prometheus scrapes with an auditor
-     * key (docs/OPERATIONS.md). Checked here until the route table carries
-     * a required role per route. */
-    if (strcmp(cs->key.role, "admin") != 0 && strcmp(cs->key.role, "auditor") != 0) {
-        hh_api_error_t e;
-        hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
-                         "only admin and auditor keys may read /metrics (role %s); scrape with an auditor key",
-                         cs->key.role);
-        return ht_send_error(c, cs, &e);
-    }
+     * usage): admins and auditors only (the route table); Prometheus
+     * scrapes with an auditor key (docs/OPERATIONS.md). */
     hh_engine_stats_t st;
     memset(&st, 0, sizeof st);
     hh_engine_stats(s->engine, &st);
@@ -456,7 +398,7 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
     ht_metrics_t m = s->m;   /* snapshot (the mutex copy is never used) */
     pthread_mutex_unlock(&s->m.mu);
     for (int i = 0; i < m.n_rows; i++) {
-        const char *path = m.rows[i].route >= 0 ? g_routes[m.rows[i].route].match : "other";
+        const char *path = m.rows[i].route >= 0 ? g_routes[m.rows[i].route].info.path : "other";
         const char *method = m.rows[i].route >= 0 ? g_routes[m.rows[i].route].info.method : "";
         sb_printf(&b, "hoheit_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n", method, path,
                   m.rows[i].status, (unsigned long long)m.rows[i].count);
@@ -567,21 +509,6 @@ static enum MHD_Result h_model(hh_http_server_t *s, struct MHD_Connection *c, ht
     return ht_send_error(c, cs, &e);
 }
 
-static enum MHD_Result h_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_generate(s, c, cs, HH_OPENAI_CHAT);
-}
-
-static enum MHD_Result h_completions(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_generate(s, c, cs, HH_OPENAI_COMPLETION);
-}
-
-static enum MHD_Result h_embeddings(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
-{
-    return ht_handle_embeddings(s, c, cs);
-}
-
 /* ---- vocabularies for logprob token strings ---------------------------- */
 
 const hh_vocab_t *ht_vocab(hh_http_server_t *s, const char *model)
@@ -616,34 +543,57 @@ done:
 
 /* ---- request dispatch ------------------------------------------------- */
 
-static size_t count_slashes(const char *p)
+/* Whether url matches the route pattern pat: literal characters equal, a
+ * "{name}" segment any non-empty segment (no '/'). */
+static bool path_matches(const char *pat, const char *url)
 {
-    size_t n = 0;
-    for (; *p; p++)
-        n += *p == '/';
-    return n;
+    while (*pat && *url) {
+        if (*pat == '{') {
+            const char *end = strchr(pat, '}');
+            size_t n = strcspn(url, "/");
+            if (!end || n == 0)
+                return false;
+            pat = end + 1;
+            url += n;
+        } else if (*pat++ != *url++) {
+            return false;
+        }
+    }
+    return !*pat && !*url;
 }
 
-/* A prefix route matches paths below its prefix with as many segments as
- * its example path (so "/api/approvals/" serves both {id} and {id}/{action}
- * routes, told apart by their examples). */
 static int find_route(const char *method, const char *url, bool *method_mismatch)
 {
     *method_mismatch = false;
     for (int i = 0; i < N_ROUTES; i++) {
         const ht_route_t *r = &g_routes[i];
-        size_t pl = strlen(r->match);
-        bool match = r->prefix ? (strncmp(url, r->match, pl) == 0 && url[pl] != '\0' && url[pl] != '/' &&
-                                  url[strlen(url) - 1] != '/' &&
-                                  count_slashes(url + pl) == count_slashes(r->info.path + pl))
-                               : strcmp(url, r->match) == 0;
-        if (!match)
+        if (!path_matches(r->info.path, url))
             continue;
         if (!strcmp(method, r->info.method) || (!strcmp(method, "HEAD") && !strcmp(r->info.method, "GET")))
             return i;
         *method_mismatch = true;
     }
     return -1;
+}
+
+/* The body limit of route r on server s. */
+static size_t route_body_limit(const hh_http_server_t *s, const ht_route_t *r)
+{
+    if (r->info.body == HH_HTTP_BODY_JSON && r->info.body_limit == 0)
+        return s->params.max_body;
+    return r->info.body_limit;
+}
+
+static enum MHD_Result send_too_large(struct MHD_Connection *c, ht_conn_t *cs, const ht_route_t *r, size_t limit)
+{
+    hh_api_error_t e;
+    if (r->info.body == HH_HTTP_BODY_NONE)
+        hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL, "%s takes no request body",
+                         r->info.path);
+    else
+        hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                         "The request body is larger than %zu bytes", limit);
+    return ht_send_error(c, cs, &e);
 }
 
 static bool is_json_type(const char *ct)
@@ -712,7 +662,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_err(c, cs, 404, "invalid_request_error", "not_found", "Unknown path %s", url);
         }
         const ht_route_t *r = &g_routes[cs->route];
-        if (r->info.auth) {
+        cs->method = r->info.method;
+        if (r->info.right != HH_HTTP_RIGHT_OPEN) {
             const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
             const char *key = NULL;
             if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
@@ -734,44 +685,65 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             } else if (hh_store_key_verify(s->store, key, &cs->key, NULL) != 0)
                 return send_err(c, cs, 401, "invalid_request_error", "invalid_api_key",
                                 "Incorrect API key provided%s", "");
+            if (!right_allows(r->info.right, cs->key.role)) {
+                char who[64];
+                hh_api_error_t e;
+                hh_http_right_roles(r->info.right, who, sizeof who);
+                hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL, "only %s may %s (role %s)", who,
+                                 r->deny ? r->deny : "use this route", cs->key.role);
+                /* a state-changing attempt beyond one's role is an attack
+                 * signal: on record (reads are not, as before) */
+                if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+                    ht_audit_action(s, cs, "refused", "%s %.200s: role %s (needs %s)", r->info.method, url,
+                                    cs->key.role, who);
+                return ht_send_error(c, cs, &e);
+            }
         }
-        if (r->body) {
+        size_t limit = route_body_limit(s, r);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        unsigned long long cl_n = 0;
+        if (cl) {
+            char *end = NULL;
+            errno = 0;
+            cl_n = strtoull(cl, &end, 10);
+            if (errno != 0 || end == cl)
+                cl_n = 0;   /* libmicrohttpd refuses a malformed length itself */
+        }
+        if (r->info.body == HH_HTTP_BODY_NONE &&
+            (cl_n > 0 || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)))
+            return send_too_large(c, cs, r, 0);
+        if (r->info.body == HH_HTTP_BODY_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (!is_json_type(ct))
                 return send_err(c, cs, 415, "invalid_request_error", "unsupported_media_type",
                                 "Content-Type must be application/json (got '%s')", ct ? ct : "");
-            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl) {
-                char *end = NULL;
-                errno = 0;
-                unsigned long long n = strtoull(cl, &end, 10);
-                if (errno == 0 && end != cl && n > s->params.max_body) {
-                    hh_api_error_t e;
-                    hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                                     "The request body is larger than %zu bytes", s->params.max_body);
-                    return ht_send_error(c, cs, &e);
-                }
-            }
         }
-        if (r->fn == h_doc_upload) /* the collection is checked before the body is read */
-            return ht_doc_upload_begin(s, c, cs);
+        if (cl_n > limit)
+            return send_too_large(c, cs, r, limit);
+        if (r->info.body == HH_HTTP_BODY_MULTIPART)   /* the handler checks what it can before the body */
+            return r->fn(s, c, cs, url);
         return MHD_YES;
     }
     cs->log.bytes_in += *upload_data_size;
     ht_conns_phase(s, c, *upload_data_size ? HT_CONN_BODY_BYTES : HT_CONN_BODY_DONE, *upload_data_size);
-    if (g_routes[cs->route].fn == h_doc_upload && !cs->responded) /* multipart, streamed */
-        return ht_handle_doc_upload(s, c, cs, upload_data, upload_data_size);
     if (cs->responded) {
         /* An early error was queued; drop whatever body still arrives. */
         *upload_data_size = 0;
         return MHD_YES;
     }
+    const ht_route_t *r = &g_routes[cs->route];
+    if (r->info.body == HH_HTTP_BODY_MULTIPART) {   /* streamed to the handler */
+        cs->piece = upload_data;
+        cs->piece_size = upload_data_size;
+        return r->fn(s, c, cs, url);
+    }
+    size_t limit = route_body_limit(s, r);
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (cs->too_big)
             return MHD_YES;
-        if (n > s->params.max_body - cs->len) {   /* chunked uploads have no Content-Length */
+        if (n > limit - cs->len) {   /* chunked uploads have no Content-Length */
             cs->too_big = true;
             free(cs->body);
             cs->body = NULL;
@@ -793,13 +765,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->body[cs->len] = '\0';
         return MHD_YES;
     }
-    if (cs->too_big) {
-        hh_api_error_t e;
-        hh_api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                         "The request body is larger than %zu bytes", s->params.max_body);
-        return ht_send_error(c, cs, &e);
-    }
-    if (g_routes[cs->route].body && cs->len) {
+    if (cs->too_big)
+        return send_too_large(c, cs, r, limit);
+    if (r->info.body == HH_HTTP_BODY_JSON && cs->len) {
         /* Every JSON body passes here before any handler parses it. */
         long at = json_string_bad_byte(cs->body, cs->len);
         if (at >= 0) {
@@ -810,7 +778,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return ht_send_error(c, cs, &e);
         }
     }
-    return g_routes[cs->route].fn(s, c, cs, url);
+    return r->fn(s, c, cs, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -963,8 +931,6 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     pthread_mutex_init(&s->m.mu, NULL);
     pthread_mutex_init(&s->vocab_mu, NULL);
-    pthread_mutex_init(&s->embed_mu, NULL);
-    pthread_mutex_init(&s->kb_mu, NULL);
     atomic_init(&s->stopping, false);
     atomic_init(&s->audit_failures, 0);
     /* Before the store opens, so a refused second server writes nothing. */
@@ -996,6 +962,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.engine.models_dir = s->models_dir;
     if ((rc = hh_engine_create(&s->engine, &p.engine, err)))
         goto fail;
+    if ((rc = hh_embedders_create(&s->embedders, s->engine, s->models_dir, p.engine.n_threads, err)))
+        goto fail;
     if (p.tls_cert) {
         if (!(s->tls_cert_pem = read_file(p.tls_cert, err)) || !(s->tls_key_pem = read_file(p.tls_key, err))) {
             rc = err ? err->code : HH_EIO;
@@ -1009,7 +977,7 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.embed_model = NULL;
     p.access_log = NULL;
     s->params = p;
-    if ((rc = ht_kb_dense_init(s, params ? params->embed_model : NULL, err)))
+    if ((rc = hh_kb_dense_init(&s->kb, s->store, s->embedders, params ? params->embed_model : NULL, err)))
         goto fail;
 
     struct addrinfo hints = { 0 }, *ai = NULL;
@@ -1058,7 +1026,9 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : (params ? params->port : 8080);
-    if ((rc = ht_sweeper_start(s, err)))
+    hh_gdpr_sweep_params_t sweep = hh_gdpr_sweep_default_params();
+    sweep.conversation_retention_days = p.conversation_retention_days;
+    if ((rc = hh_retention_sweeper_start(&s->sweeper, s->store, s->kb, p.retention_interval_s, &sweep, err)))
         goto fail;
     *out = s;
     return 0;
@@ -1072,25 +1042,23 @@ void hh_http_stop(hh_http_server_t *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
-    ht_sweeper_stop(s);   /* a sweep under way ends while the index and store are up */
+    hh_retention_sweeper_stop(s->sweeper);   /* a sweep under way ends while the index and store are up */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
     ht_conns_stop(s);
-    ht_kb_dense_fini(s);   /* saves the vector index while the store is open */
+    hh_kb_dense_fini(s->kb);   /* saves the vector index while the store is open */
     hh_engine_free(s->engine);
     hh_store_close(s->store);
     ht_auth_fini(s);
     ht_quota_fini(s);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
-    ht_embedders_free(s);
+    hh_embedders_free(s->embedders);
     free(s->models_dir);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     pthread_mutex_destroy(&s->m.mu);
     pthread_mutex_destroy(&s->vocab_mu);
-    pthread_mutex_destroy(&s->embed_mu);
-    pthread_mutex_destroy(&s->kb_mu);
     if (s->access_init)
         ht_access_close(s);
     hh_dirlock_release(s->lock);   /* last: everything written is closed */

@@ -1,29 +1,13 @@
 /* server.h - hoheit's HTTP server: libmicrohttpd (a thread per connection,
  * so a streaming or slow client never blocks another), a route table,
- * API-key authentication on every route but /health, and the
+ * API-key authentication on every route but /health and /api/login, and the
  * OpenAI-compatible /v1 endpoints on top of the engine.
  *
- * Routes (hh_http_route()):
- *   GET  /health                 no auth; {"status":"ok"}
- *   GET  /metrics                Prometheus text
- *   GET  /v1/models              OpenAI list
- *   GET  /v1/models/{id}         one model
- *   POST /v1/chat/completions    non-stream and SSE
- *   POST /v1/completions         non-stream and SSE
- *   POST /v1/embeddings          embedding models (bert) of the models dir (embeddings.c)
- *   POST /api/login              no auth; password -> session cookie + CSRF token (auth.c);
- *                                bounded hashes at once, 429 login_busy beyond them
- *   POST /api/logout             ends the cookie's session
- *   GET  /api/me                 who is calling (user, role, departments, auth method)
- *   POST /api/gdpr/export        data-subject export (admin; compliance.c)
- *   POST /api/gdpr/erase         data-subject erasure, also from the server's memory (admin)
- *   GET  /api/audit/verify       the audit chain's verdict (admin, auditor)
- *   GET  /api/audit/export       JSONL, ?from=SEQ (admin, auditor)
- *   POST /api/retention/sweep    retention sweep now (admin); also every retention_interval_s
- *   GET  /api/usage              token usage, ?by=&from=&to= (admin, auditor: all; others: own) (quota.c)
- *   /api/admin/users|keys|departments|models, /api/me/keys, /api/me/password,
- *   /api/collections             the administration API (admin.c; docs/SERVER.md
- *                                "Administration API")
+ * Routes: ONE table in server.c (method, path pattern, who may call,
+ * body kind and limit, handler), read through hh_http_route(); the list
+ * with what each route does is docs/SERVER.md "Routes" (a test keeps the
+ * two equal). The key, the role and the body's size are checked from the
+ * table before any handler runs.
  * Generating routes (chat, completions, embeddings, /api/ask) are limited by
  * quotas (quota.c): 429 code quota_exceeded with Retry-After.
  * A request without a Bearer key may authenticate with the hoheit_session
@@ -130,13 +114,43 @@ int    hh_http_usage_parse(const char *by, const char *from, const char *to, int
 cJSON *hh_http_usage_json(hh_store_usage_by_t by, int64_t d_from, int64_t d_to, const hh_store_usage_row_t *rows,
                           size_t n);
 
+/* Who may call a route (hh_http_route_info_t.right): HH_HTTP_RIGHT_OPEN
+ * needs no key; every other value needs a valid key (or session) and, when
+ * it names roles, a key of one of them: HH_HTTP_RIGHT_ADMIN |
+ * HH_HTTP_RIGHT_AUDITOR is "admins and auditors". A key of another role
+ * gets 403 permission_error / forbidden before the body is read. Checks
+ * that depend on the object (own vs. others', a collection's right) stay
+ * in the handlers. */
+#define HH_HTTP_RIGHT_OPEN     0u
+#define HH_HTTP_RIGHT_KEY      (1u << 0)   /* any valid key */
+#define HH_HTTP_RIGHT_ADMIN    (HH_HTTP_RIGHT_KEY | 1u << 1)
+#define HH_HTTP_RIGHT_AUDITOR  (HH_HTTP_RIGHT_KEY | 1u << 2)
+#define HH_HTTP_RIGHT_APPROVER (HH_HTTP_RIGHT_KEY | 1u << 3)
+
+/* What a route takes as its body. NONE: any body (Content-Length > 0 or
+ * a Transfer-Encoding) is refused with 413 before a byte is read. JSON:
+ * application/json (else 415), buffered up to the limit, checked for raw
+ * control bytes in strings (400). MULTIPART: multipart/form-data streamed
+ * to the handler piece by piece. */
+typedef enum hh_http_body {
+    HH_HTTP_BODY_NONE,
+    HH_HTTP_BODY_JSON,
+    HH_HTTP_BODY_MULTIPART,
+} hh_http_body_t;
+
 typedef struct hh_http_route_info {
-    const char *method;
-    const char *path;       /* for prefix routes: an example path that matches */
-    bool        auth;       /* requires a valid API key */
+    const char    *method;
+    const char    *path;        /* pattern: a "{name}" segment matches one non-empty segment */
+    unsigned       right;       /* HH_HTTP_RIGHT_* */
+    hh_http_body_t body;
+    size_t         body_limit;  /* bytes; a JSON route's 0: the server's max_body; over it: 413 */
 } hh_http_route_info_t;
 
 /* The route table, for tests and docs: route i, or NULL past the end. */
 const hh_http_route_info_t *hh_http_route(size_t i);
+
+/* The roles right allows, as "admins and auditors" (into buf, cap bytes);
+ * "" when it allows every key or needs none. */
+const char *hh_http_right_roles(unsigned right, char *buf, size_t cap);
 
 #endif
