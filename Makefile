@@ -4,7 +4,8 @@
 # on aarch64 only.
 #
 #   make            optimized build -> build/hoheit
-#   make test       deps, build, unit + reference tests
+#   make test       deps, build, unit + reference tests, test-node, test-ui
+#   make test-ui    the web UI in headless chromium (tests/ui/run.sh)
 #   make sanitize   ASan + UBSan build of the tests, run
 #   make fuzz       libFuzzer targets (clang), bounded run
 #   make bench      benchmark models + hoheit bench -> docs/BENCHMARKS.md
@@ -61,10 +62,25 @@ $(BUILD)/src/cli/cmd_version.o: CFLAGS += -I$(BUILD)/gen
 .PHONY: FORCE_VERSION
 FORCE_VERSION:
 
+# The web UI (web/) built into the binary: scripts/webgen.c writes every
+# file as a byte array with its content type and ETag (src/http/web_assets.h);
+# it runs at each make and rewrites the C file only when web/ changed.
+WEB_FILES := $(shell find web -type f ! -name '.*' 2>/dev/null | sort)
+WEBGEN    := $(BUILD)/gen/webgen
+WEB_C     := $(BUILD)/gen/web_assets.c
+WEB_O     := $(BUILD)/gen/web_assets.o
+$(WEBGEN): scripts/webgen.c src/http/web_assets.h | pkgcheck
+	@mkdir -p $(dir $@)
+	$(CC) -O1 $(CSTD) $(WARN) $(INCS) $(PKG_CFLAGS) $< -o $@ $(PKG_LIBS)
+$(WEB_C): $(WEBGEN) FORCE_VERSION
+	@$(WEBGEN) web $@ $(WEB_FILES)
+$(WEB_O): $(WEB_C)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 LIB_SRC  := $(filter-out $(EXCLUDE) src/cli/%,$(shell find src -name '*.c' | sort))
 CLI_SRC  := $(filter-out $(EXCLUDE),$(wildcard src/cli/*.c))
 TEST_SRC := $(wildcard tests/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_O)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
@@ -72,7 +88,7 @@ BIN   := $(BUILD)/hoheit
 TESTS := $(BUILD)/hoheit-tests
 LIBA  := $(BUILD)/libhoheit.a
 
-.PHONY: all test test-node test-crash test-fresh check sanitize fuzz fuzz-run bench deps clean serve pkgcheck install install-prebuilt uninstall deb test-package
+.PHONY: all test test-node test-ui test-crash test-fresh check sanitize fuzz fuzz-run bench deps clean serve pkgcheck install install-prebuilt uninstall deb test-package
 all: $(BIN) $(TESTS)
 
 deps:
@@ -112,11 +128,16 @@ $(TESTS): $(TEST_OBJ) $(LIBA)
 test: deps
 	@$(MAKE) --no-print-directory all
 	HOHEIT_BIN=$(abspath $(BIN)) $(TESTS) $(T)
-	@if [ -z "$(T)" ]; then $(MAKE) --no-print-directory test-node; fi
+	@if [ -z "$(T)" ]; then $(MAKE) --no-print-directory test-node && $(MAKE) --no-print-directory test-ui; fi
 
 # The official OpenAI npm client against a running `hoheit serve` (stories260K).
 test-node: $(BIN)
 	@bash tests/node/run.sh $(abspath $(BIN))
+
+# The web UI in a headless chromium (puppeteer-core, axe-core) against a
+# running `hoheit serve` (tests/ui/run.sh; docs/UI.md).
+test-ui: $(BIN)
+	@bash tests/ui/run.sh $(abspath $(BIN))
 
 # Knowledge base: kill -9 during `hoheit ingest`, 50 times, consistency
 # checked after each (tests/kb/crash.sh; ~35 s plus a one-time corpus build).

@@ -19,6 +19,7 @@ static void serve_usage(FILE *f)
             "                    [--slots N] [--ctx N] [--threads N] [--queue N] [--timeout S]\n"
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
             "                    [--retention-interval S] [--access-log FILE|off] [--error-log FILE]\n"
+            "                    [--web-dir DIR]\n"
             "  --config FILE  read options from FILE, `key = value` lines with the long option names\n"
             "                 below (e.g. `port = 8080`); default $HOHEIT_CONFIG; options given on the\n"
             "                 command line win over the file\n"
@@ -41,6 +42,8 @@ static void serve_usage(FILE *f)
             "  --access-log FILE|off  one JSON line per request (default DATA/logs/access.log)\n"
             "  --error-log FILE  diagnostics with timestamps to FILE (default: stderr)\n"
             "                 SIGHUP reopens both logs (after logrotate moved them)\n"
+            "  --web-dir DIR  serve the web UI (GET /) from DIR, read at each request, instead of\n"
+            "                 the copy built into the binary (for UI development)\n"
             "Precedence: command line, then $HOHEIT_DATA (for the data dir), then the config file.\n"
             "One server per data directory: a second one is refused (DATA/hoheit.lock).\n"
             "API keys: hoheit keys create --user NAME --role ROLE [--data DIR]\n");
@@ -126,6 +129,8 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
         p->tls_key = v;
     else if (!strcmp(a, "--access-log"))
         p->access_log = v;
+    else if (!strcmp(a, "--web-dir"))
+        p->web_dir = v;
     else if (!strcmp(a, "--error-log"))
         o->error_log = v;
     else

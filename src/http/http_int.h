@@ -372,6 +372,12 @@ enum MHD_Result ht_handle_login(hh_http_server_t *s, struct MHD_Connection *c, h
 enum MHD_Result ht_handle_logout(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 enum MHD_Result ht_handle_me(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs);
 
+/* The web UI's files (static.c): GET / and GET /assets/PATH, built in or
+ * from params.web_dir; ht_web_headers adds the UI's security headers
+ * (Content-Security-Policy, nosniff, no-referrer, no framing) to r. */
+enum MHD_Result ht_handle_static(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+void            ht_web_headers(struct MHD_Response *r);
+
 /* Compliance routes (compliance.c); roles and bodies in docs/SERVER.md.
  * ht_handle_gdpr_export: POST /api/gdpr/export (admin).
  * ht_handle_gdpr_erase: POST /api/gdpr/erase (admin, "confirm": true); the

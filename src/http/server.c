@@ -139,6 +139,11 @@ static enum MHD_Result h_usage(hh_http_server_t *s, struct MHD_Connection *c, ht
     return ht_handle_usage(s, c, cs);
 }
 
+static enum MHD_Result h_web(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    return ht_handle_static(s, c, cs, url);
+}
+
 static const ht_route_t g_routes[] = {
     { { "GET", "/health", false }, false, false, h_health, "/health" },
     { { "GET", "/metrics", true }, false, false, h_metrics, "/metrics" },
@@ -168,6 +173,9 @@ static const ht_route_t g_routes[] = {
     { { "GET", "/api/audit/export", true }, false, false, h_audit_export, "/api/audit/export" },
     { { "POST", "/api/retention/sweep", true }, false, false, h_retention_sweep, "/api/retention/sweep" },
     { { "GET", "/api/usage", true }, false, false, h_usage, "/api/usage" },
+    { { "GET", "/", false }, false, false, h_web, "/" },
+    { { "GET", "/assets/app.js", false }, true, false, h_web, "/assets/" },
+    { { "GET", "/assets/screens/chat.js", false }, true, false, h_web, "/assets/" },
 };
 #define N_ROUTES ((int)(sizeof g_routes / sizeof g_routes[0]))
 

@@ -80,6 +80,8 @@ typedef struct hh_http_params {
                                        * <= 0: off; the first runs after min(interval, 10) s */
     const char *access_log;           /* JSON lines, one per request (docs/OPERATIONS.md "Logs"):
                                        * NULL = DATA/logs/access.log; "off" = none; else this file */
+    const char *web_dir;              /* the web UI from this folder on disk (development; files are
+                                       * read at each request); NULL = the copy built into the binary */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);

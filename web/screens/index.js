@@ -1,0 +1,8 @@
+// screens/index.js - every screen of the navigation, in its order. A screen
+// is web/screens/<id>.js exporting default
+//   { id, nav: '<catalog key>', roles: ['admin', ...] | null, async render(main, app, arg) }
+// with its strings in web/i18n/<id>.de.json and <id>.en.json (docs/UI.md).
+import chat from './chat.js';
+import documents from './documents.js';
+
+export default [chat, documents];
