@@ -6,7 +6,7 @@
 // range. Reading the log is itself logged: both routes append an "admin"
 // record naming the caller; the screen says so.
 import { h, heading, statusLine } from '../dom.js';
-import { fmtTime, fmtNum, download, tableBox, table, errorDetail, field, uid } from './kit.js';
+import { fmtTime, fmtNum, download, tableBox, table, errorDetail, field, uid, fetchText } from './kit.js';
 
 const KINDS = ['request', 'approval', 'admin', 'export', 'erasure', 'retention'];
 const MAX_ROWS = 500;
@@ -99,12 +99,7 @@ export default {
       eBtn.disabled = true;
       eOut.replaceChildren(h('p', { class: 'status' }, t('audit.exporting')));
       try {
-        const r = await app.request('GET', `/api/audit/export?from=${seq}`);
-        if (!r.ok) {
-          const err = r.data && r.data.error ? r.data.error : {};
-          throw new app.ApiError(r.status, err.code, err.message, r.data, r.headers);
-        }
-        const text = typeof r.data === 'string' ? r.data : '';
+        const text = await fetchText(app, `/api/audit/export?from=${seq}`);
         const file = `audit-from-${seq}.jsonl`;
         download(file, text, 'application/x-ndjson');
         const parsed = parseExport(text);
@@ -124,11 +119,11 @@ export default {
       h('h2', { id: 'au-e' }, t('audit.exportTitle')), h('p', null, t('audit.exportHint')),
       h('div', { class: 'controls' }, field(t('audit.from'), from, t('audit.fromHint')), eBtn), eOut));
 
-    const kind = h('select', null, h('option', { value: '' }, t('audit.any')),
+    const kind = h('select', { id: 'au-kind' }, h('option', { value: '' }, t('audit.any')),
       KINDS.map((k) => h('option', { value: k }, t(`audit.kind.${k}`))));
-    const user = h('input', { type: 'search', autocomplete: 'off' });
-    const uc = h('select', null, h('option', { value: '' }, t('audit.any')));
-    const decision = h('input', { type: 'search', autocomplete: 'off', list: uid('dl') });
+    const user = h('input', { type: 'search', autocomplete: 'off', id: 'au-user' });
+    const uc = h('select', { id: 'au-uc' }, h('option', { value: '' }, t('audit.any')));
+    const decision = h('input', { type: 'search', autocomplete: 'off', list: uid('dl'), id: 'au-dec' });
     const decisions = h('datalist', { id: decision.getAttribute('list') },
       ['released', 'refused', 'pending', 'approved', 'edited', 'rejected', 'done', 'deleted', 'abstained', 'failed',
         'canceled'].map((d) => h('option', { value: d })));

@@ -62,6 +62,18 @@ export function errorDetail(app, e) {
   return msg && !text.includes(msg) ? `${text} (${msg})` : text;
 }
 
+/* The body of a GET as text whatever its type (Markdown, HTML, JSONL:
+ * app.request would parse an x-ndjson body as JSON); a non-2xx answer
+ * throws app.ApiError like app.api. */
+export async function fetchText(app, path) {
+  const r = await fetch(path, { credentials: 'same-origin', headers: { Accept: '*/*' } });
+  const text = await r.text();
+  if (r.ok) return text;
+  let err = {};
+  try { err = JSON.parse(text).error || {}; } catch { /* not an API error body */ }
+  throw new app.ApiError(r.status, err.code, err.message, null, r.headers);
+}
+
 /* A definition list from [label, value] pairs (skips null values). */
 export function facts(pairs) {
   const dl = h('dl', { class: 'facts' });

@@ -14,7 +14,7 @@
 // (GET /api/usecases?records=md|html). Every change lands in the register's
 // history and the audit log; the form says so.
 import { h, heading, statusLine } from '../dom.js';
-import { fmtTime, download, riskBadge, tableBox, table, errorDetail, facts, field, uid } from './kit.js';
+import { fmtTime, download, riskBadge, tableBox, table, errorDetail, facts, field, uid, fetchText } from './kit.js';
 
 const LISTS = ['models', 'collections', 'departments', 'affected_persons', 'data_categories', 'recipients',
   'safeguards'];
@@ -53,15 +53,6 @@ function policyFacts(t, p) {
 
 function reasonsList(reasons) {
   return h('ul', { class: 'reasons' }, (reasons || []).map((r) => h('li', null, r)));
-}
-
-async function fetchText(app, path) {
-  const r = await app.request('GET', path);
-  if (!r.ok) {
-    const err = r.data && r.data.error ? r.data.error : {};
-    throw new app.ApiError(r.status, err.code, err.message, r.data, r.headers);
-  }
-  return typeof r.data === 'string' ? r.data : JSON.stringify(r.data);
 }
 
 export default {
