@@ -196,7 +196,8 @@ await test('approvals: held in mia\'s chat, anna sees it with draft and sources,
   // approve with an edit
   await annaPage.locator(aria('Antworttext', 'textbox')).fill(EDITED);
   await annaPage.locator(aria('Bearbeitet freigeben', 'button')).click();
-  await annaPage.waitForFunction(() => document.querySelector('main').textContent.includes('bearbeitet freigegeben'));
+  await annaPage.waitForFunction(() => document.querySelector('main').textContent.includes('bearbeitet freigegeben')
+    && document.querySelector('main').textContent.includes('Freigegebener Text'));
   const after = await annaPage.$eval('main', (e) => e.textContent);
   check(after.includes('Freigegebener Text (bearbeitet)') && after.includes(EDITED), 'the released text shown');
   check(!(await annaPage.$('.ap-decide')), 'no decision form any more');
@@ -218,7 +219,8 @@ await test('approvals: a rejection with its reason reaches the requester', async
   await annaPage.waitForSelector('.ap-decide');
   await annaPage.locator(aria('Begründung', 'textbox')).fill('Bitte die Fachabteilung direkt fragen.');
   await annaPage.locator(aria('Ablehnen', 'button')).click();
-  await annaPage.waitForFunction(() => document.querySelector('main').textContent.includes('abgelehnt'));
+  await annaPage.waitForFunction(() => document.querySelector('main').textContent.includes('abgelehnt')
+    && document.querySelector('#ap-h'));
   const r = await api(miaPage, 'GET', `/api/approvals/${id}`);
   check(r.data.status === 'rejected' && r.data.reason === 'Bitte die Fachabteilung direkt fragen.' && !r.data.text,
     `rejected with the reason and no text, got ${JSON.stringify(r.data)}`);

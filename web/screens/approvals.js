@@ -70,9 +70,10 @@ function groundingView(t, g) {
   }
   const ol = h('ol', { class: 'sources' });
   for (const s of sources) {
-    const where = [s.title || t('approvals.untitled')];
-    if (s.heading_path) where.push(s.heading_path);
-    const head = where.join(' › ') + (s.page ? `, ${t('approvals.page', { page: s.page })}` : '');
+    const title = s.title || t('approvals.untitled');
+    const hp = s.heading_path || '';
+    // the heading path often starts with the document's title already
+    const head = (hp.startsWith(title) ? hp : [title, hp].filter(Boolean).join(' › ')) + (s.page ? `, ${t('approvals.page', { page: s.page })}` : '');
     ol.append(h('li', { value: s.n || undefined },
       h('p', { class: 'src-head' }, h('strong', null, head)),
       s.quote ? h('blockquote', { class: 'passage' }, s.quote) : null));

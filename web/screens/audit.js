@@ -132,7 +132,7 @@ export default {
     const result = h('div');
     const fillUsecases = () => {
       const seen = [...new Set(records.map((r) => r.use_case).filter(Boolean))].sort();
-      uc.replaceChildren(h('option', { value: '' }, t('audit.any')), seen.map((s) => h('option', { value: s }, s)));
+      uc.replaceChildren(h('option', { value: '' }, t('audit.any')), ...seen.map((s) => h('option', { value: s }, s)));
     };
     const show = () => {
       const u = user.value.trim().toLowerCase();

@@ -51,6 +51,31 @@ function policyFacts(t, p) {
   ]);
 }
 
+/* t(`${prefix}.${v}`), or v itself when the catalog has no word for it. */
+function word(t, prefix, v) {
+  const k = `${prefix}.${v}`;
+  const s = t(k);
+  return s === k ? String(v || '') : s;
+}
+
+function short(v) {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return s.length > 120 ? `${s.slice(0, 119)}…` : s;
+}
+
+/* A history entry's detail: for an update each changed field as
+ * "field: old → new"; for a create the class it got. */
+function historyDetail(t, x) {
+  const d = x.detail;
+  if (!d || typeof d !== 'object') return typeof d === 'string' ? d : '';
+  if (x.action === 'update') {
+    return h('ul', { class: 'changes' }, Object.entries(d).map(([k, v]) => h('li', null,
+      `${word(t, 'usecases.f', k)}: `, k === 'risk_class' ? word(t, 'risk', v) : v && typeof v === 'object' && 'new' in v
+        ? `${v.old === null || v.old === undefined ? '–' : short(v.old)} → ${short(v.new)}` : short(v))));
+  }
+  return d.risk_class ? t('usecases.histClass', { cls: word(t, 'risk', d.risk_class) }) : '';
+}
+
 function reasonsList(reasons) {
   return h('ul', { class: 'reasons' }, (reasons || []).map((r) => h('li', null, r)));
 }
@@ -175,8 +200,8 @@ export default {
       const cap = t('usecases.history');
       sec.append(h('h3', null, cap), tableBox(cap, table(cap,
         [t('usecases.col.when'), t('usecases.col.who'), t('usecases.col.what'), t('usecases.col.detail')],
-        u.history.map((x) => [fmtTime(app, x.at), x.actor || '–', x.action || '',
-          typeof x.detail === 'string' ? x.detail : JSON.stringify(x.detail || '')]))));
+        u.history.map((x) => [fmtTime(app, x.at), x.actor || '–', word(t, 'usecases.action', x.action),
+          historyDetail(t, x)]))));
     }
     main.append(sec);
     const tools = h('div', { class: 'controls' });
@@ -276,9 +301,9 @@ export default {
     const liveOut = h('div', { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
     live.append(liveOut);
     const out = h('p', { class: 'status', role: 'status' });
-    form.append(basics, lists, qset,
-      slug ? h('div', { class: 'opt' }, disabled, h('label', { for: disabled.id }, t('usecases.disableLabel'))) : null,
-      live,
+    form.append(basics, lists, qset);
+    if (slug) form.append(h('div', { class: 'opt' }, disabled, h('label', { for: disabled.id }, t('usecases.disableLabel'))));
+    form.append(live,
       h('p', { class: 'small muted' }, t('usecases.audited')),
       h('div', { class: 'actions row' }, h('button', { type: 'submit', class: 'primary' },
         t(slug ? 'usecases.save' : 'usecases.create'))),
@@ -305,12 +330,12 @@ export default {
       try {
         const c = await app.api('POST', '/api/usecases?classify=true', { answers: collectAnswers(), policy });
         if (mine !== asked) return;
-        liveOut.replaceChildren(
+        liveOut.replaceChildren(...[
           h('p', null, t('usecases.classIs'), ' ', riskBadge(app, c.risk_class)),
           c.effective_policy && c.effective_policy.approval_required
             ? h('p', null, t(c.hr ? 'usecases.approvalHr' : 'usecases.approvalNeeded')) : null,
           c.risk_class === 'prohibited' ? h('p', { class: 'error' }, t('usecases.prohibitedNote')) : null,
-          h('p', { class: 'small' }, t('usecases.reasons')), reasonsList(c.reasons));
+          h('p', { class: 'small' }, t('usecases.reasons')), reasonsList(c.reasons)].filter(Boolean));
       } catch (e) {
         if (mine !== asked) return;
         liveOut.replaceChildren(h('p', { class: 'error' }, errorDetail(app, e)));
