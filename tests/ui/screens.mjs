@@ -156,6 +156,24 @@ async function heldByApi(page, question) {
 
 // ---------------------------------------------------------------------------
 
+await test('catalogs: every literal key of the compliance screens is in German and in English', async () => {
+  const web = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'web');
+  const shell = (l) => JSON.parse(fs.readFileSync(path.join(web, 'i18n', `${l}.json`), 'utf8'));
+  for (const id of ['approvals', 'usecases', 'audit', 'gdpr', 'usage']) {
+    const src = fs.readFileSync(path.join(web, 'screens', `${id}.js`), 'utf8');
+    const keys = [...src.matchAll(/\bt\('([a-zA-Z0-9_.-]+)'/g)].map((m) => m[1]);
+    check(keys.length > 10, `keys found in ${id}.js`);
+    for (const l of ['de', 'en']) {
+      const cat = { ...shell(l), ...JSON.parse(fs.readFileSync(path.join(web, 'i18n', `${id}.${l}.json`), 'utf8')) };
+      const missing = [...new Set(keys.filter((k) => !(k in cat)))];
+      check(missing.length === 0, `${id}.${l}.json to have ${missing.join(', ')}`);
+    }
+    const de = Object.keys(JSON.parse(fs.readFileSync(path.join(web, 'i18n', `${id}.de.json`), 'utf8'))).sort();
+    const en = Object.keys(JSON.parse(fs.readFileSync(path.join(web, 'i18n', `${id}.en.json`), 'utf8'))).sort();
+    check(JSON.stringify(de) === JSON.stringify(en), `the same keys in ${id}.de.json and ${id}.en.json`);
+  }
+});
+
 let miaPage, annaPage, rootPage;
 let firstId;
 const EDITED = 'Geprüft: Höchstens fünf Bewerbungen je Stelle werden eingeladen [1].';
@@ -265,6 +283,7 @@ await test('register: the form shows the class while answering, creates the use 
   await page.waitForFunction(() => document.querySelector('.uc-class').textContent.includes('hohes Risiko'));
   const t = await liveText();
   check(t.includes('Annex III point 4') && t.includes('Personalbereich'), `the HR reason and approval note, got "${t}"`);
+  check(!(await page.$eval('main', (e) => e.textContent.includes('null'))), 'no stray "null" in the form');
   await shot(page, 'usecases-form');
   await axe(page, 'use-case form 1280px');
   await page.locator(aria('Anlegen', 'button')).click();
@@ -274,6 +293,9 @@ await test('register: the form shows the class while answering, creates the use 
   const main = await page.$eval('main', (e) => e.textContent);
   check(main.includes('gespeichert') && main.includes('Entwürfe für Arbeitszeugnisse'), 'saved, with its purpose');
   await page.locator(aria('Systemkarte anzeigen', 'button')).click();
+  const hist = await page.$eval('main', (e) => e.textContent);
+  check(hist.includes('Änderungsverlauf') && hist.includes('angelegt') && hist.includes('Risikoklasse: hohes Risiko'),
+    'the history in words');
   const card = await page.waitForSelector('#uc-card + pre');
   const ct = await card.evaluate((e) => e.textContent);
   check(ct.includes('zeugnis-entwurf') && ct.includes('Entwürfe für Arbeitszeugnisse') && /high/i.test(ct),
@@ -306,6 +328,14 @@ await test('audit: verify says intact in words; the export is filtered by kind, 
   const rows = await page.$$eval('section[aria-labelledby="au-f"] tbody tr', (trs) => trs.map((r) => r.textContent));
   check(rows.length >= 3 && rows.every((r) => r.includes('Freigabe')), `only approval records, got ${rows.length}`);
   check(rows.some((r) => r.includes('edited') && r.includes('anna')), 'anna\'s edit among them');
+  const ucs = await page.$$eval('#au-uc option', (o) => o.map((x) => x.value));
+  check(ucs.includes('bewerbungen'), `the use cases of the export offered, got ${ucs}`);
+  await page.select('#au-uc', 'bewerbungen');
+  await page.select('#au-kind', '');
+  const byUc = await page.$$eval('section[aria-labelledby="au-f"] tbody tr', (trs) => trs.map((r) => r.textContent));
+  check(byUc.length >= 6 && byUc.every((r) => r.includes('bewerbungen')), `only bewerbungen, got ${byUc.length}`);
+  check(byUc.some((r) => r.includes('Anfrage') && r.includes('pending')), 'the held requests among them');
+  await page.select('#au-kind', 'approval');
   await page.locator('#au-dec').fill('rejected');
   const rej = await page.$$eval('section[aria-labelledby="au-f"] tbody tr', (trs) => trs.map((r) => r.textContent));
   check(rej.length === 1 && rej[0].includes('rejected'), `one rejection, got ${rej.length}`);
