@@ -25,7 +25,8 @@ PKGS=(
   dpkg-dev systemd adduser                  # make deb (dpkg-shlibdeps), systemd-analyze verify of the unit,
                                             # the package test's dpkg -i (postinst runs adduser)
   procps fakeroot                           # man pages the KB test corpora pin (kill.1; fakeroot.1)
-  ca-certificates                           # npm ci over https (tests/node) on a fresh system
+  ca-certificates                           # npm ci over https (tests/node, tests/ui) on a fresh system
+  chromium                                  # the web UI's browser tests (tests/ui: puppeteer-core drives it)
   debootstrap                               # only for `make test-fresh` (tests/fresh/run.sh)
 )
 # The OpenAI npm client tests need node + npm; Debian's packages only when no

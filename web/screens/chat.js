@@ -245,6 +245,7 @@ export default {
       const li = h('li', { class: `msg ${m.role}` });
       li.append(h('p', { class: 'who small' }, t(m.role === 'user' ? 'chat.you' : 'chat.assistant')));
       if (m.role === 'user') li.append(h('div', { class: 'user-text' }, m.content));
+      else if (m.pending) { /* filled by the request under way */ }
       else if (m.held) renderHeld(li, m);
       else if (m.error) li.append(statusLine(m.error, 'error'));
       else if (m.grounding) renderGrounding(li, m.content, m.grounding, m.meta || {});
@@ -268,7 +269,12 @@ export default {
       convList.replaceChildren(...list.map((c) => h('li', {},
         h('button', { type: 'button', class: `link${st.conv && st.conv.id === c.id ? ' current' : ''}`,
           'aria-current': st.conv && st.conv.id === c.id ? 'true' : false,
-          onclick: async () => { st.conv = await conversations.get(c.id); redraw(); refreshConvs(); } }, c.title),
+          onclick: async () => {
+            st.conv = await conversations.get(c.id);
+            for (const m of st.conv ? st.conv.messages : []) if (m.held) poll(st.conv, m);
+            redraw();
+            refreshConvs();
+          } }, c.title),
         h('button', { type: 'button', class: 'ghost small', 'aria-label': t('chat.deleteConv', { title: c.title }),
           onclick: async () => {
             await conversations.remove(c.id);
@@ -321,7 +327,7 @@ export default {
       const conv = st.conv;
       conv.messages.push({ role: 'user', content: question });
       const meta = { model: modelSel.value || '', use_case: ucSel.value || '' };
-      const m = { role: 'assistant', content: '', meta };
+      const m = { role: 'assistant', content: '', meta, pending: true };
       conv.messages.push(m);
       redraw();
       const li = log.lastElementChild;
@@ -394,6 +400,7 @@ export default {
         }
       }
       st.abort = null;
+      delete m.pending;
       if (this.state !== st) return;
       await conversations.save(conv);
       redraw();

@@ -22,7 +22,8 @@ export default {
     const msg = h('div', { id: 'doc-msg', class: 'doc-msg' });
     const collSel = h('select', { id: 'up-collection' });
     const collOther = h('input', { id: 'up-collection-name', placeholder: t('docs.otherPh') });
-    const picker = h('input', { type: 'file', id: 'up-files', multiple: true, class: 'vh' });
+    const picker = h('input', { type: 'file', id: 'up-files', multiple: true, class: 'vh', tabindex: '-1',
+      'aria-label': t('docs.pick') });
     const pickBtn = h('button', { type: 'button', id: 'up-pick' }, t('docs.pick'));
     const drop = h('div', { class: 'drop', id: 'drop' }, h('p', {}, t('docs.drop')), pickBtn, picker);
     const progress = h('ul', { class: 'uploads', id: 'uploads', 'aria-label': t('docs.uploads') });
@@ -68,7 +69,7 @@ export default {
             h('th', { scope: 'col' }, t('docs.colChunks')), h('th', { scope: 'col' }, t('docs.colBy')),
             h('th', { scope: 'col' }, t('docs.colWhen')), h('th', { scope: 'col' }, h('span', { class: 'vh' }, t('docs.colActions'))))),
           h('tbody', {}, items.map((d) => h('tr', {},
-            h('td', {}, d.title || d.source_path),
+            h('td', {}, d.title || '', ' ', h('span', { class: 'muted small' }, String(d.source_path || '').replace(/^upload:/, '').split('/').pop())),
             h('td', {}, size(d.size, app.lang)),
             h('td', {}, String(d.chunks)),
             h('td', {}, d.ingested_by || ''),
@@ -85,13 +86,15 @@ export default {
     const remove = async (d) => {
       const name = d.title || d.source_path;
       if (!window.confirm(t('docs.confirmDelete', { title: name, chunks: d.chunks }))) return;
+      let line;
       try {
         await app.api('DELETE', `/api/documents/${d.id}`);
-        msg.replaceChildren(statusLine(t('docs.deleted', { title: name })));
+        line = statusLine(t('docs.deleted', { title: name }));
       } catch (e) {
-        msg.replaceChildren(statusLine(t('docs.deleteFailed', { title: name, why: app.errorText(e) }), 'error'));
+        line = statusLine(t('docs.deleteFailed', { title: name, why: app.errorText(e) }), 'error');
       }
       await load();
+      msg.replaceChildren(line);
     };
 
     const uploadOne = (file, coll) => new Promise((resolve) => {
@@ -120,7 +123,7 @@ export default {
         if (xhr.status >= 200 && xhr.status < 300) {
           bar.value = 100;
           li.classList.add('done');
-          state.textContent = d && d.skipped ? t('docs.same') : t('docs.done');
+          state.textContent = d && d.status === 'unchanged' ? t('docs.same') : t('docs.done');
           resolve(true);
         } else {
           const e = d && d.error ? d.error : {};
