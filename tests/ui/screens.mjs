@@ -335,6 +335,7 @@ await test('audit: verify says intact in words; the export is filtered by kind, 
   const byUc = await page.$$eval('section[aria-labelledby="au-f"] tbody tr', (trs) => trs.map((r) => r.textContent));
   check(byUc.length >= 6 && byUc.every((r) => r.includes('bewerbungen')), `only bewerbungen, got ${byUc.length}`);
   check(byUc.some((r) => r.includes('Anfrage') && r.includes('pending')), 'the held requests among them');
+  await shot(page, 'audit');
   await page.select('#au-kind', 'approval');
   await page.locator('#au-dec').fill('rejected');
   const rej = await page.$$eval('section[aria-labelledby="au-f"] tbody tr', (trs) => trs.map((r) => r.textContent));
@@ -343,7 +344,6 @@ await test('audit: verify says intact in words; the export is filtered by kind, 
   await page.locator('#au-user').fill('root');
   const mine = await page.$$eval('section[aria-labelledby="au-f"] tbody tr', (trs) => trs.length);
   check(mine === 0, `no approval decided by root, got ${mine}`);
-  await shot(page, 'audit');
   await closePage(page);
 });
 
