@@ -232,8 +232,11 @@ await test('approvals: held in mia\'s chat, anna sees it with draft and sources,
 });
 
 await test('approvals: a rejection with its reason reaches the requester', async () => {
+  await open(annaPage, '#/approvals');
+  await annaPage.waitForSelector('main[data-screen="approvals"] h2');
   const id = await heldByApi(miaPage, 'Wer führt das Vorstellungsgespräch?');
-  await open(annaPage, `#/approvals/${id}`);
+  await annaPage.locator(aria('Aktualisieren', 'button')).click();   // the new request appears
+  await annaPage.locator(aria(`Freigabe ${id} öffnen`, 'link')).click();
   await annaPage.waitForSelector('.ap-decide');
   await annaPage.locator(aria('Begründung', 'textbox')).fill('Bitte die Fachabteilung direkt fragen.');
   await annaPage.locator(aria('Ablehnen', 'button')).click();

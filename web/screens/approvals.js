@@ -105,7 +105,9 @@ export default {
     const { t } = app;
     const nav = h('p', { class: 'controls' },
       h('a', { href: '#/approvals', 'aria-current': history ? null : 'true' }, t('approvals.pending')),
-      h('a', { href: '#/approvals/?status=all', 'aria-current': history ? 'true' : null }, t('approvals.history')));
+      h('a', { href: '#/approvals/?status=all', 'aria-current': history ? 'true' : null }, t('approvals.history')),
+      h('button', { type: 'button', class: 'ghost', onclick: () => app.navigate(history ? 'approvals/?status=all' : 'approvals') },
+        t('approvals.refresh')));
     main.append(h('p', { class: 'muted' }, t(mayDecide(app) ? 'approvals.intro' : 'approvals.introReadOnly')), nav);
     const state = statusLine(t('approvals.loading'));
     main.append(state);
