@@ -57,9 +57,19 @@ MD
 Der geheime Rahmenvertrag mit der Firma Zebrafisch läuft bis 2031.
 MD
   "$BIN" ingest "$TMP/docs/reisekosten.md" --collection handbuch --quiet --data "$D" >/dev/null 2>&1 &&
-  "$BIN" ingest "$TMP/docs/lieferanten.md" --collection einkauf-intern --quiet --data "$D" >/dev/null 2>&1
+  "$BIN" ingest "$TMP/docs/lieferanten.md" --collection einkauf-intern --quiet --data "$D" >/dev/null 2>&1 || return 1
+  # an approver in the same department, and a use case whose answers wait for one
+  printf '%s\n' "$PW" | "$BIN" users passwd anna --role approver --password-stdin --data "$D" >/dev/null 2>&1 &&
+  "$BIN" departments add-user anna vertrieb --data "$D" >/dev/null 2>&1 || return 1
+  cat >"$TMP/uc.json" <<'JSON'
+{"slug": "bewerbungen", "name": "Bewerbungen vorsortieren", "purpose": "Fragen zu Bewerbungen",
+ "departments": ["vertrieb"], "collections": ["handbuch"], "answers": {"h_employment": true}}
+JSON
+  "$BIN" register add --file "$TMP/uc.json" --data "$D" >/dev/null 2>&1 || return 1
+  APPROVER_KEY=$("$BIN" keys create --user anna --role approver --data "$D" 2>/dev/null)
 }
-setup || fail "setting up users, departments and collections with the CLI failed"
+APPROVER_KEY=
+setup || fail "setting up users, departments, collections and the register with the CLI failed"
 
 "$BIN" serve --data "$D" --port 0 --slots 2 -t 1 --access-log off >"$TMP/out" 2>"$TMP/err" &
 SERVER_PID=$!
@@ -74,7 +84,7 @@ if [ -z "$PORT" ]; then
   cat "$TMP/err" >&2
   fail "server did not start"
 fi
-HOHEIT_URL="http://127.0.0.1:$PORT" HOHEIT_PASSWORD="$PW" HOHEIT_CHROMIUM="$CHROME" \
+HOHEIT_URL="http://127.0.0.1:$PORT" HOHEIT_PASSWORD="$PW" HOHEIT_APPROVER_KEY="$APPROVER_KEY" HOHEIT_CHROMIUM="$CHROME" \
   HOHEIT_UI_TMP="$TMP" node "$HERE/test.mjs"
 rc=$?
 kill -TERM "$SERVER_PID"

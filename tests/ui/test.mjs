@@ -293,6 +293,35 @@ await test('knowledge: "nicht in den Dokumenten gefunden" when nothing matches',
   check(conf === 'nicht in den Dokumenten gefunden', `not found, got ${conf}`);
 });
 
+await test('held for approval: shown as held, released by an approver, then shown with its sources', async () => {
+  const page = miaPage;
+  await page.locator(aria('Neues Gespräch', 'button')).click();
+  const ucs = await page.$$eval('#chat-usecase option', (o) => o.map((x) => x.value));
+  check(ucs.includes('bewerbungen'), `the approval use case offered, got ${ucs}`);
+  await page.select('#chat-usecase', 'bewerbungen');
+  await page.locator(aria('Wissen (Dokumente)', 'radio')).click();
+  await page.select('#chat-model', '');
+  await page.locator(aria('Ihre Frage', 'textbox')).fill('Welche Hotelkosten werden erstattet?');
+  await page.locator(aria('Frage stellen', 'button')).click();
+  const held = await page.waitForSelector('.msg.assistant .held');
+  const heldText = await held.evaluate((e) => e.textContent);
+  check(heldText.includes('Zur Freigabe vorgelegt'), `the held state, got "${heldText}"`);
+  const id = Number((heldText.match(/Anfrage (\d+)/) || [])[1]);
+  check(id > 0, 'the approval id shown');
+  check(!(await page.$('.msg.assistant .conf')), 'no answer while held');
+  const key = process.env.HOHEIT_APPROVER_KEY;
+  const r = await fetch(`${BASE}/api/approvals/${id}/approve`, { method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: '{"reason":"ok"}' });
+  check(r.status === 200, `the approver releases it, got ${r.status} ${await r.text()}`);
+  await page.waitForSelector('.msg.assistant .conf', { timeout: 15000 });
+  const text = await page.$eval('.msg.assistant .answer-text', (e) => e.textContent);
+  check(text.includes('120 Euro'), `the released answer, got "${text}"`);
+  check(await page.$('.msg.assistant .cite') !== null, 'its numbered sources');
+  const meta = await page.$eval('.msg.assistant .meta', (e) => e.textContent);
+  check(meta.includes('KI-generiert') && meta.includes('bewerbungen'), `label and use case, got ${meta}`);
+  await page.select('#chat-usecase', '');
+});
+
 await test('documents: upload with progress, listed, a refused upload shows its error', async () => {
   const page = miaPage;
   lastPage = page;
@@ -373,7 +402,7 @@ await test('keyboard only: log in and ask, open a source', async () => {
   await page.keyboard.press('ArrowRight');   // radio group: to "Wissen"
   check(await page.evaluate(() => document.getElementById('mode-kb').checked), 'knowledge mode by keyboard');
   await tabTo(() => document.activeElement.id === 'chat-model', 'the model choice');
-  await page.keyboard.press('Home');         // "Ohne Modell" is the first option
+  for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowUp');   // up to "Ohne Modell", the first option
   check(await page.evaluate(() => document.getElementById('chat-model').value === ''), 'no model chosen by keyboard');
   await tabTo(() => document.activeElement.id === 'chat-input', 'the question');
   await page.keyboard.type('Welche Klasse gilt bei Dienstreisen mit der Bahn?');

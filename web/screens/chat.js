@@ -170,6 +170,10 @@ export default {
       collBox.append(h('span', { class: 'opt' },
         h('input', { type: 'checkbox', id, value: c.name, checked: true }), h('label', { for: id }, c.name)));
     }
+    if (modelSel.options.length < 2) {   // no generative model: knowledge mode gives the extractive answer
+      modeChat.disabled = true;
+      st.mode = 'knowledge';
+    }
     setMode(st.mode);
 
     // --- rendering of messages
@@ -199,7 +203,8 @@ export default {
       const srcs = (g && g.sources) || [];
       const byN = new Map(srcs.map((s) => [s.n, s]));
       // sentences keep their markers, so a click can mark the cited words
-      for (const sentence of String(text).split(/(?<=[.!?])\s+/)) {
+      // a marker after a sentence's end belongs to that sentence
+      for (const sentence of String(text).split(/(?<=[.!?\]])\s+(?!\[)/)) {
         const span = h('span', {});
         for (const part of sentence.split(/(\[\d+(?:\s*,\s*\d+)*\])/)) {
           const m = part.match(/^\[(\d+(?:\s*,\s*\d+)*)\]$/);
@@ -226,6 +231,14 @@ export default {
       return h('p', { class: 'meta' }, bits);
     };
 
+    // "Title › Heading › Sub" (the heading path often starts with the title already)
+    const where = (s) => {
+      const title = s.title || '';
+      const hp = s.heading_path || '';
+      if (!hp) return title;
+      return hp.startsWith(title) ? hp : `${title} › ${hp}`;
+    };
+
     const renderGrounding = (li, text, g, meta) => {
       const conf = confidenceWord(t, g);
       const confEl = h('span', { class: `conf conf-${conf.key}`, title: t('chat.confNumber',
@@ -234,9 +247,9 @@ export default {
         answerBody(text, g));
       const srcs = g.sources || [];
       if (srcs.length) {
-        li.append(h('h3', { class: 'small' }, t('chat.sources')), h('ol', { class: 'sources' },
+        li.append(h('h3', { class: 'small' }, t('chat.sources')), h('ul', { class: 'sources' },
           srcs.map((s) => h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => showSource(s, '') },
-            `[${s.n}] ${s.title || ''}${s.heading_path ? ` › ${s.heading_path}` : ''}${s.page ? `, ${t('chat.page', { page: s.page })}` : ''}`)))));
+            `[${s.n}] ${where(s)}${s.page ? `, ${t('chat.page', { page: s.page })}` : ''}`)))));
       }
       li.append(metaLine(meta));
     };

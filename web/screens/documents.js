@@ -113,6 +113,7 @@ export default {
       });
       const fail = (text) => {
         li.classList.add('failed');
+        bar.value = 0;
         state.textContent = text;
         state.setAttribute('role', 'alert');
         resolve(false);
