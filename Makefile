@@ -135,9 +135,11 @@ test-node: $(BIN)
 	@bash tests/node/run.sh $(abspath $(BIN))
 
 # The web UI in a headless chromium (puppeteer-core, axe-core) against a
-# running `hoheit serve` (tests/ui/run.sh; docs/UI.md).
+# running `hoheit serve` (tests/ui/run.sh; docs/UI.md); the compliance
+# screens (approvals, register, audit, GDPR, usage) in tests/ui/screens.sh.
 test-ui: $(BIN)
 	@bash tests/ui/run.sh $(abspath $(BIN))
+	@bash tests/ui/screens.sh $(abspath $(BIN))
 
 # Knowledge base: kill -9 during `hoheit ingest`, 50 times, consistency
 # checked after each (tests/kb/crash.sh; ~35 s plus a one-time corpus build).

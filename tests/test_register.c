@@ -1169,3 +1169,86 @@ TEST(register_http_other_departments_use_cases_look_unknown)
     hh_test_resp_free(&r);
     hh_test_srv_stop(&t.h);
 }
+
+/* The web UI's questionnaire asks POST /api/usecases?classify=true while it
+ * is answered: the class, reasons and policy a save would give, nothing
+ * stored; GET /api/usecases?records=md|html gives the Art. 30 records to
+ * admins and auditors only. */
+TEST(register_http_classify_and_records)
+{
+    reg_srv_t t;
+    ASSERT_TRUE(srv_start(&t, "classify"));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases?classify=true", t.admin,
+                           "{\"answers\":{\"h_employment\":true,\"t_generates_content\":true}}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "risk_class")->valuestring, "high");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(j, "hr")));
+    const cJSON *reasons = cJSON_GetObjectItem(j, "reasons");
+    ASSERT_EQ_INT(cJSON_GetArraySize(reasons), 2);
+    ASSERT_TRUE(strstr(cJSON_GetArrayItem(reasons, 0)->valuestring, "Annex III point 4") != NULL);
+    ASSERT_TRUE(strstr(cJSON_GetArrayItem(reasons, 1)->valuestring, "t_generates_content") != NULL);
+    const cJSON *pol = cJSON_GetObjectItem(j, "effective_policy");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(pol, "approval_required")));
+    ASSERT_EQ_INT(cJSON_GetObjectItem(pol, "retention_days")->valueint, 183);
+    cJSON_Delete(j);
+    hh_test_resp_free(&r);
+    /* an Art. 6(3) exception without profiling: limited (the Art. 50 duty) */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases?classify=true", t.admin,
+                           "{\"answers\":{\"h_education\":true,\"e_preparatory\":true,\"t_generates_content\":true}}",
+                           &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    ASSERT_STREQ(cJSON_GetObjectItem(j, "risk_class")->valuestring, "limited");
+    ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(j, "hr")));
+    cJSON_Delete(j);
+    hh_test_resp_free(&r);
+    /* no answers at all: minimal; a policy the class refuses: the 400 of a save */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases?classify=true", t.admin, "{}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "\"risk_class\":\"minimal\"") != NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases?classify=true", t.admin,
+                           "{\"answers\":{\"h_employment\":true},\"policy\":{\"approval_required\":false}}", &r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "invalid_use_case");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases?classify=true", t.admin,
+                           "{\"answers\":{\"h_employment\":\"yes\"}}", &r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, "h_employment") != NULL);
+    hh_test_resp_free(&r);
+    /* only admins (it sits on the write route), and nothing was stored */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases?classify=true", t.member, "{}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases", t.admin, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    j = cJSON_Parse(r.body);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 0);
+    cJSON_Delete(j);
+    hh_test_resp_free(&r);
+    /* Art. 30 records */
+    ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/usecases", t.admin, HR_UC, &r));
+    ASSERT_EQ_INT(r.status, 201);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=md", t.auditor, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.headers, "text/markdown") != NULL);
+    ASSERT_TRUE(strstr(r.body, "Pre-sort job applications") != NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=html", t.admin, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.headers, "text/html") != NULL);
+    ASSERT_TRUE(strstr(r.body, "Pre-sort job applications") != NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=pdf", t.admin, NULL, &r));
+    ASSERT_EQ_INT(r.status, 400);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=md", t.member, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_TRUE(strstr(r.body, "Pre-sort") == NULL);
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t.h);
+}

@@ -93,6 +93,75 @@ static cJSON *usecase_full(hh_store_t *st, const hh_usecase_t *u)
     return j;
 }
 
+/* POST /api/usecases?classify=true (admin): the class, reasons and
+ * effective policy that the body's "answers" and "policy" would give, with
+ * nothing stored and nothing else of the document checked, so a
+ * questionnaire form shows the class while it is being answered. The
+ * answers must be an object of booleans (a missing answer is "no"); a
+ * policy the class does not allow is the 400 a save would get. */
+static enum MHD_Result send_classification(struct MHD_Connection *c, ht_conn_t *cs, const cJSON *in)
+{
+    hh_api_error_t e;
+    hh_err_t err;
+    hh_err_clear(&err);
+    const cJSON *answers = cJSON_GetObjectItemCaseSensitive(in, "answers");
+    const cJSON *it;
+    if (answers && !cJSON_IsObject(answers)) {
+        hh_api_error_set(&e, 400, "invalid_request_error", "invalid_use_case", "answers",
+                         "answers must be an object of booleans");
+        return ht_send_error(c, cs, &e);
+    }
+    cJSON_ArrayForEach(it, answers) {
+        if (!cJSON_IsBool(it)) {
+            hh_api_error_set(&e, 400, "invalid_request_error", "invalid_use_case", "answers",
+                             "answer '%s' must be true or false", it->string);
+            return ht_send_error(c, cs, &e);
+        }
+    }
+    hh_reg_class_t cls;
+    hh_register_classify(answers, &cls);
+    hh_reg_policy_t pol;
+    if (hh_register_policy_apply(&cls, cJSON_GetObjectItemCaseSensitive(in, "policy"), &pol, &err) != 0)
+        return send_reg_error(c, cs, HH_EINVAL, &err);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "object", "use_case.classification");
+    cJSON_AddStringToObject(j, "risk_class", hh_risk_name(cls.risk));
+    cJSON *r = cJSON_AddArrayToObject(j, "reasons");
+    for (size_t i = 0; i < cls.n_reasons; i++)
+        cJSON_AddItemToArray(r, cJSON_CreateString(cls.reasons[i]));
+    cJSON_AddBoolToObject(j, "hr", cls.annex_iii_4);
+    cJSON_AddItemToObject(j, "effective_policy", hh_register_policy_json(&pol));
+    return ht_send_json(c, cs, 200, j);
+}
+
+/* GET /api/usecases?records=md|html (admin, auditor): the GDPR Art. 30
+ * records of processing of every stored use case (hh_register_ropa), the
+ * document `hoheit register export` writes as records-of-processing.*. It
+ * names every department's use cases, so only the roles that see the
+ * whole register get it. */
+static enum MHD_Result send_records(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                    const char *format)
+{
+    hh_api_error_t e;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (!sees_register(cs)) {
+        hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
+                         "only admins and auditors may read the records of processing (role %s)", cs->key.role);
+        return ht_send_error(c, cs, &e);
+    }
+    bool html = !strcmp(format, "html");
+    if (!html && strcmp(format, "md") != 0) {
+        hh_api_error_set(&e, 400, "invalid_request_error", NULL, "records", "records must be md or html");
+        return ht_send_error(c, cs, &e);
+    }
+    char *text = NULL;
+    int rc = hh_register_ropa(s->store, html ? HH_CARD_HTML : HH_CARD_MD, &text, &err);
+    if (rc)
+        return send_reg_error(c, cs, rc, &err);
+    return send_body(c, cs, 200, html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8", text);
+}
+
 /* The departments and collections a use-case body names must exist (as
  * `hoheit register add` checks): a typo would otherwise restrict the use
  * case to a department nobody is in, or name a collection that is not
@@ -163,6 +232,16 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
     memset(&u, 0, sizeof u);
     int rc;
     enum MHD_Result ok;
+    if (!id && !strcmp(method, "POST") && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "classify")) {
+        ok = send_classification(c, cs, in);
+        cJSON_Delete(in);
+        return ok;
+    }
+    const char *records = !id && !strcmp(method, "GET")
+                              ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "records")
+                              : NULL;
+    if (records)
+        return send_records(s, c, cs, records);
     if (!id && !strcmp(method, "GET")) {
         hh_usecase_t *list = NULL;
         size_t n = 0;

@@ -4,5 +4,10 @@
 // with its strings in web/i18n/<id>.de.json and <id>.en.json (docs/UI.md).
 import chat from './chat.js';
 import documents from './documents.js';
+import approvals from './approvals.js';
+import usecases from './usecases.js';
+import audit from './audit.js';
+import gdpr from './gdpr.js';
+import usage from './usage.js';
 
-export default [chat, documents];
+export default [chat, documents, approvals, usecases, audit, gdpr, usage];
