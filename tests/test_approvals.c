@@ -277,9 +277,10 @@ TEST(approvals_http_hold_approve_edit_reject)
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
     ASSERT_TRUE(cJSON_GetObjectItem(r.j, "output") == NULL);
     hh_test_resp_free(&r);
-    /* another member may not see it */
+    /* another member may not see it, nor learn that it exists */
     ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.member2, NULL, &r));
-    ASSERT_EQ_INT(r.status, 403);
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "approval_not_found");
     hh_test_resp_free(&r);
 
     /* members cannot list the queue; approvers and auditors can */

@@ -4,7 +4,8 @@
  * auditors (read) and requesters (their own request's decision).
  * Approvers see and decide only approvals of use cases of their own
  * departments (hh_approvals_may_review); any other approval answers 404
- * like an unknown id. */
+ * like an unknown id, with the same message. Members read only their own
+ * requests; anyone else's is 404 like an unknown id too. */
 #include "govern/approvals.h"
 #include "http/http_int.h"
 
@@ -29,6 +30,15 @@ static bool may_review(const ht_conn_t *cs)
 static bool may_decide_role(const ht_conn_t *cs)
 {
     return role_is(cs, "approver") || role_is(cs, "admin");
+}
+
+/* The one answer for an approval the caller may not see, whatever the
+ * reason (no such id, another department's, another member's request):
+ * the store's own HH_ENOENT message, so no word of it tells them apart
+ * (tests/test_isolation.c compares them byte for byte). */
+static void hide(hh_err_t *err, int64_t id)
+{
+    hh_err_set(err, HH_ENOENT, -1, "approval %lld not found", (long long)id);
 }
 
 static enum MHD_Result send_ap_error(struct MHD_Connection *c, ht_conn_t *cs, int rc, const hh_err_t *err)
@@ -169,7 +179,6 @@ static enum MHD_Result handle_list(hh_http_server_t *s, struct MHD_Connection *c
 
 static enum MHD_Result handle_get(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, int64_t id)
 {
-    hh_api_error_t e;
     hh_err_t err;
     hh_err_clear(&err);
     hh_approval_t a;
@@ -183,14 +192,11 @@ static enum MHD_Result handle_get(hh_http_server_t *s, struct MHD_Connection *c,
         return send_ap_error(c, cs, rc, &err);
     }
     if (!reviewer && strcmp(a.requester, cs->key.user) != 0) {
+        /* another department's approval, or another member's request: as
+         * if unknown (a 403 told members which ids exist) */
         hh_approval_clear(&a);
-        if (may_review(cs)) {   /* another department's approval: as if unknown */
-            hh_err_set(&err, HH_ENOENT, -1, "approvals: no approval %lld", (long long)id);
-            return send_ap_error(c, cs, HH_ENOENT, &err);
-        }
-        hh_api_error_set(&e, 403, "permission_error", "forbidden", NULL,
-                         "approval %lld belongs to another user", (long long)id);
-        return ht_send_error(c, cs, &e);
+        hide(&err, id);
+        return send_ap_error(c, cs, HH_ENOENT, &err);
     }
     cJSON *j = hh_approval_json(&a, reviewer);
     hh_approval_clear(&a);
@@ -256,8 +262,10 @@ static enum MHD_Result handle_decide(hh_http_server_t *s, struct MHD_Connection 
                             action, (long long)id, a.use_case);
         hh_approval_clear(&a);
         cJSON_Delete(in);
-        if (!rc)   /* another department's approval: as if unknown */
-            hh_err_set(&err, (rc = HH_ENOENT), -1, "approvals: no approval %lld", (long long)id);
+        if (!rc) {   /* another department's approval: as if unknown */
+            hide(&err, id);
+            rc = HH_ENOENT;
+        }
         return send_ap_error(c, cs, rc, &err);
     }
     hh_approvals_params_t p = hh_approvals_default_params();

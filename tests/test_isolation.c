@@ -1,0 +1,1287 @@
+/* test_isolation.c - the tenant-isolation suite (issue 12, "Must show").
+ *
+ * One real server (tests/http_helpers.h: in-process, real store, stories260K
+ * and the bert embedding model, so retrieval is hybrid BM25 + dense), three
+ * departments (HR, Sales, Engineering) with a member, an approver and an
+ * auditor each, API keys for all and browser sessions for members and
+ * approvers, a collection per department (HR manage, Sales write,
+ * Engineering read) and one shared by HR (write) and Sales (read),
+ * documents holding per-run random markers (secret words, numbers, titles),
+ * a high-risk use case per department with held approvals, and usage from
+ * every member. Every credential then attacks every route with every
+ * variation it can name (collections by name, case variants, padding, id,
+ * mixed with its own; other departments' document, approval and use-case
+ * ids, id forms like "07" and "+7"; uploads, deletions, decisions, GDPR and
+ * audit routes) and asserts:
+ *   - no response (body or header) holds another department's secret,
+ *     number, document title, collection name, user name, use-case slug or
+ *     approval text, unless the request itself sent that string;
+ *   - another department's object answers exactly like a missing one: the
+ *     same status, the same headers (less Date, X-Request-Id and
+ *     Content-Length) and the same body once the asked name or id is
+ *     replaced by a placeholder;
+ *   - nothing changed (every document and approval is still there).
+ * The number of requests is counted and must reach 3000.
+ *
+ * Side channels, in tests of their own:
+ *   - isolation_prefix_cache_side_channel: cached_tokens exactly equal for
+ *     a prompt sharing another user's prefix and for a control prompt, and
+ *     the time to first token of both (interleaved samples) equal within a
+ *     tolerance taken from the control's own spread; the same measurement
+ *     on the user's own cache shows the effect it would detect.
+ *   - isolation_ranking_side_channel: a member's order, scores and
+ *     confidence (BM25, dense, hybrid) bit-identical whether or not HR's
+ *     collection holds the query words many times; the user's own upload
+ *     does change them (the comparison can fail). */
+#include "harness.h"
+#include "http_helpers.h"
+#include "govern/register.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* ---- the world ------------------------------------------------------------ */
+
+#define N_DEPT    3
+#define DOCS_PER  3
+#define APS_PER   2
+#define MAX_FORB  64
+#define MAX_CREDS 16
+#define MAX_FAILS 25
+
+typedef struct dept {
+    const char *name;   /* department */
+    const char *tag;    /* short lower-case tag in its markers */
+    hh_right_t  right;  /* its members' right on its collection */
+    const char *risk;   /* the register answer that makes its use case high-risk */
+    char coll[48], secret[48], number[24], uc[48], ap_text[48];
+    char title[DOCS_PER][48];
+    char member[40], approver[40], auditor[40];
+    int64_t coll_id, uc_id;
+    int64_t docs[DOCS_PER];
+    int64_t aps[APS_PER];
+} dept_t;
+
+typedef struct cred {
+    int         dept;
+    const char *role;
+    const char *user;
+    char        key[HH_KEY_LEN + 1];
+    bool        session;   /* cookie + CSRF token instead of the key */
+    char        cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
+} cred_t;
+
+typedef struct world {
+    hh_test_srv_t h;
+    char          hex[16];   /* this run's random tag */
+    dept_t        d[N_DEPT];
+    char          shared[48], shared_secret[48], shared_title[2][48];
+    int64_t       shared_id, shared_docs[2];
+    char          root[HH_KEY_LEN + 1];
+    cred_t        c[MAX_CREDS];
+    int           n_creds;
+    const char   *forb[N_DEPT][MAX_FORB];   /* what department i must never see */
+    int           n_forb[N_DEPT];
+    long          n_requests, n_pairs, n_scanned;
+    int           n_fails;
+} world_t;
+
+/* n_chars (at most 32) random lower-case hex digits and a NUL into out. */
+static void rand_hex(char *out, size_t n_chars)
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)rand();
+    for (size_t i = 0; i < n_chars && i < 2 * sizeof b; i++)
+        out[i] = "0123456789abcdef"[(b[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[n_chars < 2 * sizeof b ? n_chars : 2 * sizeof b] = '\0';
+}
+
+static void fail(world_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(world_t *w, const char *fmt, ...)
+{
+    if (w->n_fails++ >= MAX_FAILS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("    LEAK: ");
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+/* One request as c (key, or cookie + CSRF token); counted. */
+static bool send_as(world_t *w, const cred_t *c, const char *method, const char *path, const char *ctype,
+                    const char *body, size_t body_len, hh_test_resp_t *r)
+{
+    char hdr[256] = "";
+    if (c && c->session)
+        snprintf(hdr, sizeof hdr, "Cookie: hoheit_session=%s\r\nX-CSRF-Token: %s", c->cookie, c->csrf);
+    hh_test_req_t q = { .method = method, .path = path, .key = c && !c->session ? c->key : NULL,
+                        .ctype = ctype, .body = body, .body_len = body_len, .headers = hdr[0] ? hdr : NULL };
+    w->n_requests++;
+    if (hh_test_http_req(w->h.port, &q, r) != 0) {
+        fail(w, "%s %s: no answer", method, path);
+        return false;
+    }
+    return true;
+}
+
+static const char *cred_name(const cred_t *c)
+{
+    static char buf[96];
+    snprintf(buf, sizeof buf, "%s(%s%s)", c->user, c->role, c->session ? ",session" : "");
+    return buf;
+}
+
+/* The markers of other departments in r (body or headers) that the request
+ * (path + body) did not send itself. */
+static int scan_as(world_t *w, int dept, const char *who, const char *what, const char *sent_path,
+                   const char *sent_body, const hh_test_resp_t *r, bool quiet)
+{
+    int hits = 0;
+    w->n_scanned++;
+    for (int i = 0; i < w->n_forb[dept]; i++) {
+        const char *f = w->forb[dept][i];
+        if (strstr(sent_path, f) || (sent_body && strstr(sent_body, f)))
+            continue;
+        if ((r->body && strstr(r->body, f)) || (r->headers && strstr(r->headers, f))) {
+            hits++;
+            if (!quiet)
+                fail(w, "%s %s: the answer (%d) holds '%s': %.300s", who, what, r->status, f, r->body);
+        }
+    }
+    return hits;
+}
+
+static void scan(world_t *w, const cred_t *c, const char *what, const char *sent_path, const char *sent_body,
+                 const hh_test_resp_t *r)
+{
+    scan_as(w, c->dept, cred_name(c), what, sent_path, sent_body, r, false);
+}
+
+/* s with every occurrence of tok replaced by "<T>" (a number only where no
+ * digit touches it); headers less Date, X-Request-Id and Content-Length
+ * first. Caller frees. */
+static char *normalize(const hh_test_resp_t *r, const char *tok)
+{
+    /* worst case: every body byte is a one-character token, "<T>" */
+    size_t cap = strlen(r->headers) + 3 * strlen(r->body) + 64;
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return NULL;
+    o += snprintf(o, 16, "%d\n", r->status);
+    for (const char *line = r->headers; *line;) {
+        const char *nl = strstr(line, "\r\n");
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (strncasecmp(line, "Date:", 5) && strncasecmp(line, "X-Request-Id:", 13) &&
+            strncasecmp(line, "Content-Length:", 15)) {
+            memcpy(o, line, n);
+            o += n;
+            *o++ = '\n';
+        }
+        line += n + (nl ? 2 : 0);
+    }
+    *o++ = '\n';
+    size_t tl = strlen(tok);
+    bool num = tl && strspn(tok, "0123456789") == tl;
+    for (const char *p = r->body; *p;) {
+        if (tl && !strncmp(p, tok, tl) &&
+            (!num || ((p == r->body || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[tl])))) {
+            memcpy(o, "<T>", 3);
+            o += 3;
+            p += tl;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The pair test: the same request naming another department's object
+ * (tok_f in path_f / body_f) and naming a missing one (tok_m) must answer
+ * alike; both answers are scanned. */
+static void pair(world_t *w, const cred_t *c, const char *what, const char *method, const char *ctype,
+                 const char *path_f, const char *body_f, const char *tok_f, const char *path_m, const char *body_m,
+                 const char *tok_m)
+{
+    hh_test_resp_t rf, rm;
+    memset(&rf, 0, sizeof rf);
+    memset(&rm, 0, sizeof rm);
+    w->n_pairs++;
+    bool ok = send_as(w, c, method, path_f, ctype, body_f, 0, &rf) && send_as(w, c, method, path_m, ctype, body_m, 0, &rm);
+    if (ok) {
+        scan(w, c, what, path_f, body_f, &rf);
+        scan(w, c, what, path_m, body_m, &rm);
+        char *nf = normalize(&rf, tok_f), *nm = normalize(&rm, tok_m);
+        if (!nf || !nm || strcmp(nf, nm) != 0)
+            fail(w, "%s %s: another department's '%s' and the missing '%s' answer differently:\n      %.400s\n"
+                    "      %.400s", cred_name(c), what, tok_f, tok_m, nf ? nf : "?", nm ? nm : "?");
+        free(nf);
+        free(nm);
+    }
+    hh_test_resp_free(&rf);
+    hh_test_resp_free(&rm);
+}
+
+/* A request whose answer is only scanned; returns its status (-1: none). */
+static int probe(world_t *w, const cred_t *c, const char *method, const char *path, const char *body)
+{
+    hh_test_resp_t r;
+    memset(&r, 0, sizeof r);
+    int st = -1;
+    if (send_as(w, c, method, path, NULL, body, 0, &r)) {
+        char what[300];
+        snprintf(what, sizeof what, "%s %s", method, path);
+        scan(w, c, what, path, body, &r);
+        st = r.status;
+    }
+    hh_test_resp_free(&r);
+    return st;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static void doc_text(char *out, size_t cap, const char *title, const char *secret, const char *number, int i)
+{
+    snprintf(out, cap,
+             "# %s\n\nThe %s %s lists the code %s for item %d. The quarterly budget review covers travel, "
+             "hardware and training; the planning board signs it.\n\n## Details\n\nKeep %s confidential: "
+             "number %s, version %d.\n",
+             title, title, secret, number, i, secret, number, i + 1);
+}
+
+static int upload_as_root(world_t *w, const char *coll, const char *name, const char *text, int64_t *id)
+{
+    hh_test_resp_t r;
+    int rc = hh_test_http_upload(w->h.port, w->root, coll, name, text, &r);
+    w->n_requests++;
+    int st = rc == 0 ? r.status : -1;
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+    if (st == 201 && cJSON_IsNumber(j))
+        *id = (int64_t)j->valuedouble;
+    else
+        printf("    upload %s into %s: %d %s\n", name, coll, st, rc == 0 ? r.body : "");
+    hh_test_resp_free(&r);
+    return st == 201 ? 0 : -1;
+}
+
+/* Logs user in with password pw; fills c's cookie and CSRF token. */
+static int login(world_t *w, cred_t *c, const char *pw)
+{
+    char body[256], sc[512];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", c->user, pw);
+    hh_test_resp_t r;
+    w->n_requests++;
+    if (hh_test_http(w->h.port, "POST", "/api/login", NULL, body, &r) != 0)
+        return -1;
+    int st = r.status;
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
+    const char *v = strstr(sc, "hoheit_session=");
+    if (st == 200 && v) {
+        v += strlen("hoheit_session=");
+        size_t n = strcspn(v, ";");
+        snprintf(c->cookie, sizeof c->cookie, "%.*s", (int)n, v);
+        snprintf(c->csrf, sizeof c->csrf, "%s", hh_test_json_str(r.j, "csrf_token"));
+        c->session = true;
+    }
+    hh_test_resp_free(&r);
+    return st == 200 && c->session ? 0 : -1;
+}
+
+static void forbid(world_t *w, int dept, const char *s)
+{
+    if (w->n_forb[dept] < MAX_FORB)
+        w->forb[dept][w->n_forb[dept]++] = s;
+}
+
+#define PW "isolation password 2026"
+
+/* Builds the world on a fresh server; false (printed why) on failure. */
+static bool world_build(world_t *w)
+{
+    memset(w, 0, sizeof *w);
+    rand_hex(w->hex, 8);
+    static const char *const names[N_DEPT] = { "HR", "Sales", "Engineering" };
+    static const char *const tags[N_DEPT] = { "hr", "sales", "eng" };
+    static const hh_right_t rights[N_DEPT] = { HH_RIGHT_MANAGE, HH_RIGHT_WRITE, HH_RIGHT_READ };
+    static const char *const risks[N_DEPT] = { "h_employment", "h_essential_services", "h_critical_infrastructure" };
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.models[1] = "reference/bert-q8_0.gguf";
+    p.http.engine.n_slots = 2;
+    if (hh_test_srv_start(&w->h, "isolation", &p) != 0)
+        return false;
+    hh_store_t *st = w->h.st;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_test_srv_user(&w->h, "root", "admin", w->root, NULL) != 0)
+        return false;
+    for (int i = 0; i < N_DEPT; i++) {
+        dept_t *d = &w->d[i];
+        d->name = names[i];
+        d->tag = tags[i];
+        d->right = rights[i];
+        d->risk = risks[i];
+        char num[16];
+        rand_hex(num, 8);
+        snprintf(d->coll, sizeof d->coll, "%s-docs-%s", d->tag, w->hex);
+        snprintf(d->secret, sizeof d->secret, "%ssecret%s", d->tag, w->hex);
+        snprintf(d->number, sizeof d->number, "9%d%08lu", i, strtoul(num, NULL, 16) % 100000000ul);
+        snprintf(d->uc, sizeof d->uc, "%s-uc-%s", d->tag, w->hex);
+        snprintf(d->ap_text, sizeof d->ap_text, "%sapproval%s", d->tag, w->hex);
+        snprintf(d->member, sizeof d->member, "%s_mem_%s", d->tag, w->hex);
+        snprintf(d->approver, sizeof d->approver, "%s_apr_%s", d->tag, w->hex);
+        snprintf(d->auditor, sizeof d->auditor, "%s_aud_%s", d->tag, w->hex);
+        for (int k = 0; k < DOCS_PER; k++)
+            snprintf(d->title[k], sizeof d->title[k], "%stitle%d%s", d->tag, k, w->hex);
+        const char *users[3] = { d->member, d->approver, d->auditor };
+        static const char *const roles[3] = { "member", "approver", "auditor" };
+        if (hh_store_department_ensure(st, d->name, NULL, &err) != 0)
+            return false;
+        for (int u = 0; u < 3; u++) {
+            cred_t *c = &w->c[w->n_creds++];
+            c->dept = i;
+            c->role = roles[u];
+            c->user = users[u];
+            if (hh_test_srv_user(&w->h, users[u], roles[u], c->key, NULL) != 0 ||
+                hh_store_user_add_department(st, users[u], d->name, &err) != 0 ||
+                hh_store_user_set_password(st, users[u], PW, &err) != 0) {
+                printf("    user %s: %s\n", users[u], err.msg);
+                return false;
+            }
+        }
+        const char *dn[1] = { d->name };
+        hh_store_collection_t coll;
+        if (hh_store_collection_ensure(st, d->coll, dn, 1, &coll, &err) != 0 ||
+            hh_store_collection_grant(st, d->coll, d->name, d->right, NULL, &err) != 0)
+            return false;
+        d->coll_id = coll.id;
+        /* the use case: high-risk, approval required, this department only */
+        char uc[512];
+        snprintf(uc, sizeof uc,
+                 "{\"slug\":\"%s\",\"name\":\"%s use\",\"purpose\":\"%s decisions\",\"models\":[\"stories260K\"],"
+                 "\"departments\":[\"%s\"],\"answers\":{\"%s\":true}}",
+                 d->uc, d->uc, d->uc, d->name, d->risk);
+        cJSON *in = cJSON_Parse(uc);
+        hh_usecase_t u;
+        int rc = hh_register_create(st, in, "root", &u, &err);
+        cJSON_Delete(in);
+        if (rc != 0) {
+            printf("    use case %s: %s\n", d->uc, err.msg);
+            return false;
+        }
+        d->uc_id = u.id;
+        hh_usecase_clear(&u);
+    }
+    snprintf(w->shared, sizeof w->shared, "shared-docs-%s", w->hex);
+    snprintf(w->shared_secret, sizeof w->shared_secret, "sharedsecret%s", w->hex);
+    for (int k = 0; k < 2; k++)
+        snprintf(w->shared_title[k], sizeof w->shared_title[k], "sharedtitle%d%s", k, w->hex);
+    const char *sd[2] = { "HR", "Sales" };
+    hh_store_collection_t coll;
+    if (hh_store_collection_ensure(st, w->shared, sd, 2, &coll, &err) != 0 ||
+        hh_store_collection_grant(st, w->shared, "HR", HH_RIGHT_WRITE, NULL, &err) != 0)
+        return false;
+    w->shared_id = coll.id;
+
+    /* documents (uploaded by the admin) */
+    char text[1024], fname[64];
+    for (int i = 0; i < N_DEPT; i++)
+        for (int k = 0; k < DOCS_PER; k++) {
+            dept_t *d = &w->d[i];
+            doc_text(text, sizeof text, d->title[k], d->secret, d->number, k);
+            snprintf(fname, sizeof fname, "%s-%d.md", d->tag, k);
+            if (upload_as_root(w, d->coll, fname, text, &d->docs[k]) != 0)
+                return false;
+        }
+    for (int k = 0; k < 2; k++) {
+        doc_text(text, sizeof text, w->shared_title[k], w->shared_secret, "4242", k);
+        snprintf(fname, sizeof fname, "shared-%d.md", k);
+        if (upload_as_root(w, w->shared, fname, text, &w->shared_docs[k]) != 0)
+            return false;
+    }
+    /* held approvals (the member's request under the use case) and usage */
+    for (int i = 0; i < N_DEPT; i++) {
+        dept_t *d = &w->d[i];
+        const cred_t *m = &w->c[i * 3];
+        for (int a = 0; a < APS_PER; a++) {
+            char body[512];
+            snprintf(body, sizeof body,
+                     "{\"model\":\"stories260K\",\"max_tokens\":4,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"Case %d: %s %s\"}],\"hoheit\":{\"use_case\":\"%s\"}}",
+                     a, d->ap_text, d->secret, d->uc);
+            hh_test_resp_t r;
+            if (!send_as(w, m, "POST", "/v1/chat/completions", NULL, body, 0, &r))
+                return false;
+            const cJSON *ap = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
+            const cJSON *id = cJSON_GetObjectItem(ap, "id");
+            if (r.status != 202 || !cJSON_IsNumber(id)) {
+                printf("    held request of %s: %d %s\n", m->user, r.status, r.body);
+                hh_test_resp_free(&r);
+                return false;
+            }
+            d->aps[a] = (int64_t)id->valuedouble;
+            hh_test_resp_free(&r);
+        }
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"stories260K\",\"max_tokens\":3,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"%s story\"}]}", d->tag);
+        hh_test_resp_t r;
+        if (!send_as(w, m, "POST", "/v1/chat/completions", NULL, body, 0, &r) || r.status != 200) {
+            printf("    usage chat of %s: %d %s\n", m->user, r.status, r.body);
+            hh_test_resp_free(&r);
+            return false;
+        }
+        hh_test_resp_free(&r);
+    }
+    /* browser sessions for members and approvers (the same users again) */
+    int n_key_creds = w->n_creds;
+    for (int k = 0; k < n_key_creds; k++) {
+        if (!strcmp(w->c[k].role, "auditor"))
+            continue;
+        cred_t *c = &w->c[w->n_creds++];
+        *c = w->c[k];
+        c->session = false;
+        if (login(w, c, PW) != 0) {
+            printf("    login of %s failed\n", c->user);
+            return false;
+        }
+    }
+    /* what each department must never see */
+    for (int x = 0; x < N_DEPT; x++) {
+        for (int y = 0; y < N_DEPT; y++) {
+            if (y == x)
+                continue;
+            dept_t *d = &w->d[y];
+            forbid(w, x, d->coll);
+            forbid(w, x, d->secret);
+            forbid(w, x, d->number);
+            forbid(w, x, d->uc);
+            forbid(w, x, d->ap_text);
+            forbid(w, x, d->member);
+            forbid(w, x, d->approver);
+            forbid(w, x, d->auditor);
+            for (int k = 0; k < DOCS_PER; k++)
+                forbid(w, x, d->title[k]);
+        }
+        if (x == 2) {   /* Engineering does not share */
+            forbid(w, x, w->shared);
+            forbid(w, x, w->shared_secret);
+            forbid(w, x, w->shared_title[0]);
+            forbid(w, x, w->shared_title[1]);
+        }
+    }
+    return true;
+}
+
+/* ---- the attacks ---------------------------------------------------------- */
+
+/* Collection-name variants: what the attacker writes for a name. */
+enum { V_EXACT, V_UPPER, V_CAPITAL, V_TRAIL, V_LEAD, V_ID, V_MIX_OWN_FIRST, V_MIX_FOREIGN_FIRST, N_VARIANTS };
+static const char *const g_vnames[N_VARIANTS] = { "exact", "upper", "capital", "trailing space", "leading space",
+                                                  "id", "own first", "foreign first" };
+
+/* The name as written in variant v (name: the collection's name, id its id). */
+static void variant(char *out, size_t cap, const char *name, int64_t id, int v)
+{
+    switch (v) {
+    case V_UPPER:
+        snprintf(out, cap, "%s", name);
+        for (char *p = out; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        break;
+    case V_CAPITAL:
+        snprintf(out, cap, "%s", name);
+        out[0] = (char)toupper((unsigned char)out[0]);
+        break;
+    case V_TRAIL: snprintf(out, cap, "%s ", name); break;
+    case V_LEAD: snprintf(out, cap, " %s", name); break;
+    case V_ID: snprintf(out, cap, "%lld", (long long)id); break;
+    default: snprintf(out, cap, "%s", name); break;
+    }
+}
+
+/* The JSON array of collections for variant v: the written name tok, with
+ * the attacker's own collection own before or after it for the mixes. */
+static void coll_array(char *out, size_t cap, const char *tok, const char *own, int v)
+{
+    if (v == V_MIX_OWN_FIRST)
+        snprintf(out, cap, "[\"%s\",\"%s\"]", own, tok);
+    else if (v == V_MIX_FOREIGN_FIRST)
+        snprintf(out, cap, "[\"%s\",\"%s\"]", tok, own);
+    else
+        snprintf(out, cap, "[\"%s\"]", tok);
+}
+
+static bool query_safe(int v)
+{
+    return v == V_EXACT || v == V_UPPER || v == V_CAPITAL || v == V_ID;
+}
+
+/* Every route that names a collection, for the collection fname (id fid)
+ * and a missing one of the same shape (mname, mid). */
+static void attack_collection(world_t *w, const cred_t *c, const char *fname, int64_t fid, const char *mname,
+                              int64_t mid)
+{
+    const char *own = w->d[c->dept].coll;
+    static const char *const modes[3] = { "bm25", "dense", "hybrid" };
+    for (int v = 0; v < N_VARIANTS; v++) {
+        char tf[96], tm[96], af[256], am[256], bf[1024], bm[1024], what[320];
+        variant(tf, sizeof tf, fname, fid, v);
+        variant(tm, sizeof tm, mname, mid, v);
+        coll_array(af, sizeof af, tf, own, v);
+        coll_array(am, sizeof am, tm, own, v);
+        for (int m = 0; m < 3; m++) {
+            const char *fmt = "{\"question\":\"What does the %s say about the quarterly budget review?\","
+                              "\"collections\":%s,\"retrieval\":\"%s\"}";
+            snprintf(bf, sizeof bf, fmt, "handbook", af, modes[m]);
+            snprintf(bm, sizeof bm, fmt, "handbook", am, modes[m]);
+            snprintf(what, sizeof what, "/api/ask %s (%s, %s)", tf, g_vnames[v], modes[m]);
+            pair(w, c, what, "POST", NULL, "/api/ask", bf, tf, "/api/ask", bm, tm);
+        }
+        const char *cfmt = "{\"model\":\"stories260K\",\"max_tokens\":4,\"temperature\":0,\"messages\":[{\"role\":"
+                           "\"user\",\"content\":\"Summarize the quarterly budget review.\"}],"
+                           "\"hoheit\":{\"collections\":%s}}";
+        snprintf(bf, sizeof bf, cfmt, af);
+        snprintf(bm, sizeof bm, cfmt, am);
+        snprintf(what, sizeof what, "chat hoheit.collections %s (%s)", tf, g_vnames[v]);
+        pair(w, c, what, "POST", NULL, "/v1/chat/completions", bf, tf, "/v1/chat/completions", bm, tm);
+        if (!query_safe(v))
+            continue;
+        char pf[200], pm[200];
+        snprintf(pf, sizeof pf, "/api/documents?collection=%s", tf);
+        snprintf(pm, sizeof pm, "/api/documents?collection=%s", tm);
+        snprintf(what, sizeof what, "GET %s (%s)", pf, g_vnames[v]);
+        pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
+        /* an upload into it: refused before the body, like a missing one */
+        static const char *const ufmt =
+            "--hhB0undary\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\n%s\r\n"
+            "--hhB0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"planted.md\"\r\n"
+            "Content-Type: text/markdown\r\n\r\n# Planted\n\nThe quarterly budget review moved to evil.example.\r\n"
+            "--hhB0undary--\r\n";
+        snprintf(bf, sizeof bf, ufmt, tf);
+        snprintf(bm, sizeof bm, ufmt, tm);
+        snprintf(what, sizeof what, "POST %s (upload, %s)", pf, g_vnames[v]);
+        pair(w, c, what, "POST", "multipart/form-data; boundary=hhB0undary", pf, bf, tf, pm, bm, tm);
+    }
+}
+
+/* DELETE of a document id the caller cannot read, in three spellings,
+ * against a missing id in the same spelling. */
+static void attack_doc_id(world_t *w, const cred_t *c, int64_t id, int64_t missing)
+{
+    static const char *const forms[3] = { "%lld", "0%lld", "+%lld" };
+    for (int f = 0; f < 3; f++) {
+        char tf[32], tm[32], pf[96], pm[96], what[160];
+        snprintf(tf, sizeof tf, forms[f], (long long)id);
+        snprintf(tm, sizeof tm, forms[f], (long long)missing);
+        snprintf(pf, sizeof pf, "/api/documents/%s", tf);
+        snprintf(pm, sizeof pm, "/api/documents/%s", tm);
+        snprintf(what, sizeof what, "DELETE %s", pf);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+        if (f == 0) {
+            snprintf(what, sizeof what, "GET %s", pf);
+            pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
+        }
+    }
+}
+
+/* Another department's approval: read and decide it, against a missing id. */
+static void attack_approval(world_t *w, const cred_t *c, int64_t id, int64_t missing)
+{
+    static const char *const actions[4] = { "", "/approve", "/edit", "/reject" };
+    static const char *const bodies[4] = { NULL, "{}", "{\"text\":\"Approved as edited.\"}",
+                                           "{\"reason\":\"No basis.\"}" };
+    for (int a = 0; a < 4; a++) {
+        char pf[96], pm[96], tf[24], tm[24], what[160];
+        snprintf(tf, sizeof tf, "%lld", (long long)id);
+        snprintf(tm, sizeof tm, "%lld", (long long)missing);
+        snprintf(pf, sizeof pf, "/api/approvals/%s%s", tf, actions[a]);
+        snprintf(pm, sizeof pm, "/api/approvals/%s%s", tm, actions[a]);
+        snprintf(what, sizeof what, "%s %s", a ? "POST" : "GET", pf);
+        pair(w, c, what, a ? "POST" : "GET", NULL, pf, bodies[a], tf, pm, bodies[a], tm);
+    }
+}
+
+/* Another department's use case by slug and id: read, change, delete,
+ * generate under it; against a missing slug / id. */
+static void attack_usecase(world_t *w, const cred_t *c, const dept_t *y)
+{
+    char ms[64], tf[64], tm[64], pf[128], pm[128], bf[512], bm[512], what[200];
+    snprintf(ms, sizeof ms, "%s-uc-%.8s", y->tag, "00000000");
+    for (int by_id = 0; by_id < 2; by_id++) {
+        if (by_id) {
+            snprintf(tf, sizeof tf, "%lld", (long long)y->uc_id);
+            snprintf(tm, sizeof tm, "%lld", (long long)(y->uc_id + 90000));
+        } else {
+            snprintf(tf, sizeof tf, "%s", y->uc);
+            snprintf(tm, sizeof tm, "%s", ms);
+        }
+        snprintf(pf, sizeof pf, "/api/usecases/%s", tf);
+        snprintf(pm, sizeof pm, "/api/usecases/%s", tm);
+        snprintf(what, sizeof what, "GET %s", pf);
+        pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
+        snprintf(what, sizeof what, "PUT %s", pf);
+        pair(w, c, what, "PUT", NULL, pf, "{\"purpose\":\"taken over\"}", tf, pm, "{\"purpose\":\"taken over\"}", tm);
+        snprintf(what, sizeof what, "DELETE %s", pf);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+    }
+    const char *cfmt = "{\"model\":\"stories260K\",\"max_tokens\":3,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"Once upon\"}],\"hoheit\":{\"use_case\":\"%s\"}}";
+    snprintf(bf, sizeof bf, cfmt, y->uc);
+    snprintf(bm, sizeof bm, cfmt, ms);
+    snprintf(what, sizeof what, "chat hoheit.use_case %s", y->uc);
+    pair(w, c, what, "POST", NULL, "/v1/chat/completions", bf, y->uc, "/v1/chat/completions", bm, ms);
+    const char *afmt = "{\"question\":\"quarterly budget review\",\"use_case\":\"%s\"}";
+    snprintf(bf, sizeof bf, afmt, y->uc);
+    snprintf(bm, sizeof bm, afmt, ms);
+    snprintf(what, sizeof what, "/api/ask use_case %s", y->uc);
+    pair(w, c, what, "POST", NULL, "/api/ask", bf, y->uc, "/api/ask", bm, ms);
+}
+
+/* GDPR export / erase naming another department's user (admins only). */
+static void attack_gdpr(world_t *w, const cred_t *c, const char *user)
+{
+    char missing[64], bf[256], bm[256], what[160];
+    snprintf(missing, sizeof missing, "%.*szz", (int)strlen(user) - 2, user);
+    snprintf(bf, sizeof bf, "{\"subjects\":[\"%s\"]}", user);
+    snprintf(bm, sizeof bm, "{\"subjects\":[\"%s\"]}", missing);
+    snprintf(what, sizeof what, "gdpr export %s", user);
+    pair(w, c, what, "POST", NULL, "/api/gdpr/export", bf, user, "/api/gdpr/export", bm, missing);
+    snprintf(bf, sizeof bf, "{\"subjects\":[\"%s\"],\"confirm\":true}", user);
+    snprintf(bm, sizeof bm, "{\"subjects\":[\"%s\"],\"confirm\":true}", missing);
+    snprintf(what, sizeof what, "gdpr erase %s", user);
+    pair(w, c, what, "POST", NULL, "/api/gdpr/erase", bf, user, "/api/gdpr/erase", bm, missing);
+}
+
+/* Routes that name nothing: the answers are scanned. Auditors review the
+ * approvals, the usage (also the per-department series of /metrics) and
+ * the register of every department by their role (docs/SECURITY.md), so
+ * those routes are scanned only for the others. */
+static void attack_plain(world_t *w, const cred_t *c)
+{
+    bool auditor = !strcmp(c->role, "auditor");
+    static const char *const gets[] = { "/api/documents", "/api/documents?collection=", "/api/me", "/v1/models",
+                                        "/api/retention/sweep" };
+    for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
+        probe(w, c, "GET", gets[i], NULL);
+    static const char *const compliance[] = { "/api/approvals", "/api/approvals?status=all", "/api/usage",
+                                              "/api/usage?by=user", "/api/usage?by=use-case",
+                                              "/api/usage?by=department", "/api/usecases", "/metrics" };
+    for (size_t i = 0; !auditor && i < sizeof compliance / sizeof compliance[0]; i++)
+        probe(w, c, "GET", compliance[i], NULL);
+    if (!auditor) {
+        if (probe(w, c, "GET", "/api/audit/export", NULL) != 403 || probe(w, c, "GET", "/api/audit/verify", NULL) != 403)
+            fail(w, "%s: the audit routes did not answer 403", cred_name(c));
+    }
+    if (probe(w, c, "POST", "/api/retention/sweep", NULL) != 403)
+        fail(w, "%s: the retention sweep did not answer 403", cred_name(c));
+    /* every readable collection, questions full of other departments'
+     * words (their secrets are sent, so only the rest is scanned) */
+    char body[512];
+    for (int y = 0; y < N_DEPT; y++) {
+        if (y == c->dept)
+            continue;
+        snprintf(body, sizeof body, "{\"question\":\"%s handbook code quarterly budget review\"}", w->d[y].secret);
+        probe(w, c, "POST", "/api/ask", body);
+        snprintf(body, sizeof body, "{\"question\":\"%s\",\"retrieval\":\"bm25\"}", w->d[y].number);
+        probe(w, c, "POST", "/api/ask", body);
+    }
+    probe(w, c, "POST", "/api/ask", "{\"question\":\"What is the secret code of the handbook?\"}");
+    probe(w, c, "POST", "/v1/chat/completions",
+          "{\"model\":\"stories260K\",\"max_tokens\":4,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+          "\"content\":\"What is the secret code?\"}],\"hoheit\":{\"collections\":[]}}");
+}
+
+/* Everything c can try against department y (and the shared collection). */
+static void attack_all(world_t *w, const cred_t *c)
+{
+    bool auditor = !strcmp(c->role, "auditor");
+    int64_t missing_doc = 700000, missing_ap = 800000;
+    for (int y = 0; y < N_DEPT; y++) {
+        if (y == c->dept)
+            continue;
+        const dept_t *d = &w->d[y];
+        char mname[64];
+        snprintf(mname, sizeof mname, "%s-docs-%.8s", d->tag, "0badf00d");
+        attack_collection(w, c, d->coll, d->coll_id, mname, d->coll_id + 5000);
+        for (int k = 0; k < DOCS_PER; k++)
+            attack_doc_id(w, c, d->docs[k], missing_doc++);
+        if (!auditor) {   /* auditors read every approval and use case by their role */
+            for (int a = 0; a < APS_PER; a++)
+                attack_approval(w, c, d->aps[a], missing_ap++);
+            attack_usecase(w, c, d);
+        }
+        attack_gdpr(w, c, d->member);
+    }
+    if (c->dept == 2) {   /* Engineering: the collection HR and Sales share */
+        char mname[64];
+        snprintf(mname, sizeof mname, "shared-docs-%.8s", "0badf00d");
+        attack_collection(w, c, w->shared, w->shared_id, mname, w->shared_id + 5000);
+        for (int k = 0; k < 2; k++)
+            attack_doc_id(w, c, w->shared_docs[k], missing_doc++);
+    }
+    attack_plain(w, c);
+}
+
+/* What an entitled user sees: the markers are real and the scan finds
+ * them (the suite's assertions can fail). */
+static void positive_controls(world_t *w)
+{
+    const cred_t *hr = &w->c[0], *hr_ap = &w->c[1], *sales = &w->c[3];
+    hh_test_resp_t r;
+    char body[256];
+    snprintf(body, sizeof body, "{\"question\":\"%s\",\"collections\":[\"%s\"],\"retrieval\":\"bm25\"}",
+             w->d[0].title[0], w->d[0].coll);
+    if (!send_as(w, hr, "POST", "/api/ask", NULL, body, 0, &r) || r.status != 200 ||
+        !strstr(r.body, w->d[0].secret))
+        fail(w, "control: HR's own ask does not show its secret: %.300s", r.body);
+    hh_test_resp_free(&r);
+    if (!send_as(w, sales, "GET", "/api/documents", NULL, NULL, 0, &r) || !strstr(r.body, w->shared_title[0]) ||
+        !strstr(r.body, w->d[1].title[2]))
+        fail(w, "control: Sales does not list its own and the shared documents: %.300s", r.body);
+    hh_test_resp_free(&r);
+    if (!send_as(w, hr_ap, "GET", "/api/approvals", NULL, NULL, 0, &r) || !strstr(r.body, w->d[0].ap_text))
+        fail(w, "control: the HR approver does not see HR's approval: %.300s", r.body);
+    hh_test_resp_free(&r);
+    /* HR's list shown to Engineering would be a leak: the scan finds it */
+    if (!send_as(w, hr, "GET", "/api/documents", NULL, NULL, 0, &r) ||
+        scan_as(w, 2, "control", "control", "", NULL, &r, true) < 1 + DOCS_PER)
+        fail(w, "control: the scan does not flag HR's documents shown to Engineering");
+    hh_test_resp_free(&r);
+}
+
+/* Everything is still there. */
+static void nothing_changed(world_t *w)
+{
+    hh_test_resp_t r;
+    if (hh_test_http(w->h.port, "GET", "/api/documents", w->root, NULL, &r) == 0) {
+        int n = cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data"));
+        if (n != N_DEPT * DOCS_PER + 2)
+            fail(w, "the documents changed: %d instead of %d", n, N_DEPT * DOCS_PER + 2);
+    }
+    hh_test_resp_free(&r);
+    if (hh_test_http(w->h.port, "GET", "/api/approvals", w->root, NULL, &r) == 0) {
+        int n = cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "data"));
+        if (n != N_DEPT * APS_PER)
+            fail(w, "pending approvals changed: %d instead of %d", n, N_DEPT * APS_PER);
+    }
+    hh_test_resp_free(&r);
+    w->n_requests += 2;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+TEST(isolation_suite_3000_requests)
+{
+    double t0 = now_s();
+    world_t *w = calloc(1, sizeof *w);
+    ASSERT_TRUE(w != NULL);
+    if (!world_build(w)) {
+        hh_test_srv_stop(&w->h);
+        free(w);
+        ASSERT_TRUE(!"the world could not be built");
+    }
+    double t1 = now_s();
+    long setup_requests = w->n_requests;
+    positive_controls(w);
+    for (int i = 0; i < w->n_creds; i++)
+        attack_all(w, &w->c[i]);
+    nothing_changed(w);
+    double t2 = now_s();
+    printf("    isolation: %d credentials, %ld requests (%ld setup), %ld foreign/missing pairs, %ld answers "
+           "scanned, %d leaks; setup %.1f s, attacks %.1f s\n",
+           w->n_creds, w->n_requests, setup_requests, w->n_pairs, w->n_scanned, w->n_fails, t1 - t0, t2 - t1);
+    long n_req = w->n_requests - setup_requests;
+    int n_fails = w->n_fails;
+    hh_test_srv_stop(&w->h);
+    free(w);
+    ASSERT_EQ_INT(n_fails, 0);
+    ASSERT_GE(n_req, 3000);
+}
+
+/* ---- side channel: the prefix cache --------------------------------------- */
+
+/* POST /v1/completions {prompt, max_tokens 1, greedy} as key: the wall time
+ * of the whole request (prefill + one token: the time to first token plus
+ * the loopback round trip) into *secs, cached_tokens and prompt_tokens of
+ * its usage; false when the answer was not a 200 with them. */
+static bool complete1(int port, const char *key, const char *prompt, double *secs, int *cached, int *prompt_tokens)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "model", "stories260K");
+    cJSON_AddStringToObject(b, "prompt", prompt);
+    cJSON_AddNumberToObject(b, "max_tokens", 1);
+    cJSON_AddNumberToObject(b, "temperature", 0);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    hh_test_resp_t r;
+    double t0 = now_s();
+    int rc = body ? hh_test_http(port, "POST", "/v1/completions", key, body, &r) : -1;
+    double t1 = now_s();
+    cJSON_free(body);
+    if (rc != 0)
+        return false;
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(r.j, "usage");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"),
+                                                      "cached_tokens");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+    bool ok = r.status == 200 && cJSON_IsNumber(c) && cJSON_IsNumber(p);
+    if (ok) {
+        *secs = t1 - t0;
+        *cached = c->valueint;
+        *prompt_tokens = p->valueint;
+    } else {
+        printf("    completion: %d %s\n", r.status, r.body);
+    }
+    hh_test_resp_free(&r);
+    return ok;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    double *s = malloc((size_t)n * sizeof *s);
+    if (!s)
+        return NAN;
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    free(s);
+    return m;
+}
+
+/* Median absolute deviation from the median. */
+static double mad(const double *v, int n)
+{
+    double m = median(v, n);
+    double *d = malloc((size_t)n * sizeof *d);
+    if (!d)
+        return NAN;
+    for (int i = 0; i < n; i++)
+        d[i] = fabs(v[i] - m);
+    double r = median(d, n);
+    free(d);
+    return r;
+}
+
+/* A's prompt: a story that ends in a figure only HR knows. */
+#define PC_SECRET                                                                                                 \
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "        \
+    "friend Tom. One day they found a big red ball under a tree. Lily said, let us play with the ball. Tom "        \
+    "kicked the ball and it went very far. They ran and ran until they were tired. Then they sat under the "       \
+    "tree and ate some cake. Lily was happy and Tom was happy too. Their mom called them home for dinner. "        \
+    "The bonus of Lily in the HR file is 73519 and Tom must never know it."
+/* B's probe: A's story up to the figure, then B's own ending. */
+#define PC_SHARED_TAIL " The bonus of Lily in the HR file is 1"
+
+#define PC_ROUNDS 60
+
+typedef struct pc_stats {
+    int    c_shared, c_control, own_cached;   /* cached_tokens (first round; all must agree) */
+    double ms, mc, mh, mm;   /* medians: B shared, B control, A's own hit, A's own miss */
+    double mad_c, tol;
+} pc_stats_t;
+
+/* PC_ROUNDS interleaved rounds: A runs her prompt, then B one of his two,
+ * alternating (so his own cache always holds the other: it shares BOS
+ * only); then A's own probe of the same two, which shows what a shared
+ * cache would give away. 0, or -1 when a request failed or B's
+ * cached_tokens changed between rounds (printed). */
+static int pc_measure(int port, const char *ka, const char *kb, const char *secret, const char *shared,
+                      const char *control, pc_stats_t *m)
+{
+    double ts[PC_ROUNDS], tc[PC_ROUNDS], own_hit[PC_ROUNDS], own_miss[PC_ROUNDS], secs;
+    int cached, n;
+    memset(m, 0, sizeof *m);
+    m->c_shared = m->c_control = m->own_cached = -1;
+    for (int i = 0; i < PC_ROUNDS; i++) {
+        for (int k = 0; k < 2; k++) {
+            bool is_shared = k == 0;
+            if (!complete1(port, ka, secret, &secs, &cached, &n) ||
+                !complete1(port, kb, is_shared ? shared : control, is_shared ? &ts[i] : &tc[i], &cached, &n))
+                return -1;
+            int *keep = is_shared ? &m->c_shared : &m->c_control;
+            if (*keep < 0)
+                *keep = cached;
+            if (cached != *keep) {
+                printf("    cached_tokens of B's %s prompt: %d, then %d\n", is_shared ? "shared" : "control", *keep,
+                       cached);
+                return -1;
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            bool hit = (k == 0) == (i % 2 == 0);
+            if (!complete1(port, ka, secret, &secs, &cached, &n) ||
+                !complete1(port, ka, hit ? shared : control, hit ? &own_hit[i] : &own_miss[i], &cached, &n))
+                return -1;
+            if (hit)
+                m->own_cached = cached;
+        }
+    }
+    m->ms = median(ts, PC_ROUNDS);
+    m->mc = median(tc, PC_ROUNDS);
+    m->mh = median(own_hit, PC_ROUNDS);
+    m->mm = median(own_miss, PC_ROUNDS);
+    m->mad_c = mad(tc, PC_ROUNDS);
+    /* the noise of a median of n samples: 1.4826 MAD (a robust sigma) times
+     * 1.2533 / sqrt(n); of a difference of two such medians: sqrt(2) times
+     * that. Tolerance: 4 of those, and at least 2% of the control's median. */
+    double se = 1.4826 * m->mad_c * 1.2533 / sqrt((double)PC_ROUNDS);
+    m->tol = fmax(4.0 * sqrt(2.0) * se, 0.02 * m->mc);
+    return 0;
+}
+
+TEST(isolation_prefix_cache_side_channel)
+{
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.engine.n_slots = 3;
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "isolation-prefix", &p));
+    char ka[HH_KEY_LEN + 1], kb[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "hra", "member", ka, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "engb", "member", kb, NULL));
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_department_ensure(t.st, "HR", NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(t.st, "Engineering", NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(t.st, "hra", "HR", &err));
+    ASSERT_OK(hh_store_user_add_department(t.st, "engb", "Engineering", &err));
+    const int port = t.port;
+
+    /* the shared probe: A's text up to the figure; the control: the same
+     * words after a different first word of the same token count */
+    const char *secret = PC_SECRET;
+    const char *cut = strstr(secret, " The bonus");
+    ASSERT_TRUE(cut != NULL);
+    char shared[1024], control[1024];
+    snprintf(shared, sizeof shared, "%.*s%s", (int)(cut - secret), secret, PC_SHARED_TAIL);
+    double secs;
+    int cached, n_secret = 0, n_shared = 0, n_control = -1;
+    ASSERT_TRUE(complete1(port, ka, secret, &secs, &cached, &n_secret));
+    ASSERT_TRUE(complete1(port, kb, shared, &secs, &cached, &n_shared));
+    static const char *const firsts[] = { "One", "The", "Then", "She", "They", "But", "Long", "Back", "Some", "All" };
+    for (size_t i = 0; i < sizeof firsts / sizeof firsts[0] && n_control != n_shared; i++) {
+        snprintf(control, sizeof control, "%s%s", firsts[i], shared + strlen("Once"));
+        ASSERT_TRUE(complete1(port, kb, control, &secs, &cached, &n_control));
+    }
+    ASSERT_EQ_INT(n_control, n_shared);
+    ASSERT_TRUE(n_shared > 100);
+
+    /* Up to three measurements: one counts when it could see what a
+     * shared cache would give away (A's own hit faster than her miss by
+     * more than the tolerance); a busy machine can blur one. */
+    pc_stats_t m;
+    int attempt = 0;
+    for (; attempt < 3; attempt++) {
+        int rc = pc_measure(port, ka, kb, secret, shared, control, &m);
+        if (rc != 0)
+            hh_test_srv_stop(&t);
+        ASSERT_OK(rc);
+        printf("    prefix cache: %d prompt tokens, cached %d (shared) / %d (control), A's own hit %d; TTFT median "
+               "shared %.3f ms, control %.3f ms (MAD %.3f ms), tolerance %.3f ms; A's own cache: hit %.3f ms, miss "
+               "%.3f ms\n",
+               n_shared, m.c_shared, m.c_control, m.own_cached, m.ms * 1e3, m.mc * 1e3, m.mad_c * 1e3, m.tol * 1e3,
+               m.mh * 1e3, m.mm * 1e3);
+        /* exact, in every attempt: B's cached_tokens the same for both, at
+         * most BOS (his own previous prompt); A's own cache does work */
+        if (m.c_shared != m.c_control || m.c_shared > 1 || m.own_cached < n_shared - 10)
+            break;
+        if (m.mm - m.mh > m.tol)
+            break;
+    }
+    hh_test_srv_stop(&t);
+    ASSERT_EQ_INT(m.c_shared, m.c_control);
+    ASSERT_LE(m.c_shared, 1);
+    ASSERT_GE(m.own_cached, n_shared - 10);
+    ASSERT_TRUE(attempt < 3);   /* else three measurements too noisy to see a leak */
+    ASSERT_LE(fabs(m.ms - m.mc), m.tol);
+}
+
+/* ---- side channel: ranking ------------------------------------------------ */
+
+static const char *const g_rank_eng[] = {
+    "# Budget plan\n\nThe quarterly budget review of the compiler team lists build machines and licences.\n",
+    "# Budget notes\n\nBudget, budget and more budget: the review of the test farm costs.\n",
+    "# Quarterly goals\n\nQuarterly goals, quarterly demos and quarterly retrospectives of engineering.\n",
+    "# Review process\n\nEvery change gets a review by two maintainers before the release branch.\n",
+    "# Build cache\n\nThe build cache keeps compiled objects for a week on the shared disk.\n",
+};
+
+/* The ranking-relevant part of an /api/ask answer as one string: the
+ * answer, confidence and scores, and per source its document, chunk,
+ * score, ranks and cosine (printed with cJSON's round-trip precision). */
+static char *rank_view(const cJSON *j)
+{
+    cJSON *v = cJSON_CreateObject();
+    static const char *const top[] = { "answer", "abstained", "unsure", "confidence", "scores" };
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, top[i]);
+        cJSON_AddItemToObject(v, top[i], x ? cJSON_Duplicate(x, true) : cJSON_CreateString("(missing)"));
+    }
+    cJSON *arr = cJSON_AddArrayToObject(v, "sources");
+    const cJSON *src;
+    cJSON_ArrayForEach(src, cJSON_GetObjectItemCaseSensitive(j, "sources")) {
+        cJSON *o = cJSON_CreateObject();
+        static const char *const keep[] = { "document_id", "chunk_id", "score", "bm25_rank", "dense_rank", "dense" };
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(src, keep[i]);
+            cJSON_AddItemToObject(o, keep[i], x ? cJSON_Duplicate(x, true) : cJSON_CreateString("(missing)"));
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *s = cJSON_PrintUnformatted(v);
+    cJSON_Delete(v);
+    return s;
+}
+
+#define RANK_Q "quarterly budget review"
+
+/* The views of B's ask in the three retrieval modes, joined; caller frees. */
+static char *rank_views(int port, const char *key)
+{
+    static const char *const modes[3] = { "bm25", "dense", "hybrid" };
+    char *all = strdup("");
+    for (int m = 0; all && m < 3; m++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"question\":\"" RANK_Q "\",\"k\":8,\"retrieval\":\"%s\"}", modes[m]);
+        hh_test_resp_t r;
+        char *v = NULL;
+        if (hh_test_http(port, "POST", "/api/ask", key, body, &r) == 0 && r.status == 200)
+            v = rank_view(r.j);
+        else
+            printf("    ask (%s): %d %s\n", modes[m], r.status, r.body ? r.body : "");
+        hh_test_resp_free(&r);
+        char *next = NULL;
+        if (!v || asprintf(&next, "%s%s: %s\n", all, modes[m], v) < 0)
+            next = NULL;
+        free(v);
+        free(all);
+        all = next;
+    }
+    return all;
+}
+
+/* Uploads n HR documents (with the query words many times when heavy) as
+ * key into coll; their ids into ids. */
+static bool hr_upload(int port, const char *key, const char *coll, int n, bool heavy, int64_t *ids)
+{
+    for (int i = 0; i < n; i++) {
+        char text[4096], name[64];
+        size_t len = (size_t)snprintf(text, sizeof text, "# HR file %d\n\n", i);
+        for (int k = 0; k < 10 + 3 * i && len + 80 < sizeof text; k++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s ",
+                                    heavy ? "quarterly budget review budget quarterly" : "salary band pension leave");
+        snprintf(name, sizeof name, "hr-%s-%d.md", heavy ? "heavy" : "plain", i);
+        hh_test_resp_t r;
+        int rc = hh_test_http_upload(port, key, coll, name, text, &r);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        bool ok = rc == 0 && r.status == 201 && cJSON_IsNumber(id);
+        if (ok)
+            ids[i] = (int64_t)id->valuedouble;
+        else
+            printf("    upload %s: %d %s\n", name, r.status, r.body ? r.body : "");
+        hh_test_resp_free(&r);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool delete_docs(int port, const char *key, const int64_t *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/api/documents/%lld", (long long)ids[i]);
+        hh_test_resp_t r;
+        int st = hh_test_http(port, "DELETE", path, key, NULL, &r) == 0 ? r.status : -1;
+        hh_test_resp_free(&r);
+        if (st != 200)
+            return false;
+    }
+    return true;
+}
+
+#define RANK_HR_DOCS 12
+
+TEST(isolation_ranking_side_channel)
+{
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.models[0] = "reference/bert-q8_0.gguf";
+    p.http.engine.n_threads = 2;
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "isolation-ranking", &p));
+    char ka[HH_KEY_LEN + 1], kb[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "hrann", "member", ka, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "engben", "member", kb, NULL));
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *st = t.st;
+    const char *hr_d[] = { "HR" }, *eng_d[] = { "Engineering" };
+    ASSERT_OK(hh_store_department_ensure(st, "HR", NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(st, "Engineering", NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "hrann", "HR", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "engben", "Engineering", &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "hr-files", hr_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "eng-notes", eng_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "hr-files", "HR", HH_RIGHT_MANAGE, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "eng-notes", "Engineering", HH_RIGHT_MANAGE, NULL, &err));
+    const int port = t.port;
+    for (size_t i = 0; i < sizeof g_rank_eng / sizeof g_rank_eng[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "eng-%zu.md", i);
+        hh_test_resp_t r;
+        ASSERT_OK(hh_test_http_upload(port, kb, "eng-notes", name, g_rank_eng[i], &r));
+        ASSERT_EQ_INT(r.status, 201);
+        hh_test_resp_free(&r);
+    }
+    int64_t heavy[RANK_HR_DOCS], plain[RANK_HR_DOCS];
+    char *base = rank_views(port, kb);
+    ASSERT_TRUE(base != NULL);
+    ASSERT_TRUE(strstr(base, "\"bm25_rank\":3") != NULL);   /* three of B's own chunks match in BM25 */
+    char *views[4] = { NULL };
+    static const char *const phase[4] = { "HR holds the query words 12 times over", "and 12 documents without them",
+                                          "the heavy ones deleted", "all deleted" };
+    bool ok = hr_upload(port, ka, "hr-files", RANK_HR_DOCS, true, heavy);
+    views[0] = ok ? rank_views(port, kb) : NULL;
+    ok = ok && hr_upload(port, ka, "hr-files", RANK_HR_DOCS, false, plain);
+    views[1] = ok ? rank_views(port, kb) : NULL;
+    ok = ok && delete_docs(port, ka, heavy, RANK_HR_DOCS);
+    views[2] = ok ? rank_views(port, kb) : NULL;
+    ok = ok && delete_docs(port, ka, plain, RANK_HR_DOCS);
+    views[3] = ok ? rank_views(port, kb) : NULL;
+    /* the control: B's own new document does change his ranking */
+    hh_test_resp_t r;
+    ok = ok && hh_test_http_upload(port, kb, "eng-notes", "eng-more.md",
+                                   "# Review\n\nQuarterly budget review, quarterly budget review, budget review.\n",
+                                   &r) == 0 && r.status == 201;
+    hh_test_resp_free(&r);
+    char *own = ok ? rank_views(port, kb) : NULL;
+    hh_test_srv_stop(&t);
+    int same = 0;
+    for (int i = 0; i < 4; i++) {
+        if (views[i] && !strcmp(views[i], base))
+            same++;
+        else
+            printf("    ranking changed when %s:\n%s    vs\n%s", phase[i], base, views[i] ? views[i] : "(none)\n");
+        free(views[i]);
+    }
+    bool own_changed = own && strcmp(own, base) != 0;
+    printf("    ranking: %d of 4 phases bit-identical in bm25, dense and hybrid; B's own upload changes it: %s\n", same,
+           own_changed ? "yes" : "no");
+    free(own);
+    free(base);
+    ASSERT_TRUE(ok);
+    ASSERT_EQ_INT(same, 4);
+    ASSERT_TRUE(own_changed);
+}
+
+/* ---- side channel: identifiers -------------------------------------------- */
+
+/* The id of what a request created: "id" of an upload (201), or the held
+ * approval's id of a 202; -1 otherwise. */
+static int64_t created_id(const hh_test_resp_t *r)
+{
+    const cJSON *id = r->status == 202
+                          ? cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r->j, "hoheit"), "approval"), "id")
+                          : cJSON_GetObjectItemCaseSensitive(r->j, "id");
+    return (r->status == 201 || r->status == 202) && cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1;
+}
+
+/* KNOWN LEAK, open (this test fails until it is closed): document, chunk
+ * and approval ids are one sequence over every department, so the gap
+ * between two ids a member gets tells how many documents, chunks and held
+ * high-risk requests (for HR: CV screenings) the other departments made in
+ * between. Engineering's member creates one object, then another: the gap
+ * must be the same whether or not HR created anything in between. */
+TEST(isolation_ids_tell_no_activity)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "isolation-ids", NULL));
+    char ke[HH_KEY_LEN + 1], kh[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "engeve", "member", ke, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "hrhal", "member", kh, NULL));
+    hh_err_t err;
+    hh_err_clear(&err);
+    hh_store_t *st = t.st;
+    const char *hr_d[] = { "HR" }, *eng_d[] = { "Engineering" };
+    ASSERT_OK(hh_store_department_ensure(st, "HR", NULL, &err));
+    ASSERT_OK(hh_store_department_ensure(st, "Engineering", NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "engeve", "Engineering", &err));
+    ASSERT_OK(hh_store_user_add_department(st, "hrhal", "HR", &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "hr-cv", hr_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "eng-wiki", eng_d, 1, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "hr-cv", "HR", HH_RIGHT_WRITE, NULL, &err));
+    ASSERT_OK(hh_store_collection_grant(st, "eng-wiki", "Engineering", HH_RIGHT_WRITE, NULL, &err));
+    static const char *const ucs[2] = {
+        "{\"slug\":\"hr-cv\",\"name\":\"CV\",\"purpose\":\"screening\",\"models\":[\"stories260K\"],"
+        "\"departments\":[\"HR\"],\"answers\":{\"h_employment\":true}}",
+        "{\"slug\":\"eng-grid\",\"name\":\"Grid\",\"purpose\":\"grid control\",\"models\":[\"stories260K\"],"
+        "\"departments\":[\"Engineering\"],\"answers\":{\"h_critical_infrastructure\":true}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        cJSON *in = cJSON_Parse(ucs[i]);
+        int rc = hh_register_create(st, in, "root", NULL, &err);
+        cJSON_Delete(in);
+        ASSERT_OK(rc);
+    }
+    const int port = t.port;
+    const char *held = "{\"model\":\"stories260K\",\"max_tokens\":2,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"Case\"}],\"hoheit\":{\"use_case\":\"%s\"}}";
+    char body[512], name[64];
+    int64_t doc[3], ap[3];
+    hh_test_resp_t r;
+    /* three documents and three held requests of Engineering's; HR works
+     * between the second and the third */
+    for (int k = 0; k < 3; k++) {
+        if (k == 2)
+            for (int i = 0; i < 4; i++) {
+                snprintf(name, sizeof name, "cv-%d.md", i);
+                snprintf(body, sizeof body, "# Applicant %d\n\nA CV to screen.\n", i);
+                ASSERT_OK(hh_test_http_upload(port, kh, "hr-cv", name, body, &r));
+                ASSERT_EQ_INT(r.status, 201);
+                hh_test_resp_free(&r);
+                snprintf(body, sizeof body, held, "hr-cv");
+                ASSERT_OK(hh_test_http(port, "POST", "/v1/chat/completions", kh, body, &r));
+                ASSERT_EQ_INT(r.status, 202);
+                hh_test_resp_free(&r);
+            }
+        snprintf(name, sizeof name, "wiki-%d.md", k);
+        snprintf(body, sizeof body, "# Wiki page %d\n\nThe grid runs on page %d.\n", k, k);
+        ASSERT_OK(hh_test_http_upload(port, ke, "eng-wiki", name, body, &r));
+        doc[k] = created_id(&r);
+        hh_test_resp_free(&r);
+        snprintf(body, sizeof body, held, "eng-grid");
+        ASSERT_OK(hh_test_http(port, "POST", "/v1/chat/completions", ke, body, &r));
+        ap[k] = created_id(&r);
+        hh_test_resp_free(&r);
+        ASSERT_TRUE(doc[k] > 0 && ap[k] > 0);
+    }
+    hh_test_srv_stop(&t);
+    printf("    ids seen by Engineering: documents %lld %lld %lld, approvals %lld %lld %lld (HR made 4 of each "
+           "before the third)\n",
+           (long long)doc[0], (long long)doc[1], (long long)doc[2], (long long)ap[0], (long long)ap[1],
+           (long long)ap[2]);
+    ASSERT_EQ_INT(doc[2] - doc[1], doc[1] - doc[0]);
+    ASSERT_EQ_INT(ap[2] - ap[1], ap[1] - ap[0]);
+}
