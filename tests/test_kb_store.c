@@ -5,6 +5,7 @@
 #include "kb/retrieve.h"
 #include "store/store_int.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +216,7 @@ TEST(kb_store_doc_replace_delete)
     hh_store_close(s);
 }
 
-/* Issue 12: document and chunk ids are random in [1, 2^53), not a counter
+/* Issue 12: document and chunk ids are random in [1, 2^52), not a counter
  * (store_int.h): distinct, in range, not in insertion order, about half of
  * them in the upper half of the range; chunks keep document order by ord;
  * the vector index's tag (a sum of chunk ids) does not overflow. */
@@ -340,4 +341,32 @@ TEST(kb_store_new_id_retry)
     ASSERT_TRUE(id >= 1 && id < HH_STORE_ID_LIMIT);
     ASSERT_EQ_INT(q_int(s, "SELECT id FROM t WHERE name = ?", "d"), id);
     hh_store_close(s);
+}
+
+/* Every id below HH_STORE_ID_LIMIT leaves as JSON (cJSON, as the HTTP
+ * responses and audit records write it) and comes back unchanged; at 2^52
+ * and above cJSON's printing can change the last digit (store_int.h). */
+TEST(kb_store_ids_survive_json)
+{
+    const int64_t top = HH_STORE_ID_LIMIT - 1;
+    const int64_t ids[] = { 1, 999999999999999, 1000000000000001, top / 2 + 1, top - 4, top - 1, top };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        cJSON *o = cJSON_CreateObject();
+        ASSERT_TRUE(o && cJSON_AddNumberToObject(o, "id", (double)ids[i]));
+        char *txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        ASSERT_TRUE(txt != NULL);
+        char want[64];
+        snprintf(want, sizeof want, "{\"id\":%lld}", (long long)ids[i]);
+        int same = strcmp(txt, want) == 0;
+        if (!same)
+            printf("    %s printed as %s\n", want, txt);
+        cJSON *back = cJSON_Parse(txt);
+        cJSON_free(txt);
+        ASSERT_TRUE(back != NULL);
+        int64_t got = (int64_t)cJSON_GetObjectItemCaseSensitive(back, "id")->valuedouble;
+        cJSON_Delete(back);
+        ASSERT_TRUE(same);
+        ASSERT_EQ_INT(got, ids[i]);
+    }
 }

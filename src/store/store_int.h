@@ -62,10 +62,15 @@ int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what,
 
 /* ---- ids that tell nothing (issue 12, docs/SECURITY.md "Row ids") ----
  * Rows whose id a member may see (documents, chunks, approvals, use cases;
- * new tables of that kind too) get ids drawn uniformly from [1, 2^53)
- * (HH_STORE_ID_LIMIT: exact as a JavaScript number) by the OS CSPRNG, not
- * from a counter shared by all departments: the gap between two ids of
- * one's own says nothing about how many rows others created in between.
+ * new tables of that kind too) get ids drawn uniformly from [1, 2^52)
+ * (HH_STORE_ID_LIMIT) by the OS CSPRNG, not from a counter shared by all
+ * departments: the gap between two ids of one's own says nothing about how
+ * many rows others created in between. Why 2^52, not 2^53 (where a
+ * JavaScript number stops being exact): cJSON 1.7.15 prints a number with
+ * 15 significant digits when its round trip compares equal within
+ * value * DBL_EPSILON, which for values >= 2^52 lets an integer's last
+ * digit change ("id": 8847315131206711 came out as 8.84731513120671e+15);
+ * below 2^52 a changed integer never compares equal, so it prints exactly.
  * Rows from before keep their (small) ids. Ids are therefore neither
  * small nor increasing: order rows by their time (and the id only as a
  * tie-break), chunks of a document by their ord column.
@@ -75,7 +80,7 @@ int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what,
  * bind the other parameters, and step it with
  *     hh_store_insert_new_id(s, st, 1, "insert t", &id, err)
  * instead of sqlite3_step + sqlite3_last_insert_rowid. */
-#define HH_STORE_ID_LIMIT (INT64_C(1) << 53)
+#define HH_STORE_ID_LIMIT (INT64_C(1) << 52)
 
 /* Steps the prepared INSERT st once with a fresh random id bound to
  * parameter param (1-based; st's other parameters bound by the caller),

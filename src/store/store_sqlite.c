@@ -273,7 +273,7 @@ int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 
 #define ID_TRIES 8
 
-/* A uniform draw from [1, 2^53): 53 random bits, 0 drawn again. */
+/* A uniform draw from [1, HH_STORE_ID_LIMIT): 52 random bits, 0 drawn again. */
 static int64_t csprng_id(void *ctx)
 {
     (void)ctx;
