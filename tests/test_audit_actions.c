@@ -576,7 +576,11 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "collections create kb --departments Sales --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "collections grant kb Ops write --create --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "ingest '%s' --collection kb --data '%s'", file, dir), 0);
-    ASSERT_EQ_INT(cli(NULL, out, sizeof out, "documents delete 1 --yes --data '%s'", dir), 0);
+    /* the new document's id (random, issue 12): "added  <chunks> <id>  <path>" */
+    long long doc = 0;
+    ASSERT_EQ_INT(sscanf(out, "%*s %*u %lld", &doc), 1);
+    ASSERT_TRUE(doc > 0);
+    ASSERT_EQ_INT(cli(NULL, out, sizeof out, "documents delete %lld --yes --data '%s'", doc, dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "quota set --user lena --tokens-per-day 1000 --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "quota clear --user lena --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "retention set kb 30 --data '%s'", dir), 0);
@@ -599,10 +603,14 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
     ASSERT_ONE(recs, "admin", "done", me, "collections grant kb Ops write (was none); department created", NULL);
     const cJSON *a = NULL;
     /* the stored source path is the absolute one; the test dir may hold a symlink */
-    ASSERT_EQ_INT(count_recs(recs, "admin", "done", me, "-> document 1 (added; ", &a), 1);
+    char want[128];
+    snprintf(want, sizeof want, "-> document %lld (added; ", doc);
+    ASSERT_EQ_INT(count_recs(recs, "admin", "done", me, want, &a), 1);
     ASSERT_TRUE(!strncmp(hh_test_json_str(a, "detail"), "ingest kb: /", 12));
-    ASSERT_TRUE(strstr(hh_test_json_str(a, "detail"), "note.md -> document 1 (added; 1 chunks, sha256 ") != NULL);
-    ASSERT_ONE(recs, "admin", "done", me, "documents delete 1 (kb: ", NULL);
+    snprintf(want, sizeof want, "note.md -> document %lld (added; 1 chunks, sha256 ", doc);
+    ASSERT_TRUE(strstr(hh_test_json_str(a, "detail"), want) != NULL);
+    snprintf(want, sizeof want, "documents delete %lld (kb: ", doc);
+    ASSERT_ONE(recs, "admin", "done", me, want, NULL);
     ASSERT_ONE(recs, "admin", "done", me,
                "quota set user lena: tokens/day 1000, tokens/month kept, requests/minute kept, concurrent kept", NULL);
     ASSERT_ONE(recs, "admin", "done", me, "quota clear user lena", NULL);

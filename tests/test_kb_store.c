@@ -2,10 +2,13 @@
  * collections and the access rule, document replace/delete with chunks,
  * FTS rows and vectors in one transaction. */
 #include "harness.h"
+#include "kb/retrieve.h"
 #include "store/store_int.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static hh_store_t *open_fresh(const char *name)
 {
@@ -211,4 +214,159 @@ TEST(kb_store_doc_replace_delete)
                                NULL), SQLITE_OK);
     ASSERT_EQ_INT(hh_store_doc_find_by_hash(s, c.id, "XYZ", &doc, &err), HH_EINVAL);
     hh_store_close(s);
+}
+
+/* Issue 12: document and chunk ids are random in [1, 2^52), not a counter
+ * (store_int.h): distinct, in range, not in insertion order, about half of
+ * them in the upper half of the range; chunks keep document order by ord;
+ * the vector index's tag (a sum of chunk ids) does not overflow. */
+TEST(kb_store_ids_random)
+{
+    hh_store_t *s = open_fresh("ids");
+    ASSERT_TRUE(s != NULL);
+    hh_err_t err;
+    hh_store_collection_t c;
+    ASSERT_OK(hh_store_collection_ensure(s, "eng", NULL, 0, &c, &err));
+    enum { N = 64 };
+    hh_store_chunk_in_t ch[N];
+    char text[N][32];
+    float vec[N][2];
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "chunk number %d", i);
+        vec[i][0] = 1.0f;
+        vec[i][1] = (float)i;
+        ch[i] = (hh_store_chunk_in_t){ text[i], "", 0, 3, vec[i] };
+    }
+    hh_store_doc_in_t in = { c.id, "Big", "/big.md", "text/markdown", SHA_A, 10, 0, ch, N, "m", 2 };
+    int64_t doc = 0, doc2 = 0;
+    ASSERT_OK(hh_store_doc_replace(s, &in, &doc, NULL, &err));
+    in.source_path = "/big2.md";
+    in.n_chunks = 1;
+    ASSERT_OK(hh_store_doc_replace(s, &in, &doc2, NULL, &err));
+    ASSERT_TRUE(doc >= 1 && doc < HH_STORE_ID_LIMIT && doc2 >= 1 && doc2 < HH_STORE_ID_LIMIT);
+    ASSERT_NE_INT(doc, doc2);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_kb_doc_chunk_ids(s, doc, &ids, &n, &err));
+    ASSERT_EQ_INT(n, N);
+    int upper = 0, ascending = 0;
+    for (size_t i = 0; i < n; i++) {
+        hh_store_chunk_t sc;
+        ASSERT_OK(hh_store_chunk_get(s, ids[i], &sc, &err));
+        int ord = sc.ord;
+        hh_store_chunk_clear(&sc);
+        ASSERT_EQ_INT(ord, i);   /* document order, not id order */
+        ASSERT_TRUE(ids[i] >= 1 && ids[i] < HH_STORE_ID_LIMIT);
+        upper += ids[i] >= HH_STORE_ID_LIMIT / 2;
+        ascending += i > 0 && ids[i] > ids[i - 1];
+        for (size_t k = 0; k < i; k++)
+            ASSERT_NE_INT(ids[k], ids[i]);
+    }
+    free(ids);
+    printf("    %d chunk ids: %d in the upper half, %d pairs ascending in insertion order\n", N, upper, ascending);
+    /* a counter: all 63 pairs ascending, none in the upper half; random:
+     * both near half (outside these bounds with probability < 1e-6) */
+    ASSERT_TRUE(upper >= 12 && upper <= 52);
+    ASSERT_TRUE(ascending >= 12 && ascending <= 51);
+    uint64_t tag = 0;
+    size_t nv = 0;
+    ASSERT_OK(hh_kb_vectors_tag(s, "m", &tag, &nv, &err));
+    ASSERT_EQ_INT(nv, N + 1);
+    hh_store_close(s);
+}
+
+typedef struct draws {
+    const int64_t *v;
+    size_t         n, used;
+} draws_t;
+
+static int64_t next_draw(void *ctx)
+{
+    draws_t *d = ctx;
+    return d->used < d->n ? d->v[d->used++] : 5;
+}
+
+/* The id helper draws again on a taken id (and on a draw out of range),
+ * gives up after 8 taken ids, and never retries a conflict of another
+ * column. */
+TEST(kb_store_new_id_retry)
+{
+    hh_store_t *s = open_fresh("idretry");
+    ASSERT_TRUE(s != NULL);
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_EQ_INT(sqlite3_exec(s->db, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)", NULL, NULL, NULL),
+                  SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ_INT(sqlite3_prepare_v2(s->db, "INSERT INTO t (id, name) VALUES (?1, ?2)", -1, &st, NULL), SQLITE_OK);
+    static const int64_t script[] = { 5, 5, 0, HH_STORE_ID_LIMIT, 7, 9 };
+    draws_t d = { script, sizeof script / sizeof script[0], 0 };
+    int64_t id = 0;
+    sqlite3_bind_text(st, 2, "a", -1, SQLITE_STATIC);
+    int rc1 = hh_store_insert_id_drawn(s, st, 1, next_draw, &d, "insert t", &id, &err);
+    int64_t id1 = id, used1 = (int64_t)d.used;
+    sqlite3_bind_text(st, 2, "b", -1, SQLITE_STATIC);
+    int rc2 = hh_store_insert_id_drawn(s, st, 1, next_draw, &d, "insert t", &id, &err);
+    int64_t id2 = id, used2 = (int64_t)d.used;
+    /* "a" again: a UNIQUE conflict of name, not of the id - no retry */
+    sqlite3_bind_text(st, 2, "a", -1, SQLITE_STATIC);
+    int rc3 = hh_store_insert_id_drawn(s, st, 1, next_draw, &d, "insert t", &id, &err);
+    int code3 = sqlite3_errcode(s->db), used3 = (int)d.used;
+    char msg3[sizeof err.msg];
+    snprintf(msg3, sizeof msg3, "%s", err.msg);
+    /* every draw taken (the script is spent: 5 from now on) */
+    sqlite3_bind_text(st, 2, "c", -1, SQLITE_STATIC);
+    int rc4 = hh_store_insert_id_drawn(s, st, 1, next_draw, &d, "insert t", &id, &err);
+    sqlite3_finalize(st);
+    long long rows = q_int(s, "SELECT count(*) FROM t", NULL);
+    ASSERT_OK(rc1);
+    ASSERT_EQ_INT(id1, 5);
+    ASSERT_EQ_INT(used1, 1);
+    ASSERT_OK(rc2);
+    ASSERT_EQ_INT(id2, 7);     /* 5 taken, 0 and 2^53 out of range */
+    ASSERT_EQ_INT(used2, 5);
+    ASSERT_EQ_INT(rc3, HH_EIO);
+    ASSERT_EQ_INT(code3, SQLITE_CONSTRAINT);
+    ASSERT_EQ_INT(used3, 6);   /* one draw (9), no retry */
+    ASSERT_TRUE(strstr(msg3, "insert t") != NULL);
+    ASSERT_EQ_INT(rc4, HH_EIO);
+    ASSERT_TRUE(strstr(err.msg, "no free id") != NULL);
+    ASSERT_EQ_INT(rows, 2);
+    /* and the CSPRNG one: fresh ids in range */
+    ASSERT_EQ_INT(sqlite3_prepare_v2(s->db, "INSERT INTO t (id, name) VALUES (?1, ?2)", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 2, "d", -1, SQLITE_STATIC);
+    int rc5 = hh_store_insert_new_id(s, st, 1, "insert t", &id, &err);
+    sqlite3_finalize(st);
+    ASSERT_OK(rc5);
+    ASSERT_TRUE(id >= 1 && id < HH_STORE_ID_LIMIT);
+    ASSERT_EQ_INT(q_int(s, "SELECT id FROM t WHERE name = ?", "d"), id);
+    hh_store_close(s);
+}
+
+/* Every id below HH_STORE_ID_LIMIT leaves as JSON (cJSON, as the HTTP
+ * responses and audit records write it) and comes back unchanged; at 2^52
+ * and above cJSON's printing can change the last digit (store_int.h). */
+TEST(kb_store_ids_survive_json)
+{
+    const int64_t top = HH_STORE_ID_LIMIT - 1;
+    const int64_t ids[] = { 1, 999999999999999, 1000000000000001, top / 2 + 1, top - 4, top - 1, top };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        cJSON *o = cJSON_CreateObject();
+        ASSERT_TRUE(o && cJSON_AddNumberToObject(o, "id", (double)ids[i]));
+        char *txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        ASSERT_TRUE(txt != NULL);
+        char want[64];
+        snprintf(want, sizeof want, "{\"id\":%lld}", (long long)ids[i]);
+        int same = strcmp(txt, want) == 0;
+        if (!same)
+            printf("    %s printed as %s\n", want, txt);
+        cJSON *back = cJSON_Parse(txt);
+        cJSON_free(txt);
+        ASSERT_TRUE(back != NULL);
+        int64_t got = (int64_t)cJSON_GetObjectItemCaseSensitive(back, "id")->valuedouble;
+        cJSON_Delete(back);
+        ASSERT_TRUE(same);
+        ASSERT_EQ_INT(got, ids[i]);
+    }
 }

@@ -98,20 +98,30 @@ static int add_doc(fixture_t *f, int64_t coll, const char *path, const char *tit
 }
 
 /* Adds every stored chunk's vector to the index (ids = chunk ids). */
-static int index_all(fixture_t *f, int64_t max_id)
+/* Adds every stored chunk (of every document) to the index (chunk ids are
+ * random: found through the documents, not counted). */
+static int index_all(fixture_t *f)
 {
-    for (int64_t id = 1; id <= max_id; id++) {
-        hh_store_chunk_t c;
-        if (hh_store_chunk_get(f->s, id, &c, NULL) != 0)
-            continue;
-        float v[EMB_DIM];
-        hash_embed(NULL, c.text, v, NULL);
-        hh_store_chunk_clear(&c);
-        int rc = hh_vindex_add(f->ix, id, v);
-        if (rc)
-            return rc;
+    hh_store_doc_t *docs = NULL;
+    size_t nd = 0;
+    int rc = hh_store_doc_list(f->s, 0, 0, &docs, &nd, NULL);
+    for (size_t d = 0; !rc && d < nd; d++) {
+        int64_t *ids = NULL;
+        size_t n = 0;
+        rc = hh_kb_doc_chunk_ids(f->s, docs[d].id, &ids, &n, NULL);
+        for (size_t i = 0; !rc && i < n; i++) {
+            hh_store_chunk_t c;
+            if ((rc = hh_store_chunk_get(f->s, ids[i], &c, NULL)))
+                break;
+            float v[EMB_DIM];
+            hash_embed(NULL, c.text, v, NULL);
+            hh_store_chunk_clear(&c);
+            rc = hh_vindex_add(f->ix, ids[i], v);
+        }
+        free(ids);
     }
-    return 0;
+    free(docs);
+    return rc;
 }
 
 static const char *const g_hr_docs[][3] = {
@@ -168,7 +178,7 @@ static int fixture_open(fixture_t *f, const char *name)
     }
     if ((rc = hh_vindex_create(&f->ix, EMB_DIM, NULL)))
         return rc;
-    return index_all(f, 64);
+    return index_all(f);
 }
 
 static void fixture_close(fixture_t *f)

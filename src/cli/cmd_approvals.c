@@ -96,13 +96,13 @@ static int do_list(hh_store_t *st, const char *status)
         fprintf(stderr, "hoheit approvals list: %s\n", err.msg);
         return 1;
     }
-    printf("%-6s %-9s %-24s %-16s %-20s %s\n", "ID", "STATUS", "USE CASE", "REQUESTER", "CREATED", "DECIDED BY");
+    printf("%-16s %-9s %-24s %-16s %-20s %s\n", "ID", "STATUS", "USE CASE", "REQUESTER", "CREATED", "DECIDED BY");
     for (size_t i = 0; i < n; i++) {
         const hh_approval_t *a = &list[i];
         if (all || !strcmp(hh_approval_status_name(a->status), status)) {
             char created[32];
             fmt_ms(a->created_at, created, sizeof created);
-            printf("%-6lld %-9s %-24s %-16s %-20s %s\n", (long long)a->id, hh_approval_status_name(a->status),
+            printf("%-16lld %-9s %-24s %-16s %-20s %s\n", (long long)a->id, hh_approval_status_name(a->status),
                    a->use_case, a->requester, created, a->decided_by[0] ? a->decided_by : "-");
         }
         hh_approval_clear(&list[i]);

@@ -140,12 +140,12 @@ static int docs_list(hh_store_t *s, const args_t *a, int64_t coll_id, hh_err_t *
         cJSON_free(t);
         cJSON_Delete(arr);
     } else {
-        printf("%-8s %-20s %-7s %-10s %-18s %-12s %s\n", "id", "collection", "chunks", "bytes", "ingested", "by",
+        printf("%-16s %-20s %-7s %-10s %-18s %-12s %s\n", "id", "collection", "chunks", "bytes", "ingested", "by",
                "source");
         for (size_t i = 0; i < n; i++) {
             char when[32];
             fmt_time(d[i].ingested_at, when, sizeof when);
-            printf("%-8lld %-20s %-7lld %-10lld %-18s %-12s %s\n", (long long)d[i].id, d[i].collection,
+            printf("%-16lld %-20s %-7lld %-10lld %-18s %-12s %s\n", (long long)d[i].id, d[i].collection,
                    (long long)d[i].n_chunks, (long long)d[i].size, when, d[i].ingested_by[0] ? d[i].ingested_by : "-",
                    d[i].source_path);
         }

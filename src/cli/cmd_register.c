@@ -355,9 +355,9 @@ int hh_cmd_register(int argc, char **argv)
             fprintf(stderr, "register list: %s\n", err.msg);
             status = 1;
         } else {
-            printf("%-5s %-28s %-10s %-8s %-8s %s\n", "id", "slug", "risk", "approval", "state", "name");
+            printf("%-16s %-28s %-10s %-8s %-8s %s\n", "id", "slug", "risk", "approval", "state", "name");
             for (size_t i = 0; i < n; i++) {
-                printf("%-5lld %-28s %-10s %-8s %-8s %s\n", (long long)ucs[i].id, ucs[i].slug,
+                printf("%-16lld %-28s %-10s %-8s %-8s %s\n", (long long)ucs[i].id, ucs[i].slug,
                        hh_risk_name(ucs[i].cls.risk), ucs[i].policy.approval_required ? "yes" : "no",
                        ucs[i].disabled ? "disabled" : "enabled", hh_usecase_str(&ucs[i], "name"));
                 hh_usecase_clear(&ucs[i]);

@@ -100,8 +100,8 @@ int hh_approvals_create(hh_store_t *s, const char *use_case, bool hr, const char
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO approvals (use_case, hr, requester, request, output, created_at, status) "
-                           "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                           "INSERT INTO approvals (use_case, hr, requester, request, output, created_at, status, id) "
+                           "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = hh_store_db_fail(s, err, "approvals: insert");
         goto cleanup;
@@ -112,12 +112,13 @@ int hh_approvals_create(hh_store_t *s, const char *use_case, bool hr, const char
     sqlite3_bind_text(st, 4, request_json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, output ? output : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now_ms());
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = hh_store_db_fail(s, err, "approvals: insert");
+    /* a random id: a counter would tell a requester how many requests
+     * other departments had held in between (store_int.h) */
+    int64_t id = 0;
+    if ((rc = hh_store_insert_new_id(s, st, 7, "approvals: insert", &id, err)))
         goto cleanup;
-    }
     if (id_out)
-        *id_out = sqlite3_last_insert_rowid(s->db);
+        *id_out = id;
 cleanup:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
@@ -157,7 +158,8 @@ int hh_approvals_list(hh_store_t *s, bool pending_only, hh_approval_t **out, siz
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    const char *sql = pending_only ? SELECT_COLS "WHERE status = 'pending' ORDER BY id" : SELECT_COLS "ORDER BY id";
+    const char *sql = pending_only ? SELECT_COLS "WHERE status = 'pending' ORDER BY created_at, id"
+                                   : SELECT_COLS "ORDER BY created_at, id";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = hh_store_db_fail(s, err, "approvals: list");
         goto cleanup;

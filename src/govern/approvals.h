@@ -73,7 +73,7 @@ int hh_approvals_create(hh_store_t *s, const char *use_case, bool hr, const char
 /* Reads one request into *out (clear it afterwards). HH_ENOENT if unknown. */
 int hh_approvals_get(hh_store_t *s, int64_t id, hh_approval_t *out, hh_err_t *err);
 
-/* Requests by id, oldest first: only pending ones when pending_only. *out is
+/* Requests oldest first (created_at; ids are random, no order): only pending ones when pending_only. *out is
  * malloc'd (NULL when *n == 0); clear each element, then free the array. */
 int hh_approvals_list(hh_store_t *s, bool pending_only, hh_approval_t **out, size_t *n, hh_err_t *err);
 

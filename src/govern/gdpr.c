@@ -352,7 +352,8 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
 {
     sqlite3_stmt *st = NULL;
     bool ok = true;
-    int rc = prep(s, "SELECT d.id, d.title, d.source_path, d.sha256 FROM documents d ORDER BY d.id", &st, err);
+    int rc = prep(s, "SELECT d.id, d.title, d.source_path, d.sha256 FROM documents d ORDER BY d.ingested_at, d.id",
+                  &st, err);
     if (rc)
         return rc;
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
@@ -368,7 +369,7 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
     }
     sqlite3_finalize(st);
     if (ok && !(rc = prep(s, "SELECT id, document_id, text, heading_path FROM chunks WHERE instr(lower(text), "
-                             "lower(?1)) > 0 OR instr(lower(heading_path), lower(?1)) > 0 ORDER BY id", &st, err))) {
+                             "lower(?1)) > 0 OR instr(lower(heading_path), lower(?1)) > 0 ORDER BY document_id, ord", &st, err))) {
         sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
         while (ok && sqlite3_step(st) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(st, 0), doc = sqlite3_column_int64(st, 1);
@@ -413,7 +414,7 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
     if (!rc && ok && table_exists(s, "approvals") &&
         sqlite3_prepare_v2(s->db, "SELECT id, coalesce(requester, '') || ' ' || coalesce(request, '') || ' ' || "
                                   "coalesce(output, '') || ' ' || coalesce(final_text, '') || ' ' || "
-                                  "coalesce(reason, '') FROM approvals ORDER BY id", -1, &st, NULL) == SQLITE_OK) {
+                                  "coalesce(reason, '') FROM approvals ORDER BY created_at, id", -1, &st, NULL) == SQLITE_OK) {
         while (ok && sqlite3_step(st) == SQLITE_ROW) {
             const char *t = col_text(st, 1);
             ok = hit_if(hits, subj, "approval", "approval_id", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));

@@ -651,8 +651,8 @@ static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key,
         sqlite3_bind_int64(st, 4, old.id);
     } else {
         if (sqlite3_prepare_v2(s->db,
-                               "INSERT INTO usecases (slug, risk_class, doc, created_at, updated_at) "
-                               "VALUES (?, ?, ?, ?, ?)",
+                               "INSERT INTO usecases (slug, risk_class, doc, created_at, updated_at, id) "
+                               "VALUES (?, ?, ?, ?, ?, ?)",
                                -1, &st, NULL) != SQLITE_OK) {
             rc = db_err(s, err, "usecases");
             goto cleanup;
@@ -663,7 +663,13 @@ static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key,
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, now);
     }
-    int sr = sqlite3_step(st);
+    /* a new use case gets a random id: members see the ids of theirs, and
+     * a counter would count the use cases of other departments */
+    int sr = SQLITE_DONE;
+    if (update_key)
+        sr = sqlite3_step(st);
+    else if (hh_store_insert_new_id(s, st, 6, "usecases", &nu.id, err))
+        sr = sqlite3_errcode(s->db);
     if (sr == SQLITE_CONSTRAINT) {
         rc = hh_err_set(err, HH_EINVAL, -1, "a use case with slug '%s' exists", slug);
         goto cleanup;
@@ -672,7 +678,8 @@ static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key,
         rc = db_err(s, err, "usecases");
         goto cleanup;
     }
-    nu.id = update_key ? old.id : sqlite3_last_insert_rowid(s->db);
+    if (update_key)
+        nu.id = old.id;
     nu.created_at = update_key ? old.created_at : now;
     nu.updated_at = now;
     snprintf(nu.slug, sizeof nu.slug, "%s", slug);

@@ -261,13 +261,12 @@ typedef struct cand {
     double  score;
 } cand_t;
 
-/* The access filter: the allowed chunk ids as a bitmap over
- * [base, base + n_bits) (see "the access filter" below). */
-typedef struct acl_bits acl_bits_t;
-struct acl_bits {
-    int64_t   base;
-    size_t    n_bits;
-    uint64_t *bits;     /* (n_bits + 63) / 64 words; owned */
+/* The access filter: the allowed chunk ids, sorted (see "the access
+ * filter" below). A sorted list, not a bitmap over the id range: chunk ids
+ * are random in [1, 2^53) (store_int.h), so their range spans everything. */
+typedef struct acl_set acl_set_t;
+struct acl_set {
+    int64_t  *ids;      /* (n_ids) ascending, unique; owned */
     size_t    n_ids;    /* allowed chunks */
     int64_t   n_tokens; /* their FTS5 tokens, all columns (BM25's lengths) */
 };
@@ -295,15 +294,15 @@ static int cmp_bm25_row(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* BM25: chunks matching fts that the access bitmap allows, best first.
- * The bitmap test is part of the WHERE clause: a disallowed chunk is never
+/* BM25: chunks matching fts that the access set allows, best first.
+ * The set test is part of the WHERE clause: a disallowed chunk is never
  * ranked, nor counted. Every matching allowed chunk comes back with its
  * length and per-phrase counts (hh_kb_tf); the statistics are those of the
  * allowed chunks: N = acl->n_ids, average length acl->n_tokens / N, and a
  * phrase's document frequency = the matching allowed chunks holding it.
  * Scores are FTS5's bm25() formula (with its IDF floor of 1e-6), sign
  * flipped (higher = better); ties go to the lower chunk id. */
-static int bm25_list(hh_store_t *s, const char *fts, const acl_bits_t *acl, int32_t depth, cand_t **out, size_t *n,
+static int bm25_list(hh_store_t *s, const char *fts, const acl_set_t *acl, int32_t depth, cand_t **out, size_t *n,
                      hh_err_t *err)
 {
     static const char sql[] =
@@ -443,16 +442,41 @@ cleanup:
     return rc;
 }
 
-/* Sorted ids of the chunks in the allowed collections (the access filter).
- * The caller holds s->mu. */
-static int allowed_chunk_ids(hh_store_t *s, const char *coll_json, int64_t **out, size_t *n, hh_err_t *err)
+/* The total of a chunks_fts_docsize row's sizes (one SQLite varint per
+ * column): the chunk's FTS5 length in tokens, all columns. */
+static int64_t docsize_tokens(const unsigned char *p, int nb)
+{
+    int64_t total = 0;
+    for (int i = 0; p && i < nb;) {
+        /* SQLite varint: big-endian 7-bit groups, high bit = more; a ninth
+         * byte contributes all 8 bits */
+        uint64_t x = 0;
+        int k = 0;
+        for (; k < 8 && i < nb; k++) {
+            unsigned char c = p[i++];
+            x = (x << 7) | (c & 0x7f);
+            if (!(c & 0x80))
+                break;
+        }
+        if (k == 8 && i < nb)
+            x = (x << 8) | p[i++];
+        total += (int64_t)x;
+    }
+    return total;
+}
+
+/* The access filter of the allowed collections coll_json: their chunks'
+ * ids (sorted) and FTS5 lengths (from the index's per-row sizes), read in
+ * one pass over those chunks only - the work, and so the time, depends on
+ * the allowed chunks, not on other collections'. The caller holds s->mu. */
+static int allowed_chunks(hh_store_t *s, const char *coll_json, acl_set_t *out, hh_err_t *err)
 {
     static const char sql[] =
-        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+        "SELECT c.id, z.sz FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " LEFT JOIN chunks_fts_docsize z ON z.id = c.id"
         " WHERE d.collection_id IN (SELECT value FROM json_each(?1)) ORDER BY c.id";
-    *out = NULL;
-    *n = 0;
-    int64_t *v = NULL;
+    memset(out, 0, sizeof *out);
+    int64_t *v = NULL, tokens = 0;
     size_t nv = 0, cap = 0;
     int rc = 0;
     sqlite3_stmt *st = NULL;
@@ -474,6 +498,7 @@ static int allowed_chunk_ids(hh_store_t *s, const char *coll_json, int64_t **out
             cap = nc;
         }
         v[nv++] = sqlite3_column_int64(st, 0);
+        tokens += docsize_tokens(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
     }
     if (step != SQLITE_DONE)
         rc = hh_store_db_fail(s, err, "chunk ids");
@@ -483,17 +508,34 @@ cleanup:
         free(v);
         return rc;
     }
-    *out = v;
-    *n = nv;
+    out->ids = v;
+    out->n_ids = nv;
+    out->n_tokens = tokens;
     return 0;
 }
 
+/* Whether id is in the set (binary search). */
+static bool acl_has(const acl_set_t *a, int64_t id)
+{
+    size_t lo = 0, hi = a->n_ids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->ids[mid] == id)
+            return true;
+        if (a->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
 
-/* ---- the access filter as a bitmap of chunk ids --------------------------
+
+/* ---- the access filter as a set of chunk ids ------------------------------
  * Both lists filter by the same set: the chunks of the allowed collections,
- * as a bitmap over [base, base + n_bits). BM25 applies it inside the FTS5
- * query (WHERE hh_kb_allowed(rowid, ?) - before ranking), the dense search
- * as the index's bitmap filter. The set is cached per connection and
+ * as a sorted id list. BM25 applies it inside the FTS5 query (WHERE
+ * hh_kb_allowed(rowid, ?) - before ranking), the dense search as the
+ * index's id filter. The set is cached per connection and
  * collection list, and recomputed whenever the database changed (this
  * connection's sqlite3_total_changes64 or another's PRAGMA data_version),
  * so a cached set is always the current one. The cache of a connection
@@ -505,7 +547,7 @@ typedef struct acl_entry {
     char             *coll;     /* the collection list (JSON) */
     int64_t           changes, dver;
     uint64_t          used;
-    acl_bits_t        b;
+    acl_set_t        b;
     struct acl_entry *next;
 } acl_entry_t;
 
@@ -521,15 +563,15 @@ static acl_entry_t    *g_acl;
 static acl_db_t       *g_acl_dbs;
 static uint64_t        g_acl_tick;
 
-static void acl_bits_free(acl_bits_t *b)
+static void acl_set_free(acl_set_t *b)
 {
-    free(b->bits);
+    free(b->ids);
     memset(b, 0, sizeof *b);
 }
 
 static void acl_entry_free(acl_entry_t *e)
 {
-    acl_bits_free(&e->b);
+    acl_set_free(&e->b);
     free(e->coll);
     free(e);
 }
@@ -557,18 +599,13 @@ static void acl_db_closed(void *p)
     pthread_mutex_unlock(&g_acl_mu);
 }
 
-/* hh_kb_allowed(rowid, bitmap pointer) -> 1 if the chunk is allowed. */
+/* hh_kb_allowed(rowid, set pointer) -> 1 if the chunk is allowed. */
 static void acl_sql_allowed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    const acl_bits_t *b = sqlite3_value_pointer(argv[1], "hh_kb_acl");
+    const acl_set_t *b = sqlite3_value_pointer(argv[1], "hh_kb_acl");
     int64_t id = sqlite3_value_int64(argv[0]);
-    int ok = 0;
-    if (b && b->bits && id >= b->base && (uint64_t)(id - b->base) < b->n_bits) {
-        uint64_t i = (uint64_t)(id - b->base);
-        ok = (int)((b->bits[i / 64] >> (i % 64)) & 1);
-    }
-    sqlite3_result_int(ctx, ok);
+    sqlite3_result_int(ctx, b && acl_has(b, id));
 }
 
 /* ---- hh_kb_tf: an FTS5 auxiliary function --------------------------------
@@ -653,76 +690,24 @@ static int fts5_register_tf(sqlite3 *db)
     return api->create_function(api, "hh_kb_tf", NULL, fts5_tf, NULL);
 }
 
-/* The total FTS5 length (tokens, all columns) of the allowed chunks in b,
- * from the index's per-row sizes (the chunks_fts_docsize table: one SQLite
- * varint per column). The caller holds s->mu. */
-static int allowed_tokens(hh_store_t *s, const acl_bits_t *b, int64_t *out, hh_err_t *err)
-{
-    /* a rowid range scan over the bitmap's span, the bit tested here
-     * (cheaper than a SQL function call per row) */
-    static const char sql[] = "SELECT id, sz FROM chunks_fts_docsize WHERE id BETWEEN ?1 AND ?2";
-    *out = 0;
-    if (b->n_bits == 0)
-        return 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "chunk sizes prepare");
-    sqlite3_bind_int64(st, 1, b->base);
-    sqlite3_bind_int64(st, 2, b->base + (int64_t)b->n_bits - 1);
-    int64_t total = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        uint64_t bit = (uint64_t)(sqlite3_column_int64(st, 0) - b->base);
-        if (bit >= b->n_bits || !((b->bits[bit / 64] >> (bit % 64)) & 1))
-            continue;
-        const unsigned char *p = sqlite3_column_blob(st, 1);
-        int nb = sqlite3_column_bytes(st, 1);
-        for (int i = 0; p && i < nb;) {
-            /* SQLite varint: big-endian 7-bit groups, high bit = more;
-             * a ninth byte contributes all 8 bits */
-            uint64_t x = 0;
-            int k = 0;
-            for (; k < 8 && i < nb; k++) {
-                unsigned char c = p[i++];
-                x = (x << 7) | (c & 0x7f);
-                if (!(c & 0x80))
-                    break;
-            }
-            if (k == 8 && i < nb)
-                x = (x << 8) | p[i++];
-            total += (int64_t)x;
-        }
-    }
-    sqlite3_finalize(st);
-    if (step != SQLITE_DONE)
-        return hh_store_db_fail(s, err, "chunk sizes");
-    *out = total;
-    return 0;
-}
-
-static int acl_copy(const acl_bits_t *from, acl_bits_t *to)
+static int acl_copy(const acl_set_t *from, acl_set_t *to)
 {
     memset(to, 0, sizeof *to);
-    size_t words = (from->n_bits + 63) / 64;
-    if (words && !(to->bits = malloc(words * sizeof *to->bits)))
+    if (from->n_ids && !(to->ids = malloc(from->n_ids * sizeof *to->ids)))
         return HH_ENOMEM;
-    if (words)
-        memcpy(to->bits, from->bits, words * sizeof *to->bits);
-    to->base = from->base;
-    to->n_bits = from->n_bits;
+    if (from->n_ids)
+        memcpy(to->ids, from->ids, from->n_ids * sizeof *to->ids);
     to->n_ids = from->n_ids;
     to->n_tokens = from->n_tokens;
     return 0;
 }
 
-/* The allowed chunks of coll_json as a bitmap (*out owned by the caller:
- * acl_bits_free); registers hh_kb_allowed on the connection. Takes s->mu. */
-static int acl_get(hh_store_t *s, const char *coll_json, acl_bits_t *out, hh_err_t *err)
+/* The allowed chunks of coll_json as a set (*out owned by the caller:
+ * acl_set_free); registers hh_kb_allowed on the connection. Takes s->mu. */
+static int acl_get(hh_store_t *s, const char *coll_json, acl_set_t *out, hh_err_t *err)
 {
     memset(out, 0, sizeof *out);
     int rc = 0;
-    int64_t *ids = NULL;
-    size_t n = 0;
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&s->mu);
     sqlite3 *db = s->db;
@@ -771,23 +756,8 @@ static int acl_get(hh_store_t *s, const char *coll_json, acl_bits_t *out, hh_err
             goto cleanup;
         }
     pthread_mutex_unlock(&g_acl_mu);
-    if ((rc = allowed_chunk_ids(s, coll_json, &ids, &n, err)))
+    if ((rc = allowed_chunks(s, coll_json, out, err)))
         goto cleanup;
-    out->n_ids = n;
-    if (n) {
-        out->base = ids[0];
-        out->n_bits = (size_t)(ids[n - 1] - ids[0]) + 1;
-        if (!(out->bits = calloc((out->n_bits + 63) / 64, sizeof *out->bits))) {
-            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-            goto cleanup;
-        }
-        for (size_t i = 0; i < n; i++) {
-            uint64_t b = (uint64_t)(ids[i] - out->base);
-            out->bits[b / 64] |= 1ull << (b % 64);
-        }
-        if ((rc = allowed_tokens(s, out, &out->n_tokens, err)))
-            goto cleanup;
-    }
     /* remember it (at most ACL_CACHE_PER_DB sets per connection) */
     acl_entry_t *e = calloc(1, sizeof *e);
     if (e && (e->coll = strdup(coll_json)) && acl_copy(out, &e->b) == 0) {
@@ -817,13 +787,12 @@ static int acl_get(hh_store_t *s, const char *coll_json, acl_bits_t *out, hh_err
     }
 cleanup:
     pthread_mutex_unlock(&s->mu);
-    free(ids);
     if (rc)
-        acl_bits_free(out);
+        acl_set_free(out);
     return rc;
 }
 
-static int dense_list(hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *text, const acl_bits_t *acl,
+static int dense_list(hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *text, const acl_set_t *acl,
                       int32_t depth, cand_t **out, size_t *n, hh_err_t *err)
 {
     *out = NULL;
@@ -847,10 +816,9 @@ static int dense_list(hh_vindex_t *ix, const hh_kb_embedder_t *em, const char *t
         goto cleanup;
     hh_vindex_filter_t f;
     memset(&f, 0, sizeof f);
-    f.kind = HH_VINDEX_FILTER_BITMAP;
-    f.bits = acl->bits;
-    f.base = acl->base;
-    f.n_bits = acl->n_bits;
+    f.kind = HH_VINDEX_FILTER_IDS;
+    f.ids = acl->ids;
+    f.n_ids = acl->n_ids;
     /* scoped: which readable chunks come back must not depend on the
      * vectors of collections the user cannot read (docs/SECURITY.md) */
     hh_vindex_search_opts_t so = { .mode = HH_VINDEX_SCOPED };
@@ -940,7 +908,7 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
     size_t nh = 0;
     sqlite3_stmt *st = NULL;
     bool locked = false;
-    acl_bits_t acl = { 0 };
+    acl_set_t acl = { 0 };
     int rc = allowed_collections(store, q, &coll, &n_allowed, err);
     if (rc || n_allowed == 0)
         goto cleanup;
@@ -1028,7 +996,7 @@ cleanup:
     sqlite3_finalize(st);
     if (locked)
         pthread_mutex_unlock(&store->mu);
-    acl_bits_free(&acl);
+    acl_set_free(&acl);
     free(coll);
     free(fts);
     free(bl);
@@ -1058,8 +1026,8 @@ int hh_kb_retrieve(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_
 int hh_kb_vectors_tag(hh_store_t *s, const char *model, uint64_t *tag, size_t *n_vectors, hh_err_t *err)
 {
     static const char sql[] =
-        "SELECT count(*), coalesce(sum(chunk_id), 0), coalesce(max(chunk_id), 0), coalesce(sum(dim), 0)"
-        " FROM chunk_vectors WHERE model = ?1";
+        "SELECT count(*), coalesce(sum(chunk_id & 4294967295), 0), coalesce(sum(chunk_id >> 32), 0),"
+        " coalesce(max(chunk_id), 0), coalesce(sum(dim), 0) FROM chunk_vectors WHERE model = ?1";
     *tag = 0;
     if (n_vectors)
         *n_vectors = 0;
@@ -1077,9 +1045,14 @@ int hh_kb_vectors_tag(hh_store_t *s, const char *model, uint64_t *tag, size_t *n
         rc = hh_store_db_fail(s, err, "vectors tag");
         goto cleanup;
     }
+    /* the sum of the ids modulo 2^64 from its two 32-bit halves: a plain
+     * sum() fails with "integer overflow" once ids are random up to 2^53
+     * (store_int.h); for ids below 2^32 the tag is the one it always was */
     uint64_t v[4];
-    for (int i = 0; i < 4; i++)
-        v[i] = (uint64_t)sqlite3_column_int64(st, i);
+    v[0] = (uint64_t)sqlite3_column_int64(st, 0);
+    v[1] = (uint64_t)sqlite3_column_int64(st, 1) + ((uint64_t)sqlite3_column_int64(st, 2) << 32);
+    v[2] = (uint64_t)sqlite3_column_int64(st, 3);
+    v[3] = (uint64_t)sqlite3_column_int64(st, 4);
     /* FNV-1a over the four numbers' bytes */
     uint64_t h = 0xcbf29ce484222325ull;
     for (int i = 0; i < 4; i++)
@@ -1152,7 +1125,7 @@ cleanup:
 
 int hh_kb_doc_chunk_ids(hh_store_t *s, int64_t doc_id, int64_t **ids, size_t *n, hh_err_t *err)
 {
-    static const char sql[] = "SELECT id FROM chunks WHERE document_id = ?1 ORDER BY id";
+    static const char sql[] = "SELECT id FROM chunks WHERE document_id = ?1 ORDER BY ord";
     *ids = NULL;
     *n = 0;
     int64_t *v = NULL;

@@ -114,8 +114,9 @@ int hh_kb_fts_query(const char *text, char **out);
  * from these rows at start and updated on every document change. */
 
 /* A fingerprint of the model's stored vectors (their count, dims, and the
- * sum and maximum of their chunk ids: chunk ids are never reused, so any
- * insert or delete changes it), for hh_vindex_save's tag. *n_vectors (may
+ * sum modulo 2^64 and maximum of their chunk ids: chunk ids are random in
+ * [1, 2^53) and a new one equals a deleted one with probability about
+ * 2^-53, so any insert or delete changes it), for hh_vindex_save's tag. *n_vectors (may
  * be NULL) their number. HH_EIO (SQLite). */
 int hh_kb_vectors_tag(hh_store_t *s, const char *model, uint64_t *tag, size_t *n_vectors, hh_err_t *err);
 
@@ -126,7 +127,7 @@ int hh_kb_vectors_tag(hh_store_t *s, const char *model, uint64_t *tag, size_t *n
 int hh_kb_vindex_fill(hh_store_t *s, const char *model, int64_t doc_id, hh_vindex_t *ix, size_t *n_added,
                       hh_err_t *err);
 
-/* The chunk ids of a document, ascending (to drop them from an index
+/* The chunk ids of a document in document order (ord; to drop them from an index
  * before the document is replaced or deleted). *ids is malloc'd (NULL when
  * *n == 0); caller frees. HH_EIO, HH_ENOMEM. */
 int hh_kb_doc_chunk_ids(hh_store_t *s, int64_t doc_id, int64_t **ids, size_t *n, hh_err_t *err);

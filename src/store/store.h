@@ -15,7 +15,18 @@
  * compared by hash in constant time.
  *
  * A store handle may be used from many threads at once (calls are
- * serialized by an internal mutex). */
+ * serialized by an internal mutex).
+ *
+ * Ids a member may see - of documents, chunks, approvals and use cases -
+ * are random, uniform in [1, 2^52), drawn by the OS CSPRNG when the row is
+ * made (issue 12: a shared counter let one department count another's
+ * uploads and held requests by the gaps between its own ids; 2^52 keeps
+ * them exact in JSON as cJSON prints it, and in JavaScript). They are
+ * neither small nor increasing nor in insertion order; rows made before
+ * keep their old small ids. Order by time (lists here do) or, for chunks,
+ * by ord. Ids only admins and auditors see (users, API keys, departments,
+ * collections) stay counters. See store_int.h (hh_store_insert_new_id)
+ * and docs/SECURITY.md "Row ids". */
 #ifndef HH_STORE_STORE_H
 #define HH_STORE_STORE_H
 
@@ -129,7 +140,9 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  *             sha256 (64 hex), size, ingested_at, ingested_by -> users
  *             (NULL if the user was deleted), status = 'complete')
  *             UNIQUE(collection_id, source_path)
- *   (document and chunk ids are AUTOINCREMENT: never reused)
+ *   (document and chunk ids: random in [1, 2^52) for new rows (above); the
+ *   column is still AUTOINCREMENT, which only matters for rows inserted
+ *   without an id - none are)
  *   chunks(id, document_id -> documents, ord (0..), text, heading_path
  *          (" › "-joined, "" when none), page (1-based, 0 = no pages),
  *          n_tokens)                                   UNIQUE(document_id, ord)
@@ -276,7 +289,8 @@ int  hh_store_user_collection_right(hh_store_t *s, int64_t user_id, int64_t coll
                                     hh_err_t *err);
 
 /* A document of the collection with this sha256 (content already stored):
- * 0 and *out filled (may be NULL), or HH_ENOENT. */
+ * 0 and *out filled (may be NULL; the earliest stored of several), or
+ * HH_ENOENT. */
 int  hh_store_doc_find_by_hash(hh_store_t *s, int64_t collection_id, const char *sha256, hh_store_doc_t *out,
                                hh_err_t *err);
 
@@ -291,7 +305,7 @@ int  hh_store_doc_get(hh_store_t *s, int64_t doc_id, hh_store_doc_t *out, hh_err
  * source path if any (its chunks, FTS rows and vectors go with it), then
  * inserts the document, its chunks (ord = index), their FTS rows and the
  * vectors. Nothing is written on failure. *doc_id (may be NULL) the new
- * id; old_sha256 (may be NULL, HH_SHA256_HEX_LEN + 1 bytes) receives the
+ * id (random, as are the chunks' ids: see the top of this file); old_sha256 (may be NULL, HH_SHA256_HEX_LEN + 1 bytes) receives the
  * replaced document's hash, "" when none was replaced. HH_EINVAL for a
  * missing field, a bad hash, a too long path, vec_dim <= 0 with vectors. */
 int  hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *doc_id, char *old_sha256,
@@ -301,8 +315,10 @@ int  hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *d
  * NULL, HH_SHA256_HEX_LEN + 1 bytes) receives its hash. HH_ENOENT if none. */
 int  hh_store_doc_delete(hh_store_t *s, int64_t doc_id, char *sha256, hh_err_t *err);
 
-/* Documents the user may read (user_id 0: all), newest first;
- * collection_id 0 = every readable collection. *out is malloc'd (NULL when
+/* Documents the user may read (user_id 0: all), newest first by
+ * ingested_at (seconds; documents of the same second by id, which is
+ * random: in no particular order); collection_id 0 = every readable
+ * collection. *out is malloc'd (NULL when
  * *n == 0); caller frees. */
 int  hh_store_doc_list(hh_store_t *s, int64_t user_id, int64_t collection_id, hh_store_doc_t **out, size_t *n,
                        hh_err_t *err);

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 
 #define HH_STORE_SECRET_LEN 32
 
@@ -58,6 +59,46 @@ void hh_store_read_id(sqlite3_stmt *st, void *out);
 /* hh_store_row_by_name_locked for sql returning one integer (an id). */
 int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
                                hh_err_t *err);
+
+/* ---- ids that tell nothing (issue 12, docs/SECURITY.md "Row ids") ----
+ * Rows whose id a member may see (documents, chunks, approvals, use cases;
+ * new tables of that kind too) get ids drawn uniformly from [1, 2^52)
+ * (HH_STORE_ID_LIMIT) by the OS CSPRNG, not from a counter shared by all
+ * departments: the gap between two ids of one's own says nothing about how
+ * many rows others created in between. Why 2^52, not 2^53 (where a
+ * JavaScript number stops being exact): cJSON 1.7.15 prints a number with
+ * 15 significant digits when its round trip compares equal within
+ * value * DBL_EPSILON, which for values >= 2^52 lets an integer's last
+ * digit change ("id": 8847315131206711 came out as 8.84731513120671e+15);
+ * below 2^52 a changed integer never compares equal, so it prints exactly.
+ * Rows from before keep their (small) ids. Ids are therefore neither
+ * small nor increasing: order rows by their time (and the id only as a
+ * tie-break), chunks of a document by their ord column.
+ *
+ * Usage: write the insert with an explicit id as a parameter,
+ *     INSERT INTO t (id, a, b) VALUES (?1, ?2, ?3)
+ * bind the other parameters, and step it with
+ *     hh_store_insert_new_id(s, st, 1, "insert t", &id, err)
+ * instead of sqlite3_step + sqlite3_last_insert_rowid. */
+#define HH_STORE_ID_LIMIT (INT64_C(1) << 52)
+
+/* Steps the prepared INSERT st once with a fresh random id bound to
+ * parameter param (1-based; st's other parameters bound by the caller),
+ * drawing again when the id is taken (a primary-key conflict: probability
+ * about rows / 2^53). On success *id is the new row's id and st is reset
+ * (bindings kept: rebind and call again for the next row). Any other
+ * failure (a UNIQUE conflict on another column included) is HH_EIO
+ * "store: <what>: <SQLite's message>", and 8 taken ids in a row are HH_EIO
+ * "store: <what>: no free id after 8 draws"; st is reset then too. Caller
+ * holds s->mu (and the transaction, if any). */
+int hh_store_insert_new_id(hh_store_t *s, sqlite3_stmt *st, int param, const char *what, int64_t *id,
+                           hh_err_t *err);
+
+/* hh_store_insert_new_id with the candidate ids drawn by draw(ctx) instead
+ * of the CSPRNG (tests: force a conflict); a drawn value outside
+ * [1, HH_STORE_ID_LIMIT) counts as taken. */
+int hh_store_insert_id_drawn(hh_store_t *s, sqlite3_stmt *st, int param, int64_t (*draw)(void *), void *ctx,
+                             const char *what, int64_t *id, hh_err_t *err);
 
 /* A growing array of elem-byte elements (v owned by the caller; free it). */
 typedef struct hh_store_rows {

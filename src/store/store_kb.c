@@ -452,8 +452,9 @@ int hh_store_doc_find_by_hash(hh_store_t *s, int64_t collection_id, const char *
 {
     if (!sha_ok(sha256))
         return hh_err_set(err, HH_EINVAL, -1, "store: sha256 must be 64 lowercase hex digits");
-    return doc_one(s, "d.collection_id = ?1 AND d.sha256 = ?2 ORDER BY d.id LIMIT 1", collection_id, sha256, out,
-                   err);
+    /* the earliest stored (ids are random: not an order) */
+    return doc_one(s, "d.collection_id = ?1 AND d.sha256 = ?2 ORDER BY d.ingested_at, d.id LIMIT 1", collection_id,
+                   sha256, out, err);
 }
 
 int hh_store_doc_find_by_path(hh_store_t *s, int64_t collection_id, const char *source_path, hh_store_doc_t *out,
@@ -523,7 +524,7 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
     st = NULL;
     if ((rc = hh_store_prepare(s, &st,
             "INSERT INTO documents (collection_id, title, source_path, mime, sha256, size, ingested_at, "
-            "ingested_by, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete')",
+            "ingested_by, status, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete', ?)",
             err)))
         goto fail;
     sqlite3_bind_int64(st, 1, in->collection_id);
@@ -537,12 +538,13 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
         sqlite3_bind_int64(st, 8, in->user_id);
     else
         sqlite3_bind_null(st, 8);
-    if ((rc = step_done(s, st, "insert document (does the collection exist?)", err)))
+    /* document and chunk ids are random, not a shared counter (store_int.h) */
+    int64_t id = 0;
+    if ((rc = hh_store_insert_new_id(s, st, 9, "insert document (does the collection exist?)", &id, err)))
         goto fail;
-    int64_t id = sqlite3_last_insert_rowid(s->db);
     if ((rc = hh_store_prepare(s, &ins_chunk,
-            "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens) VALUES (?, ?, ?, ?, "
-            "?, ?)",
+            "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens, id) VALUES (?, ?, ?, "
+            "?, ?, ?, ?)",
             err)))
         goto fail;
     if (any_vec &&
@@ -557,10 +559,12 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
         sqlite3_bind_text(ins_chunk, 4, c->heading_path ? c->heading_path : "", -1, SQLITE_STATIC);
         sqlite3_bind_int(ins_chunk, 5, c->page);
         sqlite3_bind_int(ins_chunk, 6, c->n_tokens);
-        if ((rc = step_done(s, ins_chunk, "insert chunk", err)))
+        int64_t chunk_id = 0;
+        if ((rc = hh_store_insert_new_id(s, ins_chunk, 7, "insert chunk", &chunk_id, err)))
             goto fail;
+        sqlite3_clear_bindings(ins_chunk);
         if (c->vec) {
-            sqlite3_bind_int64(ins_vec, 1, sqlite3_last_insert_rowid(s->db));
+            sqlite3_bind_int64(ins_vec, 1, chunk_id);
             sqlite3_bind_text(ins_vec, 2, in->vec_model, -1, SQLITE_STATIC);
             sqlite3_bind_int(ins_vec, 3, in->vec_dim);
             sqlite3_bind_blob(ins_vec, 4, c->vec, in->vec_dim * (int)sizeof(float), SQLITE_STATIC);

@@ -302,6 +302,53 @@ int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
     return hh_err_set(err, HH_EIO, -1, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
 }
 
+#define ID_TRIES 8
+
+/* A uniform draw from [1, HH_STORE_ID_LIMIT): 52 random bits, 0 drawn again. */
+static int64_t csprng_id(void *ctx)
+{
+    (void)ctx;
+    uint64_t v;
+    do {
+        randombytes_buf(&v, sizeof v);
+        v &= (uint64_t)HH_STORE_ID_LIMIT - 1;
+    } while (v == 0);
+    return (int64_t)v;
+}
+
+int hh_store_insert_id_drawn(hh_store_t *s, sqlite3_stmt *st, int param, int64_t (*draw)(void *), void *ctx,
+                             const char *what, int64_t *id, hh_err_t *err)
+{
+    for (int i = 0; i < ID_TRIES; i++) {
+        int64_t v = draw(ctx);
+        if (v < 1 || v >= HH_STORE_ID_LIMIT)
+            continue;
+        sqlite3_bind_int64(st, param, v);
+        int sr = sqlite3_step(st);
+        if (sr == SQLITE_DONE) {
+            sqlite3_reset(st);
+            *id = v;
+            return 0;
+        }
+        /* only a taken id is drawn again; a conflict on another column
+         * (a name, a path) is the caller's error */
+        int ext = sqlite3_extended_errcode(s->db);
+        if (ext != SQLITE_CONSTRAINT_PRIMARYKEY && ext != SQLITE_CONSTRAINT_ROWID) {
+            int rc = hh_store_db_fail(s, err, what);
+            sqlite3_reset(st);
+            return rc;
+        }
+        sqlite3_reset(st);
+    }
+    return hh_err_set(err, HH_EIO, -1, "store: %s: no free id after %d draws", what, ID_TRIES);
+}
+
+int hh_store_insert_new_id(hh_store_t *s, sqlite3_stmt *st, int param, const char *what, int64_t *id,
+                           hh_err_t *err)
+{
+    return hh_store_insert_id_drawn(s, st, param, csprng_id, NULL, what, id, err);
+}
+
 int hh_store_prepare(hh_store_t *s, sqlite3_stmt **st, const char *sql, hh_err_t *err)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
