@@ -173,8 +173,11 @@ int hh_store_conv_create(hh_store_t *s, int64_t user_id, const char *title, cons
         goto done;
     }
     sqlite3_stmt *st = NULL;
+    /* a random id (hh_store_insert_new_id): a counter would tell a user how
+     * many conversations others started between two of theirs */
     if ((rc = hh_store_prepare(s, &st, "INSERT INTO conversations (user_id, title, titled, use_case, model, "
-                                       "collections, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                                       "collections, created_at, updated_at, id) "
+                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
                                err)))
         goto done;
     int64_t now = hh_log_now_ms();
@@ -185,11 +188,11 @@ int hh_store_conv_create(hh_store_t *s, int64_t user_id, const char *title, cons
     sqlite3_bind_text(st, 5, meta && meta->model ? meta->model : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, meta && meta->collections ? meta->collections : "[]", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, now);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "create conversation");
+    int64_t id = 0;
+    rc = hh_store_insert_new_id(s, st, 8, "create conversation", &id, err);
     sqlite3_finalize(st);
     if (!rc && out)
-        rc = get_locked(s, user_id, sqlite3_last_insert_rowid(s->db), out, err);
+        rc = get_locked(s, user_id, id, out, err);
 done:
     return hh_store_tx_end(s, rc, err);
 }
@@ -408,8 +411,8 @@ int hh_store_conv_append(hh_store_t *s, int64_t user_id, int64_t id, const hh_st
     }
     int64_t now = hh_log_now_ms();
     if ((rc = hh_store_prepare(s, &st, "INSERT INTO conversation_messages (conversation_id, seq, role, content, "
-                                       "grounding, confidence, approval_id, approval_status, created_at) "
-                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", err)))
+                                       "grounding, confidence, approval_id, approval_status, created_at, id) "
+                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", err)))
         goto done;
     const char *first_user = NULL;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -429,8 +432,8 @@ int hh_store_conv_append(hh_store_t *s, int64_t user_id, int64_t id, const hh_st
             sqlite3_bind_text(st, 8, "pending", -1, SQLITE_STATIC);
         }
         sqlite3_bind_int64(st, 9, now);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "append message");
+        int64_t msg_id = 0;
+        rc = hh_store_insert_new_id(s, st, 10, "append message", &msg_id, err);
         if (!first_user && !strcmp(m->role, "user") && m->content[0])
             first_user = m->content;
     }
@@ -571,7 +574,7 @@ int hh_store_conv_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_conv_t
     *n = 0;
     hh_store_rows_t g = { .elem = sizeof(hh_store_conv_t) };
     sqlite3_stmt *st = NULL;
-    int rc = hh_store_prepare(s, &st, CONV_COLS "WHERE c.user_id = ?1 ORDER BY c.id", err);
+    int rc = hh_store_prepare(s, &st, CONV_COLS "WHERE c.user_id = ?1 ORDER BY c.created_at, c.id", err);
     if (!rc) {
         sqlite3_bind_int64(st, 1, user_id);
         rc = hh_store_collect_rows(s, st, &g, read_conv, "conversations of user", err);
