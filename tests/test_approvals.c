@@ -32,8 +32,12 @@ static cJSON *audit_records(hh_store_t *s)
     FILE *f = open_memstream(&buf, &n);
     if (!f)
         return NULL;
-    int rc = hh_audit_export(s, 1, f, NULL);
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_audit_export(s, 1, f, &err);
     fclose(f);
+    if (rc)
+        printf("    audit export: %s\n", err.msg);
     cJSON *out = cJSON_CreateArray();
     for (char *line = buf; rc == 0 && line && *line;) {
         char *nl = strchr(line, '\n');
@@ -387,6 +391,13 @@ TEST(approvals_http_hold_approve_edit_reject)
     for (int k = 0; k < 3; k++) {
         snprintf(needle, sizeof needle, "approval %lld", (long long)held_ids[k]);
         const cJSON *p = find_record(recs, "request", "pending", needle);
+        if (!p) {
+            const cJSON *x;
+            cJSON_ArrayForEach(x, recs)
+                printf("    %s %s %s\n", hh_test_json_str(x, "kind"), hh_test_json_str(x, "decision"),
+                       hh_test_json_str(x, "detail"));
+            printf("    wanted %s\n", needle);
+        }
         ASSERT_TRUE(p != NULL);
         ASSERT_STREQ(hh_test_json_str(p, "user"), "mia");
         ASSERT_STREQ(hh_test_json_str(p, "use_case"), "cv-screening");

@@ -18,10 +18,11 @@
  * serialized by an internal mutex).
  *
  * Ids a member may see - of documents, chunks, approvals and use cases -
- * are random, uniform in [1, 2^52), drawn by the OS CSPRNG when the row is
+ * are random, uniform in [1, 10^10), drawn by the OS CSPRNG when the row is
  * made (issue 12: a shared counter let one department count another's
- * uploads and held requests by the gaps between its own ids; 2^52 keeps
- * them exact in JSON as cJSON prints it, and in JavaScript). They are
+ * uploads and held requests by the gaps between its own ids; ten digits
+ * are never taken for a card number or tax id by the PII redaction of an
+ * audit detail, and stay exact in JSON and JavaScript). They are
  * neither small nor increasing nor in insertion order; rows made before
  * keep their old small ids. Order by time (lists here do) or, for chunks,
  * by ord. Ids only admins and auditors see (users, API keys, departments,
@@ -140,7 +141,7 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  *             sha256 (64 hex), size, ingested_at, ingested_by -> users
  *             (NULL if the user was deleted), status = 'complete')
  *             UNIQUE(collection_id, source_path)
- *   (document and chunk ids: random in [1, 2^52) for new rows (above); the
+ *   (document and chunk ids: random in [1, 10^10) for new rows (above); the
  *   column is still AUTOINCREMENT, which only matters for rows inserted
  *   without an id - none are)
  *   chunks(id, document_id -> documents, ord (0..), text, heading_path

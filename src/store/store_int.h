@@ -62,10 +62,18 @@ int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what,
 
 /* ---- ids that tell nothing (issue 12, docs/SECURITY.md "Row ids") ----
  * Rows whose id a member may see (documents, chunks, approvals, use cases;
- * new tables of that kind too) get ids drawn uniformly from [1, 2^52)
+ * new tables of that kind too) get ids drawn uniformly from [1, 10^10)
  * (HH_STORE_ID_LIMIT) by the OS CSPRNG, not from a counter shared by all
  * departments: the gap between two ids of one's own says nothing about how
- * many rows others created in between. Why 2^52, not 2^53 (where a
+ * many rows others created in between. Why at most 10 digits: an id is
+ * text in audit details ("approval 4083145130419"), which the PII
+ * redaction of a use case reads; 13 to 19 digits that pass the Luhn check
+ * are a card number to it and 11 a German tax id, so a longer random id
+ * was redacted about one time in ten. Ten digits are still 2^33 ids: the
+ * gap between two of one's own says nothing, and a draw meets a taken id
+ * only when the table holds billions of rows. (The JSON bound, 2^52, is
+ * far above: cJSON 1.7.15 prints integers below it exactly. Why that bound
+ * mattered, not 2^53 (where a
  * JavaScript number stops being exact): cJSON 1.7.15 prints a number with
  * 15 significant digits when its round trip compares equal within
  * value * DBL_EPSILON, which for values >= 2^52 lets an integer's last
@@ -80,7 +88,7 @@ int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what,
  * bind the other parameters, and step it with
  *     hh_store_insert_new_id(s, st, 1, "insert t", &id, err)
  * instead of sqlite3_step + sqlite3_last_insert_rowid. */
-#define HH_STORE_ID_LIMIT (INT64_C(1) << 52)
+#define HH_STORE_ID_LIMIT INT64_C(10000000000)   /* 10^10: at most 10 decimal digits */
 
 /* Steps the prepared INSERT st once with a fresh random id bound to
  * parameter param (1-based; st's other parameters bound by the caller),

@@ -304,15 +304,16 @@ int hh_store_db_fail(hh_store_t *s, hh_err_t *err, const char *what)
 
 #define ID_TRIES 8
 
-/* A uniform draw from [1, HH_STORE_ID_LIMIT): 52 random bits, 0 drawn again. */
+/* A uniform draw from [1, HH_STORE_ID_LIMIT): 34 random bits (2^34 >
+ * 10^10), drawn again when 0 or past the limit (rejection: no bias). */
 static int64_t csprng_id(void *ctx)
 {
     (void)ctx;
     uint64_t v;
     do {
         randombytes_buf(&v, sizeof v);
-        v &= (uint64_t)HH_STORE_ID_LIMIT - 1;
-    } while (v == 0);
+        v &= (UINT64_C(1) << 34) - 1;
+    } while (v == 0 || v >= (uint64_t)HH_STORE_ID_LIMIT);
     return (int64_t)v;
 }
 
