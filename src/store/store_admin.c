@@ -351,6 +351,25 @@ int hh_store_collection_remove_department(hh_store_t *s, const char *collection,
     return coll_dept(s, collection, department, false, now_orphan, err);
 }
 
+int hh_store_right_set_locked(hh_store_t *s, int64_t collection_id, int64_t department_id, hh_right_t right,
+                              hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st,
+                              "INSERT INTO collection_departments (collection_id, department_id, access) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT (collection_id, department_id) "
+                              "DO UPDATE SET access = excluded.access", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_int64(st, 2, department_id);
+    sqlite3_bind_text(st, 3, hh_right_name(right), -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "set a collection right");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int hh_store_collection_grant(hh_store_t *s, const char *collection, const char *department, hh_right_t right,
                               hh_right_t *before, hh_err_t *err)
 {
@@ -372,18 +391,7 @@ int hh_store_collection_grant(hh_store_t *s, const char *collection, const char 
                      "FROM collection_departments WHERE collection_id = ?1 AND department_id = ?2), 0)",
                   cid, d.id, NULL, true, &old, err)))
         goto done;
-    sqlite3_stmt *st = NULL;
-    if ((rc = hh_store_prepare(s, &st,
-                               "INSERT INTO collection_departments (collection_id, department_id, access) "
-                               "VALUES (?1, ?2, ?3) ON CONFLICT (collection_id, department_id) "
-                               "DO UPDATE SET access = excluded.access", err)))
-        goto done;
-    sqlite3_bind_int64(st, 1, cid);
-    sqlite3_bind_int64(st, 2, d.id);
-    sqlite3_bind_text(st, 3, hh_right_name(right), -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "grant");
-    sqlite3_finalize(st);
+    rc = hh_store_right_set_locked(s, cid, d.id, right, err);
 done:
     rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && before)

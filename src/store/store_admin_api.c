@@ -256,17 +256,7 @@ int hh_store_collection_set_right(hh_store_t *s, const char *collection, const c
             *now_orphan = left == 0;
         goto done;
     }
-    if ((rc = hh_store_prepare(s, &st,
-                               "INSERT INTO collection_departments (collection_id, department_id, access) "
-                               "VALUES (?1, ?2, ?3) ON CONFLICT (collection_id, department_id) "
-                               "DO UPDATE SET access = excluded.access", err)))
-        goto done;
-    sqlite3_bind_int64(st, 1, cid);
-    sqlite3_bind_int64(st, 2, did);
-    sqlite3_bind_text(st, 3, hh_right_name(right), -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "set right");
-    sqlite3_finalize(st);
+    rc = hh_store_right_set_locked(s, cid, did, right, err);
 done:
     rc = hh_store_tx_end(s, rc, err);
     if (rc == 0 && before)

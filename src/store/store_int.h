@@ -57,6 +57,12 @@ int hh_store_row_by_name_locked(hh_store_t *s, const char *sql, const char *what
  * column 0 as the int64_t at out. */
 void hh_store_read_id(sqlite3_stmt *st, void *out);
 /* hh_store_row_by_name_locked for sql returning one integer (an id). */
+/* [locked, in a transaction] Gives department_id the right (read, write
+ * or manage) on collection_id, replacing any it held (grant and the
+ * administration API's set right share it). */
+int hh_store_right_set_locked(hh_store_t *s, int64_t collection_id, int64_t department_id, hh_right_t right,
+                              hh_err_t *err);
+
 int hh_store_id_by_name_locked(hh_store_t *s, const char *sql, const char *what, const char *name, int64_t *id,
                                hh_err_t *err);
 
