@@ -336,6 +336,8 @@ export default {
         const r = await conversations.list(convState.q, convState.offset);
         const items = (r.data || []).map((c) => ({ id: c.id, title: c.title }));
         convState.items = append ? convState.items.concat(items) : items;
+        const cur = st.conv && items.find((c) => c.id === st.conv.id);
+        if (cur) st.conv.title = cur.title;   // the server's title (its own cut of the question)
         more.hidden = !r.has_more;
       } catch (e) {
         state.replaceChildren(statusLine(app.errorText(e), 'error'));
