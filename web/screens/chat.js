@@ -348,6 +348,7 @@ export default {
     let searchTimer = null;
     const runSearch = () => { convState.q = search.value.trim(); refreshConvs(); };
     search.addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+    search.addEventListener('search', () => { clearTimeout(searchTimer); runSearch(); });   // the field's clear button
     searchForm.addEventListener('submit', (ev) => { ev.preventDefault(); clearTimeout(searchTimer); runSearch(); });
 
     // the bar of the open conversation: title, rename, delete (asks once), export
