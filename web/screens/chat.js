@@ -114,6 +114,7 @@ export default {
   async render(main, app) {
     const t = app.t;
     const conversations = serverConversations(app);
+    localStorage.removeItem(`hoheit.conversations.${app.user.user}`);   // chats an older UI kept in this browser
     const st = { abort: null, timers: [], conv: null, mode: localStorage.getItem('hoheit.chat.mode') || 'chat' };
     this.state = st;
 
