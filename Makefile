@@ -140,6 +140,7 @@ test-node: $(BIN)
 test-ui: $(BIN)
 	@bash tests/ui/run.sh $(abspath $(BIN))
 	@bash tests/ui/screens.sh $(abspath $(BIN))
+	@bash tests/ui/conv.sh $(abspath $(BIN))
 
 # Knowledge base: kill -9 during `hoheit ingest`, 50 times, consistency
 # checked after each (tests/kb/crash.sh; ~35 s plus a one-time corpus build).

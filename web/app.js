@@ -39,7 +39,7 @@ export const app = {
   screens,
   current: null,       // the screen shown
   ApiError,
-  documentUrl: null,   // (document id) -> URL of the stored original, when the server has such a route
+  documentUrl: (id) => `/api/documents/${encodeURIComponent(id)}/file`,   // the stored original (a download)
 
   /* t('key', {n: 3}) -> the current language's text with {n} filled in;
    * the key itself when no catalog has it (visible in tests). */

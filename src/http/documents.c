@@ -6,6 +6,10 @@
  *   GET    /api/documents[?collection=NAME]   documents the caller may read
  *   DELETE /api/documents/{id}     removes a document, its chunks, vectors
  *                                  and stored file
+ *   GET    /api/documents/{id}/file   the stored original, as a download
+ *                                  (needs read; never rendered in the
+ *                                  app's origin: attachment, nosniff and a
+ *                                  CSP sandbox)
  * Access (store.h "Rights"): listing needs read, upload write, delete
  * manage; admins manage everything, auditors only read. A collection the
  * caller may not read answers 404, the same as a missing one; one they
@@ -489,4 +493,96 @@ enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection 
     cJSON_AddNumberToObject(j, "id", (double)id);
     cJSON_AddBoolToObject(j, "deleted", true);
     return ht_send_json(c, cs, 200, j);
+}
+
+/* ---- the stored original ------------------------------------------------ */
+
+/* The last path part of a source path (after the last '/', '\\' or the
+ * "upload:" of an uploaded file), cut to [A-Za-z0-9._ -] (every other
+ * byte, UTF-8 included, becomes '_'), no leading dot; "document" when
+ * nothing is left. Safe inside a quoted Content-Disposition filename. */
+static void download_name(const char *source_path, char *out, size_t cap)
+{
+    const char *base = source_path;
+    for (const char *p = source_path; *p; p++)   /* "upload:NAME", "DIR/NAME" */
+        if (*p == '/' || *p == ':' || *p == '\\')
+            base = p + 1;
+    size_t n = 0;
+    for (const char *p = base; *p && n + 1 < cap && n < 200; p++) {
+        unsigned char ch = (unsigned char)*p;
+        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                  ch == '.' || ch == '_' || ch == '-' || ch == ' ';
+        if (n == 0 && (ch == '.' || ch == ' '))
+            continue;
+        out[n++] = ok ? (char)ch : '_';
+    }
+    out[n] = 0;
+    if (!n)
+        snprintf(out, cap, "document");
+}
+
+/* A stored media type is sent only when it is a plain "type/subtype"
+ * (with parameters), nothing that could end or split a header. */
+static bool media_type_ok(const char *m)
+{
+    if (!m[0] || !strchr(m, '/'))
+        return false;
+    for (const char *p = m; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+            return false;
+    }
+    return true;
+}
+
+enum MHD_Result ht_handle_doc_file(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    const char *id_s = url + strlen("/api/documents/");
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(id_s, &end, 10);
+    if (errno || end == id_s || strcmp(end, "/file") || id <= 0)
+        return send_err(c, cs, 404, "document_not_found", "No such document");
+    hh_store_doc_t d;
+    /* A missing document and another department's answer the same 404. */
+    bool found = hh_store_doc_get(s->store, id, &d, NULL) == 0;
+    if (!found || right_on(s, cs, d.collection_id) < HH_RIGHT_READ) {
+        if (found)
+            ht_audit_action(s, cs, "refused", "documents download %lld (%s): no right on the collection", id,
+                            d.collection);
+        else
+            ht_audit_action(s, cs, "refused", "documents download %lld: no such document", id);
+        return send_err(c, cs, 404, "document_not_found", "No such document");
+    }
+    char path[PATH_MAX];
+    if (hh_ingest_file_path(s->store, d.sha256, path, sizeof path, NULL) != 0)
+        return send_err(c, cs, 404, "document_not_found", "No such document");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    /* Deleted since the lookup (the file goes with the last document of
+     * these bytes): gone, like a missing document. */
+    if (fd < 0)
+        return send_err(c, cs, 404, "document_not_found", "No such document");
+    ht_audit_action(s, cs, "done", "documents download %lld (%s: %s, sha256 %s)", id, d.collection, d.source_path,
+                    d.sha256);
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);   /* owns fd now */
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    char name[256];
+    download_name(d.source_path, name, sizeof name);
+    char disp[320];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            media_type_ok(d.mime) ? d.mime : "application/octet-stream");
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", "sandbox; default-src 'none'");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return ht_queue(c, cs, 200, r, (uint64_t)st.st_size);
 }

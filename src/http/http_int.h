@@ -283,6 +283,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
 enum MHD_Result ht_handle_doc_upload(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_doc_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_doc_delete(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_doc_file(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Use-case register (usecases.c). ht_handle_usecases: GET/POST
  * /api/usecases, GET/PUT/DELETE /api/usecases/{id|slug} (GET ?card=md|html:

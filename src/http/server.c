@@ -62,6 +62,7 @@ static const ht_route_t g_routes[] = {
     { { "POST",   "/api/documents",               KEY, MULTIPART, HT_UPLOAD_BODY_MAX }, ht_handle_doc_upload, NULL },
     { { "GET",    "/api/documents",               KEY, NONE, 0 }, ht_handle_doc_list, NULL },
     { { "DELETE", "/api/documents/{id}",          KEY, NONE, 0 }, ht_handle_doc_delete, NULL },
+    { { "GET",    "/api/documents/{id}/file",     KEY, NONE, 0 }, ht_handle_doc_file, NULL },
     { { "POST",   "/api/ask",                     KEY, JSON, 0 }, ht_handle_ask, NULL },
     { { "GET",    "/api/usecases",                KEY, NONE, 0 }, ht_handle_usecases, NULL },
     { { "POST",   "/api/usecases",                ADMIN, JSON, 0 }, ht_handle_usecases, DENY_REGISTER },

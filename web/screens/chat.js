@@ -10,33 +10,58 @@
 // case it ran. An answer held for a human (202) shows as held and is
 // polled at GET /api/approvals/{id} until released or rejected.
 //
-// SEAM (s13-conv): conversations are kept in the browser (localStorage,
-// per user) by `localConversations` below. A server-side store only has
-// to provide the same four async functions (list, get, save, remove) over
-// /api/conversations and be assigned to `conversations`.
+// Conversations live on the server (/api/conversations, docs/SERVER.md
+// "Conversations"): the list (newest first, paged, searched with ?q=),
+// rename, delete, export; a new chat creates one and every question
+// carries its id, so the server records the question and the answer (a
+// stopped stream with its partial text; a held answer resolved by the
+// server's GET once decided).
 import { h, heading, statusLine } from '../dom.js';
 
 const POLL_MS = 2500;
+const PAGE = 50;
 
-function localConversations(user) {
-  const key = `hoheit.conversations.${user}`;
-  const read = () => { try { return JSON.parse(localStorage.getItem(key)) || []; } catch { return []; } };
-  const write = (list) => localStorage.setItem(key, JSON.stringify(list.slice(0, 100)));
+/* The server's conversations of the logged-in user. */
+function serverConversations(app) {
+  const path = (id) => `/api/conversations/${encodeURIComponent(id)}`;
   return {
-    async list() { return read().map(({ id, title, updated }) => ({ id, title, updated })); },
-    async get(id) { return read().find((c) => c.id === id) || null; },
-    async save(conv) {
-      const list = read().filter((c) => c.id !== conv.id);
-      conv.updated = Date.now();
-      list.unshift(conv);
-      write(list);
-      return conv;
+    /* {data: [{id, title, updated_at, n_messages}], has_more, total} */
+    async list(q, offset) {
+      const qs = new URLSearchParams({ limit: String(PAGE), offset: String(offset || 0) });
+      if (q) qs.set('q', q);
+      return app.api('GET', `/api/conversations?${qs}`);
     },
-    async remove(id) { write(read().filter((c) => c.id !== id)); },
+    async get(id) { return app.api('GET', path(id)); },
+    async create() { return app.api('POST', '/api/conversations', {}); },
+    async rename(id, title) { return app.api('PATCH', path(id), { title }); },
+    async remove(id) { return app.api('DELETE', path(id)); },
+    exportUrl(id, format) { return `${path(id)}/export?format=${format}`; },
   };
 }
 
-export let conversations = null;   // set per user in render(); s13-conv swaps in the server's
+/* A stored conversation as the screen shows it: its messages with
+ * sources, confidence and the held / released / rejected state. */
+function fromServer(c) {
+  const meta = { model: c.model || '', use_case: c.use_case || '', collections: c.collections || [] };
+  const messages = (c.messages || []).map((x) => {
+    if (x.role === 'user') return { role: 'user', content: x.content || '' };
+    const m = { role: 'assistant', content: x.content || '', meta: { ...meta } };
+    const ap = x.approval;
+    if (x.held || (ap && ap.status === 'pending')) {
+      m.held = { id: ap ? ap.id : '', since: x.created_at || Date.now() };
+    } else if (ap && ap.status === 'rejected') {
+      m.rejected = true;
+    } else if (x.grounding) {
+      m.grounding = { ...x.grounding };
+      if (typeof x.confidence === 'number' && typeof m.grounding.confidence !== 'number') {
+        m.grounding.confidence = x.confidence;
+      }
+    }
+    if (ap && (ap.status === 'approved' || ap.status === 'edited')) m.meta.released = ap.status;
+    return m;
+  });
+  return { id: c.id, title: c.title || '', messages };
+}
 
 /* Reads an SSE stream from a fetch Response: calls onEvent(obj) for each
  * `data:` JSON line, stops at [DONE]. */
@@ -88,8 +113,8 @@ export default {
 
   async render(main, app) {
     const t = app.t;
-    conversations = conversations && conversations.user === app.user.user
-      ? conversations : Object.assign(localConversations(app.user.user), { user: app.user.user });
+    const conversations = serverConversations(app);
+    localStorage.removeItem(`hoheit.conversations.${app.user.user}`);   // chats an older UI kept in this browser
     const st = { abort: null, timers: [], conv: null, mode: localStorage.getItem('hoheit.chat.mode') || 'chat' };
     this.state = st;
 
@@ -122,14 +147,19 @@ export default {
     // --- conversations + sources
     const convList = h('ul', { class: 'convs', id: 'conv-list' });
     const newBtn = h('button', { type: 'button', id: 'conv-new' }, t('chat.new'));
+    const search = h('input', { type: 'search', id: 'conv-search', maxlength: '256' });
+    const searchForm = h('form', { class: 'conv-search', role: 'search' },
+      h('label', { for: 'conv-search' }, t('chat.search')), search);
+    const more = h('button', { type: 'button', id: 'conv-more', hidden: true }, t('chat.more'));
     const convNav = h('nav', { class: 'conv-pane', 'aria-label': t('chat.conversations') },
-      h('h2', {}, t('chat.conversations')), newBtn, convList,
-      h('p', { class: 'muted small' }, t('chat.localNote')));
+      h('h2', {}, t('chat.conversations')), newBtn, searchForm, convList, more);
+    // the open conversation's own actions: rename, delete (asks once), export
+    const convBar = h('div', { class: 'conv-bar', id: 'conv-bar', hidden: true });
     const sources = h('aside', { class: 'source-pane', id: 'source-pane', 'aria-label': t('chat.sourceTitle') },
       h('h2', {}, t('chat.sourceTitle')), h('p', { class: 'muted', id: 'source-body' }, t('chat.sourceNone')));
 
     const centre = h('section', { class: 'chat-main', 'aria-labelledby': 'chat-h' },
-      Object.assign(heading(t('chat.title')), { id: 'chat-h' }), controls, log, state, form);
+      Object.assign(heading(t('chat.title')), { id: 'chat-h' }), convBar, controls, log, state, form);
     main.append(h('div', { class: 'chat-layout' }, convNav, centre, sources));
 
     const setMode = (m) => {
@@ -188,8 +218,8 @@ export default {
       }
       body.append(q);
       if (src.document_id && app.documentUrl) {
-        body.append(h('p', {}, h('a', { href: app.documentUrl(src.document_id), target: '_blank',
-          rel: 'noopener' }, t('chat.original'))));
+        body.append(h('p', {}, h('a', { href: app.documentUrl(src.document_id), download: '',
+          id: 'source-original' }, t('chat.original'))));
       }
       sources.querySelector('#source-body').replaceWith(body);
       sources.classList.add('open');
@@ -260,6 +290,7 @@ export default {
       if (m.role === 'user') li.append(h('div', { class: 'user-text' }, m.content));
       else if (m.pending) { /* filled by the request under way */ }
       else if (m.held) renderHeld(li, m);
+      else if (m.rejected) li.append(statusLine(t('chat.rejectedShort'), 'error'));
       else if (m.error) li.append(statusLine(m.error, 'error'));
       else if (m.grounding) renderGrounding(li, m.content, m.grounding, m.meta || {});
       else li.append(h('div', { class: 'answer-text' }, m.content), metaLine(m.meta || {}));
@@ -277,26 +308,106 @@ export default {
       log.lastElementChild && log.lastElementChild.scrollIntoView({ block: 'end' });
     };
 
-    const refreshConvs = async () => {
-      const list = await conversations.list();
-      convList.replaceChildren(...list.map((c) => h('li', {},
-        h('button', { type: 'button', class: `link${st.conv && st.conv.id === c.id ? ' current' : ''}`,
-          'aria-current': st.conv && st.conv.id === c.id ? 'true' : false,
-          onclick: async () => {
-            st.conv = await conversations.get(c.id);
-            for (const m of st.conv ? st.conv.messages : []) if (m.held) poll(st.conv, m);
-            redraw();
-            refreshConvs();
-          } }, c.title),
-        h('button', { type: 'button', class: 'ghost small', 'aria-label': t('chat.deleteConv', { title: c.title }),
-          onclick: async () => {
-            await conversations.remove(c.id);
-            if (st.conv && st.conv.id === c.id) { st.conv = null; redraw(); }
-            refreshConvs();
-          } }, '×'))));
-      if (!list.length) convList.append(h('li', { class: 'muted small' }, t('chat.noConvs')));
+    const convState = { q: '', offset: 0, items: [] };
+    const openConv = async (id) => {
+      try {
+        st.conv = fromServer(await conversations.get(id));
+      } catch (e) {
+        state.replaceChildren(statusLine(app.errorText(e), 'error'));
+        st.conv = null;
+      }
+      for (const m of st.conv ? st.conv.messages : []) if (m.held) poll(st.conv, m);
+      redraw();
+      drawList();
     };
-    newBtn.addEventListener('click', () => { st.conv = null; redraw(); refreshConvs(); input.focus(); });
+    const drawList = () => {
+      const cur = st.conv && st.conv.id;
+      convList.replaceChildren(...convState.items.map((c) => h('li', {},
+        h('button', { type: 'button', class: `link${cur === c.id ? ' current' : ''}`,
+          'aria-current': cur === c.id ? 'true' : false,
+          onclick: () => openConv(c.id) }, c.title || t('chat.untitled')))));
+      if (!convState.items.length) {
+        convList.append(h('li', { class: 'muted small' }, t(convState.q ? 'chat.noMatch' : 'chat.noConvs')));
+      }
+      drawBar();
+    };
+    const refreshConvs = async (append) => {
+      if (!append) convState.offset = 0;
+      try {
+        const r = await conversations.list(convState.q, convState.offset);
+        const items = (r.data || []).map((c) => ({ id: c.id, title: c.title }));
+        convState.items = append ? convState.items.concat(items) : items;
+        const cur = st.conv && items.find((c) => c.id === st.conv.id);
+        if (cur) st.conv.title = cur.title;   // the server's title (its own cut of the question)
+        more.hidden = !r.has_more;
+      } catch (e) {
+        state.replaceChildren(statusLine(app.errorText(e), 'error'));
+      }
+      drawList();
+    };
+    more.addEventListener('click', () => { convState.offset += PAGE; refreshConvs(true); });
+    let searchTimer = null;
+    const runSearch = () => { convState.q = search.value.trim(); refreshConvs(); };
+    search.addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+    search.addEventListener('search', () => { clearTimeout(searchTimer); runSearch(); });   // the field's clear button
+    searchForm.addEventListener('submit', (ev) => { ev.preventDefault(); clearTimeout(searchTimer); runSearch(); });
+
+    // the bar of the open conversation: title, rename, delete (asks once), export
+    const drawBar = (mode) => {
+      const c = st.conv;
+      convBar.hidden = !c || !c.id;
+      if (convBar.hidden) { convBar.replaceChildren(); return; }
+      if (mode === 'rename') {
+        const field = h('input', { type: 'text', id: 'conv-title', value: c.title, maxlength: '200', required: true });
+        const f = h('form', { class: 'conv-rename' },
+          h('label', { for: 'conv-title' }, t('chat.newTitle')), field,
+          h('button', { type: 'submit', class: 'primary' }, t('chat.save')),
+          h('button', { type: 'button', onclick: () => drawBar() }, t('chat.cancel')));
+        f.addEventListener('submit', async (ev) => {
+          ev.preventDefault();
+          const title = field.value.trim();
+          if (!title) return;
+          try {
+            await conversations.rename(c.id, title);
+            c.title = title;
+            app.announce(t('chat.renamed'));
+            drawBar();
+            refreshConvs();
+          } catch (e) { state.replaceChildren(statusLine(app.errorText(e), 'error')); }
+        });
+        convBar.replaceChildren(f);
+        field.focus();
+        field.select();
+        return;
+      }
+      if (mode === 'delete') {
+        const yes = h('button', { type: 'button', class: 'danger', onclick: async () => {
+          try {
+            await conversations.remove(c.id);
+            st.conv = null;
+            redraw();
+            app.announce(t('chat.deleted', { title: c.title }));
+            refreshConvs();
+          } catch (e) { state.replaceChildren(statusLine(app.errorText(e), 'error')); drawBar(); }
+        } }, t('chat.deleteYes'));
+        convBar.replaceChildren(h('div', { class: 'confirm', role: 'alert' },
+          h('p', {}, t('chat.deleteAsk', { title: c.title, n: c.messages.length })), yes,
+          h('button', { type: 'button', onclick: () => drawBar() }, t('chat.cancel'))));
+        yes.focus();
+        return;
+      }
+      convBar.replaceChildren(
+        h('h2', { class: 'conv-title' }, c.title || t('chat.untitled')),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', onclick: () => drawBar('rename') }, t('chat.rename')),
+          h('button', { type: 'button', onclick: () => drawBar('delete') }, t('chat.delete')),
+          h('a', { class: 'button', href: conversations.exportUrl(c.id, 'md'), download: `conversation-${c.id}.md` },
+            t('chat.exportMd')),
+          h('a', { class: 'button', href: conversations.exportUrl(c.id, 'json'), download: `conversation-${c.id}.json` },
+            t('chat.exportJson'))));
+    };
+
+    newBtn.addEventListener('click', () => { st.conv = null; redraw(); drawList(); input.focus(); });
 
     const busy = (on, text) => {
       send.disabled = on;
@@ -320,7 +431,6 @@ export default {
             m.meta.released = a.status;
           }
           delete m.held;
-          await conversations.save(conv);
           if (st.conv && st.conv.id === conv.id) redraw();
           app.announce(a.status === 'rejected' ? t('chat.rejectedShort') : t('chat.released'));
         } catch (e) {
@@ -334,8 +444,13 @@ export default {
 
     const ask = async (question) => {
       if (!st.conv) {
-        st.conv = { id: `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-          title: question.slice(0, 60), messages: [] };
+        try {
+          const c = await conversations.create();
+          st.conv = { id: c.id, title: question.slice(0, 60), messages: [] };
+        } catch (e) {
+          state.replaceChildren(statusLine(app.errorText(e), 'error'));
+          return;
+        }
       }
       const conv = st.conv;
       conv.messages.push({ role: 'user', content: question });
@@ -349,7 +464,7 @@ export default {
         if (st.mode === 'knowledge') {
           busy(true, t('chat.searching'));
           meta.collections = chosenCollections();
-          const body = { question };
+          const body = { question, conversation_id: conv.id };
           if (meta.collections.length) body.collections = meta.collections;
           if (meta.model) body.model = meta.model;
           if (meta.use_case) body.use_case = meta.use_case;
@@ -370,8 +485,8 @@ export default {
           const messages = conv.messages.slice(0, -1)
             .filter((x) => !x.held && !x.error && x.content)
             .map((x) => ({ role: x.role, content: x.content }));
-          const body = { model: meta.model, messages, stream: true };
-          if (meta.use_case) body.hoheit = { use_case: meta.use_case };
+          const body = { model: meta.model, messages, stream: true, hoheit: { conversation_id: conv.id } };
+          if (meta.use_case) body.hoheit.use_case = meta.use_case;
           const resp = await fetch('/v1/chat/completions', {
             method: 'POST', credentials: 'same-origin', signal: st.abort.signal,
             headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', 'X-CSRF-Token': app.csrf },
@@ -415,7 +530,6 @@ export default {
       st.abort = null;
       delete m.pending;
       if (this.state !== st) return;
-      await conversations.save(conv);
       redraw();
       refreshConvs();
       app.announce(m.error || t('chat.answered'));
