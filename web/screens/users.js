@@ -49,7 +49,7 @@ export default {
     const isAdmin = app.user.role === 'admin';
     main.replaceChildren(heading(t('users.title')),
       h('p', { class: 'muted' }, t(isAdmin ? 'users.intro' : 'users.introReadOnly')));
-    if (message) main.append(message);
+    if (message) main.append(h('div', { class: 'msg-area' }, message));
     let users;
     let depts = [];
     try {
