@@ -205,6 +205,8 @@ await test('users: root creates karl with a department, a key shown once (then o
   check(u && u.role === 'member' && JSON.stringify(u.departments) === '["personal"]' && u.has_password,
     `karl created as member of personal with a password, got ${JSON.stringify(u)}`);
   check(await loginStatus('karl', PW) === 200, 'karl logs in with the initial password');
+  const audit = await page.evaluate(async () => (await fetch('/api/audit/export?from=1')).text());
+  check(/users create karl \(member\)/.test(audit), 'the creation is in the audit log, as the screen says');
 
   await page.locator(aria('Neuen API-Schlüssel erzeugen', 'button')).click();
   await page.waitForSelector('.key-once input');
