@@ -330,6 +330,33 @@ await test('collections: granting personal read on einkauf-docs lets mia read it
   check(JSON.stringify(await readable(miaPage)) === '["bewerbung"]', 'mia no longer reads einkauf-docs');
 });
 
+await test('collections: a department holding manage sees its collections by URL, grants a right, and the last-manager refusal shows as text', async () => {
+  const g = await api(rootPage, 'PUT', '/api/collections/einkauf-docs/rights/einkauf', { right: 'manage' });
+  check(g.status === 200 && g.data.right === 'manage', `einkauf manages einkauf-docs, got ${g.status}`);
+  const page = await newPage();
+  await loggedIn(page, 'ben');
+  const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.textContent));
+  check(!nav.includes('Sammlungen & Rechte'), 'not in a member\'s navigation');
+  await open(page, '#/collections');
+  await page.waitForSelector('main table');
+  const list = await page.$eval('main table', (e) => e.textContent);
+  check(list.includes('einkauf-docs') && !list.includes('bewerbung'), `only the collection ben manages, got "${list}"`);
+  await page.locator(aria('Sammlung einkauf-docs öffnen', 'link')).click();
+  await page.waitForSelector('section[aria-labelledby="co-rights"] table');
+  check(!(await page.$('.why')), 'no "who may read" without the user list');
+  await page.locator(aria('Recht von einkauf entfernen', 'button')).click();
+  await waitText(page, 'section[aria-labelledby="co-rights"] .error', 'einzige das Verwaltungsrecht');
+  await page.select('select[name="department"]', 'einkauf');
+  await page.select('select[name="right"]', 'write');
+  await page.locator(aria('Recht setzen', 'button')).click();
+  await waitText(page, 'section[aria-labelledby="co-rights"] .error', 'einzige das Verwaltungsrecht');
+  const r = await api(rootPage, 'GET', '/api/collections');
+  const co = r.data.data.find((c) => c.name === 'einkauf-docs');
+  check(JSON.stringify(co.rights) === '[{"department":"einkauf","right":"manage"}]', `rights unchanged, got ${JSON.stringify(co.rights)}`);
+  await axe(page, 'collection rights for a manager');
+  await closePage(page);
+});
+
 await test('models: the directory with architecture, quantization and memory', async () => {
   const page = rootPage;
   await go(page, 'Modelle', 'models', 'main table');
