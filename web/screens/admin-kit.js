@@ -13,7 +13,14 @@ export function auditNote(app) {
 
 /* A success line that says the change was recorded. */
 export function doneLine(app, text) {
-  return h('p', { class: 'status done', role: 'status' }, `${text} ${app.t('admin.recorded')}`);
+  return h('p', { class: 'status done', role: 'status', tabindex: '-1' }, `${text} ${app.t('admin.recorded')}`);
+}
+
+/* After a screen re-rendered itself: focus its result line (keyboard and
+ * screen-reader users land on what happened, not on <body>). */
+export function focusMsg(main) {
+  const p = main.querySelector('.msg-area p');
+  if (p) p.focus();
 }
 
 /* An error line (role=alert) with the server's reason. */

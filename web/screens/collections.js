@@ -10,7 +10,7 @@
 // opens it by URL (#/collections) and sees the collections they manage.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtNum, fmtTime, tableBox, table, field } from './kit.js';
-import { auditNote, doneLine, errLine, confirmOnce, rightSelect, seg } from './admin-kit.js';
+import { auditNote, doneLine, errLine, confirmOnce, rightSelect, seg, focusMsg } from './admin-kit.js';
 
 const RANK = { read: 1, write: 2, manage: 3 };
 
@@ -34,8 +34,9 @@ export function whyRead(app, u, co) {
       depts: u.departments.length ? u.departments.join(', ') : t('collections.why.noDepts') }) };
   }
   const best = hits.reduce((a, r) => (RANK[r.right] > RANK[a.right] ? r : a));
-  return { may: true, text: t('collections.why.yes', { user: u.name, dept: best.department,
-    right: t(`right.${best.right}`) }) };
+  // The store caps auditors at read whatever their departments hold.
+  const key = u.role === 'auditor' && best.right !== 'read' ? 'collections.why.auditor' : 'collections.why.yes';
+  return { may: true, text: t(key, { user: u.name, dept: best.department, right: t(`right.${best.right}`) }) };
 }
 
 export default {
@@ -110,6 +111,7 @@ export default {
         app.announce(text);
         history.replaceState(null, '', `#/collections/${seg(c.name || n)}`);
         await this.renderOne(main, app, c.name || n, doneLine(app, text));
+        focusMsg(main);
       } catch (e) {
         out.replaceChildren(errLine(app, e));
       }
@@ -139,7 +141,7 @@ export default {
       main.append(statusLine(t(co ? 'collections.notManaged' : 'collections.notFound', { name }), 'error'));
       return;
     }
-    const again = (m) => this.renderOne(main, app, name, m);
+    const again = async (m) => { await this.renderOne(main, app, name, m); focusMsg(main); };
     main.append(h('p', null, t('collections.summary', { docs: fmtNum(app, co.documents),
       created: fmtTime(app, co.created_at), right: t(`right.${co.right}`) })));
 
@@ -224,7 +226,7 @@ export default {
         app.announce(text);
         history.replaceState(null, '', '#/collections');
         await this.renderList(main, app, doneLine(app, text));
-        main.querySelector('h1').focus();
+        focusMsg(main);
       } catch (e) {
         out2.replaceChildren(errLine(app, e));
       }

@@ -7,7 +7,7 @@
 // change is an audit record; the screen says so.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtNum, tableBox, table, field } from './kit.js';
-import { auditNote, doneLine, errLine, confirmOnce, seg } from './admin-kit.js';
+import { auditNote, doneLine, errLine, confirmOnce, seg, focusMsg } from './admin-kit.js';
 
 export default {
   id: 'departments',
@@ -30,7 +30,7 @@ export default {
       main.append(errLine(app, e));
       return;
     }
-    const again = (m) => this.render(main, app, '', m);
+    const again = async (m) => { await this.render(main, app, '', m); focusMsg(main); };
     const work = h('div', { class: 'dept-work' });
     const rows = depts.map((d) => [
       d.name,
@@ -71,8 +71,6 @@ export default {
         const text = t('departments.created', { name: d.name });
         app.announce(text);
         await again(doneLine(app, text));
-        main.querySelector('.msg-area p').setAttribute('tabindex', '-1');
-        main.querySelector('.msg-area p').focus();
       } catch (e) {
         out.replaceChildren(errLine(app, e));
       }

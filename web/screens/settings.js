@@ -8,7 +8,7 @@
 // POST /api/gdpr/export, admins only), so the screen says whom to ask.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtTime, tableBox, table, field } from './kit.js';
-import { auditNote, doneLine, errLine, keyOnce } from './admin-kit.js';
+import { auditNote, doneLine, errLine, keyOnce, focusMsg } from './admin-kit.js';
 
 export default {
   id: 'settings',
@@ -50,7 +50,7 @@ export default {
     } catch (e) {
       keySec.append(errLine(app, e));
     }
-    const again = (m, k) => this.render(main, app, arg, m, k);
+    const again = async (m, k) => { await this.render(main, app, arg, m, k); focusMsg(main); };
     const revoke = async (k) => {
       try {
         await app.api('DELETE', `/api/me/keys/${k.id}`);

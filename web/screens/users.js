@@ -10,7 +10,7 @@
 // types #/users gets the API's 403 as text.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtTime, fmtNum, tableBox, table, field, facts } from './kit.js';
-import { auditNote, doneLine, errLine, confirmOnce, keyOnce, seg } from './admin-kit.js';
+import { auditNote, doneLine, errLine, confirmOnce, keyOnce, seg, focusMsg } from './admin-kit.js';
 
 const ROLES = ['member', 'approver', 'admin', 'auditor'];
 
@@ -100,6 +100,7 @@ export default {
         app.announce(t('users.created', { name: u.name }));
         await this.renderOne(main, app, u.name, doneLine(app, t('users.created', { name: u.name })));
         history.replaceState(null, '', `#/users/${seg(u.name)}`);
+        focusMsg(main);
       } catch (e) {
         out.replaceChildren(errLine(app, e));
       }
@@ -137,7 +138,7 @@ export default {
       [t('users.lastLogin'), u.last_login ? fmtTime(app, u.last_login) : t('users.noSession')],
       [t('users.lastKeyUse'), u.last_key_use ? fmtTime(app, u.last_key_use) : t('users.never')],
     ]));
-    const again = (m, k) => this.renderOne(main, app, name, m, k);
+    const again = async (m, k) => { await this.renderOne(main, app, name, m, k); focusMsg(main); };
     const act = async (fn, okText, out) => {
       try {
         await fn();
@@ -247,7 +248,7 @@ export default {
         app.announce(text);
         history.replaceState(null, '', '#/users');
         await this.renderList(main, app, doneLine(app, text));
-        main.querySelector('h1').focus();
+        focusMsg(main);
       } catch (e) {
         out4.replaceChildren(errLine(app, e));
         out4.querySelector('p').setAttribute('tabindex', '-1');
