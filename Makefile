@@ -136,11 +136,13 @@ test-node: $(BIN)
 
 # The web UI in a headless chromium (puppeteer-core, axe-core) against a
 # running `hoheit serve` (tests/ui/run.sh; docs/UI.md); the compliance
-# screens (approvals, register, audit, GDPR, usage) in tests/ui/screens.sh.
+# screens (approvals, register, audit, GDPR, usage) in tests/ui/screens.sh;
+# the admin screens and settings in tests/ui/admin.sh.
 test-ui: $(BIN)
 	@bash tests/ui/run.sh $(abspath $(BIN))
 	@bash tests/ui/screens.sh $(abspath $(BIN))
 	@bash tests/ui/conv.sh $(abspath $(BIN))
+	@bash tests/ui/admin.sh $(abspath $(BIN))
 
 # Knowledge base: kill -9 during `hoheit ingest`, 50 times, consistency
 # checked after each (tests/kb/crash.sh; ~35 s plus a one-time corpus build).

@@ -175,6 +175,13 @@ function sessionEnded() {
 
 /* Theme: "light", "dark" or "" (the system's, prefers-color-scheme). */
 function theme() { return localStorage.getItem('hoheit.theme') || ''; }
+app.theme = theme;
+/* Sets the theme ("light", "dark", "" = the system's) and remembers it. */
+app.setTheme = (th) => {
+  if (th === 'light' || th === 'dark') localStorage.setItem('hoheit.theme', th);
+  else localStorage.removeItem('hoheit.theme');
+  applyTheme();
+};
 function applyTheme() {
   const th = theme();
   if (th) document.documentElement.dataset.theme = th;
@@ -224,7 +231,13 @@ async function route() {
   let screen;
   if (!app.user) screen = loginScreen;
   else if (id === 'login') screen = loginScreen;
-  else screen = app.visibleScreens().find((s) => s.id === id) || app.visibleScreens()[0] || loginScreen;
+  else {
+    // A screen outside the user's navigation is still rendered when asked
+    // for by URL if it says byUrl: its API answers (a 403 shown as text,
+    // or a collection manager's own collections) decide, not the UI.
+    screen = app.visibleScreens().find((s) => s.id === id)
+      || screens.find((s) => s.id === id && s.byUrl) || app.visibleScreens()[0] || loginScreen;
+  }
   if (app.user && screen === loginScreen && id !== 'login') screen = app.visibleScreens()[0] || loginScreen;
   if (app.current && app.current.leave) {
     try { app.current.leave(); } catch { /* a screen's cleanup must not stop navigation */ }

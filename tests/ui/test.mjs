@@ -175,7 +175,7 @@ await test('login: wrong password is refused with a text, the right one opens th
   await page.locator(aria('Anmelden', 'button')).click();
   await page.waitForSelector('main[data-screen="chat"] h1');
   const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.textContent));
-  check(JSON.stringify(nav) === JSON.stringify(['Chat', 'Dokumente', 'KI-Anwendungen', 'Nutzung & Kontingente']),
+  check(JSON.stringify(nav) === JSON.stringify(['Chat', 'Dokumente', 'KI-Anwendungen', 'Nutzung & Kontingente', 'Einstellungen']),
     `member nav, got ${nav}`);
   // the session survives a reload; logout ends it
   await open(page);
@@ -358,7 +358,7 @@ await test('language: switch to English and back, remembered across a reload', a
   await page.waitForFunction(() => document.documentElement.lang === 'en' &&
     document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Documents');
   const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.textContent));
-  check(JSON.stringify(nav) === '["Chat","Documents","AI use cases","Usage & quotas"]', `English nav, got ${nav}`);
+  check(JSON.stringify(nav) === '["Chat","Documents","AI use cases","Usage & quotas","Settings"]', `English nav, got ${nav}`);
   check(await page.$eval('main h1', (e) => e.textContent) === 'Documents', 'English heading');
   await page.locator(aria('Log out', 'button')).wait();
   await open(page, '#/chat');

@@ -9,5 +9,11 @@ import usecases from './usecases.js';
 import audit from './audit.js';
 import gdpr from './gdpr.js';
 import usage from './usage.js';
+import users from './users.js';
+import departments from './departments.js';
+import collections from './collections.js';
+import models from './models.js';
+import settings from './settings.js';
 
-export default [chat, documents, approvals, usecases, audit, gdpr, usage];
+export default [chat, documents, approvals, usecases, audit, gdpr, usage, users, departments, collections, models,
+  settings];
