@@ -343,7 +343,7 @@ static void pair(world_t *w, const cred_t *c, const char *what, const char *meth
         scan(w, c, what, path_m, body_m, &rm);
         char *nf = normalize(&rf, tok_f), *nm = normalize(&rm, tok_m);
         if (!nf || !nm || strcmp(nf, nm) != 0)
-            fail(w, "%s %s: another department's '%s' and the missing '%s' answer differently:\n      %.400s\n"
+            fail(w, "%s %s: another's '%s' and the missing '%s' answer differently:\n      %.400s\n"
                     "      %.400s", cred_name(c), what, tok_f, tok_m, nf ? nf : "?", nm ? nm : "?");
         free(nf);
         free(nm);
