@@ -2080,3 +2080,57 @@ TEST(isolation_ids_tell_no_activity)
         }
     }
 }
+
+/* Leak closed (found by part 2 of the suite): API key ids were one SQLite
+ * sequence, and since the administration API every user sees the ids of
+ * their own keys (GET /api/me/keys, the answer of POST /api/me/keys), so
+ * the gap between two of one's own keys counted the keys made for others
+ * in between (here 4: people taking up the service, keys replaced after a
+ * leak). Key ids are now random like document and approval ids; a member
+ * makes two keys with four of others' in between, and the gap counts
+ * nothing. */
+TEST(isolation_key_ids_tell_no_activity)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "isolation-key-ids", NULL));
+    char kroot[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "root", "admin", kroot, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "engkim", "member", NULL, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "hrhana", "member", NULL, NULL));
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_user_set_password(t.st, "engkim", PW, &err));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.port, "POST", "/api/login", NULL, "{\"username\":\"engkim\",\"password\":\"" PW "\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    char sc[512], hdr[256];
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
+    const char *v = strstr(sc, "hoheit_session=");
+    ASSERT_TRUE(v != NULL);
+    v += strlen("hoheit_session=");
+    snprintf(hdr, sizeof hdr, "Cookie: hoheit_session=%.*s\r\nX-CSRF-Token: %s", (int)strcspn(v, ";"), v,
+             hh_test_json_str(r.j, "csrf_token"));
+    hh_test_resp_free(&r);
+    hh_test_req_t own = { .method = "POST", .path = "/api/me/keys", .headers = hdr };
+    int64_t id[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++) {
+        if (k == 1)
+            for (int i = 0; i < 4; i++) {   /* others' keys in between */
+                ASSERT_OK(hh_test_http(t.port, "POST", "/api/admin/users/hrhana/keys", kroot, "{}", &r));
+                ASSERT_EQ_INT(r.status, 201);
+                hh_test_resp_free(&r);
+            }
+        ASSERT_OK(hh_test_http_req(t.port, &own, &r));
+        ASSERT_EQ_INT(r.status, 201);
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        ASSERT_TRUE(cJSON_IsNumber(j));
+        id[k] = (int64_t)j->valuedouble;
+        hh_test_resp_free(&r);
+    }
+    hh_test_srv_stop(&t);
+    printf("    key ids seen by engkim: %lld, %lld (4 of hrhana's made in between)\n", (long long)id[0],
+           (long long)id[1]);
+    const int64_t small = INT64_C(1) << 16, limit = INT64_C(10000000000);
+    ASSERT_TRUE(id[0] >= 1 && id[0] < limit && id[1] >= 1 && id[1] < limit);
+    ASSERT_TRUE(id[1] - id[0] > small || id[0] - id[1] > small);
+}
