@@ -21,7 +21,20 @@
  *     Content-Length) and the same body once the asked name or id is
  *     replaced by a placeholder;
  *   - nothing changed (every document and approval is still there).
- * The number of requests is counted and must reach 3000.
+ * Part 2 attacks the routes added since (conversations, the administration
+ * API, own keys and password, collections' rights, the register's records
+ * and classification, login and logout, the web UI's files) with root and
+ * an anonymous caller added: every user's own conversation (colleagues'
+ * and the admin's too) read, renamed, deleted, exported, chatted and asked
+ * into, searched for; another department's collection deleted and its
+ * rights set or removed; other users' keys revoked; every admin change by
+ * members, approvers and auditors; and asserts the same three things, plus
+ * that no refused request generated anything (the usage), every key still
+ * works, and users, departments, collections, rights and keys are as
+ * before. Every request of the attacks is matched against the route table
+ * (hh_http_route): a route no attack reaches fails the suite, so a new
+ * route needs its attack here. The requests of both parts are counted and
+ * must reach 3000.
  *
  * Side channels, in tests of their own:
  *   - isolation_prefix_cache_side_channel: cached_tokens exactly equal for
