@@ -978,6 +978,15 @@ static int64_t missing_conv_id(const world_t *w, int64_t id)
     }
 }
 
+/* The first conversation that is not c's. */
+static const conv_mark_t *foreign_conv(const world_t *w, const cred_t *c)
+{
+    for (int k = 0; k < w->n_conv; k++)
+        if (strcmp(w->conv[k].owner, c->user) != 0)
+            return &w->conv[k];
+    return &w->conv[0];
+}
+
 /* Another user's conversation (colleagues and admins too): read, rename,
  * delete, export, and chat or ask into it; against a missing id. The
  * search finds none of their text; the list holds only c's own. */
@@ -1043,7 +1052,7 @@ static void attack_conversations(world_t *w, const cred_t *c)
     }
     /* a new conversation naming someone else as its owner is c's own
      * (the unknown fields are ignored) and goes again */
-    const conv_mark_t *v = &w->conv[(c - w->c + 2) % w->n_conv];
+    const conv_mark_t *v = foreign_conv(w, c);
     char body[256];
     snprintf(body, sizeof body, "{\"title\":\"planted\",\"user\":\"%s\",\"user_id\":1,\"owner\":\"%s\"}", v->owner,
              v->owner);
@@ -1380,7 +1389,7 @@ static void attack_login(world_t *w)
  * /v1/embeddings, scanned. */
 static void attack_generation(world_t *w, const cred_t *c)
 {
-    const conv_mark_t *v = &w->conv[(c - w->c + 1) % w->n_conv];
+    const conv_mark_t *v = foreign_conv(w, c);
     char body[512];
     snprintf(body, sizeof body,
              "{\"model\":\"stories260K\",\"prompt\":\"The secret code of the handbook is\",\"max_tokens\":3,"
