@@ -724,6 +724,11 @@ static void attack_doc_id(world_t *w, const cred_t *c, int64_t id, int64_t missi
         if (f == 0) {
             snprintf(what, sizeof what, "GET %s", pf);
             pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
+            /* the stored original (GET /api/documents/{id}/file, read right) */
+            snprintf(pf, sizeof pf, "/api/documents/%s/file", tf);
+            snprintf(pm, sizeof pm, "/api/documents/%s/file", tm);
+            snprintf(what, sizeof what, "GET %s", pf);
+            pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
         }
     }
 }
