@@ -556,7 +556,7 @@ static int cli(const char *stdin_line, char *out, size_t cap, const char *fmt, .
 TEST(audit_actions_cli_admin_commands_name_the_os_user)
 {
     if (!getenv("HOHEIT_BIN")) SKIP("HOHEIT_BIN is not set (run through `make test`)");
-    char dir[512], file[700], out[8192], me[200];
+    char dir[512], file[700], out[8192], me[200], want[128];
     snprintf(dir, sizeof dir, "%s/auditact-cli", hh_test_tmpdir());
     mkdir(dir, 0700);
     snprintf(file, sizeof file, "%s/note.md", dir);
@@ -567,6 +567,10 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
     os_actor(me, sizeof me);
 
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "keys create --user root --role admin --data '%s'", dir), 0);
+    /* the key's id (random, issue 12): "key <id> (<prefix>) for root" */
+    long long key_id = 0;
+    const char *kl = strstr(out, "key ");
+    ASSERT_TRUE(kl && sscanf(kl, "key %lld (", &key_id) == 1 && key_id > 0);
     ASSERT_EQ_INT(cli(PW_LENA, out, sizeof out, "users passwd lena --role member --password-stdin --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(PW_LENA, out, sizeof out, "users passwd lena --password-stdin --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "users role lena approver --data '%s'", dir), 0);
@@ -585,13 +589,14 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "quota clear --user lena --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "retention set kb 30 --data '%s'", dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "register default - --user lena --data '%s'", dir), 0);
-    ASSERT_EQ_INT(cli(NULL, out, sizeof out, "keys revoke 1 --data '%s'", dir), 0);
+    ASSERT_EQ_INT(cli(NULL, out, sizeof out, "keys revoke %lld --data '%s'", key_id, dir), 0);
     ASSERT_EQ_INT(cli(NULL, out, sizeof out, "gdpr export --subject lena --out '%s/export.json' --data '%s'", dir, dir),
                   0);
 
     cJSON *recs = cli_records(dir);
     ASSERT_TRUE(recs != NULL);
-    ASSERT_ONE(recs, "admin", "done", me, "keys create 1 (hk_", NULL);
+    snprintf(want, sizeof want, "keys create %lld (hk_", key_id);
+    ASSERT_ONE(recs, "admin", "done", me, want, NULL);
     ASSERT_ONE(recs, "admin", "done", me, "for root (admin); user created", NULL);
     ASSERT_ONE(recs, "admin", "done", me, "users passwd lena: user created (member), password set", NULL);
     ASSERT_ONE(recs, "admin", "done", me, "users passwd lena: password set, sessions ended", NULL);
@@ -603,7 +608,6 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
     ASSERT_ONE(recs, "admin", "done", me, "collections grant kb Ops write (was none); department created", NULL);
     const cJSON *a = NULL;
     /* the stored source path is the absolute one; the test dir may hold a symlink */
-    char want[128];
     snprintf(want, sizeof want, "-> document %lld (added; ", doc);
     ASSERT_EQ_INT(count_recs(recs, "admin", "done", me, want, &a), 1);
     ASSERT_TRUE(!strncmp(hh_test_json_str(a, "detail"), "ingest kb: /", 12));
@@ -616,7 +620,8 @@ TEST(audit_actions_cli_admin_commands_name_the_os_user)
     ASSERT_ONE(recs, "admin", "done", me, "quota clear user lena", NULL);
     ASSERT_ONE(recs, "admin", "done", me, "retention set kb 30 days", NULL);
     ASSERT_ONE(recs, "admin", "done", me, "register default user lena: (none: general)", NULL);
-    ASSERT_ONE(recs, "admin", "done", me, "keys revoke 1", NULL);
+    snprintf(want, sizeof want, "keys revoke %lld", key_id);
+    ASSERT_ONE(recs, "admin", "done", me, want, NULL);
     ASSERT_ONE(recs, "export", "exported", me, "data-subject export", NULL);
     /* the export that read them is in its own output */
     ASSERT_ONE(recs, "admin", "done", me, "audit export from seq 1 (CLI)", NULL);

@@ -21,7 +21,20 @@
  *     Content-Length) and the same body once the asked name or id is
  *     replaced by a placeholder;
  *   - nothing changed (every document and approval is still there).
- * The number of requests is counted and must reach 3000.
+ * Part 2 attacks the routes added since (conversations, the administration
+ * API, own keys and password, collections' rights, the register's records
+ * and classification, login and logout, the web UI's files) with root and
+ * an anonymous caller added: every user's own conversation (colleagues'
+ * and the admin's too) read, renamed, deleted, exported, chatted and asked
+ * into, searched for; another department's collection deleted and its
+ * rights set or removed; other users' keys revoked; every admin change by
+ * members, approvers and auditors; and asserts the same three things, plus
+ * that no refused request generated anything (the usage), every key still
+ * works, and users, departments, collections, rights and keys are as
+ * before. Every request of the attacks is matched against the route table
+ * (hh_http_route): a route no attack reaches fails the suite, so a new
+ * route needs its attack here. The requests of both parts are counted and
+ * must reach 3000.
  *
  * Side channels, in tests of their own:
  *   - isolation_prefix_cache_side_channel: cached_tokens exactly equal for
@@ -36,6 +49,7 @@
 #include "harness.h"
 #include "http_helpers.h"
 #include "govern/register.h"
+#include "http/web_assets.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -73,10 +87,22 @@ typedef struct cred {
     int         dept;
     const char *role;
     const char *user;
-    char        key[HH_KEY_LEN + 1];
+    char        key[HH_KEY_LEN + 1];   /* "" for the anonymous caller (no key) */
+    int64_t     key_id;
     bool        session;   /* cookie + CSRF token instead of the key */
     char        cookie[HH_SESSION_TOKEN_LEN + 1], csrf[HH_SESSION_TOKEN_LEN + 1];
 } cred_t;
+
+/* A user's own conversation: its title and the text of its question hold
+ * markers nobody else may see, colleagues and admins included. */
+typedef struct conv_mark {
+    const char *owner;
+    int64_t     id;
+    char        title[48], text[48];
+} conv_mark_t;
+
+#define N_CONVS  (N_DEPT * 3 + 1)   /* every user's and the admin's */
+#define MAX_ROUTES 128
 
 typedef struct world {
     hh_test_srv_t h;
@@ -85,6 +111,12 @@ typedef struct world {
     char          shared[48], shared_secret[48], shared_title[2][48];
     int64_t       shared_id, shared_docs[2];
     char          root[HH_KEY_LEN + 1];
+    int64_t       root_key_id;
+    cred_t        admin, anon;   /* root's key (part 2), no key at all */
+    conv_mark_t   conv[N_CONVS];
+    int           n_conv;
+    bool          track;                /* count the routes the requests reach */
+    unsigned char hit[MAX_ROUTES];      /* per route of hh_http_route(): reached by an attack */
     cred_t        c[MAX_CREDS];
     int           n_creds;
     const char   *forb[N_DEPT][MAX_FORB];   /* what department i must never see */
@@ -118,6 +150,62 @@ static void fail(world_t *w, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether the request path (a query string ignored) matches the route
+ * pattern: "{name}" matches one non-empty segment, as the server's table. */
+static bool route_matches(const char *pattern, const char *path)
+{
+    const char *q = path, *end = path + strcspn(path, "?");
+    for (const char *p = pattern; *p;) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            const char *seg = q;
+            while (q < end && *q != '/')
+                q++;
+            if (!close || q == seg)
+                return false;
+            p = close + 1;
+        } else if (q < end && *p == *q) {
+            p++;
+            q++;
+        } else {
+            return false;
+        }
+    }
+    return q == end;
+}
+
+/* While the attacks run: the route table's lines this request reaches. */
+static void track_route(world_t *w, const char *method, const char *path)
+{
+    if (!w->track)
+        return;
+    const hh_http_route_info_t *rt;
+    for (size_t i = 0; i < MAX_ROUTES && (rt = hh_http_route(i)); i++)
+        if (!strcmp(rt->method, method) && route_matches(rt->path, path))
+            w->hit[i] = 1;
+}
+
+/* One request as c (key, or cookie + CSRF token; c NULL or the anonymous
+ * caller: neither) with extra header lines (NULL: none); counted. */
+static bool send_hdr(world_t *w, const cred_t *c, const char *method, const char *path, const char *ctype,
+                     const char *body, const char *extra, hh_test_resp_t *r)
+{
+    char hdr[512] = "";
+    if (c && c->session)
+        snprintf(hdr, sizeof hdr, "Cookie: hoheit_session=%s\r\nX-CSRF-Token: %s", c->cookie, c->csrf);
+    if (extra)
+        snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s%s", hdr[0] ? "\r\n" : "", extra);
+    hh_test_req_t q = { .method = method, .path = path, .key = c && !c->session && c->key[0] ? c->key : NULL,
+                        .ctype = ctype, .body = body, .headers = hdr[0] ? hdr : NULL };
+    w->n_requests++;
+    track_route(w, method, path);
+    if (hh_test_http_req(w->h.port, &q, r) != 0) {
+        fail(w, "%s %s: no answer", method, path);
+        return false;
+    }
+    return true;
+}
+
 /* One request as c (key, or cookie + CSRF token); counted. */
 static bool send_as(world_t *w, const cred_t *c, const char *method, const char *path, const char *ctype,
                     const char *body, size_t body_len, hh_test_resp_t *r)
@@ -125,9 +213,10 @@ static bool send_as(world_t *w, const cred_t *c, const char *method, const char 
     char hdr[256] = "";
     if (c && c->session)
         snprintf(hdr, sizeof hdr, "Cookie: hoheit_session=%s\r\nX-CSRF-Token: %s", c->cookie, c->csrf);
-    hh_test_req_t q = { .method = method, .path = path, .key = c && !c->session ? c->key : NULL,
+    hh_test_req_t q = { .method = method, .path = path, .key = c && !c->session && c->key[0] ? c->key : NULL,
                         .ctype = ctype, .body = body, .body_len = body_len, .headers = hdr[0] ? hdr : NULL };
     w->n_requests++;
+    track_route(w, method, path);
     if (hh_test_http_req(w->h.port, &q, r) != 0) {
         fail(w, "%s %s: no answer", method, path);
         return false;
@@ -149,7 +238,7 @@ static int scan_as(world_t *w, int dept, const char *who, const char *what, cons
 {
     int hits = 0;
     w->n_scanned++;
-    for (int i = 0; i < w->n_forb[dept]; i++) {
+    for (int i = 0; dept >= 0 && i < w->n_forb[dept]; i++) {
         const char *f = w->forb[dept][i];
         if (strstr(sent_path, f) || (sent_body && strstr(sent_body, f)))
             continue;
@@ -162,10 +251,53 @@ static int scan_as(world_t *w, int dept, const char *who, const char *what, cons
     return hits;
 }
 
+/* The conversation markers of everyone but user (NULL: everyone) in r,
+ * unless the request sent them. */
+static int scan_convs(world_t *w, const char *user, const char *who, const char *what, const char *sent_path,
+                      const char *sent_body, const hh_test_resp_t *r, bool quiet)
+{
+    int hits = 0;
+    for (int k = 0; k < w->n_conv; k++) {
+        const conv_mark_t *v = &w->conv[k];
+        if (user && !strcmp(v->owner, user))
+            continue;
+        const char *marks[2] = { v->title, v->text };
+        for (int m = 0; m < 2; m++) {
+            const char *f = marks[m];
+            if (strstr(sent_path, f) || (sent_body && strstr(sent_body, f)))
+                continue;
+            if ((r->body && strstr(r->body, f)) || (r->headers && strstr(r->headers, f))) {
+                hits++;
+                if (!quiet)
+                    fail(w, "%s %s: the answer (%d) holds %s's conversation marker '%s': %.300s", who, what,
+                         r->status, v->owner, f, r->body);
+            }
+        }
+    }
+    return hits;
+}
+
+/* Every marker of every department and every conversation (what the
+ * anonymous caller and the web UI's files must never hold). */
+static void scan_all(world_t *w, const char *who, const char *what, const char *sent_path, const char *sent_body,
+                     const hh_test_resp_t *r)
+{
+    /* HR's list names Sales' and Engineering's markers, Engineering's HR's and the shared ones */
+    scan_as(w, 0, who, what, sent_path, sent_body, r, false);
+    scan_as(w, 2, who, what, sent_path, sent_body, r, false);
+    scan_convs(w, NULL, who, what, sent_path, sent_body, r, false);
+    w->n_scanned--;   /* one answer, scanned in two passes */
+}
+
 static void scan(world_t *w, const cred_t *c, const char *what, const char *sent_path, const char *sent_body,
                  const hh_test_resp_t *r)
 {
+    if (!c->key[0] && !c->session) {
+        scan_all(w, cred_name(c), what, sent_path, sent_body, r);
+        return;
+    }
     scan_as(w, c->dept, cred_name(c), what, sent_path, sent_body, r, false);
+    scan_convs(w, c->user, cred_name(c), what, sent_path, sent_body, r, false);
 }
 
 /* s with every occurrence of tok replaced by "<T>" (a number only where no
@@ -224,7 +356,7 @@ static void pair(world_t *w, const cred_t *c, const char *what, const char *meth
         scan(w, c, what, path_m, body_m, &rm);
         char *nf = normalize(&rf, tok_f), *nm = normalize(&rm, tok_m);
         if (!nf || !nm || strcmp(nf, nm) != 0)
-            fail(w, "%s %s: another department's '%s' and the missing '%s' answer differently:\n      %.400s\n"
+            fail(w, "%s %s: another's '%s' and the missing '%s' answer differently:\n      %.400s\n"
                     "      %.400s", cred_name(c), what, tok_f, tok_m, nf ? nf : "?", nm ? nm : "?");
         free(nf);
         free(nm);
@@ -323,7 +455,7 @@ static bool world_build(world_t *w)
     hh_store_t *st = w->h.st;
     hh_err_t err;
     hh_err_clear(&err);
-    if (hh_test_srv_user(&w->h, "root", "admin", w->root, NULL) != 0)
+    if (hh_test_srv_user(&w->h, "root", "admin", w->root, &w->root_key_id) != 0)
         return false;
     for (int i = 0; i < N_DEPT; i++) {
         dept_t *d = &w->d[i];
@@ -352,7 +484,7 @@ static bool world_build(world_t *w)
             c->dept = i;
             c->role = roles[u];
             c->user = users[u];
-            if (hh_test_srv_user(&w->h, users[u], roles[u], c->key, NULL) != 0 ||
+            if (hh_test_srv_user(&w->h, users[u], roles[u], c->key, &c->key_id) != 0 ||
                 hh_store_user_add_department(st, users[u], d->name, &err) != 0 ||
                 hh_store_user_set_password(st, users[u], PW, &err) != 0) {
                 printf("    user %s: %s\n", users[u], err.msg);
@@ -592,6 +724,11 @@ static void attack_doc_id(world_t *w, const cred_t *c, int64_t id, int64_t missi
         if (f == 0) {
             snprintf(what, sizeof what, "GET %s", pf);
             pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
+            /* the stored original (GET /api/documents/{id}/file, read right) */
+            snprintf(pf, sizeof pf, "/api/documents/%s/file", tf);
+            snprintf(pm, sizeof pm, "/api/documents/%s/file", tm);
+            snprintf(what, sizeof what, "GET %s", pf);
+            pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
         }
     }
 }
@@ -780,6 +917,658 @@ static void nothing_changed(world_t *w)
     w->n_requests += 2;
 }
 
+/* ---- part 2: the routes added since (conversations, administration, web UI) */
+
+/* Every user's own conversation (the nine department users and root): a
+ * title and a question holding markers, one recorded turn. */
+static bool conv_build(world_t *w)
+{
+    w->admin = (cred_t){ .dept = -1, .role = "admin", .user = "root", .key_id = w->root_key_id };
+    snprintf(w->admin.key, sizeof w->admin.key, "%s", w->root);
+    w->anon = (cred_t){ .dept = -1, .role = "anonymous", .user = "anonymous" };
+    for (int k = 0; k < N_CONVS; k++) {
+        const cred_t *c = k < N_DEPT * 3 ? &w->c[k] : &w->admin;
+        conv_mark_t *v = &w->conv[w->n_conv];
+        v->owner = c->user;
+        const char *tag = c->dept >= 0 ? w->d[c->dept].tag : "adm";
+        snprintf(v->title, sizeof v->title, "%sctitle%c%s", tag, 'a' + k, w->hex);
+        snprintf(v->text, sizeof v->text, "%sctext%c%s", tag, 'a' + k, w->hex);
+        char body[512];
+        snprintf(body, sizeof body, "{\"title\":\"%s\"}", v->title);
+        hh_test_resp_t r;
+        if (!send_as(w, c, "POST", "/api/conversations", NULL, body, 0, &r))
+            return false;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        if (r.status != 201 || !cJSON_IsNumber(id)) {
+            printf("    conversation of %s: %d %s\n", c->user, r.status, r.body);
+            hh_test_resp_free(&r);
+            return false;
+        }
+        v->id = (int64_t)id->valuedouble;
+        hh_test_resp_free(&r);
+        snprintf(body, sizeof body,
+                 "{\"model\":\"stories260K\",\"max_tokens\":3,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"Remember %s for me\"}],\"hoheit\":{\"conversation_id\":%lld}}",
+                 v->text, (long long)v->id);
+        if (!send_as(w, c, "POST", "/v1/chat/completions", NULL, body, 0, &r) || r.status != 200) {
+            printf("    turn of %s: %d %s\n", c->user, r.status, r.body);
+            hh_test_resp_free(&r);
+            return false;
+        }
+        hh_test_resp_free(&r);
+        w->n_conv++;
+    }
+    return true;
+}
+
+/* The status of a request whose answer is scanned; a mismatch with want
+ * (0: any) is reported. */
+static int expect(world_t *w, const cred_t *c, const char *method, const char *path, const char *body, int want)
+{
+    int st = probe(w, c, method, path, body);
+    if (want && st != want)
+        fail(w, "%s %s %s: %d, expected %d", cred_name(c), method, path, st, want);
+    return st;
+}
+
+/* An id that is no conversation's: v's id moved, checked against all. */
+static int64_t missing_conv_id(const world_t *w, int64_t id)
+{
+    for (int64_t m = (id + 7919) % INT64_C(9999999999) + 1;; m = m % INT64_C(9999999999) + 1) {
+        bool taken = false;
+        for (int k = 0; k < w->n_conv; k++)
+            taken |= w->conv[k].id == m;
+        if (!taken)
+            return m;
+    }
+}
+
+/* The first conversation that is not c's. */
+static const conv_mark_t *foreign_conv(const world_t *w, const cred_t *c)
+{
+    for (int k = 0; k < w->n_conv; k++)
+        if (strcmp(w->conv[k].owner, c->user) != 0)
+            return &w->conv[k];
+    return &w->conv[0];
+}
+
+/* Another user's conversation (colleagues and admins too): read, rename,
+ * delete, export, and chat or ask into it; against a missing id. The
+ * search finds none of their text; the list holds only c's own. */
+static void attack_conversations(world_t *w, const cred_t *c)
+{
+    for (int k = 0; k < w->n_conv; k++) {
+        const conv_mark_t *v = &w->conv[k];
+        if (!strcmp(v->owner, c->user))
+            continue;
+        int64_t mid = missing_conv_id(w, v->id);
+        char tf[32], tm[32], pf[128], pm[128], bf[512], bm[512], what[200];
+        static const char *const forms[3] = { "%lld", "0%lld", "+%lld" };
+        for (int f = 0; f < 3; f++) {
+            snprintf(tf, sizeof tf, forms[f], (long long)v->id);
+            snprintf(tm, sizeof tm, forms[f], (long long)mid);
+            snprintf(pf, sizeof pf, "/api/conversations/%s", tf);
+            snprintf(pm, sizeof pm, "/api/conversations/%s", tm);
+            snprintf(what, sizeof what, "GET %s (%s's)", pf, v->owner);
+            pair(w, c, what, "GET", NULL, pf, NULL, tf, pm, NULL, tm);
+        }
+        snprintf(tf, sizeof tf, "%lld", (long long)v->id);
+        snprintf(tm, sizeof tm, "%lld", (long long)mid);
+        snprintf(pf, sizeof pf, "/api/conversations/%s", tf);
+        snprintf(pm, sizeof pm, "/api/conversations/%s", tm);
+        snprintf(what, sizeof what, "PATCH %s (%s's)", pf, v->owner);
+        pair(w, c, what, "PATCH", NULL, pf, "{\"title\":\"taken over\"}", tf, pm, "{\"title\":\"taken over\"}", tm);
+        snprintf(what, sizeof what, "DELETE %s (%s's)", pf, v->owner);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+        static const char *const exports[3] = { "/export", "/export?format=md", "/export?format=json" };
+        for (int e = 0; e < 3; e++) {
+            char xf[160], xm[160];
+            snprintf(xf, sizeof xf, "%s%s", pf, exports[e]);
+            snprintf(xm, sizeof xm, "%s%s", pm, exports[e]);
+            snprintf(what, sizeof what, "GET %s (%s's)", xf, v->owner);
+            pair(w, c, what, "GET", NULL, xf, NULL, tf, xm, NULL, tm);
+        }
+        /* generation into it: refused before anything runs (the usage
+         * and the approvals stay as they were, checked by the caller) */
+        const char *cfmt = "{\"model\":\"stories260K\",\"max_tokens\":3,\"temperature\":0,\"messages\":[{\"role\":"
+                           "\"user\",\"content\":\"Continue.\"}],\"hoheit\":{\"conversation_id\":%s%s}}";
+        char uc[96] = "";
+        if (!strcmp(c->role, "member") && c->dept >= 0)   /* under its own held use case: no approval is queued */
+            snprintf(uc, sizeof uc, ",\"use_case\":\"%s\"", w->d[c->dept].uc);
+        snprintf(bf, sizeof bf, cfmt, tf, uc);
+        snprintf(bm, sizeof bm, cfmt, tm, uc);
+        snprintf(what, sizeof what, "chat into %s's conversation %s", v->owner, tf);
+        pair(w, c, what, "POST", NULL, "/v1/chat/completions", bf, tf, "/v1/chat/completions", bm, tm);
+        const char *afmt = "{\"question\":\"What did I ask before?\",\"conversation_id\":%s}";
+        snprintf(bf, sizeof bf, afmt, tf);
+        snprintf(bm, sizeof bm, afmt, tm);
+        snprintf(what, sizeof what, "ask into %s's conversation %s", v->owner, tf);
+        pair(w, c, what, "POST", NULL, "/api/ask", bf, tf, "/api/ask", bm, tm);
+        /* the search: their title and text against missing markers of the same shape */
+        const char *marks[2] = { v->title, v->text };
+        for (int m = 0; m < 2; m++) {
+            char mk[64];
+            snprintf(mk, sizeof mk, "%.*s0badf00d", (int)(strlen(marks[m]) - 8), marks[m]);
+            snprintf(pf, sizeof pf, "/api/conversations?q=%s", marks[m]);
+            snprintf(pm, sizeof pm, "/api/conversations?q=%s", mk);
+            snprintf(what, sizeof what, "GET %s (%s's)", pf, v->owner);
+            pair(w, c, what, "GET", NULL, pf, NULL, marks[m], pm, NULL, mk);
+        }
+    }
+    /* a new conversation naming someone else as its owner is c's own
+     * (the unknown fields are ignored) and goes again */
+    const conv_mark_t *v = foreign_conv(w, c);
+    char body[256];
+    snprintf(body, sizeof body, "{\"title\":\"planted\",\"user\":\"%s\",\"user_id\":1,\"owner\":\"%s\"}", v->owner,
+             v->owner);
+    hh_test_resp_t r;
+    if (send_as(w, c, "POST", "/api/conversations", NULL, body, 0, &r)) {
+        scan(w, c, "POST /api/conversations", "/api/conversations", body, &r);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        if (r.status != 201 || !cJSON_IsNumber(id))
+            fail(w, "%s POST /api/conversations: %d %.200s", cred_name(c), r.status, r.body);
+        else {
+            char path[96];
+            snprintf(path, sizeof path, "/api/conversations/%lld", (long long)id->valuedouble);
+            expect(w, c, "DELETE", path, NULL, 200);
+        }
+    }
+    hh_test_resp_free(&r);
+    /* a search every conversation's text matches, and the plain list:
+     * only c's own */
+    int own = 0;
+    for (int k = 0; k < w->n_conv; k++)
+        own += !strcmp(w->conv[k].owner, c->user);
+    static const char *const lists[3] = { "/api/conversations?q=ctext", "/api/conversations",
+                                          "/api/conversations?limit=100&offset=0" };
+    for (int i = 0; i < 3; i++) {
+        if (!send_as(w, c, "GET", lists[i], NULL, NULL, 0, &r))
+            continue;
+        char what[160];
+        snprintf(what, sizeof what, "GET %s", lists[i]);
+        scan(w, c, what, lists[i], NULL, &r);
+        const cJSON *it, *total = cJSON_GetObjectItemCaseSensitive(r.j, "total");
+        int n = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.j, "data")) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+            bool mine = false;
+            for (int k = 0; k < w->n_conv; k++)
+                mine |= cJSON_IsNumber(id) && (int64_t)id->valuedouble == w->conv[k].id &&
+                        !strcmp(w->conv[k].owner, c->user);
+            n++;
+            if (!mine)
+                fail(w, "%s %s: lists a conversation that is not theirs: %.200s", cred_name(c), what, r.body);
+        }
+        if (r.status != 200 || n != own || !cJSON_IsNumber(total) || total->valueint != own)
+            fail(w, "%s %s: %d, %d conversations (total %s) instead of their own %d: %.200s", cred_name(c), what,
+                 r.status, n, cJSON_IsNumber(total) ? "a number" : "missing", own, r.body);
+        hh_test_resp_free(&r);
+    }
+}
+
+/* A name as an attacker may spell it in a path segment. */
+enum { P_EXACT, P_UPPER, P_CAPITAL, P_ID, N_PATH_VARIANTS };
+
+/* Another department's collection: delete it, set or remove rights on it
+ * (for the attacker's department and for its own); against a missing
+ * one. A collection the caller reads but does not manage answers 403. */
+static void attack_collections_admin(world_t *w, const cred_t *c)
+{
+    if (c->dept < 0)
+        return;
+    for (int y = 0; y <= N_DEPT; y++) {
+        bool shared = y == N_DEPT;
+        if (y == c->dept || (shared && c->dept != 2))
+            continue;
+        const char *name = shared ? w->shared : w->d[y].coll;
+        int64_t id = shared ? w->shared_id : w->d[y].coll_id;
+        char mname[64];
+        snprintf(mname, sizeof mname, "%.*s0badf00d", (int)(strlen(name) - 8), name);
+        const char *ydept = shared ? "Sales" : w->d[y].name, *own = w->d[c->dept].name;
+        for (int v = 0; v < N_PATH_VARIANTS; v++) {
+            char tf[96], tm[96], pf[256], pm[256], what[320];
+            variant(tf, sizeof tf, name, id, v == P_ID ? V_ID : v == P_UPPER ? V_UPPER : v == P_CAPITAL ? V_CAPITAL : V_EXACT);
+            variant(tm, sizeof tm, mname, id + 5000, v == P_ID ? V_ID : v == P_UPPER ? V_UPPER : v == P_CAPITAL ? V_CAPITAL : V_EXACT);
+            snprintf(pf, sizeof pf, "/api/collections/%s", tf);
+            snprintf(pm, sizeof pm, "/api/collections/%s", tm);
+            snprintf(what, sizeof what, "DELETE %s", pf);
+            pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+            const char *depts[2] = { own, ydept };
+            for (int d = 0; d < 2; d++) {
+                snprintf(pf, sizeof pf, "/api/collections/%s/rights/%s", tf, depts[d]);
+                snprintf(pm, sizeof pm, "/api/collections/%s/rights/%s", tm, depts[d]);
+                snprintf(what, sizeof what, "PUT %s", pf);
+                pair(w, c, what, "PUT", NULL, pf, "{\"right\":\"manage\"}", tf, pm, "{\"right\":\"manage\"}", tm);
+                snprintf(what, sizeof what, "DELETE %s", pf);
+                pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+            }
+        }
+    }
+    /* HR (write) and Sales (read) on the collection they share: readable,
+     * so 403, and no right of theirs manages it */
+    if (c->dept != 2) {
+        char path[160];
+        snprintf(path, sizeof path, "/api/collections/%s", w->shared);
+        expect(w, c, "DELETE", path, NULL, 403);
+        snprintf(path, sizeof path, "/api/collections/%s/rights/%s", w->shared, w->d[c->dept].name);
+        expect(w, c, "PUT", path, "{\"right\":\"manage\"}", 403);
+        snprintf(path, sizeof path, "/api/collections/%s/rights/Sales", w->shared);
+        expect(w, c, "DELETE", path, NULL, 403);
+    }
+    expect(w, c, "GET", "/api/collections", NULL, 200);
+    expect(w, c, "POST", "/api/collections", "{\"name\":\"taken-over\",\"departments\":{\"HR\":\"read\"}}", 403);
+}
+
+/* Other users' API keys: revoke them through /api/me/keys (404 like a
+ * missing id) and /api/admin/keys (403); the own list holds only c's. */
+static void attack_keys(world_t *w, const cred_t *c)
+{
+    for (int k = -1; k < N_DEPT * 3; k++) {
+        const cred_t *v = k < 0 ? &w->admin : &w->c[k];
+        if (!strcmp(v->user, c->user))
+            continue;
+        char tf[24], tm[24], pf[64], pm[64], what[160];
+        snprintf(tf, sizeof tf, "%lld", (long long)v->key_id);
+        snprintf(tm, sizeof tm, "%lld", (long long)(v->key_id + 900000));
+        snprintf(pf, sizeof pf, "/api/me/keys/%s", tf);
+        snprintf(pm, sizeof pm, "/api/me/keys/%s", tm);
+        snprintf(what, sizeof what, "DELETE %s (%s's key)", pf, v->user);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+        if (strcmp(c->role, "admin") != 0) {
+            snprintf(pf, sizeof pf, "/api/admin/keys/%s", tf);
+            snprintf(pm, sizeof pm, "/api/admin/keys/%s", tm);
+            snprintf(what, sizeof what, "DELETE %s (%s's key)", pf, v->user);
+            pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+        }
+    }
+    hh_test_resp_t r;
+    if (send_as(w, c, "GET", "/api/me/keys", NULL, NULL, 0, &r)) {
+        scan(w, c, "GET /api/me/keys", "/api/me/keys", NULL, &r);
+        const cJSON *it;
+        int n = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.j, "data")) {
+            n++;
+            if (strcmp(hh_test_json_str(it, "user"), c->user) != 0)
+                fail(w, "%s GET /api/me/keys: lists %s's key", cred_name(c), hh_test_json_str(it, "user"));
+        }
+        if (r.status != 200 || n < 1)
+            fail(w, "%s GET /api/me/keys: %d with %d keys", cred_name(c), r.status, n);
+    }
+    hh_test_resp_free(&r);
+    if (!c->session) {   /* a key mints no keys */
+        expect(w, c, "POST", "/api/me/keys", NULL, 403);
+        return;
+    }
+    /* a session makes its own key; another department's user cannot
+     * revoke it (404 like a missing id), its owner can */
+    if (!send_as(w, c, "POST", "/api/me/keys", NULL, NULL, 0, &r))
+        return;
+    scan(w, c, "POST /api/me/keys", "/api/me/keys", NULL, &r);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+    char key[HH_KEY_LEN + 1];
+    snprintf(key, sizeof key, "%s", hh_test_json_str(r.j, "key"));
+    bool made = r.status == 201 && cJSON_IsNumber(id) && !strcmp(hh_test_json_str(r.j, "user"), c->user);
+    int64_t kid = made ? (int64_t)id->valuedouble : 0;
+    if (!made)
+        fail(w, "%s POST /api/me/keys: %d %.200s", cred_name(c), r.status, r.body);
+    hh_test_resp_free(&r);
+    if (!made)
+        return;
+    const cred_t *other = &w->c[((c->dept + 1) % N_DEPT) * 3];
+    char tf[24], tm[24], pf[64], pm[64];
+    snprintf(tf, sizeof tf, "%lld", (long long)kid);
+    snprintf(tm, sizeof tm, "%lld", (long long)(kid + 900000));
+    snprintf(pf, sizeof pf, "/api/me/keys/%s", tf);
+    snprintf(pm, sizeof pm, "/api/me/keys/%s", tm);
+    pair(w, other, "DELETE another's fresh key", "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+    cred_t fresh = *c;
+    fresh.session = false;
+    snprintf(fresh.key, sizeof fresh.key, "%s", key);
+    if (expect(w, &fresh, "GET", "/api/me", NULL, 200) != 200)
+        fail(w, "%s: the fresh key stopped working after another user's revocation attempt", cred_name(c));
+    expect(w, c, "DELETE", pf, NULL, 200);
+}
+
+/* The administration routes as a member, approver or auditor: every
+ * change (and for members and approvers every read) is 403, naming another
+ * department's user or department answers like a missing one. */
+static void attack_admin(world_t *w, const cred_t *c)
+{
+    if (c->dept < 0)
+        return;
+    bool auditor = !strcmp(c->role, "auditor");
+    if (!auditor) {
+        static const char *const reads[] = { "/api/admin/users", "/api/admin/departments", "/api/admin/models",
+                                             "/api/usecases?records=md", "/api/usecases?records=html" };
+        for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+            expect(w, c, "GET", reads[i], NULL, 403);
+    }
+    char body[512];
+    snprintf(body, sizeof body, "{\"name\":\"evil%s\",\"role\":\"admin\",\"departments\":[\"%s\"]}", w->hex,
+             w->d[c->dept].name);
+    expect(w, c, "POST", "/api/admin/users", body, 403);
+    expect(w, c, "POST", "/api/admin/departments", "{\"name\":\"Shadow\"}", 403);
+    expect(w, c, "POST", "/api/usecases?classify=true", "{\"answers\":{\"h_employment\":true}}", 403);
+    snprintf(body, sizeof body, "{\"slug\":\"evil-%s\",\"name\":\"evil\",\"purpose\":\"x\",\"models\":[\"stories260K\"]}",
+             w->hex);
+    expect(w, c, "POST", "/api/usecases", body, 403);
+    for (int y = 0; y < N_DEPT; y++) {
+        if (y == c->dept)
+            continue;
+        const dept_t *d = &w->d[y];
+        char missing[64], pf[160], pm[160], what[200];
+        snprintf(missing, sizeof missing, "%.*szz", (int)strlen(d->member) - 2, d->member);
+        static const struct {
+            const char *method, *suffix, *body;
+            bool read;
+        } named[] = {
+            { "GET", "/keys", NULL, true },
+            { "POST", "/keys", "{}", false },
+            { "PATCH", "", "{\"role\":\"admin\"}", false },
+            { "PATCH", "", "{\"disabled\":true}", false },
+            { "DELETE", "", NULL, false },
+            { "POST", "/password", "{\"password\":\"taken over 2026\"}", false },
+        };
+        for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+            if (named[i].read && auditor)   /* auditors review every user's keys by their role */
+                continue;
+            snprintf(pf, sizeof pf, "/api/admin/users/%s%s", d->member, named[i].suffix);
+            snprintf(pm, sizeof pm, "/api/admin/users/%s%s", missing, named[i].suffix);
+            snprintf(what, sizeof what, "%s %s", named[i].method, pf);
+            pair(w, c, what, named[i].method, NULL, pf, named[i].body, d->member, pm, named[i].body, missing);
+        }
+        char dm[32];
+        snprintf(dm, sizeof dm, "%.*szz", (int)strlen(d->name) - 2, d->name);
+        snprintf(pf, sizeof pf, "/api/admin/departments/%s", d->name);
+        snprintf(pm, sizeof pm, "/api/admin/departments/%s", dm);
+        snprintf(what, sizeof what, "PATCH %s", pf);
+        pair(w, c, what, "PATCH", NULL, pf, "{\"name\":\"Shadow\"}", d->name, pm, "{\"name\":\"Shadow\"}", dm);
+        snprintf(what, sizeof what, "DELETE %s", pf);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, d->name, pm, NULL, dm);
+        if (!auditor) {   /* another department's use case's system card */
+            char ms[64];
+            snprintf(ms, sizeof ms, "%s-uc-%.8s", d->tag, "00000000");
+            for (int h = 0; h < 2; h++) {
+                snprintf(pf, sizeof pf, "/api/usecases/%s?card=%s", d->uc, h ? "html" : "md");
+                snprintf(pm, sizeof pm, "/api/usecases/%s?card=%s", ms, h ? "html" : "md");
+                snprintf(what, sizeof what, "GET %s", pf);
+                pair(w, c, what, "GET", NULL, pf, NULL, d->uc, pm, NULL, ms);
+            }
+        }
+    }
+}
+
+/* The rest: no object of another's to name, so the answers are scanned
+ * (and names of others' objects tried where a path takes one). */
+static void attack_misc(world_t *w, const cred_t *c)
+{
+    const cred_t *v = &w->c[((c->dept < 0 ? 0 : c->dept) + 1) % N_DEPT * 3];   /* another department's member */
+    const dept_t *y = &w->d[v->dept];
+    char mname[64], pf[160], pm[160], body[512];
+    snprintf(mname, sizeof mname, "%.*s0badf00d", (int)(strlen(y->coll) - 8), y->coll);
+    expect(w, c, "GET", "/health", NULL, 200);
+    snprintf(pf, sizeof pf, "/v1/models/%s", y->coll);
+    snprintf(pm, sizeof pm, "/v1/models/%s", mname);
+    pair(w, c, "GET /v1/models/{collection}", "GET", NULL, pf, NULL, y->coll, pm, NULL, mname);
+    snprintf(pf, sizeof pf, "/assets/%s.js", y->coll);
+    snprintf(pm, sizeof pm, "/assets/%s.js", mname);
+    pair(w, c, "GET /assets/{collection}.js", "GET", NULL, pf, NULL, y->coll, pm, NULL, mname);
+    if (c->dept < 0)
+        return;
+    expect(w, c, "GET", "/v1/models/stories260K", NULL, 200);
+    /* the own password: a field naming someone else is refused */
+    snprintf(body, sizeof body, "{\"current_password\":\"" PW "\",\"new_password\":\"taken over 2026\",\"user\":\"%s\"}",
+             v->user);
+    expect(w, c, "POST", "/api/me/password", body, 400);
+    /* logout: a key with another user's session cookie ends nothing; a
+     * session with another's cookie and its own CSRF token is refused */
+    const cred_t *vs = NULL;
+    for (int k = N_DEPT * 3; k < w->n_creds && !vs; k++)
+        if (w->c[k].session && strcmp(w->c[k].user, c->user) != 0 && w->c[k].dept != c->dept)
+            vs = &w->c[k];
+    if (vs) {
+        char hdr[256];
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        if (!c->session) {
+            snprintf(hdr, sizeof hdr, "Cookie: hoheit_session=%s\r\nX-CSRF-Token: %s", vs->cookie, vs->csrf);
+            if (send_hdr(w, c, "POST", "/api/logout", NULL, NULL, hdr, &r) && r.status != 400)
+                fail(w, "%s: a logout with a key and %s's cookie answered %d", cred_name(c), vs->user, r.status);
+        } else {
+            cred_t mixed = *vs;
+            snprintf(mixed.csrf, sizeof mixed.csrf, "%s", c->csrf);
+            if (send_hdr(w, &mixed, "POST", "/api/logout", NULL, NULL, NULL, &r) && r.status != 403)
+                fail(w, "%s: a logout with %s's cookie and its own CSRF token answered %d", cred_name(c), vs->user,
+                     r.status);
+        }
+        if (r.body)
+            scan(w, c, "POST /api/logout", "/api/logout", NULL, &r);
+        hh_test_resp_free(&r);
+        if (expect(w, vs, "GET", "/api/me", NULL, 200) != 200)
+            fail(w, "%s: %s's session ended by another's logout", cred_name(c), vs->user);
+    }
+}
+
+/* The web UI's files (built into the binary) hold no data: every one of
+ * them, without a key and with a session, holds no marker at all. */
+static void attack_static(world_t *w, const cred_t *session)
+{
+    for (size_t i = 0; i <= hh_web_assets_n; i++) {
+        char path[256];
+        if (i == hh_web_assets_n)
+            snprintf(path, sizeof path, "/");
+        else
+            snprintf(path, sizeof path, "/assets/%s", hh_web_assets[i].path);
+        for (int as = 0; as < 2; as++) {
+            const cred_t *c = as ? session : &w->anon;
+            hh_test_resp_t r;
+            if (!send_as(w, c, "GET", path, NULL, NULL, 0, &r))
+                continue;
+            char what[300];
+            snprintf(what, sizeof what, "GET %s", path);
+            scan_all(w, cred_name(c), what, path, NULL, &r);
+            if (r.status != 200)
+                fail(w, "%s %s: %d", cred_name(c), what, r.status);
+            hh_test_resp_free(&r);
+        }
+    }
+}
+
+/* Logins naming another department's user with a wrong password answer
+ * exactly like an unknown name (one failure per name: the throttle). */
+static void attack_login(world_t *w)
+{
+    for (int y = 0; y < N_DEPT; y++) {
+        const char *u = w->d[y].member;
+        char missing[64], bf[256], bm[256];
+        snprintf(missing, sizeof missing, "%.*szz", (int)strlen(u) - 2, u);
+        snprintf(bf, sizeof bf, "{\"username\":\"%s\",\"password\":\"not the password 1\"}", u);
+        snprintf(bm, sizeof bm, "{\"username\":\"%s\",\"password\":\"not the password 1\"}", missing);
+        pair(w, &w->anon, "POST /api/login, wrong password", "POST", NULL, "/api/login", bf, u, "/api/login", bm,
+             missing);
+    }
+}
+
+/* Generation routes that name nothing: /v1/completions (also with
+ * another's conversation id, which it does not record into) and
+ * /v1/embeddings, scanned. */
+static void attack_generation(world_t *w, const cred_t *c)
+{
+    const conv_mark_t *v = foreign_conv(w, c);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories260K\",\"prompt\":\"The secret code of the handbook is\",\"max_tokens\":3,"
+             "\"temperature\":0,\"hoheit\":{\"conversation_id\":%lld}}", (long long)v->id);
+    expect(w, c, "POST", "/v1/completions", body, 0);
+    expect(w, c, "POST", "/v1/embeddings", "{\"model\":\"bert-q8_0\",\"input\":\"the secret code of the handbook\"}",
+           200);
+}
+
+/* What root sees of something, as one string (caller frees): GET path's
+ * body, with the object members named in drop removed from every element
+ * of "data" (values that change by themselves, like last use) and, with
+ * active_only, the elements whose "active" is false left out (a key a
+ * user made and revoked again in the attacks). */
+static char *snapshot(world_t *w, const char *path, const char *const *drop, bool active_only)
+{
+    hh_test_resp_t r;
+    char *s = NULL;
+    if (hh_test_http(w->h.port, "GET", path, w->root, NULL, &r) == 0 && r.status == 200 && r.j) {
+        cJSON *data = cJSON_GetObjectItemCaseSensitive(r.j, "data");
+        for (int i = cJSON_GetArraySize(data) - 1; active_only && i >= 0; i--)
+            if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, i), "active")))
+                cJSON_DeleteItemFromArray(data, i);
+        cJSON *it;
+        cJSON_ArrayForEach(it, data)
+            for (size_t i = 0; drop && drop[i]; i++)
+                cJSON_DeleteItemFromObjectCaseSensitive(it, drop[i]);
+        s = cJSON_PrintUnformatted(r.j);
+    }
+    w->n_requests++;
+    hh_test_resp_free(&r);
+    return s ? s : strdup("(no answer)");
+}
+
+#define N_SNAPS 5
+
+static void snapshots(world_t *w, char *out[N_SNAPS])
+{
+    static const char *const user_drop[] = { "last_login", "last_key_use", NULL };
+    static const char *const key_drop[] = { "last_used_at", NULL };
+    out[0] = snapshot(w, "/api/admin/users", user_drop, false);
+    out[1] = snapshot(w, "/api/admin/departments", NULL, false);
+    out[2] = snapshot(w, "/api/collections", NULL, false);
+    out[3] = snapshot(w, "/api/usage?by=user", NULL, false);
+    /* every key of every user: none revoked, none added */
+    char *all = strdup("");
+    for (int k = -1; all && k < N_DEPT * 3; k++) {
+        char path[128], *next = NULL;
+        snprintf(path, sizeof path, "/api/admin/users/%s/keys", k < 0 ? "root" : w->c[k].user);
+        char *one = snapshot(w, path, key_drop, true);
+        if (asprintf(&next, "%s%s\n", all, one) < 0)
+            next = NULL;
+        free(one);
+        free(all);
+        all = next;
+    }
+    out[4] = all;
+}
+
+/* Every conversation as its owner left it: title, one turn; and every
+ * key still opens its owner's account. */
+static void part2_unchanged(world_t *w)
+{
+    for (int k = 0; k < w->n_conv; k++) {
+        const conv_mark_t *v = &w->conv[k];
+        const cred_t *o = k < N_DEPT * 3 ? &w->c[k] : &w->admin;
+        char path[96];
+        snprintf(path, sizeof path, "/api/conversations/%lld", (long long)v->id);
+        hh_test_resp_t r;
+        if (!send_as(w, o, "GET", path, NULL, NULL, 0, &r))
+            continue;
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(r.j, "n_messages");
+        if (r.status != 200 || strcmp(hh_test_json_str(r.j, "title"), v->title) != 0 || !cJSON_IsNumber(n) ||
+            n->valueint != 2 || !strstr(r.body, v->text))
+            fail(w, "%s's conversation changed: %d %.300s", v->owner, r.status, r.body);
+        hh_test_resp_free(&r);
+        if (send_as(w, o, "GET", "/api/conversations", NULL, NULL, 0, &r)) {
+            const cJSON *total = cJSON_GetObjectItemCaseSensitive(r.j, "total");
+            if (r.status != 200 || !cJSON_IsNumber(total) || total->valueint != 1)
+                fail(w, "%s holds other conversations than their own one: %.300s", v->owner, r.body);
+        }
+        hh_test_resp_free(&r);
+    }
+    for (int k = -1; k < N_DEPT * 3; k++) {
+        const cred_t *c = k < 0 ? &w->admin : &w->c[k];
+        hh_test_resp_t r;
+        if (send_as(w, c, "GET", "/api/me", NULL, NULL, 0, &r) &&
+            (r.status != 200 || strcmp(hh_test_json_str(r.j, "user"), c->user) != 0))
+            fail(w, "%s's key no longer works: %d %.200s", c->user, r.status, r.body);
+        hh_test_resp_free(&r);
+    }
+}
+
+/* Controls: the owner does find their conversation, and the scan flags it
+ * when shown to anyone else. */
+static void part2_controls(world_t *w)
+{
+    const conv_mark_t *v = &w->conv[0];
+    char path[160];
+    snprintf(path, sizeof path, "/api/conversations?q=%s", v->text);
+    hh_test_resp_t r;
+    if (send_as(w, &w->c[0], "GET", path, NULL, NULL, 0, &r)) {
+        const cJSON *total = cJSON_GetObjectItemCaseSensitive(r.j, "total");
+        if (r.status != 200 || !cJSON_IsNumber(total) || total->valueint != 1 || !strstr(r.body, v->title))
+            fail(w, "control: %s does not find their own conversation: %.300s", v->owner, r.body);
+        if (scan_convs(w, w->c[1].user, "control", "control", "", NULL, &r, true) < 1)
+            fail(w, "control: the scan does not flag %s's conversation shown to a colleague", v->owner);
+    }
+    hh_test_resp_free(&r);
+}
+
+/* Part 2 in order; returns its requests. */
+static long attack_part2(world_t *w)
+{
+    long n0 = w->n_requests;
+    char *before[N_SNAPS], *after[N_SNAPS];
+    snapshots(w, before);
+    part2_controls(w);
+    /* phase A: no request may generate anything (usage unchanged) */
+    const cred_t *all[MAX_CREDS + 1];
+    int n = 0;
+    for (int i = 0; i < w->n_creds; i++)
+        all[n++] = &w->c[i];
+    all[n++] = &w->admin;
+    for (int i = 0; i < n; i++) {
+        attack_conversations(w, all[i]);
+        attack_collections_admin(w, all[i]);
+        attack_keys(w, all[i]);
+        attack_admin(w, all[i]);
+        attack_misc(w, all[i]);
+    }
+    attack_misc(w, &w->anon);
+    attack_static(w, &w->c[N_DEPT * 3]);
+    attack_login(w);
+    snapshots(w, after);
+    static const char *const what[N_SNAPS] = { "the users", "the departments", "the collections and their rights",
+                                               "the usage (a refused request generated)", "the API keys" };
+    for (int i = 0; i < N_SNAPS; i++) {
+        if (strcmp(before[i], after[i]) != 0)
+            fail(w, "%s changed:\n      %.600s\n      %.600s", what[i], before[i], after[i]);
+        free(before[i]);
+        free(after[i]);
+    }
+    part2_unchanged(w);
+    /* phase B: generation that names nothing of anyone's */
+    for (int i = 0; i < N_DEPT * 3; i++)
+        attack_generation(w, &w->c[i]);
+    part2_unchanged(w);
+    /* last (it ends the user's other sessions): Engineering's member
+     * changes their own password; HR's member still logs in with theirs */
+    cred_t *eng = &w->c[6];
+    expect(w, eng, "POST", "/api/me/password",
+           "{\"current_password\":\"" PW "\",\"new_password\":\"engineering's new one 2026\"}", 200);
+    cred_t hr = w->c[0];
+    if (login(w, &hr, PW) != 0)
+        fail(w, "HR's member cannot log in after Engineering's password change");
+    return w->n_requests - n0;
+}
+
+/* Every line of the route table was reached by an attack. */
+static int routes_unattacked(world_t *w)
+{
+    int missing = 0;
+    const hh_http_route_info_t *rt;
+    for (size_t i = 0; (rt = hh_http_route(i)); i++) {
+        if (i >= MAX_ROUTES || !w->hit[i]) {
+            missing++;
+            printf("    route %s %s is not attacked by the suite (tests/test_isolation.c: add its attack)\n",
+                   rt->method, rt->path);
+        }
+    }
+    return missing;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -797,21 +1586,43 @@ TEST(isolation_suite_3000_requests)
         free(w);
         ASSERT_TRUE(!"the world could not be built");
     }
+    if (!conv_build(w)) {
+        hh_test_srv_stop(&w->h);
+        free(w);
+        ASSERT_TRUE(!"the conversations could not be made");
+    }
     double t1 = now_s();
     long setup_requests = w->n_requests;
+    w->track = true;
+    /* part 1: knowledge base, approvals, register, GDPR, usage, metrics */
     positive_controls(w);
     for (int i = 0; i < w->n_creds; i++)
         attack_all(w, &w->c[i]);
     nothing_changed(w);
     double t2 = now_s();
-    printf("    isolation: %d credentials, %ld requests (%ld setup), %ld foreign/missing pairs, %ld answers "
-           "scanned, %d leaks; setup %.1f s, attacks %.1f s\n",
-           w->n_creds, w->n_requests, setup_requests, w->n_pairs, w->n_scanned, w->n_fails, t1 - t0, t2 - t1);
+    long n_part1 = w->n_requests - setup_requests, pairs1 = w->n_pairs;
+    /* part 2: conversations, administration, own keys and password,
+     * collections' rights, records and classification, login and logout,
+     * the web UI's files */
+    long n_part2 = attack_part2(w);
+    nothing_changed(w);
+    w->track = false;
+    double t3 = now_s();
+    int unattacked = routes_unattacked(w);
+    int n_routes = 0;
+    while (hh_http_route((size_t)n_routes))
+        n_routes++;
+    printf("    isolation: %d credentials (+ root and no key in part 2), %ld requests (%ld setup); part 1: %ld requests, "
+           "%ld foreign/missing pairs, %.1f s; part 2: %ld requests, %ld pairs, %.1f s; %ld answers scanned, "
+           "%d of %d routes attacked, %d leaks; setup %.1f s\n",
+           w->n_creds, w->n_requests, setup_requests, n_part1, pairs1, t2 - t1, n_part2, w->n_pairs - pairs1,
+           t3 - t2, w->n_scanned, n_routes - unattacked, n_routes, w->n_fails, t1 - t0);
     long n_req = w->n_requests - setup_requests;
     int n_fails = w->n_fails;
     hh_test_srv_stop(&w->h);
     free(w);
     ASSERT_EQ_INT(n_fails, 0);
+    ASSERT_EQ_INT(unattacked, 0);
     ASSERT_GE(n_req, 3000);
 }
 
@@ -1295,4 +2106,58 @@ TEST(isolation_ids_tell_no_activity)
             ASSERT_TRUE(ap[k] - ap[k - 1] > small || ap[k - 1] - ap[k] > small);
         }
     }
+}
+
+/* Leak closed (found by part 2 of the suite): API key ids were one SQLite
+ * sequence, and since the administration API every user sees the ids of
+ * their own keys (GET /api/me/keys, the answer of POST /api/me/keys), so
+ * the gap between two of one's own keys counted the keys made for others
+ * in between (here 4: people taking up the service, keys replaced after a
+ * leak). Key ids are now random like document and approval ids; a member
+ * makes two keys with four of others' in between, and the gap counts
+ * nothing. */
+TEST(isolation_key_ids_tell_no_activity)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "isolation-key-ids", NULL));
+    char kroot[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "root", "admin", kroot, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "engkim", "member", NULL, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "hrhana", "member", NULL, NULL));
+    hh_err_t err;
+    hh_err_clear(&err);
+    ASSERT_OK(hh_store_user_set_password(t.st, "engkim", PW, &err));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.port, "POST", "/api/login", NULL, "{\"username\":\"engkim\",\"password\":\"" PW "\"}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    char sc[512], hdr[256];
+    hh_test_resp_header(&r, "Set-Cookie", sc, sizeof sc);
+    const char *v = strstr(sc, "hoheit_session=");
+    ASSERT_TRUE(v != NULL);
+    v += strlen("hoheit_session=");
+    snprintf(hdr, sizeof hdr, "Cookie: hoheit_session=%.*s\r\nX-CSRF-Token: %s", (int)strcspn(v, ";"), v,
+             hh_test_json_str(r.j, "csrf_token"));
+    hh_test_resp_free(&r);
+    hh_test_req_t own = { .method = "POST", .path = "/api/me/keys", .headers = hdr };
+    int64_t id[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++) {
+        if (k == 1)
+            for (int i = 0; i < 4; i++) {   /* others' keys in between */
+                ASSERT_OK(hh_test_http(t.port, "POST", "/api/admin/users/hrhana/keys", kroot, "{}", &r));
+                ASSERT_EQ_INT(r.status, 201);
+                hh_test_resp_free(&r);
+            }
+        ASSERT_OK(hh_test_http_req(t.port, &own, &r));
+        ASSERT_EQ_INT(r.status, 201);
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        ASSERT_TRUE(cJSON_IsNumber(j));
+        id[k] = (int64_t)j->valuedouble;
+        hh_test_resp_free(&r);
+    }
+    hh_test_srv_stop(&t);
+    printf("    key ids seen by engkim: %lld, %lld (4 of hrhana's made in between)\n", (long long)id[0],
+           (long long)id[1]);
+    const int64_t small = INT64_C(1) << 16, limit = INT64_C(10000000000);
+    ASSERT_TRUE(id[0] >= 1 && id[0] < limit && id[1] >= 1 && id[1] < limit);
+    ASSERT_TRUE(id[1] - id[0] > small || id[0] - id[1] > small);
 }

@@ -122,14 +122,14 @@ int hh_cmd_keys(int argc, char **argv)
             fprintf(stderr, "keys list: %s\n", err.msg);
             status = 1;
         } else {
-            printf("%-6s %-12s %-20s %-9s %-21s %-21s %s\n", "id", "prefix", "user", "role", "created", "last_used",
+            printf("%-10s %-12s %-20s %-9s %-21s %-21s %s\n", "id", "prefix", "user", "role", "created", "last_used",
                    "revoked");
             for (size_t i = 0; i < n; i++) {
                 char c[32], l[32], r[32];
                 fmt_time(keys[i].created_at, c, sizeof c);
                 fmt_time(keys[i].last_used_at, l, sizeof l);
                 fmt_time(keys[i].revoked_at, r, sizeof r);
-                printf("%-6lld %-12s %-20s %-9s %-21s %-21s %s\n", (long long)keys[i].id, keys[i].prefix,
+                printf("%-10lld %-12s %-20s %-9s %-21s %-21s %s\n", (long long)keys[i].id, keys[i].prefix,
                        keys[i].user, keys[i].role, c, l, r);
             }
             free(keys);

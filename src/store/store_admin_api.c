@@ -40,7 +40,7 @@ int hh_store_key_list_user(hh_store_t *s, int64_t user_id, hh_store_key_t **out,
     pthread_mutex_lock(&s->mu);
     int rc = hh_store_prepare(s, &st,
                               "SELECT " OWN_KEY_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id "
-                              "WHERE k.user_id = ? ORDER BY k.id", err);
+                              "WHERE k.user_id = ? ORDER BY k.created_at, k.id", err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, user_id);
         rc = hh_store_collect_rows(s, st, &g, read_key, "list keys", err);

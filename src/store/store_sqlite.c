@@ -902,20 +902,22 @@ int hh_store_key_create(hh_store_t *s, int64_t user_id, char *key_out, size_t ca
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO api_keys (user_id, prefix, hash, created_at) VALUES (?, ?, ?, ?)", -1,
+    /* A random id, as documents' (store_int.h): every user sees their own
+     * keys' ids (/api/me/keys), and a sequence would count the keys made
+     * for everyone else between two of one's own. */
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO api_keys (id, user_id, prefix, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", -1,
                            &st, NULL) != SQLITE_OK) {
         rc = db_fail(s, err, "create key");
         goto done;
     }
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_fail(s, err, "create key (does the user exist?)");
+    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_text(st, 3, prefix, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+    int64_t id = 0;
+    if ((rc = hh_store_insert_new_id(s, st, 1, "create key (does the user exist?)", &id, err)))
         goto done;
-    }
-    sqlite3_int64 id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
     st = NULL;
     if (info) {
@@ -1023,7 +1025,9 @@ int hh_store_key_list(hh_store_t *s, hh_store_key_t **out, size_t *n, hh_err_t *
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT " KEY_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY k.id",
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " KEY_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id "
+                           "ORDER BY k.created_at, k.id",
                            -1, &st, NULL) != SQLITE_OK)
         rc = db_fail(s, err, "list keys");
     else
