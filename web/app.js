@@ -249,6 +249,7 @@ async function route() {
   const main = document.getElementById('main');
   main.replaceChildren();
   main.dataset.screen = screen.id;
+  delete main.dataset.ready;   // a screen may set it once its controls are filled
   document.title = `${app.t(screen.nav || 'shell.title')} – hoheit`;
   try {
     await screen.render(main, app, hash.slice(id.length + 1));

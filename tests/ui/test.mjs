@@ -398,11 +398,15 @@ await test('keyboard only: log in and ask, open a source', async () => {
   await page.keyboard.type(PW);
   await page.keyboard.press('Enter');
   await page.waitForSelector('main[data-screen="chat"] h1');
+  // the screen fills its controls from the API after the heading shows:
+  // keys pressed before the model list has loaded would go nowhere
+  await page.waitForSelector('main[data-screen="chat"][data-ready="true"]');
   await tabTo(() => document.activeElement.name === 'chat-mode', 'the mode radios');
   await page.keyboard.press('ArrowRight');   // radio group: to "Wissen"
   check(await page.evaluate(() => document.getElementById('mode-kb').checked), 'knowledge mode by keyboard');
   await tabTo(() => document.activeElement.id === 'chat-model', 'the model choice');
-  for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowUp');   // up to "Ohne Modell", the first option
+  const nOptions = await page.evaluate(() => document.getElementById('chat-model').options.length);
+  for (let i = 0; i < nOptions; i++) await page.keyboard.press('ArrowUp');   // up to "Ohne Modell", the first option
   check(await page.evaluate(() => document.getElementById('chat-model').value === ''), 'no model chosen by keyboard');
   await tabTo(() => document.activeElement.id === 'chat-input', 'the question');
   await page.keyboard.type('Welche Klasse gilt bei Dienstreisen mit der Bahn?');

@@ -205,6 +205,7 @@ export default {
       st.mode = 'knowledge';
     }
     setMode(st.mode);
+    main.dataset.ready = 'true';   // every control is filled (the tests wait for this)
 
     // --- rendering of messages
     const showSource = (src, cited) => {
