@@ -3,7 +3,7 @@
 // confirmation that names what goes and asks once, a key shown once with a
 // copy button, result lines, sizes. Not a screen. Its strings are the
 // shell's admin.* words (web/i18n/de.json, en.json).
-import { h } from '../dom.js';
+import { h, statusLine } from '../dom.js';
 import { errorDetail } from './kit.js';
 
 /* "Every change is recorded in the audit log": under every form that changes something. */
@@ -96,3 +96,17 @@ export function rightSelect(app, value, withNone, attrs) {
 
 /* A path segment for a name (users, departments, collections). */
 export const seg = (name) => encodeURIComponent(name);
+
+/* The trimmed value of a required name field, or null after marking the
+ * field invalid, saying message in out and moving focus to it. */
+export function requiredName(input, out, message) {
+  const n = input.value.trim();
+  if (n) {
+    input.removeAttribute('aria-invalid');
+    return n;
+  }
+  input.setAttribute('aria-invalid', 'true');
+  out.replaceChildren(statusLine(message, 'error'));
+  input.focus();
+  return null;
+}

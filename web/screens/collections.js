@@ -10,7 +10,7 @@
 // opens it by URL (#/collections) and sees the collections they manage.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtNum, fmtTime, tableBox, table, field } from './kit.js';
-import { auditNote, doneLine, errLine, confirmOnce, rightSelect, seg, focusMsg } from './admin-kit.js';
+import { auditNote, doneLine, errLine, confirmOnce, requiredName, rightSelect, seg, focusMsg } from './admin-kit.js';
 
 const RANK = { read: 1, write: 2, manage: 3 };
 
@@ -96,13 +96,8 @@ export default {
     main.append(form);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      const n = nameIn.value.trim();
-      if (!n) {
-        nameIn.setAttribute('aria-invalid', 'true');
-        out.replaceChildren(statusLine(t('collections.nameMissing'), 'error'));
-        nameIn.focus();
-        return;
-      }
+      const n = requiredName(nameIn, out, t('collections.nameMissing'));
+      if (!n) return;
       const departments = {};
       for (const s of sels) if (s.sel.value) departments[s.dept] = s.sel.value;
       try {

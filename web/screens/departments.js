@@ -7,7 +7,7 @@
 // change is an audit record; the screen says so.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtNum, tableBox, table, field } from './kit.js';
-import { auditNote, doneLine, errLine, confirmOnce, seg, focusMsg } from './admin-kit.js';
+import { auditNote, doneLine, errLine, confirmOnce, requiredName, seg, focusMsg } from './admin-kit.js';
 
 export default {
   id: 'departments',
@@ -59,13 +59,8 @@ export default {
     main.append(form);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      const n = nameIn.value.trim();
-      if (!n) {
-        nameIn.setAttribute('aria-invalid', 'true');
-        out.replaceChildren(statusLine(t('departments.nameMissing'), 'error'));
-        nameIn.focus();
-        return;
-      }
+      const n = requiredName(nameIn, out, t('departments.nameMissing'));
+      if (!n) return;
       try {
         const d = await app.api('POST', '/api/admin/departments', { name: n });
         const text = t('departments.created', { name: d.name });

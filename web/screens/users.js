@@ -10,7 +10,7 @@
 // types #/users gets the API's 403 as text.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtTime, fmtNum, tableBox, table, field, facts } from './kit.js';
-import { auditNote, doneLine, errLine, confirmOnce, keyOnce, seg, focusMsg } from './admin-kit.js';
+import { auditNote, doneLine, errLine, confirmOnce, requiredName, keyOnce, seg, focusMsg } from './admin-kit.js';
 
 const ROLES = ['member', 'approver', 'admin', 'auditor'];
 
@@ -85,14 +85,8 @@ export default {
     main.append(form);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      const n = nameIn.value.trim();
-      if (!n) {
-        nameIn.setAttribute('aria-invalid', 'true');
-        out.replaceChildren(statusLine(t('users.nameMissing'), 'error'));
-        nameIn.focus();
-        return;
-      }
-      nameIn.removeAttribute('aria-invalid');
+      const n = requiredName(nameIn, out, t('users.nameMissing'));
+      if (!n) return;
       const body = { name: n, role: role.value, departments: dc.value() };
       if (pw.value) body.password = pw.value;
       try {
