@@ -82,7 +82,10 @@ int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const c
  *                          "kept", "hash_only" (the use case keeps the
  *                          SHA-256 only: prompt/output null), "expired"
  *                          (retention: null), "pseudonymized" (an erasure
- *                          rewrote them), "none"
+ *                          rewrote them), "none"; the "approval" record
+ *                          of a decision the subject made carries no
+ *                          prompt and no detail (the requester's question
+ *                          and name: another person's data)
  *   approvals_requested  [{approval_id, use_case, status, created_at,
  *                          decided_at, request, output, final_text, reason}]
  *   approvals_decided    [{approval_id, use_case, status, decided_at,

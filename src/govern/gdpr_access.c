@@ -205,14 +205,19 @@ static int add_requests(hh_store_t *s, const char *name, cJSON *arr, hh_err_t *e
     for (size_t i = 0; !rc && ok && i < n; i++) {
         const char *state = texts_state(&r[i]);
         bool show = strcmp(state, "kept") == 0 || strcmp(state, "pseudonymized") == 0;
+        /* the record of an approval the subject decided: its prompt is the
+         * requester's question and its detail names the requester, data of
+         * another person (Art. 15(4)); the decision and the released text
+         * are the subject's */
+        bool decided = !strcmp(r[i].kind, "approval");
         cJSON *o = push_obj(arr);
         ok = o && put(o, "seq", cJSON_CreateNumber((double)r[i].seq)) && put(o, "time", iso_ms(r[i].time_ms)) &&
              put(o, "kind", cJSON_CreateString(r[i].kind)) && put(o, "use_case", cJSON_CreateString(r[i].use_case)) &&
              put(o, "model", cJSON_CreateString(r[i].model)) && put(o, "decision", cJSON_CreateString(r[i].decision)) &&
-             put(o, "texts", cJSON_CreateString(state)) && put(o, "prompt", str_or_null(show ? r[i].prompt : NULL)) &&
+             put(o, "texts", cJSON_CreateString(state)) && put(o, "prompt", str_or_null(show && !decided ? r[i].prompt : NULL)) &&
              put(o, "output", str_or_null(show ? r[i].output : NULL)) &&
-             put(o, "detail", str_or_null(r[i].texts_erased && r[i].detail && !strcmp(r[i].detail, HH_AUDIT_EXPIRED_TEXT)
-                                              ? NULL : r[i].detail));
+             put(o, "detail", str_or_null(decided || (r[i].texts_erased && r[i].detail &&
+                                                      !strcmp(r[i].detail, HH_AUDIT_EXPIRED_TEXT)) ? NULL : r[i].detail));
     }
     hh_store_audit_rows_free(r, n);
     return rc ? rc : ok ? 0 : hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
