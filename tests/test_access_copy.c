@@ -325,6 +325,8 @@ TEST(access_copy_sections)
     ASSERT_EQ_INT(cJSON_GetObjectItem(chunk, "document_id")->valuedouble, f.doc_other);
     ASSERT_TRUE(strstr(hh_test_json_str(chunk, "context"), "Den Antrag hat " SUBJ " gestellt") != NULL);
     ASSERT_TRUE(find_by(men, "where", "user") == NULL && find_by(men, "where", "conversation") == NULL);
+    ASSERT_TRUE(find_by(men, "where", "audit.user") == NULL);   /* their own records are "requests" */
+    ASSERT_TRUE(find_by(men, "where", "approval") != NULL);     /* the queue row naming them stays a mention */
     free(text);
     cJSON_Delete(doc);
 

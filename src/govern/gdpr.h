@@ -96,7 +96,10 @@ int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const c
  *   usage                [{day, use_case, requests, prompt_tokens,
  *                          completion_tokens}]
  *   mentions             the other hits of the subject ({where, ids...,
- *                          context}): texts that name them
+ *                          context}): texts that name them (not the
+ *                          "user", "usage" and "conversation" hits, nor
+ *                          the "audit.user" hits of their own records:
+ *                          those are the sections above)
  * *out owned by the caller. Errors: HH_EIO, HH_ENOMEM. */
 int hh_gdpr_access_sections(hh_store_t *s, const char *subject, const cJSON *hits, cJSON **out, hh_err_t *err);
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* ---- JSON helpers ------------------------------------------------------------ */
@@ -279,6 +280,10 @@ static bool add_mentions(const cJSON *hits, const char *subj, cJSON *arr)
         if (!hit_is(h, subj, NULL) || hit_is(h, subj, "user") || hit_is(h, subj, "usage") ||
             hit_is(h, subj, "conversation"))
             continue;
+        /* a record whose user is the whole name is one of "requests" */
+        const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(h, "context");
+        if (hit_is(h, subj, "audit.user") && cJSON_IsString(ctx) && !strcasecmp(ctx->valuestring, subj))
+            continue;
         cJSON *c = cJSON_Duplicate(h, 1);
         if (!c || !cJSON_AddItemToArray(arr, c)) {
             cJSON_Delete(c);
@@ -409,6 +414,21 @@ static const label_t g_labels[] = {
     { "texts.expired", "nach Ablauf der Aufbewahrungsfrist gelöscht", "deleted when its retention period ended" },
     { "texts.pseudonymized", "pseudonymisiert", "pseudonymized" },
     { "texts.none", "keine", "none" },
+    /* values of "where" (mentions) */
+    { "where.document.title", "Dokumenttitel", "document title" },
+    { "where.document.source_path", "Dateiname eines Dokuments", "document file name" },
+    { "where.chunk.text", "Textabschnitt eines Dokuments", "passage of a document" },
+    { "where.chunk.heading_path", "Überschrift eines Dokuments", "heading of a document" },
+    { "where.file", "gespeicherte Originaldatei", "stored original file" },
+    { "where.audit.prompt", "Anfrage im Audit-Protokoll", "prompt in the audit log" },
+    { "where.audit.output", "Antwort im Audit-Protokoll", "answer in the audit log" },
+    { "where.audit.record", "Eintrag im Audit-Protokoll", "audit log record" },
+    { "where.audit.user", "Benutzer im Audit-Protokoll", "user in the audit log" },
+    { "where.audit.detail", "Detail im Audit-Protokoll", "detail in the audit log" },
+    { "where.approval", "Freigabe", "approval" },
+    { "where.conversation.title", "Titel eines Gesprächs", "title of a conversation" },
+    { "where.conversation.message", "Nachricht in einem Gespräch", "message in a conversation" },
+    { "where.conversation.sources", "Quellen in einem Gespräch", "sources in a conversation" },
 };
 
 static const char *L(const char *key, bool de)
@@ -468,9 +488,10 @@ static void value_html(hh_strbuf_t *b, const char *key, const cJSON *v, bool de,
             snprintf(num, sizeof num, "%.4f", v->valuedouble);
         hh_strbuf_str(b, num);
     } else if (cJSON_IsString(v)) {
-        char lk[64];
-        snprintf(lk, sizeof lk, "texts.%s", v->valuestring);
-        if (key && !strcmp(key, "texts") && strcmp(L(lk, de), lk)) {
+        char lk[96];
+        bool coded = key && (!strcmp(key, "texts") || !strcmp(key, "where"));   /* values with labels */
+        snprintf(lk, sizeof lk, "%s.%s", coded ? key : "", v->valuestring);
+        if (coded && strcmp(L(lk, de), lk)) {
             esc(b, L(lk, de));
         } else {
             hh_strbuf_str(b, strchr(v->valuestring, '\n') || strlen(v->valuestring) > 80 ? "<div class=\"text\">" : "<span>");
