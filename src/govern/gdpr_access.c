@@ -112,11 +112,11 @@ static int add_account(hh_store_t *s, int64_t uid, cJSON *arr, hh_err_t *err)
         free(keys);
         return rc;
     }
-    cJSON *a = push_obj(arr), *deps = cJSON_CreateArray();
+    cJSON *a = push_obj(arr);
     bool ok = a && put(a, "user_id", cJSON_CreateNumber((double)uid)) && put(a, "name", cJSON_CreateString(u.user.name)) &&
-              put(a, "role", cJSON_CreateString(u.user.role)) && put(a, "departments", deps);
-    if (!ok && !a)
-        cJSON_Delete(deps);
+              put(a, "role", cJSON_CreateString(u.user.role));
+    cJSON *deps = ok ? cJSON_AddArrayToObject(a, "departments") : NULL;
+    ok = ok && deps;
     /* departments: comma-joined names (store.h) */
     for (char *p = u.departments; ok && *p;) {
         char *comma = strchr(p, ',');
