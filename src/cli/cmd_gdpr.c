@@ -7,24 +7,34 @@
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_SUBJECTS 16
 
 static void gdpr_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit gdpr export --subject S [--subject S ...] [--out FILE] [--data DIR]\n"
+            "usage: hoheit gdpr export --subject S [--subject S ...] [--out FILE|DIR] [--lang de|en]\n"
+            "                          [--data DIR]\n"
             "       hoheit gdpr erase --subject S [--subject S ...] --yes [--data DIR]\n"
             "  S        an e-mail address, a name or a user name (matched as a substring,\n"
             "           ASCII case-insensitively, in texts and files; a user account only\n"
             "           when its whole name is S: \"ann\" never deletes the user \"joanna\")\n"
-            "  export   every place the subject occurs (documents, chunks, stored files,\n"
-            "           users, audit texts, approvals) as one JSON document (Art. 15/20)\n"
+            "  export   the Art. 15 copy: the subject's account (no secrets), conversations,\n"
+            "           requests and answers, approvals, uploaded documents, usage, and every\n"
+            "           place the subject occurs (documents, chunks, stored files, audit\n"
+            "           texts, approvals) as one JSON document (Art. 15/20); --out DIR (an\n"
+            "           existing directory, or a path ending in '/') writes access-copy.json\n"
+            "           and the readable report access-copy.html there (--lang: its language,\n"
+            "           default de); --out FILE writes the JSON only; no --out: JSON to stdout\n"
             "  erase    replaces the subject by a keyed pseudonym, deletes stored files and\n"
             "           the user account named S, then VACUUMs the database (Art. 17);\n"
             "           refused (nothing erased) when that account is the last enabled admin\n"
@@ -49,13 +59,70 @@ static void retention_usage(FILE *f)
             "           refused while a server runs on DIR (it sweeps by itself)\n");
 }
 
+/* Writes text (and a '\n') to path with mode 0600, or to stdout for NULL. */
+static bool write_text(const char *path, const char *text)
+{
+    FILE *f = stdout;
+    if (path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            if (fd >= 0)
+                close(fd);
+            fprintf(stderr, "hoheit gdpr export: cannot write %s\n", path);
+            return false;
+        }
+    }
+    bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    ok = (f == stdout ? fflush(f) == 0 : fclose(f) == 0) && ok;
+    if (!ok)
+        fprintf(stderr, "hoheit gdpr export: write failed%s%s\n", path ? ": " : "", path ? path : "");
+    return ok;
+}
+
+/* The export as JSON to stdout (out NULL) or the file out, or, when out
+ * is a directory (existing, or a path ending in '/': created 0700),
+ * access-copy.json and access-copy.html in lang there. 0 or 1. */
+static int write_export(const cJSON *doc, const char *out, const char *lang)
+{
+    struct stat sb;
+    size_t ol = out ? strlen(out) : 0;
+    bool dir = out && ((stat(out, &sb) == 0 && S_ISDIR(sb.st_mode)) || (ol && out[ol - 1] == '/'));
+    if (dir && mkdir(out, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "hoheit gdpr export: cannot create %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    char *text = cJSON_Print(doc), *html = NULL;
+    hh_err_t err;
+    int status = 1;
+    char path[4096];
+    if (!text) {
+        fprintf(stderr, "hoheit gdpr export: out of memory\n");
+    } else if (!dir) {
+        status = write_text(out, text) ? 0 : 1;
+    } else if (hh_gdpr_access_html(doc, lang, &html, NULL, &err)) {
+        fprintf(stderr, "hoheit gdpr export: %s\n", err.msg);
+    } else if (snprintf(path, sizeof path, "%s/access-copy.json", out) >= (int)sizeof path) {
+        fprintf(stderr, "hoheit gdpr export: --out path too long\n");
+    } else if (write_text(path, text)) {
+        snprintf(path, sizeof path, "%s/access-copy.html", out);
+        status = write_text(path, html) ? 0 : 1;
+    }
+    if (status == 0)
+        fprintf(stderr, "hoheit gdpr export: %d hits%s%s\n", cJSON_GetObjectItemCaseSensitive(doc, "n_hits")->valueint,
+                dir ? "; wrote access-copy.json and access-copy.html to " : "", dir ? out : "");
+    free(text);
+    free(html);
+    return status;
+}
+
 int hh_cmd_gdpr(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         gdpr_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *verb = argv[1], *data = hh_cli_default_data(), *out_path = NULL;
+    const char *verb = argv[1], *data = hh_cli_default_data(), *out_path = NULL, *lang = "de";
     const char *subjects[MAX_SUBJECTS];
     size_t n = 0;
     bool yes = false;
@@ -66,6 +133,8 @@ int hh_cmd_gdpr(int argc, char **argv)
             out_path = argv[++i];
         } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
             data = argv[++i];
+        } else if (!strcmp(argv[i], "--lang") && i + 1 < argc && hh_gdpr_lang_ok(argv[i + 1])) {
+            lang = argv[++i];
         } else if (!strcmp(argv[i], "--yes")) {
             yes = true;
         } else {
@@ -99,25 +168,10 @@ int hh_cmd_gdpr(int argc, char **argv)
     hh_cli_actor(actor, sizeof actor);
     if (is_export) {
         cJSON *doc = NULL;
-        char *text = NULL;
-        FILE *f = NULL;
-        if (hh_gdpr_export(st, subjects, n, actor, &doc, &err)) {
+        if (hh_gdpr_export(st, subjects, n, actor, &doc, &err))
             fprintf(stderr, "hoheit gdpr export: %s\n", err.msg);
-        } else if (!(text = cJSON_Print(doc))) {
-            fprintf(stderr, "hoheit gdpr export: out of memory\n");
-        } else if (!(f = out_path ? fopen(out_path, "we") : stdout)) {
-            fprintf(stderr, "hoheit gdpr export: cannot write %s\n", out_path);
-        } else {
-            bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-            ok = (f == stdout ? fflush(f) == 0 : fclose(f) == 0) && ok;
-            if (!ok)
-                fprintf(stderr, "hoheit gdpr export: write failed\n");
-            else
-                fprintf(stderr, "hoheit gdpr export: %d hits\n",
-                        cJSON_GetObjectItemCaseSensitive(doc, "n_hits")->valueint);
-            status = ok ? 0 : 1;
-        }
-        free(text);
+        else
+            status = write_export(doc, out_path, lang);
         cJSON_Delete(doc);
     } else {
         hh_gdpr_erase_result_t r;

@@ -467,6 +467,32 @@ int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const c
     }
     if (rc)
         goto fail;
+    /* the Art. 15 copy: sections per subject, read after the hits' transaction */
+    ok = cJSON_AddStringToObject(doc, "object", "gdpr.access_copy") && cJSON_AddStringToObject(doc, "subject", subjects[0]);
+    cJSON *more = ok && n > 1 ? cJSON_AddArrayToObject(doc, "more_subjects") : NULL;
+    for (size_t i = 0; ok && !rc && i < n; i++) {
+        cJSON *sec = NULL;
+        if ((rc = hh_gdpr_access_sections(s, subjects[i], hits, &sec, err)))
+            break;
+        cJSON *holder = doc;
+        if (i > 0) {
+            holder = cJSON_CreateObject();
+            if (!holder || !cJSON_AddItemToArray(more, holder)) {
+                cJSON_Delete(holder);
+                holder = NULL;
+            } else {
+                ok = cJSON_AddStringToObject(holder, "subject", subjects[i]) != NULL;
+            }
+        }
+        if (!holder || !ok || !cJSON_AddItemToObject(holder, "sections", sec)) {
+            cJSON_Delete(sec);
+            ok = false;
+        }
+    }
+    if (!rc && (!ok || (n > 1 && !more)))
+        rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    if (rc)
+        goto fail;
     char detail[512];
     snprintf(detail, sizeof detail, "data-subject export (Art. 15/20) of %s: %d hits", pseud, n_hits);
     hh_audit_entry_t e = { .kind = "export", .user = actor, .decision = "exported", .detail = detail };

@@ -35,6 +35,7 @@
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,9 +55,63 @@ int hh_gdpr_pseudonym(hh_store_t *s, const char *subject, char *out, size_t cap,
  * chunk.heading_path, file, user, audit.prompt, audit.output,
  * audit.record, approval. *out is owned by the caller (cJSON_Delete).
  * The export itself is audited as an "export" record naming only the
- * pseudonyms. Errors: HH_EINVAL, HH_EIO, HH_ENOMEM. */
+ * pseudonyms. Errors: HH_EINVAL, HH_EIO, HH_ENOMEM.
+ *
+ * The same document is the Art. 15 access copy (gdpr_access.c): it also
+ * holds "object": "gdpr.access_copy", "subject" (the first subject),
+ * "sections" (hh_gdpr_access_sections of it) and, with more than one
+ * subject, "more_subjects": [{"subject", "sections"}] for the others. */
 int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const char *actor, cJSON **out,
                    hh_err_t *err);
+
+/* The sections of one subject's access copy, from the export's hits (the
+ * accounts are the "user" hits: the whole user name) and the store
+ * (store.h, "GDPR access copy"). A stable shape, every time an ISO 8601
+ * UTC string ("2026-12-07T17:53:00Z") or null, every section an array:
+ *   account              [{user_id, name, role, departments[], created_at,
+ *                          disabled, has_password, last_login_at,
+ *                          last_key_use_at, api_keys[{prefix, created_at,
+ *                          last_used_at, revoked_at}], sessions[{created_at,
+ *                          expires_at, last_seen_at}]}]  - no key or
+ *                          session hash, no token, no password hash
+ *   conversations        [{conversation_id, title, created_at, updated_at,
+ *                          use_case, model, collections, messages[...]}]
+ *   requests             audit rows whose user is the subject: [{seq, time,
+ *                          kind, use_case, model, decision, texts, prompt,
+ *                          output, detail}]; texts says what was kept:
+ *                          "kept", "hash_only" (the use case keeps the
+ *                          SHA-256 only: prompt/output null), "expired"
+ *                          (retention: null), "pseudonymized" (an erasure
+ *                          rewrote them), "none"; the "approval" record
+ *                          of a decision the subject made carries no
+ *                          prompt and no detail (the requester's question
+ *                          and name: another person's data)
+ *   approvals_requested  [{approval_id, use_case, status, created_at,
+ *                          decided_at, request, output, final_text, reason}]
+ *   approvals_decided    [{approval_id, use_case, status, decided_at,
+ *                          reason, final_text (when edited)}]
+ *   documents            uploaded by the subject's account: [{document_id,
+ *                          title, collection, source_path, mime, size,
+ *                          uploaded_at}] (not the text)
+ *   usage                [{day, use_case, requests, prompt_tokens,
+ *                          completion_tokens}]
+ *   mentions             the other hits of the subject ({where, ids...,
+ *                          context}): texts that name them (not the
+ *                          "user", "usage" and "conversation" hits, nor
+ *                          the "audit.user" hits of their own records:
+ *                          those are the sections above)
+ * *out owned by the caller. Errors: HH_EIO, HH_ENOMEM. */
+int hh_gdpr_access_sections(hh_store_t *s, const char *subject, const cJSON *hits, cJSON **out, hh_err_t *err);
+
+/* True for the languages of the HTML report: "de", "en". */
+bool hh_gdpr_lang_ok(const char *lang);
+
+/* The readable HTML report of an export document (hh_gdpr_export's):
+ * self-contained (inline style, no script, no external resource), every
+ * text escaped, one heading per section, in lang ("de" or "en"; NULL:
+ * "de"). *out malloc'd (caller frees), *len (may be NULL) its length.
+ * HH_EINVAL for another lang or a document without subject/sections. */
+int hh_gdpr_access_html(const cJSON *doc, const char *lang, char **out, size_t *len, hh_err_t *err);
 
 typedef struct hh_gdpr_erase_result {
     int64_t chunks;          /* rewrites (a chunk naming two subjects counts twice) */

@@ -1,5 +1,7 @@
 /* compliance.c - the compliance functions of a running server:
- *   POST /api/gdpr/export       {"subjects":[...]}: hh_gdpr_export's JSON (admin)
+ *   POST /api/gdpr/export       {"subjects":[...], "lang":"de"|"en", "format":"json"|"html"}:
+ *                               hh_gdpr_export's JSON, the Art. 15 access copy
+ *                               (default), or its HTML report in lang (admin)
  *   POST /api/gdpr/erase        {"subjects":[...],"confirm":true}: hh_gdpr_erase,
  *                               then the live vector index and the engine's
  *                               prefix caches forget the erased data (admin);
@@ -160,6 +162,22 @@ enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connec
 
 /* ---- data-subject rights --------------------------------------------------- */
 
+/* The access copy's HTML report as an attachment that runs nothing: a
+ * sandbox CSP that allows its inline style only. */
+static enum MHD_Result send_report(struct MHD_Connection *c, ht_conn_t *cs, char *html, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, html, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(html);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+    MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"access-copy.html\"");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'");
+    return ht_queue(c, cs, 200, r, len);
+}
+
 enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     const char *subj[HT_GDPR_MAX_SUBJECTS];
@@ -168,13 +186,35 @@ enum MHD_Result ht_handle_gdpr_export(hh_http_server_t *s, struct MHD_Connection
     cJSON *body = subjects_request(c, cs, subj, &n, &resp);
     if (!body)
         return resp;
+    /* "format": "json" (default) | "html"; "lang": "de" (default) | "en" */
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body, "format");
+    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(body, "lang");
+    bool html = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "html");
+    if (fmt && !html && !(cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "json"))) {
+        cJSON_Delete(body);
+        return bad_request(c, cs, "invalid_format", "format", "'format' must be \"json\" or \"html\"");
+    }
+    if (lang && !(cJSON_IsString(lang) && hh_gdpr_lang_ok(lang->valuestring))) {
+        cJSON_Delete(body);
+        return bad_request(c, cs, "invalid_lang", "lang", "'lang' must be \"de\" or \"en\"");
+    }
     cJSON *out = NULL;
     hh_err_t err;
     hh_err_clear(&err);
     int rc = hh_gdpr_export(s->store, subj, n, cs->key.user, &out, &err);   /* audited there */
+    char *report = NULL;
+    size_t len = 0;
+    if (!rc && html)
+        rc = hh_gdpr_access_html(out, lang ? lang->valuestring : "de", &report, &len, &err);
     cJSON_Delete(body);
-    if (rc)
+    if (rc) {
+        cJSON_Delete(out);
         return server_error(c, cs, "export failed", &err);
+    }
+    if (html) {
+        cJSON_Delete(out);
+        return send_report(c, cs, report, len);
+    }
     return ht_send_json(c, cs, 200, out);
 }
 

@@ -856,4 +856,55 @@ int  hh_store_user_change_password(hh_store_t *s, int64_t user_id, const char *p
 int  hh_store_collection_set_right(hh_store_t *s, const char *collection, const char *department, hh_right_t right,
                                    bool keep_manager, hh_right_t *before, bool *now_orphan, hh_err_t *err);
 
+/* ---- GDPR access copy (store_access.c; hh_store_doc_list_uploaded in
+ * store_kb.c): what govern/gdpr.c's Art. 15 copy reads about one user.
+ * Names match as the erasure's user match does: the whole name, ASCII
+ * case-insensitively. None of these returns a secret (no key or session
+ * hash, no CSRF token, no password hash). */
+
+/* A browser session's times (unix ms), never its id or CSRF token. */
+typedef struct hh_store_session_times {
+    int64_t created_at, expires_at, last_seen_at;
+} hh_store_session_times_t;
+
+/* The user's live sessions, oldest first. *out malloc'd (NULL when *n ==
+ * 0); caller frees. */
+int  hh_store_session_list_user(hh_store_t *s, int64_t user_id, hh_store_session_times_t **out, size_t *n,
+                                hh_err_t *err);
+
+/* Documents uploaded by user_id (documents.ingested_by), oldest first,
+ * in every collection. *out malloc'd (NULL when *n == 0); caller frees. */
+int  hh_store_doc_list_uploaded(hh_store_t *s, int64_t user_id, hh_store_doc_t **out, size_t *n, hh_err_t *err);
+
+/* One audit row made by a user, with the texts kept beside the record. */
+typedef struct hh_store_audit_row {
+    int64_t seq, time_ms;
+    char    kind[32], use_case[128], model[256], decision[32];   /* "" when null */
+    bool    hash_only;       /* the record says "text":"hash": no prompt/output kept */
+    bool    texts_erased;    /* pseudonymized or expired (texts_erased or erased_by) */
+    char   *prompt, *output, *detail;   /* malloc'd; NULL when none is kept */
+} hh_store_audit_row_t;
+
+/* The audit rows whose user (the text kept beside the record, or for
+ * records from before migration 8 the "user" inside it) is name, by seq.
+ * Free with hh_store_audit_rows_free. HH_EINVAL for an empty name. */
+int  hh_store_audit_rows_of_user(hh_store_t *s, const char *name, hh_store_audit_row_t **out, size_t *n,
+                                 hh_err_t *err);
+void hh_store_audit_rows_free(hh_store_audit_row_t *rows, size_t n);
+
+/* One approval (govern/approvals.h) a user requested or decided. */
+typedef struct hh_store_approval_row {
+    int64_t id;
+    char    use_case[128], status[16];
+    int64_t created_at, decided_at;    /* unix ms; decided_at 0 while pending */
+    bool    requested, decided;         /* the user is the requester / the decider */
+    char   *request, *output, *final_text, *reason;   /* malloc'd; NULL when null */
+} hh_store_approval_row_t;
+
+/* The approvals name requested or decided, oldest first. Free with
+ * hh_store_approval_rows_free. HH_EINVAL for an empty name. */
+int  hh_store_approvals_of_user(hh_store_t *s, const char *name, hh_store_approval_row_t **out, size_t *n,
+                                hh_err_t *err);
+void hh_store_approval_rows_free(hh_store_approval_row_t *rows, size_t n);
+
 #endif

@@ -644,6 +644,22 @@ done:
     return hh_store_rows_end(s, st, &g, rc, out, n);
 }
 
+int hh_store_doc_list_uploaded(hh_store_t *s, int64_t user_id, hh_store_doc_t **out, size_t *n, hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    hh_store_rows_t g = { .elem = sizeof(hh_store_doc_t) };
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st, "SELECT " DOC_COLS DOC_FROM "WHERE d.ingested_by = ?1 ORDER BY d.ingested_at, d.id",
+                              err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, user_id);
+        rc = hh_store_collect_rows(s, st, &g, read_doc, "list uploaded documents", err);
+    }
+    return hh_store_rows_end(s, st, &g, rc, out, n);
+}
+
 int hh_store_sha_in_use(hh_store_t *s, const char *sha256, bool *used, hh_err_t *err)
 {
     *used = false;

@@ -362,6 +362,11 @@ await test('data-subject rights: access report counts what is found; erasure nam
   await page.waitForSelector('#gd-res');
   const rep = await page.$eval('.gdpr-out', (e) => e.textContent);
   check(rep.includes('Benutzerkonten') && rep.includes('Herunterladen'), `found tom's account, got "${rep}"`);
+  check(await page.$(aria('Lesbaren Bericht herunterladen (HTML)', 'button')) !== null, 'the HTML report is offered');
+  check(await page.$(aria('Sprache des Berichts', 'combobox')) !== null, 'the report language has a name');
+  const copy = await api(page, 'POST', '/api/gdpr/export', { subjects: ['tom'], format: 'html', lang: 'en' });
+  check(copy.status === 200 && typeof copy.data === 'string' && copy.data.includes('Copy of personal data (GDPR Art. 15)')
+    && !copy.data.includes('<script'), 'the readable report comes as HTML, in English when asked');
   await page.locator(aria('Löschen (Art. 17) …', 'button')).click();
   await page.waitForSelector('#gd-c');
   const conf = await page.$eval('.gdpr-out', (e) => e.textContent);

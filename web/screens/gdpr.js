@@ -1,7 +1,9 @@
 // screens/gdpr.js - Betroffenenrechte (admin): for one or more data
 // subjects (user name, e-mail address, name; one a line)
 //  - Auskunft, GDPR Art. 15: POST /api/gdpr/export; the screen says what
-//    was found (per place) and offers the JSON document as a download;
+//    was found (per place) and offers the JSON document (the access copy:
+//    "sections" per subject, docs/COMPLIANCE.md) and its readable HTML
+//    report ("format": "html", German or English) as downloads;
 //  - Löschung, Art. 17: first the same export names what goes (counts per
 //    place), then one confirmation, then POST /api/gdpr/erase with
 //    "confirm": true; the counts of what was erased are shown.
@@ -22,7 +24,7 @@ function summarize(doc) {
     rows.set(k, (rows.get(k) || 0) + 1);
   }
   for (const [k, v] of Object.entries(doc || {})) {
-    if (k === 'hits' || k === 'subjects' || !Array.isArray(v)) continue;
+    if (k === 'hits' || k === 'subjects' || k === 'more_subjects' || !Array.isArray(v)) continue;
     rows.set(k, v.length);
   }
   return [...rows];
@@ -91,6 +93,23 @@ export default {
         sec.append(h('button', { type: 'button', class: 'primary',
           onclick: () => download(file, JSON.stringify(doc, null, 2), 'application/json') },
         t('gdpr.download', { file })));
+        /* the readable report: the server renders it (another audited export) */
+        const lang = h('select', { name: 'report-lang' },
+          h('option', { value: 'de', selected: app.lang === 'de' }, 'Deutsch'),
+          h('option', { value: 'en', selected: app.lang === 'en' }, 'English'));
+        const bHtml = h('button', { type: 'button' }, t('gdpr.downloadHtml'));
+        bHtml.addEventListener('click', async () => {
+          bHtml.disabled = true;
+          try {
+            const html = await app.api('POST', '/api/gdpr/export', { subjects: list, format: 'html', lang: lang.value });
+            download(`access-copy-${new Date().toISOString().slice(0, 10)}.html`, html, 'text/html;charset=utf-8');
+          } catch (e) {
+            sec.append(statusLine(errorDetail(app, e), 'error'));
+          } finally {
+            bHtml.disabled = false;
+          }
+        });
+        sec.append(h('div', { class: 'actions row' }, field(t('gdpr.reportLang'), lang), bHtml));
         out.replaceChildren(sec);
         sec.querySelector('h2').focus();
       } catch (e) {
