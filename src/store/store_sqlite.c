@@ -289,6 +289,12 @@ static const char *const g_migrations[] = {
     "  approval_status TEXT CHECK (approval_status IN ('pending','approved','edited','rejected')),"
     "  created_at INTEGER NOT NULL,"
     "  UNIQUE (conversation_id, seq));",
+    /* 13 (German retrieval, issue 14): the text encoding a document was
+     * read in ('' = UTF-8 as given, else e.g. 'windows-1252', noted when
+     * it was converted) and each chunk's language ('de', 'en' or '' when
+     * unknown, src/kb/lang.h) */
+    "ALTER TABLE documents ADD COLUMN encoding TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE chunks ADD COLUMN lang TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
