@@ -23,12 +23,15 @@
 
 #include "base/err.h"
 #include "engine/engine.h"
+#include "kb/lang.h"
 #include "kb/retrieve.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* The English texts (kb/msg.h has both languages: HH_MSG_NOT_FOUND,
+ * HH_MSG_UNSURE; an answer uses the one of params.lang). */
 #define HH_KB_NOT_FOUND "not found in the knowledge base."
 #define HH_KB_UNSURE    "I am not sure: "
 
@@ -44,6 +47,8 @@ typedef struct hh_kb_answer_params {
     int32_t extractive_sources; /* passages in an extractive answer. default 3 */
     uint64_t cache_scope;       /* hh_gen_request_t.cache_scope of the generation (the
                                  * asking user's id; 0: unscoped, command line). default 0 */
+    hh_lang_t lang;             /* language of the answer's fixed texts and the prompt's not-found
+                                 * reply; UNKNOWN (default): hh_kb_answer_lang(question, NULL) */
 } hh_kb_answer_params_t;
 
 hh_kb_answer_params_t hh_kb_answer_default_params(void);
@@ -75,6 +80,9 @@ typedef struct hh_kb_answer {
     hh_kb_citation_t *cites;
     size_t            n_cites;
     int32_t           prompt_tokens, completion_tokens;
+    hh_lang_t         lang;           /* the language of the fixed texts (DE or EN) */
+    size_t            n_used;         /* sources [1]..[n_used] given to the model or quoted (the rest
+                                       * did not fit the context or were not needed); <= n_hits */
 } hh_kb_answer_t;
 
 void hh_kb_answer_clear(hh_kb_answer_t *a);
