@@ -497,3 +497,92 @@ TEST(answer_http_grounded_cache_per_user)
     ASSERT_EQ_INT(chat_cached_tokens(t.port, eve, sys, "Sources:"), 0);
     hh_test_srv_stop(&t);
 }
+
+/* ---- extractive answers on realistic passages (issue 14) ---------------- */
+
+/* A forwarded HR mail: header, the answer, padding, a signature with contact block. */
+static const char MAIL_DE[] =
+    "Von: Anna Schulz <anna.schulz@example.de>\n"
+    "An: Alle Mitarbeitenden\n"
+    "Betreff: Urlaubsregelung 2027\n"
+    "Hallo zusammen,\n"
+    "ab dem 1. Januar gilt die neue Regelung. Der Urlaubsanspruch betr\xC3\xA4gt 30 Arbeitstage "
+    "Erholungsurlaub pro Kalenderjahr, z. B. bei einer F\xC3\xBC" "nftagewoche. Resturlaub verf\xC3\xA4llt am "
+    "31.03. des Folgejahres. Die Kantine hat ab Montag neue \xC3\x96" "ffnungszeiten.\n"
+    "Mit freundlichen Gr\xC3\xBC\xC3\x9F" "en\n"
+    "Anna Schulz\n"
+    "Personalabteilung\n"
+    "Tel. +49 30 1234567\n"
+    "Hauptstra\xC3\x9F" "e 5, 10115 Berlin";
+
+static const char TRAVEL_DE[] =
+    "Reisekosten\n"
+    "Fahrten mit dem privaten PKW werden mit 0,30 EUR je gefahrenem Kilometer erstattet. Die Erstattung "
+    "erfolgt nach Vorlage des Fahrtenbuchs, d. h. sp\xC3\xA4testens bis zum 15. des Folgemonats.";
+
+TEST(answer_extractive_german_mail)
+{
+    hh_kb_hit_t h[2] = { mkhit("Urlaub 2027", "", 0, MAIL_DE, 1.0 / 61, 1),
+                         mkhit("Reiserichtlinie", "", 0, TRAVEL_DE, 1.0 / 62, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    hh_kb_answer_t a;
+    ASSERT_OK(hh_kb_answer_extractive(h, 2, "Wie viele Urlaubstage habe ich?", &p, &a, NULL));
+    /* the answering sentence whole (z. B. does not cut it), nothing of the
+     * header, the canteen or the signature; the travel passage has no question word */
+    ASSERT_STREQ(a.text, "Der Urlaubsanspruch betr\xC3\xA4gt 30 Arbeitstage Erholungsurlaub pro Kalenderjahr, z. B. "
+                         "bei einer F\xC3\xBC" "nftagewoche. [1]");
+    ASSERT_EQ_INT(a.lang, HH_LANG_DE);
+    ASSERT_FALSE(a.unsure);
+    ASSERT_NEAR(a.confidence, 0.5, 1e-12);   /* one question word (urlau): E = 0.5 */
+    hh_kb_answer_clear(&a);
+
+    /* a question that asks for the contact: the contact block may be used */
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "Unter welcher Telefonnummer erreiche ich die Personalabteilung?", &p,
+                                      &a, NULL));
+    ASSERT_TRUE(strstr(a.text, "+49 30 1234567") != NULL);
+    hh_kb_answer_clear(&a);
+
+    /* two passages: the Kilometer sentence whole, the date sentence of the
+     * travel passage not repeated, the mail not used */
+    hh_kb_hit_t h2[2] = { mkhit("Reiserichtlinie", "", 0, TRAVEL_DE, 1.0 / 61, 1),
+                          mkhit("Urlaub 2027", "", 0, MAIL_DE, 1.0 / 62, 1) };
+    ASSERT_OK(hh_kb_answer_extractive(h2, 2, "Was bekomme ich pro Kilometer mit dem privaten PKW?", &p, &a, NULL));
+    ASSERT_STREQ(a.text, "Fahrten mit dem privaten PKW werden mit 0,30 EUR je gefahrenem Kilometer erstattet. [1]");
+    ASSERT_TRUE(a.confidence > 0.8 && a.confidence < 1.0);   /* privat, pkw, kilom: 1 - 0.5^3 */
+    hh_kb_answer_clear(&a);
+}
+
+TEST(answer_extractive_table_line_and_english)
+{
+    /* a jumbled price-table line shares one word with the question: never confidence 1 */
+    const char *table = "Kilometer | 0,30 | 12 | 5,00 | 7 | 19 % | 3,50\nPkw | 2 | 0,20 | 14 | 1";
+    hh_kb_hit_t h[1] = { mkhit("Preise", "", 0, table, 1.0 / 61, 1) };
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    hh_kb_answer_t a;
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "Kilometer?", &p, &a, NULL));
+    ASSERT_TRUE(a.confidence < 0.35);   /* E 0.5, W = (2/13)/0.7 */
+    ASSERT_TRUE(a.unsure);
+    ASSERT_TRUE(strncmp(a.text, HH_KB_UNSURE, strlen(HH_KB_UNSURE)) == 0);   /* an English question */
+    hh_kb_answer_clear(&a);
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "Wie viel kostet ein Kilometer?", &p, &a, NULL));
+    ASSERT_TRUE(a.unsure);
+    ASSERT_TRUE(strncmp(a.text, "Ich bin nicht sicher: ", 22) == 0);   /* a German question */
+    hh_kb_answer_clear(&a);
+
+    /* English: coverage picks two complementary sentences, the signature stays out */
+    const char *en = "Travel policy. Hotels are booked through the travel office in Berlin. The travel office "
+                     "also books trains. Receipts for taxis go to finance within 30 days, e.g. by e-mail. "
+                     "The canteen opens at eight.\nBest regards,\nJohn Smith\nPhone: 030 555 0199";
+    hh_kb_hit_t he[1] = { mkhit("Handbook", "", 0, en, 1.0 / 61, 1) };
+    ASSERT_OK(hh_kb_answer_extractive(he, 1, "Where are hotels booked and where do taxi receipts go?", &p, &a, NULL));
+    ASSERT_STREQ(a.text, "Hotels are booked through the travel office in Berlin. Receipts for taxis go to finance "
+                         "within 30 days, e.g. by e-mail. [1]");
+    ASSERT_EQ_INT(a.lang, HH_LANG_EN);
+    hh_kb_answer_clear(&a);
+    /* abstention text in the question's language */
+    p.lang = HH_LANG_UNKNOWN;
+    ASSERT_OK(hh_kb_answer_extractive(NULL, 0, "Wie viele Urlaubstage habe ich?", &p, &a, NULL));
+    ASSERT_STREQ(a.text, "nicht in der Wissensbasis gefunden.");
+    ASSERT_TRUE(a.abstained);
+    hh_kb_answer_clear(&a);
+}

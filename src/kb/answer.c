@@ -69,19 +69,20 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
  * with the verbs and pronouns of questions ("habe", "kriege", "my"), which
  * passages do not need to contain. */
 static const char *const g_stop[] = {
-    "a", "aber", "about", "all", "alle", "also", "am", "an", "and", "any", "are", "as", "at", "auch", "auf",
-    "aus", "be", "bei", "bekomme", "bekommt", "bin", "bis", "bist", "but", "by", "can", "could", "da", "darf",
-    "das", "dass", "dem", "den", "der", "des", "did", "die", "dies", "diese", "dieser", "dieses", "do",
-    "does", "du", "durch", "dürfen", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "euch",
-    "for", "from", "für", "get", "gets", "gibt", "got", "habe", "haben", "had", "has", "hast", "hat", "hatte",
-    "have", "how", "ich", "if", "ihr", "im", "in", "into", "is", "ist", "it", "its", "kann", "krieg",
-    "kriege", "kriegt", "man", "many", "may", "me", "mein", "meine", "meinem", "meinen", "meiner", "mich",
-    "might", "mir", "mit", "much", "muss", "must", "my", "müssen", "nach", "nicht", "noch", "not", "nur",
-    "ob", "oder", "of", "on", "or", "our", "sein", "should", "sich", "sie", "sind", "so", "soll", "sollen",
-    "sollte", "such", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "um",
-    "und", "uns", "use", "used", "viel", "viele", "vom", "von", "wann", "warum", "was", "we", "welche",
-    "welcher", "welches", "wenn", "wer", "werden", "what", "when", "where", "which", "who", "why", "wie",
-    "wieviel", "wieviele", "will", "wir", "wird", "with", "wo", "would", "you", "your", "zu", "zum", "zur",
+    "a", "ab", "aber", "about", "all", "alle", "also", "am", "an", "and", "any", "are", "as", "at", "auch",
+    "auf", "aus", "be", "bei", "bekomme", "bekommt", "bin", "bis", "bist", "but", "by", "can", "could", "da",
+    "darf", "das", "dass", "dem", "den", "der", "des", "did", "die", "dies", "diese", "dieser", "dieses",
+    "do", "does", "du", "durch", "dürfen", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es",
+    "euch", "for", "from", "für", "gegen", "get", "gets", "gibt", "got", "habe", "haben", "had", "has",
+    "hast", "hat", "hatte", "have", "how", "ich", "if", "ihr", "im", "in", "into", "is", "ist", "it", "its",
+    "je", "kann", "krieg", "kriege", "kriegt", "man", "many", "may", "me", "mein", "meine", "meinem",
+    "meinen", "meiner", "mich", "might", "mir", "mit", "much", "muss", "must", "my", "müssen", "nach",
+    "nicht", "noch", "not", "nur", "ob", "oder", "of", "ohne", "on", "or", "our", "per", "pro", "sein",
+    "seit", "should", "sich", "sie", "sind", "so", "soll", "sollen", "sollte", "such", "that", "the", "their",
+    "them", "then", "there", "these", "they", "this", "to", "um", "und", "uns", "unter", "use", "used",
+    "viel", "viele", "vom", "von", "wann", "warum", "was", "we", "wegen", "welche", "welcher", "welches",
+    "wenn", "wer", "werden", "what", "when", "where", "which", "who", "why", "wie", "wieviel", "wieviele",
+    "will", "wir", "wird", "with", "wo", "would", "you", "your", "zu", "zum", "zur", "zwischen", "über",
 };
 #define N_STOP (sizeof g_stop / sizeof g_stop[0])
 
@@ -704,7 +705,8 @@ typedef struct cand {
     uint64_t mask;       /* question words it covers (bit q: qw.w[q]) */
     int      bits;
     double   score;      /* bits + a small bonus for a full sentence */
-    bool     boiler;     /* header, signature, contact line */
+    bool     boiler;     /* header, signature, contact line, and the question does not ask for one */
+    bool     contact;    /* header, signature, contact line */
     bool     chosen;
     wset_t   words;      /* its content words (redundancy check) */
 } cand_t;
@@ -820,6 +822,7 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             memset(c, 0, sizeof *c);
             c->hit = i;
             c->s = ss[k];
+            c->contact = boil[k];
             c->boiler = boil[k] && !contact;
             content_words(t + ss[k].off, ss[k].len, &c->words);
             for (size_t w = 0; w < qw.n; w++)
@@ -843,7 +846,7 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
         rc = HH_ENOMEM;
         goto cleanup;
     }
-    pick = calloc(max_sents + 2, sizeof *pick);
+    pick = calloc(max_sents + 6, sizeof *pick);
     if (!pick) {
         rc = HH_ENOMEM;
         goto cleanup;
@@ -914,6 +917,16 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             after->chosen = true;
             pick[np++] = after;
             covered |= after->mask;
+        }
+    }
+    /* asked for a contact: a chosen line of a contact block brings the
+     * block's next lines (the phone number under the department's name) */
+    for (size_t j = 0, n0 = np; contact && j < n0; j++) {
+        for (cand_t *c = pick[j] + 1; pick[j]->contact && np < max_sents + 6 && c < cs + nc && c->hit == pick[j]->hit &&
+                                      c->contact && !c->chosen;
+             c++) {
+            c->chosen = true;
+            pick[np++] = c;
         }
     }
     qsort(pick, np, sizeof *pick, cand_cmp_text_order);
