@@ -586,3 +586,110 @@ TEST(answer_extractive_table_line_and_english)
     ASSERT_TRUE(a.abstained);
     hh_kb_answer_clear(&a);
 }
+
+/* A long German policy passage of about n bytes about travel costs. */
+static char *long_passage(int which, size_t n)
+{
+    static const char *const s[] = {
+        "Reisekosten werden nach der Reiserichtlinie erstattet. ",
+        "Fahrten mit dem privaten PKW werden mit 0,30 EUR je Kilometer erstattet, z. B. zum Kunden. ",
+        "Die Abrechnung der Reisekosten erfolgt bis zum 15. des Folgemonats. ",
+        "Hotelkosten werden bis 120 EUR je Nacht als Reisekosten anerkannt. ",
+    };
+    char *b = malloc(n + 200);
+    size_t o = 0;
+    o += (size_t)snprintf(b, n + 200, "Abschnitt %d. ", which);
+    for (int i = 0; o < n; i++)
+        o += (size_t)snprintf(b + o, n + 200 - o, "%s", s[(i + which) % 4]);
+    return b;
+}
+
+/* Issue 14: /api/ask with the demo model (512-token context) and long
+ * sources: 200 with as many passages as fit, best first, the listed
+ * sources the ones given to the model, citations numbered against them;
+ * a 400 context_length_exceeded only when the question alone is too long. */
+TEST(answer_http_sources_fit_context)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "answer_http_fit", NULL));   /* stories260K, n_ctx 512 */
+    hh_err_t err;
+    const char *eng[] = { "ENG" };
+    hh_store_collection_t ce;
+    char key[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "bob", "member", key, NULL));
+    ASSERT_OK(hh_store_user_add_department(t.st, "bob", "ENG", &err));
+    ASSERT_OK(hh_store_collection_ensure(t.st, "eng", eng, 1, &ce, &err));
+    for (int i = 0; i < 5; i++) {
+        char *text = long_passage(i, 1400);
+        hh_store_chunk_in_t c1 = { .text = text };
+        char sha[65], title[32];
+        memset(sha, 'a' + i, 64);
+        sha[64] = '\0';
+        snprintf(title, sizeof title, "Richtlinie %d", i + 1);
+        hh_store_doc_in_t d = { .collection_id = ce.id, .title = title, .source_path = title, .mime = "text/plain",
+                                .size = 10, .chunks = &c1, .n_chunks = 1, .sha256 = sha };
+        ASSERT_OK(hh_store_doc_replace(t.st, &d, NULL, NULL, &err));
+        free(text);
+    }
+    hh_test_resp_t r;
+    hh_test_req_t q = { .method = "POST", .path = "/api/ask", .key = key,
+                        .body = "{\"question\":\"Wie werden Reisekosten mit dem privaten PKW erstattet?\","
+                                "\"model\":\"stories260K\",\"collections\":[\"eng\"]}" };
+    ASSERT_OK(hh_test_http_req(t.port, &q, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(r.j != NULL);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(r.j, "sources");
+    int ns = cJSON_GetArraySize(src);
+    ASSERT_GE(ns, 1);
+    ASSERT_TRUE(ns < 5);   /* five passages of 1400 bytes never fit 512 tokens */
+    for (int i = 0; i < ns; i++)
+        ASSERT_NEAR(jnum(cJSON_GetArrayItem(src, i), "n"), i + 1, 0);
+    const cJSON *cit;
+    cJSON_ArrayForEach(cit, cJSON_GetObjectItemCaseSensitive(r.j, "citations")) {
+        double n = jnum(cit, "n");
+        ASSERT_EQ_INT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cit, "valid")), n >= 1 && n <= ns);
+    }
+    ASSERT_TRUE(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r.j, "answer")));
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "lang")), "de");
+    ASSERT_FALSE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.j, "extractive")));
+    hh_test_resp_free(&r);
+
+    /* the question alone beyond the context: the one 400 left */
+    size_t ql = 4000;
+    char *big = malloc(ql + 100);
+    size_t o = (size_t)snprintf(big, ql + 100, "{\"model\":\"stories260K\",\"question\":\"");
+    while (o < ql)
+        o += (size_t)snprintf(big + o, ql + 100 - o, "Reisekosten PKW ");
+    snprintf(big + o, ql + 100 - o, "\"}");
+    hh_test_req_t q2 = { .method = "POST", .path = "/api/ask", .key = key, .body = big };
+    ASSERT_OK(hh_test_http_req(t.port, &q2, &r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, "context_length_exceeded") != NULL);
+    hh_test_resp_free(&r);
+    free(big);
+
+    /* extractive, German question: German fixed texts; an English Accept-Language does not override a clear question */
+    hh_test_req_t q3 = { .method = "POST", .path = "/api/ask", .key = key, .headers = "Accept-Language: en-US,en",
+                         .body = "{\"question\":\"Wie viel Gehalt bekommt die Gesch\xC3\xA4" "ftsf\xC3\xBChrung?\"}" };
+    ASSERT_OK(hh_test_http_req(t.port, &q3, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "lang")), "de");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.j, "abstained")));
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "answer")),
+                 "nicht in der Wissensbasis gefunden.");
+    hh_test_resp_free(&r);
+    /* an ambiguous question ("PKW?") takes the Accept-Language */
+    hh_test_req_t q4 = { .method = "POST", .path = "/api/ask", .key = key, .headers = "Accept-Language: de-DE",
+                         .body = "{\"question\":\"Gehalt?\"}" };
+    ASSERT_OK(hh_test_http_req(t.port, &q4, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "answer")),
+                 "nicht in der Wissensbasis gefunden.");
+    hh_test_resp_free(&r);
+    q4.headers = NULL;
+    ASSERT_OK(hh_test_http_req(t.port, &q4, &r));
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "answer")), HH_KB_NOT_FOUND);
+    ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "lang")), "en");
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t);
+}

@@ -293,12 +293,11 @@ static char *system_text(hh_lang_t lang)
     return t;
 }
 
-int hh_kb_prompt_build(const hh_kb_hit_t *hits, size_t n, const char *question, const hh_kb_answer_params_t *p,
-                       char **system, char **user)
+/* The prompt with passage i cut to limits[i] bytes (limits NULL, or
+ * SIZE_MAX: p->max_passage_chars alone). */
+static int prompt_build_cut(const hh_kb_hit_t *hits, size_t n, const size_t *limits, const char *question,
+                            const hh_kb_answer_params_t *p, char **system, char **user)
 {
-    hh_kb_answer_params_t def = hh_kb_answer_default_params();
-    if (!p)
-        p = &def;
     *system = NULL;
     *user = NULL;
     hh_strbuf_t u = { 0 };
@@ -321,6 +320,8 @@ int hh_kb_prompt_build(const hh_kb_hit_t *hits, size_t n, const char *question, 
         const char *t = h->text ? h->text : "";
         size_t tl = strlen(t);
         size_t max = p->max_passage_chars > 0 ? (size_t)p->max_passage_chars : tl;
+        if (limits && limits[i] < max)
+            max = limits[i];
         size_t cut = utf8_cut(t, tl, max);
         hh_strbuf_add(&u, t, cut);
         if (cut < tl)
@@ -339,6 +340,13 @@ int hh_kb_prompt_build(const hh_kb_hit_t *hits, size_t n, const char *question, 
     *system = sys;
     *user = u.p;
     return 0;
+}
+
+int hh_kb_prompt_build(const hh_kb_hit_t *hits, size_t n, const char *question, const hh_kb_answer_params_t *p,
+                       char **system, char **user)
+{
+    hh_kb_answer_params_t def = hh_kb_answer_default_params();
+    return prompt_build_cut(hits, n, NULL, question, p ? p : &def, system, user);
 }
 
 /* ---- citations --------------------------------------------------------- */
@@ -1067,6 +1075,133 @@ static void on_gen(void *user, const hh_gen_event_t *ev)
         actx_unref(x);
 }
 
+/* ---- fitting the sources to the model's context ------------------------- */
+
+typedef struct fit {
+    hh_engine_t                 *e;
+    hh_gen_request_t             req;
+    hh_chat_msg_t                msgs[2];
+    const hh_kb_hit_t           *hits;
+    const char                  *question;
+    const hh_kb_answer_params_t *p;
+    int32_t                      n_ctx;
+} fit_t;
+
+/* Tokens of the prompt with hits[0..n) cut to limits. */
+static int fit_count(fit_t *f, size_t n, const size_t *limits, size_t *tokens, hh_err_t *err)
+{
+    char *sys = NULL, *usr = NULL;
+    int rc = prompt_build_cut(f->hits, n, limits, f->question, f->p, &sys, &usr);
+    if (rc)
+        return hh_err_set(err, rc, -1, "out of memory");
+    f->msgs[0].content = sys;
+    f->msgs[1].content = usr;
+    rc = hh_engine_prompt_tokens(f->e, &f->req, tokens, &f->n_ctx, err);
+    free(sys);
+    free(usr);
+    f->msgs[0].content = f->msgs[1].content = NULL;
+    return rc;
+}
+
+/* Sets limits[0..n_hits) and *n_used so that the prompt with sources
+ * [1]..[n_used] leaves room for the answer: passages best first, whole
+ * while they fit; the first that does not is cut after its last sentence
+ * that fits (the top passage, if not even one sentence fits, at the last
+ * word that does) and ends the list. Room for the answer: max_tokens, at
+ * most a quarter of the context (the answer may still run on to the
+ * context's end), less when the question alone leaves less. HH_ERANGE only
+ * when the prompt without any source does not fit. */
+static int fit_sources(fit_t *f, size_t n_hits, size_t *limits, size_t *n_used, hh_err_t *err)
+{
+    for (size_t i = 0; i < n_hits; i++)
+        limits[i] = SIZE_MAX;
+    *n_used = 0;
+    size_t t = 0, base = 0;
+    int rc = fit_count(f, n_hits, limits, &t, err);
+    if (rc)
+        return rc;
+    size_t cap = f->n_ctx > 1 ? (size_t)f->n_ctx - 1 : 0;
+    size_t reserve = f->p->max_tokens > 0 ? (size_t)f->p->max_tokens : (size_t)f->n_ctx / 4;
+    if (reserve > (size_t)f->n_ctx / 4)
+        reserve = (size_t)f->n_ctx / 4;
+    if (t + reserve <= cap) {
+        *n_used = n_hits;
+        return 0;
+    }
+    if ((rc = fit_count(f, 0, limits, &base, err)))
+        return rc;
+    if (base > cap)
+        return hh_err_set(err, HH_ERANGE, -1, "the question alone takes %zu tokens, the context is %d", base,
+                          f->n_ctx);
+    if (base + reserve > cap)
+        reserve = (cap - base) / 2;
+    size_t room = cap - reserve;
+    for (size_t i = 0; i < n_hits; i++) {
+        if ((rc = fit_count(f, i + 1, limits, &t, err)))
+            return rc;
+        if (t <= room) {
+            *n_used = i + 1;
+            continue;
+        }
+        const char *text = f->hits[i].text ? f->hits[i].text : "";
+        size_t tl = strlen(text);
+        span_t *ss = NULL;
+        size_t ns = 0;
+        if (hh_kb_sentences(text, tl, &ss, &ns))
+            return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        /* the most sentences that fit: binary search over the sentence count */
+        size_t lo = 1, hi = ns ? ns - 1 : 0, best = 0;
+        while (lo <= hi && hi > 0) {
+            size_t mid = lo + (hi - lo) / 2;
+            limits[i] = ss[mid - 1].off + ss[mid - 1].len;
+            if ((rc = fit_count(f, i + 1, limits, &t, err))) {
+                free(ss);
+                return rc;
+            }
+            if (t <= room) {
+                best = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if (best) {
+            limits[i] = ss[best - 1].off + ss[best - 1].len;
+            *n_used = i + 1;
+        } else if (i == 0) {
+            /* not one sentence: the most words of the first */
+            size_t blo = 1, bhi = ns ? ss[0].off + ss[0].len : tl, bb = 0;
+            while (blo <= bhi) {
+                size_t mid = blo + (bhi - blo) / 2, cut = mid;
+                while (cut > 0 && !isspace((unsigned char)text[cut]))
+                    cut--;
+                if (cut == 0) {
+                    blo = mid + 1;
+                    continue;
+                }
+                limits[0] = cut;
+                if ((rc = fit_count(f, 1, limits, &t, err))) {
+                    free(ss);
+                    return rc;
+                }
+                if (t <= room) {
+                    bb = cut;
+                    blo = mid + 1;
+                } else {
+                    bhi = mid - 1;
+                }
+            }
+            if (bb) {
+                limits[0] = bb;
+                *n_used = 1;
+            }
+        }
+        free(ss);
+        break;
+    }
+    return 0;
+}
+
 int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const char *question,
                  const hh_kb_hit_t *hits, size_t n_hits, const hh_kb_embedder_t *embedder,
                  const hh_kb_answer_params_t *p, hh_kb_answer_t *out, hh_err_t *err)
@@ -1077,8 +1212,36 @@ int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const
     memset(out, 0, sizeof *out);
     if (!engine || !model || !model[0] || n_hits == 0)
         return hh_kb_answer_extractive(hits, n_hits, question, p, out, err);
+    hh_kb_answer_params_t pl = *p;   /* the language fixed once for prompt and texts */
+    pl.lang = lang_of(p, question);
+    p = &pl;
+    fit_t f;
+    memset(&f, 0, sizeof f);
+    f.e = engine;
+    f.hits = hits;
+    f.question = question;
+    f.p = p;
+    f.msgs[0].role = HH_ROLE_SYSTEM;
+    f.msgs[1].role = HH_ROLE_USER;
+    f.req.model = model;
+    f.req.messages = f.msgs;
+    f.req.n_messages = 2;
+    size_t *limits = calloc(n_hits, sizeof *limits), n_used = 0;
+    if (!limits)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    int rc = fit_sources(&f, n_hits, limits, &n_used, err);
+    if (rc) {
+        free(limits);
+        return rc;
+    }
+    if (n_used == 0) {   /* not even a few words of a source fit beside the question */
+        free(limits);
+        rc = hh_kb_answer_finish("", -1, hits, 0, question, embedder, p, out, err);
+        return rc;
+    }
     char *sys = NULL, *usr = NULL;
-    int rc = hh_kb_prompt_build(hits, n_hits, question, p, &sys, &usr);
+    rc = prompt_build_cut(hits, n_used, limits, question, p, &sys, &usr);
+    free(limits);
     if (rc)
         return hh_err_set(err, rc, -1, "out of memory");
     ans_ctx_t *x = calloc(1, sizeof *x);
@@ -1130,7 +1293,7 @@ int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const
         return rc;
     }
     double tp = hh_kb_token_prob(x->lps, x->n_lps);
-    rc = hh_kb_answer_finish(x->content, tp, hits, n_hits, question, embedder, p, out, err);
+    rc = hh_kb_answer_finish(x->content, tp, hits, n_used, question, embedder, p, out, err);
     if (rc == 0) {
         out->prompt_tokens = x->prompt_tokens;
         out->completion_tokens = x->completion_tokens;
