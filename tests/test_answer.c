@@ -582,7 +582,7 @@ TEST(answer_extractive_table_line_and_english)
     /* abstention text in the question's language */
     p.lang = HH_LANG_UNKNOWN;
     ASSERT_OK(hh_kb_answer_extractive(NULL, 0, "Wie viele Urlaubstage habe ich?", &p, &a, NULL));
-    ASSERT_STREQ(a.text, "nicht in der Wissensbasis gefunden.");
+    ASSERT_STREQ(a.text, "nicht in den Dokumenten gefunden.");
     ASSERT_TRUE(a.abstained);
     hh_kb_answer_clear(&a);
 }
@@ -676,7 +676,7 @@ TEST(answer_http_sources_fit_context)
     ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "lang")), "de");
     ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.j, "abstained")));
     ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "answer")),
-                 "nicht in der Wissensbasis gefunden.");
+                 "nicht in den Dokumenten gefunden.");
     hh_test_resp_free(&r);
     /* an ambiguous question ("PKW?") takes the Accept-Language */
     hh_test_req_t q4 = { .method = "POST", .path = "/api/ask", .key = key, .headers = "Accept-Language: de-DE",
@@ -684,7 +684,7 @@ TEST(answer_http_sources_fit_context)
     ASSERT_OK(hh_test_http_req(t.port, &q4, &r));
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "answer")),
-                 "nicht in der Wissensbasis gefunden.");
+                 "nicht in den Dokumenten gefunden.");
     hh_test_resp_free(&r);
     q4.headers = NULL;
     ASSERT_OK(hh_test_http_req(t.port, &q4, &r));

@@ -8,12 +8,12 @@
 #include <strings.h>
 
 static const char *const g_msgs[HH_MSG_COUNT_][2] = {
-    [HH_MSG_NOT_FOUND] = { "not found in the knowledge base.", "nicht in der Wissensbasis gefunden." },
+    [HH_MSG_NOT_FOUND] = { "not found in the knowledge base.", "nicht in den Dokumenten gefunden." },
     [HH_MSG_UNSURE] = { "I am not sure: ", "Ich bin nicht sicher: " },
     [HH_MSG_HELD] = { "The answer is held for human approval (EU AI Act Art. 14) under use case '%s'. Fetch the "
                       "decision with GET %s.",
-                      "Die Antwort wartet auf Freigabe durch einen Menschen (EU AI Act Art. 14), Anwendungsfall "
-                      "'%s'. Die Entscheidung steht unter GET %s bereit." },
+                      "Die Antwort wurde zur Freigabe vorgelegt (EU AI Act Art. 14, KI-Anwendung '%s'). Die "
+                      "Entscheidung steht unter GET %s bereit." },
     [HH_MSG_QUESTION_EMPTY] = { "question must be a non-empty string", "Bitte eine Frage eingeben." },
     [HH_MSG_QUESTION_LONG] = { "question is longer than %d bytes", "Die Frage ist l\xC3\xA4nger als %d Bytes." },
     [HH_MSG_COLLECTION_GONE] = { "collection '%s' does not exist", "Die Sammlung '%s' gibt es nicht." },
@@ -89,10 +89,11 @@ bool hh_kb_is_not_found(const char *text)
         return false;
     /* the catalog's texts without the final period, then the short forms */
     static const char *const forms[] = {
-        "not found in the knowledge base", "nicht in der Wissensbasis gefunden", "NOT FOUND", "NICHT GEFUNDEN",
+        "not found in the knowledge base", "nicht in den Dokumenten gefunden", "nicht in der Wissensbasis gefunden",
+        "NOT FOUND", "NICHT GEFUNDEN",
     };
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        if (i < 2) {
+        if (i < 3) {
             if (has_ci(text, forms[i]))
                 return true;
             continue;
