@@ -579,6 +579,24 @@ TEST(answer_extractive_table_line_and_english)
                          "within 30 days, e.g. by e-mail. [1]");
     ASSERT_EQ_INT(a.lang, HH_LANG_EN);
     hh_kb_answer_clear(&a);
+    /* the finding "...ist die 1. [2]": an ordinal does not end the sentence */
+    const char *ord = "Antragsfristen\n1. Allgemeines\nDie Frist f\xC3\xBCr den Antrag auf Bildungsurlaub ist die 1. "
+                      "Woche des Quartals, sp\xC3\xA4testens der 15. des ersten Monats. Die Kantine hat am 1. Mai "
+                      "geschlossen.";
+    hh_kb_hit_t ho[2] = { mkhit("Urlaub", "", 0, P2, 1.0 / 61, 1), mkhit("Fristen", "", 0, ord, 1.0 / 62, 1) };
+    ASSERT_OK(hh_kb_answer_extractive(ho, 2, "Bis wann muss der Antrag auf Bildungsurlaub gestellt werden?", &p, &a,
+                                      NULL));
+    ASSERT_STREQ(a.text, "Die Frist f\xC3\xBCr den Antrag auf Bildungsurlaub ist die 1. Woche des Quartals, "
+                         "sp\xC3\xA4testens der 15. des ersten Monats. [2]");
+    hh_kb_answer_clear(&a);
+    /* a passage that is nothing but a signature and contact block: nothing to quote */
+    const char *sig = "Mit freundlichen Gr\xC3\xBC\xC3\x9F" "en\nAnna Schulz\nTel. +49 30 1234567";
+    hh_kb_hit_t hs[1] = { mkhit("Mail", "", 0, sig, 1.0 / 61, 1) };
+    ASSERT_OK(hh_kb_answer_extractive(hs, 1, "Wie viele Urlaubstage habe ich?", &p, &a, NULL));
+    ASSERT_TRUE(a.abstained);
+    ASSERT_STREQ(a.text, "nicht in den Dokumenten gefunden.");
+    ASSERT_EQ_INT(a.n_cites, 0);
+    hh_kb_answer_clear(&a);
     /* abstention text in the question's language */
     p.lang = HH_LANG_UNKNOWN;
     ASSERT_OK(hh_kb_answer_extractive(NULL, 0, "Wie viele Urlaubstage habe ich?", &p, &a, NULL));

@@ -937,6 +937,12 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             pick[np++] = c;
         }
     }
+    if (np == 0) {   /* only boilerplate (a signature, a mail header): nothing to quote */
+        out->n_used = n_hits;
+        out->abstained = true;
+        rc = set_text(out, "", hh_kb_msg(HH_MSG_NOT_FOUND, out->lang), err);
+        goto cleanup;
+    }
     qsort(pick, np, sizeof *pick, cand_cmp_text_order);
     /* 3. the text: the chosen sentences of each passage, then its marker */
     for (size_t j = 0; j < np; j++) {
