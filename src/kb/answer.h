@@ -10,11 +10,15 @@
  *           of the top 3 passages
  *   S = supported citations / all citations        (0 when the answer cites nothing)
  *   C = (wp*P + wr*R + ws*S) / (wp + wr + ws)      (defaults wp 0.4, wr 0.3, ws 0.3)
- * A term whose input is missing (no logprobs: P; extractive answers: S,
- * which would be 1 by construction) is left out and the weights of the
- * others renormalized. Below params.threshold the answer is prefixed with
- * "I am not sure: " or replaced by "not found in the knowledge base."
- * (params.abstain). No passages: abstain without calling the model.
+ * A term whose input is missing (no logprobs: P) is left out and the
+ * weights of the others renormalized. Extractive answers (no P, no S):
+ *   C = F * Qs * E * W   Qs: question words the chosen sentences cover,
+ *       E = 1 - 0.5^k for k covered words, W = min(1, word fraction of the
+ *       best sentence / 0.7) (a jumbled table line is mostly numbers)
+ * Below params.threshold the answer is prefixed with "I am not sure: " or
+ * replaced by "not found in the knowledge base." (params.abstain), in the
+ * answer's language (kb/msg.h: German "Ich bin nicht sicher: ", "nicht in
+ * den Dokumenten gefunden."). No passages: abstain without calling the model.
  *
  * The pure pieces (prompt, citation parsing, support, confidence) are
  * separate functions so they can be tested without a model. */
@@ -138,20 +142,28 @@ int hh_kb_answer_finish(const char *generated, double token_prob, const hh_kb_hi
                         const char *question, const hh_kb_embedder_t *embedder, const hh_kb_answer_params_t *p,
                         hh_kb_answer_t *out, hh_err_t *err);
 
-/* An extractive answer without a model: from each of the best
- * p->extractive_sources passages the sentence(s) that cover the question
- * best (up to ~300 characters) followed by its marker [n]. C = R. No
- * passages: abstained. */
+/* An extractive answer without a model, from the best
+ * p->extractive_sources passages split into sentences (kb/sentence.h):
+ * the top passage's sentence covering most question words (always), then
+ * the sentences adding most question words not yet covered, none repeating
+ * a chosen one, up to 3 sentences / 600 bytes; headers, signatures and
+ * contact lines only when the question asks for them. Each passage's
+ * sentences in text order, then its marker [n]. C as above. No passages,
+ * or only boilerplate: abstained. */
 int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *question,
                             const hh_kb_answer_params_t *p, hh_kb_answer_t *out, hh_err_t *err);
 
 /* ---- with the engine ---------------------------------------------------- */
 
 /* Answers question from hits with model through the engine (greedy, logprobs
- * requested, waits for the end), then hh_kb_answer_finish. n_hits == 0:
+ * requested, waits for the end), then hh_kb_answer_finish. The sources are
+ * fitted to the model's context first (hh_engine_prompt_tokens): best first,
+ * whole while they fit, the first that does not cut after its last sentence
+ * that fits, leaving min(max_tokens, n_ctx / 4) for the answer; out->n_used
+ * says how many went in (citations are checked against those). n_hits == 0:
  * abstains without calling the model. engine NULL or model NULL/"":
  * extractive. Errors: the engine's submit errors (HH_ENOENT unknown model,
- * HH_EFULL, HH_ERANGE prompt too long), HH_ENOMEM. */
+ * HH_EFULL, HH_ERANGE only when the question alone does not fit), HH_ENOMEM. */
 int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const char *question,
                  const hh_kb_hit_t *hits, size_t n_hits, const hh_kb_embedder_t *embedder,
                  const hh_kb_answer_params_t *p, hh_kb_answer_t *out, hh_err_t *err);
