@@ -696,6 +696,14 @@ TEST(answer_http_sources_fit_context)
     ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r.j, "answer")),
                  "nicht in den Dokumenten gefunden.");
     hh_test_resp_free(&r);
+    /* a collection the user cannot read: the same 404 as a missing one, in German for a German question */
+    hh_test_req_t q5 = { .method = "POST", .path = "/api/ask", .key = key,
+                         .body = "{\"question\":\"Wie werden Reisekosten erstattet?\",\"collections\":[\"geheim\"]}" };
+    ASSERT_OK(hh_test_http_req(t.port, &q5, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_TRUE(strstr(r.body, "\"collection_not_found\"") != NULL);
+    ASSERT_TRUE(strstr(r.body, "Keine lesbare Sammlung namens 'geheim'.") != NULL);
+    hh_test_resp_free(&r);
     /* an ambiguous question ("PKW?") takes the Accept-Language */
     hh_test_req_t q4 = { .method = "POST", .path = "/api/ask", .key = key, .headers = "Accept-Language: de-DE",
                          .body = "{\"question\":\"Gehalt?\"}" };

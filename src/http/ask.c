@@ -143,9 +143,18 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
         return hh_api_error_set(e, 400, "invalid_request_error", "no_embedding_model", "retrieval",
                                 "dense retrieval needs an embedding model (hoheit serve --embed-model)");
     int rc = hh_kb_retrieve_mode(s->store, ix, ix ? &qe : NULL, &q, in->mode, &out->hits, &out->n_hits, &err);
-    if (rc == HH_ENOENT)
+    if (rc == HH_ENOENT) {
+        /* the name retrieval named, in the user's language (the same text for missing and unreadable) */
+        for (size_t i = 0; in->lang == HH_LANG_DE && i < in->n_collections; i++) {
+            char quoted[300];
+            snprintf(quoted, sizeof quoted, "'%.280s'", in->collections[i]);
+            if (strstr(err.msg, quoted))
+                return hh_api_error_set(e, 404, "invalid_request_error", "collection_not_found", "collections",
+                                        hh_kb_msg(HH_MSG_COLLECTION_GONE, in->lang), in->collections[i]);
+        }
         return hh_api_error_set(e, 404, "invalid_request_error", "collection_not_found", "collections", "%s",
                                 err.msg);
+    }
     if (rc)
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "retrieval failed: %s", err.msg);
     hh_kb_answer_params_t ap = hh_kb_answer_default_params();

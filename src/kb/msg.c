@@ -16,7 +16,7 @@ static const char *const g_msgs[HH_MSG_COUNT_][2] = {
                       "Entscheidung steht unter GET %s bereit." },
     [HH_MSG_QUESTION_EMPTY] = { "question must be a non-empty string", "Bitte eine Frage eingeben." },
     [HH_MSG_QUESTION_LONG] = { "question is longer than %d bytes", "Die Frage ist l\xC3\xA4nger als %d Bytes." },
-    [HH_MSG_COLLECTION_GONE] = { "collection '%s' does not exist", "Die Sammlung '%s' gibt es nicht." },
+    [HH_MSG_COLLECTION_GONE] = { "no readable collection named '%s'", "Keine lesbare Sammlung namens '%s'." },
     [HH_MSG_BUSY] = { "The server is busy; please try again shortly.",
                       "Der Server ist ausgelastet; bitte gleich noch einmal versuchen." },
     [HH_MSG_QUESTION_TOO_LONG_FOR_MODEL] = { "The question alone is too long for this model's context.",

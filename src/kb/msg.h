@@ -21,7 +21,7 @@ typedef enum hh_kb_msg_id {
     HH_MSG_HELD,              /* "held for approval ... use case '%s' ... GET %s" (two %s: use case, url) */
     HH_MSG_QUESTION_EMPTY,    /* question missing or empty */
     HH_MSG_QUESTION_LONG,     /* "%d": the byte limit */
-    HH_MSG_COLLECTION_GONE,   /* "%s": the collection name */
+    HH_MSG_COLLECTION_GONE,   /* "%s": the collection name (missing and unreadable alike) */
     HH_MSG_BUSY,              /* queue full, retry later */
     HH_MSG_QUESTION_TOO_LONG_FOR_MODEL, /* the question alone does not fit the model's context */
     HH_MSG_COUNT_
