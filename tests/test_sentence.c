@@ -79,6 +79,10 @@ TEST(sentence_lists_english_quotes)
         "Mr. Smith said \"Done.\"", "Then he left, e.g. to Berlin, i.e. home!", "Was it late?", "Yes.", NULL,
     };
     ASSERT_TRUE(split_is(t, w));
+    /* "no." and "art." are words too; before a number they stay inside the sentence */
+    const char *t2 = "The answer is no. The rule in Art. 30 and No. 5 stays. It is art. Fine.";
+    const char *w2[] = { "The answer is no.", "The rule in Art. 30 and No. 5 stays.", "It is art.", "Fine.", NULL };
+    ASSERT_TRUE(split_is(t2, w2));
     const char *none[] = { NULL };
     ASSERT_TRUE(split_is("", none));
     ASSERT_TRUE(split_is("  \n \n", none));

@@ -13,13 +13,15 @@
 
 /* Abbreviations that take a period (lowercase, without it). A word with
  * inner periods ("z.B", "e.g") and single letters are abbreviations
- * without being listed. */
+ * without being listed. Words that also end sentences as plain words
+ * ("no", "art", "min") are left out: before a number ("Art. 30", "No. 5")
+ * the digit rule keeps the sentence whole anyway. */
 static const char *const g_abbr[] = {
-    "abb", "abs", "abschn", "abt", "allg", "anh", "anl", "anm", "approx", "art", "aufl", "bd", "betr", "bsp",
+    "abb", "abs", "abschn", "abt", "allg", "anh", "anl", "anm", "approx", "aufl", "bd", "betr", "bsp",
     "bspw", "bzgl", "bzw", "ca", "co", "corp", "dept", "dez", "dipl", "dr", "dt", "ebd", "engl", "erg", "etc",
     "evtl", "feb", "ff", "fig", "fr", "gem", "geb", "ges", "gez", "ggf", "gg\xC3\xBC", "hr", "hrn", "hrsg",
-    "inc", "inkl", "ing", "jan", "jh", "jr", "kap", "kfm", "lfd", "lt", "ltd", "max", "min", "mio", "mr", "mrd",
-    "mrs", "ms", "mwst", "nov", "nr", "no", "okt", "pp", "prof", "rd", "sep", "sept", "sog", "sr", "st", "std",
+    "inc", "inkl", "ing", "jan", "jh", "jr", "kap", "kfm", "lfd", "lt", "ltd", "mio", "mr", "mrd",
+    "mrs", "mwst", "nov", "nr", "okt", "pp", "prof", "rd", "sep", "sept", "sog", "sr", "st", "std",
     "str", "tel", "tsd", "usw", "ust", "vgl", "vs", "zit", "ziff", "zzgl", "zzt", "zz",
 };
 
