@@ -101,7 +101,7 @@ TEST(sentence_boilerplate_marks)
     ASSERT_EQ_INT(n, 11);
     bool b[11];
     hh_kb_boilerplate_mark(t, s, n, b);
-    bool want[11] = { true, true, true, false, false, false, true, true, true, true, true };
+    bool want[11] = { true, true, true, true, false, false, true, true, true, true, true };   /* "Hallo zusammen," too */
     for (size_t i = 0; i < n; i++) {
         if (b[i] != want[i])
             fprintf(stderr, "    \"%.*s\": %d\n", (int)s[i].len, t + s[i].off, b[i]);
@@ -115,6 +115,17 @@ TEST(sentence_boilerplate_marks)
     hh_kb_boilerplate_mark(e, s, n, b);
     ASSERT_FALSE(b[0]);
     ASSERT_TRUE(b[1] && b[2] && b[3]);
+    free(s);
+    /* an English mail: salutation, "Thanks," and the "--" block; the U.S. / i.e. / Sec. / Mr. sentences whole */
+    const char *m = "Hi all,\nPer the U.S. guidelines, meals are paid up to $75.50 a day, i.e. three meals. See Sec. "
+                    "4.2, e.g. for trips abroad. Mr. Brown approves.\nThanks,\nJohn\n--\nJohn Smith | Travel Office";
+    ASSERT_OK(hh_kb_sentences(m, strlen(m), &s, &n));
+    ASSERT_EQ_INT(n, 8);
+    hh_kb_boilerplate_mark(m, s, n, b);
+    bool want_m[8] = { true, false, false, false, true, true, true, true };
+    for (size_t i = 0; i < n; i++)
+        ASSERT_EQ_INT(b[i], want_m[i]);
+    ASSERT_EQ_INT(s[1].len, strlen("Per the U.S. guidelines, meals are paid up to $75.50 a day, i.e. three meals."));
     free(s);
     ASSERT_TRUE(hh_kb_question_wants_contact("Wie lautet die Telefonnummer der Personalabteilung?"));
     ASSERT_TRUE(hh_kb_question_wants_contact("Who is the contact for travel?"));

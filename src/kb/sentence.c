@@ -251,8 +251,14 @@ static const char *const g_closings[] = {
     "Mit freundlichen Gr\xC3\xBC\xC3\x9F" "en", "Mit freundlichem Gru\xC3\x9F", "Freundliche Gr\xC3\xBC\xC3\x9F" "e",
     "Viele Gr\xC3\xBC\xC3\x9F" "e", "Beste Gr\xC3\xBC\xC3\x9F" "e", "Liebe Gr\xC3\xBC\xC3\x9F" "e",
     "Herzliche Gr\xC3\xBC\xC3\x9F" "e", "Sch\xC3\xB6ne Gr\xC3\xBC\xC3\x9F" "e", "Gru\xC3\x9F", "MfG",
-    "Best regards", "Kind regards", "Warm regards", "Regards", "Best wishes", "Sincerely", "Yours sincerely",
-    "Yours faithfully", "Cheers",
+    "Vielen Dank", "Danke", "Best regards", "Kind regards", "Warm regards", "Regards", "Best wishes", "Best",
+    "Sincerely", "Yours sincerely", "Yours faithfully", "Cheers", "Thanks", "Thank you", "Many thanks", "--",
+};
+
+/* Salutations: a short line of its own that ends in a comma ("Hallo zusammen,"). */
+static const char *const g_salutations[] = {
+    "Hallo", "Hi", "Hey", "Liebe", "Lieber", "Sehr geehrte", "Guten Tag", "Moin", "Servus", "Hello", "Dear",
+    "Good morning", "Good afternoon",
 };
 
 static const char *const g_contact[] = {
@@ -338,6 +344,8 @@ void hh_kb_boilerplate_mark(const char *t, const hh_kb_span_t *s, size_t n, bool
                 if (r == ll)
                     b = signed_off = true;
             }
+        for (size_t k = 0; !b && ll <= 60 && line[ll - 1] == ',' && k < N_OF(g_salutations); k++)
+            b = starts_ci(line, ll, g_salutations[k]);
         if (!b && ll <= 160) {
             for (size_t k = 0; !b && k < N_OF(g_contact); k++)
                 b = has_ci(line, ll, g_contact[k]);

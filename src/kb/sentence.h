@@ -33,10 +33,12 @@ int hh_kb_sentences(const char *t, size_t len, hh_kb_span_t **out, size_t *n);
 
 /* Marks in boiler[0..n) the sentences of t that are boilerplate: e-mail
  * header lines ("Von:", "An:", "Betreff:", "From:", "To:", "Subject:",
- * "Date:", ...), a signature (from "Mit freundlichen Grüßen", "Viele
- * Grüße", "Best regards", "Kind regards", "Sincerely", ... to the end of the
- * passage) and contact lines (Tel./Telefon/Fax/Mobil/E-Mail/Phone/www.,
- * an e-mail address, a postcode and town, a street and number). */
+ * "Date:", ...), a signature (from a closing alone on its line: "Mit
+ * freundlichen Grüßen", "Viele Grüße", "Danke", "Best regards", "Thanks",
+ * "--", ... to the end of the passage), a salutation line ("Hallo
+ * zusammen,", "Dear all,") and contact lines (Tel./Fax:/Mobil:/E-Mail:/
+ * Phone:/www., an e-mail address, a phone number, a postcode and town, a
+ * street and number, on a short line). t must be NUL-terminated. */
 void hh_kb_boilerplate_mark(const char *t, const hh_kb_span_t *s, size_t n, bool *boiler);
 
 /* True when the question asks for what boilerplate holds: a phone or fax
