@@ -217,9 +217,11 @@ static int first_relevant(hh_store_t *s, const de_q_t *q, const hh_kb_hit_t *h, 
     return 0;
 }
 
-/* Runs q in mode (top 10) and, for BM25, the extractive answer over the
- * top DE_ANSWER_K hits with params ap; fills q's measurements. */
-static int run_one(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
+/* Runs q in mode (top 10): the rank of the first relevant hit, and with
+ * answer the extractive answer over the top DE_ANSWER_K hits with params
+ * ap (the answer /api/ask gives: hybrid hits when hybrid is on, else
+ * BM25). */
+static int run_one(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode, bool answer,
                    const hh_kb_answer_params_t *ap, de_q_t *q)
 {
     hh_kb_query_t kq = { .user = "eval", .text = q->query, .k = 10 };
@@ -233,12 +235,14 @@ static int run_one(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, h
         return rc;
     }
     int rank = first_relevant(s, q, h, n);
-    if (mode != HH_KB_BM25_ONLY) {
+    if (mode == HH_KB_BM25_ONLY)
+        q->rank = rank;
+    else
         q->rank_hy = rank;
+    if (!answer) {
         hh_kb_hits_free(h, n);
         return 0;
     }
-    q->rank = rank;
     size_t na = n < DE_ANSWER_K ? n : DE_ANSWER_K;
     hh_kb_answer_t a;
     rc = hh_kb_answer_extractive(h, na, q->query, ap, &a, &err);
@@ -523,9 +527,9 @@ static int run_set(de_env_t *e, de_set_t *set, bool deb, const hh_kb_answer_para
         de_q_t *q = &set->q[i];
         if (q->debian != deb)
             continue;
-        int rc = run_one(e->st, NULL, NULL, HH_KB_BM25_ONLY, ap, q);
+        int rc = run_one(e->st, NULL, NULL, HH_KB_BM25_ONLY, !e->ix, ap, q);
         if (rc == 0 && e->ix)
-            rc = run_one(e->st, e->ix, &e->qe, HH_KB_HYBRID, ap, q);
+            rc = run_one(e->st, e->ix, &e->qe, HH_KB_HYBRID, true, ap, q);
         if (rc)
             return rc;
         if (q->kind != K_UNA && q->rank == 0 && !label_exists(e->st, q)) {
@@ -557,11 +561,12 @@ static void print_kinds(const kind_res_t *r, bool hybrid)
  * with debian == deb: *u unanswerable declined (abstained or unsure), *w
  * answerable declined, *prec the share of declined questions that were
  * unanswerable, *ece. */
-static void abstention(const de_set_t *set, bool deb, bool print, double *u, double *w, double *prec, double *ece)
+static void abstention(const de_set_t *set, bool deb, bool print, double *u, double *w, double *prec, double *wc,
+                       double *ece)
 {
     static double conf[DE_MAX_Q];
     static bool cor[DE_MAX_Q], use[DE_MAX_Q];
-    size_t nu = 0, du = 0, na = 0, da = 0;
+    size_t nu = 0, du = 0, na = 0, da = 0, nc = 0, dc = 0;
     for (size_t i = 0; i < set->n; i++) {
         const de_q_t *q = &set->q[i];
         use[i] = q->done && q->debian == deb;
@@ -576,8 +581,11 @@ static void abstention(const de_set_t *set, bool deb, bool print, double *u, dou
         } else {
             na++;
             da += dec;
+            nc += q->correct;
+            dc += q->correct && dec;
         }
     }
+    *wc = nc ? (double)dc / (double)nc : 0;
     *u = nu ? (double)du / (double)nu : 0;
     *w = na ? (double)da / (double)na : 0;
     *prec = du + da ? (double)du / (double)(du + da) : 0;
@@ -625,24 +633,31 @@ TEST(kb_eval_de)
     printf("    German eval, company corpus (%zu documents, %zu chunks; BM25%s; extractive, threshold %.2f):\n",
            e.docs, e.chunks, hy ? " and hybrid" : ", hybrid: HOHEIT_KB_EVAL_MODELS not set", ap.threshold);
     print_kinds(r, hy);
-    double u, w, prec, ece;
-    abstention(&set, false, true, &u, &w, &prec, &ece);
-    printf("    unanswerable declined %.3f (precision of declining %.3f), answerable declined %.3f, ECE %.3f\n",
-           u, prec, w, ece);
+    double u, w, prec, wc, ece;
+    abstention(&set, false, true, &u, &w, &prec, &wc, &ece);
+    printf("    declined = abstained or marked unsure: unanswerable declined %.3f (recall), precision of declining "
+           "%.3f, answerable declined %.3f (of the correctly answered ones %.3f), ECE %.3f\n",
+           u, prec, w, wc, ece);
 
     /* Lower bounds: the numbers measured on main before the German index
-     * (docs/KB.md "Evaluation"). Raise to the issue's targets once the
-     * German index lands: recall@5 >= 0.9 per German kind, >= 0.7 english,
+     * (docs/KB.md "Evaluation"; BM25 recall@5 0.40 synonym, 0.20 compound,
+     * 0.55 inflection, 0.30 colloquial, 1.00 exact, 0.10 english;
+     * unanswerable declined 0.853, answerable declined 0.642, ECE 0.096),
+     * less a margin of one or two questions for other branches' changes to
+     * chunking and answers. Raise to the issue's targets once the German
+     * index lands: recall@5 >= 0.9 per German kind, >= 0.7 english,
      * unanswerable declined >= 0.8, answerable declined <= 0.1, ECE <= 0.1. */
-    ASSERT_GE(r[K_SYN].recall5, 0.0);
-    ASSERT_GE(r[K_CMP].recall5, 0.0);
-    ASSERT_GE(r[K_INF].recall5, 0.0);
-    ASSERT_GE(r[K_COL].recall5, 0.0);
-    ASSERT_GE(r[K_EXA].recall5, 0.0);
-    ASSERT_GE(r[K_ENG].recall5, 0.0);
-    ASSERT_GE(u, 0.0);
-    ASSERT_LE(w, 1.0);
-    ASSERT_LE(ece, 1.0);
+    ASSERT_GE(r[K_SYN].recall5, 0.35);
+    ASSERT_GE(r[K_CMP].recall5, 0.15);
+    ASSERT_GE(r[K_INF].recall5, 0.50);
+    ASSERT_GE(r[K_COL].recall5, 0.25);
+    ASSERT_GE(r[K_EXA].recall5, 0.95);
+    ASSERT_GE(r[K_ENG].recall5, 0.05);
+    ASSERT_GE(r[K_EXA].mrr, 0.90);
+    ASSERT_GE(u, 0.75);
+    ASSERT_LE(w, 0.75);
+    ASSERT_LE(ece, 0.15);
+    ASSERT_GE(r[K_EXA].correct, 0.90);   /* exact wording: the answer cites the passage */
 
     /* The Debian part */
     const char *corpus = getenv("HOHEIT_KB_CORPUS") ? getenv("HOHEIT_KB_CORPUS") : "build/kb-corpus";
@@ -681,7 +696,7 @@ TEST(kb_eval_de)
             rs += r[k].recall5 * (double)r[k].n;
         }
         ASSERT_GE(nd, 10);
-        ASSERT_GE(rs / (double)nd, 0.0);
+        ASSERT_GE(rs / (double)nd, 0.30);   /* measured 0.43 (6 of 14); raise with the German index */
     }
     env_close(&e);
     set_free(&set);
