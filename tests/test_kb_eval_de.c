@@ -696,7 +696,7 @@ TEST(kb_eval_de)
             rs += r[k].recall5 * (double)r[k].n;
         }
         ASSERT_GE(nd, 10);
-        ASSERT_GE(rs / (double)nd, 0.30);   /* measured 0.43 (6 of 14); raise with the German index */
+        ASSERT_GE(rs / (double)nd, 0.35);   /* measured 0.50 (7 of 14); raise with the German index */
     }
     env_close(&e);
     set_free(&set);
