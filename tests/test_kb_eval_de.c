@@ -26,7 +26,10 @@
  * from the features the extractive confidence is made of (and two more the
  * hits give) to the probability of a correct answer, and the threshold
  * that meets the abstention targets, judged on held-out data (2 folds
- * split by document), and prints the fitted parameters. */
+ * split by document), and prints the fitted parameters.
+ *
+ * HOHEIT_KB_EVAL_VERBOSE=1 prints every question's rank, confidence and
+ * outcome. */
 #include "harness.h"
 #include "engine/embedders.h"
 #include "engine/engine.h"
@@ -532,6 +535,10 @@ static int run_set(de_env_t *e, de_set_t *set, bool deb, const hh_kb_answer_para
             rc = run_one(e->st, e->ix, &e->qe, HH_KB_HYBRID, true, ap, q);
         if (rc)
             return rc;
+        if (getenv("HOHEIT_KB_EVAL_VERBOSE"))
+            printf("      %-10s rank %2d hybrid %2d conf %.2f %s%s%s  %s\n", q->id, q->rank, q->rank_hy, q->conf,
+                   q->correct ? "correct" : "-", q->abstained ? " abstained" : "", q->unsure ? " unsure" : "",
+                   q->query);
         if (q->kind != K_UNA && q->rank == 0 && !label_exists(e->st, q)) {
             printf("    label %s: passage \"%s\" is in no chunk of %s\n", q->id, q->passage, q->doc);
             bad = HH_EFORMAT;
