@@ -332,7 +332,7 @@ static void per_kind(const de_set_t *set, bool deb, kind_res_t out[N_KINDS])
         }
 }
 
-/* Reliability over the questions with use[i] (NULL: all done ones) of
+/* Reliability over the questions with use[i] (use NULL: all n) of
  * confidence conf[i] against correct: 10 equal-width bins; returns the
  * expected calibration error sum_b n_b / N * |accuracy_b - mean conf_b|. */
 static double ece_of(const double *conf, const bool *correct, const bool *use, size_t n, bool print)
