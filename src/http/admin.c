@@ -1252,10 +1252,17 @@ enum MHD_Result ht_handle_admin_models(hh_http_server_t *s, struct MHD_Connectio
 static const char *const g_quota_fields[] = { "tokens_per_day", "tokens_per_month", "requests_per_minute",
                                               "concurrent", NULL };
 
+/* Limit i of q, in the order of g_quota_fields. */
 static int64_t *quota_field(hh_store_quota_t *q, int i)
 {
     return i == 0 ? &q->tokens_per_day : i == 1 ? &q->tokens_per_month : i == 2 ? &q->requests_per_minute
                                                                                  : &q->concurrent;
+}
+
+static int64_t quota_limit(const hh_store_quota_t *q, int i)
+{
+    return i == 0 ? q->tokens_per_day : i == 1 ? q->tokens_per_month : i == 2 ? q->requests_per_minute
+                                                                              : q->concurrent;
 }
 
 /* A limit as the CLI's audit detail writes it: a number or "none". */
@@ -1275,7 +1282,7 @@ static cJSON *quota_json(hh_http_server_t *s, const hh_store_quota_t *q, int64_t
     cJSON_AddStringToObject(o, "scope", q->department ? "department" : "user");
     cJSON_AddStringToObject(o, "name", q->subject);
     for (int i = 0; i < 4; i++) {
-        int64_t v = *quota_field((hh_store_quota_t *)q, i);
+        int64_t v = quota_limit(q, i);
         if (v > 0)
             cJSON_AddNumberToObject(o, g_quota_fields[i], (double)v);
         else
@@ -1398,6 +1405,8 @@ enum MHD_Result ht_handle_admin_quotas(hh_http_server_t *s, struct MHD_Connectio
         rc = hh_store_department_get(s->store, seg[1], &d, &err);
         if (rc == HH_ENOENT)
             return dept_missing(c, cs, seg[1]);
+        if (rc)
+            return store_fail(c, cs, &err);
         snprintf(name, sizeof name, "%s", d.name);
         id = d.id;
     } else {
@@ -1405,11 +1414,13 @@ enum MHD_Result ht_handle_admin_quotas(hh_http_server_t *s, struct MHD_Connectio
         rc = hh_store_user_get(s->store, seg[1], &u, &err);
         if (rc == HH_ENOENT)
             return fail(c, cs, 404, "user_not_found", NULL, "No user '%s'", seg[1]);
+        if (rc)
+            return store_fail(c, cs, &err);
         snprintf(name, sizeof name, "%s", u.name);
         id = u.id;
     }
     hh_store_quota_t before;
-    if (rc || quota_of(s, department, id, &before, &err))
+    if (quota_of(s, department, id, &before, &err))
         return store_fail(c, cs, &err);
     char w[4][24];
     if (!strcmp(m, "DELETE")) {
