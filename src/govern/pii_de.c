@@ -213,7 +213,7 @@ static const lex_word_t g_words[] = {
     {"Universität", L_FIRMCTX | L_STOP}, {"Hochschule", L_FIRMCTX | L_STOP}, {"Institut", L_FIRMCTX | L_STOP},
     {"Kirche", L_FIRMCTX | L_STOP}, {"Stadion", L_FIRMCTX | L_STOP}, {"Haus", L_FIRMCTX | L_STOP},
     {"Zentrum", L_FIRMCTX | L_STOP}, {"Center", L_FIRMCTX | L_STOP}, {"Kaufhaus", L_FIRMCTX | L_STOP},
-    {"Filiale", L_FIRMCTX | L_STOP}, {"Markt", L_STREET | L_FIRMCTX | L_STOP}, {"Tower", L_STOP},
+    {"Filiale", L_FIRMCTX | L_STOP}, {"Sankt", L_FIRMCTX | L_STOP}, {"St", L_FIRMCTX | L_STOP}, {"Markt", L_STREET | L_FIRMCTX | L_STOP}, {"Tower", L_STOP},
     /* particles (lower case) */
     {"von", L_PART}, {"van", L_PART}, {"der", L_PART}, {"den", L_PART}, {"de", L_PART},
     {"di", L_PART}, {"da", L_PART}, {"zu", L_PART}, {"vom", L_PART}, {"del", L_PART},
@@ -287,9 +287,9 @@ static const char *const g_stop[] = {
     "Betr", "Re", "AW", "WG", "Fwd", "Info", "Hinweis", "Achtung", "Wichtig", "Dringend", "Neu",
     "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag", "Sonnabend",
     "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-    "November", "Dezember", "Jan", "Feb", "Mär", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Okt",
+    "November", "Dezember", "Feb", "Mär", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Okt",
     "Nov", "Dez", "Jänner", "Weihnachten", "Ostern", "Pfingsten", "Silvester", "Neujahr", "Karfreitag",
-    "Wochenende", "Feiertag", "Urlaub", "Frühjahr", "Sommer", "Herbst", "Winter", "Quartal", "Q1",
+    "Wochenende", "Feiertag", "Urlaub", "Frühjahr", "Herbst", "Quartal", "Q1",
     "Q2", "Q3", "Q4", "KW", "Uhr", "Nr", "Tel", "Fax", "Mobil", "Handy", "E-Mail", "Mail", "Email",
     "Web", "Internet", "Homepage", "Website", "Telefon", "Telefonnummer", "IBAN", "BIC", "USt",
     "Steuernummer", "Steuer-ID", "Rechnung", "Rechnungen", "Angebot", "Auftrag", "Bestellung",
@@ -355,7 +355,7 @@ static const char *const g_stop[] = {
     "Sonderurlaub", "Resturlaub", "Gleitzeit", "Arbeitszeit", "Dienstplan", "Vertretungsplan",
     "Kaffee", "Tee", "Wasser", "Essen", "Kuchen", "Blumen", "Geschenk", "Karte", "Glückwunschkarte",
     "Grund", "Gründe", "Sache", "Fall", "Stand", "Status", "Lage", "Ernst", "Art", "Weise",
-    "Mark", "Kai", "Roman", "Per", "Paris", "Mercedes", "Linde", "Heide", "Victoria", "Viktoria",
+    "Paris", "Mercedes", "Linde", "Heide",
     "Ausgabe", "Eingang", "Ausgang", "Eingangsbestätigung", "Bestätigung", "Absage", "Zusage",
     "Einladung", "Erinnerung", "Mitteilung", "Anfrage", "Auskunft", "Beratung", "Hilfe",
     "Unterstützung", "Lösung", "Vorschlag", "Idee", "Plan", "Budget", "Umsatz", "Gewinn",
@@ -373,7 +373,7 @@ static const char *const g_stop[] = {
     "Company", "Ltd", "Inc", "Street", "Road", "Avenue", "Lane", "Drive", "City", "Invoice", "Order",
     "Account", "Meeting", "Hello", "Hi", "Yes", "No", "If", "When", "This", "That", "These", "We",
     "You", "They", "He", "She", "It", "I", "My", "Our", "Your", "Their", "His", "Her", "Sir", "Madam",
-    "All", "Everyone", "Hallo", "St", "Sankt", "Bad", "Neu-", "Groß", "Klein", "Alt", "Ost", "West",
+    "All", "Everyone", "Hallo", "St", "Sankt", "Bad", "Neu-", "Alt", "Ost", "West",
     "Nord", "Süd", "Mitte", "Zentral", "Innenstadt", "Altstadt", "Hauptbahnhof", "Bahnhof", "Flughafen",
     "Stadtwerke", "Rathaus", "Landratsamt", "Bürgeramt", "Sozialamt", "Ordnungsamt", "Kita",
     "Kindergarten", "Grundschule", "Realschule", "Berufsschule", "Volkshochschule", "VHS",
@@ -717,6 +717,12 @@ static bool blank_between(const ctx_t *c, size_t a, size_t b)
     return true;
 }
 
+/* No line break between tokens a and b (a < b)? */
+static bool same_line(const ctx_t *c, size_t a, size_t b)
+{
+    return !memchr(c->t + c->k[a].e, '\n', c->k[b].s - c->k[a].e);
+}
+
 /* Is the gap after token a exactly "X" followed by optional spaces (X a
  * single byte such as '.' or ':')? */
 static bool gap_is(const ctx_t *c, size_t a, char x)
@@ -754,35 +760,50 @@ static size_t skip_titles(const ctx_t *c, size_t a)
     return a;
 }
 
+/* A capitalised particle of a surname: "Di Stefano", "De Luca". */
+static bool cap_particle(const ctx_t *c, size_t a)
+{
+    static const char *const p[] = { "De", "Di", "Da", "Del", "Della", "Dal", "La", "Le", "Lo", "Van",
+                                     "Von", "Al", "El", "Mac", "Mc", "Ten", "Ter", "Dos", NULL };
+    for (const char *const *x = p; *x; x++)
+        if (tok_is(c, a, *x))
+            return true;
+    return false;
+}
+
 /* The name run starting at token a: name words and particles joined by
  * single spaces, at most 4 name words. Returns one past its last token, a
- * when there is none. A particle may start the run when lead_part. */
+ * when there is none. Particles ("von der", "van", "de") may come first
+ * when lead_part, or after first names only ("Ursula von der Leyen", but
+ * not "Frau Bergmann von der Hotelkette"). */
 static size_t name_run(const ctx_t *c, size_t a, bool lead_part)
 {
     size_t b = a, words = 0;
+    bool all_first = true;
     while (b < c->n && words < 4) {
         if (b > a && !one_space(c, b - 1))
             break;
-        if (name_word(c, b)) {
+        if (name_word(c, b) && !(words == 0 && cap_particle(c, b) && lead_part)) {
+            all_first &= (c->k[b].lex & L_FIRST) != 0;
             b++;
             words++;
             continue;
         }
-        /* particles: "von", "van der", "de"; must lead to a name word */
-        if ((c->k[b].lex & L_PART) && (c->k[b].t & T_LOWER) && (words || lead_part)) {
+        bool part_ok = words ? all_first : lead_part;
+        if (part_ok && (((c->k[b].lex & L_PART) && (c->k[b].t & T_LOWER)) || cap_particle(c, b))) {
             size_t p = b;
-            while (p < c->n && p < b + 3 && (c->k[p].lex & L_PART) && (c->k[p].t & T_LOWER) && one_space(c, p))
+            while (p < c->n && p < b + 3 && (((c->k[p].lex & L_PART) && (c->k[p].t & T_LOWER)) || cap_particle(c, p)) &&
+                   one_space(c, p))
                 p++;
-            if (p < c->n && p > b && name_word(c, p) && one_space(c, p - 1)) {
-                b = p;
+            if (p < c->n && p > b && name_word(c, p) && !cap_particle(c, p) && one_space(c, p - 1)) {
+                b = p + 1;
+                words++;
+                all_first = false;
                 continue;
             }
         }
         break;
     }
-    /* a trailing particle never ends a run */
-    while (b > a && !(c->k[b - 1].t & T_CAP))
-        b--;
     return b;
 }
 
@@ -833,7 +854,7 @@ static int rule_honorific(const ctx_t *c, size_t i)
     while (a < c->n && (c->k[a].lex & L_ROLE) && (c->k[a].t & T_CAP) && one_space(c, a))
         a++; /* "Frau Kollegin Meier" */
     a = skip_titles(c, a);
-    if (a >= c->n || !blank_between(c, a - 1, a))
+    if (a >= c->n || !same_line(c, a - 1, a))
         return 0;
     size_t b = name_run(c, a, true);
     if (b == a)
@@ -1235,6 +1256,12 @@ static int find_addresses(const ctx_t *c)
         if (street_token(c, i)) {
             numtok = i + 1;
             cand = true;
+            /* "Alte Landstraße", "Neuen Weg": an inflected adjective before */
+            if (i > 0 && one_space(c, i - 1) && (c->k[i - 1].t & T_CAP) && !(c->k[i - 1].lex & (L_STOP | L_FIRST | L_SUR)) &&
+                (ends_with_ci(c->t + c->k[i - 1].s, c->k[i - 1].e - c->k[i - 1].s, "e") ||
+                 ends_with_ci(c->t + c->k[i - 1].s, c->k[i - 1].e - c->k[i - 1].s, "en")) &&
+                c->k[i - 1].e - c->k[i - 1].s <= 9)
+                s = i - 1;
         } else if ((k->lex & L_STREET) && (k->t & T_CAP) && i > 0 && one_space(c, i - 1) &&
                    (c->k[i - 1].t & T_CAP) && !(c->k[i - 1].lex & L_STOP) &&
                    (ends_with_ci(c->t + c->k[i - 1].s, c->k[i - 1].e - c->k[i - 1].s, "er") ||
