@@ -1159,9 +1159,9 @@ static size_t postcode_city(const ctx_t *c, size_t a, size_t *next)
     const char *w = c->t + k->s;
     size_t n = k->e - k->s, d0 = 0;
     bool prefixed = false;
-    if (n >= 7 && (w[0] == 'D' || w[0] == 'A') && w[1] == '-')
+    if (n >= 6 && (w[0] == 'D' || w[0] == 'A') && w[1] == '-')
         d0 = 2, prefixed = true;
-    else if (n >= 8 && ((w[0] == 'D' && w[1] == 'E') || (w[0] == 'C' && w[1] == 'H') || (w[0] == 'A' && w[1] == 'T')) && w[2] == '-')
+    else if (n >= 7 && ((w[0] == 'D' && w[1] == 'E') || (w[0] == 'C' && w[1] == 'H') || (w[0] == 'A' && w[1] == 'T')) && w[2] == '-')
         d0 = 3, prefixed = true;
     size_t digits = 0;
     while (d0 + digits < n && w[d0 + digits] >= '0' && w[d0 + digits] <= '9')

@@ -322,7 +322,7 @@ add('en', 'ticket', f"Refund to card ending 4242; full number {C(card('4', 16, s
 add('de', 'ticket', f"Telefonat mit Frau {N('Schmidt')} ({P('089 1234 5678')}), Anliegen: Adressänderung.")
 add('en', 'hr', f"Candidate {N('Mehmet Aydın')}, DOB {D('04.03.1993')}, phone {P('+90 532 123 45 67')}.")
 add('de', 'hr', f"Lohnsteuer: Steuer-IdNr. {T(tax_id(grouped=True))}, Konfession rk.")
-add('de', 'letter', f"Aktenzeichen 4 O 123/24 – Kläger {N('Thomas Wagner')}, vertreten durch RA Dr. Klein.")
+add('de', 'letter', f"Aktenzeichen 4 O 123/24 – Kläger {N('Thomas Wagner')}, vertreten durch RA Dr. {N('Klein')}.")
 add('en', 'docs', "Build 2024.05.1 ships 3 fixes; see ticket 0172-5551234 in the old tracker.")
 add('de', 'invoice', "Lieferschein 0301234567 vom 14.05.2024, Palette 3 von 7.")
 add('en', 'letter', f"Ms {N('Emily Clarke')} was born on {D('29 February 1988')} in Leeds.")
