@@ -383,15 +383,25 @@ static const char *const g_stop[] = {
     "Allerheiligen", "Heiligabend", "Reformationstag", "Buß", "Bettag",
 };
 
+/* A word and its length, for suffix tests without strlen. */
+typedef struct lit {
+    const char *s;
+    size_t n;
+} lit_t;
+#define LIT(x) { x, sizeof x - 1 }
+
 /* Words that mark a capitalised noun, never a surname. */
-static const char *const g_noun_suffix[] = {
-    "ung", "ungen", "heit", "heiten", "keit", "keiten", "schaft", "schaften", "tion", "tionen",
-    "ität", "itäten", "ismus", "nis", "nisse", "tum", "ment", "ments", "ware",
-    "zeug", "gerät", "plan", "zeit", "stelle", "stellen", "nummer", "datum", "liste", "bericht",
-    "system", "vertrag", "antrag", "termin", "projekt", "portal", "konto", "daten", "kosten",
-    "abteilung", "team", "leiter", "leiterin", "meister", "arbeit", "bereich", "ierung", "logie",
-    "grafie", "graphie", "thek", "schein", "brief", "formular", "meldung", "gespräch", "geld",
-    NULL,
+static const lit_t g_noun_suffix[] = {
+    LIT("ung"), LIT("ungen"), LIT("heit"), LIT("heiten"), LIT("keit"), LIT("keiten"), LIT("schaft"),
+    LIT("schaften"), LIT("tion"), LIT("tionen"), LIT("ität"), LIT("itäten"), LIT("ismus"),
+    LIT("nis"), LIT("nisse"), LIT("tum"), LIT("ment"), LIT("ments"), LIT("ware"), LIT("zeug"),
+    LIT("gerät"), LIT("plan"), LIT("zeit"), LIT("stelle"), LIT("stellen"), LIT("nummer"),
+    LIT("datum"), LIT("liste"), LIT("bericht"), LIT("system"), LIT("vertrag"), LIT("antrag"),
+    LIT("termin"), LIT("projekt"), LIT("portal"), LIT("konto"), LIT("daten"), LIT("kosten"),
+    LIT("abteilung"), LIT("team"), LIT("leiter"), LIT("leiterin"), LIT("meister"), LIT("arbeit"),
+    LIT("bereich"), LIT("ierung"), LIT("logie"), LIT("grafie"), LIT("graphie"), LIT("thek"),
+    LIT("schein"), LIT("brief"), LIT("formular"), LIT("meldung"), LIT("gespräch"), LIT("geld"),
+    { NULL, 0 },
 };
 
 typedef struct lex_entry {
@@ -567,18 +577,15 @@ static bool is_lower_cp(utf8proc_int32_t cp)
 /* Does the token end with one of the noun suffixes (and is longer)? */
 static bool noun_like(const char *w, size_t n)
 {
-    for (const char *const *s = g_noun_suffix; *s; s++) {
-        size_t k = strlen(*s);
-        if (n >= k + 3 && !memcmp(w + n - k, *s, k))
+    for (const lit_t *s = g_noun_suffix; s->s; s++)
+        if (n >= s->n + 3 && !memcmp(w + n - s->n, s->s, s->n))
             return true;
-    }
     return false;
 }
 
 /* Case-insensitive (ASCII letters) test of the end of w[0..n). */
-static bool ends_with_ci(const char *w, size_t n, const char *suf)
+static bool ends_with_n(const char *w, size_t n, const char *suf, size_t k)
 {
-    size_t k = strlen(suf);
     if (n < k)
         return false;
     for (size_t q = 0; q < k; q++) {
@@ -589,6 +596,11 @@ static bool ends_with_ci(const char *w, size_t n, const char *suf)
             return false;
     }
     return true;
+}
+
+static bool ends_with_ci(const char *w, size_t n, const char *suf)
+{
+    return ends_with_n(w, n, suf, strlen(suf));
 }
 
 /* Lexicon flags of a token; a hyphenated token is a first name when every
@@ -636,11 +648,18 @@ static int tokenize(const char *t, size_t len, tok_t **out, size_t *nout)
         bool digits = true, has_lower = false;
         utf8proc_int32_t first = cp_at(t, len, i, &cl);
         while (i < len) {
-            if (hh_pii_word_at(t, len, i)) {
+            unsigned char b = (unsigned char)t[i];
+            if (b < 0x80) { /* ASCII: no decoding */
+                if ((b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') || b == '_') {
+                    digits &= b <= '9';
+                    has_lower |= i > s && b >= 'a';
+                    i++;
+                    continue;
+                }
+            } else if (hh_pii_word_at(t, len, i)) {
                 size_t k;
                 utf8proc_int32_t cp = cp_at(t, len, i, &k);
-                if (!(cp >= '0' && cp <= '9'))
-                    digits = false;
+                digits = false;
                 if (i > s && is_lower_cp(cp))
                     has_lower = true;
                 i += k;
@@ -683,7 +702,9 @@ static int tokenize(const char *t, size_t len, tok_t **out, size_t *nout)
             k->t |= has_lower ? T_CAP : T_UPPER;
         else if (is_lower_cp(first))
             k->t |= T_LOWER;
-        k->lex = (k->t & (T_DIGITS)) ? 0 : token_lex(t + s, i - s);
+        /* lower-case words in the lexicon are short (von, hallo, wohnhaft) */
+        bool look = (k->t & (T_CAP | T_UPPER)) || ((k->t & T_LOWER) && i - s <= 10);
+        k->lex = look ? token_lex(t + s, i - s) : 0;
         if ((k->t & T_CAP) && !(k->lex & (L_FIRST | L_SUR)) && noun_like(t + s, i - s))
             k->t |= T_NOUN;
     }
@@ -740,6 +761,8 @@ static bool gap_is(const ctx_t *c, size_t a, char x)
 
 static bool tok_is(const ctx_t *c, size_t a, const char *w)
 {
+    if (a >= c->n || c->t[c->k[a].s] != w[0])
+        return false;
     size_t n = strlen(w);
     return a < c->n && c->k[a].e - c->k[a].s == n && !memcmp(c->t + c->k[a].s, w, n);
 }
@@ -1043,18 +1066,25 @@ static int rule_first_name(const ctx_t *c, size_t i)
 
 /* ---- addresses -------------------------------------------------------- */
 
-static const char *const g_street_suffix[] = {
-    "straße", "strasse", "str", "weg", "allee", "platz", "gasse", "ring", "damm", "ufer", "chaussee",
-    "steig", "pfad", "promenade", "markt", "graben", "wall", "kamp", "stieg", "twiete", "zeile", NULL,
+static const lit_t g_street_suffix[] = {
+    LIT("straße"), LIT("strasse"), LIT("str"), LIT("weg"), LIT("allee"), LIT("platz"), LIT("gasse"),
+    LIT("ring"), LIT("damm"), LIT("ufer"), LIT("chaussee"), LIT("steig"), LIT("pfad"),
+    LIT("promenade"), LIT("markt"), LIT("graben"), LIT("wall"), LIT("kamp"), LIT("stieg"),
+    LIT("twiete"), LIT("zeile"),
+    { NULL, 0 },
 };
 /* Compounds with a street word that are no street. */
-static const char *const g_not_street[] = {
-    "arbeitsplatz", "parkplatz", "stellplatz", "sitzplatz", "speicherplatz", "ausbildungsplatz",
-    "studienplatz", "praktikumsplatz", "kitaplatz", "lagerplatz", "firewall", "lösungsweg",
-    "dienstweg", "rechtsweg", "zahlungsweg", "versandweg", "rückweg", "arbeitsweg", "heimweg",
-    "arbeitsmarkt", "wohnungsmarkt", "binnenmarkt", "supermarkt", "baumarkt", "messeplatz",
-    "schulweg", "fluchtweg", "rettungsweg", "ausweg", "umweg", "lieferweg", "bildungsweg",
-    "kommunikationsweg", "stehplatz", "tabellenplatz", "ehering", "schlüsselring", "hering", NULL,
+static const lit_t g_not_street[] = {
+    LIT("arbeitsplatz"), LIT("parkplatz"), LIT("stellplatz"), LIT("sitzplatz"),
+    LIT("speicherplatz"), LIT("ausbildungsplatz"), LIT("studienplatz"), LIT("praktikumsplatz"),
+    LIT("kitaplatz"), LIT("lagerplatz"), LIT("firewall"), LIT("lösungsweg"), LIT("dienstweg"),
+    LIT("rechtsweg"), LIT("zahlungsweg"), LIT("versandweg"), LIT("rückweg"), LIT("arbeitsweg"),
+    LIT("heimweg"), LIT("arbeitsmarkt"), LIT("wohnungsmarkt"), LIT("binnenmarkt"),
+    LIT("supermarkt"), LIT("baumarkt"), LIT("messeplatz"), LIT("schulweg"), LIT("fluchtweg"),
+    LIT("rettungsweg"), LIT("ausweg"), LIT("umweg"), LIT("lieferweg"), LIT("bildungsweg"),
+    LIT("kommunikationsweg"), LIT("stehplatz"), LIT("tabellenplatz"), LIT("ehering"),
+    LIT("schlüsselring"), LIT("hering"),
+    { NULL, 0 },
 };
 
 /* Is token a a street name ending in a street word (Hauptstraße,
@@ -1066,13 +1096,15 @@ static bool street_token(const ctx_t *c, size_t a)
         return false;
     const char *w = c->t + k->s;
     size_t n = k->e - k->s;
-    for (const char *const *x = g_not_street; *x; x++)
-        if (ends_with_ci(w, n, *x))
+    bool street = false;
+    for (const lit_t *x = g_street_suffix; x->s && !street; x++)
+        street = n > x->n + 1 && ends_with_n(w, n, x->s, x->n);
+    if (!street)
+        return false;
+    for (const lit_t *x = g_not_street; x->s; x++)
+        if (ends_with_n(w, n, x->s, x->n))
             return false;
-    for (const char *const *x = g_street_suffix; *x; x++)
-        if (n > strlen(*x) + 1 && ends_with_ci(w, n, *x))
-            return true;
-    return false;
+    return true;
 }
 
 /* A house number at token a: 1-4 digits not starting with 0, an optional
