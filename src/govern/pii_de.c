@@ -812,7 +812,10 @@ static size_t name_run(const ctx_t *c, size_t a, bool lead_part)
             words++;
             continue;
         }
-        bool part_ok = words ? all_first : lead_part;
+        /* a particle group starts with von, van, de, ...; never with the
+         * article der/den/des ("Herr der Ringe") */
+        bool part_ok = (words ? all_first : lead_part) && !tok_is(c, b, "der") && !tok_is(c, b, "den") &&
+                       !tok_is(c, b, "des");
         if (part_ok && (((c->k[b].lex & L_PART) && (c->k[b].t & T_LOWER)) || cap_particle(c, b))) {
             size_t p = b;
             while (p < c->n && p < b + 3 && (((c->k[p].lex & L_PART) && (c->k[p].t & T_LOWER)) || cap_particle(c, p)) &&
