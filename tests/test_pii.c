@@ -455,6 +455,8 @@ TEST(pii_german_persons_by_context)
     EXPECT_FOUND("Ursula von der Leyen sprach.", N, "NAME:Ursula von der Leyen");
     EXPECT_FOUND("Herr Di Stefano und Herr von Weizsäcker", N, "NAME:Di Stefano|NAME:von Weizsäcker");
     EXPECT_FOUND("Termin mit Frau Bergmann von der Hotelkette.", N, "NAME:Bergmann");
+    EXPECT_FOUND("Herr A. Schmidt las Donald E. Knuth, nicht Herr der Ringe.", N,
+                 "NAME:A. Schmidt|NAME:Donald E. Knuth");
     /* ambiguous first names need a known surname */
     EXPECT_FOUND("Mark Schneider moderiert.", N, "NAME:Mark Schneider");
     EXPECT_FOUND("Mark und Euro. Ernst gemeint. Per Post. Anders als gedacht.", N, "");

@@ -806,6 +806,14 @@ static size_t name_run(const ctx_t *c, size_t a, bool lead_part)
     while (b < c->n && words < 4) {
         if (b > a && !one_space(c, b - 1))
             break;
+        /* an initial: "Herr A. Schmidt", "Donald E. Knuth" */
+        if ((c->k[b].t & T_UPPER) && c->k[b].e - c->k[b].s == 1 && b + 1 < c->n && c->t[c->k[b].e] == '.' &&
+            c->k[b + 1].s == c->k[b].e + 2 && c->t[c->k[b].e + 1] == ' ' && name_word(c, b + 1) && words < 3) {
+            all_first = false;
+            b += 2;
+            words += 2;
+            continue;
+        }
         if (name_word(c, b) && !(words == 0 && cap_particle(c, b) && lead_part)) {
             all_first &= (c->k[b].lex & L_FIRST) != 0;
             b++;
