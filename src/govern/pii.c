@@ -1,5 +1,6 @@
 /* pii.c - personal-data detectors (e-mail, phone, IBAN, card, tax id,
- * pension insurance number, date of birth, listed names), overlap
+ * pension insurance number, date of birth, listed names; German persons
+ * found without a list, addresses and ID cards are in pii_de.c), overlap
  * resolution, redaction with placeholders or keyed pseudonyms, and the
  * exact-span evaluation over a labeled JSONL set. Each detector walks the
  * bytes once and looks a bounded distance ahead, so the whole scan is
@@ -1022,7 +1023,7 @@ int hh_pii_redact(const char *text, size_t len, const hh_pii_config_t *cfg,
     int rc = hh_pii_find(text, len, cfg, &sp, &n);
     if (rc)
         return rc;
-    /* a token is at most "[TAX_ID:xxxxxx]" (15 bytes) */
+    /* a token is at most "[ADDRESS:xxxxxx]" (16 bytes) */
     enum { TOKEN_MAX = 24 };
     char *buf = NULL;
     if (n > (SIZE_MAX - len - 1) / TOKEN_MAX) {
