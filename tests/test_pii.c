@@ -450,6 +450,8 @@ TEST(pii_german_persons_by_context)
     EXPECT_FOUND("Teilnehmer: Jan Becker, Selin Koç, Frau Krause", N,
                  "NAME:Jan Becker|NAME:Selin Koç|NAME:Krause");
     EXPECT_FOUND("Name: Zdravko Pfisterer", N, "NAME:Zdravko Pfisterer");
+    EXPECT_FOUND("Anwesend: Frau Dr. Krause, Oleksii Pfisterer; Herr Yıldız", N,
+                 "NAME:Krause|NAME:Oleksii Pfisterer|NAME:Yıldız");
     EXPECT_FOUND("Kollegin Meier und von Weber aus der Buchhaltung", N, "NAME:Meier|NAME:Weber");
     EXPECT_FOUND("Petrov (Vertrieb) weiß Bescheid.", N, "NAME:Petrov");
     EXPECT_FOUND("Ursula von der Leyen sprach.", N, "NAME:Ursula von der Leyen");

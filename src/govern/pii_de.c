@@ -970,10 +970,10 @@ static int rule_field(const ctx_t *c, size_t i)
                 return 0;
         size_t v = a;
         if (c->k[v].lex & L_HONOR) {
-            /* "Frau Meier": the honorific rule finds it */
-            v++;
-            while (v < c->n && !(c->k[v].t & T_CAP) && v < a + 3)
-                v++;
+            /* "Frau Meier": the honorific rule finds it; skip past it */
+            size_t w = skip_titles(c, v + 1);
+            size_t b = w < c->n ? name_run(c, w, true) : w;
+            v = b > w ? b : v + 1;
         } else {
             v = skip_titles(c, v);
             if (v >= c->n)
