@@ -1042,7 +1042,7 @@ static int rule_department(const ctx_t *c, size_t i)
         dept = true; /* "X (Vertrieb)" */
     if (!dept && tok_is(c, b, "aus") && one_space(c, b - 1) && b + 2 < c->n) {
         size_t d = b + 1;
-        if (tok_is(c, d, "der") || tok_is(c, d, "dem") || tok_is(c, d, "dem"))
+        if (tok_is(c, d, "der") || tok_is(c, d, "dem"))
             d++;
         dept = d < c->n && (c->k[d].lex & L_DEPT);
     }
