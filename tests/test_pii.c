@@ -674,3 +674,51 @@ TEST(pii_audit_redacts_german_persons_and_addresses)
     ASSERT_TRUE(counts);
     ASSERT_TRUE(tokens);
 }
+
+/* Random documents glued from trigger fragments, broken UTF-8 and
+ * separators: every span is inside the text, sorted and disjoint (run
+ * under `make sanitize` this also checks every read stays in bounds). */
+TEST(pii_german_random_fragments)
+{
+    static const char *const frag[] = {
+        "Frau ", "Herrn ", "Dr.", "Prof. ", " ", "  ", "\n", ", ", ": ", ".", "-", "'", "\xE2\x80\x99",
+        "\xC3", "\xA4", "Müller", "Anna", "Karl-Heinz", "von ", "der ", "van ", "Di ", "Jan", "Mark",
+        "Name:", "Teilnehmer:", "Grüße", "Hallo ", "Kunde ", "(Vertrieb)", "aus der Buchhaltung", "GmbH",
+        "& ", "Hauptstraße ", "Industriestr. ", "Am Markt ", "12", "3a", "5-7", "80331 ", "D-10115 ",
+        "A-1070", "München", "Postfach ", "12 34", "T220001293", "Ausweis ", "A.", "Özdemir", "\t",
+    };
+    size_t nf = sizeof frag / sizeof frag[0];
+    uint32_t seed = 12345;
+    char buf[1024];
+    hh_pii_config_t cfg;
+    hh_pii_default_config(&cfg);
+    for (int doc = 0; doc < 3000; doc++) {
+        size_t len = 0;
+        seed = seed * 1103515245u + 12345u;
+        int parts = (int)(seed >> 16) % 40;
+        for (int p = 0; p < parts; p++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *f = frag[(seed >> 16) % nf];
+            size_t fl = strlen(f);
+            if (len + fl >= sizeof buf)
+                break;
+            memcpy(buf + len, f, fl);
+            len += fl;
+        }
+        /* no NUL terminator: the detectors must respect len */
+        char *t = malloc(len ? len : 1);
+        ASSERT_TRUE(t != NULL);
+        memcpy(t, buf, len);
+        hh_pii_span_t *sp = NULL;
+        size_t n = 0;
+        int rc = hh_pii_find(t, len, &cfg, &sp, &n);
+        bool ok = rc == 0;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = sp[k].start < sp[k].end && sp[k].end <= len && (k == 0 || sp[k - 1].end <= sp[k].start);
+        free(sp);
+        free(t);
+        if (!ok)
+            hh_test_fail(__FILE__, __LINE__, "document %d: rc %d or a bad span", doc, rc);
+        ASSERT_TRUE(ok);
+    }
+}
