@@ -1054,6 +1054,26 @@ static int rule_department(const ctx_t *c, size_t i)
     return push_name(c, i, b);
 }
 
+/* Is token a the first word of a sentence or line (after . ! ? : or a
+ * line break, opening quotes and brackets skipped)? */
+static bool sentence_start(const ctx_t *c, size_t a)
+{
+    size_t p = c->k[a].s;
+    while (p > 0) {
+        unsigned char ch = (unsigned char)c->t[p - 1];
+        if (ch == ' ' || ch == '\t' || ch == '"' || ch == '(' || ch == '\'')
+            p--;
+        else if (p >= 3 && !memcmp(c->t + p - 3, "\xE2\x80\x9E", 3)) /* „ */
+            p -= 3;
+        else
+            break;
+    }
+    if (p == 0)
+        return true;
+    char ch = c->t[p - 1];
+    return ch == '.' || ch == '!' || ch == '?' || ch == ':' || ch == '\n' || ch == '\r' || ch == ';';
+}
+
 /* A known first name starts a run: "Jürgen Müller", "Karl-Heinz Weber",
  * "Anna-Lena". An ambiguous first name (Mark, Kai) counts only before a
  * known surname. */
@@ -1066,10 +1086,13 @@ static int rule_first_name(const ctx_t *c, size_t i)
     if (b == i)
         return 0;
     if (k->lex & L_AMBIG) {
+        /* before a known surname; or inside a sentence (not its first
+         * word, where "Ernst", "Anders" or "Per" are ordinary words)
+         * before another name word: "gestern hat Kai Brüggenkamp" */
         bool sur = false;
         for (size_t q = i + 1; q < b; q++)
             sur |= (c->k[q].lex & L_SUR) != 0;
-        if (!sur)
+        if (!sur && !(b > i + 1 && !sentence_start(c, i)))
             return 0;
     }
     return push_name(c, i, b);
