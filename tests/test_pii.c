@@ -463,6 +463,7 @@ TEST(pii_german_persons_by_context)
     EXPECT_FOUND("Mark Schneider moderiert.", N, "NAME:Mark Schneider");
     EXPECT_FOUND("Mark und Euro. Ernst gemeint. Per Post. Anders als gedacht.", N, "");
     EXPECT_FOUND("Gestern hat Kai Brüggenkamp angerufen.", N, "NAME:Kai Brüggenkamp");
+    EXPECT_FOUND("Kann Thomas Feedback geben? Hat Petra Zeit?", N, "NAME:Thomas|NAME:Petra");
     /* firms, places, products, dates, nouns and role words stay */
     EXPECT_FOUND("Die Müller GmbH liefert nach Berlin und München.", N, "");
     EXPECT_FOUND("Angebot an Schmidt & Partner und die Weber AG.", N, "");

@@ -381,6 +381,13 @@ static const char *const g_stop[] = {
     "ADAC", "GEZ", "DIN", "ISO", "DSGVO", "BDSG", "AGB", "PDF", "CSV", "XML", "HTML", "URL", "ID",
     "OK", "FAQ", "CRM", "ERP", "KI", "AI", "LLM", "API", "Hoheit", "Himmelfahrt", "Fronleichnam",
     "Allerheiligen", "Heiligabend", "Reformationstag", "Buß", "Bettag",
+    /* objects that follow a subject name in questions ("Hat Petra Zeit?") */
+    "Feedback", "Zahlen", "Nachrichten", "Mails", "Angebote", "Spätdienst", "Frühdienst",
+    "Nachtdienst", "Rufbereitschaft", "Husten", "Schnupfen", "Grippe", "Corona", "Covid", "Migräne",
+    "Urlaubstage", "Arbeitstage", "Krankentage", "Teilzeit", "Vollzeit", "Kurzarbeit", "Durst",
+    "Sorgen", "Ärger", "Stress", "Spaß", "Freude", "Erfolg", "Verständnis", "Interesse", "Bedarf",
+    "Anspruch", "Recht", "Unrecht", "Bedenken", "Einwände", "Vorschläge", "Ideen", "Notizen",
+    "Schmerz", "Termin", "Zugangsdaten", "Schlüssel", "Tickets", "Aufträge", "Bestellungen",
 };
 
 /* A word and its length, for suffix tests without strlen. */
