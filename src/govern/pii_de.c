@@ -153,7 +153,8 @@ static const lex_word_t g_words[] = {
     {"Kandidatin", L_ROLE | L_STOP}, {"Anrufer", L_ROLE | L_STOP}, {"Anruferin", L_ROLE | L_STOP},
     {"Techniker", L_ROLE | L_STOP}, {"Technikerin", L_ROLE | L_STOP}, {"Berater", L_ROLE | L_STOP},
     {"Beraterin", L_ROLE | L_STOP}, {"Vertreter", L_ROLE | L_STOP}, {"Vertreterin", L_ROLE | L_STOP},
-    {"Projektleiter", L_ROLE | L_STOP}, {"Projektleiterin", L_ROLE | L_STOP}, {"Kundenberater", L_ROLE | L_STOP},
+    {"Projektleiter", L_ROLE | L_STOP}, {"Projektleiterin", L_ROLE | L_STOP},
+    {"Kundenberater", L_ROLE | L_STOP},
     {"Kundenberaterin", L_ROLE | L_STOP}, {"Betreuer", L_ROLE | L_STOP}, {"Betreuerin", L_ROLE | L_STOP},
     {"Nachfolger", L_ROLE | L_STOP}, {"Nachfolgerin", L_ROLE | L_STOP}, {"Beschäftigte", L_ROLE | L_STOP},
     {"Beschäftigten", L_ROLE | L_STOP}, {"Lieferant", L_STOP}, {"Monteur", L_ROLE | L_STOP},
@@ -185,7 +186,8 @@ static const lex_word_t g_words[] = {
     {"Fuhrpark", L_DEPT | L_STOP}, {"Projektmanagement", L_DEPT | L_STOP}, {"Forschung", L_DEPT | L_STOP},
     {"Vorstand", L_DEPT | L_STOP}, {"Assistenz", L_DEPT | L_STOP}, {"Redaktion", L_DEPT | L_STOP},
     {"Presse", L_DEPT | L_STOP}, {"Kommunikation", L_DEPT | L_STOP}, {"Schulung", L_DEPT | L_STOP},
-    {"Personalwesen", L_DEPT | L_STOP}, {"Lohnbuchhaltung", L_DEPT | L_STOP}, {"Entgeltabrechnung", L_DEPT | L_STOP},
+    {"Personalwesen", L_DEPT | L_STOP}, {"Lohnbuchhaltung", L_DEPT | L_STOP},
+    {"Entgeltabrechnung", L_DEPT | L_STOP},
     {"Zentrale", L_DEPT | L_STOP}, {"Kasse", L_DEPT | L_STOP}, {"Anwendungsbetreuung", L_DEPT | L_STOP},
     {"Helpdesk", L_DEPT | L_STOP}, {"Hotline", L_DEPT | L_STOP}, {"Team", L_DEPT | L_STOP},
     {"Key-Account", L_DEPT | L_STOP}, {"Compliance", L_DEPT | L_STOP}, {"Operations", L_DEPT | L_STOP},
@@ -213,7 +215,8 @@ static const lex_word_t g_words[] = {
     {"Universität", L_FIRMCTX | L_STOP}, {"Hochschule", L_FIRMCTX | L_STOP}, {"Institut", L_FIRMCTX | L_STOP},
     {"Kirche", L_FIRMCTX | L_STOP}, {"Stadion", L_FIRMCTX | L_STOP}, {"Haus", L_FIRMCTX | L_STOP},
     {"Zentrum", L_FIRMCTX | L_STOP}, {"Center", L_FIRMCTX | L_STOP}, {"Kaufhaus", L_FIRMCTX | L_STOP},
-    {"Filiale", L_FIRMCTX | L_STOP}, {"Sankt", L_FIRMCTX | L_STOP}, {"St", L_FIRMCTX | L_STOP}, {"Markt", L_STREET | L_FIRMCTX | L_STOP}, {"Tower", L_STOP},
+    {"Filiale", L_FIRMCTX | L_STOP}, {"Sankt", L_FIRMCTX | L_STOP}, {"St", L_FIRMCTX | L_STOP},
+    {"Markt", L_STREET | L_FIRMCTX | L_STOP}, {"Tower", L_STOP},
     /* particles (lower case) */
     {"von", L_PART}, {"van", L_PART}, {"der", L_PART}, {"den", L_PART}, {"de", L_PART},
     {"di", L_PART}, {"da", L_PART}, {"zu", L_PART}, {"vom", L_PART}, {"del", L_PART},
@@ -241,19 +244,23 @@ static const lex_word_t g_words[] = {
     {"Address", L_ADDRCTX | L_STOP}, {"address", L_ADDRCTX}, {"adresse", L_ADDRCTX},
     /* ID card context */
     {"Ausweis", L_IDCTX | L_STOP}, {"Personalausweis", L_IDCTX | L_STOP}, {"Ausweisnummer", L_IDCTX | L_STOP},
-    {"Personalausweisnummer", L_IDCTX | L_STOP}, {"Ausweis-Nr", L_IDCTX | L_STOP}, {"PA-Nr", L_IDCTX | L_STOP},
+    {"Personalausweisnummer", L_IDCTX | L_STOP}, {"Ausweis-Nr", L_IDCTX | L_STOP},
+    {"PA-Nr", L_IDCTX | L_STOP},
     {"Dokumentennummer", L_IDCTX | L_STOP}, {"Reisepass", L_IDCTX | L_STOP}, {"Passnummer", L_IDCTX | L_STOP},
     {"Ausweisdokument", L_IDCTX | L_STOP}, {"Ausweises", L_IDCTX | L_STOP},
     /* units and counted nouns after a number */
-    {"Uhr", L_UNIT | L_STOP}, {"Euro", L_UNIT | L_STOP}, {"EUR", L_UNIT | L_STOP}, {"Minuten", L_UNIT | L_STOP},
-    {"Min", L_UNIT | L_STOP}, {"Stunden", L_UNIT | L_STOP}, {"Std", L_UNIT | L_STOP}, {"Tage", L_UNIT | L_STOP},
+    {"Uhr", L_UNIT | L_STOP}, {"Euro", L_UNIT | L_STOP}, {"EUR", L_UNIT | L_STOP},
+    {"Minuten", L_UNIT | L_STOP},
+    {"Min", L_UNIT | L_STOP}, {"Stunden", L_UNIT | L_STOP}, {"Std", L_UNIT | L_STOP},
+    {"Tage", L_UNIT | L_STOP},
     {"Tagen", L_UNIT | L_STOP}, {"Wochen", L_UNIT | L_STOP}, {"Monate", L_UNIT | L_STOP},
     {"Monaten", L_UNIT | L_STOP}, {"Jahre", L_UNIT | L_STOP}, {"Jahren", L_UNIT | L_STOP},
     {"Prozent", L_UNIT | L_STOP}, {"Stück", L_UNIT | L_STOP}, {"Mal", L_UNIT | L_STOP}, {"km", L_UNIT},
     {"m", L_UNIT}, {"kg", L_UNIT}, {"Meter", L_UNIT | L_STOP}, {"Kilometer", L_UNIT | L_STOP},
     {"Liter", L_UNIT | L_STOP}, {"Seiten", L_UNIT | L_STOP}, {"Kunden", L_UNIT | L_ROLE | L_STOP},
     {"Mitarbeitende", L_UNIT | L_STOP}, {"Nutzer", L_UNIT | L_STOP}, {"Benutzer", L_UNIT | L_STOP},
-    {"Besucher", L_UNIT | L_FIELD | L_ROLE | L_STOP}, {"Einträge", L_UNIT | L_STOP}, {"Dateien", L_UNIT | L_STOP},
+    {"Besucher", L_UNIT | L_FIELD | L_ROLE | L_STOP}, {"Einträge", L_UNIT | L_STOP},
+    {"Dateien", L_UNIT | L_STOP},
     {"Zeilen", L_UNIT | L_STOP}, {"Datensätze", L_UNIT | L_STOP}, {"Tickets", L_UNIT | L_STOP},
     {"Bestellungen", L_UNIT | L_STOP}, {"Anfragen", L_UNIT | L_STOP}, {"Artikel", L_UNIT | L_STOP},
     {"Produkte", L_UNIT | L_STOP}, {"Geräte", L_UNIT | L_STOP}, {"Personen", L_UNIT | L_STOP},
@@ -268,7 +275,8 @@ static const lex_word_t g_words[] = {
     {"Fahrzeuge", L_UNIT | L_STOP}, {"Rechnungen", L_UNIT | L_STOP}, {"Positionen", L_UNIT | L_STOP},
     {"Exemplaren", L_UNIT | L_STOP}, {"Versionen", L_UNIT | L_STOP}, {"Zugriffe", L_UNIT | L_STOP},
     /* possessives before a signature */
-    {"Ihr", L_POSS | L_STOP}, {"Ihre", L_POSS | L_STOP}, {"Dein", L_POSS | L_STOP}, {"Deine", L_POSS | L_STOP},
+    {"Ihr", L_POSS | L_STOP}, {"Ihre", L_POSS | L_STOP}, {"Dein", L_POSS | L_STOP},
+    {"Deine", L_POSS | L_STOP},
     {"Euer", L_POSS | L_STOP}, {"Eure", L_POSS | L_STOP}, {"Yours", L_POSS | L_STOP},
 };
 
@@ -801,6 +809,12 @@ static bool cap_particle(const ctx_t *c, size_t a)
     return false;
 }
 
+/* von, van, de (lower case) or De, Di, Van (capitalised). */
+static bool particle(const ctx_t *c, size_t a)
+{
+    return ((c->k[a].lex & L_PART) && (c->k[a].t & T_LOWER)) || cap_particle(c, a);
+}
+
 /* The name run starting at token a: name words and particles joined by
  * single spaces, at most 4 name words. Returns one past its last token, a
  * when there is none. Particles ("von der", "van", "de") may come first
@@ -831,10 +845,9 @@ static size_t name_run(const ctx_t *c, size_t a, bool lead_part)
          * article der/den/des ("Herr der Ringe") */
         bool part_ok = (words ? all_first : lead_part) && !tok_is(c, b, "der") && !tok_is(c, b, "den") &&
                        !tok_is(c, b, "des");
-        if (part_ok && (((c->k[b].lex & L_PART) && (c->k[b].t & T_LOWER)) || cap_particle(c, b))) {
+        if (part_ok && particle(c, b)) {
             size_t p = b;
-            while (p < c->n && p < b + 3 && (((c->k[p].lex & L_PART) && (c->k[p].t & T_LOWER)) || cap_particle(c, p)) &&
-                   one_space(c, p))
+            while (p < c->n && p < b + 3 && particle(c, p) && one_space(c, p))
                 p++;
             if (p < c->n && p > b && name_word(c, p) && !cap_particle(c, p) && one_space(c, p - 1)) {
                 b = p + 1;
@@ -1045,7 +1058,8 @@ static int rule_department(const ctx_t *c, size_t i)
         return 0;
     bool dept = false;
     size_t p = c->k[b - 1].e;
-    if (p + 2 < c->len && c->t[p] == ' ' && c->t[p + 1] == '(' && c->k[b].s == p + 2 && (c->k[b].lex & (L_DEPT | L_ROLE)))
+    if (p + 2 < c->len && c->t[p] == ' ' && c->t[p + 1] == '(' && c->k[b].s == p + 2 &&
+        (c->k[b].lex & (L_DEPT | L_ROLE)))
         dept = true; /* "X (Vertrieb)" */
     if (!dept && tok_is(c, b, "aus") && one_space(c, b - 1) && b + 2 < c->n) {
         size_t d = b + 1;
@@ -1234,7 +1248,7 @@ static size_t postcode_city(const ctx_t *c, size_t a, size_t *next)
     bool prefixed = false;
     if (n >= 6 && (w[0] == 'D' || w[0] == 'A') && w[1] == '-')
         d0 = 2, prefixed = true;
-    else if (n >= 7 && ((w[0] == 'D' && w[1] == 'E') || (w[0] == 'C' && w[1] == 'H') || (w[0] == 'A' && w[1] == 'T')) && w[2] == '-')
+    else if (n >= 7 && w[2] == '-' && (!memcmp(w, "DE", 2) || !memcmp(w, "CH", 2) || !memcmp(w, "AT", 2)))
         d0 = 3, prefixed = true;
     size_t digits = 0;
     while (d0 + digits < n && w[d0 + digits] >= '0' && w[d0 + digits] <= '9')
@@ -1264,7 +1278,8 @@ static size_t postcode_city(const ctx_t *c, size_t a, size_t *next)
     b++;
     /* "am Main", "an der Oder", "im Breisgau", "(Oder)", "(Saale)", "/ Saale" */
     if (b + 1 < c->n && one_space(c, b - 1) &&
-        (tok_is(c, b, "am") || tok_is(c, b, "an") || tok_is(c, b, "im") || tok_is(c, b, "ob") || tok_is(c, b, "in"))) {
+        (tok_is(c, b, "am") || tok_is(c, b, "an") || tok_is(c, b, "im") || tok_is(c, b, "ob") ||
+         tok_is(c, b, "in"))) {
         size_t q = b + 1;
         if ((tok_is(c, q, "der") || tok_is(c, q, "dem")) && one_space(c, b))
             q++;
@@ -1309,8 +1324,8 @@ static int find_addresses(const ctx_t *c)
         /* Postfach 12 34 */
         if (tok_is(c, i, "Postfach") && i + 1 < c->n && one_space(c, i) && (c->k[i + 1].t & T_DIGITS)) {
             size_t j = i + 1, digits = c->k[j].e - c->k[j].s;
-            while (j + 1 < c->n && one_space(c, j) && (c->k[j + 1].t & T_DIGITS) && digits + (c->k[j + 1].e - c->k[j + 1].s) <= 8 &&
-                   c->k[j + 1].e - c->k[j + 1].s <= 3)
+            while (j + 1 < c->n && one_space(c, j) && (c->k[j + 1].t & T_DIGITS) &&
+                   digits + (c->k[j + 1].e - c->k[j + 1].s) <= 8 && c->k[j + 1].e - c->k[j + 1].s <= 3)
             {
                 j++;
                 digits += c->k[j].e - c->k[j].s;
@@ -1330,7 +1345,8 @@ static int find_addresses(const ctx_t *c)
             numtok = i + 1;
             cand = true;
             /* "Alte Landstraße", "Neuen Weg": an inflected adjective before */
-            if (i > 0 && one_space(c, i - 1) && (c->k[i - 1].t & T_CAP) && !(c->k[i - 1].lex & (L_STOP | L_FIRST | L_SUR)) &&
+            if (i > 0 && one_space(c, i - 1) && (c->k[i - 1].t & T_CAP) &&
+                !(c->k[i - 1].lex & (L_STOP | L_FIRST | L_SUR)) &&
                 (ends_with_ci(c->t + c->k[i - 1].s, c->k[i - 1].e - c->k[i - 1].s, "e") ||
                  ends_with_ci(c->t + c->k[i - 1].s, c->k[i - 1].e - c->k[i - 1].s, "en")) &&
                 c->k[i - 1].e - c->k[i - 1].s <= 9)
