@@ -374,11 +374,12 @@ bool hh_x_zip_mime(const char *mime)
 }
 
 /* Delimited data by content: the first lines (up to 10, at least 3) all have
- * the same number (>= 1) of ';' or tabs, or of commas (>= 2), outside
- * quotes. A prose text rarely keeps such a count line after line. */
+ * the same number (>= 1) of ';' or of tabs outside quotes; prose rarely
+ * keeps such a count line after line. Comma-separated files need their
+ * .csv name (prose is full of commas). */
 static bool looks_like_csv(const uint8_t *p, size_t n)
 {
-    static const char delims[] = { ';', '\t', ',' };
+    static const char delims[] = { ';', '\t' };   /* commas: prose has them too */
     size_t m = n < 65536 ? n : 65536;
     for (size_t d = 0; d < sizeof delims; d++) {
         size_t lines = 0, want = 0, cnt = 0;
@@ -391,7 +392,7 @@ static bool looks_like_csv(const uint8_t *p, size_t n)
             else if (!quoted && (p[i] == '\n' || i + 1 == m)) {
                 if (lines == 0)
                     want = cnt;
-                ok = want >= (delims[d] == ',' ? 2u : 1u) && cnt == want;
+                ok = want >= 1 && cnt == want;
                 lines++;
                 cnt = 0;
             }
@@ -492,15 +493,18 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
                           shown, len, (unsigned long long)lim->input_bytes);
     const char *mime = hh_extract_detect(data, len, name);
     /* Text formats are decoded to UTF-8 first (and detected again on the
-     * decoded text); not an e-mail (its parts carry their own charsets) nor
-     * HTML that declares a charset (libxml2 converts it). */
+     * decoded text: single-byte text with many umlauts fails the raw text
+     * test); not an e-mail (its parts carry their own charsets) nor HTML
+     * that declares a charset (libxml2 converts it). */
     const char *enc = NULL;
     uint8_t *decoded = NULL;
     char html_cs[32];
-    if (mime == NULL || strcmp(mime, HH_MIME_PDF) == 0 || strcmp(mime, HH_MIME_EML) == 0 ||
-        hh_x_zip_mime(mime)) {
+    bool zip_magic = len >= 4 && memcmp(data, "PK\x03\x04", 4) == 0;
+    if ((mime == NULL && zip_magic) || (mime != NULL && (strcmp(mime, HH_MIME_PDF) == 0 ||
+                                                         strcmp(mime, HH_MIME_EML) == 0 || hh_x_zip_mime(mime)))) {
         /* binary, or a format with its own encoding rules */
-    } else if (strcmp(mime, HH_MIME_HTML) == 0 && hh_x_html_charset(data, len, html_cs, sizeof html_cs)) {
+    } else if (mime != NULL && strcmp(mime, HH_MIME_HTML) == 0 &&
+               hh_x_html_charset(data, len, html_cs, sizeof html_cs)) {
         enc = html_cs;
     } else {
         const uint8_t *t;

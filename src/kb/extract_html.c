@@ -58,6 +58,8 @@ typedef struct html {
     hh_xstr_t  text;       /* text since the last block boundary */
     int        in_row;     /* inside a row of the outermost table */
     int        table_depth;/* open <table> elements */
+    int        active;     /* depth of the table whose rows are read (a table
+                            * inside a cell is text of that cell) */
     int        in_thead;   /* open <thead> of the outermost table */
     int        row_th, row_td; /* header / data cells of the open row */
     hh_xt_t    table;      /* the outermost table's rows */
@@ -178,13 +180,22 @@ static int html_enter(void *vctx, xmlNode *n)
             return rc;
     }
     if (name_is(n, "table")) {
+        /* libxml2 may put a table that follows another inside it (after
+         * its rows): not in a cell, it is a table of its own */
+        if (h->table_depth == 0 || !h->in_row) {
+            int rc = h->table_depth > 0 ? hh_xt_end(&h->table, h->b, h->err) : 0;
+            if (rc)
+                return rc;
+            h->active = h->table_depth + 1;
+            h->in_thead = 0;
+        }
         h->table_depth++;
-    } else if (h->table_depth == 1 && name_is(n, "thead")) {
+    } else if (h->table_depth == h->active && name_is(n, "thead")) {
         h->in_thead++;
-    } else if (h->table_depth == 1 && name_is(n, "tr")) {
+    } else if (h->table_depth == h->active && name_is(n, "tr")) {
         h->in_row = 1;
         h->row_th = h->row_td = 0;
-    } else if (h->table_depth == 1 && h->in_row && is_cell(n)) {
+    } else if (h->table_depth == h->active && h->in_row && is_cell(n)) {
         h->text.len = 0;                 /* white space between cells */
         if (name_is(n, "th"))
             h->row_th++;
@@ -202,20 +213,22 @@ static int html_leave(void *vctx, xmlNode *n)
 {
     html_t *h = vctx;
     int rc = 0;
-    if (h->table_depth == 1 && h->in_row && is_cell(n)) {
+    if (h->table_depth == h->active && h->in_row && is_cell(n)) {
         rc = hh_xt_cell(&h->table, h->b, h->text.data ? h->text.data : "", h->text.len, h->err);
         h->text.len = 0;
-    } else if (h->table_depth == 1 && name_is(n, "tr") && h->in_row) {
+    } else if (h->table_depth == h->active && name_is(n, "tr") && h->in_row) {
         h->in_row = 0;
         h->text.len = 0;                 /* text in a row outside any cell */
         rc = hh_xt_row_end(&h->table, h->b, h->in_thead > 0 || (h->row_th > 0 && h->row_td == 0), h->err);
-    } else if (h->table_depth == 1 && name_is(n, "thead") && h->in_thead > 0) {
+    } else if (h->table_depth == h->active && name_is(n, "thead") && h->in_thead > 0) {
         h->in_thead--;
     } else if (name_is(n, "table") && h->table_depth > 0) {
-        if (--h->table_depth == 0) {
+        if (h->table_depth == h->active) {
             h->in_row = 0;
             rc = hh_xt_end(&h->table, h->b, h->err);
+            h->active = h->table_depth - 1;   /* the enclosing table's later rows */
         }
+        h->table_depth--;
     } else if (is_boundary(h, n)) {
         rc = html_flush(h, n);
     }
@@ -258,7 +271,7 @@ int hh_x_html(hh_xb_t *b, const uint8_t *data, size_t len, bool utf8, hh_err_t *
         /* a table the walk did not close (truncated) still gives its rows */
         if (h.table_depth > 0 && (rc = hh_xt_end(&h.table, b, err)) < 0)
             goto cleanup;
-        h.table_depth = h.in_row = h.in_thead = 0;
+        h.table_depth = h.in_row = h.in_thead = h.active = 0;
         if ((rc = html_flush(&h, NULL)) < 0)
             goto cleanup;
     }

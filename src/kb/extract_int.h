@@ -142,6 +142,12 @@ int hh_x_decode_text(const uint8_t *data, size_t len, const uint8_t **text, size
  * 4 KiB (libxml2 then converts); buf (cap bytes) gets the name, lower case. */
 bool hh_x_html_charset(const uint8_t *data, size_t len, char *buf, size_t cap);
 
+/* Appends a PDF text line to a paragraph, undoing end-of-line hyphenation
+ * (extract_pdf.c has the rule): "Ken-" + "nung" -> "Kennung", "E-" + "Mail"
+ * -> "E-Mail", "Ein-" + "und Ausgang" -> "Ein- und Ausgang"; else one space
+ * between. HH_ENOMEM. */
+int hh_x_pdf_join(hh_xstr_t *para, const char *line, size_t n);
+
 /* Zip access shared by the office readers (extract_zip.c). hh_x_zip_open:
  * a read-only archive over data (borrowed; NULL when not a zip), closed with
  * zip_discard. hh_x_zip_read: member name as a NUL-terminated malloc'd copy;

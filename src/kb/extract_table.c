@@ -142,18 +142,19 @@ int hh_xt_row_end(hh_xt_t *t, hh_xb_t *b, bool is_header, hh_err_t *err)
     if (n == 0)
         goto done;
     if (!t->decided) {
+        if (t->first == NULL && filled(row, n) == 1) {
+            /* a title line above the table (or a one-column table: its
+             * cells are paragraphs) */
+            for (size_t i = 0; i < n; i++)
+                if (row[i][0])
+                    rc = hh_xb_add(b, HH_BLOCK_PARAGRAPH, 0, row[i], strlen(row[i]), err);
+            goto done;
+        }
         if (is_header) {
             t->header = row;
             t->n_header = n;
             t->decided = true;
             return 0;
-        }
-        if (t->first == NULL && filled(row, n) == 1) {
-            /* a title line above the table */
-            for (size_t i = 0; i < n; i++)
-                if (row[i][0])
-                    rc = hh_xb_add(b, HH_BLOCK_PARAGRAPH, 0, row[i], strlen(row[i]), err);
-            goto done;
         }
         if (t->first == NULL) {
             t->first = row;
