@@ -7,8 +7,10 @@
  * the layout makes the blocks (extract_pdf_layout in this file):
  *  - the body size is the font size that carries the most characters; a
  *    line clearly larger (>= 1.15 x) is a heading, levels by size (largest
- *    1); a short line set wholly in bold at body size and not ending like a
- *    sentence is a heading one level below the smallest larger size;
+ *    1); a short line set wholly in bold at about body size, alone on its
+ *    line, starting with a capital or a digit and not ending like a
+ *    sentence is a heading one level below the smallest larger size (a
+ *    bold "-c" or "blank" beside or above its description is none);
  *    consecutive heading lines of one size join;
  *  - lines repeated at the top or bottom of most pages (page headers and
  *    footers, digits compared as one) and lone page numbers there are
@@ -382,47 +384,92 @@ static bool in_margin(const pline_t *l)
     return l->page_h > 0 && (l->top < l->page_h * 0.1 || l->top + l->height > l->page_h * 0.9);
 }
 
-/* Marks page headers/footers and page numbers (drop). */
-static int mark_margins(playout_t *L)
+typedef struct mkey {
+    char    key[128];
+    int32_t page;
+    size_t  line;
+} mkey_t;
+
+static int mkey_cmp(const void *a, const void *b)
+{
+    const mkey_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->page > y->page) - (x->page < y->page);
+}
+
+/* Marks page headers/footers and page numbers (drop): margin lines sorted
+ * by their shape, a shape on more than half of the pages (of three or more)
+ * dropped; O(m log m) in the m margin lines. */
+static int mark_margins(playout_t *L, hh_err_t *err)
 {
     int32_t pages = 0;
-    for (size_t i = 0; i < L->n; i++)
+    size_t m = 0;
+    for (size_t i = 0; i < L->n; i++) {
         if (L->v[i].page > pages)
             pages = L->v[i].page;
+        m += in_margin(&L->v[i]);
+    }
+    if (pages < 2 || m == 0)
+        return 0;
+    mkey_t *k = malloc(m * sizeof *k);
+    if (k == NULL)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    size_t j = 0;
     for (size_t i = 0; i < L->n; i++) {
         pline_t *l = &L->v[i];
         if (!in_margin(l))
             continue;
-        if (pages >= 2 && is_page_number(l->text)) {
+        if (is_page_number(l->text))
             l->drop = true;
-            continue;
-        }
-        if (pages < 3)
-            continue;
-        /* the same shape in the margin of most pages: count distinct pages
-         * (quadratic in margin lines only, a few per page) */
-        char key[256], other[256];
-        shape_key(l->text, key, sizeof key);
-        int32_t seen = 0, last = -1;
-        for (size_t j = 0; j < L->n; j++) {
-            const pline_t *m = &L->v[j];
-            if (m->page == last || !in_margin(m))
-                continue;
-            shape_key(m->text, other, sizeof other);
-            if (strcmp(key, other) == 0) {
-                seen++;
-                last = m->page;
-            }
-        }
-        if (seen * 2 > pages)
-            l->drop = true;
+        shape_key(l->text, k[j].key, sizeof k[j].key);
+        k[j].page = l->page;
+        k[j++].line = i;
     }
+    qsort(k, m, sizeof *k, mkey_cmp);
+    for (size_t g = 0; g < m && pages >= 3;) {
+        size_t e = g;
+        int32_t distinct = 0, last = INT32_MIN;
+        while (e < m && strcmp(k[e].key, k[g].key) == 0) {
+            if (k[e].page != last)
+                distinct++;
+            last = k[e].page;
+            e++;
+        }
+        if (distinct * 2 > pages)
+            for (size_t x = g; x < e; x++)
+                L->v[k[x].line].drop = true;
+        g = e;
+    }
+    free(k);
     return 0;
 }
 
 static bool ends_sentence(const char *s, size_t n)
 {
     return n > 0 && (s[n - 1] == '.' || s[n - 1] == ',' || s[n - 1] == ';');
+}
+
+/* Starts with an upper-case letter (ASCII, Latin-1) or a digit: a bold
+ * "-c" or "blank" in a definition list is no heading. */
+static bool upper_start(const char *s)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    if ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= '0' && p[0] <= '9'))
+        return true;
+    return p[0] == 0xc3 && p[1] >= 0x80 && p[1] <= 0x9e && p[1] != 0x97;
+}
+
+/* No other text shares the line (a bold term with its description beside
+ * it is no heading). */
+static bool alone(const playout_t *L, size_t i)
+{
+    const pline_t *l = &L->v[i];
+    for (size_t j = i > 0 ? i - 1 : 0; j <= i + 1 && j < L->n; j++) {
+        const pline_t *m = &L->v[j];
+        if (j != i && !m->drop && m->page == l->page && fabs(m->top - l->top) < 0.5 * (l->height + 1))
+            return false;
+    }
+    return true;
 }
 
 /* Heading levels from sizes: every distinct size >= 1.15 x body (in half
@@ -459,7 +506,8 @@ static void mark_headings(playout_t *L)
         long k = lround(l->size / step);
         if (k >= 0 && k < NS && level_of[k] > 0 && l->len <= 200)
             l->level = level_of[k];
-        else if (l->bold && l->len <= 120 && k == body && !ends_sentence(l->text, l->len))
+        else if (l->bold && l->len <= 120 && k * step >= body * step * 0.9 && !ends_sentence(l->text, l->len) &&
+                 upper_start(l->text) && alone(L, i))
             l->level = levels + 1;
     }
 }
@@ -601,8 +649,7 @@ static int pdf_layout(hh_xb_t *b, const char *xml, size_t len, hh_err_t *err)
     memset(&L, 0, sizeof L);
     int rc = collect_lines(&L, xmlDocGetRootElement(doc), err);
     xmlFreeDoc(doc);
-    if (rc == 0) {
-        mark_margins(&L);
+    if (rc == 0 && (rc = mark_margins(&L, err)) == 0) {
         mark_headings(&L);
         rc = layout_blocks(b, &L, err);
     }
