@@ -557,6 +557,33 @@ TEST(extract_pptx_slides_titles_pages)
     hh_doc_clear(&d);
 }
 
+/* A PPTX written by a real tool (pandoc): slide titles, bullets, a table. */
+TEST(extract_pptx_from_pandoc)
+{
+    if (system("command -v pandoc >/dev/null 2>&1") != 0)
+        SKIP("pandoc not installed (scripts/deps.sh installs it)");
+    const char *md = tmp("deck.md"), *pptx = tmp("deck.pptx");
+    const char text[] = "# Reiserichtlinie\n\n## Hotels\n\n- Bis 150 EUR pro Nacht\n- Fr\xc3\xbchst\xc3\xbc" "ck inklusive\n\n"
+                        "## Tabelle\n\n| Ziel | Satz |\n|---|---|\n| Rom | 99 |\n| K\xc3\xb6ln | 80 |\n";
+    ASSERT_TRUE(put_file(md, text, sizeof text - 1));
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "pandoc '%s' -o '%s' 2>/dev/null", md, pptx);
+    ASSERT_EQ_INT(system(cmd), 0);
+    hh_doc_t d;
+    hh_err_t e;
+    ASSERT_OK(hh_extract_file(pptx, NULL, &d, &e));
+    ASSERT_STREQ(d.title, "Reiserichtlinie");
+    BLOCK(&d, 0, HH_BLOCK_HEADING, 1, 1, "Reiserichtlinie");
+    BLOCK(&d, 1, HH_BLOCK_HEADING, 1, 2, "Hotels");
+    BLOCK(&d, 2, HH_BLOCK_PARAGRAPH, 0, 2, "Bis 150 EUR pro Nacht");
+    BLOCK(&d, 3, HH_BLOCK_PARAGRAPH, 0, 2, "Fr\xc3\xbchst\xc3\xbc" "ck inklusive");
+    BLOCK(&d, 4, HH_BLOCK_HEADING, 1, 3, "Tabelle");
+    BLOCK(&d, 5, HH_BLOCK_TABLE_ROW, 0, 3, "Ziel: Rom | Satz: 99");
+    BLOCK(&d, 6, HH_BLOCK_TABLE_ROW, 0, 3, "Ziel: K\xc3\xb6ln | Satz: 80");
+    ASSERT_EQ_INT(d.n_blocks, 7);
+    hh_doc_clear(&d);
+}
+
 TEST(extract_hostile_pptx)
 {
     hh_doc_t d;
@@ -734,6 +761,12 @@ TEST(ingest_encoding_stored_and_noted)
     ASSERT_EQ_INT(hh_test_run_cli(args, NULL, false, out, sizeof out), 0);
     ASSERT_TRUE(strstr(out, "added") != NULL);
     ASSERT_TRUE(strstr(out, "note") != NULL && strstr(out, "Windows-1252") != NULL);
+    snprintf(args, sizeof args, "documents list --collection kb2 --json --data '%s'", data);
+    ASSERT_EQ_INT(hh_test_run_cli(args, NULL, false, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    ASSERT_TRUE(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1);
+    ASSERT_STREQ(hh_test_json_str(cJSON_GetArrayItem(j, 0), "encoding"), "windows-1252");
+    cJSON_Delete(j);
 }
 
 TEST(ingest_http_upload_reports_encoding)
