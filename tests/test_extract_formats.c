@@ -313,6 +313,8 @@ TEST(extract_csv_delimiters_quotes_encoding)
     hh_doc_clear(&d);
     const char prose[] = "Wir kommen, sehen, und gehen.\nDann, später, wieder.\nUnd so, weiter, fort.\n";
     ASSERT_STREQ(hh_extract_detect(prose, sizeof prose - 1, "notiz"), "text/plain");
+    const char code[] = "int a;\nint b;\nint c;\nint d;\n";     /* one ';' a line, but code */
+    ASSERT_STREQ(hh_extract_detect(code, sizeof code - 1, "snippet"), "text/plain");
 }
 
 TEST(extract_hostile_csv_broken_quotes_and_wide)

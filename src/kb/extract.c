@@ -374,8 +374,9 @@ bool hh_x_zip_mime(const char *mime)
 }
 
 /* Delimited data by content: the first lines (up to 10, at least 3) all have
- * the same number (>= 1) of ';' or of tabs outside quotes; prose rarely
- * keeps such a count line after line. Comma-separated files need their
+ * the same number (>= 1) of ';' or of tabs outside quotes, and the first
+ * does not end in the delimiter (code: "int a;"); prose rarely keeps such a
+ * count line after line. Comma-separated files need their
  * .csv name (prose is full of commas). */
 static bool looks_like_csv(const uint8_t *p, size_t n)
 {
@@ -390,8 +391,15 @@ static bool looks_like_csv(const uint8_t *p, size_t n)
             else if (!quoted && p[i] == (uint8_t)delims[d])
                 cnt++;
             else if (!quoted && (p[i] == '\n' || i + 1 == m)) {
-                if (lines == 0)
+                if (lines == 0) {
+                    /* "int a;" lines are code, not one field and an empty one */
+                    size_t e = i;
+                    while (e > 0 && (p[e - 1] == '\r' || p[e - 1] == ' '))
+                        e--;
+                    if (e > 0 && p[e - 1] == (uint8_t)delims[d])
+                        break;
                     want = cnt;
+                }
                 ok = want >= 1 && cnt == want;
                 lines++;
                 cnt = 0;

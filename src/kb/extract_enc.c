@@ -168,10 +168,13 @@ int hh_x_decode_text(const uint8_t *data, size_t len, const uint8_t **text, size
     if (invalid == 0 || (valid_multi > 0 && valid_multi * 4 >= invalid))
         return 0;
     bool cp1252 = c1 || !a4;
-    /* each byte becomes at most 3 bytes (the euro sign, U+FFFD) */
-    if (len > (SIZE_MAX - 1) / 3)
+    /* a byte >= 0x80 becomes at most 3 bytes (the euro sign, U+FFFD) */
+    size_t high = 0;
+    for (size_t i = 0; i < len; i++)
+        high += data[i] >= 0x80;
+    if (high > (SIZE_MAX - 1 - len) / 2)
         return HH_ENOMEM;
-    uint8_t *o = malloc(len * 3 + 1);
+    uint8_t *o = malloc(len + 2 * high + 1);
     if (o == NULL)
         return HH_ENOMEM;
     size_t w = 0;

@@ -666,8 +666,8 @@ static int pdf_via_xml(hh_xb_t *b, char *file, hh_err_t *err)
     hh_xstr_t out = { 0 };
     char ebuf[256];
     int status = 0;
-    /* the XML is several times the text it carries */
-    uint64_t cap = b->lim->output_bytes < (UINT64_MAX / 8) ? b->lim->output_bytes * 8 : UINT64_MAX;
+    /* the XML is a few times the text it carries (~100 bytes of markup a line) */
+    uint64_t cap = b->lim->output_bytes < (UINT64_MAX / 4) ? b->lim->output_bytes * 4 : UINT64_MAX;
     int rc = run_tool(argv, NULL, 0, b->lim, cap, &out, ebuf, sizeof ebuf, &status, err);
     if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.len == 0))
         rc = WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL)
