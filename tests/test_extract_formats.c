@@ -769,6 +769,10 @@ TEST(ingest_encoding_stored_and_noted)
     ASSERT_TRUE(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1);
     ASSERT_STREQ(hh_test_json_str(cJSON_GetArrayItem(j, 0), "encoding"), "windows-1252");
     cJSON_Delete(j);
+    /* re-extraction from the stored original says it again */
+    snprintf(args, sizeof args, "documents reingest --collection kb2 --data '%s'", data);
+    ASSERT_EQ_INT(hh_test_run_cli(args, NULL, false, out, sizeof out), 0);
+    ASSERT_TRUE(strstr(out, "note: the text was not UTF-8: read as Windows-1252") != NULL);
 }
 
 TEST(ingest_http_upload_reports_encoding)

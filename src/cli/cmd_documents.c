@@ -243,6 +243,8 @@ static int docs_reingest(hh_store_t *s, args_t *a, int64_t coll_id, hh_err_t *er
         }
         ok++;
         printf("document %lld -> %lld: %zu chunks\n", (long long)a->ids[i], (long long)r.doc_id, r.n_chunks);
+        if (hh_ingest_encoding_note(r.encoding) != NULL)
+            printf("  note: %s (%s)\n", hh_ingest_encoding_note(r.encoding), r.encoding);
         if (hh_cli_audit(s, "documents reingest %lld -> %lld (%zu chunks)", (long long)a->ids[i],
                          (long long)r.doc_id, r.n_chunks)) {
             failed++;
