@@ -690,6 +690,7 @@ TEST(extract_pdf_headings_pages_dehyphenation)
     ASSERT_OK(hh_extract_file(pdf, NULL, &d, &e));
     ASSERT_STREQ(d.mime, "application/pdf");
     ASSERT_TRUE(d.encoding == NULL);
+    ASSERT_STREQ(d.title, "Reisekosten");      /* the larger heading on page 1 */
     BLOCK(&d, 0, HH_BLOCK_HEADING, 1, 1, "Reisekosten");
     BLOCK(&d, 1, HH_BLOCK_PARAGRAPH, 0, 1,
           "Die Erstattung richtet sich nach der Kennung des Mitarbeiters, f\xc3\xbcr das Ein- und "
@@ -703,6 +704,24 @@ TEST(extract_pdf_headings_pages_dehyphenation)
     BLOCK(&d, 8, HH_BLOCK_PARAGRAPH, 0, 3, "Letzte Seite.");
     /* the running header and the page numbers are gone */
     ASSERT_EQ_INT(d.n_blocks, 9);
+    hh_doc_clear(&d);
+    /* a man page: bold section names at body size are headings, but no
+     * title ("NAME" would name every page): the file name is */
+    const char man[] = ".TH TEST 1\n.SH NAME\ntest \\- eine Testseite\n.SH BESCHREIBUNG\nDer Text der Seite.\n";
+    const char *msrc = tmp("man.1"), *mpdf = tmp("man.pdf");
+    ASSERT_TRUE(put_file(msrc, man, sizeof man - 1));
+    snprintf(cmd, sizeof cmd, "groff -k -man -Tpdf '%s' > '%s' 2>/dev/null", msrc, mpdf);
+    ASSERT_EQ_INT(system(cmd), 0);
+    ASSERT_OK(hh_extract_file(mpdf, NULL, &d, &e));
+    ASSERT_STREQ(d.title, "fmt-man");
+    /* one page: its running header cannot be told from text; the lone page
+     * number at the bottom is dropped */
+    BLOCK(&d, 0, HH_BLOCK_PARAGRAPH, 0, 1, "TEST(1) General Commands Manual TEST(1)");
+    BLOCK(&d, 1, HH_BLOCK_HEADING, 1, 1, "NAME");
+    BLOCK(&d, 2, HH_BLOCK_PARAGRAPH, 0, 1, "test - eine Testseite");
+    BLOCK(&d, 3, HH_BLOCK_HEADING, 1, 1, "BESCHREIBUNG");
+    BLOCK(&d, 4, HH_BLOCK_PARAGRAPH, 0, 1, "Der Text der Seite.");
+    ASSERT_EQ_INT(d.n_blocks, 5);
     hh_doc_clear(&d);
     /* the same bytes from memory (an attachment) still give the text */
     size_t len = 0;

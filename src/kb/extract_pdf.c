@@ -13,8 +13,8 @@
  *    bold "-c" or "blank" beside or above its description is none);
  *    consecutive heading lines of one size join;
  *  - lines repeated at the top or bottom of most pages (page headers and
- *    footers, digits compared as one) and lone page numbers there are
- *    dropped; each block keeps its page number;
+ *    footers, digits compared as one; three pages or more) and lone page
+ *    numbers there are dropped; each block keeps its page number;
  *  - body lines join into a paragraph until a vertical gap larger than the
  *    usual line distance, a heading or a new page; a line ending in a
  *    hyphen after a letter joins the next without the hyphen when that
@@ -409,7 +409,7 @@ static int mark_margins(playout_t *L, hh_err_t *err)
             pages = L->v[i].page;
         m += in_margin(&L->v[i]);
     }
-    if (pages < 2 || m == 0)
+    if (m == 0)
         return 0;
     mkey_t *k = malloc(m * sizeof *k);
     if (k == NULL)
@@ -474,7 +474,7 @@ static bool alone(const playout_t *L, size_t i)
 
 /* Heading levels from sizes: every distinct size >= 1.15 x body (in half
  * points) gets a level, largest first; bold body lines one below. */
-static void mark_headings(playout_t *L)
+static int mark_headings(playout_t *L)
 {
     /* characters per half-point size */
     enum { NS = 512 };
@@ -493,7 +493,7 @@ static void mark_headings(playout_t *L)
         if (chars[k] > chars[body])
             body = k;
     if (chars[body] == 0)
-        return;
+        return 0;
     int level_of[NS] = { 0 };
     int levels = 0;
     for (long k = NS - 1; k > body; k--)
@@ -510,6 +510,7 @@ static void mark_headings(playout_t *L)
                  upper_start(l->text) && alone(L, i))
             l->level = levels + 1;
     }
+    return levels;
 }
 
 /* Usual distance between consecutive body lines of a page (the most common
@@ -636,8 +637,9 @@ static int layout_blocks(hh_xb_t *b, playout_t *L, hh_err_t *err)
     return rc;
 }
 
-/* The blocks of pdftohtml's XML. */
-static int pdf_layout(hh_xb_t *b, const char *xml, size_t len, hh_err_t *err)
+/* The blocks of pdftohtml's XML; *size_levels gets the number of heading
+ * levels set by font size (bold-only headings are below them). */
+static int pdf_layout(hh_xb_t *b, const char *xml, size_t len, int *size_levels, hh_err_t *err)
 {
     if (len > INT32_MAX)
         return hh_err_set(err, HH_ERANGE, -1, "pdftohtml output larger than 2 GiB");
@@ -650,7 +652,7 @@ static int pdf_layout(hh_xb_t *b, const char *xml, size_t len, hh_err_t *err)
     int rc = collect_lines(&L, xmlDocGetRootElement(doc), err);
     xmlFreeDoc(doc);
     if (rc == 0 && (rc = mark_margins(&L, err)) == 0) {
-        mark_headings(&L);
+        *size_levels = mark_headings(&L);
         rc = layout_blocks(b, &L, err);
     }
     layout_free(&L);
@@ -660,7 +662,7 @@ static int pdf_layout(hh_xb_t *b, const char *xml, size_t len, hh_err_t *err)
 /* pdftohtml on a file: 0 with the blocks added; HH_EUNSUPPORTED when the
  * tool is missing or refuses the file (the caller falls back to pdftotext
  * for its error message); other errors as they are. */
-static int pdf_via_xml(hh_xb_t *b, char *file, hh_err_t *err)
+static int pdf_via_xml(hh_xb_t *b, char *file, int *size_levels, hh_err_t *err)
 {
     char *argv[] = { "pdftohtml", "-xml", "-i", "-stdout", "-q", "-enc", "UTF-8", file, NULL };
     hh_xstr_t out = { 0 };
@@ -674,7 +676,7 @@ static int pdf_via_xml(hh_xb_t *b, char *file, hh_err_t *err)
                  ? hh_err_set(err, HH_ERANGE, -1, "pdftohtml killed by signal %d", WTERMSIG(status))
                  : HH_EUNSUPPORTED;
     if (rc == 0)
-        rc = pdf_layout(b, out.data, out.len, err);
+        rc = pdf_layout(b, out.data, out.len, size_levels, err);
     hh_xstr_free(&out);
     return rc;
 }
@@ -701,8 +703,12 @@ int hh_x_pdf(hh_xb_t *b, const uint8_t *data, size_t len, const char *path, hh_e
     char ebuf[1024];
     int status = 0;
     int rc;
+    int size_levels = 0;
     if (path != NULL) {
-        rc = pdf_via_xml(b, file, err);
+        /* the title: the PDF's own, else a heading set in a larger font on
+         * page 1; a bold "NAME" (man pages) is none, the file name is */
+        b->no_heading_title = true;
+        rc = pdf_via_xml(b, file, &size_levels, err);
         if (rc == 0 && b->doc->n_blocks > 0)
             goto title;
         if (rc != 0 && rc != HH_EUNSUPPORTED)
@@ -745,8 +751,18 @@ int hh_x_pdf(hh_xb_t *b, const uint8_t *data, size_t len, const char *path, hh_e
         goto cleanup;
     }
 title:
-    if (pdf_title(b, file, data, len) != 0)
+    if (pdf_title(b, file, data, len) != 0) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < b->doc->n_blocks && b->doc->title == NULL; i++) {
+        const hh_block_t *h = &b->doc->blocks[i];
+        if (h->page > 1)
+            break;
+        if (h->kind == HH_BLOCK_HEADING && h->level <= size_levels &&
+            hh_xb_title(b, h->text, h->len) != 0)
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
 cleanup:
     hh_xstr_free(&out);
     free(file);
