@@ -423,6 +423,44 @@ TEST(extract_xlsx_sheets_rows_header)
     hh_doc_clear(&d);
 }
 
+/* A workbook whose main part is not xl/workbook.xml: [Content_Types].xml
+ * names it, detection and extraction follow it (and its relationships). */
+TEST(extract_xlsx_main_part_from_content_types)
+{
+    static const char types[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+        "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+        "<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
+        "<Override PartName=\"/daten/mappe.xml\" "
+        "ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/></Types>";
+    static const char rels[] =
+        "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+        "<Relationship Id=\"rId1\" Type=\"x\" Target=\"blatt/eins.xml\"/></Relationships>";
+    static const char book[] = "<workbook " SS_NS "><sheets><sheet name=\"Kosten\" sheetId=\"1\" r:id=\"rId1\"/>"
+                               "</sheets></workbook>";
+    static const char sheet[] =
+        "<worksheet " SS_NS "><sheetData><row><c t=\"inlineStr\"><is><t>Ziel</t></is></c>"
+        "<c t=\"inlineStr\"><is><t>Satz</t></is></c></row><row><c t=\"inlineStr\"><is><t>Rom</t></is></c>"
+        "<c><v>99</v></c></row></sheetData></worksheet>";
+    zent_t z[] = { { "[Content_Types].xml", types, 0 }, { "daten/mappe.xml", book, 0 },
+                   { "daten/_rels/mappe.xml.rels", rels, 0 }, { "daten/blatt/eins.xml", sheet, 0 } };
+    const char *path = tmp("mappe.xlsx");
+    ASSERT_TRUE(make_zip(path, z, 4));
+    size_t len = 0;
+    void *buf = hh_test_read_file(path, &len);
+    ASSERT_TRUE(buf != NULL);
+    ASSERT_STREQ(hh_extract_detect(buf, len, "mappe.bin"),
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    free(buf);
+    hh_doc_t d;
+    hh_err_t e;
+    ASSERT_OK(hh_extract_file(path, NULL, &d, &e));
+    BLOCK(&d, 0, HH_BLOCK_HEADING, 1, 0, "Kosten");
+    BLOCK(&d, 1, HH_BLOCK_TABLE_ROW, 0, 0, "Ziel: Rom | Satz: 99");
+    ASSERT_EQ_INT(d.n_blocks, 2);
+    hh_doc_clear(&d);
+}
+
 TEST(extract_hostile_xlsx)
 {
     hh_extract_limits_t lim = in_process();

@@ -162,6 +162,12 @@ int hh_x_zip_read(struct zip *za, const char *name, const hh_extract_limits_t *l
                   char **out, size_t *out_len, hh_err_t *err);
 int hh_x_xml_parse(const char *buf, size_t len, const char *name, struct _xmlDoc **out, hh_err_t *err);
 
+/* The main part of an Office Open XML package: def when the zip has it,
+ * else the [Content_Types].xml Override whose ContentType is ctype (its
+ * PartName without the leading '/', when that member exists). out (cap
+ * bytes) gets the name (def when none is found). Returns 1 when found. */
+int hh_x_ooxml_main(struct zip *za, const char *ctype, const char *def, char *out, size_t cap);
+
 /* Sets the title from dc:title in a metadata member (docProps/core.xml,
  * meta.xml) when there is one; a missing or broken member is ignored.
  * HH_ENOMEM only. */

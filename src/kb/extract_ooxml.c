@@ -1,7 +1,8 @@
 /* extract_ooxml.c - spreadsheets and slides in Office Open XML zips.
  *
- * XLSX: xl/workbook.xml names the sheets in their order; the workbook's
- * relationships (xl/_rels/workbook.xml.rels) give each sheet's part. Each
+ * XLSX: xl/workbook.xml (or the part [Content_Types].xml names as the
+ * workbook) names the sheets in their order; the workbook's relationships
+ * (xl/_rels/workbook.xml.rels) give each sheet's part. Each
  * sheet becomes a level-1 heading with its name, then its rows through the
  * table builder (extract_table.c): the first row of two or more filled
  * cells is the header, and every further row carries it ("Reiseziel:
@@ -161,6 +162,18 @@ static const char *rel_target(const rels_t *r, const char *id)
         if (strcmp(r->v[i].id, id) == 0)
             return r->v[i].target;
     return NULL;
+}
+
+#define CT_XLSX "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+#define CT_PPTX "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+
+/* "xl/workbook.xml" -> base "xl/", relationships "xl/_rels/workbook.xml.rels" */
+static void part_names(const char *part, char *base, size_t bcap, char *rels, size_t rcap)
+{
+    const char *slash = strrchr(part, '/');
+    size_t bl = slash ? (size_t)(slash - part) + 1 : 0;
+    snprintf(base, bcap, "%.*s", (int)bl, part);
+    snprintf(rels, rcap, "%s_rels/%s.rels", base, part + bl);
 }
 
 /* ---- streaming reader helpers ------------------------------------------- */
@@ -424,11 +437,14 @@ int hh_x_xlsx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
     rels_t rels = { 0 };
     sst_t sst = { 0 };
     int rc;
+    char part[256], base[256], relname[600];
     b->no_heading_title = true;
-    if ((rc = hh_x_zip_read(za, "xl/workbook.xml", b->lim, &buf, &blen, err)) != 0 ||
-        (rc = hh_x_xml_parse(buf, blen, "xl/workbook.xml", &doc, err)) != 0)
+    hh_x_ooxml_main(za, CT_XLSX, "xl/workbook.xml", part, sizeof part);
+    part_names(part, base, sizeof base, relname, sizeof relname);
+    if ((rc = hh_x_zip_read(za, part, b->lim, &buf, &blen, err)) != 0 ||
+        (rc = hh_x_xml_parse(buf, blen, part, &doc, err)) != 0)
         goto cleanup;
-    rc = read_rels(b, za, "xl/_rels/workbook.xml.rels", "xl/", &rels, err);
+    rc = read_rels(b, za, relname, base, &rels, err);
     if (rc == HH_ENOENT) {
         hh_err_clear(err);
         rc = 0;
@@ -447,17 +463,17 @@ int hh_x_xlsx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
         k++;
         xmlChar *name = xmlGetProp(n, (const xmlChar *)"name");
         xmlChar *rid = xmlGetNsProp(n, (const xmlChar *)"id", (const xmlChar *)NS_REL);
-        char fallback[64];
-        const char *part = rid ? rel_target(&rels, (const char *)rid) : NULL;
-        if (part == NULL) {
+        char fallback[300];
+        const char *sheet = rid ? rel_target(&rels, (const char *)rid) : NULL;
+        if (sheet == NULL) {
             /* no relationship: the conventional part name */
-            snprintf(fallback, sizeof fallback, "xl/worksheets/sheet%zu.xml", k);
-            part = fallback;
+            snprintf(fallback, sizeof fallback, "%sworksheets/sheet%zu.xml", base, k);
+            sheet = fallback;
         }
         if (name != NULL)
             rc = hh_xb_add(b, HH_BLOCK_HEADING, 1, (const char *)name, strlen((const char *)name), err);
         if (rc == 0) {
-            rc = read_sheet(b, za, part, &sst, err);
+            rc = read_sheet(b, za, sheet, &sst, err);
             if (rc == HH_ENOENT) {              /* a sheet without its part: skipped */
                 b->truncated = true;
                 hh_err_clear(err);
@@ -655,10 +671,13 @@ int hh_x_pptx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
     rels_t rels = { 0 };
     int rc;
     size_t listed = 0, read = 0;
-    if ((rc = hh_x_zip_read(za, "ppt/presentation.xml", b->lim, &buf, &blen, err)) != 0 ||
-        (rc = hh_x_xml_parse(buf, blen, "ppt/presentation.xml", &doc, err)) != 0)
+    char part[256], base[256], relname[600];
+    hh_x_ooxml_main(za, CT_PPTX, "ppt/presentation.xml", part, sizeof part);
+    part_names(part, base, sizeof base, relname, sizeof relname);
+    if ((rc = hh_x_zip_read(za, part, b->lim, &buf, &blen, err)) != 0 ||
+        (rc = hh_x_xml_parse(buf, blen, part, &doc, err)) != 0)
         goto cleanup;
-    rc = read_rels(b, za, "ppt/_rels/presentation.xml.rels", "ppt/", &rels, err);
+    rc = read_rels(b, za, relname, base, &rels, err);
     if (rc == HH_ENOENT) {
         hh_err_clear(err);
         rc = 0;
@@ -674,16 +693,16 @@ int hh_x_pptx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
             continue;
         listed++;
         xmlChar *rid = xmlGetNsProp(n, (const xmlChar *)"id", (const xmlChar *)NS_REL);
-        const char *part = rid ? rel_target(&rels, (const char *)rid) : NULL;
-        char fallback[64];
-        if (part == NULL) {
-            snprintf(fallback, sizeof fallback, "ppt/slides/slide%zu.xml", listed);
-            part = fallback;
+        const char *slide = rid ? rel_target(&rels, (const char *)rid) : NULL;
+        char fallback[300];
+        if (slide == NULL) {
+            snprintf(fallback, sizeof fallback, "%sslides/slide%zu.xml", base, listed);
+            slide = fallback;
         }
         b->page = (int32_t)listed;
         hh_err_t e;
         hh_err_clear(&e);
-        rc = read_slide(b, za, part, &e);
+        rc = read_slide(b, za, slide, &e);
         xmlFree(rid);
         if (rc == HH_ENOENT || rc == HH_EFORMAT) {
             /* a listed slide that is missing or broken: the others are kept

@@ -103,6 +103,49 @@ int hh_x_zip_read(zip_t *za, const char *name, const hh_extract_limits_t *lim,
     return 0;
 }
 
+int hh_x_ooxml_main(zip_t *za, const char *ctype, const char *def, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", def);
+    if (zip_name_locate(za, def, 0) >= 0)
+        return 1;
+    /* [Content_Types].xml is small; a huge one is not read */
+    hh_extract_limits_t lim;
+    hh_extract_default_limits(&lim);
+    lim.unpacked_bytes = 1u << 20;
+    char *buf = NULL;
+    size_t len = 0;
+    xmlDocPtr doc = NULL;
+    int found = 0;
+    if (hh_x_zip_read(za, "[Content_Types].xml", &lim, &buf, &len, NULL) != 0 ||
+        hh_x_xml_parse(buf, len, "[Content_Types].xml", &doc, NULL) != 0) {
+        free(buf);
+        return 0;
+    }
+    xmlNode *root = xmlDocGetRootElement(doc);
+    for (xmlNode *n = root ? root->children : NULL; n != NULL && !found; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Override") != 0)
+            continue;
+        xmlChar *ct = xmlGetProp(n, (const xmlChar *)"ContentType");
+        xmlChar *pn = xmlGetProp(n, (const xmlChar *)"PartName");
+        if (ct != NULL && pn != NULL && strcmp((const char *)ct, ctype) == 0) {
+            const char *name = (const char *)pn + (pn[0] == '/');
+            if (strlen(name) < cap && zip_name_locate(za, name, 0) >= 0) {
+                snprintf(out, cap, "%s", name);
+                found = 1;
+            }
+        }
+        xmlFree(ct);
+        xmlFree(pn);
+    }
+    xmlFreeDoc(doc);
+    free(buf);
+    return found;
+}
+
+#define CT_DOCX "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+#define CT_XLSX "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+#define CT_PPTX "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+
 const char *hh_x_zip_kind(const uint8_t *data, size_t len)
 {
     zip_t *za = hh_x_zip_open(data, len);
@@ -125,6 +168,17 @@ const char *hh_x_zip_kind(const uint8_t *data, size_t len)
             n >= strlen(HH_MIME_ODT) && strncmp(mt, HH_MIME_ODT, strlen(HH_MIME_ODT)) == 0)
             kind = HH_MIME_ODT;
         free(mt);
+    }
+    if (kind == NULL) {
+        /* an Office package whose main part has another name: its content
+         * types say which it is */
+        char part[256];
+        if (hh_x_ooxml_main(za, CT_DOCX, "word/document.xml", part, sizeof part))
+            kind = HH_MIME_DOCX;
+        else if (hh_x_ooxml_main(za, CT_XLSX, "xl/workbook.xml", part, sizeof part))
+            kind = HH_MIME_XLSX;
+        else if (hh_x_ooxml_main(za, CT_PPTX, "ppt/presentation.xml", part, sizeof part))
+            kind = HH_MIME_PPTX;
     }
     zip_discard(za);
     return kind;
@@ -533,8 +587,13 @@ cleanup:
 
 int hh_x_docx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
 {
-    return office_extract(b, data, len, "DOCX", "word/document.xml", "docProps/core.xml",
-                          docx_enter, docx_leave, err);
+    char part[256] = "word/document.xml";
+    zip_t *za = hh_x_zip_open(data, len);
+    if (za != NULL) {
+        hh_x_ooxml_main(za, CT_DOCX, "word/document.xml", part, sizeof part);
+        zip_discard(za);
+    }
+    return office_extract(b, data, len, "DOCX", part, "docProps/core.xml", docx_enter, docx_leave, err);
 }
 
 int hh_x_odt(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
