@@ -112,6 +112,15 @@ void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
 void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
                  const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws);
 
+/* Segmented products (the experts of a batch, moe.c), one pool run: for
+ * segment s < n_seg and p < n_per, y[s * n_per + p] = w[s * n_per + p] x
+ * over rows seg[s] .. seg[s + 1] of x (seg[0] = 0, non-decreasing; the
+ * output has seg[s + 1] - seg[s] rows of that matrix's n_out). All w have
+ * the same n_in, and column p the same type and layout (n_per <= 4); x is
+ * rounded once for all of them. Rows give the same results as hh_matmul. */
+void hh_matmul_seg(hh_pool_t *pool, const hh_kernels_t *kern, int n_seg, int n_per, const hh_mat_t *const *w,
+                   const float *x, const int32_t *seg, float *const *y, const hh_mm_ws_t *ws);
+
 /* Weight repacking (repack.c). hh_repack_x4_ok: whether W can and should
  * take the x4 layout with these kernels (type with a gemm_x4 kernel, rows a
  * multiple of 4). hh_repack_x4: rewrites W's bytes in place into the x4

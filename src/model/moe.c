@@ -18,10 +18,13 @@
  * sort, tokens in batch order within an expert), the tokens' rows gathered
  * into one block per expert, and each chosen expert's gate/up and down
  * products run once over its block: an expert's weights are read once per
- * batch, and a decoded token reads only its k experts. The products are the
- * dense ones (matmul.c), so the 8-bit activation rounding, the exact path
- * and the x4 layout work as for dense layers, and results do not depend on
- * how tokens are batched: each row is rounded and multiplied on its own. */
+ * batch, and a decoded token reads only its k experts. All experts of a
+ * phase share one pool run (hh_matmul_seg: gate and up of every chosen
+ * expert, then SwiGLU, then every down), the gathered rows rounded to 8
+ * bits once. The products are the dense kernels (matmul.c), so the
+ * activation rounding, the exact path and the x4 layout work as for dense
+ * layers, and results do not depend on how tokens are batched: each row is
+ * rounded and multiplied on its own. */
 #include "model/model_int.h"
 
 #include <math.h>
@@ -43,7 +46,13 @@ struct hh_moe_ws {
     float      *xg;        /* (n_batch * k, n_embd) gathered inputs, then expert outputs */
     float      *g;         /* (n_batch * k, n_ff) gate, then silu(gate) * up */
     float      *u;         /* (n_batch * k, n_ff) up */
+    int32_t    *seg;       /* (n_expert + 1) row starts of the experts that have tokens */
+    const hh_mat_t **wp;   /* (2 n_expert) their matrices, for hh_matmul_seg */
+    float     **yp;        /* (2 n_expert) their outputs */
 };
+
+/* Rows of elementwise work below which SwiGLU stays on the calling thread. */
+#define PAR_MIN_SWIGLU 32768
 
 /* ---- loading -------------------------------------------------------------- */
 
@@ -204,12 +213,17 @@ int hh_moe_ws_create(hh_moe_ws_t **out, const hh_model_t *m, int n_threads, int3
     w->xg = alloc_n(nk, (size_t)w->n_embd, sizeof(float));
     w->g = alloc_n(nk, (size_t)w->n_ff, sizeof(float));
     w->u = alloc_n(nk, (size_t)w->n_ff, sizeof(float));
-    if (!w->logits || !w->choice || !w->weight || !w->row || !w->count || !w->start || !w->xg || !w->g || !w->u) {
+    w->seg = alloc_n((size_t)w->n_expert + 1, 1, sizeof(int32_t));
+    w->wp = alloc_n((size_t)w->n_expert, 2, sizeof *w->wp);
+    w->yp = alloc_n((size_t)w->n_expert, 2, sizeof *w->yp);
+    if (!w->logits || !w->choice || !w->weight || !w->row || !w->count || !w->start || !w->xg || !w->g || !w->u ||
+        !w->seg || !w->wp || !w->yp) {
         hh_moe_ws_free(w);
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory for the expert scratch of a batch of %d", n_batch);
     }
     int64_t max_in = w->n_embd > w->n_ff ? w->n_embd : w->n_ff;
-    if (hh_mm_ws_init(&w->mm, n_threads, n_batch, max_in, exact, err) != HH_OK) {
+    /* one quantized copy of every gathered row: n_batch * k rows */
+    if (hh_mm_ws_init(&w->mm, n_threads, n_batch * w->k, max_in, exact, err) != HH_OK) {
         hh_moe_ws_free(w);
         return HH_ENOMEM;
     }
@@ -231,6 +245,9 @@ void hh_moe_ws_free(hh_moe_ws_t *w)
     free(w->xg);
     free(w->g);
     free(w->u);
+    free(w->seg);
+    free(w->wp);
+    free(w->yp);
     free(w);
 }
 
@@ -265,6 +282,23 @@ static void route(const float *r, int n, int k, int32_t *choice, float *weight)
         weight[s] /= wsum;
 }
 
+typedef struct swiglu_job {
+    const hh_kernels_t *kern;
+    float              *g;
+    const float        *u;
+    long                n;
+} swiglu_job_t;
+
+/* g = silu(g) * u over n values, split over the pool. */
+static void swiglu_worker(void *ctx, int ith, int nth)
+{
+    const swiglu_job_t *j = ctx;
+    long lo, hi;
+    hh_pool_split(j->n, ith, nth, 16, &lo, &hi);
+    if (hi > lo)
+        j->kern->swiglu(j->g + lo, j->u + lo, hi - lo);
+}
+
 void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const hh_model_t *m, int il,
                 const float *x, float *y, int32_t n_tok)
 {
@@ -292,18 +326,33 @@ void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const
             memcpy(w->xg + (size_t)r * n_embd, x + (size_t)t * n_embd, n_embd * sizeof(float));
         }
     }
+    /* the experts that have tokens, as segments of the gathered rows */
+    int n_seg = 0;
+    w->seg[0] = 0;
     for (int e = 0; e < ne; e++) {
-        const int32_t n = w->count[e];
-        if (n == 0)
+        if (w->count[e] == 0)
             continue;
         const size_t r0 = (size_t)w->start[e];
-        const hh_mat_t *wgu[2] = { &l->exp_gate[e], &l->exp_up[e] };
-        float *const ygu[2] = { w->g + r0 * n_ff, w->u + r0 * n_ff };
-        hh_matmul_n(pool, kern, 2, wgu, w->xg + r0 * n_embd, ygu, n, &w->mm);
-        kern->swiglu(ygu[0], ygu[1], (int64_t)n * (int64_t)n_ff);
-        /* the expert's input rows are spent: its outputs take their place */
-        hh_matmul(pool, kern, &l->exp_down[e], ygu[0], w->xg + r0 * n_embd, n, &w->mm);
+        w->wp[2 * n_seg] = &l->exp_gate[e];
+        w->wp[2 * n_seg + 1] = &l->exp_up[e];
+        w->yp[2 * n_seg] = w->g + r0 * n_ff;
+        w->yp[2 * n_seg + 1] = w->u + r0 * n_ff;
+        w->seg[++n_seg] = w->start[e + 1];
     }
+    const int32_t n_rows = w->seg[n_seg];
+    hh_matmul_seg(pool, kern, n_seg, 2, w->wp, w->xg, w->seg, w->yp, &w->mm);
+    swiglu_job_t sj = { kern, w->g, w->u, (long)n_rows * (long)n_ff };
+    if (sj.n < PAR_MIN_SWIGLU)
+        swiglu_worker(&sj, 0, 1);
+    else
+        hh_pool_run(pool, swiglu_worker, &sj);
+    /* the gathered inputs are spent: the experts' outputs take their place */
+    for (int s = 0; s < n_seg; s++) {
+        const int e = (int)(w->wp[2 * s] - l->exp_gate);
+        w->wp[s] = &l->exp_down[e];
+        w->yp[s] = w->xg + (size_t)w->seg[s] * n_embd;
+    }
+    hh_matmul_seg(pool, kern, n_seg, 1, w->wp, w->g, w->seg, w->yp, &w->mm);
     for (int32_t t = 0; t < n_tok; t++) {
         float *yt = y + (size_t)t * n_embd;
         const float *o = w->xg + (size_t)w->row[(size_t)t * k] * n_embd;
