@@ -8,7 +8,8 @@
  *     the GGUF tensors (router softmax, top-k, renormalised weights, SiLU
  *     experts read from the stacked 3-D tensors);
  *   - repacked experts hold exactly the stored rows, each expert on its own;
- *   - files whose expert metadata does not fit are refused. */
+ *   - files whose expert metadata does not fit are refused, in both load
+ *     modes, with a message naming the key or tensor. */
 #include "harness.h"
 #include "model/model.h"
 #include "model/model_int.h"
@@ -28,6 +29,17 @@ static hh_model_t *load_moe(const char *name, hh_gguf_load_t mode)
     p.load = mode;
     if (hh_model_load(&m, hh_test_data_path(name), &p, &e) != HH_OK) {
         printf("    load %s: %s\n", name, e.msg);
+        return NULL;
+    }
+    return m;
+}
+
+static hh_model_t *load_moe_path(const char *path)
+{
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    if (hh_model_load(&m, path, NULL, &e) != HH_OK) {
+        printf("    load %s: %s\n", path, e.msg);
         return NULL;
     }
     return m;
@@ -294,5 +306,74 @@ TEST(moe_weight_bytes_count_only_the_used_experts)
     const uint64_t emb = (uint64_t)hp->n_vocab * hp->n_embd * 4;
     const uint64_t want = all - emb + hp->n_embd * 4 - expert + expert / hp->n_expert * hp->n_expert_used;
     ASSERT_EQ_INT(hh_model_weight_bytes(m), want);
+    hh_model_free(m);
+}
+
+/* ---- bad expert metadata ----------------------------------------------------- */
+
+/* Copies qwen3moe-f32.gguf to dst, with key set to val (val < 0: key left
+ * out) and tensor tname (if not NULL) declared with shape ne[0..3). */
+static int write_moe_variant(const char *dst, const char *key, int64_t val, const char *tname, const int64_t *ne)
+{
+    hh_gguf_t *g = NULL;
+    hh_gguf_writer_t *w = NULL;
+    hh_err_t e;
+    int rc = hh_gguf_open(&g, hh_test_data_path("reference/qwen3moe-f32.gguf"), NULL, &e);
+    if (rc != HH_OK) return rc;
+    if ((rc = hh_gguf_writer_create(&w, 3, hh_gguf_alignment(g))) != HH_OK) goto done;
+    for (int64_t i = 0; i < hh_gguf_n_kv(g) && rc == HH_OK; i++) {
+        const char *k = hh_gguf_kv_key(g, i);
+        if (key != NULL && !strcmp(k, key)) {
+            if (val >= 0)
+                rc = hh_gguf_writer_set_u32(w, k, (uint32_t)val);
+        } else {
+            rc = hh_gguf_writer_set_value(w, k, hh_gguf_kv_value(g, i));
+        }
+    }
+    for (int64_t i = 0; i < hh_gguf_n_tensors(g) && rc == HH_OK; i++) {
+        const hh_gguf_tensor_t *t = hh_gguf_tensor(g, i);
+        bool re = tname != NULL && !strcmp(t->name, tname);
+        rc = hh_gguf_writer_add_tensor(w, t->name, t->type, re ? 3 : t->n_dims, re ? ne : t->ne, t->data, NULL, NULL);
+    }
+    if (rc == HH_OK)
+        rc = hh_gguf_writer_write(w, dst, &e);
+done:
+    hh_gguf_writer_free(w);
+    hh_gguf_close(g);
+    return rc;
+}
+
+TEST(moe_refuses_expert_metadata_that_does_not_fit)
+{
+    static const int64_t few_experts[3] = { 256, 64, 4 };
+    const struct { const char *key; int64_t val; const char *tname; const int64_t *ne; const char *want; } cases[] = {
+        { "qwen3moe.expert_used_count", 9, NULL, NULL, "expert_used_count 9 > expert_count 8" },
+        { "qwen3moe.expert_used_count", 0, NULL, NULL, "expert_used_count = 0 out of range" },
+        { "qwen3moe.expert_count", -1, NULL, NULL, "missing hyperparameter qwen3moe.expert_count" },
+        { "qwen3moe.expert_feed_forward_length", 32, NULL, NULL, "blk.0.ffn_gate_exps.weight: expected shape [256, 32, 8]" },
+        { NULL, 0, "blk.1.ffn_up_exps.weight", few_experts, "blk.1.ffn_up_exps.weight: expected shape [256, 64, 8]" },
+    };
+    char path[1024];
+    snprintf(path, sizeof path, "%s/moe-variant.gguf", hh_test_tmpdir());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ASSERT_OK(write_moe_variant(path, cases[i].key, cases[i].val, cases[i].tname, cases[i].ne));
+        for (int mode = 0; mode < 2; mode++) {
+            hh_model_t *m = NULL;
+            hh_err_t e;
+            hh_err_clear(&e);
+            hh_model_params_t p = hh_model_default_params();
+            p.load = mode ? HH_GGUF_LOAD_READ : HH_GGUF_LOAD_MMAP;
+            int rc = hh_model_load(&m, path, &p, &e);
+            if (rc != HH_EFORMAT || m != NULL || strstr(e.msg, cases[i].want) == NULL)
+                printf("    case %zu: rc %d, message '%s'\n", i, rc, e.msg);
+            ASSERT_EQ_INT(rc, HH_EFORMAT);
+            ASSERT_TRUE(m == NULL);
+            ASSERT_TRUE(strstr(e.msg, cases[i].want) != NULL);
+        }
+    }
+    /* the unchanged copy loads */
+    ASSERT_OK(write_moe_variant(path, NULL, 0, NULL, NULL));
+    hh_model_t *m = load_moe_path(path);
+    ASSERT_TRUE(m != NULL);
     hh_model_free(m);
 }
