@@ -15,6 +15,7 @@
 #include "model/model_int.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/quantize.h"
 #include "base/threadpool.h"
 
 #include <stdlib.h>
@@ -376,4 +377,42 @@ TEST(moe_refuses_expert_metadata_that_does_not_fit)
     hh_model_t *m = load_moe_path(path);
     ASSERT_TRUE(m != NULL);
     hh_model_free(m);
+}
+
+/* hoheit quantize on the F32 qwen3moe source: with --pure Q8_0 the file's
+ * tensors are byte-identical to llama-quantize's (reference qwen3moe-q8_0),
+ * the 3-D expert tensors included; the router stays F32 under every mix. */
+TEST(moe_quantize_matches_llama_quantize_on_experts)
+{
+    char out[1024];
+    snprintf(out, sizeof out, "%s/moe-q8_0.gguf", hh_test_tmpdir());
+    hh_quantize_params_t qp = hh_quantize_default_params();
+    qp.pure = true;
+    hh_err_t e;
+    ASSERT_OK(hh_quantize_file(hh_test_data_path("reference/qwen3moe-f32.gguf"), out, "q8_0", &qp, &e));
+    hh_gguf_t *a = NULL, *b = NULL;
+    ASSERT_OK(hh_gguf_open(&a, out, NULL, &e));
+    ASSERT_OK(hh_gguf_open(&b, hh_test_data_path("reference/qwen3moe-q8_0.gguf"), NULL, &e));
+    ASSERT_EQ_INT(hh_gguf_n_tensors(a), hh_gguf_n_tensors(b));
+    int differ = 0, experts = 0;
+    for (int64_t i = 0; i < hh_gguf_n_tensors(b); i++) {
+        const hh_gguf_tensor_t *tb = hh_gguf_tensor(b, i), *ta = hh_gguf_find_tensor(a, tb->name);
+        if (ta == NULL || ta->type != tb->type || ta->nbytes != tb->nbytes || memcmp(ta->data, tb->data, tb->nbytes)) {
+            printf("    %s differs\n", tb->name);
+            differ++;
+        }
+        experts += strstr(tb->name, "_exps.") != NULL && tb->type == HH_TYPE_Q8_0;
+    }
+    ASSERT_EQ_INT(differ, 0);
+    ASSERT_EQ_INT(experts, 6);
+    hh_gguf_close(a);
+    hh_gguf_close(b);
+
+    const hh_quant_mix_t *mix = hh_quant_mix_find("q4_k_m");
+    ASSERT_TRUE(mix != NULL);
+    const int64_t ne_r[2] = { 2048, 128 }, ne_e[3] = { 2048, 768, 128 };
+    ASSERT_EQ_INT(hh_quant_tensor_type(mix, false, "blk.3.ffn_gate_inp.weight", 2, ne_r, HH_TYPE_F32, 3, 48, true, 8),
+                  HH_TYPE_F32);
+    ASSERT_EQ_INT(hh_quant_tensor_type(mix, false, "blk.3.ffn_up_exps.weight", 3, ne_e, HH_TYPE_F16, 3, 48, true, 8),
+                  HH_TYPE_Q4_K);
 }
