@@ -143,7 +143,8 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     c->n_threads = hh_pool_size(c->pool);
 
     const size_t nb = (size_t)c->n_batch, hd = (size_t)hp->head_dim;
-    const size_t n_embd = (size_t)hp->n_embd, n_ff = (size_t)hp->n_ff;
+    /* a mixture-of-experts model has no dense FFN: its scratch is moe.c's */
+    const size_t n_embd = (size_t)hp->n_embd, n_ff = hp->n_expert > 0 ? 0 : (size_t)hp->n_ff;
     const size_t n_q = (size_t)hp->n_head * hd, n_kv = (size_t)hp->n_head_kv * hd;
     size_t max_in = n_embd > n_q ? n_embd : n_q;
     if (n_ff > max_in)
