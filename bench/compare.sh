@@ -25,7 +25,7 @@ LB="$LLAMA_CPP_BIN/llama-bench"
 HOHEIT=${HOHEIT:-build/hoheit}
 [ -x "$HOHEIT" ] || { echo "compare: $HOHEIT not found (make first)" >&2; exit 2; }
 MD=${COMPARE_DIR:-bench/models}
-MODELS=${COMPARE_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_k_m"}
+MODELS=${COMPARE_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_k_m qwen3moe-a3b-l2-q4_k_m"}
 REPS=${REPS:-3}
 THREADS=${BENCH_THREADS:-1,2}
 PP=${PP:-512}

@@ -10,9 +10,14 @@ The vocabulary is SentencePiece-style: copied from a donor GGUF if it has
 exactly n_vocab tokens, else synthesized (<unk>, <s>, </s>, 256 byte tokens,
 then placeholder pieces), so llama.cpp loads the same file.
 
-usage: mkmodel.py --arch llama|qwen2|qwen3 --out F --n-vocab V --n-embd E
+usage: mkmodel.py --arch llama|qwen2|qwen3|qwen3moe --out F --n-vocab V --n-embd E
                   --n-ff F --n-head H --n-head-kv K --n-layer L [--donor G]
-                  [--seed S] [--tied]
+                  [--seed S] [--tied] [--head-dim D]
+                  [--n-expert N --n-expert-used K --n-ff-exp F]   (qwen3moe)
+
+qwen3moe: qwen3 attention, router ffn_gate_inp (F32, kept by quantize) and
+stacked experts ffn_{gate,up}_exps [E, n_ff_exp, N], ffn_down_exps
+[n_ff_exp, E, N] (GGUF order), each expert N(0, 1/n_in).
 """
 import argparse
 import os
@@ -68,7 +73,7 @@ def vocab_spm(n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arch", required=True, choices=["llama", "qwen2", "qwen3"])
+    ap.add_argument("--arch", required=True, choices=["llama", "qwen2", "qwen3", "qwen3moe"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--n-vocab", type=int, required=True)
     ap.add_argument("--n-embd", type=int, required=True)
@@ -80,12 +85,21 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tied", action="store_true")
     ap.add_argument("--donor")
+    ap.add_argument("--head-dim", type=int, default=0)
+    ap.add_argument("--n-expert", type=int, default=0)
+    ap.add_argument("--n-expert-used", type=int, default=0)
+    ap.add_argument("--n-ff-exp", type=int, default=0)
     a = ap.parse_args()
 
     E, FF, H, HKV, L, V = a.n_embd, a.n_ff, a.n_head, a.n_head_kv, a.n_layer, a.n_vocab
-    D = E // H
+    D = a.head_dim or E // H
+    EQ = D * H
     EKV = D * HKV
     arch = a.arch
+    moe = arch == "qwen3moe"
+    NX, FX = a.n_expert, a.n_ff_exp
+    if moe and not (NX > 0 and 0 < a.n_expert_used <= NX and FX > 0):
+        ap.error("qwen3moe needs --n-expert, --n-expert-used (<= n-expert) and --n-ff-exp")
     toks = scores = types = None
     if a.donor:
         from mkgguf import GGUFFile
@@ -110,6 +124,14 @@ def main():
         (arch + ".attention.layer_norm_rms_epsilon", T_F32, 1e-5 if arch == "llama" else 1e-6, None),
         (arch + ".rope.freq_base", T_F32, 10000.0 if arch == "llama" else 1e6, None),
         (arch + ".rope.dimension_count", T_U32, D, None),
+        (arch + ".attention.key_length", T_U32, D, None),
+        (arch + ".attention.value_length", T_U32, D, None),
+    ]
+    if moe:
+        kv += [(arch + ".expert_count", T_U32, NX, None),
+               (arch + ".expert_used_count", T_U32, a.n_expert_used, None),
+               (arch + ".expert_feed_forward_length", T_U32, FX, None)]
+    kv += [
         ("tokenizer.ggml.model", T_STR, "llama", None),
         ("tokenizer.ggml.tokens", T_ARR, toks, T_STR),
         ("tokenizer.ggml.scores", T_ARR, scores, T_F32),
@@ -124,15 +146,22 @@ def main():
     for i in range(L):
         p = "blk.%d." % i
         ts += [(p + "attn_norm.weight", (E,), "norm", 0),
-               (p + "attn_q.weight", (E, E), "mat", E),
+               (p + "attn_q.weight", (EQ, E), "mat", E),
                (p + "attn_k.weight", (EKV, E), "mat", E),
                (p + "attn_v.weight", (EKV, E), "mat", E),
-               (p + "attn_output.weight", (E, E), "mat", E)]
+               (p + "attn_output.weight", (E, EQ), "mat", EQ)]
         if arch == "qwen2":
             ts += [(p + "attn_q.bias", (E,), "bias", 0), (p + "attn_k.bias", (EKV,), "bias", 0),
                    (p + "attn_v.bias", (EKV,), "bias", 0)]
-        if arch == "qwen3":
+        if arch in ("qwen3", "qwen3moe"):
             ts += [(p + "attn_q_norm.weight", (D,), "norm", 0), (p + "attn_k_norm.weight", (D,), "norm", 0)]
+        if moe:
+            ts += [(p + "ffn_norm.weight", (E,), "norm", 0),
+                   (p + "ffn_gate_inp.weight", (NX, E), "router", E),
+                   (p + "ffn_gate_exps.weight", (NX, FX, E), "mat", E),
+                   (p + "ffn_up_exps.weight", (NX, FX, E), "mat", E),
+                   (p + "ffn_down_exps.weight", (NX, E, FX), "mat", FX)]
+            continue
         ts += [(p + "ffn_norm.weight", (E,), "norm", 0),
                (p + "ffn_gate.weight", (FF, E), "mat", E),
                (p + "ffn_up.weight", (FF, E), "mat", E),

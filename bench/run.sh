@@ -24,6 +24,15 @@ if [ ! -f $MD/qwen2-0.5b-f16.gguf ]; then
   $PY bench/mkmodel.py --arch qwen2 --out $MD/qwen2-0.5b-f16.gguf --n-vocab 151936 --n-embd 896 --n-ff 4864 \
       --n-head 14 --n-head-kv 2 --n-layer 24 --tied
 fi
+# Qwen3-30B-A3B shape (2048 wide, 32/4 heads of 128, 128 experts of 768,
+# 8 used, vocabulary 151936) with 2 of its 48 layers: per-layer work real.
+if [ ! -f $MD/qwen3moe-a3b-l2-f16.gguf ]; then
+  $PY bench/mkmodel.py --arch qwen3moe --out $MD/qwen3moe-a3b-l2-f16.gguf --n-vocab 151936 --n-embd 2048 \
+      --n-ff 6144 --n-head 32 --n-head-kv 4 --head-dim 128 --n-layer 2 --n-expert 128 --n-expert-used 8 \
+      --n-ff-exp 768 --ctx 40960
+fi
+f=$MD/qwen3moe-a3b-l2-q4_k_m.gguf
+[ -f "$f" ] || "$HOHEIT" quantize $MD/qwen3moe-a3b-l2-f16.gguf "$f" q4_k_m
 for base in tinyllama qwen2-0.5b; do
   for t in q4_0 q4_k_m q8_0; do
     f=$MD/$base-$t.gguf
@@ -35,7 +44,7 @@ done
 if [ -n "${LLAMA_CPP_BIN:-}" ]; then
   MODELS=${BENCH_MODELS:-"qwen2-0.5b-q4_0 qwen2-0.5b-q8_0"}
 else
-  MODELS=${BENCH_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_0 qwen2-0.5b-q4_k_m qwen2-0.5b-q8_0"}
+  MODELS=${BENCH_MODELS:-"tinyllama-q4_0 tinyllama-q4_k_m tinyllama-q8_0 qwen2-0.5b-q4_0 qwen2-0.5b-q4_k_m qwen2-0.5b-q8_0 qwen3moe-a3b-l2-q4_k_m"}
 fi
 
 # --- bandwidth ceiling -----------------------------------------------------

@@ -731,8 +731,11 @@ uint32_t hh_quant_tensor_type(const hh_quant_mix_t *mix, bool pure, const char *
                               uint32_t n_dims, const int64_t *ne, uint32_t src_type,
                               int layer, int n_layer, bool has_output, int n_gqa)
 {
-    if (!mix || !name || !ne || n_dims != 2 || !ends_with(name, "weight") ||
-        strstr(name, "_norm.weight"))
+    /* 3-D: stacked expert matrices (ffn_*_exps), quantized row by row like
+     * 2-D ones; the router (ffn_gate_inp) stays as it is, as in llama.cpp */
+    const bool experts = n_dims == 3 && name && strstr(name, "_exps.weight");
+    if (!mix || !name || !ne || (n_dims != 2 && !experts) || !ends_with(name, "weight") ||
+        strstr(name, "_norm.weight") || strstr(name, "ffn_gate_inp."))
         return src_type;
     uint32_t t = mix->base_type;
     if (!is_quantized_type(t))

@@ -40,8 +40,9 @@ const hh_quant_mix_t *hh_quant_mix_find(const char *name);
 const char *hh_quant_mix_names(void);
 
 /* Type a tensor gets under a mixture, following llama.cpp's rules:
- * only 2-D tensors whose name ends in "weight" (not "_norm.weight") are
- * converted; others keep src_type. Unless pure: output.weight (and
+ * only 2-D tensors whose name ends in "weight" (not "_norm.weight", not
+ * the MoE router "ffn_gate_inp") and 3-D stacked experts ("*_exps.weight",
+ * row by row) are converted; others keep src_type. Unless pure: output.weight (and
  * token_embd.weight when the model has no output.weight) gets Q6_K for
  * quantized mixtures other than q8_0; attn_v / ffn_down / attn_output get
  * the mixture's extra bits (see quantize.c). A row length that is not a

@@ -1,5 +1,5 @@
 /* llama.c - evaluation contexts and the forward pass of the llama family
- * (llama / Mistral / TinyLlama / SmolLM, qwen2, qwen3).
+ * (llama / Mistral / TinyLlama / SmolLM, qwen2, qwen3, qwen3moe).
  *
  * One decode call runs a batch of T tokens, each appended to its own
  * sequence of the KV cache:
@@ -69,6 +69,7 @@ struct hh_ctx {
 
     /* Per thread, owned */
     hh_mm_ws_t mm;   /* matmul scratch: per-thread tiles and quantized x, owned */
+    hh_moe_ws_t *moe; /* expert FFN scratch (moe.c) of a mixture-of-experts model, or NULL */
     float **scores;  /* (n_threads) x hh_attn_scratch_floats: attention scratch */
 
     /* Outputs of the last decode */
@@ -142,7 +143,8 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     c->n_threads = hh_pool_size(c->pool);
 
     const size_t nb = (size_t)c->n_batch, hd = (size_t)hp->head_dim;
-    const size_t n_embd = (size_t)hp->n_embd, n_ff = (size_t)hp->n_ff;
+    /* a mixture-of-experts model has no dense FFN: its scratch is moe.c's */
+    const size_t n_embd = (size_t)hp->n_embd, n_ff = hp->n_expert > 0 ? 0 : (size_t)hp->n_ff;
     const size_t n_q = (size_t)hp->n_head * hd, n_kv = (size_t)hp->n_head_kv * hd;
     size_t max_in = n_embd > n_q ? n_embd : n_q;
     if (n_ff > max_in)
@@ -186,6 +188,8 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     }
     if (hh_mm_ws_init(&c->mm, c->n_threads, c->n_batch, (int64_t)max_in, p.exact, err) != 0)
         goto cleanup;
+    if (hp->n_expert > 0 && hh_moe_ws_create(&c->moe, m, c->n_threads, c->n_batch, p.exact, err) != HH_OK)
+        goto cleanup;
     *out = c;
     return HH_OK;
 cleanup:
@@ -198,6 +202,7 @@ void hh_ctx_free(hh_ctx_t *c)
     if (c == NULL)
         return;
     hh_mm_ws_free(&c->mm);
+    hh_moe_ws_free(c->moe);
     for (int i = 0; c->scores && i < c->n_threads; i++)
         free(c->scores[i]);
     free(c->scores);
@@ -535,6 +540,10 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
         j.add = c->xb;
         j.norm_w = l->ffn_norm;
         run_step(c, add_norm_worker, &j, w_norm);
+        if (c->moe != NULL) {   /* mixture of experts: x += sum of the chosen experts */
+            hh_moe_ffn(c->moe, pool, c->kern, m, il, c->xb, c->xb, T);
+            continue;
+        }
         const hh_mat_t *wgu[2] = { &l->w_gate, &l->w_up };
         float *const ygu[2] = { c->hb, c->hb2 };
         hh_matmul_n(pool, c->kern, 2, wgu, c->xb, ygu, T, tile);

@@ -50,6 +50,10 @@ typedef struct matmul_job {
     uint8_t            *act_buf[2];
     size_t              act_xs[2];
     int64_t             n_in;
+    /* segmented products (hh_matmul_seg): matrix k reads rows
+     * seg[k / n_per] .. seg[k / n_per + 1] of x; its plan is xq[k % n_per] */
+    const int32_t      *seg;
+    int                 n_per;
 } matmul_job_t;
 
 static void rows_dot(const matmul_job_t *j, const hh_mat_t *w, float *y, int ith, long lo, long hi)
@@ -143,23 +147,47 @@ static void rows_x4(const matmul_job_t *j, const hh_mat_t *w, float *y, const ui
     }
 }
 
+/* This thread's share of product w (output y) of job j; xq NULL: exact. */
+static void product(const matmul_job_t *j, const hh_mat_t *w, float *y, const uint8_t *xq, size_t xs,
+                    int ith, int nth)
+{
+    long lo, hi;
+    hh_pool_split((long)w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
+    if (lo >= hi)
+        return;
+    if (xq != NULL && w->x4)
+        rows_x4(j, w, y, xq, xs, lo, hi);
+    else if (xq != NULL)
+        rows_q(j, w, y, xq, xs, lo, hi);
+    else if (j->n_tok == 1)
+        rows_dot(j, w, y, ith, lo, hi);
+    else
+        rows_tiled(j, w, y, ith, lo, hi);
+}
+
 static void matmul_worker(void *ctx, int ith, int nth)
 {
     const matmul_job_t *j = ctx;
+    for (int k = 0; k < j->n_mat; k++)
+        product(j, j->ws_w[k], j->ys[k], k < MAX_MAT ? j->xq[k] : NULL, k < MAX_MAT ? j->xs[k] : 0, ith, nth);
+}
+
+/* Segmented products: each matrix on its own rows of x (and of xq). */
+static void seg_worker(void *ctx, int ith, int nth)
+{
+    const matmul_job_t *j = ctx;
+    matmul_job_t jk = *j;
     for (int k = 0; k < j->n_mat; k++) {
-        const hh_mat_t *w = j->ws_w[k];
-        long lo, hi;
-        hh_pool_split((long)w->n_out, ith, nth, HH_MATMUL_TILE, &lo, &hi);
-        if (lo >= hi)
+        const int s = k / j->n_per, p = k % j->n_per;
+        const int32_t r0 = j->seg[s], n = j->seg[s + 1] - r0;
+        if (n <= 0)
             continue;
-        if (k < MAX_MAT && j->xq[k] != NULL && w->x4)
-            rows_x4(j, w, j->ys[k], j->xq[k], j->xs[k], lo, hi);
-        else if (k < MAX_MAT && j->xq[k] != NULL)
-            rows_q(j, w, j->ys[k], j->xq[k], j->xs[k], lo, hi);
-        else if (j->n_tok == 1)
-            rows_dot(j, w, j->ys[k], ith, lo, hi);
-        else
-            rows_tiled(j, w, j->ys[k], ith, lo, hi);
+        jk.x = j->x + (size_t)r0 * (size_t)j->n_in;
+        jk.n_tok = n;
+        const hh_mat_t *w = j->ws_w[k], *w0 = j->ws_w[p];
+        const bool same = w->type == w0->type && w->x4 == w0->x4;   /* rounded for w0's kernel */
+        const uint8_t *xq = j->xq[p] != NULL && same ? j->xq[p] + (size_t)r0 * j->xs[p] : NULL;
+        product(&jk, w, j->ys[k], xq, j->xs[p], ith, nth);
     }
 }
 
@@ -220,14 +248,12 @@ void hh_mm_ws_free(hh_mm_ws_t *ws)
     memset(ws, 0, sizeof *ws);
 }
 
-void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
-                 const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws)
+/* Chooses the activation rounding of products w[0..n_plan) (fast path
+ * where possible) and lists the activation types x must be rounded to. */
+static void plan(matmul_job_t *j, const hh_kernels_t *kern, int n_plan, const hh_mat_t *const *w, int32_t n_tok,
+                 const hh_mm_ws_t *ws)
 {
-    matmul_job_t j = { .kern = kern, .x = x, .n_tok = n_tok, .ws = ws,
-                       .n_mat = n_mat, .ws_w = w, .ys = y, .n_in = w[0]->n_in };
-    double work = 0;
-    for (int k = 0; k < n_mat; k++) {
-        work += (double)w[k]->n_out * (double)w[k]->n_in * n_tok;
+    for (int k = 0; k < n_plan; k++) {
         if (ws->exact || k >= MAX_MAT || (kern->qdot[w[k]->type] == NULL && !w[k]->x4))
             continue;
         /* x4 Q4_K / Q6_K take plain Q8_K activations; x4 Q4_0 / Q5_0 / Q8_0 take q8x */
@@ -241,23 +267,34 @@ void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_
         if (xs * (size_t)n_tok > ws->xq_cap || ws->xq[slot] == NULL)
             continue;
         bool clash = false;   /* slot 0 holds either Q8_0 or q8x rows in one run */
-        for (int a = 0; a < j.n_act; a++)
-            if (j.act[a] != at && (j.act[a] == HH_TYPE_Q8_K ? 1 : 0) == slot)
+        for (int a = 0; a < j->n_act; a++)
+            if (j->act[a] != at && (j->act[a] == HH_TYPE_Q8_K ? 1 : 0) == slot)
                 clash = true;
         if (clash)
             continue;   /* takes the exact path (x4 rows too: dequantized) */
         int a = 0;
-        while (a < j.n_act && j.act[a] != at)
+        while (a < j->n_act && j->act[a] != at)
             a++;
-        if (a == j.n_act) {
-            j.act[a] = at;
-            j.act_buf[a] = ws->xq[slot];
-            j.act_xs[a] = xs;
-            j.n_act++;
+        if (a == j->n_act) {
+            j->act[a] = at;
+            j->act_buf[a] = ws->xq[slot];
+            j->act_xs[a] = xs;
+            j->n_act++;
         }
-        j.xq[k] = ws->xq[slot];
-        j.xs[k] = xs;
+        j->xq[k] = ws->xq[slot];
+        j->xs[k] = xs;
     }
+}
+
+void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
+                 const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws)
+{
+    matmul_job_t j = { .kern = kern, .x = x, .n_tok = n_tok, .ws = ws,
+                       .n_mat = n_mat, .ws_w = w, .ys = y, .n_in = w[0]->n_in };
+    double work = 0;
+    for (int k = 0; k < n_mat; k++)
+        work += (double)w[k]->n_out * (double)w[k]->n_in * n_tok;
+    plan(&j, kern, n_mat < MAX_MAT ? n_mat : MAX_MAT, w, n_tok, ws);
     /* Tiny products are not worth waking the pool for. */
     const bool par = work >= HH_MATMUL_MIN_PAR;
     if (j.n_act > 0) {
@@ -276,4 +313,28 @@ void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
                const float *x, float *y, int32_t n_tok, const hh_mm_ws_t *ws)
 {
     hh_matmul_n(pool, kern, 1, &w, x, &y, n_tok, ws);
+}
+
+void hh_matmul_seg(hh_pool_t *pool, const hh_kernels_t *kern, int n_seg, int n_per, const hh_mat_t *const *w,
+                   const float *x, const int32_t *seg, float *const *y, const hh_mm_ws_t *ws)
+{
+    if (n_seg < 1 || n_per < 1 || n_per > MAX_MAT || seg[n_seg] < 1)
+        return;
+    matmul_job_t j = { .kern = kern, .x = x, .n_tok = seg[n_seg], .ws = ws, .n_mat = n_seg * n_per,
+                       .ws_w = w, .ys = y, .n_in = w[0]->n_in, .seg = seg, .n_per = n_per };
+    double work = 0;
+    for (int k = 0; k < j.n_mat; k++)
+        work += (double)w[k]->n_out * (double)w[k]->n_in * (seg[k / n_per + 1] - seg[k / n_per]);
+    plan(&j, kern, n_per, w, j.n_tok, ws);
+    const bool par = work >= HH_MATMUL_MIN_PAR;
+    if (j.n_act > 0) {
+        if (par && j.n_tok > 1)
+            hh_pool_run(pool, quant_worker, &j);
+        else
+            quant_worker(&j, 0, 1);
+    }
+    if (par)
+        hh_pool_run(pool, seg_worker, &j);
+    else
+        seg_worker(&j, 0, 1);
 }

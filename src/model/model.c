@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUPPORTED_ARCHS "llama, qwen2, qwen3, bert"
+#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert"
 
 /* Sanity bounds: far above any real model, low enough that every product of
  * them used for buffer sizes fits comfortably in 64 bits. */
@@ -35,6 +35,7 @@ static const struct { const char *name; hh_arch_t arch; hh_rope_style_t rope; } 
     { "qwen2", HH_ARCH_QWEN2, HH_ROPE_NEOX },
     { "qwen3", HH_ARCH_QWEN3, HH_ROPE_NEOX },
     { "bert", HH_ARCH_BERT, HH_ROPE_NORM },   /* no RoPE: learned positions */
+    { "qwen3moe", HH_ARCH_QWEN3MOE, HH_ROPE_NEOX },   /* qwen3 with expert FFNs (moe.c) */
 };
 
 /* Reads "<arch>.<suffix>" as a positive int32. Absent: *out = dflt, or an
@@ -192,6 +193,8 @@ static int read_hparams(hh_model_t *m, hh_err_t *err)
         return hh_err_set(err, HH_EFORMAT, -1, "%s: rope scaling factor %g out of range", arch, hp->rope_scale);
     if (hp->arch == HH_ARCH_BERT)
         return read_bert_hparams(m, err);
+    if (hp->arch == HH_ARCH_QWEN3MOE)
+        return hh_moe_read_hparams(m, err);
     return HH_OK;
 }
 
@@ -291,7 +294,7 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
     hh_layer_t *l = &m->layers[il];
     const int64_t n_embd = hp->n_embd, n_ff = hp->n_ff, hd = hp->head_dim;
     const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd;
-    const bool qwen3 = hp->arch == HH_ARCH_QWEN3;
+    const bool qwen3 = hp->arch == HH_ARCH_QWEN3 || hp->arch == HH_ARCH_QWEN3MOE;
     char nm[96];
     int rc;
 #define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
@@ -307,12 +310,16 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
         (rc = bind_mat(m, NAME("attn_output.weight"), n_q, n_embd, true, &l->wo, err)) ||
         (rc = bind_vec(m, NAME("ffn_norm.weight"), n_embd, true, &l->ffn_norm, err)))
         return rc;
-    if (hh_gguf_find_tensor(m->gguf, NAME("ffn_gate.weight")) == NULL &&
+    if (hp->n_expert > 0) {
+        if ((rc = hh_moe_bind_layer(m, il, err)))
+            return rc;
+    } else if (hh_gguf_find_tensor(m->gguf, NAME("ffn_gate.weight")) == NULL &&
         hh_gguf_find_tensor(m->gguf, NAME("ffn_gate_exps.weight")) != NULL)
         return hh_err_set(err, HH_EUNSUPPORTED, -1, "mixture-of-experts layers (%s) are not supported", nm);
-    if ((rc = bind_mat(m, NAME("ffn_gate.weight"), n_embd, n_ff, true, &l->w_gate, err)) ||
+    if (hp->n_expert == 0 && (
+        (rc = bind_mat(m, NAME("ffn_gate.weight"), n_embd, n_ff, true, &l->w_gate, err)) ||
         (rc = bind_mat(m, NAME("ffn_up.weight"), n_embd, n_ff, true, &l->w_up, err)) ||
-        (rc = bind_mat(m, NAME("ffn_down.weight"), n_ff, n_embd, true, &l->w_down, err)))
+        (rc = bind_mat(m, NAME("ffn_down.weight"), n_ff, n_embd, true, &l->w_down, err))))
         return rc;
     if ((l->q_norm == NULL) != (l->k_norm == NULL))
         return hh_err_set(err, HH_EFORMAT, -1, "blk.%d: attn_q_norm and attn_k_norm must come together", il);
@@ -446,6 +453,8 @@ static int repack_weights(hh_model_t *m, hh_err_t *err)
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
             if (hh_repack_x4_ok(k, mats[i]) && hh_repack_x4(mats[i]) != HH_OK)
                 return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking layer %d", il);
+        if (hh_moe_repack(m, il) != HH_OK)
+            return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking the experts of layer %d", il);
     }
     if (hh_repack_x4_ok(k, &m->output) && hh_repack_x4(&m->output) != HH_OK)
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory repacking output.weight");
@@ -491,6 +500,8 @@ void hh_model_free(hh_model_t *m)
     for (int i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    for (int il = 0; m->layers != NULL && il < m->hp.n_layer; il++)
+        hh_moe_layer_free(&m->layers[il]);
     free(m->layers);
     if (m->gguf != NULL)
         hh_gguf_close(m->gguf);

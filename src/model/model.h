@@ -1,7 +1,7 @@
 /* model.h - loaded models, evaluation contexts and embedding contexts.
  *
  * hh_model_t: the weights of one GGUF model (llama family incl. Mistral,
- * TinyLlama, SmolLM; qwen2; qwen3), read-only and shareable between threads
+ * TinyLlama, SmolLM; qwen2; qwen3; qwen3moe), read-only and shareable between threads
  * and contexts. hh_ctx_t: a KV cache for up to n_seq sequences plus scratch
  * buffers; hh_ctx_decode() runs one batch of tokens (prefill or decode, any
  * mix of sequences) through the model. A context is used by one thread at a
@@ -16,7 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT, HH_ARCH_COUNT } hh_arch_t;
+typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT,
+                      HH_ARCH_QWEN3MOE, HH_ARCH_COUNT } hh_arch_t;
 
 /* How an embedding model turns per-token hidden states into one vector
  * (GGUF <arch>.pooling_type). */
@@ -53,6 +54,10 @@ typedef struct hh_hparams {
     bool            embedding;      /* encoder-only: hh_embed_*, no hh_ctx_t */
     hh_pooling_t    pooling;        /* <arch>.pooling_type (absent: MEAN) */
     float           norm_eps;       /* LayerNorm epsilon (<arch>.attention.layer_norm_epsilon) */
+    /* Mixture-of-experts (qwen3moe, moe.c); 0 for dense models: */
+    int32_t         n_expert;       /* <arch>.expert_count */
+    int32_t         n_expert_used;  /* <arch>.expert_used_count: experts per token */
+    int32_t         n_ff_exp;       /* <arch>.expert_feed_forward_length: one expert's width */
 } hh_hparams_t;
 
 typedef struct hh_model_params {

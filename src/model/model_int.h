@@ -50,6 +50,12 @@ typedef struct hh_layer {
     const float *b_down;     /* (n_embd) ffn_down.bias */
     const float *out_ln_w;   /* (n_embd) layer_output_norm: x = LN(x + ffn) */
     const float *out_ln_b;   /* (n_embd) */
+    /* mixture-of-experts FFN (moe.c; NULL / zero otherwise): */
+    hh_mat_t     router;     /* (n_expert, n_embd) ffn_gate_inp */
+    hh_mat_t    *exp_gate;   /* (n_expert) matrices (n_ff_exp, n_embd): slices of ffn_gate_exps; owned,
+                                one allocation that also holds exp_up and exp_down */
+    hh_mat_t    *exp_up;     /* (n_expert) (n_ff_exp, n_embd) */
+    hh_mat_t    *exp_down;   /* (n_expert) (n_embd, n_ff_exp) */
 } hh_layer_t;
 
 struct hh_model {
@@ -106,6 +112,15 @@ void hh_matmul(hh_pool_t *pool, const hh_kernels_t *kern, const hh_mat_t *w,
 void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_mat_t *const *w,
                  const float *x, float *const *y, int32_t n_tok, const hh_mm_ws_t *ws);
 
+/* Segmented products (the experts of a batch, moe.c), one pool run: for
+ * segment s < n_seg and p < n_per, y[s * n_per + p] = w[s * n_per + p] x
+ * over rows seg[s] .. seg[s + 1] of x (seg[0] = 0, non-decreasing; the
+ * output has seg[s + 1] - seg[s] rows of that matrix's n_out). All w have
+ * the same n_in, and column p the same type and layout (n_per <= 4); x is
+ * rounded once for all of them. Rows give the same results as hh_matmul. */
+void hh_matmul_seg(hh_pool_t *pool, const hh_kernels_t *kern, int n_seg, int n_per, const hh_mat_t *const *w,
+                   const float *x, const int32_t *seg, float *const *y, const hh_mm_ws_t *ws);
+
 /* Weight repacking (repack.c). hh_repack_x4_ok: whether W can and should
  * take the x4 layout with these kernels (type with a gemm_x4 kernel, rows a
  * multiple of 4). hh_repack_x4: rewrites W's bytes in place into the x4
@@ -113,6 +128,28 @@ void hh_matmul_n(hh_pool_t *pool, const hh_kernels_t *kern, int n_mat, const hh_
  * Returns HH_OK or HH_ENOMEM (W unchanged then). */
 bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w);
 int hh_repack_x4(hh_mat_t *w);
+
+/* Mixture-of-experts layers (moe.c). hh_moe_read_hparams: expert counts
+ * and width. hh_moe_bind_layer: the router and each expert's matrices as
+ * 2-D slices of the stacked 3-D tensors (no copy). hh_moe_repack: the
+ * experts of a layer into the x4 layout, expert by expert. */
+int  hh_moe_read_hparams(hh_model_t *m, hh_err_t *err);
+int  hh_moe_bind_layer(hh_model_t *m, int il, hh_err_t *err);
+int  hh_moe_repack(hh_model_t *m, int il);
+void hh_moe_layer_free(hh_layer_t *l);
+
+/* Scratch of one context for the expert FFN, sized for n_batch tokens. */
+typedef struct hh_moe_ws hh_moe_ws_t;
+int  hh_moe_ws_create(hh_moe_ws_t **out, const hh_model_t *m, int n_threads, int32_t n_batch, bool exact,
+                      hh_err_t *err);
+void hh_moe_ws_free(hh_moe_ws_t *w);
+
+/* y = sum over the top-k experts of x's router softmax (weights
+ * renormalised to 1) of expert_e(x), for n_tok rows of x (n_embd each).
+ * Tokens are grouped by expert so each chosen expert's weights are read
+ * once per batch. y may alias x. */
+void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const hh_model_t *m, int il,
+                const float *x, float *y, int32_t n_tok);
 
 /* Row r of an x4 matrix dequantized to n_in F32 values (the exact path). */
 void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out);
