@@ -37,46 +37,7 @@
  * sequence shares every K/V tile the kernel converts. */
 #define ATT_BLOCK 8
 
-struct hh_ctx {
-    const hh_model_t   *m;
-    const hh_kernels_t *kern;
-    hh_pool_t          *pool;       /* params.pool (not owned) or own_pool */
-    hh_pool_t          *own_pool;   /* owned, may be NULL */
-    int                 n_threads;
-    int32_t             n_ctx, n_seq, n_batch;
-    hh_kv_type_t        kv_type;
-    size_t              kv_elem;    /* bytes per cached value: 2 (F16) or 4 */
-
-    /* KV cache, owned: (n_layer, n_seq, n_ctx, n_kv) values each */
-    void               *k_cache;
-    void               *v_cache;
-    int32_t            *seq_len;    /* (n_seq) positions held */
-    int32_t            *seq_add;    /* (n_seq) decode scratch: tokens added */
-
-    /* Activations, owned, n_batch rows each */
-    float *x;        /* (n_batch, n_embd) residual stream */
-    float *xb;       /* (n_batch, n_embd) normed input / matmul output */
-    float *q;        /* (n_batch, n_q) */
-    float *k;        /* (n_batch, n_kv) */
-    float *v;        /* (n_batch, n_kv) */
-    float *att;      /* (n_batch, n_q) attention output */
-    float *hb;       /* (n_batch, n_ff) gate, then silu(gate) * up */
-    float *hb2;      /* (n_batch, n_ff) up */
-    float *rope_cos; /* (n_batch, n_rot / 2) */
-    float *rope_sin; /* (n_batch, n_rot / 2) */
-    int32_t *pos;    /* (n_batch) position of each batch token */
-    int32_t *tseq;   /* (n_batch) sequence of each batch token */
-
-    /* Per thread, owned */
-    hh_mm_ws_t mm;   /* matmul scratch: per-thread tiles and quantized x, owned */
-    float **scores;  /* (n_threads) x hh_attn_scratch_floats: attention scratch */
-
-    /* Outputs of the last decode */
-    float   *logits;      /* (logits_cap, n_vocab), owned */
-    int32_t  logits_cap;
-    int32_t *out_row;     /* (n_batch) row in logits of batch token i, or -1 */
-    int32_t  n_last;      /* tokens in the last batch */
-};
+/* struct hh_ctx: model_int.h (shared with gemma3.c). */
 
 hh_ctx_params_t hh_ctx_default_params(void)
 {
@@ -487,6 +448,8 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
 {
     const hh_model_t *m = c->m;
     const hh_hparams_t *hp = &m->hp;
+    if (hp->arch == HH_ARCH_GEMMA3)
+        return hh_gemma3_decode(c, batch, err);
     int32_t n_out = 0;
     c->n_last = 0;
     int rc = prepare_batch(c, batch, &n_out, err);
@@ -558,4 +521,26 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
         c->seq_len[c->tseq[t]]++;
     c->n_last = T;
     return HH_OK;
+}
+
+/* ---- shared with the other forward passes (model_int.h) ---------------- */
+
+int hh_ctx_prepare_batch(hh_ctx_t *c, const hh_batch_t *b, int32_t *n_out, hh_err_t *err)
+{
+    return prepare_batch(c, b, n_out, err);
+}
+
+size_t hh_ctx_kv_at(const hh_ctx_t *c, int il, int32_t seq, int32_t pos) { return kv_at(c, il, seq, pos); }
+
+void hh_ctx_store_kv(const hh_ctx_t *c, void *cache, size_t at, const float *src, size_t n)
+{
+    store_kv(c, cache, at, src, n);
+}
+
+void hh_ctx_run_step(hh_ctx_t *c, hh_pool_fn fn, void *job, double work)
+{
+    if (work < PAR_MIN_WORK)
+        fn(job, 0, 1);
+    else
+        hh_pool_run(c->pool, fn, job);
 }

@@ -1,7 +1,7 @@
 /* model.h - loaded models, evaluation contexts and embedding contexts.
  *
  * hh_model_t: the weights of one GGUF model (llama family incl. Mistral,
- * TinyLlama, SmolLM; qwen2; qwen3), read-only and shareable between threads
+ * TinyLlama, SmolLM; qwen2; qwen3; gemma3), read-only and shareable between threads
  * and contexts. hh_ctx_t: a KV cache for up to n_seq sequences plus scratch
  * buffers; hh_ctx_decode() runs one batch of tokens (prefill or decode, any
  * mix of sequences) through the model. A context is used by one thread at a
@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT, HH_ARCH_COUNT } hh_arch_t;
+typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT, HH_ARCH_GEMMA3, HH_ARCH_COUNT } hh_arch_t;
 
 /* How an embedding model turns per-token hidden states into one vector
  * (GGUF <arch>.pooling_type). */
@@ -53,6 +53,13 @@ typedef struct hh_hparams {
     bool            embedding;      /* encoder-only: hh_embed_*, no hh_ctx_t */
     hh_pooling_t    pooling;        /* <arch>.pooling_type (absent: MEAN) */
     float           norm_eps;       /* LayerNorm epsilon (<arch>.attention.layer_norm_epsilon) */
+    /* gemma3 only (model.c read_gemma3_hparams; 0 otherwise): */
+    int32_t         n_swa;          /* attention.sliding_window: a local layer's query at
+                                       position i sees keys j with 0 <= i - j < n_swa */
+    int32_t         swa_period;     /* layer il is global iff il % swa_period == swa_period - 1 */
+    float           rope_base_swa;  /* local layers' RoPE base (no scaling there) */
+    float           attn_scale;     /* query scale (1/sqrt(head_dim); 27B: 1/sqrt(n_embd/n_head)) */
+    float           logit_softcap;  /* final_logit_softcapping c: logits = c tanh(logits / c); 0 = none */
 } hh_hparams_t;
 
 typedef struct hh_model_params {
