@@ -596,6 +596,105 @@ TEST(model_sequences_are_independent)
     ASSERT_LE(worst, 1e-5);
 }
 
+/* Decodes one batch on c; want_all: logits for every token, copied to out
+ * (n x 512). */
+static int decode_seqs(hh_ctx_t *c, const int32_t *ids, const int32_t *seq, int n, float *out)
+{
+    bool want[8] = { true, true, true, true, true, true, true, true };
+    hh_batch_t b = { .n_tokens = n, .tokens = ids, .seq = seq, .logits = want };
+    hh_err_t e;
+    int rc = hh_ctx_decode(c, &b, &e);
+    if (rc != HH_OK) { printf("    decode: %s\n", e.msg); return rc; }
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)i * 512, hh_ctx_logits(c, i), 512 * sizeof(float));
+    return HH_OK;
+}
+
+/* gemma3 with the window cache: local layers hold 2 W + n_batch - 1 rows
+ * per sequence instead of n_ctx. Decoding far past the window (two
+ * sequences interleaved, one taking 3 tokens a batch, the other 1) gives
+ * the logits of a context that keeps every position (swa_full, the layout
+ * the reference tests check against llama.cpp) bit for bit; truncating
+ * within the last batch keeps the position, further back clears only that
+ * sequence. */
+TEST(model_gemma3_window_cache_matches_full_cache)
+{
+    hh_model_t *m = load(hh_test_data_path("reference/gemma3-q8_0.gguf"));
+    ASSERT_TRUE(m != NULL);
+    ASSERT_EQ_INT(hh_model_hparams(m)->n_swa, 8);
+    hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.n_ctx = 256;
+    cp.n_seq = 2;
+    cp.n_batch = 4;
+    cp.n_threads = 1;
+    cp.kv_type = HH_KV_F32;
+    hh_ctx_t *win = NULL, *full = NULL;
+    hh_err_t e;
+    ASSERT_OK(hh_ctx_create(&win, m, &cp, &e));
+    cp.swa_full = true;
+    ASSERT_OK(hh_ctx_create(&full, m, &cp, &e));
+    /* K and V, 2 sequences, rows of 32 floats: 1 global layer x 256 rows +
+     * 5 local layers x (2 * 8 + 4 - 1) rows, against 6 x 256 */
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(win), 2LL * 2 * (256 + 5 * 19) * 32 * 4);
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(full), 2LL * 2 * 6 * 256 * 32 * 4);
+
+    float lw[4 * 512], lf[4 * 512];
+    double worst = 0;
+    int k0 = 0, k1 = 0, fails = 0;
+    while (k0 < 150) {
+        int32_t ids[4], seq[4] = { 0, 1, 0, 0 };
+        ids[0] = (37 * k0++) % 509 + 3;
+        ids[1] = (11 * k1++ + 5) % 509 + 3;
+        ids[2] = (37 * k0++) % 509 + 3;
+        ids[3] = (37 * k0++) % 509 + 3;
+        if (decode_seqs(win, ids, seq, 4, lw) != HH_OK || decode_seqs(full, ids, seq, 4, lf) != HH_OK) {
+            fails++;
+            break;
+        }
+        worst = fmax(worst, compare(lw, lf, 4 * 512).max_abs);
+    }
+    ASSERT_EQ_INT(fails, 0);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 150);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 1), 50);
+
+    /* back within the last batch (positions 147..149): kept */
+    ASSERT_OK(hh_ctx_seq_truncate(win, 0, 147));
+    ASSERT_OK(hh_ctx_seq_truncate(full, 0, 147));
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 147);
+    const int32_t again[2] = { 77, 78 }, seq01[2] = { 0, 1 };
+    ASSERT_OK(decode_seqs(win, again, seq01, 2, lw));
+    ASSERT_OK(decode_seqs(full, again, seq01, 2, lf));
+    worst = fmax(worst, compare(lw, lf, 2 * 512).max_abs);
+    /* far back: the window no longer has positions 3..9, the sequence is
+     * cleared; the other sequence keeps its 51 positions */
+    ASSERT_OK(hh_ctx_seq_truncate(win, 0, 10));
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 0);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 1), 51);
+    ASSERT_OK(hh_ctx_seq_truncate(full, 0, 10));
+    ASSERT_EQ_INT(hh_ctx_seq_len(full, 0), 10);
+    printf("    150 + 50 positions, window 8, batch 4: window vs full cache max abs %.3g; kv %zu vs %zu bytes\n",
+           worst, hh_ctx_kv_bytes(win), hh_ctx_kv_bytes(full));
+    hh_ctx_free(win);
+    hh_ctx_free(full);
+
+    /* A longer context: local layers stay at the window, global grow. */
+    cp.n_ctx = 8192;
+    cp.n_seq = 1;
+    cp.n_batch = 512;
+    cp.kv_type = HH_KV_F16;
+    cp.swa_full = false;
+    ASSERT_OK(hh_ctx_create(&win, m, &cp, &e));
+    cp.swa_full = true;
+    ASSERT_OK(hh_ctx_create(&full, m, &cp, &e));
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(win), 2LL * (8192 + 5 * (2 * 8 + 512 - 1)) * 32 * 2);
+    printf("    n_ctx 8192, batch 512, F16: kv %zu bytes with the window cache, %zu keeping every position\n",
+           hh_ctx_kv_bytes(win), hh_ctx_kv_bytes(full));
+    hh_ctx_free(win);
+    hh_ctx_free(full);
+    hh_model_free(m);
+    ASSERT_LE(worst, 0.0);
+}
+
 TEST(model_llama2_tiny_random_f16_runs)
 {
     hh_model_t *m = load(hh_test_data_path("models/llama-2-tiny-random.gguf"));

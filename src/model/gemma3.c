@@ -21,8 +21,12 @@
  *
  * GELU is the tanh form (Gemma's gelu_pytorch_tanh). Norm weights are the
  * multipliers as stored: the GGUF converter already added Gemma's "+1".
- * The KV cache is the context's full cache (every layer keeps every
- * position); local layers only read the last n_swa rows of it. */
+ * KV cache: global layers keep every position of a sequence. Local layers
+ * keep a window (swa_cache, llama.c): rows for positions swa_first[s] ..
+ * swa_first[s] + cap - 1 with cap = 2 n_swa + n_batch - 1; before a batch
+ * that would run past them, the last n_swa - 1 positions move to the front
+ * (make_room). With swa_full, or a context shorter than cap, local layers
+ * keep everything like global ones. */
 #include "model/model_int.h"
 
 #include <math.h>
@@ -179,6 +183,38 @@ static void geglu_worker(void *ctx, int ith, int nth)
         c->hb[i] = gelu(c->hb[i]) * c->hb2[i];
 }
 
+/* Window cache: before a batch, every sequence whose new positions would
+ * run past its local layers' rows moves its last n_swa - 1 positions (all
+ * its next token can see) to the front of those rows. prepare_batch left
+ * the tokens added per sequence in seq_add. Afterwards swa_first[s] <=
+ * seq_len[s] - n_swa + 1, so the batch's first token still finds its
+ * window, and the batch fits: n_swa - 1 + n_batch <= cap. */
+static void make_room(hh_ctx_t *c)
+{
+    const hh_hparams_t *hp = &c->m->hp;
+    const size_t row = (size_t)hp->n_head_kv * (size_t)hp->head_dim * c->kv_elem;
+    for (int32_t s = 0; s < c->n_seq; s++) {
+        const int32_t len = c->seq_len[s], end = len + c->seq_add[s];
+        int32_t cap = 0;
+        for (int il = 0; il < hp->n_layer && cap == 0; il++)
+            cap = c->m->layers[il].swa ? c->kv_cap[il] : 0;
+        if (c->seq_add[s] == 0 || cap == 0 || end - c->swa_first[s] <= cap)
+            continue;
+        int32_t first = len - hp->n_swa + 1;
+        if (first < c->swa_first[s])
+            first = c->swa_first[s];
+        for (int il = 0; il < hp->n_layer; il++) {
+            if (!c->m->layers[il].swa)
+                continue;
+            const size_t from = hh_ctx_kv_at(c, il, s, first) * c->kv_elem;
+            const size_t to = hh_ctx_kv_at(c, il, s, c->swa_first[s]) * c->kv_elem;
+            memmove((uint8_t *)c->k_cache + to, (uint8_t *)c->k_cache + from, (size_t)(len - first) * row);
+            memmove((uint8_t *)c->v_cache + to, (uint8_t *)c->v_cache + from, (size_t)(len - first) * row);
+        }
+        c->swa_first[s] = first;
+    }
+}
+
 /* cos/sin of every rotated pair for each batch token, for one layer type:
  * theta_i = pos / scale * base^(-2i / n_rot). */
 static void rope_tables(hh_ctx_t *c, int32_t n_tok, bool swa)
@@ -206,6 +242,8 @@ int hh_gemma3_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
     int rc = hh_ctx_prepare_batch(c, batch, &n_out, err);
     if (rc != HH_OK)
         return rc;
+    if (c->swa_cache)
+        make_room(c);
     const int32_t T = batch->n_tokens;
     const size_t n_embd = (size_t)hp->n_embd;
     hh_pool_t *pool = c->pool;

@@ -99,6 +99,10 @@ typedef struct hh_ctx_params {
                                  default false: activations rounded to 8 bits per
                                  block and integer dots where the weight type has
                                  them (tier B, like llama.cpp; several times faster) */
+    bool         swa_full;    /* sliding-window layers (gemma3) keep every position, as
+                                 global layers do; default false: they keep only the
+                                 window plus a batch, so their memory is bounded by
+                                 the window, not n_ctx (hh_ctx_seq_truncate) */
 } hh_ctx_params_t;
 
 typedef struct hh_ctx hh_ctx_t;
@@ -128,8 +132,15 @@ const float *hh_ctx_logits(const hh_ctx_t *c, int32_t i);
 int32_t hh_ctx_n_ctx(const hh_ctx_t *c);
 /* Tokens held for a sequence. */
 int32_t hh_ctx_seq_len(const hh_ctx_t *c, int32_t seq);
-/* Drops a sequence's cached positions from pos on (0 clears it). */
+/* Drops a sequence's cached positions from pos on (0 clears it). A model
+ * with sliding-window layers and a window cache (swa_full false) only holds
+ * the last window on those layers: going back before the last decode's
+ * first position may need positions it no longer has, and then the whole
+ * sequence is cleared. Read hh_ctx_seq_len for what is kept. Going back
+ * within the last decode's batch always keeps pos. */
 int     hh_ctx_seq_truncate(hh_ctx_t *c, int32_t seq, int32_t pos);
+/* Bytes of KV cache (K and V, all layers and sequences) the context holds. */
+size_t  hh_ctx_kv_bytes(const hh_ctx_t *c);
 
 /* ---- embeddings (bert.c) ------------------------------------------------
  *

@@ -136,6 +136,12 @@ struct hh_ctx {
     /* KV cache, owned: (n_layer, n_seq, n_ctx, n_kv) values each */
     void               *k_cache;
     void               *v_cache;
+    /* Row of (layer il, sequence s, position p): kv_row0[il] + s * kv_cap[il]
+     * + p, minus swa_first[s] on sliding-window layers when swa_cache. */
+    size_t             *kv_row0;    /* (n_layer), owned */
+    int32_t            *kv_cap;     /* (n_layer) rows per sequence, owned */
+    int32_t            *swa_first;  /* (n_seq) first position local layers hold, owned */
+    bool                swa_cache;  /* local layers keep only the window (< n_ctx rows) */
     int32_t            *seq_len;    /* (n_seq) positions held */
     int32_t            *seq_add;    /* (n_seq) decode scratch: tokens added */
 
@@ -168,7 +174,7 @@ struct hh_ctx {
  * logits; changes nothing a caller can see on failure. *n_out = rows of
  * logits wanted. */
 int    hh_ctx_prepare_batch(hh_ctx_t *c, const hh_batch_t *b, int32_t *n_out, hh_err_t *err);
-/* Index (in values) of KV cache row (layer, seq, pos). */
+/* Index (in values) of KV cache row (layer, seq, pos); pos must be held. */
 size_t hh_ctx_kv_at(const hh_ctx_t *c, int il, int32_t seq, int32_t pos);
 /* Stores n values at cache + at (values) in the context's KV type. */
 void   hh_ctx_store_kv(const hh_ctx_t *c, void *cache, size_t at, const float *src, size_t n);
