@@ -672,6 +672,11 @@ TEST(model_gemma3_window_cache_matches_full_cache)
     ASSERT_EQ_INT(hh_ctx_seq_len(win, 1), 51);
     ASSERT_OK(hh_ctx_seq_truncate(full, 0, 10));
     ASSERT_EQ_INT(hh_ctx_seq_len(full, 0), 10);
+    /* a sequence that has not moved its window yet goes back anywhere */
+    const int32_t five[4] = { 9, 8, 7, 6 }, seq00[4] = { 0, 0, 0, 0 };
+    ASSERT_OK(decode_seqs(win, five, seq00, 4, lw));
+    ASSERT_OK(hh_ctx_seq_truncate(win, 0, 2));
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 2);
     printf("    150 + 50 positions, window 8, batch 4: window vs full cache max abs %.3g; kv %zu vs %zu bytes\n",
            worst, hh_ctx_kv_bytes(win), hh_ctx_kv_bytes(full));
     hh_ctx_free(win);

@@ -218,7 +218,7 @@ int hh_ctx_seq_truncate(hh_ctx_t *c, int32_t seq, int32_t pos)
     if (pos < c->seq_len[seq]) {
         /* A window cache may have dropped positions the token at pos
          * needs (pos - n_swa + 1 .. pos - 1): then the sequence is cleared. */
-        if (c->swa_cache && pos - c->m->hp.n_swa + 1 < c->swa_first[seq])
+        if (c->swa_cache && c->swa_first[seq] > 0 && pos - c->m->hp.n_swa + 1 < c->swa_first[seq])
             pos = 0;
         c->seq_len[seq] = pos;
         if (pos == 0)
