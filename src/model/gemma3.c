@@ -165,22 +165,28 @@ static void attention_worker(void *ctx, int ith, int nth)
     }
 }
 
-/* tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
-static float gelu(float x)
-{
-    const float k = 0.7978845608028654f;
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
-}
-
-/* hb = gelu(hb) * hb2 over (n_tok, n_ff). */
+/* hb = gelu(hb) * hb2 over (n_tok, n_ff), GELU in its tanh form
+ * 0.5 x (1 + tanh u), u = k (x + 0.044715 x^3) = k x p with
+ * p = 1 + 0.044715 x^2, k = sqrt(2/pi). Since 0.5 (1 + tanh u) =
+ * sigmoid(2u) and x = 2u / (2 k p):
+ *   gelu(x) * up = silu(2 k x p) * (up / (2 k p)),
+ * one pass of plain arithmetic (the compiler vectorizes it) and then the
+ * SwiGLU kernel's SIMD sigmoid (kernels.h), instead of a tanhf per value. */
 static void geglu_worker(void *ctx, int ith, int nth)
 {
     const g3_job_t *j = ctx;
     hh_ctx_t *c = j->c;
     long lo, hi;
     hh_pool_split((long)j->n_tok * c->m->hp.n_ff, ith, nth, 16, &lo, &hi);
-    for (long i = lo; i < hi; i++)
-        c->hb[i] = gelu(c->hb[i]) * c->hb2[i];
+    const float two_k = 2.0f * 0.7978845608028654f;
+    float *g = c->hb, *u = c->hb2;
+    for (long i = lo; i < hi; i++) {
+        const float x = g[i], tkp = two_k * (1.0f + 0.044715f * x * x);
+        g[i] = tkp * x;
+        u[i] = u[i] / tkp;
+    }
+    if (hi > lo)
+        c->kern->swiglu(g + lo, u + lo, hi - lo);
 }
 
 /* Window cache: before a batch, every sequence whose new positions would
