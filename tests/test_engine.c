@@ -1219,3 +1219,45 @@ TEST(engine_gemma3_window_cache_prefix_reuse)
     col_destroy(&d);
     hh_engine_free(e);
 }
+
+/* A gemma3 file without a chat template (the reference model has none) is
+ * rendered in Gemma's turns, not chatml: the same prompt tokens as with
+ * chat_template "gemma", other than "chatml". */
+TEST(engine_gemma3_without_template_uses_gemma_turns)
+{
+    const char *files[] = { "reference/gemma3-q8_0.gguf", NULL };
+    const char *dir = make_models_dir("gemma3-chat", files);
+    ASSERT_TRUE(dir != NULL);
+    hh_engine_params_t p = hh_engine_default_params();
+    p.models_dir = dir;
+    p.n_slots = 1;
+    p.n_ctx = 256;
+    p.n_threads = 1;
+    hh_engine_t *e = NULL;
+    hh_err_t err;
+    ASSERT_OK(hh_engine_create(&e, &p, &err));
+    const hh_chat_msg_t msgs[2] = {
+        { .role = HH_ROLE_SYSTEM, .content = "Antworte kurz." },
+        { .role = HH_ROLE_USER, .content = "Wie viele Urlaubstage habe ich?" },
+    };
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req("gemma3-q8_0", NULL, 2, &c);
+    r.messages = msgs;
+    r.n_messages = 2;
+    size_t n_default = 0, n_gemma = 0, n_chatml = 0;
+    int32_t ctx = 0;
+    ASSERT_OK(hh_engine_prompt_tokens(e, &r, &n_default, &ctx, NULL));
+    r.chat_template = "gemma";
+    ASSERT_OK(hh_engine_prompt_tokens(e, &r, &n_gemma, &ctx, NULL));
+    r.chat_template = "chatml";
+    ASSERT_OK(hh_engine_prompt_tokens(e, &r, &n_chatml, &ctx, NULL));
+    ASSERT_EQ_INT((long long)n_default, (long long)n_gemma);
+    ASSERT_NE_INT((long long)n_default, (long long)n_chatml);
+    r.chat_template = NULL;
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_EQ_INT(c.kind, HH_GEN_DONE);
+    ASSERT_EQ_INT(c.prompt_tokens, (int32_t)n_gemma);
+    col_destroy(&c);
+    hh_engine_free(e);
+}
