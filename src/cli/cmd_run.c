@@ -224,7 +224,7 @@ static int render_chat(const struct run_opts *o, const hh_gguf_t *g, const hh_vo
             /* as the engine: a Gemma 3 file without a known template gets Gemma's turns */
             if (arch != NULL && !strcmp(arch, "gemma3"))
                 fmt = HH_CHAT_GEMMA;
-            HH_LOGW("%s%s", why.msg, fmt == HH_CHAT_GEMMA ? " (gemma3: using gemma)" : "");
+            HH_LOGW("%s", fmt == HH_CHAT_GEMMA ? "no known chat template; gemma3 file: using gemma" : why.msg);
         }
     }
     HH_LOGI("chat format %s", hh_chat_format_name(fmt));
