@@ -636,3 +636,66 @@ TEST(chat_tool_calls_round_trip)
         parsed_free(&p);
     }
 }
+
+/* Gemma 3's own template (google/gemma-3-*-it tokenizer_config.json, as
+ * converted into GGUF files): detected as gemma, and the system message is
+ * folded into the first user turn, the assistant is "model", contents are
+ * trimmed; a conversation without a system message starts plainly. */
+static const char k_gemma3_template[] =
+    "{{ bos_token }}\n"
+    "{%- if messages[0]['role'] == 'system' -%}\n"
+    "    {%- if messages[0]['content'] is string -%}\n"
+    "        {%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}\n"
+    "    {%- else -%}\n"
+    "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\\n\\n' -%}\n"
+    "    {%- endif -%}\n"
+    "    {%- set loop_messages = messages[1:] -%}\n"
+    "{%- else -%}\n"
+    "    {%- set first_user_prefix = \"\" -%}\n"
+    "    {%- set loop_messages = messages -%}\n"
+    "{%- endif -%}\n"
+    "{%- for message in loop_messages -%}\n"
+    "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+    "        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n"
+    "    {%- endif -%}\n"
+    "    {%- if (message['role'] == 'assistant') -%}\n"
+    "        {%- set role = \"model\" -%}\n"
+    "    {%- else -%}\n"
+    "        {%- set role = message['role'] -%}\n"
+    "    {%- endif -%}\n"
+    "    {{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else \"\") }}\n"
+    "    {%- if message['content'] is string -%}\n"
+    "        {{ message['content'] | trim }}\n"
+    "    {%- elif message['content'] is iterable -%}\n"
+    "        {%- for item in message['content'] -%}\n"
+    "            {%- if item['type'] == 'image' -%}\n"
+    "                {{ '<start_of_image>' }}\n"
+    "            {%- elif item['type'] == 'text' -%}\n"
+    "                {{ item['text'] | trim }}\n"
+    "            {%- endif -%}\n"
+    "        {%- endfor -%}\n"
+    "    {%- else -%}\n"
+    "        {{ raise_exception(\"Invalid content type\") }}\n"
+    "    {%- endif -%}\n"
+    "    {{ '<end_of_turn>\\n' }}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "    {{'<start_of_turn>model\\n'}}\n"
+    "{%- endif -%}\n";
+
+TEST(chat_gemma3_template_detected_and_rendered)
+{
+    int rc;
+    hh_chat_format_t f = detect_ok(k_gemma3_template, &rc);
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_STREQ(hh_chat_format_name(f), "gemma");
+    const hh_chat_msg_t de[] = {
+        { .role = HH_ROLE_SYSTEM, .content = "Antworte kurz." },
+        { .role = HH_ROLE_USER, .content = "  Wie viele Urlaubstage habe ich?\n" },
+    };
+    ASSERT_RENDER(f, de, 2, NULL, true, "<bos>", "<eos>",
+        "<bos><start_of_turn>user\nAntworte kurz.\n\nWie viele Urlaubstage habe ich?<end_of_turn>\n"
+        "<start_of_turn>model\n");
+    ASSERT_RENDER(f, de + 1, 1, NULL, false, "<bos>", "<eos>",
+        "<bos><start_of_turn>user\nWie viele Urlaubstage habe ich?<end_of_turn>\n");
+}

@@ -131,7 +131,7 @@ static const char *str(const cJSON *obj, const char *key)
  * must be refused cleanly instead (model_refuses_architectures_not_built);
  * an architecture that gets built is taken off this list, and any other
  * architecture in the data is checked against llama.cpp as usual. */
-static const char *const g_arch_not_built[] = { "gemma3", "gpt-oss" };
+static const char *const g_arch_not_built[] = { "gpt-oss" };
 
 static bool arch_not_built(const char *arch)
 {
@@ -482,8 +482,9 @@ TEST(model_batch_sequential_threads_agree)
         hh_model_t *m = load_mode(r->gguf, HH_GGUF_LOAD_READ);
         float *batch1 = malloc(nl * sizeof(float)), *batch2 = malloc(nl * sizeof(float));
         float *seq = malloc(nl * sizeof(float));
-        hh_ctx_t *c1 = m ? make_ctx(m, 64, 1, 32, 1, HH_KV_F32) : NULL;
-        hh_ctx_t *c2 = m ? make_ctx(m, 64, 1, 32, 2, HH_KV_F32) : NULL;
+        /* batch 64: gemma3's 40 inputs go in one batch too */
+        hh_ctx_t *c1 = m ? make_ctx(m, 64, 1, 64, 1, HH_KV_F32) : NULL;
+        hh_ctx_t *c2 = m ? make_ctx(m, 64, 1, 64, 2, HH_KV_F32) : NULL;
         hh_ctx_t *cs = m ? make_ctx(m, 64, 1, 1, 1, HH_KV_F32) : NULL;
         bool ok = c1 && c2 && cs && batch1 && batch2 && seq &&
                   decode_all(c1, r->in_ids, r->n_in, V, batch1) == HH_OK &&
@@ -650,6 +651,110 @@ TEST(model_sequences_are_independent)
     hh_ctx_free(c);
     hh_model_free(m);
     ASSERT_LE(worst, 1e-5);
+}
+
+/* Decodes one batch on c; want_all: logits for every token, copied to out
+ * (n x 512). */
+static int decode_seqs(hh_ctx_t *c, const int32_t *ids, const int32_t *seq, int n, float *out)
+{
+    bool want[8] = { true, true, true, true, true, true, true, true };
+    hh_batch_t b = { .n_tokens = n, .tokens = ids, .seq = seq, .logits = want };
+    hh_err_t e;
+    int rc = hh_ctx_decode(c, &b, &e);
+    if (rc != HH_OK) { printf("    decode: %s\n", e.msg); return rc; }
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)i * 512, hh_ctx_logits(c, i), 512 * sizeof(float));
+    return HH_OK;
+}
+
+/* gemma3 with the window cache: local layers hold 2 W + n_batch - 1 rows
+ * per sequence instead of n_ctx. Decoding far past the window (two
+ * sequences interleaved, one taking 3 tokens a batch, the other 1) gives
+ * the logits of a context that keeps every position (swa_full, the layout
+ * the reference tests check against llama.cpp) bit for bit; truncating
+ * within the last batch keeps the position, further back clears only that
+ * sequence. */
+TEST(model_gemma3_window_cache_matches_full_cache)
+{
+    hh_model_t *m = load(hh_test_data_path("reference/gemma3-q8_0.gguf"));
+    ASSERT_TRUE(m != NULL);
+    ASSERT_EQ_INT(hh_model_hparams(m)->n_swa, 8);
+    hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.n_ctx = 256;
+    cp.n_seq = 2;
+    cp.n_batch = 4;
+    cp.n_threads = 1;
+    cp.kv_type = HH_KV_F32;
+    hh_ctx_t *win = NULL, *full = NULL;
+    hh_err_t e;
+    ASSERT_OK(hh_ctx_create(&win, m, &cp, &e));
+    cp.swa_full = true;
+    ASSERT_OK(hh_ctx_create(&full, m, &cp, &e));
+    /* K and V, 2 sequences, rows of 32 floats: 1 global layer x 256 rows +
+     * 5 local layers x (2 * 8 + 4 - 1) rows, against 6 x 256 */
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(win), 2LL * 2 * (256 + 5 * 19) * 32 * 4);
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(full), 2LL * 2 * 6 * 256 * 32 * 4);
+
+    float lw[4 * 512], lf[4 * 512];
+    double worst = 0;
+    int k0 = 0, k1 = 0, fails = 0;
+    while (k0 < 150) {
+        int32_t ids[4], seq[4] = { 0, 1, 0, 0 };
+        ids[0] = (37 * k0++) % 509 + 3;
+        ids[1] = (11 * k1++ + 5) % 509 + 3;
+        ids[2] = (37 * k0++) % 509 + 3;
+        ids[3] = (37 * k0++) % 509 + 3;
+        if (decode_seqs(win, ids, seq, 4, lw) != HH_OK || decode_seqs(full, ids, seq, 4, lf) != HH_OK) {
+            fails++;
+            break;
+        }
+        worst = fmax(worst, compare(lw, lf, 4 * 512).max_abs);
+    }
+    ASSERT_EQ_INT(fails, 0);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 150);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 1), 50);
+
+    /* back within the last batch (positions 147..149): kept */
+    ASSERT_OK(hh_ctx_seq_truncate(win, 0, 147));
+    ASSERT_OK(hh_ctx_seq_truncate(full, 0, 147));
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 147);
+    const int32_t again[2] = { 77, 78 }, seq01[2] = { 0, 1 };
+    ASSERT_OK(decode_seqs(win, again, seq01, 2, lw));
+    ASSERT_OK(decode_seqs(full, again, seq01, 2, lf));
+    worst = fmax(worst, compare(lw, lf, 2 * 512).max_abs);
+    /* far back: the window no longer has positions 3..9, the sequence is
+     * cleared; the other sequence keeps its 51 positions */
+    ASSERT_OK(hh_ctx_seq_truncate(win, 0, 10));
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 0);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 1), 51);
+    ASSERT_OK(hh_ctx_seq_truncate(full, 0, 10));
+    ASSERT_EQ_INT(hh_ctx_seq_len(full, 0), 10);
+    /* a sequence that has not moved its window yet goes back anywhere */
+    const int32_t five[4] = { 9, 8, 7, 6 }, seq00[4] = { 0, 0, 0, 0 };
+    ASSERT_OK(decode_seqs(win, five, seq00, 4, lw));
+    ASSERT_OK(hh_ctx_seq_truncate(win, 0, 2));
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 2);
+    printf("    150 + 50 positions, window 8, batch 4: window vs full cache max abs %.3g; kv %zu vs %zu bytes\n",
+           worst, hh_ctx_kv_bytes(win), hh_ctx_kv_bytes(full));
+    hh_ctx_free(win);
+    hh_ctx_free(full);
+
+    /* A longer context: local layers stay at the window, global grow. */
+    cp.n_ctx = 8192;
+    cp.n_seq = 1;
+    cp.n_batch = 512;
+    cp.kv_type = HH_KV_F16;
+    cp.swa_full = false;
+    ASSERT_OK(hh_ctx_create(&win, m, &cp, &e));
+    cp.swa_full = true;
+    ASSERT_OK(hh_ctx_create(&full, m, &cp, &e));
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(win), 2LL * (8192 + 5 * (2 * 8 + 512 - 1)) * 32 * 2);
+    printf("    n_ctx 8192, batch 512, F16: kv %zu bytes with the window cache, %zu keeping every position\n",
+           hh_ctx_kv_bytes(win), hh_ctx_kv_bytes(full));
+    hh_ctx_free(win);
+    hh_ctx_free(full);
+    hh_model_free(m);
+    ASSERT_LE(worst, 0.0);
 }
 
 TEST(model_llama2_tiny_random_f16_runs)
@@ -927,6 +1032,56 @@ TEST(model_cli_logits_writes_batch_logits)
     st = system(cmd);
     ASSERT_TRUE(WIFEXITED(st));
     ASSERT_NE_INT(WEXITSTATUS(st), 0);
+}
+
+/* `hoheit inspect` shows a gemma3 file's own hyperparameters, and `hoheit
+ * logits` on gemma3-f32 reproduces llama.cpp's logits of the reference
+ * inputs (40 ids, past the window of 8) within tier A. */
+TEST(model_gemma3_cli_inspect_and_logits)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (bin == NULL) SKIP("HOHEIT_BIN not set");
+    static char cmd[8192];
+    char out[512];
+    snprintf(cmd, sizeof cmd, "'%s' inspect '%s' 2>&1", bin, hh_test_data_path("reference/gemma3-q4_k_m.gguf"));
+    FILE *f = popen(cmd, "r");
+    ASSERT_TRUE(f != NULL);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    ASSERT_EQ_INT(pclose(f), 0);
+    const char *want[] = { "'gemma3'", "attention sliding window      8", "final logit softcapping       30",
+                           "rope scaling factor           8", "blk.5.post_ffw_norm.weight", "q4_K x33" };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (strstr(text, want[i]) == NULL) {
+            hh_test_fail(__FILE__, __LINE__, "inspect output lacks \"%s\":\n%s", want[i], text);
+            return;
+        }
+    }
+
+    bool skip;
+    ref_t *r = ref_load(hh_test_data_path("reference/gemma3-f32.tokens.json"), &skip);
+    ASSERT_TRUE(r != NULL);
+    char ids[2048];
+    size_t o = 0;
+    for (int i = 0; i < r->n_in && o < sizeof ids - 16; i++)
+        o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%d", i ? "," : "", r->in_ids[i]);
+    snprintf(out, sizeof out, "%s/gemma3-logits.f32", hh_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' logits -m '%s' --tokens %s --out '%s' -t 1 --kv f32 2>/dev/null", bin, r->gguf,
+             ids, out);
+    int st = system(cmd);
+    size_t size = 0;
+    float *got = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? hh_test_read_file(out, &size) : NULL;
+    bool sized = got != NULL && size == (size_t)r->n_in * (size_t)r->n_vocab * sizeof(float);
+    diff_t d = sized ? compare(got, r->logits_a, (size_t)r->n_in * (size_t)r->n_vocab) : (diff_t){ 1e9, 1e9 };
+    tol_t tol = r->tol_a;
+    printf("    hoheit logits gemma3-f32: %.3g / %.3g (tier A %.3g / %.3g)\n", d.max_abs, d.rel_l2, tol.max_abs,
+           tol.rel_l2);
+    free(got);
+    ref_free(r);
+    remove(out);
+    ASSERT_TRUE(sized);
+    ASSERT_TRUE(within(d, &tol));
 }
 
 /* A tied output read into memory is repacked with the layers (where the CPU

@@ -218,8 +218,14 @@ static int render_chat(const struct run_opts *o, const hh_gguf_t *g, const hh_vo
         (void)hh_gguf_get_str(g, "tokenizer.chat_template", &tmpl);
         hh_err_t why;
         hh_err_clear(&why);
-        if (hh_chat_detect(tmpl, &fmt, &why) != 0)
-            HH_LOGW("%s", why.msg);
+        const char *arch = NULL;
+        (void)hh_gguf_get_str(g, "general.architecture", &arch);
+        if (hh_chat_detect(tmpl, &fmt, &why) != 0) {
+            /* as the engine: a Gemma 3 file without a known template gets Gemma's turns */
+            if (arch != NULL && !strcmp(arch, "gemma3"))
+                fmt = HH_CHAT_GEMMA;
+            HH_LOGW("%s", fmt == HH_CHAT_GEMMA ? "no known chat template; gemma3 file: using gemma" : why.msg);
+        }
     }
     HH_LOGI("chat format %s", hh_chat_format_name(fmt));
     hh_chat_msg_t msgs[2];

@@ -294,8 +294,13 @@ static int model_load_resources(hh_engine_t *e, em_model_t *m, hh_err_t *err)
     (void)hh_gguf_get_str(hh_model_gguf(m->model), "tokenizer.chat_template", &tmpl);
     hh_err_t cerr;
     hh_err_clear(&cerr);
-    if (hh_chat_detect(tmpl, &m->fmt, &cerr) < 0)
-        HH_LOGD("model %s: %s", m->id, cerr.msg);
+    if (hh_chat_detect(tmpl, &m->fmt, &cerr) < 0) {
+        /* A Gemma 3 file without a template we know: Gemma's own turns. */
+        if (hh_model_hparams(m->model)->arch == HH_ARCH_GEMMA3)
+            m->fmt = HH_CHAT_GEMMA;
+        HH_LOGD("model %s: %s", m->id,
+                m->fmt == HH_CHAT_GEMMA ? "no known chat template; gemma3 file: using gemma" : cerr.msg);
+    }
 
     m->slots = calloc((size_t)e->p.n_slots, sizeof *m->slots);
     if (m->slots == NULL) {

@@ -265,6 +265,9 @@ static int slot_start(em_model_t *m, em_slot_t *s, em_step_t *st)
 {
     hh_gen_t *g = s->g;
     hh_ctx_seq_truncate(m->ctx, s->id, s->n_cached);
+    /* A sliding-window cache (gemma3) may have to drop the whole sequence
+     * instead (model.h, hh_ctx_seq_truncate): prefill from what it kept. */
+    s->n_cached = hh_ctx_seq_len(m->ctx, s->id);
     s->n_cache = s->n_cached;
     s->n_fed = s->n_cached;
     s->n_gen = 0;

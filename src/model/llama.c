@@ -37,47 +37,7 @@
  * sequence shares every K/V tile the kernel converts. */
 #define ATT_BLOCK 8
 
-struct hh_ctx {
-    const hh_model_t   *m;
-    const hh_kernels_t *kern;
-    hh_pool_t          *pool;       /* params.pool (not owned) or own_pool */
-    hh_pool_t          *own_pool;   /* owned, may be NULL */
-    int                 n_threads;
-    int32_t             n_ctx, n_seq, n_batch;
-    hh_kv_type_t        kv_type;
-    size_t              kv_elem;    /* bytes per cached value: 2 (F16) or 4 */
-
-    /* KV cache, owned: (n_layer, n_seq, n_ctx, n_kv) values each */
-    void               *k_cache;
-    void               *v_cache;
-    int32_t            *seq_len;    /* (n_seq) positions held */
-    int32_t            *seq_add;    /* (n_seq) decode scratch: tokens added */
-
-    /* Activations, owned, n_batch rows each */
-    float *x;        /* (n_batch, n_embd) residual stream */
-    float *xb;       /* (n_batch, n_embd) normed input / matmul output */
-    float *q;        /* (n_batch, n_q) */
-    float *k;        /* (n_batch, n_kv) */
-    float *v;        /* (n_batch, n_kv) */
-    float *att;      /* (n_batch, n_q) attention output */
-    float *hb;       /* (n_batch, n_ff) gate, then silu(gate) * up */
-    float *hb2;      /* (n_batch, n_ff) up */
-    float *rope_cos; /* (n_batch, n_rot / 2) */
-    float *rope_sin; /* (n_batch, n_rot / 2) */
-    int32_t *pos;    /* (n_batch) position of each batch token */
-    int32_t *tseq;   /* (n_batch) sequence of each batch token */
-
-    /* Per thread, owned */
-    hh_mm_ws_t mm;   /* matmul scratch: per-thread tiles and quantized x, owned */
-    hh_moe_ws_t *moe; /* expert FFN scratch (moe.c) of a mixture-of-experts model, or NULL */
-    float **scores;  /* (n_threads) x hh_attn_scratch_floats: attention scratch */
-
-    /* Outputs of the last decode */
-    float   *logits;      /* (logits_cap, n_vocab), owned */
-    int32_t  logits_cap;
-    int32_t *out_row;     /* (n_batch) row in logits of batch token i, or -1 */
-    int32_t  n_last;      /* tokens in the last batch */
-};
+/* struct hh_ctx: model_int.h (shared with gemma3.c). */
 
 hh_ctx_params_t hh_ctx_default_params(void)
 {
@@ -151,8 +111,25 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
         max_in = n_ff;
 
     rc = HH_ENOMEM;
-    c->k_cache = alloc3((size_t)hp->n_layer * (size_t)c->n_seq, (size_t)c->n_ctx, n_kv, c->kv_elem);
-    c->v_cache = alloc3((size_t)hp->n_layer * (size_t)c->n_seq, (size_t)c->n_ctx, n_kv, c->kv_elem);
+    /* Sliding-window layers keep the window: a batch's first token needs
+     * the n_swa - 1 positions before it, the batch adds up to n_batch, and
+     * n_swa more rows of slack make the move that frees room (gemma3.c)
+     * happen once per n_swa tokens, not per token. */
+    int64_t cap_swa = c->n_ctx;
+    if (hp->n_swa > 0 && !p.swa_full && 2 * (int64_t)hp->n_swa + c->n_batch - 1 < c->n_ctx)
+        cap_swa = 2 * (int64_t)hp->n_swa + c->n_batch - 1;
+    c->swa_cache = cap_swa < c->n_ctx;
+    c->kv_row0 = alloc3((size_t)hp->n_layer, 1, 1, sizeof(size_t));
+    c->kv_cap = alloc3((size_t)hp->n_layer, 1, 1, sizeof(int32_t));
+    c->swa_first = alloc3((size_t)c->n_seq, 1, 1, sizeof(int32_t));
+    size_t rows = 0;
+    for (int il = 0; c->kv_row0 && c->kv_cap && il < hp->n_layer; il++) {
+        c->kv_cap[il] = m->layers[il].swa && c->swa_cache ? (int32_t)cap_swa : c->n_ctx;
+        c->kv_row0[il] = rows;
+        rows += (size_t)c->n_seq * (size_t)c->kv_cap[il];
+    }
+    c->k_cache = alloc3(rows, n_kv, 1, c->kv_elem);
+    c->v_cache = alloc3(rows, n_kv, 1, c->kv_elem);
     c->seq_len = alloc3((size_t)c->n_seq, 1, 1, sizeof(int32_t));
     c->seq_add = alloc3((size_t)c->n_seq, 1, 1, sizeof(int32_t));
     c->x = alloc3(nb, n_embd, 1, sizeof(float));
@@ -171,7 +148,7 @@ int hh_ctx_create(hh_ctx_t **out, const hh_model_t *m, const hh_ctx_params_t *pa
     c->scores = calloc((size_t)c->n_threads, sizeof *c->scores);
     c->logits_cap = 1;
     c->logits = alloc3(1, (size_t)hp->n_vocab, 1, sizeof(float));
-    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->seq_add || !c->x || !c->xb || !c->q ||
+    if (!c->kv_row0 || !c->kv_cap || !c->swa_first || !c->k_cache || !c->v_cache || !c->seq_len || !c->seq_add || !c->x || !c->xb || !c->q ||
         !c->k || !c->v || !c->att || !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->pos ||
         !c->tseq || !c->out_row || !c->scores || !c->logits) {
         hh_err_set(err, HH_ENOMEM, -1, "out of memory for a context of %d positions x %d sequences, batch %d",
@@ -208,6 +185,9 @@ void hh_ctx_free(hh_ctx_t *c)
     free(c->scores);
     free(c->k_cache);
     free(c->v_cache);
+    free(c->kv_row0);
+    free(c->kv_cap);
+    free(c->swa_first);
     free(c->seq_len);
     free(c->seq_add);
     free(c->x);
@@ -239,8 +219,15 @@ int hh_ctx_seq_truncate(hh_ctx_t *c, int32_t seq, int32_t pos)
 {
     if (seq < 0 || seq >= c->n_seq || pos < 0)
         return HH_EINVAL;
-    if (pos < c->seq_len[seq])
+    if (pos < c->seq_len[seq]) {
+        /* A window cache may have dropped positions the token at pos
+         * needs (pos - n_swa + 1 .. pos - 1): then the sequence is cleared. */
+        if (c->swa_cache && c->swa_first[seq] > 0 && pos - c->m->hp.n_swa + 1 < c->swa_first[seq])
+            pos = 0;
         c->seq_len[seq] = pos;
+        if (pos == 0)
+            c->swa_first[seq] = 0;
+    }
     return HH_OK;
 }
 
@@ -322,7 +309,9 @@ static size_t kv_at(const hh_ctx_t *c, int il, int32_t seq, int32_t pos)
 {
     const hh_hparams_t *hp = &c->m->hp;
     size_t n_kv = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
-    return (((size_t)il * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx + (size_t)pos) * n_kv;
+    if (c->swa_cache && c->m->layers[il].swa)
+        pos -= c->swa_first[seq];
+    return (c->kv_row0[il] + (size_t)seq * (size_t)c->kv_cap[il] + (size_t)pos) * n_kv;
 }
 
 /* Biases, qwen3 head norms, rope; then k and v go into the cache. */
@@ -492,6 +481,8 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
 {
     const hh_model_t *m = c->m;
     const hh_hparams_t *hp = &m->hp;
+    if (hp->arch == HH_ARCH_GEMMA3)
+        return hh_gemma3_decode(c, batch, err);
     int32_t n_out = 0;
     c->n_last = 0;
     int rc = prepare_batch(c, batch, &n_out, err);
@@ -567,4 +558,35 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
         c->seq_len[c->tseq[t]]++;
     c->n_last = T;
     return HH_OK;
+}
+
+/* ---- shared with the other forward passes (model_int.h) ---------------- */
+
+int hh_ctx_prepare_batch(hh_ctx_t *c, const hh_batch_t *b, int32_t *n_out, hh_err_t *err)
+{
+    return prepare_batch(c, b, n_out, err);
+}
+
+size_t hh_ctx_kv_at(const hh_ctx_t *c, int il, int32_t seq, int32_t pos) { return kv_at(c, il, seq, pos); }
+
+size_t hh_ctx_kv_bytes(const hh_ctx_t *c)
+{
+    const hh_hparams_t *hp = &c->m->hp;
+    size_t rows = 0;
+    for (int il = 0; il < hp->n_layer; il++)
+        rows += (size_t)c->n_seq * (size_t)c->kv_cap[il];
+    return 2 * rows * (size_t)hp->n_head_kv * (size_t)hp->head_dim * c->kv_elem;
+}
+
+void hh_ctx_store_kv(const hh_ctx_t *c, void *cache, size_t at, const float *src, size_t n)
+{
+    store_kv(c, cache, at, src, n);
+}
+
+void hh_ctx_run_step(hh_ctx_t *c, hh_pool_fn fn, void *job, double work)
+{
+    if (work < PAR_MIN_WORK)
+        fn(job, 0, 1);
+    else
+        hh_pool_run(c->pool, fn, job);
 }

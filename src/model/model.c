@@ -9,11 +9,12 @@
 #include "model/model_int.h"
 #include "base/log.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert"
+#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert, gemma3"
 
 /* Sanity bounds: far above any real model, low enough that every product of
  * them used for buffer sizes fits comfortably in 64 bits. */
@@ -36,6 +37,7 @@ static const struct { const char *name; hh_arch_t arch; hh_rope_style_t rope; } 
     { "qwen3", HH_ARCH_QWEN3, HH_ROPE_NEOX },
     { "bert", HH_ARCH_BERT, HH_ROPE_NORM },   /* no RoPE: learned positions */
     { "qwen3moe", HH_ARCH_QWEN3MOE, HH_ROPE_NEOX },   /* qwen3 with expert FFNs (moe.c) */
+    { "gemma3", HH_ARCH_GEMMA3, HH_ROPE_NEOX },
 };
 
 /* Reads "<arch>.<suffix>" as a positive int32. Absent: *out = dflt, or an
@@ -112,6 +114,32 @@ static int read_bert_hparams(hh_model_t *m, hh_err_t *err)
         return hh_err_set(err, HH_EUNSUPPORTED, -1,
                           "%s = %lld is not supported (supported: 0 none, 1 mean, 2 cls)", key, (long long)pool);
     hp->pooling = (hh_pooling_t)pool;
+    return HH_OK;
+}
+
+/* gemma3: sliding window and which layers use it, the local layers' RoPE
+ * base, the query scale and the final logit soft-cap. Defaults follow
+ * llama.cpp: window pattern 6 (every 6th layer global), local RoPE base
+ * 10000 without scaling (the file's rope scaling applies to global layers). */
+static int read_gemma3_hparams(hh_model_t *m, hh_err_t *err)
+{
+    const hh_gguf_t *g = m->gguf;
+    hh_hparams_t *hp = &m->hp;
+    const char *arch = hp->arch_name;
+    int rc;
+    if ((rc = key_i32(g, arch, "attention.sliding_window", -1, INT32_MAX, &hp->n_swa, err)) ||
+        (rc = key_i32(g, arch, "attention.sliding_window_pattern", 6, MAX_LAYER, &hp->swa_period, err)) ||
+        (rc = key_f32(g, arch, "rope.freq_base_swa", 10000.0f, &hp->rope_base_swa, err)) ||
+        (rc = key_f32(g, arch, "final_logit_softcapping", 0.0f, &hp->logit_softcap, err)))
+        return rc;
+    if (!(hp->rope_base_swa > 1.0f) || !(hp->logit_softcap >= 0.0f && hp->logit_softcap < 1e6f))
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: rope.freq_base_swa %g or final_logit_softcapping %g out of range",
+                          arch, hp->rope_base_swa, hp->logit_softcap);
+    /* Gemma 3 scales queries by 1/sqrt(query_pre_attn_scalar), which is the
+     * head dim except in the 27B model (62 layers): n_embd / n_head there,
+     * the rule llama.cpp applies (the scalar itself is not in the GGUF). */
+    float qs = hp->n_layer == 62 ? (float)hp->n_embd / (float)hp->n_head : (float)hp->head_dim;
+    hp->attn_scale = 1.0f / sqrtf(qs);
     return HH_OK;
 }
 
@@ -195,6 +223,8 @@ static int read_hparams(hh_model_t *m, hh_err_t *err)
         return read_bert_hparams(m, err);
     if (hp->arch == HH_ARCH_QWEN3MOE)
         return hh_moe_read_hparams(m, err);
+    if (hp->arch == HH_ARCH_GEMMA3)
+        return read_gemma3_hparams(m, err);
     return HH_OK;
 }
 
@@ -294,7 +324,8 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
     hh_layer_t *l = &m->layers[il];
     const int64_t n_embd = hp->n_embd, n_ff = hp->n_ff, hd = hp->head_dim;
     const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd;
-    const bool qwen3 = hp->arch == HH_ARCH_QWEN3 || hp->arch == HH_ARCH_QWEN3MOE;
+    const bool qwen3 = hp->arch == HH_ARCH_QWEN3 || hp->arch == HH_ARCH_QWEN3MOE || hp->arch == HH_ARCH_GEMMA3;
+    const bool gemma3 = hp->arch == HH_ARCH_GEMMA3;
     char nm[96];
     int rc;
 #define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
@@ -323,6 +354,12 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
         return rc;
     if ((l->q_norm == NULL) != (l->k_norm == NULL))
         return hh_err_set(err, HH_EFORMAT, -1, "blk.%d: attn_q_norm and attn_k_norm must come together", il);
+    if (gemma3) {
+        if ((rc = bind_vec(m, NAME("post_attention_norm.weight"), n_embd, true, &l->post_attn_norm, err)) ||
+            (rc = bind_vec(m, NAME("post_ffw_norm.weight"), n_embd, true, &l->post_ffw_norm, err)))
+            return rc;
+        l->swa = il % hp->swa_period != hp->swa_period - 1;
+    }
 #undef NAME
     return HH_OK;
 }

@@ -1,7 +1,7 @@
 /* model.h - loaded models, evaluation contexts and embedding contexts.
  *
  * hh_model_t: the weights of one GGUF model (llama family incl. Mistral,
- * TinyLlama, SmolLM; qwen2; qwen3; qwen3moe), read-only and shareable between threads
+ * TinyLlama, SmolLM; qwen2; qwen3; qwen3moe; gemma3), read-only and shareable between threads
  * and contexts. hh_ctx_t: a KV cache for up to n_seq sequences plus scratch
  * buffers; hh_ctx_decode() runs one batch of tokens (prefill or decode, any
  * mix of sequences) through the model. A context is used by one thread at a
@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT,
-                      HH_ARCH_QWEN3MOE, HH_ARCH_COUNT } hh_arch_t;
+                      HH_ARCH_QWEN3MOE, HH_ARCH_GEMMA3, HH_ARCH_COUNT } hh_arch_t;
 
 /* How an embedding model turns per-token hidden states into one vector
  * (GGUF <arch>.pooling_type). */
@@ -58,6 +58,13 @@ typedef struct hh_hparams {
     int32_t         n_expert;       /* <arch>.expert_count */
     int32_t         n_expert_used;  /* <arch>.expert_used_count: experts per token */
     int32_t         n_ff_exp;       /* <arch>.expert_feed_forward_length: one expert's width */
+    /* gemma3 only (model.c read_gemma3_hparams; 0 otherwise): */
+    int32_t         n_swa;          /* attention.sliding_window: a local layer's query at
+                                       position i sees keys j with 0 <= i - j < n_swa */
+    int32_t         swa_period;     /* layer il is global iff il % swa_period == swa_period - 1 */
+    float           rope_base_swa;  /* local layers' RoPE base (no scaling there) */
+    float           attn_scale;     /* query scale (1/sqrt(head_dim); 27B: 1/sqrt(n_embd/n_head)) */
+    float           logit_softcap;  /* final_logit_softcapping c: logits = c tanh(logits / c); 0 = none */
 } hh_hparams_t;
 
 typedef struct hh_model_params {
@@ -97,6 +104,10 @@ typedef struct hh_ctx_params {
                                  default false: activations rounded to 8 bits per
                                  block and integer dots where the weight type has
                                  them (tier B, like llama.cpp; several times faster) */
+    bool         swa_full;    /* sliding-window layers (gemma3) keep every position, as
+                                 global layers do; default false: they keep only the
+                                 window plus a batch, so their memory is bounded by
+                                 the window, not n_ctx (hh_ctx_seq_truncate) */
 } hh_ctx_params_t;
 
 typedef struct hh_ctx hh_ctx_t;
@@ -126,8 +137,15 @@ const float *hh_ctx_logits(const hh_ctx_t *c, int32_t i);
 int32_t hh_ctx_n_ctx(const hh_ctx_t *c);
 /* Tokens held for a sequence. */
 int32_t hh_ctx_seq_len(const hh_ctx_t *c, int32_t seq);
-/* Drops a sequence's cached positions from pos on (0 clears it). */
+/* Drops a sequence's cached positions from pos on (0 clears it). A model
+ * with sliding-window layers and a window cache (swa_full false) only holds
+ * the last window on those layers: going back before the last decode's
+ * first position may need positions it no longer has, and then the whole
+ * sequence is cleared. Read hh_ctx_seq_len for what is kept. Going back
+ * within the last decode's batch always keeps pos. */
 int     hh_ctx_seq_truncate(hh_ctx_t *c, int32_t seq, int32_t pos);
+/* Bytes of KV cache (K and V, all layers and sequences) the context holds. */
+size_t  hh_ctx_kv_bytes(const hh_ctx_t *c);
 
 /* ---- embeddings (bert.c) ------------------------------------------------
  *

@@ -56,6 +56,10 @@ typedef struct hh_layer {
                                 one allocation that also holds exp_up and exp_down */
     hh_mat_t    *exp_up;     /* (n_expert) (n_ff_exp, n_embd) */
     hh_mat_t    *exp_down;   /* (n_expert) (n_embd, n_ff_exp) */
+    /* gemma3 only (NULL / false otherwise) */
+    const float *post_attn_norm; /* (n_embd) post_attention_norm: x += rmsnorm(Wo att) * w */
+    const float *post_ffw_norm;  /* (n_embd) post_ffw_norm: x += rmsnorm(ffn) * w */
+    bool         swa;            /* sliding-window (local) layer */
 } hh_layer_t;
 
 struct hh_model {
@@ -153,4 +157,69 @@ void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const
 
 /* Row r of an x4 matrix dequantized to n_in F32 values (the exact path). */
 void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out);
+
+/* ---- evaluation contexts (llama.c; gemma3.c runs its own pass on them) ---- */
+
+struct hh_ctx {
+    const hh_model_t   *m;
+    const hh_kernels_t *kern;
+    hh_pool_t          *pool;       /* params.pool (not owned) or own_pool */
+    hh_pool_t          *own_pool;   /* owned, may be NULL */
+    int                 n_threads;
+    int32_t             n_ctx, n_seq, n_batch;
+    hh_kv_type_t        kv_type;
+    size_t              kv_elem;    /* bytes per cached value: 2 (F16) or 4 */
+
+    /* KV cache, owned: (n_layer, n_seq, n_ctx, n_kv) values each */
+    void               *k_cache;
+    void               *v_cache;
+    /* Row of (layer il, sequence s, position p): kv_row0[il] + s * kv_cap[il]
+     * + p, minus swa_first[s] on sliding-window layers when swa_cache. */
+    size_t             *kv_row0;    /* (n_layer), owned */
+    int32_t            *kv_cap;     /* (n_layer) rows per sequence, owned */
+    int32_t            *swa_first;  /* (n_seq) first position local layers hold, owned */
+    bool                swa_cache;  /* local layers keep only the window (< n_ctx rows) */
+    int32_t            *seq_len;    /* (n_seq) positions held */
+    int32_t            *seq_add;    /* (n_seq) decode scratch: tokens added */
+
+    /* Activations, owned, n_batch rows each */
+    float *x;        /* (n_batch, n_embd) residual stream */
+    float *xb;       /* (n_batch, n_embd) normed input / matmul output */
+    float *q;        /* (n_batch, n_q) */
+    float *k;        /* (n_batch, n_kv) */
+    float *v;        /* (n_batch, n_kv) */
+    float *att;      /* (n_batch, n_q) attention output */
+    float *hb;       /* (n_batch, n_ff) gate, then silu(gate) * up */
+    float *hb2;      /* (n_batch, n_ff) up */
+    float *rope_cos; /* (n_batch, n_rot / 2) */
+    float *rope_sin; /* (n_batch, n_rot / 2) */
+    int32_t *pos;    /* (n_batch) position of each batch token */
+    int32_t *tseq;   /* (n_batch) sequence of each batch token */
+
+    /* Per thread, owned */
+    hh_mm_ws_t mm;   /* matmul scratch: per-thread tiles and quantized x, owned */
+    hh_moe_ws_t *moe; /* expert FFN scratch (moe.c) of a mixture-of-experts model, or NULL */
+    float **scores;  /* (n_threads) x hh_attn_scratch_floats: attention scratch */
+
+    /* Outputs of the last decode */
+    float   *logits;      /* (logits_cap, n_vocab), owned */
+    int32_t  logits_cap;
+    int32_t *out_row;     /* (n_batch) row in logits of batch token i, or -1 */
+    int32_t  n_last;      /* tokens in the last batch */
+};
+
+/* Checks a batch, fills c->pos / tseq / out_row and makes room for its
+ * logits; changes nothing a caller can see on failure. *n_out = rows of
+ * logits wanted. */
+int    hh_ctx_prepare_batch(hh_ctx_t *c, const hh_batch_t *b, int32_t *n_out, hh_err_t *err);
+/* Index (in values) of KV cache row (layer, seq, pos); pos must be held. */
+size_t hh_ctx_kv_at(const hh_ctx_t *c, int il, int32_t seq, int32_t pos);
+/* Stores n values at cache + at (values) in the context's KV type. */
+void   hh_ctx_store_kv(const hh_ctx_t *c, void *cache, size_t at, const float *src, size_t n);
+/* Runs fn(job) on the pool, or on the calling thread when work (elementary
+ * operations) is too small to pay for waking the pool. */
+void   hh_ctx_run_step(hh_ctx_t *c, hh_pool_fn fn, void *job, double work);
+
+/* gemma3.c: the whole decode of a gemma3 model (hh_ctx_decode's contract). */
+int    hh_gemma3_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err);
 #endif
