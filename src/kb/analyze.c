@@ -194,26 +194,51 @@ static int cmp_pair(const void *a, const void *b)
     return x->str < y->str ? -1 : x->str > y->str;
 }
 
-/* Groups the pairs by key, best first, drops repeated values and keeps at
- * most PER_KEY_MAX per key. */
+static int cmp_pair_str(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->str != y->str)
+        return x->str < y->str ? -1 : 1;
+    return x->score < y->score ? -1 : x->score > y->score;
+}
+
+#define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
+#define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
+
+/* Groups the pairs by key, best first: a value listed several times for
+ * a key keeps its best score less REPEAT_BONUS per repeat (a translation
+ * that many entries give is the common one); keeps at most PER_KEY_MAX per
+ * key. */
 static int lexmap_finish(lexmap_t *m)
 {
+    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair_str);
+    size_t o = 0;
+    for (size_t i = 0; i < m->n_pairs;) {
+        size_t j = i + 1;
+        while (j < m->n_pairs && m->pairs[j].key == m->pairs[i].key && m->pairs[j].str == m->pairs[i].str)
+            j++;
+        pair_t p = m->pairs[i];
+        uint32_t bonus = (uint32_t)(j - i - 1) * REPEAT_BONUS;
+        p.score = p.score > bonus ? p.score - bonus : 0;
+        m->pairs[o++] = p;
+        i = j;
+    }
+    m->n_pairs = o;
     qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair);
-    size_t nk = m->keys.n, o = 0;
+    size_t nk = m->keys.n;
+    o = 0;
     if (!(m->first = calloc(nk + 1, sizeof *m->first)))
         return HH_ENOMEM;
     for (size_t i = 0; i < m->n_pairs;) {
         uint32_t k = m->pairs[i].key;
-        size_t kept = 0, start = o;
-        for (; i < m->n_pairs && m->pairs[i].key == k; i++) {
-            bool dup = false;
-            for (size_t j = start; j < o && !dup; j++)
-                dup = m->pairs[j].str == m->pairs[i].str;
-            if (!dup && kept < PER_KEY_MAX) {
+        size_t kept = 0;
+        for (; i < m->n_pairs && m->pairs[i].key == k; i++)
+            if (kept < PER_KEY_MAX) {
                 m->pairs[o++] = m->pairs[i];
                 kept++;
             }
-        }
         m->first[k + 1] = (uint32_t)kept;
     }
     for (size_t k = 0; k < nk; k++)
@@ -254,6 +279,7 @@ struct hh_analyzer {
     lexmap_t        syn;        /* German stem -> synonym stems */
     lexmap_t        de_en;      /* German stem -> English words */
     lexmap_t        en_de;      /* English stem -> German words */
+    lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
     pthread_mutex_t mu;         /* guards the one-time query load */
     atomic_bool     query_loaded;
     double          compounds_ms, query_ms;
@@ -549,13 +575,17 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
             size_t nd = sense_words(lp, lq, false, dw, dl), ne = sense_words(rp, rq, true, ew, el);
             for (size_t i = 0; i < nd && !rc; i++)
                 for (size_t j = 0; j < ne && !rc; j++) {
-                    uint32_t score = (uint32_t)(sense * 16 + i + j);
+                    /* earlier senses and alternatives first, short (plain)
+                     * words before long (compound) ones */
+                    uint32_t score = SCORE_BASE + (uint32_t)(sense * 16 + i + j);
                     size_t k = stem(sm->de, dw[i], dl[i], st);
-                    rc = lexmap_add(&a->de_en, st, k, ew[j], el[j], score);
+                    rc = lexmap_add(&a->de_en, st, k, ew[j], el[j], score + (uint32_t)el[j] / 4);
                     if (!rc) {
                         k = stem(sm->en, ew[j], el[j], st);
-                        rc = lexmap_add(&a->en_de, st, k, dw[i], dl[i], score);
+                        rc = lexmap_add(&a->en_de, st, k, dw[i], dl[i], score + (uint32_t)dl[i] / 4);
                     }
+                    if (!rc)
+                        rc = lexmap_add(&a->en_de_w, ew[j], el[j], dw[i], dl[i], score + (uint32_t)dl[i] / 4);
                 }
             lp = lq + 1;
             rp = rq + 1;
@@ -566,9 +596,12 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
         rc = lexmap_finish(&a->de_en);
     if (!rc)
         rc = lexmap_finish(&a->en_de);
+    if (!rc)
+        rc = lexmap_finish(&a->en_de_w);
     if (rc) {
         lexmap_free(&a->de_en);
         lexmap_free(&a->en_de);
+        lexmap_free(&a->en_de_w);
         HH_LOGW("analyze: out of memory loading %s: cross-lingual search is off", a->p_translations);
     }
     return 0;
@@ -614,6 +647,7 @@ void hh_analyzer_free(hh_analyzer_t *a)
     lexmap_free(&a->syn);
     lexmap_free(&a->de_en);
     lexmap_free(&a->en_de);
+    lexmap_free(&a->en_de_w);
     pthread_mutex_destroy(&a->mu);
     free(a->p_compounds);
     free(a->p_thesaurus);
@@ -653,7 +687,7 @@ void hh_analyzer_stats(const hh_analyzer_t *a, hh_analyzer_stats_t *out)
     out->thesaurus_terms = a->syn.keys.n;
     out->translation_terms = a->de_en.keys.n + a->en_de.keys.n;
     out->bytes = strtab_bytes(&a->words) + lexmap_bytes(&a->syn) + lexmap_bytes(&a->de_en) +
-                 lexmap_bytes(&a->en_de);
+                 lexmap_bytes(&a->en_de) + lexmap_bytes(&a->en_de_w);
     out->compounds_ms = a->compounds_ms;
     out->query_files_ms = a->query_ms;
     pthread_mutex_unlock(&m->mu);
@@ -942,7 +976,17 @@ expand:
         }
     }
     if (lang != HH_LANG_DE) {
-        size_t nv = lexmap_get(&a->en_de, s2, k2, v, HH_AN_MAX_TRANS);
+        /* the word's own entries first, then those of its stem */
+        size_t nv = lexmap_get(&a->en_de_w, low, n, v, HH_AN_MAX_TRANS);
+        const char *more[PER_KEY_MAX];
+        size_t nm = lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
+        for (size_t i = 0; i < nm && nv < HH_AN_MAX_TRANS; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < nv && !dup; j++)
+                dup = !strcmp(v[j], more[i]);
+            if (!dup)
+                v[nv++] = more[i];
+        }
         for (size_t i = 0; i < nv && !rc; i++) {
             size_t vl = strlen(v[i]);
             size_t k = stem(sm->de, v[i], vl, t);
