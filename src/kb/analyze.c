@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 #define WORD_MAX      64    /* bytes of a word analyzed; longer ones are kept whole, unstemmed */
@@ -280,8 +281,10 @@ struct hh_analyzer {
     lexmap_t        de_en;      /* German stem -> English words */
     lexmap_t        en_de;      /* English stem -> German words */
     lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
-    pthread_mutex_t mu;         /* guards the one-time query load */
-    atomic_bool     query_loaded;
+    pthread_mutex_t mu;         /* guards the one-time loads */
+    bool            words_ok;       /* the word list is readable: level 2 */
+    atomic_bool     words_loaded;   /* tried (at the first analysis) */
+    atomic_bool     query_loaded;   /* thesaurus and dictionary tried (at the first question) */
     double          compounds_ms, query_ms;
 };
 
@@ -630,13 +633,28 @@ int hh_analyzer_create(hh_analyzer_t **out, const hh_analyzer_params_t *p, hh_er
     a->p_thesaurus = path_or_null(p->thesaurus, d.thesaurus);
     a->p_translations = path_or_null(p->translations, d.translations);
     pthread_mutex_init(&a->mu, NULL);
-    if (a->p_compounds) {
-        double t0 = now_ms();
-        load_words(a);
-        a->compounds_ms = now_ms() - t0;
-    }
+    /* the files are read at their first use (a server that is never asked
+     * pays nothing); the level is known now: the word list is readable */
+    a->words_ok = a->p_compounds && access(a->p_compounds, R_OK) == 0;
     *out = a;
     return 0;
+}
+
+/* Loads the word list if not tried yet. Thread-safe. */
+static void ensure_words(hh_analyzer_t *a)
+{
+    if (!a || atomic_load(&a->words_loaded))
+        return;
+    pthread_mutex_lock(&a->mu);
+    if (!atomic_load(&a->words_loaded)) {
+        if (a->p_compounds) {
+            double t0 = now_ms();
+            load_words(a);
+            a->compounds_ms = now_ms() - t0;
+        }
+        atomic_store(&a->words_loaded, true);
+    }
+    pthread_mutex_unlock(&a->mu);
 }
 
 void hh_analyzer_free(hh_analyzer_t *a)
@@ -659,6 +677,7 @@ void hh_analyzer_load(hh_analyzer_t *a)
 {
     if (!a)
         return;
+    ensure_words(a);
     pthread_mutex_lock(&a->mu);
     if (!a->query_loaded) {
         double t0 = now_ms();
@@ -669,19 +688,19 @@ void hh_analyzer_load(hh_analyzer_t *a)
             if (a->p_translations)
                 load_translations(a, &sm);
             stemmers_close(&sm);
-            a->query_loaded = true;   /* tried once: a missing file stays off */
+            atomic_store(&a->query_loaded, true);   /* tried once: a missing file stays off */
         }
         a->query_ms = now_ms() - t0;
     }
     pthread_mutex_unlock(&a->mu);
 }
 
-void hh_analyzer_stats(const hh_analyzer_t *a, hh_analyzer_stats_t *out)
+void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!a)
         return;
-    hh_analyzer_t *m = (hh_analyzer_t *)a;   /* the lock only */
+    hh_analyzer_t *m = a;
     pthread_mutex_lock(&m->mu);
     out->compound_words = a->words.n;
     out->thesaurus_terms = a->syn.keys.n;
@@ -693,14 +712,14 @@ void hh_analyzer_stats(const hh_analyzer_t *a, hh_analyzer_stats_t *out)
     pthread_mutex_unlock(&m->mu);
 }
 
-int hh_analyzer_level(const hh_analyzer_t *a)
+int hh_analyzer_level(hh_analyzer_t *a)
 {
-    return a && a->words.n ? 2 : 1;
+    return a && a->words_ok ? 2 : 1;
 }
 
 /* ---- compounds ---------------------------------------------------------------- */
 
-static uint32_t word_flags(const hh_analyzer_t *a, const char *w, size_t n)
+static uint32_t word_flags(hh_analyzer_t *a, const char *w, size_t n)
 {
     const uint32_t *v = strtab_get(&a->words, w, n);
     return v ? *v : 0;
@@ -709,7 +728,7 @@ static uint32_t word_flags(const hh_analyzer_t *a, const char *w, size_t n)
 /* Whether w[0..n) can end a compound: a listed word (a 3-byte one only as a
  * noun), also after taking a plural or case ending off ("tage" -> "tag").
  * Derivational endings that are listed words on their own are not parts. */
-static bool tail_ok(const hh_analyzer_t *a, const char *w, size_t n)
+static bool tail_ok(hh_analyzer_t *a, const char *w, size_t n)
 {
     static const char *const suffixes[] = { "ung", "ungen", "heit", "keit", "schaft", "schaften", "lich",
                                             "chen", "lein", "tum", "nis", "isch", "ische", "ten", "ter" };
@@ -733,7 +752,7 @@ static bool tail_ok(const hh_analyzer_t *a, const char *w, size_t n)
     return false;
 }
 
-static bool head_ok(const hh_analyzer_t *a, const char *w, size_t n)
+static bool head_ok(hh_analyzer_t *a, const char *w, size_t n)
 {
     static const char *const no[] = { "unter", "\xc3\xbc" "ber", "nach", "durch", "gegen", "hinter", "wider", "ober",
                                       "auch", "sich", "eine", "dies", "sein", "wenn", "dass", "oder", "aber" };
@@ -755,7 +774,7 @@ static bool char_start(const char *w, size_t i)
 /* Splits w[0..n) (lowercase) into head [linking element] tail, longest
  * head first; the tail may split again. Appends the parts (offsets from
  * base) to out; returns how many (>= 2) or 0 when it does not split. */
-static int split(const hh_analyzer_t *a, const char *base, size_t off, size_t n, int depth, span_t *out, int cap)
+static int split(hh_analyzer_t *a, const char *base, size_t off, size_t n, int depth, span_t *out, int cap)
 {
     static const char *const links[] = { "es", "s", "en", "n", "" };
     const char *w = base + off;
@@ -786,7 +805,7 @@ static int split(const hh_analyzer_t *a, const char *base, size_t off, size_t n,
 
 /* The parts of w[0..n): the first split, then each part split again
  * (a head such as "reisekosten" -> reise kosten). */
-static int compound_parts(const hh_analyzer_t *a, const char *w, size_t n, span_t *out, int cap)
+static int compound_parts(hh_analyzer_t *a, const char *w, size_t n, span_t *out, int cap)
 {
     if (!a || !a->words.n || n > WORD_MAX || n < MIN_HEAD + MIN_TAIL)
         return 0;
@@ -811,10 +830,11 @@ static void add_term(hh_strbuf_t *b, const char *t, size_t n)
     hh_strbuf_add(b, t, n);
 }
 
-int hh_analyzer_index_terms(const hh_analyzer_t *a, const char *text, size_t len, hh_lang_t lang, char **out,
+int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_lang_t lang, char **out,
                             hh_err_t *err)
 {
     *out = NULL;
+    ensure_words(a);
     stemmers_t sm;
     if (stemmers_open(&sm))
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
@@ -1008,7 +1028,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
     memset(out, 0, sizeof *out);
     size_t len = text ? strlen(text) : 0;
     out->lang = hh_lang_detect(text ? text : "", len);
-    if (a && !a->query_loaded)
+    if (a && !atomic_load(&a->query_loaded))
         hh_analyzer_load(a);
     stemmers_t sm;
     if (stemmers_open(&sm))

@@ -71,7 +71,7 @@ typedef struct hh_ingest_params {
     const char                *embed_model;     /* hh_ingest_paths opens it when embedder is NULL */
     int64_t                    max_file_bytes;  /* larger files fail alone (default 256 MiB) */
     int                        threads;         /* for embedding (default 2) */
-    const hh_analyzer_t       *analyzer;        /* borrowed: each chunk's language and index terms
+    hh_analyzer_t             *analyzer;        /* borrowed: each chunk's language and index terms
                                                  * (kb/analyze.h); NULL: hh_ingest_paths makes one
                                                  * with the default files for its run, the other
                                                  * calls analyze with stemming alone */

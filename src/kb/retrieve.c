@@ -894,7 +894,7 @@ static int load_hit(hh_store_t *s, sqlite3_stmt *st, int64_t id, hh_kb_hit_t *h,
 
 /* ---- the chunk analysis ---------------------------------------------------- */
 
-int hh_kb_chunk_terms(const hh_analyzer_t *a, const char *text, const char *heading_path, const char **lang,
+int hh_kb_chunk_terms(hh_analyzer_t *a, const char *text, const char *heading_path, const char **lang,
                       char **terms, hh_err_t *err)
 {
     *terms = NULL;
@@ -927,7 +927,7 @@ int hh_kb_chunk_terms(const hh_analyzer_t *a, const char *text, const char *head
 
 #define FILL_BATCH 256
 
-int hh_kb_index_fill(hh_store_t *s, const hh_analyzer_t *a, size_t *n_done, hh_err_t *err)
+int hh_kb_index_fill(hh_store_t *s, hh_analyzer_t *a, size_t *n_done, hh_err_t *err)
 {
     if (n_done)
         *n_done = 0;

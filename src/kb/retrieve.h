@@ -127,12 +127,12 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
  * calls it before each search (a no-op when nothing is left: one index
  * lookup); the server calls it at start. *n_done (may be NULL) counts the
  * analyzed chunks. HH_EIO, HH_ENOMEM. */
-int hh_kb_index_fill(hh_store_t *s, const hh_analyzer_t *a, size_t *n_done, hh_err_t *err);
+int hh_kb_index_fill(hh_store_t *s, hh_analyzer_t *a, size_t *n_done, hh_err_t *err);
 
 /* The language and index terms of one chunk, as hh_kb_index_fill and
  * ingestion store them: *lang "de"/"en"/"", *terms malloc'd (caller
  * frees). HH_ENOMEM. */
-int hh_kb_chunk_terms(const hh_analyzer_t *a, const char *text, const char *heading_path, const char **lang,
+int hh_kb_chunk_terms(hh_analyzer_t *a, const char *text, const char *heading_path, const char **lang,
                       char **terms, hh_err_t *err);
 
 /* Words of free text, as retrieval and the citation check see them: runs of
