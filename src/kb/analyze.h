@@ -21,10 +21,10 @@
  * detected (kb/lang.h); each content word (function words dropped) is one
  * group with these terms, by weight:
  *   HH_AN_W_EXACT   1.0  the word's stems (German and English)
- *   HH_AN_W_PART    0.7  its compound parts
- *   HH_AN_W_SYN     0.45 synonyms from OpenThesaurus (German questions, or
+ *   HH_AN_W_PART    0.5  its compound parts
+ *   HH_AN_W_SYN     0.3  synonyms from OpenThesaurus (German questions, or
  *                        unknown language), at most HH_AN_MAX_SYN per word
- *   HH_AN_W_TRANS   0.45 translations from the German-English dictionary
+ *   HH_AN_W_TRANS   0.3  translations from the German-English dictionary
  *                        (Debian trans-de-en): English words of a question
  *                        to German, German ones to English, at most
  *                        HH_AN_MAX_TRANS per word
@@ -51,9 +51,9 @@
 #include <stdint.h>
 
 #define HH_AN_W_EXACT 1.0f
-#define HH_AN_W_PART  0.7f
-#define HH_AN_W_SYN   0.45f
-#define HH_AN_W_TRANS 0.45f
+#define HH_AN_W_PART  0.5f
+#define HH_AN_W_SYN   0.3f
+#define HH_AN_W_TRANS 0.3f
 
 #define HH_AN_MAX_SYN    5
 #define HH_AN_MAX_TRANS  3

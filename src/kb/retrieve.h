@@ -9,7 +9,7 @@
  *
  * BM25 ranks over the analyzed index (chunks_terms: stems, compound parts;
  * kb/analyze.h). The question is analyzed the same way into weighted terms
- * (its stems 1.0, compound parts 0.7, synonyms and translations 0.45); a
+ * (its stems 1.0, compound parts 0.5, synonyms and translations 0.3); a
  * term's BM25 contribution is its weight times its IDF, and the IDF of an
  * expansion is capped at that of the question's own word, so a synonym
  * never outweighs the word itself. The query text is never passed to FTS5
