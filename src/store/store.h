@@ -235,7 +235,8 @@ typedef struct hh_store_chunk_terms {
     const char *terms;
 } hh_store_chunk_terms_t;
 
-/* Up to max chunks whose terms_level is below level, in id order. *out is
+/* Up to max chunks whose terms_level is below level (through the index on
+ * terms_level: no scan when there are none). *out is
  * malloc'd (NULL when *n == 0). HH_EIO, HH_ENOMEM. */
 int  hh_store_chunks_to_analyze(hh_store_t *s, int level, size_t max, hh_store_chunk_text_t **out, size_t *n,
                                 hh_err_t *err);

@@ -752,7 +752,7 @@ int hh_store_chunks_to_analyze(hh_store_t *s, int level, size_t max, hh_store_ch
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = hh_store_prepare(s, &st,
-                              "SELECT id, text, heading_path FROM chunks WHERE terms_level < ?1 ORDER BY id LIMIT ?2",
+                              "SELECT id, text, heading_path FROM chunks WHERE terms_level < ?1 LIMIT ?2",
                               err);
     if (!rc) {
         sqlite3_bind_int(st, 1, level);
