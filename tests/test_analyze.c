@@ -103,9 +103,25 @@ TEST(analyze_stems_by_language)
     ASSERT_TERM(t, "fahrt");
     ASSERT_TERM(t, "fahrten");
     free(t);
-    /* no words, no terms; long words are kept, cut */
+    /* no words, no terms */
     t = index_terms("  ... !!! ", HH_LANG_DE);
     ASSERT_STREQ(t, "");
+    free(t);
+    /* a word longer than 64 bytes: its first 64, lowercased, unstemmed, on
+     * both sides (so it is still found) */
+    char longw[101];
+    memset(longw, 'X', 100);
+    longw[100] = '\0';
+    t = index_terms(longw, HH_LANG_DE);
+    ASSERT_TRUE(t != NULL);
+    ASSERT_EQ_INT(strlen(t), 64);
+    ASSERT_TRUE(t[0] == 'x' && t[63] == 'x');
+    hh_query_terms_t q;
+    hh_err_t err;
+    ASSERT_OK(hh_analyzer_query_terms(analyzer(), longw, &q, &err));
+    ASSERT_EQ_INT(q.n, 1);
+    ASSERT_STREQ(q.t[0].term, t);
+    hh_query_terms_free(&q);
     free(t);
 }
 

@@ -1046,7 +1046,26 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1];
         while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            if (!n || (pass == 0 && is_stop(low, n)))
+            if (!n) {   /* too long: its first WORD_MAX bytes, as the index keeps it */
+                char tmp[WORD_MAX + 1];
+                size_t k = wl > WORD_MAX ? WORD_MAX : wl;
+                while (k > 0 && !char_start(text + st, k))
+                    k--;
+                memcpy(tmp, text + st, k);
+                if (!(n = lower_word(tmp, k, low, sizeof low)))
+                    continue;
+                bool dup = false;
+                for (size_t i = 0; i < out->n && !dup; i++)
+                    dup = !strcmp(out->t[i].term, low);
+                if (dup || !(out->words[out->n_groups] = hh_strdup_n(low, n))) {
+                    rc = dup ? 0 : HH_ENOMEM;
+                    continue;
+                }
+                rc = qadd(out, low, n, HH_AN_W_EXACT, out->n_groups, HH_AN_EXACT);
+                out->n_groups++;
+                continue;
+            }
+            if (pass == 0 && is_stop(low, n))
                 continue;
             bool dup = false;
             for (int32_t g = 0; g < out->n_groups && !dup; g++)
