@@ -834,6 +834,10 @@ int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_l
                             hh_err_t *err)
 {
     *out = NULL;
+    if (!text || len == 0) {   /* an empty heading path: the common case */
+        *out = strdup("");
+        return *out ? 0 : hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
     ensure_words(a);
     stemmers_t sm;
     if (stemmers_open(&sm))
@@ -1008,16 +1012,10 @@ expand:
                 v[nv++] = more[i];
         }
         for (size_t i = 0; i < nv && !rc; i++) {
-            size_t vl = strlen(v[i]);
-            size_t k = stem(sm->de, v[i], vl, t);
+            /* (a compound translation's parts are not added: each common
+             * part is one more term to score at 100k chunks) */
+            size_t k = stem(sm->de, v[i], strlen(v[i]), t);
             rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
-            /* a German compound translation also matches through its parts */
-            span_t tp[MAX_PARTS];
-            int ntp = compound_parts(a, v[i], vl, tp, MAX_PARTS);
-            for (int j = 0; j < ntp && !rc; j++) {
-                k = stem(sm->de, v[i] + tp[j].off, tp[j].len, t);
-                rc = qadd(q, t, k, HH_AN_W_TRANS * HH_AN_W_PART, g, HH_AN_TRANS);
-            }
         }
     }
     return rc;

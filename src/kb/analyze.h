@@ -56,9 +56,9 @@
 #define HH_AN_W_TRANS 0.3f
 
 #define HH_AN_MAX_SYN    5
-#define HH_AN_MAX_TRANS  3
+#define HH_AN_MAX_TRANS  2
 #define HH_AN_MAX_WORDS  24    /* content words of a question used */
-#define HH_AN_MAX_TERMS  96    /* query terms in all */
+#define HH_AN_MAX_TERMS  64    /* query terms in all (each is scored at every matching chunk) */
 
 /* The files; NULL = the Debian default path, "" = feature off. */
 typedef struct hh_analyzer_params {

@@ -1007,29 +1007,28 @@ static int qmap_get(const qmap_t *m, const hh_query_terms_t *qt, const char *t, 
 #define RR_MAX_GROUPS HH_AN_MAX_WORDS
 #define RR_MAX_POS    4096   /* matched positions looked at per chunk */
 
-/* The lowercase word w (n bytes) occurs as a word of text (ASCII case
- * ignored; other letters compared as stored, lowercased by the caller's
- * question analysis). */
-static bool has_word(const char *text, const char *w, size_t n)
+/* Marks in found[g] the question words (qt->words, lowercased) that occur
+ * as words of text: one pass over the text; ASCII letters are lowercased
+ * on the fly, a word with other bytes is lowercased through utf8proc. */
+static void exact_words(const char *text, const hh_query_terms_t *qt, int32_t ng, bool *found)
 {
     size_t len = strlen(text), pos = 0, st, wl;
+    size_t wlen[RR_MAX_GROUPS];
+    for (int32_t g = 0; g < ng; g++)
+        wlen[g] = strlen(qt->words[g]);
+    char low[72];
     while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
-        if (wl != n)
+        if (wl >= sizeof low - 4)
             continue;
-        size_t i = 0;
-        for (; i < n; i++) {
+        size_t k = 0;
+        bool ascii = true;
+        for (size_t i = 0; i < wl; i++) {
             char c = text[st + i];
-            if (c >= 'A' && c <= 'Z')
-                c = (char)(c + 32);
-            if (c != w[i])
-                break;
+            ascii &= (unsigned char)c < 0x80;
+            low[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         }
-        if (i == n)
-            return true;
-        /* non-ASCII capitals (Ä, Ö, Ü): compare the lowercased word */
-        if ((unsigned char)text[st] >= 0x80) {
-            char low[72];
-            size_t k = 0;
+        if (!ascii) {
+            k = 0;
             for (size_t b = 0; b < wl && k + 4 < sizeof low;) {
                 utf8proc_int32_t cp;
                 utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)text + st + b,
@@ -1039,11 +1038,11 @@ static bool has_word(const char *text, const char *w, size_t n)
                 b += (size_t)r;
                 k += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)low + k);
             }
-            if (k == n && !memcmp(low, w, n))
-                return true;
         }
+        for (int32_t g = 0; g < ng; g++)
+            if (!found[g] && wlen[g] == k && !memcmp(low, qt->words[g], k))
+                found[g] = true;
     }
-    return false;
 }
 
 /* The second-stage score of one candidate (see retrieve.h "Reranking"). */
@@ -1095,13 +1094,14 @@ static double rerank_score(const hh_kb_hit_t *h, const char *terms, const char *
     }
     double cover = 0, exact = 0, head = 0;
     int32_t matched = 0;
+    bool found[RR_MAX_GROUPS] = { false };
+    exact_words(h->text, qt, ng, found);
+    exact_words(h->heading_path, qt, ng, found);
     for (int32_t g = 0; g < ng; g++) {
         cover += best[g];
         matched += best[g] > 0;
         head += in_head[g];
-        if (best[g] > 0 && (has_word(h->text, qt->words[g], strlen(qt->words[g])) ||
-                            has_word(h->heading_path, qt->words[g], strlen(qt->words[g]))))
-            exact += 1;
+        exact += best[g] > 0 && found[g];
     }
     /* proximity: the shortest window of positions that holds every matched
      * group (sliding window over the match positions, in order) */
@@ -1126,17 +1126,15 @@ static double rerank_score(const hh_kb_hit_t *h, const char *terms, const char *
     }
     /* phrases: question words g, g+1 (both matched) within 2 terms, in order */
     double phrase = 0;
-    int32_t pairs = 0;
     for (int32_t g = 0; g + 1 < ng; g++) {
         if (!(best[g] > 0 && best[g + 1] > 0))
             continue;
-        pairs++;
-        bool found = false;
-        for (size_t i = 0; i < np && !found; i++)
+        bool near = false;
+        for (size_t i = 0; i < np && !near; i++)
             if (pos_g[i] == g)
-                for (size_t j = i + 1; j < np && pos_i[j] <= pos_i[i] + 2 && !found; j++)
-                    found = pos_g[j] == g + 1;
-        phrase += found;
+                for (size_t j = i + 1; j < np && pos_i[j] <= pos_i[i] + 2 && !near; j++)
+                    near = pos_g[j] == g + 1;
+        phrase += near;
     }
     return HH_KB_RR_BASE * base + HH_KB_RR_COVER * cover / ng + HH_KB_RR_EXACT * exact / ng +
            HH_KB_RR_PROX * prox + HH_KB_RR_PHRASE * (ng > 1 ? phrase / (ng - 1) : 0) + HH_KB_RR_HEADING * head / ng;
