@@ -27,7 +27,7 @@
  *   HH_AN_W_TRANS   0.3  translations from the German-English dictionary
  *                        (Debian trans-de-en): English words of a question
  *                        to German, German ones to English, at most
- *                        HH_AN_MAX_TRANS per word
+ *                        HH_AN_MAX_TRANS per word (their stems only)
  * A term reached twice keeps its highest weight. All of these come from the
  * question and corpus-independent files; nothing here reads the store.
  *
