@@ -497,6 +497,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     int rc = 0;
     char low[WORD_MAX + 1], stems[SYN_SET_MAX][WORD_MAX + 1];
     size_t sl[SYN_SET_MAX];
+    bool marked[SYN_SET_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
@@ -511,6 +512,10 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             size_t ln = entry_word(p, (size_t)(q - p), false, low);
             if (!ln)
                 continue;
+            size_t rn = (size_t)(q - p);
+            marked[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
+                        memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
+                        memmem(p, rn, "(scherzh", 8);
             size_t k = stem(sm->de, low, ln, stems[m]);
             bool dup = false;
             for (size_t j = 0; j < m && !dup; j++)
@@ -520,7 +525,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
         }
         for (size_t i = 0; i < m && !rc; i++)
             for (size_t j = 0; j < m && !rc; j++)
-                if (i != j)
+                if (i != j && !marked[j])
                     rc = lexmap_add(&a->syn, stems[i], sl[i], stems[j], sl[j], (uint32_t)(m * 64 + j));
     }
     free(buf);
@@ -728,22 +733,37 @@ static uint32_t word_flags(hh_analyzer_t *a, const char *w, size_t n)
 /* Whether w[0..n) can end a compound: a listed word (a 3-byte one only as a
  * noun), also after taking a plural or case ending off ("tage" -> "tag").
  * Derivational endings that are listed words on their own are not parts. */
+typedef struct lit {
+    const char *s;
+    size_t      n;
+} lit_t;
+#define LIT(x) { x, sizeof x - 1 }
+
+static bool in_lits(const lit_t *l, size_t n_l, const char *w, size_t n)
+{
+    for (size_t i = 0; i < n_l; i++)
+        if (l[i].n == n && !memcmp(w, l[i].s, n))
+            return true;
+    return false;
+}
+
 static bool tail_ok(hh_analyzer_t *a, const char *w, size_t n)
 {
-    static const char *const suffixes[] = { "ung", "ungen", "heit", "keit", "schaft", "schaften", "lich",
-                                            "chen", "lein", "tum", "nis", "isch", "ische", "ten", "ter" };
-    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
-        if (strlen(suffixes[i]) == n && !memcmp(w, suffixes[i], n))
-            return false;
+    static const lit_t suffixes[] = { LIT("ung"), LIT("ungen"), LIT("heit"), LIT("keit"), LIT("schaft"),
+                                      LIT("schaften"), LIT("lich"), LIT("chen"), LIT("lein"), LIT("tum"),
+                                      LIT("nis"), LIT("isch"), LIT("ische"), LIT("ten"), LIT("ter") };
+    if (in_lits(suffixes, sizeof suffixes / sizeof *suffixes, w, n))
+        return false;
     uint32_t f = word_flags(a, w, n);
     if (n >= 4 && f)
         return true;
     if (n == 3 && (f & WF_NOUN))
         return true;
-    static const char *const endings[] = { "e", "en", "n", "s", "es", "er", "ern", "ens", "nen" };
+    static const lit_t endings[] = { LIT("e"), LIT("en"), LIT("n"), LIT("s"), LIT("es"), LIT("er"), LIT("ern"),
+                                     LIT("ens"), LIT("nen") };
     for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
-        size_t el = strlen(endings[i]);
-        if (n >= el + 3 && !memcmp(w + n - el, endings[i], el)) {
+        size_t el = endings[i].n;
+        if (n >= el + 3 && !memcmp(w + n - el, endings[i].s, el)) {
             uint32_t g = word_flags(a, w, n - el);
             if ((n - el >= 4 && g) || (n - el == 3 && (g & WF_NOUN)))
                 return true;
@@ -754,12 +774,10 @@ static bool tail_ok(hh_analyzer_t *a, const char *w, size_t n)
 
 static bool head_ok(hh_analyzer_t *a, const char *w, size_t n)
 {
-    static const char *const no[] = { "unter", "\xc3\xbc" "ber", "nach", "durch", "gegen", "hinter", "wider", "ober",
-                                      "auch", "sich", "eine", "dies", "sein", "wenn", "dass", "oder", "aber" };
-    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
-        if (strlen(no[i]) == n && !memcmp(w, no[i], n))
-            return false;
-    return n >= MIN_HEAD && word_flags(a, w, n);
+    static const lit_t no[] = { LIT("unter"), LIT("\xc3\xbc" "ber"), LIT("nach"), LIT("durch"), LIT("gegen"),
+                                LIT("hinter"), LIT("wider"), LIT("ober"), LIT("auch"), LIT("sich"), LIT("eine"),
+                                LIT("dies"), LIT("sein"), LIT("wenn"), LIT("dass"), LIT("oder"), LIT("aber") };
+    return n >= MIN_HEAD && !in_lits(no, sizeof no / sizeof *no, w, n) && word_flags(a, w, n);
 }
 
 typedef struct span {
@@ -776,7 +794,7 @@ static bool char_start(const char *w, size_t i)
  * base) to out; returns how many (>= 2) or 0 when it does not split. */
 static int split(hh_analyzer_t *a, const char *base, size_t off, size_t n, int depth, span_t *out, int cap)
 {
-    static const char *const links[] = { "es", "s", "en", "n", "" };
+    static const lit_t links[] = { LIT("es"), LIT("s"), LIT("en"), LIT("n"), LIT("") };
     const char *w = base + off;
     if (depth >= SPLIT_DEPTH || cap < 2 || n < MIN_HEAD + MIN_TAIL)
         return 0;
@@ -784,8 +802,8 @@ static int split(hh_analyzer_t *a, const char *base, size_t off, size_t n, int d
         if (!char_start(w, h) || !head_ok(a, w, h))
             continue;
         for (size_t li = 0; li < sizeof links / sizeof *links; li++) {
-            size_t ll = strlen(links[li]);
-            if (ll && (h + ll > n || memcmp(w + h, links[li], ll)))
+            size_t ll = links[li].n;
+            if (ll && (h + ll > n || memcmp(w + h, links[li].s, ll)))
                 continue;
             size_t t = h + ll;
             if (n - t < MIN_TAIL)
@@ -959,6 +977,13 @@ static int qadd(hh_query_terms_t *q, const char *t, size_t n, float w, int32_t g
         }
     if (q->n >= HH_AN_MAX_TERMS)
         return 0;
+    if (kind == HH_AN_SYN || kind == HH_AN_TRANS) {   /* every expansion is one more term to score */
+        size_t ex = 0;
+        for (size_t i = 0; i < q->n; i++)
+            ex += q->t[i].kind == HH_AN_SYN || q->t[i].kind == HH_AN_TRANS;
+        if (ex >= HH_AN_MAX_EXPANSIONS)
+            return 0;
+    }
     char *c = hh_strdup_n(t, n);
     if (!c)
         return HH_ENOMEM;
@@ -968,7 +993,7 @@ static int qadd(hh_query_terms_t *q, const char *t, size_t n, float w, int32_t g
 
 /* One content word (lowercase) as group g. */
 static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
-                      hh_lang_t lang)
+                      hh_lang_t lang, bool few_words)
 {
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
@@ -989,11 +1014,16 @@ expand:
         return rc;
     const char *v[PER_KEY_MAX];
     char t[WORD_MAX + 1];
+    /* a longer question of unknown language is expanded both ways, less
+     * per way */
+    bool less = lang == HH_LANG_UNKNOWN && !few_words;
+    size_t max_syn = less ? 2 : HH_AN_MAX_SYN;
+    size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
     if (lang != HH_LANG_EN) {
-        size_t nv = lexmap_get(&a->syn, s1, k1, v, HH_AN_MAX_SYN);
+        size_t nv = lexmap_get(&a->syn, s1, k1, v, max_syn);
         for (size_t i = 0; i < nv && !rc; i++)
             rc = qadd(q, v[i], strlen(v[i]), HH_AN_W_SYN, g, HH_AN_SYN);
-        nv = lexmap_get(&a->de_en, s1, k1, v, HH_AN_MAX_TRANS);
+        nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
         for (size_t i = 0; i < nv && !rc; i++) {
             size_t k = stem(sm->en, v[i], strlen(v[i]), t);
             rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
@@ -1001,10 +1031,10 @@ expand:
     }
     if (lang != HH_LANG_DE) {
         /* the word's own entries first, then those of its stem */
-        size_t nv = lexmap_get(&a->en_de_w, low, n, v, HH_AN_MAX_TRANS);
+        size_t nv = lexmap_get(&a->en_de_w, low, n, v, max_tr);
         const char *more[PER_KEY_MAX];
         size_t nm = lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
-        for (size_t i = 0; i < nm && nv < HH_AN_MAX_TRANS; i++) {
+        for (size_t i = 0; i < nm && nv < max_tr; i++) {
             bool dup = false;
             for (size_t j = 0; j < nv && !dup; j++)
                 dup = !strcmp(v[j], more[i]);
@@ -1037,6 +1067,16 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
     if (!out->t || !out->words) {
         rc = HH_ENOMEM;
         goto done;
+    }
+    /* content words: up to 3 get the full expansion in any language */
+    size_t n_content = 0;
+    {
+        size_t pos = 0, st, wl;
+        char low[WORD_MAX + 1];
+        while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
+            size_t n = lower_word(text + st, wl, low, sizeof low);
+            n_content += n && !is_stop(low, n);
+        }
     }
     /* two passes: content words; function words only when there are none */
     for (int pass = 0; pass < 2 && out->n_groups == 0 && !rc; pass++) {
@@ -1074,7 +1114,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 rc = HH_ENOMEM;
                 break;
             }
-            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang);
+            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3);
             out->n_groups++;
         }
     }

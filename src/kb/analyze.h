@@ -28,6 +28,10 @@
  *                        (Debian trans-de-en): English words of a question
  *                        to German, German ones to English, at most
  *                        HH_AN_MAX_TRANS per word (their stems only)
+ * A question of unknown language with more than 3 content words gets at
+ * most 2 synonyms and 1 translation each way per word, and every question at most HH_AN_MAX_EXPANSIONS
+ * synonyms and translations in all: each is one more term to score at
+ * every chunk that holds it (the p95 at 100k chunks).
  * A term reached twice keeps its highest weight. All of these come from the
  * question and corpus-independent files; nothing here reads the store.
  *
@@ -59,6 +63,7 @@
 #define HH_AN_MAX_TRANS  2
 #define HH_AN_MAX_WORDS  24    /* content words of a question used */
 #define HH_AN_MAX_TERMS  64    /* query terms in all (each is scored at every matching chunk) */
+#define HH_AN_MAX_EXPANSIONS 24  /* synonyms and translations in all, first words first */
 
 /* The files; NULL = the Debian default path, "" = feature off. */
 typedef struct hh_analyzer_params {
