@@ -1,5 +1,6 @@
 /* fuzz_extract.c - libFuzzer target for the in-process parsers of kb/extract:
- * text, Markdown, HTML, DOCX/ODT (zip + XML) and e-mail (the first input
+ * text (with its encoding detection), Markdown, HTML, CSV, DOCX/ODT/XLSX/
+ * PPTX (zip + XML) and e-mail (the first input
  * byte picks the file-name hint, the rest is the file). PDF inputs are
  * skipped (they run pdftotext, a separate program). Checks, beyond what
  * ASan/UBSan catch: a success yields a MIME type and every block's text is
@@ -45,7 +46,8 @@ static void check_doc(const hh_doc_t *d, int depth)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const names[] = { "a.txt", "a.md", "a.html", "a.docx", "a.odt", "a.eml", "noext" };
+    static const char *const names[] = { "a.txt", "a.md", "a.html", "a.docx", "a.odt", "a.eml", "noext",
+                                         "a.csv", "a.xlsx", "a.pptx" };
     if (size < 1)
         return 0;
     const char *name = names[data[0] % (sizeof names / sizeof names[0])];

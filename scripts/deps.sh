@@ -20,7 +20,7 @@ PKGS=(
   wrk                                       # HTTP load benchmark
   debian-reference-en debian-reference-de   # KB test corpus: HTML (tests/kb/build_corpus.sh)
   groff pandoc                              # KB corpus: man pages to PDF (groff), DOCX/ODT (pandoc)
-  poppler-utils libxml2-dev libzip-dev      # kb extract: pdftotext, HTML/DOCX/ODT XML, zip
+  poppler-utils libxml2-dev libzip-dev      # kb extract: pdftohtml/pdftotext, HTML/DOCX/ODT/XLSX/PPTX XML, zip
   libgmime-3.0-dev groff                    # kb extract: e-mail (MIME); groff for test PDFs
   dpkg-dev systemd adduser                  # make deb (dpkg-shlibdeps), systemd-analyze verify of the unit,
                                             # the package test's dpkg -i (postinst runs adduser)

@@ -487,6 +487,23 @@ TEST(approvals_http_grounded_held_with_sources)
                                     "\"messages\":[{\"role\":\"user\",\"content\":\"Who approves flights?\"}],"
                                     "\"hoheit\":{\"use_case\":\"cv-screening\",\"collections\":[\"handbook\"]}}");
     ASSERT_TRUE(ask_id > 0 && chat_id > 0 && chat_id != ask_id);
+    /* issue 14: a German question gets the held text in German, an English one keeps the English text */
+    {
+        hh_test_resp_t rd;
+        ASSERT_OK(hh_test_http(t.h.port, "POST", "/api/ask", t.member,
+                               "{\"question\":\"Wer genehmigt die Fl\xC3\xBCge f\xC3\xBCr die Abteilung?\","
+                               "\"use_case\":\"cv-screening\",\"collections\":[\"handbook\"]}",
+                               &rd));
+        ASSERT_EQ_INT(rd.status, 202);
+        const char *m = hh_test_json_str(rd.j, "message");
+        ASSERT_TRUE(m && strstr(m, "Die Antwort wurde zur Freigabe vorgelegt (EU AI Act Art. 14, KI-Anwendung "
+                                   "'cv-screening')") != NULL);
+        ASSERT_TRUE(strstr(m, "GET /api/approvals/") != NULL);
+        ASSERT_STREQ(hh_test_json_str(cJSON_GetObjectItem(cJSON_GetObjectItem(rd.j, "hoheit"), "approval"),
+                                      "status"),
+                     "pending");
+        hh_test_resp_free(&rd);
+    }
 
     /* the approver sees the draft, the question and its sources */
     hh_test_resp_t r;

@@ -1113,3 +1113,43 @@ TEST(engine_forced_tool_call_prompt_has_tools)
     ASSERT_EQ_INT(chat_prompt_tokens(e, longmsg, tools, true, 16), long_without);
     hh_engine_free(e);
 }
+
+/* hh_engine_prompt_tokens counts what submit would prefill: the same number
+ * for a chat request (template included) and a plain prompt; the context
+ * size; an unknown model is HH_ENOENT and nothing is queued. */
+TEST(engine_prompt_tokens_matches_submit)
+{
+    hh_engine_t *e = make_engine("ptok", 1, 256, 4);
+    ASSERT_TRUE(e != NULL);
+    hh_chat_msg_t msgs[2];
+    memset(msgs, 0, sizeof msgs);
+    msgs[0].role = HH_ROLE_SYSTEM;
+    msgs[0].content = "Answer from the sources.";
+    msgs[1].role = HH_ROLE_USER;
+    msgs[1].content = "Sources:\n\n[1] Lily had a red ball.\n\nQuestion: What did Lily have?\n";
+    collector_t c;
+    col_init(&c);
+    hh_gen_request_t r = greedy_req(STORIES, NULL, 2, &c);
+    r.messages = msgs;
+    r.n_messages = 2;
+    size_t n = 0;
+    int32_t ctx = 0;
+    ASSERT_OK(hh_engine_prompt_tokens(e, &r, &n, &ctx, NULL));
+    ASSERT_EQ_INT(ctx, 256);
+    ASSERT_TRUE(n > 20);
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_EQ_INT(c.prompt_tokens, (int32_t)n);
+    col_destroy(&c);
+    col_init(&c);
+    hh_gen_request_t p = greedy_req(STORIES, "Once upon a time", 1, &c);
+    ASSERT_OK(hh_engine_prompt_tokens(e, &p, &n, &ctx, NULL));
+    ASSERT_OK(run_one(e, &p, &c));
+    ASSERT_EQ_INT(c.prompt_tokens, (int32_t)n);
+    col_destroy(&c);
+    p.model = "no-such-model";
+    ASSERT_EQ_INT(hh_engine_prompt_tokens(e, &p, &n, &ctx, NULL), HH_ENOENT);
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT(st.queue_depth, 0);
+    hh_engine_free(e);
+}

@@ -266,13 +266,13 @@ TEST(extract_markdown_blocks)
     BLOCK(&d, 6, HH_BLOCK_LIST_ITEM, 3, 0, "deeper");
     BLOCK(&d, 7, HH_BLOCK_LIST_ITEM, 1, 0, "back to top");
     BLOCK(&d, 8, HH_BLOCK_CODE, 0, 0, "int main(void) {\n\n    return 0;\n}");
-    BLOCK(&d, 9, HH_BLOCK_TABLE_ROW, 0, 0, "City | Rate");
-    BLOCK(&d, 10, HH_BLOCK_TABLE_ROW, 0, 0, "Berlin | 120 EUR");
-    BLOCK(&d, 11, HH_BLOCK_TABLE_ROW, 0, 0, "Bonn | 90 | 95");
-    BLOCK(&d, 12, HH_BLOCK_QUOTE, 0, 0, "quoted text more quote");
-    BLOCK(&d, 13, HH_BLOCK_HEADING, 1, 0, "Setext Title");
-    BLOCK(&d, 14, HH_BLOCK_CODE, 0, 0, "indented code");
-    ASSERT_EQ_INT(d.n_blocks, 15);
+    /* table rows carry their header (issue 14) */
+    BLOCK(&d, 9, HH_BLOCK_TABLE_ROW, 0, 0, "City: Berlin | Rate: 120 EUR");
+    BLOCK(&d, 10, HH_BLOCK_TABLE_ROW, 0, 0, "City: Bonn | Rate: 90 | 95");
+    BLOCK(&d, 11, HH_BLOCK_QUOTE, 0, 0, "quoted text more quote");
+    BLOCK(&d, 12, HH_BLOCK_HEADING, 1, 0, "Setext Title");
+    BLOCK(&d, 13, HH_BLOCK_CODE, 0, 0, "indented code");
+    ASSERT_EQ_INT(d.n_blocks, 14);
     hh_doc_clear(&d);
 }
 
@@ -324,14 +324,13 @@ TEST(extract_html_blocks)
     BLOCK(&d, 2, HH_BLOCK_LIST_ITEM, 1, 0, "One");
     BLOCK(&d, 3, HH_BLOCK_LIST_ITEM, 1, 0, "Two");
     BLOCK(&d, 4, HH_BLOCK_LIST_ITEM, 2, 0, "Two.a");
-    BLOCK(&d, 5, HH_BLOCK_TABLE_ROW, 0, 0, "Name | Room");
-    BLOCK(&d, 6, HH_BLOCK_TABLE_ROW, 0, 0, "Ada | 4.12");
-    BLOCK(&d, 7, HH_BLOCK_CODE, 0, 0, "  code  line\n    indented");
-    BLOCK(&d, 8, HH_BLOCK_QUOTE, 0, 0, "Quoted words");
-    BLOCK(&d, 9, HH_BLOCK_PARAGRAPH, 0, 0, "Loose div text");
-    BLOCK(&d, 10, HH_BLOCK_HEADING, 3, 0, "Sub");
-    BLOCK(&d, 11, HH_BLOCK_PARAGRAPH, 0, 0, "tail text");
-    ASSERT_EQ_INT(d.n_blocks, 12);
+    BLOCK(&d, 5, HH_BLOCK_TABLE_ROW, 0, 0, "Name: Ada | Room: 4.12");
+    BLOCK(&d, 6, HH_BLOCK_CODE, 0, 0, "  code  line\n    indented");
+    BLOCK(&d, 7, HH_BLOCK_QUOTE, 0, 0, "Quoted words");
+    BLOCK(&d, 8, HH_BLOCK_PARAGRAPH, 0, 0, "Loose div text");
+    BLOCK(&d, 9, HH_BLOCK_HEADING, 3, 0, "Sub");
+    BLOCK(&d, 10, HH_BLOCK_PARAGRAPH, 0, 0, "tail text");
+    ASSERT_EQ_INT(d.n_blocks, 11);
     hh_doc_clear(&d);
 }
 
@@ -404,10 +403,9 @@ TEST(extract_docx_blocks)
     BLOCK(&d, 3, HH_BLOCK_HEADING, 2, 0, "Details");
     BLOCK(&d, 4, HH_BLOCK_LIST_ITEM, 1, 0, "North");
     BLOCK(&d, 5, HH_BLOCK_LIST_ITEM, 2, 0, "Hamburg");
-    BLOCK(&d, 6, HH_BLOCK_TABLE_ROW, 0, 0, "Region | Sales");
-    BLOCK(&d, 7, HH_BLOCK_TABLE_ROW, 0, 0, "South (Bavaria) | 7");
-    BLOCK(&d, 8, HH_BLOCK_PARAGRAPH, 0, 0, "Choice end");
-    ASSERT_EQ_INT(d.n_blocks, 9);
+    BLOCK(&d, 6, HH_BLOCK_TABLE_ROW, 0, 0, "Region: South (Bavaria) | Sales: 7");
+    BLOCK(&d, 7, HH_BLOCK_PARAGRAPH, 0, 0, "Choice end");
+    ASSERT_EQ_INT(d.n_blocks, 8);
     hh_doc_clear(&d);
 }
 
@@ -695,10 +693,18 @@ TEST(extract_hostile_invalid_utf8)
     const char txt[] = "caf\xe9 ok \xff\xfe end\n\nnul\x01here \xed\xa0\x80 surrogate \xc0\xaf overlong";
     hh_doc_t d;
     hh_err_t e;
+    /* no valid UTF-8 sequence at all: read as Windows-1252 (issue 14) */
     ASSERT_OK(hh_extract_buffer(txt, sizeof txt - 1, "latin.txt", NULL, &d, &e));
-    BLOCK(&d, 0, HH_BLOCK_PARAGRAPH, 0, 0, "caf\xef\xbf\xbd ok \xef\xbf\xbd\xef\xbf\xbd end");
-    BLOCK(&d, 1, HH_BLOCK_PARAGRAPH, 0, 0,
-          "nul here \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd surrogate \xef\xbf\xbd\xef\xbf\xbd overlong");
+    ASSERT_STREQ(d.encoding, "windows-1252");
+    BLOCK(&d, 0, HH_BLOCK_PARAGRAPH, 0, 0, "caf\xc3\xa9 ok \xc3\xbf\xc3\xbe end");
+    BLOCK(&d, 1, HH_BLOCK_PARAGRAPH, 0, 0, "nul here \xc3\xad \xe2\x82\xac surrogate \xc3\x80\xc2\xaf overlong");
+    hh_doc_clear(&d);
+    /* UTF-8 with broken bytes stays UTF-8: each bad byte becomes U+FFFD */
+    const char u8[] = "Gr\xc3\xbc\xc3\x9f" "e \xff\xfe ok \xed\xa0\x80 surrogate \xc0\xaf overlong\x01!";
+    ASSERT_OK(hh_extract_buffer(u8, sizeof u8 - 1, "u8.txt", NULL, &d, &e));
+    ASSERT_STREQ(d.encoding, "utf-8");
+    BLOCK(&d, 0, HH_BLOCK_PARAGRAPH, 0, 0, "Gr\xc3\xbc\xc3\x9f" "e \xef\xbf\xbd\xef\xbf\xbd ok "
+          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd surrogate \xef\xbf\xbd\xef\xbf\xbd overlong !");
     hh_doc_clear(&d);
     const char html[] = "<html><body><h1>bad \xff byte</h1><p>ok \xc3\xa4</p></body></html>";
     ASSERT_OK(hh_extract_buffer(html, sizeof html - 1, "bad.html", NULL, &d, &e));

@@ -28,9 +28,10 @@
  * and the admin's too) read, renamed, deleted, exported, chatted and asked
  * into, searched for; another department's collection deleted and its
  * rights set or removed; other users' keys revoked; every admin change by
- * members, approvers and auditors; and asserts the same three things, plus
+ * members, approvers and auditors (their own and their department's quota
+ * raised or removed too); and asserts the same three things, plus
  * that no refused request generated anything (the usage), every key still
- * works, and users, departments, collections, rights and keys are as
+ * works, and users, departments, collections, rights, keys and quotas are as
  * before. Every request of the attacks is matched against the route table
  * (hh_http_route): a route no attack reaches fails the suite, so a new
  * route needs its attack here. The requests of both parts are counted and
@@ -1239,7 +1240,8 @@ static void attack_admin(world_t *w, const cred_t *c)
     bool auditor = !strcmp(c->role, "auditor");
     if (!auditor) {
         static const char *const reads[] = { "/api/admin/users", "/api/admin/departments", "/api/admin/models",
-                                             "/api/usecases?records=md", "/api/usecases?records=html" };
+                                             "/api/admin/quotas", "/api/usecases?records=md",
+                                             "/api/usecases?records=html" };
         for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
             expect(w, c, "GET", reads[i], NULL, 403);
     }
@@ -1252,6 +1254,15 @@ static void attack_admin(world_t *w, const cred_t *c)
     snprintf(body, sizeof body, "{\"slug\":\"evil-%s\",\"name\":\"evil\",\"purpose\":\"x\",\"models\":[\"stories260K\"]}",
              w->hex);
     expect(w, c, "POST", "/api/usecases", body, 403);
+    /* quotas: raising or removing one's own or one's department's limit */
+    static const char *const unlimited = "{\"tokens_per_day\":1000000000000,\"requests_per_minute\":100000}";
+    char qp[160];
+    snprintf(qp, sizeof qp, "/api/admin/quotas/users/%s", c->user);
+    expect(w, c, "PUT", qp, unlimited, 403);
+    expect(w, c, "DELETE", qp, NULL, 403);
+    snprintf(qp, sizeof qp, "/api/admin/quotas/departments/%s", w->d[c->dept].name);
+    expect(w, c, "PUT", qp, unlimited, 403);
+    expect(w, c, "DELETE", qp, NULL, 403);
     for (int y = 0; y < N_DEPT; y++) {
         if (y == c->dept)
             continue;
@@ -1285,6 +1296,18 @@ static void attack_admin(world_t *w, const cred_t *c)
         pair(w, c, what, "PATCH", NULL, pf, "{\"name\":\"Shadow\"}", d->name, pm, "{\"name\":\"Shadow\"}", dm);
         snprintf(what, sizeof what, "DELETE %s", pf);
         pair(w, c, what, "DELETE", NULL, pf, NULL, d->name, pm, NULL, dm);
+        /* another department's and its member's quota, like a missing one's */
+        static const char *const tight = "{\"tokens_per_day\":1}";
+        const char *subj[2][2] = { { "users", d->member }, { "departments", d->name } };
+        const char *absent[2] = { missing, dm };
+        for (int k = 0; k < 2; k++) {
+            snprintf(pf, sizeof pf, "/api/admin/quotas/%s/%s", subj[k][0], subj[k][1]);
+            snprintf(pm, sizeof pm, "/api/admin/quotas/%s/%s", subj[k][0], absent[k]);
+            snprintf(what, sizeof what, "PUT %s", pf);
+            pair(w, c, what, "PUT", NULL, pf, tight, subj[k][1], pm, tight, absent[k]);
+            snprintf(what, sizeof what, "DELETE %s", pf);
+            pair(w, c, what, "DELETE", NULL, pf, NULL, subj[k][1], pm, NULL, absent[k]);
+        }
         if (!auditor) {   /* another department's use case's system card */
             char ms[64];
             snprintf(ms, sizeof ms, "%s-uc-%.8s", d->tag, "00000000");
@@ -1429,7 +1452,7 @@ static char *snapshot(world_t *w, const char *path, const char *const *drop, boo
     return s ? s : strdup("(no answer)");
 }
 
-#define N_SNAPS 5
+#define N_SNAPS 6
 
 static void snapshots(world_t *w, char *out[N_SNAPS])
 {
@@ -1439,6 +1462,7 @@ static void snapshots(world_t *w, char *out[N_SNAPS])
     out[1] = snapshot(w, "/api/admin/departments", NULL, false);
     out[2] = snapshot(w, "/api/collections", NULL, false);
     out[3] = snapshot(w, "/api/usage?by=user", NULL, false);
+    out[5] = snapshot(w, "/api/admin/quotas", NULL, false);
     /* every key of every user: none revoked, none added */
     char *all = strdup("");
     for (int k = -1; all && k < N_DEPT * 3; k++) {
@@ -1511,6 +1535,16 @@ static long attack_part2(world_t *w)
 {
     long n0 = w->n_requests;
     char *before[N_SNAPS], *after[N_SNAPS];
+    /* quotas so generous that they limit nothing, on every member and
+     * department: the attacks try to raise, tighten and remove them */
+    for (int i = 0; i < N_DEPT; i++) {
+        hh_store_quota_t q = { .tokens_per_day = HH_QUOTA_KEEP, .tokens_per_month = 1000000000,
+                               .requests_per_minute = HH_QUOTA_KEEP, .concurrent = HH_QUOTA_KEEP };
+        hh_err_t err;
+        if (hh_store_quota_set(w->h.st, false, w->d[i].member, &q, &err) != 0 ||
+            hh_store_quota_set(w->h.st, true, w->d[i].name, &q, &err) != 0)
+            fail(w, "quota of %s: %s", w->d[i].name, err.msg);
+    }
     snapshots(w, before);
     part2_controls(w);
     /* phase A: no request may generate anything (usage unchanged) */
@@ -1531,7 +1565,8 @@ static long attack_part2(world_t *w)
     attack_login(w);
     snapshots(w, after);
     static const char *const what[N_SNAPS] = { "the users", "the departments", "the collections and their rights",
-                                               "the usage (a refused request generated)", "the API keys" };
+                                               "the usage (a refused request generated)", "the API keys",
+                                               "the quotas" };
     for (int i = 0; i < N_SNAPS; i++) {
         if (strcmp(before[i], after[i]) != 0)
             fail(w, "%s changed:\n      %.600s\n      %.600s", what[i], before[i], after[i]);

@@ -129,7 +129,7 @@ TEST(kb_store_doc_replace_delete)
         { "Trains: second class for trips under four hours.", "Handbook › Travel › Trains", 13, 9, v1, NULL, NULL, 0 },
     };
     hh_store_doc_in_t in = { c.id, "Handbook", "/docs/handbook.pdf", "application/pdf", SHA_A, 1234, u.id,
-                             ch, 2, "bge-small", 3 };
+                             ch, 2, "bge-small", 3, NULL };
     int64_t id1 = 0;
     char old[HH_SHA256_HEX_LEN + 1] = "x";
     ASSERT_OK(hh_store_doc_replace(s, &in, &id1, old, &err));
@@ -159,7 +159,7 @@ TEST(kb_store_doc_replace_delete)
     /* Same path, new content: one new document, old chunks gone from FTS. */
     hh_store_chunk_in_t ch2[1] = { { "Hostels are fine for interns.", "Handbook › Travel", 1, 6, NULL, NULL, NULL, 0 } };
     hh_store_doc_in_t in2 = { c.id, "Handbook v2", "/docs/handbook.pdf", "application/pdf", SHA_B, 99, u.id,
-                              ch2, 1, NULL, 0 };
+                              ch2, 1, NULL, 0, NULL };
     int64_t id2 = 0;
     ASSERT_OK(hh_store_doc_replace(s, &in2, &id2, old, &err));
     ASSERT_STREQ(old, SHA_A);
@@ -185,7 +185,7 @@ TEST(kb_store_doc_replace_delete)
     ASSERT_EQ_INT(q_int(s, "SELECT COUNT(*) FROM chunks", NULL), 1);
 
     /* Listing follows the access rule. */
-    hh_store_doc_in_t in4 = { other.id, "Salaries", "/hr/salaries.txt", "text/plain", SHA_A, 5, 0, ch2, 1, NULL, 0 };
+    hh_store_doc_in_t in4 = { other.id, "Salaries", "/hr/salaries.txt", "text/plain", SHA_A, 5, 0, ch2, 1, NULL, 0, NULL };
     ASSERT_OK(hh_store_doc_replace(s, &in4, NULL, NULL, &err));
     hh_store_doc_t *list = NULL;
     size_t n = 0;
@@ -238,7 +238,7 @@ TEST(kb_store_ids_random)
         vec[i][1] = (float)i;
         ch[i] = (hh_store_chunk_in_t){ text[i], "", 0, 3, vec[i], NULL, NULL, 0 };
     }
-    hh_store_doc_in_t in = { c.id, "Big", "/big.md", "text/markdown", SHA_A, 10, 0, ch, N, "m", 2 };
+    hh_store_doc_in_t in = { c.id, "Big", "/big.md", "text/markdown", SHA_A, 10, 0, ch, N, "m", 2, NULL };
     int64_t doc = 0, doc2 = 0;
     ASSERT_OK(hh_store_doc_replace(s, &in, &doc, NULL, &err));
     in.source_path = "/big2.md";

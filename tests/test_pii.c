@@ -1,10 +1,18 @@
 /* test_pii.c - personal-data detection and redaction: each kind's
  * positives and checksum-failing negatives, exact redaction output, keyed
  * pseudonyms, UTF-8 names, overlap resolution, invalid UTF-8, and the
- * precision/recall floor on the labeled set tests/pii/labeled.jsonl. */
+ * precision/recall floor on the labeled set tests/pii/labeled.jsonl; German
+ * persons without a names file, postal addresses and Personalausweis
+ * numbers, their floors on tests/pii/de (tune and held-out parts), and the
+ * audit log redacting them. */
 #include "harness.h"
+#include "govern/audit.h"
 #include "govern/pii.h"
+#include "govern/register.h"
+#include "store/store.h"
 
+#include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Finds with only `kinds` enabled and writes "KIND:text|KIND:text" into
@@ -369,15 +377,21 @@ TEST(pii_labeled_set_precision_recall)
         printf("    %s\n", err.msg);
     ASSERT_OK(rc);
     ASSERT_GE(ev.n_docs, 200);
-    static const double min_p[HH_PII_KIND_COUNT] = {
+    static const double min_p[HH_PII_ADDRESS] = {
         [HH_PII_EMAIL] = 0.96, [HH_PII_PHONE] = 0.94, [HH_PII_IBAN] = 0.97, [HH_PII_CARD] = 0.94,
         [HH_PII_TAX_ID] = 0.95, [HH_PII_SSN] = 0.93, [HH_PII_DOB] = 0.96, [HH_PII_NAME] = 0.98,
     };
-    static const double min_r[HH_PII_KIND_COUNT] = {
+    static const double min_r[HH_PII_ADDRESS] = {
         [HH_PII_EMAIL] = 0.96, [HH_PII_PHONE] = 0.95, [HH_PII_IBAN] = 0.97, [HH_PII_CARD] = 0.94,
         [HH_PII_TAX_ID] = 0.95, [HH_PII_SSN] = 0.93, [HH_PII_DOB] = 0.96, [HH_PII_NAME] = 0.98,
     };
-    for (int k = 0; k < HH_PII_KIND_COUNT; k++) {
+    /* ADDRESS and ID_CARD are measured on tests/pii/de (below); here the
+     * few addresses in the set must still be exact and nothing else
+     * counts as an address or id card */
+    ASSERT_EQ_INT(ev.fp[HH_PII_ADDRESS], 0);
+    ASSERT_EQ_INT(ev.fn[HH_PII_ADDRESS], 0);
+    ASSERT_EQ_INT(ev.fp[HH_PII_ID_CARD], 0);
+    for (int k = 0; k < HH_PII_ADDRESS; k++) {
         size_t tp = ev.tp[k], fp = ev.fp[k], fn = ev.fn[k];
         double p = tp + fp ? (double)tp / (double)(tp + fp) : 0.0;
         double r = tp + fn ? (double)tp / (double)(tp + fn) : 0.0;
@@ -413,4 +427,300 @@ TEST(pii_cli_redact)
     ASSERT_EQ_INT(st, 0);
     ASSERT_TRUE(got > 0);
     ASSERT_STREQ(out, "[NAME] <[EMAIL]>, IBAN DE89370400440532013000\n");
+}
+
+/* ---- German persons, addresses, identity cards (issue 14) -------------- */
+
+/* Each text with only NAME enabled and no names list yields `want`. */
+TEST(pii_german_persons_by_context)
+{
+    unsigned N = K(HH_PII_NAME);
+    /* the six from the issue: kept before, found now */
+    EXPECT_FOUND("Jürgen Müller hat angerufen.", N, "NAME:Jürgen Müller");
+    EXPECT_FOUND("Sehr geehrte Frau Dr. Anna-Lena Schäfer,", N, "NAME:Anna-Lena Schäfer");
+    EXPECT_FOUND("Bitte Herrn Özdemir informieren.", N, "NAME:Özdemir");
+    EXPECT_FOUND("Karl-Heinz Weber kommt später.", N, "NAME:Karl-Heinz Weber");
+    EXPECT_FOUND("Der Kunde Thomas Schmidt beschwert sich.", N, "NAME:Thomas Schmidt");
+    EXPECT_FOUND("Frau Meier ist im Urlaub.", N, "NAME:Meier");
+    /* salutations, signatures, fields, roles, departments, particles */
+    EXPECT_FOUND("Hallo Jürgen, danke!", N, "NAME:Jürgen");
+    EXPECT_FOUND("Mit freundlichen Grüßen\n\nSvetlana Wojciechowska-Kurz\nVertrieb", N,
+                 "NAME:Svetlana Wojciechowska-Kurz");
+    EXPECT_FOUND("Viele Grüße\nIhr Service-Team", N, "");
+    EXPECT_FOUND("Teilnehmer: Jan Becker, Selin Koç, Frau Krause", N,
+                 "NAME:Jan Becker|NAME:Selin Koç|NAME:Krause");
+    EXPECT_FOUND("Name: Zdravko Pfisterer", N, "NAME:Zdravko Pfisterer");
+    EXPECT_FOUND("Anwesend: Frau Dr. Krause, Oleksii Pfisterer; Herr Yıldız", N,
+                 "NAME:Krause|NAME:Oleksii Pfisterer|NAME:Yıldız");
+    EXPECT_FOUND("Kollegin Meier und von Weber aus der Buchhaltung", N, "NAME:Meier|NAME:Weber");
+    EXPECT_FOUND("Petrov (Vertrieb) weiß Bescheid.", N, "NAME:Petrov");
+    EXPECT_FOUND("Ursula von der Leyen sprach.", N, "NAME:Ursula von der Leyen");
+    EXPECT_FOUND("Herr Di Stefano und Herr von Weizsäcker", N, "NAME:Di Stefano|NAME:von Weizsäcker");
+    EXPECT_FOUND("Termin mit Frau Bergmann von der Hotelkette.", N, "NAME:Bergmann");
+    EXPECT_FOUND("Herr A. Schmidt las Donald E. Knuth, nicht Herr der Ringe.", N,
+                 "NAME:A. Schmidt|NAME:Donald E. Knuth");
+    /* ambiguous first names need a known surname */
+    EXPECT_FOUND("Mark Schneider moderiert.", N, "NAME:Mark Schneider");
+    EXPECT_FOUND("Mark und Euro. Ernst gemeint. Per Post. Anders als gedacht.", N, "");
+    EXPECT_FOUND("Gestern hat Kai Brüggenkamp angerufen.", N, "NAME:Kai Brüggenkamp");
+    EXPECT_FOUND("Kann Thomas Feedback geben? Hat Petra Zeit?", N, "NAME:Thomas|NAME:Petra");
+    /* firms, places, products, dates, nouns and role words stay */
+    EXPECT_FOUND("Die Müller GmbH liefert nach Berlin und München.", N, "");
+    EXPECT_FOUND("Angebot an Schmidt & Partner und die Weber AG.", N, "");
+    EXPECT_FOUND("Die Bäckerei Fischer und das Autohaus Becker bestellen.", N, "");
+    EXPECT_FOUND("Der Mercedes-Benz Sprinter und Microsoft Teams am Montag, 3. März.", N, "");
+    EXPECT_FOUND("Die Kundin und der Mitarbeiter aus der Buchhaltung.", N, "");
+    EXPECT_FOUND("Sankt Martin, die Thomas-Mann-Straße und das Max-Planck-Institut.", N, "");
+    EXPECT_FOUND("Sehr geehrte Damen und Herren, liebe Kolleginnen und Kollegen,", N, "");
+}
+
+TEST(pii_german_names_listed_only)
+{
+    hh_pii_config_t cfg;
+    hh_pii_default_config(&cfg);
+    cfg.kinds = K(HH_PII_NAME);
+    const char *names[] = { "Kunigunde Zwirbel" };
+    cfg.names = names;
+    cfg.n_names = 1;
+    const char *t = "Frau Meier und Kunigunde Zwirbel";
+    hh_pii_span_t *sp = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_pii_find(t, strlen(t), &cfg, &sp, &n));
+    ASSERT_EQ_INT(n, 2);
+    free(sp);
+    cfg.names_listed_only = 1;
+    ASSERT_OK(hh_pii_find(t, strlen(t), &cfg, &sp, &n));
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(sp[0].start, 15);
+    free(sp);
+}
+
+TEST(pii_german_addresses)
+{
+    unsigned A = K(HH_PII_ADDRESS);
+    EXPECT_FOUND("Hauptstraße 12, 80331 München", A, "ADDRESS:Hauptstraße 12|ADDRESS:80331 München");
+    EXPECT_FOUND("Lieferung an Am Markt 3a, D-10115 Berlin.", A, "ADDRESS:Am Markt 3a|ADDRESS:D-10115 Berlin");
+    EXPECT_FOUND("Karl-Marx-Allee 90 und Industriestr. 5-7", A, "ADDRESS:Karl-Marx-Allee 90|ADDRESS:Industriestr. 5-7");
+    EXPECT_FOUND("Postfach 12 34, A-1070 Wien", A, "ADDRESS:Postfach 12 34|ADDRESS:A-1070 Wien");
+    EXPECT_FOUND("in der Alten Landstraße 15, 60313 Frankfurt am Main", A,
+                 "ADDRESS:Alten Landstraße 15|ADDRESS:60313 Frankfurt am Main");
+    EXPECT_FOUND("Anna Schmidt\nBerliner Straße 44\n01067 Dresden", A,
+                 "ADDRESS:Berliner Straße 44|ADDRESS:01067 Dresden");
+    /* counts, times, workplaces, years, order numbers, streets without a number */
+    EXPECT_FOUND("Am Montag 3 Termine, im Lager 4 Paletten.", A, "");
+    EXPECT_FOUND("Am Arbeitsplatz 3 fehlt ein Monitor, Parkplatz 17 ist frei.", A, "");
+    EXPECT_FOUND("Wir haben 12000 Kunden und 80331 Stück geliefert.", A, "");
+    EXPECT_FOUND("Kundennummer 48213 Bitte angeben. Im Jahr 2024 sind es 500 Bewerbungen.", A, "");
+    EXPECT_FOUND("In der Goethestraße wird gebaut. Fußweg 5 Minuten.", A, "");
+}
+
+TEST(pii_id_card)
+{
+    unsigned I = K(HH_PII_ID_CARD);
+    /* 7-3-1 weights: T=29 -> 203 + 6 + 2 + 7 + 6 + 9 = 233, check 3 */
+    EXPECT_FOUND("Ausweis T220001293 liegt vor.", I, "ID_CARD:T220001293");
+    EXPECT_FOUND("Seriennummer L01X00T471 ohne Kontext", I, "ID_CARD:L01X00T471");
+    EXPECT_FOUND("Ausweis T220001294 (Prüfziffer falsch)", I, "");
+    /* ten digits count only after an ID-card word */
+    EXPECT_FOUND("Bestellung 1220001297 ist da.", I, "");
+    EXPECT_FOUND("Personalausweisnummer 1220001297", I, "ID_CARD:1220001297");
+    /* letters outside the serial alphabet (A, B, D, E, I, O, Q, S, U) */
+    EXPECT_FOUND("Code A220001293 und TEST123456", I, "");
+}
+
+TEST(pii_german_redaction_labels)
+{
+    hh_pii_config_t cfg;
+    hh_pii_default_config(&cfg);
+    const char *t = "Frau Meier, Hauptstraße 12, 80331 München, Ausweis T220001293.";
+    char *out = NULL;
+    size_t len = 0;
+    ASSERT_OK(hh_pii_redact(t, strlen(t), &cfg, &out, &len));
+    ASSERT_STREQ(out, "Frau [NAME], [ADDRESS], [ADDRESS], Ausweis [ID_CARD].");
+    free(out);
+    hh_pii_kind_t k;
+    ASSERT_OK(hh_pii_kind_parse("address", &k));
+    ASSERT_EQ_INT(k, HH_PII_ADDRESS);
+    ASSERT_OK(hh_pii_kind_parse("ID_CARD", &k));
+    ASSERT_EQ_INT(k, HH_PII_ID_CARD);
+    ASSERT_STREQ(hh_pii_kind_name(HH_PII_ADDRESS), "ADDRESS");
+}
+
+TEST(pii_german_linear_on_hostile_input)
+{
+    /* triggers with long tails: honorifics, fields, closings, streets */
+    static const char *const unit[] = { "Frau ", "Name: A, ", "Grüße\n", "Hauptstraße 1", "von der ",
+                                         "Karl-Heinz-", "12345 ", "Postfach 1 " };
+    size_t len = 1u << 20;
+    char *t = malloc(len + 1);
+    ASSERT_TRUE(t != NULL);
+    hh_pii_config_t cfg;
+    hh_pii_default_config(&cfg);
+    for (size_t u = 0; u < sizeof unit / sizeof unit[0]; u++) {
+        size_t ul = strlen(unit[u]);
+        for (size_t k = 0; k < len; k++)
+            t[k] = unit[u][k % ul];
+        hh_pii_span_t *sp = NULL;
+        size_t n = 0;
+        int rc = hh_pii_find(t, len, &cfg, &sp, &n);
+        free(sp);
+        ASSERT_OK(rc);
+    }
+    free(t);
+}
+
+/* Floors on the German set tests/pii/de (written for issue 14), without a
+ * names file. Measured with `hoheit pii eval tests/pii/de/tune.jsonl` and
+ * `... heldout.jsonl` (docs/PII.md): NAME 1.000/1.000 on both parts,
+ * ADDRESS 1.000/1.000 (tune) and 1.000/0.967 (held-out). The issue's
+ * target is 0.9/0.9 for persons and addresses; the floors sit between. */
+TEST(pii_german_set_precision_recall)
+{
+    static const char *const parts[] = { "tests/pii/de/tune.jsonl", "tests/pii/de/heldout.jsonl" };
+    static const double floor_p[2][HH_PII_KIND_COUNT] = {
+        { [HH_PII_NAME] = 0.97, [HH_PII_ADDRESS] = 0.97 },
+        { [HH_PII_NAME] = 0.95, [HH_PII_ADDRESS] = 0.93 },
+    };
+    static const double floor_r[2][HH_PII_KIND_COUNT] = {
+        { [HH_PII_NAME] = 0.97, [HH_PII_ADDRESS] = 0.97 },
+        { [HH_PII_NAME] = 0.95, [HH_PII_ADDRESS] = 0.93 },
+    };
+    size_t docs = 0;
+    hh_pii_eval_t sum;
+    memset(&sum, 0, sizeof sum);
+    for (int part = 0; part < 2; part++) {
+        size_t len = 0;
+        char *buf = hh_test_read_file(parts[part], &len);
+        ASSERT_TRUE(buf != NULL);
+        hh_pii_config_t cfg;
+        hh_pii_default_config(&cfg); /* no names file */
+        hh_pii_eval_t ev;
+        hh_err_t err = { 0 };
+        int rc = hh_pii_eval_jsonl(buf, len, &cfg, &ev, &err);
+        free(buf);
+        if (rc)
+            printf("    %s\n", err.msg);
+        ASSERT_OK(rc);
+        docs += ev.n_docs;
+        static const hh_pii_kind_t kinds[] = { HH_PII_NAME, HH_PII_ADDRESS };
+        for (size_t q = 0; q < 2; q++) {
+            hh_pii_kind_t k = kinds[q];
+            size_t tp = ev.tp[k], fp = ev.fp[k], fn = ev.fn[k];
+            double p = tp + fp ? (double)tp / (double)(tp + fp) : 0.0;
+            double r = tp + fn ? (double)tp / (double)(tp + fn) : 0.0;
+            printf("    %-8s %-7s tp %3zu fp %2zu fn %2zu  precision %.3f recall %.3f\n", part ? "heldout" : "tune",
+                   hh_pii_kind_name(k), tp, fp, fn, p, r);
+            ASSERT_GE(tp, 25);
+            ASSERT_GE(p, 0.9);
+            ASSERT_GE(r, 0.9);
+            ASSERT_GE(p, floor_p[part][k]);
+            ASSERT_GE(r, floor_r[part][k]);
+        }
+        for (int k = 0; k < HH_PII_KIND_COUNT; k++) {
+            sum.tp[k] += ev.tp[k];
+            sum.fp[k] += ev.fp[k];
+            sum.fn[k] += ev.fn[k];
+        }
+    }
+    ASSERT_GE(docs, 300);
+    /* the checksummed identifiers: exact, over both parts */
+    static const hh_pii_kind_t ids[] = { HH_PII_TAX_ID, HH_PII_SSN, HH_PII_ID_CARD };
+    for (size_t q = 0; q < 3; q++) {
+        ASSERT_GE(sum.tp[ids[q]], 2);
+        ASSERT_EQ_INT(sum.fp[ids[q]], 0);
+        ASSERT_EQ_INT(sum.fn[ids[q]], 0);
+    }
+}
+
+/* The audit log of a use case with pii_redaction keeps no German person,
+ * address or id card number, and counts them per kind. */
+TEST(pii_audit_redacts_german_persons_and_addresses)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/pii-audit-de", hh_test_tmpdir());
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    cJSON *in = cJSON_Parse("{\"slug\":\"hr-de\",\"purpose\":\"test\",\"answers\":{},"
+                            "\"policy\":{\"pii_redaction\":true,\"audit_detail\":\"full\"}}");
+    ASSERT_TRUE(in != NULL);
+    int rc = hh_register_create(s, in, "admin", NULL, &err);
+    cJSON_Delete(in);
+    ASSERT_OK(rc);
+    const char *prompt = "Krankmeldung von Frau Dr. Anna-Lena Schäfer, Hauptstraße 12, 80331 München, "
+                         "Ausweis T220001293. Der Kunde Thomas Schmidt wartet.";
+    hh_audit_entry_t e = { .kind = "request", .user = "bob", .use_case = "hr-de", .prompt = prompt,
+                           .output = "Weitergeleitet an Herrn Özdemir.", .decision = "released" };
+    int64_t first = 0;
+    ASSERT_OK(hh_audit_append_batch(s, NULL, &e, 1, &first, &err));
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    ASSERT_TRUE(f != NULL);
+    rc = hh_audit_export(s, first, f, &err);
+    fclose(f);
+    hh_store_close(s);
+    if (rc)
+        free(text);
+    ASSERT_OK(rc);
+    static const char *const secrets[] = { "Schäfer", "Hauptstraße", "80331", "T220001293", "Thomas Schmidt",
+                                           "Özdemir" };
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        if (strstr(text, secrets[i]))
+            hh_test_fail(__FILE__, __LINE__, "\"%s\" in the audit export", secrets[i]);
+    bool counts = strstr(text, "\\\"address\\\":2,\\\"id_card\\\":1,\\\"name\\\":3") != NULL;
+    bool tokens = strstr(text, "[ADDRESS:") && strstr(text, "[ID_CARD:") && strstr(text, "Frau Dr. [NAME:");
+    if (!counts || !tokens)
+        printf("    %s\n", text);
+    free(text);
+    ASSERT_TRUE(counts);
+    ASSERT_TRUE(tokens);
+}
+
+/* Random documents glued from trigger fragments, broken UTF-8 and
+ * separators: every span is inside the text, sorted and disjoint (run
+ * under `make sanitize` this also checks every read stays in bounds). */
+TEST(pii_german_random_fragments)
+{
+    static const char *const frag[] = {
+        "Frau ", "Herrn ", "Dr.", "Prof. ", " ", "  ", "\n", ", ", ": ", ".", "-", "'", "\xE2\x80\x99",
+        "\xC3", "\xA4", "Müller", "Anna", "Karl-Heinz", "von ", "der ", "van ", "Di ", "Jan", "Mark",
+        "Name:", "Teilnehmer:", "Grüße", "Hallo ", "Kunde ", "(Vertrieb)", "aus der Buchhaltung", "GmbH",
+        "& ", "Hauptstraße ", "Industriestr. ", "Am Markt ", "12", "3a", "5-7", "80331 ", "D-10115 ",
+        "A-1070", "München", "Postfach ", "12 34", "T220001293", "Ausweis ", "A.", "Özdemir", "\t",
+    };
+    size_t nf = sizeof frag / sizeof frag[0];
+    uint32_t seed = 12345;
+    char buf[1024];
+    hh_pii_config_t cfg;
+    hh_pii_default_config(&cfg);
+    for (int doc = 0; doc < 3000; doc++) {
+        size_t len = 0;
+        seed = seed * 1103515245u + 12345u;
+        int parts = (int)(seed >> 16) % 40;
+        for (int p = 0; p < parts; p++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *f = frag[(seed >> 16) % nf];
+            size_t fl = strlen(f);
+            if (len + fl >= sizeof buf)
+                break;
+            memcpy(buf + len, f, fl);
+            len += fl;
+        }
+        /* no NUL terminator: the detectors must respect len */
+        char *t = malloc(len ? len : 1);
+        ASSERT_TRUE(t != NULL);
+        memcpy(t, buf, len);
+        hh_pii_span_t *sp = NULL;
+        size_t n = 0;
+        int rc = hh_pii_find(t, len, &cfg, &sp, &n);
+        bool ok = rc == 0;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = sp[k].start < sp[k].end && sp[k].end <= len && (k == 0 || sp[k - 1].end <= sp[k].start);
+        free(sp);
+        free(t);
+        if (!ok)
+            hh_test_fail(__FILE__, __LINE__, "document %d: rc %d or a bad span", doc, rc);
+        ASSERT_TRUE(ok);
+    }
 }

@@ -4,7 +4,8 @@
  * department shared by two users) and service again after the window (the
  * server's quota clock moved, no sleeping), GET /api/usage by role,
  * /metrics, the CLI (`hoheit quota`, `hoheit usage`) and GDPR export /
- * erasure / retention of the usage rows. */
+ * erasure / retention of the usage rows, and the admin API that sets quotas
+ * (GET /api/admin/quotas, PUT/DELETE /api/admin/quotas/users|departments/N). */
 #include "harness.h"
 #include "http_helpers.h"
 #include "govern/gdpr.h"
@@ -12,6 +13,7 @@
 #include "store/store_int.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -917,4 +919,266 @@ TEST(quota_store_department_name_ignores_case)
     ASSERT_OK(hh_store_quota_clear(st, true, "SALES", &err));
     ASSERT_EQ_INT(hh_store_quota_clear(st, true, "Sales", &err), HH_ENOENT);   /* gone, whatever the case */
     hh_store_close(st);
+}
+
+/* ---- the admin API (admin.c: /api/admin/quotas) ----------------------------------- */
+
+/* "admin" audit records with decision whose detail is LIKE pattern, by user. */
+static int64_t quota_audits(hh_store_t *s, const char *user, const char *pattern, const char *decision)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    char dec[64];
+    snprintf(dec, sizeof dec, "\"decision\":\"%s\"", decision);
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT COUNT(*) FROM audit_log WHERE detail LIKE ?1 AND user_name = ?2 "
+                           "AND instr(CAST(record AS TEXT), ?3) > 0 "
+                           "AND instr(CAST(record AS TEXT), '\"kind\":\"admin\"') > 0",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, pattern, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, dec, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* The element of GET /api/admin/quotas's data for scope/name, or NULL. */
+static const cJSON *quota_row(const hh_test_resp_t *r, const char *scope, const char *name)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->j, "data"))
+        if (!strcmp(hh_test_json_str(it, "scope"), scope) && !strcmp(hh_test_json_str(it, "name"), name))
+            return it;
+    return NULL;
+}
+
+/* A number member (-1 when null, -2 when absent or anything else). */
+static int64_t num_or_null(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : cJSON_IsNull(v) ? -1 : -2;
+}
+
+/* GET /api/admin/quotas as root: the body (caller frees). */
+static char *quota_list_body(int port, const char *key)
+{
+    hh_test_resp_t r;
+    if (hh_test_http(port, "GET", "/api/admin/quotas", key, NULL, &r) != 0 || r.status != 200) {
+        hh_test_resp_free(&r);
+        return NULL;
+    }
+    char *b = strdup(r.body);
+    hh_test_resp_free(&r);
+    return b;
+}
+
+TEST(quota_admin_api_set_read_enforce_clear)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "quota-admin-api", NULL));
+    char mia[HH_KEY_LEN + 1], root[HH_KEY_LEN + 1], aud[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "mia", "member", mia, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "root", "admin", root, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "pruef", "auditor", aud, NULL));
+    hh_err_t err;
+    ASSERT_OK(hh_store_user_add_department(t.st, "mia", "Sales", &err));
+    hh_test_resp_t r;
+    /* none yet; the day is the server's UTC day */
+    ASSERT_OK(hh_test_http(t.port, "GET", "/api/admin/quotas", root, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.j, "data")), 0);
+    char day[11];
+    hh_store_day_format(today(), day);
+    ASSERT_STREQ(hh_test_json_str(r.j, "day"), day);
+    day[7] = '\0';
+    ASSERT_STREQ(hh_test_json_str(r.j, "month"), day);
+    hh_test_resp_free(&r);
+
+    /* set: 201 for a new quota, the limits as sent, null for the others */
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/users/mia", root, "{\"tokens_per_day\":30}", &r));
+    ASSERT_EQ_INT(r.status, 201);
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.j, "created")));
+    ASSERT_STREQ(hh_test_json_str(r.j, "scope"), "user");
+    ASSERT_STREQ(hh_test_json_str(r.j, "name"), "mia");
+    ASSERT_EQ_INT(num_or_null(r.j, "tokens_per_day"), 30);
+    ASSERT_EQ_INT(num_or_null(r.j, "tokens_per_month"), -1);
+    ASSERT_EQ_INT(num_or_null(r.j, "requests_per_minute"), -1);
+    ASSERT_EQ_INT(num_or_null(r.j, "concurrent"), -1);
+    ASSERT_EQ_INT(num_or_null(cJSON_GetObjectItemCaseSensitive(r.j, "usage"), "tokens_today"), 0);
+    hh_test_resp_free(&r);
+    /* the store (what `hoheit quota list` and enforcement read) has it */
+    hh_store_quota_t *q = NULL;
+    size_t n = 0;
+    ASSERT_OK(hh_store_quota_list(t.st, &q, &n, &err));
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(q[0].tokens_per_day, 30);
+    ASSERT_EQ_INT(q[0].tokens_per_month, 0);
+    free(q);
+    /* a department, named in another case, and the auditor reads both */
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/departments/sales", root,
+                           "{\"tokens_per_month\":500000,\"requests_per_minute\":50,\"concurrent\":4}", &r));
+    ASSERT_EQ_INT(r.status, 201);
+    ASSERT_STREQ(hh_test_json_str(r.j, "name"), "Sales");
+    ASSERT_EQ_INT(num_or_null(r.j, "tokens_per_day"), -1);
+    ASSERT_EQ_INT(num_or_null(r.j, "concurrent"), 4);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.port, "GET", "/api/admin/quotas", aud, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.j, "data")), 2);
+    ASSERT_EQ_INT(num_or_null(quota_row(&r, "user", "mia"), "tokens_per_day"), 30);
+    ASSERT_EQ_INT(num_or_null(quota_row(&r, "department", "Sales"), "requests_per_minute"), 50);
+    hh_test_resp_free(&r);
+
+    /* enforce: mia runs until the day's 30 tokens are used, then 429 */
+    int64_t used = 0;
+    int status = 0;
+    for (int i = 0; i < 10; i++) {
+        int64_t tot = 0;
+        status = complete(t.port, mia, 8, &tot, NULL);
+        if (status != 200)
+            break;
+        used += tot;
+    }
+    ASSERT_EQ_INT(status, 429);
+    ASSERT_GE(used, 30);
+    ASSERT_OK(hh_test_http(t.port, "POST", "/v1/completions", mia,
+                           "{\"model\":\"stories260K\",\"prompt\":\"Once\",\"max_tokens\":2}", &r));
+    ASSERT_EQ_INT(r.status, 429);
+    ASSERT_STREQ(err_str(&r, "code"), "quota_exceeded");
+    ASSERT_STREQ(err_str(&r, "param"), "tokens_per_day");
+    ASSERT_TRUE(strstr(err_str(&r, "message"), "tokens_per_day limit of user 'mia' is 30") != NULL);
+    hh_test_resp_free(&r);
+    /* the list shows the usage next to the limits (user and department) */
+    ASSERT_OK(hh_test_http(t.port, "GET", "/api/admin/quotas", root, NULL, &r));
+    const cJSON *um = cJSON_GetObjectItemCaseSensitive(quota_row(&r, "user", "mia"), "usage");
+    const cJSON *ud = cJSON_GetObjectItemCaseSensitive(quota_row(&r, "department", "Sales"), "usage");
+    ASSERT_EQ_INT(num_or_null(um, "tokens_today"), used);
+    ASSERT_EQ_INT(num_or_null(um, "tokens_this_month"), used);
+    ASSERT_EQ_INT(num_or_null(ud, "tokens_today"), used);
+    hh_test_resp_free(&r);
+
+    /* bad input: 400 with the field, nothing changes */
+    char *before = quota_list_body(t.port, root);
+    ASSERT_TRUE(before != NULL);
+    static const struct {
+        const char *body, *code, *param;
+    } bad[] = {
+        { "{\"tokens_per_day\":0}", "invalid_field", "tokens_per_day" },
+        { "{\"tokens_per_day\":-5}", "invalid_field", "tokens_per_day" },
+        { "{\"tokens_per_month\":1.5}", "invalid_field", "tokens_per_month" },
+        { "{\"requests_per_minute\":\"100\"}", "invalid_field", "requests_per_minute" },
+        { "{\"concurrent\":true}", "invalid_field", "concurrent" },
+        { "{\"tokens_per_day\":1e16}", "invalid_field", "tokens_per_day" },
+        { "{\"tokens_per_day\":1000,\"tokens_per_dya\":5}", "unknown_field", "tokens_per_dya" },
+        { "{}", "no_limit", "(none)" },
+        { "{\"tokens_per_day\":null,\"concurrent\":null}", "no_limit", "(none)" },
+        { "[1000]", "invalid_body", "(none)" },
+        { "tokens_per_day=1000", "invalid_body", "(none)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int dept = 0; dept < 2; dept++) {
+            ASSERT_OK(hh_test_http(t.port, "PUT", dept ? "/api/admin/quotas/departments/Sales"
+                                                        : "/api/admin/quotas/users/mia", root, bad[i].body, &r));
+            ASSERT_EQ_INT(r.status, 400);
+            ASSERT_STREQ(err_str(&r, "code"), bad[i].code);
+            ASSERT_STREQ(err_str(&r, "param"), bad[i].param);
+            hh_test_resp_free(&r);
+        }
+    }
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/users/mia", root, "{\"tokens_per_day\":0}", &r));
+    ASSERT_TRUE(strstr(err_str(&r, "message"), "tokens_per_day must be a whole number from 1 to") != NULL);
+    hh_test_resp_free(&r);
+    /* unknown subjects and paths: 404, nothing made */
+    static const struct {
+        const char *method, *path, *body, *code;
+    } missing[] = {
+        { "PUT", "/api/admin/quotas/users/nobody", "{\"tokens_per_day\":5}", "user_not_found" },
+        { "PUT", "/api/admin/quotas/users/MIA", "{\"tokens_per_day\":5}", "user_not_found" },
+        { "DELETE", "/api/admin/quotas/users/nobody", NULL, "user_not_found" },
+        { "PUT", "/api/admin/quotas/departments/Nowhere", "{\"tokens_per_day\":5}", "department_not_found" },
+        { "DELETE", "/api/admin/quotas/departments/Nowhere", NULL, "department_not_found" },
+        { "DELETE", "/api/admin/quotas/users/root", NULL, "quota_not_found" },
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        ASSERT_OK(hh_test_http(t.port, missing[i].method, missing[i].path, root, missing[i].body, &r));
+        ASSERT_EQ_INT(r.status, 404);
+        ASSERT_STREQ(err_str(&r, "code"), missing[i].code);
+        hh_test_resp_free(&r);
+    }
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/groups/mia", root, "{\"tokens_per_day\":5}", &r));
+    ASSERT_EQ_INT(r.status, 404);
+    hh_test_resp_free(&r);
+    /* members may not, auditors only read: 403, audited as refused */
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/users/mia", mia, "{\"tokens_per_day\":1000000}", &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.port, "DELETE", "/api/admin/quotas/users/mia", aud, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.port, "GET", "/api/admin/quotas", mia, NULL, &r));
+    ASSERT_EQ_INT(r.status, 403);
+    hh_test_resp_free(&r);
+    char *after = quota_list_body(t.port, root);
+    ASSERT_TRUE(after != NULL);
+    ASSERT_STREQ(after, before);
+    free(before);
+    free(after);
+    ASSERT_EQ_INT(complete(t.port, mia, 2, NULL, NULL), 429);
+
+    /* edit: a PUT replaces the whole quota (200, not created); mia is served */
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/users/mia", root,
+                           "{\"tokens_per_day\":100000,\"concurrent\":2}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.j, "created")));
+    ASSERT_EQ_INT(num_or_null(r.j, "tokens_per_day"), 100000);
+    ASSERT_EQ_INT(num_or_null(r.j, "concurrent"), 2);
+    ASSERT_EQ_INT(num_or_null(cJSON_GetObjectItemCaseSensitive(r.j, "usage"), "tokens_today"), used);
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(complete(t.port, mia, 2, NULL, NULL), 200);
+    /* a day limit below today's usage refuses at once; then clear: served */
+    ASSERT_OK(hh_test_http(t.port, "PUT", "/api/admin/quotas/users/mia", root, "{\"tokens_per_day\":10}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(num_or_null(r.j, "concurrent"), -1);   /* replaced, not merged */
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(complete(t.port, mia, 2, NULL, NULL), 429);
+    ASSERT_OK(hh_test_http(t.port, "DELETE", "/api/admin/quotas/users/mia", root, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(hh_test_json_str(r.j, "deleted"), "mia");
+    ASSERT_STREQ(hh_test_json_str(r.j, "scope"), "user");
+    hh_test_resp_free(&r);
+    ASSERT_EQ_INT(complete(t.port, mia, 2, NULL, NULL), 200);
+    ASSERT_OK(hh_test_http(t.port, "GET", "/api/admin/quotas", root, NULL, &r));
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.j, "data")), 1);
+    ASSERT_TRUE(quota_row(&r, "user", "mia") == NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.port, "DELETE", "/api/admin/quotas/users/mia", root, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_STREQ(err_str(&r, "code"), "quota_not_found");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.port, "DELETE", "/api/admin/quotas/departments/SALES", root, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STREQ(hh_test_json_str(r.j, "deleted"), "Sales");
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_store_quota_list(t.st, &q, &n, &err));
+    ASSERT_EQ_INT(n, 0);
+    free(q);
+
+    /* the audit trail: each change once, with the limits; the refusals */
+    ASSERT_EQ_INT(quota_audits(t.st, "root", "quota set user mia: tokens/day 30, tokens/month none, "
+                                             "requests/minute none, concurrent none (new quota)", "done"), 1);
+    ASSERT_EQ_INT(quota_audits(t.st, "root", "quota set department Sales: tokens/day none, tokens/month 500000, "
+                                             "requests/minute 50, concurrent 4 (new quota)", "done"), 1);
+    ASSERT_EQ_INT(quota_audits(t.st, "root", "quota set user mia: tokens/day 100000, tokens/month none, "
+                                             "requests/minute none, concurrent 2", "done"), 1);
+    ASSERT_EQ_INT(quota_audits(t.st, "root", "quota clear user mia (was tokens/day 10, %", "done"), 1);
+    ASSERT_EQ_INT(quota_audits(t.st, "root", "quota clear department Sales (was %concurrent 4)", "done"), 1);
+    ASSERT_EQ_INT(quota_audits(t.st, "root", "quota %", "done"), 6);   /* nothing for the 400s and 404s */
+    ASSERT_EQ_INT(quota_audits(t.st, "mia", "PUT /api/admin/quotas/users/mia: role member (needs admins)", "refused"), 1);
+    ASSERT_EQ_INT(quota_audits(t.st, "pruef", "DELETE /api/admin/quotas/users/mia: role auditor (needs admins)", "refused"), 1);
+    hh_test_srv_stop(&t);
 }

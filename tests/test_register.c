@@ -667,13 +667,13 @@ TEST(register_departments_store_and_defaults)
 
     /* the system card says who may use it */
     char *md = NULL;
-    ASSERT_OK(hh_register_card(s, "hr-assist", NULL, HH_CARD_MD, &md, &err));
+    ASSERT_OK(hh_register_card(s, "hr-assist", NULL, HH_CARD_MD, NULL, &md, &err));
     const char *who = strstr(md, "Who may use it");
     ASSERT_TRUE(who != NULL);
     ASSERT_TRUE(strstr(who, "hr, works-council") != NULL);
     ASSERT_TRUE(strstr(md, "PII redaction of prompts (before the model) | off") != NULL);
     free(md);
-    ASSERT_OK(hh_register_card(s, "general", NULL, HH_CARD_MD, &md, &err));
+    ASSERT_OK(hh_register_card(s, "general", NULL, HH_CARD_MD, NULL, &md, &err));
     ASSERT_TRUE(strstr(md, "Every user, of any department") != NULL);
     free(md);
     hh_store_close(s);
@@ -986,7 +986,7 @@ TEST(register_system_card_high_risk)
     char want[65];
     sha256_hex_of_file(model, want);
     char *md = NULL, *html = NULL;
-    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_MD, &md, &err));
+    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_MD, NULL, &md, &err));
     ASSERT_TRUE(strstr(md, "Pre-sort applications for the HR team") != NULL);
     ASSERT_TRUE(strstr(md, want) != NULL);
     ASSERT_TRUE(strstr(md, "Risk class: high") != NULL);
@@ -999,7 +999,7 @@ TEST(register_system_card_high_risk)
     ASSERT_TRUE(strstr(md, "recall@5: 0.82") != NULL);
     ASSERT_TRUE(strstr(md, "create by root") != NULL);
     ASSERT_TRUE(strstr(md, "required (Annex III point 4: always)") != NULL);
-    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_HTML, &html, &err));
+    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_HTML, NULL, &html, &err));
     ASSERT_TRUE(strstr(html, "CV &lt;screening&gt; &amp; ranking") != NULL);
     ASSERT_TRUE(strstr(html, "<screening>") == NULL);
     ASSERT_TRUE(strstr(html, want) != NULL);
@@ -1018,10 +1018,46 @@ TEST(register_system_card_high_risk)
     ASSERT_STREQ(got, want2);
     /* records of processing: one table per use case */
     char *ropa = NULL;
-    ASSERT_OK(hh_register_ropa(s, HH_CARD_MD, &ropa, &err));
+    ASSERT_OK(hh_register_ropa(s, HH_CARD_MD, NULL, &ropa, &err));
     ASSERT_TRUE(strstr(ropa, "| Categories of data subjects | job applicants |") != NULL);
     ASSERT_TRUE(strstr(ropa, "| Categories of recipients | HR staff |") != NULL);
     ASSERT_TRUE(strstr(ropa, "183 days") != NULL);
+    free(ropa);
+    /* issue 14: the same in German, with the UI's terms; entered values as entered */
+    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_MD, "de", &md, &err));
+    ASSERT_TRUE(strstr(md, "# Systemkarte: CV \\<screening\\> & ranking (cv-screening)") != NULL);
+    ASSERT_TRUE(strstr(md, "## 1. Allgemeine Beschreibung und Zweckbestimmung") != NULL);
+    ASSERT_TRUE(strstr(md, "| KI-Anwendung | cv-screening |") != NULL);
+    ASSERT_TRUE(strstr(md, "Risikoklasse: hoch") != NULL);
+    ASSERT_TRUE(strstr(md, "Art. 6(2), Anhang III Nr. 4: Hochrisikobereich (Antwort h_employment = ja)") != NULL);
+    ASSERT_TRUE(strstr(md, "das System erstellt Profile nat\xC3\xBCrlicher Personen") != NULL);
+    ASSERT_TRUE(strstr(md, "Freigabe: alice-approver") != NULL);
+    ASSERT_TRUE(strstr(md, "hr-policies: 0 Dokumente, Abteilungen: hr") != NULL);
+    ASSERT_TRUE(strstr(md, "erforderlich (Anhang III Nr. 4: immer)") != NULL);
+    ASSERT_TRUE(strstr(md, "Wird es f\xC3\xBCr Einstellung, Auswahl") != NULL);
+    ASSERT_TRUE(strstr(md, "Pre-sort applications for the HR team") != NULL);
+    ASSERT_TRUE(strstr(md, "create von root") != NULL);
+    /* no English label left */
+    static const char *const en_labels[] = { "System card", "Risk class", "high-risk area", "approver:",
+                                             "documents, departments", "Questionnaire", "(none recorded)", "Retention",
+                                             "not answered", "(answer " };
+    for (size_t i = 0; i < sizeof en_labels / sizeof en_labels[0]; i++) {
+        if (strstr(md, en_labels[i]))
+            fprintf(stderr, "    English left: %s\n", en_labels[i]);
+        ASSERT_TRUE(strstr(md, en_labels[i]) == NULL);
+    }
+    free(md);
+    ASSERT_OK(hh_register_card(s, "cv-screening", NULL, HH_CARD_HTML, "de-DE", &html, &err));
+    ASSERT_TRUE(strncmp(html, "<!DOCTYPE html>\n<html lang=\"de\">", 32) == 0);
+    ASSERT_TRUE(strstr(html, "<li>Freigabe: alice-approver</li>") != NULL);
+    free(html);
+    ASSERT_OK(hh_register_ropa(s, HH_CARD_MD, "de", &ropa, &err));
+    ASSERT_TRUE(strstr(ropa, "# Verzeichnis von Verarbeitungst\xC3\xA4tigkeiten (DSGVO Art. 30)") != NULL);
+    ASSERT_TRUE(strstr(ropa, "| Kategorien betroffener Personen | job applicants |") != NULL);
+    ASSERT_TRUE(strstr(ropa, "| Kategorien von Empf\xC3\xA4ngern | HR staff |") != NULL);
+    ASSERT_TRUE(strstr(ropa, "183 Tage") != NULL);
+    ASSERT_TRUE(strstr(ropa, "| Risikoklasse nach AI Act | hoch |") != NULL);
+    ASSERT_TRUE(strstr(ropa, "Categories") == NULL);
     free(ropa);
     hh_store_close(s);
 }
@@ -1069,6 +1105,26 @@ TEST(register_cli_add_export)
     ASSERT_TRUE(strstr(ropa, "exam-grading") != NULL);
     free(ropa);
     snprintf(args, sizeof args, "export --format pdf --data %s", dir);
+    ASSERT_EQ_INT(run_register(args), 2);
+    /* German: export --lang de, and one card on standard output */
+    snprintf(args, sizeof args, "export --lang de --out %s --data %s", out, dir);
+    ASSERT_EQ_INT(run_register(args), 0);
+    snprintf(path, sizeof path, "%s/card-exam-grading.md", out);
+    card = hh_test_read_file(path, &n);
+    ASSERT_TRUE(card != NULL);
+    ASSERT_TRUE(strstr(card, "Risikoklasse: hoch") != NULL);
+    ASSERT_TRUE(strstr(card, "Anhang III Nr. 3") != NULL);
+    free(card);
+    snprintf(path, sizeof path, "%s/records-of-processing.md", out);
+    ropa = hh_test_read_file(path, &n);
+    ASSERT_TRUE(ropa != NULL && strstr(ropa, "Verzeichnis von Verarbeitungst\xC3\xA4tigkeiten") != NULL);
+    free(ropa);
+    char cout[16384];
+    snprintf(args, sizeof args, "register card exam-grading --lang de --data %s", dir);
+    ASSERT_EQ_INT(hh_test_run_cli(args, NULL, false, cout, sizeof cout), 0);
+    ASSERT_TRUE(strstr(cout, "# Systemkarte: ") != NULL);
+    ASSERT_TRUE(strstr(cout, "Suggest grades \\<draft\\>") != NULL);
+    snprintf(args, sizeof args, "card exam-grading --lang fr --data %s", dir);
     ASSERT_EQ_INT(run_register(args), 2);
 }
 
@@ -1242,6 +1298,28 @@ TEST(register_http_classify_and_records)
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strstr(r.headers, "text/html") != NULL);
     ASSERT_TRUE(strstr(r.body, "Pre-sort job applications") != NULL);
+    ASSERT_TRUE(strstr(r.body, "Records of processing activities") != NULL);
+    hh_test_resp_free(&r);
+    /* German: ?lang=de, or the Accept-Language when no lang is given; a bad lang is a 400 */
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=md&lang=de", t.auditor, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "Verzeichnis von Verarbeitungst\xC3\xA4tigkeiten") != NULL);
+    ASSERT_TRUE(strstr(r.body, "Pre-sort job applications") != NULL);
+    hh_test_resp_free(&r);
+    hh_test_req_t qd = { .path = "/api/usecases?records=html", .key = t.admin,
+                         .headers = "Accept-Language: de-DE,de;q=0.9,en;q=0.5" };
+    ASSERT_OK(hh_test_http_req(t.h.port, &qd, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "<html lang=\"de\">") != NULL);
+    ASSERT_TRUE(strstr(r.body, "Zweck der Verarbeitung") != NULL);
+    hh_test_resp_free(&r);
+    qd.path = "/api/usecases?records=md&lang=en";
+    ASSERT_OK(hh_test_http_req(t.h.port, &qd, &r));
+    ASSERT_TRUE(strstr(r.body, "Purpose of the processing") != NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=md&lang=fr", t.admin, NULL, &r));
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_TRUE(strstr(r.body, "invalid_lang") != NULL);
     hh_test_resp_free(&r);
     ASSERT_OK(hh_test_http(t.h.port, "GET", "/api/usecases?records=pdf", t.admin, NULL, &r));
     ASSERT_EQ_INT(r.status, 400);

@@ -55,7 +55,7 @@ export const app = {
   /* The full answer: {status, ok, data, headers}; never throws for an HTTP
    * status (only for a network failure or an abort). opts.signal aborts. */
   async request(method, path, body, opts = {}) {
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: 'application/json', 'Accept-Language': app.lang };
     const init = { method, headers, credentials: 'same-origin', signal: opts.signal };
     if (body !== undefined && body !== null) {
       headers['Content-Type'] = 'application/json';

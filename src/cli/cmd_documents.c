@@ -123,6 +123,7 @@ static int docs_list(hh_store_t *s, const args_t *a, int64_t coll_id, hh_err_t *
             cJSON_AddStringToObject(o, "source_path", d[i].source_path);
             cJSON_AddStringToObject(o, "mime", d[i].mime);
             cJSON_AddStringToObject(o, "sha256", d[i].sha256);
+            cJSON_AddStringToObject(o, "encoding", d[i].encoding);
             cJSON_AddNumberToObject(o, "size", (double)d[i].size);
             cJSON_AddNumberToObject(o, "chunks", (double)d[i].n_chunks);
             cJSON_AddNumberToObject(o, "ingested_at", (double)d[i].ingested_at);
@@ -242,6 +243,8 @@ static int docs_reingest(hh_store_t *s, args_t *a, int64_t coll_id, hh_err_t *er
         }
         ok++;
         printf("document %lld -> %lld: %zu chunks\n", (long long)a->ids[i], (long long)r.doc_id, r.n_chunks);
+        if (hh_ingest_encoding_note(r.encoding) != NULL)
+            printf("  note: %s (%s)\n", hh_ingest_encoding_note(r.encoding), r.encoding);
         if (hh_cli_audit(s, "documents reingest %lld -> %lld (%zu chunks)", (long long)a->ids[i],
                          (long long)r.doc_id, r.n_chunks)) {
             failed++;

@@ -54,6 +54,9 @@ static void on_file(void *ctx, const hh_ingest_file_t *f)
                 f->err.msg);
     else
         fprintf(out, "%-9s %6zu %8lld  %s\n", names[f->status], f->n_chunks, (long long)f->doc_id, f->path);
+    const char *note = f->status == HH_INGEST_FAILED ? NULL : hh_ingest_encoding_note(f->encoding);
+    if (note != NULL)
+        fprintf(out, "%-9s %6s %8s  %s: %s (%s)\n", "note", "", "", f->path, note, f->encoding);
     /* Each line is written after its commit: what is printed is stored. */
     fflush(out);
 }

@@ -12,12 +12,15 @@
 static void pii_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit pii redact [--kinds K,K] [--names FILE] [--key FILE] [FILE|-]\n"
-            "       hoheit pii eval LABELED.jsonl [--names FILE]\n"
+            "usage: hoheit pii redact [--kinds K,K] [--names FILE] [--listed-only] [--key FILE] [--list] [FILE|-]\n"
+            "       hoheit pii eval LABELED.jsonl [--names FILE] [--listed-only]\n"
             "  redact   prints the text with each finding replaced by [KIND]\n"
+            "  --list   prints one finding a line instead: KIND<TAB>start<TAB>end<TAB>text\n"
+            "  --listed-only  persons only from --names (no names found by context)\n"
             "  eval     exact-span precision/recall per kind; names default to\n"
             "           names.txt next to the labeled file\n"
-            "  --kinds  comma list of EMAIL,PHONE,IBAN,CARD,TAX_ID,SSN,DOB,NAME (default all)\n"
+            "  --kinds  comma list of EMAIL,PHONE,IBAN,CARD,TAX_ID,SSN,DOB,NAME,ADDRESS,ID_CARD\n"
+            "           (default all)\n"
             "  --names  person names, one per line (UTF-8, case-sensitive whole words)\n"
             "  --key    pseudonyms [KIND:xxxxxx] keyed with this file's bytes (16..64)\n");
 }
@@ -85,7 +88,7 @@ static int parse_kinds(const char *list, unsigned *kinds)
     return rc;
 }
 
-static int pii_eval(const char *path, const char *names_path)
+static int pii_eval(const char *path, const char *names_path, int listed_only)
 {
     char **names = NULL;
     size_t n_names = 0, len = 0;
@@ -120,6 +123,7 @@ static int pii_eval(const char *path, const char *names_path)
     hh_pii_default_config(&cfg);
     cfg.names = (const char *const *)names;
     cfg.n_names = n_names;
+    cfg.names_listed_only = listed_only;
     hh_pii_eval_t ev;
     if (hh_pii_eval_jsonl(buf, len, &cfg, &ev, &err)) {
         fprintf(stderr, "hoheit pii: %s\n", err.msg);
@@ -154,7 +158,8 @@ static int pii_redact(int argc, char **argv)
     char **names = NULL;
     size_t n_names = 0, len = 0, key_len = 0, out_len = 0;
     char *text = NULL, *key = NULL, *out = NULL;
-    int status = 2;
+    hh_pii_span_t *spans = NULL;
+    int status = 2, list = 0;
     hh_err_t err = { 0 };
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--kinds") && i + 1 < argc) {
@@ -164,6 +169,10 @@ static int pii_redact(int argc, char **argv)
             names_path = argv[++i];
         } else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
             key_path = argv[++i];
+        } else if (!strcmp(argv[i], "--list")) {
+            list = 1;
+        } else if (!strcmp(argv[i], "--listed-only")) {
+            cfg.names_listed_only = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             pii_usage(stderr);
             goto cleanup;
@@ -193,6 +202,22 @@ static int pii_redact(int argc, char **argv)
         fprintf(stderr, "hoheit pii: cannot read %s\n", in_path);
         goto cleanup;
     }
+    if (list) {
+        size_t n = 0;
+        int rc = hh_pii_find(text, len, &cfg, &spans, &n);
+        if (rc) {
+            fprintf(stderr, "hoheit pii: %s\n", hh_strerror(rc));
+            goto cleanup;
+        }
+        for (size_t k = 0; k < n; k++) {
+            printf("%s\t%zu\t%zu\t", hh_pii_kind_name(spans[k].kind), spans[k].start, spans[k].end);
+            for (size_t b = spans[k].start; b < spans[k].end; b++)
+                putchar(text[b] == '\n' || text[b] == '\t' ? ' ' : text[b]);
+            putchar('\n');
+        }
+        status = fflush(stdout) ? 1 : 0;
+        goto cleanup;
+    }
     int rc = hh_pii_redact(text, len, &cfg, &out, &out_len);
     if (rc) {
         fprintf(stderr, "hoheit pii: %s\n", hh_strerror(rc));
@@ -210,6 +235,7 @@ cleanup:
     free(key);
     free(text);
     free(out);
+    free(spans);
     return status;
 }
 
@@ -223,9 +249,12 @@ int hh_cmd_pii(int argc, char **argv)
         return pii_redact(argc - 1, argv + 1);
     if (!strcmp(argv[1], "eval")) {
         const char *path = NULL, *names = NULL;
+        int listed_only = 0;
         for (int i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--names") && i + 1 < argc)
                 names = argv[++i];
+            else if (!strcmp(argv[i], "--listed-only"))
+                listed_only = 1;
             else if (!path && argv[i][0] != '-')
                 path = argv[i];
             else {
@@ -237,7 +266,7 @@ int hh_cmd_pii(int argc, char **argv)
             pii_usage(stderr);
             return 2;
         }
-        return pii_eval(path, names);
+        return pii_eval(path, names, listed_only);
     }
     pii_usage(stderr);
     return 2;

@@ -27,7 +27,8 @@ static void register_usage(FILE *f)
             "       hoheit register show ID|SLUG [--data DIR]\n"
             "       hoheit register delete ID|SLUG [--yes] [--data DIR]\n"
             "       hoheit register disable|enable ID|SLUG [--data DIR]\n"
-            "       hoheit register export [--format md|html] [--out DIR] [--models DIR] [--data DIR]\n"
+            "       hoheit register export [--format md|html] [--lang de|en] [--out DIR] [--models DIR] [--data DIR]\n"
+            "       hoheit register card ID|SLUG [--format md|html] [--lang de|en] [--models DIR] [--data DIR]\n"
             "       hoheit register default SLUG|- (--key ID | --user NAME) [--data DIR]\n"
             "  add      registers a use case (JSON: slug, name, purpose, owner, models, collections,\n"
             "           affected_persons, answers, policy, ...; see docs/COMPLIANCE.md) and prints\n"
@@ -43,6 +44,8 @@ static void register_usage(FILE *f)
             "  show     the use case with its effective policy and change history (JSON)\n"
             "  export   one system card per use case (card-SLUG.md|html) and\n"
             "           records-of-processing.md|html into DIR (default ./hoheit-cards)\n"
+            "  card     one use case's system card on standard output\n"
+            "  --lang   language of cards and records: de (German) or en (default)\n"
             "  default  sets ('-' clears) the default use case of an API key or a user\n"
             "  --data   data directory (default $HOHEIT_DATA or ./hoheit-data)\n");
 }
@@ -173,7 +176,7 @@ static void print_class(const hh_usecase_t *u)
            u->policy.refused ? " (REFUSED: prohibited)" : "");
 }
 
-static int do_export(hh_store_t *s, const char *out_dir, const char *models, hh_card_format_t fmt)
+static int do_export(hh_store_t *s, const char *out_dir, const char *models, hh_card_format_t fmt, const char *lang)
 {
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "register export: cannot create %s: %s\n", out_dir, strerror(errno));
@@ -191,7 +194,7 @@ static int do_export(hh_store_t *s, const char *out_dir, const char *models, hh_
     int status = 0;
     for (size_t i = 0; i < n && status == 0; i++) {
         char *text = NULL, name[HH_REG_SLUG_MAX + 16];
-        if (hh_register_card(s, ucs[i].slug, models, fmt, &text, &err)) {
+        if (hh_register_card(s, ucs[i].slug, models, fmt, lang, &text, &err)) {
             fprintf(stderr, "register export: %s: %s\n", ucs[i].slug, err.msg);
             status = 1;
             break;
@@ -206,7 +209,7 @@ static int do_export(hh_store_t *s, const char *out_dir, const char *models, hh_
     if (status)
         return status;
     char *ropa = NULL, name[64];
-    if (hh_register_ropa(s, fmt, &ropa, &err)) {
+    if (hh_register_ropa(s, fmt, lang, &ropa, &err)) {
         fprintf(stderr, "register export: %s\n", err.msg);
         return 1;
     }
@@ -220,7 +223,7 @@ int hh_cmd_register(int argc, char **argv)
 {
     const char *data = hh_cli_default_data();
     const char *file = NULL, *sub = NULL, *target = NULL, *format = "md", *out_dir = "./hoheit-cards";
-    const char *models = NULL, *key = NULL, *user = NULL;
+    const char *models = NULL, *key = NULL, *user = NULL, *lang = "en";
     bool yes = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -233,6 +236,8 @@ int hh_cmd_register(int argc, char **argv)
             file = argv[++i];
         } else if (!strcmp(a, "--format") && i + 1 < argc) {
             format = argv[++i];
+        } else if (!strcmp(a, "--lang") && i + 1 < argc) {
+            lang = argv[++i];
         } else if (!strcmp(a, "--out") && i + 1 < argc) {
             out_dir = argv[++i];
         } else if (!strcmp(a, "--models") && i + 1 < argc) {
@@ -262,8 +267,9 @@ int hh_cmd_register(int argc, char **argv)
     }
     bool add = !strcmp(sub, "add"), list = !strcmp(sub, "list"), show = !strcmp(sub, "show"),
          exp = !strcmp(sub, "export"), def = !strcmp(sub, "default"), upd = !strcmp(sub, "update"),
-         del = !strcmp(sub, "delete"), dis = !strcmp(sub, "disable"), ena = !strcmp(sub, "enable");
-    if (!add && !list && !show && !exp && !def && !upd && !del && !dis && !ena) {
+         del = !strcmp(sub, "delete"), dis = !strcmp(sub, "disable"), ena = !strcmp(sub, "enable"),
+         card = !strcmp(sub, "card");
+    if (!add && !list && !show && !exp && !def && !upd && !del && !dis && !ena && !card) {
         fprintf(stderr, "register: unknown subcommand '%s'\n", sub);
         register_usage(stderr);
         return 2;
@@ -276,7 +282,7 @@ int hh_cmd_register(int argc, char **argv)
         fprintf(stderr, "register add: unexpected argument '%s' (the slug is in the file)\n", target);
         return 2;
     }
-    if ((show || def || del || dis || ena) && !target) {
+    if ((show || def || del || dis || ena || card) && !target) {
         fprintf(stderr, "register %s: name the use case\n", sub);
         return 2;
     }
@@ -284,8 +290,12 @@ int hh_cmd_register(int argc, char **argv)
         fprintf(stderr, "register default: give --key ID or --user NAME\n");
         return 2;
     }
-    if (exp && strcmp(format, "md") != 0 && strcmp(format, "html") != 0) {
-        fprintf(stderr, "register export: --format must be md or html\n");
+    if ((exp || card) && strcmp(format, "md") != 0 && strcmp(format, "html") != 0) {
+        fprintf(stderr, "register %s: --format must be md or html\n", sub);
+        return 2;
+    }
+    if (strcmp(lang, "de") != 0 && strcmp(lang, "en") != 0) {
+        fprintf(stderr, "register: --lang must be de or en\n");
         return 2;
     }
     cJSON *in = NULL;
@@ -379,7 +389,17 @@ int hh_cmd_register(int argc, char **argv)
         }
         cJSON_Delete(j);
     } else if (exp) {
-        status = do_export(s, out_dir, models, !strcmp(format, "html") ? HH_CARD_HTML : HH_CARD_MD);
+        status = do_export(s, out_dir, models, !strcmp(format, "html") ? HH_CARD_HTML : HH_CARD_MD, lang);
+    } else if (card) {
+        char *text = NULL;
+        if (hh_register_card(s, target, models, !strcmp(format, "html") ? HH_CARD_HTML : HH_CARD_MD, lang, &text,
+                             &err)) {
+            fprintf(stderr, "register card: %s\n", err.msg);
+            status = 1;
+        } else {
+            fputs(text, stdout);
+            free(text);
+        }
     } else {
         const char *slug = strcmp(target, "-") ? target : NULL;
         int rc = key ? hh_register_set_key_default(s, strtoll(key, NULL, 10), slug, &err)

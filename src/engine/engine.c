@@ -679,6 +679,30 @@ fail:
     return rc;
 }
 
+int hh_engine_prompt_tokens(hh_engine_t *e, const hh_gen_request_t *req, size_t *n_prompt, int32_t *n_ctx,
+                            hh_err_t *err)
+{
+    *n_prompt = 0;
+    *n_ctx = 0;
+    if (e == NULL || req == NULL || req->model == NULL)
+        return hh_err_set(err, HH_EINVAL, -1, "engine: counting needs an engine, a request and a model");
+    em_model_t *m = NULL;
+    int rc = model_acquire(e, req->model, &m, err);
+    if (rc < 0)
+        return rc;
+    hh_chat_format_t fmt = m->fmt;
+    int32_t *ids = NULL;
+    if (req->chat_template != NULL && (rc = hh_chat_format_from_name(req->chat_template, &fmt, err)) < 0)
+        goto done;
+    if ((rc = build_prompt(m, req, fmt, true, &ids, n_prompt, err)) < 0)
+        goto done;
+    *n_ctx = m->n_ctx;
+done:
+    free(ids);
+    model_unpin(e, m);
+    return rc < 0 ? rc : 0;
+}
+
 void hh_gen_cancel(hh_gen_t *g)
 {
     if (g == NULL)

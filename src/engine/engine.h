@@ -166,6 +166,13 @@ typedef struct hh_gen hh_gen_t;
  * context: HTTP 400), HH_EINVAL (bad parameters), or a load error. *out
  * (may be NULL) receives a handle the caller releases with hh_gen_release. */
 int  hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out, hh_err_t *err);
+/* The prompt of req as the engine would build it for submit (chat
+ * template, BOS), counted: *n_prompt tokens against the model's *n_ctx
+ * positions (a prompt fits when n_prompt <= n_ctx - 1). Loads the model
+ * when needed; queues nothing. HH_ENOENT unknown model, HH_EINVAL, load
+ * errors. Used to fit grounding sources to the context (kb/answer.c). */
+int  hh_engine_prompt_tokens(hh_engine_t *e, const hh_gen_request_t *req, size_t *n_prompt, int32_t *n_ctx,
+                             hh_err_t *err);
 /* Asks the request to stop; its slot is free within one decode step and its
  * final event is DONE with HH_FINISH_CANCELED. Safe at any time before release. */
 void hh_gen_cancel(hh_gen_t *g);

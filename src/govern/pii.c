@@ -1,10 +1,12 @@
 /* pii.c - personal-data detectors (e-mail, phone, IBAN, card, tax id,
- * pension insurance number, date of birth, listed names), overlap
+ * pension insurance number, date of birth, listed names; German persons
+ * found without a list, addresses and ID cards are in pii_de.c), overlap
  * resolution, redaction with placeholders or keyed pseudonyms, and the
  * exact-span evaluation over a labeled JSONL set. Each detector walks the
  * bytes once and looks a bounded distance ahead, so the whole scan is
  * linear in the text length (times the name count for names). */
 #include "govern/pii.h"
+#include "govern/pii_int.h"
 
 #include <cjson/cJSON.h>
 #include <sodium.h>
@@ -16,13 +18,14 @@
 #include <string.h>
 
 static const char *const g_kind_names[HH_PII_KIND_COUNT] = {
-    "EMAIL", "PHONE", "IBAN", "CARD", "TAX_ID", "SSN", "DOB", "NAME",
+    "EMAIL", "PHONE", "IBAN", "CARD", "TAX_ID", "SSN", "DOB", "NAME", "ADDRESS", "ID_CARD",
 };
 
 /* Overlap priority: lower wins. Checksummed kinds are the most certain. */
 static const int g_kind_prio[HH_PII_KIND_COUNT] = {
     [HH_PII_IBAN] = 0, [HH_PII_CARD] = 1, [HH_PII_SSN] = 2, [HH_PII_TAX_ID] = 3,
-    [HH_PII_EMAIL] = 4, [HH_PII_DOB] = 5, [HH_PII_PHONE] = 6, [HH_PII_NAME] = 7,
+    [HH_PII_ID_CARD] = 4, [HH_PII_EMAIL] = 5, [HH_PII_DOB] = 6, [HH_PII_PHONE] = 7,
+    [HH_PII_ADDRESS] = 8, [HH_PII_NAME] = 9,
 };
 
 void hh_pii_default_config(hh_pii_config_t *cfg)
@@ -75,7 +78,7 @@ static bool is_word_cp(utf8proc_int32_t cp)
 
 /* Is the character that starts at t[i] a letter, digit, mark or '_'?
  * Invalid UTF-8 counts as not a word character. */
-static bool word_at(const char *t, size_t len, size_t i)
+bool hh_pii_word_at(const char *t, size_t len, size_t i)
 {
     if (i >= len)
         return false;
@@ -89,7 +92,7 @@ static bool word_at(const char *t, size_t len, size_t i)
 }
 
 /* Is the character that ends just before t[i] a word character? */
-static bool word_before(const char *t, size_t len, size_t i)
+bool hh_pii_word_before(const char *t, size_t len, size_t i)
 {
     if (i == 0 || i > len)
         return false;
@@ -125,7 +128,7 @@ static bool has_ci(const char *t, size_t len, size_t i, const char *word)
 static bool context_in(const char *t, size_t len, size_t from, size_t to, const char *const *words)
 {
     for (size_t i = from; i < to; i++) {
-        if (!is_alpha((unsigned char)t[i]) || word_before(t, len, i))
+        if (!is_alpha((unsigned char)t[i]) || hh_pii_word_before(t, len, i))
             continue;
         for (const char *const *w = words; *w; w++)
             if (has_ci(t, len, i, *w))
@@ -136,12 +139,9 @@ static bool context_in(const char *t, size_t len, size_t from, size_t to, const 
 
 /* ---- span list -------------------------------------------------------- */
 
-typedef struct span_list {
-    hh_pii_span_t *v;
-    size_t n, cap;
-} span_list_t;
+typedef hh_pii_span_list_t span_list_t;
 
-static int span_push(span_list_t *l, hh_pii_kind_t kind, size_t start, size_t end)
+int hh_pii_span_push(span_list_t *l, hh_pii_kind_t kind, size_t start, size_t end)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -210,9 +210,9 @@ static int find_email(const char *t, size_t len, span_list_t *out)
             continue;
         for (size_t k = last_dot + 1; k < r && ok; k++)
             ok = is_alpha((unsigned char)t[k]);
-        if (!ok || word_at(t, len, r) || is_file_ext(t + last_dot + 1, r - last_dot - 1))
+        if (!ok || hh_pii_word_at(t, len, r) || is_file_ext(t + last_dot + 1, r - last_dot - 1))
             continue;
-        int rc = span_push(out, HH_PII_EMAIL, l, r);
+        int rc = hh_pii_span_push(out, HH_PII_EMAIL, l, r);
         if (rc)
             return rc;
         floor = r;
@@ -292,7 +292,7 @@ static bool phone_at(const char *t, size_t len, size_t i, size_t *end)
     }
     if (first_group < 0)
         first_group = nd;
-    if (slashes > 1 || word_at(t, len, last))
+    if (slashes > 1 || hh_pii_word_at(t, len, last))
         return false;
     /* "030 123.45" or "0171,5": the digits continue after a dot/comma */
     if (last + 1 < len && (t[last] == '.' || t[last] == ',') && is_digit((unsigned char)t[last + 1]))
@@ -353,7 +353,7 @@ static int find_phone(const char *t, size_t len, span_list_t *out)
         unsigned char c = (unsigned char)t[i];
         bool start = (c == '+' && i + 1 < len && is_digit((unsigned char)t[i + 1])) ||
                      (c == '(' && i + 1 < len && t[i + 1] == '0') || c == '0';
-        if (!start || word_before(t, len, i))
+        if (!start || hh_pii_word_before(t, len, i))
             continue;
         if (i > 0) {
             unsigned char p = (unsigned char)t[i - 1];
@@ -371,7 +371,7 @@ static int find_phone(const char *t, size_t len, span_list_t *out)
         if (c == '(' && !phone_has_close(t, len, i))
             continue; /* "(089 1234 5678)": the number starts after the '(' */
         if (phone_at(t, len, i, &end)) {
-            int rc = span_push(out, HH_PII_PHONE, i, end);
+            int rc = hh_pii_span_push(out, HH_PII_PHONE, i, end);
             if (rc)
                 return rc;
             i = end - 1;
@@ -419,7 +419,7 @@ static int find_iban(const char *t, size_t len, span_list_t *out)
     for (size_t i = 0; i + 4 <= len; i++) {
         if (!is_upper((unsigned char)t[i]) || !is_upper((unsigned char)t[i + 1]) ||
             !is_digit((unsigned char)t[i + 2]) || !is_digit((unsigned char)t[i + 3]) ||
-            word_before(t, len, i))
+            hh_pii_word_before(t, len, i))
             continue;
         int L = iban_length(t + i);
         if (!L)
@@ -438,9 +438,9 @@ static int find_iban(const char *t, size_t len, span_list_t *out)
                 break;
             }
         }
-        if (k != L || word_at(t, len, j) || !iban_checksum_ok(buf, L))
+        if (k != L || hh_pii_word_at(t, len, j) || !iban_checksum_ok(buf, L))
             continue;
-        int rc = span_push(out, HH_PII_IBAN, i, j);
+        int rc = hh_pii_span_push(out, HH_PII_IBAN, i, j);
         if (rc)
             return rc;
         i = j - 1;
@@ -489,7 +489,7 @@ static bool card_prefix_ok(const unsigned char *d, int n)
 static int find_card(const char *t, size_t len, span_list_t *out)
 {
     for (size_t i = 0; i < len; i++) {
-        if (!is_digit((unsigned char)t[i]) || word_before(t, len, i))
+        if (!is_digit((unsigned char)t[i]) || hh_pii_word_before(t, len, i))
             continue;
         /* starts a digit group: not preceded by "<digit><sep>" of a
          * longer run unless that run is tried from its own start too */
@@ -501,7 +501,7 @@ static int find_card(const char *t, size_t len, span_list_t *out)
             if (is_digit(c)) {
                 d[n++] = (unsigned char)(c - '0');
                 j++;
-                if (n >= 13 && !is_digit((unsigned char)(j < len ? t[j] : 0)) && !word_at(t, len, j) &&
+                if (n >= 13 && !is_digit((unsigned char)(j < len ? t[j] : 0)) && !hh_pii_word_at(t, len, j) &&
                     card_prefix_ok(d, n) && luhn_ok(d, n))
                     best_end = j;
             } else if ((c == ' ' || c == '-') && j + 1 < len && is_digit((unsigned char)t[j + 1])) {
@@ -511,7 +511,7 @@ static int find_card(const char *t, size_t len, span_list_t *out)
             }
         }
         if (best_end) {
-            int rc = span_push(out, HH_PII_CARD, i, best_end);
+            int rc = hh_pii_span_push(out, HH_PII_CARD, i, best_end);
             if (rc)
                 return rc;
             i = best_end - 1;
@@ -568,7 +568,7 @@ static int find_tax_id(const char *t, size_t len, span_list_t *out)
     /* plain 11 digits, or grouped 2-3-3-3 with single spaces */
     static const int groups[] = { 2, 3, 3, 3 };
     for (size_t i = 0; i < len; i++) {
-        if (!is_digit((unsigned char)t[i]) || word_before(t, len, i))
+        if (!is_digit((unsigned char)t[i]) || hh_pii_word_before(t, len, i))
             continue;
         unsigned char d[11];
         size_t j = i;
@@ -589,12 +589,12 @@ static int find_tax_id(const char *t, size_t len, span_list_t *out)
                 j = s;
             }
         }
-        bool ok = n == 11 && !word_at(t, len, j) && tax_id_ok(d);
+        bool ok = n == 11 && !hh_pii_word_at(t, len, j) && tax_id_ok(d);
         /* the grouped form must not continue as a longer digit group */
         if (ok && j + 1 < len && (t[j] == ' ' || t[j] == '-') && is_digit((unsigned char)t[j + 1]))
             ok = false;
         if (ok) {
-            int rc = span_push(out, HH_PII_TAX_ID, i, j);
+            int rc = hh_pii_span_push(out, HH_PII_TAX_ID, i, j);
             if (rc)
                 return rc;
         }
@@ -649,7 +649,7 @@ static bool read_digits(const char *t, size_t len, size_t *j, int count, bool sp
 static int find_ssn(const char *t, size_t len, span_list_t *out)
 {
     for (size_t i = 0; i + 12 <= len; i++) {
-        if (!is_digit((unsigned char)t[i]) || word_before(t, len, i))
+        if (!is_digit((unsigned char)t[i]) || hh_pii_word_before(t, len, i))
             continue;
         unsigned char d8[8], d3[3];
         size_t j = i;
@@ -661,9 +661,9 @@ static int find_ssn(const char *t, size_t len, span_list_t *out)
             continue;
         int letter = t[j] - 'A' + 1;
         j++;
-        if (!read_digits(t, len, &j, 3, true, d3) || word_at(t, len, j) || !ssn_ok(d8, letter, d3))
+        if (!read_digits(t, len, &j, 3, true, d3) || hh_pii_word_at(t, len, j) || !ssn_ok(d8, letter, d3))
             continue;
-        int rc = span_push(out, HH_PII_SSN, i, j);
+        int rc = hh_pii_span_push(out, HH_PII_SSN, i, j);
         if (rc)
             return rc;
         i = j - 1;
@@ -697,7 +697,7 @@ static int month_at(const char *t, size_t len, size_t *j)
         if (!has_ci(t, len, *j, m))
             continue;
         /* "März" arrives capitalized: has_ci folds only ASCII, so "M" ok */
-        if (word_at(t, len, *j + n))
+        if (hh_pii_word_at(t, len, *j + n))
             continue;
         *j += n;
         if (*j < len && t[*j] == '.')
@@ -742,7 +742,7 @@ static bool date_at(const char *t, size_t len, size_t i, size_t *end)
                 return false;
             j++;
             int d = read_num(t, len, &j, 2, 2);
-            if (d < 0 || !day_month_ok(d, m) || !year_ok(a, 4) || word_at(t, len, j))
+            if (d < 0 || !day_month_ok(d, m) || !year_ok(a, 4) || hh_pii_word_at(t, len, j))
                 return false;
             *end = j;
             return true;
@@ -758,7 +758,7 @@ static bool date_at(const char *t, size_t len, size_t i, size_t *end)
                 size_t ys = k;
                 int y = read_num(t, len, &k, 2, 4);
                 int yd = (int)(k - ys);
-                if (y >= 0 && yd != 3 && year_ok(y, yd) && !word_at(t, len, k) &&
+                if (y >= 0 && yd != 3 && year_ok(y, yd) && !hh_pii_word_at(t, len, k) &&
                     (day_month_ok(a, b) || (sep == '/' && day_month_ok(b, a)))) {
                     *end = k;
                     return true;
@@ -783,7 +783,7 @@ static bool date_at(const char *t, size_t len, size_t i, size_t *end)
         j++;
         size_t ys = j;
         int y = read_num(t, len, &j, 4, 4);
-        if (y < 0 || !year_ok(y, (int)(j - ys)) || word_at(t, len, j))
+        if (y < 0 || !year_ok(y, (int)(j - ys)) || hh_pii_word_at(t, len, j))
             return false;
         *end = j;
         return true;
@@ -805,7 +805,7 @@ static bool date_at(const char *t, size_t len, size_t i, size_t *end)
     j++;
     size_t ys = j;
     int y = read_num(t, len, &j, 4, 4);
-    if (y < 0 || !year_ok(y, (int)(j - ys)) || word_at(t, len, j))
+    if (y < 0 || !year_ok(y, (int)(j - ys)) || hh_pii_word_at(t, len, j))
         return false;
     *end = j;
     return true;
@@ -818,13 +818,13 @@ static int dob_before(const char *t, size_t len, size_t w, size_t done, span_lis
         lo = done;
     for (size_t s = w; s-- > lo;) {
         size_t end;
-        if (!is_alnum((unsigned char)t[s]) || word_before(t, len, s) || !date_at(t, len, s, &end) ||
+        if (!is_alnum((unsigned char)t[s]) || hh_pii_word_before(t, len, s) || !date_at(t, len, s, &end) ||
             end > w || w - end > 24)
             continue;
         for (size_t k = end; k < w; k++)
             if (t[k] == '.' || t[k] == '!' || t[k] == '?' || t[k] == ';' || t[k] == '\n')
                 return 0;
-        return span_push(out, HH_PII_DOB, s, end);
+        return hh_pii_span_push(out, HH_PII_DOB, s, end);
     }
     return 0;
 }
@@ -835,7 +835,7 @@ static int find_dob(const char *t, size_t len, span_list_t *out)
 {
     size_t done = 0;
     for (size_t i = 0; i < len; i++) {
-        if (!is_alpha((unsigned char)t[i]) || word_before(t, len, i))
+        if (!is_alpha((unsigned char)t[i]) || hh_pii_word_before(t, len, i))
             continue;
         size_t wl = 0;
         for (const char *const *w = g_dob_ctx; *w; w++)
@@ -863,9 +863,9 @@ static int find_dob(const char *t, size_t len, span_list_t *out)
                 break;
             if (t[s] == '\n')
                 break;
-            if (!is_alnum((unsigned char)t[s]) || word_before(t, len, s) || !date_at(t, len, s, &end))
+            if (!is_alnum((unsigned char)t[s]) || hh_pii_word_before(t, len, s) || !date_at(t, len, s, &end))
                 continue;
-            int rc = span_push(out, HH_PII_DOB, s, end);
+            int rc = hh_pii_span_push(out, HH_PII_DOB, s, end);
             if (rc)
                 return rc;
             done = end;
@@ -905,16 +905,16 @@ static int find_names(const char *t, size_t len, const hh_pii_config_t *cfg, spa
     }
     for (size_t i = 0; i < len; i++) {
         size_t k = head[(unsigned char)t[i]];
-        if (k == SIZE_MAX || word_before(t, len, i))
+        if (k == SIZE_MAX || hh_pii_word_before(t, len, i))
             continue;
         size_t best = 0;
         for (; k != SIZE_MAX; k = next[k]) {
             if (nlen[k] <= len - i && nlen[k] > best && !memcmp(t + i, cfg->names[k], nlen[k]) &&
-                !word_at(t, len, i + nlen[k]))
+                !hh_pii_word_at(t, len, i + nlen[k]))
                 best = nlen[k];
         }
         if (best) {
-            rc = span_push(out, HH_PII_NAME, i, i + best);
+            rc = hh_pii_span_push(out, HH_PII_NAME, i, i + best);
             if (rc)
                 goto cleanup;
             i += best - 1;
@@ -972,6 +972,9 @@ int hh_pii_find(const char *text, size_t len, const hh_pii_config_t *cfg,
         goto cleanup;
     if ((on & (1u << HH_PII_NAME)) && (rc = find_names(text, len, cfg, &c)))
         goto cleanup;
+    if ((on & ((1u << HH_PII_NAME) | (1u << HH_PII_ADDRESS) | (1u << HH_PII_ID_CARD))) &&
+        (rc = hh_pii_find_de(text, len, on, !cfg->names_listed_only, &c)))
+        goto cleanup;
     if (c.n == 0)
         goto cleanup;
 
@@ -1020,7 +1023,7 @@ int hh_pii_redact(const char *text, size_t len, const hh_pii_config_t *cfg,
     int rc = hh_pii_find(text, len, cfg, &sp, &n);
     if (rc)
         return rc;
-    /* a token is at most "[TAX_ID:xxxxxx]" (15 bytes) */
+    /* a token is at most "[ADDRESS:xxxxxx]" (16 bytes) */
     enum { TOKEN_MAX = 24 };
     char *buf = NULL;
     if (n > (SIZE_MAX - len - 1) / TOKEN_MAX) {

@@ -3,16 +3,20 @@
  * Finds e-mail addresses, phone numbers, IBANs (mod-97), payment card
  * numbers (Luhn + issuer prefix), German tax ids (Steuer-IdNr, ISO 7064
  * MOD 11,10 + digit-repetition rule), German pension insurance numbers
- * (Rentenversicherungsnummer, its check digit), dates of birth (a date
- * right after a context word such as "geb." or "born") and person names
- * from a configured list. Every detector is a linear scan over bytes; the
+ * (Rentenversicherungsnummer, its check digit), German identity card
+ * numbers (Personalausweis, 7-3-1 check digit), dates of birth (a date
+ * right after a context word such as "geb." or "born"), German postal
+ * addresses (street and number, postcode and city, Postfach) and person
+ * names: by context (Herr/Frau, titles, salutations, signatures, form
+ * fields, role words), by the first-name and surname lists shipped in
+ * data/pii, and from a configured list. Every detector is a linear scan over bytes; the
  * text is UTF-8 but need not be valid: invalid bytes are never part of a
  * span and are copied through unchanged by redaction.
  *
  * Offsets are byte offsets into the text. Spans come back sorted by start
  * and never overlap; where candidates overlap, the checksummed kinds win
- * (IBAN, card, SSN, tax id), then e-mail, date of birth, phone, name, and
- * among equals the longer span. See docs/PII.md. */
+ * (IBAN, card, SSN, tax id, id card), then e-mail, date of birth, phone,
+ * address, name, and among equals the longer span. See docs/PII.md. */
 #ifndef HH_GOVERN_PII_H
 #define HH_GOVERN_PII_H
 
@@ -30,6 +34,8 @@ typedef enum hh_pii_kind {
     HH_PII_SSN,
     HH_PII_DOB,
     HH_PII_NAME,
+    HH_PII_ADDRESS,   /* street and number, postcode and city, Postfach */
+    HH_PII_ID_CARD,   /* Personalausweis number with its check digit */
     HH_PII_KIND_COUNT
 } hh_pii_kind_t;
 
@@ -46,6 +52,10 @@ typedef struct hh_pii_config {
     const char *const *names;      /* borrowed: person names, UTF-8, matched
                                       case-sensitively as whole words */
     size_t n_names;
+    /* 0 (the default): persons are also found without a list, by
+     * context, the name lists in data/pii and capitalisation (see
+     * docs/PII.md); 1: only the listed names count as NAME. */
+    int names_listed_only;
     /* Redaction: 0 writes "[EMAIL]", 1 writes a keyed pseudonym
      * "[EMAIL:ab12cd]" (BLAKE2b keyed with key over kind and span text,
      * so the same value always maps to the same token under one key). */
@@ -57,7 +67,8 @@ typedef struct hh_pii_config {
 /* Fills cfg with every kind enabled, no names, placeholders. */
 void hh_pii_default_config(hh_pii_config_t *cfg);
 
-/* "EMAIL", "PHONE", "IBAN", "CARD", "TAX_ID", "SSN", "DOB", "NAME";
+/* "EMAIL", "PHONE", "IBAN", "CARD", "TAX_ID", "SSN", "DOB", "NAME",
+ * "ADDRESS", "ID_CARD";
  * "?" for a value out of range. Static string. */
 const char *hh_pii_kind_name(hh_pii_kind_t kind);
 

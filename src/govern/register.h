@@ -214,12 +214,16 @@ int hh_register_file_sha256(hh_store_t *s, const char *path, char hex[HH_SHA256_
  * with their files' sha256 (models_dir NULL: DATA/models), collections and
  * document counts, risk class with answers and reasons, policy, human
  * oversight (approvers), known limits, measurements, change history.
+ * lang "de" (also "de-DE"): every label and fixed sentence in German, with
+ * the terms of the web UI (Systemkarte, KI-Anwendung, Risikoklasse,
+ * Freigabe); the questionnaire and the classification reasons too. Any
+ * other value or NULL: English. Values entered by people stay as entered.
  * *out malloc'd text (caller frees). HTML escapes every value. */
 int hh_register_card(hh_store_t *s, const char *id_or_slug, const char *models_dir, hh_card_format_t fmt,
-                     char **out, hh_err_t *err);
+                     const char *lang, char **out, hh_err_t *err);
 
 /* Records of processing activities (GDPR Art. 30) for every stored use
  * case: one table each. *out malloc'd (caller frees). */
-int hh_register_ropa(hh_store_t *s, hh_card_format_t fmt, char **out, hh_err_t *err);
+int hh_register_ropa(hh_store_t *s, hh_card_format_t fmt, const char *lang, char **out, hh_err_t *err);
 
 #endif

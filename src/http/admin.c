@@ -1,10 +1,11 @@
 /* admin.c - the administration API the web UI's admin screens use (what
- * `hoheit users|keys|departments|collections` do on the command line):
+ * `hoheit users|keys|departments|collections|quota` do on the command line):
  *
  *   /api/admin/users[/{name}[/keys|/password]]   users, their keys, passwords
  *   /api/admin/keys/{id}                         revoke any key
  *   /api/admin/departments[/{name}]              departments
  *   /api/admin/models                            model files, loaded, memory
+ *   /api/admin/quotas[/users|departments/{name}] quotas and their usage today and this month
  *   /api/me/keys[/{id}], /api/me/password        everyone's own keys and password
  *   /api/collections[/{name}[/rights/{dept}]]    collections and their rights
  *
@@ -1233,4 +1234,230 @@ enum MHD_Result ht_handle_admin_models(hh_http_server_t *s, struct MHD_Connectio
     cJSON_AddNumberToObject(mem, "slots_total", st.slots_total);
     cJSON_AddNumberToObject(mem, "queue_depth", st.queue_depth);
     return reply(c, cs, 200, j);
+}
+
+/* ---- quotas ----------------------------------------------------------------
+ *
+ * What `hoheit quota list|set|clear` do, for the usage screen:
+ *   GET    /api/admin/quotas                       every quota with the usage
+ *                                                  of today and this month
+ *   PUT    /api/admin/quotas/users|departments/{name}   sets the four limits
+ *   DELETE /api/admin/quotas/users|departments/{name}   removes the quota
+ * A PUT replaces the quota: each limit is a whole number 1..HH_QUOTA_MAX or
+ * null (no limit); a limit left out is null too, and at least one must be
+ * set (DELETE removes a quota). Days and months are the quota clock's UTC
+ * ones (quota.c), so the usage shown is what the next request is checked
+ * against. */
+
+static const char *const g_quota_fields[] = { "tokens_per_day", "tokens_per_month", "requests_per_minute",
+                                              "concurrent", NULL };
+
+/* Limit i of q, in the order of g_quota_fields. */
+static int64_t *quota_field(hh_store_quota_t *q, int i)
+{
+    return i == 0 ? &q->tokens_per_day : i == 1 ? &q->tokens_per_month : i == 2 ? &q->requests_per_minute
+                                                                                 : &q->concurrent;
+}
+
+static int64_t quota_limit(const hh_store_quota_t *q, int i)
+{
+    return i == 0 ? q->tokens_per_day : i == 1 ? q->tokens_per_month : i == 2 ? q->requests_per_minute
+                                                                              : q->concurrent;
+}
+
+/* A limit as the CLI's audit detail writes it: a number or "none". */
+static const char *limit_word(int64_t v, char *buf, size_t cap)
+{
+    if (v <= 0)
+        return "none";
+    snprintf(buf, cap, "%lld", (long long)v);
+    return buf;
+}
+
+/* One quota with its subject's usage today and this month (the quota
+ * clock's UTC day and month). */
+static cJSON *quota_json(hh_http_server_t *s, const hh_store_quota_t *q, int64_t day)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "scope", q->department ? "department" : "user");
+    cJSON_AddStringToObject(o, "name", q->subject);
+    for (int i = 0; i < 4; i++) {
+        int64_t v = quota_limit(q, i);
+        if (v > 0)
+            cJSON_AddNumberToObject(o, g_quota_fields[i], (double)v);
+        else
+            cJSON_AddNullToObject(o, g_quota_fields[i]);
+    }
+    add_time(o, "updated_at", q->updated_at);
+    int64_t today = 0, month = 0;
+    hh_err_t err;
+    hh_err_clear(&err);
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    if (hh_store_usage_tokens(s->store, q->department, q->subject_id, day, day, &today, &err) == 0 &&
+        hh_store_usage_tokens(s->store, q->department, q->subject_id, hh_store_month_start(day), day, &month,
+                              &err) == 0) {
+        cJSON_AddNumberToObject(u, "tokens_today", (double)today);
+        cJSON_AddNumberToObject(u, "tokens_this_month", (double)month);
+    } else {   /* the limits are still worth showing */
+        cJSON_AddNullToObject(u, "tokens_today");
+        cJSON_AddNullToObject(u, "tokens_this_month");
+    }
+    return o;
+}
+
+/* The quota of subject (department: true) id, or one with no limits when
+ * it has none. */
+static int quota_of(hh_http_server_t *s, bool department, int64_t id, hh_store_quota_t *out, hh_err_t *err)
+{
+    hh_store_quota_t *q = NULL;
+    size_t n = 0;
+    int rc = hh_store_quota_list(s->store, &q, &n, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->department = department;
+    out->subject_id = id;
+    for (size_t i = 0; i < n; i++)
+        if (q[i].department == department && q[i].subject_id == id)
+            *out = q[i];
+    free(q);
+    return 0;
+}
+
+static enum MHD_Result quotas_list(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs)
+{
+    hh_store_quota_t *q = NULL;
+    size_t n = 0;
+    hh_err_t err;
+    hh_err_clear(&err);
+    if (hh_store_quota_list(s->store, &q, &n, &err))
+        return store_fail(c, cs, &err);
+    int64_t day = ht_quota_now(s) / 86400;
+    char d[11];
+    hh_store_day_format(day, d);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "day", d);
+    d[7] = '\0';
+    cJSON_AddStringToObject(j, "month", d);
+    cJSON *arr = cJSON_AddArrayToObject(j, "data");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, quota_json(s, &q[i], day));
+    free(q);
+    return reply(c, cs, 200, j);
+}
+
+/* The four limits of a PUT body into q (0 = none). 0, or 400 queued. */
+static int quota_body(struct MHD_Connection *c, ht_conn_t *cs, hh_store_quota_t *q, enum MHD_Result *res)
+{
+    cJSON *b = NULL;
+    if (body_object(c, cs, false, g_quota_fields, &b, res))
+        return 400;
+    int any = 0, st = 0;
+    for (int i = 0; i < 4 && !st; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, g_quota_fields[i]);
+        int64_t *dst = quota_field(q, i);
+        *dst = 0;
+        if (!v || cJSON_IsNull(v))
+            continue;
+        /* doubles hold every integer up to HH_QUOTA_MAX (< 2^53) exactly */
+        double x = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        if (!cJSON_IsNumber(v) || x != (double)(int64_t)x || x < 1 || x > (double)HH_QUOTA_MAX) {
+            *res = fail(c, cs, 400, "invalid_field", g_quota_fields[i],
+                        "%s must be a whole number from 1 to %lld, or null for no limit", g_quota_fields[i],
+                        (long long)HH_QUOTA_MAX);
+            st = 400;
+            break;
+        }
+        *dst = (int64_t)x;
+        any++;
+    }
+    if (!st && !any) {
+        *res = fail(c, cs, 400, "no_limit", NULL,
+                    "Set at least one of tokens_per_day, tokens_per_month, requests_per_minute, concurrent "
+                    "(DELETE removes the quota)");
+        st = 400;
+    }
+    cJSON_Delete(b);
+    return st;
+}
+
+enum MHD_Result ht_handle_admin_quotas(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    if (!may_admin(cs))
+        return forbid_admin(s, c, cs, url);
+    const char *m = method_of(cs);
+    if (!strcmp(url, "/api/admin/quotas"))
+        return quotas_list(s, c, cs);
+    char seg[2][SEG_MAX];
+    int nseg = segments(url, "/api/admin/quotas/", seg, 2);
+    bool department = nseg == 2 && !strcmp(seg[0], "departments");
+    if (nseg != 2 || (!department && strcmp(seg[0], "users") != 0))
+        return fail(c, cs, 404, "not_found", NULL, "No such route: %s", url);
+    const char *what = department ? "department" : "user";
+    /* the subject as stored (a department is found ignoring case) */
+    hh_err_t err;
+    hh_err_clear(&err);
+    char name[HH_STORE_NAME_MAX];
+    int64_t id = 0;
+    int rc;
+    if (department) {
+        hh_store_department_t d;
+        rc = hh_store_department_get(s->store, seg[1], &d, &err);
+        if (rc == HH_ENOENT)
+            return dept_missing(c, cs, seg[1]);
+        if (rc)
+            return store_fail(c, cs, &err);
+        snprintf(name, sizeof name, "%s", d.name);
+        id = d.id;
+    } else {
+        hh_store_user_t u;
+        rc = hh_store_user_get(s->store, seg[1], &u, &err);
+        if (rc == HH_ENOENT)
+            return fail(c, cs, 404, "user_not_found", NULL, "No user '%s'", seg[1]);
+        if (rc)
+            return store_fail(c, cs, &err);
+        snprintf(name, sizeof name, "%s", u.name);
+        id = u.id;
+    }
+    hh_store_quota_t before;
+    if (quota_of(s, department, id, &before, &err))
+        return store_fail(c, cs, &err);
+    char w[4][24];
+    if (!strcmp(m, "DELETE")) {
+        if (before.updated_at == 0)
+            return fail(c, cs, 404, "quota_not_found", NULL, "The %s '%s' has no quota", what, name);
+        if (hh_store_quota_clear(s->store, department, name, &err))
+            return err.code == HH_ENOENT ? fail(c, cs, 404, "quota_not_found", NULL, "The %s '%s' has no quota",
+                                                what, name)
+                                         : store_fail(c, cs, &err);
+        admin_audit(s, cs, true, "quota clear %s %s (was tokens/day %s, tokens/month %s, requests/minute %s, "
+                                 "concurrent %s)", what, name, limit_word(before.tokens_per_day, w[0], sizeof w[0]),
+                    limit_word(before.tokens_per_month, w[1], sizeof w[1]),
+                    limit_word(before.requests_per_minute, w[2], sizeof w[2]),
+                    limit_word(before.concurrent, w[3], sizeof w[3]));
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "deleted", name);
+        cJSON_AddStringToObject(j, "scope", what);
+        return reply(c, cs, 200, j);
+    }
+    /* PUT: the body is the whole quota */
+    hh_store_quota_t q = before;
+    enum MHD_Result res;
+    if (quota_body(c, cs, &q, &res))
+        return res;
+    if (hh_store_quota_set(s->store, department, name, &q, &err))
+        return err.code == HH_EINVAL ? fail(c, cs, 400, "invalid_field", NULL, "%s", err.msg)
+                                     : store_fail(c, cs, &err);
+    admin_audit(s, cs, true, "quota set %s %s: tokens/day %s, tokens/month %s, requests/minute %s, concurrent %s%s",
+                what, name, limit_word(q.tokens_per_day, w[0], sizeof w[0]),
+                limit_word(q.tokens_per_month, w[1], sizeof w[1]),
+                limit_word(q.requests_per_minute, w[2], sizeof w[2]), limit_word(q.concurrent, w[3], sizeof w[3]),
+                before.updated_at ? "" : " (new quota)");
+    hh_store_quota_t now;
+    if (quota_of(s, department, id, &now, &err))
+        return store_fail(c, cs, &err);
+    snprintf(now.subject, sizeof now.subject, "%s", name);
+    cJSON *j = quota_json(s, &now, ht_quota_now(s) / 86400);
+    cJSON_AddBoolToObject(j, "created", before.updated_at == 0);
+    return reply(c, cs, before.updated_at ? 200 : 201, j);
 }

@@ -8,6 +8,7 @@
  * requests; anyone else's is 404 like an unknown id too. */
 #include "govern/approvals.h"
 #include "http/http_int.h"
+#include "kb/msg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,18 @@ static enum MHD_Result hold(hh_http_server_t *s, struct MHD_Connection *c, ht_co
     hh_err_clear(&err);
     if (id_out)
         *id_out = 0;
+    /* the text for the user in the language of their question (kb/msg.h) */
+    const char *q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rj, "question"));
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(rj, "messages");
+    for (int i = cJSON_GetArraySize(msgs); !q && i-- > 0;) {
+        const cJSON *m = cJSON_GetArrayItem(msgs, i);
+        const char *role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
+        if (role && !strcmp(role, "user"))
+            q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "content"));
+    }
+    if (!q)
+        q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rj, "prompt"));
+    hh_lang_t lang = hh_kb_answer_lang(q, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"));
     char *rtext = rj ? cJSON_PrintUnformatted(rj) : NULL;
     cJSON_Delete(rj);
     int64_t id = 0;
@@ -81,10 +94,7 @@ static enum MHD_Result hold(hh_http_server_t *s, struct MHD_Connection *c, ht_co
     cJSON_AddStringToObject(j, "model", mark->model);
     cJSON_AddArrayToObject(j, "choices");   /* nothing is released yet */
     char msg[512];
-    snprintf(msg, sizeof msg,
-             "The answer is held for human approval (EU AI Act Art. 14) under use case '%s'. Fetch the decision "
-             "with GET %s.",
-             mark->use_case, url);
+    snprintf(msg, sizeof msg, hh_kb_msg(HH_MSG_HELD, lang), mark->use_case, url);
     cJSON_AddStringToObject(j, "message", msg);
     cJSON *h = cJSON_AddObjectToObject(j, "hoheit");
     cJSON *a = cJSON_AddObjectToObject(h, "approval");

@@ -21,6 +21,7 @@
  */
 #include "http/http_int.h"
 #include "kb/answer.h"
+#include "kb/msg.h"
 #include "kb/retrieve.h"
 #include "base/log.h"          /* audit hook */
 #include "govern/audit.h"      /* audit hook */
@@ -46,11 +47,13 @@ typedef struct ask_in {
     int32_t     k;
     int32_t     max_tokens; /* 0: default */
     hh_kb_mode_t mode;      /* /api/ask "retrieval": hybrid (default), bm25, dense */
+    hh_lang_t   lang;       /* of the answer's fixed texts: the question's, else Accept-Language, else English */
 } ask_in_t;
 
 typedef struct ask_out {
     hh_kb_hit_t   *hits;
     size_t         n_hits;
+    size_t         n_listed;   /* the sources listed: those given to the model (ans.n_used) */
     hh_kb_answer_t ans;
 } ask_out_t;
 
@@ -74,7 +77,7 @@ static void audit_ask(hh_http_server_t *s, const ht_conn_t *cs, const ask_in_t *
     const char *uc = cs->mark.use_case[0] ? cs->mark.use_case : NULL;   /* also a refused one */
     hh_reg_policy_t pol;
     bool hash_only = uc && hh_register_policy_for(s->store, uc, &pol, NULL) == 0 && pol.audit_detail == HH_AUDIT_HASHES;
-    size_t n = st == 200 ? o->n_hits : 0;
+    size_t n = st == 200 ? o->n_listed : 0;
     int64_t *ids = n ? calloc(n, sizeof *ids) : NULL;
     for (size_t i = 0; ids && i < n; i++)
         ids[i] = o->hits[i].chunk_id;
@@ -141,14 +144,24 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
         return hh_api_error_set(e, 400, "invalid_request_error", "no_embedding_model", "retrieval",
                                 "dense retrieval needs an embedding model (hoheit serve --embed-model)");
     int rc = hh_kb_retrieve_mode(s->store, ix, ix ? &qe : NULL, &q, in->mode, &out->hits, &out->n_hits, &err);
-    if (rc == HH_ENOENT)
+    if (rc == HH_ENOENT) {
+        /* the name retrieval named, in the user's language (the same text for missing and unreadable) */
+        for (size_t i = 0; in->lang == HH_LANG_DE && i < in->n_collections; i++) {
+            char quoted[300];
+            snprintf(quoted, sizeof quoted, "'%.280s'", in->collections[i]);
+            if (strstr(err.msg, quoted))
+                return hh_api_error_set(e, 404, "invalid_request_error", "collection_not_found", "collections",
+                                        hh_kb_msg(HH_MSG_COLLECTION_GONE, in->lang), in->collections[i]);
+        }
         return hh_api_error_set(e, 404, "invalid_request_error", "collection_not_found", "collections", "%s",
                                 err.msg);
+    }
     if (rc)
         return hh_api_error_set(e, 500, "server_error", NULL, NULL, "retrieval failed: %s", err.msg);
     hh_kb_answer_params_t ap = hh_kb_answer_default_params();
     if (in->max_tokens > 0)
         ap.max_tokens = in->max_tokens;
+    ap.lang = in->lang;
     /* The grounding prompt holds passages this user may read and their
      * question: its KV is reused only by the same user (issue 12). */
     ap.cache_scope = (uint64_t)key->user_id;
@@ -156,16 +169,25 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
                       &out->ans, &err);
     if (rc) {
         int st = hh_openai_submit_error(rc, &err, in->model ? in->model : "", e);
+        /* the texts a user reads, in German for a German question (code and type unchanged) */
+        if (in->lang == HH_LANG_DE && st == 429)
+            snprintf(e->message, sizeof e->message, "%s", hh_kb_msg(HH_MSG_BUSY, in->lang));
+        else if (in->lang == HH_LANG_DE && rc == HH_ERANGE)
+            snprintf(e->message, sizeof e->message, "%s (%.400s)",
+                     hh_kb_msg(HH_MSG_QUESTION_TOO_LONG_FOR_MODEL, in->lang), err.msg);
         ask_out_free(out);
         return st;
     }
+    /* sources [1]..[n_used] went into the prompt; the rest did not fit the
+     * model's context and are not listed (citation numbers stay those of the prompt) */
+    out->n_listed = out->ans.n_used < out->n_hits ? out->ans.n_used : out->n_hits;
     return 200;
 }
 
 static cJSON *sources_json(const ask_out_t *o)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < o->n_hits; i++) {
+    for (size_t i = 0; arr && i < o->n_listed; i++) {
         const hh_kb_hit_t *h = &o->hits[i];
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "n", (double)(i + 1));
@@ -226,6 +248,7 @@ static void add_grounding(cJSON *j, const ask_out_t *o)
     cJSON_AddBoolToObject(j, "abstained", a->abstained);
     cJSON_AddBoolToObject(j, "unsure", a->unsure);
     cJSON_AddBoolToObject(j, "extractive", a->extractive);
+    cJSON_AddStringToObject(j, "lang", hh_lang_code(a->lang != HH_LANG_UNKNOWN ? a->lang : HH_LANG_EN));
     cJSON_AddNumberToObject(j, "confidence", a->confidence);
     cJSON *sc = cJSON_AddObjectToObject(j, "scores");
     if (a->token_prob >= 0)
@@ -318,11 +341,14 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     const cJSON *kj = cJSON_GetObjectItemCaseSensitive(root, "k");
     const cJSON *rj = cJSON_GetObjectItemCaseSensitive(root, "retrieval");
     int st = 0;
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language");
+    hh_lang_t ulang = hh_kb_lang_from_accept(accept);   /* for errors before there is a question */
     if (!cJSON_IsString(qj) || !qj->valuestring[0])
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "question must be a non-empty string");
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "%s",
+                              hh_kb_msg(HH_MSG_QUESTION_EMPTY, ulang));
     else if (strlen(qj->valuestring) > ASK_MAX_QUESTION)
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "question is longer than %d bytes",
-                              ASK_MAX_QUESTION);
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question",
+                              hh_kb_msg(HH_MSG_QUESTION_LONG, ulang), ASK_MAX_QUESTION);
     else if (mj && !cJSON_IsNull(mj) && !cJSON_IsString(mj))
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "model", "model must be a string");
     else if (kj && !cJSON_IsNull(kj) &&
@@ -345,6 +371,7 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
         return ht_send_error(c, cs, &e);
     }
     in.question = qj->valuestring;
+    in.lang = hh_kb_answer_lang(in.question, accept);
     in.model = cJSON_IsString(mj) && mj->valuestring[0] ? mj->valuestring : NULL;
     if (cJSON_IsNumber(kj))
         in.k = kj->valueint;
@@ -423,6 +450,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
                          "grounded chat needs a user message with text");
         return ht_send_error(c, cs, &e);
     }
+    in.lang = hh_kb_answer_lang(in.question, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"));
     ask_out_t o;
     int st = ask_run(s, &cs->key, &in, &o, &e);   /* the quota ticket was taken by completions.c */
     ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);

@@ -255,6 +255,7 @@ static cJSON *doc_json(const hh_store_doc_t *d)
     cJSON_AddNumberToObject(o, "chunks", (double)d->n_chunks);
     cJSON_AddNumberToObject(o, "ingested_at", (double)d->ingested_at);
     cJSON_AddStringToObject(o, "ingested_by", d->ingested_by);
+    cJSON_AddStringToObject(o, "encoding", d->encoding);
     return o;
 }
 
@@ -352,6 +353,11 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
                         (long long)d.n_chunks, (long long)d.size, d.sha256);
     cJSON *j = doc_json(&d);
     cJSON_AddStringToObject(j, "status", st[r.status]);
+    /* a legacy text encoding converted: said, so "Müller" is not a surprise */
+    cJSON *warn = cJSON_AddArrayToObject(j, "warnings");
+    const char *note = hh_ingest_encoding_note(r.encoding);
+    if (warn && note)
+        cJSON_AddItemToArray(warn, cJSON_CreateString(note));
     return ht_send_json(c, cs, r.status == HH_INGEST_UNCHANGED ? 200 : 201, j);
 }
 

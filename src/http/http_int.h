@@ -445,7 +445,8 @@ void ht_conv_record(hh_http_server_t *s, const ht_conv_turn_t *t);
  * ht_handle_me_password: POST /api/me/password. ht_handle_admin_departments:
  * /api/admin/departments[/{name}]. ht_handle_collections: /api/collections,
  * /api/collections/{name}, /api/collections/{name}/rights/{dept}.
- * ht_handle_admin_models: GET /api/admin/models. */
+ * ht_handle_admin_models: GET /api/admin/models. ht_handle_admin_quotas:
+ * GET /api/admin/quotas, PUT/DELETE /api/admin/quotas/users|departments/{name}. */
 enum MHD_Result ht_handle_admin_users(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_admin_keys(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_me_keys(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
@@ -455,6 +456,8 @@ enum MHD_Result ht_handle_admin_departments(hh_http_server_t *s, struct MHD_Conn
                                             const char *url);
 enum MHD_Result ht_handle_collections(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 enum MHD_Result ht_handle_admin_models(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
+                                       const char *url);
+enum MHD_Result ht_handle_admin_quotas(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                        const char *url);
 /* The current password of the signed-in user name, checked like a login
  * (auth.c): counted against the login throttle's per-name and per-address

@@ -5,6 +5,7 @@
  * the transparency marking (Art. 50) of the answer. */
 #include "govern/register.h"
 #include "http/http_int.h"
+#include "kb/msg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,23 @@ static enum MHD_Result send_classification(struct MHD_Connection *c, ht_conn_t *
  * document `hoheit register export` writes as records-of-processing.*. It
  * names every department's use cases, so only the roles that see the
  * whole register get it. */
+/* The language of a generated document: ?lang=de|en, else the request's
+ * Accept-Language (German when it names German first), else English.
+ * 0, or 400 with e for another lang value. */
+static int doc_lang(struct MHD_Connection *c, const char **lang, hh_api_error_t *e)
+{
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lang");
+    if (q) {
+        if (strcmp(q, "de") != 0 && strcmp(q, "en") != 0)
+            return hh_api_error_set(e, 400, "invalid_request_error", "invalid_lang", "lang", "lang must be de or en");
+        *lang = q;
+        return 0;
+    }
+    hh_lang_t l = hh_kb_lang_from_accept(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"));
+    *lang = l == HH_LANG_DE ? "de" : "en";
+    return 0;
+}
+
 static enum MHD_Result send_records(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                     const char *format)
 {
@@ -155,8 +173,11 @@ static enum MHD_Result send_records(hh_http_server_t *s, struct MHD_Connection *
         hh_api_error_set(&e, 400, "invalid_request_error", NULL, "records", "records must be md or html");
         return ht_send_error(c, cs, &e);
     }
+    const char *lang = "en";
+    if (doc_lang(c, &lang, &e))
+        return ht_send_error(c, cs, &e);
     char *text = NULL;
-    int rc = hh_register_ropa(s->store, html ? HH_CARD_HTML : HH_CARD_MD, &text, &err);
+    int rc = hh_register_ropa(s->store, html ? HH_CARD_HTML : HH_CARD_MD, lang, &text, &err);
     if (rc)
         return send_reg_error(c, cs, rc, &err);
     return send_body(c, cs, 200, html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8", text);
@@ -302,8 +323,12 @@ enum MHD_Result ht_handle_usecases(hh_http_server_t *s, struct MHD_Connection *c
                 hh_api_error_set(&e, 400, "invalid_request_error", NULL, "card", "card must be md or html");
                 return ht_send_error(c, cs, &e);
             }
+            const char *lang = "en";
+            if (doc_lang(c, &lang, &e))
+                return ht_send_error(c, cs, &e);
             char *text = NULL;
-            if ((rc = hh_register_card(s->store, id, s->models_dir, html ? HH_CARD_HTML : HH_CARD_MD, &text, &err)))
+            if ((rc = hh_register_card(s->store, id, s->models_dir, html ? HH_CARD_HTML : HH_CARD_MD, lang, &text,
+                                       &err)))
                 return send_reg_error(c, cs, rc, &err);
             return send_body(c, cs, 200, html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8", text);
         }

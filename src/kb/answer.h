@@ -10,11 +10,15 @@
  *           of the top 3 passages
  *   S = supported citations / all citations        (0 when the answer cites nothing)
  *   C = (wp*P + wr*R + ws*S) / (wp + wr + ws)      (defaults wp 0.4, wr 0.3, ws 0.3)
- * A term whose input is missing (no logprobs: P; extractive answers: S,
- * which would be 1 by construction) is left out and the weights of the
- * others renormalized. Below params.threshold the answer is prefixed with
- * "I am not sure: " or replaced by "not found in the knowledge base."
- * (params.abstain). No passages: abstain without calling the model.
+ * A term whose input is missing (no logprobs: P) is left out and the
+ * weights of the others renormalized. Extractive answers (no P, no S):
+ *   C = F * Qs * E * W   Qs: question words the chosen sentences cover,
+ *       E = 1 - 0.5^k for k covered words, W = min(1, word fraction of the
+ *       best sentence / 0.7) (a jumbled table line is mostly numbers)
+ * Below params.threshold the answer is prefixed with "I am not sure: " or
+ * replaced by "not found in the knowledge base." (params.abstain), in the
+ * answer's language (kb/msg.h: German "Ich bin nicht sicher: ", "nicht in
+ * den Dokumenten gefunden."). No passages: abstain without calling the model.
  *
  * The pure pieces (prompt, citation parsing, support, confidence) are
  * separate functions so they can be tested without a model. */
@@ -23,12 +27,15 @@
 
 #include "base/err.h"
 #include "engine/engine.h"
+#include "kb/lang.h"
 #include "kb/retrieve.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* The English texts (kb/msg.h has both languages: HH_MSG_NOT_FOUND,
+ * HH_MSG_UNSURE; an answer uses the one of params.lang). */
 #define HH_KB_NOT_FOUND "not found in the knowledge base."
 #define HH_KB_UNSURE    "I am not sure: "
 
@@ -44,6 +51,8 @@ typedef struct hh_kb_answer_params {
     int32_t extractive_sources; /* passages in an extractive answer. default 3 */
     uint64_t cache_scope;       /* hh_gen_request_t.cache_scope of the generation (the
                                  * asking user's id; 0: unscoped, command line). default 0 */
+    hh_lang_t lang;             /* language of the answer's fixed texts and the prompt's not-found
+                                 * reply; UNKNOWN (default): hh_kb_answer_lang(question, NULL) */
 } hh_kb_answer_params_t;
 
 hh_kb_answer_params_t hh_kb_answer_default_params(void);
@@ -75,6 +84,9 @@ typedef struct hh_kb_answer {
     hh_kb_citation_t *cites;
     size_t            n_cites;
     int32_t           prompt_tokens, completion_tokens;
+    hh_lang_t         lang;           /* the language of the fixed texts (DE or EN) */
+    size_t            n_used;         /* sources [1]..[n_used] given to the model or quoted (the rest
+                                       * did not fit the context or were not needed); <= n_hits */
 } hh_kb_answer_t;
 
 void hh_kb_answer_clear(hh_kb_answer_t *a);
@@ -130,20 +142,28 @@ int hh_kb_answer_finish(const char *generated, double token_prob, const hh_kb_hi
                         const char *question, const hh_kb_embedder_t *embedder, const hh_kb_answer_params_t *p,
                         hh_kb_answer_t *out, hh_err_t *err);
 
-/* An extractive answer without a model: from each of the best
- * p->extractive_sources passages the sentence(s) that cover the question
- * best (up to ~300 characters) followed by its marker [n]. C = R. No
- * passages: abstained. */
+/* An extractive answer without a model, from the best
+ * p->extractive_sources passages split into sentences (kb/sentence.h):
+ * the top passage's sentence covering most question words (always), then
+ * the sentences adding most question words not yet covered, none repeating
+ * a chosen one, up to 3 sentences / 600 bytes; headers, signatures and
+ * contact lines only when the question asks for them. Each passage's
+ * sentences in text order, then its marker [n]. C as above. No passages,
+ * or only boilerplate: abstained. */
 int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *question,
                             const hh_kb_answer_params_t *p, hh_kb_answer_t *out, hh_err_t *err);
 
 /* ---- with the engine ---------------------------------------------------- */
 
 /* Answers question from hits with model through the engine (greedy, logprobs
- * requested, waits for the end), then hh_kb_answer_finish. n_hits == 0:
+ * requested, waits for the end), then hh_kb_answer_finish. The sources are
+ * fitted to the model's context first (hh_engine_prompt_tokens): best first,
+ * whole while they fit, the first that does not cut after its last sentence
+ * that fits, leaving min(max_tokens, n_ctx / 4) for the answer; out->n_used
+ * says how many went in (citations are checked against those). n_hits == 0:
  * abstains without calling the model. engine NULL or model NULL/"":
  * extractive. Errors: the engine's submit errors (HH_ENOENT unknown model,
- * HH_EFULL, HH_ERANGE prompt too long), HH_ENOMEM. */
+ * HH_EFULL, HH_ERANGE only when the question alone does not fit), HH_ENOMEM. */
 int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const char *question,
                  const hh_kb_hit_t *hits, size_t n_hits, const hh_kb_embedder_t *embedder,
                  const hh_kb_answer_params_t *p, hh_kb_answer_t *out, hh_err_t *err);

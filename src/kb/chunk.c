@@ -239,6 +239,36 @@ static int push_sentences(flat_t *f, const char *s, size_t len, int32_t page, ch
     return 0;
 }
 
+/* A table row longer than the budget: runs of whole cells (" | "
+ * separated, each "Header: value") that fit, so no cell is cut and every
+ * piece still names its columns; a single cell over the budget goes by
+ * sentences. */
+static int push_cells(flat_t *f, const char *s, size_t len, int32_t page, char sep)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        const char *bar = memmem(s + i, len - i, " | ", 3);
+        size_t end = bar ? (size_t)(bar - s) : len;
+        /* s[end..end+3) is " | " while end < len: take the next cell if it fits */
+        while (end < len) {
+            const char *nb = memmem(s + end + 3, len - end - 3, " | ", 3);
+            size_t next = nb ? (size_t)(nb - s) : len;
+            if (count(f, s + start, next - start) > f->p->max_tokens)
+                break;
+            end = next;
+        }
+        int t = count(f, s + start, end - start);
+        int rc = t > f->p->max_tokens ? push_sentences(f, s + start, end - start, page, sep)
+                                      : push_copy(f, s + start, end - start, t, page, sep);
+        if (rc)
+            return rc;
+        sep = '\n';
+        i = end < len ? end + 3 : len;
+    }
+    return 0;
+}
+
 /* Renders a non-heading block as chunk text (list items get their mark). */
 static int push_block(flat_t *f, const hh_block_t *b)
 {
@@ -278,7 +308,8 @@ static int push_block(flat_t *f, const hh_block_t *b)
     int t = count(f, text, tl);
     if (t <= f->p->max_tokens)
         return push_unit(f, text, tl, t, b->page, '\n');
-    int rc = push_sentences(f, text, tl, b->page, '\n');
+    int rc = b->kind == HH_BLOCK_TABLE_ROW ? push_cells(f, text, tl, b->page, '\n')
+                                           : push_sentences(f, text, tl, b->page, '\n');
     free(text);
     return rc;
 }

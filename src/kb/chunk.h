@@ -7,7 +7,9 @@
  *    level); headings themselves are not chunk text (the path carries them);
  *  - blocks (paragraph, list item, table row, code, quote) are packed whole
  *    into a chunk while the chunk stays within max_tokens;
- *  - a block longer than max_tokens is split at sentence ends (". ", "! ",
+ *  - a table row longer than max_tokens is split between cells (runs of
+ *    whole "Header: value" cells), never inside one;
+ *  - another block longer than max_tokens is split at sentence ends (". ", "! ",
  *    "? " followed by an upper-case letter or digit, or a newline), and a
  *    sentence longer than max_tokens at word boundaries (hard cut for a
  *    word longer than the budget);

@@ -19,5 +19,6 @@ void hh_doc_clear(hh_doc_t *d)
     free(d->title);
     free(d->mime);
     free(d->name);
+    free(d->encoding);
     memset(d, 0, sizeof *d);
 }

@@ -36,6 +36,13 @@ struct hh_doc {
     hh_doc_t   *children;     /* attachments (e-mail); owned */
     size_t      n_children;
     char       *name;         /* file name of an attachment, else NULL; owned */
+    char       *encoding;     /* the text encoding the bytes were read in, for
+                               * text formats (text, Markdown, CSV, HTML, mail
+                               * bodies): "utf-8", "windows-1252",
+                               * "iso-8859-15", "utf-16le", "utf-16be", or an
+                               * HTML file's declared charset; NULL for formats
+                               * whose encoding the format fixes (PDF, zip/XML
+                               * office files); owned */
 };
 
 /* Frees everything a document owns (not the struct itself when embedded). */

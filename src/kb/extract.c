@@ -5,7 +5,7 @@
  *
  * Wire format (little-endian host order; parent and child are one binary):
  *   "HHX1" i32 rc, then rc != 0: str message | rc == 0: doc
- *   doc  = str title, str mime, str name, u32 n_blocks, block*, u32 n_children, doc*
+ *   doc  = str title, str mime, str name, str encoding, u32 n_blocks, block*, u32 n_children, doc*
  *   block= u32 kind, i32 level, i32 page, str text
  *   str  = u32 len (0xffffffff = NULL), len bytes */
 #include "kb/extract_int.h"
@@ -367,11 +367,67 @@ static bool looks_like_markdown(const uint8_t *p, size_t n)
     return false;
 }
 
+bool hh_x_zip_mime(const char *mime)
+{
+    return mime != NULL && (strcmp(mime, HH_MIME_DOCX) == 0 || strcmp(mime, HH_MIME_ODT) == 0 ||
+                            strcmp(mime, HH_MIME_XLSX) == 0 || strcmp(mime, HH_MIME_PPTX) == 0);
+}
+
+/* Delimited data by content: the first lines (up to 10, at least 3) all have
+ * the same number (>= 1) of ';' or of tabs outside quotes, and the first
+ * does not end in the delimiter (code: "int a;"); prose rarely keeps such a
+ * count line after line. Comma-separated files need their
+ * .csv name (prose is full of commas). */
+static bool looks_like_csv(const uint8_t *p, size_t n)
+{
+    static const char delims[] = { ';', '\t' };   /* commas: prose has them too */
+    size_t m = n < 65536 ? n : 65536;
+    for (size_t d = 0; d < sizeof delims; d++) {
+        size_t lines = 0, want = 0, cnt = 0;
+        bool quoted = false, ok = true;
+        for (size_t i = 0; i < m && lines < 10 && ok; i++) {
+            if (p[i] == '"')
+                quoted = !quoted;
+            else if (!quoted && p[i] == (uint8_t)delims[d])
+                cnt++;
+            else if (!quoted && (p[i] == '\n' || i + 1 == m)) {
+                if (lines == 0) {
+                    /* "int a;" lines are code, not one field and an empty one */
+                    size_t e = i;
+                    while (e > 0 && (p[e - 1] == '\r' || p[e - 1] == ' '))
+                        e--;
+                    if (e > 0 && p[e - 1] == (uint8_t)delims[d])
+                        break;
+                    want = cnt;
+                }
+                ok = want >= 1 && cnt == want;
+                lines++;
+                cnt = 0;
+            }
+        }
+        if (ok && lines >= 3)
+            return true;
+    }
+    return false;
+}
+
 const char *hh_extract_detect(const void *data, size_t len, const char *name_hint)
 {
     const uint8_t *p = data;
     if (p == NULL || len == 0)
         return NULL;
+    if (len >= 2 && ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff))) {
+        /* UTF-16 text: detected on its UTF-8 form */
+        const uint8_t *t;
+        size_t tl;
+        uint8_t *owned = NULL;
+        const char *enc, *mime = NULL;
+        if (hh_x_decode_text(p, len, &t, &tl, &owned, &enc) == 0 && owned != NULL &&
+            !(tl >= 2 && ((t[0] == 0xff && t[1] == 0xfe) || (t[0] == 0xfe && t[1] == 0xff))))
+            mime = hh_extract_detect(t, tl, name_hint);
+        free(owned);
+        return mime;
+    }
     size_t head = len < 1024 ? len : 1024;
     for (size_t i = 0; i + 5 <= head; i++)
         if (memcmp(p + i, "%PDF-", 5) == 0)
@@ -390,9 +446,13 @@ const char *hh_extract_detect(const void *data, size_t len, const char *name_hin
     if (strcasecmp(ext, "md") == 0 || strcasecmp(ext, "markdown") == 0 ||
         strcasecmp(ext, "mdown") == 0 || strcasecmp(ext, "mkd") == 0)
         return HH_MIME_MD;
+    if (strcasecmp(ext, "csv") == 0 || strcasecmp(ext, "tsv") == 0)
+        return HH_MIME_CSV;
     if (strcasecmp(ext, "txt") == 0 || strcasecmp(ext, "text") == 0)
         return HH_MIME_TEXT;
-    return looks_like_markdown(p, len) ? HH_MIME_MD : HH_MIME_TEXT;
+    if (looks_like_markdown(p, len))
+        return HH_MIME_MD;
+    return looks_like_csv(p, len) ? HH_MIME_CSV : HH_MIME_TEXT;
 }
 
 /* Extensions that promise a binary container: text content under such a name
@@ -440,30 +500,63 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
         return hh_err_set(err, HH_ERANGE, -1, "%s: %zu bytes, larger than the input limit of %llu",
                           shown, len, (unsigned long long)lim->input_bytes);
     const char *mime = hh_extract_detect(data, len, name);
-    if (mime == NULL)
-        return hh_err_set(err, HH_EUNSUPPORTED, -1, "%s: content is of no supported format "
-                          "(text, Markdown, HTML, PDF, DOCX, ODT, e-mail)", shown);
+    /* Text formats are decoded to UTF-8 first (and detected again on the
+     * decoded text: single-byte text with many umlauts fails the raw text
+     * test); not an e-mail (its parts carry their own charsets) nor HTML
+     * that declares a charset (libxml2 converts it). */
+    const char *enc = NULL;
+    uint8_t *decoded = NULL;
+    char html_cs[32];
+    bool zip_magic = len >= 4 && memcmp(data, "PK\x03\x04", 4) == 0;
+    if ((mime == NULL && zip_magic) || (mime != NULL && (strcmp(mime, HH_MIME_PDF) == 0 ||
+                                                         strcmp(mime, HH_MIME_EML) == 0 || hh_x_zip_mime(mime)))) {
+        /* binary, or a format with its own encoding rules */
+    } else if (mime != NULL && strcmp(mime, HH_MIME_HTML) == 0 &&
+               hh_x_html_charset(data, len, html_cs, sizeof html_cs)) {
+        enc = html_cs;
+    } else {
+        const uint8_t *t;
+        size_t tl;
+        if (hh_x_decode_text(data, len, &t, &tl, &decoded, &enc) != 0)
+            return hh_err_set(err, HH_ENOMEM, -1, "%s: out of memory converting the text to UTF-8", shown);
+        data = t;
+        len = tl;
+        mime = hh_extract_detect(data, len, name);
+    }
+    int rc;
+    if (mime == NULL) {
+        rc = hh_err_set(err, HH_EUNSUPPORTED, -1, "%s: content is of no supported format "
+                        "(text, Markdown, CSV, HTML, PDF, DOCX, ODT, XLSX, PPTX, e-mail)", shown);
+        goto fail;
+    }
     const char *ext = name_ext(name);
     if (ext_is_binary_format(ext) &&
         (strcmp(mime, HH_MIME_TEXT) == 0 || strcmp(mime, HH_MIME_MD) == 0 ||
-         strcmp(mime, HH_MIME_HTML) == 0))
-        return hh_err_set(err, HH_EFORMAT, -1, "%s: named .%s but the content is %s, not a .%s file",
-                          shown, ext, mime, ext);
+         strcmp(mime, HH_MIME_HTML) == 0 || strcmp(mime, HH_MIME_CSV) == 0)) {
+        rc = hh_err_set(err, HH_EFORMAT, -1, "%s: named .%s but the content is %s, not a .%s file",
+                        shown, ext, mime, ext);
+        goto fail;
+    }
 
-    hh_xb_t b = { .doc = out, .lim = lim };
-    int rc;
+    hh_xb_t b = { .doc = out, .lim = lim, .csv_delim = strcasecmp(ext, "tsv") == 0 ? '\t' : 0 };
     if (strcmp(mime, HH_MIME_PDF) == 0)
         rc = hh_x_pdf(&b, data, len, path, err);
     else if (strcmp(mime, HH_MIME_DOCX) == 0)
         rc = hh_x_docx(&b, data, len, err);
     else if (strcmp(mime, HH_MIME_ODT) == 0)
         rc = hh_x_odt(&b, data, len, err);
+    else if (strcmp(mime, HH_MIME_XLSX) == 0)
+        rc = hh_x_xlsx(&b, data, len, err);
+    else if (strcmp(mime, HH_MIME_PPTX) == 0)
+        rc = hh_x_pptx(&b, data, len, err);
     else if (strcmp(mime, HH_MIME_EML) == 0)
         rc = hh_x_mail(&b, data, len, depth, err);
     else if (strcmp(mime, HH_MIME_HTML) == 0)
-        rc = hh_x_html(&b, data, len, false, err);
+        rc = hh_x_html(&b, data, len, decoded != NULL, err);
     else if (strcmp(mime, HH_MIME_MD) == 0)
         rc = hh_x_markdown(&b, data, len, err);
+    else if (strcmp(mime, HH_MIME_CSV) == 0)
+        rc = hh_x_csv(&b, data, len, err);
     else
         rc = hh_x_text(&b, data, len, err);
     if (rc != 0) {
@@ -484,7 +577,7 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
         goto fail;
     }
     /* title fallback: first heading, then the file name */
-    for (size_t i = 0; i < out->n_blocks && out->title == NULL; i++)
+    for (size_t i = 0; i < out->n_blocks && out->title == NULL && !b.no_heading_title; i++)
         if (out->blocks[i].kind == HH_BLOCK_HEADING &&
             (rc = hh_xb_title(&b, out->blocks[i].text, out->blocks[i].len)) != 0)
             goto oom;
@@ -492,15 +585,19 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
         goto oom;
     if ((out->mime = strdup(mime)) == NULL)
         goto oom;
+    if (enc != NULL && (out->encoding = strdup(enc)) == NULL)
+        goto oom;
     if (name != NULL && depth > 0) {
         size_t nl;
         if ((out->name = hh_x_clean(name, strlen(name), true, &nl)) == NULL)
             goto oom;
     }
+    free(decoded);
     return 0;
 oom:
     rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
 fail:
+    free(decoded);
     hh_doc_clear(out);
     return rc;
 }
@@ -576,6 +673,7 @@ static int put_doc(hh_xstr_t *s, const hh_doc_t *d)
     if ((rc = put_str(s, d->title, d->title ? strlen(d->title) : 0)) ||
         (rc = put_str(s, d->mime, d->mime ? strlen(d->mime) : 0)) ||
         (rc = put_str(s, d->name, d->name ? strlen(d->name) : 0)) ||
+        (rc = put_str(s, d->encoding, d->encoding ? strlen(d->encoding) : 0)) ||
         (rc = put_u32(s, (uint32_t)d->n_blocks)))
         return rc;
     for (size_t i = 0; i < d->n_blocks; i++) {
@@ -635,7 +733,8 @@ static int get_doc(rd_t *r, hh_doc_t *d, int depth)
     if (depth > 64)
         return HH_EFORMAT;
     if ((rc = get_str(r, &d->title, NULL)) || (rc = get_str(r, &d->mime, NULL)) ||
-        (rc = get_str(r, &d->name, NULL)) || (rc = get_u32(r, &n)))
+        (rc = get_str(r, &d->name, NULL)) || (rc = get_str(r, &d->encoding, NULL)) ||
+        (rc = get_u32(r, &n)))
         return rc;
     /* a block takes at least 16 bytes on the wire */
     if (n > (size_t)(r->end - r->p) / 16)
@@ -663,8 +762,8 @@ static int get_doc(rd_t *r, hh_doc_t *d, int depth)
     }
     if ((rc = get_u32(r, &n)))
         return rc;
-    /* a child takes at least 20 bytes on the wire */
-    if (n > (size_t)(r->end - r->p) / 20)
+    /* a child takes at least 24 bytes on the wire */
+    if (n > (size_t)(r->end - r->p) / 24)
         return HH_ETRUNC;
     if (n > 0 && (d->children = calloc(n, sizeof *d->children)) == NULL)
         return HH_ENOMEM;

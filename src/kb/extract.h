@@ -1,10 +1,18 @@
-/* extract.h - turns a file (plain text, Markdown, HTML, PDF, DOCX, ODT,
- * e-mail) into an hh_doc_t (kb/doc.h): blocks with kind, level and page.
+/* extract.h - turns a file (plain text, Markdown, CSV, HTML, PDF, DOCX, ODT,
+ * XLSX, PPTX, e-mail) into an hh_doc_t (kb/doc.h): blocks with kind, level
+ * and page; docs/KB.md "Ingestion: formats and encodings" has the rules.
  *
  * The format is detected by content, not by the file name: %PDF, a zip with
- * word/document.xml (DOCX) or mimetype + content.xml (ODT), MIME headers
- * (e-mail), HTML tags, else text; the name only tells Markdown from plain
- * text. A file whose content matches no format fails with HH_EUNSUPPORTED.
+ * word/document.xml (DOCX), mimetype + content.xml (ODT), xl/workbook.xml
+ * (XLSX) or ppt/presentation.xml (PPTX), MIME headers (e-mail), HTML tags,
+ * lines with a steady count of ';' or tabs (CSV), else text; the name only
+ * tells Markdown (.md), CSV (.csv, .tsv) and plain text apart. A file whose
+ * content matches no format fails with HH_EUNSUPPORTED.
+ *
+ * Text formats (text, Markdown, CSV, HTML without a charset) are decoded to
+ * UTF-8 first: UTF-8 (a BOM dropped), UTF-16 with a BOM, else Windows-1252 or
+ * ISO-8859-15 (extract_enc.c); doc->encoding names what was read. Table
+ * rows carry their header ("Reiseziel: München | Hotel pro Nacht: 150 EUR").
  *
  * Extraction runs in a forked child process (the sandbox) with limits on CPU
  * time, address space, file writes and open files, and a wall-clock timeout
@@ -12,14 +20,14 @@
  * sends the document back over a pipe; the parent checks every size against
  * the output limit before it allocates. A broken or hostile file therefore
  * fails alone with a clear error and the calling process is never harmed:
- *   HH_EFORMAT       malformed file (bad zip, bad PDF, bad MIME)
+ *   HH_EFORMAT       malformed file (bad zip, bad PDF, bad MIME, malformed XML)
  *   HH_EUNSUPPORTED  content of no known format (also: a 0-byte file, "empty file")
  *   HH_ERANGE        a limit was hit: "timed out after N s", "CPU time limit",
  *                    "killed: memory limit", output too large, zip bomb,
  *                    nesting too deep, attachments nested too deep
  *   HH_EIO / HH_ENOENT  the file cannot be read
- * Text that is not valid UTF-8 is passed on with each bad byte replaced by
- * U+FFFD, never raw. */
+ * Bytes that stay invalid UTF-8 (a UTF-8 file with a few broken bytes) are
+ * passed on with each bad byte replaced by U+FFFD, never raw. */
 #ifndef HH_KB_EXTRACT_H
 #define HH_KB_EXTRACT_H
 
@@ -35,7 +43,7 @@ typedef struct hh_extract_limits {
     uint64_t mem_bytes;       /* RLIMIT_AS of the child; default 1 GiB */
     uint64_t output_bytes;    /* largest serialized document accepted; default 64 MiB */
     uint64_t input_bytes;     /* largest input file; default 512 MiB */
-    uint64_t unpacked_bytes;  /* largest uncompressed zip member (DOCX/ODT); default 256 MiB */
+    uint64_t unpacked_bytes;  /* largest uncompressed zip member (DOCX/ODT/XLSX/PPTX); default 256 MiB */
     uint32_t max_ratio;       /* largest uncompressed/compressed ratio of a zip member; default 200 */
     uint32_t max_depth;       /* element nesting kept by the HTML/XML walkers; default 256 */
     uint32_t max_attach_depth;/* e-mail attachments nested deeper fail; default 4 */
@@ -64,11 +72,14 @@ int hh_extract_file_named(const char *path, const char *name_hint, const hh_extr
 int hh_extract_buffer(const void *data, size_t len, const char *name_hint,
                       const hh_extract_limits_t *lim, hh_doc_t *out, hh_err_t *err);
 
-/* The MIME type detected for data by content (and name_hint for Markdown):
- * "application/pdf", "application/vnd.openxmlformats-officedocument.
- * wordprocessingml.document", "application/vnd.oasis.opendocument.text",
- * "message/rfc822", "text/html", "text/markdown", "text/plain", or NULL when
- * no format matches (binary data, an unknown zip, empty input). Static string. */
+/* The MIME type detected for data by content (and name_hint for Markdown
+ * and CSV): "application/pdf", "application/vnd.openxmlformats-officedocument.
+ * wordprocessingml.document", "...spreadsheetml.sheet", "...presentationml.
+ * presentation", "application/vnd.oasis.opendocument.text",
+ * "message/rfc822", "text/html", "text/markdown", "text/csv", "text/plain",
+ * or NULL when no format matches (binary data, an unknown zip, empty input).
+ * Static string. Raw single-byte text with many accented letters may give
+ * NULL here and still extract (extraction decodes before it detects). */
 const char *hh_extract_detect(const void *data, size_t len, const char *name_hint);
 
 #endif

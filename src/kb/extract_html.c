@@ -56,8 +56,13 @@ typedef struct html {
     hh_xb_t   *b;
     hh_err_t  *err;
     hh_xstr_t  text;       /* text since the last block boundary */
-    int        in_row;     /* open <tr> elements */
-    int        row_cells;  /* cells seen in the innermost open row */
+    int        in_row;     /* inside a row of the outermost table */
+    int        table_depth;/* open <table> elements */
+    int        active;     /* depth of the table whose rows are read (a table
+                            * inside a cell is text of that cell) */
+    int        in_thead;   /* open <thead> of the outermost table */
+    int        row_th, row_td; /* header / data cells of the open row */
+    hh_xt_t    table;      /* the outermost table's rows */
 } html_t;
 
 static bool name_is(const xmlNode *n, const char *name)
@@ -133,13 +138,16 @@ static int html_flush(html_t *h, const xmlNode *ctx)
     return rc;
 }
 
-/* Inside a row only rows and tables end a block: a <p> in a cell is part of
- * the cell. */
+/* Inside a row no element ends a block: a <p> or a nested table in a cell
+ * is part of the cell (the table builder takes the row). */
 static bool is_boundary(const html_t *h, const xmlNode *n)
 {
-    if (!name_in(n, BLOCK))
-        return false;
-    return h->in_row == 0 || name_is(n, "tr") || name_is(n, "table");
+    return h->in_row == 0 && name_in(n, BLOCK);
+}
+
+static bool is_cell(const xmlNode *n)
+{
+    return name_is(n, "td") || name_is(n, "th");
 }
 
 static int html_enter(void *vctx, xmlNode *n)
@@ -171,14 +179,32 @@ static int html_enter(void *vctx, xmlNode *n)
         if (rc)
             return rc;
     }
-    if (name_is(n, "tr")) {
-        h->in_row++;
-        h->row_cells = 0;
-    } else if (h->in_row > 0 && (name_is(n, "td") || name_is(n, "th"))) {
-        if (h->row_cells++ > 0 && hh_xstr_append(&h->text, " | ", 3))
+    if (name_is(n, "table")) {
+        /* libxml2 may put a table that follows another inside it (after
+         * its rows): not in a cell, it is a table of its own */
+        if (h->table_depth == 0 || !h->in_row) {
+            int rc = h->table_depth > 0 ? hh_xt_end(&h->table, h->b, h->err) : 0;
+            if (rc)
+                return rc;
+            h->active = h->table_depth + 1;
+            h->in_thead = 0;
+        }
+        h->table_depth++;
+    } else if (h->table_depth == h->active && name_is(n, "thead")) {
+        h->in_thead++;
+    } else if (h->table_depth == h->active && name_is(n, "tr")) {
+        h->in_row = 1;
+        h->row_th = h->row_td = 0;
+    } else if (h->table_depth == h->active && h->in_row && is_cell(n)) {
+        h->text.len = 0;                 /* white space between cells */
+        if (name_is(n, "th"))
+            h->row_th++;
+        else
+            h->row_td++;
+    } else if (h->in_row && (name_is(n, "tr") || is_cell(n))) {
+        /* a nested table's rows and cells inside a cell: separated text */
+        if (hh_xstr_putc(&h->text, ' '))
             return hh_err_set(h->err, HH_ENOMEM, -1, "out of memory");
-    } else if (h->in_row > 0 && name_is(n, "table")) {
-        h->row_cells = 0;
     }
     return 0;
 }
@@ -186,34 +212,27 @@ static int html_enter(void *vctx, xmlNode *n)
 static int html_leave(void *vctx, xmlNode *n)
 {
     html_t *h = vctx;
-    if (is_boundary(h, n)) {
-        int rc = html_flush(h, n);
-        if (rc)
-            return rc;
+    int rc = 0;
+    if (h->table_depth == h->active && h->in_row && is_cell(n)) {
+        rc = hh_xt_cell(&h->table, h->b, h->text.data ? h->text.data : "", h->text.len, h->err);
+        h->text.len = 0;
+    } else if (h->table_depth == h->active && name_is(n, "tr") && h->in_row) {
+        h->in_row = 0;
+        h->text.len = 0;                 /* text in a row outside any cell */
+        rc = hh_xt_row_end(&h->table, h->b, h->in_thead > 0 || (h->row_th > 0 && h->row_td == 0), h->err);
+    } else if (h->table_depth == h->active && name_is(n, "thead") && h->in_thead > 0) {
+        h->in_thead--;
+    } else if (name_is(n, "table") && h->table_depth > 0) {
+        if (h->table_depth == h->active) {
+            h->in_row = 0;
+            rc = hh_xt_end(&h->table, h->b, h->err);
+            h->active = h->table_depth - 1;   /* the enclosing table's later rows */
+        }
+        h->table_depth--;
+    } else if (is_boundary(h, n)) {
+        rc = html_flush(h, n);
     }
-    if (name_is(n, "tr") && h->in_row > 0)
-        h->in_row--;
-    return 0;
-}
-
-/* The charset an HTML file declares in its first bytes, when it is not
- * UTF-8 (then libxml2 converts); NULL otherwise. */
-static bool declares_other_charset(const uint8_t *data, size_t len)
-{
-    size_t m = len < 4096 ? len : 4096;
-    for (size_t i = 0; i + 8 <= m; i++) {
-        if (strncasecmp((const char *)data + i, "charset=", 8) != 0)
-            continue;
-        size_t j = i + 8;
-        while (j < m && (data[j] == '"' || data[j] == '\'' || data[j] == ' '))
-            j++;
-        if (m - j >= 5 && strncasecmp((const char *)data + j, "utf-8", 5) == 0)
-            return false;
-        if (m - j >= 4 && strncasecmp((const char *)data + j, "utf8", 4) == 0)
-            return false;
-        return true;
-    }
-    return false;
+    return rc;
 }
 
 int hh_x_html(hh_xb_t *b, const uint8_t *data, size_t len, bool utf8, hh_err_t *err)
@@ -227,7 +246,8 @@ int hh_x_html(hh_xb_t *b, const uint8_t *data, size_t len, bool utf8, hh_err_t *
     htmlDocPtr doc = NULL;
     if (len > INT32_MAX)
         return hh_err_set(err, HH_ERANGE, -1, "HTML larger than 2 GiB");
-    if (!utf8 && declares_other_charset(data, len)) {
+    char cs[32];
+    if (!utf8 && hh_x_html_charset(data, len, cs, sizeof cs)) {
         enc = NULL;
     } else {
         /* invalid UTF-8 becomes U+FFFD before the parser sees it */
@@ -248,6 +268,10 @@ int hh_x_html(hh_xb_t *b, const uint8_t *data, size_t len, bool utf8, hh_err_t *
             continue;
         if ((rc = hh_x_walk(top, b->lim->max_depth, &b->truncated, html_enter, html_leave, &h)) < 0)
             goto cleanup;
+        /* a table the walk did not close (truncated) still gives its rows */
+        if (h.table_depth > 0 && (rc = hh_xt_end(&h.table, b, err)) < 0)
+            goto cleanup;
+        h.table_depth = h.in_row = h.in_thead = h.active = 0;
         if ((rc = html_flush(&h, NULL)) < 0)
             goto cleanup;
     }
@@ -256,6 +280,7 @@ cleanup:
     if (doc != NULL)
         xmlFreeDoc(doc);
     hh_xstr_free(&h.text);
+    hh_xt_reset(&h.table);
     free(clean);
     return rc;
 }

@@ -18,6 +18,12 @@
 #define HH_MIME_HTML "text/html"
 #define HH_MIME_MD   "text/markdown"
 #define HH_MIME_TEXT "text/plain"
+#define HH_MIME_CSV  "text/csv"
+#define HH_MIME_XLSX "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#define HH_MIME_PPTX "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+/* True for the zip-based office types (DOCX, ODT, XLSX, PPTX). */
+bool hh_x_zip_mime(const char *mime);
 
 /* A growable byte string; owns data (NUL-terminated when cap > 0). */
 typedef struct hh_xstr {
@@ -38,6 +44,9 @@ typedef struct hh_xb {
     uint64_t                   out_bytes;
     int32_t                    page;        /* page given to new blocks */
     bool                       truncated;   /* nesting beyond lim->max_depth was dropped */
+    char                       csv_delim;   /* CSV: 0 = sniff, else this delimiter (.tsv: tab) */
+    bool                       no_heading_title; /* headings are no title (XLSX sheet names):
+                                                  * without one the file name is */
 } hh_xb_t;
 
 /* Appends a block. The text is cleaned first: invalid UTF-8 and NUL bytes
@@ -66,6 +75,31 @@ int hh_x_extract_mem(const uint8_t *data, size_t len, const char *path, const ch
                      const hh_extract_limits_t *lim, uint32_t depth,
                      hh_doc_t *out, hh_err_t *err);
 
+/* A table read row by row (extract_table.c has the rules): cells are added
+ * with hh_xt_cell, each row closed with hh_xt_row_end (is_header: the format
+ * marks this row as the header), the table with hh_xt_end, which also frees
+ * everything; hh_xt_reset frees without emitting (error paths). Start from
+ * a zeroed struct. */
+#define HH_XT_MAX_CELLS 4096
+typedef struct hh_xt {
+    char  **cells;             /* the open row's cleaned cells */
+    size_t  n, cap;
+    char  **header;            /* the header row, once decided */
+    size_t  n_header;
+    char  **first;             /* the first row while it may still be the header */
+    size_t  n_first;
+    bool    decided;
+    size_t  data_rows;
+} hh_xt_t;
+
+int  hh_xt_cell(hh_xt_t *t, hh_xb_t *b, const char *text, size_t len, hh_err_t *err);
+int  hh_xt_row_end(hh_xt_t *t, hh_xb_t *b, bool is_header, hh_err_t *err);
+int  hh_xt_end(hh_xt_t *t, hh_xb_t *b, hh_err_t *err);
+void hh_xt_reset(hh_xt_t *t);
+
+/* CSV with a given delimiter (0: sniffed). */
+int hh_x_csv_delim(hh_xb_t *b, const uint8_t *data, size_t len, char delim, hh_err_t *err);
+
 /* Per-format extractors: fill b->doc's blocks (and title when the format has
  * one); the dispatcher sets mime, name and the file-name title fallback. */
 int hh_x_text(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err);
@@ -75,6 +109,9 @@ int hh_x_html(hh_xb_t *b, const uint8_t *data, size_t len, bool utf8, hh_err_t *
 int hh_x_pdf(hh_xb_t *b, const uint8_t *data, size_t len, const char *path, hh_err_t *err);
 int hh_x_docx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err);
 int hh_x_odt(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err);
+int hh_x_xlsx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err);
+int hh_x_pptx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err);
+int hh_x_csv(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err);
 int hh_x_mail(hh_xb_t *b, const uint8_t *data, size_t len, uint32_t depth, hh_err_t *err);
 
 /* Paragraphs of plain text (split at blank lines) appended with b->page;
@@ -91,6 +128,50 @@ struct _xmlNode;
 int hh_x_walk(struct _xmlNode *root, uint32_t max_depth, bool *truncated,
               int (*enter)(void *ctx, struct _xmlNode *n),
               int (*leave)(void *ctx, struct _xmlNode *n), void *ctx);
+
+/* The text of a text file as UTF-8 (extract_enc.c has the rules): *text
+ * and *text_len point into data (valid UTF-8 as it is, or with a UTF-8 BOM
+ * skipped) or into *owned, a converted copy the caller frees (NULL when
+ * nothing was converted). *enc gets the encoding's name (static):
+ * "utf-8", "windows-1252", "iso-8859-15", "utf-16le", "utf-16be". Invalid
+ * bytes left in UTF-8 stay (hh_xb_add makes them U+FFFD). HH_ENOMEM. */
+int hh_x_decode_text(const uint8_t *data, size_t len, const uint8_t **text, size_t *text_len,
+                     uint8_t **owned, const char **enc);
+
+/* True when an HTML file declares a charset other than UTF-8 in its first
+ * 4 KiB (libxml2 then converts); buf (cap bytes) gets the name, lower case. */
+bool hh_x_html_charset(const uint8_t *data, size_t len, char *buf, size_t cap);
+
+/* Appends a PDF text line to a paragraph, undoing end-of-line hyphenation
+ * (extract_pdf.c has the rule): "Ken-" + "nung" -> "Kennung", "E-" + "Mail"
+ * -> "E-Mail", "Ein-" + "und Ausgang" -> "Ein- und Ausgang"; else one space
+ * between. HH_ENOMEM. */
+int hh_x_pdf_join(hh_xstr_t *para, const char *line, size_t n);
+
+/* Zip access shared by the office readers (extract_zip.c). hh_x_zip_open:
+ * a read-only archive over data (borrowed; NULL when not a zip), closed with
+ * zip_discard. hh_x_zip_read: member name as a NUL-terminated malloc'd copy;
+ * HH_ENOENT when absent, HH_ERANGE for a size or compression ratio over
+ * lim (checked before inflating), HH_EFORMAT when it inflates past its
+ * declared size. hh_x_xml_parse: no network, DTD or entities; HH_EFORMAT /
+ * HH_ERANGE (too deep) with the line in err. */
+struct zip;
+struct _xmlDoc;
+struct zip *hh_x_zip_open(const uint8_t *data, size_t len);
+int hh_x_zip_read(struct zip *za, const char *name, const hh_extract_limits_t *lim,
+                  char **out, size_t *out_len, hh_err_t *err);
+int hh_x_xml_parse(const char *buf, size_t len, const char *name, struct _xmlDoc **out, hh_err_t *err);
+
+/* The main part of an Office Open XML package: def when the zip has it,
+ * else the [Content_Types].xml Override whose ContentType is ctype (its
+ * PartName without the leading '/', when that member exists). out (cap
+ * bytes) gets the name (def when none is found). Returns 1 when found. */
+int hh_x_ooxml_main(struct zip *za, const char *ctype, const char *def, char *out, size_t cap);
+
+/* Sets the title from dc:title in a metadata member (docProps/core.xml,
+ * meta.xml) when there is one; a missing or broken member is ignored.
+ * HH_ENOMEM only. */
+int hh_x_zip_meta_title(hh_xb_t *b, struct zip *za, const char *member);
 
 /* Zip member names present in data (detection): which of the office formats
  * this zip is, or NULL. */

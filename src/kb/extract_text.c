@@ -237,6 +237,7 @@ typedef struct md {
     size_t          list_indent[MD_MAX_LIST];
     int             list_n;     /* open list levels */
     bool            list_active;
+    hh_xt_t         table;      /* the open pipe table's rows */
 } md_t;
 
 static int md_flush(md_t *m)
@@ -382,7 +383,9 @@ static bool is_table_delim(line_t ln)
     return pipe && dashes >= 1;
 }
 
-static int md_table_row(md_t *m, line_t ln)
+/* One pipe-table line: its cells (inline markup removed) as a row of the
+ * open table; header: the line above the delimiter row. */
+static int md_table_row(md_t *m, line_t ln, bool header)
 {
     size_t s = 0, e = ln.n;
     while (s < e && (ln.p[s] == ' ' || ln.p[s] == '\t'))
@@ -393,39 +396,24 @@ static int md_table_row(md_t *m, line_t ln)
         s++;
     if (e > s && ln.p[e - 1] == '|' && !(e - 1 > s && ln.p[e - 2] == '\\'))
         e--;
-    hh_xstr_t row = { 0 };
     int rc = 0;
     size_t cs = s;
-    for (size_t i = s; i <= e; i++) {
+    for (size_t i = s; i <= e && rc == 0; i++) {
         if (i < e && ln.p[i] == '\\' && i + 1 < e) {
             i++;
             continue;
         }
         if (i == e || ln.p[i] == '|') {
             hh_xstr_t cell = { 0 };
-            if (md_inline(ln.p + cs, i - cs, &cell) != 0) {
-                hh_xstr_free(&cell);
-                rc = HH_ENOMEM;
-                break;
-            }
-            size_t cl;
-            char *c = hh_x_clean(cell.data ? cell.data : "", cell.len, true, &cl);
+            if (md_inline(ln.p + cs, i - cs, &cell) != 0)
+                rc = hh_err_set(m->err, HH_ENOMEM, -1, "out of memory");
+            else
+                rc = hh_xt_cell(&m->table, m->b, cell.data ? cell.data : "", cell.len, m->err);
             hh_xstr_free(&cell);
-            if (c == NULL || (cs > s && hh_xstr_append(&row, " | ", 3)) || hh_xstr_append(&row, c, cl)) {
-                free(c);
-                rc = HH_ENOMEM;
-                break;
-            }
-            free(c);
             cs = i + 1;
         }
     }
-    if (rc == 0)
-        rc = hh_xb_add(m->b, HH_BLOCK_TABLE_ROW, 0, row.data ? row.data : "", row.len, m->err);
-    else
-        rc = hh_err_set(m->err, HH_ENOMEM, -1, "out of memory");
-    hh_xstr_free(&row);
-    return rc;
+    return rc ? rc : hh_xt_row_end(&m->table, m->b, header, m->err);
 }
 
 int hh_x_markdown(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
@@ -483,16 +471,20 @@ int hh_x_markdown(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
         if (is_blank(ln)) {
             if ((rc = md_flush(&m)))
                 goto cleanup;
+            if (in_table && (rc = hh_xt_end(&m.table, b, err)))
+                goto cleanup;
             in_table = false;
             continue;
         }
         if (in_table) {
             if (memchr(ln.p, '|', ln.n) != NULL) {
-                if ((rc = md_table_row(&m, ln)))
+                if ((rc = md_table_row(&m, ln, false)))
                     goto cleanup;
                 continue;
             }
             in_table = false;
+            if ((rc = hh_xt_end(&m.table, b, err)))
+                goto cleanup;
         }
         char ch;
         size_t r = fence_run(ln, &ch);
@@ -550,7 +542,7 @@ int hh_x_markdown(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
             line_t nx;
             bool ff2;
             if (next_line(text, len, &p2, &nx, &ff2) && is_table_delim(nx)) {
-                if ((rc = md_flush(&m)) || (rc = md_table_row(&m, ln)))
+                if ((rc = md_flush(&m)) || (rc = md_table_row(&m, ln, true)))
                     goto cleanup;
                 pos = p2;
                 in_table = true;
@@ -612,7 +604,10 @@ int hh_x_markdown(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
             goto cleanup;
     }
     rc = md_flush(&m);
+    if (rc == 0 && in_table)
+        rc = hh_xt_end(&m.table, b, err);
 cleanup:
     hh_xstr_free(&m.buf);
+    hh_xt_reset(&m.table);
     return rc;
 }

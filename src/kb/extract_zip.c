@@ -24,7 +24,7 @@
 /* Members below this size may compress as well as they like. */
 #define RATIO_FLOOR (1u << 20)
 
-static zip_t *zip_from_mem(const uint8_t *data, size_t len)
+zip_t *hh_x_zip_open(const uint8_t *data, size_t len)
 {
     zip_error_t ze;
     zip_error_init(&ze);
@@ -42,7 +42,7 @@ static zip_t *zip_from_mem(const uint8_t *data, size_t len)
 
 /* Reads member name (NUL-terminated copy in *out, caller frees). HH_ENOENT
  * when absent; HH_ERANGE for a size or ratio over the limits. */
-static int read_member(zip_t *za, const char *name, const hh_extract_limits_t *lim,
+int hh_x_zip_read(zip_t *za, const char *name, const hh_extract_limits_t *lim,
                        char **out, size_t *out_len, hh_err_t *err)
 {
     *out = NULL;
@@ -103,24 +103,82 @@ static int read_member(zip_t *za, const char *name, const hh_extract_limits_t *l
     return 0;
 }
 
+int hh_x_ooxml_main(zip_t *za, const char *ctype, const char *def, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", def);
+    if (zip_name_locate(za, def, 0) >= 0)
+        return 1;
+    /* [Content_Types].xml is small; a huge one is not read */
+    hh_extract_limits_t lim;
+    hh_extract_default_limits(&lim);
+    lim.unpacked_bytes = 1u << 20;
+    char *buf = NULL;
+    size_t len = 0;
+    xmlDocPtr doc = NULL;
+    int found = 0;
+    if (hh_x_zip_read(za, "[Content_Types].xml", &lim, &buf, &len, NULL) != 0 ||
+        hh_x_xml_parse(buf, len, "[Content_Types].xml", &doc, NULL) != 0) {
+        free(buf);
+        return 0;
+    }
+    xmlNode *root = xmlDocGetRootElement(doc);
+    for (xmlNode *n = root ? root->children : NULL; n != NULL && !found; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "Override") != 0)
+            continue;
+        xmlChar *ct = xmlGetProp(n, (const xmlChar *)"ContentType");
+        xmlChar *pn = xmlGetProp(n, (const xmlChar *)"PartName");
+        if (ct != NULL && pn != NULL && strcmp((const char *)ct, ctype) == 0) {
+            const char *name = (const char *)pn + (pn[0] == '/');
+            if (strlen(name) < cap && zip_name_locate(za, name, 0) >= 0) {
+                snprintf(out, cap, "%s", name);
+                found = 1;
+            }
+        }
+        xmlFree(ct);
+        xmlFree(pn);
+    }
+    xmlFreeDoc(doc);
+    free(buf);
+    return found;
+}
+
+#define CT_DOCX "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+#define CT_XLSX "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+#define CT_PPTX "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+
 const char *hh_x_zip_kind(const uint8_t *data, size_t len)
 {
-    zip_t *za = zip_from_mem(data, len);
+    zip_t *za = hh_x_zip_open(data, len);
     if (za == NULL)
         return NULL;
     const char *kind = NULL;
     if (zip_name_locate(za, "word/document.xml", 0) >= 0) {
         kind = HH_MIME_DOCX;
+    } else if (zip_name_locate(za, "xl/workbook.xml", 0) >= 0) {
+        kind = HH_MIME_XLSX;
+    } else if (zip_name_locate(za, "ppt/presentation.xml", 0) >= 0) {
+        kind = HH_MIME_PPTX;
     } else if (zip_name_locate(za, "content.xml", 0) >= 0) {
         hh_extract_limits_t lim;
         hh_extract_default_limits(&lim);
         lim.unpacked_bytes = 256;
         char *mt = NULL;
         size_t n = 0;
-        if (read_member(za, "mimetype", &lim, &mt, &n, NULL) == 0 &&
+        if (hh_x_zip_read(za, "mimetype", &lim, &mt, &n, NULL) == 0 &&
             n >= strlen(HH_MIME_ODT) && strncmp(mt, HH_MIME_ODT, strlen(HH_MIME_ODT)) == 0)
             kind = HH_MIME_ODT;
         free(mt);
+    }
+    if (kind == NULL) {
+        /* an Office package whose main part has another name: its content
+         * types say which it is */
+        char part[256];
+        if (hh_x_ooxml_main(za, CT_DOCX, "word/document.xml", part, sizeof part))
+            kind = HH_MIME_DOCX;
+        else if (hh_x_ooxml_main(za, CT_XLSX, "xl/workbook.xml", part, sizeof part))
+            kind = HH_MIME_XLSX;
+        else if (hh_x_ooxml_main(za, CT_PPTX, "ppt/presentation.xml", part, sizeof part))
+            kind = HH_MIME_PPTX;
     }
     zip_discard(za);
     return kind;
@@ -128,7 +186,7 @@ const char *hh_x_zip_kind(const uint8_t *data, size_t len)
 
 /* Parses an XML member: no network, no DTD, no entity substitution; the
  * parser's own depth limit (256) applies. */
-static int parse_xml(const char *buf, size_t len, const char *name, xmlDocPtr *out, hh_err_t *err)
+int hh_x_xml_parse(const char *buf, size_t len, const char *name, xmlDocPtr *out, hh_err_t *err)
 {
     *out = NULL;
     if (len > INT32_MAX)
@@ -162,7 +220,7 @@ static bool el(const xmlNode *n, const char *ns, const char *name)
 }
 
 /* dc:title from a metadata member (docProps/core.xml, meta.xml), if any. */
-static int meta_title(hh_xb_t *b, zip_t *za, const char *member)
+int hh_x_zip_meta_title(hh_xb_t *b, zip_t *za, const char *member)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -170,7 +228,7 @@ static int meta_title(hh_xb_t *b, zip_t *za, const char *member)
     hh_extract_limits_t lim = *b->lim;
     if (lim.unpacked_bytes > (4u << 20))
         lim.unpacked_bytes = 4u << 20;   /* metadata is small; a huge one is ignored */
-    if (read_member(za, member, &lim, &buf, &len, NULL) != 0 || parse_xml(buf, len, member, &doc, NULL) != 0) {
+    if (hh_x_zip_read(za, member, &lim, &buf, &len, NULL) != 0 || hh_x_xml_parse(buf, len, member, &doc, NULL) != 0) {
         free(buf);
         return 0;
     }
@@ -206,13 +264,17 @@ static int meta_title(hh_xb_t *b, zip_t *za, const char *member)
 typedef struct office {
     hh_xb_t        *b;
     hh_err_t       *err;
-    hh_xstr_t       para, cell, row;
+    hh_xstr_t       para, cell;
+    hh_xt_t         table;       /* the outermost table's rows */
+    bool            row_header;  /* the open row is marked as the header */
+    int             table_depth;
     int             p_depth;     /* open paragraphs (text boxes nest them) */
     hh_block_kind_t kind;
     int32_t         level;
     bool            is_title;
     int             row_depth, cell_depth, cells;
     int             list_depth;  /* ODT: open text:list */
+    int             in_header_rows; /* ODT: inside table:table-header-rows */
 } office_t;
 
 static int put(office_t *o, hh_xstr_t *s, const char *p, size_t n)
@@ -253,19 +315,29 @@ static int para_end(office_t *o)
 
 static void row_begin(office_t *o)
 {
-    if (o->row_depth++ == 0) {
-        o->row.len = 0;
+    if (o->row_depth++ == 0)
         o->cells = 0;
-    }
 }
 
 static int row_end(office_t *o)
 {
     if (--o->row_depth > 0)
         return 0;
-    int rc = hh_xb_add(o->b, HH_BLOCK_TABLE_ROW, 0, o->row.data ? o->row.data : "", o->row.len, o->err);
-    o->row.len = 0;
+    int rc = hh_xt_row_end(&o->table, o->b, o->row_header, o->err);
+    o->row_header = false;
     return rc;
+}
+
+static void table_begin(office_t *o)
+{
+    o->table_depth++;
+}
+
+static int table_end(office_t *o)
+{
+    if (--o->table_depth > 0)
+        return 0;
+    return hh_xt_end(&o->table, o->b, o->err);
 }
 
 static void cell_begin(office_t *o)
@@ -278,16 +350,8 @@ static int cell_end(office_t *o)
 {
     if (--o->cell_depth > 0 || o->row_depth != 1)
         return 0;
-    size_t n;
-    char *c = hh_x_clean(o->cell.data ? o->cell.data : "", o->cell.len, true, &n);
-    if (c == NULL)
-        return hh_err_set(o->err, HH_ENOMEM, -1, "out of memory");
-    int rc = 0;
-    if (o->cells++ > 0)
-        rc = put(o, &o->row, " | ", 3);
-    if (rc == 0)
-        rc = put(o, &o->row, c, n);
-    free(c);
+    o->cells++;
+    int rc = hh_xt_cell(&o->table, o->b, o->cell.data ? o->cell.data : "", o->cell.len, o->err);
     o->cell.len = 0;
     return rc;
 }
@@ -375,8 +439,12 @@ static int docx_enter(void *vctx, xmlNode *n)
     } else if (strcmp(name, "ilvl") == 0 && o->p_depth == 1 && o->kind == HH_BLOCK_LIST_ITEM) {
         long lv = attr_long(n, NS_W, "val", 0);
         o->level = lv < 0 ? 1 : lv > 8 ? 9 : (int32_t)lv + 1;
+    } else if (strcmp(name, "tbl") == 0) {
+        table_begin(o);
     } else if (strcmp(name, "tr") == 0) {
         row_begin(o);
+    } else if (strcmp(name, "tblHeader") == 0 && o->row_depth == 1 && o->table_depth == 1) {
+        o->row_header = true;
     } else if (strcmp(name, "tc") == 0) {
         cell_begin(o);
     } else if (strcmp(name, "instrText") == 0 || strcmp(name, "delText") == 0) {
@@ -397,6 +465,8 @@ static int docx_leave(void *vctx, xmlNode *n)
         return cell_end(o);
     if (strcmp(name, "tr") == 0)
         return row_end(o);
+    if (strcmp(name, "tbl") == 0)
+        return table_end(o);
     return 0;
 }
 
@@ -431,8 +501,15 @@ static int odt_enter(void *vctx, xmlNode *n)
         return put(o, &o->para, "\n", 1);
     } else if (el(n, NS_TEXT, "list")) {
         o->list_depth++;
+    } else if (el(n, NS_TABLE, "table")) {
+        table_begin(o);
+    } else if (el(n, NS_TABLE, "table-header-rows")) {
+        if (o->table_depth == 1)
+            o->in_header_rows++;
     } else if (el(n, NS_TABLE, "table-row")) {
         row_begin(o);
+        if (o->row_depth == 1 && o->in_header_rows > 0)
+            o->row_header = true;
     } else if (el(n, NS_TABLE, "table-cell")) {
         cell_begin(o);
     } else if (el(n, NS_TEXT, "note") || el(n, NS_OFFICE, "annotation") ||
@@ -455,6 +532,10 @@ static int odt_leave(void *vctx, xmlNode *n)
         return cell_end(o);
     if (el(n, NS_TABLE, "table-row"))
         return row_end(o);
+    if (el(n, NS_TABLE, "table-header-rows") && o->table_depth == 1 && o->in_header_rows > 0)
+        o->in_header_rows--;
+    if (el(n, NS_TABLE, "table"))
+        return table_end(o);
     return 0;
 }
 
@@ -470,17 +551,17 @@ static int office_extract(hh_xb_t *b, const uint8_t *data, size_t len, const cha
     size_t blen = 0;
     xmlDocPtr doc = NULL;
     int rc = 0;
-    zip_t *za = zip_from_mem(data, len);
+    zip_t *za = hh_x_zip_open(data, len);
     if (za == NULL)
         return hh_err_set(err, HH_EFORMAT, -1, "%s: not a readable zip archive", what);
-    if ((rc = read_member(za, member, b->lim, &buf, &blen, err)) != 0) {
+    if ((rc = hh_x_zip_read(za, member, b->lim, &buf, &blen, err)) != 0) {
         if (rc == HH_ENOENT)
             rc = hh_err_set(err, HH_EFORMAT, -1, "%s: %s missing", what, member);
         goto cleanup;
     }
-    if ((rc = parse_xml(buf, blen, member, &doc, err)) != 0)
+    if ((rc = hh_x_xml_parse(buf, blen, member, &doc, err)) != 0)
         goto cleanup;
-    if ((rc = meta_title(b, za, meta)) != 0) {
+    if ((rc = hh_x_zip_meta_title(b, za, meta)) != 0) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
         goto cleanup;
     }
@@ -498,7 +579,7 @@ cleanup:
     free(buf);
     hh_xstr_free(&o.para);
     hh_xstr_free(&o.cell);
-    hh_xstr_free(&o.row);
+    hh_xt_reset(&o.table);
     if (za != NULL)
         zip_discard(za);
     return rc;
@@ -506,8 +587,13 @@ cleanup:
 
 int hh_x_docx(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)
 {
-    return office_extract(b, data, len, "DOCX", "word/document.xml", "docProps/core.xml",
-                          docx_enter, docx_leave, err);
+    char part[256] = "word/document.xml";
+    zip_t *za = hh_x_zip_open(data, len);
+    if (za != NULL) {
+        hh_x_ooxml_main(za, CT_DOCX, "word/document.xml", part, sizeof part);
+        zip_discard(za);
+    }
+    return office_extract(b, data, len, "DOCX", part, "docProps/core.xml", docx_enter, docx_leave, err);
 }
 
 int hh_x_odt(hh_xb_t *b, const uint8_t *data, size_t len, hh_err_t *err)

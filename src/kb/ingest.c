@@ -356,6 +356,19 @@ int hh_ingest_gc(hh_store_t *s, int64_t min_age_s, size_t *removed, hh_err_t *er
 
 /* ---- one file --------------------------------------------------------- */
 
+const char *hh_ingest_encoding_note(const char *encoding)
+{
+    if (encoding == NULL || encoding[0] == '\0' || strcmp(encoding, "utf-8") == 0)
+        return NULL;
+    if (strcmp(encoding, "windows-1252") == 0)
+        return "the text was not UTF-8: read as Windows-1252 and converted to UTF-8";
+    if (strcmp(encoding, "iso-8859-15") == 0)
+        return "the text was not UTF-8: read as ISO-8859-15 and converted to UTF-8";
+    if (strcmp(encoding, "utf-16le") == 0 || strcmp(encoding, "utf-16be") == 0)
+        return "the text was UTF-16: converted to UTF-8";
+    return "the HTML declares a charset other than UTF-8: converted to UTF-8";
+}
+
 /* A file hashed, extracted, chunked and embedded, its original stored:
  * everything but the database transaction. */
 struct hh_ingest_prepared {
@@ -496,6 +509,7 @@ int hh_ingest_commit(hh_store_t *s, hh_ingest_prepared_t *pr, int64_t user_id, h
         r.status = HH_INGEST_UNCHANGED;
         r.doc_id = existing.id;
         r.n_chunks = (size_t)existing.n_chunks;
+        snprintf(r.encoding, sizeof r.encoding, "%s", existing.encoding);
         goto done;
     }
     if (rc != HH_ENOENT)
@@ -533,6 +547,7 @@ int hh_ingest_commit(hh_store_t *s, hh_ingest_prepared_t *pr, int64_t user_id, h
         .n_chunks = pr->n_chunks,
         .vec_model = pr->embedder ? pr->embedder->name : NULL,
         .vec_dim = dim,
+        .encoding = pr->doc.encoding,
     };
     char title[HH_STORE_TITLE_MAX];
     if (strlen(di.title) >= sizeof title) { /* cut at a character start */
@@ -548,6 +563,7 @@ int hh_ingest_commit(hh_store_t *s, hh_ingest_prepared_t *pr, int64_t user_id, h
         goto done;
     }
     r.status = old[0] ? HH_INGEST_UPDATED : HH_INGEST_ADDED;
+    snprintf(r.encoding, sizeof r.encoding, "%s", pr->doc.encoding ? pr->doc.encoding : "");
     r.n_chunks = pr->n_chunks;
     if (old[0] && strcmp(old, pr->sha) != 0)
         drop_original(s, old);

@@ -93,7 +93,16 @@ typedef struct hh_ingest_file {
     int64_t            bytes;
     double             seconds;
     hh_err_t           err;        /* when failed */
+    char               encoding[32]; /* text encoding the file was read in ("utf-8",
+                                      * "windows-1252", ...; kb/doc.h); "" when the
+                                      * format fixes it or the file failed */
 } hh_ingest_file_t;
+
+/* The note to show with an ingested file read in encoding (an
+ * hh_ingest_file_t's): a sentence saying the text was converted to UTF-8
+ * from a legacy encoding, or NULL when there is nothing to note (UTF-8,
+ * none). Static string. */
+const char *hh_ingest_encoding_note(const char *encoding);
 
 typedef void (*hh_ingest_progress_fn)(void *ctx, const hh_ingest_file_t *f);
 

@@ -191,6 +191,8 @@ typedef struct hh_store_doc {
     int64_t ingested_at;       /* unix seconds */
     char    ingested_by[HH_STORE_NAME_MAX];   /* "" if unknown */
     int64_t n_chunks;
+    char    encoding[32];      /* text encoding the original was read in ("utf-8",
+                                * "windows-1252", ...); "" when the format fixes it */
 } hh_store_doc_t;
 
 /* One chunk to store (borrowed pointers; nothing is kept after the call). */
@@ -218,6 +220,7 @@ typedef struct hh_store_doc_in {
     size_t                     n_chunks;
     const char                *vec_model;    /* name of the embedding model; NULL when no vectors */
     int32_t                    vec_dim;
+    const char                *encoding;     /* the text encoding read (kb/doc.h); NULL or "" when none */
 } hh_store_doc_in_t;
 
 /* Chunks to (re)analyze: analyzed below a level (hh_store_chunks_to_analyze).

@@ -398,7 +398,7 @@ done:
 
 #define DOC_COLS                                                                                           \
     "d.id, d.collection_id, c.name, d.title, d.source_path, d.mime, d.sha256, d.size, d.ingested_at, "     \
-    "COALESCE(u.name, ''), (SELECT COUNT(*) FROM chunks WHERE document_id = d.id)"
+    "COALESCE(u.name, ''), (SELECT COUNT(*) FROM chunks WHERE document_id = d.id), d.encoding"
 #define DOC_FROM                                                                                           \
     " FROM documents d JOIN collections c ON c.id = d.collection_id LEFT JOIN users u ON u.id = d.ingested_by "
 
@@ -417,6 +417,7 @@ static void read_doc(sqlite3_stmt *st, void *out)
     d->ingested_at = sqlite3_column_int64(st, 8);
     hh_store_copy_col(d->ingested_by, sizeof d->ingested_by, st, 9);
     d->n_chunks = sqlite3_column_int64(st, 10);
+    hh_store_copy_col(d->encoding, sizeof d->encoding, st, 11);
 }
 
 /* Runs a one-row document query: WHERE clause with ?1 = a and ?2 = b (when b). */
@@ -524,7 +525,7 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
     st = NULL;
     if ((rc = hh_store_prepare(s, &st,
             "INSERT INTO documents (collection_id, title, source_path, mime, sha256, size, ingested_at, "
-            "ingested_by, status, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete', ?)",
+            "ingested_by, status, encoding, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete', ?, ?)",
             err)))
         goto fail;
     sqlite3_bind_int64(st, 1, in->collection_id);
@@ -539,8 +540,9 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
     else
         sqlite3_bind_null(st, 8);
     /* document and chunk ids are random, not a shared counter (store_int.h) */
+    sqlite3_bind_text(st, 9, in->encoding ? in->encoding : "", -1, SQLITE_TRANSIENT);
     int64_t id = 0;
-    if ((rc = hh_store_insert_new_id(s, st, 9, "insert document (does the collection exist?)", &id, err)))
+    if ((rc = hh_store_insert_new_id(s, st, 10, "insert document (does the collection exist?)", &id, err)))
         goto fail;
     if ((rc = hh_store_prepare(s, &ins_chunk,
             "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens, id, lang, terms, terms_level)"

@@ -117,6 +117,7 @@ def E(x): return '[[EMAIL|%s]]' % x
 def P(x): return '[[PHONE|%s]]' % x
 def D(x): return '[[DOB|%s]]' % x
 def N(x): return '[[NAME|%s]]' % x
+def A(x): return '[[ADDRESS|%s]]' % x
 
 docs = []
 def add(lang, genre, s):
@@ -157,7 +158,7 @@ add('de', 'letter', f"Telefonnummer {P('0351 8765432')}")
 add('de', 'hr', f"Privat: {P('+43 1 5123456')}")
 # phone negatives
 add('de', 'invoice', "Bestellnummer 0123456789 vom 12.03.2024, Betrag 149,90 EUR.")
-add('de', 'letter', "Postanschrift: Musterweg 5, 01067 Dresden.")
+add('de', 'letter', f"Postanschrift: {A('Musterweg 5')}, {A('01067 Dresden')}.")
 add('en', 'docs', "Version 0.12.3 fixes the crash; see build 20240312.")
 add('en', 'ticket', "Logged at 2024-03-12 10:45:03 with error code 0x80070005.")
 add('de', 'invoice', "Rechnung Nr. 0815-2024-0042 ist fällig.")
@@ -166,7 +167,7 @@ add('en', 'invoice', "Order No. 004711 shipped on 01/02/2024.")
 add('de', 'ticket', "Termin am 05-12-2024 um 14:30 Uhr.")
 add('en', 'docs', "Coordinates 0.1234567, 0.7654321 were recorded.")
 add('de', 'invoice', "Kundennummer 0098765432, Ticket 01234567.")
-add('de', 'letter', "PLZ 04109 Leipzig, Hausnummer 12a.")
+add('de', 'letter', f"PLZ {A('04109 Leipzig')}, Hausnummer 12a.")
 add('en', 'ticket', "Ticket 0004567890 was closed.")
 add('de', 'docs', "Seite 0123 bis 0456 im Anhang.")
 
@@ -270,7 +271,7 @@ add('en', 'letter', f"Dear Ms {N('Clarke')},")
 add('de', 'hr', f"„{N('Wagner')}“ steht auf der Liste.")
 add('de', 'ticket', f"{N('Anna Schmidt')} meldet: Drucker defekt.")
 # name negatives
-add('de', 'letter', "Die Müllerstraße 4 ist gesperrt.")
+add('de', 'letter', f"Die {A('Müllerstraße 4')} ist gesperrt.")
 add('de', 'letter', "Der schmidt-Hammer liegt in der Werkstatt.")
 add('en', 'docs', "Smithfield market opens at 6; the clarke filter is deprecated.")
 add('de', 'letter', "Wagnerian opera und Beckers Bäckerei sind nicht gemeint.")
@@ -321,13 +322,13 @@ add('en', 'ticket', f"Refund to card ending 4242; full number {C(card('4', 16, s
 add('de', 'ticket', f"Telefonat mit Frau {N('Schmidt')} ({P('089 1234 5678')}), Anliegen: Adressänderung.")
 add('en', 'hr', f"Candidate {N('Mehmet Aydın')}, DOB {D('04.03.1993')}, phone {P('+90 532 123 45 67')}.")
 add('de', 'hr', f"Lohnsteuer: Steuer-IdNr. {T(tax_id(grouped=True))}, Konfession rk.")
-add('de', 'letter', f"Aktenzeichen 4 O 123/24 – Kläger {N('Thomas Wagner')}, vertreten durch RA Dr. Klein.")
+add('de', 'letter', f"Aktenzeichen 4 O 123/24 – Kläger {N('Thomas Wagner')}, vertreten durch RA Dr. {N('Klein')}.")
 add('en', 'docs', "Build 2024.05.1 ships 3 fixes; see ticket 0172-5551234 in the old tracker.")
 add('de', 'invoice', "Lieferschein 0301234567 vom 14.05.2024, Palette 3 von 7.")
 add('en', 'letter', f"Ms {N('Emily Clarke')} was born on {D('29 February 1988')} in Leeds.")
 add('de', 'hr', f"Versicherungsnummer der Rentenversicherung: {S(ssn(spaced=True))}; Krankenkasse TK.")
 add('en', 'ticket', f"Ping {E('ops@status.example.io')} if the 502s return; on-call: {P('+49 151 11122233')}.")
-add('de', 'letter', f"Bitte senden Sie die Unterlagen an {N('Friederike Hoffmann')}, Postfach 10 20 30, 50667 Köln.")
+add('de', 'letter', f"Bitte senden Sie die Unterlagen an {N('Friederike Hoffmann')}, {A('Postfach 10 20 30')}, {A('50667 Köln')}.")
 add('en', 'invoice', f"Card {C(card('37', 15, sep=''))} charged USD 120.00; auth code 0A12B3.")
 add('de', 'ticket', "Fehlercode 0x0000007B beim Booten, BIOS-Version 1.0.23.")
 add('en', 'hr', f"{N('Özlem Yılmaz')} (DOB: {D('1990-12-24')}) requested parental leave from 01.08.2025.")

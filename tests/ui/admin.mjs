@@ -7,9 +7,13 @@
 // granted and removed, and mia's readable collections follow; "who may
 // read" for a user; the models directory; a member sees no admin screen
 // and gets the API's 403 as text by URL; settings: own key shown once,
-// own password changed and used; axe-core on every new screen at 1280 and
-// 390 px, light and dark; a keyboard-only department; no request to
-// another host, no CSP violation, no uncaught error.
+// own password changed and used; quotas on Nutzung & Kontingente: a daily
+// token quota for ben set in the form (bad values refused there first), the
+// API shows it, ben's request over it is refused, edited, a department's
+// quota set by keyboard alone, removed after one confirmation, all in the
+// audit log, read-only for the auditor; axe-core on every new screen at
+// 1280 and 390 px, light and dark; a keyboard-only department; no request
+// to another host, no CSP violation, no uncaught error.
 // Env: HOHEIT_URL, HOHEIT_PASSWORD, HOHEIT_CHROMIUM, HOHEIT_UI_SCREENSHOTS (optional).
 // Ends with "ui-admin: N passed, N failed"; exit status 1 if any failed.
 import fs from 'node:fs';
@@ -155,7 +159,7 @@ const waitText = (page, sel, text) => page.waitForFunction((s, x) => [...documen
   .some((e) => e.textContent.includes(x)), {}, sel, text);
 const readable = async (page) => ((await api(page, 'GET', '/api/collections')).data.data || []).map((c) => c.name).sort();
 
-const SCREENS = ['users', 'departments', 'collections', 'models', 'settings'];
+const SCREENS = ['users', 'departments', 'collections', 'models', 'settings', 'usage'];
 const ADMIN_NAV = ['Benutzer', 'Abteilungen', 'Sammlungen & Rechte', 'Modelle'];
 const NEWPW = 'ein-neues-passwort-22';
 
@@ -166,7 +170,8 @@ await test('catalogs: every literal key of the admin and settings screens is in 
   const read = (f) => JSON.parse(fs.readFileSync(path.join(web, 'i18n', f), 'utf8'));
   const kit = fs.readFileSync(path.join(web, 'screens', 'admin-kit.js'), 'utf8');
   for (const id of SCREENS) {
-    const src = fs.readFileSync(path.join(web, 'screens', `${id}.js`), 'utf8') + kit;
+    const own = id === 'usage' ? ['usage.js', 'usage-quotas.js'] : [`${id}.js`];
+    const src = own.map((f) => fs.readFileSync(path.join(web, 'screens', f), 'utf8')).join('\n') + kit;
     const keys = [...src.matchAll(/'((?:admin|error|right|role|nav|[a-z]+)\.[a-zA-Z0-9_.]+)'/g)].map((m) => m[1])
       .filter((k) => k.startsWith(`${id}.`) || /^(admin|right|nav)\./.test(k));
     check(keys.length > 10, `keys found in ${id}.js`);
@@ -457,6 +462,117 @@ await test('keyboard only: create a department', async () => {
   check(names.includes('lager'), `lager created, got ${names}`);
 });
 
+await test('quotas: root sets a daily token quota for ben in the UI (checked in the form first), the API has it, ben is refused over it, root edits and removes it', async () => {
+  const page = rootPage;
+  await go(page, 'Nutzung & Kontingente', 'usage', 'section.quotas h2');
+  await waitText(page, 'section.quotas', 'Noch kein Kontingent');
+  await page.locator(aria('Kontingent festlegen', 'button')).click();
+  await page.waitForSelector('section.quotas form');
+  const who = await page.$$eval('section.quotas select[name="who"] option', (os) => os.map((o) => o.value));
+  check(who.includes('ben') && who.includes('root') && !who.includes('einkauf'), `users to choose from, got ${who}`);
+  await page.select('section.quotas select[name="who"]', 'ben');
+  // checked in the form: nothing is sent
+  await page.locator(aria('Tokens je Tag', 'textbox')).fill('1,5');
+  await page.locator(aria('Speichern', 'button')).click();
+  await waitText(page, 'section.quotas form .error', '„Tokens je Tag“: Bitte eine ganze Zahl ab 1 eingeben');
+  check(await page.$eval('input[name="tokens_per_day"]', (e) => e.getAttribute('aria-invalid')) === 'true', 'the field marked invalid');
+  check(await page.evaluate(() => document.activeElement.name) === 'tokens_per_day', 'focus on the wrong field');
+  await page.locator(aria('Tokens je Tag', 'textbox')).fill('');
+  await page.locator(aria('Speichern', 'button')).click();
+  await waitText(page, 'section.quotas form .error', 'mindestens eine Grenze');
+  check((await api(page, 'GET', '/api/admin/quotas')).data.data.length === 0, 'no quota made by the refused forms');
+  await page.locator(aria('Tokens je Tag', 'textbox')).fill('20');
+  await page.locator(aria('Speichern', 'button')).click();
+  await waitText(page, 'section.quotas .msg-area', 'Kontingent für Benutzer ben festgelegt. Im Prüfprotokoll festgehalten.');
+  await waitText(page, 'section.quotas tbody', 'Benutzer ben');
+  let q = (await api(page, 'GET', '/api/admin/quotas')).data.data;
+  check(q.length === 1 && q[0].scope === 'user' && q[0].name === 'ben' && q[0].tokens_per_day === 20 &&
+    q[0].tokens_per_month === null && q[0].requests_per_minute === null && q[0].concurrent === null,
+  `the API shows ben's daily limit of 20, got ${JSON.stringify(q)}`);
+  // ben, with a key: served until the day's 20 tokens are used, then refused
+  const made = await api(page, 'POST', '/api/admin/users/ben/keys', {});
+  check(made.status === 201 && made.data.key, `a key for ben, got ${made.status}`);
+  const ask = { model: 'stories260K', prompt: 'Once upon a time', max_tokens: 24, temperature: 0 };
+  let used = 0;
+  let over = { status: 200 };
+  for (let i = 0; i < 10 && over.status === 200; i++) {
+    over = await withKey(made.data.key, 'POST', '/v1/completions', ask);
+    if (over.status === 200) used += over.data.usage.total_tokens;
+  }
+  check(used >= 20, `ben was served until his 20 tokens were used, got ${used}`);
+  check(over.status === 429 && over.data.error.code === 'quota_exceeded' && over.data.error.param === 'tokens_per_day',
+    `ben's next request is refused by the quota, got ${over.status} ${JSON.stringify(over.data)}`);
+  // the screen shows what was used next to the limit
+  await open(page, '#/usage');
+  await waitText(page, 'section.quotas tbody', `(heute ${used})`);
+  await waitText(page, 'section.quotas tbody', 'erreicht');
+  // edit: the form holds the quota; a monthly limit added
+  await page.locator(aria('Kontingent von Benutzer ben bearbeiten', 'button')).click();
+  await page.waitForSelector('section.quotas form');
+  check(await page.$eval('input[name="tokens_per_day"]', (e) => e.value) === '20', 'the form holds the daily limit');
+  check(await page.evaluate(() => document.activeElement.name) === 'tokens_per_day', 'focus in the edit form');
+  await page.locator(aria('Tokens je Monat', 'textbox')).fill('1.000.000');
+  await page.locator(aria('Speichern', 'button')).click();
+  await waitText(page, 'section.quotas .msg-area', 'Kontingent von Benutzer ben geändert.');
+  q = (await api(page, 'GET', '/api/admin/quotas')).data.data;
+  check(q[0].tokens_per_day === 20 && q[0].tokens_per_month === 1000000, `edited, got ${JSON.stringify(q)}`);
+  // a department quota by keyboard alone: Tab to the button, Enter, arrow to "Abteilung", Tab to the fields
+  await page.focus('section.quotas h2');
+  let found = false;
+  for (let i = 0; i < 40 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement.textContent === 'Kontingent festlegen');
+  }
+  check(found, 'the add button reached by Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('section.quotas form');
+  check(await page.evaluate(() => document.activeElement.type === 'radio' && document.activeElement.value === 'user'),
+    'focus on the first choice');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.name === 'who' && document.activeElement.value === 'einkauf'),
+    'the department list, einkauf first');
+  for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.name) === 'concurrent', 'Tab reaches "Gleichzeitige Anfragen"');
+  await page.keyboard.type('3');
+  await page.keyboard.press('Enter');
+  await waitText(page, 'section.quotas .msg-area', 'Kontingent für Abteilung einkauf festgelegt.');
+  q = (await api(page, 'GET', '/api/admin/quotas')).data.data;
+  const dq = q.find((x) => x.scope === 'department');
+  check(dq && dq.name === 'einkauf' && dq.concurrent === 3 && dq.tokens_per_day === null, `einkauf's quota, got ${JSON.stringify(q)}`);
+  await shot(page, 'usage-quotas');
+  // remove: asks once naming the limits that go
+  await page.locator(aria('Kontingent von Benutzer ben entfernen', 'button')).click();
+  await page.waitForSelector('section.quotas .confirm');
+  const conf = await page.$eval('section.quotas .confirm', (e) => e.textContent);
+  check(conf.includes('Tokens je Tag: 20') && conf.includes('Tokens je Monat: 1.000.000') && conf.includes('Prüfprotokoll'),
+    `the confirmation names the limits, got "${conf}"`);
+  await page.locator(aria('Abbrechen', 'button')).click();
+  check((await api(page, 'GET', '/api/admin/quotas')).data.data.length === 2, 'Abbrechen keeps it');
+  await page.locator(aria('Kontingent von Benutzer ben entfernen', 'button')).click();
+  await page.locator(aria('Kontingent entfernen', 'button')).click();
+  await waitText(page, 'section.quotas .msg-area', 'Kontingent von Benutzer ben entfernt.');
+  q = (await api(page, 'GET', '/api/admin/quotas')).data.data;
+  check(q.length === 1 && q[0].name === 'einkauf', `only einkauf's quota left, got ${JSON.stringify(q)}`);
+  const again = await withKey(made.data.key, 'POST', '/v1/completions', { ...ask, max_tokens: 2 });
+  check(again.status === 200, `ben is served again, got ${again.status}`);
+  const audit = await page.evaluate(async () => (await fetch('/api/audit/export?from=1')).text());
+  check(audit.includes('quota set user ben: tokens/day 20, tokens/month none, requests/minute none, concurrent none (new quota)') &&
+    audit.includes('quota set user ben: tokens/day 20, tokens/month 1000000') && audit.includes('quota clear user ben') &&
+    audit.includes('quota set department einkauf: tokens/day none, tokens/month none, requests/minute none, concurrent 3'),
+  'every change in the audit log, as the screen says');
+  // the auditor reads without forms; a member sees only the note
+  const p = await newPage();
+  await loggedIn(p, 'pruef');
+  await go(p, 'Nutzung & Kontingente', 'usage', 'section.quotas tbody');
+  check((await p.$eval('section.quotas', (e) => e.textContent)).includes('Abteilung einkauf') &&
+    !(await p.$('section.quotas button')), 'the auditor sees the quotas without buttons');
+  await closePage(p);
+  await go(miaPage, 'Nutzung & Kontingente', 'usage');
+  await waitText(miaPage, 'main p[role="status"]', 'Zusammen');
+  check(!(await miaPage.$('section.quotas')) && (await mainText(miaPage)).includes('Kontingente'), 'mia sees the note only');
+});
+
 await test('axe: no serious or critical violation on every admin screen and settings at 1280 and 390 px, light and dark', async () => {
   for (const [width, dark] of [[1280, false], [1280, true], [390, false], [390, true]]) {
     const tag = `${width}px ${dark ? 'dark' : 'light'}`;
@@ -486,6 +602,15 @@ await test('axe: no serious or critical violation on every admin screen and sett
     await axe(r, `models ${tag}`);
     await go(r, 'Einstellungen', 'settings', 'section[aria-labelledby="se-keys"]');
     await axe(r, `settings ${tag}`);
+    await go(r, 'Nutzung & Kontingente', 'usage', 'section.quotas tbody');
+    await axe(r, `usage with the quotas ${tag}`);
+    await r.locator(aria('Kontingent von Abteilung einkauf bearbeiten', 'button')).click();
+    await r.waitForSelector('section.quotas form');
+    await r.locator(aria('Tokens je Tag', 'textbox')).fill('x');
+    await r.locator(aria('Speichern', 'button')).click();
+    await r.waitForSelector('section.quotas form .error');
+    await axe(r, `a quota form with an error ${tag}`);
+    if (width === 390 && !dark) await shot(r, 'usage-quotas-phone');
     await closePage(r);
     const m = await newPage({ width, dark });
     await loggedIn(m, 'ben');

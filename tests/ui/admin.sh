@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # admin.sh - the admin screens (users, departments, collections and
-# rights, models) and the settings screen in a real headless chromium,
+# rights, models, quotas) and the settings screen in a real headless chromium,
 # like screens.sh: starts `hoheit serve` on a free port over a temporary
 # data dir holding stories260K, creates through the CLI root (the only
 # admin), pruef (auditor), mia (member of personal), ben (member of

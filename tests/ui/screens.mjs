@@ -301,8 +301,10 @@ await test('register: the form shows the class while answering, creates the use 
     'the history in words');
   const card = await page.waitForSelector('#uc-card + pre');
   const ct = await card.evaluate((e) => e.textContent);
-  check(ct.includes('zeugnis-entwurf') && ct.includes('Entwürfe für Arbeitszeugnisse') && /high/i.test(ct),
-    'the system card text');
+  // the card in the UI's language (issue 14): German labels, entered values as entered
+  check(ct.includes('zeugnis-entwurf') && ct.includes('Entwürfe für Arbeitszeugnisse') &&
+    ct.includes('Systemkarte') && ct.includes('Risikoklasse: hoch') && !ct.includes('Risk class'),
+    'the system card text, in German');
   // the server stored exactly what the form showed
   const u = await api(page, 'GET', '/api/usecases/zeugnis-entwurf');
   check(u.data.risk_class === 'high' && u.data.answers.h_employment === true && u.data.answers.f_profiling === false,
@@ -311,7 +313,9 @@ await test('register: the form shows the class while answering, creates the use 
   await go(page, 'KI-Anwendungen', 'usecases', 'main table');
   await page.locator(aria('Anzeigen', 'button')).click();
   const ropa = await page.waitForSelector('.records-out pre');
-  check((await ropa.evaluate((e) => e.textContent)).includes('Bewerberinnen und Bewerber'), 'the Art. 30 records');
+  const rt = await ropa.evaluate((e) => e.textContent);
+  check(rt.includes('Bewerberinnen und Bewerber') && rt.includes('Verzeichnis von Verarbeitungstätigkeiten'),
+    'the Art. 30 records, in German');
 });
 
 await test('audit: verify says intact in words; the export is filtered by kind, user and decision', async () => {

@@ -328,12 +328,15 @@ await test('documents: upload with progress, listed, a refused upload shows its 
   await page.locator(aria('Dokumente', 'link')).click();
   await page.waitForSelector('main[data-screen="documents"] table');
   const f1 = path.join(TMP, 'spesen.txt');
-  fs.writeFileSync(f1, 'Spesenregel: Bewirtungen bis 50 Euro pro Person sind ohne Genehmigung erlaubt.\n');
+  // written by an old Windows editor: Windows-1252, not UTF-8 (0x80 is the euro sign there)
+  fs.writeFileSync(f1, Buffer.from('Spesenregel: Bewirtungen bis 50 \x80 pro Person sind ohne Genehmigung erlaubt, f\xfcr G\xe4ste.\n', 'latin1'));
   const input = await page.$('#up-files');
   await input.uploadFile(f1);
   await page.waitForFunction(() => [...document.querySelectorAll('#uploads li')].some((l) => l.classList.contains('done')))
     .catch(async (e) => { throw new Error(`${e.message}: ${await page.$eval('main', (m) => m.textContent)}`); });
   check(await page.$eval('#uploads progress', (p) => p.value) === 100, 'progress at 100');
+  const note = await page.$eval('#uploads li.done', (l) => l.textContent);
+  check(note.includes('als Windows-1252 gelesen und umgewandelt'), `the conversion is said, got "${note}"`);
   await page.waitForFunction(() => [...document.querySelectorAll('#doc-lists td')].some((t) => t.textContent.includes('spesen.txt')));
   // a collection of another department: 404, shown per file
   await page.locator(aria('Oder Sammlung per Name', 'textbox')).fill('einkauf-intern');

@@ -125,6 +125,9 @@ export default {
           bar.value = 100;
           li.classList.add('done');
           state.textContent = d && d.status === 'unchanged' ? t('docs.same') : t('docs.done');
+          // a legacy text encoding was converted (the answer's warnings say it in English)
+          const enc = { 'windows-1252': 'Windows-1252', 'iso-8859-15': 'ISO-8859-15', 'utf-16le': 'UTF-16', 'utf-16be': 'UTF-16' }[d && d.encoding];
+          if (enc) state.textContent += ` \u2013 ${t('docs.converted', { enc })}`;
           resolve(true);
         } else {
           const e = d && d.error ? d.error : {};

@@ -66,7 +66,7 @@ export function errorDetail(app, e) {
  * app.request would parse an x-ndjson body as JSON); a non-2xx answer
  * throws app.ApiError like app.api. */
 export async function fetchText(app, path) {
-  const r = await fetch(path, { credentials: 'same-origin', headers: { Accept: '*/*' } });
+  const r = await fetch(path, { credentials: 'same-origin', headers: { Accept: '*/*', 'Accept-Language': app.lang } });
   const text = await r.text();
   if (r.ok) return text;
   let err = {};

@@ -2,10 +2,12 @@
 // department or use case over a date range (GET /api/usage?by=&from=&to=,
 // UTC days). Admins and auditors see every row; anyone else only their own
 // (by user or use case; the server refuses by department for them, so the
-// choice is not offered). Quotas are set on the server (`hoheit quota`);
-// the HTTP API has no quota route yet, so the screen says where they live.
+// choice is not offered). Below, admins and auditors see every quota with
+// its usage today and this month, and admins add, edit and remove them
+// (usage-quotas.js); anyone else reads where quotas come from.
 import { h, heading, statusLine } from '../dom.js';
 import { fmtNum, tableBox, table, errorDetail, field } from './kit.js';
+import { quotaPanel } from './usage-quotas.js';
 
 function seesAll(app) { return app.user.role === 'admin' || app.user.role === 'auditor'; }
 
@@ -34,7 +36,8 @@ export default {
       field(t('usage.byLabel'), by), field(t('usage.from'), from), field(t('usage.to'), to),
       h('div', { class: 'field' }, h('span', { 'aria-hidden': 'true' }, '\u00a0'),
         h('button', { type: 'submit', class: 'primary' }, t('usage.show'))));
-    main.append(form, out, h('p', { class: 'small muted' }, t('usage.quotaNote')));
+    const quotas = h('section', { class: 'quotas', 'aria-labelledby': 'uq-h' });
+    main.append(form, out, seesAll(app) ? quotas : h('p', { class: 'small muted' }, t('usage.quotaNote')));
 
     const load = async () => {
       if (from.value && to.value && from.value > to.value) {
@@ -70,5 +73,6 @@ export default {
     };
     form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
     await load();
+    if (seesAll(app)) await quotaPanel(quotas, app);
   },
 };

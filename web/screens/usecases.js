@@ -136,7 +136,7 @@ export default {
     const get = async (fmt, show) => {
       out.replaceChildren(statusLine(t('usecases.loading')));
       try {
-        const text = await fetchText(app, `/api/usecases?records=${fmt}`);
+        const text = await fetchText(app, `/api/usecases?records=${fmt}&lang=${app.lang}`);
         out.replaceChildren();
         if (show) {
           const hid = uid('ropa');
@@ -213,7 +213,7 @@ export default {
     const card = async (fmt, show) => {
       cardOut.replaceChildren(statusLine(t('usecases.loading')));
       try {
-        const text = await fetchText(app, `/api/usecases/${encodeURIComponent(u.slug)}?card=${fmt}`);
+        const text = await fetchText(app, `/api/usecases/${encodeURIComponent(u.slug)}?card=${fmt}&lang=${app.lang}`);
         cardOut.replaceChildren();
         if (show) {
           cardOut.append(h('section', { class: 'card', 'aria-labelledby': 'uc-card' },
