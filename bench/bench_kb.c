@@ -412,7 +412,10 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
     for (int mode = 0; mode < 3 && t && qt && !rc; mode++) {
         hh_kb_mode_t km = mode == 0 ? HH_KB_BM25_ONLY : mode == 1 ? HH_KB_HYBRID : HH_KB_DENSE_ONLY;
         for (int j = 0; j < nq && !rc; j++) {
-            hh_kb_query_t qq = { .analyzer = an, .user = "bench", .text = qt[j], .k = 10 };
+            /* BENCH_KB_ANALYZE=0: questions with stems alone (for comparison) */
+            const char *ba = getenv("BENCH_KB_ANALYZE");
+            hh_kb_query_t qq = { .analyzer = ba && !strcmp(ba, "0") ? NULL : an, .user = "bench", .text = qt[j],
+                                 .k = 10 };
             hh_kb_hit_t *h = NULL;
             size_t nh = 0;
             double a = now_s();
