@@ -37,7 +37,7 @@ PKG_MISSING := $(shell command -v pkg-config >/dev/null 2>&1 || echo pkg-config;
                  for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 CFLAGS   ?=
 CFLAGS   += $(OPT) -g $(CSTD) $(WARN) $(INCS) $(PKG_CFLAGS) -pthread
-LDLIBS   += $(PKG_LIBS) -lm -pthread
+LDLIBS   += $(PKG_LIBS) -lstemmer -lm -pthread   # libstemmer ships no .pc file
 LDFLAGS  ?=
 
 ifeq ($(ARCH),x86_64)

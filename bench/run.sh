@@ -133,7 +133,7 @@ bash tests/kb/build_corpus.sh build/kb-corpus >&2 || echo "bench: no Debian corp
 KB_BUILD="$(dirname "$HOHEIT")"
 KB_PKGS=$(sed -n 's/^PKGS *:= *//p' Makefile)
 cc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/bench_kb.c "$KB_BUILD/libhoheit.a" \
-   $(pkg-config --libs $KB_PKGS) -lm -pthread -o "$KB_BUILD/bench_kb"
+   $(pkg-config --libs $KB_PKGS) -lstemmer -lm -pthread -o "$KB_BUILD/bench_kb"
 echo "bench: retrieval latency (bench_kb, 100k x 384)" >&2
 "$KB_BUILD/bench_kb" -n "${KB_CHUNKS:-100000}" -d 384 -t build/kb-corpus >> $OUT
 # --- end retrieval latency ----------------------------------------------------

@@ -56,8 +56,10 @@ printf 'hoheit (%s) unstable; urgency=medium\n\n  * Built from the repository by
 chmod 0644 "$DOC/copyright" "$DOC/changelog.Debian.gz"
 
 # Depends: the shared libraries the binary links (versions from their
-# shlibs files), adduser for postinst, poppler-utils for pdftotext (PDF
-# ingestion runs it).
+# shlibs files, libstemmer0d among them), adduser for postinst,
+# poppler-utils for pdftotext (PDF ingestion runs it), and the word lists the
+# knowledge base's text analysis reads (src/kb/analyze.h: German compounds,
+# synonyms, German-English translations; each is optional at run time).
 mkdir -p "$WORK/debian"
 printf 'Source: hoheit\n\nPackage: hoheit\nArchitecture: any\n' >"$WORK/debian/control"
 SHLIBS=$(cd "$WORK" && dpkg-shlibdeps -O -e debian/hoheit/usr/bin/hoheit 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
@@ -71,7 +73,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: hoheit maintainers <hoheit@localhost>
 Installed-Size: $SIZE
-Depends: $SHLIBS, adduser, poppler-utils
+Depends: $SHLIBS, adduser, poppler-utils, wngerman, openthesaurus-de-text, trans-de-en
 Section: net
 Priority: optional
 Description: sovereign corporate LLM server (OpenAI-compatible API)

@@ -163,7 +163,7 @@ else
   check "control Architecture" test "$(field Architecture)" = "$ARCH"
   deps=$(field Depends)
   for p in libc6 libcjson1 libpcre2-8-0 libutf8proc2 libmicrohttpd12 libsqlite3-0 libsodium23 libxml2 libzip4 \
-    libgmime-3.0-0 adduser poppler-utils; do
+    libgmime-3.0-0 libstemmer0d adduser poppler-utils wngerman openthesaurus-de-text trans-de-en; do
     check "Depends names $p" sh -c "echo '$deps' | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -qx -- '$p'"
   done
   dpkg-deb --ctrl-tarfile "$DEB" | tar -x -O ./conffiles >"$T/conffiles"

@@ -26,6 +26,10 @@ PKGS=(
                                             # the package test's dpkg -i (postinst runs adduser)
   procps fakeroot                           # man pages the KB test corpora pin (kill.1; fakeroot.1)
   ca-certificates                           # npm ci over https (tests/node, tests/ui) on a fresh system
+  libstemmer-dev                            # kb analyze: Snowball stemmers (German, English); -lstemmer, no .pc
+  wngerman                                  # kb analyze: German word list for compound splitting (/usr/share/dict/ngerman)
+  openthesaurus-de-text                     # kb analyze: German synonyms (/usr/share/openthesaurus-de/openthesaurus.txt)
+  trans-de-en                               # kb analyze: German-English dictionary, cross-lingual search (/usr/share/trans/de-en)
   chromium                                  # the web UI's browser tests (tests/ui: puppeteer-core drives it)
   debootstrap                               # only for `make test-fresh` (tests/fresh/run.sh)
 )

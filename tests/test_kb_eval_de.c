@@ -29,7 +29,9 @@
  * split by document), and prints the fitted parameters.
  *
  * HOHEIT_KB_EVAL_VERBOSE=1 prints every question's rank, confidence and
- * outcome. */
+ * outcome. Retrieval analyzes text as /api/ask does (kb/analyze.h: stems,
+ * compounds, synonyms, translations, reranking); HOHEIT_KB_EVAL_ANALYZE=0
+ * measures stemming alone. */
 #include "harness.h"
 #include "engine/embedders.h"
 #include "engine/engine.h"
@@ -224,10 +226,10 @@ static int first_relevant(hh_store_t *s, const de_q_t *q, const hh_kb_hit_t *h, 
  * answer the extractive answer over the top DE_ANSWER_K hits with params
  * ap (the answer /api/ask gives: hybrid hits when hybrid is on, else
  * BM25). */
-static int run_one(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode, bool answer,
-                   const hh_kb_answer_params_t *ap, de_q_t *q)
+static int run_one(hh_store_t *s, hh_analyzer_t *an, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
+                   bool answer, const hh_kb_answer_params_t *ap, de_q_t *q)
 {
-    hh_kb_query_t kq = { .user = "eval", .text = q->query, .k = 10 };
+    hh_kb_query_t kq = { .analyzer = an, .user = "eval", .text = q->query, .k = 10 };
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     hh_err_t err;
@@ -281,9 +283,9 @@ static int run_one(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, h
 /* Label check: a labeled passage that retrieval did not find in the top 10
  * must at least exist in its document (found with the passage itself as
  * the query, top 100), else the label is wrong. */
-static bool label_exists(hh_store_t *s, const de_q_t *q)
+static bool label_exists(hh_store_t *s, hh_analyzer_t *an, const de_q_t *q)
 {
-    hh_kb_query_t kq = { .user = "eval", .text = q->passage, .k = 100 };
+    hh_kb_query_t kq = { .analyzer = an, .user = "eval", .text = q->passage, .k = 100 };
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     if (hh_kb_retrieve_mode(s, NULL, NULL, &kq, HH_KB_BM25_ONLY, &h, &n, NULL) != 0)
@@ -457,6 +459,8 @@ typedef struct de_env {
     hh_kb_dense_t  *dense;
     hh_vindex_t    *ix;
     hh_kb_embedder_t qe;
+    hh_analyzer_t  *an;          /* the text analysis /api/ask uses (kb/analyze.h); NULL with
+                                  * HOHEIT_KB_EVAL_ANALYZE=0: stemming alone */
     size_t          docs, chunks;
 } de_env_t;
 
@@ -466,6 +470,7 @@ static void env_close(de_env_t *e)
     hh_embedders_free(e->reg);
     hh_engine_free(e->engine);
     hh_store_close(e->st);
+    hh_analyzer_free(e->an);
 }
 
 /* Ingests root into collection coll (with the embedding model's vectors
@@ -477,6 +482,7 @@ static int env_ingest(de_env_t *e, const char *root, const char *coll, hh_err_t 
         return rc;
     hh_ingest_params_t ip = hh_ingest_default_params();
     ip.embedder = e->dense ? hh_kb_dense_ingest_embedder(e->dense) : NULL;
+    ip.analyzer = e->an;
     hh_ingest_totals_t tot;
     const char *paths[] = { root };
     rc = hh_ingest_paths(e->st, paths, 1, coll, 0, &ip, NULL, NULL, &tot, err);
@@ -505,6 +511,9 @@ static int env_open(de_env_t *e, const char *name, hh_err_t *err)
     hh_store_user_t u;
     if (rc == 0)
         rc = hh_store_user_ensure(e->st, "eval", "admin", &u, NULL, err);
+    const char *analyze = getenv("HOHEIT_KB_EVAL_ANALYZE");
+    if (rc == 0 && !(analyze && !strcmp(analyze, "0")))
+        rc = hh_analyzer_create(&e->an, NULL, err);
     const char *models = getenv("HOHEIT_KB_EVAL_MODELS");
     if (rc == 0 && models && *models) {
         hh_engine_params_t ep = hh_engine_default_params();
@@ -530,16 +539,16 @@ static int run_set(de_env_t *e, de_set_t *set, bool deb, const hh_kb_answer_para
         de_q_t *q = &set->q[i];
         if (q->debian != deb)
             continue;
-        int rc = run_one(e->st, NULL, NULL, HH_KB_BM25_ONLY, !e->ix, ap, q);
+        int rc = run_one(e->st, e->an, NULL, NULL, HH_KB_BM25_ONLY, !e->ix, ap, q);
         if (rc == 0 && e->ix)
-            rc = run_one(e->st, e->ix, &e->qe, HH_KB_HYBRID, true, ap, q);
+            rc = run_one(e->st, e->an, e->ix, &e->qe, HH_KB_HYBRID, true, ap, q);
         if (rc)
             return rc;
         if (getenv("HOHEIT_KB_EVAL_VERBOSE"))
             printf("      %-10s rank %2d hybrid %2d conf %.2f %s%s%s  %s\n", q->id, q->rank, q->rank_hy, q->conf,
                    q->correct ? "correct" : "-", q->abstained ? " abstained" : "", q->unsure ? " unsure" : "",
                    q->query);
-        if (q->kind != K_UNA && q->rank == 0 && !label_exists(e->st, q)) {
+        if (q->kind != K_UNA && q->rank == 0 && !label_exists(e->st, e->an, q)) {
             printf("    label %s: passage \"%s\" is in no chunk of %s\n", q->id, q->passage, q->doc);
             bad = HH_EFORMAT;
         }

@@ -125,8 +125,8 @@ TEST(kb_store_doc_replace_delete)
 
     float v0[3] = { 1, 0, 0 }, v1[3] = { 0, 1, 0 };
     hh_store_chunk_in_t ch[2] = {
-        { "Hotels must be booked through the travel desk.", "Handbook › Travel › Hotels", 12, 9, v0 },
-        { "Trains: second class for trips under four hours.", "Handbook › Travel › Trains", 13, 9, v1 },
+        { "Hotels must be booked through the travel desk.", "Handbook › Travel › Hotels", 12, 9, v0, NULL, NULL, 0 },
+        { "Trains: second class for trips under four hours.", "Handbook › Travel › Trains", 13, 9, v1, NULL, NULL, 0 },
     };
     hh_store_doc_in_t in = { c.id, "Handbook", "/docs/handbook.pdf", "application/pdf", SHA_A, 1234, u.id,
                              ch, 2, "bge-small", 3, NULL };
@@ -157,7 +157,7 @@ TEST(kb_store_doc_replace_delete)
     hh_store_chunk_clear(&sc);
 
     /* Same path, new content: one new document, old chunks gone from FTS. */
-    hh_store_chunk_in_t ch2[1] = { { "Hostels are fine for interns.", "Handbook › Travel", 1, 6, NULL } };
+    hh_store_chunk_in_t ch2[1] = { { "Hostels are fine for interns.", "Handbook › Travel", 1, 6, NULL, NULL, NULL, 0 } };
     hh_store_doc_in_t in2 = { c.id, "Handbook v2", "/docs/handbook.pdf", "application/pdf", SHA_B, 99, u.id,
                               ch2, 1, NULL, 0, NULL };
     int64_t id2 = 0;
@@ -174,7 +174,7 @@ TEST(kb_store_doc_replace_delete)
     ASSERT_FALSE(used);
 
     /* A failing insert (chunk without text) leaves the old document intact. */
-    hh_store_chunk_in_t bad[1] = { { NULL, NULL, 0, 0, NULL } };
+    hh_store_chunk_in_t bad[1] = { { NULL, NULL, 0, 0, NULL, NULL, NULL, 0 } };
     hh_store_doc_in_t in3 = in2;
     in3.chunks = bad;
     in3.sha256 = SHA_A;
@@ -236,7 +236,7 @@ TEST(kb_store_ids_random)
         snprintf(text[i], sizeof text[i], "chunk number %d", i);
         vec[i][0] = 1.0f;
         vec[i][1] = (float)i;
-        ch[i] = (hh_store_chunk_in_t){ text[i], "", 0, 3, vec[i] };
+        ch[i] = (hh_store_chunk_in_t){ text[i], "", 0, 3, vec[i], NULL, NULL, 0 };
     }
     hh_store_doc_in_t in = { c.id, "Big", "/big.md", "text/markdown", SHA_A, 10, 0, ch, N, "m", 2, NULL };
     int64_t doc = 0, doc2 = 0;

@@ -491,9 +491,9 @@ typedef struct rank_snap {
     int32_t rank[8];
 } rank_snap_t;
 
-static int rank_snap(hh_store_t *s, const char *user, const char *text, rank_snap_t *r)
+static int rank_snap(hh_store_t *s, hh_analyzer_t *an, const char *user, const char *text, rank_snap_t *r)
 {
-    hh_kb_query_t q = { .user = user, .text = text, .k = 8 };
+    hh_kb_query_t q = { .analyzer = an, .user = user, .text = text, .k = 8 };
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     hh_err_t err;
@@ -528,6 +528,11 @@ TEST(retrieve_rank_stats_scoped)
     f.hr = c.id;
     ASSERT_OK(hh_store_collection_ensure(f.s, "eng", eng_dep, 1, &c, &err));
     f.eng = c.id;
+    const char *hr[16];
+    char buf[16][64];
+    for (int i = 0; i < 16; i++)
+        hr[i] = buf[i];
+    int64_t hr_doc;
     static const char *const eng[] = {
         "tango tango drill on the north field.", "umbra drill on the south field.",
         "The build server runs every night.", "Releases leave on Tuesdays.",
@@ -535,41 +540,47 @@ TEST(retrieve_rank_stats_scoped)
     };
     int64_t id;
     ASSERT_OK(add_doc(&f, f.eng, "eng/a.txt", "Drills", eng, 6, &id));
-    rank_snap_t before, with_word, without_word;
-    ASSERT_OK(rank_snap(f.s, "bob", "tango umbra", &before));
-    ASSERT_EQ_INT(before.n, 2);
-    ASSERT_EQ_INT(before.rank[0], 1);
+    /* both ways: stemming alone, and the full analysis (compounds,
+     * synonyms, translations; issue 14) */
+    hh_analyzer_t *an = NULL;
+    ASSERT_OK(hh_analyzer_create(&an, NULL, &err));
+    for (int pass = 0; pass < 2; pass++) {
+        hh_analyzer_t *pa = pass ? an : NULL;
+        rank_snap_t before, with_word, without_word;
+        for (int i = 0; i < 16; i++)   /* HR: nothing of it yet */
+            snprintf(buf[i], sizeof buf[i], "HRSECRET bonus case %d.", i);
+        ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
+        ASSERT_OK(rank_snap(f.s, pa, "bob", "tango umbra", &before));
+        ASSERT_EQ_INT(before.n, 2);
+        ASSERT_EQ_INT(before.rank[0], 1);
 
-    /* HR: sixteen chunks that hold "tango" */
-    const char *hr[16];
-    char buf[16][64];
-    for (int i = 0; i < 16; i++) {
-        snprintf(buf[i], sizeof buf[i], "HRSECRET tango bonus case %d.", i);
-        hr[i] = buf[i];
-    }
-    int64_t hr_doc;
-    ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
-    ASSERT_OK(rank_snap(f.s, "bob", "tango umbra", &with_word));
-    /* HR's sixteen chunks replaced by sixteen without the word */
-    for (int i = 0; i < 16; i++)
-        snprintf(buf[i], sizeof buf[i], "HRSECRET bonus case %d.", i);
-    ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
-    ASSERT_OK(rank_snap(f.s, "bob", "tango umbra", &without_word));
+        /* HR: sixteen chunks that hold "tango" */
+        for (int i = 0; i < 16; i++)
+            snprintf(buf[i], sizeof buf[i], "HRSECRET tango bonus case %d.", i);
+        ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
+        ASSERT_OK(rank_snap(f.s, pa, "bob", "tango umbra", &with_word));
+        /* HR's sixteen chunks replaced by sixteen without the word */
+        for (int i = 0; i < 16; i++)
+            snprintf(buf[i], sizeof buf[i], "HRSECRET bonus case %d.", i);
+        ASSERT_OK(add_doc(&f, f.hr, "hr/tango.txt", "Bonus", hr, 16, &hr_doc));
+        ASSERT_OK(rank_snap(f.s, pa, "bob", "tango umbra", &without_word));
 
-    const rank_snap_t *other[] = { &with_word, &without_word };
-    for (int k = 0; k < 2; k++) {
-        ASSERT_EQ_INT(other[k]->n, before.n);
-        for (size_t i = 0; i < before.n; i++) {
-            ASSERT_EQ_INT(other[k]->id[i], before.id[i]);
-            ASSERT_EQ_INT(other[k]->rank[i], before.rank[i]);
-            if (memcmp(&other[k]->bm25[i], &before.bm25[i], sizeof(double)) != 0)
-                hh_test_fail(__FILE__, __LINE__, "hit %zu: bm25 %.17g with HR's documents (%s), %.17g without", i,
-                             other[k]->bm25[i], k ? "no tango" : "tango", before.bm25[i]);
-            ASSERT_TRUE(memcmp(&other[k]->bm25[i], &before.bm25[i], sizeof(double)) == 0);
+        const rank_snap_t *other[] = { &with_word, &without_word };
+        for (int k = 0; k < 2; k++) {
+            ASSERT_EQ_INT(other[k]->n, before.n);
+            for (size_t i = 0; i < before.n; i++) {
+                ASSERT_EQ_INT(other[k]->id[i], before.id[i]);
+                ASSERT_EQ_INT(other[k]->rank[i], before.rank[i]);
+                if (memcmp(&other[k]->bm25[i], &before.bm25[i], sizeof(double)) != 0)
+                    hh_test_fail(__FILE__, __LINE__, "hit %zu: bm25 %.17g with HR's documents (%s), %.17g without", i,
+                                 other[k]->bm25[i], k ? "no tango" : "tango", before.bm25[i]);
+                ASSERT_TRUE(memcmp(&other[k]->bm25[i], &before.bm25[i], sizeof(double)) == 0);
+            }
         }
+        /* and the scoped scores are still BM25: "tango" twice beats "umbra" once */
+        ASSERT_TRUE(before.bm25[0] > before.bm25[1]);
     }
-    /* and the scoped scores are still BM25: "tango" twice beats "umbra" once */
-    ASSERT_TRUE(before.bm25[0] > before.bm25[1]);
+    hh_analyzer_free(an);
     hh_store_close(f.s);
 }
 
@@ -659,7 +670,8 @@ static void path_stem(const char *path, char *out, size_t cap)
  * in any format of the corpus). only_subset: just the lines with
  * "subset": true. MRR over the top 10. */
 static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
-                     const char *file, bool by_stem, bool only_subset, eval_res_t *r)
+                     const char *file, bool by_stem, bool only_subset, hh_analyzer_t *an, bool rerank,
+                     eval_res_t *r)
 {
     size_t size = 0;
     char *all = hh_test_read_file(file, &size);
@@ -688,7 +700,8 @@ static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
         const int li = strcmp(lt->valuestring, "de") == 0;
         char want[256], stem[256];
         path_stem(dt->valuestring, want, sizeof want);
-        hh_kb_query_t q = { .user = "eval", .text = qt->valuestring, .k = 10 };
+        hh_kb_query_t q = { .analyzer = an, .no_rerank = !rerank, .user = "eval", .text = qt->valuestring,
+                            .k = 10 };
         hh_kb_hit_t *h = NULL;
         size_t n = 0;
         struct timespec t0, t1;
@@ -735,7 +748,7 @@ static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
 static int eval_mode(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em, hh_kb_mode_t mode,
                      eval_res_t *r)
 {
-    return eval_file(s, ix, em, mode, "tests/kb/queries.jsonl", false, false, r);
+    return eval_file(s, ix, em, mode, "tests/kb/queries.jsonl", false, false, NULL, true, r);
 }
 
 TEST(retrieve_eval_queries)
@@ -768,6 +781,22 @@ TEST(retrieve_eval_queries)
            bm.n, tot.added, tot.chunks, bm.recall5, bm.mrr, bm.ms_per_query);
     ASSERT_GE(bm.recall5, 0.75);
     ASSERT_GE(bm.mrr, 0.6);
+    /* the analysis and the reranking, each on and off (docs/KB.md "Evaluation") */
+    hh_analyzer_t *an = NULL;
+    ASSERT_OK(hh_analyzer_create(&an, NULL, &err));
+    static const char *const cfg[] = { "stems only, no rerank", "stems only + rerank", "full analysis, no rerank",
+                                       "full analysis + rerank" };
+    eval_res_t res[4];
+    for (int c = 0; c < 4; c++) {
+        ASSERT_OK(eval_file(s, NULL, NULL, HH_KB_BM25_ONLY, "tests/kb/queries.jsonl", false, false, c >= 2 ? an : NULL,
+                            c % 2 == 1, &res[c]));
+        printf("    retrieval eval, %s: recall@5 %.3f MRR %.3f (en %.3f / %.3f, de %.3f / %.3f), %.2f ms/query\n",
+               cfg[c], res[c].recall5, res[c].mrr, res[c].lang_recall5[0], res[c].lang_mrr[0], res[c].lang_recall5[1],
+               res[c].lang_mrr[1], res[c].ms_per_query);
+    }
+    hh_analyzer_free(an);
+    ASSERT_GE(res[3].recall5, 0.9);
+    ASSERT_GE(res[3].mrr, 0.8);
     hh_store_close(s);
 }
 
@@ -829,7 +858,18 @@ TEST(retrieve_eval_debian)
     ASSERT_EQ_INT(tot.failed, 0);
     ASSERT_GE(tot.added, full ? 700 : 80);   /* the distractors are there too */
     eval_res_t bm;
-    ASSERT_OK(eval_file(s, NULL, NULL, HH_KB_BM25_ONLY, "tests/kb/queries_debian.jsonl", true, !full, &bm));
+    hh_analyzer_t *an = NULL;
+    ASSERT_OK(hh_analyzer_create(&an, NULL, &err));
+    for (int c = 0; c < 2; c++) {   /* first stage alone, for docs/KB.md "Evaluation" */
+        eval_res_t fs;
+        ASSERT_OK(eval_file(s, NULL, NULL, HH_KB_BM25_ONLY, "tests/kb/queries_debian.jsonl", true, !full,
+                            c ? an : NULL, false, &fs));
+        printf("    retrieval eval debian, %s, no rerank: recall@5 %.3f MRR %.3f (en %.3f / %.3f, de %.3f / %.3f)\n",
+               c ? "full analysis" : "stems only", fs.recall5, fs.mrr, fs.lang_recall5[0], fs.lang_mrr[0],
+               fs.lang_recall5[1], fs.lang_mrr[1]);
+    }
+    ASSERT_OK(eval_file(s, NULL, NULL, HH_KB_BM25_ONLY, "tests/kb/queries_debian.jsonl", true, !full, an, true, &bm));
+    hh_analyzer_free(an);
     ASSERT_GE(bm.n, full ? 40 : 12);
     ASSERT_GE(bm.lang_n[0], full ? 20 : 6);
     ASSERT_GE(bm.lang_n[1], full ? 18 : 6);

@@ -20,6 +20,7 @@ static void serve_usage(FILE *f)
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
             "                    [--retention-interval S] [--conversation-retention-days N]\n"
             "                    [--access-log FILE|off] [--error-log FILE] [--web-dir DIR]\n"
+            "                    [--kb-compounds FILE|off] [--kb-thesaurus FILE|off] [--kb-translations FILE|off]\n"
             "  --config FILE  read options from FILE, `key = value` lines with the long option names\n"
             "                 below (e.g. `port = 8080`); default $HOHEIT_CONFIG; options given on the\n"
             "                 command line win over the file\n"
@@ -46,6 +47,13 @@ static void serve_usage(FILE *f)
             "                 SIGHUP reopens both logs (after logrotate moved them)\n"
             "  --web-dir DIR  serve the web UI (GET /) from DIR, read at each request, instead of\n"
             "                 the copy built into the binary (for UI development)\n"
+            "  --kb-compounds FILE|off  German word list for compound splitting in the knowledge\n"
+            "                 base's index (default /usr/share/dict/ngerman)\n"
+            "  --kb-thesaurus FILE|off  OpenThesaurus text for synonyms in questions\n"
+            "                 (default /usr/share/openthesaurus-de/openthesaurus.txt)\n"
+            "  --kb-translations FILE|off  German-English dictionary for questions in the other\n"
+            "                 language (default /usr/share/trans/de-en); a missing file turns its\n"
+            "                 feature off (logged at start)\n"
             "Precedence: command line, then $HOHEIT_DATA (for the data dir), then the config file.\n"
             "One server per data directory: a second one is refused (DATA/hoheit.lock).\n"
             "API keys: hoheit keys create --user NAME --role ROLE [--data DIR]\n");
@@ -137,6 +145,12 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
         p->access_log = v;
     else if (!strcmp(a, "--web-dir"))
         p->web_dir = v;
+    else if (!strcmp(a, "--kb-compounds"))
+        p->kb_compounds = !strcmp(v, "off") ? "" : v;
+    else if (!strcmp(a, "--kb-thesaurus"))
+        p->kb_thesaurus = !strcmp(v, "off") ? "" : v;
+    else if (!strcmp(a, "--kb-translations"))
+        p->kb_translations = !strcmp(v, "off") ? "" : v;
     else if (!strcmp(a, "--error-log"))
         o->error_log = v;
     else

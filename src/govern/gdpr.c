@@ -909,6 +909,10 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
      * rebuild it from the rewritten chunks */
     if (!rc && r.chunks)
         rc = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')", err);
+    /* the analyzed terms of the rewritten chunks were emptied by trigger
+     * (migration 14); the segments of that index are rebuilt too */
+    if (!rc && r.chunks)
+        rc = exec(s, "INSERT INTO chunks_terms(chunks_terms) VALUES ('rebuild')", err);
     /* audited in the same transaction: the record lists the audit rows it
      * pseudonymized (pseudonyms and counts only, no subject) */
     if (!rc) {

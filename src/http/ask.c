@@ -130,6 +130,7 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
     memset(out, 0, sizeof *out);
     hh_kb_query_t q;
     memset(&q, 0, sizeof q);
+    q.analyzer = s->analyzer;
     q.user = user;
     q.collections = in->n_collections ? in->collections : NULL;
     q.n_collections = in->n_collections;

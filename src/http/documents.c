@@ -292,6 +292,7 @@ static enum MHD_Result finish_upload(hh_http_server_t *s, struct MHD_Connection 
     hh_ingest_params_t p = hh_ingest_default_params();
     p.max_file_bytes = (int64_t)HT_MAX_UPLOAD;
     p.embedder = hh_kb_dense_ingest_embedder(s->kb);
+    p.analyzer = s->analyzer;
     hh_ingest_file_t r;
     hh_err_t err;
     hh_err_clear(&err);

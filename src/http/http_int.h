@@ -17,6 +17,7 @@
 #include "govern/sweeper.h"
 #include "http/openai.h"
 #include "http/server.h"
+#include "kb/analyze.h"
 #include "kb/dense.h"
 #include "tok/tok.h"
 
@@ -108,6 +109,7 @@ struct hh_http_server {
     hh_embedders_t    *embedders;       /* owned; the embedding models (engine/embedders.h) */
     hh_kb_dense_t     *kb;              /* owned; the live vector index and the lock of document
                                          * changes (kb/dense.h) */
+    hh_analyzer_t     *analyzer;        /* owned; index and question analysis (kb/analyze.h) */
     ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
     ht_quota_t        *quota;           /* owned; quota counters, usage metrics (quota.c) */
     hh_retention_sweeper_t *sweeper;    /* owned; NULL: off (govern/sweeper.h) */

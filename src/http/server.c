@@ -983,9 +983,27 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.tls_cert = p.tls_key = NULL;
     p.embed_model = NULL;
     p.access_log = NULL;
+    p.kb_compounds = p.kb_thesaurus = p.kb_translations = NULL;
     s->params = p;
     if ((rc = hh_kb_dense_init(&s->kb, s->store, s->embedders, params ? params->embed_model : NULL, err)))
         goto fail;
+    /* the text analysis (its files are read at their first use), and
+     * every chunk not analyzed yet (a store from before migration 14)
+     * analyzed before the first request */
+    hh_analyzer_params_t ap = hh_analyzer_default_params();
+    if (params && params->kb_compounds)
+        ap.compounds = params->kb_compounds;
+    if (params && params->kb_thesaurus)
+        ap.thesaurus = params->kb_thesaurus;
+    if (params && params->kb_translations)
+        ap.translations = params->kb_translations;
+    if ((rc = hh_analyzer_create(&s->analyzer, &ap, err)))
+        goto fail;
+    size_t n_analyzed = 0;
+    if ((rc = hh_kb_index_fill(s->store, s->analyzer, &n_analyzed, err)))
+        goto fail;
+    if (n_analyzed)
+        HH_LOGI("kb: analyzed %zu chunks for the full-text index", n_analyzed);
 
     struct addrinfo hints = { 0 }, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -1054,6 +1072,7 @@ void hh_http_stop(hh_http_server_t *s)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
     ht_conns_stop(s);
     hh_kb_dense_fini(s->kb);   /* saves the vector index while the store is open */
+    hh_analyzer_free(s->analyzer);
     hh_engine_free(s->engine);
     hh_store_close(s->store);
     ht_auth_fini(s);

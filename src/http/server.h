@@ -71,6 +71,11 @@ typedef struct hh_http_params {
                                        * NULL = DATA/logs/access.log; "off" = none; else this file */
     const char *web_dir;              /* the web UI from this folder on disk (development; files are
                                        * read at each request); NULL = the copy built into the binary */
+    /* the knowledge base's text analysis (kb/analyze.h): NULL = the Debian
+     * file, "" = that feature off; an absent file turns it off too (logged) */
+    const char *kb_compounds;         /* German word list (compound splitting) */
+    const char *kb_thesaurus;         /* OpenThesaurus text (synonyms) */
+    const char *kb_translations;      /* German-English dictionary (cross-lingual search) */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);

@@ -2,6 +2,7 @@
  * sandboxed extraction, chunking, optional embedding, one transaction per
  * document (see ingest.h for the order that makes a crash harmless). */
 #include "kb/ingest.h"
+#include "kb/retrieve.h"
 #include "model/model.h"
 #include "tok/tok.h"
 
@@ -382,6 +383,9 @@ struct hh_ingest_prepared {
     hh_chunk_t           *chunks;
     size_t                n_chunks;
     float                *vecs;         /* n_chunks * dim, or NULL */
+    char                **terms;        /* (n_chunks) index terms of each chunk (kb/analyze.h) */
+    const char          **langs;        /* (n_chunks) "de" / "en" / "" (static strings) */
+    int                   terms_level;
     hh_ingest_embedder_t *embedder;     /* borrowed from the params */
     double                t0;
 };
@@ -391,6 +395,10 @@ void hh_ingest_prepared_free(hh_ingest_prepared_t *pr)
     if (!pr)
         return;
     free(pr->vecs);
+    for (size_t i = 0; pr->terms && i < pr->n_chunks; i++)
+        free(pr->terms[i]);
+    free(pr->terms);
+    free(pr->langs);
     hh_chunks_free(pr->chunks, pr->n_chunks);
     hh_doc_clear(&pr->doc);
     free(pr->path);
@@ -447,6 +455,21 @@ static int prepare_file(hh_store_t *s, const char *path, const char *source_path
     }
     if ((rc = hh_chunk_doc(&pr->doc, &cp, &pr->chunks, &pr->n_chunks, err)))
         goto fail;
+    /* language and index terms, here outside any lock (the analysis of a
+     * large document takes a while) */
+    if (pr->n_chunks) {
+        pr->terms = calloc(pr->n_chunks, sizeof *pr->terms);
+        pr->langs = calloc(pr->n_chunks, sizeof *pr->langs);
+        if (!pr->terms || !pr->langs) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+            goto fail;
+        }
+        pr->terms_level = hh_analyzer_level(p->analyzer);
+        for (size_t i = 0; i < pr->n_chunks; i++)
+            if ((rc = hh_kb_chunk_terms(p->analyzer, pr->chunks[i].text, pr->chunks[i].heading_path, &pr->langs[i],
+                                        &pr->terms[i], err)))
+                goto fail;
+    }
     if (p->embedder && pr->n_chunks) {
         if (!(pr->vecs = malloc(pr->n_chunks * (size_t)p->embedder->dim * sizeof *pr->vecs))) {
             rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
@@ -507,7 +530,9 @@ int hh_ingest_commit(hh_store_t *s, hh_ingest_prepared_t *pr, int64_t user_id, h
     int32_t dim = pr->embedder ? pr->embedder->dim : 0;
     for (size_t i = 0; i < pr->n_chunks; i++)
         in[i] = (hh_store_chunk_in_t){ pr->chunks[i].text, pr->chunks[i].heading_path, pr->chunks[i].page,
-                                       pr->chunks[i].n_tokens, pr->vecs ? pr->vecs + i * (size_t)dim : NULL };
+                                       pr->chunks[i].n_tokens, pr->vecs ? pr->vecs + i * (size_t)dim : NULL,
+                                       pr->langs ? pr->langs[i] : NULL, pr->terms ? pr->terms[i] : NULL,
+                                       pr->terms_level };
     const char *base = strrchr(pr->source_path, '/');
     base = base ? base + 1 : pr->source_path;
     hh_store_doc_in_t di = {
@@ -723,6 +748,14 @@ int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, con
             return rc;
         pp.embedder = own;
     }
+    hh_analyzer_t *own_an = NULL;
+    if (!pp.analyzer) {
+        if ((rc = hh_analyzer_create(&own_an, NULL, err))) {
+            hh_ingest_embedder_free(own);
+            return rc;
+        }
+        pp.analyzer = own_an;
+    }
     double t0 = now_s();
     walk_t w = { s, c.id, user_id, &pp, cb, ctx, totals };
     for (size_t i = 0; i < n_paths; i++) {
@@ -735,5 +768,6 @@ int hh_ingest_paths(hh_store_t *s, const char *const *paths, size_t n_paths, con
     }
     totals->seconds = now_s() - t0;
     hh_ingest_embedder_free(own);
+    hh_analyzer_free(own_an);
     return 0;
 }

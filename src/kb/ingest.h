@@ -22,6 +22,7 @@
 #define HH_KB_INGEST_H
 
 #include "base/err.h"
+#include "kb/analyze.h"
 #include "kb/chunk.h"
 #include "kb/extract.h"
 #include "store/store.h"
@@ -70,6 +71,10 @@ typedef struct hh_ingest_params {
     const char                *embed_model;     /* hh_ingest_paths opens it when embedder is NULL */
     int64_t                    max_file_bytes;  /* larger files fail alone (default 256 MiB) */
     int                        threads;         /* for embedding (default 2) */
+    hh_analyzer_t             *analyzer;        /* borrowed: each chunk's language and index terms
+                                                 * (kb/analyze.h); NULL: hh_ingest_paths makes one
+                                                 * with the default files for its run, the other
+                                                 * calls analyze with stemming alone */
 } hh_ingest_params_t;
 
 typedef enum hh_ingest_status {

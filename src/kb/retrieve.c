@@ -9,8 +9,18 @@
  * chunks would tell whether a word occurs in another department's
  * documents (issue 12, finding 4). FTS5 finds the matching chunks and an
  * auxiliary function (hh_kb_tf) reports each one's length and per-word
- * counts; the score is computed here with FTS5's formula and constants. */
+ * counts; the score is computed here with FTS5's formula and constants.
+ *
+ * The index ranked is chunks_terms, over each chunk's analyzed terms
+ * (kb/analyze.h); the question's terms carry weights, and an expansion's IDF
+ * is capped at its word's (see retrieve.h). Synonyms and translations come
+ * from corpus-independent files, document frequencies from the readable
+ * chunks only, and the reranking features from the candidate chunk and the
+ * question alone: no term of another department's documents can move a
+ * readable chunk up or down. */
 #include "kb/retrieve.h"
+#include "base/strbuf.h"
+#include "kb/lang.h"
 #include "store/store_int.h"
 
 #include <cjson/cJSON.h>
@@ -81,56 +91,35 @@ bool hh_kb_word_next(const char *s, size_t len, size_t *pos, size_t *start, size
     return false;
 }
 
-/* Function words of English and German. Their BM25 weight is near zero
- * (they occur in most chunks), but every chunk that holds one matches and
- * is scored, which dominated the BM25 time at 100k chunks. Words that are
- * also commands or topics (man, du, who, at, bin, ...) are not listed. */
-static const char *const g_stopwords[] = {
-    "a", "an", "and", "are", "as", "be", "but", "by", "can", "do", "does", "for", "from", "has", "have", "how",
-    "i", "if", "in", "into", "is", "it", "its", "my", "no", "not", "of", "on", "or", "so", "that", "the",
-    "their", "then", "there", "these", "this", "to", "was", "we", "what", "when", "where", "which", "why",
-    "will", "with", "you", "your",
-    "aber", "als", "am", "auf", "aus", "bei", "bis", "da", "das", "dass", "dem", "den", "der", "des", "die",
-    "doch", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "f\xc3\xbcr", "hat", "ich", "ihr",
-    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\303\274ber",
-    "um", "und", "uns", "von", "vor", "wann", "was", "wenn", "wer", "wie", "wir", "wird", "wo", "zu", "zum",
-    "zur",
-};
-
-static bool is_stopword(const char *w, size_t len)
-{
-    if (len > 6)
-        return false;
-    char low[8];
-    for (size_t i = 0; i < len; i++)
-        low[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
-    low[len] = '\0';
-    for (size_t i = 0; i < sizeof g_stopwords / sizeof *g_stopwords; i++)
-        if (!strcmp(low, g_stopwords[i]))
-            return true;
-    return false;
-}
-
-static int fts_query(const char *text, bool drop_stop, char **out);
+static int fts_query(const char *text, char **out);
 
 int hh_kb_fts_query(const char *text, char **out)
 {
-    return fts_query(text, false, out);
+    return fts_query(text, out);
 }
 
-/* The BM25 query of retrieval: hh_kb_fts_query without function words,
- * unless the text has nothing else. */
-static int fts_query_retrieval(const char *text, char **out)
+/* The FTS5 query of analyzed terms: each quoted, joined with OR, in the
+ * order of q->t (phrase i of the query is term i). */
+static int terms_fts_query(const hh_query_terms_t *q, char **out)
 {
-    int rc = fts_query(text, true, out);
-    if (rc == 0 && !(*out)[0]) {
-        free(*out);
-        rc = fts_query(text, false, out);
+    hh_strbuf_t b = { 0 };
+    for (size_t i = 0; i < q->n; i++) {
+        if (i)
+            hh_strbuf_add(&b, " OR ", 4);
+        hh_strbuf_add(&b, "\"", 1);
+        for (const char *c = q->t[i].term; *c; c++)
+            hh_strbuf_add(&b, c, *c == '"' ? 0 : 1);   /* terms hold word characters only */
+        hh_strbuf_add(&b, "\"", 1);
     }
-    return rc;
+    if (b.oom) {
+        free(b.p);
+        return HH_ENOMEM;
+    }
+    *out = b.p ? b.p : strdup("");
+    return *out ? 0 : HH_ENOMEM;
 }
 
-static int fts_query(const char *text, bool drop_stop, char **out)
+static int fts_query(const char *text, char **out)
 {
     *out = NULL;
     size_t len = text ? strlen(text) : 0;
@@ -155,7 +144,7 @@ static int fts_query(const char *text, bool drop_stop, char **out)
     size_t kept = 0;
     pos = 0;
     for (size_t w = 0; w < n_words && hh_kb_word_next(text, len, &pos, &st, &wl); w++) {
-        bool dup = drop_stop && is_stopword(text + st, wl);
+        bool dup = false;
         for (size_t k = 0; k < kept && !dup; k++)
             dup = lens[k] == wl && memcmp(text + starts[k], text + st, wl) == 0;
         if (dup)
@@ -302,12 +291,12 @@ static int cmp_bm25_row(const void *a, const void *b)
  * phrase's document frequency = the matching allowed chunks holding it.
  * Scores are FTS5's bm25() formula (with its IDF floor of 1e-6), sign
  * flipped (higher = better); ties go to the lower chunk id. */
-static int bm25_list(hh_store_t *s, const char *fts, const acl_set_t *acl, int32_t depth, cand_t **out, size_t *n,
-                     hh_err_t *err)
+static int bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt, const acl_set_t *acl, int32_t depth,
+                     cand_t **out, size_t *n, hh_err_t *err)
 {
     static const char sql[] =
-        "SELECT rowid, hh_kb_tf(chunks_fts) FROM chunks_fts"
-        " WHERE chunks_fts MATCH ?1 AND hh_kb_allowed(rowid, ?2)";
+        "SELECT rowid, hh_kb_tf(chunks_terms) FROM chunks_terms"
+        " WHERE chunks_terms MATCH ?1 AND hh_kb_allowed(rowid, ?2)";
     *out = NULL;
     *n = 0;
     int rc = 0;
@@ -376,11 +365,29 @@ static int bm25_list(hh_store_t *s, const char *fts, const acl_set_t *acl, int32
      * in the index (the insert trigger), so N >= any df. */
     double N = (double)acl->n_ids;
     double avgdl = acl->n_ids && acl->n_tokens > 0 ? (double)acl->n_tokens / N : 1.0;
+    if (n_phr != qt->n) {
+        rc = hh_err_set(err, HH_EIO, -1, "bm25: %zu phrases for %zu query terms", n_phr, qt->n);
+        goto cleanup;
+    }
     for (size_t p = 0; p < n_phr; p++) {
         idf[p] = log((N - (double)df[p] + 0.5) / ((double)df[p] + 0.5));
         if (idf[p] <= 0.0)
             idf[p] = 1e-6;
     }
+    /* an expansion (part, synonym, translation) weighs at most what its
+     * question word weighs: its IDF is capped at the word's own stems' */
+    for (size_t p = 0; p < n_phr; p++) {
+        if (qt->t[p].kind == HH_AN_EXACT)
+            continue;
+        double lim = -1;
+        for (size_t e = 0; e < n_phr; e++)
+            if (qt->t[e].kind == HH_AN_EXACT && qt->t[e].group == qt->t[p].group && idf[e] > lim)
+                lim = idf[e];
+        if (lim >= 0 && idf[p] > lim)
+            idf[p] = lim;
+    }
+    for (size_t p = 0; p < n_phr; p++)
+        idf[p] *= qt->t[p].weight;
     /* the best `depth` rows, kept in rows[0..k) as a heap whose root is
      * the worst kept (sorting every match cost more than the scoring) */
     size_t k = 0, want = n_rows < (size_t)depth ? n_rows : (size_t)depth;
@@ -473,7 +480,7 @@ static int allowed_chunks(hh_store_t *s, const char *coll_json, acl_set_t *out, 
 {
     static const char sql[] =
         "SELECT c.id, z.sz FROM chunks c JOIN documents d ON d.id = c.document_id"
-        " LEFT JOIN chunks_fts_docsize z ON z.id = c.id"
+        " LEFT JOIN chunks_terms_docsize z ON z.id = c.id"
         " WHERE d.collection_id IN (SELECT value FROM json_each(?1)) ORDER BY c.id";
     memset(out, 0, sizeof *out);
     int64_t *v = NULL, tokens = 0;
@@ -860,9 +867,10 @@ static int cmp_cand(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Fills a hit's document fields; the ACL condition is repeated so a chunk
- * outside the allowed collections can never be loaded. HH_ENOENT if gone. */
-static int load_hit(hh_store_t *s, sqlite3_stmt *st, int64_t id, hh_kb_hit_t *h, hh_err_t *err)
+/* Fills a hit's document fields and *terms (the chunk's index terms,
+ * malloc'd); the ACL condition is repeated so a chunk outside the allowed
+ * collections can never be loaded. HH_ENOENT if gone. */
+static int load_hit(hh_store_t *s, sqlite3_stmt *st, int64_t id, hh_kb_hit_t *h, char **terms, hh_err_t *err)
 {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, id);
@@ -878,9 +886,272 @@ static int load_hit(hh_store_t *s, sqlite3_stmt *st, int64_t id, hh_kb_hit_t *h,
     h->heading_path = col_dup(st, 3);
     h->page = sqlite3_column_int(st, 4);
     h->text = col_dup(st, 5);
-    if (!h->title || !h->heading_path || !h->text)
+    *terms = col_dup(st, 6);
+    if (!h->title || !h->heading_path || !h->text || !*terms)
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     return 0;
+}
+
+/* ---- the chunk analysis ---------------------------------------------------- */
+
+int hh_kb_chunk_terms(hh_analyzer_t *a, const char *text, const char *heading_path, const char **lang,
+                      char **terms, hh_err_t *err)
+{
+    *terms = NULL;
+    size_t tl = text ? strlen(text) : 0, hl = heading_path ? strlen(heading_path) : 0;
+    hh_lang_t lg = hh_lang_detect(text ? text : "", tl);
+    *lang = hh_lang_code(lg);
+    char *ht = NULL, *tt = NULL;
+    int rc = hh_analyzer_index_terms(a, heading_path, hl, lg, &ht, err);
+    if (!rc)
+        rc = hh_analyzer_index_terms(a, text, tl, lg, &tt, err);
+    if (!rc) {
+        size_t a1 = strlen(ht), a2 = strlen(tt);
+        char *t = malloc(a1 + a2 + 2);
+        if (!t) {
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        } else {
+            memcpy(t, ht, a1);
+            size_t o = a1;
+            if (a1 && a2)
+                t[o++] = ' ';
+            memcpy(t + o, tt, a2);
+            t[o + a2] = '\0';
+            *terms = t;
+        }
+    }
+    free(ht);
+    free(tt);
+    return rc;
+}
+
+#define FILL_BATCH 256
+
+int hh_kb_index_fill(hh_store_t *s, hh_analyzer_t *a, size_t *n_done, hh_err_t *err)
+{
+    if (n_done)
+        *n_done = 0;
+    int level = hh_analyzer_level(a), rc = 0;
+    for (;;) {
+        hh_store_chunk_text_t *v = NULL;
+        size_t n = 0;
+        if ((rc = hh_store_chunks_to_analyze(s, level, FILL_BATCH, &v, &n, err)) || n == 0)
+            return rc;
+        hh_store_chunk_terms_t *t = calloc(n, sizeof *t);
+        char **owned = calloc(n, sizeof *owned);
+        if (!t || !owned)
+            rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        for (size_t i = 0; i < n && !rc; i++) {
+            t[i].id = v[i].id;
+            rc = hh_kb_chunk_terms(a, v[i].text, v[i].heading_path, &t[i].lang, &owned[i], err);
+            t[i].terms = owned[i];
+        }
+        if (!rc)
+            rc = hh_store_chunks_set_terms(s, t, n, level, err);
+        for (size_t i = 0; owned && i < n; i++)
+            free(owned[i]);
+        free(owned);
+        free(t);
+        hh_store_chunk_texts_free(v, n);
+        if (rc)
+            return rc;
+        if (n_done)
+            *n_done += n;
+        if (n < FILL_BATCH)
+            return 0;
+    }
+}
+
+/* ---- reranking --------------------------------------------------------------- */
+
+/* The question's terms by hash (term -> index into qt->t). */
+#define QMAP_SLOTS 256
+typedef struct qmap {
+    int16_t slot[QMAP_SLOTS];   /* term index + 1; 0 = empty */
+} qmap_t;
+
+static uint32_t term_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void qmap_build(qmap_t *m, const hh_query_terms_t *qt)
+{
+    memset(m, 0, sizeof *m);
+    for (size_t i = 0; i < qt->n && i < QMAP_SLOTS / 2; i++) {
+        const char *t = qt->t[i].term;
+        uint32_t j = term_hash(t, strlen(t)) & (QMAP_SLOTS - 1);
+        while (m->slot[j])
+            j = (j + 1) & (QMAP_SLOTS - 1);
+        m->slot[j] = (int16_t)(i + 1);
+    }
+}
+
+static int qmap_get(const qmap_t *m, const hh_query_terms_t *qt, const char *t, size_t n)
+{
+    uint32_t j = term_hash(t, n) & (QMAP_SLOTS - 1);
+    while (m->slot[j]) {
+        const char *q = qt->t[m->slot[j] - 1].term;
+        if (!strncmp(q, t, n) && q[n] == '\0')
+            return m->slot[j] - 1;
+        j = (j + 1) & (QMAP_SLOTS - 1);
+    }
+    return -1;
+}
+
+#define RR_MAX_GROUPS HH_AN_MAX_WORDS
+#define RR_MAX_POS    4096   /* matched positions looked at per chunk */
+
+/* Marks in found[g] the question words (qt->words, lowercased) that occur
+ * as words of text: one pass over the text; ASCII letters are lowercased
+ * on the fly, a word with other bytes is lowercased through utf8proc. */
+static void exact_words(const char *text, const hh_query_terms_t *qt, int32_t ng, bool *found)
+{
+    size_t len = strlen(text), pos = 0, st, wl;
+    size_t wlen[RR_MAX_GROUPS];
+    for (int32_t g = 0; g < ng; g++)
+        wlen[g] = strlen(qt->words[g]);
+    char low[72];
+    while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
+        if (wl >= sizeof low - 4)
+            continue;
+        size_t k = 0;
+        bool ascii = true;
+        for (size_t i = 0; i < wl; i++) {
+            char c = text[st + i];
+            ascii &= (unsigned char)c < 0x80;
+            low[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        if (!ascii) {
+            k = 0;
+            for (size_t b = 0; b < wl && k + 4 < sizeof low;) {
+                utf8proc_int32_t cp;
+                utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)text + st + b,
+                                                      (utf8proc_ssize_t)(wl - b), &cp);
+                if (r <= 0)
+                    break;
+                b += (size_t)r;
+                k += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)low + k);
+            }
+        }
+        for (int32_t g = 0; g < ng; g++)
+            if (!found[g] && wlen[g] == k && !memcmp(low, qt->words[g], k))
+                found[g] = true;
+    }
+}
+
+/* The second-stage score of one candidate (see retrieve.h "Reranking"). */
+static double rerank_score(const hh_kb_hit_t *h, const char *terms, const char *heading_terms,
+                           const hh_query_terms_t *qt, const qmap_t *qm, double base)
+{
+    int32_t ng = qt->n_groups < RR_MAX_GROUPS ? qt->n_groups : RR_MAX_GROUPS;
+    if (ng <= 0)
+        return HH_KB_RR_BASE * base;
+    float best[RR_MAX_GROUPS] = { 0 };
+    bool in_head[RR_MAX_GROUPS] = { false };
+    /* positions of matched terms, with their group */
+    static const int32_t none = -1;
+    int32_t pos_g[RR_MAX_POS];
+    int32_t pos_i[RR_MAX_POS];
+    size_t np = 0;
+    int32_t idx = 0;
+    for (const char *p = terms; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p) {
+            int t = qmap_get(qm, qt, p, (size_t)(e - p));
+            if (t >= 0 && qt->t[t].group < ng) {
+                int32_t g = qt->t[t].group;
+                if (qt->t[t].weight > best[g])
+                    best[g] = qt->t[t].weight;
+                if (np < RR_MAX_POS) {
+                    pos_g[np] = g;
+                    pos_i[np++] = idx;
+                }
+            }
+            idx++;
+        }
+        p = e;
+    }
+    for (const char *p = heading_terms; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        int t = e > p ? qmap_get(qm, qt, p, (size_t)(e - p)) : none;
+        if (t >= 0 && qt->t[t].group < ng)
+            in_head[qt->t[t].group] = true;
+        p = e;
+    }
+    double cover = 0, exact = 0, head = 0;
+    int32_t matched = 0;
+    bool found[RR_MAX_GROUPS] = { false };
+    exact_words(h->text, qt, ng, found);
+    exact_words(h->heading_path, qt, ng, found);
+    for (int32_t g = 0; g < ng; g++) {
+        cover += best[g];
+        matched += best[g] > 0;
+        head += in_head[g];
+        exact += best[g] > 0 && found[g];
+    }
+    /* proximity: the shortest window of positions that holds every matched
+     * group (sliding window over the match positions, in order) */
+    double prox = 0;
+    if (matched >= 2) {
+        int32_t cnt[RR_MAX_GROUPS] = { 0 }, have = 0, bestw = INT32_MAX;
+        size_t lo = 0;
+        for (size_t hi = 0; hi < np; hi++) {
+            if (cnt[pos_g[hi]]++ == 0)
+                have++;
+            while (have == matched) {
+                int32_t w = pos_i[hi] - pos_i[lo] + 1;
+                if (w < bestw)
+                    bestw = w;
+                if (--cnt[pos_g[lo]] == 0)
+                    have--;
+                lo++;
+            }
+        }
+        if (bestw != INT32_MAX)
+            prox = (double)matched / (double)(bestw > matched ? bestw : matched);
+    }
+    /* phrases: question words g, g+1 (both matched) within 2 terms, in order */
+    double phrase = 0;
+    for (int32_t g = 0; g + 1 < ng; g++) {
+        if (!(best[g] > 0 && best[g + 1] > 0))
+            continue;
+        bool near = false;
+        for (size_t i = 0; i < np && !near; i++)
+            if (pos_g[i] == g)
+                for (size_t j = i + 1; j < np && pos_i[j] <= pos_i[i] + 2 && !near; j++)
+                    near = pos_g[j] == g + 1;
+        phrase += near;
+    }
+    return HH_KB_RR_BASE * base + HH_KB_RR_COVER * cover / ng + HH_KB_RR_EXACT * exact / ng +
+           HH_KB_RR_PROX * prox + HH_KB_RR_PHRASE * (ng > 1 ? phrase / (ng - 1) : 0) + HH_KB_RR_HEADING * head / ng;
+}
+
+typedef struct rr_item {
+    hh_kb_hit_t hit;
+    double      score;
+    size_t      order;   /* first-stage rank: ties keep it */
+} rr_item_t;
+
+static int cmp_rr(const void *a, const void *b)
+{
+    const rr_item_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
 }
 
 int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
@@ -904,25 +1175,35 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
     char *coll = NULL, *fts = NULL;
     cand_t *bl = NULL, *dl = NULL, *all = NULL;
     size_t nb = 0, nd = 0, n_allowed = 0;
+    rr_item_t *items = NULL;
+    char **terms = NULL;
+    size_t ni = 0;
     hh_kb_hit_t *hits = NULL;
     size_t nh = 0;
     sqlite3_stmt *st = NULL;
     bool locked = false;
     acl_set_t acl = { 0 };
+    hh_query_terms_t qt = { 0 };
     int rc = allowed_collections(store, q, &coll, &n_allowed, err);
     if (rc || n_allowed == 0)
         goto cleanup;
+    /* chunks not analyzed yet (a store from before migration 14, rewritten
+     * chunks): analyzed now, so that none is missing from the index */
+    if ((rc = hh_kb_index_fill(store, q->analyzer, NULL, err)))
+        goto cleanup;
     if ((rc = acl_get(store, coll, &acl, err)))
+        goto cleanup;
+    if ((rc = hh_analyzer_query_terms(q->analyzer, q->text, &qt, err)))
         goto cleanup;
     int32_t lists = 0;
     if (mode != HH_KB_DENSE_ONLY) {
         lists++;
-        if (fts_query_retrieval(q->text, &fts)) {
+        if (terms_fts_query(&qt, &fts)) {
             rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
             goto cleanup;
         }
         if (fts[0]) {
-            rc = bm25_list(store, fts, &acl, depth, &bl, &nb, err);
+            rc = bm25_list(store, fts, &qt, &acl, depth, &bl, &nb, err);
             if (rc)
                 goto cleanup;
         }
@@ -958,14 +1239,19 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
         all[j].score += 1.0 / (HH_KB_RRF_K + dl[i].dense_rank);
     }
     qsort(all, na, sizeof *all, cmp_cand);
+    /* the candidates: k, or the first HH_KB_RERANK_DEPTH to rerank */
     size_t want = na < (size_t)q->k ? na : (size_t)q->k;
-    hits = calloc(want + 1, sizeof *hits);
-    if (!hits) {
+    size_t depth_rr = q->no_rerank ? want : (size_t)(q->k > HH_KB_RERANK_DEPTH ? q->k : HH_KB_RERANK_DEPTH);
+    if (depth_rr > na)
+        depth_rr = na;
+    items = calloc(depth_rr + 1, sizeof *items);
+    terms = calloc(depth_rr + 1, sizeof *terms);
+    if (!items || !terms) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
         goto cleanup;
     }
     static const char sql[] =
-        "SELECT c.document_id, d.collection_id, d.title, c.heading_path, c.page, c.text"
+        "SELECT c.document_id, d.collection_id, d.title, c.heading_path, c.page, c.text, c.terms"
         " FROM chunks c JOIN documents d ON d.id = c.document_id"
         " WHERE c.id = ?1 AND d.collection_id IN (SELECT value FROM json_each(?2))";
     pthread_mutex_lock(&store->mu);
@@ -975,12 +1261,12 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
         goto cleanup;
     }
     sqlite3_bind_text(st, 2, coll, -1, SQLITE_STATIC);
-    for (size_t i = 0; i < na && nh < want; i++) {
-        hh_kb_hit_t *h = &hits[nh];
-        int r = load_hit(store, st, all[i].id, h, err);
+    for (size_t i = 0; i < na && ni < depth_rr; i++) {
+        hh_kb_hit_t *h = &items[ni].hit;
+        int r = load_hit(store, st, all[i].id, h, &terms[ni], err);
         if (r == HH_ENOENT)
             continue;   /* deleted meanwhile, or a stale vector outside the filter */
-        nh++;           /* counted before the check so a partial hit is freed */
+        ni++;           /* counted before the check so a partial hit is freed */
         if (r) {
             rc = r;
             goto cleanup;
@@ -991,17 +1277,58 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
         h->dense_rank = all[i].dense_rank;
         h->score = all[i].score;
         h->n_lists = lists;
+        items[ni - 1].score = all[i].score;
+        items[ni - 1].order = ni - 1;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    pthread_mutex_unlock(&store->mu);
+    locked = false;
+    if (!q->no_rerank && ni > 1 && qt.n) {
+        qmap_t qm;
+        qmap_build(&qm, &qt);
+        double top = items[0].score > 0 ? items[0].score : 1;
+        for (size_t i = 0; i < ni; i++) {
+            char *ht = NULL;
+            const char *hp = items[i].hit.heading_path;
+            if ((rc = hh_analyzer_index_terms(q->analyzer, hp, strlen(hp), HH_LANG_UNKNOWN, &ht, err)))
+                goto cleanup;
+            items[i].score = rerank_score(&items[i].hit, terms[i], ht, &qt, &qm, items[i].score / top);
+            items[i].hit.rerank = items[i].score;
+            free(ht);
+        }
+        qsort(items, ni, sizeof *items, cmp_rr);
+    }
+    nh = ni < want ? ni : want;
+    hits = calloc(nh + 1, sizeof *hits);
+    if (!hits) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        nh = 0;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nh; i++) {
+        hits[i] = items[i].hit;
+        memset(&items[i].hit, 0, sizeof items[i].hit);
     }
 cleanup:
     sqlite3_finalize(st);
     if (locked)
         pthread_mutex_unlock(&store->mu);
     acl_set_free(&acl);
+    hh_query_terms_free(&qt);
     free(coll);
     free(fts);
     free(bl);
     free(dl);
     free(all);
+    for (size_t i = 0; items && i < ni; i++) {
+        free(items[i].hit.title);
+        free(items[i].hit.heading_path);
+        free(items[i].hit.text);
+        free(terms[i]);
+    }
+    free(items);
+    free(terms);
     if (rc) {
         hh_kb_hits_free(hits, nh);
         return rc;

@@ -7,22 +7,36 @@
  * query and the allowed-id filter of the dense search, so a chunk the user
  * may not read is never ranked, never counted and never returned.
  *
- * The query text is never passed to FTS5 as query syntax: it is split into
- * words, and every word becomes a double-quoted FTS5 string (quotes inside
- * doubled), joined with OR. Operators, column filters, NEAR(), '*' and
- * parentheses in user text are therefore plain characters. Retrieval
- * leaves common English and German function words ("the", "und", ...)
- * out of that query unless the text has no other word: their BM25 weight
- * is near zero, but they match most chunks, and scoring those dominated
- * the search time at 100k chunks.
+ * BM25 ranks over the analyzed index (chunks_terms: stems, compound parts;
+ * kb/analyze.h). The question is analyzed the same way into weighted terms
+ * (its stems 1.0, compound parts 0.5, synonyms and translations 0.3); a
+ * term's BM25 contribution is its weight times its IDF, and the IDF of an
+ * expansion is capped at that of the question's own word, so a synonym
+ * never outweighs the word itself. The query text is never passed to FTS5
+ * as query syntax: every term becomes a double-quoted FTS5 string, joined
+ * with OR. Operators, column filters, NEAR(), '*' and parentheses in user
+ * text are therefore plain characters. Common English and German function
+ * words ("the", "und", ...) are left out unless the text has no other word:
+ * their BM25 weight is near zero, but they match most chunks, and scoring
+ * those dominated the search time at 100k chunks.
  *
  * Fusion: score(c) = sum over the lists that contain c of 1 / (60 + rank),
  * rank 1-based (reciprocal rank fusion, k = 60). Without an embedder (no
- * embedding model installed) or a vector index, BM25 alone. */
+ * embedding model installed) or a vector index, BM25 alone.
+ *
+ * Reranking: the first HH_KB_RERANK_DEPTH fused candidates are scored again
+ * from the chunk itself and the question (nothing else): the first-stage
+ * score relative to the best, how many question words the chunk covers (by
+ * their best-weighted term), the words found in their exact form, how close
+ * together they stand, question word pairs found next to each other, and
+ * words in the heading path (weights HH_KB_RR_*). Hits come in the order
+ * of that score (hit.rerank); hit.score, bm25 and the ranks stay the first
+ * stage's. */
 #ifndef HH_KB_RETRIEVE_H
 #define HH_KB_RETRIEVE_H
 
 #include "base/err.h"
+#include "kb/analyze.h"
 #include "kb/vindex.h"
 #include "store/store.h"
 
@@ -31,6 +45,14 @@
 #include <stdint.h>
 
 #define HH_KB_RRF_K 60
+
+#define HH_KB_RERANK_DEPTH 50
+#define HH_KB_RR_BASE    1.0   /* first-stage score / best first-stage score */
+#define HH_KB_RR_COVER   0.6   /* sum over question words of their best matched term weight / words */
+#define HH_KB_RR_EXACT   0.25  /* question words found in their exact (lowercased) form / words */
+#define HH_KB_RR_PROX    0.25  /* matched words / the shortest span of terms holding them all */
+#define HH_KB_RR_PHRASE  0.15  /* consecutive question words found within 2 terms / pairs */
+#define HH_KB_RR_HEADING 0.2   /* question words in the heading path / words */
 
 /* An embedding function (e.g. the bert model behind the engine): writes the
  * L2-normalized embedding of text (dim floats) into out. Returns 0 or a
@@ -55,7 +77,8 @@ typedef struct hh_kb_hit {
     int32_t bm25_rank;      /* 1-based rank in the BM25 list, 0 when absent */
     double  dense;          /* cosine similarity; 0 when not in the dense list */
     int32_t dense_rank;     /* 1-based rank in the dense list, 0 when absent */
-    double  score;          /* fused RRF score */
+    double  score;          /* fused RRF score (of the first stage's ranks) */
+    double  rerank;         /* the second stage's score (hits are in its order); 0 when not reranked */
     int32_t n_lists;        /* lists that took part in the fusion (1 or 2) */
 } hh_kb_hit_t;
 
@@ -63,6 +86,8 @@ typedef struct hh_kb_hit {
 void hh_kb_hits_free(hh_kb_hit_t *hits, size_t n);
 
 typedef struct hh_kb_query {
+    hh_analyzer_t     *analyzer;        /* borrowed; NULL: stemming alone (no compounds, synonyms, translations) */
+    bool               no_rerank;       /* first stage only (for evaluation) */
     const char        *user;            /* user name: their departments decide what they may read */
     const char *const *collections;     /* optional subset by name (NULL/0: every readable one) */
     size_t             n_collections;
@@ -93,6 +118,22 @@ int hh_kb_retrieve(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_
  * needs vindex and embedder: HH_EINVAL otherwise). */
 int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embedder_t *embedder,
                         const hh_kb_query_t *q, hh_kb_mode_t mode, hh_kb_hit_t **out, size_t *n, hh_err_t *err);
+
+/* Analyzes the chunks whose terms are older than the analyzer's level
+ * (hh_analyzer_level; a NULL analyzer is level 1): every chunk of a store
+ * made before migration 14, and chunks whose text was rewritten. Sets
+ * chunks.lang (hh_lang_detect of the text) and chunks.terms (index terms of
+ * the heading path and the text), in transactions of 256 chunks. Retrieval
+ * calls it before each search (a no-op when nothing is left: one index
+ * lookup); the server calls it at start. *n_done (may be NULL) counts the
+ * analyzed chunks. HH_EIO, HH_ENOMEM. */
+int hh_kb_index_fill(hh_store_t *s, hh_analyzer_t *a, size_t *n_done, hh_err_t *err);
+
+/* The language and index terms of one chunk, as hh_kb_index_fill and
+ * ingestion store them: *lang "de"/"en"/"", *terms malloc'd (caller
+ * frees). HH_ENOMEM. */
+int hh_kb_chunk_terms(hh_analyzer_t *a, const char *text, const char *heading_path, const char **lang,
+                      char **terms, hh_err_t *err);
 
 /* Words of free text, as retrieval and the citation check see them: runs of
  * Unicode letters, numbers and combining marks (invalid UTF-8 bytes end a

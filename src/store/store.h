@@ -147,9 +147,14 @@ int  hh_store_key_revoke(hh_store_t *s, const char *id_or_prefix, hh_err_t *err)
  *   chunks(id, document_id -> documents, ord (0..), text, heading_path
  *          (" › "-joined, "" when none), page (1-based, 0 = no pages),
  *          n_tokens)                                   UNIQUE(document_id, ord)
+ *   (migration 13: chunks.lang 'de' | 'en' | ''; migration 14: chunks.terms,
+ *   the analyzed index terms, and chunks.terms_level, 0 = not analyzed yet)
  *   chunks_fts  FTS5 external-content table over chunks(text, heading_path),
  *          content_rowid = chunks.id, tokenize 'unicode61 remove_diacritics 2';
  *          kept in sync by triggers inside the writing transaction.
+ *   chunks_terms  FTS5 external-content table over chunks(terms) (migration
+ *          14), the one retrieval ranks with; a change of text or
+ *          heading_path empties terms and sets terms_level 0.
  *   chunk_vectors(chunk_id -> chunks, model, dim, vec BLOB = dim float32
  *          little-endian, L2-normalized)                PK(chunk_id, model)
  * Every reference is ON DELETE CASCADE (ingested_by: SET NULL), so deleting
@@ -197,6 +202,9 @@ typedef struct hh_store_chunk_in {
     int32_t      page;
     int32_t      n_tokens;
     const float *vec;           /* NULL: no vector; else vec_dim floats */
+    const char  *lang;          /* "de", "en", "" or NULL (unknown) */
+    const char  *terms;         /* analyzed index terms (kb/analyze.h); NULL: not analyzed (level 0) */
+    int32_t      terms_level;   /* hh_analyzer_level of terms; ignored when terms is NULL */
 } hh_store_chunk_in_t;
 
 /* A document with its chunks, for hh_store_doc_replace. */
@@ -214,6 +222,33 @@ typedef struct hh_store_doc_in {
     int32_t                    vec_dim;
     const char                *encoding;     /* the text encoding read (kb/doc.h); NULL or "" when none */
 } hh_store_doc_in_t;
+
+/* Chunks to (re)analyze: analyzed below a level (hh_store_chunks_to_analyze).
+ * text and heading_path malloc'd: hh_store_chunk_texts_free. */
+typedef struct hh_store_chunk_text {
+    int64_t id;
+    char   *text;
+    char   *heading_path;
+} hh_store_chunk_text_t;
+
+/* A chunk's analysis (hh_store_chunks_set_terms; borrowed pointers). */
+typedef struct hh_store_chunk_terms {
+    int64_t     id;
+    const char *lang;    /* "de", "en" or "" */
+    const char *terms;
+} hh_store_chunk_terms_t;
+
+/* Up to max chunks whose terms_level is below level (through the index on
+ * terms_level: no scan when there are none). *out is
+ * malloc'd (NULL when *n == 0). HH_EIO, HH_ENOMEM. */
+int  hh_store_chunks_to_analyze(hh_store_t *s, int level, size_t max, hh_store_chunk_text_t **out, size_t *n,
+                                hh_err_t *err);
+void hh_store_chunk_texts_free(hh_store_chunk_text_t *v, size_t n);
+
+/* Sets lang, terms and terms_level of the n chunks in one transaction (the
+ * FTS index over terms follows by trigger); a chunk that is gone is
+ * skipped. HH_EIO. */
+int  hh_store_chunks_set_terms(hh_store_t *s, const hh_store_chunk_terms_t *v, size_t n, int level, hh_err_t *err);
 
 /* A stored chunk with its document (hh_store_chunk_get). text and
  * heading_path are malloc'd and owned by the struct: hh_store_chunk_clear. */

@@ -545,8 +545,8 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
     if ((rc = hh_store_insert_new_id(s, st, 10, "insert document (does the collection exist?)", &id, err)))
         goto fail;
     if ((rc = hh_store_prepare(s, &ins_chunk,
-            "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens, id) VALUES (?, ?, ?, "
-            "?, ?, ?, ?)",
+            "INSERT INTO chunks (document_id, ord, text, heading_path, page, n_tokens, id, lang, terms, terms_level)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             err)))
         goto fail;
     if (any_vec &&
@@ -561,6 +561,9 @@ int hh_store_doc_replace(hh_store_t *s, const hh_store_doc_in_t *in, int64_t *do
         sqlite3_bind_text(ins_chunk, 4, c->heading_path ? c->heading_path : "", -1, SQLITE_STATIC);
         sqlite3_bind_int(ins_chunk, 5, c->page);
         sqlite3_bind_int(ins_chunk, 6, c->n_tokens);
+        sqlite3_bind_text(ins_chunk, 8, c->lang ? c->lang : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins_chunk, 9, c->terms ? c->terms : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins_chunk, 10, c->terms ? c->terms_level : 0);
         int64_t chunk_id = 0;
         if ((rc = hh_store_insert_new_id(s, ins_chunk, 7, "insert chunk", &chunk_id, err)))
             goto fail;
@@ -735,4 +738,76 @@ void hh_store_chunk_clear(hh_store_chunk_t *c)
     free(c->heading_path);
     c->text = NULL;
     c->heading_path = NULL;
+}
+
+int hh_store_chunks_to_analyze(hh_store_t *s, int level, size_t max, hh_store_chunk_text_t **out, size_t *n,
+                               hh_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    hh_store_chunk_text_t *v = calloc(max, sizeof *v);
+    if (!v)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    size_t nv = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st,
+                              "SELECT id, text, heading_path FROM chunks WHERE terms_level < ?1 LIMIT ?2",
+                              err);
+    if (!rc) {
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+        int sr;
+        while ((sr = sqlite3_step(st)) == SQLITE_ROW && nv < max) {
+            const unsigned char *t = sqlite3_column_text(st, 1), *h = sqlite3_column_text(st, 2);
+            v[nv].id = sqlite3_column_int64(st, 0);
+            v[nv].text = strdup(t ? (const char *)t : "");
+            v[nv].heading_path = strdup(h ? (const char *)h : "");
+            nv++;
+            if (!v[nv - 1].text || !v[nv - 1].heading_path) {
+                rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+                break;
+            }
+        }
+        if (!rc && sr != SQLITE_DONE && sr != SQLITE_ROW)
+            rc = hh_store_db_fail(s, err, "chunks to analyze");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc || nv == 0) {
+        hh_store_chunk_texts_free(v, nv);
+        return rc;
+    }
+    *out = v;
+    *n = nv;
+    return 0;
+}
+
+void hh_store_chunk_texts_free(hh_store_chunk_text_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].text);
+        free(v[i].heading_path);
+    }
+    free(v);
+}
+
+int hh_store_chunks_set_terms(hh_store_t *s, const hh_store_chunk_terms_t *v, size_t n, int level, hh_err_t *err)
+{
+    int rc = hh_store_tx_begin(s, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = hh_store_prepare(s, &st, "UPDATE chunks SET lang = ?1, terms = ?2, terms_level = ?3 WHERE id = ?4", err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_text(st, 1, v[i].lang ? v[i].lang : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, v[i].terms ? v[i].terms : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, level);
+        sqlite3_bind_int64(st, 4, v[i].id);
+        rc = step_done(s, st, "set chunk terms", err);
+    }
+    sqlite3_finalize(st);
+    return hh_store_tx_end(s, rc, err);
 }

@@ -295,6 +295,36 @@ static const char *const g_migrations[] = {
      * unknown, src/kb/lang.h) */
     "ALTER TABLE documents ADD COLUMN encoding TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE chunks ADD COLUMN lang TEXT NOT NULL DEFAULT '';",
+    /* 14 (German retrieval, issue 14): the analyzed index terms of each
+     * chunk (kb/analyze.h: stems, compound parts; heading path then text)
+     * and the analysis level they were made with (0 = not analyzed yet:
+     * every chunk stored before this migration; kb/retrieve.h
+     * hh_kb_index_fill analyzes them at the server's start or the first
+     * search), and the FTS5 table retrieval ranks with, over those terms.
+     * A changed text or heading path (GDPR erasure rewrites them) empties
+     * the terms, so no term of the old text stays in the index. */
+    "ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE chunks ADD COLUMN terms_level INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX chunks_terms_level ON chunks(terms_level);"
+    "CREATE VIRTUAL TABLE chunks_terms USING fts5(terms, content='chunks', content_rowid='id',"
+    "  tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER chunks_terms_ai AFTER INSERT ON chunks BEGIN"
+    "  INSERT INTO chunks_terms(rowid, terms) VALUES (new.id, new.terms);"
+    " END;"
+    "CREATE TRIGGER chunks_terms_ad AFTER DELETE ON chunks BEGIN"
+    "  INSERT INTO chunks_terms(chunks_terms, rowid, terms) VALUES ('delete', old.id, old.terms);"
+    " END;"
+    "CREATE TRIGGER chunks_terms_au AFTER UPDATE OF terms ON chunks BEGIN"
+    "  INSERT INTO chunks_terms(chunks_terms, rowid, terms) VALUES ('delete', old.id, old.terms);"
+    "  INSERT INTO chunks_terms(rowid, terms) VALUES (new.id, new.terms);"
+    " END;"
+    "DROP TRIGGER chunks_au;"
+    "CREATE TRIGGER chunks_au AFTER UPDATE OF text, heading_path ON chunks BEGIN"
+    "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path) VALUES ('delete', old.id, old.text, old.heading_path);"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);"
+    "  UPDATE chunks SET terms = '', terms_level = 0 WHERE id = new.id;"
+    " END;"
+    "INSERT INTO chunks_terms(chunks_terms) VALUES ('rebuild');",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 

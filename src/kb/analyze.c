@@ -1,0 +1,1128 @@
+/* analyze.c - index and query terms: stemming, German compounds,
+ * synonyms, translations. See analyze.h.
+ *
+ * The lexical resources live in string tables (open addressing over one
+ * byte arena each) filled once; after loading nothing is written, so
+ * lookups need no lock. Snowball stemmers keep state per call, so each
+ * analysis makes its own pair (cheap: a few small allocations). */
+#include "kb/analyze.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "kb/retrieve.h"
+
+#include <libstemmer.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+#define WORD_MAX      64    /* bytes of a word analyzed; longer ones are kept whole, unstemmed */
+#define MIN_HEAD      4     /* compound parts: bytes of a head */
+#define MIN_TAIL      3
+#define SPLIT_DEPTH   4
+#define MAX_PARTS     8
+#define SYN_SET_MAX   12    /* members of a synonym set used */
+#define TRANS_SENSES  4     /* senses of a dictionary line used */
+#define TRANS_ALTS    4     /* alternatives of a sense used */
+#define PER_KEY_MAX   8     /* values kept per key */
+
+/* ---- string tables -------------------------------------------------------- */
+
+typedef struct strtab {
+    char     *arena;   /* NUL-terminated strings back to back */
+    size_t    len, cap;
+    uint32_t *slot;    /* (mask + 1) arena offset + 1; 0 = empty */
+    uint32_t *val;     /* (mask + 1) value per slot */
+    size_t    n, mask;
+} strtab_t;
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void strtab_free(strtab_t *t)
+{
+    free(t->arena);
+    free(t->slot);
+    free(t->val);
+    memset(t, 0, sizeof *t);
+}
+
+static int strtab_grow(strtab_t *t)
+{
+    size_t nc = t->mask ? 2 * (t->mask + 1) : 1024;
+    uint32_t *ns = calloc(nc, sizeof *ns), *nv = calloc(nc, sizeof *nv);
+    if (!ns || !nv) {
+        free(ns);
+        free(nv);
+        return HH_ENOMEM;
+    }
+    for (size_t i = 0; t->mask && i <= t->mask; i++) {
+        if (!t->slot[i])
+            continue;
+        const char *k = t->arena + t->slot[i] - 1;
+        size_t j = hash_bytes(k, strlen(k)) & (nc - 1);
+        while (ns[j])
+            j = (j + 1) & (nc - 1);
+        ns[j] = t->slot[i];
+        nv[j] = t->val[i];
+    }
+    free(t->slot);
+    free(t->val);
+    t->slot = ns;
+    t->val = nv;
+    t->mask = nc - 1;
+    return 0;
+}
+
+/* The slot of k[0..n) or the empty slot where it would go. */
+static size_t strtab_find(const strtab_t *t, const char *k, size_t n)
+{
+    size_t j = hash_bytes(k, n) & t->mask;
+    while (t->slot[j]) {
+        const char *s = t->arena + t->slot[j] - 1;
+        if (!strncmp(s, k, n) && s[n] == '\0')
+            return j;
+        j = (j + 1) & t->mask;
+    }
+    return j;
+}
+
+/* The value of k, or NULL. */
+static const uint32_t *strtab_get(const strtab_t *t, const char *k, size_t n)
+{
+    if (!t->n)
+        return NULL;
+    size_t j = strtab_find(t, k, n);
+    return t->slot[j] ? &t->val[j] : NULL;
+}
+
+/* Adds k (if new, with value init); *val the value, *off its arena offset. */
+static int strtab_put(strtab_t *t, const char *k, size_t n, uint32_t init, uint32_t **val, uint32_t *off)
+{
+    if ((t->n + 1) * 2 > t->mask + 1 && strtab_grow(t))
+        return HH_ENOMEM;
+    size_t j = strtab_find(t, k, n);
+    if (!t->slot[j]) {
+        if (t->len + n + 1 > UINT32_MAX - 1)
+            return HH_EOVERFLOW;
+        if (t->len + n + 1 > t->cap) {
+            size_t nc = t->cap ? t->cap * 2 : 65536;
+            while (nc < t->len + n + 1)
+                nc *= 2;
+            char *na = realloc(t->arena, nc);
+            if (!na)
+                return HH_ENOMEM;
+            t->arena = na;
+            t->cap = nc;
+        }
+        memcpy(t->arena + t->len, k, n);
+        t->arena[t->len + n] = '\0';
+        t->slot[j] = (uint32_t)t->len + 1;
+        t->val[j] = init;
+        t->len += n + 1;
+        t->n++;
+    }
+    if (val)
+        *val = &t->val[j];
+    if (off)
+        *off = t->slot[j] - 1;
+    return 0;
+}
+
+static size_t strtab_bytes(const strtab_t *t)
+{
+    return t->cap + (t->mask ? (t->mask + 1) * 2 * sizeof(uint32_t) : 0);
+}
+
+/* A key -> short list of strings map (thesaurus, dictionary). */
+typedef struct pair {
+    uint32_t key, str, score;
+} pair_t;
+
+typedef struct lexmap {
+    strtab_t  keys;    /* key -> key id */
+    strtab_t  strs;    /* values, interned */
+    pair_t   *pairs;   /* while loading: all; after lexmap_finish: grouped by key, best first */
+    size_t    n_pairs, cap_pairs;
+    uint32_t *first;   /* (n_keys + 1) after finish */
+} lexmap_t;
+
+static void lexmap_free(lexmap_t *m)
+{
+    strtab_free(&m->keys);
+    strtab_free(&m->strs);
+    free(m->pairs);
+    free(m->first);
+    memset(m, 0, sizeof *m);
+}
+
+static int lexmap_add(lexmap_t *m, const char *k, size_t kn, const char *v, size_t vn, uint32_t score)
+{
+    uint32_t *kid, voff;
+    if (strtab_put(&m->keys, k, kn, (uint32_t)m->keys.n, &kid, NULL) ||
+        strtab_put(&m->strs, v, vn, 0, NULL, &voff))
+        return HH_ENOMEM;
+    if (m->n_pairs == m->cap_pairs) {
+        size_t nc = m->cap_pairs ? m->cap_pairs * 2 : 4096;
+        pair_t *np = realloc(m->pairs, nc * sizeof *np);
+        if (!np)
+            return HH_ENOMEM;
+        m->pairs = np;
+        m->cap_pairs = nc;
+    }
+    m->pairs[m->n_pairs++] = (pair_t){ *kid, voff, score };
+    return 0;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return x->str < y->str ? -1 : x->str > y->str;
+}
+
+static int cmp_pair_str(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->str != y->str)
+        return x->str < y->str ? -1 : 1;
+    return x->score < y->score ? -1 : x->score > y->score;
+}
+
+#define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
+#define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
+
+/* Groups the pairs by key, best first: a value listed several times for
+ * a key keeps its best score less REPEAT_BONUS per repeat (a translation
+ * that many entries give is the common one); keeps at most PER_KEY_MAX per
+ * key. */
+static int lexmap_finish(lexmap_t *m)
+{
+    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair_str);
+    size_t o = 0;
+    for (size_t i = 0; i < m->n_pairs;) {
+        size_t j = i + 1;
+        while (j < m->n_pairs && m->pairs[j].key == m->pairs[i].key && m->pairs[j].str == m->pairs[i].str)
+            j++;
+        pair_t p = m->pairs[i];
+        uint32_t bonus = (uint32_t)(j - i - 1) * REPEAT_BONUS;
+        p.score = p.score > bonus ? p.score - bonus : 0;
+        m->pairs[o++] = p;
+        i = j;
+    }
+    m->n_pairs = o;
+    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair);
+    size_t nk = m->keys.n;
+    o = 0;
+    if (!(m->first = calloc(nk + 1, sizeof *m->first)))
+        return HH_ENOMEM;
+    for (size_t i = 0; i < m->n_pairs;) {
+        uint32_t k = m->pairs[i].key;
+        size_t kept = 0;
+        for (; i < m->n_pairs && m->pairs[i].key == k; i++)
+            if (kept < PER_KEY_MAX) {
+                m->pairs[o++] = m->pairs[i];
+                kept++;
+            }
+        m->first[k + 1] = (uint32_t)kept;
+    }
+    for (size_t k = 0; k < nk; k++)
+        m->first[k + 1] += m->first[k];
+    m->n_pairs = o;
+    pair_t *np = realloc(m->pairs, (o ? o : 1) * sizeof *np);
+    if (np)
+        m->pairs = np;
+    m->cap_pairs = o;
+    return 0;
+}
+
+/* The values of key k: *n of them, best first (pointers into the map). */
+static size_t lexmap_get(const lexmap_t *m, const char *k, size_t kn, const char **v, size_t cap)
+{
+    const uint32_t *id = m->first ? strtab_get(&m->keys, k, kn) : NULL;
+    if (!id)
+        return 0;
+    size_t n = 0;
+    for (uint32_t i = m->first[*id]; i < m->first[*id + 1] && n < cap; i++)
+        v[n++] = m->strs.arena + m->pairs[i].str;
+    return n;
+}
+
+static size_t lexmap_bytes(const lexmap_t *m)
+{
+    return strtab_bytes(&m->keys) + strtab_bytes(&m->strs) + m->cap_pairs * sizeof(pair_t) +
+           (m->first ? (m->keys.n + 1) * sizeof(uint32_t) : 0);
+}
+
+/* ---- the analyzer ------------------------------------------------------------ */
+
+enum { WF_WORD = 1, WF_NOUN = 2 };
+
+struct hh_analyzer {
+    char           *p_compounds, *p_thesaurus, *p_translations;   /* NULL = off */
+    strtab_t        words;      /* German word list, lowercased -> WF_* */
+    lexmap_t        syn;        /* German stem -> synonym stems */
+    lexmap_t        de_en;      /* German stem -> English words */
+    lexmap_t        en_de;      /* English stem -> German words */
+    lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
+    pthread_mutex_t mu;         /* guards the one-time loads */
+    bool            words_ok;       /* the word list is readable: level 2 */
+    atomic_bool     words_loaded;   /* tried (at the first analysis) */
+    atomic_bool     query_loaded;   /* thesaurus and dictionary tried (at the first question) */
+    double          compounds_ms, query_ms;
+};
+
+hh_analyzer_params_t hh_analyzer_default_params(void)
+{
+    return (hh_analyzer_params_t){
+        .compounds = "/usr/share/dict/ngerman",
+        .thesaurus = "/usr/share/openthesaurus-de/openthesaurus.txt",
+        .translations = "/usr/share/trans/de-en",
+    };
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* The stemmer pair of one analysis. */
+typedef struct stemmers {
+    struct sb_stemmer *de, *en;
+} stemmers_t;
+
+static int stemmers_open(stemmers_t *s)
+{
+    s->de = sb_stemmer_new("german", "UTF_8");
+    s->en = sb_stemmer_new("english", "UTF_8");
+    if (!s->de || !s->en) {
+        sb_stemmer_delete(s->de);
+        sb_stemmer_delete(s->en);
+        s->de = s->en = NULL;
+        return HH_ENOMEM;
+    }
+    return 0;
+}
+
+static void stemmers_close(stemmers_t *s)
+{
+    sb_stemmer_delete(s->de);
+    sb_stemmer_delete(s->en);
+}
+
+/* The stem of w[0..n) (lowercase) into out (cap >= WORD_MAX + 1); its length. */
+static size_t stem(struct sb_stemmer *st, const char *w, size_t n, char *out)
+{
+    const sb_symbol *r = n <= WORD_MAX ? sb_stemmer_stem(st, (const sb_symbol *)w, (int)n) : NULL;
+    int rl = r ? sb_stemmer_length(st) : -1;
+    if (!r || rl <= 0 || rl > WORD_MAX) {   /* too long or out of memory: the word itself */
+        size_t k = n > WORD_MAX ? WORD_MAX : n;
+        while (k > 0 && k < n && ((unsigned char)w[k] & 0xC0) == 0x80)
+            k--;
+        memcpy(out, w, k);
+        out[k] = '\0';
+        return k;
+    }
+    memcpy(out, r, (size_t)rl);
+    out[rl] = '\0';
+    return (size_t)rl;
+}
+
+/* w[0..n) lowercased into out (cap bytes); the length, 0 when it does not
+ * fit or holds a non-word character. */
+static size_t lower_word(const char *w, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)w + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (r <= 0)
+            return 0;
+        i += (size_t)r;
+        cp = utf8proc_tolower(cp);
+        utf8proc_uint8_t buf[4];
+        utf8proc_ssize_t e = utf8proc_encode_char(cp, buf);
+        if (e <= 0 || o + (size_t)e >= cap)
+            return 0;
+        memcpy(out + o, buf, (size_t)e);
+        o += (size_t)e;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Whether s[0..n) is one word (hh_kb_word_next finds exactly it). */
+static bool one_word(const char *s, size_t n)
+{
+    size_t pos = 0, st, wl;
+    return n > 0 && hh_kb_word_next(s, n, &pos, &st, &wl) && st == 0 && wl == n;
+}
+
+/* Reads a whole file; NULL when it cannot. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (cap - n < 65536) {
+            size_t nc = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(buf, nc + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int load_words(hh_analyzer_t *a)
+{
+    size_t len;
+    char *buf = read_file(a->p_compounds, &len);
+    if (!buf) {
+        HH_LOGW("analyze: no German word list at %s: compound splitting is off", a->p_compounds);
+        return 0;
+    }
+    int rc = 0;
+    char low[WORD_MAX + 1];
+    for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
+        end = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!end)
+            end = buf + len;
+        size_t n = (size_t)(end - line);
+        if (n && line[n - 1] == '\r')
+            n--;
+        size_t ln = lower_word(line, n, low, sizeof low);
+        if (ln < 3 || !one_word(low, ln))
+            continue;
+        uint32_t *v;
+        if ((rc = strtab_put(&a->words, low, ln, 0, &v, NULL)))
+            break;
+        *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : 0);
+    }
+    free(buf);
+    if (rc) {
+        strtab_free(&a->words);
+        HH_LOGW("analyze: out of memory loading %s: compound splitting is off", a->p_compounds);
+    }
+    return 0;
+}
+
+/* Strips "{..}", "[..]", "(..)" and "<..>" notes and surrounding blanks from
+ * s[0..n) into out (cap); English "to " before a verb too when en. */
+static size_t clean_entry(const char *s, size_t n, bool en, char *out, size_t cap)
+{
+    size_t o = 0;
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '{' || c == '[' || c == '(' || c == '<')
+            depth++;
+        else if ((c == '}' || c == ']' || c == ')' || c == '>') && depth > 0)
+            depth--;
+        else if (!depth) {
+            if (o + 1 >= cap)
+                return 0;
+            out[o++] = c;
+        }
+    }
+    size_t b = 0;
+    while (b < o && (out[b] == ' ' || out[b] == '\t'))
+        b++;
+    while (o > b && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+        o--;
+    if (en && o - b > 3 && !memcmp(out + b, "to ", 3))
+        b += 3;
+    memmove(out, out + b, o - b);
+    out[o - b] = '\0';
+    return o - b;
+}
+
+/* One alternative as a lowercase single word into low; its length or 0. */
+static size_t entry_word(const char *s, size_t n, bool en, char *low)
+{
+    char tmp[4 * WORD_MAX];
+    size_t cn = clean_entry(s, n, en, tmp, sizeof tmp);
+    if (!cn || cn > WORD_MAX || !one_word(tmp, cn))
+        return 0;
+    size_t ln = lower_word(tmp, cn, low, WORD_MAX + 1);
+    return ln >= 2 ? ln : 0;
+}
+
+static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
+{
+    size_t len;
+    char *buf = read_file(a->p_thesaurus, &len);
+    if (!buf) {
+        HH_LOGW("analyze: no thesaurus at %s: synonym expansion is off", a->p_thesaurus);
+        return 0;
+    }
+    int rc = 0;
+    char low[WORD_MAX + 1], stems[SYN_SET_MAX][WORD_MAX + 1];
+    size_t sl[SYN_SET_MAX];
+    bool marked[SYN_SET_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
+    for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
+        end = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!end)
+            end = buf + len;
+        if (line[0] == '#')
+            continue;
+        size_t m = 0;
+        for (char *p = line, *q; p < end && m < SYN_SET_MAX; p = q + 1) {
+            q = memchr(p, ';', (size_t)(end - p));
+            if (!q)
+                q = end;
+            size_t ln = entry_word(p, (size_t)(q - p), false, low);
+            if (!ln)
+                continue;
+            size_t rn = (size_t)(q - p);
+            marked[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
+                        memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
+                        memmem(p, rn, "(scherzh", 8);
+            size_t k = stem(sm->de, low, ln, stems[m]);
+            bool dup = false;
+            for (size_t j = 0; j < m && !dup; j++)
+                dup = sl[j] == k && !memcmp(stems[j], stems[m], k);
+            if (!dup && k >= 2)
+                sl[m++] = k;
+        }
+        for (size_t i = 0; i < m && !rc; i++)
+            for (size_t j = 0; j < m && !rc; j++)
+                if (i != j && !marked[j])
+                    rc = lexmap_add(&a->syn, stems[i], sl[i], stems[j], sl[j], (uint32_t)(m * 64 + j));
+    }
+    free(buf);
+    if (!rc)
+        rc = lexmap_finish(&a->syn);
+    if (rc) {
+        lexmap_free(&a->syn);
+        HH_LOGW("analyze: out of memory loading %s: synonym expansion is off", a->p_thesaurus);
+    }
+    return 0;
+}
+
+/* The alternatives of one sense: up to TRANS_ALTS lowercase single words. */
+static size_t sense_words(const char *s, const char *e, bool en, char (*w)[WORD_MAX + 1], size_t *wl)
+{
+    size_t n = 0;
+    for (const char *p = s, *q; p < e && n < TRANS_ALTS; p = q + 1) {
+        q = memchr(p, ';', (size_t)(e - p));
+        if (!q)
+            q = e;
+        size_t ln = entry_word(p, (size_t)(q - p), en, w[n]);
+        if (ln)
+            wl[n++] = ln;
+    }
+    return n;
+}
+
+static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
+{
+    size_t len;
+    char *buf = read_file(a->p_translations, &len);
+    if (!buf) {
+        HH_LOGW("analyze: no German-English dictionary at %s: cross-lingual search is off", a->p_translations);
+        return 0;
+    }
+    int rc = 0;
+    char dw[TRANS_ALTS][WORD_MAX + 1], ew[TRANS_ALTS][WORD_MAX + 1], st[WORD_MAX + 1];
+    size_t dl[TRANS_ALTS], el[TRANS_ALTS];
+    for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
+        end = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!end)
+            end = buf + len;
+        if (line[0] == '#')
+            continue;
+        char *sep = memmem(line, (size_t)(end - line), " :: ", 4);
+        if (!sep)
+            continue;
+        const char *lp = line, *rp = sep + 4;
+        for (int sense = 0; sense < TRANS_SENSES && lp < sep && rp < end && !rc; sense++) {
+            const char *lq = memchr(lp, '|', (size_t)(sep - lp)), *rq = memchr(rp, '|', (size_t)(end - rp));
+            if (!lq)
+                lq = sep;
+            if (!rq)
+                rq = end;
+            size_t nd = sense_words(lp, lq, false, dw, dl), ne = sense_words(rp, rq, true, ew, el);
+            for (size_t i = 0; i < nd && !rc; i++)
+                for (size_t j = 0; j < ne && !rc; j++) {
+                    /* earlier senses and alternatives first, short (plain)
+                     * words before long (compound) ones */
+                    uint32_t score = SCORE_BASE + (uint32_t)(sense * 16 + i + j);
+                    size_t k = stem(sm->de, dw[i], dl[i], st);
+                    rc = lexmap_add(&a->de_en, st, k, ew[j], el[j], score + (uint32_t)el[j] / 4);
+                    if (!rc) {
+                        k = stem(sm->en, ew[j], el[j], st);
+                        rc = lexmap_add(&a->en_de, st, k, dw[i], dl[i], score + (uint32_t)dl[i] / 4);
+                    }
+                    if (!rc)
+                        rc = lexmap_add(&a->en_de_w, ew[j], el[j], dw[i], dl[i], score + (uint32_t)dl[i] / 4);
+                }
+            lp = lq + 1;
+            rp = rq + 1;
+        }
+    }
+    free(buf);
+    if (!rc)
+        rc = lexmap_finish(&a->de_en);
+    if (!rc)
+        rc = lexmap_finish(&a->en_de);
+    if (!rc)
+        rc = lexmap_finish(&a->en_de_w);
+    if (rc) {
+        lexmap_free(&a->de_en);
+        lexmap_free(&a->en_de);
+        lexmap_free(&a->en_de_w);
+        HH_LOGW("analyze: out of memory loading %s: cross-lingual search is off", a->p_translations);
+    }
+    return 0;
+}
+
+static char *path_or_null(const char *given, const char *def)
+{
+    const char *p = given ? given : def;
+    return p && p[0] ? strdup(p) : NULL;
+}
+
+int hh_analyzer_create(hh_analyzer_t **out, const hh_analyzer_params_t *p, hh_err_t *err)
+{
+    *out = NULL;
+    hh_analyzer_params_t d = hh_analyzer_default_params();
+    if (!p)
+        p = &d;
+    stemmers_t sm;
+    if (stemmers_open(&sm))
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "analyze: libstemmer has no german or english stemmer");
+    stemmers_close(&sm);
+    hh_analyzer_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    a->p_compounds = path_or_null(p->compounds, d.compounds);
+    a->p_thesaurus = path_or_null(p->thesaurus, d.thesaurus);
+    a->p_translations = path_or_null(p->translations, d.translations);
+    pthread_mutex_init(&a->mu, NULL);
+    /* the files are read at their first use (a server that is never asked
+     * pays nothing); the level is known now: the word list is readable */
+    a->words_ok = a->p_compounds && access(a->p_compounds, R_OK) == 0;
+    *out = a;
+    return 0;
+}
+
+/* Loads the word list if not tried yet. Thread-safe. */
+static void ensure_words(hh_analyzer_t *a)
+{
+    if (!a || atomic_load(&a->words_loaded))
+        return;
+    pthread_mutex_lock(&a->mu);
+    if (!atomic_load(&a->words_loaded)) {
+        if (a->p_compounds) {
+            double t0 = now_ms();
+            load_words(a);
+            a->compounds_ms = now_ms() - t0;
+        }
+        atomic_store(&a->words_loaded, true);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+void hh_analyzer_free(hh_analyzer_t *a)
+{
+    if (!a)
+        return;
+    strtab_free(&a->words);
+    lexmap_free(&a->syn);
+    lexmap_free(&a->de_en);
+    lexmap_free(&a->en_de);
+    lexmap_free(&a->en_de_w);
+    pthread_mutex_destroy(&a->mu);
+    free(a->p_compounds);
+    free(a->p_thesaurus);
+    free(a->p_translations);
+    free(a);
+}
+
+void hh_analyzer_load(hh_analyzer_t *a)
+{
+    if (!a)
+        return;
+    ensure_words(a);
+    pthread_mutex_lock(&a->mu);
+    if (!a->query_loaded) {
+        double t0 = now_ms();
+        stemmers_t sm;
+        if (stemmers_open(&sm) == 0) {
+            if (a->p_thesaurus)
+                load_thesaurus(a, &sm);
+            if (a->p_translations)
+                load_translations(a, &sm);
+            stemmers_close(&sm);
+            atomic_store(&a->query_loaded, true);   /* tried once: a missing file stays off */
+        }
+        a->query_ms = now_ms() - t0;
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!a)
+        return;
+    hh_analyzer_t *m = a;
+    pthread_mutex_lock(&m->mu);
+    out->compound_words = a->words.n;
+    out->thesaurus_terms = a->syn.keys.n;
+    out->translation_terms = a->de_en.keys.n + a->en_de.keys.n;
+    out->bytes = strtab_bytes(&a->words) + lexmap_bytes(&a->syn) + lexmap_bytes(&a->de_en) +
+                 lexmap_bytes(&a->en_de) + lexmap_bytes(&a->en_de_w);
+    out->compounds_ms = a->compounds_ms;
+    out->query_files_ms = a->query_ms;
+    pthread_mutex_unlock(&m->mu);
+}
+
+int hh_analyzer_level(hh_analyzer_t *a)
+{
+    return a && a->words_ok ? 2 : 1;
+}
+
+/* ---- compounds ---------------------------------------------------------------- */
+
+static uint32_t word_flags(hh_analyzer_t *a, const char *w, size_t n)
+{
+    const uint32_t *v = strtab_get(&a->words, w, n);
+    return v ? *v : 0;
+}
+
+/* Whether w[0..n) can end a compound: a listed word (a 3-byte one only as a
+ * noun), also after taking a plural or case ending off ("tage" -> "tag").
+ * Derivational endings that are listed words on their own are not parts. */
+typedef struct lit {
+    const char *s;
+    size_t      n;
+} lit_t;
+#define LIT(x) { x, sizeof x - 1 }
+
+static bool in_lits(const lit_t *l, size_t n_l, const char *w, size_t n)
+{
+    for (size_t i = 0; i < n_l; i++)
+        if (l[i].n == n && !memcmp(w, l[i].s, n))
+            return true;
+    return false;
+}
+
+static bool tail_ok(hh_analyzer_t *a, const char *w, size_t n)
+{
+    static const lit_t suffixes[] = { LIT("ung"), LIT("ungen"), LIT("heit"), LIT("keit"), LIT("schaft"),
+                                      LIT("schaften"), LIT("lich"), LIT("chen"), LIT("lein"), LIT("tum"),
+                                      LIT("nis"), LIT("isch"), LIT("ische"), LIT("ten"), LIT("ter") };
+    if (in_lits(suffixes, sizeof suffixes / sizeof *suffixes, w, n))
+        return false;
+    uint32_t f = word_flags(a, w, n);
+    if (n >= 4 && f)
+        return true;
+    if (n == 3 && (f & WF_NOUN))
+        return true;
+    static const lit_t endings[] = { LIT("e"), LIT("en"), LIT("n"), LIT("s"), LIT("es"), LIT("er"), LIT("ern"),
+                                     LIT("ens"), LIT("nen") };
+    for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
+        size_t el = endings[i].n;
+        if (n >= el + 3 && !memcmp(w + n - el, endings[i].s, el)) {
+            uint32_t g = word_flags(a, w, n - el);
+            if ((n - el >= 4 && g) || (n - el == 3 && (g & WF_NOUN)))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool head_ok(hh_analyzer_t *a, const char *w, size_t n)
+{
+    static const lit_t no[] = { LIT("unter"), LIT("\xc3\xbc" "ber"), LIT("nach"), LIT("durch"), LIT("gegen"),
+                                LIT("hinter"), LIT("wider"), LIT("ober"), LIT("auch"), LIT("sich"), LIT("eine"),
+                                LIT("dies"), LIT("sein"), LIT("wenn"), LIT("dass"), LIT("oder"), LIT("aber") };
+    return n >= MIN_HEAD && !in_lits(no, sizeof no / sizeof *no, w, n) && word_flags(a, w, n);
+}
+
+typedef struct span {
+    uint16_t off, len;
+} span_t;
+
+static bool char_start(const char *w, size_t i)
+{
+    return ((unsigned char)w[i] & 0xC0) != 0x80;
+}
+
+/* Splits w[0..n) (lowercase) into head [linking element] tail, longest
+ * head first; the tail may split again. Appends the parts (offsets from
+ * base) to out; returns how many (>= 2) or 0 when it does not split. */
+static int split(hh_analyzer_t *a, const char *base, size_t off, size_t n, int depth, span_t *out, int cap)
+{
+    static const lit_t links[] = { LIT("es"), LIT("s"), LIT("en"), LIT("n"), LIT("") };
+    const char *w = base + off;
+    if (depth >= SPLIT_DEPTH || cap < 2 || n < MIN_HEAD + MIN_TAIL)
+        return 0;
+    for (size_t h = n - MIN_TAIL; h >= MIN_HEAD; h--) {
+        if (!char_start(w, h) || !head_ok(a, w, h))
+            continue;
+        for (size_t li = 0; li < sizeof links / sizeof *links; li++) {
+            size_t ll = links[li].n;
+            if (ll && (h + ll > n || memcmp(w + h, links[li].s, ll)))
+                continue;
+            size_t t = h + ll;
+            if (n - t < MIN_TAIL)
+                continue;
+            out[0] = (span_t){ (uint16_t)off, (uint16_t)h };
+            if (tail_ok(a, w + t, n - t)) {
+                out[1] = (span_t){ (uint16_t)(off + t), (uint16_t)(n - t) };
+                return 2;
+            }
+            int k = split(a, base, off + t, n - t, depth + 1, out + 1, cap - 1);
+            if (k)
+                return 1 + k;
+        }
+    }
+    return 0;
+}
+
+/* The parts of w[0..n): the first split, then each part split again
+ * (a head such as "reisekosten" -> reise kosten). */
+static int compound_parts(hh_analyzer_t *a, const char *w, size_t n, span_t *out, int cap)
+{
+    if (!a || !a->words.n || n > WORD_MAX || n < MIN_HEAD + MIN_TAIL)
+        return 0;
+    int k = split(a, w, 0, n, 0, out, cap);
+    for (int i = 0, top = k; i < top && k < cap; i++) {
+        int more = split(a, w, out[i].off, out[i].len, 1, out + k, cap - k);
+        k += more;
+    }
+    return k;
+}
+
+/* ---- index terms ---------------------------------------------------------------- */
+
+static bool is_stop(const char *w, size_t len);
+
+static void add_term(hh_strbuf_t *b, const char *t, size_t n)
+{
+    if (!n)
+        return;
+    if (b->len)
+        hh_strbuf_add(b, " ", 1);
+    hh_strbuf_add(b, t, n);
+}
+
+int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_lang_t lang, char **out,
+                            hh_err_t *err)
+{
+    *out = NULL;
+    if (!text || len == 0) {   /* an empty heading path: the common case */
+        *out = strdup("");
+        return *out ? 0 : hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    ensure_words(a);
+    stemmers_t sm;
+    if (stemmers_open(&sm))
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    hh_strbuf_t b = { 0 };
+    size_t pos = 0, st, wl;
+    char low[WORD_MAX + 1], s1[WORD_MAX + 1], s2[WORD_MAX + 1];
+    while (text && hh_kb_word_next(text, len, &pos, &st, &wl)) {
+        size_t n = lower_word(text + st, wl, low, sizeof low);
+        if (!n) {   /* too long: the first WORD_MAX bytes, unstemmed */
+            char tmp[WORD_MAX + 1];
+            size_t k = wl > WORD_MAX ? WORD_MAX : wl;
+            while (k > 0 && !char_start(text + st, k))
+                k--;
+            memcpy(tmp, text + st, k);
+            n = lower_word(tmp, k, low, sizeof low);
+            add_term(&b, low, n);
+            continue;
+        }
+        size_t k1 = 0, k2 = 0;
+        if (lang != HH_LANG_EN)
+            k1 = stem(sm.de, low, n, s1);
+        if (lang != HH_LANG_DE)
+            k2 = stem(sm.en, low, n, s2);
+        add_term(&b, s1, k1);
+        if (k2 && !(k1 == k2 && !memcmp(s1, s2, k1)))
+            add_term(&b, s2, k2);
+        if (lang != HH_LANG_EN && !is_stop(low, n)) {
+            span_t parts[MAX_PARTS];
+            int np = compound_parts(a, low, n, parts, MAX_PARTS);
+            for (int i = 0; i < np; i++) {
+                size_t k = stem(sm.de, low + parts[i].off, parts[i].len, s1);
+                add_term(&b, s1, k);
+            }
+        }
+    }
+    stemmers_close(&sm);
+    if (b.oom) {
+        free(b.p);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    *out = b.p ? b.p : strdup("");
+    return *out ? 0 : hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+}
+
+/* ---- query terms ------------------------------------------------------------------ */
+
+/* Function words of English and German: not searched (they match most
+ * chunks and weigh nearly nothing) unless the question has nothing else. */
+static const char *const g_stopwords[] = {
+    "a", "an", "and", "are", "as", "be", "but", "by", "can", "do", "does", "for", "from", "has", "have", "how",
+    "i", "if", "in", "into", "is", "it", "its", "my", "no", "not", "of", "on", "or", "so", "that", "the",
+    "their", "then", "there", "these", "this", "to", "was", "we", "what", "when", "where", "which", "why",
+    "will", "with", "you", "your",
+    "aber", "als", "am", "auf", "aus", "bei", "bis", "da", "das", "dass", "dem", "den", "der", "des", "die",
+    "doch", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "f\xc3\xbcr", "hat", "ich", "ihr",
+    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\303\274ber",
+    "um", "und", "uns", "von", "vor", "wann", "was", "wenn", "wer", "wie", "wir", "wird", "wo", "zu", "zum",
+    "zur",
+};
+
+/* Words searched but never expanded: their synonyms and translations are
+ * generic ("haben" -> "besitzen", "get" -> "bekommen", ...). */
+static const char *const g_noexpand[] = {
+    "habe", "haben", "hast", "hatte", "viele", "viel", "mein", "meine", "meinem", "meinen", "meiner", "dein",
+    "man", "muss", "m\xc3\xbcssen", "soll", "sollen", "darf", "gibt", "geben", "werden", "wurde", "sein",
+    "bin", "welche", "welcher", "welches", "dieser", "diese", "alle", "mehr", "sehr", "gilt", "get", "got",
+    "many", "much", "any", "some", "should", "must", "may", "would", "could", "our", "all", "more", "about",
+    "been", "there", "they", "them", "me", "am", "any", "who", "whom",
+};
+
+static bool in_list(const char *const *list, size_t n_list, const char *w, size_t len)
+{
+    for (size_t i = 0; i < n_list; i++)
+        if (strlen(list[i]) == len && !memcmp(list[i], w, len))
+            return true;
+    return false;
+}
+
+/* w is lowercase. */
+static bool is_stop(const char *w, size_t len)
+{
+    return len <= 6 && in_list(g_stopwords, sizeof g_stopwords / sizeof *g_stopwords, w, len);
+}
+
+bool hh_an_is_stopword(const char *w, size_t len)
+{
+    char low[WORD_MAX + 1];
+    size_t n = lower_word(w, len, low, sizeof low);
+    return n && is_stop(low, n);
+}
+
+void hh_query_terms_free(hh_query_terms_t *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        free(q->t[i].term);
+    free(q->t);
+    for (int32_t g = 0; g < q->n_groups; g++)
+        free(q->words[g]);
+    free(q->words);
+    memset(q, 0, sizeof *q);
+}
+
+/* Adds term t[0..n) to q (the higher weight wins for a repeat). */
+static int qadd(hh_query_terms_t *q, const char *t, size_t n, float w, int32_t g, hh_an_kind_t kind)
+{
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (strlen(q->t[i].term) == n && !memcmp(q->t[i].term, t, n)) {
+            if (w > q->t[i].weight) {
+                q->t[i].weight = w;
+                q->t[i].kind = kind;
+                q->t[i].group = g;
+            }
+            return 0;
+        }
+    if (q->n >= HH_AN_MAX_TERMS)
+        return 0;
+    if (kind == HH_AN_SYN || kind == HH_AN_TRANS) {   /* every expansion is one more term to score */
+        size_t ex = 0;
+        for (size_t i = 0; i < q->n; i++)
+            ex += q->t[i].kind == HH_AN_SYN || q->t[i].kind == HH_AN_TRANS;
+        if (ex >= HH_AN_MAX_EXPANSIONS)
+            return 0;
+    }
+    char *c = hh_strdup_n(t, n);
+    if (!c)
+        return HH_ENOMEM;
+    q->t[q->n++] = (hh_qterm_t){ c, w, g, kind };
+    return 0;
+}
+
+/* One content word (lowercase) as group g. */
+static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
+                      hh_lang_t lang, bool few_words)
+{
+    char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
+    size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
+    int rc = qadd(q, s1, k1, HH_AN_W_EXACT, g, HH_AN_EXACT);
+    if (!rc)
+        rc = qadd(q, s2, k2, HH_AN_W_EXACT, g, HH_AN_EXACT);
+    if (rc || lang == HH_LANG_EN)
+        goto expand;
+    span_t parts[MAX_PARTS];
+    int np = compound_parts(a, low, n, parts, MAX_PARTS);
+    for (int i = 0; i < np && !rc; i++) {
+        char sp[WORD_MAX + 1];
+        size_t k = stem(sm->de, low + parts[i].off, parts[i].len, sp);
+        rc = qadd(q, sp, k, HH_AN_W_PART, g, HH_AN_PART);
+    }
+expand:
+    if (rc || !a || in_list(g_noexpand, sizeof g_noexpand / sizeof *g_noexpand, low, n))
+        return rc;
+    const char *v[PER_KEY_MAX];
+    char t[WORD_MAX + 1];
+    /* a longer question of unknown language is expanded both ways, less
+     * per way */
+    bool less = lang == HH_LANG_UNKNOWN && !few_words;
+    size_t max_syn = less ? 2 : HH_AN_MAX_SYN;
+    size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
+    if (lang != HH_LANG_EN) {
+        size_t nv = lexmap_get(&a->syn, s1, k1, v, max_syn);
+        for (size_t i = 0; i < nv && !rc; i++)
+            rc = qadd(q, v[i], strlen(v[i]), HH_AN_W_SYN, g, HH_AN_SYN);
+        nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
+        for (size_t i = 0; i < nv && !rc; i++) {
+            size_t k = stem(sm->en, v[i], strlen(v[i]), t);
+            rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
+        }
+    }
+    if (lang != HH_LANG_DE) {
+        /* the word's own entries first, then those of its stem */
+        size_t nv = lexmap_get(&a->en_de_w, low, n, v, max_tr);
+        const char *more[PER_KEY_MAX];
+        size_t nm = lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
+        for (size_t i = 0; i < nm && nv < max_tr; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < nv && !dup; j++)
+                dup = !strcmp(v[j], more[i]);
+            if (!dup)
+                v[nv++] = more[i];
+        }
+        for (size_t i = 0; i < nv && !rc; i++) {
+            /* (a compound translation's parts are not added: each common
+             * part is one more term to score at 100k chunks) */
+            size_t k = stem(sm->de, v[i], strlen(v[i]), t);
+            rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
+        }
+    }
+    return rc;
+}
+
+int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t *out, hh_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t len = text ? strlen(text) : 0;
+    out->lang = hh_lang_detect(text ? text : "", len);
+    if (a && !atomic_load(&a->query_loaded))
+        hh_analyzer_load(a);
+    stemmers_t sm;
+    if (stemmers_open(&sm))
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    int rc = 0;
+    out->t = calloc(HH_AN_MAX_TERMS, sizeof *out->t);
+    out->words = calloc(HH_AN_MAX_WORDS, sizeof *out->words);
+    if (!out->t || !out->words) {
+        rc = HH_ENOMEM;
+        goto done;
+    }
+    /* content words: up to 3 get the full expansion in any language */
+    size_t n_content = 0;
+    {
+        size_t pos = 0, st, wl;
+        char low[WORD_MAX + 1];
+        while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
+            size_t n = lower_word(text + st, wl, low, sizeof low);
+            n_content += n && !is_stop(low, n);
+        }
+    }
+    /* two passes: content words; function words only when there are none */
+    for (int pass = 0; pass < 2 && out->n_groups == 0 && !rc; pass++) {
+        size_t pos = 0, st, wl;
+        char low[WORD_MAX + 1];
+        while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
+            size_t n = lower_word(text + st, wl, low, sizeof low);
+            if (!n) {   /* too long: its first WORD_MAX bytes, as the index keeps it */
+                char tmp[WORD_MAX + 1];
+                size_t k = wl > WORD_MAX ? WORD_MAX : wl;
+                while (k > 0 && !char_start(text + st, k))
+                    k--;
+                memcpy(tmp, text + st, k);
+                if (!(n = lower_word(tmp, k, low, sizeof low)))
+                    continue;
+                bool dup = false;
+                for (size_t i = 0; i < out->n && !dup; i++)
+                    dup = !strcmp(out->t[i].term, low);
+                if (dup || !(out->words[out->n_groups] = hh_strdup_n(low, n))) {
+                    rc = dup ? 0 : HH_ENOMEM;
+                    continue;
+                }
+                rc = qadd(out, low, n, HH_AN_W_EXACT, out->n_groups, HH_AN_EXACT);
+                out->n_groups++;
+                continue;
+            }
+            if (pass == 0 && is_stop(low, n))
+                continue;
+            bool dup = false;
+            for (int32_t g = 0; g < out->n_groups && !dup; g++)
+                dup = !strcmp(out->words[g], low);
+            if (dup)
+                continue;
+            if (!(out->words[out->n_groups] = hh_strdup_n(low, n))) {
+                rc = HH_ENOMEM;
+                break;
+            }
+            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3);
+            out->n_groups++;
+        }
+    }
+done:
+    stemmers_close(&sm);
+    if (rc) {
+        hh_query_terms_free(out);
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
+    return 0;
+}
