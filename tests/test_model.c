@@ -131,12 +131,12 @@ static const char *str(const cJSON *obj, const char *key)
  * must be refused cleanly instead (model_refuses_architectures_not_built);
  * an architecture that gets built is taken off this list, and any other
  * architecture in the data is checked against llama.cpp as usual. */
-static const char *const g_arch_not_built[] = { "gpt-oss" };
+static const char *const g_arch_not_built[] = { NULL };   /* none left; NULL ends nothing, it only keeps the array non-empty */
 
 static bool arch_not_built(const char *arch)
 {
     for (size_t i = 0; arch && i < sizeof g_arch_not_built / sizeof g_arch_not_built[0]; i++)
-        if (!strcmp(arch, g_arch_not_built[i]))
+        if (g_arch_not_built[i] != NULL && !strcmp(arch, g_arch_not_built[i]))
             return true;
     return false;
 }
