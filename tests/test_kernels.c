@@ -964,7 +964,11 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
             kf[i] = hh_fp16_to_f32(kh[i]);   /* both caches hold the same values */
             vf[i] = hh_fp16_to_f32(vh[i]);
         }
-        for (int f16 = 0; f16 <= 1; f16++) {
+        /* modes: F32 / F16 cache, without / with gpt-oss attention sinks (one
+         * logit per head in the softmax denominator, no value) */
+        static const float sinks[N_HEAD] = { -1.5f, 0.7f, 3.0f };
+        for (int mode = 0; mode < 4; mode++) {
+            const int f16 = mode & 1, sk = mode >> 1;
             for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
                 const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
                 if (k == NULL)
@@ -975,7 +979,8 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                                     .k = f16 ? (const void *)kh : (const void *)kf,
                                     .v = f16 ? (const void *)vh : (const void *)vf,
                                     .kv_stride = (size_t)hd * (f16 ? sizeof(uint16_t) : sizeof(float)),
-                                    .f16 = f16, .scale = 1.0f / sqrtf((float)hd), .scratch = scratch };
+                                    .f16 = f16, .scale = 1.0f / sqrtf((float)hd), .scratch = scratch,
+                                    .sink = sk ? sinks : NULL };
                 k->attn(&j);
                 for (int t = 0; t < N_TOK; t++) {
                     for (int h = 0; h < N_HEAD; h++) {
@@ -991,6 +996,8 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                         }
                         for (int p = 0; p < n_pos_set[t]; p++)
                             sum += (sc[p] = exp(sc[p] - mx));
+                        if (sk)
+                            sum += exp((double)sinks[h] - mx);
                         for (int i = 0; i < hd; i++) {
                             double want = 0.0;
                             for (int p = 0; p < n_pos_set[t]; p++)
@@ -998,8 +1005,8 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                             double e = fabs((double)got[i] - want);
                             worst = e > worst ? e : worst;
                             if (e > TOL_ATTN_ABS)
-                                printf("    %s hd %d f16 %d row (%d,%d)[%d]: got %.8g want %.8g\n",
-                                       hh_isa_name((hh_isa_t)isa), hd, f16, t, h, i, got[i], want);
+                                printf("    %s hd %d mode %d row (%d,%d)[%d]: got %.8g want %.8g\n",
+                                       hh_isa_name((hh_isa_t)isa), hd, mode, t, h, i, got[i], want);
                             ASSERT_TRUE(e <= TOL_ATTN_ABS);
                         }
                         /* the same row alone: one token, one head */
@@ -1009,6 +1016,7 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                         j1.q = qr;
                         j1.out = one;
                         j1.n_pos = &n_pos_set[t];
+                        j1.sink = sk ? sinks + h : NULL;
                         k->attn(&j1);
                         ASSERT_TRUE(memcmp(one, got, sizeof(float) * (size_t)hd) == 0);
                         ran++;

@@ -757,6 +757,58 @@ TEST(model_gemma3_window_cache_matches_full_cache)
     ASSERT_LE(worst, 0.0);
 }
 
+/* gpt-oss: layer 0 slides (window 8), layer 1 is full; with the window
+ * cache layer 0 keeps 2 * 8 + batch - 1 rows per sequence, and the logits
+ * equal those of a cache that keeps every position, bit for bit, over two
+ * interleaved sequences well past the window (sinks and window together). */
+TEST(model_gptoss_window_cache_matches_full_cache)
+{
+    hh_model_t *m = load(hh_test_data_path("reference/gpt-oss-mxfp4.gguf"));
+    ASSERT_TRUE(m != NULL);
+    const hh_hparams_t *hp = hh_model_hparams(m);
+    ASSERT_EQ_INT(hp->n_swa, 8);
+    ASSERT_EQ_INT(hp->swa_period, 2);
+    ASSERT_TRUE(hp->yarn_factor == 32.0f && hp->yarn_orig_ctx == 4096);
+    hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.n_ctx = 256;
+    cp.n_seq = 2;
+    cp.n_batch = 4;
+    cp.n_threads = 1;
+    cp.kv_type = HH_KV_F32;
+    hh_ctx_t *win = NULL, *full = NULL;
+    hh_err_t e;
+    ASSERT_OK(hh_ctx_create(&win, m, &cp, &e));
+    cp.swa_full = true;
+    ASSERT_OK(hh_ctx_create(&full, m, &cp, &e));
+    /* K and V, 2 sequences, rows of 2 x 64 floats: 256 + 19 rows against 2 x 256 */
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(win), 2LL * 2 * (256 + 19) * 128 * 4);
+    ASSERT_EQ_INT((long long)hh_ctx_kv_bytes(full), 2LL * 2 * 2 * 256 * 128 * 4);
+    float lw[4 * 512], lf[4 * 512];
+    double worst = 0;
+    int k0 = 0, k1 = 0, fails = 0;
+    while (k0 < 90) {
+        int32_t ids[4], seq[4] = { 0, 1, 0, 0 };
+        ids[0] = (37 * k0++) % 509 + 3;
+        ids[1] = (11 * k1++ + 5) % 509 + 3;
+        ids[2] = (37 * k0++) % 509 + 3;
+        ids[3] = (37 * k0++) % 509 + 3;
+        if (decode_seqs(win, ids, seq, 4, lw) != HH_OK || decode_seqs(full, ids, seq, 4, lf) != HH_OK) {
+            fails++;
+            break;
+        }
+        worst = fmax(worst, compare(lw, lf, 4 * 512).max_abs);
+    }
+    ASSERT_EQ_INT(fails, 0);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 0), 90);
+    ASSERT_EQ_INT(hh_ctx_seq_len(win, 1), 30);
+    printf("    90 + 30 positions, window 8, batch 4: window vs full cache max abs %.3g; kv %zu vs %zu bytes\n",
+           worst, hh_ctx_kv_bytes(win), hh_ctx_kv_bytes(full));
+    hh_ctx_free(win);
+    hh_ctx_free(full);
+    hh_model_free(m);
+    ASSERT_LE(worst, 0.0);
+}
+
 TEST(model_llama2_tiny_random_f16_runs)
 {
     hh_model_t *m = load(hh_test_data_path("models/llama-2-tiny-random.gguf"));
