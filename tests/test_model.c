@@ -1136,6 +1136,58 @@ TEST(model_gemma3_cli_inspect_and_logits)
     ASSERT_TRUE(within(d, &tol));
 }
 
+/* hoheit inspect shows gpt-oss's hyperparameters (window, YaRN, experts)
+ * and its MXFP4 experts as a type it computes; hoheit logits on gpt-oss-f32
+ * lands within tier A. */
+TEST(model_gptoss_cli_inspect_and_logits)
+{
+    const char *bin = getenv("HOHEIT_BIN");
+    if (bin == NULL) SKIP("HOHEIT_BIN not set");
+    static char cmd[8192];
+    char out[512];
+    snprintf(cmd, sizeof cmd, "'%s' inspect '%s' 2>&1", bin, hh_test_data_path("reference/gpt-oss-mxfp4.gguf"));
+    FILE *f = popen(cmd, "r");
+    ASSERT_TRUE(f != NULL);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    ASSERT_EQ_INT(pclose(f), 0);
+    const char *want[] = { "'gpt-oss'", "attention sliding window      8", "rope scaling type             'yarn'",
+                           "rope scaling original context length 4096", "expert used count             2",
+                           "blk.1.attn_sinks.weight", "mxfp4 x6" };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (strstr(text, want[i]) == NULL) {
+            hh_test_fail(__FILE__, __LINE__, "inspect output lacks \"%s\":\n%s", want[i], text);
+            return;
+        }
+    }
+    ASSERT_TRUE(strstr(text, "not computable") == NULL);
+
+    bool skip;
+    ref_t *r = ref_load(hh_test_data_path("reference/gpt-oss-f32.tokens.json"), &skip);
+    ASSERT_TRUE(r != NULL);
+    char ids[2048];
+    size_t o = 0;
+    for (int i = 0; i < r->n_in && o < sizeof ids - 16; i++)
+        o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%d", i ? "," : "", r->in_ids[i]);
+    snprintf(out, sizeof out, "%s/gptoss-logits.f32", hh_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' logits -m '%s' --tokens %s --out '%s' -t 1 --kv f32 2>/dev/null", bin, r->gguf,
+             ids, out);
+    int st = system(cmd);
+    size_t size = 0;
+    float *got = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? hh_test_read_file(out, &size) : NULL;
+    bool sized = got != NULL && size == (size_t)r->n_in * (size_t)r->n_vocab * sizeof(float);
+    diff_t d = sized ? compare(got, r->logits_a, (size_t)r->n_in * (size_t)r->n_vocab) : (diff_t){ 1e9, 1e9 };
+    tol_t tol = r->tol_a;
+    printf("    hoheit logits gpt-oss-f32: %.3g / %.3g (tier A %.3g / %.3g)\n", d.max_abs, d.rel_l2, tol.max_abs,
+           tol.rel_l2);
+    free(got);
+    ref_free(r);
+    remove(out);
+    ASSERT_TRUE(sized);
+    ASSERT_TRUE(within(d, &tol));
+}
+
 /* A tied output read into memory is repacked with the layers (where the CPU
  * has the x4 kernels): the embedding lookup then reads its rows from the x4
  * layout, and every row must equal the stored row's dequantization. */
