@@ -166,8 +166,12 @@ int hh_gptoss_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
 
     for (int32_t t = 0; t < T; t++) {
         float *x = c->x + (size_t)t * n_embd;
-        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)batch->tokens[t] * m->tok_embd.row_bytes;
-        c->kern->dequant[m->tok_embd.type](row, x, hp->n_embd);
+        if (m->tok_embd.x4) {   /* a tied output repacked (model.c) */
+            hh_x4_dequant_row(&m->tok_embd, batch->tokens[t], x);
+        } else {
+            const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)batch->tokens[t] * m->tok_embd.row_bytes;
+            c->kern->dequant[m->tok_embd.type](row, x, hp->n_embd);
+        }
     }
     rope_tables(c, T);
 

@@ -156,7 +156,9 @@ int  hh_moe_ws_create(hh_moe_ws_t **out, const hh_model_t *m, int n_threads, int
 void hh_moe_ws_free(hh_moe_ws_t *w);
 
 /* y = sum over the top-k experts of x's router softmax (weights
- * renormalised to 1) of expert_e(x), for n_tok rows of x (n_embd each).
+ * renormalised to 1) of expert_e(x), for n_tok rows of x (n_embd each);
+ * gpt-oss layers (router_b set): biases, softmax over the chosen logits,
+ * clamped SwiGLU (moe.c).
  * Tokens are grouped by expert so each chosen expert's weights are read
  * once per batch. y may alias x. */
 void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const hh_model_t *m, int il,

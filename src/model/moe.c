@@ -1,4 +1,5 @@
-/* moe.c - mixture-of-experts feed-forward (qwen3moe: Qwen3-30B-A3B).
+/* moe.c - mixture-of-experts feed-forward (qwen3moe: Qwen3-30B-A3B;
+ * gpt-oss, with the differences at the end of this comment).
  *
  * Per token x (the ffn_norm output, n_embd values):
  *
@@ -24,7 +25,12 @@
  * bits once. The products are the dense kernels (matmul.c), so the
  * activation rounding, the exact path and the x4 layout work as for dense
  * layers, and results do not depend on how tokens are batched: each row is
- * rounded and multiplied on its own. */
+ * rounded and multiplied on its own.
+ *
+ * gpt-oss (the layer has router_b): r = router x + router_b; E = the k
+ * largest r; w = softmax over r_E only; each expert with its biases and a
+ * clamped SwiGLU: g = min(gate_e x + bg_e, 7), u = clamp(up_e x + bu_e,
+ * -7, 7), y_e = down_e (g sigmoid(1.702 g) (u + 1)) + bd_e. */
 #include "model/model_int.h"
 
 #include <math.h>
