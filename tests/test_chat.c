@@ -403,6 +403,75 @@ TEST(chat_detect_falls_back_and_never_evaluates)
     ASSERT_EQ_INT(hh_chat_detect(buf, NULL, &err), HH_EINVAL);
 }
 
+/* gpt-oss's harmony format: markers of its template (the lines that open
+ * the system block and write a final answer) are detected as harmony; the
+ * rendering follows openai/gpt-oss's template without tools: the fixed
+ * system block with the date, a first system message as the developer's
+ * instructions, user turns, earlier answers in the final channel, and the
+ * generation prompt "<|start|>assistant" (the model then picks its
+ * channel). Without a generation prompt the last answer ends <|return|>. */
+static const char k_harmony_markers[] =
+    "{{- \"<|start|>system<|message|>\" }}\n{{- build_system_message() }}\n{{- \"<|end|>\" }}\n"
+    "{{- \"<|start|>assistant<|channel|>final<|message|>\" + message.content + \"<|end|>\" }}\n";
+
+static char *render_dated(hh_chat_format_t f, const hh_chat_msg_t *m, size_t n, bool gen, const char *date)
+{
+    hh_chat_params_t p = hh_chat_default_params();
+    p.add_generation_prompt = gen;
+    p.date_string = date;
+    char *s = NULL;
+    hh_err_t err;
+    return hh_chat_render(f, m, n, &p, &s, NULL, &err) == 0 ? s : NULL;
+}
+
+TEST(chat_harmony_detected_and_rendered)
+{
+    int rc;
+    hh_chat_format_t f = detect_ok(k_harmony_markers, &rc);
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_EQ_INT(f, HH_CHAT_HARMONY);
+    ASSERT_STREQ(hh_chat_format_name(f), "harmony");
+    ASSERT_OK(hh_chat_format_from_name("gpt-oss", &f, NULL));
+    ASSERT_EQ_INT(f, HH_CHAT_HARMONY);
+    const char *sys_block =
+        "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+        "Knowledge cutoff: 2024-06\nCurrent date: 2026-12-07\n\nReasoning: medium\n\n"
+        "# Valid channels: analysis, commentary, final. Channel must be included for every message.<|end|>";
+    char want[2048];
+    char *s = render_dated(HH_CHAT_HARMONY, k_chat, 4, true, "2026-12-07");
+    snprintf(want, sizeof want, "%s%s", sys_block,
+             "<|start|>developer<|message|># Instructions\n\nYou are terse.\n\n<|end|>"
+             "<|start|>user<|message|>Hello! <|end|>"
+             "<|start|>assistant<|channel|>final<|message|>Hi there.<|end|>"
+             "<|start|>user<|message|>What is 2+2?<|end|><|start|>assistant");
+    ASSERT_TRUE(s != NULL);
+    if (strcmp(s, want) != 0) hh_test_fail(__FILE__, __LINE__, "harmony:\nexpected \"%s\"\n     got \"%s\"", want, s);
+    free(s);
+    /* no system message: no developer block; content untrimmed; the last answer ends <|return|> */
+    s = render_dated(HH_CHAT_HARMONY, k_chat + 1, 2, false, "2026-12-07");
+    snprintf(want, sizeof want, "%s%s", sys_block,
+             "<|start|>user<|message|>Hello! <|end|><|start|>assistant<|channel|>final<|message|>Hi there.<|return|>");
+    ASSERT_TRUE(s != NULL);
+    if (strcmp(s, want) != 0) hh_test_fail(__FILE__, __LINE__, "harmony:\nexpected \"%s\"\n     got \"%s\"", want, s);
+    free(s);
+    /* without a date: today's, as YYYY-MM-DD */
+    s = render_dated(HH_CHAT_HARMONY, k_chat + 1, 1, true, NULL);
+    ASSERT_TRUE(s != NULL);
+    const char *d = strstr(s, "Current date: ");
+    ASSERT_TRUE(d != NULL);
+    d += strlen("Current date: ");
+    ASSERT_TRUE(strlen(d) > 10 && d[4] == '-' && d[7] == '-' && d[10] == '\n' && d[0] == '2');
+    free(s);
+    /* a system message later in the conversation and tools are refused */
+    const hh_chat_msg_t late[] = { { .role = HH_ROLE_USER, .content = "a" }, { .role = HH_ROLE_SYSTEM, .content = "b" } };
+    hh_chat_params_t p = hh_chat_default_params();
+    hh_err_t err;
+    ASSERT_EQ_INT(hh_chat_render(HH_CHAT_HARMONY, late, 2, &p, &s, NULL, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "harmony") != NULL);
+    p.tools_json = "[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]";
+    ASSERT_EQ_INT(hh_chat_render(HH_CHAT_HARMONY, k_chat + 1, 1, &p, &s, NULL, &err), HH_EUNSUPPORTED);
+}
+
 TEST(chat_format_names)
 {
     for (int i = 0; i < HH_CHAT_FORMAT_COUNT; i++) {

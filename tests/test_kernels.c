@@ -37,6 +37,7 @@ static const type_case_t k_types[] = {
     { HH_TYPE_Q4_K, "q4_K", 256, sizeof(hh_block_q4_K) },
     { HH_TYPE_Q5_K, "q5_K", 256, sizeof(hh_block_q5_K) },
     { HH_TYPE_Q6_K, "q6_K", 256, sizeof(hh_block_q6_K) },
+    { HH_TYPE_MXFP4, "mxfp4", 32, sizeof(hh_block_mxfp4) },
 };
 #define N_TYPES ((int)(sizeof k_types / sizeof k_types[0]))
 
@@ -88,6 +89,9 @@ static void fill_random(const type_case_t *tc, void *buf, int64_t n, uint64_t *s
         case HH_TYPE_Q4_K: ((hh_block_q4_K *)b)->d = rng_scale(s); ((hh_block_q4_K *)b)->dmin = rng_scale(s); break;
         case HH_TYPE_Q5_K: ((hh_block_q5_K *)b)->d = rng_scale(s); ((hh_block_q5_K *)b)->dmin = rng_scale(s); break;
         case HH_TYPE_Q6_K: ((hh_block_q6_K *)b)->d = rng_scale(s); break;
+        /* exponents 2^-20 .. 2^11 (times codes up to 12), and one in 16 the subnormal e = 0 or 1 */
+        case HH_TYPE_MXFP4: ((hh_block_mxfp4 *)b)->e = (rng_next(s) & 15) == 0 ? (uint8_t)(rng_next(s) & 1)
+                                                                          : (uint8_t)(108 + rng_next(s) % 32); break;
         default: break;
         }
     }
@@ -305,6 +309,21 @@ TEST(kernels_known_q4_0_q4_1)
     b.m = 0xbc00;   /* -1 */
     for (int j = 0; j < 16; j++) b.qs[j] = (uint8_t)(j | ((15 - j) << 4));
     KNOWN(HH_TYPE_Q4_1, &b, 32, { 0, -1.0f }, { 5, 0.25f }, { 15, 2.75f }, { 16, 2.75f }, { 31, -1.0f });
+}
+
+TEST(kernels_known_mxfp4)
+{
+    /* codes j | (15 - j) << 4 with e = 129 (scale 2^1 on the doubled values: x = 2 * 2 * E2M1) */
+    hh_block_mxfp4 a;
+    a.e = 129;
+    for (int j = 0; j < 16; j++) a.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+    KNOWN(HH_TYPE_MXFP4, &a, 32, { 0, 0.0f }, { 1, 2.0f }, { 5, 12.0f }, { 7, 24.0f }, { 9, -2.0f },
+          { 15, -24.0f }, { 16, -24.0f }, { 23, 0.0f }, { 31, 0.0f });
+    /* e = 0: 2^-128, a subnormal scale, exact */
+    a.e = 0;
+    KNOWN(HH_TYPE_MXFP4, &a, 32, { 1, 0x1p-128f }, { 7, 12 * 0x1p-128f }, { 15, -12 * 0x1p-128f });
+    a.e = 127;
+    KNOWN(HH_TYPE_MXFP4, &a, 32, { 1, 0.5f }, { 2, 1.0f }, { 6, 4.0f }, { 14, -4.0f });
 }
 
 TEST(kernels_known_q5_0_q5_1)
@@ -633,7 +652,8 @@ cleanup:
 #define TOL_ACT_STEP_K  0.5001
 #define TOL_ACT_STEP_Q8 (0.5001 + 127.0 / 2048.0)
 
-static const hh_type_t k_qdot_types[] = { HH_TYPE_Q4_0, HH_TYPE_Q5_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q6_K };
+static const hh_type_t k_qdot_types[] = { HH_TYPE_Q4_0, HH_TYPE_Q5_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q6_K,
+                                          HH_TYPE_MXFP4 };
 
 static const type_case_t *type_case(hh_type_t t)
 {
@@ -944,7 +964,11 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
             kf[i] = hh_fp16_to_f32(kh[i]);   /* both caches hold the same values */
             vf[i] = hh_fp16_to_f32(vh[i]);
         }
-        for (int f16 = 0; f16 <= 1; f16++) {
+        /* modes: F32 / F16 cache, without / with gpt-oss attention sinks (one
+         * logit per head in the softmax denominator, no value) */
+        static const float sinks[N_HEAD] = { -1.5f, 0.7f, 3.0f };
+        for (int mode = 0; mode < 4; mode++) {
+            const int f16 = mode & 1, sk = mode >> 1;
             for (int isa = 0; isa < HH_ISA_COUNT; isa++) {
                 const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
                 if (k == NULL)
@@ -955,7 +979,8 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                                     .k = f16 ? (const void *)kh : (const void *)kf,
                                     .v = f16 ? (const void *)vh : (const void *)vf,
                                     .kv_stride = (size_t)hd * (f16 ? sizeof(uint16_t) : sizeof(float)),
-                                    .f16 = f16, .scale = 1.0f / sqrtf((float)hd), .scratch = scratch };
+                                    .f16 = f16, .scale = 1.0f / sqrtf((float)hd), .scratch = scratch,
+                                    .sink = sk ? sinks : NULL };
                 k->attn(&j);
                 for (int t = 0; t < N_TOK; t++) {
                     for (int h = 0; h < N_HEAD; h++) {
@@ -971,6 +996,8 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                         }
                         for (int p = 0; p < n_pos_set[t]; p++)
                             sum += (sc[p] = exp(sc[p] - mx));
+                        if (sk)
+                            sum += exp((double)sinks[h] - mx);
                         for (int i = 0; i < hd; i++) {
                             double want = 0.0;
                             for (int p = 0; p < n_pos_set[t]; p++)
@@ -978,8 +1005,8 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                             double e = fabs((double)got[i] - want);
                             worst = e > worst ? e : worst;
                             if (e > TOL_ATTN_ABS)
-                                printf("    %s hd %d f16 %d row (%d,%d)[%d]: got %.8g want %.8g\n",
-                                       hh_isa_name((hh_isa_t)isa), hd, f16, t, h, i, got[i], want);
+                                printf("    %s hd %d mode %d row (%d,%d)[%d]: got %.8g want %.8g\n",
+                                       hh_isa_name((hh_isa_t)isa), hd, mode, t, h, i, got[i], want);
                             ASSERT_TRUE(e <= TOL_ATTN_ABS);
                         }
                         /* the same row alone: one token, one head */
@@ -989,6 +1016,7 @@ TEST(kernels_attn_matches_f64_and_rows_are_independent)
                         j1.q = qr;
                         j1.out = one;
                         j1.n_pos = &n_pos_set[t];
+                        j1.sink = sk ? sinks + h : NULL;
                         k->attn(&j1);
                         ASSERT_TRUE(memcmp(one, got, sizeof(float) * (size_t)hd) == 0);
                         ran++;

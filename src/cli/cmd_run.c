@@ -221,10 +221,14 @@ static int render_chat(const struct run_opts *o, const hh_gguf_t *g, const hh_vo
         const char *arch = NULL;
         (void)hh_gguf_get_str(g, "general.architecture", &arch);
         if (hh_chat_detect(tmpl, &fmt, &why) != 0) {
-            /* as the engine: a Gemma 3 file without a known template gets Gemma's turns */
+            /* as the engine: a Gemma 3 / gpt-oss file without a known template gets its family's turns */
             if (arch != NULL && !strcmp(arch, "gemma3"))
                 fmt = HH_CHAT_GEMMA;
-            HH_LOGW("%s", fmt == HH_CHAT_GEMMA ? "no known chat template; gemma3 file: using gemma" : why.msg);
+            else if (arch != NULL && !strcmp(arch, "gpt-oss"))
+                fmt = HH_CHAT_HARMONY;
+            HH_LOGW("%s", fmt == HH_CHAT_GEMMA     ? "no known chat template; gemma3 file: using gemma"
+                          : fmt == HH_CHAT_HARMONY ? "no known chat template; gpt-oss file: using harmony"
+                                                   : why.msg);
         }
     }
     HH_LOGI("chat format %s", hh_chat_format_name(fmt));

@@ -295,11 +295,15 @@ static int model_load_resources(hh_engine_t *e, em_model_t *m, hh_err_t *err)
     hh_err_t cerr;
     hh_err_clear(&cerr);
     if (hh_chat_detect(tmpl, &m->fmt, &cerr) < 0) {
-        /* A Gemma 3 file without a template we know: Gemma's own turns. */
+        /* A Gemma 3 / gpt-oss file without a template we know: its family's own turns. */
         if (hh_model_hparams(m->model)->arch == HH_ARCH_GEMMA3)
             m->fmt = HH_CHAT_GEMMA;
+        else if (hh_model_hparams(m->model)->arch == HH_ARCH_GPTOSS)
+            m->fmt = HH_CHAT_HARMONY;
         HH_LOGD("model %s: %s", m->id,
-                m->fmt == HH_CHAT_GEMMA ? "no known chat template; gemma3 file: using gemma" : cerr.msg);
+                m->fmt == HH_CHAT_GEMMA     ? "no known chat template; gemma3 file: using gemma"
+                : m->fmt == HH_CHAT_HARMONY ? "no known chat template; gpt-oss file: using harmony"
+                                            : cerr.msg);
     }
 
     m->slots = calloc((size_t)e->p.n_slots, sizeof *m->slots);

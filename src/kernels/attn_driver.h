@@ -67,7 +67,7 @@ static void attn_run(const hh_attn_job_t *j)
     for (int32_t t = 0; t < j->n_tok; t++) {
         for (int32_t h = 0; h < j->n_head; h++) {
             const int32_t r = t * j->n_head + h;
-            const float inv = 1.0f / l[r];
+            const float inv = 1.0f / (j->sink != NULL ? l[r] + expf(j->sink[h] - m[r]) : l[r]);
             const float *a = acc + (size_t)r * (size_t)hd;
             float *o = j->out + (size_t)t * j->q_stride + (size_t)h * (size_t)hd;
             for (int32_t d = 0; d < hd; d++)

@@ -84,6 +84,8 @@ typedef struct hh_attn_job {
     bool           f16;
     float          scale;
     float         *scratch;
+    const float   *sink;         /* (n_head) or NULL: per-head logit s_h added to the softmax
+                                    denominator only, weight_j = e^(a_j) / (sum e^(a) + e^(s_h)) (gpt-oss) */
 } hh_attn_job_t;
 typedef void (*hh_attn_fn)(const hh_attn_job_t *j);
 size_t hh_attn_scratch_floats(int32_t hd, int32_t n_rows);

@@ -113,6 +113,33 @@ SMALL_KERNELS(q5_0, hh_block_q5_0, hh_x86_bytes_q5_0, 1, HH_X86_MUL, 0.0f)
 SMALL_KERNELS(q5_1, hh_block_q5_1, hh_x86_bytes_q5_1, 0, HH_X86_MUL_ADD, _cvtsh_ss(b->m))
 SMALL_KERNELS(q8_0, hh_block_q8_0, hh_x86_bytes_q8_0, 1, HH_X86_MUL, 0.0f)
 
+/* MXFP4: table lookup of the codes, one E8M0 scale per block. */
+static void dequant_mxfp4(const void *src, float *dst, int64_t n)
+{
+    const hh_block_mxfp4 *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b++, dst += 32) {
+        const float d = hh_e8m0_half(b->e);
+        __m256 v[4];
+        bytes_to_ps(hh_x86_bytes_mxfp4(b), 1, v);
+        apply_scales(v, d, d, 0.0f, 0.0f, HH_X86_MUL);
+        store32(dst, v);
+    }
+}
+
+static float dot_mxfp4(int64_t n, const void *w, const float *x)
+{
+    const hh_block_mxfp4 *b = w;
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int64_t i = 0; i < n / 32; i++, b++, x += 32) {
+        const float d = hh_e8m0_half(b->e);
+        __m256 v[4];
+        bytes_to_ps(hh_x86_bytes_mxfp4(b), 1, v);
+        apply_scales(v, d, d, 0.0f, 0.0f, HH_X86_MUL);
+        fma32(acc, v, x);
+    }
+    return hsum8x4(acc);
+}
+
 /* ---- K-quants (256-value super-blocks, 8 groups of 32) ------------------- */
 
 #define K_KERNELS(name, btype, scales_fn, bytes_fn, is_signed, mode)                \
@@ -240,6 +267,7 @@ void hh_kernels_fill_avx2(hh_kernels_t *k)
     SET(Q4_K, q4_K);
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
+    SET(MXFP4, mxfp4);
 #undef SET
     k->swiglu = swiglu;
     hh_qdot_fill_avx2(k);

@@ -48,6 +48,18 @@ static void dequant_q4_0(const void *src, float *dst, int64_t n)
     }
 }
 
+static void dequant_mxfp4(const void *src, float *dst, int64_t n)
+{
+    const hh_block_mxfp4 *b = src;
+    for (int64_t i = 0; i < n / HH_QK_MXFP4; i++, b++, dst += HH_QK_MXFP4) {
+        const float d = hh_e8m0_half(b->e);
+        for (int j = 0; j < 16; j++) {
+            dst[j] = (float)hh_mxfp4_value(b->qs[j] & 0x0f) * d;
+            dst[j + 16] = (float)hh_mxfp4_value(b->qs[j] >> 4) * d;
+        }
+    }
+}
+
 static void dequant_q4_1(const void *src, float *dst, int64_t n)
 {
     const hh_block_q4_1 *b = src;
@@ -245,6 +257,7 @@ REF_DOT(q4_1, 8 * sizeof(hh_block_q4_1))
 REF_DOT(q5_0, 8 * sizeof(hh_block_q5_0))
 REF_DOT(q5_1, 8 * sizeof(hh_block_q5_1))
 REF_DOT(q8_0, 8 * sizeof(hh_block_q8_0))
+REF_DOT(mxfp4, 8 * sizeof(hh_block_mxfp4))
 REF_DOT(q2_K, sizeof(hh_block_q2_K))
 REF_DOT(q3_K, sizeof(hh_block_q3_K))
 REF_DOT(q4_K, sizeof(hh_block_q4_K))
@@ -279,6 +292,7 @@ void hh_kernels_fill_ref(hh_kernels_t *k)
     SET(Q4_K, q4_K);
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
+    SET(MXFP4, mxfp4);
 #undef SET
     k->swiglu = swiglu_ref;
     hh_qdot_fill_ref(k);

@@ -52,6 +52,14 @@ static inline __m256i hh_x86_bytes_q4_0(const hh_block_q4_0 *b)
     return _mm256_sub_epi8(hh_x86_nibbles(b->qs), _mm256_set1_epi8(8));
 }
 
+/* Signed twice-E2M1 values of an MXFP4 block (-12..12). */
+static inline __m256i hh_x86_bytes_mxfp4(const hh_block_mxfp4 *b)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+                                         0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    return _mm256_shuffle_epi8(lut, hh_x86_nibbles(b->qs));
+}
+
 /* Unsigned 0..15. */
 static inline __m256i hh_x86_bytes_q4_1(const hh_block_q4_1 *b) { return hh_x86_nibbles(b->qs); }
 

@@ -62,6 +62,23 @@ static void qdot_q4_0(int64_t n, const void *w, const void *xq, size_t xs, int n
     }
 }
 
+/* MXFP4: integer codes times the Q8_0 activations, one scale product per block. */
+static void qdot_mxfp4(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    for (int c = 0; c < nc; c++) {
+        const hh_block_mxfp4 *b = w;
+        const hh_block_q8_0 *a = (const hh_block_q8_0 *)((const uint8_t *)xq + (size_t)c * xs);
+        float sum = 0.0f;
+        for (int64_t i = 0; i < n / HH_QK_MXFP4; i++) {
+            int isum = 0;
+            for (int l = 0; l < 16; l++)
+                isum += hh_mxfp4_value(b[i].qs[l] & 0x0f) * a[i].qs[l] + hh_mxfp4_value(b[i].qs[l] >> 4) * a[i].qs[l + 16];
+            sum += hh_e8m0_half(b[i].e) * hh_fp16_to_f32(a[i].d) * (float)isum;
+        }
+        out[c] = sum;
+    }
+}
+
 /* Q5_0: 4 low bits in qs (as Q4_0), the 5th bit of value j in bit j of qh. */
 static void qdot_q5_0(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
 {
@@ -164,6 +181,8 @@ void hh_qdot_fill_ref(hh_kernels_t *k)
     k->act_type[HH_TYPE_Q5_0] = HH_TYPE_Q8_0;
     k->qdot[HH_TYPE_Q8_0] = qdot_q8_0;
     k->act_type[HH_TYPE_Q8_0] = HH_TYPE_Q8_0;
+    k->qdot[HH_TYPE_MXFP4] = qdot_mxfp4;
+    k->act_type[HH_TYPE_MXFP4] = HH_TYPE_Q8_0;
     k->qdot[HH_TYPE_Q4_K] = qdot_q4_K;
     k->act_type[HH_TYPE_Q4_K] = HH_TYPE_Q8_K;
     k->qdot[HH_TYPE_Q6_K] = qdot_q6_K;

@@ -109,9 +109,14 @@ static void qx_quant_q8_K(const float *x, void *y, int64_t n)
 
 /* ---- Q4_0 / Q5_0 / Q8_0: signed weights, sign trick (|w| * sign(w) x) ----------- */
 
-/* Signed values and scale of weight block i; is_q4: 0 Q8_0, 1 Q4_0, 2 Q5_0. */
+/* Signed values and scale of weight block i; is_q4: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 MXFP4. */
 HH_ALWAYS_INLINE __m256i qx_q32_load(const uint8_t *wb, int is_q4, float *dw)
 {
+    if (is_q4 == 3) {
+        const hh_block_mxfp4 *b = (const hh_block_mxfp4 *)wb;
+        *dw = hh_e8m0_half(b->e);
+        return hh_x86_bytes_mxfp4(b);
+    }
     if (is_q4 == 2) {   /* Q5_0 */
         const hh_block_q5_0 *b = (const hh_block_q5_0 *)wb;
         *dw = qx_h2f(b->d);
@@ -172,6 +177,16 @@ static void qx_qdot_q4_0(int64_t n, const void *w, const void *xq, size_t xs, in
     case 3: qx_q32_core(n, w, sizeof(hh_block_q4_0), 1, xq, xs, 3, out); break;
     case 2: qx_q32_core(n, w, sizeof(hh_block_q4_0), 1, xq, xs, 2, out); break;
     default: qx_q32_core(n, w, sizeof(hh_block_q4_0), 1, xq, xs, 1, out); break;
+    }
+}
+
+static void qx_qdot_mxfp4(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    switch (nc) {
+    case 4: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 4, out); break;
+    case 3: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 3, out); break;
+    case 2: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 2, out); break;
+    default: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 1, out); break;
     }
 }
 
@@ -304,6 +319,7 @@ static inline void qx_fill(hh_kernels_t *k)
     k->qdot[HH_TYPE_Q4_0] = qx_qdot_q4_0;
     k->qdot[HH_TYPE_Q5_0] = qx_qdot_q5_0;
     k->qdot[HH_TYPE_Q8_0] = qx_qdot_q8_0;
+    k->qdot[HH_TYPE_MXFP4] = qx_qdot_mxfp4;
     k->qdot[HH_TYPE_Q4_K] = qx_qdot_q4_K;
     k->qdot[HH_TYPE_Q6_K] = qx_qdot_q6_K;
 }

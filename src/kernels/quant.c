@@ -46,7 +46,7 @@ static const hh_type_traits_t g_traits[HH_TYPE_COUNT] = {
     [33]           = { "q4_0_8_8", 32,      18,  false },
     [34]           = { "tq1_0",    256,     54,  false },
     [35]           = { "tq2_0",    256,     66,  false },
-    [39]           = { "mxfp4",    32,      17,  false },
+    [HH_TYPE_MXFP4] = { "mxfp4",  HH_QK_MXFP4, sizeof(hh_block_mxfp4), true },
 };
 
 const hh_type_traits_t *hh_type_traits(uint32_t type)
@@ -88,5 +88,5 @@ int hh_type_row_size(uint32_t type, int64_t n, size_t *out)
 
 const char *hh_type_supported_list(void)
 {
-    return "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K";
+    return "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, mxfp4";
 }

@@ -35,6 +35,7 @@ typedef enum hh_type {
     HH_TYPE_I64  = 27,
     HH_TYPE_F64  = 28,
     HH_TYPE_BF16 = 30,
+    HH_TYPE_MXFP4 = 39,   /* OCP microscaling FP4 (gpt-oss experts) */
     HH_TYPE_COUNT = 40   /* table size: ids below this are looked up */
 } hh_type_t;
 
@@ -45,6 +46,7 @@ typedef enum hh_type {
 #define HH_QK8_0 32
 #define HH_QK8_1 32
 #define HH_QK_K  256
+#define HH_QK_MXFP4 32
 #define HH_K_SCALE_SIZE 12
 
 /* 4-bit, symmetric: x = d * (q - 8). Low nibbles hold elements 0..15, high nibbles 16..31. */
@@ -70,6 +72,28 @@ _Static_assert(sizeof(hh_block_q8_0) == 2 + 32, "q8_0 block size");
 /* 8-bit with s = d * sum(q) (activation format for q4_1 / q5_1 dots). */
 typedef struct { hh_half d, s; int8_t qs[HH_QK8_1]; } hh_block_q8_1;
 _Static_assert(sizeof(hh_block_q8_1) == 4 + 32, "q8_1 block size");
+
+/* MXFP4 (OCP microscaling): 32 E2M1 values sharing one E8M0 exponent e.
+ * Code c (low nibbles: values 0..15, high nibbles 16..31) stands for
+ * hh_mxfp4_values[c] = twice the E2M1 value, so x = hh_mxfp4_values[c] *
+ * 2^(e - 128) (hh_e8m0_half); e < 2 gives an exact subnormal scale. */
+typedef struct { uint8_t e; uint8_t qs[HH_QK_MXFP4 / 2]; } hh_block_mxfp4;
+_Static_assert(sizeof(hh_block_mxfp4) == 1 + 16, "mxfp4 block size");
+
+/* Twice the E2M1 value of a 4-bit code: 0, 0.5, 1, 1.5, 2, 3, 4, 6, then negated. */
+static inline int hh_mxfp4_value(unsigned code)
+{
+    static const int8_t t[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+    return t[code & 15];
+}
+
+/* 2^(e - 128) as a float, exactly (half the E8M0 scale; subnormal for e < 2). */
+static inline float hh_e8m0_half(uint8_t e)
+{
+    union { uint32_t u; float f; } v;
+    v.u = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    return v.f;
+}
 
 /* K-quants: super-blocks of 256 values. */
 

@@ -134,6 +134,7 @@ static void attention_worker(void *ctx, int ith, int nth)
         .hd = hd, .n_head = group, .q_stride = (size_t)n_q, .kv_stride = (size_t)n_kv * c->kv_elem,
         .f16 = c->kv_type == HH_KV_F16, .scale = hp->attn_scale, .scratch = c->scores[ith],
     };
+    const float *sinks = c->m->layers[j->il].attn_sinks;
     int32_t n_pos[ATT_BLOCK];
     a.n_pos = n_pos;
     long item = 0;
@@ -155,6 +156,7 @@ static void attention_worker(void *ctx, int ith, int nth)
             const size_t base = hh_ctx_kv_at(c, j->il, c->tseq[t0], first) + (size_t)g * hd;
             const size_t qoff = (size_t)t0 * n_q + (size_t)g * group * hd;
             a.n_tok = nb;
+            a.sink = sinks != NULL ? sinks + (size_t)g * group : NULL;
             a.q = c->q + qoff;
             a.out = c->att + qoff;
             a.k = (const uint8_t *)c->k_cache + base * c->kv_elem;
@@ -195,7 +197,7 @@ static void geglu_worker(void *ctx, int ith, int nth)
  * the tokens added per sequence in seq_add. Afterwards swa_first[s] <=
  * seq_len[s] - n_swa + 1, so the batch's first token still finds its
  * window, and the batch fits: n_swa - 1 + n_batch <= cap. */
-static void make_room(hh_ctx_t *c)
+void hh_swa_make_room(hh_ctx_t *c)
 {
     const hh_hparams_t *hp = &c->m->hp;
     const size_t row = (size_t)hp->n_head_kv * (size_t)hp->head_dim * c->kv_elem;
@@ -219,6 +221,12 @@ static void make_room(hh_ctx_t *c)
         }
         c->swa_first[s] = first;
     }
+}
+
+void hh_swa_attention(hh_ctx_t *c, int il, int32_t n_tok, double work)
+{
+    g3_job_t j = { .c = c, .n_tok = n_tok, .il = il };
+    hh_ctx_run_step(c, attention_worker, &j, work);
 }
 
 /* cos/sin of every rotated pair for each batch token, for one layer type:
@@ -249,7 +257,7 @@ int hh_gemma3_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
     if (rc != HH_OK)
         return rc;
     if (c->swa_cache)
-        make_room(c);
+        hh_swa_make_room(c);
     const int32_t T = batch->n_tokens;
     const size_t n_embd = (size_t)hp->n_embd;
     hh_pool_t *pool = c->pool;

@@ -483,6 +483,8 @@ int hh_ctx_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err)
     const hh_hparams_t *hp = &m->hp;
     if (hp->arch == HH_ARCH_GEMMA3)
         return hh_gemma3_decode(c, batch, err);
+    if (hp->arch == HH_ARCH_GPTOSS)
+        return hh_gptoss_decode(c, batch, err);
     int32_t n_out = 0;
     c->n_last = 0;
     int rc = prepare_batch(c, batch, &n_out, err);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert, gemma3"
+#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert, gemma3, gpt-oss"
 
 /* Sanity bounds: far above any real model, low enough that every product of
  * them used for buffer sizes fits comfortably in 64 bits. */
@@ -38,6 +38,7 @@ static const struct { const char *name; hh_arch_t arch; hh_rope_style_t rope; } 
     { "bert", HH_ARCH_BERT, HH_ROPE_NORM },   /* no RoPE: learned positions */
     { "qwen3moe", HH_ARCH_QWEN3MOE, HH_ROPE_NEOX },   /* qwen3 with expert FFNs (moe.c) */
     { "gemma3", HH_ARCH_GEMMA3, HH_ROPE_NEOX },
+    { "gpt-oss", HH_ARCH_GPTOSS, HH_ROPE_NEOX },   /* sinks, alternating window, MoE with biases (gptoss.c) */
 };
 
 /* Reads "<arch>.<suffix>" as a positive int32. Absent: *out = dflt, or an
@@ -143,6 +144,44 @@ static int read_gemma3_hparams(hh_model_t *m, hh_err_t *err)
     return HH_OK;
 }
 
+/* gpt-oss: experts (moe.c), the sliding window of its even layers
+ * (pattern absent: llama.cpp's default 2, i.e. layer il is local iff il is
+ * even) and the query scale 1/sqrt(head_dim). */
+static int read_gptoss_hparams(hh_model_t *m, hh_err_t *err)
+{
+    const hh_gguf_t *g = m->gguf;
+    hh_hparams_t *hp = &m->hp;
+    int rc;
+    if ((rc = hh_moe_read_hparams(m, err)) ||
+        (rc = key_i32(g, hp->arch_name, "attention.sliding_window", -1, INT32_MAX, &hp->n_swa, err)) ||
+        (rc = key_i32(g, hp->arch_name, "attention.sliding_window_pattern", 2, MAX_LAYER, &hp->swa_period, err)))
+        return rc;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    return HH_OK;
+}
+
+/* YaRN (rope.scaling.type "yarn"): factor F, original context L0; the ramp
+ * ends beta_fast / beta_slow are llama.cpp's defaults 32 / 1 unless the
+ * file has rope.scaling.yarn_beta_fast / _slow. */
+static int read_yarn(hh_model_t *m, float factor, hh_err_t *err)
+{
+    const hh_gguf_t *g = m->gguf;
+    hh_hparams_t *hp = &m->hp;
+    int rc;
+    if (!(factor >= 1.0f && factor <= 1e6f))
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: yarn scaling factor %g out of range", hp->arch_name, factor);
+    if ((rc = key_i32(g, hp->arch_name, "rope.scaling.original_context_length", -1, INT32_MAX, &hp->yarn_orig_ctx, err)) ||
+        (rc = key_f32(g, hp->arch_name, "rope.scaling.yarn_beta_fast", 32.0f, &hp->yarn_beta_fast, err)) ||
+        (rc = key_f32(g, hp->arch_name, "rope.scaling.yarn_beta_slow", 1.0f, &hp->yarn_beta_slow, err)))
+        return rc;
+    if (!(hp->yarn_beta_fast > 0.0f && hp->yarn_beta_slow > 0.0f))
+        return hh_err_set(err, HH_EFORMAT, -1, "%s: yarn beta_fast %g / beta_slow %g must be positive",
+                          hp->arch_name, hp->yarn_beta_fast, hp->yarn_beta_slow);
+    hp->yarn_factor = factor;
+    hp->yarn_mscale = 1.0f + 0.1f * logf(factor);
+    return HH_OK;
+}
+
 static int read_hparams(hh_model_t *m, hh_err_t *err)
 {
     const hh_gguf_t *g = m->gguf;
@@ -213,9 +252,13 @@ static int read_hparams(hh_model_t *m, hh_err_t *err)
     } else if (!strcmp(stype, "linear")) {
         if (factor > 0.0f)
             hp->rope_scale = factor;
+    } else if (!strcmp(stype, "yarn") && hp->arch == HH_ARCH_GPTOSS) {
+        if ((rc = read_yarn(m, factor, err)))
+            return rc;
     } else {
         return hh_err_set(err, HH_EUNSUPPORTED, -1,
-                          "%s: rope scaling type '%s' is not supported (supported: none, linear)", arch, stype);
+                          "%s: rope scaling type '%s' is not supported (supported: none, linear; yarn for gpt-oss)",
+                          arch, stype);
     }
     if (!(hp->rope_scale >= 1e-3f && hp->rope_scale <= 1e6f))
         return hh_err_set(err, HH_EFORMAT, -1, "%s: rope scaling factor %g out of range", arch, hp->rope_scale);
@@ -225,6 +268,8 @@ static int read_hparams(hh_model_t *m, hh_err_t *err)
         return hh_moe_read_hparams(m, err);
     if (hp->arch == HH_ARCH_GEMMA3)
         return read_gemma3_hparams(m, err);
+    if (hp->arch == HH_ARCH_GPTOSS)
+        return read_gptoss_hparams(m, err);
     return HH_OK;
 }
 
@@ -326,6 +371,8 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
     const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd;
     const bool qwen3 = hp->arch == HH_ARCH_QWEN3 || hp->arch == HH_ARCH_QWEN3MOE || hp->arch == HH_ARCH_GEMMA3;
     const bool gemma3 = hp->arch == HH_ARCH_GEMMA3;
+    const bool gptoss = hp->arch == HH_ARCH_GPTOSS;
+    const bool biases = hp->arch == HH_ARCH_QWEN2 || gptoss;
     char nm[96];
     int rc;
 #define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
@@ -333,14 +380,22 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
         (rc = bind_mat(m, NAME("attn_q.weight"), n_embd, n_q, true, &l->wq, err)) ||
         (rc = bind_mat(m, NAME("attn_k.weight"), n_embd, n_kv, true, &l->wk, err)) ||
         (rc = bind_mat(m, NAME("attn_v.weight"), n_embd, n_kv, true, &l->wv, err)) ||
-        (rc = bind_vec(m, NAME("attn_q.bias"), n_q, hp->arch == HH_ARCH_QWEN2, &l->bq, err)) ||
-        (rc = bind_vec(m, NAME("attn_k.bias"), n_kv, hp->arch == HH_ARCH_QWEN2, &l->bk, err)) ||
-        (rc = bind_vec(m, NAME("attn_v.bias"), n_kv, hp->arch == HH_ARCH_QWEN2, &l->bv, err)) ||
+        (rc = bind_vec(m, NAME("attn_q.bias"), n_q, biases, &l->bq, err)) ||
+        (rc = bind_vec(m, NAME("attn_k.bias"), n_kv, biases, &l->bk, err)) ||
+        (rc = bind_vec(m, NAME("attn_v.bias"), n_kv, biases, &l->bv, err)) ||
         (rc = bind_vec(m, NAME("attn_q_norm.weight"), hd, qwen3, &l->q_norm, err)) ||
         (rc = bind_vec(m, NAME("attn_k_norm.weight"), hd, qwen3, &l->k_norm, err)) ||
         (rc = bind_mat(m, NAME("attn_output.weight"), n_q, n_embd, true, &l->wo, err)) ||
-        (rc = bind_vec(m, NAME("ffn_norm.weight"), n_embd, true, &l->ffn_norm, err)))
+        (rc = bind_vec(m, NAME(gptoss ? "post_attention_norm.weight" : "ffn_norm.weight"), n_embd, true,
+                       &l->ffn_norm, err)))
         return rc;
+    if (gptoss) {
+        const int64_t n_head = hp->n_head;
+        if ((rc = bind_vec(m, NAME("attn_output.bias"), n_embd, true, &l->bo, err)) ||
+            (rc = bind_vec(m, NAME("attn_sinks.weight"), n_head, true, &l->attn_sinks, err)))
+            return rc;
+        l->swa = hp->n_swa > 0 && il % hp->swa_period != hp->swa_period - 1;
+    }
     if (hp->n_expert > 0) {
         if ((rc = hh_moe_bind_layer(m, il, err)))
             return rc;

@@ -1,7 +1,7 @@
 /* model.h - loaded models, evaluation contexts and embedding contexts.
  *
  * hh_model_t: the weights of one GGUF model (llama family incl. Mistral,
- * TinyLlama, SmolLM; qwen2; qwen3; qwen3moe; gemma3), read-only and shareable between threads
+ * TinyLlama, SmolLM; qwen2; qwen3; qwen3moe; gemma3; gpt-oss), read-only and shareable between threads
  * and contexts. hh_ctx_t: a KV cache for up to n_seq sequences plus scratch
  * buffers; hh_ctx_decode() runs one batch of tokens (prefill or decode, any
  * mix of sequences) through the model. A context is used by one thread at a
@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT,
-                      HH_ARCH_QWEN3MOE, HH_ARCH_GEMMA3, HH_ARCH_COUNT } hh_arch_t;
+                      HH_ARCH_QWEN3MOE, HH_ARCH_GEMMA3, HH_ARCH_GPTOSS, HH_ARCH_COUNT } hh_arch_t;
 
 /* How an embedding model turns per-token hidden states into one vector
  * (GGUF <arch>.pooling_type). */
@@ -65,6 +65,12 @@ typedef struct hh_hparams {
     float           rope_base_swa;  /* local layers' RoPE base (no scaling there) */
     float           attn_scale;     /* query scale (1/sqrt(head_dim); 27B: 1/sqrt(n_embd/n_head)) */
     float           logit_softcap;  /* final_logit_softcapping c: logits = c tanh(logits / c); 0 = none */
+    /* YaRN RoPE scaling (gpt-oss; rope_scale stays 1): yarn_factor 0 = none */
+    float           yarn_factor;    /* rope.scaling.factor F: interpolated angles are theta / F */
+    int32_t         yarn_orig_ctx;  /* rope.scaling.original_context_length L0 */
+    float           yarn_beta_fast; /* ramp ends (llama.cpp defaults 32 and 1) */
+    float           yarn_beta_slow;
+    float           yarn_mscale;    /* cos and sin multiplied by it: 1 + 0.1 ln F */
 } hh_hparams_t;
 
 typedef struct hh_model_params {

@@ -59,7 +59,14 @@ typedef struct hh_layer {
     /* gemma3 only (NULL / false otherwise) */
     const float *post_attn_norm; /* (n_embd) post_attention_norm: x += rmsnorm(Wo att) * w */
     const float *post_ffw_norm;  /* (n_embd) post_ffw_norm: x += rmsnorm(ffn) * w */
-    bool         swa;            /* sliding-window (local) layer */
+    bool         swa;            /* sliding-window (local) layer (gemma3, gpt-oss) */
+    /* gpt-oss only (NULL otherwise); bq/bk/bv/bo hold its attention biases and
+     * ffn_norm its post_attention_norm (the pre-FFN norm) */
+    const float *attn_sinks;     /* (n_head) sink logit per head: softmax denominator term */
+    const float *router_b;       /* (n_expert) ffn_gate_inp.bias */
+    const float *exp_b_gate;     /* (n_expert, n_ff_exp) ffn_gate_exps.bias */
+    const float *exp_b_up;       /* (n_expert, n_ff_exp) ffn_up_exps.bias */
+    const float *exp_b_down;     /* (n_expert, n_embd) ffn_down_exps.bias */
 } hh_layer_t;
 
 struct hh_model {
@@ -149,7 +156,9 @@ int  hh_moe_ws_create(hh_moe_ws_t **out, const hh_model_t *m, int n_threads, int
 void hh_moe_ws_free(hh_moe_ws_t *w);
 
 /* y = sum over the top-k experts of x's router softmax (weights
- * renormalised to 1) of expert_e(x), for n_tok rows of x (n_embd each).
+ * renormalised to 1) of expert_e(x), for n_tok rows of x (n_embd each);
+ * gpt-oss layers (router_b set): biases, softmax over the chosen logits,
+ * clamped SwiGLU (moe.c).
  * Tokens are grouped by expert so each chosen expert's weights are read
  * once per batch. y may alias x. */
 void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const hh_model_t *m, int il,
@@ -222,4 +231,12 @@ void   hh_ctx_run_step(hh_ctx_t *c, hh_pool_fn fn, void *job, double work);
 
 /* gemma3.c: the whole decode of a gemma3 model (hh_ctx_decode's contract). */
 int    hh_gemma3_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err);
+/* gemma3.c, shared with gptoss.c: before a batch, the window cache of the
+ * sliding-window layers makes room (c->seq_add set by prepare_batch); and
+ * attention of layer il for the batch's n_tok tokens (q, k, v in c; the
+ * window on local layers, the layer's sinks when it has them) into c->att. */
+void   hh_swa_make_room(hh_ctx_t *c);
+void   hh_swa_attention(hh_ctx_t *c, int il, int32_t n_tok, double work);
+/* gptoss.c: the whole decode of a gpt-oss model. */
+int    hh_gptoss_decode(hh_ctx_t *c, const hh_batch_t *batch, hh_err_t *err);
 #endif

@@ -1,4 +1,5 @@
-/* moe.c - mixture-of-experts feed-forward (qwen3moe: Qwen3-30B-A3B).
+/* moe.c - mixture-of-experts feed-forward (qwen3moe: Qwen3-30B-A3B;
+ * gpt-oss, with the differences at the end of this comment).
  *
  * Per token x (the ffn_norm output, n_embd values):
  *
@@ -24,7 +25,12 @@
  * bits once. The products are the dense kernels (matmul.c), so the
  * activation rounding, the exact path and the x4 layout work as for dense
  * layers, and results do not depend on how tokens are batched: each row is
- * rounded and multiplied on its own. */
+ * rounded and multiplied on its own.
+ *
+ * gpt-oss (the layer has router_b): r = router x + router_b; E = the k
+ * largest r; w = softmax over r_E only; each expert with its biases and a
+ * clamped SwiGLU: g = min(gate_e x + bg_e, 7), u = clamp(up_e x + bu_e,
+ * -7, 7), y_e = down_e (g sigmoid(1.702 g) (u + 1)) + bd_e. */
 #include "model/model_int.h"
 
 #include <math.h>
@@ -134,6 +140,22 @@ static int bind_experts(hh_model_t *m, const char *name, int64_t n_in, int64_t n
     return HH_OK;
 }
 
+/* An F32 bias of n_dims dims ne, read in place (gpt-oss's router and expert biases). */
+static int bind_bias(hh_model_t *m, const char *name, int n_dims, const int64_t *ne, const float **out, hh_err_t *err)
+{
+    const hh_gguf_tensor_t *t;
+    size_t rb;
+    int rc = find_tensor(m, name, n_dims, ne, &t, &rb, err);
+    if (rc != HH_OK)
+        return rc;
+    if (t->type != HH_TYPE_F32 || (uintptr_t)t->data % sizeof(float) != 0)
+        return hh_err_set(err, HH_EUNSUPPORTED, -1, "tensor %s: expert biases must be F32, got %s",
+                          name, hh_type_name(t->type));
+    *out = t->data;
+    m->weight_bytes += t->nbytes;
+    return HH_OK;
+}
+
 int hh_moe_bind_layer(hh_model_t *m, int il, hh_err_t *err)
 {
     const hh_hparams_t *hp = &m->hp;
@@ -160,6 +182,14 @@ int hh_moe_bind_layer(hh_model_t *m, int il, hh_err_t *err)
         (rc = bind_experts(m, NAME("ffn_up_exps.weight"), n_embd, n_ff, l->exp_up, err)) ||
         (rc = bind_experts(m, NAME("ffn_down_exps.weight"), n_ff, n_embd, l->exp_down, err)))
         return rc;
+    if (hp->arch == HH_ARCH_GPTOSS) {
+        const int64_t ne_rb[1] = { hp->n_expert }, ne_ff[2] = { n_ff, hp->n_expert }, ne_e[2] = { n_embd, hp->n_expert };
+        if ((rc = bind_bias(m, NAME("ffn_gate_inp.bias"), 1, ne_rb, &l->router_b, err)) ||
+            (rc = bind_bias(m, NAME("ffn_gate_exps.bias"), 2, ne_ff, &l->exp_b_gate, err)) ||
+            (rc = bind_bias(m, NAME("ffn_up_exps.bias"), 2, ne_ff, &l->exp_b_up, err)) ||
+            (rc = bind_bias(m, NAME("ffn_down_exps.bias"), 2, ne_e, &l->exp_b_down, err)))
+            return rc;
+    }
 #undef NAME
     return HH_OK;
 }
@@ -282,6 +312,47 @@ static void route(const float *r, int n, int k, int32_t *choice, float *weight)
         weight[s] /= wsum;
 }
 
+/* gpt-oss: the k largest logits (lowest index first on ties), weights the
+ * softmax over those k logits only. */
+static void route_selected(const float *r, int n, int k, int32_t *choice, float *weight)
+{
+    for (int s = 0; s < k; s++) {
+        int best = -1;
+        for (int e = 0; e < n; e++) {
+            bool taken = false;
+            for (int q = 0; q < s; q++)
+                taken |= choice[q] == e;
+            if (!taken && (best < 0 || r[e] > r[best]))
+                best = e;
+        }
+        choice[s] = best;
+    }
+    double sum = 0.0;
+    for (int s = 0; s < k; s++)
+        sum += exp((double)r[choice[s]] - r[choice[0]]);
+    for (int s = 0; s < k; s++)
+        weight[s] = (float)(exp((double)r[choice[s]] - r[choice[0]]) / sum);
+}
+
+/* gpt-oss's clamped SwiGLU, with the expert biases, over the rows of one
+ * expert: g = min(g + bg, 7), u = clamp(u + bu, -7, 7), then
+ * g sigmoid(1.702 g) (u + 1) = silu(1.702 g) (u + 1) / 1.702, written as
+ * g' = 1.702 g, u' = (u + 1) / 1.702 for the SwiGLU kernel. */
+#define GPTOSS_ALPHA 1.702f
+#define GPTOSS_LIMIT 7.0f
+static void clamp_glu_rows(float *g, float *u, const float *bg, const float *bu, int32_t n_rows, size_t n_ff)
+{
+    for (int32_t r = 0; r < n_rows; r++, g += n_ff, u += n_ff) {
+        for (size_t i = 0; i < n_ff; i++) {
+            float gv = g[i] + bg[i], uv = u[i] + bu[i];
+            gv = gv > GPTOSS_LIMIT ? GPTOSS_LIMIT : gv;
+            uv = uv > GPTOSS_LIMIT ? GPTOSS_LIMIT : uv < -GPTOSS_LIMIT ? -GPTOSS_LIMIT : uv;
+            g[i] = GPTOSS_ALPHA * gv;
+            u[i] = (uv + 1.0f) / GPTOSS_ALPHA;
+        }
+    }
+}
+
 typedef struct swiglu_job {
     const hh_kernels_t *kern;
     float              *g;
@@ -306,10 +377,18 @@ void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const
     const int k = w->k, ne = w->n_expert;
     const size_t n_embd = (size_t)w->n_embd, n_ff = (size_t)w->n_ff;
 
+    const bool gptoss = l->router_b != NULL;
     hh_matmul(pool, kern, &l->router, x, w->logits, n_tok, &w->mm);
     memset(w->count, 0, sizeof *w->count * (size_t)ne);
     for (int32_t t = 0; t < n_tok; t++) {
-        route(w->logits + (size_t)t * ne, ne, k, w->choice + (size_t)t * k, w->weight + (size_t)t * k);
+        float *lg = w->logits + (size_t)t * ne;
+        if (gptoss) {
+            for (int e = 0; e < ne; e++)
+                lg[e] += l->router_b[e];
+            route_selected(lg, ne, k, w->choice + (size_t)t * k, w->weight + (size_t)t * k);
+        } else {
+            route(lg, ne, k, w->choice + (size_t)t * k, w->weight + (size_t)t * k);
+        }
         for (int s = 0; s < k; s++)
             w->count[w->choice[(size_t)t * k + s]]++;
     }
@@ -341,6 +420,11 @@ void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const
     }
     const int32_t n_rows = w->seg[n_seg];
     hh_matmul_seg(pool, kern, n_seg, 2, w->wp, w->xg, w->seg, w->yp, &w->mm);
+    for (int s = 0; gptoss && s < n_seg; s++) {
+        const size_t e = (size_t)(w->wp[2 * s] - l->exp_gate), r0 = (size_t)w->seg[s];
+        clamp_glu_rows(w->g + r0 * n_ff, w->u + r0 * n_ff, l->exp_b_gate + e * n_ff, l->exp_b_up + e * n_ff,
+                       w->seg[s + 1] - w->seg[s], n_ff);
+    }
     swiglu_job_t sj = { kern, w->g, w->u, (long)n_rows * (long)n_ff };
     if (sj.n < PAR_MIN_SWIGLU)
         swiglu_worker(&sj, 0, 1);
@@ -353,6 +437,13 @@ void hh_moe_ffn(hh_moe_ws_t *w, hh_pool_t *pool, const hh_kernels_t *kern, const
         w->yp[s] = w->xg + (size_t)w->seg[s] * n_embd;
     }
     hh_matmul_seg(pool, kern, n_seg, 1, w->wp, w->g, w->seg, w->yp, &w->mm);
+    for (int s = 0; gptoss && s < n_seg; s++) {
+        const size_t e = (size_t)(w->wp[s] - l->exp_down);
+        const float *b = l->exp_b_down + e * n_embd;
+        for (int32_t r = w->seg[s]; r < w->seg[s + 1]; r++)
+            for (size_t i = 0; i < n_embd; i++)
+                w->xg[(size_t)r * n_embd + i] += b[i];
+    }
     for (int32_t t = 0; t < n_tok; t++) {
         float *yt = y + (size_t)t * n_embd;
         const float *o = w->xg + (size_t)w->row[(size_t)t * k] * n_embd;

@@ -7,7 +7,9 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- growable output string -------------------------------------------- */
 
@@ -162,6 +164,7 @@ static const char *const k_names[HH_CHAT_FORMAT_COUNT] = {
     [HH_CHAT_PHI3_LEGACY] = "phi3-legacy",
     [HH_CHAT_PHI4] = "phi4",
     [HH_CHAT_MISTRAL_LEGACY] = "mistral-legacy",
+    [HH_CHAT_HARMONY] = "harmony",
 };
 
 static const struct { const char *alias; hh_chat_format_t f; } k_aliases[] = {
@@ -170,6 +173,7 @@ static const struct { const char *alias; hh_chat_format_t f; } k_aliases[] = {
     { "llama3.3", HH_CHAT_LLAMA31 },
     { "qwen", HH_CHAT_QWEN25 },
     { "phi3.5", HH_CHAT_PHI3 },
+    { "gpt-oss", HH_CHAT_HARMONY },
 };
 
 const char *hh_chat_format_name(hh_chat_format_t f)
@@ -253,6 +257,10 @@ static bool has_quoted(const char *t, const char *lit, bool quote_after)
 
 static bool detect_family(const char *t, hh_chat_format_t *f)
 {
+    if (has(t, "<|start|>") && has(t, "<|channel|>")) {
+        *f = HH_CHAT_HARMONY;
+        return true;
+    }
     if (has(t, "<|start_header_id|>")) {
         *f = has(t, "Cutting Knowledge Date") || has(t, "ipython") ? HH_CHAT_LLAMA31 : HH_CHAT_LLAMA3;
         return true;
@@ -812,6 +820,58 @@ static void render_gemma(render_t *r)
         sb_puts(&r->b, "<start_of_turn>model\n");
 }
 
+/* Harmony (gpt-oss's template without tools, reasoning effort "medium",
+ * the default model identity): the system block, then a first system
+ * message as the developer's "# Instructions", then user turns and the
+ * final-channel answers (an earlier turn's reasoning is never rendered);
+ * content untrimmed. The last assistant message ends with <|return|> when
+ * no generation prompt follows (the template's training form). */
+static void render_harmony(render_t *r)
+{
+    sb_t *b = &r->b;
+    char today[16];
+    const char *date = r->p->date_string;
+    if (date == NULL) {
+        time_t now = time(NULL);
+        struct tm tm;
+        if (gmtime_r(&now, &tm) == NULL || strftime(today, sizeof today, "%Y-%m-%d", &tm) == 0)
+            snprintf(today, sizeof today, "1970-01-01");
+        date = today;
+    }
+    sb_puts(b, "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+               "Knowledge cutoff: 2024-06\nCurrent date: ");
+    sb_puts(b, date);
+    sb_puts(b, "\n\nReasoning: medium\n\n"
+               "# Valid channels: analysis, commentary, final. Channel must be included for every message.<|end|>");
+    size_t i = 0;
+    if (r->n > 0 && r->m[0].role == HH_ROLE_SYSTEM) {
+        if (r->m[0].content && r->m[0].content[0]) {
+            sb_puts(b, "<|start|>developer<|message|># Instructions\n\n");
+            sb_puts(b, r->m[0].content);
+            sb_puts(b, "\n\n<|end|>");
+        }
+        i = 1;
+    }
+    for (; i < r->n; i++) {
+        const hh_chat_msg_t *m = &r->m[i];
+        if (m->role == HH_ROLE_SYSTEM) {
+            fail(r, HH_EINVAL, i, "harmony accepts a system message only first");
+            return;
+        }
+        if (m->role == HH_ROLE_USER) {
+            sb_puts(b, "<|start|>user<|message|>");
+            sb_puts(b, m->content);
+            sb_puts(b, "<|end|>");
+            continue;
+        }
+        sb_puts(b, "<|start|>assistant<|channel|>final<|message|>");
+        sb_puts(b, m->content);
+        sb_puts(b, i + 1 == r->n && !r->p->add_generation_prompt ? "<|return|>" : "<|end|>");
+    }
+    if (r->p->add_generation_prompt)
+        sb_puts(b, "<|start|>assistant");
+}
+
 /* Phi-3 / Phi-3.5: empty system messages are skipped; without the
  * generation prompt the template ends with EOS. */
 static void render_phi3(render_t *r)
@@ -916,6 +976,7 @@ int hh_chat_render(hh_chat_format_t f, const hh_chat_msg_t *msgs, size_t n, cons
     case HH_CHAT_PHI3_LEGACY: render_phi3_legacy(&r); break;
     case HH_CHAT_PHI4: render_phi4(&r); break;
     case HH_CHAT_MISTRAL_LEGACY: render_mistral_legacy(&r); break;
+    case HH_CHAT_HARMONY: render_harmony(&r); break;
     case HH_CHAT_FORMAT_COUNT: break;
     }
     if (r.rc != 0) {

@@ -67,6 +67,8 @@ typedef enum hh_chat_format {
     HH_CHAT_PHI3_LEGACY,       /* [phi3-legacy] first Phi-3 template: no system, prompt after each user turn */
     HH_CHAT_PHI4,              /* [phi4] <|im_start|>role<|im_sep|>...<|im_end|> */
     HH_CHAT_MISTRAL_LEGACY,    /* [mistral-legacy] first Mistral/Mixtral v0.1 template: "[INST] ... [/INST]answer</s>" */
+    HH_CHAT_HARMONY,           /* [harmony] gpt-oss: <|start|>role<|message|>...<|end|>, the system block, a first
+                                  system message as the developer's instructions, answers in <|channel|>final */
     HH_CHAT_FORMAT_COUNT
 } hh_chat_format_t;
 
@@ -96,7 +98,8 @@ typedef struct hh_chat_params {
     bool        add_generation_prompt; /* end with the assistant header (formats that have one) */
     const char *bos_text;              /* written where the template writes bos_token; NULL = "" */
     const char *eos_text;              /* written where the template writes eos_token; NULL = "" */
-    const char *date_string;           /* llama3.1 "Today Date: "; NULL = "26 Jul 2024" (template default) */
+    const char *date_string;           /* llama3.1 "Today Date: "; NULL = "26 Jul 2024" (template default);
+                                          harmony "Current date: " (YYYY-MM-DD); NULL = today (UTC) */
 } hh_chat_params_t;
 
 /* tools_json NULL, add_generation_prompt true, bos/eos/date NULL. */
