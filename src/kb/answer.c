@@ -35,10 +35,10 @@ hh_kb_answer_params_t hh_kb_answer_default_params(void)
      * kb_eval_de_calibration` (logistic regression on the German labeled
      * set, company corpus, analyzer on, 2 folds by document held out;
      * docs/KB.md "Confidence"). Order: hh_kb_xfeat_t. */
-    static const double w[HH_KB_XF_N] = { -4.240, -0.036, 0.260, 2.978, 2.759, 1.416, -1.118, 2.720 };
+    static const double w[HH_KB_XF_N] = { -3.167, 0.336, 0.871, 1.547, 2.492, 0.783, -1.106, 2.215 };
     memcpy(p.ext_w, w, sizeof w);
-    p.ext_unsure = 0.48;
-    p.ext_abstain = 0.22;
+    p.ext_unsure = 0.46;
+    p.ext_abstain = 0.17;
     return p;
 }
 
@@ -789,18 +789,20 @@ static bool term_in(const char *list, const char *term, size_t len)
 }
 
 /* Covers c's question words through the analyzer: per group the highest
- * weight of its query terms among the sentence's index terms. */
-static int cover_analyzed(hh_analyzer_t *an, const hh_query_terms_t *qt, const char *t, cand_t *c)
+ * weight of its query terms among the sentence's index terms. gmap maps a
+ * group to its question-word index (-1: not counted). */
+static int cover_analyzed(hh_analyzer_t *an, const hh_query_terms_t *qt, const int *gmap, const char *t, cand_t *c)
 {
     char *terms = NULL;
     if (hh_analyzer_index_terms(an, t + c->s.off, c->s.len, HH_LANG_UNKNOWN, &terms, NULL) != 0)
         return HH_ENOMEM;
     for (size_t i = 0; i < qt->n; i++) {
         const hh_qterm_t *q = &qt->t[i];
-        if (q->group < 0 || q->group >= 64 || q->weight <= c->gw[q->group])
+        int g = q->group >= 0 && q->group < 64 ? gmap[q->group] : -1;
+        if (g < 0 || q->weight <= c->gw[g])
             continue;
         if (term_in(terms, q->term, strlen(q->term)))
-            c->gw[q->group] = q->weight;
+            c->gw[g] = q->weight;
     }
     free(terms);
     return 0;
@@ -864,9 +866,16 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
         rc = hh_analyzer_query_terms(p->analyzer, q, &qt, NULL);
         if (rc)
             goto cleanup;
-        analyzed = qt.n_groups > 0;   /* only function words: the words themselves */
     }
-    size_t n_groups = analyzed ? (size_t)(qt.n_groups > 64 ? 64 : qt.n_groups) : qw.n;
+    /* the analyzer's content words less the question words of g_stop
+     * ("many", "get", "habe"), which passages need not contain */
+    int gmap[64];
+    size_t n_groups = 0;
+    for (int32_t g = 0; g < qt.n_groups && g < 64; g++)
+        gmap[g] = qt.words && qt.words[g] && !is_stop(qt.words[g]) ? (int)n_groups++ : -1;
+    analyzed = n_groups > 0;   /* else (only function words): the answer's own word match */
+    if (!analyzed)
+        n_groups = qw.n;
     for (size_t i = 0; i < m && !qw.oom; i++) {
         const char *t = hits[i].text ? hits[i].text : "";
         span_t *ss = NULL;
@@ -898,7 +907,7 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             c->boiler = boil[k] && !contact;
             content_words(t + ss[k].off, ss[k].len, &c->words);
             if (analyzed) {
-                if (cover_analyzed(p->analyzer, &qt, t, c))
+                if (cover_analyzed(p->analyzer, &qt, gmap, t, c))
                     rc = HH_ENOMEM;
             } else {
                 for (size_t w = 0; w < qw.n; w++)
@@ -1083,7 +1092,7 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
         x[HH_KB_XF_COVER] = qcov;
         x[HH_KB_XF_EVID] = e;
         x[HH_KB_XF_MARGIN] = n_hits >= 2 && hits[0].bm25 > 0 ? clamp01((hits[0].bm25 - hits[1].bm25) / hits[0].bm25)
-                                                              : n_hits == 1;
+                                                              : n_hits == 1 && hits[0].bm25 > 0;
         x[HH_KB_XF_AGREE] = n_hits > 1 ? (double)same / (double)(n_hits - 1) : 0;
         x[HH_KB_XF_W] = w;
         x[HH_KB_XF_PROD] = f * qcov * e * w;

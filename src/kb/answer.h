@@ -28,7 +28,8 @@
  *              found among a chosen sentence's index terms; without one the
  *              share of its content words found (first 5 characters)
  *       E      1 - 0.5^k for k covered content words (one shared word is weak)
- *       margin (bm25 of hit 1 - bm25 of hit 2) / bm25 of hit 1 (1: one hit)
+ *       margin (bm25 of hit 1 - bm25 of hit 2) / bm25 of hit 1 (1: one hit;
+ *              0 when hit 1 has no BM25 score)
  *       agree  share of hits 2..n from the top hit's document
  *       W      min(1, word fraction of the best sentence / 0.7) (a jumbled
  *              table line is mostly numbers)
