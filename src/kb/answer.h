@@ -71,7 +71,8 @@ typedef enum hh_kb_xfeat {
 } hh_kb_xfeat_t;
 
 typedef struct hh_kb_answer_params {
-    double  threshold;          /* confidence below this: unsure / abstain. default 0.35 */
+    double  threshold;          /* generated answers: C below this: unsure / abstain. default 0.35
+                                 * (extractive ones: ext_unsure, ext_abstain) */
     bool    abstain;            /* below threshold: abstain (true) or prefix HH_KB_UNSURE (false, default) */
     double  support_threshold;  /* a citation is supported when support >= this. default 0.5 */
     double  cos_floor;          /* cosine mapped to 0 at this value, 1 at 1. default 0.3 */
