@@ -1,6 +1,7 @@
 /* test_answer.c - grounded answers: prompt, citation parsing and support,
  * confidence formula, abstain paths, extractive answers. */
 #include "harness.h"
+#include <math.h>
 #include "kb/answer.h"
 
 #include <stdlib.h>
@@ -18,6 +19,19 @@ static hh_kb_hit_t mkhit(const char *title, const char *head, int page, const ch
     h.n_lists = lists;
     h.bm25_rank = 1;
     return h;
+}
+
+/* The extractive confidence of features (answer.h), computed here from the
+ * default weights: sigmoid(w0 + wF F + wQ Qs + wE E + wM margin + wA agree
+ * + wW W + wP F Qs E W). */
+static double xconf(double f, double qs, double e, double margin, double agree, double w)
+{
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    const double *k = p.ext_w;
+    double z = k[HH_KB_XF_BIAS] + k[HH_KB_XF_F] * f + k[HH_KB_XF_COVER] * qs + k[HH_KB_XF_EVID] * e +
+               k[HH_KB_XF_MARGIN] * margin + k[HH_KB_XF_AGREE] * agree + k[HH_KB_XF_W] * w +
+               k[HH_KB_XF_PROD] * f * qs * e * w;
+    return 1.0 / (1.0 + exp(-z));
 }
 
 static const char P1[] = "All hotels are booked through the travel office in Berlin. Receipts go to finance.";
@@ -244,16 +258,22 @@ TEST(answer_extractive)
     ASSERT_STREQ(a.text, "The canteen opens at eight. [2]");
     ASSERT_EQ_INT(a.n_cites, 1);
     ASSERT_TRUE(a.cites[0].supported);
-    /* C = F * Q * E * W = 1 * 1 * (1 - 0.5^2) * 1 (canteen, open: two words) */
-    ASSERT_NEAR(a.confidence, 0.75, 1e-12);
+    /* F 1, Qs 1, E = 1 - 0.5^2 (canteen, open: two words), margin 0 (no
+     * BM25 scores), agree 1 (both hits document 0), W 1 */
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_COVER], 1.0, 1e-12);
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_EVID], 0.75, 1e-12);
+    ASSERT_NEAR(a.confidence, xconf(1, 1, 0.75, 0, 1, 1), 1e-12);
     ASSERT_NEAR(a.retrieval, 1.0, 1e-12);
     ASSERT_NEAR(a.token_prob, -1, 0);
     hh_kb_answer_clear(&a);
     /* low retrieval score: unsure */
     ASSERT_OK(hh_kb_answer_extractive(h, 2, "salary of the CEO", &p, &a, NULL));
-    ASSERT_NEAR(a.confidence, 0.0, 1e-12);
-    ASSERT_TRUE(a.unsure);
-    ASSERT_TRUE(strncmp(a.text, HH_KB_UNSURE, strlen(HH_KB_UNSURE)) == 0);
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_COVER], 0.0, 1e-12);
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_EVID], 0.0, 1e-12);
+    /* nothing of the question covered: below the abstain threshold */
+    ASSERT_TRUE(a.confidence < p.ext_abstain);
+    ASSERT_TRUE(a.abstained);
+    ASSERT_STREQ(a.text, HH_KB_NOT_FOUND);
     hh_kb_answer_clear(&a);
     ASSERT_OK(hh_kb_answer_extractive(NULL, 0, "anything", &p, &a, NULL));
     ASSERT_TRUE(a.abstained);
@@ -360,7 +380,9 @@ TEST(answer_http_ask_and_grounded_chat)
     ASSERT_TRUE(cJSON_IsString(ans) && strstr(ans->valuestring, "travel office") && strstr(ans->valuestring, "[1]"));
     ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "abstained")));
     ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "extractive")));
-    ASSERT_NEAR(jnum(j, "confidence"), 0.75, 1e-9);   /* F 1, Q 1 (hotel + booke), E 1 - 0.5^2, W 1 */
+    /* F 1, Qs 1 (hotel, book through the server's analyzer), E 1 - 0.5^2,
+     * margin 1 (one hit), agree 0, W 1 */
+    ASSERT_NEAR(jnum(j, "confidence"), xconf(1, 1, 0.75, 1, 0, 1), 1e-9);
     const cJSON *src = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sources"), 0);
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sources")), 1);
     ASSERT_NEAR(jnum(src, "n"), 1, 0);
@@ -524,16 +546,26 @@ TEST(answer_extractive_german_mail)
 {
     hh_kb_hit_t h[2] = { mkhit("Urlaub 2027", "", 0, MAIL_DE, 1.0 / 61, 1),
                          mkhit("Reiserichtlinie", "", 0, TRAVEL_DE, 1.0 / 62, 1) };
+    h[0].bm25 = 8;
+    h[1].bm25 = 2;
+    h[1].document_id = 2;
     hh_kb_answer_params_t p = hh_kb_answer_default_params();
     hh_kb_answer_t a;
     ASSERT_OK(hh_kb_answer_extractive(h, 2, "Wie viele Urlaubstage habe ich?", &p, &a, NULL));
     /* the answering sentence whole (z. B. does not cut it), nothing of the
      * header, the canteen or the signature; the travel passage has no question word */
-    ASSERT_STREQ(a.text, "Der Urlaubsanspruch betr\xC3\xA4gt 30 Arbeitstage Erholungsurlaub pro Kalenderjahr, z. B. "
-                         "bei einer F\xC3\xBC" "nftagewoche. [1]");
+    /* marked unsure (in German) exactly when C is below the fitted threshold */
+    const char *sent = "Der Urlaubsanspruch betr\xC3\xA4gt 30 Arbeitstage Erholungsurlaub pro Kalenderjahr, z. B. "
+                       "bei einer F\xC3\xBC" "nftagewoche. [1]";
+    ASSERT_EQ_INT(a.unsure, a.confidence < p.ext_unsure);
+    ASSERT_STREQ(a.text + (a.unsure ? 22 : 0), sent);
+    ASSERT_TRUE(!a.unsure || strncmp(a.text, "Ich bin nicht sicher: ", 22) == 0);
     ASSERT_EQ_INT(a.lang, HH_LANG_DE);
-    ASSERT_FALSE(a.unsure);
-    ASSERT_NEAR(a.confidence, 0.5, 1e-12);   /* one question word (urlau): E = 0.5 */
+    /* one question word (urlau): Qs 1, E = 0.5; the hits' BM25 scores 8 and 2: margin 0.75 */
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_COVER], 1.0, 1e-12);
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_EVID], 0.5, 1e-12);
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_MARGIN], 0.75, 1e-12);
+    ASSERT_NEAR(a.confidence, xconf(1, 1, 0.5, 0.75, 0, 1), 1e-12);
     hh_kb_answer_clear(&a);
 
     /* a question that asks for the contact: the contact block may be used */
@@ -548,8 +580,48 @@ TEST(answer_extractive_german_mail)
                           mkhit("Urlaub 2027", "", 0, MAIL_DE, 1.0 / 62, 1) };
     ASSERT_OK(hh_kb_answer_extractive(h2, 2, "Was bekomme ich pro Kilometer mit dem privaten PKW?", &p, &a, NULL));
     ASSERT_STREQ(a.text, "Fahrten mit dem privaten PKW werden mit 0,30 EUR je gefahrenem Kilometer erstattet. [1]");
-    ASSERT_TRUE(a.confidence > 0.8 && a.confidence < 1.0);   /* privat, pkw, kilom: 1 - 0.5^3 */
+    /* privat, pkw, kilom: Qs 1, E = 1 - 0.5^3; no BM25 scores: margin 0; document 0 both: agree 1 */
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_EVID], 0.875, 1e-12);
+    ASSERT_NEAR(a.confidence, xconf(1, 1, 0.875, 0, 1, 1), 1e-12);
+    ASSERT_FALSE(a.unsure);
     hh_kb_answer_clear(&a);
+}
+
+/* With the analyzer (as /api/ask passes the server's) an English question
+ * covers a German passage through translations and compound parts; the
+ * answer's own word match finds nothing of it. */
+TEST(answer_extractive_analyzer)
+{
+    hh_analyzer_t *an = NULL;
+    ASSERT_OK(hh_analyzer_create(&an, NULL, NULL));
+    const char *de = "Urlaub\nDer Urlaubsanspruch betr\xC3\xA4gt 30 Arbeitstage Erholungsurlaub pro Kalenderjahr. "
+                     "Die Kantine \xC3\xB6" "ffnet um acht Uhr.";
+    hh_kb_hit_t h[1] = { mkhit("Urlaub", "", 0, de, 1.0 / 61, 1) };
+    h[0].bm25 = 5;
+    hh_kb_answer_params_t p = hh_kb_answer_default_params();
+    hh_kb_answer_t a, b;
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "How many vacation days do I get?", &p, &a, NULL));
+    p.analyzer = an;
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "How many vacation days do I get?", &p, &b, NULL));
+    /* without: no question word in the passage */
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_COVER], 0, 0);
+    /* with: vacation -> urlaub (translation 0.3) and days -> tag (the
+     * compound part of Arbeitstage, as a translation) both covered by the
+     * sentence that answers, the canteen sentence left out */
+    ASSERT_TRUE(b.xfeat[HH_KB_XF_COVER] > 0.25);
+    ASSERT_NEAR(b.xfeat[HH_KB_XF_EVID], 0.75, 1e-12);
+    ASSERT_TRUE(strstr(b.text, "30 Arbeitstage") != NULL);
+    ASSERT_TRUE(strstr(b.text, "Kantine") == NULL);
+    ASSERT_TRUE(b.confidence > a.confidence);
+    hh_kb_answer_clear(&a);
+    hh_kb_answer_clear(&b);
+    /* German: the compound of the question (Urlaubstage) against its parts
+     * in the passage: exact stem or parts, weight >= 0.5 */
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "Wie viele Urlaubstage habe ich?", &p, &b, NULL));
+    ASSERT_TRUE(b.xfeat[HH_KB_XF_COVER] >= 0.5);
+    ASSERT_TRUE(strstr(b.text, "30 Arbeitstage") != NULL);
+    hh_kb_answer_clear(&b);
+    hh_analyzer_free(an);
 }
 
 TEST(answer_extractive_table_line_and_english)
@@ -560,7 +632,16 @@ TEST(answer_extractive_table_line_and_english)
     hh_kb_answer_params_t p = hh_kb_answer_default_params();
     hh_kb_answer_t a;
     ASSERT_OK(hh_kb_answer_extractive(h, 1, "Kilometer?", &p, &a, NULL));
-    ASSERT_TRUE(a.confidence < 0.35);   /* E 0.5, W = (2/13)/0.7 */
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_EVID], 0.5, 1e-12);
+    ASSERT_TRUE(a.xfeat[HH_KB_XF_W] < 0.25);   /* mostly numbers and bars */
+    ASSERT_NEAR(a.xfeat[HH_KB_XF_MARGIN], 0, 0);   /* no BM25 score */
+    /* the defaults: declined, abstained below ext_abstain, else unsure */
+    ASSERT_TRUE(a.confidence < p.ext_unsure);
+    ASSERT_EQ_INT(a.abstained, a.confidence < p.ext_abstain);
+    ASSERT_EQ_INT(a.unsure, !a.abstained);
+    hh_kb_answer_clear(&a);
+    p.ext_abstain = 0;   /* unsure only: the prefix in the question's language */
+    ASSERT_OK(hh_kb_answer_extractive(h, 1, "Kilometer?", &p, &a, NULL));
     ASSERT_TRUE(a.unsure);
     ASSERT_TRUE(strncmp(a.text, HH_KB_UNSURE, strlen(HH_KB_UNSURE)) == 0);   /* an English question */
     hh_kb_answer_clear(&a);
@@ -586,8 +667,9 @@ TEST(answer_extractive_table_line_and_english)
     hh_kb_hit_t ho[2] = { mkhit("Urlaub", "", 0, P2, 1.0 / 61, 1), mkhit("Fristen", "", 0, ord, 1.0 / 62, 1) };
     ASSERT_OK(hh_kb_answer_extractive(ho, 2, "Bis wann muss der Antrag auf Bildungsurlaub gestellt werden?", &p, &a,
                                       NULL));
-    ASSERT_STREQ(a.text, "Die Frist f\xC3\xBCr den Antrag auf Bildungsurlaub ist die 1. Woche des Quartals, "
-                         "sp\xC3\xA4testens der 15. des ersten Monats. [2]");
+    /* (the answering passage is only the second hit: marked unsure) */
+    ASSERT_STREQ(a.text, "Ich bin nicht sicher: Die Frist f\xC3\xBCr den Antrag auf Bildungsurlaub ist die 1. Woche "
+                         "des Quartals, sp\xC3\xA4testens der 15. des ersten Monats. [2]");
     hh_kb_answer_clear(&a);
     /* a passage that is nothing but a signature and contact block: nothing to quote */
     const char *sig = "Mit freundlichen Gr\xC3\xBC\xC3\x9F" "en\nAnna Schulz\nTel. +49 30 1234567";

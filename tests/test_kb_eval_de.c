@@ -59,9 +59,11 @@ enum { K_SYN, K_CMP, K_INF, K_COL, K_EXA, K_ENG, K_UNA, N_KINDS };
 static const char *const g_kinds[N_KINDS] = { "synonym", "compound",  "inflection",  "colloquial",
                                               "exact",   "english",   "unanswerable" };
 
-/* Features of one question's hits, the inputs of a fitted confidence. */
-enum { F_BIAS, F_R, F_Q1, F_MARGIN, F_AGREE, N_FEAT };
-static const char *const g_feat[N_FEAT] = { "bias", "R", "Q1", "margin", "agree" };
+/* Features of one question's extractive answer, the inputs of its
+ * confidence (kb/answer.h hh_kb_xfeat_t). */
+#define N_FEAT HH_KB_XF_N
+#define F_BIAS HH_KB_XF_BIAS
+static const char *const g_feat[N_FEAT] = { "bias", "F", "Qs", "E", "margin", "agree", "W", "F*Qs*E*W" };
 
 typedef struct de_q {
     char   *id, *query, *doc, *passage;  /* doc, passage NULL: unanswerable */
@@ -261,18 +263,8 @@ static int run_one(hh_store_t *s, hh_analyzer_t *an, hh_vindex_t *ix, const hh_k
                 q->correct = relevant(s, q, &h[a.cites[c].n - 1]);
                 break;
             }
-        /* the features: R as the extractive confidence has it, the top
-         * hit's coverage of the question, the BM25 margin of the top hit
-         * over the second, the share of the answer's hits from the top
-         * hit's document */
-        q->x[F_BIAS] = 1;
-        q->x[F_R] = a.retrieval;
-        q->x[F_Q1] = na ? hh_kb_query_coverage(q->query, h[0].text ? h[0].text : "") : 0;
-        q->x[F_MARGIN] = na >= 2 && h[0].bm25 > 0 ? (h[0].bm25 - h[1].bm25) / h[0].bm25 : na ? 1 : 0;
-        size_t same = 0;
-        for (size_t i = 1; i < na; i++)
-            same += h[i].document_id == h[0].document_id;
-        q->x[F_AGREE] = na > 1 ? (double)same / (double)(na - 1) : 0;
+        /* the features the answer's confidence is made of */
+        memcpy(q->x, a.xfeat, sizeof q->x);
         q->done = true;
         hh_kb_answer_clear(&a);
     }
@@ -426,13 +418,16 @@ static void fit_logistic(const de_set_t *set, const bool *use, double w[N_FEAT])
     }
 }
 
-/* The threshold (grid 0.00..1.00) for conf over use: among those meeting
- * the targets (unanswerable declined >= 0.8, answerable declined <= 0.1)
- * the one with the largest u - w (ties: the lowest); when none meets them,
- * the largest u - w overall. *met tells which. */
+/* The unsure threshold (grid 0.00..1.00) for conf over use: among those
+ * meeting the targets (unanswerable declined >= 0.8, answerable declined
+ * <= 0.1) the one with the largest u - w (ties: the lowest); when none
+ * meets them, the one that keeps unanswerable declined >= 0.8 with the
+ * fewest answerable ones declined (the issue's first target kept, the
+ * trade-off paid by answerable questions); when even that is out of
+ * reach, the largest u - w. *met tells whether the targets were met. */
 static double fit_threshold(const de_set_t *set, const double *conf, const bool *use, bool *met)
 {
-    double best_t = 0, best = -2, best_any_t = 0, best_any = -2;
+    double best_t = 0, best = -2, best_u_t = 0, best_u = 2, best_any_t = 0, best_any = -2;
     for (int k = 0; k <= 100; k++) {
         double t = k / 100.0, u, w;
         decline_at(set, conf, use, t, &u, &w);
@@ -440,13 +435,62 @@ static double fit_threshold(const de_set_t *set, const double *conf, const bool 
             best = u - w;
             best_t = t;
         }
+        if (u >= 0.8 && w < best_u) {
+            best_u = w;
+            best_u_t = t;
+        }
         if (u - w > best_any) {
             best_any = u - w;
             best_any_t = t;
         }
     }
     *met = best > -2;
-    return *met ? best_t : best_any_t;
+    return *met ? best_t : best_u < 2 ? best_u_t : best_any_t;
+}
+
+/* The abstain threshold (grid 0.00..t_max): the highest one below which at
+ * most 10% of the correctly answered questions over use fall (abstaining
+ * below it throws away few right answers). */
+static double fit_abstain(const de_set_t *set, const double *conf, const bool *use, double t_max)
+{
+    size_t nc = 0;
+    for (size_t i = 0; i < set->n; i++)
+        nc += use[i] && set->q[i].correct;
+    double best = 0;
+    for (int k = 0; k <= 100 && k / 100.0 <= t_max + 1e-9; k++) {
+        size_t below = 0;
+        for (size_t i = 0; i < set->n; i++)
+            below += use[i] && set->q[i].correct && conf[i] < k / 100.0;
+        if (nc && (double)below <= 0.1 * (double)nc)
+            best = k / 100.0;
+    }
+    return best;
+}
+
+/* Precision and recall of declining over thresholds, for conf over use:
+ * recall = unanswerable declined, precision = share of the declined that
+ * are unanswerable, answerable declined, correctly answered declined. */
+static void pr_table(const de_set_t *set, const double *conf, const bool *use)
+{
+    printf("      threshold  unanswerable declined (recall)  precision  answerable declined  correct ones declined\n");
+    for (int k = 1; k <= 9; k++) {
+        double t = k / 10.0;
+        size_t nu = 0, du = 0, na = 0, da = 0, nc = 0, dc = 0;
+        for (size_t i = 0; i < set->n; i++) {
+            if (!use[i])
+                continue;
+            bool una = set->q[i].kind == K_UNA, dec = conf[i] < t;
+            nu += una;
+            du += una && dec;
+            na += !una;
+            da += !una && dec;
+            nc += set->q[i].correct;
+            dc += set->q[i].correct && dec;
+        }
+        printf("      %.1f        %.3f                           %.3f      %.3f                %.3f\n", t,
+               nu ? (double)du / (double)nu : 0, du + da ? (double)du / (double)(du + da) : 0,
+               na ? (double)da / (double)na : 0, nc ? (double)dc / (double)nc : 0);
+    }
 }
 
 /* ---- the evaluation ------------------------------------------------------ */
@@ -627,6 +671,9 @@ static int measure(de_set_t *set, de_result_t *res, hh_err_t *err)
     if (rc == 0)
         rc = env_ingest(&e, DE_CORPUS, "firma", err);
     hh_kb_answer_params_t ap = hh_kb_answer_default_params();
+    ap.analyzer = e.an;   /* as /api/ask passes the server's */
+    if (getenv("HOHEIT_KB_EVAL_ANSWER_ANALYZE") && !strcmp(getenv("HOHEIT_KB_EVAL_ANSWER_ANALYZE"), "0"))
+        ap.analyzer = NULL;   /* the answer's own word match (5-char prefixes), for before/after */
     if (rc == 0)
         rc = run_set(&e, set, false, &ap);
     if (rc) {
@@ -636,8 +683,10 @@ static int measure(de_set_t *set, de_result_t *res, hh_err_t *err)
     res->docs = e.docs;
     per_kind(set, false, res->r);
     const bool hy = e.ix != NULL;
-    printf("    German eval, company corpus (%zu documents, %zu chunks; BM25%s; extractive, threshold %.2f):\n",
-           e.docs, e.chunks, hy ? " and hybrid" : ", hybrid: HOHEIT_KB_EVAL_MODELS not set", ap.threshold);
+    printf("    German eval, company corpus (%zu documents, %zu chunks; BM25%s; extractive, unsure below %.2f, "
+           "abstained below %.2f):\n",
+           e.docs, e.chunks, hy ? " and hybrid" : ", hybrid: HOHEIT_KB_EVAL_MODELS not set", ap.ext_unsure,
+           ap.ext_abstain);
     print_kinds(res->r, hy);
     abstention(set, false, true, &res->u, &res->w, &res->prec, &res->wc, &res->ece);
     printf("    declined = abstained or marked unsure: unanswerable declined %.3f (recall), precision of declining "
@@ -700,26 +749,31 @@ TEST(kb_eval_de)
     ASSERT_GE(n - per[K_UNA], 120);
     ASSERT_GE(res.docs, 28);
 
-    /* Lower bounds: the numbers measured on main before the German index
-     * (docs/KB.md "Evaluation"; BM25 recall@5 0.40 synonym, 0.20 compound,
-     * 0.55 inflection, 0.30 colloquial, 1.00 exact, 0.10 english;
-     * unanswerable declined 0.853, answerable declined 0.642, ECE 0.096),
-     * less a margin of one or two questions for other branches' changes to
-     * chunking and answers. Raise to the issue's targets once the German
-     * index lands: recall@5 >= 0.9 per German kind, >= 0.7 english,
-     * unanswerable declined >= 0.8, answerable declined <= 0.1, ECE <= 0.1. */
+    /* Lower bounds: the numbers measured with the German index and the
+     * fitted extractive confidence (docs/KB.md "Evaluation", "Confidence";
+     * recall@5 0.70 synonym, 0.60 compound, 0.90 inflection, 0.60
+     * colloquial, 1.00 exact, 0.85 english; unanswerable declined 0.824,
+     * answerable declined 0.533, ECE 0.063), less a margin of about two
+     * questions for concurrent changes to the analysis. The issue's
+     * targets: recall@5 >= 0.9 per German kind, >= 0.7 english (met);
+     * unanswerable declined >= 0.8 (met) with answerable declined <= 0.1
+     * (not reachable with these features: see the precision/recall table
+     * of kb_eval_de_calibration); ECE <= 0.1 (met). */
     const kind_res_t *r = res.r;
-    ASSERT_GE(r[K_SYN].recall5, 0.35);
-    ASSERT_GE(r[K_CMP].recall5, 0.15);
-    ASSERT_GE(r[K_INF].recall5, 0.50);
-    ASSERT_GE(r[K_COL].recall5, 0.25);
+    ASSERT_GE(r[K_SYN].recall5, 0.60);
+    ASSERT_GE(r[K_CMP].recall5, 0.50);
+    ASSERT_GE(r[K_INF].recall5, 0.80);
+    ASSERT_GE(r[K_COL].recall5, 0.50);
     ASSERT_GE(r[K_EXA].recall5, 0.95);
-    ASSERT_GE(r[K_ENG].recall5, 0.05);
+    ASSERT_GE(r[K_ENG].recall5, 0.75);
     ASSERT_GE(r[K_EXA].mrr, 0.90);
-    ASSERT_GE(res.u, 0.62);   /* 0.676 after the analyzed index; s14-conf refits the confidence */
-    ASSERT_LE(res.w, 0.75);
-    ASSERT_LE(res.ece, 0.15);
+    ASSERT_GE(res.u, 0.76);
+    ASSERT_LE(res.w, 0.60);
+    ASSERT_LE(res.ece, 0.10);
     ASSERT_GE(r[K_EXA].correct, 0.90);   /* exact wording: the answer cites the passage */
+    ASSERT_LE(r[K_EXA].declined, 0.10);  /* and is not declined */
+    ASSERT_GE(r[K_ENG].correct, 0.30);   /* English over German: measured 0.40 (0.00 without the analyzer) */
+    ASSERT_LE(r[K_ENG].declined, 0.85);  /* measured 0.75 (0.95 without the analyzer) */
     if (res.debian) {
         size_t nd = 0;
         double rs = 0;
@@ -745,6 +799,12 @@ TEST(kb_eval_de_calibration)
     if (rc == 0)
         rc = env_ingest(&e, DE_CORPUS, "firma", &err);
     hh_kb_answer_params_t ap = hh_kb_answer_default_params();
+    ap.analyzer = e.an;
+    /* correct is judged on the answer as composed: no abstention, so that
+     * the labels the fit learns do not depend on the thresholds it sets */
+    ap.ext_abstain = 0;
+    if (getenv("HOHEIT_KB_EVAL_ANSWER_ANALYZE") && !strcmp(getenv("HOHEIT_KB_EVAL_ANSWER_ANALYZE"), "0"))
+        ap.analyzer = NULL;
     if (rc == 0)
         rc = run_set(&e, &set, false, &ap);
     env_close(&e);
@@ -753,6 +813,10 @@ TEST(kb_eval_de_calibration)
         hh_test_fail(__FILE__, __LINE__, "setup: %s", err.msg);
         return;
     }
+    kind_res_t kr[N_KINDS];
+    per_kind(&set, false, kr);
+    printf("    answers as composed (no abstention; declined = marked unsure at %.2f):\n", ap.ext_unsure);
+    print_kinds(kr, false);
     static double cur[DE_MAX_Q], fit[DE_MAX_Q];
     static bool cor[DE_MAX_Q], all[DE_MAX_Q], train[DE_MAX_Q], test[DE_MAX_Q];
     for (size_t i = 0; i < set.n; i++) {
@@ -761,7 +825,7 @@ TEST(kb_eval_de_calibration)
         all[i] = set.q[i].done && !set.q[i].debian;
     }
     /* held out: fit on one fold, score the other, both ways */
-    double thr_cur[2], thr_fit[2];
+    double thr_cur[2], thr_fit[2], abs_fit[2];
     bool met_cur[2], met_fit[2];
     size_t n_fold[2] = { 0, 0 };
     for (int f = 0; f < 2; f++) {
@@ -777,13 +841,15 @@ TEST(kb_eval_de_calibration)
             tr_fit[i] = fitted_conf(wv, set.q[i].x);
         thr_cur[f] = fit_threshold(&set, cur, train, &met_cur[f]);
         thr_fit[f] = fit_threshold(&set, tr_fit, train, &met_fit[f]);
+        abs_fit[f] = fit_abstain(&set, tr_fit, train, thr_fit[f]);
         for (size_t i = 0; i < set.n; i++)
             if (test[i])
                 fit[i] = tr_fit[i];
     }
-    /* held-out decline rates: each fold's questions against the threshold
+    /* held-out decline rates: each fold's questions against the thresholds
      * fitted on the other fold */
-    double hu_cur = 0, hw_cur = 0, hu_fit = 0, hw_fit = 0;
+    double hu_cur = 0, hw_cur = 0, hu_fit = 0, hw_fit = 0, ha_una = 0, ha_ans = 0, ha_cor = 0;
+    size_t n_una = 0, n_ans = 0, n_cor = 0;
     for (int f = 0; f < 2; f++) {
         for (size_t i = 0; i < set.n; i++)
             test[i] = all[i] && set.q[i].fold == f;
@@ -794,10 +860,21 @@ TEST(kb_eval_de_calibration)
         decline_at(&set, fit, test, thr_fit[f], &u, &w);
         hu_fit += u * (double)n_fold[f] / tot;
         hw_fit += w * (double)n_fold[f] / tot;
+        for (size_t i = 0; i < set.n; i++) {
+            if (!test[i])
+                continue;
+            bool una = set.q[i].kind == K_UNA, ab = fit[i] < abs_fit[f];
+            n_una += una;
+            n_ans += !una;
+            n_cor += set.q[i].correct;
+            ha_una += una && ab;
+            ha_ans += !una && ab;
+            ha_cor += set.q[i].correct && ab;
+        }
     }
     double ece_cur = ece_of(cur, cor, all, set.n, false);
     printf("    calibration, held out (2 folds by document, %zu + %zu questions):\n", n_fold[0], n_fold[1]);
-    printf("      current confidence (R):  ECE %.3f; thresholds %.2f / %.2f%s: unanswerable declined %.3f, "
+    printf("      current confidence (defaults): ECE %.3f; thresholds %.2f / %.2f%s: unanswerable declined %.3f, "
            "answerable declined %.3f\n",
            ece_cur, thr_cur[0], thr_cur[1], met_cur[0] && met_cur[1] ? "" : " (targets not reachable)", hu_cur,
            hw_cur);
@@ -805,8 +882,14 @@ TEST(kb_eval_de_calibration)
            "answerable declined %.3f\n",
            ece_of(fit, cor, all, set.n, false), thr_fit[0], thr_fit[1],
            met_fit[0] && met_fit[1] ? "" : " (targets not reachable)", hu_fit, hw_fit);
+    printf("      abstain thresholds %.2f / %.2f: unanswerable abstained %.3f, answerable abstained %.3f, correctly "
+           "answered abstained %.3f\n",
+           abs_fit[0], abs_fit[1], n_una ? ha_una / (double)n_una : 0, n_ans ? ha_ans / (double)n_ans : 0,
+           n_cor ? ha_cor / (double)n_cor : 0);
     printf("      reliability of the fitted map, held out:\n");
     double ece_fit = ece_of(fit, cor, all, set.n, true);
+    printf("      declining below a threshold, fitted map held out:\n");
+    pr_table(&set, fit, all);
 
     /* the parameters to apply: fitted on every company question */
     double wv[N_FEAT];
@@ -816,19 +899,24 @@ TEST(kb_eval_de_calibration)
         conf_all[i] = fitted_conf(wv, set.q[i].x);
     bool met_a, met_b;
     double t_cur = fit_threshold(&set, cur, all, &met_a), t_fit = fit_threshold(&set, conf_all, all, &met_b);
+    double t_abs = fit_abstain(&set, conf_all, all, t_fit);
     printf("    fitted on all: C = sigmoid(");
     for (int f = 0; f < N_FEAT; f++)
         printf("%s%+.3f%s%s", f ? " " : "", wv[f], f ? "*" : "", f ? g_feat[f] : "");
-    printf("), threshold %.2f%s; for the current C = R: threshold %.2f%s\n", t_fit, met_b ? "" : " (targets not met)",
-           t_cur, met_a ? "" : " (targets not met)");
-    printf("      (R: hh_kb_retrieval_score; Q1: hh_kb_query_coverage of the top hit; margin: (bm25_1 - bm25_2) / "
-           "bm25_1; agree: share of hits 2..5 from the top hit's document)\n");
+    printf("), unsure below %.2f%s, abstain below %.2f; for the current C: threshold %.2f%s\n", t_fit,
+           met_b ? "" : " (targets not met)", t_abs, t_cur, met_a ? "" : " (targets not met)");
+    printf("    for hh_kb_answer_default_params (src/kb/answer.c):\n      static const double w[HH_KB_XF_N] = { ");
+    for (int f = 0; f < N_FEAT; f++)
+        printf("%s%.3f", f ? ", " : "", wv[f]);
+    printf(" };\n      p.ext_unsure = %.2f;\n      p.ext_abstain = %.2f;\n", t_fit, t_abs);
     set_free(&set);
     ASSERT_GE(n_fold[0], 40);   /* both folds big enough to judge a fit */
     ASSERT_GE(n_fold[1], 40);
     /* A fit is judged held out: it must not be worse calibrated than the
-     * confidence it replaces by more than noise. */
+     * confidence it replaces by more than noise, and within the issue's
+     * bound. */
     ASSERT_LE(ece_fit, ece_cur + 0.05);
+    ASSERT_LE(ece_fit, 0.12);
     for (int f = 0; f < N_FEAT; f++)
         ASSERT_TRUE(isfinite(wv[f]));
 }

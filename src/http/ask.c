@@ -162,6 +162,7 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
     if (in->max_tokens > 0)
         ap.max_tokens = in->max_tokens;
     ap.lang = in->lang;
+    ap.analyzer = s->analyzer;   /* the extractive answer matches sentences as retrieval matched chunks */
     /* The grounding prompt holds passages this user may read and their
      * question: its KV is reused only by the same user (issue 12). */
     ap.cache_scope = (uint64_t)key->user_id;

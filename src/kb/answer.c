@@ -31,6 +31,14 @@ hh_kb_answer_params_t hh_kb_answer_default_params(void)
     p.max_tokens = 512;
     p.max_passage_chars = 1500;
     p.extractive_sources = 3;
+    /* The extractive confidence: fitted by `build/hoheit-tests
+     * kb_eval_de_calibration` (logistic regression on the German labeled
+     * set, company corpus, analyzer on, 2 folds by document held out;
+     * docs/KB.md "Confidence"). Order: hh_kb_xfeat_t. */
+    static const double w[HH_KB_XF_N] = { -3.167, 0.336, 0.871, 1.547, 2.492, 0.783, -1.106, 2.215 };
+    memcpy(p.ext_w, w, sizeof w);
+    p.ext_unsure = 0.46;
+    p.ext_abstain = 0.17;
     return p;
 }
 
@@ -710,9 +718,11 @@ fail:
 typedef struct cand {
     size_t   hit;        /* passage index */
     span_t   s;          /* the sentence in the passage */
-    uint64_t mask;       /* question words it covers (bit q: qw.w[q]) */
+    uint64_t mask;       /* question words it covers (bit q: question word q) */
     int      bits;
-    double   score;      /* bits + a small bonus for a full sentence */
+    float    gw[64];     /* per question word: the weight it is covered with (0: not) */
+    double   cover;      /* sum of gw */
+    double   score;      /* cover + a small bonus for a full sentence */
     bool     boiler;     /* header, signature, contact line, and the question does not ask for one */
     bool     contact;    /* header, signature, contact line */
     bool     chosen;
@@ -763,6 +773,52 @@ static size_t n_words(const char *t, size_t len)
     return n;
 }
 
+/* Whether term[0..len) is one of the space-separated terms of list. */
+static bool term_in(const char *list, const char *term, size_t len)
+{
+    for (const char *t = list; *t;) {
+        const char *e = strchr(t, ' ');
+        size_t l = e ? (size_t)(e - t) : strlen(t);
+        if (l == len && !memcmp(t, term, len))
+            return true;
+        if (!e)
+            break;
+        t = e + 1;
+    }
+    return false;
+}
+
+/* Covers c's question words through the analyzer: per group the highest
+ * weight of its query terms among the sentence's index terms. gmap maps a
+ * group to its question-word index (-1: not counted). */
+static int cover_analyzed(hh_analyzer_t *an, const hh_query_terms_t *qt, const int *gmap, const char *t, cand_t *c)
+{
+    char *terms = NULL;
+    if (hh_analyzer_index_terms(an, t + c->s.off, c->s.len, HH_LANG_UNKNOWN, &terms, NULL) != 0)
+        return HH_ENOMEM;
+    for (size_t i = 0; i < qt->n; i++) {
+        const hh_qterm_t *q = &qt->t[i];
+        int g = q->group >= 0 && q->group < 64 ? gmap[q->group] : -1;
+        if (g < 0 || q->weight <= c->gw[g])
+            continue;
+        if (term_in(terms, q->term, strlen(q->term)))
+            c->gw[g] = q->weight;
+    }
+    free(terms);
+    return 0;
+}
+
+double hh_kb_extractive_confidence(const double *x, const hh_kb_answer_params_t *p)
+{
+    hh_kb_answer_params_t def = hh_kb_answer_default_params();
+    if (!p)
+        p = &def;
+    double z = 0;
+    for (int i = 0; i < HH_KB_XF_N; i++)
+        z += p->ext_w[i] * x[i];
+    return clamp01(1.0 / (1.0 + exp(-z)));
+}
+
 static int cand_cmp_text_order(const void *a, const void *b)
 {
     const cand_t *x = *(const cand_t *const *)a, *y = *(const cand_t *const *)b;
@@ -800,9 +856,26 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
     size_t nc = 0, capc = 0;
     cand_t **pick = NULL;
     size_t np = 0;
+    hh_query_terms_t qt;
+    memset(&qt, 0, sizeof qt);
+    bool analyzed = false;
     content_words(q, strlen(q), &qw);
     if (qw.n > 64)
         qw.n = 64;   /* a mask of 64 bits; longer questions are judged on their first 64 words */
+    if (p->analyzer) {
+        rc = hh_analyzer_query_terms(p->analyzer, q, &qt, NULL);
+        if (rc)
+            goto cleanup;
+    }
+    /* the analyzer's content words less the question words of g_stop
+     * ("many", "get", "habe"), which passages need not contain */
+    int gmap[64];
+    size_t n_groups = 0;
+    for (int32_t g = 0; g < qt.n_groups && g < 64; g++)
+        gmap[g] = qt.words && qt.words[g] && !is_stop(qt.words[g]) ? (int)n_groups++ : -1;
+    analyzed = n_groups > 0;   /* else (only function words): the answer's own word match */
+    if (!analyzed)
+        n_groups = qw.n;
     for (size_t i = 0; i < m && !qw.oom; i++) {
         const char *t = hits[i].text ? hits[i].text : "";
         span_t *ss = NULL;
@@ -833,14 +906,24 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             c->contact = boil[k];
             c->boiler = boil[k] && !contact;
             content_words(t + ss[k].off, ss[k].len, &c->words);
-            for (size_t w = 0; w < qw.n; w++)
-                if (wset_match(&c->words, &qw.w[w]))
+            if (analyzed) {
+                if (cover_analyzed(p->analyzer, &qt, gmap, t, c))
+                    rc = HH_ENOMEM;
+            } else {
+                for (size_t w = 0; w < qw.n; w++)
+                    if (wset_match(&c->words, &qw.w[w]))
+                        c->gw[w] = 1;
+            }
+            for (size_t w = 0; w < n_groups; w++)
+                if (c->gw[w] > 0) {
                     c->mask |= (uint64_t)1 << w;
+                    c->cover += c->gw[w];
+                }
             c->bits = popcount64(c->mask);
             /* a full sentence beats a heading with the same words */
             size_t nw = n_words(t + ss[k].off, ss[k].len);
             char last = t[ss[k].off + ss[k].len - 1];
-            c->score = c->bits + (nw >= 4 && (last == '.' || last == '!' || last == '?' || nw >= 6) ? 0.25 : 0) -
+            c->score = c->cover + (nw >= 4 && (last == '.' || last == '!' || last == '?' || nw >= 6) ? 0.25 : 0) -
                        (nw < 3 ? 0.25 : 0);
             if (c->words.oom)
                 rc = HH_ENOMEM;
@@ -878,24 +961,29 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             }
     }
     uint64_t covered = 0;
+    float covw[64] = { 0 };   /* per question word: the best weight a chosen sentence covers it with */
     size_t chars = 0;
     if (best) {
         best->chosen = true;
         pick[np++] = best;
         covered |= best->mask;
+        for (size_t w = 0; w < n_groups; w++)
+            covw[w] = best->gw[w];
         chars += best->s.len;
     }
     /* 2. greedy: the sentence adding most question words not yet covered,
      * not boilerplate, not repeating a chosen one */
     while (np < max_sents && chars < max_chars) {
         cand_t *nx = NULL;
-        int nbits = 0;
+        double nbits = 0;
         for (size_t k = 0; k < nc; k++) {
             cand_t *c = &cs[k];
             if (c->chosen || c->boiler)
                 continue;
-            int add = popcount64(c->mask & ~covered);
-            if (add == 0)
+            double add = 0;   /* weight it adds to the question words' coverage */
+            for (size_t w = 0; w < n_groups; w++)
+                add += c->gw[w] > covw[w] ? c->gw[w] - covw[w] : 0;
+            if (add < 0.25)
                 continue;
             bool repeat = false;
             for (size_t j = 0; j < np && !repeat; j++)
@@ -912,6 +1000,9 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
         nx->chosen = true;
         pick[np++] = nx;
         covered |= nx->mask;
+        for (size_t w = 0; w < n_groups; w++)
+            if (nx->gw[w] > covw[w])
+                covw[w] = nx->gw[w];
         chars += nx->s.len;
     }
     /* a lead-in ending in ':' ("Anspruch:") takes the line after it */
@@ -925,6 +1016,9 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
             after->chosen = true;
             pick[np++] = after;
             covered |= after->mask;
+            for (size_t w = 0; w < n_groups; w++)
+                if (after->gw[w] > covw[w])
+                    covw[w] = after->gw[w];
         }
     }
     /* asked for a contact: a chosen line of a contact block brings the
@@ -966,25 +1060,43 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
         rc = HH_ENOMEM;
         goto cleanup;
     }
-    /* C = F * Q * E * W (answer.h): F the retrieval's agreement, Q the
-     * question words the chosen sentences cover, E = 1 - 0.5^k grows with
-     * the number k of covered words (one shared word is weak evidence), W
-     * the word fraction of the best sentence (a jumbled table line is low). */
+    /* C = sigmoid(ext_w . x) (answer.h): F the retrieval's agreement, Qs
+     * the question words the chosen sentences cover (weighted), E = 1 -
+     * 0.5^k grows with the number k of covered words (one shared word is
+     * weak evidence), the BM25 margin and the document agreement of the
+     * hits, W the word fraction of the best sentence (a jumbled table line
+     * is low), and the product F * Qs * E * W. */
     {
         int32_t lists = hits[0].n_lists > 0 ? hits[0].n_lists : 1;
         double f = clamp01(hits[0].score / ((double)lists / (HH_KB_RRF_K + 1.0)));
         int k = popcount64(covered);
-        double qcov = qw.n ? (double)k / (double)qw.n : 0;
+        double qcov = 0;
+        for (size_t w = 0; w < n_groups; w++)
+            qcov += covw[w];
+        qcov = n_groups ? clamp01(qcov / (double)n_groups) : 0;
         double e = 1 - pow(0.5, k);
         double w = 0;
         if (np) {
             cand_t *top = best ? best : pick[0];
             for (size_t j = 0; j < np; j++)
-                if (pick[j]->bits > top->bits)
+                if (pick[j]->cover > top->cover)
                     top = pick[j];
             w = clamp01(word_fraction(hits[top->hit].text + top->s.off, top->s.len) / 0.7);
         }
-        out->confidence = clamp01(f * qcov * e * w);
+        size_t same = 0;
+        for (size_t i = 1; i < n_hits; i++)
+            same += hits[i].document_id == hits[0].document_id;
+        double *x = out->xfeat;
+        x[HH_KB_XF_BIAS] = 1;
+        x[HH_KB_XF_F] = f;
+        x[HH_KB_XF_COVER] = qcov;
+        x[HH_KB_XF_EVID] = e;
+        x[HH_KB_XF_MARGIN] = n_hits >= 2 && hits[0].bm25 > 0 ? clamp01((hits[0].bm25 - hits[1].bm25) / hits[0].bm25)
+                                                              : n_hits == 1 && hits[0].bm25 > 0;
+        x[HH_KB_XF_AGREE] = n_hits > 1 ? (double)same / (double)(n_hits - 1) : 0;
+        x[HH_KB_XF_W] = w;
+        x[HH_KB_XF_PROD] = f * qcov * e * w;
+        out->confidence = hh_kb_extractive_confidence(x, p);
     }
     out->n_used = n_hits;
     out->text = b.p ? b.p : strdup("");
@@ -996,9 +1108,15 @@ int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *
     rc = hh_kb_citations_parse(out->text, n_hits, &out->cites, &out->n_cites);
     if (rc == 0)
         rc = hh_kb_citations_check(out->text, out->cites, out->n_cites, hits, n_hits, NULL, p, err);
-    if (rc == 0)
-        rc = apply_threshold(out, p, err);
+    if (rc == 0) {
+        /* the fitted thresholds: abstain below ext_abstain, unsure below ext_unsure */
+        hh_kb_answer_params_t tp = *p;
+        tp.threshold = p->ext_unsure;
+        tp.abstain = p->abstain || out->confidence < p->ext_abstain;
+        rc = apply_threshold(out, &tp, err);
+    }
 cleanup:
+    hh_query_terms_free(&qt);
     for (size_t k = 0; k < nc; k++)
         free(cs[k].words.w);
     free(cs);

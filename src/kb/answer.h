@@ -11,14 +11,32 @@
  *   S = supported citations / all citations        (0 when the answer cites nothing)
  *   C = (wp*P + wr*R + ws*S) / (wp + wr + ws)      (defaults wp 0.4, wr 0.3, ws 0.3)
  * A term whose input is missing (no logprobs: P) is left out and the
- * weights of the others renormalized. Extractive answers (no P, no S):
- *   C = F * Qs * E * W   Qs: question words the chosen sentences cover,
- *       E = 1 - 0.5^k for k covered words, W = min(1, word fraction of the
- *       best sentence / 0.7) (a jumbled table line is mostly numbers)
- * Below params.threshold the answer is prefixed with "I am not sure: " or
+ * weights of the others renormalized. Below params.threshold the answer is
+ * prefixed with "I am not sure: " or
  * replaced by "not found in the knowledge base." (params.abstain), in the
  * answer's language (kb/msg.h: German "Ich bin nicht sicher: ", "nicht in
  * den Dokumenten gefunden."). No passages: abstain without calling the model.
+ *
+ * Extractive answers (no P, no S) have a fitted confidence, a logistic map
+ * of features known at answer time (hh_kb_xfeat_t):
+ *   C = sigmoid(sum_i ext_w[i] * x[i])   x: 1, F, Qs, E, margin, agree, W, F*Qs*E*W
+ *       F      the top hit's fused score / (n_lists / (60 + 1))
+ *       Qs     coverage of the question by the chosen sentences: with an
+ *              analyzer (params.analyzer, kb/analyze.h) the mean over the
+ *              question's content words of the best weight of its query terms
+ *              (exact stem 1, compound part 0.5, synonym / translation 0.3)
+ *              found among a chosen sentence's index terms; without one the
+ *              share of its content words found (first 5 characters)
+ *       E      1 - 0.5^k for k covered content words (one shared word is weak)
+ *       margin (bm25 of hit 1 - bm25 of hit 2) / bm25 of hit 1 (1: one hit;
+ *              0 when hit 1 has no BM25 score)
+ *       agree  share of hits 2..n from the top hit's document
+ *       W      min(1, word fraction of the best sentence / 0.7) (a jumbled
+ *              table line is mostly numbers)
+ * ext_w is fitted on the German labeled set (held out, 2 folds by
+ * document; `build/hoheit-tests kb_eval_de_calibration`, docs/KB.md
+ * "Confidence"), as are ext_unsure (below: marked unsure) and ext_abstain
+ * (below: abstained, "not found").
  *
  * The pure pieces (prompt, citation parsing, support, confidence) are
  * separate functions so they can be tested without a model. */
@@ -39,8 +57,22 @@
 #define HH_KB_NOT_FOUND "not found in the knowledge base."
 #define HH_KB_UNSURE    "I am not sure: "
 
+/* The features of an extractive answer's confidence (answer.h top). */
+typedef enum hh_kb_xfeat {
+    HH_KB_XF_BIAS = 0,
+    HH_KB_XF_F,
+    HH_KB_XF_COVER,
+    HH_KB_XF_EVID,
+    HH_KB_XF_MARGIN,
+    HH_KB_XF_AGREE,
+    HH_KB_XF_W,
+    HH_KB_XF_PROD,
+    HH_KB_XF_N
+} hh_kb_xfeat_t;
+
 typedef struct hh_kb_answer_params {
-    double  threshold;          /* confidence below this: unsure / abstain. default 0.35 */
+    double  threshold;          /* generated answers: C below this: unsure / abstain. default 0.35
+                                 * (extractive ones: ext_unsure, ext_abstain) */
     bool    abstain;            /* below threshold: abstain (true) or prefix HH_KB_UNSURE (false, default) */
     double  support_threshold;  /* a citation is supported when support >= this. default 0.5 */
     double  cos_floor;          /* cosine mapped to 0 at this value, 1 at 1. default 0.3 */
@@ -53,6 +85,12 @@ typedef struct hh_kb_answer_params {
                                  * asking user's id; 0: unscoped, command line). default 0 */
     hh_lang_t lang;             /* language of the answer's fixed texts and the prompt's not-found
                                  * reply; UNKNOWN (default): hh_kb_answer_lang(question, NULL) */
+    hh_analyzer_t *analyzer;    /* borrowed; extractive sentence choice and coverage by stems,
+                                 * compound parts, synonyms and translations (the server's, as
+                                 * retrieval has it). NULL (default): lowercased 5-char prefixes */
+    double  ext_w[HH_KB_XF_N];  /* extractive confidence weights (fitted, see the defaults) */
+    double  ext_unsure;         /* extractive C below this: marked unsure (fitted) */
+    double  ext_abstain;        /* extractive C below this: abstained (fitted; <= ext_unsure) */
 } hh_kb_answer_params_t;
 
 hh_kb_answer_params_t hh_kb_answer_default_params(void);
@@ -87,6 +125,7 @@ typedef struct hh_kb_answer {
     hh_lang_t         lang;           /* the language of the fixed texts (DE or EN) */
     size_t            n_used;         /* sources [1]..[n_used] given to the model or quoted (the rest
                                        * did not fit the context or were not needed); <= n_hits */
+    double            xfeat[HH_KB_XF_N]; /* extractive: the confidence's features (hh_kb_xfeat_t) */
 } hh_kb_answer_t;
 
 void hh_kb_answer_clear(hh_kb_answer_t *a);
@@ -142,14 +181,19 @@ int hh_kb_answer_finish(const char *generated, double token_prob, const hh_kb_hi
                         const char *question, const hh_kb_embedder_t *embedder, const hh_kb_answer_params_t *p,
                         hh_kb_answer_t *out, hh_err_t *err);
 
+/* The extractive confidence sigmoid(ext_w . x) of features x[HH_KB_XF_N]. */
+double hh_kb_extractive_confidence(const double *x, const hh_kb_answer_params_t *p);
+
 /* An extractive answer without a model, from the best
  * p->extractive_sources passages split into sentences (kb/sentence.h):
  * the top passage's sentence covering most question words (always), then
  * the sentences adding most question words not yet covered, none repeating
  * a chosen one, up to 3 sentences / 600 bytes; headers, signatures and
- * contact lines only when the question asks for them. Each passage's
- * sentences in text order, then its marker [n]. C as above. No passages,
- * or only boilerplate: abstained. */
+ * contact lines only when the question asks for them. Sentences are
+ * matched to the question through p->analyzer when set (answer.h top).
+ * Each passage's sentences in text order, then its marker [n]. C as above;
+ * below ext_abstain abstained, below ext_unsure marked unsure (p->abstain:
+ * abstained). No passages, or only boilerplate: abstained. */
 int hh_kb_answer_extractive(const hh_kb_hit_t *hits, size_t n_hits, const char *question,
                             const hh_kb_answer_params_t *p, hh_kb_answer_t *out, hh_err_t *err);
 
