@@ -31,7 +31,7 @@ double em_now(void)
 hh_engine_params_t hh_engine_default_params(void)
 {
     hh_engine_params_t p = {
-        .models_dir = NULL, .n_slots = 4, .n_ctx = 0, .n_batch = 512, .n_threads = 0,
+        .models_dir = NULL, .n_slots = 4, .n_ctx = 0, .n_batch = 512, .n_prefill = 64, .n_threads = 0,
         .mem_budget = 0, .max_queue = 64, .max_tokens_limit = 0, .request_timeout_s = 0,
         .load = HH_GGUF_LOAD_READ, .mlock = false,
     };
@@ -54,6 +54,8 @@ int hh_engine_create(hh_engine_t **out, const hh_engine_params_t *params, hh_err
     hh_engine_params_t p = *params;
     if (p.n_slots <= 0) p.n_slots = 4;
     if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_prefill <= 0) p.n_prefill = 64;
+    if (p.n_prefill > p.n_batch) p.n_prefill = p.n_batch;
     if (p.max_queue <= 0) p.max_queue = 64;
     if (p.mem_budget == 0) p.mem_budget = default_mem_budget();
     if (p.n_slots > 1024 || p.n_batch > (1 << 20) || p.n_ctx < 0 || p.n_ctx > (1 << 24) || p.n_threads < 0 ||

@@ -29,7 +29,9 @@ typedef struct hh_engine_params {
     const char    *models_dir;        /* every *.gguf in it is a model; id = file name without .gguf */
     int32_t        n_slots;           /* parallel requests per model (default 4) */
     int32_t        n_ctx;             /* positions per slot (0 = min(n_ctx_train, 4096)) */
-    int32_t        n_batch;           /* tokens per decode step, prefill chunk size (default 512) */
+    int32_t        n_batch;           /* largest prompt chunk of one step (context batch size, default 512) */
+    int32_t        n_prefill;         /* prompt tokens prefilled per scheduling step over all slots, next to one
+                                       * decode token per running slot (default 64, at most n_batch) */
     int32_t        n_threads;         /* 0 = number of cores */
     uint64_t       mem_budget;        /* bytes of loaded model files (0 = 75 % of physical memory) */
     int32_t        max_queue;         /* waiting requests per model before HH_EFULL (default 64) */

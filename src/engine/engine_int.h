@@ -68,6 +68,7 @@ typedef struct em_slot {
     int32_t         n_cache;
     int32_t         n_fed;       /* prompt tokens in the KV (prefill progress) */
     int32_t         n_cached;    /* prompt tokens reused from the prefix cache */
+    int32_t         pf_take;     /* prompt tokens this step's batch takes (scheduler scratch) */
     uint64_t        scope;       /* [mu] cache_scope of the request that filled cache */
     uint64_t        last_admit;  /* [mu] admit_tick of its latest request (0: never used) */
     int32_t         batch_i;     /* batch index of the token whose logits we sample, -1 */

@@ -3,8 +3,10 @@
  * Each iteration: drop canceled or timed-out waiting requests, admit
  * waiting requests into free slots (fair across users, prefix cache), then
  * run ONE hh_ctx_decode holding the next token of every decoding slot plus
- * up to n_batch prompt tokens of prefilling slots (continuous batching with
- * chunked prefill), and sample, detokenize, check stop strings and emit
+ * up to n_prefill prompt tokens of prefilling slots in admission order
+ * (continuous batching with chunked prefill: a burst of arrivals gets its
+ * first tokens one chunk after another instead of all after the whole
+ * burst's prefill), and sample, detokenize, check stop strings and emit
  * events for every slot that got logits. Sleeps on the model's condition
  * variable when it has nothing to do. */
 #include "engine/engine_int.h"
@@ -23,6 +25,7 @@ typedef struct em_step {
     char    *piece;      /* detokenizer output */
     size_t   piece_cap;
     float   *masked;     /* (n_vocab) logits under a grammar mask */
+    em_slot_t **pf;      /* (n_slots) prefilling slots of a step, admission order */
 } em_step_t;
 
 /* Markers that open a tool call in a model's output; text from there on is
@@ -480,21 +483,51 @@ static bool run_step(em_model_t *m, em_step_t *st)
         st->logits[n] = true;
         s->batch_i = n++;
     }
-    int32_t budget = e->p.n_batch;
-    for (int32_t i = 0; i < n_slots && budget > 0; i++) {
+    /* Prompt tokens, at most n_prefill per step, in admission order (FIFO
+     * within the fair admission): the oldest prefilling slot takes up to
+     * three quarters of the budget, each next one up to what is left, so a
+     * short prompt behind a long one finishes its prefill in a step or two
+     * while the long one still advances every step; a second pass gives
+     * what is still unused to the oldest again. */
+    const int32_t budget0 = e->p.n_prefill;
+    int32_t budget = budget0;
+    int32_t n_pf = 0;
+    for (int32_t i = 0; i < n_slots; i++) {
         em_slot_t *s = &m->slots[i];
         if (s->g == NULL || s->state != EM_SLOT_PREFILL)
             continue;
-        int32_t left = s->g->n_prompt - s->n_fed;
-        int32_t k = left < budget ? left : budget;
+        int32_t j = n_pf++;   /* insertion sort by admission tick */
+        while (j > 0 && st->pf[j - 1]->last_admit > s->last_admit) {
+            st->pf[j] = st->pf[j - 1];
+            j--;
+        }
+        st->pf[j] = s;
+        s->pf_take = 0;
+    }
+    for (int pass = 0; pass < 2 && budget > 0; pass++) {
+        for (int32_t i = 0; i < n_pf && budget > 0; i++) {
+            em_slot_t *s = st->pf[i];
+            int32_t left = s->g->n_prompt - s->n_fed - s->pf_take;
+            int32_t cap = budget;
+            if (pass == 0 && i + 1 < n_pf && cap > budget0 - budget0 / 4)
+                cap = budget0 - budget0 / 4 > 0 ? budget0 - budget0 / 4 : 1;
+            int32_t k = left < cap ? left : cap;
+            s->pf_take += k;
+            budget -= k;
+        }
+    }
+    for (int32_t i = 0; i < n_pf; i++) {
+        em_slot_t *s = st->pf[i];
+        int32_t k = s->pf_take;
+        if (k == 0)
+            continue;
         for (int32_t j = 0; j < k; j++) {
             st->tok[n] = s->g->prompt[s->n_fed + j];
             st->seq[n] = s->id;
             st->logits[n] = false;
             n++;
         }
-        budget -= k;
-        if (k == left) {
+        if (s->n_fed + k == s->g->n_prompt) {
             st->logits[n - 1] = true;
             s->batch_i = n - 1;
         }
@@ -589,8 +622,9 @@ void *em_sched_main(void *arg)
     st.piece = malloc(st.piece_cap);
     st.masked = malloc((size_t)m->n_vocab * sizeof *st.masked);
     em_slot_t **admitted = malloc((size_t)n_slots * sizeof *admitted);
+    st.pf = malloc((size_t)n_slots * sizeof *st.pf);
     hh_gen_t *expired_head = NULL;
-    bool oom = !st.tok || !st.seq || !st.logits || !st.piece || !st.masked || !admitted;
+    bool oom = !st.tok || !st.seq || !st.logits || !st.piece || !st.masked || !st.pf || !admitted;
 
     for (;;) {
         int32_t n_admitted = 0;
@@ -677,6 +711,7 @@ void *em_sched_main(void *arg)
     free(st.logits);
     free(st.piece);
     free(st.masked);
+    free(st.pf);
     free(admitted);
     return NULL;
 }
