@@ -1525,3 +1525,110 @@ TEST(engine_cancel_mid_prefill_frees_everything)
     col_destroy(&lng);
     hh_engine_free(e);
 }
+
+/* ---- prompt-lookup decoding (issue 15) ----------------------------------- */
+
+/* Prompts that quote: a passage, then a request to repeat or continue it
+ * (the output copies from the prompt, as grounded answers do). */
+static const char *const k_quote_prompts[] = {
+    "Tom saw a big red ball in the park. He ran to the ball and he was happy. Tom saw a big red ball",
+    "Lily had a little cat. The cat was soft and white. Lily loved the cat. One day, Lily had a little",
+    "Once upon a time, there was a little boy named Ben. Ben liked to play with his toy car. Once upon a time,",
+    "The sun was hot. The dog was sad. The bird was happy. The sun was hot. The dog",
+    "Once upon a time",
+};
+
+/* Every prompt through an engine without and one with prompt lookup (one
+ * request at a time, then all at once next to each other): the same text
+ * byte for byte, the same token count and finish; drafts were made and
+ * some kept (otherwise the test would not test anything). */
+static void lookup_case(const char *model, const char *tag, int max_tokens)
+{
+    enum { N = sizeof k_quote_prompts / sizeof k_quote_prompts[0] };
+    static collector_t plain[N], spec[N], both[N];
+    hh_engine_t *e = make_engine_pf(tag, 4, 512, 64, 64);
+    ASSERT_TRUE(e != NULL);
+    for (int i = 0; i < N; i++) {
+        col_init(&plain[i]);
+        hh_gen_request_t r = greedy_req(model, k_quote_prompts[i], max_tokens, &plain[i]);
+        r.logprobs = true;
+        ASSERT_OK(run_one(e, &r, &plain[i]));
+        ASSERT_EQ_INT(plain[i].kind, HH_GEN_DONE);
+    }
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_EQ_INT((int)st.draft_tokens, 0);
+    hh_engine_free(e);
+    for (int round = 0; round < 2; round++) {
+        collector_t *cs = round == 0 ? spec : both;
+        e = make_engine_pf(tag, 4, 512, 64, 64);
+        ASSERT_TRUE(e != NULL);
+        for (int i = 0; i < N; i++) {
+            col_init(&cs[i]);
+            hh_gen_request_t r = greedy_req(model, k_quote_prompts[i], max_tokens, &cs[i]);
+            r.logprobs = true;
+            r.prompt_lookup = true;
+            r.user = k_quote_prompts[i];
+            if (round == 0)
+                ASSERT_OK(run_one(e, &r, &cs[i]));
+            else
+                ASSERT_OK(hh_engine_submit(e, &r, NULL, NULL));
+        }
+        for (int i = 0; i < N; i++) {
+            ASSERT_TRUE(col_wait(&cs[i], 60));
+            ASSERT_EQ_INT(cs[i].kind, HH_GEN_DONE);
+            if (strcmp(cs[i].content, plain[i].content) != 0)
+                printf("    prompt %d:\n    plain: %s\n    spec:  %s\n", i, plain[i].content, cs[i].content);
+            ASSERT_STREQ(cs[i].content, plain[i].content);
+            ASSERT_STREQ(cs[i].text, plain[i].text);
+            ASSERT_EQ_INT(cs[i].completion_tokens, plain[i].completion_tokens);
+            ASSERT_EQ_INT(cs[i].finish, plain[i].finish);
+            ASSERT_EQ_INT(cs[i].n_lpv, plain[i].n_lpv);
+            for (int k = 0; k < cs[i].n_lpv; k++)
+                ASSERT_TRUE(fabsf(cs[i].lp[k] - plain[i].lp[k]) <= 1e-3f);
+        }
+        hh_engine_stats(e, &st);
+        printf("    %s round %d: %llu drafted, %llu kept\n", model, round, (unsigned long long)st.draft_tokens,
+               (unsigned long long)st.draft_accepted);
+        ASSERT_TRUE(st.draft_tokens > 0);
+        ASSERT_TRUE(st.draft_accepted > 0);
+        ASSERT_TRUE(st.draft_accepted <= st.draft_tokens);
+        ASSERT_EQ_INT(st.slots_busy, 0);
+        hh_engine_free(e);
+    }
+    for (int i = 0; i < N; i++) {
+        col_destroy(&plain[i]);
+        col_destroy(&spec[i]);
+        col_destroy(&both[i]);
+    }
+}
+
+TEST(engine_prompt_lookup_equals_greedy_stories) { lookup_case(STORIES, "lookup-stories", 120); }
+TEST(engine_prompt_lookup_equals_greedy_q8_0) { lookup_case("llama-q8_0", "lookup-q8", 60); }
+
+/* With temperature > 0 or a grammar the request decodes one token per step
+ * (no drafts), even when it asks for prompt lookup. */
+TEST(engine_prompt_lookup_off_when_sampling)
+{
+    hh_engine_t *e = make_engine_pf("lookup-off", 2, 512, 64, 64);
+    ASSERT_TRUE(e != NULL);
+    collector_t c, d;
+    col_init(&c);
+    col_init(&d);
+    hh_gen_request_t r = greedy_req(STORIES, k_quote_prompts[0], 60, &c);
+    r.prompt_lookup = true;
+    r.sampling.temperature = 0.8f;
+    ASSERT_OK(run_one(e, &r, &c));
+    ASSERT_EQ_INT(c.kind, HH_GEN_DONE);
+    r = greedy_req(STORIES, k_quote_prompts[0], 60, &d);
+    r.prompt_lookup = true;
+    r.json_object = true;
+    ASSERT_OK(run_one(e, &r, &d));
+    hh_engine_stats_t st;
+    hh_engine_stats(e, &st);
+    ASSERT_TRUE(c.completion_tokens > 10);
+    ASSERT_EQ_INT((int)st.draft_tokens, 0);
+    col_destroy(&c);
+    col_destroy(&d);
+    hh_engine_free(e);
+}

@@ -44,6 +44,7 @@ struct hh_gen {
     size_t          n_stop;
     size_t          max_stop_len;
     bool            logprobs;
+    bool            lookup;      /* prompt-lookup drafts (greedy, no grammar) */
     bool            has_tools;
     bool            tool_call_json;  /* output is a {"name","arguments"} object */
     uint64_t        cache_scope; /* hh_gen_request_t.cache_scope */
@@ -73,6 +74,8 @@ typedef struct em_slot {
     uint64_t        last_admit;  /* [mu] admit_tick of its latest request (0: never used) */
     int32_t         batch_i;     /* batch index of the token whose logits we sample, -1 */
     int32_t         next_tok;    /* sampled, not yet decoded */
+    int32_t         n_draft;     /* prompt-lookup draft tokens after next_tok in this step's batch */
+    int32_t         draft_i;     /* batch index of the first of them */
     int32_t         n_gen;
     hh_sampler_t   *smpl;
     hh_grammar_state_t *gstate;  /* when the request has a grammar */
@@ -131,6 +134,8 @@ struct hh_engine {
     uint64_t           loaded_bytes; /* [mu] */
     atomic_ullong      prompt_tokens;
     atomic_ullong      generated_tokens;
+    atomic_ullong      draft_tokens;     /* prompt-lookup tokens drafted */
+    atomic_ullong      draft_accepted;   /* ... and kept */
 };
 
 /* Monotonic seconds. */
