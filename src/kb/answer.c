@@ -31,6 +31,7 @@ hh_kb_answer_params_t hh_kb_answer_default_params(void)
     p.max_tokens = 512;
     p.max_passage_chars = 1500;
     p.extractive_sources = 3;
+    p.prompt_lookup = true;
     return p;
 }
 
@@ -1276,6 +1277,7 @@ int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const
     req.max_tokens = p->max_tokens;
     req.logprobs = true;
     req.cache_scope = p->cache_scope;
+    req.prompt_lookup = p->prompt_lookup;   /* greedy: drafts from the quoted sources (issue 15) */
     req.cb = on_gen;
     req.cb_user = x;
     hh_gen_t *g = NULL;

@@ -53,6 +53,8 @@ typedef struct hh_kb_answer_params {
                                  * asking user's id; 0: unscoped, command line). default 0 */
     hh_lang_t lang;             /* language of the answer's fixed texts and the prompt's not-found
                                  * reply; UNKNOWN (default): hh_kb_answer_lang(question, NULL) */
+    bool    prompt_lookup;      /* prompt-lookup decoding of the (greedy) answer: drafts copied from
+                                 * the sources, output identical (engine.h). default true */
 } hh_kb_answer_params_t;
 
 hh_kb_answer_params_t hh_kb_answer_default_params(void);
