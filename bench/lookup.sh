@@ -4,7 +4,7 @@
 #
 #   bash bench/lookup.sh                  # prints a markdown fragment
 #   LOOKUP_MODEL=../shared/testdata/models/stories260K.gguf LOOKUP_N=20 \
-#   LOOKUP_MAX_TOKENS=64 LOOKUP_THREADS=1 bash bench/lookup.sh
+#   LOOKUP_MAX_TOKENS=64 LOOKUP_THREADS=1 LOOKUP_CTX=2048 bash bench/lookup.sh
 #
 # Ingests the German test corpus (tests/kb/de/corpus) into a collection of
 # a temporary data dir, starts `hoheit serve` on a free port, and asks the
@@ -21,6 +21,7 @@ MODEL=${LOOKUP_MODEL:-../shared/testdata/models/stories260K.gguf}
 N=${LOOKUP_N:-20}
 MAX_TOKENS=${LOOKUP_MAX_TOKENS:-64}
 THREADS=${LOOKUP_THREADS:-1}
+CTX=${LOOKUP_CTX:-2048}   # stories260K trained on 512; the grounding prompt needs more (output stays deterministic)
 PY=/usr/bin/python3
 [ -x "$HOHEIT" ] || make -j2 "$HOHEIT" >&2
 
@@ -45,7 +46,7 @@ MID=$(basename "$MODEL" .gguf)
 KEY=$("$HOHEIT" keys create --user bench --role member --data "$D" 2>/dev/null)
 "$HOHEIT" departments add-user bench HR --data "$D" >/dev/null
 AKEY=$("$HOHEIT" keys create --user benchadmin --role admin --data "$D" 2>/dev/null)
-"$HOHEIT" serve --data "$D" --port 0 --slots 1 -t "$THREADS" >"$TMP/out" 2>"$TMP/err" &
+"$HOHEIT" serve --data "$D" --port 0 --slots 1 --ctx "$CTX" -t "$THREADS" >"$TMP/out" 2>"$TMP/err" &
 SERVER_PID=$!
 PORT=
 for _ in $(seq 1 300); do
@@ -55,9 +56,9 @@ for _ in $(seq 1 300); do
 done
 [ -n "$PORT" ] || { cat "$TMP/err" >&2; echo "lookup: server did not start" >&2; exit 1; }
 
-$PY - "$PORT" "$KEY" "$AKEY" "$MID" "$N" "$MAX_TOKENS" "$THREADS" <<'PYEOF'
+$PY - "$PORT" "$KEY" "$AKEY" "$MID" "$N" "$MAX_TOKENS" "$THREADS" "$CTX" <<'PYEOF'
 import json, os, platform, subprocess, sys, time, urllib.request
-port, key, akey, model, n, max_tokens, threads = sys.argv[1:8]
+port, key, akey, model, n, max_tokens, threads, ctx = sys.argv[1:9]
 n, max_tokens = int(n), int(max_tokens)
 base = "http://127.0.0.1:%s" % port
 def post(body, k=key):
@@ -101,14 +102,17 @@ for l in open("/proc/cpuinfo"):
     if l.startswith("model name"):
         cpu = l.split(":", 1)[1].strip(); break
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+if tot[False][0] == 0 or tot[True][0] == 0:
+    print("lookup: no tokens generated (did the sources fit the context? try LOOKUP_CTX)", file=sys.stderr)
+    sys.exit(1)
 off, on = tot[False][0] / tot[False][1], tot[True][0] / tot[True][1]
 print("\n### Prompt-lookup decoding on grounded answers (bench/lookup.sh)\n")
 print("Machine: %s, %s, ISA %s, load average %.1f (shared machine), hoheit commit %s. Model %s, "
-      "`hoheit serve --slots 1 -t %s`; collection: tests/kb/de/corpus (28 German documents); the first %d "
+      "`hoheit serve --slots 1 --ctx %s -t %s`; collection: tests/kb/de/corpus (28 German documents); the first %d "
       "questions of tests/kb/de/queries.jsonl as grounded chats (`hoheit.collections`, greedy, `max_tokens` %d), "
       "each with `\"prompt_lookup\": false` and with the default (on), alternating which runs first. t/s = "
       "completion tokens ÷ request wall time (retrieval included, the same in both).\n" %
-      (cpu, platform.platform(), os.environ.get("HOHEIT_ISA", "best"), os.getloadavg()[0], commit, model, threads,
+      (cpu, platform.platform(), os.environ.get("HOHEIT_ISA", "best"), os.getloadavg()[0], commit, model, ctx, threads,
        len(qs), max_tokens))
 print("| mode | completion tokens | seconds | t/s |\n|---|---|---|---|")
 print("| plain greedy | %d | %.2f | %.1f |" % (tot[False][0], tot[False][1], off))

@@ -76,6 +76,8 @@ typedef struct em_slot {
     int32_t         next_tok;    /* sampled, not yet decoded */
     int32_t         n_draft;     /* prompt-lookup draft tokens after next_tok in this step's batch */
     int32_t         draft_i;     /* batch index of the first of them */
+    int32_t         draft_max;   /* current draft length limit: doubles after a fully kept draft,
+                                  * drops to one more than was kept otherwise */
     int32_t         n_gen;
     hh_sampler_t   *smpl;
     hh_grammar_state_t *gstate;  /* when the request has a grammar */

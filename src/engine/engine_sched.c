@@ -279,6 +279,8 @@ static int slot_start(em_model_t *m, em_slot_t *s, em_step_t *st)
     s->n_emitted = 0;
     s->t_first = 0;
     s->batch_i = -1;
+    s->n_draft = 0;
+    s->draft_max = m->engine->p.n_draft;
     s->state = EM_SLOT_PREFILL;
     int rc = hh_sampler_create(&s->smpl, &g->sampling);
     if (rc < 0)
@@ -521,8 +523,14 @@ static void verify_draft(em_model_t *m, em_slot_t *s, em_step_t *st)
         if (s->g == NULL || j == s->n_draft || s->next_tok != st->tok[s->draft_i + j])
             break;
     }
-    /* Accepted: j draft tokens (the sampled token behind them is next_tok). */
+    /* Accepted: j draft tokens (the sampled token behind them is next_tok).
+     * Drafts that miss cost batch rows: the next draft is at most one
+     * longer than what was kept, and grows back while drafts are kept. */
     atomic_fetch_add(&m->engine->draft_accepted, (unsigned long long)j);
+    if (j == s->n_draft)
+        s->draft_max = s->draft_max * 2 < m->engine->p.n_draft ? s->draft_max * 2 : m->engine->p.n_draft;
+    else
+        s->draft_max = j + 1;
     s->n_cache = base + 1 + j;
     hh_ctx_seq_truncate(m->ctx, s->id, s->n_cache);
     s->n_draft = 0;
@@ -600,7 +608,7 @@ static bool run_step(em_model_t *m, em_step_t *st)
         em_slot_t *s = &m->slots[i];
         if (s->g == NULL || s->state != EM_SLOT_DECODE || !s->g->lookup)
             continue;
-        int32_t max = e->p.n_draft;
+        int32_t max = s->draft_max;
         int32_t room = st->cap - n;
         if (max > room)
             max = room;
