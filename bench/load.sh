@@ -8,6 +8,12 @@
 #   bash bench/load.sh >> docs/BENCHMARKS.md
 #   HOHEIT=build/hoheit LOAD_THREADS=2 LOAD_REPS=2 LOAD_MODELS="tinyllama-q4_0 load-llama-q8_0" bash bench/load.sh
 #
+# LOAD_TESTS=burst runs only the 16 concurrent streams (a burst of arrivals:
+# the time to first token of each and the aggregate tokens/s);
+# LOAD_SERVE_ARGS adds options to `hoheit serve` (e.g. --prefill-budget 32).
+# tinyllama-l4-q4_0 is TinyLlama-1.1B's shape with 4 of its 22 layers (181
+# MiB), for a 2-core machine.
+#
 # Builds what it needs (hoheit if missing, bench/load_client.c, the models in
 # bench/models/), runs each server over a temporary data dir on a free port,
 # and stops it and removes the temp dir on every exit.
@@ -24,6 +30,8 @@ MAX_TOKENS=${LOAD_MAX_TOKENS:-64}
 IDLE=200
 CTX=512
 MODELS=${LOAD_MODELS:-"tinyllama-q4_0 load-llama-q8_0"}
+TESTS=${LOAD_TESTS:-all}
+SERVE_ARGS=${LOAD_SERVE_ARGS:-}
 DONOR=../shared/testdata/vocab/ggml-vocab-llama-spm.gguf
 
 TMP=$(mktemp -d)
@@ -57,6 +65,10 @@ model_file() {  # prints the path of a model name, making it if needed
         [ -f $MD/tinyllama-f16.gguf ] || $PY bench/mkmodel.py --arch llama --out $MD/tinyllama-f16.gguf \
           --n-vocab 32000 --n-embd 2048 --n-ff 5632 --n-head 32 --n-head-kv 4 --n-layer 22 --donor $DONOR >&2
         "$HOHEIT" quantize $MD/tinyllama-f16.gguf "$f" q4_0 >/dev/null ;;
+      tinyllama-l4-q4_0)
+        [ -f $MD/tinyllama-l4-f16.gguf ] || $PY bench/mkmodel.py --arch llama --out $MD/tinyllama-l4-f16.gguf \
+          --n-vocab 32000 --n-embd 2048 --n-ff 5632 --n-head 32 --n-head-kv 4 --n-layer 4 --donor $DONOR >&2
+        "$HOHEIT" quantize $MD/tinyllama-l4-f16.gguf "$f" q4_0 >/dev/null ;;
       load-llama-q8_0)
         [ -f $MD/load-llama-f16.gguf ] || $PY bench/mkmodel.py --arch llama --out $MD/load-llama-f16.gguf \
           --n-vocab 32000 --n-embd 512 --n-ff 1536 --n-head 8 --n-head-kv 4 --n-layer 8 --donor $DONOR >&2
@@ -75,7 +87,7 @@ start_server() {  # $1: model file
   ln -sf "$(realpath "$1")" "$data/models/"
   # admin: the client also reads /metrics (admin and auditor keys only)
   KEY=$("$HOHEIT" keys create --user load --role admin --data "$data" 2>/dev/null)
-  "$HOHEIT" serve --data "$data" --port 0 --slots $SLOTS --ctx $CTX -t "$THREADS" >"$TMP/out" 2>"$TMP/err" &
+  "$HOHEIT" serve --data "$data" --port 0 --slots $SLOTS --ctx $CTX -t "$THREADS" $SERVE_ARGS >"$TMP/out" 2>"$TMP/err" &
   SERVER_PID=$!
   PORT=
   for _ in $(seq 1 300); do
@@ -106,6 +118,14 @@ for name in $MODELS; do
   echo "load: $name" >&2
   start_server "$f"
   run "$name" warmup stream 1 4 >/dev/null   # loads the model
+  if [ "$TESTS" = burst ]; then
+    # A new opening per repetition: no prompt is in the prefix cache.
+    for rep in $(seq 1 "$REPS"); do
+      LOAD_SALT="Run $rep" run "$name" concurrent stream $CLIENTS "$MAX_TOKENS"
+    done
+    stop_server
+    continue
+  fi
   for _ in $(seq 1 "$REPS"); do
     run "$name" single stream 1 "$MAX_TOKENS"
     run "$name" concurrent stream $CLIENTS "$MAX_TOKENS"
@@ -119,9 +139,9 @@ for name in $MODELS; do
 done
 
 # --- report ------------------------------------------------------------------
-$PY - "$RES" "$THREADS" "$REPS" "$SLOTS" "$CLIENTS" "$MAX_TOKENS" "$IDLE" "$CTX" "$MD" <<'PYEOF'
+$PY - "$RES" "$THREADS" "$REPS" "$SLOTS" "$CLIENTS" "$MAX_TOKENS" "$IDLE" "$CTX" "$MD" "$TESTS" "$SERVE_ARGS" <<'PYEOF'
 import json, os, platform, statistics, subprocess, sys
-res, threads, reps, slots, clients, max_tokens, idle, ctx, md = sys.argv[1:10]
+res, threads, reps, slots, clients, max_tokens, idle, ctx, md, tests, serve_args = sys.argv[1:12]
 rows = [json.loads(l) for l in open(res) if l.strip()]
 cpu = "unknown"
 for l in open("/proc/cpuinfo"):
@@ -137,6 +157,22 @@ def sel(m, t): return [r["r"] for r in rows if r["model"] == m and r["test"] == 
 def mean(xs, k): return statistics.mean(x[k] for x in xs) if xs else float("nan")
 def runs(xs, k, f="%.1f"): return ", ".join(f % x[k] for x in xs)
 p = print
+if tests == "burst":
+    isa = os.environ.get("HOHEIT_ISA", "best")
+    p("\n### A burst of %s arrivals (bench/load.sh, LOAD_TESTS=burst)\n" % clients)
+    p("Machine: %s, %d cores, ISA %s, load average %.1f at the end (shared machine). hoheit commit %s. "
+      "Server: `hoheit serve --slots %s --ctx %s -t %s %s`; %s clients send at once (`POST /v1/completions`, "
+      "stream, `max_tokens` %s, temperature 0, ~16-token prompts). %s repetitions, single runs in brackets.\n" %
+      (cpu, os.cpu_count(), isa, load, commit, slots, ctx, threads, serve_args, clients, max_tokens, reps))
+    p("| model | aggregate t/s | median TTFT s | mean TTFT s | max TTFT s | streams ok |")
+    p("|---|---|---|---|---|---|")
+    for m in models:
+        c = sel(m, "concurrent")
+        p("| %s | %.1f [%s] | %.2f [%s] | %.2f | %.2f | %d/%d |" %
+          (m, mean(c, "tokens_per_s"), runs(c, "tokens_per_s"), mean(c, "ttft_median_s"),
+           runs(c, "ttft_median_s", "%.2f"), mean(c, "ttft_mean_s"), mean(c, "ttft_max_s"),
+           sum(x["ok"] for x in c), sum(x["clients"] for x in c)))
+    sys.exit(0)
 p("\n## Serving under load (bench/load.sh)\n")
 p("Machine: %s, %d cores visible, %s, load average %.1f at the end (shared machine). hoheit commit %s." %
   (cpu, os.cpu_count(), platform.platform(), load, commit))

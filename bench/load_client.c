@@ -236,8 +236,14 @@ typedef struct client {
 
 static char *completion_body(int id, int max_tokens)
 {
-    char prompt[128];
-    snprintf(prompt, sizeof prompt, "Story %d. Once upon a time, in a small town by the sea,", id);
+    char prompt[160];
+    /* LOAD_SALT (bench/load.sh burst mode: one per repetition) opens the
+     * prompt so a repetition does not reuse the last one's prefix cache. */
+    const char *salt = getenv("LOAD_SALT");
+    if (salt != NULL && salt[0] != '\0')
+        snprintf(prompt, sizeof prompt, "%.16s: story %d. Once upon a time, in a small town by the sea,", salt, id);
+    else
+        snprintf(prompt, sizeof prompt, "Story %d. Once upon a time, in a small town by the sea,", id);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", g_model);
     cJSON_AddStringToObject(j, "prompt", prompt);
@@ -398,6 +404,7 @@ static int mode_stream(int n, int max_tokens, int n_idle)
     long tokens = 0, chunks = 0;
     int ok = 0;
     double ttft_sum = 0, ttft_max = 0, rate_min = 1e30, gap_max = 0;
+    double *ttfts = calloc((size_t)n, sizeof *ttfts);
     for (int i = 0; i < n; i++) {
         client_t *c = &cs[i];
         tokens += c->tokens;
@@ -409,6 +416,14 @@ static int mode_stream(int n, int max_tokens, int n_idle)
                     c->finish, c->tokens, c->error);
         double ttft = c->t_first > 0 ? c->t_first - c->t_start : 0;
         ttft_sum += ttft;
+        if (ttfts != NULL) {   /* insertion sort for the median */
+            int j = i;
+            while (j > 0 && ttfts[j - 1] > ttft) {
+                ttfts[j] = ttfts[j - 1];
+                j--;
+            }
+            ttfts[j] = ttft;
+        }
         if (ttft > ttft_max)
             ttft_max = ttft;
         double rate = c->t_end > c->t_start ? c->tokens / (c->t_end - c->t_start) : 0;
@@ -418,10 +433,12 @@ static int mode_stream(int n, int max_tokens, int n_idle)
             gap_max = c->max_gap;
     }
     printf("{\"clients\":%d,\"max_tokens\":%d,\"idle\":%d,\"idle_open_at_end\":%d,\"ok\":%d,\"wall_s\":%.3f,"
-           "\"tokens\":%ld,\"chunks\":%ld,\"tokens_per_s\":%.2f,\"ttft_mean_s\":%.3f,\"ttft_max_s\":%.3f,"
+           "\"tokens\":%ld,\"chunks\":%ld,\"tokens_per_s\":%.2f,\"ttft_mean_s\":%.3f,\"ttft_median_s\":%.3f,\"ttft_max_s\":%.3f,"
            "\"client_tokens_per_s_min\":%.2f,\"max_gap_s\":%.3f,\"finish\":\"%s\"}\n",
            n, max_tokens, idle.n, idle_open, ok, wall, tokens, chunks, wall > 0 ? tokens / wall : 0,
-           ttft_sum / n, ttft_max, rate_min, gap_max, cs[0].finish);
+           ttft_sum / n, ttfts == NULL ? 0 : n % 2 ? ttfts[n / 2] : (ttfts[n / 2 - 1] + ttfts[n / 2]) / 2, ttft_max,
+           rate_min, gap_max, cs[0].finish);
+    free(ttfts);
     free(cs);
     return ok == n ? 0 : 1;
 }

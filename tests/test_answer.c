@@ -801,3 +801,85 @@ TEST(answer_http_sources_fit_context)
     hh_test_resp_free(&r);
     hh_test_srv_stop(&t);
 }
+
+/* GET /metrics value of a counter (admin key); -1 when missing. */
+static double metric(int port, const char *key, const char *name)
+{
+    char *body = NULL;
+    double v = -1;
+    hh_test_req_t q = { .method = "GET", .path = "/metrics", .key = key };
+    if (hh_test_http_status(port, &q, &body) == 200) {
+        char pat[128];
+        snprintf(pat, sizeof pat, "\n%s ", name);
+        const char *p = strstr(body, pat);
+        if (p != NULL)
+            v = strtod(p + strlen(pat), NULL);
+    }
+    free(body);
+    return v;
+}
+
+/* Issue 15: a grounded answer is decoded with prompt lookup by default
+ * (drafts copied from the prompt with its sources, /metrics counts them),
+ * "prompt_lookup": false turns it off for the request, and the answer is
+ * the same text either way; a non-boolean value is a 400. */
+TEST(answer_http_prompt_lookup_default_and_switch)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "answer_lookup", NULL));
+    int port = t.port;
+    hh_store_t *st = t.st;
+    hh_err_t err;
+    hh_store_user_t u, a;
+    char key[HH_KEY_LEN + 1], akey[HH_KEY_LEN + 1];
+    const char *eng[] = { "ENG" };
+    hh_store_collection_t ce;
+    ASSERT_OK(hh_store_user_ensure(st, "bob", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, u.id, key, sizeof key, NULL, &err));
+    ASSERT_OK(hh_store_user_ensure(st, "ada", "admin", &a, NULL, &err));
+    ASSERT_OK(hh_store_key_create(st, a.id, akey, sizeof akey, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(st, "bob", "ENG", &err));
+    ASSERT_OK(hh_store_collection_ensure(st, "eng", eng, 1, &ce, &err));
+    hh_store_chunk_in_t c1 = { .text = P1, .heading_path = "Travel", .page = 1 };
+    hh_store_doc_in_t d = { .collection_id = ce.id, .title = "Story", .source_path = "story.txt",
+                            .mime = "text/plain", .sha256 = "3333333333333333333333333333333333333333333333333333333333333333",
+                            .size = 10, .chunks = &c1, .n_chunks = 1 };
+    ASSERT_OK(hh_store_doc_replace(st, &d, NULL, NULL, &err));
+    hh_store_chunk_in_t c2 = { .text = P2 };   /* a second document: BM25 needs more than one */
+    d.title = "Canteen";
+    d.source_path = "canteen.txt";
+    d.sha256 = "4444444444444444444444444444444444444444444444444444444444444444";
+    d.chunks = &c2;
+    ASSERT_OK(hh_store_doc_replace(st, &d, NULL, NULL, &err));
+    char *off = NULL, *on = NULL, *body = NULL;
+    const char *q_off = "{\"model\":\"stories260K\",\"max_tokens\":16,\"prompt_lookup\":false,\"messages\":[{\"role\":"
+                        "\"user\",\"content\":\"How are hotels booked?\"}],\"hoheit\":{\"collections\":[\"eng\"]}}";
+    const char *q_on = "{\"model\":\"stories260K\",\"max_tokens\":16,\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"How are hotels booked?\"}],\"hoheit\":{\"collections\":[\"eng\"]}}";
+    ASSERT_EQ_INT(http_post(port, "/v1/chat/completions", key, q_off, &off), 200);
+    ASSERT_TRUE(metric(port, akey, "hoheit_draft_tokens_total") == 0);
+    ASSERT_EQ_INT(http_post(port, "/v1/chat/completions", key, q_on, &on), 200);
+    double drafted = metric(port, akey, "hoheit_draft_tokens_total");
+    printf("    drafted %.0f, kept %.0f\n", drafted, metric(port, akey, "hoheit_draft_accepted_total"));
+    ASSERT_TRUE(drafted > 0);
+    cJSON *jo = cJSON_Parse(off), *jn = cJSON_Parse(on);
+    const cJSON *ao = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jo, "choices"), 0), "message"),
+        "content");
+    const cJSON *an = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jn, "choices"), 0), "message"),
+        "content");
+    ASSERT_TRUE(cJSON_IsString(ao) && cJSON_IsString(an));
+    ASSERT_TRUE(strlen(ao->valuestring) > 0);
+    ASSERT_STREQ(an->valuestring, ao->valuestring);
+    cJSON_Delete(jo);
+    cJSON_Delete(jn);
+    ASSERT_EQ_INT(http_post(port, "/api/ask", key, "{\"question\":\"Lily\",\"prompt_lookup\":\"yes\"}", &body), 400);
+    free(body);
+    ASSERT_EQ_INT(http_post(port, "/v1/completions", key,
+                            "{\"model\":\"stories260K\",\"prompt\":\"Lily\",\"prompt_lookup\":1}", &body), 400);
+    free(body);
+    free(off);
+    free(on);
+    hh_test_srv_stop(&t);
+}

@@ -17,6 +17,7 @@ static void serve_usage(FILE *f)
     fprintf(f,
             "usage: hoheit serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data DIR] [--models DIR]\n"
             "                    [--slots N] [--ctx N] [--threads N] [--queue N] [--timeout S]\n"
+            "                    [--prefill-budget N] [--prompt-lookup on|off]\n"
             "                    [--tls-cert FILE --tls-key FILE] [--embed-model ID|none]\n"
             "                    [--retention-interval S] [--conversation-retention-days N]\n"
             "                    [--access-log FILE|off] [--error-log FILE] [--web-dir DIR]\n"
@@ -28,6 +29,10 @@ static void serve_usage(FILE *f)
             "  --models DIR   GGUF models (default DATA/models); each file is a model named after it\n"
             "  --slots N      parallel requests per model (default 4)\n"
             "  --ctx N        context positions per slot (default min(training context, 4096))\n"
+            "  --prefill-budget N  prompt tokens prefilled per scheduling step over all slots, next to\n"
+            "                 the running requests' decode tokens (default 64, 1..512)\n"
+            "  --prompt-lookup on|off  prompt-lookup (n-gram) speculative decoding for greedy grounded\n"
+            "                 answers and requests that ask for it; off: never (default on)\n"
             "  --threads N, -t N  threads (default: all cores)\n"
             "  --queue N      waiting requests per model before 429 (default 64)\n"
             "  --timeout S    per-request time limit in seconds (default none)\n"
@@ -103,6 +108,14 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
         if (!parse_int(v, 1, 256, &n))
             return OPT_BAD_VALUE;
         p->engine.n_slots = (int32_t)n;
+    } else if (!strcmp(a, "--prefill-budget")) {
+        if (!parse_int(v, 1, 512, &n))
+            return OPT_BAD_VALUE;
+        p->engine.n_prefill = (int32_t)n;
+    } else if (!strcmp(a, "--prompt-lookup")) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+            return OPT_BAD_VALUE;
+        p->engine.n_draft = !strcmp(v, "off") ? -1 : 0;
     } else if (!strcmp(a, "--ctx")) {
         if (!parse_int(v, 0, 1 << 20, &n))
             return OPT_BAD_VALUE;

@@ -31,7 +31,7 @@ double em_now(void)
 hh_engine_params_t hh_engine_default_params(void)
 {
     hh_engine_params_t p = {
-        .models_dir = NULL, .n_slots = 4, .n_ctx = 0, .n_batch = 512, .n_threads = 0,
+        .models_dir = NULL, .n_slots = 4, .n_ctx = 0, .n_batch = 512, .n_prefill = 64, .n_draft = 8, .n_threads = 0,
         .mem_budget = 0, .max_queue = 64, .max_tokens_limit = 0, .request_timeout_s = 0,
         .load = HH_GGUF_LOAD_READ, .mlock = false,
     };
@@ -54,6 +54,10 @@ int hh_engine_create(hh_engine_t **out, const hh_engine_params_t *params, hh_err
     hh_engine_params_t p = *params;
     if (p.n_slots <= 0) p.n_slots = 4;
     if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_prefill <= 0) p.n_prefill = 64;
+    if (p.n_prefill > p.n_batch) p.n_prefill = p.n_batch;
+    if (p.n_draft == 0) p.n_draft = 8;
+    if (p.n_draft > 64) p.n_draft = 64;
     if (p.max_queue <= 0) p.max_queue = 64;
     if (p.mem_budget == 0) p.mem_budget = default_mem_budget();
     if (p.n_slots > 1024 || p.n_batch > (1 << 20) || p.n_ctx < 0 || p.n_ctx > (1 << 24) || p.n_threads < 0 ||
@@ -75,6 +79,8 @@ int hh_engine_create(hh_engine_t **out, const hh_engine_params_t *params, hh_err
     pthread_cond_init(&e->drop_cv, NULL);
     atomic_init(&e->prompt_tokens, 0);
     atomic_init(&e->generated_tokens, 0);
+    atomic_init(&e->draft_tokens, 0);
+    atomic_init(&e->draft_accepted, 0);
     *out = e;
     return 0;
 }
@@ -631,6 +637,8 @@ int hh_engine_submit(hh_engine_t *e, const hh_gen_request_t *req, hh_gen_t **out
     g->max_tokens = req->max_tokens > 0 ? req->max_tokens : limit;
     g->sampling = req->sampling;
     g->logprobs = req->logprobs || req->n_logprobs > 0;
+    g->lookup = req->prompt_lookup && e->p.n_draft > 0 && g->grammar == NULL &&
+                (req->sampling.temperature <= 0.0f || req->sampling.top_k == 1);
     g->sampling.n_probs = req->n_logprobs;
     if (req->n_stop > 0) {
         g->stop = calloc(req->n_stop, sizeof *g->stop);
@@ -753,6 +761,8 @@ void hh_engine_stats(hh_engine_t *e, hh_engine_stats_t *out)
     pthread_mutex_unlock(&e->mu);
     out->prompt_tokens = atomic_load(&e->prompt_tokens);
     out->generated_tokens = atomic_load(&e->generated_tokens);
+    out->draft_tokens = atomic_load(&e->draft_tokens);
+    out->draft_accepted = atomic_load(&e->draft_accepted);
 }
 
 int hh_engine_drop_caches(hh_engine_t *e, hh_err_t *err)

@@ -29,7 +29,11 @@ typedef struct hh_engine_params {
     const char    *models_dir;        /* every *.gguf in it is a model; id = file name without .gguf */
     int32_t        n_slots;           /* parallel requests per model (default 4) */
     int32_t        n_ctx;             /* positions per slot (0 = min(n_ctx_train, 4096)) */
-    int32_t        n_batch;           /* tokens per decode step, prefill chunk size (default 512) */
+    int32_t        n_batch;           /* largest prompt chunk of one step (context batch size, default 512) */
+    int32_t        n_prefill;         /* prompt tokens prefilled per scheduling step over all slots, next to one
+                                       * decode token per running slot (default 64, at most n_batch) */
+    int32_t        n_draft;           /* prompt-lookup decoding: draft tokens per step and request (default 8;
+                                       * negative: off for every request) */
     int32_t        n_threads;         /* 0 = number of cores */
     uint64_t       mem_budget;        /* bytes of loaded model files (0 = 75 % of physical memory) */
     int32_t        max_queue;         /* waiting requests per model before HH_EFULL (default 64) */
@@ -151,6 +155,18 @@ typedef struct hh_gen_request {
      * the authenticated user's id; 0 (requests from the command line and
      * tests) is a scope of its own, never mixed with a user's. */
     uint64_t             cache_scope;
+    /* Added for issue 15: prompt-lookup (n-gram) speculative decoding. The
+     * engine copies a draft from the request's own tokens (the continuation
+     * of the latest earlier occurrence of the last 2-3 tokens: grounded
+     * answers quote their sources), decodes it in the same batch as the
+     * next token with logits at every position, and keeps the drafted
+     * tokens while they equal the greedy choice; the first difference is
+     * the next token, the rest of the draft leaves the KV. The output is
+     * the one of plain greedy decoding, token for token. Used only when
+     * the sampling is greedy (temperature <= 0 or top_k 1) and there is no
+     * grammar; ignored otherwise (sampling with temperature > 0 would need
+     * rejection sampling, not built), and when the engine's n_draft < 0. */
+    bool                 prompt_lookup;
 } hh_gen_request_t;
 
 typedef struct hh_gen hh_gen_t;
@@ -190,6 +206,8 @@ typedef struct hh_engine_stats {
     int64_t  kv_total;
     uint64_t prompt_tokens;      /* counters since start */
     uint64_t generated_tokens;
+    uint64_t draft_tokens;       /* prompt-lookup tokens drafted, and kept (issue 15) */
+    uint64_t draft_accepted;
 } hh_engine_stats_t;
 
 void hh_engine_stats(hh_engine_t *e, hh_engine_stats_t *out);

@@ -44,6 +44,7 @@ struct hh_gen {
     size_t          n_stop;
     size_t          max_stop_len;
     bool            logprobs;
+    bool            lookup;      /* prompt-lookup drafts (greedy, no grammar) */
     bool            has_tools;
     bool            tool_call_json;  /* output is a {"name","arguments"} object */
     uint64_t        cache_scope; /* hh_gen_request_t.cache_scope */
@@ -68,10 +69,15 @@ typedef struct em_slot {
     int32_t         n_cache;
     int32_t         n_fed;       /* prompt tokens in the KV (prefill progress) */
     int32_t         n_cached;    /* prompt tokens reused from the prefix cache */
+    int32_t         pf_take;     /* prompt tokens this step's batch takes (scheduler scratch) */
     uint64_t        scope;       /* [mu] cache_scope of the request that filled cache */
     uint64_t        last_admit;  /* [mu] admit_tick of its latest request (0: never used) */
     int32_t         batch_i;     /* batch index of the token whose logits we sample, -1 */
     int32_t         next_tok;    /* sampled, not yet decoded */
+    int32_t         n_draft;     /* prompt-lookup draft tokens after next_tok in this step's batch */
+    int32_t         draft_i;     /* batch index of the first of them */
+    int32_t         draft_max;   /* current draft length limit: doubles after a fully kept draft,
+                                  * drops to one more than was kept otherwise */
     int32_t         n_gen;
     hh_sampler_t   *smpl;
     hh_grammar_state_t *gstate;  /* when the request has a grammar */
@@ -130,6 +136,8 @@ struct hh_engine {
     uint64_t           loaded_bytes; /* [mu] */
     atomic_ullong      prompt_tokens;
     atomic_ullong      generated_tokens;
+    atomic_ullong      draft_tokens;     /* prompt-lookup tokens drafted */
+    atomic_ullong      draft_accepted;   /* ... and kept */
 };
 
 /* Monotonic seconds. */

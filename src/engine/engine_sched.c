@@ -3,8 +3,10 @@
  * Each iteration: drop canceled or timed-out waiting requests, admit
  * waiting requests into free slots (fair across users, prefix cache), then
  * run ONE hh_ctx_decode holding the next token of every decoding slot plus
- * up to n_batch prompt tokens of prefilling slots (continuous batching with
- * chunked prefill), and sample, detokenize, check stop strings and emit
+ * up to n_prefill prompt tokens of prefilling slots in admission order
+ * (continuous batching with chunked prefill: a burst of arrivals gets its
+ * first tokens one chunk after another instead of all after the whole
+ * burst's prefill), and sample, detokenize, check stop strings and emit
  * events for every slot that got logits. Sleeps on the model's condition
  * variable when it has nothing to do. */
 #include "engine/engine_int.h"
@@ -23,6 +25,8 @@ typedef struct em_step {
     char    *piece;      /* detokenizer output */
     size_t   piece_cap;
     float   *masked;     /* (n_vocab) logits under a grammar mask */
+    em_slot_t **pf;      /* (n_slots) prefilling slots of a step, admission order */
+    int32_t *draft;      /* (n_draft) a prompt-lookup draft */
 } em_step_t;
 
 /* Markers that open a tool call in a model's output; text from there on is
@@ -275,6 +279,8 @@ static int slot_start(em_model_t *m, em_slot_t *s, em_step_t *st)
     s->n_emitted = 0;
     s->t_first = 0;
     s->batch_i = -1;
+    s->n_draft = 0;
+    s->draft_max = m->engine->p.n_draft;
     s->state = EM_SLOT_PREFILL;
     int rc = hh_sampler_create(&s->smpl, &g->sampling);
     if (rc < 0)
@@ -464,6 +470,72 @@ static void finish_unstarted_done(em_model_t *m, hh_gen_t *g, hh_finish_t finish
     finish_unstarted(m, g, &ev);
 }
 
+/* Prompt lookup: the tokens that followed the latest earlier occurrence of
+ * the sequence's last 3 (else 2) tokens, ending with the not yet decoded
+ * next_tok, written to out (at most max); returns how many. The sequence is
+ * the slot's cache (prompt and generated tokens) plus next_tok. */
+static int32_t lookup_draft(const em_slot_t *s, int32_t *out, int32_t max)
+{
+    const int32_t n = s->n_cache + 1;   /* history length with next_tok */
+    const int32_t *h = s->cache;
+#define HIST(i) ((i) == n - 1 ? s->next_tok : h[(i)])
+    for (int32_t ng = 3; ng >= 2; ng--) {
+        if (n <= ng)
+            continue;
+        /* latest start i < n - ng with h[i..i+ng) == the last ng tokens */
+        for (int32_t i = n - ng - 1; i >= 0; i--) {
+            int32_t k = 0;
+            while (k < ng && HIST(i + k) == HIST(n - ng + k))
+                k++;
+            if (k < ng)
+                continue;
+            int32_t c = 0;
+            for (int32_t j = i + ng; j < n && c < max; j++)
+                out[c++] = HIST(j);
+            if (c > 0)
+                return c;
+        }
+    }
+#undef HIST
+    return 0;
+}
+
+/* A decoding slot whose next_tok went into the step with a draft behind
+ * it: samples from the logits after next_tok, then after each drafted
+ * token while the draft matched what was sampled (each through
+ * slot_sample, so stop strings, end of generation and max_tokens act per
+ * token exactly as without a draft). The KV keeps next_tok and the
+ * accepted draft tokens; the rest is truncated. */
+static void verify_draft(em_model_t *m, em_slot_t *s, em_step_t *st)
+{
+    const int32_t base = s->n_cache - 1 - s->n_draft;   /* KV length before this step */
+    int32_t j = 0;
+    for (;; j++) {
+        const int32_t bi = j == 0 ? s->batch_i : s->draft_i + j - 1;
+        /* What the sequence holds up to this point, for slot_sample's context-end check. */
+        s->n_cache = base + 1 + j;
+        const float *logits = hh_ctx_logits(m->ctx, bi);
+        if (logits == NULL) {
+            slot_error(m, s, HH_ESTATE, "the model returned no logits");
+            break;
+        }
+        slot_sample(m, s, st, logits);
+        if (s->g == NULL || j == s->n_draft || s->next_tok != st->tok[s->draft_i + j])
+            break;
+    }
+    /* Accepted: j draft tokens (the sampled token behind them is next_tok).
+     * Drafts that miss cost batch rows: the next draft is at most one
+     * longer than what was kept, and grows back while drafts are kept. */
+    atomic_fetch_add(&m->engine->draft_accepted, (unsigned long long)j);
+    if (j == s->n_draft)
+        s->draft_max = s->draft_max * 2 < m->engine->p.n_draft ? s->draft_max * 2 : m->engine->p.n_draft;
+    else
+        s->draft_max = j + 1;
+    s->n_cache = base + 1 + j;
+    hh_ctx_seq_truncate(m->ctx, s->id, s->n_cache);
+    s->n_draft = 0;
+}
+
 /* Builds and runs one decode step; returns false if there was nothing to do. */
 static bool run_step(em_model_t *m, em_step_t *st)
 {
@@ -479,25 +551,88 @@ static bool run_step(em_model_t *m, em_step_t *st)
         st->seq[n] = s->id;
         st->logits[n] = true;
         s->batch_i = n++;
+        s->n_draft = 0;
     }
-    int32_t budget = e->p.n_batch;
-    for (int32_t i = 0; i < n_slots && budget > 0; i++) {
+    /* Prompt tokens, at most n_prefill per step, in admission order (FIFO
+     * within the fair admission): the oldest prefilling slot takes up to
+     * three quarters of the budget, each next one up to what is left, so a
+     * short prompt behind a long one finishes its prefill in a step or two
+     * while the long one still advances every step; a second pass gives
+     * what is still unused to the oldest again. */
+    const int32_t budget0 = e->p.n_prefill;
+    int32_t budget = budget0;
+    int32_t n_pf = 0;
+    for (int32_t i = 0; i < n_slots; i++) {
         em_slot_t *s = &m->slots[i];
         if (s->g == NULL || s->state != EM_SLOT_PREFILL)
             continue;
-        int32_t left = s->g->n_prompt - s->n_fed;
-        int32_t k = left < budget ? left : budget;
+        int32_t j = n_pf++;   /* insertion sort by admission tick */
+        while (j > 0 && st->pf[j - 1]->last_admit > s->last_admit) {
+            st->pf[j] = st->pf[j - 1];
+            j--;
+        }
+        st->pf[j] = s;
+        s->pf_take = 0;
+    }
+    for (int pass = 0; pass < 2 && budget > 0; pass++) {
+        for (int32_t i = 0; i < n_pf && budget > 0; i++) {
+            em_slot_t *s = st->pf[i];
+            int32_t left = s->g->n_prompt - s->n_fed - s->pf_take;
+            int32_t cap = budget;
+            if (pass == 0 && i + 1 < n_pf && cap > budget0 - budget0 / 4)
+                cap = budget0 - budget0 / 4 > 0 ? budget0 - budget0 / 4 : 1;
+            int32_t k = left < cap ? left : cap;
+            s->pf_take += k;
+            budget -= k;
+        }
+    }
+    for (int32_t i = 0; i < n_pf; i++) {
+        em_slot_t *s = st->pf[i];
+        int32_t k = s->pf_take;
+        if (k == 0)
+            continue;
         for (int32_t j = 0; j < k; j++) {
             st->tok[n] = s->g->prompt[s->n_fed + j];
             st->seq[n] = s->id;
             st->logits[n] = false;
             n++;
         }
-        budget -= k;
-        if (k == left) {
+        if (s->n_fed + k == s->g->n_prompt) {
             st->logits[n - 1] = true;
             s->batch_i = n - 1;
         }
+    }
+    /* Prompt-lookup drafts in what the batch has left (n_batch + n_slots). */
+    bool any_draft = false;
+    for (int32_t i = 0; i < n_slots; i++) {
+        em_slot_t *s = &m->slots[i];
+        if (s->g == NULL || s->state != EM_SLOT_DECODE || !s->g->lookup)
+            continue;
+        int32_t max = s->draft_max;
+        int32_t room = st->cap - n;
+        if (max > room)
+            max = room;
+        if (max > m->n_ctx - s->n_cache - 1)   /* the sequence's KV must hold next_tok + the draft */
+            max = m->n_ctx - s->n_cache - 1;
+        if (max > s->g->max_tokens - s->n_gen - 1)   /* never decode past what may be generated */
+            max = s->g->max_tokens - s->n_gen - 1;
+        if (max <= 0)
+            continue;
+        int32_t k = lookup_draft(s, st->draft, max);
+        if (k <= 0)
+            continue;
+        /* Behind next_tok (a sequence's tokens keep their order in a batch;
+         * other sequences' tokens may sit between). */
+        s->draft_i = n;
+        for (int32_t j = 0; j < k; j++) {
+            st->tok[n + j] = st->draft[j];
+            st->seq[n + j] = s->id;
+            st->logits[n + j] = true;
+        }
+        s->n_draft = k;
+        any_draft = true;
+        n += k;
+        atomic_fetch_add(&e->draft_tokens, (unsigned long long)k);
     }
     if (n == 0)
         return false;
@@ -535,12 +670,22 @@ static bool run_step(em_model_t *m, em_step_t *st)
         em_slot_t *s = &m->slots[i];
         if (s->g == NULL || s->batch_i < 0)
             continue;
+        if (s->state == EM_SLOT_DECODE && s->n_draft > 0) {
+            verify_draft(m, s, st);
+            continue;
+        }
         const float *logits = hh_ctx_logits(m->ctx, s->batch_i);
         if (logits == NULL) {
             slot_error(m, s, HH_ESTATE, "the model returned no logits");
             continue;
         }
         slot_sample(m, s, st, logits);
+    }
+    if (any_draft) {   /* rejected drafts left the KV */
+        kv = 0;
+        for (int32_t i = 0; i < n_slots; i++)
+            kv += hh_ctx_seq_len(m->ctx, i);
+        atomic_store(&m->kv_used, kv);
     }
     return true;
 }
@@ -589,8 +734,10 @@ void *em_sched_main(void *arg)
     st.piece = malloc(st.piece_cap);
     st.masked = malloc((size_t)m->n_vocab * sizeof *st.masked);
     em_slot_t **admitted = malloc((size_t)n_slots * sizeof *admitted);
+    st.pf = malloc((size_t)n_slots * sizeof *st.pf);
+    st.draft = malloc((size_t)(e->p.n_draft > 0 ? e->p.n_draft : 1) * sizeof *st.draft);
     hh_gen_t *expired_head = NULL;
-    bool oom = !st.tok || !st.seq || !st.logits || !st.piece || !st.masked || !admitted;
+    bool oom = !st.tok || !st.seq || !st.logits || !st.piece || !st.masked || !st.pf || !st.draft || !admitted;
 
     for (;;) {
         int32_t n_admitted = 0;
@@ -677,6 +824,8 @@ void *em_sched_main(void *arg)
     free(st.logits);
     free(st.piece);
     free(st.masked);
+    free(st.pf);
+    free(st.draft);
     free(admitted);
     return NULL;
 }

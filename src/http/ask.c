@@ -48,6 +48,7 @@ typedef struct ask_in {
     int32_t     max_tokens; /* 0: default */
     hh_kb_mode_t mode;      /* /api/ask "retrieval": hybrid (default), bm25, dense */
     hh_lang_t   lang;       /* of the answer's fixed texts: the question's, else Accept-Language, else English */
+    bool        no_lookup;  /* "prompt_lookup": false: plain greedy decoding (default: prompt lookup) */
 } ask_in_t;
 
 typedef struct ask_out {
@@ -163,6 +164,7 @@ static int ask_run(hh_http_server_t *s, const hh_store_key_t *key, const ask_in_
         ap.max_tokens = in->max_tokens;
     ap.lang = in->lang;
     ap.analyzer = s->analyzer;   /* the extractive answer matches sentences as retrieval matched chunks */
+    ap.prompt_lookup = !in->no_lookup;
     /* The grounding prompt holds passages this user may read and their
      * question: its KV is reused only by the same user (issue 12). */
     ap.cache_scope = (uint64_t)key->user_id;
@@ -365,6 +367,10 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     else if (!st && rj && !cJSON_IsNull(rj) && !(cJSON_IsString(rj) && !strcmp(rj->valuestring, "hybrid")))
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "retrieval",
                               "retrieval must be \"hybrid\", \"bm25\" or \"dense\"");
+    const cJSON *plj = cJSON_GetObjectItemCaseSensitive(root, "prompt_lookup");
+    if (!st && plj && !cJSON_IsNull(plj) && !cJSON_IsBool(plj))
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "prompt_lookup", "prompt_lookup must be a boolean");
+    in.no_lookup = cJSON_IsFalse(plj);
     if (!st)
         st = ht_conv_target_ask(s, cs, root, qj->valuestring, &e);   /* conversations.c: the caller's, or 404 */
     if (st) {
@@ -431,6 +437,7 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
     in.k = ASK_DEFAULT_K;
     in.model = req->gen.model;
     in.max_tokens = req->gen.max_tokens;
+    in.no_lookup = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(req->root, "prompt_lookup"));   /* a bool: openai.c */
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(req->root, "hoheit");
     const cJSON *kj = cJSON_GetObjectItemCaseSensitive(h, "k");
     if (kj && (!cJSON_IsNumber(kj) || kj->valueint < 1 || kj->valueint > ASK_MAX_K)) {

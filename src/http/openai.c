@@ -565,6 +565,10 @@ static int parse_common(hh_openai_req_t *r, const cJSON *root, hh_api_error_t *e
     if ((rc = get_int(root, "max_completion_tokens", 1, MAX_TOKENS_CAP, &mct, &has_mct, e)))
         return rc;
     r->gen.max_tokens = has_mct ? (int32_t)mct : has_mt ? (int32_t)mt : (r->kind == HH_OPENAI_COMPLETION ? 16 : 0);
+    /* hoheit extension (issue 15): prompt-lookup decoding for a greedy
+     * request (engine.h; default off here, on for grounded answers). */
+    if ((rc = get_bool(root, "prompt_lookup", &r->gen.prompt_lookup, e)))
+        return rc;
 
     int64_t n = 1;
     if ((rc = get_int(root, "n", 1, 128, &n, NULL, e)))

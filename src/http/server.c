@@ -415,6 +415,10 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
               "hoheit_prompt_tokens_total %llu\n"
               "# HELP hoheit_generated_tokens_total Tokens generated.\n# TYPE hoheit_generated_tokens_total counter\n"
               "hoheit_generated_tokens_total %llu\n"
+              "# HELP hoheit_draft_tokens_total Prompt-lookup draft tokens decoded.\n"
+              "# TYPE hoheit_draft_tokens_total counter\nhoheit_draft_tokens_total %llu\n"
+              "# HELP hoheit_draft_accepted_total Prompt-lookup draft tokens kept (equal to the greedy choice).\n"
+              "# TYPE hoheit_draft_accepted_total counter\nhoheit_draft_accepted_total %llu\n"
               "# HELP hoheit_canceled_requests_total Generations canceled (client went away).\n"
               "# TYPE hoheit_canceled_requests_total counter\nhoheit_canceled_requests_total %llu\n"
               "# HELP hoheit_queue_depth Requests waiting for a slot.\n# TYPE hoheit_queue_depth gauge\n"
@@ -429,7 +433,7 @@ static enum MHD_Result h_metrics(hh_http_server_t *s, struct MHD_Connection *c, 
               "# HELP hoheit_models_loaded Models in memory.\n# TYPE hoheit_models_loaded gauge\n"
               "hoheit_models_loaded %d\n",
               (unsigned long long)st.prompt_tokens, (unsigned long long)st.generated_tokens,
-              (unsigned long long)m.canceled, st.queue_depth, st.slots_busy, st.slots_total, (long long)st.kv_used,
+              (unsigned long long)st.draft_tokens, (unsigned long long)st.draft_accepted, (unsigned long long)m.canceled, st.queue_depth, st.slots_busy, st.slots_total, (long long)st.kv_used,
               (long long)st.kv_total, st.models_loaded);
     sb_hist(&b, "hoheit_time_to_first_token_seconds", "Submit to first generated token.", &m.ttft, g_ttft_le,
             HT_N_TTFT_BUCKETS - 1);

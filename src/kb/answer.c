@@ -39,6 +39,7 @@ hh_kb_answer_params_t hh_kb_answer_default_params(void)
     memcpy(p.ext_w, w, sizeof w);
     p.ext_unsure = 0.46;
     p.ext_abstain = 0.17;
+    p.prompt_lookup = true;
     return p;
 }
 
@@ -1394,6 +1395,7 @@ int hh_kb_answer(hh_engine_t *engine, const char *model, const char *user, const
     req.max_tokens = p->max_tokens;
     req.logprobs = true;
     req.cache_scope = p->cache_scope;
+    req.prompt_lookup = p->prompt_lookup;   /* greedy: drafts from the quoted sources (issue 15) */
     req.cb = on_gen;
     req.cb_user = x;
     hh_gen_t *g = NULL;

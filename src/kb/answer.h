@@ -91,6 +91,8 @@ typedef struct hh_kb_answer_params {
     double  ext_w[HH_KB_XF_N];  /* extractive confidence weights (fitted, see the defaults) */
     double  ext_unsure;         /* extractive C below this: marked unsure (fitted) */
     double  ext_abstain;        /* extractive C below this: abstained (fitted; <= ext_unsure) */
+    bool    prompt_lookup;      /* prompt-lookup decoding of the (greedy) answer: drafts copied from
+                                 * the sources, output identical (engine.h). default true */
 } hh_kb_answer_params_t;
 
 hh_kb_answer_params_t hh_kb_answer_default_params(void);
