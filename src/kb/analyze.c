@@ -25,7 +25,8 @@
 #define MIN_TAIL      3
 #define SPLIT_DEPTH   4
 #define MAX_PARTS     8
-#define SYN_SET_MAX   12    /* members of a synonym set used */
+#define SYN_SET_MAX   12    /* members of a synonym set expanded to */
+#define SYN_LINE_MAX  64    /* members of a synonym set looked up */
 #define TRANS_SENSES  4     /* senses of a dictionary line used */
 #define TRANS_ALTS    4     /* alternatives of a sense used */
 #define PER_KEY_MAX   8     /* values kept per key */
@@ -445,6 +446,8 @@ static int load_words(hh_analyzer_t *a)
     return 0;
 }
 
+static bool is_stop(const char *w, size_t len);
+
 /* Strips "{..}", "[..]", "(..)" and "<..>" notes and surrounding blanks from
  * s[0..n) into out (cap); English "to " before a verb too when en. */
 static size_t clean_entry(const char *s, size_t n, bool en, char *out, size_t cap)
@@ -486,6 +489,15 @@ static size_t entry_word(const char *s, size_t n, bool en, char *low)
     return ln >= 2 ? ln : 0;
 }
 
+/* A thesaurus line is a synonym set: "a;b (ugs.);(sich) c;...". Every
+ * single-word member (up to SYN_LINE_MAX) is a key; its values are the
+ * first SYN_SET_MAX members that are neither marked (colloquial, vulgar,
+ * dated, ...) nor function words, so that a member far down a long line
+ * ("kriegen (ugs.)" after a dozen others) still reaches the set's plain
+ * words. A key that is itself marked colloquial in a set ranks that set
+ * first: a question is written the way people speak, so "kriegen" there
+ * is "bekommen" rather than "Krieg". Otherwise smaller sets (narrower
+ * senses) come first. */
 static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
 {
     size_t len;
@@ -495,17 +507,19 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
         return 0;
     }
     int rc = 0;
-    char low[WORD_MAX + 1], stems[SYN_SET_MAX][WORD_MAX + 1];
-    size_t sl[SYN_SET_MAX];
-    bool marked[SYN_SET_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
+    char low[WORD_MAX + 1], stems[SYN_LINE_MAX][WORD_MAX + 1];
+    size_t sl[SYN_LINE_MAX];
+    bool marked[SYN_LINE_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
+    bool target[SYN_LINE_MAX];   /* expanded to */
+    bool ugs[SYN_LINE_MAX];      /* marked colloquial */
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
             end = buf + len;
         if (line[0] == '#')
             continue;
-        size_t m = 0;
-        for (char *p = line, *q; p < end && m < SYN_SET_MAX; p = q + 1) {
+        size_t m = 0, n_target = 0;
+        for (char *p = line, *q; p < end && m < SYN_LINE_MAX; p = q + 1) {
             q = memchr(p, ';', (size_t)(end - p));
             if (!q)
                 q = end;
@@ -513,20 +527,27 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             if (!ln)
                 continue;
             size_t rn = (size_t)(q - p);
-            marked[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
+            ugs[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, " ugs.", 5);
+            marked[m] = ugs[m] || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
                         memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
                         memmem(p, rn, "(scherzh", 8);
             size_t k = stem(sm->de, low, ln, stems[m]);
             bool dup = false;
             for (size_t j = 0; j < m && !dup; j++)
                 dup = sl[j] == k && !memcmp(stems[j], stems[m], k);
-            if (!dup && k >= 2)
-                sl[m++] = k;
+            if (dup || k < 2)
+                continue;
+            sl[m] = k;
+            target[m] = !marked[m] && k >= 3 && !is_stop(low, ln) && n_target < SYN_SET_MAX;
+            n_target += target[m];
+            m++;
         }
-        for (size_t i = 0; i < m && !rc; i++)
+        for (size_t i = 0; i < m && !rc; i++) {
+            uint32_t base = (ugs[i] ? 0u : 8192u) + (uint32_t)(m * 64);
             for (size_t j = 0; j < m && !rc; j++)
-                if (i != j && !marked[j])
-                    rc = lexmap_add(&a->syn, stems[i], sl[i], stems[j], sl[j], (uint32_t)(m * 64 + j));
+                if (i != j && target[j])
+                    rc = lexmap_add(&a->syn, stems[i], sl[i], stems[j], sl[j], base + (uint32_t)j);
+        }
     }
     free(buf);
     if (!rc)
@@ -904,17 +925,32 @@ int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_l
 /* ---- query terms ------------------------------------------------------------------ */
 
 /* Function words of English and German: not searched (they match most
- * chunks and weigh nearly nothing) unless the question has nothing else. */
+ * chunks and weigh nearly nothing) unless the question has nothing else.
+ * Besides articles, pronouns and prepositions this holds what questions
+ * are built from: question words, modal and auxiliary verbs, possessives
+ * and the spoken contractions of them ("gibts", "nen"). */
 static const char *const g_stopwords[] = {
     "a", "an", "and", "are", "as", "be", "but", "by", "can", "do", "does", "for", "from", "has", "have", "how",
     "i", "if", "in", "into", "is", "it", "its", "my", "no", "not", "of", "on", "or", "so", "that", "the",
     "their", "then", "there", "these", "this", "to", "was", "we", "what", "when", "where", "which", "why",
     "will", "with", "you", "your",
-    "aber", "als", "am", "auf", "aus", "bei", "bis", "da", "das", "dass", "dem", "den", "der", "des", "die",
-    "doch", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "f\xc3\xbcr", "hat", "ich", "ihr",
-    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\303\274ber",
-    "um", "und", "uns", "von", "vor", "wann", "was", "wenn", "wer", "wie", "wir", "wird", "wo", "zu", "zum",
-    "zur",
+    "ab", "aber", "als", "am", "an", "auch", "auf", "aus", "bei", "beim", "bin", "bis", "bist", "da", "dann",
+    "darf", "das", "dass", "dem", "den", "der", "des", "dich", "die", "dir", "doch", "du", "d\xc3\xbcrfen", "ein",
+    "eine", "einem", "einen", "einer", "eines", "er", "es", "etwas", "euch", "f\xc3\xbcr", "f\xc3\xbcrs", "gibt",
+    "gibts", "habe", "haben", "hast", "hat", "hatte", "ich", "ihm", "ihn", "ihnen", "ihr", "ihre", "im", "ins",
+    "ist", "ja", "kann", "kannst", "k\xc3\xb6nnen", "k\xc3\xb6nnte", "man", "mein", "meine", "meinem", "meinen",
+    "meiner", "meines", "mich", "mir", "mit", "m\xc3\xb6" "chte", "muss", "m\xc3\xbcssen", "nach", "ne", "nem", "nen",
+    "nicht", "noch", "nur", "ob", "oder", "sein", "seine", "sich", "sie", "sind", "soll", "sollen", "sollte",
+    "\303\274ber", "um", "und", "uns", "unser", "unsere", "vom", "von", "vor", "wann", "war", "warum", "was",
+    "welche", "welchem", "welchen", "welcher", "welches", "wenn", "wenns", "wer", "werde", "werden", "weshalb",
+    "wie", "wieso", "will", "wir", "wird", "wo", "wof\xc3\xbcr", "womit", "worauf", "zu", "zum", "zur",
+};
+
+/* After "wie" / "how" these ask for an amount, a time or a frequency
+ * ("wie lange", "how many"): the answer holds a number, not the word. */
+static const char *const g_measure[] = {
+    "lang", "lange", "viel", "viele", "hoch", "oft", "schnell", "weit", "gro\xc3\x9f", "fr\xc3\xbch", "sp\xc3\xa4t",
+    "long", "many", "much", "often", "soon", "fast", "far", "high",
 };
 
 /* Words searched but never expanded: their synonyms and translations are
@@ -938,7 +974,17 @@ static bool in_list(const char *const *list, size_t n_list, const char *w, size_
 /* w is lowercase. */
 static bool is_stop(const char *w, size_t len)
 {
-    return len <= 6 && in_list(g_stopwords, sizeof g_stopwords / sizeof *g_stopwords, w, len);
+    return len <= 8 && in_list(g_stopwords, sizeof g_stopwords / sizeof *g_stopwords, w, len);
+}
+
+/* Whether low[0..n) (after the word prev) is a function word of the
+ * question: a stop word, or an amount word after "wie"/"how". */
+static bool question_stop(const char *low, size_t n, const char *prev)
+{
+    if (is_stop(low, n))
+        return true;
+    return (!strcmp(prev, "wie") || !strcmp(prev, "how")) &&
+           in_list(g_measure, sizeof g_measure / sizeof *g_measure, low, n);
 }
 
 bool hh_an_is_stopword(const char *w, size_t len)
@@ -998,7 +1044,9 @@ static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, con
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
     int rc = qadd(q, s1, k1, HH_AN_W_EXACT, g, HH_AN_EXACT);
-    if (!rc)
+    /* a German question's words are German: their English stem would be
+     * one more term that German chunks (indexed with German stems) lack */
+    if (!rc && lang != HH_LANG_DE)
         rc = qadd(q, s2, k2, HH_AN_W_EXACT, g, HH_AN_EXACT);
     if (rc || lang == HH_LANG_EN)
         goto expand;
@@ -1072,18 +1120,27 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
     size_t n_content = 0;
     {
         size_t pos = 0, st, wl;
-        char low[WORD_MAX + 1];
+        char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            n_content += n && !is_stop(low, n);
+            n_content += n && !question_stop(low, n, prev);
+            if (n)
+                memcpy(prev, low, n + 1);
+            else
+                prev[0] = '\0';
         }
     }
     /* two passes: content words; function words only when there are none */
     for (int pass = 0; pass < 2 && out->n_groups == 0 && !rc; pass++) {
         size_t pos = 0, st, wl;
-        char low[WORD_MAX + 1];
+        char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
+            bool stop = n && question_stop(low, n, prev);
+            if (n)
+                memcpy(prev, low, n + 1);
+            else
+                prev[0] = '\0';
             if (!n) {   /* too long: its first WORD_MAX bytes, as the index keeps it */
                 char tmp[WORD_MAX + 1];
                 size_t k = wl > WORD_MAX ? WORD_MAX : wl;
@@ -1103,7 +1160,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 out->n_groups++;
                 continue;
             }
-            if (pass == 0 && is_stop(low, n))
+            if (pass == 0 && stop)
                 continue;
             bool dup = false;
             for (int32_t g = 0; g < out->n_groups && !dup; g++)
