@@ -283,7 +283,7 @@ struct hh_analyzer {
     lexmap_t        en_de;      /* English stem -> German words */
     lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
     pthread_mutex_t mu;         /* guards the one-time loads */
-    bool            words_ok;       /* the word list is readable: level 2 */
+    bool            words_ok;       /* the word list is readable: level 3 */
     atomic_bool     words_loaded;   /* tried (at the first analysis) */
     atomic_bool     query_loaded;   /* thesaurus and dictionary tried (at the first question) */
     double          compounds_ms, query_ms;
@@ -740,7 +740,7 @@ void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out)
 
 int hh_analyzer_level(hh_analyzer_t *a)
 {
-    return a && a->words_ok ? 2 : 1;
+    return a && a->words_ok ? 3 : 1;
 }
 
 /* ---- compounds ---------------------------------------------------------------- */
@@ -793,12 +793,28 @@ static bool tail_ok(hh_analyzer_t *a, const char *w, size_t n)
     return false;
 }
 
-static bool head_ok(hh_analyzer_t *a, const char *w, size_t n)
+/* Whether w[0..n) can begin a compound, and how well: 2 for a noun
+ * ("Tank|stelle"), 1 for another listed word, 1 for a verb stem whose
+ * infinitive is listed ("Abstell|platz": abstellen); 0 when it cannot. */
+static int head_rank(hh_analyzer_t *a, const char *w, size_t n)
 {
     static const lit_t no[] = { LIT("unter"), LIT("\xc3\xbc" "ber"), LIT("nach"), LIT("durch"), LIT("gegen"),
                                 LIT("hinter"), LIT("wider"), LIT("ober"), LIT("auch"), LIT("sich"), LIT("eine"),
                                 LIT("dies"), LIT("sein"), LIT("wenn"), LIT("dass"), LIT("oder"), LIT("aber") };
-    return n >= MIN_HEAD && !in_lits(no, sizeof no / sizeof *no, w, n) && word_flags(a, w, n);
+    if (n < MIN_HEAD || in_lits(no, sizeof no / sizeof *no, w, n))
+        return 0;
+    uint32_t f = word_flags(a, w, n);
+    if (f & WF_NOUN)
+        return 2;
+    if (f)
+        return 1;
+    char inf[WORD_MAX + 3];
+    if (n + 2 > WORD_MAX)
+        return 0;
+    memcpy(inf, w, n);
+    memcpy(inf + n, "en", 2);
+    uint32_t g = word_flags(a, inf, n + 2);
+    return g && !(g & WF_NOUN) ? 1 : 0;
 }
 
 typedef struct span {
@@ -810,36 +826,55 @@ static bool char_start(const char *w, size_t i)
     return ((unsigned char)w[i] & 0xC0) != 0x80;
 }
 
-/* Splits w[0..n) (lowercase) into head [linking element] tail, longest
- * head first; the tail may split again. Appends the parts (offsets from
- * base) to out; returns how many (>= 2) or 0 when it does not split. */
+/* Splits w[0..n) (lowercase) into head [linking element] tail: noun heads
+ * first (so that "tankstelle" is tank|stelle, not the verb form
+ * "tankst"|elle), longest first; the tail may split again. Appends the
+ * parts (offsets from base) to out; returns how many (>= 2) or 0 when it
+ * does not split. */
 static int split(hh_analyzer_t *a, const char *base, size_t off, size_t n, int depth, span_t *out, int cap)
 {
     static const lit_t links[] = { LIT("es"), LIT("s"), LIT("en"), LIT("n"), LIT("") };
     const char *w = base + off;
     if (depth >= SPLIT_DEPTH || cap < 2 || n < MIN_HEAD + MIN_TAIL)
         return 0;
-    for (size_t h = n - MIN_TAIL; h >= MIN_HEAD; h--) {
-        if (!char_start(w, h) || !head_ok(a, w, h))
-            continue;
-        for (size_t li = 0; li < sizeof links / sizeof *links; li++) {
-            size_t ll = links[li].n;
-            if (ll && (h + ll > n || memcmp(w + h, links[li].s, ll)))
+    for (int want = 2; want >= 1; want--)
+        for (size_t h = n - MIN_TAIL; h >= MIN_HEAD; h--) {
+            if (!char_start(w, h) || head_rank(a, w, h) != want)
                 continue;
-            size_t t = h + ll;
-            if (n - t < MIN_TAIL)
-                continue;
-            out[0] = (span_t){ (uint16_t)off, (uint16_t)h };
-            if (tail_ok(a, w + t, n - t)) {
-                out[1] = (span_t){ (uint16_t)(off + t), (uint16_t)(n - t) };
-                return 2;
+            for (size_t li = 0; li < sizeof links / sizeof *links; li++) {
+                size_t ll = links[li].n;
+                if (ll && (h + ll > n || memcmp(w + h, links[li].s, ll)))
+                    continue;
+                size_t t = h + ll;
+                if (n - t < MIN_TAIL)
+                    continue;
+                out[0] = (span_t){ (uint16_t)off, (uint16_t)h };
+                if (tail_ok(a, w + t, n - t)) {
+                    out[1] = (span_t){ (uint16_t)(off + t), (uint16_t)(n - t) };
+                    return 2;
+                }
+                int k = split(a, base, off + t, n - t, depth + 1, out + 1, cap - 1);
+                if (k)
+                    return 1 + k;
             }
-            int k = split(a, base, off + t, n - t, depth + 1, out + 1, cap - 1);
-            if (k)
-                return 1 + k;
         }
-    }
     return 0;
+}
+
+/* The dictionary form of a compound part w[0..n), its length: a plural or
+ * case ending taken off when what is left is a listed noun ("kurse" ->
+ * "kurs", "tage" -> "tag"), so that a part stems the same whichever form
+ * the compound holds it in (Snowball stems "kurse" to kurs but "kurs" to
+ * kur; both parts become kur). */
+static size_t part_lemma(hh_analyzer_t *a, const char *w, size_t n)
+{
+    static const lit_t endings[] = { LIT("nen"), LIT("ern"), LIT("en"), LIT("er"), LIT("es"), LIT("e"), LIT("n") };
+    for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
+        size_t el = endings[i].n;
+        if (n >= el + 3 && !memcmp(w + n - el, endings[i].s, el) && (word_flags(a, w, n - el) & WF_NOUN))
+            return n - el;
+    }
+    return n;
 }
 
 /* The parts of w[0..n): the first split, then each part split again
@@ -908,7 +943,7 @@ int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_l
             span_t parts[MAX_PARTS];
             int np = compound_parts(a, low, n, parts, MAX_PARTS);
             for (int i = 0; i < np; i++) {
-                size_t k = stem(sm.de, low + parts[i].off, parts[i].len, s1);
+                size_t k = stem(sm.de, low + parts[i].off, part_lemma(a, low + parts[i].off, parts[i].len), s1);
                 add_term(&b, s1, k);
             }
         }
@@ -1054,7 +1089,7 @@ static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, con
     int np = compound_parts(a, low, n, parts, MAX_PARTS);
     for (int i = 0; i < np && !rc; i++) {
         char sp[WORD_MAX + 1];
-        size_t k = stem(sm->de, low + parts[i].off, parts[i].len, sp);
+        size_t k = stem(sm->de, low + parts[i].off, part_lemma(a, low + parts[i].off, parts[i].len), sp);
         rc = qadd(q, sp, k, HH_AN_W_PART, g, HH_AN_PART);
     }
 expand:

@@ -95,7 +95,8 @@ typedef struct hh_analyzer_stats {
 } hh_analyzer_stats_t;
 void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out);
 
-/* The index level of this analyzer: 2 with the compound word list, 1 with
+/* The index level of this analyzer: 3 with the compound word list (2 was
+ * the splitting before noun-first heads and dictionary-form parts), 1 with
  * stemming alone. Chunks analyzed at a lower level are analyzed again. */
 int hh_analyzer_level(hh_analyzer_t *a);
 
