@@ -273,7 +273,7 @@ static size_t lexmap_bytes(const lexmap_t *m)
 
 /* ---- the analyzer ------------------------------------------------------------ */
 
-enum { WF_WORD = 1, WF_NOUN = 2 };
+enum { WF_WORD = 1, WF_NOUN = 2, WF_LOWER = 4 };   /* listed; capitalized; listed lowercase */
 
 struct hh_analyzer {
     char           *p_compounds, *p_thesaurus, *p_translations;   /* NULL = off */
@@ -436,7 +436,7 @@ static int load_words(hh_analyzer_t *a)
         uint32_t *v;
         if ((rc = strtab_put(&a->words, low, ln, 0, &v, NULL)))
             break;
-        *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : 0);
+        *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : WF_LOWER);
     }
     free(buf);
     if (rc) {
@@ -489,6 +489,38 @@ static size_t entry_word(const char *s, size_t n, bool en, char *low)
     return ln >= 2 ? ln : 0;
 }
 
+/* Whether a thesaurus entry (notes such as "(sich)" skipped) starts with a
+ * capital letter: German nouns do, verbs and adjectives do not. */
+static bool entry_is_noun(const char *s, size_t n)
+{
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '(' || c == '[' || c == '{' || c == '<')
+            depth++;
+        else if ((c == ')' || c == ']' || c == '}' || c == '>') && depth > 0)
+            depth--;
+        else if (!depth && c != ' ' && c != '\t') {
+            utf8proc_int32_t cp;
+            if (utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp) <= 0)
+                return false;
+            return utf8proc_isupper(cp);
+        }
+    }
+    return false;
+}
+
+/* The thesaurus key of a stem: nouns and other words apart, so that the
+ * verb "zahlen" (stem zahl) does not get the synonyms of the noun "Zahl".
+ * Into out (cap >= WORD_MAX + 2); its length. */
+static size_t syn_key(const char *stem_, size_t n, bool noun, char *out)
+{
+    out[0] = noun ? 'N' : 'W';
+    memcpy(out + 1, stem_, n);
+    out[n + 1] = '\0';
+    return n + 1;
+}
+
 /* A thesaurus line is a synonym set: "a;b (ugs.);(sich) c;...". Every
  * single-word member (up to SYN_LINE_MAX) is a key; its values are the
  * first SYN_SET_MAX members that are neither marked (colloquial, vulgar,
@@ -512,6 +544,8 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     bool marked[SYN_LINE_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
     bool target[SYN_LINE_MAX];   /* expanded to */
     bool ugs[SYN_LINE_MAX];      /* marked colloquial */
+    bool noun[SYN_LINE_MAX];     /* capitalized: a noun */
+    char key[WORD_MAX + 2];
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
@@ -527,6 +561,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             if (!ln)
                 continue;
             size_t rn = (size_t)(q - p);
+            noun[m] = entry_is_noun(p, rn);
             ugs[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, " ugs.", 5);
             marked[m] = ugs[m] || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
                         memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
@@ -544,9 +579,10 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
         }
         for (size_t i = 0; i < m && !rc; i++) {
             uint32_t base = (ugs[i] ? 0u : 8192u) + (uint32_t)(m * 64);
+            size_t kl = syn_key(stems[i], sl[i], noun[i], key);
             for (size_t j = 0; j < m && !rc; j++)
                 if (i != j && target[j])
-                    rc = lexmap_add(&a->syn, stems[i], sl[i], stems[j], sl[j], base + (uint32_t)j);
+                    rc = lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
         }
     }
     free(buf);
@@ -1072,9 +1108,56 @@ static int qadd(hh_query_terms_t *q, const char *t, size_t n, float w, int32_t g
     return 0;
 }
 
+/* The infinitive of a German verb form w[0..n) that Snowball leaves as it
+ * is ("zahlt", "bekommt", "arbeitet", "kriegst" -> zahlen, bekommen, ...):
+ * a person ending taken off and "en" put on, when that is a listed word
+ * and no noun, and w itself is no noun. Into out (cap >= WORD_MAX + 1);
+ * its length, 0 when there is none. */
+static size_t verb_infinitive(hh_analyzer_t *a, const char *w, size_t n, char *out)
+{
+    static const lit_t endings[] = { LIT("est"), LIT("et"), LIT("st"), LIT("t") };
+    if (!a || !a->words.n || n > WORD_MAX - 2 || (word_flags(a, w, n) & WF_NOUN))
+        return 0;
+    for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
+        size_t el = endings[i].n;
+        if (n < el + 3 || memcmp(w + n - el, endings[i].s, el))
+            continue;
+        size_t k = n - el;
+        memcpy(out, w, k);
+        memcpy(out + k, "en", 3);
+        uint32_t f = word_flags(a, out, k + 2);
+        if (f && !(f & WF_NOUN))
+            return k + 2;
+    }
+    return 0;
+}
+
 /* One content word (lowercase) as group g. */
+/* Whether w[0..n) begins with a capital letter. */
+static bool is_capital(const char *w, size_t n)
+{
+    utf8proc_int32_t cp;
+    return utf8proc_iterate((const utf8proc_uint8_t *)w, (utf8proc_ssize_t)n, &cp) > 0 && utf8proc_isupper(cp);
+}
+
+/* The synonyms of stem s[0..k): those of a noun when noun, of other words
+ * otherwise; the other class's when that has none. */
+static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, const char **v, size_t cap)
+{
+    char key[WORD_MAX + 2];
+    size_t kl = syn_key(s, k, noun, key);
+    size_t nv = lexmap_get(&a->syn, key, kl, v, cap);
+    if (!nv) {
+        kl = syn_key(s, k, !noun, key);
+        nv = lexmap_get(&a->syn, key, kl, v, cap);
+    }
+    return nv;
+}
+
+/* noun: whether the word is used as a noun (capitalized inside the
+ * question, or only listed capitalized). */
 static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
-                      hh_lang_t lang, bool few_words)
+                      hh_lang_t lang, bool few_words, bool noun)
 {
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
@@ -1085,6 +1168,22 @@ static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, con
         rc = qadd(q, s2, k2, HH_AN_W_EXACT, g, HH_AN_EXACT);
     if (rc || lang == HH_LANG_EN)
         goto expand;
+    /* a verb form the stemmer keeps whole is searched, and expanded, as its
+     * infinitive's stem too ("zahlt": zahl, as "zahlen" and "Zahlung" are) */
+    char inf[WORD_MAX + 1];
+    size_t ni = verb_infinitive(a, low, n, inf);
+    if (ni) {
+        char si[WORD_MAX + 1];
+        size_t ki = stem(sm->de, inf, ni, si);
+        if (!(ki == k1 && !memcmp(si, s1, ki))) {
+            rc = qadd(q, si, ki, HH_AN_W_EXACT, g, HH_AN_EXACT);
+            if (!rc) {   /* a verb: looked up in the thesaurus and dictionary as the infinitive */
+                memcpy(s1, si, ki + 1);
+                k1 = ki;
+                noun = false;
+            }
+        }
+    }
     span_t parts[MAX_PARTS];
     int np = compound_parts(a, low, n, parts, MAX_PARTS);
     for (int i = 0; i < np && !rc; i++) {
@@ -1103,7 +1202,7 @@ expand:
     size_t max_syn = less ? 2 : HH_AN_MAX_SYN;
     size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
     if (lang != HH_LANG_EN) {
-        size_t nv = lexmap_get(&a->syn, s1, k1, v, max_syn);
+        size_t nv = syn_get(a, s1, k1, noun, v, max_syn);
         for (size_t i = 0; i < nv && !rc; i++)
             rc = qadd(q, v[i], strlen(v[i]), HH_AN_W_SYN, g, HH_AN_SYN);
         nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
@@ -1152,13 +1251,17 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         goto done;
     }
     /* content words: up to 3 get the full expansion in any language */
-    size_t n_content = 0;
+    size_t n_content = 0, first_word = 0;
     {
         size_t pos = 0, st, wl;
+        bool first = true;
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
             n_content += n && !question_stop(low, n, prev);
+            if (first)
+                first_word = st;
+            first = false;
             if (n)
                 memcpy(prev, low, n + 1);
             else
@@ -1206,7 +1309,14 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 rc = HH_ENOMEM;
                 break;
             }
-            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3);
+            /* a noun is capitalized; the first word of a question always is,
+             * so there the word list decides (a verb form is listed lowercase) */
+            bool noun;
+            if (st > first_word)
+                noun = is_capital(text + st, wl);
+            else
+                noun = a && !(word_flags(a, low, n) & WF_LOWER);
+            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3, noun);
             out->n_groups++;
         }
     }
