@@ -208,12 +208,13 @@ static int cmp_pair_str(const void *a, const void *b)
 
 #define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
 #define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
+#define SYN_REPEAT_BONUS 4096u   /* thesaurus: a synonym in several of a word's sets is its common sense */
 
 /* Groups the pairs by key, best first: a value listed several times for
- * a key keeps its best score less REPEAT_BONUS per repeat (a translation
+ * a key keeps its best score less bonus per repeat (a translation
  * that many entries give is the common one); keeps at most PER_KEY_MAX per
  * key. */
-static int lexmap_finish(lexmap_t *m)
+static int lexmap_finish(lexmap_t *m, uint32_t repeat_bonus)
 {
     qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair_str);
     size_t o = 0;
@@ -222,7 +223,7 @@ static int lexmap_finish(lexmap_t *m)
         while (j < m->n_pairs && m->pairs[j].key == m->pairs[i].key && m->pairs[j].str == m->pairs[i].str)
             j++;
         pair_t p = m->pairs[i];
-        uint32_t bonus = (uint32_t)(j - i - 1) * REPEAT_BONUS;
+        uint32_t bonus = (uint32_t)(j - i - 1) * repeat_bonus;
         p.score = p.score > bonus ? p.score - bonus : 0;
         m->pairs[o++] = p;
         i = j;
@@ -587,7 +588,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     }
     free(buf);
     if (!rc)
-        rc = lexmap_finish(&a->syn);
+        rc = lexmap_finish(&a->syn, SYN_REPEAT_BONUS);
     if (rc) {
         lexmap_free(&a->syn);
         HH_LOGW("analyze: out of memory loading %s: synonym expansion is off", a->p_thesaurus);
@@ -658,11 +659,11 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
     }
     free(buf);
     if (!rc)
-        rc = lexmap_finish(&a->de_en);
+        rc = lexmap_finish(&a->de_en, REPEAT_BONUS);
     if (!rc)
-        rc = lexmap_finish(&a->en_de);
+        rc = lexmap_finish(&a->en_de, REPEAT_BONUS);
     if (!rc)
-        rc = lexmap_finish(&a->en_de_w);
+        rc = lexmap_finish(&a->en_de_w, REPEAT_BONUS);
     if (rc) {
         lexmap_free(&a->de_en);
         lexmap_free(&a->en_de);
@@ -1132,6 +1133,22 @@ static size_t verb_infinitive(hh_analyzer_t *a, const char *w, size_t n, char *o
     return 0;
 }
 
+/* The noun a German verb in -eln/-ern makes with -ung, when listed
+ * ("umwandeln" -> "umwandlung", "ändern" -> "änderung"): Snowball stems
+ * the verb to umwandeln but the noun to umwandl, while for other verbs
+ * the two meet (zahlen, Zahlung: zahl). Into out; its length or 0. */
+static size_t verb_noun(hh_analyzer_t *a, const char *w, size_t n, char *out)
+{
+    if (!a || !a->words.n || n < 6 || n + 2 > WORD_MAX || (word_flags(a, w, n) & WF_NOUN))
+        return 0;
+    if (memcmp(w + n - 3, "eln", 3) && memcmp(w + n - 3, "ern", 3))
+        return 0;
+    memcpy(out, w, n - 3);
+    out[n - 3] = w[n - 2];   /* l or r */
+    memcpy(out + n - 2, "ung", 4);
+    return word_flags(a, out, n + 1) & WF_NOUN ? n + 1 : 0;
+}
+
 /* One content word (lowercase) as group g. */
 /* Whether w[0..n) begins with a capital letter. */
 static bool is_capital(const char *w, size_t n)
@@ -1170,8 +1187,14 @@ static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, con
         goto expand;
     /* a verb form the stemmer keeps whole is searched, and expanded, as its
      * infinitive's stem too ("zahlt": zahl, as "zahlen" and "Zahlung" are) */
-    char inf[WORD_MAX + 1];
+    char inf[WORD_MAX + 1], vn[WORD_MAX + 1];
     size_t ni = verb_infinitive(a, low, n, inf);
+    size_t nn = ni ? verb_noun(a, inf, ni, vn) : verb_noun(a, low, n, vn);
+    if (nn) {
+        char sv[WORD_MAX + 1];
+        size_t kv = stem(sm->de, vn, nn, sv);
+        rc = qadd(q, sv, kv, HH_AN_W_EXACT, g, HH_AN_EXACT);
+    }
     if (ni) {
         char si[WORD_MAX + 1];
         size_t ki = stem(sm->de, inf, ni, si);
