@@ -1019,7 +1019,8 @@ static const char *const g_stopwords[] = {
 };
 
 /* After "wie" / "how" these ask for an amount, a time or a frequency
- * ("wie lange", "how many"): the answer holds a number, not the word. */
+ * ("wie lange", "how many"): the answer holds a number and seldom the
+ * word, never one of its synonyms. */
 static const char *const g_measure[] = {
     "lang", "lange", "viel", "viele", "hoch", "oft", "schnell", "weit", "gro\xc3\x9f", "fr\xc3\xbch", "sp\xc3\xa4t",
     "long", "many", "much", "often", "soon", "fast", "far", "high",
@@ -1049,12 +1050,12 @@ static bool is_stop(const char *w, size_t len)
     return len <= 8 && in_list(g_stopwords, sizeof g_stopwords / sizeof *g_stopwords, w, len);
 }
 
-/* Whether low[0..n) (after the word prev) is a function word of the
- * question: a stop word, or an amount word after "wie"/"how". */
-static bool question_stop(const char *low, size_t n, const char *prev)
+/* Whether low[0..n) (after the word prev) asks for an amount ("wie
+ * lange"): searched at HH_AN_W_MEASURE (an answer may say "12 Zeichen
+ * lang", most say a number), translated, never expanded by the thesaurus
+ * (its synonyms, "ellenlang", "longitudinal", are noise). */
+static bool is_measure(const char *low, size_t n, const char *prev)
 {
-    if (is_stop(low, n))
-        return true;
     return (!strcmp(prev, "wie") || !strcmp(prev, "how")) &&
            in_list(g_measure, sizeof g_measure / sizeof *g_measure, low, n);
 }
@@ -1172,17 +1173,18 @@ static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, cons
 }
 
 /* noun: whether the word is used as a noun (capitalized inside the
- * question, or only listed capitalized). */
+ * question, or only listed capitalized); measure: see is_measure. */
 static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
-                      hh_lang_t lang, bool few_words, bool noun)
+                      hh_lang_t lang, bool few_words, bool noun, bool measure)
 {
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
-    int rc = qadd(q, s1, k1, HH_AN_W_EXACT, g, HH_AN_EXACT);
+    float we = measure ? HH_AN_W_MEASURE : HH_AN_W_EXACT;
+    int rc = qadd(q, s1, k1, we, g, HH_AN_EXACT);
     /* a German question's words are German: their English stem would be
      * one more term that German chunks (indexed with German stems) lack */
     if (!rc && lang != HH_LANG_DE)
-        rc = qadd(q, s2, k2, HH_AN_W_EXACT, g, HH_AN_EXACT);
+        rc = qadd(q, s2, k2, we, g, HH_AN_EXACT);
     if (rc || lang == HH_LANG_EN)
         goto expand;
     /* a verb form the stemmer keeps whole is searched, and expanded, as its
@@ -1222,7 +1224,7 @@ expand:
     /* a longer question of unknown language is expanded both ways, less
      * per way */
     bool less = lang == HH_LANG_UNKNOWN && !few_words;
-    size_t max_syn = less ? 2 : HH_AN_MAX_SYN;
+    size_t max_syn = measure ? 0 : less ? 2 : HH_AN_MAX_SYN;
     size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
     if (lang != HH_LANG_EN) {
         size_t nv = syn_get(a, s1, k1, noun, v, max_syn);
@@ -1281,7 +1283,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            n_content += n && !question_stop(low, n, prev);
+            n_content += n && !is_stop(low, n);
             if (first)
                 first_word = st;
             first = false;
@@ -1297,7 +1299,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            bool stop = n && question_stop(low, n, prev);
+            bool stop = n && is_stop(low, n), measure = n && is_measure(low, n, prev);
             if (n)
                 memcpy(prev, low, n + 1);
             else
@@ -1339,7 +1341,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 noun = is_capital(text + st, wl);
             else
                 noun = a && !(word_flags(a, low, n) & WF_LOWER);
-            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3, noun);
+            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3, noun, measure);
             out->n_groups++;
         }
     }

@@ -58,6 +58,7 @@
 #define HH_AN_W_PART  0.5f
 #define HH_AN_W_SYN   0.3f
 #define HH_AN_W_TRANS 0.3f
+#define HH_AN_W_MEASURE 0.3f   /* "lange" in "wie lange", "many" in "how many" */
 
 #define HH_AN_MAX_SYN    5
 #define HH_AN_MAX_TRANS  2
