@@ -214,6 +214,87 @@ TEST(analyze_query_weights_synonyms_translations)
     hh_query_terms_free(&q);
 }
 
+/* How staff phrase questions (s14-recall): function words of questions,
+ * verb forms the stemmer keeps whole, colloquial words, the word class of
+ * a thesaurus entry, and compound parts that meet whichever form they
+ * take. Examples written for this test, not from the labeled set. */
+TEST(analyze_question_phrasing)
+{
+    hh_analyzer_t *a = analyzer();
+    ASSERT_TRUE(a != NULL);
+    hh_query_terms_t q;
+    hh_err_t err;
+    hh_an_kind_t kind = HH_AN_SYN;
+
+    /* modal verbs, possessives and "gibts" are no query terms; the word
+     * after "wie" is searched low and never expanded */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wie lange darf ich mein Fahrrad im Keller lassen, gibts Regeln?", &q, &err));
+    ASSERT_EQ_INT(q.lang, HH_LANG_DE);
+    ASSERT_TRUE(qweight(&q, "darf", NULL) < 0);
+    ASSERT_TRUE(qweight(&q, "mein", NULL) < 0);
+    ASSERT_TRUE(qweight(&q, "gibt", NULL) < 0);
+    ASSERT_TRUE(qweight(&q, "gibts", NULL) < 0);
+    ASSERT_NEAR(qweight(&q, "lang", &kind), HH_AN_W_MEASURE, 1e-6);
+    ASSERT_EQ_INT(kind, HH_AN_EXACT);
+    ASSERT_TRUE(qweight(&q, "ellenlang", NULL) < 0);   /* a synonym of "lang": not for "wie lange" */
+    ASSERT_NEAR(qweight(&q, "fahrrad", NULL), HH_AN_W_EXACT, 1e-6);
+    /* a German question gets German stems only: not also the English
+     * stemmer's "lassen" */
+    ASSERT_TRUE(qweight(&q, "lassen", NULL) < 0);
+    ASSERT_NEAR(qweight(&q, "lass", NULL), HH_AN_W_EXACT, 1e-6);
+    hh_query_terms_free(&q);
+    /* "lang" outside "wie lange" is an ordinary word */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Ist der Flur lang genug?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "lang", NULL), HH_AN_W_EXACT, 1e-6);
+    hh_query_terms_free(&q);
+
+    /* a verb form Snowball keeps whole is searched as its infinitive's
+     * stem, and expanded as the verb (not as the homograph noun "Zahl") */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wer bezahlt die Miete?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "bezahlt", NULL), HH_AN_W_EXACT, 1e-6);
+    ASSERT_NEAR(qweight(&q, "bezahl", &kind), HH_AN_W_EXACT, 1e-6);
+    ASSERT_EQ_INT(kind, HH_AN_EXACT);
+    ASSERT_NEAR(qweight(&q, "begleich", &kind), HH_AN_W_SYN, 1e-6);   /* OpenThesaurus: bezahlen;begleichen */
+    ASSERT_EQ_INT(kind, HH_AN_SYN);
+    hh_query_terms_free(&q);
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wer zahlt die Miete?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "zahl", NULL), HH_AN_W_EXACT, 1e-6);
+    ASSERT_TRUE(qweight(&q, "ziff", NULL) < 0);       /* Zahl;Ziffer is the noun */
+    ASSERT_TRUE(qweight(&q, "zahlzeich", NULL) < 0);
+    hh_query_terms_free(&q);
+    /* a verb in -eln/-ern meets its -ung noun ("verwandeln", "Verwandlung") */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Kann man Resturlaub verwandeln?", &q, &err));
+    char *t = index_terms("Verwandlung", HH_LANG_DE);
+    ASSERT_TRUE(t != NULL);
+    ASSERT_NEAR(qweight(&q, t, NULL), HH_AN_W_EXACT, 1e-6);
+    free(t);
+    hh_query_terms_free(&q);
+
+    /* a colloquial word ("kriegen (ugs.)") expands to the standard words of
+     * its colloquial sense first, not to those of "Krieg" */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wann kriegt man das Zeugnis?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "bekomm", &kind), HH_AN_W_SYN, 1e-6);
+    ASSERT_EQ_INT(kind, HH_AN_SYN);
+    ASSERT_NEAR(qweight(&q, "erhalt", NULL), HH_AN_W_SYN, 1e-6);
+    ASSERT_TRUE(qweight(&q, "soldat", NULL) < 0);
+    ASSERT_TRUE(qweight(&q, "kampf", NULL) < 0);
+    hh_query_terms_free(&q);
+
+    /* compound parts: a verb stem as the first part ("Abstell|raum": abstellen),
+     * and a part stemmed from its dictionary form, so that "Tanzkurs" and
+     * "Sprachkurse" share the part (Snowball: kurs -> kur, kurse -> kurs) */
+    t = index_terms("Abstellraum", HH_LANG_DE);
+    ASSERT_STREQ(t, "abstellraum abstell raum");
+    free(t);
+    t = index_terms("Tanzkurs Sprachkurse", HH_LANG_DE);
+    ASSERT_STREQ(t, "tanzkur tanz kur sprachkurs sprach kur");
+    free(t);
+    ASSERT_OK(hh_analyzer_query_terms(a, "Gibt es einen Tanzkurs?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "kur", &kind), HH_AN_W_PART, 1e-6);
+    ASSERT_EQ_INT(kind, HH_AN_PART);
+    hh_query_terms_free(&q);
+}
+
 TEST(analyze_without_files_is_stemming_only)
 {
     hh_analyzer_params_t p = { .compounds = "", .thesaurus = "", .translations = "" };
@@ -246,7 +327,7 @@ TEST(analyze_without_files_is_stemming_only)
     /* with the files: loaded, counted, measured */
     hh_analyzer_stats_t st;
     hh_analyzer_stats(analyzer(), &st);
-    ASSERT_EQ_INT(hh_analyzer_level(analyzer()), 2);
+    ASSERT_EQ_INT(hh_analyzer_level(analyzer()), 3);
     ASSERT_GE(st.compound_words, 300000);
     ASSERT_GE(st.thesaurus_terms, 30000);
     ASSERT_GE(st.translation_terms, 100000);
@@ -411,7 +492,7 @@ TEST(analyze_retrieval_german_questions)
 
     /* chunks.lang and terms are set for every chunk */
     sqlite3_stmt *st = NULL;
-    ASSERT_EQ_INT(sqlite3_prepare_v2(k.s->db, "SELECT count(*), sum(lang = 'de'), sum(terms_level = 2) FROM chunks",
+    ASSERT_EQ_INT(sqlite3_prepare_v2(k.s->db, "SELECT count(*), sum(lang = 'de'), sum(terms_level = 3) FROM chunks",
                                      -1, &st, NULL), SQLITE_OK);
     ASSERT_EQ_INT(sqlite3_step(st), SQLITE_ROW);
     ASSERT_EQ_INT(sqlite3_column_int(st, 0), 12);
@@ -572,7 +653,7 @@ TEST(analyze_ingest_stores_lang_and_terms)
     ASSERT_EQ_INT(tot.added, 2);
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE lang = 'de'", NULL), 1);
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE lang = 'en'", NULL), 1);
-    ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms_level <> 2", NULL), 0);
+    ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms_level <> 3", NULL), 0);
     /* the analyzed index holds stems and parts, not the surface forms */
     static const char m[] = "SELECT count(*) FROM chunks_terms WHERE chunks_terms MATCH ?1";
     ASSERT_EQ_INT(q_int(s, m, "urlaub"), 1);   /* a part of Urlaubstage / Erholungsurlaub */
@@ -629,7 +710,7 @@ TEST(analyze_upgrade_v12_reindexes)
     size_t done = 0;
     ASSERT_OK(hh_kb_index_fill(s, analyzer(), &done, &err));
     ASSERT_EQ_INT(done, total);
-    ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms_level = 2", NULL), total);
+    ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms_level = 3", NULL), total);
     ASSERT_GE(q_int(s, "SELECT count(*) FROM chunks WHERE lang <> ''", NULL), 1);
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms = ''", NULL), 0);
     /* filling again does nothing */

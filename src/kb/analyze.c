@@ -25,7 +25,8 @@
 #define MIN_TAIL      3
 #define SPLIT_DEPTH   4
 #define MAX_PARTS     8
-#define SYN_SET_MAX   12    /* members of a synonym set used */
+#define SYN_SET_MAX   12    /* members of a synonym set expanded to */
+#define SYN_LINE_MAX  64    /* members of a synonym set looked up */
 #define TRANS_SENSES  4     /* senses of a dictionary line used */
 #define TRANS_ALTS    4     /* alternatives of a sense used */
 #define PER_KEY_MAX   8     /* values kept per key */
@@ -207,12 +208,13 @@ static int cmp_pair_str(const void *a, const void *b)
 
 #define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
 #define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
+#define SYN_REPEAT_BONUS 4096u   /* thesaurus: a synonym in several of a word's sets is its common sense */
 
 /* Groups the pairs by key, best first: a value listed several times for
- * a key keeps its best score less REPEAT_BONUS per repeat (a translation
+ * a key keeps its best score less bonus per repeat (a translation
  * that many entries give is the common one); keeps at most PER_KEY_MAX per
  * key. */
-static int lexmap_finish(lexmap_t *m)
+static int lexmap_finish(lexmap_t *m, uint32_t repeat_bonus)
 {
     qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair_str);
     size_t o = 0;
@@ -221,7 +223,7 @@ static int lexmap_finish(lexmap_t *m)
         while (j < m->n_pairs && m->pairs[j].key == m->pairs[i].key && m->pairs[j].str == m->pairs[i].str)
             j++;
         pair_t p = m->pairs[i];
-        uint32_t bonus = (uint32_t)(j - i - 1) * REPEAT_BONUS;
+        uint32_t bonus = (uint32_t)(j - i - 1) * repeat_bonus;
         p.score = p.score > bonus ? p.score - bonus : 0;
         m->pairs[o++] = p;
         i = j;
@@ -272,7 +274,7 @@ static size_t lexmap_bytes(const lexmap_t *m)
 
 /* ---- the analyzer ------------------------------------------------------------ */
 
-enum { WF_WORD = 1, WF_NOUN = 2 };
+enum { WF_WORD = 1, WF_NOUN = 2, WF_LOWER = 4 };   /* listed; capitalized; listed lowercase */
 
 struct hh_analyzer {
     char           *p_compounds, *p_thesaurus, *p_translations;   /* NULL = off */
@@ -282,7 +284,7 @@ struct hh_analyzer {
     lexmap_t        en_de;      /* English stem -> German words */
     lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
     pthread_mutex_t mu;         /* guards the one-time loads */
-    bool            words_ok;       /* the word list is readable: level 2 */
+    bool            words_ok;       /* the word list is readable: level 3 */
     atomic_bool     words_loaded;   /* tried (at the first analysis) */
     atomic_bool     query_loaded;   /* thesaurus and dictionary tried (at the first question) */
     double          compounds_ms, query_ms;
@@ -435,7 +437,7 @@ static int load_words(hh_analyzer_t *a)
         uint32_t *v;
         if ((rc = strtab_put(&a->words, low, ln, 0, &v, NULL)))
             break;
-        *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : 0);
+        *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : WF_LOWER);
     }
     free(buf);
     if (rc) {
@@ -444,6 +446,8 @@ static int load_words(hh_analyzer_t *a)
     }
     return 0;
 }
+
+static bool is_stop(const char *w, size_t len);
 
 /* Strips "{..}", "[..]", "(..)" and "<..>" notes and surrounding blanks from
  * s[0..n) into out (cap); English "to " before a verb too when en. */
@@ -486,6 +490,47 @@ static size_t entry_word(const char *s, size_t n, bool en, char *low)
     return ln >= 2 ? ln : 0;
 }
 
+/* Whether a thesaurus entry (notes such as "(sich)" skipped) starts with a
+ * capital letter: German nouns do, verbs and adjectives do not. */
+static bool entry_is_noun(const char *s, size_t n)
+{
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '(' || c == '[' || c == '{' || c == '<')
+            depth++;
+        else if ((c == ')' || c == ']' || c == '}' || c == '>') && depth > 0)
+            depth--;
+        else if (!depth && c != ' ' && c != '\t') {
+            utf8proc_int32_t cp;
+            if (utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp) <= 0)
+                return false;
+            return utf8proc_isupper(cp);
+        }
+    }
+    return false;
+}
+
+/* The thesaurus key of a stem: nouns and other words apart, so that the
+ * verb "zahlen" (stem zahl) does not get the synonyms of the noun "Zahl".
+ * Into out (cap >= WORD_MAX + 2); its length. */
+static size_t syn_key(const char *stem_, size_t n, bool noun, char *out)
+{
+    out[0] = noun ? 'N' : 'W';
+    memcpy(out + 1, stem_, n);
+    out[n + 1] = '\0';
+    return n + 1;
+}
+
+/* A thesaurus line is a synonym set: "a;b (ugs.);(sich) c;...". Every
+ * single-word member (up to SYN_LINE_MAX) is a key; its values are the
+ * first SYN_SET_MAX members that are neither marked (colloquial, vulgar,
+ * dated, ...) nor function words, so that a member far down a long line
+ * ("kriegen (ugs.)" after a dozen others) still reaches the set's plain
+ * words. A key that is itself marked colloquial in a set ranks that set
+ * first: a question is written the way people speak, so "kriegen" there
+ * is "bekommen" rather than "Krieg". Otherwise smaller sets (narrower
+ * senses) come first. */
 static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
 {
     size_t len;
@@ -495,17 +540,21 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
         return 0;
     }
     int rc = 0;
-    char low[WORD_MAX + 1], stems[SYN_SET_MAX][WORD_MAX + 1];
-    size_t sl[SYN_SET_MAX];
-    bool marked[SYN_SET_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
+    char low[WORD_MAX + 1], stems[SYN_LINE_MAX][WORD_MAX + 1];
+    size_t sl[SYN_LINE_MAX];
+    bool marked[SYN_LINE_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
+    bool target[SYN_LINE_MAX];   /* expanded to */
+    bool ugs[SYN_LINE_MAX];      /* marked colloquial */
+    bool noun[SYN_LINE_MAX];     /* capitalized: a noun */
+    char key[WORD_MAX + 2];
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
             end = buf + len;
         if (line[0] == '#')
             continue;
-        size_t m = 0;
-        for (char *p = line, *q; p < end && m < SYN_SET_MAX; p = q + 1) {
+        size_t m = 0, n_target = 0;
+        for (char *p = line, *q; p < end && m < SYN_LINE_MAX; p = q + 1) {
             q = memchr(p, ';', (size_t)(end - p));
             if (!q)
                 q = end;
@@ -513,24 +562,33 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             if (!ln)
                 continue;
             size_t rn = (size_t)(q - p);
-            marked[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
+            noun[m] = entry_is_noun(p, rn);
+            ugs[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, " ugs.", 5);
+            marked[m] = ugs[m] || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
                         memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
                         memmem(p, rn, "(scherzh", 8);
             size_t k = stem(sm->de, low, ln, stems[m]);
             bool dup = false;
             for (size_t j = 0; j < m && !dup; j++)
                 dup = sl[j] == k && !memcmp(stems[j], stems[m], k);
-            if (!dup && k >= 2)
-                sl[m++] = k;
+            if (dup || k < 2)
+                continue;
+            sl[m] = k;
+            target[m] = !marked[m] && k >= 3 && !is_stop(low, ln) && n_target < SYN_SET_MAX;
+            n_target += target[m];
+            m++;
         }
-        for (size_t i = 0; i < m && !rc; i++)
+        for (size_t i = 0; i < m && !rc; i++) {
+            uint32_t base = (ugs[i] ? 0u : 8192u) + (uint32_t)(m * 64);
+            size_t kl = syn_key(stems[i], sl[i], noun[i], key);
             for (size_t j = 0; j < m && !rc; j++)
-                if (i != j && !marked[j])
-                    rc = lexmap_add(&a->syn, stems[i], sl[i], stems[j], sl[j], (uint32_t)(m * 64 + j));
+                if (i != j && target[j])
+                    rc = lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
+        }
     }
     free(buf);
     if (!rc)
-        rc = lexmap_finish(&a->syn);
+        rc = lexmap_finish(&a->syn, SYN_REPEAT_BONUS);
     if (rc) {
         lexmap_free(&a->syn);
         HH_LOGW("analyze: out of memory loading %s: synonym expansion is off", a->p_thesaurus);
@@ -601,11 +659,11 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
     }
     free(buf);
     if (!rc)
-        rc = lexmap_finish(&a->de_en);
+        rc = lexmap_finish(&a->de_en, REPEAT_BONUS);
     if (!rc)
-        rc = lexmap_finish(&a->en_de);
+        rc = lexmap_finish(&a->en_de, REPEAT_BONUS);
     if (!rc)
-        rc = lexmap_finish(&a->en_de_w);
+        rc = lexmap_finish(&a->en_de_w, REPEAT_BONUS);
     if (rc) {
         lexmap_free(&a->de_en);
         lexmap_free(&a->en_de);
@@ -719,7 +777,7 @@ void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out)
 
 int hh_analyzer_level(hh_analyzer_t *a)
 {
-    return a && a->words_ok ? 2 : 1;
+    return a && a->words_ok ? 3 : 1;
 }
 
 /* ---- compounds ---------------------------------------------------------------- */
@@ -772,12 +830,28 @@ static bool tail_ok(hh_analyzer_t *a, const char *w, size_t n)
     return false;
 }
 
-static bool head_ok(hh_analyzer_t *a, const char *w, size_t n)
+/* Whether w[0..n) can begin a compound, and how well: 2 for a noun
+ * ("Tank|stelle"), 1 for another listed word, 1 for a verb stem whose
+ * infinitive is listed ("Abstell|platz": abstellen); 0 when it cannot. */
+static int head_rank(hh_analyzer_t *a, const char *w, size_t n)
 {
     static const lit_t no[] = { LIT("unter"), LIT("\xc3\xbc" "ber"), LIT("nach"), LIT("durch"), LIT("gegen"),
                                 LIT("hinter"), LIT("wider"), LIT("ober"), LIT("auch"), LIT("sich"), LIT("eine"),
                                 LIT("dies"), LIT("sein"), LIT("wenn"), LIT("dass"), LIT("oder"), LIT("aber") };
-    return n >= MIN_HEAD && !in_lits(no, sizeof no / sizeof *no, w, n) && word_flags(a, w, n);
+    if (n < MIN_HEAD || in_lits(no, sizeof no / sizeof *no, w, n))
+        return 0;
+    uint32_t f = word_flags(a, w, n);
+    if (f & WF_NOUN)
+        return 2;
+    if (f)
+        return 1;
+    char inf[WORD_MAX + 3];
+    if (n + 2 > WORD_MAX)
+        return 0;
+    memcpy(inf, w, n);
+    memcpy(inf + n, "en", 2);
+    uint32_t g = word_flags(a, inf, n + 2);
+    return g && !(g & WF_NOUN) ? 1 : 0;
 }
 
 typedef struct span {
@@ -789,36 +863,55 @@ static bool char_start(const char *w, size_t i)
     return ((unsigned char)w[i] & 0xC0) != 0x80;
 }
 
-/* Splits w[0..n) (lowercase) into head [linking element] tail, longest
- * head first; the tail may split again. Appends the parts (offsets from
- * base) to out; returns how many (>= 2) or 0 when it does not split. */
+/* Splits w[0..n) (lowercase) into head [linking element] tail: noun heads
+ * first (so that "tankstelle" is tank|stelle, not the verb form
+ * "tankst"|elle), longest first; the tail may split again. Appends the
+ * parts (offsets from base) to out; returns how many (>= 2) or 0 when it
+ * does not split. */
 static int split(hh_analyzer_t *a, const char *base, size_t off, size_t n, int depth, span_t *out, int cap)
 {
     static const lit_t links[] = { LIT("es"), LIT("s"), LIT("en"), LIT("n"), LIT("") };
     const char *w = base + off;
     if (depth >= SPLIT_DEPTH || cap < 2 || n < MIN_HEAD + MIN_TAIL)
         return 0;
-    for (size_t h = n - MIN_TAIL; h >= MIN_HEAD; h--) {
-        if (!char_start(w, h) || !head_ok(a, w, h))
-            continue;
-        for (size_t li = 0; li < sizeof links / sizeof *links; li++) {
-            size_t ll = links[li].n;
-            if (ll && (h + ll > n || memcmp(w + h, links[li].s, ll)))
+    for (int want = 2; want >= 1; want--)
+        for (size_t h = n - MIN_TAIL; h >= MIN_HEAD; h--) {
+            if (!char_start(w, h) || head_rank(a, w, h) != want)
                 continue;
-            size_t t = h + ll;
-            if (n - t < MIN_TAIL)
-                continue;
-            out[0] = (span_t){ (uint16_t)off, (uint16_t)h };
-            if (tail_ok(a, w + t, n - t)) {
-                out[1] = (span_t){ (uint16_t)(off + t), (uint16_t)(n - t) };
-                return 2;
+            for (size_t li = 0; li < sizeof links / sizeof *links; li++) {
+                size_t ll = links[li].n;
+                if (ll && (h + ll > n || memcmp(w + h, links[li].s, ll)))
+                    continue;
+                size_t t = h + ll;
+                if (n - t < MIN_TAIL)
+                    continue;
+                out[0] = (span_t){ (uint16_t)off, (uint16_t)h };
+                if (tail_ok(a, w + t, n - t)) {
+                    out[1] = (span_t){ (uint16_t)(off + t), (uint16_t)(n - t) };
+                    return 2;
+                }
+                int k = split(a, base, off + t, n - t, depth + 1, out + 1, cap - 1);
+                if (k)
+                    return 1 + k;
             }
-            int k = split(a, base, off + t, n - t, depth + 1, out + 1, cap - 1);
-            if (k)
-                return 1 + k;
         }
-    }
     return 0;
+}
+
+/* The dictionary form of a compound part w[0..n), its length: a plural or
+ * case ending taken off when what is left is a listed noun ("kurse" ->
+ * "kurs", "tage" -> "tag"), so that a part stems the same whichever form
+ * the compound holds it in (Snowball stems "kurse" to kurs but "kurs" to
+ * kur; both parts become kur). */
+static size_t part_lemma(hh_analyzer_t *a, const char *w, size_t n)
+{
+    static const lit_t endings[] = { LIT("nen"), LIT("ern"), LIT("en"), LIT("er"), LIT("es"), LIT("e"), LIT("n") };
+    for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
+        size_t el = endings[i].n;
+        if (n >= el + 3 && !memcmp(w + n - el, endings[i].s, el) && (word_flags(a, w, n - el) & WF_NOUN))
+            return n - el;
+    }
+    return n;
 }
 
 /* The parts of w[0..n): the first split, then each part split again
@@ -887,7 +980,7 @@ int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_l
             span_t parts[MAX_PARTS];
             int np = compound_parts(a, low, n, parts, MAX_PARTS);
             for (int i = 0; i < np; i++) {
-                size_t k = stem(sm.de, low + parts[i].off, parts[i].len, s1);
+                size_t k = stem(sm.de, low + parts[i].off, part_lemma(a, low + parts[i].off, parts[i].len), s1);
                 add_term(&b, s1, k);
             }
         }
@@ -904,17 +997,33 @@ int hh_analyzer_index_terms(hh_analyzer_t *a, const char *text, size_t len, hh_l
 /* ---- query terms ------------------------------------------------------------------ */
 
 /* Function words of English and German: not searched (they match most
- * chunks and weigh nearly nothing) unless the question has nothing else. */
+ * chunks and weigh nearly nothing) unless the question has nothing else.
+ * Besides articles, pronouns and prepositions this holds what questions
+ * are built from: question words, modal and auxiliary verbs, possessives
+ * and the spoken contractions of them ("gibts", "nen"). */
 static const char *const g_stopwords[] = {
     "a", "an", "and", "are", "as", "be", "but", "by", "can", "do", "does", "for", "from", "has", "have", "how",
     "i", "if", "in", "into", "is", "it", "its", "my", "no", "not", "of", "on", "or", "so", "that", "the",
     "their", "then", "there", "these", "this", "to", "was", "we", "what", "when", "where", "which", "why",
     "will", "with", "you", "your",
-    "aber", "als", "am", "auf", "aus", "bei", "bis", "da", "das", "dass", "dem", "den", "der", "des", "die",
-    "doch", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es", "f\xc3\xbcr", "hat", "ich", "ihr",
-    "im", "ist", "ja", "kann", "mit", "nach", "nicht", "noch", "nur", "oder", "sie", "sind", "\303\274ber",
-    "um", "und", "uns", "von", "vor", "wann", "was", "wenn", "wer", "wie", "wir", "wird", "wo", "zu", "zum",
-    "zur",
+    "ab", "aber", "als", "am", "an", "auch", "auf", "aus", "bei", "beim", "bin", "bis", "bist", "da", "dann",
+    "darf", "das", "dass", "dem", "den", "der", "des", "dich", "die", "dir", "doch", "du", "d\xc3\xbcrfen", "ein",
+    "eine", "einem", "einen", "einer", "eines", "er", "es", "etwas", "euch", "f\xc3\xbcr", "f\xc3\xbcrs", "gibt",
+    "gibts", "habe", "haben", "hast", "hat", "hatte", "ich", "ihm", "ihn", "ihnen", "ihr", "ihre", "im", "ins",
+    "ist", "ja", "kann", "kannst", "k\xc3\xb6nnen", "k\xc3\xb6nnte", "man", "mein", "meine", "meinem", "meinen",
+    "meiner", "meines", "mich", "mir", "mit", "m\xc3\xb6" "chte", "muss", "m\xc3\xbcssen", "nach", "ne", "nem", "nen",
+    "nicht", "noch", "nur", "ob", "oder", "sein", "seine", "sich", "sie", "sind", "soll", "sollen", "sollte",
+    "\303\274ber", "um", "und", "uns", "unser", "unsere", "vom", "von", "vor", "wann", "war", "warum", "was",
+    "welche", "welchem", "welchen", "welcher", "welches", "wenn", "wenns", "wer", "werde", "werden", "weshalb",
+    "wie", "wieso", "will", "wir", "wird", "wo", "wof\xc3\xbcr", "womit", "worauf", "zu", "zum", "zur",
+};
+
+/* After "wie" / "how" these ask for an amount, a time or a frequency
+ * ("wie lange", "how many"): the answer holds a number and seldom the
+ * word, never one of its synonyms. */
+static const char *const g_measure[] = {
+    "lang", "lange", "viel", "viele", "hoch", "oft", "schnell", "weit", "gro\xc3\x9f", "fr\xc3\xbch", "sp\xc3\xa4t",
+    "long", "many", "much", "often", "soon", "fast", "far", "high",
 };
 
 /* Words searched but never expanded: their synonyms and translations are
@@ -938,7 +1047,17 @@ static bool in_list(const char *const *list, size_t n_list, const char *w, size_
 /* w is lowercase. */
 static bool is_stop(const char *w, size_t len)
 {
-    return len <= 6 && in_list(g_stopwords, sizeof g_stopwords / sizeof *g_stopwords, w, len);
+    return len <= 8 && in_list(g_stopwords, sizeof g_stopwords / sizeof *g_stopwords, w, len);
+}
+
+/* Whether low[0..n) (after the word prev) asks for an amount ("wie
+ * lange"): searched at HH_AN_W_MEASURE (an answer may say "12 Zeichen
+ * lang", most say a number), translated, never expanded by the thesaurus
+ * (its synonyms, "ellenlang", "longitudinal", are noise). */
+static bool is_measure(const char *low, size_t n, const char *prev)
+{
+    return (!strcmp(prev, "wie") || !strcmp(prev, "how")) &&
+           in_list(g_measure, sizeof g_measure / sizeof *g_measure, low, n);
 }
 
 bool hh_an_is_stopword(const char *w, size_t len)
@@ -991,22 +1110,110 @@ static int qadd(hh_query_terms_t *q, const char *t, size_t n, float w, int32_t g
     return 0;
 }
 
+/* The infinitive of a German verb form w[0..n) that Snowball leaves as it
+ * is ("zahlt", "bekommt", "arbeitet", "kriegst" -> zahlen, bekommen, ...):
+ * a person ending taken off and "en" put on, when that is a listed word
+ * and no noun, and w itself is no noun. Into out (cap >= WORD_MAX + 1);
+ * its length, 0 when there is none. */
+static size_t verb_infinitive(hh_analyzer_t *a, const char *w, size_t n, char *out)
+{
+    static const lit_t endings[] = { LIT("est"), LIT("et"), LIT("st"), LIT("t") };
+    if (!a || !a->words.n || n > WORD_MAX - 2 || (word_flags(a, w, n) & WF_NOUN))
+        return 0;
+    for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
+        size_t el = endings[i].n;
+        if (n < el + 3 || memcmp(w + n - el, endings[i].s, el))
+            continue;
+        size_t k = n - el;
+        memcpy(out, w, k);
+        memcpy(out + k, "en", 3);
+        uint32_t f = word_flags(a, out, k + 2);
+        if (f && !(f & WF_NOUN))
+            return k + 2;
+    }
+    return 0;
+}
+
+/* The noun a German verb in -eln/-ern makes with -ung, when listed
+ * ("umwandeln" -> "umwandlung", "ändern" -> "änderung"): Snowball stems
+ * the verb to umwandeln but the noun to umwandl, while for other verbs
+ * the two meet (zahlen, Zahlung: zahl). Into out; its length or 0. */
+static size_t verb_noun(hh_analyzer_t *a, const char *w, size_t n, char *out)
+{
+    if (!a || !a->words.n || n < 6 || n + 2 > WORD_MAX || (word_flags(a, w, n) & WF_NOUN))
+        return 0;
+    if (memcmp(w + n - 3, "eln", 3) && memcmp(w + n - 3, "ern", 3))
+        return 0;
+    memcpy(out, w, n - 3);
+    out[n - 3] = w[n - 2];   /* l or r */
+    memcpy(out + n - 2, "ung", 4);
+    return word_flags(a, out, n + 1) & WF_NOUN ? n + 1 : 0;
+}
+
 /* One content word (lowercase) as group g. */
+/* Whether w[0..n) begins with a capital letter. */
+static bool is_capital(const char *w, size_t n)
+{
+    utf8proc_int32_t cp;
+    return utf8proc_iterate((const utf8proc_uint8_t *)w, (utf8proc_ssize_t)n, &cp) > 0 && utf8proc_isupper(cp);
+}
+
+/* The synonyms of stem s[0..k): those of a noun when noun, of other words
+ * otherwise; the other class's when that has none. */
+static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, const char **v, size_t cap)
+{
+    char key[WORD_MAX + 2];
+    size_t kl = syn_key(s, k, noun, key);
+    size_t nv = lexmap_get(&a->syn, key, kl, v, cap);
+    if (!nv) {
+        kl = syn_key(s, k, !noun, key);
+        nv = lexmap_get(&a->syn, key, kl, v, cap);
+    }
+    return nv;
+}
+
+/* noun: whether the word is used as a noun (capitalized inside the
+ * question, or only listed capitalized); measure: see is_measure. */
 static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
-                      hh_lang_t lang, bool few_words)
+                      hh_lang_t lang, bool few_words, bool noun, bool measure)
 {
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
-    int rc = qadd(q, s1, k1, HH_AN_W_EXACT, g, HH_AN_EXACT);
-    if (!rc)
-        rc = qadd(q, s2, k2, HH_AN_W_EXACT, g, HH_AN_EXACT);
+    float we = measure ? HH_AN_W_MEASURE : HH_AN_W_EXACT;
+    int rc = qadd(q, s1, k1, we, g, HH_AN_EXACT);
+    /* a German question's words are German: their English stem would be
+     * one more term that German chunks (indexed with German stems) lack */
+    if (!rc && lang != HH_LANG_DE)
+        rc = qadd(q, s2, k2, we, g, HH_AN_EXACT);
     if (rc || lang == HH_LANG_EN)
         goto expand;
+    /* a verb form the stemmer keeps whole is searched, and expanded, as its
+     * infinitive's stem too ("zahlt": zahl, as "zahlen" and "Zahlung" are) */
+    char inf[WORD_MAX + 1], vn[WORD_MAX + 1];
+    size_t ni = verb_infinitive(a, low, n, inf);
+    size_t nn = ni ? verb_noun(a, inf, ni, vn) : verb_noun(a, low, n, vn);
+    if (nn) {
+        char sv[WORD_MAX + 1];
+        size_t kv = stem(sm->de, vn, nn, sv);
+        rc = qadd(q, sv, kv, HH_AN_W_EXACT, g, HH_AN_EXACT);
+    }
+    if (ni) {
+        char si[WORD_MAX + 1];
+        size_t ki = stem(sm->de, inf, ni, si);
+        if (!(ki == k1 && !memcmp(si, s1, ki))) {
+            rc = qadd(q, si, ki, HH_AN_W_EXACT, g, HH_AN_EXACT);
+            if (!rc) {   /* a verb: looked up in the thesaurus and dictionary as the infinitive */
+                memcpy(s1, si, ki + 1);
+                k1 = ki;
+                noun = false;
+            }
+        }
+    }
     span_t parts[MAX_PARTS];
     int np = compound_parts(a, low, n, parts, MAX_PARTS);
     for (int i = 0; i < np && !rc; i++) {
         char sp[WORD_MAX + 1];
-        size_t k = stem(sm->de, low + parts[i].off, parts[i].len, sp);
+        size_t k = stem(sm->de, low + parts[i].off, part_lemma(a, low + parts[i].off, parts[i].len), sp);
         rc = qadd(q, sp, k, HH_AN_W_PART, g, HH_AN_PART);
     }
 expand:
@@ -1017,10 +1224,10 @@ expand:
     /* a longer question of unknown language is expanded both ways, less
      * per way */
     bool less = lang == HH_LANG_UNKNOWN && !few_words;
-    size_t max_syn = less ? 2 : HH_AN_MAX_SYN;
+    size_t max_syn = measure ? 0 : less ? 2 : HH_AN_MAX_SYN;
     size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
     if (lang != HH_LANG_EN) {
-        size_t nv = lexmap_get(&a->syn, s1, k1, v, max_syn);
+        size_t nv = syn_get(a, s1, k1, noun, v, max_syn);
         for (size_t i = 0; i < nv && !rc; i++)
             rc = qadd(q, v[i], strlen(v[i]), HH_AN_W_SYN, g, HH_AN_SYN);
         nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
@@ -1069,21 +1276,34 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         goto done;
     }
     /* content words: up to 3 get the full expansion in any language */
-    size_t n_content = 0;
+    size_t n_content = 0, first_word = 0;
     {
         size_t pos = 0, st, wl;
-        char low[WORD_MAX + 1];
+        bool first = true;
+        char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
             n_content += n && !is_stop(low, n);
+            if (first)
+                first_word = st;
+            first = false;
+            if (n)
+                memcpy(prev, low, n + 1);
+            else
+                prev[0] = '\0';
         }
     }
     /* two passes: content words; function words only when there are none */
     for (int pass = 0; pass < 2 && out->n_groups == 0 && !rc; pass++) {
         size_t pos = 0, st, wl;
-        char low[WORD_MAX + 1];
+        char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
+            bool stop = n && is_stop(low, n), measure = n && is_measure(low, n, prev);
+            if (n)
+                memcpy(prev, low, n + 1);
+            else
+                prev[0] = '\0';
             if (!n) {   /* too long: its first WORD_MAX bytes, as the index keeps it */
                 char tmp[WORD_MAX + 1];
                 size_t k = wl > WORD_MAX ? WORD_MAX : wl;
@@ -1103,7 +1323,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 out->n_groups++;
                 continue;
             }
-            if (pass == 0 && is_stop(low, n))
+            if (pass == 0 && stop)
                 continue;
             bool dup = false;
             for (int32_t g = 0; g < out->n_groups && !dup; g++)
@@ -1114,7 +1334,14 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 rc = HH_ENOMEM;
                 break;
             }
-            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3);
+            /* a noun is capitalized; the first word of a question always is,
+             * so there the word list decides (a verb form is listed lowercase) */
+            bool noun;
+            if (st > first_word)
+                noun = is_capital(text + st, wl);
+            else
+                noun = a && !(word_flags(a, low, n) & WF_LOWER);
+            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3, noun, measure);
             out->n_groups++;
         }
     }

@@ -11,19 +11,33 @@
  *     urlaubstag urlaub tag, "Reisekostenabrechnung" -> ... reisekost
  *     abrechn reis kost. Splitting is dictionary-based (a German word list,
  *     Debian's wngerman /usr/share/dict/ngerman): a head of >= 4 letters
- *     that is a word, an optional linking element (Fugen-s, -es, -n, -en),
- *     and a tail of >= 3 letters that is a word (also with a plural or
- *     case ending taken off: "tage" -> "tag") or splits again.
+ *     that is a word (nouns first, then other words and verb stems whose
+ *     infinitive is listed: "Abstell|raum"), an optional linking element
+ *     (Fugen-s, -es, -n, -en), and a tail of >= 3 letters that is a word
+ *     (also with a plural or case ending taken off: "tage" -> "tag") or
+ *     splits again. A part is stemmed from its dictionary form ("kurse"
+ *     -> kurs -> kur, as "kurs"), so parts meet whatever their form.
  * Terms are separated by one space; every term is made of word characters
  * only, so FTS5's unicode61 tokenizer keeps each one whole.
  *
  * Query terms of a question (hh_analyzer_query_terms): its language is
- * detected (kb/lang.h); each content word (function words dropped) is one
- * group with these terms, by weight:
- *   HH_AN_W_EXACT   1.0  the word's stems (German and English)
+ * detected (kb/lang.h); each content word (function words dropped: also
+ * question words, modal verbs, possessives, "gibts") is one group with
+ * these terms, by weight:
+ *   HH_AN_W_EXACT   1.0  the word's stems (German and English; a German
+ *                        question's German stem only), a verb form's
+ *                        infinitive stem ("bekommt" -> bekomm) and an
+ *                        -eln/-ern verb's -ung noun stem ("umwandeln" ->
+ *                        umwandl, as "Umwandlung")
+ *   HH_AN_W_MEASURE 0.3  instead of 1.0 for the amount word after
+ *                        "wie"/"how" ("lange", "many"; never expanded)
  *   HH_AN_W_PART    0.5  its compound parts
  *   HH_AN_W_SYN     0.3  synonyms from OpenThesaurus (German questions, or
- *                        unknown language), at most HH_AN_MAX_SYN per word
+ *                        unknown language), at most HH_AN_MAX_SYN per word:
+ *                        of the word's class (noun when capitalized), the
+ *                        sets where it is marked colloquial first
+ *                        ("kriegen (ugs.)" -> bekommen), never to a
+ *                        marked word
  *   HH_AN_W_TRANS   0.3  translations from the German-English dictionary
  *                        (Debian trans-de-en): English words of a question
  *                        to German, German ones to English, at most
@@ -58,6 +72,7 @@
 #define HH_AN_W_PART  0.5f
 #define HH_AN_W_SYN   0.3f
 #define HH_AN_W_TRANS 0.3f
+#define HH_AN_W_MEASURE 0.3f   /* "lange" in "wie lange", "many" in "how many" */
 
 #define HH_AN_MAX_SYN    5
 #define HH_AN_MAX_TRANS  2
@@ -95,7 +110,8 @@ typedef struct hh_analyzer_stats {
 } hh_analyzer_stats_t;
 void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out);
 
-/* The index level of this analyzer: 2 with the compound word list, 1 with
+/* The index level of this analyzer: 3 with the compound word list (2 was
+ * the splitting before noun-first heads and dictionary-form parts), 1 with
  * stemming alone. Chunks analyzed at a lower level are analyzed again. */
 int hh_analyzer_level(hh_analyzer_t *a);
 
