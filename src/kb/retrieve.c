@@ -8,8 +8,12 @@
  * takes them from every collection, so the order of two of a user's own
  * chunks would tell whether a word occurs in another department's
  * documents (issue 12, finding 4). FTS5 finds the matching chunks and an
- * auxiliary function (hh_kb_tf) reports each one's length and per-word
- * counts; the score is computed here with FTS5's formula and constants.
+ * auxiliary function (hh_kb_tf) reports each one's per-word counts; the
+ * chunks' lengths come with the access set (read once from the index's
+ * per-row sizes and cached with it: FTS5's own per-row length lookup was
+ * half of the BM25 list's time); the score is computed here with FTS5's
+ * formula and constants (tests/test_retrieve.c
+ * retrieve_bm25_matches_reference recomputes it from the analyzed terms).
  *
  * The index ranked is chunks_terms, over each chunk's analyzed terms
  * (kb/analyze.h); the question's terms carry weights, and an expansion's IDF
@@ -566,7 +570,7 @@ static bool acl_has(const acl_set_t *a, int64_t id)
 
 /* ---- the access filter as a set of chunk ids ------------------------------
  * Both lists filter by the same set: the chunks of the allowed collections,
- * as a sorted id list. BM25 applies it inside the FTS5 query (WHERE
+ * as a sorted id list (with each chunk's length, for BM25). BM25 applies it inside the FTS5 query (WHERE
  * hh_kb_allowed(rowid, ?) - before ranking), the dense search as the
  * index's id filter. The set is cached per connection and
  * collection list, and recomputed whenever the database changed (this
