@@ -889,29 +889,6 @@ cleanup:
     return rc;
 }
 
-/* The BM25 list on a second thread while the calling thread runs the dense
- * search (the embedder must run on the calling thread, retrieve.h): the
- * two lists do not depend on each other, so a hybrid question costs about
- * the longer of the two, not their sum. Same lists, same results. */
-typedef struct bm25_job {
-    hh_store_t              *s;
-    const char              *fts;
-    const hh_query_terms_t  *qt;
-    const acl_set_t         *acl;
-    int32_t                  depth;
-    cand_t                  *out;
-    size_t                   n;
-    int                      rc;
-    hh_err_t                 err;
-} bm25_job_t;
-
-static void *bm25_thread(void *p)
-{
-    bm25_job_t *j = p;
-    j->rc = bm25_list(j->s, j->fts, j->qt, j->acl, j->depth, &j->out, &j->n, &j->err);
-    return NULL;
-}
-
 /* ---- fusion and loading ------------------------------------------------- */
 
 static int cmp_cand(const void *a, const void *b)
@@ -1260,30 +1237,18 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
             rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
             goto cleanup;
         }
+        if (fts[0]) {
+            rc = bm25_list(store, fts, &qt, &acl, depth, &bl, &nb, err);
+            if (rc)
+                goto cleanup;
+        }
     }
-    bool want_dense = mode != HH_KB_BM25_ONLY && dense_ok, want_bm25 = fts && fts[0];
-    bm25_job_t job = { .s = store, .fts = fts, .qt = &qt, .acl = &acl, .depth = depth };
-    pthread_t th;
-    bool threaded = want_bm25 && want_dense && pthread_create(&th, NULL, bm25_thread, &job) == 0;
-    if (want_bm25 && !threaded)
-        bm25_thread(&job);
-    int rc_dense = 0;
-    if (want_dense) {
+    if (mode != HH_KB_BM25_ONLY && dense_ok) {
         lists++;
-        rc_dense = dense_list(vindex, embedder, q->text, &acl, depth, &dl, &nd, err);
+        rc = dense_list(vindex, embedder, q->text, &acl, depth, &dl, &nd, err);
+        if (rc)
+            goto cleanup;
     }
-    if (threaded)
-        pthread_join(th, NULL);
-    bl = job.out;
-    nb = job.n;
-    if (job.rc) {   /* the BM25 list's error first, as before */
-        if (err)
-            *err = job.err;
-        rc = job.rc;
-        goto cleanup;
-    }
-    if ((rc = rc_dense))
-        goto cleanup;
     /* reciprocal rank fusion */
     all = calloc(nb + nd + 1, sizeof *all);
     if (!all) {
