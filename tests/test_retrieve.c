@@ -584,6 +584,183 @@ TEST(retrieve_rank_stats_scoped)
     hh_store_close(f.s);
 }
 
+/* BM25 against a reference computed here from the chunks' analyzed terms
+ * (hh_kb_chunk_terms) and the question's terms: every readable match, in
+ * order, with FTS5's bm25() formula over the readable chunks' statistics
+ * (kb/retrieve.c). The speed-ups of the first stage (lengths from the
+ * access set, not FTS5's docsize lookups) must keep hits, order and
+ * scores; HR's chunks hold the same words and must change nothing. */
+typedef struct ref_chunk {
+    const char *text;
+    char       *terms;
+    int64_t     id;
+} ref_chunk_t;
+
+static size_t term_count(const char *terms, const char *t, size_t *len)
+{
+    size_t n = 0, tl = strlen(t);
+    *len = 0;
+    for (const char *p = terms; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p) {
+            (*len)++;
+            n += (size_t)(e - p) == tl && !memcmp(p, t, tl);
+        }
+        p = e;
+    }
+    return n;
+}
+
+TEST(retrieve_bm25_matches_reference)
+{
+    fixture_t f;
+    memset(&f, 0, sizeof f);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/retrieve_bm25_ref", hh_test_tmpdir());
+    hh_err_t err;
+    ASSERT_OK(hh_store_open(&f.s, dir, &err));
+    hh_store_user_t u;
+    hh_store_collection_t col;
+    const char *hr_dep[] = { "HR" }, *eng_dep[] = { "ENG" };
+    ASSERT_OK(hh_store_user_ensure(f.s, "bob", "member", &u, NULL, &err));
+    ASSERT_OK(hh_store_user_add_department(f.s, "bob", "ENG", &err));
+    ASSERT_OK(hh_store_collection_ensure(f.s, "hr", hr_dep, 1, &col, &err));
+    f.hr = col.id;
+    ASSERT_OK(hh_store_collection_ensure(f.s, "eng", eng_dep, 1, &col, &err));
+    f.eng = col.id;
+    static const char *const eng[] = {
+        "Der Urlaubsantrag wird beim Vorgesetzten gestellt; Urlaub gibt es 30 Arbeitstage.",
+        "Fahrten mit dem privaten PKW werden mit 30 Cent pro Kilometer erstattet.",
+        "Dienstreisen mit dem eigenen Auto brauchen eine Genehmigung.",
+        "The build server runs every night and the build farm sits in the basement.",
+        "Holiday requests go to the manager; holidays are granted in order.",
+        "Die Reisekostenabrechnung fuer Dienstreisen geht an die Buchhaltung.",
+        "Urlaub, Urlaub und nochmals Urlaub: der Erholungsurlaub betraegt 30 Tage.",
+        "Releases leave on Tuesdays after the code review.",
+        "Das Auto des Vorgesetzten steht in der Garage neben dem Fahrrad.",
+        "Kilometer und Fahrten werden im Fahrtenbuch notiert, jede Fahrt einzeln.",
+    };
+    static const char *const hr[] = {
+        "HRSECRET Urlaub Urlaub Auto Fahrten build holiday Kilometer Dienstreisen.",
+        "HRSECRET Urlaub der Vorgesetzten und Gehaelter.",
+    };
+    int64_t doc;
+    ASSERT_OK(add_doc(&f, f.eng, "eng/ref.txt", "Reisen und Urlaub", eng, 10, &doc));
+    int64_t hr_doc;
+    ASSERT_OK(add_doc(&f, f.hr, "hr/ref.txt", "Urlaub", hr, 2, &hr_doc));
+    hh_analyzer_t *an = NULL;
+    ASSERT_OK(hh_analyzer_create(&an, NULL, &err));
+    /* the chunks' terms as the index gets them */
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    ASSERT_OK(hh_kb_doc_chunk_ids(f.s, doc, &ids, &n_ids, &err));
+    ASSERT_EQ_INT(n_ids, 10);
+    ref_chunk_t rc[10];
+    for (size_t i = 0; i < 10; i++) {
+        const char *lang;
+        rc[i].text = eng[i];
+        rc[i].id = ids[i];
+        ASSERT_OK(hh_kb_chunk_terms(an, eng[i], "Reisen und Urlaub", &lang, &rc[i].terms, &err));
+    }
+    free(ids);
+    static const char *const questions[] = {
+        "Wie viele Urlaubstage habe ich?", "Was bekomme ich, wenn ich mit meinem eigenen Auto fahre?",
+        "build holiday manager", "Reisekosten Dienstreise Kilometer", "Fahrrad Garage Vorgesetzter Urlaub",
+    };
+    for (size_t qi = 0; qi < sizeof questions / sizeof *questions; qi++) {
+        hh_query_terms_t qt = { 0 };
+        ASSERT_OK(hh_analyzer_query_terms(an, questions[qi], &qt, &err));
+        ASSERT_TRUE(qt.n > 0);
+        /* the reference: statistics of the 10 readable chunks */
+        double N = 10, tokens = 0, score[10] = { 0 };
+        double *idf = calloc(qt.n, sizeof *idf);
+        int32_t *tf = calloc(qt.n * 10, sizeof *tf), dl[10];
+        ASSERT_TRUE(idf && tf);
+        for (size_t c = 0; c < 10; c++) {
+            size_t len = 0;
+            for (size_t p = 0; p < qt.n; p++)
+                tf[p * 10 + c] = (int32_t)term_count(rc[c].terms, qt.t[p].term, &len);
+            if (qt.n == 0)
+                term_count(rc[c].terms, "", &len);
+            dl[c] = (int32_t)len;
+            tokens += (double)len;
+        }
+        for (size_t p = 0; p < qt.n; p++) {
+            double df = 0;
+            for (size_t c = 0; c < 10; c++)
+                df += tf[p * 10 + c] > 0;
+            idf[p] = log((N - df + 0.5) / (df + 0.5));
+            if (idf[p] <= 0.0)
+                idf[p] = 1e-6;
+        }
+        double *capped = calloc(qt.n, sizeof *capped);
+        ASSERT_TRUE(capped != NULL);
+        for (size_t p = 0; p < qt.n; p++) {
+            capped[p] = idf[p];
+            if (qt.t[p].kind != HH_AN_EXACT) {
+                double lim = -1;
+                for (size_t e = 0; e < qt.n; e++)
+                    if (qt.t[e].kind == HH_AN_EXACT && qt.t[e].group == qt.t[p].group && idf[e] > lim)
+                        lim = idf[e];
+                if (lim >= 0 && capped[p] > lim)
+                    capped[p] = lim;
+            }
+            capped[p] *= qt.t[p].weight;
+        }
+        size_t n_match = 0;
+        double avgdl = tokens / N;
+        for (size_t c = 0; c < 10; c++) {
+            bool any = false;
+            for (size_t p = 0; p < qt.n; p++) {
+                double fq = tf[p * 10 + c];
+                any |= fq > 0;
+                score[c] += capped[p] * (fq * 2.2) / (fq + 1.2 * (1.0 - 0.75 + 0.75 * dl[c] / avgdl));
+            }
+            n_match += any;
+            if (!any)
+                score[c] = -1;
+        }
+        ASSERT_TRUE(n_match >= 2);
+        hh_kb_query_t q = { .analyzer = an, .user = "bob", .text = questions[qi], .k = 10, .no_rerank = true };
+        hh_kb_hit_t *h = NULL;
+        size_t nh = 0;
+        ASSERT_OK(hh_kb_retrieve_mode(f.s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &nh, &err));
+        if (nh != n_match)
+            hh_test_fail(__FILE__, __LINE__, "'%s': %zu hits, the reference has %zu matches", questions[qi], nh,
+                         n_match);
+        for (size_t i = 0; i < nh; i++) {
+            /* the reference's i-th best: highest score, ties to the lower id */
+            size_t best = 10;
+            for (size_t c = 0; c < 10; c++)
+                if (score[c] >= 0 && (best == 10 || score[c] > score[best] ||
+                                      (score[c] == score[best] && rc[c].id < rc[best].id)))
+                    best = c;
+            ASSERT_TRUE(best < 10);
+            if (h[i].chunk_id != rc[best].id || fabs(h[i].bm25 - score[best]) > 1e-12 * fabs(score[best]))
+                hh_test_fail(__FILE__, __LINE__, "'%s' hit %zu: chunk %lld bm25 %.17g, reference chunk %lld (%s) %.17g",
+                             questions[qi], i, (long long)h[i].chunk_id, h[i].bm25, (long long)rc[best].id,
+                             rc[best].text, score[best]);
+            ASSERT_EQ_INT(h[i].chunk_id, rc[best].id);
+            ASSERT_NEAR(h[i].bm25, score[best], 1e-12 * fabs(score[best]));
+            ASSERT_EQ_INT(h[i].bm25_rank, (int64_t)i + 1);
+            score[best] = -1;
+        }
+        hh_kb_hits_free(h, nh);
+        free(idf);
+        free(capped);
+        free(tf);
+        hh_query_terms_free(&qt);
+    }
+    for (size_t i = 0; i < 10; i++)
+        free(rc[i].terms);
+    hh_analyzer_free(an);
+    hh_store_close(f.s);
+}
+
 TEST(retrieve_acl_follows_changes)
 {
     fixture_t f;

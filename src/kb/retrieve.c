@@ -8,8 +8,12 @@
  * takes them from every collection, so the order of two of a user's own
  * chunks would tell whether a word occurs in another department's
  * documents (issue 12, finding 4). FTS5 finds the matching chunks and an
- * auxiliary function (hh_kb_tf) reports each one's length and per-word
- * counts; the score is computed here with FTS5's formula and constants.
+ * auxiliary function (hh_kb_tf) reports each one's per-word counts; the
+ * chunks' lengths come with the access set (read once from the index's
+ * per-row sizes and cached with it: FTS5's own per-row length lookup was
+ * half of the BM25 list's time); the score is computed here with FTS5's
+ * formula and constants (tests/test_retrieve.c
+ * retrieve_bm25_matches_reference recomputes it from the analyzed terms).
  *
  * The index ranked is chunks_terms, over each chunk's analyzed terms
  * (kb/analyze.h); the question's terms carry weights, and an expansion's IDF
@@ -31,6 +35,7 @@
 #include <utf8proc.h>
 
 #define MAX_DEPTH     1000
+
 #define MAX_FTS_WORDS 64
 
 void hh_kb_hits_free(hh_kb_hit_t *hits, size_t n)
@@ -256,6 +261,7 @@ typedef struct cand {
 typedef struct acl_set acl_set_t;
 struct acl_set {
     int64_t  *ids;      /* (n_ids) ascending, unique; owned */
+    int32_t  *lens;     /* (n_ids) each one's FTS5 length, all columns; owned */
     size_t    n_ids;    /* allowed chunks */
     int64_t   n_tokens; /* their FTS5 tokens, all columns (BM25's lengths) */
 };
@@ -291,6 +297,8 @@ static int cmp_bm25_row(const void *a, const void *b)
  * phrase's document frequency = the matching allowed chunks holding it.
  * Scores are FTS5's bm25() formula (with its IDF floor of 1e-6), sign
  * flipped (higher = better); ties go to the lower chunk id. */
+static ptrdiff_t acl_find(const acl_set_t *a, int64_t id);
+
 static int bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt, const acl_set_t *acl, int32_t depth,
                      cand_t **out, size_t *n, hh_err_t *err)
 {
@@ -344,6 +352,14 @@ static int bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt,
         }
         rows[n_rows].id = sqlite3_column_int64(st, 0);
         memcpy(tf + n_rows * (1 + n_phr), blob, bytes);
+        /* the length from the access set (read with it from the index's
+         * per-row sizes): FTS5's own lookup costs a query per matching row */
+        ptrdiff_t at = acl_find(acl, rows[n_rows].id);
+        if (at < 0) {
+            rc = hh_err_set(err, HH_EIO, -1, "bm25: a match outside the access set");
+            goto cleanup;
+        }
+        tf[n_rows * (1 + n_phr)] = acl->lens[at];
         n_rows++;
     }
     if (step != SQLITE_DONE) {
@@ -484,6 +500,7 @@ static int allowed_chunks(hh_store_t *s, const char *coll_json, acl_set_t *out, 
         " WHERE d.collection_id IN (SELECT value FROM json_each(?1)) ORDER BY c.id";
     memset(out, 0, sizeof *out);
     int64_t *v = NULL, tokens = 0;
+    int32_t *lv = NULL;
     size_t nv = 0, cap = 0;
     int rc = 0;
     sqlite3_stmt *st = NULL;
@@ -497,15 +514,20 @@ static int allowed_chunks(hh_store_t *s, const char *coll_json, acl_set_t *out, 
         if (nv == cap) {
             size_t nc = cap ? cap * 2 : 1024;
             int64_t *np = realloc(v, nc * sizeof *np);
-            if (!np) {
+            if (np)
+                v = np;
+            int32_t *nl = np ? realloc(lv, nc * sizeof *nl) : NULL;
+            if (!nl) {
                 rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
                 goto cleanup;
             }
-            v = np;
+            lv = nl;
             cap = nc;
         }
-        v[nv++] = sqlite3_column_int64(st, 0);
-        tokens += docsize_tokens(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
+        int64_t len = docsize_tokens(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
+        v[nv] = sqlite3_column_int64(st, 0);
+        lv[nv++] = len > INT32_MAX ? INT32_MAX : (int32_t)len;
+        tokens += len;
     }
     if (step != SQLITE_DONE)
         rc = hh_store_db_fail(s, err, "chunk ids");
@@ -513,34 +535,42 @@ cleanup:
     sqlite3_finalize(st);
     if (rc) {
         free(v);
+        free(lv);
         return rc;
     }
     out->ids = v;
+    out->lens = lv;
     out->n_ids = nv;
     out->n_tokens = tokens;
     return 0;
 }
 
-/* Whether id is in the set (binary search). */
-static bool acl_has(const acl_set_t *a, int64_t id)
+/* id's index in the set, or -1 (binary search). */
+static ptrdiff_t acl_find(const acl_set_t *a, int64_t id)
 {
     size_t lo = 0, hi = a->n_ids;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (a->ids[mid] == id)
-            return true;
+            return (ptrdiff_t)mid;
         if (a->ids[mid] < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return false;
+    return -1;
+}
+
+/* Whether id is in the set. */
+static bool acl_has(const acl_set_t *a, int64_t id)
+{
+    return acl_find(a, id) >= 0;
 }
 
 
 /* ---- the access filter as a set of chunk ids ------------------------------
  * Both lists filter by the same set: the chunks of the allowed collections,
- * as a sorted id list. BM25 applies it inside the FTS5 query (WHERE
+ * as a sorted id list (with each chunk's length, for BM25). BM25 applies it inside the FTS5 query (WHERE
  * hh_kb_allowed(rowid, ?) - before ranking), the dense search as the
  * index's id filter. The set is cached per connection and
  * collection list, and recomputed whenever the database changed (this
@@ -573,6 +603,7 @@ static uint64_t        g_acl_tick;
 static void acl_set_free(acl_set_t *b)
 {
     free(b->ids);
+    free(b->lens);
     memset(b, 0, sizeof *b);
 }
 
@@ -645,15 +676,16 @@ typedef struct fts5_api_s {           /* fts5_api, up to xCreateFunction */
     int (*create_function)(struct fts5_api_s *, const char *, void *, fts5_aux_fn, void (*)(void *));
 } fts5_api_t;
 
-/* hh_kb_tf(chunks_fts) -> blob of int32: the row's length in tokens (all
- * columns), then per query phrase its instances in the row (all columns,
- * weight 1 as in bm25()). Phrases are capped by the query builder
- * (MAX_FTS_WORDS), so the blob is small. */
+/* hh_kb_tf(chunks_fts) -> blob of int32: 0 (room for the row's length,
+ * which bm25_list takes from the access set: FTS5's xColumnSize would run
+ * a query on the docsize table per row), then per query phrase its
+ * instances in the row (all columns, weight 1 as in bm25()). Phrases are
+ * capped by the query builder (MAX_FTS_WORDS), so the blob is small. */
 static void fts5_tf(const fts5_ext_t *api, fts5_ctx_t *fc, sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     (void)argv;
-    int n_phr = api->phrase_count(fc), n_inst = 0, len = 0;
+    int n_phr = api->phrase_count(fc), n_inst = 0;
     if (n_phr < 0 || n_phr > 4 * MAX_FTS_WORDS) {
         sqlite3_result_error(ctx, "hh_kb_tf: too many phrases", -1);
         return;
@@ -664,9 +696,7 @@ static void fts5_tf(const fts5_ext_t *api, fts5_ctx_t *fc, sqlite3_context *ctx,
         return;
     }
     memset(v, 0, (size_t)(1 + n_phr) * sizeof *v);
-    int rc = api->column_size(fc, -1, &len);
-    if (rc == SQLITE_OK)
-        rc = api->inst_count(fc, &n_inst);
+    int rc = api->inst_count(fc, &n_inst);
     for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
         int phr, col, off;
         rc = api->inst(fc, i, &phr, &col, &off);
@@ -678,7 +708,6 @@ static void fts5_tf(const fts5_ext_t *api, fts5_ctx_t *fc, sqlite3_context *ctx,
         sqlite3_result_error_code(ctx, rc);
         return;
     }
-    v[0] = len;
     sqlite3_result_blob(ctx, v, (int)((size_t)(1 + n_phr) * sizeof *v), sqlite3_free);
 }
 
@@ -700,10 +729,16 @@ static int fts5_register_tf(sqlite3 *db)
 static int acl_copy(const acl_set_t *from, acl_set_t *to)
 {
     memset(to, 0, sizeof *to);
-    if (from->n_ids && !(to->ids = malloc(from->n_ids * sizeof *to->ids)))
+    if (from->n_ids && (!(to->ids = malloc(from->n_ids * sizeof *to->ids)) ||
+                        !(to->lens = malloc(from->n_ids * sizeof *to->lens)))) {
+        free(to->ids);
+        to->ids = NULL;
         return HH_ENOMEM;
-    if (from->n_ids)
+    }
+    if (from->n_ids) {
         memcpy(to->ids, from->ids, from->n_ids * sizeof *to->ids);
+        memcpy(to->lens, from->lens, from->n_ids * sizeof *to->lens);
+    }
     to->n_ids = from->n_ids;
     to->n_tokens = from->n_tokens;
     return 0;
