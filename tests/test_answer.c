@@ -756,6 +756,29 @@ TEST(answer_http_sources_fit_context)
     ASSERT_FALSE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.j, "extractive")));
     hh_test_resp_free(&r);
 
+    /* max_tokens: bounds the answer, reported in usage; bad values are a 400 naming the field */
+    hh_test_req_t qm = { .method = "POST", .path = "/api/ask", .key = key,
+                         .body = "{\"question\":\"Wie werden Reisekosten mit dem privaten PKW erstattet?\","
+                                 "\"model\":\"stories260K\",\"collections\":[\"eng\"],\"max_tokens\":3}" };
+    ASSERT_OK(hh_test_http_req(t.port, &qm, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(r.j, "usage");
+    ASSERT_GE(jnum(usage, "completion_tokens"), 1);
+    ASSERT_LE(jnum(usage, "completion_tokens"), 3);
+    ASSERT_GE(jnum(usage, "prompt_tokens"), 20);
+    ASSERT_NEAR(jnum(usage, "total_tokens"), jnum(usage, "prompt_tokens") + jnum(usage, "completion_tokens"), 0);
+    hh_test_resp_free(&r);
+    const char *bad[] = { "0", "-1", "1.5", "\"3\"", "true", "1e300", "32769" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"question\":\"PKW?\",\"model\":\"stories260K\",\"max_tokens\":%s}", bad[i]);
+        hh_test_req_t qb = { .method = "POST", .path = "/api/ask", .key = key, .body = body };
+        ASSERT_OK(hh_test_http_req(t.port, &qb, &r));
+        ASSERT_EQ_INT(r.status, 400);
+        ASSERT_TRUE(strstr(r.body, "max_tokens") != NULL);
+        hh_test_resp_free(&r);
+    }
+
     /* the question alone beyond the context: the one 400 left */
     size_t ql = 4000;
     char *big = malloc(ql + 100);

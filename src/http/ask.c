@@ -37,6 +37,7 @@
 #define ASK_MAX_COLLECTIONS 32
 #define ASK_DEFAULT_K       5
 #define ASK_MAX_K           20
+#define ASK_MAX_TOKENS      32768   /* an answer's token limit; the model's context caps it further */
 #define ASK_QUOTE_CHARS     1000
 
 typedef struct ask_in {
@@ -367,6 +368,14 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     else if (!st && rj && !cJSON_IsNull(rj) && !(cJSON_IsString(rj) && !strcmp(rj->valuestring, "hybrid")))
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "retrieval",
                               "retrieval must be \"hybrid\", \"bm25\" or \"dense\"");
+    const cJSON *mtj = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
+    if (!st && mtj && !cJSON_IsNull(mtj) &&
+        (!cJSON_IsNumber(mtj) || !(mtj->valuedouble >= 1 && mtj->valuedouble <= ASK_MAX_TOKENS) ||
+         mtj->valuedouble != (double)(int)mtj->valuedouble))   /* range first: no cast of a huge double */
+        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "max_tokens",
+                              "max_tokens must be an integer 1..%d", ASK_MAX_TOKENS);
+    if (!st && cJSON_IsNumber(mtj))
+        in.max_tokens = mtj->valueint;
     const cJSON *plj = cJSON_GetObjectItemCaseSensitive(root, "prompt_lookup");
     if (!st && plj && !cJSON_IsNull(plj) && !cJSON_IsBool(plj))
         st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "prompt_lookup", "prompt_lookup must be a boolean");
@@ -416,6 +425,10 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "answer", o.ans.text ? o.ans.text : "");
     add_grounding(j, &o);
+    cJSON *usage = cJSON_AddObjectToObject(j, "usage");
+    cJSON_AddNumberToObject(usage, "prompt_tokens", o.ans.prompt_tokens);
+    cJSON_AddNumberToObject(usage, "completion_tokens", o.ans.completion_tokens);
+    cJSON_AddNumberToObject(usage, "total_tokens", o.ans.prompt_tokens + o.ans.completion_tokens);
     ht_log_tokens(&cs->log, o.ans.prompt_tokens, o.ans.completion_tokens);   /* access log */
     ask_out_free(&o);
     return ht_send_json(c, cs, 200, j);
