@@ -252,6 +252,12 @@ TEST(grammar_schema_errors)
     EXPECT_ERR("{\"type\":\"array\",\"uniqueItems\":true}", HH_EUNSUPPORTED, "uniqueItems");
     EXPECT_ERR("{\"type\":", HH_EFORMAT, "not valid JSON");
     EXPECT_ERR("", HH_EFORMAT, "not valid JSON");
+    /* stray bytes in a property name, an enum string or a const would let
+     * the grammar accept bytes that are not JSON text (found by fuzz_grammar) */
+    EXPECT_ERR("{\"type\":\"object\",\"properties\":{\"\xff\xff" "a\":{\"type\":\"string\"}}}", HH_EFORMAT,
+               "not valid UTF-8");
+    EXPECT_ERR("{\"enum\":[\"x\xc0\xaf\"]}", HH_EFORMAT, "not valid UTF-8");
+    EXPECT_ERR("{\"const\":\"\xed\xa0\x80\"}", HH_EFORMAT, "not valid UTF-8");
     EXPECT_ERR("[1,2]", HH_EFORMAT, "object or a boolean");
     EXPECT_ERR("{\"type\":\"strin\"}", HH_EFORMAT, "unknown type");
     EXPECT_ERR("{\"type\":\"array\",\"minItems\":-1}", HH_EFORMAT, "minItems");

@@ -8,6 +8,7 @@
 #ifndef HH_HTTP_OPENAI_H
 #define HH_HTTP_OPENAI_H
 
+#include "base/utf8.h"
 #include "engine/engine.h"
 
 #include <cjson/cJSON.h>
@@ -57,10 +58,6 @@ typedef struct hh_openai_req {
     char            *tools_json;
     char            *schema_json;
 } hh_openai_req_t;
-
-/* True if the len bytes are valid UTF-8 (no overlongs, no surrogates,
- * nothing above U+10FFFF). */
-bool hh_utf8_valid(const char *s, size_t len);
 
 /* Parses and validates a request body of the given kind. On success
  * returns 0 and fills *out (free with hh_openai_req_free). On failure

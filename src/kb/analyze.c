@@ -1011,7 +1011,7 @@ static const char *const g_stopwords[] = {
     "eine", "einem", "einen", "einer", "eines", "er", "es", "etwas", "euch", "f\xc3\xbcr", "f\xc3\xbcrs", "gibt",
     "gibts", "habe", "haben", "hast", "hat", "hatte", "ich", "ihm", "ihn", "ihnen", "ihr", "ihre", "im", "ins",
     "ist", "ja", "kann", "kannst", "k\xc3\xb6nnen", "k\xc3\xb6nnte", "man", "mein", "meine", "meinem", "meinen",
-    "meiner", "meines", "mich", "mir", "mit", "m\xc3\xb6" "chte", "muss", "m\xc3\xbcssen", "nach", "ne", "nem", "nen",
+    "meiner", "meines", "mich", "mir", "mit", "m\303\266chte", "muss", "m\xc3\xbcssen", "nach", "ne", "nem", "nen",
     "nicht", "noch", "nur", "ob", "oder", "sein", "seine", "sich", "sie", "sind", "soll", "sollen", "sollte",
     "\303\274ber", "um", "und", "uns", "unser", "unsere", "vom", "von", "vor", "wann", "war", "warum", "was",
     "welche", "welchem", "welchen", "welcher", "welches", "wenn", "wenns", "wer", "werde", "werden", "weshalb",

@@ -306,7 +306,7 @@ static bool address_like(const char *s, size_t len)
             isdigit((unsigned char)s[i + 4]) && s[i + 5] == ' ' && isupper((unsigned char)s[i + 6]))
             return true;
     }
-    static const char *const streets[] = { "stra\xC3\x9F" "e ", "str. ", "weg ", "platz ", "allee ", "gasse ",
+    static const char *const streets[] = { "stra\303\237e ", "str. ", "weg ", "platz ", "allee ", "gasse ",
                                            "ring ", "damm ", "street ", "road " };
     for (size_t k = 0; k < N_OF(streets); k++) {
         size_t pl = strlen(streets[k]);

@@ -4,6 +4,8 @@
  * reference to a node being compiled returns its rule id. */
 #include "sample/grammar_int.h"
 
+#include "base/utf8.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -1197,6 +1199,12 @@ int hh_grammar_from_json_schema(const char *schema_json, size_t len, hh_grammar_
     if (schema_json) {
         if (len > HH_GRAMMAR_MAX_SCHEMA_BYTES) {
             gb_fail(&c.b, HH_ERANGE, "schema is %zu bytes; at most %u are accepted", len, HH_GRAMMAR_MAX_SCHEMA_BYTES);
+            goto done;
+        }
+        /* JSON text is UTF-8 (RFC 8259); a name or literal with stray bytes
+         * would let the grammar emit text that is not JSON. */
+        if (!hh_utf8_valid(schema_json, len)) {
+            gb_fail(&c.b, HH_EFORMAT, "schema is not valid UTF-8");
             goto done;
         }
         const char *end = NULL;
