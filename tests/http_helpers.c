@@ -11,10 +11,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the server ---------------------------------------------------------- */
@@ -402,4 +404,11 @@ int hh_test_run_cli(const char *args, const char *stdin_line, bool err_too, char
     }
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+double hh_test_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

@@ -125,6 +125,8 @@ const char *hh_test_json_str(const cJSON *o, const char *k);
 /* The number of "hits" of a GDPR export document doc whose "where" is
  * where (and, when document_id >= 0, whose "document_id" is that). */
 int hh_test_count_hits(const cJSON *doc, const char *where, double document_id);
+/* Seconds on the monotonic clock. */
+double hh_test_now_s(void);
 
 /* POSTs one text file to /api/documents as multipart/form-data: a
  * "collection" field coll and a "file" part with filename name, Content-Type
