@@ -77,9 +77,9 @@ $(WEB_C): $(WEBGEN) FORCE_VERSION
 $(WEB_O): $(WEB_C)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# The person-name lists (data/pii/*.txt) are embedded into pii_de.o with
-# .incbin (src/govern/pii_de.c); the compiler's -MMD does not see them.
-$(BUILD)/src/govern/pii_de.o: $(wildcard data/pii/*.txt)
+# The person-name lists (data/pii/*.txt) are embedded into pii_de_lex.o with
+# .incbin (src/govern/pii_de_lex.c); the compiler's -MMD does not see them.
+$(BUILD)/src/govern/pii_de_lex.o: $(wildcard data/pii/*.txt)
 
 LIB_SRC  := $(filter-out $(EXCLUDE) src/cli/%,$(shell find src -name '*.c' | sort))
 CLI_SRC  := $(filter-out $(EXCLUDE),$(wildcard src/cli/*.c))
