@@ -2,7 +2,7 @@
  * classification, policy per class, validation of use-case documents, and
  * their storage with a change history (tables of schema version 4). */
 #include "govern/register.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -493,22 +493,17 @@ static int builtin_general(hh_usecase_t *out, hh_err_t *err)
     return derive(out, err);
 }
 
-/* ---- storage ---------------------------------------------------------- */
+/* ---- storage (the rows: store_register.c) ------------------------------ */
 
-static int db_err(hh_store_t *s, hh_err_t *err, const char *what)
-{
-    return hh_store_db_fail(s, err, what);
-}
-
-/* Reads the row st points at (id, slug, doc, created, updated). */
-static int row_to_usecase(sqlite3_stmt *st, hh_usecase_t *u, hh_err_t *err)
+/* The use case of a stored row (parses and derives its document). */
+static int from_row(const hh_store_usecase_row_t *r, hh_usecase_t *u, hh_err_t *err)
 {
     memset(u, 0, sizeof *u);
-    u->id = sqlite3_column_int64(st, 0);
-    snprintf(u->slug, sizeof u->slug, "%s", (const char *)sqlite3_column_text(st, 1));
-    u->doc = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
-    u->created_at = sqlite3_column_int64(st, 3);
-    u->updated_at = sqlite3_column_int64(st, 4);
+    u->id = r->id;
+    snprintf(u->slug, sizeof u->slug, "%s", r->slug);
+    u->doc = cJSON_Parse(r->doc);
+    u->created_at = r->created_at;
+    u->updated_at = r->updated_at;
     if (!u->doc)
         return hh_err_set(err, HH_EFORMAT, -1, "register: stored use case %s is not JSON", u->slug);
     int rc = derive(u, err);
@@ -517,31 +512,23 @@ static int row_to_usecase(sqlite3_stmt *st, hh_usecase_t *u, hh_err_t *err)
     return rc;
 }
 
-/* Finds a use case; caller holds s->mu. */
-static int get_locked(hh_store_t *s, const char *key, hh_usecase_t *out, hh_err_t *err)
+/* Finds a use case: its row (raw, may be NULL) and the parsed use case; the
+ * built-in general use case when no row has that slug. */
+static int get_row(hh_store_t *s, const char *key, hh_store_usecase_row_t *row, hh_usecase_t *out, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    char *end = NULL;
-    long long id = strtoll(key, &end, 10);
-    bool numeric = key[0] && *end == '\0';
-    const char *sql = numeric ? "SELECT id, slug, doc, created_at, updated_at FROM usecases WHERE id = ?"
-                              : "SELECT id, slug, doc, created_at, updated_at FROM usecases WHERE slug = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(s, err, "usecases");
-    if (numeric)
-        sqlite3_bind_int64(st, 1, id);
+    hh_store_usecase_row_t r;
+    int rc = hh_store_usecase_get(s, key, &r, err);
+    if (rc == HH_ENOENT && !strcmp(key, HH_REG_GENERAL)) {
+        hh_err_clear(err);
+        return builtin_general(out, err);
+    }
+    if (rc)
+        return rc;
+    rc = from_row(&r, out, err);
+    if (rc == 0 && row)
+        *row = r;
     else
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    int rc;
-    if (sr == SQLITE_ROW)
-        rc = row_to_usecase(st, out, err);
-    else if (sr == SQLITE_DONE)
-        rc = !numeric && !strcmp(key, HH_REG_GENERAL) ? builtin_general(out, err)
-                                                      : hh_err_set(err, HH_ENOENT, -1, "unknown use case '%s'", key);
-    else
-        rc = db_err(s, err, "usecases");
-    sqlite3_finalize(st);
+        hh_store_usecase_row_clear(&r);
     return rc;
 }
 
@@ -550,42 +537,7 @@ int hh_register_get(hh_store_t *s, const char *id_or_slug, hh_usecase_t *out, hh
     memset(out, 0, sizeof *out);
     if (!id_or_slug || !id_or_slug[0])
         return hh_err_set(err, HH_EINVAL, -1, "no use case named");
-    pthread_mutex_lock(&s->mu);
-    int rc = get_locked(s, id_or_slug, out, err);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
-static int history_add(hh_store_t *s, int64_t id, const char *slug, const char *actor, const char *action,
-                       const cJSON *detail, hh_err_t *err)
-{
-    char *dt = detail ? cJSON_PrintUnformatted(detail) : NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO usecase_history (usecase_id, slug, at, actor, action, detail) "
-                           "VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(s, err, "usecase_history");
-        goto cleanup;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, slug, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
-    sqlite3_bind_text(st, 4, actor && actor[0] ? actor : "unknown", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, dt ? dt : "{}", -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_err(s, err, "usecase_history");
-cleanup:
-    sqlite3_finalize(st);
-    cJSON_free(dt);
-    return rc;
-}
-
-static int exec(hh_store_t *s, const char *sql, hh_err_t *err)
-{
-    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_err(s, err, sql);
+    return get_row(s, id_or_slug, NULL, out, err);
 }
 
 /* Fields whose value differs between a and b (both validated docs). */
@@ -604,20 +556,21 @@ static cJSON *changes(const cJSON *a, const cJSON *b)
     return c;
 }
 
-static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key, const char *actor,
-                         hh_usecase_t *out, hh_err_t *err)
+/* One try of a create (update_key NULL) or an update: HH_ESTATE when the
+ * row changed between the read and the write. */
+static int write_once(hh_store_t *s, const cJSON *in, const char *update_key, const char *actor, hh_usecase_t *out,
+                      hh_err_t *err)
 {
     hh_usecase_t old, nu;
     memset(&old, 0, sizeof old);
     memset(&nu, 0, sizeof nu);
+    hh_store_usecase_row_t row;
+    memset(&row, 0, sizeof row);
     cJSON *detail = NULL;
-    char *doc_text = NULL;
-    sqlite3_stmt *st = NULL;
-    bool in_tx = false;
+    char *doc_text = NULL, *detail_text = NULL;
     int rc;
-    pthread_mutex_lock(&s->mu);
     if (update_key) {
-        if ((rc = get_locked(s, update_key, &old, err)))
+        if ((rc = get_row(s, update_key, &row, &old, err)))
             goto cleanup;
         if (old.id == 0) {
             rc = hh_err_set(err, HH_ENOENT, -1, "the built-in use case '%s' cannot be changed; create one with "
@@ -629,79 +582,53 @@ static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key,
         goto cleanup;
     if ((rc = derive(&nu, err)))
         goto cleanup;
+    const char *slug = cJSON_GetObjectItemCaseSensitive(nu.doc, "slug")->valuestring;
+    detail = update_key ? changes(old.doc, nu.doc) : cJSON_Duplicate(nu.doc, true);
+    if (detail)
+        cJSON_AddStringToObject(detail, "risk_class", hh_risk_name(nu.cls.risk));
     doc_text = cJSON_PrintUnformatted(nu.doc);
+    detail_text = detail ? cJSON_PrintUnformatted(detail) : NULL;
     if (!doc_text) {
         rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
         goto cleanup;
     }
-    const char *slug = cJSON_GetObjectItemCaseSensitive(nu.doc, "slug")->valuestring;
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+    hh_store_usecase_write_t w = {
+        .id = update_key ? old.id : 0,
+        .expect_doc = update_key ? row.doc : NULL,
+        .slug = slug,
+        .risk_class = hh_risk_name(nu.cls.risk),
+        .doc = doc_text,
+        .actor = actor,
+        .detail = detail_text,
+    };
+    int64_t at = 0;
+    if ((rc = hh_store_usecase_write(s, &w, &nu.id, &at, err)))
         goto cleanup;
-    in_tx = true;
-    int64_t now = (int64_t)time(NULL);
-    if (update_key) {
-        if (sqlite3_prepare_v2(s->db, "UPDATE usecases SET doc = ?, risk_class = ?, updated_at = ? WHERE id = ?", -1,
-                               &st, NULL) != SQLITE_OK) {
-            rc = db_err(s, err, "usecases");
-            goto cleanup;
-        }
-        sqlite3_bind_text(st, 1, doc_text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, hh_risk_name(nu.cls.risk), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int64(st, 4, old.id);
-    } else {
-        if (sqlite3_prepare_v2(s->db,
-                               "INSERT INTO usecases (slug, risk_class, doc, created_at, updated_at, id) "
-                               "VALUES (?, ?, ?, ?, ?, ?)",
-                               -1, &st, NULL) != SQLITE_OK) {
-            rc = db_err(s, err, "usecases");
-            goto cleanup;
-        }
-        sqlite3_bind_text(st, 1, slug, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, hh_risk_name(nu.cls.risk), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, doc_text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-        sqlite3_bind_int64(st, 5, now);
-    }
-    /* a new use case gets a random id: members see the ids of theirs, and
-     * a counter would count the use cases of other departments */
-    int sr = SQLITE_DONE;
-    if (update_key)
-        sr = sqlite3_step(st);
-    else if (hh_store_insert_new_id(s, st, 6, "usecases", &nu.id, err))
-        sr = sqlite3_errcode(s->db);
-    if (sr == SQLITE_CONSTRAINT) {
-        rc = hh_err_set(err, HH_EINVAL, -1, "a use case with slug '%s' exists", slug);
-        goto cleanup;
-    }
-    if (sr != SQLITE_DONE) {
-        rc = db_err(s, err, "usecases");
-        goto cleanup;
-    }
-    if (update_key)
-        nu.id = old.id;
-    nu.created_at = update_key ? old.created_at : now;
-    nu.updated_at = now;
+    nu.created_at = update_key ? old.created_at : at;
+    nu.updated_at = at;
     snprintf(nu.slug, sizeof nu.slug, "%s", slug);
-    detail = update_key ? changes(old.doc, nu.doc) : cJSON_Duplicate(nu.doc, true);
-    if (detail)
-        cJSON_AddStringToObject(detail, "risk_class", hh_risk_name(nu.cls.risk));
-    if ((rc = history_add(s, nu.id, slug, actor, update_key ? "update" : "create", detail, err)))
-        goto cleanup;
-    rc = exec(s, "COMMIT", err);
-    in_tx = rc != 0;
 cleanup:
-    sqlite3_finalize(st);
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
     cJSON_Delete(detail);
     cJSON_free(doc_text);
+    cJSON_free(detail_text);
+    hh_store_usecase_row_clear(&row);
     hh_usecase_clear(&old);
     if (rc == 0 && out)
         *out = nu;
     else
         hh_usecase_clear(&nu);
+    return rc;
+}
+
+/* A change is made from the row as read; when another writer changed it
+ * in between, it is read and applied again (a few times), so no change is
+ * lost and none is made from a stale document. */
+static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key, const char *actor,
+                         hh_usecase_t *out, hh_err_t *err)
+{
+    int rc = HH_ESTATE;
+    for (int attempt = 0; attempt < 8 && rc == HH_ESTATE; attempt++)
+        rc = write_once(s, in, update_key, actor, out, err);
     return rc;
 }
 
@@ -741,68 +668,27 @@ int hh_register_delete(hh_store_t *s, const char *id_or_slug, const char *actor,
         return hh_err_set(err, HH_EINVAL, -1, "no use case named");
     hh_usecase_t u;
     memset(&u, 0, sizeof u);
-    sqlite3_stmt *st = NULL;
-    bool in_tx = false;
-    /* What refers to it is counted before the delete takes the lock (the
-     * store's own functions lock); a record appended in between is the
-     * same race as one appended just after a delete. */
+    /* What refers to it is counted before the delete; a record appended in
+     * between is the same race as one appended just after a delete. */
     int64_t n_audit = 0, n_appr = 0;
     int rc = hh_register_get(s, id_or_slug, &u, err);
-    if (rc == 0 && u.id != 0 && (rc = hh_store_usecase_references(s, u.slug, &n_audit, &n_appr, err)) == 0 &&
-        (n_audit || n_appr))
+    if (rc == 0 && u.id == 0)
+        rc = hh_err_set(err, HH_ENOENT, -1, "the built-in use case '%s' cannot be deleted", u.slug);
+    if (rc == 0 && (rc = hh_store_usecase_references(s, u.slug, &n_audit, &n_appr, err)) == 0 && (n_audit || n_appr))
         rc = hh_err_set(err, HH_ESTATE, -1,
                         "use case '%s' is referenced by %lld audit records and %lld approvals; they must keep "
                         "naming a documented use case, so it cannot be deleted: disable it instead "
                         "(hoheit register disable %s)",
                         u.slug, (long long)n_audit, (long long)n_appr, u.slug);
-    hh_usecase_clear(&u);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&s->mu);
-    rc = get_locked(s, id_or_slug, &u, err);
-    if (rc)
-        goto cleanup;
-    if (u.id == 0) {
-        rc = hh_err_set(err, HH_ENOENT, -1, "the built-in use case '%s' cannot be deleted", u.slug);
-        goto cleanup;
+    if (rc == 0) {
+        cJSON *detail = cJSON_CreateObject();
+        if (detail)
+            cJSON_AddStringToObject(detail, "risk_class", hh_risk_name(u.cls.risk));
+        char *dt = detail ? cJSON_PrintUnformatted(detail) : NULL;
+        rc = hh_store_usecase_delete(s, u.id, u.slug, actor, dt, err);
+        cJSON_free(dt);
+        cJSON_Delete(detail);
     }
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
-        goto cleanup;
-    in_tx = true;
-    static const char *const sqls[] = {
-        "DELETE FROM usecases WHERE id = ?1",
-        "UPDATE api_keys SET default_use_case = NULL WHERE default_use_case = ?2",
-        "UPDATE users SET default_use_case = NULL WHERE default_use_case = ?2",
-    };
-    for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
-        if (sqlite3_prepare_v2(s->db, sqls[i], -1, &st, NULL) != SQLITE_OK) {
-            rc = db_err(s, err, "usecases");
-            goto cleanup;
-        }
-        sqlite3_bind_int64(st, 1, u.id);
-        sqlite3_bind_text(st, 2, u.slug, -1, SQLITE_TRANSIENT);
-        int sr = sqlite3_step(st);
-        sqlite3_finalize(st);
-        st = NULL;
-        if (sr != SQLITE_DONE) {
-            rc = db_err(s, err, "usecases");
-            goto cleanup;
-        }
-    }
-    cJSON *detail = cJSON_CreateObject();
-    if (detail)
-        cJSON_AddStringToObject(detail, "risk_class", hh_risk_name(u.cls.risk));
-    rc = history_add(s, u.id, u.slug, actor, "delete", detail, err);
-    cJSON_Delete(detail);
-    if (rc)
-        goto cleanup;
-    rc = exec(s, "COMMIT", err);
-    in_tx = rc != 0;
-cleanup:
-    sqlite3_finalize(st);
-    if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
     hh_usecase_clear(&u);
     return rc;
 }
@@ -811,37 +697,19 @@ int hh_register_list(hh_store_t *s, hh_usecase_t **out, size_t *n, hh_err_t *err
 {
     *out = NULL;
     *n = 0;
-    hh_usecase_t *arr = NULL;
-    size_t cnt = 0, cap = 0;
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "SELECT id, slug, doc, created_at, updated_at FROM usecases ORDER BY slug", -1,
-                           &st, NULL) != SQLITE_OK) {
-        rc = db_err(s, err, "usecases");
-        goto cleanup;
-    }
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            hh_usecase_t *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-                goto cleanup;
-            }
-            arr = na;
-            cap = nc;
-        }
-        if ((rc = row_to_usecase(st, &arr[cnt], err)))
-            goto cleanup;
-        cnt++;
-    }
-    if (sr != SQLITE_DONE)
-        rc = db_err(s, err, "usecases");
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
+    hh_store_usecase_row_t *rows = NULL;
+    size_t nr = 0;
+    int rc = hh_store_usecase_list(s, &rows, &nr, err);
+    if (rc)
+        return rc;
+    hh_usecase_t *arr = nr ? calloc(nr, sizeof *arr) : NULL;
+    if (nr && !arr)
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    size_t cnt = 0;
+    for (; rc == 0 && cnt < nr; cnt++)
+        if ((rc = from_row(&rows[cnt], &arr[cnt], err)))
+            break;
+    hh_store_usecase_rows_free(rows, nr);
     if (rc) {
         for (size_t i = 0; i < cnt; i++)
             hh_usecase_clear(&arr[i]);
@@ -856,38 +724,24 @@ cleanup:
 int hh_register_history(hh_store_t *s, int64_t id, cJSON **out, hh_err_t *err)
 {
     *out = NULL;
+    hh_store_usecase_event_t *ev = NULL;
+    size_t n = 0;
+    int rc = hh_store_usecase_history(s, id, &ev, &n, err);
+    if (rc)
+        return rc;
     cJSON *arr = cJSON_CreateArray();
-    if (!arr)
-        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT at, actor, action, detail FROM usecase_history WHERE usecase_id = ? ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(s, err, "usecase_history");
-        goto cleanup;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+    for (size_t i = 0; arr && i < n; i++) {
         cJSON *h = cJSON_CreateObject();
-        cJSON_AddNumberToObject(h, "at", (double)sqlite3_column_int64(st, 0));
-        cJSON_AddStringToObject(h, "actor", (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(h, "action", (const char *)sqlite3_column_text(st, 2));
-        cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(st, 3));
+        cJSON_AddNumberToObject(h, "at", (double)ev[i].at);
+        cJSON_AddStringToObject(h, "actor", ev[i].actor);
+        cJSON_AddStringToObject(h, "action", ev[i].action);
+        cJSON *d = cJSON_Parse(ev[i].detail);
         cJSON_AddItemToObject(h, "detail", d ? d : cJSON_CreateNull());
         cJSON_AddItemToArray(arr, h);
     }
-    if (sr != SQLITE_DONE)
-        rc = db_err(s, err, "usecase_history");
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        cJSON_Delete(arr);
-        return rc;
-    }
+    hh_store_usecase_events_free(ev, n);
+    if (!arr)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     *out = arr;
     return 0;
 }
@@ -903,121 +757,55 @@ int hh_register_policy_for(hh_store_t *s, const char *usecase, hh_reg_policy_t *
     return 0;
 }
 
-/* Whether user_id is an enabled member of one of u's departments (an empty
- * list: everyone). Caller holds s->mu. The store has no public query for
- * a user's departments, so this reads its tables like the rest of this
- * file (store_int.h). */
-static int may_use_locked(hh_store_t *s, const hh_usecase_t *u, int64_t user_id, bool *ok, hh_err_t *err)
-{
-    const cJSON *depts = cJSON_GetObjectItemCaseSensitive(u->doc, "departments");
-    *ok = cJSON_GetArraySize(depts) == 0;
-    if (*ok)
-        return 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT d.name FROM user_departments ud JOIN departments d ON d.id = ud.department_id "
-                           "JOIN users u ON u.id = ud.user_id WHERE ud.user_id = ? AND u.disabled = 0",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_err(s, err, "user departments");
-    sqlite3_bind_int64(st, 1, user_id);
-    int sr;
-    while (!*ok && (sr = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, depts)
-            if (name && cJSON_IsString(it) && !strcasecmp(it->valuestring, name))   /* like departments.name NOCASE */
-                *ok = true;
-    }
-    int rc = !*ok && sr != SQLITE_DONE ? db_err(s, err, "user departments") : 0;
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int hh_register_user_may_use(hh_store_t *s, const hh_usecase_t *u, int64_t user_id, bool *ok, hh_err_t *err)
 {
-    pthread_mutex_lock(&s->mu);
-    int rc = may_use_locked(s, u, user_id, ok, err);
-    pthread_mutex_unlock(&s->mu);
+    const cJSON *depts = cJSON_GetObjectItemCaseSensitive(u->doc, "departments");
+    int n = cJSON_GetArraySize(depts);
+    *ok = n == 0;   /* an empty list: everyone */
+    if (*ok)
+        return 0;
+    const char **names = calloc((size_t)n, sizeof *names);
+    if (!names)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    size_t k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, depts)
+        if (cJSON_IsString(it))
+            names[k++] = it->valuestring;
+    int rc = hh_store_user_in_department(s, user_id, names, k, ok, err);
+    free(names);
     return rc;
 }
 
-/* The user behind a key (by_id) or a user name: 0 and *user_id, or HH_ENOENT. */
-static int owner_locked(hh_store_t *s, bool by_id, int64_t key_id, const char *name, int64_t *user_id,
-                        hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    const char *sql = by_id ? "SELECT user_id FROM api_keys WHERE id = ?" : "SELECT id FROM users WHERE name = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(s, err, "default use case");
-    if (by_id)
-        sqlite3_bind_int64(st, 1, key_id);
-    else
-        sqlite3_bind_text(st, 1, name ? name : "", -1, SQLITE_TRANSIENT);
-    int sr = sqlite3_step(st);
-    int rc = 0;
-    if (sr == SQLITE_ROW)
-        *user_id = sqlite3_column_int64(st, 0);
-    else if (sr == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "unknown %s", by_id ? "key" : "user");
-    else
-        rc = db_err(s, err, "default use case");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int set_default(hh_store_t *s, const char *sql, bool by_id, int64_t id, const char *name, const char *slug,
-                       hh_err_t *err)
+/* Sets or clears (slug NULL) the default of API key key_id or, when user is
+ * set, of that user. */
+static int set_default(hh_store_t *s, int64_t key_id, const char *user, const char *slug, hh_err_t *err)
 {
     hh_usecase_t u;
     memset(&u, 0, sizeof u);
-    sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&s->mu);
-    int rc = slug ? get_locked(s, slug, &u, err) : 0;
-    if (rc)
-        goto cleanup;
-    if (slug) {   /* a default the user could not use would refuse every request */
+    int rc = slug ? hh_register_get(s, slug, &u, err) : 0;
+    if (rc == 0 && slug) {   /* a default the user could not use would refuse every request */
         int64_t uid = 0;
         bool ok = false;
-        if ((rc = owner_locked(s, by_id, id, name, &uid, err)) || (rc = may_use_locked(s, &u, uid, &ok, err)))
-            goto cleanup;
-        if (!ok) {
-            rc = hh_err_set(err, HH_EINVAL, -1,
-                            "use case '%s' is restricted to departments that %s is not a member of", u.slug,
-                            by_id ? "the key's user" : name);
-            goto cleanup;
-        }
+        if ((rc = hh_store_owner_id(s, key_id, user, &uid, err)) == 0 &&
+            (rc = hh_register_user_may_use(s, &u, uid, &ok, err)) == 0 && !ok)
+            rc = hh_err_set(err, HH_EINVAL, -1, "use case '%s' is restricted to departments that %s is not a member of",
+                            u.slug, user ? user : "the key's user");
     }
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(s, err, "default use case");
-        goto cleanup;
-    }
-    if (slug)
-        sqlite3_bind_text(st, 1, u.slug, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 1);
-    if (by_id)
-        sqlite3_bind_int64(st, 2, id);
-    else
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_err(s, err, "default use case");
-    else if (sqlite3_changes(s->db) == 0)
-        rc = hh_err_set(err, HH_ENOENT, -1, "unknown %s", by_id ? "key" : "user");
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
+    if (rc == 0)
+        rc = hh_store_default_usecase_set(s, key_id, user, slug ? u.slug : NULL, err);
     hh_usecase_clear(&u);
     return rc;
 }
 
 int hh_register_set_key_default(hh_store_t *s, int64_t key_id, const char *slug, hh_err_t *err)
 {
-    return set_default(s, "UPDATE api_keys SET default_use_case = ? WHERE id = ?", true, key_id, NULL, slug, err);
+    return set_default(s, key_id, NULL, slug, err);
 }
 
 int hh_register_set_user_default(hh_store_t *s, const char *user, const char *slug, hh_err_t *err)
 {
-    return set_default(s, "UPDATE users SET default_use_case = ? WHERE name = ?", false, 0, user, slug, err);
+    return set_default(s, 0, user ? user : "", slug, err);
 }
 
 int hh_register_resolve(hh_store_t *s, const char *requested, int64_t key_id, int64_t user_id, hh_usecase_t *out,
@@ -1027,27 +815,6 @@ int hh_register_resolve(hh_store_t *s, const char *requested, int64_t key_id, in
     if (requested && requested[0])
         return hh_register_get(s, requested, out, err);
     char slug[HH_REG_SLUG_MAX] = "";
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT COALESCE((SELECT default_use_case FROM api_keys WHERE id = ?1),"
-                           "                (SELECT default_use_case FROM users WHERE id = ?2))",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(s, err, "default use case");
-        goto cleanup;
-    }
-    sqlite3_bind_int64(st, 1, key_id);
-    sqlite3_bind_int64(st, 2, user_id);
-    int sr = sqlite3_step(st);
-    if (sr == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
-        snprintf(slug, sizeof slug, "%s", (const char *)sqlite3_column_text(st, 0));
-    else if (sr != SQLITE_ROW)
-        rc = db_err(s, err, "default use case");
-    if (rc == 0)
-        rc = get_locked(s, slug[0] ? slug : HH_REG_GENERAL, out, err);
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    int rc = hh_store_default_usecase(s, key_id, user_id, slug, sizeof slug, err);
+    return rc ? rc : get_row(s, slug[0] ? slug : HH_REG_GENERAL, NULL, out, err);
 }

@@ -551,6 +551,82 @@ int  hh_store_collection_grant(hh_store_t *s, const char *collection, const char
  * that is referenced (it is disabled instead). */
 int  hh_store_usecase_references(hh_store_t *s, const char *slug, int64_t *n_audit, int64_t *n_approvals,
                                  hh_err_t *err);
+/* ---- use-case register (store_register.c, migration 4) --------------------
+ *
+ * The rows behind govern/register.c: each use case's JSON document as the
+ * register validated it (the store does not interpret it), its change
+ * history, and the default use case of API keys and users. */
+
+#define HH_STORE_SLUG_MAX 64   /* = HH_REG_SLUG_MAX: slugs are 1..63 bytes */
+
+typedef struct hh_store_usecase_row {
+    int64_t id;
+    char    slug[HH_STORE_SLUG_MAX];
+    char   *doc;                 /* owned: the stored JSON document text */
+    int64_t created_at, updated_at;
+} hh_store_usecase_row_t;
+
+void hh_store_usecase_row_clear(hh_store_usecase_row_t *r);
+void hh_store_usecase_rows_free(hh_store_usecase_row_t *rows, size_t n);
+
+/* The use case whose id (key all decimal digits) or slug is key: 0, or
+ * HH_ENOENT "unknown use case 'key'". */
+int  hh_store_usecase_get(hh_store_t *s, const char *key, hh_store_usecase_row_t *out, hh_err_t *err);
+/* All use cases ordered by slug (free with hh_store_usecase_rows_free). */
+int  hh_store_usecase_list(hh_store_t *s, hh_store_usecase_row_t **out, size_t *n, hh_err_t *err);
+
+typedef struct hh_store_usecase_write {
+    int64_t     id;           /* 0: insert a new row; else update row id */
+    const char *expect_doc;   /* update: the document the change was made from */
+    const char *slug;         /* the use case's slug (insert: the new row's) */
+    const char *risk_class;
+    const char *doc;          /* the new document text */
+    const char *actor;        /* history: who ("unknown" when NULL or empty) */
+    const char *detail;       /* history: JSON text ("{}" when NULL) */
+} hh_store_usecase_write_t;
+
+/* Inserts (w->id 0, with a new random id) or updates a use case and
+ * appends its history row ("create"/"update") in one transaction. *id
+ * (may be NULL) receives the row's id, *at (may be NULL) the time written.
+ * An update applies only while the row still holds w->expect_doc: a change
+ * made meanwhile is HH_ESTATE (nothing written; read again and retry).
+ * HH_EINVAL "a use case with slug ... exists" on insert. */
+int  hh_store_usecase_write(hh_store_t *s, const hh_store_usecase_write_t *w, int64_t *id, int64_t *at,
+                            hh_err_t *err);
+
+/* Deletes use case id (whose slug is slug), clears the keys' and users'
+ * defaults naming it and appends a "delete" history row with detail (JSON
+ * text, may be NULL), in one transaction. HH_ENOENT when the row is gone. */
+int  hh_store_usecase_delete(hh_store_t *s, int64_t id, const char *slug, const char *actor, const char *detail,
+                             hh_err_t *err);
+
+typedef struct hh_store_usecase_event {
+    int64_t at;
+    char   *actor, *action, *detail;   /* owned; detail is JSON text */
+} hh_store_usecase_event_t;
+
+/* The history of use case id, oldest first (free with
+ * hh_store_usecase_events_free). A deleted use case keeps its history. */
+int  hh_store_usecase_history(hh_store_t *s, int64_t id, hh_store_usecase_event_t **out, size_t *n,
+                              hh_err_t *err);
+void hh_store_usecase_events_free(hh_store_usecase_event_t *ev, size_t n);
+
+/* *ok: whether user_id is an enabled user and a member of one of the n
+ * departments named (names compared without case, as department names are). */
+int  hh_store_user_in_department(hh_store_t *s, int64_t user_id, const char *const *names, size_t n, bool *ok,
+                                 hh_err_t *err);
+/* The id of user (a name) or, when user is NULL, of the user owning API key
+ * key_id: 0, or HH_ENOENT "unknown user" / "unknown key". */
+int  hh_store_owner_id(hh_store_t *s, int64_t key_id, const char *user, int64_t *user_id, hh_err_t *err);
+/* Sets (slug) or clears (slug NULL) the default use case of user (a name)
+ * or, when user is NULL, of API key key_id. HH_ENOENT for an unknown one. */
+int  hh_store_default_usecase_set(hh_store_t *s, int64_t key_id, const char *user, const char *slug,
+                                  hh_err_t *err);
+/* The default use case for a request: the key's, else its user's, into
+ * slug (cap bytes; "" when neither has one). */
+int  hh_store_default_usecase(hh_store_t *s, int64_t key_id, int64_t user_id, char *slug, size_t cap,
+                              hh_err_t *err);
+
 /* ---- conversations (store_conv.c, migration 12) ---------------------------
  *
  * A conversation belongs to exactly one user (its owner) and is deleted
