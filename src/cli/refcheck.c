@@ -239,7 +239,10 @@ static void print_list(const cJSON *j, const char *key)
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key);
     int n = 0;
     for (const cJSON *v = a ? a->child : NULL; v; v = v->next)
-        if (cJSON_IsNumber(v)) printf(" %d", v->valueint), n++;
+        if (cJSON_IsNumber(v)) {
+            printf(" %d", v->valueint);
+            n++;
+        }
     if (n == 0) printf(" none");
 }
 
