@@ -167,4 +167,16 @@ rm -rf "$KB_ING"
   echo "\`hoheit ingest build/kb-corpus\` ($(find build/kb-corpus -type f ! -name .done | wc -l) files from \`tests/kb/build_corpus.sh\`: Debian Reference HTML en/de, man pages as text, Markdown, PDF (groff), DOCX and ODT (pandoc), e-mails with attachments; the \`small/\` copies count as unchanged), no embedding model, one sandboxed extraction process per file, synchronous=FULL:"; echo
   echo "    $KB_ING_LINE"; } >> $OUT
 # --- end ingest throughput ----------------------------------------------------
+# --- memory of a long context (bench/bench_swa.c, owner: model) -------------
+# Gemma-3-shape model (Gemma 3 4B's attention: 8/4 heads of 256, window
+# 1024, every 6th layer global; 6 layers, small n_embd): KV bytes and RSS
+# growth after filling n_ctx positions, window cache on and off.
+SWA_BUILD="$(dirname "$HOHEIT")"
+cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Itests bench/bench_swa.c tests/synth_model.c "$SWA_BUILD/libhoheit.a" \
+   $(pkg-config --libs $(sed -n 's/^PKGS *:= *//p' Makefile)) -lstemmer -lm -pthread -o "$SWA_BUILD/bench_swa"
+echo "bench: long-context memory (bench_swa)" >&2
+{ echo; echo "## Memory of a long context (Gemma-3 shape, bench/bench_swa.c)"; echo
+  echo "Command: \`build/bench_swa -t 2 ${BENCH_SWA_CTX:-1024 4096 16384}\` (one process per row; RSS growth = resident memory after filling the context minus after loading the model; peak = VmHWM)."; echo
+  "$SWA_BUILD/bench_swa" -t 2 ${BENCH_SWA_CTX:-1024 4096 16384}; } >> $OUT
+# --- end memory of a long context ---------------------------------------------
 echo "bench: wrote $OUT" >&2

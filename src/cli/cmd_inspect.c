@@ -1,11 +1,15 @@
 /* cmd_inspect.c - `hoheit inspect FILE`: what a GGUF file holds (format,
  * architecture and hyperparameters, tokenizer summary, other metadata, the
- * tensor table with per-type counts), as text or as JSON (--json). Reads
- * metadata only; the tensor data is not mapped. */
+ * tensor table with per-type counts), as text or as JSON (--json), and at
+ * the end whether hoheit runs the file: the chat format its template maps
+ * to and the loader's verdict (the model is loaded with its weights mapped,
+ * not read, so a refusal names what is missing, e.g. phi3 LongRoPE). */
 #include "cli/cmd.h"
 
 #include "gguf/gguf.h"
 #include "kernels/quant.h"
+#include "model/model.h"
+#include "tok/chat.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -327,6 +331,55 @@ static void print_text(FILE *f, const hh_gguf_t *g, const char *path, bool full)
     }
 }
 
+/* What hoheit makes of the file: the chat format of its template (NULL
+ * when it has none; fell_back when not recognized) and whether the model
+ * loads (why holds the loader's message when not). */
+typedef struct verdict {
+    const char *chat_format;
+    bool        fell_back;
+    bool        runs;
+    bool        embedding;
+    char        why[640];
+} verdict_t;
+
+static void get_verdict(const hh_gguf_t *g, const char *path, verdict_t *v)
+{
+    memset(v, 0, sizeof *v);
+    const char *tmpl = NULL;
+    (void)hh_gguf_get_str(g, "tokenizer.chat_template", &tmpl);
+    hh_err_t e;
+    hh_err_clear(&e);
+    hh_chat_format_t f;
+    int rc = hh_chat_detect(tmpl, &f, &e);
+    if (tmpl != NULL) {
+        v->chat_format = hh_chat_format_name(f);
+        v->fell_back = rc != 0;
+    }
+    hh_model_t *m = NULL;
+    hh_err_clear(&e);
+    if (hh_model_load(&m, path, NULL, &e) == HH_OK) {
+        v->runs = true;
+        v->embedding = hh_model_is_embedding(m);
+        hh_model_free(m);
+    } else {
+        hh_err_describe(&e, v->why, sizeof v->why);
+    }
+}
+
+static void print_verdict(FILE *f, const verdict_t *v)
+{
+    fprintf(f, "\nhoheit:\n");
+    if (v->chat_format == NULL)
+        fprintf(f, "  %-22snone (no chat template; chatml unless the family has its own)\n", "chat format");
+    else
+        fprintf(f, "  %-22s%s%s\n", "chat format", v->chat_format,
+                v->fell_back ? " (template not recognized, fallback)" : "");
+    if (v->runs)
+        fprintf(f, "  %-22syes%s\n", "runs", v->embedding ? " (embedding model)" : "");
+    else
+        fprintf(f, "  %-22sno: %s\n", "runs", v->why);
+}
+
 /* JSON form of a value; arrays longer than 5 are cut unless full. */
 static cJSON *json_value(const hh_gguf_value_t *v, bool full)
 {
@@ -372,11 +425,17 @@ static cJSON *json_value(const hh_gguf_value_t *v, bool full)
     return o;
 }
 
-static int print_json(FILE *f, const hh_gguf_t *g, const char *path, bool full)
+static int print_json(FILE *f, const hh_gguf_t *g, const char *path, bool full, const verdict_t *vd)
 {
     cJSON *root = cJSON_CreateObject();
     if (root == NULL)
         return -1;
+    cJSON *h = cJSON_AddObjectToObject(root, "hoheit");
+    if (vd->chat_format) cJSON_AddStringToObject(h, "chat_format", vd->chat_format);
+    else cJSON_AddNullToObject(h, "chat_format");
+    cJSON_AddBoolToObject(h, "chat_template_recognized", vd->chat_format != NULL && !vd->fell_back);
+    cJSON_AddBoolToObject(h, "runs", vd->runs);
+    if (!vd->runs) cJSON_AddStringToObject(h, "refusal", vd->why);
     cJSON_AddStringToObject(root, "file", path);
     cJSON_AddNumberToObject(root, "version", hh_gguf_version(g));
     cJSON_AddNumberToObject(root, "file_size", (double)hh_gguf_file_size(g));
@@ -445,13 +504,16 @@ int hh_cmd_inspect(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    verdict_t vd;
+    get_verdict(g, path, &vd);
     if (json) {
-        if (print_json(stdout, g, path, full) != 0) {
+        if (print_json(stdout, g, path, full, &vd) != 0) {
             fprintf(stderr, "hoheit inspect: out of memory building JSON\n");
             rc = 1;
         }
     } else {
         print_text(stdout, g, path, full);
+        print_verdict(stdout, &vd);
     }
     hh_gguf_close(g);
     return rc;

@@ -1,7 +1,10 @@
 /* cmd_logits.c - `hoheit logits`: evaluates token ids as one batch and
  * writes every position's logits, little-endian float32 [n_tokens x n_vocab]
- * (for evaluation against other engines and for tests). */
+ * (for evaluation against other engines and for tests); --exact computes in
+ * F32 on the dequantized weights (tier A of the reference tests), --check
+ * compares with a reference set (refcheck.c). */
 #include "cli/cmd.h"
+#include "cli/refcheck.h"
 #include "base/err.h"
 #include "model/model.h"
 
@@ -14,9 +17,18 @@
 static void logits_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hoheit logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS] [--kv f16|f32]\n"
+            "usage: hoheit logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS] [--kv f16|f32] [--exact]\n"
+            "       hoheit logits --check REF.tokens.json [-m MODEL] [-t THREADS] [--kv f16|f32] [--exact]\n"
             "  evaluates the ids as one batch and writes the logits of every position\n"
-            "  as little-endian float32 [n_tokens x n_vocab] to FILE.\n");
+            "  as little-endian float32 [n_tokens x n_vocab] to FILE.\n"
+            "  --exact   F32 math on the exact dequantized weights (tier A of the\n"
+            "            reference tests), F32 KV cache unless --kv says otherwise;\n"
+            "            default: 8-bit activations and integer dots, as llama.cpp\n"
+            "  --check   run a reference set's input ids (model: the JSON's, next to\n"
+            "            it, or -m) and compare with llama.cpp's logits.f32 (tier B)\n"
+            "            or, with --exact, logits_deq.f32 (tier A); mixture-of-experts\n"
+            "            rows llama.cpp rerouted are left out and named. KV cache f32\n"
+            "            unless --kv. Exit 0 within the JSON's tolerance, 1 outside.\n");
 }
 
 /* Parses "1,2,3" into a malloc'd array; returns count or -1. */
@@ -65,9 +77,10 @@ static int write_f32_le(FILE *f, const float *x, size_t n)
 
 int hh_cmd_logits(int argc, char **argv)
 {
-    const char *model_path = NULL, *tokens = NULL, *out_path = NULL;
+    const char *model_path = NULL, *tokens = NULL, *out_path = NULL, *check = NULL;
     int threads = 0;
     hh_kv_type_t kv = HH_KV_F16;
+    bool kv_given = false, exact = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
@@ -96,11 +109,28 @@ int hh_cmd_logits(int argc, char **argv)
                 fprintf(stderr, "hoheit logits: --kv takes f16 or f32, not '%s'\n", k);
                 return 2;
             }
+            kv_given = true;
+        } else if (!strcmp(a, "--exact")) {
+            exact = true;
+        } else if (!strcmp(a, "--check") && has_val) {
+            check = argv[++i];
         } else {
             fprintf(stderr, "hoheit logits: unknown or incomplete option '%s'\n", a);
             logits_usage(stderr);
             return 2;
         }
+    }
+    /* exact math and reference checks default to an F32 KV cache (the
+     * reference runs used one) */
+    if (!kv_given && (exact || check != NULL)) kv = HH_KV_F32;
+    if (check != NULL) {
+        if (tokens != NULL || out_path != NULL) {
+            fprintf(stderr, "hoheit logits: --check takes its ids from the reference; drop --tokens/--out\n");
+            return 2;
+        }
+        hh_refcheck_opts_t o = { .json_path = check, .model_path = model_path, .threads = threads,
+                                 .exact = exact, .kv = kv };
+        return hh_refcheck_run(&o);
     }
     if (model_path == NULL || tokens == NULL || out_path == NULL) {
         logits_usage(stderr);
@@ -130,6 +160,7 @@ int hh_cmd_logits(int argc, char **argv)
     cp.n_batch = n;
     cp.n_threads = threads;
     cp.kv_type = kv;
+    cp.exact = exact;
     if (hh_ctx_create(&c, m, &cp, &e) != HH_OK) {
         fprintf(stderr, "hoheit logits: %s\n", hh_err_describe(&e, buf, sizeof buf));
         goto cleanup;
@@ -168,8 +199,9 @@ int hh_cmd_logits(int argc, char **argv)
         goto cleanup;
     }
     f = NULL;
-    fprintf(stderr, "logits: %d tokens x %d vocab -> %s (%s, kv %s, %.1f ms, %.1f tok/s)\n",
-            n, n_vocab, out_path, hh_model_hparams(m)->arch_name, kv == HH_KV_F16 ? "f16" : "f32",
+    fprintf(stderr, "logits: %d tokens x %d vocab -> %s (%s, %s, kv %s, %.1f ms, %.1f tok/s)\n",
+            n, n_vocab, out_path, hh_model_hparams(m)->arch_name, exact ? "exact" : "default math",
+            kv == HH_KV_F16 ? "f16" : "f32",
             ms, ms > 0 ? n * 1e3 / ms : 0.0);
     status = 0;
 cleanup:

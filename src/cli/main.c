@@ -18,7 +18,7 @@ static const struct subcommand g_cmds[] = {
     { "inspect",  hh_cmd_inspect,  "inspect [--kv-arrays] [--json] FILE  format, architecture, hyperparameters, tokenizer, tensors" },
     { "quantize", hh_cmd_quantize, "quantize IN OUT TYPE [--pure] [-t N]  convert F32/F16 weights (q8_0 q4_0 q4_k_m q6_k ...)" },
     { "run",      hh_cmd_run,      "run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S]  generate text (see run --help)" },
-    { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens 1,2,3 --out FILE [-t N] [--kv f16|f32]  every position's logits as f32" },
+    { "logits",   hh_cmd_logits,   "logits -m MODEL --tokens 1,2,3 --out FILE [-t N] [--kv f16|f32] [--exact] | --check REF.tokens.json [--exact]  every position's logits as f32; check against llama.cpp's" },
     { "tokenize", hh_cmd_tokenize, "tokenize -m MODEL [--ids] [--bos] [--special] [--file F | TEXT]  print token ids and pieces" },
     { "bench",    hh_cmd_bench,    "bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r R] [--json]  prefill / decode speed" },
     { "serve",    hh_cmd_serve,    "serve [--config FILE] [--host H] [--port P] [--data DIR] [--models DIR]  OpenAI-compatible HTTP API" },

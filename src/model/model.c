@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert, gemma3, gpt-oss"
+#define SUPPORTED_ARCHS "llama, qwen2, qwen3, qwen3moe, bert, gemma3, gpt-oss, phi3"
 
 /* Sanity bounds: far above any real model, low enough that every product of
  * them used for buffer sizes fits comfortably in 64 bits. */
@@ -39,6 +39,11 @@ static const struct { const char *name; hh_arch_t arch; hh_rope_style_t rope; } 
     { "qwen3moe", HH_ARCH_QWEN3MOE, HH_ROPE_NEOX },   /* qwen3 with expert FFNs (moe.c) */
     { "gemma3", HH_ARCH_GEMMA3, HH_ROPE_NEOX },
     { "gpt-oss", HH_ARCH_GPTOSS, HH_ROPE_NEOX },   /* sinks, alternating window, MoE with biases (gptoss.c) */
+    /* Phi-3 / Phi-4: the llama block with NEOX RoPE and fused attn_qkv and
+     * ffn_up (gate rows, then up rows), bound as row slices (bind_layer). Its
+     * sliding_window key is ignored, as llama.cpp does; LongRoPE files (the
+     * 128k variants: rope_factors_long/short) are refused in bind_weights. */
+    { "phi3", HH_ARCH_PHI3, HH_ROPE_NEOX },
 };
 
 /* Reads "<arch>.<suffix>" as a positive int32. Absent: *out = dflt, or an
@@ -363,6 +368,34 @@ static int bind_vec(hh_model_t *m, const char *name, int64_t n, bool required, c
     return HH_OK;
 }
 
+/* Rows [first, first + n) of W, as a matrix of its own (no copy): a fused
+ * tensor's part. nbytes covers only those rows, so repacking one part
+ * leaves the others as they are. */
+static hh_mat_t mat_rows(const hh_mat_t *w, int64_t first, int64_t n)
+{
+    hh_mat_t r = *w;
+    r.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;
+    r.n_out = n;
+    r.nbytes = (size_t)n * w->row_bytes;
+    return r;
+}
+
+/* phi3 files with bias vectors (none of Phi-3 / Phi-4 has them) would be
+ * computed without them: refuse instead, naming the tensor. */
+static int phi3_refuse_biases(const hh_model_t *m, int il, hh_err_t *err)
+{
+    static const char *const bias[] = { "attn_norm.bias", "attn_qkv.bias", "attn_q.bias", "attn_k.bias",
+                                        "attn_v.bias", "attn_output.bias", "ffn_norm.bias", "ffn_up.bias",
+                                        "ffn_down.bias" };
+    char nm[96];
+    for (size_t i = 0; i < sizeof bias / sizeof bias[0]; i++) {
+        snprintf(nm, sizeof nm, "blk.%d.%s", il, bias[i]);
+        if (hh_gguf_find_tensor(m->gguf, nm) != NULL)
+            return hh_err_set(err, HH_EUNSUPPORTED, -1, "phi3: bias tensor %s is not supported", nm);
+    }
+    return HH_OK;
+}
+
 static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
 {
     const hh_hparams_t *hp = &m->hp;
@@ -373,14 +406,27 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
     const bool gemma3 = hp->arch == HH_ARCH_GEMMA3;
     const bool gptoss = hp->arch == HH_ARCH_GPTOSS;
     const bool biases = hp->arch == HH_ARCH_QWEN2 || gptoss;
+    const bool phi3 = hp->arch == HH_ARCH_PHI3;
     char nm[96];
     int rc;
 #define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
-    if ((rc = bind_vec(m, NAME("attn_norm.weight"), n_embd, true, &l->attn_norm, err)) ||
-        (rc = bind_mat(m, NAME("attn_q.weight"), n_embd, n_q, true, &l->wq, err)) ||
-        (rc = bind_mat(m, NAME("attn_k.weight"), n_embd, n_kv, true, &l->wk, err)) ||
-        (rc = bind_mat(m, NAME("attn_v.weight"), n_embd, n_kv, true, &l->wv, err)) ||
-        (rc = bind_vec(m, NAME("attn_q.bias"), n_q, biases, &l->bq, err)) ||
+    if (phi3 && (rc = phi3_refuse_biases(m, il, err)))
+        return rc;
+    if ((rc = bind_vec(m, NAME("attn_norm.weight"), n_embd, true, &l->attn_norm, err)))
+        return rc;
+    if (phi3 && hh_gguf_find_tensor(m->gguf, NAME("attn_qkv.weight")) != NULL) {
+        hh_mat_t qkv;
+        if ((rc = bind_mat(m, nm, n_embd, n_q + 2 * n_kv, true, &qkv, err)))
+            return rc;
+        l->wq = mat_rows(&qkv, 0, n_q);
+        l->wk = mat_rows(&qkv, n_q, n_kv);
+        l->wv = mat_rows(&qkv, n_q + n_kv, n_kv);
+    } else if ((rc = bind_mat(m, NAME("attn_q.weight"), n_embd, n_q, true, &l->wq, err)) ||
+               (rc = bind_mat(m, NAME("attn_k.weight"), n_embd, n_kv, true, &l->wk, err)) ||
+               (rc = bind_mat(m, NAME("attn_v.weight"), n_embd, n_kv, true, &l->wv, err))) {
+        return rc;
+    }
+    if ((rc = bind_vec(m, NAME("attn_q.bias"), n_q, biases, &l->bq, err)) ||
         (rc = bind_vec(m, NAME("attn_k.bias"), n_kv, biases, &l->bk, err)) ||
         (rc = bind_vec(m, NAME("attn_v.bias"), n_kv, biases, &l->bv, err)) ||
         (rc = bind_vec(m, NAME("attn_q_norm.weight"), hd, qwen3, &l->q_norm, err)) ||
@@ -402,7 +448,14 @@ static int bind_layer(hh_model_t *m, int il, hh_err_t *err)
     } else if (hh_gguf_find_tensor(m->gguf, NAME("ffn_gate.weight")) == NULL &&
         hh_gguf_find_tensor(m->gguf, NAME("ffn_gate_exps.weight")) != NULL)
         return hh_err_set(err, HH_EUNSUPPORTED, -1, "mixture-of-experts layers (%s) are not supported", nm);
-    if (hp->n_expert == 0 && (
+    if (phi3 && hh_gguf_find_tensor(m->gguf, NAME("ffn_gate.weight")) == NULL) {
+        hh_mat_t gate_up;   /* SwiGLU on the fused product: silu(first n_ff) * (last n_ff) */
+        if ((rc = bind_mat(m, NAME("ffn_up.weight"), n_embd, 2 * n_ff, true, &gate_up, err)) ||
+            (rc = bind_mat(m, NAME("ffn_down.weight"), n_ff, n_embd, true, &l->w_down, err)))
+            return rc;
+        l->w_gate = mat_rows(&gate_up, 0, n_ff);
+        l->w_up = mat_rows(&gate_up, n_ff, n_ff);
+    } else if (hp->n_expert == 0 && (
         (rc = bind_mat(m, NAME("ffn_gate.weight"), n_embd, n_ff, true, &l->w_gate, err)) ||
         (rc = bind_mat(m, NAME("ffn_up.weight"), n_embd, n_ff, true, &l->w_up, err)) ||
         (rc = bind_mat(m, NAME("ffn_down.weight"), n_ff, n_embd, true, &l->w_down, err))))
@@ -509,6 +562,18 @@ static int bind_weights(hh_model_t *m, hh_err_t *err)
     if (hp->tied_output) {
         m->output = m->tok_embd;
         m->weight_bytes += m->output.nbytes;
+    }
+    if (hp->arch == HH_ARCH_PHI3) {
+        /* LongRoPE (Phi-3 / 3.5 / 4-mini 128k): per-dimension factors picked
+         * by context length and a magnitude scale, not built */
+        static const char *const longrope[] = { "rope_factors_long.weight", "rope_factors_short.weight" };
+        for (int i = 0; i < 2; i++)
+            if (hh_gguf_find_tensor(m->gguf, longrope[i]) != NULL)
+                return hh_err_set(err, HH_EUNSUPPORTED, -1,
+                                  "phi3: LongRoPE scaling (%s, the 128k-context variants) is not supported; "
+                                  "the 4k/16k-context files without it are", longrope[i]);
+        if (hh_gguf_find_tensor(m->gguf, "output.bias") != NULL || hh_gguf_find_tensor(m->gguf, "output_norm.bias"))
+            return hh_err_set(err, HH_EUNSUPPORTED, -1, "phi3: output bias tensors are not supported");
     }
     if ((rc = bind_vec(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs, err)))
         return rc;

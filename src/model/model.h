@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 typedef enum hh_arch { HH_ARCH_LLAMA = 0, HH_ARCH_QWEN2, HH_ARCH_QWEN3, HH_ARCH_BERT,
-                      HH_ARCH_QWEN3MOE, HH_ARCH_GEMMA3, HH_ARCH_GPTOSS, HH_ARCH_COUNT } hh_arch_t;
+                      HH_ARCH_QWEN3MOE, HH_ARCH_GEMMA3, HH_ARCH_GPTOSS, HH_ARCH_PHI3, HH_ARCH_COUNT } hh_arch_t;
 
 /* How an embedding model turns per-token hidden states into one vector
  * (GGUF <arch>.pooling_type). */
