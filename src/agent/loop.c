@@ -472,6 +472,7 @@ int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent
     }
     double t0 = now_s(), deadline = t0 + (p->max_seconds > 0 ? p->max_seconds : 120);
     int32_t steps = 0, tool_errors = 0;
+    size_t fed = p->n_history;   /* messages the model has seen (loop.h: the step record's input) */
     int32_t per_call = p->max_output_tokens > 0 ? p->max_output_tokens : LOOP_DEFAULT_OUTPUT_TOKENS;
     int max_errors = p->max_tool_errors > 0 ? p->max_tool_errors : 3;
     bool forced = tools_json && (p->choice == HH_AGENT_CHOICE_REQUIRED || p->choice == HH_AGENT_CHOICE_NAMED);
@@ -506,7 +507,18 @@ int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent
         hh_err_clear(&gerr);
         double ts = now_s();
         int grc = model_call(p, messages, tools_json, schema, max_tokens, deadline, &w, &late, &gerr);
+        if (grc == HH_ERANGE && tools_json && !schema) {   /* loop.h: once more without the tool list */
+            hh_err_clear(&gerr);
+            grc = model_call(p, messages, NULL, NULL, max_tokens, deadline, &w, &late, &gerr);
+        }
         free(schema);
+        /* the messages new to the model since its previous call, for the step record */
+        cJSON *fresh = cJSON_CreateArray();
+        for (int i = (int)fed; i < cJSON_GetArraySize(messages); i++)
+            cJSON_AddItemToArray(fresh, cJSON_Duplicate(cJSON_GetArrayItem(messages, i), true));
+        char *input = cJSON_PrintUnformatted(fresh);
+        cJSON_Delete(fresh);
+        fed = (size_t)cJSON_GetArraySize(messages);
         steps++;
         if (grc || !w || !w->done || w->failed || w->oom) {
             const char *msg = grc ? gerr.msg : !w || !w->done ? "the model did not finish" : w->oom ? "out of memory"
@@ -514,9 +526,11 @@ int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent
             set_status(out, "failed", "model_error");
             out->error_code = grc ? grc : w && w->failed ? w->err_code : HH_EIO;
             snprintf(out->error_msg, sizeof out->error_msg, "%s", msg);
-            hh_agent_step_info_t st = { .kind = "model", .name = p->model, .arguments = "", .result = "",
-                                        .error = msg, .duration_ms = (int64_t)((now_s() - ts) * 1000) };
+            hh_agent_step_info_t st = { .kind = "model", .name = p->model, .arguments = input ? input : "",
+                                        .result = "", .error = msg,
+                                        .duration_ms = (int64_t)((now_s() - ts) * 1000) };
             report(p, &st);
+            free(input);
             if (w)
                 wait_unref(w);
             break;
@@ -538,12 +552,13 @@ int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent
         }
         char *ptext = w->n_calls ? cJSON_PrintUnformatted(proposed) : NULL;
         cJSON_Delete(proposed);
-        hh_agent_step_info_t st = { .kind = "model", .name = p->model, .arguments = ptext ? ptext : "",
-                                    .result = w->content, .prompt_tokens = w->prompt_tokens,
+        hh_agent_step_info_t st = { .kind = "model", .name = p->model, .arguments = input ? input : "",
+                                    .result = ptext ? ptext : w->content, .prompt_tokens = w->prompt_tokens,
                                     .completion_tokens = w->completion_tokens,
                                     .duration_ms = (int64_t)((now_s() - ts) * 1000) };
         report(p, &st);
         free(ptext);
+        free(input);
         if (w->n_calls && !ids) {
             wait_unref(w);
             rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");

@@ -19,6 +19,11 @@
  * SDK resets tool_choice after a tool call the same way: a forced choice on
  * every call would never end).
  *
+ * A model call whose prompt with the tool list does not fit the context
+ * (HH_ERANGE) runs once more without the tool descriptions in the prompt,
+ * as the engine does for a forced call (engine.h): a small model can then
+ * still answer with the results it got.
+ *
  * Threads: runs on the caller's thread and blocks on the engine. */
 #ifndef HH_AGENT_LOOP_H
 #define HH_AGENT_LOOP_H
@@ -40,8 +45,10 @@ typedef struct hh_agent_step_info {
     const char *kind;        /* "model", "tool" (built in, ran here) or "client_tool" (returned to the client) */
     const char *name;        /* the model id, or the tool */
     const char *call_id;     /* tools: the call's id */
-    const char *arguments;   /* tools: the arguments (JSON text); model: the calls it proposed, "" none */
-    const char *result;      /* tools: the result given to the model; model: its text */
+    const char *arguments;   /* tools: the arguments (JSON text); model: the messages it got that are new
+                              * since its previous call (the input, then the tools' results), JSON array */
+    const char *result;      /* tools: the result given to the model; model: its text, or the calls it
+                              * proposed as [{"name","arguments"}] */
     const char *error;       /* NULL: none */
     int64_t     prompt_tokens, completion_tokens;
     int64_t     duration_ms;
@@ -67,6 +74,7 @@ typedef struct hh_agent_loop_params {
     float               temperature;     /* < 0: the sampler's default */
     uint64_t            cache_scope;     /* engine.h: the caller's user id */
     const char         *user;            /* fairness key */
+    size_t              n_history;       /* messages[0, n_history) came from earlier runs (previous_response_id) */
     hh_agent_step_cb    on_step;         /* NULL: none */
     void               *on_step_user;
 } hh_agent_loop_params_t;
