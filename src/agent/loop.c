@@ -578,8 +578,8 @@ int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent
             cJSON_AddStringToObject(am, "role", "assistant");
             cJSON_AddStringToObject(am, "content", w->content);
             cJSON_AddItemToArray(messages, am);
-            if (w->finish == HH_FINISH_LENGTH)
-                set_status(out, "incomplete", "max_output_tokens");
+            if (w->finish == HH_FINISH_LENGTH)   /* cut by the run's token budget, or by the call's limit */
+                set_status(out, "incomplete", max_tokens < per_call ? "max_tokens" : "max_output_tokens");
             else
                 set_status(out, "completed", NULL);
             wait_unref(w);

@@ -12,10 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#define KS_MAX_K 10
-#define KS_DEFAULT_K 5
+#define KS_K 5            /* passages per search */
 #define KS_TEXT_MAX 800   /* bytes of a passage given to the model */
-#define KS_MAX_COLLECTIONS 8
 
 typedef struct tool_def {
     const char *name;
@@ -31,11 +29,10 @@ static const tool_def_t g_tools[] = {
     { "date", "The current date and time in UTC and in Europe/Berlin.",
       "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}" },
     { "knowledge_search",
-      "Searches the documents of the knowledge base the user may read. Returns the best passages with their "
-      "titles.",
-      "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"
-      "\"collections\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128},"
-      "\"maxItems\":8},\"k\":{\"type\":\"integer\"}},\"required\":[\"query\"],\"additionalProperties\":false}" },
+      "Searches every collection of the knowledge base the user may read. Returns the best passages with "
+      "their titles.",
+      "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200}},"
+      "\"required\":[\"query\"],\"additionalProperties\":false}" },
 };
 #define N_TOOLS (sizeof g_tools / sizeof g_tools[0])
 
@@ -337,33 +334,14 @@ cJSON *hh_agent_date_json(int64_t t)
 static int knowledge_search(const hh_agent_env_t *env, const cJSON *args, cJSON **out, hh_err_t *err)
 {
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(args, "query");
-    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(args, "collections");
-    const cJSON *kj = cJSON_GetObjectItemCaseSensitive(args, "k");
     if (!cJSON_IsString(q) || !q->valuestring[0])
         return hh_err_set(err, HH_EINVAL, -1, "knowledge_search: query must be a non-empty string");
-    int32_t k = KS_DEFAULT_K;
-    if (kj) {
-        if (!cJSON_IsNumber(kj) || !(kj->valuedouble >= 1 && kj->valuedouble <= KS_MAX_K))
-            return hh_err_set(err, HH_EINVAL, -1, "knowledge_search: k must be 1..%d", KS_MAX_K);
-        k = (int32_t)kj->valuedouble;
-    }
-    const char *names[KS_MAX_COLLECTIONS];
-    size_t n_names = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, cols) {
-        if (!cJSON_IsString(it) || n_names == KS_MAX_COLLECTIONS)
-            return hh_err_set(err, HH_EINVAL, -1, "knowledge_search: collections must be up to %d names",
-                              KS_MAX_COLLECTIONS);
-        names[n_names++] = it->valuestring;
-    }
     hh_kb_query_t kq;
     memset(&kq, 0, sizeof kq);
     kq.analyzer = env->analyzer;
     kq.user = env->user;   /* the caller's departments decide what is read: the access filter is inside the search */
-    kq.collections = n_names ? names : NULL;
-    kq.n_collections = n_names;
-    kq.text = q->valuestring;
-    kq.k = k;
+    kq.text = q->valuestring;   /* every collection the caller may read */
+    kq.k = KS_K;
     hh_kb_embedder_t qe;
     memset(&qe, 0, sizeof qe);
     hh_vindex_t *ix = env->kb ? hh_kb_dense_query(env->kb, &qe) : NULL;
@@ -372,8 +350,6 @@ static int knowledge_search(const hh_agent_env_t *env, const cJSON *args, cJSON 
     hh_err_t e2;
     hh_err_clear(&e2);
     int rc = hh_kb_retrieve_mode(env->store, ix, ix ? &qe : NULL, &kq, HH_KB_HYBRID, &hits, &n, &e2);
-    if (rc == HH_ENOENT)   /* a missing and an unreadable collection read alike (retrieve.h) */
-        return hh_err_set(err, HH_EINVAL, -1, "knowledge_search: %s", e2.msg);
     if (rc)
         return hh_err_set(err, rc, -1, "knowledge_search: %s", e2.msg);
     cJSON *o = cJSON_CreateObject();

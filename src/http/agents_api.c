@@ -126,7 +126,9 @@ static enum MHD_Result put_agent(hh_http_server_t *s, struct MHD_Connection *c, 
         goto done;
     }
     if ((rc = hh_agent_def_check(s->store, in, create ? NULL : &base, name, &a, &err))) {
-        ht_audit_action(s, cs, "refused", "agent %s %s: %s", create ? "create" : "update", name ? name : "", err.msg);
+        const cJSON *nj = cJSON_GetObjectItemCaseSensitive(in, "name");
+        ht_audit_action(s, cs, "refused", "agent %s %.64s: %s", create ? "create" : "update",
+                        name ? name : cJSON_IsString(nj) ? nj->valuestring : "", err.msg);
         r = fail(c, cs, rc == HH_EINVAL ? 400 : 500, rc == HH_EINVAL ? "invalid_agent" : NULL, NULL, err.msg);
         goto done;
     }
