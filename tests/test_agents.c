@@ -747,3 +747,35 @@ TEST(agents_run_approval_use_case_refused)
     free(audit);
     hh_test_srv_stop(&t.h);
 }
+
+/* GDPR erasure of a user takes their runs with every step. */
+TEST(agents_runs_erased_with_subject)
+{
+    ag_srv_t t;
+    ASSERT_TRUE(srv(&t, "agents-erase"));
+    cJSON *j = respond(&t, t.sam, "{\"model\":\"stories260K\",\"input\":\"Hello\",\"max_output_tokens\":4}");
+    ASSERT_TRUE(j != NULL);
+    char id[96];
+    snprintf(id, sizeof id, "%s", hh_test_json_str(j, "id"));
+    cJSON_Delete(j);
+    cJSON *run = run_record(&t, t.admin, id);
+    ASSERT_TRUE(run != NULL);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(run, "steps")), 1);
+    cJSON_Delete(run);
+    hh_test_resp_t r;
+    ASSERT_OK(post(t.h.port, t.admin, "/api/gdpr/erase", "{\"subjects\":[\"sam\"],\"confirm\":true}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    char path[160];
+    snprintf(path, sizeof path, "/api/agents/runs/%s", id);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.admin, NULL, &r));
+    ASSERT_EQ_INT(r.status, 404);
+    hh_test_resp_free(&r);
+    hh_store_agent_step_t *st = NULL;
+    size_t n = 9;
+    hh_err_t err;
+    ASSERT_OK(hh_store_agent_steps(t.h.st, id, &st, &n, &err));
+    ASSERT_EQ_INT(n, 0);
+    hh_store_agent_steps_free(st, n);
+    hh_test_srv_stop(&t.h);
+}

@@ -1041,5 +1041,9 @@ int  hh_store_agent_step_add(hh_store_t *s, const char *run_id, const hh_store_a
 int  hh_store_agent_steps(hh_store_t *s, const char *run_id, hh_store_agent_step_t **out, size_t *n,
                           hh_err_t *err);
 void hh_store_agent_steps_free(hh_store_agent_step_t *st, size_t n);
+/* [locked, in the erasure's transaction: govern/gdpr.c] Deletes the runs
+ * (and their steps) of the user whose name is subject (ASCII case
+ * ignored); *n (may be NULL) is increased by the runs deleted. */
+int  hh_store_agent_runs_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 
 #endif

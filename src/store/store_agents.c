@@ -367,3 +367,19 @@ int hh_store_agent_steps(hh_store_t *s, const char *run_id, hh_store_agent_step_
     }
     return hh_store_rows_end(s, st, &g, rc, out, n);
 }
+
+int hh_store_agent_runs_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = hh_store_prepare(s, &st, "DELETE FROM agent_runs WHERE user_id IN (SELECT id FROM users WHERE "
+                                      "lower(name) = lower(?1))", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = hh_store_db_fail(s, err, "erase agent runs");
+    else if (n)
+        *n += sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}
