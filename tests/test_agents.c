@@ -5,7 +5,7 @@
  * result reaches the next model call, the step budget, knowledge_search
  * under the caller's rights (the attack: a Sales user's run must not see HR
  * chunks), previous_response_id with a client function tool, streaming
- * events, runs hidden from other users, a use case that requires approval. */
+ * events, runs hidden from other users, a run held for approval. */
 #include "harness.h"
 #include "http_helpers.h"
 #include "agent/tools.h"
@@ -723,27 +723,93 @@ TEST(agents_run_stream_events)
     hh_test_srv_stop(&t.h);
 }
 
-/* A use case that requires approval: the run is refused with 403 naming
- * the requirement (held runs are not built yet), audited, nothing runs. */
-TEST(agents_run_approval_use_case_refused)
+/* A use case that requires approval (Art. 14): the run is held like a
+ * grounded /api/ask answer: 202 with the pending approval, no text; its
+ * owner reads neither output nor steps of the run and cannot continue it;
+ * an approver sees the conversation with the tool results and approves;
+ * then the owner gets the text and the output items. */
+TEST(agents_run_held_for_approval)
 {
     ag_srv_t t;
     ASSERT_TRUE(srv(&t, "agents-approval"));
+    char anna[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t.h, "anna", "approver", anna, NULL));
     hh_err_t err;
     hh_err_clear(&err);
     cJSON *in = cJSON_Parse("{\"slug\":\"cv-screening\",\"name\":\"CV screening\",\"purpose\":\"Pre-sort job "
                             "applications\",\"models\":[\"stories260K\"],\"answers\":{\"h_employment\":true}}");
     ASSERT_OK(hh_register_create(t.h.st, in, "root", NULL, &err));
     cJSON_Delete(in);
-    ASSERT_TRUE(add_agent(&t, "{\"name\":\"cv\",\"model\":\"stories260K\",\"use_case\":\"cv-screening\"}"));
+    ASSERT_TRUE(add_agent(&t, "{\"name\":\"cv\",\"model\":\"stories260K\",\"use_case\":\"cv-screening\","
+                              "\"tools\":[\"date\"]}"));
     hh_test_resp_t r;
-    ASSERT_OK(post(t.h.port, t.sam, "/v1/responses", "{\"model\":\"agent:cv\",\"input\":\"Rank these CVs\"}", &r));
-    ASSERT_EQ_INT(r.status, 403);
-    ASSERT_STREQ(hh_test_resp_err_code(&r), "approval_required");
-    ASSERT_TRUE(strstr(r.body, "cv-screening") != NULL);
+    ASSERT_OK(post(t.h.port, t.sam, "/v1/responses",
+                   "{\"model\":\"agent:cv\",\"input\":\"Rank these CVs\",\"temperature\":0,\"stream\":true,"
+                   "\"max_output_tokens\":64,\"tool_choice\":\"required\"}",
+                   &r));
+    ASSERT_EQ_INT(r.status, 202);
+    ASSERT_STREQ(hh_test_json_str(r.j, "object"), "hoheit.approval.pending");
+    char id[96];
+    snprintf(id, sizeof id, "%s", hh_test_json_str(r.j, "id"));
+    ASSERT_TRUE(!strncmp(id, "resp_", 5));
+    const cJSON *ap = cJSON_GetObjectItem(cJSON_GetObjectItem(r.j, "hoheit"), "approval");
+    int64_t aid = (int64_t)cJSON_GetObjectItem(ap, "id")->valuedouble;
+    ASSERT_TRUE(aid > 0);
     hh_test_resp_free(&r);
+    /* the owner: status held, no output, no steps; admins see the steps */
+    cJSON *run = run_record(&t, t.sam, id);
+    ASSERT_TRUE(run != NULL);
+    ASSERT_STREQ(hh_test_json_str(run, "status"), "held");
+    char want[64];
+    snprintf(want, sizeof want, "approval %lld", (long long)aid);
+    ASSERT_STREQ(hh_test_json_str(run, "reason"), want);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(run, "output")), 0);
+    ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(run, "steps")), 0);
+    cJSON_Delete(run);
+    run = run_record(&t, t.admin, id);
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(run, "steps")) < 3) {
+        char *dump = cJSON_PrintUnformatted(run);
+        printf("    %.1500s\n", dump ? dump : "");
+        free(dump);
+    }
+    ASSERT_GE(cJSON_GetArraySize(cJSON_GetObjectItem(run, "steps")), 3);   /* model, date, model */
+    const cJSON *out = cJSON_GetObjectItem(run, "output");
+    const cJSON *last = cJSON_GetArrayItem(out, cJSON_GetArraySize(out) - 1);
+    ASSERT_STREQ(hh_test_json_str(last, "type"), "message");
+    char *text = strdup(hh_test_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(last, "content"), 0), "text"));
+    cJSON_Delete(run);
+    /* nothing continues a held run */
+    char body[256];
+    snprintf(body, sizeof body, "{\"model\":\"stories260K\",\"previous_response_id\":\"%s\",\"input\":\"go on\"}", id);
+    ASSERT_OK(post(t.h.port, t.sam, "/v1/responses", body, &r));
+    ASSERT_EQ_INT(r.status, 409);
+    ASSERT_STREQ(hh_test_resp_err_code(&r), "response_held");
+    hh_test_resp_free(&r);
+    /* the approver judges the conversation with the tool's result */
+    char path[96];
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)aid);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, anna, NULL, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "europe_berlin") != NULL);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.sam, NULL, &r));
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "pending");
+    ASSERT_TRUE(cJSON_GetObjectItem(r.j, "text") == NULL);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld/approve", (long long)aid);
+    ASSERT_OK(hh_test_http(t.h.port, "POST", path, anna, "{}", &r));
+    ASSERT_EQ_INT(r.status, 200);
+    hh_test_resp_free(&r);
+    snprintf(path, sizeof path, "/api/approvals/%lld", (long long)aid);
+    ASSERT_OK(hh_test_http(t.h.port, "GET", path, t.sam, NULL, &r));
+    ASSERT_STREQ(hh_test_json_str(r.j, "status"), "approved");
+    ASSERT_STREQ(hh_test_json_str(r.j, "text"), text);
+    ASSERT_TRUE(strstr(r.body, "\"run_id\"") != NULL);
+    hh_test_resp_free(&r);
+    free(text);
     char *audit = audit_text(t.h.st);
-    ASSERT_TRUE(audit && strstr(audit, "requires a human approval") != NULL);
+    snprintf(want, sizeof want, "approval %lld", (long long)aid);
+    ASSERT_TRUE(audit && strstr(audit, want) != NULL);
     free(audit);
     hh_test_srv_stop(&t.h);
 }

@@ -10,7 +10,8 @@
  *   GET    /api/agents/runs/{id}    a run of /v1/responses with every step:
  *                                   the user who ran it, admins and auditors;
  *                                   anyone else gets exactly the answer of a
- *                                   missing run
+ *                                   missing run; a run held for approval
+ *                                   shows its owner no output or step
  *
  * Every change and every refused change is an "admin" audit record. */
 #include "http/http_int.h"
@@ -211,9 +212,12 @@ static enum MHD_Result get_run(hh_http_server_t *s, struct MHD_Connection *c, ht
     cJSON_AddNumberToObject(u, "output_tokens", (double)run.completion_tokens);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(run.prompt_tokens + run.completion_tokens));
     cJSON_AddItemToObject(j, "request", parse_or(run.request, false));
-    cJSON_AddItemToObject(j, "output", parse_or(run.output, true));
+    /* a held run's answer is the approval's to release (approvals.c): its
+     * owner sees neither the output nor the steps that hold it */
+    bool hidden = !strcmp(run.status, "held") && !sees_all(cs);
+    cJSON_AddItemToObject(j, "output", hidden ? cJSON_CreateArray() : parse_or(run.output, true));
     cJSON *steps = cJSON_AddArrayToObject(j, "steps");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !hidden && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "seq", (double)st[i].seq);
         cJSON_AddStringToObject(o, "kind", st[i].kind);

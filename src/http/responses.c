@@ -29,10 +29,13 @@
  * previous_response_id continues one of the caller's own runs (another's
  * answers like a missing one).
  *
- * Not built here yet: a use case that requires approval refuses the run
- * (403 approval_required) instead of holding it; streaming sends the
- * events of a run when it ends (the event sequence of the API, not yet
- * token by token); MCP tools. */
+ * A use case that requires approval holds the run (Art. 14, approvals.c):
+ * it runs, its answer is queued for a human and the client gets 202 with
+ * the pending approval id, never streamed; its record shows its owner no
+ * step or output until then, and it cannot be continued.
+ *
+ * Not built here yet: streaming sends the events of a run when it ends
+ * (the event sequence of the API, not yet token by token); MCP tools. */
 #include "http/http_int.h"
 #include "agent/def.h"
 #include "agent/loop.h"
@@ -560,6 +563,44 @@ static bool model_exists(hh_http_server_t *s, const char *id)
     return found;
 }
 
+/* Queues a held run's answer (approvals.c) and answers 202; *aid the
+ * approval's id (0: could not be queued, then a 500 went out). */
+static enum MHD_Result hold_run(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const resp_req_t *q,
+                                const hh_store_agent_run_t *run, const hh_agent_result_t *res, int64_t *aid)
+{
+    /* the text: the messages of the output, joined */
+    size_t len = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, res->output) {
+        const cJSON *part = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(it, "content"), 0);
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "text"));
+        len += t ? strlen(t) + 1 : 0;
+    }
+    char *text = calloc(1, len + 1);
+    cJSON_ArrayForEach(it, res->output) {
+        const cJSON *part = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(it, "content"), 0);
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "text"));
+        if (t && text) {
+            if (text[0])
+                strcat(text, "\n");
+            strcat(text, t);
+        }
+    }
+    cJSON *rq = cJSON_CreateObject();
+    cJSON_AddStringToObject(rq, "model", q->model);
+    cJSON_AddStringToObject(rq, "run_id", run->id);
+    if (q->instructions)
+        cJSON_AddStringToObject(rq, "instructions", q->instructions);
+    cJSON_AddItemToObject(rq, "messages", cJSON_Duplicate(q->messages, true));
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "run_id", run->id);
+    cJSON_AddStringToObject(g, "status", res->status);
+    cJSON_AddItemToObject(g, "output", cJSON_Duplicate(res->output, true));
+    enum MHD_Result r = ht_approval_hold_grounded(s, c, cs, rq, g, &cs->mark, run->id, text ? text : "", aid);
+    free(text);
+    return r;
+}
+
 enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
 {
     hh_api_error_t e;
@@ -626,11 +667,11 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
             cJSON_AddItemToObject(ucbody, "use_case", cJSON_Duplicate(uc, true));
         st = ht_usecase_select_ask(s, c, cs, ucbody, model, &e);
     }
-    if (!st && cs->mark.held)   /* Art. 14: holding a whole run for approval is not built yet */
-        st = hh_api_error_set(&e, 403, "permission_error", "approval_required", "model",
-                              "Use case '%s' requires a human approval of every answer; agent runs under it are "
-                              "refused until held runs are built (issue 16)",
-                              cs->mark.use_case);
+    /* a held run's text is not released: nothing may continue it before a decision */
+    if (!st && q.previous_id && !strcmp(prev.status, "held"))
+        st = hh_api_error_set(&e, 409, "invalid_request_error", "response_held", "previous_response_id",
+                              "Response '%s' is held for human approval (%s); it cannot be continued",
+                              q.previous_id, prev.reason);
     if (!st && cs->mark.redact_prompts) {   /* the model sees only redacted user text */
         cJSON *m;
         cJSON_ArrayForEach(m, q.messages) {
@@ -706,7 +747,9 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
     snprintf(run.model, sizeof run.model, "%s", model);
     snprintf(run.use_case, sizeof run.use_case, "%s", cs->mark.use_case);
     snprintf(run.previous_id, sizeof run.previous_id, "%s", q.previous_id ? q.previous_id : "");
-    snprintf(run.status, sizeof run.status, "in_progress");
+    /* Art. 14: a held run is "held" from its start, so its owner never reads
+     * its steps or output before a decision (agents_api.c) */
+    snprintf(run.status, sizeof run.status, "%s", cs->mark.held ? "held" : "in_progress");
     run.request = cJSON_PrintUnformatted(q.root);
     run.created_at = hh_log_now_ms();
     if (hh_store_agent_run_put(s->store, &run, &err)) {
@@ -752,21 +795,35 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
         snprintf(res.error_msg, sizeof res.error_msg, "%s", err.msg);
     }
     /* the run's end: status, output, the messages for previous_response_id */
-    snprintf(run.status, sizeof run.status, "%s", res.status);
+    if (!cs->mark.held || !strcmp(res.status, "failed"))
+        snprintf(run.status, sizeof run.status, "%s", res.status);
     snprintf(run.reason, sizeof run.reason, "%s", !strcmp(res.status, "failed") ? "model_error" : res.reason);
     run.messages = cJSON_PrintUnformatted(q.messages);
     run.output = res.output ? cJSON_PrintUnformatted(res.output) : NULL;
     run.prompt_tokens = res.prompt_tokens;
     run.completion_tokens = res.completion_tokens;
     run.finished_at = hh_log_now_ms();
+    if (cs->mark.held && strcmp(res.status, "failed")) {
+        /* Art. 14: the run's answer is queued for a human, not released
+         * (approvals.c, as /api/ask holds a grounded answer): 202 with the
+         * pending id; the approver sees the conversation with every tool
+         * result, the requester gets the text and the output items once
+         * approved (GET /api/approvals/{id}) */
+        int64_t aid = 0;
+        r = hold_run(s, c, cs, &q, &run, &res, &aid);
+        snprintf(run.reason, sizeof run.reason, "approval %lld", (long long)aid);
+    }
     if (hh_store_agent_run_put(s->store, &run, &err))
         hh_log(HH_LOG_ERROR, "agents: run %s not stored: %s", run.id, err.msg);
     char detail[256];
     snprintf(detail, sizeof detail, "run %s %s%s%s steps=%lld tokens=%lld", run.id, res.status,
              res.reason[0] ? " " : "", res.reason, (long long)rx.seq,
              (long long)(res.prompt_tokens + res.completion_tokens));
-    audit_run(s, cs, model, res.status, detail);
-    if (!strcmp(res.status, "failed") && rx.seq <= 1 && res.error_code) {
+    audit_run(s, cs, model, cs->mark.held && strcmp(res.status, "failed") ? "pending" : res.status,
+              cs->mark.held ? run.reason : detail);
+    if (cs->mark.held && strcmp(res.status, "failed")) {
+        ;   /* answered by hold_run */
+    } else if (!strcmp(res.status, "failed") && rx.seq <= 1 && res.error_code) {
         /* the engine refused the first call (busy, too long): its HTTP error */
         hh_openai_submit_error(res.error_code, &(hh_err_t){ .code = res.error_code }, model, &e);
         snprintf(e.message, sizeof e.message, "%s", res.error_msg);

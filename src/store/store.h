@@ -1004,7 +1004,7 @@ typedef struct hh_store_agent_run {
     char    model[256];
     char    use_case[64];
     char    previous_id[HH_AGENT_RUN_ID_MAX];
-    char    status[16];        /* in_progress | completed | incomplete | failed */
+    char    status[16];        /* in_progress | completed | incomplete | failed | held (approval) */
     char    reason[64];        /* incomplete/failed: why */
     char   *request;           /* owned; JSON texts (NULL when storing: "{}" / "[]") */
     char   *messages;
