@@ -445,7 +445,7 @@ static cJSON *ev_with(const char *k, cJSON *v)
     return o;
 }
 
-static void sse_item(sse_t *b, int idx, const cJSON *item, cJSON *marked_response)
+static void sse_item(sse_t *b, int idx, const cJSON *item)
 {
     const char *type = cJSON_GetObjectItem(item, "type")->valuestring;
     const char *item_id = cJSON_GetObjectItem(item, "id")->valuestring;
@@ -498,7 +498,6 @@ static void sse_item(sse_t *b, int idx, const cJSON *item, cJSON *marked_respons
     ev = ev_with("item", cJSON_Duplicate(item, true));
     cJSON_AddNumberToObject(ev, "output_index", idx);
     sse_event(b, "response.output_item.done", ev);
-    (void)marked_response;
 }
 
 static enum MHD_Result send_stream(struct MHD_Connection *c, ht_conn_t *cs, const char *id, int64_t created,
@@ -516,7 +515,7 @@ static enum MHD_Result send_stream(struct MHD_Connection *c, ht_conn_t *cs, cons
     int idx = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, res->output)
-        sse_item(&b, idx++, item, fin);
+        sse_item(&b, idx++, item);
     const char *done = !strcmp(res->status, "completed")    ? "response.completed"
                        : !strcmp(res->status, "incomplete") ? "response.incomplete"
                                                              : "response.failed";
@@ -614,7 +613,7 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
     hh_agent_result_t res;
     memset(&res, 0, sizeof res);
     cJSON *ucbody = NULL, *history = NULL;
-    char *system = NULL, *builtin_text = NULL;
+    char *system = NULL;
     const char **builtin = NULL;
     size_t n_builtin = 0;
     hh_err_t err;
@@ -844,7 +843,6 @@ out:
     cJSON_Delete(history);
     free(system);
     free(builtin);
-    free(builtin_text);
     req_free(&q);
     return r;
 }
