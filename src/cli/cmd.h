@@ -70,5 +70,6 @@ const char *hh_version_string(void);
 int hh_cli_lock_data(const char *data, const char *cmd, const char *instead, hh_dirlock_t **out);
 int hh_cmd_quota(int argc, char **argv);
 int hh_cmd_usage(int argc, char **argv);
+int hh_cmd_agent(int argc, char **argv);
 
 #endif

@@ -39,6 +39,7 @@ static const struct subcommand g_cmds[] = {
     { "restore",  hh_cmd_restore,  "restore --from BACKUP --data NEWDIR  check a backup and restore it into a new directory" },
     { "version",  hh_cmd_version,  "version | --version             release, git commit, build flags, CPU features, kernel ISA" },
     { "quota",    hh_cmd_quota,    "quota set (--user U | --department D) [--tokens-per-day N] [--tokens-per-month N] [--requests-per-minute N] [--concurrent N] | list [--json] | clear (--user U | --department D)  limits" },
+    { "agent",    hh_cmd_agent,    "agent add NAME --model M [--tools T,T] [--use-case UC] [--departments D,D] ... | update NAME ... | list [--json] | show NAME | remove NAME [--yes]  agent definitions" },
     { "usage",    hh_cmd_usage,    "usage [--by user|department|use-case] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]  tokens used (UTC days)" },
     { "help",     cmd_help,        "help                            this list" },
 };

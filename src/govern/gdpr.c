@@ -761,6 +761,9 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
      * conversations name them, the name becomes the pseudonym */
     if (!rc)
         rc = hh_store_conv_forget_subject_locked(s, subj, &r->conversations, err);
+    /* their agent runs with every step (store_agents.c; issue 16) */
+    if (!rc)
+        rc = hh_store_agent_runs_forget_subject_locked(s, subj, NULL, err);
     if (!rc) {
         hh_store_conv_text_t *t = NULL;
         size_t n = 0;

@@ -467,4 +467,17 @@ enum MHD_Result ht_handle_admin_quotas(hh_http_server_t *s, struct MHD_Connectio
 int ht_auth_check_password(hh_http_server_t *s, struct MHD_Connection *c, const char *name, const char *password,
                            int *retry_after_s, hh_api_error_t *e);
 
+/* Agents (issue 16). ht_handle_agents: GET/POST /api/agents, GET/PUT/DELETE
+ * /api/agents/{name} (agents_api.c; everyone lists and reads the agents
+ * they may run, admins and auditors all; admins change). ht_handle_agent_run:
+ * GET /api/agents/runs/{id} (the user who ran it, admins, auditors).
+ * ht_agent_may_run: whether the caller may run agent a (its departments and
+ * roles, and its use case's departments): 0 and *ok, or 500 with e.
+ * ht_handle_responses: POST /v1/responses (responses.c). */
+enum MHD_Result ht_handle_agents(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+enum MHD_Result ht_handle_agent_run(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+int ht_agent_may_run(hh_http_server_t *s, const ht_conn_t *cs, const hh_store_agent_t *a, bool *ok,
+                     hh_api_error_t *e);
+enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+
 #endif

@@ -44,6 +44,7 @@ static enum MHD_Result h_model(hh_http_server_t *s, struct MHD_Connection *c, ht
 #define JSON      HH_HTTP_BODY_JSON
 #define MULTIPART HH_HTTP_BODY_MULTIPART
 #define DENY_REGISTER "change the use-case register"
+#define DENY_AGENTS "change agent definitions"
 #define DENY_METRICS "read /metrics (Prometheus scrapes with an auditor key)"
 
 /* Every route, once: method, path pattern, who may call it, its body and
@@ -59,6 +60,7 @@ static const ht_route_t g_routes[] = {
     { { "POST",   "/v1/chat/completions",         KEY, JSON, 0 }, ht_handle_chat, NULL },
     { { "POST",   "/v1/completions",              KEY, JSON, 0 }, ht_handle_completions, NULL },
     { { "POST",   "/v1/embeddings",               KEY, JSON, 0 }, ht_handle_embeddings, NULL },
+    { { "POST",   "/v1/responses",                KEY, JSON, 0 }, ht_handle_responses, NULL },
     { { "POST",   "/api/documents",               KEY, MULTIPART, HT_UPLOAD_BODY_MAX }, ht_handle_doc_upload, NULL },
     { { "GET",    "/api/documents",               KEY, NONE, 0 }, ht_handle_doc_list, NULL },
     { { "DELETE", "/api/documents/{id}",          KEY, NONE, 0 }, ht_handle_doc_delete, NULL },
@@ -122,6 +124,13 @@ static const ht_route_t g_routes[] = {
     { { "DELETE", "/api/collections/{name}",      KEY, NONE, 0 }, ht_handle_collections, NULL },
     { { "PUT",    "/api/collections/{name}/rights/{dept}", KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_collections, NULL },
     { { "DELETE", "/api/collections/{name}/rights/{dept}", KEY, NONE, 0 }, ht_handle_collections, NULL },
+    /* agents (agents_api.c): definitions; a run's steps (the user who ran it, admins, auditors) */
+    { { "GET",    "/api/agents",                  KEY, NONE, 0 }, ht_handle_agents, NULL },
+    { { "POST",   "/api/agents",                  ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_agents, DENY_AGENTS },
+    { { "GET",    "/api/agents/runs/{id}",        KEY, NONE, 0 }, ht_handle_agent_run, NULL },
+    { { "GET",    "/api/agents/{name}",           KEY, NONE, 0 }, ht_handle_agents, NULL },
+    { { "PUT",    "/api/agents/{name}",           ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_agents, DENY_AGENTS },
+    { { "DELETE", "/api/agents/{name}",           ADMIN, NONE, 0 }, ht_handle_agents, DENY_AGENTS },
     /* the web UI (static.c), no key: the page itself holds nothing */
     { { "GET",    "/",                            OPEN, NONE, 0 }, ht_handle_static, NULL },
     { { "GET",    "/assets/{file}",               OPEN, NONE, 0 }, ht_handle_static, NULL },
@@ -139,6 +148,7 @@ static const ht_route_t g_routes[] = {
 #undef MULTIPART
 #undef DENY_REGISTER
 #undef DENY_METRICS
+#undef DENY_AGENTS
 
 const hh_http_route_info_t *hh_http_route(size_t i)
 {

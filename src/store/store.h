@@ -1021,4 +1021,105 @@ int  hh_store_approvals_of_user(hh_store_t *s, const char *name, hh_store_approv
                                 hh_err_t *err);
 void hh_store_approval_rows_free(hh_store_approval_row_t *rows, size_t n);
 
+/* ---- agents (store_agents.c, migration 15; issue 16) ---------------------
+ *   agents(id, name UNIQUE, model, system_prompt, tools (JSON array of
+ *          built-in tool names), max_steps, max_tokens, max_seconds,
+ *          use_case (slug), departments, roles (JSON arrays of names: who
+ *          may run it; empty: no restriction), created_by, created_at,
+ *          updated_at)
+ *   agent_runs(id "resp_..." (random), user_id -> users ON DELETE CASCADE,
+ *          agent ('' for a plain model), model, use_case, previous_id,
+ *          status, reason, request, messages (chat messages after the run,
+ *          for previous_response_id), output (Responses output items),
+ *          tokens, created_at, finished_at)
+ *   agent_steps(run_id -> agent_runs, seq, kind model|tool|client_tool,
+ *          name, call_id, arguments, result, result_bytes, error, tokens,
+ *          duration_ms, created_at)
+ * The JSON texts are checked by the agent layer (agent/def.h); the store
+ * keeps them as given. Times are UTC ms. */
+#define HH_AGENT_NAME_MAX 64
+
+typedef struct hh_store_agent {
+    int64_t id;
+    char    name[HH_AGENT_NAME_MAX];
+    char    model[256];
+    char    use_case[64];
+    char   *system_prompt;   /* owned (hh_store_agent_clear) */
+    char   *tools;           /* owned; JSON array text */
+    char   *departments;     /* owned; JSON array text */
+    char   *roles;           /* owned; JSON array text */
+    int64_t max_steps, max_tokens, max_seconds;
+    char    created_by[HH_STORE_NAME_MAX];
+    int64_t created_at, updated_at;
+} hh_store_agent_t;
+
+/* Frees the owned texts of a and zeroes it (safe on a zeroed struct). */
+void hh_store_agent_clear(hh_store_agent_t *a);
+/* Stores a (its texts NULL: "" / "[]"). create: a new row (HH_ESTATE when
+ * the name is taken); else replaces the row of a->name (HH_ENOENT when
+ * there is none; created_by and created_at stay). */
+int  hh_store_agent_put(hh_store_t *s, const hh_store_agent_t *a, bool create, hh_err_t *err);
+/* The agent named name: 0 and *out (clear it), or HH_ENOENT. */
+int  hh_store_agent_get(hh_store_t *s, const char *name, hh_store_agent_t *out, hh_err_t *err);
+/* Every agent by name. *out malloc'd (NULL when *n == 0); free with
+ * hh_store_agent_list_free. */
+int  hh_store_agent_list(hh_store_t *s, hh_store_agent_t **out, size_t *n, hh_err_t *err);
+void hh_store_agent_list_free(hh_store_agent_t *a, size_t n);
+/* Removes the definition (its runs stay). HH_ENOENT if unknown. */
+int  hh_store_agent_delete(hh_store_t *s, const char *name, hh_err_t *err);
+/* Whether user_id is a member of the department named name (ASCII case
+ * ignored); an unknown department or user is false. */
+int  hh_store_user_in_department(hh_store_t *s, int64_t user_id, const char *name, bool *yes, hh_err_t *err);
+
+#define HH_AGENT_RUN_ID_MAX 64
+
+typedef struct hh_store_agent_run {
+    char    id[HH_AGENT_RUN_ID_MAX];
+    int64_t user_id;
+    char    agent[HH_AGENT_NAME_MAX];
+    char    model[256];
+    char    use_case[64];
+    char    previous_id[HH_AGENT_RUN_ID_MAX];
+    char    status[16];        /* in_progress | completed | incomplete | failed | held (approval) */
+    char    reason[64];        /* incomplete/failed: why */
+    char   *request;           /* owned; JSON texts (NULL when storing: "{}" / "[]") */
+    char   *messages;
+    char   *output;
+    int64_t prompt_tokens, completion_tokens;
+    int64_t created_at, finished_at;
+} hh_store_agent_run_t;
+
+void hh_store_agent_run_clear(hh_store_agent_run_t *r);
+/* Inserts the run, or replaces the row with the same id (its user stays:
+ * HH_EINVAL when r->user_id differs from the stored one). */
+int  hh_store_agent_run_put(hh_store_t *s, const hh_store_agent_run_t *r, hh_err_t *err);
+/* The run id: 0 and *out (clear it), or HH_ENOENT. */
+int  hh_store_agent_run_get(hh_store_t *s, const char *id, hh_store_agent_run_t *out, hh_err_t *err);
+
+typedef struct hh_store_agent_step {
+    int64_t seq;               /* 1, 2, ... within the run */
+    char    kind[16];          /* model | tool | client_tool */
+    char    name[128];         /* the tool, or the model id */
+    char    call_id[64];
+    char   *arguments;         /* owned when read; borrowed when stored (NULL: "") */
+    char   *result;
+    char   *error;
+    int64_t result_bytes;
+    int64_t prompt_tokens, completion_tokens;
+    int64_t duration_ms;
+    int64_t created_at;
+} hh_store_agent_step_t;
+
+/* Appends one step to run_id (the run must exist). */
+int  hh_store_agent_step_add(hh_store_t *s, const char *run_id, const hh_store_agent_step_t *st, hh_err_t *err);
+/* The steps of run_id by seq. *out malloc'd (NULL when *n == 0); free with
+ * hh_store_agent_steps_free. */
+int  hh_store_agent_steps(hh_store_t *s, const char *run_id, hh_store_agent_step_t **out, size_t *n,
+                          hh_err_t *err);
+void hh_store_agent_steps_free(hh_store_agent_step_t *st, size_t n);
+/* [locked, in the erasure's transaction: govern/gdpr.c] Deletes the runs
+ * (and their steps) of the user whose name is subject (ASCII case
+ * ignored); *n (may be NULL) is increased by the runs deleted. */
+int  hh_store_agent_runs_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
+
 #endif

@@ -325,6 +325,58 @@ static const char *const g_migrations[] = {
     "  UPDATE chunks SET terms = '', terms_level = 0 WHERE id = new.id;"
     " END;"
     "INSERT INTO chunks_terms(chunks_terms) VALUES ('rebuild');",
+    /* 15 (agents, issue 16; store_agents.c): agent definitions (tools,
+     * departments and roles as JSON arrays of names), the runs of
+     * /v1/responses (the caller's; deleted with the user; the chat messages
+     * kept for previous_response_id) and every step of a run in order.
+     * Times are UTC ms. */
+    "CREATE TABLE agents ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  model TEXT NOT NULL,"
+    "  system_prompt TEXT NOT NULL DEFAULT '',"
+    "  tools TEXT NOT NULL DEFAULT '[]',"
+    "  max_steps INTEGER NOT NULL,"
+    "  max_tokens INTEGER NOT NULL,"
+    "  max_seconds INTEGER NOT NULL,"
+    "  use_case TEXT NOT NULL DEFAULT 'general',"
+    "  departments TEXT NOT NULL DEFAULT '[]',"
+    "  roles TEXT NOT NULL DEFAULT '[]',"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE agent_runs ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  agent TEXT NOT NULL DEFAULT '',"
+    "  model TEXT NOT NULL,"
+    "  use_case TEXT NOT NULL DEFAULT '',"
+    "  previous_id TEXT NOT NULL DEFAULT '',"
+    "  status TEXT NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  request TEXT NOT NULL DEFAULT '{}',"
+    "  messages TEXT NOT NULL DEFAULT '[]',"
+    "  output TEXT NOT NULL DEFAULT '[]',"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX agent_runs_user ON agent_runs(user_id, created_at);"
+    "CREATE TABLE agent_steps ("
+    "  run_id TEXT NOT NULL REFERENCES agent_runs(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('model','tool','client_tool')),"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  call_id TEXT NOT NULL DEFAULT '',"
+    "  arguments TEXT NOT NULL DEFAULT '',"
+    "  result TEXT NOT NULL DEFAULT '',"
+    "  result_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  duration_ms INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (run_id, seq));",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 

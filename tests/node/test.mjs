@@ -191,5 +191,67 @@ await test('bad_request', async () => {
   }
 });
 
+// /v1/responses (issue 16): a function tool forced with tool_choice
+// "required" comes back as a function_call item; the client runs it and
+// sends a function_call_output with previous_response_id.
+const weatherTool = {
+  type: 'function',
+  name: 'get_weather',
+  description: 'Weather of a city',
+  parameters: {
+    type: 'object',
+    properties: { city: { type: 'string', maxLength: 20 } },
+    required: ['city'],
+    additionalProperties: false,
+  },
+};
+
+await test('responses_function_tool_loop', async () => {
+  const r = await client.responses.create({
+    model, input: 'What is the weather in Berlin?', tools: [weatherTool], tool_choice: 'required',
+    temperature: 0, max_output_tokens: 100,
+  });
+  check(r.object === 'response' && r.id.startsWith('resp_'), `response object, got ${r.object} ${r.id}`);
+  check(r.status === 'completed', `status completed, got ${r.status}`);
+  const call = r.output.find((o) => o.type === 'function_call');
+  check(call && call.name === 'get_weather' && call.call_id, `a function_call, got ${JSON.stringify(r.output)}`);
+  const args = JSON.parse(call.arguments);
+  check(typeof args.city === 'string' && Object.keys(args).length === 1, `arguments {city}, got ${call.arguments}`);
+  check(r.usage.total_tokens === r.usage.input_tokens + r.usage.output_tokens, 'usage adds up');
+  const r2 = await client.responses.create({
+    model, previous_response_id: r.id, temperature: 0, max_output_tokens: 16,
+    input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ temp_c: 21 }) }],
+  });
+  check(r2.previous_response_id === r.id, `previous_response_id ${r.id}, got ${r2.previous_response_id}`);
+  check(r2.output.length === 1 && r2.output[0].type === 'message', `a message, got ${JSON.stringify(r2.output)}`);
+  check(typeof r2.output_text === 'string' && r2.output_text === r2.output[0].content[0].text, 'output_text');
+});
+
+await test('responses_stream_events', async () => {
+  const stream = await client.responses.create({
+    model, input: 'Weather?', tools: [weatherTool], tool_choice: 'required', temperature: 0,
+    max_output_tokens: 100, stream: true,
+  });
+  const types = [];
+  let done = null;
+  for await (const ev of stream) {
+    types.push(ev.type);
+    if (ev.type === 'response.function_call_arguments.done') done = ev.arguments;
+  }
+  check(types[0] === 'response.created', `first event response.created, got ${types[0]}`);
+  check(types[types.length - 1] === 'response.completed', `last event response.completed, got ${types.at(-1)}`);
+  check(types.includes('response.output_item.added') && types.includes('response.output_item.done'), 'item events');
+  check(done && typeof JSON.parse(done).city === 'string', `arguments done, got ${done}`);
+});
+
+await test('responses_unknown_agent', async () => {
+  try {
+    await client.responses.create({ model: 'agent:nobody', input: 'hi' });
+    throw new Error('expected NotFoundError, got success');
+  } catch (e) {
+    check(e instanceof OpenAI.NotFoundError && e.code === 'model_not_found', `NotFoundError model_not_found, got ${e.status} ${e.code}`);
+  }
+});
+
 console.log(`node: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

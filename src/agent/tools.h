@@ -1,0 +1,66 @@
+/* tools.h - the built-in tools of agent runs (issue 16): calculator, date
+ * and knowledge_search. Each has a name, a description and a JSON schema
+ * for its arguments; the loop (agent/loop.h) decodes a call under that
+ * schema (grammar) and checks the arguments against it again
+ * (hh_agent_args_valid) before the tool runs. A tool's result is a JSON
+ * text the model gets back as data (a tool message), never as
+ * instructions. Not built yet: sql_query, http_request, extract, MCP tools
+ * (docs/AGENTS.md). */
+#ifndef HH_AGENT_TOOLS_H
+#define HH_AGENT_TOOLS_H
+
+#include "base/err.h"
+#include "kb/analyze.h"
+#include "kb/dense.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HH_AGENT_CALC_MAX 256          /* bytes of a calculator expression */
+#define HH_AGENT_RESULT_MAX (16 * 1024) /* bytes of a tool result given to the model */
+
+/* Whom and what a tool runs for: the caller's rights, never the agent's. */
+typedef struct hh_agent_env {
+    hh_store_t    *store;      /* borrowed */
+    hh_analyzer_t *analyzer;   /* borrowed; may be NULL */
+    hh_kb_dense_t *kb;         /* borrowed; may be NULL (BM25 only) */
+    const char    *user;       /* the caller: knowledge_search reads what this user may read */
+    int64_t        now_s;      /* the date tool's clock (unix s); 0: time(NULL) */
+} hh_agent_env_t;
+
+/* Whether name is a built-in tool. */
+bool hh_agent_tool_known(const char *name);
+/* The built-in tool names, comma-separated ("calculator, date, knowledge_search"). */
+const char *hh_agent_tool_names(void);
+/* The JSON schema text of the tool's arguments; NULL for an unknown tool. */
+const char *hh_agent_tool_schema(const char *name);
+/* The tool in chat-completions shape {"type":"function","function":{"name",
+ * "description","parameters"}} (caller owns); NULL for an unknown tool. */
+cJSON *hh_agent_tool_spec(const char *name);
+
+/* Runs the tool on arguments args_json (already valid under its schema).
+ * 0 and *result (malloc'd JSON text, at most HH_AGENT_RESULT_MAX bytes;
+ * caller frees); or HH_EINVAL with err->msg the error the model gets back
+ * (a bad expression, an unknown collection, ...), HH_ENOMEM, HH_EIO. */
+int hh_agent_tool_run(const hh_agent_env_t *env, const char *name, const char *args_json, char **result,
+                      hh_err_t *err);
+
+/* The calculator alone: numbers, + - * / % ^, parentheses, unary minus,
+ * sqrt(), abs(), round(), floor(), ceil(). No variables, no eval. 0 and
+ * *out (finite), or HH_EINVAL with the position and what was wrong. */
+int hh_agent_calc(const char *expr, double *out, hh_err_t *err);
+
+/* The date tool's answer for unix time t: {"utc","europe_berlin",
+ * "date","time","weekday","utc_offset"} (caller owns; NULL on no memory).
+ * Europe/Berlin: CET, CEST from the last Sunday of March 01:00 UTC to the
+ * last Sunday of October 01:00 UTC. */
+cJSON *hh_agent_date_json(int64_t t);
+
+/* Whether args_json is a value of schema_json: the text must be accepted
+ * whole by the schema's grammar (sample/grammar.h). 0, or HH_EINVAL with
+ * what is wrong (err->msg), or the grammar's error for a bad schema. */
+int hh_agent_args_valid(const char *schema_json, const char *args_json, hh_err_t *err);
+
+#endif
