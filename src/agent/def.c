@@ -232,11 +232,17 @@ int hh_agent_may_run(hh_store_t *s, const hh_store_agent_t *a, int64_t user_id, 
     const cJSON *it;
     cJSON_ArrayForEach(it, roles)
         role_ok = role_ok || (cJSON_IsString(it) && role && !strcmp(it->valuestring, role));
-    bool dept_ok = cJSON_GetArraySize(depts) == 0;
-    cJSON_ArrayForEach(it, depts) {
-        if (dept_ok || rc || !cJSON_IsString(it))
-            continue;
-        rc = hh_store_user_in_department(s, user_id, it->valuestring, &dept_ok, err);
+    int nd = cJSON_GetArraySize(depts);
+    bool dept_ok = nd == 0;
+    if (!dept_ok) {
+        const char **names = calloc((size_t)nd, sizeof *names);
+        size_t k = 0;
+        cJSON_ArrayForEach(it, depts)
+            if (names && cJSON_IsString(it))
+                names[k++] = it->valuestring;
+        rc = names ? hh_store_user_in_department(s, user_id, names, k, &dept_ok, err)
+                   : hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        free(names);
     }
     cJSON_Delete(roles);
     cJSON_Delete(depts);

@@ -626,9 +626,14 @@ cleanup:
 static int write_usecase(hh_store_t *s, const cJSON *in, const char *update_key, const char *actor,
                          hh_usecase_t *out, hh_err_t *err)
 {
-    int rc = HH_ESTATE;
-    for (int attempt = 0; attempt < 8 && rc == HH_ESTATE; attempt++)
+    int rc = write_once(s, in, update_key, actor, out, err);
+    /* a writer that keeps losing the race backs off a little longer each
+     * time (up to ~50 ms in all), so the other writers finish first */
+    for (int attempt = 1; attempt < 32 && rc == HH_ESTATE; attempt++) {
+        struct timespec ts = { 0, (long)attempt * 100000L };
+        nanosleep(&ts, NULL);
         rc = write_once(s, in, update_key, actor, out, err);
+    }
     return rc;
 }
 

@@ -1067,9 +1067,6 @@ int  hh_store_agent_list(hh_store_t *s, hh_store_agent_t **out, size_t *n, hh_er
 void hh_store_agent_list_free(hh_store_agent_t *a, size_t n);
 /* Removes the definition (its runs stay). HH_ENOENT if unknown. */
 int  hh_store_agent_delete(hh_store_t *s, const char *name, hh_err_t *err);
-/* Whether user_id is a member of the department named name (ASCII case
- * ignored); an unknown department or user is false. */
-int  hh_store_user_in_department(hh_store_t *s, int64_t user_id, const char *name, bool *yes, hh_err_t *err);
 
 #define HH_AGENT_RUN_ID_MAX 64
 

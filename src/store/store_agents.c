@@ -159,30 +159,6 @@ int hh_store_agent_delete(hh_store_t *s, const char *name, hh_err_t *err)
     return rc;
 }
 
-int hh_store_user_in_department(hh_store_t *s, int64_t user_id, const char *name, bool *yes, hh_err_t *err)
-{
-    *yes = false;
-    sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&s->mu);
-    int rc = hh_store_prepare(s, &st,
-                              "SELECT 1 FROM user_departments ud JOIN departments d ON d.id = ud.department_id"
-                              " JOIN users u ON u.id = ud.user_id"
-                              " WHERE ud.user_id = ?1 AND d.name = ?2 COLLATE NOCASE AND u.disabled = 0",
-                              err);
-    if (!rc) {
-        sqlite3_bind_int64(st, 1, user_id);
-        bind_text(st, 2, name, "");
-        int sr = sqlite3_step(st);
-        if (sr == SQLITE_ROW)
-            *yes = true;
-        else if (sr != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "department membership");
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
 /* ---- runs ------------------------------------------------------------------ */
 
 void hh_store_agent_run_clear(hh_store_agent_run_t *r)
