@@ -23,10 +23,13 @@
  *   - nothing changed (every document and approval is still there).
  * Part 2 attacks the routes added since (conversations, the administration
  * API, own keys and password, collections' rights, the register's records
- * and classification, login and logout, the web UI's files) with root and
- * an anonymous caller added: every user's own conversation (colleagues'
- * and the admin's too) read, renamed, deleted, exported, chatted and asked
- * into, searched for; another department's collection deleted and its
+ * and classification, login and logout, the web UI's files, agents and
+ * their runs) with root and an anonymous caller added: every user's own
+ * conversation (colleagues' and the admin's too) read, renamed, deleted,
+ * exported, chatted and asked into, searched for; another department's
+ * agent read and run, anyone else's agent run read and continued, agent
+ * definitions changed by non-admins; another department's collection
+ * deleted and its
  * rights set or removed; other users' keys revoked; every admin change by
  * members, approvers and auditors (their own and their department's quota
  * raised or removed too); and asserts the same three things, plus
@@ -73,6 +76,7 @@ typedef struct dept {
     int64_t coll_id, uc_id;
     int64_t docs[DOCS_PER];
     int64_t aps[APS_PER];
+    char agent[48], agent_prompt[48], run_text[48], run_id[80];   /* its agent and its member's run */
 } dept_t;
 
 typedef struct cred {
@@ -1521,6 +1525,119 @@ static void part2_controls(world_t *w)
     hh_test_resp_free(&r);
 }
 
+/* ---- agents (issue 16) ------------------------------------------------------ */
+
+/* Per department an agent only its members may run (its name and system
+ * prompt are markers) and one run of it by its member (the run's input
+ * and id are markers): what the other departments must never see. */
+static bool agents_build(world_t *w)
+{
+    for (int i = 0; i < N_DEPT; i++) {
+        dept_t *d = &w->d[i];
+        snprintf(d->agent, sizeof d->agent, "%sagent%s", d->tag, w->hex);
+        snprintf(d->agent_prompt, sizeof d->agent_prompt, "%sagentprompt%s", d->tag, w->hex);
+        snprintf(d->run_text, sizeof d->run_text, "%srun%s", d->tag, w->hex);
+        char body[768];
+        snprintf(body, sizeof body,
+                 "{\"name\":\"%s\",\"model\":\"stories260K\",\"system_prompt\":\"You are %s.\","
+                 "\"tools\":[\"calculator\"],\"max_steps\":1,\"departments\":[\"%s\"]}",
+                 d->agent, d->agent_prompt, d->name);
+        hh_test_resp_t r;
+        if (!send_as(w, &w->admin, "POST", "/api/agents", NULL, body, 0, &r) || r.status != 201) {
+            printf("    agent of %s: %d %s\n", d->name, r.status, r.body);
+            hh_test_resp_free(&r);
+            return false;
+        }
+        hh_test_resp_free(&r);
+        snprintf(body, sizeof body,
+                 "{\"model\":\"agent:%s\",\"input\":\"Note %s\",\"max_output_tokens\":2,\"temperature\":0}",
+                 d->agent, d->run_text);
+        const cJSON *id = NULL;
+        if (send_as(w, &w->c[3 * i], "POST", "/v1/responses", NULL, body, 0, &r))
+            id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        if (r.status != 200 || !cJSON_IsString(id)) {
+            printf("    run of %s's agent: %d %s\n", d->name, r.status, r.body);
+            hh_test_resp_free(&r);
+            return false;
+        }
+        snprintf(d->run_id, sizeof d->run_id, "%s", id->valuestring);
+        hh_test_resp_free(&r);
+    }
+    for (int x = 0; x < N_DEPT; x++)
+        for (int y = 0; y < N_DEPT; y++)
+            if (y != x) {
+                forbid(w, x, w->d[y].agent);
+                forbid(w, x, w->d[y].agent_prompt);
+                forbid(w, x, w->d[y].run_text);
+                forbid(w, x, w->d[y].run_id);
+            }
+    return true;
+}
+
+/* Agents and runs: the definitions' changes are the admin's alone; another
+ * department's agent (read or run) answers like a missing one, and so does
+ * anyone else's run (read or continued), a colleague's included. Admins
+ * and auditors read every agent and run by their role. */
+static void attack_agents(world_t *w, const cred_t *c)
+{
+    bool admin = c == &w->admin, auditor = !strcmp(c->role, "auditor");
+    if (auditor) {   /* auditors list every department's agents by their role: the status only */
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        if (!send_as(w, c, "GET", "/api/agents", NULL, NULL, 0, &r) || r.status != 200)
+            fail(w, "%s GET /api/agents: %d, expected 200", cred_name(c), r.status);
+        hh_test_resp_free(&r);
+    } else {
+        expect(w, c, "GET", "/api/agents", NULL, 200);
+    }
+    char path[256], pm[256], bf[512], bm[512], what[128], miss[80];
+    if (!admin) {
+        expect(w, c, "POST", "/api/agents",
+               "{\"name\":\"intruder\",\"model\":\"stories260K\",\"tools\":[\"calculator\"]}", 403);
+        for (int y = 0; y < N_DEPT; y++) {
+            snprintf(path, sizeof path, "/api/agents/%s", w->d[y].agent);
+            expect(w, c, "PUT", path, "{\"max_steps\":2,\"departments\":[]}", 403);
+            expect(w, c, "DELETE", path, NULL, 403);
+        }
+    }
+    if (admin || auditor)
+        return;
+    for (int y = 0; y < N_DEPT; y++) {
+        const dept_t *d = &w->d[y];
+        if (y != c->dept) {
+            snprintf(miss, sizeof miss, "zzagent%s", w->hex);
+            snprintf(path, sizeof path, "/api/agents/%s", d->agent);
+            snprintf(pm, sizeof pm, "/api/agents/%s", miss);
+            snprintf(what, sizeof what, "GET another department's agent %s", d->agent);
+            pair(w, c, what, "GET", NULL, path, NULL, d->agent, pm, NULL, miss);
+            snprintf(bf, sizeof bf, "{\"model\":\"agent:%s\",\"input\":\"hello\",\"max_output_tokens\":2}",
+                     d->agent);
+            snprintf(bm, sizeof bm, "{\"model\":\"agent:%s\",\"input\":\"hello\",\"max_output_tokens\":2}", miss);
+            snprintf(what, sizeof what, "run another department's agent %s", d->agent);
+            pair(w, c, what, "POST", NULL, "/v1/responses", bf, d->agent, "/v1/responses", bm, miss);
+        }
+        if (y == c->dept && !strcmp(c->role, "member"))
+            continue;   /* the member's own run */
+        /* a missing id of the same form: the last hex digit changed */
+        snprintf(miss, sizeof miss, "%s", d->run_id);
+        size_t n = strlen(miss);
+        if (n)
+            miss[n - 1] = miss[n - 1] == '0' ? '1' : '0';
+        snprintf(path, sizeof path, "/api/agents/runs/%s", d->run_id);
+        snprintf(pm, sizeof pm, "/api/agents/runs/%s", miss);
+        snprintf(what, sizeof what, "GET %s's run", d->member);
+        pair(w, c, what, "GET", NULL, path, NULL, d->run_id, pm, NULL, miss);
+        snprintf(bf, sizeof bf,
+                 "{\"model\":\"stories260K\",\"input\":\"and then?\",\"max_output_tokens\":2,"
+                 "\"previous_response_id\":\"%s\"}", d->run_id);
+        snprintf(bm, sizeof bm,
+                 "{\"model\":\"stories260K\",\"input\":\"and then?\",\"max_output_tokens\":2,"
+                 "\"previous_response_id\":\"%s\"}", miss);
+        snprintf(what, sizeof what, "continue %s's run", d->member);
+        pair(w, c, what, "POST", NULL, "/v1/responses", bf, d->run_id, "/v1/responses", bm, miss);
+    }
+}
+
 /* Part 2 in order; returns its requests. */
 static long attack_part2(world_t *w)
 {
@@ -1550,6 +1667,7 @@ static long attack_part2(world_t *w)
         attack_keys(w, all[i]);
         attack_admin(w, all[i]);
         attack_misc(w, all[i]);
+        attack_agents(w, all[i]);
     }
     attack_misc(w, &w->anon);
     attack_static(w, &w->c[N_DEPT * 3]);
@@ -1609,6 +1727,11 @@ TEST(isolation_suite_3000_requests)
         hh_test_srv_stop(&w->h);
         free(w);
         ASSERT_TRUE(!"the conversations could not be made");
+    }
+    if (!agents_build(w)) {
+        hh_test_srv_stop(&w->h);
+        free(w);
+        ASSERT_TRUE(!"the agents and their runs could not be made");
     }
     double t1 = hh_test_now_s();
     long setup_requests = w->n_requests;
