@@ -945,4 +945,56 @@ int  hh_store_approvals_of_user(hh_store_t *s, const char *name, hh_store_approv
                                 hh_err_t *err);
 void hh_store_approval_rows_free(hh_store_approval_row_t *rows, size_t n);
 
+/* ---- the approval queue (store_approvals.c; table approvals, migration 5)
+ * The rows behind govern/approvals.h; the policy (four-eyes, who may
+ * review, the audit record of a decision) stays there. Ids are random
+ * (see the top of this file); lists are ordered by created_at. */
+
+#define HH_STORE_APPROVAL_UC_MAX 64   /* = HH_APPROVAL_UC_MAX */
+
+/* One queued request. Pointers are malloc'd and owned by the struct
+ * (hh_store_approval_clear); NULL where the column is NULL. */
+typedef struct hh_store_approval {
+    int64_t id;
+    char    use_case[HH_STORE_APPROVAL_UC_MAX];
+    bool    hr;
+    char    requester[HH_STORE_NAME_MAX];
+    char   *request, *output;             /* request JSON; the held draft */
+    int64_t created_at;                   /* UTC ms */
+    char    status[16];                   /* pending | approved | edited | rejected */
+    char    decided_by[HH_STORE_NAME_MAX]; /* "" while pending */
+    int64_t decided_at;                   /* UTC ms; 0 while pending */
+    char   *reason, *final_text;
+} hh_store_approval_t;
+
+/* Frees the owned strings and zeroes a. Safe on a zeroed struct. */
+void hh_store_approval_clear(hh_store_approval_t *a);
+
+/* Inserts a pending request from a's use_case, hr, requester, request
+ * (required), output (NULL: "") and created_at, under a fresh random id
+ * (*id_out, may be NULL). The other fields are ignored. HH_EINVAL, HH_EIO. */
+int  hh_store_approval_insert(hh_store_t *s, const hh_store_approval_t *a, int64_t *id_out, hh_err_t *err);
+
+/* Reads request id into *out (clear it afterwards). HH_ENOENT "approval
+ * <id> not found", HH_ENOMEM, HH_EIO. */
+int  hh_store_approval_get(hh_store_t *s, int64_t id, hh_store_approval_t *out, hh_err_t *err);
+
+/* Every request (only pending ones when pending_only), oldest first
+ * (created_at, then id). *out malloc'd (NULL when *n == 0): clear each
+ * element, then free the array. */
+int  hh_store_approval_list(hh_store_t *s, bool pending_only, hh_store_approval_t **out, size_t *n,
+                            hh_err_t *err);
+
+/* Writes a's decision (status, decided_by, decided_at, reason, final_text;
+ * NULL pointers as NULL) onto request a->id if it is still pending: one
+ * conditional UPDATE, so of two deciders racing only one wins; the other
+ * gets HH_ESTATE "approval <id> was decided meanwhile". HH_EINVAL when
+ * a->status is empty or "pending". */
+int  hh_store_approval_decide(hh_store_t *s, const hh_store_approval_t *a, hh_err_t *err);
+
+/* Undoes hh_store_approval_decide: puts request a->id back to pending when
+ * it still holds status a->status (a decision whose audit record could not
+ * be written must not stand). No row changed is not an error. */
+int  hh_store_approval_undecide(hh_store_t *s, const hh_store_approval_t *a, hh_err_t *err);
+
 #endif
