@@ -53,7 +53,9 @@
  *            the store's audit_meta table hold the public key.
  *
  * Thread safety: every function may be called from many threads; appends
- * are serialized by the store's mutex and one SQLite transaction each. */
+ * are serialized by the store's mutex and one store transaction each
+ * (store.h "the audit chain": the store reads the chain head and inserts
+ * in one transaction; this module builds, hashes and signs the records). */
 #ifndef HH_GOVERN_AUDIT_H
 #define HH_GOVERN_AUDIT_H
 
