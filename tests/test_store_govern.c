@@ -3,12 +3,13 @@
  * the chain over in, an append that fails leaving nothing behind, the
  * verifier's verdicts on rows deleted from a real database, one
  * pseudonym key for the audit redaction and the eraser, and a decision
- * taken once. Real SQLite in a temporary directory; tampering goes
+ * taken once, the model hash cache of the system cards. Real SQLite in a temporary directory; tampering goes
  * through SQLite directly, as an attacker with the file would. */
 #include "harness.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
 #include "govern/pii.h"
+#include "govern/register.h"
 #include "store/store.h"
 
 #include <sodium.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *fresh_dir(const char *name)
 {
@@ -334,5 +336,50 @@ TEST(approval_store_decided_once)
     snprintf(d.status, sizeof d.status, "pending");
     ASSERT_EQ_INT(hh_store_approval_decide(s, &d, &err), HH_EINVAL);
     ASSERT_EQ_INT(hh_store_approval_get(s, id + 1 < 10000000000LL ? id + 1 : 1, &a, &err), HH_ENOENT);
+    hh_store_close(s);
+}
+
+/* The system cards' model hash cache (store.h "file hashes"): a hash is
+ * taken from the cache while the file keeps its size and mtime, and made
+ * again when either changes. The cached value is planted through SQLite to
+ * tell a cache hit from a fresh hash. */
+TEST(register_store_model_hash_cache)
+{
+    const char *dir = fresh_dir("model-hash");
+    hh_err_t err;
+    hh_store_t *s = NULL;
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    char path[600];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    FILE *f = fopen(path, "wb");
+    ASSERT_TRUE(f != NULL);
+    fputs("abc", f);
+    fclose(f);
+    char hex[65];
+    ASSERT_OK(hh_register_file_sha256(s, path, hex, &err));
+    ASSERT_STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");   /* SHA-256("abc") */
+    bool found = false;
+    struct stat sb;
+    ASSERT_EQ_INT(stat(path, &sb), 0);
+    int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    char cached[65] = "";
+    ASSERT_OK(hh_store_model_hash_get(s, path, (int64_t)sb.st_size, mt, cached, &found, &err));
+    ASSERT_TRUE(found);
+    ASSERT_STREQ(cached, hex);
+    ASSERT_OK(hh_store_model_hash_get(s, path, (int64_t)sb.st_size + 1, mt, cached, &found, &err));
+    ASSERT_FALSE(found);
+    hh_store_close(s);
+    ASSERT_EQ_INT(db_exec(dir, "UPDATE model_hashes SET sha256 = "
+                               "'0000000000000000000000000000000000000000000000000000000000000001'"), SQLITE_OK);
+    ASSERT_OK(hh_store_open(&s, dir, &err));
+    ASSERT_OK(hh_register_file_sha256(s, path, hex, &err));
+    ASSERT_STREQ(hex, "0000000000000000000000000000000000000000000000000000000000000001");   /* the cache */
+    f = fopen(path, "ab");
+    ASSERT_TRUE(f != NULL);
+    fputs("d", f);   /* "abcd": another size */
+    fclose(f);
+    ASSERT_OK(hh_register_file_sha256(s, path, hex, &err));
+    ASSERT_STREQ(hex, "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589");   /* SHA-256("abcd") */
+    ASSERT_EQ_INT(hh_store_model_hash_put(s, path, 1, 1, "beef", &err), HH_EINVAL);
     hh_store_close(s);
 }

@@ -16,7 +16,7 @@
  * predecessor) takes callbacks and runs them inside its own transaction;
  * the transaction boundary is always inside the store function.
  * tests/test_layers.c checks the rule; the files still waiting to move
- * (govern/gdpr.c, register.c, syscard.c, kb/retrieve.c) include the
+ * (govern/gdpr.c, register.c, kb/retrieve.c) include the
  * private store_int.h until they do.
  *
  * API keys look like "hk_" + 43 base64url characters (32 random bytes from
@@ -1170,5 +1170,17 @@ int  hh_store_file_hash_put(hh_store_t *s, const char *key, const unsigned char 
  * address in an audit text is the token an erasure of it writes. Wipe it
  * (sodium_memzero) after use. */
 void hh_store_pseudonym_key(const hh_store_t *s, unsigned char key[32]);
+
+/* ---- file hashes (store_files.c; table model_hashes) --------------------- */
+
+/* The cached lowercase hex SHA-256 of the file at path as it was when it
+ * had size bytes and mtime_ns: *found false (hex untouched) when none is
+ * cached for exactly that state. */
+int  hh_store_model_hash_get(hh_store_t *s, const char *path, int64_t size, int64_t mtime_ns,
+                             char hex[HH_SHA256_HEX_LEN + 1], bool *found, hh_err_t *err);
+/* Caches hex (64 hex digits) for path at size and mtime_ns, replacing what
+ * was cached for path. */
+int  hh_store_model_hash_put(hh_store_t *s, const char *path, int64_t size, int64_t mtime_ns, const char *hex,
+                             hh_err_t *err);
 
 #endif

@@ -1,7 +1,7 @@
 /* store_int.h - private to the SQLite store: the handle's layout and the
  * helpers shared by the store_*.c files. Code outside src/store does not
  * include it (tests/test_layers.c); the files that still do
- * (govern/gdpr.c, register.c, syscard.c, kb/retrieve*.c: issue 17's next
+ * (govern/gdpr.c, register.c, kb/retrieve*.c: issue 17's next
  * steps) hold s->mu around their statements, like every store function. */
 #ifndef HH_STORE_STORE_INT_H
 #define HH_STORE_STORE_INT_H
