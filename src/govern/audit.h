@@ -35,7 +35,8 @@
  *   pii      when the entry's use case has policy.pii_redaction (the
  *            register, govern/register.h), prompt, output and detail are
  *            redacted (govern/pii.h; keyed pseudonyms "[EMAIL:ab12cd]"
- *            under the store's GDPR pseudonym key, names from
+ *            under the store's GDPR pseudonym key, store.h
+ *            hh_store_pseudonym_key; names from
  *            DATA/pii-names.txt when present) before they are hashed and
  *            stored; the record counts what was replaced per kind
  *            ("pii_redacted":{"email":2}); null when the policy does not
