@@ -1,10 +1,12 @@
-/* approvals.c - the human-approval queue (approvals.h): store access on the
- * store's own SQLite handle (store_int.h), the four-eyes rule, decisions
- * taken with one conditional UPDATE, and their audit records. */
+/* approvals.c - the human-approval queue (approvals.h): the policy - the
+ * four-eyes rule, who may review, the audit record of a decision and its
+ * undo when that record cannot be written. The rows are the store's
+ * (store.h "the approval queue", store_approvals.c): a decision is taken
+ * there with one conditional UPDATE. */
 #include "govern/approvals.h"
 #include "govern/audit.h"
 #include "govern/register.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,44 +52,26 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
-}
+_Static_assert(HH_APPROVAL_UC_MAX == HH_STORE_APPROVAL_UC_MAX, "approvals.h and store.h agree on the use case size");
 
-static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-#define SELECT_COLS                                                                                               \
-    "SELECT id, use_case, hr, requester, request, output, created_at, status, decided_by, decided_at, reason, "  \
-    "final_text FROM approvals "
-
-/* One row of SELECT_COLS into *a. false on no memory (a is cleared). */
-static bool row_read(sqlite3_stmt *st, hh_approval_t *a)
+/* Moves the store's row into *a (the strings change owner; src is zeroed). */
+static void from_store(hh_store_approval_t *src, hh_approval_t *a)
 {
     memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(st, 0);
-    col_copy(st, 1, a->use_case, sizeof a->use_case);
-    a->hr = sqlite3_column_int(st, 2) != 0;
-    col_copy(st, 3, a->requester, sizeof a->requester);
-    a->request = col_dup(st, 4);
-    a->output = col_dup(st, 5);
-    a->created_at = sqlite3_column_int64(st, 6);
-    int sv = status_parse((const char *)sqlite3_column_text(st, 7));
+    a->id = src->id;
+    memcpy(a->use_case, src->use_case, sizeof a->use_case);
+    a->hr = src->hr;
+    memcpy(a->requester, src->requester, sizeof a->requester);
+    a->request = src->request;
+    a->output = src->output;
+    a->created_at = src->created_at;
+    int sv = status_parse(src->status);
     a->status = sv < 0 ? HH_APPROVAL_PENDING : (hh_approval_status_t)sv;
-    col_copy(st, 8, a->decided_by, sizeof a->decided_by);
-    a->decided_at = sqlite3_column_int64(st, 9);
-    a->reason = col_dup(st, 10);
-    a->final_text = col_dup(st, 11);
-    bool ok = a->request && a->output && (sqlite3_column_type(st, 10) == SQLITE_NULL || a->reason) &&
-              (sqlite3_column_type(st, 11) == SQLITE_NULL || a->final_text);
-    if (!ok)
-        hh_approval_clear(a);
-    return ok;
+    memcpy(a->decided_by, src->decided_by, sizeof a->decided_by);
+    a->decided_at = src->decided_at;
+    a->reason = src->reason;
+    a->final_text = src->final_text;
+    memset(src, 0, sizeof *src);
 }
 
 int hh_approvals_create(hh_store_t *s, const char *use_case, bool hr, const char *requester,
@@ -96,56 +80,21 @@ int hh_approvals_create(hh_store_t *s, const char *use_case, bool hr, const char
     if (!s || !use_case || !use_case[0] || strlen(use_case) >= HH_APPROVAL_UC_MAX || !requester || !requester[0] ||
         strlen(requester) >= HH_STORE_NAME_MAX || !request_json)
         return hh_err_set(err, HH_EINVAL, -1, "approvals: use case, requester and request are required");
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO approvals (use_case, hr, requester, request, output, created_at, status, id) "
-                           "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "approvals: insert");
-        goto cleanup;
-    }
-    sqlite3_bind_text(st, 1, use_case, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, hr ? 1 : 0);
-    sqlite3_bind_text(st, 3, requester, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, request_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, output ? output : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, now_ms());
-    /* a random id: a counter would tell a requester how many requests
-     * other departments had held in between (store_int.h) */
-    int64_t id = 0;
-    if ((rc = hh_store_insert_new_id(s, st, 7, "approvals: insert", &id, err)))
-        goto cleanup;
-    if (id_out)
-        *id_out = id;
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    /* the row only borrows the texts for the insert */
+    hh_store_approval_t row = { .hr = hr, .request = (char *)request_json, .output = (char *)output,
+                                .created_at = now_ms() };
+    snprintf(row.use_case, sizeof row.use_case, "%s", use_case);
+    snprintf(row.requester, sizeof row.requester, "%s", requester);
+    return hh_store_approval_insert(s, &row, id_out, err);
 }
 
 int hh_approvals_get(hh_store_t *s, int64_t id, hh_approval_t *out, hh_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(s->db, SELECT_COLS "WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "approvals: get");
-        goto cleanup;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_DONE)
-        rc = hh_err_set(err, HH_ENOENT, -1, "approval %lld not found", (long long)id);
-    else if (step != SQLITE_ROW)
-        rc = hh_store_db_fail(s, err, "approvals: get");
-    else if (!row_read(st, out))
-        rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
+    hh_store_approval_t row;
+    int rc = hh_store_approval_get(s, id, &row, err);
+    if (rc == 0)
+        from_store(&row, out);
     return rc;
 }
 
@@ -153,46 +102,23 @@ int hh_approvals_list(hh_store_t *s, bool pending_only, hh_approval_t **out, siz
 {
     *out = NULL;
     *n = 0;
-    hh_approval_t *arr = NULL;
-    size_t len = 0, cap = 0;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    const char *sql = pending_only ? SELECT_COLS "WHERE status = 'pending' ORDER BY created_at, id"
-                                   : SELECT_COLS "ORDER BY created_at, id";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "approvals: list");
-        goto cleanup;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            hh_approval_t *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
-                goto cleanup;
-            }
-            arr = na;
-            cap = nc;
-        }
-        if (!row_read(st, &arr[len])) {
-            rc = hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
-            goto cleanup;
-        }
-        len++;
-    }
-    if (step != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "approvals: list");
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    if (rc) {
-        for (size_t i = 0; i < len; i++)
-            hh_approval_clear(&arr[i]);
-        free(arr);
+    hh_store_approval_t *rows = NULL;
+    size_t len = 0;
+    int rc = hh_store_approval_list(s, pending_only, &rows, &len, err);
+    if (rc)
         return rc;
+    if (len == 0)
+        return 0;
+    hh_approval_t *arr = calloc(len, sizeof *arr);
+    if (!arr) {
+        for (size_t i = 0; i < len; i++)
+            hh_store_approval_clear(&rows[i]);
+        free(rows);
+        return hh_err_set(err, HH_ENOMEM, -1, "approvals: out of memory");
     }
+    for (size_t i = 0; i < len; i++)
+        from_store(&rows[i], &arr[i]);
+    free(rows);
     *out = arr;
     *n = len;
     return 0;
@@ -286,41 +212,16 @@ cleanup:
     return rc;
 }
 
-/* Sets the decision if the request is still pending (one statement, so a
- * concurrent decider cannot also win); undo puts it back to pending. */
+/* Sets the decision if the request is still pending (one conditional
+ * statement in the store, so a concurrent decider cannot also win); undo
+ * puts it back to pending. The store row borrows a's strings. */
 static int write_decision(hh_store_t *s, const hh_approval_t *a, bool undo, hh_err_t *err)
 {
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    const char *sql = undo ? "UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL, "
-                             "reason = NULL, final_text = NULL WHERE id = ?6 AND status = ?1"
-                           : "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, reason = ?4, "
-                             "final_text = ?5 WHERE id = ?6 AND status = 'pending'";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "approvals: decide");
-        goto cleanup;
-    }
-    sqlite3_bind_text(st, 1, hh_approval_status_name(a->status), -1, SQLITE_STATIC);
-    if (!undo) {
-        sqlite3_bind_text(st, 2, a->decided_by, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, a->decided_at);
-        if (a->reason)
-            sqlite3_bind_text(st, 4, a->reason, -1, SQLITE_STATIC);
-        if (a->final_text)
-            sqlite3_bind_text(st, 5, a->final_text, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 6, a->id);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = hh_store_db_fail(s, err, "approvals: decide");
-        goto cleanup;
-    }
-    if (!undo && sqlite3_changes(s->db) == 0)
-        rc = hh_err_set(err, HH_ESTATE, -1, "approval %lld was decided meanwhile", (long long)a->id);
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    hh_store_approval_t row = { .id = a->id, .decided_at = a->decided_at, .reason = a->reason,
+                                .final_text = a->final_text };
+    snprintf(row.status, sizeof row.status, "%s", hh_approval_status_name(a->status));
+    snprintf(row.decided_by, sizeof row.decided_by, "%s", a->decided_by);
+    return undo ? hh_store_approval_undecide(s, &row, err) : hh_store_approval_decide(s, &row, err);
 }
 
 int hh_approvals_decide(hh_store_t *s, const hh_approvals_params_t *p, int64_t id, const char *decider,

@@ -1,14 +1,17 @@
 /* audit.c - the audit log of audit.h: canonical records, the BLAKE2b hash
- * chain in SQLite, Ed25519 checkpoints / head / anchor, the signing key in
- * the data directory, retention and export as JSONL (the verifier is in
- * audit_verify.c). */
+ * chain, Ed25519 checkpoints / head / anchor, the signing key in the data
+ * directory, PII redaction per policy, retention and export as JSONL (the
+ * verifier is in audit_verify.c). The rows are the store's (store.h "the
+ * audit chain", store_audit.c): an append hands the store callbacks that
+ * build each record once the store, inside its write transaction, knows
+ * its seq and predecessor. */
 #include "govern/audit.h"
 #include "govern/audit_int.h"
 
 #include "base/log.h"
 #include "govern/pii.h"
 #include "govern/register.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -180,139 +183,12 @@ static int load_key(hh_store_t *s, unsigned char sk[SK_LEN], hh_err_t *err)
     return hh_err_set(err, HH_EIO, -1, "audit: cannot create %s", path);
 }
 
-/* ---- SQL helpers (caller holds s->mu) ----------------------------------- */
+/* ---- signing callbacks of the store functions (store.h "the audit chain") */
 
-int hh_audit_exec(hh_store_t *s, const char *sql, hh_err_t *err)
+/* The store calls these inside its transaction with the secret key as ctx. */
+static void sign_checkpoint_cb(void *ctx, int64_t seq, const unsigned char hash[HASH_LEN], unsigned char sig[SIG_LEN])
 {
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, sql);
-    return 0;
-}
-
-int hh_audit_prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err)
-{
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "audit: prepare");
-    return 0;
-}
-
-bool hh_audit_col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n)
-{
-    if (sqlite3_column_bytes(st, i) != n)
-        return false;
-    const void *p = sqlite3_column_blob(st, i);
-    if (!p)
-        return false;
-    memcpy(out, p, (size_t)n);
-    return true;
-}
-
-int hh_audit_prep_reads(hh_store_t *s, int64_t from_seq, sqlite3_stmt **as, sqlite3_stmt **rs, sqlite3_stmt **cs,
-                        hh_err_t *err)
-{
-    int rc;
-    if ((rc = hh_audit_prep(s, "SELECT seq, prev_hash, sig FROM audit_anchor WHERE id = 1", as, err)) ||
-        (rc = hh_audit_prep(s, "SELECT seq, record, prev_hash, hash, prompt, output, texts_erased, user_name, "
-                               "user_salt, detail, detail_salt, erased_by FROM audit_log WHERE seq >= ? ORDER BY seq",
-                            rs, err)) ||
-        (rc = hh_audit_prep(s, "SELECT seq, hash, sig FROM audit_checkpoints WHERE seq >= ? ORDER BY seq", cs, err)))
-        return rc;
-    sqlite3_bind_int64(*rs, 1, from_seq);
-    sqlite3_bind_int64(*cs, 1, from_seq);
-    return 0;
-}
-
-/* The last record's seq and hash; seq 0 (and zero hash) when empty. */
-int hh_audit_last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = hh_audit_prep(s, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st, err);
-    if (rc)
-        return rc;
-    *seq = 0;
-    memset(hash, 0, HASH_LEN);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(st, 0);
-        hh_audit_col_blob(st, 1, hash, HASH_LEN);
-    }
-    sqlite3_finalize(st);
-    return (r == SQLITE_ROW || r == SQLITE_DONE) ? 0 : hh_store_db_fail(s, err, "audit: last record");
-}
-
-static int meta_put(hh_store_t *s, const char *key, const void *v, int n, bool replace, hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = hh_audit_prep(s, replace ? "INSERT OR REPLACE INTO audit_meta (key, value) VALUES (?, ?)"
-                             : "INSERT OR IGNORE INTO audit_meta (key, value) VALUES (?, ?)", &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, v, n, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, "audit: meta");
-}
-
-/* Copies a meta value of exactly n bytes; *found false when absent. */
-int hh_audit_meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found, hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = hh_audit_prep(s, "SELECT value FROM audit_meta WHERE key = ?", &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    *found = false;
-    rc = 0;
-    if (r == SQLITE_ROW) {
-        if (!hh_audit_col_blob(st, 0, v, n))
-            rc = hh_err_set(err, HH_EFORMAT, -1, "audit: meta value %s has the wrong size", key);
-        *found = rc == 0;
-    } else if (r != SQLITE_DONE) {
-        rc = hh_store_db_fail(s, err, "audit: meta");
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int insert_checkpoint(hh_store_t *s, const unsigned char sk[SK_LEN], int64_t seq,
-                             const unsigned char hash[HASH_LEN], hh_err_t *err)
-{
-    unsigned char sig[SIG_LEN];
-    sign(sk, HH_AUDIT_TAG_CKPT, seq, hash, sig);
-    sqlite3_stmt *st = NULL;
-    int rc = hh_audit_prep(s, "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, sig, created_at) VALUES (?, ?, ?, ?)",
-                  &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_blob(st, 2, hash, HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, sig, SIG_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now_ms());
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : hh_store_db_fail(s, err, "audit: checkpoint");
-}
-
-/* The signed head (HEAD_LEN bytes in audit_meta, audit_int.h). */
-static int put_head(hh_store_t *s, const unsigned char sk[SK_LEN], int64_t seq, const unsigned char hash[HASH_LEN],
-                    hh_err_t *err)
-{
-    unsigned char head[HEAD_LEN];
-    for (int i = 0; i < 8; i++)
-        head[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
-    memcpy(head + 8, hash, HASH_LEN);
-    sign(sk, HH_AUDIT_TAG_HEAD, seq, hash, head + 8 + HASH_LEN);
-    return meta_put(s, "head", head, HEAD_LEN, true, err);
-}
-
-int64_t hh_audit_be64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | p[i];
-    return (int64_t)u;
+    sign(ctx, HH_AUDIT_TAG_CKPT, seq, hash, sig);
 }
 
 /* ---- canonical records ---------------------------------------------------- */
@@ -512,9 +388,7 @@ int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_e
         return hh_err_set(err, HH_EINVAL, -1, "audit: path too long");
     unsigned char h[32];
     bool found = false;
-    pthread_mutex_lock(&s->mu);
-    int rc = hh_audit_meta_get(s, key, h, 32, &found, err);
-    pthread_mutex_unlock(&s->mu);
+    int rc = hh_store_file_hash_get(s, key, h, &found, err);
     if (rc)
         return rc;
     if (!found) {
@@ -535,9 +409,7 @@ int hh_audit_file_sha256(hh_store_t *s, const char *path, char out_hex[65], hh_e
         if (r != 0)
             return hh_err_set(err, buf ? HH_EIO : HH_ENOMEM, -1, "audit: cannot read %s", path);
         crypto_hash_sha256_final(&st, h);
-        pthread_mutex_lock(&s->mu);
-        rc = meta_put(s, key, h, 32, true, err);
-        pthread_mutex_unlock(&s->mu);
+        rc = hh_store_file_hash_put(s, key, h, err);
         if (rc)
             return rc;
     }
@@ -564,9 +436,7 @@ static void pii_ctx_init(hh_store_t *s, pii_ctx_t *c)
     if (c->ready)
         return;
     c->ready = true;
-    static const char ctx[] = "hoheit-gdpr-pseudonym-v1";   /* = gdpr.c's pseudonym key */
-    crypto_generichash(c->key, sizeof c->key, (const unsigned char *)ctx, sizeof ctx - 1, s->secret,
-                       HH_STORE_SECRET_LEN);
+    hh_store_pseudonym_key(s, c->key);   /* the eraser's key (gdpr.c) */
     hh_pii_default_config(&c->cfg);
     c->cfg.pseudonymize = 1;
     c->cfg.key = c->key;
@@ -682,69 +552,64 @@ static int prepare_entries(hh_store_t *s, const hh_audit_entry_t *entries, size_
     return 0;
 }
 
-/* Writes the prepared entries as the next records; the caller holds s->mu
- * inside a write transaction. */
-static int insert_locked(hh_store_t *s, const hh_audit_params_t *p, const unsigned char sk[SK_LEN],
-                         const prepared_t *entries, size_t n, int64_t t_now, int64_t *first_out, hh_err_t *err)
+/* What the store's append callbacks need: the prepared entries, the
+ * signing key, the checkpoint interval, the time of the append. */
+typedef struct append_ctx {
+    const hh_audit_params_t *p;
+    const unsigned char     *sk;
+    const prepared_t        *entries;
+    int64_t                  t_now;
+} append_ctx_t;
+
+/* Record i of the batch as record seq after prev (store.h
+ * hh_store_audit_appender_t.build): the canonical text, its chain hash,
+ * the texts kept beside it, and the checkpoint when seq is due one. */
+static int build_record(void *ctx, size_t i, int64_t seq, const unsigned char prev[HASH_LEN],
+                        hh_store_audit_new_t *out, hh_err_t *err)
 {
-    int rc = meta_put(s, "public_key", sk + 32, PK_LEN, false, err);
-    if (rc)
-        return rc;
-    int64_t seq = 0;
-    unsigned char prev[HASH_LEN], hash[HASH_LEN];
-    if ((rc = hh_audit_last_record(s, &seq, prev, err)))
-        return rc;
-    *first_out = seq + 1;
-    sqlite3_stmt *st = NULL;
-    if ((rc = hh_audit_prep(s, "INSERT INTO audit_log (seq, record, prev_hash, hash, prompt, output, user_name, user_salt, "
-                      "detail, detail_salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err)))
-        return rc;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const prepared_t *q = &entries[i];
-        const hh_audit_entry_t *e = &q->e;
-        seq++;
-        hh_audit_extra_t x = { .user_salt = q->user_salt, .detail_salt = q->detail_salt,
-                               .pii_counts = q->redacted ? q->pii : NULL };
-        char *rec = hh_audit_canonical(e, seq, e->time_ms > 0 ? e->time_ms : t_now,
-                                       q->model_hex[0] ? q->model_hex : NULL, &x, err);
-        if (!rec) {
-            rc = err ? err->code : HH_ENOMEM;
-            break;
-        }
-        size_t len = strlen(rec);
-        hh_audit_chain_hash(prev, rec, len, hash);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_blob(st, 2, rec, (int)len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, prev, HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, hash, HASH_LEN, SQLITE_STATIC);
-        /* the texts live outside the hashed record (its hashes and
-         * commitments cover them), so erasure (govern/gdpr) can overwrite them */
-        if (!e->hash_only && e->prompt)
-            sqlite3_bind_text(st, 5, e->prompt, -1, SQLITE_STATIC);
-        if (!e->hash_only && e->output)
-            sqlite3_bind_text(st, 6, e->output, -1, SQLITE_STATIC);
-        if (e->user) {
-            sqlite3_bind_text(st, 7, e->user, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 8, q->user_salt, HH_AUDIT_SALT_LEN, SQLITE_STATIC);
-        }
-        if (e->detail) {
-            sqlite3_bind_text(st, 9, e->detail, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 10, q->detail_salt, HH_AUDIT_SALT_LEN, SQLITE_STATIC);
-        }
-        int r = sqlite3_step(st);
-        free(rec);
-        if (r != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "audit: insert");
-        else if (seq % p->checkpoint_every == 0)
-            rc = insert_checkpoint(s, sk, seq, hash, err);
-        memcpy(prev, hash, HASH_LEN);
+    const append_ctx_t *a = ctx;
+    const prepared_t *q = &a->entries[i];
+    const hh_audit_entry_t *e = &q->e;
+    hh_audit_extra_t x = { .user_salt = q->user_salt, .detail_salt = q->detail_salt,
+                           .pii_counts = q->redacted ? q->pii : NULL };
+    char *rec = hh_audit_canonical(e, seq, e->time_ms > 0 ? e->time_ms : a->t_now,
+                                   q->model_hex[0] ? q->model_hex : NULL, &x, err);
+    if (!rec)
+        return err ? err->code : HH_ENOMEM;
+    out->record = rec;
+    out->record_len = strlen(rec);
+    hh_audit_chain_hash(prev, rec, out->record_len, out->hash);
+    /* the texts live outside the hashed record (its hashes and
+     * commitments cover them), so erasure (govern/gdpr) can overwrite them */
+    out->prompt = e->hash_only ? NULL : e->prompt;
+    out->output = e->hash_only ? NULL : e->output;
+    if (e->user) {
+        out->user_name = e->user;
+        out->user_salt = q->user_salt;
     }
-    sqlite3_finalize(st);
-    if (!rc)
-        rc = put_head(s, sk, seq, hash, err);
-    return rc;
+    if (e->detail) {
+        out->detail = e->detail;
+        out->detail_salt = q->detail_salt;
+    }
+    if (seq % a->p->checkpoint_every == 0) {
+        out->checkpoint = true;
+        sign(a->sk, HH_AUDIT_TAG_CKPT, seq, out->hash, out->checkpoint_sig);
+    }
+    return 0;
+}
+
+static void sign_head_cb(void *ctx, int64_t seq, const unsigned char hash[HASH_LEN], unsigned char sig[SIG_LEN])
+{
+    const append_ctx_t *a = ctx;
+    sign(a->sk, HH_AUDIT_TAG_HEAD, seq, hash, sig);
+}
+
+/* The store's appender for n prepared entries (ac lives as long as it). */
+static hh_store_audit_appender_t appender(append_ctx_t *ac, size_t n)
+{
+    hh_store_audit_appender_t a = { .n = n, .public_key = ac->sk + 32,   /* libsodium's secret key ends with it */
+                                    .build = build_record, .sign_head = sign_head_cb, .ctx = ac };
+    return a;
 }
 
 static int check_entries(const hh_audit_params_t *p, const hh_audit_entry_t *entries, size_t n, hh_err_t *err)
@@ -777,18 +642,11 @@ int hh_audit_append_batch(hh_store_t *s, const hh_audit_params_t *p, const hh_au
         return rc;
     }
     int64_t first = 0;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_audit_exec(s, "BEGIN IMMEDIATE", err)))
-        goto out;
-    rc = insert_locked(s, p, sk, prep_e, n, now_ms(), &first, err);
-    if (!rc)
-        rc = hh_audit_exec(s, "COMMIT", err);
-    if (rc)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    else if (first_seq_out)
+    append_ctx_t ac = { .p = p, .sk = sk, .entries = prep_e, .t_now = now_ms() };
+    hh_store_audit_appender_t ap = appender(&ac, n);
+    rc = hh_store_audit_append(s, &ap, &first, err);
+    if (!rc && first_seq_out)
         *first_seq_out = first;
-out:
-    pthread_mutex_unlock(&s->mu);
     sodium_memzero(sk, sizeof sk);
     prepared_free(prep_e, n);
     return rc;
@@ -813,8 +671,11 @@ int hh_audit_append_locked(hh_store_t *s, const hh_audit_entry_t *e, int64_t *se
         return rc;
     unsigned char sk[SK_LEN];
     int64_t first = 0;
-    if (!(rc = load_key(s, sk, err)))
-        rc = insert_locked(s, &dp, sk, q, 1, now_ms(), &first, err);
+    if (!(rc = load_key(s, sk, err))) {
+        append_ctx_t ac = { .p = &dp, .sk = sk, .entries = q, .t_now = now_ms() };
+        hh_store_audit_appender_t ap = appender(&ac, 1);
+        rc = hh_store_audit_append_locked(s, &ap, &first, err);
+    }
     sodium_memzero(sk, sizeof sk);
     prepared_free(q, 1);
     if (!rc && seq_out)
@@ -828,35 +689,40 @@ int hh_audit_checkpoint(hh_store_t *s, hh_err_t *err)
     int rc = load_key(s, sk, err);
     if (rc)
         return rc;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_audit_exec(s, "BEGIN IMMEDIATE", err)))
-        goto out;
-    int64_t last = 0;
-    unsigned char hash[HASH_LEN];
-    if ((rc = hh_audit_last_record(s, &last, hash, err)))
-        goto rollback;
-    if (last > 0 && (rc = insert_checkpoint(s, sk, last, hash, err)))
-        goto rollback;
-    if ((rc = hh_audit_exec(s, "COMMIT", err)))
-        goto rollback;
-    goto out;
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_audit_checkpoint_last(s, sign_checkpoint_cb, sk, err);
     sodium_memzero(sk, sizeof sk);
     return rc;
 }
 
 /* ---- retention ----------------------------------------------------------------- */
 
-static int64_t record_time(const unsigned char *rec, int len)
+static int64_t record_time(const char *rec, size_t len)
 {
-    cJSON *o = cJSON_ParseWithLength((const char *)rec, (size_t)len);
+    cJSON *o = cJSON_ParseWithLength(rec, len);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time_ms");
     int64_t v = cJSON_IsNumber(t) ? (int64_t)t->valuedouble : -1;
     cJSON_Delete(o);
     return v;
+}
+
+typedef struct cut_ctx {
+    const unsigned char *sk;
+    int64_t              cutoff;
+} cut_ctx_t;
+
+/* A record goes when its time is before the cutoff (one without a time
+ * stays, and so does everything after it). */
+static bool expired_cb(void *ctx, const char *rec, size_t len)
+{
+    const cut_ctx_t *c = ctx;
+    int64_t t = record_time(rec, len);
+    return t >= 0 && t < c->cutoff;
+}
+
+static void cut_anchor_cb(void *ctx, int64_t seq, const unsigned char prev[HASH_LEN], unsigned char sig[SIG_LEN])
+{
+    const cut_ctx_t *c = ctx;
+    sign(c->sk, HH_AUDIT_TAG_ANCHOR, seq, prev, sig);
 }
 
 int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, int64_t *n_deleted,
@@ -874,70 +740,9 @@ int hh_audit_expire(hh_store_t *s, int64_t before_ms, int64_t min_retention_ms, 
     if (rc)
         return rc;
     int64_t first = 0, keep = 0, deleted = 0;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_audit_exec(s, "BEGIN IMMEDIATE", err)))
-        goto out;
-    sqlite3_stmt *st = NULL;
-    if ((rc = hh_audit_prep(s, "SELECT seq, record, prev_hash FROM audit_log ORDER BY seq", &st, err)))
-        goto rollback;
-    unsigned char prev[HASH_LEN];
-    int r;
-    /* the first record at or after the cutoff, or the last one: a chain
-     * never becomes empty, so its head keeps a record to point at */
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        if (!first)
-            first = seq;
-        keep = seq;
-        hh_audit_col_blob(st, 2, prev, HASH_LEN);
-        int64_t t = record_time(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
-        if (t < 0 || t >= cutoff)
-            break;
-    }
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        rc = hh_store_db_fail(s, err, "audit: expire scan");
-        goto rollback;
-    }
-    if (keep > first) {
-        if ((rc = hh_audit_prep(s, "DELETE FROM audit_log WHERE seq < ?", &st, err)))
-            goto rollback;
-        sqlite3_bind_int64(st, 1, keep);
-        r = sqlite3_step(st);
-        sqlite3_finalize(st);
-        deleted = sqlite3_changes(s->db);
-        if (r == SQLITE_DONE) {
-            if ((rc = hh_audit_prep(s, "DELETE FROM audit_checkpoints WHERE seq < ?", &st, err)))
-                goto rollback;
-            sqlite3_bind_int64(st, 1, keep);
-            r = sqlite3_step(st);
-            sqlite3_finalize(st);
-        }
-        unsigned char sig[SIG_LEN];
-        sign(sk, HH_AUDIT_TAG_ANCHOR, keep, prev, sig);
-        if (r == SQLITE_DONE) {
-            if ((rc = hh_audit_prep(s, "INSERT OR REPLACE INTO audit_anchor (id, seq, prev_hash, sig, created_at) "
-                              "VALUES (1, ?, ?, ?, ?)", &st, err)))
-                goto rollback;
-            sqlite3_bind_int64(st, 1, keep);
-            sqlite3_bind_blob(st, 2, prev, HASH_LEN, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 3, sig, SIG_LEN, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, now_ms());
-            r = sqlite3_step(st);
-            sqlite3_finalize(st);
-        }
-        if (r != SQLITE_DONE) {
-            rc = hh_store_db_fail(s, err, "audit: expire");
-            goto rollback;
-        }
-    }
-    if ((rc = hh_audit_exec(s, "COMMIT", err)))
-        goto rollback;
-    goto out;
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&s->mu);
+    cut_ctx_t cc = { .sk = sk, .cutoff = cutoff };
+    hh_store_audit_cutter_t cutter = { .expired = expired_cb, .sign_anchor = cut_anchor_cb, .ctx = &cc };
+    rc = hh_store_audit_cut(s, &cutter, &first, &keep, &deleted, err);
     sodium_memzero(sk, sizeof sk);
     if (rc || deleted == 0)
         return rc;
@@ -971,9 +776,7 @@ int hh_audit_public_key(hh_store_t *s, unsigned char pk[HH_AUDIT_PK_LEN], hh_err
             return hh_err_set(err, HH_EFORMAT, -1, "audit: %s is not 64 hex digits", path);
         have_file = true;
     }
-    pthread_mutex_lock(&s->mu);
-    rc = hh_audit_meta_get(s, "public_key", pk, PK_LEN, &have_db, err);
-    pthread_mutex_unlock(&s->mu);
+    rc = hh_store_audit_public_key(s, pk, &have_db, err);
     if (rc)
         return rc;
     if (have_file && have_db && memcmp(fpk, pk, PK_LEN) != 0)
@@ -1016,6 +819,100 @@ static void add_hex(cJSON *o, const char *key, const unsigned char *b, size_t n)
         cJSON_AddStringToObject(o, key, hex);
 }
 
+/* The export's walk state (hh_store_audit_walk's visitor). */
+typedef struct export_ctx {
+    FILE                *f;
+    const unsigned char *sk;
+    int64_t              anchor_seq;   /* 0: no well-formed anchor kept */
+    unsigned char        anchor_sig[SIG_LEN];
+    int64_t              cur_seq;      /* the last record written (0: none yet) */
+} export_ctx_t;
+
+static int export_record(export_ctx_t *x, const hh_store_audit_rec_t *r, hh_err_t *err)
+{
+    if (r->prev_hash_len != HASH_LEN || r->hash_len != HASH_LEN)
+        return hh_err_set(err, HH_EFORMAT, -1, "audit: record %" PRId64 " malformed", r->seq);
+    int rc;
+    if (x->cur_seq == 0 && r->seq > 1) {
+        /* the retention anchor when it is this record's, else a fresh
+         * signed statement that the export starts here */
+        unsigned char asig[SIG_LEN];
+        if (r->seq == x->anchor_seq)
+            memcpy(asig, x->anchor_sig, SIG_LEN);
+        else
+            sign(x->sk, HH_AUDIT_TAG_ANCHOR, r->seq, r->prev_hash, asig);
+        cJSON *o = line_obj("anchor", r->seq);
+        add_hex(o, "prev_hash", r->prev_hash, HASH_LEN);
+        add_hex(o, "sig", asig, SIG_LEN);
+        if ((rc = put_line(x->f, o, err)))
+            return rc;
+    }
+    x->cur_seq = r->seq;
+    cJSON *o = line_obj("record", r->seq);
+    char *copy = malloc(r->record_len + 1);
+    if (copy) {
+        memcpy(copy, r->record, r->record_len);
+        copy[r->record_len] = '\0';
+    }
+    if (o && copy)
+        cJSON_AddStringToObject(o, "record", copy);
+    free(copy);
+    add_hex(o, "prev_hash", r->prev_hash, HASH_LEN);
+    add_hex(o, "hash", r->hash, HASH_LEN);
+    /* texts outside the chain (the record holds their SHA-256) */
+    if (o && r->prompt)
+        cJSON_AddStringToObject(o, "prompt", r->prompt);
+    if (o && r->output)
+        cJSON_AddStringToObject(o, "output", r->output);
+    if (o && r->texts_erased)
+        cJSON_AddTrueToObject(o, "erased");
+    if (o && r->user_name)
+        cJSON_AddStringToObject(o, "user", r->user_name);
+    if (o && r->detail)
+        cJSON_AddStringToObject(o, "detail", r->detail);
+    /* salts as written (a damaged one is exported as it is and fails) */
+    if (o && r->user_salt && r->user_salt_len <= SIG_LEN)
+        add_hex(o, "user_salt", r->user_salt, r->user_salt_len);
+    if (o && r->detail_salt && r->detail_salt_len <= SIG_LEN)
+        add_hex(o, "detail_salt", r->detail_salt, r->detail_salt_len);
+    if (o && r->erased_by != 0)
+        cJSON_AddItemToObject(o, "erased_by", int_raw(r->erased_by));
+    return put_line(x->f, o, err);
+}
+
+static int export_visit(void *ctx, const hh_store_audit_item_t *it, hh_err_t *err)
+{
+    export_ctx_t *x = ctx;
+    const hh_store_audit_mark_t *m = &it->mark;
+    bool mark_ok = m->hash_len == HASH_LEN && m->sig_len == SIG_LEN;
+    cJSON *o;
+    switch (it->kind) {
+    case HH_STORE_AUDIT_ANCHOR:
+        if (mark_ok) {
+            x->anchor_seq = m->seq;
+            memcpy(x->anchor_sig, m->sig, SIG_LEN);
+        }
+        return 0;
+    case HH_STORE_AUDIT_RECORD:
+        return export_record(x, &it->rec, err);
+    case HH_STORE_AUDIT_CHECKPOINT:
+        /* only a record's own checkpoint; one without its record is left
+         * out (the verifier of the database reports it) */
+        if (m->seq != x->cur_seq || x->cur_seq == 0 || !mark_ok)
+            return 0;
+        o = line_obj("checkpoint", m->seq);
+        add_hex(o, "hash", m->hash, HASH_LEN);
+        add_hex(o, "sig", m->sig, SIG_LEN);
+        return put_line(x->f, o, err);
+    case HH_STORE_AUDIT_HEAD:
+        o = line_obj("head", m->seq);
+        add_hex(o, "hash", m->hash, HASH_LEN);
+        add_hex(o, "sig", m->sig, SIG_LEN);
+        return put_line(x->f, o, err);
+    }
+    return 0;
+}
+
 int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
 {
     if (from_seq < 1)
@@ -1026,107 +923,10 @@ int hh_audit_export(hh_store_t *s, int64_t from_seq, FILE *f, hh_err_t *err)
     unsigned char sk[SK_LEN];
     if ((rc = load_key(s, sk, err)))
         return rc;
-    sqlite3_stmt *rs = NULL, *cs = NULL, *as = NULL;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_audit_exec(s, "BEGIN", err)))
-        goto out;
-    if ((rc = hh_audit_prep_reads(s, from_seq, &as, &rs, &cs, err)))
-        goto end;
-    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
-    int64_t anchor_seq = 0;
-    if (sqlite3_step(as) == SQLITE_ROW && hh_audit_col_blob(as, 1, a, HASH_LEN) && hh_audit_col_blob(as, 2, sig, SIG_LEN))
-        anchor_seq = sqlite3_column_int64(as, 0);
-    int cr = sqlite3_step(cs);
-    int r;
-    bool first = true;
-    while ((r = sqlite3_step(rs)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(rs, 0);
-        if (!hh_audit_col_blob(rs, 2, a + 0, HASH_LEN) || !hh_audit_col_blob(rs, 3, b, HASH_LEN)) {
-            rc = hh_err_set(err, HH_EFORMAT, -1, "audit: record %" PRId64 " malformed", seq);
-            goto end;
-        }
-        if (first && seq > 1) {
-            /* the retention anchor when it is this record's, else a fresh
-             * signed statement that the export starts here */
-            unsigned char asig[SIG_LEN];
-            if (seq == anchor_seq && sqlite3_column_bytes(as, 2) == SIG_LEN)
-                memcpy(asig, sqlite3_column_blob(as, 2), SIG_LEN);
-            else
-                sign(sk, HH_AUDIT_TAG_ANCHOR, seq, a, asig);
-            cJSON *o = line_obj("anchor", seq);
-            add_hex(o, "prev_hash", a, HASH_LEN);
-            add_hex(o, "sig", asig, SIG_LEN);
-            if ((rc = put_line(f, o, err)))
-                goto end;
-        }
-        first = false;
-        cJSON *o = line_obj("record", seq);
-        const char *rec = sqlite3_column_blob(rs, 1);
-        int rlen = sqlite3_column_bytes(rs, 1);
-        char *copy = malloc((size_t)rlen + 1);
-        if (copy) {
-            memcpy(copy, rec ? rec : "", (size_t)rlen);
-            copy[rlen] = '\0';
-        }
-        if (o && copy)
-            cJSON_AddStringToObject(o, "record", copy);
-        free(copy);
-        add_hex(o, "prev_hash", a, HASH_LEN);
-        add_hex(o, "hash", b, HASH_LEN);
-        /* texts outside the chain (the record holds their SHA-256) */
-        if (o && sqlite3_column_type(rs, 4) == SQLITE_TEXT)
-            cJSON_AddStringToObject(o, "prompt", (const char *)sqlite3_column_text(rs, 4));
-        if (o && sqlite3_column_type(rs, 5) == SQLITE_TEXT)
-            cJSON_AddStringToObject(o, "output", (const char *)sqlite3_column_text(rs, 5));
-        if (o && sqlite3_column_int(rs, 6) != 0)
-            cJSON_AddTrueToObject(o, "erased");
-        if (o && sqlite3_column_type(rs, 7) == SQLITE_TEXT)
-            cJSON_AddStringToObject(o, "user", (const char *)sqlite3_column_text(rs, 7));
-        if (o && sqlite3_column_type(rs, 9) == SQLITE_TEXT)
-            cJSON_AddStringToObject(o, "detail", (const char *)sqlite3_column_text(rs, 9));
-        /* salts as written (a damaged one is exported as it is and fails) */
-        if (o && sqlite3_column_type(rs, 8) == SQLITE_BLOB && sqlite3_column_bytes(rs, 8) <= SIG_LEN)
-            add_hex(o, "user_salt", sqlite3_column_blob(rs, 8), (size_t)sqlite3_column_bytes(rs, 8));
-        if (o && sqlite3_column_type(rs, 10) == SQLITE_BLOB && sqlite3_column_bytes(rs, 10) <= SIG_LEN)
-            add_hex(o, "detail_salt", sqlite3_column_blob(rs, 10), (size_t)sqlite3_column_bytes(rs, 10));
-        if (o && sqlite3_column_int64(rs, 11) != 0)
-            cJSON_AddItemToObject(o, "erased_by", int_raw(sqlite3_column_int64(rs, 11)));
-        if ((rc = put_line(f, o, err)))
-            goto end;
-        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) <= seq) {
-            if (sqlite3_column_int64(cs, 0) == seq && hh_audit_col_blob(cs, 1, a, HASH_LEN) && hh_audit_col_blob(cs, 2, sig, SIG_LEN)) {
-                o = line_obj("checkpoint", seq);
-                add_hex(o, "hash", a, HASH_LEN);
-                add_hex(o, "sig", sig, SIG_LEN);
-                if ((rc = put_line(f, o, err)))
-                    goto end;
-            }
-            cr = sqlite3_step(cs);
-        }
-    }
-    if (r != SQLITE_DONE) {
-        rc = hh_store_db_fail(s, err, "audit: export");
-        goto end;
-    }
-    unsigned char head[HEAD_LEN];
-    bool have_head = false;
-    if ((rc = hh_audit_meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
-        goto end;
-    if (have_head) {
-        cJSON *o = line_obj("head", hh_audit_be64(head));
-        add_hex(o, "hash", head + 8, HASH_LEN);
-        add_hex(o, "sig", head + 8 + HASH_LEN, SIG_LEN);
-        rc = put_line(f, o, err);
-    }
+    export_ctx_t x = { .f = f, .sk = sk };
+    rc = hh_store_audit_walk(s, from_seq, export_visit, &x, err);
     if (!rc && fflush(f) != 0)
         rc = hh_err_set(err, HH_EIO, -1, "audit: write failed: %s", strerror(errno));
-end:
-    sqlite3_finalize(as);
-    sqlite3_finalize(rs);
-    sqlite3_finalize(cs);
-    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&s->mu);
     sodium_memzero(sk, sizeof sk);
     return rc;
 }

@@ -35,7 +35,8 @@
  *   pii      when the entry's use case has policy.pii_redaction (the
  *            register, govern/register.h), prompt, output and detail are
  *            redacted (govern/pii.h; keyed pseudonyms "[EMAIL:ab12cd]"
- *            under the store's GDPR pseudonym key, names from
+ *            under the store's GDPR pseudonym key, store.h
+ *            hh_store_pseudonym_key; names from
  *            DATA/pii-names.txt when present) before they are hashed and
  *            stored; the record counts what was replaced per kind
  *            ("pii_redacted":{"email":2}); null when the policy does not
@@ -53,7 +54,9 @@
  *            the store's audit_meta table hold the public key.
  *
  * Thread safety: every function may be called from many threads; appends
- * are serialized by the store's mutex and one SQLite transaction each. */
+ * are serialized by the store's mutex and one store transaction each
+ * (store.h "the audit chain": the store reads the chain head and inserts
+ * in one transaction; this module builds, hashes and signs the records). */
 #ifndef HH_GOVERN_AUDIT_H
 #define HH_GOVERN_AUDIT_H
 

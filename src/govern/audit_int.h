@@ -5,7 +5,7 @@
 #define HH_GOVERN_AUDIT_INT_H
 
 #include "govern/audit.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,8 +16,6 @@
 #define PK_LEN   HH_AUDIT_PK_LEN
 #define SK_LEN   64
 #define MSG_LEN  (8 + 8 + 32)
-/* audit_meta "head": seq (u64 BE), hash, signature */
-#define HEAD_LEN (8 + HASH_LEN + SIG_LEN)
 /* 2^53: seq and times must stay exact in a JSON number */
 #define MAX_JSON_INT 9007199254740992LL
 
@@ -37,24 +35,8 @@ void hh_audit_chain_hash(const unsigned char prev[HASH_LEN], const char *rec, si
 /* The salted commitment of a short text: lowercase hex of
  * BLAKE2b-256(salt || text). */
 void hh_audit_commit_hex(const unsigned char salt[HH_AUDIT_SALT_LEN], const char *text, char out[2 * HASH_LEN + 1]);
-/* A big-endian u64 as int64. */
-int64_t hh_audit_be64(const unsigned char *p);
-
-/* SQL helpers; the caller holds s->mu. exec / prep: 0 or HH_EIO. col_blob:
- * copies column i when it is a blob of exactly n bytes. last_record: the
- * highest seq and its hash (seq 0 when the log is empty). meta_get: value
- * of an audit_meta key (n bytes; *found false when absent). */
-int  hh_audit_exec(hh_store_t *s, const char *sql, hh_err_t *err);
-int  hh_audit_prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err);
-bool hh_audit_col_blob(sqlite3_stmt *st, int i, unsigned char *out, int n);
-int  hh_audit_last_record(hh_store_t *s, int64_t *seq, unsigned char hash[HASH_LEN], hh_err_t *err);
-int  hh_audit_meta_get(hh_store_t *s, const char *key, void *v, int n, bool *found, hh_err_t *err);
-/* The three reads a whole-log pass needs (verify, export), caller holds
- * s->mu and finalizes them: the anchor (seq, prev_hash, sig); records from
- * from_seq in order (seq, record, prev_hash, hash, prompt, output,
- * texts_erased, user_name, user_salt, detail, detail_salt, erased_by);
- * checkpoints from from_seq (seq, hash, sig). 0 or HH_EIO. */
-int  hh_audit_prep_reads(hh_store_t *s, int64_t from_seq, sqlite3_stmt **as, sqlite3_stmt **rs, sqlite3_stmt **cs,
-                         hh_err_t *err);
+_Static_assert(HH_AUDIT_HASH_LEN == HH_STORE_AUDIT_HASH_LEN && HH_AUDIT_SIG_LEN == HH_STORE_AUDIT_SIG_LEN &&
+                   HH_AUDIT_SALT_LEN == HH_STORE_AUDIT_SALT_LEN && HH_AUDIT_PK_LEN == HH_STORE_AUDIT_PK_LEN,
+               "audit.h and store.h agree on the sizes");
 
 #endif

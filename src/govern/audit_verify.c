@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +422,109 @@ void hh_audit_verify_jsonl(const char *text, size_t len, const unsigned char pk[
     *res = v.r;
 }
 
+/* The walk state of hh_audit_verify_store (hh_store_audit_walk's visitor). */
+typedef struct verify_ctx {
+    hh_audit_verifier_t v;
+    int64_t             any;        /* records seen */
+    int64_t             cur_seq;    /* the last record fed (0: none yet) */
+    bool                tail_cut;   /* a checkpoint past the last record was reported */
+    bool                have_head;
+} verify_ctx_t;
+
+/* Copies a stored mark's hash and signature (zeros where malformed);
+ * false when either has the wrong size. */
+static bool mark_copy(const hh_store_audit_mark_t *m, unsigned char h[HASH_LEN], unsigned char sig[SIG_LEN])
+{
+    memset(h, 0, HASH_LEN);
+    memset(sig, 0, SIG_LEN);
+    bool ok = m->hash && m->hash_len == HASH_LEN && m->sig && m->sig_len == SIG_LEN;
+    if (ok) {
+        memcpy(h, m->hash, HASH_LEN);
+        memcpy(sig, m->sig, SIG_LEN);
+    }
+    return ok;
+}
+
+static void verify_db_record(verify_ctx_t *c, const hh_store_audit_rec_t *r)
+{
+    hh_audit_verifier_t *v = &c->v;
+    int64_t seq = r->seq;
+    c->any++;
+    c->cur_seq = seq;
+    unsigned char a[HASH_LEN] = { 0 }, b[HASH_LEN] = { 0 };
+    if (r->prev_hash_len != HASH_LEN || r->hash_len != HASH_LEN)
+        vfail(v, seq, "record row malformed (hash sizes)");
+    else {
+        memcpy(a, r->prev_hash, HASH_LEN);
+        memcpy(b, r->hash, HASH_LEN);
+    }
+    hh_audit_verify_record(v, seq, r->record, r->record_len, a, b);
+    hh_audit_fields_t fl = { .prompt = r->prompt, .output = r->output, .erased = r->texts_erased,
+                             .user = r->user_name, .detail = r->detail, .erased_by = r->erased_by };
+    unsigned char us[HH_AUDIT_SALT_LEN], ds[HH_AUDIT_SALT_LEN];
+    /* a salt of the wrong size is a damaged row: it cannot match */
+    if (r->user_salt) {
+        if (r->user_salt_len != HH_AUDIT_SALT_LEN)
+            vfail(v, seq, "record %" PRId64 ": user_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
+        else
+            memcpy(us, r->user_salt, HH_AUDIT_SALT_LEN);
+        fl.user_salt = us;
+    }
+    if (r->detail_salt) {
+        if (r->detail_salt_len != HH_AUDIT_SALT_LEN)
+            vfail(v, seq, "record %" PRId64 ": detail_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
+        else
+            memcpy(ds, r->detail_salt, HH_AUDIT_SALT_LEN);
+        fl.detail_salt = ds;
+    }
+    hh_audit_verify_fields(v, seq, r->record, r->record_len, &fl);
+}
+
+static int verify_visit(void *ctx, const hh_store_audit_item_t *it, hh_err_t *err)
+{
+    (void)err;
+    verify_ctx_t *c = ctx;
+    hh_audit_verifier_t *v = &c->v;
+    const hh_store_audit_mark_t *m = &it->mark;
+    unsigned char h[HASH_LEN], sig[SIG_LEN];
+    switch (it->kind) {
+    case HH_STORE_AUDIT_ANCHOR:
+        if (!mark_copy(m, h, sig))
+            vfail(v, 1, "anchor row malformed");
+        hh_audit_verify_anchor(v, m->seq, h, sig);
+        break;
+    case HH_STORE_AUDIT_RECORD:
+        verify_db_record(c, &it->rec);
+        break;
+    case HH_STORE_AUDIT_CHECKPOINT:
+        if (m->seq != c->cur_seq || c->cur_seq == 0) {
+            /* a checkpoint signs its record or a later one: when that
+             * record is not there, one is missing (before the next record
+             * kept, or the tail was cut) */
+            if (it->records_after && m->seq >= v->next_seq)
+                vfail(v, v->next_seq, "record %" PRId64 " missing (checkpoint %" PRId64 " signs it or a later one)",
+                      v->next_seq, m->seq);
+            if (!it->records_after && !c->tail_cut) {
+                c->tail_cut = true;
+                vfail(v, v->next_seq, "record %" PRId64 " missing: checkpoint %" PRId64
+                      " signs it or a later one (tail cut)", v->next_seq, m->seq);
+            }
+        }
+        if (!mark_copy(m, h, sig))
+            vfail(v, m->seq, "checkpoint row malformed");
+        hh_audit_verify_checkpoint(v, m->seq, h, sig);
+        break;
+    case HH_STORE_AUDIT_HEAD:
+        c->have_head = true;
+        if (m->seq >= v->next_seq)
+            vfail(v, v->next_seq, "record %" PRId64 " missing: the signed head names record %" PRId64 " (tail cut)",
+                  v->next_seq, m->seq);
+        hh_audit_verify_head(v, m->seq, m->hash, m->sig);
+        break;
+    }
+    return failed(v) ? 1 : 0;   /* the first failure is the verdict: stop reading */
+}
+
 int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verify_result_t *res, hh_err_t *err)
 {
     unsigned char key[PK_LEN];
@@ -429,12 +533,9 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
     if (!pk) {
         rc = hh_audit_public_key(s, key, err);
         if (rc == HH_ENOENT) {   /* nothing logged yet: an empty log is fine */
-            pthread_mutex_lock(&s->mu);
             int64_t last = 0;
             unsigned char h[HASH_LEN];
-            rc = hh_audit_last_record(s, &last, h, err);
-            pthread_mutex_unlock(&s->mu);
-            if (rc)
+            if ((rc = hh_store_audit_last(s, &last, h, err)))
                 return rc;
             res->ok = last == 0;
             if (!res->ok) {
@@ -447,97 +548,14 @@ int hh_audit_verify_store(hh_store_t *s, const unsigned char *pk, hh_audit_verif
             return rc;
         pk = key;
     }
-    hh_audit_verifier_t v;
-    hh_audit_verifier_init(&v, pk);
-    sqlite3_stmt *rs = NULL, *cs = NULL, *as = NULL;
-    pthread_mutex_lock(&s->mu);
-    if ((rc = hh_audit_exec(s, "BEGIN", err)))
-        goto out;
-    if ((rc = hh_audit_prep_reads(s, 1, &as, &rs, &cs, err)))
-        goto end;
-    unsigned char a[HASH_LEN], b[HASH_LEN], sig[SIG_LEN];
-    if (sqlite3_step(as) == SQLITE_ROW) {
-        bool ok = hh_audit_col_blob(as, 1, a, HASH_LEN) && hh_audit_col_blob(as, 2, sig, SIG_LEN);
-        if (!ok)
-            vfail(&v, 1, "anchor row malformed");
-        hh_audit_verify_anchor(&v, sqlite3_column_int64(as, 0), a, sig);
-    }
-    int cr = sqlite3_step(cs);
-    int r;
-    int64_t any = 0;
-    while ((r = sqlite3_step(rs)) == SQLITE_ROW && !failed(&v)) {
-        int64_t seq = sqlite3_column_int64(rs, 0);
-        any++;
-        /* checkpoints for records that are not there come first: they fail */
-        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) < seq && !failed(&v)) {
-            if (sqlite3_column_int64(cs, 0) >= v.next_seq)
-                vfail(&v, v.next_seq, "record %" PRId64 " missing (checkpoint %" PRId64 " signs it or a later one)",
-                      v.next_seq, (int64_t)sqlite3_column_int64(cs, 0));
-            if (!hh_audit_col_blob(cs, 1, a, HASH_LEN) || !hh_audit_col_blob(cs, 2, sig, SIG_LEN))
-                vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
-            hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
-            cr = sqlite3_step(cs);
-        }
-        if (!hh_audit_col_blob(rs, 2, a, HASH_LEN) || !hh_audit_col_blob(rs, 3, b, HASH_LEN))
-            vfail(&v, seq, "record row malformed (hash sizes)");
-        const char *rec = sqlite3_column_blob(rs, 1);
-        hh_audit_verify_record(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), a, b);
-        hh_audit_fields_t fl = {
-            .prompt = (const char *)sqlite3_column_text(rs, 4), .output = (const char *)sqlite3_column_text(rs, 5),
-            .erased = sqlite3_column_int(rs, 6) != 0, .user = (const char *)sqlite3_column_text(rs, 7),
-            .detail = (const char *)sqlite3_column_text(rs, 9), .erased_by = sqlite3_column_int64(rs, 11),
-        };
-        unsigned char us[HH_AUDIT_SALT_LEN], ds[HH_AUDIT_SALT_LEN];
-        /* a salt of the wrong size is a damaged row: it cannot match */
-        if (sqlite3_column_type(rs, 8) != SQLITE_NULL) {
-            if (!hh_audit_col_blob(rs, 8, us, HH_AUDIT_SALT_LEN))
-                vfail(&v, seq, "record %" PRId64 ": user_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
-            fl.user_salt = us;
-        }
-        if (sqlite3_column_type(rs, 10) != SQLITE_NULL) {
-            if (!hh_audit_col_blob(rs, 10, ds, HH_AUDIT_SALT_LEN))
-                vfail(&v, seq, "record %" PRId64 ": detail_salt is not %d bytes", seq, HH_AUDIT_SALT_LEN);
-            fl.detail_salt = ds;
-        }
-        hh_audit_verify_fields(&v, seq, rec ? rec : "", (size_t)sqlite3_column_bytes(rs, 1), &fl);
-        while (cr == SQLITE_ROW && sqlite3_column_int64(cs, 0) == seq && !failed(&v)) {
-            if (!hh_audit_col_blob(cs, 1, a, HASH_LEN) || !hh_audit_col_blob(cs, 2, sig, SIG_LEN))
-                vfail(&v, seq, "checkpoint row malformed");
-            hh_audit_verify_checkpoint(&v, seq, a, sig);
-            cr = sqlite3_step(cs);
-        }
-    }
-    if (cr == SQLITE_ROW && !failed(&v))
-        vfail(&v, v.next_seq, "record %" PRId64 " missing: checkpoint %" PRId64 " signs it or a later one (tail cut)",
-              v.next_seq, (int64_t)sqlite3_column_int64(cs, 0));
-    while (cr == SQLITE_ROW && !failed(&v)) {   /* checkpoints past the last record: the tail was cut */
-        if (!hh_audit_col_blob(cs, 1, a, HASH_LEN) || !hh_audit_col_blob(cs, 2, sig, SIG_LEN))
-            vfail(&v, sqlite3_column_int64(cs, 0), "checkpoint row malformed");
-        hh_audit_verify_checkpoint(&v, sqlite3_column_int64(cs, 0), a, sig);
-        cr = sqlite3_step(cs);
-    }
-    unsigned char head[HEAD_LEN];
-    bool have_head = false;
-    if (!failed(&v)) {
-        if ((rc = hh_audit_meta_get(s, "head", head, HEAD_LEN, &have_head, err)))
-            goto end;
-        if (have_head && hh_audit_be64(head) >= v.next_seq)
-            vfail(&v, v.next_seq, "record %" PRId64 " missing: the signed head names record %" PRId64 " (tail cut)",
-                  v.next_seq, hh_audit_be64(head));
-        if (have_head)
-            hh_audit_verify_head(&v, hh_audit_be64(head), head + 8, head + 8 + HASH_LEN);
-        else if (any == 0 && !v.r.anchored)
-            v.head_seen = true;   /* an empty log */
-    }
-    hh_audit_verifier_finish(&v);
-    *res = v.r;
-end:
-    sqlite3_finalize(as);
-    sqlite3_finalize(rs);
-    sqlite3_finalize(cs);
-    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    verify_ctx_t c;
+    memset(&c, 0, sizeof c);
+    hh_audit_verifier_init(&c.v, pk);
+    if ((rc = hh_store_audit_walk(s, 1, verify_visit, &c, err)))
+        return rc;
+    if (!failed(&c.v) && !c.have_head && c.any == 0 && !c.v.r.anchored)
+        c.v.head_seen = true;   /* an empty log */
+    hh_audit_verifier_finish(&c.v);
+    *res = c.v.r;
+    return 0;
 }
-

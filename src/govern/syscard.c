@@ -1,9 +1,9 @@
 /* syscard.c - documentation generated from the live register (register.h):
  * Annex IV-style system cards per use case and the GDPR Art. 30 records of
  * processing activities, as Markdown or HTML; model file hashes cached by
- * size + mtime in the store (table model_hashes). */
+ * size + mtime in the store (store.h "file hashes"). */
 #include "govern/register.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,42 +57,14 @@ int hh_register_file_sha256(hh_store_t *s, const char *path, char hex[HH_SHA256_
     if (stat(path, &sb) != 0)
         return hh_err_set(err, HH_EIO, -1, "cannot stat %s: %s", path, strerror(errno));
     int64_t mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-    sqlite3_stmt *st = NULL;
     bool cached = false;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "SELECT sha256 FROM model_hashes WHERE path = ? AND size = ? AND mtime_ns = ?", -1,
-                           &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)sb.st_size);
-        sqlite3_bind_int64(st, 3, mtime_ns);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == HH_SHA256_HEX_LEN) {
-            memcpy(hex, sqlite3_column_text(st, 0), HH_SHA256_HEX_LEN + 1);
-            cached = true;
-        }
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    pthread_mutex_unlock(&s->mu);
-    if (cached)
+    /* a cache that cannot be read is no reason to fail: hash the file */
+    if (hh_store_model_hash_get(s, path, (int64_t)sb.st_size, mtime_ns, hex, &cached, NULL) == 0 && cached)
         return 0;
-    int rc = hash_file(path, hex, err);   /* outside the lock: large files take seconds */
+    int rc = hash_file(path, hex, err);   /* outside the store's lock: large files take seconds */
     if (rc)
         return rc;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO model_hashes (path, size, mtime_ns, sha256) VALUES (?,?,?,?)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)sb.st_size);
-        sqlite3_bind_int64(st, 3, mtime_ns);
-        sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "model_hashes");
-    } else {
-        rc = hh_store_db_fail(s, err, "model_hashes");
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return hh_store_model_hash_put(s, path, (int64_t)sb.st_size, mtime_ns, hex, err);
 }
 
 /* ---- text output ------------------------------------------------------ */
@@ -265,28 +237,21 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 /* Active users with role approver, by name: the human oversight. */
 static int approvers(hh_store_t *s, out_t *o, hh_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = 0, n = 0;
+    hh_store_user_info_t *users = NULL;
+    size_t n_users = 0;
+    int n = 0;
     list_begin(o);
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "SELECT name FROM users WHERE role = 'approver' AND disabled = 0 ORDER BY name", -1,
-                           &st, NULL) != SQLITE_OK) {
-        rc = hh_store_db_fail(s, err, "users");
-        goto cleanup;
-    }
-    int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = hh_store_user_list(s, &users, &n_users, err);   /* by name */
+    for (size_t i = 0; rc == 0 && i < n_users; i++) {
+        if (strcmp(users[i].user.role, "approver") != 0 || users[i].user.disabled)
+            continue;
         item_begin(o);
         fputs(T("approver: ", "Freigabe: "), o->f);
-        put(o, (const char *)sqlite3_column_text(st, 0));
+        put(o, users[i].user.name);
         item_end(o);
         n++;
     }
-    if (sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "users");
-cleanup:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->mu);
+    free(users);
     if (rc == 0 && n == 0)
         item(o, T("no user has the role approver: nobody can approve held answers",
                   "niemand hat die Rolle Freigabe: vorgelegte Antworten kann niemand freigeben"));

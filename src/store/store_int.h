@@ -1,8 +1,8 @@
-/* store_int.h - private to the SQLite store: the handle's layout, shared by
- * store_sqlite.c (open, migrations, users, keys) and store_kb.c (knowledge
- * base). Code outside src/store that must run its own SQL (kb/retrieve:
- * FTS5 queries with the ACL join) may include it; it then holds s->mu
- * around its statements, like every store function does, and never writes. */
+/* store_int.h - private to the SQLite store: the handle's layout and the
+ * helpers shared by the store_*.c files. Code outside src/store does not
+ * include it (tests/test_layers.c); the files that still do
+ * (govern/gdpr.c, kb/retrieve*.c: issue 17's next
+ * steps) hold s->mu around their statements, like every store function. */
 #ifndef HH_STORE_STORE_INT_H
 #define HH_STORE_STORE_INT_H
 
