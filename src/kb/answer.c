@@ -38,7 +38,7 @@ hh_kb_answer_params_t hh_kb_answer_default_params(void)
     static const double w[HH_KB_XF_N] = { -2.685, 0.239, 0.562, 1.012, 2.891, 0.893, -0.862, 1.956 };
     memcpy(p.ext_w, w, sizeof w);
     p.ext_unsure = 0.58;
-    p.ext_abstain = 0.21;
+    p.ext_abstain = 0.11;
     p.prompt_lookup = true;
     return p;
 }
