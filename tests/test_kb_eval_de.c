@@ -246,6 +246,10 @@ static int run_one(hh_store_t *s, hh_analyzer_t *an, hh_vindex_t *ix, const hh_k
         return rc;
     }
     int rank = first_relevant(s, q, h, n);
+    if (getenv("HOHEIT_KB_EVAL_VERBOSE") && q->doc && rank != 1 && mode == HH_KB_BM25_ONLY)
+        for (size_t i = 0; i < n && i < 5; i++)   /* what ranked above the passage */
+            printf("        %zu. %s | %s (bm25 %.2f rank %d, rerank %.3f)\n", i + 1, h[i].title,
+                   h[i].heading_path ? h[i].heading_path : "", h[i].bm25, h[i].bm25_rank, h[i].rerank);
     if (mode == HH_KB_BM25_ONLY)
         q->rank = rank;
     else

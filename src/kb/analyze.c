@@ -209,6 +209,15 @@ static int cmp_pair_str(const void *a, const void *b)
 #define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
 #define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
 #define SYN_REPEAT_BONUS 4096u   /* thesaurus: a synonym in several of a word's sets is its common sense */
+/* Thesaurus scores by the key's mark in the set: colloquial (its standard
+ * words, what a document says), then the word's main sense ("Hauptform"),
+ * then the rest; a synonym reached from a colloquial key scores below
+ * SYN_UGS_LIMIT whatever its repeats (the other bases lie far enough above
+ * it that 64 repeats do not cross it). */
+#define SYN_BASE_UGS   0u
+#define SYN_BASE_MAIN  (1u << 20)
+#define SYN_BASE_OTHER (1u << 21)
+#define SYN_UGS_LIMIT  (1u << 19)
 
 /* Groups the pairs by key, best first: a value listed several times for
  * a key keeps its best score less bonus per repeat (a translation
@@ -254,16 +263,26 @@ static int lexmap_finish(lexmap_t *m, uint32_t repeat_bonus)
     return 0;
 }
 
-/* The values of key k: *n of them, best first (pointers into the map). */
-static size_t lexmap_get(const lexmap_t *m, const char *k, size_t kn, const char **v, size_t cap)
+/* The values of key k: *n of them, best first (pointers into the map);
+ * with sc their scores too. */
+static size_t lexmap_get_scored(const lexmap_t *m, const char *k, size_t kn, const char **v, uint32_t *sc,
+                                size_t cap)
 {
     const uint32_t *id = m->first ? strtab_get(&m->keys, k, kn) : NULL;
     if (!id)
         return 0;
     size_t n = 0;
-    for (uint32_t i = m->first[*id]; i < m->first[*id + 1] && n < cap; i++)
+    for (uint32_t i = m->first[*id]; i < m->first[*id + 1] && n < cap; i++) {
+        if (sc)
+            sc[n] = m->pairs[i].score;
         v[n++] = m->strs.arena + m->pairs[i].str;
+    }
     return n;
+}
+
+static size_t lexmap_get(const lexmap_t *m, const char *k, size_t kn, const char **v, size_t cap)
+{
+    return lexmap_get_scored(m, k, kn, v, NULL, cap);
 }
 
 static size_t lexmap_bytes(const lexmap_t *m)
@@ -545,6 +564,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     bool marked[SYN_LINE_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
     bool target[SYN_LINE_MAX];   /* expanded to */
     bool ugs[SYN_LINE_MAX];      /* marked colloquial */
+    bool main_[SYN_LINE_MAX];    /* marked as the word's main form in this sense ("Hauptform") */
     bool noun[SYN_LINE_MAX];     /* capitalized: a noun */
     char key[WORD_MAX + 2];
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
@@ -564,6 +584,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             size_t rn = (size_t)(q - p);
             noun[m] = entry_is_noun(p, rn);
             ugs[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, " ugs.", 5);
+            main_[m] = memmem(p, rn, "Hauptform", 9) != NULL;
             marked[m] = ugs[m] || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
                         memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
                         memmem(p, rn, "(scherzh", 8);
@@ -579,7 +600,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             m++;
         }
         for (size_t i = 0; i < m && !rc; i++) {
-            uint32_t base = (ugs[i] ? 0u : 8192u) + (uint32_t)(m * 64);
+            uint32_t base = (ugs[i] ? SYN_BASE_UGS : main_[i] ? SYN_BASE_MAIN : SYN_BASE_OTHER) + (uint32_t)(m * 64);
             size_t kl = syn_key(stems[i], sl[i], noun[i], key);
             for (size_t j = 0; j < m && !rc; j++)
                 if (i != j && target[j])
@@ -1060,6 +1081,19 @@ static bool is_measure(const char *low, size_t n, const char *prev)
            in_list(g_measure, sizeof g_measure / sizeof *g_measure, low, n);
 }
 
+/* Whether w[0..n) is written in capitals throughout, 2 letters or more
+ * ("IT", "EU", "PC"): an abbreviation, never the function word its
+ * letters spell ("it", "eu"). */
+static bool is_acronym(const char *w, size_t n)
+{
+    if (n < 2)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < 'A' || w[i] > 'Z')
+            return false;
+    return true;
+}
+
 bool hh_an_is_stopword(const char *w, size_t len)
 {
     char low[WORD_MAX + 1];
@@ -1283,7 +1317,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            n_content += n && !is_stop(low, n);
+            n_content += n && (!is_stop(low, n) || is_acronym(text + st, wl));
             if (first)
                 first_word = st;
             first = false;
@@ -1299,7 +1333,8 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            bool stop = n && is_stop(low, n), measure = n && is_measure(low, n, prev);
+            bool stop = n && is_stop(low, n) && !is_acronym(text + st, wl);
+            bool measure = n && is_measure(low, n, prev);
             if (n)
                 memcpy(prev, low, n + 1);
             else
