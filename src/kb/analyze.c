@@ -1194,22 +1194,62 @@ static bool is_capital(const char *w, size_t n)
 
 /* The synonyms of stem s[0..k): those of a noun when noun, of other words
  * otherwise; the other class's when that has none. */
-static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, const char **v, size_t cap)
+static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, const char **v, uint32_t *sc, size_t cap)
 {
     char key[WORD_MAX + 2];
     size_t kl = syn_key(s, k, noun, key);
-    size_t nv = lexmap_get(&a->syn, key, kl, v, cap);
+    size_t nv = lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
     if (!nv) {
         kl = syn_key(s, k, !noun, key);
-        nv = lexmap_get(&a->syn, key, kl, v, cap);
+        nv = lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
     }
     return nv;
 }
 
+/* Expansions (synonyms, translations) wait until every word has its own
+ * terms, then go in by rank: every word's first expansion before any
+ * word's second, so that the HH_AN_MAX_EXPANSIONS budget is shared by the
+ * words of a question rather than spent on its first ones. */
+typedef struct pend {
+    char         term[WORD_MAX + 1];
+    float        w;
+    int32_t      g, rank, seq;   /* seq: order added */
+    hh_an_kind_t kind;
+} pend_t;
+
+typedef struct pending {
+    pend_t *p;
+    size_t  n, cap;
+} pending_t;
+
+static void pend_add(pending_t *pd, const char *t, size_t n, float w, int32_t g, int32_t rank, hh_an_kind_t kind)
+{
+    if (!n || n > WORD_MAX || pd->n == pd->cap)
+        return;
+    pend_t *e = &pd->p[pd->n++];
+    memcpy(e->term, t, n);
+    e->term[n] = '\0';
+    e->w = w;
+    e->g = g;
+    e->rank = rank;
+    e->seq = (int32_t)(pd->n - 1);
+    e->kind = kind;
+}
+
+/* By rank, then as added (groups ascending). */
+static int cmp_pend(const void *a, const void *b)
+{
+    const pend_t *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* noun: whether the word is used as a noun (capitalized inside the
- * question, or only listed capitalized); measure: see is_measure. */
-static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
-                      hh_lang_t lang, bool few_words, bool noun, bool measure)
+ * question, or only listed capitalized); measure: see is_measure. Its own
+ * terms go into q, its expansions into pd. */
+static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, pending_t *pd, const char *low,
+                      size_t n, int32_t g, hh_lang_t lang, bool few_words, bool noun, bool measure)
 {
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
@@ -1261,13 +1301,15 @@ expand:
     size_t max_syn = measure ? 0 : less ? 2 : HH_AN_MAX_SYN;
     size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
     if (lang != HH_LANG_EN) {
-        size_t nv = syn_get(a, s1, k1, noun, v, max_syn);
-        for (size_t i = 0; i < nv && !rc; i++)
-            rc = qadd(q, v[i], strlen(v[i]), HH_AN_W_SYN, g, HH_AN_SYN);
+        uint32_t sc[PER_KEY_MAX];
+        size_t nv = syn_get(a, s1, k1, noun, v, sc, max_syn);
+        for (size_t i = 0; i < nv; i++)   /* a colloquial word's standard words weigh more */
+            pend_add(pd, v[i], strlen(v[i]), sc[i] < SYN_UGS_LIMIT ? HH_AN_W_SYN_UGS : HH_AN_W_SYN, g, (int32_t)i,
+                     HH_AN_SYN);
         nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
-        for (size_t i = 0; i < nv && !rc; i++) {
+        for (size_t i = 0; i < nv; i++) {
             size_t k = stem(sm->en, v[i], strlen(v[i]), t);
-            rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
+            pend_add(pd, t, k, HH_AN_W_TRANS, g, (int32_t)i, HH_AN_TRANS);
         }
     }
     if (lang != HH_LANG_DE) {
@@ -1282,11 +1324,11 @@ expand:
             if (!dup)
                 v[nv++] = more[i];
         }
-        for (size_t i = 0; i < nv && !rc; i++) {
+        for (size_t i = 0; i < nv; i++) {
             /* (a compound translation's parts are not added: each common
              * part is one more term to score at 100k chunks) */
             size_t k = stem(sm->de, v[i], strlen(v[i]), t);
-            rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
+            pend_add(pd, t, k, HH_AN_W_TRANS, g, (int32_t)i, HH_AN_TRANS);
         }
     }
     return rc;
@@ -1303,9 +1345,11 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
     if (stemmers_open(&sm))
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     int rc = 0;
+    pending_t pd = { .cap = (size_t)HH_AN_MAX_WORDS * (HH_AN_MAX_SYN + 2 * HH_AN_MAX_TRANS) };
+    pd.p = malloc(pd.cap * sizeof *pd.p);
     out->t = calloc(HH_AN_MAX_TERMS, sizeof *out->t);
     out->words = calloc(HH_AN_MAX_WORDS, sizeof *out->words);
-    if (!out->t || !out->words) {
+    if (!out->t || !out->words || !pd.p) {
         rc = HH_ENOMEM;
         goto done;
     }
@@ -1376,11 +1420,15 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 noun = is_capital(text + st, wl);
             else
                 noun = a && !(word_flags(a, low, n) & WF_LOWER);
-            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3, noun, measure);
+            rc = query_word(a, &sm, out, &pd, low, n, out->n_groups, out->lang, n_content <= 3, noun, measure);
             out->n_groups++;
         }
     }
+    qsort(pd.p, pd.n, sizeof *pd.p, cmp_pend);
+    for (size_t i = 0; i < pd.n && !rc; i++)
+        rc = qadd(out, pd.p[i].term, strlen(pd.p[i].term), pd.p[i].w, pd.p[i].g, pd.p[i].kind);
 done:
+    free(pd.p);
     stemmers_close(&sm);
     if (rc) {
         hh_query_terms_free(out);
