@@ -1168,6 +1168,51 @@ static size_t verb_infinitive(hh_analyzer_t *a, const char *w, size_t n, char *o
     return 0;
 }
 
+/* Separable verb prefixes: a participle puts "ge" after them
+ * ("aus|ge|zahlt"). */
+static const lit_t g_sep_prefix[] = {
+    LIT("ab"),   LIT("an"),  LIT("auf"), LIT("aus"), LIT("bei"), LIT("ein"), LIT("fest"), LIT("her"),
+    LIT("hin"),  LIT("los"), LIT("mit"), LIT("nach"), LIT("vor"), LIT("weg"), LIT("zu"),  LIT("zur\xc3\xbc" "ck"),
+    LIT("zusammen"),
+};
+
+/* The infinitive of a German verb form w[0..n) that Snowball keeps whole:
+ * a person ending or a weak participle's -t/-et (verb_infinitive:
+ * "zahlt", "erstattet"), a participle's "ge" taken out, at the start or
+ * after a separable prefix ("gemeldet" -> melden, "ausgezahlt" ->
+ * auszahlen, "abgegeben" -> abgeben). Only when the result is a listed
+ * verb and w no listed noun ("Gedanken" stays). Into out; its length or
+ * 0. */
+static size_t verb_lemma(hh_analyzer_t *a, const char *w, size_t n, char *out)
+{
+    size_t k = verb_infinitive(a, w, n, out);
+    if (k || !a || !a->words.n || n < 6 || n > WORD_MAX || (word_flags(a, w, n) & WF_NOUN))
+        return k;
+    for (size_t i = 0; i <= sizeof g_sep_prefix / sizeof *g_sep_prefix; i++) {
+        size_t pl = i == 0 ? 0 : g_sep_prefix[i - 1].n;
+        if (i > 0 && memcmp(w, g_sep_prefix[i - 1].s, pl))
+            continue;
+        if (n < pl + 5 || memcmp(w + pl, "ge", 2))
+            continue;
+        char v[WORD_MAX + 1];
+        memcpy(v, w, pl);
+        memcpy(v + pl, w + pl + 2, n - pl - 2);
+        size_t vn = n - 2;
+        v[vn] = '\0';
+        if (vn >= 5 && !memcmp(v + vn - 2, "en", 2)) {   /* strong: "abgegeben" -> abgeben */
+            uint32_t f = word_flags(a, v, vn);
+            if (f && !(f & WF_NOUN)) {
+                memcpy(out, v, vn + 1);
+                return vn;
+            }
+            continue;
+        }
+        if ((k = verb_infinitive(a, v, vn, out)))   /* weak: "ausgezahlt" -> auszahlen */
+            return k;
+    }
+    return 0;
+}
+
 /* The noun a German verb in -eln/-ern makes with -ung, when listed
  * ("umwandeln" -> "umwandlung", "ändern" -> "änderung"): Snowball stems
  * the verb to umwandeln but the noun to umwandl, while for other verbs
@@ -1264,7 +1309,7 @@ static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, pen
     /* a verb form the stemmer keeps whole is searched, and expanded, as its
      * infinitive's stem too ("zahlt": zahl, as "zahlen" and "Zahlung" are) */
     char inf[WORD_MAX + 1], vn[WORD_MAX + 1];
-    size_t ni = verb_infinitive(a, low, n, inf);
+    size_t ni = verb_lemma(a, low, n, inf);
     size_t nn = ni ? verb_noun(a, inf, ni, vn) : verb_noun(a, low, n, vn);
     if (nn) {
         char sv[WORD_MAX + 1];
