@@ -567,6 +567,8 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     bool main_[SYN_LINE_MAX];    /* marked as the word's main form in this sense ("Hauptform") */
     bool noun[SYN_LINE_MAX];     /* capitalized: a noun */
     char key[WORD_MAX + 2];
+    uint32_t *uc = NULL;   /* per key id: sets marking it colloquial << 16 | sets not */
+    size_t n_uc = 0;
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
@@ -602,12 +604,39 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
         for (size_t i = 0; i < m && !rc; i++) {
             uint32_t base = (ugs[i] ? SYN_BASE_UGS : main_[i] ? SYN_BASE_MAIN : SYN_BASE_OTHER) + (uint32_t)(m * 64);
             size_t kl = syn_key(stems[i], sl[i], noun[i], key);
+            /* how often the word is marked colloquial, how often not */
+            uint32_t *kid;
+            if ((rc = strtab_put(&a->syn.keys, key, kl, (uint32_t)a->syn.keys.n, &kid, NULL)))
+                break;
+            if (*kid >= n_uc) {
+                size_t nn = n_uc ? n_uc * 2 : 65536;
+                while (nn <= *kid)
+                    nn *= 2;
+                uint32_t *nu = realloc(uc, nn * sizeof *nu);
+                if (!nu) {
+                    rc = HH_ENOMEM;
+                    break;
+                }
+                memset(nu + n_uc, 0, (nn - n_uc) * sizeof *nu);
+                uc = nu;
+                n_uc = nn;
+            }
+            uc[*kid] += ugs[i] ? 0x10000u : 1u;
             for (size_t j = 0; j < m && !rc; j++)
                 if (i != j && target[j])
                     rc = lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
         }
     }
     free(buf);
+    /* a word marked colloquial in no more of its sets than it is plain in
+     * ("gut", "Chef", "laufen") is a standard word with a colloquial
+     * sense: its sets rank as any other's */
+    for (size_t i = 0; i < a->syn.n_pairs && !rc; i++) {
+        uint32_t k = a->syn.pairs[i].key, c = k < n_uc ? uc[k] : 0;
+        if (a->syn.pairs[i].score < SYN_UGS_LIMIT && (c >> 16) <= (c & 0xffffu))
+            a->syn.pairs[i].score += SYN_BASE_OTHER;
+    }
+    free(uc);
     if (!rc)
         rc = lexmap_finish(&a->syn, SYN_REPEAT_BONUS);
     if (rc) {
@@ -1164,6 +1193,23 @@ static size_t verb_infinitive(hh_analyzer_t *a, const char *w, size_t n, char *o
         uint32_t f = word_flags(a, out, k + 2);
         if (f && !(f & WF_NOUN))
             return k + 2;
+        /* a strong verb's umlaut in the 2nd/3rd person ("läuft", "fährt",
+         * "stößt" -> laufen, fahren, stoßen): the last one undone */
+        for (size_t j = k; j-- > 1;) {
+            unsigned char c0 = (unsigned char)out[j - 1], c1 = (unsigned char)out[j];
+            if (c0 != 0xc3 || (c1 != 0xa4 && c1 != 0xb6 && c1 != 0xbc))
+                continue;
+            char u[WORD_MAX + 1];
+            memcpy(u, out, j - 1);
+            u[j - 1] = c1 == 0xa4 ? 'a' : c1 == 0xb6 ? 'o' : 'u';
+            memcpy(u + j, out + j + 1, k + 2 - j);   /* the rest and its NUL */
+            f = word_flags(a, u, k + 1);
+            if (f && !(f & WF_NOUN)) {
+                memcpy(out, u, k + 2);
+                return k + 1;
+            }
+            break;
+        }
     }
     return 0;
 }
