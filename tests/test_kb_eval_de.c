@@ -10,9 +10,13 @@
  * well when HOHEIT_KB_EVAL_MODELS names a folder with an embedding model)
  * and through the extractive answer (src/kb/answer.h) as /api/ask makes it
  * (top 5 hits, default params). Printed per kind: recall@5 and MRR@10;
- * abstention (unanswerable questions abstained or marked unsure, answerable
- * ones abstained or marked unsure); calibration of the confidence against
+ * abstention (unanswerable questions abstained or marked unsure; answerable
+ * ones abstained - the issue's "wrongly abstained" - and marked unsure
+ * apart, and the two together); calibration of the confidence against
  * correctness (reliability table over 10 bins, expected calibration error).
+ * Questions with "heldout": true were written before the second round of
+ * synonym/colloquial ranking changes and kept out of every fit and bound;
+ * their recall is printed on its own.
  * Questions with "corpus": "debian" run over the German Debian Reference
  * chapters listed in tests/kb/de/debian_files.txt, taken from
  * build/kb-corpus (tests/kb/build_corpus.sh) when it is there.
@@ -616,18 +620,18 @@ static int run_set(de_env_t *e, de_set_t *set, bool deb, const hh_kb_answer_para
 
 static void print_kinds(const kind_res_t *r, bool hybrid)
 {
-    printf("      kind          n  recall@5  MRR@10 %s correct  declined  mean conf\n",
+    printf("      kind          n  recall@5  MRR@10 %s correct  declined  abstained  mean conf\n",
            hybrid ? " hy.r@5  hy.MRR" : "");
     for (int k = 0; k < N_KINDS; k++) {
         if (!r[k].n)
             continue;
         if (hybrid)
-            printf("      %-12s %3zu   %.3f    %.3f   %.3f   %.3f   %.3f    %.3f     %.3f\n", g_kinds[k], r[k].n,
-                   r[k].recall5, r[k].mrr, r[k].recall5_hy, r[k].mrr_hy, r[k].correct, r[k].declined,
-                   r[k].mean_conf);
+            printf("      %-12s %3zu   %.3f    %.3f   %.3f   %.3f   %.3f    %.3f     %.3f      %.3f\n", g_kinds[k],
+                   r[k].n, r[k].recall5, r[k].mrr, r[k].recall5_hy, r[k].mrr_hy, r[k].correct, r[k].declined,
+                   r[k].abstained, r[k].mean_conf);
         else
-            printf("      %-12s %3zu   %.3f    %.3f    %.3f    %.3f     %.3f\n", g_kinds[k], r[k].n, r[k].recall5,
-                   r[k].mrr, r[k].correct, r[k].declined, r[k].mean_conf);
+            printf("      %-12s %3zu   %.3f    %.3f    %.3f    %.3f     %.3f      %.3f\n", g_kinds[k], r[k].n,
+                   r[k].recall5, r[k].mrr, r[k].correct, r[k].declined, r[k].abstained, r[k].mean_conf);
     }
 }
 
@@ -781,41 +785,34 @@ TEST(kb_eval_de)
     ASSERT_GE(n - per[K_UNA], 120);
     ASSERT_GE(res.docs, 28);
 
-    /* Lower bounds: the numbers measured with the German index and the
-     * fitted extractive confidence (docs/KB.md "Evaluation", "Confidence";
-     * recall@5 0.70 synonym, 0.60 compound, 0.90 inflection, 0.60
-     * colloquial, 1.00 exact, 0.85 english; unanswerable declined 0.824,
-     * answerable declined 0.533, ECE 0.063), less a margin of about two
-     * questions for concurrent changes to the analysis. The issue's
-     * targets: recall@5 >= 0.9 per German kind, >= 0.7 english (met);
-     * unanswerable declined >= 0.8 (met) with answerable declined <= 0.1
-     * (not reachable with these features: see the precision/recall table
-     * of kb_eval_de_calibration); ECE <= 0.1 (met). */
-    /* Lower bounds after s14-recall and the refit of the confidence
-     * (measured: recall@5 0.70 synonym, 0.90 compound, 0.90 inflection,
-     * 0.70 colloquial, 1.00 exact, 0.85 english; unanswerable declined
-     * 0.853, answerable declined 0.575; ECE with abstention 0.121 - here an
-     * abstained answer counts as wrong at its confidence; the calibration
-     * itself, without abstention and held out, is kb_eval_de_calibration's
-     * 0.098). Targets not met: recall@5 >= 0.9 for synonym and colloquial
-     * questions, answerable declined <= 0.1 (docs/KB.md "Evaluation"). */
+    /* Lower bounds: the numbers measured after s14-recall's second round
+     * (docs/KB.md "Evaluation": recall@5 0.80 synonym, 0.90 compound, 0.90
+     * inflection, 0.80 colloquial, 1.00 exact, 0.95 english; unanswerable
+     * declined 0.853; answerable abstained 0.050, marked unsure 0.542 (the
+     * old mixed figure, abstained or unsure, 0.592); ECE 0.095 with an
+     * abstained answer counted as wrong at its confidence), less about one
+     * question. The issue's targets: recall@5 >= 0.9 per German kind (not
+     * met for synonym and colloquial), >= 0.7 english; unanswerable
+     * abstained or marked unsure >= 0.8 with <= 0.1 of the answerable ones
+     * wrongly abstained; ECE <= 0.1 - these three are asserted as the
+     * targets themselves. */
     const kind_res_t *r = res.r;
-    ASSERT_GE(r[K_SYN].recall5, 0.65);
+    ASSERT_GE(r[K_SYN].recall5, 0.75);
     ASSERT_GE(r[K_CMP].recall5, 0.85);
     ASSERT_GE(r[K_INF].recall5, 0.85);
-    ASSERT_GE(r[K_COL].recall5, 0.65);
+    ASSERT_GE(r[K_COL].recall5, 0.75);
     ASSERT_GE(r[K_EXA].recall5, 0.95);
-    ASSERT_GE(r[K_ENG].recall5, 0.80);
-    ASSERT_GE(r[K_EXA].mrr, 0.90);
-    ASSERT_GE(res.u, 0.80);
-    ASSERT_LE(res.w, 0.62);    /* abstained or unsure (the old mixed figure) */
+    ASSERT_GE(r[K_ENG].recall5, 0.90);
+    ASSERT_GE(r[K_EXA].mrr, 0.95);
+    ASSERT_GE(res.u, 0.80);    /* unanswerable: abstained or marked unsure */
     ASSERT_LE(res.wa, 0.10);   /* the metric: answerable questions wrongly abstained */
-    ASSERT_GE(n_fresh, 20);
-    ASSERT_LE(res.ece, 0.13);
-    ASSERT_GE(r[K_EXA].correct, 0.90);   /* exact wording: the answer cites the passage */
-    ASSERT_LE(r[K_EXA].declined, 0.10);  /* and is not declined */
-    ASSERT_GE(r[K_ENG].correct, 0.25);   /* English over German: measured 0.30 (0.00 without the analyzer) */
-    ASSERT_LE(r[K_ENG].declined, 0.90);  /* measured 0.85 (0.95 without the analyzer) */
+    ASSERT_LE(res.w, 0.65);    /* abstained or unsure (the old mixed figure) */
+    ASSERT_LE(res.ece, 0.10);
+    ASSERT_GE(r[K_EXA].correct, 0.95);   /* exact wording: the answer cites the passage */
+    ASSERT_LE(r[K_EXA].declined, 0.05);  /* and is neither abstained nor unsure */
+    ASSERT_GE(r[K_ENG].correct, 0.45);   /* English over German: measured 0.50 */
+    ASSERT_LE(r[K_ENG].abstained, 0.15); /* measured 0.10 (marked unsure: most of the rest) */
+    ASSERT_GE(n_fresh, 20);              /* the held-out questions: reported, in no bound */
     if (res.debian) {
         size_t nd = 0;
         double rs = 0;
@@ -824,7 +821,7 @@ TEST(kb_eval_de)
             rs += res.rd[k].recall5 * (double)res.rd[k].n;
         }
         ASSERT_GE(nd, 10);
-        ASSERT_GE(rs / (double)nd, 0.35);   /* measured 0.50 (7 of 14); raise with the German index */
+        ASSERT_GE(rs / (double)nd, 0.75);   /* measured 0.857 (12 of 14; 0.50 before the German index) */
     }
 }
 
