@@ -1,11 +1,12 @@
 /* analyze.c - index and query terms: stemming, German compounds,
  * synonyms, translations. See analyze.h.
  *
- * The lexical resources live in string tables (open addressing over one
- * byte arena each) filled once; after loading nothing is written, so
- * lookups need no lock. Snowball stemmers keep state per call, so each
+ * The lexical resources live in string tables (kb/lexmap.h: open
+ * addressing over one byte arena each) filled once; after loading nothing
+ * is written, so lookups need no lock. Snowball stemmers keep state per call, so each
  * analysis makes its own pair (cheap: a few small allocations). */
 #include "kb/analyze.h"
+#include "kb/lexmap.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "kb/retrieve.h"
@@ -31,181 +32,6 @@
 #define TRANS_ALTS    4     /* alternatives of a sense used */
 #define PER_KEY_MAX   8     /* values kept per key */
 
-/* ---- string tables -------------------------------------------------------- */
-
-typedef struct strtab {
-    char     *arena;   /* NUL-terminated strings back to back */
-    size_t    len, cap;
-    uint32_t *slot;    /* (mask + 1) arena offset + 1; 0 = empty */
-    uint32_t *val;     /* (mask + 1) value per slot */
-    size_t    n, mask;
-} strtab_t;
-
-static uint32_t hash_bytes(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static void strtab_free(strtab_t *t)
-{
-    free(t->arena);
-    free(t->slot);
-    free(t->val);
-    memset(t, 0, sizeof *t);
-}
-
-static int strtab_grow(strtab_t *t)
-{
-    size_t nc = t->mask ? 2 * (t->mask + 1) : 1024;
-    uint32_t *ns = calloc(nc, sizeof *ns), *nv = calloc(nc, sizeof *nv);
-    if (!ns || !nv) {
-        free(ns);
-        free(nv);
-        return HH_ENOMEM;
-    }
-    for (size_t i = 0; t->mask && i <= t->mask; i++) {
-        if (!t->slot[i])
-            continue;
-        const char *k = t->arena + t->slot[i] - 1;
-        size_t j = hash_bytes(k, strlen(k)) & (nc - 1);
-        while (ns[j])
-            j = (j + 1) & (nc - 1);
-        ns[j] = t->slot[i];
-        nv[j] = t->val[i];
-    }
-    free(t->slot);
-    free(t->val);
-    t->slot = ns;
-    t->val = nv;
-    t->mask = nc - 1;
-    return 0;
-}
-
-/* The slot of k[0..n) or the empty slot where it would go. */
-static size_t strtab_find(const strtab_t *t, const char *k, size_t n)
-{
-    size_t j = hash_bytes(k, n) & t->mask;
-    while (t->slot[j]) {
-        const char *s = t->arena + t->slot[j] - 1;
-        if (!strncmp(s, k, n) && s[n] == '\0')
-            return j;
-        j = (j + 1) & t->mask;
-    }
-    return j;
-}
-
-/* The value of k, or NULL. */
-static const uint32_t *strtab_get(const strtab_t *t, const char *k, size_t n)
-{
-    if (!t->n)
-        return NULL;
-    size_t j = strtab_find(t, k, n);
-    return t->slot[j] ? &t->val[j] : NULL;
-}
-
-/* Adds k (if new, with value init); *val the value, *off its arena offset. */
-static int strtab_put(strtab_t *t, const char *k, size_t n, uint32_t init, uint32_t **val, uint32_t *off)
-{
-    if ((t->n + 1) * 2 > t->mask + 1 && strtab_grow(t))
-        return HH_ENOMEM;
-    size_t j = strtab_find(t, k, n);
-    if (!t->slot[j]) {
-        if (t->len + n + 1 > UINT32_MAX - 1)
-            return HH_EOVERFLOW;
-        if (t->len + n + 1 > t->cap) {
-            size_t nc = t->cap ? t->cap * 2 : 65536;
-            while (nc < t->len + n + 1)
-                nc *= 2;
-            char *na = realloc(t->arena, nc);
-            if (!na)
-                return HH_ENOMEM;
-            t->arena = na;
-            t->cap = nc;
-        }
-        memcpy(t->arena + t->len, k, n);
-        t->arena[t->len + n] = '\0';
-        t->slot[j] = (uint32_t)t->len + 1;
-        t->val[j] = init;
-        t->len += n + 1;
-        t->n++;
-    }
-    if (val)
-        *val = &t->val[j];
-    if (off)
-        *off = t->slot[j] - 1;
-    return 0;
-}
-
-static size_t strtab_bytes(const strtab_t *t)
-{
-    return t->cap + (t->mask ? (t->mask + 1) * 2 * sizeof(uint32_t) : 0);
-}
-
-/* A key -> short list of strings map (thesaurus, dictionary). */
-typedef struct pair {
-    uint32_t key, str, score;
-} pair_t;
-
-typedef struct lexmap {
-    strtab_t  keys;    /* key -> key id */
-    strtab_t  strs;    /* values, interned */
-    pair_t   *pairs;   /* while loading: all; after lexmap_finish: grouped by key, best first */
-    size_t    n_pairs, cap_pairs;
-    uint32_t *first;   /* (n_keys + 1) after finish */
-} lexmap_t;
-
-static void lexmap_free(lexmap_t *m)
-{
-    strtab_free(&m->keys);
-    strtab_free(&m->strs);
-    free(m->pairs);
-    free(m->first);
-    memset(m, 0, sizeof *m);
-}
-
-static int lexmap_add(lexmap_t *m, const char *k, size_t kn, const char *v, size_t vn, uint32_t score)
-{
-    uint32_t *kid, voff;
-    if (strtab_put(&m->keys, k, kn, (uint32_t)m->keys.n, &kid, NULL) ||
-        strtab_put(&m->strs, v, vn, 0, NULL, &voff))
-        return HH_ENOMEM;
-    if (m->n_pairs == m->cap_pairs) {
-        size_t nc = m->cap_pairs ? m->cap_pairs * 2 : 4096;
-        pair_t *np = realloc(m->pairs, nc * sizeof *np);
-        if (!np)
-            return HH_ENOMEM;
-        m->pairs = np;
-        m->cap_pairs = nc;
-    }
-    m->pairs[m->n_pairs++] = (pair_t){ *kid, voff, score };
-    return 0;
-}
-
-static int cmp_pair(const void *a, const void *b)
-{
-    const pair_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    return x->str < y->str ? -1 : x->str > y->str;
-}
-
-static int cmp_pair_str(const void *a, const void *b)
-{
-    const pair_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    if (x->str != y->str)
-        return x->str < y->str ? -1 : 1;
-    return x->score < y->score ? -1 : x->score > y->score;
-}
-
 #define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
 #define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
 #define SYN_REPEAT_BONUS 4096u   /* thesaurus: a synonym in several of a word's sets is its common sense */
@@ -219,89 +45,17 @@ static int cmp_pair_str(const void *a, const void *b)
 #define SYN_BASE_OTHER (1u << 21)
 #define SYN_UGS_LIMIT  (1u << 19)
 
-/* Groups the pairs by key, best first: a value listed several times for
- * a key keeps its best score less bonus per repeat (a translation
- * that many entries give is the common one); keeps at most PER_KEY_MAX per
- * key. */
-static int lexmap_finish(lexmap_t *m, uint32_t repeat_bonus)
-{
-    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair_str);
-    size_t o = 0;
-    for (size_t i = 0; i < m->n_pairs;) {
-        size_t j = i + 1;
-        while (j < m->n_pairs && m->pairs[j].key == m->pairs[i].key && m->pairs[j].str == m->pairs[i].str)
-            j++;
-        pair_t p = m->pairs[i];
-        uint32_t bonus = (uint32_t)(j - i - 1) * repeat_bonus;
-        p.score = p.score > bonus ? p.score - bonus : 0;
-        m->pairs[o++] = p;
-        i = j;
-    }
-    m->n_pairs = o;
-    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair);
-    size_t nk = m->keys.n;
-    o = 0;
-    if (!(m->first = calloc(nk + 1, sizeof *m->first)))
-        return HH_ENOMEM;
-    for (size_t i = 0; i < m->n_pairs;) {
-        uint32_t k = m->pairs[i].key;
-        size_t kept = 0;
-        for (; i < m->n_pairs && m->pairs[i].key == k; i++)
-            if (kept < PER_KEY_MAX) {
-                m->pairs[o++] = m->pairs[i];
-                kept++;
-            }
-        m->first[k + 1] = (uint32_t)kept;
-    }
-    for (size_t k = 0; k < nk; k++)
-        m->first[k + 1] += m->first[k];
-    m->n_pairs = o;
-    pair_t *np = realloc(m->pairs, (o ? o : 1) * sizeof *np);
-    if (np)
-        m->pairs = np;
-    m->cap_pairs = o;
-    return 0;
-}
-
-/* The values of key k: *n of them, best first (pointers into the map);
- * with sc their scores too. */
-static size_t lexmap_get_scored(const lexmap_t *m, const char *k, size_t kn, const char **v, uint32_t *sc,
-                                size_t cap)
-{
-    const uint32_t *id = m->first ? strtab_get(&m->keys, k, kn) : NULL;
-    if (!id)
-        return 0;
-    size_t n = 0;
-    for (uint32_t i = m->first[*id]; i < m->first[*id + 1] && n < cap; i++) {
-        if (sc)
-            sc[n] = m->pairs[i].score;
-        v[n++] = m->strs.arena + m->pairs[i].str;
-    }
-    return n;
-}
-
-static size_t lexmap_get(const lexmap_t *m, const char *k, size_t kn, const char **v, size_t cap)
-{
-    return lexmap_get_scored(m, k, kn, v, NULL, cap);
-}
-
-static size_t lexmap_bytes(const lexmap_t *m)
-{
-    return strtab_bytes(&m->keys) + strtab_bytes(&m->strs) + m->cap_pairs * sizeof(pair_t) +
-           (m->first ? (m->keys.n + 1) * sizeof(uint32_t) : 0);
-}
-
 /* ---- the analyzer ------------------------------------------------------------ */
 
 enum { WF_WORD = 1, WF_NOUN = 2, WF_LOWER = 4 };   /* listed; capitalized; listed lowercase */
 
 struct hh_analyzer {
     char           *p_compounds, *p_thesaurus, *p_translations;   /* NULL = off */
-    strtab_t        words;      /* German word list, lowercased -> WF_* */
-    lexmap_t        syn;        /* German stem -> synonym stems */
-    lexmap_t        de_en;      /* German stem -> English words */
-    lexmap_t        en_de;      /* English stem -> German words */
-    lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
+    hh_strtab_t        words;      /* German word list, lowercased -> WF_* */
+    hh_lexmap_t        syn;        /* German stem -> synonym stems */
+    hh_lexmap_t        de_en;      /* German stem -> English words */
+    hh_lexmap_t        en_de;      /* English stem -> German words */
+    hh_lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
     pthread_mutex_t mu;         /* guards the one-time loads */
     bool            words_ok;       /* the word list is readable: level 3 */
     atomic_bool     words_loaded;   /* tried (at the first analysis) */
@@ -454,13 +208,13 @@ static int load_words(hh_analyzer_t *a)
         if (ln < 3 || !one_word(low, ln))
             continue;
         uint32_t *v;
-        if ((rc = strtab_put(&a->words, low, ln, 0, &v, NULL)))
+        if ((rc = hh_strtab_put(&a->words, low, ln, 0, &v, NULL)))
             break;
         *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : WF_LOWER);
     }
     free(buf);
     if (rc) {
-        strtab_free(&a->words);
+        hh_strtab_free(&a->words);
         HH_LOGW("analyze: out of memory loading %s: compound splitting is off", a->p_compounds);
     }
     return 0;
@@ -606,7 +360,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             size_t kl = syn_key(stems[i], sl[i], noun[i], key);
             /* how often the word is marked colloquial, how often not */
             uint32_t *kid;
-            if ((rc = strtab_put(&a->syn.keys, key, kl, (uint32_t)a->syn.keys.n, &kid, NULL)))
+            if ((rc = hh_strtab_put(&a->syn.keys, key, kl, (uint32_t)a->syn.keys.n, &kid, NULL)))
                 break;
             if (*kid >= n_uc) {
                 size_t nn = n_uc ? n_uc * 2 : 65536;
@@ -624,7 +378,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             uc[*kid] += ugs[i] ? 0x10000u : 1u;
             for (size_t j = 0; j < m && !rc; j++)
                 if (i != j && target[j])
-                    rc = lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
+                    rc = hh_lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
         }
     }
     free(buf);
@@ -638,9 +392,9 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     }
     free(uc);
     if (!rc)
-        rc = lexmap_finish(&a->syn, SYN_REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->syn, SYN_REPEAT_BONUS, PER_KEY_MAX);
     if (rc) {
-        lexmap_free(&a->syn);
+        hh_lexmap_free(&a->syn);
         HH_LOGW("analyze: out of memory loading %s: synonym expansion is off", a->p_thesaurus);
     }
     return 0;
@@ -695,13 +449,13 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
                      * words before long (compound) ones */
                     uint32_t score = SCORE_BASE + (uint32_t)(sense * 16 + i + j);
                     size_t k = stem(sm->de, dw[i], dl[i], st);
-                    rc = lexmap_add(&a->de_en, st, k, ew[j], el[j], score + (uint32_t)el[j] / 4);
+                    rc = hh_lexmap_add(&a->de_en, st, k, ew[j], el[j], score + (uint32_t)el[j] / 4);
                     if (!rc) {
                         k = stem(sm->en, ew[j], el[j], st);
-                        rc = lexmap_add(&a->en_de, st, k, dw[i], dl[i], score + (uint32_t)dl[i] / 4);
+                        rc = hh_lexmap_add(&a->en_de, st, k, dw[i], dl[i], score + (uint32_t)dl[i] / 4);
                     }
                     if (!rc)
-                        rc = lexmap_add(&a->en_de_w, ew[j], el[j], dw[i], dl[i], score + (uint32_t)dl[i] / 4);
+                        rc = hh_lexmap_add(&a->en_de_w, ew[j], el[j], dw[i], dl[i], score + (uint32_t)dl[i] / 4);
                 }
             lp = lq + 1;
             rp = rq + 1;
@@ -709,15 +463,15 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
     }
     free(buf);
     if (!rc)
-        rc = lexmap_finish(&a->de_en, REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->de_en, REPEAT_BONUS, PER_KEY_MAX);
     if (!rc)
-        rc = lexmap_finish(&a->en_de, REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->en_de, REPEAT_BONUS, PER_KEY_MAX);
     if (!rc)
-        rc = lexmap_finish(&a->en_de_w, REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->en_de_w, REPEAT_BONUS, PER_KEY_MAX);
     if (rc) {
-        lexmap_free(&a->de_en);
-        lexmap_free(&a->en_de);
-        lexmap_free(&a->en_de_w);
+        hh_lexmap_free(&a->de_en);
+        hh_lexmap_free(&a->en_de);
+        hh_lexmap_free(&a->en_de_w);
         HH_LOGW("analyze: out of memory loading %s: cross-lingual search is off", a->p_translations);
     }
     return 0;
@@ -774,11 +528,11 @@ void hh_analyzer_free(hh_analyzer_t *a)
 {
     if (!a)
         return;
-    strtab_free(&a->words);
-    lexmap_free(&a->syn);
-    lexmap_free(&a->de_en);
-    lexmap_free(&a->en_de);
-    lexmap_free(&a->en_de_w);
+    hh_strtab_free(&a->words);
+    hh_lexmap_free(&a->syn);
+    hh_lexmap_free(&a->de_en);
+    hh_lexmap_free(&a->en_de);
+    hh_lexmap_free(&a->en_de_w);
     pthread_mutex_destroy(&a->mu);
     free(a->p_compounds);
     free(a->p_thesaurus);
@@ -818,8 +572,8 @@ void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out)
     out->compound_words = a->words.n;
     out->thesaurus_terms = a->syn.keys.n;
     out->translation_terms = a->de_en.keys.n + a->en_de.keys.n;
-    out->bytes = strtab_bytes(&a->words) + lexmap_bytes(&a->syn) + lexmap_bytes(&a->de_en) +
-                 lexmap_bytes(&a->en_de) + lexmap_bytes(&a->en_de_w);
+    out->bytes = hh_strtab_bytes(&a->words) + hh_lexmap_bytes(&a->syn) + hh_lexmap_bytes(&a->de_en) +
+                 hh_lexmap_bytes(&a->en_de) + hh_lexmap_bytes(&a->en_de_w);
     out->compounds_ms = a->compounds_ms;
     out->query_files_ms = a->query_ms;
     pthread_mutex_unlock(&m->mu);
@@ -834,7 +588,7 @@ int hh_analyzer_level(hh_analyzer_t *a)
 
 static uint32_t word_flags(hh_analyzer_t *a, const char *w, size_t n)
 {
-    const uint32_t *v = strtab_get(&a->words, w, n);
+    const uint32_t *v = hh_strtab_get(&a->words, w, n);
     return v ? *v : 0;
 }
 
@@ -1289,10 +1043,10 @@ static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, cons
 {
     char key[WORD_MAX + 2];
     size_t kl = syn_key(s, k, noun, key);
-    size_t nv = lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
+    size_t nv = hh_lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
     if (!nv) {
         kl = syn_key(s, k, !noun, key);
-        nv = lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
+        nv = hh_lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
     }
     return nv;
 }
@@ -1397,7 +1151,7 @@ expand:
         for (size_t i = 0; i < nv; i++)   /* a colloquial word's standard words weigh more */
             pend_add(pd, v[i], strlen(v[i]), sc[i] < SYN_UGS_LIMIT ? HH_AN_W_SYN_UGS : HH_AN_W_SYN, g, (int32_t)i,
                      HH_AN_SYN);
-        nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
+        nv = hh_lexmap_get(&a->de_en, s1, k1, v, max_tr);
         for (size_t i = 0; i < nv; i++) {
             size_t k = stem(sm->en, v[i], strlen(v[i]), t);
             pend_add(pd, t, k, HH_AN_W_TRANS, g, (int32_t)i, HH_AN_TRANS);
@@ -1405,9 +1159,9 @@ expand:
     }
     if (lang != HH_LANG_DE) {
         /* the word's own entries first, then those of its stem */
-        size_t nv = lexmap_get(&a->en_de_w, low, n, v, max_tr);
+        size_t nv = hh_lexmap_get(&a->en_de_w, low, n, v, max_tr);
         const char *more[PER_KEY_MAX];
-        size_t nm = lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
+        size_t nm = hh_lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
         for (size_t i = 0; i < nm && nv < max_tr; i++) {
             bool dup = false;
             for (size_t j = 0; j < nv && !dup; j++)
