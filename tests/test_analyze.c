@@ -271,11 +271,12 @@ TEST(analyze_question_phrasing)
     hh_query_terms_free(&q);
 
     /* a colloquial word ("kriegen (ugs.)") expands to the standard words of
-     * its colloquial sense first, not to those of "Krieg" */
+     * its colloquial sense first, not to those of "Krieg", and they weigh
+     * more than other synonyms: they are what a document says */
     ASSERT_OK(hh_analyzer_query_terms(a, "Wann kriegt man das Zeugnis?", &q, &err));
-    ASSERT_NEAR(qweight(&q, "bekomm", &kind), HH_AN_W_SYN, 1e-6);
+    ASSERT_NEAR(qweight(&q, "bekomm", &kind), HH_AN_W_SYN_UGS, 1e-6);
     ASSERT_EQ_INT(kind, HH_AN_SYN);
-    ASSERT_NEAR(qweight(&q, "erhalt", NULL), HH_AN_W_SYN, 1e-6);
+    ASSERT_NEAR(qweight(&q, "erhalt", NULL), HH_AN_W_SYN_UGS, 1e-6);
     ASSERT_TRUE(qweight(&q, "soldat", NULL) < 0);
     ASSERT_TRUE(qweight(&q, "kampf", NULL) < 0);
     hh_query_terms_free(&q);
@@ -292,6 +293,74 @@ TEST(analyze_question_phrasing)
     ASSERT_OK(hh_analyzer_query_terms(a, "Gibt es einen Tanzkurs?", &q, &err));
     ASSERT_NEAR(qweight(&q, "kur", &kind), HH_AN_W_PART, 1e-6);
     ASSERT_EQ_INT(kind, HH_AN_PART);
+    hh_query_terms_free(&q);
+}
+
+/* Question forms (issue 14, synonym and colloquial questions): an
+ * abbreviation in capitals is searched; a strong verb's umlaut and a
+ * participle's "ge" are undone for the infinitive; a standard word with
+ * a colloquial sense keeps its standard synonyms at the plain weight; the
+ * expansion budget reaches the last words of a long question. */
+TEST(analyze_question_forms_and_budget)
+{
+    hh_analyzer_t *a = analyzer();
+    ASSERT_TRUE(a != NULL);
+    hh_query_terms_t q;
+    hh_err_t err;
+    hh_an_kind_t kind;
+    /* "IT" is not the English "it" */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wann ist die IT erreichbar?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "it", &kind), HH_AN_W_EXACT, 1e-6);
+    ASSERT_EQ_INT(kind, HH_AN_EXACT);
+    hh_query_terms_free(&q);
+    ASSERT_OK(hh_analyzer_query_terms(a, "what is it used for", &q, &err));
+    ASSERT_TRUE(qweight(&q, "it", NULL) < 0);
+    hh_query_terms_free(&q);
+    /* läuft -> laufen, fährt -> fahren */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wann läuft die Frist ab und wer fährt?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "lauf", NULL), HH_AN_W_EXACT, 1e-6);
+    ASSERT_NEAR(qweight(&q, "fahr", NULL), HH_AN_W_EXACT, 1e-6);
+    hh_query_terms_free(&q);
+    /* participles: ausgezahlt -> auszahlen, gemeldet -> melden; a noun in
+     * ge- stays ("Gedanken" is no form of "danken") */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wird der Resturlaub ausgezahlt?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "auszahl", NULL), HH_AN_W_EXACT, 1e-6);
+    hh_query_terms_free(&q);
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wem wird der Unfall gemeldet?", &q, &err));
+    ASSERT_NEAR(qweight(&q, "meld", NULL), HH_AN_W_EXACT, 1e-6);
+    hh_query_terms_free(&q);
+    ASSERT_OK(hh_analyzer_query_terms(a, "Welche Gedanken gibt es?", &q, &err));
+    ASSERT_TRUE(qweight(&q, "dank", NULL) < 0);
+    hh_query_terms_free(&q);
+    /* "Chef" is marked colloquial in one set (Präsident) and plain in
+     * another: a standard word, its synonyms at the plain weight */
+    ASSERT_OK(hh_analyzer_query_terms(a, "Wer ist mein Chef?", &q, &err));
+    size_t n_syn = 0;
+    for (size_t i = 0; i < q.n; i++)
+        if (q.t[i].kind == HH_AN_SYN) {
+            ASSERT_NEAR(q.t[i].weight, HH_AN_W_SYN, 1e-6);
+            n_syn++;
+        }
+    ASSERT_TRUE(n_syn > 0);
+    ASSERT_NEAR(qweight(&q, "vorgesetzt", NULL), HH_AN_W_SYN, 1e-6);
+    hh_query_terms_free(&q);
+    /* the budget is shared: every word of a long question gets its first
+     * expansion before any gets a second */
+    ASSERT_OK(hh_analyzer_query_terms(
+        a, "Was zahlt die Firma, wenn ich einen Bekannten als neuen Kollegen vermittle?", &q, &err));
+    bool got[HH_AN_MAX_WORDS] = { false };
+    size_t n_exp = 0;
+    for (size_t i = 0; i < q.n; i++)
+        if (q.t[i].kind == HH_AN_SYN || q.t[i].kind == HH_AN_TRANS) {
+            got[q.t[i].group] = true;
+            n_exp++;
+        }
+    ASSERT_TRUE(n_exp <= HH_AN_MAX_EXPANSIONS);
+    for (int32_t g = 0; g < q.n_groups; g++)
+        if (!got[g]) {
+            hh_test_fail(__FILE__, __LINE__, "word '%s' got no expansion", q.words[g]);
+            break;
+        }
     hh_query_terms_free(&q);
 }
 

@@ -10,9 +10,13 @@
  * well when HOHEIT_KB_EVAL_MODELS names a folder with an embedding model)
  * and through the extractive answer (src/kb/answer.h) as /api/ask makes it
  * (top 5 hits, default params). Printed per kind: recall@5 and MRR@10;
- * abstention (unanswerable questions abstained or marked unsure, answerable
- * ones abstained or marked unsure); calibration of the confidence against
+ * abstention (unanswerable questions abstained or marked unsure; answerable
+ * ones abstained - the issue's "wrongly abstained" - and marked unsure
+ * apart, and the two together); calibration of the confidence against
  * correctness (reliability table over 10 bins, expected calibration error).
+ * Questions with "heldout": true were written before the second round of
+ * synonym/colloquial ranking changes and kept out of every fit and bound;
+ * their recall is printed on its own.
  * Questions with "corpus": "debian" run over the German Debian Reference
  * chapters listed in tests/kb/de/debian_files.txt, taken from
  * build/kb-corpus (tests/kb/build_corpus.sh) when it is there.
@@ -69,6 +73,8 @@ typedef struct de_q {
     char   *id, *query, *doc, *passage;  /* doc, passage NULL: unanswerable */
     int     kind;
     bool    en, debian;
+    bool    fresh;                       /* "heldout": written after the ranking work began, kept out of
+                                          * every fit and every bound; reported on its own */
     int     fold;                        /* 0/1, by document (held-out fits) */
     /* measured, BM25 */
     int     rank;                        /* of the first relevant hit in the top 10; 0: none */
@@ -159,6 +165,7 @@ static int set_load(de_set_t *set, const char *file)
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "doc");
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "passage");
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(j, "corpus");
+        const cJSON *ht = cJSON_GetObjectItemCaseSensitive(j, "heldout");
         int kind = -1;
         for (int k = 0; cJSON_IsString(kt) && k < N_KINDS; k++)
             if (!strcmp(kt->valuestring, g_kinds[k]))
@@ -175,6 +182,7 @@ static int set_load(de_set_t *set, const char *file)
             q->kind = kind;
             q->en = !strcmp(lt->valuestring, "en");
             q->debian = cJSON_IsString(ct) && !strcmp(ct->valuestring, "debian");
+            q->fresh = cJSON_IsTrue(ht);
             if (answerable) {
                 q->doc = strdup(dt->valuestring);
                 q->passage = strdup(pt->valuestring);
@@ -242,6 +250,10 @@ static int run_one(hh_store_t *s, hh_analyzer_t *an, hh_vindex_t *ix, const hh_k
         return rc;
     }
     int rank = first_relevant(s, q, h, n);
+    if (getenv("HOHEIT_KB_EVAL_VERBOSE") && q->doc && rank != 1 && mode == HH_KB_BM25_ONLY)
+        for (size_t i = 0; i < n && i < 5; i++)   /* what ranked above the passage */
+            printf("        %zu. %s | %s (bm25 %.2f rank %d, rerank %.3f)\n", i + 1, h[i].title,
+                   h[i].heading_path ? h[i].heading_path : "", h[i].bm25, h[i].bm25_rank, h[i].rerank);
     if (mode == HH_KB_BM25_ONLY)
         q->rank = rank;
     else
@@ -292,16 +304,17 @@ static bool label_exists(hh_store_t *s, hh_analyzer_t *an, const de_q_t *q)
 typedef struct kind_res {
     size_t n;
     double recall5, mrr, recall5_hy, mrr_hy;
-    double correct, declined, mean_conf;
+    double correct, declined, abstained, mean_conf;
 } kind_res_t;
 
-/* Per kind over the questions with done set and debian == deb. */
-static void per_kind(const de_set_t *set, bool deb, kind_res_t out[N_KINDS])
+/* Per kind over the questions with done set, debian == deb and fresh ==
+ * fresh (the held-out questions apart). */
+static void per_kind(const de_set_t *set, bool deb, bool fresh, kind_res_t out[N_KINDS])
 {
     memset(out, 0, N_KINDS * sizeof *out);
     for (size_t i = 0; i < set->n; i++) {
         const de_q_t *q = &set->q[i];
-        if (!q->done || q->debian != deb)
+        if (!q->done || q->debian != deb || q->fresh != fresh)
             continue;
         kind_res_t *r = &out[q->kind];
         r->n++;
@@ -311,6 +324,7 @@ static void per_kind(const de_set_t *set, bool deb, kind_res_t out[N_KINDS])
         r->mrr_hy += q->rank_hy ? 1.0 / q->rank_hy : 0;
         r->correct += q->correct;
         r->declined += q->abstained || q->unsure;
+        r->abstained += q->abstained;
         r->mean_conf += q->conf;
     }
     for (int k = 0; k < N_KINDS; k++)
@@ -322,8 +336,14 @@ static void per_kind(const de_set_t *set, bool deb, kind_res_t out[N_KINDS])
             out[k].mrr_hy /= d;
             out[k].correct /= d;
             out[k].declined /= d;
+            out[k].abstained /= d;
             out[k].mean_conf /= d;
         }
+}
+
+static double frac(size_t a, size_t b)
+{
+    return b ? (double)a / (double)b : 0;
 }
 
 /* Reliability over the questions with use[i] (use NULL: all n) of
@@ -418,50 +438,48 @@ static void fit_logistic(const de_set_t *set, const bool *use, double w[N_FEAT])
     }
 }
 
-/* The unsure threshold (grid 0.00..1.00) for conf over use: among those
- * meeting the targets (unanswerable declined >= 0.8, answerable declined
- * <= 0.1) the one with the largest u - w (ties: the lowest); when none
- * meets them, the one that keeps unanswerable declined >= 0.8 with the
- * fewest answerable ones declined (the issue's first target kept, the
- * trade-off paid by answerable questions); when even that is out of
- * reach, the largest u - w. *met tells whether the targets were met. */
+/* The issue's targets: unanswerable questions abstained or marked unsure
+ * >= 0.8, answerable ones wrongly abstained ("not found") <= 0.1. The
+ * thresholds are fitted with a margin on each (the training fold is half
+ * the set, so a held-out fold scatters around it): */
+#define FIT_UNA_DECLINED 0.85   /* unsure: unanswerable declined on the training questions */
+#define FIT_ANS_ABSTAINED 0.05  /* abstain: answerable abstained on the training questions */
+
+/* The unsure threshold (grid 0.00..1.00) for conf over use: the lowest
+ * one that declines (abstains or marks unsure) FIT_UNA_DECLINED of the
+ * unanswerable questions - lower marks fewer answerable ones unsure; when
+ * none does, the one declining the most. *met tells whether one did. */
 static double fit_threshold(const de_set_t *set, const double *conf, const bool *use, bool *met)
 {
-    double best_t = 0, best = -2, best_u_t = 0, best_u = 2, best_any_t = 0, best_any = -2;
+    double best_t = 1, best_u = -1;
     for (int k = 0; k <= 100; k++) {
         double t = k / 100.0, u, w;
         decline_at(set, conf, use, t, &u, &w);
-        if (u >= 0.8 && w <= 0.1 && u - w > best) {
-            best = u - w;
+        if (u >= FIT_UNA_DECLINED - 1e-9) {
+            *met = true;
+            return t;
+        }
+        if (u > best_u) {
+            best_u = u;
             best_t = t;
         }
-        if (u >= 0.8 && w < best_u) {
-            best_u = w;
-            best_u_t = t;
-        }
-        if (u - w > best_any) {
-            best_any = u - w;
-            best_any_t = t;
-        }
     }
-    *met = best > -2;
-    return *met ? best_t : best_u < 2 ? best_u_t : best_any_t;
+    *met = false;
+    return best_t;
 }
 
 /* The abstain threshold (grid 0.00..t_max): the highest one below which at
- * most 10% of the correctly answered questions over use fall (abstaining
- * below it throws away few right answers). */
+ * most FIT_ANS_ABSTAINED of the answerable questions over use fall -
+ * "not found" is kept for questions whose best passage shares almost
+ * nothing with them; the band up to the unsure threshold is answered,
+ * marked unsure. */
 static double fit_abstain(const de_set_t *set, const double *conf, const bool *use, double t_max)
 {
-    size_t nc = 0;
-    for (size_t i = 0; i < set->n; i++)
-        nc += use[i] && set->q[i].correct;
     double best = 0;
     for (int k = 0; k <= 100 && k / 100.0 <= t_max + 1e-9; k++) {
-        size_t below = 0;
-        for (size_t i = 0; i < set->n; i++)
-            below += use[i] && set->q[i].correct && conf[i] < k / 100.0;
-        if (nc && (double)below <= 0.1 * (double)nc)
+        double u, w;
+        decline_at(set, conf, use, k / 100.0, &u, &w);
+        if (w <= FIT_ANS_ABSTAINED + 1e-9)
             best = k / 100.0;
     }
     return best;
@@ -602,34 +620,43 @@ static int run_set(de_env_t *e, de_set_t *set, bool deb, const hh_kb_answer_para
 
 static void print_kinds(const kind_res_t *r, bool hybrid)
 {
-    printf("      kind          n  recall@5  MRR@10 %s correct  declined  mean conf\n",
+    printf("      kind          n  recall@5  MRR@10 %s correct  declined  abstained  mean conf\n",
            hybrid ? " hy.r@5  hy.MRR" : "");
     for (int k = 0; k < N_KINDS; k++) {
         if (!r[k].n)
             continue;
         if (hybrid)
-            printf("      %-12s %3zu   %.3f    %.3f   %.3f   %.3f   %.3f    %.3f     %.3f\n", g_kinds[k], r[k].n,
-                   r[k].recall5, r[k].mrr, r[k].recall5_hy, r[k].mrr_hy, r[k].correct, r[k].declined,
-                   r[k].mean_conf);
+            printf("      %-12s %3zu   %.3f    %.3f   %.3f   %.3f   %.3f    %.3f     %.3f      %.3f\n", g_kinds[k],
+                   r[k].n, r[k].recall5, r[k].mrr, r[k].recall5_hy, r[k].mrr_hy, r[k].correct, r[k].declined,
+                   r[k].abstained, r[k].mean_conf);
         else
-            printf("      %-12s %3zu   %.3f    %.3f    %.3f    %.3f     %.3f\n", g_kinds[k], r[k].n, r[k].recall5,
-                   r[k].mrr, r[k].correct, r[k].declined, r[k].mean_conf);
+            printf("      %-12s %3zu   %.3f    %.3f    %.3f    %.3f     %.3f      %.3f\n", g_kinds[k], r[k].n,
+                   r[k].recall5, r[k].mrr, r[k].correct, r[k].declined, r[k].abstained, r[k].mean_conf);
     }
 }
 
+typedef struct de_result {
+    kind_res_t r[N_KINDS], rd[N_KINDS], rf[N_KINDS];  /* company corpus; Debian part; held-out questions */
+    bool       debian;                    /* the Debian part ran */
+    size_t     docs;
+    double     u, w, prec, wc, ece;       /* declined = abstained or unsure (u: unanswerable, w: answerable) */
+    double     ua, wa, wu;                /* abstained: unanswerable, answerable; answerable marked unsure */
+} de_result_t;
+
 /* Abstention and calibration of the answers as given, over the questions
- * with debian == deb: *u unanswerable declined (abstained or unsure), *w
- * answerable declined, *prec the share of declined questions that were
- * unanswerable, *ece. */
-static void abstention(const de_set_t *set, bool deb, bool print, double *u, double *w, double *prec, double *wc,
-                       double *ece)
+ * with debian == deb (not the held-out ones): r->u unanswerable declined
+ * (abstained or unsure), r->w answerable declined, r->prec the share of
+ * declined questions that were unanswerable, abstained and unsure apart
+ * (the issue counts an answerable question as wrongly declined only when
+ * abstained), r->ece. */
+static void abstention(const de_set_t *set, bool deb, bool print, de_result_t *r)
 {
     static double conf[DE_MAX_Q];
     static bool cor[DE_MAX_Q], use[DE_MAX_Q];
-    size_t nu = 0, du = 0, na = 0, da = 0, nc = 0, dc = 0;
+    size_t nu = 0, du = 0, na = 0, da = 0, nc = 0, dc = 0, au = 0, aa = 0, ua = 0;
     for (size_t i = 0; i < set->n; i++) {
         const de_q_t *q = &set->q[i];
-        use[i] = q->done && q->debian == deb;
+        use[i] = q->done && q->debian == deb && !q->fresh;
         conf[i] = q->conf;
         cor[i] = q->correct;
         if (!use[i])
@@ -638,28 +665,27 @@ static void abstention(const de_set_t *set, bool deb, bool print, double *u, dou
         if (q->kind == K_UNA) {
             nu++;
             du += dec;
+            au += q->abstained;
         } else {
             na++;
             da += dec;
+            aa += q->abstained;
+            ua += q->unsure && !q->abstained;
             nc += q->correct;
             dc += q->correct && dec;
         }
     }
-    *wc = nc ? (double)dc / (double)nc : 0;
-    *u = nu ? (double)du / (double)nu : 0;
-    *w = na ? (double)da / (double)na : 0;
-    *prec = du + da ? (double)du / (double)(du + da) : 0;
+    r->wc = frac(dc, nc);
+    r->u = frac(du, nu);
+    r->w = frac(da, na);
+    r->prec = frac(du, du + da);
+    r->ua = frac(au, nu);
+    r->wa = frac(aa, na);
+    r->wu = frac(ua, na);
     if (print)
         printf("    reliability of the extractive confidence (correct = first citation holds the labeled passage):\n");
-    *ece = ece_of(conf, cor, use, set->n, print);
+    r->ece = ece_of(conf, cor, use, set->n, print);
 }
-
-typedef struct de_result {
-    kind_res_t r[N_KINDS], rd[N_KINDS];   /* company corpus; Debian part */
-    bool       debian;                    /* the Debian part ran */
-    size_t     docs;
-    double     u, w, prec, wc, ece;
-} de_result_t;
 
 /* Ingests and measures: the company corpus always, the Debian part when
  * build/kb-corpus (HOHEIT_KB_CORPUS) is there; prints the tables. */
@@ -681,17 +707,24 @@ static int measure(de_set_t *set, de_result_t *res, hh_err_t *err)
         return rc;
     }
     res->docs = e.docs;
-    per_kind(set, false, res->r);
+    per_kind(set, false, false, res->r);
+    per_kind(set, false, true, res->rf);
     const bool hy = e.ix != NULL;
     printf("    German eval, company corpus (%zu documents, %zu chunks; BM25%s; extractive, unsure below %.2f, "
            "abstained below %.2f):\n",
            e.docs, e.chunks, hy ? " and hybrid" : ", hybrid: HOHEIT_KB_EVAL_MODELS not set", ap.ext_unsure,
            ap.ext_abstain);
     print_kinds(res->r, hy);
-    abstention(set, false, true, &res->u, &res->w, &res->prec, &res->wc, &res->ece);
-    printf("    declined = abstained or marked unsure: unanswerable declined %.3f (recall), precision of declining "
-           "%.3f, answerable declined %.3f (of the correctly answered ones %.3f), ECE %.3f\n",
+    abstention(set, false, true, res);
+    printf("    declined = abstained or marked unsure: unanswerable declined %.3f (recall; target >= 0.8), precision of "
+           "declining %.3f, answerable declined %.3f (of the correctly answered ones %.3f), ECE %.3f\n",
            res->u, res->prec, res->w, res->wc, res->ece);
+    printf("    abstained (\"not found\") and unsure apart: unanswerable abstained %.3f; answerable abstained %.3f "
+           "(target <= 0.1), answerable marked unsure %.3f\n",
+           res->ua, res->wa, res->wu);
+    printf("    held-out questions (\"heldout\": written before the synonym/colloquial ranking changes, in no fit "
+           "or bound):\n");
+    print_kinds(res->rf, hy);
 
     const char *corpus = getenv("HOHEIT_KB_CORPUS") ? getenv("HOHEIT_KB_CORPUS") : "build/kb-corpus";
     char done[600];
@@ -718,7 +751,7 @@ static int measure(de_set_t *set, de_result_t *res, hh_err_t *err)
         rc = run_set(&e, set, true, &ap);
     if (rc == 0) {
         res->debian = true;
-        per_kind(set, true, res->rd);
+        per_kind(set, true, false, res->rd);
         printf("    German eval, Debian Reference part (%zu chapters added; the company corpus stays in the store):\n",
                e.docs - before);
         print_kinds(res->rd, hy);
@@ -733,9 +766,12 @@ TEST(kb_eval_de)
 {
     static de_set_t set;
     ASSERT_OK(set_load(&set, DE_QUERIES));
-    size_t per[N_KINDS] = { 0 }, n = set.n;
-    for (size_t i = 0; i < set.n; i++)
-        per[set.q[i].kind] += !set.q[i].debian;
+    size_t per[N_KINDS] = { 0 }, n = 0, n_fresh = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        per[set.q[i].kind] += !set.q[i].debian && !set.q[i].fresh;
+        n += !set.q[i].fresh;
+        n_fresh += set.q[i].fresh;
+    }
     de_result_t res;
     hh_err_t err;
     hh_err_clear(&err);
@@ -749,39 +785,34 @@ TEST(kb_eval_de)
     ASSERT_GE(n - per[K_UNA], 120);
     ASSERT_GE(res.docs, 28);
 
-    /* Lower bounds: the numbers measured with the German index and the
-     * fitted extractive confidence (docs/KB.md "Evaluation", "Confidence";
-     * recall@5 0.70 synonym, 0.60 compound, 0.90 inflection, 0.60
-     * colloquial, 1.00 exact, 0.85 english; unanswerable declined 0.824,
-     * answerable declined 0.533, ECE 0.063), less a margin of about two
-     * questions for concurrent changes to the analysis. The issue's
-     * targets: recall@5 >= 0.9 per German kind, >= 0.7 english (met);
-     * unanswerable declined >= 0.8 (met) with answerable declined <= 0.1
-     * (not reachable with these features: see the precision/recall table
-     * of kb_eval_de_calibration); ECE <= 0.1 (met). */
-    /* Lower bounds after s14-recall and the refit of the confidence
-     * (measured: recall@5 0.70 synonym, 0.90 compound, 0.90 inflection,
-     * 0.70 colloquial, 1.00 exact, 0.85 english; unanswerable declined
-     * 0.853, answerable declined 0.575; ECE with abstention 0.121 - here an
-     * abstained answer counts as wrong at its confidence; the calibration
-     * itself, without abstention and held out, is kb_eval_de_calibration's
-     * 0.098). Targets not met: recall@5 >= 0.9 for synonym and colloquial
-     * questions, answerable declined <= 0.1 (docs/KB.md "Evaluation"). */
+    /* Lower bounds: the numbers measured after s14-recall's second round
+     * (docs/KB.md "Evaluation": recall@5 0.80 synonym, 0.90 compound, 0.90
+     * inflection, 0.80 colloquial, 1.00 exact, 0.95 english; unanswerable
+     * declined 0.853; answerable abstained 0.050, marked unsure 0.542 (the
+     * old mixed figure, abstained or unsure, 0.592); ECE 0.095 with an
+     * abstained answer counted as wrong at its confidence), less about one
+     * question. The issue's targets: recall@5 >= 0.9 per German kind (not
+     * met for synonym and colloquial), >= 0.7 english; unanswerable
+     * abstained or marked unsure >= 0.8 with <= 0.1 of the answerable ones
+     * wrongly abstained; ECE <= 0.1 - these three are asserted as the
+     * targets themselves. */
     const kind_res_t *r = res.r;
-    ASSERT_GE(r[K_SYN].recall5, 0.65);
+    ASSERT_GE(r[K_SYN].recall5, 0.75);
     ASSERT_GE(r[K_CMP].recall5, 0.85);
     ASSERT_GE(r[K_INF].recall5, 0.85);
-    ASSERT_GE(r[K_COL].recall5, 0.65);
+    ASSERT_GE(r[K_COL].recall5, 0.75);
     ASSERT_GE(r[K_EXA].recall5, 0.95);
-    ASSERT_GE(r[K_ENG].recall5, 0.80);
-    ASSERT_GE(r[K_EXA].mrr, 0.90);
-    ASSERT_GE(res.u, 0.80);
-    ASSERT_LE(res.w, 0.62);
-    ASSERT_LE(res.ece, 0.13);
-    ASSERT_GE(r[K_EXA].correct, 0.90);   /* exact wording: the answer cites the passage */
-    ASSERT_LE(r[K_EXA].declined, 0.10);  /* and is not declined */
-    ASSERT_GE(r[K_ENG].correct, 0.25);   /* English over German: measured 0.30 (0.00 without the analyzer) */
-    ASSERT_LE(r[K_ENG].declined, 0.90);  /* measured 0.85 (0.95 without the analyzer) */
+    ASSERT_GE(r[K_ENG].recall5, 0.90);
+    ASSERT_GE(r[K_EXA].mrr, 0.95);
+    ASSERT_GE(res.u, 0.80);    /* unanswerable: abstained or marked unsure */
+    ASSERT_LE(res.wa, 0.10);   /* the issue's metric: answerable questions wrongly abstained */
+    ASSERT_LE(res.w, 0.65);    /* abstained or unsure (the old mixed figure) */
+    ASSERT_LE(res.ece, 0.10);
+    ASSERT_GE(r[K_EXA].correct, 0.95);   /* exact wording: the answer cites the passage */
+    ASSERT_LE(r[K_EXA].declined, 0.05);  /* and is neither abstained nor unsure */
+    ASSERT_GE(r[K_ENG].correct, 0.45);   /* English over German: measured 0.50 */
+    ASSERT_LE(r[K_ENG].abstained, 0.15); /* measured 0.10 (marked unsure: most of the rest) */
+    ASSERT_GE(n_fresh, 20);              /* the held-out questions: reported, in no bound */
     if (res.debian) {
         size_t nd = 0;
         double rs = 0;
@@ -790,8 +821,39 @@ TEST(kb_eval_de)
             rs += res.rd[k].recall5 * (double)res.rd[k].n;
         }
         ASSERT_GE(nd, 10);
-        ASSERT_GE(rs / (double)nd, 0.35);   /* measured 0.50 (7 of 14); raise with the German index */
+        ASSERT_GE(rs / (double)nd, 0.75);   /* measured 0.857 (12 of 14; 0.50 before the German index) */
     }
+}
+
+/* Held-out decision counts over folds. */
+typedef struct held {
+    size_t n_una, n_ans, n_cor, una_dec, ans_abs, ans_uns, cor_abs, cor_dec;
+} held_t;
+
+/* Adds the questions with use[i] at abstain threshold ta, unsure tu. */
+static void held_add(held_t *h, const de_set_t *set, const double *conf, const bool *use, double ta, double tu)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (!use[i])
+            continue;
+        bool una = set->q[i].kind == K_UNA, ab = conf[i] < ta, dec = conf[i] < tu;
+        h->n_una += una;
+        h->una_dec += una && dec;
+        h->n_ans += !una;
+        h->ans_abs += !una && ab;
+        h->ans_uns += !una && dec && !ab;
+        h->n_cor += set->q[i].correct;
+        h->cor_abs += set->q[i].correct && ab;
+        h->cor_dec += set->q[i].correct && dec;
+    }
+}
+
+static void held_print(const held_t *h)
+{
+    printf("        held out: unanswerable declined %.3f (target >= 0.8); answerable abstained %.3f (target <= 0.1), "
+           "answerable marked unsure %.3f (declined in all %.3f); correctly answered abstained %.3f, declined %.3f\n",
+           frac(h->una_dec, h->n_una), frac(h->ans_abs, h->n_ans), frac(h->ans_uns, h->n_ans),
+           frac(h->ans_abs + h->ans_uns, h->n_ans), frac(h->cor_abs, h->n_cor), frac(h->cor_dec, h->n_cor));
 }
 
 /* Fits the confidence on the company set (held out: 2 folds by document)
@@ -822,7 +884,7 @@ TEST(kb_eval_de_calibration)
         return;
     }
     kind_res_t kr[N_KINDS];
-    per_kind(&set, false, kr);
+    per_kind(&set, false, false, kr);
     printf("    answers as composed (no abstention; declined = marked unsure at %.2f):\n", ap.ext_unsure);
     print_kinds(kr, false);
     static double cur[DE_MAX_Q], fit[DE_MAX_Q];
@@ -830,10 +892,10 @@ TEST(kb_eval_de_calibration)
     for (size_t i = 0; i < set.n; i++) {
         cur[i] = set.q[i].conf;
         cor[i] = set.q[i].correct;
-        all[i] = set.q[i].done && !set.q[i].debian;
+        all[i] = set.q[i].done && !set.q[i].debian && !set.q[i].fresh;
     }
     /* held out: fit on one fold, score the other, both ways */
-    double thr_cur[2], thr_fit[2], abs_fit[2];
+    double thr_cur[2], thr_fit[2], abs_fit[2], abs_cur[2];
     bool met_cur[2], met_fit[2];
     size_t n_fold[2] = { 0, 0 };
     for (int f = 0; f < 2; f++) {
@@ -849,53 +911,37 @@ TEST(kb_eval_de_calibration)
             tr_fit[i] = fitted_conf(wv, set.q[i].x);
         thr_cur[f] = fit_threshold(&set, cur, train, &met_cur[f]);
         thr_fit[f] = fit_threshold(&set, tr_fit, train, &met_fit[f]);
+        abs_cur[f] = fit_abstain(&set, cur, train, thr_cur[f]);
         abs_fit[f] = fit_abstain(&set, tr_fit, train, thr_fit[f]);
         for (size_t i = 0; i < set.n; i++)
             if (test[i])
                 fit[i] = tr_fit[i];
     }
-    /* held-out decline rates: each fold's questions against the thresholds
-     * fitted on the other fold */
-    double hu_cur = 0, hw_cur = 0, hu_fit = 0, hw_fit = 0, ha_una = 0, ha_ans = 0, ha_cor = 0;
-    size_t n_una = 0, n_ans = 0, n_cor = 0;
+    /* held out: each fold's questions against the thresholds fitted on
+     * the other fold; unanswerable declined (abstained or unsure),
+     * answerable abstained, answerable marked unsure (answered), correctly
+     * answered ones abstained */
+    held_t hc = { 0 }, hf = { 0 };
     for (int f = 0; f < 2; f++) {
         for (size_t i = 0; i < set.n; i++)
             test[i] = all[i] && set.q[i].fold == f;
-        double u, w, tot = (double)(n_fold[0] + n_fold[1]);
-        decline_at(&set, cur, test, thr_cur[f], &u, &w);
-        hu_cur += u * (double)n_fold[f] / tot;
-        hw_cur += w * (double)n_fold[f] / tot;
-        decline_at(&set, fit, test, thr_fit[f], &u, &w);
-        hu_fit += u * (double)n_fold[f] / tot;
-        hw_fit += w * (double)n_fold[f] / tot;
-        for (size_t i = 0; i < set.n; i++) {
-            if (!test[i])
-                continue;
-            bool una = set.q[i].kind == K_UNA, ab = fit[i] < abs_fit[f];
-            n_una += una;
-            n_ans += !una;
-            n_cor += set.q[i].correct;
-            ha_una += una && ab;
-            ha_ans += !una && ab;
-            ha_cor += set.q[i].correct && ab;
-        }
+        held_add(&hc, &set, cur, test, abs_cur[f], thr_cur[f]);
+        held_add(&hf, &set, fit, test, abs_fit[f], thr_fit[f]);
     }
     double ece_cur = ece_of(cur, cor, all, set.n, false);
-    printf("    calibration, held out (2 folds by document, %zu + %zu questions):\n", n_fold[0], n_fold[1]);
-    printf("      current confidence (defaults): ECE %.3f; thresholds %.2f / %.2f%s: unanswerable declined %.3f, "
-           "answerable declined %.3f\n",
-           ece_cur, thr_cur[0], thr_cur[1], met_cur[0] && met_cur[1] ? "" : " (targets not reachable)", hu_cur,
-           hw_cur);
-    printf("      fitted logistic map:     ECE %.3f; thresholds %.2f / %.2f%s: unanswerable declined %.3f, "
-           "answerable declined %.3f\n",
-           ece_of(fit, cor, all, set.n, false), thr_fit[0], thr_fit[1],
-           met_fit[0] && met_fit[1] ? "" : " (targets not reachable)", hu_fit, hw_fit);
-    printf("      abstain thresholds %.2f / %.2f: unanswerable abstained %.3f, answerable abstained %.3f, correctly "
-           "answered abstained %.3f\n",
-           abs_fit[0], abs_fit[1], n_una ? ha_una / (double)n_una : 0, n_ans ? ha_ans / (double)n_ans : 0,
-           n_cor ? ha_cor / (double)n_cor : 0);
+    printf("    calibration, held out (2 folds by document, %zu + %zu questions; thresholds fitted on the other fold "
+           "for unanswerable declined >= %.2f, answerable abstained <= %.2f):\n",
+           n_fold[0], n_fold[1], FIT_UNA_DECLINED, FIT_ANS_ABSTAINED);
+    printf("      current confidence (defaults): ECE %.3f; unsure %.2f / %.2f, abstain %.2f / %.2f%s\n", ece_cur,
+           thr_cur[0], thr_cur[1], abs_cur[0], abs_cur[1], met_cur[0] && met_cur[1] ? "" : " (not reached)");
+    held_print(&hc);
+    double ece_fit_ho = ece_of(fit, cor, all, set.n, false);
+    printf("      fitted logistic map:     ECE %.3f; unsure %.2f / %.2f, abstain %.2f / %.2f%s\n", ece_fit_ho,
+           thr_fit[0], thr_fit[1], abs_fit[0], abs_fit[1], met_fit[0] && met_fit[1] ? "" : " (not reached)");
+    held_print(&hf);
     printf("      reliability of the fitted map, held out:\n");
     double ece_fit = ece_of(fit, cor, all, set.n, true);
+    (void)ece_fit_ho;
     printf("      declining below a threshold, fitted map held out:\n");
     pr_table(&set, fit, all);
 

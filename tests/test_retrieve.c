@@ -709,7 +709,15 @@ TEST(retrieve_bm25_matches_reference)
                 if (lim >= 0 && capped[p] > lim)
                     capped[p] = lim;
             }
-            capped[p] *= qt.t[p].weight;
+            /* an expansion of a word no readable chunk holds weighs double
+             * (at most 1) */
+            double w = qt.t[p].weight;
+            bool word_seen = qt.t[p].kind == HH_AN_EXACT;
+            for (size_t e = 0; e < qt.n && !word_seen; e++)
+                if (qt.t[e].kind == HH_AN_EXACT && qt.t[e].group == qt.t[p].group)
+                    for (size_t c = 0; c < 10; c++)
+                        word_seen |= tf[e * 10 + c] > 0;
+            capped[p] *= word_seen ? w : w * 2 > 1 ? 1 : w * 2;
         }
         size_t n_match = 0;
         double avgdl = tokens / N;

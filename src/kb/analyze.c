@@ -1,11 +1,12 @@
 /* analyze.c - index and query terms: stemming, German compounds,
  * synonyms, translations. See analyze.h.
  *
- * The lexical resources live in string tables (open addressing over one
- * byte arena each) filled once; after loading nothing is written, so
- * lookups need no lock. Snowball stemmers keep state per call, so each
+ * The lexical resources live in string tables (kb/lexmap.h: open
+ * addressing over one byte arena each) filled once; after loading nothing
+ * is written, so lookups need no lock. Snowball stemmers keep state per call, so each
  * analysis makes its own pair (cheap: a few small allocations). */
 #include "kb/analyze.h"
+#include "kb/lexmap.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "kb/retrieve.h"
@@ -31,246 +32,18 @@
 #define TRANS_ALTS    4     /* alternatives of a sense used */
 #define PER_KEY_MAX   8     /* values kept per key */
 
-/* ---- string tables -------------------------------------------------------- */
-
-typedef struct strtab {
-    char     *arena;   /* NUL-terminated strings back to back */
-    size_t    len, cap;
-    uint32_t *slot;    /* (mask + 1) arena offset + 1; 0 = empty */
-    uint32_t *val;     /* (mask + 1) value per slot */
-    size_t    n, mask;
-} strtab_t;
-
-static uint32_t hash_bytes(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static void strtab_free(strtab_t *t)
-{
-    free(t->arena);
-    free(t->slot);
-    free(t->val);
-    memset(t, 0, sizeof *t);
-}
-
-static int strtab_grow(strtab_t *t)
-{
-    size_t nc = t->mask ? 2 * (t->mask + 1) : 1024;
-    uint32_t *ns = calloc(nc, sizeof *ns), *nv = calloc(nc, sizeof *nv);
-    if (!ns || !nv) {
-        free(ns);
-        free(nv);
-        return HH_ENOMEM;
-    }
-    for (size_t i = 0; t->mask && i <= t->mask; i++) {
-        if (!t->slot[i])
-            continue;
-        const char *k = t->arena + t->slot[i] - 1;
-        size_t j = hash_bytes(k, strlen(k)) & (nc - 1);
-        while (ns[j])
-            j = (j + 1) & (nc - 1);
-        ns[j] = t->slot[i];
-        nv[j] = t->val[i];
-    }
-    free(t->slot);
-    free(t->val);
-    t->slot = ns;
-    t->val = nv;
-    t->mask = nc - 1;
-    return 0;
-}
-
-/* The slot of k[0..n) or the empty slot where it would go. */
-static size_t strtab_find(const strtab_t *t, const char *k, size_t n)
-{
-    size_t j = hash_bytes(k, n) & t->mask;
-    while (t->slot[j]) {
-        const char *s = t->arena + t->slot[j] - 1;
-        if (!strncmp(s, k, n) && s[n] == '\0')
-            return j;
-        j = (j + 1) & t->mask;
-    }
-    return j;
-}
-
-/* The value of k, or NULL. */
-static const uint32_t *strtab_get(const strtab_t *t, const char *k, size_t n)
-{
-    if (!t->n)
-        return NULL;
-    size_t j = strtab_find(t, k, n);
-    return t->slot[j] ? &t->val[j] : NULL;
-}
-
-/* Adds k (if new, with value init); *val the value, *off its arena offset. */
-static int strtab_put(strtab_t *t, const char *k, size_t n, uint32_t init, uint32_t **val, uint32_t *off)
-{
-    if ((t->n + 1) * 2 > t->mask + 1 && strtab_grow(t))
-        return HH_ENOMEM;
-    size_t j = strtab_find(t, k, n);
-    if (!t->slot[j]) {
-        if (t->len + n + 1 > UINT32_MAX - 1)
-            return HH_EOVERFLOW;
-        if (t->len + n + 1 > t->cap) {
-            size_t nc = t->cap ? t->cap * 2 : 65536;
-            while (nc < t->len + n + 1)
-                nc *= 2;
-            char *na = realloc(t->arena, nc);
-            if (!na)
-                return HH_ENOMEM;
-            t->arena = na;
-            t->cap = nc;
-        }
-        memcpy(t->arena + t->len, k, n);
-        t->arena[t->len + n] = '\0';
-        t->slot[j] = (uint32_t)t->len + 1;
-        t->val[j] = init;
-        t->len += n + 1;
-        t->n++;
-    }
-    if (val)
-        *val = &t->val[j];
-    if (off)
-        *off = t->slot[j] - 1;
-    return 0;
-}
-
-static size_t strtab_bytes(const strtab_t *t)
-{
-    return t->cap + (t->mask ? (t->mask + 1) * 2 * sizeof(uint32_t) : 0);
-}
-
-/* A key -> short list of strings map (thesaurus, dictionary). */
-typedef struct pair {
-    uint32_t key, str, score;
-} pair_t;
-
-typedef struct lexmap {
-    strtab_t  keys;    /* key -> key id */
-    strtab_t  strs;    /* values, interned */
-    pair_t   *pairs;   /* while loading: all; after lexmap_finish: grouped by key, best first */
-    size_t    n_pairs, cap_pairs;
-    uint32_t *first;   /* (n_keys + 1) after finish */
-} lexmap_t;
-
-static void lexmap_free(lexmap_t *m)
-{
-    strtab_free(&m->keys);
-    strtab_free(&m->strs);
-    free(m->pairs);
-    free(m->first);
-    memset(m, 0, sizeof *m);
-}
-
-static int lexmap_add(lexmap_t *m, const char *k, size_t kn, const char *v, size_t vn, uint32_t score)
-{
-    uint32_t *kid, voff;
-    if (strtab_put(&m->keys, k, kn, (uint32_t)m->keys.n, &kid, NULL) ||
-        strtab_put(&m->strs, v, vn, 0, NULL, &voff))
-        return HH_ENOMEM;
-    if (m->n_pairs == m->cap_pairs) {
-        size_t nc = m->cap_pairs ? m->cap_pairs * 2 : 4096;
-        pair_t *np = realloc(m->pairs, nc * sizeof *np);
-        if (!np)
-            return HH_ENOMEM;
-        m->pairs = np;
-        m->cap_pairs = nc;
-    }
-    m->pairs[m->n_pairs++] = (pair_t){ *kid, voff, score };
-    return 0;
-}
-
-static int cmp_pair(const void *a, const void *b)
-{
-    const pair_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    return x->str < y->str ? -1 : x->str > y->str;
-}
-
-static int cmp_pair_str(const void *a, const void *b)
-{
-    const pair_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    if (x->str != y->str)
-        return x->str < y->str ? -1 : 1;
-    return x->score < y->score ? -1 : x->score > y->score;
-}
-
 #define SCORE_BASE    1024u   /* scores are offset so that repeats can lower them */
 #define REPEAT_BONUS  4u      /* a value listed again for the same key ranks this much better */
 #define SYN_REPEAT_BONUS 4096u   /* thesaurus: a synonym in several of a word's sets is its common sense */
-
-/* Groups the pairs by key, best first: a value listed several times for
- * a key keeps its best score less bonus per repeat (a translation
- * that many entries give is the common one); keeps at most PER_KEY_MAX per
- * key. */
-static int lexmap_finish(lexmap_t *m, uint32_t repeat_bonus)
-{
-    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair_str);
-    size_t o = 0;
-    for (size_t i = 0; i < m->n_pairs;) {
-        size_t j = i + 1;
-        while (j < m->n_pairs && m->pairs[j].key == m->pairs[i].key && m->pairs[j].str == m->pairs[i].str)
-            j++;
-        pair_t p = m->pairs[i];
-        uint32_t bonus = (uint32_t)(j - i - 1) * repeat_bonus;
-        p.score = p.score > bonus ? p.score - bonus : 0;
-        m->pairs[o++] = p;
-        i = j;
-    }
-    m->n_pairs = o;
-    qsort(m->pairs, m->n_pairs, sizeof *m->pairs, cmp_pair);
-    size_t nk = m->keys.n;
-    o = 0;
-    if (!(m->first = calloc(nk + 1, sizeof *m->first)))
-        return HH_ENOMEM;
-    for (size_t i = 0; i < m->n_pairs;) {
-        uint32_t k = m->pairs[i].key;
-        size_t kept = 0;
-        for (; i < m->n_pairs && m->pairs[i].key == k; i++)
-            if (kept < PER_KEY_MAX) {
-                m->pairs[o++] = m->pairs[i];
-                kept++;
-            }
-        m->first[k + 1] = (uint32_t)kept;
-    }
-    for (size_t k = 0; k < nk; k++)
-        m->first[k + 1] += m->first[k];
-    m->n_pairs = o;
-    pair_t *np = realloc(m->pairs, (o ? o : 1) * sizeof *np);
-    if (np)
-        m->pairs = np;
-    m->cap_pairs = o;
-    return 0;
-}
-
-/* The values of key k: *n of them, best first (pointers into the map). */
-static size_t lexmap_get(const lexmap_t *m, const char *k, size_t kn, const char **v, size_t cap)
-{
-    const uint32_t *id = m->first ? strtab_get(&m->keys, k, kn) : NULL;
-    if (!id)
-        return 0;
-    size_t n = 0;
-    for (uint32_t i = m->first[*id]; i < m->first[*id + 1] && n < cap; i++)
-        v[n++] = m->strs.arena + m->pairs[i].str;
-    return n;
-}
-
-static size_t lexmap_bytes(const lexmap_t *m)
-{
-    return strtab_bytes(&m->keys) + strtab_bytes(&m->strs) + m->cap_pairs * sizeof(pair_t) +
-           (m->first ? (m->keys.n + 1) * sizeof(uint32_t) : 0);
-}
+/* Thesaurus scores by the key's mark in the set: colloquial (its standard
+ * words, what a document says), then the word's main sense ("Hauptform"),
+ * then the rest; a synonym reached from a colloquial key scores below
+ * SYN_UGS_LIMIT whatever its repeats (the other bases lie far enough above
+ * it that 64 repeats do not cross it). */
+#define SYN_BASE_UGS   0u
+#define SYN_BASE_MAIN  (1u << 20)
+#define SYN_BASE_OTHER (1u << 21)
+#define SYN_UGS_LIMIT  (1u << 19)
 
 /* ---- the analyzer ------------------------------------------------------------ */
 
@@ -278,11 +51,11 @@ enum { WF_WORD = 1, WF_NOUN = 2, WF_LOWER = 4 };   /* listed; capitalized; liste
 
 struct hh_analyzer {
     char           *p_compounds, *p_thesaurus, *p_translations;   /* NULL = off */
-    strtab_t        words;      /* German word list, lowercased -> WF_* */
-    lexmap_t        syn;        /* German stem -> synonym stems */
-    lexmap_t        de_en;      /* German stem -> English words */
-    lexmap_t        en_de;      /* English stem -> German words */
-    lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
+    hh_strtab_t        words;      /* German word list, lowercased -> WF_* */
+    hh_lexmap_t        syn;        /* German stem -> synonym stems */
+    hh_lexmap_t        de_en;      /* German stem -> English words */
+    hh_lexmap_t        en_de;      /* English stem -> German words */
+    hh_lexmap_t        en_de_w;    /* English word -> German words (looked up first) */
     pthread_mutex_t mu;         /* guards the one-time loads */
     bool            words_ok;       /* the word list is readable: level 3 */
     atomic_bool     words_loaded;   /* tried (at the first analysis) */
@@ -435,13 +208,13 @@ static int load_words(hh_analyzer_t *a)
         if (ln < 3 || !one_word(low, ln))
             continue;
         uint32_t *v;
-        if ((rc = strtab_put(&a->words, low, ln, 0, &v, NULL)))
+        if ((rc = hh_strtab_put(&a->words, low, ln, 0, &v, NULL)))
             break;
         *v |= WF_WORD | (ln != n || memcmp(low, line, n) ? WF_NOUN : WF_LOWER);
     }
     free(buf);
     if (rc) {
-        strtab_free(&a->words);
+        hh_strtab_free(&a->words);
         HH_LOGW("analyze: out of memory loading %s: compound splitting is off", a->p_compounds);
     }
     return 0;
@@ -545,8 +318,11 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
     bool marked[SYN_LINE_MAX];   /* colloquial, vulgar or dated: found from, never expanded to */
     bool target[SYN_LINE_MAX];   /* expanded to */
     bool ugs[SYN_LINE_MAX];      /* marked colloquial */
+    bool main_[SYN_LINE_MAX];    /* marked as the word's main form in this sense ("Hauptform") */
     bool noun[SYN_LINE_MAX];     /* capitalized: a noun */
     char key[WORD_MAX + 2];
+    uint32_t *uc = NULL;   /* per key id: sets marking it colloquial << 16 | sets not */
+    size_t n_uc = 0;
     for (char *line = buf, *end; line < buf + len && !rc; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
@@ -564,6 +340,7 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             size_t rn = (size_t)(q - p);
             noun[m] = entry_is_noun(p, rn);
             ugs[m] = memmem(p, rn, "(ugs.", 5) || memmem(p, rn, " ugs.", 5);
+            main_[m] = memmem(p, rn, "Hauptform", 9) != NULL;
             marked[m] = ugs[m] || memmem(p, rn, "(derb", 5) || memmem(p, rn, "(vulg", 5) ||
                         memmem(p, rn, "(veraltet", 9) || memmem(p, rn, "(abwertend", 10) ||
                         memmem(p, rn, "(scherzh", 8);
@@ -579,18 +356,45 @@ static int load_thesaurus(hh_analyzer_t *a, stemmers_t *sm)
             m++;
         }
         for (size_t i = 0; i < m && !rc; i++) {
-            uint32_t base = (ugs[i] ? 0u : 8192u) + (uint32_t)(m * 64);
+            uint32_t base = (ugs[i] ? SYN_BASE_UGS : main_[i] ? SYN_BASE_MAIN : SYN_BASE_OTHER) + (uint32_t)(m * 64);
             size_t kl = syn_key(stems[i], sl[i], noun[i], key);
+            /* how often the word is marked colloquial, how often not */
+            uint32_t *kid;
+            if ((rc = hh_strtab_put(&a->syn.keys, key, kl, (uint32_t)a->syn.keys.n, &kid, NULL)))
+                break;
+            if (*kid >= n_uc) {
+                size_t nn = n_uc ? n_uc * 2 : 65536;
+                while (nn <= *kid)
+                    nn *= 2;
+                uint32_t *nu = realloc(uc, nn * sizeof *nu);
+                if (!nu) {
+                    rc = HH_ENOMEM;
+                    break;
+                }
+                memset(nu + n_uc, 0, (nn - n_uc) * sizeof *nu);
+                uc = nu;
+                n_uc = nn;
+            }
+            uc[*kid] += ugs[i] ? 0x10000u : 1u;
             for (size_t j = 0; j < m && !rc; j++)
                 if (i != j && target[j])
-                    rc = lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
+                    rc = hh_lexmap_add(&a->syn, key, kl, stems[j], sl[j], base + (uint32_t)j);
         }
     }
     free(buf);
+    /* a word marked colloquial in no more of its sets than it is plain in
+     * ("gut", "Chef", "laufen") is a standard word with a colloquial
+     * sense: its sets rank as any other's */
+    for (size_t i = 0; i < a->syn.n_pairs && !rc; i++) {
+        uint32_t k = a->syn.pairs[i].key, c = k < n_uc ? uc[k] : 0;
+        if (a->syn.pairs[i].score < SYN_UGS_LIMIT && (c >> 16) <= (c & 0xffffu))
+            a->syn.pairs[i].score += SYN_BASE_OTHER;
+    }
+    free(uc);
     if (!rc)
-        rc = lexmap_finish(&a->syn, SYN_REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->syn, SYN_REPEAT_BONUS, PER_KEY_MAX);
     if (rc) {
-        lexmap_free(&a->syn);
+        hh_lexmap_free(&a->syn);
         HH_LOGW("analyze: out of memory loading %s: synonym expansion is off", a->p_thesaurus);
     }
     return 0;
@@ -645,13 +449,13 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
                      * words before long (compound) ones */
                     uint32_t score = SCORE_BASE + (uint32_t)(sense * 16 + i + j);
                     size_t k = stem(sm->de, dw[i], dl[i], st);
-                    rc = lexmap_add(&a->de_en, st, k, ew[j], el[j], score + (uint32_t)el[j] / 4);
+                    rc = hh_lexmap_add(&a->de_en, st, k, ew[j], el[j], score + (uint32_t)el[j] / 4);
                     if (!rc) {
                         k = stem(sm->en, ew[j], el[j], st);
-                        rc = lexmap_add(&a->en_de, st, k, dw[i], dl[i], score + (uint32_t)dl[i] / 4);
+                        rc = hh_lexmap_add(&a->en_de, st, k, dw[i], dl[i], score + (uint32_t)dl[i] / 4);
                     }
                     if (!rc)
-                        rc = lexmap_add(&a->en_de_w, ew[j], el[j], dw[i], dl[i], score + (uint32_t)dl[i] / 4);
+                        rc = hh_lexmap_add(&a->en_de_w, ew[j], el[j], dw[i], dl[i], score + (uint32_t)dl[i] / 4);
                 }
             lp = lq + 1;
             rp = rq + 1;
@@ -659,15 +463,15 @@ static int load_translations(hh_analyzer_t *a, stemmers_t *sm)
     }
     free(buf);
     if (!rc)
-        rc = lexmap_finish(&a->de_en, REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->de_en, REPEAT_BONUS, PER_KEY_MAX);
     if (!rc)
-        rc = lexmap_finish(&a->en_de, REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->en_de, REPEAT_BONUS, PER_KEY_MAX);
     if (!rc)
-        rc = lexmap_finish(&a->en_de_w, REPEAT_BONUS);
+        rc = hh_lexmap_finish(&a->en_de_w, REPEAT_BONUS, PER_KEY_MAX);
     if (rc) {
-        lexmap_free(&a->de_en);
-        lexmap_free(&a->en_de);
-        lexmap_free(&a->en_de_w);
+        hh_lexmap_free(&a->de_en);
+        hh_lexmap_free(&a->en_de);
+        hh_lexmap_free(&a->en_de_w);
         HH_LOGW("analyze: out of memory loading %s: cross-lingual search is off", a->p_translations);
     }
     return 0;
@@ -724,11 +528,11 @@ void hh_analyzer_free(hh_analyzer_t *a)
 {
     if (!a)
         return;
-    strtab_free(&a->words);
-    lexmap_free(&a->syn);
-    lexmap_free(&a->de_en);
-    lexmap_free(&a->en_de);
-    lexmap_free(&a->en_de_w);
+    hh_strtab_free(&a->words);
+    hh_lexmap_free(&a->syn);
+    hh_lexmap_free(&a->de_en);
+    hh_lexmap_free(&a->en_de);
+    hh_lexmap_free(&a->en_de_w);
     pthread_mutex_destroy(&a->mu);
     free(a->p_compounds);
     free(a->p_thesaurus);
@@ -768,8 +572,8 @@ void hh_analyzer_stats(hh_analyzer_t *a, hh_analyzer_stats_t *out)
     out->compound_words = a->words.n;
     out->thesaurus_terms = a->syn.keys.n;
     out->translation_terms = a->de_en.keys.n + a->en_de.keys.n;
-    out->bytes = strtab_bytes(&a->words) + lexmap_bytes(&a->syn) + lexmap_bytes(&a->de_en) +
-                 lexmap_bytes(&a->en_de) + lexmap_bytes(&a->en_de_w);
+    out->bytes = hh_strtab_bytes(&a->words) + hh_lexmap_bytes(&a->syn) + hh_lexmap_bytes(&a->de_en) +
+                 hh_lexmap_bytes(&a->en_de) + hh_lexmap_bytes(&a->en_de_w);
     out->compounds_ms = a->compounds_ms;
     out->query_files_ms = a->query_ms;
     pthread_mutex_unlock(&m->mu);
@@ -784,7 +588,7 @@ int hh_analyzer_level(hh_analyzer_t *a)
 
 static uint32_t word_flags(hh_analyzer_t *a, const char *w, size_t n)
 {
-    const uint32_t *v = strtab_get(&a->words, w, n);
+    const uint32_t *v = hh_strtab_get(&a->words, w, n);
     return v ? *v : 0;
 }
 
@@ -1060,6 +864,19 @@ static bool is_measure(const char *low, size_t n, const char *prev)
            in_list(g_measure, sizeof g_measure / sizeof *g_measure, low, n);
 }
 
+/* Whether w[0..n) is written in capitals throughout, 2 letters or more
+ * ("IT", "EU", "PC"): an abbreviation, never the function word its
+ * letters spell ("it", "eu"). */
+static bool is_acronym(const char *w, size_t n)
+{
+    if (n < 2)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < 'A' || w[i] > 'Z')
+            return false;
+    return true;
+}
+
 bool hh_an_is_stopword(const char *w, size_t len)
 {
     char low[WORD_MAX + 1];
@@ -1130,6 +947,68 @@ static size_t verb_infinitive(hh_analyzer_t *a, const char *w, size_t n, char *o
         uint32_t f = word_flags(a, out, k + 2);
         if (f && !(f & WF_NOUN))
             return k + 2;
+        /* a strong verb's umlaut in the 2nd/3rd person ("läuft", "fährt",
+         * "stößt" -> laufen, fahren, stoßen): the last one undone */
+        for (size_t j = k; j-- > 1;) {
+            unsigned char c0 = (unsigned char)out[j - 1], c1 = (unsigned char)out[j];
+            if (c0 != 0xc3 || (c1 != 0xa4 && c1 != 0xb6 && c1 != 0xbc))
+                continue;
+            char u[WORD_MAX + 1];
+            memcpy(u, out, j - 1);
+            u[j - 1] = c1 == 0xa4 ? 'a' : c1 == 0xb6 ? 'o' : 'u';
+            memcpy(u + j, out + j + 1, k + 2 - j);   /* the rest and its NUL */
+            f = word_flags(a, u, k + 1);
+            if (f && !(f & WF_NOUN)) {
+                memcpy(out, u, k + 2);
+                return k + 1;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Separable verb prefixes: a participle puts "ge" after them
+ * ("aus|ge|zahlt"). */
+static const lit_t g_sep_prefix[] = {
+    LIT("ab"),   LIT("an"),  LIT("auf"), LIT("aus"), LIT("bei"), LIT("ein"), LIT("fest"), LIT("her"),
+    LIT("hin"),  LIT("los"), LIT("mit"), LIT("nach"), LIT("vor"), LIT("weg"), LIT("zu"),  LIT("zur\xc3\xbc" "ck"),
+    LIT("zusammen"),
+};
+
+/* The infinitive of a German verb form w[0..n) that Snowball keeps whole:
+ * a person ending or a weak participle's -t/-et (verb_infinitive:
+ * "zahlt", "erstattet"), a participle's "ge" taken out, at the start or
+ * after a separable prefix ("gemeldet" -> melden, "ausgezahlt" ->
+ * auszahlen, "abgegeben" -> abgeben). Only when the result is a listed
+ * verb and w no listed noun ("Gedanken" stays). Into out; its length or
+ * 0. */
+static size_t verb_lemma(hh_analyzer_t *a, const char *w, size_t n, char *out)
+{
+    size_t k = verb_infinitive(a, w, n, out);
+    if (k || !a || !a->words.n || n < 6 || n > WORD_MAX || (word_flags(a, w, n) & WF_NOUN))
+        return k;
+    for (size_t i = 0; i <= sizeof g_sep_prefix / sizeof *g_sep_prefix; i++) {
+        size_t pl = i == 0 ? 0 : g_sep_prefix[i - 1].n;
+        if (i > 0 && memcmp(w, g_sep_prefix[i - 1].s, pl))
+            continue;
+        if (n < pl + 5 || memcmp(w + pl, "ge", 2))
+            continue;
+        char v[WORD_MAX + 1];
+        memcpy(v, w, pl);
+        memcpy(v + pl, w + pl + 2, n - pl - 2);
+        size_t vn = n - 2;
+        v[vn] = '\0';
+        if (vn >= 5 && !memcmp(v + vn - 2, "en", 2)) {   /* strong: "abgegeben" -> abgeben */
+            uint32_t f = word_flags(a, v, vn);
+            if (f && !(f & WF_NOUN)) {
+                memcpy(out, v, vn + 1);
+                return vn;
+            }
+            continue;
+        }
+        if ((k = verb_infinitive(a, v, vn, out)))   /* weak: "ausgezahlt" -> auszahlen */
+            return k;
     }
     return 0;
 }
@@ -1160,22 +1039,62 @@ static bool is_capital(const char *w, size_t n)
 
 /* The synonyms of stem s[0..k): those of a noun when noun, of other words
  * otherwise; the other class's when that has none. */
-static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, const char **v, size_t cap)
+static size_t syn_get(hh_analyzer_t *a, const char *s, size_t k, bool noun, const char **v, uint32_t *sc, size_t cap)
 {
     char key[WORD_MAX + 2];
     size_t kl = syn_key(s, k, noun, key);
-    size_t nv = lexmap_get(&a->syn, key, kl, v, cap);
+    size_t nv = hh_lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
     if (!nv) {
         kl = syn_key(s, k, !noun, key);
-        nv = lexmap_get(&a->syn, key, kl, v, cap);
+        nv = hh_lexmap_get_scored(&a->syn, key, kl, v, sc, cap);
     }
     return nv;
 }
 
+/* Expansions (synonyms, translations) wait until every word has its own
+ * terms, then go in by rank: every word's first expansion before any
+ * word's second, so that the HH_AN_MAX_EXPANSIONS budget is shared by the
+ * words of a question rather than spent on its first ones. */
+typedef struct pend {
+    char         term[WORD_MAX + 1];
+    float        w;
+    int32_t      g, rank, seq;   /* seq: order added */
+    hh_an_kind_t kind;
+} pend_t;
+
+typedef struct pending {
+    pend_t *p;
+    size_t  n, cap;
+} pending_t;
+
+static void pend_add(pending_t *pd, const char *t, size_t n, float w, int32_t g, int32_t rank, hh_an_kind_t kind)
+{
+    if (!n || n > WORD_MAX || pd->n == pd->cap)
+        return;
+    pend_t *e = &pd->p[pd->n++];
+    memcpy(e->term, t, n);
+    e->term[n] = '\0';
+    e->w = w;
+    e->g = g;
+    e->rank = rank;
+    e->seq = (int32_t)(pd->n - 1);
+    e->kind = kind;
+}
+
+/* By rank, then as added (groups ascending). */
+static int cmp_pend(const void *a, const void *b)
+{
+    const pend_t *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* noun: whether the word is used as a noun (capitalized inside the
- * question, or only listed capitalized); measure: see is_measure. */
-static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, const char *low, size_t n, int32_t g,
-                      hh_lang_t lang, bool few_words, bool noun, bool measure)
+ * question, or only listed capitalized); measure: see is_measure. Its own
+ * terms go into q, its expansions into pd. */
+static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, pending_t *pd, const char *low,
+                      size_t n, int32_t g, hh_lang_t lang, bool few_words, bool noun, bool measure)
 {
     char s1[WORD_MAX + 1], s2[WORD_MAX + 1];
     size_t k1 = stem(sm->de, low, n, s1), k2 = stem(sm->en, low, n, s2);
@@ -1190,7 +1109,7 @@ static int query_word(hh_analyzer_t *a, stemmers_t *sm, hh_query_terms_t *q, con
     /* a verb form the stemmer keeps whole is searched, and expanded, as its
      * infinitive's stem too ("zahlt": zahl, as "zahlen" and "Zahlung" are) */
     char inf[WORD_MAX + 1], vn[WORD_MAX + 1];
-    size_t ni = verb_infinitive(a, low, n, inf);
+    size_t ni = verb_lemma(a, low, n, inf);
     size_t nn = ni ? verb_noun(a, inf, ni, vn) : verb_noun(a, low, n, vn);
     if (nn) {
         char sv[WORD_MAX + 1];
@@ -1227,20 +1146,22 @@ expand:
     size_t max_syn = measure ? 0 : less ? 2 : HH_AN_MAX_SYN;
     size_t max_tr = less ? 1 : HH_AN_MAX_TRANS;
     if (lang != HH_LANG_EN) {
-        size_t nv = syn_get(a, s1, k1, noun, v, max_syn);
-        for (size_t i = 0; i < nv && !rc; i++)
-            rc = qadd(q, v[i], strlen(v[i]), HH_AN_W_SYN, g, HH_AN_SYN);
-        nv = lexmap_get(&a->de_en, s1, k1, v, max_tr);
-        for (size_t i = 0; i < nv && !rc; i++) {
+        uint32_t sc[PER_KEY_MAX];
+        size_t nv = syn_get(a, s1, k1, noun, v, sc, max_syn);
+        for (size_t i = 0; i < nv; i++)   /* a colloquial word's standard words weigh more */
+            pend_add(pd, v[i], strlen(v[i]), sc[i] < SYN_UGS_LIMIT ? HH_AN_W_SYN_UGS : HH_AN_W_SYN, g, (int32_t)i,
+                     HH_AN_SYN);
+        nv = hh_lexmap_get(&a->de_en, s1, k1, v, max_tr);
+        for (size_t i = 0; i < nv; i++) {
             size_t k = stem(sm->en, v[i], strlen(v[i]), t);
-            rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
+            pend_add(pd, t, k, HH_AN_W_TRANS, g, (int32_t)i, HH_AN_TRANS);
         }
     }
     if (lang != HH_LANG_DE) {
         /* the word's own entries first, then those of its stem */
-        size_t nv = lexmap_get(&a->en_de_w, low, n, v, max_tr);
+        size_t nv = hh_lexmap_get(&a->en_de_w, low, n, v, max_tr);
         const char *more[PER_KEY_MAX];
-        size_t nm = lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
+        size_t nm = hh_lexmap_get(&a->en_de, s2, k2, more, PER_KEY_MAX);
         for (size_t i = 0; i < nm && nv < max_tr; i++) {
             bool dup = false;
             for (size_t j = 0; j < nv && !dup; j++)
@@ -1248,11 +1169,11 @@ expand:
             if (!dup)
                 v[nv++] = more[i];
         }
-        for (size_t i = 0; i < nv && !rc; i++) {
+        for (size_t i = 0; i < nv; i++) {
             /* (a compound translation's parts are not added: each common
              * part is one more term to score at 100k chunks) */
             size_t k = stem(sm->de, v[i], strlen(v[i]), t);
-            rc = qadd(q, t, k, HH_AN_W_TRANS, g, HH_AN_TRANS);
+            pend_add(pd, t, k, HH_AN_W_TRANS, g, (int32_t)i, HH_AN_TRANS);
         }
     }
     return rc;
@@ -1269,9 +1190,11 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
     if (stemmers_open(&sm))
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     int rc = 0;
+    pending_t pd = { .cap = (size_t)HH_AN_MAX_WORDS * (HH_AN_MAX_SYN + 2 * HH_AN_MAX_TRANS) };
+    pd.p = malloc(pd.cap * sizeof *pd.p);
     out->t = calloc(HH_AN_MAX_TERMS, sizeof *out->t);
     out->words = calloc(HH_AN_MAX_WORDS, sizeof *out->words);
-    if (!out->t || !out->words) {
+    if (!out->t || !out->words || !pd.p) {
         rc = HH_ENOMEM;
         goto done;
     }
@@ -1283,7 +1206,7 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            n_content += n && !is_stop(low, n);
+            n_content += n && (!is_stop(low, n) || is_acronym(text + st, wl));
             if (first)
                 first_word = st;
             first = false;
@@ -1299,7 +1222,8 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
         char low[WORD_MAX + 1], prev[WORD_MAX + 1] = "";
         while (!rc && out->n_groups < HH_AN_MAX_WORDS && hh_kb_word_next(text, len, &pos, &st, &wl)) {
             size_t n = lower_word(text + st, wl, low, sizeof low);
-            bool stop = n && is_stop(low, n), measure = n && is_measure(low, n, prev);
+            bool stop = n && is_stop(low, n) && !is_acronym(text + st, wl);
+            bool measure = n && is_measure(low, n, prev);
             if (n)
                 memcpy(prev, low, n + 1);
             else
@@ -1341,11 +1265,15 @@ int hh_analyzer_query_terms(hh_analyzer_t *a, const char *text, hh_query_terms_t
                 noun = is_capital(text + st, wl);
             else
                 noun = a && !(word_flags(a, low, n) & WF_LOWER);
-            rc = query_word(a, &sm, out, low, n, out->n_groups, out->lang, n_content <= 3, noun, measure);
+            rc = query_word(a, &sm, out, &pd, low, n, out->n_groups, out->lang, n_content <= 3, noun, measure);
             out->n_groups++;
         }
     }
+    qsort(pd.p, pd.n, sizeof *pd.p, cmp_pend);
+    for (size_t i = 0; i < pd.n && !rc; i++)
+        rc = qadd(out, pd.p[i].term, strlen(pd.p[i].term), pd.p[i].w, pd.p[i].g, pd.p[i].kind);
 done:
+    free(pd.p);
     stemmers_close(&sm);
     if (rc) {
         hh_query_terms_free(out);

@@ -71,6 +71,7 @@
 #define HH_AN_W_EXACT 1.0f
 #define HH_AN_W_PART  0.5f
 #define HH_AN_W_SYN   0.3f
+#define HH_AN_W_SYN_UGS 0.5f   /* a synonym of a word the thesaurus marks colloquial ("kriegen" -> bekommen) */
 #define HH_AN_W_TRANS 0.3f
 #define HH_AN_W_MEASURE 0.3f   /* "lange" in "wie lange", "many" in "how many" */
 
@@ -138,7 +139,7 @@ typedef struct hh_qterm {
 
 /* A question as query terms. */
 typedef struct hh_query_terms {
-    hh_qterm_t *t;           /* (n) distinct terms, groups ascending */
+    hh_qterm_t *t;           /* (n) distinct terms: the words' own, groups ascending, then the expansions by rank */
     size_t      n;
     int32_t     n_groups;    /* content words */
     char      **words;       /* (n_groups) each group's word, lowercased (exact-form check) */

@@ -35,10 +35,10 @@ hh_kb_answer_params_t hh_kb_answer_default_params(void)
      * kb_eval_de_calibration` (logistic regression on the German labeled
      * set, company corpus, analyzer on, 2 folds by document held out;
      * docs/KB.md "Confidence"). Order: hh_kb_xfeat_t. */
-    static const double w[HH_KB_XF_N] = { -2.685, 0.239, 0.562, 1.012, 2.891, 0.893, -0.862, 1.956 };
+    static const double w[HH_KB_XF_N] = { -2.567, 0.077, 0.431, 1.374, 3.019, 0.656, -0.726, 1.571 };
     memcpy(p.ext_w, w, sizeof w);
-    p.ext_unsure = 0.58;
-    p.ext_abstain = 0.21;
+    p.ext_unsure = 0.64;
+    p.ext_abstain = 0.15;
     p.prompt_lookup = true;
     return p;
 }

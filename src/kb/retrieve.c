@@ -289,6 +289,21 @@ static int cmp_bm25_row(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The weight of query term p: its own, doubled (at most 1) for an
+ * expansion whose question word no readable chunk holds (df of each of
+ * its stems 0): the compound parts, synonyms and translations of a word
+ * the documents never use are all that can stand for it. */
+static double hh_kb_backoff_weight(const hh_query_terms_t *qt, size_t p, const int64_t *df)
+{
+    double w = qt->t[p].weight;
+    if (qt->t[p].kind == HH_AN_EXACT)
+        return w;
+    for (size_t e = 0; e < qt->n; e++)
+        if (qt->t[e].kind == HH_AN_EXACT && qt->t[e].group == qt->t[p].group && df[e] > 0)
+            return w;
+    return w * 2 > 1 ? 1 : w * 2;
+}
+
 /* BM25: chunks matching fts that the access set allows, best first.
  * The set test is part of the WHERE clause: a disallowed chunk is never
  * ranked, nor counted. Every matching allowed chunk comes back with its
@@ -403,7 +418,7 @@ static int bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt,
             idf[p] = lim;
     }
     for (size_t p = 0; p < n_phr; p++)
-        idf[p] *= qt->t[p].weight;
+        idf[p] *= hh_kb_backoff_weight(qt, p, df);
     /* the best `depth` rows, kept in rows[0..k) as a heap whose root is
      * the worst kept (sorting every match cost more than the scoring) */
     size_t k = 0, want = n_rows < (size_t)depth ? n_rows : (size_t)depth;
