@@ -103,9 +103,8 @@ int hh_gdpr_pseudonym(hh_store_t *s, const char *subject, char *out, size_t cap,
 {
     if (!s || !subject || !*subject || !out || cap < HH_GDPR_PSEUDONYM_MAX)
         return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad pseudonym arguments");
-    static const char ctx[] = "hoheit-gdpr-pseudonym-v1";
     unsigned char key[32];
-    crypto_generichash(key, sizeof key, (const unsigned char *)ctx, sizeof ctx - 1, s->secret, HH_STORE_SECRET_LEN);
+    hh_store_pseudonym_key(s, key);
     hh_pii_config_t cfg;
     hh_pii_default_config(&cfg);
     const char *names[1] = { subject };
