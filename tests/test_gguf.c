@@ -1060,7 +1060,7 @@ TEST(gguf_bad_tensor_infos)
     b.len = 0;
     tinfo_t t6b = { "w", 1, { 32 }, 4, 0 };
     build_tensors(&b, &t6b, 1, 64);
-    EXPECT_FAIL(&b, HH_EUNSUPPORTED, "q6_K, mxfp4)", NOPOS);
+    EXPECT_FAIL(&b, HH_EUNSUPPORTED, "q6_K, iq4_nl, iq4_xs, mxfp4)", NOPOS);
     /* row not a multiple of the block */
     b.len = 0;
     tinfo_t t7 = { "w", 2, { 48, 2 }, HH_TYPE_Q4_0, 0 };
