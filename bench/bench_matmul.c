@@ -31,11 +31,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t g_seed = 42;
-
-static float gauss(void)
+/* Standard normal from a splitmix64 state. */
+static float gauss(uint64_t *seed)
 {
-    uint64_t z = (g_seed += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (*seed += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
@@ -95,8 +94,9 @@ int main(int argc, char **argv)
         return 1;
     }
     const float sd = 1.0f / sqrtf((float)n_in);
-    for (int64_t i = 0; i < n_in * n_out; i++) wf[i] = gauss() * sd;
-    for (int64_t i = 0; i < n_in * prefill; i++) x[i] = gauss();
+    uint64_t seed = 42;
+    for (int64_t i = 0; i < n_in * n_out; i++) wf[i] = gauss(&seed) * sd;
+    for (int64_t i = 0; i < n_in * prefill; i++) x[i] = gauss(&seed);
 
     printf("Matrix %lld x %lld (n_in x n_out), 1 thread, ISA %s, best of %d.\n\n", (long long)n_in,
            (long long)n_out, hh_isa_name(k->isa), reps);
