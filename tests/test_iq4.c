@@ -10,7 +10,7 @@
  *   the quantizer: exact round trip of representable blocks, error below
  *     Q4_0's on Gaussian data;
  *   hostile files: a truncated IQ4 tensor, an IQ4_XS row that is not a
- *     multiple of 256, a model with such a matrix;
+ *     multiple of 256, a truncated IQ4_XS model;
  *   tier A: a model quantized by hoheit's own quantizer, exact path against
  *     the F32 path on its dequantized weights; and the llama.cpp-quantized
  *     fixtures (tests/fixtures/reference-iq4, see PROVENANCE.md there)
@@ -686,6 +686,30 @@ TEST(iq4_tier_b_matches_llama_cpp)
         ASSERT_LE(dg.max_abs, ta);
         ASSERT_LE(dg.rel_l2, tl);
     }
+}
+
+/* The IQ4_XS fixture cut in the middle of its last matrix (blk.1.ffn_up in
+ * llama.cpp's tensor order): the model load
+ * fails with the tensor named, nothing is read past the end. */
+TEST(iq4_truncated_model_refused)
+{
+    size_t size = 0;
+    uint8_t *img = hh_test_read_file(FIXTURES "/llama-iq4_xs.gguf", &size);
+    ASSERT_TRUE(img != NULL && size > 60000);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/iq4-model-trunc.gguf", hh_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_EQ_INT(fwrite(img, 1, size - 50000, f), size - 50000);
+    fclose(f);
+    free(img);
+    hh_model_t *m = NULL;
+    hh_err_t e;
+    hh_model_params_t p = hh_model_default_params();
+    ASSERT_EQ_INT(hh_model_load(&m, path, &p, &e), HH_ETRUNC);
+    ASSERT_TRUE(m == NULL);
+    printf("    %s\n", e.msg);
+    ASSERT_TRUE(strstr(e.msg, "blk.1.ffn_up.weight") != NULL && strstr(e.msg, "past end of file") != NULL);
 }
 
 TEST(iq4_inspect_names_the_types)
