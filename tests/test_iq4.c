@@ -15,7 +15,9 @@
  *     the F32 path on its dequantized weights; and the llama.cpp-quantized
  *     fixtures (tests/fixtures/reference-iq4, see PROVENANCE.md there)
  *     against llama.cpp's run on their dequantized F32 copies (`_deq`);
- *   tier B: the fast path against llama.cpp's own logits of the same files.
+ *   tier B: the fast path against llama.cpp's own logits of the same files;
+ *   both tiers with the weights mapped (stored rows) and read into memory
+ *   (IQ4_NL repacked into the x4 layout where the CPU has its kernel).
  *   `hoheit inspect` names the types. */
 #include "harness.h"
 #include "gguf/gguf.h"
@@ -413,17 +415,24 @@ TEST(iq4_hostile_files_refused_with_clear_errors)
 
 /* ---- models ------------------------------------------------------------------ */
 
-static hh_model_t *load(const char *path)
+/* Mapped (stored rows) or read into memory (then matrices whose type has
+ * an x4 kernel on this CPU, IQ4_NL on AVX2, are repacked at load). */
+static hh_model_t *load_mode(const char *path, hh_gguf_load_t mode)
 {
     hh_model_t *m = NULL;
     hh_err_t e;
     hh_model_params_t p = hh_model_default_params();
+    p.load = mode;
     if (hh_model_load(&m, path, &p, &e) != HH_OK) {
         printf("    load %s: %s\n", path, e.msg);
         return NULL;
     }
     return m;
 }
+
+static hh_model_t *load(const char *path) { return load_mode(path, HH_GGUF_LOAD_MMAP); }
+
+static const char *const k_mode_name[2] = { "mapped", "read+repacked" };
 
 typedef struct diff { double max_abs, rel_l2; } diff_t;
 
@@ -642,16 +651,18 @@ static const char *const k_fixtures[2] = { "llama-iq4_nl", "llama-iq4_xs" };
 
 TEST(iq4_tier_a_matches_llama_cpp_deq)
 {
-    for (int fi = 0; fi < 2; fi++) {
+    for (int run = 0; run < 4; run++) {
+        const int fi = run / 2, mode = run % 2;
         fixture_t fx;
         if (!fixture_load(k_fixtures[fi], &fx)) { fixture_free(&fx); ASSERT_TRUE(!"fixture incomplete"); }
-        hh_model_t *m = load(fx.gguf);
+        hh_model_t *m = load_mode(fx.gguf, mode ? HH_GGUF_LOAD_READ : HH_GGUF_LOAD_MMAP);
         float *got = malloc(sizeof(float) * (size_t)fx.n_in * fx.V), *got_g = malloc(sizeof(float) * GREEDY_STEPS * fx.V);
         int rc = m && got && got_g ? run_model(m, true, fx.ids, fx.n_in, fx.greedy_deq, fx.V, got, got_g) : HH_ENOMEM;
         diff_t d = compare(got, fx.logits_deq, (size_t)fx.n_in * fx.V);
         diff_t dg = compare(got_g, fx.greedy_logits_deq, (size_t)GREEDY_STEPS * fx.V);
-        printf("    %s tier A (exact path vs llama.cpp on the dequantized weights): batch max %.3g rel %.3g, "
-               "teacher-forced greedy max %.3g rel %.3g\n", k_fixtures[fi], d.max_abs, d.rel_l2, dg.max_abs, dg.rel_l2);
+        printf("    %s %s tier A (exact path vs llama.cpp on the dequantized weights): batch max %.3g rel %.3g, "
+               "teacher-forced greedy max %.3g rel %.3g\n", k_fixtures[fi], k_mode_name[mode], d.max_abs, d.rel_l2,
+               dg.max_abs, dg.rel_l2);
         hh_model_free(m);
         free(got); free(got_g);
         fixture_free(&fx);
@@ -665,17 +676,18 @@ TEST(iq4_tier_a_matches_llama_cpp_deq)
 
 TEST(iq4_tier_b_matches_llama_cpp)
 {
-    for (int fi = 0; fi < 2; fi++) {
+    for (int run = 0; run < 4; run++) {
+        const int fi = run / 2, mode = run % 2;
         fixture_t fx;
         if (!fixture_load(k_fixtures[fi], &fx)) { fixture_free(&fx); ASSERT_TRUE(!"fixture incomplete"); }
-        hh_model_t *m = load(fx.gguf);
+        hh_model_t *m = load_mode(fx.gguf, mode ? HH_GGUF_LOAD_READ : HH_GGUF_LOAD_MMAP);
         float *got = malloc(sizeof(float) * (size_t)fx.n_in * fx.V), *got_g = malloc(sizeof(float) * GREEDY_STEPS * fx.V);
         int rc = m && got && got_g ? run_model(m, false, fx.ids, fx.n_in, fx.greedy, fx.V, got, got_g) : HH_ENOMEM;
         diff_t d = compare(got, fx.logits, (size_t)fx.n_in * fx.V);
         diff_t dg = compare(got_g, fx.greedy_logits, (size_t)GREEDY_STEPS * fx.V);
-        printf("    %s tier B (fast path vs llama.cpp): batch max %.3g rel %.3g, teacher-forced greedy max %.3g "
-               "rel %.3g (limit %.3g / %.3g)\n", k_fixtures[fi], d.max_abs, d.rel_l2, dg.max_abs, dg.rel_l2,
-               fx.tol_b_abs, fx.tol_b_l2);
+        printf("    %s %s tier B (fast path vs llama.cpp): batch max %.3g rel %.3g, teacher-forced greedy max %.3g "
+               "rel %.3g (limit %.3g / %.3g)\n", k_fixtures[fi], k_mode_name[mode], d.max_abs, d.rel_l2, dg.max_abs,
+               dg.rel_l2, fx.tol_b_abs, fx.tol_b_l2);
         const double ta = fx.tol_b_abs, tl = fx.tol_b_l2;
         hh_model_free(m);
         free(got); free(got_g);

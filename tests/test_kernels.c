@@ -805,7 +805,8 @@ done:
 TEST(kernels_x4_repack_quant_and_gemm_match_reference)
 {
     const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
-    const hh_type_t types[6] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q5_0, HH_TYPE_Q6_K, HH_TYPE_Q5_K };
+    const hh_type_t types[7] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q5_0, HH_TYPE_Q6_K, HH_TYPE_Q5_K,
+                                 HH_TYPE_IQ4_NL };
     uint8_t *w = malloc((size_t)X4_ROWS * ROW_MAX * 2), *orig = malloc((size_t)X4_ROWS * ROW_MAX * 2);
     uint8_t *xq = malloc((size_t)X4_TOKS * ROW_MAX * 2), *xr = malloc(ROW_MAX * 2);
     float *deq = malloc((size_t)X4_ROWS * ROW_MAX * sizeof(float)), *xd = malloc((size_t)X4_TOKS * ROW_MAX * sizeof(float));
@@ -819,7 +820,7 @@ TEST(kernels_x4_repack_quant_and_gemm_match_reference)
         const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
         if (k == NULL || k->quant_x4 == NULL) continue;
         isas++;
-        for (int ti = 0; ti < 6; ti++) {
+        for (int ti = 0; ti < 7; ti++) {
             const type_case_t *tc = type_case(types[ti]);
             ASSERT_TRUE(tc != NULL);
             if (k->gemm_x4[tc->type] == NULL) {
