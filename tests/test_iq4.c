@@ -700,6 +700,55 @@ TEST(iq4_tier_b_matches_llama_cpp)
     }
 }
 
+/* Fast path, weights read and repacked: one batch of the 24 inputs equals
+ * decoding them one at a time (<= 1e-4, as test_model.c holds the other
+ * types) and 1 thread equals 2 threads (<= 1e-5). */
+static int logits_run(const hh_model_t *m, int threads, int n_batch, const int32_t *ids, int n, int V, float *out)
+{
+    hh_ctx_params_t cp = hh_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.n_batch = n_batch;
+    cp.n_threads = threads;
+    cp.kv_type = HH_KV_F32;
+    hh_ctx_t *c = NULL;
+    hh_err_t e;
+    int rc = hh_ctx_create(&c, m, &cp, &e);
+    bool want[64];
+    for (int i = 0; i < 64; i++) want[i] = true;
+    for (int t = 0; rc == HH_OK && t < n; t += n_batch) {
+        const int k = n - t < n_batch ? n - t : n_batch;
+        hh_batch_t b = { .n_tokens = k, .tokens = ids + t, .logits = want };
+        rc = hh_ctx_decode(c, &b, &e);
+        for (int i = 0; rc == HH_OK && i < k; i++)
+            memcpy(out + (size_t)(t + i) * V, hh_ctx_logits(c, i), sizeof(float) * (size_t)V);
+    }
+    hh_ctx_free(c);
+    return rc;
+}
+
+TEST(iq4_batch_sequential_threads_agree)
+{
+    const int V = 512, N = 24;
+    float *b1 = malloc(sizeof(float) * N * V), *b2 = malloc(sizeof(float) * N * V), *sq = malloc(sizeof(float) * N * V);
+    ASSERT_TRUE(b1 && b2 && sq);
+    for (int fi = 0; fi < 2; fi++) {
+        char path[1024];
+        snprintf(path, sizeof path, FIXTURES "/%s.gguf", k_fixtures[fi]);
+        hh_model_t *m = load_mode(path, HH_GGUF_LOAD_READ);
+        ASSERT_TRUE(m != NULL);
+        int rc = logits_run(m, 1, 64, k_ids, N, V, b1);
+        if (rc == HH_OK) rc = logits_run(m, 2, 64, k_ids, N, V, b2);
+        if (rc == HH_OK) rc = logits_run(m, 1, 1, k_ids, N, V, sq);
+        hh_model_free(m);
+        ASSERT_OK(rc);
+        diff_t ds = compare(sq, b1, (size_t)N * V), dt = compare(b2, b1, (size_t)N * V);
+        printf("    %s: batched vs sequential %.3g, 1 vs 2 threads %.3g\n", k_fixtures[fi], ds.max_abs, dt.max_abs);
+        ASSERT_LE(ds.max_abs, 1e-4);
+        ASSERT_LE(dt.max_abs, 1e-5);
+    }
+    free(b1); free(b2); free(sq);
+}
+
 /* The IQ4_XS fixture cut in the middle of its last matrix (blk.1.ffn_up in
  * llama.cpp's tensor order): the model load
  * fails with the tensor named, nothing is read past the end. */
