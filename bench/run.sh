@@ -120,6 +120,18 @@ fi
 if [ -f bench/load.sh ]; then
   HOHEIT="$HOHEIT" bash bench/load.sh >> $OUT
 fi
+# --- weight-type matmul (bench/bench_matmul.c, owner: kernels) -------------
+# One 2048 x 5632 matrix per type through hh_matmul, 1 thread: the IQ4
+# types against Q4_K and Q4_0, with the load-time x4 repack and without.
+MM_BUILD="$(dirname "$HOHEIT")"
+cc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/bench_matmul.c "$MM_BUILD/libhoheit.a" \
+   $(pkg-config --libs $(sed -n 's/^PKGS *:= *//p' Makefile)) -lstemmer -lm -pthread -o "$MM_BUILD/bench_matmul"
+echo "bench: weight-type matmul (bench_matmul)" >&2
+{ echo; echo "## Weight-type matmul (bench/bench_matmul.c)"; echo
+  echo "Command: \`bench_matmul -r 5 q4_K iq4_nl iq4_xs q4_0\` (x4 repack where the type has it, as the loader does) and the same with \`-x 0\` (every type on its stored rows). Decode = one token (weights streamed once), prefill = 64 tokens in one call."; echo
+  "$MM_BUILD/bench_matmul" -r 5 q4_K iq4_nl iq4_xs q4_0; echo
+  "$MM_BUILD/bench_matmul" -r 5 -x 0 q4_K iq4_nl iq4_xs q4_0 | tail -4; } >> $OUT
+# --- end weight-type matmul ---------------------------------------------------
 # --- tokenizer throughput: bench/tok.sh appends its own section ------------
 BUILD="$(dirname "$HOHEIT")" bash bench/tok.sh >> $OUT
 # --- end tokenizer throughput -----------------------------------------------

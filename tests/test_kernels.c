@@ -38,6 +38,8 @@ static const type_case_t k_types[] = {
     { HH_TYPE_Q5_K, "q5_K", 256, sizeof(hh_block_q5_K) },
     { HH_TYPE_Q6_K, "q6_K", 256, sizeof(hh_block_q6_K) },
     { HH_TYPE_MXFP4, "mxfp4", 32, sizeof(hh_block_mxfp4) },
+    { HH_TYPE_IQ4_NL, "iq4_nl", 32, sizeof(hh_block_iq4_nl) },
+    { HH_TYPE_IQ4_XS, "iq4_xs", 256, sizeof(hh_block_iq4_xs) },
 };
 #define N_TYPES ((int)(sizeof k_types / sizeof k_types[0]))
 
@@ -89,6 +91,8 @@ static void fill_random(const type_case_t *tc, void *buf, int64_t n, uint64_t *s
         case HH_TYPE_Q4_K: ((hh_block_q4_K *)b)->d = rng_scale(s); ((hh_block_q4_K *)b)->dmin = rng_scale(s); break;
         case HH_TYPE_Q5_K: ((hh_block_q5_K *)b)->d = rng_scale(s); ((hh_block_q5_K *)b)->dmin = rng_scale(s); break;
         case HH_TYPE_Q6_K: ((hh_block_q6_K *)b)->d = rng_scale(s); break;
+        case HH_TYPE_IQ4_NL: ((hh_block_iq4_nl *)b)->d = rng_scale(s); break;
+        case HH_TYPE_IQ4_XS: ((hh_block_iq4_xs *)b)->d = rng_scale(s); break;   /* 6-bit scales: any bits */
         /* exponents 2^-20 .. 2^11 (times codes up to 12), and one in 16 the subnormal e = 0 or 1 */
         case HH_TYPE_MXFP4: ((hh_block_mxfp4 *)b)->e = (rng_next(s) & 15) == 0 ? (uint8_t)(rng_next(s) & 1)
                                                                           : (uint8_t)(108 + rng_next(s) % 32); break;
@@ -653,7 +657,7 @@ cleanup:
 #define TOL_ACT_STEP_Q8 (0.5001 + 127.0 / 2048.0)
 
 static const hh_type_t k_qdot_types[] = { HH_TYPE_Q4_0, HH_TYPE_Q5_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q6_K,
-                                          HH_TYPE_MXFP4 };
+                                          HH_TYPE_MXFP4, HH_TYPE_IQ4_NL, HH_TYPE_IQ4_XS };
 
 static const type_case_t *type_case(hh_type_t t)
 {
@@ -801,7 +805,8 @@ done:
 TEST(kernels_x4_repack_quant_and_gemm_match_reference)
 {
     const hh_kernels_t *ref = hh_kernels_for(HH_ISA_SCALAR);
-    const hh_type_t types[6] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q5_0, HH_TYPE_Q6_K, HH_TYPE_Q5_K };
+    const hh_type_t types[7] = { HH_TYPE_Q4_0, HH_TYPE_Q8_0, HH_TYPE_Q4_K, HH_TYPE_Q5_0, HH_TYPE_Q6_K, HH_TYPE_Q5_K,
+                                 HH_TYPE_IQ4_NL };
     uint8_t *w = malloc((size_t)X4_ROWS * ROW_MAX * 2), *orig = malloc((size_t)X4_ROWS * ROW_MAX * 2);
     uint8_t *xq = malloc((size_t)X4_TOKS * ROW_MAX * 2), *xr = malloc(ROW_MAX * 2);
     float *deq = malloc((size_t)X4_ROWS * ROW_MAX * sizeof(float)), *xd = malloc((size_t)X4_TOKS * ROW_MAX * sizeof(float));
@@ -815,7 +820,7 @@ TEST(kernels_x4_repack_quant_and_gemm_match_reference)
         const hh_kernels_t *k = hh_kernels_for((hh_isa_t)isa);
         if (k == NULL || k->quant_x4 == NULL) continue;
         isas++;
-        for (int ti = 0; ti < 6; ti++) {
+        for (int ti = 0; ti < 7; ti++) {
             const type_case_t *tc = type_case(types[ti]);
             ASSERT_TRUE(tc != NULL);
             if (k->gemm_x4[tc->type] == NULL) {

@@ -35,11 +35,11 @@ typedef float (*hh_dot_f32_fn)(int64_t n, const void *w, const float *x);
 typedef void (*hh_quant_act_fn)(const float *x, void *y, int64_t n);
 typedef void (*hh_qdot_fn)(int64_t n, const void *w, const void *xq, size_t xq_stride, int nc, float *out);
 
-/* Row-interleaved ("x4") weight layout for Q4_0, Q8_0 and Q5_0 (repacked at load
+/* Row-interleaved ("x4") weight layout for Q4_0, Q8_0, Q5_0 and IQ4_NL (repacked at load
  * by hh_repack_x4, src/model/repack.c): rows in groups of 4; group g takes
  * the bytes of its 4 original rows, and holds per block position i, in
  * order, the 4 rows' F16 scales, then the 4 rows' values:
- *   Q4_0: 4 x 16 bytes of nibbles as stored (byte j: value j low, j+16 high)
+ *   Q4_0, IQ4_NL: 4 x 16 bytes of nibbles as stored (byte j: value j low, j+16 high)
  *   Q8_0: 4 x 16 bytes of values 0..15, then 4 x 16 bytes of values 16..31,
  *         each stored as value + 128 (unsigned)
  *   Q5_0: two 64-bit masks of the 4 rows' 5th bits (values 0..15, then

@@ -112,6 +112,7 @@ SMALL_KERNELS(q4_1, hh_block_q4_1, hh_x86_bytes_q4_1, 0, HH_X86_MUL_ADD, _cvtsh_
 SMALL_KERNELS(q5_0, hh_block_q5_0, hh_x86_bytes_q5_0, 1, HH_X86_MUL, 0.0f)
 SMALL_KERNELS(q5_1, hh_block_q5_1, hh_x86_bytes_q5_1, 0, HH_X86_MUL_ADD, _cvtsh_ss(b->m))
 SMALL_KERNELS(q8_0, hh_block_q8_0, hh_x86_bytes_q8_0, 1, HH_X86_MUL, 0.0f)
+SMALL_KERNELS(iq4_nl, hh_block_iq4_nl, hh_x86_bytes_iq4_nl, 1, HH_X86_MUL, 0.0f)
 
 /* MXFP4: table lookup of the codes, one E8M0 scale per block. */
 static void dequant_mxfp4(const void *src, float *dst, int64_t n)
@@ -182,6 +183,7 @@ K_KERNELS(q3_K, hh_block_q3_K, hh_q3k_scales, hh_x86_bytes_q3_K, 1, HH_X86_MUL)
 K_KERNELS(q4_K, hh_block_q4_K, hh_q4k_scales, hh_x86_bytes_q4_K, 0, HH_X86_MUL_SUB)
 K_KERNELS(q5_K, hh_block_q5_K, hh_q5k_scales, hh_x86_bytes_q5_K, 0, HH_X86_MUL_SUB)
 K_KERNELS(q6_K, hh_block_q6_K, hh_q6k_scales, hh_x86_bytes_q6_K, 1, HH_X86_MUL)
+K_KERNELS(iq4_xs, hh_block_iq4_xs, hh_iq4xs_scales, hh_x86_bytes_iq4_xs, 1, HH_X86_MUL)
 
 /* ---- float types --------------------------------------------------------- */
 
@@ -267,6 +269,8 @@ void hh_kernels_fill_avx2(hh_kernels_t *k)
     SET(Q4_K, q4_K);
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
+    SET(IQ4_NL, iq4_nl);
+    SET(IQ4_XS, iq4_xs);
     SET(MXFP4, mxfp4);
 #undef SET
     k->swiglu = swiglu;

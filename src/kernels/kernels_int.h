@@ -115,6 +115,16 @@ static inline void hh_q5k_scales(const hh_block_q5_K *b, hh_kq_scales_t *s)
     hh_k4_scales(b->d, b->dmin, b->scales, s);
 }
 
+/* IQ4_XS: dl = d * (ls - 32) per sub-block of 32 (both halves). */
+static inline void hh_iq4xs_scales(const hh_block_iq4_xs *b, hh_kq_scales_t *s)
+{
+    float d = hh_fp16_to_f32(b->d);
+    for (int j = 0; j < 8; j++) {
+        s->dl[2 * j] = s->dl[2 * j + 1] = d * (float)hh_iq4xs_scale(b, j);
+        s->ml[2 * j] = s->ml[2 * j + 1] = 0.0f;
+    }
+}
+
 static inline void hh_q6k_scales(const hh_block_q6_K *b, hh_kq_scales_t *s)
 {
     float d = hh_fp16_to_f32(b->d);

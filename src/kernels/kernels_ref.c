@@ -60,6 +60,37 @@ static void dequant_mxfp4(const void *src, float *dst, int64_t n)
     }
 }
 
+/* IQ4_NL: x = d * table[code], one rounding. */
+static void dequant_iq4_nl(const void *src, float *dst, int64_t n)
+{
+    const hh_block_iq4_nl *b = src;
+    for (int64_t i = 0; i < n / HH_QK4_NL; i++, b++, dst += HH_QK4_NL) {
+        const float d = hh_fp16_to_f32(b->d);
+        for (int j = 0; j < 16; j++) {
+            dst[j] = (float)hh_iq4_value(b->qs[j] & 0x0f) * d;
+            dst[j + 16] = (float)hh_iq4_value(b->qs[j] >> 4) * d;
+        }
+    }
+}
+
+/* IQ4_XS: dl = d * (ls - 32) rounded once per sub-block of 32, then
+ * x = dl * table[code]; each sub-block's 16 bytes laid out as IQ4_NL. */
+static void dequant_iq4_xs(const void *src, float *dst, int64_t n)
+{
+    const hh_block_iq4_xs *b = src;
+    for (int64_t i = 0; i < n / HH_QK_K; i++, b++) {
+        const float d = hh_fp16_to_f32(b->d);
+        for (int j = 0; j < 8; j++, dst += 32) {
+            const float dl = d * (float)hh_iq4xs_scale(b, j);
+            const uint8_t *q = b->qs + 16 * j;
+            for (int l = 0; l < 16; l++) {
+                dst[l] = (float)hh_iq4_value(q[l] & 0x0f) * dl;
+                dst[l + 16] = (float)hh_iq4_value(q[l] >> 4) * dl;
+            }
+        }
+    }
+}
+
 static void dequant_q4_1(const void *src, float *dst, int64_t n)
 {
     const hh_block_q4_1 *b = src;
@@ -258,6 +289,8 @@ REF_DOT(q5_0, 8 * sizeof(hh_block_q5_0))
 REF_DOT(q5_1, 8 * sizeof(hh_block_q5_1))
 REF_DOT(q8_0, 8 * sizeof(hh_block_q8_0))
 REF_DOT(mxfp4, 8 * sizeof(hh_block_mxfp4))
+REF_DOT(iq4_nl, 8 * sizeof(hh_block_iq4_nl))
+REF_DOT(iq4_xs, sizeof(hh_block_iq4_xs))
 REF_DOT(q2_K, sizeof(hh_block_q2_K))
 REF_DOT(q3_K, sizeof(hh_block_q3_K))
 REF_DOT(q4_K, sizeof(hh_block_q4_K))
@@ -293,6 +326,8 @@ void hh_kernels_fill_ref(hh_kernels_t *k)
     SET(Q5_K, q5_K);
     SET(Q6_K, q6_K);
     SET(MXFP4, mxfp4);
+    SET(IQ4_NL, iq4_nl);
+    SET(IQ4_XS, iq4_xs);
 #undef SET
     k->swiglu = swiglu_ref;
     hh_qdot_fill_ref(k);

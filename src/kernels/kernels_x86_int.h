@@ -60,6 +60,20 @@ static inline __m256i hh_x86_bytes_mxfp4(const hh_block_mxfp4 *b)
     return _mm256_shuffle_epi8(lut, hh_x86_nibbles(b->qs));
 }
 
+/* Table lookup of 32 IQ4 codes (nibbles as Q4_0) into their signed levels
+ * (-127..113). */
+static inline __m256i hh_x86_iq4_levels(const uint8_t *qs)
+{
+    const __m256i lut = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                         -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    return _mm256_shuffle_epi8(lut, hh_x86_nibbles(qs));
+}
+
+static inline __m256i hh_x86_bytes_iq4_nl(const hh_block_iq4_nl *b) { return hh_x86_iq4_levels(b->qs); }
+
+/* Signed levels of sub-block g (0..7) of an IQ4_XS super-block. */
+static inline __m256i hh_x86_bytes_iq4_xs(const hh_block_iq4_xs *b, int g) { return hh_x86_iq4_levels(b->qs + 16 * g); }
+
 /* Unsigned 0..15. */
 static inline __m256i hh_x86_bytes_q4_1(const hh_block_q4_1 *b) { return hh_x86_nibbles(b->qs); }
 

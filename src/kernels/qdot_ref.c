@@ -79,6 +79,48 @@ static void qdot_mxfp4(int64_t n, const void *w, const void *xq, size_t xs, int 
     }
 }
 
+/* IQ4_NL: table values of the codes times the Q8_0 activations (as MXFP4). */
+static void qdot_iq4_nl(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    for (int c = 0; c < nc; c++) {
+        const hh_block_iq4_nl *b = w;
+        const hh_block_q8_0 *a = (const hh_block_q8_0 *)((const uint8_t *)xq + (size_t)c * xs);
+        float sum = 0.0f;
+        for (int64_t i = 0; i < n / HH_QK4_NL; i++) {
+            int isum = 0;
+            for (int l = 0; l < 16; l++)
+                isum += hh_iq4_value(b[i].qs[l] & 0x0f) * a[i].qs[l] + hh_iq4_value(b[i].qs[l] >> 4) * a[i].qs[l + 16];
+            sum += hh_fp16_to_f32(b[i].d) * hh_fp16_to_f32(a[i].d) * (float)isum;
+        }
+        out[c] = sum;
+    }
+}
+
+/* IQ4_XS on Q8_K activations: each sub-block's integer dot times its
+ * signed scale, summed exactly (|sum| < 8 * 32 * 32 * 127 * 127 < 2^31),
+ * then one float product per super-block. */
+static void qdot_iq4_xs(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    for (int c = 0; c < nc; c++) {
+        const hh_block_iq4_xs *b = w;
+        const hh_block_q8_K *a = (const hh_block_q8_K *)((const uint8_t *)xq + (size_t)c * xs);
+        float sum = 0.0f;
+        for (int64_t i = 0; i < n / HH_QK_K; i++) {
+            int sumi = 0;
+            for (int j = 0; j < 8; j++) {
+                const uint8_t *q = b[i].qs + 16 * j;
+                const int8_t *x = a[i].qs + 32 * j;
+                int isum = 0;
+                for (int l = 0; l < 16; l++)
+                    isum += hh_iq4_value(q[l] & 0x0f) * x[l] + hh_iq4_value(q[l] >> 4) * x[l + 16];
+                sumi += hh_iq4xs_scale(&b[i], j) * isum;
+            }
+            sum += a[i].d * hh_fp16_to_f32(b[i].d) * (float)sumi;
+        }
+        out[c] = sum;
+    }
+}
+
 /* Q5_0: 4 low bits in qs (as Q4_0), the 5th bit of value j in bit j of qh. */
 static void qdot_q5_0(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
 {
@@ -183,8 +225,12 @@ void hh_qdot_fill_ref(hh_kernels_t *k)
     k->act_type[HH_TYPE_Q8_0] = HH_TYPE_Q8_0;
     k->qdot[HH_TYPE_MXFP4] = qdot_mxfp4;
     k->act_type[HH_TYPE_MXFP4] = HH_TYPE_Q8_0;
+    k->qdot[HH_TYPE_IQ4_NL] = qdot_iq4_nl;
+    k->act_type[HH_TYPE_IQ4_NL] = HH_TYPE_Q8_0;
     k->qdot[HH_TYPE_Q4_K] = qdot_q4_K;
     k->act_type[HH_TYPE_Q4_K] = HH_TYPE_Q8_K;
+    k->qdot[HH_TYPE_IQ4_XS] = qdot_iq4_xs;
+    k->act_type[HH_TYPE_IQ4_XS] = HH_TYPE_Q8_K;
     k->qdot[HH_TYPE_Q6_K] = qdot_q6_K;
     k->act_type[HH_TYPE_Q6_K] = HH_TYPE_Q8_K;
 }

@@ -91,13 +91,15 @@ X4_ALWAYS_INLINE void x4_store(__m256 acc, float *o)
 }
 
 /* One group (4 rows) x T tokens over nb blocks; kind: 0 Q4_0, 1 Q8_0,
- * 2 Q5_0. Weights are unpacked once per block for the T tokens:
+ * 2 Q5_0, 3 IQ4_NL (Q4_0's bytes; the nibbles map through the table to
+ * signed levels -127..113, then Q8_0's sign trick: pairs <= 127*127*2). Weights are unpacked once per block for the T tokens:
  * w[0] rows 0-1 values 0..15, w[1] rows 0-1 values 16..31, w[2] / w[3]
  * the same for rows 2-3 (Q8_0: signed values in ws, |w| in w). */
 X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, const int kind, const uint8_t *xq, size_t xs,
                               const int T, float *y, size_t ys)
 {
     const size_t blk = kind == 1 ? 8 + 128 : kind == 2 ? 88 : 8 + 64;
+    const bool sgn = kind == 1 || kind == 3;   /* signed weights: sign trick, no offset */
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[X4_TOK];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
@@ -119,6 +121,15 @@ X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, const int kind, cons
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(nib + 32 * hr));
                 wv[2 * hr] = _mm256_and_si256(raw, m4);
                 wv[2 * hr + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                if (kind == 3) {
+                    const __m256i lut = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69,
+                                                         89, 113, -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25,
+                                                         38, 53, 69, 89, 113);
+                    for (int h = 2 * hr; h < 2 * hr + 2; h++) {
+                        ws[h] = _mm256_shuffle_epi8(lut, wv[h]);
+                        wv[h] = _mm256_sign_epi8(ws[h], ws[h]);
+                    }
+                }
                 if (kind == 2) {   /* 5th bits: mask bytes 8..15 values 0..15, 16..23 values 16..31 */
                     wv[2 * hr] = _mm256_or_si256(wv[2 * hr], hh_x86_bit5(b + 8 + 4 * hr));
                     wv[2 * hr + 1] = _mm256_or_si256(wv[2 * hr + 1], hh_x86_bit5(b + 16 + 4 * hr));
@@ -130,7 +141,7 @@ X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, const int kind, cons
             const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)a->qs));
             const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a->qs + 16)));
             __m256i p;
-            if (kind == 1) {
+            if (sgn) {
                 __m256i r[4];
                 for (int h = 0; h < 4; h++)
                     r[h] = _mm256_madd_epi16(_mm256_maddubs_epi16(wv[h], _mm256_sign_epi8(h & 1 ? xh : xl, ws[h])), ones);
@@ -142,7 +153,7 @@ X4_ALWAYS_INLINE void x4_tile(int64_t nb, const uint8_t *w, const int kind, cons
             }
             const __m256 d = _mm256_set1_ps(a->d);
             __m256 v;
-            if (kind == 1)
+            if (sgn)
                 v = _mm256_mul_ps(_mm256_cvtepi32_ps(p), d);
             else
                 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, _mm256_set1_ps(a->s * (kind == 2 ? 4.0f : 2.0f)));
@@ -186,6 +197,12 @@ static void x4_gemm_q8_0(int64_t n, const void *w, int64_t n_grp, size_t grp_byt
                          const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
 {
     x4_gemm(n, w, n_grp, grp_bytes, 1, xq, xs, n_tok, y, ys);
+}
+
+static void x4_gemm_iq4_nl(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
+                           const void *xq, size_t xs, int32_t n_tok, float *y, size_t ys)
+{
+    x4_gemm(n, w, n_grp, grp_bytes, 3, xq, xs, n_tok, y, ys);
 }
 
 static void x4_gemm_q5_0(int64_t n, const void *w, int64_t n_grp, size_t grp_bytes,
@@ -414,6 +431,7 @@ void hh_qdot_x4_fill_avx2(hh_kernels_t *k)
     k->gemm_x4[HH_TYPE_Q4_0] = x4_gemm_q4_0;
     k->gemm_x4[HH_TYPE_Q8_0] = x4_gemm_q8_0;
     k->gemm_x4[HH_TYPE_Q5_0] = x4_gemm_q5_0;
+    k->gemm_x4[HH_TYPE_IQ4_NL] = x4_gemm_iq4_nl;   /* AVX2 only so far: AVX-512 runs IQ4_NL on stored rows */
     k->gemm_x4[HH_TYPE_Q4_K] = x4_gemm_q4_K;
     k->gemm_x4[HH_TYPE_Q5_K] = x4_gemm_q5_K;
     k->gemm_x4[HH_TYPE_Q6_K] = x4_gemm_q6_K;

@@ -109,9 +109,14 @@ static void qx_quant_q8_K(const float *x, void *y, int64_t n)
 
 /* ---- Q4_0 / Q5_0 / Q8_0: signed weights, sign trick (|w| * sign(w) x) ----------- */
 
-/* Signed values and scale of weight block i; is_q4: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 MXFP4. */
+/* Signed values and scale of weight block i; is_q4: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 MXFP4, 4 IQ4_NL. */
 HH_ALWAYS_INLINE __m256i qx_q32_load(const uint8_t *wb, int is_q4, float *dw)
 {
+    if (is_q4 == 4) {   /* levels -127..113: |w| * |x| pairs stay below 2^15 */
+        const hh_block_iq4_nl *b = (const hh_block_iq4_nl *)wb;
+        *dw = qx_h2f(b->d);
+        return hh_x86_bytes_iq4_nl(b);
+    }
     if (is_q4 == 3) {
         const hh_block_mxfp4 *b = (const hh_block_mxfp4 *)wb;
         *dw = hh_e8m0_half(b->e);
@@ -187,6 +192,16 @@ static void qx_qdot_mxfp4(int64_t n, const void *w, const void *xq, size_t xs, i
     case 3: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 3, out); break;
     case 2: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 2, out); break;
     default: qx_q32_core(n, w, sizeof(hh_block_mxfp4), 3, xq, xs, 1, out); break;
+    }
+}
+
+static void qx_qdot_iq4_nl(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    switch (nc) {
+    case 4: qx_q32_core(n, w, sizeof(hh_block_iq4_nl), 4, xq, xs, 4, out); break;
+    case 3: qx_q32_core(n, w, sizeof(hh_block_iq4_nl), 4, xq, xs, 3, out); break;
+    case 2: qx_q32_core(n, w, sizeof(hh_block_iq4_nl), 4, xq, xs, 2, out); break;
+    default: qx_q32_core(n, w, sizeof(hh_block_iq4_nl), 4, xq, xs, 1, out); break;
     }
 }
 
@@ -312,6 +327,49 @@ static void qx_qdot_q6_K(int64_t n, const void *w, const void *xq, size_t xs, in
     }
 }
 
+/* ---- IQ4_XS ---------------------------------------------------------------- */
+
+/* Per sub-block: the sign trick gives u8 |w| times s8 sign(w) x, summed in
+ * pairs to int16 (maddubs; |pair| <= 2 * 127 * 127 < 2^15), then times the
+ * sub-block's signed scale into int32 lanes; one float product per
+ * super-block, as qdot_ref.c. */
+HH_ALWAYS_INLINE void qx_iq4xs_core(int64_t n, const void *w, const uint8_t *xq, size_t xs, const int NC, float *out)
+{
+    __m256 acc[HH_QDOT_MAX_COLS];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    const hh_block_iq4_xs *b = w;
+    for (int64_t i = 0; i < n / HH_QK_K; i++, b++) {
+        const float d = qx_h2f(b->d);
+        __m256i p[HH_QDOT_MAX_COLS];
+        for (int c = 0; c < NC; c++) p[c] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const __m256i q = hh_x86_bytes_iq4_xs(b, j);
+            const __m256i aq = _mm256_sign_epi8(q, q);
+            const __m256i sc = _mm256_set1_epi16((short)hh_iq4xs_scale(b, j));
+            for (int c = 0; c < NC; c++) {
+                const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)c * xs) + i;
+                const __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(a->qs + 32 * j)), q);
+                p[c] = qx_dp_s16(p[c], _mm256_maddubs_epi16(aq, sx), sc);
+            }
+        }
+        for (int c = 0; c < NC; c++) {
+            const hh_block_q8_K *a = (const hh_block_q8_K *)(xq + (size_t)c * xs) + i;
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[c]), _mm256_set1_ps(a->d * d), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = qx_hsum(acc[c]);
+}
+
+static void qx_qdot_iq4_xs(int64_t n, const void *w, const void *xq, size_t xs, int nc, float *out)
+{
+    switch (nc) {
+    case 4: qx_iq4xs_core(n, w, xq, xs, 4, out); break;
+    case 3: qx_iq4xs_core(n, w, xq, xs, 3, out); break;
+    case 2: qx_iq4xs_core(n, w, xq, xs, 2, out); break;
+    default: qx_iq4xs_core(n, w, xq, xs, 1, out); break;
+    }
+}
+
 static inline void qx_fill(hh_kernels_t *k)
 {
     k->quant_act[HH_TYPE_Q8_0] = qx_quant_q8_0;
@@ -322,6 +380,8 @@ static inline void qx_fill(hh_kernels_t *k)
     k->qdot[HH_TYPE_MXFP4] = qx_qdot_mxfp4;
     k->qdot[HH_TYPE_Q4_K] = qx_qdot_q4_K;
     k->qdot[HH_TYPE_Q6_K] = qx_qdot_q6_K;
+    k->qdot[HH_TYPE_IQ4_NL] = qx_qdot_iq4_nl;
+    k->qdot[HH_TYPE_IQ4_XS] = qx_qdot_iq4_xs;
 }
 
 #endif

@@ -30,10 +30,10 @@ static const hh_type_traits_t g_traits[HH_TYPE_COUNT] = {
     [17]           = { "iq2_xs",   256,     74,  false },
     [18]           = { "iq3_xxs",  256,     98,  false },
     [19]           = { "iq1_s",    256,     50,  false },
-    [20]           = { "iq4_nl",   32,      18,  false },
+    [HH_TYPE_IQ4_NL] = { "iq4_nl", HH_QK4_NL, sizeof(hh_block_iq4_nl), true },
     [21]           = { "iq3_s",    256,     110, false },
     [22]           = { "iq2_s",    256,     82,  false },
-    [23]           = { "iq4_xs",   256,     136, false },
+    [HH_TYPE_IQ4_XS] = { "iq4_xs", HH_QK_K, sizeof(hh_block_iq4_xs), true },
     [HH_TYPE_I8]   = { "i8",       1,       1,   false },
     [HH_TYPE_I16]  = { "i16",      1,       2,   false },
     [HH_TYPE_I32]  = { "i32",      1,       4,   false },
@@ -88,5 +88,5 @@ int hh_type_row_size(uint32_t type, int64_t n, size_t *out)
 
 const char *hh_type_supported_list(void)
 {
-    return "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, mxfp4";
+    return "f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, mxfp4";
 }

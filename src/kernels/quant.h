@@ -29,6 +29,8 @@ typedef enum hh_type {
     HH_TYPE_Q5_K = 13,
     HH_TYPE_Q6_K = 14,
     HH_TYPE_Q8_K = 15,
+    HH_TYPE_IQ4_NL = 20,  /* 4-bit non-linear (table) codes, blocks of 32 */
+    HH_TYPE_IQ4_XS = 23,  /* the same codes, super-blocks of 256 with 6-bit scales */
     HH_TYPE_I8   = 24,
     HH_TYPE_I16  = 25,
     HH_TYPE_I32  = 26,
@@ -47,6 +49,7 @@ typedef enum hh_type {
 #define HH_QK8_1 32
 #define HH_QK_K  256
 #define HH_QK_MXFP4 32
+#define HH_QK4_NL 32
 #define HH_K_SCALE_SIZE 12
 
 /* 4-bit, symmetric: x = d * (q - 8). Low nibbles hold elements 0..15, high nibbles 16..31. */
@@ -93,6 +96,38 @@ static inline float hh_e8m0_half(uint8_t e)
     union { uint32_t u; float f; } v;
     v.u = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
     return v.f;
+}
+
+/* IQ4_NL: 32 4-bit codes into the non-linear table hh_iq4_value (low
+ * nibbles: values 0..15, high nibbles 16..31, as Q4_0); x = d * table[c]. */
+typedef struct { hh_half d; uint8_t qs[HH_QK4_NL / 2]; } hh_block_iq4_nl;
+_Static_assert(sizeof(hh_block_iq4_nl) == 2 + 16, "iq4_nl block size");
+
+/* IQ4_XS: 256 values in 8 sub-blocks of 32, each with a 6-bit scale ls
+ * (low 4 bits: nibble j % 2 of scales_l[j / 2]; top 2 bits: bits 2j, 2j+1
+ * of scales_h); sub-block j's codes are qs[16 j .. 16 j + 15] laid out as
+ * an IQ4_NL block; x = (d * (ls - 32)) * table[c]. */
+typedef struct {
+    hh_half  d;
+    uint16_t scales_h;
+    uint8_t  scales_l[HH_QK_K / 64];
+    uint8_t  qs[HH_QK_K / 2];
+} hh_block_iq4_xs;
+_Static_assert(sizeof(hh_block_iq4_xs) == 2 + 2 + 4 + 128, "iq4_xs block size");
+
+/* The 16 levels of the IQ4 codes (code 0..15), ascending. */
+static inline int hh_iq4_value(unsigned code)
+{
+    static const int8_t t[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+    return t[code & 15];
+}
+
+/* IQ4_XS: the 6-bit scale of sub-block j (0..7), minus 32 (-32..31). */
+static inline int hh_iq4xs_scale(const hh_block_iq4_xs *b, int j)
+{
+    int lo = (b->scales_l[j >> 1] >> (4 * (j & 1))) & 0x0f;
+    int hi = (b->scales_h >> (2 * j)) & 3;
+    return (lo | (hi << 4)) - 32;
 }
 
 /* K-quants: super-blocks of 256 values. */

@@ -5,7 +5,9 @@
  * weighted least-squares fit repeated over a sweep of candidate scales,
  * keep the candidate with the lowest weighted error, then quantize the
  * sub-block scales to 6 (Q4_K / Q5_K / Q3_K), 8 (Q6_K) or 4 (Q2_K) bits and
- * re-round the values against the scales actually stored. Rounding of the
+ * re-round the values against the scales actually stored. IQ4_NL / IQ4_XS
+ * sweep candidate scales for each group of 32 with nearest-level codes and
+ * a least-squares refit (see iq4_group_scale). Rounding of the
  * simple formats matches the reference encoders bit for bit (Q8_0: round
  * half away from zero against amax / 127). */
 #include "kernels/quantize.h"
@@ -574,6 +576,100 @@ static void quantize_q6_k(const float *x, hh_block_q6_K *y, int64_t nb)
     }
 }
 
+/* ---- IQ4: 4-bit codes into the non-linear table (hh_iq4_value) ---------- */
+
+/* Code of the table level nearest to v (levels ascending; ties to the lower). */
+static int iq4_nearest(float v)
+{
+    static const float mid[15] = { -115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+                                   7.0f, 19.0f, 31.5f, 45.5f, 61.0f, 79.0f, 101.0f };
+    int lo = 0, hi = 15;   /* answer in [lo, hi] */
+    while (lo < hi) {
+        int m = (lo + hi) / 2;
+        if (v > mid[m]) lo = m + 1;
+        else hi = m;
+    }
+    return lo;
+}
+
+/* Scale of a group of 32 for the IQ4 table: the value of largest magnitude
+ * is tried on levels near either end of the table (-127 .. -115 and 101 ..
+ * 113); each candidate assigns the nearest codes, then the least-squares
+ * scale for those codes (sum x L / sum L^2) is kept if its squared error is
+ * the smallest. Returns 0 for an all-zero (or negligible) group. */
+static float iq4_group_scale(const float *x)
+{
+    float amax = 0.0f, vmax = 0.0f;
+    for (int l = 0; l < 32; l++)
+        if (fabsf(x[l]) > amax) { amax = fabsf(x[l]); vmax = x[l]; }
+    if (amax < HH_QGROUP_EPS)
+        return 0.0f;
+    float best_d = 0.0f, best_err = INFINITY;
+    for (int c = 0; c < 26; c++) {
+        const float level = c < 13 ? -127.0f + (float)c : 113.0f - (float)(c - 13);
+        const float id = level / vmax;
+        float sxl = 0.0f, sll = 0.0f;
+        for (int l = 0; l < 32; l++) {
+            const float q = (float)hh_iq4_value((unsigned)iq4_nearest(x[l] * id));
+            sxl += x[l] * q;
+            sll += q * q;
+        }
+        const float d = sll > 0.0f ? sxl / sll : 0.0f;
+        if (d == 0.0f)
+            continue;
+        float err = 0.0f;
+        for (int l = 0; l < 32; l++) {
+            const float e = x[l] - d * (float)hh_iq4_value((unsigned)iq4_nearest(x[l] / d));
+            err += e * e;
+        }
+        if (err < best_err) { best_err = err; best_d = d; }
+    }
+    return best_d;
+}
+
+/* Codes of 32 values against the stored scale d, packed as IQ4_NL nibbles. */
+static void iq4_pack(const float *x, float d, uint8_t qs[16])
+{
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int l = 0; l < 16; l++) {
+        const int lo = iq4_nearest(x[l] * id), hi = iq4_nearest(x[l + 16] * id);
+        qs[l] = (uint8_t)(lo | (hi << 4));
+    }
+}
+
+static void quantize_iq4_nl(const float *x, hh_block_iq4_nl *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, x += HH_QK4_NL) {
+        y[i].d = hh_f32_to_fp16(iq4_group_scale(x));
+        iq4_pack(x, half_to_f32(y[i].d), y[i].qs);
+    }
+}
+
+/* IQ4_XS: each sub-block's own best scale s_j, then d = -s_max / 32 (s_max
+ * the s_j of largest magnitude, so it lands on -32 exactly), 6-bit signed
+ * sub-scales round(s_j / d) clamped to -32..31, and the codes re-chosen
+ * against the scales as stored (d as F16, d * ls). */
+static void quantize_iq4_xs(const float *x, hh_block_iq4_xs *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, x += HH_QK_K) {
+        float s[8], smax = 0.0f;
+        for (int j = 0; j < 8; j++) {
+            s[j] = iq4_group_scale(x + 32 * j);
+            if (fabsf(s[j]) > fabsf(smax)) smax = s[j];
+        }
+        hh_block_iq4_xs *b = &y[i];
+        memset(b, 0, sizeof *b);
+        b->d = hh_f32_to_fp16(-smax / 32.0f);
+        const float d = half_to_f32(b->d), id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (int j = 0; j < 8; j++) {
+            const int ls = clampi(round_even(s[j] * id), -32, 31) + 32;
+            b->scales_l[j >> 1] |= (uint8_t)((ls & 0x0f) << (4 * (j & 1)));
+            b->scales_h |= (uint16_t)(((ls >> 4) & 3) << (2 * j));
+            iq4_pack(x + 32 * j, d * (float)(ls - 32), b->qs + 16 * j);
+        }
+    }
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 bool hh_quantize_supported(uint32_t type)
@@ -582,6 +678,7 @@ bool hh_quantize_supported(uint32_t type)
     case HH_TYPE_F32: case HH_TYPE_F16: case HH_TYPE_BF16:
     case HH_TYPE_Q8_0: case HH_TYPE_Q4_0: case HH_TYPE_Q4_1: case HH_TYPE_Q5_0: case HH_TYPE_Q5_1:
     case HH_TYPE_Q2_K: case HH_TYPE_Q3_K: case HH_TYPE_Q4_K: case HH_TYPE_Q5_K: case HH_TYPE_Q6_K:
+    case HH_TYPE_IQ4_NL: case HH_TYPE_IQ4_XS:
         return true;
     default:
         return false;
@@ -624,6 +721,8 @@ int hh_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
     case HH_TYPE_Q4_K: quantize_q4_k(src, dst, nb); break;
     case HH_TYPE_Q5_K: quantize_q5_k(src, dst, nb); break;
     case HH_TYPE_Q6_K: quantize_q6_k(src, dst, nb); break;
+    case HH_TYPE_IQ4_NL: quantize_iq4_nl(src, dst, nb); break;
+    case HH_TYPE_IQ4_XS: quantize_iq4_xs(src, dst, nb); break;
     default: return HH_EUNSUPPORTED;
     }
     return HH_OK;
@@ -636,7 +735,7 @@ enum {
     FT_ALL_F32 = 0, FT_F16 = 1, FT_Q4_0 = 2, FT_Q4_1 = 3, FT_Q8_0 = 7, FT_Q5_0 = 8,
     FT_Q5_1 = 9, FT_Q2_K = 10, FT_Q3_K_S = 11, FT_Q3_K_M = 12, FT_Q3_K_L = 13,
     FT_Q4_K_S = 14, FT_Q4_K_M = 15, FT_Q5_K_S = 16, FT_Q5_K_M = 17, FT_Q6_K = 18,
-    FT_BF16 = 32,
+    FT_IQ4_NL = 25, FT_IQ4_XS = 30, FT_BF16 = 32,
 };
 
 static const hh_quant_mix_t g_mixes[] = {
@@ -660,6 +759,8 @@ static const hh_quant_mix_t g_mixes[] = {
     { "q5_k",   HH_TYPE_Q5_K, FT_Q5_K_S },
     { "q5_k_m", HH_TYPE_Q5_K, FT_Q5_K_M },
     { "q6_k",   HH_TYPE_Q6_K, FT_Q6_K },
+    { "iq4_nl", HH_TYPE_IQ4_NL, FT_IQ4_NL },
+    { "iq4_xs", HH_TYPE_IQ4_XS, FT_IQ4_XS },
 };
 
 const hh_quant_mix_t *hh_quant_mix_find(const char *name)
@@ -675,7 +776,7 @@ const hh_quant_mix_t *hh_quant_mix_find(const char *name)
 const char *hh_quant_mix_names(void)
 {
     return "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k(=q3_k_m) q3_k_s q3_k_m q3_k_l "
-           "q4_k(=q4_k_s) q4_k_s q4_k_m q5_k(=q5_k_s) q5_k_s q5_k_m q6_k";
+           "q4_k(=q4_k_s) q4_k_s q4_k_m q5_k(=q5_k_s) q5_k_s q5_k_m q6_k iq4_nl iq4_xs";
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -708,6 +809,7 @@ static uint32_t fallback_type(uint32_t t, int64_t ncols)
     case HH_TYPE_Q4_K: f = HH_TYPE_Q5_0; break;
     case HH_TYPE_Q5_K: f = HH_TYPE_Q5_1; break;
     case HH_TYPE_Q6_K: f = HH_TYPE_Q8_0; break;
+    case HH_TYPE_IQ4_XS: f = HH_TYPE_IQ4_NL; break;
     default: f = HH_TYPE_F16; break;
     }
     if (ncols % hh_type_traits(f)->blck != 0)
@@ -719,10 +821,12 @@ static uint32_t fallback_type(uint32_t t, int64_t ncols)
  * non-Falcon models):
  *   output.weight (token_embd.weight if tied): Q6_K for every quantized mix
  *     but q8_0 (row length not a multiple of 256: Q8_0).
- *   attn_v:   q2_k: Q4_K if n_gqa >= 4 else Q3_K; q3_k_m: Q5_K in layers
+ *   attn_v:   q2_k: Q4_K if n_gqa >= 4 else Q3_K; iq4_nl / iq4_xs: Q5_K if
+ *             n_gqa >= 4; q3_k_m: Q5_K in layers
  *             0-1, else Q4_K; q3_k_l: Q5_K; q4_k_m / q5_k_m: Q6_K in
  *             more-bits layers; q4_k_s: Q5_K in layers 0-3.
  *   ffn_down: q2_k: Q3_K; q3_k_m: Q5_K if layer < n/16 else Q4_K;
+ *             iq4_nl / iq4_xs: Q5_K if layer < n/8;
  *             q3_k_l: Q5_K; q4_k_m / q5_k_m: Q6_K in more-bits layers;
  *             q4_k_s: Q5_K if layer < n/8.
  *   attn_output: q2_k: Q3_K; q3_k_m: Q4_K; q3_k_l: Q5_K.
@@ -752,6 +856,8 @@ uint32_t hh_quant_tensor_type(const hh_quant_mix_t *mix, bool pure, const char *
         } else if (strstr(name, "attn_v.weight")) {
             if (ft == FT_Q2_K)
                 t = n_gqa >= 4 ? HH_TYPE_Q4_K : HH_TYPE_Q3_K;
+            else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && n_gqa >= 4)
+                t = HH_TYPE_Q5_K;
             else if (ft == FT_Q3_K_M)
                 t = layer >= 0 && layer < 2 ? HH_TYPE_Q5_K : HH_TYPE_Q4_K;
             else if (ft == FT_Q3_K_L)
@@ -769,6 +875,8 @@ uint32_t hh_quant_tensor_type(const hh_quant_mix_t *mix, bool pure, const char *
                 t = HH_TYPE_Q5_K;
             else if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && layer >= 0 && more_bits_layer(layer, n_layer))
                 t = HH_TYPE_Q6_K;
+            else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && layer >= 0 && layer < n_layer / 8)
+                t = HH_TYPE_Q5_K;
             else if (ft == FT_Q4_K_S && layer >= 0 && layer < n_layer / 8)
                 t = HH_TYPE_Q5_K;
         } else if (strstr(name, "attn_output.weight")) {

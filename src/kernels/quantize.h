@@ -17,7 +17,7 @@
 /* Quantizes one row of n floats to type (an hh_type_t id) into dst, which
  * must hold the row's size (hh_type_row_size). n must be a multiple of the
  * type's block size. Supported: F32 (copy), F16, BF16, Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K. Returns HH_OK, HH_EINVAL for a
+ * Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. Returns HH_OK, HH_EINVAL for a
  * bad n or NULL pointers, HH_EUNSUPPORTED for a type without a quantizer.
  * Deterministic; does not allocate; thread-safe. */
 int hh_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);

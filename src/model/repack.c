@@ -21,7 +21,7 @@ bool hh_repack_x4_ok(const hh_kernels_t *kern, const hh_mat_t *w)
         kern->quant_x4 == NULL)
         return false;
     if (w->type != HH_TYPE_Q4_0 && w->type != HH_TYPE_Q8_0 && w->type != HH_TYPE_Q4_K && w->type != HH_TYPE_Q5_0 &&
-        w->type != HH_TYPE_Q5_K && w->type != HH_TYPE_Q6_K)
+        w->type != HH_TYPE_Q5_K && w->type != HH_TYPE_Q6_K && w->type != HH_TYPE_IQ4_NL)
         return false;
     return w->n_out % HH_X4_ROWS == 0 && w->n_in % x4_qk(w->type) == 0 && w->n_out > 0 &&
            w->nbytes >= (size_t)w->n_out * w->row_bytes;
@@ -272,6 +272,8 @@ int hh_repack_x4(hh_mat_t *w)
                         o[72 + 16 * r + l] = (uint8_t)((uint8_t)b->qs[16 + l] ^ 0x80);
                     }
                 } else {
+                    /* Q4_0 and IQ4_NL: the same 18 bytes (F16 d, 16 nibble bytes) */
+                    _Static_assert(sizeof(hh_block_q4_0) == sizeof(hh_block_iq4_nl), "same layout");
                     const hh_block_q4_0 *b = (const hh_block_q4_0 *)row + i;
                     memcpy(o + 2 * r, &b->d, 2);
                     memcpy(o + 8 + 16 * r, b->qs, 16);
@@ -324,6 +326,12 @@ void hh_x4_dequant_row(const hh_mat_t *w, int64_t r, float *out)
             for (int l = 0; l < 16; l++) {
                 out[l] = d * (float)(int8_t)(b[8 + 16 * rr + l] ^ 0x80);
                 out[16 + l] = d * (float)(int8_t)(b[72 + 16 * rr + l] ^ 0x80);
+            }
+        } else if (w->type == HH_TYPE_IQ4_NL) {
+            for (int l = 0; l < 16; l++) {
+                const uint8_t q = b[8 + 16 * rr + l];
+                out[l] = d * (float)hh_iq4_value(q & 0x0f);
+                out[16 + l] = d * (float)hh_iq4_value(q >> 4);
             }
         } else {
             for (int l = 0; l < 16; l++) {
