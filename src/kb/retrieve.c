@@ -140,9 +140,8 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
     if (rc || n_allowed == 0)
         goto cleanup;
     /* chunks not analyzed yet (a store from before migration 14, rewritten
-     * chunks): analyzed now, so that none is missing from the index */
-    if ((rc = hh_kb_index_fill(store, q->analyzer, NULL, err)))
-        goto cleanup;
+     * chunks) are not analyzed here: the server's background pass does it
+     * (hh_kb_index_filler_start), so no search waits for it */
     if ((rc = hh_rt_acl_get(store, coll, &acl, err)))
         goto cleanup;
     if ((rc = hh_analyzer_query_terms(q->analyzer, q->text, &qt, err)))
