@@ -157,10 +157,9 @@ static int cmp_bm25_row(const void *a, const void *b)
 }
 
 /* BM25: chunks matching fts that the access set allows, best first.
- * The set test comes first, in hh_kb_tf itself: a disallowed chunk gets
- * NULL before any of its counts is looked at, and is never ranked, nor
- * counted. Every matching allowed chunk comes back with its place in the
- * set (for its length) and per-phrase counts; the statistics are those of the
+ * The set test is part of the WHERE clause: a disallowed chunk is never
+ * ranked, nor counted. Every matching allowed chunk comes back with its
+ * length and per-phrase counts (hh_kb_tf); the statistics are those of the
  * allowed chunks: N = acl->n_ids, average length acl->n_tokens / N, and a
  * phrase's document frequency = the matching allowed chunks holding it.
  * Scores are FTS5's bm25() formula (with its IDF floor of 1e-6), sign
@@ -170,7 +169,8 @@ int hh_rt_bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt, 
                      hh_rt_cand_t **out, size_t *n, hh_err_t *err)
 {
     static const char sql[] =
-        "SELECT rowid, hh_kb_tf(chunks_terms, ?2) FROM chunks_terms WHERE chunks_terms MATCH ?1";
+        "SELECT rowid, hh_kb_tf(chunks_terms) FROM chunks_terms"
+        " WHERE chunks_terms MATCH ?1 AND hh_kb_allowed(rowid, ?2)";
     *out = NULL;
     *n = 0;
     int rc = 0;
@@ -190,8 +190,6 @@ int hh_rt_bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt, 
     sqlite3_bind_pointer(st, 2, (void *)acl, "hh_kb_acl", NULL);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-            continue;   /* not in the access set */
         const int32_t *blob = sqlite3_column_blob(st, 1);
         size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
         if (!blob || bytes < 2 * sizeof(int32_t) || bytes % sizeof(int32_t)) {
@@ -221,10 +219,9 @@ int hh_rt_bm25_list(hh_store_t *s, const char *fts, const hh_query_terms_t *qt, 
         rows[n_rows].id = sqlite3_column_int64(st, 0);
         memcpy(tf + n_rows * (1 + n_phr), blob, bytes);
         /* the length from the access set (read with it from the index's
-         * per-row sizes): FTS5's own lookup costs a query per matching row;
-         * hh_kb_tf found the row's place in the set */
-        int32_t at = blob[0];
-        if (at < 0 || (size_t)at >= acl->n_ids || acl->ids[at] != rows[n_rows].id) {
+         * per-row sizes): FTS5's own lookup costs a query per matching row */
+        ptrdiff_t at = hh_rt_acl_find(acl, rows[n_rows].id);
+        if (at < 0) {
             rc = hh_err_set(err, HH_EIO, -1, "bm25: a match outside the access set");
             goto cleanup;
         }
@@ -364,24 +361,15 @@ typedef struct fts5_api_s {           /* fts5_api, up to xCreateFunction */
     int (*create_function)(struct fts5_api_s *, const char *, void *, fts5_aux_fn, void (*)(void *));
 } fts5_api_t;
 
-/* hh_kb_tf(chunks_terms, access set) -> NULL when the row is not in the
- * set (a pointer bound as "hh_kb_acl"; no set: NULL for every row), else a
- * blob of int32: the row's index in the set (hh_rt_bm25_list takes its
- * length from there: FTS5's xColumnSize would run a query on the docsize
- * table per row), then per query phrase its instances in the row (all
- * columns, weight 1 as in bm25()). The set is tested before anything of
- * the row is read (and in place of a separate SQL function in the WHERE
- * clause: one call and one search of the set per row instead of two).
- * Phrases are capped by the query builder (HH_RT_MAX_FTS_WORDS), so the
- * blob is small. */
+/* hh_kb_tf(chunks_fts) -> blob of int32: 0 (room for the row's length,
+ * which hh_rt_bm25_list takes from the access set: FTS5's xColumnSize would run
+ * a query on the docsize table per row), then per query phrase its
+ * instances in the row (all columns, weight 1 as in bm25()). Phrases are
+ * capped by the query builder (HH_RT_MAX_FTS_WORDS), so the blob is small. */
 static void fts5_tf(const fts5_ext_t *api, fts5_ctx_t *fc, sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-    const hh_rt_acl_t *acl = argc >= 1 ? sqlite3_value_pointer(argv[0], "hh_kb_acl") : NULL;
-    ptrdiff_t at = acl ? hh_rt_acl_find(acl, api->rowid(fc)) : -1;
-    if (at < 0 || at > INT32_MAX) {
-        sqlite3_result_null(ctx);
-        return;
-    }
+    (void)argc;
+    (void)argv;
     int n_phr = api->phrase_count(fc), n_inst = 0;
     if (n_phr < 0 || n_phr > 4 * HH_RT_MAX_FTS_WORDS) {
         sqlite3_result_error(ctx, "hh_kb_tf: too many phrases", -1);
@@ -393,7 +381,6 @@ static void fts5_tf(const fts5_ext_t *api, fts5_ctx_t *fc, sqlite3_context *ctx,
         return;
     }
     memset(v, 0, (size_t)(1 + n_phr) * sizeof *v);
-    v[0] = (int32_t)at;
     int rc = api->inst_count(fc, &n_inst);
     for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
         int phr, col, off;
