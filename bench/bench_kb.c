@@ -12,9 +12,22 @@
  * section "## Retrieval latency" to stdout, progress to stderr.
  *
  *   bench_kb [-n 100000] [-d 384] [-q 300] [-c 1000] [-s 1.0] [-t CORPUS_DIR] [-e 0|1] [-v 0|1]
+ *            [-k STORE_DIR] [-r ROUNDS]
  *
  * -v 0: only the whole retrieval (its store and its own vector index), not
  * the vector-index measurements.
+ * -k DIR: the whole retrieval's store, its vector index and its queries are
+ * kept in DIR, and a later run with the same DIR (and the same -n, -d, -q)
+ * measures on them instead of building them again (so two builds of the
+ * library can be timed on the same data; the build figures printed are
+ * those of the first run).
+ * -r R: the queries of the whole retrieval are timed R times over; the
+ * table gives the median of the R p50s and of the R p95s, and each
+ * round's figures follow it.
+ *
+ * Each query is timed on the wall clock and on the thread's CPU clock: on
+ * a shared, loaded machine the wall time includes waiting for a core, the
+ * CPU time is the work the retrieval itself does.
  *
  * Built and run by bench/run.sh (make bench). */
 #include <math.h>
@@ -32,6 +45,7 @@
 #include "store/store.h"
 
 #include <dirent.h>
+#include <errno.h>
 
 static uint64_t rng_u64(uint64_t *s)
 {
@@ -63,6 +77,18 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *g_keep;   /* -k */
+static int         g_rounds = 1;   /* -r */
+
+#define MAX_ROUNDS 9
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -243,6 +269,11 @@ typedef struct {
     double analyze_s, load_ms;   /* index analysis of every chunk; the analyzer's files */
     double index_s;              /* the store's vector index built (single thread) */
     double build_s, p50_bm25, p95_bm25, p50_hyb, p95_hyb, p50_dense, p95_dense, mean_hits;
+    /* [mode: 0 BM25, 1 hybrid, 2 dense][0 p50, 1 p95]: medians over the rounds */
+    double cpu[3][2];
+    double round_wall[MAX_ROUNDS][3][2], round_cpu[MAX_ROUNDS][3][2];
+    int    rounds;
+    bool   reused;
     size_t n_sents, n_chunks, n_readable;
     double avg_chars;
     char   source[256];
@@ -264,10 +295,34 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
         fprintf(stderr, "bench_kb: no text to sample (%zu sentences)\n", ss.n);
         return -1;
     }
-    char dir[] = "/tmp/bench_kb_store_XXXXXX";
-    if (!mkdtemp(dir))
+    char dir[1024] = "/tmp/bench_kb_store_XXXXXX";
+    char path_meta[1100], path_ix[1100], path_q[1100];
+    bool reuse = false;
+    if (g_keep) {
+        snprintf(dir, sizeof dir, "%s", g_keep);
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return -1;
+        snprintf(path_meta, sizeof path_meta, "%s/bench.meta", dir);
+        snprintf(path_ix, sizeof path_ix, "%s/bench.vindex", dir);
+        snprintf(path_q, sizeof path_q, "%s/bench.queries", dir);
+        FILE *mf = fopen(path_meta, "r");
+        int mn = 0, mq = 0;
+        if (mf) {
+            reuse = fscanf(mf, "%d %d %zu %lf %lf %lf %lf %lf", &mn, &mq, &r->n_readable, &r->avg_chars, &r->build_s,
+                           &r->index_s, &r->analyze_s, &r->load_ms) == 8 && mn == n && mq == nq;
+            fclose(mf);
+            if (!reuse) {
+                fprintf(stderr, "bench_kb: %s holds another store (-n, -q differ)\n", dir);
+                return -1;
+            }
+        }
+    } else if (!mkdtemp(dir)) {
         return -1;
+    }
+    r->reused = reuse;
     hh_store_t *st = NULL;
+    hh_analyzer_t *an = NULL;
+    char (*qt)[256] = NULL;
     hh_err_t err;
     hh_store_user_t u;
     int rc = hh_store_open(&st, dir, &err);
@@ -292,6 +347,8 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
      * chunk i (0-based, insertion order) gets vector i of x. Chunk ids are
      * random (store_int.h), so the index of this store is built below from
      * the stored ids. */
+    if (reuse)
+        goto built;
     int64_t *chunk_ids = calloc((size_t)n, sizeof *chunk_ids);
     if (!chunk_ids)
         return -1;
@@ -370,7 +427,6 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
      * chunk, as hh_kb_index_fill does after an upgrade; questions then get
      * compounds, synonyms and translations too. The files are read first,
      * outside the timings. */
-    hh_analyzer_t *an = NULL;
     if (!rc && (rc = hh_analyzer_create(&an, NULL, &err)) == 0) {
         double tl = now_s();
         hh_analyzer_load(an);
@@ -392,7 +448,7 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
         return -1;
     }
     /* queries: 2..6 words of a random sentence */
-    char (*qt)[256] = calloc((size_t)nq, sizeof *qt);
+    qt = calloc((size_t)nq, sizeof *qt);
     for (int j = 0; qt && j < nq; j++) {
         const char *sn = ss.v[rng_u64(&rs) % ss.n];
         size_t sl = strlen(sn), start = rng_u64(&rs) % (sl / 2 + 1);
@@ -405,11 +461,53 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
         }
         qt[j][o] = '\0';
     }
+    if (g_keep && qt) {   /* keep what the next run measures on */
+        FILE *qf = fopen(path_q, "w"), *mf = fopen(path_meta, "w");
+        for (int j = 0; qf && j < nq; j++)
+            fprintf(qf, "%s\n", qt[j]);
+        if (mf)
+            fprintf(mf, "%d %d %zu %.3f %.3f %.3f %.3f %.3f\n", n, nq, r->n_readable, r->avg_chars, r->build_s,
+                    r->index_s, r->analyze_s, r->load_ms);
+        bool ok = qf && mf && hh_vindex_save(ix, path_ix, 1, &err) == 0;
+        if (qf) fclose(qf);
+        if (mf) fclose(mf);
+        if (!ok) {
+            fprintf(stderr, "bench_kb: cannot keep the store in %s\n", dir);
+            unlink(path_meta);
+        }
+    }
+built:
+    if (reuse) {   /* the kept store, index, queries and analyzer files */
+        if (!rc) rc = hh_vindex_load(path_ix, NULL, &ix, NULL, &err);
+        if (!rc && (rc = hh_analyzer_create(&an, NULL, &err)) == 0)
+            hh_analyzer_load(an);
+        for (int c = 0; c < 4 && !rc; c++) {
+            char cn[16];
+            snprintf(cn, sizeof cn, "c%d", c);
+            hh_store_collection_t co;
+            rc = hh_store_collection_get(st, cn, &co, &err);
+            coll[c] = co.id;
+        }
+        FILE *qf = rc ? NULL : fopen(path_q, "r");
+        qt = calloc((size_t)nq, sizeof *qt);
+        for (int j = 0; qf && qt && j < nq; j++)
+            if (fgets(qt[j], sizeof qt[j], qf))
+                qt[j][strcspn(qt[j], "\n")] = '\0';
+        if (qf) fclose(qf);
+        if (!qf || !qt) {
+            fprintf(stderr, "bench_kb: cannot reuse the store in %s: %s\n", dir, err.msg);
+            rc = -1;
+        }
+        r->n_chunks = (size_t)n;
+    }
     qemb_t qe = { q, nq, dim, 0 };
     hh_kb_embedder_t em = { dim, bench_embed, &qe };
-    double *t = malloc((size_t)nq * sizeof *t);
+    double *t = malloc((size_t)nq * sizeof *t), *tc = malloc((size_t)nq * sizeof *tc);
     long hits = 0;
-    for (int mode = 0; mode < 3 && t && qt && !rc; mode++) {
+    r->rounds = g_rounds;
+    fprintf(stderr, "bench_kb: timing %d queries x 3 modes x %d rounds ...\n", nq, g_rounds);
+    for (int round = 0; round < g_rounds && !rc; round++)
+    for (int mode = 0; mode < 3 && t && tc && qt && !rc; mode++) {
         hh_kb_mode_t km = mode == 0 ? HH_KB_BM25_ONLY : mode == 1 ? HH_KB_HYBRID : HH_KB_DENSE_ONLY;
         for (int j = 0; j < nq && !rc; j++) {
             /* BENCH_KB_ANALYZE=0: questions with stems alone (for comparison) */
@@ -418,32 +516,52 @@ static int e2e_run(const float *x, int n, int dim, const float *q, int nq, const
                                  .k = 10 };
             hh_kb_hit_t *h = NULL;
             size_t nh = 0;
-            double a = now_s();
+            double a = now_s(), ac = cpu_s();
             rc = hh_kb_retrieve_mode(st, mode ? ix : NULL, mode ? &em : NULL, &qq, km, &h, &nh, &err);
             t[j] = (now_s() - a) * 1e3;
+            tc[j] = (cpu_s() - ac) * 1e3;
             for (size_t i = 0; i < nh; i++)
                 if (h[i].collection_id != coll[0] && h[i].collection_id != coll[1]) {
                     fprintf(stderr, "bench_kb: ACL violated\n");
                     rc = -1;
                 }
-            if (mode == 1) hits += (long)nh;
+            if (mode == 1 && round == 0) hits += (long)nh;
             hh_kb_hits_free(h, nh);
         }
-        double p50 = percentile(t, nq, 50), p95 = percentile(t, nq, 95);
-        if (mode == 0) { r->p50_bm25 = p50; r->p95_bm25 = p95; }
-        else if (mode == 1) { r->p50_hyb = p50; r->p95_hyb = p95; }
-        else { r->p50_dense = p50; r->p95_dense = p95; }
+        r->round_wall[round][mode][0] = percentile(t, nq, 50);
+        r->round_wall[round][mode][1] = percentile(t, nq, 95);
+        r->round_cpu[round][mode][0] = percentile(tc, nq, 50);
+        r->round_cpu[round][mode][1] = percentile(tc, nq, 95);
     }
+    /* medians over the rounds */
+    double med[3][2];
+    for (int mode = 0; mode < 3; mode++)
+        for (int k = 0; k < 2; k++) {
+            double v[MAX_ROUNDS], vc[MAX_ROUNDS];
+            for (int i = 0; i < g_rounds; i++) {
+                v[i] = r->round_wall[i][mode][k];
+                vc[i] = r->round_cpu[i][mode][k];
+            }
+            med[mode][k] = percentile(v, g_rounds, 50);
+            r->cpu[mode][k] = percentile(vc, g_rounds, 50);
+        }
+    r->p50_bm25 = med[0][0];
+    r->p95_bm25 = med[0][1];
+    r->p50_hyb = med[1][0];
+    r->p95_hyb = med[1][1];
+    r->p50_dense = med[2][0];
+    r->p95_dense = med[2][1];
     r->mean_hits = (double)hits / nq;
     if (rc) fprintf(stderr, "bench_kb: retrieve failed: %s\n", err.msg);
     free(t);
+    free(tc);
     free(qt);
     hh_analyzer_free(an);
     hh_vindex_free(ix);
     hh_store_close(st);
-    char cmd[128];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "bench_kb: cannot remove %s\n", dir);
+    if (!g_keep && system(cmd) != 0) fprintf(stderr, "bench_kb: cannot remove %s\n", dir);
     for (size_t i = 0; i < ss.n; i++) free(ss.v[i]);
     free(ss.v);
     return rc ? -1 : 0;
@@ -472,10 +590,27 @@ static void print_e2e(bool e2e, bool e2e_ok, const e2e_t *r, int dim, int nq)
                "(hh_kb_index_fill, after the store build): %.1f s (%.0f chunks/s); the analyzer's files: %.0f ms "
                "(once, before the timings).\n\n",
                HH_KB_RERANK_DEPTH, e.n_chunks, e.analyze_s, e.analyze_s > 0 ? e.n_chunks / e.analyze_s : 0, e.load_ms);
-        printf("| retrieval | p50 ms | p95 ms |\n|---|---|---|\n");
-        printf("| BM25 only (FTS5 + access filter) | %.2f | %.2f |\n", e.p50_bm25, e.p95_bm25);
-        printf("| dense only (access filter + index) | %.2f | %.2f |\n", e.p50_dense, e.p95_dense);
-        printf("| hybrid (BM25 + dense, RRF) | %.2f | %.2f |\n\n", e.p50_hyb, e.p95_hyb);
+        printf("| retrieval | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |\n|---|---|---|---|---|\n");
+        printf("| BM25 only (FTS5 + access filter) | %.2f | %.2f | %.2f | %.2f |\n", e.p50_bm25, e.p95_bm25,
+               e.cpu[0][0], e.cpu[0][1]);
+        printf("| dense only (access filter + index) | %.2f | %.2f | %.2f | %.2f |\n", e.p50_dense, e.p95_dense,
+               e.cpu[2][0], e.cpu[2][1]);
+        printf("| hybrid (BM25 + dense, RRF) | %.2f | %.2f | %.2f | %.2f |\n\n", e.p50_hyb, e.p95_hyb, e.cpu[1][0],
+               e.cpu[1][1]);
+        printf("Wall clock and the searching thread's CPU time per query%s.\n\n",
+               e.rounds > 1 ? "; each figure the median of the rounds below" : "");
+        if (e.rounds > 1) {
+            printf("| round | BM25 p50 / p95 | hybrid p50 / p95 | dense p50 / p95 | CPU: BM25 p95 | hybrid p95 | dense p95 |\n"
+                   "|---|---|---|---|---|---|---|\n");
+            for (int i = 0; i < e.rounds; i++)
+                printf("| %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f | %.2f |\n", i + 1,
+                       e.round_wall[i][0][0], e.round_wall[i][0][1], e.round_wall[i][1][0], e.round_wall[i][1][1],
+                       e.round_wall[i][2][0], e.round_wall[i][2][1], e.round_cpu[i][0][1], e.round_cpu[i][1][1],
+                       e.round_cpu[i][2][1]);
+            printf("\n");
+        }
+        if (e.reused)
+            printf("(Store, index and queries kept from an earlier run with `-k`: the build figures above are that run's.)\n\n");
         printf("Target p95 < 50 ms on 2 cores: %s (hybrid p95 %.1f ms).\n",
                e.p95_hyb < 50 ? "met" : "NOT met", e.p95_hyb);
     } else {
@@ -500,13 +635,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-t")) corpus = argv[i + 1];
         else if (!strcmp(argv[i], "-e")) e2e = atoi(argv[i + 1]) != 0;
         else if (!strcmp(argv[i], "-v")) vec = atoi(argv[i + 1]) != 0;
+        else if (!strcmp(argv[i], "-k")) g_keep = argv[i + 1];
+        else if (!strcmp(argv[i], "-r")) g_rounds = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "usage: bench_kb [-n N] [-d DIM] [-q QUERIES] [-c CLUSTERS] [-s SPREAD] [-t CORPUS] [-e 0|1]"
-                            " [-v 0|1]\n");
+                            " [-v 0|1] [-k STORE_DIR] [-r ROUNDS]\n");
             return 2;
         }
     }
-    if (n < 100 || dim < 1 || dim > 65536 || nq < 10 || n_clusters < 1) {
+    if (n < 100 || dim < 1 || dim > 65536 || nq < 10 || n_clusters < 1 || g_rounds < 1 || g_rounds > MAX_ROUNDS) {
         fprintf(stderr, "bench_kb: bad sizes\n");
         return 2;
     }

@@ -7,6 +7,7 @@
  * the isolation of ranking from another department's words. Uses Debian's
  * wngerman, openthesaurus-de-text and trans-de-en (scripts/deps.sh). */
 #include "harness.h"
+#include "kb_fill.h"
 #include "kb/analyze.h"
 #include "kb/ingest.h"
 #include "kb/retrieve.h"
@@ -518,7 +519,7 @@ static int rank_of(hh_store_t *s, hh_analyzer_t *a, const char *user, const char
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     hh_err_t err;
-    if (hh_kb_retrieve_mode(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err) != 0) {
+    if (kb_retrieve_mode_filled(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err) != 0) {
         printf("    retrieve: %s\n", err.msg);
         return -1;
     }
@@ -607,7 +608,7 @@ static int take_snap(hh_store_t *s, hh_analyzer_t *a, const char *text, snap_t *
     size_t n = 0;
     hh_err_t err;
     memset(r, 0, sizeof *r);
-    int rc = hh_kb_retrieve_mode(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err);
+    int rc = kb_retrieve_mode_filled(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err);
     if (rc)
         return rc;
     r->n = n;
@@ -667,7 +668,7 @@ TEST(analyze_isolation_synonyms_and_stats_scoped)
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     hh_err_t err;
-    ASSERT_OK(hh_kb_retrieve(k.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(k.s, NULL, NULL, &q, &h, &n, &err));
     for (size_t i = 0; i < n; i++)
         ASSERT_TRUE(h[i].collection_id != k.secret);
     hh_kb_hits_free(h, n);
@@ -758,8 +759,8 @@ TEST(analyze_ingest_stores_lang_and_terms)
 }
 
 /* A schema 12 store (tests/fixtures/schema/v12, made by an earlier build):
- * its chunks come without terms; the first open migrates, the fill (or
- * the first search) analyzes them, and a stemmed search finds them. */
+ * its chunks come without terms; the first open migrates, the fill (never
+ * a search) analyzes them, and a stemmed search finds them. */
 TEST(analyze_upgrade_v12_reindexes)
 {
     char root[512], cmd[2048];

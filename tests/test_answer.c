@@ -371,6 +371,7 @@ TEST(answer_http_ask_and_grounded_chat)
     d.sha256 = sha_h;
     d.chunks = &c2;
     ASSERT_OK(hh_store_doc_replace(st, &d, NULL, NULL, &err));
+    hh_http_kb_index_wait(t.s);   /* stored directly, not ingested: the server analyzes them in the background */
 
     /* extractive (no model) */
     char *body = NULL;
@@ -507,6 +508,7 @@ TEST(answer_http_grounded_cache_per_user)
                             .mime = "text/plain", .size = 10, .chunks = &c1, .n_chunks = 1,
                             .sha256 = "3333333333333333333333333333333333333333333333333333333333333333" };
     ASSERT_OK(hh_store_doc_replace(t.st, &d, NULL, NULL, &err));
+    hh_http_kb_index_wait(t.s);   /* stored directly, not ingested: the server analyzes them in the background */
     const char *grounded = "{\"model\":\"stories260K\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\","
                            "\"content\":\"How are hotels booked?\"}],\"hoheit\":{\"collections\":[\"eng\"]}}";
     /* the start of the answer module's system instructions (kb/answer.c) */
@@ -737,6 +739,7 @@ TEST(answer_http_sources_fit_context)
         ASSERT_OK(hh_store_doc_replace(t.st, &d, NULL, NULL, &err));
         free(text);
     }
+    hh_http_kb_index_wait(t.s);   /* stored directly, not ingested: the server analyzes them in the background */
     hh_test_resp_t r;
     hh_test_req_t q = { .method = "POST", .path = "/api/ask", .key = key,
                         .body = "{\"question\":\"Wie werden Reisekosten mit dem privaten PKW erstattet?\","
@@ -880,6 +883,7 @@ TEST(answer_http_prompt_lookup_default_and_switch)
     d.sha256 = "4444444444444444444444444444444444444444444444444444444444444444";
     d.chunks = &c2;
     ASSERT_OK(hh_store_doc_replace(st, &d, NULL, NULL, &err));
+    hh_http_kb_index_wait(t.s);   /* stored directly, not ingested: the server analyzes them in the background */
     char *off = NULL, *on = NULL, *body = NULL;
     const char *q_off = "{\"model\":\"stories260K\",\"max_tokens\":16,\"prompt_lookup\":false,\"messages\":[{\"role\":"
                         "\"user\",\"content\":\"How are hotels booked?\"}],\"hoheit\":{\"collections\":[\"eng\"]}}";

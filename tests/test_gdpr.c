@@ -3,6 +3,7 @@
  * still verifies), pseudonyms, collection TTLs, the retention sweep (per
  * collection and per use case) and the CLI. */
 #include "harness.h"
+#include "kb_fill.h"
 #include "http_helpers.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
@@ -91,7 +92,7 @@ static size_t bm25_hits(hh_store_t *st, const char *text)
     hh_kb_hit_t *hits = NULL;
     size_t n = 0;
     hh_err_t err;
-    if (hh_kb_retrieve_mode(st, NULL, NULL, &q, HH_KB_BM25_ONLY, &hits, &n, &err) != 0)
+    if (kb_retrieve_mode_filled(st, NULL, NULL, &q, HH_KB_BM25_ONLY, &hits, &n, &err) != 0)
         return (size_t)-1;
     hh_kb_hits_free(hits, n);
     return n;

@@ -4,6 +4,7 @@
  * reciprocal-rank fusion; dense retrieval through the HTTP server with a
  * real (random-weight) bert model. */
 #include "harness.h"
+#include "kb_fill.h"
 #include "http_helpers.h"
 #include "http/server.h"
 #include "kb/answer.h"
@@ -223,7 +224,7 @@ TEST(retrieve_bm25_ranks_and_filters)
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     hh_err_t err;
-    ASSERT_OK(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err));
     ASSERT_TRUE(n >= 1);
     ASSERT_STREQ(h[0].text, "To configure the network interface edit /etc/network/interfaces.");
     ASSERT_STREQ(h[0].title, "Network");
@@ -243,7 +244,7 @@ TEST(retrieve_bm25_ranks_and_filters)
 
     /* German, diacritics folded by the index */
     q.text = "Wie wird das Netzwerk konfiguriert?";
-    ASSERT_OK(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err));
     ASSERT_TRUE(n >= 1);
     ASSERT_STREQ(h[0].text, "Das Netzwerk wird mit ifupdown in /etc/network/interfaces konfiguriert.");
     hh_kb_hits_free(h, n);
@@ -251,14 +252,14 @@ TEST(retrieve_bm25_ranks_and_filters)
     /* HR reads HR only: the salary chunk; the admin reads both */
     q.user = "harriet";
     q.text = "salary bands";
-    ASSERT_OK(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err));
     ASSERT_TRUE(n >= 1);
     for (size_t i = 0; i < n; i++)
         ASSERT_EQ_INT(h[i].collection_id, f.hr);
     hh_kb_hits_free(h, n);
     q.user = "root";
     q.k = 10;
-    ASSERT_OK(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err));
     bool saw_hr = false, saw_eng = false;
     for (size_t i = 0; i < n; i++) {
         saw_hr |= h[i].collection_id == f.hr;
@@ -269,7 +270,7 @@ TEST(retrieve_bm25_ranks_and_filters)
 
     /* a user without a department reads nothing */
     q.user = "nobody";
-    ASSERT_OK(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err));
     ASSERT_EQ_INT(n, 0);
     ASSERT_TRUE(h == NULL);
 
@@ -278,7 +279,7 @@ TEST(retrieve_bm25_ranks_and_filters)
     const char *only_eng[] = { "eng" };
     q.collections = only_eng;
     q.n_collections = 1;
-    ASSERT_OK(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err));
     ASSERT_TRUE(n >= 1);
     for (size_t i = 0; i < n; i++)
         ASSERT_EQ_INT(h[i].collection_id, f.eng);
@@ -286,21 +287,21 @@ TEST(retrieve_bm25_ranks_and_filters)
     q.user = "bob";
     const char *hr_coll[] = { "hr" }, *nope[] = { "does-not-exist" };
     q.collections = hr_coll;
-    ASSERT_EQ_INT(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err), HH_ENOENT);
+    ASSERT_EQ_INT(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err), HH_ENOENT);
     ASSERT_TRUE(strstr(err.msg, "'hr'") != NULL);
     q.collections = nope;
-    ASSERT_EQ_INT(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err), HH_ENOENT);
+    ASSERT_EQ_INT(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err), HH_ENOENT);
 
     /* bad arguments */
     q.collections = NULL;
     q.n_collections = 0;
     q.k = 0;
-    ASSERT_EQ_INT(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err), HH_EINVAL);
+    ASSERT_EQ_INT(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err), HH_EINVAL);
     q.k = 3;
     q.user = "mallory";
-    ASSERT_EQ_INT(hh_kb_retrieve(f.s, NULL, NULL, &q, &h, &n, &err), HH_ENOENT);
+    ASSERT_EQ_INT(kb_retrieve_filled(f.s, NULL, NULL, &q, &h, &n, &err), HH_ENOENT);
     q.user = "bob";
-    ASSERT_EQ_INT(hh_kb_retrieve_mode(f.s, NULL, NULL, &q, HH_KB_DENSE_ONLY, &h, &n, &err), HH_EINVAL);
+    ASSERT_EQ_INT(kb_retrieve_mode_filled(f.s, NULL, NULL, &q, HH_KB_DENSE_ONLY, &h, &n, &err), HH_EINVAL);
     fixture_close(&f);
 }
 
@@ -313,9 +314,9 @@ TEST(retrieve_hybrid_fusion)
     hh_kb_hit_t *bh = NULL, *dh = NULL, *hh = NULL;
     size_t nb = 0, nd = 0, nh = 0;
     hh_err_t err;
-    ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, HH_KB_BM25_ONLY, &bh, &nb, &err));
-    ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, HH_KB_DENSE_ONLY, &dh, &nd, &err));
-    ASSERT_OK(hh_kb_retrieve(f.s, f.ix, &g_emb, &q, &hh, &nh, &err));
+    ASSERT_OK(kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, HH_KB_BM25_ONLY, &bh, &nb, &err));
+    ASSERT_OK(kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, HH_KB_DENSE_ONLY, &dh, &nd, &err));
+    ASSERT_OK(kb_retrieve_filled(f.s, f.ix, &g_emb, &q, &hh, &nh, &err));
     ASSERT_EQ_INT(nd, 6);   /* every ENG chunk has a vector */
     ASSERT_NEAR(dh[0].dense, 1.0, 1e-5);   /* the same text */
     ASSERT_STREQ(dh[0].text, q.text);
@@ -407,7 +408,7 @@ TEST(retrieve_acl_adversarial)
                 hh_kb_hit_t *h = NULL;
                 size_t n = 0;
                 hh_err_t err;
-                int rc = hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, modes[m], &h, &n, &err);
+                int rc = kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, modes[m], &h, &n, &err);
                 if (rc) {
                     hh_test_fail(__FILE__, __LINE__, "query '%s' mode %zu: rc %d (%s)", text, m, rc, err.msg);
                     free(text);
@@ -449,7 +450,7 @@ TEST(retrieve_acl_adversarial)
             hh_kb_query_t q = { .user = "harriet", .text = text, .k = 10 };
             hh_kb_hit_t *h = NULL;
             size_t n = 0;
-            ASSERT_OK(hh_kb_retrieve(f.s, f.ix, &g_emb, &q, &h, &n, NULL));
+            ASSERT_OK(kb_retrieve_filled(f.s, f.ix, &g_emb, &q, &h, &n, NULL));
             for (size_t i = 0; i < n; i++)
                 ASSERT_EQ_INT(h[i].collection_id, f.hr);
             hh_kb_hits_free(h, n);
@@ -464,7 +465,7 @@ TEST(retrieve_acl_adversarial)
     hh_kb_query_t q = { .user = "bob", .text = g_hr_docs[0][0], .k = 10 };
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
-    ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, HH_KB_DENSE_ONLY, &h, &n, NULL));
+    ASSERT_OK(kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, HH_KB_DENSE_ONLY, &h, &n, NULL));
     ASSERT_EQ_INT(n, 6);
     for (size_t i = 0; i < n; i++) {
         ASSERT_EQ_INT(h[i].collection_id, f.eng);
@@ -498,7 +499,7 @@ static int rank_snap(hh_store_t *s, hh_analyzer_t *an, const char *user, const c
     size_t n = 0;
     hh_err_t err;
     memset(r, 0, sizeof *r);
-    int rc = hh_kb_retrieve_mode(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err);
+    int rc = kb_retrieve_mode_filled(s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &n, &err);
     if (rc)
         return rc;
     r->n = n;
@@ -736,7 +737,7 @@ TEST(retrieve_bm25_matches_reference)
         hh_kb_query_t q = { .analyzer = an, .user = "bob", .text = questions[qi], .k = 10, .no_rerank = true };
         hh_kb_hit_t *h = NULL;
         size_t nh = 0;
-        ASSERT_OK(hh_kb_retrieve_mode(f.s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &nh, &err));
+        ASSERT_OK(kb_retrieve_mode_filled(f.s, NULL, NULL, &q, HH_KB_BM25_ONLY, &h, &nh, &err));
         if (nh != n_match)
             hh_test_fail(__FILE__, __LINE__, "'%s': %zu hits, the reference has %zu matches", questions[qi], nh,
                          n_match);
@@ -779,20 +780,20 @@ TEST(retrieve_acl_follows_changes)
         hh_kb_query_t q = { .user = "bob", .text = g_hr_docs[0][0], .k = 20 };
         hh_kb_hit_t *h = NULL;
         size_t n = 0, n_hr = 0;
-        ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
+        ASSERT_OK(kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
         for (size_t i = 0; i < n; i++)
             n_hr += h[i].collection_id == f.hr;
         hh_kb_hits_free(h, n);
         ASSERT_EQ_INT(n_hr, 0);
         /* bob joins HR: the HR chunk is found at once */
         ASSERT_OK(hh_store_user_add_department(f.s, "bob", "HR", &err));
-        ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
+        ASSERT_OK(kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
         ASSERT_GE(n, 1);
         ASSERT_EQ_INT(h[0].collection_id, f.hr);
         hh_kb_hits_free(h, n);
         /* and leaves again: gone at once */
         ASSERT_OK(hh_store_user_remove_department(f.s, "bob", "HR", &err));
-        ASSERT_OK(hh_kb_retrieve_mode(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
+        ASSERT_OK(kb_retrieve_mode_filled(f.s, f.ix, &g_emb, &q, km, &h, &n, NULL));
         n_hr = 0;
         for (size_t i = 0; i < n; i++)
             n_hr += h[i].collection_id == f.hr;
@@ -806,7 +807,7 @@ TEST(retrieve_acl_follows_changes)
     hh_kb_query_t q2 = { .user = "bob", .text = "quokka", .k = 5 };
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
-    ASSERT_OK(hh_kb_retrieve_mode(f.s, NULL, NULL, &q2, HH_KB_BM25_ONLY, &h, &n, NULL));
+    ASSERT_OK(kb_retrieve_mode_filled(f.s, NULL, NULL, &q2, HH_KB_BM25_ONLY, &h, &n, NULL));
     ASSERT_EQ_INT(n, 1);
     ASSERT_EQ_INT(h[0].document_id, id);
     hh_kb_hits_free(h, n);
@@ -891,7 +892,7 @@ static int eval_file(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
         size_t n = 0;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = hh_kb_retrieve_mode(s, ix, em, &q, mode, &h, &n, NULL);
+        rc = kb_retrieve_mode_filled(s, ix, em, &q, mode, &h, &n, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         r->ms_per_query += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         for (size_t i = 0; !rc && i < n; i++) {

@@ -10,6 +10,7 @@
  * with a message and left byte for byte as it was; so is one whose
  * migration fails halfway (one transaction). */
 #include "harness.h"
+#include "kb_fill.h"
 #include "http_helpers.h"
 
 #include "govern/audit.h"
@@ -257,7 +258,7 @@ static void check_migrated(hh_store_t *s, const char *data, const cJSON *facts, 
         hh_kb_query_t kq = { .user = hh_test_json_str(q, "user"), .text = hh_test_json_str(q, "query"), .k = 3 };
         hh_kb_hit_t *hits = NULL;
         size_t nh = 0;
-        ASSERT_OK(hh_kb_retrieve_mode(s, NULL, NULL, &kq, HH_KB_BM25_ONLY, &hits, &nh, &err));
+        ASSERT_OK(kb_retrieve_mode_filled(s, NULL, NULL, &kq, HH_KB_BM25_ONLY, &hits, &nh, &err));
         bool top_ok = nh > 0 && !strcmp(hits[0].title, hh_test_json_str(q, "top"));
         if (!top_ok)
             printf("    search \"%s\": %zu hits, first \"%s\"\n", kq.text, nh, nh ? hits[0].title : "");

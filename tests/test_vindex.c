@@ -803,3 +803,84 @@ TEST(vindex_concurrent_search_while_adding)
     free(x);
     free(q);
 }
+
+typedef struct {
+    const int64_t *ids;
+    size_t         n;
+} id_set_t;
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool allow_id_set(int64_t id, void *ctx)
+{
+    const id_set_t *s = ctx;
+    return bsearch(&id, s->ids, s->n, sizeof id, cmp_id) != NULL;
+}
+
+/* The scoped search with an id list (what retrieval passes: the readable
+ * chunk ids, random in [1, 2^53)) scans the allowed vectors in slot order,
+ * not list order: the hits - ids and scores, ties included (the lower id
+ * first) - equal the exact scan over the same set given as a callback
+ * (which walks the slots itself) and the brute-force reference. */
+TEST(vindex_scoped_id_list_order_independent)
+{
+    const int dim = 48, n = 3000, nq = 40, k = 10;
+    float *x = make_clustered(n, dim, 30, 0.5f, 21), *q = make_clustered(nq, dim, 30, 0.5f, 22);
+    int64_t *ids = malloc((size_t)n * sizeof *ids), *allowed = malloc((size_t)n * sizeof *allowed);
+    ASSERT_TRUE(x && q && ids && allowed);
+    uint64_t s = 0x5eed;
+    for (int i = 0; i < n; i++)
+        ids[i] = (int64_t)(rng_u64(&s) >> 11) + 1;   /* random, as chunk ids are */
+    for (int i = 1; i < n; i += 7)                    /* exact ties: copies of other vectors */
+        memcpy(x + (size_t)i * dim, x + (size_t)(i - 1) * dim, (size_t)dim * sizeof *x);
+    hh_vindex_t *ix = NULL;
+    ASSERT_OK(hh_vindex_create(&ix, dim, NULL));
+    for (int i = 0; i < n; i++)
+        ASSERT_OK(hh_vindex_add(ix, ids[i], x + (size_t)i * dim));
+    size_t na = 0;
+    for (int i = 0; i < n; i++)
+        if (rng_u64(&s) % 2)
+            allowed[na++] = ids[i];
+    qsort(allowed, na, sizeof *allowed, cmp_id);
+    ASSERT_TRUE(na > 1000);
+    id_set_t set = { allowed, na };
+    hh_vindex_filter_t fl = { .kind = HH_VINDEX_FILTER_IDS, .ids = allowed, .n_ids = na };
+    hh_vindex_filter_t fn = { .kind = HH_VINDEX_FILTER_FN, .allow = allow_id_set, .ctx = &set };
+    hh_vindex_search_opts_t scoped = { .mode = HH_VINDEX_SCOPED }, exact = { .mode = HH_VINDEX_EXACT };
+    int ties = 0;
+    for (int t = 0; t < nq; t++) {
+        /* every 4th query is a stored vector that has a copy: a tie at rank 1 */
+        const float *qq = t % 4 ? q + (size_t)t * dim : x + (size_t)(7 * t + 1) * dim;
+        int64_t i1[16], i2[16];
+        float s1[16], s2[16];
+        int n1 = -1, n2 = -1;
+        ASSERT_OK(hh_vindex_search_ex(ix, qq, k, &fl, &scoped, i1, s1, &n1));
+        ASSERT_OK(hh_vindex_search_ex(ix, qq, k, &fn, &exact, i2, s2, &n2));
+        ASSERT_EQ_INT(n1, k);
+        ASSERT_EQ_INT(n2, n1);
+        for (int i = 0; i < n1; i++) {
+            ASSERT_EQ_INT(i1[i], i2[i]);
+            ASSERT_TRUE(memcmp(&s1[i], &s2[i], sizeof s1[i]) == 0);
+            ASSERT_TRUE(allow_id_set(i1[i], &set));
+            if (i > 0 && s1[i] == s1[i - 1]) {
+                ties++;
+                ASSERT_TRUE(i1[i] > i1[i - 1]);   /* the lower id first */
+            }
+        }
+        ref_hit_t ref[16];
+        int nr = brute_force(x, ids, n, dim, qq, k, allow_id_set, &set, ref);
+        if (!same_as_reference(i1, s1, n1, ref, nr, __LINE__))
+            return;
+    }
+    printf("    %zu allowed of %d, %d tied neighbours checked\n", na, n, ties);
+    ASSERT_TRUE(ties > 0);
+    hh_vindex_free(ix);
+    free(x);
+    free(q);
+    free(ids);
+    free(allowed);
+}

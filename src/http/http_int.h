@@ -110,6 +110,7 @@ struct hh_http_server {
     hh_kb_dense_t     *kb;              /* owned; the live vector index and the lock of document
                                          * changes (kb/dense.h) */
     hh_analyzer_t     *analyzer;        /* owned; index and question analysis (kb/analyze.h) */
+    hh_kb_index_filler_t *filler;       /* owned; background index analysis (kb/retrieve.h) */
     ht_auth_t         *auth;            /* owned; login throttle (auth.c) */
     ht_quota_t        *quota;           /* owned; quota counters, usage metrics (quota.c) */
     hh_retention_sweeper_t *sweeper;    /* owned; NULL: off (govern/sweeper.h) */

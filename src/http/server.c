@@ -1002,8 +1002,9 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     if ((rc = hh_kb_dense_init(&s->kb, s->store, s->embedders, params ? params->embed_model : NULL, err)))
         goto fail;
     /* the text analysis (its files are read at their first use), and
-     * every chunk not analyzed yet (a store from before migration 14)
-     * analyzed before the first request */
+     * every chunk not analyzed yet (a store from before migration 14,
+     * rewritten texts) analyzed in the background: no start and no search
+     * waits for it */
     hh_analyzer_params_t ap = hh_analyzer_default_params();
     if (params && params->kb_compounds)
         ap.compounds = params->kb_compounds;
@@ -1013,11 +1014,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         ap.translations = params->kb_translations;
     if ((rc = hh_analyzer_create(&s->analyzer, &ap, err)))
         goto fail;
-    size_t n_analyzed = 0;
-    if ((rc = hh_kb_index_fill(s->store, s->analyzer, &n_analyzed, err)))
+    if ((rc = hh_kb_index_filler_start(&s->filler, s->store, s->analyzer, 0, err)))
         goto fail;
-    if (n_analyzed)
-        HH_LOGI("kb: analyzed %zu chunks for the full-text index", n_analyzed);
 
     struct addrinfo hints = { 0 }, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -1082,6 +1080,7 @@ void hh_http_stop(hh_http_server_t *s)
         return;
     atomic_store(&s->stopping, true);
     hh_retention_sweeper_stop(s->sweeper);   /* a sweep under way ends while the index and store are up */
+    hh_kb_index_filler_stop(s->filler);      /* the batch under way is committed first */
     if (s->d)
         MHD_stop_daemon(s->d);   /* joins connection threads; their streams end on `stopping` */
     ht_conns_stop(s);
@@ -1118,4 +1117,9 @@ hh_engine_t *hh_http_engine(hh_http_server_t *s)
 hh_store_t *hh_http_store(hh_http_server_t *s)
 {
     return s->store;
+}
+
+void hh_http_kb_index_wait(hh_http_server_t *s)
+{
+    hh_kb_index_filler_wait(s->filler);
 }

@@ -102,6 +102,12 @@ int          hh_http_port(const hh_http_server_t *s);
 hh_engine_t *hh_http_engine(hh_http_server_t *s);
 hh_store_t  *hh_http_store(hh_http_server_t *s);
 
+/* Waits until the background analysis of the knowledge-base index
+ * (kb/retrieve.h hh_kb_index_filler_start) has passed over every chunk
+ * stored before the call: for tests and tools that store chunks directly
+ * rather than through ingestion (which analyzes them itself). */
+void hh_http_kb_index_wait(hh_http_server_t *s);
+
 /* Moves the clock of the quota windows (minute, UTC day, UTC month) and of
  * the day usage is recorded on forward by seconds (negative: back). For
  * tests and drills; a server starts with the real clock. */

@@ -123,11 +123,41 @@ int hh_kb_retrieve_mode(hh_store_t *store, hh_vindex_t *vindex, const hh_kb_embe
  * (hh_analyzer_level; a NULL analyzer is level 1): every chunk of a store
  * made before migration 14, and chunks whose text was rewritten. Sets
  * chunks.lang (hh_lang_detect of the text) and chunks.terms (index terms of
- * the heading path and the text), in transactions of 256 chunks. Retrieval
- * calls it before each search (a no-op when nothing is left: one index
- * lookup); the server calls it at start. *n_done (may be NULL) counts the
- * analyzed chunks. HH_EIO, HH_ENOMEM. */
+ * the heading path and the text), in transactions of 256 chunks. Never
+ * called by retrieval (a search ranks what is analyzed: a chunk not
+ * analyzed yet is found by the dense list alone until it is); ingestion
+ * analyzes new chunks itself, and a server runs this pass in the
+ * background (hh_kb_index_filler_start) for the rest. *n_done (may be
+ * NULL) counts the analyzed chunks. HH_EIO, HH_ENOMEM. */
 int hh_kb_index_fill(hh_store_t *s, hh_analyzer_t *a, size_t *n_done, hh_err_t *err);
+
+/* ---- the background analysis of a server ----------------------------------
+ * hh_kb_index_filler_start analyzes up to HH_KB_FILL_AT_START chunks
+ * itself (a small backlog is done before the first request; about a second
+ * of work), then starts a thread that runs hh_kb_index_fill at once (the
+ * rest of a large backlog), then every interval_s
+ * seconds (0: HH_KB_FILL_INTERVAL_S) and whenever kicked: the chunks of a
+ * store from before migration 14 after an upgrade, chunks whose text was
+ * rewritten (GDPR erasure), chunks ingested without the analyzer's files.
+ * Each batch of 256 is its own transaction, so searches run between them.
+ * s and a are borrowed and must outlive the filler. */
+#define HH_KB_FILL_INTERVAL_S 60
+#define HH_KB_FILL_AT_START   2048
+typedef struct hh_kb_index_filler hh_kb_index_filler_t;
+
+/* Starts the thread (after the first HH_KB_FILL_AT_START). HH_ENOMEM, HH_EIO. */
+int hh_kb_index_filler_start(hh_kb_index_filler_t **out, hh_store_t *s, hh_analyzer_t *a, int interval_s,
+                             hh_err_t *err);
+
+/* Asks for a pass now (NULL is a no-op). */
+void hh_kb_index_filler_kick(hh_kb_index_filler_t *f);
+
+/* Waits until a pass that began after this call has finished (for tests and
+ * the command line; NULL is a no-op). */
+void hh_kb_index_filler_wait(hh_kb_index_filler_t *f);
+
+/* Stops the thread after the batch under way and frees f (NULL: no-op). */
+void hh_kb_index_filler_stop(hh_kb_index_filler_t *f);
 
 /* The language and index terms of one chunk, as hh_kb_index_fill and
  * ingestion store them: *lang "de"/"en"/"", *terms malloc'd (caller

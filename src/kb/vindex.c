@@ -862,6 +862,22 @@ static int allowed_slots(const hh_vindex_t *ix, const hh_vindex_filter_t *f, uin
             uint32_t v = map_find(ix, f->ids[i]);
             if (v != VX_NONE) l[k++] = v;
         }
+        /* ids are random (chunk ids), so their slots are scattered: put the
+         * slots in ascending order (through a bitmap, O(slots)) so the exact
+         * scan reads the vectors front to back instead of jumping. The
+         * result does not depend on the order (ties go to the lower id). */
+        if (k > 256) {
+            uint64_t *bits = calloc(((size_t)ix->n_slots + 63) / 64, sizeof *bits);
+            if (bits) {
+                for (size_t i = 0; i < k; i++)
+                    bits[l[i] / 64] |= 1ull << (l[i] % 64);
+                size_t o = 0;
+                for (size_t w = 0; w < ((size_t)ix->n_slots + 63) / 64; w++)
+                    for (uint64_t word = bits[w]; word; word &= word - 1)
+                        l[o++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+                free(bits);
+            }
+        }
         break;
     case HH_VINDEX_FILTER_BITMAP:
         if (f->n_bits <= (size_t)ix->n_live) {

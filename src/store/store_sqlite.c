@@ -299,8 +299,8 @@ static const char *const g_migrations[] = {
      * chunk (kb/analyze.h: stems, compound parts; heading path then text)
      * and the analysis level they were made with (0 = not analyzed yet:
      * every chunk stored before this migration; kb/retrieve.h
-     * hh_kb_index_fill analyzes them at the server's start or the first
-     * search), and the FTS5 table retrieval ranks with, over those terms.
+     * hh_kb_index_fill analyzes them: a server at its start and in the
+     * background, never a search), and the FTS5 table retrieval ranks with, over those terms.
      * A changed text or heading path (GDPR erasure rewrites them) empties
      * the terms, so no term of the old text stays in the index. */
     "ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';"
