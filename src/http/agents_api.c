@@ -126,7 +126,7 @@ static enum MHD_Result put_agent(hh_http_server_t *s, struct MHD_Connection *c, 
         r = rc == HH_ENOENT ? not_found(c, cs, name) : fail(c, cs, 500, NULL, NULL, err.msg);
         goto done;
     }
-    if ((rc = hh_agent_def_check(s->store, in, create ? NULL : &base, name, &a, &err))) {
+    if ((rc = hh_agent_def_check(s->store, s->agent_conf, in, create ? NULL : &base, name, &a, &err))) {
         const cJSON *nj = cJSON_GetObjectItemCaseSensitive(in, "name");
         ht_audit_action(s, cs, "refused", "agent %s %.64s: %s", create ? "create" : "update",
                         name ? name : cJSON_IsString(nj) ? nj->valuestring : "", err.msg);

@@ -998,7 +998,19 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.embed_model = NULL;
     p.access_log = NULL;
     p.kb_compounds = p.kb_thesaurus = p.kb_translations = NULL;
+    p.agent = NULL;
     s->params = p;
+    if (!(s->agent_conf = calloc(1, sizeof *s->agent_conf))) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto fail;
+    }
+    if (params && params->agent) {
+        *s->agent_conf = *params->agent;
+        for (size_t i = 0; i < s->agent_conf->n_db; i++)   /* a missing file is the admin's to fix, not fatal */
+            if (access(s->agent_conf->db[i].path, R_OK) != 0)
+                HH_LOGW("agent-db %s: %s is not readable now (%s); sql_query on it fails until it is",
+                        s->agent_conf->db[i].name, s->agent_conf->db[i].path, strerror(errno));
+    }
     if ((rc = hh_kb_dense_init(&s->kb, s->store, s->embedders, params ? params->embed_model : NULL, err)))
         goto fail;
     /* the text analysis (its files are read at their first use), and
@@ -1095,6 +1107,7 @@ void hh_http_stop(hh_http_server_t *s)
         hh_vocab_free(s->vocabs[i].vocab);
     hh_embedders_free(s->embedders);
     free(s->models_dir);
+    free(s->agent_conf);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     pthread_mutex_destroy(&s->m.mu);
