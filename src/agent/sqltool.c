@@ -90,6 +90,9 @@ static int authorize(void *user, int action, const char *a1, const char *a2, con
             const char *nm = action >= 0 && action < (int)(sizeof names / sizeof names[0]) && names[action]
                                  ? names[action]
                                  : "a statement that is not a SELECT";
+            if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) && a1 &&
+                !strncmp(a1, "sqlite_", 7))
+                nm = "a change of the schema";   /* DROP, CREATE, ALTER write sqlite_master first */
             snprintf(x->denied, sizeof x->denied, "%s", nm);
         }
         return SQLITE_DENY;
