@@ -143,6 +143,24 @@ TEST(agent_tools_conf_parse)
     snprintf(line, sizeof line, "serve --data %s/agent-tools-conf --port 0 --agent-http w=https://h/", hh_test_tmpdir());
     ASSERT_EQ_INT(hh_test_run_cli(line, NULL, true, out, sizeof out), 2);
     ASSERT_TRUE(strstr(out, "https") != NULL);
+    /* hoheit agent: connections and endpoints from the command line (names
+     * only: the command does not know the server's flags) */
+    snprintf(line, sizeof line, "agent add rep --model m1 --tools sql_query --data %s/agent-tools-conf", hh_test_tmpdir());
+    ASSERT_EQ_INT(hh_test_run_cli(line, NULL, true, out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "sql_query needs connections") != NULL);
+    snprintf(line, sizeof line,
+             "agent add rep --model m1 --tools sql_query,http_request --connections sales,hr --endpoints tickets "
+             "--data %s/agent-tools-conf",
+             hh_test_tmpdir());
+    ASSERT_EQ_INT(hh_test_run_cli(line, NULL, true, out, sizeof out), 0);
+    snprintf(line, sizeof line, "agent show rep --data %s/agent-tools-conf", hh_test_tmpdir());
+    ASSERT_EQ_INT(hh_test_run_cli(line, NULL, false, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_STREQ(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "connections"), 1)->valuestring, "hr");
+    ASSERT_STREQ(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "endpoints"), 0)->valuestring, "tickets");
+    ASSERT_STREQ(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tools"), 1)->valuestring, "http_request");
+    cJSON_Delete(j);
 }
 
 /* ---- sql_query ---------------------------------------------------------------- */
@@ -595,6 +613,15 @@ TEST(agent_tools_http_request_allowlist)
         ASSERT_TRUE(res == NULL);
     }
     /* only the redirect and the big answer reached the allowed server at all */
+    ASSERT_EQ_INT(atomic_load(&api.hits), api_hits + 2);
+    /* a run held for approval only reads: no POST before the decision */
+    env.read_only = true;
+    ASSERT_EQ_INT(run_http(&env, "tickets", "POST", "echo", "{}", &res, &err), HH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "approval") != NULL);
+    ASSERT_OK(run_http(&env, "tickets", "GET", "items/7", NULL, &res, &err));
+    free(res);
+    env.read_only = false;
+    api_hits++;
     ASSERT_EQ_INT(atomic_load(&api.hits), api_hits + 2);
     /* a slow server: the endpoint's timeout (1 s) ends the call */
     double t0 = now_s();

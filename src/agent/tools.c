@@ -482,6 +482,9 @@ static int http_request(const hh_agent_env_t *env, const cJSON *args, cJSON **ou
     const hh_agent_endpoint_t *ep = hh_agent_conf_endpoint(env->conf, en->valuestring);
     if (!ep || !hh_agent_name_listed(env->endpoints, en->valuestring))
         return not_yours("http_request", "endpoint", en->valuestring, env->endpoints, err);
+    if (env->read_only && strcmp(m->valuestring, "GET"))   /* Art. 14: nothing happens before the approval */
+        return hh_err_set(err, HH_EINVAL, -1,
+                          "http_request: this run waits for human approval; its tools may only read (GET)");
     return hh_agent_http_request(ep, m->valuestring, p->valuestring, b ? b->valuestring : NULL, out, err);
 }
 

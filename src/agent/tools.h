@@ -36,6 +36,7 @@ typedef struct hh_agent_env {
     const hh_agent_conf_t *conf; /* borrowed; the configured connections and endpoints (NULL: none) */
     const char    *connections; /* the agent's: JSON array of connection names sql_query may use (NULL: none) */
     const char    *endpoints;   /* the agent's: JSON array of endpoint names http_request may use (NULL: none) */
+    bool           read_only;   /* the run is held for approval: its tools may only read (http_request: no POST) */
 } hh_agent_env_t;
 
 /* Whether name is a built-in tool. */

@@ -767,7 +767,7 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
     lp.engine = s->engine;
     lp.env = (hh_agent_env_t){ .store = s->store, .analyzer = s->analyzer, .kb = s->kb, .user = cs->key.user,
                                .conf = s->agent_conf, .connections = is_agent ? agent.connections : NULL,
-                               .endpoints = is_agent ? agent.endpoints : NULL };
+                               .endpoints = is_agent ? agent.endpoints : NULL, .read_only = cs->mark.held };
     lp.model = model;
     lp.system = system[0] ? system : NULL;
     lp.builtin = builtin;
