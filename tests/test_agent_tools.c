@@ -758,3 +758,70 @@ TEST(agent_tools_definitions_and_forced_sql_call)
     ASSERT_TRUE(file_hash(f.path, after));
     ASSERT_STREQ(after, before);
 }
+
+/* A forced http_request call: the endpoint can only be the agent's, the
+ * request reaches the allowed listener or is refused, and the step keeps
+ * the arguments and the result. */
+TEST(agent_tools_forced_http_call)
+{
+    lsn_t api;
+    ASSERT_TRUE(lsn_start(&api));
+    hh_agent_conf_t conf;
+    memset(&conf, 0, sizeof conf);
+    char spec[256];
+    snprintf(spec, sizeof spec, "tickets=http://127.0.0.1:%d/api/,timeout=2", api.port);
+    ASSERT_OK(hh_agent_conf_add_http(&conf, spec, NULL));
+    ASSERT_OK(hh_agent_conf_add_http(&conf, "wiki=http://127.0.0.1:1/", NULL));
+    hh_test_srv_params_t p = hh_test_srv_default_params();
+    p.http.agent = &conf;
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "agent-tools-http-run", &p));
+    char admin[HH_KEY_LEN + 1], sam[HH_KEY_LEN + 1];
+    ASSERT_OK(hh_test_srv_user(&t, "root", "admin", admin, NULL));
+    ASSERT_OK(hh_test_srv_user(&t, "sam", "member", sam, NULL));
+    hh_test_resp_t r;
+    ASSERT_OK(hh_test_http(t.port, "POST", "/api/agents", admin,
+                           "{\"name\":\"desk\",\"model\":\"stories260K\",\"tools\":[\"http_request\"],"
+                           "\"endpoints\":[\"tickets\"],\"max_steps\":1}",
+                           &r));
+    ASSERT_EQ_INT(r.status, 201);
+    hh_test_resp_free(&r);
+    ASSERT_OK(hh_test_http(t.port, "POST", "/v1/responses", sam,
+                           "{\"model\":\"agent:desk\",\"input\":\"Open ticket 7\",\"temperature\":0,"
+                           "\"max_output_tokens\":480,\"tool_choice\":{\"type\":\"function\",\"name\":\"http_request\"}}",
+                           &r));
+    ASSERT_EQ_INT(r.status, 200);
+    const cJSON *item = cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "output"), 0);
+    if (strcmp(hh_test_json_str(item, "name"), "http_request"))
+        printf("    %.800s\n", r.body);
+    ASSERT_STREQ(hh_test_json_str(item, "name"), "http_request");
+    char args[2048], out[4096], id[96];
+    snprintf(args, sizeof args, "%s", hh_test_json_str(item, "arguments"));
+    snprintf(out, sizeof out, "%s", hh_test_json_str(item, "output"));
+    snprintf(id, sizeof id, "%s", hh_test_json_str(r.j, "id"));
+    bool failed = !strcmp(hh_test_json_str(item, "status"), "failed");
+    hh_test_resp_free(&r);
+    printf("    the model's call: %s\n    its output: %.300s\n", args, out);
+    cJSON *a = cJSON_Parse(args);
+    ASSERT_STREQ(hh_test_json_str(a, "endpoint"), "tickets");   /* the schema offers only the agent's */
+    ASSERT_STREQ(hh_test_json_str(a, "method"), "GET");   /* the only method its endpoint takes */
+    cJSON_Delete(a);
+    /* a call that passed the checks reached the allowed listener under /api/ */
+    if (!failed) {
+        ASSERT_TRUE(strstr(api.last, " /api/") != NULL);
+        ASSERT_TRUE(strstr(out, "\"status\":") != NULL);
+    }
+    char path[160];
+    snprintf(path, sizeof path, "/api/agents/runs/%s", id);
+    ASSERT_OK(hh_test_http(t.port, "GET", path, sam, NULL, &r));
+    const cJSON *st = cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "steps"), 1);
+    ASSERT_STREQ(hh_test_json_str(st, "name"), "http_request");
+    ASSERT_STREQ(hh_test_json_str(st, "arguments"), args);
+    if (!failed)
+        ASSERT_STREQ(hh_test_json_str(st, "result"), out);   /* http_request keeps its result */
+    else
+        ASSERT_TRUE(hh_test_json_str(st, "error")[0] != '\0');
+    hh_test_resp_free(&r);
+    hh_test_srv_stop(&t);
+    lsn_stop(&api);
+}

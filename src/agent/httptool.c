@@ -295,6 +295,12 @@ int hh_agent_http_request(const hh_agent_endpoint_t *ep, const char *method, con
             *he = '\r';
             if (have_cl && n - hlen >= (size_t)strtoull(cl, NULL, 10))
                 break;   /* the whole body is here */
+            char te[64];
+            *he = '\0';
+            bool chunked = header(buf, "Transfer-Encoding", te, sizeof te) && strcasestr(te, "chunked");
+            *he = '\r';
+            if (chunked && n - hlen >= 5 && !memcmp(buf + n - 5, "0\r\n\r\n", 5))
+                break;   /* the last chunk (a server that keeps the connection open anyway) */
             if (n - hlen > HH_AGENT_HTTP_RESPONSE_MAX) {
                 too_big = true;
                 break;

@@ -114,9 +114,26 @@ cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name)
     if (cJSON_GetArraySize(names) > 0) {
         cJSON *props = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "function"), "parameters"),
                                            "properties");
+        unsigned methods = 0;   /* http_request: the methods some endpoint of the agent takes */
+        const cJSON *it;
+        cJSON_ArrayForEach(it, names) {
+            const hh_agent_endpoint_t *ep = http && cJSON_IsString(it) ? hh_agent_conf_endpoint(env->conf, it->valuestring)
+                                                                       : NULL;
+            methods |= ep ? ep->methods : 0;
+        }
+        if (env->read_only)
+            methods &= HH_AGENT_HTTP_GET;
         cJSON *en = cJSON_CreateObject();
         cJSON_AddItemToObject(en, "enum", names);
         cJSON_ReplaceItemInObject(props, sql ? "connection" : "endpoint", en);
+        if (http && (methods == HH_AGENT_HTTP_GET || methods == HH_AGENT_HTTP_POST)) {
+            cJSON *me = cJSON_CreateObject();
+            cJSON *one = cJSON_AddArrayToObject(me, "enum");
+            cJSON_AddItemToArray(one, cJSON_CreateString(methods == HH_AGENT_HTTP_GET ? "GET" : "POST"));
+            cJSON_ReplaceItemInObject(props, "method", me);
+            if (methods == HH_AGENT_HTTP_GET)   /* a GET has no body: not even offered */
+                cJSON_DeleteItemFromObject(props, "body");
+        }
     } else {
         cJSON_Delete(names);
     }

@@ -49,7 +49,9 @@ const char *hh_agent_tool_schema(const char *name);
  * "description","parameters"}} (caller owns); NULL for an unknown tool. */
 cJSON *hh_agent_tool_spec(const char *name);
 /* The same for a run under env: sql_query's "connection" and http_request's
- * "endpoint" are an enum of the names env lets it use (when there are any). */
+ * "endpoint" are an enum of the names env lets it use (when there are any),
+ * and http_request's "method" the one method its endpoints take when they
+ * take only one (GET only in a read-only run; then without "body"). */
 cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name);
 
 /* Runs the tool on arguments args_json (already valid under its schema).
