@@ -825,3 +825,32 @@ TEST(agent_tools_forced_http_call)
     hh_test_srv_stop(&t);
     lsn_stop(&api);
 }
+
+/* The attack by configuration: a connection to hoheit's own database (or
+ * a symlink to it) would hand agents users, keys and audit; the server
+ * refuses to start with one. */
+TEST(agent_tools_own_database_refused)
+{
+    hh_test_srv_t t;
+    ASSERT_OK(hh_test_srv_start(&t, "agent-tools-own", NULL));   /* makes the data directory and its database */
+    char own[600], link[600], spec[1400];
+    snprintf(own, sizeof own, "%s/hoheit.db", t.data);
+    hh_test_srv_stop(&t);
+    snprintf(link, sizeof link, "%s/agent-tools-innocent.db", hh_test_tmpdir());
+    unlink(link);
+    ASSERT_OK(symlink(own, link));
+    const char *paths[] = { own, link };
+    for (int i = 0; i < 2; i++) {
+        hh_agent_conf_t conf;
+        memset(&conf, 0, sizeof conf);
+        snprintf(spec, sizeof spec, "own=sqlite:%s", paths[i]);
+        ASSERT_OK(hh_agent_conf_add_db(&conf, spec, NULL));
+        hh_test_srv_params_t p = hh_test_srv_default_params();
+        p.http.agent = &conf;
+        int rc = hh_test_srv_start(&t, "agent-tools-own", &p);
+        if (rc == 0)
+            hh_test_srv_stop(&t);
+        ASSERT_EQ_INT(rc, HH_EINVAL);
+    }
+    unlink(link);
+}

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -920,6 +921,27 @@ static void tmp_clean_at_start(const char *data_dir)
                 (unsigned long long)files, (unsigned long long)bytes);
 }
 
+/* An agent's sql_query reads the files --agent-db names: none of them may
+ * be hoheit's own database or any other file of the data directory (keys,
+ * users, audit), also not through a symlink. HH_EINVAL naming the
+ * connection. */
+static int agent_dbs_outside(const hh_agent_conf_t *ac, const char *data_dir, hh_err_t *err)
+{
+    char dd[PATH_MAX], db[PATH_MAX];
+    if (!ac || !ac->n_db || !realpath(data_dir, dd))
+        return 0;
+    size_t dl = strlen(dd);
+    for (size_t i = 0; i < ac->n_db; i++) {
+        if (!realpath(ac->db[i].path, db))
+            continue;   /* missing now: logged below; checked again at the call by opening it */
+        if (!strncmp(db, dd, dl) && (db[dl] == '/' || db[dl] == '\0'))
+            return hh_err_set(err, HH_EINVAL, -1,
+                              "agent-db '%s': %s is inside the data directory %s; agents may not read hoheit's own "
+                              "files", ac->db[i].name, ac->db[i].path, dd);
+    }
+    return 0;
+}
+
 int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err_t *err)
 {
     *out = NULL;
@@ -991,6 +1013,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
             goto fail;
         }
     }
+    if ((rc = agent_dbs_outside(params ? params->agent : NULL, p.data_dir, err)))
+        goto fail;
     p.data_dir = NULL;   /* borrowed strings are not kept past start */
     p.models_dir = NULL;
     p.host = NULL;
