@@ -690,6 +690,14 @@ TEST(agent_tools_definitions_and_forced_sql_call)
     ASSERT_STREQ(cJSON_GetArrayItem(cJSON_GetObjectItem(r.j, "tools"), 0)->valuestring, "sql_query");
     ASSERT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.j, "endpoints")), 0);
     hh_test_resp_free(&r);
+    char *abuf = NULL;
+    size_t an = 0;
+    FILE *af = open_memstream(&abuf, &an);
+    ASSERT_TRUE(af != NULL);
+    ASSERT_OK(hh_audit_export(t.st, 1, af, NULL));
+    fclose(af);
+    ASSERT_TRUE(strstr(abuf, "agent create reports") != NULL && strstr(abuf, "connections=[\\\"sales\\\"]") != NULL);
+    free(abuf);
     /* an update that leaves connections out keeps them (stored beside the tools) */
     ASSERT_OK(hh_test_http(t.port, "PUT", "/api/agents/reports", admin, "{\"max_steps\":3}", &r));
     ASSERT_EQ_INT(r.status, 200);

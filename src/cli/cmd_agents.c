@@ -272,8 +272,11 @@ int hh_cmd_agent(int argc, char **argv)
         } else {
             printf("%s agent %s (model %s, use case %s, tools %s)\n", add ? "added" : "updated", a.name, a.model,
                    a.use_case, a.tools);
-            status = hh_cli_audit(s, "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s", sub, a.name,
-                                  a.model, a.use_case, a.tools, a.departments, a.roles)
+            status = hh_cli_audit(s,
+                                  "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s connections=%s "
+                                  "endpoints=%s",
+                                  sub, a.name, a.model, a.use_case, a.tools, a.departments, a.roles, a.connections,
+                                  a.endpoints)
                          ? 1
                          : 0;
         }

@@ -141,8 +141,10 @@ static enum MHD_Result put_agent(hh_http_server_t *s, struct MHD_Connection *c, 
                             : fail(c, cs, rc == HH_ENOENT ? 404 : 500, NULL, NULL, err.msg);
         goto done;
     }
-    ht_audit_action(s, cs, "done", "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s",
-                    create ? "create" : "update", a.name, a.model, a.use_case, a.tools, a.departments, a.roles);
+    ht_audit_action(s, cs, "done",
+                    "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s connections=%s endpoints=%s",
+                    create ? "create" : "update", a.name, a.model, a.use_case, a.tools, a.departments, a.roles,
+                    a.connections, a.endpoints);
     char stored[HH_AGENT_NAME_MAX];
     snprintf(stored, sizeof stored, "%s", a.name);
     hh_store_agent_clear(&a);
