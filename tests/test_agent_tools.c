@@ -135,7 +135,7 @@ TEST(agent_tools_conf_parse)
         hh_test_fail(__FILE__, __LINE__, "HOHEIT_BIN is not set (run through `make test`)");
         return;
     }
-    char out[4096], line[512];
+    char out[4096], line[1400];
     snprintf(line, sizeof line, "serve --data %s/agent-tools-conf --port 0 --agent-db pg=postgresql://db/x",
              hh_test_tmpdir());
     ASSERT_EQ_INT(hh_test_run_cli(line, NULL, true, out, sizeof out), 2);
@@ -143,6 +143,17 @@ TEST(agent_tools_conf_parse)
     snprintf(line, sizeof line, "serve --data %s/agent-tools-conf --port 0 --agent-http w=https://h/", hh_test_tmpdir());
     ASSERT_EQ_INT(hh_test_run_cli(line, NULL, true, out, sizeof out), 2);
     ASSERT_TRUE(strstr(out, "https") != NULL);
+    /* the config file: the same parser, with the file and line */
+    char cf[600];
+    snprintf(cf, sizeof cf, "%s/agent-tools.conf", hh_test_tmpdir());
+    FILE *f = fopen(cf, "w");
+    ASSERT_TRUE(f != NULL);
+    fprintf(f, "port = 0\nagent-db = sales=sqlite:/srv/sales.db; crm=postgresql://db/crm\n");
+    fclose(f);
+    snprintf(line, sizeof line, "serve --data %s/agent-tools-conf --config %s", hh_test_tmpdir(), cf);
+    ASSERT_EQ_INT(hh_test_run_cli(line, NULL, true, out, sizeof out), 2);
+    ASSERT_TRUE(strstr(out, "agent-tools.conf:2: agent-db 'crm'") != NULL);
+    ASSERT_TRUE(strstr(out, "issue 17") != NULL);
     /* hoheit agent: connections and endpoints from the command line (names
      * only: the command does not know the server's flags) */
     snprintf(line, sizeof line, "agent add rep --model m1 --tools sql_query --data %s/agent-tools-conf", hh_test_tmpdir());

@@ -178,7 +178,8 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
     else if (!strcmp(a, "--agent-db") || !strcmp(a, "--agent-http")) {
         hh_err_t e;
         hh_err_clear(&e);
-        int rc = a[8] == 'd' ? hh_agent_conf_add_db(&o->agent, v, &e) : hh_agent_conf_add_http(&o->agent, v, &e);
+        int rc = !strcmp(a, "--agent-db") ? hh_agent_conf_add_db(&o->agent, v, &e)
+                                          : hh_agent_conf_add_http(&o->agent, v, &e);
         if (rc) {
             snprintf(o->why, sizeof o->why, "%s", e.msg);
             return OPT_BAD_VALUE;
