@@ -7,8 +7,11 @@
  * http_request against real HTTP listeners the test starts (the allowed
  * path; '..', an absolute URL, another host, a disallowed method, an
  * oversize body, a redirect elsewhere and a slow server all refused, and
- * the other listener never reached); and a forced sql_query call through
- * /v1/responses whose step record keeps a summary, not the rows. */
+ * the other listener never reached); forced sql_query and http_request
+ * calls through /v1/responses (the schema offers only the agent's
+ * connection / endpoint; the sql_query step keeps a summary, not the
+ * rows); and a connection into hoheit's own data directory refused at
+ * start. */
 #include "harness.h"
 #include "http_helpers.h"
 #include "agent/conf.h"
