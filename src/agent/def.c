@@ -38,7 +38,8 @@ static int get_int(const cJSON *in, const char *k, int64_t lo, int64_t hi, int64
 /* An optional array of distinct names, each checked by ok (what: the
  * message's word for a bad one), as compact JSON text into *out (owned):
  * the given one, else dflt copied. */
-static int get_names(hh_store_t *s, const cJSON *in, const char *k, const char *dflt, char **out, hh_err_t *err)
+static int get_names(hh_store_t *s, const hh_agent_conf_t *conf, const cJSON *in, const char *k, const char *dflt,
+                     char **out, hh_err_t *err)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(in, k);
     if (!j || cJSON_IsNull(j)) {
@@ -63,6 +64,14 @@ static int get_names(hh_store_t *s, const cJSON *in, const char *k, const char *
             break;
         if (!strcmp(k, "tools") && !hh_agent_tool_known(v)) {
             rc = hh_err_set(err, HH_EINVAL, -1, "tools: '%s' is not a built-in tool (%s)", v, hh_agent_tool_names());
+        } else if ((!strcmp(k, "connections") || !strcmp(k, "endpoints")) && !hh_agent_conf_name_ok(v)) {
+            rc = hh_err_set(err, HH_EINVAL, -1, "%s: '%s' is not a name (a-z, 0-9, '-', '_')", k, v);
+        } else if (conf && !strcmp(k, "connections") && !hh_agent_conf_db(conf, v)) {
+            rc = hh_err_set(err, HH_EINVAL, -1, "connections: no connection '%s' is configured (hoheit serve --agent-db)",
+                            v);
+        } else if (conf && !strcmp(k, "endpoints") && !hh_agent_conf_endpoint(conf, v)) {
+            rc = hh_err_set(err, HH_EINVAL, -1, "endpoints: no endpoint '%s' is configured (hoheit serve --agent-http)",
+                            v);
         } else if (!strcmp(k, "roles") && !hh_store_role_valid(v)) {
             rc = hh_err_set(err, HH_EINVAL, -1, "roles: '%s' is not a role (admin, member, auditor, approver)", v);
         } else if (!strcmp(k, "departments")) {
@@ -89,14 +98,15 @@ static int get_names(hh_store_t *s, const cJSON *in, const char *k, const char *
     return rc;
 }
 
-int hh_agent_def_check(hh_store_t *s, const cJSON *in, const hh_store_agent_t *base, const char *name_in_path,
-                       hh_store_agent_t *out, hh_err_t *err)
+int hh_agent_def_check(hh_store_t *s, const hh_agent_conf_t *conf, const cJSON *in, const hh_store_agent_t *base,
+                       const char *name_in_path, hh_store_agent_t *out, hh_err_t *err)
 {
     memset(out, 0, sizeof *out);
     if (!cJSON_IsObject(in))
         return hh_err_set(err, HH_EINVAL, -1, "the agent must be a JSON object");
     static const char *const known[] = { "name", "model", "system_prompt", "tools", "max_steps", "max_tokens",
-                                         "max_seconds", "use_case", "departments", "roles",
+                                         "max_seconds", "use_case", "departments", "roles", "connections",
+                                         "endpoints",
                                          /* read-only fields a client may send back unchanged */
                                          "created_by", "created_at", "updated_at" };
     const cJSON *it;
@@ -158,10 +168,21 @@ int hh_agent_def_check(hh_store_t *s, const cJSON *in, const hh_store_agent_t *b
         (rc = get_int(in, "max_tokens", 1, HH_AGENT_MAX_TOKENS, &out->max_tokens, err)) ||
         (rc = get_int(in, "max_seconds", 1, HH_AGENT_MAX_SECONDS, &out->max_seconds, err)))
         goto fail;
-    if ((rc = get_names(s, in, "tools", base ? base->tools : NULL, &out->tools, err)) ||
-        (rc = get_names(s, in, "departments", base ? base->departments : NULL, &out->departments, err)) ||
-        (rc = get_names(s, in, "roles", base ? base->roles : NULL, &out->roles, err)))
+    if ((rc = get_names(s, conf, in, "tools", base ? base->tools : NULL, &out->tools, err)) ||
+        (rc = get_names(s, conf, in, "departments", base ? base->departments : NULL, &out->departments, err)) ||
+        (rc = get_names(s, conf, in, "roles", base ? base->roles : NULL, &out->roles, err)) ||
+        (rc = get_names(s, conf, in, "connections", base ? base->connections : NULL, &out->connections, err)) ||
+        (rc = get_names(s, conf, in, "endpoints", base ? base->endpoints : NULL, &out->endpoints, err)))
         goto fail;
+    /* a tool that reaches out needs something to reach */
+    if (hh_agent_name_listed(out->tools, "sql_query") && !strcmp(out->connections, "[]")) {
+        rc = hh_err_set(err, HH_EINVAL, -1, "tools: sql_query needs connections (the database connections it may use)");
+        goto fail;
+    }
+    if (hh_agent_name_listed(out->tools, "http_request") && !strcmp(out->endpoints, "[]")) {
+        rc = hh_err_set(err, HH_EINVAL, -1, "tools: http_request needs endpoints (the HTTP endpoints it may use)");
+        goto fail;
+    }
 
     const cJSON *uj = cJSON_GetObjectItemCaseSensitive(in, "use_case");
     const char *uc = base ? base->use_case : "general";
@@ -215,6 +236,10 @@ cJSON *hh_agent_def_json(const hh_store_agent_t *a)
     cJSON_AddItemToObject(o, "departments", d ? d : cJSON_CreateArray());
     cJSON *r = cJSON_Parse(a->roles ? a->roles : "[]");
     cJSON_AddItemToObject(o, "roles", r ? r : cJSON_CreateArray());
+    cJSON *cn = cJSON_Parse(a->connections ? a->connections : "[]");
+    cJSON_AddItemToObject(o, "connections", cn ? cn : cJSON_CreateArray());
+    cJSON *ep = cJSON_Parse(a->endpoints ? a->endpoints : "[]");
+    cJSON_AddItemToObject(o, "endpoints", ep ? ep : cJSON_CreateArray());
     cJSON_AddStringToObject(o, "created_by", a->created_by);
     cJSON_AddNumberToObject(o, "created_at", (double)a->created_at);
     cJSON_AddNumberToObject(o, "updated_at", (double)a->updated_at);

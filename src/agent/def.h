@@ -12,11 +12,16 @@
  *    "use_case": "general",            a use case of the register: its risk class,
  *                                      departments and approval rules apply to every run
  *    "departments": ["support"],       who may run it: members of one of them (empty: anyone
- *    "roles": ["member", "admin"]}       the use case admits) with one of these roles (empty: any)
+ *    "roles": ["member", "admin"],       the use case admits) with one of these roles (empty: any)
+ *    "connections": ["sales"],         database connections sql_query may use (agent/conf.h)
+ *    "endpoints": ["tickets"]}         HTTP endpoints http_request may use
+ * sql_query in tools needs connections, http_request endpoints; each name
+ * must be configured (when the check is given the configuration).
  * Missing fields get the defaults below (an update: the stored values). */
 #ifndef HH_AGENT_DEF_H
 #define HH_AGENT_DEF_H
 
+#include "agent/conf.h"
 #include "base/err.h"
 #include "store/store.h"
 
@@ -34,10 +39,13 @@
 /* Checks in (and, for an update, takes what it leaves out from base, NULL
  * for a new agent) into *out (clear it). name_in_path: the name the route
  * or command names (NULL: in's "name" is required); a different "name" in
- * in is HH_EINVAL. The use case and departments must exist in s.
- * HH_EINVAL with the field named in err->msg; HH_ENOMEM; HH_EIO. */
-int hh_agent_def_check(hh_store_t *s, const cJSON *in, const hh_store_agent_t *base, const char *name_in_path,
-                       hh_store_agent_t *out, hh_err_t *err);
+ * in is HH_EINVAL. The use case and departments must exist in s; the
+ * connections and endpoints in conf (NULL: not checked here, as on the
+ * command line, which does not know the server's flags; the tool refuses
+ * a name that is not configured at the call). HH_EINVAL with the field
+ * named in err->msg; HH_ENOMEM; HH_EIO. */
+int hh_agent_def_check(hh_store_t *s, const hh_agent_conf_t *conf, const cJSON *in, const hh_store_agent_t *base,
+                       const char *name_in_path, hh_store_agent_t *out, hh_err_t *err);
 
 /* The definition as API JSON (the document's fields plus created_by,
  * created_at, updated_at); caller owns; NULL on no memory. */

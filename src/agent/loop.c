@@ -231,7 +231,7 @@ static cJSON *tools_build(const hh_agent_loop_params_t *p)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < p->n_builtin; i++) {
-        cJSON *t = hh_agent_tool_spec(p->builtin[i]);
+        cJSON *t = hh_agent_tool_spec_env(&p->env, p->builtin[i]);
         if (t)
             cJSON_AddItemToArray(arr, t);
     }
@@ -421,9 +421,9 @@ static bool one_call(const hh_agent_loop_params_t *p, const cJSON *tools, const 
         report(p, &st);
         return true;
     }
-    char *result = NULL;
+    char *result = NULL, *record = NULL;
     if (rc == 0)
-        rc = hh_agent_tool_run(&p->env, c->name, c->arguments, &result, &err);
+        rc = hh_agent_tool_run_rec(&p->env, c->name, c->arguments, &result, &record, &err);
     char *msg = result;
     if (rc) {   /* the error goes back to the model as the tool's answer: it may correct the call */
         cJSON *e = cJSON_CreateObject();
@@ -446,12 +446,14 @@ static bool one_call(const hh_agent_loop_params_t *p, const cJSON *tools, const 
     }
     cJSON_AddItemToArray(output, item);
     hh_agent_step_info_t st = { .kind = "tool", .name = c->name, .call_id = call_id, .arguments = c->arguments,
-                                .result = rc ? "" : result, .error = rc ? err.msg : NULL,
+                                .result = rc ? "" : result, .record = rc ? NULL : record,
+                                .error = rc ? err.msg : NULL,
                                 .duration_ms = (int64_t)((now_s() - t0) * 1000) };
     report(p, &st);
     if (msg != result)
         free(msg);
     free(result);
+    free(record);
     return false;
 }
 

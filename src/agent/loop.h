@@ -49,6 +49,8 @@ typedef struct hh_agent_step_info {
                               * since its previous call (the input, then the tools' results), JSON array */
     const char *result;      /* tools: the result given to the model; model: its text, or the calls it
                               * proposed as [{"name","arguments"}] */
+    const char *record;      /* tools: what the step record and audit keep instead of result (sql_query:
+                              * a summary with the result's size, row count and SHA-256); NULL: result */
     const char *error;       /* NULL: none */
     int64_t     prompt_tokens, completion_tokens;
     int64_t     duration_ms;

@@ -1,12 +1,17 @@
 /* tools.c - the built-in tools (tools.h): a calculator of our own (a
  * recursive-descent parser over doubles, no eval), the date in UTC and
- * Europe/Berlin, and knowledge_search over the caller's readable
- * collections (kb/retrieve.h, the search /api/ask runs). */
+ * Europe/Berlin, knowledge_search over the caller's readable collections
+ * (kb/retrieve.h, the search /api/ask runs), and the checks around
+ * sql_query (sqltool.h) and http_request (httptool.h): the connection or
+ * endpoint must be one the agent names AND the admin configured. */
 #include "agent/tools.h"
+#include "agent/httptool.h"
+#include "agent/sqltool.h"
 #include "kb/retrieve.h"
 #include "sample/grammar.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,19 @@ static const tool_def_t g_tools[] = {
       "their titles.",
       "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200}},"
       "\"required\":[\"query\"],\"additionalProperties\":false}" },
+    { "sql_query",
+      "Runs one read-only SQL SELECT (SQLite dialect) on a company database connection. Returns "
+      "{\"columns\", \"rows\", \"row_count\", \"truncated\"}; at most 200 rows and 2 seconds.",
+      "{\"type\":\"object\",\"properties\":{\"connection\":{\"type\":\"string\",\"minLength\":1,"
+      "\"maxLength\":63},\"sql\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1000}},"
+      "\"required\":[\"connection\",\"sql\"],\"additionalProperties\":false}" },
+    { "http_request",
+      "Sends an HTTP request to an allowed internal endpoint: its URL prefix plus path (relative, may "
+      "hold a query). Returns {\"status\", \"content_type\", \"body\", \"bytes\", \"truncated\"}.",
+      "{\"type\":\"object\",\"properties\":{\"endpoint\":{\"type\":\"string\",\"minLength\":1,"
+      "\"maxLength\":63},\"method\":{\"enum\":[\"GET\",\"POST\"]},\"path\":{\"type\":\"string\","
+      "\"maxLength\":300},\"body\":{\"type\":\"string\",\"maxLength\":2000}},"
+      "\"required\":[\"endpoint\",\"method\",\"path\"],\"additionalProperties\":false}" },
 };
 #define N_TOOLS (sizeof g_tools / sizeof g_tools[0])
 
@@ -51,7 +69,7 @@ bool hh_agent_tool_known(const char *name)
 
 const char *hh_agent_tool_names(void)
 {
-    return "calculator, date, knowledge_search";
+    return "calculator, date, knowledge_search, sql_query, http_request";
 }
 
 const char *hh_agent_tool_schema(const char *name)
@@ -71,6 +89,54 @@ cJSON *hh_agent_tool_spec(const char *name)
     cJSON_AddStringToObject(fn, "name", t->name);
     cJSON_AddStringToObject(fn, "description", t->description);
     cJSON_AddItemToObject(fn, "parameters", cJSON_Parse(t->schema));
+    return o;
+}
+
+bool hh_agent_name_listed(const char *list, const char *name)
+{
+    cJSON *a = list && name ? cJSON_Parse(list) : NULL;
+    bool found = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a)
+        found = found || (cJSON_IsString(it) && !strcmp(it->valuestring, name));
+    cJSON_Delete(a);
+    return found;
+}
+
+cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name)
+{
+    cJSON *o = hh_agent_tool_spec(name);
+    bool sql = name && !strcmp(name, "sql_query"), http = name && !strcmp(name, "http_request");
+    if (!o || !env || (!sql && !http))
+        return o;
+    cJSON *names = cJSON_Parse(sql ? (env->connections ? env->connections : "[]")
+                                   : (env->endpoints ? env->endpoints : "[]"));
+    if (cJSON_GetArraySize(names) > 0) {
+        cJSON *props = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "function"), "parameters"),
+                                           "properties");
+        unsigned methods = 0;   /* http_request: the methods some endpoint of the agent takes */
+        const cJSON *it;
+        cJSON_ArrayForEach(it, names) {
+            const hh_agent_endpoint_t *ep = http && cJSON_IsString(it) ? hh_agent_conf_endpoint(env->conf, it->valuestring)
+                                                                       : NULL;
+            methods |= ep ? ep->methods : 0;
+        }
+        if (env->read_only)
+            methods &= HH_AGENT_HTTP_GET;
+        cJSON *en = cJSON_CreateObject();
+        cJSON_AddItemToObject(en, "enum", names);
+        cJSON_ReplaceItemInObject(props, sql ? "connection" : "endpoint", en);
+        if (http && (methods == HH_AGENT_HTTP_GET || methods == HH_AGENT_HTTP_POST)) {
+            cJSON *me = cJSON_CreateObject();
+            cJSON *one = cJSON_AddArrayToObject(me, "enum");
+            cJSON_AddItemToArray(one, cJSON_CreateString(methods == HH_AGENT_HTTP_GET ? "GET" : "POST"));
+            cJSON_ReplaceItemInObject(props, "method", me);
+            if (methods == HH_AGENT_HTTP_GET)   /* a GET has no body: not even offered */
+                cJSON_DeleteItemFromObject(props, "body");
+        }
+    } else {
+        cJSON_Delete(names);
+    }
     return o;
 }
 
@@ -378,12 +444,83 @@ static int knowledge_search(const hh_agent_env_t *env, const cJSON *args, cJSON 
     return 0;
 }
 
+/* ---- sql_query and http_request -------------------------------------------- */
+
+/* The same refusal for a name the agent may not use and one not configured:
+ * the model learns nothing about connections beyond its own. */
+static int not_yours(const char *tool, const char *what, const char *name, const char *list, hh_err_t *err)
+{
+    return hh_err_set(err, HH_EINVAL, -1, "%s: no %s '%.63s' for this agent (it may use: %s)", tool, what, name,
+                      list && strcmp(list, "[]") ? list : "none");
+}
+
+static int sql_query(const hh_agent_env_t *env, const cJSON *args, cJSON **out, char **record, hh_err_t *err)
+{
+    const cJSON *cn = cJSON_GetObjectItemCaseSensitive(args, "connection");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(args, "sql");
+    if (!cJSON_IsString(cn) || !cJSON_IsString(q))
+        return hh_err_set(err, HH_EINVAL, -1, "sql_query: connection and sql must be strings");
+    const hh_agent_db_t *db = hh_agent_conf_db(env->conf, cn->valuestring);
+    if (!db || !hh_agent_name_listed(env->connections, cn->valuestring))
+        return not_yours("sql_query", "connection", cn->valuestring, env->connections, err);
+    int rc = hh_agent_sql_query(db->path, q->valuestring, NULL, out, err);
+    if (rc == HH_EIO)   /* the file's path is the admin's business, not the model's */
+        hh_err_set(err, HH_EIO, -1, "sql_query: connection '%s' cannot be opened", db->name);
+    if (rc)
+        return rc;
+    char *text = cJSON_PrintUnformatted(*out);
+    cJSON *r = cJSON_CreateObject();
+    if (text && r) {
+        unsigned char h[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+        char hex[2 * crypto_hash_sha256_BYTES + 1];
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        cJSON_AddStringToObject(r, "connection", db->name);
+        cJSON_AddNumberToObject(r, "columns", cJSON_GetArraySize(cJSON_GetObjectItem(*out, "columns")));
+        cJSON_AddItemToObject(r, "row_count", cJSON_Duplicate(cJSON_GetObjectItem(*out, "row_count"), true));
+        cJSON_AddItemToObject(r, "truncated", cJSON_Duplicate(cJSON_GetObjectItem(*out, "truncated"), true));
+        cJSON_AddNumberToObject(r, "bytes", (double)strlen(text));
+        cJSON_AddStringToObject(r, "sha256", hex);
+        *record = cJSON_PrintUnformatted(r);
+    }
+    cJSON_Delete(r);
+    cJSON_free(text);
+    return *record ? 0 : hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+}
+
+static int http_request(const hh_agent_env_t *env, const cJSON *args, cJSON **out, hh_err_t *err)
+{
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(args, "endpoint");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(args, "method");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(args, "path");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(args, "body");
+    if (!cJSON_IsString(en) || !cJSON_IsString(m) || !cJSON_IsString(p) || (b && !cJSON_IsString(b)))
+        return hh_err_set(err, HH_EINVAL, -1, "http_request: endpoint, method, path (and body) must be strings");
+    const hh_agent_endpoint_t *ep = hh_agent_conf_endpoint(env->conf, en->valuestring);
+    if (!ep || !hh_agent_name_listed(env->endpoints, en->valuestring))
+        return not_yours("http_request", "endpoint", en->valuestring, env->endpoints, err);
+    if (env->read_only && strcmp(m->valuestring, "GET"))   /* Art. 14: nothing happens before the approval */
+        return hh_err_set(err, HH_EINVAL, -1,
+                          "http_request: this run waits for human approval; its tools may only read (GET)");
+    return hh_agent_http_request(ep, m->valuestring, p->valuestring, b ? b->valuestring : NULL, out, err);
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 int hh_agent_tool_run(const hh_agent_env_t *env, const char *name, const char *args_json, char **result,
                       hh_err_t *err)
 {
+    char *record = NULL;
+    int rc = hh_agent_tool_run_rec(env, name, args_json, result, &record, err);
+    free(record);
+    return rc;
+}
+
+int hh_agent_tool_run_rec(const hh_agent_env_t *env, const char *name, const char *args_json, char **result,
+                          char **record, hh_err_t *err)
+{
     *result = NULL;
+    *record = NULL;
     if (!find_tool(name))
         return hh_err_set(err, HH_EINVAL, -1, "unknown tool '%s'", name ? name : "");
     cJSON *args = cJSON_Parse(args_json ? args_json : "{}");
@@ -405,18 +542,31 @@ int hh_agent_tool_run(const hh_agent_env_t *env, const char *name, const char *a
         }
     } else if (!strcmp(name, "date")) {
         out = hh_agent_date_json(env->now_s ? env->now_s : (int64_t)time(NULL));
+    } else if (!strcmp(name, "sql_query")) {
+        rc = sql_query(env, args, &out, record, err);
+    } else if (!strcmp(name, "http_request")) {
+        rc = http_request(env, args, &out, err);
     } else {
         rc = knowledge_search(env, args, &out, err);
     }
     cJSON_Delete(args);
-    if (rc)
+    if (rc) {
+        cJSON_Delete(out);
+        free(*record);
+        *record = NULL;
         return rc;
+    }
     char *text = out ? cJSON_PrintUnformatted(out) : NULL;
     cJSON_Delete(out);
-    if (!text)
+    if (!text) {
+        free(*record);
+        *record = NULL;
         return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+    }
     if (strlen(text) > HH_AGENT_RESULT_MAX) {
         free(text);
+        free(*record);
+        *record = NULL;
         return hh_err_set(err, HH_EINVAL, -1, "%s: the result is larger than %d bytes; ask for less", name,
                           HH_AGENT_RESULT_MAX);
     }

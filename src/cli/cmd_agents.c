@@ -21,7 +21,10 @@ static void agent_usage(FILE *f)
             "       hoheit agent list [--json] | show NAME | remove NAME [--yes]   [--data DIR]\n"
             "  --model M             model id the agent runs on\n"
             "  --system TEXT         system prompt (--system-file F: read from a file)\n"
-            "  --tools A,B           built-in tools: calculator, date, knowledge_search\n"
+            "  --tools A,B           built-in tools: calculator, date, knowledge_search, sql_query,\n"
+            "                        http_request\n"
+            "  --connections A,B     database connections sql_query may use (hoheit serve --agent-db)\n"
+            "  --endpoints A,B       HTTP endpoints http_request may use (hoheit serve --agent-http)\n"
             "  --max-steps N         model calls per run (default 8)\n"
             "  --max-tokens N        prompt + completion tokens per run (default 8192)\n"
             "  --max-seconds N       wall time per run (default 120)\n"
@@ -133,6 +136,7 @@ int hh_cmd_agent(int argc, char **argv)
         { "--model", "model", 0 },         { "--system", "system_prompt", 0 }, { "--tools", "tools", 1 },
         { "--max-steps", "max_steps", 2 }, { "--max-tokens", "max_tokens", 2 }, { "--max-seconds", "max_seconds", 2 },
         { "--use-case", "use_case", 0 },   { "--departments", "departments", 1 }, { "--roles", "roles", 1 },
+        { "--connections", "connections", 1 }, { "--endpoints", "endpoints", 1 },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -257,7 +261,7 @@ int hh_cmd_agent(int argc, char **argv)
         }
     } else if (upd && hh_store_agent_get(s, name, &base, &err)) {
         fprintf(stderr, "agent update: %s\n", err.msg);
-    } else if (hh_agent_def_check(s, doc, upd ? &base : NULL, name, &a, &err)) {
+    } else if (hh_agent_def_check(s, NULL, doc, upd ? &base : NULL, name, &a, &err)) {
         fprintf(stderr, "agent %s: %s\n", sub, err.msg);
     } else {
         char actor[160];
@@ -268,8 +272,11 @@ int hh_cmd_agent(int argc, char **argv)
         } else {
             printf("%s agent %s (model %s, use case %s, tools %s)\n", add ? "added" : "updated", a.name, a.model,
                    a.use_case, a.tools);
-            status = hh_cli_audit(s, "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s", sub, a.name,
-                                  a.model, a.use_case, a.tools, a.departments, a.roles)
+            status = hh_cli_audit(s,
+                                  "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s connections=%s "
+                                  "endpoints=%s",
+                                  sub, a.name, a.model, a.use_case, a.tools, a.departments, a.roles, a.connections,
+                                  a.endpoints)
                          ? 1
                          : 0;
         }

@@ -22,6 +22,7 @@ static void serve_usage(FILE *f)
             "                    [--retention-interval S] [--conversation-retention-days N]\n"
             "                    [--access-log FILE|off] [--error-log FILE] [--web-dir DIR]\n"
             "                    [--kb-compounds FILE|off] [--kb-thesaurus FILE|off] [--kb-translations FILE|off]\n"
+            "                    [--agent-db NAME=sqlite:/path.db]... [--agent-http NAME=http://host/prefix/[,...]]...\n"
             "  --config FILE  read options from FILE, `key = value` lines with the long option names\n"
             "                 below (e.g. `port = 8080`); default $HOHEIT_CONFIG; options given on the\n"
             "                 command line win over the file\n"
@@ -59,6 +60,12 @@ static void serve_usage(FILE *f)
             "  --kb-translations FILE|off  German-English dictionary for questions in the other\n"
             "                 language (default /usr/share/trans/de-en); a missing file turns its\n"
             "                 feature off (logged at start)\n"
+            "  --agent-db NAME=sqlite:/path/file.db  a database the sql_query agent tool may read (read-only;\n"
+            "                 repeatable, or several separated by ';'); agents name theirs in \"connections\".\n"
+            "                 PostgreSQL (postgresql://) comes with issue 17\n"
+            "  --agent-http NAME=http://host[:port]/prefix/[,methods=GET|POST][,max_body=N][,timeout=S]\n"
+            "                 an internal endpoint the http_request agent tool may call (repeatable, or ';');\n"
+            "                 agents name theirs in \"endpoints\"; https:// is not built yet\n"
             "Precedence: command line, then $HOHEIT_DATA (for the data dir), then the config file.\n"
             "One server per data directory: a second one is refused (DATA/hoheit.lock).\n"
             "API keys: hoheit keys create --user NAME --role ROLE [--data DIR]\n");
@@ -79,6 +86,8 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 typedef struct serve_opts {
     hh_http_params_t http;
     const char      *error_log;   /* NULL: stderr */
+    hh_agent_conf_t  agent;       /* --agent-db, --agent-http (http.agent points here) */
+    char             why[512];    /* why a value was refused, when serve_opt knows more than "bad value" */
 } serve_opts_t;
 
 /* What serve_opt made of one option. */
@@ -166,7 +175,17 @@ static int serve_opt(serve_opts_t *o, const char *a, const char *v)
         p->kb_translations = !strcmp(v, "off") ? "" : v;
     else if (!strcmp(a, "--error-log"))
         o->error_log = v;
-    else
+    else if (!strcmp(a, "--agent-db") || !strcmp(a, "--agent-http")) {
+        hh_err_t e;
+        hh_err_clear(&e);
+        int rc = !strcmp(a, "--agent-db") ? hh_agent_conf_add_db(&o->agent, v, &e)
+                                          : hh_agent_conf_add_http(&o->agent, v, &e);
+        if (rc) {
+            snprintf(o->why, sizeof o->why, "%s", e.msg);
+            return OPT_BAD_VALUE;
+        }
+        p->agent = &o->agent;
+    } else
         return OPT_UNKNOWN;
     /* The string options: an empty value would only fail later, less clearly. */
     return v[0] ? OPT_OK : OPT_BAD_VALUE;
@@ -194,7 +213,10 @@ static bool serve_apply_conf(serve_opts_t *o, const hh_conf_t *c)
             return false;
         }
         if (r == OPT_BAD_VALUE) {
-            fprintf(stderr, "serve: %s:%d: bad value for %s: '%s'\n", c->path, e->line, e->key, e->value);
+            if (o->why[0])
+                fprintf(stderr, "serve: %s:%d: %s\n", c->path, e->line, o->why);
+            else
+                fprintf(stderr, "serve: %s:%d: bad value for %s: '%s'\n", c->path, e->line, e->key, e->value);
             return false;
         }
     }
@@ -244,6 +266,11 @@ int hh_cmd_serve(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         int r = strcmp(a, "--config") ? serve_opt(&o, a, v) : OPT_OK;
+        if (r == OPT_BAD_VALUE && o.why[0]) {
+            fprintf(stderr, "serve: %s %s: %s\n", a, v, o.why);
+            hh_conf_free(&conf);
+            return 2;
+        }
         if (r != OPT_OK) {
             fprintf(stderr, "serve: %s: %s %s\n", r == OPT_UNKNOWN ? "unknown option" : "bad value", a, v);
             serve_usage(stderr);

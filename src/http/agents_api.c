@@ -126,7 +126,7 @@ static enum MHD_Result put_agent(hh_http_server_t *s, struct MHD_Connection *c, 
         r = rc == HH_ENOENT ? not_found(c, cs, name) : fail(c, cs, 500, NULL, NULL, err.msg);
         goto done;
     }
-    if ((rc = hh_agent_def_check(s->store, in, create ? NULL : &base, name, &a, &err))) {
+    if ((rc = hh_agent_def_check(s->store, s->agent_conf, in, create ? NULL : &base, name, &a, &err))) {
         const cJSON *nj = cJSON_GetObjectItemCaseSensitive(in, "name");
         ht_audit_action(s, cs, "refused", "agent %s %.64s: %s", create ? "create" : "update",
                         name ? name : cJSON_IsString(nj) ? nj->valuestring : "", err.msg);
@@ -141,8 +141,10 @@ static enum MHD_Result put_agent(hh_http_server_t *s, struct MHD_Connection *c, 
                             : fail(c, cs, rc == HH_ENOENT ? 404 : 500, NULL, NULL, err.msg);
         goto done;
     }
-    ht_audit_action(s, cs, "done", "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s",
-                    create ? "create" : "update", a.name, a.model, a.use_case, a.tools, a.departments, a.roles);
+    ht_audit_action(s, cs, "done",
+                    "agent %s %s model=%s use_case=%s tools=%s departments=%s roles=%s connections=%s endpoints=%s",
+                    create ? "create" : "update", a.name, a.model, a.use_case, a.tools, a.departments, a.roles,
+                    a.connections, a.endpoints);
     char stored[HH_AGENT_NAME_MAX];
     snprintf(stored, sizeof stored, "%s", a.name);
     hh_store_agent_clear(&a);

@@ -121,6 +121,7 @@ struct hh_http_server {
     char              *access_path;     /* owned; for reopen */
     ht_conns_t        *conns;           /* owned; connection deadlines (conns.c) */
     atomic_ullong      audit_failures;  /* audit records that could not be written (audit_http.c) */
+    hh_agent_conf_t   *agent_conf;      /* owned; the agents' connections and endpoints (agent/conf.h) */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by

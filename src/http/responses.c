@@ -324,7 +324,7 @@ static void on_step(void *user, const hh_agent_step_info_t *st)
     snprintf(row.name, sizeof row.name, "%s", st->name ? st->name : "");
     snprintf(row.call_id, sizeof row.call_id, "%s", st->call_id ? st->call_id : "");
     row.arguments = (char *)(st->arguments ? st->arguments : "");
-    row.result = (char *)(st->result ? st->result : "");
+    row.result = (char *)(st->record ? st->record : st->result ? st->result : "");   /* loop.h: sql_query's summary */
     row.error = (char *)(st->error ? st->error : "");
     row.result_bytes = st->result ? (int64_t)strlen(st->result) : 0;
     row.prompt_tokens = st->prompt_tokens;
@@ -765,7 +765,9 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
                    pol.audit_detail == HH_AUDIT_HASHES;
     hh_agent_loop_params_t lp = hh_agent_loop_default_params();
     lp.engine = s->engine;
-    lp.env = (hh_agent_env_t){ .store = s->store, .analyzer = s->analyzer, .kb = s->kb, .user = cs->key.user };
+    lp.env = (hh_agent_env_t){ .store = s->store, .analyzer = s->analyzer, .kb = s->kb, .user = cs->key.user,
+                               .conf = s->agent_conf, .connections = is_agent ? agent.connections : NULL,
+                               .endpoints = is_agent ? agent.endpoints : NULL, .read_only = cs->mark.held };
     lp.model = model;
     lp.system = system[0] ? system : NULL;
     lp.builtin = builtin;

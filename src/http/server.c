@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -920,6 +921,27 @@ static void tmp_clean_at_start(const char *data_dir)
                 (unsigned long long)files, (unsigned long long)bytes);
 }
 
+/* An agent's sql_query reads the files --agent-db names: none of them may
+ * be hoheit's own database or any other file of the data directory (keys,
+ * users, audit), also not through a symlink. HH_EINVAL naming the
+ * connection. */
+static int agent_dbs_outside(const hh_agent_conf_t *ac, const char *data_dir, hh_err_t *err)
+{
+    char dd[PATH_MAX], db[PATH_MAX];
+    if (!ac || !ac->n_db || !realpath(data_dir, dd))
+        return 0;
+    size_t dl = strlen(dd);
+    for (size_t i = 0; i < ac->n_db; i++) {
+        if (!realpath(ac->db[i].path, db))
+            continue;   /* missing now: logged below; checked again at the call by opening it */
+        if (!strncmp(db, dd, dl) && (db[dl] == '/' || db[dl] == '\0'))
+            return hh_err_set(err, HH_EINVAL, -1,
+                              "agent-db '%s': %s is inside the data directory %s; agents may not read hoheit's own "
+                              "files", ac->db[i].name, ac->db[i].path, dd);
+    }
+    return 0;
+}
+
 int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err_t *err)
 {
     *out = NULL;
@@ -991,6 +1013,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
             goto fail;
         }
     }
+    if ((rc = agent_dbs_outside(params ? params->agent : NULL, p.data_dir, err)))
+        goto fail;
     p.data_dir = NULL;   /* borrowed strings are not kept past start */
     p.models_dir = NULL;
     p.host = NULL;
@@ -998,7 +1022,19 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
     p.embed_model = NULL;
     p.access_log = NULL;
     p.kb_compounds = p.kb_thesaurus = p.kb_translations = NULL;
+    p.agent = NULL;
     s->params = p;
+    if (!(s->agent_conf = calloc(1, sizeof *s->agent_conf))) {
+        rc = hh_err_set(err, HH_ENOMEM, -1, "out of memory");
+        goto fail;
+    }
+    if (params && params->agent) {
+        *s->agent_conf = *params->agent;
+        for (size_t i = 0; i < s->agent_conf->n_db; i++)   /* a missing file is the admin's to fix, not fatal */
+            if (access(s->agent_conf->db[i].path, R_OK) != 0)
+                HH_LOGW("agent-db %s: %s is not readable now (%s); sql_query on it fails until it is",
+                        s->agent_conf->db[i].name, s->agent_conf->db[i].path, strerror(errno));
+    }
     if ((rc = hh_kb_dense_init(&s->kb, s->store, s->embedders, params ? params->embed_model : NULL, err)))
         goto fail;
     /* the text analysis (its files are read at their first use), and
@@ -1094,6 +1130,7 @@ void hh_http_stop(hh_http_server_t *s)
         hh_vocab_free(s->vocabs[i].vocab);
     hh_embedders_free(s->embedders);
     free(s->models_dir);
+    free(s->agent_conf);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     pthread_mutex_destroy(&s->m.mu);

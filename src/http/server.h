@@ -20,6 +20,7 @@
 #ifndef HH_HTTP_SERVER_H
 #define HH_HTTP_SERVER_H
 
+#include "agent/conf.h"
 #include "base/err.h"
 #include "engine/engine.h"
 #include "store/store.h"
@@ -76,6 +77,8 @@ typedef struct hh_http_params {
     const char *kb_compounds;         /* German word list (compound splitting) */
     const char *kb_thesaurus;         /* OpenThesaurus text (synonyms) */
     const char *kb_translations;      /* German-English dictionary (cross-lingual search) */
+    const hh_agent_conf_t *agent;     /* the agents' database connections and HTTP endpoints
+                                       * (agent/conf.h); copied at start; NULL: none */
 } hh_http_params_t;
 
 hh_http_params_t hh_http_default_params(void);

@@ -1047,7 +1047,10 @@ void hh_store_approval_rows_free(hh_store_approval_row_t *rows, size_t n);
  *          name, call_id, arguments, result, result_bytes, error, tokens,
  *          duration_ms, created_at)
  * The JSON texts are checked by the agent layer (agent/def.h); the store
- * keeps them as given. Times are UTC ms. */
+ * keeps them as given. Times are UTC ms. An agent's connections and
+ * endpoints (issue 16, later slice) live in the tools column beside the
+ * tools ({"tools", "connections", "endpoints"} when it names any; the plain
+ * tools array otherwise): no migration. */
 #define HH_AGENT_NAME_MAX 64
 
 typedef struct hh_store_agent {
@@ -1059,6 +1062,8 @@ typedef struct hh_store_agent {
     char   *tools;           /* owned; JSON array text */
     char   *departments;     /* owned; JSON array text */
     char   *roles;           /* owned; JSON array text */
+    char   *connections;     /* owned; JSON array text: sql_query's connections (agent/conf.h) */
+    char   *endpoints;       /* owned; JSON array text: http_request's endpoints */
     int64_t max_steps, max_tokens, max_seconds;
     char    created_by[HH_STORE_NAME_MAX];
     int64_t created_at, updated_at;

@@ -1,7 +1,14 @@
 /* store_agents.c - agent definitions, the runs of /v1/responses and their
- * steps (migration 15; contracts in store.h "agents"). */
+ * steps (migration 15; contracts in store.h "agents").
+ *
+ * The connections and endpoints an agent may use (issue 16, no migration
+ * of their own) share the tools column: a definition that names any is
+ * stored there as {"tools": [...], "connections": [...], "endpoints":
+ * [...]}; one that names none as the plain tools array, as before. */
 #include "store/store_int.h"
 #include "base/log.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,8 @@ void hh_store_agent_clear(hh_store_agent_t *a)
     free(a->tools);
     free(a->departments);
     free(a->roles);
+    free(a->connections);
+    free(a->endpoints);
     memset(a, 0, sizeof *a);
 }
 
@@ -41,6 +50,49 @@ void hh_store_agent_list_free(hh_store_agent_t *a, size_t n)
     "id, name, model, system_prompt, tools, max_steps, max_tokens, max_seconds, use_case, departments, roles, " \
     "created_by, created_at, updated_at"
 
+/* An array member k of the packed tools column o, as text ("[]" when absent). */
+static char *packed_part(const cJSON *o, const char *k)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsArray(a) ? cJSON_PrintUnformatted(a) : strdup("[]");
+}
+
+/* The tools column: the tools array, or the packed object (file comment). */
+static void read_tools(sqlite3_stmt *st, int col, hh_store_agent_t *a)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (t && t[0] == '{') {
+        cJSON *o = cJSON_Parse((const char *)t);
+        if (o) {
+            a->tools = packed_part(o, "tools");
+            a->connections = packed_part(o, "connections");
+            a->endpoints = packed_part(o, "endpoints");
+            cJSON_Delete(o);
+            return;
+        }
+    }
+    a->tools = strdup(t ? (const char *)t : "[]");
+    a->connections = strdup("[]");
+    a->endpoints = strdup("[]");
+}
+
+/* The text stored in the tools column (malloc'd), NULL on no memory. */
+static char *tools_column(const hh_store_agent_t *a)
+{
+    bool none = (!a->connections || !strcmp(a->connections, "[]")) && (!a->endpoints || !strcmp(a->endpoints, "[]"));
+    if (none)
+        return strdup(a->tools ? a->tools : "[]");
+    cJSON *o = cJSON_CreateObject();
+    cJSON *t = cJSON_Parse(a->tools ? a->tools : "[]"), *c = cJSON_Parse(a->connections ? a->connections : "[]"),
+          *e = cJSON_Parse(a->endpoints ? a->endpoints : "[]");
+    cJSON_AddItemToObject(o, "tools", t ? t : cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "connections", c ? c : cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "endpoints", e ? e : cJSON_CreateArray());
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
 static void read_agent(sqlite3_stmt *st, void *out)
 {
     hh_store_agent_t *a = out;
@@ -49,7 +101,7 @@ static void read_agent(sqlite3_stmt *st, void *out)
     hh_store_copy_col(a->name, sizeof a->name, st, 1);
     hh_store_copy_col(a->model, sizeof a->model, st, 2);
     a->system_prompt = col_dup(st, 3);
-    a->tools = col_dup(st, 4);
+    read_tools(st, 4, a);
     a->max_steps = sqlite3_column_int64(st, 5);
     a->max_tokens = sqlite3_column_int64(st, 6);
     a->max_seconds = sqlite3_column_int64(st, 7);
@@ -63,7 +115,7 @@ static void read_agent(sqlite3_stmt *st, void *out)
 
 static bool agent_oom(const hh_store_agent_t *a)
 {
-    return !a->system_prompt || !a->tools || !a->departments || !a->roles;
+    return !a->system_prompt || !a->tools || !a->departments || !a->roles || !a->connections || !a->endpoints;
 }
 
 int hh_store_agent_put(hh_store_t *s, const hh_store_agent_t *a, bool create, hh_err_t *err)
@@ -76,6 +128,9 @@ int hh_store_agent_put(hh_store_t *s, const hh_store_agent_t *a, bool create, hh
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
                : "UPDATE agents SET model = ?2, system_prompt = ?3, tools = ?4, max_steps = ?5, max_tokens = ?6,"
                  " max_seconds = ?7, use_case = ?8, departments = ?9, roles = ?10, updated_at = ?12 WHERE name = ?1";
+    char *tools = tools_column(a);
+    if (!tools)
+        return hh_err_set(err, HH_ENOMEM, -1, "out of memory");
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&s->mu);
     int rc = hh_store_prepare(s, &st, sql, err);
@@ -84,7 +139,7 @@ int hh_store_agent_put(hh_store_t *s, const hh_store_agent_t *a, bool create, hh
     bind_text(st, 1, a->name, "");
     bind_text(st, 2, a->model, "");
     bind_text(st, 3, a->system_prompt, "");
-    bind_text(st, 4, a->tools, "[]");
+    bind_text(st, 4, tools, "[]");
     sqlite3_bind_int64(st, 5, a->max_steps);
     sqlite3_bind_int64(st, 6, a->max_tokens);
     sqlite3_bind_int64(st, 7, a->max_seconds);
@@ -103,6 +158,7 @@ int hh_store_agent_put(hh_store_t *s, const hh_store_agent_t *a, bool create, hh
 done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
+    free(tools);
     return rc;
 }
 
