@@ -16,7 +16,7 @@
  *     transactions, load_extension, ...) is denied;
  *   - one statement: text after the first statement other than spaces,
  *     ';' and comments is refused; the statement must be read-only
- *     (sqlite3_stmt_readonly);
+ *     (SQLite's own read-only check of the prepared statement);
  *   - limits: rows (default 200: the rest is cut, "truncated": true), time
  *     (default 2 s, a progress handler interrupts the query), bytes of the
  *     result (default 12 KiB: rows past it are cut), 1000 bytes per text
