@@ -131,6 +131,9 @@ static const ht_route_t g_routes[] = {
     { { "GET",    "/api/agents/{name}",           KEY, NONE, 0 }, ht_handle_agents, NULL },
     { { "PUT",    "/api/agents/{name}",           ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_agents, DENY_AGENTS },
     { { "DELETE", "/api/agents/{name}",           ADMIN, NONE, 0 }, ht_handle_agents, DENY_AGENTS },
+    /* the MCP server (mcp.c): JSON-RPC over streamable HTTP, the caller's rights; GET answers 405 */
+    { { "POST",   "/mcp",                         KEY, JSON, 0 }, ht_handle_mcp, NULL },
+    { { "DELETE", "/mcp",                         KEY, NONE, 0 }, ht_handle_mcp, NULL },
     /* the web UI (static.c), no key: the page itself holds nothing */
     { { "GET",    "/",                            OPEN, NONE, 0 }, ht_handle_static, NULL },
     { { "GET",    "/assets/{file}",               OPEN, NONE, 0 }, ht_handle_static, NULL },
@@ -967,6 +970,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         goto fail;
     if ((rc = ht_quota_init(s, err)))
         goto fail;
+    if ((rc = ht_mcp_init(s, err)))
+        goto fail;
     if (p.models_dir && p.models_dir[0]) {
         s->models_dir = strdup(p.models_dir);
     } else if (asprintf(&s->models_dir, "%s/models", p.data_dir) < 0) {
@@ -1091,6 +1096,7 @@ void hh_http_stop(hh_http_server_t *s)
     hh_store_close(s->store);
     ht_auth_fini(s);
     ht_quota_fini(s);
+    ht_mcp_fini(s);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
     hh_embedders_free(s->embedders);
