@@ -3,6 +3,7 @@
  * Europe/Berlin, and knowledge_search over the caller's readable
  * collections (kb/retrieve.h, the search /api/ask runs). */
 #include "agent/tools.h"
+#include "agent/memory.h"
 #include "kb/retrieve.h"
 #include "sample/grammar.h"
 
@@ -33,6 +34,8 @@ static const tool_def_t g_tools[] = {
       "their titles.",
       "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200}},"
       "\"required\":[\"query\"],\"additionalProperties\":false}" },
+    { "memory_save", HH_AGENT_MEMORY_SAVE_DESC, HH_AGENT_MEMORY_SAVE_SCHEMA },       /* agent/memory.h */
+    { "memory_recall", HH_AGENT_MEMORY_RECALL_DESC, HH_AGENT_MEMORY_RECALL_SCHEMA },
 };
 #define N_TOOLS (sizeof g_tools / sizeof g_tools[0])
 
@@ -51,7 +54,7 @@ bool hh_agent_tool_known(const char *name)
 
 const char *hh_agent_tool_names(void)
 {
-    return "calculator, date, knowledge_search";
+    return "calculator, date, knowledge_search, memory_save, memory_recall";
 }
 
 const char *hh_agent_tool_schema(const char *name)
@@ -405,6 +408,8 @@ int hh_agent_tool_run(const hh_agent_env_t *env, const char *name, const char *a
         }
     } else if (!strcmp(name, "date")) {
         out = hh_agent_date_json(env->now_s ? env->now_s : (int64_t)time(NULL));
+    } else if (!strncmp(name, "memory_", 7)) {
+        rc = hh_agent_memory_tool(env, name, args, &out, err);
     } else {
         rc = knowledge_search(env, args, &out, err);
     }

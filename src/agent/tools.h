@@ -27,6 +27,7 @@ typedef struct hh_agent_env {
     hh_analyzer_t *analyzer;   /* borrowed; may be NULL */
     hh_kb_dense_t *kb;         /* borrowed; may be NULL (BM25 only) */
     const char    *user;       /* the caller: knowledge_search reads what this user may read */
+    int64_t        user_id;    /* the caller's id: memory_save / memory_recall (agent/memory.h) use their memory */
     int64_t        now_s;      /* the date tool's clock (unix s); 0: time(NULL) */
 } hh_agent_env_t;
 

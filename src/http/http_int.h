@@ -285,6 +285,10 @@ enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connecti
 int ht_ask_tool(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *args, cJSON **out,
                 hh_api_error_t *e);
 
+/* The caller's own agent memory (memory_api.c): GET/POST /api/me/memory,
+ * PUT/DELETE /api/me/memory/{id}; another user's fact reads like a missing one. */
+enum MHD_Result ht_handle_memory(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+
 /* The MCP server (mcp.c): POST /mcp (JSON-RPC 2.0, streamable HTTP,
  * answers application/json), DELETE /mcp (ends the session). Sessions
  * live in memory, bound to the user who initialized them: init at start,

@@ -107,6 +107,11 @@ static const ht_route_t g_routes[] = {
     { { "POST",   "/api/me/keys",                 KEY, NONE, 0 }, ht_handle_me_keys, NULL },
     { { "DELETE", "/api/me/keys/{id}",            KEY, NONE, 0 }, ht_handle_me_keys, NULL },
     { { "POST",   "/api/me/password",             KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_me_password, NULL },
+    /* the caller's own agent memory (memory_api.c), whatever the role */
+    { { "GET",    "/api/me/memory",               KEY, NONE, 0 }, ht_handle_memory, NULL },
+    { { "POST",   "/api/me/memory",               KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_memory, NULL },
+    { { "PUT",    "/api/me/memory/{id}",          KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_memory, NULL },
+    { { "DELETE", "/api/me/memory/{id}",          KEY, NONE, 0 }, ht_handle_memory, NULL },
     { { "GET",    "/api/admin/departments",       ADMIN | AUDITOR, NONE, 0 }, ht_handle_admin_departments, NULL },
     { { "POST",   "/api/admin/departments",       ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_departments, NULL },
     { { "PATCH",  "/api/admin/departments/{name}", ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_departments,
