@@ -31,7 +31,9 @@
  * definitions changed by non-admins; the MCP server's tools/call
  * (knowledge_search for another department's secret finds none of its
  * documents, ask in its collection answers like a missing one) and another
- * user's MCP session (like a missing one, and it lives on); another department's collection
+ * user's MCP session (like a missing one, and it lives on); every other
+ * user's agent memory listed, changed and deleted (like a missing one);
+ * another department's collection
  * deleted and its
  * rights set or removed; other users' keys revoked; every admin change by
  * members, approvers and auditors (their own and their department's quota
@@ -80,6 +82,8 @@ typedef struct dept {
     int64_t docs[DOCS_PER];
     int64_t aps[APS_PER];
     char agent[48], agent_prompt[48], run_text[48], run_id[80];   /* its agent and its member's run */
+    char mem_text[48];   /* its member's agent memory (a marker) and the fact's id */
+    int64_t mem_id;
 } dept_t;
 
 typedef struct cred {
@@ -1641,6 +1645,81 @@ static void attack_agents(world_t *w, const cred_t *c)
     }
 }
 
+/* ---- agent memory (issue 16) ------------------------------------------------ */
+
+/* Every department's member stores one fact (a marker) in their memory. */
+static bool memory_build(world_t *w)
+{
+    for (int i = 0; i < N_DEPT; i++) {
+        dept_t *d = &w->d[i];
+        snprintf(d->mem_text, sizeof d->mem_text, "%smemory%s", d->tag, w->hex);
+        char body[128];
+        snprintf(body, sizeof body, "{\"text\":\"%s\"}", d->mem_text);
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        const cJSON *id = NULL;
+        if (send_as(w, &w->c[3 * i], "POST", "/api/me/memory", NULL, body, 0, &r))
+            id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        bool ok = r.status == 201 && cJSON_IsNumber(id);
+        if (ok)
+            d->mem_id = (int64_t)id->valuedouble;
+        hh_test_resp_free(&r);
+        if (!ok)
+            return false;
+    }
+    for (int x = 0; x < N_DEPT; x++)
+        for (int y = 0; y < N_DEPT; y++)
+            if (y != x)
+                forbid(w, x, w->d[y].mem_text);
+    return true;
+}
+
+/* /api/me/memory: the list holds nothing of anyone else's; every other
+ * user's fact (a colleague's too, whatever the role) changed or deleted
+ * answers exactly like a missing one. */
+static void attack_memory(world_t *w, const cred_t *c)
+{
+    hh_test_resp_t r;
+    memset(&r, 0, sizeof r);
+    if (send_as(w, c, "GET", "/api/me/memory", NULL, NULL, 0, &r)) {
+        scan(w, c, "GET /api/me/memory", "/api/me/memory", NULL, &r);
+        for (int y = 0; y < N_DEPT; y++)
+            if (strcmp(w->d[y].member, c->user) != 0 && strstr(r.body, w->d[y].mem_text))
+                fail(w, "%s GET /api/me/memory lists %s's fact", cred_name(c), w->d[y].member);
+    }
+    hh_test_resp_free(&r);
+    expect(w, c, "POST", "/api/me/memory", "{\"text\":\"\"}", c->key[0] || c->session ? 400 : 401);
+    for (int y = 0; y < N_DEPT; y++) {
+        const dept_t *d = &w->d[y];
+        if (!strcmp(d->member, c->user))
+            continue;   /* their own */
+        char tf[24], tm[24], pf[64], pm[64], what[160];
+        snprintf(tf, sizeof tf, "%lld", (long long)d->mem_id);
+        snprintf(tm, sizeof tm, "%lld", (long long)(d->mem_id ^ 1));
+        snprintf(pf, sizeof pf, "/api/me/memory/%s", tf);
+        snprintf(pm, sizeof pm, "/api/me/memory/%s", tm);
+        snprintf(what, sizeof what, "PUT %s's memory", d->member);
+        pair(w, c, what, "PUT", NULL, pf, "{\"text\":\"planted fact\"}", tf, pm, "{\"text\":\"planted fact\"}", tm);
+        snprintf(what, sizeof what, "DELETE %s's memory", d->member);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+    }
+}
+
+/* Every member's fact is still theirs, unchanged. */
+static void memory_unchanged(world_t *w)
+{
+    for (int i = 0; i < N_DEPT; i++) {
+        const dept_t *d = &w->d[i];
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        if (send_as(w, &w->c[3 * i], "GET", "/api/me/memory", NULL, NULL, 0, &r) &&
+            (r.status != 200 || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.j, "data")) != 1 ||
+             !strstr(r.body, d->mem_text) || strstr(r.body, "planted")))
+            fail(w, "%s's memory changed: %d %.300s", d->member, r.status, r.body);
+        hh_test_resp_free(&r);
+    }
+}
+
 /* ---- the MCP server (issue 16) ------------------------------------------- */
 
 #define MCP_ACCEPT "Accept: application/json, text/event-stream"
@@ -1797,6 +1876,8 @@ static long attack_part2(world_t *w)
             hh_store_quota_set(w->h.st, true, w->d[i].name, &q, &err) != 0)
             fail(w, "quota of %s: %s", w->d[i].name, err.msg);
     }
+    if (!memory_build(w))
+        fail(w, "the members' memories could not be stored");
     snapshots(w, before);
     part2_controls(w);
     /* phase A: no request may generate anything (usage unchanged) */
@@ -1812,7 +1893,10 @@ static long attack_part2(world_t *w)
         attack_admin(w, all[i]);
         attack_misc(w, all[i]);
         attack_agents(w, all[i]);
+        attack_memory(w, all[i]);
     }
+    attack_memory(w, &w->anon);
+    memory_unchanged(w);
     attack_misc(w, &w->anon);
     attack_static(w, &w->c[N_DEPT * 3]);
     attack_login(w);
