@@ -954,9 +954,9 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
                  " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
                  " approval fields rewritten, %" PRId64 " hashed audit records unchanged, %" PRId64
                  " usage rows pseudonymized, %" PRId64 " conversations deleted, %" PRId64
-                 " conversation texts rewritten",
+                 " conversation texts rewritten, %" PRId64 " agent memories deleted",
                  pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
-                 r.audit_kept, r.usage_rows, r.conversations, r.conversation_texts);
+                 r.audit_kept, r.usage_rows, r.conversations, r.conversation_texts, r.memories);
         rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
     }
     if (!rc)

@@ -202,7 +202,9 @@ hh_gdpr_sweep_params_t hh_gdpr_sweep_default_params(void);
  *  6. deletes the stored conversations (store.h, "conversations") whose
  *     last message or rename is older than p->conversation_retention_days
  *     (0: never), with their messages; one "retention" record counts them
- *     and names their ids (no title, no owner).
+ *     and names their ids (no title, no owner). The agent memory facts
+ *     (store.h, "agent memory") not changed for as many days go too, with
+ *     one "retention" record that counts them.
  * Logs each step to log (may be NULL). *res (may be NULL) gets the counts
  * (also of the steps done before an error). hh_gdpr_retention_sweep is
  * hh_gdpr_retention_sweep_with the default params; p NULL: defaults;
