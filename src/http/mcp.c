@@ -127,6 +127,15 @@ static int session_new(ht_mcp_t *m, int64_t user_id, const char *version, char i
     return 0;
 }
 
+/* a == b for two MCP_ID_LEN-character ids, in time independent of where they differ */
+static bool id_equal(const char *a, const char *b)
+{
+    unsigned char d = 0;
+    for (size_t i = 0; i < MCP_ID_LEN; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
 /* Finds the live session id of user_id: true and its version (touched);
  * drop: ends it. Another user's session is not found. */
 static bool session_use(ht_mcp_t *m, const char *id, int64_t user_id, bool drop, char version[16])
@@ -138,7 +147,7 @@ static bool session_use(ht_mcp_t *m, const char *id, int64_t user_id, bool drop,
     pthread_mutex_lock(&m->mu);
     for (int i = 0; i < MCP_SESSIONS && !found; i++) {
         mcp_session_t *x = &m->s[i];
-        if (!x->id[0] || strcmp(x->id, id) != 0)
+        if (!x->id[0] || !id_equal(x->id, id))
             continue;
         if (now - x->last > MCP_IDLE_S) {
             x->id[0] = '\0';
@@ -171,6 +180,8 @@ static enum MHD_Result send_rpc(struct MHD_Connection *c, ht_conn_t *cs, int sta
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (status == 200)
+        ht_mark_headers(&cs->mark, r);   /* X-AI-Generated after an ask (usecases.c) */
     if (session)
         MHD_add_response_header(r, "Mcp-Session-Id", session);
     return ht_queue(c, cs, status, r, len);
