@@ -28,7 +28,12 @@
  * conversation (colleagues' and the admin's too) read, renamed, deleted,
  * exported, chatted and asked into, searched for; another department's
  * agent read and run, anyone else's agent run read and continued, agent
- * definitions changed by non-admins; another department's collection
+ * definitions changed by non-admins; the MCP server's tools/call
+ * (knowledge_search for another department's secret finds none of its
+ * documents, ask in its collection answers like a missing one) and another
+ * user's MCP session (like a missing one, and it lives on); every other
+ * user's agent memory listed, changed and deleted (like a missing one);
+ * another department's collection
  * deleted and its
  * rights set or removed; other users' keys revoked; every admin change by
  * members, approvers and auditors (their own and their department's quota
@@ -77,6 +82,8 @@ typedef struct dept {
     int64_t docs[DOCS_PER];
     int64_t aps[APS_PER];
     char agent[48], agent_prompt[48], run_text[48], run_id[80];   /* its agent and its member's run */
+    char mem_text[48];   /* its member's agent memory (a marker) and the fact's id */
+    int64_t mem_id;
 } dept_t;
 
 typedef struct cred {
@@ -1638,6 +1645,222 @@ static void attack_agents(world_t *w, const cred_t *c)
     }
 }
 
+/* ---- agent memory (issue 16) ------------------------------------------------ */
+
+/* Every department's member stores one fact (a marker) in their memory. */
+static bool memory_build(world_t *w)
+{
+    for (int i = 0; i < N_DEPT; i++) {
+        dept_t *d = &w->d[i];
+        snprintf(d->mem_text, sizeof d->mem_text, "%smemory%s", d->tag, w->hex);
+        char body[128];
+        snprintf(body, sizeof body, "{\"text\":\"%s\"}", d->mem_text);
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        const cJSON *id = NULL;
+        if (send_as(w, &w->c[3 * i], "POST", "/api/me/memory", NULL, body, 0, &r))
+            id = cJSON_GetObjectItemCaseSensitive(r.j, "id");
+        bool ok = r.status == 201 && cJSON_IsNumber(id);
+        if (ok)
+            d->mem_id = (int64_t)id->valuedouble;
+        hh_test_resp_free(&r);
+        if (!ok)
+            return false;
+    }
+    for (int x = 0; x < N_DEPT; x++)
+        for (int y = 0; y < N_DEPT; y++)
+            if (y != x)
+                forbid(w, x, w->d[y].mem_text);
+    return true;
+}
+
+/* /api/me/memory: the list holds nothing of anyone else's; every other
+ * user's fact (a colleague's too, whatever the role) changed or deleted
+ * answers exactly like a missing one. */
+static void attack_memory(world_t *w, const cred_t *c)
+{
+    hh_test_resp_t r;
+    memset(&r, 0, sizeof r);
+    if (send_as(w, c, "GET", "/api/me/memory", NULL, NULL, 0, &r)) {
+        scan(w, c, "GET /api/me/memory", "/api/me/memory", NULL, &r);
+        for (int y = 0; y < N_DEPT; y++)
+            if (strcmp(w->d[y].member, c->user) != 0 && strstr(r.body, w->d[y].mem_text))
+                fail(w, "%s GET /api/me/memory lists %s's fact", cred_name(c), w->d[y].member);
+    }
+    hh_test_resp_free(&r);
+    expect(w, c, "POST", "/api/me/memory", "{\"text\":\"\"}", c->key[0] || c->session ? 400 : 401);
+    for (int y = 0; y < N_DEPT; y++) {
+        const dept_t *d = &w->d[y];
+        if (!strcmp(d->member, c->user))
+            continue;   /* their own */
+        char tf[24], tm[24], pf[64], pm[64], what[160];
+        snprintf(tf, sizeof tf, "%lld", (long long)d->mem_id);
+        snprintf(tm, sizeof tm, "%lld", (long long)(d->mem_id ^ 1));
+        snprintf(pf, sizeof pf, "/api/me/memory/%s", tf);
+        snprintf(pm, sizeof pm, "/api/me/memory/%s", tm);
+        snprintf(what, sizeof what, "PUT %s's memory", d->member);
+        pair(w, c, what, "PUT", NULL, pf, "{\"text\":\"planted fact\"}", tf, pm, "{\"text\":\"planted fact\"}", tm);
+        snprintf(what, sizeof what, "DELETE %s's memory", d->member);
+        pair(w, c, what, "DELETE", NULL, pf, NULL, tf, pm, NULL, tm);
+    }
+}
+
+/* Every member's fact is still theirs, unchanged. */
+static void memory_unchanged(world_t *w)
+{
+    for (int i = 0; i < N_DEPT; i++) {
+        const dept_t *d = &w->d[i];
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        if (send_as(w, &w->c[3 * i], "GET", "/api/me/memory", NULL, NULL, 0, &r) &&
+            (r.status != 200 || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.j, "data")) != 1 ||
+             !strstr(r.body, d->mem_text) || strstr(r.body, "planted")))
+            fail(w, "%s's memory changed: %d %.300s", d->member, r.status, r.body);
+        hh_test_resp_free(&r);
+    }
+}
+
+/* ---- the MCP server (issue 16) ------------------------------------------- */
+
+#define MCP_ACCEPT "Accept: application/json, text/event-stream"
+
+/* An MCP session of c at /mcp (initialize, notifications/initialized):
+ * true and its id in sid. */
+static bool mcp_open(world_t *w, const cred_t *c, char sid[64])
+{
+    hh_test_resp_t r;
+    memset(&r, 0, sizeof r);
+    bool ok = send_hdr(w, c, "POST", "/mcp", NULL,
+                       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                       "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"attack\",\"version\":\"1\"}}}",
+                       MCP_ACCEPT, &r) &&
+              r.status == 200 && hh_test_resp_header(&r, "Mcp-Session-Id", sid, 64);
+    if (ok)
+        scan(w, c, "mcp initialize", "/mcp", NULL, &r);
+    hh_test_resp_free(&r);
+    char hdr[160];
+    snprintf(hdr, sizeof hdr, MCP_ACCEPT "\r\nMcp-Session-Id: %s", ok ? sid : "");
+    ok = ok && send_hdr(w, c, "POST", "/mcp", NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+                        hdr, &r) && r.status == 202;
+    hh_test_resp_free(&r);
+    if (!ok)
+        fail(w, "%s: no MCP session", cred_name(c));
+    return ok;
+}
+
+/* The pair test over /mcp: the same message with the header lines hdr_f /
+ * hdr_m and the bodies body_f / body_m answers alike once tok_f / tok_m
+ * are replaced; both answers are scanned. */
+static void mcp_pair(world_t *w, const cred_t *c, const char *what, const char *method, const char *hdr_f,
+                     const char *body_f, const char *tok_f, const char *hdr_m, const char *body_m, const char *tok_m)
+{
+    hh_test_resp_t rf, rm;
+    memset(&rf, 0, sizeof rf);
+    memset(&rm, 0, sizeof rm);
+    w->n_pairs++;
+    if (send_hdr(w, c, method, "/mcp", NULL, body_f, hdr_f, &rf) &&
+        send_hdr(w, c, method, "/mcp", NULL, body_m, hdr_m, &rm)) {
+        scan(w, c, what, "/mcp", body_f, &rf);
+        scan(w, c, what, "/mcp", body_m, &rm);
+        char *nf = normalize(&rf, tok_f), *nm = normalize(&rm, tok_m);
+        if (!nf || !nm || strcmp(nf, nm) != 0)
+            fail(w, "%s %s: another's '%s' and the missing '%s' answer differently:\n      %.400s\n      %.400s",
+                 cred_name(c), what, tok_f, tok_m, nf ? nf : "?", nm ? nm : "?");
+        free(nf);
+        free(nm);
+    }
+    hh_test_resp_free(&rf);
+    hh_test_resp_free(&rm);
+}
+
+/* Whether document id belongs to a department other than dept (the shared
+ * collection: Engineering's only). */
+static bool foreign_doc(const world_t *w, int dept, double id)
+{
+    for (int y = 0; y < N_DEPT; y++)
+        for (int k = 0; y != dept && k < DOCS_PER; k++)
+            if ((double)w->d[y].docs[k] == id)
+                return true;
+    return dept == 2 && (id == (double)w->shared_docs[0] || id == (double)w->shared_docs[1]);
+}
+
+/* /mcp: tools/call knowledge_search and ask with c's rights only: a query
+ * naming another department's secret finds none of its documents, ask
+ * naming its collection answers like a missing collection; another user's
+ * session (tools/list, DELETE) answers exactly like a missing one and
+ * lives on. Runs in phase B (an ask records usage). */
+static void attack_mcp(world_t *w, const cred_t *c)
+{
+    char sid[64], vsid[64], hdr[160], hm[160], miss[64], bf[512], bm[512], what[160];
+    const cred_t *victim = NULL;
+    for (int i = 0; i < w->n_creds && !victim; i++)
+        if (!w->c[i].session && strcmp(w->c[i].user, c->user) != 0)
+            victim = &w->c[i];
+    if (!victim || !mcp_open(w, c, sid) || !mcp_open(w, victim, vsid))
+        return;
+    snprintf(hdr, sizeof hdr, MCP_ACCEPT "\r\nMcp-Session-Id: %s", sid);
+    for (int y = 0; y < N_DEPT && c->dept >= 0; y++) {
+        const dept_t *d = &w->d[y];
+        if (y == c->dept)
+            continue;
+        /* knowledge_search for their secret: scanned, and no document of theirs */
+        snprintf(bf, sizeof bf,
+                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"knowledge_search\","
+                 "\"arguments\":{\"query\":\"quarterly budget review %s %s\"}}}", d->secret, d->number);
+        hh_test_resp_t r;
+        memset(&r, 0, sizeof r);
+        if (send_hdr(w, c, "POST", "/mcp", NULL, bf, hdr, &r)) {
+            snprintf(what, sizeof what, "mcp knowledge_search for %s's secret", d->name);
+            scan(w, c, what, "/mcp", bf, &r);
+            const cJSON *res = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+                                                                    cJSON_GetObjectItemCaseSensitive(r.j, "result"),
+                                                                    "structuredContent"),
+                                                                "results");
+            if (r.status != 200 || !cJSON_IsArray(res))
+                fail(w, "%s %s: %d %.300s", cred_name(c), what, r.status, r.body);
+            const cJSON *it;
+            cJSON_ArrayForEach(it, res) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "document_id");
+                if (!cJSON_IsNumber(id) || foreign_doc(w, c->dept, id->valuedouble))
+                    fail(w, "%s %s: another department's document: %.300s", cred_name(c), what, r.body);
+            }
+        }
+        hh_test_resp_free(&r);
+        /* ask naming their collection: like a missing collection */
+        snprintf(miss, sizeof miss, "%s-docs-%.8s", d->tag, "0badf00d");
+        const char *afmt = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\","
+                           "\"arguments\":{\"question\":\"What does the handbook say about the quarterly budget "
+                           "review?\",\"collections\":[\"%s\"],\"retrieval\":\"bm25\"}}}";
+        snprintf(bf, sizeof bf, afmt, d->coll);
+        snprintf(bm, sizeof bm, afmt, miss);
+        snprintf(what, sizeof what, "mcp ask in %s's collection", d->name);
+        mcp_pair(w, c, what, "POST", hdr, bf, d->coll, hdr, bm, miss);
+    }
+    /* the victim's session: like a missing one, for tools/list and DELETE */
+    snprintf(miss, sizeof miss, "%s", vsid);
+    miss[0] = miss[0] == '0' ? '1' : '0';
+    snprintf(hdr, sizeof hdr, MCP_ACCEPT "\r\nMcp-Session-Id: %s", vsid);
+    snprintf(hm, sizeof hm, MCP_ACCEPT "\r\nMcp-Session-Id: %s", miss);
+    const char *list = "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}";
+    snprintf(what, sizeof what, "mcp tools/list in %s's session", victim->user);
+    mcp_pair(w, c, what, "POST", hdr, list, vsid, hm, list, miss);
+    snprintf(hdr, sizeof hdr, "Mcp-Session-Id: %s", vsid);
+    snprintf(hm, sizeof hm, "Mcp-Session-Id: %s", miss);
+    snprintf(what, sizeof what, "mcp DELETE %s's session", victim->user);
+    mcp_pair(w, c, what, "DELETE", hdr, NULL, vsid, hm, NULL, miss);
+    hh_test_resp_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(hdr, sizeof hdr, MCP_ACCEPT "\r\nMcp-Session-Id: %s", vsid);
+    if (send_hdr(w, victim, "POST", "/mcp", NULL, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}", hdr, &r) &&
+        r.status != 200)
+        fail(w, "%s's MCP session ended by %s: %d", victim->user, cred_name(c), r.status);
+    hh_test_resp_free(&r);
+    snprintf(hdr, sizeof hdr, "Mcp-Session-Id: %s", sid);   /* c ends its own */
+    if (send_hdr(w, c, "DELETE", "/mcp", NULL, NULL, hdr, &r) && r.status != 200)
+        fail(w, "%s cannot end its own MCP session: %d", cred_name(c), r.status);
+    hh_test_resp_free(&r);
+}
+
 /* Part 2 in order; returns its requests. */
 static long attack_part2(world_t *w)
 {
@@ -1653,6 +1876,8 @@ static long attack_part2(world_t *w)
             hh_store_quota_set(w->h.st, true, w->d[i].name, &q, &err) != 0)
             fail(w, "quota of %s: %s", w->d[i].name, err.msg);
     }
+    if (!memory_build(w))
+        fail(w, "the members' memories could not be stored");
     snapshots(w, before);
     part2_controls(w);
     /* phase A: no request may generate anything (usage unchanged) */
@@ -1668,7 +1893,10 @@ static long attack_part2(world_t *w)
         attack_admin(w, all[i]);
         attack_misc(w, all[i]);
         attack_agents(w, all[i]);
+        attack_memory(w, all[i]);
     }
+    attack_memory(w, &w->anon);
+    memory_unchanged(w);
     attack_misc(w, &w->anon);
     attack_static(w, &w->c[N_DEPT * 3]);
     attack_login(w);
@@ -1686,6 +1914,8 @@ static long attack_part2(world_t *w)
     /* phase B: generation that names nothing of anyone's */
     for (int i = 0; i < N_DEPT * 3; i++)
         attack_generation(w, &w->c[i]);
+    for (int i = 0; i < n; i++)
+        attack_mcp(w, all[i]);
     part2_unchanged(w);
     /* last (it ends the user's other sessions): Engineering's member
      * changes their own password; HR's member still logs in with theirs */

@@ -7,6 +7,7 @@
 #include "agent/tools.h"
 #include "agent/httptool.h"
 #include "agent/sqltool.h"
+#include "agent/memory.h"
 #include "kb/retrieve.h"
 #include "sample/grammar.h"
 
@@ -51,6 +52,8 @@ static const tool_def_t g_tools[] = {
       "\"maxLength\":63},\"method\":{\"enum\":[\"GET\",\"POST\"]},\"path\":{\"type\":\"string\","
       "\"maxLength\":300},\"body\":{\"type\":\"string\",\"maxLength\":2000}},"
       "\"required\":[\"endpoint\",\"method\",\"path\"],\"additionalProperties\":false}" },
+    { "memory_save", HH_AGENT_MEMORY_SAVE_DESC, HH_AGENT_MEMORY_SAVE_SCHEMA },       /* agent/memory.h */
+    { "memory_recall", HH_AGENT_MEMORY_RECALL_DESC, HH_AGENT_MEMORY_RECALL_SCHEMA },
 };
 #define N_TOOLS (sizeof g_tools / sizeof g_tools[0])
 
@@ -69,7 +72,7 @@ bool hh_agent_tool_known(const char *name)
 
 const char *hh_agent_tool_names(void)
 {
-    return "calculator, date, knowledge_search, sql_query, http_request";
+    return "calculator, date, knowledge_search, sql_query, http_request, memory_save, memory_recall";
 }
 
 const char *hh_agent_tool_schema(const char *name)
@@ -546,6 +549,8 @@ int hh_agent_tool_run_rec(const hh_agent_env_t *env, const char *name, const cha
         rc = sql_query(env, args, &out, record, err);
     } else if (!strcmp(name, "http_request")) {
         rc = http_request(env, args, &out, err);
+    } else if (!strncmp(name, "memory_", 7)) {
+        rc = hh_agent_memory_tool(env, name, args, &out, err);
     } else {
         rc = knowledge_search(env, args, &out, err);
     }

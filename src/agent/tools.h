@@ -32,6 +32,7 @@ typedef struct hh_agent_env {
     hh_analyzer_t *analyzer;   /* borrowed; may be NULL */
     hh_kb_dense_t *kb;         /* borrowed; may be NULL (BM25 only) */
     const char    *user;       /* the caller: knowledge_search reads what this user may read */
+    int64_t        user_id;    /* the caller's id: memory_save / memory_recall (agent/memory.h) use their memory */
     int64_t        now_s;      /* the date tool's clock (unix s); 0: time(NULL) */
     const hh_agent_conf_t *conf; /* borrowed; the configured connections and endpoints (NULL: none) */
     const char    *connections; /* the agent's: JSON array of connection names sql_query may use (NULL: none) */

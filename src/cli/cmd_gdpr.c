@@ -187,6 +187,8 @@ int hh_cmd_gdpr(int argc, char **argv)
             if (r.conversations || r.conversation_texts)
                 printf("conversations deleted %" PRId64 ", conversation texts rewritten %" PRId64 "\n",
                        r.conversations, r.conversation_texts);
+            if (r.memories)
+                printf("agent memories deleted %" PRId64 "\n", r.memories);
             if (r.audit_kept)
                 fprintf(stderr, "hoheit gdpr erase: warning: %" PRId64 " hashed audit records still name the "
                                 "subject (user or detail inside records written before migration 8); the chain cannot change them\n", r.audit_kept);
@@ -263,8 +265,8 @@ int hh_cmd_retention(int argc, char **argv)
         } else {
             printf("expired documents deleted %" PRId64 ", audit records expired %" PRId64 ", audit records whose "
                    "texts expired %" PRId64 ", decided approvals deleted %" PRId64 ", idle conversations "
-                   "deleted %" PRId64 "\n",
-                   r.documents, r.audit_records, r.audit_texts, r.approvals, r.conversations);
+                   "deleted %" PRId64 ", agent memories deleted %" PRId64 "\n",
+                   r.documents, r.audit_records, r.audit_texts, r.approvals, r.conversations, r.memories);
             /* the sweep's own "retention" records say what went; this one who ran it */
             status = hh_cli_audit(st, "retention sweep (CLI): %" PRId64 " documents, %" PRId64 " audit records, %" PRId64
                                       " audit texts, %" PRId64 " approvals, %" PRId64 " conversations", r.documents,

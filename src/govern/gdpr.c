@@ -332,6 +332,30 @@ static int export_conversations(hh_store_t *s, const char *subj, int64_t user_id
     return rc;
 }
 
+/* The agent memory of a user the subject names (store_memory.c): one
+ * "memory" hit per fact with its text and times. */
+static int export_memories(hh_store_t *s, const char *subj, int64_t user_id, cJSON *hits, bool *ok, hh_err_t *err)
+{
+    hh_store_memory_t *m = NULL;
+    size_t n = 0;
+    int rc = hh_store_memory_of_user_locked(s, user_id, &m, &n, err);
+    for (size_t i = 0; !rc && *ok && i < n; i++) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON *mj = cJSON_AddObjectToObject(h, "memory");
+        *ok = mj && cJSON_AddStringToObject(h, "subject", subj) && cJSON_AddStringToObject(h, "where", "memory") &&
+              cJSON_AddNumberToObject(h, "user_id", (double)user_id) &&
+              cJSON_AddNumberToObject(mj, "memory_id", (double)m[i].id) && cJSON_AddStringToObject(mj, "text", m[i].text) &&
+              cJSON_AddNumberToObject(mj, "created_at", (double)m[i].created_at) &&
+              cJSON_AddNumberToObject(mj, "updated_at", (double)m[i].updated_at);
+        if (!*ok || !cJSON_AddItemToArray(hits, h)) {
+            cJSON_Delete(h);
+            *ok = false;
+        }
+    }
+    hh_store_memory_list_free(m, n);
+    return rc;
+}
+
 /* Conversation titles, messages and sources of any user that name the
  * subject: one hit each, with context. */
 static int export_conversation_mentions(hh_store_t *s, const char *subj, cJSON *hits, bool *ok, hh_err_t *err)
@@ -389,6 +413,8 @@ static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t
                 rc = export_usage(s, subj, uid, hits, &ok, err);
             if (ok && !rc)
                 rc = export_conversations(s, subj, uid, hits, &ok, err);
+            if (ok && !rc)
+                rc = export_memories(s, subj, uid, hits, &ok, err);
         }
         sqlite3_finalize(st);
     }
@@ -763,6 +789,9 @@ static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_
     /* their agent runs with every step (store_agents.c; issue 16) */
     if (!rc)
         rc = hh_store_agent_runs_forget_subject_locked(s, subj, NULL, err);
+    /* their agent memory (store_memory.c) */
+    if (!rc)
+        rc = hh_store_memory_forget_subject_locked(s, subj, &r->memories, err);
     if (!rc) {
         hh_store_conv_text_t *t = NULL;
         size_t n = 0;
@@ -924,9 +953,9 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
                  " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
                  " approval fields rewritten, %" PRId64 " hashed audit records unchanged, %" PRId64
                  " usage rows pseudonymized, %" PRId64 " conversations deleted, %" PRId64
-                 " conversation texts rewritten",
+                 " conversation texts rewritten, %" PRId64 " agent memories deleted",
                  pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
-                 r.audit_kept, r.usage_rows, r.conversations, r.conversation_texts);
+                 r.audit_kept, r.usage_rows, r.conversations, r.conversation_texts, r.memories);
         rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
     }
     if (!rc)
@@ -1249,6 +1278,28 @@ static int expire_conversations(hh_store_t *s, int64_t now, int days, FILE *log,
     return rc;
 }
 
+/* Agent memory not changed for days (0: keep) goes, with one "retention"
+ * record that counts it. */
+static int expire_memories(hh_store_t *s, int64_t now, int days, FILE *log, int64_t *n_out, hh_err_t *err)
+{
+    if (days <= 0)
+        return 0;
+    int64_t n = 0;
+    int rc = hh_store_memory_expire(s, (now - (int64_t)days * DAY_S) * 1000, &n, err);
+    if (!rc && n) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "retention sweep: deleted %" PRId64 " agent memories unchanged for %d days",
+                 n, days);
+        hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
+        rc = hh_audit_append(s, NULL, &e, NULL, err);
+        if (!rc && log)
+            fprintf(log, "retention: deleted %" PRId64 " agent memories unchanged for more than %d days\n", n, days);
+    }
+    if (!rc)
+        *n_out = n;
+    return rc;
+}
+
 int hh_gdpr_retention_sweep(hh_store_t *s, int64_t now, FILE *log, hh_gdpr_sweep_result_t *res, hh_err_t *err)
 {
     return hh_gdpr_retention_sweep_with(s, now, NULL, log, res, err);
@@ -1365,10 +1416,13 @@ int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep
     /* conversations (store_conv.c): their own retention, whatever is registered */
     if (!rc)
         rc = expire_conversations(s, now, p->conversation_retention_days, log, &r.conversations, err);
-    if (rr.max_cut != INT64_MIN || r.conversations) {
+    /* agent memory (store_memory.c): the conversations' retention, by the last change */
+    if (!rc)
+        rc = expire_memories(s, now, p->conversation_retention_days, log, &r.memories, err);
+    if (rr.max_cut != INT64_MIN || r.conversations || r.memories) {
         /* as erasure does: no free page and no WAL frame keeps an expired text */
         pthread_mutex_lock(&s->mu);
-        if (!rc && (r.audit_texts || r.approvals || r.conversations)) {
+        if (!rc && (r.audit_texts || r.approvals || r.conversations || r.memories)) {
             rc = exec(s, "VACUUM", err);
             if (!rc)
                 rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", err);

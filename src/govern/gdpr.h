@@ -127,6 +127,7 @@ typedef struct hh_gdpr_erase_result {
     int64_t usage_rows;      /* usage counters of deleted users pseudonymized (user_id NULL) */
     int64_t conversations;   /* stored conversations of the users named by a subject, deleted */
     int64_t conversation_texts;   /* titles, messages, sources of other users' conversations rewritten */
+    int64_t memories;        /* agent memory facts of the users named by a subject, deleted */
 } hh_gdpr_erase_result_t;
 
 /* Art. 17: erases the subjects as described above and appends the
@@ -156,6 +157,7 @@ typedef struct hh_gdpr_sweep_result {
     int64_t approvals;       /* decided approvals deleted */
     int64_t usage_rows;      /* usage counters pseudonymized (5. below) */
     int64_t conversations;   /* stored conversations deleted (6. below) */
+    int64_t memories;        /* agent memory facts deleted (6. below: the same retention, by their last change) */
 } hh_gdpr_sweep_result_t;
 
 /* The default retention of stored conversations: a conversation with no
@@ -200,7 +202,9 @@ hh_gdpr_sweep_params_t hh_gdpr_sweep_default_params(void);
  *  6. deletes the stored conversations (store.h, "conversations") whose
  *     last message or rename is older than p->conversation_retention_days
  *     (0: never), with their messages; one "retention" record counts them
- *     and names their ids (no title, no owner).
+ *     and names their ids (no title, no owner). The agent memory facts
+ *     (store.h, "agent memory") not changed for as many days go too, with
+ *     one "retention" record that counts them.
  * Logs each step to log (may be NULL). *res (may be NULL) gets the counts
  * (also of the steps done before an error). hh_gdpr_retention_sweep is
  * hh_gdpr_retention_sweep_with the default params; p NULL: defaults;

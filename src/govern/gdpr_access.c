@@ -170,6 +170,24 @@ static bool add_conversations(const cJSON *hits, const char *subj, int64_t uid, 
     return true;
 }
 
+/* The agent memory hits of the user, times as ISO strings. */
+static bool add_memories(const cJSON *hits, const char *subj, int64_t uid, cJSON *arr)
+{
+    const cJSON *h;
+    cJSON_ArrayForEach(h, hits) {
+        if (!hit_is(h, subj, "memory") || hit_num(h, "user_id") != uid)
+            continue;
+        cJSON *m = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "memory"), 1);
+        if (!m || !cJSON_AddItemToArray(arr, m)) {
+            cJSON_Delete(m);
+            return false;
+        }
+        if (!ms_to_iso(m, "created_at") || !ms_to_iso(m, "updated_at"))
+            return false;
+    }
+    return true;
+}
+
 static bool add_usage(const cJSON *hits, const char *subj, int64_t uid, cJSON *arr)
 {
     static const char *const keys[] = { "day", "use_case", "requests", "prompt_tokens", "completion_tokens" };
@@ -278,7 +296,7 @@ static bool add_mentions(const cJSON *hits, const char *subj, cJSON *arr)
     const cJSON *h;
     cJSON_ArrayForEach(h, hits) {
         if (!hit_is(h, subj, NULL) || hit_is(h, subj, "user") || hit_is(h, subj, "usage") ||
-            hit_is(h, subj, "conversation"))
+            hit_is(h, subj, "conversation") || hit_is(h, subj, "memory"))
             continue;
         /* a record whose user is the whole name is one of "requests" */
         const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(h, "context");
@@ -302,7 +320,8 @@ int hh_gdpr_access_sections(hh_store_t *s, const char *subject, const cJSON *hit
     cJSON *req = cJSON_AddArrayToObject(sec, "requests"), *apr = cJSON_AddArrayToObject(sec, "approvals_requested");
     cJSON *apd = cJSON_AddArrayToObject(sec, "approvals_decided"), *docs = cJSON_AddArrayToObject(sec, "documents");
     cJSON *use = cJSON_AddArrayToObject(sec, "usage"), *men = cJSON_AddArrayToObject(sec, "mentions");
-    if (!sec || !acc || !conv || !req || !apr || !apd || !docs || !use || !men) {
+    cJSON *mem = cJSON_AddArrayToObject(sec, "memory");
+    if (!sec || !acc || !conv || !req || !apr || !apd || !docs || !use || !men || !mem) {
         cJSON_Delete(sec);
         return hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
     }
@@ -317,7 +336,8 @@ int hh_gdpr_access_sections(hh_store_t *s, const char *subject, const cJSON *hit
             continue;
         int64_t uid = hit_num(h, "user_id");
         if (!(rc = add_account(s, uid, acc, err)) && !(rc = add_documents(s, uid, docs, err)))
-            ok = add_conversations(hits, subject, uid, conv) && add_usage(hits, subject, uid, use);
+            ok = add_conversations(hits, subject, uid, conv) && add_usage(hits, subject, uid, use) &&
+                 add_memories(hits, subject, uid, mem);
     }
     /* requests and approvals are kept under the name, also of a deleted account */
     if (!rc && ok)
@@ -346,6 +366,9 @@ typedef struct label {
 static const label_t g_labels[] = {
     { "account", "Benutzerkonto", "Account" },
     { "conversations", "Eigene Gespräche", "Own conversations" },
+    { "memory", "Gespeicherte Fakten (Agenten-Gedächtnis)", "Stored facts (agent memory)" },
+    { "memory_id", "Fakt-Nr.", "Fact id" },
+    { "text", "Text", "Text" },
     { "requests", "Anfragen und Antworten (Audit-Protokoll)", "Requests and answers (audit log)" },
     { "approvals_requested", "Beantragte Freigaben", "Approvals requested" },
     { "approvals_decided", "Entschiedene Freigaben", "Approvals decided" },
@@ -516,7 +539,7 @@ static void value_html(hh_strbuf_t *b, const char *key, const cJSON *v, bool de,
     }
 }
 
-static const char *const g_sections[] = { "account", "conversations", "requests", "approvals_requested",
+static const char *const g_sections[] = { "account", "conversations", "memory", "requests", "approvals_requested",
                                           "approvals_decided", "documents", "usage", "mentions" };
 
 static void copy_html(hh_strbuf_t *b, const char *subject, const cJSON *sections, bool de, int *id)

@@ -328,15 +328,15 @@ static enum MHD_Result hold_grounded(hh_http_server_t *s, struct MHD_Connection 
     return r;
 }
 
-enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+/* The grounded answer of the JSON object root (the /api/ask body) for the
+ * caller. 200 and *out (the /api/ask answer, usage included); or an HTTP
+ * status with e filled; or 0 when the answer was held for approval and the
+ * 202 is queued already (*held gets MHD's result; only with can_hold set: the
+ * MCP tool refuses a use case that requires approval before any work). */
+static int ask_core(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *root, bool can_hold,
+                    cJSON **out, enum MHD_Result *held, hh_api_error_t *e)
 {
-    hh_api_error_t e;
-    cJSON *root = cJSON_ParseWithLength(cs->body ? cs->body : "", cs->len);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        hh_api_error_set(&e, 400, "invalid_request_error", NULL, NULL, "The body must be a JSON object");
-        return ht_send_error(c, cs, &e);
-    }
+    *out = NULL;
     ask_in_t in;
     memset(&in, 0, sizeof in);
     in.k = ASK_DEFAULT_K;
@@ -348,44 +348,42 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language");
     hh_lang_t ulang = hh_kb_lang_from_accept(accept);   /* for errors before there is a question */
     if (!cJSON_IsString(qj) || !qj->valuestring[0])
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question", "%s",
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "question", "%s",
                               hh_kb_msg(HH_MSG_QUESTION_EMPTY, ulang));
     else if (strlen(qj->valuestring) > ASK_MAX_QUESTION)
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "question",
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "question",
                               hh_kb_msg(HH_MSG_QUESTION_LONG, ulang), ASK_MAX_QUESTION);
     else if (mj && !cJSON_IsNull(mj) && !cJSON_IsString(mj))
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "model", "model must be a string");
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "model", "model must be a string");
     else if (kj && !cJSON_IsNull(kj) &&
              (!cJSON_IsNumber(kj) || kj->valuedouble != (double)(int)kj->valuedouble || kj->valueint < 1 ||
               kj->valueint > ASK_MAX_K))
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "k", "k must be an integer 1..%d", ASK_MAX_K);
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "k", "k must be an integer 1..%d", ASK_MAX_K);
     else
-        st = parse_collections(cJSON_GetObjectItemCaseSensitive(root, "collections"), &in, "collections", &e);
+        st = parse_collections(cJSON_GetObjectItemCaseSensitive(root, "collections"), &in, "collections", e);
     if (!st && cJSON_IsString(rj) && !strcmp(rj->valuestring, "bm25"))
         in.mode = HH_KB_BM25_ONLY;
     else if (!st && cJSON_IsString(rj) && !strcmp(rj->valuestring, "dense"))
         in.mode = HH_KB_DENSE_ONLY;
     else if (!st && rj && !cJSON_IsNull(rj) && !(cJSON_IsString(rj) && !strcmp(rj->valuestring, "hybrid")))
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "retrieval",
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "retrieval",
                               "retrieval must be \"hybrid\", \"bm25\" or \"dense\"");
     const cJSON *mtj = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (!st && mtj && !cJSON_IsNull(mtj) &&
         (!cJSON_IsNumber(mtj) || !(mtj->valuedouble >= 1 && mtj->valuedouble <= ASK_MAX_TOKENS) ||
          mtj->valuedouble != (double)(int)mtj->valuedouble))   /* range first: no cast of a huge double */
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "max_tokens",
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "max_tokens",
                               "max_tokens must be an integer 1..%d", ASK_MAX_TOKENS);
     if (!st && cJSON_IsNumber(mtj))
         in.max_tokens = mtj->valueint;
     const cJSON *plj = cJSON_GetObjectItemCaseSensitive(root, "prompt_lookup");
     if (!st && plj && !cJSON_IsNull(plj) && !cJSON_IsBool(plj))
-        st = hh_api_error_set(&e, 400, "invalid_request_error", NULL, "prompt_lookup", "prompt_lookup must be a boolean");
+        st = hh_api_error_set(e, 400, "invalid_request_error", NULL, "prompt_lookup", "prompt_lookup must be a boolean");
     in.no_lookup = cJSON_IsFalse(plj);
     if (!st)
-        st = ht_conv_target_ask(s, cs, root, qj->valuestring, &e);   /* conversations.c: the caller's, or 404 */
-    if (st) {
-        cJSON_Delete(root);
-        return ht_send_error(c, cs, &e);
-    }
+        st = ht_conv_target_ask(s, cs, root, qj->valuestring, e);   /* conversations.c: the caller's, or 404 */
+    if (st)
+        return st;
     in.question = qj->valuestring;
     in.lang = hh_kb_answer_lang(in.question, accept);
     in.model = cJSON_IsString(mj) && mj->valuestring[0] ? mj->valuestring : NULL;
@@ -395,13 +393,17 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     memset(&o, 0, sizeof o);
     /* governance (usecases.c): the use case, its departments and policy */
     char *redacted = NULL;
-    st = ht_usecase_select_ask(s, c, cs, root, in.model, &e);
-    if (!st && cs->mark.redact_prompts && !(st = ht_redact_text(s, in.question, &redacted, &cs->mark, &e)))
+    st = ht_usecase_select_ask(s, c, cs, root, in.model, e);
+    if (!st && cs->mark.held && !can_hold)
+        st = hh_api_error_set(e, 403, "permission_error", "approval_required", "use_case",
+                              "use case '%s' requires a human approval: ask through POST /api/ask",
+                              cs->mark.use_case);
+    if (!st && cs->mark.redact_prompts && !(st = ht_redact_text(s, in.question, &redacted, &cs->mark, e)))
         in.question = redacted;   /* retrieval and the model see only the redacted question */
     if (!st)
-        st = ht_quota_begin(s, cs, cs->mark.use_case, &e);   /* quota.c: before any work */
+        st = ht_quota_begin(s, cs, cs->mark.use_case, e);   /* quota.c: before any work */
     if (!st) {
-        st = ask_run(s, &cs->key, &in, &o, &e);
+        st = ask_run(s, &cs->key, &in, &o, e);
         ht_quota_end(s, &cs->quota, o.ans.prompt_tokens, o.ans.completion_tokens);
     }
     if (st == 200 && cs->mark.held) {   /* Art. 14: queued with its sources, not released */
@@ -410,18 +412,16 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
         cJSON *rq = cJSON_CreateObject();
         cJSON_AddStringToObject(rq, "model", in.model ? in.model : "");
         cJSON_AddStringToObject(rq, "question", in.question);
-        enum MHD_Result r = hold_grounded(s, c, cs, rq, &in, &o, st, &e, id);
+        *held = hold_grounded(s, c, cs, rq, &in, &o, st, e, id);
         free(redacted);
-        cJSON_Delete(root);
-        return r;
+        return 0;
     }
-    audit_ask(s, cs, &in, &o, st, &e, 0);   /* audit */
+    audit_ask(s, cs, &in, &o, st, e, 0);   /* audit */
     if (st == 200)
         conv_note(s, cs, &in, &o, 0);   /* conversations.c */
     free(redacted);
-    cJSON_Delete(root);   /* in's strings are no longer needed */
     if (st != 200)
-        return ht_send_error(c, cs, &e);
+        return st;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "answer", o.ans.text ? o.ans.text : "");
     add_grounding(j, &o);
@@ -431,7 +431,38 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
     cJSON_AddNumberToObject(usage, "total_tokens", o.ans.prompt_tokens + o.ans.completion_tokens);
     ht_log_tokens(&cs->log, o.ans.prompt_tokens, o.ans.completion_tokens);   /* access log */
     ask_out_free(&o);
+    *out = j;
+    return 200;
+}
+
+enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url)
+{
+    hh_api_error_t e;
+    cJSON *root = cJSON_ParseWithLength(cs->body ? cs->body : "", cs->len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        hh_api_error_set(&e, 400, "invalid_request_error", NULL, NULL, "The body must be a JSON object");
+        return ht_send_error(c, cs, &e);
+    }
+    cJSON *j = NULL;
+    enum MHD_Result held = MHD_NO;
+    int st = ask_core(s, c, cs, root, true, &j, &held, &e);
+    cJSON_Delete(root);
+    if (st == 0)
+        return held;
+    if (st != 200)
+        return ht_send_error(c, cs, &e);
     return ht_send_json(c, cs, 200, j);
+}
+
+int ht_ask_tool(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *args, cJSON **out,
+                hh_api_error_t *e)
+{
+    enum MHD_Result held = MHD_NO;
+    int st = ask_core(s, c, cs, args, false, out, &held, e);
+    if (st == 200)
+        ht_mark_json(&cs->mark, *out);   /* ai_generated marking, as ht_send_json adds it */
+    return st == 0 ? hh_api_error_set(e, 500, "server_error", NULL, NULL, "held unexpectedly") : st;
 }
 
 /* ---- /v1/chat/completions with "hoheit": {"collections": [...]} -------- */

@@ -155,6 +155,7 @@ enum MHD_Result ht_handle_retention_sweep(hh_http_server_t *s, struct MHD_Connec
     cJSON_AddNumberToObject(j, "approvals", (double)r.approvals);
     cJSON_AddNumberToObject(j, "usage_rows", (double)r.usage_rows);
     cJSON_AddNumberToObject(j, "conversations", (double)r.conversations);
+    cJSON_AddNumberToObject(j, "memories", (double)r.memories);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddItemToObject(j, "log", lines);
     return ht_send_json(c, cs, 200, j);
@@ -276,6 +277,7 @@ enum MHD_Result ht_handle_gdpr_erase(hh_http_server_t *s, struct MHD_Connection 
     cJSON_AddNumberToObject(j, "usage_rows", (double)r.usage_rows);
     cJSON_AddNumberToObject(j, "conversations", (double)r.conversations);
     cJSON_AddNumberToObject(j, "conversation_texts", (double)r.conversation_texts);
+    cJSON_AddNumberToObject(j, "memories", (double)r.memories);
     cJSON_AddNumberToObject(j, "index_vectors_removed", (double)removed);
     cJSON_AddBoolToObject(j, "caches_dropped", dropped);
     return ht_send_json(c, cs, 200, j);

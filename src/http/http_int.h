@@ -38,6 +38,9 @@ typedef struct ht_auth ht_auth_t;
 /* Quota counters and usage metrics (quota.c). */
 typedef struct ht_quota ht_quota_t;
 
+/* MCP sessions (mcp.c). */
+typedef struct ht_mcp ht_mcp_t;
+
 typedef struct ht_status_row {
     int      route;
     int      status;
@@ -122,6 +125,7 @@ struct hh_http_server {
     ht_conns_t        *conns;           /* owned; connection deadlines (conns.c) */
     atomic_ullong      audit_failures;  /* audit records that could not be written (audit_http.c) */
     hh_agent_conf_t   *agent_conf;      /* owned; the agents' connections and endpoints (agent/conf.h) */
+    ht_mcp_t          *mcp;             /* owned; MCP sessions (mcp.c) */
 };
 
 /* The transparency marker (Art. 50) of a generated answer: set by
@@ -275,6 +279,25 @@ enum MHD_Result ht_handle_ask(hh_http_server_t *s, struct MHD_Connection *c, ht_
 bool            ht_is_grounded_chat(const hh_openai_req_t *req);
 enum MHD_Result ht_handle_grounded_chat(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs,
                                         const hh_openai_req_t *req);
+/* The MCP tool "ask" (mcp.c): /api/ask's answer to args (its body's
+ * fields) for the caller, audited and counted as /api/ask does; 200 and
+ * *out (caller owns: answer, sources, confidence, usage, the hoheit
+ * marking), or an HTTP status with e (a use case that requires approval:
+ * 403 approval_required before any work). */
+int ht_ask_tool(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const cJSON *args, cJSON **out,
+                hh_api_error_t *e);
+
+/* The caller's own agent memory (memory_api.c): GET/POST /api/me/memory,
+ * PUT/DELETE /api/me/memory/{id}; another user's fact reads like a missing one. */
+enum MHD_Result ht_handle_memory(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
+
+/* The MCP server (mcp.c): POST /mcp (JSON-RPC 2.0, streamable HTTP,
+ * answers application/json), DELETE /mcp (ends the session). Sessions
+ * live in memory, bound to the user who initialized them: init at start,
+ * fini at stop (s->mcp). */
+int  ht_mcp_init(hh_http_server_t *s, hh_err_t *err);
+void ht_mcp_fini(hh_http_server_t *s);
+enum MHD_Result ht_handle_mcp(hh_http_server_t *s, struct MHD_Connection *c, ht_conn_t *cs, const char *url);
 
 /* Knowledge-base documents (documents.c). The upload route is MULTIPART:
  * its handler runs for the headers (cs->piece_size NULL: 415 for a body

@@ -37,6 +37,7 @@
  * Not built here yet: streaming sends the events of a run when it ends
  * (the event sequence of the API, not yet token by token); MCP tools. */
 #include "http/http_int.h"
+#include "agent/memory.h"
 #include "agent/def.h"
 #include "agent/loop.h"
 #include "base/log.h"
@@ -701,9 +702,16 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
         history = NULL;
     }
     const char *sp = is_agent && agent.system_prompt ? agent.system_prompt : "";
-    if (asprintf(&system, "%s%s%s", sp, sp[0] && q.instructions ? "\n\n" : "", q.instructions ? q.instructions : "") <
-        0)
+    /* an agent with a memory tool recalls the caller's facts (agent/memory.h) */
+    char *recall = NULL;
+    if (is_agent && hh_agent_memory_enabled(agent.tools) &&
+        hh_agent_memory_prompt(s->store, cs->key.user_id, &recall, &err) != 0)
+        hh_log(HH_LOG_ERROR, "agents: memory of %s not recalled: %s", cs->key.user, err.msg);
+    const char *ins = q.instructions ? q.instructions : "";
+    if (asprintf(&system, "%s%s%s%s%s", sp, sp[0] && ins[0] ? "\n\n" : "", ins,
+                 recall && recall[0] && (sp[0] || ins[0]) ? "\n\n" : "", recall ? recall : "") < 0)
         system = NULL;
+    free(recall);
     cJSON *bt = is_agent ? cJSON_Parse(agent.tools) : NULL;
     n_builtin = (size_t)cJSON_GetArraySize(bt);
     builtin = n_builtin ? calloc(n_builtin, sizeof *builtin) : NULL;
@@ -767,7 +775,8 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
     lp.engine = s->engine;
     lp.env = (hh_agent_env_t){ .store = s->store, .analyzer = s->analyzer, .kb = s->kb, .user = cs->key.user,
                                .conf = s->agent_conf, .connections = is_agent ? agent.connections : NULL,
-                               .endpoints = is_agent ? agent.endpoints : NULL, .read_only = cs->mark.held };
+                               .endpoints = is_agent ? agent.endpoints : NULL, .read_only = cs->mark.held,
+                               .user_id = cs->key.user_id };
     lp.model = model;
     lp.system = system[0] ? system : NULL;
     lp.builtin = builtin;

@@ -108,6 +108,11 @@ static const ht_route_t g_routes[] = {
     { { "POST",   "/api/me/keys",                 KEY, NONE, 0 }, ht_handle_me_keys, NULL },
     { { "DELETE", "/api/me/keys/{id}",            KEY, NONE, 0 }, ht_handle_me_keys, NULL },
     { { "POST",   "/api/me/password",             KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_me_password, NULL },
+    /* the caller's own agent memory (memory_api.c), whatever the role */
+    { { "GET",    "/api/me/memory",               KEY, NONE, 0 }, ht_handle_memory, NULL },
+    { { "POST",   "/api/me/memory",               KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_memory, NULL },
+    { { "PUT",    "/api/me/memory/{id}",          KEY, JSON, HT_ADMIN_BODY_MAX }, ht_handle_memory, NULL },
+    { { "DELETE", "/api/me/memory/{id}",          KEY, NONE, 0 }, ht_handle_memory, NULL },
     { { "GET",    "/api/admin/departments",       ADMIN | AUDITOR, NONE, 0 }, ht_handle_admin_departments, NULL },
     { { "POST",   "/api/admin/departments",       ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_departments, NULL },
     { { "PATCH",  "/api/admin/departments/{name}", ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_admin_departments,
@@ -132,6 +137,9 @@ static const ht_route_t g_routes[] = {
     { { "GET",    "/api/agents/{name}",           KEY, NONE, 0 }, ht_handle_agents, NULL },
     { { "PUT",    "/api/agents/{name}",           ADMIN, JSON, HT_ADMIN_BODY_MAX }, ht_handle_agents, DENY_AGENTS },
     { { "DELETE", "/api/agents/{name}",           ADMIN, NONE, 0 }, ht_handle_agents, DENY_AGENTS },
+    /* the MCP server (mcp.c): JSON-RPC over streamable HTTP, the caller's rights; GET answers 405 */
+    { { "POST",   "/mcp",                         KEY, JSON, 0 }, ht_handle_mcp, NULL },
+    { { "DELETE", "/mcp",                         KEY, NONE, 0 }, ht_handle_mcp, NULL },
     /* the web UI (static.c), no key: the page itself holds nothing */
     { { "GET",    "/",                            OPEN, NONE, 0 }, ht_handle_static, NULL },
     { { "GET",    "/assets/{file}",               OPEN, NONE, 0 }, ht_handle_static, NULL },
@@ -989,6 +997,8 @@ int hh_http_start(hh_http_server_t **out, const hh_http_params_t *params, hh_err
         goto fail;
     if ((rc = ht_quota_init(s, err)))
         goto fail;
+    if ((rc = ht_mcp_init(s, err)))
+        goto fail;
     if (p.models_dir && p.models_dir[0]) {
         s->models_dir = strdup(p.models_dir);
     } else if (asprintf(&s->models_dir, "%s/models", p.data_dir) < 0) {
@@ -1126,6 +1136,7 @@ void hh_http_stop(hh_http_server_t *s)
     hh_store_close(s->store);
     ht_auth_fini(s);
     ht_quota_fini(s);
+    ht_mcp_fini(s);
     for (int i = 0; i < s->n_vocabs; i++)
         hh_vocab_free(s->vocabs[i].vocab);
     hh_embedders_free(s->embedders);

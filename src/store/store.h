@@ -1362,4 +1362,46 @@ int  hh_store_model_hash_get(hh_store_t *s, const char *path, int64_t size, int6
 int  hh_store_model_hash_put(hh_store_t *s, const char *path, int64_t size, int64_t mtime_ns, const char *hex,
                              hh_err_t *err);
 
+/* ---- agent memory (store_memory.c, migration 16; issue 16) -----------------
+ *   agent_memory(id (random), user_id -> users ON DELETE CASCADE, text,
+ *                created_at, updated_at)   times UTC ms
+ * Every function takes the owner: another user's fact is HH_ENOENT exactly
+ * like a missing one. */
+
+#define HH_MEMORY_TEXT_MAX     1000   /* bytes of one fact */
+#define HH_MEMORY_MAX_PER_USER 200
+
+typedef struct hh_store_memory {
+    int64_t id;
+    int64_t user_id;
+    char   *text;   /* owned */
+    int64_t created_at, updated_at;
+} hh_store_memory_t;
+
+/* Stores text (1..HH_MEMORY_TEXT_MAX bytes, HH_EINVAL otherwise) for
+ * user_id: 0 and *id (may be NULL) its id; HH_EFULL at
+ * HH_MEMORY_MAX_PER_USER facts, HH_ENOENT for no such user. */
+int  hh_store_memory_add(hh_store_t *s, int64_t user_id, const char *text, int64_t *id, hh_err_t *err);
+/* Replaces the text of user_id's fact id (HH_ENOENT: none of theirs). */
+int  hh_store_memory_update(hh_store_t *s, int64_t user_id, int64_t id, const char *text, hh_err_t *err);
+/* Deletes user_id's fact id (HH_ENOENT: none of theirs). */
+int  hh_store_memory_delete(hh_store_t *s, int64_t user_id, int64_t id, hh_err_t *err);
+/* user_id's fact id: 0 and *out (hh_store_memory_clear), or HH_ENOENT. */
+int  hh_store_memory_get(hh_store_t *s, int64_t user_id, int64_t id, hh_store_memory_t *out, hh_err_t *err);
+void hh_store_memory_clear(hh_store_memory_t *m);
+/* user_id's facts, the most recently changed first; query (NULL: all)
+ * keeps those holding it (ASCII case ignored); at most limit (0: all).
+ * *out malloc'd (NULL when *n == 0); hh_store_memory_list_free. */
+int  hh_store_memory_list(hh_store_t *s, int64_t user_id, const char *query, size_t limit, hh_store_memory_t **out,
+                          size_t *n, hh_err_t *err);
+void hh_store_memory_list_free(hh_store_memory_t *m, size_t n);
+/* [locked: govern/gdpr.c] user_id's facts, oldest first (the access copy). */
+int  hh_store_memory_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_memory_t **out, size_t *n,
+                                    hh_err_t *err);
+/* [locked, in the erasure's transaction] Deletes the facts of the user
+ * whose whole name is subject (ASCII case ignored); *n increased. */
+int  hh_store_memory_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
+/* Deletes every fact not changed since before_ms (retention); *n deleted. */
+int  hh_store_memory_expire(hh_store_t *s, int64_t before_ms, int64_t *n, hh_err_t *err);
+
 #endif

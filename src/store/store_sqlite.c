@@ -377,6 +377,19 @@ static const char *const g_migrations[] = {
     "  duration_ms INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (run_id, seq));",
+    /* 16 (agent memory, issue 16; store_memory.c): facts a user or their
+     * agent stored, recalled into the user's later runs; the user lists,
+     * edits and deletes them. Random ids (a counter would tell a user how
+     * many facts others stored); deleted with the user, by erasure and by
+     * the conversations' retention. Times are UTC ms. */
+    "CREATE TABLE agent_memory ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  text TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX agent_memory_user ON agent_memory(user_id, updated_at);"
+    "CREATE INDEX agent_memory_updated ON agent_memory(updated_at);",
 };
 #define N_MIGRATIONS ((int)(sizeof g_migrations / sizeof g_migrations[0]))
 
