@@ -127,6 +127,9 @@ const char *hh_test_json_str(const cJSON *o, const char *k);
 int hh_test_count_hits(const cJSON *doc, const char *where, double document_id);
 /* Seconds on the monotonic clock. */
 double hh_test_now_s(void);
+/* Runs sql on DIR/hoheit.db directly (an attacker with the file, or a
+ * damaged row): SQLite's result code, SQLITE_OK (0) on success. */
+int hh_test_db_exec(const char *data_dir, const char *sql);
 
 /* POSTs one text file to /api/documents as multipart/form-data: a
  * "collection" field coll and a "file" part with filename name, Content-Type

@@ -30,18 +30,6 @@ static const char *fresh_dir(const char *name)
     return b;
 }
 
-static int db_exec(const char *dir, const char *sql)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/hoheit.db", dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc;
-}
-
 static char *export_text(hh_store_t *s, int64_t from, size_t *len)
 {
     char *buf = NULL;
@@ -238,7 +226,7 @@ TEST(audit_append_verify_store)
     hh_store_close(s);
 
     /* tampering with the database itself */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, '\"seq\":5', '\"seq\":9') WHERE seq = 5"),
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET record = replace(record, '\"seq\":5', '\"seq\":9') WHERE seq = 5"),
                   SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
@@ -246,24 +234,24 @@ TEST(audit_append_verify_store)
     ASSERT_EQ_INT(r.bad_seq, 5);
     ASSERT_TRUE(strstr(r.why, "hash mismatch") != NULL);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET record = replace(record, '\"seq\":9', '\"seq\":5') WHERE seq = 5"),
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET record = replace(record, '\"seq\":9', '\"seq\":5') WHERE seq = 5"),
                   SQLITE_OK);
     /* the prompt text kept beside the record must match its hash */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 9' WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = 'question 9' WHERE seq = 5"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_FALSE(r.ok);
     ASSERT_EQ_INT(r.bad_seq, 5);
     ASSERT_TRUE(strstr(r.why, "prompt text does not match") != NULL);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 4' WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = 'question 4' WHERE seq = 5"), SQLITE_OK);
     /* cutting the tail (no checkpoint covers 8): the signed head names 8 */
-    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 8"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "DELETE FROM audit_log WHERE seq = 8"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_TRUE(r.ok);   /* 8 never existed: 7 records + export checkpoint */
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 7"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "DELETE FROM audit_log WHERE seq = 7"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_FALSE(r.ok);
@@ -677,7 +665,7 @@ TEST(audit_signatures_and_keys)
     free(text);
     /* in the store: a re-signed checkpoint with a foreign key fails */
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_checkpoints SET sig = zeroblob(64) WHERE seq = 4"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_checkpoints SET sig = zeroblob(64) WHERE seq = 4"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_FALSE(r.ok);
@@ -757,7 +745,7 @@ TEST(audit_retention_anchor)
     ASSERT_EQ_INT(r.last_seq, 57);
     /* deleting a kept record behind the anchor is caught */
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 56"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "DELETE FROM audit_log WHERE seq = 56"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_FALSE(r.ok);
@@ -868,7 +856,7 @@ TEST(audit_cli_verify_exit_codes)
     snprintf(args, sizeof args, "verify --data %s", dir);
     ASSERT_EQ_INT(run_cli(args), 0);
     /* the database edited: exit 1; bad usage: 2 */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET detail = replace(detail, 'export', 'import') WHERE seq = 31"),
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET detail = replace(detail, 'export', 'import') WHERE seq = 31"),
                   SQLITE_OK);
     ASSERT_EQ_INT(run_cli(args), 1);
     ASSERT_EQ_INT(run_cli("frobnicate"), 2);
@@ -1177,9 +1165,9 @@ TEST(audit_erased_rows_need_erasure_record)
         ASSERT_OK(hh_audit_append(s, NULL, &e, NULL, &err));
     }
     /* an erasure record (seq 7) covering rows 2 and 3 */
-    ASSERT_EQ_INT(db_exec(dir, "SELECT 1"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "SELECT 1"), SQLITE_OK);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = '[NAME:x]', texts_erased = 1 WHERE seq = 2;"
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = '[NAME:x]', texts_erased = 1 WHERE seq = 2;"
                                "UPDATE audit_log SET user_name = '[NAME:x]', user_salt = NULL WHERE seq = 3"),
                   SQLITE_OK);
     verify_expect(dir, false, 2, "names no erasure record");
@@ -1190,34 +1178,34 @@ TEST(audit_erased_rows_need_erasure_record)
     ASSERT_OK(hh_audit_append(s, NULL, &er, &es_seq, &err));
     ASSERT_EQ_INT(es_seq, 7);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3)"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3)"), SQLITE_OK);
     verify_expect(dir, true, 0, "");
     /* flipping erased + editing the text of a row no erasure covers */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'edited', texts_erased = 1 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = 'edited', texts_erased = 1 WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, false, 5, "names no erasure record");
     /* ... and naming the erasure record that does not list it */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, false, 2, "not all covered");
     /* ... or a record that does not exist */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 99 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 99 WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, false, 2, "not all covered");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 4 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 4 WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, false, 5, "not a later record");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 5', texts_erased = 0, erased_by = NULL "
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = 'question 5', texts_erased = 0, erased_by = NULL "
                                "WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, true, 0, "");
     /* the user name, the detail and the salts are checked against the commitments */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_name = 'karla' WHERE seq = 4"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET user_name = 'karla' WHERE seq = 4"), SQLITE_OK);
     verify_expect(dir, false, 4, "user text does not match");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_name = 'carla', detail = 'nope' WHERE seq = 4"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET user_name = 'carla', detail = 'nope' WHERE seq = 4"), SQLITE_OK);
     verify_expect(dir, false, 4, "detail text does not match");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET detail = 'note', user_salt = zeroblob(16) WHERE seq = 4"),
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET detail = 'note', user_salt = zeroblob(16) WHERE seq = 4"),
                   SQLITE_OK);
     verify_expect(dir, false, 4, "user text does not match");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET user_salt = NULL WHERE seq = 4"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET user_salt = NULL WHERE seq = 4"), SQLITE_OK);
     verify_expect(dir, false, 4, "names no erasure record");
     /* an erased row's erasure mark cannot be dropped either */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 2"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 2"), SQLITE_OK);
     verify_expect(dir, false, 2, "names no erasure record");
 }
 
@@ -1263,7 +1251,7 @@ TEST(audit_retention_record_covers_expired_rows)
         "UPDATE audit_log SET prompt = '" HH_AUDIT_EXPIRED_TEXT "', output = '" HH_AUDIT_EXPIRED_TEXT "', "
         "user_name = '" HH_AUDIT_EXPIRED_TEXT "', detail = '" HH_AUDIT_EXPIRED_TEXT "', user_salt = NULL, "
         "detail_salt = NULL, texts_erased = 1 WHERE seq IN (2, 3, 5)";
-    ASSERT_EQ_INT(db_exec(dir, expire_sql), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, expire_sql), SQLITE_OK);
     verify_expect(dir, false, 2, "names no erasure record");
     /* the retention record (seq 7) lists them; they name it */
     ASSERT_OK(hh_store_open(&s, dir, &err));
@@ -1274,21 +1262,21 @@ TEST(audit_retention_record_covers_expired_rows)
     ASSERT_OK(hh_audit_append(s, NULL, &re, &rseq, &err));
     ASSERT_EQ_INT(rseq, 7);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3, 5)"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq IN (2, 3, 5)"), SQLITE_OK);
     verify_expect(dir, true, 0, "");
     /* a row marked expired that the retention record does not list */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = '[expired]', texts_erased = 1, erased_by = 7 "
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = '[expired]', texts_erased = 1, erased_by = 7 "
                                "WHERE seq = 4"), SQLITE_OK);
     verify_expect(dir, false, 2, "not all covered");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 4"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = NULL WHERE seq = 4"), SQLITE_OK);
     verify_expect(dir, false, 4, "names no erasure record");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET prompt = 'question 4', texts_erased = 0 WHERE seq = 4"),
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET prompt = 'question 4', texts_erased = 0 WHERE seq = 4"),
                   SQLITE_OK);
     verify_expect(dir, true, 0, "");
     /* a request record cannot vouch: naming it leaves the pair open */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 6 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 6 WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, false, 2, "not all covered");
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 7 WHERE seq = 5"), SQLITE_OK);
 
     /* the chain's start (1..3) is cut: record 7 still lists 2 and 3, which
      * now lie behind the signed anchor */
@@ -1317,6 +1305,6 @@ TEST(audit_retention_record_covers_expired_rows)
     free(text);
     hh_store_close(s);
     /* behind the anchor is not a loophole: row 5 still has to be covered */
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_log SET erased_by = 8 WHERE seq = 5"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_log SET erased_by = 8 WHERE seq = 5"), SQLITE_OK);
     verify_expect(dir, false, 5, "not all covered");
 }

@@ -6,6 +6,7 @@
  * taken once, the model hash cache of the system cards. Real SQLite in a temporary directory; tampering goes
  * through SQLite directly, as an attacker with the file would. */
 #include "harness.h"
+#include "http_helpers.h"
 #include "govern/audit.h"
 #include "govern/gdpr.h"
 #include "govern/pii.h"
@@ -26,18 +27,6 @@ static const char *fresh_dir(const char *name)
     char *b = buf[slot++ % 4];
     snprintf(b, 512, "%s/store-govern-%s", hh_test_tmpdir(), name);
     return b;
-}
-
-static int db_exec(const char *dir, const char *sql)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/hoheit.db", dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc;
 }
 
 /* Seven records, a checkpoint every third (3, 6). */
@@ -122,7 +111,7 @@ TEST(audit_store_walk_range_stop_and_gaps)
     hh_store_close(s);
 
     /* record 3 deleted: its checkpoint comes where it stood, before record 4 */
-    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq = 3"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "DELETE FROM audit_log WHERE seq = 3"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     memset(&t, 0, sizeof t);
     ASSERT_OK(hh_store_audit_walk(s, 1, trace_visit, &t, &err));
@@ -135,7 +124,7 @@ TEST(audit_store_walk_range_stop_and_gaps)
     hh_store_close(s);
 
     /* the tail from 6 cut: checkpoint 6 has no record after it */
-    ASSERT_EQ_INT(db_exec(dir, "DELETE FROM audit_log WHERE seq >= 3; "
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "DELETE FROM audit_log WHERE seq >= 3; "
                                "DELETE FROM audit_checkpoints WHERE seq = 3"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     memset(&t, 0, sizeof t);
@@ -155,7 +144,7 @@ TEST(audit_store_walk_range_stop_and_gaps)
     ASSERT_OK(hh_audit_verify_store(s, NULL, &r, &err));
     ASSERT_TRUE(r.ok);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE audit_meta SET value = x'0102' WHERE key = 'head'"), SQLITE_OK);
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE audit_meta SET value = x'0102' WHERE key = 'head'"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     memset(&t, 0, sizeof t);
     ASSERT_EQ_INT(hh_store_audit_walk(s, 1, trace_visit, &t, &err), HH_EFORMAT);
@@ -369,7 +358,7 @@ TEST(register_store_model_hash_cache)
     ASSERT_OK(hh_store_model_hash_get(s, path, (int64_t)sb.st_size + 1, mt, cached, &found, &err));
     ASSERT_FALSE(found);
     hh_store_close(s);
-    ASSERT_EQ_INT(db_exec(dir, "UPDATE model_hashes SET sha256 = "
+    ASSERT_EQ_INT(hh_test_db_exec(dir, "UPDATE model_hashes SET sha256 = "
                                "'0000000000000000000000000000000000000000000000000000000000000001'"), SQLITE_OK);
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_register_file_sha256(s, path, hex, &err));
