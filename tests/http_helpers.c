@@ -5,6 +5,7 @@
 #include "http_helpers.h"
 
 #include "harness.h"
+#include "govern/audit.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -424,4 +425,22 @@ int hh_test_db_exec(const char *data_dir, const char *sql)
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     sqlite3_close(db);
     return rc;
+}
+
+char *hh_test_audit_text(hh_store_t *st)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    hh_err_t err;
+    hh_err_clear(&err);
+    int rc = hh_audit_export(st, 1, f, &err);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }

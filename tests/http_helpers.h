@@ -130,6 +130,9 @@ double hh_test_now_s(void);
 /* Runs sql on DIR/hoheit.db directly (an attacker with the file, or a
  * damaged row): SQLite's result code, SQLITE_OK (0) on success. */
 int hh_test_db_exec(const char *data_dir, const char *sql);
+/* The whole audit export of st from record 1 as text (records and what
+ * is kept beside them); caller frees. NULL on an error. */
+char *hh_test_audit_text(hh_store_t *st);
 
 /* POSTs one text file to /api/documents as multipart/form-data: a
  * "collection" field coll and a "file" part with filename name, Content-Type

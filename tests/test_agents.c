@@ -115,25 +115,6 @@ static int post(int port, const char *key, const char *path, const char *body, h
     return hh_test_http(port, "POST", path, key, body, r);
 }
 
-/* The whole audit export as text (records and what is kept beside them). */
-static char *audit_text(hh_store_t *s)
-{
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    if (!f)
-        return NULL;
-    hh_err_t err;
-    hh_err_clear(&err);
-    int rc = hh_audit_export(s, 1, f, &err);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* a copy of body with every from replaced by to */
 static char *replace_all(const char *body, const char *from, const char *to)
 {
@@ -324,7 +305,7 @@ TEST(agents_definitions_http_rights_audit)
     hh_test_resp_free(&r);
 
     /* every change is in the audit chain */
-    char *audit = audit_text(t.h.st);
+    char *audit = hh_test_audit_text(t.h.st);
     ASSERT_TRUE(audit != NULL);
     ASSERT_TRUE(strstr(audit, "agent create sales-helper") != NULL);
     ASSERT_TRUE(strstr(audit, "agent update sales-helper") != NULL);
@@ -458,7 +439,7 @@ TEST(agents_run_forced_calculator_result_reaches_next_step)
     ASSERT_STREQ(hh_test_json_str(run, "status"), status);
 
     /* every step is an "agent" audit record naming the run */
-    char *audit = audit_text(t.h.st);
+    char *audit = hh_test_audit_text(t.h.st);
     char want[160];
     snprintf(want, sizeof want, "run %s step 2 tool calculator call %s", hh_test_json_str(j, "id"),
              hh_test_json_str(item, "call_id"));
@@ -808,7 +789,7 @@ TEST(agents_run_held_for_approval)
     ASSERT_TRUE(strstr(r.body, "\"run_id\"") != NULL);
     hh_test_resp_free(&r);
     free(text);
-    char *audit = audit_text(t.h.st);
+    char *audit = hh_test_audit_text(t.h.st);
     snprintf(want, sizeof want, "approval %lld", (long long)aid);
     ASSERT_TRUE(audit && strstr(audit, want) != NULL);
     free(audit);

@@ -248,24 +248,6 @@ static const char *text_of(const cJSON *res)
     return hh_test_json_str(c, "text");
 }
 
-static char *audit_text(hh_store_t *s)
-{
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    if (!f)
-        return NULL;
-    hh_err_t err;
-    hh_err_clear(&err);
-    int rc = hh_audit_export(s, 1, f, &err);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 TEST(mcp_tools_list_and_call_with_callers_rights)
 {
     mcp_srv_t t;
@@ -322,7 +304,7 @@ TEST(mcp_tools_list_and_call_with_callers_rights)
     ASSERT_STREQ(p + strlen("hr-docs"), q + strlen("no-such-docs"));
 
     /* on record: the search's chunk ids and the ask's request record */
-    char *audit = audit_text(t.h.st);
+    char *audit = hh_test_audit_text(t.h.st);
     ASSERT_TRUE(audit != NULL);
     ASSERT_TRUE(strstr(audit, "mcp knowledge_search: ") != NULL);
     int n_req = 0;
