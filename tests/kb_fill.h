@@ -6,7 +6,13 @@
 #ifndef HH_TESTS_KB_FILL_H
 #define HH_TESTS_KB_FILL_H
 
+#include "kb/analyze.h"
 #include "kb/retrieve.h"
+
+/* One analyzer with the Debian files for the whole test run (loading
+ * takes a few seconds), freed at exit (kb_fill.c); NULL when it cannot be
+ * made. */
+hh_analyzer_t *hh_test_analyzer(void);
 
 static inline int kb_retrieve_mode_filled(hh_store_t *s, hh_vindex_t *ix, const hh_kb_embedder_t *em,
                                           const hh_kb_query_t *q, hh_kb_mode_t mode, hh_kb_hit_t **out, size_t *n,

@@ -21,27 +21,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-/* One analyzer with the Debian files for the whole run (loading takes a
- * few seconds), freed at exit. */
-static hh_analyzer_t *g_an;
-
-static void analyzer_free_at_exit(void)
-{
-    hh_analyzer_free(g_an);
-    g_an = NULL;
-}
-
-static hh_analyzer_t *analyzer(void)
-{
-    if (!g_an) {
-        hh_err_t err;
-        if (hh_analyzer_create(&g_an, NULL, &err) != 0)
-            return NULL;
-        hh_analyzer_load(g_an);
-        atexit(analyzer_free_at_exit);
-    }
-    return g_an;
-}
 
 /* Whether the space-separated term list holds term t. */
 static bool has_term(const char *terms, const char *t)
@@ -57,7 +36,7 @@ static char *index_terms(const char *text, hh_lang_t lang)
 {
     char *t = NULL;
     hh_err_t err;
-    if (hh_analyzer_index_terms(analyzer(), text, strlen(text), lang, &t, &err) != 0)
+    if (hh_analyzer_index_terms(hh_test_analyzer(), text, strlen(text), lang, &t, &err) != 0)
         return NULL;
     return t;
 }
@@ -83,7 +62,7 @@ static float qweight(const hh_query_terms_t *q, const char *t, hh_an_kind_t *kin
 
 TEST(analyze_stems_by_language)
 {
-    ASSERT_TRUE(analyzer() != NULL);
+    ASSERT_TRUE(hh_test_analyzer() != NULL);
     char *t = index_terms("Die Mitarbeiterinnen erhalten ihre Gehälter monatlich.", HH_LANG_DE);
     ASSERT_TRUE(t != NULL);
     ASSERT_TERM(t, "mitarbeiterinn");
@@ -119,7 +98,7 @@ TEST(analyze_stems_by_language)
     ASSERT_TRUE(t[0] == 'x' && t[63] == 'x');
     hh_query_terms_t q;
     hh_err_t err;
-    ASSERT_OK(hh_analyzer_query_terms(analyzer(), longw, &q, &err));
+    ASSERT_OK(hh_analyzer_query_terms(hh_test_analyzer(), longw, &q, &err));
     ASSERT_EQ_INT(q.n, 1);
     ASSERT_STREQ(q.t[0].term, t);
     hh_query_terms_free(&q);
@@ -128,7 +107,7 @@ TEST(analyze_stems_by_language)
 
 TEST(analyze_german_compounds)
 {
-    ASSERT_TRUE(analyzer() != NULL);
+    ASSERT_TRUE(hh_test_analyzer() != NULL);
     char *t = index_terms("Urlaubstage", HH_LANG_DE);   /* Fugen-s, plural tail */
     ASSERT_TRUE(t != NULL);
     ASSERT_STREQ(t, "urlaubstag urlaub tag");
@@ -163,7 +142,7 @@ TEST(analyze_german_compounds)
 
 TEST(analyze_query_weights_synonyms_translations)
 {
-    hh_analyzer_t *a = analyzer();
+    hh_analyzer_t *a = hh_test_analyzer();
     ASSERT_TRUE(a != NULL);
     hh_query_terms_t q;
     hh_err_t err;
@@ -221,7 +200,7 @@ TEST(analyze_query_weights_synonyms_translations)
  * take. Examples written for this test, not from the labeled set. */
 TEST(analyze_question_phrasing)
 {
-    hh_analyzer_t *a = analyzer();
+    hh_analyzer_t *a = hh_test_analyzer();
     ASSERT_TRUE(a != NULL);
     hh_query_terms_t q;
     hh_err_t err;
@@ -304,7 +283,7 @@ TEST(analyze_question_phrasing)
  * expansion budget reaches the last words of a long question. */
 TEST(analyze_question_forms_and_budget)
 {
-    hh_analyzer_t *a = analyzer();
+    hh_analyzer_t *a = hh_test_analyzer();
     ASSERT_TRUE(a != NULL);
     hh_query_terms_t q;
     hh_err_t err;
@@ -396,8 +375,8 @@ TEST(analyze_without_files_is_stemming_only)
     hh_analyzer_free(b);
     /* with the files: loaded, counted, measured */
     hh_analyzer_stats_t st;
-    hh_analyzer_stats(analyzer(), &st);
-    ASSERT_EQ_INT(hh_analyzer_level(analyzer()), 3);
+    hh_analyzer_stats(hh_test_analyzer(), &st);
+    ASSERT_EQ_INT(hh_analyzer_level(hh_test_analyzer()), 3);
     ASSERT_GE(st.compound_words, 300000);
     ASSERT_GE(st.thesaurus_terms, 30000);
     ASSERT_GE(st.translation_terms, 100000);
@@ -538,7 +517,7 @@ TEST(analyze_retrieval_german_questions)
 {
     kb_t k;
     ASSERT_OK(kb_open(&k, "analyze_german"));
-    hh_analyzer_t *a = analyzer();
+    hh_analyzer_t *a = hh_test_analyzer();
     ASSERT_TRUE(a != NULL);
     /* the examples */
     ASSERT_RANK1(k.s, a, "Wie viele Urlaubstage habe ich?", "30 Arbeitstage Erholungsurlaub");
@@ -576,7 +555,7 @@ TEST(analyze_exact_match_ranks_above_synonym)
 {
     kb_t k;
     ASSERT_OK(kb_open(&k, "analyze_exact"));
-    hh_analyzer_t *a = analyzer();
+    hh_analyzer_t *a = hh_test_analyzer();
     /* "Auto" stands in the IT chunk, its synonym "PKW" in the travel chunk */
     ASSERT_RANK1(k.s, a, "Auto", "das Auto wird");
     int syn = rank_of(k.s, a, "anna", "Auto", "Fahrten mit dem privaten PKW", 5, true);
@@ -625,7 +604,7 @@ TEST(analyze_isolation_synonyms_and_stats_scoped)
 {
     kb_t k;
     ASSERT_OK(kb_open(&k, "analyze_isolation"));
-    hh_analyzer_t *a = analyzer();
+    hh_analyzer_t *a = hh_test_analyzer();
     static const char *const queries[] = {
         "Auto Kilometer erstattet", "PKW Dienstwagen", "Fusion mit der Konkurrenz", "merger car",
     };
@@ -716,7 +695,7 @@ TEST(analyze_ingest_stores_lang_and_terms)
     ASSERT_OK(hh_store_open(&s, dir, &err));
     ASSERT_OK(hh_store_collection_ensure(s, "docs", NULL, 0, NULL, &err));
     hh_ingest_params_t ip = hh_ingest_default_params();
-    ip.analyzer = analyzer();
+    ip.analyzer = hh_test_analyzer();
     hh_ingest_totals_t tot;
     const char *paths[] = { src };
     ASSERT_OK(hh_ingest_paths(s, paths, 1, "docs", 0, &ip, NULL, NULL, &tot, &err));
@@ -742,7 +721,7 @@ TEST(analyze_ingest_stores_lang_and_terms)
     ASSERT_EQ_INT(sqlite3_exec(s->db, "INSERT INTO chunks_terms(chunks_terms) VALUES ('integrity-check')", NULL, NULL,
                                NULL), SQLITE_OK);
     size_t done = 0;
-    ASSERT_OK(hh_kb_index_fill(s, analyzer(), &done, &err));
+    ASSERT_OK(hh_kb_index_fill(s, hh_test_analyzer(), &done, &err));
     ASSERT_EQ_INT(done, 1);
     ASSERT_EQ_INT(q_int(s, m, "person"), 1);
     ASSERT_EQ_INT(q_int(s, m, "urlaub"), 0);
@@ -778,13 +757,13 @@ TEST(analyze_upgrade_v12_reindexes)
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms_level = 0", NULL), total);
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks_terms_docsize", NULL), total);
     size_t done = 0;
-    ASSERT_OK(hh_kb_index_fill(s, analyzer(), &done, &err));
+    ASSERT_OK(hh_kb_index_fill(s, hh_test_analyzer(), &done, &err));
     ASSERT_EQ_INT(done, total);
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms_level = 3", NULL), total);
     ASSERT_GE(q_int(s, "SELECT count(*) FROM chunks WHERE lang <> ''", NULL), 1);
     ASSERT_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE terms = ''", NULL), 0);
     /* filling again does nothing */
-    ASSERT_OK(hh_kb_index_fill(s, analyzer(), &done, &err));
+    ASSERT_OK(hh_kb_index_fill(s, hh_test_analyzer(), &done, &err));
     ASSERT_EQ_INT(done, 0);
     ASSERT_EQ_INT(sqlite3_exec(s->db, "INSERT INTO chunks_terms(chunks_terms) VALUES ('integrity-check')", NULL, NULL,
                                NULL), SQLITE_OK);

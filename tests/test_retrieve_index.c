@@ -5,6 +5,7 @@
  * HH_KB_FILL_AT_START chunks before it returns, the rest on its thread) and
  * what is stored later, when kicked. */
 #include "harness.h"
+#include "kb_fill.h"
 #include "kb/analyze.h"
 #include "kb/retrieve.h"
 #include "store/store.h"
@@ -13,25 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static hh_analyzer_t *g_an;
-
-static void analyzer_free_at_exit(void)
-{
-    hh_analyzer_free(g_an);
-    g_an = NULL;
-}
-
-static hh_analyzer_t *analyzer(void)
-{
-    if (!g_an) {
-        hh_err_t err;
-        if (hh_analyzer_create(&g_an, NULL, &err) != 0)
-            return NULL;
-        hh_analyzer_load(g_an);
-        atexit(analyzer_free_at_exit);
-    }
-    return g_an;
-}
 
 /* The chunks still to analyze for the analyzer's level (at most 5000). */
 static long pending(hh_store_t *s)
@@ -39,7 +21,7 @@ static long pending(hh_store_t *s)
     hh_store_chunk_text_t *v = NULL;
     size_t n = 0;
     hh_err_t err;
-    if (hh_store_chunks_to_analyze(s, hh_analyzer_level(analyzer()), 5000, &v, &n, &err) != 0)
+    if (hh_store_chunks_to_analyze(s, hh_analyzer_level(hh_test_analyzer()), 5000, &v, &n, &err) != 0)
         return -1;
     hh_store_chunk_texts_free(v, n);
     return (long)n;
@@ -49,7 +31,7 @@ static long pending(hh_store_t *s)
  * error), into buf. */
 static const char *top_title(hh_store_t *s, const char *user, const char *text, char *buf, size_t cap)
 {
-    hh_kb_query_t q = { .analyzer = analyzer(), .user = user, .text = text, .k = 3 };
+    hh_kb_query_t q = { .analyzer = hh_test_analyzer(), .user = user, .text = text, .k = 3 };
     hh_kb_hit_t *h = NULL;
     size_t n = 0;
     hh_err_t err;
@@ -66,7 +48,7 @@ static const char *top_title(hh_store_t *s, const char *user, const char *text, 
  * before it returns, and the search then finds the fixture's answer. */
 TEST(retrieve_index_search_after_upgrade_does_not_fill)
 {
-    ASSERT_TRUE(analyzer() != NULL);
+    ASSERT_TRUE(hh_test_analyzer() != NULL);
     char root[512], cmd[2048];
     snprintf(root, sizeof root, "%s/retrieve_index_upgrade", hh_test_tmpdir());
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp -a tests/fixtures/schema/v13 '%s/data'", root, root,
@@ -85,7 +67,7 @@ TEST(retrieve_index_search_after_upgrade_does_not_fill)
         ASSERT_EQ_INT(pending(s), 5);
     }
     hh_kb_index_filler_t *f = NULL;
-    ASSERT_OK(hh_kb_index_filler_start(&f, s, analyzer(), 3600, &err));
+    ASSERT_OK(hh_kb_index_filler_start(&f, s, hh_test_analyzer(), 3600, &err));
     ASSERT_EQ_INT(pending(s), 0);   /* 5 <= HH_KB_FILL_AT_START: done before start returned */
     ASSERT_STREQ(top_title(s, "bob", "hotel reimbursed per night", buf, sizeof buf), "Travel policy");
     hh_kb_index_filler_stop(f);
@@ -98,7 +80,7 @@ TEST(retrieve_index_search_after_upgrade_does_not_fill)
  * department's document is analyzed too but never found by this user. */
 TEST(retrieve_index_background_pass)
 {
-    ASSERT_TRUE(analyzer() != NULL);
+    ASSERT_TRUE(hh_test_analyzer() != NULL);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/retrieve_index_bg", hh_test_tmpdir());
     char cmd[1100];
@@ -138,7 +120,7 @@ TEST(retrieve_index_background_pass)
     ASSERT_EQ_INT(pending(s), N_DOCS * PER_DOC);   /* the search analyzed nothing */
 
     hh_kb_index_filler_t *f = NULL;
-    ASSERT_OK(hh_kb_index_filler_start(&f, s, analyzer(), 3600, &err));
+    ASSERT_OK(hh_kb_index_filler_start(&f, s, hh_test_analyzer(), 3600, &err));
     ASSERT_LE(pending(s), N_DOCS * PER_DOC - HH_KB_FILL_AT_START);   /* the rest may be under way */
     hh_kb_index_filler_wait(f);
     ASSERT_EQ_INT(pending(s), 0);
