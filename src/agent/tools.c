@@ -5,6 +5,7 @@
  * sql_query (sqltool.h) and http_request (httptool.h): the connection or
  * endpoint must be one the agent names AND the admin configured. */
 #include "agent/tools.h"
+#include "agent/extract.h"
 #include "agent/httptool.h"
 #include "agent/sqltool.h"
 #include "agent/memory.h"
@@ -54,6 +55,7 @@ static const tool_def_t g_tools[] = {
       "\"required\":[\"endpoint\",\"method\",\"path\"],\"additionalProperties\":false}" },
     { "memory_save", HH_AGENT_MEMORY_SAVE_DESC, HH_AGENT_MEMORY_SAVE_SCHEMA },       /* agent/memory.h */
     { "memory_recall", HH_AGENT_MEMORY_RECALL_DESC, HH_AGENT_MEMORY_RECALL_SCHEMA },
+    { "extract", HH_AGENT_EXTRACT_DESC, HH_AGENT_EXTRACT_SCHEMA },                   /* agent/extract.h */
 };
 #define N_TOOLS (sizeof g_tools / sizeof g_tools[0])
 
@@ -72,7 +74,7 @@ bool hh_agent_tool_known(const char *name)
 
 const char *hh_agent_tool_names(void)
 {
-    return "calculator, date, knowledge_search, sql_query, http_request, memory_save, memory_recall";
+    return "calculator, date, knowledge_search, sql_query, http_request, memory_save, memory_recall, extract";
 }
 
 const char *hh_agent_tool_schema(const char *name)
@@ -551,6 +553,8 @@ int hh_agent_tool_run_rec(const hh_agent_env_t *env, const char *name, const cha
         rc = http_request(env, args, &out, err);
     } else if (!strncmp(name, "memory_", 7)) {
         rc = hh_agent_memory_tool(env, name, args, &out, err);
+    } else if (!strcmp(name, "extract")) {
+        rc = hh_agent_extract(env, args, &out, err);
     } else {
         rc = knowledge_search(env, args, &out, err);
     }

@@ -8,13 +8,15 @@
  * (agent/loop.h) decodes a call under that schema (grammar) and checks the
  * arguments against it again (hh_agent_args_valid) before the tool runs. A
  * tool's result is a JSON text the model gets back as data (a tool
- * message), never as instructions. Not built yet: extract, MCP tools
+ * message), never as instructions. extract (agent/extract.h) reads an
+ * uploaded document into a JSON schema. Not built yet: MCP tools
  * (docs/AGENTS.md). */
 #ifndef HH_AGENT_TOOLS_H
 #define HH_AGENT_TOOLS_H
 
 #include "agent/conf.h"
 #include "base/err.h"
+#include "engine/engine.h"
 #include "kb/analyze.h"
 #include "kb/dense.h"
 #include "store/store.h"
@@ -38,6 +40,9 @@ typedef struct hh_agent_env {
     const char    *connections; /* the agent's: JSON array of connection names sql_query may use (NULL: none) */
     const char    *endpoints;   /* the agent's: JSON array of endpoint names http_request may use (NULL: none) */
     bool           read_only;   /* the run is held for approval: its tools may only read (http_request: no POST) */
+    hh_engine_t   *engine;      /* borrowed; extract's model call (NULL: extract refuses) */
+    const char    *model;       /* the run's model id: extract reads the document with it */
+    uint64_t       cache_scope; /* engine.h: the caller's user id */
 } hh_agent_env_t;
 
 /* Whether name is a built-in tool. */
