@@ -21,6 +21,7 @@
 
 #define KS_K 5            /* passages per search */
 #define KS_TEXT_MAX 800   /* bytes of a passage given to the model */
+#define EXTRACT_ENUM_MAX 16 /* extract: readable documents offered as an enum at most */
 
 typedef struct tool_def {
     const char *name;
@@ -108,9 +109,33 @@ bool hh_agent_name_listed(const char *list, const char *name)
     return found;
 }
 
+/* extract: document_id one of the caller's readable documents when they
+ * are few (a small model then names a real one); otherwise any integer. */
+static void narrow_documents(const hh_agent_env_t *env, cJSON *o)
+{
+    hh_store_doc_t *docs = NULL;
+    size_t n = 0;
+    if (!env->store || env->user_id <= 0 || hh_store_doc_list(env->store, env->user_id, 0, &docs, &n, NULL) != 0)
+        return;
+    if (n >= 1 && n <= EXTRACT_ENUM_MAX) {
+        cJSON *props = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "function"), "parameters"),
+                                           "properties");
+        cJSON *en = cJSON_CreateObject();
+        cJSON *ids = cJSON_AddArrayToObject(en, "enum");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)docs[i].id));
+        cJSON_ReplaceItemInObject(props, "document_id", en);
+    }
+    free(docs);
+}
+
 cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name)
 {
     cJSON *o = hh_agent_tool_spec(name);
+    if (o && env && name && !strcmp(name, "extract")) {
+        narrow_documents(env, o);
+        return o;
+    }
     bool sql = name && !strcmp(name, "sql_query"), http = name && !strcmp(name, "http_request");
     if (!o || !env || (!sql && !http))
         return o;

@@ -57,7 +57,9 @@ cJSON *hh_agent_tool_spec(const char *name);
 /* The same for a run under env: sql_query's "connection" and http_request's
  * "endpoint" are an enum of the names env lets it use (when there are any),
  * and http_request's "method" the one method its endpoints take when they
- * take only one (GET only in a read-only run; then without "body"). */
+ * take only one (GET only in a read-only run; then without "body");
+ * extract's "document_id" an enum of the caller's readable documents when
+ * there are 1..16 of them. */
 cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name);
 
 /* Runs the tool on arguments args_json (already valid under its schema).
