@@ -234,7 +234,8 @@ TEST(agent_extract_forced_call)
             if (*q != ' ' && *q != '\n')
                 flat[k++] = *q;
         flat[k] = '\0';
-        snprintf(want, sizeof want, "{\"name\":\"extract\",\"arguments\":{\"document_id\":%lld,\"schema\":{", t.invoice);
+        snprintf(want, sizeof want, "{\"name\":\"extract\",\"arguments\":{\"document_id\":%lld,\"schema\":{",
+                 t.invoice);
         printf("    cut off: %.200s\n", flat);
         ASSERT_TRUE(strncmp(flat, want, strlen(want)) == 0);
         hh_test_resp_free(&r);
@@ -248,7 +249,8 @@ TEST(agent_extract_forced_call)
     printf("    the model's call: %.300s\n", args);
     cJSON *a = cJSON_Parse(args);
     ASSERT_TRUE(cJSON_IsObject(cJSON_GetObjectItem(a, "schema")));
-    ASSERT_EQ_INT((long long)cJSON_GetObjectItem(a, "document_id")->valuedouble, t.invoice);   /* the only one sam reads */
+    /* the only document sam reads: the schema's enum */
+    ASSERT_EQ_INT((long long)cJSON_GetObjectItem(a, "document_id")->valuedouble, t.invoice);
     cJSON_Delete(a);
     char *res = NULL;
     hh_err_t err;
