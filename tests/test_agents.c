@@ -105,7 +105,7 @@ TEST(agents_arguments_checked_against_schema)
     ASSERT_EQ_INT(hh_agent_args_valid(hh_agent_tool_schema("knowledge_search"), "{\"query\":\"\"}", NULL), HH_EINVAL);
     ASSERT_TRUE(hh_agent_tool_schema("sql_query") != NULL);   /* tests/test_agent_tools.c */
     ASSERT_TRUE(hh_agent_tool_known("http_request"));
-    ASSERT_FALSE(hh_agent_tool_known("extract"));   /* not built yet */
+    ASSERT_FALSE(hh_agent_tool_known("send_email"));   /* not a built-in tool */
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -210,7 +210,7 @@ TEST(agents_definitions_http_rights_audit)
     static const struct {
         const char *body, *word;
     } bad[] = {
-        { "{\"name\":\"y\",\"model\":\"stories260K\",\"tools\":[\"extract\"]}", "extract" },
+        { "{\"name\":\"y\",\"model\":\"stories260K\",\"tools\":[\"send_email\"]}", "send_email" },
         { "{\"name\":\"y\",\"model\":\"stories260K\",\"departments\":[\"Nowhere\"]}", "Nowhere" },
         { "{\"name\":\"y\",\"model\":\"stories260K\",\"use_case\":\"no-such\"}", "no-such" },
         { "{\"name\":\"y\",\"model\":\"stories260K\",\"max_steps\":0}", "max_steps" },
@@ -310,7 +310,7 @@ TEST(agents_definitions_http_rights_audit)
     ASSERT_TRUE(strstr(audit, "agent create sales-helper") != NULL);
     ASSERT_TRUE(strstr(audit, "agent update sales-helper") != NULL);
     ASSERT_TRUE(strstr(audit, "agent delete sales-helper") != NULL);
-    ASSERT_TRUE(strstr(audit, "agent create y: tools: 'extract'") != NULL);   /* a refused one too */
+    ASSERT_TRUE(strstr(audit, "agent create y: tools: 'send_email'") != NULL);   /* a refused one too */
     free(audit);
     hh_test_srv_stop(&t.h);
 }

@@ -5,6 +5,7 @@
  * sql_query (sqltool.h) and http_request (httptool.h): the connection or
  * endpoint must be one the agent names AND the admin configured. */
 #include "agent/tools.h"
+#include "agent/extract.h"
 #include "agent/httptool.h"
 #include "agent/sqltool.h"
 #include "agent/memory.h"
@@ -20,6 +21,7 @@
 
 #define KS_K 5            /* passages per search */
 #define KS_TEXT_MAX 800   /* bytes of a passage given to the model */
+#define EXTRACT_ENUM_MAX 16 /* extract: readable documents offered as an enum at most */
 
 typedef struct tool_def {
     const char *name;
@@ -54,6 +56,7 @@ static const tool_def_t g_tools[] = {
       "\"required\":[\"endpoint\",\"method\",\"path\"],\"additionalProperties\":false}" },
     { "memory_save", HH_AGENT_MEMORY_SAVE_DESC, HH_AGENT_MEMORY_SAVE_SCHEMA },       /* agent/memory.h */
     { "memory_recall", HH_AGENT_MEMORY_RECALL_DESC, HH_AGENT_MEMORY_RECALL_SCHEMA },
+    { "extract", HH_AGENT_EXTRACT_DESC, HH_AGENT_EXTRACT_SCHEMA },                   /* agent/extract.h */
 };
 #define N_TOOLS (sizeof g_tools / sizeof g_tools[0])
 
@@ -72,7 +75,7 @@ bool hh_agent_tool_known(const char *name)
 
 const char *hh_agent_tool_names(void)
 {
-    return "calculator, date, knowledge_search, sql_query, http_request, memory_save, memory_recall";
+    return "calculator, date, knowledge_search, sql_query, http_request, memory_save, memory_recall, extract";
 }
 
 const char *hh_agent_tool_schema(const char *name)
@@ -106,9 +109,33 @@ bool hh_agent_name_listed(const char *list, const char *name)
     return found;
 }
 
+/* extract: document_id one of the caller's readable documents when they
+ * are few (a small model then names a real one); otherwise any integer. */
+static void narrow_documents(const hh_agent_env_t *env, cJSON *o)
+{
+    hh_store_doc_t *docs = NULL;
+    size_t n = 0;
+    if (!env->store || env->user_id <= 0 || hh_store_doc_list(env->store, env->user_id, 0, &docs, &n, NULL) != 0)
+        return;
+    if (n >= 1 && n <= EXTRACT_ENUM_MAX) {
+        cJSON *props = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "function"), "parameters"),
+                                           "properties");
+        cJSON *en = cJSON_CreateObject();
+        cJSON *ids = cJSON_AddArrayToObject(en, "enum");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)docs[i].id));
+        cJSON_ReplaceItemInObject(props, "document_id", en);
+    }
+    free(docs);
+}
+
 cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name)
 {
     cJSON *o = hh_agent_tool_spec(name);
+    if (o && env && name && !strcmp(name, "extract")) {
+        narrow_documents(env, o);
+        return o;
+    }
     bool sql = name && !strcmp(name, "sql_query"), http = name && !strcmp(name, "http_request");
     if (!o || !env || (!sql && !http))
         return o;
@@ -551,6 +578,8 @@ int hh_agent_tool_run_rec(const hh_agent_env_t *env, const char *name, const cha
         rc = http_request(env, args, &out, err);
     } else if (!strncmp(name, "memory_", 7)) {
         rc = hh_agent_memory_tool(env, name, args, &out, err);
+    } else if (!strcmp(name, "extract")) {
+        rc = hh_agent_extract(env, args, &out, err);
     } else {
         rc = knowledge_search(env, args, &out, err);
     }

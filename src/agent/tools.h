@@ -8,13 +8,15 @@
  * (agent/loop.h) decodes a call under that schema (grammar) and checks the
  * arguments against it again (hh_agent_args_valid) before the tool runs. A
  * tool's result is a JSON text the model gets back as data (a tool
- * message), never as instructions. Not built yet: extract, MCP tools
+ * message), never as instructions. extract (agent/extract.h) reads an
+ * uploaded document into a JSON schema. Not built yet: MCP tools
  * (docs/AGENTS.md). */
 #ifndef HH_AGENT_TOOLS_H
 #define HH_AGENT_TOOLS_H
 
 #include "agent/conf.h"
 #include "base/err.h"
+#include "engine/engine.h"
 #include "kb/analyze.h"
 #include "kb/dense.h"
 #include "store/store.h"
@@ -38,6 +40,9 @@ typedef struct hh_agent_env {
     const char    *connections; /* the agent's: JSON array of connection names sql_query may use (NULL: none) */
     const char    *endpoints;   /* the agent's: JSON array of endpoint names http_request may use (NULL: none) */
     bool           read_only;   /* the run is held for approval: its tools may only read (http_request: no POST) */
+    hh_engine_t   *engine;      /* borrowed; extract's model call (NULL: extract refuses) */
+    const char    *model;       /* the run's model id: extract reads the document with it */
+    uint64_t       cache_scope; /* engine.h: the caller's user id */
 } hh_agent_env_t;
 
 /* Whether name is a built-in tool. */
@@ -52,7 +57,9 @@ cJSON *hh_agent_tool_spec(const char *name);
 /* The same for a run under env: sql_query's "connection" and http_request's
  * "endpoint" are an enum of the names env lets it use (when there are any),
  * and http_request's "method" the one method its endpoints take when they
- * take only one (GET only in a read-only run; then without "body"). */
+ * take only one (GET only in a read-only run; then without "body");
+ * extract's "document_id" an enum of the caller's readable documents when
+ * there are 1..16 of them. */
 cJSON *hh_agent_tool_spec_env(const hh_agent_env_t *env, const char *name);
 
 /* Runs the tool on arguments args_json (already valid under its schema).

@@ -22,7 +22,7 @@ static void agent_usage(FILE *f)
             "  --model M             model id the agent runs on\n"
             "  --system TEXT         system prompt (--system-file F: read from a file)\n"
             "  --tools A,B           built-in tools: calculator, date, knowledge_search, sql_query,\n"
-            "                        http_request, memory_save, memory_recall\n"
+            "                        http_request, memory_save, memory_recall, extract\n"
             "  --connections A,B     database connections sql_query may use (hoheit serve --agent-db)\n"
             "  --endpoints A,B       HTTP endpoints http_request may use (hoheit serve --agent-http)\n"
             "  --max-steps N         model calls per run (default 8)\n"

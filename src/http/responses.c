@@ -776,7 +776,8 @@ enum MHD_Result ht_handle_responses(hh_http_server_t *s, struct MHD_Connection *
     lp.env = (hh_agent_env_t){ .store = s->store, .analyzer = s->analyzer, .kb = s->kb, .user = cs->key.user,
                                .conf = s->agent_conf, .connections = is_agent ? agent.connections : NULL,
                                .endpoints = is_agent ? agent.endpoints : NULL, .read_only = cs->mark.held,
-                               .user_id = cs->key.user_id };
+                               .user_id = cs->key.user_id, .engine = s->engine, .model = model,
+                               .cache_scope = (uint64_t)cs->key.user_id };
     lp.model = model;
     lp.system = system[0] ? system : NULL;
     lp.builtin = builtin;
