@@ -70,15 +70,22 @@ static bool srv(ex_srv_t *t, const char *dir)
     return t->invoice > 0 && t->hr_doc > 0;
 }
 
-/* The tool as sam on the server's own store and engine. */
-static int run_as_sam(ex_srv_t *t, const char *args, char **result, hh_err_t *err)
+/* The tool as sam on the server's own store and engine; the model tokens
+ * it spent into *spent (may be NULL). */
+static int run_as_sam_spent(ex_srv_t *t, const char *args, char **result, hh_agent_usage_t *spent, hh_err_t *err)
 {
     hh_agent_env_t env = { .store = t->h.st, .user = "sam", .user_id = t->sam_id,
                            .engine = hh_http_engine(t->h.s), .model = "stories260K",
-                           .cache_scope = (uint64_t)t->sam_id };
+                           .cache_scope = (uint64_t)t->sam_id, .usage = spent };
     hh_err_clear(err);
     return hh_agent_tool_run(&env, "extract", args, result, err);
 }
+
+static int run_as_sam(ex_srv_t *t, const char *args, char **result, hh_err_t *err)
+{
+    return run_as_sam_spent(t, args, result, NULL, err);
+}
+
 
 /* The invoice into the schema: an object that parses, every required
  * field there with its type, nothing else; the document's id and title. */
@@ -90,10 +97,14 @@ TEST(agent_extract_invoice_fields)
     snprintf(args, sizeof args, "{\"document_id\":%lld,\"schema\":%s}", t.invoice, INVOICE_SCHEMA);
     char *res = NULL;
     hh_err_t err;
-    int rc = run_as_sam(&t, args, &res, &err);
+    hh_agent_usage_t spent = { 0, 0 };
+    int rc = run_as_sam_spent(&t, args, &res, &spent, &err);
     if (rc)
         printf("    extract: %s\n", err.msg);
     ASSERT_OK(rc);
+    /* the extraction's model call is reported for the run's budget and quota */
+    ASSERT_GE(spent.prompt_tokens, 20);
+    ASSERT_GE(spent.completion_tokens, 1);
     printf("    result: %s\n", res);
     cJSON *o = cJSON_Parse(res);
     ASSERT_TRUE(cJSON_IsObject(o));

@@ -201,6 +201,7 @@ typedef struct ex_wait {
     hh_finish_t     finish;
     char           *content;
     char            err_msg[256];
+    int32_t         prompt_tokens, completion_tokens;
 } ex_wait_t;
 
 static void ex_unref(ex_wait_t *w)
@@ -223,6 +224,8 @@ static void ex_event(void *user, const hh_gen_event_t *ev)
         return;
     pthread_mutex_lock(&w->mu);
     w->done = true;
+    w->prompt_tokens = ev->prompt_tokens;
+    w->completion_tokens = ev->completion_tokens;
     if (ev->kind == HH_GEN_ERROR) {
         w->failed = true;
         snprintf(w->err_msg, sizeof w->err_msg, "%s", ev->error_msg ? ev->error_msg : hh_strerror(ev->error_code));
@@ -287,6 +290,10 @@ static int generate(fit_t *f, size_t n_used, size_t cut, char **text, hh_err_t *
     }
     bool done = w->done, failed = w->failed;
     hh_finish_t fin = w->finish;
+    if (f->env->usage) {   /* counted whatever the outcome: the model did the work */
+        f->env->usage->prompt_tokens += w->prompt_tokens;
+        f->env->usage->completion_tokens += w->completion_tokens;
+    }
     char *content = w->content;
     w->content = NULL;
     char msg[256];

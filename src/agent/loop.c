@@ -457,8 +457,14 @@ static bool one_call(const hh_agent_loop_params_t *p, const cJSON *tools, const 
     return false;
 }
 
-int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent_result_t *out, hh_err_t *err)
+int hh_agent_loop_run(const hh_agent_loop_params_t *params, cJSON *messages, hh_agent_result_t *out, hh_err_t *err)
 {
+    /* tools that call the model (extract) report their tokens here; they
+     * join the run's usage after each call */
+    hh_agent_usage_t spent = { 0, 0 };
+    hh_agent_loop_params_t lp = *params;
+    lp.env.usage = &spent;
+    const hh_agent_loop_params_t *p = &lp;
     memset(out, 0, sizeof *out);
     if (!p->engine || !p->model || !cJSON_IsArray(messages))
         return hh_err_set(err, HH_EINVAL, -1, "agent loop: engine, model and messages are required");
@@ -610,6 +616,9 @@ int hh_agent_loop_run(const hh_agent_loop_params_t *p, cJSON *messages, hh_agent
             bool failed = false;
             handed_back |= one_call(p, tools, &w->calls[i], ids[i], messages, out->output, &failed);
             tool_errors += failed;
+            out->prompt_tokens += spent.prompt_tokens;
+            out->completion_tokens += spent.completion_tokens;
+            spent.prompt_tokens = spent.completion_tokens = 0;
         }
         free(ids);
         wait_unref(w);

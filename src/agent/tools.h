@@ -29,6 +29,13 @@
 #define HH_AGENT_RESULT_MAX (16 * 1024) /* bytes of a tool result given to the model */
 
 /* Whom and what a tool runs for: the caller's rights, never the agent's. */
+/* Model tokens a tool spent itself (extract's model call): the loop adds
+ * them to the run's usage, so they count against its max_tokens budget and
+ * the caller's quota like the run's own calls. */
+typedef struct hh_agent_usage {
+    int64_t prompt_tokens, completion_tokens;
+} hh_agent_usage_t;
+
 typedef struct hh_agent_env {
     hh_store_t    *store;      /* borrowed */
     hh_analyzer_t *analyzer;   /* borrowed; may be NULL */
@@ -43,6 +50,7 @@ typedef struct hh_agent_env {
     hh_engine_t   *engine;      /* borrowed; extract's model call (NULL: extract refuses) */
     const char    *model;       /* the run's model id: extract reads the document with it */
     uint64_t       cache_scope; /* engine.h: the caller's user id */
+    hh_agent_usage_t *usage;    /* may be NULL; tools that call the model add their tokens here */
 } hh_agent_env_t;
 
 /* Whether name is a built-in tool. */
