@@ -16,8 +16,7 @@
  * predecessor) takes callbacks and runs them inside its own transaction;
  * the transaction boundary is always inside the store function.
  * tests/test_layers.c checks the rule; the files still waiting to move
- * (govern/gdpr.c, kb/retrieve*.c) include the
- * private store_int.h until they do.
+ * (kb/retrieve*.c) include the private store_int.h until they do.
  *
  * API keys look like "hk_" + 43 base64url characters (32 random bytes from
  * libsodium). Only a keyed BLAKE2b-256 hash of the key is stored; the key
@@ -1130,10 +1129,6 @@ int  hh_store_agent_step_add(hh_store_t *s, const char *run_id, const hh_store_a
 int  hh_store_agent_steps(hh_store_t *s, const char *run_id, hh_store_agent_step_t **out, size_t *n,
                           hh_err_t *err);
 void hh_store_agent_steps_free(hh_store_agent_step_t *st, size_t n);
-/* [locked, in the erasure's transaction: govern/gdpr.c] Deletes the runs
- * (and their steps) of the user whose name is subject (ASCII case
- * ignored); *n (may be NULL) is increased by the runs deleted. */
-int  hh_store_agent_runs_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 
 /* ---- the approval queue (store_approvals.c; table approvals, migration 5)
  * The rows behind govern/approvals.h; the policy (four-eyes, who may
@@ -1302,9 +1297,10 @@ typedef struct hh_store_audit_appender {
 int  hh_store_audit_append(hh_store_t *s, const hh_store_audit_appender_t *a, int64_t *first_seq, hh_err_t *err);
 
 /* hh_store_audit_append inside the write transaction the caller already
- * holds with the store's mutex (store_int.h hh_store_tx_begin: a record
- * that must commit with the rows it covers, govern/gdpr.c). The caller
- * rolls back on error. */
+ * holds with the store's mutex: for govern's audit callbacks that store
+ * functions run inside their own transaction (a record that must commit
+ * with the rows it covers: hh_store_gdpr_erase, the retention batches).
+ * The caller rolls back on error. */
 int  hh_store_audit_append_locked(hh_store_t *s, const hh_store_audit_appender_t *a, int64_t *first_seq,
                                   hh_err_t *err);
 
@@ -1395,12 +1391,6 @@ void hh_store_memory_clear(hh_store_memory_t *m);
 int  hh_store_memory_list(hh_store_t *s, int64_t user_id, const char *query, size_t limit, hh_store_memory_t **out,
                           size_t *n, hh_err_t *err);
 void hh_store_memory_list_free(hh_store_memory_t *m, size_t n);
-/* [locked: govern/gdpr.c] user_id's facts, oldest first (the access copy). */
-int  hh_store_memory_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_memory_t **out, size_t *n,
-                                    hh_err_t *err);
-/* [locked, in the erasure's transaction] Deletes the facts of the user
- * whose whole name is subject (ASCII case ignored); *n increased. */
-int  hh_store_memory_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 /* Deletes every fact not changed since before_ms (retention); *n deleted. */
 int  hh_store_memory_expire(hh_store_t *s, int64_t before_ms, int64_t *n, hh_err_t *err);
 
