@@ -612,12 +612,13 @@ static int64_t rules_cut(const ret_rules_t *rr, const char *use_case)
     return rr->def_cut;
 }
 
-/* hh_store_gdpr_expirer_t.cut: the rules' cut of use_case. */
+/* The context of the store's retention batches (store_gdpr.c). */
 typedef struct sweep_ctx {
     hh_store_t        *s;
     const ret_rules_t *rr;
 } sweep_ctx_t;
 
+/* hh_store_gdpr_expirer_t.cut: the rules' cut of use_case. */
 static int64_t expiry_cut(void *ctx, const char *use_case)
 {
     const sweep_ctx_t *x = ctx;
