@@ -1,13 +1,14 @@
 /* gdpr.c - data-subject export and erasure, collection TTLs and the
- * retention sweeper of gdpr.h. Runs its own SQL on the store's database
- * (store_int.h) under s->mu. */
+ * retention sweeper of gdpr.h: the policy (what counts as the subject, the
+ * pseudonym, what the access copy and the audit records say). The
+ * statements are the store's (store.h "GDPR", store_gdpr.c). */
 #include "govern/gdpr.h"
 
 #include "govern/audit.h"
 #include "govern/pii.h"
 #include "govern/register.h"
 #include "kb/ingest.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -165,40 +166,6 @@ static char *pseudonym_list(hh_store_t *s, const char *const *subjects, size_t n
     return out;
 }
 
-/* ---- SQL helpers (caller holds s->mu) ------------------------------------ */
-
-static int prep(hh_store_t *s, const char *sql, sqlite3_stmt **st, hh_err_t *err)
-{
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, "gdpr: prepare");
-    return 0;
-}
-
-static int exec(hh_store_t *s, const char *sql, hh_err_t *err)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return hh_store_db_fail(s, err, sql);
-    return 0;
-}
-
-static bool table_exists(hh_store_t *s, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st, NULL) !=
-        SQLITE_OK)
-        return false;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    bool ok = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return ok;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
-
 /* Reads a stored original (at most HH_GDPR_MAX_FILE_BYTES); NULL when it
  * is missing or unreadable. */
 static char *read_stored(hh_store_t *s, const char *sha, size_t *len)
@@ -259,197 +226,148 @@ static bool hit_if(cJSON *hits, const char *subj, const char *where, const char 
 
 /* The usage counters of a user the subject names: one "usage" hit per
  * (UTC day, use case) with its counts. */
-static int export_usage(hh_store_t *s, const char *subj, int64_t user_id, cJSON *hits, bool *ok, hh_err_t *err)
+static bool export_usage(const char *subj, const hh_store_gdpr_row_t *r, cJSON *hits)
 {
-    hh_store_usage_day_t *u = NULL;
-    size_t n = 0;
-    int rc = hh_store_usage_of_user_locked(s, user_id, &u, &n, err);
-    for (size_t i = 0; !rc && *ok && i < n; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->n_usage; i++) {
+        const hh_store_usage_day_t *u = &r->usage[i];
         char day[11];
-        hh_store_day_format(u[i].day, day);
+        hh_store_day_format(u->day, day);
         cJSON *h = cJSON_CreateObject();
-        *ok = h && cJSON_AddItemToArray(hits, h) && cJSON_AddStringToObject(h, "subject", subj) &&
-              cJSON_AddStringToObject(h, "where", "usage") && cJSON_AddNumberToObject(h, "user_id", (double)user_id) &&
-              cJSON_AddStringToObject(h, "day", day) && cJSON_AddStringToObject(h, "use_case", u[i].use_case) &&
-              cJSON_AddNumberToObject(h, "requests", (double)u[i].requests) &&
-              cJSON_AddNumberToObject(h, "prompt_tokens", (double)u[i].prompt_tokens) &&
-              cJSON_AddNumberToObject(h, "completion_tokens", (double)u[i].completion_tokens);
+        ok = h && cJSON_AddItemToArray(hits, h) && cJSON_AddStringToObject(h, "subject", subj) &&
+             cJSON_AddStringToObject(h, "where", "usage") && cJSON_AddNumberToObject(h, "user_id", (double)r->id) &&
+             cJSON_AddStringToObject(h, "day", day) && cJSON_AddStringToObject(h, "use_case", u->use_case) &&
+             cJSON_AddNumberToObject(h, "requests", (double)u->requests) &&
+             cJSON_AddNumberToObject(h, "prompt_tokens", (double)u->prompt_tokens) &&
+             cJSON_AddNumberToObject(h, "completion_tokens", (double)u->completion_tokens);
     }
-    free(u);
-    return rc;
+    return ok;
 }
 
 /* The stored conversations of a user the subject names: one
  * "conversation" hit each, with the whole conversation (title, times, use
  * case, model, collections, every message with its sources). */
-static int export_conversations(hh_store_t *s, const char *subj, int64_t user_id, cJSON *hits, bool *ok,
-                                hh_err_t *err)
+static bool export_conversations(const char *subj, const hh_store_gdpr_row_t *r, cJSON *hits)
 {
-    hh_store_conv_t *cv = NULL;
-    hh_store_conv_msg_t **msgs = NULL;
-    size_t *nm = NULL, n = 0;
-    int rc = hh_store_conv_of_user_locked(s, user_id, &cv, &msgs, &nm, &n, err);
-    for (size_t i = 0; !rc && *ok && i < n; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->n_convs; i++) {
+        const hh_store_conv_t *cv = &r->convs[i];
         cJSON *h = cJSON_CreateObject();
         cJSON *c = cJSON_AddObjectToObject(h, "conversation");   /* owned by h from here on */
-        cJSON *coll = cJSON_Parse(cv[i].collections);
-        *ok = c && cJSON_AddStringToObject(h, "subject", subj) && cJSON_AddStringToObject(h, "where", "conversation") &&
-              cJSON_AddNumberToObject(h, "user_id", (double)user_id) &&
-              cJSON_AddNumberToObject(h, "conversation_id", (double)cv[i].id) &&
-              cJSON_AddStringToObject(c, "title", cv[i].title) &&
-              cJSON_AddNumberToObject(c, "created_at", (double)cv[i].created_at) &&
-              cJSON_AddNumberToObject(c, "updated_at", (double)cv[i].updated_at) &&
-              cJSON_AddStringToObject(c, "use_case", cv[i].use_case) && cJSON_AddStringToObject(c, "model", cv[i].model);
-        if (*ok && cJSON_IsArray(coll))
-            *ok = cJSON_AddItemToObject(c, "collections", coll);
+        cJSON *coll = cJSON_Parse(cv->collections);
+        ok = c && cJSON_AddStringToObject(h, "subject", subj) && cJSON_AddStringToObject(h, "where", "conversation") &&
+             cJSON_AddNumberToObject(h, "user_id", (double)r->id) &&
+             cJSON_AddNumberToObject(h, "conversation_id", (double)cv->id) &&
+             cJSON_AddStringToObject(c, "title", cv->title) &&
+             cJSON_AddNumberToObject(c, "created_at", (double)cv->created_at) &&
+             cJSON_AddNumberToObject(c, "updated_at", (double)cv->updated_at) &&
+             cJSON_AddStringToObject(c, "use_case", cv->use_case) && cJSON_AddStringToObject(c, "model", cv->model);
+        if (ok && cJSON_IsArray(coll))
+            ok = cJSON_AddItemToObject(c, "collections", coll);
         else
             cJSON_Delete(coll);
-        cJSON *arr = *ok ? cJSON_AddArrayToObject(c, "messages") : NULL;
-        *ok = *ok && arr;
-        for (size_t k = 0; *ok && k < nm[i]; k++) {
-            const hh_store_conv_msg_t *m = &msgs[i][k];
+        cJSON *arr = ok ? cJSON_AddArrayToObject(c, "messages") : NULL;
+        ok = ok && arr;
+        for (size_t k = 0; ok && k < r->n_msgs[i]; k++) {
+            const hh_store_conv_msg_t *m = &r->msgs[i][k];
             cJSON *mj = cJSON_CreateObject();
-            *ok = mj && cJSON_AddItemToArray(arr, mj) && cJSON_AddNumberToObject(mj, "seq", (double)m->seq) &&
-                  cJSON_AddStringToObject(mj, "role", m->role) && cJSON_AddStringToObject(mj, "content", m->content) &&
-                  cJSON_AddNumberToObject(mj, "created_at", (double)m->created_at);
-            cJSON *g = *ok && m->grounding ? cJSON_Parse(m->grounding) : NULL;
+            ok = mj && cJSON_AddItemToArray(arr, mj) && cJSON_AddNumberToObject(mj, "seq", (double)m->seq) &&
+                 cJSON_AddStringToObject(mj, "role", m->role) && cJSON_AddStringToObject(mj, "content", m->content) &&
+                 cJSON_AddNumberToObject(mj, "created_at", (double)m->created_at);
+            cJSON *g = ok && m->grounding ? cJSON_Parse(m->grounding) : NULL;
             if (g && !cJSON_AddItemToObject(mj, "grounding", g)) {
                 cJSON_Delete(g);
-                *ok = false;
+                ok = false;
             }
-            if (*ok && m->has_confidence)
-                *ok = cJSON_AddNumberToObject(mj, "confidence", m->confidence) != NULL;
-            if (*ok && m->approval_id > 0)
-                *ok = cJSON_AddNumberToObject(mj, "approval_id", (double)m->approval_id) &&
-                      cJSON_AddStringToObject(mj, "approval_status", m->approval_status);
+            if (ok && m->has_confidence)
+                ok = cJSON_AddNumberToObject(mj, "confidence", m->confidence) != NULL;
+            if (ok && m->approval_id > 0)
+                ok = cJSON_AddNumberToObject(mj, "approval_id", (double)m->approval_id) &&
+                     cJSON_AddStringToObject(mj, "approval_status", m->approval_status);
         }
-        if (!*ok || !cJSON_AddItemToArray(hits, h)) {
+        if (!ok || !cJSON_AddItemToArray(hits, h)) {
             cJSON_Delete(h);
-            *ok = false;
+            ok = false;
         }
     }
-    hh_store_conv_export_free(cv, msgs, nm, n);
-    return rc;
+    return ok;
 }
 
 /* The agent memory of a user the subject names (store_memory.c): one
  * "memory" hit per fact with its text and times. */
-static int export_memories(hh_store_t *s, const char *subj, int64_t user_id, cJSON *hits, bool *ok, hh_err_t *err)
+static bool export_memories(const char *subj, const hh_store_gdpr_row_t *r, cJSON *hits)
 {
-    hh_store_memory_t *m = NULL;
-    size_t n = 0;
-    int rc = hh_store_memory_of_user_locked(s, user_id, &m, &n, err);
-    for (size_t i = 0; !rc && *ok && i < n; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < r->n_memories; i++) {
+        const hh_store_memory_t *m = &r->memories[i];
         cJSON *h = cJSON_CreateObject();
         cJSON *mj = cJSON_AddObjectToObject(h, "memory");
-        *ok = mj && cJSON_AddStringToObject(h, "subject", subj) && cJSON_AddStringToObject(h, "where", "memory") &&
-              cJSON_AddNumberToObject(h, "user_id", (double)user_id) &&
-              cJSON_AddNumberToObject(mj, "memory_id", (double)m[i].id) && cJSON_AddStringToObject(mj, "text", m[i].text) &&
-              cJSON_AddNumberToObject(mj, "created_at", (double)m[i].created_at) &&
-              cJSON_AddNumberToObject(mj, "updated_at", (double)m[i].updated_at);
-        if (!*ok || !cJSON_AddItemToArray(hits, h)) {
+        ok = mj && cJSON_AddStringToObject(h, "subject", subj) && cJSON_AddStringToObject(h, "where", "memory") &&
+             cJSON_AddNumberToObject(h, "user_id", (double)r->id) &&
+             cJSON_AddNumberToObject(mj, "memory_id", (double)m->id) && cJSON_AddStringToObject(mj, "text", m->text) &&
+             cJSON_AddNumberToObject(mj, "created_at", (double)m->created_at) &&
+             cJSON_AddNumberToObject(mj, "updated_at", (double)m->updated_at);
+        if (!ok || !cJSON_AddItemToArray(hits, h)) {
             cJSON_Delete(h);
-            *ok = false;
+            ok = false;
         }
     }
-    hh_store_memory_list_free(m, n);
-    return rc;
+    return ok;
 }
 
-/* Conversation titles, messages and sources of any user that name the
- * subject: one hit each, with context. */
-static int export_conversation_mentions(hh_store_t *s, const char *subj, cJSON *hits, bool *ok, hh_err_t *err)
-{
-    static const char *const where[3] = { "conversation.title", "conversation.message", "conversation.sources" };
-    hh_store_conv_text_t *t = NULL;
-    size_t n = 0;
-    int rc = hh_store_conv_mentions_locked(s, subj, &t, &n, err);
-    for (size_t i = 0; !rc && *ok && i < n; i++)
-        *ok = hit_if(hits, subj, where[t[i].column], "conversation_id", t[i].conversation_id,
-                     t[i].message_id ? "message_id" : NULL, t[i].message_id, t[i].text, strlen(t[i].text));
-    hh_store_conv_texts_free(t, n);
-    return rc;
-}
+typedef struct export_ctx {
+    hh_store_t *s;
+    cJSON      *hits;
+} export_ctx_t;
 
-static int export_subject(hh_store_t *s, const char *subj, cJSON *hits, hh_err_t *err)
+/* hh_store_gdpr_visit_fn: the hits one row holds for subj. */
+static bool export_row(void *ctx, const char *subj, const hh_store_gdpr_row_t *r)
 {
-    sqlite3_stmt *st = NULL;
+    export_ctx_t *x = ctx;
+    cJSON *hits = x->hits;
+    const char *const *t = r->text;
     bool ok = true;
-    int rc = prep(s, "SELECT d.id, d.title, d.source_path, d.sha256 FROM documents d ORDER BY d.ingested_at, d.id",
-                  &st, err);
-    if (rc)
-        return rc;
-    while (ok && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        const char *t = col_text(st, 1), *p = col_text(st, 2);
-        ok = hit_if(hits, subj, "document.title", "document_id", id, NULL, 0, t, strlen(t)) &&
-             hit_if(hits, subj, "document.source_path", "document_id", id, NULL, 0, p, strlen(p));
+    switch (r->kind) {
+    case HH_STORE_GDPR_DOCUMENT: {
+        ok = hit_if(hits, subj, "document.title", "document_id", r->id, NULL, 0, t[0], strlen(t[0])) &&
+             hit_if(hits, subj, "document.source_path", "document_id", r->id, NULL, 0, t[1], strlen(t[1]));
         size_t flen = 0;
-        char *fb = read_stored(s, col_text(st, 3), &flen);
+        char *fb = read_stored(x->s, t[2], &flen);
         if (fb && ok)
-            ok = hit_if(hits, subj, "file", "document_id", id, NULL, 0, fb, flen);
+            ok = hit_if(hits, subj, "file", "document_id", r->id, NULL, 0, fb, flen);
         free(fb);
+        break;
     }
-    sqlite3_finalize(st);
-    if (ok && !(rc = prep(s, "SELECT id, document_id, text, heading_path FROM chunks WHERE instr(lower(text), "
-                             "lower(?1)) > 0 OR instr(lower(heading_path), lower(?1)) > 0 ORDER BY document_id, ord", &st, err))) {
-        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-        while (ok && sqlite3_step(st) == SQLITE_ROW) {
-            int64_t id = sqlite3_column_int64(st, 0), doc = sqlite3_column_int64(st, 1);
-            const char *t = col_text(st, 2), *h = col_text(st, 3);
-            ok = hit_if(hits, subj, "chunk.text", "chunk_id", id, "document_id", doc, t, strlen(t)) &&
-                 hit_if(hits, subj, "chunk.heading_path", "chunk_id", id, "document_id", doc, h, strlen(h));
-        }
-        sqlite3_finalize(st);
+    case HH_STORE_GDPR_CHUNK:
+        ok = hit_if(hits, subj, "chunk.text", "chunk_id", r->id, "document_id", r->id2, t[0], strlen(t[0])) &&
+             hit_if(hits, subj, "chunk.heading_path", "chunk_id", r->id, "document_id", r->id2, t[1], strlen(t[1]));
+        break;
+    case HH_STORE_GDPR_USER:
+        ok = hit_if(hits, subj, "user", "user_id", r->id, NULL, 0, t[0], strlen(t[0])) &&
+             export_usage(subj, r, hits) && export_conversations(subj, r, hits) && export_memories(subj, r, hits);
+        break;
+    case HH_STORE_GDPR_CONV_TEXT: {
+        /* conversation titles, messages and sources of any user */
+        static const char *const where[3] = { "conversation.title", "conversation.message", "conversation.sources" };
+        int c = r->column >= 0 && r->column < 3 ? r->column : 1;
+        ok = hit_if(hits, subj, where[c], "conversation_id", r->id, r->id2 ? "message_id" : NULL, r->id2, t[0],
+                    strlen(t[0]));
+        break;
     }
-    /* user records: the whole name, as erasure deletes them */
-    if (!rc && ok && !(rc = prep(s, "SELECT id, name FROM users WHERE lower(name) = lower(?1) ORDER BY id", &st, err))) {
-        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-        while (ok && !rc && sqlite3_step(st) == SQLITE_ROW) {
-            const char *nm = col_text(st, 1);
-            int64_t uid = sqlite3_column_int64(st, 0);
-            ok = hit_if(hits, subj, "user", "user_id", uid, NULL, 0, nm, strlen(nm));
-            if (ok)
-                rc = export_usage(s, subj, uid, hits, &ok, err);
-            if (ok && !rc)
-                rc = export_conversations(s, subj, uid, hits, &ok, err);
-            if (ok && !rc)
-                rc = export_memories(s, subj, uid, hits, &ok, err);
-        }
-        sqlite3_finalize(st);
-    }
-    if (!rc && ok)
-        rc = export_conversation_mentions(s, subj, hits, &ok, err);
-    if (!rc && ok && !(rc = prep(s, "SELECT seq, prompt, output, CAST(record AS TEXT), user_name, detail FROM "
-                                    "audit_log WHERE instr(lower(coalesce(prompt, '')), lower(?1)) > 0 OR "
-                                    "instr(lower(coalesce(output, '')), lower(?1)) > 0 OR "
-                                    "instr(lower(coalesce(user_name, '')), lower(?1)) > 0 OR "
-                                    "instr(lower(coalesce(detail, '')), lower(?1)) > 0 OR "
-                                    "instr(lower(CAST(record AS TEXT)), lower(?1)) > 0 ORDER BY seq", &st, err))) {
-        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+    case HH_STORE_GDPR_AUDIT: {
         static const char *const where[] = { "audit.prompt", "audit.output", "audit.record", "audit.user",
                                              "audit.detail" };
-        while (ok && sqlite3_step(st) == SQLITE_ROW)
-            for (int c = 0; ok && c < 5; c++) {
-                const char *t = col_text(st, 1 + c);
-                ok = hit_if(hits, subj, where[c], "seq", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));
-            }
-        sqlite3_finalize(st);
+        for (int c = 0; ok && c < 5; c++)
+            ok = hit_if(hits, subj, where[c], "seq", r->id, NULL, 0, t[c], strlen(t[c]));
+        break;
     }
-    if (!rc && ok && table_exists(s, "approvals") &&
-        sqlite3_prepare_v2(s->db, "SELECT id, coalesce(requester, '') || ' ' || coalesce(request, '') || ' ' || "
-                                  "coalesce(output, '') || ' ' || coalesce(final_text, '') || ' ' || "
-                                  "coalesce(reason, '') FROM approvals ORDER BY created_at, id", -1, &st, NULL) == SQLITE_OK) {
-        while (ok && sqlite3_step(st) == SQLITE_ROW) {
-            const char *t = col_text(st, 1);
-            ok = hit_if(hits, subj, "approval", "approval_id", sqlite3_column_int64(st, 0), NULL, 0, t, strlen(t));
-        }
-        sqlite3_finalize(st);
+    case HH_STORE_GDPR_APPROVAL:
+        ok = hit_if(hits, subj, "approval", "approval_id", r->id, NULL, 0, t[0], strlen(t[0]));
+        break;
     }
-    if (!rc && !ok)
-        rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-    return rc;
+    return ok;
 }
+
 
 int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const char *actor, cJSON **out,
                    hh_err_t *err)
@@ -478,12 +396,8 @@ int hh_gdpr_export(hh_store_t *s, const char *const *subjects, size_t n, const c
         rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
         goto fail;
     }
-    pthread_mutex_lock(&s->mu);
-    rc = exec(s, "BEGIN", err);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = export_subject(s, subjects[i], hits, err);
-    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->mu);
+    export_ctx_t ex = { .s = s, .hits = hits };
+    rc = hh_store_gdpr_collect(s, subjects, n, export_row, &ex, err);
     int n_hits = cJSON_GetArraySize(hits);
     if (!cJSON_AddNumberToObject(doc, "n_hits", n_hits) || !cJSON_AddItemToObject(doc, "hits", hits)) {
         cJSON_Delete(hits);
@@ -534,365 +448,51 @@ fail:
 
 /* ---- erasure ----------------------------------------------------------------- */
 
-typedef struct id_list {
-    int64_t *v;
-    size_t   n, cap;
-} id_list_t;
+/* The policy the store's erasure (store_gdpr.c) calls back into. */
+typedef struct erase_ctx {
+    hh_store_t        *s;
+    const char *const *subjects;
+    char             (*tokens)[HH_GDPR_PSEUDONYM_MAX];   /* the subjects' pseudonyms */
+    const char        *actor, *pseud;
+} erase_ctx_t;
 
-static bool ids_has(const id_list_t *l, int64_t id)
+/* Every occurrence of subject i (ASCII case ignored) becomes its pseudonym. */
+static char *erase_rewrite(void *ctx, size_t i, const char *text, bool *oom)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->v[i] == id)
-            return true;
-    return false;
+    erase_ctx_t *x = ctx;
+    return replace_all(text, x->subjects[i], x->tokens[i], oom);
 }
 
-/* Appends id (also when present). */
-static bool ids_push(id_list_t *l, int64_t id)
+/* A stored original holds subject i when its bytes do. */
+static bool erase_file_holds(void *ctx, size_t i, const char *sha256)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        int64_t *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        l->v = nv;
-        l->cap = nc;
-    }
-    l->v[l->n++] = id;
-    return true;
+    erase_ctx_t *x = ctx;
+    size_t len = 0;
+    char *fb = read_stored(x->s, sha256, &len);
+    bool holds = fb && ci_find(fb, len, x->subjects[i], strlen(x->subjects[i]), 0) >= 0;
+    free(fb);
+    return holds;
 }
 
-/* Appends id unless present. */
-static bool ids_add(id_list_t *l, int64_t id)
+/* The erasure's audit record, inside its transaction: pseudonyms and
+ * counts only, no subject; it lists the audit rows pseudonymized for the
+ * first time. */
+static int erase_record(void *ctx, const hh_store_gdpr_erased_t *r, size_t n_files, const int64_t *erased_seqs,
+                        size_t n_erased, int64_t *seq, hh_err_t *err)
 {
-    return ids_has(l, id) || ids_push(l, id);
-}
-
-/* Rewrites column col of table (key column key) in every row where it
- * holds subj; *changed counts the rows. */
-static int rewrite_column(hh_store_t *s, const char *table, const char *key, const char *col, const char *subj,
-                          const char *token, id_list_t *touched, int64_t *changed, hh_err_t *err)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT %s, %s FROM %s WHERE instr(lower(%s), lower(?1)) > 0", key, col, table, col);
-    sqlite3_stmt *st = NULL;
-    int rc = prep(s, sql, &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-    id_list_t ids = { 0 };
-    char **texts = NULL;
-    size_t n = 0, cap = 0;
-    bool oom = false;
-    while (!oom && sqlite3_step(st) == SQLITE_ROW) {
-        char *t = replace_all(col_text(st, 1), subj, token, &oom);
-        if (!t)
-            continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **nt = realloc(texts, nc * sizeof *nt);
-            if (!nt) {
-                free(t);
-                oom = true;
-                break;
-            }
-            texts = nt;
-            cap = nc;
-        }
-        texts[n++] = t;
-        if (!ids_push(&ids, sqlite3_column_int64(st, 0)))
-            oom = true;
-    }
-    sqlite3_finalize(st);
-    if (oom)
-        rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-    snprintf(sql, sizeof sql, "UPDATE %s SET %s = ? WHERE %s = ?", table, col, key);
-    if (!rc && n && !(rc = prep(s, sql, &st, err))) {
-        for (size_t i = 0; i < n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_text(st, 1, texts[i], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 2, ids.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: rewrite");
-            else if (touched && !ids_add(touched, ids.v[i]))
-                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-        }
-        sqlite3_finalize(st);
-    }
-    if (!rc && changed)
-        *changed += (int64_t)n;
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
-    free(ids.v);
-    return rc;
-}
-
-static int count_rows(hh_store_t *s, const char *sql, const char *subj, int64_t *n, hh_err_t *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prep(s, sql, &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *n += sqlite3_column_int64(st, 0);
-    else
-        rc = hh_store_db_fail(s, err, "gdpr: count");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Runs sql (one ? for the seq) for every seq of rows and adds them to
- * all (the audit rows this erasure touched). */
-static int mark_rows(hh_store_t *s, const char *sql, const id_list_t *rows, id_list_t *all, hh_err_t *err)
-{
-    if (!rows->n)
-        return 0;
-    sqlite3_stmt *st = NULL;
-    int rc = prep(s, sql, &st, err);
-    for (size_t i = 0; i < rows->n && !rc; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, rows->v[i]);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "gdpr: mark audit row");
-        else if (!ids_add(all, rows->v[i]))
-            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Appends e (an "erasure" or "retention" record listing e->erased_seqs)
- * inside the caller's transaction, then marks every listed row as covered
- * by it (erased_by), so the verifier accepts their replaced texts. */
-static int append_covering(hh_store_t *s, const hh_audit_entry_t *e, hh_err_t *err)
-{
-    int64_t seq = 0;
-    sqlite3_stmt *st = NULL;
-    int rc = hh_audit_append_locked(s, e, &seq, err);
-    if (rc || e->n_erased_seqs == 0 || (rc = prep(s, "UPDATE audit_log SET erased_by = ? WHERE seq = ?", &st, err)))
-        return rc;
-    for (size_t i = 0; i < e->n_erased_seqs && !rc; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_int64(st, 2, e->erased_seqs[i]);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "gdpr: erased_by");
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* The audit record of the erasure, inside its transaction: it lists the
- * rows marked erased for the first time (erased_by still NULL), which then
- * name it, so the verifier accepts their pseudonymized texts. */
-static int audit_erasure_locked(hh_store_t *s, id_list_t *rows, const char *actor, const char *detail,
-                                hh_err_t *err)
-{
-    id_list_t fresh = { 0 };
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (rows->n && !(rc = prep(s, "SELECT erased_by IS NULL FROM audit_log WHERE seq = ?", &st, err))) {
-        for (size_t i = 0; i < rows->n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, rows->v[i]);
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) && !ids_push(&fresh, rows->v[i]))
-                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-        }
-        sqlite3_finalize(st);
-    }
-    if (fresh.n)
-        qsort(fresh.v, fresh.n, sizeof *fresh.v, cmp_i64);
-    hh_audit_entry_t e = { .kind = "erasure", .user = actor, .decision = "erased", .detail = detail,
-                           .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
-    if (!rc)
-        rc = append_covering(s, &e, err);
-    free(fresh.v);
-    return rc;
-}
-
-/* One subject inside the erasure transaction. Documents whose original
- * file held the subject go to files (their sha256, for unlinking after the
- * commit). */
-static int erase_subject(hh_store_t *s, const char *subj, const char *token, id_list_t *docs, char ***files,
-                         size_t *n_files, id_list_t *audit_rows, hh_gdpr_erase_result_t *r, hh_err_t *err)
-{
-    id_list_t chunks = { 0 };
-    int rc = rewrite_column(s, "chunks", "id", "text", subj, token, &chunks, &r->chunks, err);
-    if (!rc)
-        rc = rewrite_column(s, "chunks", "id", "heading_path", subj, token, &chunks, NULL, err);
-    sqlite3_stmt *st = NULL;
-    /* the vectors of rewritten chunks describe the old text */
-    if (!rc && chunks.n && !(rc = prep(s, "DELETE FROM chunk_vectors WHERE chunk_id = ?", &st, err))) {
-        for (size_t i = 0; i < chunks.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, chunks.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: vectors");
-            else
-                r->vectors += sqlite3_changes(s->db);
-        }
-        sqlite3_finalize(st);
-    }
-    /* their documents */
-    if (!rc && chunks.n && !(rc = prep(s, "SELECT document_id FROM chunks WHERE id = ?", &st, err))) {
-        for (size_t i = 0; i < chunks.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, chunks.v[i]);
-            if (sqlite3_step(st) == SQLITE_ROW && !ids_add(docs, sqlite3_column_int64(st, 0)))
-                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-        }
-        sqlite3_finalize(st);
-    }
-    free(chunks.v);
-    if (!rc)
-        rc = rewrite_column(s, "documents", "id", "title", subj, token, docs, NULL, err);
-    if (!rc)
-        rc = rewrite_column(s, "documents", "id", "source_path", subj, token, docs, NULL, err);
-    /* stored originals: every file whose bytes hold the subject */
-    if (!rc && !(rc = prep(s, "SELECT id, sha256 FROM documents WHERE erased_at IS NULL", &st, err))) {
-        while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-            const char *sha = col_text(st, 1);
-            size_t len = 0;
-            char *fb = read_stored(s, sha, &len);
-            if (fb && ci_find(fb, len, subj, strlen(subj), 0) >= 0) {
-                char **nf = realloc(*files, (*n_files + 1) * sizeof *nf);
-                char *dup = strdup(sha);
-                if (!nf || !dup || !ids_add(docs, sqlite3_column_int64(st, 0))) {
-                    free(dup);
-                    if (nf)
-                        *files = nf;
-                    rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-                } else {
-                    *files = nf;
-                    nf[(*n_files)++] = dup;
-                }
-            }
-            free(fb);
-        }
-        sqlite3_finalize(st);
-    }
-    /* their usage counters stay as totals without a name (store_usage.c) */
-    if (!rc)
-        rc = hh_store_usage_forget_subject_locked(s, subj, &r->usage_rows, err);
-    /* their own chat history goes (store_conv.c); where other users'
-     * conversations name them, the name becomes the pseudonym */
-    if (!rc)
-        rc = hh_store_conv_forget_subject_locked(s, subj, &r->conversations, err);
-    /* their agent runs with every step (store_agents.c; issue 16) */
-    if (!rc)
-        rc = hh_store_agent_runs_forget_subject_locked(s, subj, NULL, err);
-    /* their agent memory (store_memory.c) */
-    if (!rc)
-        rc = hh_store_memory_forget_subject_locked(s, subj, &r->memories, err);
-    if (!rc) {
-        hh_store_conv_text_t *t = NULL;
-        size_t n = 0;
-        rc = hh_store_conv_mentions_locked(s, subj, &t, &n, err);
-        for (size_t i = 0; !rc && i < n; i++) {
-            bool oom = false;
-            char *nt = replace_all(t[i].text, subj, token, &oom);
-            if (oom)
-                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-            else if (nt && !(rc = hh_store_conv_text_set_locked(s, &t[i], nt, err)))
-                r->conversation_texts++;
-            free(nt);
-        }
-        hh_store_conv_texts_free(t, n);
-    }
-    /* the user record whose whole name is the subject (ignoring ASCII case;
-     * "ann" never deletes "joanna"); its keys, memberships and quotas
-     * cascade. keeps_an_admin has checked that an enabled admin stays. */
-    if (!rc && !(rc = prep(s, "DELETE FROM users WHERE lower(name) = lower(?1)", &st, err))) {
-        sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "gdpr: users");
-        else
-            r->users += sqlite3_changes(s->db);
-        sqlite3_finalize(st);
-    }
-    /* audit texts live outside the hashed record */
-    id_list_t seqs = { 0 };
-    if (!rc)
-        rc = rewrite_column(s, "audit_log", "seq", "prompt", subj, token, &seqs, &r->audit_texts, err);
-    if (!rc)
-        rc = rewrite_column(s, "audit_log", "seq", "output", subj, token, &seqs, &r->audit_texts, err);
-    /* the verifier no longer compares these texts with their hashes */
-    if (!rc)
-        rc = mark_rows(s, "UPDATE audit_log SET texts_erased = 1 WHERE seq = ?", &seqs, audit_rows, err);
-    free(seqs.v);
-    /* user names and details: the text becomes the pseudonym and the salt
-     * goes, so the commitment in the record can no longer be tested
-     * against a list of names */
-    static const char *const short_cols[2][2] = { { "user_name", "UPDATE audit_log SET user_salt = NULL WHERE seq = ?" },
-                                                  { "detail", "UPDATE audit_log SET detail_salt = NULL WHERE seq = ?" } };
-    for (int c = 0; c < 2 && !rc; c++) {
-        id_list_t ss = { 0 };
-        rc = rewrite_column(s, "audit_log", "seq", short_cols[c][0], subj, token, &ss, &r->audit_texts, err);
-        if (!rc)
-            rc = mark_rows(s, short_cols[c][1], &ss, audit_rows, err);
-        free(ss.v);
-    }
-    /* records from before migration 8 hold user/detail inside the chain */
-    if (!rc)
-        rc = count_rows(s, "SELECT count(*) FROM audit_log WHERE instr(lower(CAST(record AS TEXT)), lower(?1)) > 0",
-                        subj, &r->audit_kept, err);
-    if (!rc && table_exists(s, "approvals")) {
-        static const char *const cols[] = { "requester", "request", "output", "final_text", "reason" };
-        for (size_t c = 0; !rc && c < sizeof cols / sizeof cols[0]; c++)
-            rc = rewrite_column(s, "approvals", "id", cols[c], subj, token, NULL, &r->approvals, err);
-    }
-    return rc;
-}
-
-/* HH_ESTATE when the user records the subjects name hold every enabled
- * admin: the erasure would leave nobody to administer hoheit (as `users
- * delete` refuses for the last admin). Runs inside the erasure's
- * transaction, before anything is changed. */
-static int keeps_an_admin(hh_store_t *s, const char *const *subjects, size_t n, hh_err_t *err)
-{
-    int64_t admins = 0;
-    id_list_t named = { 0 };   /* distinct: "root" and "ROOT" name one account */
-    char who[HH_STORE_NAME_MAX] = "";
-    sqlite3_stmt *st = NULL;
-    int rc = prep(s, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0", &st, err);
-    if (!rc) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            admins = sqlite3_column_int64(st, 0);
-        else
-            rc = hh_store_db_fail(s, err, "gdpr: count admins");
-        sqlite3_finalize(st);
-    }
-    if (!rc && !(rc = prep(s, "SELECT id, name FROM users WHERE role = 'admin' AND disabled = 0 AND "
-                              "lower(name) = lower(?1)",
-                           &st, err))) {
-        for (size_t i = 0; i < n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_text(st, 1, subjects[i], -1, SQLITE_STATIC);
-            while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-                if (!ids_add(&named, sqlite3_column_int64(st, 0)))
-                    rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-                snprintf(who, sizeof who, "%s", col_text(st, 1));
-            }
-        }
-        sqlite3_finalize(st);
-    }
-    bool last = named.n > 0 && (int64_t)named.n >= admins;
-    free(named.v);
-    if (!rc && last)
-        rc = hh_err_set(err, HH_ESTATE, -1,
-                        "gdpr: refused: '%s' is the last enabled admin and erasing the subject would delete that "
-                        "account, leaving nobody to administer hoheit; make another user admin first (hoheit users "
-                        "role NAME admin), then erase again; nothing was erased",
-                        who);
-    return rc;
+    erase_ctx_t *x = ctx;
+    char detail[896];
+    snprintf(detail, sizeof detail,
+             "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
+             " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
+             " approval fields rewritten, %" PRId64 " hashed audit records unchanged, %" PRId64
+             " usage rows pseudonymized, %" PRId64 " conversations deleted, %" PRId64
+             " conversation texts rewritten, %" PRId64 " agent memories deleted",
+             x->pseud, r->chunks, r->vectors, r->documents, n_files, r->users, r->audit_texts, r->approvals,
+             r->audit_kept, r->usage_rows, r->conversations, r->conversation_texts, r->memories);
+    hh_audit_entry_t e = { .kind = "erasure", .user = x->actor, .decision = "erased", .detail = detail,
+                           .erased_seqs = erased_seqs, .n_erased_seqs = n_erased };
+    return hh_audit_append_locked(x->s, &e, seq, err);
 }
 
 int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const char *actor,
@@ -909,61 +509,26 @@ int hh_gdpr_erase(hh_store_t *s, const char *const *subjects, size_t n, const ch
     char *pseud = pseudonym_list(s, subjects, n, err);
     if (!pseud)
         return err ? err->code : HH_ENOMEM;
-    char tok[HH_GDPR_PSEUDONYM_MAX];
-    id_list_t docs = { 0 }, audit_rows = { 0 };
+    char(*tokens)[HH_GDPR_PSEUDONYM_MAX] = calloc(n, sizeof *tokens);
+    if (!tokens) {
+        free(pseud);
+        return hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
+    }
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = hh_gdpr_pseudonym(s, subjects[i], tokens[i], sizeof tokens[i], err);
+    erase_ctx_t x = { .s = s, .subjects = subjects, .tokens = tokens, .actor = actor, .pseud = pseud };
+    hh_store_gdpr_eraser_t e = { .subjects = subjects, .n = n, .rewrite = erase_rewrite,
+                                 .file_holds = erase_file_holds, .record = erase_record, .ctx = &x };
+    hh_store_gdpr_erased_t c = { 0 };
     char **files = NULL;
     size_t n_files = 0;
-    pthread_mutex_lock(&s->mu);
-    /* deleted content is overwritten with zeros, not left in free pages */
-    if ((rc = exec(s, "PRAGMA secure_delete = ON", err)))
-        goto out;
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
-        goto out;
-    rc = keeps_an_admin(s, subjects, n, err);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!(rc = hh_gdpr_pseudonym(s, subjects[i], tok, sizeof tok, err)))
-            rc = erase_subject(s, subjects[i], tok, &docs, &files, &n_files, &audit_rows, &r, err);
-    }
-    sqlite3_stmt *st = NULL;
-    if (!rc && docs.n && !(rc = prep(s, "UPDATE documents SET erased_at = ? WHERE id = ?", &st, err))) {
-        for (size_t i = 0; i < docs.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, now_s());
-            sqlite3_bind_int64(st, 2, docs.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: mark document");
-        }
-        sqlite3_finalize(st);
-    }
-    r.documents = (int64_t)docs.n;
-    /* the FTS index keeps deleted terms in its segments until merged:
-     * rebuild it from the rewritten chunks */
-    if (!rc && r.chunks)
-        rc = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')", err);
-    /* the analyzed terms of the rewritten chunks were emptied by trigger
-     * (migration 14); the segments of that index are rebuilt too */
-    if (!rc && r.chunks)
-        rc = exec(s, "INSERT INTO chunks_terms(chunks_terms) VALUES ('rebuild')", err);
-    /* audited in the same transaction: the record lists the audit rows it
-     * pseudonymized (pseudonyms and counts only, no subject) */
-    if (!rc) {
-        char detail[896];
-        snprintf(detail, sizeof detail,
-                 "data-subject erasure (Art. 17) of %s: %" PRId64 " chunks rewritten, %" PRId64 " vectors, %" PRId64
-                 " documents, %zu stored files to delete, %" PRId64 " users deleted, %" PRId64 " audit texts, %" PRId64
-                 " approval fields rewritten, %" PRId64 " hashed audit records unchanged, %" PRId64
-                 " usage rows pseudonymized, %" PRId64 " conversations deleted, %" PRId64
-                 " conversation texts rewritten, %" PRId64 " agent memories deleted",
-                 pseud, r.chunks, r.vectors, (int64_t)docs.n, n_files, r.users, r.audit_texts, r.approvals,
-                 r.audit_kept, r.usage_rows, r.conversations, r.conversation_texts, r.memories);
-        rc = audit_erasure_locked(s, &audit_rows, actor, detail, err);
-    }
     if (!rc)
-        rc = exec(s, "COMMIT", err);
-    if (rc)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&s->mu);
+        rc = hh_store_gdpr_erase(s, &e, now_s(), &c, &files, &n_files, err);
+    r = (hh_gdpr_erase_result_t){ .chunks = c.chunks, .vectors = c.vectors, .documents = c.documents,
+                                  .users = c.users, .audit_texts = c.audit_texts, .audit_kept = c.audit_kept,
+                                  .approvals = c.approvals, .usage_rows = c.usage_rows,
+                                  .conversations = c.conversations, .conversation_texts = c.conversation_texts,
+                                  .memories = c.memories };
     for (size_t i = 0; i < n_files; i++) {
         char path[4096];
         if (!rc && hh_ingest_file_path(s, files[i], path, sizeof path, NULL) == 0 && unlink(path) == 0)
@@ -971,21 +536,10 @@ out:
         free(files[i]);
     }
     free(files);
-    free(docs.v);
-    free(audit_rows.v);
-    if (!rc) {
-        /* no free page, no WAL frame keeps the old text */
-        pthread_mutex_lock(&s->mu);
-        rc = exec(s, "VACUUM", err);
-        if (!rc)
-            rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", err);
-        sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
-        pthread_mutex_unlock(&s->mu);
-    } else {
-        pthread_mutex_lock(&s->mu);
-        sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
-        pthread_mutex_unlock(&s->mu);
-    }
+    /* no free page, no WAL frame keeps the old text */
+    if (!rc)
+        rc = hh_store_gdpr_scrub(s, true, err);
+    free(tokens);
     free(pseud);
     if (res)
         *res = r;
@@ -998,24 +552,9 @@ int hh_gdpr_collection_retention(hh_store_t *s, const char *collection, int days
 {
     if (!s || !collection || days < 0 || days > 36500)
         return hh_err_set(err, HH_EINVAL, -1, "gdpr: retention days must be 0..36500");
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = NULL;
-    int rc = prep(s, "UPDATE collections SET retention_days = ? WHERE name = ?", &st, err);
-    if (!rc) {
-        if (days > 0)
-            sqlite3_bind_int(st, 1, days);
-        else
-            sqlite3_bind_null(st, 1);
-        sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "gdpr: retention");
-        else if (sqlite3_changes(s->db) == 0)
-            rc = hh_err_set(err, HH_ENOENT, -1, "gdpr: no collection %s", collection);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return hh_store_gdpr_collection_retention(s, collection, days, err);
 }
+
 
 /* When records of each use case expire (time_ms < cut), one cut per entry
  * of ucs; records without a use case, or naming one that is no longer
@@ -1073,178 +612,52 @@ static int64_t rules_cut(const ret_rules_t *rr, const char *use_case)
     return rr->def_cut;
 }
 
-/* Rows of the audit log that still hold a text or a salt, after seq ?1,
- * older than ?2 (the latest cut), ?3 at most, ?4 = HH_AUDIT_EXPIRED_TEXT.
- * A record that is not valid JSON (damaged) has no time and is skipped:
- * the verifier reports it. */
-#define EXPIRY_CANDIDATES_SQL                                                                                     \
-    "SELECT seq, use_case, time_ms, erased_by IS NULL FROM (SELECT seq, erased_by, "                            \
-    "CASE WHEN json_valid(CAST(record AS TEXT)) THEN json_extract(CAST(record AS TEXT), '$.use_case') END "      \
-    "AS use_case, CASE WHEN json_valid(CAST(record AS TEXT)) THEN json_extract(CAST(record AS TEXT), "           \
-    "'$.time_ms') END AS time_ms FROM audit_log WHERE seq > ?1 AND ((prompt IS NOT NULL AND prompt <> ?4) OR "    \
-    "(output IS NOT NULL AND output <> ?4) OR (user_name IS NOT NULL AND user_name <> ?4) OR "                   \
-    "(detail IS NOT NULL AND detail <> ?4) OR user_salt IS NOT NULL OR detail_salt IS NOT NULL)) "               \
-    "WHERE typeof(time_ms) = 'integer' AND time_ms < ?2 ORDER BY seq LIMIT ?3"
+/* The context of the store's retention batches (store_gdpr.c). */
+typedef struct sweep_ctx {
+    hh_store_t        *s;
+    const ret_rules_t *rr;
+} sweep_ctx_t;
 
-#define EXPIRE_ROW_SQL                                                                                            \
-    "UPDATE audit_log SET prompt = CASE WHEN prompt IS NULL THEN NULL ELSE ?2 END, "                             \
-    "output = CASE WHEN output IS NULL THEN NULL ELSE ?2 END, "                                                 \
-    "user_name = CASE WHEN user_name IS NULL THEN NULL ELSE ?2 END, "                                           \
-    "detail = CASE WHEN detail IS NULL THEN NULL ELSE ?2 END, "                                                 \
-    "user_salt = NULL, detail_salt = NULL, texts_erased = 1 WHERE seq = ?1"
-
-/* One batch of the audit text expiry, in one transaction (the caller holds
- * s->mu): looks at up to HH_GDPR_SWEEP_BATCH candidates after *cursor,
- * expires the texts of those older than their use case's cut, and appends
- * the "retention" record that lists the rows expired for the first time
- * (erased_by still NULL; they then name it). Rows an erasure already
- * covers keep naming their erasure record. *done when the scan reached
- * the end; *n_out gets the rows expired. */
-static int expire_texts_batch(hh_store_t *s, const ret_rules_t *rr, int64_t *cursor, bool *done, int64_t *n_out,
-                              hh_err_t *err)
+/* hh_store_gdpr_expirer_t.cut: the rules' cut of use_case. */
+static int64_t expiry_cut(void *ctx, const char *use_case)
 {
-    id_list_t rows = { 0 }, fresh = { 0 };
-    sqlite3_stmt *st = NULL;
-    int64_t seen = 0;
-    *n_out = 0;
-    int rc = prep(s, EXPIRY_CANDIDATES_SQL, &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, *cursor);
-    sqlite3_bind_int64(st, 2, rr->max_cut);
-    sqlite3_bind_int64(st, 3, HH_GDPR_SWEEP_BATCH);
-    sqlite3_bind_text(st, 4, HH_AUDIT_EXPIRED_TEXT, -1, SQLITE_STATIC);
-    int sr = SQLITE_DONE;
-    while (!rc && (sr = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        const char *uc = (const char *)sqlite3_column_text(st, 1);
-        seen++;
-        *cursor = seq;
-        if (sqlite3_column_int64(st, 2) >= rules_cut(rr, uc))
-            continue;
-        if (!ids_push(&rows, seq) || (sqlite3_column_int(st, 3) && !ids_push(&fresh, seq)))
-            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-    }
-    if (!rc && sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "gdpr: expiry scan");
-    sqlite3_finalize(st);
-    *done = seen < HH_GDPR_SWEEP_BATCH;
-    if (!rc && rows.n && !(rc = prep(s, EXPIRE_ROW_SQL, &st, err))) {
-        for (size_t i = 0; i < rows.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, rows.v[i]);
-            sqlite3_bind_text(st, 2, HH_AUDIT_EXPIRED_TEXT, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = hh_store_db_fail(s, err, "gdpr: expire audit texts");
-        }
-        sqlite3_finalize(st);
-    }
-    if (!rc && rows.n) {
-        /* rows come in seq order: fresh is increasing, as erased_seqs must be */
-        char detail[256];
-        snprintf(detail, sizeof detail,
-                 "retention sweep: expired the texts of %zu audit records (seq %" PRId64 "..%" PRId64
-                 ", %zu of them erased before) older than their use case's retention",
-                 rows.n, rows.v[0], rows.v[rows.n - 1], rows.n - fresh.n);
-        hh_audit_entry_t e = { .kind = "retention", .decision = "expired", .detail = detail,
-                               .erased_seqs = fresh.v, .n_erased_seqs = fresh.n };
-        rc = append_covering(s, &e, err);
-    }
-    if (!rc)
-        *n_out = (int64_t)rows.n;
-    free(rows.v);
-    free(fresh.v);
-    return rc;
+    const sweep_ctx_t *x = ctx;
+    return rules_cut(x->rr, use_case);
 }
 
-/* One batch of the approvals retention, in one transaction (the caller
- * holds s->mu): decided approvals (never pending ones) whose decision is
- * older than their use case's cut are deleted, and one "retention" record
- * counts them and names their ids. */
-static int expire_approvals_batch(hh_store_t *s, const ret_rules_t *rr, int64_t *cursor, bool *done, int64_t *n_out,
-                                  hh_err_t *err)
+/* The "retention" record of one batch of expired audit texts: it lists
+ * the rows expired for the first time (erased_by still NULL; they then
+ * name it); rows an erasure already covers keep naming their erasure
+ * record. */
+static int texts_record(void *ctx, const int64_t *rows, size_t n_rows, const int64_t *erased_seqs, size_t n_erased,
+                        int64_t *seq, hh_err_t *err)
 {
-    id_list_t ids = { 0 };
-    sqlite3_stmt *st = NULL;
-    int64_t seen = 0;
-    *n_out = 0;
-    int rc = prep(s, "SELECT id, use_case, decided_at FROM approvals WHERE id > ?1 AND status IN "
-                     "('approved', 'edited', 'rejected') AND decided_at < ?2 ORDER BY id LIMIT ?3", &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, *cursor);
-    sqlite3_bind_int64(st, 2, rr->max_cut);
-    sqlite3_bind_int64(st, 3, HH_GDPR_SWEEP_BATCH);
-    int sr = SQLITE_DONE;
-    while (!rc && (sr = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        seen++;
-        *cursor = id;
-        if (sqlite3_column_int64(st, 2) < rules_cut(rr, (const char *)sqlite3_column_text(st, 1)) &&
-            !ids_push(&ids, id))
-            rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-    }
-    if (!rc && sr != SQLITE_DONE)
-        rc = hh_store_db_fail(s, err, "gdpr: approvals scan");
-    sqlite3_finalize(st);
-    *done = seen < HH_GDPR_SWEEP_BATCH;
-    int64_t deleted = 0;
+    hh_store_t *s = ((sweep_ctx_t *)ctx)->s;
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "retention sweep: expired the texts of %zu audit records (seq %" PRId64 "..%" PRId64
+             ", %zu of them erased before) older than their use case's retention",
+             n_rows, rows[0], rows[n_rows - 1], n_rows - n_erased);
+    hh_audit_entry_t e = { .kind = "retention", .decision = "expired", .detail = detail,
+                           .erased_seqs = erased_seqs, .n_erased_seqs = n_erased };
+    return hh_audit_append_locked(s, &e, seq, err);
+}
+
+/* The "retention" record of one batch of deleted approvals: it counts
+ * them and names their ids while they fit. */
+static int approvals_record(void *ctx, const int64_t *rows, size_t n_rows, const int64_t *erased_seqs,
+                            size_t n_erased, int64_t *seq, hh_err_t *err)
+{
+    hh_store_t *s = ((sweep_ctx_t *)ctx)->s;
     char detail[512];
     int dl = snprintf(detail, sizeof detail, "retention sweep: deleted decided approvals older than their use case's "
                                              "retention:");
-    if (!rc && ids.n && !(rc = prep(s, "DELETE FROM approvals WHERE id = ? AND status <> 'pending'", &st, err))) {
-        for (size_t i = 0; i < ids.n && !rc; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, ids.v[i]);
-            if (sqlite3_step(st) != SQLITE_DONE) {
-                rc = hh_store_db_fail(s, err, "gdpr: delete approval");
-            } else if (sqlite3_changes(s->db) > 0) {
-                deleted++;
-                /* ids while they fit, then the count says the rest */
-                if (dl > 0 && (size_t)dl < sizeof detail - 64)
-                    dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, ids.v[i]);
-            }
-        }
-        sqlite3_finalize(st);
-    }
-    if (!rc && deleted) {
-        if (dl > 0 && (size_t)dl < sizeof detail)
-            snprintf(detail + dl, sizeof detail - (size_t)dl, " (%" PRId64 " in all)", deleted);
-        hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
-        rc = hh_audit_append_locked(s, &e, NULL, err);
-    }
-    if (!rc)
-        *n_out = deleted;
-    free(ids.v);
-    return rc;
-}
-
-typedef int (*batch_fn)(hh_store_t *, const ret_rules_t *, int64_t *, bool *, int64_t *, hh_err_t *);
-
-/* Runs fn batch after batch, each in its own IMMEDIATE transaction with
- * secure_delete on, releasing the store between them so requests go on;
- * *total adds up what they expired. */
-static int run_batches(hh_store_t *s, const ret_rules_t *rr, batch_fn fn, int64_t *total, hh_err_t *err)
-{
-    int64_t cursor = 0;
-    bool done = false;
-    int rc = 0;
-    while (!rc && !done) {
-        int64_t n = 0;
-        pthread_mutex_lock(&s->mu);
-        /* the expired texts are overwritten with zeros, not left in free pages */
-        if (!(rc = exec(s, "PRAGMA secure_delete = ON", err)) && !(rc = exec(s, "BEGIN IMMEDIATE", err))) {
-            rc = fn(s, rr, &cursor, &done, &n, err);
-            if (!rc)
-                rc = exec(s, "COMMIT", err);
-            if (rc)
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        }
-        pthread_mutex_unlock(&s->mu);
-        if (!rc)
-            *total += n;
-    }
-    return rc;
+    for (size_t i = 0; i < n_rows && dl > 0 && (size_t)dl < sizeof detail - 64; i++)
+        dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, rows[i]);
+    if (dl > 0 && (size_t)dl < sizeof detail)
+        snprintf(detail + dl, sizeof detail - (size_t)dl, " (%zu in all)", n_rows);
+    hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
+    return hh_audit_append_locked(s, &e, seq, err);
 }
 
 hh_gdpr_sweep_params_t hh_gdpr_sweep_default_params(void)
@@ -1318,28 +731,14 @@ int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep
         return hh_err_set(err, HH_EINVAL, -1, "gdpr: bad sweep arguments (conversation retention 0..36500 days)");
     if (now <= 0)
         now = now_s();
-    id_list_t ids = { 0 };
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = NULL;
-    int rc = prep(s, "SELECT d.id FROM documents d JOIN collections c ON c.id = d.collection_id "
-                     "WHERE c.retention_days > 0 AND d.ingested_at < ? - c.retention_days * 86400 ORDER BY d.id",
-                  &st, err);
-    if (!rc) {
-        sqlite3_bind_int64(st, 1, now);
-        int sr;
-        while ((sr = sqlite3_step(st)) == SQLITE_ROW && !rc)
-            if (!ids_add(&ids, sqlite3_column_int64(st, 0)))
-                rc = hh_err_set(err, HH_ENOMEM, -1, "gdpr: out of memory");
-        if (!rc && sr != SQLITE_DONE)
-            rc = hh_store_db_fail(s, err, "gdpr: sweep");
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->mu);
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    int rc = hh_store_gdpr_expired_documents(s, now, &ids, &n_ids, err);
     char detail[512];
     int dl = snprintf(detail, sizeof detail, "retention sweep: expired documents");
-    for (size_t i = 0; i < ids.n && !rc; i++) {
+    for (size_t i = 0; i < n_ids && !rc; i++) {
         hh_err_t e2;
-        int dr = hh_ingest_delete(s, ids.v[i], &e2);
+        int dr = hh_ingest_delete(s, ids[i], &e2);
         if (dr == HH_ENOENT)
             continue;   /* deleted meanwhile */
         if (dr) {
@@ -1350,11 +749,11 @@ int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep
         }
         r.documents++;
         if (log)
-            fprintf(log, "retention: deleted expired document %" PRId64 "\n", ids.v[i]);
+            fprintf(log, "retention: deleted expired document %" PRId64 "\n", ids[i]);
         if (dl > 0 && (size_t)dl < sizeof detail - 24)
-            dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, ids.v[i]);
+            dl += snprintf(detail + dl, sizeof detail - (size_t)dl, " %" PRId64, ids[i]);
     }
-    free(ids.v);
+    free(ids);
     if (!rc && r.documents) {
         hh_audit_entry_t e = { .kind = "retention", .decision = "deleted", .detail = detail };
         rc = hh_audit_append(s, NULL, &e, NULL, err);
@@ -1385,12 +784,18 @@ int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep
     /* the records that stay: texts of those older than their own use
      * case's retention; then decided approvals */
     if (!rc && rr.max_cut != INT64_MIN) {
-        rc = run_batches(s, &rr, expire_texts_batch, &r.audit_texts, err);
+        sweep_ctx_t sx = { .s = s, .rr = &rr };
+        hh_store_gdpr_expirer_t x = { .max_cut = rr.max_cut, .batch = HH_GDPR_SWEEP_BATCH,
+                                      .expired_text = HH_AUDIT_EXPIRED_TEXT, .cut = expiry_cut,
+                                      .record = texts_record, .ctx = &sx };
+        rc = hh_store_gdpr_expire_audit_texts(s, &x, &r.audit_texts, err);
         if (!rc && r.audit_texts && log)
             fprintf(log, "retention: expired the texts of %" PRId64 " audit records older than their use case's "
                          "retention\n", r.audit_texts);
         if (!rc)
-            rc = run_batches(s, &rr, expire_approvals_batch, &r.approvals, err);
+            x.record = approvals_record;
+        if (!rc)
+            rc = hh_store_gdpr_expire_approvals(s, &x, &r.approvals, err);
         if (!rc && r.approvals && log)
             fprintf(log, "retention: deleted %" PRId64 " decided approvals older than their use case's retention\n",
                     r.approvals);
@@ -1405,9 +810,7 @@ int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep
                 max_days = ucs[i].policy.retention_days;
         int64_t today = now / DAY_S, cut = today - max_days, m0 = hh_store_month_start(today);
         if (max_days > 0) {
-            pthread_mutex_lock(&s->mu);
-            rc = hh_store_usage_expire_locked(s, cut < m0 ? cut : m0, &r.usage_rows, err);
-            pthread_mutex_unlock(&s->mu);
+            rc = hh_store_gdpr_expire_usage(s, cut < m0 ? cut : m0, &r.usage_rows, err);
             if (!rc && r.usage_rows && log)
                 fprintf(log, "retention: pseudonymized %" PRId64 " usage rows older than %d days\n", r.usage_rows,
                         max_days);
@@ -1421,14 +824,9 @@ int hh_gdpr_retention_sweep_with(hh_store_t *s, int64_t now, const hh_gdpr_sweep
         rc = expire_memories(s, now, p->conversation_retention_days, log, &r.memories, err);
     if (rr.max_cut != INT64_MIN || r.conversations || r.memories) {
         /* as erasure does: no free page and no WAL frame keeps an expired text */
-        pthread_mutex_lock(&s->mu);
-        if (!rc && (r.audit_texts || r.approvals || r.conversations || r.memories)) {
-            rc = exec(s, "VACUUM", err);
-            if (!rc)
-                rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", err);
-        }
-        sqlite3_exec(s->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
-        pthread_mutex_unlock(&s->mu);
+        int sr = hh_store_gdpr_scrub(s, !rc && (r.audit_texts || r.approvals || r.conversations || r.memories), err);
+        if (!rc)
+            rc = sr;
     }
     free(rr.cut);
     for (size_t i = 0; i < n_uc; i++)

@@ -16,8 +16,7 @@
  * predecessor) takes callbacks and runs them inside its own transaction;
  * the transaction boundary is always inside the store function.
  * tests/test_layers.c checks the rule; the files still waiting to move
- * (govern/gdpr.c, kb/retrieve*.c) include the
- * private store_int.h until they do.
+ * (kb/retrieve*.c) include the private store_int.h until they do.
  *
  * API keys look like "hk_" + 43 base64url characters (32 random bytes from
  * libsodium). Only a keyed BLAKE2b-256 hash of the key is stored; the key
@@ -1130,10 +1129,6 @@ int  hh_store_agent_step_add(hh_store_t *s, const char *run_id, const hh_store_a
 int  hh_store_agent_steps(hh_store_t *s, const char *run_id, hh_store_agent_step_t **out, size_t *n,
                           hh_err_t *err);
 void hh_store_agent_steps_free(hh_store_agent_step_t *st, size_t n);
-/* [locked, in the erasure's transaction: govern/gdpr.c] Deletes the runs
- * (and their steps) of the user whose name is subject (ASCII case
- * ignored); *n (may be NULL) is increased by the runs deleted. */
-int  hh_store_agent_runs_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 
 /* ---- the approval queue (store_approvals.c; table approvals, migration 5)
  * The rows behind govern/approvals.h; the policy (four-eyes, who may
@@ -1302,9 +1297,10 @@ typedef struct hh_store_audit_appender {
 int  hh_store_audit_append(hh_store_t *s, const hh_store_audit_appender_t *a, int64_t *first_seq, hh_err_t *err);
 
 /* hh_store_audit_append inside the write transaction the caller already
- * holds with the store's mutex (store_int.h hh_store_tx_begin: a record
- * that must commit with the rows it covers, govern/gdpr.c). The caller
- * rolls back on error. */
+ * holds with the store's mutex: for govern's audit callbacks that store
+ * functions run inside their own transaction (a record that must commit
+ * with the rows it covers: hh_store_gdpr_erase, the retention batches).
+ * The caller rolls back on error. */
 int  hh_store_audit_append_locked(hh_store_t *s, const hh_store_audit_appender_t *a, int64_t *first_seq,
                                   hh_err_t *err);
 
@@ -1395,13 +1391,137 @@ void hh_store_memory_clear(hh_store_memory_t *m);
 int  hh_store_memory_list(hh_store_t *s, int64_t user_id, const char *query, size_t limit, hh_store_memory_t **out,
                           size_t *n, hh_err_t *err);
 void hh_store_memory_list_free(hh_store_memory_t *m, size_t n);
-/* [locked: govern/gdpr.c] user_id's facts, oldest first (the access copy). */
-int  hh_store_memory_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_memory_t **out, size_t *n,
-                                    hh_err_t *err);
-/* [locked, in the erasure's transaction] Deletes the facts of the user
- * whose whole name is subject (ASCII case ignored); *n increased. */
-int  hh_store_memory_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 /* Deletes every fact not changed since before_ms (retention); *n deleted. */
 int  hh_store_memory_expire(hh_store_t *s, int64_t before_ms, int64_t *n, hh_err_t *err);
+
+/* ---- GDPR: data-subject export and erasure, retention (store_gdpr.c) ----
+ * The statements of govern/gdpr.c. govern keeps the policy: what counts as
+ * the subject in a text, the pseudonym, what the access copy and the audit
+ * records say; the store finds and changes the rows, each operation in its
+ * own transaction. Callbacks run inside that transaction, under the
+ * store's lock: they must not call the store (hh_audit_append_locked and
+ * hh_ingest_file_path excepted, which take no lock). */
+
+/* What one row handed to hh_store_gdpr_visit_fn is. */
+typedef enum hh_store_gdpr_kind {
+    HH_STORE_GDPR_DOCUMENT,    /* id: document; text[0] title, [1] source path, [2] the original's sha256 */
+    HH_STORE_GDPR_CHUNK,       /* id: chunk, id2: its document; text[0] text, [1] heading path */
+    HH_STORE_GDPR_USER,        /* id: user whose whole name is the subject; text[0] name; with usage,
+                                  conversations and memories of that user */
+    HH_STORE_GDPR_CONV_TEXT,   /* id: conversation, id2: message (0: the title); column 0 title, 1 a
+                                  message's content, 2 its sources (grounding JSON); text[0] the text */
+    HH_STORE_GDPR_AUDIT,       /* id: seq; text[0..4] prompt, output, record, user name, detail ("" when none) */
+    HH_STORE_GDPR_APPROVAL,    /* id: approval; text[0] requester, request, output, final text and reason
+                                  joined by spaces */
+} hh_store_gdpr_kind_t;
+
+/* One row that may name a subject (texts never NULL; "" for none). */
+typedef struct hh_store_gdpr_row {
+    hh_store_gdpr_kind_t kind;
+    int64_t              id, id2;
+    int                  column;
+    const char          *text[5];
+    /* HH_STORE_GDPR_USER only */
+    const hh_store_usage_day_t *usage;
+    size_t                      n_usage;
+    const hh_store_conv_t      *convs;          /* convs[i]'s messages are msgs[i], n_msgs[i] of them */
+    hh_store_conv_msg_t *const *msgs;
+    const size_t               *n_msgs;
+    size_t                      n_convs;
+    const hh_store_memory_t    *memories;
+    size_t                      n_memories;
+} hh_store_gdpr_row_t;
+
+/* Gets every row of a subject in turn; false stops the walk (out of memory). */
+typedef bool (*hh_store_gdpr_visit_fn)(void *ctx, const char *subject, const hh_store_gdpr_row_t *row);
+
+/* For each subject (export, Art. 15/20), in one read transaction: every
+ * document (by ingestion), the chunks, conversation texts and audit rows
+ * holding it (ASCII case ignored), the users whose whole name it is (with
+ * their usage, conversations and memories) and every approval. Returns 0,
+ * HH_ENOMEM "gdpr: out of memory" when visit said false, HH_EIO. */
+int hh_store_gdpr_collect(hh_store_t *s, const char *const *subjects, size_t n, hh_store_gdpr_visit_fn visit,
+                          void *ctx, hh_err_t *err);
+
+/* What an erasure changed (govern/gdpr.h hh_gdpr_erase_result_t, less the
+ * files, which govern deletes after the commit). */
+typedef struct hh_store_gdpr_erased {
+    int64_t chunks, vectors, documents, users, audit_texts, audit_kept, approvals, usage_rows, conversations,
+        conversation_texts, memories;
+} hh_store_gdpr_erased_t;
+
+/* The policy of one erasure. */
+typedef struct hh_store_gdpr_eraser {
+    const char *const *subjects;
+    size_t             n;
+    /* text with subject i replaced by its pseudonym, malloc'd; NULL when it
+     * holds none (or on no memory: *oom set) */
+    char *(*rewrite)(void *ctx, size_t i, const char *text, bool *oom);
+    /* whether the stored original with this sha256 holds subject i */
+    bool (*file_holds)(void *ctx, size_t i, const char *sha256);
+    /* appends the erasure's audit record inside the transaction (counts
+     * final; n_files originals to delete), listing erased_seqs (the audit
+     * rows marked erased for the first time, increasing); *seq its seq,
+     * which those rows then name in erased_by */
+    int (*record)(void *ctx, const hh_store_gdpr_erased_t *counts, size_t n_files, const int64_t *erased_seqs,
+                  size_t n_erased, int64_t *seq, hh_err_t *err);
+    void *ctx;
+} hh_store_gdpr_eraser_t;
+
+/* Art. 17, in one write transaction with secure_delete on, all or nothing:
+ * HH_ESTATE (nothing changed) when the users the subjects name hold every
+ * enabled admin; else rewrites chunk texts and headings (their vectors
+ * deleted, the full-text indexes rebuilt), document titles and paths,
+ * audit prompts, outputs, user names and details (texts_erased set, the
+ * salts dropped), approval fields and other users' conversation texts;
+ * deletes the users whose whole name a subject is (with their
+ * conversations, agent runs and memories; their usage rows lose the user),
+ * marks the documents erased_at = now and appends e->record. *files (the
+ * sha256 of every original holding a subject; free each and the array) is
+ * for the caller to delete after the commit, then to call
+ * hh_store_gdpr_scrub. On error nothing changed, secure_delete is off
+ * again and *files is NULL. */
+int hh_store_gdpr_erase(hh_store_t *s, const hh_store_gdpr_eraser_t *e, int64_t now, hh_store_gdpr_erased_t *counts,
+                        char ***files, size_t *n_files, hh_err_t *err);
+
+/* After an erasure or a sweep: when vacuum, VACUUM and a truncating WAL
+ * checkpoint (no free page or WAL frame keeps an old text); then
+ * secure_delete off. */
+int hh_store_gdpr_scrub(hh_store_t *s, bool vacuum, hh_err_t *err);
+
+/* Sets collection's retention_days (0: none); HH_ENOENT when there is no
+ * such collection. */
+int hh_store_gdpr_collection_retention(hh_store_t *s, const char *collection, int days, hh_err_t *err);
+
+/* The documents older (ingested_at, seconds) than their collection's
+ * retention at now, by id; *ids malloc'd (caller frees). */
+int hh_store_gdpr_expired_documents(hh_store_t *s, int64_t now, int64_t **ids, size_t *n, hh_err_t *err);
+
+/* The policy of a retention pass over audit texts or approvals. */
+typedef struct hh_store_gdpr_expirer {
+    int64_t     max_cut;        /* nothing at or after it expires (ms for audit rows, s for approvals) */
+    int64_t     batch;          /* rows looked at per transaction */
+    const char *expired_text;   /* what an expired audit text becomes */
+    /* when rows of use_case (NULL: none) expire: time < cut */
+    int64_t (*cut)(void *ctx, const char *use_case);
+    /* appends the pass's audit record inside the batch's transaction: rows
+     * expired (audit seqs, or approval ids deleted), erased_seqs those of
+     * them never erased before (audit texts only; they then name *seq) */
+    int (*record)(void *ctx, const int64_t *rows, size_t n_rows, const int64_t *erased_seqs, size_t n_erased,
+                  int64_t *seq, hh_err_t *err);
+    void *ctx;
+} hh_store_gdpr_expirer_t;
+
+/* Expires the texts and salts of the audit rows older than their use
+ * case's cut, x->batch candidates per write transaction (secure_delete on;
+ * hh_store_gdpr_scrub turns it off), one x->record per batch that expired
+ * any; *n adds the rows. Records that are no valid JSON are skipped. */
+int hh_store_gdpr_expire_audit_texts(hh_store_t *s, const hh_store_gdpr_expirer_t *x, int64_t *n, hh_err_t *err);
+/* Deletes decided approvals (never pending ones) decided before their use
+ * case's cut, batched as above; *n adds them. */
+int hh_store_gdpr_expire_approvals(hh_store_t *s, const hh_store_gdpr_expirer_t *x, int64_t *n, hh_err_t *err);
+/* Pseudonymizes (user_id = NULL) the usage rows of days before before_day
+ * (store_usage.c); *n rows. */
+int hh_store_gdpr_expire_usage(hh_store_t *s, int64_t before_day, int64_t *n, hh_err_t *err);
 
 #endif

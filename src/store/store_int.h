@@ -1,8 +1,8 @@
 /* store_int.h - private to the SQLite store: the handle's layout and the
  * helpers shared by the store_*.c files. Code outside src/store does not
  * include it (tests/test_layers.c); the files that still do
- * (govern/gdpr.c, kb/retrieve*.c: issue 17's next
- * steps) hold s->mu around their statements, like every store function. */
+ * (kb/retrieve*.c: issue 17's next step) hold s->mu around their
+ * statements, like every store function. */
 #ifndef HH_STORE_STORE_INT_H
 #define HH_STORE_STORE_INT_H
 
@@ -134,8 +134,8 @@ int hh_store_collect_rows(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g,
  * Returns rc. */
 int hh_store_rows_end(hh_store_t *s, sqlite3_stmt *st, hh_store_rows_t *g, int rc, void *out, size_t *n);
 
-/* ---- usage rows inside another module's transaction (govern/gdpr.c); the
- * caller holds s->mu ---- */
+/* ---- usage rows inside the GDPR transactions (store_gdpr.c); the caller
+ * holds s->mu ---- */
 
 /* Every (day, use case) counter of user_id, oldest first; *out malloc'd. */
 int hh_store_usage_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_usage_day_t **out, size_t *n,
@@ -147,8 +147,8 @@ int hh_store_usage_forget_subject_locked(hh_store_t *s, const char *subject, int
 /* Pseudonymizes the usage rows of days before before_day; *n rows. */
 int hh_store_usage_expire_locked(hh_store_t *s, int64_t before_day, int64_t *n, hh_err_t *err);
 
-/* ---- conversations inside another module's transaction (govern/gdpr.c);
- * the caller holds s->mu ---- */
+/* ---- conversations inside the GDPR transactions (store_gdpr.c); the
+ * caller holds s->mu ---- */
 
 /* Every conversation of user_id (oldest first) with its messages:
  * (*convs)[i]'s messages are (*msgs)[i] with (*n_msgs)[i] elements. All
@@ -177,5 +177,19 @@ void hh_store_conv_texts_free(hh_store_conv_text_t *t, size_t n);
 /* Writes text into the place t names (a grounding that is no JSON object
  * any more becomes NULL). */
 int  hh_store_conv_text_set_locked(hh_store_t *s, const hh_store_conv_text_t *t, const char *text, hh_err_t *err);
+
+/* ---- agent runs and memory inside the GDPR transactions (store_gdpr.c);
+ * the caller holds s->mu ---- */
+
+/* [in the erasure's transaction] Deletes the runs (and their steps) of the
+ * user whose name is subject (ASCII case ignored); *n (may be NULL) is
+ * increased by the runs deleted. */
+int  hh_store_agent_runs_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
+/* user_id's facts, oldest first (the access copy). */
+int  hh_store_memory_of_user_locked(hh_store_t *s, int64_t user_id, hh_store_memory_t **out, size_t *n,
+                                    hh_err_t *err);
+/* [in the erasure's transaction] Deletes the facts of the user whose whole
+ * name is subject (ASCII case ignored); *n increased. */
+int  hh_store_memory_forget_subject_locked(hh_store_t *s, const char *subject, int64_t *n, hh_err_t *err);
 
 #endif
